@@ -1,0 +1,273 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"calm/storage"
+)
+
+// Version is set at build time with -ldflags "-X calm/cli.Version=...".
+var Version = "0.1.0-dev"
+
+const usage = `calm: a black box and a calm checklist for on-call responders
+
+usage: calm [--store FILE] [--mirror DIR]... [--config FILE] COMMAND [ARGS]
+
+  incident new [TITLE]   open an incident and make it current
+  incident list          list incidents (* marks the current one)
+  incident use ID        make an incident current (any unique prefix works)
+  incident close [ID]    close an incident
+  tee [TITLE]            copy stdin to stdout unchanged, and save it as a capture
+  note TEXT              add a note to the current incident's timeline
+  show ID                print a capture (c3, or INCIDENT/c3); --raw skips sanitising
+  search [-i] [-F] PAT   grep-like search of every capture (RE2; -F literal)
+  verify [INCIDENT]      read back and hash every copy; exit 1 on any mismatch
+  export INCIDENT --format txt|json [-o FILE]
+  doctor                 check the store, the agent, the copies and the tools
+  agent                  run the agent (the store's owner) in the foreground
+  --version, --help
+
+The store lives in $XDG_DATA_HOME/calm (set CALM_HOME to move it); the config
+in $XDG_CONFIG_HOME/calm/config.toml. Every command starts the agent if needed.
+`
+
+type globalFlags struct {
+	store, config string
+	mirrors       []string
+}
+
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+// env is what a command runs with; tests give their own.
+type env struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	cfg            Config
+	store          storage.Store
+}
+
+// exitError carries an exit status with an optional message.
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e *exitError) Error() string { return e.msg }
+
+// Main runs calm with the given arguments and returns the exit status.
+func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	var g globalFlags
+	fs := flag.NewFlagSet("calm", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&g.store, "store", "", "the bbolt store file")
+	fs.StringVar(&g.config, "config", "", "the config file")
+	fs.Var((*multiFlag)(&g.mirrors), "mirror", "a folder that gets a verified copy of every capture")
+	help := fs.Bool("help", false, "")
+	fs.BoolVar(help, "h", false, "")
+	version := fs.Bool("version", false, "")
+	if err := fs.Parse(args); err != nil {
+		fmt.Fprintf(stderr, "calm: %v (see 'calm --help')\n", err)
+		return 2
+	}
+	rest := fs.Args()
+	switch {
+	case *help || (len(rest) > 0 && rest[0] == "help"):
+		fmt.Fprint(stdout, usage)
+		return 0
+	case *version || (len(rest) > 0 && rest[0] == "version"):
+		fmt.Fprintf(stdout, "calm %s (store schema %d)\n", Version, storage.SchemaVersion)
+		return 0
+	}
+	cfg, err := loadConfig(g)
+	if err != nil {
+		fmt.Fprintf(stderr, "calm: %v\n", err)
+		return 1
+	}
+	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, cfg: cfg}
+	if len(rest) == 0 {
+		rest = []string{"status"}
+	}
+	cmd, cmdArgs := rest[0], rest[1:]
+	run, ok := commands[cmd]
+	if !ok {
+		fmt.Fprintf(stderr, "calm: unknown command %q (see 'calm --help')\n", cmd)
+		return 2
+	}
+	if cmd != "agent" {
+		client := storage.NewClient(cfg.socket, cfg.agentCommand(), cfg.agentLog())
+		defer client.Close()
+		e.store = client
+	}
+	err = run(e, cmdArgs)
+	var ee *exitError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ee):
+		if ee.msg != "" {
+			fmt.Fprintf(stderr, "calm %s: %s\n", cmd, ee.msg)
+		}
+		return ee.code
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	}
+	fmt.Fprintf(stderr, "calm %s: %s\n", cmd, oneLine(err.Error()))
+	return 1
+}
+
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
+
+var commands map[string]func(*env, []string) error
+
+func init() {
+	commands = map[string]func(*env, []string) error{
+		"status":   cmdStatus,
+		"agent":    cmdAgent,
+		"incident": cmdIncident,
+		"tee":      cmdTee,
+		"note":     cmdNote,
+		"show":     cmdShow,
+		"search":   cmdSearch,
+		"verify":   cmdVerify,
+		"export":   cmdExport,
+		"doctor":   cmdDoctor,
+	}
+}
+
+// flags makes a FlagSet whose errors come back as usage errors.
+func (e *env) flags(name, synopsis string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(e.stderr, "usage: calm %s %s\n", name, synopsis)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return &exitError{code: 2}
+	}
+	return nil
+}
+
+func usageError(format string, args ...any) error {
+	return &exitError{code: 2, msg: fmt.Sprintf(format, args...)}
+}
+
+func cmdAgent(e *env, args []string) error {
+	fs := e.flags("agent", "[--idle DURATION]")
+	idle := fs.Duration("idle", 10*time.Minute, "exit after this long with no client (0: never)")
+	socket := fs.String("socket", e.cfg.socket, "the Unix socket to serve on")
+	readyFD := fs.Int("ready-fd", 0, "write ok or the reason for failing to this fd")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if v := os.Getenv("CALM_AGENT_IDLE"); v != "" {
+		if d, err := time.ParseDuration(v); err == nil {
+			*idle = d
+		}
+	}
+	report := func(string) {}
+	if *readyFD > 0 {
+		f := os.NewFile(uintptr(*readyFD), "ready")
+		report = func(s string) {
+			fmt.Fprintln(f, oneLine(s))
+			f.Close()
+			report = func(string) {}
+		}
+	}
+	db, err := storage.Open(storage.Options{Path: e.cfg.Store, Mirrors: e.cfg.Mirrors})
+	if err != nil {
+		report(err.Error())
+		return err
+	}
+	defer db.Close()
+	logf := func(format string, args ...any) {
+		fmt.Fprintf(e.stderr, "%s calm agent[%d]: %s\n", time.Now().UTC().Format(time.RFC3339), os.Getpid(), fmt.Sprintf(format, args...))
+	}
+	a := &storage.Agent{DB: db, Socket: *socket, Idle: *idle, Logf: logf}
+	l, err := a.Listen()
+	if err != nil {
+		report(err.Error())
+		return err
+	}
+	logf("serving %s on %s", e.cfg.Store, *socket)
+	report("ok")
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	return a.Serve(ctx, l)
+}
+
+func cmdStatus(e *env, args []string) error {
+	inc, err := e.store.Incident("")
+	if errors.Is(err, storage.ErrNotFound) {
+		fmt.Fprintln(e.stdout, "No incident yet. Start one with 'calm incident new TITLE', or just capture: 'cmd | calm tee'.")
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	caps, err := e.store.Captures(inc.ID)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "incident %s  %s  (%s)\n", inc.ID, inc.Title, incidentState(inc))
+	printCaptures(e.stdout, caps, e.cfg.CopiesRequired)
+	return nil
+}
+
+func incidentState(inc storage.Incident) string {
+	if inc.IsOpen() {
+		return "open since " + inc.Opened.Format("2006-01-02 15:04:05 UTC")
+	}
+	return "closed " + inc.Closed.Format("2006-01-02 15:04:05 UTC")
+}
+
+func printCaptures(w io.Writer, caps []storage.Capture, required int) {
+	for _, c := range caps {
+		sum := "-"
+		if len(c.SHA256) >= 12 {
+			sum = c.SHA256[:12]
+		}
+		copies := fmt.Sprintf("%d/%d copies verified", c.VerifiedCopies(), len(c.Copies))
+		if c.State == storage.CaptureSealed && c.VerifiedCopies() < required {
+			copies += fmt.Sprintf(" (WARNING: %d required)", required)
+		}
+		if c.State != storage.CaptureSealed {
+			copies = "still recording"
+		}
+		fmt.Fprintf(w, "  %-5s %-8s %10s  sha256 %s  %s  %s\n", c.ID, c.Source, humanBytes(c.Size), sum, copies, c.Title)
+	}
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return strconv.FormatFloat(float64(n)/(1<<30), 'f', 1, 64) + " GiB"
+	case n >= 1<<20:
+		return strconv.FormatFloat(float64(n)/(1<<20), 'f', 1, 64) + " MiB"
+	case n >= 1<<10:
+		return strconv.FormatFloat(float64(n)/(1<<10), 'f', 1, 64) + " KiB"
+	}
+	return strconv.FormatInt(n, 10) + " B"
+}

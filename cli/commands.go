@@ -1,0 +1,462 @@
+package cli
+
+import (
+	"bufio"
+	"encoding/base64"
+	"encoding/json"
+
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"calm/sanitize"
+	"calm/storage"
+)
+
+func cmdIncident(e *env, args []string) error {
+	if len(args) == 0 {
+		return usageError("say what to do: new, list, use or close (see 'calm --help')")
+	}
+	switch args[0] {
+	case "new":
+		inc, err := e.store.NewIncident(strings.Join(args[1:], " "))
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "%s  %s  (now current)\n", inc.ID, inc.Title)
+	case "list", "ls":
+		list, err := e.store.Incidents()
+		if err != nil {
+			return err
+		}
+		cur, _ := e.store.Incident("")
+		if len(list) == 0 {
+			fmt.Fprintln(e.stdout, "no incidents yet: 'calm incident new TITLE' opens one")
+		}
+		for _, inc := range list {
+			mark := " "
+			if inc.ID == cur.ID {
+				mark = "*"
+			}
+			fmt.Fprintf(e.stdout, "%s %s  %-40s  %s\n", mark, inc.ID, inc.Title, incidentState(inc))
+		}
+	case "use":
+		if len(args) != 2 {
+			return usageError("usage: calm incident use ID")
+		}
+		inc, err := e.store.UseIncident(args[1])
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "%s  %s  (now current)\n", inc.ID, inc.Title)
+	case "close":
+		ref := ""
+		if len(args) > 1 {
+			ref = args[1]
+		}
+		inc, err := e.store.CloseIncident(ref)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "%s  %s  (%s)\n", inc.ID, inc.Title, incidentState(inc))
+	default:
+		return usageError("unknown incident command %q: use new, list, use or close", args[0])
+	}
+	return nil
+}
+
+// cmdTee copies stdin to stdout byte for byte and stores it as a capture. The
+// pipeline comes first: if storing fails, copying goes on, and only the exit
+// status and one line on stderr say so.
+func cmdTee(e *env, args []string) error {
+	fs := e.flags("tee", "[--incident ID] [TITLE]")
+	incident := fs.String("incident", "", "the incident to capture into (default: the current one)")
+	quiet := fs.Bool("q", false, "say nothing on success")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	title := strings.Join(fs.Args(), " ")
+
+	var storeErr error
+	w, err := storage.NewCaptureWriter(e.store, *incident, storage.NewCapture{Title: title, Source: "tee", Session: os.Getenv("CALM_SESSION")})
+	if err != nil {
+		storeErr = err
+		fmt.Fprintf(e.stderr, "calm tee: not saving this output: %s\n", oneLine(err.Error()))
+	}
+	// Storing runs beside the copy loop, so stdout never waits for a round
+	// trip to the agent; the channel bounds how far it may fall behind.
+	const bufSize = 256 << 10
+	free := make(chan []byte, 8)
+	for range cap(free) {
+		free <- make([]byte, bufSize)
+	}
+	full := make(chan []byte, cap(free))
+	stored := make(chan error, 1)
+	go func() {
+		var err error
+		for b := range full {
+			if err == nil && w != nil {
+				if _, err = w.Write(b); err != nil {
+					fmt.Fprintf(e.stderr, "calm tee: stopped saving, output goes on: %s\n", oneLine(err.Error()))
+				}
+			}
+			free <- b[:cap(b)]
+		}
+		stored <- err
+	}()
+	var outErr, inErr error
+	for {
+		buf := <-free
+		n, rerr := e.stdin.Read(buf)
+		if n > 0 {
+			if outErr == nil {
+				if _, outErr = e.stdout.Write(buf[:n]); outErr != nil {
+					fmt.Fprintf(e.stderr, "calm tee: stdout: %s (still saving stdin)\n", oneLine(outErr.Error()))
+				}
+			}
+			full <- buf[:n]
+		} else {
+			free <- buf
+		}
+		if rerr != nil {
+			if rerr != io.EOF {
+				inErr = rerr
+			}
+			break
+		}
+	}
+	close(full)
+	if err := <-stored; err != nil && storeErr == nil {
+		storeErr = err
+	}
+	if w != nil && storeErr == nil {
+		c, err := w.Close()
+		if err != nil {
+			storeErr = err
+			fmt.Fprintf(e.stderr, "calm tee: %s\n", oneLine(err.Error()))
+		} else if !*quiet {
+			fmt.Fprintf(e.stderr, "calm: saved %s/%s, %s, sha256 %s, %d of %d copies verified\n",
+				c.Incident, c.ID, humanBytes(c.Size), c.SHA256[:16], c.VerifiedCopies(), len(c.Copies))
+		}
+	}
+	switch {
+	case inErr != nil:
+		return fmt.Errorf("read stdin: %w", inErr)
+	case storeErr != nil:
+		return &exitError{code: 1} // already said why
+	case outErr != nil:
+		return &exitError{code: 1}
+	}
+	return nil
+}
+
+func cmdNote(e *env, args []string) error {
+	fs := e.flags("note", "[--incident ID] TEXT")
+	incident := fs.String("incident", "", "the incident (default: the current one)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	text := strings.Join(fs.Args(), " ")
+	if text == "-" {
+		data, err := io.ReadAll(io.LimitReader(e.stdin, 1<<20))
+		if err != nil {
+			return err
+		}
+		text = string(data)
+	}
+	if strings.TrimSpace(text) == "" {
+		return usageError("usage: calm note TEXT (or calm note - to read it from stdin)")
+	}
+	if *incident == "" {
+		inc, err := e.store.CurrentIncident()
+		if err != nil {
+			return err
+		}
+		*incident = inc.ID
+	}
+	ev, err := e.store.AddNote(*incident, text)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "noted at %s\n", ev.Time.Format("15:04:05 UTC"))
+	return nil
+}
+
+// isTerminal reports whether w is a terminal, where raw captured bytes must
+// never go.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
+}
+
+// sanitizingWriter neutralises terminal controls in a stream.
+type sanitizingWriter struct {
+	w   io.Writer
+	f   sanitize.Filter
+	buf []byte
+}
+
+func (s *sanitizingWriter) Write(p []byte) (int, error) {
+	s.buf = s.f.Append(s.buf[:0], p)
+	if _, err := s.w.Write(s.buf); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+func cmdShow(e *env, args []string) error {
+	fs := e.flags("show", "[--raw] [--sanitize] ID")
+	raw := fs.Bool("raw", false, "write the captured bytes as they are, even to a terminal")
+	clean := fs.Bool("sanitize", false, "remove terminal controls even when not writing to a terminal")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usageError("usage: calm show ID (for example c3, or INCIDENT/c3)")
+	}
+	out := e.stdout
+	bw := bufio.NewWriterSize(out, 1<<20)
+	var w io.Writer = bw
+	if (*clean || isTerminal(out)) && !*raw {
+		w = &sanitizingWriter{w: bw}
+	}
+	if err := e.store.WriteContent(fs.Arg(0), w); err != nil {
+		return err
+	}
+	return bw.Flush()
+}
+
+func cmdSearch(e *env, args []string) error {
+	fs := e.flags("search", "[-i] [-F] [--incident ID] [-m N] PATTERN")
+	q := storage.SearchQuery{}
+	fs.BoolVar(&q.IgnoreCase, "i", false, "ignore case")
+	fs.BoolVar(&q.Literal, "F", false, "the pattern is a literal string, not a regular expression")
+	fs.StringVar(&q.Incident, "incident", "", "search only this incident")
+	fs.IntVar(&q.Limit, "m", 0, "stop after this many matching lines")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usageError("usage: calm search [-i] [-F] PATTERN")
+	}
+	q.Pattern = fs.Arg(0)
+	bw := bufio.NewWriterSize(e.stdout, 256<<10)
+	found := 0
+	err := e.store.Search(q, func(m storage.Match) error {
+		found++
+		_, err := fmt.Fprintf(bw, "%s/%s:%d:%s\n", m.Incident, m.Item, m.Line, m.Text)
+		return err
+	})
+	if ferr := bw.Flush(); err == nil {
+		err = ferr
+	}
+	if err != nil {
+		return err
+	}
+	if found == 0 {
+		return &exitError{code: 1} // like grep: nothing found, nothing said
+	}
+	return nil
+}
+
+func cmdVerify(e *env, args []string) error {
+	fs := e.flags("verify", "[INCIDENT]")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	rep, err := e.store.Verify(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	for _, p := range rep.Problems {
+		fmt.Fprintf(e.stdout, "FAIL %s/%s %s copy %s: %s (%s)\n", p.Incident, p.Capture, p.Copy.Kind, p.Copy.Location, p.Copy.State, p.Copy.Error)
+	}
+	if len(rep.Problems) > 0 {
+		return &exitError{code: 1, msg: fmt.Sprintf("%d of %d copies failed: the copies marked FAIL cannot be trusted; the others still can", len(rep.Problems), rep.Copies)}
+	}
+	fmt.Fprintf(e.stdout, "ok: %d copies of %d captures read back and match their SHA-256\n", rep.Copies, rep.Captures)
+	return nil
+}
+
+func cmdExport(e *env, args []string) error {
+	fs := e.flags("export", "INCIDENT --format txt|json [-o FILE]")
+	format := fs.String("format", "txt", "txt or json")
+	outPath := fs.String("o", "", "write to this file (0600) instead of stdout")
+	// Let the incident come before or after the flags.
+	var ref string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		ref, args = args[0], args[1:]
+	}
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if ref == "" {
+		ref = fs.Arg(0)
+	}
+	inc, err := e.store.Incident(ref)
+	if err != nil {
+		return err
+	}
+	var out io.Writer = e.stdout
+	if *outPath != "" {
+		f, err := os.OpenFile(*outPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+		if err != nil {
+			return fmt.Errorf("create %s: %w", *outPath, err)
+		}
+		defer f.Close()
+		out = f
+	}
+	bw := bufio.NewWriterSize(out, 1<<20)
+	switch *format {
+	case "txt":
+		err = exportText(e.store, inc, bw)
+	case "json":
+		err = exportJSON(e.store, inc, bw)
+	default:
+		return usageError("unknown format %q: use txt or json", *format)
+	}
+	if err == nil {
+		err = bw.Flush()
+	}
+	return err
+}
+
+func exportText(s storage.Store, inc storage.Incident, w *bufio.Writer) error {
+	events, err := s.Events(inc.ID)
+	if err != nil {
+		return err
+	}
+	caps, err := s.Captures(inc.ID)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "Incident %s: %s\n%s\n\nTimeline (UTC)\n", inc.ID, sanitize.Text([]byte(inc.Title)), incidentState(inc))
+	for _, ev := range events {
+		fmt.Fprintf(w, "  %s  %-8s %s\n", ev.Time.Format("2006-01-02 15:04:05"), ev.Kind, sanitize.Text([]byte(ev.Text)))
+	}
+	for _, c := range caps {
+		fmt.Fprintf(w, "\n==== %s: %s (%s, %d bytes, sha256 %s, %d of %d copies verified)\n",
+			c.ID, sanitize.Text([]byte(c.Title)), c.Source, c.Size, c.SHA256, c.VerifiedCopies(), len(c.Copies))
+		if err := s.WriteContent(inc.ID+"/"+c.ID, &sanitizingWriter{w: w}); err != nil {
+			return err
+		}
+		fmt.Fprintln(w)
+	}
+	return nil
+}
+
+func exportJSON(s storage.Store, inc storage.Incident, w *bufio.Writer) error {
+	events, err := s.Events(inc.ID)
+	if err != nil {
+		return err
+	}
+	caps, err := s.Captures(inc.ID)
+	if err != nil {
+		return err
+	}
+	// Written by hand around the content so a large capture streams through
+	// base64 instead of sitting in memory.
+	head, _ := json.Marshal(struct {
+		Incident storage.Incident `json:"incident"`
+		Events   []storage.Event  `json:"events"`
+	}{inc, events})
+	w.Write(head[:len(head)-1])
+	w.WriteString(`,"captures":[`)
+	for i, c := range caps {
+		if i > 0 {
+			w.WriteByte(',')
+		}
+		rec, _ := json.Marshal(c)
+		w.Write(rec[:len(rec)-1])
+		w.WriteString(`,"content_base64":"`)
+		enc := base64.NewEncoder(base64.StdEncoding, w)
+		if err := s.WriteContent(inc.ID+"/"+c.ID, enc); err != nil {
+			return err
+		}
+		enc.Close()
+		w.WriteString(`"}`)
+	}
+	w.WriteString("]}\n")
+	return nil
+}
+
+func cmdDoctor(e *env, args []string) error {
+	fs := e.flags("doctor", "")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	bad := 0
+	say := func(ok bool, format string, a ...any) {
+		mark := "ok  "
+		if !ok {
+			mark = "FAIL"
+			bad++
+		}
+		fmt.Fprintf(e.stdout, "%s %s\n", mark, fmt.Sprintf(format, a...))
+	}
+	warn := func(format string, a ...any) { fmt.Fprintf(e.stdout, "warn %s\n", fmt.Sprintf(format, a...)) }
+
+	if e.cfg.file != "" {
+		say(true, "config %s", e.cfg.file)
+	} else {
+		say(true, "no config file (%s): defaults are in use", configPath(""))
+	}
+	say(true, "store %s", e.cfg.Store)
+	client := e.store.(*storage.Client)
+	if err := client.StartAgent(); err != nil {
+		say(false, "agent: %s", oneLine(err.Error()))
+		return &exitError{code: 1, msg: "the agent cannot run, so nothing can be saved: fix the first FAIL above"}
+	}
+	st, err := client.Status()
+	if err != nil {
+		say(false, "agent on %s: %s", e.cfg.socket, oneLine(err.Error()))
+	} else {
+		say(true, "agent pid %v on %s", st["pid"], e.cfg.socket)
+	}
+	if rep, err := e.store.Check(); err != nil || len(rep.Problems) > 0 {
+		if err != nil {
+			rep.Problems = append(rep.Problems, err.Error())
+		}
+		say(false, "store consistency: %s", strings.Join(rep.Problems, "; "))
+	} else {
+		say(true, "store consistency check passed (%s, schema %d)", humanBytes(rep.Size), rep.Schema)
+	}
+	if rep, err := e.store.Verify(""); err != nil {
+		say(false, "copies: %s", oneLine(err.Error()))
+	} else if len(rep.Problems) > 0 {
+		say(false, "copies: %d of %d fail; run 'calm verify' for the list", len(rep.Problems), rep.Copies)
+	} else {
+		say(true, "copies: %d of %d captures' copies read back and match", rep.Copies, rep.Captures)
+	}
+	for _, m := range e.cfg.Mirrors {
+		if fi, err := os.Stat(m); err != nil || !fi.IsDir() {
+			say(false, "mirror %s is not reachable: mount it or remove it from the config", m)
+		}
+	}
+	if _, err := exec.LookPath("tmux"); err != nil {
+		warn("tmux is not installed: calm split and calm snap need it")
+	} else {
+		say(true, "tmux found")
+	}
+	clip := false
+	for _, t := range []string{"xclip", "xsel", "wl-copy"} {
+		if _, err := exec.LookPath(t); err == nil {
+			clip = true
+		}
+	}
+	if !clip {
+		warn("no clipboard tool (xclip, xsel, wl-copy): copying goes to the terminal by OSC 52")
+	}
+	if bad > 0 {
+		return &exitError{code: 1, msg: fmt.Sprintf("%d problems found", bad)}
+	}
+	return nil
+}

@@ -1,0 +1,136 @@
+// Package cli is calm's command line: it parses flags, resolves the
+// configuration, talks to the Store and prints what a tired person needs.
+package cli
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+
+	"calm/storage"
+)
+
+// Config is calm's configuration. Every key is optional.
+type Config struct {
+	Store          string   `toml:"store"`
+	Mirrors        []string `toml:"mirrors"`
+	CopiesRequired int      `toml:"copies_required"`
+	Redact         []string `toml:"redact"`
+	Checklists     []string `toml:"checklists"`
+
+	socket      string
+	flagMirrors []string
+	file        string // where the config came from, if anywhere
+}
+
+func home() string {
+	h, err := os.UserHomeDir()
+	if err != nil {
+		return os.TempDir()
+	}
+	return h
+}
+
+func expand(p string) string {
+	if p == "~" {
+		return home()
+	}
+	if strings.HasPrefix(p, "~/") {
+		return filepath.Join(home(), p[2:])
+	}
+	return p
+}
+
+func xdg(env, fallback string) string {
+	if d := os.Getenv(env); d != "" && filepath.IsAbs(d) {
+		return d
+	}
+	return filepath.Join(home(), fallback)
+}
+
+func configPath(flagPath string) string {
+	if flagPath != "" {
+		return flagPath
+	}
+	if p := os.Getenv("CALM_CONFIG"); p != "" {
+		return p
+	}
+	return filepath.Join(xdg("XDG_CONFIG_HOME", ".config"), "calm", "config.toml")
+}
+
+// loadConfig reads the config file, then lets env and flags override it:
+// flags beat CALM_HOME, which beats the file, which beats the defaults.
+func loadConfig(g globalFlags) (Config, error) {
+	var c Config
+	path := configPath(g.config)
+	data, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		md, err := toml.Decode(string(data), &c)
+		if err != nil {
+			return c, fmt.Errorf("config %s: %v: fix it or move it away", path, err)
+		}
+		if undec := md.Undecoded(); len(undec) > 0 {
+			return c, fmt.Errorf("config %s: unknown key %q: check its spelling", path, undec[0].String())
+		}
+		c.file = path
+	case !os.IsNotExist(err) || g.config != "":
+		return c, fmt.Errorf("read config %s: %w", path, err)
+	}
+	if h := os.Getenv("CALM_HOME"); h != "" {
+		c.Store = filepath.Join(h, "calm.db")
+	}
+	if g.store != "" {
+		c.Store = g.store
+	}
+	if c.Store == "" {
+		c.Store = filepath.Join(xdg("XDG_DATA_HOME", ".local/share"), "calm", "calm.db")
+	}
+	c.Store = expand(c.Store)
+	if abs, err := filepath.Abs(c.Store); err == nil {
+		c.Store = abs
+	}
+	c.Mirrors = append(c.Mirrors, g.mirrors...)
+	c.flagMirrors = g.mirrors
+	for i, m := range c.Mirrors {
+		c.Mirrors[i] = expand(m)
+		if abs, err := filepath.Abs(c.Mirrors[i]); err == nil {
+			c.Mirrors[i] = abs
+		}
+	}
+	if c.CopiesRequired == 0 {
+		c.CopiesRequired = 2 + len(c.Mirrors)
+	}
+	c.socket = os.Getenv("CALM_SOCKET")
+	if c.socket == "" {
+		// One agent per store: the socket's name comes from the store's path.
+		sum := sha256.Sum256([]byte(c.Store))
+		c.socket = filepath.Join(storage.SocketDir(), "agent-"+hex.EncodeToString(sum[:6])+".sock")
+	}
+	return c, nil
+}
+
+// agentCommand is how a client starts the agent for this configuration.
+func (c Config) agentCommand() []string {
+	exe, err := os.Executable()
+	if err != nil {
+		exe = os.Args[0]
+	}
+	args := []string{exe, "--store", c.Store}
+	if c.file != "" {
+		args = append(args, "--config", c.file)
+	}
+	for _, m := range c.flagMirrors {
+		args = append(args, "--mirror", m)
+	}
+	return append(args, "agent", "--socket", c.socket)
+}
+
+func (c Config) agentLog() string {
+	return filepath.Join(filepath.Dir(c.Store), "agent.log")
+}

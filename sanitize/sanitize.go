@@ -1,0 +1,163 @@
+// Package sanitize neutralises untrusted terminal output before anything of it
+// reaches a terminal or a report: escape sequences (CSI, OSC, DCS, SOS, PM,
+// APC), C0 and C1 controls and invalid UTF-8 are removed or replaced, so a
+// captured byte stream can never set the clipboard, retitle a window, answer
+// a query or switch a mode on the terminal that displays it.
+package sanitize
+
+import (
+	"unicode/utf8"
+)
+
+const esc = 0x1b
+
+// state of the escape-sequence scanner between calls.
+type state uint8
+
+const (
+	ground state = iota
+	escape       // after ESC
+	escInter     // ESC followed by intermediates, waiting for the final byte
+	csi          // inside a control sequence
+	str          // inside an OSC/DCS/SOS/PM/APC string, until BEL or ST
+	strEsc       // ESC inside a string: ST if followed by '\'
+)
+
+// Text returns src with every escape sequence and control character removed
+// except tab and newline; invalid UTF-8 becomes U+FFFD. A carriage return
+// keeps only what followed it on the line, as a terminal would have shown it
+// when the new text is at least as long.
+func Text(src []byte) []byte {
+	return AppendText(make([]byte, 0, len(src)), src)
+}
+
+// AppendText appends the sanitised form of src to dst.
+func AppendText(dst, src []byte) []byte {
+	var f Filter
+	return f.Append(dst, src)
+}
+
+// Filter sanitises a stream that arrives in pieces: a sequence split between
+// two calls is still recognised.
+type Filter struct {
+	st        state
+	lineStart int // index in dst where the current line starts, for \r
+}
+
+// Append appends the sanitised form of src to dst.
+func (f *Filter) Append(dst, src []byte) []byte {
+	f.lineStart = min(f.lineStart, len(dst))
+	for i := 0; i < len(src); {
+		b := src[i]
+		switch f.st {
+		case escape:
+			i++
+			switch {
+			case b == '[':
+				f.st = csi
+			case b == ']' || b == 'P' || b == 'X' || b == '^' || b == '_':
+				f.st = str
+			case b >= 0x20 && b <= 0x2f:
+				f.st = escInter
+			default:
+				f.st = ground // a two-byte sequence, or ESC cancelled
+			}
+			continue
+		case escInter:
+			i++
+			if b < 0x20 || b > 0x2f {
+				f.st = ground
+			}
+			continue
+		case csi:
+			i++
+			if b >= 0x40 && b <= 0x7e {
+				f.st = ground
+			} else if b == esc {
+				f.st = escape
+			}
+			continue
+		case str:
+			i++
+			switch b {
+			case 0x07:
+				f.st = ground
+			case esc:
+				f.st = strEsc
+			}
+			if b == 0xc2 && i < len(src) && src[i] == 0x9c { // C1 ST in UTF-8
+				i++
+				f.st = ground
+			}
+			continue
+		case strEsc:
+			i++
+			if b == '\\' {
+				f.st = ground
+			} else if b != esc {
+				f.st = str
+			}
+			continue
+		}
+		// ground
+		if b < 0x80 {
+			i++
+			switch {
+			case b == esc:
+				f.st = escape
+			case b == '\n':
+				dst = append(dst, b)
+				f.lineStart = len(dst)
+			case b == '\r':
+				if i < len(src) && src[i] == '\n' {
+					continue // CRLF is a plain line end
+				}
+				if i < len(src) {
+					// Progress bars: the text after \r replaces the line.
+					dst = dst[:f.lineStart]
+				}
+			case b == '\t' || (b >= 0x20 && b < 0x7f):
+				dst = append(dst, b)
+			}
+			continue
+		}
+		r, size := utf8.DecodeRune(src[i:])
+		if r == utf8.RuneError && size <= 1 {
+			if !utf8.FullRune(src[i:]) && len(src)-i < utf8.UTFMax {
+				// A rune cut at the end of this piece: show it as one replacement.
+				dst = append(dst, "\uFFFD"...)
+				i = len(src)
+				continue
+			}
+			dst = append(dst, "\uFFFD"...)
+			i++
+			continue
+		}
+		i += size
+		if r >= 0x80 && r <= 0x9f {
+			switch r {
+			case 0x9b:
+				f.st = csi
+			case 0x9d, 0x90, 0x98, 0x9e, 0x9f:
+				f.st = str
+			}
+			continue // C1 controls never reach the terminal
+		}
+		if r == 0x2028 || r == 0x2029 || r == 0xfeff {
+			continue
+		}
+		dst = append(dst, src[i-size:i]...)
+	}
+	return dst
+}
+
+// Clean reports whether b needs no sanitising: printable ASCII, tab and
+// newline only. It lets hot paths skip the copy.
+func Clean(b []byte) bool {
+	for _, c := range b {
+		if (c < 0x20 && c != '\t' && c != '\n') || c >= 0x7f {
+			return false
+		}
+	}
+	return true
+}

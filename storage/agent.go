@@ -1,0 +1,382 @@
+package storage
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Agent serves a DB to the other calm processes over a Unix socket that only
+// the same user may use.
+type Agent struct {
+	DB     *DB
+	Socket string
+	Idle   time.Duration // exit after this long with no client; 0: never
+	Logf   func(format string, args ...any)
+
+	active   atomic.Int64
+	lastSeen atomic.Int64 // unix nanoseconds
+}
+
+// SocketDir is the private folder for agent sockets:
+// $XDG_RUNTIME_DIR/calm, or calm-<uid> under the temp folder.
+func SocketDir() string {
+	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
+		return filepath.Join(d, "calm")
+	}
+	return filepath.Join(os.TempDir(), "calm-"+strconv.Itoa(os.Getuid()))
+}
+
+// EnsurePrivateDir creates dir 0700 and refuses one that another user owns or
+// others can enter, since the socket in it carries production output.
+func EnsurePrivateDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create socket folder: %w", err)
+	}
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return err
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !fi.IsDir() || !ok || int(st.Uid) != os.Getuid() {
+		return fmt.Errorf("socket folder %s is not a folder of yours: remove it or set XDG_RUNTIME_DIR", dir)
+	}
+	if fi.Mode().Perm() != 0o700 {
+		if err := os.Chmod(dir, 0o700); err != nil {
+			return fmt.Errorf("make socket folder %s private: %w", dir, err)
+		}
+	}
+	return nil
+}
+
+// peerListener drops connections from any other user, whatever the file
+// modes say (root can pass them).
+type peerListener struct {
+	net.Listener
+	logf func(string, ...any)
+}
+
+func (l peerListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		uc, ok := c.(*net.UnixConn)
+		if !ok {
+			c.Close()
+			continue
+		}
+		uid, err := peerUID(uc)
+		if err != nil || uid != os.Getuid() {
+			l.logf("refused a client with uid %d (err %v)", uid, err)
+			c.Close()
+			continue
+		}
+		return c, nil
+	}
+}
+
+func peerUID(c *net.UnixConn) (int, error) {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return -1, err
+	}
+	var cred *unix.Ucred
+	var credErr error
+	if err := raw.Control(func(fd uintptr) {
+		cred, credErr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
+	}); err != nil {
+		return -1, err
+	}
+	if credErr != nil {
+		return -1, credErr
+	}
+	return int(cred.Uid), nil
+}
+
+// Listen binds the socket, replacing a stale one. Call it only while holding
+// the store (the bbolt lock), so that no live agent owns that socket.
+func (a *Agent) Listen() (net.Listener, error) {
+	if err := EnsurePrivateDir(filepath.Dir(a.Socket)); err != nil {
+		return nil, err
+	}
+	if fi, err := os.Lstat(a.Socket); err == nil && fi.Mode()&os.ModeSocket != 0 {
+		os.Remove(a.Socket) // left by a killed agent
+	}
+	old := syscall.Umask(0o177)
+	l, err := net.Listen("unix", a.Socket)
+	syscall.Umask(old)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", a.Socket, err)
+	}
+	l.(*net.UnixListener).SetUnlinkOnClose(false)
+	if err := os.Chmod(a.Socket, 0o600); err != nil {
+		l.Close()
+		return nil, err
+	}
+	return l, nil
+}
+
+// Serve answers clients until ctx ends or the agent has been idle long enough.
+func (a *Agent) Serve(ctx context.Context, l net.Listener) error {
+	if a.Logf == nil {
+		a.Logf = func(string, ...any) {}
+	}
+	a.lastSeen.Store(time.Now().UnixNano())
+	srv := &http.Server{
+		Handler:           a.routes(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ConnState: func(_ net.Conn, s http.ConnState) {
+			switch s {
+			case http.StateNew:
+				a.active.Add(1)
+			case http.StateClosed, http.StateHijacked:
+				a.active.Add(-1)
+			}
+			a.lastSeen.Store(time.Now().UnixNano())
+		},
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(peerListener{l, a.Logf}) }()
+	var idle <-chan time.Time
+	if a.Idle > 0 {
+		t := time.NewTicker(min(a.Idle/4+time.Millisecond, time.Second))
+		defer t.Stop()
+		idle = t.C
+	}
+	shutdown := func(why string) error {
+		a.Logf("agent stopping: %s", why)
+		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		err := srv.Shutdown(sctx)
+		if st, e := os.Lstat(a.Socket); e == nil && st.Mode()&os.ModeSocket != 0 {
+			os.Remove(a.Socket)
+		}
+		return err
+	}
+	for {
+		select {
+		case err := <-errc:
+			return err
+		case <-ctx.Done():
+			return shutdown("asked to stop")
+		case <-idle:
+			quiet := time.Since(time.Unix(0, a.lastSeen.Load()))
+			if a.active.Load() == 0 && quiet >= a.Idle {
+				return shutdown(fmt.Sprintf("no client for %s", quiet.Round(time.Second)))
+			}
+			if _, err := os.Lstat(a.Socket); err != nil {
+				// Someone deleted the socket: bind it again so clients find us.
+				if nl, err := a.Listen(); err == nil {
+					go func() { _ = srv.Serve(peerListener{nl, a.Logf}) }()
+				}
+			}
+		}
+	}
+}
+
+// chunkBuffers recycles request bodies: putChunk never keeps them.
+var chunkBuffers = sync.Pool{New: func() any { return make([]byte, 0, MaxChunk) }}
+
+// apiError is the JSON body of a failed request.
+type apiError struct {
+	Error string `json:"error"`
+	Kind  string `json:"kind"`
+}
+
+var errorKinds = []struct {
+	err    error
+	kind   string
+	status int
+}{
+	{ErrNotFound, "not_found", http.StatusNotFound},
+	{ErrAmbiguous, "ambiguous", http.StatusConflict},
+	{ErrConflict, "conflict", http.StatusConflict},
+	{ErrInvalid, "invalid", http.StatusBadRequest},
+	{ErrDamaged, "damaged", http.StatusInternalServerError},
+}
+
+func writeError(w http.ResponseWriter, err error) {
+	body := apiError{Error: err.Error(), Kind: "internal"}
+	status := http.StatusInternalServerError
+	for _, k := range errorKinds {
+		if errors.Is(err, k.err) {
+			body.Kind, status = k.kind, k.status
+			break
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(body)
+}
+
+func writeJSON(w http.ResponseWriter, v any, err error) {
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// decode reads a small JSON request body.
+func decode(r *http.Request, v any) error {
+	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(v); err != nil {
+		return fmt.Errorf("request body: %v: %w", err, ErrInvalid)
+	}
+	return nil
+}
+
+func (a *Agent) routes() http.Handler {
+	db := a.DB
+	mux := http.NewServeMux()
+	q := func(r *http.Request, k string) string { return r.URL.Query().Get(k) }
+	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, map[string]any{"pid": os.Getpid(), "store": db.Path(), "schema": SchemaVersion}, nil)
+	})
+	mux.HandleFunc("GET /v1/incidents", func(w http.ResponseWriter, r *http.Request) {
+		v, err := db.Incidents()
+		writeJSON(w, v, err)
+	})
+	mux.HandleFunc("POST /v1/incidents", func(w http.ResponseWriter, r *http.Request) {
+		var body struct{ Title string }
+		if err := decode(r, &body); err != nil {
+			writeError(w, err)
+			return
+		}
+		v, err := db.NewIncident(body.Title)
+		writeJSON(w, v, err)
+	})
+	mux.HandleFunc("GET /v1/incident", func(w http.ResponseWriter, r *http.Request) {
+		v, err := db.Incident(q(r, "ref"))
+		writeJSON(w, v, err)
+	})
+	mux.HandleFunc("POST /v1/incident/use", func(w http.ResponseWriter, r *http.Request) {
+		v, err := db.UseIncident(q(r, "ref"))
+		writeJSON(w, v, err)
+	})
+	mux.HandleFunc("POST /v1/incident/close", func(w http.ResponseWriter, r *http.Request) {
+		v, err := db.CloseIncident(q(r, "ref"))
+		writeJSON(w, v, err)
+	})
+	mux.HandleFunc("POST /v1/incident/current", func(w http.ResponseWriter, r *http.Request) {
+		v, err := db.CurrentIncident()
+		writeJSON(w, v, err)
+	})
+	mux.HandleFunc("POST /v1/captures", func(w http.ResponseWriter, r *http.Request) {
+		var body NewCapture
+		if err := decode(r, &body); err != nil {
+			writeError(w, err)
+			return
+		}
+		v, err := db.CreateCapture(q(r, "incident"), body)
+		writeJSON(w, v, err)
+	})
+	mux.HandleFunc("PUT /v1/chunk", func(w http.ResponseWriter, r *http.Request) {
+		n, err := strconv.ParseUint(q(r, "n"), 10, 64)
+		if err != nil {
+			writeError(w, fmt.Errorf("chunk number %q: %w", q(r, "n"), ErrInvalid))
+			return
+		}
+		if r.ContentLength < 0 || r.ContentLength > MaxChunk {
+			writeError(w, fmt.Errorf("chunk %d: a chunk needs a Content-Length of at most %d: %w", n, MaxChunk, ErrInvalid))
+			return
+		}
+		data := chunkBuffers.Get().([]byte)[:r.ContentLength]
+		defer chunkBuffers.Put(data[:0])
+		if _, err := io.ReadFull(r.Body, data); err != nil {
+			writeError(w, fmt.Errorf("chunk %d arrived cut short (%v): %w", n, err, ErrInvalid))
+			return
+		}
+		c, err := db.putChunk(q(r, "incident"), q(r, "capture"), n, data)
+		writeJSON(w, map[string]uint64{"committed": c}, err)
+	})
+	mux.HandleFunc("GET /v1/committed", func(w http.ResponseWriter, r *http.Request) {
+		n, _ := strconv.ParseUint(q(r, "n"), 10, 64)
+		c, err := db.WaitCommitted(q(r, "incident"), q(r, "capture"), n)
+		writeJSON(w, map[string]uint64{"committed": c}, err)
+	})
+	mux.HandleFunc("POST /v1/seal", func(w http.ResponseWriter, r *http.Request) {
+		var body Seal
+		if err := decode(r, &body); err != nil {
+			writeError(w, err)
+			return
+		}
+		v, err := db.SealCapture(q(r, "incident"), q(r, "capture"), body)
+		writeJSON(w, v, err)
+	})
+	mux.HandleFunc("GET /v1/captures", func(w http.ResponseWriter, r *http.Request) {
+		v, err := db.Captures(q(r, "incident"))
+		writeJSON(w, v, err)
+	})
+	mux.HandleFunc("GET /v1/capture", func(w http.ResponseWriter, r *http.Request) {
+		v, err := db.Capture(q(r, "ref"))
+		writeJSON(w, v, err)
+	})
+	mux.HandleFunc("GET /v1/content", func(w http.ResponseWriter, r *http.Request) {
+		c, err := db.Capture(q(r, "ref"))
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		w.Header().Set("Content-Type", "application/octet-stream")
+		if c.State == CaptureSealed {
+			w.Header().Set("Content-Length", strconv.FormatInt(c.Size, 10))
+		}
+		_ = db.WriteContent(c.Incident+"/"+c.ID, w)
+	})
+	mux.HandleFunc("POST /v1/notes", func(w http.ResponseWriter, r *http.Request) {
+		var body struct{ Text string }
+		if err := decode(r, &body); err != nil {
+			writeError(w, err)
+			return
+		}
+		v, err := db.AddNote(q(r, "incident"), body.Text)
+		writeJSON(w, v, err)
+	})
+	mux.HandleFunc("GET /v1/events", func(w http.ResponseWriter, r *http.Request) {
+		v, err := db.Events(q(r, "incident"))
+		writeJSON(w, v, err)
+	})
+	mux.HandleFunc("POST /v1/search", func(w http.ResponseWriter, r *http.Request) {
+		var body SearchQuery
+		if err := decode(r, &body); err != nil {
+			writeError(w, err)
+			return
+		}
+		if _, err := body.compile(); err != nil {
+			writeError(w, err)
+			return
+		}
+		w.Header().Set("Content-Type", "application/x-ndjson")
+		enc := json.NewEncoder(w)
+		err := db.Search(body, func(m Match) error { return enc.Encode(m) })
+		if err != nil {
+			_ = enc.Encode(map[string]string{"error": err.Error()})
+		}
+	})
+	mux.HandleFunc("POST /v1/verify", func(w http.ResponseWriter, r *http.Request) {
+		v, err := db.Verify(q(r, "incident"))
+		writeJSON(w, v, err)
+	})
+	mux.HandleFunc("GET /v1/check", func(w http.ResponseWriter, r *http.Request) {
+		v, err := db.Check()
+		writeJSON(w, v, err)
+	})
+	return mux
+}

@@ -1,0 +1,372 @@
+package storage
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Client is the Store as served by the agent. It starts the agent when none
+// answers, and again if the agent dies under it.
+type Client struct {
+	Socket string
+	// AgentCommand is how to start the agent (argv; the first element is the
+	// program). Nil: never start one.
+	AgentCommand []string
+	// AgentLog receives the agent's own output.
+	AgentLog string
+
+	http *http.Client
+}
+
+// NewClient makes a client for the agent on socket.
+func NewClient(socket string, agentCommand []string, agentLog string) *Client {
+	c := &Client{Socket: socket, AgentCommand: agentCommand, AgentLog: agentLog}
+	c.http = &http.Client{Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", socket)
+		},
+		MaxIdleConnsPerHost: 4,
+		DisableCompression:  true,
+	}}
+	return c
+}
+
+// remoteError is an error the agent reported; it unwraps to the matching
+// sentinel so callers can use errors.Is across the socket.
+type remoteError struct {
+	msg  string
+	kind error
+}
+
+func (e *remoteError) Error() string { return e.msg }
+func (e *remoteError) Unwrap() error { return e.kind }
+
+// agentDown reports whether err means nobody answers on the socket.
+func agentDown(err error) bool {
+	return errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
+}
+
+// do sends one request, starting the agent and trying once more if it is not
+// running. body is re-sent as is, so every call must be idempotent.
+func (c *Client) do(method, path string, query url.Values, body []byte, contentType string) (*http.Response, error) {
+	u := "http://calm" + path
+	if len(query) > 0 {
+		u += "?" + query.Encode()
+	}
+	var lastErr error
+	for attempt := 0; attempt < 3; attempt++ {
+		req, err := http.NewRequest(method, u, bytes.NewReader(body))
+		if err != nil {
+			return nil, err
+		}
+		if contentType != "" {
+			req.Header.Set("Content-Type", contentType)
+		}
+		resp, err := c.http.Do(req)
+		if err == nil {
+			return resp, nil
+		}
+		lastErr = err
+		if !agentDown(err) || c.AgentCommand == nil {
+			break
+		}
+		if err := c.StartAgent(); err != nil {
+			return nil, err
+		}
+	}
+	return nil, fmt.Errorf("talk to the calm agent on %s: %w (run 'calm doctor')", c.Socket, lastErr)
+}
+
+func (c *Client) call(method, path string, query url.Values, in, out any) error {
+	var body []byte
+	if in != nil {
+		var err error
+		if body, err = json.Marshal(in); err != nil {
+			return err
+		}
+	}
+	resp, err := c.do(method, path, query, body, "application/json")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	return decodeResponse(resp, out)
+}
+
+func decodeResponse(resp *http.Response, out any) error {
+	if resp.StatusCode >= 300 {
+		var e apiError
+		data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		if json.Unmarshal(data, &e) != nil || e.Error == "" {
+			return fmt.Errorf("the calm agent answered %s: %s", resp.Status, strings.TrimSpace(string(data)))
+		}
+		re := &remoteError{msg: e.Error}
+		for _, k := range errorKinds {
+			if k.kind == e.Kind {
+				re.kind = k.err
+			}
+		}
+		return re
+	}
+	if out == nil {
+		_, _ = io.Copy(io.Discard, resp.Body)
+		return nil
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return fmt.Errorf("read the calm agent's answer: %w", err)
+	}
+	return nil
+}
+
+func refQuery(k, v string) url.Values { return url.Values{k: {v}} }
+
+func (c *Client) NewIncident(title string) (inc Incident, err error) {
+	err = c.call("POST", "/v1/incidents", nil, map[string]string{"Title": title}, &inc)
+	return
+}
+
+func (c *Client) Incidents() (list []Incident, err error) {
+	err = c.call("GET", "/v1/incidents", nil, nil, &list)
+	return
+}
+
+func (c *Client) Incident(ref string) (inc Incident, err error) {
+	err = c.call("GET", "/v1/incident", refQuery("ref", ref), nil, &inc)
+	return
+}
+
+func (c *Client) UseIncident(ref string) (inc Incident, err error) {
+	err = c.call("POST", "/v1/incident/use", refQuery("ref", ref), nil, &inc)
+	return
+}
+
+func (c *Client) CloseIncident(ref string) (inc Incident, err error) {
+	err = c.call("POST", "/v1/incident/close", refQuery("ref", ref), nil, &inc)
+	return
+}
+
+func (c *Client) CurrentIncident() (inc Incident, err error) {
+	err = c.call("POST", "/v1/incident/current", nil, nil, &inc)
+	return
+}
+
+func (c *Client) CreateCapture(incident string, nc NewCapture) (cp Capture, err error) {
+	err = c.call("POST", "/v1/captures", refQuery("incident", incident), nc, &cp)
+	return
+}
+
+func chunkQuery(incident, capture string, n uint64) url.Values {
+	return url.Values{"incident": {incident}, "capture": {capture}, "n": {strconv.FormatUint(n, 10)}}
+}
+
+func (c *Client) PutChunk(incident, capture string, n uint64, data []byte) (uint64, error) {
+	resp, err := c.do("PUT", "/v1/chunk", chunkQuery(incident, capture, n), data, "application/octet-stream")
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	var out struct{ Committed uint64 }
+	err = decodeResponse(resp, &out)
+	return out.Committed, err
+}
+
+func (c *Client) WaitCommitted(incident, capture string, n uint64) (uint64, error) {
+	var out struct{ Committed uint64 }
+	err := c.call("GET", "/v1/committed", chunkQuery(incident, capture, n), nil, &out)
+	return out.Committed, err
+}
+
+func (c *Client) SealCapture(incident, capture string, s Seal) (cp Capture, err error) {
+	err = c.call("POST", "/v1/seal", url.Values{"incident": {incident}, "capture": {capture}}, s, &cp)
+	return
+}
+
+func (c *Client) Captures(incident string) (list []Capture, err error) {
+	err = c.call("GET", "/v1/captures", refQuery("incident", incident), nil, &list)
+	return
+}
+
+func (c *Client) Capture(ref string) (cp Capture, err error) {
+	err = c.call("GET", "/v1/capture", refQuery("ref", ref), nil, &cp)
+	return
+}
+
+func (c *Client) WriteContent(ref string, w io.Writer) error {
+	resp, err := c.do("GET", "/v1/content", refQuery("ref", ref), nil, "")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		return decodeResponse(resp, nil)
+	}
+	if _, err := io.CopyBuffer(w, resp.Body, make([]byte, 1<<20)); err != nil {
+		return fmt.Errorf("read capture %s: %w", ref, err)
+	}
+	return nil
+}
+
+func (c *Client) AddNote(incident, text string) (ev Event, err error) {
+	err = c.call("POST", "/v1/notes", refQuery("incident", incident), map[string]string{"Text": text}, &ev)
+	return
+}
+
+func (c *Client) Events(incident string) (list []Event, err error) {
+	err = c.call("GET", "/v1/events", refQuery("incident", incident), nil, &list)
+	return
+}
+
+func (c *Client) Search(q SearchQuery, each func(Match) error) error {
+	body, _ := json.Marshal(q)
+	resp, err := c.do("POST", "/v1/search", nil, body, "application/json")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		return decodeResponse(resp, nil)
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 2*maxLine)
+	for sc.Scan() {
+		var m struct {
+			Match
+			Error string `json:"error"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			return fmt.Errorf("read search results: %w", err)
+		}
+		if m.Error != "" {
+			return errors.New(m.Error)
+		}
+		if err := each(m.Match); err != nil {
+			return err
+		}
+	}
+	return sc.Err()
+}
+
+func (c *Client) Verify(incident string) (rep VerifyReport, err error) {
+	err = c.call("POST", "/v1/verify", refQuery("incident", incident), nil, &rep)
+	return
+}
+
+func (c *Client) Check() (rep CheckReport, err error) {
+	err = c.call("GET", "/v1/check", nil, nil, &rep)
+	return
+}
+
+// Status asks the agent who it is.
+func (c *Client) Status() (st map[string]any, err error) {
+	err = c.call("GET", "/v1/status", nil, nil, &st)
+	return
+}
+
+// Close releases idle connections; the agent goes on.
+func (c *Client) Close() error {
+	c.http.CloseIdleConnections()
+	return nil
+}
+
+// answers reports whether an agent accepts connections on the socket.
+func (c *Client) answers() bool {
+	conn, err := net.DialTimeout("unix", c.Socket, time.Second)
+	if err != nil {
+		return false
+	}
+	conn.Close()
+	return true
+}
+
+// StartAgent starts the agent unless one answers. A lock file serialises
+// starters, so two commands starting at once end up with one agent.
+func (c *Client) StartAgent() error {
+	if c.answers() {
+		return nil
+	}
+	if c.AgentCommand == nil {
+		return fmt.Errorf("no calm agent answers on %s: start one with 'calm agent'", c.Socket)
+	}
+	if err := EnsurePrivateDir(filepath.Dir(c.Socket)); err != nil {
+		return err
+	}
+	lock, err := os.OpenFile(c.Socket+".lock", os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return fmt.Errorf("start the calm agent: %w", err)
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		return fmt.Errorf("start the calm agent: lock %s: %w", lock.Name(), err)
+	}
+	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
+	if c.answers() {
+		return nil // another command started it while we waited
+	}
+	return c.spawn()
+}
+
+// spawn runs the agent detached and waits for its one-line report on fd 3:
+// "ok", or the reason it could not start.
+func (c *Client) spawn() error {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	cmd := exec.Command(c.AgentCommand[0], append(c.AgentCommand[1:], "--ready-fd", "3")...)
+	cmd.ExtraFiles = []*os.File{w}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if c.AgentLog != "" {
+		if err := os.MkdirAll(filepath.Dir(c.AgentLog), 0o700); err == nil {
+			if f, err := os.OpenFile(c.AgentLog, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600); err == nil {
+				defer f.Close()
+				cmd.Stdout, cmd.Stderr = f, f
+			}
+		}
+	}
+	if err := cmd.Start(); err != nil {
+		w.Close()
+		return fmt.Errorf("start the calm agent (%s): %w", c.AgentCommand[0], err)
+	}
+	w.Close()
+	go func() { _ = cmd.Wait() }() // reap it if it exits while we live
+
+	line := make(chan string, 1)
+	go func() {
+		s, _ := bufio.NewReader(r).ReadString('\n')
+		line <- strings.TrimSpace(s)
+	}()
+	select {
+	case s := <-line:
+		if s == "ok" {
+			return nil
+		}
+		if s == "" {
+			s = "it exited without saying why; see " + c.AgentLog
+		}
+		if strings.Contains(s, "in use by another process") && c.answers() {
+			return nil // lost a race to an agent that is now up
+		}
+		return fmt.Errorf("the calm agent could not start: %s", s)
+	case <-time.After(15 * time.Second):
+		return fmt.Errorf("the calm agent did not start within 15s; see %s", c.AgentLog)
+	}
+}

@@ -1,0 +1,547 @@
+package storage
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// A destination is one file copy being written: evidence or a mirror.
+type destination struct {
+	kind, path string
+	tmp        *os.File
+	err        error
+}
+
+func (d *destination) Write(p []byte) (int, error) {
+	if d.err == nil {
+		_, d.err = d.tmp.Write(p)
+	}
+	return len(p), nil // one failing copy never stops the others
+}
+
+// copyPath is where a capture's file copy lives under a root folder.
+func copyPath(root, incident, capture string) string {
+	return filepath.Join(root, incident, capture+".txt")
+}
+
+func (db *DB) fileRoots() []destination {
+	dests := []destination{{kind: CopyEvidence, path: db.opts.EvidenceDir}}
+	for _, m := range db.opts.Mirrors {
+		dests = append(dests, destination{kind: CopyMirror, path: m})
+	}
+	return dests
+}
+
+// privateDir makes root/incident with mode 0700 and refuses a symlink planted
+// in place of the incident folder.
+func privateDir(root, incident string) (string, error) {
+	if err := os.MkdirAll(root, 0o700); err != nil {
+		return "", err
+	}
+	dir := filepath.Join(root, incident)
+	if err := os.Mkdir(dir, 0o700); err != nil && !os.IsExist(err) {
+		return "", err
+	}
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return "", err
+	}
+	if !fi.IsDir() {
+		return "", fmt.Errorf("%s is not a plain folder (a symlink?): remove it and verify again", dir)
+	}
+	if fi.Mode().Perm() != 0o700 {
+		if err := os.Chmod(dir, 0o700); err != nil {
+			return "", err
+		}
+	}
+	return dir, nil
+}
+
+// createTemp opens a new private temp file in dir, never through a symlink.
+func createTemp(dir, name string) (*os.File, error) {
+	f, err := os.CreateTemp(dir, "."+name+".tmp-*")
+	if err != nil {
+		return nil, err
+	}
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return nil, err
+	}
+	return f, nil
+}
+
+// commitFile makes a written temp file durable under its final name.
+func commitFile(f *os.File, final string) error {
+	if err := f.Sync(); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return err
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	if err := os.Rename(f.Name(), final); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	return syncDir(filepath.Dir(final))
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// hashFile reads a file back (never through a symlink) and returns its SHA-256.
+func hashFile(path string) (string, int64, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|noFollow, 0)
+	if err != nil {
+		return "", 0, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.CopyBuffer(h, f, make([]byte, 1<<20))
+	if err != nil {
+		return "", n, err
+	}
+	return hex.EncodeToString(h.Sum(nil)), n, nil
+}
+
+func copyError(err error) string {
+	s := err.Error()
+	if strings.Contains(s, "no space left") {
+		return s + ": free space on that disk, then run 'calm verify'"
+	}
+	return s
+}
+
+// copier builds a capture's file copies while its chunks arrive: it reads
+// each newly committed chunk back from the store, hashes it (the store copy's
+// verification) and appends it to every file copy's temp file, so sealing is
+// left with only fsync, rename and the read-back of the files.
+type copier struct {
+	mu                sync.Mutex
+	incident, capture string
+	next              uint64 // chunks copied so far
+	hash              hash.Hash
+	size              int64
+	dests             []destination
+	closed            bool
+	buf               []byte // decoding buffer
+}
+
+func (db *DB) newCopier(incident, capture string) *copier {
+	cp := &copier{incident: incident, capture: capture, hash: sha256.New(), dests: db.fileRoots()}
+	for i := range cp.dests {
+		d := &cp.dests[i]
+		dir, err := privateDir(d.path, incident)
+		if err != nil {
+			d.path, d.err = copyPath(d.path, incident, capture), err
+			continue
+		}
+		d.path = filepath.Join(dir, capture+".txt")
+		removeStaleTemps(dir, capture+".txt")
+		d.tmp, d.err = createTemp(dir, capture+".txt")
+	}
+	return cp
+}
+
+// removeStaleTemps deletes temp files a killed agent left for this copy.
+func removeStaleTemps(dir, name string) {
+	old, _ := filepath.Glob(filepath.Join(dir, "."+name+".tmp-*"))
+	for _, f := range old {
+		os.Remove(f)
+	}
+}
+
+// catchUp copies every committed chunk not yet copied. The caller holds cp.mu.
+func (db *DB) catchUp(cp *copier) error {
+	for !cp.closed {
+		var found bool
+		err := db.view(func(tx *bolt.Tx) error {
+			b, err := incidentBucket(tx, cp.incident)
+			if err != nil {
+				return err
+			}
+			cb := b.Bucket(bucketChunks).Bucket([]byte(cp.capture))
+			if cb == nil {
+				return nil
+			}
+			v := cb.Get(u64(cp.next))
+			if v == nil {
+				return nil
+			}
+			found = true
+			data, err := decodeChunk(&cp.buf, v)
+			if err != nil {
+				return fmt.Errorf("capture %s chunk %d: %w", cp.capture, cp.next, err)
+			}
+			cp.hash.Write(data)
+			cp.size += int64(len(data))
+			for i := range cp.dests {
+				cp.dests[i].Write(data)
+			}
+			return nil
+		})
+		if err != nil || !found {
+			return err
+		}
+		cp.next++
+	}
+	return nil
+}
+
+// discard throws a copier's temp files away. The caller holds cp.mu.
+func (cp *copier) discard() {
+	cp.closed = true
+	for _, d := range cp.dests {
+		if d.tmp != nil {
+			d.tmp.Close()
+			os.Remove(d.tmp.Name())
+		}
+	}
+}
+
+// copierFor returns the capture's copier, making one if need be.
+func (db *DB) copierFor(incident, capture string) *copier {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	key := progressKey(incident, capture)
+	cp := db.copiers[key]
+	if cp == nil {
+		cp = db.newCopier(incident, capture)
+		db.copiers[key] = cp
+	}
+	return cp
+}
+
+func (db *DB) dropCopier(cp *copier) {
+	db.mu.Lock()
+	if db.copiers[progressKey(cp.incident, cp.capture)] == cp {
+		delete(db.copiers, progressKey(cp.incident, cp.capture))
+	}
+	db.mu.Unlock()
+}
+
+// copyLoop catches copiers up after each commit, beside the committer.
+func (db *DB) copyLoop() {
+	for key := range db.copyQueue {
+		inc, capture := splitRef(key)
+		cp := db.copierFor(inc, capture)
+		cp.mu.Lock()
+		_ = db.catchUp(cp) // a failure here shows again, and counts, at seal
+		cp.mu.Unlock()
+	}
+}
+
+// SealCapture checks every chunk against what the client computed, finishes
+// the file copies, reads each back, and records the result.
+func (db *DB) SealCapture(incident, capture string, s Seal) (Capture, error) {
+	inc, err := db.Incident(incident)
+	if err != nil {
+		return Capture{}, err
+	}
+	incident = inc.ID
+	db.commitPending()
+	c, err := db.Capture(incident + "/" + capture)
+	if err != nil {
+		return c, err
+	}
+	if c.State == CaptureSealed {
+		if c.SHA256 == s.SHA256 && c.Size == s.Size {
+			return c, nil
+		}
+		return c, fmt.Errorf("capture %s is already sealed with sha256 %s: %w", capture, c.SHA256, ErrConflict)
+	}
+	keys, err := db.chunkKeys(incident, capture)
+	if err != nil {
+		return c, err
+	}
+	for i, k := range keys {
+		if uint64(i) != k {
+			return c, fmt.Errorf("capture %s misses chunk %d: send it again: %w", capture, i, ErrConflict)
+		}
+	}
+	if uint64(len(keys)) != s.Chunks {
+		return c, fmt.Errorf("capture %s has %d chunks, the client sent %d: send the missing ones again: %w", capture, len(keys), s.Chunks, ErrConflict)
+	}
+
+	cp := db.copierFor(incident, capture)
+	cp.mu.Lock()
+	defer cp.mu.Unlock()
+	defer db.dropCopier(cp)
+	err = db.catchUp(cp)
+	storeSum := hex.EncodeToString(cp.hash.Sum(nil))
+	if err != nil || cp.next != s.Chunks || storeSum != s.SHA256 || cp.size != s.Size {
+		cp.discard()
+		if err != nil {
+			return c, fmt.Errorf("read capture %s back from the store: %w", capture, err)
+		}
+		return c, fmt.Errorf("capture %s: the store holds %d bytes with sha256 %s, the client sent %d bytes with %s: %w", capture, cp.size, storeSum, s.Size, s.SHA256, ErrConflict)
+	}
+	cp.closed = true
+	now := db.opts.Now().UTC()
+	copies := make([]Copy, 1+len(cp.dests))
+	copies[0] = Copy{Kind: CopyStore, Location: db.opts.Path, State: CopyVerified, SHA256: storeSum, Verified: now}
+	var wg sync.WaitGroup
+	for i := range cp.dests {
+		wg.Add(1)
+		go func(d *destination, out *Copy) {
+			defer wg.Done()
+			*out = Copy{Kind: d.kind, Location: d.path}
+			if d.err == nil {
+				d.err = commitFile(d.tmp, d.path)
+			} else if d.tmp != nil {
+				d.tmp.Close()
+				os.Remove(d.tmp.Name())
+			}
+			if d.err != nil {
+				out.State, out.Error = CopyFailed, copyError(d.err)
+				return
+			}
+			*out = checkFile(d.kind, d.path, s.SHA256, db.opts.Now)
+		}(&cp.dests[i], &copies[i+1])
+	}
+	wg.Wait()
+
+	c.State, c.Size, c.Chunks, c.SHA256, c.Sealed, c.Copies = CaptureSealed, cp.size, s.Chunks, storeSum, now, copies
+	err = db.update(func(tx *bolt.Tx) error {
+		b, err := incidentBucket(tx, incident)
+		if err != nil {
+			return err
+		}
+		if err := writeCapture(b, c); err != nil {
+			return err
+		}
+		_, err = db.addEvent(b, EventCapture, capture, fmt.Sprintf("%s saved: %q, %d bytes, sha256 %s, %d of %d copies verified",
+			capture, c.Title, c.Size, storeSum[:12], c.VerifiedCopies(), len(copies)))
+		return err
+	})
+	if err != nil {
+		return c, fmt.Errorf("record capture %s: %w", capture, err)
+	}
+	db.mu.Lock()
+	delete(db.progress, progressKey(incident, capture))
+	db.mu.Unlock()
+	db.writeSums(incident)
+	return c, nil
+}
+
+// checkFile reads a file copy back and compares it with the expected hash.
+func checkFile(kind, path, want string, now func() time.Time) Copy {
+	cp := Copy{Kind: kind, Location: path}
+	sum, _, err := hashFile(path)
+	switch {
+	case os.IsNotExist(err):
+		cp.State, cp.Error = CopyMissing, "the file is gone"
+	case err != nil:
+		cp.State, cp.Error = CopyFailed, copyError(err)
+	case sum != want:
+		cp.State, cp.SHA256, cp.Error = CopyMismatch, sum, "sha256 "+sum+" differs from "+want
+	default:
+		cp.State, cp.SHA256, cp.Verified = CopyVerified, sum, now().UTC()
+	}
+	return cp
+}
+
+var sumsMu sync.Mutex
+
+// writeSums rewrites SHA256SUMS in every copy folder of an incident from the
+// sealed capture records, so that `sha256sum -c SHA256SUMS` checks them.
+func (db *DB) writeSums(incident string) {
+	sumsMu.Lock()
+	defer sumsMu.Unlock()
+	caps, err := db.Captures(incident)
+	if err != nil {
+		return
+	}
+	var sb strings.Builder
+	for _, c := range caps {
+		if c.State == CaptureSealed {
+			fmt.Fprintf(&sb, "%s  %s.txt\n", c.SHA256, c.ID)
+		}
+	}
+	for _, d := range db.fileRoots() {
+		dir, err := privateDir(d.path, incident)
+		if err != nil {
+			continue
+		}
+		f, err := createTemp(dir, "SHA256SUMS")
+		if err != nil {
+			continue
+		}
+		if _, err := f.WriteString(sb.String()); err != nil {
+			f.Close()
+			os.Remove(f.Name())
+			continue
+		}
+		_ = commitFile(f, filepath.Join(dir, "SHA256SUMS"))
+	}
+}
+
+// hashStored hashes the store's own copy of a capture.
+func (db *DB) hashStored(incident, capture string) (string, int64, error) {
+	h := sha256.New()
+	var size int64
+	err := db.eachChunk(incident, capture, func(_ uint64, data []byte) error {
+		h.Write(data)
+		size += int64(len(data))
+		return nil
+	})
+	return hex.EncodeToString(h.Sum(nil)), size, err
+}
+
+// WriteContent writes a capture's committed bytes in order.
+func (db *DB) WriteContent(ref string, w io.Writer) error {
+	c, err := db.Capture(ref)
+	if err != nil {
+		return err
+	}
+	return db.eachChunk(c.Incident, c.ID, func(_ uint64, data []byte) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
+// Verify reads back and hashes every copy of every sealed capture.
+func (db *DB) Verify(incident string) (VerifyReport, error) {
+	var rep VerifyReport
+	var incidents []Incident
+	if incident == "" {
+		all, err := db.Incidents()
+		if err != nil {
+			return rep, err
+		}
+		incidents = all
+	} else {
+		inc, err := db.Incident(incident)
+		if err != nil {
+			return rep, err
+		}
+		incidents = []Incident{inc}
+	}
+	for _, inc := range incidents {
+		caps, err := db.Captures(inc.ID)
+		if err != nil {
+			return rep, err
+		}
+		for _, c := range caps {
+			if c.State != CaptureSealed {
+				continue
+			}
+			rep.Captures++
+			checked := db.verifyCapture(c)
+			c.Copies = checked
+			for _, cp := range checked {
+				rep.Copies++
+				if cp.State != CopyVerified {
+					rep.Problems = append(rep.Problems, Problem{Incident: inc.ID, Capture: c.ID, Copy: cp})
+				}
+			}
+			if err := db.recordVerify(c); err != nil {
+				return rep, err
+			}
+		}
+		if err := db.checkSums(inc.ID, caps, &rep); err != nil {
+			return rep, err
+		}
+	}
+	return rep, nil
+}
+
+func (db *DB) verifyCapture(c Capture) []Copy {
+	out := make([]Copy, len(c.Copies))
+	var wg sync.WaitGroup
+	for i, cp := range c.Copies {
+		wg.Add(1)
+		go func(i int, cp Copy) {
+			defer wg.Done()
+			if cp.Kind != CopyStore {
+				out[i] = checkFile(cp.Kind, cp.Location, c.SHA256, db.opts.Now)
+				return
+			}
+			out[i] = Copy{Kind: CopyStore, Location: cp.Location}
+			sum, _, err := db.hashStored(c.Incident, c.ID)
+			switch {
+			case err != nil:
+				out[i].State, out[i].Error = CopyFailed, err.Error()
+			case sum != c.SHA256:
+				out[i].State, out[i].SHA256, out[i].Error = CopyMismatch, sum, "sha256 "+sum+" differs from "+c.SHA256
+			default:
+				out[i].State, out[i].SHA256, out[i].Verified = CopyVerified, sum, db.opts.Now().UTC()
+			}
+		}(i, cp)
+	}
+	wg.Wait()
+	return out
+}
+
+func (db *DB) recordVerify(c Capture) error {
+	return db.update(func(tx *bolt.Tx) error {
+		b, err := incidentBucket(tx, c.Incident)
+		if err != nil {
+			return err
+		}
+		if err := writeCapture(b, c); err != nil {
+			return err
+		}
+		_, err = db.addEvent(b, EventVerify, c.ID, fmt.Sprintf("%s verified: %d of %d copies match", c.ID, c.VerifiedCopies(), len(c.Copies)))
+		return err
+	})
+}
+
+// checkSums makes sure each copy folder's SHA256SUMS names the right hash for
+// every capture it holds, since that is what a person checks by hand.
+func (db *DB) checkSums(incident string, caps []Capture, rep *VerifyReport) error {
+	want := map[string]string{}
+	for _, c := range caps {
+		if c.State == CaptureSealed {
+			want[c.ID+".txt"] = c.SHA256
+		}
+	}
+	if len(want) == 0 {
+		return nil
+	}
+	for _, d := range db.fileRoots() {
+		path := filepath.Join(d.path, incident, "SHA256SUMS")
+		data, err := os.ReadFile(path)
+		bad := ""
+		if err != nil {
+			bad = "cannot be read: " + err.Error()
+		} else {
+			got := map[string]string{}
+			for _, line := range strings.Split(string(data), "\n") {
+				if sum, name, ok := strings.Cut(line, "  "); ok {
+					got[name] = sum
+				}
+			}
+			for name, sum := range want {
+				if got[name] != sum {
+					bad = "its line for " + name + " is wrong or missing"
+					break
+				}
+			}
+		}
+		if bad != "" {
+			rep.Problems = append(rep.Problems, Problem{Incident: incident, Capture: "SHA256SUMS",
+				Copy: Copy{Kind: d.kind, Location: path, State: CopyMismatch, Error: bad}})
+		}
+	}
+	return nil
+}

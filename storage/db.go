@@ -1,0 +1,936 @@
+package storage
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+)
+
+// Bucket layout:
+//
+//	meta/schema, meta/current
+//	incidents/<incident id>/record          the Incident
+//	incidents/<incident id>/captures/<n>    a Capture record, n = big-endian uint64
+//	incidents/<incident id>/chunks/<cN>/<k> chunk k of capture cN, raw bytes
+//	incidents/<incident id>/events/<seq>    an Event
+var (
+	bucketMeta      = []byte("meta")
+	bucketIncidents = []byte("incidents")
+	bucketCaptures  = []byte("captures")
+	bucketChunks    = []byte("chunks")
+	bucketEvents    = []byte("events")
+	keySchema       = []byte("schema")
+	keyCurrent      = []byte("current")
+	keyRecord       = []byte("record")
+)
+
+// Options configure a DB.
+type Options struct {
+	Path        string   // the bbolt file
+	EvidenceDir string   // default: "evidence" next to Path
+	Mirrors     []string // folders that each get a verified copy
+	Now         func() time.Time
+	Commit      time.Duration // how long chunks may wait for a commit; default 100ms
+	BatchBytes  int           // commit sooner once this much waits; default 8 MiB
+	StrictMode  bool          // bbolt checks itself after every commit (tests)
+	LockTimeout time.Duration // default 2s
+}
+
+// MaxChunk is the largest chunk a client may send.
+const MaxChunk = 4 << 20
+
+// DB is the Store on a bbolt file. Chunk writes are batched: a chunk is
+// acknowledged (counted in "committed") only once the transaction holding it
+// has committed.
+type DB struct {
+	bolt *bolt.DB
+	opts Options
+
+	commitMu sync.Mutex // one commit at a time
+
+	mu           sync.Mutex
+	cond         *sync.Cond
+	pending      []pendingChunk
+	pendingBytes int
+	progress     map[string]*chunkProgress // by incident/capture
+	failed       map[string]error          // last commit failure, per capture
+	copiers      map[string]*copier        // file copies being built, per capture
+	copyQueue    chan string               // captures with newly committed chunks
+
+	kick chan struct{}
+	stop chan struct{}
+	done chan struct{}
+}
+
+type pendingChunk struct {
+	incident, capture string
+	n                 uint64
+	data              []byte
+}
+
+// chunkProgress tracks which chunks of an open capture have committed.
+type chunkProgress struct {
+	next  uint64              // chunks 0..next-1 are committed
+	ahead map[uint64]struct{} // committed chunks beyond next
+}
+
+func (p *chunkProgress) add(n uint64) {
+	if n < p.next {
+		return
+	}
+	p.ahead[n] = struct{}{}
+	for {
+		if _, ok := p.ahead[p.next]; !ok {
+			return
+		}
+		delete(p.ahead, p.next)
+		p.next++
+	}
+}
+
+func (p *chunkProgress) has(n uint64) bool {
+	_, ok := p.ahead[n]
+	return n < p.next || ok
+}
+
+// Open opens or creates the store.
+func Open(o Options) (*DB, error) {
+	if o.Path == "" {
+		return nil, fmt.Errorf("open store: no path given")
+	}
+	if o.EvidenceDir == "" {
+		o.EvidenceDir = filepath.Join(filepath.Dir(o.Path), "evidence")
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Commit == 0 {
+		o.Commit = 100 * time.Millisecond
+	}
+	if o.BatchBytes == 0 {
+		o.BatchBytes = 16 << 20
+	}
+	if o.LockTimeout == 0 {
+		o.LockTimeout = 2 * time.Second
+	}
+	if err := mkdirPrivate(filepath.Dir(o.Path)); err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	var b *bolt.DB
+	err := safely(func() error {
+		var err error
+		b, err = bolt.Open(o.Path, 0o600, &bolt.Options{
+			Timeout:         o.LockTimeout,
+			NoFreelistSync:  true,
+			FreelistType:    bolt.FreelistMapType,
+			InitialMmapSize: 1 << 30,
+		})
+		return err
+	})
+	if err != nil {
+		switch {
+		case errors.Is(err, berrors.ErrTimeout):
+			return nil, fmt.Errorf("open store %s: it is in use by another process (is another calm agent running for it?)", o.Path)
+		case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrChecksum), errors.Is(err, berrors.ErrVersionMismatch), errors.Is(err, ErrDamaged):
+			return nil, fmt.Errorf("open store %s: %w (%v): run 'calm doctor' to inspect it, keep the file, and point CALM_HOME at a new folder to go on", o.Path, ErrDamaged, err)
+		}
+		return nil, fmt.Errorf("open store %s: %w", o.Path, err)
+	}
+	b.StrictMode = o.StrictMode
+	_ = os.Chmod(o.Path, 0o600) // a file made by hand or by an older calm
+	db := &DB{
+		bolt:      b,
+		opts:      o,
+		progress:  map[string]*chunkProgress{},
+		failed:    map[string]error{},
+		copiers:   map[string]*copier{},
+		copyQueue: make(chan string, 64),
+		kick:      make(chan struct{}, 1),
+		stop:      make(chan struct{}),
+		done:      make(chan struct{}),
+	}
+	db.cond = sync.NewCond(&db.mu)
+	if err := db.initSchema(); err != nil {
+		b.Close()
+		return nil, err
+	}
+	go db.committer()
+	go db.copyLoop()
+	return db, nil
+}
+
+func (db *DB) initSchema() error {
+	err := db.update(func(tx *bolt.Tx) error {
+		meta, err := tx.CreateBucketIfNotExists(bucketMeta)
+		if err != nil {
+			return err
+		}
+		if v := meta.Get(keySchema); v != nil {
+			n, err := strconv.Atoi(string(v))
+			if err != nil {
+				return fmt.Errorf("%w: unreadable schema version %q", ErrDamaged, v)
+			}
+			if n > SchemaVersion {
+				return fmt.Errorf("store schema version %d is newer than this calm understands (%d): upgrade calm to open it", n, SchemaVersion)
+			}
+		} else if err := meta.Put(keySchema, []byte(strconv.Itoa(SchemaVersion))); err != nil {
+			return err
+		}
+		_, err = tx.CreateBucketIfNotExists(bucketIncidents)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("open store %s: %w", db.opts.Path, err)
+	}
+	return nil
+}
+
+// Path is the bbolt file.
+func (db *DB) Path() string { return db.opts.Path }
+
+// Close commits what is pending and closes the file.
+func (db *DB) Close() error {
+	select {
+	case <-db.stop:
+		return nil
+	default:
+	}
+	close(db.stop)
+	<-db.done
+	db.commitPending()
+	close(db.copyQueue)
+	db.mu.Lock()
+	for _, cp := range db.copiers {
+		cp.mu.Lock()
+		cp.discard()
+		cp.mu.Unlock()
+	}
+	db.mu.Unlock()
+	return db.bolt.Close()
+}
+
+// safely turns a panic inside bbolt (it panics on some corrupted pages) into
+// an error, so a damaged file never takes the agent down.
+func safely(f func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: %v", ErrDamaged, r)
+		}
+	}()
+	return f()
+}
+
+func (db *DB) view(f func(tx *bolt.Tx) error) error {
+	return safely(func() error { return db.bolt.View(f) })
+}
+
+func (db *DB) update(f func(tx *bolt.Tx) error) error {
+	return safely(func() error { return db.bolt.Update(f) })
+}
+
+func u64(n uint64) []byte {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], n)
+	return b[:]
+}
+
+func mkdirPrivate(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	return os.Chmod(dir, 0o700)
+}
+
+// ---- incidents ----
+
+func incidentBucket(tx *bolt.Tx, id string) (*bolt.Bucket, error) {
+	b := tx.Bucket(bucketIncidents).Bucket([]byte(id))
+	if b == nil {
+		return nil, fmt.Errorf("incident %s: %w", id, ErrNotFound)
+	}
+	return b, nil
+}
+
+func readIncident(b *bolt.Bucket) (Incident, error) {
+	var inc Incident
+	v := b.Get(keyRecord)
+	if v == nil {
+		return inc, fmt.Errorf("%w: incident without a record", ErrDamaged)
+	}
+	if err := json.Unmarshal(v, &inc); err != nil {
+		return inc, fmt.Errorf("%w: incident record: %v", ErrDamaged, err)
+	}
+	return inc, nil
+}
+
+func putJSON(b *bolt.Bucket, key []byte, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return b.Put(key, data)
+}
+
+const idAlphabet = "abcdefghjkmnpqrstuvwxyz23456789"
+
+func newIncidentID(now time.Time) string {
+	var r [4]byte
+	_, _ = rand.Read(r[:])
+	var sb strings.Builder
+	sb.WriteString(now.UTC().Format("20060102"))
+	sb.WriteByte('-')
+	for _, x := range r {
+		sb.WriteByte(idAlphabet[int(x)%len(idAlphabet)])
+	}
+	return sb.String()
+}
+
+func (db *DB) addEvent(b *bolt.Bucket, kind, item, text string) (Event, error) {
+	events, err := b.CreateBucketIfNotExists(bucketEvents)
+	if err != nil {
+		return Event{}, err
+	}
+	seq, _ := events.NextSequence()
+	ev := Event{Seq: seq, Time: db.opts.Now().UTC(), Kind: kind, Item: item, Text: text}
+	return ev, putJSON(events, u64(seq), ev)
+}
+
+func (db *DB) createIncident(tx *bolt.Tx, title string) (Incident, error) {
+	now := db.opts.Now().UTC()
+	if strings.TrimSpace(title) == "" {
+		title = "incident at " + now.Format("2006-01-02 15:04 UTC")
+	}
+	all := tx.Bucket(bucketIncidents)
+	id := newIncidentID(now)
+	for all.Bucket([]byte(id)) != nil {
+		id = newIncidentID(now)
+	}
+	b, err := all.CreateBucket([]byte(id))
+	if err != nil {
+		return Incident{}, err
+	}
+	inc := Incident{ID: id, Title: title, Opened: now}
+	if err := putJSON(b, keyRecord, inc); err != nil {
+		return inc, err
+	}
+	if _, err := db.addEvent(b, EventOpen, "", "opened: "+title); err != nil {
+		return inc, err
+	}
+	return inc, tx.Bucket(bucketMeta).Put(keyCurrent, []byte(id))
+}
+
+// NewIncident opens an incident and makes it the current one.
+func (db *DB) NewIncident(title string) (inc Incident, err error) {
+	err = db.update(func(tx *bolt.Tx) error {
+		inc, err = db.createIncident(tx, title)
+		return err
+	})
+	return inc, err
+}
+
+// Incidents lists every incident, oldest first.
+func (db *DB) Incidents() (list []Incident, err error) {
+	err = db.view(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketIncidents).ForEachBucket(func(k []byte) error {
+			inc, err := readIncident(tx.Bucket(bucketIncidents).Bucket(k))
+			if err != nil {
+				return err
+			}
+			list = append(list, inc)
+			return nil
+		})
+	})
+	return list, err
+}
+
+// resolveIncident finds an incident by ID, unique prefix, or the part after
+// the date; "" is the current incident.
+func resolveIncident(tx *bolt.Tx, ref string) (string, error) {
+	if ref == "" {
+		cur := tx.Bucket(bucketMeta).Get(keyCurrent)
+		if cur == nil {
+			return "", fmt.Errorf("no current incident: start one with 'calm incident new TITLE' or name one (see 'calm incident list'): %w", ErrNotFound)
+		}
+		return string(cur), nil
+	}
+	all := tx.Bucket(bucketIncidents)
+	if all.Bucket([]byte(ref)) != nil {
+		return ref, nil
+	}
+	var found []string
+	_ = all.ForEachBucket(func(k []byte) error {
+		id := string(k)
+		_, suffix, _ := strings.Cut(id, "-")
+		if strings.HasPrefix(id, ref) || strings.HasPrefix(suffix, ref) {
+			found = append(found, id)
+		}
+		return nil
+	})
+	switch len(found) {
+	case 0:
+		return "", fmt.Errorf("no incident matches %q (see 'calm incident list'): %w", ref, ErrNotFound)
+	case 1:
+		return found[0], nil
+	}
+	return "", fmt.Errorf("%q matches %d incidents (%s): type more of it: %w", ref, len(found), strings.Join(found, ", "), ErrAmbiguous)
+}
+
+// Incident resolves a reference to an incident.
+func (db *DB) Incident(ref string) (inc Incident, err error) {
+	err = db.view(func(tx *bolt.Tx) error {
+		id, err := resolveIncident(tx, ref)
+		if err != nil {
+			return err
+		}
+		b, err := incidentBucket(tx, id)
+		if err != nil {
+			return err
+		}
+		inc, err = readIncident(b)
+		return err
+	})
+	return inc, err
+}
+
+// UseIncident makes an incident the current one.
+func (db *DB) UseIncident(ref string) (inc Incident, err error) {
+	err = db.update(func(tx *bolt.Tx) error {
+		id, err := resolveIncident(tx, ref)
+		if err != nil {
+			return err
+		}
+		b, err := incidentBucket(tx, id)
+		if err != nil {
+			return err
+		}
+		if inc, err = readIncident(b); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketMeta).Put(keyCurrent, []byte(id))
+	})
+	return inc, err
+}
+
+// CloseIncident marks an incident closed; it stays readable.
+func (db *DB) CloseIncident(ref string) (inc Incident, err error) {
+	err = db.update(func(tx *bolt.Tx) error {
+		id, err := resolveIncident(tx, ref)
+		if err != nil {
+			return err
+		}
+		b, err := incidentBucket(tx, id)
+		if err != nil {
+			return err
+		}
+		if inc, err = readIncident(b); err != nil {
+			return err
+		}
+		if !inc.IsOpen() {
+			return nil
+		}
+		inc.Closed = db.opts.Now().UTC()
+		if err := putJSON(b, keyRecord, inc); err != nil {
+			return err
+		}
+		_, err = db.addEvent(b, EventClose, "", "closed")
+		return err
+	})
+	return inc, err
+}
+
+// CurrentIncident returns the current incident, opening one when none is open.
+func (db *DB) CurrentIncident() (inc Incident, err error) {
+	err = db.update(func(tx *bolt.Tx) error {
+		if cur := tx.Bucket(bucketMeta).Get(keyCurrent); cur != nil {
+			if b := tx.Bucket(bucketIncidents).Bucket(cur); b != nil {
+				if inc, err = readIncident(b); err != nil {
+					return err
+				}
+				if inc.IsOpen() {
+					return nil
+				}
+			}
+		}
+		inc, err = db.createIncident(tx, "")
+		return err
+	})
+	return inc, err
+}
+
+// AddNote adds a note to an incident's timeline.
+func (db *DB) AddNote(incident, text string) (ev Event, err error) {
+	if strings.TrimSpace(text) == "" {
+		return ev, fmt.Errorf("the note is empty: %w", ErrInvalid)
+	}
+	err = db.update(func(tx *bolt.Tx) error {
+		id, err := resolveIncident(tx, incident)
+		if err != nil {
+			return err
+		}
+		b, err := incidentBucket(tx, id)
+		if err != nil {
+			return err
+		}
+		ev, err = db.addEvent(b, EventNote, "", text)
+		return err
+	})
+	return ev, err
+}
+
+// Events returns an incident's timeline in order.
+func (db *DB) Events(incident string) (list []Event, err error) {
+	err = db.view(func(tx *bolt.Tx) error {
+		id, err := resolveIncident(tx, incident)
+		if err != nil {
+			return err
+		}
+		b, err := incidentBucket(tx, id)
+		if err != nil {
+			return err
+		}
+		events := b.Bucket(bucketEvents)
+		if events == nil {
+			return nil
+		}
+		return events.ForEach(func(_, v []byte) error {
+			var ev Event
+			if err := json.Unmarshal(v, &ev); err != nil {
+				return fmt.Errorf("%w: event: %v", ErrDamaged, err)
+			}
+			list = append(list, ev)
+			return nil
+		})
+	})
+	return list, err
+}
+
+// ---- captures ----
+
+func captureNumber(id string) (uint64, error) {
+	if len(id) < 2 || id[0] != 'c' {
+		return 0, fmt.Errorf("%q is not a capture ID (they look like c3): %w", id, ErrInvalid)
+	}
+	n, err := strconv.ParseUint(id[1:], 10, 64)
+	if err != nil || n == 0 {
+		return 0, fmt.Errorf("%q is not a capture ID (they look like c3): %w", id, ErrInvalid)
+	}
+	return n, nil
+}
+
+func readCapture(b *bolt.Bucket, id string) (Capture, error) {
+	var c Capture
+	n, err := captureNumber(id)
+	if err != nil {
+		return c, err
+	}
+	caps := b.Bucket(bucketCaptures)
+	var v []byte
+	if caps != nil {
+		v = caps.Get(u64(n))
+	}
+	if v == nil {
+		return c, fmt.Errorf("capture %s: %w", id, ErrNotFound)
+	}
+	if err := json.Unmarshal(v, &c); err != nil {
+		return c, fmt.Errorf("%w: capture %s record: %v", ErrDamaged, id, err)
+	}
+	return c, nil
+}
+
+func writeCapture(b *bolt.Bucket, c Capture) error {
+	n, err := captureNumber(c.ID)
+	if err != nil {
+		return err
+	}
+	caps, err := b.CreateBucketIfNotExists(bucketCaptures)
+	if err != nil {
+		return err
+	}
+	return putJSON(caps, u64(n), c)
+}
+
+// splitRef splits "INCIDENT/c3" or "c3".
+func splitRef(ref string) (incident, item string) {
+	if i := strings.LastIndexByte(ref, '/'); i >= 0 {
+		return ref[:i], ref[i+1:]
+	}
+	return "", ref
+}
+
+// CreateCapture starts a capture in an incident ("" is the current one, opened
+// if need be).
+func (db *DB) CreateCapture(incident string, nc NewCapture) (c Capture, err error) {
+	err = db.update(func(tx *bolt.Tx) error {
+		var id string
+		if incident == "" {
+			cur := tx.Bucket(bucketMeta).Get(keyCurrent)
+			if cur != nil {
+				if b := tx.Bucket(bucketIncidents).Bucket(cur); b != nil {
+					if inc, err := readIncident(b); err == nil && inc.IsOpen() {
+						id = string(cur)
+					}
+				}
+			}
+			if id == "" {
+				inc, err := db.createIncident(tx, "")
+				if err != nil {
+					return err
+				}
+				id = inc.ID
+			}
+		} else if id, err = resolveIncident(tx, incident); err != nil {
+			return err
+		}
+		b, err := incidentBucket(tx, id)
+		if err != nil {
+			return err
+		}
+		caps, err := b.CreateBucketIfNotExists(bucketCaptures)
+		if err != nil {
+			return err
+		}
+		n, err := caps.NextSequence()
+		if err != nil {
+			return err
+		}
+		title := strings.TrimSpace(nc.Title)
+		c = Capture{
+			Incident: id, ID: "c" + strconv.FormatUint(n, 10), Title: title, Source: nc.Source,
+			Session: nc.Session, Created: db.opts.Now().UTC(), State: CaptureOpen,
+		}
+		if c.Title == "" {
+			c.Title = c.Source + " at " + c.Created.Format("15:04:05")
+		}
+		chunks, err := b.CreateBucketIfNotExists(bucketChunks)
+		if err != nil {
+			return err
+		}
+		if _, err := chunks.CreateBucket([]byte(c.ID)); err != nil {
+			return err
+		}
+		return writeCapture(b, c)
+	})
+	return c, err
+}
+
+// Captures lists an incident's captures in order.
+func (db *DB) Captures(incident string) (list []Capture, err error) {
+	err = db.view(func(tx *bolt.Tx) error {
+		id, err := resolveIncident(tx, incident)
+		if err != nil {
+			return err
+		}
+		b, err := incidentBucket(tx, id)
+		if err != nil {
+			return err
+		}
+		list, err = capturesOf(b)
+		return err
+	})
+	return list, err
+}
+
+func capturesOf(b *bolt.Bucket) ([]Capture, error) {
+	var list []Capture
+	caps := b.Bucket(bucketCaptures)
+	if caps == nil {
+		return nil, nil
+	}
+	err := caps.ForEach(func(_, v []byte) error {
+		var c Capture
+		if err := json.Unmarshal(v, &c); err != nil {
+			return fmt.Errorf("%w: capture record: %v", ErrDamaged, err)
+		}
+		list = append(list, c)
+		return nil
+	})
+	return list, err
+}
+
+// Capture resolves "c3" (current incident) or "INCIDENT/c3".
+func (db *DB) Capture(ref string) (c Capture, err error) {
+	incRef, item := splitRef(ref)
+	err = db.view(func(tx *bolt.Tx) error {
+		id, err := resolveIncident(tx, incRef)
+		if err != nil {
+			return err
+		}
+		b, err := incidentBucket(tx, id)
+		if err != nil {
+			return err
+		}
+		c, err = readCapture(b, item)
+		return err
+	})
+	return c, err
+}
+
+// ---- chunks ----
+
+func progressKey(incident, capture string) string { return incident + "/" + capture }
+
+// loadProgress reads which chunks are committed for a capture; the caller
+// holds db.mu.
+func (db *DB) loadProgress(incident, capture string) (*chunkProgress, Capture, error) {
+	var c Capture
+	p := &chunkProgress{ahead: map[uint64]struct{}{}}
+	err := db.view(func(tx *bolt.Tx) error {
+		b, err := incidentBucket(tx, incident)
+		if err != nil {
+			return err
+		}
+		if c, err = readCapture(b, capture); err != nil {
+			return err
+		}
+		if chunks := b.Bucket(bucketChunks); chunks != nil {
+			if cb := chunks.Bucket([]byte(capture)); cb != nil {
+				cur := cb.Cursor()
+				for k, _ := cur.First(); k != nil; k, _ = cur.Next() {
+					p.add(binary.BigEndian.Uint64(k))
+				}
+			}
+		}
+		return nil
+	})
+	return p, c, err
+}
+
+func (db *DB) progressFor(incident, capture string) (*chunkProgress, error) {
+	key := progressKey(incident, capture)
+	if p := db.progress[key]; p != nil {
+		return p, nil
+	}
+	p, c, err := db.loadProgress(incident, capture)
+	if err != nil {
+		return nil, err
+	}
+	if c.State == CaptureSealed {
+		p = &chunkProgress{next: c.Chunks, ahead: map[uint64]struct{}{}}
+	}
+	db.progress[key] = p
+	return p, nil
+}
+
+// PutChunk queues chunk n for the next commit and returns how many chunks from
+// the start have committed.
+func (db *DB) PutChunk(incident, capture string, n uint64, data []byte) (uint64, error) {
+	return db.putChunk(incident, capture, n, data)
+}
+
+// putChunk encodes data (which it never keeps) and queues it.
+func (db *DB) putChunk(incident, capture string, n uint64, data []byte) (uint64, error) {
+	if len(data) > MaxChunk {
+		return 0, fmt.Errorf("chunk of %d bytes is over the %d byte limit: %w", len(data), MaxChunk, ErrInvalid)
+	}
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	key := progressKey(incident, capture)
+	p, err := db.progressFor(incident, capture)
+	if err != nil {
+		return 0, err
+	}
+	if err := db.failed[key]; err != nil {
+		delete(db.failed, key)
+		return p.next, err
+	}
+	if p.has(n) {
+		return p.next, nil
+	}
+	// Encode outside the lock: it is the CPU-heavy part.
+	db.mu.Unlock()
+	data = encodeChunk(data)
+	db.mu.Lock()
+	// Backpressure: never hold more than two batches in memory.
+	for db.pendingBytes >= 2*db.opts.BatchBytes {
+		db.cond.Wait()
+	}
+	db.pending = append(db.pending, pendingChunk{incident, capture, n, data})
+	db.pendingBytes += len(data)
+	if db.pendingBytes >= db.opts.BatchBytes {
+		select {
+		case db.kick <- struct{}{}:
+		default:
+		}
+	}
+	return p.next, nil
+}
+
+// commitWait bounds WaitCommitted: chunks commit every 100ms, so a longer
+// wait means they were lost (an agent restarted) and must be sent again.
+const commitWait = 2 * time.Second
+
+// WaitCommitted waits up to commitWait for n chunks to commit.
+func (db *DB) WaitCommitted(incident, capture string, n uint64) (uint64, error) {
+	select {
+	case db.kick <- struct{}{}:
+	default:
+	}
+	deadline := time.Now().Add(commitWait)
+	timer := time.AfterFunc(commitWait, func() {
+		db.mu.Lock()
+		db.cond.Broadcast()
+		db.mu.Unlock()
+	})
+	defer timer.Stop()
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	key := progressKey(incident, capture)
+	for {
+		p, err := db.progressFor(incident, capture)
+		if err != nil {
+			return 0, err
+		}
+		if err := db.failed[key]; err != nil {
+			delete(db.failed, key)
+			return p.next, err
+		}
+		if p.next >= n || time.Now().After(deadline) {
+			return p.next, nil
+		}
+		db.cond.Wait()
+	}
+}
+
+func (db *DB) committer() {
+	defer close(db.done)
+	tick := time.NewTicker(db.opts.Commit)
+	defer tick.Stop()
+	for {
+		select {
+		case <-db.stop:
+			return
+		case <-tick.C:
+		case <-db.kick:
+		}
+		db.commitPending()
+	}
+}
+
+// commitPending writes every waiting chunk in one transaction, then
+// acknowledges them.
+func (db *DB) commitPending() {
+	db.commitMu.Lock()
+	defer db.commitMu.Unlock()
+	db.mu.Lock()
+	batch := db.pending
+	db.pending = nil
+	db.mu.Unlock()
+	if len(batch) == 0 {
+		return
+	}
+	err := db.update(func(tx *bolt.Tx) error {
+		for _, pc := range batch {
+			b, err := incidentBucket(tx, pc.incident)
+			if err != nil {
+				return err
+			}
+			cb := b.Bucket(bucketChunks).Bucket([]byte(pc.capture))
+			if cb == nil {
+				return fmt.Errorf("capture %s/%s has no chunk bucket: %w", pc.incident, pc.capture, ErrNotFound)
+			}
+			cb.FillPercent = 1.0 // append-only
+			if err := cb.Put(u64(pc.n), pc.data); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	db.mu.Lock()
+	touched := map[string]bool{}
+	for _, pc := range batch {
+		db.pendingBytes -= len(pc.data)
+		key := progressKey(pc.incident, pc.capture)
+		if err != nil {
+			db.failed[key] = fmt.Errorf("store chunk: %w", err)
+			continue
+		}
+		if p := db.progress[key]; p != nil {
+			p.add(pc.n)
+		}
+		touched[key] = true
+	}
+	db.cond.Broadcast()
+	db.mu.Unlock()
+	for key := range touched {
+		select {
+		case db.copyQueue <- key:
+		default: // the copier is behind; sealing catches it up
+		}
+	}
+}
+
+// eachChunk calls f with every chunk of a capture in order, one short read
+// transaction per chunk so that a long read never holds up writers. The slice
+// is only valid during the call.
+func (db *DB) eachChunk(incident, capture string, f func(n uint64, data []byte) error) error {
+	var n uint64
+	var buf []byte
+	for {
+		var found bool
+		err := db.view(func(tx *bolt.Tx) error {
+			b, err := incidentBucket(tx, incident)
+			if err != nil {
+				return err
+			}
+			chunks := b.Bucket(bucketChunks)
+			if chunks == nil {
+				return nil
+			}
+			cb := chunks.Bucket([]byte(capture))
+			if cb == nil {
+				return nil
+			}
+			v := cb.Get(u64(n))
+			if v == nil {
+				return nil
+			}
+			found = true
+			data, err := decodeChunk(&buf, v)
+			if err != nil {
+				return fmt.Errorf("capture %s chunk %d: %w", capture, n, err)
+			}
+			return f(n, data)
+		})
+		if err != nil || !found {
+			return err
+		}
+		n++
+	}
+}
+
+// chunkCount counts the stored chunks and reports the first missing one.
+func (db *DB) chunkKeys(incident, capture string) (keys []uint64, err error) {
+	err = db.view(func(tx *bolt.Tx) error {
+		b, err := incidentBucket(tx, incident)
+		if err != nil {
+			return err
+		}
+		if chunks := b.Bucket(bucketChunks); chunks != nil {
+			if cb := chunks.Bucket([]byte(capture)); cb != nil {
+				c := cb.Cursor()
+				for k, _ := c.First(); k != nil; k, _ = c.Next() {
+					keys = append(keys, binary.BigEndian.Uint64(k))
+				}
+			}
+		}
+		return nil
+	})
+	sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
+	return keys, err
+}
+
+func (db *DB) resolveCapture(ref string) (Capture, error) {
+	return db.Capture(ref)
+}

@@ -1,0 +1,158 @@
+// Package storage owns calm's bytes at rest: the bbolt store and its data
+// model, the verified copies of every capture, the agent that is the store's
+// only opener, and the agent's client. Callers see one Store interface whether
+// they hold the bbolt file themselves (tests, the agent) or talk to the agent.
+package storage
+
+import (
+	"time"
+)
+
+// SchemaVersion is written into every store. A store with a newer version is
+// refused rather than misread.
+const SchemaVersion = 1
+
+// Incident is one on-call incident: everything captured while responding to it.
+type Incident struct {
+	ID     string    `json:"id"`
+	Title  string    `json:"title"`
+	Opened time.Time `json:"opened"`
+	Closed time.Time `json:"closed,omitzero"`
+}
+
+// IsOpen reports whether the incident has not been closed.
+func (i Incident) IsOpen() bool { return i.Closed.IsZero() }
+
+// Capture states.
+const (
+	CaptureOpen   = "open"   // chunks are still arriving
+	CaptureSealed = "sealed" // every chunk stored and its SHA-256 checked
+)
+
+// Copy states.
+const (
+	CopyVerified = "verified" // written, read back and its SHA-256 matched
+	CopyPending  = "pending"  // not yet written
+	CopyFailed   = "failed"   // could not be written
+	CopyMissing  = "missing"  // was verified once, is gone now
+	CopyMismatch = "mismatch" // read back with another SHA-256
+)
+
+// Copy kinds.
+const (
+	CopyStore    = "store"    // the record inside the bbolt file
+	CopyEvidence = "evidence" // evidence/<incident>/<capture>.txt next to the store
+	CopyMirror   = "mirror"   // the same file under a configured mirror folder
+)
+
+// Copy is one independent copy of a capture's bytes and what its last
+// read-back found.
+type Copy struct {
+	Kind     string    `json:"kind"`
+	Location string    `json:"location"`
+	State    string    `json:"state"`
+	SHA256   string    `json:"sha256,omitempty"` // what the read-back hashed to
+	Verified time.Time `json:"verified,omitzero"`
+	Error    string    `json:"error,omitempty"`
+}
+
+// Capture is a saved piece of output: a tee, a scrollback snapshot, a
+// clipboard, a selection.
+type Capture struct {
+	Incident string    `json:"incident"`
+	ID       string    `json:"id"` // c1, c2, ... inside its incident
+	Title    string    `json:"title"`
+	Source   string    `json:"source"`            // tee, snap, clip, selection, ...
+	Session  string    `json:"session,omitempty"` // the session it was taken in, if any
+	Created  time.Time `json:"created"`
+	State    string    `json:"state"`
+	Size     int64     `json:"size"`
+	Chunks   uint64    `json:"chunks"`
+	SHA256   string    `json:"sha256,omitempty"`
+	Sealed   time.Time `json:"sealed,omitzero"`
+	Copies   []Copy    `json:"copies,omitempty"`
+}
+
+// VerifiedCopies counts the copies whose last read-back matched.
+func (c Capture) VerifiedCopies() int {
+	n := 0
+	for _, cp := range c.Copies {
+		if cp.State == CopyVerified {
+			n++
+		}
+	}
+	return n
+}
+
+// Event kinds on the timeline.
+const (
+	EventOpen    = "open"
+	EventClose   = "close"
+	EventCapture = "capture"
+	EventCopy    = "copy"
+	EventNote    = "note"
+	EventVerify  = "verify"
+	EventExport  = "export"
+)
+
+// Event is one entry of an incident's timeline.
+type Event struct {
+	Seq  uint64    `json:"seq"`
+	Time time.Time `json:"time"`
+	Kind string    `json:"kind"`
+	Item string    `json:"item,omitempty"` // the capture or session it concerns
+	Text string    `json:"text"`
+}
+
+// NewCapture is what a client says about a capture it is about to send.
+type NewCapture struct {
+	Title   string `json:"title"`
+	Source  string `json:"source"`
+	Session string `json:"session,omitempty"`
+}
+
+// Seal is what a client computed over everything it sent.
+type Seal struct {
+	Chunks uint64 `json:"chunks"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
+}
+
+// Match is one line found by Search.
+type Match struct {
+	Incident string `json:"incident"`
+	Item     string `json:"item"`
+	Line     int64  `json:"line"` // 1-based
+	Text     string `json:"text"` // the line with terminal controls removed
+}
+
+// SearchQuery selects lines across captures.
+type SearchQuery struct {
+	Pattern    string `json:"pattern"`
+	Literal    bool   `json:"literal"`
+	IgnoreCase bool   `json:"ignore_case"`
+	Incident   string `json:"incident,omitempty"` // empty: every incident
+	Limit      int    `json:"limit,omitempty"`
+}
+
+// Problem is one copy that failed verification.
+type Problem struct {
+	Incident string `json:"incident"`
+	Capture  string `json:"capture"`
+	Copy     Copy   `json:"copy"`
+}
+
+// VerifyReport is what `calm verify` found.
+type VerifyReport struct {
+	Captures int       `json:"captures"`
+	Copies   int       `json:"copies"`
+	Problems []Problem `json:"problems,omitempty"`
+}
+
+// CheckReport is the store's consistency check.
+type CheckReport struct {
+	Path     string   `json:"path"`
+	Schema   int      `json:"schema"`
+	Size     int64    `json:"size"`
+	Problems []string `json:"problems,omitempty"`
+}

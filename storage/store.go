@@ -1,0 +1,55 @@
+package storage
+
+import (
+	"errors"
+	"io"
+)
+
+// Store is everything calm does with its data. *DB implements it on a bbolt
+// file; *Client implements it by asking the agent.
+type Store interface {
+	NewIncident(title string) (Incident, error)
+	Incidents() ([]Incident, error)
+	// Incident resolves a reference (an ID or a unique prefix; "" means the
+	// current incident).
+	Incident(ref string) (Incident, error)
+	UseIncident(ref string) (Incident, error)
+	CloseIncident(ref string) (Incident, error)
+	// CurrentIncident returns the incident in use, opening one named by the
+	// time when none is open: capturing never waits for ceremony.
+	CurrentIncident() (Incident, error)
+
+	CreateCapture(incident string, c NewCapture) (Capture, error)
+	// PutChunk stores chunk n of a capture. It returns how many chunks from the
+	// start are committed (acknowledged); n itself may not be yet.
+	PutChunk(incident, capture string, n uint64, data []byte) (committed uint64, err error)
+	// WaitCommitted blocks until at least n chunks are committed, or returns
+	// the current count after a short time.
+	WaitCommitted(incident, capture string, n uint64) (committed uint64, err error)
+	// SealCapture checks the capture against what the client computed, writes
+	// and verifies every copy, and only then returns.
+	SealCapture(incident, capture string, s Seal) (Capture, error)
+	Captures(incident string) ([]Capture, error)
+	Capture(ref string) (Capture, error)
+	// WriteContent writes a capture's bytes, exactly as captured.
+	WriteContent(ref string, w io.Writer) error
+
+	AddNote(incident, text string) (Event, error)
+	Events(incident string) ([]Event, error)
+
+	Search(q SearchQuery, each func(Match) error) error
+	// Verify reads back and hashes every copy of every sealed capture of the
+	// incident ("" for all incidents).
+	Verify(incident string) (VerifyReport, error)
+	Check() (CheckReport, error)
+	Close() error
+}
+
+// Errors a caller can act on. They cross the agent's socket as status codes.
+var (
+	ErrNotFound  = errors.New("not found")
+	ErrAmbiguous = errors.New("ambiguous")
+	ErrInvalid   = errors.New("invalid request")
+	ErrConflict  = errors.New("conflict")
+	ErrDamaged   = errors.New("store is damaged")
+)

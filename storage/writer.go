@@ -1,0 +1,238 @@
+package storage
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"time"
+)
+
+// ChunkSize is how much a CaptureWriter sends at a time.
+const ChunkSize = 1 << 20
+
+// WindowChunks bounds how many unacknowledged chunks a writer keeps to resend:
+// memory stays flat however large the capture.
+const WindowChunks = 16
+
+// RetryFor is how long a writer keeps trying a store that fails before it
+// gives up on the capture.
+var RetryFor = 30 * time.Second
+
+// CaptureWriter streams a capture to a Store in numbered chunks. It keeps every
+// chunk until the store acknowledges it, and sends again whatever an agent
+// lost when it died, so nothing acknowledged is lost and nothing is counted
+// twice.
+type CaptureWriter struct {
+	store   Store
+	Capture Capture
+
+	buf       []byte
+	next      uint64   // number of the next chunk to send
+	window    [][]byte // unacknowledged chunks, window[0] is chunk base
+	base      uint64
+	committed uint64
+	hash      hash.Hash
+	size      int64
+	err       error
+	spare     [][]byte
+}
+
+// NewCaptureWriter creates the capture and returns a writer for its bytes.
+func NewCaptureWriter(s Store, incident string, nc NewCapture) (*CaptureWriter, error) {
+	var c Capture
+	err := retry(func() (err error) {
+		c, err = s.CreateCapture(incident, nc)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create capture: %w", err)
+	}
+	return &CaptureWriter{store: s, Capture: c, buf: make([]byte, 0, ChunkSize), hash: sha256.New()}, nil
+}
+
+// retry runs f until it succeeds, fails with an error retrying cannot help, or
+// RetryFor has passed.
+func retry(f func() error) error {
+	deadline := time.Now().Add(RetryFor)
+	wait := 50 * time.Millisecond
+	for {
+		err := f()
+		if err == nil || errors.Is(err, ErrInvalid) || errors.Is(err, ErrNotFound) || errors.Is(err, ErrAmbiguous) || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(wait)
+		wait = min(wait*2, time.Second)
+	}
+}
+
+// Write hashes p and sends it in chunks. After an error the writer refuses
+// further writes; the error says why.
+func (w *CaptureWriter) Write(p []byte) (int, error) {
+	if w.err != nil {
+		return 0, w.err
+	}
+	n := len(p)
+	w.hash.Write(p)
+	w.size += int64(n)
+	for len(p) > 0 {
+		k := copy(w.buf[len(w.buf):cap(w.buf)], p)
+		w.buf = w.buf[:len(w.buf)+k]
+		p = p[k:]
+		if len(w.buf) == cap(w.buf) {
+			if err := w.flushChunk(); err != nil {
+				w.err = err
+				return n - len(p), err
+			}
+		}
+	}
+	return n, nil
+}
+
+func (w *CaptureWriter) flushChunk() error {
+	if len(w.buf) == 0 {
+		return nil
+	}
+	chunk := w.buf
+	if len(w.spare) > 0 {
+		w.buf, w.spare = w.spare[len(w.spare)-1][:0], w.spare[:len(w.spare)-1]
+	} else {
+		w.buf = make([]byte, 0, ChunkSize)
+	}
+	w.window = append(w.window, chunk)
+	n := w.next
+	w.next++
+	if err := w.send(n, chunk); err != nil {
+		return err
+	}
+	for len(w.window) >= WindowChunks {
+		if err := w.waitFor(w.base + 1); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (w *CaptureWriter) send(n uint64, chunk []byte) error {
+	var lost bool
+	err := retry(func() error {
+		c, err := w.store.PutChunk(w.Capture.Incident, w.Capture.ID, n, chunk)
+		if err != nil {
+			lost = true // the agent may have died with uncommitted chunks
+			return err
+		}
+		w.ack(c)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store chunk %d of capture %s: %w", n, w.Capture.ID, err)
+	}
+	if lost {
+		return w.resend()
+	}
+	return nil
+}
+
+// ack drops the chunks the store has committed.
+func (w *CaptureWriter) ack(committed uint64) {
+	if committed <= w.committed {
+		return
+	}
+	w.committed = committed
+	for w.base < committed && len(w.window) > 0 {
+		w.spare = append(w.spare, w.window[0])
+		w.window[0] = nil
+		w.window = w.window[1:]
+		w.base++
+	}
+}
+
+// resend sends every chunk not yet acknowledged again.
+func (w *CaptureWriter) resend() error {
+	for n := w.base; n < w.base+uint64(len(w.window)); n++ {
+		chunk := w.window[n-w.base]
+		err := retry(func() error {
+			c, err := w.store.PutChunk(w.Capture.Incident, w.Capture.ID, n, chunk)
+			if err == nil {
+				w.ack(c)
+			}
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("store chunk %d of capture %s again: %w", n, w.Capture.ID, err)
+		}
+		if n < w.base { // the ack moved the window past n
+			n = w.base - 1
+		}
+	}
+	return nil
+}
+
+// waitFor waits until n chunks are committed, sending again what the store
+// lost.
+func (w *CaptureWriter) waitFor(n uint64) error {
+	deadline := time.Now().Add(RetryFor)
+	for w.committed < n {
+		var c uint64
+		err := retry(func() (err error) {
+			c, err = w.store.WaitCommitted(w.Capture.Incident, w.Capture.ID, n)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("wait for capture %s to commit: %w", w.Capture.ID, err)
+		}
+		before := w.committed
+		w.ack(c)
+		if w.committed < n {
+			if w.committed == before && time.Now().After(deadline) {
+				return fmt.Errorf("capture %s: the store stopped committing at chunk %d", w.Capture.ID, w.committed)
+			}
+			if err := w.resend(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Err is the error that stopped the writer, if any.
+func (w *CaptureWriter) Err() error { return w.err }
+
+// Size is how many bytes were written.
+func (w *CaptureWriter) Size() int64 { return w.size }
+
+// Close sends what is left, waits for every chunk to commit, and seals the
+// capture: the store checks the SHA-256 and verifies every copy.
+func (w *CaptureWriter) Close() (Capture, error) {
+	if w.err != nil {
+		return w.Capture, w.err
+	}
+	if err := w.flushChunk(); err != nil {
+		w.err = err
+		return w.Capture, err
+	}
+	seal := Seal{Chunks: w.next, Size: w.size, SHA256: hex.EncodeToString(w.hash.Sum(nil))}
+	for attempt := 0; ; attempt++ {
+		if err := w.waitFor(w.next); err != nil {
+			w.err = err
+			return w.Capture, err
+		}
+		c, err := w.store.SealCapture(w.Capture.Incident, w.Capture.ID, seal)
+		if err == nil {
+			w.Capture = c
+			return c, nil
+		}
+		if attempt >= 5 || errors.Is(err, ErrInvalid) || errors.Is(err, ErrNotFound) {
+			w.err = fmt.Errorf("seal capture %s: %w", w.Capture.ID, err)
+			return w.Capture, w.err
+		}
+		// The agent may have died between commit and seal: its restart lost
+		// nothing committed, so check again and retry.
+		w.committed = 0
+		if c, err := w.store.WaitCommitted(w.Capture.Incident, w.Capture.ID, w.next); err == nil {
+			w.committed = c
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
