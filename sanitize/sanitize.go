@@ -15,12 +15,12 @@ const esc = 0x1b
 type state uint8
 
 const (
-	ground state = iota
-	escape       // after ESC
-	escInter     // ESC followed by intermediates, waiting for the final byte
-	csi          // inside a control sequence
-	str          // inside an OSC/DCS/SOS/PM/APC string, until BEL or ST
-	strEsc       // ESC inside a string: ST if followed by '\'
+	ground   state = iota
+	escape         // after ESC
+	escInter       // ESC followed by intermediates, waiting for the final byte
+	csi            // inside a control sequence
+	str            // inside an OSC/DCS/SOS/PM/APC string, until BEL or ST
+	strEsc         // ESC inside a string: ST if followed by '\'
 )
 
 // Text returns src with every escape sequence and control character removed
