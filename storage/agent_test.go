@@ -1,0 +1,109 @@
+package storage
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// startAgent serves db on a socket in a temp folder and returns a client.
+func startAgent(t *testing.T, db *DB, idle time.Duration) (*Client, chan error) {
+	t.Helper()
+	sock := filepath.Join(t.TempDir(), "run", "agent.sock")
+	a := &Agent{DB: db, Socket: sock, Idle: idle}
+	l, err := a.Listen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Serve(ctx, l) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	c := NewClient(sock, nil, "")
+	t.Cleanup(func() { c.Close() })
+	return c, done
+}
+
+func TestClientDoesEverythingThroughTheAgent(t *testing.T) {
+	db := openTestDB(t)
+	c, _ := startAgent(t, db, 0)
+	inc, err := c.NewIncident("orders overwritten")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := bytes.Repeat([]byte("{ _id: ObjectId(\"65f1\"), total: NumberLong(42) }\n"), 50_000)
+	cp := save(t, c, "before", data)
+	if cp.Incident != inc.ID || cp.VerifiedCopies() != 2 {
+		t.Fatalf("capture %+v", cp)
+	}
+	if got := content(t, c, "c1"); !bytes.Equal(got, data) {
+		t.Fatal("content differs through the agent")
+	}
+	n := 0
+	if err := c.Search(SearchQuery{Pattern: `NumberLong\(42\)`}, func(Match) error { n++; return nil }); err != nil || n != 50_000 {
+		t.Fatalf("search found %d (%v)", n, err)
+	}
+	if _, err := c.Capture("c9"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("unknown capture through the agent: %v, want ErrNotFound", err)
+	}
+	if _, err := c.AddNote("", "  "); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("empty note: %v", err)
+	}
+	rep, err := c.Verify("")
+	if err != nil || rep.Copies != 2 || len(rep.Problems) != 0 {
+		t.Fatalf("verify %+v %v", rep, err)
+	}
+	fi, err := os.Stat(c.Socket)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("socket mode %v %v, want 0600", fi.Mode(), err)
+	}
+	if fi, _ := os.Stat(filepath.Dir(c.Socket)); fi.Mode().Perm() != 0o700 {
+		t.Fatalf("socket folder mode %v, want 0700", fi.Mode())
+	}
+}
+
+func TestStaleSocketIsReplaced(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "agent.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.(*net.UnixListener).SetUnlinkOnClose(false)
+	l.Close() // what a SIGKILLed agent leaves behind
+	if _, err := net.Dial("unix", sock); err == nil {
+		t.Fatal("stale socket still answers")
+	}
+	db := openTestDB(t)
+	a := &Agent{DB: db, Socket: sock}
+	l2, err := a.Listen()
+	if err != nil {
+		t.Fatalf("listen over a stale socket: %v", err)
+	}
+	l2.Close()
+}
+
+func TestAgentExitsWhenIdle(t *testing.T) {
+	db := openTestDB(t)
+	c, done := startAgent(t, db, 300*time.Millisecond)
+	if _, err := c.Incidents(); err != nil {
+		t.Fatal(err)
+	}
+	c.Close() // no client left
+	select {
+	case err := <-done:
+		done <- err // for the cleanup
+	case <-time.After(10 * time.Second):
+		t.Fatal("agent still running long after its idle time")
+	}
+	if _, err := os.Stat(c.Socket); !os.IsNotExist(err) {
+		t.Fatalf("socket left behind: %v", err)
+	}
+}

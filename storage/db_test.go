@@ -1,0 +1,347 @@
+package storage
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// openTestDB opens a store under t.TempDir() in strict mode and checks the
+// file's consistency when the test ends, as bbolt's own tests do.
+func openTestDB(t *testing.T, mirrors ...string) *DB {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "calm.db")
+	db, err := Open(Options{Path: path, Mirrors: mirrors, StrictMode: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := db.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+		checkConsistent(t, path)
+	})
+	return db
+}
+
+func checkConsistent(t *testing.T, path string) {
+	t.Helper()
+	b, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatalf("reopen %s: %v", path, err)
+	}
+	defer b.Close()
+	if err := b.View(func(tx *bolt.Tx) error {
+		for err := range tx.Check() {
+			t.Errorf("consistency: %v", err)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// save stores data as a capture through a CaptureWriter, as tee does.
+func save(t *testing.T, s Store, title string, data []byte) Capture {
+	t.Helper()
+	w, err := NewCaptureWriter(s, "", NewCapture{Title: title, Source: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Odd write sizes, so chunk boundaries fall mid-write.
+	for rest := data; len(rest) > 0; {
+		n := min(len(rest), 300_001)
+		if _, err := w.Write(rest[:n]); err != nil {
+			t.Fatal(err)
+		}
+		rest = rest[n:]
+	}
+	c, err := w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func content(t *testing.T, s Store, ref string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := s.WriteContent(ref, &buf); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func sum(data []byte) string {
+	h := sha256.Sum256(data)
+	return hex.EncodeToString(h[:])
+}
+
+func TestCapturesStoreAnyBytesExactly(t *testing.T) {
+	db := openTestDB(t)
+	random := make([]byte, 3<<20+17)
+	rand.Read(random)
+	longLine := bytes.Repeat([]byte("x"), 10<<20)
+	cases := map[string][]byte{
+		"empty":        {},
+		"nul bytes":    []byte("a\x00b\x00\x00c\n"),
+		"invalid utf8": []byte("caf\xc3 \xff\xfe\x80 ok\n"),
+		"10 MB line":   longLine,
+		"binary":       random,
+		"escapes":      []byte("\x1b]52;c;aGk=\x07\x1b[6n\x1bP+q\x1b\\\n"),
+	}
+	for name, data := range cases {
+		t.Run(name, func(t *testing.T) {
+			c := save(t, db, name, data)
+			if c.State != CaptureSealed || c.Size != int64(len(data)) || c.SHA256 != sum(data) {
+				t.Fatalf("capture %+v, want %d bytes with sha256 %s", c, len(data), sum(data))
+			}
+			if got := content(t, db, c.Incident+"/"+c.ID); !bytes.Equal(got, data) {
+				t.Fatalf("read back %d bytes, want %d exactly", len(got), len(data))
+			}
+			if c.VerifiedCopies() != 2 {
+				t.Fatalf("copies %+v, want store and evidence verified", c.Copies)
+			}
+			ev, err := os.ReadFile(c.Copies[1].Location)
+			if err != nil || !bytes.Equal(ev, data) {
+				t.Fatalf("evidence file differs (%v)", err)
+			}
+		})
+	}
+}
+
+func TestFirstCaptureOpensAnIncident(t *testing.T) {
+	db := openTestDB(t)
+	if _, err := db.Incident(""); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("fresh store has a current incident? %v", err)
+	}
+	c := save(t, db, "", []byte("hello\n"))
+	inc, err := db.Incident("")
+	if err != nil || inc.ID != c.Incident || !strings.HasPrefix(inc.Title, "incident at ") {
+		t.Fatalf("incident %+v (%v), capture in %s", inc, err, c.Incident)
+	}
+	if c.ID != "c1" || c.Title != "test at "+c.Created.Format("15:04:05") {
+		t.Fatalf("capture %s titled %q", c.ID, c.Title)
+	}
+}
+
+func TestIncidentLifecycleAndPrefixes(t *testing.T) {
+	db := openTestDB(t)
+	a, err := db.NewIncident("orders wiped")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := db.NewIncident("second")
+	if cur, _ := db.Incident(""); cur.ID != b.ID {
+		t.Fatalf("current is %s, want the newest %s", cur.ID, b.ID)
+	}
+	_, suffix, _ := strings.Cut(a.ID, "-")
+	if got, err := db.UseIncident(suffix[:3]); err != nil || got.ID != a.ID {
+		t.Fatalf("use by suffix prefix: %v %v", got.ID, err)
+	}
+	if _, err := db.Incident(a.ID[:4]); !errors.Is(err, ErrAmbiguous) {
+		t.Fatalf("a date prefix shared by two incidents: %v, want ambiguous", err)
+	}
+	if _, err := db.Incident("nope"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("unknown incident: %v", err)
+	}
+	closed, err := db.CloseIncident(a.ID)
+	if err != nil || closed.IsOpen() {
+		t.Fatalf("close: %+v %v", closed, err)
+	}
+	// A capture with the current incident closed opens a new one.
+	c := save(t, db, "after close", []byte("x"))
+	if c.Incident == a.ID {
+		t.Fatal("captured into a closed incident")
+	}
+	events, _ := db.Events(a.ID)
+	if len(events) != 2 || events[0].Kind != EventOpen || events[1].Kind != EventClose {
+		t.Fatalf("timeline %+v", events)
+	}
+}
+
+func TestChunksAreIdempotentAndMaySkipAhead(t *testing.T) {
+	db := openTestDB(t)
+	c, err := db.CreateCapture("", NewCapture{Source: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts := [][]byte{[]byte("zero "), []byte("one "), []byte("two")}
+	for _, n := range []uint64{2, 0, 0, 2} { // out of order, twice
+		if _, err := db.PutChunk(c.Incident, c.ID, n, parts[n]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, _ := db.WaitCommitted(c.Incident, c.ID, 3); got != 1 {
+		t.Fatalf("committed %d with chunk 1 missing, want 1", got)
+	}
+	all := []byte("zero one two")
+	if _, err := db.SealCapture(c.Incident, c.ID, Seal{Chunks: 3, Size: int64(len(all)), SHA256: sum(all)}); !errors.Is(err, ErrConflict) {
+		t.Fatalf("sealed with a chunk missing: %v", err)
+	}
+	db.PutChunk(c.Incident, c.ID, 1, parts[1])
+	if got, _ := db.WaitCommitted(c.Incident, c.ID, 3); got != 3 {
+		t.Fatalf("committed %d, want 3", got)
+	}
+	bad := Seal{Chunks: 3, Size: int64(len(all)), SHA256: sum([]byte("other"))}
+	if _, err := db.SealCapture(c.Incident, c.ID, bad); !errors.Is(err, ErrConflict) {
+		t.Fatalf("sealed with a wrong sha256: %v", err)
+	}
+	good := Seal{Chunks: 3, Size: int64(len(all)), SHA256: sum(all)}
+	sealed, err := db.SealCapture(c.Incident, c.ID, good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := db.SealCapture(c.Incident, c.ID, good)
+	if err != nil || again.Sealed != sealed.Sealed {
+		t.Fatalf("sealing twice is not idempotent: %v", err)
+	}
+	if got := content(t, db, c.Incident+"/"+c.ID); !bytes.Equal(got, all) {
+		t.Fatalf("content %q", got)
+	}
+}
+
+func TestVerifyNamesEveryBadCopy(t *testing.T) {
+	mirror := t.TempDir()
+	db := openTestDB(t, mirror)
+	data := []byte("the only copy of the original document\n")
+	c := save(t, db, "doc", data)
+	if c.VerifiedCopies() != 3 {
+		t.Fatalf("copies %+v, want 3 verified", c.Copies)
+	}
+	rep, err := db.Verify("")
+	if err != nil || len(rep.Problems) != 0 || rep.Copies != 3 {
+		t.Fatalf("clean verify: %+v %v", rep, err)
+	}
+	evidence, mirrored := c.Copies[1].Location, c.Copies[2].Location
+	flip(t, evidence)
+	os.Remove(mirrored)
+	rep, err = db.Verify(c.Incident)
+	if err != nil {
+		t.Fatal(err)
+	}
+	states := map[string]string{}
+	for _, p := range rep.Problems {
+		states[p.Copy.Location] = p.Copy.State
+	}
+	if states[evidence] != CopyMismatch || states[mirrored] != CopyMissing {
+		t.Fatalf("problems %+v", rep.Problems)
+	}
+	got, _ := db.Capture(c.Incident + "/" + c.ID)
+	if got.VerifiedCopies() != 1 {
+		t.Fatalf("recorded copies %+v, want only the store verified", got.Copies)
+	}
+}
+
+func flip(t *testing.T, path string) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[len(data)/2] ^= 0x01
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestFilesArePrivate(t *testing.T) {
+	mirror := filepath.Join(t.TempDir(), "mirror")
+	db := openTestDB(t, mirror)
+	c := save(t, db, "secret", []byte("password=hunter2\n"))
+	paths := []string{db.Path(), c.Copies[1].Location, c.Copies[2].Location,
+		filepath.Join(filepath.Dir(c.Copies[1].Location), "SHA256SUMS")}
+	for _, p := range paths {
+		fi, err := os.Stat(p)
+		if err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: %v %v, want 0600", p, fi.Mode(), err)
+		}
+	}
+	for _, p := range []string{filepath.Dir(db.Path()), filepath.Dir(c.Copies[1].Location), filepath.Dir(c.Copies[2].Location), mirror} {
+		fi, err := os.Stat(p)
+		if err != nil || fi.Mode().Perm() != 0o700 {
+			t.Errorf("%s: %v %v, want 0700", p, fi.Mode(), err)
+		}
+	}
+}
+
+func TestSymlinkPlantedForACopyIsNotFollowed(t *testing.T) {
+	db := openTestDB(t)
+	c := save(t, db, "one", []byte("one\n"))
+	target := filepath.Join(t.TempDir(), "stolen")
+	os.WriteFile(target, []byte("one\n"), 0o644)
+	os.Remove(c.Copies[1].Location)
+	if err := os.Symlink(target, c.Copies[1].Location); err != nil {
+		t.Fatal(err)
+	}
+	rep, _ := db.Verify("")
+	if len(rep.Problems) != 1 || rep.Problems[0].Copy.State == CopyVerified {
+		t.Fatalf("a symlinked copy passed verification: %+v", rep)
+	}
+}
+
+func TestSearchFindsLinesAcrossChunks(t *testing.T) {
+	db := openTestDB(t)
+	var buf bytes.Buffer
+	for i := 0; i < 200_000; i++ {
+		buf.WriteString("line filler filler filler\n")
+		if i == 123_456 {
+			buf.WriteString("db.users.replaceOne({_id: ObjectId(\"65f\")}, {\x1b[31mname\x1b[0m: 'x'})\n")
+		}
+	}
+	save(t, db, "big", buf.Bytes())
+	var got []Match
+	err := db.Search(SearchQuery{Pattern: "REPLACEONE({_id", Literal: true, IgnoreCase: true}, func(m Match) error {
+		got = append(got, m)
+		return nil
+	})
+	if err != nil || len(got) != 1 || got[0].Line != 123_458 || !strings.Contains(got[0].Text, "{name: 'x'}") {
+		t.Fatalf("matches %+v (%v)", got, err)
+	}
+	if err := db.Search(SearchQuery{Pattern: "(unclosed"}, func(Match) error { return nil }); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("bad regexp: %v", err)
+	}
+}
+
+func TestNewerSchemaIsRefused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "calm.db")
+	db, err := Open(Options{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.bolt.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(keySchema, []byte("99")) })
+	db.Close()
+	_, err = Open(Options{Path: path})
+	if err == nil || !strings.Contains(err.Error(), "newer") || !strings.Contains(err.Error(), "upgrade calm") {
+		t.Fatalf("opening a newer store: %v", err)
+	}
+}
+
+func TestDamagedFilesGiveAnErrorNotAPanic(t *testing.T) {
+	dir := t.TempDir()
+	garbage := filepath.Join(dir, "garbage.db")
+	os.WriteFile(garbage, bytes.Repeat([]byte{0xAB}, 64<<10), 0o600)
+	if _, err := Open(Options{Path: garbage}); err == nil || !strings.Contains(err.Error(), "calm doctor") {
+		t.Fatalf("garbage store: %v", err)
+	}
+	good := filepath.Join(dir, "good.db")
+	db, err := Open(Options{Path: good})
+	if err != nil {
+		t.Fatal(err)
+	}
+	save(t, db, "x", bytes.Repeat([]byte("data\n"), 100_000))
+	db.Close()
+	data, _ := os.ReadFile(good)
+	os.WriteFile(good, data[:4096+100], 0o600) // truncated mid-meta
+	if _, err := Open(Options{Path: good}); err == nil {
+		t.Fatal("a truncated store opened")
+	}
+}
