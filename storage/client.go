@@ -57,13 +57,6 @@ type remoteError struct {
 func (e *remoteError) Error() string { return e.msg }
 func (e *remoteError) Unwrap() error { return e.kind }
 
-// agentDown reports whether err means nobody answers on the socket.
-func agentDown(err error) bool {
-	return errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED) ||
-		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
-		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
-}
-
 // do sends one request, starting the agent and trying once more if it is not
 // running. body is re-sent as is, so every call must be idempotent.
 func (c *Client) do(method, path string, query url.Values, body []byte, contentType string) (*http.Response, error) {
@@ -84,8 +77,10 @@ func (c *Client) do(method, path string, query url.Values, body []byte, contentT
 		if err == nil {
 			return resp, nil
 		}
+		// Any transport error may be a dead agent; every request is
+		// idempotent, so start one if need be and send again.
 		lastErr = err
-		if !agentDown(err) || c.AgentCommand == nil {
+		if c.AgentCommand == nil {
 			break
 		}
 		if err := c.StartAgent(); err != nil {

@@ -64,6 +64,7 @@ type DB struct {
 	cond         *sync.Cond
 	pending      []pendingChunk
 	pendingBytes int
+	pendingCount map[string]int            // pending chunks per capture
 	progress     map[string]*chunkProgress // by incident/capture
 	failed       map[string]error          // last commit failure, per capture
 	copiers      map[string]*copier        // file copies being built, per capture
@@ -758,6 +759,7 @@ func (db *DB) putChunk(incident, capture string, n uint64, data []byte) (uint64,
 	}
 	db.pending = append(db.pending, pendingChunk{incident, capture, n, data})
 	db.pendingBytes += len(data)
+	db.pendingCount[key]++
 	if db.pendingBytes >= db.opts.BatchBytes {
 		select {
 		case db.kick <- struct{}{}:
@@ -796,7 +798,9 @@ func (db *DB) WaitCommitted(incident, capture string, n uint64) (uint64, error) 
 			delete(db.failed, key)
 			return p.next, err
 		}
-		if p.next >= n || time.Now().After(deadline) {
+		// With nothing of this capture waiting to commit, more waiting cannot
+		// help: the missing chunks were lost and must be sent again.
+		if p.next >= n || db.pendingCount[key] == 0 || time.Now().After(deadline) {
 			return p.next, nil
 		}
 		db.cond.Wait()
@@ -852,6 +856,9 @@ func (db *DB) commitPending() {
 	for _, pc := range batch {
 		db.pendingBytes -= len(pc.data)
 		key := progressKey(pc.incident, pc.capture)
+		if db.pendingCount[key]--; db.pendingCount[key] <= 0 {
+			delete(db.pendingCount, key)
+		}
 		if err != nil {
 			db.failed[key] = fmt.Errorf("store chunk: %w", err)
 			continue

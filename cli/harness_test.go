@@ -1,0 +1,195 @@
+package cli
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"calm/storage"
+)
+
+// calmBin is the binary under test, built once, in a folder any user may
+// enter (the other-uid test runs it as nobody).
+var calmBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "calm-bin-")
+	if err != nil {
+		panic(err)
+	}
+	os.Chmod(dir, 0o755)
+	calmBin = filepath.Join(dir, "calm")
+	build := exec.Command("go", "build", "-o", calmBin, "..")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build calm:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// world is one user's calm setup: a store, a config folder and a runtime
+// folder for the agent's socket, all private to the test.
+type world struct {
+	t       *testing.T
+	home    string
+	runtime string
+	config  string
+	extra   []string
+}
+
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	rt, err := os.MkdirTemp("", "rt") // short: socket paths are limited to 108 bytes
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &world{t: t, home: filepath.Join(t.TempDir(), "home"), runtime: rt, config: t.TempDir()}
+	t.Cleanup(func() {
+		w.stopAgent()
+		os.RemoveAll(rt)
+	})
+	return w
+}
+
+func (w *world) env() []string {
+	env := []string{
+		"PATH=" + os.Getenv("PATH"),
+		"HOME=" + w.config,
+		"CALM_HOME=" + w.home,
+		"XDG_CONFIG_HOME=" + w.config,
+		"XDG_RUNTIME_DIR=" + w.runtime,
+		"CALM_AGENT_IDLE=20s",
+	}
+	return append(env, w.extra...)
+}
+
+// cmd prepares `calm args...` in this world.
+func (w *world) cmd(args ...string) *exec.Cmd {
+	c := exec.Command(calmBin, args...)
+	c.Env = w.env()
+	return c
+}
+
+// run runs calm and returns stdout, stderr and the exit status.
+func (w *world) run(stdin []byte, args ...string) (string, string, int) {
+	w.t.Helper()
+	c := w.cmd(args...)
+	var out, errb bytes.Buffer
+	c.Stdin, c.Stdout, c.Stderr = bytes.NewReader(stdin), &out, &errb
+	err := c.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		w.t.Fatalf("run calm %v: %v", args, err)
+	}
+	return out.String(), errb.String(), code
+}
+
+// ok runs calm and fails the test unless it exits 0.
+func (w *world) ok(stdin []byte, args ...string) string {
+	w.t.Helper()
+	out, errs, code := w.run(stdin, args...)
+	if code != 0 {
+		w.t.Fatalf("calm %v exited %d: %s", args, code, errs)
+	}
+	return out
+}
+
+func (w *world) socket() string {
+	matches, _ := filepath.Glob(filepath.Join(w.runtime, "calm", "agent-*.sock"))
+	if len(matches) == 0 {
+		return ""
+	}
+	return matches[0]
+}
+
+// agentPID asks the running agent for its pid; 0 if none answers.
+func (w *world) agentPID() int {
+	sock := w.socket()
+	if sock == "" {
+		return 0
+	}
+	c := storage.NewClient(sock, nil, "")
+	defer c.Close()
+	st, err := c.Status()
+	if err != nil {
+		return 0
+	}
+	pid, _ := st["pid"].(float64)
+	return int(pid)
+}
+
+func (w *world) stopAgent() {
+	if pid := w.agentPID(); pid > 0 {
+		syscall.Kill(pid, syscall.SIGTERM)
+		for i := 0; i < 100 && syscall.Kill(pid, 0) == nil; i++ {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}
+
+func (w *world) storePath() string { return filepath.Join(w.home, "calm.db") }
+
+// checkStore stops the agent and runs bbolt's consistency check on the file.
+func (w *world) checkStore() {
+	w.t.Helper()
+	w.stopAgent()
+	b, err := bolt.Open(w.storePath(), 0o600, &bolt.Options{ReadOnly: true, Timeout: 5 * time.Second})
+	if err != nil {
+		w.t.Fatalf("open store for its check: %v", err)
+	}
+	defer b.Close()
+	b.View(func(tx *bolt.Tx) error {
+		for err := range tx.Check() {
+			w.t.Errorf("store consistency: %v", err)
+		}
+		return nil
+	})
+}
+
+// shellText makes n bytes of text that looks like a shell session.
+func shellText(n int, seed int64) []byte {
+	r := rand.New(rand.NewSource(seed))
+	words := []string{"ls", "-la", "/var/log", "drwxr-xr-x", "root", "ERROR", "INFO", "db.users.updateOne({_id:",
+		`ObjectId("65f1a2")`, "total", "2026-11-26T15:41:33Z", "GET /api/v1/users 200", "\x1b[32mok\x1b[0m", "12.5%\r"}
+	var b bytes.Buffer
+	b.Grow(n + 256)
+	for b.Len() < n {
+		k := 3 + r.Intn(12)
+		for i := 0; i < k; i++ {
+			if i > 0 {
+				b.WriteByte(' ')
+			}
+			b.WriteString(words[r.Intn(len(words))])
+		}
+		b.WriteByte('\n')
+	}
+	return b.Bytes()[:n]
+}
+
+func writeTemp(t *testing.T, data []byte) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "input")
+	if err := os.WriteFile(p, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
+	return line
+}

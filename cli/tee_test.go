@@ -1,0 +1,307 @@
+package cli
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	mrand "math/rand"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var savedRe = regexp.MustCompile(`saved (\S+/c\d+), .*sha256 ([0-9a-f]{16})`)
+
+func sha(data []byte) string {
+	s := sha256.Sum256(data)
+	return hex.EncodeToString(s[:])
+}
+
+func TestTeeStoresFiftyMegabytesOfRandomBytes(t *testing.T) {
+	w := newWorld(t)
+	input := make([]byte, 50<<20)
+	rand.Read(input)
+	out, errs, code := w.run(input, "tee", "x")
+	if code != 0 {
+		t.Fatalf("calm tee exited %d: %s", code, errs)
+	}
+	if out != string(input) {
+		t.Fatalf("stdout differs from stdin (%d of %d bytes)", len(out), len(input))
+	}
+	m := savedRe.FindStringSubmatch(errs)
+	if m == nil || !strings.HasPrefix(sha(input), m[2]) {
+		t.Fatalf("tee said %q, want it saved with sha256 %s", errs, sha(input)[:16])
+	}
+	stored := w.ok(nil, "show", m[1])
+	if sha([]byte(stored)) != sha(input) {
+		t.Fatal("the stored capture's sha256 differs from the input's")
+	}
+	// The evidence folder checks out with plain sha256sum.
+	dirs, _ := filepath.Glob(filepath.Join(w.home, "evidence", "*"))
+	if len(dirs) != 1 {
+		t.Fatalf("evidence folders %v", dirs)
+	}
+	check := exec.Command("sha256sum", "-c", "SHA256SUMS")
+	check.Dir = dirs[0]
+	if out, err := check.CombinedOutput(); err != nil || !strings.Contains(string(out), "c1.txt: OK") {
+		t.Fatalf("sha256sum -c: %v %s", err, out)
+	}
+	w.checkStore()
+}
+
+// TestTeeSurvivesAgentKills kills the agent with SIGKILL at random moments
+// while a large tee streams, and checks that nothing is lost: the tee restarts
+// the agent, sends again what was not acknowledged, and the capture equals the
+// input.
+func TestTeeSurvivesAgentKills(t *testing.T) {
+	w := newWorld(t)
+	input := shellText(48<<20, 7)
+	w.ok(nil, "incident", "new", "kill test") // the agent is up before the tee
+
+	cmd := w.cmd("tee", "under fire")
+	stdin, _ := cmd.StdinPipe()
+	var out bytes.Buffer
+	var errs lockedBuffer
+	cmd.Stdout, cmd.Stderr = &out, &errs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Feed the input at a pace that keeps the tee running for several
+	// seconds, so the kills land at every stage: streaming, commit, seal.
+	go func() {
+		for rest := input; len(rest) > 0; {
+			n := min(len(rest), 512<<10)
+			stdin.Write(rest[:n])
+			rest = rest[n:]
+			time.Sleep(40 * time.Millisecond)
+		}
+		stdin.Close()
+	}()
+	kills := 0
+	r := mrand.New(mrand.NewSource(time.Now().UnixNano()))
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	var err error
+loop:
+	for {
+		select {
+		case err = <-done:
+			break loop
+		case <-time.After(time.Duration(100+r.Intn(400)) * time.Millisecond):
+			if pid := w.agentPID(); pid > 0 {
+				syscall.Kill(pid, syscall.SIGKILL)
+				kills++
+			}
+		}
+	}
+	if err != nil {
+		t.Fatalf("tee failed after %d kills: %v: %s", kills, err, errs.String())
+	}
+	if kills < 10 {
+		t.Fatalf("only %d kills landed; the test needs at least 10", kills)
+	}
+	t.Logf("agent killed %d times", kills)
+	if !bytes.Equal(out.Bytes(), input) {
+		t.Fatalf("stdout differs from stdin (%d of %d bytes)", out.Len(), len(input))
+	}
+	m := savedRe.FindStringSubmatch(errs.String())
+	if m == nil {
+		t.Fatalf("tee did not say what it saved: %s", errs.String())
+	}
+	stored := w.ok(nil, "show", m[1])
+	if stored != string(input) {
+		t.Fatalf("stored capture differs from the input (%d of %d bytes)", len(stored), len(input))
+	}
+	if out := w.ok(nil, "verify"); !strings.HasPrefix(out, "ok:") {
+		t.Fatalf("verify after the kills: %s", out)
+	}
+	w.checkStore()
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func TestTeeKeepsThePipelineWhenStoringFails(t *testing.T) {
+	w := newWorld(t)
+	// A store under a plain file cannot be created, so the agent cannot start.
+	blocker := filepath.Join(t.TempDir(), "file")
+	os.WriteFile(blocker, nil, 0o600)
+	w.home = filepath.Join(blocker, "home")
+	input := shellText(3<<20, 1)
+	out, errs, code := w.run(input, "tee", "doomed")
+	if out != string(input) {
+		t.Fatalf("stdout lost bytes when storing failed (%d of %d)", len(out), len(input))
+	}
+	if code == 0 || !strings.Contains(errs, "not saving this output") || strings.Count(strings.TrimSpace(errs), "\n") != 0 {
+		t.Fatalf("exit %d, stderr %q: want non-zero and one line saying why", code, errs)
+	}
+}
+
+func TestVerifyNamesTheBrokenCopy(t *testing.T) {
+	w := newWorld(t)
+	mirror := t.TempDir()
+	w.extra = append(w.extra, "CALM_CONFIG="+filepath.Join(w.config, "calm.toml"))
+	os.WriteFile(filepath.Join(w.config, "calm.toml"), []byte("mirrors = ['"+mirror+"']\n"), 0o600)
+	_, errs, _ := w.run([]byte("{ _id: 1, name: 'original' }\n"), "tee", "doc")
+	if !strings.Contains(errs, "3 of 3 copies verified") {
+		t.Fatalf("tee: %s", errs)
+	}
+	if out := w.ok(nil, "verify"); !strings.HasPrefix(out, "ok: 3 copies") {
+		t.Fatalf("verify: %s", out)
+	}
+	evidence, _ := filepath.Glob(filepath.Join(w.home, "evidence", "*", "c1.txt"))
+	mirrored, _ := filepath.Glob(filepath.Join(mirror, "*", "c1.txt"))
+	if len(evidence) != 1 || len(mirrored) != 1 {
+		t.Fatalf("copies at %v %v", evidence, mirrored)
+	}
+	original, _ := os.ReadFile(evidence[0])
+
+	for _, tc := range []struct {
+		name  string
+		path  string
+		harm  func(string)
+		state string
+	}{
+		{"flipped evidence", evidence[0], flipByte, "mismatch"},
+		{"deleted evidence", evidence[0], func(p string) { os.Remove(p) }, "missing"},
+		{"flipped mirror", mirrored[0], flipByte, "mismatch"},
+		{"deleted mirror", mirrored[0], func(p string) { os.Remove(p) }, "missing"},
+	} {
+		tc.harm(tc.path)
+		out, errs, code := w.run(nil, "verify")
+		if code != 1 || !strings.Contains(out, tc.path+": "+tc.state) || strings.Count(out, "FAIL") != 1 {
+			t.Errorf("%s: exit %d, out %q, err %q: want exit 1 naming %s as %s", tc.name, code, out, errs, tc.path, tc.state)
+		}
+		os.WriteFile(tc.path, original, 0o600)
+	}
+	if out := w.ok(nil, "verify"); !strings.HasPrefix(out, "ok:") {
+		t.Fatalf("verify after repair: %s", out)
+	}
+}
+
+func flipByte(path string) {
+	data, _ := os.ReadFile(path)
+	data[len(data)/2] ^= 0x20
+	os.WriteFile(path, data, 0o600)
+}
+
+func TestTwoCommandsStartingAtOnceMakeOneAgent(t *testing.T) {
+	w := newWorld(t)
+	var wg sync.WaitGroup
+	for i := 0; i < 6; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w.ok([]byte("x\n"), "tee", "-q", "racer")
+		}()
+	}
+	wg.Wait()
+	out, _ := exec.Command("pgrep", "-f", "calm.*agent --socket "+w.socket()).Output()
+	if n := len(strings.Fields(string(out))); n != 1 {
+		t.Fatalf("%d agents running for one store, want 1", n)
+	}
+	if list := w.ok(nil, "show", "c6"); list != "x\n" {
+		t.Fatalf("sixth capture holds %q", list)
+	}
+}
+
+func TestStaleSocketFromAKilledAgentIsReplaced(t *testing.T) {
+	w := newWorld(t)
+	w.ok(nil, "incident", "new", "one")
+	pid := w.agentPID()
+	syscall.Kill(pid, syscall.SIGKILL)
+	for syscall.Kill(pid, 0) == nil {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if _, err := os.Stat(w.socket()); err != nil {
+		t.Fatalf("the killed agent's socket should still be there: %v", err)
+	}
+	if out := w.ok(nil, "incident", "list"); !strings.Contains(out, "one") {
+		t.Fatalf("list after the kill: %s", out)
+	}
+	if p := w.agentPID(); p == 0 || p == pid {
+		t.Fatalf("agent pid %d after the kill of %d", p, pid)
+	}
+}
+
+func TestAnotherUserIsRefused(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root to run a client as nobody") // CI runs as root
+	}
+	if _, err := exec.LookPath("setpriv"); err != nil {
+		t.Fatal("setpriv is missing: install util-linux")
+	}
+	w := newWorld(t)
+	w.ok([]byte("secret\n"), "tee", "-q", "prod dump")
+	nobodyHome, _ := os.MkdirTemp("", "nobody")
+	defer os.RemoveAll(nobodyHome)
+	os.Chmod(nobodyHome, 0o777)
+	asNobody := func(args ...string) (string, int) {
+		c := exec.Command("setpriv", append([]string{"--reuid=nobody", "--regid=nogroup", "--clear-groups", calmBin}, args...)...)
+		c.Env = append(w.env(), "XDG_CONFIG_HOME="+nobodyHome, "HOME="+nobodyHome)
+		out, err := c.CombinedOutput()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		}
+		return string(out), code
+	}
+	// The folder's mode keeps nobody out...
+	if out, code := asNobody("show", "c1"); code == 0 || strings.Contains(out, "secret") {
+		t.Fatalf("nobody read the capture: exit %d: %s", code, out)
+	}
+	// ...and with every mode opened up, the agent's peer check still does.
+	os.Chmod(w.runtime, 0o777)
+	os.Chmod(filepath.Dir(w.socket()), 0o777)
+	os.Chmod(w.socket(), 0o777)
+	out, code := asNobody("show", "c1")
+	if code == 0 || strings.Contains(out, "secret") {
+		t.Fatalf("nobody read the capture through an open socket: exit %d: %s", code, out)
+	}
+	log, _ := os.ReadFile(filepath.Join(w.home, "agent.log"))
+	if !strings.Contains(string(log), "refused a client with uid 65534") {
+		t.Fatalf("the agent did not log the refusal: %s (nobody saw: %s)", log, out)
+	}
+}
+
+func TestBadReferencesGiveOneLineThatSaysWhatToDo(t *testing.T) {
+	w := newWorld(t)
+	w.ok([]byte("a\n"), "tee", "-q")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"show", "c99"}, "capture c99"},
+		{[]string{"show", "x7"}, "they look like c3"},
+		{[]string{"incident", "use", "zzzz"}, "calm incident list"},
+		{[]string{"search", "(oops"}, "-F"},
+		{[]string{"export", "nope", "--format", "txt"}, "calm incident list"},
+	} {
+		_, errs, code := w.run(nil, tc.args...)
+		if code == 0 || !strings.Contains(errs, tc.want) || strings.Count(strings.TrimSpace(errs), "\n") != 0 {
+			t.Errorf("calm %v: exit %d, stderr %q: want one line mentioning %q", tc.args, code, errs, tc.want)
+		}
+	}
+}
+
