@@ -152,15 +152,16 @@ func Open(o Options) (*DB, error) {
 	b.StrictMode = o.StrictMode
 	_ = os.Chmod(o.Path, 0o600) // a file made by hand or by an older calm
 	db := &DB{
-		bolt:      b,
-		opts:      o,
-		progress:  map[string]*chunkProgress{},
-		failed:    map[string]error{},
-		copiers:   map[string]*copier{},
-		copyQueue: make(chan string, 64),
-		kick:      make(chan struct{}, 1),
-		stop:      make(chan struct{}),
-		done:      make(chan struct{}),
+		bolt:         b,
+		opts:         o,
+		progress:     map[string]*chunkProgress{},
+		failed:       map[string]error{},
+		copiers:      map[string]*copier{},
+		copyQueue:    make(chan string, 64),
+		pendingCount: map[string]int{},
+		kick:         make(chan struct{}, 1),
+		stop:         make(chan struct{}),
+		done:         make(chan struct{}),
 	}
 	db.cond = sync.NewCond(&db.mu)
 	if err := db.initSchema(); err != nil {
