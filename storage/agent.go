@@ -303,8 +303,17 @@ func (a *Agent) routes() http.Handler {
 			writeError(w, fmt.Errorf("chunk %d arrived cut short (%v): %w", n, err, ErrInvalid))
 			return
 		}
-		c, err := db.putChunk(q(r, "incident"), q(r, "capture"), n, data)
+		incident, capture := q(r, "incident"), q(r, "capture")
+		c, fresh, err := db.acceptChunk(incident, capture, n, len(data))
 		writeJSON(w, map[string]uint64{"committed": c}, err)
+		if err != nil || !fresh {
+			return
+		}
+		// Answer first, then encode and queue: the client sends its next
+		// chunk while this one is compressed. Not yet acknowledged, so an
+		// agent that dies here loses nothing the client does not still hold.
+		w.(http.Flusher).Flush()
+		db.queueChunk(incident, capture, n, data)
 	})
 	mux.HandleFunc("GET /v1/committed", func(w http.ResponseWriter, r *http.Request) {
 		n, _ := strconv.ParseUint(q(r, "n"), 10, 64)

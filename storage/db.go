@@ -728,46 +728,55 @@ func (db *DB) progressFor(incident, capture string) (*chunkProgress, error) {
 // PutChunk queues chunk n for the next commit and returns how many chunks from
 // the start have committed.
 func (db *DB) PutChunk(incident, capture string, n uint64, data []byte) (uint64, error) {
-	return db.putChunk(incident, capture, n, data)
+	committed, fresh, err := db.acceptChunk(incident, capture, n, len(data))
+	if err == nil && fresh {
+		db.queueChunk(incident, capture, n, data)
+	}
+	return committed, err
 }
 
-// putChunk encodes data (which it never keeps) and queues it.
-func (db *DB) putChunk(incident, capture string, n uint64, data []byte) (uint64, error) {
-	if len(data) > MaxChunk {
-		return 0, fmt.Errorf("chunk of %d bytes is over the %d byte limit: %w", len(data), MaxChunk, ErrInvalid)
+// acceptChunk checks that chunk n may be stored and returns the committed
+// count. fresh is false for a chunk already committed. A fresh chunk counts
+// as pending from here, so the caller must queue it.
+func (db *DB) acceptChunk(incident, capture string, n uint64, size int) (committed uint64, fresh bool, err error) {
+	if size > MaxChunk {
+		return 0, false, fmt.Errorf("chunk of %d bytes is over the %d byte limit: %w", size, MaxChunk, ErrInvalid)
 	}
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	key := progressKey(incident, capture)
 	p, err := db.progressFor(incident, capture)
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	if err := db.failed[key]; err != nil {
 		delete(db.failed, key)
-		return p.next, err
+		return p.next, false, err
 	}
 	if p.has(n) {
-		return p.next, nil
+		return p.next, false, nil
 	}
-	// Encode outside the lock: it is the CPU-heavy part.
-	db.mu.Unlock()
+	db.pendingCount[key]++
+	return p.next, true, nil
+}
+
+// queueChunk encodes data (which it never keeps) and queues it for the next
+// commit, waiting while two batches already wait: memory stays bounded.
+func (db *DB) queueChunk(incident, capture string, n uint64, data []byte) {
 	data = encodeChunk(data)
 	db.mu.Lock()
-	// Backpressure: never hold more than two batches in memory.
+	defer db.mu.Unlock()
 	for db.pendingBytes >= 2*db.opts.BatchBytes {
 		db.cond.Wait()
 	}
 	db.pending = append(db.pending, pendingChunk{incident, capture, n, data})
 	db.pendingBytes += len(data)
-	db.pendingCount[key]++
 	if db.pendingBytes >= db.opts.BatchBytes {
 		select {
 		case db.kick <- struct{}{}:
 		default:
 		}
 	}
-	return p.next, nil
 }
 
 // commitWait bounds WaitCommitted: chunks commit every 100ms, so a longer
