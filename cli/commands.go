@@ -225,12 +225,14 @@ func cmdShow(e *env, args []string) error {
 	out := e.stdout
 	bw := bufio.NewWriterSize(out, 1<<20)
 	var w io.Writer = bw
+	sw := &sanitizingWriter{w: bw}
 	if (*clean || isTerminal(out)) && !*raw {
-		w = &sanitizingWriter{w: bw}
+		w = sw
 	}
 	if err := e.store.WriteContent(fs.Arg(0), w); err != nil {
 		return err
 	}
+	bw.Write(sw.f.Flush(nil))
 	return bw.Flush()
 }
 

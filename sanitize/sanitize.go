@@ -34,19 +34,36 @@ func Text(src []byte) []byte {
 // AppendText appends the sanitised form of src to dst.
 func AppendText(dst, src []byte) []byte {
 	var f Filter
-	return f.Append(dst, src)
+	return f.Flush(f.Append(dst, src))
 }
 
 // Filter sanitises a stream that arrives in pieces: a sequence split between
 // two calls is still recognised.
 type Filter struct {
 	st        state
-	lineStart int // index in dst where the current line starts, for \r
+	lineStart int    // index in dst where the current line starts, for \r
+	partial   []byte // the start of a rune cut at the end of the last piece
+}
+
+// Flush ends the stream: a rune left incomplete becomes U+FFFD.
+func (f *Filter) Flush(dst []byte) []byte {
+	if len(f.partial) > 0 {
+		f.partial = f.partial[:0]
+		if f.st == ground {
+			dst = append(dst, "\uFFFD"...)
+		}
+	}
+	return dst
 }
 
 // Append appends the sanitised form of src to dst.
 func (f *Filter) Append(dst, src []byte) []byte {
 	f.lineStart = min(f.lineStart, len(dst))
+	if len(f.partial) > 0 {
+		// Rare: a multi-byte rune was split between two pieces.
+		src = append(f.partial, src...)
+		f.partial = nil
+	}
 	for i := 0; i < len(src); {
 		b := src[i]
 		switch f.st {
@@ -123,11 +140,10 @@ func (f *Filter) Append(dst, src []byte) []byte {
 		}
 		r, size := utf8.DecodeRune(src[i:])
 		if r == utf8.RuneError && size <= 1 {
-			if !utf8.FullRune(src[i:]) && len(src)-i < utf8.UTFMax {
-				// A rune cut at the end of this piece: show it as one replacement.
-				dst = append(dst, "\uFFFD"...)
-				i = len(src)
-				continue
+			if !utf8.FullRune(src[i:]) {
+				// A rune cut at the end of this piece: finish it next time.
+				f.partial = append([]byte(nil), src[i:]...)
+				return dst
 			}
 			dst = append(dst, "\uFFFD"...)
 			i++

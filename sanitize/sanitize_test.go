@@ -1,0 +1,98 @@
+package sanitize
+
+import (
+	"bytes"
+	"testing"
+	"unicode/utf8"
+)
+
+// hostile is output that would act on a terminal if written to it raw.
+var hostile = map[string]string{
+	"osc52 clipboard write": "\x1b]52;c;cm0gLXJmIH4=\x07",
+	"osc52 with ST":         "\x1b]52;c;cm0gLXJmIH4=\x1b\\",
+	"window title":          "\x1b]0;pwned\x07\x1b]2;pwned\x1b\\",
+	"cursor report":         "\x1b[6n",
+	"device attributes":     "\x1b[c\x1b[>c",
+	"mouse tracking on":     "\x1b[?1000h\x1b[?1006h",
+	"bracketed paste off":   "\x1b[?2004l",
+	"dcs request":           "\x1bP$qm\x1b\\",
+	"c1 csi (utf-8)":        "\u009b6n",
+	"c1 osc (utf-8)":        "\u009d0;pwned\u009c",
+	"charset switch":        "\x1b(0",
+	"apc string":            "\x1b_payload\x1b\\",
+	"bell and backspace":    "\x07\x08",
+}
+
+func TestHostileSequencesNeverSurvive(t *testing.T) {
+	for name, seq := range hostile {
+		t.Run(name, func(t *testing.T) {
+			got := Text([]byte("before " + seq + "after\n"))
+			if string(got) != "before after\n" {
+				t.Fatalf("got %q", got)
+			}
+		})
+	}
+}
+
+func TestTextKeepsWhatAPersonSaw(t *testing.T) {
+	cases := map[string]string{
+		"plain\n":                          "plain\n",
+		"tab\there\n":                      "tab\there\n",
+		"\x1b[1;31mred\x1b[0m\n":           "red\n",
+		"10%\r50%\r100%\n":                 "100%\n",
+		"crlf line\r\n":                    "crlf line\n",
+		"caf\xc3\xa9 \xff\n":               "café \uFFFD\n",
+		"nul\x00byte\n":                    "nulbyte\n",
+		"wide 日本語\n":                       "wide 日本語\n",
+		"{ _id: ObjectId(\"65f1\") }\n":    "{ _id: ObjectId(\"65f1\") }\n",
+		"unterminated \x1b]52;c;abc\nmore": "unterminated ",
+	}
+	for in, want := range cases {
+		if got := Text([]byte(in)); string(got) != want {
+			t.Errorf("Text(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestFilterFindsSequencesSplitAcrossWrites(t *testing.T) {
+	in := []byte("a\x1b]52;c;Zm9v\x07b\x1b[31mc\u009b6nd\n")
+	var f Filter
+	var out []byte
+	for i := range in {
+		out = f.Append(out, in[i:i+1])
+	}
+	if string(out) != "abcd\n" {
+		t.Fatalf("byte by byte: %q", out)
+	}
+}
+
+func FuzzText(f *testing.F) {
+	for _, seq := range hostile {
+		f.Add([]byte(seq), 3)
+	}
+	f.Add([]byte("ok\r\nline\rover\n\xff\xfe"), 1)
+	f.Fuzz(func(t *testing.T, in []byte, split int) {
+		whole := Text(in)
+		if !utf8.Valid(whole) {
+			t.Fatalf("invalid UTF-8 out of %q", in)
+		}
+		for _, c := range whole {
+			if c == 0x1b || (c < 0x20 && c != '\t' && c != '\n') || c == 0x7f {
+				t.Fatalf("control byte %#x survived in %q", c, whole)
+			}
+		}
+		if bytes.ContainsRune(whole, 0x9b) || bytes.ContainsRune(whole, 0x9d) {
+			t.Fatalf("C1 control survived in %q", whole)
+		}
+		// Pieces give the same result as the whole, wherever the split falls
+		// (away from \r and broken runes, whose meaning depends on what follows).
+		if split > 0 && split < len(in) && !bytes.ContainsAny(in, "\r") && utf8.Valid(in) {
+			var f Filter
+			parts := f.Append(nil, in[:split])
+			parts = f.Append(parts, in[split:])
+			if !bytes.Equal(parts, whole) && utf8.RuneStart(in[split]) {
+				t.Fatalf("split at %d: %q, whole: %q", split, parts, whole)
+			}
+		}
+	})
+}
