@@ -304,7 +304,6 @@ func TestBadReferencesGiveOneLineThatSaysWhatToDo(t *testing.T) {
 	}
 }
 
-
 // countProcesses counts running processes whose command line contains s.
 func countProcesses(s string) int {
 	n := 0
