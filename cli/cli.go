@@ -27,6 +27,7 @@ usage: calm [--store FILE] [--mirror DIR]... [--config FILE] COMMAND [ARGS]
   incident list          list incidents (* marks the current one)
   incident use ID        make an incident current (any unique prefix works)
   incident close [ID]    close an incident
+  shell [-- CMD ARGS]    record a shell (default $SHELL) in a PTY, like script(1)
   tee [TITLE]            copy stdin to stdout unchanged, and save it as a capture
   note TEXT              add a note to the current incident's timeline
   show ID                print a capture (c3, or INCIDENT/c3); --raw skips sanitising
@@ -146,6 +147,7 @@ func init() {
 		"verify":   cmdVerify,
 		"export":   cmdExport,
 		"doctor":   cmdDoctor,
+		"shell":    cmdShell,
 	}
 }
 

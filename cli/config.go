@@ -22,6 +22,7 @@ type Config struct {
 	CopiesRequired int      `toml:"copies_required"`
 	Redact         []string `toml:"redact"`
 	Checklists     []string `toml:"checklists"`
+	Marks          []string `toml:"marks"` // more destructive-command patterns (RE2)
 
 	socket      string
 	flagMirrors []string

@@ -358,6 +358,18 @@ func (a *Agent) routes() http.Handler {
 		v, err := db.AddNote(q(r, "incident"), body.Text)
 		writeJSON(w, v, err)
 	})
+	mux.HandleFunc("POST /v1/markers", func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Item, Text string
+			At         float64
+		}
+		if err := decode(r, &body); err != nil {
+			writeError(w, err)
+			return
+		}
+		v, err := db.AddMarker(q(r, "incident"), body.Item, body.Text, body.At)
+		writeJSON(w, v, err)
+	})
 	mux.HandleFunc("GET /v1/events", func(w http.ResponseWriter, r *http.Request) {
 		v, err := db.Events(q(r, "incident"))
 		writeJSON(w, v, err)

@@ -224,6 +224,12 @@ func (c *Client) AddNote(incident, text string) (ev Event, err error) {
 	return
 }
 
+func (c *Client) AddMarker(incident, item, text string, at float64) (ev Event, err error) {
+	body := map[string]any{"Item": item, "Text": text, "At": at}
+	err = c.call("POST", "/v1/markers", refQuery("incident", incident), body, &ev)
+	return
+}
+
 func (c *Client) Events(incident string) (list []Event, err error) {
 	err = c.call("GET", "/v1/events", refQuery("incident", incident), nil, &list)
 	return

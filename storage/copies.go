@@ -37,7 +37,7 @@ func (d *destination) Write(p []byte) (int, error) {
 
 // copyPath is where a capture's file copy lives under a root folder.
 func copyPath(root, incident, capture string) string {
-	return filepath.Join(root, incident, capture+".txt")
+	return filepath.Join(root, incident, FileName(capture))
 }
 
 func (db *DB) fileRoots() []destination {
@@ -161,9 +161,9 @@ func (db *DB) newCopier(incident, capture string) *copier {
 			d.path, d.err = copyPath(d.path, incident, capture), err
 			continue
 		}
-		d.path = filepath.Join(dir, capture+".txt")
-		removeStaleTemps(dir, capture+".txt")
-		d.tmp, d.err = createTemp(dir, capture+".txt")
+		d.path = filepath.Join(dir, FileName(capture))
+		removeStaleTemps(dir, FileName(capture))
+		d.tmp, d.err = createTemp(dir, FileName(capture))
 	}
 	return cp
 }
@@ -380,7 +380,7 @@ func (db *DB) writeSums(incident string) {
 	var sb strings.Builder
 	for _, c := range caps {
 		if c.State == CaptureSealed {
-			fmt.Fprintf(&sb, "%s  %s.txt\n", c.SHA256, c.ID)
+			fmt.Fprintf(&sb, "%s  %s\n", c.SHA256, FileName(c.ID))
 		}
 	}
 	for _, d := range db.fileRoots() {
@@ -518,7 +518,7 @@ func (db *DB) checkSums(incident string, caps []Capture, rep *VerifyReport) erro
 	want := map[string]string{}
 	for _, c := range caps {
 		if c.State == CaptureSealed {
-			want[c.ID+".txt"] = c.SHA256
+			want[FileName(c.ID)] = c.SHA256
 		}
 	}
 	if len(want) == 0 {

@@ -29,6 +29,7 @@ var (
 	bucketMeta      = []byte("meta")
 	bucketIncidents = []byte("incidents")
 	bucketCaptures  = []byte("captures")
+	bucketSessions  = []byte("sessions")
 	bucketChunks    = []byte("chunks")
 	bucketEvents    = []byte("events")
 	keySchema       = []byte("schema")
@@ -491,6 +492,31 @@ func (db *DB) AddNote(incident, text string) (ev Event, err error) {
 	return ev, err
 }
 
+// AddMarker adds a marker pointing into a session.
+func (db *DB) AddMarker(incident, item, text string, at float64) (ev Event, err error) {
+	err = db.update(func(tx *bolt.Tx) error {
+		id, err := resolveIncident(tx, incident)
+		if err != nil {
+			return err
+		}
+		b, err := incidentBucket(tx, id)
+		if err != nil {
+			return err
+		}
+		if _, err := readCapture(b, item); err != nil {
+			return err
+		}
+		events, err := b.CreateBucketIfNotExists(bucketEvents)
+		if err != nil {
+			return err
+		}
+		seq, _ := events.NextSequence()
+		ev = Event{Seq: seq, Time: db.opts.Now().UTC(), Kind: EventMarker, Item: item, Text: text, At: at}
+		return putJSON(events, u64(seq), ev)
+	})
+	return ev, err
+}
+
 // Events returns an incident's timeline in order.
 func (db *DB) Events(incident string) (list []Event, err error) {
 	err = db.view(func(tx *bolt.Tx) error {
@@ -520,47 +546,68 @@ func (db *DB) Events(incident string) (list []Event, err error) {
 
 // ---- captures ----
 
-func captureNumber(id string) (uint64, error) {
-	if len(id) < 2 || id[0] != 'c' {
-		return 0, fmt.Errorf("%q is not a capture ID (they look like c3): %w", id, ErrInvalid)
+// itemKey maps an item ID to its bucket and key: captures are c1, c2, ...
+// and recorded sessions s1, s2, ..., each numbered inside their incident.
+func itemKey(id string) (bucket []byte, n uint64, err error) {
+	if len(id) >= 2 {
+		switch id[0] {
+		case 'c':
+			bucket = bucketCaptures
+		case 's':
+			bucket = bucketSessions
+		}
 	}
-	n, err := strconv.ParseUint(id[1:], 10, 64)
-	if err != nil || n == 0 {
-		return 0, fmt.Errorf("%q is not a capture ID (they look like c3): %w", id, ErrInvalid)
+	n, perr := strconv.ParseUint(id[min(1, len(id)):], 10, 64)
+	if bucket == nil || perr != nil || n == 0 {
+		return nil, 0, fmt.Errorf("%q is not a capture or session ID (they look like c3 or s1): %w", id, ErrInvalid)
 	}
-	return n, nil
+	return bucket, n, nil
+}
+
+// FileName is the name of the item's file copies: sessions are asciicast.
+func FileName(id string) string {
+	if strings.HasPrefix(id, "s") {
+		return id + ".cast"
+	}
+	return id + ".txt"
 }
 
 func readCapture(b *bolt.Bucket, id string) (Capture, error) {
 	var c Capture
-	n, err := captureNumber(id)
+	name, n, err := itemKey(id)
 	if err != nil {
 		return c, err
 	}
-	caps := b.Bucket(bucketCaptures)
 	var v []byte
-	if caps != nil {
-		v = caps.Get(u64(n))
+	if items := b.Bucket(name); items != nil {
+		v = items.Get(u64(n))
 	}
 	if v == nil {
-		return c, fmt.Errorf("capture %s: %w", id, ErrNotFound)
+		return c, fmt.Errorf("%s %s: %w", kindName(id), id, ErrNotFound)
 	}
 	if err := json.Unmarshal(v, &c); err != nil {
-		return c, fmt.Errorf("%w: capture %s record: %v", ErrDamaged, id, err)
+		return c, fmt.Errorf("%w: %s record: %v", ErrDamaged, id, err)
 	}
 	return c, nil
 }
 
+func kindName(id string) string {
+	if strings.HasPrefix(id, "s") {
+		return "session"
+	}
+	return "capture"
+}
+
 func writeCapture(b *bolt.Bucket, c Capture) error {
-	n, err := captureNumber(c.ID)
+	name, n, err := itemKey(c.ID)
 	if err != nil {
 		return err
 	}
-	caps, err := b.CreateBucketIfNotExists(bucketCaptures)
+	items, err := b.CreateBucketIfNotExists(name)
 	if err != nil {
 		return err
 	}
-	return putJSON(caps, u64(n), c)
+	return putJSON(items, u64(n), c)
 }
 
 // splitRef splits "INCIDENT/c3" or "c3".
@@ -599,18 +646,22 @@ func (db *DB) CreateCapture(incident string, nc NewCapture) (c Capture, err erro
 		if err != nil {
 			return err
 		}
-		caps, err := b.CreateBucketIfNotExists(bucketCaptures)
+		bucket, letter := bucketCaptures, "c"
+		if nc.Source == SourceSession {
+			bucket, letter = bucketSessions, "s"
+		}
+		items, err := b.CreateBucketIfNotExists(bucket)
 		if err != nil {
 			return err
 		}
-		n, err := caps.NextSequence()
+		n, err := items.NextSequence()
 		if err != nil {
 			return err
 		}
 		title := strings.TrimSpace(nc.Title)
 		c = Capture{
-			Incident: id, ID: "c" + strconv.FormatUint(n, 10), Title: title, Source: nc.Source,
-			Session: nc.Session, Created: db.opts.Now().UTC(), State: CaptureOpen,
+			Incident: id, ID: letter + strconv.FormatUint(n, 10), Title: title, Source: nc.Source,
+			Session: nc.Session, Created: db.opts.Now().UTC(), State: CaptureOpen, Recording: nc.Recording,
 		}
 		if c.Title == "" {
 			c.Title = c.Source + " at " + c.Created.Format("15:04:05")
@@ -644,21 +695,27 @@ func (db *DB) Captures(incident string) (list []Capture, err error) {
 	return list, err
 }
 
+// capturesOf lists an incident's captures, then its sessions.
 func capturesOf(b *bolt.Bucket) ([]Capture, error) {
 	var list []Capture
-	caps := b.Bucket(bucketCaptures)
-	if caps == nil {
-		return nil, nil
-	}
-	err := caps.ForEach(func(_, v []byte) error {
-		var c Capture
-		if err := json.Unmarshal(v, &c); err != nil {
-			return fmt.Errorf("%w: capture record: %v", ErrDamaged, err)
+	for _, name := range [][]byte{bucketCaptures, bucketSessions} {
+		items := b.Bucket(name)
+		if items == nil {
+			continue
 		}
-		list = append(list, c)
-		return nil
-	})
-	return list, err
+		err := items.ForEach(func(_, v []byte) error {
+			var c Capture
+			if err := json.Unmarshal(v, &c); err != nil {
+				return fmt.Errorf("%w: %s record: %v", ErrDamaged, name, err)
+			}
+			list = append(list, c)
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return list, nil
 }
 
 // Capture resolves "c3" (current incident) or "INCIDENT/c3".

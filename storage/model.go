@@ -71,6 +71,22 @@ type Capture struct {
 	SHA256   string    `json:"sha256,omitempty"`
 	Sealed   time.Time `json:"sealed,omitzero"`
 	Copies   []Copy    `json:"copies,omitempty"`
+	// Recording describes a recorded session (s1, s2, ...), whose bytes are
+	// an asciicast v2 stream.
+	Recording *Recording `json:"recording,omitempty"`
+}
+
+// SourceSession marks a recorded terminal session.
+const SourceSession = "session"
+
+// Recording is what calm knows of a recorded terminal.
+type Recording struct {
+	Command string `json:"command"`
+	Host    string `json:"host,omitempty"`
+	User    string `json:"user,omitempty"`
+	Cols    int    `json:"cols"`
+	Rows    int    `json:"rows"`
+	Journal string `json:"journal,omitempty"` // the recorder's own copy
 }
 
 // VerifiedCopies counts the copies whose last read-back matched.
@@ -93,6 +109,7 @@ const (
 	EventNote    = "note"
 	EventVerify  = "verify"
 	EventExport  = "export"
+	EventMarker  = "marker" // a destructive command was submitted
 )
 
 // Event is one entry of an incident's timeline.
@@ -102,13 +119,17 @@ type Event struct {
 	Kind string    `json:"kind"`
 	Item string    `json:"item,omitempty"` // the capture or session it concerns
 	Text string    `json:"text"`
+	// At is, for a marker, the place in the session's asciicast stream
+	// (seconds since its start) just before the command it marks.
+	At float64 `json:"at,omitempty"`
 }
 
 // NewCapture is what a client says about a capture it is about to send.
 type NewCapture struct {
-	Title   string `json:"title"`
-	Source  string `json:"source"`
-	Session string `json:"session,omitempty"`
+	Title     string     `json:"title"`
+	Source    string     `json:"source"`
+	Session   string     `json:"session,omitempty"`
+	Recording *Recording `json:"recording,omitempty"`
 }
 
 // Seal is what a client computed over everything it sent.

@@ -35,6 +35,8 @@ type Store interface {
 	WriteContent(ref string, w io.Writer) error
 
 	AddNote(incident, text string) (Event, error)
+	// AddMarker puts a marker on the timeline at a place in a session.
+	AddMarker(incident, item, text string, at float64) (Event, error)
 	Events(incident string) ([]Event, error)
 
 	Search(q SearchQuery, each func(Match) error) error

@@ -27,6 +27,9 @@ var RetryFor = 30 * time.Second
 type CaptureWriter struct {
 	store   Store
 	Capture Capture
+	// RetryFor is how long to keep trying a failing store; a recorder sets
+	// it long, since its journal holds everything meanwhile.
+	RetryFor time.Duration
 
 	buf       []byte
 	next      uint64   // number of the next chunk to send
@@ -49,13 +52,20 @@ func NewCaptureWriter(s Store, incident string, nc NewCapture) (*CaptureWriter, 
 	if err != nil {
 		return nil, fmt.Errorf("create capture: %w", err)
 	}
-	return &CaptureWriter{store: s, Capture: c, buf: make([]byte, 0, ChunkSize), hash: sha256.New()}, nil
+	return AttachCaptureWriter(s, c), nil
+}
+
+// AttachCaptureWriter returns a writer for a capture already created.
+func AttachCaptureWriter(s Store, c Capture) *CaptureWriter {
+	return &CaptureWriter{store: s, Capture: c, RetryFor: RetryFor, buf: make([]byte, 0, ChunkSize), hash: sha256.New()}
 }
 
 // retry runs f until it succeeds, fails with an error retrying cannot help, or
 // RetryFor has passed.
-func retry(f func() error) error {
-	deadline := time.Now().Add(RetryFor)
+func retry(f func() error) error { return retryFor(RetryFor, f) }
+
+func retryFor(d time.Duration, f func() error) error {
+	deadline := time.Now().Add(d)
 	wait := 50 * time.Millisecond
 	for {
 		err := f()
@@ -116,7 +126,7 @@ func (w *CaptureWriter) flushChunk() error {
 
 func (w *CaptureWriter) send(n uint64, chunk []byte) error {
 	var lost bool
-	err := retry(func() error {
+	err := retryFor(w.RetryFor, func() error {
 		c, err := w.store.PutChunk(w.Capture.Incident, w.Capture.ID, n, chunk)
 		if err != nil {
 			lost = true // the agent may have died with uncommitted chunks
@@ -152,7 +162,7 @@ func (w *CaptureWriter) ack(committed uint64) {
 func (w *CaptureWriter) resend() error {
 	for n := w.base; n < w.base+uint64(len(w.window)); n++ {
 		chunk := w.window[n-w.base]
-		err := retry(func() error {
+		err := retryFor(w.RetryFor, func() error {
 			c, err := w.store.PutChunk(w.Capture.Incident, w.Capture.ID, n, chunk)
 			if err == nil {
 				w.ack(c)
@@ -172,10 +182,10 @@ func (w *CaptureWriter) resend() error {
 // waitFor waits until n chunks are committed, sending again what the store
 // lost.
 func (w *CaptureWriter) waitFor(n uint64) error {
-	deadline := time.Now().Add(RetryFor)
+	deadline := time.Now().Add(w.RetryFor)
 	for w.committed < n {
 		var c uint64
-		err := retry(func() (err error) {
+		err := retryFor(w.RetryFor, func() (err error) {
 			c, err = w.store.WaitCommitted(w.Capture.Incident, w.Capture.ID, n)
 			return err
 		})
@@ -194,6 +204,18 @@ func (w *CaptureWriter) waitFor(n uint64) error {
 		}
 	}
 	return nil
+}
+
+// Flush sends what is buffered now, as a shorter chunk: a live session's
+// output reaches the store within moments instead of once per MiB.
+func (w *CaptureWriter) Flush() error {
+	if w.err != nil {
+		return w.err
+	}
+	if err := w.flushChunk(); err != nil {
+		w.err = err
+	}
+	return w.err
 }
 
 // Err is the error that stopped the writer, if any.

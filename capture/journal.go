@@ -1,0 +1,180 @@
+// Package capture turns the outside world into bytes for the store: the PTY
+// recorder and its asciicast journal, tmux scrollback and live pane output,
+// and destructive-command markers.
+package capture
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+	"unicode/utf8"
+)
+
+// Journal is a recorder's own asciicast v2 file: an independent copy of the
+// session that asciinema can replay, written in the same pass as the output
+// reaches the terminal. The store's copy of the session is this file's bytes.
+type Journal struct {
+	mu      sync.Mutex
+	f       *os.File
+	start   time.Time
+	carry   []byte // the start of a rune cut at the end of the last write
+	size    int64  // bytes written so far
+	lastAt  float64
+	changed chan struct{} // signalled (never blocking) after every write
+}
+
+// Header is the first line of an asciicast v2 file.
+type Header struct {
+	Version   int               `json:"version"`
+	Width     int               `json:"width"`
+	Height    int               `json:"height"`
+	Timestamp int64             `json:"timestamp"`
+	Title     string            `json:"title,omitempty"`
+	Env       map[string]string `json:"env,omitempty"`
+}
+
+// CreateJournal starts a journal file (0600, in a 0700 folder).
+func CreateJournal(path string, h Header, start time.Time) (*Journal, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("create journal folder: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("create journal: %w", err)
+	}
+	h.Version = 2
+	h.Timestamp = start.Unix()
+	line, _ := json.Marshal(h)
+	j := &Journal{f: f, start: start, changed: make(chan struct{}, 1)}
+	if err := j.writeLine(append(line, '\n')); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return j, nil
+}
+
+func (j *Journal) writeLine(line []byte) error {
+	n, err := j.f.Write(line)
+	j.size += int64(n)
+	select {
+	case j.changed <- struct{}{}:
+	default:
+	}
+	if err != nil {
+		return fmt.Errorf("write journal %s: %w", j.f.Name(), err)
+	}
+	return nil
+}
+
+// Changed is signalled after writes, for a follower of the file.
+func (j *Journal) Changed() <-chan struct{} { return j.changed }
+
+// Path is the journal's file.
+func (j *Journal) Path() string { return j.f.Name() }
+
+// Size is how many bytes the journal holds.
+func (j *Journal) Size() int64 {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.size
+}
+
+// At is the time of the last event written, in seconds since the start.
+func (j *Journal) At() float64 {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.lastAt
+}
+
+func (j *Journal) elapsed(now time.Time) float64 {
+	at := now.Sub(j.start).Seconds()
+	// Rounded to microseconds like asciinema, and never going backwards.
+	at, _ = strconv.ParseFloat(strconv.FormatFloat(at, 'f', 6, 64), 64)
+	if at < j.lastAt {
+		at = j.lastAt
+	}
+	j.lastAt = at
+	return at
+}
+
+// Output records terminal output. A multi-byte character split between two
+// reads waits for its end, so the JSON string holds whole characters; bytes
+// that are not UTF-8 at all become U+FFFD, as asciicast requires text.
+func (j *Journal) Output(p []byte, now time.Time) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if len(j.carry) > 0 {
+		p = append(j.carry, p...)
+		j.carry = nil
+	}
+	if cut := incompleteTail(p); cut > 0 {
+		j.carry = append([]byte(nil), p[len(p)-cut:]...)
+		p = p[:len(p)-cut]
+	}
+	if len(p) == 0 {
+		return nil
+	}
+	return j.event(now, "o", string(p))
+}
+
+// Resize records a new terminal size.
+func (j *Journal) Resize(cols, rows int, now time.Time) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.event(now, "r", fmt.Sprintf("%dx%d", cols, rows))
+}
+
+// Marker records an asciicast marker.
+func (j *Journal) Marker(label string, now time.Time) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.event(now, "m", label)
+}
+
+func (j *Journal) event(now time.Time, kind, data string) error {
+	at := j.elapsed(now)
+	text, _ := json.Marshal(data)
+	line := make([]byte, 0, len(text)+32)
+	line = append(line, '[')
+	line = strconv.AppendFloat(line, at, 'f', 6, 64)
+	line = append(line, `, "`...)
+	line = append(line, kind...)
+	line = append(line, `", `...)
+	line = append(line, text...)
+	line = append(line, "]\n"...)
+	return j.writeLine(line)
+}
+
+// Close writes out a character still waiting for its end and closes the file.
+func (j *Journal) Close() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if len(j.carry) > 0 {
+		j.event(time.Now(), "o", string(j.carry))
+		j.carry = nil
+	}
+	if err := j.f.Sync(); err != nil {
+		j.f.Close()
+		return err
+	}
+	return j.f.Close()
+}
+
+// incompleteTail is how many bytes at the end of p begin a UTF-8 character
+// that is not complete yet.
+func incompleteTail(p []byte) int {
+	for i := 1; i <= min(utf8.UTFMax-1, len(p)); i++ {
+		b := p[len(p)-i]
+		if utf8.RuneStart(b) {
+			if b >= 0xC0 && !utf8.FullRune(p[len(p)-i:]) {
+				return i
+			}
+			return 0
+		}
+	}
+	return 0
+}

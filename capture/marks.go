@@ -1,0 +1,125 @@
+package capture
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// A Mark is a kind of command worth a marker on the timeline before it runs.
+type Mark struct {
+	Name   string
+	Match  *regexp.Regexp
+	Unless *regexp.Regexp // no marker when this matches too (a WHERE clause)
+}
+
+func mark(name, match, unless string) Mark {
+	m := Mark{Name: name, Match: regexp.MustCompile(match)}
+	if unless != "" {
+		m.Unless = regexp.MustCompile(unless)
+	}
+	return m
+}
+
+// DefaultMarks are the destructive commands calm marks out of the box.
+var DefaultMarks = []Mark{
+	mark("rm -rf", `\brm\s+(-\S*[rR]\S*\s+)*-\S*[fF]|\brm\s+(-\S*\s+)*-\S*[rR]`, ""),
+	mark("DROP", `(?i)\bdrop\s+(table|database|schema|index|view|collection|user)\b|\.drop(Database)?\(`, ""),
+	mark("TRUNCATE", `(?i)\btruncate\s+(table\s+)?\w`, ""),
+	mark("DELETE without WHERE", `(?i)\bdelete\s+from\s+\S+`, `(?i)\bwhere\b`),
+	mark("UPDATE without WHERE", `(?i)\bupdate\s+\S+\s+set\b`, `(?i)\bwhere\b`),
+	mark("Mongo write", `\.(update|updateOne|updateMany|replaceOne|deleteOne|deleteMany|remove|findOneAndReplace|findOneAndUpdate|findOneAndDelete|bulkWrite)\s*\(`, ""),
+	mark("kubectl delete", `\bkubectl\s+(\S+\s+)*delete\b`, ""),
+	mark("terraform destroy", `\bterraform\s+(\S+\s+)*(destroy|apply\s+.*-destroy)\b`, ""),
+	mark("helm uninstall", `\bhelm\s+(uninstall|delete)\b`, ""),
+	mark("FLUSHALL", `(?i)\bflush(all|db)\b`, ""),
+	mark("force push", `\bgit\s+push\s+.*(--force\b|-f\b)`, ""),
+}
+
+// CompileMarks adds patterns from the config to the built-in ones.
+func CompileMarks(patterns []string) ([]Mark, error) {
+	marks := append([]Mark(nil), DefaultMarks...)
+	for _, p := range patterns {
+		re, err := regexp.Compile(p)
+		if err != nil {
+			return nil, fmt.Errorf("mark pattern %q: %v", p, err)
+		}
+		marks = append(marks, Mark{Name: p, Match: re})
+	}
+	return marks, nil
+}
+
+// Check returns the name of the first mark a command line matches.
+func Check(marks []Mark, line string) (string, bool) {
+	for _, m := range marks {
+		if m.Match.MatchString(line) && (m.Unless == nil || !m.Unless.MatchString(line)) {
+			return m.Name, true
+		}
+	}
+	return "", false
+}
+
+// LineWatcher follows what a user types closely enough to see each command
+// line they submit: printable characters, backspace, ^U, ^C; cursor keys and
+// other escape sequences are skipped. It keeps only the line being typed and
+// nothing once it is submitted.
+type LineWatcher struct {
+	line   []rune
+	escape int // 1: after ESC, 2: in CSI, 3: in SS3
+}
+
+// maxWatchedLine bounds the typed line kept in memory.
+const maxWatchedLine = 64 << 10
+
+// Feed takes typed bytes and calls submit with every line ended by Enter.
+func (w *LineWatcher) Feed(p []byte, submit func(line string)) {
+	for _, r := range string(p) {
+		switch w.escape {
+		case 1:
+			switch r {
+			case '[':
+				w.escape = 2
+			case 'O':
+				w.escape = 3
+			default:
+				w.escape = 0
+			}
+			continue
+		case 2:
+			if r >= 0x40 && r <= 0x7e {
+				w.escape = 0
+			}
+			continue
+		case 3:
+			w.escape = 0
+			continue
+		}
+		switch {
+		case r == 0x1b:
+			w.escape = 1
+		case r == '\r' || r == '\n':
+			if line := strings.TrimSpace(string(w.line)); line != "" {
+				submit(line)
+			}
+			w.line = w.line[:0]
+		case r == 0x7f || r == 0x08:
+			if len(w.line) > 0 {
+				w.line = w.line[:len(w.line)-1]
+			}
+		case r == 0x15 || r == 0x03: // ^U, ^C
+			w.line = w.line[:0]
+		case r == 0x17: // ^W
+			s := strings.TrimRight(string(w.line), " ")
+			if i := strings.LastIndexByte(s, ' '); i >= 0 {
+				w.line = []rune(s[:i+1])
+			} else {
+				w.line = w.line[:0]
+			}
+		case r >= 0x20 && len(w.line) < maxWatchedLine:
+			w.line = append(w.line, r)
+		}
+	}
+}
+
+// Reset forgets a line partly typed (echo went off: a password).
+func (w *LineWatcher) Reset() { w.line, w.escape = w.line[:0], 0 }

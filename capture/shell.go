@@ -1,0 +1,195 @@
+package capture
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/creack/pty"
+	"golang.org/x/sys/unix"
+	"golang.org/x/term"
+
+	"calm/storage"
+)
+
+// ShellOptions configure a recorded shell.
+type ShellOptions struct {
+	Command     []string // default: $SHELL
+	Store       storage.Store
+	Incident    string // "" is the current one
+	JournalDir  string
+	Title       string
+	RecordInput bool // typed input too, never while echo is off
+	Marks       []Mark
+	Stdin       *os.File
+	Stdout      *os.File
+	Stderr      io.Writer
+}
+
+// RunShell runs a command in a PTY as script(1) does, recording its output to
+// a journal and the store, and returns the command's exit status. The
+// terminal always gets the output first; storing happens behind the journal
+// and never slows or stops the shell.
+func RunShell(o ShellOptions) (int, error) {
+	if len(o.Command) == 0 {
+		sh := os.Getenv("SHELL")
+		if sh == "" {
+			sh = "/bin/sh"
+		}
+		o.Command = []string{sh}
+	}
+	interactive := term.IsTerminal(int(o.Stdin.Fd()))
+	cols, rows := 80, 24
+	if c, r, err := term.GetSize(int(o.Stdout.Fd())); err == nil {
+		cols, rows = c, r
+	} else if c, r, err := term.GetSize(int(o.Stdin.Fd())); err == nil {
+		cols, rows = c, r
+	}
+	start := time.Now()
+	host, _ := os.Hostname()
+	journalPath := filepath.Join(o.JournalDir, fmt.Sprintf("%s-%d.cast", start.UTC().Format("20060102T150405Z"), os.Getpid()))
+	title := o.Title
+	if title == "" {
+		title = strings.Join(o.Command, " ")
+	}
+	j, err := CreateJournal(journalPath, Header{Width: cols, Height: rows, Title: title,
+		Env: map[string]string{"SHELL": os.Getenv("SHELL"), "TERM": os.Getenv("TERM")}}, start)
+	if err != nil {
+		return 1, err
+	}
+	rec := &storage.Recording{Command: strings.Join(o.Command, " "), Host: host, User: os.Getenv("USER"), Cols: cols, Rows: rows, Journal: journalPath}
+	st := newStreamer(o.Store, o.Incident, storage.NewCapture{Title: title, Source: storage.SourceSession, Recording: rec}, j)
+	session := st.tryCreate() // fast path; the streamer retries if the agent is not there yet
+
+	cmd := exec.Command(o.Command[0], o.Command[1:]...)
+	cmd.Env = append(os.Environ(), "CALM_SESSION="+session)
+	ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Cols: uint16(cols), Rows: uint16(rows)})
+	if err != nil {
+		j.Close()
+		os.Remove(journalPath)
+		return 127, fmt.Errorf("start %s: %w", o.Command[0], err)
+	}
+	defer ptmx.Close()
+	where := journalPath
+	if session != "" {
+		where = session + " (journal " + journalPath + ")"
+	}
+	fmt.Fprintf(o.Stderr, "calm: recording %s to %s\r\n", title, where)
+
+	if interactive {
+		old, err := term.MakeRaw(int(o.Stdin.Fd()))
+		if err == nil {
+			// Restored on every way out: return, panic, or a signal below.
+			defer term.Restore(int(o.Stdin.Fd()), old)
+		}
+	}
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGWINCH, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGINT)
+	defer signal.Stop(sigs)
+	go func() {
+		for s := range sigs {
+			if s == syscall.SIGWINCH {
+				if interactive {
+					_ = pty.InheritSize(o.Stdin, ptmx)
+				}
+				if ws, err := pty.GetsizeFull(ptmx); err == nil {
+					j.Resize(int(ws.Cols), int(ws.Rows), time.Now())
+				}
+				continue
+			}
+			if cmd.Process != nil {
+				cmd.Process.Signal(s) // the child decides; we stop when it exits
+			}
+		}
+	}()
+	go st.run()
+	go copyInput(o, ptmx, j, st, start)
+
+	buf := make([]byte, 32<<10)
+	var journalErr error
+	for {
+		n, err := ptmx.Read(buf)
+		if n > 0 {
+			o.Stdout.Write(buf[:n]) // the user's terminal first
+			if journalErr == nil {
+				journalErr = j.Output(buf[:n], time.Now())
+			}
+		}
+		if err != nil {
+			break // EIO once the child and its children have closed the terminal
+		}
+	}
+	waitErr := cmd.Wait()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(waitErr, &ee) {
+		code = ee.ExitCode()
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			code = 128 + int(ws.Signal())
+		}
+	}
+	if err := j.Close(); err != nil && journalErr == nil {
+		journalErr = err
+	}
+	if journalErr != nil {
+		fmt.Fprintf(o.Stderr, "calm: the journal failed (%v); the store has what was sent before\r\n", journalErr)
+	}
+	c, err := st.finish()
+	if err != nil {
+		fmt.Fprintf(o.Stderr, "calm: recording stopped; the store did not take it (%s); everything is in %s\r\n", err, journalPath)
+		return code, nil
+	}
+	fmt.Fprintf(o.Stderr, "calm: recording stopped: %s/%s saved, %d bytes, %d of %d copies verified\r\n",
+		c.Incident, c.ID, c.Size, c.VerifiedCopies(), len(c.Copies))
+	return code, nil
+}
+
+// copyInput sends typed input to the shell, watching submitted lines for
+// destructive commands. Nothing typed while the terminal's echo is off (a
+// password prompt) is looked at or kept.
+func copyInput(o ShellOptions, ptmx *os.File, j *Journal, st *streamer, start time.Time) {
+	var watcher LineWatcher
+	buf := make([]byte, 4096)
+	for {
+		n, err := o.Stdin.Read(buf)
+		if n > 0 {
+			p := buf[:n]
+			if echoOn(ptmx) {
+				at := j.At() // the output just before the command
+				watcher.Feed(p, func(line string) {
+					if name, ok := Check(o.Marks, line); ok {
+						j.Marker(name, time.Now())
+						st.mark(name+": "+line, at)
+					}
+				})
+				if o.RecordInput {
+					j.mu.Lock()
+					j.event(time.Now(), "i", string(p))
+					j.mu.Unlock()
+				}
+			} else {
+				watcher.Reset()
+			}
+			if _, err := ptmx.Write(p); err != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// echoOn reports whether the shell's terminal echoes input. On Linux the
+// master side reads the terminal's modes.
+func echoOn(ptmx *os.File) bool {
+	t, err := unix.IoctlGetTermios(int(ptmx.Fd()), unix.TCGETS)
+	return err == nil && t.Lflag&unix.ECHO != 0
+}
