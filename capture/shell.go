@@ -152,8 +152,8 @@ func RunShell(o ShellOptions) (int, error) {
 }
 
 // copyInput sends typed input to the shell, watching submitted lines for
-// destructive commands. Nothing typed while the terminal's echo is off (a
-// password prompt) is looked at or kept.
+// destructive commands. Nothing typed at a password prompt is looked at or
+// kept.
 func copyInput(o ShellOptions, ptmx *os.File, j *Journal, st *streamer, start time.Time) {
 	var watcher LineWatcher
 	buf := make([]byte, 4096)
@@ -161,7 +161,7 @@ func copyInput(o ShellOptions, ptmx *os.File, j *Journal, st *streamer, start ti
 		n, err := o.Stdin.Read(buf)
 		if n > 0 {
 			p := buf[:n]
-			if echoOn(ptmx) {
+			if !secretInput(ptmx) {
 				at := j.At() // the output just before the command
 				watcher.Feed(p, func(line string) {
 					if name, ok := Check(o.Marks, line); ok {
@@ -187,9 +187,12 @@ func copyInput(o ShellOptions, ptmx *os.File, j *Journal, st *streamer, start ti
 	}
 }
 
-// echoOn reports whether the shell's terminal echoes input. On Linux the
-// master side reads the terminal's modes.
-func echoOn(ptmx *os.File) bool {
+// secretInput reports whether the terminal is reading something secret: echo
+// off in canonical mode, as getpass(3), sudo, ssh and `read -s` set it. Line
+// editors (readline, zle) also turn echo off, but leave canonical mode and
+// echo what is typed themselves. On Linux the master side reads the
+// terminal's modes. When the modes cannot be read, assume a secret.
+func secretInput(ptmx *os.File) bool {
 	t, err := unix.IoctlGetTermios(int(ptmx.Fd()), unix.TCGETS)
-	return err == nil && t.Lflag&unix.ECHO != 0
+	return err != nil || (t.Lflag&unix.ECHO == 0 && t.Lflag&unix.ICANON != 0)
 }

@@ -213,8 +213,9 @@ func (s *sanitizingWriter) Write(p []byte) (int, error) {
 }
 
 func cmdShow(e *env, args []string) error {
-	fs := e.flags("show", "[--raw] [--sanitize] ID")
+	fs := e.flags("show", "[--raw] [--sanitize] [--cast] ID")
 	raw := fs.Bool("raw", false, "write the captured bytes as they are, even to a terminal")
+	cast := fs.Bool("cast", false, "for a session: its asciicast v2 stream rather than its output")
 	clean := fs.Bool("sanitize", false, "remove terminal controls even when not writing to a terminal")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -229,11 +230,26 @@ func cmdShow(e *env, args []string) error {
 	if (*clean || isTerminal(out)) && !*raw {
 		w = sw
 	}
-	if err := e.store.WriteContent(fs.Arg(0), w); err != nil {
+	ref := fs.Arg(0)
+	if _, item := splitItem(ref); strings.HasPrefix(item, "s") && !*cast {
+		out := &storage.CastOutput{W: w}
+		if err := e.store.WriteContent(ref, out); err != nil {
+			return err
+		}
+		out.Close()
+	} else if err := e.store.WriteContent(ref, w); err != nil {
 		return err
 	}
 	bw.Write(sw.f.Flush(nil))
 	return bw.Flush()
+}
+
+// splitItem splits "INCIDENT/c3" or "c3".
+func splitItem(ref string) (incident, item string) {
+	if i := strings.LastIndexByte(ref, '/'); i >= 0 {
+		return ref[:i], ref[i+1:]
+	}
+	return "", ref
 }
 
 func cmdSearch(e *env, args []string) error {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"regexp"
 
@@ -123,7 +124,20 @@ func (db *DB) Search(q SearchQuery, each func(Match) error) error {
 				}
 				return nil
 			}}
-			err := db.eachChunk(inc, c.ID, func(_ uint64, data []byte) error { return sc.write(data) })
+			// Sessions are asciicast: search the output they recorded.
+			var feed io.Writer = writerFunc(func(p []byte) (int, error) { return len(p), sc.write(p) })
+			var cast *CastOutput
+			if c.Recording != nil {
+				cast = &CastOutput{W: feed}
+				feed = cast
+			}
+			err := db.eachChunk(inc, c.ID, func(_ uint64, data []byte) error {
+				_, err := feed.Write(data)
+				return err
+			})
+			if err == nil && cast != nil {
+				err = cast.Close()
+			}
 			if err == nil {
 				err = sc.flush()
 			}
@@ -137,6 +151,10 @@ func (db *DB) Search(q SearchQuery, each func(Match) error) error {
 	}
 	return nil
 }
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
 // Check runs bbolt's consistency check over the whole file.
 func (db *DB) Check() (CheckReport, error) {

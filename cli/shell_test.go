@@ -1,0 +1,220 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"calm/sanitize"
+)
+
+// trimLines drops trailing spaces on each line and blank lines at the end,
+// as a terminal shows text.
+func trimLines(s string) []string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		lines[i] = strings.TrimRight(l, " \r")
+	}
+	for len(lines) > 0 && lines[len(lines)-1] == "" {
+		lines = lines[:len(lines)-1]
+	}
+	return lines
+}
+
+func TestShellRecordingMatchesWhatTmuxShows(t *testing.T) {
+	w := newWorld(t)
+	var input bytes.Buffer
+	for i := 1; i <= 100_000; i++ {
+		switch {
+		case i%10 == 0:
+			fmt.Fprintf(&input, "\x1b[1;32mok\x1b[0m step %d \x1b[31mred\x1b[0m\n", i)
+		case i%7 == 0:
+			fmt.Fprintf(&input, "downloading 10%%\rdownloading 55%%\rdownloading 100%% line %d\n", i)
+		default:
+			fmt.Fprintf(&input, "plain line %d { _id: ObjectId(\"65f1\") }\n", i)
+		}
+	}
+	file := writeTemp(t, input.Bytes())
+	tm := newTmux(t)
+	tm.start(w.envPrefix() + calmBin + " shell -- cat " + file + "; echo CALM-EXITED-$?")
+	tm.waitFor("CALM-EXITED-0", 60*time.Second)
+
+	var shown []string
+	for _, l := range trimLines(tm.screen()) {
+		if !strings.HasPrefix(l, "calm: ") && !strings.HasPrefix(l, "CALM-EXITED") && !strings.HasPrefix(l, "Pane is dead") {
+			shown = append(shown, l)
+		}
+	}
+	stored := trimLines(w.ok(nil, "show", "--sanitize", "s1"))
+	if len(stored) != 100_000 || len(shown) != 100_000 {
+		t.Fatalf("stored %d lines, tmux shows %d; want 100000 each", len(stored), len(shown))
+	}
+	for i := range shown {
+		if shown[i] != stored[i] {
+			t.Fatalf("line %d: tmux shows %q, calm stored %q", i+1, shown[i], stored[i])
+		}
+	}
+}
+
+func TestJournalPassesAsciinemaCatAndEqualsTheSession(t *testing.T) {
+	if _, err := exec.LookPath("asciinema"); err != nil {
+		t.Fatal("asciinema is missing: install it (apt-get install asciinema)")
+	}
+	w := newWorld(t)
+	out, errs, code := w.run(nil, "shell", "--", "sh", "-c", `printf 'caf\303\251 \033[31mred\033[0m\n'; seq 1 2000; exit 4`)
+	if code != 4 {
+		t.Fatalf("exit status %d, want the command's 4: %s", code, errs)
+	}
+	if !strings.Contains(out, "1999\r\n2000") {
+		t.Fatalf("the terminal did not get the output: %q", lastLines(out, 3))
+	}
+	journals, _ := filepath.Glob(filepath.Join(w.home, "journal", "*.cast"))
+	if len(journals) != 1 {
+		t.Fatalf("journals %v", journals)
+	}
+	journal, _ := os.ReadFile(journals[0])
+	if cast := w.ok(nil, "show", "--cast", "s1"); cast != string(journal) {
+		t.Fatal("the session in the store differs from the journal")
+	}
+	played, err := exec.Command("script", "-q", "-c", "asciinema cat "+journals[0], "/dev/null").Output()
+	if err != nil {
+		t.Fatalf("asciinema cat: %v", err)
+	}
+	session := w.ok(nil, "show", "s1")
+	strip := func(s string) string { return strings.ReplaceAll(s, "\r", "") }
+	if strip(string(played)) != strip(session) {
+		t.Fatalf("asciinema cat plays %d bytes, the session holds %d", len(played), len(session))
+	}
+}
+
+func TestShellSurvivesAgentKills(t *testing.T) {
+	w := newWorld(t)
+	w.ok(nil, "incident", "new", "recorder under fire")
+	cmd := w.cmd("shell", "--", "sh", "-c", `i=0; while [ $i -lt 60 ]; do seq $((i*1000)) $((i*1000+999)); i=$((i+1)); sleep 0.05; done`)
+	var out lockedBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	kills := 0
+	for running := true; running; {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("calm shell: %v: %s", err, lastLines(out.String(), 5))
+			}
+			running = false
+		case <-time.After(300 * time.Millisecond):
+			if pid := w.agentPID(); pid > 0 {
+				syscall.Kill(pid, syscall.SIGKILL)
+				kills++
+			}
+		}
+	}
+	if kills < 3 {
+		t.Fatalf("only %d kills landed", kills)
+	}
+	if !strings.Contains(out.String(), "recording stopped: ") {
+		t.Fatalf("the recorder did not save the session: %s", lastLines(out.String(), 3))
+	}
+	journals, _ := filepath.Glob(filepath.Join(w.home, "journal", "*.cast"))
+	journal, _ := os.ReadFile(journals[0])
+	if cast := w.ok(nil, "show", "--cast", "s1"); cast != string(journal) {
+		t.Fatalf("after %d kills the session (%d bytes) differs from the journal (%d bytes)", kills, len(cast), len(journal))
+	}
+	if lines := trimLines(w.ok(nil, "show", "s1")); len(lines) != 60_000 || lines[59_999] != "59999" {
+		t.Fatalf("session holds %d lines", len(lines))
+	}
+	w.checkStore()
+}
+
+type exported struct {
+	Events []struct {
+		Kind, Item, Text string
+		At               float64
+	}
+}
+
+func TestMarkerBeforeADestructiveCommandAndNoPasswordStored(t *testing.T) {
+	w := newWorld(t)
+	tm := newTmux(t)
+	tm.start(w.envPrefix() + calmBin + " shell --input -- bash --norc --noprofile")
+	tm.waitFor("calm: recording", 10*time.Second)
+	tm.typeText("echo before-the-update")
+	tm.press("Enter")
+	tm.waitFor("before-the-update\n", 5*time.Second)
+	time.Sleep(300 * time.Millisecond)
+	tm.typeText("UPDATE users SET name='x';")
+	tm.press("Enter")
+	tm.waitFor("command not found", 5*time.Second)
+	tm.typeText(`read -s -p "Password: " pw; echo; echo "got ${#pw} chars"`)
+	tm.press("Enter")
+	tm.waitFor("Password: ", 5*time.Second)
+	tm.typeText("hunter2-Secret")
+	tm.press("Enter")
+	tm.waitFor("got 14 chars", 5*time.Second)
+	tm.typeText("exit")
+	tm.press("Enter")
+	tm.waitFor("recording stopped", 10*time.Second)
+
+	var exp exported
+	if err := json.Unmarshal([]byte(w.ok(nil, "export", "--format", "json", "")), &exp); err != nil {
+		t.Fatal(err)
+	}
+	var marker *float64
+	for _, ev := range exp.Events {
+		if ev.Kind == "marker" {
+			if !strings.Contains(ev.Text, "UPDATE without WHERE") || ev.Item != "s1" {
+				t.Fatalf("marker %+v", ev)
+			}
+			marker = &ev.At
+		}
+	}
+	if marker == nil {
+		t.Fatalf("no marker among %+v", exp.Events)
+	}
+	// The marker sits after the earlier output and before the command's own.
+	cast := w.ok(nil, "show", "--cast", "s1")
+	var before, after float64 = -1, -1
+	for _, line := range strings.Split(cast, "\n")[1:] {
+		var ev [3]any
+		if json.Unmarshal([]byte(line), &ev) != nil || ev[1] != "o" {
+			continue
+		}
+		at, data := ev[0].(float64), ev[2].(string)
+		if strings.Contains(data, "before-the-update\r\n") && before < 0 {
+			before = at
+		}
+		if strings.Contains(data, "command not found") && after < 0 {
+			after = at
+		}
+	}
+	if !(before >= 0 && *marker >= before && *marker < after) {
+		t.Fatalf("marker at %.6f, want between the earlier output at %.6f and the command's output at %.6f", *marker, before, after)
+	}
+	// The password is nowhere: not in the session, journal, copies or store.
+	if _, _, code := w.run(nil, "search", "-F", "hunter2"); code != 1 {
+		t.Fatal("search found the password")
+	}
+	filepath.Walk(w.home, func(p string, fi os.FileInfo, err error) error {
+		if err == nil && !fi.IsDir() {
+			data, _ := os.ReadFile(p)
+			if bytes.Contains(data, []byte("hunter2")) || bytes.Contains(sanitize.Text(data), []byte("hunter2")) {
+				t.Errorf("%s holds the password", p)
+			}
+		}
+		return nil
+	})
+	if !strings.Contains(cast, `"i", "echo before-the-update`) && !strings.Contains(cast, `"i", "e"`) {
+		t.Fatalf("--input recorded no typed input at all")
+	}
+}
