@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 
@@ -197,19 +198,34 @@ func isTerminal(w io.Writer) bool {
 	return err == nil
 }
 
-// sanitizingWriter neutralises terminal controls in a stream.
+// sanitizingWriter neutralises terminal controls in a stream. It holds back
+// the unfinished line, so that a \r arriving later still replaces it as a
+// terminal would (up to a MiB, past which the line goes out as it is).
 type sanitizingWriter struct {
-	w   io.Writer
-	f   sanitize.Filter
-	buf []byte
+	w    io.Writer
+	f    sanitize.Filter
+	line []byte
 }
 
 func (s *sanitizingWriter) Write(p []byte) (int, error) {
-	s.buf = s.f.Append(s.buf[:0], p)
-	if _, err := s.w.Write(s.buf); err != nil {
+	s.f.HoldsLine()
+	s.line = s.f.Append(s.line, p)
+	cut := bytes.LastIndexByte(s.line, '\n') + 1
+	if len(s.line)-cut > 1<<20 {
+		cut = len(s.line)
+	}
+	if _, err := s.w.Write(s.line[:cut]); err != nil {
 		return 0, err
 	}
+	s.line = s.line[:copy(s.line, s.line[cut:])]
 	return len(p), nil
+}
+
+// Close writes out the last, unfinished line.
+func (s *sanitizingWriter) Close() error {
+	_, err := s.w.Write(s.f.Flush(s.line))
+	s.line = s.line[:0]
+	return err
 }
 
 func cmdShow(e *env, args []string) error {
@@ -240,7 +256,7 @@ func cmdShow(e *env, args []string) error {
 	} else if err := e.store.WriteContent(ref, w); err != nil {
 		return err
 	}
-	bw.Write(sw.f.Flush(nil))
+	sw.Close()
 	return bw.Flush()
 }
 
@@ -363,9 +379,11 @@ func exportText(s storage.Store, inc storage.Incident, w *bufio.Writer) error {
 	for _, c := range caps {
 		fmt.Fprintf(w, "\n==== %s: %s (%s, %d bytes, sha256 %s, %d of %d copies verified)\n",
 			c.ID, sanitize.Text([]byte(c.Title)), c.Source, c.Size, c.SHA256, c.VerifiedCopies(), len(c.Copies))
-		if err := s.WriteContent(inc.ID+"/"+c.ID, &sanitizingWriter{w: w}); err != nil {
+		sw := &sanitizingWriter{w: w}
+		if err := s.WriteContent(inc.ID+"/"+c.ID, sw); err != nil {
 			return err
 		}
+		sw.Close()
 		fmt.Fprintln(w)
 	}
 	return nil

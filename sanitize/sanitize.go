@@ -43,7 +43,13 @@ type Filter struct {
 	st        state
 	lineStart int    // index in dst where the current line starts, for \r
 	partial   []byte // the start of a rune cut at the end of the last piece
+	cr        bool   // the last piece ended with \r: CRLF, or a line rewrite?
 }
+
+// HoldsLine tells the filter that the next dst passed to Append begins with
+// the current, unfinished line: a \r may then take back what is in it. A
+// writer that sends out only finished lines uses it.
+func (f *Filter) HoldsLine() { f.lineStart = 0 }
 
 // Flush ends the stream: a rune left incomplete becomes U+FFFD.
 func (f *Filter) Flush(dst []byte) []byte {
@@ -63,6 +69,12 @@ func (f *Filter) Append(dst, src []byte) []byte {
 		// Rare: a multi-byte rune was split between two pieces.
 		src = append(f.partial, src...)
 		f.partial = nil
+	}
+	if f.cr && len(src) > 0 {
+		f.cr = false
+		if src[0] != '\n' {
+			dst = dst[:f.lineStart]
+		}
 	}
 	for i := 0; i < len(src); {
 		b := src[i]
@@ -129,7 +141,9 @@ func (f *Filter) Append(dst, src []byte) []byte {
 				if i < len(src) && src[i] == '\n' {
 					continue // CRLF is a plain line end
 				}
-				if i < len(src) {
+				if i == len(src) {
+					f.cr = true // decided by the next piece
+				} else {
 					// Progress bars: the text after \r replaces the line.
 					dst = dst[:f.lineStart]
 				}

@@ -96,3 +96,23 @@ func FuzzText(f *testing.F) {
 		}
 	})
 }
+
+func TestCarriageReturnSplitAcrossPieces(t *testing.T) {
+	for _, pieces := range [][]string{
+		{"55%\r", "100%\n"},
+		{"line\r", "\nnext\n"},
+		{"a\r", "", "b\n"},
+	} {
+		var f Filter
+		var out []byte
+		whole := ""
+		for _, p := range pieces {
+			f.HoldsLine()
+			out = f.Append(out, []byte(p))
+			whole += p
+		}
+		if want := Text([]byte(whole)); string(out) != string(want) {
+			t.Errorf("%q in pieces: %q, whole: %q", pieces, out, want)
+		}
+	}
+}
