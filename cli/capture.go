@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"calm/capture"
 )
@@ -40,4 +41,86 @@ func asFile(v any, fallback *os.File) *os.File {
 		return f
 	}
 	return fallback
+}
+
+func cmdSnap(e *env, args []string) error {
+	fs := e.flags("snap", "[-t PANE] [--incident ID] [TITLE]")
+	pane := fs.String("t", capture.CurrentPane(), "the tmux pane (default: this one)")
+	incident := fs.String("incident", "", "the incident (default: the current one)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	c, err := capture.Snap(e.store, *incident, *pane, strings.Join(fs.Args(), " "))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "saved %s/%s: pane %s scrollback, %s, %d of %d copies verified\n",
+		c.Incident, c.ID, *pane, humanBytes(c.Size), c.VerifiedCopies(), len(c.Copies))
+	return nil
+}
+
+// shellQuote quotes words for the sh -c that tmux runs commands with.
+func shellQuote(words ...string) string {
+	q := make([]string, len(words))
+	for i, w := range words {
+		q[i] = "'" + strings.ReplaceAll(w, "'", `'\''`) + "'"
+	}
+	return strings.Join(q, " ")
+}
+
+// selfCommand is this calm, with this configuration, as a command line that
+// works from tmux, whose environment is not ours.
+func (e *env) selfCommand(args ...string) string {
+	argv := e.cfg.agentCommand()
+	argv = argv[:len(argv)-3] // drop "agent --socket SOCK"
+	return "exec env " + shellQuote("CALM_SOCKET="+e.cfg.socket) + " " + shellQuote(append(argv, args...)...)
+}
+
+func cmdSplit(e *env, args []string) error {
+	fs := e.flags("split", "[--stop]")
+	stop := fs.Bool("stop", false, "stop recording this pane")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	pane := capture.CurrentPane()
+	if pane == "" {
+		return capture.ErrNotInTmux
+	}
+	if *stop {
+		if err := capture.StopPipe(pane); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "calm: stopped recording pane %s; the session is being sealed\n", pane)
+		return nil
+	}
+	inc, err := e.store.CurrentIncident()
+	if err != nil {
+		return err
+	}
+	c, err := capture.Snap(e.store, inc.ID, pane, "")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "calm: saved pane %s's scrollback as %s/%s (%s, %d of %d copies verified)\n",
+		pane, c.Incident, c.ID, humanBytes(c.Size), c.VerifiedCopies(), len(c.Copies))
+	if err := capture.StartPipe(pane, e.selfCommand("pipe", "--incident", inc.ID, "--pane", pane)); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "calm: recording pane %s until it closes or 'calm split --stop'\n", pane)
+	// The TUI is not built yet: the pane beside shows the incident, refreshed.
+	return capture.SplitWindow(pane, "while :; do clear; "+e.selfCommand()[len("exec "):]+"; sleep 2; done")
+}
+
+// cmdPipe records a pane's output arriving from tmux pipe-pane.
+func cmdPipe(e *env, args []string) error {
+	fs := e.flags("pipe", "--pane PANE [--incident ID]")
+	pane := fs.String("pane", "", "the pane being recorded")
+	incident := fs.String("incident", "", "the incident")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	cols, rows := capture.PaneSize(*pane)
+	_, err := capture.RecordPipe(e.store, *incident, filepath.Join(filepath.Dir(e.cfg.Store), "journal"),
+		"live output of pane "+*pane, cols, rows, e.stdin)
+	return err
 }

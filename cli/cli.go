@@ -28,6 +28,8 @@ usage: calm [--store FILE] [--mirror DIR]... [--config FILE] COMMAND [ARGS]
   incident use ID        make an incident current (any unique prefix works)
   incident close [ID]    close an incident
   shell [-- CMD ARGS]    record a shell (default $SHELL) in a PTY, like script(1)
+  snap [-t PANE]         save a tmux pane's whole scrollback as a capture
+  split [--stop]         in tmux: save this pane's scrollback, record its output, open calm beside it
   tee [TITLE]            copy stdin to stdout unchanged, and save it as a capture
   note TEXT              add a note to the current incident's timeline
   show ID                print a capture (c3, or INCIDENT/c3); --raw skips sanitising
@@ -148,6 +150,9 @@ func init() {
 		"export":   cmdExport,
 		"doctor":   cmdDoctor,
 		"shell":    cmdShell,
+		"snap":     cmdSnap,
+		"split":    cmdSplit,
+		"pipe":     cmdPipe,
 	}
 }
 

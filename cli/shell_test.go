@@ -218,3 +218,69 @@ func TestMarkerBeforeADestructiveCommandAndNoPasswordStored(t *testing.T) {
 		t.Fatalf("--input recorded no typed input at all")
 	}
 }
+
+func TestSnapStoresEveryLineOfALongHistory(t *testing.T) {
+	w := newWorld(t)
+	tm := newTmux(t)
+	tm.start("bash --norc --noprofile")
+	tm.typeText("seq 1 20000; printf '\\033[31mred tail\\033[0m\\n'; " + w.envPrefix() + calmBin + " snap history")
+	tm.press("Enter")
+	tm.waitFor("saved ", 20*time.Second)
+	stored := w.ok(nil, "show", "c1")
+	lines := trimLines(stored)
+	at := -1
+	for i, l := range lines {
+		if l == "1" {
+			at = i
+			break
+		}
+	}
+	if at < 0 || len(lines) < at+20001 {
+		t.Fatalf("capture holds %d lines, the 1..20000 run starts at %d", len(lines), at)
+	}
+	for n := 1; n <= 20000; n++ {
+		if lines[at+n-1] != fmt.Sprint(n) {
+			t.Fatalf("line %d of the history is %q", n, lines[at+n-1])
+		}
+	}
+	if !strings.Contains(stored, "\x1b[31mred tail") {
+		t.Fatal("colours were not kept")
+	}
+	// Outside tmux, one line saying so.
+	_, errs, code := w.run(nil, "snap")
+	if code == 0 || !strings.Contains(errs, "not inside tmux") {
+		t.Fatalf("snap outside tmux: exit %d: %s", code, errs)
+	}
+}
+
+func TestSplitSnapsAndRecordsThePane(t *testing.T) {
+	w := newWorld(t)
+	tm := newTmux(t)
+	tm.start("bash --norc --noprofile")
+	tm.typeText("echo earlier-output; " + w.envPrefix() + calmBin + " split")
+	tm.press("Enter")
+	tm.waitFor("calm: recording pane", 20*time.Second)
+	tm.typeText("echo live-output-after-split")
+	tm.press("Enter")
+	tm.waitFor("live-output-after-split\n", 5*time.Second)
+	if panes := tm.run("list-panes", "-t", "t"); strings.Count(panes, "\n") != 2 {
+		t.Fatalf("want calm's pane beside the shell: %s", panes)
+	}
+	tm.typeText(w.envPrefix() + calmBin + " split --stop")
+	tm.press("Enter")
+	tm.waitFor("session is being sealed", 5*time.Second)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		out, _, _ := w.run(nil, "search", "-F", "live-output-after-split")
+		if strings.Contains(out, "/s1:") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the live output never reached the session: %q", out)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if out := w.ok(nil, "search", "-F", "earlier-output"); !strings.Contains(out, "/c1:") {
+		t.Fatalf("the scrollback snapshot misses the earlier output: %q", out)
+	}
+}
