@@ -1,12 +1,15 @@
 package cli
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"calm/capture"
+	"calm/storage"
 )
 
 func cmdShell(e *env, args []string) error {
@@ -123,4 +126,60 @@ func cmdPipe(e *env, args []string) error {
 	_, err := capture.RecordPipe(e.store, *incident, filepath.Join(filepath.Dir(e.cfg.Store), "journal"),
 		"live output of pane "+*pane, cols, rows, e.stdin)
 	return err
+}
+
+func cmdClip(e *env, args []string) error {
+	fs := e.flags("clip", "[TITLE] | -o ID")
+	out := fs.String("o", "", "put this capture on the clipboard instead")
+	raw := fs.Bool("raw", false, "with -o: keep terminal controls")
+	incident := fs.String("incident", "", "the incident (default: the current one)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *out != "" {
+		var b bytes.Buffer
+		var w io.Writer = &b
+		sw := &sanitizingWriter{w: &b}
+		if !*raw {
+			w = sw
+		}
+		if _, item := splitItem(*out); strings.HasPrefix(item, "s") {
+			cast := &storage.CastOutput{W: w}
+			if err := e.store.WriteContent(*out, cast); err != nil {
+				return err
+			}
+			cast.Close()
+		} else if err := e.store.WriteContent(*out, w); err != nil {
+			return err
+		}
+		sw.Close()
+		var tty io.Writer
+		if f, err := os.OpenFile("/dev/tty", os.O_WRONLY, 0); err == nil {
+			defer f.Close()
+			tty = f
+		} else if isTerminal(e.stdout) {
+			tty = e.stdout
+		}
+		said, err := capture.WriteClipboard(b.String(), tty)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stderr, "calm: %s (%s) %s\n", *out, humanBytes(int64(b.Len())), said)
+		return nil
+	}
+	text, err := capture.ReadClipboard()
+	if err != nil {
+		return err
+	}
+	w, err := storage.NewCaptureWriter(e.store, *incident, storage.NewCapture{Title: strings.Join(fs.Args(), " "), Source: "clip"})
+	if err != nil {
+		return err
+	}
+	io.WriteString(w, text)
+	c, err := w.Close()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "saved the clipboard as %s/%s (%s, %d of %d copies verified)\n", c.Incident, c.ID, humanBytes(c.Size), c.VerifiedCopies(), len(c.Copies))
+	return nil
 }

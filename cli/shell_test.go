@@ -284,3 +284,24 @@ func TestSplitSnapsAndRecordsThePane(t *testing.T) {
 		t.Fatalf("the scrollback snapshot misses the earlier output: %q", out)
 	}
 }
+
+func TestClipSendsACaptureToTheTerminalClipboard(t *testing.T) {
+	if _, err := exec.LookPath("xclip"); err == nil {
+		t.Skip("a clipboard tool is installed; this test covers the OSC 52 path")
+	}
+	w := newWorld(t)
+	doc := "{ _id: ObjectId(\"65f1a2\"), name: \"original\" }\n"
+	w.ok([]byte(doc+"\x1b]0;title\x07"), "tee", "-q", "doc")
+	tm := newTmux(t)
+	tm.start("bash --norc --noprofile")
+	tm.typeText(w.envPrefix() + calmBin + " clip -o c1")
+	tm.press("Enter")
+	tm.waitFor("sent to the terminal by OSC 52", 10*time.Second)
+	if buf := tm.run("show-buffer"); buf != doc {
+		t.Fatalf("tmux's clipboard holds %q, want the sanitised capture %q", buf, doc)
+	}
+	_, errs, code := w.run(nil, "clip", "pasted")
+	if code == 0 || !strings.Contains(errs, "calm tee") || strings.Count(strings.TrimSpace(errs), "\n") != 0 {
+		t.Fatalf("clip without a clipboard tool: exit %d: %q", code, errs)
+	}
+}

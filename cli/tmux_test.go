@@ -41,7 +41,7 @@ func (tm *tmux) run(args ...string) string {
 // start opens a 200x50 session running command, kept on screen after it exits.
 func (tm *tmux) start(command string) {
 	conf := filepath.Join(tm.t.TempDir(), "tmux.conf")
-	os.WriteFile(conf, []byte("set -g history-limit 300000\nset -g remain-on-exit on\n"), 0o600)
+	os.WriteFile(conf, []byte("set -g history-limit 300000\nset -g remain-on-exit on\nset -g set-clipboard on\n"), 0o600)
 	tm.run("-f", conf, "new-session", "-d", "-s", "t", "-x", "200", "-y", "50", "sh", "-c", "sleep 0.3; "+command)
 }
 
