@@ -25,6 +25,7 @@ type Journal struct {
 	size    int64  // bytes written so far
 	lastAt  float64
 	changed chan struct{} // signalled (never blocking) after every write
+	line    []byte        // reused for each event
 }
 
 // Header is the first line of an asciicast v2 file.
@@ -137,16 +138,63 @@ func (j *Journal) Marker(label string, now time.Time) error {
 
 func (j *Journal) event(now time.Time, kind, data string) error {
 	at := j.elapsed(now)
-	text, _ := json.Marshal(data)
-	line := make([]byte, 0, len(text)+32)
+	line := j.line[:0]
 	line = append(line, '[')
 	line = strconv.AppendFloat(line, at, 'f', 6, 64)
 	line = append(line, `, "`...)
 	line = append(line, kind...)
 	line = append(line, `", `...)
-	line = append(line, text...)
+	line = appendJSONString(line, data)
 	line = append(line, "]\n"...)
+	j.line = line
 	return j.writeLine(line)
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString quotes s as JSON, as asciinema does (no HTML escaping),
+// without encoding/json's reflection: the recorder does this for every read.
+func appendJSONString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		b := s[i]
+		if b >= 0x20 && b != '"' && b != '\\' && b < utf8.RuneSelf {
+			i++
+			continue
+		}
+		if b >= utf8.RuneSelf {
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if r != utf8.RuneError || size != 1 {
+				i += size
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i++
+			start = i
+			continue
+		}
+		dst = append(dst, s[start:i]...)
+		switch b {
+		case '"':
+			dst = append(dst, `\"`...)
+		case '\\':
+			dst = append(dst, `\\`...)
+		case '\n':
+			dst = append(dst, `\n`...)
+		case '\r':
+			dst = append(dst, `\r`...)
+		case '\t':
+			dst = append(dst, `\t`...)
+		default:
+			dst = append(dst, '\\', 'u', '0', '0', hexDigits[b>>4], hexDigits[b&0xf])
+		}
+		i++
+		start = i
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
 }
 
 // Close writes out a character still waiting for its end and closes the file.
