@@ -143,7 +143,7 @@ func cmdClip(e *env, args []string) error {
 		if !*raw {
 			w = sw
 		}
-		if _, item := splitItem(*out); strings.HasPrefix(item, "s") {
+		if _, item := storage.SplitRef(*out); strings.HasPrefix(item, "s") {
 			cast := &storage.CastOutput{W: w}
 			if err := e.store.WriteContent(*out, cast); err != nil {
 				return err

@@ -247,7 +247,7 @@ func cmdShow(e *env, args []string) error {
 		w = sw
 	}
 	ref := fs.Arg(0)
-	if _, item := splitItem(ref); strings.HasPrefix(item, "s") && !*cast {
+	if _, item := storage.SplitRef(ref); strings.HasPrefix(item, "s") && !*cast {
 		out := &storage.CastOutput{W: w}
 		if err := e.store.WriteContent(ref, out); err != nil {
 			return err
@@ -258,14 +258,6 @@ func cmdShow(e *env, args []string) error {
 	}
 	sw.Close()
 	return bw.Flush()
-}
-
-// splitItem splits "INCIDENT/c3" or "c3".
-func splitItem(ref string) (incident, item string) {
-	if i := strings.LastIndexByte(ref, '/'); i >= 0 {
-		return ref[:i], ref[i+1:]
-	}
-	return "", ref
 }
 
 func cmdSearch(e *env, args []string) error {

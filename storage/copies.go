@@ -248,7 +248,7 @@ func (db *DB) dropCopier(cp *copier) {
 // copyLoop catches copiers up after each commit, beside the committer.
 func (db *DB) copyLoop() {
 	for key := range db.copyQueue {
-		inc, capture := splitRef(key)
+		inc, capture := SplitRef(key)
 		cp := db.copierFor(inc, capture)
 		cp.mu.Lock()
 		_ = db.catchUp(cp) // a failure here shows again, and counts, at seal

@@ -390,14 +390,20 @@ func resolveIncident(tx *bolt.Tx, ref string) (string, error) {
 	return "", fmt.Errorf("%q matches %d incidents (%s): type more of it: %w", ref, len(found), strings.Join(found, ", "), ErrAmbiguous)
 }
 
+// incidentIn resolves an incident reference to its bucket and ID.
+func incidentIn(tx *bolt.Tx, ref string) (*bolt.Bucket, string, error) {
+	id, err := resolveIncident(tx, ref)
+	if err != nil {
+		return nil, "", err
+	}
+	b, err := incidentBucket(tx, id)
+	return b, id, err
+}
+
 // Incident resolves a reference to an incident.
 func (db *DB) Incident(ref string) (inc Incident, err error) {
 	err = db.view(func(tx *bolt.Tx) error {
-		id, err := resolveIncident(tx, ref)
-		if err != nil {
-			return err
-		}
-		b, err := incidentBucket(tx, id)
+		b, _, err := incidentIn(tx, ref)
 		if err != nil {
 			return err
 		}
@@ -410,11 +416,7 @@ func (db *DB) Incident(ref string) (inc Incident, err error) {
 // UseIncident makes an incident the current one.
 func (db *DB) UseIncident(ref string) (inc Incident, err error) {
 	err = db.update(func(tx *bolt.Tx) error {
-		id, err := resolveIncident(tx, ref)
-		if err != nil {
-			return err
-		}
-		b, err := incidentBucket(tx, id)
+		b, id, err := incidentIn(tx, ref)
 		if err != nil {
 			return err
 		}
@@ -429,11 +431,7 @@ func (db *DB) UseIncident(ref string) (inc Incident, err error) {
 // CloseIncident marks an incident closed; it stays readable.
 func (db *DB) CloseIncident(ref string) (inc Incident, err error) {
 	err = db.update(func(tx *bolt.Tx) error {
-		id, err := resolveIncident(tx, ref)
-		if err != nil {
-			return err
-		}
-		b, err := incidentBucket(tx, id)
+		b, _, err := incidentIn(tx, ref)
 		if err != nil {
 			return err
 		}
@@ -478,11 +476,7 @@ func (db *DB) AddNote(incident, text string) (ev Event, err error) {
 		return ev, fmt.Errorf("the note is empty: %w", ErrInvalid)
 	}
 	err = db.update(func(tx *bolt.Tx) error {
-		id, err := resolveIncident(tx, incident)
-		if err != nil {
-			return err
-		}
-		b, err := incidentBucket(tx, id)
+		b, _, err := incidentIn(tx, incident)
 		if err != nil {
 			return err
 		}
@@ -495,11 +489,7 @@ func (db *DB) AddNote(incident, text string) (ev Event, err error) {
 // AddMarker adds a marker pointing into a session.
 func (db *DB) AddMarker(incident, item, text string, at float64) (ev Event, err error) {
 	err = db.update(func(tx *bolt.Tx) error {
-		id, err := resolveIncident(tx, incident)
-		if err != nil {
-			return err
-		}
-		b, err := incidentBucket(tx, id)
+		b, _, err := incidentIn(tx, incident)
 		if err != nil {
 			return err
 		}
@@ -520,11 +510,7 @@ func (db *DB) AddMarker(incident, item, text string, at float64) (ev Event, err 
 // Events returns an incident's timeline in order.
 func (db *DB) Events(incident string) (list []Event, err error) {
 	err = db.view(func(tx *bolt.Tx) error {
-		id, err := resolveIncident(tx, incident)
-		if err != nil {
-			return err
-		}
-		b, err := incidentBucket(tx, id)
+		b, _, err := incidentIn(tx, incident)
 		if err != nil {
 			return err
 		}
@@ -610,8 +596,8 @@ func writeCapture(b *bolt.Bucket, c Capture) error {
 	return putJSON(items, u64(n), c)
 }
 
-// splitRef splits "INCIDENT/c3" or "c3".
-func splitRef(ref string) (incident, item string) {
+// SplitRef splits "INCIDENT/c3" or "c3".
+func SplitRef(ref string) (incident, item string) {
 	if i := strings.LastIndexByte(ref, '/'); i >= 0 {
 		return ref[:i], ref[i+1:]
 	}
@@ -681,11 +667,7 @@ func (db *DB) CreateCapture(incident string, nc NewCapture) (c Capture, err erro
 // Captures lists an incident's captures in order.
 func (db *DB) Captures(incident string) (list []Capture, err error) {
 	err = db.view(func(tx *bolt.Tx) error {
-		id, err := resolveIncident(tx, incident)
-		if err != nil {
-			return err
-		}
-		b, err := incidentBucket(tx, id)
+		b, _, err := incidentIn(tx, incident)
 		if err != nil {
 			return err
 		}
@@ -720,13 +702,9 @@ func capturesOf(b *bolt.Bucket) ([]Capture, error) {
 
 // Capture resolves "c3" (current incident) or "INCIDENT/c3".
 func (db *DB) Capture(ref string) (c Capture, err error) {
-	incRef, item := splitRef(ref)
+	incRef, item := SplitRef(ref)
 	err = db.view(func(tx *bolt.Tx) error {
-		id, err := resolveIncident(tx, incRef)
-		if err != nil {
-			return err
-		}
-		b, err := incidentBucket(tx, id)
+		b, _, err := incidentIn(tx, incRef)
 		if err != nil {
 			return err
 		}
@@ -1003,8 +981,4 @@ func (db *DB) chunkKeys(incident, capture string) (keys []uint64, err error) {
 	})
 	sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
 	return keys, err
-}
-
-func (db *DB) resolveCapture(ref string) (Capture, error) {
-	return db.Capture(ref)
 }
