@@ -462,7 +462,7 @@ func cmdDoctor(e *env, args []string) error {
 	} else if len(rep.Problems) > 0 {
 		say(false, "copies: %d of %d fail; run 'calm verify' for the list", len(rep.Problems), rep.Copies)
 	} else {
-		say(true, "copies: %d of %d captures' copies read back and match", rep.Copies, rep.Captures)
+		say(true, "copies: all %d copies of %d captures read back and match", rep.Copies, rep.Captures)
 	}
 	for _, m := range e.cfg.Mirrors {
 		if fi, err := os.Stat(m); err != nil || !fi.IsDir() {
