@@ -5,17 +5,7 @@
 set -euo pipefail
 mb=${1:-200}
 runs=${2:-3}
-cd "$(dirname "$0")/.."
-work=$(mktemp -d)
-trap 'pkill -f "$work/calm" 2>/dev/null || true; rm -rf "$work"' EXIT
-go build -o "$work/calm" .
-go run ./bench/gen "$mb" > "$work/input"
-export CALM_HOME=$work/home XDG_RUNTIME_DIR=$work/rt XDG_CONFIG_HOME=$work/cfg CALM_AGENT_IDLE=60s
-mkdir -p "$work/rt"
-"$work/calm" incident new "shell benchmark" >/dev/null
-
-now() { date +%s.%N; }
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+source "$(dirname "$0")/lib.sh"
 calm_t=() script_t=() asc_t=()
 for i in $(seq "$runs"); do
   t0=$(now); "$work/calm" shell -- cat "$work/input" > /dev/null 2>&1; t1=$(now)

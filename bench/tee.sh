@@ -5,16 +5,7 @@
 set -euo pipefail
 mb=${1:-200}
 runs=${2:-5}
-cd "$(dirname "$0")/.."
-work=$(mktemp -d)
-trap 'CALM_HOME=$work/home XDG_RUNTIME_DIR=$work/rt "$work/calm" doctor >/dev/null 2>&1 || true; pkill -f "$work/calm" 2>/dev/null || true; rm -rf "$work"' EXIT
-go build -o "$work/calm" .
-go run ./bench/gen "$mb" > "$work/input"
-export CALM_HOME=$work/home XDG_RUNTIME_DIR=$work/rt XDG_CONFIG_HOME=$work/cfg CALM_AGENT_IDLE=60s
-"$work/calm" incident new "tee benchmark" >/dev/null   # the agent is up before timing
-
-now() { date +%s.%N; }
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+source "$(dirname "$0")/lib.sh"
 tee_times=() calm_times=() calm_rss=()
 for i in $(seq "$runs"); do
   t0=$(now); tee "$work/tee.out" < "$work/input" > /dev/null; t1=$(now)

@@ -366,13 +366,11 @@ func checkFile(kind, path, want string, now func() time.Time) Copy {
 	return cp
 }
 
-var sumsMu sync.Mutex
-
 // writeSums rewrites SHA256SUMS in every copy folder of an incident from the
 // sealed capture records, so that `sha256sum -c SHA256SUMS` checks them.
 func (db *DB) writeSums(incident string) {
-	sumsMu.Lock()
-	defer sumsMu.Unlock()
+	db.sumsMu.Lock()
+	defer db.sumsMu.Unlock()
 	caps, err := db.Captures(incident)
 	if err != nil {
 		return

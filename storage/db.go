@@ -60,6 +60,7 @@ type DB struct {
 	opts Options
 
 	commitMu sync.Mutex // one commit at a time
+	sumsMu   sync.Mutex // one SHA256SUMS rewrite at a time
 
 	mu           sync.Mutex
 	cond         *sync.Cond

@@ -1,0 +1,14 @@
+# Shared by the bench/ scripts: source it after setting mb and runs. It builds
+# calm and the input into a temp folder ($work), points calm at a private
+# store there, starts the agent (so no run pays for it), and cleans up on exit.
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+work=$(mktemp -d)
+trap 'pkill -f "$work/calm" 2>/dev/null || true; rm -rf "$work"' EXIT
+go build -o "$work/calm" .
+go run ./bench/gen "$mb" > "$work/input"
+export CALM_HOME=$work/home XDG_RUNTIME_DIR=$work/rt XDG_CONFIG_HOME=$work/cfg CALM_AGENT_IDLE=60s
+mkdir -p "$work/rt"
+"$work/calm" incident new "benchmark" >/dev/null
+
+now() { date +%s.%N; }
+median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
