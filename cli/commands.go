@@ -249,11 +249,11 @@ func cmdShow(e *env, args []string) error {
 	ref := fs.Arg(0)
 	if _, item := storage.SplitRef(ref); strings.HasPrefix(item, "s") && !*cast {
 		out := &storage.CastOutput{W: w}
-		if err := e.store.WriteContent(ref, out); err != nil {
+		if err := e.store.WriteContent(ref, 0, out); err != nil {
 			return err
 		}
 		out.Close()
-	} else if err := e.store.WriteContent(ref, w); err != nil {
+	} else if err := e.store.WriteContent(ref, 0, w); err != nil {
 		return err
 	}
 	sw.Close()
@@ -372,7 +372,7 @@ func exportText(s storage.Store, inc storage.Incident, w *bufio.Writer) error {
 		fmt.Fprintf(w, "\n==== %s: %s (%s, %d bytes, sha256 %s, %d of %d copies verified)\n",
 			c.ID, sanitize.Text([]byte(c.Title)), c.Source, c.Size, c.SHA256, c.VerifiedCopies(), len(c.Copies))
 		sw := &sanitizingWriter{w: w}
-		if err := s.WriteContent(inc.ID+"/"+c.ID, sw); err != nil {
+		if err := s.WriteContent(inc.ID+"/"+c.ID, 0, sw); err != nil {
 			return err
 		}
 		sw.Close()
@@ -406,7 +406,7 @@ func exportJSON(s storage.Store, inc storage.Incident, w *bufio.Writer) error {
 		w.Write(rec[:len(rec)-1])
 		w.WriteString(`,"content_base64":"`)
 		enc := base64.NewEncoder(base64.StdEncoding, w)
-		if err := s.WriteContent(inc.ID+"/"+c.ID, enc); err != nil {
+		if err := s.WriteContent(inc.ID+"/"+c.ID, 0, enc); err != nil {
 			return err
 		}
 		enc.Close()

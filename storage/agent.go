@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -343,11 +344,16 @@ func (a *Agent) routes() http.Handler {
 			writeError(w, err)
 			return
 		}
-		w.Header().Set("Content-Type", "application/octet-stream")
-		if c.State == CaptureSealed {
-			w.Header().Set("Content-Length", strconv.FormatInt(c.Size, 10))
+		from, err := strconv.ParseInt(cmp.Or(q(r, "from"), "0"), 10, 64)
+		if err != nil || from < 0 {
+			writeError(w, fmt.Errorf("%w: from must be a byte offset", ErrInvalid))
+			return
 		}
-		_ = db.WriteContent(c.Incident+"/"+c.ID, w)
+		w.Header().Set("Content-Type", "application/octet-stream")
+		if c.State == CaptureSealed && from <= c.Size {
+			w.Header().Set("Content-Length", strconv.FormatInt(c.Size-from, 10))
+		}
+		_ = db.WriteContent(c.Incident+"/"+c.ID, from, w)
 	})
 	mux.HandleFunc("POST /v1/notes", func(w http.ResponseWriter, r *http.Request) {
 		var body struct{ Text string }

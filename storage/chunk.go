@@ -54,3 +54,15 @@ func decodeChunk(buf *[]byte, v []byte) ([]byte, error) {
 	}
 	return nil, fmt.Errorf("%w: chunk has unknown encoding %d", ErrDamaged, v[0])
 }
+
+// chunkLen is a stored chunk's decoded size, found without decoding it.
+func chunkLen(v []byte) (int64, error) {
+	if len(v) == 0 {
+		return 0, fmt.Errorf("%w: empty chunk value", ErrDamaged)
+	}
+	if v[0] == chunkRaw {
+		return int64(len(v) - 1), nil
+	}
+	n, err := s2.DecodedLen(v[1:])
+	return int64(n), err
+}

@@ -204,8 +204,10 @@ func (c *Client) Capture(ref string) (cp Capture, err error) {
 	return
 }
 
-func (c *Client) WriteContent(ref string, w io.Writer) error {
-	resp, err := c.do("GET", "/v1/content", refQuery("ref", ref), nil, "")
+func (c *Client) WriteContent(ref string, from int64, w io.Writer) error {
+	q := refQuery("ref", ref)
+	q.Set("from", strconv.FormatInt(from, 10))
+	resp, err := c.do("GET", "/v1/content", q, nil, "")
 	if err != nil {
 		return err
 	}

@@ -411,14 +411,24 @@ func (db *DB) hashStored(incident, capture string) (string, int64, error) {
 	return hex.EncodeToString(h.Sum(nil)), size, err
 }
 
-// WriteContent writes a capture's committed bytes in order.
-func (db *DB) WriteContent(ref string, w io.Writer) error {
+// WriteContent writes a capture's committed bytes in order, from byte offset
+// from. Chunks wholly before it are skipped without being decoded.
+func (db *DB) WriteContent(ref string, from int64, w io.Writer) error {
 	c, err := db.Capture(ref)
 	if err != nil {
 		return err
 	}
-	return db.eachChunk(c.Incident, c.ID, func(_ uint64, data []byte) error {
-		_, err := w.Write(data)
+	var pos int64
+	return db.eachChunkFrom(c.Incident, c.ID, func(size int64) bool {
+		skip := pos+size <= from
+		if skip {
+			pos += size
+		}
+		return skip
+	}, func(_ uint64, data []byte) error {
+		start := max(from-pos, 0)
+		pos += int64(len(data))
+		_, err := w.Write(data[start:])
 		return err
 	})
 }

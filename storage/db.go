@@ -928,6 +928,12 @@ func (db *DB) commitPending() {
 // transaction per chunk so that a long read never holds up writers. The slice
 // is only valid during the call.
 func (db *DB) eachChunk(incident, capture string, f func(n uint64, data []byte) error) error {
+	return db.eachChunkFrom(incident, capture, nil, f)
+}
+
+// eachChunkFrom is eachChunk where skip, given a chunk's decoded size, may
+// pass over it without decoding it.
+func (db *DB) eachChunkFrom(incident, capture string, skip func(size int64) bool, f func(n uint64, data []byte) error) error {
 	var n uint64
 	var buf []byte
 	for {
@@ -950,6 +956,11 @@ func (db *DB) eachChunk(incident, capture string, f func(n uint64, data []byte) 
 				return nil
 			}
 			found = true
+			if skip != nil {
+				if size, err := chunkLen(v); err == nil && skip(size) {
+					return nil
+				}
+			}
 			data, err := decodeChunk(&buf, v)
 			if err != nil {
 				return fmt.Errorf("capture %s chunk %d: %w", capture, n, err)

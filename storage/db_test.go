@@ -74,7 +74,7 @@ func save(t *testing.T, s Store, title string, data []byte) Capture {
 func content(t *testing.T, s Store, ref string) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	if err := s.WriteContent(ref, &buf); err != nil {
+	if err := s.WriteContent(ref, 0, &buf); err != nil {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
@@ -343,5 +343,23 @@ func TestDamagedFilesGiveAnErrorNotAPanic(t *testing.T) {
 	os.WriteFile(good, data[:4096+100], 0o600) // truncated mid-meta
 	if _, err := Open(Options{Path: good}); err == nil {
 		t.Fatal("a truncated store opened")
+	}
+}
+
+func TestWriteContentFromAnOffset(t *testing.T) {
+	db := openTestDB(t)
+	data := make([]byte, 3<<20+12345)
+	rand.Read(data)
+	c := save(t, db, "offsets", data)
+	ref := c.Incident + "/" + c.ID
+	for _, from := range []int64{0, 1, 1<<20 - 1, 1 << 20, 1<<20 + 1, 3 << 20, int64(len(data)) - 1, int64(len(data)), int64(len(data)) + 10} {
+		var buf bytes.Buffer
+		if err := db.WriteContent(ref, from, &buf); err != nil {
+			t.Fatal(err)
+		}
+		want := data[min(from, int64(len(data))):]
+		if !bytes.Equal(buf.Bytes(), want) {
+			t.Fatalf("from %d: got %d bytes, want the last %d", from, buf.Len(), len(want))
+		}
 	}
 }

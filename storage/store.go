@@ -31,8 +31,10 @@ type Store interface {
 	SealCapture(incident, capture string, s Seal) (Capture, error)
 	Captures(incident string) ([]Capture, error)
 	Capture(ref string) (Capture, error)
-	// WriteContent writes a capture's bytes, exactly as captured.
-	WriteContent(ref string, w io.Writer) error
+	// WriteContent writes a capture's committed bytes from byte offset from,
+	// exactly as captured; a viewer following a live session asks only for
+	// what is new.
+	WriteContent(ref string, from int64, w io.Writer) error
 
 	AddNote(incident, text string) (Event, error)
 	// AddMarker puts a marker on the timeline at a place in a session.
