@@ -1,0 +1,144 @@
+package capture
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+// emulate runs raw output through an Emulator, written in pieces of size
+// piece (0: all at once), and returns the derived lines.
+func emulate(raw string, piece int) []string {
+	var lines []string
+	e := NewEmulator(80, 24, func(line []byte, _ float64) { lines = append(lines, string(line)) })
+	if piece <= 0 {
+		piece = len(raw) + 1
+	}
+	for p := []byte(raw); len(p) > 0; {
+		k := min(piece, len(p))
+		e.Write(p[:k])
+		p = p[k:]
+	}
+	e.Close()
+	return lines
+}
+
+func TestEmulatorShowsWhatAPersonSaw(t *testing.T) {
+	cases := []struct {
+		name string
+		raw  string
+		want []string
+	}{
+		{"plain lines", "one\r\ntwo\nthree", []string{"one", "two", "three"}},
+		{"progress bar", "get  10%\rget  55%\rget 100%\r\ndone\r\n", []string{"get 100%", "done"}},
+		{"shorter rewrite keeps the tail", "abcdef\rXY\r\n", []string{"XYcdef"}},
+		{"erase to end of line", "abcdef\rXY\x1b[K\r\n", []string{"XY"}},
+		{"readline backspace", "$ rm -rf /tmpx\b \b\b \bp\r\n", []string{"$ rm -rf /tmp"}},
+		{"delete characters", "hello world\r\x1b[6C\x1b[5P\r\n", []string{"hello"}},
+		{"cursor up redraws two bars", "a: 0%\r\nb: 0%\r\n\x1b[2A\ra: 100%\r\n\rb: 100%\r\n", []string{"a: 100%", "b: 100%"}},
+		{"erase below drops a redrawn block", "keep\r\nx1\r\nx2\r\n\x1b[2A\x1b[Jy\r\n", []string{"keep", "y"}},
+		{"colours kept as styles", "\x1b[1;31mred\x1b[0m plain\r\n", []string{"\x1b[0;1;38;5;1mred\x1b[0m plain"}},
+		{"truecolor", "\x1b[38;2;1;2;3mx\x1b[m\r\n", []string{"\x1b[0;38;2;1;2;3mx\x1b[0m"}},
+		{"wide characters", "日本語\r\n", []string{"日本語"}},
+		{"overwriting half a wide char", "日本\r\x1b[1Cx\r\n", []string{" x本"}},
+		{"combining marks", "e\u0301!\r\n", []string{"e\u0301!"}},
+		{"tabs", "a\tb\r\n", []string{"a       b"}},
+		{"hostile sequences vanish", "a\x1b]52;c;cm0gLXJmIC8=\x07b\x1b]0;title\x1b\\c\x1b[6nd\x1bP+q\x1b\\e\x1b[?1000he\r\n", []string{"abcdee"}},
+		{"C1 controls vanish", "a\u009b6nb\u009dx\r\n", []string{"a6nbx"}},
+		{"invalid utf-8 shows a replacement", "caf\xc3 \xff!\r\n", []string{"caf\uFFFD \uFFFD!"}},
+		{"NUL and BEL ignored", "a\x00b\x07c\r\n", []string{"abc"}},
+		{"clear screen keeps what was seen", "seen\r\n\x1b[H\x1b[2Jnext\r\n", []string{"seen", "next"}},
+		{"full-screen program keeps its last screen", "before\r\n\x1b[?1049h\x1b[H\x1b[2J{\"_id\": 1}\x1b[5;1Hpage\x1b[?1049lafter\r\n",
+			[]string{"before", "\x1b[0;2m── full-screen program, its last screen ──\x1b[0m", "{\"_id\": 1}", "", "", "", "page", "\x1b[0;2m── end of full-screen program ──\x1b[0m", "after"}},
+		{"report requests in a full-screen program do not block", "\x1b[?1049h\x1b[6n\x1b[c\x1b[>cx\x1b[?1049l", []string{"\x1b[0;2m── full-screen program, its last screen ──\x1b[0m", "x", "\x1b[0;2m── end of full-screen program ──\x1b[0m"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, piece := range []int{0, 1, 2, 3, 7} {
+				got := emulate(tc.raw, piece)
+				if strings.Join(got, "\n") != strings.Join(tc.want, "\n") {
+					t.Fatalf("in pieces of %d:\n got %q\nwant %q", piece, got, tc.want)
+				}
+			}
+		})
+	}
+}
+
+func TestEmulatorTimesEachLineByItsFirstCharacter(t *testing.T) {
+	var at []float64
+	e := NewEmulator(80, 24, func(_ []byte, t float64) { at = append(at, t) })
+	e.SetTime(1)
+	e.Write([]byte("first\r\n"))
+	e.SetTime(2.5)
+	e.Write([]byte("sec"))
+	e.SetTime(3)
+	e.Write([]byte("ond\r\nthird\r\n"))
+	e.Close()
+	want := []float64{1, 2.5, 3}
+	if len(at) != len(want) || at[0] != want[0] || at[1] != want[1] || at[2] != want[2] {
+		t.Fatalf("times %v, want %v", at, want)
+	}
+}
+
+func TestEmulatorKeepsAMillionPlainLines(t *testing.T) {
+	var raw bytes.Buffer
+	for i := range 200_000 {
+		raw.WriteString("line ")
+		raw.WriteString(strings.Repeat("x", i%50))
+		raw.WriteString("\r\n")
+	}
+	n := 0
+	e := NewEmulator(80, 24, func(line []byte, _ float64) {
+		if want := strings.TrimSpace("line " + strings.Repeat("x", n%50)); string(line) != want {
+			t.Fatalf("line %d = %q, want %q", n, line, want)
+		}
+		n++
+	})
+	e.Write(raw.Bytes())
+	e.Close()
+	if n != 200_000 {
+		t.Fatalf("%d lines, want 200000", n)
+	}
+}
+
+func TestStyledTextRoundTrips(t *testing.T) {
+	st := Style{Fg: PaletteColor(196), Bg: ColorRGB | 0x102030, Attrs: Bold | Underline | Reverse}
+	line := append(st.AppendSGR(nil), "x"...)
+	var got Style
+	StyledText(line, func(text []byte, s Style) {
+		if string(text) == "x" {
+			got = s
+		}
+	})
+	if got != st {
+		t.Fatalf("style %+v, want %+v", got, st)
+	}
+	if p := PlainText([]byte("\x1b[0;1mA\x1b[0mB")); string(p) != "AB" {
+		t.Fatalf("plain %q", p)
+	}
+}
+
+func benchEmulator(b *testing.B, line func(i int) string) {
+	var raw bytes.Buffer
+	for i := 0; raw.Len() < 16<<20; i++ {
+		raw.WriteString(line(i))
+	}
+	b.SetBytes(int64(raw.Len()))
+	for b.Loop() {
+		e := NewEmulator(80, 24, func([]byte, float64) {})
+		e.Write(raw.Bytes())
+		e.Close()
+	}
+}
+
+func BenchmarkEmulatorPlain(b *testing.B) {
+	benchEmulator(b, func(i int) string {
+		return "2026-11-26T16:13:01Z INFO request id=" + strings.Repeat("a", i%40) + " done\r\n"
+	})
+}
+
+func BenchmarkEmulatorColoured(b *testing.B) {
+	benchEmulator(b, func(i int) string {
+		return "\x1b[32m2026-11-26\x1b[0m \x1b[1mINFO\x1b[0m request id=" + strings.Repeat("a", i%40) + " done\r\n"
+	})
+}
