@@ -693,3 +693,20 @@ func vtColor(c color.Color) Color {
 	r, g, b, _ := c.RGBA()
 	return ColorRGB | Color(r>>8)<<16 | Color(g>>8)<<8 | Color(b>>8)
 }
+
+// Screen calls f with each line still on screen, oldest first, without
+// finishing them: a live view shows them while they may still change.
+func (e *Emulator) Screen(f func(line []byte)) {
+	last := len(e.win) - 1
+	if len(e.win[last]) == 0 && e.raw[last] == nil {
+		last--
+	}
+	for i := 0; i <= last; i++ {
+		if e.raw[i] != nil {
+			f(e.raw[i])
+			continue
+		}
+		e.out = renderCells(e.out[:0], e.win[i])
+		f(e.out)
+	}
+}

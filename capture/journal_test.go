@@ -2,7 +2,12 @@ package capture
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
+	"time"
+	"unicode/utf8"
 )
 
 func FuzzJournalStringMatchesEncodingJSON(f *testing.F) {
@@ -19,5 +24,52 @@ func FuzzJournalStringMatchesEncodingJSON(f *testing.F) {
 		if back != want {
 			t.Fatalf("%q decodes to %q, encoding/json's to %q", ours, back, want)
 		}
+	})
+}
+
+// FuzzCastReader writes fuzzed output through a Journal and reads the file
+// back in fuzzed pieces: the output must come back whole (as valid UTF-8),
+// and random bytes fed to the reader must never panic.
+func FuzzCastReader(f *testing.F) {
+	f.Add([]byte("hello\r\n\x1b[31mred\x1b[0m caf\xc3\xa9"), uint8(3))
+	f.Add([]byte("\xff\xfe\x00\"\\"), uint8(1))
+	f.Fuzz(func(t *testing.T, out []byte, piece uint8) {
+		path := filepath.Join(t.TempDir(), "s.cast")
+		start := time.Now()
+		j, err := CreateJournal(path, Header{Width: 80, Height: 24}, start)
+		if err != nil {
+			t.Fatal(err)
+		}
+		half := len(out) / 2
+		j.Output(out[:half], start.Add(time.Second))
+		j.Output(out[half:], start.Add(2*time.Second))
+		j.Close()
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got strings.Builder
+		var header Header
+		r := CastReader{Header: func(h Header) { header = h }, Event: func(_ float64, kind, data string) {
+			if kind == "o" {
+				got.WriteString(data)
+			}
+		}}
+		step := int(piece%16) + 1
+		for p := raw; len(p) > 0; p = p[min(step, len(p)):] {
+			r.Write(p[:min(step, len(p))])
+		}
+		r.Close()
+		if header.Width != 80 {
+			t.Fatalf("header %+v", header)
+		}
+		if want := strings.ToValidUTF8(string(out), "\uFFFD"); got.String() != want && utf8.ValidString(string(out)) {
+			t.Fatalf("read back %q, want %q", got.String(), want)
+		}
+		// Any bytes at all: never a panic.
+		var junk CastReader
+		junk.Event = func(float64, string, string) {}
+		junk.Write(out)
+		junk.Close()
 	})
 }

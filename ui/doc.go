@@ -1,0 +1,282 @@
+package ui
+
+import (
+	"bytes"
+	"sync"
+	"time"
+
+	"calm/capture"
+	"calm/storage"
+)
+
+// Doc is what the viewer shows: the derived lines of a capture or session
+// (text with SGR sequences only), packed in one buffer with their ends, so a
+// million lines cost their text and eight bytes each. A session's lines also
+// carry the time they began. A loader appends while the viewer draws.
+type Doc struct {
+	mu    sync.RWMutex
+	buf   []byte
+	ends  []int
+	times []float32 // seconds from Start, for sessions
+	// tail holds the lines still on the recorded screen (a live session's
+	// last screenful), which may yet change; they follow the finished ones.
+	tail [][]byte
+
+	Title string
+	Item  string    // incident/item reference, empty for derived docs
+	Start time.Time // when a session began; zero for captures
+	timed bool
+
+	done   bool
+	err    error
+	loaded int64 // raw bytes read from the store so far
+	gen    int   // bumped on every change, so views know to redraw
+}
+
+// NewDoc returns an empty document; lines are added with Append.
+func NewDoc(title string) *Doc { return &Doc{Title: title} }
+
+// DocFromText builds a finished document from plain text.
+func DocFromText(title string, text []byte) *Doc {
+	d := NewDoc(title)
+	e := capture.NewEmulator(0, 0, func(line []byte, _ float64) { d.Append(line, 0) })
+	e.Write(text)
+	e.Close()
+	d.Finish(nil)
+	return d
+}
+
+// Len is the number of lines, the live tail included.
+func (d *Doc) Len() int {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return len(d.ends) + len(d.tail)
+}
+
+// Line returns line i with its SGR sequences. The slice must not be kept
+// past the next Append.
+func (d *Doc) Line(i int) []byte {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return d.line(i)
+}
+
+func (d *Doc) line(i int) []byte {
+	if i < 0 {
+		return nil
+	}
+	if i >= len(d.ends) {
+		if i-len(d.ends) < len(d.tail) {
+			return d.tail[i-len(d.ends)]
+		}
+		return nil
+	}
+	start := 0
+	if i > 0 {
+		start = d.ends[i-1]
+	}
+	return d.buf[start:d.ends[i]:d.ends[i]]
+}
+
+// Plain returns line i without styles, as a new string.
+func (d *Doc) Plain(i int) string {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return string(capture.PlainText(d.line(i)))
+}
+
+// Time returns when line i began, for a session; ok is false otherwise.
+func (d *Doc) Time(i int) (time.Time, bool) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	if !d.timed || i < 0 {
+		return time.Time{}, false
+	}
+	if i >= len(d.times) {
+		i = len(d.times) - 1
+		if i < 0 {
+			return d.Start, true
+		}
+	}
+	return d.Start.Add(time.Duration(float64(d.times[i]) * float64(time.Second))), true
+}
+
+// LineAt returns the first line that began at or after t.
+func (d *Doc) LineAt(t time.Time) int {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	off := float32(t.Sub(d.Start).Seconds())
+	lo, hi := 0, len(d.times)
+	for lo < hi {
+		m := (lo + hi) / 2
+		if d.times[m] < off {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo
+}
+
+// Append adds a finished line.
+func (d *Doc) Append(line []byte, at float64) {
+	d.mu.Lock()
+	d.appendLocked(line, at)
+	d.mu.Unlock()
+}
+
+func (d *Doc) appendLocked(line []byte, at float64) {
+	d.buf = append(d.buf, line...)
+	d.ends = append(d.ends, len(d.buf))
+	if d.timed {
+		d.times = append(d.times, float32(at))
+	}
+	d.gen++
+}
+
+// Finish marks the document complete (or failed).
+func (d *Doc) Finish(err error) {
+	d.mu.Lock()
+	d.done, d.err = true, err
+	d.gen++
+	d.mu.Unlock()
+}
+
+// State reports whether loading has ended, its error, and a generation
+// number that changes whenever the document does.
+func (d *Doc) State() (done bool, err error, gen int) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return d.done, d.err, d.gen
+}
+
+// Size is the derived text's size in bytes.
+func (d *Doc) Size() int {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return len(d.buf)
+}
+
+// Text returns lines [from, to] as plain text, one per line.
+func (d *Doc) Text(from, to int) []byte {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	var b bytes.Buffer
+	for i := from; i <= to && i < len(d.ends)+len(d.tail); i++ {
+		b.Write(capture.PlainText(d.line(i)))
+		b.WriteByte('\n')
+	}
+	return b.Bytes()
+}
+
+// docLoader feeds a capture's bytes from the store through the emulator into
+// a Doc, in batches, and can be asked again later for what is new (a live
+// session).
+type docLoader struct {
+	doc  *Doc
+	emu  *capture.Emulator
+	cast *capture.CastReader // nil for captures
+	// batch collects lines outside the lock, so drawing never waits long.
+	batch      []byte
+	batchEnds  []int
+	batchTimes []float64
+}
+
+func newDocLoader(c storage.Capture) *docLoader {
+	d := NewDoc(c.ID + "  " + c.Title)
+	d.Item = c.Incident + "/" + c.ID
+	l := &docLoader{doc: d}
+	cols, rows := 0, 0
+	if c.Recording != nil {
+		cols, rows = c.Recording.Cols, c.Recording.Rows
+		d.Start, d.timed = c.Created, true
+	}
+	l.emu = capture.NewEmulator(cols, rows, l.collect)
+	if c.Recording != nil {
+		l.cast = &capture.CastReader{
+			Header: func(h capture.Header) {
+				if h.Timestamp > 0 {
+					d.Start = time.Unix(h.Timestamp, 0)
+				}
+				l.emu.Resize(h.Width, h.Height)
+			},
+			Event: func(at float64, kind, data string) {
+				switch kind {
+				case "o":
+					l.emu.SetTime(at)
+					l.emu.Write([]byte(data))
+				case "r":
+					if cols, rows, ok := capture.ParseSize(data); ok {
+						l.emu.Resize(cols, rows)
+					}
+				}
+			},
+		}
+	}
+	return l
+}
+
+func (l *docLoader) collect(line []byte, at float64) {
+	l.batch = append(l.batch, line...)
+	l.batchEnds = append(l.batchEnds, len(l.batch))
+	l.batchTimes = append(l.batchTimes, at)
+	if len(l.batch) >= 1<<20 || len(l.batchEnds) >= 4096 {
+		l.publish()
+	}
+}
+
+// publish moves the batch into the document.
+func (l *docLoader) publish() {
+	d := l.doc
+	d.mu.Lock()
+	start := 0
+	for i, end := range l.batchEnds {
+		d.appendLocked(l.batch[start:end], l.batchTimes[i])
+		start = end
+	}
+	d.mu.Unlock()
+	l.batch, l.batchEnds, l.batchTimes = l.batch[:0], l.batchEnds[:0], l.batchTimes[:0]
+}
+
+// Write takes raw bytes from the store.
+func (l *docLoader) Write(p []byte) (int, error) {
+	if l.cast != nil {
+		l.cast.Write(p)
+	} else {
+		l.emu.Write(p)
+	}
+	l.doc.mu.Lock()
+	l.doc.loaded += int64(len(p))
+	l.doc.mu.Unlock()
+	return len(p), nil
+}
+
+// load reads what the store has beyond what was read before. When final,
+// the emulator's screen is flushed into finished lines; otherwise it is
+// shown as the document's tail.
+func (l *docLoader) load(s storage.Store, final bool) error {
+	l.doc.mu.RLock()
+	from := l.doc.loaded
+	l.doc.mu.RUnlock()
+	err := s.WriteContent(l.doc.Item, from, l)
+	if final {
+		if l.cast != nil {
+			l.cast.Close()
+		}
+		l.emu.Close()
+		l.publish()
+		l.doc.mu.Lock()
+		l.doc.tail = nil
+		l.doc.mu.Unlock()
+		l.doc.Finish(err)
+		return err
+	}
+	l.publish()
+	var tail [][]byte
+	l.emu.Screen(func(line []byte) { tail = append(tail, bytes.Clone(line)) })
+	l.doc.mu.Lock()
+	l.doc.tail = tail
+	l.doc.gen++
+	l.doc.mu.Unlock()
+	return err
+}
