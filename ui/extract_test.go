@@ -36,7 +36,7 @@ func lines(text string) (func(int) []byte, int) {
 
 func TestExtractFindsTheMongoDocumentAroundAnyOfItsLines(t *testing.T) {
 	line, n := lines(mongoTranscript)
-	want := mongoTranscript[strings.Index(mongoTranscript, "{\n\t\"_id\""):strings.Index(mongoTranscript, "\n}\n")+2]
+	want := mongoTranscript[strings.Index(mongoTranscript, "{\n\t\"_id\"") : strings.Index(mongoTranscript, "\n}\n")+2]
 	for _, cursor := range []int{1, 2, 6, 7, 12, 14, 15} {
 		b, ok := Extract(line, n, cursor, 0)
 		if !ok {
