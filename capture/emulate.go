@@ -168,7 +168,7 @@ func (e *Emulator) fastLine(p []byte) int {
 		line = line[:len(line)-1]
 	}
 	for _, c := range line {
-		if c < 0x20 || c >= 0x7f {
+		if (c < 0x20 && c != '\t') || c >= 0x7f {
 			return 0
 		}
 	}
@@ -237,10 +237,7 @@ func (e *Emulator) control(c byte) {
 			e.col--
 		}
 	case '\t':
-		next := (e.col/8 + 1) * 8
-		for e.col < next {
-			e.put(cell{r: ' ', st: e.st}, 1)
-		}
+		e.tab()
 	default:
 		if c >= 0x20 && c < 0x7f {
 			e.print(rune(c))
@@ -452,12 +449,16 @@ func (e *Emulator) put(c cell, w int) {
 	for len(line) < e.col+w {
 		line = append(line, cell{r: ' '})
 	}
-	// Overwriting half of a wide character blanks its other half.
-	if e.col > 0 && line[e.col].r == 0 {
-		line[e.col-1] = cell{r: ' ', st: line[e.col-1].st}
+	// Overwriting part of a wide character or a tab blanks the rest of it.
+	if line[e.col].r == 0 {
+		h := e.col
+		for h > 0 && line[h].r == 0 {
+			h--
+		}
+		blankRun(line, h)
 	}
 	if end := e.col + w; end < len(line) && line[end].r == 0 {
-		line[end] = cell{r: ' ', st: line[end].st}
+		blankRun(line, end)
 	}
 	line[e.col] = c
 	if w == 2 {
@@ -465,6 +466,33 @@ func (e *Emulator) put(c cell, w int) {
 	}
 	e.win[e.row] = line
 	e.col += w
+}
+
+// blankRun turns the cell at i and the continuation cells after it into
+// blanks.
+func blankRun(line []cell, i int) {
+	line[i] = cell{r: ' ', st: line[i].st}
+	for i++; i < len(line) && line[i].r == 0; i++ {
+		line[i] = cell{r: ' ', st: line[i].st}
+	}
+}
+
+// tab moves to the next tab stop. A tab written past the end of the line is
+// kept as a tab (its columns as continuation cells), so text extracted from
+// the derived lines has the tabs the program printed.
+func (e *Emulator) tab() {
+	next := (e.col/8 + 1) * 8
+	if line := e.cells(); e.col >= len(line) {
+		e.put(cell{r: '\t', st: e.st}, 1)
+		line = e.win[e.row]
+		for e.col < next {
+			e.win[e.row] = append(line, cell{r: 0, st: e.st})
+			line = e.win[e.row]
+			e.col++
+		}
+		return
+	}
+	e.col = next
 }
 
 func (e *Emulator) lineFeed() {
@@ -536,6 +564,13 @@ func (e *Emulator) cells() []cell {
 	if raw := e.raw[e.row]; raw != nil {
 		line := e.win[e.row][:0]
 		for _, c := range raw {
+			if c == '\t' {
+				line = append(line, cell{r: '\t'})
+				for len(line)%8 != 0 {
+					line = append(line, cell{})
+				}
+				continue
+			}
 			line = append(line, cell{r: rune(c)})
 		}
 		e.win[e.row] = line

@@ -110,8 +110,7 @@ func cmdSplit(e *env, args []string) error {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "calm: recording pane %s until it closes or 'calm split --stop'\n", pane)
-	// The TUI is not built yet: the pane beside shows the incident, refreshed.
-	return capture.SplitWindow(pane, "while :; do clear; "+e.selfCommand()[len("exec "):]+"; sleep 2; done")
+	return capture.SplitWindow(pane, e.selfCommand("ui", inc.ID))
 }
 
 // cmdPipe records a pane's output arriving from tmux pipe-pane.

@@ -21,8 +21,12 @@ var Version = "0.1.0-dev"
 
 const usage = `calm: a black box and a calm checklist for on-call responders
 
-usage: calm [--store FILE] [--mirror DIR]... [--config FILE] COMMAND [ARGS]
+usage: calm [--store FILE] [--mirror DIR]... [--config FILE] [COMMAND [ARGS]]
 
+  (no command)           the TUI on the current incident (in a script: the status)
+  ui [INCIDENT]          the TUI: captures, viewer, checklist, copies ('?' lists its keys)
+  review INCIDENT        the TUI read-only, timeline first, for the look back
+  status                 the current incident and its captures' copies
   incident new [TITLE]   open an incident and make it current
   incident list          list incidents (* marks the current one)
   incident use ID        make an incident current (any unique prefix works)
@@ -102,7 +106,11 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, cfg: cfg}
 	if len(rest) == 0 {
+		// calm alone is the TUI in a terminal, and the status in a script.
 		rest = []string{"status"}
+		if isTerminal(stdout) && isTerminal(stdin) {
+			rest = []string{"ui"}
+		}
 	}
 	cmd, cmdArgs := rest[0], rest[1:]
 	run, ok := commands[cmd]
@@ -155,6 +163,8 @@ func init() {
 		"split":    cmdSplit,
 		"pipe":     cmdPipe,
 		"clip":     cmdClip,
+		"ui":       cmdUI,
+		"review":   cmdReview,
 	}
 }
 

@@ -189,7 +189,7 @@ func cmdNote(e *env, args []string) error {
 
 // isTerminal reports whether w is a terminal, where raw captured bytes must
 // never go.
-func isTerminal(w io.Writer) bool {
+func isTerminal(w any) bool {
 	f, ok := w.(*os.File)
 	if !ok {
 		return false

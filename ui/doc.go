@@ -173,9 +173,12 @@ func (d *Doc) Text(from, to int) []byte {
 // a Doc, in batches, and can be asked again later for what is new (a live
 // session).
 type docLoader struct {
-	doc  *Doc
-	emu  *capture.Emulator
-	cast *capture.CastReader // nil for captures
+	loading  sync.Mutex // one load at a time
+	notify   func()     // asks for a redraw as lines arrive
+	lastNote time.Time
+	doc      *Doc
+	emu      *capture.Emulator
+	cast     *capture.CastReader // nil for captures
 	// batch collects lines outside the lock, so drawing never waits long.
 	batch      []byte
 	batchEnds  []int
@@ -236,6 +239,10 @@ func (l *docLoader) publish() {
 	}
 	d.mu.Unlock()
 	l.batch, l.batchEnds, l.batchTimes = l.batch[:0], l.batchEnds[:0], l.batchTimes[:0]
+	if l.notify != nil && time.Since(l.lastNote) > 50*time.Millisecond {
+		l.lastNote = time.Now()
+		l.notify()
+	}
 }
 
 // Write takes raw bytes from the store.

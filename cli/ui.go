@@ -1,0 +1,45 @@
+package cli
+
+import (
+	"fmt"
+
+	"calm/ui"
+)
+
+// cmdUI opens the TUI on an incident (the current one by default).
+func cmdUI(e *env, args []string) error {
+	fs := e.flags("ui", "[INCIDENT]")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	return runUI(e, fs.Arg(0), false)
+}
+
+// cmdReview opens the TUI read-only, timeline first, for the look back.
+func cmdReview(e *env, args []string) error {
+	fs := e.flags("review", "INCIDENT")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usageError("name the incident to review (see 'calm incident list')")
+	}
+	return runUI(e, fs.Arg(0), true)
+}
+
+func runUI(e *env, incident string, review bool) error {
+	if !isTerminal(e.stdout) || !isTerminal(e.stdin) {
+		return fmt.Errorf("the TUI needs a terminal; 'calm status' prints the incident instead")
+	}
+	u, err := ui.New(ui.Options{
+		Store:          e.store,
+		Incident:       incident,
+		ReadOnly:       review,
+		CopiesRequired: e.cfg.CopiesRequired,
+		Checklists:     e.cfg.Checklists,
+	})
+	if err != nil {
+		return err
+	}
+	return u.Run()
+}

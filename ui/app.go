@@ -1,0 +1,348 @@
+// Package ui is calm's terminal interface: the companion pane beside the
+// production shell. It holds no storage logic: it reads and writes through
+// the storage.Store it is given, and renders.
+package ui
+
+import (
+	"fmt"
+	"os"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/gdamore/tcell/v2"
+	"github.com/rivo/tview"
+
+	"calm/capture"
+	"calm/storage"
+)
+
+// Clipboard puts text where the person can paste it, and says how (a
+// terminal never confirms an OSC 52 copy, so "sent" is not "copied").
+type Clipboard interface {
+	Copy(text string) (how string, err error)
+}
+
+// Options is everything the UI takes from outside; tests pass a simulation
+// screen, a bbolt store and a recording clipboard.
+type Options struct {
+	Store          storage.Store
+	Screen         tcell.Screen // nil: the real terminal
+	Clipboard      Clipboard    // nil: a clipboard tool, else OSC 52 to the tty
+	Incident       string       // "" opens the current incident
+	ReadOnly       bool         // review: nothing is written
+	Poll           time.Duration
+	Editor         string // the command to edit a draft; "" is $EDITOR, then vi
+	CopiesRequired int
+	Checklists     []string // extra checklist folders
+}
+
+// narrowWidth is the width below which panes become tabs.
+const narrowWidth = 100
+
+// UI is the running interface.
+type UI struct {
+	opts  Options
+	store storage.Store
+	app   *tview.Application
+
+	incidents *tview.List
+	items     *tview.List
+	viewer    *Viewer
+	side      *tview.Flex
+	copies    *tview.TextView
+	steps     *tview.TextView
+	status    *tview.TextView
+	prompt    *tview.InputField
+	bottom    *tview.Pages
+	pages     *tview.Pages
+	tabs      *tview.Pages
+	tabBar    *tview.TextView
+	layout    *responsive
+
+	mu       sync.Mutex // guards what the poller and actions share
+	incident storage.Incident
+	all      []storage.Incident
+	caps     []storage.Capture
+	events   []storage.Event
+	open     *docLoader // the item in the viewer
+	openRef  string
+	diffBase *Doc
+	pending  *jump // where to go once the open item has loaded
+	message  string
+	stop     chan struct{}
+	stopped  sync.Once
+}
+
+type jump struct {
+	line int
+	text string
+}
+
+// New builds the UI on the incident to show.
+func New(o Options) (*UI, error) {
+	if o.Poll <= 0 {
+		o.Poll = time.Second
+	}
+	if o.CopiesRequired <= 0 {
+		o.CopiesRequired = 2
+	}
+	u := &UI{opts: o, store: o.Store, app: tview.NewApplication(), stop: make(chan struct{})}
+	var inc storage.Incident
+	var err error
+	if o.Incident != "" {
+		inc, err = o.Store.Incident(o.Incident)
+	} else if o.ReadOnly {
+		inc, err = o.Store.Incident("")
+	} else {
+		inc, err = o.Store.CurrentIncident()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open incident: %w", err)
+	}
+	u.incident = inc
+	u.build()
+	if o.Screen != nil {
+		u.app.SetScreen(o.Screen)
+	}
+	u.app.EnableMouse(true)
+	return u, nil
+}
+
+// App returns the tview application, for tests to synchronise on.
+func (u *UI) App() *tview.Application { return u.app }
+
+// Run shows the UI until the person quits.
+func (u *UI) Run() error {
+	// QueueUpdate waits for the event loop: never call it from here.
+	go u.poll()
+	defer u.stopped.Do(func() { close(u.stop) })
+	return u.app.Run()
+}
+
+// Stop ends Run.
+func (u *UI) Stop() {
+	u.stopped.Do(func() { close(u.stop) })
+	u.app.Stop()
+}
+
+func (u *UI) build() {
+	u.incidents = tview.NewList().ShowSecondaryText(false).SetHighlightFullLine(true)
+	u.incidents.SetBorder(true).SetTitle(" incidents ")
+	u.incidents.SetSelectedFunc(func(i int, _, _ string, _ rune) { u.switchIncident(i) })
+
+	u.items = tview.NewList().ShowSecondaryText(false).SetHighlightFullLine(true)
+	u.items.SetBorder(true).SetTitle(" sessions & captures ")
+	u.items.SetChangedFunc(func(i int, _, _ string, _ rune) { u.showCopies() })
+	u.items.SetSelectedFunc(func(i int, _, _ string, _ rune) {
+		u.openItem(i)
+		u.focusViewer()
+	})
+
+	u.viewer = NewViewer()
+	u.steps = tview.NewTextView().SetDynamicColors(true).SetWrap(true).SetWordWrap(true)
+	u.steps.SetBorder(true).SetTitle(" checklist ")
+	u.copies = tview.NewTextView().SetDynamicColors(true).SetWrap(false)
+	u.copies.SetBorder(true).SetTitle(" copies ")
+	u.side = tview.NewFlex().SetDirection(tview.FlexRow).
+		AddItem(u.steps, 0, 3, false).
+		AddItem(u.copies, 0, 2, false)
+
+	u.status = tview.NewTextView().SetDynamicColors(true).SetWrap(false)
+	u.prompt = tview.NewInputField().SetFieldBackgroundColor(tcell.ColorDefault)
+
+	left := tview.NewFlex().SetDirection(tview.FlexRow).
+		AddItem(u.incidents, 5, 0, false).
+		AddItem(u.items, 0, 1, true)
+	wide := tview.NewFlex().
+		AddItem(left, 30, 0, false).
+		AddItem(u.viewer, 0, 1, true).
+		AddItem(u.side, 38, 0, false)
+
+	// Narrow: the same panes, one at a time, behind tabs.
+	leftNarrow := tview.NewFlex().SetDirection(tview.FlexRow).
+		AddItem(u.incidents, 5, 0, false).
+		AddItem(u.items, 0, 1, true)
+	u.tabs = tview.NewPages().
+		AddPage("items", leftNarrow, true, false).
+		AddPage("viewer", u.viewer, true, true).
+		AddPage("side", u.side, true, false)
+	u.tabBar = tview.NewTextView().SetDynamicColors(true)
+	narrow := tview.NewFlex().SetDirection(tview.FlexRow).
+		AddItem(u.tabBar, 1, 0, false).
+		AddItem(u.tabs, 0, 1, true)
+
+	u.layout = &responsive{Box: tview.NewBox(), wide: wide, narrow: narrow, focus: u.viewer}
+	u.layout.onSwitch = func(isNarrow bool) { u.syncTabs() }
+	u.bottom = tview.NewPages().
+		AddPage("prompt", u.prompt, true, false).
+		AddPage("status", u.status, true, true)
+	u.pages = tview.NewPages().AddPage("main", tview.NewFlex().SetDirection(tview.FlexRow).
+		AddItem(u.layout, 0, 1, true).
+		AddItem(u.bottom, 1, 0, false), true, true)
+	u.app.SetRoot(u.pages, true).SetFocus(u.viewer)
+	u.app.SetInputCapture(u.key)
+	u.setStatus("")
+}
+
+// responsive draws the wide layout, or the narrow one in a narrow pane.
+type responsive struct {
+	*tview.Box
+	wide, narrow tview.Primitive
+	focus        tview.Primitive
+	isNarrow     bool
+	onSwitch     func(bool)
+}
+
+func (r *responsive) current() tview.Primitive {
+	if r.isNarrow {
+		return r.narrow
+	}
+	return r.wide
+}
+
+func (r *responsive) Draw(screen tcell.Screen) {
+	x, y, w, h := r.GetRect()
+	if n := w < narrowWidth; n != r.isNarrow {
+		r.isNarrow = n
+		if r.onSwitch != nil {
+			r.onSwitch(n)
+		}
+	}
+	p := r.current()
+	p.SetRect(x, y, w, h)
+	p.Draw(screen)
+}
+
+func (r *responsive) Focus(delegate func(p tview.Primitive)) { delegate(r.focus) }
+func (r *responsive) HasFocus() bool                         { return r.current().HasFocus() }
+func (r *responsive) InputHandler() func(event *tcell.EventKey, setFocus func(p tview.Primitive)) {
+	return r.current().InputHandler()
+}
+func (r *responsive) MouseHandler() func(action tview.MouseAction, event *tcell.EventMouse, setFocus func(p tview.Primitive)) (bool, tview.Primitive) {
+	return r.current().MouseHandler()
+}
+
+// poll keeps the panes current: new captures, copy results, markers and a
+// live session's output appear without a refresh key.
+func (u *UI) poll() {
+	u.refresh()
+	t := time.NewTicker(u.opts.Poll)
+	defer t.Stop()
+	for {
+		select {
+		case <-u.stop:
+			return
+		case <-t.C:
+		}
+		u.refresh()
+		u.followLive()
+	}
+}
+
+// refresh reads the incident's state from the store and redraws.
+func (u *UI) refresh() {
+	u.mu.Lock()
+	id := u.incident.ID
+	u.mu.Unlock()
+	all, err1 := u.store.Incidents()
+	caps, err2 := u.store.Captures(id)
+	events, err3 := u.store.Events(id)
+	if err := firstError(err1, err2, err3); err != nil {
+		u.app.QueueUpdateDraw(func() { u.setStatus("[red]store: " + tview.Escape(err.Error())) })
+		return
+	}
+	u.app.QueueUpdateDraw(func() {
+		u.mu.Lock()
+		changed := !slices.EqualFunc(caps, u.caps, sameCapture) || len(all) != len(u.all) || len(events) != len(u.events)
+		u.all, u.caps, u.events = all, caps, events
+		u.mu.Unlock()
+		if changed {
+			u.fillIncidents()
+			u.fillItems()
+			u.showCopies()
+			u.showSteps()
+		}
+	})
+}
+
+func sameCapture(a, b storage.Capture) bool {
+	return a.ID == b.ID && a.State == b.State && a.Size == b.Size && a.Title == b.Title &&
+		slices.EqualFunc(a.Copies, b.Copies, func(x, y storage.Copy) bool { return x == y })
+}
+
+func firstError(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// followLive reads what a recording session (or a capture still arriving)
+// added since the last look.
+func (u *UI) followLive() {
+	u.mu.Lock()
+	l, ref := u.open, u.openRef
+	var c storage.Capture
+	found := false
+	for _, x := range u.caps {
+		if x.Incident+"/"+x.ID == ref {
+			c, found = x, true
+		}
+	}
+	u.mu.Unlock()
+	if l == nil || !found {
+		return
+	}
+	if done, _, _ := l.doc.State(); done {
+		return
+	}
+	if !l.loading.TryLock() {
+		return // the first load is still running
+	}
+	defer l.loading.Unlock()
+	_ = l.load(u.store, c.State == storage.CaptureSealed)
+	u.app.QueueUpdateDraw(func() {})
+}
+
+func (u *UI) setStatus(msg string) {
+	u.message = msg
+	keys := "[gray]? keys  / find  x extract  y yank  s save  q quit[-]"
+	if u.layout != nil && u.layout.isNarrow {
+		keys = "[gray]? keys  tab panes  q quit[-]"
+	}
+	u.mu.Lock()
+	inc := u.incident
+	u.mu.Unlock()
+	mode := ""
+	if u.opts.ReadOnly {
+		mode = "[yellow]review (read-only)[-]  "
+	}
+	u.status.SetText(fmt.Sprintf("%s[::b]%s[::-] %s  %s  %s", mode, tview.Escape(inc.ID), sanitizeTitle(inc.Title), msg, keys))
+}
+
+// say shows a message from any goroutine.
+func (u *UI) say(format string, args ...any) {
+	msg := tview.Escape(fmt.Sprintf(format, args...))
+	u.app.QueueUpdateDraw(func() { u.setStatus(msg) })
+}
+
+func (u *UI) sayError(err error) {
+	msg := "[red]" + tview.Escape(err.Error()) + "[-]"
+	u.app.QueueUpdateDraw(func() { u.setStatus(msg) })
+}
+
+// defaultClipboard uses a clipboard tool where one works, else sends OSC 52
+// to the controlling terminal (tmux passes it on with set-clipboard on).
+type defaultClipboard struct{}
+
+func (defaultClipboard) Copy(text string) (string, error) {
+	tty, err := os.OpenFile("/dev/tty", os.O_WRONLY, 0)
+	if err != nil {
+		return capture.WriteClipboard(text, nil)
+	}
+	defer tty.Close()
+	return capture.WriteClipboard(text, tty)
+}

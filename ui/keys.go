@@ -1,0 +1,565 @@
+package ui
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gdamore/tcell/v2"
+	"github.com/rivo/tview"
+
+	"calm/storage"
+)
+
+// key handles the keys that act across panes. A prompt or dialog that has
+// the focus gets its keys untouched.
+func (u *UI) key(ev *tcell.EventKey) *tcell.EventKey {
+	if name, _ := u.pages.GetFrontPage(); name != "main" {
+		return ev
+	}
+	if u.app.GetFocus() == u.prompt {
+		return ev
+	}
+	switch ev.Key() {
+	case tcell.KeyTab:
+		u.nextPane(1)
+		return nil
+	case tcell.KeyBacktab:
+		u.nextPane(-1)
+		return nil
+	case tcell.KeyCtrlF:
+		u.ask("search incident: ", "", u.searchIncident)
+		return nil
+	case tcell.KeyCtrlC:
+		u.confirmQuit()
+		return nil
+	case tcell.KeyRune:
+	default:
+		return ev
+	}
+	inViewer := u.app.GetFocus() == u.viewer
+	switch r := ev.Rune(); r {
+	case '?':
+		u.showHelp()
+	case 'q':
+		u.confirmQuit()
+	case '1':
+		u.focus(u.items, "items")
+	case '2':
+		u.focusViewer()
+	case '3':
+		u.focus(u.steps, "side")
+	case 'V':
+		u.verify()
+	case '/':
+		u.ask("find: ", "", u.findInItem)
+	case 'n', 'N':
+		if !u.viewer.FindNext(r == 'n') {
+			u.setStatus("no match")
+		}
+		u.focusViewer()
+	case 't':
+		u.ask("time (HH:MM[:SS] UTC, or +MM:SS from the start): ", "", u.jumpToTime)
+	case 'm', 'M':
+		u.nextMarker(r == 'm')
+	case 'x':
+		u.extract()
+	case 'y':
+		u.yank()
+	case 's':
+		u.saveMarked()
+	case 'e':
+		u.editDraft()
+	case 'D':
+		u.diff()
+	default:
+		if inViewer || u.app.GetFocus() == u.items || u.app.GetFocus() == u.incidents {
+			return ev
+		}
+		return u.checklistKey(ev)
+	}
+	return nil
+}
+
+func (u *UI) nextPane(dir int) {
+	order := []struct {
+		p   tview.Primitive
+		tab string
+	}{{u.incidents, "items"}, {u.items, "items"}, {u.viewer, "viewer"}, {u.steps, "side"}}
+	if u.layout.isNarrow {
+		order = order[1:]
+	}
+	cur := 0
+	for i, o := range order {
+		if u.app.GetFocus() == o.p {
+			cur = i
+		}
+	}
+	next := order[(cur+dir+len(order))%len(order)]
+	u.focus(next.p, next.tab)
+}
+
+// ask reads one line at the bottom; done runs with what was typed, unless
+// the person pressed escape.
+func (u *UI) ask(label, initial string, done func(string)) {
+	back := u.app.GetFocus()
+	u.prompt.SetLabel(label).SetText(initial)
+	u.prompt.SetDoneFunc(func(k tcell.Key) {
+		text := u.prompt.GetText()
+		u.swapBottom(u.status)
+		u.app.SetFocus(back)
+		if k == tcell.KeyEnter {
+			done(text)
+		}
+	})
+	u.swapBottom(u.prompt)
+	u.app.SetFocus(u.prompt)
+}
+
+// swapBottom shows the status line or the prompt in the bottom row.
+func (u *UI) swapBottom(p tview.Primitive) {
+	if p == u.prompt {
+		u.bottom.SwitchToPage("prompt")
+	} else {
+		u.bottom.SwitchToPage("status")
+	}
+}
+
+func (u *UI) findInItem(pattern string) {
+	if pattern == "" {
+		u.viewer.SetFind(nil)
+		return
+	}
+	regex := strings.HasPrefix(pattern, "re:")
+	f, err := NewFinder(strings.TrimPrefix(pattern, "re:"), regex)
+	if err != nil {
+		u.setStatus("[red]" + tview.Escape("bad pattern: "+err.Error()) + "[-]")
+		return
+	}
+	u.viewer.SetFind(f)
+	u.focusViewer()
+	if !u.viewer.FindNext(true) {
+		u.setStatus(tview.Escape(fmt.Sprintf("%q: no match in this item (ctrl-f searches the incident)", pattern)))
+		return
+	}
+	u.setStatus(tview.Escape(fmt.Sprintf("%q: line %d  (n next, N previous)", pattern, u.viewer.Cursor()+1)))
+}
+
+// searchIncident searches every item of the incident through the store and
+// lists what it found; choosing a result opens its item at its line.
+func (u *UI) searchIncident(pattern string) {
+	if pattern == "" {
+		return
+	}
+	regex := strings.HasPrefix(pattern, "re:")
+	pattern = strings.TrimPrefix(pattern, "re:")
+	u.mu.Lock()
+	id := u.incident.ID
+	u.mu.Unlock()
+	q := storage.SearchQuery{Pattern: pattern, Literal: !regex, IgnoreCase: strings.ToLower(pattern) == pattern, Incident: id, Limit: 1000}
+	u.setStatus("searching…")
+	go func() {
+		var found []storage.Match
+		err := u.store.Search(q, func(m storage.Match) error {
+			found = append(found, m)
+			return nil
+		})
+		u.app.QueueUpdateDraw(func() {
+			if err != nil {
+				u.setStatus("[red]" + tview.Escape("search: "+err.Error()) + "[-]")
+				return
+			}
+			if len(found) == 0 {
+				u.setStatus(tview.Escape(fmt.Sprintf("%q: nothing in this incident", pattern)))
+				return
+			}
+			u.setStatus(fmt.Sprintf("%d matches", len(found)))
+			f, _ := NewFinder(pattern, regex)
+			u.viewer.SetFind(f)
+			u.showMatches(found)
+		})
+	}()
+}
+
+func (u *UI) showMatches(found []storage.Match) {
+	list := tview.NewList().ShowSecondaryText(false).SetHighlightFullLine(true)
+	list.SetBorder(true).SetTitle(fmt.Sprintf(" %d matches: enter opens, esc closes ", len(found)))
+	for _, m := range found {
+		list.AddItem(fmt.Sprintf("%s:%d: %s", m.Item, m.Line, sanitizeTitle(m.Text)), "", 0, nil)
+	}
+	list.SetDoneFunc(func() { u.closeDialog("matches") })
+	list.SetSelectedFunc(func(i int, _, _ string, _ rune) {
+		u.closeDialog("matches")
+		u.openMatch(found[i])
+	})
+	u.dialog("matches", list, 100, 20)
+	u.app.SetFocus(list)
+}
+
+func (u *UI) openMatch(m storage.Match) {
+	u.mu.Lock()
+	idx := -1
+	for i, c := range u.caps {
+		if c.ID == m.Item {
+			idx = i
+		}
+	}
+	u.pending = &jump{line: int(m.Line) - 1, text: m.Text}
+	u.mu.Unlock()
+	if idx < 0 {
+		return
+	}
+	u.items.SetCurrentItem(idx)
+	u.openItem(idx)
+	u.focusViewer()
+}
+
+func (u *UI) jumpToTime(s string) {
+	d := u.viewer.Doc()
+	start, timed := d.Time(0)
+	if !timed {
+		u.setStatus("this item has no times: open a session")
+		return
+	}
+	s = strings.TrimSpace(s)
+	var at time.Time
+	if rest, ok := strings.CutPrefix(s, "+"); ok {
+		parts := strings.Split(rest, ":")
+		secs := 0
+		for _, p := range parts {
+			n, err := strconv.Atoi(p)
+			if err != nil {
+				u.setStatus(tview.Escape("not a time: " + s))
+				return
+			}
+			secs = secs*60 + n
+		}
+		at = d.Start.Add(time.Duration(secs) * time.Second)
+	} else {
+		var t time.Time
+		var err error
+		for _, layout := range []string{"15:04:05", "15:04"} {
+			if t, err = time.Parse(layout, s); err == nil {
+				break
+			}
+		}
+		if err != nil {
+			u.setStatus(tview.Escape("not a time: " + s + " (HH:MM, HH:MM:SS or +MM:SS)"))
+			return
+		}
+		y, mo, dd := start.UTC().Date()
+		at = time.Date(y, mo, dd, t.Hour(), t.Minute(), t.Second(), 0, time.UTC)
+	}
+	u.viewer.MoveTo(d.LineAt(at))
+	u.focusViewer()
+}
+
+// nextMarker moves to the next (or previous) destructive-command marker in
+// the open session.
+func (u *UI) nextMarker(forward bool) {
+	d := u.viewer.Doc()
+	u.mu.Lock()
+	var lines []int
+	var labels []string
+	for _, ev := range u.events {
+		if ev.Kind == storage.EventMarker && d.Item != "" && strings.HasSuffix(d.Item, "/"+ev.Item) {
+			lines = append(lines, d.LineAt(d.Start.Add(time.Duration(ev.At*float64(time.Second)))))
+			labels = append(labels, ev.Text)
+		}
+	}
+	u.mu.Unlock()
+	if len(lines) == 0 {
+		u.setStatus("no markers in this item")
+		return
+	}
+	cur := u.viewer.Cursor()
+	pick := -1
+	for i, l := range lines {
+		if forward && l > cur && (pick < 0 || l < lines[pick]) || !forward && l < cur && (pick < 0 || l > lines[pick]) {
+			pick = i
+		}
+	}
+	if pick < 0 {
+		u.setStatus("no more markers that way")
+		return
+	}
+	u.viewer.MoveTo(lines[pick])
+	u.setStatus("[red]marker[-] " + sanitizeTitle(labels[pick]))
+}
+
+func (u *UI) extract() {
+	u.focusViewer()
+	b, ok := u.viewer.Extract()
+	if !ok {
+		u.setStatus("no balanced {…} or […] block around this line")
+		return
+	}
+	u.viewer.MoveTo(b.StartLine)
+	text := u.viewer.MarkedText()
+	u.setStatus(fmt.Sprintf("block: lines %d–%d, %s  (y yank, s save, e edit, x one level in)", b.StartLine+1, b.EndLine+1, humanBytes(int64(len(text)))))
+}
+
+func (u *UI) clipboard() Clipboard {
+	if u.opts.Clipboard != nil {
+		return u.opts.Clipboard
+	}
+	return defaultClipboard{}
+}
+
+func (u *UI) yank() {
+	text := u.viewer.MarkedText()
+	if len(text) == 0 {
+		u.setStatus("nothing to yank")
+		return
+	}
+	how, err := u.clipboard().Copy(string(text))
+	if err != nil {
+		u.setStatus("[red]" + tview.Escape("yank: "+err.Error()) + "[-]")
+		return
+	}
+	u.setStatus(tview.Escape(fmt.Sprintf("%d lines, %s: %s", bytes.Count(text, []byte("\n"))+1, humanBytes(int64(len(text))), how)))
+}
+
+func (u *UI) readOnly() bool {
+	if u.opts.ReadOnly {
+		u.setStatus("[yellow]review is read-only[-]")
+	}
+	return u.opts.ReadOnly
+}
+
+// saveMarked saves the block or selection as a new capture.
+func (u *UI) saveMarked() {
+	if u.readOnly() {
+		return
+	}
+	text := u.viewer.MarkedText()
+	source := "selection"
+	if u.viewer.Block() != nil {
+		source = "extract"
+	}
+	from := itemID(u.viewer.Doc().Item)
+	u.save(text, source, fmt.Sprintf("%s of %s", source, from))
+}
+
+func itemID(ref string) string {
+	if i := strings.LastIndexByte(ref, '/'); i >= 0 {
+		return ref[i+1:]
+	}
+	return ref
+}
+
+// save stores text as a capture in the background; the status line says
+// when its copies are verified.
+func (u *UI) save(text []byte, source, title string) {
+	u.mu.Lock()
+	id, session := u.incident.ID, ""
+	if d := u.viewer.Doc(); d.Start != (time.Time{}) {
+		session = itemID(d.Item)
+	}
+	u.mu.Unlock()
+	u.setStatus("saving…")
+	go func() {
+		w, err := storage.NewCaptureWriter(u.store, id, storage.NewCapture{Title: title, Source: source, Session: session})
+		if err != nil {
+			u.sayError(fmt.Errorf("save: %w", err))
+			return
+		}
+		w.RetryFor = 10 * time.Second
+		if _, err := w.Write(text); err != nil {
+			u.sayError(fmt.Errorf("save: %w", err))
+			return
+		}
+		c, err := w.Close()
+		if err != nil {
+			u.sayError(fmt.Errorf("save: %w", err))
+			return
+		}
+		u.say("saved %s (%s): %d copies verified", c.ID, humanBytes(c.Size), c.VerifiedCopies())
+		u.refresh()
+	}()
+}
+
+// editDraft opens the marked text (or the whole item) in $EDITOR and saves
+// what the person wrote as a draft capture: the restore command is built
+// offline, from the verified copy, never typed into production from memory.
+func (u *UI) editDraft() {
+	if u.readOnly() {
+		return
+	}
+	text := u.viewer.MarkedText()
+	if _, _, sel := u.viewer.Selection(); !sel && u.viewer.Block() == nil {
+		d := u.viewer.Doc()
+		text = d.Text(0, d.Len()-1)
+	}
+	dir, err := os.MkdirTemp("", "calm-draft-")
+	if err != nil {
+		u.setStatus("[red]" + tview.Escape("draft: "+err.Error()) + "[-]")
+		return
+	}
+	// The draft holds production data: private, and removed afterwards.
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "draft.txt")
+	if err := os.WriteFile(path, text, 0o600); err != nil {
+		u.setStatus("[red]" + tview.Escape("draft: "+err.Error()) + "[-]")
+		return
+	}
+	editor := u.opts.Editor
+	if editor == "" {
+		editor = os.Getenv("VISUAL")
+	}
+	if editor == "" {
+		editor = os.Getenv("EDITOR")
+	}
+	if editor == "" {
+		editor = "vi"
+	}
+	var runErr error
+	u.app.Suspend(func() {
+		cmd := exec.Command("sh", "-c", editor+` "$1"`, "editor", path)
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+		runErr = cmd.Run()
+	})
+	if runErr != nil {
+		u.setStatus("[red]" + tview.Escape(fmt.Sprintf("editor %q: %v: nothing saved", editor, runErr)) + "[-]")
+		return
+	}
+	edited, err := os.ReadFile(path)
+	if err != nil || len(bytes.TrimSpace(edited)) == 0 {
+		u.setStatus("draft is empty: nothing saved")
+		return
+	}
+	u.save(edited, "draft", "draft from "+itemID(u.viewer.Doc().Item))
+}
+
+// diff marks the open item as "before", or compares it with the one marked.
+func (u *UI) diff() {
+	d := u.viewer.Doc()
+	if done, _, _ := d.State(); !done {
+		u.setStatus("wait until the item has loaded")
+		return
+	}
+	u.mu.Lock()
+	base := u.diffBase
+	u.mu.Unlock()
+	if base == nil || base == d {
+		u.mu.Lock()
+		u.diffBase = d
+		u.mu.Unlock()
+		u.setStatus(tview.Escape(itemID(d.Item) + " marked as before: open the after item and press D"))
+		return
+	}
+	before := strings.Split(strings.TrimSuffix(string(base.Text(0, base.Len()-1)), "\n"), "\n")
+	after := strings.Split(strings.TrimSuffix(string(d.Text(0, d.Len()-1)), "\n"), "\n")
+	ops := Diff(before, after)
+	out := NewDoc(fmt.Sprintf("diff %s → %s", itemID(base.Item), itemID(d.Item)))
+	added, removed := 0, 0
+	for _, op := range ops {
+		var line []byte
+		switch op.Kind {
+		case '-':
+			removed++
+			line = append([]byte("\x1b[0;38;5;1m- "), op.Text...)
+			line = append(line, "\x1b[0m"...)
+		case '+':
+			added++
+			line = append([]byte("\x1b[0;38;5;2m+ "), op.Text...)
+			line = append(line, "\x1b[0m"...)
+		default:
+			line = append([]byte("  "), op.Text...)
+		}
+		out.Append(line, 0)
+	}
+	out.Finish(nil)
+	u.mu.Lock()
+	u.diffBase = nil
+	u.mu.Unlock()
+	u.viewer.SetDoc(out, false)
+	u.focusViewer()
+	u.setStatus(fmt.Sprintf("diff: %d lines removed, %d added", removed, added))
+}
+
+// verify re-reads every copy of the incident now.
+func (u *UI) verify() {
+	u.mu.Lock()
+	id := u.incident.ID
+	u.mu.Unlock()
+	u.setStatus("verifying every copy…")
+	go func() {
+		rep, err := u.store.Verify(id)
+		if err != nil {
+			u.sayError(fmt.Errorf("verify: %w", err))
+			return
+		}
+		u.refresh()
+		if len(rep.Problems) == 0 {
+			u.say("verified %d copies of %d captures: all match", rep.Copies, rep.Captures)
+			return
+		}
+		var names []string
+		for _, p := range rep.Problems {
+			names = append(names, p.Capture+" "+p.Copy.Kind+" "+p.Copy.State)
+		}
+		u.sayError(errors.New(fmt.Sprintf("%d of %d copies FAILED: %s", len(rep.Problems), rep.Copies, strings.Join(names, ", "))))
+	}()
+}
+
+func (u *UI) dialog(name string, p tview.Primitive, width, height int) {
+	grid := tview.NewGrid().SetColumns(0, width, 0).SetRows(0, height, 0).AddItem(p, 1, 1, 1, 1, 0, 0, true)
+	u.pages.AddPage(name, grid, true, true)
+}
+
+func (u *UI) closeDialog(name string) {
+	u.pages.RemovePage(name)
+	u.app.SetFocus(u.layout.focus)
+}
+
+func (u *UI) showHelp() {
+	tv := tview.NewTextView().SetDynamicColors(true).SetText(helpText)
+	tv.SetBorder(true).SetTitle(" keys ")
+	tv.SetInputCapture(func(ev *tcell.EventKey) *tcell.EventKey {
+		if ev.Key() == tcell.KeyEscape || ev.Rune() == '?' || ev.Rune() == 'q' {
+			u.closeDialog("help")
+			return nil
+		}
+		return ev
+	})
+	u.dialog("help", tv, 90, 32)
+	u.app.SetFocus(tv)
+}
+
+// confirmQuit asks first: quitting under stress by a stray key must not
+// happen, and the person should know recording goes on.
+func (u *UI) confirmQuit() {
+	m := tview.NewModal().
+		SetText("Quit calm?\n\nRecordings and copies go on in the background.").
+		AddButtons([]string{"Quit", "Stay"}).
+		SetDoneFunc(func(_ int, label string) {
+			if label == "Quit" {
+				u.Stop()
+				return
+			}
+			u.closeDialog("quit")
+		})
+	m.SetInputCapture(func(ev *tcell.EventKey) *tcell.EventKey {
+		switch ev.Rune() {
+		case 'y', 'q':
+			u.Stop()
+			return nil
+		case 'n':
+			u.closeDialog("quit")
+			return nil
+		}
+		return ev
+	})
+	u.pages.AddPage("quit", m, true, true)
+	u.app.SetFocus(m)
+}
+
+// checklistKey is where the checklist pane's keys go.
+func (u *UI) checklistKey(ev *tcell.EventKey) *tcell.EventKey { return ev }

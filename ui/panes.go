@@ -1,0 +1,280 @@
+package ui
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/rivo/tview"
+
+	"calm/storage"
+)
+
+func (u *UI) fillIncidents() {
+	cur := u.incidents.GetCurrentItem()
+	u.incidents.Clear()
+	u.mu.Lock()
+	all, id := u.all, u.incident.ID
+	u.mu.Unlock()
+	for i, inc := range all {
+		mark := " "
+		if !inc.IsOpen() {
+			mark = "[gray]✓[-]"
+		}
+		u.incidents.AddItem(fmt.Sprintf("%s %s %s", mark, tview.Escape(inc.ID), sanitizeTitle(inc.Title)), "", 0, nil)
+		if inc.ID == id {
+			cur = i
+		}
+	}
+	u.incidents.SetCurrentItem(cur)
+}
+
+// itemLine is how a capture or session reads in the list: its ID, what it
+// is, its size and its copies at a glance.
+func (u *UI) itemLine(c storage.Capture) string {
+	kind := c.Source
+	live := ""
+	if c.State == storage.CaptureOpen {
+		live = "[red]●[-]"
+	}
+	return fmt.Sprintf("%s%-4s %-7s %7s %s %s", live, c.ID, kind, humanBytes(c.Size), u.copyGlyph(c), sanitizeTitle(c.Title))
+}
+
+// copyGlyph shows the copies' state: green when enough are verified, red
+// when any failed, yellow while pending or short of the required number.
+func (u *UI) copyGlyph(c storage.Capture) string {
+	n := c.VerifiedCopies()
+	bad := false
+	for _, cp := range c.Copies {
+		if cp.State == storage.CopyMismatch || cp.State == storage.CopyMissing || cp.State == storage.CopyFailed {
+			bad = true
+		}
+	}
+	switch {
+	case bad:
+		return fmt.Sprintf("[red]✗%d[-]", n)
+	case c.State != storage.CaptureSealed:
+		return "[yellow]…[-] "
+	case n >= u.opts.CopiesRequired:
+		return fmt.Sprintf("[green]✓%d[-]", n)
+	default:
+		return fmt.Sprintf("[yellow]!%d[-]", n)
+	}
+}
+
+func (u *UI) fillItems() {
+	cur := u.items.GetCurrentItem()
+	u.items.Clear()
+	u.mu.Lock()
+	caps := u.caps
+	u.mu.Unlock()
+	for _, c := range caps {
+		u.items.AddItem(u.itemLine(c), "", 0, nil)
+	}
+	if cur < len(caps) {
+		u.items.SetCurrentItem(cur)
+	}
+}
+
+// selected returns the capture selected in the list.
+func (u *UI) selected() (storage.Capture, bool) {
+	i := u.items.GetCurrentItem()
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if i < 0 || i >= len(u.caps) {
+		return storage.Capture{}, false
+	}
+	return u.caps[i], true
+}
+
+// showCopies fills the copies pane for the selected capture.
+func (u *UI) showCopies() {
+	c, ok := u.selected()
+	if !ok {
+		u.copies.SetText("[gray]no capture yet: pipe output in with 'calm tee', or 'calm snap' a tmux pane[-]")
+		return
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "[::b]%s[::-] %s, %s\n", c.ID, sanitizeTitle(c.Title), humanBytes(c.Size))
+	if c.SHA256 != "" {
+		fmt.Fprintf(&b, "sha256 [::b]%s[::-]%s\n", c.SHA256[:16], c.SHA256[16:24])
+	}
+	if c.State != storage.CaptureSealed {
+		b.WriteString("[yellow]still arriving: copies are made when it ends[-]\n")
+	}
+	for _, cp := range c.Copies {
+		glyph, color := "✓", "green"
+		switch cp.State {
+		case storage.CopyPending:
+			glyph, color = "…", "yellow"
+		case storage.CopyVerified:
+		default:
+			glyph, color = "✗", "red"
+		}
+		when := ""
+		if !cp.Verified.IsZero() {
+			when = cp.Verified.Local().Format("15:04:05")
+		}
+		sum := ""
+		if len(cp.SHA256) >= 12 {
+			sum = cp.SHA256[:12]
+		}
+		fmt.Fprintf(&b, "[%s]%s %-8s %-8s[-] %s %s\n  [gray]%s[-]\n", color, glyph, cp.Kind, cp.State, when, sum, tview.Escape(cp.Location))
+		if cp.Error != "" {
+			fmt.Fprintf(&b, "  [red]%s[-]\n", tview.Escape(cp.Error))
+		}
+	}
+	n := c.VerifiedCopies()
+	color := "green"
+	if n < u.opts.CopiesRequired {
+		color = "yellow"
+	}
+	fmt.Fprintf(&b, "[%s]%d of %d required copies verified[-]  [gray]V re-verifies[-]", color, n, u.opts.CopiesRequired)
+	u.copies.SetText(b.String())
+}
+
+func (u *UI) showSteps() {
+	if u.steps.GetText(false) == "" {
+		u.steps.SetText("[gray]no checklist yet[-]")
+	}
+}
+
+// openItem shows capture i in the viewer, loading it in the background.
+func (u *UI) openItem(i int) {
+	u.mu.Lock()
+	if i < 0 || i >= len(u.caps) {
+		u.mu.Unlock()
+		return
+	}
+	c := u.caps[i]
+	l := newDocLoader(c)
+	l.notify = func() { u.app.QueueUpdateDraw(func() {}) }
+	u.open, u.openRef = l, c.Incident+"/"+c.ID
+	u.mu.Unlock()
+	u.viewer.SetDoc(l.doc, c.State == storage.CaptureOpen)
+	go func() {
+		l.loading.Lock()
+		defer l.loading.Unlock()
+		err := l.load(u.store, c.State == storage.CaptureSealed)
+		u.app.QueueUpdateDraw(func() {
+			if err != nil {
+				u.setStatus("[red]" + tview.Escape(fmt.Sprintf("read %s: %v", c.ID, err)) + "[-]")
+			}
+			u.afterLoad(l.doc)
+		})
+	}()
+}
+
+// afterLoad makes a pending jump (from an incident search) once the item
+// it points into has loaded.
+func (u *UI) afterLoad(d *Doc) {
+	u.mu.Lock()
+	j := u.pending
+	if u.viewer.Doc() != d {
+		j = nil
+	}
+	u.pending = nil
+	u.mu.Unlock()
+	if j == nil {
+		return
+	}
+	u.viewer.MoveTo(nearestLine(d, j.line, j.text))
+}
+
+// nearestLine finds the line holding text closest to line want: the store's
+// search counts lines of sanitised text, the viewer's emulated lines may
+// differ slightly for sessions.
+func nearestLine(d *Doc, want int, text string) int {
+	text = strings.TrimSpace(text)
+	n := d.Len()
+	for k := 0; k < n; k++ {
+		for _, i := range []int{want + k, want - k} {
+			if i >= 0 && i < n && strings.Contains(d.Plain(i), text) {
+				return i
+			}
+		}
+		if k > 5000 {
+			break
+		}
+	}
+	return want
+}
+
+func (u *UI) switchIncident(i int) {
+	u.mu.Lock()
+	if i < 0 || i >= len(u.all) {
+		u.mu.Unlock()
+		return
+	}
+	u.incident = u.all[i]
+	u.caps, u.events = nil, nil
+	u.mu.Unlock()
+	u.items.Clear()
+	u.setStatus("")
+	go u.refresh()
+	u.focus(u.items, "items")
+}
+
+func (u *UI) focusViewer() { u.focus(u.viewer, "viewer") }
+
+// focus gives a pane the keys, showing its tab in the narrow layout.
+func (u *UI) focus(p tview.Primitive, tab string) {
+	u.layout.focus = p
+	u.tabs.SwitchToPage(tab)
+	u.syncTabs()
+	u.app.SetFocus(p)
+}
+
+func (u *UI) syncTabs() {
+	name, _ := u.tabs.GetFrontPage()
+	var b strings.Builder
+	for i, t := range []string{"items", "viewer", "side"} {
+		label := map[string]string{"items": "list", "viewer": "viewer", "side": "checklist & copies"}[t]
+		if t == name {
+			fmt.Fprintf(&b, "[black:white] %d %s [-:-] ", i+1, label)
+		} else {
+			fmt.Fprintf(&b, "[gray] %d %s [-] ", i+1, label)
+		}
+	}
+	u.tabBar.SetText(b.String())
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1fG", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1fM", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1fK", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%dB", n)
+}
+
+const helpText = `[::b]calm keys[::-]
+
+[::b]anywhere[::-]
+  ?          this help            q        quit (asks; recordings go on)
+  tab        next pane            1 2 3    list, viewer, checklist & copies
+  ctrl-f     search the incident  V        re-verify every copy now
+
+[::b]viewer[::-]
+  j k ↑ ↓    line                 space pgdn pgup   page
+  g G        first, last line     h l ← →  scroll sideways
+  /          find in this item    n N      next, previous match
+  t          jump to a time       m M      next, previous marker
+  v          select lines         esc      clear selection
+  x          extract the {...} or [...] block around the cursor (again: one level in)
+  y          yank selection, block or line to the clipboard
+  s          save selection or block as a new capture (verified copies)
+  e          edit selection, block or item in $EDITOR, save as a draft capture
+  D          diff: mark this item as before, then D on another
+
+[::b]list[::-]
+  enter      open in the viewer   mouse    click, wheel
+
+[::b]checklist[::-]
+  space      tick the current step (asks what it waits for)
+  u          untick (recorded, never erased)
+  c          compose the team message
+
+esc or ? closes this help.`

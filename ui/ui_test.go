@@ -1,0 +1,200 @@
+package ui
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gdamore/tcell/v2"
+
+	"calm/storage"
+)
+
+// harness runs the UI on a simulation screen over a real bbolt store, as
+// gdu's tests do, but synchronised on draws rather than sleeps.
+type harness struct {
+	t      *testing.T
+	db     *storage.DB
+	ui     *UI
+	screen tcell.SimulationScreen
+	clip   *recordingClipboard
+	drawn  chan struct{}
+	done   chan error
+}
+
+type recordingClipboard struct {
+	mu   sync.Mutex
+	text []string
+}
+
+func (c *recordingClipboard) Copy(text string) (string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.text = append(c.text, text)
+	return "copied (test clipboard)", nil
+}
+
+func (c *recordingClipboard) last() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.text) == 0 {
+		return ""
+	}
+	return c.text[len(c.text)-1]
+}
+
+func openStore(t *testing.T) *storage.DB {
+	t.Helper()
+	dir := t.TempDir()
+	db, err := storage.Open(storage.Options{Path: filepath.Join(dir, "calm.db"), StrictMode: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// saveCapture stores text as a capture of the current incident.
+func saveCapture(t *testing.T, s storage.Store, title, text string) storage.Capture {
+	t.Helper()
+	w, err := storage.NewCaptureWriter(s, "", storage.NewCapture{Title: title, Source: "tee"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte(text))
+	c, err := w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func start(t *testing.T, db *storage.DB, width, height int, o Options) *harness {
+	t.Helper()
+	screen := tcell.NewSimulationScreen("UTF-8")
+	if err := screen.Init(); err != nil {
+		t.Fatal(err)
+	}
+	clip := &recordingClipboard{}
+	o.Store, o.Screen, o.Clipboard = db, screen, clip
+	if o.Poll == 0 {
+		o.Poll = 50 * time.Millisecond
+	}
+	u, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, db: db, ui: u, screen: screen, clip: clip, drawn: make(chan struct{}, 1), done: make(chan error, 1)}
+	u.App().SetAfterDrawFunc(func(tcell.Screen) {
+		select {
+		case h.drawn <- struct{}{}:
+		default:
+		}
+	})
+	go func() { h.done <- u.Run() }()
+	// SetScreen's Init resets a simulation screen to 80x25: size it after.
+	h.waitDraw()
+	screen.SetSize(width, height)
+	u.App().QueueUpdateDraw(func() {})
+	t.Cleanup(func() {
+		u.Stop()
+		select {
+		case <-h.done:
+		case <-time.After(5 * time.Second):
+			t.Error("the UI did not stop")
+		}
+	})
+	return h
+}
+
+func (h *harness) waitDraw() {
+	select {
+	case <-h.drawn:
+	case <-time.After(5 * time.Second):
+		h.t.Fatal("no draw in 5 s")
+	}
+}
+
+// text returns the screen as lines, read inside the event loop.
+func (h *harness) text() string {
+	var out string
+	h.ui.App().QueueUpdate(func() {
+		cells, w, _ := h.screen.GetContents()
+		var b strings.Builder
+		for i, c := range cells {
+			if len(c.Runes) > 0 {
+				b.WriteRune(c.Runes[0])
+			} else {
+				b.WriteByte(' ')
+			}
+			if (i+1)%w == 0 {
+				b.WriteByte('\n')
+			}
+		}
+		out = b.String()
+	})
+	return out
+}
+
+// waitFor waits until the screen shows want.
+func (h *harness) waitFor(want string) string {
+	h.t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		s := h.text()
+		if strings.Contains(s, want) {
+			return s
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("screen never showed %q:\n%s", want, s)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func (h *harness) waitGone(unwanted string) string {
+	h.t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		s := h.text()
+		if !strings.Contains(s, unwanted) {
+			return s
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("screen still shows %q:\n%s", unwanted, s)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// press sends keys: a string's runes, or named keys.
+func (h *harness) press(keys ...any) {
+	for _, k := range keys {
+		switch k := k.(type) {
+		case string:
+			for _, r := range k {
+				h.screen.InjectKey(tcell.KeyRune, r, tcell.ModNone)
+			}
+		case tcell.Key:
+			h.screen.InjectKey(k, 0, tcell.ModNone)
+		default:
+			panic(fmt.Sprintf("press %T", k))
+		}
+	}
+	// Every key is handled once this no-op has run after them.
+	time.Sleep(5 * time.Millisecond)
+	h.ui.App().QueueUpdateDraw(func() {})
+}
+
+// row returns the screen line that contains s.
+func row(screen, s string) string {
+	for _, l := range strings.Split(screen, "\n") {
+		if strings.Contains(l, s) {
+			return l
+		}
+	}
+	return ""
+}

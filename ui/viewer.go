@@ -1,0 +1,466 @@
+package ui
+
+import (
+	"bytes"
+	"regexp"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/gdamore/tcell/v2"
+	"github.com/mattn/go-runewidth"
+	"github.com/rivo/tview"
+
+	"calm/capture"
+)
+
+// Viewer shows a Doc. It is virtualised: a draw reads only the lines on
+// screen, so a million-line session opens and scrolls as fast as a short
+// one. Lines hold only text and SGR styles (the emulator removed everything
+// else), and each rune is drawn as a cell: nothing captured ever reaches the
+// terminal as a sequence.
+type Viewer struct {
+	*tview.Box
+	doc    *Doc
+	top    int // first line on screen
+	cur    int // the cursor's line
+	left   int // columns scrolled off to the left
+	anchor int // where a selection began, or -1
+	block  *Block
+	follow bool // keep the last line in view as a live session grows
+	find   *Finder
+	height int // lines on screen at the last draw, for paging
+}
+
+// NewViewer returns a viewer with an empty document.
+func NewViewer() *Viewer {
+	v := &Viewer{Box: tview.NewBox(), doc: DocFromText("", nil), anchor: -1}
+	v.SetBorder(true)
+	return v
+}
+
+// SetDoc shows another document from its top (or its end, to follow a live
+// session).
+func (v *Viewer) SetDoc(d *Doc, follow bool) {
+	v.doc, v.top, v.cur, v.left, v.anchor, v.block = d, 0, 0, 0, -1, nil
+	v.follow = follow
+	v.SetTitle(" " + sanitizeTitle(d.Title) + " ")
+}
+
+// Doc returns the document shown.
+func (v *Viewer) Doc() *Doc { return v.doc }
+
+// Cursor returns the cursor's line.
+func (v *Viewer) Cursor() int { return v.cur }
+
+// Following reports whether the view keeps to a live session's tail.
+func (v *Viewer) Following() bool { return v.follow }
+
+// MoveTo puts the cursor on line i and brings it into view.
+func (v *Viewer) MoveTo(i int) {
+	n := v.doc.Len()
+	v.cur = min(max(i, 0), max(n-1, 0))
+	v.follow = false
+	h := max(v.height, 1)
+	if v.cur < v.top || v.cur >= v.top+h {
+		v.top = max(v.cur-h/3, 0)
+	}
+}
+
+func (v *Viewer) scroll(delta int) {
+	v.MoveTo(v.cur + delta)
+	if delta > 0 && v.cur >= v.doc.Len()-1 {
+		v.follow = true // reaching the end again resumes following
+	}
+}
+
+// Selection returns the selected lines (first, last), the cursor's line
+// when nothing is selected.
+func (v *Viewer) Selection() (int, int, bool) {
+	if v.anchor < 0 {
+		return v.cur, v.cur, false
+	}
+	return min(v.anchor, v.cur), max(v.anchor, v.cur), true
+}
+
+// ToggleSelection starts or ends a line selection at the cursor.
+func (v *Viewer) ToggleSelection() {
+	if v.anchor < 0 {
+		v.anchor = v.cur
+		v.block = nil
+	} else {
+		v.anchor = -1
+	}
+}
+
+// ClearMarks drops the selection and any extracted block.
+func (v *Viewer) ClearMarks() { v.anchor, v.block = -1, nil }
+
+// Block returns the extracted block shown, if any.
+func (v *Viewer) Block() *Block { return v.block }
+
+// Extract marks the block around the cursor; asked again on the same block
+// it goes one level deeper, and from the innermost back to the outermost.
+func (v *Viewer) Extract() (*Block, bool) {
+	depth := 0
+	if v.block != nil && v.cur >= v.block.StartLine && v.cur <= v.block.EndLine {
+		depth = v.block.Depth + 1
+	}
+	plain := func(i int) []byte { return capture.PlainText(v.doc.Line(i)) }
+	b, ok := Extract(plain, v.doc.Len(), v.cur, depth)
+	if !ok && depth > 0 {
+		b, ok = Extract(plain, v.doc.Len(), v.cur, 0)
+	}
+	if !ok {
+		return nil, false
+	}
+	v.block, v.anchor = &b, -1
+	if b.StartLine < v.top {
+		v.top = b.StartLine
+	}
+	return &b, true
+}
+
+// MarkedText is the extracted block, else the selected lines, else the
+// cursor's line, as plain text.
+func (v *Viewer) MarkedText() []byte {
+	if v.block != nil {
+		plain := func(i int) []byte { return capture.PlainText(v.doc.Line(i)) }
+		return BlockText(plain, *v.block)
+	}
+	from, to, _ := v.Selection()
+	return v.doc.Text(from, to)
+}
+
+// SetFind sets the pattern to highlight and move between.
+func (v *Viewer) SetFind(f *Finder) { v.find = f }
+
+// FindNext moves to the next (or previous) line matching the pattern,
+// wrapping around; it reports whether any line matched.
+func (v *Viewer) FindNext(forward bool) bool {
+	if v.find == nil {
+		return false
+	}
+	i := v.doc.Find(v.cur, forward, v.find.Matches)
+	if i < 0 {
+		return false
+	}
+	v.MoveTo(i)
+	return true
+}
+
+// Draw draws the visible lines only.
+func (v *Viewer) Draw(screen tcell.Screen) {
+	v.DrawForSubclass(screen, v)
+	x, y, width, height := v.GetInnerRect()
+	v.height = height
+	n := v.doc.Len()
+	if v.follow {
+		v.cur = max(n-1, 0)
+		v.top = max(n-height, 0)
+	}
+	v.cur = min(v.cur, max(n-1, 0))
+	if v.cur < v.top {
+		v.top = v.cur
+	} else if v.cur >= v.top+height {
+		v.top = v.cur - height + 1
+	}
+	if n == 0 {
+		done, err, _ := v.doc.State()
+		msg := "(empty)"
+		if !done {
+			msg = "loading…"
+		} else if err != nil {
+			msg = "could not read: " + err.Error()
+		}
+		tview.Print(screen, tview.Escape(msg), x, y, width, tview.AlignLeft, tcell.ColorGray)
+		return
+	}
+	gutter := len(strconv.Itoa(n)) + 1
+	_, timed := v.doc.Time(0)
+	if timed {
+		gutter += 9
+	}
+	if gutter >= width {
+		gutter = 0
+	}
+	selFrom, selTo, selecting := v.Selection()
+	for row := 0; row < height; row++ {
+		i := v.top + row
+		if i >= n {
+			break
+		}
+		base := tcell.StyleDefault
+		if selecting && i >= selFrom && i <= selTo {
+			base = base.Background(tcell.ColorNavy)
+		}
+		gs := tcell.StyleDefault.Foreground(tcell.ColorGray)
+		if i == v.cur {
+			gs = gs.Foreground(tcell.ColorYellow).Bold(true)
+		}
+		if gutter > 0 {
+			label := strconv.Itoa(i + 1)
+			if timed {
+				t, _ := v.doc.Time(i)
+				label = t.UTC().Format("15:04:05") + " " + label
+			}
+			col := x + gutter - 1 - len(label)
+			for _, r := range label {
+				screen.SetContent(col, y+row, r, nil, gs)
+				col++
+			}
+		}
+		v.drawLine(screen, v.doc.Line(i), i, x+gutter, y+row, width-gutter, base)
+	}
+}
+
+// drawLine draws one line's cells from column v.left, with matches and the
+// extracted block highlighted.
+func (v *Viewer) drawLine(screen tcell.Screen, line []byte, i, x, y, width int, base tcell.Style) {
+	var marks [][2]int // byte ranges of the plain text to highlight
+	if v.find != nil {
+		marks = v.find.Ranges(capture.PlainText(line))
+	}
+	var block [2]int
+	inBlock := v.block != nil && i >= v.block.StartLine && i <= v.block.EndLine
+	if inBlock {
+		block = [2]int{0, len(line) + 1}
+		if i == v.block.StartLine {
+			block[0] = v.block.StartCol
+		}
+		if i == v.block.EndLine {
+			block[1] = v.block.EndCol + 1
+		}
+	}
+	col, pos := 0, 0 // screen column within the line; byte offset in the plain text
+	capture.StyledText(line, func(text []byte, st capture.Style) {
+		style := toTcell(base, st)
+		for len(text) > 0 && col-v.left < width {
+			r, size := utf8.DecodeRune(text)
+			text = text[size:]
+			s := style
+			if inBlock && pos >= block[0] && pos < block[1] {
+				s = s.Background(tcell.ColorDarkGreen)
+			}
+			for _, m := range marks {
+				if pos >= m[0] && pos < m[1] {
+					s = s.Background(tcell.ColorOlive).Foreground(tcell.ColorBlack)
+					break
+				}
+			}
+			pos += size
+			if r == '\t' {
+				for next := (col/8 + 1) * 8; col < next; col++ {
+					if col >= v.left && col-v.left < width {
+						screen.SetContent(x+col-v.left, y, ' ', nil, s)
+					}
+				}
+				continue
+			}
+			if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+				r = '?' // never a control character on the screen
+			}
+			w := runewidth.RuneWidth(r)
+			if w == 0 {
+				continue
+			}
+			if col >= v.left && col-v.left+w <= width {
+				screen.SetContent(x+col-v.left, y, r, nil, s)
+			}
+			col += w
+		}
+	})
+	if base != tcell.StyleDefault {
+		for c := max(col-v.left, 0); c < width; c++ {
+			screen.SetContent(x+c, y, ' ', nil, base)
+		}
+	}
+}
+
+func toTcell(base tcell.Style, st capture.Style) tcell.Style {
+	s := base
+	if st.Fg != 0 {
+		s = s.Foreground(tcellColor(st.Fg))
+	}
+	if st.Bg != 0 {
+		s = s.Background(tcellColor(st.Bg))
+	}
+	return s.Bold(st.Attrs&capture.Bold != 0).Dim(st.Attrs&capture.Dim != 0).
+		Italic(st.Attrs&capture.Italic != 0).Underline(st.Attrs&capture.Underline != 0).
+		Blink(st.Attrs&capture.Blink != 0).Reverse(st.Attrs&capture.Reverse != 0).
+		StrikeThrough(st.Attrs&capture.Strike != 0)
+}
+
+func tcellColor(c capture.Color) tcell.Color {
+	if c&capture.ColorRGB != 0 {
+		return tcell.NewRGBColor(int32(c>>16&0xff), int32(c>>8&0xff), int32(c&0xff))
+	}
+	return tcell.PaletteColor(c.Palette())
+}
+
+// InputHandler moves the cursor and selects; everything else is the app's.
+func (v *Viewer) InputHandler() func(event *tcell.EventKey, setFocus func(p tview.Primitive)) {
+	return v.WrapInputHandler(func(event *tcell.EventKey, setFocus func(p tview.Primitive)) {
+		page := max(v.height-1, 1)
+		switch event.Key() {
+		case tcell.KeyUp:
+			v.scroll(-1)
+		case tcell.KeyDown:
+			v.scroll(1)
+		case tcell.KeyPgUp, tcell.KeyCtrlB:
+			v.top = max(v.top-page, 0)
+			v.scroll(-page)
+		case tcell.KeyPgDn:
+			v.top += page
+			v.scroll(page)
+		case tcell.KeyHome:
+			v.MoveTo(0)
+		case tcell.KeyEnd:
+			v.scroll(v.doc.Len())
+		case tcell.KeyLeft:
+			v.left = max(v.left-8, 0)
+		case tcell.KeyRight:
+			v.left += 8
+		case tcell.KeyEscape:
+			v.ClearMarks()
+		case tcell.KeyRune:
+			switch event.Rune() {
+			case 'j':
+				v.scroll(1)
+			case 'k':
+				v.scroll(-1)
+			case ' ':
+				v.top += page
+				v.scroll(page)
+			case 'g':
+				v.MoveTo(0)
+			case 'G':
+				v.scroll(v.doc.Len())
+			case 'h':
+				v.left = max(v.left-8, 0)
+			case 'l':
+				v.left += 8
+			case 'v':
+				v.ToggleSelection()
+			}
+		}
+	})
+}
+
+// MouseHandler: a click puts the cursor on a line, the wheel scrolls.
+func (v *Viewer) MouseHandler() func(action tview.MouseAction, event *tcell.EventMouse, setFocus func(p tview.Primitive)) (bool, tview.Primitive) {
+	return v.WrapMouseHandler(func(action tview.MouseAction, event *tcell.EventMouse, setFocus func(p tview.Primitive)) (bool, tview.Primitive) {
+		x, y := event.Position()
+		if !v.InRect(x, y) {
+			return false, nil
+		}
+		switch action {
+		case tview.MouseLeftClick:
+			setFocus(v)
+			_, top, _, _ := v.GetInnerRect()
+			v.MoveTo(v.top + y - top)
+			return true, nil
+		case tview.MouseScrollUp:
+			v.top = max(v.top-3, 0)
+			v.scroll(-3)
+			return true, nil
+		case tview.MouseScrollDown:
+			v.top += 3
+			v.scroll(3)
+			return true, nil
+		}
+		return false, nil
+	})
+}
+
+// Finder is a search pattern: literal unless asked for a regular expression,
+// and case-insensitive when it is all lower case (smart case).
+type Finder struct {
+	Pattern string
+	re      *regexp.Regexp
+	literal []byte
+}
+
+// NewFinder compiles a pattern.
+func NewFinder(pattern string, regex bool) (*Finder, error) {
+	f := &Finder{Pattern: pattern}
+	fold := strings.ToLower(pattern) == pattern
+	expr := pattern
+	if !regex {
+		if !fold {
+			f.literal = []byte(pattern)
+			return f, nil
+		}
+		expr = regexp.QuoteMeta(pattern)
+	}
+	if fold {
+		expr = "(?i)" + expr
+	}
+	re, err := regexp.Compile(expr)
+	if err != nil {
+		return nil, err
+	}
+	f.re = re
+	return f, nil
+}
+
+// Matches reports whether a plain line matches.
+func (f *Finder) Matches(plain []byte) bool {
+	if f.re == nil {
+		return bytes.Contains(plain, f.literal)
+	}
+	return f.re.Match(plain)
+}
+
+// Ranges returns where a plain line matches.
+func (f *Finder) Ranges(plain []byte) [][2]int {
+	var out [][2]int
+	if f.re == nil {
+		if len(f.literal) == 0 {
+			return nil
+		}
+		for off := 0; ; {
+			i := bytes.Index(plain[off:], f.literal)
+			if i < 0 {
+				return out
+			}
+			out = append(out, [2]int{off + i, off + i + len(f.literal)})
+			off += i + len(f.literal)
+		}
+	}
+	for _, m := range f.re.FindAllIndex(plain, -1) {
+		if m[1] > m[0] {
+			out = append(out, [2]int{m[0], m[1]})
+		}
+	}
+	return out
+}
+
+// Find returns the next line after from (or before it) whose plain text
+// satisfies match, wrapping around, or -1.
+func (d *Doc) Find(from int, forward bool, match func(plain []byte) bool) int {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	n := len(d.ends) + len(d.tail)
+	for k := 1; k <= n; k++ {
+		i := from + k
+		if !forward {
+			i = from - k
+		}
+		i = ((i % n) + n) % n
+		if match(capture.PlainText(d.line(i))) {
+			return i
+		}
+	}
+	return -1
+}
+
+// sanitizeTitle keeps control characters out of a box title.
+func sanitizeTitle(s string) string {
+	return tview.Escape(strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			return -1
+		}
+		return r
+	}, s))
+}
