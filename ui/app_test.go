@@ -20,7 +20,7 @@ func TestExtractAndYankAMongoDocumentFromATranscript(t *testing.T) {
 	h.waitFor("block: lines 2–16")
 	h.press("y")
 	h.waitFor("copied (test clipboard)")
-	want := mongoTranscript[strings.Index(mongoTranscript, "{\n\t\"_id\""):strings.Index(mongoTranscript, "\n}\n")+2]
+	want := mongoTranscript[strings.Index(mongoTranscript, "{\n\t\"_id\"") : strings.Index(mongoTranscript, "\n}\n")+2]
 	if got := h.clip.last(); got != want {
 		t.Fatalf("yanked\n%s\nwant\n%s", got, want)
 	}
