@@ -74,6 +74,7 @@ const (
 	pCSI
 	pString
 	pStringEsc
+	pStringC2 // 0xc2 inside a string: U+009C (ST) if 0x9c follows
 )
 
 // NewEmulator returns an emulator for a terminal of cols x rows; 0 means
@@ -122,7 +123,9 @@ func (e *Emulator) Write(p []byte) (int, error) {
 		r, size := utf8.DecodeRune(buf)
 		p = p[max(size-len(e.partial), 0):]
 		e.partial = e.partial[:0]
-		if r < 0x80 || r >= 0xa0 {
+		if r >= 0x80 && r < 0xa0 {
+			e.c1(r)
+		} else {
 			e.print(r)
 		}
 	}
@@ -146,7 +149,8 @@ func (e *Emulator) Write(p []byte) (int, error) {
 		r, size := utf8.DecodeRune(p)
 		p = p[size:]
 		if r >= 0x80 && r < 0xa0 {
-			continue // C1 controls: never shown, never obeyed
+			e.c1(r)
+			continue
 		}
 		e.print(r)
 	}
@@ -204,6 +208,18 @@ func (e *Emulator) byte(c byte) {
 			e.state = pGround
 		case 0x1b:
 			e.state = pStringEsc
+		case 0xc2:
+			e.state = pStringC2
+		}
+	case pStringC2:
+		switch c {
+		case 0x9c:
+			e.state = pGround
+		case 0x1b:
+			e.state = pStringEsc
+		case 0xc2:
+		default:
+			e.state = pString
 		}
 	case pStringEsc:
 		if c == '\\' {
@@ -214,6 +230,17 @@ func (e *Emulator) byte(c byte) {
 	}
 	if e.alt != nil && e.state == pGround {
 		e.passToAlt()
+	}
+}
+
+// c1 handles a C1 control written as UTF-8: CSI and the string introducers
+// start what their 7-bit forms do, so what they carry is consumed, not shown.
+func (e *Emulator) c1(r rune) {
+	switch r {
+	case 0x9b:
+		e.escape('[')
+	case 0x90, 0x98, 0x9d, 0x9e, 0x9f:
+		e.state = pString
 	}
 }
 

@@ -46,7 +46,7 @@ func TestEmulatorShowsWhatAPersonSaw(t *testing.T) {
 		{"tab over text moves", "abcdefghij\r\tX\r\n", []string{"abcdefghXj"}},
 		{"text over a tab", "a\tb\r\x1b[2Cx\r\n", []string{"a x     b"}},
 		{"hostile sequences vanish", "a\x1b]52;c;cm0gLXJmIC8=\x07b\x1b]0;title\x1b\\c\x1b[6nd\x1bP+q\x1b\\e\x1b[?1000he\r\n", []string{"abcdee"}},
-		{"C1 controls vanish", "a\u009b6nb\u009dx\r\n", []string{"a6nbx"}},
+		{"C1 controls act as their 7-bit forms", "a\u009b6nb\u009d0;title\u009cc\u0090q\u009cd\u0085e\r\n", []string{"abcde"}},
 		{"invalid utf-8 shows a replacement", "caf\xc3 \xff!\r\n", []string{"caf\uFFFD \uFFFD!"}},
 		{"NUL and BEL ignored", "a\x00b\x07c\r\n", []string{"abc"}},
 		{"clear screen keeps what was seen", "seen\r\n\x1b[H\x1b[2Jnext\r\n", []string{"seen", "next"}},

@@ -120,6 +120,25 @@ func (u *UI) Run() error {
 	return u.app.Run()
 }
 
+// update runs f in the event loop and redraws. Unlike QueueUpdateDraw it
+// never blocks once the UI has stopped, so background work ends cleanly.
+func (u *UI) update(f func()) {
+	select {
+	case <-u.stop:
+		return
+	default:
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		u.app.QueueUpdateDraw(f)
+	}()
+	select {
+	case <-done:
+	case <-u.stop:
+	}
+}
+
 // Stop ends Run.
 func (u *UI) Stop() {
 	u.stopped.Do(func() { close(u.stop) })
@@ -155,9 +174,9 @@ func (u *UI) build() {
 		AddItem(u.incidents, 5, 0, false).
 		AddItem(u.items, 0, 1, true)
 	wide := tview.NewFlex().
-		AddItem(left, 30, 0, false).
+		AddItem(left, 34, 0, false).
 		AddItem(u.viewer, 0, 1, true).
-		AddItem(u.side, 38, 0, false)
+		AddItem(u.side, 40, 0, false)
 
 	// Narrow: the same panes, one at a time, behind tabs.
 	leftNarrow := tview.NewFlex().SetDirection(tview.FlexRow).
@@ -249,10 +268,10 @@ func (u *UI) refresh() {
 	caps, err2 := u.store.Captures(id)
 	events, err3 := u.store.Events(id)
 	if err := firstError(err1, err2, err3); err != nil {
-		u.app.QueueUpdateDraw(func() { u.setStatus("[red]store: " + tview.Escape(err.Error())) })
+		u.update(func() { u.setStatus("[red]store: " + tview.Escape(err.Error())) })
 		return
 	}
-	u.app.QueueUpdateDraw(func() {
+	u.update(func() {
 		u.mu.Lock()
 		changed := !slices.EqualFunc(caps, u.caps, sameCapture) || len(all) != len(u.all) || len(events) != len(u.events)
 		u.all, u.caps, u.events = all, caps, events
@@ -304,7 +323,7 @@ func (u *UI) followLive() {
 	}
 	defer l.loading.Unlock()
 	_ = l.load(u.store, c.State == storage.CaptureSealed)
-	u.app.QueueUpdateDraw(func() {})
+	u.update(func() {})
 }
 
 func (u *UI) setStatus(msg string) {
@@ -326,12 +345,12 @@ func (u *UI) setStatus(msg string) {
 // say shows a message from any goroutine.
 func (u *UI) say(format string, args ...any) {
 	msg := tview.Escape(fmt.Sprintf(format, args...))
-	u.app.QueueUpdateDraw(func() { u.setStatus(msg) })
+	u.update(func() { u.setStatus(msg) })
 }
 
 func (u *UI) sayError(err error) {
 	msg := "[red]" + tview.Escape(err.Error()) + "[-]"
-	u.app.QueueUpdateDraw(func() { u.setStatus(msg) })
+	u.update(func() { u.setStatus(msg) })
 }
 
 // defaultClipboard uses a clipboard tool where one works, else sends OSC 52

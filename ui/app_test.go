@@ -1,10 +1,16 @@
 package ui
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gdamore/tcell/v2"
+
+	"calm/storage"
 )
 
 func TestExtractAndYankAMongoDocumentFromATranscript(t *testing.T) {
@@ -23,5 +29,242 @@ func TestExtractAndYankAMongoDocumentFromATranscript(t *testing.T) {
 	want := mongoTranscript[strings.Index(mongoTranscript, "{\n\t\"_id\"") : strings.Index(mongoTranscript, "\n}\n")+2]
 	if got := h.clip.last(); got != want {
 		t.Fatalf("yanked\n%s\nwant\n%s", got, want)
+	}
+}
+
+func TestSaveSelectionMakesAVerifiedCapture(t *testing.T) {
+	db := openStore(t)
+	saveCapture(t, db, "mongo find", mongoTranscript)
+	h := start(t, db, 160, 40, Options{})
+	h.waitFor("mongo find")
+	h.press("1", tcell.KeyEnter)
+	h.waitFor("rs0:PRIMARY> db.users.find")
+	// Select lines 17 and 18 (the replaceOne and its result) and save them.
+	h.press("G", "k", "k", "v", "j", "s")
+	screen := h.waitFor("saved c2")
+	if !strings.Contains(screen, "2 copies verified") {
+		t.Fatalf("status does not give the copies:\n%s", row(screen, "saved c2"))
+	}
+	caps, err := db.Captures("")
+	if err != nil || len(caps) != 2 {
+		t.Fatalf("captures %v, %v", caps, err)
+	}
+	var b strings.Builder
+	db.WriteContent(caps[1].Incident+"/"+caps[1].ID, 0, &b)
+	want := "rs0:PRIMARY> db.users.replaceOne({email: \"ada@example.com\"}, {email: \"ada@example.com\"})\n{ \"acknowledged\" : true, \"matchedCount\" : 1, \"modifiedCount\" : 1 }\n"
+	if b.String() != want {
+		t.Fatalf("saved %q, want %q", b.String(), want)
+	}
+	if caps[1].Source != "selection" || caps[1].VerifiedCopies() != 2 {
+		t.Fatalf("saved capture %+v", caps[1])
+	}
+	// The new capture appears in the list without a refresh key.
+	h.waitFor("selection of c1")
+}
+
+func TestDiffShowsBeforeAndAfterLineByLine(t *testing.T) {
+	db := openStore(t)
+	saveCapture(t, db, "before", "{\n  \"email\": \"ada@example.com\",\n  \"name\": \"Ada\",\n  \"roles\": [\"admin\"]\n}\n")
+	saveCapture(t, db, "after", "{\n  \"email\": \"ada@example.com\"\n}\n")
+	h := start(t, db, 160, 40, Options{})
+	h.waitFor("after")
+	h.press("1", tcell.KeyEnter)
+	h.waitFor(`"roles": ["admin"]`)
+	h.press("D")
+	h.waitFor("c1 marked as before")
+	h.press("1", tcell.KeyDown, tcell.KeyEnter)
+	h.waitGone(`"roles"`)
+	h.press("D")
+	screen := h.waitFor("diff c1 → c2")
+	for _, want := range []string{`-   "email": "ada@example.com",`, `-   "name": "Ada",`, `-   "roles": ["admin"]`, `+   "email": "ada@example.com"`, "3 lines removed, 1 added"} {
+		if !strings.Contains(screen, want) {
+			t.Fatalf("diff screen lacks %q:\n%s", want, screen)
+		}
+	}
+}
+
+func TestNarrowPaneCollapsesIntoTabs(t *testing.T) {
+	db := openStore(t)
+	saveCapture(t, db, "mongo find", mongoTranscript)
+	h := start(t, db, 60, 24, Options{})
+	screen := h.waitFor("1 list")
+	if !strings.Contains(screen, "2 viewer") || !strings.Contains(screen, "3 checklist & copies") {
+		t.Fatalf("no tabs in a 60-column pane:\n%s", screen)
+	}
+	for i, l := range strings.Split(strings.TrimRight(screen, "\n"), "\n") {
+		if w := len([]rune(l)); w != 60 {
+			t.Fatalf("line %d is %d columns wide", i, w)
+		}
+	}
+	h.press("1")
+	h.waitFor("mongo find")
+	h.press(tcell.KeyEnter)
+	screen = h.waitFor("db.users.find")
+	if strings.Contains(screen, "sessions & captures") {
+		t.Fatalf("the list and the viewer share a 60-column pane:\n%s", screen)
+	}
+	h.press("3")
+	h.waitFor("required copies verified")
+	// Widening the pane brings every pane back at once.
+	h.screen.SetSize(160, 40)
+	h.ui.App().QueueUpdateDraw(func() {})
+	screen = h.waitFor("sessions & captures")
+	if !strings.Contains(screen, "copies") || !strings.Contains(screen, "db.users.find") {
+		t.Fatalf("wide layout incomplete:\n%s", screen)
+	}
+}
+
+func TestHostileOutputIsShownAsTextOnly(t *testing.T) {
+	db := openStore(t)
+	hostile := "before\x1b]52;c;cm0gLXJmIC8K\x07 \x1b]0;pwned title\x07\x1b[6n\x1b[?1000h\x1b[?2004h\x1bP+q544e\x1b\\\x9b6n\u009d0;x\u009c\x1b[31mred\x1b[0m after\n"
+	saveCapture(t, db, "hostile", hostile)
+	h := start(t, db, 160, 40, Options{})
+	h.waitFor("hostile")
+	h.press("1", tcell.KeyEnter)
+	screen := h.waitFor("before")
+	line := row(screen, "before")
+	if !strings.Contains(line, "before \uFFFD6nred after") {
+		t.Fatalf("hostile line shown as %q", line)
+	}
+	for _, bad := range []string{"pwned", "cm0g", "544e", "\x1b", "\x07"} {
+		if strings.Contains(screen, bad) {
+			t.Fatalf("screen shows %q from a hostile sequence:\n%s", bad, screen)
+		}
+	}
+	// The colour is kept as a style, not as bytes.
+	if fg, _, _ := h.cellAt(screen, "red after").Decompose(); fg != tcell.PaletteColor(1) {
+		t.Fatalf("the red text lost its colour: %v", fg)
+	}
+}
+
+func TestEditorDraftIsSavedAsACapture(t *testing.T) {
+	db := openStore(t)
+	saveCapture(t, db, "mongo find", mongoTranscript)
+	editor := filepath.Join(t.TempDir(), "edit.sh")
+	// The "person" turns the extracted document into a restore command.
+	os.WriteFile(editor, []byte("#!/bin/sh\n{ printf 'db.users.replaceOne({_id: ObjectId(\"5f1d7a3e9b1e8a3c4d2f0a11\")}, '; cat \"$1\"; printf ')\\n'; } > \"$1.new\" && mv \"$1.new\" \"$1\"\n"), 0o700)
+	h := start(t, db, 160, 40, Options{Editor: editor})
+	h.waitFor("mongo find")
+	h.press("1", tcell.KeyEnter)
+	h.waitFor("db.users.find")
+	h.press("j", "j", "x")
+	h.waitFor("block: lines 2–16")
+	h.press("e")
+	h.waitFor("saved c2")
+	h.waitFor("draft from c1")
+	caps, _ := db.Captures("")
+	var b strings.Builder
+	db.WriteContent(caps[1].Incident+"/"+caps[1].ID, 0, &b)
+	doc := mongoTranscript[strings.Index(mongoTranscript, "{\n\t\"_id\""):strings.Index(mongoTranscript, "\n}\n")+2]
+	if want := "db.users.replaceOne({_id: ObjectId(\"5f1d7a3e9b1e8a3c4d2f0a11\")}, " + doc + ")\n"; b.String() != want {
+		t.Fatalf("draft %q, want %q", b.String(), want)
+	}
+	if caps[1].Source != "draft" {
+		t.Fatalf("draft source %q", caps[1].Source)
+	}
+}
+
+func TestIncidentSearchOpensTheMatchingItemAtItsLine(t *testing.T) {
+	db := openStore(t)
+	saveCapture(t, db, "noise", strings.Repeat("nothing here\n", 50))
+	var long strings.Builder
+	for i := range 500 {
+		fmt.Fprintf(&long, "line %d\n", i)
+	}
+	long.WriteString("the needle is ObjectId(\"abc\")\n")
+	saveCapture(t, db, "haystack", long.String())
+	h := start(t, db, 160, 40, Options{})
+	h.waitFor("haystack")
+	h.press(tcell.KeyCtrlF)
+	h.waitFor("search incident:")
+	h.press("needle", tcell.KeyEnter)
+	h.waitFor("1 matches")
+	h.press(tcell.KeyEnter)
+	screen := h.waitFor("the needle is")
+	if !strings.Contains(row(screen, "the needle is"), "501") {
+		t.Fatalf("match not at its line number 501:\n%s", row(screen, "the needle is"))
+	}
+}
+
+func TestLiveCaptureFollowsItsTail(t *testing.T) {
+	db := openStore(t)
+	w, err := storage.NewCaptureWriter(db, "", storage.NewCapture{Title: "live", Source: "tee"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte("first line\n"))
+	w.Flush()
+	h := start(t, db, 160, 40, Options{})
+	h.waitFor("live")
+	h.press("1", tcell.KeyEnter)
+	h.waitFor("first line")
+	for i := range 100 {
+		fmt.Fprintf(w, "more %d\n", i)
+	}
+	w.Flush()
+	screen := h.waitFor("more 99")
+	if strings.Contains(screen, "first line") {
+		t.Fatal("the view did not follow the tail past a screenful")
+	}
+	if _, err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	h.waitFor("✓2")
+}
+
+func TestQuitAsksAndHelpListsKeys(t *testing.T) {
+	db := openStore(t)
+	h := start(t, db, 160, 40, Options{})
+	h.waitFor("? keys")
+	h.press("?")
+	h.waitFor("extract the {...} or [...] block")
+	h.press(tcell.KeyEscape)
+	h.waitGone("extract the {...}")
+	h.press("q")
+	h.waitFor("Quit calm?")
+	h.press("n")
+	h.waitGone("Quit calm?")
+	h.press("q", "y")
+	select {
+	case err := <-h.done:
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.done <- nil // for the cleanup
+	case <-time.After(5 * time.Second):
+		t.Fatal("q y did not quit")
+	}
+}
+
+func TestReverifyShowsADamagedCopy(t *testing.T) {
+	db := openStore(t)
+	c := saveCapture(t, db, "mongo find", mongoTranscript)
+	h := start(t, db, 160, 40, Options{})
+	h.waitFor("2 of 2 required copies verified")
+	var evidence string
+	for _, cp := range c.Copies {
+		if cp.Kind == storage.CopyEvidence {
+			evidence = cp.Location
+		}
+	}
+	os.WriteFile(evidence, []byte("tampered"), 0o600)
+	h.press("V")
+	screen := h.waitFor("copies FAILED")
+	if !strings.Contains(screen, "mismatch") || !strings.Contains(screen, "✗1") {
+		t.Fatalf("the damaged copy is not shown:\n%s", screen)
+	}
+}
+
+func TestReviewIsReadOnly(t *testing.T) {
+	db := openStore(t)
+	saveCapture(t, db, "mongo find", mongoTranscript)
+	h := start(t, db, 160, 40, Options{ReadOnly: true})
+	h.waitFor("review (read-only)")
+	h.press("1", tcell.KeyEnter)
+	h.waitFor("db.users.find")
+	h.press("v", "s")
+	h.waitFor("review is read-only")
+	if caps, _ := db.Captures(""); len(caps) != 1 {
+		t.Fatalf("review saved a capture: %d captures", len(caps))
 	}
 }

@@ -170,7 +170,7 @@ func (u *UI) searchIncident(pattern string) {
 			found = append(found, m)
 			return nil
 		})
-		u.app.QueueUpdateDraw(func() {
+		u.update(func() {
 			if err != nil {
 				u.setStatus("[red]" + tview.Escape("search: "+err.Error()) + "[-]")
 				return
@@ -441,7 +441,17 @@ func (u *UI) editDraft() {
 func (u *UI) diff() {
 	d := u.viewer.Doc()
 	if done, _, _ := d.State(); !done {
-		u.setStatus("wait until the item has loaded")
+		// Do it once the item has loaded.
+		u.setStatus("diff: waiting for the item to load…")
+		go func() {
+			for range 3000 {
+				if done, _, _ := d.State(); done {
+					u.update(u.diff)
+					return
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		}()
 		return
 	}
 	u.mu.Lock()

@@ -36,7 +36,7 @@ func (u *UI) itemLine(c storage.Capture) string {
 	if c.State == storage.CaptureOpen {
 		live = "[red]●[-]"
 	}
-	return fmt.Sprintf("%s%-4s %-7s %7s %s %s", live, c.ID, kind, humanBytes(c.Size), u.copyGlyph(c), sanitizeTitle(c.Title))
+	return fmt.Sprintf("%s%-3s %s %s [gray]%s %s[-]", live, c.ID, u.copyGlyph(c), sanitizeTitle(c.Title), kind, humanBytes(c.Size))
 }
 
 // copyGlyph shows the copies' state: green when enough are verified, red
@@ -147,7 +147,7 @@ func (u *UI) openItem(i int) {
 	}
 	c := u.caps[i]
 	l := newDocLoader(c)
-	l.notify = func() { u.app.QueueUpdateDraw(func() {}) }
+	l.notify = func() { u.update(func() {}) }
 	u.open, u.openRef = l, c.Incident+"/"+c.ID
 	u.mu.Unlock()
 	u.viewer.SetDoc(l.doc, c.State == storage.CaptureOpen)
@@ -155,7 +155,7 @@ func (u *UI) openItem(i int) {
 		l.loading.Lock()
 		defer l.loading.Unlock()
 		err := l.load(u.store, c.State == storage.CaptureSealed)
-		u.app.QueueUpdateDraw(func() {
+		u.update(func() {
 			if err != nil {
 				u.setStatus("[red]" + tview.Escape(fmt.Sprintf("read %s: %v", c.ID, err)) + "[-]")
 			}

@@ -186,7 +186,7 @@ func (h *harness) press(keys ...any) {
 	}
 	// Every key is handled once this no-op has run after them.
 	time.Sleep(5 * time.Millisecond)
-	h.ui.App().QueueUpdateDraw(func() {})
+	h.ui.update(func() {})
 }
 
 // row returns the screen line that contains s.
@@ -197,4 +197,22 @@ func row(screen, s string) string {
 		}
 	}
 	return ""
+}
+
+// cellAt returns the style of the first cell of text on the screen.
+func (h *harness) cellAt(screen, text string) tcell.Style {
+	h.t.Helper()
+	for y, l := range strings.Split(screen, "\n") {
+		if i := strings.Index(l, text); i >= 0 {
+			x := len([]rune(l[:i]))
+			var st tcell.Style
+			h.ui.App().QueueUpdate(func() {
+				cells, w, _ := h.screen.GetContents()
+				st = cells[y*w+x].Style
+			})
+			return st
+		}
+	}
+	h.t.Fatalf("%q is not on the screen", text)
+	return tcell.StyleDefault
 }
