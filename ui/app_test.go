@@ -155,7 +155,7 @@ func TestEditorDraftIsSavedAsACapture(t *testing.T) {
 	caps, _ := db.Captures("")
 	var b strings.Builder
 	db.WriteContent(caps[1].Incident+"/"+caps[1].ID, 0, &b)
-	doc := mongoTranscript[strings.Index(mongoTranscript, "{\n\t\"_id\""):strings.Index(mongoTranscript, "\n}\n")+2]
+	doc := mongoTranscript[strings.Index(mongoTranscript, "{\n\t\"_id\"") : strings.Index(mongoTranscript, "\n}\n")+2]
 	if want := "db.users.replaceOne({_id: ObjectId(\"5f1d7a3e9b1e8a3c4d2f0a11\")}, " + doc + ")\n"; b.String() != want {
 		t.Fatalf("draft %q, want %q", b.String(), want)
 	}
