@@ -379,6 +379,7 @@ type Finder struct {
 	Pattern string
 	re      *regexp.Regexp
 	literal []byte
+	fold    bool // literal, matched ignoring ASCII case
 }
 
 // NewFinder compiles a pattern.
@@ -387,8 +388,8 @@ func NewFinder(pattern string, regex bool) (*Finder, error) {
 	fold := strings.ToLower(pattern) == pattern
 	expr := pattern
 	if !regex {
-		if !fold {
-			f.literal = []byte(pattern)
+		if !fold || isASCII(pattern) {
+			f.literal, f.fold = []byte(pattern), fold
 			return f, nil
 		}
 		expr = regexp.QuoteMeta(pattern)
@@ -404,12 +405,62 @@ func NewFinder(pattern string, regex bool) (*Finder, error) {
 	return f, nil
 }
 
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
 // Matches reports whether a plain line matches.
 func (f *Finder) Matches(plain []byte) bool {
 	if f.re == nil {
-		return bytes.Contains(plain, f.literal)
+		return f.index(plain) >= 0
 	}
 	return f.re.Match(plain)
+}
+
+// index finds the literal, ignoring ASCII case when fold is set: candidates
+// are found by the first byte in either case (a fast byte scan), then
+// compared whole. A regular expression is many times slower at this.
+func (f *Finder) index(s []byte) int {
+	if !f.fold || len(f.literal) == 0 {
+		return bytes.Index(s, f.literal)
+	}
+	lo, up := lower(f.literal[0]), upper(f.literal[0])
+	for off := 0; off+len(f.literal) <= len(s); {
+		rest := s[off : len(s)-len(f.literal)+1]
+		i := bytes.IndexByte(rest, lo)
+		if up != lo {
+			if j := bytes.IndexByte(rest, up); j >= 0 && (i < 0 || j < i) {
+				i = j
+			}
+		}
+		if i < 0 {
+			return -1
+		}
+		if bytes.EqualFold(s[off+i:off+i+len(f.literal)], f.literal) {
+			return off + i
+		}
+		off += i + 1
+	}
+	return -1
+}
+
+func lower(c byte) byte {
+	if c >= 'A' && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+func upper(c byte) byte {
+	if c >= 'a' && c <= 'z' {
+		return c - ('a' - 'A')
+	}
+	return c
 }
 
 // Ranges returns where a plain line matches.
@@ -420,7 +471,7 @@ func (f *Finder) Ranges(plain []byte) [][2]int {
 			return nil
 		}
 		for off := 0; ; {
-			i := bytes.Index(plain[off:], f.literal)
+			i := f.index(plain[off:])
 			if i < 0 {
 				return out
 			}

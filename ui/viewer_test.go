@@ -1,0 +1,40 @@
+package ui
+
+import "testing"
+
+func TestFinderSmartCase(t *testing.T) {
+	cases := []struct {
+		pattern string
+		regex   bool
+		line    string
+		want    [][2]int
+	}{
+		{"needle", false, "a NeEdle and a needle", [][2]int{{2, 8}, {15, 21}}},
+		{"Needle", false, "a needle and a Needle", [][2]int{{15, 21}}},
+		{"objectid(", false, `x: ObjectId("5f")`, [][2]int{{3, 12}}},
+		{"été", false, "Été été", [][2]int{{0, 5}, {6, 11}}},
+		{`\d+ms`, true, "done in 12ms", [][2]int{{8, 12}}},
+		{"nn", false, "nnn", [][2]int{{0, 2}}},
+	}
+	for _, c := range cases {
+		f, err := NewFinder(c.pattern, c.regex)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := f.Ranges([]byte(c.line))
+		if len(got) != len(c.want) {
+			t.Fatalf("%q in %q: %v, want %v", c.pattern, c.line, got, c.want)
+		}
+		for i := range got {
+			if got[i] != c.want[i] {
+				t.Fatalf("%q in %q: %v, want %v", c.pattern, c.line, got, c.want)
+			}
+		}
+		if !f.Matches([]byte(c.line)) {
+			t.Fatalf("%q does not match %q", c.pattern, c.line)
+		}
+	}
+	if _, err := NewFinder("(", true); err == nil {
+		t.Fatal("a bad regular expression compiled")
+	}
+}
