@@ -1,0 +1,94 @@
+package cli
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+const mongoTranscript = `rs0:PRIMARY> db.users.find({email: "ada@example.com"}).pretty()
+{
+	"_id" : ObjectId("5f1d7a3e9b1e8a3c4d2f0a11"),
+	"email" : "ada@example.com",
+	"name" : "Ada",
+	"roles" : [
+		"admin",
+		"billing"
+	],
+	"created" : ISODate("2020-07-26T10:12:14.512Z"),
+	"logins" : NumberLong(1234567890123)
+}
+rs0:PRIMARY> db.users.replaceOne({email: "ada@example.com"}, {email: "ada@example.com"})
+{ "acknowledged" : true, "matchedCount" : 1, "modifiedCount" : 1 }
+`
+
+// TestTUIEndToEnd drives the built binary in a real terminal (tmux) as a
+// responder would: open the incident, search it, extract the document the
+// update replaced, and yank it to the clipboard. A hostile capture viewed on
+// the way must not reach the terminal: no title, no clipboard write.
+func TestTUIEndToEnd(t *testing.T) {
+	if _, err := exec.LookPath("xclip"); err == nil {
+		t.Skip("a clipboard tool is installed; this test checks the OSC 52 path through tmux")
+	}
+	w := newWorld(t)
+	w.ok(nil, "incident", "new", "users overwritten")
+	w.ok([]byte(mongoTranscript), "tee", "-q", "mongo find")
+	w.ok([]byte("harmless\x1b]52;c;cm0gLXJmIC8K\x07\x1b]2;pwned\x07\x1b[?1000h\x1b[?1049h\x1b[6n\x1bP+q544e\x1b\\ text\n"), "tee", "-q", "hostile")
+	tm := newTmux(t)
+	tm.start(w.envPrefix() + calmBin)
+	tm.waitFor("users overwritten", 10*time.Second)
+	tm.waitFor("hostile", 5*time.Second)
+
+	// The hostile capture first: shown as text, acting on nothing.
+	tm.press("1", "Down", "Enter")
+	tm.waitFor("harmless", 5*time.Second)
+	// (The TUI itself turns the mouse and the alternate screen on, so only
+	// the title and the clipboard can show a leak while it runs.)
+	if title := tm.run("display", "-p", "-t", "t", "#{pane_title}"); strings.Contains(title, "pwned") {
+		t.Fatalf("a viewed capture set the terminal's title: %q", title)
+	}
+	if bufs := tm.run("list-buffers"); strings.Contains(bufs, "rm -rf") || bufs != "" {
+		t.Fatalf("a viewed capture wrote the clipboard: %q", bufs)
+	}
+
+	// Search the incident for the document's id; the match opens its item.
+	tm.press("C-f")
+	tm.waitFor("search incident:", 5*time.Second)
+	tm.typeText("5f1d7a3e")
+	tm.press("Enter")
+	tm.waitFor("1 matches", 10*time.Second)
+	tm.press("Enter")
+	tm.waitFor(`"email" : "ada@example.com",`, 5*time.Second)
+	tm.press("x")
+	tm.waitFor("block: lines 2–12", 5*time.Second)
+	tm.press("y")
+	tm.waitFor("OSC 52", 5*time.Second)
+	want := mongoTranscript[strings.Index(mongoTranscript, "{\n"):strings.Index(mongoTranscript, "\n}\n")+2]
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		buf, _ := exec.Command("tmux", "-L", tm.socket, "show-buffer").Output()
+		if string(buf) == want {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("tmux's clipboard holds %q, want the document %q", buf, want)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	// Quitting asks first, and leaves the shell's terminal as it was.
+	tm.press("q")
+	tm.waitFor("Quit calm?", 5*time.Second)
+	tm.press("y")
+	deadline = time.Now().Add(5 * time.Second)
+	for strings.TrimSpace(tm.run("display", "-p", "-t", "t", "#{pane_dead}#{pane_dead_status}")) != "10" {
+		if time.Now().After(deadline) {
+			t.Fatal("calm did not exit after q y")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if state := tm.run("display", "-p", "-t", "t", "#{pane_dead_status}|#{mouse_any_flag}|#{alternate_on}"); strings.TrimSpace(state) != "0|0|0" {
+		t.Fatalf("after quitting: exit status, mouse, alternate screen = %q, want 0|0|0", state)
+	}
+}
