@@ -279,6 +279,11 @@ func (u *UI) refresh() {
 		if changed {
 			u.fillIncidents()
 			u.fillItems()
+			if u.open == nil && len(caps) > 0 {
+				// Show the newest item at once: usually what was just captured.
+				u.items.SetCurrentItem(len(caps) - 1)
+				u.openItem(len(caps) - 1)
+			}
 			u.showCopies()
 			u.showSteps()
 		}

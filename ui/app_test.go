@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -68,7 +69,7 @@ func TestDiffShowsBeforeAndAfterLineByLine(t *testing.T) {
 	saveCapture(t, db, "after", "{\n  \"email\": \"ada@example.com\"\n}\n")
 	h := start(t, db, 160, 40, Options{})
 	h.waitFor("after")
-	h.press("1", tcell.KeyEnter)
+	h.press("1", tcell.KeyHome, tcell.KeyEnter)
 	h.waitFor(`"roles": ["admin"]`)
 	h.press("D")
 	h.waitFor("c1 marked as before")
@@ -173,7 +174,9 @@ func TestIncidentSearchOpensTheMatchingItemAtItsLine(t *testing.T) {
 	}
 	long.WriteString("the needle is ObjectId(\"abc\")\n")
 	saveCapture(t, db, "haystack", long.String())
+	saveCapture(t, db, "newest", "opened first\n")
 	h := start(t, db, 160, 40, Options{})
+	h.waitFor("opened first")
 	h.waitFor("haystack")
 	h.press(tcell.KeyCtrlF)
 	h.waitFor("search incident:")
@@ -266,5 +269,60 @@ func TestReviewIsReadOnly(t *testing.T) {
 	h.waitFor("review is read-only")
 	if caps, _ := db.Captures(""); len(caps) != 1 {
 		t.Fatalf("review saved a capture: %d captures", len(caps))
+	}
+}
+
+// saveSession stores an asciicast stream as a recorded session.
+func saveSession(t *testing.T, s storage.Store, start time.Time, events [][3]any) storage.Capture {
+	t.Helper()
+	w, err := storage.NewCaptureWriter(s, "", storage.NewCapture{Title: "bash", Source: storage.SourceSession,
+		Recording: &storage.Recording{Command: "bash", Cols: 80, Rows: 24}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(w, `{"version": 2, "width": 80, "height": 24, "timestamp": %d}`+"\n", start.Unix())
+	for _, ev := range events {
+		line, _ := json.Marshal(ev)
+		w.Write(append(line, '\n'))
+	}
+	c, err := w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestSessionShowsTimesAndJumpsToMarkersAndTimes(t *testing.T) {
+	db := openStore(t)
+	began := time.Date(2026, 11, 26, 14, 0, 0, 0, time.UTC)
+	var events [][3]any
+	for i := range 200 {
+		events = append(events, [3]any{float64(i), "o", fmt.Sprintf("output %d\r\n", i)})
+	}
+	events = append(events, [3]any{200.5, "o", "$ mongo --eval 'db.users.replaceOne({}, {})'\r\n"})
+	events = append(events, [3]any{201.0, "o", "progress 10%\rprogress 100%\r\n"})
+	c := saveSession(t, db, began, events)
+	if _, err := db.AddMarker("", c.ID, "replaceOne (Mongo)", 200.4); err != nil {
+		t.Fatal(err)
+	}
+	h := start(t, db, 160, 40, Options{})
+	h.waitFor("bash")
+	h.press("1", tcell.KeyEnter)
+	screen := h.waitFor("output 0")
+	if !strings.Contains(row(screen, "output 0"), "14:00:00") {
+		t.Fatalf("no time in the gutter: %q", row(screen, "output 0"))
+	}
+	h.press("m")
+	screen = h.waitFor("marker replaceOne (Mongo)")
+	if !strings.Contains(row(screen, "db.users.replaceOne"), "14:03:20") {
+		t.Fatalf("marker did not jump to the command:\n%s", screen)
+	}
+	if strings.Contains(screen, "progress 10%") || !strings.Contains(screen, "progress 100%") {
+		t.Fatal("the progress bar is not shown as a person saw it")
+	}
+	h.press("t", "14:01:40", tcell.KeyEnter)
+	screen = h.waitFor("output 100")
+	if !strings.Contains(row(screen, "output 100"), "14:01:40") {
+		t.Fatalf("time jump: %q", row(screen, "output 100"))
 	}
 }
