@@ -63,7 +63,7 @@ func TestTUIEndToEnd(t *testing.T) {
 	tm.waitFor("block: lines 2–12", 5*time.Second)
 	tm.press("y")
 	tm.waitFor("OSC 52", 5*time.Second)
-	want := mongoTranscript[strings.Index(mongoTranscript, "{\n"):strings.Index(mongoTranscript, "\n}\n")+2]
+	want := mongoTranscript[strings.Index(mongoTranscript, "{\n") : strings.Index(mongoTranscript, "\n}\n")+2]
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		buf, _ := exec.Command("tmux", "-L", tm.socket, "show-buffer").Output()
