@@ -364,6 +364,15 @@ func (a *Agent) routes() http.Handler {
 		v, err := db.AddNote(q(r, "incident"), body.Text)
 		writeJSON(w, v, err)
 	})
+	mux.HandleFunc("POST /v1/events", func(w http.ResponseWriter, r *http.Request) {
+		var body struct{ Kind, Item, Text string }
+		if err := decode(r, &body); err != nil {
+			writeError(w, err)
+			return
+		}
+		v, err := db.AddEvent(q(r, "incident"), body.Kind, body.Item, body.Text)
+		writeJSON(w, v, err)
+	})
 	mux.HandleFunc("POST /v1/markers", func(w http.ResponseWriter, r *http.Request) {
 		var body struct {
 			Item, Text string

@@ -226,6 +226,11 @@ func (c *Client) AddNote(incident, text string) (ev Event, err error) {
 	return
 }
 
+func (c *Client) AddEvent(incident, kind, item, text string) (ev Event, err error) {
+	err = c.call("POST", "/v1/events", refQuery("incident", incident), map[string]string{"Kind": kind, "Item": item, "Text": text}, &ev)
+	return
+}
+
 func (c *Client) AddMarker(incident, item, text string, at float64) (ev Event, err error) {
 	body := map[string]any{"Item": item, "Text": text, "At": at}
 	err = c.call("POST", "/v1/markers", refQuery("incident", incident), body, &ev)

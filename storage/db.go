@@ -487,6 +487,22 @@ func (db *DB) AddNote(incident, text string) (ev Event, err error) {
 	return ev, err
 }
 
+// AddEvent records a client's event on the incident's timeline.
+func (db *DB) AddEvent(incident, kind, item, text string) (ev Event, err error) {
+	if !clientEvents[kind] {
+		return ev, fmt.Errorf("event kind %q cannot be added by a client: %w", kind, ErrInvalid)
+	}
+	err = db.update(func(tx *bolt.Tx) error {
+		b, _, err := incidentIn(tx, incident)
+		if err != nil {
+			return err
+		}
+		ev, err = db.addEvent(b, kind, item, text)
+		return err
+	})
+	return ev, err
+}
+
 // AddMarker adds a marker pointing into a session.
 func (db *DB) AddMarker(incident, item, text string, at float64) (ev Event, err error) {
 	err = db.update(func(tx *bolt.Tx) error {

@@ -102,15 +102,21 @@ func (c Capture) VerifiedCopies() int {
 
 // Event kinds on the timeline.
 const (
-	EventOpen    = "open"
-	EventClose   = "close"
-	EventCapture = "capture"
-	EventCopy    = "copy"
-	EventNote    = "note"
-	EventVerify  = "verify"
-	EventExport  = "export"
-	EventMarker  = "marker" // a destructive command was submitted
+	EventOpen      = "open"
+	EventClose     = "close"
+	EventCapture   = "capture"
+	EventCopy      = "copy"
+	EventNote      = "note"
+	EventVerify    = "verify"
+	EventExport    = "export"
+	EventMarker    = "marker"    // a destructive command was submitted
+	EventChecklist = "checklist" // the incident's checklist was chosen (Item: its name)
+	EventStep      = "step"      // a step was ticked or unticked (Item: the step's id)
+	EventMessage   = "message"   // a team message was composed, copied or posted
 )
+
+// clientEvents are the kinds AddEvent accepts.
+var clientEvents = map[string]bool{EventChecklist: true, EventStep: true, EventMessage: true, EventExport: true, EventNote: true}
 
 // Event is one entry of an incident's timeline.
 type Event struct {

@@ -39,6 +39,10 @@ type Store interface {
 	AddNote(incident, text string) (Event, error)
 	// AddMarker puts a marker on the timeline at a place in a session.
 	AddMarker(incident, item, text string, at float64) (Event, error)
+	// AddEvent records what a client did: a checklist chosen, a step ticked
+	// or unticked, a team message, an export. Kinds the store writes itself
+	// (capture, copy, marker) are refused.
+	AddEvent(incident, kind, item, text string) (Event, error)
 	Events(incident string) ([]Event, error)
 
 	Search(q SearchQuery, each func(Match) error) error
