@@ -35,13 +35,13 @@ func TestMalformedFilesNameTheirLine(t *testing.T) {
 		line int
 		msg  string
 	}{
-		"syntax": {"name = \"x\"\ntitle = \"X\"\n[[steps]]\nid = \"a\"\ntitle = \"unclosed\n", 5, ""},
-		"unknown key": {"name = \"x\"\ntitle = \"X\"\n[[steps]]\nid = \"a\"\ntitle = \"A\"\nrequires = { captures = true }\n", 6, `unknown key "steps.requires.captures"`},
-		"no title": {"name = \"x\"\ntitle = \"X\"\n[[steps]]\nid = \"a\"\ntitle = \"A\"\n\n[[steps]]\nid = \"b\"\n", 7, "step 2 (b) has no title"},
-		"bad action": {"name = \"x\"\ntitle = \"X\"\n[[steps]]\nid = \"a\"\ntitle = \"A\"\naction = \"launch\"\n", 3, `action "launch"`},
-		"bad pause": {"name = \"x\"\ntitle = \"X\"\n[[steps]]\nid = \"a\"\ntitle = \"A\"\npause = \"soon\"\n", 6, "not a duration"},
+		"syntax":        {"name = \"x\"\ntitle = \"X\"\n[[steps]]\nid = \"a\"\ntitle = \"unclosed\n", 5, ""},
+		"unknown key":   {"name = \"x\"\ntitle = \"X\"\n[[steps]]\nid = \"a\"\ntitle = \"A\"\nrequires = { captures = true }\n", 6, `unknown key "steps.requires.captures"`},
+		"no title":      {"name = \"x\"\ntitle = \"X\"\n[[steps]]\nid = \"a\"\ntitle = \"A\"\n\n[[steps]]\nid = \"b\"\n", 7, "step 2 (b) has no title"},
+		"bad action":    {"name = \"x\"\ntitle = \"X\"\n[[steps]]\nid = \"a\"\ntitle = \"A\"\naction = \"launch\"\n", 3, `action "launch"`},
+		"bad pause":     {"name = \"x\"\ntitle = \"X\"\n[[steps]]\nid = \"a\"\ntitle = \"A\"\npause = \"soon\"\n", 6, "not a duration"},
 		"after unknown": {"name = \"x\"\ntitle = \"X\"\n[[steps]]\nid = \"a\"\ntitle = \"A\"\nrequires = { after = \"z\" }\n", 3, `after = "z" names no earlier step`},
-		"wrong type": {"name = \"x\"\ntitle = \"X\"\n[[steps]]\nid = \"a\"\ntitle = \"A\"\nrequires = { copies = \"two\" }\n", 6, "copies"},
+		"wrong type":    {"name = \"x\"\ntitle = \"X\"\n[[steps]]\nid = \"a\"\ntitle = \"A\"\nrequires = { copies = \"two\" }\n", 6, "copies"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
