@@ -1,0 +1,224 @@
+package report
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"calm/storage"
+)
+
+// SumsFile is the bundle's manifest, in the format sha256sum -c reads.
+const SumsFile = "SHA256SUMS"
+
+// BundleStats says what went into a bundle.
+type BundleStats struct {
+	Files    int
+	Redacted int
+}
+
+// Bundle writes one gzipped tar with everything about the incident under
+// calm-INCIDENT/: the postmortem draft, the record as JSON, every capture
+// and every session (as asciicast), all redacted, and a SHA256SUMS manifest
+// of them. Files are staged in a private temporary folder, since captures
+// may be far larger than memory.
+func Bundle(s storage.Store, r Record, w io.Writer, red *Redactor, now time.Time) (BundleStats, error) {
+	var st BundleStats
+	stage, err := os.MkdirTemp("", "calm-bundle-")
+	if err != nil {
+		return st, fmt.Errorf("stage the bundle: %w", err)
+	}
+	defer os.RemoveAll(stage)
+
+	type member struct{ name, path, sum string }
+	var members []member
+	add := func(name string, write func(io.Writer) (int, error)) error {
+		p := filepath.Join(stage, fmt.Sprintf("%d", len(members)))
+		f, err := os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+		if err != nil {
+			return err
+		}
+		h := sha256.New()
+		bw := bufio.NewWriterSize(io.MultiWriter(f, h), 1<<20)
+		n, err := write(bw)
+		st.Redacted += n
+		if err == nil {
+			err = bw.Flush()
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("bundle %s: %w", name, err)
+		}
+		members = append(members, member{name, p, hex.EncodeToString(h.Sum(nil))})
+		return nil
+	}
+
+	md, n := Markdown(r, red)
+	st.Redacted += n
+	if err := add("postmortem.md", func(w io.Writer) (int, error) { _, err := w.Write(md); return 0, err }); err != nil {
+		return st, err
+	}
+	count := 0
+	rec := r.redacted(red, &count)
+	st.Redacted += count
+	if err := add("incident.json", func(w io.Writer) (int, error) {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return 0, enc.Encode(struct {
+			Incident storage.Incident  `json:"incident"`
+			Captures []storage.Capture `json:"captures"`
+			Events   []storage.Event   `json:"events"`
+		}{rec.Incident, rec.Captures, rec.Events})
+	}); err != nil {
+		return st, err
+	}
+	for _, c := range r.Captures {
+		name := "captures/" + c.ID + ".txt"
+		if c.Recording != nil {
+			name = "sessions/" + c.ID + ".cast"
+		}
+		if err := add(name, func(w io.Writer) (int, error) { return Content(s, c, w, red) }); err != nil {
+			return st, err
+		}
+	}
+	var sums bytes.Buffer
+	for _, m := range members {
+		fmt.Fprintf(&sums, "%s  %s\n", m.sum, m.name)
+	}
+
+	gz := gzip.NewWriter(w)
+	tw := tar.NewWriter(gz)
+	root := "calm-" + r.Incident.ID
+	dirs := map[string]bool{}
+	writeDir := func(dir string) error {
+		if dirs[dir] {
+			return nil
+		}
+		dirs[dir] = true
+		return tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: dir + "/", Mode: 0o700, ModTime: now})
+	}
+	if err := writeDir(root); err != nil {
+		return st, err
+	}
+	for _, m := range members {
+		if d := path.Dir(m.name); d != "." {
+			if err := writeDir(root + "/" + d); err != nil {
+				return st, err
+			}
+		}
+		fi, err := os.Stat(m.path)
+		if err != nil {
+			return st, err
+		}
+		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: root + "/" + m.name, Mode: 0o600, Size: fi.Size(), ModTime: now}); err != nil {
+			return st, err
+		}
+		f, err := os.Open(m.path)
+		if err != nil {
+			return st, err
+		}
+		_, err = io.Copy(tw, f)
+		f.Close()
+		if err != nil {
+			return st, fmt.Errorf("bundle %s: %w", m.name, err)
+		}
+	}
+	if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: root + "/" + SumsFile, Mode: 0o600, Size: int64(sums.Len()), ModTime: now}); err != nil {
+		return st, err
+	}
+	tw.Write(sums.Bytes())
+	if err := tw.Close(); err != nil {
+		return st, err
+	}
+	st.Files = len(members)
+	return st, gz.Close()
+}
+
+// VerifyBundle reads a bundle and checks every file against its manifest. It
+// returns how many files matched and one problem per file that is missing,
+// differs or is not listed.
+func VerifyBundle(r io.Reader) (ok int, problems []string, err error) {
+	gz, err := gzip.NewReader(r)
+	if err != nil {
+		return 0, nil, fmt.Errorf("not a calm bundle (gzip: %v)", err)
+	}
+	tr := tar.NewReader(gz)
+	got := map[string]string{}
+	var manifest []byte
+	root := ""
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return 0, nil, fmt.Errorf("bundle is damaged: %v", err)
+		}
+		if h.Typeflag != tar.TypeReg {
+			continue
+		}
+		name := path.Clean(h.Name)
+		dir, rest, found := strings.Cut(name, "/")
+		if !found || strings.HasPrefix(name, "/") || strings.Contains(name, "..") {
+			problems = append(problems, fmt.Sprintf("%s: a path outside the bundle's folder", h.Name))
+			continue
+		}
+		if root == "" {
+			root = dir
+		}
+		if rest == SumsFile {
+			manifest, err = io.ReadAll(io.LimitReader(tr, 16<<20))
+			if err != nil {
+				return 0, nil, fmt.Errorf("bundle is damaged: %v", err)
+			}
+			continue
+		}
+		hash := sha256.New()
+		if _, err := io.Copy(hash, tr); err != nil {
+			return 0, nil, fmt.Errorf("bundle is damaged at %s: %v", name, err)
+		}
+		got[rest] = hex.EncodeToString(hash.Sum(nil))
+	}
+	if manifest == nil {
+		return 0, nil, fmt.Errorf("the bundle has no %s: it was not made by calm export --format bundle", SumsFile)
+	}
+	listed := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(string(manifest)), "\n") {
+		sum, name, found := strings.Cut(line, "  ")
+		if !found {
+			problems = append(problems, fmt.Sprintf("%s: unreadable line %q", SumsFile, line))
+			continue
+		}
+		listed[name] = true
+		switch have, present := got[name]; {
+		case !present:
+			problems = append(problems, name+": missing")
+		case have != sum:
+			problems = append(problems, name+": differs from its SHA-256 in "+SumsFile)
+		default:
+			ok++
+		}
+	}
+	var extra []string
+	for name := range got {
+		if !listed[name] {
+			extra = append(extra, name+": not in "+SumsFile)
+		}
+	}
+	sort.Strings(extra)
+	return ok, append(problems, extra...), nil
+}

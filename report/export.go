@@ -1,0 +1,173 @@
+package report
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+
+	"calm/capture"
+	"calm/sanitize"
+	"calm/storage"
+)
+
+// Text writes the incident as plain text: its timeline, then every capture's
+// output with terminal controls removed. It returns how many secrets it
+// redacted.
+func Text(s storage.Store, r Record, w io.Writer, red *Redactor) (int, error) {
+	rw := &redactingWriter{w: w, r: red}
+	inc := r.Incident
+	fmt.Fprintf(rw, "Incident %s: %s\nopened %s UTC\n\nTimeline (UTC)\n", inc.ID, clean(inc.Title), utc(inc.Opened))
+	for _, ev := range r.Events {
+		fmt.Fprintf(rw, "  %s  %-9s %-4s %s\n", utc(ev.Time), ev.Kind, ev.Item, clean(ev.Text))
+	}
+	for _, c := range r.Captures {
+		fmt.Fprintf(rw, "\n==== %s: %s (%s, %d bytes, sha256 %s, %d of %d copies verified)\n",
+			c.ID, clean(c.Title), c.Source, c.Size, c.SHA256, c.VerifiedCopies(), len(c.Copies))
+		sw := &sanitizeWriter{w: rw}
+		if err := Output(s, c, sw); err != nil {
+			return rw.count, fmt.Errorf("read %s: %w", c.ID, err)
+		}
+		sw.Close()
+		fmt.Fprintln(rw)
+	}
+	err := rw.Close()
+	return rw.count, err
+}
+
+// JSON writes the incident's record and every capture's bytes (redacted,
+// base64: they may be any bytes at all).
+func JSON(s storage.Store, r Record, w io.Writer, red *Redactor) (int, error) {
+	bw := bufio.NewWriterSize(w, 1<<20)
+	count := 0
+	rec := r.redacted(red, &count)
+	head, _ := json.Marshal(struct {
+		Incident storage.Incident `json:"incident"`
+		Events   []storage.Event  `json:"events"`
+	}{rec.Incident, rec.Events})
+	bw.Write(head[:len(head)-1])
+	bw.WriteString(`,"captures":[`)
+	for i, c := range rec.Captures {
+		if i > 0 {
+			bw.WriteByte(',')
+		}
+		meta, _ := json.Marshal(c)
+		bw.Write(meta[:len(meta)-1])
+		bw.WriteString(`,"content_base64":"`)
+		enc := base64.NewEncoder(base64.StdEncoding, bw)
+		n, err := Content(s, r.Captures[i], enc, red)
+		count += n
+		if err != nil {
+			return count, err
+		}
+		enc.Close()
+		bw.WriteString(`"}`)
+	}
+	bw.WriteString("]}\n")
+	return count, bw.Flush()
+}
+
+// redacted returns the record with every free text (titles, notes, event
+// texts) redacted, counting what it replaced.
+func (r Record) redacted(red *Redactor, count *int) Record {
+	str := func(s string) string {
+		out, n := red.Redact([]byte(s))
+		*count += n
+		return string(out)
+	}
+	out := r
+	out.Incident.Title = str(r.Incident.Title)
+	out.Events = make([]storage.Event, len(r.Events))
+	for i, ev := range r.Events {
+		ev.Text = str(ev.Text)
+		out.Events[i] = ev
+	}
+	out.Captures = make([]storage.Capture, len(r.Captures))
+	for i, c := range r.Captures {
+		c.Title = str(c.Title)
+		out.Captures[i] = c
+	}
+	return out
+}
+
+// Content writes a capture's bytes redacted: a session as an asciicast
+// stream whose output events are redacted one by one, anything else as it
+// was captured.
+func Content(s storage.Store, c storage.Capture, w io.Writer, red *Redactor) (int, error) {
+	if c.Recording != nil {
+		return Cast(s, c, w, red)
+	}
+	rw := &redactingWriter{w: w, r: red}
+	if err := s.WriteContent(c.Incident+"/"+c.ID, 0, rw); err != nil {
+		return rw.count, err
+	}
+	err := rw.Close()
+	return rw.count, err
+}
+
+// Cast writes a session as asciicast v2 with its output redacted.
+func Cast(s storage.Store, c storage.Capture, w io.Writer, red *Redactor) (int, error) {
+	if c.Recording == nil {
+		return 0, fmt.Errorf("%s is a capture, not a recorded session: export it with --format txt", c.ID)
+	}
+	bw := bufio.NewWriterSize(w, 1<<20)
+	enc := json.NewEncoder(bw)
+	enc.SetEscapeHTML(false)
+	count := 0
+	var werr error
+	cr := &capture.CastReader{
+		Header: func(h capture.Header) {
+			if werr == nil {
+				werr = enc.Encode(h)
+			}
+		},
+		Event: func(at float64, kind, data string) {
+			if kind == "o" || kind == "i" {
+				out, n := red.Redact([]byte(data))
+				count += n
+				data = string(out)
+			}
+			if werr == nil {
+				werr = enc.Encode([]any{at, kind, data})
+			}
+		},
+	}
+	if err := s.WriteContent(c.Incident+"/"+c.ID, 0, cr); err != nil {
+		return count, err
+	}
+	cr.Close()
+	if werr != nil {
+		return count, werr
+	}
+	return count, bw.Flush()
+}
+
+// sanitizeWriter removes terminal controls from a stream, line by line,
+// keeping the text's own spacing.
+type sanitizeWriter struct {
+	w    io.Writer
+	line []byte
+}
+
+func (s *sanitizeWriter) Write(p []byte) (int, error) {
+	s.line = append(s.line, p...)
+	cut := bytes.LastIndexByte(s.line, '\n') + 1
+	if cut == 0 && len(s.line) > 1<<20 {
+		cut = len(s.line)
+	}
+	if cut > 0 {
+		if _, err := s.w.Write(sanitize.Text(s.line[:cut])); err != nil {
+			return 0, err
+		}
+		s.line = s.line[:copy(s.line, s.line[cut:])]
+	}
+	return len(p), nil
+}
+
+func (s *sanitizeWriter) Close() error {
+	_, err := s.w.Write(sanitize.Text(s.line))
+	s.line = nil
+	return err
+}

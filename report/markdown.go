@@ -1,0 +1,181 @@
+package report
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"time"
+
+	"calm/checklist"
+	"calm/storage"
+)
+
+const timeLayout = "2006-01-02 15:04:05"
+
+// cell makes text safe inside a Markdown table cell.
+func cell(s string) string {
+	s = clean(s)
+	s = strings.ReplaceAll(s, `\`, `\\`)
+	return strings.ReplaceAll(s, "|", `\|`)
+}
+
+func utc(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(timeLayout)
+}
+
+// Markdown writes the postmortem draft, redacted, and says how many secrets
+// it redacted.
+func Markdown(r Record, red *Redactor) ([]byte, int) {
+	var b bytes.Buffer
+	inc := r.Incident
+	fmt.Fprintf(&b, "# Postmortem draft: %s\n\n", cell(inc.Title))
+	fmt.Fprintf(&b, "Incident `%s`. Drafted by calm from its record of the incident; all times are UTC.\n\n", inc.ID)
+
+	b.WriteString("## Summary\n\n")
+	fmt.Fprintf(&b, "- **What happened:** %s\n", cell(inc.Title))
+	if notes := r.Notes(); len(notes) > 0 {
+		fmt.Fprintf(&b, "- **First note:** %s\n", cell(notes[0].Text))
+	}
+	fmt.Fprintf(&b, "- **Opened:** %s\n", utc(inc.Opened))
+	first, resolved := r.FirstCapture(), r.Resolved()
+	if !first.IsZero() {
+		fmt.Fprintf(&b, "- **First capture:** %s\n", utc(first))
+	}
+	switch {
+	case resolved.IsZero():
+		b.WriteString("- **Resolved:** not yet\n")
+	case inc.IsOpen():
+		fmt.Fprintf(&b, "- **Resolved:** %s (last checklist step)\n", utc(resolved))
+	default:
+		fmt.Fprintf(&b, "- **Resolved:** %s (incident closed)\n", utc(resolved))
+	}
+	if !first.IsZero() && !resolved.IsZero() {
+		fmt.Fprintf(&b, "- **Time from first capture to resolution:** %s\n", duration(resolved.Sub(first)))
+	}
+	verified, failed := 0, 0
+	for _, c := range r.Captures {
+		for _, cp := range c.Copies {
+			switch cp.State {
+			case storage.CopyVerified:
+				verified++
+			case storage.CopyPending:
+			default:
+				failed++
+			}
+		}
+	}
+	fmt.Fprintf(&b, "- **Captures:** %d, with %d verified copies", len(r.Captures), verified)
+	if failed > 0 {
+		fmt.Fprintf(&b, " and **%d failed**", failed)
+	}
+	b.WriteString("\n")
+	if m := r.Markers(); len(m) > 0 {
+		fmt.Fprintf(&b, "- **Destructive commands seen:** %d\n", len(m))
+	}
+
+	b.WriteString("\n## Timeline\n\n| Time (UTC) | Event | Item | Detail |\n|---|---|---|---|\n")
+	for _, ev := range r.Events {
+		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", utc(ev.Time), ev.Kind, cell(ev.Item), cell(ev.Text))
+	}
+
+	if st := r.Checklist; len(st.Steps) > 0 {
+		fmt.Fprintf(&b, "\n## Checklist: %s\n\n| # | Step | Done (UTC) | By | History |\n|---|---|---|---|---|\n", cell(st.Checklist.Title))
+		for i, s := range st.Steps {
+			done := "not done"
+			if s.Done {
+				done = utc(s.At)
+			}
+			var hist []string
+			for _, ev := range s.History {
+				action := checklist.Ticked
+				if strings.HasPrefix(ev.Text, checklist.Unticked) {
+					action = checklist.Unticked
+				}
+				hist = append(hist, action+" "+ev.Time.UTC().Format("15:04:05"))
+			}
+			fmt.Fprintf(&b, "| %d | %s | %s | %s | %s |\n", i+1, cell(s.Title), done, cell(s.By), strings.Join(hist, ", "))
+		}
+	}
+
+	b.WriteString("\n## Captures\n\n| ID | Title | Source | Size | SHA-256 | Copies |\n|---|---|---|---|---|---|\n")
+	for _, c := range r.Captures {
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | `%s` | %s |\n", c.ID, cell(c.Title), cell(c.Source), humanBytes(c.Size), c.SHA256, copyStates(c))
+	}
+
+	if notes := r.Notes(); len(notes) > 0 {
+		b.WriteString("\n## Notes\n\n")
+		for _, n := range notes {
+			fmt.Fprintf(&b, "- %s: %s\n", utc(n.Time), cell(n.Text))
+		}
+	}
+	b.WriteString("\n## What we learned\n\n" +
+		"- What made the mistake possible?\n" +
+		"- What helped us recover?\n" +
+		"- What will we change so it cannot happen the same way again?\n")
+	return red.Redact(b.Bytes())
+}
+
+// TeamMessage composes the message for the team: what broke, when, what was
+// done, what is left to verify, and where things stand. It is redacted; the
+// person edits it before it goes anywhere.
+func TeamMessage(r Record, red *Redactor) ([]byte, int) {
+	var b bytes.Buffer
+	inc := r.Incident
+	state := "open"
+	if !inc.IsOpen() {
+		state = "closed " + inc.Closed.UTC().Format("15:04 UTC")
+	}
+	fmt.Fprintf(&b, "Incident %s: %s (%s, opened %s UTC)\n\n", inc.ID, clean(inc.Title), state, inc.Opened.UTC().Format("2006-01-02 15:04"))
+	b.WriteString("What broke: " + clean(inc.Title))
+	if notes := r.Notes(); len(notes) > 0 {
+		b.WriteString(". " + clean(notes[0].Text))
+	}
+	b.WriteString("\n")
+	if m := r.Markers(); len(m) > 0 {
+		b.WriteString("When: ")
+		for i, ev := range m {
+			if i > 0 {
+				b.WriteString("; ")
+			}
+			fmt.Fprintf(&b, "%s UTC, %s in %s", ev.Time.UTC().Format("15:04:05"), clean(ev.Text), ev.Item)
+		}
+		b.WriteString("\n")
+	}
+	var done, left []string
+	for _, s := range r.Checklist.Steps {
+		if s.Done {
+			done = append(done, fmt.Sprintf("%s (%s)", s.Title, s.At.UTC().Format("15:04")))
+		} else {
+			left = append(left, s.Title)
+		}
+	}
+	if len(done) > 0 {
+		b.WriteString("Done: " + strings.Join(done, "; ") + "\n")
+	}
+	if len(r.Captures) > 0 {
+		b.WriteString("Evidence:")
+		for _, c := range r.Captures {
+			sum := c.SHA256
+			if len(sum) > 12 {
+				sum = sum[:12]
+			}
+			fmt.Fprintf(&b, " %s %q (%s, sha256 %s, %d verified copies);", c.ID, clean(c.Title), humanBytes(c.Size), sum, c.VerifiedCopies())
+		}
+		b.Truncate(b.Len() - 1)
+		b.WriteString("\n")
+	}
+	if len(left) > 0 {
+		b.WriteString("Still to do: " + strings.Join(left, "; ") + "\n")
+	}
+	switch st := r.Checklist; {
+	case len(st.Steps) == 0:
+	case st.Current < len(st.Steps):
+		fmt.Fprintf(&b, "Now: step %d of %d, %s\n", st.Current+1, len(st.Steps), st.Steps[st.Current].Title)
+	default:
+		b.WriteString("Now: every step of the checklist is done\n")
+	}
+	return red.Redact(b.Bytes())
+}

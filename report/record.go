@@ -1,0 +1,188 @@
+package report
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"calm/checklist"
+	"calm/sanitize"
+	"calm/storage"
+)
+
+// Record is everything the store knows of one incident.
+type Record struct {
+	Incident  storage.Incident
+	Captures  []storage.Capture
+	Events    []storage.Event
+	Checklist checklist.State
+}
+
+// Load reads an incident's record; checklists are the ones known (built in
+// and the team's), to find the one the incident follows.
+func Load(s storage.Store, ref string, checklists []checklist.Checklist) (Record, error) {
+	var r Record
+	inc, err := s.Incident(ref)
+	if err != nil {
+		return r, err
+	}
+	caps, err := s.Captures(inc.ID)
+	if err != nil {
+		return r, err
+	}
+	events, err := s.Events(inc.ID)
+	if err != nil {
+		return r, err
+	}
+	r = Record{Incident: inc, Captures: caps, Events: events}
+	if c, ok := checklist.Find(checklists, checklist.Chosen(events)); ok {
+		r.Checklist = checklist.Compute(c, events)
+	}
+	return r, nil
+}
+
+// FirstCapture is when the first capture began (zero if none).
+func (r Record) FirstCapture() time.Time {
+	var first time.Time
+	for _, c := range r.Captures {
+		if first.IsZero() || c.Created.Before(first) {
+			first = c.Created
+		}
+	}
+	return first
+}
+
+// Resolved is when the incident was closed, else when its last checklist
+// step was ticked with every step done; zero while it is neither.
+func (r Record) Resolved() time.Time {
+	if !r.Incident.IsOpen() {
+		return r.Incident.Closed
+	}
+	st := r.Checklist
+	if len(st.Steps) == 0 || st.Current < len(st.Steps) {
+		return time.Time{}
+	}
+	var last time.Time
+	for _, s := range st.Steps {
+		if s.At.After(last) {
+			last = s.At
+		}
+	}
+	return last
+}
+
+// Notes returns the notes' texts in order.
+func (r Record) Notes() []storage.Event {
+	var out []storage.Event
+	for _, ev := range r.Events {
+		if ev.Kind == storage.EventNote {
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
+// Markers returns the destructive-command markers.
+func (r Record) Markers() []storage.Event {
+	var out []storage.Event
+	for _, ev := range r.Events {
+		if ev.Kind == storage.EventMarker {
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
+// clean makes untrusted text (titles, notes, captured lines) safe to print:
+// no terminal controls, one line.
+func clean(s string) string {
+	return strings.Join(strings.Fields(string(sanitize.Text([]byte(s)))), " ")
+}
+
+// copyStates reads "store verified, evidence verified, mirror mismatch".
+func copyStates(c storage.Capture) string {
+	var parts []string
+	for _, cp := range c.Copies {
+		parts = append(parts, cp.Kind+" "+cp.State)
+	}
+	if len(parts) == 0 {
+		return "none yet"
+	}
+	return strings.Join(parts, ", ")
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+func duration(d time.Duration) string {
+	d = d.Round(time.Second)
+	h, m, s := int(d.Hours()), int(d.Minutes())%60, int(d.Seconds())%60
+	if h > 0 {
+		return fmt.Sprintf("%dh%02dm%02ds", h, m, s)
+	}
+	return fmt.Sprintf("%dm%02ds", m, s)
+}
+
+// Output writes what a capture showed: a session's output decoded from its
+// asciicast stream, a capture's bytes as they are.
+func Output(s storage.Store, c storage.Capture, w io.Writer) error {
+	ref := c.Incident + "/" + c.ID
+	if c.Recording == nil {
+		return s.WriteContent(ref, 0, w)
+	}
+	out := &storage.CastOutput{W: w}
+	if err := s.WriteContent(ref, 0, out); err != nil {
+		return err
+	}
+	return out.Close()
+}
+
+// redactingWriter redacts a stream in pieces cut at line ends (a secret is
+// never split across lines, a private key block excepted past 4 MiB).
+type redactingWriter struct {
+	w     io.Writer
+	r     *Redactor
+	buf   []byte
+	count int
+}
+
+func (rw *redactingWriter) Write(p []byte) (int, error) {
+	rw.buf = append(rw.buf, p...)
+	if len(rw.buf) < 4<<20 {
+		return len(p), nil
+	}
+	cut := bytes.LastIndexByte(rw.buf, '\n') + 1
+	if cut == 0 {
+		cut = len(rw.buf)
+	}
+	if err := rw.emit(rw.buf[:cut]); err != nil {
+		return 0, err
+	}
+	rw.buf = rw.buf[:copy(rw.buf, rw.buf[cut:])]
+	return len(p), nil
+}
+
+func (rw *redactingWriter) emit(p []byte) error {
+	out, n := rw.r.Redact(p)
+	rw.count += n
+	_, err := rw.w.Write(out)
+	return err
+}
+
+// Close redacts and writes what is left.
+func (rw *redactingWriter) Close() error {
+	err := rw.emit(rw.buf)
+	rw.buf = nil
+	return err
+}

@@ -1,0 +1,173 @@
+package report
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"calm/checklist"
+	"calm/storage"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+// clock is a fake time that moves one minute at each reading.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(time.Minute)
+	return c.t
+}
+
+func save(t *testing.T, s storage.Store, nc storage.NewCapture, text string) storage.Capture {
+	t.Helper()
+	w, err := storage.NewCaptureWriter(s, "", nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte(text))
+	c, err := w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// scriptedIncident plays a whole overwrite incident against a real store
+// whose clock is fixed, so its record is the same every run.
+func scriptedIncident(t *testing.T) (*storage.DB, Record) {
+	t.Helper()
+	dir := t.TempDir()
+	clk := &clock{t: time.Date(2026, 11, 26, 14, 0, 0, 0, time.UTC)}
+	db, err := storage.Open(storage.Options{Path: filepath.Join(dir, "calm.db"), EvidenceDir: filepath.Join(dir, "evidence"), Now: clk.now, StrictMode: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	inc, _ := db.NewIncident("users collection: document replaced | prod")
+	session := save(t, db, storage.NewCapture{Title: "bash on db1", Source: storage.SourceSession, Recording: &storage.Recording{Command: "bash", Cols: 80, Rows: 24}},
+		`{"version": 2, "width": 80, "height": 24, "timestamp": 1795701600}`+"\n"+
+			`[0.5, "o", "$ mongo mongodb://admin:s3cr3t@db1/users\r\n"]`+"\n"+
+			`[2.0, "o", "{ \"_id\" : 1, \"name\" : \"Ada\" }\r\n"]`+"\n")
+	db.AddMarker(inc.ID, session.ID, "replaceOne (Mongo)", 1.5)
+	save(t, db, storage.NewCapture{Title: "find before", Source: "snap"}, "{ \"_id\" : 1, \"name\" : \"Ada\" }\nPGPASSWORD=hunter2\n")
+	db.AddNote(inc.ID, "replaceOne without $set replaced user 1; token=abc123def")
+	c, _ := checklist.Find(checklist.Builtin(), "overwrite")
+	for i, s := range c.Steps {
+		db.AddEvent(inc.ID, storage.EventStep, s.ID, checklist.StepText(checklist.Ticked, s.Title, "ada@db1"))
+		if i == 1 {
+			db.AddEvent(inc.ID, storage.EventStep, s.ID, checklist.StepText(checklist.Unticked, s.Title, "ada@db1"))
+			db.AddEvent(inc.ID, storage.EventStep, s.ID, checklist.StepText(checklist.Ticked, s.Title, "ada@db1"))
+		}
+	}
+	db.CloseIncident(inc.ID)
+	r, err := Load(db, inc.ID, checklist.Builtin())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db, r
+}
+
+func TestMarkdownPostmortemMatchesGolden(t *testing.T) {
+	_, r := scriptedIncident(t)
+	red, _ := NewRedactor(nil)
+	md, n := Markdown(r, red)
+	// Incident IDs end in a random part: the golden file names it INCIDENT.
+	md = bytes.ReplaceAll(md, []byte(r.Incident.ID), []byte("INCIDENT"))
+	golden := filepath.Join("testdata", "postmortem.md")
+	if *update {
+		os.WriteFile(golden, md, 0o600)
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(md, want) {
+		t.Fatalf("postmortem differs from %s (go test ./report -update rewrites it):\n%s", golden, md)
+	}
+	if n != 3 || bytes.Contains(md, []byte("abc123def")) {
+		t.Fatalf("redacted %d secrets; the note's token must go, in all three places", n)
+	}
+}
+
+func TestTeamMessageSaysWhatBrokeAndWhereThingsStand(t *testing.T) {
+	_, r := scriptedIncident(t)
+	red, _ := NewRedactor(nil)
+	msg, n := TeamMessage(r, red)
+	for _, want := range []string{"What broke: users collection", "replaceOne (Mongo) in s1", "Done: Stop and breathe (14:", "s1 \"bash on db1\" (180 B", "every step of the checklist is done", "token=[REDACTED password]"} {
+		if !strings.Contains(string(msg), want) {
+			t.Fatalf("message lacks %q:\n%s", want, msg)
+		}
+	}
+	if n != 1 {
+		t.Fatalf("redacted %d", n)
+	}
+}
+
+func TestBundleVerifiesAndDetectsOneChangedByte(t *testing.T) {
+	db, r := scriptedIncident(t)
+	red, _ := NewRedactor(nil)
+	var buf bytes.Buffer
+	st, err := Bundle(db, r, &buf, red, time.Date(2026, 11, 26, 15, 0, 0, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Files != 4 || st.Redacted < 3 {
+		t.Fatalf("bundle stats %+v", st)
+	}
+	if ok, problems, err := VerifyBundle(bytes.NewReader(buf.Bytes())); err != nil || len(problems) > 0 || ok != 4 {
+		t.Fatalf("fresh bundle: %d ok, %v, %v", ok, problems, err)
+	}
+	// Unpacked, sha256sum -c accepts it.
+	dir := t.TempDir()
+	archive := filepath.Join(dir, "b.tar.gz")
+	os.WriteFile(archive, buf.Bytes(), 0o600)
+	if out, err := exec.Command("tar", "-xzf", archive, "-C", dir).CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v %s", err, out)
+	}
+	root := filepath.Join(dir, "calm-"+r.Incident.ID)
+	check := exec.Command("sha256sum", "-c", SumsFile)
+	check.Dir = root
+	if out, err := check.CombinedOutput(); err != nil {
+		t.Fatalf("sha256sum -c: %v\n%s", err, out)
+	}
+	// The original is still in the store; the bundle has it redacted.
+	capText, _ := os.ReadFile(filepath.Join(root, "captures", "c1.txt"))
+	if strings.Contains(string(capText), "hunter2") {
+		t.Fatal("the bundle holds a secret")
+	}
+	var stored bytes.Buffer
+	db.WriteContent(r.Incident.ID+"/c1", 0, &stored)
+	if !strings.Contains(stored.String(), "hunter2") {
+		t.Fatal("redaction changed the store's original")
+	}
+	// One byte changed in a capture: both checks fail and name it.
+	capText[0] ^= 1
+	os.WriteFile(filepath.Join(root, "captures", "c1.txt"), capText, 0o600)
+	check = exec.Command("sha256sum", "-c", SumsFile)
+	check.Dir = root
+	if out, err := check.CombinedOutput(); err == nil || !strings.Contains(string(out), "captures/c1.txt: FAILED") {
+		t.Fatalf("sha256sum -c passed a changed bundle: %s", out)
+	}
+	repacked := filepath.Join(dir, "changed.tar.gz")
+	if out, err := exec.Command("tar", "-czf", repacked, "-C", dir, "calm-"+r.Incident.ID).CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v %s", err, out)
+	}
+	f, _ := os.Open(repacked)
+	defer f.Close()
+	ok, problems, err := VerifyBundle(f)
+	if err != nil || len(problems) != 1 || !strings.Contains(problems[0], "captures/c1.txt: differs") || ok != 3 {
+		t.Fatalf("changed bundle: %d ok, %v, %v", ok, problems, err)
+	}
+}
