@@ -3,17 +3,17 @@ package cli
 import (
 	"bufio"
 	"bytes"
-	"encoding/base64"
-	"encoding/json"
-
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 
+	"calm/checklist"
+	"calm/report"
 	"calm/sanitize"
 	"calm/storage"
 )
@@ -298,6 +298,9 @@ func cmdVerify(e *env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	if arg := fs.Arg(0); arg != "" && (strings.HasSuffix(arg, ".tar.gz") || strings.HasSuffix(arg, ".tgz")) {
+		return verifyBundle(e, arg)
+	}
 	rep, err := e.store.Verify(fs.Arg(0))
 	if err != nil {
 		return err
@@ -312,9 +315,31 @@ func cmdVerify(e *env, args []string) error {
 	return nil
 }
 
+// verifyBundle checks an exported bundle against its manifest.
+func verifyBundle(e *env, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("open bundle: %w", err)
+	}
+	defer f.Close()
+	ok, problems, err := report.VerifyBundle(bufio.NewReaderSize(f, 1<<20))
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	for _, p := range problems {
+		fmt.Fprintf(e.stdout, "FAIL %s\n", p)
+	}
+	if len(problems) > 0 {
+		return &exitError{code: 1, msg: fmt.Sprintf("%s: %d files do not match %s: do not trust them", path, len(problems), report.SumsFile)}
+	}
+	fmt.Fprintf(e.stdout, "ok: %d files in %s match %s\n", ok, path, report.SumsFile)
+	return nil
+}
+
 func cmdExport(e *env, args []string) error {
-	fs := e.flags("export", "INCIDENT --format txt|json [-o FILE]")
-	format := fs.String("format", "txt", "txt or json")
+	fs := e.flags("export", "INCIDENT --format txt|json|md|cast|bundle [--item ID] [-o FILE]")
+	format := fs.String("format", "txt", "txt, json, md (postmortem draft), cast (a session) or bundle (everything, with SHA256SUMS)")
+	item := fs.String("item", "", "for --format cast: the session (default: the incident's only or last session)")
 	outPath := fs.String("o", "", "write to this file (0600) instead of stdout")
 	// Let the incident come before or after the flags.
 	var ref string
@@ -327,93 +352,95 @@ func cmdExport(e *env, args []string) error {
 	if ref == "" {
 		ref = fs.Arg(0)
 	}
-	inc, err := e.store.Incident(ref)
+	red, err := report.NewRedactor(e.cfg.Redact)
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	lists, _ := checklist.Load(e.cfg.checklistDirs())
+	rec, err := report.Load(e.store, ref, lists)
 	if err != nil {
 		return err
 	}
+	switch *format {
+	case "txt", "json", "md", "cast", "bundle":
+	default:
+		return usageError("unknown format %q: use txt, json, md, cast or bundle", *format)
+	}
+	if *format == "bundle" && *outPath == "" && isTerminal(e.stdout) {
+		*outPath = "calm-" + rec.Incident.ID + ".tar.gz"
+	}
 	var out io.Writer = e.stdout
+	var file *os.File
 	if *outPath != "" {
-		f, err := os.OpenFile(*outPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+		file, err = os.OpenFile(*outPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
 		if err != nil {
 			return fmt.Errorf("create %s: %w", *outPath, err)
 		}
-		defer f.Close()
-		out = f
+		defer file.Close()
+		out = file
 	}
 	bw := bufio.NewWriterSize(out, 1<<20)
+	redacted := 0
 	switch *format {
 	case "txt":
-		err = exportText(e.store, inc, bw)
+		redacted, err = report.Text(e.store, rec, bw, red)
 	case "json":
-		err = exportJSON(e.store, inc, bw)
-	default:
-		return usageError("unknown format %q: use txt or json", *format)
+		redacted, err = report.JSON(e.store, rec, bw, red)
+	case "md":
+		var md []byte
+		md, redacted = report.Markdown(rec, red)
+		_, err = bw.Write(md)
+	case "cast":
+		var c storage.Capture
+		c, err = sessionOf(rec, *item)
+		if err == nil {
+			redacted, err = report.Cast(e.store, c, bw, red)
+		}
+	case "bundle":
+		var st report.BundleStats
+		st, err = report.Bundle(e.store, rec, bw, red, time.Now())
+		redacted = st.Redacted
+		if err == nil && *outPath != "" {
+			fmt.Fprintf(e.stderr, "calm: wrote %s: %d files and %s; check it with 'calm verify %s'\n", *outPath, st.Files, report.SumsFile, *outPath)
+		}
 	}
 	if err == nil {
 		err = bw.Flush()
 	}
-	return err
-}
-
-func exportText(s storage.Store, inc storage.Incident, w *bufio.Writer) error {
-	events, err := s.Events(inc.ID)
+	if err == nil && file != nil {
+		err = file.Sync()
+	}
 	if err != nil {
-		return err
+		return fmt.Errorf("export %s: %w", rec.Incident.ID, err)
 	}
-	caps, err := s.Captures(inc.ID)
-	if err != nil {
-		return err
+	if redacted > 0 {
+		fmt.Fprintf(e.stderr, "calm: redacted %d secrets from the export; the store keeps the originals\n", redacted)
 	}
-	fmt.Fprintf(w, "Incident %s: %s\n%s\n\nTimeline (UTC)\n", inc.ID, sanitize.Text([]byte(inc.Title)), incidentState(inc))
-	for _, ev := range events {
-		fmt.Fprintf(w, "  %s  %-8s %s\n", ev.Time.Format("2006-01-02 15:04:05"), ev.Kind, sanitize.Text([]byte(ev.Text)))
-	}
-	for _, c := range caps {
-		fmt.Fprintf(w, "\n==== %s: %s (%s, %d bytes, sha256 %s, %d of %d copies verified)\n",
-			c.ID, sanitize.Text([]byte(c.Title)), c.Source, c.Size, c.SHA256, c.VerifiedCopies(), len(c.Copies))
-		sw := &sanitizingWriter{w: w}
-		if err := s.WriteContent(inc.ID+"/"+c.ID, 0, sw); err != nil {
-			return err
-		}
-		sw.Close()
-		fmt.Fprintln(w)
-	}
+	e.store.AddEvent(rec.Incident.ID, storage.EventExport, "", fmt.Sprintf("exported as %s, %d secrets redacted", *format, redacted))
 	return nil
 }
 
-func exportJSON(s storage.Store, inc storage.Incident, w *bufio.Writer) error {
-	events, err := s.Events(inc.ID)
-	if err != nil {
-		return err
-	}
-	caps, err := s.Captures(inc.ID)
-	if err != nil {
-		return err
-	}
-	// Written by hand around the content so a large capture streams through
-	// base64 instead of sitting in memory.
-	head, _ := json.Marshal(struct {
-		Incident storage.Incident `json:"incident"`
-		Events   []storage.Event  `json:"events"`
-	}{inc, events})
-	w.Write(head[:len(head)-1])
-	w.WriteString(`,"captures":[`)
-	for i, c := range caps {
-		if i > 0 {
-			w.WriteByte(',')
+// sessionOf picks the session to export as a cast.
+func sessionOf(rec report.Record, id string) (storage.Capture, error) {
+	var last *storage.Capture
+	for i, c := range rec.Captures {
+		if id != "" && c.ID == id {
+			if c.Recording == nil {
+				return c, usageError("%s is a capture, not a recorded session: export it with --format txt", id)
+			}
+			return c, nil
 		}
-		rec, _ := json.Marshal(c)
-		w.Write(rec[:len(rec)-1])
-		w.WriteString(`,"content_base64":"`)
-		enc := base64.NewEncoder(base64.StdEncoding, w)
-		if err := s.WriteContent(inc.ID+"/"+c.ID, 0, enc); err != nil {
-			return err
+		if c.Recording != nil {
+			last = &rec.Captures[i]
 		}
-		enc.Close()
-		w.WriteString(`"}`)
 	}
-	w.WriteString("]}\n")
-	return nil
+	if id != "" {
+		return storage.Capture{}, fmt.Errorf("no item %s in incident %s: %w", id, rec.Incident.ID, storage.ErrNotFound)
+	}
+	if last == nil {
+		return storage.Capture{}, usageError("incident %s has no recorded session: record one with 'calm shell' or 'calm split'", rec.Incident.ID)
+	}
+	return *last, nil
 }
 
 func cmdDoctor(e *env, args []string) error {

@@ -22,7 +22,8 @@ type Config struct {
 	CopiesRequired int      `toml:"copies_required"`
 	Redact         []string `toml:"redact"`
 	Checklists     []string `toml:"checklists"`
-	Marks          []string `toml:"marks"` // more destructive-command patterns (RE2)
+	Marks          []string `toml:"marks"`   // more destructive-command patterns (RE2)
+	Webhook        string   `toml:"webhook"` // a Slack-compatible incoming webhook for the team message
 
 	socket      string
 	flagMirrors []string
@@ -134,4 +135,14 @@ func (c Config) agentCommand() []string {
 
 func (c Config) agentLog() string {
 	return filepath.Join(filepath.Dir(c.Store), "agent.log")
+}
+
+// checklistDirs are where a team's checklists live: the default folder and
+// any configured ones.
+func (c Config) checklistDirs() []string {
+	dirs := []string{filepath.Join(xdg("XDG_CONFIG_HOME", ".config"), "calm", "checklists")}
+	for _, d := range c.Checklists {
+		dirs = append(dirs, expand(d))
+	}
+	return dirs
 }

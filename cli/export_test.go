@@ -1,0 +1,94 @@
+package cli
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestExportedCastPlaysTheSameOutput(t *testing.T) {
+	if _, err := exec.LookPath("asciinema"); err != nil {
+		t.Fatal("asciinema is missing: install it (apt-get install asciinema)")
+	}
+	w := newWorld(t)
+	if _, errs, code := w.run(nil, "shell", "--", "sh", "-c", `printf 'caf\303\251 \033[1;32mok\033[0m\n'; seq 1 500`); code != 0 {
+		t.Fatalf("shell: %s", errs)
+	}
+	cast := filepath.Join(t.TempDir(), "s1.cast")
+	w.ok(nil, "export", "--format", "cast", "-o", cast)
+	played, err := exec.Command("script", "-q", "-c", "asciinema cat "+cast, "/dev/null").Output()
+	if err != nil {
+		t.Fatalf("asciinema cat %s: %v", cast, err)
+	}
+	raw := w.ok(nil, "show", "--raw", "s1")
+	strip := func(s string) string { return strings.ReplaceAll(s, "\r", "") }
+	if strip(string(played)) != strip(raw) || !strings.Contains(raw, "\x1b[1;32mok") {
+		t.Fatalf("asciinema cat plays %d bytes, the session recorded %d", len(played), len(raw))
+	}
+	// A capture is no session.
+	w.ok([]byte("x\n"), "tee", "-q", "plain")
+	if _, errs, code := w.run(nil, "export", "--format", "cast", "--item", "c1"); code == 0 || !strings.Contains(errs, "not a recorded session") {
+		t.Fatalf("cast of a capture: %d %q", code, errs)
+	}
+}
+
+func TestBundleAndMarkdownExportsAreRedactedAndVerified(t *testing.T) {
+	w := newWorld(t)
+	w.ok(nil, "incident", "new", "orders overwritten")
+	w.ok([]byte("{ \"_id\": 7, \"total\": 12 }\nmongodb://app:Sup3rS3cret@db/orders\n"), "tee", "-q", "before")
+	w.ok(nil, "note", "replaceOne hit order 7; AKIAIOSFODNN7EXAMPLE was in the env")
+	md, errs, code := w.run(nil, "export", "--format", "md")
+	if code != 0 || !strings.Contains(errs, "redacted 3 secrets") {
+		t.Fatalf("md export: %d %q", code, errs)
+	}
+	for _, want := range []string{"# Postmortem draft: orders overwritten", "## Timeline", "## Checklist: Data overwritten in production", "| 1 | Stop and breathe | not done |", "## Captures", "[REDACTED aws access key]"} {
+		if !strings.Contains(md, want) {
+			t.Fatalf("md lacks %q:\n%s", want, md)
+		}
+	}
+	dir := t.TempDir()
+	bundle := filepath.Join(dir, "b.tar.gz")
+	w.ok(nil, "export", "--format", "bundle", "-o", bundle)
+	if fi, _ := os.Stat(bundle); fi.Mode().Perm() != 0o600 {
+		t.Fatalf("bundle mode %v", fi.Mode())
+	}
+	if out := w.ok(nil, "verify", bundle); !strings.Contains(out, "ok: 3 files") {
+		t.Fatalf("verify bundle: %q", out)
+	}
+	if out, err := exec.Command("tar", "-xzf", bundle, "-C", dir).CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v %s", err, out)
+	}
+	roots, _ := filepath.Glob(filepath.Join(dir, "calm-*"))
+	check := exec.Command("sha256sum", "-c", "SHA256SUMS")
+	check.Dir = roots[0]
+	if out, err := check.CombinedOutput(); err != nil {
+		t.Fatalf("sha256sum -c: %v %s", err, out)
+	}
+	capture, _ := os.ReadFile(filepath.Join(roots[0], "captures", "c1.txt"))
+	if strings.Contains(string(capture), "Sup3rS3cret") || !strings.Contains(string(capture), "app:[REDACTED url password]@db") {
+		t.Fatalf("bundle capture not redacted: %q", capture)
+	}
+	if orig := w.ok(nil, "show", "c1"); !strings.Contains(orig, "Sup3rS3cret") {
+		t.Fatal("the store lost the original")
+	}
+	// One byte changed: both checks fail, naming the file.
+	capture[0] ^= 1
+	os.WriteFile(filepath.Join(roots[0], "captures", "c1.txt"), capture, 0o600)
+	check = exec.Command("sha256sum", "-c", "SHA256SUMS")
+	check.Dir = roots[0]
+	if out, err := check.CombinedOutput(); err == nil || !strings.Contains(string(out), "captures/c1.txt: FAILED") {
+		t.Fatalf("sha256sum -c after a change: %s", out)
+	}
+	changed := filepath.Join(dir, "changed.tar.gz")
+	exec.Command("tar", "-czf", changed, "-C", dir, filepath.Base(roots[0])).Run()
+	out, errs, code := w.run(nil, "verify", changed)
+	if code != 1 || !strings.Contains(out, "FAIL captures/c1.txt: differs") || !strings.Contains(errs, "do not trust them") {
+		t.Fatalf("verify changed bundle: %d %q %q", code, out, errs)
+	}
+	// The exports are on the timeline.
+	if txt := w.ok(nil, "export", "--format", "txt"); !strings.Contains(txt, "exported as bundle") {
+		t.Fatal("the export is not on the timeline")
+	}
+}
