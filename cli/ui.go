@@ -36,7 +36,9 @@ func runUI(e *env, incident string, review bool) error {
 		Incident:       incident,
 		ReadOnly:       review,
 		CopiesRequired: e.cfg.CopiesRequired,
-		Checklists:     e.cfg.Checklists,
+		Checklists:     e.cfg.checklistDirs(),
+		Redact:         e.cfg.Redact,
+		Webhook:        e.cfg.Webhook,
 	})
 	if err != nil {
 		return err

@@ -2,7 +2,10 @@ package report
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"time"
 
@@ -178,4 +181,20 @@ func TeamMessage(r Record, red *Redactor) ([]byte, int) {
 		b.WriteString("Now: every step of the checklist is done\n")
 	}
 	return red.Redact(b.Bytes())
+}
+
+// PostWebhook posts the message to a Slack-compatible incoming webhook.
+func PostWebhook(url string, text []byte) error {
+	body, _ := json.Marshal(map[string]string{"text": string(text)})
+	client := &http.Client{Timeout: 10 * time.Second}
+	resp, err := client.Post(url, "application/json", bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("post to the webhook: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		reply, _ := io.ReadAll(io.LimitReader(resp.Body, 200))
+		return fmt.Errorf("the webhook answered %s: %s", resp.Status, clean(string(reply)))
+	}
+	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/rivo/tview"
 
 	"calm/capture"
+	"calm/checklist"
 	"calm/storage"
 )
 
@@ -34,7 +35,11 @@ type Options struct {
 	Poll           time.Duration
 	Editor         string // the command to edit a draft; "" is $EDITOR, then vi
 	CopiesRequired int
-	Checklists     []string // extra checklist folders
+	Checklists     []string // checklist folders (a team's own)
+	Redact         []string // redaction patterns added to the built-in ones
+	Webhook        string   // a Slack-compatible incoming webhook for the team message
+	Who            string   // who ticks steps; "" is $USER@host
+	Now            func() time.Time
 }
 
 // narrowWidth is the width below which panes become tabs.
@@ -48,6 +53,8 @@ type UI struct {
 
 	incidents *tview.List
 	items     *tview.List
+	timeline  *tview.List
+	strip     *Strip
 	viewer    *Viewer
 	side      *tview.Flex
 	copies    *tview.TextView
@@ -60,18 +67,25 @@ type UI struct {
 	tabBar    *tview.TextView
 	layout    *responsive
 
-	mu       sync.Mutex // guards what the poller and actions share
-	incident storage.Incident
-	all      []storage.Incident
-	caps     []storage.Capture
-	events   []storage.Event
-	open     *docLoader // the item in the viewer
-	openRef  string
-	diffBase *Doc
-	pending  *jump // where to go once the open item has loaded
-	message  string
-	stop     chan struct{}
-	stopped  sync.Once
+	mu        sync.Mutex // guards what the poller and actions share
+	incident  storage.Incident
+	all       []storage.Incident
+	caps      []storage.Capture
+	events    []storage.Event
+	open      *docLoader // the item in the viewer
+	openRef   string
+	diffBase  *Doc
+	pending   *jump          // where to go once the open item has loaded
+	pendingAt *storage.Event // a marker to show once its session has loaded
+	message   string
+	lists     []checklist.Checklist
+	listErrs  []error
+	stepShown map[string]time.Time // when each step first showed as current
+
+	replayStop  chan struct{}
+	replaySpeed int
+	stop        chan struct{}
+	stopped     sync.Once
 }
 
 type jump struct {
@@ -87,7 +101,8 @@ func New(o Options) (*UI, error) {
 	if o.CopiesRequired <= 0 {
 		o.CopiesRequired = 2
 	}
-	u := &UI{opts: o, store: o.Store, app: tview.NewApplication(), stop: make(chan struct{})}
+	u := &UI{opts: o, store: o.Store, app: tview.NewApplication(), stop: make(chan struct{}), stepShown: map[string]time.Time{}}
+	u.lists, u.listErrs = checklist.Load(o.Checklists)
 	var inc storage.Incident
 	var err error
 	if o.Incident != "" {
@@ -158,6 +173,11 @@ func (u *UI) build() {
 		u.focusViewer()
 	})
 
+	u.timeline = tview.NewList().ShowSecondaryText(false).SetHighlightFullLine(true)
+	u.timeline.SetBorder(true).SetTitle(" timeline (UTC) ")
+	u.timeline.SetSelectedFunc(func(i int, _, _ string, _ rune) { u.openEvent(i) })
+	u.strip = newStrip(u)
+
 	u.viewer = NewViewer()
 	u.steps = tview.NewTextView().SetDynamicColors(true).SetWrap(true).SetWordWrap(true)
 	u.steps.SetBorder(true).SetTitle(" checklist ")
@@ -172,19 +192,27 @@ func (u *UI) build() {
 
 	left := tview.NewFlex().SetDirection(tview.FlexRow).
 		AddItem(u.incidents, 5, 0, false).
-		AddItem(u.items, 0, 1, true)
+		AddItem(u.items, 0, 1, true).
+		AddItem(u.timeline, 0, 1, false)
+	centre := tview.NewFlex().SetDirection(tview.FlexRow).
+		AddItem(u.strip, 2, 0, false).
+		AddItem(u.viewer, 0, 1, true)
 	wide := tview.NewFlex().
-		AddItem(left, 34, 0, false).
-		AddItem(u.viewer, 0, 1, true).
+		AddItem(left, 36, 0, false).
+		AddItem(centre, 0, 1, true).
 		AddItem(u.side, 40, 0, false)
 
 	// Narrow: the same panes, one at a time, behind tabs.
 	leftNarrow := tview.NewFlex().SetDirection(tview.FlexRow).
 		AddItem(u.incidents, 5, 0, false).
-		AddItem(u.items, 0, 1, true)
+		AddItem(u.items, 0, 1, true).
+		AddItem(u.timeline, 0, 1, false)
+	centreNarrow := tview.NewFlex().SetDirection(tview.FlexRow).
+		AddItem(u.strip, 2, 0, false).
+		AddItem(u.viewer, 0, 1, true)
 	u.tabs = tview.NewPages().
 		AddPage("items", leftNarrow, true, false).
-		AddPage("viewer", u.viewer, true, true).
+		AddPage("viewer", centreNarrow, true, true).
 		AddPage("side", u.side, true, false)
 	u.tabBar = tview.NewTextView().SetDynamicColors(true)
 	narrow := tview.NewFlex().SetDirection(tview.FlexRow).
@@ -200,6 +228,12 @@ func (u *UI) build() {
 		AddItem(u.layout, 0, 1, true).
 		AddItem(u.bottom, 1, 0, false), true, true)
 	u.app.SetRoot(u.pages, true).SetFocus(u.viewer)
+	if u.opts.ReadOnly {
+		// Review starts from the timeline: what happened, in order.
+		u.layout.focus = u.timeline
+		u.tabs.SwitchToPage("items")
+		u.app.SetFocus(u.timeline)
+	}
 	u.app.SetInputCapture(u.key)
 	u.setStatus("")
 }
@@ -285,8 +319,9 @@ func (u *UI) refresh() {
 				u.openItem(len(caps) - 1)
 			}
 			u.showCopies()
-			u.showSteps()
+			u.fillTimeline()
 		}
+		u.showSteps() // every poll: a pause counts down
 	})
 }
 

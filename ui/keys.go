@@ -4,9 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -25,6 +22,11 @@ func (u *UI) key(ev *tcell.EventKey) *tcell.EventKey {
 	}
 	if u.app.GetFocus() == u.prompt {
 		return ev
+	}
+	if u.app.GetFocus() == u.steps {
+		if ev = u.checklistKey(ev); ev == nil {
+			return nil
+		}
 	}
 	switch ev.Key() {
 	case tcell.KeyTab:
@@ -78,11 +80,19 @@ func (u *UI) key(ev *tcell.EventKey) *tcell.EventKey {
 		u.editDraft()
 	case 'D':
 		u.diff()
+	case 'c':
+		u.composeMessage()
+	case 'T':
+		u.tick()
+	case 'p':
+		u.replay()
+	case '+':
+		u.replayFaster(true)
+	case '-':
+		u.replayFaster(false)
 	default:
-		if inViewer || u.app.GetFocus() == u.items || u.app.GetFocus() == u.incidents {
-			return ev
-		}
-		return u.checklistKey(ev)
+		_ = inViewer
+		return ev
 	}
 	return nil
 }
@@ -91,7 +101,7 @@ func (u *UI) nextPane(dir int) {
 	order := []struct {
 		p   tview.Primitive
 		tab string
-	}{{u.incidents, "items"}, {u.items, "items"}, {u.viewer, "viewer"}, {u.steps, "side"}}
+	}{{u.incidents, "items"}, {u.items, "items"}, {u.timeline, "items"}, {u.viewer, "viewer"}, {u.steps, "side"}}
 	if u.layout.isNarrow {
 		order = order[1:]
 	}
@@ -397,41 +407,8 @@ func (u *UI) editDraft() {
 		d := u.viewer.Doc()
 		text = d.Text(0, d.Len()-1)
 	}
-	dir, err := os.MkdirTemp("", "calm-draft-")
-	if err != nil {
-		u.setStatus("[red]" + tview.Escape("draft: "+err.Error()) + "[-]")
-		return
-	}
-	// The draft holds production data: private, and removed afterwards.
-	defer os.RemoveAll(dir)
-	path := filepath.Join(dir, "draft.txt")
-	if err := os.WriteFile(path, text, 0o600); err != nil {
-		u.setStatus("[red]" + tview.Escape("draft: "+err.Error()) + "[-]")
-		return
-	}
-	editor := u.opts.Editor
-	if editor == "" {
-		editor = os.Getenv("VISUAL")
-	}
-	if editor == "" {
-		editor = os.Getenv("EDITOR")
-	}
-	if editor == "" {
-		editor = "vi"
-	}
-	var runErr error
-	u.app.Suspend(func() {
-		cmd := exec.Command("sh", "-c", editor+` "$1"`, "editor", path)
-		cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-		runErr = cmd.Run()
-	})
-	if runErr != nil {
-		u.setStatus("[red]" + tview.Escape(fmt.Sprintf("editor %q: %v: nothing saved", editor, runErr)) + "[-]")
-		return
-	}
-	edited, err := os.ReadFile(path)
-	if err != nil || len(bytes.TrimSpace(edited)) == 0 {
-		u.setStatus("draft is empty: nothing saved")
+	edited, ok := u.edit(text, "draft.txt")
+	if !ok {
 		return
 	}
 	u.save(edited, "draft", "draft from "+itemID(u.viewer.Doc().Item))
@@ -570,6 +547,3 @@ func (u *UI) confirmQuit() {
 	u.pages.AddPage("quit", m, true, true)
 	u.app.SetFocus(m)
 }
-
-// checklistKey is where the checklist pane's keys go.
-func (u *UI) checklistKey(ev *tcell.EventKey) *tcell.EventKey { return ev }

@@ -3,6 +3,7 @@ package ui
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/rivo/tview"
 
@@ -132,12 +133,6 @@ func (u *UI) showCopies() {
 	u.copies.SetText(b.String())
 }
 
-func (u *UI) showSteps() {
-	if u.steps.GetText(false) == "" {
-		u.steps.SetText("[gray]no checklist yet[-]")
-	}
-}
-
 // openItem shows capture i in the viewer, loading it in the background.
 func (u *UI) openItem(i int) {
 	u.mu.Lock()
@@ -173,7 +168,13 @@ func (u *UI) afterLoad(d *Doc) {
 		j = nil
 	}
 	u.pending = nil
+	at := u.pendingAt
+	u.pendingAt = nil
 	u.mu.Unlock()
+	if at != nil && u.viewer.Doc() == d && d.timed {
+		u.viewer.MoveTo(d.LineAt(d.Start.Add(time.Duration(at.At * float64(time.Second)))))
+		u.setStatus("[red]marker[-] " + sanitizeTitle(at.Text))
+	}
 	if j == nil {
 		return
 	}

@@ -30,11 +30,12 @@ type Viewer struct {
 	follow bool // keep the last line in view as a live session grows
 	find   *Finder
 	height int // lines on screen at the last draw, for paging
+	limit  int // a replay shows only this many lines; -1 shows all
 }
 
 // NewViewer returns a viewer with an empty document.
 func NewViewer() *Viewer {
-	v := &Viewer{Box: tview.NewBox(), doc: DocFromText("", nil), anchor: -1}
+	v := &Viewer{Box: tview.NewBox(), doc: DocFromText("", nil), anchor: -1, limit: -1}
 	v.SetBorder(true)
 	return v
 }
@@ -42,7 +43,7 @@ func NewViewer() *Viewer {
 // SetDoc shows another document from its top (or its end, to follow a live
 // session).
 func (v *Viewer) SetDoc(d *Doc, follow bool) {
-	v.doc, v.top, v.cur, v.left, v.anchor, v.block = d, 0, 0, 0, -1, nil
+	v.doc, v.top, v.cur, v.left, v.anchor, v.block, v.limit = d, 0, 0, 0, -1, nil, -1
 	v.follow = follow
 	v.SetTitle(" " + sanitizeTitle(d.Title) + " ")
 }
@@ -56,9 +57,25 @@ func (v *Viewer) Cursor() int { return v.cur }
 // Following reports whether the view keeps to a live session's tail.
 func (v *Viewer) Following() bool { return v.follow }
 
+// SetLimit shows only the first n lines, following the last (a replay);
+// -1 shows them all again.
+func (v *Viewer) SetLimit(n int) {
+	v.limit = n
+	v.follow = n >= 0
+}
+
+// lines is how many lines are shown.
+func (v *Viewer) lines() int {
+	n := v.doc.Len()
+	if v.limit >= 0 {
+		n = min(n, v.limit)
+	}
+	return n
+}
+
 // MoveTo puts the cursor on line i and brings it into view.
 func (v *Viewer) MoveTo(i int) {
-	n := v.doc.Len()
+	n := v.lines()
 	v.cur = min(max(i, 0), max(n-1, 0))
 	v.follow = false
 	h := max(v.height, 1)
@@ -69,7 +86,7 @@ func (v *Viewer) MoveTo(i int) {
 
 func (v *Viewer) scroll(delta int) {
 	v.MoveTo(v.cur + delta)
-	if delta > 0 && v.cur >= v.doc.Len()-1 {
+	if delta > 0 && v.cur >= v.lines()-1 {
 		v.follow = true // reaching the end again resumes following
 	}
 }
@@ -154,7 +171,7 @@ func (v *Viewer) Draw(screen tcell.Screen) {
 	v.DrawForSubclass(screen, v)
 	x, y, width, height := v.GetInnerRect()
 	v.height = height
-	n := v.doc.Len()
+	n := v.lines()
 	if v.follow {
 		v.cur = max(n-1, 0)
 		v.top = max(n-height, 0)
@@ -316,7 +333,7 @@ func (v *Viewer) InputHandler() func(event *tcell.EventKey, setFocus func(p tvie
 		case tcell.KeyHome:
 			v.MoveTo(0)
 		case tcell.KeyEnd:
-			v.scroll(v.doc.Len())
+			v.scroll(v.lines())
 		case tcell.KeyLeft:
 			v.left = max(v.left-8, 0)
 		case tcell.KeyRight:
@@ -335,7 +352,7 @@ func (v *Viewer) InputHandler() func(event *tcell.EventKey, setFocus func(p tvie
 			case 'g':
 				v.MoveTo(0)
 			case 'G':
-				v.scroll(v.doc.Len())
+				v.scroll(v.lines())
 			case 'h':
 				v.left = max(v.left-8, 0)
 			case 'l':

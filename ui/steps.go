@@ -1,0 +1,387 @@
+package ui
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/gdamore/tcell/v2"
+	"github.com/rivo/tview"
+
+	"calm/checklist"
+	"calm/report"
+	"calm/storage"
+)
+
+// stepState returns the incident's checklist state and the facts its
+// requirements are checked against.
+func (u *UI) stepState() (checklist.State, checklist.Facts, bool) {
+	u.mu.Lock()
+	events, caps := u.events, u.caps
+	u.mu.Unlock()
+	c, ok := checklist.Find(u.lists, checklist.Chosen(events))
+	if !ok {
+		return checklist.State{}, checklist.Facts{}, false
+	}
+	return checklist.Compute(c, events), checklist.FactsOf(caps, events), true
+}
+
+// pauseLeft is how long the current step still asks the person to wait:
+// calm means not rushing, so a step with a pause cannot be ticked until it
+// has been on screen that long.
+func (u *UI) pauseLeft(st checklist.State) time.Duration {
+	if st.Current >= len(st.Steps) {
+		return 0
+	}
+	s := st.Steps[st.Current]
+	if s.Pause.Duration <= 0 {
+		return 0
+	}
+	key := st.Checklist.Name + "/" + s.ID
+	shown, ok := u.stepShown[key]
+	if !ok {
+		shown = u.now()
+		u.stepShown[key] = shown
+	}
+	return max(shown.Add(s.Pause.Duration).Sub(u.now()), 0)
+}
+
+func (u *UI) now() time.Time {
+	if u.opts.Now != nil {
+		return u.opts.Now()
+	}
+	return time.Now()
+}
+
+// showSteps draws the checklist pane: the current step large with its
+// guidance and what it waits for, the others small.
+func (u *UI) showSteps() {
+	st, facts, ok := u.stepState()
+	if !ok {
+		u.mu.Lock()
+		name := checklist.Chosen(u.events)
+		u.mu.Unlock()
+		u.steps.SetText(tview.Escape(fmt.Sprintf("checklist %q is not known here: L chooses another", name)))
+		return
+	}
+	var b strings.Builder
+	done := 0
+	for _, s := range st.Steps {
+		if s.Done {
+			done++
+		}
+	}
+	fmt.Fprintf(&b, "[::b]%s[::-]  [gray]%d of %d done[-]\n", tview.Escape(st.Checklist.Title), done, len(st.Steps))
+	if st.Current < len(st.Steps) {
+		s := st.Steps[st.Current]
+		fmt.Fprintf(&b, "\n[yellow::b]▶ STEP %d · %s[-::-]\n\n", st.Current+1, tview.Escape(strings.ToUpper(s.Title)))
+		b.WriteString(tview.Escape(strings.Join(strings.Fields(s.Guidance), " ")) + "\n\n")
+		if left := u.pauseLeft(st); left > 0 {
+			fmt.Fprintf(&b, "[aqua]take a breath… %ds[-]\n", int(left.Round(time.Second)/time.Second))
+		} else if w := st.Waiting(st.Current, facts); w != "" {
+			b.WriteString("[yellow]" + tview.Escape(w) + "[-]\n")
+		} else {
+			b.WriteString("[green]ready: space ticks it[-]\n")
+		}
+		keys := "space tick · u untick · n note · L checklist"
+		if s.Action != "" {
+			keys += " · a " + map[string]string{"extract": "extract", "edit": "edit a draft", "message": "compose message"}[s.Action]
+		}
+		b.WriteString("[gray]" + keys + "[-]\n")
+	} else {
+		b.WriteString("\n[green::b]✓ EVERY STEP IS DONE[-::-]\n[gray]c composes the team message · u unticks[-]\n")
+	}
+	b.WriteString("\n")
+	for i, s := range st.Steps {
+		switch {
+		case s.Done:
+			fmt.Fprintf(&b, "[green]✓[-] [gray]%s[-] %s\n", s.At.UTC().Format("15:04"), tview.Escape(s.Title))
+		case i == st.Current:
+			fmt.Fprintf(&b, "[yellow]▶[-] [::b]%s[::-]\n", tview.Escape(s.Title))
+		default:
+			fmt.Fprintf(&b, "[gray]· %s[-]\n", tview.Escape(s.Title))
+		}
+	}
+	for _, err := range u.listErrs {
+		fmt.Fprintf(&b, "\n[red]%s[-]", tview.Escape(err.Error()))
+	}
+	u.steps.SetText(b.String())
+}
+
+func (u *UI) who() string {
+	if u.opts.Who != "" {
+		return u.opts.Who
+	}
+	name := os.Getenv("USER")
+	if name == "" {
+		name = "someone"
+	}
+	host, _ := os.Hostname()
+	return name + "@" + host
+}
+
+// tick records the current step as done, if nothing holds it back.
+func (u *UI) tick() {
+	if u.readOnly() {
+		return
+	}
+	st, facts, ok := u.stepState()
+	if !ok || st.Current >= len(st.Steps) {
+		u.setStatus("every step is done")
+		return
+	}
+	if left := u.pauseLeft(st); left > 0 {
+		u.setStatus(fmt.Sprintf("take a breath: %ds more, then tick", int(left.Round(time.Second)/time.Second)))
+		return
+	}
+	if w := st.Waiting(st.Current, facts); w != "" {
+		u.setStatus("[yellow]" + tview.Escape(w) + "[-]")
+		return
+	}
+	u.stepEvent(st.Steps[st.Current].Step, checklist.Ticked)
+}
+
+// untick takes back the last step done; the timeline keeps both events.
+func (u *UI) untick() {
+	if u.readOnly() {
+		return
+	}
+	st, _, ok := u.stepState()
+	if !ok {
+		return
+	}
+	last := -1
+	for i, s := range st.Steps {
+		if s.Done {
+			last = i
+		}
+	}
+	if last < 0 {
+		u.setStatus("no step is ticked")
+		return
+	}
+	u.stepEvent(st.Steps[last].Step, checklist.Unticked)
+}
+
+func (u *UI) stepEvent(s checklist.Step, action string) {
+	u.mu.Lock()
+	id := u.incident.ID
+	u.mu.Unlock()
+	text := checklist.StepText(action, s.Title, u.who())
+	go func() {
+		if _, err := u.store.AddEvent(id, storage.EventStep, s.ID, text); err != nil {
+			u.sayError(fmt.Errorf("%s %q: %w", action, s.Title, err))
+			return
+		}
+		u.say("%s %q at %s UTC", action, s.Title, u.now().UTC().Format("15:04:05"))
+		u.refresh()
+	}()
+}
+
+// chooseChecklist lets the person pick the incident's checklist.
+func (u *UI) chooseChecklist() {
+	if u.readOnly() {
+		return
+	}
+	list := tview.NewList().ShowSecondaryText(true)
+	list.SetBorder(true).SetTitle(" checklist: enter chooses, esc closes ")
+	for _, c := range u.lists {
+		list.AddItem(tview.Escape(c.Title), tview.Escape(fmt.Sprintf("  %s, %d steps, %s", c.Name, len(c.Steps), c.Source)), 0, nil)
+	}
+	list.SetDoneFunc(func() { u.closeDialog("checklists") })
+	list.SetSelectedFunc(func(i int, _, _ string, _ rune) {
+		u.closeDialog("checklists")
+		c := u.lists[i]
+		u.mu.Lock()
+		id := u.incident.ID
+		u.mu.Unlock()
+		go func() {
+			if _, err := u.store.AddEvent(id, storage.EventChecklist, c.Name, "following "+c.Title); err != nil {
+				u.sayError(err)
+				return
+			}
+			u.refresh()
+		}()
+	})
+	u.dialog("checklists", list, 70, 2*len(u.lists)+2)
+	u.app.SetFocus(list)
+}
+
+func (u *UI) addNote() {
+	if u.readOnly() {
+		return
+	}
+	u.ask("note: ", "", func(text string) {
+		if strings.TrimSpace(text) == "" {
+			return
+		}
+		u.mu.Lock()
+		id := u.incident.ID
+		u.mu.Unlock()
+		go func() {
+			if _, err := u.store.AddNote(id, text); err != nil {
+				u.sayError(err)
+				return
+			}
+			u.say("noted")
+			u.refresh()
+		}()
+	})
+}
+
+// stepAction runs the current step's action.
+func (u *UI) stepAction() {
+	st, _, ok := u.stepState()
+	if !ok || st.Current >= len(st.Steps) {
+		return
+	}
+	switch st.Steps[st.Current].Action {
+	case "extract":
+		u.extract()
+	case "edit":
+		u.editDraft()
+	case "message":
+		u.composeMessage()
+	default:
+		u.setStatus("this step has no action")
+	}
+}
+
+// checklistKey is where the checklist pane's keys go.
+func (u *UI) checklistKey(ev *tcell.EventKey) *tcell.EventKey {
+	if ev.Key() == tcell.KeyEnter {
+		u.tick()
+		return nil
+	}
+	if ev.Key() != tcell.KeyRune {
+		return ev
+	}
+	switch ev.Rune() {
+	case ' ':
+		u.tick()
+	case 'u':
+		u.untick()
+	case 'n':
+		u.addNote()
+	case 'L':
+		u.chooseChecklist()
+	case 'a':
+		u.stepAction()
+	default:
+		return ev
+	}
+	return nil
+}
+
+// composeMessage drafts the team message from the incident, lets the person
+// edit it, then copies it, posts it to the webhook if one is configured, and
+// keeps it as a capture whatever happens.
+func (u *UI) composeMessage() {
+	if u.readOnly() {
+		return
+	}
+	u.mu.Lock()
+	id := u.incident.ID
+	u.mu.Unlock()
+	rec, err := report.Load(u.store, id, u.lists)
+	if err != nil {
+		u.setStatus("[red]" + tview.Escape("message: "+err.Error()) + "[-]")
+		return
+	}
+	red, err := report.NewRedactor(u.opts.Redact)
+	if err != nil {
+		u.setStatus("[red]" + tview.Escape(err.Error()) + "[-]")
+		return
+	}
+	draft, redacted := report.TeamMessage(rec, red)
+	msg, ok := u.edit(draft, "message.txt")
+	if !ok {
+		return
+	}
+	var outcome []string
+	if redacted > 0 {
+		outcome = append(outcome, fmt.Sprintf("%d secrets redacted", redacted))
+	}
+	if how, err := u.clipboard().Copy(string(msg)); err != nil {
+		outcome = append(outcome, "not copied: "+err.Error())
+	} else {
+		outcome = append(outcome, how)
+	}
+	u.setStatus("sending…")
+	go func() {
+		if u.opts.Webhook != "" {
+			if err := report.PostWebhook(u.opts.Webhook, msg); err != nil {
+				outcome = append(outcome, "NOT posted: "+err.Error()+"; the message is kept as a capture")
+			} else {
+				outcome = append(outcome, "posted to the webhook")
+			}
+		}
+		summary := strings.Join(outcome, "; ")
+		u.store.AddEvent(id, storage.EventMessage, "", "team message: "+summary)
+		u.saveQuietly(msg, "message", "team message")
+		u.say("team message: %s", summary)
+		u.refresh()
+	}()
+}
+
+// edit opens text in the editor and returns what was saved; ok is false
+// when the editor failed or the result is empty.
+func (u *UI) edit(text []byte, name string) ([]byte, bool) {
+	dir, err := os.MkdirTemp("", "calm-edit-")
+	if err != nil {
+		u.setStatus("[red]" + tview.Escape("edit: "+err.Error()) + "[-]")
+		return nil, false
+	}
+	// It holds production data: private, and removed afterwards.
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, text, 0o600); err != nil {
+		u.setStatus("[red]" + tview.Escape("edit: "+err.Error()) + "[-]")
+		return nil, false
+	}
+	editor := u.opts.Editor
+	for _, env := range []string{"VISUAL", "EDITOR"} {
+		if editor == "" {
+			editor = os.Getenv(env)
+		}
+	}
+	if editor == "" {
+		editor = "vi"
+	}
+	var runErr error
+	u.app.Suspend(func() {
+		cmd := exec.Command("sh", "-c", editor+` "$1"`, "editor", path)
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+		runErr = cmd.Run()
+	})
+	if runErr != nil {
+		u.setStatus("[red]" + tview.Escape(fmt.Sprintf("editor %q: %v: nothing saved", editor, runErr)) + "[-]")
+		return nil, false
+	}
+	edited, err := os.ReadFile(path)
+	if err != nil || len(strings.TrimSpace(string(edited))) == 0 {
+		u.setStatus("empty: nothing saved")
+		return nil, false
+	}
+	return edited, true
+}
+
+// saveQuietly stores text as a capture from a background goroutine.
+func (u *UI) saveQuietly(text []byte, source, title string) {
+	u.mu.Lock()
+	id := u.incident.ID
+	u.mu.Unlock()
+	w, err := storage.NewCaptureWriter(u.store, id, storage.NewCapture{Title: title, Source: source})
+	if err != nil {
+		u.sayError(fmt.Errorf("keep the %s: %w", title, err))
+		return
+	}
+	w.RetryFor = 10 * time.Second
+	w.Write(text)
+	if _, err := w.Close(); err != nil {
+		u.sayError(fmt.Errorf("keep the %s: %w", title, err))
+	}
+}

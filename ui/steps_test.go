@@ -1,0 +1,189 @@
+package ui
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gdamore/tcell/v2"
+
+	"calm/checklist"
+	"calm/storage"
+)
+
+// fakeClock is a time the test moves.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+func TestOverwriteChecklistFromFirstStepToLast(t *testing.T) {
+	db := openStore(t)
+	if _, err := db.NewIncident("users overwritten"); err != nil {
+		t.Fatal(err)
+	}
+	clk := &fakeClock{t: time.Now()}
+	h := start(t, db, 160, 45, Options{Now: clk.now, Who: "ada@db1"})
+	h.waitFor("STEP 1 · STOP AND BREATHE")
+	h.press("3", " ")
+	h.waitFor("take a breath: 5s more")
+	clk.advance(6 * time.Second)
+	h.waitFor("ready: space ticks it")
+	h.press(" ")
+	h.waitFor("STEP 2 · SAVE THE SCROLLBACK")
+	h.press(" ")
+	h.waitFor("waiting for a capture")
+	saveCapture(t, db, "mongo find", mongoTranscript)
+	h.waitFor("STEP 2 · SAVE THE SCROLLBACK")
+	h.waitFor("ready: space ticks it")
+	h.press(" ")
+	h.waitFor("STEP 3 · CHECK THE COPIES")
+	h.press(" ")
+	h.waitFor("STEP 4 · SAY WHAT CHANGED")
+	h.press(" ")
+	h.waitFor("waiting for a note")
+	h.press("n")
+	h.waitFor("note:")
+	h.press("replaceOne without $set replaced user ada", tcell.KeyEnter)
+	h.waitFor("ready: space ticks it")
+	h.press(" ")
+	for i, next := range []string{"DECIDE", "BUILD", "REHEARSE", "APPLY", "VERIFY", "TELL", "WRITE"} {
+		h.waitFor(fmt.Sprintf("STEP %d · %s", i+5, next))
+		h.waitFor("ready: space ticks it")
+		h.press(" ")
+	}
+	h.waitFor("EVERY STEP IS DONE")
+	h.press("u")
+	h.waitFor("STEP 11 · WRITE THE SUMMARY")
+	events, _ := db.Events("")
+	ticks, unticks := 0, 0
+	for _, ev := range events {
+		if ev.Kind == storage.EventStep {
+			if strings.HasPrefix(ev.Text, checklist.Ticked) && strings.HasSuffix(ev.Text, "by ada@db1") {
+				ticks++
+			}
+			if strings.HasPrefix(ev.Text, checklist.Unticked) {
+				unticks++
+			}
+		}
+	}
+	if ticks != 11 || unticks != 1 {
+		t.Fatalf("%d ticks and %d unticks recorded, want 11 and 1", ticks, unticks)
+	}
+	// The timeline pane shows them with their times.
+	screen := h.waitFor("unticked \"Write the summary\"")
+	if !strings.Contains(screen, "step") {
+		t.Fatal("timeline lacks the steps")
+	}
+}
+
+func TestTeamMessageIsEditedCopiedAndPosted(t *testing.T) {
+	var mu sync.Mutex
+	var posted []string
+	fail := false
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		var msg struct{ Text string }
+		json.Unmarshal(body, &msg)
+		mu.Lock()
+		defer mu.Unlock()
+		if fail {
+			http.Error(w, "channel_not_found", http.StatusNotFound)
+			return
+		}
+		posted = append(posted, msg.Text)
+	}))
+	defer srv.Close()
+	db := openStore(t)
+	saveCapture(t, db, "mongo find", mongoTranscript)
+	db.AddNote("", "replaceOne replaced user ada; password=hunter2")
+	editor := filepath.Join(t.TempDir(), "edit.sh")
+	os.WriteFile(editor, []byte("#!/bin/sh\necho 'Restore is rehearsed; applying at 15:00.' >> \"$1\"\n"), 0o700)
+	h := start(t, db, 160, 45, Options{Editor: editor, Webhook: srv.URL})
+	h.waitFor("mongo find")
+	h.press("c")
+	h.waitFor("posted to the webhook")
+	mu.Lock()
+	got := strings.Join(posted, "")
+	mu.Unlock()
+	for _, want := range []string{"What broke: ", "replaceOne replaced user ada; password=[REDACTED password]", "Evidence: c1 \"mongo find\"", "Restore is rehearsed; applying at 15:00."} {
+		if !strings.Contains(got, want) {
+			t.Fatalf("posted message lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "hunter2") {
+		t.Fatal("the message leaked a secret")
+	}
+	if h.clip.last() != got {
+		t.Fatal("the clipboard does not hold the posted message")
+	}
+	// A failed post says so and keeps the message.
+	mu.Lock()
+	fail = true
+	mu.Unlock()
+	h.press("c")
+	screen := h.waitFor("NOT posted")
+	if !strings.Contains(screen, "404") {
+		t.Fatalf("the failure does not say why:\n%s", row(screen, "NOT posted"))
+	}
+	h.waitFor("team message")
+	caps, _ := db.Captures("")
+	kept := 0
+	for _, c := range caps {
+		if c.Source == "message" {
+			kept++
+		}
+	}
+	if kept != 2 {
+		t.Fatalf("%d messages kept as captures, want 2", kept)
+	}
+}
+
+func TestReviewOpensOnTheTimelineAndReplaysASession(t *testing.T) {
+	db := openStore(t)
+	began := time.Now().Add(-time.Hour).Truncate(time.Second)
+	var events [][3]any
+	for i := range 40 {
+		events = append(events, [3]any{float64(i) * 0.05, "o", "tick " + string(rune('A'+i%26)) + "\r\n"})
+	}
+	c := saveSession(t, db, began, events)
+	db.AddMarker("", c.ID, "kubectl delete", 1.0)
+	h := start(t, db, 160, 45, Options{ReadOnly: true})
+	screen := h.waitFor("review (read-only)")
+	h.waitFor("kubectl delete")
+	// The timeline has the focus: enter on the marker opens the session there.
+	h.press(tcell.KeyEnd, tcell.KeyEnter)
+	screen = h.waitFor("marker kubectl delete")
+	if !strings.Contains(screen, "tick U") {
+		t.Fatalf("the marker did not open its session at 1.0 s:\n%s", screen)
+	}
+	h.press("g", "p")
+	h.waitFor("replaying at 1x")
+	h.waitFor("replay reached the end")
+	screen = h.text()
+	if !strings.Contains(screen, "tick N") {
+		t.Fatalf("after the replay the session is not whole:\n%s", screen)
+	}
+	h.press("3", " ")
+	h.waitFor("review is read-only")
+}

@@ -1,0 +1,217 @@
+package ui
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/gdamore/tcell/v2"
+	"github.com/rivo/tview"
+
+	"calm/storage"
+)
+
+var eventColors = map[string]string{
+	storage.EventMarker:  "red",
+	storage.EventCapture: "aqua",
+	storage.EventCopy:    "aqua",
+	storage.EventStep:    "green",
+	storage.EventNote:    "yellow",
+	storage.EventMessage: "fuchsia",
+	storage.EventExport:  "fuchsia",
+	storage.EventVerify:  "aqua",
+}
+
+// fillTimeline lists every event with its UTC time.
+func (u *UI) fillTimeline() {
+	cur := u.timeline.GetCurrentItem()
+	u.timeline.Clear()
+	u.mu.Lock()
+	events := u.events
+	u.mu.Unlock()
+	for _, ev := range events {
+		color := eventColors[ev.Kind]
+		if color == "" {
+			color = "white"
+		}
+		item := ""
+		if ev.Item != "" {
+			item = ev.Item + " "
+		}
+		u.timeline.AddItem(fmt.Sprintf("[gray]%s[-] [%s]%s[-] %s%s", ev.Time.UTC().Format("15:04:05"), color, ev.Kind, tview.Escape(item), sanitizeTitle(ev.Text)), "", 0, nil)
+	}
+	if cur >= 0 && cur < len(events) {
+		u.timeline.SetCurrentItem(cur)
+	}
+}
+
+// openEvent jumps to what an event concerns: a capture opens, a marker opens
+// its session at the command it marks.
+func (u *UI) openEvent(i int) {
+	u.mu.Lock()
+	if i < 0 || i >= len(u.events) {
+		u.mu.Unlock()
+		return
+	}
+	ev := u.events[i]
+	idx := -1
+	for k, c := range u.caps {
+		if c.ID == ev.Item {
+			idx = k
+		}
+	}
+	u.mu.Unlock()
+	if idx < 0 {
+		u.setStatus(tview.Escape(ev.Time.UTC().Format("15:04:05") + " " + ev.Kind + ": " + sanitizeTitle(ev.Text)))
+		return
+	}
+	if ev.Kind == storage.EventMarker {
+		u.mu.Lock()
+		u.pendingAt = &ev
+		u.mu.Unlock()
+	}
+	u.items.SetCurrentItem(idx)
+	u.openItem(idx)
+	u.focusViewer()
+}
+
+// Strip is the activity strip: output volume over the incident's time, and
+// under it where markers, captures and steps happened. A click jumps there.
+type Strip struct {
+	*tview.Box
+	u       *UI
+	buckets []stripBucket
+	from    time.Time
+	step    time.Duration
+}
+
+type stripBucket struct {
+	bytes  int64
+	marks  []int // indexes of events in the bucket
+	marker bool
+	cap    bool
+	step   bool
+}
+
+func newStrip(u *UI) *Strip { return &Strip{Box: tview.NewBox(), u: u} }
+
+var bars = []rune(" ▁▂▃▄▅▆▇█")
+
+// compute spreads the incident's output and events over width buckets.
+func (s *Strip) compute(width int) {
+	u := s.u
+	u.mu.Lock()
+	inc, caps, events := u.incident, u.caps, u.events
+	open := u.open
+	u.mu.Unlock()
+	from, to := inc.Opened, inc.Opened.Add(time.Minute)
+	for _, ev := range events {
+		if ev.Time.After(to) {
+			to = ev.Time
+		}
+	}
+	for _, c := range caps {
+		if c.Created.After(to) {
+			to = c.Created
+		}
+	}
+	if inc.IsOpen() && u.now().After(to) {
+		to = u.now()
+	}
+	width = max(width, 1)
+	s.from, s.step = from, max(to.Sub(from)/time.Duration(width)+1, time.Millisecond)
+	s.buckets = make([]stripBucket, width)
+	at := func(t time.Time) *stripBucket {
+		i := int(t.Sub(from) / s.step)
+		return &s.buckets[min(max(i, 0), width-1)]
+	}
+	for _, c := range caps {
+		// A loaded session spreads its output over the times of its lines.
+		if open != nil && open.doc.Item == c.Incident+"/"+c.ID && open.doc.timed {
+			d := open.doc
+			d.mu.RLock()
+			start := 0
+			for i, end := range d.ends {
+				at(d.Start.Add(time.Duration(float64(d.times[i]) * float64(time.Second)))).bytes += int64(end - start)
+				start = end
+			}
+			d.mu.RUnlock()
+			continue
+		}
+		at(c.Created).bytes += c.Size
+	}
+	for i, ev := range events {
+		b := at(ev.Time)
+		b.marks = append(b.marks, i)
+		switch ev.Kind {
+		case storage.EventMarker:
+			b.marker = true
+		case storage.EventCapture:
+			b.cap = true
+		case storage.EventStep:
+			b.step = true
+		}
+	}
+}
+
+func (s *Strip) Draw(screen tcell.Screen) {
+	s.DrawForSubclass(screen, s)
+	x, y, w, h := s.GetInnerRect()
+	if w <= 0 || h <= 0 {
+		return
+	}
+	s.compute(w)
+	var peak int64
+	for _, b := range s.buckets {
+		peak = max(peak, b.bytes)
+	}
+	for i, b := range s.buckets {
+		level := 0
+		if b.bytes > 0 && peak > 0 {
+			level = 1 + int(b.bytes*int64(len(bars)-2)/peak)
+		}
+		screen.SetContent(x+i, y, bars[level], nil, tcell.StyleDefault.Foreground(tcell.ColorTeal))
+		if h < 2 {
+			continue
+		}
+		r, st := ' ', tcell.StyleDefault
+		switch {
+		case b.marker:
+			r, st = '!', st.Foreground(tcell.ColorRed).Bold(true)
+		case b.cap:
+			r, st = '●', st.Foreground(tcell.ColorAqua)
+		case b.step:
+			r, st = '✓', st.Foreground(tcell.ColorGreen)
+		case len(b.marks) > 0:
+			r, st = '·', st.Foreground(tcell.ColorGray)
+		}
+		screen.SetContent(x+i, y+1, r, nil, st)
+	}
+}
+
+// MouseHandler: a click on the strip selects and opens the first event in
+// that moment.
+func (s *Strip) MouseHandler() func(action tview.MouseAction, event *tcell.EventMouse, setFocus func(p tview.Primitive)) (bool, tview.Primitive) {
+	return s.WrapMouseHandler(func(action tview.MouseAction, event *tcell.EventMouse, setFocus func(p tview.Primitive)) (bool, tview.Primitive) {
+		mx, my := event.Position()
+		if action != tview.MouseLeftClick || !s.InRect(mx, my) {
+			return false, nil
+		}
+		x, _, _, _ := s.GetInnerRect()
+		if i := mx - x; i >= 0 && i < len(s.buckets) {
+			s.jump(i)
+		}
+		return true, nil
+	})
+}
+
+// jump opens the first event at or after bucket i.
+func (s *Strip) jump(i int) {
+	for ; i < len(s.buckets); i++ {
+		if len(s.buckets[i].marks) > 0 {
+			ev := s.buckets[i].marks[0]
+			s.u.timeline.SetCurrentItem(ev)
+			s.u.openEvent(ev)
+			return
+		}
+	}
+}
