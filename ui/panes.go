@@ -119,7 +119,11 @@ func (u *UI) showCopies() {
 		if len(cp.SHA256) >= 12 {
 			sum = cp.SHA256[:12]
 		}
-		fmt.Fprintf(&b, "[%s]%s %-8s %-8s[-] %s %s\n  [gray]%s[-]\n", color, glyph, cp.Kind, cp.State, when, sum, tview.Escape(cp.Location))
+		state := ""
+		if cp.State != storage.CopyVerified {
+			state = cp.State + " "
+		}
+		fmt.Fprintf(&b, "[%s]%s %-8s %s[-]%s %s\n  [gray]%s[-]\n", color, glyph, cp.Kind, state, when, sum, tview.Escape(shortPath(cp.Location, 36)))
 		if cp.Error != "" {
 			fmt.Fprintf(&b, "  [red]%s[-]\n", tview.Escape(cp.Error))
 		}
@@ -129,7 +133,7 @@ func (u *UI) showCopies() {
 	if n < u.opts.CopiesRequired {
 		color = "yellow"
 	}
-	fmt.Fprintf(&b, "[%s]%d of %d required copies verified[-]  [gray]V re-verifies[-]", color, n, u.opts.CopiesRequired)
+	fmt.Fprintf(&b, "[%s]%d of %d required copies verified[-]\n[gray]V re-verifies every copy now[-]", color, n, u.opts.CopiesRequired)
 	u.copies.SetText(b.String())
 }
 
@@ -237,6 +241,15 @@ func (u *UI) syncTabs() {
 		}
 	}
 	u.tabBar.SetText(b.String())
+}
+
+// shortPath keeps the end of a long path, which names the file.
+func shortPath(p string, width int) string {
+	r := []rune(p)
+	if len(r) <= width {
+		return p
+	}
+	return "…" + string(r[len(r)-width+1:])
 }
 
 func humanBytes(n int64) string {

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/gdamore/tcell/v2"
@@ -34,7 +35,7 @@ func (u *UI) fillTimeline() {
 			color = "white"
 		}
 		item := ""
-		if ev.Item != "" {
+		if ev.Item != "" && !strings.HasPrefix(ev.Text, ev.Item+" ") {
 			item = ev.Item + " "
 		}
 		u.timeline.AddItem(fmt.Sprintf("[gray]%s[-] [%s]%s[-] %s%s", ev.Time.UTC().Format("15:04:05"), color, ev.Kind, tview.Escape(item), sanitizeTitle(ev.Text)), "", 0, nil)
