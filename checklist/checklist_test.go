@@ -108,7 +108,15 @@ func FuzzParse(f *testing.F) {
 	f.Add(string(data))
 	f.Add("name = \"x\"\ntitle = \"X\"\n[[steps]]\nid = \"a\"\ntitle = \"A\"\npause = \"1s\"\n")
 	f.Fuzz(func(t *testing.T, text string) {
-		c, err := Parse("f.toml", []byte(text))
+		var c Checklist
+		var err error
+		done := make(chan struct{})
+		go func() { c, err = Parse("f.toml", []byte(text)); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(3 * time.Second):
+			t.Fatalf("Parse hangs on %q", text)
+		}
 		if err != nil {
 			var fe *FileError
 			if !errors.As(err, &fe) {
