@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"time"
 
@@ -276,9 +277,18 @@ func cmdSearch(e *env, args []string) error {
 	q.Pattern = fs.Arg(0)
 	bw := bufio.NewWriterSize(e.stdout, 256<<10)
 	found := 0
+	var line []byte
 	err := e.store.Search(q, func(m storage.Match) error {
 		found++
-		_, err := fmt.Fprintf(bw, "%s/%s:%d:%s\n", m.Incident, m.Item, m.Line, m.Text)
+		line = append(line[:0], m.Incident...)
+		line = append(line, '/')
+		line = append(line, m.Item...)
+		line = append(line, ':')
+		line = strconv.AppendInt(line, m.Line, 10)
+		line = append(line, ':')
+		line = append(line, m.Text...)
+		line = append(line, '\n')
+		_, err := bw.Write(line)
 		return err
 	})
 	if ferr := bw.Flush(); err == nil {

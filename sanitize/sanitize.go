@@ -77,6 +77,18 @@ func (f *Filter) Append(dst, src []byte) []byte {
 		}
 	}
 	for i := 0; i < len(src); {
+		if f.st == ground {
+			// Runs of printable ASCII, most of any output, go in one copy.
+			j := i
+			for j < len(src) && (src[j] >= 0x20 && src[j] < 0x7f || src[j] == '\t') {
+				j++
+			}
+			if j > i {
+				dst = append(dst, src[i:j]...)
+				i = j
+				continue
+			}
+		}
 		b := src[i]
 		switch f.st {
 		case escape:

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bufio"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"sync"
 	"sync/atomic"
@@ -399,12 +401,28 @@ func (a *Agent) routes() http.Handler {
 			writeError(w, err)
 			return
 		}
-		w.Header().Set("Content-Type", "application/x-ndjson")
-		enc := json.NewEncoder(w)
-		err := db.Search(body, func(m Match) error { return enc.Encode(m) })
+		// One match a line, INCIDENT TAB ITEM TAB LINE TAB TEXT: the text is
+		// sanitised, so it holds no newline; JSON here cost more than the
+		// search itself. A line starting with NUL carries an error.
+		w.Header().Set("Content-Type", "text/tab-separated-values")
+		bw := bufio.NewWriterSize(w, 256<<10)
+		var line []byte
+		err := db.Search(body, func(m Match) error {
+			line = append(line[:0], m.Incident...)
+			line = append(line, '\t')
+			line = append(line, m.Item...)
+			line = append(line, '\t')
+			line = strconv.AppendInt(line, m.Line, 10)
+			line = append(line, '\t')
+			line = append(line, m.Text...)
+			line = append(line, '\n')
+			_, err := bw.Write(line)
+			return err
+		})
 		if err != nil {
-			_ = enc.Encode(map[string]string{"error": err.Error()})
+			bw.WriteString("\x00" + strings.ReplaceAll(err.Error(), "\n", " ") + "\n")
 		}
+		bw.Flush()
 	})
 	mux.HandleFunc("POST /v1/verify", func(w http.ResponseWriter, r *http.Request) {
 		v, err := db.Verify(q(r, "incident"))

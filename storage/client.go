@@ -253,19 +253,33 @@ func (c *Client) Search(q SearchQuery, each func(Match) error) error {
 		return decodeResponse(resp, nil)
 	}
 	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 64<<10), 2*maxLine)
+	sc.Buffer(make([]byte, 256<<10), 2*maxLine)
+	var lastInc, lastItem string
 	for sc.Scan() {
-		var m struct {
-			Match
-			Error string `json:"error"`
+		b := sc.Bytes()
+		if len(b) > 0 && b[0] == 0 {
+			return errors.New(string(b[1:]))
 		}
-		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
-			return fmt.Errorf("read search results: %w", err)
+		var fields [3][]byte
+		rest := b
+		for k := range fields {
+			i := bytes.IndexByte(rest, '\t')
+			if i < 0 {
+				return fmt.Errorf("read search results: a malformed line %q", b)
+			}
+			fields[k], rest = rest[:i], rest[i+1:]
 		}
-		if m.Error != "" {
-			return errors.New(m.Error)
+		n, err := strconv.ParseInt(string(fields[2]), 10, 64)
+		if err != nil {
+			return fmt.Errorf("read search results: a malformed line %q", b)
 		}
-		if err := each(m.Match); err != nil {
+		if inc := string(fields[0]); inc != lastInc {
+			lastInc = inc
+		}
+		if item := string(fields[1]); item != lastItem {
+			lastItem = item
+		}
+		if err := each(Match{Incident: lastInc, Item: lastItem, Line: n, Text: string(rest)}); err != nil {
 			return err
 		}
 	}

@@ -6,12 +6,16 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
+	mrand "math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	bolt "go.etcd.io/bbolt"
+
+	"calm/sanitize"
 )
 
 // openTestDB opens a store under t.TempDir() in strict mode and checks the
@@ -361,5 +365,55 @@ func TestWriteContentFromAnOffset(t *testing.T) {
 		if !bytes.Equal(buf.Bytes(), want) {
 			t.Fatalf("from %d: got %d bytes, want the last %d", from, buf.Len(), len(want))
 		}
+	}
+}
+
+// Searching chunks in parallel must find exactly the lines, with exactly the
+// numbers, that reading the capture line by line finds.
+func TestParallelSearchMatchesLineByLine(t *testing.T) {
+	db := openTestDB(t)
+	r := mrand.New(mrand.NewPCG(7, 7))
+	var b bytes.Buffer
+	for b.Len() < 5<<20 {
+		switch r.IntN(8) {
+		case 0:
+			b.WriteString("\n") // empty lines
+		case 1:
+			b.WriteString("conn\x1b[01;31mection\x1b[m reset by peer\n") // split by colour
+		case 2:
+			b.Write(bytes.Repeat([]byte("x"), r.IntN(3<<20))) // lines across chunks
+			b.WriteString(" connection tail\n")
+		case 3:
+			b.WriteString("progress 10%\rconnection 100%\n")
+		default:
+			fmt.Fprintf(&b, "line %d connection ok\n", r.IntN(1000))
+		}
+	}
+	b.WriteString("last connection without newline")
+	c := save(t, db, "corpus", b.Bytes())
+	var want []Match
+	for i, line := range bytes.Split(b.Bytes(), []byte("\n")) {
+		text := sanitize.AppendText(nil, line)
+		if bytes.Contains(text, []byte("connection")) {
+			want = append(want, Match{Incident: c.Incident, Item: c.ID, Line: int64(i + 1), Text: string(text)})
+		}
+	}
+	var got []Match
+	if err := db.Search(SearchQuery{Pattern: "connection", Literal: true}, func(m Match) error { got = append(got, m); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d matches, want %d", len(got), len(want))
+	}
+	for i := range got {
+		if got[i].Line != want[i].Line || got[i].Text != want[i].Text {
+			t.Fatalf("match %d: line %d %.40q, want line %d %.40q", i, got[i].Line, got[i].Text, want[i].Line, want[i].Text)
+		}
+	}
+	// A limit stops early and cleanly.
+	n := 0
+	db.Search(SearchQuery{Pattern: "connection", Literal: true, Limit: 3}, func(Match) error { n++; return nil })
+	if n != 3 {
+		t.Fatalf("limit 3 gave %d", n)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"runtime"
 
 	"calm/sanitize"
 
@@ -19,6 +20,20 @@ var errStop = errors.New("stop")
 // maxLine caps how much of one line is kept for matching; a longer line is
 // matched on its first maxLine bytes.
 const maxLine = 16 << 20
+
+// matcher tells whether a line matches: a case-sensitive literal is a plain
+// byte search, many times faster than the same pattern as a regexp.
+func (q SearchQuery) matcher() (func([]byte) bool, error) {
+	if q.Literal && !q.IgnoreCase {
+		lit := []byte(q.Pattern)
+		return func(b []byte) bool { return bytes.Contains(b, lit) }, nil
+	}
+	re, err := q.compile()
+	if err != nil {
+		return nil, err
+	}
+	return re.Match, nil
+}
 
 // compile turns a query into a regexp: RE2 syntax, or a literal with -F.
 func (q SearchQuery) compile() (*regexp.Regexp, error) {
@@ -79,7 +94,7 @@ func (s *lineScanner) flush() error {
 
 // Search finds lines matching the query in every capture, in order.
 func (db *DB) Search(q SearchQuery, each func(Match) error) error {
-	re, err := q.compile()
+	match, err := q.matcher()
 	if err != nil {
 		return err
 	}
@@ -107,12 +122,32 @@ func (db *DB) Search(q SearchQuery, each func(Match) error) error {
 			return err
 		}
 		for _, c := range caps {
+			hit := func(line int64, text []byte) error {
+				found++
+				if err := each(Match{Incident: inc, Item: c.ID, Line: line, Text: string(text)}); err != nil {
+					return err
+				}
+				if q.Limit > 0 && found >= q.Limit {
+					return errStop
+				}
+				return nil
+			}
+			if c.Recording == nil {
+				err := db.searchChunks(inc, c.ID, match, hit)
+				if errors.Is(err, errStop) {
+					return nil
+				}
+				if err != nil {
+					return err
+				}
+				continue
+			}
 			sc := &lineScanner{emit: func(line int64, text []byte) error {
 				if !sanitize.Clean(text) {
 					clean = sanitize.AppendText(clean[:0], text)
 					text = clean
 				}
-				if !re.Match(text) {
+				if !match(text) {
 					return nil
 				}
 				found++
@@ -147,6 +182,118 @@ func (db *DB) Search(q SearchQuery, each func(Match) error) error {
 			if err != nil {
 				return err
 			}
+		}
+	}
+	return nil
+}
+
+// matchLine sanitises a line if it must and matches it; it returns the text
+// matched (in buf when sanitised) or nil.
+func matchLine(text []byte, buf *[]byte, match func([]byte) bool) []byte {
+	if len(text) > maxLine {
+		text = text[:maxLine]
+	}
+	if !sanitize.Clean(text) {
+		*buf = sanitize.AppendText((*buf)[:0], text)
+		text = *buf
+	}
+	if match(text) {
+		return text
+	}
+	return nil
+}
+
+// searchChunks searches a capture on every CPU. Each worker takes a chunk
+// and searches the whole lines inside it; here, in chunk order, the lines
+// cut by chunk boundaries are joined and searched, and line numbers are
+// added up as matches are handed out.
+func (db *DB) searchChunks(inc, id string, match func([]byte) bool, hit func(line int64, text []byte) error) error {
+	type found struct {
+		line int64 // counted from the chunk's first whole line, 1-based
+		text []byte
+	}
+	type job struct {
+		data       []byte
+		head, tail []byte // the end of the line begun before, the start of the next
+		whole      bool   // the chunk has a line end
+		lines      int64  // whole lines after head
+		hits       []found
+		done       chan struct{}
+	}
+	workers := max(runtime.GOMAXPROCS(0), 1)
+	jobs := make(chan *job, 2*workers)
+	order := make(chan *job, 2*workers)
+	quit := make(chan struct{})
+	defer close(quit)
+	var readErr error
+	go func() {
+		defer close(jobs)
+		defer close(order)
+		readErr = db.eachChunk(inc, id, func(_ uint64, data []byte) error {
+			j := &job{data: bytes.Clone(data), done: make(chan struct{})}
+			select {
+			case order <- j:
+			case <-quit:
+				return errStop
+			}
+			jobs <- j
+			return nil
+		})
+	}()
+	for range workers {
+		go func() {
+			var buf []byte
+			for j := range jobs {
+				first := bytes.IndexByte(j.data, '\n')
+				if first >= 0 {
+					last := bytes.LastIndexByte(j.data, '\n')
+					j.whole, j.head, j.tail = true, j.data[:first], j.data[last+1:]
+					mid := j.data[first+1 : last+1]
+					for len(mid) > 0 {
+						i := bytes.IndexByte(mid, '\n')
+						j.lines++
+						if t := matchLine(mid[:i], &buf, match); t != nil {
+							j.hits = append(j.hits, found{j.lines, bytes.Clone(t)})
+						}
+						mid = mid[i+1:]
+					}
+				}
+				close(j.done)
+			}
+		}()
+	}
+	var carry, buf []byte
+	var line int64
+	for j := range order {
+		<-j.done
+		if !j.whole {
+			if room := maxLine - len(carry); room > 0 {
+				carry = append(carry, j.data[:min(room, len(j.data))]...)
+			}
+			continue
+		}
+		carry = append(carry, j.head...)
+		line++
+		if t := matchLine(carry, &buf, match); t != nil {
+			if err := hit(line, t); err != nil {
+				return err
+			}
+		}
+		for _, h := range j.hits {
+			if err := hit(line+h.line, h.text); err != nil {
+				return err
+			}
+		}
+		line += j.lines
+		carry = append(carry[:0], j.tail...)
+	}
+	if readErr != nil {
+		return readErr
+	}
+	if len(carry) > 0 {
+		line++
+		if t := matchLine(carry, &buf, match); t != nil {
+			return hit(line, t)
 		}
 	}
 	return nil
