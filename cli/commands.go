@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -325,6 +326,31 @@ func cmdVerify(e *env, args []string) error {
 	return nil
 }
 
+// doSalvage copies what can be read of the store into a new one.
+func doSalvage(e *env, to string) error {
+	if abs, err := filepath.Abs(to); err == nil {
+		to = abs
+	}
+	evidence := filepath.Join(filepath.Dir(e.cfg.Store), "evidence")
+	fmt.Fprintf(e.stderr, "calm: salvaging %s into %s (the damaged file is only read)\n", e.cfg.Store, to)
+	rep, err := storage.Salvage(e.cfg.Store, to, evidence, func(step string) { fmt.Fprintf(e.stderr, "calm: %s\n", step) })
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "salvaged %d incidents, %d captures (%d chunks), %d timeline events into %s\n", rep.Incidents, rep.Captures, rep.Chunks, rep.Events, to)
+	for _, r := range rep.Restored {
+		fmt.Fprintf(e.stdout, "restored %s\n", r)
+	}
+	for _, l := range rep.Lost {
+		fmt.Fprintf(e.stdout, "LOST %s\n", l)
+	}
+	fmt.Fprintf(e.stdout, "use it: CALM_HOME=%s calm  (or --store %s); keep the damaged file\n", filepath.Dir(to), to)
+	if len(rep.Lost) > 0 {
+		return &exitError{code: 1, msg: fmt.Sprintf("%d things could not be read; the evidence and mirror folders may still hold them", len(rep.Lost))}
+	}
+	return nil
+}
+
 // verifyBundle checks an exported bundle against its manifest.
 func verifyBundle(e *env, path string) error {
 	f, err := os.Open(path)
@@ -454,9 +480,13 @@ func sessionOf(rec report.Record, id string) (storage.Capture, error) {
 }
 
 func cmdDoctor(e *env, args []string) error {
-	fs := e.flags("doctor", "")
+	fs := e.flags("doctor", "[--salvage NEW.db]")
+	salvage := fs.String("salvage", "", "copy every record of a damaged store that can still be read into this new store")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if *salvage != "" {
+		return doSalvage(e, *salvage)
 	}
 	bad := 0
 	say := func(ok bool, format string, a ...any) {
@@ -478,6 +508,12 @@ func cmdDoctor(e *env, args []string) error {
 	client := e.store.(*storage.Client)
 	if err := client.StartAgent(); err != nil {
 		say(false, "agent: %s", oneLine(err.Error()))
+		if in := storage.Inspect(e.cfg.Store); len(in.Problems) > 0 {
+			for _, p := range in.Problems {
+				say(false, "store %s: %s", e.cfg.Store, p)
+			}
+			return &exitError{code: 1, msg: "the store is damaged: keep the file, and copy out what can be read with 'calm doctor --salvage NEW.db'"}
+		}
 		return &exitError{code: 1, msg: "the agent cannot run, so nothing can be saved: fix the first FAIL above"}
 	}
 	st, err := client.Status()
@@ -490,7 +526,8 @@ func cmdDoctor(e *env, args []string) error {
 		if err != nil {
 			rep.Problems = append(rep.Problems, err.Error())
 		}
-		say(false, "store consistency: %s", strings.Join(rep.Problems, "; "))
+		say(false, "store consistency: %s", strings.Join(rep.Problems[:min(len(rep.Problems), 5)], "; "))
+		warn("writing to the store is refused until it is salvaged: 'calm doctor --salvage NEW.db' copies out what can be read")
 	} else {
 		say(true, "store consistency check passed (%s, schema %d)", humanBytes(rep.Size), rep.Schema)
 	}

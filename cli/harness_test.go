@@ -143,6 +143,13 @@ func (w *world) stopAgent() {
 
 func (w *world) storePath() string { return filepath.Join(w.home, "calm.db") }
 
+// withStore is this world pointed at another store (its own agent).
+func (w *world) withStore(path string) *world {
+	c := *w
+	c.home = filepath.Dir(path)
+	return &c
+}
+
 // checkStore stops the agent and runs bbolt's consistency check on the file.
 func (w *world) checkStore() {
 	w.t.Helper()

@@ -387,6 +387,10 @@ func (c *Client) spawn() error {
 		if strings.Contains(s, "in use by another process") && c.answers() {
 			return nil // lost a race to an agent that is now up
 		}
+		if strings.Contains(s, ErrDamaged.Error()) {
+			// Retrying cannot help: say so at once.
+			return &remoteError{msg: "the calm agent could not start: " + s, kind: ErrDamaged}
+		}
 		return fmt.Errorf("the calm agent could not start: %s", s)
 	case <-time.After(15 * time.Second):
 		return fmt.Errorf("the calm agent did not start within 15s; see %s", c.AgentLog)

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -47,6 +48,7 @@ type Options struct {
 	BatchBytes  int           // commit sooner once this much waits; default 8 MiB
 	StrictMode  bool          // bbolt checks itself after every commit (tests)
 	LockTimeout time.Duration // default 2s
+	SkipCheck   bool          // do not run the consistency check at open
 }
 
 // MaxChunk is the largest chunk a client may send.
@@ -75,6 +77,10 @@ type DB struct {
 	kick chan struct{}
 	stop chan struct{}
 	done chan struct{}
+
+	damage  atomic.Pointer[error] // set once the file is known to be damaged
+	checked chan struct{}         // closed once the check at open is done
+	created bool                  // the file was new
 }
 
 type pendingChunk struct {
@@ -131,7 +137,17 @@ func Open(o Options) (*DB, error) {
 	if err := mkdirPrivate(filepath.Dir(o.Path)); err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
+	if f, err := os.Open(o.Path); err == nil {
+		// bbolt would read past the end of a truncated file and die of SIGBUS.
+		ps, pages, ok := readMeta(f)
+		fi, _ := f.Stat()
+		f.Close()
+		if ok && fi.Size() < int64(pages)*int64(ps) {
+			return nil, fmt.Errorf("open store %s: %w: truncated, %d bytes of the %d its header records: keep the file, and copy out what can be read with 'calm doctor --salvage NEW.db'", o.Path, ErrDamaged, fi.Size(), int64(pages)*int64(ps))
+		}
+	}
 	var b *bolt.DB
+	readOnly := false
 	err := safely(func() error {
 		var err error
 		b, err = bolt.Open(o.Path, 0o600, &bolt.Options{
@@ -142,7 +158,18 @@ func Open(o Options) (*DB, error) {
 		})
 		return err
 	})
-	if err != nil {
+	if errors.Is(err, ErrDamaged) {
+		// Opening for writing walks every page; a damaged one stops it. Read
+		// only, the rest can still be shown and copied out; writes are refused.
+		if rerr := safely(func() error {
+			var err error
+			b, err = bolt.Open(o.Path, 0o600, &bolt.Options{Timeout: o.LockTimeout, ReadOnly: true})
+			return err
+		}); rerr == nil {
+			readOnly = true
+		}
+	}
+	if err != nil && !readOnly {
 		switch {
 		case errors.Is(err, berrors.ErrTimeout):
 			return nil, fmt.Errorf("open store %s: it is in use by another process (is another calm agent running for it?)", o.Path)
@@ -164,11 +191,20 @@ func Open(o Options) (*DB, error) {
 		kick:         make(chan struct{}, 1),
 		stop:         make(chan struct{}),
 		done:         make(chan struct{}),
+		checked:      make(chan struct{}),
 	}
 	db.cond = sync.NewCond(&db.mu)
+	if readOnly {
+		db.markDamaged(err)
+	}
 	if err := db.initSchema(); err != nil {
 		b.Close()
 		return nil, err
+	}
+	if db.created || o.SkipCheck {
+		close(db.checked)
+	} else {
+		go db.selfCheck()
 	}
 	go db.committer()
 	go db.copyLoop()
@@ -176,24 +212,55 @@ func Open(o Options) (*DB, error) {
 }
 
 func (db *DB) initSchema() error {
-	err := db.update(func(tx *bolt.Tx) error {
-		meta, err := tx.CreateBucketIfNotExists(bucketMeta)
+	// A store already set up is only read here, so a damaged one still opens
+	// for reading (and refuses writes once its check has run).
+	ready := false
+	err := db.view(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		if meta == nil || tx.Bucket(bucketIncidents) == nil {
+			return nil
+		}
+		v := meta.Get(keySchema)
+		if v == nil {
+			return nil
+		}
+		n, err := strconv.Atoi(string(v))
 		if err != nil {
-			return err
+			return fmt.Errorf("%w: unreadable schema version %q", ErrDamaged, v)
 		}
-		if v := meta.Get(keySchema); v != nil {
-			n, err := strconv.Atoi(string(v))
+		if n > SchemaVersion {
+			return fmt.Errorf("store schema version %d is newer than this calm understands (%d): upgrade calm to open it", n, SchemaVersion)
+		}
+		ready = true
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("open store %s: %w", db.opts.Path, err)
+	}
+	if ready {
+		return nil
+	}
+	db.created = true // a new store: nothing to check
+	err = safely(func() error {
+		return db.bolt.Update(func(tx *bolt.Tx) error {
+			meta, err := tx.CreateBucketIfNotExists(bucketMeta)
 			if err != nil {
-				return fmt.Errorf("%w: unreadable schema version %q", ErrDamaged, v)
+				return err
 			}
-			if n > SchemaVersion {
-				return fmt.Errorf("store schema version %d is newer than this calm understands (%d): upgrade calm to open it", n, SchemaVersion)
+			if v := meta.Get(keySchema); v != nil {
+				n, err := strconv.Atoi(string(v))
+				if err != nil {
+					return fmt.Errorf("%w: unreadable schema version %q", ErrDamaged, v)
+				}
+				if n > SchemaVersion {
+					return fmt.Errorf("store schema version %d is newer than this calm understands (%d): upgrade calm to open it", n, SchemaVersion)
+				}
+			} else if err := meta.Put(keySchema, []byte(strconv.Itoa(SchemaVersion))); err != nil {
+				return err
 			}
-		} else if err := meta.Put(keySchema, []byte(strconv.Itoa(SchemaVersion))); err != nil {
+			_, err = tx.CreateBucketIfNotExists(bucketIncidents)
 			return err
-		}
-		_, err = tx.CreateBucketIfNotExists(bucketIncidents)
-		return err
+		})
 	})
 	if err != nil {
 		return fmt.Errorf("open store %s: %w", db.opts.Path, err)
@@ -241,7 +308,40 @@ func (db *DB) view(f func(tx *bolt.Tx) error) error {
 }
 
 func (db *DB) update(f func(tx *bolt.Tx) error) error {
-	return safely(func() error { return db.bolt.Update(f) })
+	<-db.checked // nothing is written before the file is known to be sound
+	if err := db.damage.Load(); err != nil {
+		return *err
+	}
+	err := safely(func() error { return db.bolt.Update(f) })
+	if errors.Is(err, ErrDamaged) {
+		db.markDamaged(err)
+	}
+	return err
+}
+
+// markDamaged makes every later write fail: writing into a damaged bbolt
+// file can spread the damage, and what is there must be salvaged first.
+func (db *DB) markDamaged(cause error) {
+	err := fmt.Errorf("%w (%v): writing is refused so nothing more is lost; run 'calm doctor', then 'calm doctor --salvage NEW.db'", ErrDamaged, strings.TrimPrefix(cause.Error(), ErrDamaged.Error()+": "))
+	db.damage.CompareAndSwap(nil, &err)
+}
+
+// Damaged returns why the store refuses writes, or nil.
+func (db *DB) Damaged() error {
+	if err := db.damage.Load(); err != nil {
+		return *err
+	}
+	return nil
+}
+
+// selfCheck runs bbolt's consistency check once, in the background, so a
+// damaged file is found before more is written into it.
+func (db *DB) selfCheck() {
+	defer close(db.checked)
+	rep, _ := db.Check()
+	if len(rep.Problems) > 0 {
+		db.markDamaged(errors.New(rep.Problems[0]))
+	}
 }
 
 func u64(n uint64) []byte {

@@ -309,14 +309,59 @@ func (db *DB) Check() (CheckReport, error) {
 	if fi, err := os.Stat(db.opts.Path); err == nil {
 		rep.Size = fi.Size()
 	}
-	err := db.view(func(tx *bolt.Tx) error {
-		for err := range tx.Check() {
-			rep.Problems = append(rep.Problems, err.Error())
-		}
-		return nil
-	})
-	if err != nil {
+	rep.Problems = checkStore(db.bolt)
+	if err := db.Damaged(); err != nil && len(rep.Problems) == 0 {
 		rep.Problems = append(rep.Problems, err.Error())
 	}
 	return rep, nil
+}
+
+// checkStore walks every bucket and key in this goroutine, where a damaged
+// page is a panic that can be recovered, and only then runs bbolt's own
+// check, which runs in a goroutine of its own and would crash on one.
+func checkStore(b *bolt.DB) []string {
+	var problems []string
+	err := safely(func() error {
+		return b.View(func(tx *bolt.Tx) error {
+			return tx.ForEach(func(name []byte, bk *bolt.Bucket) error { return walkBucket(bk) })
+		})
+	})
+	if err != nil {
+		return []string{err.Error()}
+	}
+	err = safely(func() error {
+		return b.View(func(tx *bolt.Tx) error {
+			for err := range tx.Check() {
+				problems = append(problems, err.Error())
+				if len(problems) >= 20 {
+					break
+				}
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		problems = append(problems, err.Error())
+	}
+	return problems
+}
+
+func walkBucket(b *bolt.Bucket) error {
+	c := b.Cursor()
+	var sink byte
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if v == nil {
+			if sub := b.Bucket(k); sub != nil {
+				if err := walkBucket(sub); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		if len(v) > 0 {
+			sink ^= v[0] ^ v[len(v)-1] // touch the value's pages
+		}
+	}
+	_ = sink
+	return nil
 }

@@ -1,0 +1,487 @@
+package storage
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Inspection is what calm can tell about a store file without the agent.
+type Inspection struct {
+	Path     string
+	Size     int64    // bytes on disk
+	Expected int64    // bytes its header says it has (0 if unknown)
+	PageSize int      // 0 if no header is readable
+	Problems []string // empty when the file is sound
+}
+
+// bbolt's meta page: after a 16-byte page header, magic, version, page
+// size, flags, root bucket (root, sequence), freelist, then the high-water
+// page id.
+const (
+	metaMagic      = 0xED0CDAED
+	metaPageSizeAt = 16 + 8
+	metaPgidAt     = 16 + 4 + 4 + 4 + 4 + 8 + 8 + 8
+)
+
+// readMeta returns the page size and high-water mark from the first meta
+// page that has bbolt's magic number.
+func readMeta(f *os.File) (pageSize int, pages uint64, ok bool) {
+	buf := make([]byte, 64)
+	for _, off := range []int64{0, 4096, 16384, 65536} {
+		if n, _ := f.ReadAt(buf, off); n < len(buf) {
+			continue
+		}
+		if binary.LittleEndian.Uint32(buf[16:]) != metaMagic {
+			continue
+		}
+		ps := int(binary.LittleEndian.Uint32(buf[metaPageSizeAt:]))
+		if ps < 512 || ps > 1<<16 {
+			continue
+		}
+		return ps, binary.LittleEndian.Uint64(buf[metaPgidAt:]), true
+	}
+	return 0, 0, false
+}
+
+// Inspect looks at a store file that the agent cannot open or that failed
+// its check: is it truncated, are its headers readable, what does bbolt's
+// own check find. It never writes to the file.
+func Inspect(path string) Inspection {
+	in := Inspection{Path: path}
+	f, err := os.Open(path)
+	if err != nil {
+		in.Problems = append(in.Problems, err.Error())
+		return in
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err == nil {
+		in.Size = fi.Size()
+	}
+	ps, pages, ok := readMeta(f)
+	if !ok {
+		in.Problems = append(in.Problems, "no readable bbolt header: this is not a calm store, or its first pages are overwritten")
+		return in
+	}
+	in.PageSize, in.Expected = ps, int64(pages)*int64(ps)
+	if in.Size < in.Expected {
+		in.Problems = append(in.Problems, fmt.Sprintf("truncated: %d bytes of the %d its header records", in.Size, in.Expected))
+		return in // bbolt would read past the end of the file
+	}
+	var b *bolt.DB
+	err = safely(func() (err error) {
+		b, err = bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+		return err
+	})
+	if err != nil {
+		in.Problems = append(in.Problems, err.Error())
+		return in
+	}
+	defer b.Close()
+	in.Problems = append(in.Problems, checkStore(b)...)
+	return in
+}
+
+// SalvageReport says what a salvage copied and what it could not.
+type SalvageReport struct {
+	Incidents int
+	Captures  int
+	Chunks    int
+	Events    int
+	Restored  []string // captures rebuilt whole from their evidence copy
+	Lost      []string // what could not be read
+}
+
+// Salvage copies every record of a damaged store that can still be read into
+// a new store at to. A capture whose chunks are damaged is rebuilt from its
+// evidence copy when that copy's SHA-256 is the one the capture was sealed
+// with. evidenceDir is where the damaged store's evidence copies are.
+func Salvage(from, to, evidenceDir string, progress func(string)) (SalvageReport, error) {
+	var rep SalvageReport
+	if progress == nil {
+		progress = func(string) {}
+	}
+	if _, err := os.Stat(to); err == nil {
+		return rep, fmt.Errorf("salvage: %s exists: name a new file", to)
+	}
+	// Work on a copy, grown to the size its header records, so a truncated
+	// file reads as zero pages (a recoverable panic) rather than past its end
+	// (SIGBUS).
+	if err := mkdirPrivate(filepath.Dir(to)); err != nil {
+		return rep, fmt.Errorf("salvage: %w", err)
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(to), ".salvage-")
+	if err != nil {
+		return rep, fmt.Errorf("salvage: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	work := filepath.Join(tmp, "damaged.db")
+	if err := copyFile(from, work); err != nil {
+		return rep, fmt.Errorf("salvage: copy %s: %w", from, err)
+	}
+	if f, err := os.OpenFile(work, os.O_RDWR, 0); err == nil {
+		if ps, pages, ok := readMeta(f); ok {
+			if fi, _ := f.Stat(); fi.Size() < int64(pages)*int64(ps) {
+				f.Truncate(int64(pages) * int64(ps))
+			}
+		}
+		f.Close()
+	}
+	newEvidence := filepath.Join(filepath.Dir(to), "evidence")
+	defer func() {
+		// The new store gets its own evidence folder, with every copy file
+		// that still matches its folder's SHA256SUMS.
+		copyEvidence(evidenceDir, newEvidence, &rep)
+	}()
+	dst, err := bolt.Open(to, 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		return rep, fmt.Errorf("salvage: create %s: %w", to, err)
+	}
+	defer dst.Close()
+
+	var src *bolt.DB
+	openErr := safely(func() (err error) {
+		src, err = bolt.Open(work, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+		return err
+	})
+	if openErr != nil {
+		rep.Lost = append(rep.Lost, "the store's structure: "+openErr.Error())
+		progress("the store cannot be opened; rebuilding captures from the evidence copies only")
+		err := salvageEvidence(dst, evidenceDir, &rep)
+		return rep, err
+	}
+	defer src.Close()
+
+	err = dst.Update(func(out *bolt.Tx) error {
+		meta, _ := out.CreateBucketIfNotExists(bucketMeta)
+		meta.Put(keySchema, []byte(fmt.Sprint(SchemaVersion)))
+		safely(func() error {
+			return src.View(func(tx *bolt.Tx) error {
+				if m := tx.Bucket(bucketMeta); m != nil {
+					if v := m.Get(keyCurrent); v != nil {
+						meta.Put(keyCurrent, bytes.Clone(v))
+					}
+				}
+				return nil
+			})
+		})
+		incs, _ := out.CreateBucketIfNotExists(bucketIncidents)
+		for _, id := range salvageKeys(src, &rep, nil) {
+			progress("incident " + string(id))
+			if err := salvageIncident(src, incs, id, evidenceDir, newEvidence, &rep); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return rep, err
+}
+
+// salvageKeys lists the keys of a bucket (nil path: the incidents), as many
+// as can be read before damage stops the cursor.
+func salvageKeys(src *bolt.DB, rep *SalvageReport, path [][]byte) [][]byte {
+	var keys [][]byte
+	err := safely(func() error {
+		return src.View(func(tx *bolt.Tx) error {
+			b := tx.Bucket(bucketIncidents)
+			for _, p := range path {
+				if b == nil {
+					break
+				}
+				b = b.Bucket(p)
+			}
+			if b == nil {
+				return nil
+			}
+			c := b.Cursor()
+			for k, _ := c.First(); k != nil; k, _ = c.Next() {
+				keys = append(keys, bytes.Clone(k))
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		where := "the list of incidents"
+		if len(path) > 0 {
+			where = string(bytes.Join(path, []byte("/")))
+		}
+		rep.Lost = append(rep.Lost, fmt.Sprintf("%s after %d entries: %v", where, len(keys), err))
+	}
+	return keys
+}
+
+// get reads one value under incidents/path..., or nil if it cannot.
+func get(src *bolt.DB, path [][]byte, key []byte) (v []byte, err error) {
+	err = safely(func() error {
+		return src.View(func(tx *bolt.Tx) error {
+			b := tx.Bucket(bucketIncidents)
+			for _, p := range path {
+				if b == nil {
+					return nil
+				}
+				b = b.Bucket(p)
+			}
+			if b != nil {
+				v = bytes.Clone(b.Get(key))
+			}
+			return nil
+		})
+	})
+	return v, err
+}
+
+func salvageIncident(src *bolt.DB, incs *bolt.Bucket, id []byte, evidenceDir, newEvidence string, rep *SalvageReport) error {
+	inc := [][]byte{id}
+	record, err := get(src, inc, keyRecord)
+	if err != nil || record == nil {
+		rep.Lost = append(rep.Lost, fmt.Sprintf("incident %s: its record is unreadable", id))
+		return nil
+	}
+	out, err := incs.CreateBucketIfNotExists(id)
+	if err != nil {
+		return err
+	}
+	out.Put(keyRecord, record)
+	rep.Incidents++
+	// Events and capture records: copied one by one.
+	for _, name := range [][]byte{bucketEvents, bucketCaptures, bucketSessions} {
+		ob, _ := out.CreateBucketIfNotExists(name)
+		for _, k := range salvageKeys(src, rep, [][]byte{id, name}) {
+			v, err := get(src, [][]byte{id, name}, k)
+			if err != nil || v == nil {
+				rep.Lost = append(rep.Lost, fmt.Sprintf("%s/%s/%s: unreadable", id, name, k))
+				continue
+			}
+			if !bytes.Equal(name, bucketEvents) {
+				if v, err = salvageCapture(src, out, id, k, v, evidenceDir, newEvidence, rep); err != nil {
+					return err
+				}
+			} else {
+				rep.Events++
+			}
+			ob.Put(k, v)
+			if len(k) == 8 { // new records must not reuse a salvaged number
+				ob.SetSequence(max(ob.Sequence(), binary.BigEndian.Uint64(k)))
+			}
+		}
+	}
+	return nil
+}
+
+// salvageCapture copies a capture's chunks and returns its record, with its
+// evidence copy moved to the new store's evidence folder.
+func salvageCapture(src *bolt.DB, out *bolt.Bucket, inc, key, record []byte, evidenceDir, newEvidence string, rep *SalvageReport) ([]byte, error) {
+	var c Capture
+	if json.Unmarshal(record, &c) != nil {
+		rep.Lost = append(rep.Lost, fmt.Sprintf("%s/%s: its record does not parse", inc, key))
+		return record, nil
+	}
+	defer func() {
+		for i, cp := range c.Copies {
+			switch cp.Kind {
+			case CopyEvidence:
+				c.Copies[i].Location = copyPath(newEvidence, string(inc), c.ID)
+			case CopyStore:
+				c.Copies[i].Location = filepath.Join(filepath.Dir(newEvidence), "calm.db")
+			}
+		}
+		record, _ = json.Marshal(c)
+	}()
+	rep.Captures++
+	chunks, _ := out.CreateBucketIfNotExists(bucketChunks)
+	cb, err := chunks.CreateBucketIfNotExists([]byte(c.ID))
+	if err != nil {
+		return record, err
+	}
+	var lost []uint64
+	h := sha256.New()
+	for n := uint64(0); ; n++ {
+		v, err := get(src, [][]byte{inc, bucketChunks, []byte(c.ID)}, u64(n))
+		if err == nil && v == nil && (c.State != CaptureSealed || n >= c.Chunks) {
+			break
+		}
+		if err != nil || v == nil {
+			lost = append(lost, n)
+			if c.State == CaptureSealed && n+1 >= c.Chunks {
+				break
+			}
+			if c.State != CaptureSealed && len(lost) > 64 {
+				break
+			}
+			continue
+		}
+		var buf []byte
+		data, derr := decodeChunk(&buf, v)
+		if derr != nil {
+			lost = append(lost, n)
+			continue
+		}
+		h.Write(data)
+		cb.Put(u64(n), v)
+		rep.Chunks++
+	}
+	whole := len(lost) == 0 && (c.State != CaptureSealed || hex.EncodeToString(h.Sum(nil)) == c.SHA256)
+	if whole {
+		return record, nil
+	}
+	// The evidence copy was verified against the same SHA-256: rebuild.
+	if c.State == CaptureSealed {
+		path := copyPath(evidenceDir, string(inc), c.ID)
+		if sum, _, err := hashFile(path); err == nil && sum == c.SHA256 {
+			chunks.DeleteBucket([]byte(c.ID))
+			cb, _ = chunks.CreateBucket([]byte(c.ID))
+			n, err := rechunk(cb, path)
+			if err != nil {
+				return record, err
+			}
+			c.Chunks = n
+			rep.Restored = append(rep.Restored, fmt.Sprintf("%s/%s (%d damaged chunks) from %s", inc, c.ID, len(lost), path))
+			return record, nil
+		}
+	}
+	rep.Lost = append(rep.Lost, fmt.Sprintf("%s/%s: chunks %v unreadable and no evidence copy matches its SHA-256", inc, c.ID, lost))
+	return record, nil
+}
+
+// rechunk stores a file as a capture's chunks.
+func rechunk(cb *bolt.Bucket, path string) (uint64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	buf := make([]byte, ChunkSize)
+	var n uint64
+	for {
+		k, err := io.ReadFull(f, buf)
+		if k > 0 {
+			if err := cb.Put(u64(n), encodeChunk(buf[:k])); err != nil {
+				return n, err
+			}
+			n++
+		}
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
+}
+
+// salvageEvidence rebuilds what it can when the store cannot be opened at
+// all: every evidence file listed in its folder's SHA256SUMS with a matching
+// hash becomes a capture of an incident of the same ID.
+func salvageEvidence(dst *bolt.DB, evidenceDir string, rep *SalvageReport) error {
+	dirs, _ := os.ReadDir(evidenceDir)
+	return dst.Update(func(tx *bolt.Tx) error {
+		meta, _ := tx.CreateBucketIfNotExists(bucketMeta)
+		meta.Put(keySchema, []byte(fmt.Sprint(SchemaVersion)))
+		incs, _ := tx.CreateBucketIfNotExists(bucketIncidents)
+		for _, d := range dirs {
+			if !d.IsDir() {
+				continue
+			}
+			sums, err := os.ReadFile(filepath.Join(evidenceDir, d.Name(), "SHA256SUMS"))
+			if err != nil {
+				rep.Lost = append(rep.Lost, fmt.Sprintf("incident %s: no SHA256SUMS in its evidence folder", d.Name()))
+				continue
+			}
+			b, _ := incs.CreateBucketIfNotExists([]byte(d.Name()))
+			rec, _ := json.Marshal(Incident{ID: d.Name(), Title: "salvaged from evidence copies", Opened: time.Now().UTC()})
+			b.Put(keyRecord, rec)
+			rep.Incidents++
+			caps, _ := b.CreateBucketIfNotExists(bucketCaptures)
+			sess, _ := b.CreateBucketIfNotExists(bucketSessions)
+			chunks, _ := b.CreateBucketIfNotExists(bucketChunks)
+			for _, line := range bytes.Split(bytes.TrimSpace(sums), []byte("\n")) {
+				sum, name, ok := bytes.Cut(line, []byte("  "))
+				if !ok {
+					continue
+				}
+				path := filepath.Join(evidenceDir, d.Name(), string(name))
+				got, size, err := hashFile(path)
+				id := string(bytes.TrimSuffix(bytes.TrimSuffix(name, []byte(".txt")), []byte(".cast")))
+				if err != nil || got != string(sum) {
+					rep.Lost = append(rep.Lost, fmt.Sprintf("%s/%s: its evidence copy is missing or differs", d.Name(), id))
+					continue
+				}
+				cb, _ := chunks.CreateBucketIfNotExists([]byte(id))
+				n, err := rechunk(cb, path)
+				if err != nil {
+					return err
+				}
+				c := Capture{Incident: d.Name(), ID: id, Title: "salvaged " + id, Source: "salvage", Created: time.Now().UTC(),
+					State: CaptureSealed, Size: size, Chunks: n, SHA256: got, Sealed: time.Now().UTC()}
+				target := caps
+				if bytes.HasSuffix(name, []byte(".cast")) {
+					c.Source, c.Recording, target = SourceSession, &Recording{}, sess
+				}
+				_, num, err := itemKey(id)
+				if err != nil {
+					rep.Lost = append(rep.Lost, fmt.Sprintf("%s/%s: not a capture's file name", d.Name(), name))
+					continue
+				}
+				rec, _ := json.Marshal(c)
+				target.Put(u64(num), rec)
+				target.SetSequence(max(target.Sequence(), num))
+				rep.Captures++
+				rep.Chunks += int(n)
+				rep.Restored = append(rep.Restored, fmt.Sprintf("%s/%s from %s", d.Name(), id, path))
+			}
+		}
+		return nil
+	})
+}
+
+// copyEvidence copies every incident's evidence folder: the files and the
+// SHA256SUMS that lists them. Symlinks are not followed.
+func copyEvidence(from, to string, rep *SalvageReport) {
+	dirs, _ := os.ReadDir(from)
+	for _, d := range dirs {
+		if !d.IsDir() {
+			continue
+		}
+		dst := filepath.Join(to, d.Name())
+		if err := mkdirPrivate(dst); err != nil {
+			rep.Lost = append(rep.Lost, "evidence folder "+dst+": "+err.Error())
+			continue
+		}
+		files, _ := os.ReadDir(filepath.Join(from, d.Name()))
+		for _, f := range files {
+			if !f.Type().IsRegular() {
+				continue
+			}
+			if err := copyFile(filepath.Join(from, d.Name(), f.Name()), filepath.Join(dst, f.Name())); err != nil && !os.IsExist(err) {
+				rep.Lost = append(rep.Lost, "evidence copy "+f.Name()+": "+err.Error())
+			}
+		}
+	}
+}
+
+func copyFile(from, to string) error {
+	in, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(to, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
