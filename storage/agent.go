@@ -212,6 +212,7 @@ var errorKinds = []struct {
 	{ErrConflict, "conflict", http.StatusConflict},
 	{ErrInvalid, "invalid", http.StatusBadRequest},
 	{ErrDamaged, "damaged", http.StatusInternalServerError},
+	{ErrNoSpace, "no_space", http.StatusInsufficientStorage},
 }
 
 func writeError(w http.ResponseWriter, err error) {

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -1022,7 +1023,11 @@ func (db *DB) commitPending() {
 			delete(db.pendingCount, key)
 		}
 		if err != nil {
-			db.failed[key] = fmt.Errorf("store chunk: %w", err)
+			if errors.Is(err, syscall.ENOSPC) {
+				db.failed[key] = fmt.Errorf("%w (%s): free some space, then capture again", ErrNoSpace, filepath.Dir(db.opts.Path))
+			} else {
+				db.failed[key] = fmt.Errorf("store chunk: %w", err)
+			}
 			continue
 		}
 		if p := db.progress[key]; p != nil {

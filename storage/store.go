@@ -60,4 +60,5 @@ var (
 	ErrInvalid   = errors.New("invalid request")
 	ErrConflict  = errors.New("conflict")
 	ErrDamaged   = errors.New("store is damaged")
+	ErrNoSpace   = errors.New("no space left on the store's disk")
 )

@@ -69,7 +69,7 @@ func retryFor(d time.Duration, f func() error) error {
 	wait := 50 * time.Millisecond
 	for {
 		err := f()
-		if err == nil || errors.Is(err, ErrInvalid) || errors.Is(err, ErrNotFound) || errors.Is(err, ErrAmbiguous) || errors.Is(err, ErrDamaged) || time.Now().After(deadline) {
+		if err == nil || errors.Is(err, ErrInvalid) || errors.Is(err, ErrNotFound) || errors.Is(err, ErrAmbiguous) || errors.Is(err, ErrDamaged) || errors.Is(err, ErrNoSpace) || time.Now().After(deadline) {
 			return err
 		}
 		time.Sleep(wait)

@@ -150,8 +150,8 @@ func (u *UI) openItem(i int) {
 	u.open, u.openRef = l, c.Incident+"/"+c.ID
 	u.mu.Unlock()
 	u.viewer.SetDoc(l.doc, c.State == storage.CaptureOpen)
+	l.loading.Lock() // before the poller can look at it
 	go func() {
-		l.loading.Lock()
 		defer l.loading.Unlock()
 		err := l.load(u.store, c.State == storage.CaptureSealed)
 		u.update(func() {

@@ -1,0 +1,228 @@
+package cli
+
+import (
+	"bytes"
+	"fmt"
+	mrand "math/rand"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// faultRuns is how many times each fault is repeated (CALM_FAULT_RUNS; the
+// default keeps CI short and still gives every fault 20 chances).
+func faultRuns() int {
+	if n, err := strconv.Atoi(os.Getenv("CALM_FAULT_RUNS")); err == nil && n > 0 {
+		return n
+	}
+	return 20
+}
+
+// TestFullDiskLosesNothingAcknowledged fills a small tmpfs under the store:
+// tee keeps the pipeline whole, says in one line why storing stopped, and
+// what the store acknowledged is there, a prefix of the input, in a file
+// that passes bbolt's check.
+func TestFullDiskLosesNothingAcknowledged(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a tmpfs needs root (CI runs as root)")
+	}
+	disk := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=24m,mode=0700", "tmpfs", disk).CombinedOutput(); err != nil {
+		t.Fatalf("mount tmpfs: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", disk).Run() })
+	r := mrand.New(mrand.NewSource(time.Now().UnixNano()))
+	failed := 0
+	for run := range faultRuns() {
+		w := newWorld(t)
+		w.home = filepath.Join(disk, fmt.Sprintf("home%d", run))
+		// Fill part of the disk first, so it runs out at a different moment.
+		filler := filepath.Join(disk, "filler")
+		os.WriteFile(filler, make([]byte, r.Intn(16<<20)), 0o600)
+		input := shellText(4<<20+r.Intn(28<<20), int64(run))
+		stdout, errs, code := w.run(input, "tee", "-q", "big")
+		if !bytes.Equal([]byte(stdout), input) {
+			t.Fatalf("run %d: stdout lost bytes on a full disk (%d of %d)", run, len(stdout), len(input))
+		}
+		if code != 0 {
+			failed++
+			if strings.Count(strings.TrimSpace(errs), "\n") != 0 || !strings.Contains(errs, "space") {
+				t.Fatalf("run %d: a full disk is not said in one line: %q", run, errs)
+			}
+			os.Remove(filler) // room for the checks
+			if stored, _, code := w.run(nil, "show", "--raw", "c1"); code == 0 && !bytes.HasPrefix(input, []byte(stored)) {
+				t.Fatalf("run %d: the stored %d bytes are not a prefix of the input", run, len(stored))
+			}
+		} else if stored := w.ok(nil, "show", "--raw", "c1"); stored != string(input) {
+			t.Fatalf("run %d: tee succeeded but stored %d of %d bytes", run, len(stored), len(input))
+		}
+		w.stopAgent()
+		w.checkStore()
+		os.RemoveAll(w.home)
+		os.Remove(filler)
+	}
+	if failed == 0 {
+		t.Fatal("the disk never filled up: the test checked nothing")
+	}
+	t.Logf("%d of %d runs filled the disk", failed, faultRuns())
+}
+
+// TestSocketDeletedUnderTheAgent removes the agent's socket again and again
+// while a tee streams through it: the agent binds it again, no second agent
+// starts, and the capture is whole.
+func TestSocketDeletedUnderTheAgent(t *testing.T) {
+	w := newWorld(t)
+	w.ok(nil, "incident", "new", "socket test")
+	input := shellText(24<<20, 3)
+	cmd := w.cmd("tee", "-q", "through")
+	stdin, _ := cmd.StdinPipe()
+	var out bytes.Buffer
+	var errs lockedBuffer
+	cmd.Stdout, cmd.Stderr = &out, &errs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for rest := input; len(rest) > 0; {
+			n := min(len(rest), 256<<10)
+			stdin.Write(rest[:n])
+			rest = rest[n:]
+			time.Sleep(30 * time.Millisecond)
+		}
+		stdin.Close()
+	}()
+	r := mrand.New(mrand.NewSource(time.Now().UnixNano()))
+	for range faultRuns() {
+		time.Sleep(time.Duration(50+r.Intn(150)) * time.Millisecond)
+		os.Remove(w.socket())
+		if r.Intn(2) == 0 {
+			w.ok(nil, "status") // a new client must find the same agent
+		}
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("tee: %v: %s", err, errs.String())
+	}
+	if !bytes.Equal(out.Bytes(), input) || w.ok(nil, "show", "--raw", "c1") != string(input) {
+		t.Fatal("the capture is not whole after the socket was deleted under the agent")
+	}
+	agents, _ := exec.Command("pgrep", "-f", "calm --store "+w.storePath()+" agent").Output()
+	if n := len(strings.Fields(string(agents))); n != 1 {
+		t.Fatalf("%d agents run for one store", n)
+	}
+	w.stopAgent()
+	w.checkStore()
+}
+
+// TestRecorderKilledKeepsWhatWasAcknowledged SIGKILLs calm shell at random
+// moments: what the store holds of each session is a prefix of the
+// recorder's journal, and the store passes bbolt's check.
+func TestRecorderKilledKeepsWhatWasAcknowledged(t *testing.T) {
+	w := newWorld(t)
+	w.ok(nil, "incident", "new", "recorder kills")
+	r := mrand.New(mrand.NewSource(time.Now().UnixNano()))
+	for run := range faultRuns() {
+		cmd := w.cmd("shell", "--", "sh", "-c", "seq 1 300000")
+		var out lockedBuffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Duration(20+r.Intn(400)) * time.Millisecond)
+		cmd.Process.Kill()
+		cmd.Wait()
+		_ = run
+	}
+	time.Sleep(300 * time.Millisecond) // the agent finishes what it had
+	journals, _ := filepath.Glob(filepath.Join(w.home, "journal", "*.cast"))
+	if len(journals) != faultRuns() {
+		t.Fatalf("%d journals for %d runs", len(journals), faultRuns())
+	}
+	byName := map[string][]byte{}
+	for _, j := range journals {
+		data, _ := os.ReadFile(j)
+		byName[j] = data
+	}
+	sessions := 0
+	for i := 1; i <= faultRuns(); i++ {
+		cast, _, code := w.run(nil, "show", "--cast", fmt.Sprintf("s%d", i))
+		if code != 0 {
+			continue // killed before the session was created: its journal has it all
+		}
+		sessions++
+		found := false
+		for _, data := range byName {
+			if len(cast) > 0 && bytes.HasPrefix(data, []byte(cast)) {
+				found = true
+			}
+		}
+		if !found && len(cast) > 0 {
+			t.Fatalf("s%d (%d bytes) is not a prefix of any journal", i, len(cast))
+		}
+	}
+	if sessions == 0 {
+		t.Fatal("no session reached the store: the kills came too early to test anything")
+	}
+	w.stopAgent()
+	w.checkStore()
+}
+
+// TestTUIKilledLeavesTheStoreWhole SIGKILLs the TUI at random moments while
+// it saves a selection: every capture that was sealed holds exactly the
+// selection, every copy verifies, and the store passes bbolt's check.
+func TestTUIKilledLeavesTheStoreWhole(t *testing.T) {
+	w := newWorld(t)
+	w.ok(nil, "incident", "new", "tui kills")
+	// Big enough that saving it takes long enough for kills to land mid-save.
+	full := strings.Repeat(mongoTranscript, 20_000)
+	w.ok([]byte(full), "tee", "-q", "mongo find")
+	tm := newTmux(t)
+	tm.start("PS1='ready> ' bash --norc --noprofile")
+	r := mrand.New(mrand.NewSource(time.Now().UnixNano()))
+	for range faultRuns() {
+		tm.waitFor("ready> ", 10*time.Second)
+		tm.typeText(w.envPrefix() + calmBin + " ui")
+		tm.press("Enter")
+		tm.waitFor("mongo find", 10*time.Second)
+		// The newest item opens first; select from the original capture.
+		tm.press("1", "Home", "Enter")
+		tm.waitFor("ObjectId", 10*time.Second)
+		tm.press("g", "v", "G", "s")
+		time.Sleep(time.Duration(r.Intn(200)) * time.Millisecond)
+		exec.Command("pkill", "-KILL", "-f", calmBin+" ui$").Run()
+		// A killed TUI leaves the terminal raw and on the alternate screen.
+		tm.typeText("stty sane; tput rmcup; clear")
+		tm.press("Enter")
+	}
+	time.Sleep(time.Second) // a save whose client died has nothing more coming
+	sealed := 0
+	for i := 2; i <= faultRuns()+1; i++ {
+		got, _, code := w.run(nil, "show", "--raw", fmt.Sprintf("c%d", i))
+		if code != 0 {
+			continue
+		}
+		// A selection is whole lines from the top (as far as the viewer had
+		// loaded); a save cut short by the kill is a prefix of one.
+		if !strings.HasPrefix(full, got) {
+			k := 0
+			for k < len(got) && got[k] == full[k] {
+				k++
+			}
+			t.Fatalf("c%d (%d bytes) is not a prefix of the capture it was selected from: differs at %d: %q vs %q", i, len(got), k, got[max(k-20, 0):min(k+20, len(got))], full[max(k-20, 0):min(k+20, len(full))])
+		}
+		if strings.HasSuffix(got, "\n") && len(got) > len(mongoTranscript) {
+			sealed++
+		}
+	}
+	if out, errs, code := w.run(nil, "verify"); code != 0 {
+		t.Fatalf("verify after TUI kills: %s %s", out, errs)
+	}
+	t.Logf("%d of %d saves were sealed before the kill", sealed, faultRuns())
+	w.stopAgent()
+	w.checkStore()
+	_ = syscall.SIGKILL
+}
