@@ -94,7 +94,7 @@ loop:
 		select {
 		case err = <-done:
 			break loop
-		case <-time.After(time.Duration(100+r.Intn(400)) * time.Millisecond):
+		case <-time.After(time.Duration(50+r.Intn(200)) * time.Millisecond):
 			if pid := w.agentPID(); pid > 0 {
 				syscall.Kill(pid, syscall.SIGKILL)
 				kills++
@@ -104,8 +104,8 @@ loop:
 	if err != nil {
 		t.Fatalf("tee failed after %d kills: %v: %s", kills, err, errs.String())
 	}
-	if kills < 10 {
-		t.Fatalf("only %d kills landed; the test needs at least 10", kills)
+	if kills < 20 {
+		t.Fatalf("only %d kills landed; the test needs at least 20", kills)
 	}
 	t.Logf("agent killed %d times", kills)
 	if !bytes.Equal(out.Bytes(), input) {
