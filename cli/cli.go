@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -231,6 +232,13 @@ func cmdAgent(e *env, args []string) error {
 		return err
 	}
 	logf("serving %s on %s", e.cfg.Store, *socket)
+	if path := os.Getenv("CALM_AGENT_CPUPROFILE"); path != "" {
+		// For bench work: a CPU profile of the agent's whole life.
+		if f, err := os.Create(path); err == nil {
+			pprof.StartCPUProfile(f)
+			defer pprof.StopCPUProfile()
+		}
+	}
 	report("ok")
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
