@@ -235,7 +235,8 @@ func (w *CaptureWriter) Close() (Capture, error) {
 		return w.Capture, err
 	}
 	seal := Seal{Chunks: w.next, Size: w.size, SHA256: hex.EncodeToString(w.hash.Sum(nil))}
-	for attempt := 0; ; attempt++ {
+	deadline := time.Now().Add(w.RetryFor)
+	for {
 		if err := w.waitFor(w.next); err != nil {
 			w.err = err
 			return w.Capture, err
@@ -245,7 +246,9 @@ func (w *CaptureWriter) Close() (Capture, error) {
 			w.Capture = c
 			return c, nil
 		}
-		if attempt >= 5 || errors.Is(err, ErrInvalid) || errors.Is(err, ErrNotFound) {
+		// An agent killed again and again mid-seal is retried as long as
+		// anything else is: the seal is idempotent.
+		if time.Now().After(deadline) || errors.Is(err, ErrInvalid) || errors.Is(err, ErrNotFound) || errors.Is(err, ErrDamaged) || errors.Is(err, ErrNoSpace) {
 			w.err = fmt.Errorf("seal capture %s: %w", w.Capture.ID, err)
 			return w.Capture, w.err
 		}
