@@ -26,7 +26,9 @@ usage: calm [--store FILE] [--mirror DIR]... [--config FILE] [COMMAND [ARGS]]
 
   (no command)           the TUI on the current incident (in a script: the status)
   ui [INCIDENT]          the TUI: captures, viewer, checklist, copies ('?' lists its keys)
-  review INCIDENT        the TUI read-only, timeline first, for the look back
+  review INCIDENT        the TUI read-only, timeline first, for the look back (or a pulled bundle)
+  push INCIDENT          upload the incident's bundle to the s3:// mirror, read back and checked
+  pull s3://.../X.tar.gz fetch a pushed bundle, check it, keep it for 'calm review'
   status                 the current incident and its captures' copies
   incident new [TITLE]   open an incident and make it current
   incident list          list incidents (* marks the current one)
@@ -165,6 +167,8 @@ func init() {
 		"pipe":     cmdPipe,
 		"clip":     cmdClip,
 		"ui":       cmdUI,
+		"push":     cmdPush,
+		"pull":     cmdPull,
 		"review":   cmdReview,
 	}
 }
@@ -216,7 +220,12 @@ func cmdAgent(e *env, args []string) error {
 			report = func(string) {}
 		}
 	}
-	db, err := storage.Open(storage.Options{Path: e.cfg.Store, Mirrors: e.cfg.Mirrors})
+	remotes, err := e.cfg.openRemotes()
+	if err != nil {
+		report(err.Error())
+		return err
+	}
+	db, err := storage.Open(storage.Options{Path: e.cfg.Store, Mirrors: e.cfg.Mirrors, Remotes: remotes})
 	if err != nil {
 		report(err.Error())
 		return err

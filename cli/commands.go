@@ -3,6 +3,7 @@ package cli
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -322,7 +323,10 @@ func cmdVerify(e *env, args []string) error {
 	if len(rep.Problems) > 0 {
 		return &exitError{code: 1, msg: fmt.Sprintf("%d of %d copies failed: the copies marked FAIL cannot be trusted; the others still can", len(rep.Problems), rep.Copies)}
 	}
-	fmt.Fprintf(e.stdout, "ok: %d copies of %d captures read back and match their SHA-256\n", rep.Copies, rep.Captures)
+	fmt.Fprintf(e.stdout, "ok: %d copies of %d captures read back and match their SHA-256\n", rep.Copies-rep.Pending, rep.Captures)
+	if rep.Pending > 0 {
+		fmt.Fprintf(e.stdout, "pending: %d S3 copies not uploaded yet (the agent retries; 'calm doctor' says if the bucket answers)\n", rep.Pending)
+	}
 	return nil
 }
 
@@ -535,6 +539,8 @@ func cmdDoctor(e *env, args []string) error {
 		say(false, "copies: %s", oneLine(err.Error()))
 	} else if len(rep.Problems) > 0 {
 		say(false, "copies: %d of %d fail; run 'calm verify' for the list", len(rep.Problems), rep.Copies)
+	} else if rep.Pending > 0 {
+		say(true, "copies: all verified copies of %d captures match; %d S3 copies are still pending", rep.Captures, rep.Pending)
 	} else {
 		say(true, "copies: all %d copies of %d captures read back and match", rep.Copies, rep.Captures)
 	}
@@ -542,6 +548,19 @@ func cmdDoctor(e *env, args []string) error {
 		if fi, err := os.Stat(m); err != nil || !fi.IsDir() {
 			say(false, "mirror %s is not reachable: mount it or remove it from the config", m)
 		}
+	}
+	remotes, err := e.cfg.openRemotes()
+	if err != nil {
+		say(false, "%s", oneLine(err.Error()))
+	}
+	for _, r := range remotes {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := r.Reachable(ctx); err != nil {
+			say(false, "S3 mirror %s: copies stay pending until it answers (check s3.endpoint and the AWS credentials)", oneLine(err.Error()))
+		} else {
+			say(true, "S3 mirror %s answers", r.URL)
+		}
+		cancel()
 	}
 	if _, err := exec.LookPath("tmux"); err != nil {
 		warn("tmux is not installed: calm split and calm snap need it")

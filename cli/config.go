@@ -15,6 +15,13 @@ import (
 	"calm/storage"
 )
 
+// S3Config says where S3-compatible mirrors live; credentials come from the
+// standard AWS environment and profile files.
+type S3Config struct {
+	Endpoint string `toml:"endpoint"` // e.g. "https://s3.eu-west-1.amazonaws.com" or "http://127.0.0.1:7070"
+	Region   string `toml:"region"`
+}
+
 // Config is calm's configuration. Every key is optional.
 type Config struct {
 	Store          string   `toml:"store"`
@@ -24,6 +31,9 @@ type Config struct {
 	Checklists     []string `toml:"checklists"`
 	Marks          []string `toml:"marks"`   // more destructive-command patterns (RE2)
 	Webhook        string   `toml:"webhook"` // a Slack-compatible incoming webhook for the team message
+	S3             S3Config `toml:"s3"`      // how to reach s3:// mirrors
+
+	remotes []string // the s3:// mirrors, apart from the folders
 
 	socket      string
 	flagMirrors []string
@@ -99,14 +109,24 @@ func loadConfig(g globalFlags) (Config, error) {
 	}
 	c.Mirrors = append(c.Mirrors, g.mirrors...)
 	c.flagMirrors = g.mirrors
-	for i, m := range c.Mirrors {
-		c.Mirrors[i] = expand(m)
-		if abs, err := filepath.Abs(c.Mirrors[i]); err == nil {
-			c.Mirrors[i] = abs
+	var folders []string
+	for _, m := range c.Mirrors {
+		if strings.HasPrefix(m, "s3://") {
+			c.remotes = append(c.remotes, m)
+			continue
 		}
+		m = expand(m)
+		if abs, err := filepath.Abs(m); err == nil {
+			m = abs
+		}
+		folders = append(folders, m)
+	}
+	c.Mirrors = folders
+	if v := os.Getenv("CALM_S3_ENDPOINT"); v != "" {
+		c.S3.Endpoint = v
 	}
 	if c.CopiesRequired == 0 {
-		c.CopiesRequired = 2 + len(c.Mirrors)
+		c.CopiesRequired = 2 + len(c.Mirrors) + len(c.remotes)
 	}
 	c.socket = os.Getenv("CALM_SOCKET")
 	if c.socket == "" {
@@ -145,4 +165,17 @@ func (c Config) checklistDirs() []string {
 		dirs = append(dirs, expand(d))
 	}
 	return dirs
+}
+
+// openRemotes connects to the s3:// mirrors.
+func (c Config) openRemotes() ([]*storage.Remote, error) {
+	var out []*storage.Remote
+	for _, u := range c.remotes {
+		r, err := storage.NewRemote(u, storage.RemoteOptions{Endpoint: c.S3.Endpoint, Region: c.S3.Region})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
 }

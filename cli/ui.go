@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 
+	"calm/report"
 	"calm/ui"
 )
 
@@ -22,7 +23,15 @@ func cmdReview(e *env, args []string) error {
 		return err
 	}
 	if fs.NArg() != 1 {
-		return usageError("name the incident to review (see 'calm incident list')")
+		return usageError("name the incident to review (see 'calm incident list'), or a pulled bundle")
+	}
+	if path := e.pulledBundle(fs.Arg(0)); path != "" {
+		bs, err := report.OpenBundle(path)
+		if err != nil {
+			return err
+		}
+		e.store = bs
+		return runUI(e, "", true)
 	}
 	return runUI(e, fs.Arg(0), true)
 }

@@ -326,6 +326,11 @@ func (db *DB) SealCapture(incident, capture string, s Seal) (Capture, error) {
 	}
 	wg.Wait()
 
+	// Remote copies are made in the background: the network never holds up
+	// the responder. They show as pending until uploaded and read back.
+	for _, r := range db.opts.Remotes {
+		copies = append(copies, Copy{Kind: CopyRemote, Location: r.Location(r.Key(incident, FileName(capture))), State: CopyPending})
+	}
 	c.State, c.Size, c.Chunks, c.SHA256, c.Sealed, c.Copies = CaptureSealed, cp.size, s.Chunks, storeSum, now, copies
 	err = db.update(func(tx *bolt.Tx) error {
 		b, err := incidentBucket(tx, incident)
@@ -346,6 +351,7 @@ func (db *DB) SealCapture(incident, capture string, s Seal) (Capture, error) {
 	delete(db.progress, progressKey(incident, capture))
 	db.mu.Unlock()
 	db.writeSums(incident)
+	db.kickRemotes()
 	return c, nil
 }
 
@@ -464,6 +470,10 @@ func (db *DB) Verify(incident string) (VerifyReport, error) {
 			c.Copies = checked
 			for _, cp := range checked {
 				rep.Copies++
+				if cp.State == CopyPending {
+					rep.Pending++
+					continue
+				}
 				if cp.State != CopyVerified {
 					rep.Problems = append(rep.Problems, Problem{Incident: inc.ID, Capture: c.ID, Copy: cp})
 				}
@@ -486,6 +496,19 @@ func (db *DB) verifyCapture(c Capture) []Copy {
 		wg.Add(1)
 		go func(i int, cp Copy) {
 			defer wg.Done()
+			if cp.Kind == CopyRemote {
+				r, key := db.remoteFor(cp.Location)
+				if r == nil {
+					out[i] = cp // a bucket no longer configured: left as it was
+					return
+				}
+				if cp.State == CopyPending {
+					out[i] = cp // not uploaded yet: the uploader's job
+					return
+				}
+				out[i] = checkRemote(r, key, c.SHA256, db.opts.Now)
+				return
+			}
 			if cp.Kind != CopyStore {
 				out[i] = checkFile(cp.Kind, cp.Location, c.SHA256, db.opts.Now)
 				return

@@ -50,6 +50,7 @@ type Options struct {
 	StrictMode  bool          // bbolt checks itself after every commit (tests)
 	LockTimeout time.Duration // default 2s
 	SkipCheck   bool          // do not run the consistency check at open
+	Remotes     []*Remote     // S3-compatible buckets that get a copy of every capture
 }
 
 // MaxChunk is the largest chunk a client may send.
@@ -78,6 +79,8 @@ type DB struct {
 	kick chan struct{}
 	stop chan struct{}
 	done chan struct{}
+
+	remoteKick chan struct{} // wakes the uploader
 
 	damage  atomic.Pointer[error] // set once the file is known to be damaged
 	checked chan struct{}         // closed once the check at open is done
@@ -209,6 +212,10 @@ func Open(o Options) (*DB, error) {
 	}
 	go db.committer()
 	go db.copyLoop()
+	if len(o.Remotes) > 0 {
+		db.remoteKick = make(chan struct{}, 1)
+		go db.remoteLoop()
+	}
 	return db, nil
 }
 

@@ -173,6 +173,7 @@ type Problem struct {
 type VerifyReport struct {
 	Captures int       `json:"captures"`
 	Copies   int       `json:"copies"`
+	Pending  int       `json:"pending,omitempty"` // remote copies not uploaded yet
 	Problems []Problem `json:"problems,omitempty"`
 }
 

@@ -1,0 +1,170 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"calm/checklist"
+	"calm/report"
+	"calm/storage"
+)
+
+// objectOf splits s3://bucket/key into a remote for the bucket and the key.
+func (e *env) objectOf(s3url string) (*storage.Remote, string, error) {
+	u, err := url.Parse(s3url)
+	if err != nil || u.Scheme != "s3" || u.Host == "" || strings.Trim(u.Path, "/") == "" {
+		return nil, "", usageError("%q is not an object address like s3://bucket/prefix/bundles/INCIDENT.tar.gz", s3url)
+	}
+	r, err := storage.NewRemote("s3://"+u.Host, storage.RemoteOptions{Endpoint: e.cfg.S3.Endpoint, Region: e.cfg.S3.Region})
+	return r, strings.Trim(u.Path, "/"), err
+}
+
+// cmdPush uploads an incident's bundle next to the incident's mirror copies
+// and reads it back.
+func cmdPush(e *env, args []string) error {
+	fs := e.flags("push", "INCIDENT [--to s3://bucket/prefix]")
+	to := fs.String("to", "", "where to push (default: the first s3:// mirror)")
+	var ref string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		ref, args = args[0], args[1:]
+	}
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *to == "" {
+		if len(e.cfg.remotes) == 0 {
+			return usageError("no s3:// mirror is configured: add one to mirrors in the config, or say --to s3://bucket/prefix")
+		}
+		*to = e.cfg.remotes[0]
+	}
+	red, err := report.NewRedactor(e.cfg.Redact)
+	if err != nil {
+		return err
+	}
+	lists, _ := checklist.Load(e.cfg.checklistDirs())
+	rec, err := report.Load(e.store, ref, lists)
+	if err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "calm-push-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	file := filepath.Join(dir, "bundle.tar.gz")
+	f, err := os.OpenFile(file, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	bw := bufio.NewWriterSize(f, 1<<20)
+	st, err := report.Bundle(e.store, rec, bw, red, time.Now())
+	if err == nil {
+		err = bw.Flush()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("bundle %s: %w", rec.Incident.ID, err)
+	}
+	r, err := storage.NewRemote(*to, storage.RemoteOptions{Endpoint: e.cfg.S3.Endpoint, Region: e.cfg.S3.Region})
+	if err != nil {
+		return err
+	}
+	key := r.Key("bundles", rec.Incident.ID+".tar.gz")
+	sum, _, err := hashLocal(file)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	fmt.Fprintf(e.stderr, "calm: uploading %s (%d files, %d secrets redacted)\n", r.Location(key), st.Files, st.Redacted)
+	if err := r.Put(ctx, key, file, sum); err != nil {
+		return fmt.Errorf("%w: check the endpoint and credentials (calm doctor), then push again", err)
+	}
+	back, _, err := r.Hash(ctx, key)
+	if err != nil || back != sum {
+		return fmt.Errorf("pushed %s, but reading it back gave %q (%v): push again", r.Location(key), back, err)
+	}
+	e.store.AddEvent(rec.Incident.ID, storage.EventExport, "", "pushed to "+r.Location(key))
+	fmt.Fprintf(e.stdout, "pushed %s, sha256 %s, read back and verified\npull it with: calm pull %s\n", r.Location(key), sum[:16], r.Location(key))
+	return nil
+}
+
+// cmdPull fetches a pushed bundle, checks it against its manifest, and keeps
+// it for review.
+func cmdPull(e *env, args []string) error {
+	fs := e.flags("pull", "s3://bucket/prefix/bundles/INCIDENT.tar.gz")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usageError("say which bundle: calm pull s3://bucket/prefix/bundles/INCIDENT.tar.gz")
+	}
+	r, key, err := e.objectOf(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	dir := filepath.Join(filepath.Dir(e.cfg.Store), "pulled")
+	if err := storage.EnsurePrivateDir(dir); err != nil {
+		return err
+	}
+	final := filepath.Join(dir, filepath.Base(key))
+	tmp, err := os.CreateTemp(dir, ".pull-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	if err := r.Get(ctx, key, tmp); err != nil {
+		tmp.Close()
+		return fmt.Errorf("download %s: %w", fs.Arg(0), err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	tmp.Close()
+	bs, err := report.OpenBundle(tmp.Name())
+	if err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), final); err != nil {
+		return err
+	}
+	inc, _ := bs.CurrentIncident()
+	caps, _ := bs.Captures("")
+	fmt.Fprintf(e.stdout, "pulled %s into %s: every file matches its SHA256SUMS\nincident %s %q, %d captures\nreview it: calm review %s\n", fs.Arg(0), final, inc.ID, inc.Title, len(caps), final)
+	return nil
+}
+
+// pulledBundle finds the bundle a review names: a path, or an incident
+// pulled earlier.
+func (e *env) pulledBundle(ref string) string {
+	if strings.HasSuffix(ref, ".tar.gz") {
+		if _, err := os.Stat(ref); err == nil {
+			return ref
+		}
+	}
+	p := filepath.Join(filepath.Dir(e.cfg.Store), "pulled", ref+".tar.gz")
+	if _, err := os.Stat(p); err == nil {
+		return p
+	}
+	return ""
+}
+
+func hashLocal(path string) (string, int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", 0, err
+	}
+	defer f.Close()
+	return storage.HashReader(f)
+}

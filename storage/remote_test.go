@@ -1,0 +1,176 @@
+package storage
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+)
+
+// s3Server is a real S3 server on loopback: versitygw with its POSIX
+// backend, which .ci/run installs.
+type s3Server struct {
+	t    *testing.T
+	addr string
+	root string
+	cmd  *exec.Cmd
+}
+
+func versitygw(t *testing.T) string {
+	if p, err := exec.LookPath("versitygw"); err == nil {
+		return p
+	}
+	out, _ := exec.Command("go", "env", "GOPATH").Output()
+	p := filepath.Join(strings.TrimSpace(string(out)), "bin", "versitygw")
+	if _, err := os.Stat(p); err != nil {
+		t.Fatal("versitygw is missing: go install github.com/versity/versitygw/cmd/versitygw@v1.8.0 (.ci/run does)")
+	}
+	return p
+}
+
+func startS3(t *testing.T) *s3Server {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	s := &s3Server{t: t, addr: addr, root: t.TempDir()}
+	t.Setenv("AWS_ACCESS_KEY_ID", "calmtest")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "calmtestsecret")
+	s.start()
+	t.Cleanup(s.stop)
+	c := s.client()
+	if err := c.MakeBucket(context.Background(), "calm", minio.MakeBucketOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func (s *s3Server) start() {
+	s.cmd = exec.Command(versitygw(s.t), "--port", s.addr, "posix", s.root)
+	s.cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY=calmtest", "ROOT_SECRET_KEY=calmtestsecret")
+	if err := s.cmd.Start(); err != nil {
+		s.t.Fatal(err)
+	}
+	for range 100 {
+		if c, err := net.Dial("tcp", s.addr); err == nil {
+			c.Close()
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	s.t.Fatal("versitygw did not start")
+}
+
+func (s *s3Server) stop() {
+	if s.cmd != nil && s.cmd.Process != nil {
+		s.cmd.Process.Kill()
+		s.cmd.Wait()
+	}
+}
+
+func (s *s3Server) client() *minio.Client {
+	c, err := minio.New(s.addr, &minio.Options{Creds: credentials.NewStaticV4("calmtest", "calmtestsecret", "")})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return c
+}
+
+func remoteCopy(c Capture) Copy {
+	for _, cp := range c.Copies {
+		if cp.Kind == CopyRemote {
+			return cp
+		}
+	}
+	return Copy{}
+}
+
+// waitRemote waits until the capture's remote copy reaches state.
+func waitRemote(t *testing.T, db *DB, ref, state string) Capture {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		c, err := db.Capture(ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if remoteCopy(c).State == state {
+			return c
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s remote copy stayed %+v, want %s", ref, remoteCopy(c), state)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestRemoteCopiesAreVerifiedPendingWhileDownAndCheckedByVerify(t *testing.T) {
+	s3 := startS3(t)
+	r, err := NewRemote("s3://calm/team/incidents", RemoteOptions{Endpoint: "http://" + s3.addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "calm.db")
+	db, err := Open(Options{Path: path, Remotes: []*Remote{r}, StrictMode: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	data := bytes.Repeat([]byte("{ _id: ObjectId(\"65f1\") }\n"), 100_000)
+	c := save(t, db, "before", data)
+	ref := c.Incident + "/" + c.ID
+	if remoteCopy(c).State != CopyPending {
+		t.Fatalf("a fresh capture's remote copy is %+v, want pending", remoteCopy(c))
+	}
+	c = waitRemote(t, db, ref, CopyVerified)
+	if cp := remoteCopy(c); cp.SHA256 != c.SHA256 || cp.Location != "s3://calm/team/incidents/"+c.Incident+"/c1.txt" {
+		t.Fatalf("remote copy %+v", cp)
+	}
+	if rep, err := db.Verify(""); err != nil || len(rep.Problems) != 0 || rep.Copies != 3 {
+		t.Fatalf("verify: %+v %v", rep, err)
+	}
+
+	// An object changed on the server: verify fails and names it.
+	other := []byte("tampered")
+	s3.client().PutObject(context.Background(), "calm", "team/incidents/"+c.Incident+"/c1.txt", bytes.NewReader(other), int64(len(other)), minio.PutObjectOptions{})
+	rep, _ := db.Verify("")
+	if len(rep.Problems) != 1 || rep.Problems[0].Copy.Kind != CopyRemote || rep.Problems[0].Copy.State != CopyMismatch || !strings.HasPrefix(rep.Problems[0].Copy.Location, "s3://calm/") {
+		t.Fatalf("verify after tampering: %+v", rep)
+	}
+
+	// The server stops mid-incident: captures still save at once, their
+	// remote copies wait, pending; when it is back they complete.
+	s3.stop()
+	start := time.Now()
+	c2 := save(t, db, "while down", []byte("saved while the bucket is away\n"))
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("saving waited %s for the network", d)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for remoteCopy(c2).Error == "" && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+		c2, _ = db.Capture(c2.Incident + "/" + c2.ID)
+	}
+	if cp := remoteCopy(c2); cp.State != CopyPending || cp.Error == "" || c2.VerifiedCopies() != 2 {
+		t.Fatalf("while down: %+v", c2.Copies)
+	}
+	if rep, _ := db.Verify(c2.Incident); rep.Pending == 0 {
+		t.Fatalf("verify does not count the pending copy: %+v", rep)
+	}
+	s3.start()
+	c2 = waitRemote(t, db, c2.Incident+"/"+c2.ID, CopyVerified)
+	if c2.VerifiedCopies() != 3 {
+		t.Fatalf("after the server came back: %+v", c2.Copies)
+	}
+}
