@@ -97,8 +97,12 @@ func readOnly() error {
 	return fmt.Errorf("a pulled incident is read-only: %w", storage.ErrInvalid)
 }
 
-func (b *BundleStore) NewIncident(string) (storage.Incident, error) { return storage.Incident{}, readOnly() }
-func (b *BundleStore) Incidents() ([]storage.Incident, error)     { return []storage.Incident{b.incident}, nil }
+func (b *BundleStore) NewIncident(string) (storage.Incident, error) {
+	return storage.Incident{}, readOnly()
+}
+func (b *BundleStore) Incidents() ([]storage.Incident, error) {
+	return []storage.Incident{b.incident}, nil
+}
 func (b *BundleStore) Incident(ref string) (storage.Incident, error) {
 	if ref == "" || strings.HasPrefix(b.incident.ID, ref) {
 		return b.incident, nil
@@ -135,7 +139,9 @@ func (b *BundleStore) WriteContent(ref string, from int64, w io.Writer) error {
 	_, err = w.Write(data[min(from, int64(len(data))):])
 	return err
 }
-func (b *BundleStore) AddNote(string, string) (storage.Event, error) { return storage.Event{}, readOnly() }
+func (b *BundleStore) AddNote(string, string) (storage.Event, error) {
+	return storage.Event{}, readOnly()
+}
 func (b *BundleStore) AddMarker(string, string, string, float64) (storage.Event, error) {
 	return storage.Event{}, readOnly()
 }
