@@ -8,6 +8,8 @@ import (
 	"os"
 	"regexp"
 	"runtime"
+	"strings"
+	"sync"
 
 	"calm/sanitize"
 
@@ -20,6 +22,62 @@ var errStop = errors.New("stop")
 // maxLine caps how much of one line is kept for matching; a longer line is
 // matched on its first maxLine bytes.
 const maxLine = 16 << 20
+
+// rareByte picks, for a case-sensitive literal, the byte of it least likely
+// in shell output. Sanitising only removes bytes (and adds U+FFFD's), so a
+// line whose raw bytes lack it cannot match: whole chunks are then scanned
+// for that byte alone, the way grep does, and only its lines are looked at.
+func (q SearchQuery) rareByte() (byte, bool) {
+	if !q.Literal || q.IgnoreCase || q.Pattern == "" {
+		return 0, false
+	}
+	rank := func(c byte) int {
+		switch {
+		case c == ' ':
+			return 100
+		case c >= 'a' && c <= 'z':
+			return 40 + strings.IndexByte("zqxjkvbpygfwmucldrhsnioate", c) // rarer letters rank lower
+		case c >= '0' && c <= '9':
+			return 30
+		case c >= 'A' && c <= 'Z':
+			return 20
+		case c >= 0x80:
+			return 90
+		}
+		return 10
+	}
+	best, bestRank := byte(0), 1000
+	for i := 0; i < len(q.Pattern); i++ {
+		c := q.Pattern[i]
+		if c == 0xEF || c == 0xBF || c == 0xBD {
+			continue
+		}
+		if r := rank(c); r < bestRank {
+			best, bestRank = c, r
+		}
+	}
+	return best, bestRank < 1000
+}
+
+// rarestIn returns the byte of pattern that occurs least in sample (never one
+// of U+FFFD's, which sanitising can add).
+func rarestIn(pattern string, sample []byte) byte {
+	var count [256]int
+	for _, c := range sample {
+		count[c]++
+	}
+	best, least := pattern[0], -1
+	for i := 0; i < len(pattern); i++ {
+		c := pattern[i]
+		if c == 0xEF || c == 0xBF || c == 0xBD {
+			continue
+		}
+		if least < 0 || count[c] < least {
+			best, least = c, count[c]
+		}
+	}
+	return best
+}
 
 // matcher tells whether a line matches: a case-sensitive literal is a plain
 // byte search, many times faster than the same pattern as a regexp.
@@ -133,7 +191,7 @@ func (db *DB) Search(q SearchQuery, each func(Match) error) error {
 				return nil
 			}
 			if c.Recording == nil {
-				err := db.searchChunks(inc, c.ID, match, hit)
+				err := db.searchChunks(inc, c.ID, q, match, hit)
 				if errors.Is(err, errStop) {
 					return nil
 				}
@@ -207,13 +265,17 @@ func matchLine(text []byte, buf *[]byte, match func([]byte) bool) []byte {
 // and searches the whole lines inside it; here, in chunk order, the lines
 // cut by chunk boundaries are joined and searched, and line numbers are
 // added up as matches are handed out.
-func (db *DB) searchChunks(inc, id string, match func([]byte) bool, hit func(line int64, text []byte) error) error {
+func (db *DB) searchChunks(inc, id string, q SearchQuery, match func([]byte) bool, hit func(line int64, text []byte) error) error {
+	_, filter := q.rareByte()
+	var need byte
+	needSet := false
 	type found struct {
 		line int64 // counted from the chunk's first whole line, 1-based
 		text []byte
 	}
 	type job struct {
 		data       []byte
+		need       byte // the rare byte lines must hold (filter set)
 		head, tail []byte // the end of the line begun before, the start of the next
 		whole      bool   // the chunk has a line end
 		lines      int64  // whole lines after head
@@ -230,7 +292,12 @@ func (db *DB) searchChunks(inc, id string, match func([]byte) bool, hit func(lin
 		defer close(jobs)
 		defer close(order)
 		readErr = db.eachChunk(inc, id, func(_ uint64, data []byte) error {
-			j := &job{data: bytes.Clone(data), done: make(chan struct{})}
+			buf := searchBuffers.Get().(*[]byte)
+			if filter && !needSet {
+				// The pattern's byte that is rarest in this capture's first chunk.
+				need, needSet = rarestIn(q.Pattern, data), true
+			}
+			j := &job{data: append((*buf)[:0], data...), need: need, done: make(chan struct{})}
 			select {
 			case order <- j:
 			case <-quit:
@@ -249,13 +316,34 @@ func (db *DB) searchChunks(inc, id string, match func([]byte) bool, hit func(lin
 					last := bytes.LastIndexByte(j.data, '\n')
 					j.whole, j.head, j.tail = true, j.data[:first], j.data[last+1:]
 					mid := j.data[first+1 : last+1]
-					for len(mid) > 0 {
-						i := bytes.IndexByte(mid, '\n')
-						j.lines++
-						if t := matchLine(mid[:i], &buf, match); t != nil {
-							j.hits = append(j.hits, found{j.lines, bytes.Clone(t)})
+					if filter {
+						// Only the lines that hold the rare byte can match.
+						j.lines = int64(bytes.Count(mid, []byte{'\n'}))
+						var before int64 // lines wholly before pos
+						for pos := 0; ; {
+							k := bytes.IndexByte(mid[pos:], j.need)
+							if k < 0 {
+								break
+							}
+							at := pos + k
+							start := bytes.LastIndexByte(mid[:at], '\n') + 1
+							end := at + bytes.IndexByte(mid[at:], '\n')
+							before += int64(bytes.Count(mid[pos:start], []byte{'\n'}))
+							if t := matchLine(mid[start:end], &buf, match); t != nil {
+								j.hits = append(j.hits, found{before + 1, bytes.Clone(t)})
+							}
+							before++
+							pos = end + 1
 						}
-						mid = mid[i+1:]
+					} else {
+						for len(mid) > 0 {
+							i := bytes.IndexByte(mid, '\n')
+							j.lines++
+							if t := matchLine(mid[:i], &buf, match); t != nil {
+								j.hits = append(j.hits, found{j.lines, bytes.Clone(t)})
+							}
+							mid = mid[i+1:]
+						}
 					}
 				}
 				close(j.done)
@@ -286,6 +374,7 @@ func (db *DB) searchChunks(inc, id string, match func([]byte) bool, hit func(lin
 		}
 		line += j.lines
 		carry = append(carry[:0], j.tail...)
+		searchBuffers.Put(&j.data) // nothing refers to it now: hits are copies
 	}
 	if readErr != nil {
 		return readErr
@@ -298,6 +387,10 @@ func (db *DB) searchChunks(inc, id string, match func([]byte) bool, hit func(lin
 	}
 	return nil
 }
+
+// searchBuffers recycles chunk copies: allocating (and zeroing) a fresh MiB
+// per chunk cost a fifth of a search.
+var searchBuffers = sync.Pool{New: func() any { b := make([]byte, 0, ChunkSize); return &b }}
 
 type writerFunc func([]byte) (int, error)
 
