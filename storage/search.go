@@ -275,7 +275,7 @@ func (db *DB) searchChunks(inc, id string, q SearchQuery, match func([]byte) boo
 	}
 	type job struct {
 		data       []byte
-		need       byte // the rare byte lines must hold (filter set)
+		need       byte   // the rare byte lines must hold (filter set)
 		head, tail []byte // the end of the line begun before, the start of the next
 		whole      bool   // the chunk has a line end
 		lines      int64  // whole lines after head
