@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"regexp"
 	"strings"
 
 	"calm/sanitize"
@@ -152,16 +151,9 @@ func (b *BundleStore) Events(string) ([]storage.Event, error) { return b.events,
 
 // Search finds lines in the bundle's captures (sessions by their output).
 func (b *BundleStore) Search(q storage.SearchQuery, each func(storage.Match) error) error {
-	pat := q.Pattern
-	if q.Literal {
-		pat = regexp.QuoteMeta(pat)
-	}
-	if q.IgnoreCase {
-		pat = "(?i)" + pat
-	}
-	re, err := regexp.Compile(pat)
+	re, err := q.Regexp()
 	if err != nil {
-		return fmt.Errorf("pattern %q: %v: %w", q.Pattern, err, storage.ErrInvalid)
+		return err
 	}
 	found := 0
 	for _, c := range b.captures {

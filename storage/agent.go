@@ -398,7 +398,7 @@ func (a *Agent) routes() http.Handler {
 			writeError(w, err)
 			return
 		}
-		if _, err := body.compile(); err != nil {
+		if _, err := body.Regexp(); err != nil {
 			writeError(w, err)
 			return
 		}

@@ -86,15 +86,15 @@ func (q SearchQuery) matcher() (func([]byte) bool, error) {
 		lit := []byte(q.Pattern)
 		return func(b []byte) bool { return bytes.Contains(b, lit) }, nil
 	}
-	re, err := q.compile()
+	re, err := q.Regexp()
 	if err != nil {
 		return nil, err
 	}
 	return re.Match, nil
 }
 
-// compile turns a query into a regexp: RE2 syntax, or a literal with -F.
-func (q SearchQuery) compile() (*regexp.Regexp, error) {
+// Regexp turns a query into a regexp: RE2 syntax, or a literal with -F.
+func (q SearchQuery) Regexp() (*regexp.Regexp, error) {
 	pat := q.Pattern
 	if q.Literal {
 		pat = regexp.QuoteMeta(pat)
