@@ -135,7 +135,8 @@ func (w *world) agentPID() int {
 func (w *world) stopAgent() {
 	if pid := w.agentPID(); pid > 0 {
 		syscall.Kill(pid, syscall.SIGTERM)
-		for i := 0; i < 100 && syscall.Kill(pid, 0) == nil; i++ {
+		// A graceful stop may take a while after heavy load (closing a big store).
+		for i := 0; i < 1500 && syscall.Kill(pid, 0) == nil; i++ {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
