@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -125,7 +124,7 @@ func TestRecorderKilledKeepsWhatWasAcknowledged(t *testing.T) {
 	w := newWorld(t)
 	w.ok(nil, "incident", "new", "recorder kills")
 	r := mrand.New(mrand.NewSource(time.Now().UnixNano()))
-	for run := range faultRuns() {
+	for range faultRuns() {
 		cmd := w.cmd("shell", "--", "sh", "-c", "seq 1 300000")
 		var out lockedBuffer
 		cmd.Stdout, cmd.Stderr = &out, &out
@@ -135,7 +134,6 @@ func TestRecorderKilledKeepsWhatWasAcknowledged(t *testing.T) {
 		time.Sleep(time.Duration(20+r.Intn(400)) * time.Millisecond)
 		cmd.Process.Kill()
 		cmd.Wait()
-		_ = run
 	}
 	time.Sleep(300 * time.Millisecond) // the agent finishes what it had
 	journals, _ := filepath.Glob(filepath.Join(w.home, "journal", "*.cast"))
@@ -224,5 +222,4 @@ func TestTUIKilledLeavesTheStoreWhole(t *testing.T) {
 	t.Logf("%d of %d saves were sealed before the kill", sealed, faultRuns())
 	w.stopAgent()
 	w.checkStore()
-	_ = syscall.SIGKILL
 }

@@ -34,14 +34,13 @@ func OpenBundle(path string) (*BundleStore, error) {
 		return nil, err
 	}
 	defer f.Close()
-	ok, problems, err := VerifyBundle(f)
+	_, problems, err := VerifyBundle(f)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("%s: %d files do not match its %s (%s): do not trust it", path, len(problems), SumsFile, problems[0])
 	}
-	_ = ok
 	f.Seek(0, io.SeekStart)
 	gz, err := gzip.NewReader(f)
 	if err != nil {

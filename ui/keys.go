@@ -45,7 +45,6 @@ func (u *UI) key(ev *tcell.EventKey) *tcell.EventKey {
 	default:
 		return ev
 	}
-	inViewer := u.app.GetFocus() == u.viewer
 	switch r := ev.Rune(); r {
 	case '?':
 		u.showHelp()
@@ -91,7 +90,6 @@ func (u *UI) key(ev *tcell.EventKey) *tcell.EventKey {
 	case '-':
 		u.replayFaster(false)
 	default:
-		_ = inViewer
 		return ev
 	}
 	return nil
