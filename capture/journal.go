@@ -26,7 +26,18 @@ type Journal struct {
 	lastAt  float64
 	changed chan struct{} // signalled (never blocking) after every write
 	line    []byte        // reused for each event
+	pending []byte        // events not yet written to the file
+	timer   *time.Timer   // writes pending events soon after the first
+	werr    error         // the first write error
 }
+
+// Output arrives in small reads; writing each as its own event line cost
+// a system call per read. Events wait at most journalDelay, or until
+// journalBatch bytes are waiting, and then go out in one write.
+const (
+	journalDelay = 5 * time.Millisecond
+	journalBatch = 128 << 10
+)
 
 // Header is the first line of an asciicast v2 file.
 type Header struct {
@@ -59,16 +70,41 @@ func CreateJournal(path string, h Header, start time.Time) (*Journal, error) {
 }
 
 func (j *Journal) writeLine(line []byte) error {
-	n, err := j.f.Write(line)
+	if j.werr != nil {
+		return j.werr
+	}
+	j.pending = append(j.pending, line...)
+	if len(j.pending) >= journalBatch {
+		return j.flushLocked()
+	}
+	if j.timer == nil {
+		j.timer = time.AfterFunc(journalDelay, func() {
+			j.mu.Lock()
+			defer j.mu.Unlock()
+			j.flushLocked()
+		})
+	} else {
+		j.timer.Reset(journalDelay)
+	}
+	return nil
+}
+
+// flushLocked writes the pending events; j.mu is held.
+func (j *Journal) flushLocked() error {
+	if len(j.pending) == 0 || j.f == nil {
+		return j.werr
+	}
+	n, err := j.f.Write(j.pending)
 	j.size += int64(n)
+	j.pending = j.pending[:0]
 	select {
 	case j.changed <- struct{}{}:
 	default:
 	}
-	if err != nil {
-		return fmt.Errorf("write journal %s: %w", j.f.Name(), err)
+	if err != nil && j.werr == nil {
+		j.werr = fmt.Errorf("write journal %s: %w", j.f.Name(), err)
 	}
-	return nil
+	return j.werr
 }
 
 // Changed is signalled after writes, for a follower of the file.
@@ -204,6 +240,13 @@ func (j *Journal) Close() error {
 	if len(j.carry) > 0 {
 		j.event(time.Now(), "o", string(j.carry))
 		j.carry = nil
+	}
+	if j.timer != nil {
+		j.timer.Stop()
+	}
+	if err := j.flushLocked(); err != nil {
+		j.f.Close()
+		return err
 	}
 	if err := j.f.Sync(); err != nil {
 		j.f.Close()

@@ -126,6 +126,13 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		defer client.Close()
 		e.store = client
 	}
+	if path := os.Getenv("CALM_CPUPROFILE"); path != "" && cmd != "agent" {
+		// For bench work: a CPU profile of this command.
+		if f, perr := os.Create(path); perr == nil {
+			pprof.StartCPUProfile(f)
+			defer pprof.StopCPUProfile()
+		}
+	}
 	err = run(e, cmdArgs)
 	var ee *exitError
 	switch {
