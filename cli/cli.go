@@ -42,9 +42,9 @@ usage: calm [--store FILE] [--mirror DIR]... [--config FILE] [COMMAND [ARGS]]
   note TEXT              add a note to the current incident's timeline
   show ID                print a capture (c3, or INCIDENT/c3); --raw skips sanitising
   search [-i] [-F] PAT   grep-like search of every capture (RE2; -F literal)
-  verify [INCIDENT]      read back and hash every copy; exit 1 on any mismatch
-  export INCIDENT --format txt|json [-o FILE]
-  doctor                 check the store, the agent, the copies and the tools
+  verify [INCIDENT]      read back and hash every copy; exit 1 on any mismatch (or: verify BUNDLE.tar.gz)
+  export INCIDENT --format txt|json|md|cast|bundle [-o FILE]   (redacted; md is the postmortem draft)
+  doctor [--salvage NEW] check the store, the agent, the copies and the tools; copy out a damaged store
   agent                  run the agent (the store's owner) in the foreground
   --version, --help
 
