@@ -73,22 +73,16 @@ func (r Record) Resolved() time.Time {
 	return last
 }
 
-// Notes returns the notes' texts in order.
-func (r Record) Notes() []storage.Event {
-	var out []storage.Event
-	for _, ev := range r.Events {
-		if ev.Kind == storage.EventNote {
-			out = append(out, ev)
-		}
-	}
-	return out
-}
+// Notes returns the notes, in order.
+func (r Record) Notes() []storage.Event { return r.eventsOf(storage.EventNote) }
 
-// Markers returns the destructive-command markers.
-func (r Record) Markers() []storage.Event {
+// Markers returns the destructive-command markers, in order.
+func (r Record) Markers() []storage.Event { return r.eventsOf(storage.EventMarker) }
+
+func (r Record) eventsOf(kind string) []storage.Event {
 	var out []storage.Event
 	for _, ev := range r.Events {
-		if ev.Kind == storage.EventMarker {
+		if ev.Kind == kind {
 			out = append(out, ev)
 		}
 	}

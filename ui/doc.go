@@ -150,13 +150,6 @@ func (d *Doc) State() (done bool, err error, gen int) {
 	return d.done, d.err, d.gen
 }
 
-// Size is the derived text's size in bytes.
-func (d *Doc) Size() int {
-	d.mu.RLock()
-	defer d.mu.RUnlock()
-	return len(d.buf)
-}
-
 // Text returns lines [from, to] as plain text, one per line.
 func (d *Doc) Text(from, to int) []byte {
 	d.mu.RLock()

@@ -54,9 +54,6 @@ func (v *Viewer) Doc() *Doc { return v.doc }
 // Cursor returns the cursor's line.
 func (v *Viewer) Cursor() int { return v.cur }
 
-// Following reports whether the view keeps to a live session's tail.
-func (v *Viewer) Following() bool { return v.follow }
-
 // SetLimit shows only the first n lines, following the last (a replay);
 // -1 shows them all again.
 func (v *Viewer) SetLimit(n int) {
