@@ -78,23 +78,7 @@ func TestSocketDeletedUnderTheAgent(t *testing.T) {
 	w := newWorld(t)
 	w.ok(nil, "incident", "new", "socket test")
 	input := shellText(24<<20, 3)
-	cmd := w.cmd("tee", "-q", "through")
-	stdin, _ := cmd.StdinPipe()
-	var out bytes.Buffer
-	var errs lockedBuffer
-	cmd.Stdout, cmd.Stderr = &out, &errs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		for rest := input; len(rest) > 0; {
-			n := min(len(rest), 256<<10)
-			stdin.Write(rest[:n])
-			rest = rest[n:]
-			time.Sleep(30 * time.Millisecond)
-		}
-		stdin.Close()
-	}()
+	cmd, out, errs := w.pacedTee(t, input, 256<<10, 30*time.Millisecond, "-q", "through")
 	r := mrand.New(mrand.NewSource(time.Now().UnixNano()))
 	for range faultRuns() {
 		time.Sleep(time.Duration(50+r.Intn(150)) * time.Millisecond)

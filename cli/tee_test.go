@@ -66,25 +66,9 @@ func TestTeeSurvivesAgentKills(t *testing.T) {
 	input := shellText(48<<20, 7)
 	w.ok(nil, "incident", "new", "kill test") // the agent is up before the tee
 
-	cmd := w.cmd("tee", "under fire")
-	stdin, _ := cmd.StdinPipe()
-	var out bytes.Buffer
-	var errs lockedBuffer
-	cmd.Stdout, cmd.Stderr = &out, &errs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	// Feed the input at a pace that keeps the tee running for several
-	// seconds, so the kills land at every stage: streaming, commit, seal.
-	go func() {
-		for rest := input; len(rest) > 0; {
-			n := min(len(rest), 512<<10)
-			stdin.Write(rest[:n])
-			rest = rest[n:]
-			time.Sleep(40 * time.Millisecond)
-		}
-		stdin.Close()
-	}()
+	// Fed at a pace that keeps the tee running for several seconds, so the
+	// kills land at every stage: streaming, commit, seal.
+	cmd, out, errs := w.pacedTee(t, input, 512<<10, 40*time.Millisecond, "under fire")
 	kills := 0
 	r := mrand.New(mrand.NewSource(time.Now().UnixNano()))
 	done := make(chan error, 1)
@@ -127,6 +111,29 @@ loop:
 		t.Fatalf("verify after the kills: %s", out)
 	}
 	w.checkStore()
+}
+
+// pacedTee starts calm tee and feeds it input in pieces of size, one every
+// pause, so faults can land while it streams.
+func (w *world) pacedTee(t *testing.T, input []byte, size int, pause time.Duration, args ...string) (*exec.Cmd, *bytes.Buffer, *lockedBuffer) {
+	t.Helper()
+	cmd := w.cmd(append([]string{"tee"}, args...)...)
+	stdin, _ := cmd.StdinPipe()
+	out, errs := &bytes.Buffer{}, &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = out, errs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for rest := input; len(rest) > 0; {
+			n := min(len(rest), size)
+			stdin.Write(rest[:n])
+			rest = rest[n:]
+			time.Sleep(pause)
+		}
+		stdin.Close()
+	}()
+	return cmd, out, errs
 }
 
 type lockedBuffer struct {
