@@ -24,7 +24,6 @@ type Journal struct {
 	carry   []byte // the start of a rune cut at the end of the last write
 	size    int64  // bytes written so far
 	lastAt  float64
-	changed chan struct{} // signalled (never blocking) after every write
 	line    []byte        // reused for each event
 	pending []byte        // events not yet written to the file
 	timer   *time.Timer   // writes pending events soon after the first
@@ -61,7 +60,7 @@ func CreateJournal(path string, h Header, start time.Time) (*Journal, error) {
 	h.Version = 2
 	h.Timestamp = start.Unix()
 	line, _ := json.Marshal(h)
-	j := &Journal{f: f, start: start, changed: make(chan struct{}, 1)}
+	j := &Journal{f: f, start: start}
 	if err := j.writeLine(append(line, '\n')); err != nil {
 		f.Close()
 		return nil, err
@@ -97,18 +96,11 @@ func (j *Journal) flushLocked() error {
 	n, err := j.f.Write(j.pending)
 	j.size += int64(n)
 	j.pending = j.pending[:0]
-	select {
-	case j.changed <- struct{}{}:
-	default:
-	}
 	if err != nil && j.werr == nil {
 		j.werr = fmt.Errorf("write journal %s: %w", j.f.Name(), err)
 	}
 	return j.werr
 }
-
-// Changed is signalled after writes, for a follower of the file.
-func (j *Journal) Changed() <-chan struct{} { return j.changed }
 
 // Path is the journal's file.
 func (j *Journal) Path() string { return j.f.Name() }
@@ -155,24 +147,24 @@ func (j *Journal) Output(p []byte, now time.Time) error {
 	if len(p) == 0 {
 		return nil
 	}
-	return j.event(now, "o", string(p))
+	return j.event(now, "o", p)
 }
 
 // Resize records a new terminal size.
 func (j *Journal) Resize(cols, rows int, now time.Time) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	return j.event(now, "r", fmt.Sprintf("%dx%d", cols, rows))
+	return j.event(now, "r", fmt.Appendf(nil, "%dx%d", cols, rows))
 }
 
 // Marker records an asciicast marker.
 func (j *Journal) Marker(label string, now time.Time) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	return j.event(now, "m", label)
+	return j.event(now, "m", []byte(label))
 }
 
-func (j *Journal) event(now time.Time, kind, data string) error {
+func (j *Journal) event(now time.Time, kind string, data []byte) error {
 	at := j.elapsed(now)
 	line := j.line[:0]
 	line = append(line, '[')
@@ -190,7 +182,7 @@ const hexDigits = "0123456789abcdef"
 
 // appendJSONString quotes s as JSON, as asciinema does (no HTML escaping),
 // without encoding/json's reflection: the recorder does this for every read.
-func appendJSONString(dst []byte, s string) []byte {
+func appendJSONString(dst []byte, s []byte) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
@@ -200,7 +192,7 @@ func appendJSONString(dst []byte, s string) []byte {
 			continue
 		}
 		if b >= utf8.RuneSelf {
-			r, size := utf8.DecodeRuneInString(s[i:])
+			r, size := utf8.DecodeRune(s[i:])
 			if r != utf8.RuneError || size != 1 {
 				i += size
 				continue
@@ -238,7 +230,7 @@ func (j *Journal) Close() error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if len(j.carry) > 0 {
-		j.event(time.Now(), "o", string(j.carry))
+		j.event(time.Now(), "o", j.carry)
 		j.carry = nil
 	}
 	if j.timer != nil {

@@ -13,7 +13,7 @@ import (
 func FuzzJournalStringMatchesEncodingJSON(f *testing.F) {
 	f.Add("plain \x1b[31mred\r\n \"quoted\" \\ tab\t \x00 caf\xc3\xa9 \xff")
 	f.Fuzz(func(t *testing.T, s string) {
-		ours := appendJSONString(nil, s)
+		ours := appendJSONString(nil, []byte(s))
 		var back string
 		if err := json.Unmarshal(ours, &back); err != nil {
 			t.Fatalf("%q does not decode: %v", ours, err)

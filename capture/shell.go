@@ -27,6 +27,7 @@ type ShellOptions struct {
 	JournalDir  string
 	Title       string
 	RecordInput bool // typed input too, never while echo is off
+	Wait        bool // wait until the store has sealed the session
 	Marks       []Mark
 	Stdin       *os.File
 	Stdout      *os.File
@@ -64,9 +65,9 @@ func RunShell(o ShellOptions) (int, error) {
 	if err != nil {
 		return 1, err
 	}
-	rec := &storage.Recording{Command: strings.Join(o.Command, " "), Host: host, User: os.Getenv("USER"), Cols: cols, Rows: rows, Journal: journalPath}
-	st := newStreamer(o.Store, o.Incident, storage.NewCapture{Title: title, Source: storage.SourceSession, Recording: rec}, j)
-	session := st.tryCreate() // fast path; the streamer retries if the agent is not there yet
+	rec := &storage.Recording{Command: strings.Join(o.Command, " "), Host: host, User: os.Getenv("USER"), Cols: cols, Rows: rows, Journal: journalPath, Recorder: os.Getpid()}
+	st := newRecording(o.Store, o.Incident, storage.NewCapture{Title: title, Source: storage.SourceSession, Recording: rec})
+	session := st.tryCreate() // fast path; run tries again if the agent is not there yet
 
 	cmd := exec.Command(o.Command[0], o.Command[1:]...)
 	cmd.Env = append(os.Environ(), "CALM_SESSION="+session)
@@ -141,20 +142,29 @@ func RunShell(o ShellOptions) (int, error) {
 	if journalErr != nil {
 		fmt.Fprintf(o.Stderr, "calm: the journal failed (%v); the store has what was sent before\r\n", journalErr)
 	}
-	c, err := st.finish()
+	c, err := st.finish(j.Size())
 	if err != nil {
 		fmt.Fprintf(o.Stderr, "calm: recording stopped; the store did not take it (%s); everything is in %s\r\n", err, journalPath)
 		return code, nil
 	}
-	fmt.Fprintf(o.Stderr, "calm: recording stopped: %s/%s saved, %d bytes, %d of %d copies verified\r\n",
-		c.Incident, c.ID, c.Size, c.VerifiedCopies(), len(c.Copies))
+	if !o.Wait {
+		fmt.Fprintf(o.Stderr, "calm: recording stopped: %s/%s saved (journal %s, %d bytes, fsynced); the store checks its copies in the background\r\n",
+			c.Incident, c.ID, journalPath, j.Size())
+		return code, nil
+	}
+	fmt.Fprintf(o.Stderr, "calm: recording stopped: %s/%s (journal %d bytes, fsynced); waiting for the store to check its copies\r\n", c.Incident, c.ID, j.Size())
+	if c, err = storage.WaitSealed(o.Store, c.Incident+"/"+c.ID, time.Hour); err != nil || c.State != storage.CaptureSealed {
+		fmt.Fprintf(o.Stderr, "calm: the store has not sealed %s/%s (%v); the journal %s has everything\r\n", c.Incident, c.ID, err, journalPath)
+		return code, nil
+	}
+	fmt.Fprintf(o.Stderr, "calm: %s/%s sealed: %d bytes, %d of %d copies verified\r\n", c.Incident, c.ID, c.Size, c.VerifiedCopies(), len(c.Copies))
 	return code, nil
 }
 
 // copyInput sends typed input to the shell, watching submitted lines for
 // destructive commands. Nothing typed at a password prompt is looked at or
 // kept.
-func copyInput(o ShellOptions, ptmx *os.File, j *Journal, st *streamer, start time.Time) {
+func copyInput(o ShellOptions, ptmx *os.File, j *Journal, st *recording, start time.Time) {
 	var watcher LineWatcher
 	buf := make([]byte, 4096)
 	for {
@@ -171,7 +181,7 @@ func copyInput(o ShellOptions, ptmx *os.File, j *Journal, st *streamer, start ti
 				})
 				if o.RecordInput {
 					j.mu.Lock()
-					j.event(time.Now(), "i", string(p))
+					j.event(time.Now(), "i", p)
 					j.mu.Unlock()
 				}
 			} else {

@@ -1,28 +1,28 @@
 package capture
 
 import (
-	"io"
-	"os"
 	"sync"
 	"time"
 
 	"calm/storage"
 )
 
-// streamer follows a journal file and sends its bytes to the store as a
-// session. Reading from the file, not from memory, bounds what it holds and
-// lets it fall behind (an agent restarting) without ever holding up the shell.
-type streamer struct {
+// recording keeps the store following a recorder's journal. It never
+// touches the journal's bytes: the agent reads the file itself, at idle
+// priority, so the shell's output never waits for the store. It makes the
+// session, asks the store to follow the journal (again every second, which
+// also starts a new agent if the old one died), sends markers, and at the
+// end says where the journal ends.
+type recording struct {
 	store    storage.Store
 	incident string
 	nc       storage.NewCapture
-	journal  *Journal
 
 	mu      sync.Mutex
-	w       *storage.CaptureWriter
+	session *storage.Capture
 	markers []pendingMarker
-	done    chan struct{} // closed when the shell has exited
-	result  chan result
+	done    chan struct{} // closed when the recorder has stopped
+	stopped chan struct{} // closed when run has returned
 }
 
 type pendingMarker struct {
@@ -30,100 +30,65 @@ type pendingMarker struct {
 	at   float64
 }
 
-type result struct {
-	c   storage.Capture
-	err error
+// heartbeat is how often a recorder reminds the store to follow its journal.
+const heartbeat = time.Second
+
+func newRecording(s storage.Store, incident string, nc storage.NewCapture) *recording {
+	return &recording{store: s, incident: incident, nc: nc, done: make(chan struct{}), stopped: make(chan struct{})}
 }
 
-func newStreamer(s storage.Store, incident string, nc storage.NewCapture, j *Journal) *streamer {
-	return &streamer{store: s, incident: incident, nc: nc, journal: j, done: make(chan struct{}), result: make(chan result, 1)}
-}
-
-// tryCreate makes the session in the store once; it returns its reference, or
-// "" if the store is not reachable yet.
-func (s *streamer) tryCreate() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.w != nil {
-		return s.w.Capture.Incident + "/" + s.w.Capture.ID
-	}
-	c, err := s.store.CreateCapture(s.incident, s.nc)
-	if err != nil {
-		return ""
-	}
-	s.w = storage.AttachCaptureWriter(s.store, c)
-	s.w.RetryFor = 24 * time.Hour // the journal holds everything meanwhile
-	return c.Incident + "/" + c.ID
-}
-
-func (s *streamer) mark(text string, at float64) {
-	s.mu.Lock()
-	s.markers = append(s.markers, pendingMarker{text, at})
-	s.mu.Unlock()
-}
-
-func (s *streamer) sendMarkers() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for len(s.markers) > 0 && s.w != nil {
-		m := s.markers[0]
-		if _, err := s.store.AddMarker(s.w.Capture.Incident, s.w.Capture.ID, m.text, m.at); err != nil {
-			return // tried again on the next round
+// tryCreate makes the session in the store once and has the store follow
+// the journal; it returns the session's reference, or "" if the store is not
+// reachable yet.
+func (r *recording) tryCreate() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.session == nil {
+		c, err := r.store.CreateCapture(r.incident, r.nc)
+		if err != nil {
+			return ""
 		}
-		s.markers = s.markers[1:]
+		r.session = &c
+		_ = r.store.FollowJournal(c.Incident, c.ID) // the heartbeat asks again
+	}
+	return r.session.Incident + "/" + r.session.ID
+}
+
+func (r *recording) mark(text string, at float64) {
+	r.mu.Lock()
+	r.markers = append(r.markers, pendingMarker{text, at})
+	r.mu.Unlock()
+}
+
+func (r *recording) sendMarkers() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for len(r.markers) > 0 && r.session != nil {
+		m := r.markers[0]
+		if _, err := r.store.AddMarker(r.session.Incident, r.session.ID, m.text, m.at); err != nil {
+			return // tried again on the next beat
+		}
+		r.markers = r.markers[1:]
 	}
 }
 
-// run tails the journal until the shell exits and the file is read to its end.
-func (s *streamer) run() {
-	f, err := os.Open(s.journal.Path())
-	if err != nil {
-		s.result <- result{err: err}
-		return
-	}
-	defer f.Close()
-	buf := make([]byte, 256<<10)
-	tick := time.NewTicker(200 * time.Millisecond)
+// run keeps the store following until the recorder stops.
+func (r *recording) run() {
+	defer close(r.stopped)
+	tick := time.NewTicker(heartbeat)
 	defer tick.Stop()
-	finished := false
 	for {
-		if s.w == nil && s.tryCreate() == "" {
-			if finished {
-				s.result <- result{err: errNoStore}
-				return
-			}
-			select {
-			case <-time.After(time.Second):
-			case <-s.done:
-				finished = true
-			}
-			continue
-		}
-		n, err := f.Read(buf)
-		if n > 0 {
-			if _, werr := s.w.Write(buf[:n]); werr != nil {
-				s.result <- result{err: werr}
-				return
-			}
-			continue
-		}
-		if err != nil && err != io.EOF {
-			s.result <- result{err: err}
-			return
-		}
-		// At the end of what the journal holds: send it, then wait for more.
-		s.w.Flush()
-		s.sendMarkers()
-		if finished {
-			c, err := s.w.Close()
-			s.result <- result{c, err}
-			return
+		if r.tryCreate() != "" {
+			r.mu.Lock()
+			c := *r.session
+			r.mu.Unlock()
+			_ = r.store.FollowJournal(c.Incident, c.ID)
+			r.sendMarkers()
 		}
 		select {
-		case <-s.journal.Changed():
+		case <-r.done:
+			return
 		case <-tick.C:
-		case <-s.done:
-			finished = true // read once more to the end: the journal is closed now
 		}
 	}
 }
@@ -134,9 +99,18 @@ type storeError string
 
 func (e storeError) Error() string { return string(e) }
 
-// finish tells the streamer the shell is done and waits for the seal.
-func (s *streamer) finish() (storage.Capture, error) {
-	close(s.done)
-	r := <-s.result
-	return r.c, r.err
+// finish tells the store the journal is closed at size bytes. The store
+// seals the session in the background; the returned capture is the session
+// as it stands.
+func (r *recording) finish(size int64) (storage.Capture, error) {
+	close(r.done)
+	<-r.stopped
+	if r.tryCreate() == "" {
+		return storage.Capture{}, errNoStore
+	}
+	r.sendMarkers()
+	r.mu.Lock()
+	c := *r.session
+	r.mu.Unlock()
+	return r.store.SealJournal(c.Incident, c.ID, size)
 }

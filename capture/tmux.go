@@ -76,8 +76,8 @@ func RecordPipe(s storage.Store, incident, journalDir, title string, cols, rows 
 		return storage.Capture{}, err
 	}
 	host, _ := os.Hostname()
-	rec := &storage.Recording{Command: "tmux pipe-pane", Host: host, User: os.Getenv("USER"), Cols: cols, Rows: rows, Journal: journalPath}
-	st := newStreamer(s, incident, storage.NewCapture{Title: title, Source: storage.SourceSession, Recording: rec}, j)
+	rec := &storage.Recording{Command: "tmux pipe-pane", Host: host, User: os.Getenv("USER"), Cols: cols, Rows: rows, Journal: journalPath, Recorder: os.Getpid()}
+	st := newRecording(s, incident, storage.NewCapture{Title: title, Source: storage.SourceSession, Recording: rec})
 	st.tryCreate()
 	go st.run()
 	br := bufio.NewReaderSize(r, 64<<10)
@@ -91,8 +91,10 @@ func RecordPipe(s storage.Store, incident, journalDir, title string, cols, rows 
 			break
 		}
 	}
-	j.Close()
-	return st.finish()
+	if err := j.Close(); err != nil {
+		return storage.Capture{}, err
+	}
+	return st.finish(j.Size())
 }
 
 // PaneSize is a pane's width and height.

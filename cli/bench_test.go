@@ -5,7 +5,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
+	"time"
 )
 
 // benchInput is CALM_BENCH_MB megabytes of shell-like text (default 200).
@@ -61,4 +63,56 @@ func BenchmarkTee(b *testing.B) {
 			runWithStdin(b, c, input)
 		}
 	})
+}
+
+// BenchmarkShell compares calm shell with script(1) (and asciinema rec when
+// installed) on cat of the same input in one run; compare their MB/s
+// (bench/run prints the ratio). calm is timed to its exit; the store's seal
+// that follows in the background is waited for outside the timer.
+func BenchmarkShell(b *testing.B) {
+	input, size := benchInput(b)
+	b.Run("script", func(b *testing.B) {
+		b.SetBytes(size)
+		for b.Loop() {
+			c := exec.Command("sh", "-c", `script -q -c "cat '$1'" /dev/null > /dev/null`, "sh", input)
+			runWithStdin(b, c, os.DevNull)
+		}
+	})
+	b.Run("calm", func(b *testing.B) {
+		w := &world{t: &testing.T{}, home: filepath.Join(b.TempDir(), "home"), config: b.TempDir()}
+		rt, _ := os.MkdirTemp("", "rt")
+		w.runtime = rt
+		defer func() { w.stopAgent(); os.RemoveAll(rt) }()
+		if err := w.cmd("incident", "new", "bench").Run(); err != nil {
+			b.Fatal(err)
+		}
+		b.SetBytes(size)
+		for b.Loop() {
+			c := exec.Command("sh", "-c", `"$1" shell -- cat "$2" > /dev/null`, "sh", calmBin, input)
+			c.Env = w.env()
+			runWithStdin(b, c, os.DevNull)
+			b.StopTimer()
+			for {
+				out, err := w.cmd("status").Output()
+				if err != nil {
+					b.Fatal(err)
+				}
+				if !strings.Contains(string(out), "being stored") && !strings.Contains(string(out), "still recording") {
+					break
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			b.StartTimer()
+		}
+	})
+	if _, err := exec.LookPath("asciinema"); err == nil {
+		b.Run("asciinema", func(b *testing.B) {
+			cast := filepath.Join(b.TempDir(), "a.cast")
+			b.SetBytes(size)
+			for b.Loop() {
+				c := exec.Command("sh", "-c", `script -q -c "asciinema rec -q --overwrite -c 'cat $1' $2" /dev/null > /dev/null`, "sh", input, cast)
+				runWithStdin(b, c, os.DevNull)
+			}
+		})
+	}
 }

@@ -13,8 +13,9 @@ import (
 )
 
 func cmdShell(e *env, args []string) error {
-	fs := e.flags("shell", "[--input] [--title TITLE] [-- CMD ARGS...]")
+	fs := e.flags("shell", "[--input] [--wait] [--title TITLE] [-- CMD ARGS...]")
 	input := fs.Bool("input", false, "record typed input too (never while the terminal's echo is off)")
+	wait := fs.Bool("wait", false, "at the end, wait until the store has taken the session and checked its copies")
 	title := fs.String("title", "", "the session's title (default: the command)")
 	incident := fs.String("incident", "", "the incident to record into (default: the current one)")
 	if err := parse(fs, args); err != nil {
@@ -27,7 +28,7 @@ func cmdShell(e *env, args []string) error {
 	stdin, stdout := asFile(e.stdin, os.Stdin), asFile(e.stdout, os.Stdout)
 	code, err := capture.RunShell(capture.ShellOptions{
 		Command: fs.Args(), Store: e.store, Incident: *incident, Title: *title,
-		JournalDir: filepath.Join(filepath.Dir(e.cfg.Store), "journal"), RecordInput: *input,
+		JournalDir: filepath.Join(filepath.Dir(e.cfg.Store), "journal"), RecordInput: *input, Wait: *wait,
 		Marks: marks, Stdin: stdin, Stdout: stdout, Stderr: e.stderr,
 	})
 	if err != nil {

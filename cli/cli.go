@@ -298,6 +298,9 @@ func printCaptures(w io.Writer, caps []storage.Capture, required int) {
 		}
 		if c.State != storage.CaptureSealed {
 			copies = "still recording"
+			if c.Recording != nil && c.Recording.JournalSize > 0 {
+				copies = fmt.Sprintf("recorded (%s journal), being stored and checked", humanBytes(c.Recording.JournalSize))
+			}
 		}
 		fmt.Fprintf(w, "  %-5s %-8s %10s  sha256 %s  %s  %s\n", c.ID, c.Source, humanBytes(c.Size), sum, copies, c.Title)
 	}

@@ -13,7 +13,7 @@ func TestExportedCastPlaysTheSameOutput(t *testing.T) {
 		t.Fatal("asciinema is missing: install it (apt-get install asciinema)")
 	}
 	w := newWorld(t)
-	if _, errs, code := w.run(nil, "shell", "--", "sh", "-c", `printf 'caf\303\251 \033[1;32mok\033[0m\n'; seq 1 500`); code != 0 {
+	if _, errs, code := w.run(nil, "shell", "--wait", "--", "sh", "-c", `printf 'caf\303\251 \033[1;32mok\033[0m\n'; seq 1 500`); code != 0 {
 		t.Fatalf("shell: %s", errs)
 	}
 	cast := filepath.Join(t.TempDir(), "s1.cast")

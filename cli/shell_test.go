@@ -43,7 +43,7 @@ func TestShellRecordingMatchesWhatTmuxShows(t *testing.T) {
 	}
 	file := writeTemp(t, input.Bytes())
 	tm := newTmux(t)
-	tm.start(w.envPrefix() + calmBin + " shell -- cat " + file + "; echo CALM-EXITED-$?")
+	tm.start(w.envPrefix() + calmBin + " shell --wait -- cat " + file + "; echo CALM-EXITED-$?")
 	tm.waitFor("CALM-EXITED-0", 60*time.Second)
 
 	var shown []string
@@ -68,16 +68,20 @@ func TestJournalPassesAsciinemaCatAndEqualsTheSession(t *testing.T) {
 		t.Fatal("asciinema is missing: install it (apt-get install asciinema)")
 	}
 	w := newWorld(t)
-	out, errs, code := w.run(nil, "shell", "--", "sh", "-c", `printf 'caf\303\251 \033[31mred\033[0m\n'; seq 1 2000; exit 4`)
+	out, errs, code := w.run(nil, "shell", "--wait", "--", "sh", "-c", `printf 'caf\303\251 \033[31mred\033[0m\n'; seq 1 2000; exit 4`)
 	if code != 4 {
 		t.Fatalf("exit status %d, want the command's 4: %s", code, errs)
 	}
 	if !strings.Contains(out, "1999\r\n2000") {
 		t.Fatalf("the terminal did not get the output: %q", lastLines(out, 3))
 	}
-	journals, _ := filepath.Glob(filepath.Join(w.home, "journal", "*.cast"))
-	if len(journals) != 1 {
-		t.Fatalf("journals %v", journals)
+	// Once sealed, the journal is the session's evidence copy.
+	journals, _ := filepath.Glob(filepath.Join(w.home, "evidence", "*", "s1.cast"))
+	if left, _ := filepath.Glob(filepath.Join(w.home, "journal", "*.cast")); len(journals) != 1 || len(left) != 0 {
+		t.Fatalf("journals %v in the evidence folder, %v left behind", journals, left)
+	}
+	if sums := w.ok(nil, "status"); !strings.Contains(sums, "2/2 copies verified") {
+		t.Fatalf("status: %s", sums)
 	}
 	journal, _ := os.ReadFile(journals[0])
 	if cast := w.ok(nil, "show", "--cast", "s1"); cast != string(journal) {
@@ -97,7 +101,7 @@ func TestJournalPassesAsciinemaCatAndEqualsTheSession(t *testing.T) {
 func TestShellSurvivesAgentKills(t *testing.T) {
 	w := newWorld(t)
 	w.ok(nil, "incident", "new", "recorder under fire")
-	cmd := w.cmd("shell", "--", "sh", "-c", `i=0; while [ $i -lt 60 ]; do seq $((i*1000)) $((i*1000+999)); i=$((i+1)); sleep 0.05; done`)
+	cmd := w.cmd("shell", "--wait", "--", "sh", "-c", `i=0; while [ $i -lt 60 ]; do seq $((i*1000)) $((i*1000+999)); i=$((i+1)); sleep 0.05; done`)
 	var out lockedBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
@@ -123,10 +127,10 @@ func TestShellSurvivesAgentKills(t *testing.T) {
 	if kills < 3 {
 		t.Fatalf("only %d kills landed", kills)
 	}
-	if !strings.Contains(out.String(), "recording stopped: ") {
-		t.Fatalf("the recorder did not save the session: %s", lastLines(out.String(), 3))
+	if !strings.Contains(out.String(), " sealed: ") {
+		t.Fatalf("the store did not seal the session: %s", lastLines(out.String(), 3))
 	}
-	journals, _ := filepath.Glob(filepath.Join(w.home, "journal", "*.cast"))
+	journals, _ := filepath.Glob(filepath.Join(w.home, "evidence", "*", "s1.cast"))
 	journal, _ := os.ReadFile(journals[0])
 	if cast := w.ok(nil, "show", "--cast", "s1"); cast != string(journal) {
 		t.Fatalf("after %d kills the session (%d bytes) differs from the journal (%d bytes)", kills, len(cast), len(journal))
@@ -147,7 +151,7 @@ type exported struct {
 func TestMarkerBeforeADestructiveCommandAndNoPasswordStored(t *testing.T) {
 	w := newWorld(t)
 	tm := newTmux(t)
-	tm.start(w.envPrefix() + calmBin + " shell --input -- bash --norc --noprofile")
+	tm.start(w.envPrefix() + calmBin + " shell --wait --input -- bash --norc --noprofile")
 	tm.waitFor("calm: recording", 10*time.Second)
 	tm.typeText("echo before-the-update")
 	tm.press("Enter")
@@ -164,7 +168,7 @@ func TestMarkerBeforeADestructiveCommandAndNoPasswordStored(t *testing.T) {
 	tm.waitFor("got 14 chars", 5*time.Second)
 	tm.typeText("exit")
 	tm.press("Enter")
-	tm.waitFor("recording stopped", 10*time.Second)
+	tm.waitFor(" sealed: ", 10*time.Second)
 
 	var exp exported
 	if err := json.Unmarshal([]byte(w.ok(nil, "export", "--format", "json", "")), &exp); err != nil {

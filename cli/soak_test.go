@@ -33,7 +33,7 @@ func TestEightTeesAShellAndTheTUIAtOnce(t *testing.T) {
 
 	// The recorder prints numbered lines until the time is up.
 	secs := int(d.Seconds()) + 1
-	shell := w.cmd("shell", "--", "sh", "-c", fmt.Sprintf(`end=$(($(date +%%s) + %d)); i=0; while [ $(date +%%s) -lt $end ]; do seq -f "shell %%.0f" $i $((i+999)); i=$((i+1000)); done; echo done $i`, secs))
+	shell := w.cmd("shell", "--wait", "--", "sh", "-c", fmt.Sprintf(`end=$(($(date +%%s) + %d)); i=0; while [ $(date +%%s) -lt $end ]; do seq -f "shell %%.0f" $i $((i+999)); i=$((i+1000)); done; echo done $i`, secs))
 	var shellOut lockedBuffer
 	shell.Stdout, shell.Stderr = &shellOut, &shellOut
 	if err := shell.Start(); err != nil {

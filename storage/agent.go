@@ -180,7 +180,7 @@ func (a *Agent) Serve(ctx context.Context, l net.Listener) error {
 			return shutdown("asked to stop")
 		case <-idle:
 			quiet := time.Since(time.Unix(0, a.lastSeen.Load()))
-			if a.active.Load() == 0 && quiet >= a.Idle {
+			if a.active.Load() == 0 && quiet >= a.Idle && a.DB.Following() == 0 {
 				return shutdown(fmt.Sprintf("no client for %s", quiet.Round(time.Second)))
 			}
 			if _, err := os.Lstat(a.Socket); err != nil {
@@ -331,6 +331,18 @@ func (a *Agent) routes() http.Handler {
 			return
 		}
 		v, err := db.SealCapture(q(r, "incident"), q(r, "capture"), body)
+		writeJSON(w, v, err)
+	})
+	mux.HandleFunc("POST /v1/follow", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, struct{}{}, db.FollowJournal(q(r, "incident"), q(r, "capture")))
+	})
+	mux.HandleFunc("POST /v1/seal-journal", func(w http.ResponseWriter, r *http.Request) {
+		size, err := strconv.ParseInt(q(r, "size"), 10, 64)
+		if err != nil || size <= 0 {
+			writeError(w, fmt.Errorf("size %q is not a journal size: %w", q(r, "size"), ErrInvalid))
+			return
+		}
+		v, err := db.SealJournal(q(r, "incident"), q(r, "capture"), size)
 		writeJSON(w, v, err)
 	})
 	mux.HandleFunc("GET /v1/captures", func(w http.ResponseWriter, r *http.Request) {

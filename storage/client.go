@@ -194,6 +194,15 @@ func (c *Client) SealCapture(incident, capture string, s Seal) (cp Capture, err 
 	return
 }
 
+func (c *Client) FollowJournal(incident, session string) error {
+	return c.call("POST", "/v1/follow", url.Values{"incident": {incident}, "capture": {session}}, nil, nil)
+}
+
+func (c *Client) SealJournal(incident, session string, size int64) (cp Capture, err error) {
+	err = c.call("POST", "/v1/seal-journal", url.Values{"incident": {incident}, "capture": {session}, "size": {strconv.FormatInt(size, 10)}}, nil, &cp)
+	return
+}
+
 func (c *Client) Captures(incident string) (list []Capture, err error) {
 	err = c.call("GET", "/v1/captures", refQuery("incident", incident), nil, &list)
 	return

@@ -19,6 +19,7 @@ import (
 // A destination is one file copy being written: evidence or a mirror.
 type destination struct {
 	kind, path string
+	journal    string // a session's evidence copy is its journal, moved in at seal
 	tmp        *os.File
 	err        error
 	written    int64
@@ -154,6 +155,10 @@ type copier struct {
 
 func (db *DB) newCopier(incident, capture string) *copier {
 	cp := &copier{incident: incident, capture: capture, hash: sha256.New(), dests: db.fileRoots()}
+	journal := ""
+	if c, err := db.Capture(incident + "/" + capture); err == nil && c.Recording != nil {
+		journal = c.Recording.Journal
+	}
 	for i := range cp.dests {
 		d := &cp.dests[i]
 		dir, err := privateDir(d.path, incident)
@@ -163,9 +168,44 @@ func (db *DB) newCopier(incident, capture string) *copier {
 		}
 		d.path = filepath.Join(dir, FileName(capture))
 		removeStaleTemps(dir, FileName(capture))
+		if d.kind == CopyEvidence && journal != "" {
+			// The recorder wrote this copy already, independently of the
+			// store: writing it a second time would only cost the machine.
+			d.journal = journal
+			continue
+		}
 		d.tmp, d.err = createTemp(dir, FileName(capture))
 	}
 	return cp
+}
+
+// adoptJournal moves a closed journal into the evidence folder (copying it
+// when the two are on different file systems) and makes that durable.
+func adoptJournal(journal, final string) error {
+	if journal == final {
+		return nil
+	}
+	if err := os.Rename(journal, final); err == nil {
+		if err := syncDir(filepath.Dir(journal)); err != nil {
+			return err
+		}
+		return syncDir(filepath.Dir(final))
+	}
+	in, err := os.OpenFile(journal, os.O_RDONLY|noFollow, 0)
+	if err != nil {
+		return fmt.Errorf("the session's journal: %w", err)
+	}
+	defer in.Close()
+	tmp, err := createTemp(filepath.Dir(final), filepath.Base(final))
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(tmp, in); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return err
+	}
+	return commitFile(tmp, final)
 }
 
 // removeStaleTemps deletes temp files a killed agent left for this copy.
@@ -217,6 +257,9 @@ func (db *DB) catchUp(cp *copier) error {
 func (cp *copier) discard() {
 	cp.closed = true
 	for _, d := range cp.dests {
+		if d.journal != "" {
+			continue // the recorder's file, never the copier's to remove
+		}
 		if d.tmp != nil {
 			d.tmp.Close()
 			os.Remove(d.tmp.Name())
@@ -248,6 +291,9 @@ func (db *DB) dropCopier(cp *copier) {
 // copyLoop catches copiers up after each commit, beside the committer.
 func (db *DB) copyLoop() {
 	for key := range db.copyQueue {
+		if db.following(key) {
+			continue // its follower copies on its own idle thread
+		}
 		inc, capture := SplitRef(key)
 		cp := db.copierFor(inc, capture)
 		cp.mu.Lock()
@@ -311,7 +357,9 @@ func (db *DB) SealCapture(incident, capture string, s Seal) (Capture, error) {
 		go func(d *destination, out *Copy) {
 			defer wg.Done()
 			*out = Copy{Kind: d.kind, Location: d.path}
-			if d.err == nil {
+			if d.journal != "" {
+				d.err = adoptJournal(d.journal, d.path)
+			} else if d.err == nil {
 				d.err = commitFile(d.tmp, d.path)
 			} else if d.tmp != nil {
 				d.tmp.Close()
@@ -325,6 +373,11 @@ func (db *DB) SealCapture(incident, capture string, s Seal) (Capture, error) {
 		}(&cp.dests[i], &copies[i+1])
 	}
 	wg.Wait()
+	for _, d := range cp.dests {
+		if d.journal != "" && d.err == nil && c.Recording != nil {
+			c.Recording.Journal = d.path // moved into the evidence folder
+		}
+	}
 
 	// Remote copies are made in the background: the network never holds up
 	// the responder. They show as pending until uploaded and read back.

@@ -45,12 +45,13 @@ type Options struct {
 	EvidenceDir string   // default: "evidence" next to Path
 	Mirrors     []string // folders that each get a verified copy
 	Now         func() time.Time
-	Commit      time.Duration // how long chunks may wait for a commit; default 100ms
-	BatchBytes  int           // commit sooner once this much waits; default 8 MiB
-	StrictMode  bool          // bbolt checks itself after every commit (tests)
-	LockTimeout time.Duration // default 2s
-	SkipCheck   bool          // do not run the consistency check at open
-	Remotes     []*Remote     // S3-compatible buckets that get a copy of every capture
+	Commit      time.Duration                    // how long chunks may wait for a commit; default 100ms
+	BatchBytes  int                              // commit sooner once this much waits; default 8 MiB
+	StrictMode  bool                             // bbolt checks itself after every commit (tests)
+	LockTimeout time.Duration                    // default 2s
+	SkipCheck   bool                             // do not run the consistency check at open
+	Remotes     []*Remote                        // S3-compatible buckets that get a copy of every capture
+	Logf        func(format string, args ...any) // background work's failures; default: dropped
 }
 
 // MaxChunk is the largest chunk a client may send.
@@ -75,6 +76,7 @@ type DB struct {
 	failed       map[string]error          // last commit failure, per capture
 	copiers      map[string]*copier        // file copies being built, per capture
 	copyQueue    chan string               // captures with newly committed chunks
+	followers    map[string]*follower      // sessions taken from their journals
 
 	kick chan struct{}
 	stop chan struct{}
@@ -128,6 +130,9 @@ func Open(o Options) (*DB, error) {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.Logf == nil {
+		o.Logf = func(string, ...any) {}
 	}
 	if o.Commit == 0 {
 		o.Commit = 100 * time.Millisecond
@@ -190,6 +195,7 @@ func Open(o Options) (*DB, error) {
 		progress:     map[string]*chunkProgress{},
 		failed:       map[string]error{},
 		copiers:      map[string]*copier{},
+		followers:    map[string]*follower{},
 		copyQueue:    make(chan string, 64),
 		pendingCount: map[string]int{},
 		kick:         make(chan struct{}, 1),
@@ -212,6 +218,9 @@ func Open(o Options) (*DB, error) {
 	}
 	go db.committer()
 	go db.copyLoop()
+	if !readOnly {
+		go db.resumeFollowers()
+	}
 	if len(o.Remotes) > 0 {
 		db.remoteKick = make(chan struct{}, 1)
 		go db.remoteLoop()
@@ -288,6 +297,15 @@ func (db *DB) Close() error {
 	}
 	close(db.stop)
 	<-db.done
+	db.mu.Lock()
+	var following []*follower
+	for _, f := range db.followers {
+		following = append(following, f)
+	}
+	db.mu.Unlock()
+	for _, f := range following {
+		<-f.done
+	}
 	db.commitPending()
 	close(db.copyQueue)
 	db.mu.Lock()

@@ -87,6 +87,12 @@ type Recording struct {
 	Cols    int    `json:"cols"`
 	Rows    int    `json:"rows"`
 	Journal string `json:"journal,omitempty"` // the recorder's own copy
+	// JournalSize is the journal's length once the recorder has closed it;
+	// 0 while it records.
+	JournalSize int64 `json:"journal_size,omitempty"`
+	// Recorder is the recording process on Host: when it is gone without
+	// closing the journal (killed), the store seals what the journal holds.
+	Recorder int `json:"recorder,omitempty"`
 }
 
 // VerifiedCopies counts the copies whose last read-back matched.

@@ -29,6 +29,13 @@ type Store interface {
 	// SealCapture checks the capture against what the client computed, writes
 	// and verifies every copy, and only then returns.
 	SealCapture(incident, capture string, s Seal) (Capture, error)
+	// FollowJournal has the store take a recorded session's bytes from its
+	// journal file (Recording.Journal) as the recorder writes it. Calling it
+	// again is harmless: a recorder does, to keep a restarted agent following.
+	FollowJournal(incident, session string) error
+	// SealJournal says the recorder closed the journal at size bytes; the
+	// store takes the rest and seals the session in the background.
+	SealJournal(incident, session string, size int64) (Capture, error)
 	Captures(incident string) ([]Capture, error)
 	Capture(ref string) (Capture, error)
 	// WriteContent writes a capture's committed bytes from byte offset from,

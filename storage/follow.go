@@ -1,0 +1,344 @@
+package storage
+
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"sync/atomic"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"golang.org/x/sys/unix"
+)
+
+// A recorded session reaches the store from its journal, not over the
+// socket: the recorder only writes the journal (and the terminal), and the
+// store follows the file at idle priority. On a busy machine the shell's
+// output therefore never waits for compression, hashing or commits, and a
+// dead agent costs the recorder nothing: the next one resumes from what is
+// committed.
+
+// orphanAfter is how long a follower waits for word from a recorder it
+// cannot see before it stops.
+const orphanAfter = 10 * time.Second
+
+// followPoll is how often a follower looks for new bytes in a journal.
+const followPoll = 100 * time.Millisecond
+
+// Under a flood of output (a 200 MB cat) the store waits while the journal
+// grows faster than floodRate, so that the terminal keeps the machine, but
+// never falls more than floodLag behind: the live view stays useful.
+const (
+	floodRate = 8 << 20 // bytes a second
+	floodLag  = 512 << 20
+)
+
+// follower takes one session's bytes from its journal into the store.
+type follower struct {
+	incident, capture, path string
+	recorder                int          // the recording process, 0 if unknown
+	beat                    atomic.Int64 // when the recorder last asked to be followed (unix ns)
+	final                   chan int64   // the journal's size once the recorder has closed it
+	done                    chan struct{}
+}
+
+// FollowJournal makes the store take the session's bytes from its journal,
+// from where it has got to, until SealJournal. It returns at once; calling it
+// again while following is harmless, which is how a recorder keeps a
+// restarted agent following.
+func (db *DB) FollowJournal(incident, session string) error {
+	c, err := db.Capture(incident + "/" + session)
+	if err != nil {
+		return err
+	}
+	if c.Recording == nil || c.Recording.Journal == "" {
+		return fmt.Errorf("%s/%s has no journal to follow: %w", c.Incident, c.ID, ErrInvalid)
+	}
+	if c.State == CaptureSealed {
+		return nil
+	}
+	db.follow(c)
+	return nil
+}
+
+// SealJournal says the recorder has closed the journal (written and fsynced)
+// at size bytes. The store takes the rest, checks its copies and seals the
+// session in the background; the size is recorded first, so an agent that
+// dies meanwhile finishes the work when it starts again.
+func (db *DB) SealJournal(incident, session string, size int64) (Capture, error) {
+	c, err := db.Capture(incident + "/" + session)
+	if err != nil {
+		return c, err
+	}
+	if c.Recording == nil || c.Recording.Journal == "" {
+		return c, fmt.Errorf("%s/%s has no journal to seal: %w", c.Incident, c.ID, ErrInvalid)
+	}
+	if c.State == CaptureSealed {
+		return c, nil
+	}
+	if c.Recording.JournalSize != size {
+		if c.Recording.JournalSize != 0 {
+			return c, fmt.Errorf("%s/%s was closed at %d bytes, not %d: %w", c.Incident, c.ID, c.Recording.JournalSize, size, ErrConflict)
+		}
+		err = db.update(func(tx *bolt.Tx) error {
+			b, err := incidentBucket(tx, c.Incident)
+			if err != nil {
+				return err
+			}
+			cur, err := readCapture(b, c.ID)
+			if err != nil {
+				return err
+			}
+			cur.Recording.JournalSize = size
+			c = cur
+			return writeCapture(b, cur)
+		})
+		if err != nil {
+			return c, fmt.Errorf("record the end of %s/%s: %w", c.Incident, c.ID, err)
+		}
+	}
+	f := db.follow(c)
+	select {
+	case f.final <- size:
+	default: // already told
+	}
+	return c, nil
+}
+
+// WaitSealed waits up to d for a capture to be sealed and returns it as it
+// is then.
+func WaitSealed(s Store, ref string, d time.Duration) (Capture, error) {
+	deadline := time.Now().Add(d)
+	for {
+		c, err := s.Capture(ref)
+		if err != nil || c.State == CaptureSealed || time.Now().After(deadline) {
+			return c, err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// resumeFollowers goes on with every session not sealed yet: its recorder
+// may be recording still, may have closed the journal before an agent could
+// seal it, or may be gone. A killed agent leaves nothing half done.
+func (db *DB) resumeFollowers() {
+	<-db.checked
+	if db.Damaged() != nil {
+		return
+	}
+	incidents, err := db.Incidents()
+	if err != nil {
+		return
+	}
+	for _, inc := range incidents {
+		caps, err := db.Captures(inc.ID)
+		if err != nil {
+			continue
+		}
+		for _, c := range caps {
+			if c.State != CaptureSealed && c.Recording != nil && c.Recording.Journal != "" {
+				db.follow(c)
+			}
+		}
+	}
+}
+
+// localRecorder is the recorder's process ID if it ran on this machine.
+func (db *DB) localRecorder(r *Recording) int {
+	if host, _ := os.Hostname(); r.Host != host {
+		return 0
+	}
+	return r.Recorder
+}
+
+// follow starts a follower for the session unless one runs.
+func (db *DB) follow(c Capture) *follower {
+	key := progressKey(c.Incident, c.ID)
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if f := db.followers[key]; f != nil {
+		f.beat.Store(time.Now().UnixNano())
+		return f
+	}
+	f := &follower{incident: c.Incident, capture: c.ID, path: c.Recording.Journal, recorder: db.localRecorder(c.Recording), final: make(chan int64, 1), done: make(chan struct{})}
+	if c.Recording.JournalSize > 0 {
+		f.final <- c.Recording.JournalSize
+	}
+	select {
+	case <-db.stop:
+		close(f.done) // closing: the next agent resumes it
+		return f
+	default:
+	}
+	f.beat.Store(time.Now().UnixNano())
+	db.followers[key] = f
+	go db.runFollower(f)
+	return f
+}
+
+// following reports whether a follower feeds this capture (it also keeps the
+// capture's file copies, on its own idle thread).
+func (db *DB) following(key string) bool {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	return db.followers[key] != nil
+}
+
+// Following is how many sessions the store is taking from journals.
+func (db *DB) Following() int {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	return len(db.followers)
+}
+
+// idleThread puts the calling goroutine on its own OS thread at the lowest
+// CPU priority. The thread is never handed back (the goroutine never unlocks
+// it), so it ends with the goroutine instead of carrying the priority into
+// other work.
+func idleThread() {
+	runtime.LockOSThread()
+	attr := unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_IDLE}
+	if unix.SchedSetAttr(0, &attr, 0) != nil {
+		_ = unix.Setpriority(unix.PRIO_PROCESS, 0, 19)
+	}
+}
+
+func (db *DB) runFollower(f *follower) {
+	idleThread()
+	defer close(f.done)
+	err := db.followJournal(f)
+	if err != nil && !errors.Is(err, errStopped) {
+		db.opts.Logf("session %s/%s: %v", f.incident, f.capture, err)
+	}
+	db.mu.Lock()
+	delete(db.followers, progressKey(f.incident, f.capture))
+	db.mu.Unlock()
+}
+
+var errStopped = errors.New("the store is closing")
+
+func (db *DB) followJournal(f *follower) error {
+	// Resume after what is committed: the copier reads it back (as it
+	// would anyway, to hash the store's copy), and the journal's bytes up
+	// to there are hashed again, as if sent by a client.
+	db.commitPending()
+	cp := db.copierFor(f.incident, f.capture)
+	cp.mu.Lock()
+	err := db.catchUp(cp)
+	chunks, offset := cp.next, cp.size
+	cp.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	in, err := os.Open(f.path)
+	if err != nil {
+		return fmt.Errorf("open its journal: %w", err)
+	}
+	defer in.Close()
+	sum := sha256.New()
+	if n, err := io.CopyN(sum, in, offset); err != nil {
+		return fmt.Errorf("the journal %s holds %d bytes, fewer than the store's %d: %w", f.path, n, offset, err)
+	}
+
+	final := int64(-1)
+	buf := make([]byte, ChunkSize)
+	tick := time.NewTicker(followPoll)
+	defer tick.Stop()
+	var lastSize int64 = offset
+	lastLook := time.Now()
+	for {
+		if final < 0 {
+			select {
+			case final = <-f.final:
+			default:
+			}
+		}
+		size, err := fileSize(in)
+		if err != nil {
+			return err
+		}
+		now := time.Now()
+		rate := float64(size-lastSize) / max(now.Sub(lastLook).Seconds(), 1e-3)
+		lastSize, lastLook = size, now
+		flood := final < 0 && rate > floodRate && size-offset < floodLag
+		for !flood && offset < size && (final < 0 || offset < final) {
+			want := min(int64(len(buf)), size-offset)
+			if final >= 0 {
+				want = min(want, final-offset)
+			}
+			n, err := in.ReadAt(buf[:want], offset)
+			if n == 0 && err != nil {
+				return fmt.Errorf("read its journal: %w", err)
+			}
+			sum.Write(buf[:n])
+			if _, err := db.PutChunk(f.incident, f.capture, chunks, buf[:n]); err != nil {
+				return err
+			}
+			chunks++
+			offset += int64(n)
+			db.copyFollowed(cp)
+			select {
+			case <-db.stop:
+				return errStopped
+			default:
+			}
+		}
+		if final >= 0 && offset >= final {
+			break
+		}
+		if final < 0 && offset == size && f.recorder == 0 && time.Since(time.Unix(0, f.beat.Load())) > orphanAfter {
+			// Nobody says this session is alive and nothing can tell if
+			// its recorder is (another machine's, an older calm's): stop
+			// looking until a recorder asks again.
+			return fmt.Errorf("no word from its recorder for %s: left open", orphanAfter)
+		}
+		if final < 0 && offset == size && f.recorder != 0 && unix.Kill(f.recorder, 0) == unix.ESRCH {
+			// The recorder died without closing the journal. Its last
+			// write was whole (one write call), so what the file holds,
+			// read once more, is the session.
+			if size, err = fileSize(in); err != nil {
+				return err
+			}
+			if size == offset {
+				db.opts.Logf("session %s/%s: its recorder (pid %d) is gone; sealing the %d bytes of its journal", f.incident, f.capture, f.recorder, size)
+				final = size
+				if _, err := db.SealJournal(f.incident, f.capture, size); err != nil {
+					return err
+				}
+				continue
+			}
+		}
+		select {
+		case <-db.stop:
+			return errStopped
+		case final = <-f.final:
+		case <-tick.C:
+		}
+	}
+	if offset != final {
+		return fmt.Errorf("the journal %s holds %d bytes, the recorder closed it at %d", f.path, offset, final)
+	}
+	db.commitPending()
+	db.copyFollowed(cp)
+	_, err = db.SealCapture(f.incident, f.capture, Seal{Chunks: chunks, Size: offset, SHA256: fmt.Sprintf("%x", sum.Sum(nil))})
+	return err
+}
+
+// copyFollowed catches the session's copier up on the follower's own thread,
+// so reading the store back is idle work too.
+func (db *DB) copyFollowed(cp *copier) {
+	cp.mu.Lock()
+	_ = db.catchUp(cp) // a failure here shows again, and counts, at seal
+	cp.mu.Unlock()
+}
+
+func fileSize(f *os.File) (int64, error) {
+	st, err := f.Stat()
+	if err != nil {
+		return 0, fmt.Errorf("read its journal: %w", err)
+	}
+	return st.Size(), nil
+}

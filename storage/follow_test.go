@@ -1,0 +1,161 @@
+package storage
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// newJournalSession makes a session whose journal is a file the test writes.
+func newJournalSession(t *testing.T, s Store, recorder int) (Capture, *os.File) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "journal.cast")
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	host, _ := os.Hostname()
+	c, err := s.CreateCapture("", NewCapture{Title: "shell", Source: SourceSession,
+		Recording: &Recording{Command: "sh", Host: host, Journal: path, Recorder: recorder}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, f
+}
+
+func waitContent(t *testing.T, s Store, ref string, want []byte) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var got bytes.Buffer
+		if err := s.WriteContent(ref, 0, &got); err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Equal(got.Bytes(), want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s holds %d bytes, the journal %d", ref, got.Len(), len(want))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestSessionIsTakenFromItsJournalAndSealed(t *testing.T) {
+	db := openTestDB(t, t.TempDir())
+	c, f := newJournalSession(t, db, os.Getpid())
+	ref := c.Incident + "/" + c.ID
+	if err := db.FollowJournal(c.Incident, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	var journal []byte
+	for i := range 40 {
+		line := bytes.Repeat([]byte{byte('a' + i%26)}, 100_000+i)
+		journal = append(journal, line...)
+		f.Write(line)
+		if i%10 == 0 {
+			waitContent(t, db, ref, journal) // live: a viewer sees it while recording
+		}
+	}
+	if err := db.FollowJournal(c.Incident, c.ID); err != nil { // a heartbeat changes nothing
+		t.Fatal(err)
+	}
+	if _, err := db.SealJournal(c.Incident, c.ID, int64(len(journal))); err != nil {
+		t.Fatal(err)
+	}
+	sealed, err := WaitSealed(db, ref, 10*time.Second)
+	if err != nil || sealed.State != CaptureSealed {
+		t.Fatalf("not sealed: %v %+v", err, sealed)
+	}
+	if sealed.Size != int64(len(journal)) || sealed.SHA256 != sum(journal) || sealed.VerifiedCopies() != 3 {
+		t.Fatalf("sealed %d bytes sha %s, %d verified copies; want %d, %s, 3", sealed.Size, sealed.SHA256, sealed.VerifiedCopies(), len(journal), sum(journal))
+	}
+	// The journal is now the evidence copy, under its capture's name.
+	evidence := sealed.Copies[1]
+	if evidence.Kind != CopyEvidence || sealed.Recording.Journal != evidence.Location {
+		t.Fatalf("evidence %+v, journal %s", evidence, sealed.Recording.Journal)
+	}
+	if data, _ := os.ReadFile(evidence.Location); !bytes.Equal(data, journal) {
+		t.Fatal("the evidence copy differs from the journal")
+	}
+	if _, err := os.Stat(f.Name()); !os.IsNotExist(err) {
+		t.Fatalf("the journal was copied, not moved: %v", err)
+	}
+	if rep, err := db.Verify(""); err != nil || len(rep.Problems) != 0 {
+		t.Fatalf("verify: %v %+v", err, rep.Problems)
+	}
+}
+
+func TestClosedJournalIsSealedByTheNextAgent(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "calm.db")
+	db, err := Open(Options{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, f := newJournalSession(t, db, os.Getpid())
+	journal := bytes.Repeat([]byte("output line\r\n"), 300_000)
+	// The journal is out of reach while this agent runs (as if it died
+	// first), so only the next one can take it.
+	f.Close()
+	os.Rename(f.Name(), f.Name()+".away")
+	if _, err := db.SealJournal(c.Incident, c.ID, int64(len(journal))); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(f.Name(), journal, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	db, err = Open(Options{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	sealed, err := WaitSealed(db, c.Incident+"/"+c.ID, 10*time.Second)
+	if err != nil || sealed.State != CaptureSealed || sealed.SHA256 != sum(journal) {
+		t.Fatalf("after a restart: %v, %s with sha %s", err, sealed.State, sealed.SHA256)
+	}
+}
+
+func TestJournalOfAKilledRecorderIsSealedAsItStands(t *testing.T) {
+	db := openTestDB(t)
+	gone := exec.Command("true")
+	if err := gone.Run(); err != nil {
+		t.Fatal(err)
+	}
+	c, f := newJournalSession(t, db, gone.Process.Pid)
+	journal := []byte("[0.1, \"o\", \"last words\"]\n")
+	f.Write(journal)
+	if err := db.FollowJournal(c.Incident, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	sealed, err := WaitSealed(db, c.Incident+"/"+c.ID, 10*time.Second)
+	if err != nil || sealed.State != CaptureSealed || sealed.SHA256 != sum(journal) || sealed.Recording.JournalSize != int64(len(journal)) {
+		t.Fatalf("%v: %+v", err, sealed)
+	}
+}
+
+func TestSealJournalRefusesAnotherEnd(t *testing.T) {
+	db := openTestDB(t)
+	c, f := newJournalSession(t, db, os.Getpid())
+	f.Write([]byte("0123456789"))
+	if _, err := db.SealJournal(c.Incident, c.ID, 10); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := WaitSealed(db, c.Incident+"/"+c.ID, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.SealJournal(c.Incident, c.ID, 10); err != nil {
+		t.Fatalf("sealing again with the same end: %v", err)
+	}
+	other, _ := newJournalSession(t, db, os.Getpid())
+	db.SealJournal(other.Incident, other.ID, 5)
+	if _, err := db.SealJournal(other.Incident, other.ID, 7); err == nil {
+		t.Fatal("a second, different end was accepted")
+	}
+}
