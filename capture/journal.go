@@ -24,10 +24,10 @@ type Journal struct {
 	carry   []byte // the start of a rune cut at the end of the last write
 	size    int64  // bytes written so far
 	lastAt  float64
-	line    []byte        // reused for each event
-	pending []byte        // events not yet written to the file
-	timer   *time.Timer   // writes pending events soon after the first
-	werr    error         // the first write error
+	line    []byte      // reused for each event
+	pending []byte      // events not yet written to the file
+	timer   *time.Timer // writes pending events soon after the first
+	werr    error       // the first write error
 }
 
 // Output arrives in small reads; writing each as its own event line cost
