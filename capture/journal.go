@@ -4,10 +4,13 @@
 package capture
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"golang.org/x/sys/unix"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"sync"
 	"time"
@@ -17,25 +20,47 @@ import (
 // Journal is a recorder's own asciicast v2 file: an independent copy of the
 // session that asciinema can replay, written in the same pass as the output
 // reaches the terminal. The store's copy of the session is this file's bytes.
+//
+// The recorder's read loop only stamps each read and appends it to an inbox;
+// a writer goroutine takes the inbox whole, encodes the events and writes
+// them in one go. The two meet about twice per journalBatch bytes, not once
+// per read, and the terminal waits for the disk only if the inbox is full.
 type Journal struct {
-	mu      sync.Mutex
-	f       *os.File
-	start   time.Time
-	carry   []byte // the start of a rune cut at the end of the last write
-	size    int64  // bytes written so far
-	lastAt  float64
-	line    []byte      // reused for each event
-	pending []byte      // events not yet written to the file
-	timer   *time.Timer // writes pending events soon after the first
-	werr    error       // the first write error
+	mu        sync.Mutex // guards the inbox, lastAt and closed
+	cond      *sync.Cond // the inbox was emptied
+	start     time.Time
+	lastAt    float64
+	inbox     []journalEvent
+	inboxData []byte
+	closed    bool
+	arrived   chan struct{} // the inbox got its first event
+	full      chan struct{} // the inbox holds a batch, or the journal is closing
+	done      chan struct{} // the writer has written everything
+
+	// The writer's own, read by others only after done.
+	f        *os.File
+	carry    []byte // the start of a rune cut at the end of the last output
+	size     int64  // bytes written so far
+	pending  []byte // encoded events from file offset written on
+	written  int64  // bytes of the file written for good (whole blocks when direct)
+	direct   bool   // write whole blocks around the page cache
+	isDirect bool   // the file's O_DIRECT flag as last set
+	werr     error  // the first write error
 }
 
-// Output arrives in small reads; writing each as its own event line cost
-// a system call per read. Events wait at most journalDelay, or until
-// journalBatch bytes are waiting, and then go out in one write.
+type journalEvent struct {
+	at        float64
+	kind      byte
+	off, size int // in the inbox's data
+}
+
+// Events wait at most journalDelay, or until journalBatch bytes are
+// waiting, and then go out in one write. journalInbox bounds how far the
+// terminal may run ahead of the disk.
 const (
 	journalDelay = 5 * time.Millisecond
 	journalBatch = 128 << 10
+	journalInbox = 8 << 20
 )
 
 // Header is the first line of an asciicast v2 file.
@@ -60,43 +85,108 @@ func CreateJournal(path string, h Header, start time.Time) (*Journal, error) {
 	h.Version = 2
 	h.Timestamp = start.Unix()
 	line, _ := json.Marshal(h)
-	j := &Journal{f: f, start: start}
-	if err := j.writeLine(append(line, '\n')); err != nil {
+	j := &Journal{f: f, start: start, arrived: make(chan struct{}, 1), full: make(chan struct{}, 1), done: make(chan struct{})}
+	j.cond = sync.NewCond(&j.mu)
+	j.pending = append(j.pending, line...)
+	j.pending = append(j.pending, '\n')
+	if err := j.flush(); err != nil {
 		f.Close()
 		return nil, err
 	}
+	go j.writer()
 	return j, nil
 }
 
-func (j *Journal) writeLine(line []byte) error {
-	if j.werr != nil {
-		return j.werr
+func notify(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
 	}
-	j.pending = append(j.pending, line...)
-	if len(j.pending) >= journalBatch {
-		return j.flushLocked()
-	}
-	if j.timer == nil {
-		j.timer = time.AfterFunc(journalDelay, func() {
-			j.mu.Lock()
-			defer j.mu.Unlock()
-			j.flushLocked()
-		})
-	} else {
-		j.timer.Reset(journalDelay)
-	}
-	return nil
 }
 
-// flushLocked writes the pending events; j.mu is held.
-func (j *Journal) flushLocked() error {
-	if len(j.pending) == 0 || j.f == nil {
+// writer encodes and writes the inbox, a batch at a time, until closed.
+func (j *Journal) writer() {
+	// The terminal comes first: this thread only gets a CPU nobody else
+	// wants (the inbox holds the output meanwhile).
+	// The terminal comes first: on a busy machine this thread yields to the
+	// program and the terminal (the inbox holds the output meanwhile). Nice,
+	// not SCHED_IDLE: a full inbox stops the shell, so the writer must never
+	// starve. The thread ends with the goroutine, priority and all.
+	runtime.LockOSThread()
+	_ = unix.Setpriority(unix.PRIO_PROCESS, 0, 19)
+	defer close(j.done)
+	var events []journalEvent
+	var data []byte
+	timer := time.NewTimer(journalDelay)
+	for {
+		<-j.arrived
+		timer.Reset(journalDelay)
+		select {
+		case <-j.full:
+		case <-timer.C:
+		}
+		j.mu.Lock()
+		events, j.inbox = j.inbox, events[:0]
+		data, j.inboxData = j.inboxData, data[:0]
+		closed := j.closed
+		j.cond.Broadcast()
+		j.mu.Unlock()
+		for _, ev := range events {
+			j.take(ev.at, ev.kind, data[ev.off:ev.off+ev.size])
+		}
+		if closed {
+			if len(j.carry) > 0 {
+				j.encode(j.At(), 'o', j.carry)
+			}
+			j.flush()
+			return
+		}
+		j.flush()
+	}
+}
+
+// take encodes one event. A multi-byte character split between two reads
+// waits for its end, so the JSON string holds whole characters; bytes that
+// are not UTF-8 at all become U+FFFD, as asciicast requires text.
+func (j *Journal) take(at float64, kind byte, p []byte) {
+	if kind != 'o' {
+		j.encode(at, kind, p)
+		return
+	}
+	if len(j.carry) > 0 {
+		p = append(j.carry, p...)
+		j.carry = nil
+	}
+	if cut := incompleteTail(p); cut > 0 {
+		j.carry = append([]byte(nil), p[len(p)-cut:]...)
+		p = p[:len(p)-cut]
+	}
+	if len(p) > 0 {
+		j.encode(at, kind, p)
+	}
+}
+
+func (j *Journal) encode(at float64, kind byte, data []byte) {
+	line := j.pending
+	line = append(line, '[')
+	line = strconv.AppendFloat(line, at, 'f', 6, 64)
+	line = append(line, `, "`...)
+	line = append(line, kind)
+	line = append(line, `", `...)
+	line = appendJSONString(line, data)
+	j.pending = append(line, "]\n"...)
+}
+
+// flush writes the pending events.
+func (j *Journal) flush() error {
+	if len(j.pending) == 0 || j.werr != nil {
+		j.pending = j.pending[:0]
 		return j.werr
 	}
 	n, err := j.f.Write(j.pending)
 	j.size += int64(n)
 	j.pending = j.pending[:0]
-	if err != nil && j.werr == nil {
+	if err != nil {
 		j.werr = fmt.Errorf("write journal %s: %w", j.f.Name(), err)
 	}
 	return j.werr
@@ -105,20 +195,20 @@ func (j *Journal) flushLocked() error {
 // Path is the journal's file.
 func (j *Journal) Path() string { return j.f.Name() }
 
-// Size is how many bytes the journal holds.
+// Size is how many bytes the journal holds once closed.
 func (j *Journal) Size() int64 {
-	j.mu.Lock()
-	defer j.mu.Unlock()
+	<-j.done
 	return j.size
 }
 
-// At is the time of the last event written, in seconds since the start.
+// At is the time of the last event, in seconds since the start.
 func (j *Journal) At() float64 {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	return j.lastAt
 }
 
+// elapsed stamps an event; j.mu is held.
 func (j *Journal) elapsed(now time.Time) float64 {
 	at := now.Sub(j.start).Seconds()
 	// Rounded to microseconds like asciinema, and never going backwards.
@@ -130,55 +220,57 @@ func (j *Journal) elapsed(now time.Time) float64 {
 	return at
 }
 
-// Output records terminal output. A multi-byte character split between two
-// reads waits for its end, so the JSON string holds whole characters; bytes
-// that are not UTF-8 at all become U+FFFD, as asciicast requires text.
-func (j *Journal) Output(p []byte, now time.Time) error {
+// send puts an event (a copy of data) in the inbox. It blocks only while
+// the inbox is full: the disk is journalInbox bytes behind.
+func (j *Journal) send(kind byte, data []byte, now time.Time) error {
 	j.mu.Lock()
-	defer j.mu.Unlock()
-	if len(j.carry) > 0 {
-		p = append(j.carry, p...)
-		j.carry = nil
+	for len(j.inboxData) >= journalInbox && !j.closed {
+		j.cond.Wait()
 	}
-	if cut := incompleteTail(p); cut > 0 {
-		j.carry = append([]byte(nil), p[len(p)-cut:]...)
-		p = p[:len(p)-cut]
+	if j.closed {
+		j.mu.Unlock()
+		return errJournalClosed
 	}
-	if len(p) == 0 {
-		return nil
+	first := len(j.inbox) == 0
+	j.inbox = append(j.inbox, journalEvent{at: j.elapsed(now), kind: kind, off: len(j.inboxData), size: len(data)})
+	j.inboxData = append(j.inboxData, data...)
+	full := len(j.inboxData) >= journalBatch
+	j.mu.Unlock()
+	if first {
+		notify(j.arrived)
 	}
-	return j.event(now, "o", p)
+	if full {
+		notify(j.full)
+	}
+	return nil
 }
+
+var errJournalClosed = fmt.Errorf("the journal is closed")
+
+// Output records terminal output.
+func (j *Journal) Output(p []byte, now time.Time) error { return j.send('o', p, now) }
+
+// Input records typed input.
+func (j *Journal) Input(p []byte, now time.Time) error { return j.send('i', p, now) }
 
 // Resize records a new terminal size.
 func (j *Journal) Resize(cols, rows int, now time.Time) error {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	return j.event(now, "r", fmt.Appendf(nil, "%dx%d", cols, rows))
+	return j.send('r', fmt.Appendf(nil, "%dx%d", cols, rows), now)
 }
 
 // Marker records an asciicast marker.
-func (j *Journal) Marker(label string, now time.Time) error {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	return j.event(now, "m", []byte(label))
-}
-
-func (j *Journal) event(now time.Time, kind string, data []byte) error {
-	at := j.elapsed(now)
-	line := j.line[:0]
-	line = append(line, '[')
-	line = strconv.AppendFloat(line, at, 'f', 6, 64)
-	line = append(line, `, "`...)
-	line = append(line, kind...)
-	line = append(line, `", `...)
-	line = appendJSONString(line, data)
-	line = append(line, "]\n"...)
-	j.line = line
-	return j.writeLine(line)
-}
+func (j *Journal) Marker(label string, now time.Time) error { return j.send('m', []byte(label), now) }
 
 const hexDigits = "0123456789abcdef"
+
+// plainASCII reports whether none of the eight bytes in x needs escaping in
+// a JSON string: no control byte, quote, backslash or non-ASCII byte.
+func plainASCII(x uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	hasZero := func(v uint64) uint64 { return (v - ones) &^ v & highs }
+	below20 := (x - ones*0x20) &^ x & highs
+	return (below20 | hasZero(x^(ones*'"')) | hasZero(x^(ones*'\\')) | x&highs) == 0
+}
 
 // appendJSONString quotes s as JSON, as asciinema does (no HTML escaping),
 // without encoding/json's reflection: the recorder does this for every read.
@@ -186,6 +278,13 @@ func appendJSONString(dst []byte, s []byte) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		// Most output is plain ASCII: skip it eight bytes at a time.
+		for i+8 <= len(s) && plainASCII(binary.LittleEndian.Uint64(s[i:])) {
+			i += 8
+		}
+		if i >= len(s) {
+			break
+		}
 		b := s[i]
 		if b >= 0x20 && b != '"' && b != '\\' && b < utf8.RuneSelf {
 			i++
@@ -225,24 +324,23 @@ func appendJSONString(dst []byte, s []byte) []byte {
 	return append(dst, '"')
 }
 
-// Close writes out a character still waiting for its end and closes the file.
+// Close writes out everything in the inbox (and a character still waiting
+// for its end), fsyncs the file and closes it.
 func (j *Journal) Close() error {
 	j.mu.Lock()
-	defer j.mu.Unlock()
-	if len(j.carry) > 0 {
-		j.event(time.Now(), "o", j.carry)
-		j.carry = nil
-	}
-	if j.timer != nil {
-		j.timer.Stop()
-	}
-	if err := j.flushLocked(); err != nil {
+	j.closed = true
+	j.cond.Broadcast()
+	j.mu.Unlock()
+	notify(j.arrived)
+	notify(j.full)
+	<-j.done
+	if j.werr != nil {
 		j.f.Close()
-		return err
+		return j.werr
 	}
 	if err := j.f.Sync(); err != nil {
 		j.f.Close()
-		return err
+		return fmt.Errorf("fsync journal %s: %w", j.f.Name(), err)
 	}
 	return j.f.Close()
 }

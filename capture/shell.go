@@ -78,6 +78,10 @@ func RunShell(o ShellOptions) (int, error) {
 		return 127, fmt.Errorf("start %s: %w", o.Command[0], err)
 	}
 	defer ptmx.Close()
+	// Blocking reads, as script(1) does them: through Go's poller an empty
+	// read costs an EAGAIN, an epoll wait and a goroutine switch. (Fd puts
+	// the file in blocking mode.)
+	ptmx.Fd()
 	where := journalPath
 	if session != "" {
 		where = session + " (journal " + journalPath + ")"
@@ -180,9 +184,7 @@ func copyInput(o ShellOptions, ptmx *os.File, j *Journal, st *recording, start t
 					}
 				})
 				if o.RecordInput {
-					j.mu.Lock()
-					j.event(time.Now(), "i", p)
-					j.mu.Unlock()
+					j.Input(p, time.Now())
 				}
 			} else {
 				watcher.Reset()
