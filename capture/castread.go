@@ -3,6 +3,7 @@ package capture
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"strconv"
 )
 
@@ -84,4 +85,50 @@ func ParseSize(data string) (cols, rows int, ok bool) {
 	cols, err1 := strconv.Atoi(data[:i])
 	rows, err2 := strconv.Atoi(data[i+1:])
 	return cols, rows, err1 == nil && err2 == nil && cols > 0 && rows > 0
+}
+
+var newline = []byte{'\n'}
+
+// DeriveText reads a session's asciicast stream and writes what a person saw
+// of it: its output through the emulator, one line per line, colours kept
+// as SGR sequences and every other control resolved. The store keeps this
+// for view and search (storage.Options.Derive).
+func DeriveText(cast io.Reader, text io.Writer) error {
+	var werr error
+	emu := NewEmulator(0, 0, func(line []byte, _ float64) {
+		if werr == nil {
+			_, werr = text.Write(line)
+		}
+		if werr == nil {
+			_, werr = text.Write(newline)
+		}
+	})
+	r := CastReader{
+		Header: func(h Header) { emu.Resize(h.Width, h.Height) },
+		Event: func(at float64, kind, data string) {
+			switch kind {
+			case "o":
+				emu.SetTime(at)
+				emu.Write([]byte(data))
+			case "r":
+				if cols, rows, ok := ParseSize(data); ok {
+					emu.Resize(cols, rows)
+				}
+			}
+		},
+	}
+	buf := make([]byte, 256<<10)
+	for werr == nil {
+		n, err := cast.Read(buf)
+		r.Write(buf[:n])
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+	}
+	r.Close()
+	emu.Close()
+	return werr
 }

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"calm/capture"
 	"calm/storage"
 )
 
@@ -232,7 +233,7 @@ func cmdAgent(e *env, args []string) error {
 		report(err.Error())
 		return err
 	}
-	db, err := storage.Open(storage.Options{Path: e.cfg.Store, Mirrors: e.cfg.Mirrors, Remotes: remotes})
+	db, err := storage.Open(storage.Options{Path: e.cfg.Store, Mirrors: e.cfg.Mirrors, Remotes: remotes, Derive: capture.DeriveText})
 	if err != nil {
 		report(err.Error())
 		return err

@@ -250,7 +250,12 @@ func cmdShow(e *env, args []string) error {
 		w = sw
 	}
 	ref := fs.Arg(0)
-	if _, item := storage.SplitRef(ref); strings.HasPrefix(item, "s") && !*cast {
+	if _, item := storage.SplitRef(ref); strings.HasPrefix(item, "s") && !*cast && !*raw {
+		// What a person saw: the session's derived text.
+		if err := e.store.WriteText(ref, w); err != nil {
+			return err
+		}
+	} else if strings.HasPrefix(item, "s") && !*cast {
 		out := &storage.CastOutput{W: w}
 		if err := e.store.WriteContent(ref, 0, out); err != nil {
 			return err

@@ -91,7 +91,7 @@ func TestJournalPassesAsciinemaCatAndEqualsTheSession(t *testing.T) {
 	if err != nil {
 		t.Fatalf("asciinema cat: %v", err)
 	}
-	session := w.ok(nil, "show", "s1")
+	session := w.ok(nil, "show", "--raw", "s1") // the output as recorded
 	strip := func(s string) string { return strings.ReplaceAll(s, "\r", "") }
 	if strip(string(played)) != strip(session) {
 		t.Fatalf("asciinema cat plays %d bytes, the session holds %d", len(played), len(session))
@@ -307,5 +307,30 @@ func TestClipSendsACaptureToTheTerminalClipboard(t *testing.T) {
 	_, errs, code := w.run(nil, "clip", "pasted")
 	if code == 0 || !strings.Contains(errs, "calm tee") || strings.Count(strings.TrimSpace(errs), "\n") != 0 {
 		t.Fatalf("clip without a clipboard tool: exit %d: %q", code, errs)
+	}
+}
+
+// TestSessionIsSearchedAsAPersonSawIt: the store keeps a session's derived
+// text, so a progress bar is found in its final state only, and shown so.
+func TestSessionIsSearchedAsAPersonSawIt(t *testing.T) {
+	w := newWorld(t)
+	script := `printf 'fetching 10%%\rfetching 55%%\rfetched 100%%\n'; printf 'typo here\r\033[2Kfixed line\n'; printf '\033[1;31malert\033[0m done\n'`
+	if _, errs, code := w.run(nil, "shell", "--wait", "--", "sh", "-c", script); code != 0 {
+		t.Fatalf("calm shell: %s", errs)
+	}
+	shown := w.ok(nil, "show", "--sanitize", "s1")
+	if !strings.Contains(shown, "fetched 100%\nfixed line\nalert done\n") || strings.Contains(shown, "55%") || strings.Contains(shown, "typo") {
+		t.Fatalf("show s1 is not what a person saw: %q", shown)
+	}
+	if out, _, _ := w.run(nil, "search", "-F", "55%"); out != "" {
+		t.Fatalf("an overwritten progress step was found: %q", out)
+	}
+	found := w.ok(nil, "search", "-F", "fixed line")
+	if !strings.HasSuffix(strings.TrimSpace(found), "/s1:2:fixed line") {
+		t.Fatalf("search: %q", found)
+	}
+	// The stream as recorded is still there, byte for byte.
+	if raw := w.ok(nil, "show", "--raw", "s1"); !strings.Contains(raw, "fetching 55%\r") {
+		t.Fatalf("show --raw lost the stream: %q", raw)
 	}
 }

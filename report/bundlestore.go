@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 
+	"calm/capture"
 	"calm/sanitize"
 	"calm/storage"
 )
@@ -140,6 +141,18 @@ func (b *BundleStore) WriteContent(ref string, from int64, w io.Writer) error {
 	data := b.files[c.ID]
 	_, err = w.Write(data[min(from, int64(len(data))):])
 	return err
+}
+
+// WriteText derives a session's text as the store would have.
+func (b *BundleStore) WriteText(ref string, w io.Writer) error {
+	c, err := b.Capture(ref)
+	if err != nil {
+		return err
+	}
+	if c.Recording == nil {
+		return b.WriteContent(ref, 0, w)
+	}
+	return capture.DeriveText(bytes.NewReader(b.files[c.ID]), w)
 }
 func (b *BundleStore) AddNote(string, string) (storage.Event, error) {
 	return storage.Event{}, readOnly()

@@ -370,6 +370,18 @@ func (a *Agent) routes() http.Handler {
 		}
 		_ = db.WriteContent(c.Incident+"/"+c.ID, from, w)
 	})
+	mux.HandleFunc("GET /v1/text", func(w http.ResponseWriter, r *http.Request) {
+		c, err := db.Capture(q(r, "ref"))
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		w.Header().Set("Content-Type", "application/octet-stream")
+		if c.Text != nil {
+			w.Header().Set("Content-Length", strconv.FormatInt(c.Text.Size, 10))
+		}
+		_ = db.WriteText(c.Incident+"/"+c.ID, w)
+	})
 	mux.HandleFunc("POST /v1/notes", func(w http.ResponseWriter, r *http.Request) {
 		var body struct{ Text string }
 		if err := decode(r, &body); err != nil {

@@ -230,6 +230,21 @@ func (c *Client) WriteContent(ref string, from int64, w io.Writer) error {
 	return nil
 }
 
+func (c *Client) WriteText(ref string, w io.Writer) error {
+	resp, err := c.do("GET", "/v1/text", refQuery("ref", ref), nil, "")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		return decodeResponse(resp, nil)
+	}
+	if _, err := io.CopyBuffer(w, resp.Body, make([]byte, 1<<20)); err != nil {
+		return fmt.Errorf("read the text of %s: %w", ref, err)
+	}
+	return nil
+}
+
 func (c *Client) AddNote(incident, text string) (ev Event, err error) {
 	err = c.call("POST", "/v1/notes", refQuery("incident", incident), map[string]string{"Text": text}, &ev)
 	return

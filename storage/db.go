@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -52,6 +53,10 @@ type Options struct {
 	SkipCheck   bool                             // do not run the consistency check at open
 	Remotes     []*Remote                        // S3-compatible buckets that get a copy of every capture
 	Logf        func(format string, args ...any) // background work's failures; default: dropped
+	// Derive turns a session's asciicast stream into the lines a person saw
+	// (capture.DeriveText; the store cannot import capture). Nil: sessions
+	// keep only their stream, and search reads the output in it.
+	Derive func(cast io.Reader, text io.Writer) error
 }
 
 // MaxChunk is the largest chunk a client may send.

@@ -144,6 +144,27 @@ func (db *DB) resumeFollowers() {
 			}
 		}
 	}
+	// Sessions sealed by an older calm, or by an agent that died before it
+	// derived their text, get it now, as idle work.
+	if db.opts.Derive == nil {
+		return
+	}
+	idleThread()
+	for _, inc := range incidents {
+		caps, _ := db.Captures(inc.ID)
+		for _, c := range caps {
+			select {
+			case <-db.stop:
+				return
+			default:
+			}
+			if c.State == CaptureSealed && c.Recording != nil && c.Text == nil {
+				if err := db.deriveText(c.Incident, c.ID); err != nil {
+					db.opts.Logf("%v", err)
+				}
+			}
+		}
+	}
 }
 
 // localRecorder is the recorder's process ID if it ran on this machine.
@@ -323,6 +344,10 @@ func (db *DB) followJournal(f *follower) error {
 	}
 	db.commitPending()
 	db.copyFollowed(cp)
+	// The text first, so that a sealed session always has it.
+	if err := db.deriveText(f.incident, f.capture); err != nil {
+		db.opts.Logf("%v", err) // search and view fall back to the stream
+	}
 	_, err = db.SealCapture(f.incident, f.capture, Seal{Chunks: chunks, Size: offset, SHA256: fmt.Sprintf("%x", sum.Sum(nil))})
 	return err
 }

@@ -2,9 +2,12 @@ package storage
 
 import (
 	"bytes"
+	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -157,5 +160,48 @@ func TestSealJournalRefusesAnotherEnd(t *testing.T) {
 	db.SealJournal(other.Incident, other.ID, 5)
 	if _, err := db.SealJournal(other.Incident, other.ID, 7); err == nil {
 		t.Fatal("a second, different end was accepted")
+	}
+}
+
+func TestSessionTextIsDerivedAtSealAndSearched(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "calm.db")
+	// A stand-in for capture.DeriveText: each line as a person "saw" it.
+	derive := func(cast io.Reader, text io.Writer) error {
+		data, err := io.ReadAll(cast)
+		if err != nil {
+			return err
+		}
+		for _, line := range strings.Split(strings.TrimSuffix(string(data), "\n"), "\n") {
+			fmt.Fprintf(text, "seen: %s\n", strings.ToUpper(line))
+		}
+		return nil
+	}
+	db, err := Open(Options{Path: path, Derive: derive})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	c, f := newJournalSession(t, db, os.Getpid())
+	journal := "header\nalpha\nbeta\n"
+	f.WriteString(journal)
+	if _, err := db.SealJournal(c.Incident, c.ID, int64(len(journal))); err != nil {
+		t.Fatal(err)
+	}
+	sealed, err := WaitSealed(db, c.Incident+"/"+c.ID, 10*time.Second)
+	if err != nil || sealed.Text == nil {
+		t.Fatalf("sealed without its text: %v %+v", err, sealed)
+	}
+	want := "seen: HEADER\nseen: ALPHA\nseen: BETA\n"
+	var got bytes.Buffer
+	if err := db.WriteText(c.Incident+"/"+c.ID, &got); err != nil || got.String() != want || sealed.Text.Size != int64(len(want)) {
+		t.Fatalf("text %q (%v), size %d; want %q", got.String(), err, sealed.Text.Size, want)
+	}
+	var matches []Match
+	db.Search(SearchQuery{Pattern: "seen: BETA", Literal: true}, func(m Match) error {
+		matches = append(matches, m)
+		return nil
+	})
+	if len(matches) != 1 || matches[0].Line != 3 || matches[0].Item != c.ID {
+		t.Fatalf("search in the derived text: %+v", matches)
 	}
 }

@@ -74,6 +74,16 @@ type Capture struct {
 	// Recording describes a recorded session (s1, s2, ...), whose bytes are
 	// an asciicast v2 stream.
 	Recording *Recording `json:"recording,omitempty"`
+	// Text is what a person saw of a session (its output through a terminal
+	// emulator: progress bars settled, erased lines gone, colours as SGR),
+	// derived once at seal for view and search.
+	Text *DerivedText `json:"text,omitempty"`
+}
+
+// DerivedText describes the text derived from a session.
+type DerivedText struct {
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
 }
 
 // SourceSession marks a recorded terminal session.

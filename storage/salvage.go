@@ -287,6 +287,7 @@ func salvageCapture(src *bolt.DB, out *bolt.Bucket, inc, key, record []byte, evi
 		return record, nil
 	}
 	defer func() {
+		c.Text = nil // derived again from the session when needed
 		for i, cp := range c.Copies {
 			switch cp.Kind {
 			case CopyEvidence:

@@ -190,8 +190,14 @@ func (db *DB) Search(q SearchQuery, each func(Match) error) error {
 				}
 				return nil
 			}
-			if c.Recording == nil {
-				err := db.searchChunks(inc, c.ID, q, match, hit)
+			// A session is searched in its derived text (what a person
+			// saw, line for line as the viewer shows it) when it has one.
+			if c.Recording == nil || c.Text != nil {
+				chunks := c.ID
+				if c.Recording != nil {
+					chunks = textBucket(c.ID)
+				}
+				err := db.searchChunks(inc, chunks, q, match, hit)
 				if errors.Is(err, errStop) {
 					return nil
 				}

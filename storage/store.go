@@ -42,6 +42,9 @@ type Store interface {
 	// exactly as captured; a viewer following a live session asks only for
 	// what is new.
 	WriteContent(ref string, from int64, w io.Writer) error
+	// WriteText writes what a person saw of a session (its derived text;
+	// the output as recorded until that exists), or a capture's bytes.
+	WriteText(ref string, w io.Writer) error
 
 	AddNote(incident, text string) (Event, error)
 	// AddMarker puts a marker on the timeline at a place in a session.

@@ -1,0 +1,139 @@
+package storage
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"hash"
+	"io"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// textBucket names the chunks of a session's derived text, beside its own.
+func textBucket(session string) string { return session + ".text" }
+
+// deriveText runs a sealed session through Options.Derive and stores the
+// result as chunks beside the session's, then records it on the session.
+// It streams: memory stays flat however long the session.
+func (db *DB) deriveText(incident, session string) error {
+	if db.opts.Derive == nil {
+		return nil
+	}
+	pr, pw := io.Pipe()
+	go func() {
+		pw.CloseWithError(db.eachChunk(incident, session, func(_ uint64, data []byte) error {
+			_, err := pw.Write(data)
+			return err
+		}))
+	}()
+	tw := &textWriter{db: db, incident: incident, bucket: textBucket(session), hash: sha256.New()}
+	err := db.opts.Derive(pr, tw)
+	pr.CloseWithError(err) // stops the reader if Derive gave up early
+	if err == nil {
+		err = tw.flush()
+	}
+	if err != nil {
+		return fmt.Errorf("derive the text of %s/%s: %w", incident, session, err)
+	}
+	return db.update(func(tx *bolt.Tx) error {
+		b, err := incidentBucket(tx, incident)
+		if err != nil {
+			return err
+		}
+		c, err := readCapture(b, session)
+		if err != nil {
+			return err
+		}
+		c.Text = &DerivedText{Size: tw.size, SHA256: hex.EncodeToString(tw.hash.Sum(nil))}
+		return writeCapture(b, c)
+	})
+}
+
+// textWriter stores what it is given in ChunkSize chunks, each committed in
+// its own transaction (the text is derived again if an agent dies midway).
+type textWriter struct {
+	db       *DB
+	incident string
+	bucket   string
+	buf      []byte
+	n        uint64
+	size     int64
+	hash     hash.Hash
+}
+
+func (w *textWriter) Write(p []byte) (int, error) {
+	w.buf = append(w.buf, p...)
+	for len(w.buf) >= ChunkSize {
+		if err := w.put(w.buf[:ChunkSize]); err != nil {
+			return 0, err
+		}
+		w.buf = w.buf[:copy(w.buf, w.buf[ChunkSize:])]
+	}
+	return len(p), nil
+}
+
+func (w *textWriter) flush() error {
+	if len(w.buf) == 0 {
+		return nil
+	}
+	err := w.put(w.buf)
+	w.buf = w.buf[:0]
+	return err
+}
+
+func (w *textWriter) put(p []byte) error {
+	w.hash.Write(p)
+	w.size += int64(len(p))
+	data := encodeChunk(p)
+	err := w.db.update(func(tx *bolt.Tx) error {
+		b, err := incidentBucket(tx, w.incident)
+		if err != nil {
+			return err
+		}
+		chunks, err := b.CreateBucketIfNotExists(bucketChunks)
+		if err != nil {
+			return err
+		}
+		if w.n == 0 {
+			// A text begun by an agent that died is replaced whole.
+			if chunks.Bucket([]byte(w.bucket)) != nil {
+				if err := chunks.DeleteBucket([]byte(w.bucket)); err != nil {
+					return err
+				}
+			}
+		}
+		cb, err := chunks.CreateBucketIfNotExists([]byte(w.bucket))
+		if err != nil {
+			return err
+		}
+		cb.FillPercent = 1.0
+		return cb.Put(u64(w.n), data)
+	})
+	w.n++
+	return err
+}
+
+// WriteText writes a session's derived text (what a person saw), or for a
+// session without one (sealed by an older calm, or still recording), its
+// output as recorded.
+func (db *DB) WriteText(ref string, w io.Writer) error {
+	c, err := db.Capture(ref)
+	if err != nil {
+		return err
+	}
+	if c.Text == nil {
+		if c.Recording == nil {
+			return db.WriteContent(ref, 0, w)
+		}
+		out := &CastOutput{W: w}
+		if err := db.WriteContent(ref, 0, out); err != nil {
+			return err
+		}
+		return out.Close()
+	}
+	return db.eachChunk(c.Incident, textBucket(c.ID), func(_ uint64, data []byte) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
