@@ -290,12 +290,11 @@ func TestSplitSnapsAndRecordsThePane(t *testing.T) {
 }
 
 func TestClipSendsACaptureToTheTerminalClipboard(t *testing.T) {
-	if _, err := exec.LookPath("xclip"); err == nil {
-		t.Skip("a clipboard tool is installed; this test covers the OSC 52 path")
-	}
 	w := newWorld(t)
 	doc := "{ _id: ObjectId(\"65f1a2\"), name: \"original\" }\n"
 	w.ok([]byte(doc+"\x1b]0;title\x07"), "tee", "-q", "doc")
+	// Over SSH, headless: no clipboard tool to be found.
+	w.extra = append(w.extra, "PATH="+t.TempDir())
 	tm := newTmux(t)
 	tm.start("bash --norc --noprofile")
 	tm.typeText(w.envPrefix() + calmBin + " clip -o c1")
@@ -332,5 +331,59 @@ func TestSessionIsSearchedAsAPersonSawIt(t *testing.T) {
 	// The stream as recorded is still there, byte for byte.
 	if raw := w.ok(nil, "show", "--raw", "s1"); !strings.Contains(raw, "fetching 55%\r") {
 		t.Fatalf("show --raw lost the stream: %q", raw)
+	}
+}
+
+// TestClipThroughAnXClipboard runs a real X server (Xvfb) with xclip, the
+// clipboard tool atotto/clipboard uses on a desktop: calm clip saves what
+// another program put there, byte for byte, and clip -o puts a capture back.
+func TestClipThroughAnXClipboard(t *testing.T) {
+	for _, tool := range []string{"Xvfb", "xclip"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s is missing: install it (apt-get install xvfb xclip)", tool)
+		}
+	}
+	r, wfd, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := exec.Command("Xvfb", "-displayfd", "3", "-nolisten", "tcp", "-screen", "0", "320x200x8")
+	x.ExtraFiles = []*os.File{wfd}
+	if err := x.Start(); err != nil {
+		t.Fatal(err)
+	}
+	wfd.Close()
+	t.Cleanup(func() { x.Process.Kill(); x.Wait() })
+	var display string
+	if _, err := fmt.Fscan(r, &display); err != nil {
+		t.Fatalf("Xvfb gave no display: %v", err)
+	}
+	w := newWorld(t)
+	w.extra = append(w.extra, "DISPLAY=:"+display)
+
+	text := "db.users.find({ _id: ObjectId(\"65f1a2\") })\ncafé \t tabs\n"
+	set := exec.Command("xclip", "-selection", "clipboard", "-i")
+	set.Env = w.env()
+	set.Stdin = strings.NewReader(text)
+	// xclip stays behind to serve the selection: no pipes to wait on.
+	if err := set.Run(); err != nil {
+		t.Fatalf("xclip -i: %v", err)
+	}
+	if out := w.ok(nil, "clip", "from the desktop"); !strings.Contains(out, "saved the clipboard as") {
+		t.Fatalf("clip: %q", out)
+	}
+	if got := w.ok(nil, "show", "--raw", "c1"); got != text {
+		t.Fatalf("the capture holds %q, the clipboard held %q", got, text)
+	}
+
+	doc := "{ name: \"original\" }\n"
+	w.ok([]byte(doc), "tee", "-q", "doc")
+	if _, errs, code := w.run(nil, "clip", "-o", "c2"); code != 0 || !strings.Contains(errs, "copied to the clipboard") {
+		t.Fatalf("clip -o: exit %d: %s", code, errs)
+	}
+	get := exec.Command("xclip", "-selection", "clipboard", "-o")
+	get.Env = w.env()
+	if out, err := get.Output(); err != nil || string(out) != doc {
+		t.Fatalf("the X clipboard holds %q (%v), want %q", out, err, doc)
 	}
 }
