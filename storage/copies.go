@@ -23,6 +23,13 @@ type destination struct {
 	tmp        *os.File
 	err        error
 	written    int64
+	// The copy is read back as it is written, not all at once at seal:
+	// the reading and hashing overlap the capture instead of delaying its
+	// answer. Seal reads what is left and checks the name still leads to
+	// this file.
+	readBack hash.Hash
+	readOff  int64
+	readBuf  []byte
 }
 
 func (d *destination) Write(p []byte) (int, error) {
@@ -34,6 +41,22 @@ func (d *destination) Write(p []byte) (int, error) {
 		d.written += int64(len(p))
 	}
 	return len(p), nil // one failing copy never stops the others
+}
+
+// readBackTo reads the copy back from the file up to end and hashes it.
+func (d *destination) readBackTo(end int64) error {
+	if d.readBack == nil {
+		d.readBack, d.readBuf = sha256.New(), make([]byte, 1<<20)
+	}
+	for d.readOff < end {
+		n, err := d.tmp.ReadAt(d.readBuf[:min(int64(len(d.readBuf)), end-d.readOff)], d.readOff)
+		d.readBack.Write(d.readBuf[:n])
+		d.readOff += int64(n)
+		if err != nil && d.readOff < end {
+			return err
+		}
+	}
+	return nil
 }
 
 // copyPath is where a capture's file copy lives under a root folder.
@@ -241,7 +264,15 @@ func (db *DB) catchUp(cp *copier) error {
 			cp.hash.Write(data)
 			cp.size += int64(len(data))
 			for i := range cp.dests {
-				cp.dests[i].Write(data)
+				d := &cp.dests[i]
+				d.Write(data)
+				if d.err == nil && d.tmp != nil {
+					// The chunk before this one: the kernel has had a
+					// moment to start writing it out.
+					if err := d.readBackTo(d.written - int64(len(data))); err != nil {
+						d.err = fmt.Errorf("read the copy back: %w", err)
+					}
+				}
 			}
 			return nil
 		})
@@ -360,7 +391,16 @@ func (db *DB) SealCapture(incident, capture string, s Seal) (Capture, error) {
 			if d.journal != "" {
 				d.err = adoptJournal(d.journal, d.path)
 			} else if d.err == nil {
-				d.err = commitFile(d.tmp, d.path)
+				var mine os.FileInfo
+				if d.err = d.readBackTo(d.written); d.err == nil {
+					if mine, d.err = d.tmp.Stat(); d.err == nil {
+						d.err = commitFile(d.tmp, d.path)
+					}
+				}
+				if d.err == nil {
+					*out = d.checkCommitted(mine, s.SHA256, db.opts.Now)
+					return
+				}
 			} else if d.tmp != nil {
 				d.tmp.Close()
 				os.Remove(d.tmp.Name())
@@ -406,6 +446,32 @@ func (db *DB) SealCapture(incident, capture string, s Seal) (Capture, error) {
 	db.writeSums(incident)
 	db.kickRemotes()
 	return c, nil
+}
+
+// checkCommitted finishes the read-back of a copy written and renamed into
+// place: the bytes read back as they were written hash to want, and the
+// name leads to that same file, at that length.
+func (d *destination) checkCommitted(mine os.FileInfo, want string, now func() time.Time) Copy {
+	cp := Copy{Kind: d.kind, Location: d.path}
+	st, err := os.Lstat(d.path)
+	switch {
+	case os.IsNotExist(err):
+		cp.State, cp.Error = CopyMissing, "the file is gone"
+		return cp
+	case err != nil:
+		cp.State, cp.Error = CopyFailed, copyError(err)
+		return cp
+	}
+	if !os.SameFile(st, mine) || st.Size() != d.readOff {
+		return checkFile(d.kind, d.path, want, now) // replaced meanwhile: read it whole
+	}
+	sum := hex.EncodeToString(d.readBack.Sum(nil))
+	if sum != want {
+		cp.State, cp.SHA256, cp.Error = CopyMismatch, sum, "sha256 "+sum+" differs from "+want
+		return cp
+	}
+	cp.State, cp.SHA256, cp.Verified = CopyVerified, sum, now().UTC()
+	return cp
 }
 
 // checkFile reads a file copy back and compares it with the expected hash.
