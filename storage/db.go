@@ -143,7 +143,7 @@ func Open(o Options) (*DB, error) {
 		o.Commit = 100 * time.Millisecond
 	}
 	if o.BatchBytes == 0 {
-		o.BatchBytes = 16 << 20
+		o.BatchBytes = 8 << 20
 	}
 	if o.LockTimeout == 0 {
 		o.LockTimeout = 2 * time.Second
