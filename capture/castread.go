@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"io"
 	"strconv"
+	"unicode/utf16"
+	"unicode/utf8"
 )
 
 // CastReader reads an asciicast v2 stream as it arrives in pieces (a
@@ -17,6 +19,7 @@ type CastReader struct {
 
 	partial []byte
 	started bool
+	scratch []byte // decoded event data, reused
 }
 
 func (c *CastReader) Write(p []byte) (int, error) {
@@ -58,6 +61,13 @@ func (c *CastReader) line(line []byte) {
 			}
 			return
 		}
+	}
+	if at, kind, data, ok := parseEvent(line, c.scratch[:0]); ok {
+		c.scratch = data[:0]
+		if c.Event != nil {
+			c.Event(at, kind, string(data))
+		}
+		return
 	}
 	var ev [3]json.RawMessage
 	if json.Unmarshal(line, &ev) != nil {
@@ -131,4 +141,157 @@ func DeriveText(cast io.Reader, text io.Writer) error {
 	r.Close()
 	emu.Close()
 	return werr
+}
+
+// parseEvent reads an event line `[1.234567, "o", "text"]` without
+// encoding/json's reflection, which made reading a long session slow. It
+// declines (ok false) anything unusual, and the caller falls back to
+// encoding/json, so both always agree.
+func parseEvent(line, buf []byte) (at float64, kind string, data []byte, ok bool) {
+	if !utf8.Valid(line) {
+		return 0, "", nil, false
+	}
+	p := bytes.TrimSpace(line)
+	if len(p) < 2 || p[0] != '[' || p[len(p)-1] != ']' {
+		return 0, "", nil, false
+	}
+	p = p[1 : len(p)-1]
+	comma := bytes.IndexByte(p, ',')
+	if comma < 0 {
+		return 0, "", nil, false
+	}
+	num := bytes.TrimSpace(p[:comma])
+	if !plainNumber(num) {
+		return 0, "", nil, false
+	}
+	at, err := strconv.ParseFloat(string(num), 64)
+	if err != nil || at < 0 {
+		return 0, "", nil, false
+	}
+	p = bytes.TrimLeft(p[comma+1:], " \t\r\n")
+	kindBytes, p, ok := jsonString(p, nil)
+	if !ok {
+		return 0, "", nil, false
+	}
+	p = bytes.TrimLeft(p, " \t\r\n")
+	if len(p) == 0 || p[0] != ',' {
+		return 0, "", nil, false
+	}
+	data, p, ok = jsonString(bytes.TrimLeft(p[1:], " \t\r\n"), buf)
+	if !ok || len(bytes.TrimSpace(p)) != 0 {
+		return 0, "", nil, false
+	}
+	return at, string(kindBytes), data, true
+}
+
+// plainNumber accepts what asciinema writes: digits, then a fraction
+// (never a leading zero before another digit, which JSON forbids).
+func plainNumber(p []byte) bool {
+	dot := bytes.IndexByte(p, '.')
+	whole, frac := p, []byte(nil)
+	if dot >= 0 {
+		whole, frac = p[:dot], p[dot+1:]
+		if len(frac) == 0 {
+			return false
+		}
+	}
+	if len(whole) == 0 || (len(whole) > 1 && whole[0] == '0') {
+		return false
+	}
+	for _, part := range [][]byte{whole, frac} {
+		for _, c := range part {
+			if c < '0' || c > '9' {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// jsonString decodes the JSON string at the start of p (valid UTF-8) onto
+// dst and returns what follows it.
+func jsonString(p, dst []byte) (s, rest []byte, ok bool) {
+	if len(p) == 0 || p[0] != '"' {
+		return nil, nil, false
+	}
+	i, start := 1, 1
+	for i < len(p) {
+		b := p[i]
+		switch {
+		case b == '"':
+			return append(dst, p[start:i]...), p[i+1:], true
+		case b < 0x20:
+			return nil, nil, false
+		case b != '\\':
+			i++
+			continue
+		}
+		dst = append(dst, p[start:i]...)
+		if i+1 >= len(p) {
+			return nil, nil, false
+		}
+		switch e := p[i+1]; e {
+		case '"', '\\', '/':
+			dst = append(dst, e)
+		case 'b':
+			dst = append(dst, '\b')
+		case 'f':
+			dst = append(dst, '\f')
+		case 'n':
+			dst = append(dst, '\n')
+		case 'r':
+			dst = append(dst, '\r')
+		case 't':
+			dst = append(dst, '\t')
+		case 'u':
+			r, n := hexRune(p[i+2:])
+			if n < 0 {
+				return nil, nil, false
+			}
+			if utf16.IsSurrogate(r) {
+				// A pair decodes to one character; anything else is
+				// encoding/json's business (it writes U+FFFD).
+				if len(p) < i+12 || p[i+6] != '\\' || p[i+7] != 'u' {
+					return nil, nil, false
+				}
+				r2, n2 := hexRune(p[i+8:])
+				if n2 < 0 {
+					return nil, nil, false
+				}
+				if r = utf16.DecodeRune(r, r2); r == utf8.RuneError {
+					return nil, nil, false
+				}
+				i += 6
+			}
+			dst = utf8.AppendRune(dst, r)
+			i += 4
+		default:
+			return nil, nil, false
+		}
+		i += 2
+		start = i
+	}
+	return nil, nil, false
+}
+
+// hexRune reads four hex digits; n is -1 if they are not.
+func hexRune(p []byte) (rune, int) {
+	if len(p) < 4 {
+		return 0, -1
+	}
+	var r rune
+	for _, c := range p[:4] {
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c = c - 'a' + 10
+		case 'A' <= c && c <= 'F':
+			c = c - 'A' + 10
+		default:
+			return 0, -1
+		}
+		r = r*16 + rune(c)
+	}
+	return r, 4
 }
