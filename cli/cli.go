@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -236,13 +235,6 @@ func cmdAgent(e *env, args []string) error {
 	}
 	logf := func(format string, args ...any) {
 		fmt.Fprintf(e.stderr, "%s calm agent[%d]: %s\n", time.Now().UTC().Format(time.RFC3339), os.Getpid(), fmt.Sprintf(format, args...))
-	}
-	// The agent's own memory is bounded (a batch or two of chunks, buffers);
-	// a soft limit keeps the collector from letting garbage double it
-	// (calm tee of 200 MiB: the agent's peak went from ~62 to ~52 MiB, at no
-	// measurable cost in speed; 40 MiB cost 10-15%).
-	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(56 << 20)
 	}
 	db, err := storage.Open(storage.Options{Path: e.cfg.Store, Mirrors: e.cfg.Mirrors, Remotes: remotes, Derive: capture.DeriveText, Logf: logf})
 	if err != nil {

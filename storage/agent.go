@@ -194,7 +194,8 @@ func (a *Agent) Serve(ctx context.Context, l net.Listener) error {
 }
 
 // chunkBuffers recycles request bodies: putChunk never keeps them.
-var chunkBuffers = sync.Pool{New: func() any { return make([]byte, 0, MaxChunk) }}
+// Sized for the usual chunk; a larger one (up to MaxChunk) gets its own.
+var chunkBuffers = sync.Pool{New: func() any { return make([]byte, 0, ChunkSize) }}
 
 // apiError is the JSON body of a failed request.
 type apiError struct {
@@ -301,7 +302,11 @@ func (a *Agent) routes() http.Handler {
 			writeError(w, fmt.Errorf("chunk %d: a chunk needs a Content-Length of at most %d: %w", n, MaxChunk, ErrInvalid))
 			return
 		}
-		data := chunkBuffers.Get().([]byte)[:r.ContentLength]
+		data := chunkBuffers.Get().([]byte)
+		if int64(cap(data)) < r.ContentLength {
+			data = make([]byte, r.ContentLength)
+		}
+		data = data[:r.ContentLength]
 		defer chunkBuffers.Put(data[:0])
 		if _, err := io.ReadFull(r.Body, data); err != nil {
 			writeError(w, fmt.Errorf("chunk %d arrived cut short (%v): %w", n, err, ErrInvalid))

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"fmt"
+	"sync"
 
 	"github.com/klauspost/compress/s2"
 )
@@ -15,14 +16,26 @@ const (
 	chunkS2  byte = 1
 )
 
+// encodeScratch holds S2's worst-case output; the encoded chunk is copied out
+// at its own size. Pending chunks used to keep the whole worst-case buffer
+// (1.2 MiB for a chunk that compresses to 0.3), which made the agent hold
+// four times the batch it counted.
+var encodeScratch = sync.Pool{New: func() any { return new([]byte) }}
+
 func encodeChunk(data []byte) []byte {
-	out := make([]byte, 1+s2.MaxEncodedLen(len(data)))
-	enc := s2.Encode(out[1:], data)
-	if len(enc) < len(data)-len(data)/8 {
-		out[0] = chunkS2
-		return out[:1+len(enc)]
+	scratch := encodeScratch.Get().(*[]byte)
+	defer encodeScratch.Put(scratch)
+	if need := s2.MaxEncodedLen(len(data)); cap(*scratch) < need {
+		*scratch = make([]byte, need)
 	}
-	out = out[:1+len(data)]
+	enc := s2.Encode((*scratch)[:cap(*scratch)], data)
+	if len(enc) < len(data)-len(data)/8 {
+		out := make([]byte, 1+len(enc))
+		out[0] = chunkS2
+		copy(out[1:], enc)
+		return out
+	}
+	out := make([]byte, 1+len(data))
 	out[0] = chunkRaw
 	copy(out[1:], data)
 	return out

@@ -316,6 +316,13 @@ func (db *DB) followJournal(f *follower) error {
 			// looking until a recorder asks again.
 			return fmt.Errorf("no word from its recorder for %s: left open", orphanAfter)
 		}
+		if final < 0 {
+			select {
+			case final = <-f.final: // the recorder closed the journal before it went
+				continue
+			default:
+			}
+		}
 		if final < 0 && offset == size && f.recorder != 0 && unix.Kill(f.recorder, 0) == unix.ESRCH {
 			// The recorder died without closing the journal. Its last
 			// write was whole (one write call), so what the file holds,
