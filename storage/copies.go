@@ -325,12 +325,29 @@ func (db *DB) copyLoop() {
 		if db.following(key) {
 			continue // its follower copies on its own idle thread
 		}
-		inc, capture := SplitRef(key)
-		cp := db.copierFor(inc, capture)
+		cp := db.openCopier(key)
+		if cp == nil {
+			continue // sealed meanwhile: its copies are done
+		}
 		cp.mu.Lock()
 		_ = db.catchUp(cp) // a failure here shows again, and counts, at seal
 		cp.mu.Unlock()
 	}
+}
+
+// openCopier returns the copier of a capture still being written, or nil
+// once it is sealed. (A commit's notice can arrive after the seal; making a
+// copier then would copy the whole capture again, for nothing.)
+func (db *DB) openCopier(key string) *copier {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	cp := db.copiers[key]
+	if cp == nil && db.progress[key] != nil {
+		inc, capture := SplitRef(key)
+		cp = db.newCopier(inc, capture)
+		db.copiers[key] = cp
+	}
+	return cp
 }
 
 // SealCapture checks every chunk against what the client computed, finishes

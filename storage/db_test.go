@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -415,5 +416,25 @@ func TestParallelSearchMatchesLineByLine(t *testing.T) {
 	db.Search(SearchQuery{Pattern: "connection", Literal: true, Limit: 3}, func(Match) error { n++; return nil })
 	if n != 3 {
 		t.Fatalf("limit 3 gave %d", n)
+	}
+}
+
+// A commit's notice that reaches the copier after the capture is sealed
+// must not start a second copy of it (it used to: a whole re-read of the
+// capture and a temp file left in the evidence folder).
+func TestLateCommitNoticeStartsNoCopy(t *testing.T) {
+	db := openTestDB(t)
+	data := bytes.Repeat([]byte("a line of output\n"), 300_000) // several chunks
+	c := save(t, db, "big", data)
+	key := progressKey(c.Incident, c.ID)
+	if cp := db.openCopier(key); cp != nil {
+		t.Fatal("a sealed capture got a copier")
+	}
+	db.copyQueue <- key
+	db.commitPending()
+	time.Sleep(100 * time.Millisecond) // the copy loop has taken the notice
+	left, _ := filepath.Glob(filepath.Join(db.opts.EvidenceDir, c.Incident, ".*.tmp-*"))
+	if len(left) != 0 {
+		t.Fatalf("temp copies left behind: %v", left)
 	}
 }

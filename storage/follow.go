@@ -255,6 +255,11 @@ func (db *DB) followJournal(f *follower) error {
 		return err
 	}
 	in, err := os.Open(f.path)
+	if os.IsNotExist(err) {
+		// An agent that died between moving the journal into the evidence
+		// folder and recording it left it there.
+		in, err = os.Open(copyPath(db.opts.EvidenceDir, f.incident, f.capture))
+	}
 	if err != nil {
 		return fmt.Errorf("open its journal: %w", err)
 	}
