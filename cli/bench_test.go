@@ -35,6 +35,18 @@ func runWithStdin(b *testing.B, c *exec.Cmd, input string) {
 	}
 }
 
+// benchWorld is a private store with its agent running and an incident open.
+func benchWorld(b *testing.B) *world {
+	w := &world{t: &testing.T{}, home: filepath.Join(b.TempDir(), "home"), config: b.TempDir()}
+	rt, _ := os.MkdirTemp("", "rt")
+	w.runtime = rt
+	b.Cleanup(func() { w.stopAgent(); os.RemoveAll(rt) })
+	if err := w.cmd("incident", "new", "bench").Run(); err != nil {
+		b.Fatal(err)
+	}
+	return w
+}
+
 // BenchmarkTee compares calm tee with coreutils tee on the same input in one
 // run; compare the MB/s of the two sub-benchmarks (bench/tee.sh prints the
 // ratio).
@@ -49,13 +61,7 @@ func BenchmarkTee(b *testing.B) {
 		}
 	})
 	b.Run("calm", func(b *testing.B) {
-		w := &world{t: &testing.T{}, home: filepath.Join(b.TempDir(), "home"), config: b.TempDir()}
-		rt, _ := os.MkdirTemp("", "rt")
-		w.runtime = rt
-		defer func() { w.stopAgent(); os.RemoveAll(rt) }()
-		if err := w.cmd("incident", "new", "bench").Run(); err != nil {
-			b.Fatal(err)
-		}
+		w := benchWorld(b)
 		b.SetBytes(size)
 		for b.Loop() {
 			c := exec.Command("sh", "-c", `"$1" tee -q bench > /dev/null`, "sh", calmBin)
@@ -79,13 +85,7 @@ func BenchmarkShell(b *testing.B) {
 		}
 	})
 	b.Run("calm", func(b *testing.B) {
-		w := &world{t: &testing.T{}, home: filepath.Join(b.TempDir(), "home"), config: b.TempDir()}
-		rt, _ := os.MkdirTemp("", "rt")
-		w.runtime = rt
-		defer func() { w.stopAgent(); os.RemoveAll(rt) }()
-		if err := w.cmd("incident", "new", "bench").Run(); err != nil {
-			b.Fatal(err)
-		}
+		w := benchWorld(b)
 		b.SetBytes(size)
 		for b.Loop() {
 			c := exec.Command("sh", "-c", `"$1" shell -- cat "$2" > /dev/null`, "sh", calmBin, input)

@@ -216,22 +216,16 @@ func (c *Client) Capture(ref string) (cp Capture, err error) {
 func (c *Client) WriteContent(ref string, from int64, w io.Writer) error {
 	q := refQuery("ref", ref)
 	q.Set("from", strconv.FormatInt(from, 10))
-	resp, err := c.do("GET", "/v1/content", q, nil, "")
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode >= 300 {
-		return decodeResponse(resp, nil)
-	}
-	if _, err := io.CopyBuffer(w, resp.Body, make([]byte, 1<<20)); err != nil {
-		return fmt.Errorf("read capture %s: %w", ref, err)
-	}
-	return nil
+	return c.stream("/v1/content", q, w, "read capture "+ref)
 }
 
 func (c *Client) WriteText(ref string, w io.Writer) error {
-	resp, err := c.do("GET", "/v1/text", refQuery("ref", ref), nil, "")
+	return c.stream("/v1/text", refQuery("ref", ref), w, "read the text of "+ref)
+}
+
+// stream copies a GET's body to w.
+func (c *Client) stream(path string, q url.Values, w io.Writer, what string) error {
+	resp, err := c.do("GET", path, q, nil, "")
 	if err != nil {
 		return err
 	}
@@ -240,7 +234,7 @@ func (c *Client) WriteText(ref string, w io.Writer) error {
 		return decodeResponse(resp, nil)
 	}
 	if _, err := io.CopyBuffer(w, resp.Body, make([]byte, 1<<20)); err != nil {
-		return fmt.Errorf("read the text of %s: %w", ref, err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	return nil
 }
