@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -287,14 +286,7 @@ func cmdSearch(e *env, args []string) error {
 	var line []byte
 	err := e.store.Search(q, func(m storage.Match) error {
 		found++
-		line = append(line[:0], m.Incident...)
-		line = append(line, '/')
-		line = append(line, m.Item...)
-		line = append(line, ':')
-		line = strconv.AppendInt(line, m.Line, 10)
-		line = append(line, ':')
-		line = append(line, m.Text...)
-		line = append(line, '\n')
+		line = storage.AppendMatch(line[:0], m, '/', ':')
 		_, err := bw.Write(line)
 		return err
 	})

@@ -438,14 +438,7 @@ func (a *Agent) routes() http.Handler {
 		bw := bufio.NewWriterSize(w, 256<<10)
 		var line []byte
 		err := db.Search(body, func(m Match) error {
-			line = append(line[:0], m.Incident...)
-			line = append(line, '\t')
-			line = append(line, m.Item...)
-			line = append(line, '\t')
-			line = strconv.AppendInt(line, m.Line, 10)
-			line = append(line, '\t')
-			line = append(line, m.Text...)
-			line = append(line, '\n')
+			line = AppendMatch(line[:0], m, '\t', '\t')
 			_, err := bw.Write(line)
 			return err
 		})

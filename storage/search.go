@@ -8,6 +8,7 @@ import (
 	"os"
 	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -148,6 +149,19 @@ func (s *lineScanner) flush() error {
 	}
 	s.line++
 	return s.emit(s.line, s.partial)
+}
+
+// AppendMatch appends a match as one line: incident, item, line number and
+// text, the first two joined by itemSep, the rest by sep.
+func AppendMatch(dst []byte, m Match, itemSep, sep byte) []byte {
+	dst = append(dst, m.Incident...)
+	dst = append(dst, itemSep)
+	dst = append(dst, m.Item...)
+	dst = append(dst, sep)
+	dst = strconv.AppendInt(dst, m.Line, 10)
+	dst = append(dst, sep)
+	dst = append(dst, m.Text...)
+	return append(dst, '\n')
 }
 
 // Search finds lines matching the query in every capture, in order.

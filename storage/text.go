@@ -50,14 +50,18 @@ func (db *DB) deriveText(incident, session string) error {
 	})
 }
 
-// textWriter stores what it is given in ChunkSize chunks, each committed in
-// its own transaction (the text is derived again if an agent dies midway).
+// textWriter stores what it is given in ChunkSize chunks, committed a
+// batch (Options.BatchBytes) at a time as the store's other chunks are, not
+// one transaction and fsync per chunk. The text is derived again whole if an
+// agent dies midway.
 type textWriter struct {
 	db       *DB
 	incident string
 	bucket   string
 	buf      []byte
-	n        uint64
+	pending  [][]byte // encoded chunks not yet committed, numbered from n
+	waiting  int      // their bytes
+	n        uint64   // the number of pending[0]
 	size     int64
 	hash     hash.Hash
 }
@@ -74,18 +78,30 @@ func (w *textWriter) Write(p []byte) (int, error) {
 }
 
 func (w *textWriter) flush() error {
-	if len(w.buf) == 0 {
-		return nil
+	if len(w.buf) > 0 {
+		w.hash.Write(w.buf)
+		w.size += int64(len(w.buf))
+		w.pending = append(w.pending, encodeChunk(w.buf))
+		w.buf = w.buf[:0]
 	}
-	err := w.put(w.buf)
-	w.buf = w.buf[:0]
-	return err
+	return w.commit()
 }
 
 func (w *textWriter) put(p []byte) error {
 	w.hash.Write(p)
 	w.size += int64(len(p))
 	data := encodeChunk(p)
+	w.pending = append(w.pending, data)
+	if w.waiting += len(data); w.waiting >= w.db.opts.BatchBytes {
+		return w.commit()
+	}
+	return nil
+}
+
+func (w *textWriter) commit() error {
+	if len(w.pending) == 0 {
+		return nil
+	}
 	err := w.db.update(func(tx *bolt.Tx) error {
 		b, err := incidentBucket(tx, w.incident)
 		if err != nil {
@@ -108,9 +124,15 @@ func (w *textWriter) put(p []byte) error {
 			return err
 		}
 		cb.FillPercent = 1.0
-		return cb.Put(u64(w.n), data)
+		for i, data := range w.pending {
+			if err := cb.Put(u64(w.n+uint64(i)), data); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
-	w.n++
+	w.n += uint64(len(w.pending))
+	w.pending, w.waiting = w.pending[:0], 0
 	return err
 }
 
