@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"cmp"
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/json"
@@ -57,6 +58,8 @@ type Options struct {
 	// (capture.DeriveText; the store cannot import capture). Nil: sessions
 	// keep only their stream, and search reads the output in it.
 	Derive func(cast io.Reader, text io.Writer) error
+
+	mmapSize int // bbolt's initial map; default 1 GiB (tests make it small to grow it)
 }
 
 // MaxChunk is the largest chunk a client may send.
@@ -168,7 +171,7 @@ func Open(o Options) (*DB, error) {
 			Timeout:         o.LockTimeout,
 			NoFreelistSync:  true,
 			FreelistType:    bolt.FreelistMapType,
-			InitialMmapSize: 1 << 30,
+			InitialMmapSize: cmp.Or(o.mmapSize, 1<<30),
 		})
 		return err
 	})
@@ -1076,8 +1079,10 @@ func (db *DB) commitPending() {
 }
 
 // eachChunk calls f with every chunk of a capture in order, one short read
-// transaction per chunk so that a long read never holds up writers. The slice
-// is only valid during the call.
+// transaction per chunk, and f outside it: f may block (on a pipe, a slow
+// client) or commit, and a read transaction held meanwhile would stop a
+// commit that must grow the file's map, and with it every later reader. The
+// slice is only valid during the call.
 func (db *DB) eachChunk(incident, capture string, f func(n uint64, data []byte) error) error {
 	return db.eachChunkFrom(incident, capture, nil, f)
 }
@@ -1088,7 +1093,8 @@ func (db *DB) eachChunkFrom(incident, capture string, skip func(size int64) bool
 	var n uint64
 	var buf []byte
 	for {
-		var found bool
+		var found, call bool
+		var data []byte
 		err := db.view(func(tx *bolt.Tx) error {
 			b, err := incidentBucket(tx, incident)
 			if err != nil {
@@ -1112,14 +1118,26 @@ func (db *DB) eachChunkFrom(incident, capture string, skip func(size int64) bool
 					return nil
 				}
 			}
-			data, err := decodeChunk(&buf, v)
+			d, err := decodeChunk(&buf, v)
 			if err != nil {
 				return fmt.Errorf("capture %s chunk %d: %w", capture, n, err)
 			}
-			return f(n, data)
+			if len(d) > 0 && len(buf) > 0 && &d[0] == &buf[0] {
+				data = d
+			} else { // the file's own memory, gone with the transaction
+				buf = append(buf[:0], d...)
+				data = buf
+			}
+			call = true
+			return nil
 		})
 		if err != nil || !found {
 			return err
+		}
+		if call {
+			if err := f(n, data); err != nil {
+				return err
+			}
 		}
 		n++
 	}

@@ -438,3 +438,57 @@ func TestLateCommitNoticeStartsNoCopy(t *testing.T) {
 		t.Fatalf("temp copies left behind: %v", left)
 	}
 }
+
+// A reader that commits while it walks a capture's chunks (as deriving a
+// session's text does, through a pipe) must not hold a read transaction over
+// the commit: a commit that grows the file's map waits for every reader, and
+// every later reader waits for it. The store's map starts small here so the
+// commit has to grow it.
+func TestCommitDuringAChunkWalkGrowsTheMap(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "calm.db")
+	db, err := Open(Options{Path: path, mmapSize: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := bytes.Repeat([]byte("a line of output that compresses well\n"), 100_000)
+	c := save(t, db, "walked", data)
+	noise := make([]byte, 8<<20) // incompressible: the file must grow past its map
+	rand.Read(noise)
+
+	done := make(chan error, 1)
+	go func() {
+		var got []byte
+		err := db.eachChunk(c.Incident, c.ID, func(n uint64, chunk []byte) error {
+			got = append(got, chunk...)
+			if n > 0 {
+				return nil
+			}
+			w, err := NewCaptureWriter(db, "", NewCapture{Title: "written meanwhile", Source: "test"})
+			if err != nil {
+				return err
+			}
+			if _, err := w.Write(noise); err != nil {
+				return err
+			}
+			_, err = w.Close()
+			return err
+		})
+		if err == nil && !bytes.Equal(got, data) {
+			err = fmt.Errorf("walk read %d bytes, want the %d stored", len(got), len(data))
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		// Not closed: closing would wait for the stuck transactions too.
+		t.Fatal("a commit inside a chunk walk waited for the walk's own read transaction: deadlock")
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	checkConsistent(t, path)
+}
