@@ -8,9 +8,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"golang.org/x/sys/unix"
+	"math/bits"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -41,10 +43,9 @@ type Journal struct {
 	f        *os.File
 	carry    []byte // the start of a rune cut at the end of the last output
 	size     int64  // bytes written so far
-	pending  []byte // encoded events from file offset written on
-	written  int64  // bytes of the file written for good (whole blocks when direct)
-	direct   bool   // write whole blocks around the page cache
-	isDirect bool   // the file's O_DIRECT flag as last set
+	pending  []byte // encoded events not written yet
+	flushing int64  // where the last range sent to the disk ends
+	dropped  int64  // the journal's pages before this offset left the cache
 	werr     error  // the first write error
 }
 
@@ -61,6 +62,8 @@ const (
 	journalDelay = 5 * time.Millisecond
 	journalBatch = 128 << 10
 	journalInbox = 8 << 20
+	// journalWindow is how much of the journal is written back at a time.
+	journalWindow = 4 << 20
 )
 
 // Header is the first line of an asciicast v2 file.
@@ -189,7 +192,30 @@ func (j *Journal) flush() error {
 	if err != nil {
 		j.werr = fmt.Errorf("write journal %s: %w", j.f.Name(), err)
 	}
+	j.recycle()
 	return j.werr
+}
+
+// recycle keeps a flood's journal from filling the page cache: every
+// journalWindow bytes it starts their writeback, and drops the window before
+// that, which is on the disk by then, from the cache. The freed pages take
+// the next writes: memory that was just used is cheap to use again, fresh
+// memory is not (on a VM each new page can be a fault in the host; a
+// 200 MiB journal cost ~0.4 s that way). Only clean pages are dropped, so
+// nothing is at risk; the agent, which reads the journal 100 ms behind at
+// most unless a flood holds it back, then reads those pages from the disk.
+func (j *Journal) recycle() {
+	if j.size-j.flushing < journalWindow {
+		return
+	}
+	fd := int(j.f.Fd())
+	_ = unix.SyncFileRange(fd, j.flushing, j.size-j.flushing, unix.SYNC_FILE_RANGE_WRITE)
+	j.flushing = j.size
+	// What went to the disk a window ago: written back by now.
+	if end := j.flushing - 2*journalWindow; end > j.dropped {
+		_ = unix.Fadvise(fd, j.dropped, end-j.dropped, unix.FADV_DONTNEED)
+		j.dropped = end
+	}
 }
 
 // Path is the journal's file.
@@ -263,36 +289,46 @@ func (j *Journal) Marker(label string, now time.Time) error { return j.send('m',
 
 const hexDigits = "0123456789abcdef"
 
-// plainASCII reports whether none of the eight bytes in x needs escaping in
-// a JSON string: no control byte, quote, backslash or non-ASCII byte.
-func plainASCII(x uint64) bool {
+// specialBytes marks (with its high bit) each of the eight bytes in x that
+// a JSON string cannot hold as it is: a control byte, a quote, a backslash,
+// or a byte of a non-ASCII character. Bits above the lowest mark may be
+// wrong (borrows run upwards); the lowest is exact, and only it is used.
+func specialBytes(x uint64) uint64 {
 	const ones, highs = 0x0101010101010101, 0x8080808080808080
 	hasZero := func(v uint64) uint64 { return (v - ones) &^ v & highs }
 	below20 := (x - ones*0x20) &^ x & highs
-	return (below20 | hasZero(x^(ones*'"')) | hasZero(x^(ones*'\\')) | x&highs) == 0
+	return below20 | hasZero(x^(ones*'"')) | hasZero(x^(ones*'\\')) | x&highs
 }
+
+// shortEscapes are the two-byte escapes; other control bytes get \u00XX.
+var shortEscapes = [256]byte{'"': '"', '\\': '\\', '\n': 'n', '\r': 'r', '\t': 't'}
 
 // appendJSONString quotes s as JSON, as asciinema does (no HTML escaping),
 // without encoding/json's reflection: the recorder does this for every read.
+// Output is mostly plain ASCII with an escape every few dozen bytes (CRLF,
+// colours, quotes): it finds the next byte to escape eight bytes at a time
+// and copies the run before it in one go.
 func appendJSONString(dst []byte, s []byte) []byte {
+	dst = slices.Grow(dst, len(s)+len(s)/8+2)
 	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		// Most output is plain ASCII: skip it eight bytes at a time.
-		for i+8 <= len(s) && plainASCII(binary.LittleEndian.Uint64(s[i:])) {
+	start, i := 0, 0
+	for {
+		for i+8 <= len(s) {
+			if m := specialBytes(binary.LittleEndian.Uint64(s[i:])); m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
+				break
+			}
 			i += 8
+		}
+		for i < len(s) && i+8 > len(s) && s[i] >= 0x20 && s[i] != '"' && s[i] != '\\' && s[i] < utf8.RuneSelf {
+			i++ // the last few bytes, one at a time
 		}
 		if i >= len(s) {
 			break
 		}
 		b := s[i]
-		if b >= 0x20 && b != '"' && b != '\\' && b < utf8.RuneSelf {
-			i++
-			continue
-		}
 		if b >= utf8.RuneSelf {
-			r, size := utf8.DecodeRune(s[i:])
-			if r != utf8.RuneError || size != 1 {
+			if r, size := utf8.DecodeRune(s[i:]); r != utf8.RuneError || size != 1 {
 				i += size
 				continue
 			}
@@ -303,18 +339,9 @@ func appendJSONString(dst []byte, s []byte) []byte {
 			continue
 		}
 		dst = append(dst, s[start:i]...)
-		switch b {
-		case '"':
-			dst = append(dst, `\"`...)
-		case '\\':
-			dst = append(dst, `\\`...)
-		case '\n':
-			dst = append(dst, `\n`...)
-		case '\r':
-			dst = append(dst, `\r`...)
-		case '\t':
-			dst = append(dst, `\t`...)
-		default:
+		if e := shortEscapes[b]; e != 0 {
+			dst = append(dst, '\\', e)
+		} else {
 			dst = append(dst, '\\', 'u', '0', '0', hexDigits[b>>4], hexDigits[b&0xf])
 		}
 		i++

@@ -100,3 +100,28 @@ func FuzzParseEventAgreesWithEncodingJSON(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkAppendJSONString encodes output like bench/gen's (log lines,
+// Mongo documents full of quotes, colours, a non-ASCII mark, CRLF as a
+// terminal sends it) in reads of 4095 bytes, as the recorder gets them.
+func BenchmarkAppendJSONString(b *testing.B) {
+	lines := []string{
+		"\x1b[31mERROR\x1b[0m worker-15: connection reset by peer (retry 3 of 5)\r\n",
+		`{ _id: ObjectId("65f1000000009408d2ac22c4"), user: "u40456", total: NumberLong(203300), at: ISODate("2026-11-26T10:14:00Z") }` + "\r\n",
+		"\x1b[1;32m\u2714\x1b[0m step 4 passed \x1b[2m(1445 ms)\x1b[0m\r\n",
+		"2026-11-26T15:08:58.047Z INFO  api request id=4c0d9a56 path=/v1/orders/138287 status=200 took=388ms\r\n",
+	}
+	var out []byte
+	for len(out) < 4<<20 {
+		out = append(out, lines[len(out)%len(lines)]...)
+	}
+	b.SetBytes(int64(len(out)))
+	var dst []byte
+	for b.Loop() {
+		for p := out; len(p) > 0; {
+			n := min(len(p), 4095)
+			dst = appendJSONString(dst[:0], p[:n])
+			p = p[n:]
+		}
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/creack/pty"
 	"golang.org/x/sys/unix"
@@ -72,16 +73,15 @@ func RunShell(o ShellOptions) (int, error) {
 	cmd := exec.Command(o.Command[0], o.Command[1:]...)
 	cmd.Env = append(os.Environ(), "CALM_SESSION="+session)
 	ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Cols: uint16(cols), Rows: uint16(rows)})
+	if err == nil {
+		ptmx, err = blockingFile(ptmx)
+	}
 	if err != nil {
 		j.Close()
 		os.Remove(journalPath)
 		return 127, fmt.Errorf("start %s: %w", o.Command[0], err)
 	}
 	defer ptmx.Close()
-	// Blocking reads, as script(1) does them: through Go's poller an empty
-	// read costs an EAGAIN, an epoll wait and a goroutine switch. (Fd puts
-	// the file in blocking mode.)
-	ptmx.Fd()
 	where := journalPath
 	if session != "" {
 		where = session + " (journal " + journalPath + ")"
@@ -119,8 +119,20 @@ func RunShell(o ShellOptions) (int, error) {
 
 	buf := make([]byte, 32<<10)
 	var journalErr error
+	fd := int(ptmx.Fd())
 	for {
-		n, err := ptmx.Read(buf)
+		// During a flood there is nearly always output waiting: that read
+		// cannot block, so it goes straight to the kernel. Only an empty
+		// terminal is waited on through Go's scheduler, which lends this
+		// goroutine's P to others meanwhile (and costs a thread switch or
+		// two to get it back: twice script's switches, at every read).
+		var n int
+		var err error
+		if readyNow(fd) {
+			n, err = rawRead(fd, buf)
+		} else {
+			n, err = ptmx.Read(buf)
+		}
 		if n > 0 {
 			o.Stdout.Write(buf[:n]) // the user's terminal first
 			if journalErr == nil {
@@ -207,4 +219,47 @@ func copyInput(o ShellOptions, ptmx *os.File, j *Journal, st *recording, start t
 func secretInput(ptmx *os.File) bool {
 	t, err := unix.IoctlGetTermios(int(ptmx.Fd()), unix.TCGETS)
 	return err != nil || (t.Lflag&unix.ECHO == 0 && t.Lflag&unix.ICANON != 0)
+}
+
+// readyNow reports whether fd has something to read, without a word to Go's
+// scheduler: poll with a zero timeout never blocks.
+func readyNow(fd int) bool {
+	pfd := unix.PollFd{Fd: int32(fd), Events: unix.POLLIN}
+	n, _, errno := syscall.RawSyscall(syscall.SYS_POLL, uintptr(unsafe.Pointer(&pfd)), 1, 0)
+	return errno == 0 && n == 1 && pfd.Revents&unix.POLLIN != 0
+}
+
+// rawRead reads what readyNow found, keeping this goroutine's P: the read
+// does not block, so the scheduler need not hand the P to another thread
+// and take it back, as it does around a blocking system call. (A raw call
+// that blocked would also hold up every stop-the-world pause: never one
+// without readyNow first.)
+func rawRead(fd int, buf []byte) (int, error) {
+	n, _, errno := syscall.RawSyscall(syscall.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)))
+	if errno == syscall.EINTR || errno == syscall.EAGAIN {
+		return 0, nil // the loop asks again
+	}
+	if errno != 0 {
+		return 0, errno
+	}
+	if n == 0 {
+		return 0, io.EOF
+	}
+	return int(n), nil
+}
+
+// blockingFile gives f's terminal back as a file with blocking reads and
+// writes, outside Go's poller, as script(1) uses it. Through the poller an
+// empty read costs an EAGAIN, an epoll wait and a goroutine switch; and a
+// file merely left registered with it (Fd makes it blocking, but does not
+// take it out) wakes the poller's thread for every read the kernel has
+// ready: ~30,000 useless wake-ups in a 200 MiB flood. f is closed.
+func blockingFile(f *os.File) (*os.File, error) {
+	defer f.Close()
+	fd, err := unix.Dup(int(f.Fd())) // Fd: blocking mode, shared by the copy
+	if err != nil {
+		return nil, fmt.Errorf("dup the terminal: %w", err)
+	}
+	unix.CloseOnExec(fd)
+	return os.NewFile(uintptr(fd), f.Name()), nil // blocking, so never polled
 }
