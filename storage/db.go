@@ -436,13 +436,7 @@ func newIncidentID(now time.Time) string {
 }
 
 func (db *DB) addEvent(b *bolt.Bucket, kind, item, text string) (Event, error) {
-	events, err := b.CreateBucketIfNotExists(bucketEvents)
-	if err != nil {
-		return Event{}, err
-	}
-	seq, _ := events.NextSequence()
-	ev := Event{Seq: seq, Time: db.opts.Now().UTC(), Kind: kind, Item: item, Text: text}
-	return ev, putJSON(events, u64(seq), ev)
+	return db.putEvent(b, Event{Time: db.opts.Now().UTC(), Kind: kind, Item: item, Text: text})
 }
 
 func (db *DB) createIncident(tx *bolt.Tx, title string) (Incident, error) {
@@ -647,13 +641,8 @@ func (db *DB) AddMarker(incident, item, text string, at float64) (ev Event, err 
 		if _, err := readCapture(b, item); err != nil {
 			return err
 		}
-		events, err := b.CreateBucketIfNotExists(bucketEvents)
-		if err != nil {
-			return err
-		}
-		seq, _ := events.NextSequence()
-		ev = Event{Seq: seq, Time: db.opts.Now().UTC(), Kind: EventMarker, Item: item, Text: text, At: at}
-		return putJSON(events, u64(seq), ev)
+		ev, err = db.putEvent(b, Event{Time: db.opts.Now().UTC(), Kind: EventMarker, Item: item, Text: text, At: at})
+		return err
 	})
 	return ev, err
 }

@@ -492,3 +492,76 @@ func TestCommitDuringAChunkWalkGrowsTheMap(t *testing.T) {
 	}
 	checkConsistent(t, path)
 }
+
+// A store whose list of incidents is gone (here: a store that never had
+// one) still salvages every sealed capture from its verified evidence copy.
+func TestSalvageRestoresWhatTheStoreLostFromEvidence(t *testing.T) {
+	dir := t.TempDir()
+	db, err := Open(Options{Path: filepath.Join(dir, "calm.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]byte{}
+	for i := range 3 {
+		data := bytes.Repeat(fmt.Appendf(nil, "capture %d line\n", i), 50_000+i)
+		c := save(t, db, fmt.Sprint("capture ", i), data)
+		want[c.Incident+"/"+c.ID] = data
+	}
+	inc, err := db.Incident("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.AddNote(inc.ID, "a note to keep"); err != nil {
+		t.Fatal(err)
+	}
+	timeline, err := db.Events(inc.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	empty := filepath.Join(dir, "empty.db")
+	e, err := Open(Options{Path: empty, EvidenceDir: filepath.Join(dir, "none")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Close()
+
+	to := filepath.Join(dir, "salvaged", "calm.db")
+	rep, err := Salvage(empty, to, filepath.Join(dir, "evidence"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Captures != 3 || len(rep.Restored) != 3 {
+		t.Fatalf("salvaged %d captures, restored %v; want all 3 from evidence", rep.Captures, rep.Restored)
+	}
+	s, err := Open(Options{Path: to})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for ref, data := range want {
+		if got := content(t, s, ref); !bytes.Equal(got, data) {
+			t.Errorf("%s: %d bytes after salvage, want %d", ref, len(got), len(data))
+		}
+	}
+	// The timeline comes back from its copy, and with it the incident's
+	// title; the newest incident is the current one again.
+	got, err := s.Incident("")
+	if err != nil || got.ID != inc.ID || got.Title != inc.Title {
+		t.Errorf("current incident after salvage: %+v, %v; want %+v", got, err, inc)
+	}
+	events, err := s.Events(inc.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(events) != len(timeline) {
+		t.Fatalf("%d events after salvage, want the %d of the timeline", len(events), len(timeline))
+	}
+	for i := range events {
+		if events[i].Seq != timeline[i].Seq || events[i].Text != timeline[i].Text || !events[i].Time.Equal(timeline[i].Time) {
+			t.Errorf("event %d after salvage: %+v, want %+v", i, events[i], timeline[i])
+		}
+	}
+}

@@ -182,7 +182,9 @@ func Salvage(from, to, evidenceDir string, progress func(string)) (SalvageReport
 				return err
 			}
 		}
-		return nil
+		// What the damage hid from the walk (a lost list of incidents or
+		// of captures) still has its verified evidence copies.
+		return restoreFromEvidence(incs, evidenceDir, &rep)
 	})
 	return rep, err
 }
@@ -384,65 +386,97 @@ func rechunk(cb *bolt.Bucket, path string) (uint64, error) {
 // all: every evidence file listed in its folder's SHA256SUMS with a matching
 // hash becomes a capture of an incident of the same ID.
 func salvageEvidence(dst *bolt.DB, evidenceDir string, rep *SalvageReport) error {
-	dirs, _ := os.ReadDir(evidenceDir)
 	return dst.Update(func(tx *bolt.Tx) error {
 		meta, _ := tx.CreateBucketIfNotExists(bucketMeta)
 		meta.Put(keySchema, []byte(fmt.Sprint(SchemaVersion)))
 		incs, _ := tx.CreateBucketIfNotExists(bucketIncidents)
-		for _, d := range dirs {
-			if !d.IsDir() {
-				continue
-			}
-			sums, err := os.ReadFile(filepath.Join(evidenceDir, d.Name(), "SHA256SUMS"))
+		return restoreFromEvidence(incs, evidenceDir, rep)
+	})
+}
+
+// restoreFromEvidence adds every capture that has a verified evidence copy
+// and is not in the salvaged store yet, in an incident of the folder's ID
+// (created if the damage took the incident itself, or the list of them).
+func restoreFromEvidence(incs *bolt.Bucket, evidenceDir string, rep *SalvageReport) error {
+	dirs, _ := os.ReadDir(evidenceDir)
+	for _, d := range dirs {
+		if !d.IsDir() {
+			continue
+		}
+		sums, err := os.ReadFile(filepath.Join(evidenceDir, d.Name(), "SHA256SUMS"))
+		if err != nil {
+			rep.Lost = append(rep.Lost, fmt.Sprintf("incident %s: no SHA256SUMS in its evidence folder", d.Name()))
+			continue
+		}
+		b := incs.Bucket([]byte(d.Name()))
+		created := b == nil
+		if created {
+			b, err = incs.CreateBucket([]byte(d.Name()))
 			if err != nil {
-				rep.Lost = append(rep.Lost, fmt.Sprintf("incident %s: no SHA256SUMS in its evidence folder", d.Name()))
-				continue
+				return err
 			}
-			b, _ := incs.CreateBucketIfNotExists([]byte(d.Name()))
 			rec, _ := json.Marshal(Incident{ID: d.Name(), Title: "salvaged from evidence copies", Opened: time.Now().UTC()})
 			b.Put(keyRecord, rec)
 			rep.Incidents++
-			caps, _ := b.CreateBucketIfNotExists(bucketCaptures)
-			sess, _ := b.CreateBucketIfNotExists(bucketSessions)
-			chunks, _ := b.CreateBucketIfNotExists(bucketChunks)
-			for _, line := range bytes.Split(bytes.TrimSpace(sums), []byte("\n")) {
-				sum, name, ok := bytes.Cut(line, []byte("  "))
-				if !ok {
-					continue
-				}
-				path := filepath.Join(evidenceDir, d.Name(), string(name))
-				got, size, err := hashFile(path)
-				id := string(bytes.TrimSuffix(bytes.TrimSuffix(name, []byte(".txt")), []byte(".cast")))
-				if err != nil || got != string(sum) {
-					rep.Lost = append(rep.Lost, fmt.Sprintf("%s/%s: its evidence copy is missing or differs", d.Name(), id))
-					continue
-				}
-				cb, _ := chunks.CreateBucketIfNotExists([]byte(id))
-				n, err := rechunk(cb, path)
-				if err != nil {
-					return err
-				}
-				c := Capture{Incident: d.Name(), ID: id, Title: "salvaged " + id, Source: "salvage", Created: time.Now().UTC(),
-					State: CaptureSealed, Size: size, Chunks: n, SHA256: got, Sealed: time.Now().UTC()}
-				target := caps
-				if bytes.HasSuffix(name, []byte(".cast")) {
-					c.Source, c.Recording, target = SourceSession, &Recording{}, sess
-				}
-				_, num, err := itemKey(id)
-				if err != nil {
-					rep.Lost = append(rep.Lost, fmt.Sprintf("%s/%s: not a capture's file name", d.Name(), name))
-					continue
-				}
-				rec, _ := json.Marshal(c)
-				target.Put(u64(num), rec)
-				target.SetSequence(max(target.Sequence(), num))
-				rep.Captures++
-				rep.Chunks += int(n)
-				rep.Restored = append(rep.Restored, fmt.Sprintf("%s/%s from %s", d.Name(), id, path))
-			}
 		}
-		return nil
-	})
+		if err := restoreTimeline(b, filepath.Join(evidenceDir, d.Name()), created, rep); err != nil {
+			return err
+		}
+		caps, _ := b.CreateBucketIfNotExists(bucketCaptures)
+		sess, _ := b.CreateBucketIfNotExists(bucketSessions)
+		chunks, _ := b.CreateBucketIfNotExists(bucketChunks)
+		for _, line := range bytes.Split(bytes.TrimSpace(sums), []byte("\n")) {
+			sum, name, ok := bytes.Cut(line, []byte("  "))
+			if !ok {
+				continue
+			}
+			id := string(bytes.TrimSuffix(bytes.TrimSuffix(name, []byte(".txt")), []byte(".cast")))
+			_, num, err := itemKey(id)
+			if err != nil {
+				rep.Lost = append(rep.Lost, fmt.Sprintf("%s/%s: not a capture's file name", d.Name(), name))
+				continue
+			}
+			target := caps
+			if bytes.HasSuffix(name, []byte(".cast")) {
+				target = sess
+			}
+			if target.Get(u64(num)) != nil {
+				continue // salvaged from the store
+			}
+			path := filepath.Join(evidenceDir, d.Name(), string(name))
+			got, size, err := hashFile(path)
+			if err != nil || got != string(sum) {
+				rep.Lost = append(rep.Lost, fmt.Sprintf("%s/%s: its evidence copy is missing or differs", d.Name(), id))
+				continue
+			}
+			if chunks.Bucket([]byte(id)) != nil {
+				chunks.DeleteBucket([]byte(id))
+			}
+			cb, _ := chunks.CreateBucket([]byte(id))
+			n, err := rechunk(cb, path)
+			if err != nil {
+				return err
+			}
+			c := Capture{Incident: d.Name(), ID: id, Title: "salvaged " + id, Source: "salvage", Created: time.Now().UTC(),
+				State: CaptureSealed, Size: size, Chunks: n, SHA256: got, Sealed: time.Now().UTC()}
+			if target == sess {
+				c.Source, c.Recording = SourceSession, &Recording{}
+			}
+			rec, _ := json.Marshal(c)
+			target.Put(u64(num), rec)
+			target.SetSequence(max(target.Sequence(), num))
+			rep.Captures++
+			rep.Chunks += int(n)
+			rep.Restored = append(rep.Restored, fmt.Sprintf("%s/%s from %s", d.Name(), id, path))
+		}
+	}
+	// The current incident, if its pointer was lost: the newest one.
+	if meta := incs.Tx().Bucket(bucketMeta); meta != nil && meta.Get(keyCurrent) == nil {
+		if last, _ := incs.Cursor().Last(); last != nil {
+			meta.Put(keyCurrent, bytes.Clone(last))
+		}
+	}
+	return nil
 }
 
 // copyEvidence copies every incident's evidence folder: the files and the
