@@ -197,8 +197,8 @@ func (j *Journal) flush() error {
 }
 
 // recycle keeps a flood's journal from filling the page cache: every
-// journalWindow bytes it starts their writeback, and drops the window before
-// that, which is on the disk by then, from the cache. The freed pages take
+// journalWindow bytes it starts their writeback, and drops from the cache
+// what it sent to the disk a window earlier, written back by then. The freed pages take
 // the next writes: memory that was just used is cheap to use again, fresh
 // memory is not (on a VM each new page can be a fault in the host; a
 // 200 MiB journal cost ~0.4 s that way). Only clean pages are dropped, so
@@ -211,7 +211,6 @@ func (j *Journal) recycle() {
 	fd := int(j.f.Fd())
 	_ = unix.SyncFileRange(fd, j.flushing, j.size-j.flushing, unix.SYNC_FILE_RANGE_WRITE)
 	j.flushing = j.size
-	// What went to the disk a window ago: written back by now.
 	if end := j.flushing - 2*journalWindow; end > j.dropped {
 		_ = unix.Fadvise(fd, j.dropped, end-j.dropped, unix.FADV_DONTNEED)
 		j.dropped = end
