@@ -1107,14 +1107,12 @@ func (db *DB) eachChunkFrom(incident, capture string, skip func(size int64) bool
 					return nil
 				}
 			}
-			d, err := decodeChunk(&buf, v)
+			data, err = decodeChunk(&buf, v)
 			if err != nil {
 				return fmt.Errorf("capture %s chunk %d: %w", capture, n, err)
 			}
-			if len(d) > 0 && len(buf) > 0 && &d[0] == &buf[0] {
-				data = d
-			} else { // the file's own memory, gone with the transaction
-				buf = append(buf[:0], d...)
+			if v[0] == chunkRaw { // the file's own memory, gone with the transaction
+				buf = append(buf[:0], data...)
 				data = buf
 			}
 			call = true
