@@ -163,19 +163,22 @@ func (u *UI) openItem(i int) {
 	}()
 }
 
-// afterLoad makes a pending jump (from an incident search) once the item
+// afterLoad makes a pending jump (from an incident search, or a marker on
+// the timeline) once the item
 // it points into has loaded.
 func (u *UI) afterLoad(d *Doc) {
+	if u.viewer.Doc() != d {
+		// An earlier load that finished late: the jumps wait for the
+		// document they point into.
+		return
+	}
 	u.mu.Lock()
 	j := u.pending
-	if u.viewer.Doc() != d {
-		j = nil
-	}
 	u.pending = nil
 	at := u.pendingAt
 	u.pendingAt = nil
 	u.mu.Unlock()
-	if at != nil && u.viewer.Doc() == d && d.timed {
+	if at != nil && d.timed {
 		u.viewer.MoveTo(d.LineAt(d.Start.Add(time.Duration(at.At * float64(time.Second)))))
 		u.setStatus("[red]marker[-] " + sanitizeTitle(at.Text))
 	}
