@@ -164,8 +164,7 @@ func (u *UI) openItem(i int) {
 }
 
 // afterLoad makes a pending jump (from an incident search, or a marker on
-// the timeline) once the item
-// it points into has loaded.
+// the timeline) once the item it points into has loaded.
 func (u *UI) afterLoad(d *Doc) {
 	if u.viewer.Doc() != d {
 		// An earlier load that finished late: the jumps wait for the
