@@ -30,7 +30,12 @@ type destination struct {
 	readBack hash.Hash
 	readOff  int64
 	readBuf  []byte
+	dropped  int64 // the copy's pages before this offset left the cache
 }
+
+// copyWindow: the copy's pages this far behind its read-back are dropped
+// from the page cache (see readBackTo).
+const copyWindow = 8 << 20
 
 func (d *destination) Write(p []byte) (int, error) {
 	if d.err == nil {
@@ -55,6 +60,15 @@ func (d *destination) readBackTo(end int64) error {
 		if err != nil && d.readOff < end {
 			return err
 		}
+	}
+	// A copy is not read again soon: what was read back a window ago
+	// leaves the cache, so the copy's next writes reuse those pages. Fresh
+	// memory is dear (on a VM each new page can be a fault in the host),
+	// and a big capture would otherwise push other files out of the cache.
+	// Only clean pages are dropped: nothing written is at risk.
+	if until := d.readOff - copyWindow; until-d.dropped >= copyWindow {
+		_ = unix.Fadvise(int(d.tmp.Fd()), d.dropped, until-d.dropped, unix.FADV_DONTNEED)
+		d.dropped = until
 	}
 	return nil
 }
@@ -118,6 +132,10 @@ func commitFile(f *os.File, final string) error {
 		os.Remove(f.Name())
 		return err
 	}
+	// A kept copy is read again only by a verify, which should read the
+	// disk anyway: once it is synced, its pages leave the cache for other
+	// files' (and the next copy's) use.
+	_ = unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED)
 	if err := f.Close(); err != nil {
 		os.Remove(f.Name())
 		return err
