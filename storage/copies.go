@@ -33,9 +33,23 @@ type destination struct {
 	dropped  int64 // the copy's pages before this offset left the cache
 }
 
-// copyWindow: the copy's pages this far behind its read-back are dropped
-// from the page cache (see readBackTo).
-const copyWindow = 8 << 20
+// cacheWindow is how much of a file calm reads once (a copy read back, a
+// journal being stored, a file being hashed) stays in the page cache
+// behind where it is read.
+const cacheWindow = 8 << 20
+
+// dropBehind lets f's pages from *dropped to a window before upTo leave the
+// page cache, a window at a time, so that the next reads and writes reuse
+// them. Fresh memory is dear (on a VM each new page can be a fault in the
+// host: a 200 MiB copy cost calm tee a third of its time), and a big
+// capture would otherwise push other files out of the cache. Only clean
+// pages are dropped: nothing written is at risk.
+func dropBehind(f *os.File, dropped *int64, upTo int64) {
+	if until := upTo - cacheWindow; until-*dropped >= cacheWindow {
+		_ = unix.Fadvise(int(f.Fd()), *dropped, until-*dropped, unix.FADV_DONTNEED)
+		*dropped = until
+	}
+}
 
 func (d *destination) Write(p []byte) (int, error) {
 	if d.err == nil {
@@ -61,15 +75,7 @@ func (d *destination) readBackTo(end int64) error {
 			return err
 		}
 	}
-	// A copy is not read again soon: what was read back a window ago
-	// leaves the cache, so the copy's next writes reuse those pages. Fresh
-	// memory is dear (on a VM each new page can be a fault in the host),
-	// and a big capture would otherwise push other files out of the cache.
-	// Only clean pages are dropped: nothing written is at risk.
-	if until := d.readOff - copyWindow; until-d.dropped >= copyWindow {
-		_ = unix.Fadvise(int(d.tmp.Fd()), d.dropped, until-d.dropped, unix.FADV_DONTNEED)
-		d.dropped = until
-	}
+	dropBehind(d.tmp, &d.dropped, d.readOff) // a copy is not read again soon
 	return nil
 }
 
@@ -164,11 +170,20 @@ func hashFile(path string) (string, int64, error) {
 	}
 	defer f.Close()
 	h := sha256.New()
-	n, err := io.CopyBuffer(h, f, make([]byte, 1<<20))
-	if err != nil {
-		return "", n, err
+	buf := make([]byte, 1<<20)
+	var n, dropped int64
+	for {
+		k, err := f.Read(buf)
+		h.Write(buf[:k])
+		n += int64(k)
+		dropBehind(f, &dropped, n)
+		if err == io.EOF {
+			return hex.EncodeToString(h.Sum(nil)), n, nil
+		}
+		if err != nil {
+			return "", n, err
+		}
 	}
-	return hex.EncodeToString(h.Sum(nil)), n, nil
 }
 
 func copyError(err error) string {

@@ -274,6 +274,7 @@ func (db *DB) followJournal(f *follower) error {
 	tick := time.NewTicker(followPoll)
 	defer tick.Stop()
 	var lastSize int64 = offset
+	var dropped int64
 	lastLook := time.Now()
 	for {
 		if final < 0 {
@@ -300,6 +301,7 @@ func (db *DB) followJournal(f *follower) error {
 				return fmt.Errorf("read its journal: %w", err)
 			}
 			sum.Write(buf[:n])
+			dropBehind(in, &dropped, offset+int64(n)) // stored: read again only to check the copy
 			if _, err := db.PutChunk(f.incident, f.capture, chunks, buf[:n]); err != nil {
 				return err
 			}
