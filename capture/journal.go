@@ -7,7 +7,6 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"golang.org/x/sys/unix"
 	"math/bits"
 	"os"
 	"path/filepath"
@@ -17,6 +16,10 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"golang.org/x/sys/unix"
+
+	"calm/storage"
 )
 
 // Journal is a recorder's own asciicast v2 file: an independent copy of the
@@ -195,24 +198,17 @@ func (j *Journal) flush() error {
 }
 
 // recycle keeps a flood's journal from filling the page cache: every
-// journalWindow bytes it starts their writeback, and drops from the cache
-// what it sent to the disk a window earlier, written back by then. The freed pages take
-// the next writes: memory that was just used is cheap to use again, fresh
-// memory is not (on a VM each new page can be a fault in the host; a
-// 200 MiB journal cost ~0.4 s that way). Only clean pages are dropped, so
-// nothing is at risk; the agent, which reads the journal 100 ms behind at
-// most unless a flood holds it back, then reads those pages from the disk.
+// journalWindow bytes it starts their writeback, and what went to the disk
+// a window before leaves the cache (storage.DropBehind), so the next writes
+// reuse those pages. The agent, which reads the journal 100 ms behind at
+// most unless a flood holds it back, then reads them from the disk.
 func (j *Journal) recycle() {
 	if j.size-j.flushing < journalWindow {
 		return
 	}
-	fd := int(j.f.Fd())
-	_ = unix.SyncFileRange(fd, j.flushing, j.size-j.flushing, unix.SYNC_FILE_RANGE_WRITE)
+	_ = unix.SyncFileRange(int(j.f.Fd()), j.flushing, j.size-j.flushing, unix.SYNC_FILE_RANGE_WRITE)
 	j.flushing = j.size
-	if end := j.flushing - 2*journalWindow; end > j.dropped {
-		_ = unix.Fadvise(fd, j.dropped, end-j.dropped, unix.FADV_DONTNEED)
-		j.dropped = end
-	}
+	storage.DropBehind(j.f, &j.dropped, j.flushing)
 }
 
 // Path is the journal's file.

@@ -33,18 +33,18 @@ type destination struct {
 	dropped  int64 // the copy's pages before this offset left the cache
 }
 
-// cacheWindow is how much of a file calm reads once (a copy read back, a
-// journal being stored, a file being hashed) stays in the page cache
-// behind where it is read.
+// cacheWindow is how much of a file calm writes or reads once (a journal,
+// a copy read back, a file being hashed) stays in the page cache behind
+// where it is written or read.
 const cacheWindow = 8 << 20
 
-// dropBehind lets f's pages from *dropped to a window before upTo leave the
+// DropBehind lets f's pages from *dropped to a window before upTo leave the
 // page cache, a window at a time, so that the next reads and writes reuse
-// them. Fresh memory is dear (on a VM each new page can be a fault in the
+// them (upTo: where f has been read, or written back). Fresh memory is dear (on a VM each new page can be a fault in the
 // host: a 200 MiB copy cost calm tee a third of its time), and a big
 // capture would otherwise push other files out of the cache. Only clean
 // pages are dropped: nothing written is at risk.
-func dropBehind(f *os.File, dropped *int64, upTo int64) {
+func DropBehind(f *os.File, dropped *int64, upTo int64) {
 	if until := upTo - cacheWindow; until-*dropped >= cacheWindow {
 		_ = unix.Fadvise(int(f.Fd()), *dropped, until-*dropped, unix.FADV_DONTNEED)
 		*dropped = until
@@ -75,7 +75,7 @@ func (d *destination) readBackTo(end int64) error {
 			return err
 		}
 	}
-	dropBehind(d.tmp, &d.dropped, d.readOff) // a copy is not read again soon
+	DropBehind(d.tmp, &d.dropped, d.readOff) // a copy is not read again soon
 	return nil
 }
 
@@ -176,7 +176,7 @@ func hashFile(path string) (string, int64, error) {
 		k, err := f.Read(buf)
 		h.Write(buf[:k])
 		n += int64(k)
-		dropBehind(f, &dropped, n)
+		DropBehind(f, &dropped, n)
 		if err == io.EOF {
 			return hex.EncodeToString(h.Sum(nil)), n, nil
 		}

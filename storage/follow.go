@@ -301,7 +301,7 @@ func (db *DB) followJournal(f *follower) error {
 				return fmt.Errorf("read its journal: %w", err)
 			}
 			sum.Write(buf[:n])
-			dropBehind(in, &dropped, offset+int64(n)) // stored: read again only to check the copy
+			DropBehind(in, &dropped, offset+int64(n)) // stored: read again only to check the copy
 			if _, err := db.PutChunk(f.incident, f.capture, chunks, buf[:n]); err != nil {
 				return err
 			}
