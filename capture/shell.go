@@ -117,7 +117,7 @@ func RunShell(o ShellOptions) (int, error) {
 	go st.run()
 	go copyInput(o, ptmx, j, st, start)
 
-	buf := make([]byte, 32<<10)
+	buf := make([]byte, outputBuffer)
 	var journalErr error
 	fd := int(ptmx.Fd())
 	for {
@@ -132,6 +132,15 @@ func RunShell(o ShellOptions) (int, error) {
 			n, err = rawRead(fd, buf)
 		} else {
 			n, err = ptmx.Read(buf)
+		}
+		// A terminal hands over at most 4 KiB a read. While more is
+		// waiting, it joins this read: one write to the terminal and one
+		// journal event for several reads (a flood writes 4x less often;
+		// a keystroke's echo, with nothing behind it, goes out at once).
+		for err == nil && n > 0 && n <= len(buf)-ptyChunk && readyNow(fd) {
+			var more int
+			more, err = rawRead(fd, buf[n:])
+			n += more
 		}
 		if n > 0 {
 			o.Stdout.Write(buf[:n]) // the user's terminal first
@@ -176,6 +185,14 @@ func RunShell(o ShellOptions) (int, error) {
 	fmt.Fprintf(o.Stderr, "calm: %s/%s sealed: %d bytes, %d of %d copies verified\r\n", c.Incident, c.ID, c.Size, c.VerifiedCopies(), len(c.Copies))
 	return code, nil
 }
+
+// ptyChunk is the most one read of a terminal returns (Linux's line
+// discipline holds 4 KiB); outputBuffer is how much output may gather
+// before it goes to the terminal and the journal.
+const (
+	ptyChunk     = 4 << 10
+	outputBuffer = 32 << 10
+)
 
 // copyInput sends typed input to the shell, watching submitted lines for
 // destructive commands. Nothing typed at a password prompt is looked at or
