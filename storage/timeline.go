@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -44,7 +43,7 @@ func (db *DB) appendTimeline(incident string, ev Event) {
 	err := mkdirPrivate(dir)
 	if err == nil {
 		var f *os.File
-		f, err = os.OpenFile(filepath.Join(dir, timelineFile), os.O_WRONLY|os.O_APPEND|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)
+		f, err = os.OpenFile(filepath.Join(dir, timelineFile), os.O_WRONLY|os.O_APPEND|os.O_CREATE|noFollow, 0o600)
 		if err == nil {
 			_, err = f.Write(append(line, '\n'))
 			if cerr := f.Close(); err == nil {
