@@ -74,7 +74,7 @@ func RunShell(o ShellOptions) (int, error) {
 	cmd.Env = append(os.Environ(), "CALM_SESSION="+session)
 	ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Cols: uint16(cols), Rows: uint16(rows)})
 	if err == nil {
-		ptmx, err = blockingFile(ptmx)
+		ptmx, err = outsidePoller(ptmx)
 	}
 	if err != nil {
 		j.Close()
@@ -121,26 +121,27 @@ func RunShell(o ShellOptions) (int, error) {
 	var journalErr error
 	fd := int(ptmx.Fd())
 	for {
-		// During a flood there is nearly always output waiting: that read
-		// cannot block, so it goes straight to the kernel. Only an empty
-		// terminal is waited on through Go's scheduler, which lends this
-		// goroutine's P to others meanwhile (and costs a thread switch or
-		// two to get it back: twice script's switches, at every read).
-		var n int
-		var err error
-		if readyNow(fd) {
-			n, err = rawRead(fd, buf)
-		} else {
-			n, err = ptmx.Read(buf)
+		// During a flood there is nearly always output waiting: the read
+		// goes straight to the kernel (one system call where a poll first
+		// made two). Only an empty terminal is waited on, in poll through
+		// Go's scheduler, which lends this goroutine's P to others
+		// meanwhile.
+		n, err := readNow(fd, buf)
+		if err == errNothingYet {
+			if err = awaitTerminal(fd, unix.POLLIN); err == nil {
+				continue
+			}
 		}
 		// A terminal hands over at most 4 KiB a read. While more is
 		// waiting, it joins this read: one write to the terminal and one
 		// journal event for several reads (a flood writes 4x less often;
 		// a keystroke's echo, with nothing behind it, goes out at once).
-		for err == nil && n > 0 && n <= len(buf)-ptyChunk && readyNow(fd) {
-			var more int
-			more, err = rawRead(fd, buf[n:])
-			n += more
+		for err == nil && n <= len(buf)-ptyChunk {
+			more, err2 := readNow(fd, buf[n:])
+			if err2 == errNothingYet {
+				break
+			}
+			n, err = n+more, err2
 		}
 		if n > 0 {
 			o.Stdout.Write(buf[:n]) // the user's terminal first
@@ -218,7 +219,7 @@ func copyInput(o ShellOptions, ptmx *os.File, j *Journal, st *recording, start t
 			} else {
 				watcher.Reset()
 			}
-			if _, err := ptmx.Write(p); err != nil {
+			if err := writeTerminal(int(ptmx.Fd()), p); err != nil {
 				return
 			}
 		}
@@ -238,45 +239,80 @@ func secretInput(ptmx *os.File) bool {
 	return err != nil || (t.Lflag&unix.ECHO == 0 && t.Lflag&unix.ICANON != 0)
 }
 
-// readyNow reports whether fd has something to read, without a word to Go's
-// scheduler: poll with a zero timeout never blocks.
-func readyNow(fd int) bool {
-	pfd := unix.PollFd{Fd: int32(fd), Events: unix.POLLIN}
-	n, _, errno := syscall.RawSyscall(syscall.SYS_POLL, uintptr(unsafe.Pointer(&pfd)), 1, 0)
-	return errno == 0 && n == 1 && pfd.Revents&unix.POLLIN != 0
-}
+// errNothingYet: the terminal has no output waiting.
+var errNothingYet = errors.New("nothing to read yet")
 
-// rawRead reads what readyNow found, keeping this goroutine's P: the read
-// does not block, so the scheduler need not hand the P to another thread
-// and take it back, as it does around a blocking system call. (A raw call
-// that blocked would also hold up every stop-the-world pause: never one
-// without readyNow first.)
-func rawRead(fd int, buf []byte) (int, error) {
+// readNow reads what the terminal holds (its descriptor is non-blocking)
+// without a word to Go's scheduler: the call cannot block, so the scheduler
+// need not hand this goroutine's P to another thread and take it back, as it
+// does around a blocking system call. (A raw call that blocked would also
+// hold up every stop-the-world pause.)
+func readNow(fd int, buf []byte) (int, error) {
 	n, _, errno := syscall.RawSyscall(syscall.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)))
-	if errno == syscall.EINTR || errno == syscall.EAGAIN {
-		return 0, nil // the loop asks again
-	}
-	if errno != 0 {
+	switch {
+	case errno == syscall.EAGAIN:
+		return 0, errNothingYet
+	case errno == syscall.EINTR:
+		return 0, nil
+	case errno != 0:
 		return 0, errno
-	}
-	if n == 0 {
+	case n == 0:
 		return 0, io.EOF
 	}
 	return int(n), nil
 }
 
-// blockingFile gives f's terminal back as a file with blocking reads and
-// writes, outside Go's poller, as script(1) uses it. Through the poller an
-// empty read costs an EAGAIN, an epoll wait and a goroutine switch; and a
+// awaitTerminal blocks until the terminal is ready for events, or hung up
+// (then the next read or write says why).
+func awaitTerminal(fd int, events int16) error {
+	fds := []unix.PollFd{{Fd: int32(fd), Events: events}}
+	for {
+		_, err := unix.Poll(fds, -1)
+		if err != unix.EINTR {
+			return err
+		}
+	}
+}
+
+// writeTerminal writes all of p to the terminal's non-blocking descriptor,
+// waiting while the program has not read what was typed before.
+func writeTerminal(fd int, p []byte) error {
+	for len(p) > 0 {
+		n, err := unix.Write(fd, p)
+		if n > 0 {
+			p = p[n:]
+		}
+		switch {
+		case err == unix.EAGAIN:
+			if err = awaitTerminal(fd, unix.POLLOUT); err != nil {
+				return err
+			}
+		case err == unix.EINTR:
+		case err != nil:
+			return err
+		}
+	}
+	return nil
+}
+
+// outsidePoller gives f's terminal back as a file outside Go's poller, its
+// descriptor non-blocking: the read loop calls read(2) itself and waits in
+// poll(2) only when nothing is waiting, as script(1) does. Through the poller
+// an empty read costs an EAGAIN, an epoll wait and a goroutine switch; and a
 // file merely left registered with it (Fd makes it blocking, but does not
 // take it out) wakes the poller's thread for every read the kernel has
 // ready: ~30,000 useless wake-ups in a 200 MiB flood. f is closed.
-func blockingFile(f *os.File) (*os.File, error) {
+func outsidePoller(f *os.File) (*os.File, error) {
 	defer f.Close()
 	fd, err := unix.Dup(int(f.Fd())) // Fd: blocking mode, shared by the copy
 	if err != nil {
 		return nil, fmt.Errorf("dup the terminal: %w", err)
 	}
 	unix.CloseOnExec(fd)
-	return os.NewFile(uintptr(fd), f.Name()), nil // blocking, so never polled
+	t := os.NewFile(uintptr(fd), f.Name()) // blocking now, so never polled
+	if err := unix.SetNonblock(fd, true); err != nil {
+		t.Close()
+		return nil, fmt.Errorf("make the terminal non-blocking: %w", err)
+	}
+	return t, nil
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -95,6 +96,22 @@ func TestJournalPassesAsciinemaCatAndEqualsTheSession(t *testing.T) {
 	strip := func(s string) string { return strings.ReplaceAll(s, "\r", "") }
 	if strip(string(played)) != strip(session) {
 		t.Fatalf("asciinema cat plays %d bytes, the session holds %d", len(played), len(session))
+	}
+}
+
+// Input larger than the terminal holds (a big paste) reaches the program
+// whole, although the program reads none of it for a second: calm waits for
+// room instead of dropping what does not fit.
+func TestShellPassesInputLargerThanTheTerminalHolds(t *testing.T) {
+	w := newWorld(t)
+	var in bytes.Buffer
+	for i := 0; in.Len() < 200_000; i++ {
+		fmt.Fprintf(&in, "pasted line %06d %s\n", i, strings.Repeat("x", 80))
+	}
+	want := fmt.Sprintf("%x", sha256.Sum256(in.Bytes()))
+	out := w.ok(in.Bytes(), "shell", "--", "sh", "-c", fmt.Sprintf("sleep 1; timeout --foreground 20 head -c %d | sha256sum", in.Len()))
+	if !strings.Contains(out, want) {
+		t.Fatalf("the program did not get the input whole: want sha256 %s, output ends %q", want, lastLines(out, 3))
 	}
 }
 
