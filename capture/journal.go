@@ -117,7 +117,7 @@ func (j *Journal) writer() {
 	// not SCHED_IDLE: a full inbox stops the shell, so the writer must never
 	// starve. The thread ends with the goroutine, priority and all.
 	runtime.LockOSThread()
-	_ = unix.Setpriority(unix.PRIO_PROCESS, 0, 19)
+	lowerPriority()
 	defer close(j.done)
 	var events []journalEvent
 	var data []byte
@@ -146,6 +146,21 @@ func (j *Journal) writer() {
 			return
 		}
 		j.flush()
+	}
+}
+
+// writerSlice is the journal writer's time slice. Linux (EEVDF) lets a
+// running task use up its slice, ~1.4 ms by default on two CPUs, before a
+// task woken meanwhile may preempt it, nice or not: the program and the
+// terminal's kernel work would wait that long behind the writer. Since
+// Linux 6.12 a thread may ask for a shorter slice; older kernels ignore it.
+const writerSlice = 100 * time.Microsecond
+
+// lowerPriority puts the calling thread at nice 19 with a short slice.
+func lowerPriority() {
+	attr := unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_NORMAL, Nice: 19, Runtime: uint64(writerSlice)}
+	if unix.SchedSetAttr(0, &attr, 0) != nil {
+		_ = unix.Setpriority(unix.PRIO_PROCESS, 0, 19)
 	}
 }
 
