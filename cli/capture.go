@@ -29,8 +29,8 @@ func cmdShell(e *env, args []string) error {
 	// The recorder's Go work is one read loop handing output to the
 	// journal's writer, both mostly in system calls. With a second P the
 	// scheduler wakes and parks spare threads at every hand-over between
-	// them: one P cut the recorder's own CPU time by a fifth (200 MiB: 1.64
-	// to 1.30 s) and left the program's output more of the machine.
+	// them: one P cut the recorder's own CPU time by a sixth (200 MiB: 1.57
+	// to 1.30 s, medians of 5) and leaves the program more of the machine.
 	runtime.GOMAXPROCS(1)
 	stdin, stdout := asFile(e.stdin, os.Stdin), asFile(e.stdout, os.Stdout)
 	code, err := capture.RunShell(capture.ShellOptions{
