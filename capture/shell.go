@@ -72,7 +72,11 @@ func RunShell(o ShellOptions) (int, error) {
 
 	cmd := exec.Command(o.Command[0], o.Command[1:]...)
 	cmd.Env = append(os.Environ(), "CALM_SESSION="+session)
-	ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Cols: uint16(cols), Rows: uint16(rows)})
+	var modes *unix.Termios
+	if interactive {
+		modes, _ = unix.IoctlGetTermios(int(o.Stdin.Fd()), unix.TCGETS)
+	}
+	ptmx, err := startInTerminal(cmd, &pty.Winsize{Cols: uint16(cols), Rows: uint16(rows)}, modes)
 	if err == nil {
 		ptmx, err = outsidePoller(ptmx)
 	}
@@ -185,6 +189,36 @@ func RunShell(o ShellOptions) (int, error) {
 	}
 	fmt.Fprintf(o.Stderr, "calm: %s/%s sealed: %d bytes, %d of %d copies verified\r\n", c.Incident, c.ID, c.Size, c.VerifiedCopies(), len(c.Copies))
 	return code, nil
+}
+
+// startInTerminal starts cmd in a new session on a new terminal of size ws
+// and returns the terminal's master side. The terminal gets the user's
+// modes, as script(1) gives them: the erase key, flow control, IUTF8 (so
+// that erasing a multi-byte character erases all of it) are the user's,
+// not the kernel's defaults.
+func startInTerminal(cmd *exec.Cmd, ws *pty.Winsize, modes *unix.Termios) (*os.File, error) {
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		return nil, err
+	}
+	defer tty.Close()
+	if err := pty.Setsize(ptmx, ws); err != nil {
+		ptmx.Close()
+		return nil, err
+	}
+	if modes != nil {
+		if err := unix.IoctlSetTermios(int(tty.Fd()), unix.TCSETS, modes); err != nil {
+			ptmx.Close()
+			return nil, fmt.Errorf("give the terminal your modes: %w", err)
+		}
+	}
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
+	if err := cmd.Start(); err != nil {
+		ptmx.Close()
+		return nil, err
+	}
+	return ptmx, nil
 }
 
 // ptyChunk is the most one read of a terminal returns (Linux's line

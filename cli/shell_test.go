@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -112,6 +113,21 @@ func TestShellPassesInputLargerThanTheTerminalHolds(t *testing.T) {
 	out := w.ok(in.Bytes(), "shell", "--", "sh", "-c", fmt.Sprintf("sleep 1; timeout --foreground 20 head -c %d | sha256sum", in.Len()))
 	if !strings.Contains(out, want) {
 		t.Fatalf("the program did not get the input whole: want sha256 %s, output ends %q", want, lastLines(out, 3))
+	}
+}
+
+// The recorded shell's terminal has the user's modes, not the kernel's
+// defaults: an erase key of ^H, flow control off and IUTF8 stay as they were.
+func TestShellKeepsTheTerminalsModes(t *testing.T) {
+	w := newWorld(t)
+	tm := newTmux(t)
+	tm.start("stty erase '^H' -ixon iutf8 && " + w.envPrefix() + calmBin + " shell -- stty -a")
+	tm.waitFor("recording stopped", 10*time.Second)
+	modes := strings.Fields(strings.ReplaceAll(tm.screen(), ";", " "))
+	has := func(word string) bool { return slices.Contains(modes, word) }
+	erase := slices.Index(modes, "erase")
+	if erase < 0 || erase+2 >= len(modes) || modes[erase+2] != "^H" || !has("-ixon") || !has("iutf8") {
+		t.Fatalf("the recorded shell's terminal lost the user's modes (want erase = ^H, -ixon, iutf8):\n%s", tm.screen())
 	}
 }
 
