@@ -102,6 +102,8 @@ func RunShell(o ShellOptions) (int, error) {
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGWINCH, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGINT)
 	defer signal.Stop(sigs)
+	ended := make(chan struct{}) // the terminal is closed: nobody is left on it
+	ending := false
 	go func() {
 		for s := range sigs {
 			if s == syscall.SIGWINCH {
@@ -115,11 +117,15 @@ func RunShell(o ShellOptions) (int, error) {
 			}
 			if cmd.Process != nil {
 				cmd.Process.Signal(s) // the child decides; we stop when it exits
+				if !ending {
+					ending = true
+					go endStubborn(cmd.Process.Pid, ptmx, s, ended, o.Stderr)
+				}
 			}
 		}
 	}()
 	go st.run()
-	go copyInput(o, ptmx, j, st, start)
+	go copyInput(o, interactive, ptmx, j, st, start)
 
 	buf := make([]byte, outputBuffer)
 	var journalErr error
@@ -157,6 +163,7 @@ func RunShell(o ShellOptions) (int, error) {
 			break // EIO once the child and its children have closed the terminal
 		}
 	}
+	close(ended)
 	waitErr := cmd.Wait()
 	code := 0
 	var ee *exec.ExitError
@@ -232,13 +239,15 @@ const (
 // copyInput sends typed input to the shell, watching submitted lines for
 // destructive commands. Nothing typed at a password prompt is looked at or
 // kept.
-func copyInput(o ShellOptions, ptmx *os.File, j *Journal, st *recording, start time.Time) {
+func copyInput(o ShellOptions, interactive bool, ptmx *os.File, j *Journal, st *recording, start time.Time) {
 	var watcher LineWatcher
 	buf := make([]byte, 4096)
+	unfinished := false // the input's last line has no newline yet
 	for {
 		n, err := o.Stdin.Read(buf)
 		if n > 0 {
 			p := buf[:n]
+			unfinished = p[len(p)-1] != '\n'
 			if !secretInput(ptmx) {
 				at := j.At() // the output just before the command
 				watcher.Feed(p, func(line string) {
@@ -257,8 +266,78 @@ func copyInput(o ShellOptions, ptmx *os.File, j *Journal, st *recording, start t
 				return
 			}
 		}
+		if err == io.EOF && !interactive {
+			endInput(ptmx, unfinished)
+		}
 		if err != nil {
 			return
+		}
+	}
+}
+
+// endInput tells the program its input has ended, as script(1) does when
+// its own input is not a terminal (echo cmds | calm shell): the terminal's
+// end-of-file character, once the program has read what came before (sent
+// at once, it would reach a shell still busy with the last line, which turns
+// it into a plain character). After an unfinished line, three: the first
+// only hands the line over, the second ends the input, and a shell, which
+// runs the line it got at the end and then reads again, needs the third.
+func endInput(ptmx *os.File, unfinished bool) {
+	eof := byte(4) // ^D
+	if t, err := unix.IoctlGetTermios(int(ptmx.Fd()), unix.TCGETS); err == nil && t.Cc[unix.VEOF] != 0 {
+		eof = t.Cc[unix.VEOF]
+	}
+	// The program's side of the terminal, to see what it has not read yet.
+	// Held only meanwhile: while it is open the terminal never closes.
+	peer, _, errno := unix.Syscall(unix.SYS_IOCTL, ptmx.Fd(), unix.TIOCGPTPEER, unix.O_RDONLY|unix.O_NOCTTY|unix.O_NONBLOCK|unix.O_CLOEXEC)
+	if errno == 0 {
+		defer unix.Close(int(peer))
+	}
+	eofs := 1
+	if unfinished {
+		eofs = 3
+	}
+	for range eofs {
+		// What script(1) waits: up to 2 s, while the program has input to read.
+		for tries := 0; errno == 0 && tries < 8; tries++ {
+			fds := []unix.PollFd{{Fd: int32(peer), Events: unix.POLLIN}}
+			if n, _ := unix.Poll(fds, 10); n != 1 {
+				break
+			}
+			time.Sleep(250 * time.Millisecond)
+		}
+		if writeTerminal(int(ptmx.Fd()), []byte{eof}) != nil {
+			return
+		}
+	}
+}
+
+// endGrace is how long the program may take to end after the signal that
+// ends calm shell (SIGTERM, SIGHUP, SIGINT), and then after its terminal is
+// hung up, before the next step.
+const endGrace = 2 * time.Second
+
+// endStubborn ends a program that outlives the signal calm passed on (an
+// interactive shell ignores SIGTERM): as script(1) does, but first the way
+// a closing terminal would, with SIGHUP to the shell and its foreground job
+// (a shell saves its history then), and only then SIGKILL.
+func endStubborn(pid int, ptmx *os.File, sig os.Signal, ended <-chan struct{}, stderr io.Writer) {
+	for _, step := range []struct {
+		signal syscall.Signal
+		what   string
+	}{{syscall.SIGHUP, "hanging up its terminal"}, {syscall.SIGKILL, "killing it"}} {
+		select {
+		case <-ended:
+			return
+		case <-time.After(endGrace):
+		}
+		fmt.Fprintf(stderr, "calm: the shell has not ended %s after %s; %s\r\n", endGrace, unix.SignalName(sig.(syscall.Signal)), step.what)
+		groups := []int{pid} // the shell leads its own session and group
+		if fg, err := unix.IoctlGetInt(int(ptmx.Fd()), unix.TIOCGPGRP); err == nil && fg != pid {
+			groups = append(groups, fg)
+		}
+		for _, g := range groups {
+			_ = unix.Kill(-g, step.signal)
 		}
 	}
 }

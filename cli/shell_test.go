@@ -131,6 +131,83 @@ func TestShellKeepsTheTerminalsModes(t *testing.T) {
 	}
 }
 
+// runShellWithin runs calm shell with stdin, and kills it (failing the
+// test) if it has not ended within limit.
+func (w *world) runShellWithin(limit time.Duration, stdin string, args ...string) (out string, code int) {
+	w.t.Helper()
+	cmd := w.cmd(append([]string{"shell"}, args...)...)
+	var buf lockedBuffer
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = strings.NewReader(stdin), &buf, &buf
+	if err := cmd.Start(); err != nil {
+		w.t.Fatal(err)
+	}
+	timer := time.AfterFunc(limit, func() { cmd.Process.Kill() })
+	defer timer.Stop()
+	err := cmd.Wait()
+	if !timer.Stop() {
+		w.t.Fatalf("calm shell %v with input %q was still running after %v: %s", args, stdin, limit, lastLines(buf.String(), 5))
+	}
+	if ee, ok := err.(*exec.ExitError); ok {
+		return buf.String(), ee.ExitCode()
+	}
+	return buf.String(), 0
+}
+
+// Piped input that ends ends the shell, as with script(1): the program
+// gets the terminal's end-of-file once it has read the input, even after
+// an unfinished last line, and through bash's line editor.
+func TestShellEndsWhenPipedInputEnds(t *testing.T) {
+	w := newWorld(t)
+	for _, c := range []struct {
+		input string
+		shell []string
+	}{
+		{"echo piped-$((6*7))\n", []string{"bash", "--norc"}},
+		{"echo piped-$((6*7))\n", []string{"sh"}},
+		{"echo piped-$((6*7))", []string{"sh"}},
+	} {
+		out, code := w.runShellWithin(20*time.Second, c.input, append([]string{"--"}, c.shell...)...)
+		if code != 0 || !strings.Contains(out, "piped-42") {
+			t.Fatalf("%s with input %q: exit %d, want 0 and the command's output: %s", c.shell[0], c.input, code, lastLines(out, 5))
+		}
+	}
+}
+
+// A shell that ignores the signal ending calm shell is hung up, as a closing
+// terminal would, and killed if it ignores that too; the session is kept.
+func TestShellEndsAStubbornShell(t *testing.T) {
+	w := newWorld(t)
+	cmd := w.cmd("shell", "--wait", "--", "sh", "-c", `trap "" TERM HUP; echo stubborn-$((6*7)); sleep 60`)
+	var out lockedBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(out.String(), "stubborn-42"); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the shell never started: %s", out.String())
+		}
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	timer := time.AfterFunc(30*time.Second, func() { cmd.Process.Kill() })
+	err := cmd.Wait()
+	if !timer.Stop() {
+		t.Fatalf("calm shell did not end its stubborn shell: %s", lastLines(out.String(), 5))
+	}
+	ee, _ := err.(*exec.ExitError)
+	if ee == nil || ee.ExitCode() != 128+int(syscall.SIGKILL) {
+		t.Fatalf("exit %v, want %d (the shell killed)", err, 128+int(syscall.SIGKILL))
+	}
+	for _, want := range []string{"after SIGTERM; hanging up its terminal", "after SIGTERM; killing it", " sealed: "} {
+		if !strings.Contains(out.String(), want) {
+			t.Fatalf("calm said nothing like %q: %s", want, lastLines(out.String(), 5))
+		}
+	}
+	if !strings.Contains(w.ok(nil, "show", "s1"), "stubborn-42") {
+		t.Fatal("the session lost the shell's output")
+	}
+}
+
 func TestShellSurvivesAgentKills(t *testing.T) {
 	w := newWorld(t)
 	w.ok(nil, "incident", "new", "recorder under fire")
