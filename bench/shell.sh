@@ -25,6 +25,6 @@ cm=$(printf '%s\n' "${calm_t[@]}" | median)
 sm=$(printf '%s\n' "${script_t[@]}" | median)
 am=$(printf '%s\n' "${asc_t[@]}" | median)
 printf 'input: %d MiB of shell-like text, %d runs\n' "$mb" "$runs"
-printf 'calm shell (recorded, journal + store, copies verified): median %.3fs\n' "$cm"
+printf 'calm shell (to exit: output shown, journal written and fsynced): median %.3fs\n' "$cm"
 printf 'script -q -c:  median %.3fs   ratio script/calm %.2fx (target >= 1.0x)\n' "$sm" "$(echo "$sm / $cm" | bc -l)"
 printf 'asciinema rec: median %.3fs   ratio asciinema/calm %.2fx\n' "$am" "$(echo "$am / $cm" | bc -l)"
