@@ -125,7 +125,7 @@ func RunShell(o ShellOptions) (int, error) {
 		}
 	}()
 	go st.run()
-	go copyInput(o, interactive, ptmx, j, st, start)
+	go copyInput(o, interactive, cmd.Process.Pid, ptmx, j, st, start)
 
 	buf := make([]byte, outputBuffer)
 	var journalErr error
@@ -239,7 +239,7 @@ const (
 // copyInput sends typed input to the shell, watching submitted lines for
 // destructive commands. Nothing typed at a password prompt is looked at or
 // kept.
-func copyInput(o ShellOptions, interactive bool, ptmx *os.File, j *Journal, st *recording, start time.Time) {
+func copyInput(o ShellOptions, interactive bool, child int, ptmx *os.File, j *Journal, st *recording, start time.Time) {
 	var watcher LineWatcher
 	buf := make([]byte, 4096)
 	unfinished := false // the input's last line has no newline yet
@@ -267,7 +267,7 @@ func copyInput(o ShellOptions, interactive bool, ptmx *os.File, j *Journal, st *
 			}
 		}
 		if err == io.EOF && !interactive {
-			endInput(ptmx, unfinished)
+			endInput(ptmx, child, unfinished)
 		}
 		if err != nil {
 			return
@@ -282,7 +282,7 @@ func copyInput(o ShellOptions, interactive bool, ptmx *os.File, j *Journal, st *
 // it into a plain character). After an unfinished line, three: the first
 // only hands the line over, the second ends the input, and a shell, which
 // runs the line it got at the end and then reads again, needs the third.
-func endInput(ptmx *os.File, unfinished bool) {
+func endInput(ptmx *os.File, child int, unfinished bool) {
 	eof := byte(4) // ^D
 	if t, err := unix.IoctlGetTermios(int(ptmx.Fd()), unix.TCGETS); err == nil && t.Cc[unix.VEOF] != 0 {
 		eof = t.Cc[unix.VEOF]
@@ -298,8 +298,12 @@ func endInput(ptmx *os.File, unfinished bool) {
 		eofs = 3
 	}
 	for range eofs {
-		// What script(1) waits: up to 2 s, while the program has input to read.
+		// What script(1) waits: up to 2 s, while the program has input to
+		// read. Not once it has exited: the open peer keeps calm waiting.
 		for tries := 0; errno == 0 && tries < 8; tries++ {
+			if exited(child) {
+				return
+			}
 			fds := []unix.PollFd{{Fd: int32(peer), Events: unix.POLLIN}}
 			if n, _ := unix.Poll(fds, 10); n != 1 {
 				break
@@ -310,6 +314,13 @@ func endInput(ptmx *os.File, unfinished bool) {
 			return
 		}
 	}
+}
+
+// exited reports whether the child has exited, without reaping it.
+func exited(pid int) bool {
+	var info unix.Siginfo
+	err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT, nil)
+	return err != nil || info.Signo == int32(unix.SIGCHLD)
 }
 
 // endGrace is how long the program may take to end after the signal that
@@ -330,6 +341,11 @@ func endStubborn(pid int, ptmx *os.File, sig os.Signal, ended <-chan struct{}, s
 		case <-ended:
 			return
 		case <-time.After(endGrace):
+		}
+		select {
+		case <-ended: // at the same moment: the terminal is gone, and maybe the pid too
+			return
+		default:
 		}
 		fmt.Fprintf(stderr, "calm: the shell has not ended %s after %s; %s\r\n", endGrace, unix.SignalName(sig.(syscall.Signal)), step.what)
 		groups := []int{pid} // the shell leads its own session and group
