@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"calm/storage"
 )
 
 // CastReader reads an asciicast v2 stream as it arrives in pieces (a
@@ -45,7 +47,7 @@ func (c *CastReader) Write(p []byte) (int, error) {
 // Close reads a last line that has no newline.
 func (c *CastReader) Close() error {
 	if len(c.partial) > 0 {
-		c.line(c.partial)
+		c.line(storage.RepairCutEvent(c.partial))
 		c.partial = nil
 	}
 	return nil

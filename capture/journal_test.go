@@ -3,6 +3,7 @@ package capture
 import (
 	"encoding/json"
 	"fmt"
+	mrand "math/rand"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -10,8 +11,11 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"calm/storage"
 )
 
 func FuzzJournalStringMatchesEncodingJSON(f *testing.F) {
@@ -175,4 +179,167 @@ func TestJournalWriterGivesWayToTheShell(t *testing.T) {
 		}
 	}
 	t.Fatal("no thread of this process runs at nice 19: the journal writer did not lower its priority")
+}
+
+// writeJournal records the same pseudo-random output (escapes, quotes, a
+// three-byte rune cut between events, bursts of 1 byte to 40 KiB, with
+// typed input and a resize between) to a new journal and returns its path.
+func writeJournal(t *testing.T, dir string) string {
+	t.Helper()
+	start := time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)
+	path := filepath.Join(dir, "s.cast")
+	j, err := CreateJournal(path, Header{Width: 80, Height: 24}, start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := mrand.New(mrand.NewSource(7))
+	line := []byte("\x1b[31mERROR\x1b[0m { _id: \"65f1\", path: \"C:\\\\tmp\" } caf\xc3\xa9 \u2714 done\r\n")
+	at := start
+	for written := 0; written < 12<<20; {
+		burst := make([]byte, 1+r.Intn(40<<10))
+		for i := range burst {
+			burst[i] = line[(written+i)%len(line)]
+		}
+		at = at.Add(time.Duration(r.Intn(3000)) * time.Microsecond)
+		if err := j.Output(burst, at); err != nil {
+			t.Fatal(err)
+		}
+		written += len(burst)
+		if r.Intn(50) == 0 {
+			j.Input([]byte("ls\r"), at)
+			j.Resize(100+r.Intn(50), 30, at)
+		}
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// The journal written with direct I/O holds exactly the bytes of one
+// written wholly through the cache, and its bulk never entered the cache:
+// only the bytes around each run of whole blocks did.
+func TestJournalWritesWholeBlocksPastTheCache(t *testing.T) {
+	dir := t.TempDir()
+	if f, err := os.OpenFile(filepath.Join(dir, "probe"), os.O_CREATE|os.O_WRONLY|unix.O_DIRECT, 0o600); err != nil {
+		t.Skipf("%s has no direct I/O (%v): the journal goes through the cache there", dir, err)
+	} else {
+		f.Close()
+	}
+	direct := writeJournal(t, dir)
+	writeDirectly = false
+	defer func() { writeDirectly = true }()
+	cached := writeJournal(t, t.TempDir())
+
+	// Before reading them, which fills the cache.
+	inDirect, inCached := inCache(t, direct), inCache(t, cached)
+	got, _ := os.ReadFile(direct)
+	want, _ := os.ReadFile(cached)
+	if len(got) < 12<<20 || string(got) != string(want) {
+		t.Fatalf("the direct journal (%d bytes) differs from the cached one (%d bytes)", len(got), len(want))
+	}
+	t.Logf("in cache: direct %d, cached %d", inDirect, inCached)
+	if inCached < 1<<20 {
+		t.Fatalf("the cached journal has only %d bytes in the page cache: this test cannot tell the two apart", inCached)
+	}
+	if inDirect > len(got)/20 {
+		t.Fatalf("%d of the direct journal's %d bytes are in the page cache", inDirect, len(got))
+	}
+}
+
+// The journal with direct I/O as a recorder writes it: every write ends at
+// the end of an event, so a recorder killed between two writes leaves a
+// journal of whole lines.
+func TestJournalDirectWritesEndAtEvents(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s.cast")
+	start := time.Now()
+	j, err := CreateJournal(path, Header{Width: 80, Height: 24}, start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	out := []byte(strings.Repeat("0123456789abcdef\r\n", 5000))
+	for i := range 40 {
+		j.Output(out[:len(out)-i*977], start.Add(time.Duration(i)*time.Millisecond))
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			raw, _ := os.ReadFile(path)
+			if strings.Count(string(raw), "\n") == i+2 { // the header and i+1 events
+				if raw[len(raw)-1] != '\n' {
+					t.Fatalf("after event %d the journal ends inside a line", i)
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("event %d never reached the file", i)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+}
+
+// inCache is how many bytes of the file at path are in the page cache.
+func inCache(t *testing.T, path string) int {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	st, _ := f.Stat()
+	m, err := unix.Mmap(int(f.Fd()), 0, int(st.Size()), unix.PROT_READ, unix.MAP_SHARED)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Munmap(m)
+	pages := make([]byte, (len(m)+os.Getpagesize()-1)/os.Getpagesize())
+	if _, _, errno := unix.Syscall(unix.SYS_MINCORE, uintptr(unsafe.Pointer(&m[0])), uintptr(len(m)), uintptr(unsafe.Pointer(&pages[0]))); errno != 0 {
+		t.Fatal(errno)
+	}
+	n := 0
+	for _, p := range pages {
+		n += int(p & 1)
+	}
+	return n * os.Getpagesize()
+}
+
+// A journal cut inside an output event (its recorder killed between two
+// writes) still gives the output up to the cut, wherever the cut falls:
+// inside an escape, a character, or the event's time.
+func TestCutJournalGivesItsOutputUpToTheCut(t *testing.T) {
+	head := `{"version": 2, "width": 80, "height": 24}` + "\n" + `[0.1, "o", "hello\r\n"]` + "\n"
+	last := `[0.2, "o", "wor\u001b[1mld caf` + "\xc3\xa9" + ` \"q\""]`
+	for cut := 1; cut < len(last); cut++ {
+		cast := head + last[:cut]
+		// What the cut line holds, decoded as far as it goes.
+		want := "hello\r\n"
+		if body, ok := strings.CutPrefix(last[:cut], `[0.2, "o", "`); ok {
+			for len(body) > 0 {
+				var s string
+				if json.Unmarshal([]byte(`"`+body+`"`), &s) == nil {
+					want += s
+					break
+				}
+				body = body[:len(body)-1]
+			}
+		}
+		var viaReader strings.Builder
+		r := CastReader{Event: func(_ float64, kind, data string) {
+			if kind == "o" {
+				viaReader.WriteString(data)
+			}
+		}}
+		r.Write([]byte(cast))
+		r.Close()
+		var viaStore strings.Builder
+		o := storage.CastOutput{W: &viaStore}
+		o.Write([]byte(cast))
+		o.Close()
+		if got := viaReader.String(); strings.ToValidUTF8(got, "") != strings.ToValidUTF8(want, "") {
+			t.Fatalf("cut at %d (%q): the reader gives %q, want %q", cut, last[:cut], got, want)
+		}
+		if got := viaStore.String(); strings.ToValidUTF8(got, "") != strings.ToValidUTF8(want, "") {
+			t.Fatalf("cut at %d (%q): the store gives %q, want %q", cut, last[:cut], got, want)
+		}
+	}
 }

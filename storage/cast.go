@@ -57,7 +57,27 @@ func (c *CastOutput) Close() error {
 	if len(c.partial) == 0 {
 		return nil
 	}
-	err := c.line(c.partial)
+	err := c.line(RepairCutEvent(c.partial))
 	c.partial = nil
 	return err
+}
+
+// RepairCutEvent closes a journal's last line when it was cut inside an
+// output event (its recorder killed between two writes, the machine
+// stopped): the output up to the cut is what the user saw. Any other line
+// comes back as it is.
+func RepairCutEvent(line []byte) []byte {
+	if json.Valid(line) {
+		return line
+	}
+	// Cut inside an escape (\, \u00, \u001) at worst: up to 5 bytes go.
+	for cut := 0; cut <= 5 && cut < len(line); cut++ {
+		closed := append(line[:len(line)-cut:len(line)-cut], `"]`...)
+		var ev [3]json.RawMessage
+		var data string
+		if json.Unmarshal(closed, &ev) == nil && string(ev[1]) == `"o"` && json.Unmarshal(ev[2], &data) == nil {
+			return closed
+		}
+	}
+	return line
 }
