@@ -28,49 +28,46 @@ import (
 // session that asciinema can replay, written in the same pass as the output
 // reaches the terminal. The store's copy of the session is this file's bytes.
 //
-// The recorder's read loop only stamps each read and appends it to an inbox;
-// a writer goroutine takes the inbox whole, encodes the events and writes
-// them together (a megabyte at most at a time). The two meet about twice per journalBatch bytes, not once
-// per read, and the terminal waits for the disk only if the inbox is full.
+// The recorder's read loop, once the output is on the terminal, encodes it
+// as an event where it is still in the CPU's cache; a writer goroutine takes
+// the encoded events whole and writes them. The two meet about twice per
+// journalBatch bytes, not once per read, the writer has little to do with
+// the recorder's one P (it only makes system calls), and the terminal waits
+// for the disk only if journalInbox bytes are waiting.
 type Journal struct {
-	mu        sync.Mutex // guards the inbox, lastAt and closed
-	cond      *sync.Cond // the inbox was emptied
-	start     time.Time
-	lastAt    float64
-	inbox     []journalEvent
-	inboxData []byte
+	mu      sync.Mutex // guards the fields up to done
+	cond    *sync.Cond // the writer took the encoded events
+	start   time.Time
+	lastAt  float64
+	carry   []byte // the start of a rune cut at the end of the last output
+	encoded []byte // events encoded, not taken by the writer yet, in encodedIn
+	// encodedIn is block-aligned memory; encoded starts in it where its
+	// first byte will be in a block of the file.
+	encodedIn []byte
+	total     int64 // the journal's length once everything encoded is written
 	closed    bool
-	arrived   chan struct{} // the inbox got its first event
-	full      chan struct{} // the inbox holds a batch, or the journal is closing
+	arrived   chan struct{} // the first event since the writer last took them
+	full      chan struct{} // a batch is waiting, or the journal is closing
 	done      chan struct{} // the writer has written everything
 
 	// The writer's own, read by others only after done.
-	f        *os.File
-	direct   *os.File // f again, opened O_DIRECT; nil where the file system refuses it
-	carry    []byte   // the start of a rune cut at the end of the last output
-	size     int64    // bytes written so far
-	pending  []byte   // encoded events not written yet, in backing
-	backing  []byte   // block-aligned memory; pending starts at size%blockSize in it
-	flushing int64    // where the last range sent to the disk ends
-	dropped  int64    // the journal's pages before this offset left the cache
-	werr     error    // the first write error
-}
-
-type journalEvent struct {
-	at        float64
-	kind      byte
-	off, size int // in the inbox's data
+	f         *os.File
+	direct    *os.File // f again, opened O_DIRECT; nil where the file system refuses it
+	size      int64    // bytes written so far
+	pending   []byte   // events taken, not written yet, in pendingIn
+	pendingIn []byte   // block-aligned memory, as encodedIn
+	flushing  int64    // where the last range sent to the disk ends
+	dropped   int64    // the journal's pages before this offset left the cache
+	werr      error    // the first write error
 }
 
 // Events wait at most journalDelay, or until journalBatch bytes are
 // waiting, and then go out together. journalInbox bounds how far the
-// terminal may run ahead of the disk; journalWrite bounds the encoded bytes
-// held for one write.
+// terminal may run ahead of the disk.
 const (
 	journalDelay = 5 * time.Millisecond
 	journalBatch = 128 << 10
 	journalInbox = 8 << 20
-	journalWrite = 1 << 20
 	// journalWindow is how much of the journal is written back at a time.
 	journalWindow = 4 << 20
 )
@@ -116,9 +113,13 @@ func CreateJournal(path string, h Header, start time.Time) (*Journal, error) {
 	if writeDirectly {
 		j.direct, _ = os.OpenFile(path, os.O_WRONLY|unix.O_DIRECT, 0)
 	}
+	j.encodedIn, j.pendingIn = alignedBytes(journalBatch), alignedBytes(journalBatch)
+	j.encoded = j.encodedIn[:0]
 	j.reserve(len(line) + 1)
-	j.pending = append(j.pending, line...)
-	j.pending = append(j.pending, '\n')
+	j.encoded = append(j.encoded, line...)
+	j.encoded = append(j.encoded, '\n')
+	j.total = int64(len(j.encoded))
+	j.takeEncoded()
 	if err := j.flush(); err != nil {
 		j.closeFiles()
 		return nil, err
@@ -134,17 +135,16 @@ func notify(c chan struct{}) {
 	}
 }
 
-// writer encodes and writes the inbox, a batch at a time, until closed.
+// writer writes the encoded events, a batch at a time, until closed.
 func (j *Journal) writer() {
 	// The terminal comes first: on a busy machine this thread yields to the
-	// program and the terminal (the inbox holds the output meanwhile). Nice,
-	// not SCHED_IDLE: a full inbox stops the shell, so the writer must never
-	// starve. The thread ends with the goroutine, priority and all.
+	// program and the terminal (the encoded events wait meanwhile). Nice,
+	// not SCHED_IDLE: journalInbox bytes waiting stop the shell, so the
+	// writer must never starve. The thread ends with the goroutine, priority
+	// and all.
 	runtime.LockOSThread()
 	lowerPriority()
 	defer close(j.done)
-	var events []journalEvent
-	var data []byte
 	timer := time.NewTimer(journalDelay)
 	for {
 		<-j.arrived
@@ -154,26 +154,23 @@ func (j *Journal) writer() {
 		case <-timer.C:
 		}
 		j.mu.Lock()
-		events, j.inbox = j.inbox, events[:0]
-		data, j.inboxData = j.inboxData, data[:0]
+		j.takeEncoded()
 		closed := j.closed
 		j.cond.Broadcast()
 		j.mu.Unlock()
-		for _, ev := range events {
-			j.take(ev.at, ev.kind, data[ev.off:ev.off+ev.size])
-			if len(j.pending) >= journalWrite {
-				j.flush()
-			}
-		}
+		j.flush()
 		if closed {
-			if len(j.carry) > 0 {
-				j.encode(j.At(), 'o', j.carry)
-			}
-			j.flush()
 			return
 		}
-		j.flush()
 	}
+}
+
+// takeEncoded hands the encoded events to the writer, and the writer's
+// written memory back for the next events; j.mu is held.
+func (j *Journal) takeEncoded() {
+	j.pending, j.encodedIn, j.pendingIn = j.encoded, j.pendingIn, j.encodedIn
+	at := int(j.total % blockSize)
+	j.encoded = j.encodedIn[at:at]
 }
 
 // writerSlice is the journal writer's time slice. Linux (EEVDF) lets a
@@ -193,7 +190,8 @@ func lowerPriority() {
 
 // take encodes one event. A multi-byte character split between two reads
 // waits for its end, so the JSON string holds whole characters; bytes that
-// are not UTF-8 at all become U+FFFD, as asciicast requires text.
+// are not UTF-8 at all become U+FFFD, as asciicast requires text. j.mu is
+// held.
 func (j *Journal) take(at float64, kind byte, p []byte) {
 	if kind != 'o' {
 		j.encode(at, kind, p)
@@ -214,26 +212,28 @@ func (j *Journal) take(at float64, kind byte, p []byte) {
 
 func (j *Journal) encode(at float64, kind byte, data []byte) {
 	j.reserve(6*len(data) + 64) // the worst case: every byte escaped as \u00XX
-	line := j.pending
+	line := j.encoded
+	was := len(line)
 	line = append(line, '[')
 	line = strconv.AppendFloat(line, at, 'f', 6, 64)
 	line = append(line, `, "`...)
 	line = append(line, kind)
 	line = append(line, `", `...)
 	line = appendJSONString(line, data)
-	j.pending = append(line, "]\n"...)
+	j.encoded = append(line, "]\n"...)
+	j.total += int64(len(j.encoded) - was)
 }
 
-// reserve makes room for n more pending bytes without moving them out of
-// block-aligned memory.
+// reserve makes room for n more encoded bytes without moving them out of
+// block-aligned memory; j.mu is held.
 func (j *Journal) reserve(n int) {
-	if len(j.pending)+n <= cap(j.pending) {
+	if len(j.encoded)+n <= cap(j.encoded) {
 		return
 	}
-	at := int(j.size % blockSize)
-	grown := alignedBytes(at + max(2*cap(j.pending), len(j.pending)+n, journalBatch))
-	j.pending = append(grown[at:at], j.pending...)
-	j.backing = grown
+	at := int((j.total - int64(len(j.encoded))) % blockSize)
+	grown := alignedBytes(at + max(2*cap(j.encoded), len(j.encoded)+n, journalBatch))
+	j.encoded = append(grown[at:at], j.encoded...)
+	j.encodedIn = grown
 }
 
 // alignedBytes returns n bytes that start at a block boundary in memory.
@@ -260,8 +260,7 @@ func (j *Journal) flush() error {
 	if len(p) > 0 && j.werr == nil {
 		j.writeCached(p)
 	}
-	at := int(j.size % blockSize)
-	j.pending = j.backing[at:at]
+	j.pending = nil
 	j.recycle()
 	return j.werr
 }
@@ -351,21 +350,20 @@ func (j *Journal) elapsed(now time.Time) float64 {
 	return at
 }
 
-// send puts an event (a copy of data) in the inbox. It blocks only while
-// the inbox is full: the disk is journalInbox bytes behind.
+// send encodes an event for the writer. It blocks only while the disk is
+// journalInbox bytes behind.
 func (j *Journal) send(kind byte, data []byte, now time.Time) error {
 	j.mu.Lock()
-	for len(j.inboxData) >= journalInbox && !j.closed {
+	for len(j.encoded) >= journalInbox && !j.closed {
 		j.cond.Wait()
 	}
 	if j.closed {
 		j.mu.Unlock()
 		return errJournalClosed
 	}
-	first := len(j.inbox) == 0
-	j.inbox = append(j.inbox, journalEvent{at: j.elapsed(now), kind: kind, off: len(j.inboxData), size: len(data)})
-	j.inboxData = append(j.inboxData, data...)
-	full := len(j.inboxData) >= journalBatch
+	first := len(j.encoded) == 0
+	j.take(j.elapsed(now), kind, data)
+	full := len(j.encoded) >= journalBatch
 	j.mu.Unlock()
 	if first {
 		notify(j.arrived)
@@ -469,10 +467,13 @@ func appendJSONString(dst []byte, s []byte) []byte {
 	return out[:o+1]
 }
 
-// Close writes out everything in the inbox (and a character still waiting
+// Close writes out every event (and a character still waiting
 // for its end), fsyncs the file and closes it.
 func (j *Journal) Close() error {
 	j.mu.Lock()
+	if len(j.carry) > 0 && !j.closed {
+		j.encode(j.lastAt, 'o', j.carry)
+	}
 	j.closed = true
 	j.cond.Broadcast()
 	j.mu.Unlock()
