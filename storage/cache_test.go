@@ -4,38 +4,9 @@ import (
 	"bytes"
 	"os"
 	"testing"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
-
-// residentShare is the share of path's pages in the page cache.
-func residentShare(t *testing.T, path string) float64 {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := unix.Mmap(int(f.Fd()), 0, int(st.Size()), unix.PROT_READ, unix.MAP_SHARED)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Munmap(m)
-	pages := make([]byte, (len(m)+os.Getpagesize()-1)/os.Getpagesize())
-	if _, _, errno := unix.Syscall(unix.SYS_MINCORE, uintptr(unsafe.Pointer(&m[0])), uintptr(len(m)), uintptr(unsafe.Pointer(&pages[0]))); errno != 0 {
-		t.Fatalf("mincore %s: %v", path, errno)
-	}
-	in := 0
-	for _, p := range pages {
-		in += int(p & 1)
-	}
-	return float64(in) / float64(len(pages))
-}
 
 // A big capture's evidence copy does not stay in the page cache once it is
 // sealed: fresh memory is dear on a VM, and a copy is not read again soon.
@@ -57,7 +28,11 @@ func TestASealedCopyLeavesThePageCache(t *testing.T) {
 	if copy.State != CopyVerified {
 		t.Fatalf("evidence copy %+v, want it verified", copy)
 	}
-	if share := residentShare(t, copy.Location); share > 0.1 {
+	share, err := CachedShare(copy.Location)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if share > 0.1 {
 		t.Errorf("%.0f%% of the sealed copy is still in the page cache, want it dropped", share*100)
 	}
 	got, err := os.ReadFile(copy.Location)

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	bolt "go.etcd.io/bbolt"
 	"golang.org/x/sys/unix"
@@ -50,6 +51,35 @@ func DropBehind(f *os.File, dropped *int64, upTo int64) {
 		_ = unix.Fadvise(int(f.Fd()), *dropped, until-*dropped, unix.FADV_DONTNEED)
 		*dropped = until
 	}
+}
+
+// CachedShare is the share of the file at path that is in the page cache
+// (mincore(2) on a mapping): what DropBehind and the journal's direct
+// writes keep small, and what their tests measure.
+func CachedShare(path string) (float64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil || st.Size() == 0 {
+		return 0, err
+	}
+	m, err := unix.Mmap(int(f.Fd()), 0, int(st.Size()), unix.PROT_READ, unix.MAP_SHARED)
+	if err != nil {
+		return 0, fmt.Errorf("map %s: %w", path, err)
+	}
+	defer unix.Munmap(m)
+	pages := make([]byte, (len(m)+os.Getpagesize()-1)/os.Getpagesize())
+	if _, _, errno := unix.Syscall(unix.SYS_MINCORE, uintptr(unsafe.Pointer(&m[0])), uintptr(len(m)), uintptr(unsafe.Pointer(&pages[0]))); errno != 0 {
+		return 0, fmt.Errorf("mincore %s: %w", path, errno)
+	}
+	in := 0
+	for _, p := range pages {
+		in += int(p & 1)
+	}
+	return float64(in) / float64(len(pages)), nil
 }
 
 func (d *destination) Write(p []byte) (int, error) {
