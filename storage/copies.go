@@ -506,6 +506,12 @@ func (db *DB) SealCapture(incident, capture string, s Seal) (Capture, error) {
 		copies = append(copies, Copy{Kind: CopyRemote, Location: r.Location(r.Key(incident, FileName(capture))), State: CopyPending})
 	}
 	c.State, c.Size, c.Chunks, c.SHA256, c.Sealed, c.Copies = CaptureSealed, cp.size, s.Chunks, storeSum, now, copies
+	// SHA256SUMS names the capture before its record says sealed: whoever
+	// sees it sealed (a verify, a viewer) finds the manifest already right,
+	// and an agent killed in between seals it again on its next start.
+	db.sumsMu.Lock()
+	defer db.sumsMu.Unlock()
+	db.writeSums(incident, c)
 	err = db.update(func(tx *bolt.Tx) error {
 		b, err := incidentBucket(tx, incident)
 		if err != nil {
@@ -524,7 +530,6 @@ func (db *DB) SealCapture(incident, capture string, s Seal) (Capture, error) {
 	db.mu.Lock()
 	delete(db.progress, progressKey(incident, capture))
 	db.mu.Unlock()
-	db.writeSums(incident)
 	db.kickRemotes()
 	return c, nil
 }
@@ -573,16 +578,19 @@ func checkFile(kind, path, want string, now func() time.Time) Copy {
 }
 
 // writeSums rewrites SHA256SUMS in every copy folder of an incident from the
-// sealed capture records, so that `sha256sum -c SHA256SUMS` checks them.
-func (db *DB) writeSums(incident string) {
-	db.sumsMu.Lock()
-	defer db.sumsMu.Unlock()
+// sealed capture records and the one being sealed, so that
+// `sha256sum -c SHA256SUMS` checks them. The caller holds db.sumsMu until the
+// sealing's record is committed, so that two seals never drop each other's line.
+func (db *DB) writeSums(incident string, sealing Capture) {
 	caps, err := db.Captures(incident)
 	if err != nil {
 		return
 	}
 	var sb strings.Builder
 	for _, c := range caps {
+		if c.ID == sealing.ID {
+			c = sealing
+		}
 		if c.State == CaptureSealed {
 			fmt.Fprintf(&sb, "%s  %s\n", c.SHA256, FileName(c.ID))
 		}

@@ -73,7 +73,7 @@ type DB struct {
 	opts Options
 
 	commitMu sync.Mutex // one commit at a time
-	sumsMu   sync.Mutex // one SHA256SUMS rewrite at a time
+	sumsMu   sync.Mutex // one SHA256SUMS rewrite, and the seal record it names, at a time
 
 	mu           sync.Mutex
 	cond         *sync.Cond

@@ -565,3 +565,56 @@ func TestSalvageRestoresWhatTheStoreLostFromEvidence(t *testing.T) {
 		}
 	}
 }
+
+// Whoever sees a capture sealed (a verify, a reviewer) finds it in every
+// copy folder's SHA256SUMS already: the manifest is written before the record.
+func TestSealedCaptureIsInEverySumsAlready(t *testing.T) {
+	db := openTestDB(t, filepath.Join(t.TempDir(), "mirror"))
+	first := save(t, db, "first", []byte("first\n"))
+	var sums []string
+	for _, cp := range first.Copies[1:] {
+		sums = append(sums, filepath.Join(filepath.Dir(cp.Location), "SHA256SUMS"))
+	}
+	stop := make(chan struct{})
+	failures := make(chan string, 1)
+	watched := make(chan int)
+	go func() {
+		checked := map[string]bool{}
+		defer func() { watched <- len(checked) }()
+		for done := false; !done; {
+			select {
+			case <-stop:
+				done = true // one more look, at the last capture
+			default:
+			}
+			caps, _ := db.Captures(first.Incident)
+			for _, c := range caps {
+				if c.State != CaptureSealed || checked[c.ID] {
+					continue
+				}
+				checked[c.ID] = true
+				line := c.SHA256 + "  " + FileName(c.ID) + "\n"
+				for _, path := range sums {
+					if data, _ := os.ReadFile(path); !strings.Contains(string(data), line) {
+						select {
+						case failures <- fmt.Sprintf("%s is sealed, but %s has no line for it", c.ID, path):
+						default:
+						}
+					}
+				}
+			}
+		}
+	}()
+	for i := range 8 {
+		save(t, db, fmt.Sprint("capture ", i), bytes.Repeat([]byte{byte('a' + i)}, 1000))
+	}
+	close(stop)
+	if n := <-watched; n != 9 {
+		t.Fatalf("the watcher saw %d sealed captures, want 9", n)
+	}
+	select {
+	case f := <-failures:
+		t.Fatal(f)
+	default:
+	}
+}
