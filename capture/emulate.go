@@ -689,7 +689,11 @@ func (e *Emulator) altScreen(on bool) {
 		}
 		rows = append(rows, strings.TrimRight(b.String(), " "))
 	}
-	_ = alt.Close()
+	// Closing the query pipe ends the drain above. (Not alt.Close: it sets
+	// a flag the drain's Read checks without a lock, a data race.)
+	if pw, ok := alt.InputPipe().(*io.PipeWriter); ok {
+		_ = pw.CloseWithError(io.EOF)
+	}
 	for len(rows) > 0 && (rows[len(rows)-1] == "" || PlainIsBlank(rows[len(rows)-1])) {
 		rows = rows[:len(rows)-1]
 	}
