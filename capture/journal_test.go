@@ -134,10 +134,12 @@ func BenchmarkAppendJSONString(b *testing.B) {
 	}
 }
 
-// The journal's writer gives way to the shell: its thread runs at nice 19
-// and, on kernels that take a custom slice (Linux 6.12 and later), with a
-// 0.1 ms one.
+// The journal's writer, where it writes with pwrite(2), gives way to the
+// shell: its thread runs at nice 19 and, on kernels that take a custom slice
+// (Linux 6.12 and later), with a 0.1 ms one.
 func TestJournalWriterGivesWayToTheShell(t *testing.T) {
+	writeThroughRing = false
+	defer func() { writeThroughRing = true }()
 	j, err := CreateJournal(filepath.Join(t.TempDir(), "s.cast"), Header{Width: 80, Height: 24}, time.Now())
 	if err != nil {
 		t.Fatal(err)
@@ -192,6 +194,12 @@ func writeJournal(t *testing.T, dir string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if j.direct != nil && writeThroughRing && j.ring == nil {
+		if r, err := newRing(); err == nil {
+			r.close()
+			t.Fatal("io_uring is there, but the journal makes its direct writes without it")
+		}
+	}
 	r := mrand.New(mrand.NewSource(7))
 	line := []byte("\x1b[31mERROR\x1b[0m { _id: \"65f1\", path: \"C:\\\\tmp\" } caf\xc3\xa9 \u2714 done\r\n")
 	at := start
@@ -226,7 +234,10 @@ func TestJournalWritesWholeBlocksPastTheCache(t *testing.T) {
 	} else {
 		f.Close()
 	}
-	direct := writeJournal(t, dir)
+	direct := writeJournal(t, dir) // through the ring, where there is one
+	writeThroughRing = false
+	defer func() { writeThroughRing = true }()
+	pwritten := writeJournal(t, t.TempDir())
 	writeDirectly = false
 	defer func() { writeDirectly = true }()
 	cached := writeJournal(t, t.TempDir())
@@ -241,6 +252,9 @@ func TestJournalWritesWholeBlocksPastTheCache(t *testing.T) {
 	want, _ := os.ReadFile(cached)
 	if len(got) < 12<<20 || string(got) != string(want) {
 		t.Fatalf("the direct journal (%d bytes) differs from the cached one (%d bytes)", len(got), len(want))
+	}
+	if got, _ := os.ReadFile(pwritten); string(got) != string(want) {
+		t.Fatalf("the journal written with pwrite (%d bytes) differs from the cached one (%d bytes)", len(got), len(want))
 	}
 	t.Logf("in the page cache: %.1f%% of the direct journal, %.1f%% of the cached one", inDirect*100, inCached*100)
 	if inCached < 0.25 {
