@@ -11,11 +11,13 @@ calm_t=() script_t=() asc_t=()
 # shell has exited, and the journal is fsynced: every timed run starts after
 # that work and a sync, so no run pays for the one before.
 settle() { while "$work/calm" status | grep -q "being stored\|still recording"; do sleep 0.05; done; sync; }
+time_script() { settle; t0=$(now); script -q -c "cat '$work/input'" /dev/null > /dev/null; t1=$(now); script_t+=("$(echo "$t1 - $t0" | bc -l)"); }
 for i in $(seq "$runs"); do
+  # Every other round script goes first: neither always follows the other.
+  if [ $((i % 2)) = 0 ]; then time_script; fi
   settle; t0=$(now); "$work/calm" shell -- cat "$work/input" > /dev/null 2>&1; t1=$(now)
   calm_t+=("$(echo "$t1 - $t0" | bc -l)")
-  settle; t0=$(now); script -q -c "cat '$work/input'" /dev/null > /dev/null; t1=$(now)
-  script_t+=("$(echo "$t1 - $t0" | bc -l)")
+  if [ $((i % 2)) = 1 ]; then time_script; fi
   if command -v asciinema >/dev/null; then
     # asciinema needs a terminal: it runs under script, as in CI.
     settle; t0=$(now); script -q -c "asciinema rec -q --overwrite -c 'cat $work/input' $work/a.cast" /dev/null > /dev/null; t1=$(now)
