@@ -303,8 +303,7 @@ func (j *Journal) writeDirect(p []byte) error {
 	}
 	switch {
 	case err == unix.EINVAL && n <= 0:
-		j.direct.Close()
-		j.direct = nil
+		j.closeDirect()
 		return err
 	case err != nil:
 		j.werr = fmt.Errorf("write journal %s: %w", j.f.Name(), err)
@@ -331,13 +330,20 @@ func (j *Journal) pwriteDirect(p []byte) (int, error) {
 	return unix.Pwrite(fd, p, j.size)
 }
 
-func (j *Journal) closeFiles() {
+// closeDirect ends the direct writes, and the ring that made them.
+func (j *Journal) closeDirect() {
 	if j.ring != nil {
 		j.ring.close()
+		j.ring = nil
 	}
 	if j.direct != nil {
 		j.direct.Close()
+		j.direct = nil
 	}
+}
+
+func (j *Journal) closeFiles() {
+	j.closeDirect()
 	j.f.Close()
 }
 
