@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"calm/capture"
+	"calm/sanitize"
 	"calm/storage"
 )
 
@@ -91,6 +92,9 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.BoolVar(help, "h", false, "")
 	version := fs.Bool("version", false, "")
 	if err := fs.Parse(args); err != nil {
+		if invokesTee(args) {
+			return teeCannotStart(stdin, stdout, stderr, fmt.Sprintf("%v (see 'calm --help')", err), 2)
+		}
 		fmt.Fprintf(stderr, "calm: %v (see 'calm --help')\n", err)
 		return 2
 	}
@@ -105,6 +109,9 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	cfg, err := loadConfig(g)
 	if err != nil {
+		if len(rest) > 0 && rest[0] == "tee" {
+			return teeCannotStart(stdin, stdout, stderr, oneLine(err.Error()), 1)
+		}
 		fmt.Fprintf(stderr, "calm: %v\n", err)
 		return 1
 	}
@@ -276,7 +283,7 @@ func cmdStatus(e *env, args []string) error {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "incident %s  %s  (%s)\n", inc.ID, inc.Title, incidentState(inc))
-	printCaptures(e.stdout, caps, e.cfg.CopiesRequired)
+	printCaptures(e.stdout, caps, e.cfg.CopiesRequired, e.cfg.DevicesRequired)
 	return nil
 }
 
@@ -287,24 +294,44 @@ func incidentState(inc storage.Incident) string {
 	return "closed " + inc.Closed.Format("2006-01-02 15:04:05 UTC")
 }
 
-func printCaptures(w io.Writer, caps []storage.Capture, required int) {
+func printCaptures(w io.Writer, caps []storage.Capture, copiesRequired, devicesRequired int) {
 	for _, c := range caps {
 		sum := "-"
 		if len(c.SHA256) >= 12 {
 			sum = c.SHA256[:12]
 		}
-		copies := fmt.Sprintf("%d/%d copies verified", c.VerifiedCopies(), len(c.Copies))
-		if c.State == storage.CaptureSealed && c.VerifiedCopies() < required {
-			copies += fmt.Sprintf(" (WARNING: %d required)", required)
+		copies := fmt.Sprintf("%d/%d copies verified on %s", c.VerifiedCopies(), len(c.Copies), plural(c.Devices(), "device"))
+		if c.State == storage.CaptureSealed && (c.VerifiedCopies() < copiesRequired || c.Devices() < devicesRequired) {
+			copies += fmt.Sprintf(" (WARNING: %s on %s required)", plural(copiesRequired, "copy"), plural(devicesRequired, "device"))
+		}
+		if c.Partial() {
+			copies = "INTERRUPTED (" + c.Interrupted + "), partial; " + copies
 		}
 		if c.State != storage.CaptureSealed {
-			copies = "still recording"
+			copies = "UNSEALED: still being written (its writer gone: the agent seals it)"
+			if c.Recording != nil {
+				copies = "still recording"
+			}
 			if c.Recording != nil && c.Recording.JournalSize > 0 {
 				copies = fmt.Sprintf("recorded (%s journal), being stored and checked", humanBytes(c.Recording.JournalSize))
 			}
 		}
-		fmt.Fprintf(w, "  %-5s %-8s %10s  sha256 %s  %s  %s\n", c.ID, c.Source, humanBytes(c.Size), sum, copies, c.Title)
+		if c.Warning != "" {
+			copies += "; WARNING: " + c.Warning
+		}
+		fmt.Fprintf(w, "  %-5s %-8s %10s  sha256 %s  %s  %s\n", c.ID, c.Source, humanBytes(c.Size), sum, sanitize.Text([]byte(copies)), sanitize.Text([]byte(c.Title)))
 	}
+}
+
+// plural says "1 device" or "3 devices".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	if base, ok := strings.CutSuffix(noun, "y"); ok {
+		return strconv.Itoa(n) + " " + base + "ies"
+	}
+	return strconv.Itoa(n) + " " + noun + "s"
 }
 
 func humanBytes(n int64) string {

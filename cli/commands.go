@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -68,91 +69,6 @@ func cmdIncident(e *env, args []string) error {
 		fmt.Fprintf(e.stdout, "%s  %s  (%s)\n", inc.ID, inc.Title, incidentState(inc))
 	default:
 		return usageError("unknown incident command %q: use new, list, use or close", args[0])
-	}
-	return nil
-}
-
-// cmdTee copies stdin to stdout byte for byte and stores it as a capture. The
-// pipeline comes first: if storing fails, copying goes on, and only the exit
-// status and one line on stderr say so.
-func cmdTee(e *env, args []string) error {
-	fs := e.flags("tee", "[--incident ID] [TITLE]")
-	incident := fs.String("incident", "", "the incident to capture into (default: the current one)")
-	quiet := fs.Bool("q", false, "say nothing on success")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	title := strings.Join(fs.Args(), " ")
-
-	var storeErr error
-	w, err := storage.NewCaptureWriter(e.store, *incident, storage.NewCapture{Title: title, Source: "tee", Session: os.Getenv("CALM_SESSION")})
-	if err != nil {
-		storeErr = err
-		fmt.Fprintf(e.stderr, "calm tee: not saving this output: %s\n", oneLine(err.Error()))
-	}
-	// Storing runs beside the copy loop, so stdout never waits for a round
-	// trip to the agent; the channel bounds how far it may fall behind.
-	const bufSize = 256 << 10
-	free := make(chan []byte, 8)
-	for range cap(free) {
-		free <- make([]byte, bufSize)
-	}
-	full := make(chan []byte, cap(free))
-	stored := make(chan error, 1)
-	go func() {
-		var err error
-		for b := range full {
-			if err == nil && w != nil {
-				if _, err = w.Write(b); err != nil {
-					fmt.Fprintf(e.stderr, "calm tee: stopped saving, output goes on: %s\n", oneLine(err.Error()))
-				}
-			}
-			free <- b[:cap(b)]
-		}
-		stored <- err
-	}()
-	var outErr, inErr error
-	for {
-		buf := <-free
-		n, rerr := e.stdin.Read(buf)
-		if n > 0 {
-			if outErr == nil {
-				if _, outErr = e.stdout.Write(buf[:n]); outErr != nil {
-					fmt.Fprintf(e.stderr, "calm tee: stdout: %s (still saving stdin)\n", oneLine(outErr.Error()))
-				}
-			}
-			full <- buf[:n]
-		} else {
-			free <- buf
-		}
-		if rerr != nil {
-			if rerr != io.EOF {
-				inErr = rerr
-			}
-			break
-		}
-	}
-	close(full)
-	if err := <-stored; err != nil && storeErr == nil {
-		storeErr = err
-	}
-	if w != nil && storeErr == nil {
-		c, err := w.Close()
-		if err != nil {
-			storeErr = err
-			fmt.Fprintf(e.stderr, "calm tee: %s\n", oneLine(err.Error()))
-		} else if !*quiet {
-			fmt.Fprintf(e.stderr, "calm: saved %s/%s, %s, sha256 %s, %d of %d copies verified\n",
-				c.Incident, c.ID, humanBytes(c.Size), c.SHA256[:16], c.VerifiedCopies(), len(c.Copies))
-		}
-	}
-	switch {
-	case inErr != nil:
-		return fmt.Errorf("read stdin: %w", inErr)
-	case storeErr != nil:
-		return &exitError{code: 1} // already said why
-	case outErr != nil:
-		return &exitError{code: 1}
 	}
 	return nil
 }
@@ -231,15 +147,25 @@ func (s *sanitizingWriter) Close() error {
 }
 
 func cmdShow(e *env, args []string) error {
-	fs := e.flags("show", "[--raw] [--sanitize] [--cast] ID")
+	fs := e.flags("show", "[--raw] [--sanitize] [--cast] [--record] ID")
 	raw := fs.Bool("raw", false, "write the captured bytes as they are, even to a terminal")
 	cast := fs.Bool("cast", false, "for a session: its asciicast v2 stream rather than its output")
 	clean := fs.Bool("sanitize", false, "remove terminal controls even when not writing to a terminal")
+	record := fs.Bool("record", false, "the capture's record (state, hashes, copies) as JSON, not its bytes")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
 		return usageError("usage: calm show ID (for example c3, or INCIDENT/c3)")
+	}
+	if *record {
+		c, err := e.store.Capture(fs.Arg(0))
+		if err != nil {
+			return err
+		}
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(c) // JSON escapes every control: safe on a terminal
 	}
 	out := e.stdout
 	bw := bufio.NewWriterSize(out, 1<<20)
@@ -317,12 +243,24 @@ func cmdVerify(e *env, args []string) error {
 	for _, p := range rep.Problems {
 		fmt.Fprintf(e.stdout, "FAIL %s/%s %s copy %s: %s (%s)\n", p.Incident, p.Capture, p.Copy.Kind, p.Copy.Location, p.Copy.State, p.Copy.Error)
 	}
+	for _, u := range rep.Unsealed {
+		fmt.Fprintf(e.stdout, "UNSEALED %s: still being written, or its writer died and the agent has not sealed it yet: not safe until sealed\n", u)
+	}
+	for _, i := range rep.Interrupted {
+		fmt.Fprintf(e.stdout, "interrupted %s: partial, it holds what was stored before that\n", sanitize.Text([]byte(i)))
+	}
 	if len(rep.Problems) > 0 {
 		return &exitError{code: 1, msg: fmt.Sprintf("%d of %d copies failed: the copies marked FAIL cannot be trusted; the others still can", len(rep.Problems), rep.Copies)}
 	}
-	fmt.Fprintf(e.stdout, "ok: %d copies of %d captures read back and match their SHA-256\n", rep.Copies-rep.Pending, rep.Captures)
+	fmt.Fprintf(e.stdout, "ok: %d copies of %d captures read back and match their SHA-256, on %s\n", rep.Copies-rep.Pending, rep.Captures, plural(rep.Devices, "device"))
+	if rep.Devices == 1 {
+		fmt.Fprintln(e.stdout, "note: every copy is on one device, so one disk failure loses them all: add a mirror on another disk ('mirrors' in the config, or --mirror DIR)")
+	}
 	if rep.Pending > 0 {
 		fmt.Fprintf(e.stdout, "pending: %d S3 copies not uploaded yet (the agent retries; 'calm doctor' says if the bucket answers)\n", rep.Pending)
+	}
+	if len(rep.Unsealed) > 0 {
+		return &exitError{code: 1, msg: fmt.Sprintf("%d captures are not sealed: they have no verified copies yet", len(rep.Unsealed))}
 	}
 	return nil
 }

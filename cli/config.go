@@ -27,11 +27,14 @@ type Config struct {
 	Store          string   `toml:"store"`
 	Mirrors        []string `toml:"mirrors"`
 	CopiesRequired int      `toml:"copies_required"`
-	Redact         []string `toml:"redact"`
-	Checklists     []string `toml:"checklists"`
-	Marks          []string `toml:"marks"`   // more destructive-command patterns (RE2)
-	Webhook        string   `toml:"webhook"` // a Slack-compatible incoming webhook for the team message
-	S3             S3Config `toml:"s3"`      // how to reach s3:// mirrors
+	// DevicesRequired is how many distinct devices (disks, buckets) must
+	// hold a verified copy; fewer is shown as a warning.
+	DevicesRequired int      `toml:"devices_required"`
+	Redact          []string `toml:"redact"`
+	Checklists      []string `toml:"checklists"`
+	Marks           []string `toml:"marks"`   // more destructive-command patterns (RE2)
+	Webhook         string   `toml:"webhook"` // a Slack-compatible incoming webhook for the team message
+	S3              S3Config `toml:"s3"`      // how to reach s3:// mirrors
 
 	remotes []string // the s3:// mirrors, apart from the folders
 
@@ -127,6 +130,9 @@ func loadConfig(g globalFlags) (Config, error) {
 	}
 	if c.CopiesRequired == 0 {
 		c.CopiesRequired = 2 + len(c.Mirrors) + len(c.remotes)
+	}
+	if c.DevicesRequired == 0 {
+		c.DevicesRequired = 1
 	}
 	c.socket = os.Getenv("CALM_SOCKET")
 	if c.socket == "" {

@@ -41,13 +41,14 @@ func runUI(e *env, incident string, review bool) error {
 		return fmt.Errorf("the TUI needs a terminal; 'calm status' prints the incident instead")
 	}
 	u, err := ui.New(ui.Options{
-		Store:          e.store,
-		Incident:       incident,
-		ReadOnly:       review,
-		CopiesRequired: e.cfg.CopiesRequired,
-		Checklists:     e.cfg.checklistDirs(),
-		Redact:         e.cfg.Redact,
-		Webhook:        e.cfg.Webhook,
+		Store:           e.store,
+		Incident:        incident,
+		ReadOnly:        review,
+		CopiesRequired:  e.cfg.CopiesRequired,
+		DevicesRequired: e.cfg.DevicesRequired,
+		Checklists:      e.cfg.checklistDirs(),
+		Redact:          e.cfg.Redact,
+		Webhook:         e.cfg.Webhook,
 	})
 	if err != nil {
 		return err

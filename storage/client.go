@@ -84,7 +84,7 @@ func (c *Client) do(method, path string, query url.Values, body []byte, contentT
 			break
 		}
 		if err := c.StartAgent(); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%w: %w", ErrNoAgent, err)
 		}
 	}
 	return nil, fmt.Errorf("talk to the calm agent on %s: %w (run 'calm doctor')", c.Socket, lastErr)

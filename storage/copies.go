@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -460,9 +461,56 @@ func (db *DB) SealCapture(incident, capture string, s Seal) (Capture, error) {
 		return c, fmt.Errorf("capture %s: the store holds %d bytes with sha256 %s, the client sent %d bytes with %s: %w", capture, cp.size, storeSum, s.Size, s.SHA256, ErrConflict)
 	}
 	cp.closed = true
+	return db.finishSeal(c, cp, storeSum, s.Chunks, s.Interrupted, nil)
+}
+
+// SealInterrupted seals what the store has committed of a capture whose
+// writer is gone (killed, or a second Ctrl-C): the chunks from the start up to
+// the first one missing, hashed by the store and copied like any other. A
+// capture already sealed is returned as it is.
+func (db *DB) SealInterrupted(incident, capture, reason string) (Capture, error) {
+	db.commitPending()
+	c, err := db.Capture(incident + "/" + capture)
+	if err != nil || c.State == CaptureSealed {
+		return c, err
+	}
+	if c.Recording != nil && c.Recording.Journal != "" {
+		return c, fmt.Errorf("%s/%s is sealed from its journal: %w", incident, capture, ErrInvalid)
+	}
+	cp := db.copierFor(c.Incident, capture)
+	cp.mu.Lock()
+	defer cp.mu.Unlock()
+	defer db.dropCopier(cp)
+	if err := db.catchUp(cp); err != nil {
+		cp.discard()
+		return c, fmt.Errorf("read capture %s back from the store: %w", capture, err)
+	}
+	keys, err := db.chunkKeys(c.Incident, capture)
+	if err != nil {
+		cp.discard()
+		return c, err
+	}
+	var stray []uint64 // after a gap: never part of what the writer saw stored
+	for _, k := range keys {
+		if k >= cp.next {
+			stray = append(stray, k)
+		}
+	}
+	cp.closed = true
+	db.opts.Logf("sealing %s/%s as interrupted (%s): %d bytes in %d chunks", c.Incident, capture, reason, cp.size, cp.next)
+	return db.finishSeal(c, cp, hex.EncodeToString(cp.hash.Sum(nil)), cp.next, reason, stray)
+}
+
+// finishSeal finishes the copies of a capture whose bytes the copier holds,
+// reads each back, and records the capture sealed (interrupted, when a reason
+// is given). stray chunks, past what is sealed, are deleted. The caller holds
+// cp.mu.
+func (db *DB) finishSeal(c Capture, cp *copier, storeSum string, chunks uint64, interrupted string, stray []uint64) (Capture, error) {
+	incident, capture := c.Incident, c.ID
+	s := Seal{Chunks: chunks, Size: cp.size, SHA256: storeSum}
 	now := db.opts.Now().UTC()
 	copies := make([]Copy, 1+len(cp.dests))
-	copies[0] = Copy{Kind: CopyStore, Location: db.opts.Path, State: CopyVerified, SHA256: storeSum, Verified: now}
+	copies[0] = Copy{Kind: CopyStore, Location: db.opts.Path, State: CopyVerified, SHA256: storeSum, Verified: now, Device: deviceOf(db.opts.Path)}
 	var wg sync.WaitGroup
 	for i := range cp.dests {
 		wg.Add(1)
@@ -506,13 +554,14 @@ func (db *DB) SealCapture(incident, capture string, s Seal) (Capture, error) {
 		copies = append(copies, Copy{Kind: CopyRemote, Location: r.Location(r.Key(incident, FileName(capture))), State: CopyPending})
 	}
 	c.State, c.Size, c.Chunks, c.SHA256, c.Sealed, c.Copies = CaptureSealed, cp.size, s.Chunks, storeSum, now, copies
+	c.Interrupted = interrupted
 	// SHA256SUMS names the capture before its record says sealed: whoever
 	// sees it sealed (a verify, a viewer) finds the manifest already right,
 	// and an agent killed in between seals it again on its next start.
 	db.sumsMu.Lock()
 	defer db.sumsMu.Unlock()
 	db.writeSums(incident, c)
-	err = db.update(func(tx *bolt.Tx) error {
+	err := db.update(func(tx *bolt.Tx) error {
 		b, err := incidentBucket(tx, incident)
 		if err != nil {
 			return err
@@ -520,8 +569,19 @@ func (db *DB) SealCapture(incident, capture string, s Seal) (Capture, error) {
 		if err := writeCapture(b, c); err != nil {
 			return err
 		}
-		_, err = db.addEvent(b, EventCapture, capture, fmt.Sprintf("%s saved: %q, %d bytes, sha256 %s, %d of %d copies verified",
-			capture, c.Title, c.Size, storeSum[:12], c.VerifiedCopies(), len(copies)))
+		if cb := b.Bucket(bucketChunks).Bucket([]byte(capture)); cb != nil {
+			for _, k := range stray {
+				if err := cb.Delete(u64(k)); err != nil {
+					return err
+				}
+			}
+		}
+		what := "saved"
+		if interrupted != "" {
+			what = "INTERRUPTED (" + interrupted + "), saved what it had"
+		}
+		_, err = db.addEvent(b, EventCapture, capture, fmt.Sprintf("%s %s: %q, %d bytes, sha256 %s, %s",
+			capture, what, c.Title, c.Size, storeSum[:12], c.CopiesSummary()))
 		return err
 	})
 	if err != nil {
@@ -538,7 +598,7 @@ func (db *DB) SealCapture(incident, capture string, s Seal) (Capture, error) {
 // place: the bytes read back as they were written hash to want, and the
 // name leads to that same file, at that length.
 func (d *destination) checkCommitted(mine os.FileInfo, want string, now func() time.Time) Copy {
-	cp := Copy{Kind: d.kind, Location: d.path}
+	cp := Copy{Kind: d.kind, Location: d.path, Device: deviceOf(d.path)}
 	st, err := os.Lstat(d.path)
 	switch {
 	case os.IsNotExist(err):
@@ -560,9 +620,19 @@ func (d *destination) checkCommitted(mine os.FileInfo, want string, now func() t
 	return cp
 }
 
+// deviceOf names the file system that holds path ("dev:MAJOR:MINOR"), or ""
+// when it cannot be read.
+func deviceOf(path string) string {
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		return ""
+	}
+	return fmt.Sprintf("dev:%d:%d", unix.Major(st.Dev), unix.Minor(st.Dev))
+}
+
 // checkFile reads a file copy back and compares it with the expected hash.
 func checkFile(kind, path, want string, now func() time.Time) Copy {
-	cp := Copy{Kind: kind, Location: path}
+	cp := Copy{Kind: kind, Location: path, Device: deviceOf(path)}
 	sum, _, err := hashFile(path)
 	switch {
 	case os.IsNotExist(err):
@@ -664,6 +734,7 @@ func (db *DB) Verify(incident string) (VerifyReport, error) {
 		}
 		incidents = []Incident{inc}
 	}
+	devices := map[string]bool{}
 	for _, inc := range incidents {
 		caps, err := db.Captures(inc.ID)
 		if err != nil {
@@ -671,12 +742,19 @@ func (db *DB) Verify(incident string) (VerifyReport, error) {
 		}
 		for _, c := range caps {
 			if c.State != CaptureSealed {
+				rep.Unsealed = append(rep.Unsealed, inc.ID+"/"+c.ID)
 				continue
+			}
+			if c.Partial() {
+				rep.Interrupted = append(rep.Interrupted, inc.ID+"/"+c.ID+": "+c.Interrupted)
 			}
 			rep.Captures++
 			checked := db.verifyCapture(c)
 			c.Copies = checked
 			for _, cp := range checked {
+				if cp.State == CopyVerified {
+					devices[cmp.Or(cp.Device, cp.Location)] = true
+				}
 				rep.Copies++
 				if cp.State == CopyPending {
 					rep.Pending++
@@ -694,6 +772,7 @@ func (db *DB) Verify(incident string) (VerifyReport, error) {
 			return rep, err
 		}
 	}
+	rep.Devices = len(devices)
 	return rep, nil
 }
 
@@ -721,7 +800,7 @@ func (db *DB) verifyCapture(c Capture) []Copy {
 				out[i] = checkFile(cp.Kind, cp.Location, c.SHA256, db.opts.Now)
 				return
 			}
-			out[i] = Copy{Kind: CopyStore, Location: cp.Location}
+			out[i] = Copy{Kind: CopyStore, Location: cp.Location, Device: deviceOf(cp.Location)}
 			sum, _, err := db.hashStored(c.Incident, c.ID)
 			switch {
 			case err != nil:

@@ -105,8 +105,9 @@ type pendingChunk struct {
 
 // chunkProgress tracks which chunks of an open capture have committed.
 type chunkProgress struct {
-	next  uint64              // chunks 0..next-1 are committed
-	ahead map[uint64]struct{} // committed chunks beyond next
+	next   uint64              // chunks 0..next-1 are committed
+	ahead  map[uint64]struct{} // committed chunks beyond next
+	sealed bool                // no chunk may be added
 }
 
 func (p *chunkProgress) add(n uint64) {
@@ -228,6 +229,7 @@ func Open(o Options) (*DB, error) {
 	go db.copyLoop()
 	if !readOnly {
 		go db.resumeFollowers()
+		go db.watchOrphans()
 	}
 	if len(o.Remotes) > 0 {
 		db.remoteKick = make(chan struct{}, 1)
@@ -788,6 +790,7 @@ func (db *DB) CreateCapture(incident string, nc NewCapture) (c Capture, err erro
 		c = Capture{
 			Incident: id, ID: letter + strconv.FormatUint(n, 10), Title: title, Source: nc.Source,
 			Session: nc.Session, Created: db.opts.Now().UTC(), State: CaptureOpen, Recording: nc.Recording,
+			Warning: strings.TrimSpace(nc.Warning), Writer: nc.Writer,
 		}
 		if c.Title == "" {
 			c.Title = c.Source + " at " + c.Created.Format("15:04:05")
@@ -894,7 +897,7 @@ func (db *DB) progressFor(incident, capture string) (*chunkProgress, error) {
 		return nil, err
 	}
 	if c.State == CaptureSealed {
-		p = &chunkProgress{next: c.Chunks, ahead: map[uint64]struct{}{}}
+		p = &chunkProgress{next: c.Chunks, ahead: map[uint64]struct{}{}, sealed: true}
 	}
 	db.progress[key] = p
 	return p, nil
@@ -930,6 +933,9 @@ func (db *DB) acceptChunk(incident, capture string, n uint64, size int) (committ
 	}
 	if p.has(n) {
 		return p.next, false, nil
+	}
+	if p.sealed {
+		return p.next, false, fmt.Errorf("capture %s/%s is sealed at %d chunks; chunk %d came too late: %w", incident, capture, p.next, n, ErrConflict)
 	}
 	db.pendingCount[key]++
 	return p.next, true, nil

@@ -5,6 +5,8 @@
 package storage
 
 import (
+	"cmp"
+	"fmt"
 	"time"
 )
 
@@ -54,6 +56,10 @@ type Copy struct {
 	SHA256   string    `json:"sha256,omitempty"` // what the read-back hashed to
 	Verified time.Time `json:"verified,omitzero"`
 	Error    string    `json:"error,omitempty"`
+	// Device is where the copy lives: a file system's device number
+	// ("dev:8:1") or an S3 bucket ("s3:BUCKET"). Copies on one device fail
+	// together, so they are counted as one place.
+	Device string `json:"device,omitempty"`
 }
 
 // Capture is a saved piece of output: a tee, a scrollback snapshot, a
@@ -78,7 +84,27 @@ type Capture struct {
 	// emulator: progress bars settled, erased lines gone, colours as SGR),
 	// derived once at seal for view and search.
 	Text *DerivedText `json:"text,omitempty"`
+	// Interrupted says why a capture was sealed before its end (a signal,
+	// its writer gone): it holds exactly what was stored, hashed and copied,
+	// but not everything its source had.
+	Interrupted string `json:"interrupted,omitempty"`
+	// Warning is what its source said about a hole in it, for example a tmux
+	// pane whose history limit had already dropped older lines.
+	Warning string `json:"warning,omitempty"`
+	// Writer is the process sending the capture (Host, PID and its start
+	// time): the store seals the capture as interrupted once it is gone.
+	Writer *Writer `json:"writer,omitempty"`
 }
+
+// Writer identifies the process that sends a capture, across PID reuse.
+type Writer struct {
+	Host  string `json:"host"`
+	PID   int    `json:"pid"`
+	Start uint64 `json:"start"` // /proc/PID/stat's starttime
+}
+
+// Partial reports whether the capture was sealed before its end.
+func (c Capture) Partial() bool { return c.Interrupted != "" }
 
 // DerivedText describes the text derived from a session.
 type DerivedText struct {
@@ -114,6 +140,39 @@ func (c Capture) VerifiedCopies() int {
 		}
 	}
 	return n
+}
+
+// Devices counts the distinct devices (or buckets) that hold a verified copy.
+func (c Capture) Devices() int {
+	seen := map[string]bool{}
+	for _, cp := range c.Copies {
+		if cp.State == CopyVerified {
+			seen[cmp.Or(cp.Device, cp.Location)] = true
+		}
+	}
+	return len(seen)
+}
+
+// CopiesSummary says how many copies are verified and on how many devices,
+// for one line of status: "2 of 2 copies verified, on 1 device".
+func (c Capture) CopiesSummary() string {
+	devices := "devices"
+	if c.Devices() == 1 {
+		devices = "device"
+	}
+	return fmt.Sprintf("%d of %d copies verified, on %d %s", c.VerifiedCopies(), len(c.Copies), c.Devices(), devices)
+}
+
+// StateLine is the capture's state in a few words: what a person must know
+// before trusting it.
+func (c Capture) StateLine() string {
+	switch {
+	case c.State != CaptureSealed:
+		return "UNSEALED: still being written, or its writer died (the agent seals it)"
+	case c.Partial():
+		return "INTERRUPTED (" + c.Interrupted + "): partial, " + c.CopiesSummary()
+	}
+	return c.CopiesSummary()
 }
 
 // Event kinds on the timeline.
@@ -152,6 +211,8 @@ type NewCapture struct {
 	Source    string     `json:"source"`
 	Session   string     `json:"session,omitempty"`
 	Recording *Recording `json:"recording,omitempty"`
+	Warning   string     `json:"warning,omitempty"`
+	Writer    *Writer    `json:"writer,omitempty"`
 }
 
 // Seal is what a client computed over everything it sent.
@@ -159,6 +220,9 @@ type Seal struct {
 	Chunks uint64 `json:"chunks"`
 	Size   int64  `json:"size"`
 	SHA256 string `json:"sha256"`
+	// Interrupted, when set, seals what was sent so far as a partial
+	// capture and says why (a signal).
+	Interrupted string `json:"interrupted,omitempty"`
 }
 
 // Match is one line found by Search.
@@ -191,6 +255,12 @@ type VerifyReport struct {
 	Copies   int       `json:"copies"`
 	Pending  int       `json:"pending,omitempty"` // remote copies not uploaded yet
 	Problems []Problem `json:"problems,omitempty"`
+	// Devices counts the distinct devices (or buckets) holding verified copies.
+	Devices int `json:"devices"`
+	// Interrupted lists sealed captures that hold only part of their source
+	// ("INCIDENT/ID: why"); Unsealed, captures and sessions not sealed yet.
+	Interrupted []string `json:"interrupted,omitempty"`
+	Unsealed    []string `json:"unsealed,omitempty"`
 }
 
 // CheckReport is the store's consistency check.

@@ -134,7 +134,7 @@ func notFound(err error) bool {
 
 // checkRemote reads a remote copy back and compares it with want.
 func checkRemote(r *Remote, key, want string, now func() time.Time) Copy {
-	c := Copy{Kind: CopyRemote, Location: r.Location(key)}
+	c := Copy{Kind: CopyRemote, Location: r.Location(key), Device: "s3:" + r.bucket}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	sum, _, err := r.Hash(ctx, key)
@@ -241,7 +241,7 @@ func (db *DB) uploadPending() (pending, failed bool) {
 // upload sends a capture's evidence copy (itself verified) to the bucket and
 // reads it back.
 func (db *DB) upload(r *Remote, key string, c Capture) Copy {
-	out := Copy{Kind: CopyRemote, Location: r.Location(key), State: CopyPending}
+	out := Copy{Kind: CopyRemote, Location: r.Location(key), State: CopyPending, Device: "s3:" + r.bucket}
 	src := copyPath(db.opts.EvidenceDir, c.Incident, c.ID)
 	if sum, _, err := hashFile(src); err != nil || sum != c.SHA256 {
 		// The evidence copy is gone or damaged: write a fresh file from the store.

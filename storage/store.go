@@ -71,4 +71,7 @@ var (
 	ErrConflict  = errors.New("conflict")
 	ErrDamaged   = errors.New("store is damaged")
 	ErrNoSpace   = errors.New("no space left on the store's disk")
+	// ErrNoAgent: no agent answers and none could be started; retrying
+	// the request cannot help.
+	ErrNoAgent = errors.New("no calm agent")
 )

@@ -44,6 +44,9 @@ type CaptureWriter struct {
 
 // NewCaptureWriter creates the capture and returns a writer for its bytes.
 func NewCaptureWriter(s Store, incident string, nc NewCapture) (*CaptureWriter, error) {
+	if nc.Writer == nil {
+		nc.Writer = ThisWriter() // the store seals it if this process dies first
+	}
 	var c Capture
 	err := retry(func() (err error) {
 		c, err = s.CreateCapture(incident, nc)
@@ -69,7 +72,7 @@ func retryFor(d time.Duration, f func() error) error {
 	wait := 50 * time.Millisecond
 	for {
 		err := f()
-		if err == nil || errors.Is(err, ErrInvalid) || errors.Is(err, ErrNotFound) || errors.Is(err, ErrAmbiguous) || errors.Is(err, ErrDamaged) || errors.Is(err, ErrNoSpace) || time.Now().After(deadline) {
+		if err == nil || errors.Is(err, ErrInvalid) || errors.Is(err, ErrNotFound) || errors.Is(err, ErrAmbiguous) || errors.Is(err, ErrDamaged) || errors.Is(err, ErrNoSpace) || errors.Is(err, ErrNoAgent) || time.Now().After(deadline) {
 			return err
 		}
 		time.Sleep(wait)
@@ -226,7 +229,13 @@ func (w *CaptureWriter) Size() int64 { return w.size }
 
 // Close sends what is left, waits for every chunk to commit, and seals the
 // capture: the store checks the SHA-256 and verifies every copy.
-func (w *CaptureWriter) Close() (Capture, error) {
+func (w *CaptureWriter) Close() (Capture, error) { return w.seal("") }
+
+// CloseInterrupted seals what was written so far as a partial capture, saying
+// why (a signal): everything written is stored, hashed and copied.
+func (w *CaptureWriter) CloseInterrupted(reason string) (Capture, error) { return w.seal(reason) }
+
+func (w *CaptureWriter) seal(interrupted string) (Capture, error) {
 	if w.err != nil {
 		return w.Capture, w.err
 	}
@@ -234,7 +243,7 @@ func (w *CaptureWriter) Close() (Capture, error) {
 		w.err = err
 		return w.Capture, err
 	}
-	seal := Seal{Chunks: w.next, Size: w.size, SHA256: hex.EncodeToString(w.hash.Sum(nil))}
+	seal := Seal{Chunks: w.next, Size: w.size, SHA256: hex.EncodeToString(w.hash.Sum(nil)), Interrupted: interrupted}
 	deadline := time.Now().Add(w.RetryFor)
 	for {
 		if err := w.waitFor(w.next); err != nil {

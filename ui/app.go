@@ -35,11 +35,13 @@ type Options struct {
 	Poll           time.Duration
 	Editor         string // the command to edit a draft; "" is $EDITOR, then vi
 	CopiesRequired int
-	Checklists     []string // checklist folders (a team's own)
-	Redact         []string // redaction patterns added to the built-in ones
-	Webhook        string   // a Slack-compatible incoming webhook for the team message
-	Who            string   // who ticks steps; "" is $USER@host
-	Now            func() time.Time
+	// DevicesRequired is how many devices must hold a verified copy.
+	DevicesRequired int
+	Checklists      []string // checklist folders (a team's own)
+	Redact          []string // redaction patterns added to the built-in ones
+	Webhook         string   // a Slack-compatible incoming webhook for the team message
+	Who             string   // who ticks steps; "" is $USER@host
+	Now             func() time.Time
 }
 
 // narrowWidth is the width below which panes become tabs.
@@ -100,6 +102,9 @@ func New(o Options) (*UI, error) {
 	}
 	if o.CopiesRequired <= 0 {
 		o.CopiesRequired = 2
+	}
+	if o.DevicesRequired <= 0 {
+		o.DevicesRequired = 1
 	}
 	u := &UI{opts: o, store: o.Store, app: tview.NewApplication(), stop: make(chan struct{}), stepShown: map[string]time.Time{}}
 	u.lists, u.listErrs = checklist.Load(o.Checklists)

@@ -55,6 +55,8 @@ func (u *UI) copyGlyph(c storage.Capture) string {
 		return fmt.Sprintf("[red]✗%d[-]", n)
 	case c.State != storage.CaptureSealed:
 		return "[yellow]…[-] "
+	case c.Partial():
+		return fmt.Sprintf("[red]⚠%d[-]", n)
 	case n >= u.opts.CopiesRequired:
 		return fmt.Sprintf("[green]✓%d[-]", n)
 	default:
@@ -100,7 +102,13 @@ func (u *UI) showCopies() {
 		fmt.Fprintf(&b, "sha256 [::b]%s[::-]%s\n", c.SHA256[:16], c.SHA256[16:24])
 	}
 	if c.State != storage.CaptureSealed {
-		b.WriteString("[yellow]still arriving: copies are made when it ends[-]\n")
+		b.WriteString("[yellow]UNSEALED: still arriving; copies are made when it ends (the agent seals it if its writer dies)[-]\n")
+	}
+	if c.Partial() {
+		fmt.Fprintf(&b, "[red::b]INTERRUPTED[-::-] [red]%s: partial, it holds what was stored before that[-]\n", sanitizeTitle(c.Interrupted))
+	}
+	if c.Warning != "" {
+		fmt.Fprintf(&b, "[red]WARNING: %s[-]\n", sanitizeTitle(c.Warning))
 	}
 	for _, cp := range c.Copies {
 		glyph, color := "✓", "green"
@@ -128,12 +136,20 @@ func (u *UI) showCopies() {
 			fmt.Fprintf(&b, "  [red]%s[-]\n", tview.Escape(cp.Error))
 		}
 	}
-	n := c.VerifiedCopies()
+	n, devices := c.VerifiedCopies(), c.Devices()
 	color := "green"
-	if n < u.opts.CopiesRequired {
+	if n < u.opts.CopiesRequired || devices < u.opts.DevicesRequired {
 		color = "yellow"
 	}
-	fmt.Fprintf(&b, "[%s]%d of %d required copies verified[-]\n[gray]V re-verifies every copy now[-]", color, n, u.opts.CopiesRequired)
+	deviceWord := "devices"
+	if devices == 1 {
+		deviceWord = "device"
+	}
+	fmt.Fprintf(&b, "[%s]%d of %d required copies verified, on %d %s[-]\n", color, n, u.opts.CopiesRequired, devices, deviceWord)
+	if devices == 1 && n > 1 {
+		b.WriteString("[yellow]one disk holds every copy: add a mirror on another disk (mirrors = [...])[-]\n")
+	}
+	b.WriteString("[gray]V re-verifies every copy now[-]")
 	u.copies.SetText(b.String())
 }
 

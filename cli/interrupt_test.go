@@ -1,0 +1,184 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var interruptedRe = regexp.MustCompile(`calm: interrupted: saved (\S+/c\d+) \(`)
+
+// captureRecord reads a capture's record as `calm show`'s JSON twin: the
+// incident's captures from `calm export --format json` would redact, so it
+// asks the store through status's data instead.
+func (w *world) captureRecord(ref string) map[string]any {
+	w.t.Helper()
+	out := w.ok(nil, "show", "--record", ref)
+	var rec map[string]any
+	if err := json.Unmarshal([]byte(out), &rec); err != nil {
+		w.t.Fatalf("calm show --record %s: %v: %s", ref, err, out)
+	}
+	return rec
+}
+
+// TestCtrlCOnTeeSealsWhatTheDownstreamGot presses Ctrl-C, through a real
+// terminal, on a pipeline flooding through calm tee, again and again: each
+// time the capture ends sealed as interrupted, holds every byte the
+// downstream received (as a prefix), and verifies.
+func TestCtrlCOnTeeSealsWhatTheDownstreamGot(t *testing.T) {
+	w := newWorld(t)
+	w.ok(nil, "incident", "new", "ctrl-c")
+	tm := newTmux(t)
+	dir := t.TempDir()
+	tm.start(w.envPrefix() + "sh")
+	runs := faultRuns()
+	for i := range runs {
+		down := filepath.Join(dir, fmt.Sprintf("down%d", i))
+		tm.typeText(fmt.Sprintf("seq 1 1000000000 | %s tee run%d | cat > %s\n", calmBin, i, down))
+		waitForSize(t, down, int64(1+i*37)<<10)
+		tm.press("C-c")
+		deadline := time.Now().Add(20 * time.Second)
+		var ref string
+		for ref == "" && time.Now().Before(deadline) {
+			if m := interruptedRe.FindAllStringSubmatch(tm.screen(), -1); len(m) > i {
+				ref = m[i][1]
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if ref == "" {
+			t.Fatalf("run %d: tee never said it saved the interrupted capture; the pane shows:\n%s", i, lastLines(tm.screen(), 10))
+		}
+		got, err := os.ReadFile(down)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored := w.ok(nil, "show", "--raw", ref)
+		if len(got) == 0 || !strings.HasPrefix(stored, string(got)) {
+			t.Fatalf("run %d: the downstream got %d bytes that the capture's %d bytes do not start with", i, len(got), len(stored))
+		}
+		rec := w.captureRecord(ref)
+		if rec["state"] != "sealed" || !strings.Contains(fmt.Sprint(rec["interrupted"]), "SIGINT") {
+			t.Fatalf("run %d: %s is %v, interrupted %v: want sealed and interrupted by SIGINT", i, ref, rec["state"], rec["interrupted"])
+		}
+	}
+	out := w.ok(nil, "verify")
+	if !strings.Contains(out, "ok") || !strings.Contains(out, "interrupted") {
+		t.Fatalf("verify after %d interrupted tees: %q: want ok, naming the interrupted captures", runs, out)
+	}
+}
+
+// TestKilledTeeIsSealedByTheAgent kills calm tee outright (SIGKILL, as a
+// second Ctrl-C leaves it to the agent): the agent seals what it committed as
+// interrupted, with its copies, within seconds.
+func TestKilledTeeIsSealedByTheAgent(t *testing.T) {
+	w := newWorld(t)
+	w.ok(nil, "incident", "new", "kill")
+	for i := range 3 {
+		cmd := w.cmd("tee", fmt.Sprintf("killed %d", i))
+		in, err := cmd.StdinPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out bytes.Buffer
+		cmd.Stdout = &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		in.Write(shellText(3<<20+i*4096, int64(i)))
+		time.Sleep(time.Second) // let some of it commit
+		cmd.Process.Signal(syscall.SIGKILL)
+		cmd.Wait()
+		ref := fmt.Sprintf("c%d", i+1)
+		deadline := time.Now().Add(8 * time.Second)
+		var rec map[string]any
+		for time.Now().Before(deadline) {
+			if rec = w.captureRecord(ref); rec["state"] == "sealed" {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if rec["state"] != "sealed" || !strings.Contains(fmt.Sprint(rec["interrupted"]), "writer") {
+			t.Fatalf("%s is %v (interrupted %v) 8 s after its tee was killed: want sealed as interrupted by the agent", ref, rec["state"], rec["interrupted"])
+		}
+		stored := w.ok(nil, "show", "--raw", ref)
+		if !strings.HasPrefix(out.String(), stored) && !strings.HasPrefix(stored, out.String()) {
+			t.Fatalf("%s holds %d bytes that are not in line with the %d the downstream got", ref, len(stored), out.Len())
+		}
+	}
+	if _, errs, code := w.run(nil, "verify"); code != 0 {
+		t.Fatalf("verify after killed tees: exit %d: %s", code, errs)
+	}
+}
+
+// TestTeePassesBytesWhateverGoesWrong: a mistyped flag (tee's or calm's), or
+// no agent able to start, still passes every byte at once, says why in one
+// line, and exits non-zero.
+func TestTeePassesBytesWhateverGoesWrong(t *testing.T) {
+	w := newWorld(t)
+	blocked := newWorld(t)
+	blocker := filepath.Join(t.TempDir(), "file")
+	os.WriteFile(blocker, nil, 0o600)
+	blocked.home = filepath.Join(blocker, "home") // no store, so no agent, can be made here
+	cases := []struct {
+		name string
+		w    *world
+		args []string
+	}{
+		{"a mistyped tee flag", w, []string{"tee", "--incdent", "X", "t"}},
+		{"a mistyped calm flag", w, []string{"--stroe", "x", "tee", "t"}},
+		{"no agent can start", blocked, []string{"tee", "t"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := tc.w.cmd(tc.args...)
+			in, _ := cmd.StdinPipe()
+			outPipe, _ := cmd.StdoutPipe()
+			var errb lockedBuffer
+			cmd.Stderr = &errb
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			start := time.Now()
+			in.Write([]byte("first line\n"))
+			first := make([]byte, 11)
+			if _, err := outPipe.Read(first); err != nil {
+				t.Fatal(err)
+			}
+			latency := time.Since(start)
+			rest := shellText(2<<20, 3)
+			go func() { in.Write(rest); in.Close() }()
+			var got bytes.Buffer
+			got.Write(first)
+			got.ReadFrom(outPipe)
+			err := cmd.Wait()
+			if got.String() != "first line\n"+string(rest) {
+				t.Fatalf("stdout got %d of %d bytes", got.Len(), 11+len(rest))
+			}
+			if latency > 100*time.Millisecond {
+				t.Errorf("the first byte took %v to pass: want under 100 ms", latency)
+			}
+			if err == nil || strings.Count(strings.TrimSpace(errb.String()), "\n") != 0 {
+				t.Fatalf("exit %v, stderr %q: want non-zero and one line saying why", err, errb.String())
+			}
+		})
+	}
+}
+
+func waitForSize(t *testing.T, path string, size int64) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if st, err := os.Stat(path); err == nil && st.Size() >= size {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("%s never reached %d bytes", path, size)
+}

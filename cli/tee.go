@@ -1,0 +1,265 @@
+package cli
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"calm/storage"
+)
+
+// The pipe is sacred: calm tee passes every byte downstream from the first
+// one, whatever else fails (a typo in a flag, no agent, a full store), and
+// every capture it starts ends sealed: complete at EOF, or interrupted by a
+// signal with exactly what reached stdout.
+
+// teeBuffer is the size of one read; teeBuffers of them bound how far
+// storing may fall behind stdout.
+const (
+	teeBuffer  = 256 << 10
+	teeBuffers = 8
+)
+
+// signalGrace is how long after EOF tee still looks for the signal that
+// ended its upstream: Ctrl-C reaches the whole pipeline at once, and a
+// capture cut short by it must not be sealed as complete.
+const signalGrace = 25 * time.Millisecond
+
+func cmdTee(e *env, args []string) error {
+	fs := e.flags("tee", "[--incident ID] [-q] [TITLE]")
+	incident := fs.String("incident", "", "the incident to capture into (default: the current one)")
+	quiet := fs.Bool("q", false, "say nothing on success")
+	usage := fs.Usage
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(e.stderr)
+			usage()
+			return err
+		}
+		return passThrough(e, fmt.Sprintf("%v (see 'calm tee --help')", err), 2)
+	}
+	title := strings.Join(fs.Args(), " ")
+
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGPIPE)
+	defer signal.Stop(sigs)
+
+	free := make(chan []byte, teeBuffers)
+	for range teeBuffers {
+		free <- make([]byte, teeBuffer)
+	}
+	full := make(chan []byte, teeBuffers)
+	store := startTeeStore(e, *incident, storage.NewCapture{Title: title, Source: "tee", Session: os.Getenv("CALM_SESSION")}, full, free)
+
+	type chunk struct {
+		buf []byte
+		err error
+	}
+	reads := make(chan chunk)
+	go func() {
+		for {
+			buf := <-free
+			n, err := e.stdin.Read(buf)
+			reads <- chunk{buf[:n], err}
+			if err != nil {
+				return
+			}
+		}
+	}()
+
+	var outErr, inErr error
+	var caught os.Signal
+	var ended time.Time // when stdin ended, or stdout closed
+copying:
+	for {
+		select {
+		case r := <-reads:
+			if len(r.buf) > 0 {
+				if outErr == nil {
+					_, outErr = e.stdout.Write(r.buf)
+					if outErr != nil && !errors.Is(outErr, syscall.EPIPE) {
+						fmt.Fprintf(e.stderr, "calm tee: stdout: %s (still saving stdin)\n", oneLine(outErr.Error()))
+					}
+				}
+				full <- r.buf
+			} else {
+				free <- r.buf[:cap(r.buf)]
+			}
+			if errors.Is(outErr, syscall.EPIPE) {
+				ended = time.Now()
+				break copying // the reader is gone: what it took is saved
+			}
+			if r.err != nil {
+				if r.err != io.EOF {
+					inErr = r.err
+				}
+				ended = time.Now()
+				break copying
+			}
+		case s := <-sigs:
+			if s != syscall.SIGPIPE {
+				caught = s
+				break copying
+			}
+		}
+	}
+	close(full)
+
+	// The signal that ended the upstream or the downstream may arrive just
+	// after the EOF or EPIPE it caused.
+	if caught == nil && !ended.IsZero() {
+		select {
+		case s := <-sigs:
+			if s != syscall.SIGPIPE {
+				caught = s
+			}
+		case <-time.After(time.Until(ended.Add(signalGrace))):
+		}
+	}
+	why := ""
+	switch {
+	case caught != nil:
+		why = signalName(caught)
+		go func() { // a second one: leave now, the agent seals what it has
+			for s := range sigs {
+				if s != syscall.SIGPIPE {
+					fmt.Fprintf(e.stderr, "calm tee: leaving at once; the agent seals what it stored as interrupted\n")
+					os.Exit(exitCodeFor(caught))
+				}
+			}
+		}()
+	case errors.Is(outErr, syscall.EPIPE):
+		why = "stdout closed (EPIPE)"
+	case inErr != nil:
+		why = "stdin failed: " + oneLine(inErr.Error())
+	}
+	c, storeErr := store.finish(why)
+	switch {
+	case storeErr != nil:
+		// already said why
+	case why != "":
+		fmt.Fprintf(e.stderr, "calm: interrupted: saved %s/%s (%s, partial), %s\n", c.Incident, c.ID, humanBytes(c.Size), c.CopiesSummary())
+	case !*quiet:
+		fmt.Fprintf(e.stderr, "calm: saved %s/%s, %s, sha256 %s, %s\n", c.Incident, c.ID, humanBytes(c.Size), c.SHA256[:16], c.CopiesSummary())
+	}
+	switch {
+	case caught != nil:
+		return &exitError{code: exitCodeFor(caught)}
+	case errors.Is(outErr, syscall.EPIPE):
+		return &exitError{code: 128 + int(syscall.SIGPIPE)}
+	case inErr != nil:
+		return fmt.Errorf("read stdin: %w", inErr)
+	case storeErr != nil, outErr != nil:
+		return &exitError{code: 1}
+	}
+	return nil
+}
+
+// teeStore stores what tee copies, beside the copy loop: stdout never waits
+// for the agent to start, or for a capture to be created.
+type teeStore struct {
+	e    *env
+	done chan struct{}
+	w    *storage.CaptureWriter
+	err  error
+}
+
+func startTeeStore(e *env, incident string, nc storage.NewCapture, full <-chan []byte, free chan<- []byte) *teeStore {
+	st := &teeStore{e: e, done: make(chan struct{})}
+	go func() {
+		defer close(st.done)
+		st.w, st.err = storage.NewCaptureWriter(e.store, incident, nc)
+		if st.err != nil {
+			fmt.Fprintf(e.stderr, "calm tee: not saving this output: %s\n", oneLine(st.err.Error()))
+		}
+		for b := range full {
+			if st.err == nil {
+				if _, st.err = st.w.Write(b); st.err != nil {
+					fmt.Fprintf(e.stderr, "calm tee: stopped saving, output goes on: %s\n", oneLine(st.err.Error()))
+				}
+			}
+			free <- b[:cap(b)]
+		}
+	}()
+	return st
+}
+
+// finish waits for everything copied to be stored, then seals the capture:
+// complete, or interrupted for the reason given.
+func (st *teeStore) finish(interrupted string) (storage.Capture, error) {
+	<-st.done
+	if st.err != nil {
+		return storage.Capture{}, st.err
+	}
+	c, err := st.w.CloseInterrupted(interrupted)
+	if err != nil {
+		fmt.Fprintf(st.e.stderr, "calm tee: %s\n", oneLine(err.Error()))
+	}
+	return c, err
+}
+
+// passThrough copies stdin to stdout when tee cannot even start (a typo in a
+// flag): the pipeline loses nothing, and the status says it was not saved.
+func passThrough(e *env, why string, code int) error {
+	fmt.Fprintf(e.stderr, "calm tee: not saving this output, only passing it on: %s\n", why)
+	if isTerminal(e.stdin) {
+		return &exitError{code: code} // nothing piped in: nothing to pass on
+	}
+	signal.Ignore(syscall.SIGPIPE)
+	_, _ = io.Copy(e.stdout, e.stdin)
+	return &exitError{code: code}
+}
+
+// teeCannotStart is passThrough for failures before any command runs (a
+// global flag, the config file).
+func teeCannotStart(stdin io.Reader, stdout, stderr io.Writer, why string, code int) int {
+	err := passThrough(&env{stdin: stdin, stdout: stdout, stderr: stderr}, why, code)
+	return err.(*exitError).code
+}
+
+// invokesTee reports whether calm's arguments run tee, even when the global
+// flags before it do not parse: a mistyped flag (whose value may follow it)
+// must not cost a pipeline its bytes.
+func invokesTee(args []string) bool {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "tee":
+			return true
+		case a == "--":
+			return i+1 < len(args) && args[i+1] == "tee"
+		case !strings.HasPrefix(a, "-"):
+			return false // another command
+		case !strings.Contains(a, "=") && i+1 < len(args) && args[i+1] != "tee":
+			i++ // perhaps its value
+		}
+	}
+	return false
+}
+
+func signalName(s os.Signal) string {
+	switch s {
+	case syscall.SIGINT:
+		return "SIGINT (Ctrl-C)"
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	case syscall.SIGHUP:
+		return "SIGHUP (terminal closed)"
+	}
+	return s.String()
+}
+
+func exitCodeFor(s os.Signal) int {
+	if n, ok := s.(syscall.Signal); ok {
+		return 128 + int(n)
+	}
+	return 1
+}

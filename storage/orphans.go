@@ -1,0 +1,117 @@
+package storage
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Every capture ends sealed. A writer that seals nothing (killed, a second
+// Ctrl-C, a crash) leaves its capture open; the store watches each open
+// capture's writer process and, once it is gone, seals what was committed as
+// interrupted, with copies, as if the writer had asked.
+
+// orphanPoll is how often the store looks for writers that are gone.
+const orphanPoll = time.Second
+
+// ThisWriter identifies the calling process as a capture's writer.
+func ThisWriter() *Writer {
+	host, _ := os.Hostname()
+	start, _ := processStart(os.Getpid())
+	return &Writer{Host: host, PID: os.Getpid(), Start: start}
+}
+
+// processStart reads a process's start time (clock ticks since boot), which
+// tells a living process from a later one that reused its PID. A zombie
+// counts as gone: it will write nothing more.
+func processStart(pid int) (uint64, bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, false
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return 0, false
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 20 || f[0] == "Z" || f[0] == "X" {
+		return 0, false
+	}
+	start, err := strconv.ParseUint(f[19], 10, 64)
+	return start, err == nil
+}
+
+// writerGone reports whether a capture's writer ran on this machine and has
+// ended. Writers elsewhere cannot be seen, so they never count as gone.
+func writerGone(w *Writer) bool {
+	if host, _ := os.Hostname(); w == nil || w.Host != host || w.PID <= 0 {
+		return false
+	}
+	start, alive := processStart(w.PID)
+	return !alive || (w.Start != 0 && start != w.Start)
+}
+
+// watchOrphans seals, for as long as the store is open, every open capture
+// whose writer is gone; at start, it also seals captures an older calm left
+// open with no writer recorded.
+func (db *DB) watchOrphans() {
+	<-db.checked
+	if db.Damaged() != nil {
+		return
+	}
+	if caps, err := db.openCaptures(); err == nil {
+		for _, c := range caps {
+			if c.Writer == nil {
+				db.sealOrphan(c, "left open by an earlier calm")
+			}
+		}
+	}
+	tick := time.NewTicker(orphanPoll)
+	defer tick.Stop()
+	for {
+		select {
+		case <-db.stop:
+			return
+		case <-tick.C:
+		}
+		caps, err := db.openCaptures()
+		if err != nil {
+			continue
+		}
+		for _, c := range caps {
+			if writerGone(c.Writer) {
+				db.sealOrphan(c, fmt.Sprintf("its writer, process %d, ended without sealing it", c.Writer.PID))
+			}
+		}
+	}
+}
+
+func (db *DB) sealOrphan(c Capture, why string) {
+	if _, err := db.SealInterrupted(c.Incident, c.ID, why); err != nil {
+		db.opts.Logf("seal %s/%s as interrupted: %v", c.Incident, c.ID, err)
+	}
+}
+
+// openCaptures lists the captures (not sessions, which their journals seal)
+// that are not sealed.
+func (db *DB) openCaptures() ([]Capture, error) {
+	incidents, err := db.Incidents()
+	if err != nil {
+		return nil, err
+	}
+	var open []Capture
+	for _, inc := range incidents {
+		caps, err := db.Captures(inc.ID)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range caps {
+			if c.State != CaptureSealed && c.Recording == nil {
+				open = append(open, c)
+			}
+		}
+	}
+	return open, nil
+}
