@@ -2,6 +2,7 @@ package capture
 
 import (
 	"bufio"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -28,7 +29,9 @@ func CurrentPane() string {
 func tmux(args ...string) *exec.Cmd { return exec.Command("tmux", args...) }
 
 // Snap saves a pane's whole scrollback, history and screen, wrapped lines
-// joined and colours kept, as a capture.
+// joined and colours kept, as a capture. A pane tmux cannot read creates no
+// capture; one whose history is full is saved with a warning (Capture.Warning)
+// that older lines are gone.
 func Snap(s storage.Store, incident, pane, title string) (storage.Capture, error) {
 	if pane == "" {
 		return storage.Capture{}, ErrNotInTmux
@@ -49,21 +52,57 @@ func Snap(s storage.Store, incident, pane, title string) (storage.Capture, error
 	if err := cmd.Start(); err != nil {
 		return storage.Capture{}, fmt.Errorf("run tmux capture-pane: %w", err)
 	}
-	w, err := storage.NewCaptureWriter(s, incident, storage.NewCapture{Title: title, Source: "snap"})
+	failed := func() error {
+		return fmt.Errorf("tmux capture-pane -t %s: %s: nothing was saved", pane, cmp.Or(strings.TrimSpace(stderr.String()), "it failed"))
+	}
+	// The first bytes, or tmux's failure, before any capture exists.
+	br := bufio.NewReaderSize(out, 256<<10)
+	if _, err := br.Peek(1); err != nil {
+		if werr := cmd.Wait(); werr != nil {
+			return storage.Capture{}, failed()
+		}
+	}
+	w, err := storage.NewCaptureWriter(s, incident, storage.NewCapture{Title: title, Source: "snap", Warning: HistoryWarning(pane)})
 	if err != nil {
 		cmd.Process.Kill()
 		cmd.Wait()
 		return storage.Capture{}, err
 	}
-	_, copyErr := io.CopyBuffer(w, out, make([]byte, 256<<10))
-	if err := cmd.Wait(); err != nil {
-		return storage.Capture{}, fmt.Errorf("tmux capture-pane -t %s: %s", pane, strings.TrimSpace(stderr.String()))
+	_, copyErr := io.CopyBuffer(w, br, make([]byte, 256<<10))
+	if cmd.ProcessState == nil {
+		if err := cmd.Wait(); err != nil && copyErr == nil {
+			copyErr = failed()
+		}
 	}
 	if copyErr != nil {
+		// What arrived is kept, sealed as what it is: part of the pane.
+		if c, err := w.CloseInterrupted(oneLine(copyErr.Error())); err == nil {
+			return c, fmt.Errorf("%w; saved what arrived as %s/%s, marked interrupted", copyErr, c.Incident, c.ID)
+		}
 		return storage.Capture{}, copyErr
 	}
 	return w.Close()
 }
+
+// HistoryWarning says, when a pane's history is full (tmux's history-limit
+// reached), that its oldest lines are already gone and what to do; "" when
+// it is not full or tmux cannot say.
+func HistoryWarning(pane string) string {
+	out, err := tmux("display-message", "-p", "-t", pane, "#{history_size} #{history_limit}").Output()
+	if err != nil {
+		return ""
+	}
+	var size, limit int
+	// A full history loses its oldest tenth at once, so a pane that has
+	// dropped lines holds between 90% and 100% of its limit.
+	if n, _ := fmt.Sscan(string(out), &size, &limit); n != 2 || limit == 0 || size < limit-limit/10 {
+		return ""
+	}
+	return fmt.Sprintf("pane %s's history is full (%d of %d lines, tmux's history-limit): older output is likely gone already; "+
+		"raise it for new panes (set -g history-limit 200000 in ~/.tmux.conf), and re-run the query through 'calm tee' to keep all of it", pane, size, limit)
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 // RecordPipe records what arrives on r (a pane's output, from tmux
 // pipe-pane) as a session, with a journal, until r ends.

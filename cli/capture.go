@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"calm/capture"
+	"calm/sanitize"
 	"calm/storage"
 )
 
@@ -65,9 +66,17 @@ func cmdSnap(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "saved %s/%s: pane %s scrollback, %s, %d of %d copies verified\n",
-		c.Incident, c.ID, *pane, humanBytes(c.Size), c.VerifiedCopies(), len(c.Copies))
+	fmt.Fprintf(e.stdout, "saved %s/%s: pane %s scrollback, %s, %s\n",
+		c.Incident, c.ID, *pane, humanBytes(c.Size), c.CopiesSummary())
+	warnHistory(e, c)
 	return nil
+}
+
+// warnHistory says in one line that a snapped pane had already lost lines.
+func warnHistory(e *env, c storage.Capture) {
+	if c.Warning != "" {
+		fmt.Fprintf(e.stderr, "calm: WARNING: %s\n", sanitize.Text([]byte(c.Warning)))
+	}
 }
 
 // shellQuote quotes words for the sh -c that tmux runs commands with.
@@ -112,8 +121,9 @@ func cmdSplit(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "calm: saved pane %s's scrollback as %s/%s (%s, %d of %d copies verified)\n",
-		pane, c.Incident, c.ID, humanBytes(c.Size), c.VerifiedCopies(), len(c.Copies))
+	fmt.Fprintf(e.stdout, "calm: saved pane %s's scrollback as %s/%s (%s, %s)\n",
+		pane, c.Incident, c.ID, humanBytes(c.Size), c.CopiesSummary())
+	warnHistory(e, c)
 	if err := capture.StartPipe(pane, e.selfCommand("pipe", "--incident", inc.ID, "--pane", pane)); err != nil {
 		return err
 	}

@@ -186,7 +186,7 @@ func (u *UI) build() {
 	u.viewer = NewViewer()
 	u.steps = tview.NewTextView().SetDynamicColors(true).SetWrap(true).SetWordWrap(true)
 	u.steps.SetBorder(true).SetTitle(" checklist ")
-	u.copies = tview.NewTextView().SetDynamicColors(true).SetWrap(false)
+	u.copies = tview.NewTextView().SetDynamicColors(true).SetWrap(true).SetWordWrap(true)
 	u.copies.SetBorder(true).SetTitle(" copies ")
 	u.side = tview.NewFlex().SetDirection(tview.FlexRow).
 		AddItem(u.steps, 0, 3, false).

@@ -326,3 +326,28 @@ func TestSessionShowsTimesAndJumpsToMarkersAndTimes(t *testing.T) {
 		t.Fatalf("time jump: %q", row(screen, "output 100"))
 	}
 }
+
+// TestCopiesPaneNamesAnInterruptedCaptureAndItsDevices: a capture cut short
+// says so in red, with why; a pane's warning is shown; and copies on one disk
+// are counted as one device, with the way out in one line.
+func TestCopiesPaneNamesAnInterruptedCaptureAndItsDevices(t *testing.T) {
+	db := openStore(t)
+	w, err := storage.NewCaptureWriter(db, "", storage.NewCapture{Title: "dump", Source: "tee", Warning: "pane %1's history is full"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte("first half of the dump\n"))
+	if _, err := w.CloseInterrupted("SIGINT (Ctrl-C)"); err != nil {
+		t.Fatal(err)
+	}
+	h := start(t, db, 160, 40, Options{})
+	screen := h.waitFor("INTERRUPTED")
+	for _, want := range []string{"SIGINT (Ctrl-C): partial", "WARNING: pane %1's history is full", "on 1 device (1 required)", "add a mirror"} {
+		if !strings.Contains(screen, want) {
+			t.Fatalf("the copies pane lacks %q:\n%s", want, screen)
+		}
+	}
+	if !strings.Contains(screen, "⚠2") {
+		t.Fatalf("the list does not mark the interrupted capture:\n%s", screen)
+	}
+}

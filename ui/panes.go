@@ -145,9 +145,9 @@ func (u *UI) showCopies() {
 	if devices == 1 {
 		deviceWord = "device"
 	}
-	fmt.Fprintf(&b, "[%s]%d of %d required copies verified, on %d %s[-]\n", color, n, u.opts.CopiesRequired, devices, deviceWord)
+	fmt.Fprintf(&b, "[%s]%d of %d required copies verified[-]\n[%s]on %d %s (%d required)[-]\n", color, n, u.opts.CopiesRequired, color, devices, deviceWord, u.opts.DevicesRequired)
 	if devices == 1 && n > 1 {
-		b.WriteString("[yellow]one disk holds every copy: add a mirror on another disk (mirrors = [...])[-]\n")
+		b.WriteString("[yellow]one disk holds every copy:\nadd a mirror on another disk[-]\n")
 	}
 	b.WriteString("[gray]V re-verifies every copy now[-]")
 	u.copies.SetText(b.String())
