@@ -24,8 +24,8 @@ func Text(s storage.Store, r Record, w io.Writer, red *Redactor) (int, error) {
 		fmt.Fprintf(rw, "  %s  %-9s %-4s %s\n", utc(ev.Time), ev.Kind, ev.Item, clean(ev.Text))
 	}
 	for _, c := range r.Captures {
-		fmt.Fprintf(rw, "\n==== %s: %s (%s, %d bytes, sha256 %s, %d of %d copies verified)\n",
-			c.ID, clean(c.Title), c.Source, c.Size, c.SHA256, c.VerifiedCopies(), len(c.Copies))
+		fmt.Fprintf(rw, "\n==== %s: %s (%s, %d bytes, sha256 %s, %s)\n",
+			c.ID, clean(c.Title), c.Source, c.Size, c.SHA256, clean(c.StateLine()))
 		sw := &sanitizeWriter{w: rw}
 		if err := Output(s, c, sw); err != nil {
 			return rw.count, fmt.Errorf("read %s: %w", c.ID, err)

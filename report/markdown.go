@@ -165,7 +165,7 @@ func TeamMessage(r Record, red *Redactor) ([]byte, int) {
 			if len(sum) > 12 {
 				sum = sum[:12]
 			}
-			fmt.Fprintf(&b, " %s %q (%s, sha256 %s, %d verified copies);", c.ID, clean(c.Title), humanBytes(c.Size), sum, c.VerifiedCopies())
+			fmt.Fprintf(&b, " %s %q (%s, sha256 %s, %s);", c.ID, clean(c.Title), humanBytes(c.Size), sum, clean(c.StateLine()))
 		}
 		b.Truncate(b.Len() - 1)
 		b.WriteString("\n")

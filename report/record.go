@@ -101,10 +101,20 @@ func copyStates(c storage.Capture) string {
 	for _, cp := range c.Copies {
 		parts = append(parts, cp.Kind+" "+cp.State)
 	}
-	if len(parts) == 0 {
+	switch {
+	case c.State != storage.CaptureSealed:
+		return "**UNSEALED**: no verified copy yet"
+	case len(parts) == 0:
 		return "none yet"
 	}
-	return strings.Join(parts, ", ")
+	states := strings.Join(parts, ", ") + fmt.Sprintf(" (%d on %d device(s))", c.VerifiedCopies(), c.Devices())
+	if c.Partial() {
+		states = "**INTERRUPTED** (" + clean(c.Interrupted) + "), partial; " + states
+	}
+	if c.Warning != "" {
+		states += "; warning: " + clean(c.Warning)
+	}
+	return states
 }
 
 func humanBytes(n int64) string {

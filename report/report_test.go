@@ -171,3 +171,38 @@ func TestBundleVerifiesAndDetectsOneChangedByte(t *testing.T) {
 		t.Fatalf("changed bundle: %d ok, %v, %v", ok, problems, err)
 	}
 }
+
+// TestExportsNameInterruptedAndUnsealedCaptures: the postmortem and the text
+// export never present a partial or unsealed capture as if it were whole.
+func TestExportsNameInterruptedAndUnsealedCaptures(t *testing.T) {
+	dir := t.TempDir()
+	db, err := storage.Open(storage.Options{Path: filepath.Join(dir, "calm.db"), StrictMode: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	inc, _ := db.NewIncident("partial dump")
+	w, _ := storage.NewCaptureWriter(db, inc.ID, storage.NewCapture{Title: "cut short", Source: "tee"})
+	w.Write([]byte("half of it\n"))
+	if _, err := w.CloseInterrupted("SIGINT (Ctrl-C)"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := storage.NewCaptureWriter(db, inc.ID, storage.NewCapture{Title: "still open", Source: "tee"}); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := Load(db, inc.ID, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	red, _ := NewRedactor(nil)
+	md, _ := Markdown(rec, red)
+	var txt bytes.Buffer
+	if _, err := Text(db, rec, &txt, red); err != nil {
+		t.Fatal(err)
+	}
+	for name, out := range map[string]string{"md": string(md), "txt": txt.String()} {
+		if !strings.Contains(out, "INTERRUPTED (SIGINT (Ctrl-C))") || !strings.Contains(out, "UNSEALED") {
+			t.Errorf("the %s export does not name the interrupted and the unsealed capture:\n%s", name, out)
+		}
+	}
+}
