@@ -132,6 +132,11 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if cmd != "agent" {
 		client := storage.NewClient(cfg.socket, cfg.agentCommand(), cfg.agentLog())
 		defer client.Close()
+		defer func() {
+			if w := client.Warning(); w != "" {
+				fmt.Fprintf(stderr, "calm: WARNING: %s\n", w)
+			}
+		}()
 		e.store = client
 	}
 	if path := os.Getenv("CALM_CPUPROFILE"); path != "" && cmd != "agent" {

@@ -461,23 +461,46 @@ func cmdDoctor(e *env, args []string) error {
 	} else {
 		say(true, "agent pid %v on %s", st["pid"], e.cfg.socket)
 	}
-	if rep, err := e.store.Check(); err != nil || len(rep.Problems) > 0 {
+	check, err := e.store.Check()
+	if err != nil || len(check.Problems) > 0 {
 		if err != nil {
-			rep.Problems = append(rep.Problems, err.Error())
+			check.Problems = append(check.Problems, err.Error())
 		}
-		say(false, "store consistency: %s", strings.Join(rep.Problems[:min(len(rep.Problems), 5)], "; "))
+		say(false, "store consistency: %s", strings.Join(check.Problems[:min(len(check.Problems), 5)], "; "))
 		warn("writing to the store is refused until it is salvaged: 'calm doctor --salvage NEW.db' copies out what can be read")
 	} else {
-		say(true, "store consistency check passed (%s, schema %d)", humanBytes(rep.Size), rep.Schema)
+		say(true, "store consistency check passed (%s, schema %d)", humanBytes(check.Size), check.Schema)
 	}
-	if rep, err := e.store.Verify(""); err != nil {
+	if rep := check; err == nil && len(rep.Evidence) > 0 {
+		for _, p := range rep.Evidence[:min(len(rep.Evidence), 10)] {
+			say(false, "store against its evidence: %s", sanitize.Text([]byte(p)))
+		}
+		if len(rep.Evidence) > 10 {
+			say(false, "store against its evidence: %d more differences", len(rep.Evidence)-10)
+		}
+		warn("the store lacks what its evidence folder holds: rebuild it with 'calm doctor --salvage NEW.db' (the evidence is only read)")
+	} else if err == nil {
+		say(true, "the store and its evidence folder agree (incidents and timelines)")
+	}
+	verify, err := e.store.Verify("")
+	if rep := verify; err != nil {
 		say(false, "copies: %s", oneLine(err.Error()))
+	} else if len(rep.Unsealed) > 0 {
+		say(false, "captures not sealed, with no verified copy yet: %s", strings.Join(rep.Unsealed, ", "))
 	} else if len(rep.Problems) > 0 {
 		say(false, "copies: %d of %d fail; run 'calm verify' for the list", len(rep.Problems), rep.Copies)
 	} else if rep.Pending > 0 {
 		say(true, "copies: all verified copies of %d captures match; %d S3 copies are still pending", rep.Captures, rep.Pending)
 	} else {
 		say(true, "copies: all %d copies of %d captures read back and match", rep.Copies, rep.Captures)
+	}
+	if rep := verify; err == nil {
+		for _, i := range rep.Interrupted {
+			warn("interrupted capture %s: partial, it holds what was stored before that", sanitize.Text([]byte(i)))
+		}
+		if rep.Devices < e.cfg.DevicesRequired && rep.Copies > 0 {
+			say(false, "copies are on %s, %d required: add a mirror on another disk", plural(rep.Devices, "device"), e.cfg.DevicesRequired)
+		}
 	}
 	for _, m := range e.cfg.Mirrors {
 		if fi, err := os.Stat(m); err != nil || !fi.IsDir() {

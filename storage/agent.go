@@ -141,8 +141,14 @@ func (a *Agent) Serve(ctx context.Context, l net.Listener) error {
 		a.Logf = func(string, ...any) {}
 	}
 	a.lastSeen.Store(time.Now().UnixNano())
+	routes := a.routes()
 	srv := &http.Server{
-		Handler:           a.routes(),
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if warning := a.DB.Warning(); warning != "" {
+				w.Header().Set(warningHeader, warning)
+			}
+			routes.ServeHTTP(w, r)
+		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ConnState: func(_ net.Conn, s http.ConnState) {
 			switch s {
@@ -183,6 +189,11 @@ func (a *Agent) Serve(ctx context.Context, l net.Listener) error {
 			if a.active.Load() == 0 && quiet >= a.Idle && a.DB.Following() == 0 {
 				return shutdown(fmt.Sprintf("no client for %s", quiet.Round(time.Second)))
 			}
+			if rescued, err := a.DB.RescueIfGone(); err != nil {
+				a.Logf("%v", err) // keep serving: stopping now would lose what is open
+			} else if rescued != "" {
+				return shutdown(fmt.Sprintf("the store's file was deleted or replaced: what it held is now in %s", rescued))
+			}
 			if _, err := os.Lstat(a.Socket); err != nil {
 				// Someone deleted the socket: bind it again so clients find us.
 				if nl, err := a.Listen(); err == nil {
@@ -192,6 +203,10 @@ func (a *Agent) Serve(ctx context.Context, l net.Listener) error {
 		}
 	}
 }
+
+// warningHeader carries, on every answer, what each command should tell its
+// user before trusting the store (DB.Warning).
+const warningHeader = "Calm-Warning"
 
 // chunkBuffers recycles request bodies: putChunk never keeps them.
 // Sized for the usual chunk; a larger one (up to MaxChunk) gets its own.

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -30,7 +31,17 @@ type Client struct {
 	// AgentLog receives the agent's own output.
 	AgentLog string
 
-	http *http.Client
+	http    *http.Client
+	warning atomic.Pointer[string]
+}
+
+// Warning is what the agent said every command should tell its user (a lost
+// store), or "".
+func (c *Client) Warning() string {
+	if w := c.warning.Load(); w != nil {
+		return *w
+	}
+	return ""
 }
 
 // NewClient makes a client for the agent on socket.
@@ -75,6 +86,9 @@ func (c *Client) do(method, path string, query url.Values, body []byte, contentT
 		}
 		resp, err := c.http.Do(req)
 		if err == nil {
+			if w := resp.Header.Get(warningHeader); w != "" {
+				c.warning.Store(&w)
+			}
 			return resp, nil
 		}
 		// Any transport error may be a dead agent; every request is

@@ -92,6 +92,10 @@ type DB struct {
 
 	remoteKick chan struct{} // wakes the uploader
 
+	opened   os.FileInfo // the file opened, to tell when it is deleted or replaced
+	warnOnce sync.Once
+	warning  string // see Warning
+
 	damage  atomic.Pointer[error] // set once the file is known to be damaged
 	checked chan struct{}         // closed once the check at open is done
 	created bool                  // the file was new
@@ -213,6 +217,7 @@ func Open(o Options) (*DB, error) {
 		checked:      make(chan struct{}),
 	}
 	db.cond = sync.NewCond(&db.mu)
+	db.opened, _ = os.Stat(o.Path)
 	if readOnly {
 		db.markDamaged(err)
 	}

@@ -269,4 +269,7 @@ type CheckReport struct {
 	Schema   int      `json:"schema"`
 	Size     int64    `json:"size"`
 	Problems []string `json:"problems,omitempty"`
+	// Evidence lists where the store and its evidence folder disagree:
+	// incidents or timeline events one has and the other lacks.
+	Evidence []string `json:"evidence,omitempty"`
 }

@@ -426,6 +426,10 @@ func (db *DB) Check() (CheckReport, error) {
 	if err := db.Damaged(); err != nil && len(rep.Problems) == 0 {
 		rep.Problems = append(rep.Problems, err.Error())
 	}
+	for _, id := range db.LostIncidents() {
+		rep.Evidence = append(rep.Evidence, fmt.Sprintf("%s holds incident %s, which the store does not have", db.opts.EvidenceDir, id))
+	}
+	rep.Evidence = append(rep.Evidence, db.compareTimelines()...)
 	return rep, nil
 }
 
