@@ -208,6 +208,18 @@ func (a *Agent) Serve(ctx context.Context, l net.Listener) error {
 // user before trusting the store (DB.Warning).
 const warningHeader = "Calm-Warning"
 
+// requestHeader carries a creating request's ID, made by the client: the
+// agent answers a repeat with the first answer (DB.updateOnce).
+const requestHeader = "Calm-Request"
+
+func requestID(r *http.Request) string {
+	id := r.Header.Get(requestHeader)
+	if len(id) > 64 {
+		return "" // not one of ours
+	}
+	return id
+}
+
 // chunkBuffers recycles request bodies: putChunk never keeps them.
 // Sized for the usual chunk; a larger one (up to MaxChunk) gets its own.
 var chunkBuffers = sync.Pool{New: func() any { return make([]byte, 0, ChunkSize) }}
@@ -279,7 +291,7 @@ func (a *Agent) routes() http.Handler {
 			writeError(w, err)
 			return
 		}
-		v, err := db.NewIncident(body.Title)
+		v, err := db.newIncident(requestID(r), body.Title)
 		writeJSON(w, v, err)
 	})
 	mux.HandleFunc("GET /v1/incident", func(w http.ResponseWriter, r *http.Request) {
@@ -295,7 +307,7 @@ func (a *Agent) routes() http.Handler {
 		writeJSON(w, v, err)
 	})
 	mux.HandleFunc("POST /v1/incident/current", func(w http.ResponseWriter, r *http.Request) {
-		v, err := db.CurrentIncident()
+		v, err := db.currentIncident(requestID(r))
 		writeJSON(w, v, err)
 	})
 	mux.HandleFunc("POST /v1/captures", func(w http.ResponseWriter, r *http.Request) {
@@ -304,7 +316,7 @@ func (a *Agent) routes() http.Handler {
 			writeError(w, err)
 			return
 		}
-		v, err := db.CreateCapture(q(r, "incident"), body)
+		v, err := db.createCapture(requestID(r), q(r, "incident"), body)
 		writeJSON(w, v, err)
 	})
 	mux.HandleFunc("PUT /v1/chunk", func(w http.ResponseWriter, r *http.Request) {
@@ -408,7 +420,7 @@ func (a *Agent) routes() http.Handler {
 			writeError(w, err)
 			return
 		}
-		v, err := db.AddNote(q(r, "incident"), body.Text)
+		v, err := db.addNote(requestID(r), q(r, "incident"), body.Text)
 		writeJSON(w, v, err)
 	})
 	mux.HandleFunc("POST /v1/events", func(w http.ResponseWriter, r *http.Request) {
@@ -417,7 +429,7 @@ func (a *Agent) routes() http.Handler {
 			writeError(w, err)
 			return
 		}
-		v, err := db.AddEvent(q(r, "incident"), body.Kind, body.Item, body.Text)
+		v, err := db.addClientEvent(requestID(r), q(r, "incident"), body.Kind, body.Item, body.Text)
 		writeJSON(w, v, err)
 	})
 	mux.HandleFunc("POST /v1/markers", func(w http.ResponseWriter, r *http.Request) {
@@ -429,7 +441,7 @@ func (a *Agent) routes() http.Handler {
 			writeError(w, err)
 			return
 		}
-		v, err := db.AddMarker(q(r, "incident"), body.Item, body.Text, body.At)
+		v, err := db.addMarker(requestID(r), q(r, "incident"), body.Item, body.Text, body.At)
 		writeJSON(w, v, err)
 	})
 	mux.HandleFunc("GET /v1/events", func(w http.ResponseWriter, r *http.Request) {

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -68,9 +70,32 @@ type remoteError struct {
 func (e *remoteError) Error() string { return e.msg }
 func (e *remoteError) Unwrap() error { return e.kind }
 
-// do sends one request, starting the agent and trying once more if it is not
-// running. body is re-sent as is, so every call must be idempotent.
+// do sends one request, starting the agent and trying again if it is not
+// running. A request that may have reached the agent is sent again only if
+// it is idempotent: a creating request carries a request ID (created) so
+// that the agent answers a repeat with its first answer; any other is
+// idempotent by itself (reads, numbered chunks, seals, state changes).
 func (c *Client) do(method, path string, query url.Values, body []byte, contentType string) (*http.Response, error) {
+	return c.send(method, path, query, body, contentType, "")
+}
+
+// create is do for a request that creates something, under a fresh request ID.
+func (c *Client) create(path string, query url.Values, in, out any) error {
+	body, err := json.Marshal(in)
+	if err != nil {
+		return err
+	}
+	var id [16]byte
+	_, _ = rand.Read(id[:])
+	resp, err := c.send("POST", path, query, body, "application/json", hex.EncodeToString(id[:]))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	return decodeResponse(resp, out)
+}
+
+func (c *Client) send(method, path string, query url.Values, body []byte, contentType, request string) (*http.Response, error) {
 	u := "http://calm" + path
 	if len(query) > 0 {
 		u += "?" + query.Encode()
@@ -83,6 +108,9 @@ func (c *Client) do(method, path string, query url.Values, body []byte, contentT
 		}
 		if contentType != "" {
 			req.Header.Set("Content-Type", contentType)
+		}
+		if request != "" {
+			req.Header.Set(requestHeader, request)
 		}
 		resp, err := c.http.Do(req)
 		if err == nil {
@@ -148,7 +176,7 @@ func decodeResponse(resp *http.Response, out any) error {
 func refQuery(k, v string) url.Values { return url.Values{k: {v}} }
 
 func (c *Client) NewIncident(title string) (inc Incident, err error) {
-	err = c.call("POST", "/v1/incidents", nil, map[string]string{"Title": title}, &inc)
+	err = c.create("/v1/incidents", nil, map[string]string{"Title": title}, &inc)
 	return
 }
 
@@ -173,12 +201,12 @@ func (c *Client) CloseIncident(ref string) (inc Incident, err error) {
 }
 
 func (c *Client) CurrentIncident() (inc Incident, err error) {
-	err = c.call("POST", "/v1/incident/current", nil, nil, &inc)
+	err = c.create("/v1/incident/current", nil, nil, &inc)
 	return
 }
 
 func (c *Client) CreateCapture(incident string, nc NewCapture) (cp Capture, err error) {
-	err = c.call("POST", "/v1/captures", refQuery("incident", incident), nc, &cp)
+	err = c.create("/v1/captures", refQuery("incident", incident), nc, &cp)
 	return
 }
 
@@ -254,18 +282,18 @@ func (c *Client) stream(path string, q url.Values, w io.Writer, what string) err
 }
 
 func (c *Client) AddNote(incident, text string) (ev Event, err error) {
-	err = c.call("POST", "/v1/notes", refQuery("incident", incident), map[string]string{"Text": text}, &ev)
+	err = c.create("/v1/notes", refQuery("incident", incident), map[string]string{"Text": text}, &ev)
 	return
 }
 
 func (c *Client) AddEvent(incident, kind, item, text string) (ev Event, err error) {
-	err = c.call("POST", "/v1/events", refQuery("incident", incident), map[string]string{"Kind": kind, "Item": item, "Text": text}, &ev)
+	err = c.create("/v1/events", refQuery("incident", incident), map[string]string{"Kind": kind, "Item": item, "Text": text}, &ev)
 	return
 }
 
 func (c *Client) AddMarker(incident, item, text string, at float64) (ev Event, err error) {
 	body := map[string]any{"Item": item, "Text": text, "At": at}
-	err = c.call("POST", "/v1/markers", refQuery("incident", incident), body, &ev)
+	err = c.create("/v1/markers", refQuery("incident", incident), body, &ev)
 	return
 }
 

@@ -92,9 +92,11 @@ type DB struct {
 
 	remoteKick chan struct{} // wakes the uploader
 
-	opened   os.FileInfo // the file opened, to tell when it is deleted or replaced
-	warnOnce sync.Once
-	warning  string // see Warning
+	opened      os.FileInfo   // the file opened, to tell when it is deleted or replaced
+	orphansDone chan struct{} // closed when watchOrphans has returned
+	openedAt    time.Time     // captures created before, open and with no writer, were left by an earlier run
+	warnOnce    sync.Once
+	warning     string // see Warning
 
 	damage  atomic.Pointer[error] // set once the file is known to be damaged
 	checked chan struct{}         // closed once the check at open is done
@@ -218,6 +220,7 @@ func Open(o Options) (*DB, error) {
 	}
 	db.cond = sync.NewCond(&db.mu)
 	db.opened, _ = os.Stat(o.Path)
+	db.openedAt = o.Now()
 	if readOnly {
 		db.markDamaged(err)
 	}
@@ -234,6 +237,7 @@ func Open(o Options) (*DB, error) {
 	go db.copyLoop()
 	if !readOnly {
 		go db.resumeFollowers()
+		db.orphansDone = make(chan struct{})
 		go db.watchOrphans()
 	}
 	if len(o.Remotes) > 0 {
@@ -321,15 +325,22 @@ func (db *DB) Close() error {
 	for _, f := range following {
 		<-f.done
 	}
+	if db.orphansDone != nil {
+		<-db.orphansDone
+	}
 	db.commitPending()
 	close(db.copyQueue)
 	db.mu.Lock()
+	var copiers []*copier
 	for _, cp := range db.copiers {
+		copiers = append(copiers, cp)
+	}
+	db.mu.Unlock()
+	for _, cp := range copiers { // a seal takes cp.mu, then db.mu: never the other way
 		cp.mu.Lock()
 		cp.discard()
 		cp.mu.Unlock()
 	}
-	db.mu.Unlock()
 	return db.bolt.Close()
 }
 
@@ -471,8 +482,10 @@ func (db *DB) createIncident(tx *bolt.Tx, title string) (Incident, error) {
 }
 
 // NewIncident opens an incident and makes it the current one.
-func (db *DB) NewIncident(title string) (inc Incident, err error) {
-	err = db.update(func(tx *bolt.Tx) error {
+func (db *DB) NewIncident(title string) (Incident, error) { return db.newIncident("", title) }
+
+func (db *DB) newIncident(request, title string) (inc Incident, err error) {
+	err = db.updateOnce(request, &inc, func(tx *bolt.Tx) error {
 		inc, err = db.createIncident(tx, title)
 		return err
 	})
@@ -588,8 +601,10 @@ func (db *DB) CloseIncident(ref string) (inc Incident, err error) {
 }
 
 // CurrentIncident returns the current incident, opening one when none is open.
-func (db *DB) CurrentIncident() (inc Incident, err error) {
-	err = db.update(func(tx *bolt.Tx) error {
+func (db *DB) CurrentIncident() (Incident, error) { return db.currentIncident("") }
+
+func (db *DB) currentIncident(request string) (inc Incident, err error) {
+	err = db.updateOnce(request, &inc, func(tx *bolt.Tx) error {
 		if cur := tx.Bucket(bucketMeta).Get(keyCurrent); cur != nil {
 			if b := tx.Bucket(bucketIncidents).Bucket(cur); b != nil {
 				if inc, err = readIncident(b); err != nil {
@@ -607,11 +622,13 @@ func (db *DB) CurrentIncident() (inc Incident, err error) {
 }
 
 // AddNote adds a note to an incident's timeline.
-func (db *DB) AddNote(incident, text string) (ev Event, err error) {
+func (db *DB) AddNote(incident, text string) (Event, error) { return db.addNote("", incident, text) }
+
+func (db *DB) addNote(request, incident, text string) (ev Event, err error) {
 	if strings.TrimSpace(text) == "" {
 		return ev, fmt.Errorf("the note is empty: %w", ErrInvalid)
 	}
-	err = db.update(func(tx *bolt.Tx) error {
+	err = db.updateOnce(request, &ev, func(tx *bolt.Tx) error {
 		b, _, err := incidentIn(tx, incident)
 		if err != nil {
 			return err
@@ -623,11 +640,15 @@ func (db *DB) AddNote(incident, text string) (ev Event, err error) {
 }
 
 // AddEvent records a client's event on the incident's timeline.
-func (db *DB) AddEvent(incident, kind, item, text string) (ev Event, err error) {
+func (db *DB) AddEvent(incident, kind, item, text string) (Event, error) {
+	return db.addClientEvent("", incident, kind, item, text)
+}
+
+func (db *DB) addClientEvent(request, incident, kind, item, text string) (ev Event, err error) {
 	if !clientEvents[kind] {
 		return ev, fmt.Errorf("event kind %q cannot be added by a client: %w", kind, ErrInvalid)
 	}
-	err = db.update(func(tx *bolt.Tx) error {
+	err = db.updateOnce(request, &ev, func(tx *bolt.Tx) error {
 		b, _, err := incidentIn(tx, incident)
 		if err != nil {
 			return err
@@ -639,8 +660,12 @@ func (db *DB) AddEvent(incident, kind, item, text string) (ev Event, err error) 
 }
 
 // AddMarker adds a marker pointing into a session.
-func (db *DB) AddMarker(incident, item, text string, at float64) (ev Event, err error) {
-	err = db.update(func(tx *bolt.Tx) error {
+func (db *DB) AddMarker(incident, item, text string, at float64) (Event, error) {
+	return db.addMarker("", incident, item, text, at)
+}
+
+func (db *DB) addMarker(request, incident, item, text string, at float64) (ev Event, err error) {
+	err = db.updateOnce(request, &ev, func(tx *bolt.Tx) error {
 		b, _, err := incidentIn(tx, incident)
 		if err != nil {
 			return err
@@ -753,8 +778,12 @@ func SplitRef(ref string) (incident, item string) {
 
 // CreateCapture starts a capture in an incident ("" is the current one, opened
 // if need be).
-func (db *DB) CreateCapture(incident string, nc NewCapture) (c Capture, err error) {
-	err = db.update(func(tx *bolt.Tx) error {
+func (db *DB) CreateCapture(incident string, nc NewCapture) (Capture, error) {
+	return db.createCapture("", incident, nc)
+}
+
+func (db *DB) createCapture(request, incident string, nc NewCapture) (c Capture, err error) {
+	err = db.updateOnce(request, &c, func(tx *bolt.Tx) error {
 		var id string
 		if incident == "" {
 			cur := tx.Bucket(bucketMeta).Get(keyCurrent)

@@ -57,13 +57,21 @@ func writerGone(w *Writer) bool {
 // whose writer is gone; at start, it also seals captures an older calm left
 // open with no writer recorded.
 func (db *DB) watchOrphans() {
-	<-db.checked
+	defer close(db.orphansDone)
+	select {
+	case <-db.checked:
+	case <-db.stop:
+		return
+	}
 	if db.Damaged() != nil {
 		return
 	}
+	if err := db.forgetOldRequests(); err != nil {
+		db.opts.Logf("forget old request IDs: %v", err)
+	}
 	if caps, err := db.openCaptures(); err == nil {
 		for _, c := range caps {
-			if c.Writer == nil {
+			if c.Writer == nil && c.Created.Before(db.openedAt) {
 				db.sealOrphan(c, "left open by an earlier calm")
 			}
 		}
@@ -81,6 +89,11 @@ func (db *DB) watchOrphans() {
 			continue
 		}
 		for _, c := range caps {
+			select {
+			case <-db.stop:
+				return
+			default:
+			}
 			if writerGone(c.Writer) {
 				db.sealOrphan(c, fmt.Sprintf("its writer, process %d, ended without sealing it", c.Writer.PID))
 			}
