@@ -229,12 +229,31 @@ func cmdSearch(e *env, args []string) error {
 }
 
 func cmdVerify(e *env, args []string) error {
-	fs := e.flags("verify", "[INCIDENT]")
+	fs := e.flags("verify", "[--repair] [INCIDENT]")
+	repair := fs.Bool("repair", false, "first write every failed or missing file copy again from the store's copy (checked by its SHA-256)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if arg := fs.Arg(0); arg != "" && (strings.HasSuffix(arg, ".tar.gz") || strings.HasSuffix(arg, ".tgz")) {
 		return verifyBundle(e, arg)
+	}
+	if *repair {
+		client, ok := e.store.(*storage.Client)
+		if !ok {
+			return fmt.Errorf("repair needs the agent")
+		}
+		// The recorded states first: a copy found bad by this very verify is
+		// then written again below.
+		if _, err := e.store.Verify(fs.Arg(0)); err != nil {
+			return err
+		}
+		done, err := client.RepairCopies(fs.Arg(0))
+		if err != nil {
+			return err
+		}
+		for _, r := range done {
+			fmt.Fprintf(e.stdout, "repair %s/%s %s copy %s: %s %s\n", r.Incident, r.Capture, r.Copy.Kind, r.Copy.Location, r.Copy.State, r.Copy.Error)
+		}
 	}
 	rep, err := e.store.Verify(fs.Arg(0))
 	if err != nil {
@@ -250,7 +269,11 @@ func cmdVerify(e *env, args []string) error {
 		fmt.Fprintf(e.stdout, "interrupted %s: partial, it holds what was stored before that\n", sanitize.Text([]byte(i)))
 	}
 	if len(rep.Problems) > 0 {
-		return &exitError{code: 1, msg: fmt.Sprintf("%d of %d copies failed: the copies marked FAIL cannot be trusted; the others still can", len(rep.Problems), rep.Copies)}
+		hint := "; 'calm verify --repair' writes them again from the store's copy"
+		if *repair {
+			hint = ""
+		}
+		return &exitError{code: 1, msg: fmt.Sprintf("%d of %d copies failed: the copies marked FAIL cannot be trusted; the others still can%s", len(rep.Problems), rep.Copies, hint)}
 	}
 	fmt.Fprintf(e.stdout, "ok: %d copies of %d captures read back and match their SHA-256, on %s\n", rep.Copies-rep.Pending, rep.Captures, plural(rep.Devices, "device"))
 	if rep.Devices == 1 {

@@ -478,6 +478,10 @@ func (a *Agent) routes() http.Handler {
 		v, err := db.Verify(q(r, "incident"))
 		writeJSON(w, v, err)
 	})
+	mux.HandleFunc("POST /v1/repair", func(w http.ResponseWriter, r *http.Request) {
+		v, err := db.RepairCopies(q(r, "incident"))
+		writeJSON(w, v, err)
+	})
 	mux.HandleFunc("GET /v1/check", func(w http.ResponseWriter, r *http.Request) {
 		v, err := db.Check()
 		writeJSON(w, v, err)

@@ -351,6 +351,13 @@ func (c *Client) Verify(incident string) (rep VerifyReport, err error) {
 	return
 }
 
+// RepairCopies has the agent write again every failed file copy of the
+// incident's captures ("" for all) from the store's copy.
+func (c *Client) RepairCopies(incident string) (done []Repaired, err error) {
+	err = c.call("POST", "/v1/repair", refQuery("incident", incident), nil, &done)
+	return
+}
+
 func (c *Client) Check() (rep CheckReport, err error) {
 	err = c.call("GET", "/v1/check", nil, nil, &rep)
 	return

@@ -84,8 +84,15 @@ func CachedShare(path string) (float64, error) {
 }
 
 func (d *destination) Write(p []byte) (int, error) {
-	if d.err == nil {
-		_, d.err = d.tmp.Write(p)
+	if d.err == nil && d.tmp != nil {
+		if _, d.err = d.tmp.Write(p); d.err != nil {
+			// Give its space back now (a full disk), not at seal: the
+			// copy is written again once there is room.
+			d.tmp.Close()
+			os.Remove(d.tmp.Name())
+			d.tmp = nil
+			return len(p), nil
+		}
 		// Start writing back to disk now, so the fsync at seal finds little
 		// left to do; the hint may fail harmlessly on some filesystems.
 		_ = unix.SyncFileRange(int(d.tmp.Fd()), d.written, int64(len(p)), unix.SYNC_FILE_RANGE_WRITE)

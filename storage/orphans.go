@@ -78,11 +78,16 @@ func (db *DB) watchOrphans() {
 	}
 	tick := time.NewTicker(orphanPoll)
 	defer tick.Stop()
+	lastRepair := time.Now()
 	for {
 		select {
 		case <-db.stop:
 			return
 		case <-tick.C:
+		}
+		if time.Since(lastRepair) >= repairEvery {
+			lastRepair = time.Now()
+			db.repairQuietly()
 		}
 		caps, err := db.openCaptures()
 		if err != nil {
