@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 	"unsafe"
@@ -54,14 +55,15 @@ type Journal struct {
 
 	// The writer's own, read by others only after done.
 	f         *os.File
-	direct    *os.File // f again, opened O_DIRECT; nil where the file system refuses it
-	ring      *ring    // makes the direct writes; nil where io_uring is not to be had
-	size      int64    // bytes written so far
-	pending   []byte   // events taken, not written yet, in pendingIn
-	pendingIn []byte   // block-aligned memory, as encodedIn
-	flushing  int64    // where the last range sent to the disk ends
-	dropped   int64    // the journal's pages before this offset left the cache
-	werr      error    // the first write error
+	direct    *os.File    // f again, opened O_DIRECT; nil where the file system refuses it
+	ring      *ring       // makes the direct writes; nil where io_uring is not to be had
+	size      int64       // bytes written so far
+	pending   []byte      // events taken, not written yet, in pendingIn
+	pendingIn []byte      // block-aligned memory, as encodedIn
+	flushing  int64       // where the last range sent to the disk ends
+	dropped   int64       // the journal's pages before this offset left the cache
+	werr      error       // the first write error
+	failed    atomic.Bool // werr is set (for other goroutines)
 }
 
 // Events wait at most journalDelay, or until journalBatch bytes are
@@ -288,6 +290,7 @@ func (j *Journal) writeCached(p []byte) error {
 	j.size += int64(n)
 	if err != nil {
 		j.werr = fmt.Errorf("write journal %s: %w", j.f.Name(), err)
+		j.failed.Store(true)
 	}
 	return j.werr
 }
@@ -307,9 +310,11 @@ func (j *Journal) writeDirect(p []byte) error {
 		return err
 	case err != nil:
 		j.werr = fmt.Errorf("write journal %s: %w", j.f.Name(), err)
+		j.failed.Store(true)
 		return j.werr
 	case n < len(p):
 		j.werr = fmt.Errorf("write journal %s: %w", j.f.Name(), io.ErrShortWrite)
+		j.failed.Store(true)
 		return j.werr
 	}
 	return nil
@@ -359,6 +364,18 @@ func (j *Journal) recycle() {
 	_ = unix.SyncFileRange(int(j.f.Fd()), j.flushing, j.size-j.flushing, unix.SYNC_FILE_RANGE_WRITE)
 	j.flushing = j.size
 	storage.DropBehind(j.f, &j.dropped, j.flushing)
+}
+
+// Failed reports whether a write of the journal failed: what followed is not
+// in it.
+func (j *Journal) Failed() bool { return j.failed.Load() }
+
+// Err is the journal's first write error, once Failed.
+func (j *Journal) Err() error {
+	if !j.failed.Load() {
+		return nil
+	}
+	return j.werr
 }
 
 // Path is the journal's file.

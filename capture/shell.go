@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -56,19 +55,18 @@ func RunShell(o ShellOptions) (int, error) {
 	}
 	start := time.Now()
 	host, _ := os.Hostname()
-	journalPath := filepath.Join(o.JournalDir, fmt.Sprintf("%s-%d.cast", start.UTC().Format("20060102T150405Z"), os.Getpid()))
 	title := o.Title
 	if title == "" {
 		title = strings.Join(o.Command, " ")
 	}
-	j, err := CreateJournal(journalPath, Header{Width: cols, Height: rows, Title: title,
-		Env: map[string]string{"SHELL": os.Getenv("SHELL"), "TERM": os.Getenv("TERM")}}, start)
-	if err != nil {
-		return 1, err
+	rec := &live{o: o, title: title, host: host, cols: cols, rows: rows}
+	session := ""
+	if err := rec.begin(start); err != nil {
+		// The shell runs all the same: a responder on a full disk needs it.
+		fmt.Fprintf(o.Stderr, "calm: NOT RECORDING: %s; the command runs unrecorded, and calm tries again every %s\r\n", oneLine(err.Error()), retryRecording)
+	} else if ref := rec.cur.st.tryCreate(); ref != "" {
+		session = ref
 	}
-	rec := &storage.Recording{Command: strings.Join(o.Command, " "), Host: host, User: os.Getenv("USER"), Cols: cols, Rows: rows, Journal: journalPath, Recorder: os.Getpid()}
-	st := newRecording(o.Store, o.Incident, storage.NewCapture{Title: title, Source: storage.SourceSession, Recording: rec})
-	session := st.tryCreate() // fast path; run tries again if the agent is not there yet
 
 	cmd := exec.Command(o.Command[0], o.Command[1:]...)
 	cmd.Env = append(os.Environ(), "CALM_SESSION="+session)
@@ -81,16 +79,20 @@ func RunShell(o ShellOptions) (int, error) {
 		ptmx, err = outsidePoller(ptmx)
 	}
 	if err != nil {
-		j.Close()
-		os.Remove(journalPath)
+		if cur := rec.current(); cur != nil {
+			cur.j.Close()
+			os.Remove(cur.path)
+		}
 		return 127, fmt.Errorf("start %s: %w", o.Command[0], err)
 	}
 	defer ptmx.Close()
-	where := journalPath
-	if session != "" {
-		where = session + " (journal " + journalPath + ")"
+	if cur := rec.current(); cur != nil {
+		where := cur.path
+		if session != "" {
+			where = session + " (journal " + cur.path + ")"
+		}
+		fmt.Fprintf(o.Stderr, "calm: recording %s to %s\r\n", title, where)
 	}
-	fmt.Fprintf(o.Stderr, "calm: recording %s to %s\r\n", title, where)
 
 	if interactive {
 		old, err := term.MakeRaw(int(o.Stdin.Fd()))
@@ -111,7 +113,12 @@ func RunShell(o ShellOptions) (int, error) {
 					_ = pty.InheritSize(o.Stdin, ptmx)
 				}
 				if ws, err := pty.GetsizeFull(ptmx); err == nil {
-					j.Resize(int(ws.Cols), int(ws.Rows), time.Now())
+					rec.mu.Lock()
+					rec.cols, rec.rows = int(ws.Cols), int(ws.Rows)
+					if rec.cur != nil {
+						rec.cur.j.Resize(int(ws.Cols), int(ws.Rows), time.Now())
+					}
+					rec.mu.Unlock()
 				}
 				continue
 			}
@@ -124,11 +131,9 @@ func RunShell(o ShellOptions) (int, error) {
 			}
 		}
 	}()
-	go st.run()
-	go copyInput(o, interactive, cmd.Process.Pid, ptmx, j, st, start)
+	go copyInput(o, interactive, cmd.Process.Pid, ptmx, rec)
 
 	buf := make([]byte, outputBuffer)
-	var journalErr error
 	fd := int(ptmx.Fd())
 	for {
 		// During a flood there is nearly always output waiting: the read
@@ -155,9 +160,7 @@ func RunShell(o ShellOptions) (int, error) {
 		}
 		if n > 0 {
 			o.Stdout.Write(buf[:n]) // the user's terminal first
-			if journalErr == nil {
-				journalErr = j.Output(buf[:n], time.Now())
-			}
+			rec.output(buf[:n], time.Now())
 		}
 		if err != nil {
 			break // EIO once the child and its children have closed the terminal
@@ -173,29 +176,38 @@ func RunShell(o ShellOptions) (int, error) {
 			code = 128 + int(ws.Signal())
 		}
 	}
-	if err := j.Close(); err != nil && journalErr == nil {
-		journalErr = err
+	rec.stop()
+	if len(rec.done) == 0 {
+		fmt.Fprintf(o.Stderr, "calm: nothing was recorded: %s\r\n", oneLine(fmt.Sprint(rec.lastErr)))
 	}
-	if journalErr != nil {
-		fmt.Fprintf(o.Stderr, "calm: the journal failed (%v); the store has what was sent before\r\n", journalErr)
+	for _, p := range rec.done {
+		finishPart(o, p)
 	}
-	c, err := st.finish(j.Size())
+	return code, nil
+}
+
+// finishPart closes a part's journal and tells the store where it ends; with
+// --wait, it waits for the session to be sealed.
+func finishPart(o ShellOptions, p part) {
+	if err := p.j.Close(); err != nil {
+		fmt.Fprintf(o.Stderr, "calm: the journal failed (%v); the session holds what was written before\r\n", err)
+	}
+	c, err := p.st.finish(p.j.Size())
 	if err != nil {
-		fmt.Fprintf(o.Stderr, "calm: recording stopped; the store did not take it (%s); everything is in %s\r\n", err, journalPath)
-		return code, nil
+		fmt.Fprintf(o.Stderr, "calm: recording stopped; the store did not take it (%s); everything is in %s\r\n", err, p.path)
+		return
 	}
 	if !o.Wait {
 		fmt.Fprintf(o.Stderr, "calm: recording stopped: %s/%s saved (journal %s, %d bytes, fsynced); the store checks its copies in the background\r\n",
-			c.Incident, c.ID, journalPath, j.Size())
-		return code, nil
+			c.Incident, c.ID, p.path, p.j.Size())
+		return
 	}
-	fmt.Fprintf(o.Stderr, "calm: recording stopped: %s/%s (journal %d bytes, fsynced); waiting for the store to check its copies\r\n", c.Incident, c.ID, j.Size())
+	fmt.Fprintf(o.Stderr, "calm: recording stopped: %s/%s (journal %d bytes, fsynced); waiting for the store to check its copies\r\n", c.Incident, c.ID, p.j.Size())
 	if c, err = storage.WaitSealed(o.Store, c.Incident+"/"+c.ID, time.Hour); err != nil || c.State != storage.CaptureSealed {
-		fmt.Fprintf(o.Stderr, "calm: the store has not sealed %s/%s (%v); the journal %s has everything\r\n", c.Incident, c.ID, err, journalPath)
-		return code, nil
+		fmt.Fprintf(o.Stderr, "calm: the store has not sealed %s/%s (%v); the journal %s has everything\r\n", c.Incident, c.ID, err, p.path)
+		return
 	}
-	fmt.Fprintf(o.Stderr, "calm: %s/%s sealed: %d bytes, %d of %d copies verified\r\n", c.Incident, c.ID, c.Size, c.VerifiedCopies(), len(c.Copies))
-	return code, nil
+	fmt.Fprintf(o.Stderr, "calm: %s/%s sealed: %d bytes, %s\r\n", c.Incident, c.ID, c.Size, c.CopiesSummary())
 }
 
 // startInTerminal starts cmd in a new session on a new terminal of size ws
@@ -239,7 +251,7 @@ const (
 // copyInput sends typed input to the shell, watching submitted lines for
 // destructive commands. Nothing typed at a password prompt is looked at or
 // kept.
-func copyInput(o ShellOptions, interactive bool, child int, ptmx *os.File, j *Journal, st *recording, start time.Time) {
+func copyInput(o ShellOptions, interactive bool, child int, ptmx *os.File, rec *live) {
 	var watcher LineWatcher
 	buf := make([]byte, 4096)
 	unfinished := false // the input's last line has no newline yet
@@ -248,16 +260,18 @@ func copyInput(o ShellOptions, interactive bool, child int, ptmx *os.File, j *Jo
 		if n > 0 {
 			p := buf[:n]
 			unfinished = p[len(p)-1] != '\n'
-			if !secretInput(ptmx) {
-				at := j.At() // the output just before the command
+			if cur := rec.current(); cur == nil {
+				watcher.Reset() // not recording: nothing to mark
+			} else if !secretInput(ptmx) {
+				at := cur.j.At() // the output just before the command
 				watcher.Feed(p, func(line string) {
 					if name, ok := Check(o.Marks, line); ok {
-						j.Marker(name, time.Now())
-						st.mark(name+": "+line, at)
+						cur.j.Marker(name, time.Now())
+						cur.st.mark(name+": "+line, at)
 					}
 				})
 				if o.RecordInput {
-					j.Input(p, time.Now())
+					cur.j.Input(p, time.Now())
 				}
 			} else {
 				watcher.Reset()

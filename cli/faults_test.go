@@ -108,7 +108,10 @@ func TestSocketDeletedUnderTheAgent(t *testing.T) {
 func TestRecorderKilledLosesNothing(t *testing.T) {
 	w := newWorld(t)
 	w.ok(nil, "incident", "new", "recorder kills")
-	r := mrand.New(mrand.NewSource(time.Now().UnixNano()))
+	seed := time.Now().UnixNano()
+	t.Logf("seed %d", seed)
+	r := mrand.New(mrand.NewSource(seed))
+	started := 0 // recorders that had made their journal when killed
 	for range faultRuns() {
 		cmd := w.cmd("shell", "--", "sh", "-c", "seq 1 300000")
 		var out lockedBuffer
@@ -119,6 +122,9 @@ func TestRecorderKilledLosesNothing(t *testing.T) {
 		time.Sleep(time.Duration(20+r.Intn(400)) * time.Millisecond)
 		cmd.Process.Kill()
 		cmd.Wait()
+		if strings.Contains(out.String(), "calm: recording") {
+			started++
+		}
 	}
 	deadline := time.Now().Add(60 * time.Second)
 	for status := w.ok(nil, "status"); strings.Contains(status, "recording") || strings.Contains(status, "being stored"); status = w.ok(nil, "status") {
@@ -131,8 +137,10 @@ func TestRecorderKilledLosesNothing(t *testing.T) {
 	// journal where it wrote it; every other journal became evidence.
 	left, _ := filepath.Glob(filepath.Join(w.home, "journal", "*.cast"))
 	sealed, _ := filepath.Glob(filepath.Join(w.home, "evidence", "*", "s*.cast"))
-	if len(left)+len(sealed) != faultRuns() {
-		t.Fatalf("%d journals left and %d sealed for %d runs", len(left), len(sealed), faultRuns())
+	// A recorder killed before its journal existed (a loaded machine, a
+	// kill within milliseconds) had shown nothing: it leaves nothing.
+	if n := len(left) + len(sealed); n < started || n > faultRuns() {
+		t.Fatalf("%d journals left and %d sealed for %d runs, %d of which said they were recording", len(left), len(sealed), faultRuns(), started)
 	}
 	if len(sealed) == 0 {
 		t.Fatal("no session reached the store: the kills came too early to test anything")

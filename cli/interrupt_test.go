@@ -161,9 +161,14 @@ func TestTeePassesBytesWhateverGoesWrong(t *testing.T) {
 			if got.String() != "first line\n"+string(rest) {
 				t.Fatalf("stdout got %d of %d bytes", got.Len(), 11+len(rest))
 			}
-			if latency > 100*time.Millisecond {
-				t.Errorf("the first byte took %v to pass: want under 100 ms", latency)
+			// Passing first, storing beside: the first byte does not wait for
+			// an agent (it took 30 s when creating the capture came first).
+			// The bound leaves room for a loaded machine; bench/tee.sh
+			// reports the figure.
+			if latency > time.Second {
+				t.Errorf("the first byte took %v to pass: it waited for something", latency)
 			}
+			t.Logf("first byte after %v", latency)
 			if err == nil || strings.Count(strings.TrimSpace(errb.String()), "\n") != 0 {
 				t.Fatalf("exit %v, stderr %q: want non-zero and one line saying why", err, errb.String())
 			}

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestFailedCopyComesBackWhenSpaceReturns: a mirror on a full disk fails
@@ -45,5 +46,50 @@ func TestFailedCopyComesBackWhenSpaceReturns(t *testing.T) {
 	got, err := os.ReadFile(filepath.Join(mirror, strings.Fields(w.ok(nil, "incident", "list"))[1], "c1.txt"))
 	if err != nil || string(got) != string(input) {
 		t.Fatalf("the repaired mirror copy holds %d of %d bytes (%v)", len(got), len(input), err)
+	}
+}
+
+// TestShellRunsOnAFullDisk: calm shell on a disk that is already full runs
+// the command with its output on the terminal, says in one line that it is
+// not recording, and, once there is room, records again into a new session
+// that holds only what it could record.
+func TestShellRunsOnAFullDisk(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a tmpfs needs root (CI runs as root)")
+	}
+	disk := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=2m,mode=0700", "tmpfs", disk).CombinedOutput(); err != nil {
+		t.Fatalf("mount tmpfs: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", disk).Run() })
+	filler := filepath.Join(disk, "filler")
+	f, _ := os.Create(filler)
+	for {
+		if _, err := f.Write(make([]byte, 64<<10)); err != nil {
+			break
+		}
+	}
+	f.Close()
+	w := newWorld(t)
+	w.home = filepath.Join(disk, "home")
+	go func() { time.Sleep(time.Second); os.Remove(filler) }()
+	out, code := w.runShellWithin(30*time.Second, "", "--", "sh", "-c", "echo before-the-room; sleep 7; echo after-the-room")
+	if code != 0 || !strings.Contains(out, "before-the-room") || !strings.Contains(out, "after-the-room") {
+		t.Fatalf("the shell on a full disk did not run as usual: exit %d:\n%s", code, out)
+	}
+	if !strings.Contains(out, "NOT RECORDING") || !strings.Contains(out, "recording again") {
+		t.Fatalf("the shell did not say it was not recording, then that it was again:\n%s", out)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	var shown string
+	for time.Now().Before(deadline) {
+		if s, _, code := w.run(nil, "show", "s1"); code == 0 && strings.Contains(s, "after-the-room") {
+			shown = s
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if !strings.Contains(shown, "after-the-room") || strings.Contains(shown, "before-the-room") {
+		t.Fatalf("the session holds %q: want what came once there was room, and nothing from before", shown)
 	}
 }

@@ -89,7 +89,7 @@ func (db *DB) watchOrphans() {
 			lastRepair = time.Now()
 			db.repairQuietly()
 		}
-		caps, err := db.openCaptures()
+		caps, err := db.openItems()
 		if err != nil {
 			continue
 		}
@@ -99,7 +99,16 @@ func (db *DB) watchOrphans() {
 				return
 			default:
 			}
-			if writerGone(c.Writer) {
+			switch {
+			case c.Recording != nil:
+				// A recorder killed before it asked the store to follow its
+				// journal: the follower sees it gone and seals the journal.
+				if pid := db.localRecorder(c.Recording); pid > 0 && !db.following(progressKey(c.Incident, c.ID)) {
+					if _, alive := processStart(pid); !alive {
+						db.follow(c)
+					}
+				}
+			case writerGone(c.Writer):
 				db.sealOrphan(c, fmt.Sprintf("its writer, process %d, ended without sealing it", c.Writer.PID))
 			}
 		}
@@ -115,6 +124,18 @@ func (db *DB) sealOrphan(c Capture, why string) {
 // openCaptures lists the captures (not sessions, which their journals seal)
 // that are not sealed.
 func (db *DB) openCaptures() ([]Capture, error) {
+	items, err := db.openItems()
+	var caps []Capture
+	for _, c := range items {
+		if c.Recording == nil {
+			caps = append(caps, c)
+		}
+	}
+	return caps, err
+}
+
+// openItems lists the captures and sessions not sealed yet.
+func (db *DB) openItems() ([]Capture, error) {
 	incidents, err := db.Incidents()
 	if err != nil {
 		return nil, err
@@ -126,7 +147,7 @@ func (db *DB) openCaptures() ([]Capture, error) {
 			return nil, err
 		}
 		for _, c := range caps {
-			if c.State != CaptureSealed && c.Recording == nil {
+			if c.State != CaptureSealed {
 				open = append(open, c)
 			}
 		}

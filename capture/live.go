@@ -1,0 +1,112 @@
+package capture
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"calm/storage"
+)
+
+// The shell always runs. When its journal cannot be written (a full disk, a
+// read-only folder), calm shell goes on without recording, says so in one
+// line, and tries again every retryRecording: once a journal can be made, a
+// new session starts there. A journal that fails midway is closed and its
+// session sealed with what it holds; nothing calm could not record is
+// claimed as recorded.
+
+// retryRecording is how often a shell that is not recording tries again.
+const retryRecording = 5 * time.Second
+
+// part is one journal and its session in the store.
+type part struct {
+	j    *Journal
+	st   *recording
+	path string
+}
+
+// live is the recording a shell makes: the part it records into now, if
+// any. The read loop owns cur; copyInput and the signal handler read it
+// under mu.
+type live struct {
+	o          ShellOptions
+	title      string
+	host       string
+	cols, rows int
+
+	mu      sync.Mutex
+	cur     *part
+	done    []part // parts ended, to be finished
+	lastTry time.Time
+	lastErr error
+}
+
+// begin makes a journal and its session, or says why it could not.
+func (l *live) begin(now time.Time) error {
+	l.lastTry = now
+	l.mu.Lock()
+	cols, rows := l.cols, l.rows
+	l.mu.Unlock()
+	path := filepath.Join(l.o.JournalDir, fmt.Sprintf("%s-%d.cast", now.UTC().Format("20060102T150405Z"), os.Getpid()))
+	j, err := CreateJournal(path, Header{Width: cols, Height: rows, Title: l.title,
+		Env: map[string]string{"SHELL": os.Getenv("SHELL"), "TERM": os.Getenv("TERM")}}, now)
+	if err != nil {
+		if !errors.Is(err, fs.ErrExist) {
+			os.Remove(path) // a header cut short by a full disk
+		}
+		l.lastErr = err
+		return err
+	}
+	rec := &storage.Recording{Command: strings.Join(l.o.Command, " "), Host: l.host, User: os.Getenv("USER"), Cols: cols, Rows: rows, Journal: path, Recorder: os.Getpid()}
+	st := newRecording(l.o.Store, l.o.Incident, storage.NewCapture{Title: l.title, Source: storage.SourceSession, Recording: rec})
+	st.tryCreate() // fast path; run tries again if the agent is not there yet
+	go st.run()
+	l.mu.Lock()
+	l.cur = &part{j: j, st: st, path: path}
+	l.mu.Unlock()
+	l.lastErr = nil
+	return nil
+}
+
+// current is the part being recorded into, or nil.
+func (l *live) current() *part {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.cur
+}
+
+// output records p; it notices a failed journal and, while not recording,
+// tries again now and then. Only the read loop calls it.
+func (l *live) output(p []byte, now time.Time) {
+	cur := l.cur
+	if cur != nil && cur.j.Failed() {
+		fmt.Fprintf(l.o.Stderr, "\r\ncalm: NOT RECORDING from %s: the journal failed (%s); the session keeps what was written before; trying again every %s\r\n",
+			now.Format("15:04:05"), oneLine(cur.j.Err().Error()), retryRecording)
+		l.stop()
+		l.lastTry = now
+		cur = nil
+	}
+	if cur == nil {
+		if now.Sub(l.lastTry) < retryRecording || l.begin(now) != nil {
+			return
+		}
+		cur = l.cur
+		fmt.Fprintf(l.o.Stderr, "\r\ncalm: recording again from %s into a new session (journal %s); the output before it was not recorded\r\n", now.Format("15:04:05"), cur.path)
+	}
+	cur.j.Output(p, now)
+}
+
+// stop ends the current part, if any, for finishing later.
+func (l *live) stop() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.cur != nil {
+		l.done = append(l.done, *l.cur)
+		l.cur = nil
+	}
+}
