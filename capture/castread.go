@@ -107,7 +107,7 @@ var newline = []byte{'\n'}
 // for view and search (storage.Options.Derive).
 func DeriveText(cast io.Reader, text io.Writer) error {
 	var werr error
-	emu := NewEmulator(0, 0, func(line []byte, _ float64) {
+	emu := NewTerminal(0, 0, func(line []byte, _ float64) {
 		if werr == nil {
 			_, werr = text.Write(line)
 		}
