@@ -2,8 +2,10 @@ package capture
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"io"
+	"math/bits"
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -18,6 +20,10 @@ import (
 type CastReader struct {
 	Header func(h Header)
 	Event  func(at float64, kind string, data string)
+	// EventBytes, when set, is called instead of Event, with the data in a
+	// buffer valid only during the call: no copy for a reader that only
+	// looks (deriving a session's text).
+	EventBytes func(at float64, kind string, data []byte)
 
 	partial []byte
 	started bool
@@ -66,6 +72,10 @@ func (c *CastReader) line(line []byte) {
 	}
 	if at, kind, data, ok := parseEvent(line, c.scratch[:0]); ok {
 		c.scratch = data[:0]
+		if c.EventBytes != nil {
+			c.EventBytes(at, kind, data)
+			return
+		}
 		if c.Event != nil {
 			c.Event(at, kind, string(data))
 		}
@@ -81,6 +91,10 @@ func (c *CastReader) line(line []byte) {
 	}
 	var kind, data string
 	if json.Unmarshal(ev[1], &kind) != nil || json.Unmarshal(ev[2], &data) != nil {
+		return
+	}
+	if c.EventBytes != nil {
+		c.EventBytes(at, kind, []byte(data))
 		return
 	}
 	if c.Event != nil {
@@ -117,13 +131,13 @@ func DeriveText(cast io.Reader, text io.Writer) error {
 	})
 	r := CastReader{
 		Header: func(h Header) { emu.Resize(h.Width, h.Height) },
-		Event: func(at float64, kind, data string) {
+		EventBytes: func(at float64, kind string, data []byte) {
 			switch kind {
 			case "o":
 				emu.SetTime(at)
-				emu.Write([]byte(data))
+				emu.Write(data)
 			case "r":
-				if cols, rows, ok := ParseSize(data); ok {
+				if cols, rows, ok := ParseSize(string(data)); ok {
 					emu.Resize(cols, rows)
 				}
 			}
@@ -218,6 +232,16 @@ func jsonString(p, dst []byte) (s, rest []byte, ok bool) {
 	}
 	i, start := 1, 1
 	for i < len(p) {
+		for i+8 <= len(p) {
+			if m := stringSpecials(binary.LittleEndian.Uint64(p[i:])); m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
+				break
+			}
+			i += 8
+		}
+		if i >= len(p) {
+			break
+		}
 		b := p[i]
 		switch {
 		case b == '"':
@@ -274,6 +298,15 @@ func jsonString(p, dst []byte) (s, rest []byte, ok bool) {
 		start = i
 	}
 	return nil, nil, false
+}
+
+// stringSpecials marks (high bit) the bytes of x that end a plain run in
+// a JSON string: a quote, a backslash or a control byte. As specialBytes,
+// only the lowest mark is exact.
+func stringSpecials(x uint64) uint64 {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	quote, backslash := x^(ones*'"'), x^(ones*'\\')
+	return ((x-ones*0x20)&^x | (quote-ones)&^quote | (backslash-ones)&^backslash) & highs
 }
 
 // hexRune reads four hex digits; n is -1 if they are not.

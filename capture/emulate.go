@@ -293,9 +293,31 @@ func (e *Emulator) fastLine(p []byte) int {
 			return 0
 		}
 		c := p[j]
+		if c >= 0x20 && c < 0x7f {
+			if e.pen != cur {
+				if e.pen.IsZero() {
+					raw = append(raw, "\x1b[0m"...)
+				} else {
+					raw = e.pen.AppendSGR(raw)
+				}
+				cur = e.pen
+			}
+			k := j + 1
+			for k < len(p) && p[k] >= 0x20 && p[k] < 0x7f {
+				k++
+			}
+			run := p[j:k]
+			raw = append(raw, run...)
+			col += len(run)
+			if !cur.IsZero() {
+				keep, keepSt = len(raw), cur
+			} else if n := len(bytes.TrimRight(run, " ")); n > 0 {
+				keep, keepSt = len(raw)-len(run)+n, cur
+			}
+			j = k - 1
+			continue
+		}
 		switch {
-		case c >= 0x20 && c < 0x7f:
-			col++
 		case c == '\n':
 			if !e.newlineMode {
 				e.pen = pen
@@ -327,7 +349,7 @@ func (e *Emulator) fastLine(p []byte) int {
 			e.pen = pen
 			return 0
 		}
-		if c == '\n' || c == '\r' {
+		if c != '\t' {
 			break
 		}
 		if e.pen != cur {
@@ -339,9 +361,7 @@ func (e *Emulator) fastLine(p []byte) int {
 			cur = e.pen
 		}
 		raw = append(raw, c)
-		if c != ' ' || !cur.IsZero() {
-			keep, keepSt = len(raw), cur
-		}
+		keep, keepSt = len(raw), cur
 	}
 	i := j // at the line feed
 	if col > e.cols {
@@ -1303,9 +1323,11 @@ func (e *Emulator) altScreen(on bool) {
 	if last >= 0 {
 		e.emit(markLast, e.now)
 		for y := 0; y <= last; y++ {
-			e.out, _ = e.render(e.out[:0], s.lines[y], false)
-			e.emit(e.out, e.now)
+			l := s.lines[y]
+			l.cont = l.cont && y > 0
+			e.pushRow(l, y < last && s.lines[y+1].cont)
 		}
+		e.flushPend()
 	}
 	if last >= 0 || e.altMarked {
 		e.emit(markEnd, e.now)

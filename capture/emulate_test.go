@@ -119,28 +119,3 @@ func TestStyledTextRoundTrips(t *testing.T) {
 		t.Fatalf("plain %q", p)
 	}
 }
-
-func benchEmulator(b *testing.B, line func(i int) string) {
-	var raw bytes.Buffer
-	for i := 0; raw.Len() < 16<<20; i++ {
-		raw.WriteString(line(i))
-	}
-	b.SetBytes(int64(raw.Len()))
-	for b.Loop() {
-		e := NewEmulator(80, 24, func([]byte, float64) {})
-		e.Write(raw.Bytes())
-		e.Close()
-	}
-}
-
-func BenchmarkEmulatorPlain(b *testing.B) {
-	benchEmulator(b, func(i int) string {
-		return "2026-11-26T16:13:01Z INFO request id=" + strings.Repeat("a", i%40) + " done\r\n"
-	})
-}
-
-func BenchmarkEmulatorColoured(b *testing.B) {
-	benchEmulator(b, func(i int) string {
-		return "\x1b[32m2026-11-26\x1b[0m \x1b[1mINFO\x1b[0m request id=" + strings.Repeat("a", i%40) + " done\r\n"
-	})
-}

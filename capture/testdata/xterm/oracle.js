@@ -77,7 +77,7 @@ async function run(w) {
     const last = lastShown(b, rows);
     if (last >= 0) {
       acc.push(markLast);
-      for (let y = 0; y <= last; y++) acc.push(b.getLine(y).translateToString(true));
+      acc.push(...logical(b, 0, last));
       acc.push(markEnd);
     }
   }
