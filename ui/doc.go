@@ -189,6 +189,7 @@ func newDocLoader(c storage.Capture) *docLoader {
 	}
 	l.emu = capture.NewEmulator(cols, rows, l.collect)
 	if c.Recording != nil {
+		l.emu = capture.NewTerminal(cols, rows, l.collect) // a line feed is only a line feed
 		l.cast = &capture.CastReader{
 			Header: func(h capture.Header) {
 				if h.Timestamp > 0 {

@@ -1,0 +1,102 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// startPane opens a cols x rows tmux session whose terminal is term,
+// running command.
+func (tm *tmux) startPane(term string, cols, rows int, command string) {
+	conf := filepath.Join(tm.t.TempDir(), "tmux.conf")
+	os.WriteFile(conf, []byte("set -g history-limit 300000\nset -g remain-on-exit on\nset -g default-terminal "+term+"\n"), 0o600)
+	tm.run("-f", conf, "new-session", "-d", "-s", "t", "-x", fmt.Sprint(cols), "-y", fmt.Sprint(rows), "sh", "-c", "sleep 0.3; "+command)
+}
+
+// A document read and then cleared away with `clear` under tmux's own
+// TERM (ESC[H ESC[J ESC[3J) is still in calm show and calm search.
+func TestSearchFindsWhatWasShownBeforeAClear(t *testing.T) {
+	w := newWorld(t)
+	tm := newTmux(t)
+	script := writeTemp(t, []byte("for i in 1 2 3; do echo \"runbook step $i: DOC-BEFORE-CLEAR\"; done; clear; echo after clear\n"))
+	tm.startPane("tmux-256color", 80, 24, w.envPrefix()+calmBin+" shell --wait -- sh "+script+"; echo CALM-EXITED-$?")
+	tm.waitFor("CALM-EXITED-0", 30*time.Second)
+
+	found := w.ok(nil, "search", "-F", "DOC-BEFORE-CLEAR")
+	if n := strings.Count(found, "DOC-BEFORE-CLEAR"); n != 3 {
+		t.Fatalf("search found %d of 3 lines printed before clear: %q", n, found)
+	}
+	shown := w.ok(nil, "show", "--sanitize", "s1")
+	if !strings.Contains(shown, "runbook step 3: DOC-BEFORE-CLEAR\nafter clear\n") {
+		t.Fatalf("show s1 lost what was shown before clear: %q", shown)
+	}
+}
+
+// dpkg's progress bar (a scroll region one row short of the screen, the
+// bar drawn on the last row between a saved and restored cursor) leaves
+// the package lines as the terminal showed them: compared with tmux's own
+// history of the same pane.
+func TestAptOutputReadsAsInTheTerminal(t *testing.T) {
+	w := newWorld(t)
+	tm := newTmux(t)
+	out := writeTemp(t, []byte(aptLike(80, 24)))
+	tm.startPane("tmux-256color", 80, 24, w.envPrefix()+calmBin+" shell --wait -- cat "+out+"; echo; echo CALM-EXITED-$?")
+	tm.waitFor("CALM-EXITED-0", 30*time.Second)
+
+	var pane []string
+	for _, l := range trimLines(tm.screen()) {
+		if strings.HasPrefix(l, "calm: ") || strings.HasPrefix(l, "CALM-EXITED") || strings.HasPrefix(l, "Pane is dead") {
+			continue
+		}
+		pane = append(pane, l)
+	}
+	for len(pane) > 0 && pane[len(pane)-1] == "" {
+		pane = pane[:len(pane)-1]
+	}
+	stored := trimLines(w.ok(nil, "show", "--sanitize", "s1"))
+	for len(stored) > 0 && stored[len(stored)-1] == "" {
+		stored = stored[:len(stored)-1]
+	}
+	if strings.Join(stored, "\n") != strings.Join(pane, "\n") {
+		t.Fatalf("calm stored:\n%s\n\ntmux shows:\n%s", strings.Join(stored, "\n"), strings.Join(pane, "\n"))
+	}
+	if strings.Contains(strings.Join(stored, "\n"), "Progress:") {
+		t.Fatal("the progress bar's residue is in the stored text")
+	}
+}
+
+// aptLike is what apt install writes through dpkg's fancy progress.
+func aptLike(cols, rows int) string {
+	var b strings.Builder
+	b.WriteString("Reading package lists... Done\r\nThe following NEW packages will be installed:\r\n  jq libjq1 libonig5\r\n")
+	fmt.Fprintf(&b, "\n\x1b7\x1b[0;%dr\x1b8\x1b[1A", rows-1)
+	p := 0
+	bar := func() {
+		p += 10
+		progress := fmt.Sprintf("Progress: [%3d%%]", p)
+		width := cols - 4 - len(progress)
+		fmt.Fprintf(&b, "\x1b7\x1b[%d;0f\x1b[42m\x1b[30m%s\x1b[49m\x1b[39m [%s%s] \x1b8", rows, progress, strings.Repeat("#", width*p/100), strings.Repeat(".", width-2-width*p/100))
+	}
+	for i := range 12 {
+		fmt.Fprintf(&b, "Selecting previously unselected package pkg%d.\r\n", i)
+		fmt.Fprintf(&b, "Preparing to unpack .../pkg%d_1.0_amd64.deb ...\r\n", i)
+		bar()
+		fmt.Fprintf(&b, "Unpacking pkg%d (1.0) ...\r\n", i)
+		if p >= 90 {
+			p = 0
+		}
+	}
+	for i := range 12 {
+		fmt.Fprintf(&b, "Setting up pkg%d (1.0) ...\r\n", i)
+		bar()
+		if p >= 90 {
+			p = 0
+		}
+	}
+	fmt.Fprintf(&b, "\n\x1b7\x1b[0;%dr\x1b8\x1b[1A\x1b[J", rows)
+	return b.String()
+}
