@@ -309,7 +309,7 @@ func (e *Emulator) fastLine(p []byte) int {
 			run := p[j:k]
 			raw = append(raw, run...)
 			col += len(run)
-			if !cur.IsZero() {
+			if !blankLooks(cur) {
 				keep, keepSt = len(raw), cur
 			} else if n := len(bytes.TrimRight(run, " ")); n > 0 {
 				keep, keepSt = len(raw)-len(run)+n, cur
@@ -1397,7 +1397,7 @@ func (e *Emulator) render(dst []byte, l *line, full bool) ([]byte, int) {
 	}
 	cells := l.cells
 	end := len(cells)
-	for end > 0 && (cells[end-1].r == ' ' || cells[end-1].r == 0) && cells[end-1].st.IsZero() && cells[end-1].comb == "" {
+	for end > 0 && (cells[end-1].r == ' ' || cells[end-1].r == 0) && blankLooks(cells[end-1].st) && cells[end-1].comb == "" {
 		end--
 	}
 	dst, cur := renderCells(dst, cells[:end], Style{})
@@ -1416,6 +1416,13 @@ func (e *Emulator) render(dst []byte, l *line, full bool) ([]byte, int) {
 		}
 	}
 	return dst, cut
+}
+
+// blankLooks reports a style in which a blank shows nothing: no
+// background, nothing drawn through or under it. Trailing blanks in such a
+// style are cut from a derived line.
+func blankLooks(st Style) bool {
+	return st.Bg == 0 && st.Attrs&(Reverse|Underline|Strike) == 0
 }
 
 // renderCells writes cells as text with SGR sequences, starting from the
@@ -1444,7 +1451,7 @@ func (e *Emulator) blankLine(l *line) bool {
 		return len(l.raw) == 0
 	}
 	for _, c := range l.cells {
-		if (c.r != ' ' && c.r != 0) || !c.st.IsZero() || c.comb != "" {
+		if (c.r != ' ' && c.r != 0) || !blankLooks(c.st) || c.comb != "" {
 			return false
 		}
 	}
