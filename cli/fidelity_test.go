@@ -100,3 +100,24 @@ func aptLike(cols, rows int) string {
 	fmt.Fprintf(&b, "\n\x1b7\x1b[0;%dr\x1b8\x1b[1A\x1b[J", rows)
 	return b.String()
 }
+
+// Output that is not UTF-8 comes back from show --raw byte for byte, while
+// show gives U+FFFD for it and an exported cast keeps no unredacted copy.
+func TestShowRawGivesBytesThatAreNotUTF8Exactly(t *testing.T) {
+	w := newWorld(t)
+	if _, errs, code := w.run(nil, "shell", "--wait", "--", "sh", "-c", `printf 'caf\351 \377\376 password=hunter2\351\n'`); code != 0 {
+		t.Fatalf("calm shell: %s", errs)
+	}
+	raw := w.ok(nil, "show", "--raw", "s1")
+	if want := "caf\xe9 \xff\xfe password=hunter2\xe9\r\n"; !strings.Contains(raw, want) {
+		t.Fatalf("show --raw gives %q, want it to contain %q", raw, want)
+	}
+	if shown := w.ok(nil, "show", "--sanitize", "s1"); !strings.Contains(shown, "caf\uFFFD \uFFFD\uFFFD password=hunter2\uFFFD\n") {
+		t.Fatalf("show gives %q", shown)
+	}
+	cast := w.ok(nil, "export", "--format", "cast")
+	_, events, _ := strings.Cut(cast, "\n") // the header's title is the command line
+	if strings.Contains(events, "hunter2") || strings.Contains(events, `"b"`) || !strings.Contains(events, "REDACTED") {
+		t.Fatalf("the exported cast is not redacted throughout: %q", cast)
+	}
+}
