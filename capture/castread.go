@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"io"
+	"math"
 	"math/bits"
 	"strconv"
 	"unicode/utf16"
@@ -13,10 +14,14 @@ import (
 	"calm/storage"
 )
 
-// CastReader reads an asciicast v2 stream as it arrives in pieces (a
+// CastReader reads an asciicast stream as it arrives in pieces (a
 // session's bytes from the store, or a journal) and calls Header once and
 // Event for every event. Lines that do not parse (a journal cut by a crash,
 // damage) are skipped: what can be read is shown.
+//
+// asciicast v3 (asciinema 3's default: the size under "term", each event's
+// time counted from the one before, comment lines) is read too, and given
+// to Header and Event as v2 is: Version 2, times from the start.
 type CastReader struct {
 	Header func(h Header)
 	Event  func(at float64, kind string, data string)
@@ -25,9 +30,30 @@ type CastReader struct {
 	// looks (deriving a session's text).
 	EventBytes func(at float64, kind string, data []byte)
 
+	// Version is the stream's asciicast version once its header is read
+	// (2 or 3); 0 if its first line was no header calm reads.
+	Version int
+	// Skipped counts the lines that were neither the header nor an event.
+	Skipped int
+
 	partial []byte
 	started bool
 	scratch []byte // decoded event data, reused
+	clock   int64  // v3: the time of the last event, in microseconds
+}
+
+// castHeader is the first line of asciicast v2 or v3.
+type castHeader struct {
+	Version   int               `json:"version"`
+	Width     int               `json:"width"`
+	Height    int               `json:"height"`
+	Timestamp int64             `json:"timestamp"`
+	Title     string            `json:"title"`
+	Env       map[string]string `json:"env"`
+	Term      struct {
+		Cols int `json:"cols"`
+		Rows int `json:"rows"`
+	} `json:"term"`
 }
 
 func (c *CastReader) Write(p []byte) (int, error) {
@@ -62,16 +88,26 @@ func (c *CastReader) Close() error {
 func (c *CastReader) line(line []byte) {
 	if !c.started {
 		c.started = true
-		var h Header
-		if json.Unmarshal(line, &h) == nil && h.Version == 2 {
+		var h castHeader
+		if json.Unmarshal(line, &h) == nil && (h.Version == 2 || h.Version == 3) {
+			c.Version = h.Version
+			if h.Version == 3 {
+				h.Width, h.Height = h.Term.Cols, h.Term.Rows
+			}
 			if c.Header != nil {
-				c.Header(h)
+				c.Header(Header{Version: 2, Width: h.Width, Height: h.Height, Timestamp: h.Timestamp, Title: h.Title, Env: h.Env})
 			}
 			return
 		}
 	}
+	if c.Version == 3 {
+		if t := bytes.TrimSpace(line); len(t) == 0 || t[0] == '#' {
+			return // v3's blank and comment lines
+		}
+	}
 	if at, kind, data, ok := parseEvent(line, c.scratch[:0]); ok {
 		c.scratch = data[:0]
+		at = c.absolute(at)
 		if c.EventBytes != nil {
 			c.EventBytes(at, kind, data)
 			return
@@ -83,16 +119,20 @@ func (c *CastReader) line(line []byte) {
 	}
 	var ev [3]json.RawMessage
 	if json.Unmarshal(line, &ev) != nil {
+		c.Skipped++
 		return
 	}
 	at, err := strconv.ParseFloat(string(ev[0]), 64)
 	if err != nil || at < 0 {
+		c.Skipped++
 		return
 	}
 	var kind, data string
 	if json.Unmarshal(ev[1], &kind) != nil || json.Unmarshal(ev[2], &data) != nil {
+		c.Skipped++
 		return
 	}
+	at = c.absolute(at)
 	if c.EventBytes != nil {
 		c.EventBytes(at, kind, []byte(data))
 		return
@@ -100,6 +140,16 @@ func (c *CastReader) line(line []byte) {
 	if c.Event != nil {
 		c.Event(at, kind, data)
 	}
+}
+
+// absolute turns a v3 event's interval into its time from the start,
+// counted in whole microseconds so that a long recording does not drift.
+func (c *CastReader) absolute(at float64) float64 {
+	if c.Version != 3 {
+		return at
+	}
+	c.clock += int64(math.Round(at * 1e6))
+	return float64(c.clock) / 1e6
 }
 
 // ParseSize reads a resize event's "COLSxROWS".

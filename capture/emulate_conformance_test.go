@@ -224,6 +224,7 @@ func runeWidth(r rune) int { return runewidth.RuneWidth(r) }
 // inside tmux: see testdata/casts/README.md), one workload per cast.
 func recordedWorkloads() []*workload {
 	paths, _ := filepath.Glob(filepath.Join("testdata", "casts", "*.cast"))
+	paths = append(paths, filepath.Join("testdata", "asciinema", "demo.cast")) // fish and vim, from asciinema
 	var ws []*workload
 	for _, p := range paths {
 		data, err := os.ReadFile(p)

@@ -40,9 +40,20 @@ function logical(buf, from, to) {
   return out;
 }
 
-function lastShown(buf, rows) {
+// shows is whether a row shows anything: text, or blanks a background,
+// inverse video or a line makes visible (calm's blankLooks).
+function shows(row, cols) {
+  if (row.translateToString(true) !== '') return true;
+  for (let x = 0; x < cols; x++) {
+    const c = row.getCell(x);
+    if (c && (!c.isBgDefault() || c.isInverse() || c.isUnderline() || c.isStrikethrough())) return true;
+  }
+  return false;
+}
+
+function lastShown(buf, rows, cols) {
   let last = rows - 1;
-  while (last >= 0 && buf.getLine(buf.baseY + last).translateToString(true) === '') last--;
+  while (last >= 0 && !shows(buf.getLine(buf.baseY + last), cols)) last--;
   return last;
 }
 
@@ -68,13 +79,13 @@ async function run(w) {
   }
   async function pushScreen() {
     const b = term.buffer.normal;
-    const last = lastShown(b, rows);
+    const last = lastShown(b, rows, cols);
     await scrollRows(last + 1, b.cursorX, b.cursorY);
     await flushScrollback();
   }
   async function leaveAlt() {
     const b = term.buffer.alternate;
-    const last = lastShown(b, rows);
+    const last = lastShown(b, rows, cols);
     if (last >= 0) {
       acc.push(markLast);
       acc.push(...logical(b, 0, last));
@@ -137,7 +148,7 @@ async function run(w) {
     await write(term, '\x1b[?1049l\x1b[?47l');
   }
   const b = term.buffer.normal;
-  const last = lastShown(b, rows);
+  const last = lastShown(b, rows, cols);
   acc.push(...logical(b, 0, b.baseY + last));
   term.dispose();
   return { name: w.name, lines: acc, cols };
