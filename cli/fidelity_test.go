@@ -121,3 +121,49 @@ func TestShowRawGivesBytesThatAreNotUTF8Exactly(t *testing.T) {
 		t.Fatalf("the exported cast is not redacted throughout: %q", cast)
 	}
 }
+
+// asciinema's own recordings, v2 and v3, come in as sessions: searched,
+// shown as a person saw them, exported like any other.
+func TestImportAsciinemaRecordingsV2AndV3(t *testing.T) {
+	w := newWorld(t)
+	fixtures := filepath.Join("..", "capture", "testdata", "asciinema")
+	out := w.ok(nil, "import", filepath.Join(fixtures, "full-v3.cast"), "the v3 one")
+	if !strings.Contains(out, "/s1: asciicast v3, 5 events") || !strings.Contains(out, "copies verified") {
+		t.Fatalf("import said %q", out)
+	}
+	out = w.ok(nil, "import", filepath.Join(fixtures, "demo.cast"))
+	if !strings.Contains(out, "/s2: asciicast v2") {
+		t.Fatalf("import said %q", out)
+	}
+	if shown := w.ok(nil, "show", "--sanitize", "s1"); shown != "żółć\n" {
+		t.Fatalf("show s1 = %q", shown)
+	}
+	found := w.ok(nil, "search", "-F", "develop ↩☡=")
+	if !strings.Contains(found, "/s2:") {
+		t.Fatalf("search did not find the imported session: %q", found)
+	}
+	cast := w.ok(nil, "export", "--format", "cast", "--item", "s1")
+	if !strings.HasPrefix(cast, `{"version":2,"width":100,"height":50,"timestamp":1509091818,"title":"the v3 one"`) ||
+		!strings.Contains(cast, "[1.300001,\"i\",\"\\n\"]") || !strings.Contains(cast, "[2.900002,\"r\",\"80x40\"]") {
+		t.Fatalf("exported cast:\n%s", cast)
+	}
+	list := w.ok(nil, "status")
+	if !strings.Contains(list, "the v3 one") {
+		t.Fatalf("status does not list the imported session: %s", list)
+	}
+}
+
+func TestImportRefusesWhatIsNoRecording(t *testing.T) {
+	w := newWorld(t)
+	bad := writeTemp(t, []byte("just some text\n"))
+	_, errs, code := w.run(nil, "import", bad)
+	if code == 0 || !strings.Contains(errs, "is not an asciicast v2 or v3 recording") {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	if _, errs, code := w.run(nil, "import", filepath.Join(t.TempDir(), "missing.cast")); code == 0 || !strings.Contains(errs, "no such file") {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	if out, _, _ := w.run(nil, "search", "-F", "just some text"); out != "" {
+		t.Fatalf("a refused import stored something: %q", out)
+	}
+}
