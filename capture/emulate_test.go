@@ -119,3 +119,42 @@ func TestStyledTextRoundTrips(t *testing.T) {
 		t.Fatalf("plain %q", p)
 	}
 }
+
+// Captured output is untrusted: whatever it holds, the emulator neither
+// panics nor lets anything but colours through, at any size, resized at
+// any point.
+func FuzzEmulator(f *testing.F) {
+	for _, seed := range []string{
+		"a\x1b[2;3r\x1b[3;1Hb\r\n\x1b[L\x1b[M\x1b[5@\x1b[3P日本\x1b[?1049h\x1b[2Jx\x1b[?1049l",
+		"\x1b7\x1b[0;23r\x1b8\x1b[1A\x1b7\x1b[24;0f\x1b[42mProgress\x1b8\x1b[J",
+		"e\u0301\t\x1b[3g\x1bH\x1b[I\x1b[Z\x1b(0lqk\x1b(B\x1b[?6h\x1b[H\x1b[?7l0123456789",
+		"\x1b]52;c;x\x07\x1b[6n\x1bP+q\x1b\\\u009b31m\x1bc\xff\xc3",
+	} {
+		f.Add([]byte(seed), uint8(10), uint8(4), uint16(7))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte, cols, rows uint8, cut uint16) {
+		e := NewTerminal(int(cols%40)+1, int(rows%12)+1, func(line []byte, _ float64) {
+			rest := line
+			for {
+				i := bytes.IndexByte(rest, 0x1b)
+				if i < 0 {
+					break
+				}
+				j := i + 2
+				for j < len(rest) && (rest[j] >= '0' && rest[j] <= '9' || rest[j] == ';') {
+					j++
+				}
+				if i+1 >= len(rest) || rest[i+1] != '[' || j >= len(rest) || rest[j] != 'm' {
+					t.Fatalf("a derived line holds more than colours: %q", line)
+				}
+				rest = rest[j+1:]
+			}
+		})
+		k := min(int(cut), len(raw))
+		e.Write(raw[:k])
+		e.Resize(int(cut%50)+1, int(cut%13)+1)
+		e.Screen(func([]byte) {})
+		e.Write(raw[k:])
+		e.Close()
+	})
+}
