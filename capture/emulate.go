@@ -111,7 +111,6 @@ const (
 	pCSI
 	pString
 	pStringEsc
-	pStringC2 // 0xc2 inside a string: U+009C (ST) if 0x9c follows
 )
 
 // The marker lines around what a full-screen program showed.
@@ -247,13 +246,21 @@ func (e *Emulator) Write(p []byte) (int, error) {
 // rune handles one decoded character outside the ASCII range.
 func (e *Emulator) rune(r rune) {
 	if r >= 0x80 && r < 0xa0 {
+		if e.state == pString || e.state == pStringEsc {
+			if r == 0x9c {
+				e.state = pGround // ST ends the string; other C1 are its content
+			} else {
+				e.state = pString
+			}
+			return
+		}
 		e.c1(r)
 		return
 	}
 	switch e.state {
 	case pGround:
 		e.print(r)
-	case pString, pStringEsc, pStringC2:
+	case pString, pStringEsc:
 		e.state = pString // carried by a string, shown nowhere
 	}
 }
@@ -468,18 +475,6 @@ func (e *Emulator) byte(c byte) {
 			e.state = pGround
 		case 0x1b:
 			e.state = pStringEsc
-		case 0xc2:
-			e.state = pStringC2
-		}
-	case pStringC2:
-		switch c {
-		case 0x9c:
-			e.state = pGround
-		case 0x1b:
-			e.state = pStringEsc
-		case 0xc2:
-		default:
-			e.state = pString
 		}
 	case pStringEsc:
 		if c == '\\' {
@@ -498,10 +493,6 @@ func (e *Emulator) c1(r rune) {
 		e.escape('[')
 	case 0x90, 0x98, 0x9d, 0x9e, 0x9f:
 		e.state = pString
-	case 0x9c:
-		if e.state == pString || e.state == pStringEsc || e.state == pStringC2 {
-			e.state = pGround
-		}
 	}
 }
 
@@ -737,7 +728,6 @@ func (e *Emulator) csi(final byte) {
 }
 
 func (e *Emulator) privateMode(m int, on bool) {
-	s := e.scr
 	switch m {
 	case 6:
 		e.origin = on
@@ -767,7 +757,6 @@ func (e *Emulator) privateMode(m int, on bool) {
 		}
 		e.altScreen(on)
 	}
-	_ = s
 }
 
 // moveTo moves the cursor within the screen.

@@ -46,6 +46,7 @@ func TestEmulatorShowsWhatAPersonSaw(t *testing.T) {
 		{"tab over text moves", "abcdefghij\r\tX\r\n", []string{"abcdefghXj"}},
 		{"text over a tab", "a\tb\r\x1b[2Cx\r\n", []string{"a x     b"}},
 		{"hostile sequences vanish", "a\x1b]52;c;cm0gLXJmIC8=\x07b\x1b]0;title\x1b\\c\x1b[6nd\x1bP+q\x1b\\e\x1b[?1000he\r\n", []string{"abcdee"}},
+		{"a C1 CSI inside a string is the string's", "a\x1b]0;x\u009b31my\u009cb\r\n", []string{"ab"}},
 		{"C1 controls act as their 7-bit forms", "a\u009b6nb\u009d0;title\u009cc\u0090q\u009cd\u0085e\r\n", []string{"abcde"}},
 		{"invalid utf-8 shows a replacement", "caf\xc3 \xff!\r\n", []string{"caf\uFFFD \uFFFD!"}},
 		{"NUL and BEL ignored", "a\x00b\x07c\r\n", []string{"abc"}},
