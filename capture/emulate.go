@@ -1358,10 +1358,15 @@ func (e *Emulator) pushRow(l *line, nextCont bool) {
 		e.pend, e.pendAt, e.havePend = e.pend[:0], l.at, true
 	}
 	e.pend, e.pendCut = e.render(e.pend, l, nextCont)
-	if !nextCont {
+	if !nextCont || len(e.pend) > maxLine {
 		e.flushPend()
 	}
 }
+
+// maxLine bounds a line joined from soft-wrapped rows (output with no line
+// feed for hundreds of megabytes, a binary dump): past it the line is cut
+// and goes on as the next.
+const maxLine = 1 << 20
 
 func (e *Emulator) flushPend() {
 	if e.havePend {

@@ -159,3 +159,19 @@ func FuzzEmulator(f *testing.F) {
 		e.Close()
 	})
 }
+
+func TestAnEndlessLineIsCutNotHeld(t *testing.T) {
+	var longest, total int
+	e := NewTerminal(80, 24, func(line []byte, _ float64) {
+		longest = max(longest, len(line))
+		total += len(line)
+	})
+	chunk := []byte(strings.Repeat("0123456789", 1000))
+	for range 500 { // 5 MB, no line feed
+		e.Write(chunk)
+	}
+	e.Close()
+	if longest > maxLine+80 || total != 5_000_000 {
+		t.Fatalf("longest line %d bytes, %d bytes in all; want at most %d, and 5000000", longest, total, maxLine+80)
+	}
+}
