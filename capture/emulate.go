@@ -1198,13 +1198,19 @@ func (e *Emulator) eraseCells(l *line, from, to int) {
 func (e *Emulator) eraseLine(mode int) {
 	s := e.scr
 	l := e.row()
+	// After the last column was written the cursor is, for an erase, past
+	// it (as in xterm.js and tmux): EL 0 erases nothing then.
+	x := s.x
+	if s.wrapNext {
+		x = e.cols
+	}
 	// An erase from the row's start ends its being a continuation.
 	switch mode {
 	case 0:
-		e.eraseCells(l, s.x, max(e.cols, len(l.cells)))
-		l.cont = l.cont && s.x > 0
+		e.eraseCells(l, x, max(e.cols, len(l.cells)))
+		l.cont = l.cont && x > 0
 	case 1:
-		e.eraseCells(l, 0, s.x+1)
+		e.eraseCells(l, 0, min(x+1, e.cols))
 	case 2:
 		e.eraseCells(l, 0, max(e.cols, len(l.cells)))
 		l.cont = false

@@ -26,8 +26,9 @@ type workload struct {
 }
 
 type oracleResult struct {
-	Name  string   `json:"name"`
-	Lines []string `json:"lines"`
+	Name   string   `json:"name"`
+	Lines  []string `json:"lines"`
+	Styled []string `json:"styled"` // the same lines with their looks (SGR)
 }
 
 // out adds output, cut into events at random places (as a recorder cuts
@@ -76,6 +77,72 @@ func (w *workload) derive() []string {
 // screen, which calm keeps and a terminal does not, and the U+FFFD calm
 // shows for a byte that is not UTF-8, where xterm.js shows nothing.
 func comparable(lines []string) []string {
+	return comparableBy(lines, func(l string) string {
+		return strings.TrimRight(expandTabs(strings.ReplaceAll(string(PlainText([]byte(l))), "\uFFFD", "")), " ")
+	})
+}
+
+// comparableLooks is comparable with colours and attributes kept, in a
+// canonical form: every character with its look, a blank whose look shows
+// nothing given none, trailing such blanks cut.
+func comparableLooks(lines []string) []string {
+	return comparableBy(lines, func(l string) string { return canonicalLooks(l, true) })
+}
+
+func canonicalLooks(line string, calm bool) string {
+	type char struct {
+		s  string
+		st Style
+	}
+	var chars []char
+	col := 0
+	StyledText([]byte(line), func(text []byte, st Style) {
+		for _, r := range string(text) {
+			switch w := runewidth.RuneWidth(r); {
+			case r == '\uFFFD' && calm:
+			case r == '\t' && calm:
+				for {
+					chars = append(chars, char{" ", st})
+					if col++; col%8 == 0 {
+						break
+					}
+				}
+			case w == 0 && len(chars) > 0:
+				chars[len(chars)-1].s += string(r)
+			default:
+				chars = append(chars, char{string(r), st})
+				col += w
+			}
+		}
+	})
+	for i := range chars {
+		if chars[i].s == " " && blankLooks(chars[i].st) {
+			chars[i].st = Style{}
+		}
+	}
+	for len(chars) > 0 && chars[len(chars)-1].s == " " && chars[len(chars)-1].st.IsZero() {
+		chars = chars[:len(chars)-1]
+	}
+	var out []byte
+	var cur Style
+	for _, c := range chars {
+		if c.st != cur {
+			if c.st.IsZero() {
+				out = append(out, "\x1b[0m"...)
+			} else {
+				out = c.st.AppendSGR(out)
+			}
+			cur = c.st
+		}
+		out = append(out, c.s...)
+	}
+	if !cur.IsZero() {
+		out = append(out, "\x1b[0m"...)
+	}
+	return string(out)
+}
+
+func comparableBy(lines []string, canonical func(string) string) []string {
 	var out []string
 	scrolled := false
 	for _, l := range lines {
@@ -94,7 +161,7 @@ func comparable(lines []string) []string {
 		if scrolled {
 			continue
 		}
-		out = append(out, strings.TrimRight(expandTabs(strings.ReplaceAll(string(PlainText([]byte(l))), "\uFFFD", "")), " "))
+		out = append(out, canonical(l))
 	}
 	for len(out) > 0 && out[len(out)-1] == "" {
 		out = out[:len(out)-1]
@@ -138,7 +205,7 @@ func expandTabs(s string) string {
 
 // runOracle runs workloads through xterm.js. It skips the test only when
 // node is missing and CI is not set; in CI the suite must run.
-func runOracle(t *testing.T, ws []*workload) map[string][]string {
+func runOracle(t *testing.T, ws []*workload) map[string]oracleResult {
 	t.Helper()
 	node, err := exec.LookPath("node")
 	if err != nil {
@@ -168,9 +235,9 @@ func runOracle(t *testing.T, ws []*workload) map[string][]string {
 	if err := json.Unmarshal(out, &results); err != nil {
 		t.Fatalf("xterm.js oracle output: %v", err)
 	}
-	got := map[string][]string{}
+	got := map[string]oracleResult{}
 	for _, r := range results {
-		got[r.Name] = r.Lines
+		got[r.Name] = r
 	}
 	return got
 }
@@ -210,9 +277,19 @@ func TestEmulatorMatchesXterm(t *testing.T) {
 			if !ok {
 				t.Fatal("the oracle returned nothing for this workload")
 			}
-			got := comparable(w.derive())
-			if d := firstDifference(got, trimTrailingEmpty(want)); d != "" {
+			derived := w.derive()
+			if d := firstDifference(comparable(derived), trimTrailingEmpty(want.Lines)); d != "" {
 				t.Fatal(d)
+			}
+			var looks []string
+			for _, l := range want.Styled {
+				looks = append(looks, canonicalLooks(l, false))
+			}
+			for len(looks) > 0 && looks[len(looks)-1] == "" {
+				looks = looks[:len(looks)-1]
+			}
+			if d := firstDifference(comparableLooks(derived), looks); d != "" {
+				t.Fatal("colours and attributes: " + d)
 			}
 		})
 	}

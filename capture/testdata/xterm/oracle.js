@@ -20,8 +20,47 @@ function write(term, data) {
   return new Promise((resolve) => term.write(data, resolve));
 }
 
-// logical joins soft-wrapped rows [from, to] of a buffer into lines.
-function logical(buf, from, to) {
+// sgr is a cell's look as calm writes it (Style.AppendSGR), '' for none.
+function sgr(c) {
+  const p = ['0'];
+  if (c.isBold()) p.push('1');
+  if (c.isDim()) p.push('2');
+  if (c.isItalic()) p.push('3');
+  if (c.isUnderline()) p.push('4');
+  if (c.isBlink()) p.push('5');
+  if (c.isInverse()) p.push('7');
+  if (c.isStrikethrough()) p.push('9');
+  const colour = (lead, palette, rgb, v) => {
+    if (palette) p.push(`${lead};5;${v}`);
+    else if (rgb) p.push(`${lead};2;${(v >> 16) & 255};${(v >> 8) & 255};${v & 255}`);
+  };
+  colour('38', c.isFgPalette(), c.isFgRGB(), c.getFgColor());
+  colour('48', c.isBgPalette(), c.isBgRGB(), c.getBgColor());
+  return p.length === 1 ? '' : '\x1b[' + p.join(';') + 'm';
+}
+
+// styledRow renders a row's cells with their looks; calm's test makes both
+// sides canonical (trailing blanks, invisible looks), so all are written.
+function styledRow(row, cols) {
+  let out = '';
+  let cur = '';
+  for (let x = 0; x < cols; x++) {
+    const c = row.getCell(x);
+    if (!c || c.getWidth() === 0) continue;
+    const look = sgr(c);
+    if (look !== cur) {
+      out += look === '' ? '\x1b[0m' : look;
+      cur = look;
+    }
+    out += c.getChars() || ' ';
+  }
+  if (cur !== '') out += '\x1b[0m';
+  return out;
+}
+
+// logical joins soft-wrapped rows [from, to] of a buffer into lines, as
+// plain text and with their looks.
+function logical(buf, from, to, cols) {
   const out = [];
   let cur = null;
   for (let i = from; i <= to; i++) {
@@ -30,15 +69,20 @@ function logical(buf, from, to) {
     const next = i < to ? buf.getLine(i + 1) : null;
     const joined = next && next.isWrapped;
     const text = row.translateToString(!joined);
-    if (cur !== null && row.isWrapped) cur += text;
-    else {
+    const styled = styledRow(row, cols);
+    if (cur !== null && row.isWrapped) {
+      cur.text += text;
+      cur.styled += styled;
+    } else {
       if (cur !== null) out.push(cur);
-      cur = text;
+      cur = { text, styled };
     }
   }
   if (cur !== null) out.push(cur);
   return out;
 }
+
+const mark = (text) => ({ text, styled: '\x1b[0;2m' + text + '\x1b[0m' });
 
 // shows is whether a row shows anything: text, or blanks a background,
 // inverse video or a line makes visible (calm's blankLooks).
@@ -67,7 +111,7 @@ async function run(w) {
   async function flushScrollback() {
     const b = term.buffer.normal;
     if (b.baseY > 0) {
-      acc.push(...logical(b, 0, b.baseY - 1));
+      acc.push(...logical(b, 0, b.baseY - 1, cols));
       await write(term, '\x1b[3J');
     }
   }
@@ -87,9 +131,9 @@ async function run(w) {
     const b = term.buffer.alternate;
     const last = lastShown(b, rows, cols);
     if (last >= 0) {
-      acc.push(markLast);
-      acc.push(...logical(b, 0, last));
-      acc.push(markEnd);
+      acc.push(mark(markLast));
+      acc.push(...logical(b, 0, last, cols));
+      acc.push(mark(markEnd));
     }
   }
 
@@ -149,9 +193,9 @@ async function run(w) {
   }
   const b = term.buffer.normal;
   const last = lastShown(b, rows, cols);
-  acc.push(...logical(b, 0, b.baseY + last));
+  acc.push(...logical(b, 0, b.baseY + last, cols));
   term.dispose();
-  return { name: w.name, lines: acc, cols };
+  return { name: w.name, lines: acc.map((l) => l.text), styled: acc.map((l) => l.styled) };
 }
 
 async function main() {
