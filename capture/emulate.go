@@ -121,12 +121,20 @@ var (
 )
 
 // NewEmulator returns an emulator for text from a pipe or a file, where a
-// line feed starts a new line; cols x rows of 0 mean unknown (80 x 24).
+// line feed starts a new line; cols x rows of 0 mean unknown (textColumns x
+// 24).
 func NewEmulator(cols, rows int, emit func(line []byte, at float64)) *Emulator {
+	if cols <= 0 {
+		cols = textColumns
+	}
 	e := NewTerminal(cols, rows, emit)
 	e.newlineMode = true
 	return e
 }
+
+// textColumns is the width text of unknown width is laid out in: wide, as
+// no terminal wrapped it, so its long lines stay on the fast path.
+const textColumns = 512
 
 // NewTerminal returns an emulator for what a program wrote to a terminal (a
 // session), where a line feed only moves down, as with stty -onlcr.

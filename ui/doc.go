@@ -197,13 +197,13 @@ func newDocLoader(c storage.Capture) *docLoader {
 				}
 				l.emu.Resize(h.Width, h.Height)
 			},
-			Event: func(at float64, kind, data string) {
+			EventBytes: func(at float64, kind string, data []byte) {
 				switch kind {
 				case "o":
 					l.emu.SetTime(at)
-					l.emu.Write([]byte(data))
+					l.emu.Write(data)
 				case "r":
-					if cols, rows, ok := capture.ParseSize(data); ok {
+					if cols, rows, ok := capture.ParseSize(string(data)); ok {
 						l.emu.Resize(cols, rows)
 					}
 				}
