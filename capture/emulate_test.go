@@ -2,6 +2,7 @@ package capture
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -121,6 +122,70 @@ func TestStyledTextRoundTrips(t *testing.T) {
 	}
 }
 
+// terminal runs a session's output through a terminal emulator of cols x
+// rows and returns the derived lines without their colours.
+func terminal(raw string, cols, rows int) []string {
+	var lines []string
+	e := NewTerminal(cols, rows, func(line []byte, _ float64) { lines = append(lines, string(PlainText(line))) })
+	e.Write([]byte(raw))
+	e.Close()
+	return lines
+}
+
+func TestNothingShownIsLost(t *testing.T) {
+	cases := []struct {
+		name string
+		raw  string
+		want []string
+	}{
+		{"clear under TERM=tmux-256color (ESC[H ESC[J)", "doc line 1\r\ndoc line 2\r\n$ clear\r\n\x1b[H\x1b[J$ next\r\n",
+			[]string{"doc line 1", "doc line 2", "$ clear", "$ next"}},
+		{"clear under TERM=xterm, with ESC[3J", "doc\r\n$ clear\r\n\x1b[H\x1b[2J\x1b[3J$ next\r\n", []string{"doc", "$ clear", "$ next"}},
+		{"ESC[3J alone erases no history", "a\r\nb\r\nc\r\nd\r\ne\r\nf\r\n\x1b[3Jg\r\n", []string{"a", "b", "c", "d", "e", "f", "g"}},
+		{"ESC[2J with the cursor mid-screen", "one\r\ntwo\x1b[2J\r\nthree\r\n", []string{"one", "two", "", "", "three"}},
+		{"ESC[J from the middle erases as a terminal does", "keep\r\nx1\r\nx2\r\n\x1b[2A\x1b[Jy\r\n", []string{"keep", "y"}},
+		{"RIS", "before\r\n\x1bcafter\r\n", []string{"before", "after"}},
+		{"rows a program's redraw overwrote are kept in their final state", "50%\r100%\r\n", []string{"100%"}},
+		{"rows scrolled off a full-screen program are kept, marked", "$ less\r\n\x1b[?1049h\x1b[H\x1b[2Jp1\r\np2\r\np3\r\np4\r\np5\x1b[?1049l$ ",
+			[]string{"$ less", string(PlainText(markScrolled)), "p1", string(PlainText(markLast)), "p2", "p3", "p4", "p5", string(PlainText(markEnd)), "$"}},
+		{"a full-screen program that crashed keeps its screen", "$ top\r\n\x1b[?1049h\x1b[H\x1b[2Jtop - 10:00\r\n",
+			[]string{"$ top", string(PlainText(markLast)), "top - 10:00", string(PlainText(markEnd))}},
+		{"rows scrolled off a region that starts mid-screen are kept", "\x1b[2;3r\x1b[1;1Hheader\x1b[3;1Hr1\r\nr2\r\nr3\r\n",
+			[]string{"", "r1", "r2", "header", "r3"}},
+		{"a soft-wrapped line is one line", "0123456789abcdef\r\n", []string{"0123456789abcdef"}},
+		{"a soft-wrapped line keeps its blanks at the wrap", "0123456 89 bcdef\r\n", []string{"0123456 89 bcdef"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got := terminal(tc.raw, 10, 4)
+			if strings.Join(got, "\n") != strings.Join(tc.want, "\n") {
+				t.Fatalf("\n got %q\nwant %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestATerminalsLineFeedDoesNotReturn(t *testing.T) {
+	got := terminal("one\ntwo\r\n", 20, 4)
+	if want := []string{"one", "   two"}; strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+	got = emulate("one\ntwo\r\n", 0)
+	if want := []string{"one", "two"}; strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("text from a pipe: got %q, want %q", got, want)
+	}
+}
+
+func TestScreenShowsTheLiveScreen(t *testing.T) {
+	e := NewTerminal(10, 4, nil)
+	e.Write([]byte("one\r\n0123456789abc\r\n\x1b[31mred"))
+	var got []string
+	e.Screen(func(line []byte) { got = append(got, string(PlainText(line))) })
+	if want := []string{"one", "0123456789abc", "red"}; strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("screen %q, want %q", got, want)
+	}
+}
+
 // Captured output is untrusted: whatever it holds, the emulator neither
 // panics nor lets anything but colours through, at any size, resized at
 // any point.
@@ -173,5 +238,28 @@ func TestAnEndlessLineIsCutNotHeld(t *testing.T) {
 	e.Close()
 	if longest > maxLine+80 || total != 5_000_000 {
 		t.Fatalf("longest line %d bytes, %d bytes in all; want at most %d, and 5000000", longest, total, maxLine+80)
+	}
+}
+
+// The case: 5,000 lines printed on the alternate screen, and the
+// program crashes with it on. Every line is kept, in order.
+func TestFiveThousandLinesOnTheAlternateScreenAreKept(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("$ prog\r\n\x1b[?1049h\x1b[H\x1b[2J")
+	for i := 1; i <= 5000; i++ {
+		fmt.Fprintf(&b, "line %d\r\n", i)
+	}
+	got := terminal(b.String(), 80, 24)
+	n := 0
+	for _, l := range got {
+		if strings.HasPrefix(l, "line ") {
+			n++
+			if want := fmt.Sprintf("line %d", n); l != want {
+				t.Fatalf("line %q where %q belongs", l, want)
+			}
+		}
+	}
+	if n != 5000 || got[0] != "$ prog" || got[1] != string(PlainText(markScrolled)) || got[len(got)-1] != string(PlainText(markEnd)) {
+		t.Fatalf("%d of 5000 lines kept; first %q, %q, last %q", n, got[0], got[1], got[len(got)-1])
 	}
 }
