@@ -2,8 +2,11 @@ package capture
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"io"
+	"math"
+	"math/bits"
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -11,17 +14,46 @@ import (
 	"calm/storage"
 )
 
-// CastReader reads an asciicast v2 stream as it arrives in pieces (a
+// CastReader reads an asciicast stream as it arrives in pieces (a
 // session's bytes from the store, or a journal) and calls Header once and
 // Event for every event. Lines that do not parse (a journal cut by a crash,
 // damage) are skipped: what can be read is shown.
+//
+// asciicast v3 (asciinema 3's default: the size under "term", each event's
+// time counted from the one before, comment lines) is read too, and given
+// to Header and Event as v2 is: Version 2, times from the start.
 type CastReader struct {
 	Header func(h Header)
 	Event  func(at float64, kind string, data string)
+	// EventBytes, when set, is called instead of Event, with the data in a
+	// buffer valid only during the call: no copy for a reader that only
+	// looks (deriving a session's text).
+	EventBytes func(at float64, kind string, data []byte)
+
+	// Version is the stream's asciicast version once its header is read
+	// (2 or 3); 0 if its first line was no header calm reads.
+	Version int
+	// Skipped counts the lines that were neither the header nor an event.
+	Skipped int
 
 	partial []byte
 	started bool
 	scratch []byte // decoded event data, reused
+	clock   int64  // v3: the time of the last event, in microseconds
+}
+
+// castHeader is the first line of asciicast v2 or v3.
+type castHeader struct {
+	Version   int               `json:"version"`
+	Width     int               `json:"width"`
+	Height    int               `json:"height"`
+	Timestamp int64             `json:"timestamp"`
+	Title     string            `json:"title"`
+	Env       map[string]string `json:"env"`
+	Term      struct {
+		Cols int `json:"cols"`
+		Rows int `json:"rows"`
+	} `json:"term"`
 }
 
 func (c *CastReader) Write(p []byte) (int, error) {
@@ -56,16 +88,30 @@ func (c *CastReader) Close() error {
 func (c *CastReader) line(line []byte) {
 	if !c.started {
 		c.started = true
-		var h Header
-		if json.Unmarshal(line, &h) == nil && h.Version == 2 {
+		var h castHeader
+		if json.Unmarshal(line, &h) == nil && (h.Version == 2 || h.Version == 3) {
+			c.Version = h.Version
+			if h.Version == 3 {
+				h.Width, h.Height = h.Term.Cols, h.Term.Rows
+			}
 			if c.Header != nil {
-				c.Header(h)
+				c.Header(Header{Version: 2, Width: h.Width, Height: h.Height, Timestamp: h.Timestamp, Title: h.Title, Env: h.Env})
 			}
 			return
 		}
 	}
+	if c.Version == 3 {
+		if t := bytes.TrimSpace(line); len(t) == 0 || t[0] == '#' {
+			return // v3's blank and comment lines
+		}
+	}
 	if at, kind, data, ok := parseEvent(line, c.scratch[:0]); ok {
 		c.scratch = data[:0]
+		at = c.absolute(at)
+		if c.EventBytes != nil {
+			c.EventBytes(at, kind, data)
+			return
+		}
 		if c.Event != nil {
 			c.Event(at, kind, string(data))
 		}
@@ -73,19 +119,37 @@ func (c *CastReader) line(line []byte) {
 	}
 	var ev [3]json.RawMessage
 	if json.Unmarshal(line, &ev) != nil {
+		c.Skipped++
 		return
 	}
 	at, err := strconv.ParseFloat(string(ev[0]), 64)
 	if err != nil || at < 0 {
+		c.Skipped++
 		return
 	}
 	var kind, data string
 	if json.Unmarshal(ev[1], &kind) != nil || json.Unmarshal(ev[2], &data) != nil {
+		c.Skipped++
+		return
+	}
+	at = c.absolute(at)
+	if c.EventBytes != nil {
+		c.EventBytes(at, kind, []byte(data))
 		return
 	}
 	if c.Event != nil {
 		c.Event(at, kind, data)
 	}
+}
+
+// absolute turns a v3 event's interval into its time from the start,
+// counted in whole microseconds so that a long recording does not drift.
+func (c *CastReader) absolute(at float64) float64 {
+	if c.Version != 3 {
+		return at
+	}
+	c.clock += int64(math.Round(at * 1e6))
+	return float64(c.clock) / 1e6
 }
 
 // ParseSize reads a resize event's "COLSxROWS".
@@ -107,7 +171,7 @@ var newline = []byte{'\n'}
 // for view and search (storage.Options.Derive).
 func DeriveText(cast io.Reader, text io.Writer) error {
 	var werr error
-	emu := NewEmulator(0, 0, func(line []byte, _ float64) {
+	emu := NewTerminal(0, 0, func(line []byte, _ float64) {
 		if werr == nil {
 			_, werr = text.Write(line)
 		}
@@ -117,13 +181,13 @@ func DeriveText(cast io.Reader, text io.Writer) error {
 	})
 	r := CastReader{
 		Header: func(h Header) { emu.Resize(h.Width, h.Height) },
-		Event: func(at float64, kind, data string) {
+		EventBytes: func(at float64, kind string, data []byte) {
 			switch kind {
 			case "o":
 				emu.SetTime(at)
-				emu.Write([]byte(data))
+				emu.Write(data)
 			case "r":
-				if cols, rows, ok := ParseSize(data); ok {
+				if cols, rows, ok := ParseSize(string(data)); ok {
 					emu.Resize(cols, rows)
 				}
 			}
@@ -218,6 +282,16 @@ func jsonString(p, dst []byte) (s, rest []byte, ok bool) {
 	}
 	i, start := 1, 1
 	for i < len(p) {
+		for i+8 <= len(p) {
+			if m := stringSpecials(binary.LittleEndian.Uint64(p[i:])); m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
+				break
+			}
+			i += 8
+		}
+		if i >= len(p) {
+			break
+		}
 		b := p[i]
 		switch {
 		case b == '"':
@@ -274,6 +348,15 @@ func jsonString(p, dst []byte) (s, rest []byte, ok bool) {
 		start = i
 	}
 	return nil, nil, false
+}
+
+// stringSpecials marks (high bit) the bytes of x that end a plain run in
+// a JSON string: a quote, a backslash or a control byte. As specialBytes,
+// only the lowest mark is exact.
+func stringSpecials(x uint64) uint64 {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	quote, backslash := x^(ones*'"'), x^(ones*'\\')
+	return ((x-ones*0x20)&^x | (quote-ones)&^quote | (backslash-ones)&^backslash) & highs
 }
 
 // hexRune reads four hex digits; n is -1 if they are not.

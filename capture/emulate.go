@@ -2,49 +2,58 @@ package capture
 
 import (
 	"bytes"
-	"image/color"
-	"io"
-	"strings"
 	"unicode/utf8"
 
-	uv "github.com/charmbracelet/ultraviolet"
-	"github.com/charmbracelet/x/ansi"
-	"github.com/charmbracelet/x/vt"
 	"github.com/mattn/go-runewidth"
 )
 
-// Emulator turns raw terminal output into the lines a person saw: carriage
-// returns and backspaces overwrite, erases erase, the cursor moves among the
-// last screenful of lines (progress bars, readline editing), wide characters
-// take two columns, colours are kept as SGR sequences, and every other
-// sequence is dropped: nothing in a derived line can act on a terminal.
+// Emulator turns raw terminal output into the lines a person saw. It models
+// the screen as a terminal does: a grid of the session's width and height
+// with soft-wrapped rows, a scroll region, saved cursors, insert and delete
+// of lines and characters, tab stops, origin mode, the alternate screen and
+// resizes, and keeps colours as SGR sequences. Every other sequence is
+// dropped: nothing in a derived line can act on a terminal.
 //
-// Lines are logical, not wrapped at the terminal's width, so a JSON document
-// printed on one line stays one line to search and extract. A full-screen
-// program (the alternate screen: less, vim, top) is run through a complete
-// emulator, charmbracelet/x/vt, and what its screen showed when the program
-// left is kept between two marker lines. The hot path is this file's own
-// parser: x/vt emulates every cell of a fixed screen and runs at about
-// 3 MB/s on shell output, far too slow for a million-line scrollback.
+// The derived text is history, and nothing displayed is lost from it: a row
+// goes into it when it leaves the screen, by scrolling or by an erase of
+// the whole screen (ESC[2J, ESC[J from the top, RIS), in its final state;
+// ESC[3J, which erases a terminal's scrollback, erases nothing here. Rows a
+// soft wrap joined are one line again, so a JSON document printed on one
+// line stays one line to search and extract. A full-screen program (the
+// alternate screen: less, vim, top) leaves its last screen between two
+// marker lines, and the rows that scrolled off its screen before that
+// under a marker of their own. When it starts, the rows above the cursor go
+// into history first, so history stays in the order things were shown.
 type Emulator struct {
 	// Emit receives each finished line: text with SGR sequences only, and the
 	// time (seconds into the stream) its first character was written. The
 	// slice is only valid during the call.
 	Emit func(line []byte, at float64)
 
-	rows  int       // how many recent lines the cursor can reach
-	cols  int       // for the alternate screen
-	now   float64   // the time of what is being written
-	win   [][]cell  // the last lines, still editable; the last is the newest
-	raw   [][]byte  // a plain line of win kept as bytes until it is edited
-	at    []float64 // when each line of win was begun
-	free  [][]byte  // raw buffers to reuse
-	spare [][]cell  // cell buffers to reuse
-	row   int       // cursor row in win
-	col   int       // cursor column
-	st    Style
-	sRow  int // saved cursor (ESC 7), counted back from the newest line
-	sCol  int
+	cols, rows int
+	now        float64
+	// newlineMode: a line feed also returns the carriage, as text from a
+	// pipe or file means; a terminal's stream (NewTerminal) has its own CR.
+	newlineMode bool
+
+	main, alt *screen
+	scr       *screen // the active one
+	inAlt     bool
+	altMarked bool // rows have scrolled off the alternate screen, under their marker
+
+	pen      Style
+	autowrap bool
+	origin   bool
+	insert   bool
+	graphics [2]bool // G0, G1 designated as DEC special graphics (line drawing)
+	shifted  bool    // G1 invoked (SO)
+	last     rune    // the last character printed, for REP
+
+	// A history line being assembled from soft-wrapped rows.
+	pend     []byte
+	pendCut  int // its length with trailing blanks cut
+	pendAt   float64
+	havePend bool
 
 	// the escape-sequence parser
 	state   parseState
@@ -52,15 +61,43 @@ type Emulator struct {
 	param   int
 	hasP    bool
 	private byte // '?' or '>' etc. right after CSI
+	inter   byte // an intermediate byte (0x20-0x2f) in a sequence
 	partial []byte
 
-	alt    *vt.Emulator // non-nil while a full-screen program runs
-	altRaw []byte       // the raw sequence being passed to alt
-	out    []byte       // scratch for rendering a line
+	spare []*line
+	out   []byte
+}
+
+type screen struct {
+	lines    []*line
+	x, y     int
+	wrapNext bool // the last column was written: the next character wraps
+	top, bot int  // the scroll region, inclusive
+	saved    savedCursor
+	tabs     []bool // nil: a stop every 8 columns
+}
+
+type savedCursor struct {
+	x, y     int
+	wrapNext bool
+	pen      Style
+	origin   bool
+	graphics [2]bool
+	shifted  bool
+}
+
+// line is a screen row. A row written by the fast path is kept as its
+// derived bytes (raw) until something edits it.
+type line struct {
+	cells []cell
+	raw   []byte
+	isRaw bool
+	cont  bool // continues the row above (a soft wrap)
+	at    float64
 }
 
 type cell struct {
-	r    rune   // 0: the right half of a wide character
+	r    rune   // 0: the right half of a wide character, or the rest of a tab
 	comb string // combining marks that follow r
 	st   Style
 }
@@ -74,39 +111,97 @@ const (
 	pCSI
 	pString
 	pStringEsc
-	pStringC2 // 0xc2 inside a string: U+009C (ST) if 0x9c follows
 )
 
-// NewEmulator returns an emulator for a terminal of cols x rows; 0 means
-// unknown (80 x 24).
+// The marker lines around what a full-screen program showed.
+var (
+	markScrolled = []byte("\x1b[0;2m── full-screen program, rows that scrolled off its screen ──\x1b[0m")
+	markLast     = []byte("\x1b[0;2m── full-screen program, its last screen ──\x1b[0m")
+	markEnd      = []byte("\x1b[0;2m── end of full-screen program ──\x1b[0m")
+)
+
+// NewEmulator returns an emulator for text from a pipe or a file, where a
+// line feed starts a new line; cols x rows of 0 mean unknown (textColumns x
+// 24).
 func NewEmulator(cols, rows int, emit func(line []byte, at float64)) *Emulator {
+	if cols <= 0 {
+		cols = textColumns
+	}
+	e := NewTerminal(cols, rows, emit)
+	e.newlineMode = true
+	return e
+}
+
+// textColumns is the width text of unknown width is laid out in: wide, as
+// no terminal wrapped it, so its long lines stay on the fast path.
+const textColumns = 512
+
+// NewTerminal returns an emulator for what a program wrote to a terminal (a
+// session), where a line feed only moves down, as with stty -onlcr.
+func NewTerminal(cols, rows int, emit func(line []byte, at float64)) *Emulator {
 	if cols <= 0 {
 		cols = 80
 	}
 	if rows <= 0 {
 		rows = 24
 	}
-	return &Emulator{Emit: emit, rows: rows, cols: cols, win: [][]cell{nil}, raw: [][]byte{nil}, at: []float64{0}}
+	e := &Emulator{Emit: emit, cols: cols, rows: rows, autowrap: true}
+	e.main = e.newScreen()
+	e.scr = e.main
+	return e
+}
+
+func (e *Emulator) newScreen() *screen {
+	s := &screen{lines: make([]*line, e.rows), bot: e.rows - 1}
+	for i := range s.lines {
+		s.lines[i] = &line{at: e.now}
+	}
+	return s
 }
 
 // SetTime sets the stream time of what is written next.
-func (e *Emulator) SetTime(t float64) {
-	e.now = t
-	if e.row == len(e.win)-1 && len(e.win[e.row]) == 0 && e.raw[e.row] == nil {
-		e.at[e.row] = t
-	}
-}
+func (e *Emulator) SetTime(t float64) { e.now = t }
 
-// Resize follows the terminal's size.
+// Resize follows the terminal's size. Rows keep what they hold when the
+// screen narrows (a terminal reflows them; the text is the same).
 func (e *Emulator) Resize(cols, rows int) {
-	if cols > 0 {
-		e.cols = cols
+	if cols <= 0 {
+		cols = e.cols
 	}
-	if rows > 0 {
-		e.rows = rows
+	if rows <= 0 {
+		rows = e.rows
 	}
-	if e.alt != nil {
-		e.alt.Resize(e.cols, e.rows)
+	if cols == e.cols && rows == e.rows {
+		return
+	}
+	e.cols, e.rows = cols, rows
+	for _, s := range []*screen{e.main, e.alt} {
+		if s == nil {
+			continue
+		}
+		for len(s.lines) > rows {
+			last := len(s.lines) - 1
+			if last > s.y && e.blankLine(s.lines[last]) {
+				e.recycle(s.lines[last])
+				s.lines = s.lines[:last]
+				continue
+			}
+			if s == e.main {
+				e.pushRow(s.lines[0], s.lines[1].cont)
+			}
+			e.recycle(s.lines[0])
+			s.lines = append(s.lines[:0], s.lines[1:]...)
+			s.y--
+			s.saved.y = max(s.saved.y-1, 0)
+		}
+		for len(s.lines) < rows {
+			s.lines = append(s.lines, e.fresh())
+		}
+		s.x, s.y = min(s.x, cols-1), min(max(s.y, 0), rows-1)
+		s.wrapNext = false
+		s.top, s.bot = 0, rows-1
+		s.tabs = nil
+		s.saved.x, s.saved.y = min(s.saved.x, cols-1), min(s.saved.y, rows-1)
 	}
 }
 
@@ -123,21 +218,24 @@ func (e *Emulator) Write(p []byte) (int, error) {
 		r, size := utf8.DecodeRune(buf)
 		p = p[max(size-len(e.partial), 0):]
 		e.partial = e.partial[:0]
-		if r >= 0x80 && r < 0xa0 {
-			e.c1(r)
-		} else {
-			e.print(r)
-		}
+		e.rune(r)
 	}
 	for len(p) > 0 {
+		c := p[0]
 		if e.state == pGround {
-			if k := e.fastLine(p); k > 0 {
+			if e.scr.x == 0 {
+				if k := e.fastLine(p); k > 0 {
+					p = p[k:]
+					continue
+				}
+			}
+			if c >= 0x20 && c < 0x7f && !e.graphicsOn() {
+				k := e.printASCII(p)
 				p = p[k:]
 				continue
 			}
 		}
-		c := p[0]
-		if c < 0x80 || e.state != pGround {
+		if c < 0x80 || e.state == pCSI || e.state == pEscape || e.state == pEscInter {
 			e.byte(c)
 			p = p[1:]
 			continue
@@ -148,56 +246,233 @@ func (e *Emulator) Write(p []byte) (int, error) {
 		}
 		r, size := utf8.DecodeRune(p)
 		p = p[size:]
-		if r >= 0x80 && r < 0xa0 {
-			e.c1(r)
-			continue
-		}
-		e.print(r)
+		e.rune(r)
 	}
 	return n, nil
 }
 
-// fastLine emits a whole plain line (printable ASCII up to '\n') in one step
-// when nothing on screen can change it; most of any log is such lines.
+// rune handles one decoded character outside the ASCII range.
+func (e *Emulator) rune(r rune) {
+	if r >= 0x80 && r < 0xa0 {
+		if e.state == pString || e.state == pStringEsc {
+			if r == 0x9c {
+				e.state = pGround // ST ends the string; other C1 are its content
+			} else {
+				e.state = pString
+			}
+			return
+		}
+		e.c1(r)
+		return
+	}
+	switch e.state {
+	case pGround:
+		e.print(r)
+	case pString, pStringEsc:
+		e.state = pString // carried by a string, shown nowhere
+	}
+}
+
+func (e *Emulator) graphicsOn() bool {
+	if e.shifted {
+		return e.graphics[1]
+	}
+	return e.graphics[0]
+}
+
+// fastLine takes a whole line (printable ASCII and SGR sequences, up to its
+// line feed) in one step when it starts a fresh bottom row of a plain
+// screen, and stores it as its derived bytes: most of any log is such lines.
+// It declines (0) anything else, and the general path does it cell by cell.
 func (e *Emulator) fastLine(p []byte) int {
-	if e.alt != nil || e.row != len(e.win)-1 || e.col != 0 || len(e.win[e.row]) != 0 || e.raw[e.row] != nil || !e.st.IsZero() {
+	s := e.scr
+	if e.inAlt || s.x != 0 || s.wrapNext || s.y != s.bot || s.top != 0 || s.bot != e.rows-1 || e.insert || !e.autowrap || e.graphicsOn() {
 		return 0
 	}
-	i := bytes.IndexByte(p, '\n')
-	if i < 0 {
+	l := s.lines[s.y]
+	if l.isRaw || len(l.cells) != 0 {
 		return 0
 	}
-	line := p[:i]
-	if len(line) > 0 && line[len(line)-1] == '\r' {
-		line = line[:len(line)-1]
-	}
-	for _, c := range line {
-		if (c < 0x20 && c != '\t') || c >= 0x7f {
+	pen := e.pen
+	raw := l.raw[:0]
+	cur := Style{}
+	keep, keepSt := 0, Style{}
+	col := 0
+	plain := true
+	// The scan stops at the first byte it cannot take, so a stream of \r
+	// progress updates costs no more than the general path.
+	j := 0
+	for ; ; j++ {
+		if j >= len(p) {
+			e.pen = pen
 			return 0
 		}
+		c := p[j]
+		if c >= 0x20 && c < 0x7f {
+			if e.pen != cur {
+				if e.pen.IsZero() {
+					raw = append(raw, "\x1b[0m"...)
+				} else {
+					raw = e.pen.AppendSGR(raw)
+				}
+				cur = e.pen
+			}
+			k := j + 1
+			for k < len(p) && p[k] >= 0x20 && p[k] < 0x7f {
+				k++
+			}
+			run := p[j:k]
+			raw = append(raw, run...)
+			col += len(run)
+			if !blankLooks(cur) {
+				keep, keepSt = len(raw), cur
+			} else if n := len(bytes.TrimRight(run, " ")); n > 0 {
+				keep, keepSt = len(raw)-len(run)+n, cur
+			}
+			j = k - 1
+			continue
+		}
+		switch {
+		case c == '\n':
+			if !e.newlineMode {
+				e.pen = pen
+				return 0
+			}
+		case c == '\r':
+			if j+1 >= len(p) || p[j+1] != '\n' {
+				e.pen = pen
+				return 0
+			}
+			j++
+		case c == '\t' && s.tabs == nil:
+			col = (col/8 + 1) * 8
+			if col >= e.cols {
+				e.pen = pen
+				return 0
+			}
+			plain = false
+		case c == 0x1b:
+			k := e.fastSGR(p[j:])
+			if k == 0 {
+				e.pen = pen
+				return 0
+			}
+			j += k - 1
+			plain = false
+			continue
+		default:
+			e.pen = pen
+			return 0
+		}
+		if c != '\t' {
+			break
+		}
+		if e.pen != cur {
+			if e.pen.IsZero() {
+				raw = append(raw, "\x1b[0m"...)
+			} else {
+				raw = e.pen.AppendSGR(raw)
+			}
+			cur = e.pen
+		}
+		raw = append(raw, c)
+		keep, keepSt = len(raw), cur
 	}
-	var buf []byte
-	if n := len(e.free); n > 0 {
-		buf, e.free = e.free[n-1][:0], e.free[:n-1]
+	i := j // at the line feed
+	if col > e.cols {
+		e.pen = pen
+		if !plain {
+			return 0
+		}
+		text := bytes.TrimSuffix(p[:i], []byte{'\r'})
+		return e.fastWrapped(text, i+1)
 	}
-	e.raw[e.row] = append(buf, bytes.TrimRight(line, " ")...)
+	raw = raw[:keep]
+	if !keepSt.IsZero() {
+		raw = append(raw, "\x1b[0m"...)
+	}
+	l.raw, l.isRaw, l.at = raw, len(raw) > 0, e.now
 	e.lineFeed()
 	return i + 1
 }
 
-func (e *Emulator) byte(c byte) {
-	if e.alt != nil {
-		e.altRaw = append(e.altRaw, c)
+// fastWrapped stores a plain line longer than the screen is wide as the
+// rows a terminal wraps it into.
+func (e *Emulator) fastWrapped(text []byte, used int) int {
+	s := e.scr
+	for first := true; ; first = false {
+		l := s.lines[s.y]
+		chunk := text[:min(len(text), e.cols)]
+		text = text[len(chunk):]
+		raw := append(l.raw[:0], chunk...)
+		if len(text) == 0 {
+			raw = bytes.TrimRight(raw, " ")
+		}
+		l.raw, l.isRaw, l.at, l.cont = raw, len(raw) > 0, e.now, !first
+		if len(text) == 0 {
+			break
+		}
+		e.index()
 	}
+	e.lineFeed()
+	return used
+}
+
+// fastSGR applies an SGR sequence at the start of p and says how long it
+// was; 0 if p does not start with one.
+func (e *Emulator) fastSGR(p []byte) int {
+	if len(p) < 3 || p[1] != '[' {
+		return 0
+	}
+	e.params = e.params[:0]
+	n, have := 0, false
+	for j := 2; j < len(p); j++ {
+		c := p[j]
+		switch {
+		case c >= '0' && c <= '9':
+			n = min(n*10+int(c-'0'), 1<<16)
+			have = true
+		case c == ';' || c == ':':
+			e.params = append(e.params, n)
+			n, have = 0, false
+		case c == 'm':
+			if have || len(e.params) > 0 {
+				e.params = append(e.params, n)
+			}
+			e.pen.ApplySGR(e.params)
+			return j + 1
+		default:
+			return 0
+		}
+	}
+	return 0
+}
+
+// printASCII prints a run of printable ASCII, cell by cell.
+func (e *Emulator) printASCII(p []byte) int {
+	k := 0
+	for k < len(p) && p[k] >= 0x20 && p[k] < 0x7f {
+		e.print(rune(p[k]))
+		k++
+	}
+	return k
+}
+
+func (e *Emulator) byte(c byte) {
 	switch e.state {
 	case pGround:
 		e.control(c)
 	case pEscape:
 		e.escape(c)
 	case pEscInter:
-		if c >= 0x30 && c <= 0x7e {
+		switch {
+		case c >= 0x30 && c <= 0x7e:
 			e.state = pGround
-		} else if c < 0x20 || c > 0x7e {
+			e.escFinal(e.inter, c)
+		case c >= 0x20 && c <= 0x2f:
+		case c == 0x1b:
+			e.state = pEscape
+		default:
 			e.state = pGround
 		}
 	case pCSI:
@@ -208,18 +483,6 @@ func (e *Emulator) byte(c byte) {
 			e.state = pGround
 		case 0x1b:
 			e.state = pStringEsc
-		case 0xc2:
-			e.state = pStringC2
-		}
-	case pStringC2:
-		switch c {
-		case 0x9c:
-			e.state = pGround
-		case 0x1b:
-			e.state = pStringEsc
-		case 0xc2:
-		default:
-			e.state = pString
 		}
 	case pStringEsc:
 		if c == '\\' {
@@ -227,9 +490,6 @@ func (e *Emulator) byte(c byte) {
 		} else if c != 0x1b {
 			e.state = pString
 		}
-	}
-	if e.alt != nil && e.state == pGround {
-		e.passToAlt()
 	}
 }
 
@@ -245,26 +505,27 @@ func (e *Emulator) c1(r rune) {
 }
 
 func (e *Emulator) control(c byte) {
-	if e.alt != nil {
-		if c == 0x1b {
-			e.state = pEscape
-		}
-		return // the alternate screen gets the byte in passToAlt
-	}
+	s := e.scr
 	switch c {
 	case 0x1b:
 		e.state = pEscape
 	case '\n', 0x0b, 0x0c:
 		e.lineFeed()
-		e.col = 0
 	case '\r':
-		e.col = 0
+		s.x, s.wrapNext = 0, false
 	case '\b':
-		if e.col > 0 {
-			e.col--
+		if s.wrapNext {
+			s.wrapNext = false
+		}
+		if s.x > 0 {
+			s.x--
 		}
 	case '\t':
 		e.tab()
+	case 0x0e:
+		e.shifted = true
+	case 0x0f:
+		e.shifted = false
 	default:
 		if c >= 0x20 && c < 0x7f {
 			e.print(rune(c))
@@ -274,30 +535,46 @@ func (e *Emulator) control(c byte) {
 
 func (e *Emulator) escape(c byte) {
 	e.state = pGround
+	s := e.scr
 	switch c {
 	case '[':
 		e.state = pCSI
 		e.params = e.params[:0]
-		e.param, e.hasP, e.private = 0, false, 0
+		e.param, e.hasP, e.private, e.inter = 0, false, 0, 0
 	case ']', 'P', 'X', '^', '_':
 		e.state = pString
 	case '7':
-		e.sRow, e.sCol = len(e.win)-1-e.row, e.col
+		e.saveCursor()
 	case '8':
-		e.row, e.col = max(len(e.win)-1-e.sRow, 0), e.sCol
+		e.restoreCursor()
+	case 'D':
+		e.index()
+	case 'E':
+		e.index()
+		s.x = 0
 	case 'M':
-		if e.row > 0 {
-			e.row--
-		}
+		e.reverseIndex()
+	case 'H':
+		e.setTab(s.x, true)
 	case 'c':
-		e.flushAll()
-		e.st = Style{}
+		e.reset()
 	case 0x1b:
 		e.state = pEscape
 	default:
 		if c >= 0x20 && c <= 0x2f {
+			e.inter = c
 			e.state = pEscInter
 		}
+	}
+}
+
+// escFinal ends an escape sequence with an intermediate: charset choices.
+func (e *Emulator) escFinal(inter, final byte) {
+	switch inter {
+	case '(':
+		e.graphics[0] = final == '0'
+	case ')':
+		e.graphics[1] = final == '0'
 	}
 }
 
@@ -311,6 +588,8 @@ func (e *Emulator) csiByte(c byte) {
 		e.param, e.hasP = 0, false
 	case c >= '<' && c <= '?':
 		e.private = c
+	case c >= 0x20 && c <= 0x2f:
+		e.inter = c
 	case c >= 0x40 && c <= 0x7e:
 		if e.hasP || len(e.params) > 0 {
 			e.params = append(e.params, e.param)
@@ -320,9 +599,7 @@ func (e *Emulator) csiByte(c byte) {
 	case c == 0x1b:
 		e.state = pEscape
 	case c < 0x20:
-		if e.alt == nil {
-			e.control(c) // C0 inside a sequence acts at once
-		}
+		e.control(c) // C0 inside a sequence acts at once
 	}
 }
 
@@ -334,287 +611,832 @@ func (e *Emulator) arg(i, def int) int {
 }
 
 func (e *Emulator) csi(final byte) {
-	if e.private == '?' {
-		if final == 'h' || final == 'l' {
-			for _, m := range e.params {
-				if m == 1049 || m == 1047 || m == 47 {
-					e.altScreen(final == 'h')
-				}
-			}
+	s := e.scr
+	if e.inter != 0 {
+		if e.inter == '!' && final == 'p' {
+			e.softReset()
 		}
 		return
 	}
-	if e.alt != nil || e.private != 0 {
+	if e.private == '?' {
+		switch final {
+		case 'h', 'l':
+			for _, m := range e.params {
+				e.privateMode(m, final == 'h')
+			}
+		case 'J':
+			e.eraseDisplay(e.arg(0, 0))
+		case 'K':
+			e.eraseLine(e.arg(0, 0))
+		}
+		return
+	}
+	if e.private != 0 {
 		return
 	}
 	switch final {
 	case 'm':
-		e.st.ApplySGR(e.params)
+		e.pen.ApplySGR(e.params)
 	case 'A':
-		e.row = max(e.row-e.arg(0, 1), 0)
-	case 'B', 'e':
-		for range e.arg(0, 1) {
-			if e.row == len(e.win)-1 {
-				break
-			}
-			e.row++
+		top := 0
+		if s.y >= s.top {
+			top = s.top
 		}
+		e.moveTo(s.x, max(s.y-e.arg(0, 1), top))
+	case 'B', 'e':
+		bot := e.rows - 1
+		if s.y <= s.bot {
+			bot = s.bot
+		}
+		e.moveTo(s.x, min(s.y+e.arg(0, 1), bot))
 	case 'C', 'a':
-		e.col += e.arg(0, 1)
+		e.moveTo(s.x+e.arg(0, 1), s.y)
 	case 'D':
-		e.col = max(e.col-e.arg(0, 1), 0)
+		e.moveTo(s.x-e.arg(0, 1), s.y)
 	case 'E':
-		e.row = min(e.row+e.arg(0, 1), len(e.win)-1)
-		e.col = 0
+		bot := e.rows - 1
+		if s.y <= s.bot {
+			bot = s.bot
+		}
+		e.moveTo(0, min(s.y+e.arg(0, 1), bot))
 	case 'F':
-		e.row = max(e.row-e.arg(0, 1), 0)
-		e.col = 0
+		top := 0
+		if s.y >= s.top {
+			top = s.top
+		}
+		e.moveTo(0, max(s.y-e.arg(0, 1), top))
 	case 'G', '`':
-		e.col = e.arg(0, 1) - 1
+		e.moveTo(e.arg(0, 1)-1, s.y)
 	case 'H', 'f':
-		e.moveTo(e.arg(0, 1)-1, e.arg(1, 1)-1)
+		e.moveAbs(e.arg(1, 1)-1, e.arg(0, 1)-1)
 	case 'd':
-		e.moveTo(e.arg(0, 1)-1, e.col)
+		e.moveAbs(s.x, e.arg(0, 1)-1)
+	case 'I':
+		for range e.arg(0, 1) {
+			e.tabStop()
+		}
+	case 'Z':
+		for range e.arg(0, 1) {
+			e.backTab()
+		}
 	case 'K':
 		e.eraseLine(e.arg(0, 0))
 	case 'J':
 		e.eraseDisplay(e.arg(0, 0))
+	case 'L':
+		e.insertLines(e.arg(0, 1))
+	case 'M':
+		e.deleteLines(e.arg(0, 1))
 	case 'P':
-		line := e.cells()
-		if e.col < len(line) {
-			k := min(e.arg(0, 1), len(line)-e.col)
-			e.win[e.row] = append(line[:e.col], line[e.col+k:]...)
-		}
+		e.deleteChars(e.arg(0, 1))
 	case '@':
-		line := e.cells()
-		if e.col < len(line) {
-			k := e.arg(0, 1)
-			blank := make([]cell, k)
-			for i := range blank {
-				blank[i] = cell{r: ' ', st: e.st}
-			}
-			e.win[e.row] = append(line[:e.col], append(blank, line[e.col:]...)...)
-		}
+		e.insertChars(e.arg(0, 1))
 	case 'X':
-		line := e.cells()
-		for i := e.col; i < min(e.col+e.arg(0, 1), len(line)); i++ {
-			line[i] = cell{r: ' ', st: e.st}
+		e.eraseChars(e.arg(0, 1))
+	case 'S':
+		e.scrollUp(e.arg(0, 1))
+	case 'T':
+		if len(e.params) <= 1 {
+			e.scrollDown(e.arg(0, 1))
 		}
+	case 'b':
+		if e.last != 0 {
+			for range min(e.arg(0, 1), 1<<16) {
+				e.print(e.last)
+			}
+		}
+	case 'g':
+		switch e.arg(0, 0) {
+		case 0:
+			e.setTab(s.x, false)
+		case 3:
+			s.tabs = make([]bool, e.cols)
+		}
+	case 'h', 'l':
+		for _, m := range e.params {
+			switch m {
+			case 4:
+				e.insert = final == 'h'
+			case 20:
+				e.newlineMode = final == 'h'
+			}
+		}
+	case 'r':
+		top, bot := e.arg(0, 1)-1, e.arg(1, e.rows)-1
+		bot = min(bot, e.rows-1)
+		if top < bot {
+			s.top, s.bot = top, bot
+			e.moveAbs(0, 0)
+		}
+	case 's':
+		e.saveCursor()
+	case 'u':
+		e.restoreCursor()
 	}
 }
 
-// moveTo places the cursor at a screen row, counted from the top of the
-// window of recent lines (which starts as the top of the screen).
-func (e *Emulator) moveTo(row, col int) {
-	row = min(max(row, 0), e.rows-1)
-	for len(e.win) <= row {
-		e.win = append(e.win, nil)
-		e.raw = append(e.raw, nil)
-		e.at = append(e.at, e.now)
+func (e *Emulator) privateMode(m int, on bool) {
+	switch m {
+	case 6:
+		e.origin = on
+		e.moveAbs(0, 0)
+	case 7:
+		e.autowrap = on
+	case 1048:
+		if on {
+			e.saveCursor()
+		} else {
+			e.restoreCursor()
+		}
+	case 1049:
+		if on {
+			if !e.inAlt {
+				e.leaveMainRowsAbove()
+				e.saveCursor()
+				e.altScreen(true)
+			}
+		} else if e.inAlt {
+			e.altScreen(false)
+			e.restoreCursor()
+		}
+	case 1047, 47:
+		if on && !e.inAlt {
+			e.leaveMainRowsAbove()
+		}
+		e.altScreen(on)
 	}
-	e.row, e.col = row, max(col, 0)
 }
 
-func (e *Emulator) eraseLine(mode int) {
-	line := e.cells()
-	switch mode {
-	case 0:
-		if e.col < len(line) {
-			e.win[e.row] = line[:e.col]
-		}
-	case 1:
-		for i := 0; i <= e.col && i < len(line); i++ {
-			line[i] = cell{r: ' '}
-		}
-	case 2:
-		e.win[e.row] = line[:0]
-	}
+// moveTo moves the cursor within the screen.
+func (e *Emulator) moveTo(x, y int) {
+	s := e.scr
+	s.x, s.y = min(max(x, 0), e.cols-1), min(max(y, 0), e.rows-1)
+	s.wrapNext = false
 }
 
-func (e *Emulator) eraseDisplay(mode int) {
-	switch mode {
-	case 0: // below: redrawn progress and prompts
-		e.eraseLine(0)
-		e.win = e.win[:e.row+1]
-		e.raw = e.raw[:e.row+1]
-		e.at = e.at[:e.row+1]
-	case 1:
-		for i := 0; i < e.row; i++ {
-			e.win[i] = e.win[i][:0]
-			e.raw[i] = nil
-		}
-		e.eraseLine(1)
-	default: // the whole screen: what was on it had been seen, so keep it
-		e.flushAll()
+// moveAbs moves to a position counted as CUP does (from the scroll
+// region's top in origin mode).
+func (e *Emulator) moveAbs(x, y int) {
+	s := e.scr
+	if e.origin {
+		e.moveTo(x, min(s.top+max(y, 0), s.bot))
+		return
 	}
+	e.moveTo(x, y)
 }
+
+func (e *Emulator) saveCursor() {
+	s := e.scr
+	s.saved = savedCursor{x: s.x, y: s.y, wrapNext: s.wrapNext, pen: e.pen, origin: e.origin, graphics: e.graphics, shifted: e.shifted}
+}
+
+func (e *Emulator) restoreCursor() {
+	s := e.scr
+	sv := s.saved
+	s.x, s.y = min(sv.x, e.cols-1), min(sv.y, e.rows-1)
+	s.wrapNext = sv.wrapNext
+	e.pen, e.origin, e.graphics, e.shifted = sv.pen, sv.origin, sv.graphics, sv.shifted
+}
+
+func (e *Emulator) softReset() {
+	s := e.scr
+	e.insert, e.origin, e.autowrap = false, false, true
+	e.pen, e.graphics, e.shifted = Style{}, [2]bool{}, false
+	s.top, s.bot = 0, e.rows-1
+	s.saved = savedCursor{}
+}
+
+// reset is RIS: the screen goes into history, and everything starts afresh.
+func (e *Emulator) reset() {
+	if e.inAlt {
+		e.altScreen(false)
+	}
+	e.pushScreen()
+	e.softReset()
+	e.main = e.newScreen()
+	e.scr = e.main
+	e.alt = nil
+	e.last = 0
+}
+
+// row returns the cursor's row as cells, converting a raw row first.
+func (e *Emulator) row() *line {
+	l := e.scr.lines[e.scr.y]
+	if l.isRaw {
+		e.unraw(l)
+	}
+	return l
+}
+
+// unraw turns a row kept as derived bytes into cells.
+func (e *Emulator) unraw(l *line) {
+	cells := l.cells[:0]
+	StyledText(l.raw, func(text []byte, st Style) {
+		for _, c := range text {
+			if c == '\t' {
+				cells = append(cells, cell{r: '\t', st: st})
+				for len(cells)%8 != 0 {
+					cells = append(cells, cell{st: st})
+				}
+				continue
+			}
+			cells = append(cells, cell{r: rune(c), st: st})
+		}
+	})
+	l.cells, l.raw, l.isRaw = cells, l.raw[:0], false
+}
+
+func (e *Emulator) blankCell() cell { return cell{r: ' ', st: Style{Bg: e.pen.Bg}} }
 
 func (e *Emulator) print(r rune) {
-	if e.alt != nil {
-		e.altRaw = utf8.AppendRune(e.altRaw, r)
-		e.passToAlt()
-		return
+	if r < 0x7f && r > 0x5e && e.graphicsOn() {
+		r = decGraphics[r-0x5f]
 	}
-	w := runewidth.RuneWidth(r)
+	s := e.scr
+	w := 1
+	if r >= 0x7f {
+		w = runewidth.RuneWidth(r)
+	}
 	if w == 0 {
-		line := e.cells()
-		if e.col > 0 && e.col <= len(line) {
-			prev := e.col - 1
-			if line[prev].r == 0 && prev > 0 {
-				prev--
-			}
-			line[prev].comb += string(r)
-		}
+		e.combine(r)
 		return
 	}
-	e.put(cell{r: r, st: e.st}, w)
+	e.last = r
+	if s.wrapNext && e.autowrap {
+		e.wrap()
+	}
+	if s.x+w > e.cols {
+		if !e.autowrap {
+			if w > e.cols-s.x {
+				return
+			}
+		} else {
+			l := e.row()
+			for x := s.x; x < e.cols; x++ {
+				e.putCell(l, x, e.blankCell(), 1)
+			}
+			e.wrap()
+		}
+	}
+	l := e.row()
+	if len(l.cells) == 0 {
+		l.at = e.now
+	}
+	if e.insert {
+		e.shiftRight(l, s.x, w)
+	}
+	e.putCell(l, s.x, cell{r: r, st: e.pen}, w)
+	s.x += w
+	if s.x >= e.cols {
+		s.x = e.cols - 1
+		s.wrapNext = e.autowrap
+	}
 }
 
-// put writes a cell of width w at the cursor and moves past it.
-func (e *Emulator) put(c cell, w int) {
-	line := e.cells()
-	for len(line) < e.col+w {
-		line = append(line, cell{r: ' '})
+// wrap moves to the start of the next row, which continues this one.
+func (e *Emulator) wrap() {
+	s := e.scr
+	s.wrapNext = false
+	s.x = 0
+	e.index()
+	s.lines[s.y].cont = true
+}
+
+// combine attaches a zero-width character to the one before the cursor.
+func (e *Emulator) combine(r rune) {
+	s := e.scr
+	x := s.x - 1
+	if s.wrapNext {
+		x = s.x
+	}
+	l := e.row()
+	if x < 0 || x >= len(l.cells) {
+		return
+	}
+	if l.cells[x].r == 0 && x > 0 {
+		x--
+	}
+	l.cells[x].comb += string(r)
+}
+
+// putCell writes a cell of width w at x.
+func (e *Emulator) putCell(l *line, x int, c cell, w int) {
+	cells := l.cells
+	for len(cells) < x+w {
+		cells = append(cells, cell{r: ' '})
 	}
 	// Overwriting part of a wide character or a tab blanks the rest of it.
-	if line[e.col].r == 0 {
-		h := e.col
-		for h > 0 && line[h].r == 0 {
+	if cells[x].r == 0 {
+		h := x
+		for h > 0 && cells[h].r == 0 {
 			h--
 		}
-		blankRun(line, h)
+		blankRun(cells, h)
 	}
-	if end := e.col + w; end < len(line) && line[end].r == 0 {
-		blankRun(line, end)
+	if end := x + w; end < len(cells) && cells[end].r == 0 {
+		blankRun(cells, end)
 	}
-	line[e.col] = c
+	if w == 2 && cells[x+1].r == '\t' {
+		blankRun(cells, x+1)
+	}
+	cells[x] = c
 	if w == 2 {
-		line[e.col+1] = cell{r: 0, st: c.st}
+		cells[x+1] = cell{r: 0, st: c.st}
 	}
-	e.win[e.row] = line
-	e.col += w
+	l.cells = cells
 }
 
 // blankRun turns the cell at i and the continuation cells after it into
 // blanks.
-func blankRun(line []cell, i int) {
-	line[i] = cell{r: ' ', st: line[i].st}
-	for i++; i < len(line) && line[i].r == 0; i++ {
-		line[i] = cell{r: ' ', st: line[i].st}
+func blankRun(cells []cell, i int) {
+	cells[i] = cell{r: ' ', st: cells[i].st}
+	for i++; i < len(cells) && cells[i].r == 0; i++ {
+		cells[i] = cell{r: ' ', st: cells[i].st}
 	}
 }
 
-// tab moves to the next tab stop. A tab written past the end of the line is
+// tab moves to the next tab stop. A tab written past the end of a row is
 // kept as a tab (its columns as continuation cells), so text extracted from
 // the derived lines has the tabs the program printed.
 func (e *Emulator) tab() {
-	next := (e.col/8 + 1) * 8
-	if line := e.cells(); e.col >= len(line) {
-		e.put(cell{r: '\t', st: e.st}, 1)
-		line = e.win[e.row]
-		for e.col < next {
-			e.win[e.row] = append(line, cell{r: 0, st: e.st})
-			line = e.win[e.row]
-			e.col++
+	s := e.scr
+	from := s.x
+	e.tabStop()
+	l := e.row()
+	if s.tabs != nil || from >= s.x || from < len(l.cells) || s.wrapNext || s.x%8 != 0 {
+		return
+	}
+	e.putCell(l, from, cell{r: '\t', st: e.pen}, 1)
+	for x := from + 1; x < s.x; x++ {
+		l.cells = append(l.cells, cell{st: e.pen})
+	}
+}
+
+func (e *Emulator) tabStop() {
+	s := e.scr
+	x := s.x + 1
+	for ; x < e.cols-1; x++ {
+		if e.isTab(x) {
+			break
+		}
+	}
+	s.x = min(x, e.cols-1)
+	s.wrapNext = false
+}
+
+func (e *Emulator) backTab() {
+	s := e.scr
+	x := s.x - 1
+	for ; x > 0; x-- {
+		if e.isTab(x) {
+			break
+		}
+	}
+	s.x = max(x, 0)
+	s.wrapNext = false
+}
+
+func (e *Emulator) isTab(x int) bool {
+	if t := e.scr.tabs; t != nil {
+		return x < len(t) && t[x]
+	}
+	return x%8 == 0
+}
+
+func (e *Emulator) setTab(x int, on bool) {
+	s := e.scr
+	if s.tabs == nil {
+		s.tabs = make([]bool, max(e.cols, x+1))
+		for i := range s.tabs {
+			s.tabs[i] = i%8 == 0
+		}
+	}
+	if x < len(s.tabs) {
+		s.tabs[x] = on
+	}
+}
+
+// lineFeed is LF: down a row, scrolling at the region's bottom.
+func (e *Emulator) lineFeed() {
+	e.index()
+	if e.newlineMode {
+		e.scr.x = 0
+	}
+}
+
+// index moves down a row. The row it moves to no longer continues the
+// one above: only a wrap joins rows (wrap sets it again), as in xterm.js
+// and tmux.
+func (e *Emulator) index() {
+	s := e.scr
+	s.wrapNext = false
+	if s.y == s.bot {
+		e.scrollUp(1)
+	} else if s.y < e.rows-1 {
+		s.y++
+		s.lines[s.y].cont = false
+	}
+}
+
+func (e *Emulator) reverseIndex() {
+	s := e.scr
+	s.wrapNext = false
+	if s.y == s.top {
+		e.scrollDown(1)
+	} else if s.y > 0 {
+		s.y--
+	}
+}
+
+// scrollUp moves the scroll region up n rows: the top rows leave the
+// screen, and so go into history.
+func (e *Emulator) scrollUp(n int) {
+	s := e.scr
+	n = min(n, s.bot-s.top+1)
+	for range n {
+		gone := s.lines[s.top]
+		next := s.top < s.bot && s.lines[s.top+1].cont
+		if e.inAlt {
+			e.pushAltRow(gone, next)
+		} else {
+			e.pushRow(gone, next)
+		}
+		copy(s.lines[s.top:s.bot], s.lines[s.top+1:s.bot+1])
+		e.clearLine(gone)
+		s.lines[s.bot] = gone
+	}
+}
+
+// scrollDown moves the scroll region down n rows; the bottom rows go.
+func (e *Emulator) scrollDown(n int) {
+	s := e.scr
+	n = min(n, s.bot-s.top+1)
+	for range n {
+		gone := s.lines[s.bot]
+		copy(s.lines[s.top+1:s.bot+1], s.lines[s.top:s.bot])
+		e.clearLine(gone)
+		s.lines[s.top] = gone
+	}
+	if s.top+n <= s.bot {
+		s.lines[s.top+n].cont = false
+	}
+}
+
+func (e *Emulator) insertLines(n int) {
+	s := e.scr
+	if s.y < s.top || s.y > s.bot {
+		return
+	}
+	top := s.top
+	s.top = s.y
+	e.scrollDown(n)
+	s.top = top
+	s.x, s.wrapNext = 0, false
+}
+
+func (e *Emulator) deleteLines(n int) {
+	s := e.scr
+	if s.y < s.top || s.y > s.bot {
+		return
+	}
+	n = min(n, s.bot-s.y+1)
+	for range n {
+		gone := s.lines[s.y]
+		copy(s.lines[s.y:s.bot], s.lines[s.y+1:s.bot+1])
+		e.clearLine(gone)
+		s.lines[s.bot] = gone
+	}
+	s.lines[s.y].cont = false
+	s.x, s.wrapNext = 0, false
+}
+
+func (e *Emulator) shiftRight(l *line, x, n int) {
+	if x >= len(l.cells) {
+		return
+	}
+	if l.cells[x].r == 0 {
+		h := x
+		for h > 0 && l.cells[h].r == 0 {
+			h--
+		}
+		blankRun(l.cells, h)
+	}
+	blank := e.blankCell()
+	for range n {
+		l.cells = append(l.cells, blank)
+	}
+	copy(l.cells[x+n:], l.cells[x:])
+	for i := x; i < x+n; i++ {
+		l.cells[i] = blank
+	}
+	if len(l.cells) > e.cols {
+		l.cells = l.cells[:e.cols]
+		if last := e.cols - 1; l.cells[last].r != 0 && last > 0 && runewidth.RuneWidth(l.cells[last].r) == 2 {
+			l.cells[last] = blank
+		}
+	}
+}
+
+func (e *Emulator) insertChars(n int) {
+	s := e.scr
+	s.wrapNext = false
+	e.shiftRight(e.row(), s.x, min(n, e.cols-s.x))
+}
+
+func (e *Emulator) deleteChars(n int) {
+	s := e.scr
+	s.wrapNext = false
+	l := e.row()
+	if s.x >= len(l.cells) {
+		return
+	}
+	if l.cells[s.x].r == 0 {
+		blankRun(l.cells, max(s.x-1, 0))
+	}
+	n = min(n, len(l.cells)-s.x)
+	l.cells = append(l.cells[:s.x], l.cells[s.x+n:]...)
+	if s.x < len(l.cells) && l.cells[s.x].r == 0 {
+		blankRun(l.cells, s.x)
+	}
+	if bg := e.blankCell(); !bg.st.IsZero() {
+		for len(l.cells) < e.cols {
+			l.cells = append(l.cells, bg)
+		}
+	}
+}
+
+func (e *Emulator) eraseChars(n int) {
+	s := e.scr
+	s.wrapNext = false
+	e.eraseCells(e.row(), s.x, min(s.x+n, e.cols))
+}
+
+// eraseCells blanks cells [from, to) of a row.
+func (e *Emulator) eraseCells(l *line, from, to int) {
+	if l.isRaw {
+		e.unraw(l)
+	}
+	blank := e.blankCell()
+	if from >= to {
+		return
+	}
+	if blank.st.IsZero() && to >= len(l.cells) {
+		if from < len(l.cells) {
+			if from > 0 && l.cells[from].r == 0 {
+				blankRun(l.cells, from-1)
+			}
+			l.cells = l.cells[:from]
 		}
 		return
 	}
-	e.col = next
+	for len(l.cells) < to {
+		l.cells = append(l.cells, cell{r: ' '})
+	}
+	if from > 0 && l.cells[from].r == 0 {
+		blankRun(l.cells, from-1)
+	}
+	if to < len(l.cells) && l.cells[to].r == 0 {
+		blankRun(l.cells, to)
+	}
+	for i := from; i < to; i++ {
+		l.cells[i] = blank
+	}
 }
 
-func (e *Emulator) lineFeed() {
-	if e.row < len(e.win)-1 {
-		e.row++
+func (e *Emulator) eraseLine(mode int) {
+	s := e.scr
+	l := e.row()
+	// After the last column was written the cursor is, for an erase, past
+	// it (as in xterm.js and tmux): EL 0 erases nothing then.
+	x := s.x
+	if s.wrapNext {
+		x = e.cols
+	}
+	// An erase from the row's start ends its being a continuation.
+	switch mode {
+	case 0:
+		e.eraseCells(l, x, max(e.cols, len(l.cells)))
+		l.cont = l.cont && x > 0
+	case 1:
+		e.eraseCells(l, 0, min(x+1, e.cols))
+	case 2:
+		e.eraseCells(l, 0, max(e.cols, len(l.cells)))
+		l.cont = false
+	}
+}
+
+func (e *Emulator) eraseDisplay(mode int) {
+	s := e.scr
+	switch mode {
+	case 0:
+		if s.x == 0 && s.y == 0 && !s.wrapNext {
+			e.pushScreen()
+		}
+		e.eraseLine(0)
+		for y := s.y + 1; y < e.rows; y++ {
+			e.eraseWhole(s.lines[y])
+		}
+	case 1:
+		for y := 0; y < s.y; y++ {
+			e.eraseWhole(s.lines[y])
+		}
+		e.eraseLine(1)
+		s.lines[s.y].cont = false
+		if s.x+1 >= e.cols && s.y+1 < len(s.lines) {
+			s.lines[s.y+1].cont = false
+		}
+	case 2:
+		e.pushScreen()
+		for _, l := range s.lines {
+			e.eraseWhole(l)
+		}
+	}
+}
+
+func (e *Emulator) eraseWhole(l *line) {
+	e.clearLine(l)
+	l.at = e.now
+	if bg := e.blankCell(); !bg.st.IsZero() {
+		for range e.cols {
+			l.cells = append(l.cells, bg)
+		}
+	}
+}
+
+// pushScreen copies the main screen's rows, to its last one that shows
+// something, into history before an erase of the whole screen.
+func (e *Emulator) pushScreen() {
+	if e.inAlt {
 		return
 	}
-	var line []cell
-	if n := len(e.spare); n > 0 {
-		line, e.spare = e.spare[n-1], e.spare[:n-1]
-	}
-	e.win = append(e.win, line)
-	e.raw = append(e.raw, nil)
-	e.at = append(e.at, e.now)
-	e.row++
-	if len(e.win) > e.rows {
-		e.emitFirst()
-	}
-}
-
-// emitFirst sends the oldest line of the window out.
-func (e *Emulator) emitFirst() {
-	e.emitLine(0)
-	if cap(e.win[0]) > 0 && cap(e.win[0]) <= 4096 {
-		e.spare = append(e.spare, e.win[0][:0])
-	}
-	if e.raw[0] != nil {
-		e.free = append(e.free, e.raw[0])
-	}
-	copy(e.win, e.win[1:])
-	copy(e.raw, e.raw[1:])
-	copy(e.at, e.at[1:])
-	e.win = e.win[:len(e.win)-1]
-	e.raw = e.raw[:len(e.raw)-1]
-	e.at = e.at[:len(e.at)-1]
-	e.row = max(e.row-1, 0)
-}
-
-// flushAll sends out every line in the window, keeping the cursor's line
-// only if it has something on it, and starts a fresh screen.
-func (e *Emulator) flushAll() {
-	last := len(e.win) - 1
-	if len(e.win[last]) == 0 && e.raw[last] == nil {
+	s := e.main
+	last := len(s.lines) - 1
+	for last >= 0 && e.blankLine(s.lines[last]) {
 		last--
 	}
-	for i := 0; i <= last; i++ {
-		e.emitLine(i)
+	for y := 0; y <= last; y++ {
+		e.pushRow(s.lines[y], y < last && s.lines[y+1].cont)
 	}
-	e.win = append(e.win[:0], nil)
-	e.raw = append(e.raw[:0], nil)
-	e.at = append(e.at[:0], e.now)
-	e.row, e.col = 0, 0
+	if last >= 0 && last+1 < len(s.lines) {
+		s.lines[last+1].cont = false
+	}
+	for y := 0; y <= last; y++ {
+		s.lines[y].cont = false
+	}
 }
 
-func (e *Emulator) emitLine(i int) {
-	if e.Emit == nil {
+// leaveMainRowsAbove puts the main screen's rows above the cursor into
+// history as a full-screen program starts, and moves the rest up, so that
+// what it shows follows them.
+func (e *Emulator) leaveMainRowsAbove() {
+	s := e.main
+	k := s.y
+	if k == 0 {
 		return
 	}
-	if e.raw[i] != nil {
-		e.Emit(e.raw[i], e.at[i])
-		return
+	for y := 0; y < k; y++ {
+		e.pushRow(s.lines[y], s.lines[y+1].cont)
+		e.clearLine(s.lines[y])
 	}
-	e.out = renderCells(e.out[:0], e.win[i])
-	e.Emit(e.out, e.at[i])
+	moved := append([]*line(nil), s.lines[:k]...)
+	copy(s.lines, s.lines[k:])
+	copy(s.lines[len(s.lines)-k:], moved)
+	s.lines[0].cont = false
+	s.y -= k
+	s.saved.y = max(s.saved.y-k, 0)
 }
 
-// cells returns the cursor's line as cells, converting a plain line first.
-func (e *Emulator) cells() []cell {
-	if raw := e.raw[e.row]; raw != nil {
-		line := e.win[e.row][:0]
-		for _, c := range raw {
-			if c == '\t' {
-				line = append(line, cell{r: '\t'})
-				for len(line)%8 != 0 {
-					line = append(line, cell{})
-				}
-				continue
-			}
-			line = append(line, cell{r: rune(c)})
+// altScreen starts or ends a full-screen program's screen.
+func (e *Emulator) altScreen(on bool) {
+	if on == e.inAlt {
+		return
+	}
+	if on {
+		e.alt = e.newScreen()
+		e.alt.x, e.alt.y = e.main.x, e.main.y
+		e.scr, e.inAlt, e.altMarked = e.alt, true, false
+		return
+	}
+	e.flushPend()
+	s := e.alt
+	last := len(s.lines) - 1
+	for last >= 0 && e.blankLine(s.lines[last]) {
+		last--
+	}
+	if last >= 0 {
+		e.emit(markLast, e.now)
+		for y := 0; y <= last; y++ {
+			l := s.lines[y]
+			l.cont = l.cont && y > 0
+			e.pushRow(l, y < last && s.lines[y+1].cont)
 		}
-		e.win[e.row] = line
-		e.free = append(e.free, raw)
-		e.raw[e.row] = nil
+		e.flushPend()
 	}
-	return e.win[e.row]
+	if last >= 0 || e.altMarked {
+		e.emit(markEnd, e.now)
+	}
+	// The cursor comes back where the program left it (1049 then restores
+	// the saved one), as in xterm.js.
+	e.main.x, e.main.y, e.main.wrapNext = s.x, s.y, s.wrapNext
+	e.scr, e.inAlt, e.alt = e.main, false, nil
 }
 
-// renderCells writes cells as text with SGR sequences, trailing blanks cut.
-func renderCells(dst []byte, line []cell) []byte {
-	end := len(line)
-	for end > 0 && (line[end-1].r == ' ' || line[end-1].r == 0) && line[end-1].st.IsZero() && line[end-1].comb == "" {
+// pushAltRow keeps a row that scrolled off a full-screen program's screen,
+// under a marker.
+func (e *Emulator) pushAltRow(l *line, nextCont bool) {
+	if !e.altMarked {
+		e.flushPend()
+		e.emit(markScrolled, l.at)
+		e.altMarked = true
+	}
+	e.pushRow(l, nextCont)
+}
+
+// pushRow sends a row leaving the screen into history. Rows a soft wrap
+// joined are sent as one line once the last of them has gone.
+func (e *Emulator) pushRow(l *line, nextCont bool) {
+	if e.havePend && !l.cont {
+		e.flushPend()
+	}
+	if !nextCont && !e.havePend {
+		if l.isRaw {
+			e.emit(l.raw, l.at)
+			return
+		}
+		var cut int
+		e.out, cut = e.render(e.out[:0], l, false)
+		e.emit(e.out[:cut], l.at)
+		return
+	}
+	if !e.havePend {
+		e.pend, e.pendAt, e.havePend = e.pend[:0], l.at, true
+	}
+	e.pend, e.pendCut = e.render(e.pend, l, nextCont)
+	if !nextCont || len(e.pend) > maxLine {
+		e.flushPend()
+	}
+}
+
+// maxLine bounds a line joined from soft-wrapped rows (output with no line
+// feed for hundreds of megabytes, a binary dump): past it the line is cut
+// and goes on as the next.
+const maxLine = 1 << 20
+
+func (e *Emulator) flushPend() {
+	if e.havePend {
+		e.havePend = false
+		e.emit(e.pend[:e.pendCut], e.pendAt)
+	}
+}
+
+func (e *Emulator) emit(line []byte, at float64) {
+	if e.Emit != nil {
+		e.Emit(line, at)
+	}
+}
+
+// render appends a row's derived text: every cell when the row continues
+// on the next (padded to the width), else without trailing blanks. cut is
+// where the text without trailing blanks ends.
+func (e *Emulator) render(dst []byte, l *line, full bool) ([]byte, int) {
+	if l.isRaw {
+		dst = append(dst, l.raw...)
+		return dst, len(dst)
+	}
+	cells := l.cells
+	end := len(cells)
+	for end > 0 && (cells[end-1].r == ' ' || cells[end-1].r == 0) && blankLooks(cells[end-1].st) && cells[end-1].comb == "" {
 		end--
 	}
-	var cur Style
-	for _, c := range line[:end] {
+	dst, cur := renderCells(dst, cells[:end], Style{})
+	if !cur.IsZero() {
+		dst = append(dst, "\x1b[0m"...)
+	}
+	cut := len(dst)
+	if full {
+		for _, c := range cells[end:] {
+			if c.r != 0 {
+				dst = append(dst, ' ')
+			}
+		}
+		for i := len(cells); i < e.cols; i++ {
+			dst = append(dst, ' ')
+		}
+	}
+	return dst, cut
+}
+
+// blankLooks reports a style in which a blank shows nothing: no
+// background, nothing drawn through or under it. Trailing blanks in such a
+// style are cut from a derived line.
+func blankLooks(st Style) bool {
+	return st.Bg == 0 && st.Attrs&(Reverse|Underline|Strike) == 0
+}
+
+// renderCells writes cells as text with SGR sequences, starting from the
+// style cur, and returns the style it ends in.
+func renderCells(dst []byte, cells []cell, cur Style) ([]byte, Style) {
+	for _, c := range cells {
 		if c.st != cur {
 			if c.st.IsZero() {
 				dst = append(dst, "\x1b[0m"...)
@@ -629,85 +1451,60 @@ func renderCells(dst []byte, line []cell) []byte {
 		dst = utf8.AppendRune(dst, c.r)
 		dst = append(dst, c.comb...)
 	}
-	if !cur.IsZero() {
-		dst = append(dst, "\x1b[0m"...)
-	}
-	return dst
+	return dst, cur
 }
+
+func (e *Emulator) blankLine(l *line) bool {
+	if l.isRaw {
+		return len(l.raw) == 0
+	}
+	for _, c := range l.cells {
+		if (c.r != ' ' && c.r != 0) || !blankLooks(c.st) || c.comb != "" {
+			return false
+		}
+	}
+	return true
+}
+
+func (e *Emulator) clearLine(l *line) {
+	l.cells, l.raw, l.isRaw, l.cont, l.at = l.cells[:0], l.raw[:0], false, false, e.now
+	if cap(l.cells) > 4096 {
+		l.cells = nil
+	}
+	if cap(l.raw) > 1<<16 {
+		l.raw = nil
+	}
+}
+
+func (e *Emulator) fresh() *line {
+	if n := len(e.spare); n > 0 {
+		l := e.spare[n-1]
+		e.spare = e.spare[:n-1]
+		e.clearLine(l)
+		return l
+	}
+	return &line{at: e.now}
+}
+
+func (e *Emulator) recycle(l *line) { e.spare = append(e.spare, l) }
 
 // Close sends out every line still on screen.
 func (e *Emulator) Close() error {
 	if len(e.partial) > 0 {
 		e.partial = e.partial[:0]
-		e.print(utf8.RuneError)
+		if e.state == pGround {
+			e.print(utf8.RuneError)
+		}
 	}
-	if e.alt != nil {
+	if e.inAlt {
 		e.altScreen(false)
 	}
-	e.flushAll()
+	e.pushScreen()
+	e.flushPend()
+	for _, l := range e.main.lines {
+		e.clearLine(l)
+	}
 	return nil
-}
-
-// altScreen starts or ends a full-screen program.
-func (e *Emulator) altScreen(on bool) {
-	if on == (e.alt != nil) {
-		return
-	}
-	if on {
-		e.alt = vt.NewEmulator(e.cols, e.rows)
-		// x/vt answers queries (DA, DSR) on a pipe and blocks until they are
-		// read: drain and drop them, calm is no terminal to answer for.
-		go func(r io.Reader) { _, _ = io.Copy(io.Discard, r) }(e.alt)
-		e.altRaw = e.altRaw[:0]
-		return
-	}
-	alt := e.alt
-	e.alt = nil
-	e.altRaw = e.altRaw[:0]
-	var rows []string
-	for y := range alt.Height() {
-		var b strings.Builder
-		var cur Style
-		for x := 0; x < alt.Width(); x++ {
-			c := alt.CellAt(x, y)
-			if c == nil || c.Width == 0 {
-				continue
-			}
-			st := fromVT(c)
-			if st != cur {
-				b.Write(st.AppendSGR(nil))
-				cur = st
-			}
-			if c.Content == "" {
-				b.WriteByte(' ')
-			} else {
-				b.WriteString(c.Content)
-			}
-		}
-		if !cur.IsZero() {
-			b.WriteString("\x1b[0m")
-		}
-		rows = append(rows, strings.TrimRight(b.String(), " "))
-	}
-	// Closing the query pipe ends the drain above. (Not alt.Close: it sets
-	// a flag the drain's Read checks without a lock, a data race.)
-	if pw, ok := alt.InputPipe().(*io.PipeWriter); ok {
-		_ = pw.CloseWithError(io.EOF)
-	}
-	for len(rows) > 0 && (rows[len(rows)-1] == "" || PlainIsBlank(rows[len(rows)-1])) {
-		rows = rows[:len(rows)-1]
-	}
-	if len(rows) == 0 {
-		return
-	}
-	e.flushAll()
-	if e.Emit != nil {
-		e.Emit([]byte("\x1b[0;2m── full-screen program, its last screen ──\x1b[0m"), e.now)
-		for _, r := range rows {
-			e.Emit([]byte(r), e.now)
-		}
-		e.Emit([]byte("\x1b[0;2m── end of full-screen program ──\x1b[0m"), e.now)
-	}
 }
 
 // PlainIsBlank reports a derived line that shows nothing but blanks.
@@ -715,64 +1512,42 @@ func PlainIsBlank(line string) bool {
 	return len(bytes.TrimSpace(PlainText([]byte(line)))) == 0
 }
 
-// passToAlt hands a complete sequence or character to the full-screen
-// emulator; the exit from the alternate screen itself is handled here.
-func (e *Emulator) passToAlt() {
-	if e.alt == nil || len(e.altRaw) == 0 {
-		return
-	}
-	raw := e.altRaw
-	e.altRaw = e.altRaw[:0]
-	// Report requests would only be answered to the drained pipe; mode and
-	// clipboard sequences act on nothing real. x/vt gets them all.
-	_, _ = e.alt.Write(raw)
-}
-
-// fromVT converts an x/vt cell's look to a Style.
-func fromVT(c *uv.Cell) Style {
-	var st Style
-	a := c.Style.Attrs
-	for _, m := range [...]struct {
-		from uint8
-		to   Attr
-	}{{uv.AttrBold, Bold}, {uv.AttrFaint, Dim}, {uv.AttrItalic, Italic}, {uv.AttrBlink, Blink}, {uv.AttrReverse, Reverse}, {uv.AttrStrikethrough, Strike}} {
-		if a&m.from != 0 {
-			st.Attrs |= m.to
-		}
-	}
-	if c.Style.Underline != uv.UnderlineStyleNone {
-		st.Attrs |= Underline
-	}
-	st.Fg, st.Bg = vtColor(c.Style.Fg), vtColor(c.Style.Bg)
-	return st
-}
-
-func vtColor(c color.Color) Color {
-	switch c := c.(type) {
-	case nil:
-		return 0
-	case ansi.BasicColor:
-		return PaletteColor(int(c))
-	case ansi.IndexedColor:
-		return PaletteColor(int(c))
-	}
-	r, g, b, _ := c.RGBA()
-	return ColorRGB | Color(r>>8)<<16 | Color(g>>8)<<8 | Color(b>>8)
-}
-
 // Screen calls f with each line still on screen, oldest first, without
 // finishing them: a live view shows them while they may still change.
 func (e *Emulator) Screen(f func(line []byte)) {
-	last := len(e.win) - 1
-	if len(e.win[last]) == 0 && e.raw[last] == nil {
+	s := e.scr
+	last := len(s.lines) - 1
+	for last >= 0 && e.blankLine(s.lines[last]) {
 		last--
 	}
-	for i := 0; i <= last; i++ {
-		if e.raw[i] != nil {
-			f(e.raw[i])
-			continue
-		}
-		e.out = renderCells(e.out[:0], e.win[i])
-		f(e.out)
+	var buf []byte
+	started := false
+	if e.havePend && !e.inAlt {
+		buf = append(buf, e.pend...)
+		started = true
 	}
+	for y := 0; y <= last; y++ {
+		l := s.lines[y]
+		if started && !l.cont {
+			f(bytes.TrimRight(buf, " "))
+			buf = buf[:0]
+		}
+		started = true
+		full := y < last && s.lines[y+1].cont
+		var cut int
+		buf, cut = e.render(buf, l, full)
+		if !full {
+			buf = buf[:cut]
+		}
+	}
+	if started {
+		f(buf)
+	}
+}
+
+// decGraphics is the DEC special graphics set for 0x5f-0x7e, the line
+// drawing of top, htop and many curses programs.
+var decGraphics = [...]rune{
+	' ', '◆', '▒', '␉', '␌', '␍', '␊', '°', '±', '␤', '␋', '┘', '┐', '┌', '└', '┼',
+	'⎺', '⎻', '─', '⎼', '⎽', '├', '┤', '┴', '┬', '│', '≤', '≥', 'π', '≠', '£', '·',
 }

@@ -2,6 +2,7 @@ package capture
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -46,6 +47,7 @@ func TestEmulatorShowsWhatAPersonSaw(t *testing.T) {
 		{"tab over text moves", "abcdefghij\r\tX\r\n", []string{"abcdefghXj"}},
 		{"text over a tab", "a\tb\r\x1b[2Cx\r\n", []string{"a x     b"}},
 		{"hostile sequences vanish", "a\x1b]52;c;cm0gLXJmIC8=\x07b\x1b]0;title\x1b\\c\x1b[6nd\x1bP+q\x1b\\e\x1b[?1000he\r\n", []string{"abcdee"}},
+		{"a C1 CSI inside a string is the string's", "a\x1b]0;x\u009b31my\u009cb\r\n", []string{"ab"}},
 		{"C1 controls act as their 7-bit forms", "a\u009b6nb\u009d0;title\u009cc\u0090q\u009cd\u0085e\r\n", []string{"abcde"}},
 		{"invalid utf-8 shows a replacement", "caf\xc3 \xff!\r\n", []string{"caf\uFFFD \uFFFD!"}},
 		{"NUL and BEL ignored", "a\x00b\x07c\r\n", []string{"abc"}},
@@ -120,27 +122,144 @@ func TestStyledTextRoundTrips(t *testing.T) {
 	}
 }
 
-func benchEmulator(b *testing.B, line func(i int) string) {
-	var raw bytes.Buffer
-	for i := 0; raw.Len() < 16<<20; i++ {
-		raw.WriteString(line(i))
+// terminal runs a session's output through a terminal emulator of cols x
+// rows and returns the derived lines without their colours.
+func terminal(raw string, cols, rows int) []string {
+	var lines []string
+	e := NewTerminal(cols, rows, func(line []byte, _ float64) { lines = append(lines, string(PlainText(line))) })
+	e.Write([]byte(raw))
+	e.Close()
+	return lines
+}
+
+func TestNothingShownIsLost(t *testing.T) {
+	cases := []struct {
+		name string
+		raw  string
+		want []string
+	}{
+		{"clear under TERM=tmux-256color (ESC[H ESC[J)", "doc line 1\r\ndoc line 2\r\n$ clear\r\n\x1b[H\x1b[J$ next\r\n",
+			[]string{"doc line 1", "doc line 2", "$ clear", "$ next"}},
+		{"clear under TERM=xterm, with ESC[3J", "doc\r\n$ clear\r\n\x1b[H\x1b[2J\x1b[3J$ next\r\n", []string{"doc", "$ clear", "$ next"}},
+		{"ESC[3J alone erases no history", "a\r\nb\r\nc\r\nd\r\ne\r\nf\r\n\x1b[3Jg\r\n", []string{"a", "b", "c", "d", "e", "f", "g"}},
+		{"ESC[2J with the cursor mid-screen", "one\r\ntwo\x1b[2J\r\nthree\r\n", []string{"one", "two", "", "", "three"}},
+		{"ESC[J from the middle erases as a terminal does", "keep\r\nx1\r\nx2\r\n\x1b[2A\x1b[Jy\r\n", []string{"keep", "y"}},
+		{"RIS", "before\r\n\x1bcafter\r\n", []string{"before", "after"}},
+		{"rows a program's redraw overwrote are kept in their final state", "50%\r100%\r\n", []string{"100%"}},
+		{"rows scrolled off a full-screen program are kept, marked", "$ less\r\n\x1b[?1049h\x1b[H\x1b[2Jp1\r\np2\r\np3\r\np4\r\np5\x1b[?1049l$ ",
+			[]string{"$ less", string(PlainText(markScrolled)), "p1", string(PlainText(markLast)), "p2", "p3", "p4", "p5", string(PlainText(markEnd)), "$"}},
+		{"a full-screen program that crashed keeps its screen", "$ top\r\n\x1b[?1049h\x1b[H\x1b[2Jtop - 10:00\r\n",
+			[]string{"$ top", string(PlainText(markLast)), "top - 10:00", string(PlainText(markEnd))}},
+		{"rows scrolled off a region that starts mid-screen are kept", "\x1b[2;3r\x1b[1;1Hheader\x1b[3;1Hr1\r\nr2\r\nr3\r\n",
+			[]string{"", "r1", "r2", "header", "r3"}},
+		{"a soft-wrapped line is one line", "0123456789abcdef\r\n", []string{"0123456789abcdef"}},
+		{"a soft-wrapped line keeps its blanks at the wrap", "0123456 89 bcdef\r\n", []string{"0123456 89 bcdef"}},
 	}
-	b.SetBytes(int64(raw.Len()))
-	for b.Loop() {
-		e := NewEmulator(80, 24, func([]byte, float64) {})
-		e.Write(raw.Bytes())
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got := terminal(tc.raw, 10, 4)
+			if strings.Join(got, "\n") != strings.Join(tc.want, "\n") {
+				t.Fatalf("\n got %q\nwant %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestATerminalsLineFeedDoesNotReturn(t *testing.T) {
+	got := terminal("one\ntwo\r\n", 20, 4)
+	if want := []string{"one", "   two"}; strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+	got = emulate("one\ntwo\r\n", 0)
+	if want := []string{"one", "two"}; strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("text from a pipe: got %q, want %q", got, want)
+	}
+}
+
+func TestScreenShowsTheLiveScreen(t *testing.T) {
+	e := NewTerminal(10, 4, nil)
+	e.Write([]byte("one\r\n0123456789abc\r\n\x1b[31mred"))
+	var got []string
+	e.Screen(func(line []byte) { got = append(got, string(PlainText(line))) })
+	if want := []string{"one", "0123456789abc", "red"}; strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("screen %q, want %q", got, want)
+	}
+}
+
+// Captured output is untrusted: whatever it holds, the emulator neither
+// panics nor lets anything but colours through, at any size, resized at
+// any point.
+func FuzzEmulator(f *testing.F) {
+	for _, seed := range []string{
+		"a\x1b[2;3r\x1b[3;1Hb\r\n\x1b[L\x1b[M\x1b[5@\x1b[3P日本\x1b[?1049h\x1b[2Jx\x1b[?1049l",
+		"\x1b7\x1b[0;23r\x1b8\x1b[1A\x1b7\x1b[24;0f\x1b[42mProgress\x1b8\x1b[J",
+		"e\u0301\t\x1b[3g\x1bH\x1b[I\x1b[Z\x1b(0lqk\x1b(B\x1b[?6h\x1b[H\x1b[?7l0123456789",
+		"\x1b]52;c;x\x07\x1b[6n\x1bP+q\x1b\\\u009b31m\x1bc\xff\xc3",
+	} {
+		f.Add([]byte(seed), uint8(10), uint8(4), uint16(7))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte, cols, rows uint8, cut uint16) {
+		e := NewTerminal(int(cols%40)+1, int(rows%12)+1, func(line []byte, _ float64) {
+			rest := line
+			for {
+				i := bytes.IndexByte(rest, 0x1b)
+				if i < 0 {
+					break
+				}
+				j := i + 2
+				for j < len(rest) && (rest[j] >= '0' && rest[j] <= '9' || rest[j] == ';') {
+					j++
+				}
+				if i+1 >= len(rest) || rest[i+1] != '[' || j >= len(rest) || rest[j] != 'm' {
+					t.Fatalf("a derived line holds more than colours: %q", line)
+				}
+				rest = rest[j+1:]
+			}
+		})
+		k := min(int(cut), len(raw))
+		e.Write(raw[:k])
+		e.Resize(int(cut%50)+1, int(cut%13)+1)
+		e.Screen(func([]byte) {})
+		e.Write(raw[k:])
 		e.Close()
+	})
+}
+
+func TestAnEndlessLineIsCutNotHeld(t *testing.T) {
+	var longest, total int
+	e := NewTerminal(80, 24, func(line []byte, _ float64) {
+		longest = max(longest, len(line))
+		total += len(line)
+	})
+	chunk := []byte(strings.Repeat("0123456789", 1000))
+	for range 500 { // 5 MB, no line feed
+		e.Write(chunk)
+	}
+	e.Close()
+	if longest > maxLine+80 || total != 5_000_000 {
+		t.Fatalf("longest line %d bytes, %d bytes in all; want at most %d, and 5000000", longest, total, maxLine+80)
 	}
 }
 
-func BenchmarkEmulatorPlain(b *testing.B) {
-	benchEmulator(b, func(i int) string {
-		return "2026-11-26T16:13:01Z INFO request id=" + strings.Repeat("a", i%40) + " done\r\n"
-	})
-}
-
-func BenchmarkEmulatorColoured(b *testing.B) {
-	benchEmulator(b, func(i int) string {
-		return "\x1b[32m2026-11-26\x1b[0m \x1b[1mINFO\x1b[0m request id=" + strings.Repeat("a", i%40) + " done\r\n"
-	})
+// The case: 5,000 lines printed on the alternate screen, and the
+// program crashes with it on. Every line is kept, in order.
+func TestFiveThousandLinesOnTheAlternateScreenAreKept(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("$ prog\r\n\x1b[?1049h\x1b[H\x1b[2J")
+	for i := 1; i <= 5000; i++ {
+		fmt.Fprintf(&b, "line %d\r\n", i)
+	}
+	got := terminal(b.String(), 80, 24)
+	n := 0
+	for _, l := range got {
+		if strings.HasPrefix(l, "line ") {
+			n++
+			if want := fmt.Sprintf("line %d", n); l != want {
+				t.Fatalf("line %q where %q belongs", l, want)
+			}
+		}
+	}
+	if n != 5000 || got[0] != "$ prog" || got[1] != string(PlainText(markScrolled)) || got[len(got)-1] != string(PlainText(markEnd)) {
+		t.Fatalf("%d of 5000 lines kept; first %q, %q, last %q", n, got[0], got[1], got[len(got)-1])
+	}
 }

@@ -4,6 +4,7 @@
 package capture
 
 import (
+	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -228,6 +229,12 @@ func (j *Journal) take(at float64, kind byte, p []byte) {
 }
 
 func (j *Journal) encode(at float64, kind byte, data []byte) {
+	if kind == 'o' && !utf8.Valid(data) {
+		// The "o" event gets U+FFFD for what is not UTF-8, as asciicast
+		// needs text; a "b" event just before it keeps the bytes exactly
+		// (base64), for calm show --raw. Players skip it.
+		j.encode(at, 'b', base64.StdEncoding.AppendEncode(nil, data))
+	}
 	j.reserve(6*len(data) + 64) // the worst case: every byte escaped as \u00XX
 	line := j.encoded
 	was := len(line)

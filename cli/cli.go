@@ -39,6 +39,7 @@ usage: calm [--store FILE] [--mirror DIR]... [--config FILE] [COMMAND [ARGS]]
   shell [-- CMD ARGS]    record a shell (default $SHELL) in a PTY, like script(1)
   snap [-t PANE]         save a tmux pane's whole scrollback as a capture
   split [--stop]         in tmux: save this pane's scrollback, record its output, open calm beside it
+  import FILE.cast [T]   bring an asciinema recording (asciicast v2 or v3) in as a session
   clip [TITLE]           save the clipboard as a capture (clip -o ID: a capture to the clipboard)
   tee [TITLE]            copy stdin to stdout unchanged, and save it as a capture
   note TEXT              add a note to the current incident's timeline
@@ -190,6 +191,7 @@ func init() {
 		"push":     cmdPush,
 		"pull":     cmdPull,
 		"review":   cmdReview,
+		"import":   cmdImport,
 	}
 }
 

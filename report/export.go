@@ -124,6 +124,9 @@ func Cast(s storage.Store, c storage.Capture, w io.Writer, red *Redactor) (int, 
 			}
 		},
 		Event: func(at float64, kind, data string) {
+			if kind == "b" {
+				return // a session's exact bytes, unredacted: its "o" event follows
+			}
 			if kind == "o" || kind == "i" {
 				out, n := red.Redact([]byte(data))
 				count += n

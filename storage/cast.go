@@ -7,11 +7,15 @@ import (
 )
 
 // CastOutput turns an asciicast v2 stream (a session's bytes) into the output
-// it recorded: it writes the data of every "o" event to W, in order.
+// it recorded: it writes the data of every "o" event to W, in order. Where
+// the output was not UTF-8, calm's journal wrote a "b" event (the bytes
+// exactly, base64) just before the "o" event (its text, with U+FFFD): the
+// bytes are written, and that "o" event is not.
 type CastOutput struct {
 	W       io.Writer
 	partial []byte
 	header  bool
+	exact   bool // the last event was a "b": its "o" is skipped
 }
 
 func (c *CastOutput) Write(p []byte) (int, error) {
@@ -41,15 +45,31 @@ func (c *CastOutput) line(line []byte) error {
 		return nil
 	}
 	var ev [3]json.RawMessage
-	if json.Unmarshal(line, &ev) != nil || string(ev[1]) != `"o"` {
-		return nil // resize, input, marker events and damage carry no output
+	if json.Unmarshal(line, &ev) != nil {
+		return nil // damage carries no output
 	}
 	var data string
-	if json.Unmarshal(ev[2], &data) != nil {
-		return nil
+	switch string(ev[1]) {
+	case `"b"`:
+		var exact []byte // encoding/json decodes base64 into []byte
+		if json.Unmarshal(ev[2], &exact) != nil {
+			return nil
+		}
+		c.exact = true
+		_, err := c.W.Write(exact)
+		return err
+	case `"o"`:
+		if c.exact {
+			c.exact = false
+			return nil
+		}
+		if json.Unmarshal(ev[2], &data) != nil {
+			return nil
+		}
+		_, err := io.WriteString(c.W, data)
+		return err
 	}
-	_, err := io.WriteString(c.W, data)
-	return err
+	return nil // resize, input and marker events carry no output
 }
 
 // Close handles a last line without a newline.

@@ -189,6 +189,7 @@ func newDocLoader(c storage.Capture) *docLoader {
 	}
 	l.emu = capture.NewEmulator(cols, rows, l.collect)
 	if c.Recording != nil {
+		l.emu = capture.NewTerminal(cols, rows, l.collect) // a line feed is only a line feed
 		l.cast = &capture.CastReader{
 			Header: func(h capture.Header) {
 				if h.Timestamp > 0 {
@@ -196,13 +197,13 @@ func newDocLoader(c storage.Capture) *docLoader {
 				}
 				l.emu.Resize(h.Width, h.Height)
 			},
-			Event: func(at float64, kind, data string) {
+			EventBytes: func(at float64, kind string, data []byte) {
 				switch kind {
 				case "o":
 					l.emu.SetTime(at)
-					l.emu.Write([]byte(data))
+					l.emu.Write(data)
 				case "r":
-					if cols, rows, ok := capture.ParseSize(data); ok {
+					if cols, rows, ok := capture.ParseSize(string(data)); ok {
 						l.emu.Resize(cols, rows)
 					}
 				}
