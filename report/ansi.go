@@ -13,10 +13,10 @@ import (
 // sgrStyle is the graphic rendition in force: colours as palette indexes
 // (-1 the default, 0-255) or 24-bit values (rgb set).
 type sgrStyle struct {
-	fg, bg                      int
-	fgRGB, bgRGB                bool
-	bold, dim, italic, under    bool
-	inverse, strike, invisible  bool
+	fg, bg                     int
+	fgRGB, bgRGB               bool
+	bold, dim, italic, under   bool
+	inverse, strike, invisible bool
 }
 
 var plainStyle = sgrStyle{fg: -1, bg: -1}

@@ -97,22 +97,22 @@ type htmlItem struct {
 }
 
 type htmlSession struct {
-	Index                int
-	ID, Title, Command   string
-	Where                string
-	Cols, Rows           int
-	Start, Duration      string
-	Size                 int64
-	Embedded             bool
-	Link                 string
-	SHA256               string
-	start                time.Time
-	real                 float64 // its length, seconds
-	gaps                 []idleGap
-	data                 []byte // the cast, base64 (of its gzip when gzipped)
-	gzipped              bool
-	markers              [][2]any
-	rows, cols           int
+	Index              int
+	ID, Title, Command string
+	Where              string
+	Cols, Rows         int
+	Start, Duration    string
+	Size               int64
+	Embedded           bool
+	Link               string
+	SHA256             string
+	start              time.Time
+	real               float64 // its length, seconds
+	gaps               []idleGap
+	data               []byte // the cast, base64 (of its gzip when gzipped)
+	gzipped            bool
+	markers            [][2]any
+	rows, cols         int
 }
 
 type htmlCapture struct {
