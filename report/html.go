@@ -226,10 +226,17 @@ func HTML(s storage.Store, r Record, w io.Writer, red *Redactor, now time.Time, 
 	}
 	for i, ev := range rec.Events {
 		he := htmlEvent{Index: i, Time: utc(ev.Time), Kind: ev.Kind, Item: ev.Item, Text: clean(ev.Text), Session: -1}
-		he.Session, he.At = placeEvent(ev, page.Sessions, sessionOf, captureSession)
-		he.At = math.Round(he.At*1000) / 1000
+		var offset float64
+		he.Session, offset = placeEvent(ev, page.Sessions, sessionOf, captureSession)
+		// Events during the recording are also marked on its progress bar;
+		// one before or after it (a capture saved at its end) seeks there.
 		if he.Session >= 0 {
 			hs := page.Sessions[he.Session]
+			he.At = math.Round(hs.playerTime(offset)*1000) / 1000
+			if offset < 0 || offset >= hs.real {
+				page.Timeline = append(page.Timeline, he)
+				continue
+			}
 			label := ev.Time.UTC().Format("15:04:05") + " " + ev.Kind
 			if he.Text != "" {
 				label += ": " + he.Text
@@ -367,20 +374,19 @@ func (hs *htmlSession) playerTime(t float64) float64 {
 	return t - g.shift - (g.to - g.from - replayIdleLimit)
 }
 
-// placeEvent finds the session an event happened in and its time there: a
-// marker's own place in its session, an event about a session or a capture
-// taken in one, else the session recording at that moment.
+// placeEvent finds the session an event happened in and how far into its
+// recording (seconds): a marker's own place in its session, an event about
+// a session or a capture taken in one, else the session recording then.
 func placeEvent(ev storage.Event, sessions []*htmlSession, sessionOf map[string]int, captureSession map[string]string) (int, float64) {
 	if i, ok := sessionOf[ev.Item]; ok {
-		hs := sessions[i]
 		if ev.Kind == storage.EventMarker {
-			return i, hs.playerTime(ev.At)
+			return i, ev.At
 		}
-		return i, hs.playerTime(ev.Time.Sub(hs.start).Seconds())
+		return i, ev.Time.Sub(sessions[i].start).Seconds()
 	}
 	if sid, ok := captureSession[ev.Item]; ok {
 		if i, ok := sessionOf[sid]; ok {
-			return i, sessions[i].playerTime(ev.Time.Sub(sessions[i].start).Seconds())
+			return i, ev.Time.Sub(sessions[i].start).Seconds()
 		}
 	}
 	best := -1
@@ -393,7 +399,7 @@ func placeEvent(ev storage.Event, sessions []*htmlSession, sessionOf map[string]
 	if best < 0 {
 		return -1, 0
 	}
-	return best, sessions[best].playerTime(ev.Time.Sub(sessions[best].start).Seconds())
+	return best, ev.Time.Sub(sessions[best].start).Seconds()
 }
 
 // sessionCast reads a session as a redacted asciicast, adds its output to

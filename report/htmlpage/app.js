@@ -3,7 +3,7 @@
 (function () {
   'use strict';
   var config = JSON.parse(document.getElementById('calm-config').textContent);
-  var state = { players: [], ended: [], errors: [], castText: castText, seek: seek };
+  var state = { players: [], ended: [], errors: [], castText: castText, seek: seek, lastSeek: null };
   window.calmReport = state;
 
   // The casts are in the page as base64 (gzipped when large); a data: URL
@@ -56,7 +56,7 @@
       if (current) current.classList.remove('current');
       current = li;
       li.classList.add('current');
-      seek(Number(li.dataset.session), Number(li.dataset.t));
+      state.lastSeek = seek(Number(li.dataset.session), Number(li.dataset.t));
     });
   });
 
