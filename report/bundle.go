@@ -31,8 +31,8 @@ type BundleStats struct {
 
 // Bundle writes one gzipped tar with everything about the incident under
 // calm-INCIDENT/: the postmortem draft, the record as JSON, every capture
-// and every session (as asciicast), all redacted, and a SHA256SUMS manifest
-// of them. Files are staged in a private temporary folder, since captures
+// and every session (as asciicast), the HTML report that replays them, all
+// redacted, and a SHA256SUMS manifest of them. Files are staged in a private temporary folder, since captures
 // may be far larger than memory.
 func Bundle(s storage.Store, r Record, w io.Writer, red *Redactor, now time.Time) (BundleStats, error) {
 	var st BundleStats
@@ -70,6 +70,9 @@ func Bundle(s storage.Store, r Record, w io.Writer, red *Redactor, now time.Time
 	md, n := Markdown(r, red)
 	st.Redacted += n
 	if err := add("postmortem.md", func(w io.Writer) (int, error) { _, err := w.Write(md); return 0, err }); err != nil {
+		return st, err
+	}
+	if err := add("report.html", func(w io.Writer) (int, error) { return HTML(s, r, w, red, now, HTMLOptions{}) }); err != nil {
 		return st, err
 	}
 	count := 0
