@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 )
@@ -141,7 +142,7 @@ func TestHTMLReportInChromium(t *testing.T) {
 	// A click on each marker in the timeline moves its player there: the
 	// second after a 30 s pause that the replay shortens.
 	for _, sel := range []string{`li.k-marker[data-session="0"]`, `li.k-marker[data-session="1"]`} {
-		run("click "+sel, chromedp.Click(chromedp.CSS(sel+" .text")))
+		run("click "+sel, chromedp.Click(chromedp.CSS(sel+" .detail")))
 		got, err := chromedp.Run(ctx, chromedp.Evaluate[[]float64](`(async () => {
 			await window.calmReport.lastSeek;
 			const li = document.querySelector('`+sel+`');
@@ -178,6 +179,41 @@ func TestHTMLReportInChromium(t *testing.T) {
 		}
 		keep("section-"+id, png)
 	}
+
+	// The reader's dark setting darkens the page; printed, the players and
+	// buttons go and each section starts a sheet.
+	media := func(m, scheme string) {
+		t.Helper()
+		if _, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Media: m, Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	style := func(js string) string {
+		t.Helper()
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	media("", "dark")
+	if bg := style(`getComputedStyle(document.body).backgroundColor`); bg != "rgb(22, 24, 28)" {
+		t.Errorf("dark background is %s", bg)
+	}
+	png, err := chromedp.Run(ctx, chromedp.Screenshot(chromedp.ID("captures")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keep("section-captures-dark", png)
+	media("", "light")
+	if bg := style(`getComputedStyle(document.body).backgroundColor`); bg != "rgb(255, 255, 255)" {
+		t.Errorf("light background is %s", bg)
+	}
+	media("print", "light")
+	if got := style(`[getComputedStyle(document.getElementById('player-0')).display, getComputedStyle(document.getElementById('captures')).breakBefore, getComputedStyle(document.querySelector('button.copy')).display].join(' ')`); got != "none page none" {
+		t.Errorf("printed: player display, section break, button display = %s", got)
+	}
+	media("", "")
 
 	// Every request stayed in the file.
 	urls := requests()

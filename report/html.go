@@ -226,6 +226,9 @@ func HTML(s storage.Store, r Record, w io.Writer, red *Redactor, now time.Time, 
 	}
 	for i, ev := range rec.Events {
 		he := htmlEvent{Index: i, Time: utc(ev.Time), Kind: ev.Kind, Item: ev.Item, Text: clean(ev.Text), Session: -1}
+		if strings.HasPrefix(he.Text, he.Item+" ") {
+			he.Item = "" // "c1 saved: ..." names it already
+		}
 		var offset float64
 		he.Session, offset = placeEvent(ev, page.Sessions, sessionOf, captureSession)
 		// Events during the recording are also marked on its progress bar;

@@ -233,7 +233,7 @@ func TestHTMLEmbedsSmallCastsPlainLargeOnesGzippedAndLinksPastTheLimit(t *testin
 func TestHTMLTimelineSeeksToTheReplayedMoment(t *testing.T) {
 	db, r := htmlIncident(t)
 	page, _ := exportHTML(t, db, r, HTMLOptions{})
-	seek := regexp.MustCompile(`<li id="ev-\d+" class="ev k-marker" data-session="(\d)" data-t="([0-9.]+)">.*?<span class="text">([^<]*)</span>`)
+	seek := regexp.MustCompile(`<li id="ev-\d+" class="ev k-marker" data-session="(\d)" data-t="([0-9.]+)">.*?<span class="detail">([^<]*)</span>`)
 	got := map[string][2]string{}
 	for _, m := range seek.FindAllStringSubmatch(page, -1) {
 		got[m[3]] = [2]string{m[1], m[2]}
@@ -245,7 +245,7 @@ func TestHTMLTimelineSeeksToTheReplayedMoment(t *testing.T) {
 	}
 	// The capture taken in s1 seeks s1; the notes and ticks of a session
 	// long over seek nothing.
-	if !regexp.MustCompile(`class="ev k-capture" data-session="0" data-t="[0-9.]+"><time>[^<]*</time> <span class="kind">capture</span> <span class="item">c1</span>`).MatchString(page) {
+	if !regexp.MustCompile(`class="ev k-capture" data-session="0" data-t="[0-9.]+"><time>[^<]*</time> <span class="kind">capture</span> <span class="detail">c1 saved`).MatchString(page) {
 		t.Error("the capture taken in s1 does not seek s1")
 	}
 	if !regexp.MustCompile(`class="ev k-note"><time>`).MatchString(page) {
