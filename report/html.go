@@ -413,9 +413,8 @@ func sessionCast(s storage.Store, c storage.Capture, red *Redactor, limit int64,
 	if c.Recording != nil {
 		hs.Cols, hs.Rows = c.Recording.Cols, c.Recording.Rows
 	}
-	var raw, packed bytes.Buffer
-	var gz *gzip.Writer
-	var b64 io.WriteCloser
+	var raw bytes.Buffer
+	var pack *packer
 	over := false
 	last := 0.0
 	cr := &capture.CastReader{
@@ -445,16 +444,18 @@ func sessionCast(s storage.Store, c storage.Capture, red *Redactor, limit int64,
 		switch {
 		case over:
 		case hs.Size > limit:
-			over, gz, b64 = true, nil, nil
+			over = true
 			raw.Reset()
-			packed.Reset()
-		case gz != nil:
-			gz.Write(p)
+			if pack != nil {
+				pack.finish()
+				pack = nil
+			}
+		case pack != nil:
+			pack.write(p)
 		case int64(raw.Len()+len(p)) > compressCastOver:
-			b64 = base64.NewEncoder(base64.StdEncoding, &packed)
-			gz, _ = gzip.NewWriterLevel(b64, gzip.DefaultCompression)
-			gz.Write(raw.Bytes())
-			gz.Write(p)
+			pack = newPacker()
+			pack.write(raw.Bytes())
+			pack.write(p)
 			raw.Reset()
 		default:
 			raw.Write(p)
@@ -463,6 +464,9 @@ func sessionCast(s storage.Store, c storage.Capture, red *Redactor, limit int64,
 	})
 	n, err := Cast(s, c, sink, red)
 	if err != nil {
+		if pack != nil {
+			pack.finish()
+		}
 		return nil, n, err
 	}
 	cr.Close()
@@ -471,14 +475,45 @@ func sessionCast(s storage.Store, c storage.Capture, red *Redactor, limit int64,
 	switch {
 	case over:
 		hs.Link = "sessions/" + c.ID + ".cast"
-	case gz != nil:
-		gz.Close()
-		b64.Close()
-		hs.Embedded, hs.gzipped, hs.data = true, true, packed.Bytes()
+	case pack != nil:
+		hs.Embedded, hs.gzipped, hs.data = true, true, pack.finish()
 	default:
 		hs.Embedded, hs.data = true, []byte(base64.StdEncoding.EncodeToString(raw.Bytes()))
 	}
 	return hs, n, nil
+}
+
+// packer gzips and base64-encodes a cast on a goroutine of its own, so the
+// compression runs beside the reading, redaction and parsing.
+type packer struct {
+	chunks chan []byte
+	done   chan struct{}
+	out    bytes.Buffer
+}
+
+func newPacker() *packer {
+	p := &packer{chunks: make(chan []byte, 8), done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		b64 := base64.NewEncoder(base64.StdEncoding, &p.out)
+		gz, _ := gzip.NewWriterLevel(b64, gzip.DefaultCompression)
+		for c := range p.chunks {
+			gz.Write(c) // into memory: it cannot fail
+		}
+		gz.Close()
+		b64.Close()
+	}()
+	return p
+}
+
+// write hands over a copy: the caller's buffer is reused.
+func (p *packer) write(b []byte) { p.chunks <- bytes.Clone(b) }
+
+// finish waits for the compression to end and returns the base64 text.
+func (p *packer) finish() []byte {
+	close(p.chunks)
+	<-p.done
+	return p.out.Bytes()
 }
 
 type writerFunc func([]byte) (int, error)

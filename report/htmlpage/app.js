@@ -19,7 +19,20 @@
     });
   }
 
-  config.sessions.forEach(function (s, i) {
+  // The players start once the page has painted: reading a large cast
+  // must not hold back the first view of the report.
+  function startPlayers() {
+    config.sessions.forEach(startPlayer);
+  }
+  if (document.readyState === 'complete') {
+    setTimeout(startPlayers, 0);
+  } else {
+    window.addEventListener('load', function () {
+      requestAnimationFrame(function () { setTimeout(startPlayers, 0); });
+    });
+  }
+
+  function startPlayer(s, i) {
     var box = document.getElementById('player-' + i);
     if (!s.embedded || !box) return;
     try {
@@ -38,7 +51,7 @@
       state.errors.push(String(e));
       box.textContent = 'The player could not start: ' + e;
     }
-  });
+  }
 
   // seek moves session i's player to t seconds and brings it into view.
   function seek(i, t) {
