@@ -171,6 +171,18 @@ func TestHTMLReportInChromium(t *testing.T) {
 		t.Fatal("the page's text was not read")
 	}
 
+	// Copy takes a folded capture whole, its hidden lines included.
+	copied, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(async () => {
+		let text = null;
+		navigator.clipboard.writeText = t => { text = t; return Promise.resolve(); };
+		document.querySelector('button.copy[data-target="text-c2"]').click();
+		await new Promise(r => setTimeout(r, 50));
+		return text;
+	})()`, chromedp.EvalAwaitPromise))
+	if err != nil || strings.Count(copied, "\n") != 119 || !strings.HasPrefix(copied, "line 001 of") || !strings.Contains(copied, "line 060 of") || !strings.HasSuffix(copied, "line 120 of the scrollback") {
+		t.Fatalf("Copy gave %d lines: %.80q...%v", strings.Count(copied, "\n")+1, copied, err)
+	}
+
 	// A screenshot of each section.
 	for _, id := range []string{"summary", "timeline", "checklist", "sessions", "captures", "notes", "message"} {
 		png, err := chromedp.Run(ctx, chromedp.Screenshot(chromedp.ID(id)))

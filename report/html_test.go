@@ -296,3 +296,23 @@ func TestHTMLLinesNeutraliseEveryEscape(t *testing.T) {
 		t.Fatalf("got  %q\nwant %q", got, want)
 	}
 }
+
+func TestHTMLOfAnIncidentWithNoSessionNorChecklist(t *testing.T) {
+	dir := t.TempDir()
+	db, err := storage.Open(storage.Options{Path: filepath.Join(dir, "calm.db"), EvidenceDir: filepath.Join(dir, "evidence")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	inc, _ := db.NewIncident("disk full on db2")
+	saveTB(t, db, storage.NewCapture{Title: "df -h", Source: "tee"}, "/dev/sda1 100%\n")
+	r, err := Load(db, inc.ID, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := exportHTML(t, db, r, HTMLOptions{})
+	if !strings.Contains(page, "/dev/sda1 100%") || strings.Contains(page, `id="sessions"`) || strings.Contains(page, `id="checklist"`) ||
+		!strings.Contains(page, `{"idleTimeLimit":2,"sessions":[]}`) {
+		t.Fatal("a page without sessions or checklist is wrong")
+	}
+}
