@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -376,7 +375,7 @@ func verifyBundle(e *env, path string) error {
 
 func cmdExport(e *env, args []string) error {
 	fs := e.flags("export", "INCIDENT --format txt|json|md|html|cast|bundle [--item ID] [-o FILE] [--open]")
-	format := fs.String("format", "txt", "txt, json, md (postmortem draft), html (one offline page with replays and timeline), cast (a session) or bundle (everything, with SHA256SUMS)")
+	format := fs.String("format", "", "txt (the default; html with --open), json, md (postmortem draft), html (one offline page with replays and timeline), cast (a session) or bundle (everything, with SHA256SUMS)")
 	open := fs.Bool("open", false, "write the HTML report (calm-INCIDENT.html unless -o) and open it with xdg-open")
 	item := fs.String("item", "", "for --format cast: the session (default: the incident's only or last session)")
 	outPath := fs.String("o", "", "write to this file (0600) instead of stdout")
@@ -400,10 +399,11 @@ func cmdExport(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	formatSet := false
-	fs.Visit(func(f *flag.Flag) { formatSet = formatSet || f.Name == "format" })
-	if *open && !formatSet {
+	switch {
+	case *format == "" && *open:
 		*format = "html"
+	case *format == "":
+		*format = "txt"
 	}
 	switch *format {
 	case "txt", "json", "md", "html", "cast", "bundle":
