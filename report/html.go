@@ -191,7 +191,7 @@ func HTML(s storage.Store, r Record, w io.Writer, red *Redactor, now time.Time, 
 		rc := rec.Captures[i]
 		page.Items = append(page.Items, htmlItem{
 			ID: c.ID, Title: clean(rc.Title), Source: clean(c.Source), Size: humanBytes(c.Size),
-			SHA256: c.SHA256, Copies: copyStates(c), Anchor: "item-" + c.ID,
+			SHA256: c.SHA256, Copies: pageStates(c), Anchor: "item-" + c.ID,
 		})
 		if c.Recording == nil {
 			act.AddOutput(c.Created, c.Size)
@@ -200,7 +200,7 @@ func HTML(s storage.Store, r Record, w io.Writer, red *Redactor, now time.Time, 
 			if err != nil {
 				return count, fmt.Errorf("read %s: %w", c.ID, err)
 			}
-			hc.Title, hc.Copies = clean(rc.Title), copyStates(c)
+			hc.Title, hc.Copies = clean(rc.Title), pageStates(c)
 			page.Captures = append(page.Captures, hc)
 			continue
 		}
@@ -514,6 +514,11 @@ func (p *packer) finish() []byte {
 	close(p.chunks)
 	<-p.done
 	return p.out.Bytes()
+}
+
+// pageStates is copyStates without Markdown's emphasis.
+func pageStates(c storage.Capture) string {
+	return strings.ReplaceAll(copyStates(c), "**", "")
 }
 
 type writerFunc func([]byte) (int, error)
