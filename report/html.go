@@ -224,7 +224,14 @@ func HTML(s storage.Store, r Record, w io.Writer, red *Redactor, now time.Time, 
 			captureSession[c.ID] = c.Session
 		}
 	}
-	for i, ev := range rec.Events {
+	// In time order; ids stay the events' indexes, which the strip links to.
+	order := make([]int, len(rec.Events))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return rec.Events[order[a]].Time.Before(rec.Events[order[b]].Time) })
+	for _, i := range order {
+		ev := rec.Events[i]
 		he := htmlEvent{Index: i, Time: utc(ev.Time), Kind: ev.Kind, Item: ev.Item, Text: clean(ev.Text), Session: -1}
 		if strings.HasPrefix(he.Text, he.Item+" ") {
 			he.Item = "" // "c1 saved: ..." names it already

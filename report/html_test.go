@@ -316,3 +316,20 @@ func TestHTMLOfAnIncidentWithNoSessionNorChecklist(t *testing.T) {
 		t.Fatal("a page without sessions or checklist is wrong")
 	}
 }
+
+func TestHTMLTimelineIsInTimeOrder(t *testing.T) {
+	db, r := htmlIncident(t)
+	for i, j := 0, len(r.Events)-1; i < j; i, j = i+1, j-1 {
+		r.Events[i], r.Events[j] = r.Events[j], r.Events[i]
+	}
+	page, _ := exportHTML(t, db, r, HTMLOptions{})
+	times := regexp.MustCompile(`<li id="ev-\d+" class="ev [^>]*><time>([^<]*)</time>`).FindAllStringSubmatch(page, -1)
+	if len(times) != len(r.Events) {
+		t.Fatalf("%d events in the timeline, %d recorded", len(times), len(r.Events))
+	}
+	for i := 1; i < len(times); i++ {
+		if times[i][1] < times[i-1][1] {
+			t.Fatalf("event %d at %s comes after one at %s", i, times[i][1], times[i-1][1])
+		}
+	}
+}
