@@ -72,9 +72,6 @@ func Bundle(s storage.Store, r Record, w io.Writer, red *Redactor, now time.Time
 	if err := add("postmortem.md", func(w io.Writer) (int, error) { _, err := w.Write(md); return 0, err }); err != nil {
 		return st, err
 	}
-	if err := add("report.html", func(w io.Writer) (int, error) { return HTML(s, r, w, red, now, HTMLOptions{}) }); err != nil {
-		return st, err
-	}
 	count := 0
 	rec := r.redacted(red, &count)
 	st.Redacted += count
@@ -89,6 +86,7 @@ func Bundle(s storage.Store, r Record, w io.Writer, red *Redactor, now time.Time
 	}); err != nil {
 		return st, err
 	}
+	staged := map[string]string{}
 	for _, c := range r.Captures {
 		name := "captures/" + c.ID + ".txt"
 		if c.Recording != nil {
@@ -97,6 +95,14 @@ func Bundle(s storage.Store, r Record, w io.Writer, red *Redactor, now time.Time
 		if err := add(name, func(w io.Writer) (int, error) { return Content(s, c, w, red) }); err != nil {
 			return st, err
 		}
+		staged[c.ID] = members[len(members)-1].path
+	}
+	// The page shows the very files the bundle holds.
+	fromStage := func(c storage.Capture) (io.ReadCloser, error) { return os.Open(staged[c.ID]) }
+	if err := add("report.html", func(w io.Writer) (int, error) {
+		return HTML(s, r, w, red, now, HTMLOptions{Redacted: fromStage})
+	}); err != nil {
+		return st, err
 	}
 	var sums bytes.Buffer
 	for _, m := range members {

@@ -70,6 +70,25 @@ const (
 type HTMLOptions struct {
 	MaxCast    int64 // 0: MaxEmbeddedCast
 	MaxCapture int   // 0: MaxEmbeddedCapture
+	// Redacted, when set, gives a capture's content already redacted (a
+	// session as asciicast), as Content writes it: the bundle passes the
+	// files it holds, so the page shows exactly them and nothing is
+	// redacted twice.
+	Redacted func(storage.Capture) (io.ReadCloser, error)
+}
+
+// content writes a capture's redacted content, from opt.Redacted when set.
+func (opt HTMLOptions) content(s storage.Store, c storage.Capture, w io.Writer, red *Redactor) (int, error) {
+	if opt.Redacted == nil {
+		return Content(s, c, w, red)
+	}
+	f, err := opt.Redacted(c)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	_, err = io.Copy(w, f)
+	return 0, err
 }
 
 type fact struct{ Label, Value string }
@@ -195,7 +214,7 @@ func HTML(s storage.Store, r Record, w io.Writer, red *Redactor, now time.Time, 
 		})
 		if c.Recording == nil {
 			act.AddOutput(c.Created, c.Size)
-			hc, n, err := captureText(s, c, red, opt.MaxCapture)
+			hc, n, err := captureText(s, c, red, opt)
 			count += n
 			if err != nil {
 				return count, fmt.Errorf("read %s: %w", c.ID, err)
@@ -204,7 +223,7 @@ func HTML(s storage.Store, r Record, w io.Writer, red *Redactor, now time.Time, 
 			page.Captures = append(page.Captures, hc)
 			continue
 		}
-		hs, n, err := sessionCast(s, c, red, opt.MaxCast, act)
+		hs, n, err := sessionCast(s, c, red, opt, act)
 		count += n
 		if err != nil {
 			return count, fmt.Errorf("read %s: %w", c.ID, err)
@@ -415,7 +434,8 @@ func placeEvent(ev storage.Event, sessions []*htmlSession, sessionOf map[string]
 // sessionCast reads a session as a redacted asciicast, adds its output to
 // the activity chart, learns its length and pauses, and keeps it (gzipped
 // when large) unless it is over the limit.
-func sessionCast(s storage.Store, c storage.Capture, red *Redactor, limit int64, act *Activity) (*htmlSession, int, error) {
+func sessionCast(s storage.Store, c storage.Capture, red *Redactor, opt HTMLOptions, act *Activity) (*htmlSession, int, error) {
+	limit := opt.MaxCast
 	hs := &htmlSession{ID: c.ID, Size: 0, start: c.Created, SHA256: c.SHA256, Start: utc(c.Created)}
 	if c.Recording != nil {
 		hs.Cols, hs.Rows = c.Recording.Cols, c.Recording.Rows
@@ -469,7 +489,7 @@ func sessionCast(s storage.Store, c storage.Capture, red *Redactor, limit int64,
 		}
 		return len(p), nil
 	})
-	n, err := Cast(s, c, sink, red)
+	n, err := opt.content(s, c, sink, red)
 	if err != nil {
 		if pack != nil {
 			pack.finish()
@@ -534,10 +554,11 @@ func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
 // captureText reads a capture, redacted, as HTML lines, folded when long
 // and cut to its first and last parts past limit bytes.
-func captureText(s storage.Store, c storage.Capture, red *Redactor, limit int) (htmlCapture, int, error) {
+func captureText(s storage.Store, c storage.Capture, red *Redactor, opt HTMLOptions) (htmlCapture, int, error) {
+	limit := opt.MaxCapture
 	hc := htmlCapture{ID: c.ID, Source: clean(c.Source), Size: humanBytes(c.Size), SHA256: c.SHA256}
 	ht := &headTail{half: limit / 2}
-	n, err := Content(s, c, ht, red)
+	n, err := opt.content(s, c, ht, red)
 	if err != nil {
 		return hc, n, err
 	}

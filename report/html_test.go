@@ -1,6 +1,7 @@
 package report
 
 import (
+	"archive/tar"
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
@@ -331,5 +332,38 @@ func TestHTMLTimelineIsInTimeOrder(t *testing.T) {
 		if times[i][1] < times[i-1][1] {
 			t.Fatalf("event %d at %s comes after one at %s", i, times[i][1], times[i-1][1])
 		}
+	}
+}
+
+func TestBundleCarriesTheSameHTMLReport(t *testing.T) {
+	db, r := htmlIncident(t)
+	red, _ := NewRedactor(nil)
+	now := time.Date(2026, 11, 26, 16, 0, 0, 0, time.UTC)
+	var bundle bytes.Buffer
+	st, err := Bundle(db, r, &bundle, red, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, problems, err := VerifyBundle(bytes.NewReader(bundle.Bytes())); err != nil || len(problems) > 0 || ok != st.Files {
+		t.Fatalf("bundle: %d ok of %d, %v %v", ok, st.Files, problems, err)
+	}
+	zr, err := gzip.NewReader(&bundle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := tar.NewReader(zr)
+	var inBundle []byte
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			break
+		}
+		if h.Name == "calm-"+r.Incident.ID+"/report.html" {
+			inBundle, _ = io.ReadAll(tr)
+		}
+	}
+	alone, _ := exportHTML(t, db, r, HTMLOptions{})
+	if len(inBundle) == 0 || string(inBundle) != alone {
+		t.Fatalf("the bundle's report.html (%d bytes) differs from the export's (%d bytes)", len(inBundle), len(alone))
 	}
 }
