@@ -53,6 +53,10 @@ const (
 	// compressCastOver: casts past this size are embedded gzipped (the
 	// browser's DecompressionStream opens them), smaller ones as they are.
 	compressCastOver = 64 << 10
+	// PreloadCastUnder: smaller sessions load with the page; larger ones
+	// when first played or sought, so that reading them does not hold the
+	// page up (a 50 MiB cast takes the player tens of seconds).
+	PreloadCastUnder = 8 << 20
 	// MaxEmbeddedCapture is how much of a capture's text the page shows:
 	// past it, the first and last halves, and a link to captures/ID.txt.
 	MaxEmbeddedCapture = 4 << 20
@@ -70,6 +74,7 @@ const (
 type HTMLOptions struct {
 	MaxCast    int64 // 0: MaxEmbeddedCast
 	MaxCapture int   // 0: MaxEmbeddedCapture
+	Preload    int64 // 0: PreloadCastUnder
 	// Redacted, when set, gives a capture's content already redacted (a
 	// session as asciicast), as Content writes it: the bundle passes the
 	// files it holds, so the page shows exactly them and nothing is
@@ -181,6 +186,9 @@ func HTML(s storage.Store, r Record, w io.Writer, red *Redactor, now time.Time, 
 	}
 	if opt.MaxCapture <= 0 {
 		opt.MaxCapture = MaxEmbeddedCapture
+	}
+	if opt.Preload <= 0 {
+		opt.Preload = PreloadCastUnder
 	}
 	count := 0
 	str := func(s string) string {
@@ -303,6 +311,7 @@ func HTML(s storage.Store, r Record, w io.Writer, red *Redactor, now time.Time, 
 	type sessionConfig struct {
 		ID       string   `json:"id"`
 		Embedded bool     `json:"embedded"`
+		Preload  bool     `json:"preload"`
 		Markers  [][2]any `json:"markers"`
 		Cols     int      `json:"cols,omitempty"`
 		Rows     int      `json:"rows,omitempty"`
@@ -314,7 +323,7 @@ func HTML(s storage.Store, r Record, w io.Writer, red *Redactor, now time.Time, 
 	for _, hs := range page.Sessions {
 		// The player merges its markers into the events in one pass.
 		sort.SliceStable(hs.markers, func(i, j int) bool { return hs.markers[i][0].(float64) < hs.markers[j][0].(float64) })
-		config.Sessions = append(config.Sessions, sessionConfig{hs.ID, hs.Embedded, hs.markers, hs.cols, hs.rows})
+		config.Sessions = append(config.Sessions, sessionConfig{hs.ID, hs.Embedded, hs.Size < opt.Preload, hs.markers, hs.cols, hs.rows})
 		if hs.Embedded {
 			enc := ""
 			if hs.gzipped {

@@ -39,7 +39,7 @@
       var opts = {
         markers: s.markers,
         idleTimeLimit: config.idleTimeLimit,
-        preload: true,
+        preload: s.preload,
         fit: 'width',
         terminalFontFamily: 'ui-monospace, "DejaVu Sans Mono", "Liberation Mono", Menlo, monospace'
       };
