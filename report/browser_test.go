@@ -1,7 +1,10 @@
 package report
 
 import (
+	"bytes"
 	"context"
+	"image/color"
+	"image/png"
 	"math"
 	"os"
 	"os/exec"
@@ -135,9 +138,23 @@ func TestHTMLReportInChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 	screens := artefactDir(t)
-	keep := func(name string, png []byte) {
+	keep := func(name string, shot []byte) {
+		// A blank shot (a section not drawn yet) is a failure, not an artefact.
+		img, err := png.Decode(bytes.NewReader(shot))
+		if err != nil {
+			t.Fatalf("screenshot %s: %v", name, err)
+		}
+		colours := map[color.Color]bool{}
+		for y := img.Bounds().Min.Y; y < img.Bounds().Max.Y && len(colours) < 3; y += 3 {
+			for x := img.Bounds().Min.X; x < img.Bounds().Max.X && len(colours) < 3; x += 3 {
+				colours[img.At(x, y)] = true
+			}
+		}
+		if len(colours) < 3 {
+			t.Errorf("screenshot %s is blank", name)
+		}
 		p := filepath.Join(screens, name+".png")
-		if err := os.WriteFile(p, png, 0o600); err != nil {
+		if err := os.WriteFile(p, shot, 0o600); err != nil {
 			t.Fatal(err)
 		}
 		t.Logf("screenshot: %s", p)
@@ -193,11 +210,16 @@ func TestHTMLReportInChromium(t *testing.T) {
 
 	// A screenshot of each section.
 	for _, id := range []string{"summary", "timeline", "checklist", "sessions", "captures", "notes", "message"} {
-		png, err := chromedp.Run(ctx, chromedp.Screenshot(chromedp.ID(id)))
+		// Sections below the screen are drawn when scrolled to.
+		run("scroll to #"+id, chromedp.Evaluate[chromedp.Void](`(async () => {
+			document.getElementById('`+id+`').scrollIntoView();
+			await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+		})()`, chromedp.EvalAwaitPromise))
+		shot, err := chromedp.Run(ctx, chromedp.Screenshot(chromedp.ID(id)))
 		if err != nil {
 			t.Fatalf("screenshot of #%s: %v", id, err)
 		}
-		keep("section-"+id, png)
+		keep("section-"+id, shot)
 	}
 
 	// The reader's dark setting darkens the page; printed, the players and
@@ -220,11 +242,11 @@ func TestHTMLReportInChromium(t *testing.T) {
 	if bg := style(`getComputedStyle(document.body).backgroundColor`); bg != "rgb(22, 24, 28)" {
 		t.Errorf("dark background is %s", bg)
 	}
-	png, err := chromedp.Run(ctx, chromedp.Screenshot(chromedp.ID("captures")))
+	shot, err := chromedp.Run(ctx, chromedp.Screenshot(chromedp.ID("captures")))
 	if err != nil {
 		t.Fatal(err)
 	}
-	keep("section-captures-dark", png)
+	keep("section-captures-dark", shot)
 	media("", "light")
 	if bg := style(`getComputedStyle(document.body).backgroundColor`); bg != "rgb(255, 255, 255)" {
 		t.Errorf("light background is %s", bg)
