@@ -133,10 +133,18 @@ func TestHTMLReportInChromium(t *testing.T) {
 	if dur, _ := chromedp.Run(ctx, chromedp.Evaluate[float64](`window.calmReport.players[0].getDuration()`)); err != nil || end < dur-0.1 || dur < 4 {
 		t.Fatalf("s1 ended at %.2f s of %.2f s (%v)", end, dur, err)
 	}
-	screen, err := chromedp.Run(ctx, chromedp.Screenshot(chromedp.ID("player-0")))
-	if err != nil {
-		t.Fatal(err)
+	// shoot takes a screenshot of an element in view, after a frame.
+	shoot := func(id string) []byte {
+		t.Helper()
+		run("scroll to #"+id, chromedp.Evaluate[chromedp.Void](`document.getElementById('`+id+`').scrollIntoView()`))
+		run("a frame", chromedp.Evaluate[chromedp.Void](`new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))`, chromedp.EvalAwaitPromise))
+		shot, err := chromedp.Run(ctx, chromedp.Screenshot(chromedp.ID(id)))
+		if err != nil {
+			t.Fatalf("screenshot of #%s: %v", id, err)
+		}
+		return shot
 	}
+	screen := shoot("player-0")
 	screens := artefactDir(t)
 	keep := func(name string, shot []byte) {
 		// A blank shot (a section not drawn yet) is a failure, not an artefact.
@@ -210,16 +218,7 @@ func TestHTMLReportInChromium(t *testing.T) {
 
 	// A screenshot of each section.
 	for _, id := range []string{"summary", "timeline", "checklist", "sessions", "captures", "notes", "message"} {
-		// Sections below the screen are drawn when scrolled to.
-		run("scroll to #"+id, chromedp.Evaluate[chromedp.Void](`(async () => {
-			document.getElementById('`+id+`').scrollIntoView();
-			await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
-		})()`, chromedp.EvalAwaitPromise))
-		shot, err := chromedp.Run(ctx, chromedp.Screenshot(chromedp.ID(id)))
-		if err != nil {
-			t.Fatalf("screenshot of #%s: %v", id, err)
-		}
-		keep("section-"+id, shot)
+		keep("section-"+id, shoot(id))
 	}
 
 	// The reader's dark setting darkens the page; printed, the players and
@@ -242,11 +241,7 @@ func TestHTMLReportInChromium(t *testing.T) {
 	if bg := style(`getComputedStyle(document.body).backgroundColor`); bg != "rgb(22, 24, 28)" {
 		t.Errorf("dark background is %s", bg)
 	}
-	shot, err := chromedp.Run(ctx, chromedp.Screenshot(chromedp.ID("captures")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	keep("section-captures-dark", shot)
+	keep("section-captures-dark", shoot("captures"))
 	media("", "light")
 	if bg := style(`getComputedStyle(document.body).backgroundColor`); bg != "rgb(255, 255, 255)" {
 		t.Errorf("light background is %s", bg)
