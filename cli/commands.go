@@ -335,8 +335,9 @@ func verifyBundle(e *env, path string) error {
 }
 
 func cmdExport(e *env, args []string) error {
-	fs := e.flags("export", "INCIDENT --format txt|json|md|cast|bundle [--item ID] [-o FILE]")
-	format := fs.String("format", "txt", "txt, json, md (postmortem draft), cast (a session) or bundle (everything, with SHA256SUMS)")
+	fs := e.flags("export", "INCIDENT --format txt|json|md|html|cast|bundle [--item ID] [-o FILE] [--open]")
+	format := fs.String("format", "", "txt (the default; html with --open), json, md (postmortem draft), html (one offline page with replays and timeline), cast (a session) or bundle (everything, with SHA256SUMS)")
+	open := fs.Bool("open", false, "write the HTML report (calm-INCIDENT.html unless -o) and open it with xdg-open")
 	item := fs.String("item", "", "for --format cast: the session (default: the incident's only or last session)")
 	outPath := fs.String("o", "", "write to this file (0600) instead of stdout")
 	// Let the incident come before or after the flags.
@@ -359,13 +360,25 @@ func cmdExport(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	switch {
+	case *format == "" && *open:
+		*format = "html"
+	case *format == "":
+		*format = "txt"
+	}
 	switch *format {
-	case "txt", "json", "md", "cast", "bundle":
+	case "txt", "json", "md", "html", "cast", "bundle":
 	default:
-		return usageError("unknown format %q: use txt, json, md, cast or bundle", *format)
+		return usageError("unknown format %q: use txt, json, md, html, cast or bundle", *format)
+	}
+	if *open && *format != "html" {
+		return usageError("--open opens the HTML report: use it with --format html")
 	}
 	if *format == "bundle" && *outPath == "" && isTerminal(e.stdout) {
 		*outPath = "calm-" + rec.Incident.ID + ".tar.gz"
+	}
+	if *format == "html" && *outPath == "" && (*open || isTerminal(e.stdout)) {
+		*outPath = "calm-" + rec.Incident.ID + ".html"
 	}
 	var out io.Writer = e.stdout
 	var file *os.File
@@ -388,6 +401,8 @@ func cmdExport(e *env, args []string) error {
 		var md []byte
 		md, redacted = report.Markdown(rec, red)
 		_, err = bw.Write(md)
+	case "html":
+		redacted, err = report.HTML(e.store, rec, bw, red, time.Now(), report.HTMLOptions{})
 	case "cast":
 		var c storage.Capture
 		c, err = sessionOf(rec, *item)
@@ -415,7 +430,35 @@ func cmdExport(e *env, args []string) error {
 		fmt.Fprintf(e.stderr, "calm: redacted %d secrets from the export; the store keeps the originals\n", redacted)
 	}
 	e.store.AddEvent(rec.Incident.ID, storage.EventExport, "", fmt.Sprintf("exported as %s, %d secrets redacted", *format, redacted))
+	if *format == "html" && *outPath != "" {
+		openReport(e, *outPath, *open)
+	}
 	return nil
+}
+
+// openReport opens the HTML report in the desktop's browser when asked and
+// a display exists; otherwise it says where the file is.
+func openReport(e *env, path string, open bool) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		abs = path
+	}
+	if open && (os.Getenv("DISPLAY") != "" || os.Getenv("WAYLAND_DISPLAY") != "") {
+		// The browser outlives calm: start xdg-open, do not wait for it.
+		cmd := exec.Command("xdg-open", abs)
+		if err := cmd.Start(); err != nil {
+			fmt.Fprintf(e.stderr, "calm: could not run xdg-open (%v): open %s in a browser\n", err, abs)
+			return
+		}
+		cmd.Process.Release()
+		fmt.Fprintf(e.stderr, "calm: opened %s\n", abs)
+		return
+	}
+	if open {
+		fmt.Fprintf(e.stderr, "calm: no display here (DISPLAY and WAYLAND_DISPLAY are unset): the report is %s; copy it to a machine with a browser\n", abs)
+		return
+	}
+	fmt.Fprintf(e.stderr, "calm: wrote %s; open it in any browser, offline\n", abs)
 }
 
 // sessionOf picks the session to export as a cast.

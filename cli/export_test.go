@@ -54,7 +54,7 @@ func TestBundleAndMarkdownExportsAreRedactedAndVerified(t *testing.T) {
 	if fi, _ := os.Stat(bundle); fi.Mode().Perm() != 0o600 {
 		t.Fatalf("bundle mode %v", fi.Mode())
 	}
-	if out := w.ok(nil, "verify", bundle); !strings.Contains(out, "ok: 3 files") {
+	if out := w.ok(nil, "verify", bundle); !strings.Contains(out, "ok: 4 files") {
 		t.Fatalf("verify bundle: %q", out)
 	}
 	if out, err := exec.Command("tar", "-xzf", bundle, "-C", dir).CombinedOutput(); err != nil {

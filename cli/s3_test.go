@@ -103,7 +103,7 @@ func TestS3MirrorPushPullAndReview(t *testing.T) {
 	if len(sent) == 0 || !bytes.Equal(sent, got) {
 		t.Fatalf("pulled %d bytes, pushed %d: not the same bundle", len(got), len(sent))
 	}
-	if v := other.ok(nil, "verify", pulled); !strings.Contains(v, "ok: 3 files") {
+	if v := other.ok(nil, "verify", pulled); !strings.Contains(v, "ok: 4 files") {
 		t.Fatalf("verify pulled: %s", v)
 	}
 	tm := newTmux(t)

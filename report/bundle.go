@@ -31,8 +31,8 @@ type BundleStats struct {
 
 // Bundle writes one gzipped tar with everything about the incident under
 // calm-INCIDENT/: the postmortem draft, the record as JSON, every capture
-// and every session (as asciicast), all redacted, and a SHA256SUMS manifest
-// of them. Files are staged in a private temporary folder, since captures
+// and every session (as asciicast), the HTML report that replays them, all
+// redacted, and a SHA256SUMS manifest of them. Files are staged in a private temporary folder, since captures
 // may be far larger than memory.
 func Bundle(s storage.Store, r Record, w io.Writer, red *Redactor, now time.Time) (BundleStats, error) {
 	var st BundleStats
@@ -86,6 +86,7 @@ func Bundle(s storage.Store, r Record, w io.Writer, red *Redactor, now time.Time
 	}); err != nil {
 		return st, err
 	}
+	staged := map[string]string{}
 	for _, c := range r.Captures {
 		name := "captures/" + c.ID + ".txt"
 		if c.Recording != nil {
@@ -94,6 +95,14 @@ func Bundle(s storage.Store, r Record, w io.Writer, red *Redactor, now time.Time
 		if err := add(name, func(w io.Writer) (int, error) { return Content(s, c, w, red) }); err != nil {
 			return st, err
 		}
+		staged[c.ID] = members[len(members)-1].path
+	}
+	// The page shows the very files the bundle holds.
+	fromStage := func(c storage.Capture) (io.ReadCloser, error) { return os.Open(staged[c.ID]) }
+	if err := add("report.html", func(w io.Writer) (int, error) {
+		return HTML(s, r, w, red, now, HTMLOptions{Redacted: fromStage})
+	}); err != nil {
+		return st, err
 	}
 	var sums bytes.Buffer
 	for _, m := range members {

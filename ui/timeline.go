@@ -8,6 +8,7 @@ import (
 	"github.com/gdamore/tcell/v2"
 	"github.com/rivo/tview"
 
+	"calm/report"
 	"calm/storage"
 )
 
@@ -77,20 +78,11 @@ func (u *UI) openEvent(i int) {
 
 // Strip is the activity strip: output volume over the incident's time, and
 // under it where markers, captures and steps happened. A click jumps there.
+// Its data is report.Activity, which the HTML report charts too.
 type Strip struct {
 	*tview.Box
-	u       *UI
-	buckets []stripBucket
-	from    time.Time
-	step    time.Duration
-}
-
-type stripBucket struct {
-	bytes  int64
-	marks  []int // indexes of events in the bucket
-	marker bool
-	cap    bool
-	step   bool
+	u   *UI
+	act *report.Activity
 }
 
 func newStrip(u *UI) *Strip { return &Strip{Box: tview.NewBox(), u: u} }
@@ -104,27 +96,8 @@ func (s *Strip) compute(width int) {
 	inc, caps, events := u.incident, u.caps, u.events
 	open := u.open
 	u.mu.Unlock()
-	from, to := inc.Opened, inc.Opened.Add(time.Minute)
-	for _, ev := range events {
-		if ev.Time.After(to) {
-			to = ev.Time
-		}
-	}
-	for _, c := range caps {
-		if c.Created.After(to) {
-			to = c.Created
-		}
-	}
-	if inc.IsOpen() && u.now().After(to) {
-		to = u.now()
-	}
-	width = max(width, 1)
-	s.from, s.step = from, max(to.Sub(from)/time.Duration(width)+1, time.Millisecond)
-	s.buckets = make([]stripBucket, width)
-	at := func(t time.Time) *stripBucket {
-		i := int(t.Sub(from) / s.step)
-		return &s.buckets[min(max(i, 0), width-1)]
-	}
+	from, to := report.ActivitySpan(inc, caps, events, u.now())
+	s.act = report.NewActivity(from, to, width)
 	for _, c := range caps {
 		// A loaded session spreads its output over the times of its lines.
 		if open != nil && open.doc.Item == c.Incident+"/"+c.ID && open.doc.timed {
@@ -132,26 +105,15 @@ func (s *Strip) compute(width int) {
 			d.mu.RLock()
 			start := 0
 			for i, end := range d.ends {
-				at(d.Start.Add(time.Duration(float64(d.times[i]) * float64(time.Second)))).bytes += int64(end - start)
+				s.act.AddOutput(d.Start.Add(time.Duration(float64(d.times[i])*float64(time.Second))), int64(end-start))
 				start = end
 			}
 			d.mu.RUnlock()
 			continue
 		}
-		at(c.Created).bytes += c.Size
+		s.act.AddOutput(c.Created, c.Size)
 	}
-	for i, ev := range events {
-		b := at(ev.Time)
-		b.marks = append(b.marks, i)
-		switch ev.Kind {
-		case storage.EventMarker:
-			b.marker = true
-		case storage.EventCapture:
-			b.cap = true
-		case storage.EventStep:
-			b.step = true
-		}
-	}
+	s.act.AddEvents(events)
 }
 
 func (s *Strip) Draw(screen tcell.Screen) {
@@ -161,14 +123,11 @@ func (s *Strip) Draw(screen tcell.Screen) {
 		return
 	}
 	s.compute(w)
-	var peak int64
-	for _, b := range s.buckets {
-		peak = max(peak, b.bytes)
-	}
-	for i, b := range s.buckets {
+	peak := s.act.Peak()
+	for i, b := range s.act.Buckets {
 		level := 0
-		if b.bytes > 0 && peak > 0 {
-			level = 1 + int(b.bytes*int64(len(bars)-2)/peak)
+		if b.Bytes > 0 && peak > 0 {
+			level = 1 + int(b.Bytes*int64(len(bars)-2)/peak)
 		}
 		screen.SetContent(x+i, y, bars[level], nil, tcell.StyleDefault.Foreground(tcell.ColorTeal))
 		if h < 2 {
@@ -176,13 +135,13 @@ func (s *Strip) Draw(screen tcell.Screen) {
 		}
 		r, st := ' ', tcell.StyleDefault
 		switch {
-		case b.marker:
+		case b.Marker:
 			r, st = '!', st.Foreground(tcell.ColorRed).Bold(true)
-		case b.cap:
+		case b.Capture:
 			r, st = '●', st.Foreground(tcell.ColorAqua)
-		case b.step:
+		case b.Step:
 			r, st = '✓', st.Foreground(tcell.ColorGreen)
-		case len(b.marks) > 0:
+		case len(b.Events) > 0:
 			r, st = '·', st.Foreground(tcell.ColorGray)
 		}
 		screen.SetContent(x+i, y+1, r, nil, st)
@@ -198,7 +157,7 @@ func (s *Strip) MouseHandler() func(action tview.MouseAction, event *tcell.Event
 			return false, nil
 		}
 		x, _, _, _ := s.GetInnerRect()
-		if i := mx - x; i >= 0 && i < len(s.buckets) {
+		if i := mx - x; s.act != nil && i >= 0 && i < len(s.act.Buckets) {
 			s.jump(i)
 		}
 		return true, nil
@@ -207,9 +166,9 @@ func (s *Strip) MouseHandler() func(action tview.MouseAction, event *tcell.Event
 
 // jump opens the first event at or after bucket i.
 func (s *Strip) jump(i int) {
-	for ; i < len(s.buckets); i++ {
-		if len(s.buckets[i].marks) > 0 {
-			ev := s.buckets[i].marks[0]
+	for ; i < len(s.act.Buckets); i++ {
+		if len(s.act.Buckets[i].Events) > 0 {
+			ev := s.act.Buckets[i].Events[0]
 			s.u.timeline.SetCurrentItem(ev)
 			s.u.openEvent(ev)
 			return
