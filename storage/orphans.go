@@ -66,7 +66,7 @@ func (db *DB) watchOrphans() {
 	if db.Damaged() != nil {
 		return
 	}
-	if err := db.forgetOldRequests(); err != nil {
+	if err := db.forgetOldRequests(time.Now()); err != nil {
 		db.opts.Logf("forget old request IDs: %v", err)
 	}
 	if caps, err := db.openCaptures(); err == nil {

@@ -45,9 +45,9 @@ func (db *DB) updateOnce(request string, out any, f func(tx *bolt.Tx) error) err
 	})
 }
 
-// forgetOldRequests drops answers older than requestsKept.
-func (db *DB) forgetOldRequests() error {
-	cutoff := uint64(db.opts.Now().Add(-requestsKept).Unix())
+// forgetOldRequests drops answers older than requestsKept at now.
+func (db *DB) forgetOldRequests(now time.Time) error {
+	cutoff := uint64(now.Add(-requestsKept).Unix())
 	return db.update(func(tx *bolt.Tx) error {
 		reqs := tx.Bucket(bucketRequests)
 		if reqs == nil {
