@@ -280,6 +280,11 @@ func adoptJournal(journal, final string) error {
 	if journal == final {
 		return nil
 	}
+	if _, err := os.Lstat(journal); os.IsNotExist(err) {
+		if _, err := os.Lstat(final); err == nil {
+			return nil // moved already, by an agent killed before it recorded so; the read-back checks it
+		}
+	}
 	if err := os.Rename(journal, final); err == nil {
 		if err := syncDir(filepath.Dir(journal)); err != nil {
 			return err

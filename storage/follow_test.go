@@ -205,3 +205,32 @@ func TestSessionTextIsDerivedAtSealAndSearched(t *testing.T) {
 		t.Fatalf("search in the derived text: %+v", matches)
 	}
 }
+
+// TestAgentKilledAfterMovingTheJournalStillCountsTheEvidence: an agent
+// killed between moving a session's journal into the evidence folder and
+// recording the seal left the journal there; the next seal finds it in
+// place, verifies it, and counts it, not "failed".
+func TestAgentKilledAfterMovingTheJournalStillCountsTheEvidence(t *testing.T) {
+	db := openTestDB(t)
+	c, f := newJournalSession(t, db, os.Getpid())
+	journal := bytes.Repeat([]byte("output line\n"), 5000)
+	f.Write(journal)
+	f.Close()
+	moved := copyPath(db.opts.EvidenceDir, c.Incident, c.ID)
+	os.MkdirAll(filepath.Dir(moved), 0o700)
+	if err := os.Rename(f.Name(), moved); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.SealJournal(c.Incident, c.ID, int64(len(journal))); err != nil {
+		t.Fatal(err)
+	}
+	sealed, err := WaitSealed(db, c.Incident+"/"+c.ID, 10*time.Second)
+	if err != nil || sealed.State != CaptureSealed {
+		t.Fatalf("not sealed: %v %+v", err, sealed)
+	}
+	for _, cp := range sealed.Copies {
+		if cp.State != CopyVerified {
+			t.Fatalf("the %s copy is %s (%s): the journal already in the evidence folder is good", cp.Kind, cp.State, cp.Error)
+		}
+	}
+}
