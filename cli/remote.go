@@ -136,6 +136,7 @@ func cmdPull(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	defer bs.Close()
 	if err := os.Rename(tmp.Name(), final); err != nil {
 		return err
 	}
