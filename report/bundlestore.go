@@ -237,5 +237,6 @@ func (b *BundleStore) Verify(string) (storage.VerifyReport, error) {
 func (b *BundleStore) Check() (storage.CheckReport, error) {
 	return storage.CheckReport{Path: b.Path, Schema: storage.SchemaVersion}, nil
 }
+
 // Close removes the unpacked files.
 func (b *BundleStore) Close() error { return os.RemoveAll(b.dir) }
