@@ -275,7 +275,7 @@ func cmdStatus(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "incident %s  %s  (%s)\n", inc.ID, inc.Title, incidentState(inc))
+	fmt.Fprintf(e.stdout, "incident %s  %s  (%s)\n", printable(inc.ID), printable(inc.Title), incidentState(inc))
 	printCaptures(e.stdout, caps, e.cfg.CopiesRequired)
 	return nil
 }
@@ -303,7 +303,7 @@ func printCaptures(w io.Writer, caps []storage.Capture, required int) {
 				copies = fmt.Sprintf("recorded (%s journal), being stored and checked", humanBytes(c.Recording.JournalSize))
 			}
 		}
-		fmt.Fprintf(w, "  %-5s %-8s %10s  sha256 %s  %s  %s\n", c.ID, c.Source, humanBytes(c.Size), sum, copies, c.Title)
+		fmt.Fprintf(w, "  %-5s %-8s %10s  sha256 %s  %s  %s\n", c.ID, printable(c.Source), humanBytes(c.Size), sum, copies, printable(c.Title))
 	}
 }
 
