@@ -2,9 +2,14 @@ package cli
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+
+	"calm/storage"
 )
 
 // TestExportWritesNoFileItShouldNot plants a symlink at the export path
@@ -89,5 +94,114 @@ func TestTitlesReachNoTerminalRaw(t *testing.T) {
 		if !strings.Contains(out, "db down") || !strings.Contains(out, "now") {
 			t.Fatalf("calm %v lost the title's words: %q", args, out)
 		}
+	}
+}
+
+// asNobody runs a command as nobody, as a second local user would.
+func asNobody(t *testing.T, args ...string) {
+	t.Helper()
+	out, err := exec.Command("setpriv", append([]string{"--reuid=nobody", "--regid=nogroup", "--clear-groups"}, args...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("as nobody %v: %v %s", args, err, out)
+	}
+}
+
+// TestAnotherUserCannotBlockOrCaptureTheSocketFolder: without
+// XDG_RUNTIME_DIR, another user makes calm-<uid> in the shared temp folder
+// first (a folder, a folder open to all, a symlink to theirs): calm still
+// works, with its socket in a folder of its own, and puts nothing in
+// theirs.
+func TestAnotherUserCannotBlockOrCaptureTheSocketFolder(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root to act as a second user with setpriv") // CI runs as root
+	}
+	if _, err := exec.LookPath("setpriv"); err != nil {
+		t.Fatal("setpriv is missing: install util-linux")
+	}
+	for _, plant := range []string{"folder", "open folder", "symlink"} {
+		t.Run(plant, func(t *testing.T) {
+			w := newWorld(t)
+			shared, _ := os.MkdirTemp("", "shared-tmp")
+			defer os.RemoveAll(shared)
+			os.Chmod(shared, 0o1777)
+			mine := filepath.Join(shared, "calm-"+strconv.Itoa(os.Getuid()))
+			switch plant {
+			case "folder":
+				asNobody(t, "mkdir", "-m", "0700", mine)
+			case "open folder":
+				asNobody(t, "mkdir", "-m", "0777", mine)
+			case "symlink":
+				asNobody(t, "mkdir", "-m", "0777", filepath.Join(shared, "theirs"))
+				asNobody(t, "ln", "-s", filepath.Join(shared, "theirs"), mine)
+			}
+			// A short home: a socket's path is limited to 108 bytes.
+			home, _ := os.MkdirTemp("", "h")
+			defer os.RemoveAll(home)
+			w.extra = append(w.extra, "XDG_RUNTIME_DIR=", "TMPDIR="+shared, "HOME="+home)
+			fallback := filepath.Join(home, ".cache", "calm", "run")
+			t.Cleanup(func() {
+				socks, _ := filepath.Glob(filepath.Join(fallback, "agent-*.sock"))
+				for _, s := range socks {
+					c := storage.NewClient(s, nil, "")
+					if st, err := c.Status(); err == nil {
+						syscall.Kill(int(st["pid"].(float64)), syscall.SIGTERM)
+					}
+					c.Close()
+				}
+			})
+			out, errs, code := w.run([]byte("prod output\n"), "tee", "-q", "blocked?")
+			if code != 0 || out != "prod output\n" {
+				t.Fatalf("calm tee with %s planted: exit %d, %q %q", plant, code, out, errs)
+			}
+			if s := w.ok(nil, "show", "c1"); s != "prod output\n" {
+				t.Fatalf("show: %q", s)
+			}
+			socks, _ := filepath.Glob(filepath.Join(fallback, "agent-*.sock"))
+			if len(socks) != 1 {
+				t.Fatalf("no socket in %s", fallback)
+			}
+			fi, _ := os.Stat(fallback)
+			if fi.Mode().Perm() != 0o700 {
+				t.Fatalf("%s is %v", fallback, fi.Mode())
+			}
+			for _, d := range []string{mine, filepath.Join(shared, "theirs")} {
+				if entries, _ := os.ReadDir(d); len(entries) > 0 {
+					t.Fatalf("calm put %v into the other user's %s", entries, d)
+				}
+			}
+		})
+	}
+}
+
+// TestMirrorFolderOfAnotherUserIsRefused: a shared mirror where another
+// user made the incident's folder first gets no copy; the copy fails,
+// saying why, and the other copies are made.
+func TestMirrorFolderOfAnotherUserIsRefused(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root to act as a second user with setpriv") // CI runs as root
+	}
+	w := newWorld(t)
+	mirror, _ := os.MkdirTemp("", "mirror")
+	defer os.RemoveAll(mirror)
+	os.Chmod(mirror, 0o1777)
+	w.extra = append(w.extra, "CALM_CONFIG="+filepath.Join(w.config, "config.toml"))
+	os.WriteFile(filepath.Join(w.config, "config.toml"), []byte("mirrors = ['"+mirror+"']\n"), 0o600)
+	id := strings.Fields(w.ok(nil, "incident", "new", "shared mirror"))[0]
+	asNobody(t, "mkdir", "-m", "0777", filepath.Join(mirror, id))
+	_, errs, _ := w.run([]byte("secret rows\n"), "tee", "dump")
+	if !strings.Contains(errs, "2 of 3 copies verified") {
+		t.Fatalf("tee: %q", errs)
+	}
+	if js := w.ok(nil, "export", "--format", "json"); !strings.Contains(js, filepath.Join(mirror, id)+" belongs to another user (uid 65534)") {
+		t.Fatalf("the mirror copy's error does not say why: %s", js)
+	}
+	if out, _, code := w.run(nil, "verify"); code == 0 || !strings.Contains(out, "mirror copy "+filepath.Join(mirror, id, "c1.txt")) {
+		t.Fatalf("verify with another user's mirror folder: exit %d, %q", code, out)
+	}
+	if entries, _ := os.ReadDir(filepath.Join(mirror, id)); len(entries) > 0 {
+		t.Fatalf("a copy went into the other user's folder: %v", entries)
+	}
+	if st := w.ok(nil, "status"); !strings.Contains(st, "2/3 copies verified") {
+		t.Fatalf("status: %s", st)
 	}
 }

@@ -35,14 +35,8 @@ type Agent struct {
 	lastSeen atomic.Int64 // unix nanoseconds
 }
 
-// SocketDir is the private folder for agent sockets:
-// $XDG_RUNTIME_DIR/calm, or calm-<uid> under the temp folder.
-func SocketDir() string {
-	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
-		return filepath.Join(d, "calm")
-	}
-	return filepath.Join(os.TempDir(), "calm-"+strconv.Itoa(os.Getuid()))
-}
+// SocketDir is the private folder for agent sockets (socketdir.go).
+func SocketDir() string { return socketDir() }
 
 // EnsurePrivateDir creates dir 0700 and refuses one that another user owns or
 // others can enter, since the socket in it carries production output.

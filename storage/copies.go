@@ -140,6 +140,9 @@ func privateDir(root, incident string) (string, error) {
 	if !fi.IsDir() {
 		return "", fmt.Errorf("%s is not a plain folder (a symlink?): remove it and verify again", dir)
 	}
+	if uid, ok := ownerOf(fi); ok && uid != os.Getuid() {
+		return "", fmt.Errorf("%s belongs to another user (uid %d), who could read or change the copies: remove it and verify again", dir, uid)
+	}
 	if fi.Mode().Perm() != 0o700 {
 		if err := os.Chmod(dir, 0o700); err != nil {
 			return "", err
