@@ -125,6 +125,13 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if cmd != "agent" {
 		client := storage.NewClient(cfg.socket, cfg.agentCommand(), cfg.agentLog())
 		defer client.Close()
+		said := map[string]bool{}
+		client.Notice = func(n string) { // a damaged store copy, and the one read instead
+			if !said[n] {
+				said[n] = true
+				fmt.Fprintf(stderr, "calm: %s\n", printable(n))
+			}
+		}
 		e.store = client
 	}
 	if path := os.Getenv("CALM_CPUPROFILE"); path != "" && cmd != "agent" {

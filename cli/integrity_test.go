@@ -8,6 +8,10 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
+
+	"github.com/klauspost/compress/s2"
+	bolt "go.etcd.io/bbolt"
 
 	"calm/storage"
 )
@@ -268,5 +272,78 @@ func TestSalvagedStoreWorksLikeTheOriginal(t *testing.T) {
 				t.Fatalf("verify after the old evidence is gone: %d %s %s", code, v, errs)
 			}
 		})
+	}
+}
+
+// flipStored changes one byte of an item's first stored chunk (or its
+// derived text's), keeping the chunk readable: damage only a hash finds.
+func flipStored(t *testing.T, path, bucket string) {
+	b, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	err = b.Update(func(tx *bolt.Tx) error {
+		incs := tx.Bucket([]byte("incidents"))
+		return incs.ForEach(func(k, _ []byte) error {
+			ch := incs.Bucket(k).Bucket([]byte("chunks"))
+			if ch == nil || ch.Bucket([]byte(bucket)) == nil {
+				return nil
+			}
+			cb := ch.Bucket([]byte(bucket))
+			key := make([]byte, 8)
+			v := cb.Get(key)
+			data := append([]byte(nil), v[1:]...)
+			if v[0] == 1 {
+				if data, err = s2.Decode(nil, v[1:]); err != nil {
+					return err
+				}
+			}
+			data[len(data)/2] ^= 0x20
+			return cb.Put(key, append([]byte{0}, data...))
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestReadsAreCheckedAndFallBackToAVerifiedCopy damages the store's copy of
+// a capture and of a session's text so that it still reads, only wrong:
+// show and export say so in one line and give the evidence copy's bytes;
+// with the evidence damaged too, they stop with one line.
+func TestReadsAreCheckedAndFallBackToAVerifiedCopy(t *testing.T) {
+	w := newWorld(t)
+	original := strings.Repeat("{ \"_id\": 7, \"total\": 12 }\n", 2000)
+	w.ok([]byte(original), "tee", "-q", "before")
+	if _, errs, code := w.run(nil, "shell", "--wait", "--", "sh", "-c", `printf 'session output kept\n'; seq 1 30`); code != 0 {
+		t.Fatalf("shell: %s", errs)
+	}
+	sessionShown := w.ok(nil, "show", "s1")
+	w.stopAgent()
+	flipStored(t, w.storePath(), "c1")
+	flipStored(t, w.storePath(), "s1.text")
+
+	out, errs, code := w.run(nil, "show", "c1")
+	if code != 0 || out != original {
+		t.Fatalf("show of a damaged store copy: exit %d, %d bytes (want the original %d): %s", code, len(out), len(original), errs)
+	}
+	if strings.Count(strings.TrimSpace(errs), "\n") != 0 || !strings.Contains(errs, "does not match its SHA-256") || !strings.Contains(errs, "evidence copy") {
+		t.Fatalf("show does not say which copy it read: %q", errs)
+	}
+	if out := w.ok(nil, "show", "s1"); out != sessionShown {
+		t.Fatalf("show s1 after its text was damaged: %q, want %q", out, sessionShown)
+	}
+	txt, errs, code := w.run(nil, "export", "--format", "txt")
+	if code != 0 || !strings.Contains(txt, original) || !strings.Contains(errs, "evidence copy") {
+		t.Fatalf("export of a damaged store copy: exit %d, %s", code, errs)
+	}
+	// The evidence damaged too: nothing sound to read.
+	evidence, _ := filepath.Glob(filepath.Join(w.home, "evidence", "*", "c1.txt"))
+	os.WriteFile(evidence[0], []byte("tampered\n"), 0o600)
+	time.Sleep(2100 * time.Millisecond) // past the agent's short memory of the check
+	out, errs, code = w.run(nil, "show", "c1")
+	if code == 0 || out != "" || strings.Count(strings.TrimSpace(errs), "\n") != 0 || !strings.Contains(errs, "no file copy matches") {
+		t.Fatalf("show with no sound copy: exit %d, %d bytes, %q", code, len(out), errs)
 	}
 }

@@ -363,6 +363,14 @@ func (a *Agent) routes() http.Handler {
 			writeError(w, fmt.Errorf("%w: from must be a byte offset", ErrInvalid))
 			return
 		}
+		// Checked before the first byte, so a damaged store copy is an
+		// error, or a note saying which copy is read instead.
+		if note, err := db.ReadNotice(c.Incident + "/" + c.ID); err != nil {
+			writeError(w, err)
+			return
+		} else if note != "" {
+			w.Header().Set("Calm-Notice", note)
+		}
 		w.Header().Set("Content-Type", "application/octet-stream")
 		if c.State == CaptureSealed && from <= c.Size {
 			w.Header().Set("Content-Length", strconv.FormatInt(c.Size-from, 10))
@@ -375,8 +383,16 @@ func (a *Agent) routes() http.Handler {
 			writeError(w, err)
 			return
 		}
+		note, err := db.TextNotice(c.Incident + "/" + c.ID)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		if note != "" {
+			w.Header().Set("Calm-Notice", note)
+		}
 		w.Header().Set("Content-Type", "application/octet-stream")
-		if c.Text != nil {
+		if c.Text != nil && note == "" {
 			w.Header().Set("Content-Length", strconv.FormatInt(c.Text.Size, 10))
 		}
 		_ = db.WriteText(c.Incident+"/"+c.ID, w)

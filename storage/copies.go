@@ -635,6 +635,11 @@ func (db *DB) WriteContent(ref string, from int64, w io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if path, _, err := db.checkRead(c); err != nil { // readcheck.go
+		return err
+	} else if path != "" {
+		return writeCopy(path, from, w)
+	}
 	var pos int64
 	return db.eachChunkFrom(c.Incident, c.ID, func(size int64) bool {
 		skip := pos+size <= from
