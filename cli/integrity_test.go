@@ -338,6 +338,10 @@ func TestReadsAreCheckedAndFallBackToAVerifiedCopy(t *testing.T) {
 	if code != 0 || !strings.Contains(txt, original) || !strings.Contains(errs, "evidence copy") {
 		t.Fatalf("export of a damaged store copy: exit %d, %s", code, errs)
 	}
+	// Search reads the store's chunks as it goes: it stops on the mismatch.
+	if _, errs, code := w.run(nil, "search", "-F", "total"); code == 0 || strings.Count(strings.TrimSpace(errs), "\n") != 0 || !strings.Contains(errs, "c1 does not match its SHA-256") {
+		t.Fatalf("search of a damaged store copy: exit %d, %q", code, errs)
+	}
 	// The evidence damaged too: nothing sound to read.
 	evidence, _ := filepath.Glob(filepath.Join(w.home, "evidence", "*", "c1.txt"))
 	os.WriteFile(evidence[0], []byte("tampered\n"), 0o600)
