@@ -135,7 +135,7 @@ func readBundle(r io.Reader, extractDir string) (*bundleContents, error) {
 		}
 		limit := func(n int64) error {
 			if total+n > bombSize && total+n > bombRatio*cr.n {
-				return fmt.Errorf("bundle expands to over %d times its size (%s from %s read): %w as a decompression bomb", bombRatio, humanBytes(total+n), humanBytes(cr.n), errBomb)
+				return fmt.Errorf("bundle expands to over %d times its size (%s from %s read): %w as a decompression bomb (a bundle you trust can be unpacked with tar -xzf and checked with sha256sum -c)", bombRatio, humanBytes(total+n), humanBytes(cr.n), errBomb)
 			}
 			return nil
 		}
