@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"calm/capture"
-	"calm/sanitize"
 	"calm/storage"
 )
 
@@ -135,9 +134,16 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		defer client.Close()
 		defer func() {
 			if w := client.Warning(); w != "" {
-				fmt.Fprintf(stderr, "calm: WARNING: %s\n", w)
+				fmt.Fprintf(stderr, "calm: WARNING: %s\n", printable(w))
 			}
 		}()
+		said := map[string]bool{}
+		client.Notice = func(n string) { // a damaged store copy, and the one read instead
+			if !said[n] {
+				said[n] = true
+				fmt.Fprintf(stderr, "calm: %s\n", printable(n))
+			}
+		}
 		e.store = client
 	}
 	if path := os.Getenv("CALM_CPUPROFILE"); path != "" && cmd != "agent" {
@@ -289,7 +295,7 @@ func cmdStatus(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "incident %s  %s  (%s)\n", inc.ID, inc.Title, incidentState(inc))
+	fmt.Fprintf(e.stdout, "incident %s  %s  (%s)\n", printable(inc.ID), printable(inc.Title), incidentState(inc))
 	printCaptures(e.stdout, caps, e.cfg.CopiesRequired, e.cfg.DevicesRequired)
 	return nil
 }
@@ -326,7 +332,7 @@ func printCaptures(w io.Writer, caps []storage.Capture, copiesRequired, devicesR
 		if c.Warning != "" {
 			copies += "; WARNING: " + c.Warning
 		}
-		fmt.Fprintf(w, "  %-5s %-8s %10s  sha256 %s  %s  %s\n", c.ID, c.Source, humanBytes(c.Size), sum, sanitize.Text([]byte(copies)), sanitize.Text([]byte(c.Title)))
+		fmt.Fprintf(w, "  %-5s %-8s %10s  sha256 %s  %s  %s\n", c.ID, printable(c.Source), humanBytes(c.Size), sum, printable(copies), printable(c.Title))
 	}
 }
 

@@ -31,7 +31,7 @@ func cmdIncident(e *env, args []string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "%s  %s  (now current)\n", inc.ID, inc.Title)
+		fmt.Fprintf(e.stdout, "%s  %s  (now current)\n", inc.ID, printable(inc.Title))
 	case "list", "ls":
 		list, err := e.store.Incidents()
 		if err != nil {
@@ -46,7 +46,7 @@ func cmdIncident(e *env, args []string) error {
 			if inc.ID == cur.ID {
 				mark = "*"
 			}
-			fmt.Fprintf(e.stdout, "%s %s  %-40s  %s\n", mark, inc.ID, inc.Title, incidentState(inc))
+			fmt.Fprintf(e.stdout, "%s %s  %-40s  %s\n", mark, printable(inc.ID), printable(inc.Title), incidentState(inc))
 		}
 	case "use":
 		if len(args) != 2 {
@@ -56,7 +56,7 @@ func cmdIncident(e *env, args []string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "%s  %s  (now current)\n", inc.ID, inc.Title)
+		fmt.Fprintf(e.stdout, "%s  %s  (now current)\n", inc.ID, printable(inc.Title))
 	case "close":
 		ref := ""
 		if len(args) > 1 {
@@ -66,7 +66,7 @@ func cmdIncident(e *env, args []string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "%s  %s  (%s)\n", inc.ID, inc.Title, incidentState(inc))
+		fmt.Fprintf(e.stdout, "%s  %s  (%s)\n", inc.ID, printable(inc.Title), incidentState(inc))
 	default:
 		return usageError("unknown incident command %q: use new, list, use or close", args[0])
 	}
@@ -381,13 +381,13 @@ func cmdExport(e *env, args []string) error {
 		*outPath = "calm-" + rec.Incident.ID + ".html"
 	}
 	var out io.Writer = e.stdout
-	var file *os.File
+	var file *outputFile
 	if *outPath != "" {
-		file, err = os.OpenFile(*outPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+		file, err = createOutput(*outPath)
 		if err != nil {
-			return fmt.Errorf("create %s: %w", *outPath, err)
+			return err
 		}
-		defer file.Close()
+		defer file.abort() // after commit: nothing left to remove
 		out = file
 	}
 	bw := bufio.NewWriterSize(out, 1<<20)
@@ -421,7 +421,7 @@ func cmdExport(e *env, args []string) error {
 		err = bw.Flush()
 	}
 	if err == nil && file != nil {
-		err = file.Sync()
+		err = file.commit()
 	}
 	if err != nil {
 		return fmt.Errorf("export %s: %w", rec.Incident.ID, err)

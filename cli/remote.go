@@ -136,12 +136,13 @@ func cmdPull(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	defer bs.Close()
 	if err := os.Rename(tmp.Name(), final); err != nil {
 		return err
 	}
 	inc, _ := bs.CurrentIncident()
 	caps, _ := bs.Captures("")
-	fmt.Fprintf(e.stdout, "pulled %s into %s: every file matches its SHA256SUMS\nincident %s %q, %d captures\nreview it: calm review %s\n", fs.Arg(0), final, inc.ID, inc.Title, len(caps), final)
+	fmt.Fprintf(e.stdout, "pulled %s into %s: every file matches its SHA256SUMS\nincident %s %q, %d captures\nreview it: calm review %s\n", fs.Arg(0), final, printable(inc.ID), printable(inc.Title), len(caps), final)
 	return nil
 }
 

@@ -2,8 +2,10 @@ package cli
 
 import (
 	"fmt"
+	"sync"
 
 	"calm/report"
+	"calm/storage"
 	"calm/ui"
 )
 
@@ -52,6 +54,24 @@ func runUI(e *env, incident string, review bool) error {
 	})
 	if err != nil {
 		return err
+	}
+	if c, ok := e.store.(*storage.Client); ok && c.Notice != nil {
+		// Nothing may write over the screen: a damaged store copy is said
+		// once the TUI is gone.
+		say, notes := c.Notice, []string{}
+		var mu sync.Mutex
+		c.Notice = func(n string) {
+			mu.Lock()
+			notes = append(notes, n)
+			mu.Unlock()
+		}
+		defer func() {
+			mu.Lock()
+			defer mu.Unlock()
+			for _, n := range notes {
+				say(n)
+			}
+		}()
 	}
 	return u.Run()
 }

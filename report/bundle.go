@@ -13,8 +13,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"sort"
-	"strings"
 	"time"
 
 	"calm/storage"
@@ -155,79 +153,4 @@ func Bundle(s storage.Store, r Record, w io.Writer, red *Redactor, now time.Time
 	}
 	st.Files = len(members)
 	return st, gz.Close()
-}
-
-// VerifyBundle reads a bundle and checks every file against its manifest. It
-// returns how many files matched and one problem per file that is missing,
-// differs or is not listed.
-func VerifyBundle(r io.Reader) (ok int, problems []string, err error) {
-	gz, err := gzip.NewReader(r)
-	if err != nil {
-		return 0, nil, fmt.Errorf("not a calm bundle (gzip: %v)", err)
-	}
-	tr := tar.NewReader(gz)
-	got := map[string]string{}
-	var manifest []byte
-	root := ""
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return 0, nil, fmt.Errorf("bundle is damaged: %v", err)
-		}
-		if h.Typeflag != tar.TypeReg {
-			continue
-		}
-		name := path.Clean(h.Name)
-		dir, rest, found := strings.Cut(name, "/")
-		if !found || strings.HasPrefix(name, "/") || strings.Contains(name, "..") {
-			problems = append(problems, fmt.Sprintf("%s: a path outside the bundle's folder", h.Name))
-			continue
-		}
-		if root == "" {
-			root = dir
-		}
-		if rest == SumsFile {
-			manifest, err = io.ReadAll(io.LimitReader(tr, 16<<20))
-			if err != nil {
-				return 0, nil, fmt.Errorf("bundle is damaged: %v", err)
-			}
-			continue
-		}
-		hash := sha256.New()
-		if _, err := io.Copy(hash, tr); err != nil {
-			return 0, nil, fmt.Errorf("bundle is damaged at %s: %v", name, err)
-		}
-		got[rest] = hex.EncodeToString(hash.Sum(nil))
-	}
-	if manifest == nil {
-		return 0, nil, fmt.Errorf("the bundle has no %s: it was not made by calm export --format bundle", SumsFile)
-	}
-	listed := map[string]bool{}
-	for _, line := range strings.Split(strings.TrimSpace(string(manifest)), "\n") {
-		sum, name, found := strings.Cut(line, "  ")
-		if !found {
-			problems = append(problems, fmt.Sprintf("%s: unreadable line %q", SumsFile, line))
-			continue
-		}
-		listed[name] = true
-		switch have, present := got[name]; {
-		case !present:
-			problems = append(problems, name+": missing")
-		case have != sum:
-			problems = append(problems, name+": differs from its SHA-256 in "+SumsFile)
-		default:
-			ok++
-		}
-	}
-	var extra []string
-	for name := range got {
-		if !listed[name] {
-			extra = append(extra, name+": not in "+SumsFile)
-		}
-	}
-	sort.Strings(extra)
-	return ok, append(problems, extra...), nil
 }

@@ -1,10 +1,9 @@
 package report
 
 import (
-	"archive/tar"
-	"bytes"
-	"compress/gzip"
+	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -17,62 +16,54 @@ import (
 
 // BundleStore is a pulled bundle seen through the Store interface, read
 // only, so the TUI reviews a teammate's incident exactly as it reviews one
-// of its own.
+// of its own. Its files are unpacked, once checked, into a private folder
+// that Close removes: a capture may be larger than memory.
 type BundleStore struct {
 	Path     string
+	dir      string
 	incident storage.Incident
 	captures []storage.Capture
 	events   []storage.Event
-	files    map[string][]byte // by capture ID
+	files    map[string]string // the unpacked file of each capture, by ID
 }
 
 var _ storage.Store = (*BundleStore)(nil)
 
-// OpenBundle checks a bundle against its manifest and loads it.
+// OpenBundle checks a bundle against its manifest and loads it, in the one
+// pass that also verifies it: what it shows is what was checked.
 func OpenBundle(path string) (*BundleStore, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	_, problems, err := VerifyBundle(f)
+	dir, err := os.MkdirTemp("", "calm-review-")
 	if err != nil {
+		return nil, fmt.Errorf("unpack %s: %w", path, err)
+	}
+	bs := &BundleStore{Path: path, dir: dir, files: map[string]string{}}
+	if err := bs.load(f); err != nil {
+		os.RemoveAll(dir)
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	if len(problems) > 0 {
-		return nil, fmt.Errorf("%s: %d files do not match its %s (%s): do not trust it", path, len(problems), SumsFile, problems[0])
-	}
-	f.Seek(0, io.SeekStart)
-	gz, err := gzip.NewReader(f)
+	return bs, nil
+}
+
+func (b *BundleStore) load(f io.Reader) error {
+	contents, err := readBundle(bufio.NewReaderSize(f, 1<<20), b.dir)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	bs := &BundleStore{Path: path, files: map[string][]byte{}}
-	tr := tar.NewReader(gz)
-	var record []byte
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
-		if h.Typeflag != tar.TypeReg {
-			continue
-		}
-		_, name, _ := strings.Cut(h.Name, "/")
-		data, err := io.ReadAll(tr)
-		if err != nil {
-			return nil, err
-		}
-		switch {
-		case name == "incident.json":
-			record = data
-		case strings.HasPrefix(name, "captures/"), strings.HasPrefix(name, "sessions/"):
-			id := strings.TrimSuffix(strings.TrimSuffix(name[strings.IndexByte(name, '/')+1:], ".txt"), ".cast")
-			bs.files[id] = data
-		}
+	if _, problems := contents.check(); len(problems) > 0 {
+		return fmt.Errorf("%d files do not match its %s (%s): do not trust it", len(problems), SumsFile, problems[0])
+	}
+	rf, ok := contents.files["incident.json"]
+	if !ok {
+		return fmt.Errorf("it has no incident.json: it was not made by calm export --format bundle")
+	}
+	record, err := os.ReadFile(rf.path)
+	if err != nil {
+		return err
 	}
 	var rec struct {
 		Incident storage.Incident  `json:"incident"`
@@ -80,16 +71,27 @@ func OpenBundle(path string) (*BundleStore, error) {
 		Events   []storage.Event   `json:"events"`
 	}
 	if err := json.Unmarshal(record, &rec); err != nil {
-		return nil, fmt.Errorf("%s: incident.json: %v", path, err)
+		return fmt.Errorf("incident.json: %v", err)
 	}
-	bs.incident, bs.captures, bs.events = rec.Incident, rec.Captures, rec.Events
-	for i := range bs.captures {
+	if "calm-"+rec.Incident.ID != contents.root {
+		return fmt.Errorf("its folder %s does not hold incident %s: do not trust it", contents.root, rec.Incident.ID)
+	}
+	b.incident, b.captures, b.events = rec.Incident, rec.Captures, rec.Events
+	for i := range b.captures {
 		// The bundle's copy is redacted: its size and hash are its own.
-		c := &bs.captures[i]
-		data := bs.files[c.ID]
-		c.Size = int64(len(data))
+		c := &b.captures[i]
+		name := "captures/" + c.ID + ".txt"
+		if c.Recording != nil {
+			name = "sessions/" + c.ID + ".cast"
+		}
+		if cf, ok := contents.files[name]; ok {
+			b.files[c.ID] = cf.path
+			c.Size = cf.size
+		} else {
+			c.Size = 0
+		}
 	}
-	return bs, nil
+	return nil
 }
 
 func readOnly() error {
@@ -138,8 +140,19 @@ func (b *BundleStore) WriteContent(ref string, from int64, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	data := b.files[c.ID]
-	_, err = w.Write(data[min(from, int64(len(data))):])
+	p, ok := b.files[c.ID]
+	if !ok {
+		return nil // listed in incident.json, not in the bundle: nothing to show
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if _, err := f.Seek(from, io.SeekStart); err != nil {
+		return err
+	}
+	_, err = io.Copy(w, f)
 	return err
 }
 
@@ -152,7 +165,10 @@ func (b *BundleStore) WriteText(ref string, w io.Writer) error {
 	if c.Recording == nil {
 		return b.WriteContent(ref, 0, w)
 	}
-	return capture.DeriveText(bytes.NewReader(b.files[c.ID]), w)
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(b.WriteContent(ref, 0, pw)) }()
+	defer pr.Close()
+	return capture.DeriveText(pr, w)
 }
 func (b *BundleStore) AddNote(string, string) (storage.Event, error) {
 	return storage.Event{}, readOnly()
@@ -172,21 +188,33 @@ func (b *BundleStore) Search(q storage.SearchQuery, each func(storage.Match) err
 		return err
 	}
 	found := 0
+	errEnough := errors.New("enough")
 	for _, c := range b.captures {
-		var text bytes.Buffer
-		Output(b, c, &text)
-		for i, line := range bytes.Split(text.Bytes(), []byte("\n")) {
-			clean := sanitize.Text(line)
+		pr, pw := io.Pipe()
+		go func() { pw.CloseWithError(Output(b, c, pw)) }()
+		sc := bufio.NewScanner(pr)
+		sc.Buffer(make([]byte, 64<<10), 16<<20)
+		var err error
+		for i := int64(1); err == nil && sc.Scan(); i++ {
+			clean := sanitize.Text(sc.Bytes())
 			if !re.Match(clean) {
 				continue
 			}
 			found++
-			if err := each(storage.Match{Incident: b.incident.ID, Item: c.ID, Line: int64(i + 1), Text: string(clean)}); err != nil {
-				return err
+			err = each(storage.Match{Incident: b.incident.ID, Item: c.ID, Line: i, Text: string(clean)})
+			if err == nil && q.Limit > 0 && found >= q.Limit {
+				err = errEnough
 			}
-			if q.Limit > 0 && found >= q.Limit {
-				return nil
-			}
+		}
+		pr.Close()
+		if err == nil {
+			err = sc.Err()
+		}
+		if err == errEnough {
+			return nil
+		}
+		if err != nil {
+			return err
 		}
 	}
 	return nil
@@ -199,7 +227,7 @@ func (b *BundleStore) Verify(string) (storage.VerifyReport, error) {
 		return storage.VerifyReport{}, err
 	}
 	defer f.Close()
-	ok, problems, err := VerifyBundle(f)
+	ok, problems, err := VerifyBundle(bufio.NewReaderSize(f, 1<<20))
 	rep := storage.VerifyReport{Captures: len(b.captures), Copies: ok + len(problems)}
 	for _, p := range problems {
 		rep.Problems = append(rep.Problems, storage.Problem{Incident: b.incident.ID, Copy: storage.Copy{Kind: "bundle", Location: b.Path, State: storage.CopyMismatch, Error: p}})
@@ -209,4 +237,6 @@ func (b *BundleStore) Verify(string) (storage.VerifyReport, error) {
 func (b *BundleStore) Check() (storage.CheckReport, error) {
 	return storage.CheckReport{Path: b.Path, Schema: storage.SchemaVersion}, nil
 }
-func (b *BundleStore) Close() error { return nil }
+
+// Close removes the unpacked files.
+func (b *BundleStore) Close() error { return os.RemoveAll(b.dir) }

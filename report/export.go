@@ -17,7 +17,11 @@ import (
 // output with terminal controls removed. It returns how many secrets it
 // redacted.
 func Text(s storage.Store, r Record, w io.Writer, red *Redactor) (int, error) {
-	rw := &redactingWriter{w: w, r: red}
+	// Free texts are redacted before they are made one line, which would
+	// join a private key's lines.
+	count := 0
+	r = r.redacted(red, &count)
+	rw := newRedactingWriter(w, red)
 	inc := r.Incident
 	fmt.Fprintf(rw, "Incident %s: %s\nopened %s UTC\n\nTimeline (UTC)\n", inc.ID, clean(inc.Title), utc(inc.Opened))
 	for _, ev := range r.Events {
@@ -28,13 +32,13 @@ func Text(s storage.Store, r Record, w io.Writer, red *Redactor) (int, error) {
 			c.ID, clean(c.Title), c.Source, c.Size, c.SHA256, clean(c.StateLine()))
 		sw := &sanitizeWriter{w: rw}
 		if err := Output(s, c, sw); err != nil {
-			return rw.count, fmt.Errorf("read %s: %w", c.ID, err)
+			return count + rw.count(), fmt.Errorf("read %s: %w", c.ID, err)
 		}
 		sw.Close()
 		fmt.Fprintln(rw)
 	}
 	err := rw.Close()
-	return rw.count, err
+	return count + rw.count(), err
 }
 
 // JSON writes the incident's record and every capture's bytes (redacted,
@@ -70,12 +74,12 @@ func JSON(s storage.Store, r Record, w io.Writer, red *Redactor) (int, error) {
 }
 
 // redacted returns the record with every free text (titles, notes, event
-// texts) redacted, counting what it replaced.
+// texts, a session's command line) redacted, counting what it replaced.
 func (r Record) redacted(red *Redactor, count *int) Record {
 	str := func(s string) string {
-		out, n := red.Redact([]byte(s))
+		out, n := red.RedactString(s)
 		*count += n
-		return string(out)
+		return out
 	}
 	out := r
 	out.Incident.Title = str(r.Incident.Title)
@@ -87,7 +91,17 @@ func (r Record) redacted(red *Redactor, count *int) Record {
 	out.Captures = make([]storage.Capture, len(r.Captures))
 	for i, c := range r.Captures {
 		c.Title = str(c.Title)
+		if c.Recording != nil {
+			rec := *c.Recording
+			rec.Command = str(rec.Command)
+			c.Recording = &rec
+		}
 		out.Captures[i] = c
+	}
+	out.Checklist.Steps = nil
+	for _, st := range r.Checklist.Steps {
+		st.By = str(st.By)
+		out.Checklist.Steps = append(out.Checklist.Steps, st)
 	}
 	return out
 }
@@ -99,15 +113,17 @@ func Content(s storage.Store, c storage.Capture, w io.Writer, red *Redactor) (in
 	if c.Recording != nil {
 		return Cast(s, c, w, red)
 	}
-	rw := &redactingWriter{w: w, r: red}
+	rw := newRedactingWriter(w, red)
 	if err := s.WriteContent(c.Incident+"/"+c.ID, 0, rw); err != nil {
-		return rw.count, err
+		return rw.count(), err
 	}
 	err := rw.Close()
-	return rw.count, err
+	return rw.count(), err
 }
 
-// Cast writes a session as asciicast v2 with its output redacted.
+// Cast writes a session as asciicast v2 with its header and events
+// redacted. Output, input and marker events are read as one text, so a
+// secret split between two events is found.
 func Cast(s storage.Store, c storage.Capture, w io.Writer, red *Redactor) (int, error) {
 	if c.Recording == nil {
 		return 0, fmt.Errorf("%s is a capture, not a recorded session: export it with --format txt", c.ID)
@@ -116,31 +132,54 @@ func Cast(s storage.Store, c storage.Capture, w io.Writer, red *Redactor) (int, 
 	enc := json.NewEncoder(bw)
 	enc.SetEscapeHTML(false)
 	count := 0
+	type event struct {
+		at         float64
+		kind, data string // data: of an event that is not text
+	}
 	var werr error
+	rs := &redactStream[event]{r: red, emit: func(ev event, data []byte) error {
+		if ev.data != "" {
+			return enc.Encode([]any{ev.at, ev.kind, ev.data})
+		}
+		return enc.Encode([]any{ev.at, ev.kind, string(data)})
+	}}
 	cr := &capture.CastReader{
 		Header: func(h capture.Header) {
+			var n int
+			h.Title, n = red.RedactString(h.Title)
+			count += n
+			env := make(map[string]string, len(h.Env))
+			for k, v := range h.Env {
+				env[k], n = red.RedactString(v)
+				count += n
+			}
+			if h.Env != nil {
+				h.Env = env
+			}
 			if werr == nil {
 				werr = enc.Encode(h)
 			}
 		},
 		Event: func(at float64, kind, data string) {
-			if kind == "b" {
-				return // a session's exact bytes, unredacted: its "o" event follows
+			if werr != nil || kind == "b" {
+				return // "b": a session's exact bytes, unredacted; its "o" event follows
 			}
-			if kind == "o" || kind == "i" {
-				out, n := red.Redact([]byte(data))
-				count += n
-				data = string(out)
-			}
-			if werr == nil {
-				werr = enc.Encode([]any{at, kind, data})
+			switch kind {
+			case "o", "i", "m":
+				werr = rs.add(event{at: at, kind: kind}, []byte(data))
+			default:
+				werr = rs.add(event{at: at, kind: kind, data: data}, nil)
 			}
 		},
 	}
 	if err := s.WriteContent(c.Incident+"/"+c.ID, 0, cr); err != nil {
-		return count, err
+		return count + rs.count, err
 	}
 	cr.Close()
+	if werr == nil {
+		werr = rs.close()
+	}
+	count += rs.count
 	if werr != nil {
 		return count, werr
 	}

@@ -136,8 +136,8 @@ func withoutCode(page string) string {
 	return regexp.MustCompile(`(?s)<script[^>]*>.*?</script>|<style>.*?</style>`).ReplaceAllString(page, "")
 }
 
-// castOf decodes session i's embedded cast as the page's script does.
-func castOf(t *testing.T, page string, i int) (string, string) {
+// htmlCastOf decodes session i's embedded cast as the page's script does.
+func htmlCastOf(t *testing.T, page string, i int) (string, string) {
 	t.Helper()
 	m := regexp.MustCompile(`<script type="application/octet-stream" id="cast-` + strconv.Itoa(i) + `" data-encoding="([a-z]*)">([^<]*)</script>`).FindStringSubmatch(page)
 	if m == nil {
@@ -188,7 +188,7 @@ func TestHTMLHoldsThePostmortemRedacted(t *testing.T) {
 		t.Error("a carriage return was not applied")
 	}
 	for i := range 2 {
-		_, cast := castOf(t, page, i)
+		_, cast := htmlCastOf(t, page, i)
 		for _, s := range htmlSecrets {
 			if strings.Contains(cast, s.secret) {
 				t.Errorf("session %d's cast holds %q", i, s.secret)
@@ -215,11 +215,11 @@ func TestHTMLHoldsThePostmortemRedacted(t *testing.T) {
 func TestHTMLEmbedsSmallCastsPlainLargeOnesGzippedAndLinksPastTheLimit(t *testing.T) {
 	db, r := htmlIncident(t)
 	page, _ := exportHTML(t, db, r, HTMLOptions{})
-	enc, cast := castOf(t, page, 0)
+	enc, cast := htmlCastOf(t, page, 0)
 	if enc != "" || !strings.HasPrefix(cast, `{"version":2,"width":80`) || !strings.Contains(cast, "[REDACTED url password]") {
 		t.Fatalf("short session: encoding %q, cast %.200q", enc, cast)
 	}
-	enc, cast = castOf(t, page, 1)
+	enc, cast = htmlCastOf(t, page, 1)
 	if enc != "gzip" || !strings.Contains(cast, "01999 ") || !strings.Contains(cast, "deleteMany") {
 		t.Fatalf("large session: encoding %q", enc)
 	}
@@ -228,7 +228,7 @@ func TestHTMLEmbedsSmallCastsPlainLargeOnesGzippedAndLinksPastTheLimit(t *testin
 	if strings.Contains(page, `id="cast-1"`) || !strings.Contains(page, `<a href="sessions/s2.cast">sessions/s2.cast</a>`) {
 		t.Fatal("the session over the limit is not linked")
 	}
-	castOf(t, page, 0)
+	htmlCastOf(t, page, 0)
 }
 
 func TestHTMLTimelineSeeksToTheReplayedMoment(t *testing.T) {

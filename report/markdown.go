@@ -32,6 +32,14 @@ func utc(t time.Time) string {
 // Markdown writes the postmortem draft, redacted, and says how many secrets
 // it redacted.
 func Markdown(r Record, red *Redactor) ([]byte, int) {
+	// Each text is redacted before it is escaped for Markdown, which could
+	// split a secret; the whole draft once more after.
+	count := 0
+	cell := func(s string) string {
+		s, n := red.RedactString(s)
+		count += n
+		return cell(s)
+	}
 	var b bytes.Buffer
 	inc := r.Incident
 	fmt.Fprintf(&b, "# Postmortem draft: %s\n\n", cell(inc.Title))
@@ -118,13 +126,16 @@ func Markdown(r Record, red *Redactor) ([]byte, int) {
 		"- What made the mistake possible?\n" +
 		"- What helped us recover?\n" +
 		"- What will we change so it cannot happen the same way again?\n")
-	return red.Redact(b.Bytes())
+	out, n := red.Redact(b.Bytes())
+	return out, count + n
 }
 
 // TeamMessage composes the message for the team: what broke, when, what was
 // done, what is left to verify, and where things stand. It is redacted; the
 // person edits it before it goes anywhere.
 func TeamMessage(r Record, red *Redactor) ([]byte, int) {
+	count := 0
+	r = r.redacted(red, &count)
 	var b bytes.Buffer
 	inc := r.Incident
 	state := "open"
@@ -180,7 +191,8 @@ func TeamMessage(r Record, red *Redactor) ([]byte, int) {
 	default:
 		b.WriteString("Now: every step of the checklist is done\n")
 	}
-	return red.Redact(b.Bytes())
+	out, n := red.Redact(b.Bytes())
+	return out, count + n
 }
 
 // PostWebhook posts the message to a Slack-compatible incoming webhook.

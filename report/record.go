@@ -1,7 +1,6 @@
 package report
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"strings"
@@ -150,43 +149,4 @@ func Output(s storage.Store, c storage.Capture, w io.Writer) error {
 		return err
 	}
 	return out.Close()
-}
-
-// redactingWriter redacts a stream in pieces cut at line ends (a secret is
-// never split across lines, a private key block excepted past 4 MiB).
-type redactingWriter struct {
-	w     io.Writer
-	r     *Redactor
-	buf   []byte
-	count int
-}
-
-func (rw *redactingWriter) Write(p []byte) (int, error) {
-	rw.buf = append(rw.buf, p...)
-	if len(rw.buf) < 4<<20 {
-		return len(p), nil
-	}
-	cut := bytes.LastIndexByte(rw.buf, '\n') + 1
-	if cut == 0 {
-		cut = len(rw.buf)
-	}
-	if err := rw.emit(rw.buf[:cut]); err != nil {
-		return 0, err
-	}
-	rw.buf = rw.buf[:copy(rw.buf, rw.buf[cut:])]
-	return len(p), nil
-}
-
-func (rw *redactingWriter) emit(p []byte) error {
-	out, n := rw.r.Redact(p)
-	rw.count += n
-	_, err := rw.w.Write(out)
-	return err
-}
-
-// Close redacts and writes what is left.
-func (rw *redactingWriter) Close() error {
-	err := rw.emit(rw.buf)
-	rw.buf = nil
-	return err
 }

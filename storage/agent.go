@@ -35,14 +35,8 @@ type Agent struct {
 	lastSeen atomic.Int64 // unix nanoseconds
 }
 
-// SocketDir is the private folder for agent sockets:
-// $XDG_RUNTIME_DIR/calm, or calm-<uid> under the temp folder.
-func SocketDir() string {
-	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
-		return filepath.Join(d, "calm")
-	}
-	return filepath.Join(os.TempDir(), "calm-"+strconv.Itoa(os.Getuid()))
-}
+// SocketDir is the private folder for agent sockets (socketdir.go).
+func SocketDir() string { return socketDir() }
 
 // EnsurePrivateDir creates dir 0700 and refuses one that another user owns or
 // others can enter, since the socket in it carries production output.
@@ -396,6 +390,14 @@ func (a *Agent) routes() http.Handler {
 			writeError(w, fmt.Errorf("%w: from must be a byte offset", ErrInvalid))
 			return
 		}
+		// Checked before the first byte, so a damaged store copy is an
+		// error, or a note saying which copy is read instead.
+		if note, err := db.ReadNotice(c.Incident + "/" + c.ID); err != nil {
+			writeError(w, err)
+			return
+		} else if note != "" {
+			w.Header().Set("Calm-Notice", note)
+		}
 		w.Header().Set("Content-Type", "application/octet-stream")
 		if c.State == CaptureSealed && from <= c.Size {
 			w.Header().Set("Content-Length", strconv.FormatInt(c.Size-from, 10))
@@ -408,8 +410,16 @@ func (a *Agent) routes() http.Handler {
 			writeError(w, err)
 			return
 		}
+		note, err := db.TextNotice(c.Incident + "/" + c.ID)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		if note != "" {
+			w.Header().Set("Calm-Notice", note)
+		}
 		w.Header().Set("Content-Type", "application/octet-stream")
-		if c.Text != nil {
+		if c.Text != nil && note == "" {
 			w.Header().Set("Content-Length", strconv.FormatInt(c.Text.Size, 10))
 		}
 		_ = db.WriteText(c.Incident+"/"+c.ID, w)

@@ -32,6 +32,9 @@ type Client struct {
 	AgentCommand []string
 	// AgentLog receives the agent's own output.
 	AgentLog string
+	// Notice hears what the agent says beside a read: which copy it read
+	// when the store's was damaged.
+	Notice func(string)
 
 	http    *http.Client
 	warning atomic.Pointer[string]
@@ -274,6 +277,9 @@ func (c *Client) stream(path string, q url.Values, w io.Writer, what string) err
 	defer resp.Body.Close()
 	if resp.StatusCode >= 300 {
 		return decodeResponse(resp, nil)
+	}
+	if n := resp.Header.Get("Calm-Notice"); n != "" && c.Notice != nil {
+		c.Notice(n)
 	}
 	if _, err := io.CopyBuffer(w, resp.Body, make([]byte, 1<<20)); err != nil {
 		return fmt.Errorf("%s: %w", what, err)

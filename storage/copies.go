@@ -148,6 +148,9 @@ func privateDir(root, incident string) (string, error) {
 	if !fi.IsDir() {
 		return "", fmt.Errorf("%s is not a plain folder (a symlink?): remove it and verify again", dir)
 	}
+	if uid, ok := ownerOf(fi); ok && uid != os.Getuid() {
+		return "", fmt.Errorf("%s belongs to another user (uid %d), who could read or change the copies: remove it and verify again", dir, uid)
+	}
 	if fi.Mode().Perm() != 0o700 {
 		if err := os.Chmod(dir, 0o700); err != nil {
 			return "", err
@@ -713,6 +716,11 @@ func (db *DB) WriteContent(ref string, from int64, w io.Writer) error {
 	c, err := db.Capture(ref)
 	if err != nil {
 		return err
+	}
+	if path, _, err := db.checkRead(c); err != nil { // readcheck.go
+		return err
+	} else if path != "" {
+		return writeCopy(path, from, w)
 	}
 	var pos int64
 	return db.eachChunkFrom(c.Incident, c.ID, func(size int64) bool {

@@ -137,7 +137,7 @@ func Salvage(from, to, evidenceDir string, progress func(string)) (SalvageReport
 		}
 		f.Close()
 	}
-	newEvidence := filepath.Join(filepath.Dir(to), "evidence")
+	newEvidence := newEvidenceDir(to)
 	defer func() {
 		// The new store gets its own evidence folder, with every copy file
 		// that still matches its folder's SHA256SUMS.
@@ -157,7 +157,7 @@ func Salvage(from, to, evidenceDir string, progress func(string)) (SalvageReport
 	if openErr != nil {
 		rep.Lost = append(rep.Lost, "the store's structure: "+openErr.Error())
 		progress("the store cannot be opened; rebuilding captures from the evidence copies only")
-		err := salvageEvidence(dst, evidenceDir, &rep)
+		err := salvageEvidence(dst, evidenceDir, to, &rep)
 		return rep, err
 	}
 	defer src.Close()
@@ -178,13 +178,13 @@ func Salvage(from, to, evidenceDir string, progress func(string)) (SalvageReport
 		incs, _ := out.CreateBucketIfNotExists(bucketIncidents)
 		for _, id := range salvageKeys(src, &rep, nil) {
 			progress("incident " + string(id))
-			if err := salvageIncident(src, incs, id, evidenceDir, newEvidence, &rep); err != nil {
+			if err := salvageIncident(src, incs, id, evidenceDir, to, &rep); err != nil {
 				return err
 			}
 		}
 		// What the damage hid from the walk (a lost list of incidents or
 		// of captures) still has its verified evidence copies.
-		return restoreFromEvidence(incs, evidenceDir, &rep)
+		return restoreFromEvidence(incs, evidenceDir, to, &rep)
 	})
 	return rep, err
 }
@@ -242,7 +242,7 @@ func get(src *bolt.DB, path [][]byte, key []byte) (v []byte, err error) {
 	return v, err
 }
 
-func salvageIncident(src *bolt.DB, incs *bolt.Bucket, id []byte, evidenceDir, newEvidence string, rep *SalvageReport) error {
+func salvageIncident(src *bolt.DB, incs *bolt.Bucket, id []byte, evidenceDir, newStore string, rep *SalvageReport) error {
 	inc := [][]byte{id}
 	record, err := get(src, inc, keyRecord)
 	if err != nil || record == nil {
@@ -265,7 +265,7 @@ func salvageIncident(src *bolt.DB, incs *bolt.Bucket, id []byte, evidenceDir, ne
 				continue
 			}
 			if !bytes.Equal(name, bucketEvents) {
-				if v, err = salvageCapture(src, out, id, k, v, evidenceDir, newEvidence, rep); err != nil {
+				if v, err = salvageCapture(src, out, id, k, v, evidenceDir, newStore, rep); err != nil {
 					return err
 				}
 			} else {
@@ -280,45 +280,101 @@ func salvageIncident(src *bolt.DB, incs *bolt.Bucket, id []byte, evidenceDir, ne
 	return nil
 }
 
-// salvageCapture copies a capture's chunks and returns its record, with its
-// evidence copy moved to the new store's evidence folder.
-func salvageCapture(src *bolt.DB, out *bolt.Bucket, inc, key, record []byte, evidenceDir, newEvidence string, rep *SalvageReport) ([]byte, error) {
+// newEvidenceDir is the salvaged store's evidence folder.
+func newEvidenceDir(newStore string) string { return filepath.Join(filepath.Dir(newStore), "evidence") }
+
+// salvagedCopies points a salvaged capture's copies at the new store and its
+// evidence folder (mirrors stay where they are).
+func salvagedCopies(c *Capture, newStore string) {
+	for i, cp := range c.Copies {
+		switch cp.Kind {
+		case CopyEvidence:
+			c.Copies[i].Location = copyPath(newEvidenceDir(newStore), c.Incident, c.ID)
+		case CopyStore:
+			c.Copies[i].Location = newStore
+		}
+	}
+}
+
+// salvageCapture copies a capture's chunks (and a session's derived text)
+// and returns its record, its copies pointing at the new store.
+func salvageCapture(src *bolt.DB, out *bolt.Bucket, inc, key, record []byte, evidenceDir, newStore string, rep *SalvageReport) ([]byte, error) {
 	var c Capture
 	if json.Unmarshal(record, &c) != nil {
 		rep.Lost = append(rep.Lost, fmt.Sprintf("%s/%s: its record does not parse", inc, key))
 		return record, nil
 	}
-	defer func() {
-		c.Text = nil // derived again from the session when needed
-		for i, cp := range c.Copies {
-			switch cp.Kind {
-			case CopyEvidence:
-				c.Copies[i].Location = copyPath(newEvidence, string(inc), c.ID)
-			case CopyStore:
-				c.Copies[i].Location = filepath.Join(filepath.Dir(newEvidence), "calm.db")
-			}
-		}
-		record, _ = json.Marshal(c)
-	}()
+	c.Incident = string(inc)
 	rep.Captures++
 	chunks, _ := out.CreateBucketIfNotExists(bucketChunks)
-	cb, err := chunks.CreateBucketIfNotExists([]byte(c.ID))
+	n, whole, lost, err := salvageChunks(src, chunks, inc, c.ID, c.State == CaptureSealed, c.Chunks, c.SHA256, rep)
 	if err != nil {
 		return record, err
 	}
+	if !whole && c.State == CaptureSealed {
+		// The evidence copy was verified against the same SHA-256: rebuild.
+		path := copyPath(evidenceDir, string(inc), c.ID)
+		if sum, _, err := hashFile(path); err == nil && sum == c.SHA256 {
+			chunks.DeleteBucket([]byte(c.ID))
+			cb, _ := chunks.CreateBucket([]byte(c.ID))
+			if n, err = rechunk(cb, path); err != nil {
+				return record, err
+			}
+			whole = true
+			rep.Restored = append(rep.Restored, fmt.Sprintf("%s/%s (%d damaged chunks) from %s", inc, c.ID, len(lost), path))
+		} else {
+			rep.Lost = append(rep.Lost, fmt.Sprintf("%s/%s: chunks %v unreadable and no evidence copy matches its SHA-256", inc, c.ID, lost))
+		}
+	}
+	if whole && c.State == CaptureSealed {
+		c.Chunks = n
+	}
+	if c.Text != nil {
+		// A session's derived text is kept when it reads back whole;
+		// otherwise show and search use its output as recorded.
+		_, textWhole, _, err := salvageChunks(src, chunks, inc, textBucket(c.ID), true, 0, c.Text.SHA256, nil)
+		if err != nil {
+			return record, err
+		}
+		if !textWhole {
+			chunks.DeleteBucket([]byte(textBucket(c.ID)))
+			c.Text = nil
+		}
+	}
+	salvagedCopies(&c, newStore)
+	if !whole {
+		for i, cp := range c.Copies {
+			if cp.Kind == CopyStore {
+				c.Copies[i].State, c.Copies[i].Error = CopyMismatch, "chunks lost in a salvage"
+			}
+		}
+	}
+	return json.Marshal(c)
+}
+
+// salvageChunks copies the readable chunks of bucket name; whole says they
+// were all there and (when sum is set and sealed) hash to sum. chunks is
+// how many a sealed capture has (0: as many as are found).
+func salvageChunks(src *bolt.DB, out *bolt.Bucket, inc []byte, name string, sealed bool, chunks uint64, sum string, rep *SalvageReport) (uint64, bool, []uint64, error) {
+	cb, err := out.CreateBucketIfNotExists([]byte(name))
+	if err != nil {
+		return 0, false, nil, err
+	}
 	var lost []uint64
 	h := sha256.New()
-	for n := uint64(0); ; n++ {
-		v, err := get(src, [][]byte{inc, bucketChunks, []byte(c.ID)}, u64(n))
-		if err == nil && v == nil && (c.State != CaptureSealed || n >= c.Chunks) {
+	var n uint64
+	for ; ; n++ {
+		v, err := get(src, [][]byte{inc, bucketChunks, []byte(name)}, u64(n))
+		if err == nil && v == nil && (!sealed || chunks == 0 || n >= chunks) {
 			break
 		}
 		if err != nil || v == nil {
 			lost = append(lost, n)
-			if c.State == CaptureSealed && n+1 >= c.Chunks {
+			if sealed && (chunks == 0 || n+1 >= chunks) {
+				n++
 				break
 			}
-			if c.State != CaptureSealed && len(lost) > 64 {
+			if !sealed && len(lost) > 64 {
 				break
 			}
 			continue
@@ -331,29 +387,12 @@ func salvageCapture(src *bolt.DB, out *bolt.Bucket, inc, key, record []byte, evi
 		}
 		h.Write(data)
 		cb.Put(u64(n), v)
-		rep.Chunks++
-	}
-	whole := len(lost) == 0 && (c.State != CaptureSealed || hex.EncodeToString(h.Sum(nil)) == c.SHA256)
-	if whole {
-		return record, nil
-	}
-	// The evidence copy was verified against the same SHA-256: rebuild.
-	if c.State == CaptureSealed {
-		path := copyPath(evidenceDir, string(inc), c.ID)
-		if sum, _, err := hashFile(path); err == nil && sum == c.SHA256 {
-			chunks.DeleteBucket([]byte(c.ID))
-			cb, _ = chunks.CreateBucket([]byte(c.ID))
-			n, err := rechunk(cb, path)
-			if err != nil {
-				return record, err
-			}
-			c.Chunks = n
-			rep.Restored = append(rep.Restored, fmt.Sprintf("%s/%s (%d damaged chunks) from %s", inc, c.ID, len(lost), path))
-			return record, nil
+		if rep != nil {
+			rep.Chunks++
 		}
 	}
-	rep.Lost = append(rep.Lost, fmt.Sprintf("%s/%s: chunks %v unreadable and no evidence copy matches its SHA-256", inc, c.ID, lost))
-	return record, nil
+	whole := len(lost) == 0 && (!sealed || sum == "" || hex.EncodeToString(h.Sum(nil)) == sum)
+	return n, whole, lost, nil
 }
 
 // rechunk stores a file as a capture's chunks.
@@ -385,19 +424,19 @@ func rechunk(cb *bolt.Bucket, path string) (uint64, error) {
 // salvageEvidence rebuilds what it can when the store cannot be opened at
 // all: every evidence file listed in its folder's SHA256SUMS with a matching
 // hash becomes a capture of an incident of the same ID.
-func salvageEvidence(dst *bolt.DB, evidenceDir string, rep *SalvageReport) error {
+func salvageEvidence(dst *bolt.DB, evidenceDir, newStore string, rep *SalvageReport) error {
 	return dst.Update(func(tx *bolt.Tx) error {
 		meta, _ := tx.CreateBucketIfNotExists(bucketMeta)
 		meta.Put(keySchema, []byte(fmt.Sprint(SchemaVersion)))
 		incs, _ := tx.CreateBucketIfNotExists(bucketIncidents)
-		return restoreFromEvidence(incs, evidenceDir, rep)
+		return restoreFromEvidence(incs, evidenceDir, newStore, rep)
 	})
 }
 
 // restoreFromEvidence adds every capture that has a verified evidence copy
 // and is not in the salvaged store yet, in an incident of the folder's ID
 // (created if the damage took the incident itself, or the list of them).
-func restoreFromEvidence(incs *bolt.Bucket, evidenceDir string, rep *SalvageReport) error {
+func restoreFromEvidence(incs *bolt.Bucket, evidenceDir, newStore string, rep *SalvageReport) error {
 	dirs, _ := os.ReadDir(evidenceDir)
 	for _, d := range dirs {
 		if !d.IsDir() {
@@ -457,10 +496,18 @@ func restoreFromEvidence(incs *bolt.Bucket, evidenceDir string, rep *SalvageRepo
 			if err != nil {
 				return err
 			}
-			c := Capture{Incident: d.Name(), ID: id, Title: "salvaged " + id, Source: "salvage", Created: time.Now().UTC(),
-				State: CaptureSealed, Size: size, Chunks: n, SHA256: got, Sealed: time.Now().UTC()}
+			now := time.Now().UTC()
+			c := Capture{Incident: d.Name(), ID: id, Title: "salvaged " + id, Source: "salvage", Created: now,
+				State: CaptureSealed, Size: size, Chunks: n, SHA256: got, Sealed: now,
+				// Both were just read back and hashed: the chunks as they
+				// were stored, the file they came from.
+				Copies: []Copy{
+					{Kind: CopyStore, State: CopyVerified, SHA256: got, Verified: now},
+					{Kind: CopyEvidence, State: CopyVerified, SHA256: got, Verified: now},
+				}}
+			salvagedCopies(&c, newStore)
 			if target == sess {
-				c.Source, c.Recording = SourceSession, &Recording{}
+				c.Source, c.Recording = SourceSession, castRecording(path)
 			}
 			rec, _ := json.Marshal(c)
 			target.Put(u64(num), rec)
@@ -477,6 +524,31 @@ func restoreFromEvidence(incs *bolt.Bucket, evidenceDir string, rep *SalvageRepo
 		}
 	}
 	return nil
+}
+
+// castRecording is what a session's asciicast header says of its terminal.
+func castRecording(path string) *Recording {
+	rec := &Recording{Cols: 80, Rows: 24}
+	f, err := os.Open(path)
+	if err != nil {
+		return rec
+	}
+	defer f.Close()
+	line, _, _ := bytes.Cut(readHead(f, 64<<10), []byte("\n"))
+	var h struct {
+		Width, Height int
+		Title         string
+	}
+	if json.Unmarshal(line, &h) == nil && h.Width > 0 && h.Height > 0 {
+		rec.Cols, rec.Rows, rec.Command = h.Width, h.Height, h.Title
+	}
+	return rec
+}
+
+func readHead(r io.Reader, n int) []byte {
+	buf := make([]byte, n)
+	k, _ := io.ReadFull(r, buf)
+	return buf[:k]
 }
 
 // copyEvidence copies every incident's evidence folder: the files and the

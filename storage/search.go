@@ -2,6 +2,8 @@ package storage
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -207,11 +209,14 @@ func (db *DB) Search(q SearchQuery, each func(Match) error) error {
 			// A session is searched in its derived text (what a person
 			// saw, line for line as the viewer shows it) when it has one.
 			if c.Recording == nil || c.Text != nil {
-				chunks := c.ID
-				if c.Recording != nil {
-					chunks = textBucket(c.ID)
+				chunks, want := c.ID, ""
+				if c.State == CaptureSealed {
+					want = c.SHA256
 				}
-				err := db.searchChunks(inc, chunks, q, match, hit)
+				if c.Recording != nil {
+					chunks, want = textBucket(c.ID), c.Text.SHA256
+				}
+				err := db.searchChunks(inc, chunks, want, q, match, hit)
 				if errors.Is(err, errStop) {
 					return nil
 				}
@@ -285,7 +290,11 @@ func matchLine(text []byte, buf *[]byte, match func([]byte) bool) []byte {
 // and searches the whole lines inside it; here, in chunk order, the lines
 // cut by chunk boundaries are joined and searched, and line numbers are
 // added up as matches are handed out.
-func (db *DB) searchChunks(inc, id string, q SearchQuery, match func([]byte) bool, hit func(line int64, text []byte) error) error {
+//
+// want, when set, is the SHA-256 the chunks must hash to: they are hashed
+// as they are read, and a mismatch ends the search with an error (the
+// lines already found in them may be wrong).
+func (db *DB) searchChunks(inc, id, want string, q SearchQuery, match func([]byte) bool, hit func(line int64, text []byte) error) error {
 	_, filter := q.rareByte()
 	var need byte
 	needSet := false
@@ -308,10 +317,14 @@ func (db *DB) searchChunks(inc, id string, q SearchQuery, match func([]byte) boo
 	quit := make(chan struct{})
 	defer close(quit)
 	var readErr error
+	sum := sha256.New()
 	go func() {
 		defer close(jobs)
 		defer close(order)
 		readErr = db.eachChunk(inc, id, func(_ uint64, data []byte) error {
+			if want != "" {
+				sum.Write(data)
+			}
 			buf := searchBuffers.Get().(*[]byte)
 			if filter && !needSet {
 				// The pattern's byte that is rarest in this capture's first chunk.
@@ -398,6 +411,9 @@ func (db *DB) searchChunks(inc, id string, q SearchQuery, match func([]byte) boo
 	}
 	if readErr != nil {
 		return readErr
+	}
+	if want != "" && hex.EncodeToString(sum.Sum(nil)) != want {
+		return fmt.Errorf("%w: the store's copy of %s/%s does not match its SHA-256, so lines found in it may be wrong: 'calm show' reads a verified copy, 'calm verify' lists every copy", ErrDamaged, inc, strings.TrimSuffix(id, ".text"))
 	}
 	if len(carry) > 0 {
 		line++

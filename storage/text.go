@@ -144,9 +144,16 @@ func (db *DB) WriteText(ref string, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if c.Text == nil {
+	if c.Text == nil || !db.textSound(c) { // readcheck.go
 		if c.Recording == nil {
 			return db.WriteContent(ref, 0, w)
+		}
+		if c.Text != nil && db.opts.Derive != nil {
+			// Derived again from the (checked) recording, as at seal.
+			pr, pw := io.Pipe()
+			go func() { pw.CloseWithError(db.WriteContent(ref, 0, pw)) }()
+			defer pr.Close()
+			return db.opts.Derive(pr, w)
 		}
 		out := &CastOutput{W: w}
 		if err := db.WriteContent(ref, 0, out); err != nil {

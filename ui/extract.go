@@ -24,12 +24,12 @@ func Extract(line func(i int) []byte, n, cursor, depth int) (Block, bool) {
 	if cursor < 0 || cursor >= n {
 		return Block{}, false
 	}
-	type open struct {
-		line, col int
-		ch        byte
-	}
-	var stack []open
-	var candidates []open // blocks open at the start of the cursor line, outermost first, then those opened on it
+	var stack []opener
+	// Where each kind of opener is in stack, so that a mismatched closer
+	// finds the one it closes without walking the stack (a line of 200k
+	// "{" and then "]" would make that quadratic).
+	var at [2][]int
+	var candidates []opener // blocks open at the start of the cursor line, outermost first, then those opened on it
 	from := max(cursor-extractBack, 0)
 	for i := from; i <= cursor; i++ {
 		if i == cursor {
@@ -37,76 +37,121 @@ func Extract(line func(i int) []byte, n, cursor, depth int) (Block, bool) {
 		}
 		scanBrackets(line(i), func(col int, ch byte) {
 			if ch == '{' || ch == '[' {
-				stack = append(stack, open{i, col, ch})
+				at[kind(ch)] = append(at[kind(ch)], len(stack))
+				stack = append(stack, opener{i, col, ch})
 				if i == cursor {
-					candidates = append(candidates, open{i, col, ch})
+					candidates = append(candidates, opener{i, col, ch})
 				}
 				return
 			}
-			if k := len(stack) - 1; k >= 0 && matches(stack[k].ch, ch) {
-				stack = stack[:k]
-			} else if k >= 0 {
-				// A mismatched closer: drop back to the opener it closes, if any.
-				for j := k; j >= 0; j-- {
-					if matches(stack[j].ch, ch) {
-						stack = stack[:j]
-						break
-					}
+			// A closer: drop back to the opener it closes, if any (the
+			// top one when it matches).
+			mine := at[kind(ch)]
+			if len(mine) == 0 {
+				return
+			}
+			j := mine[len(mine)-1]
+			stack = stack[:j]
+			for k := range at {
+				for len(at[k]) > 0 && at[k][len(at[k])-1] >= j {
+					at[k] = at[k][:len(at[k])-1]
 				}
 			}
 		})
 	}
-	// Find each candidate's closer by parsing on from it.
+	closers := closersOf(line, n, candidates)
 	found := 0
-	for _, c := range candidates {
-		end, endCol, ok := closeOf(line, n, c.line, c.col)
-		if !ok {
+	for i, c := range candidates {
+		end := closers[i]
+		if end.line < 0 || end.line > c.line+extractForward {
 			continue
 		}
-		if end < cursor {
+		if end.line < cursor {
 			continue // closed before the cursor line: not around it
 		}
 		if found == depth {
-			return Block{StartLine: c.line, StartCol: c.col, EndLine: end, EndCol: endCol, Depth: depth}, true
+			return Block{StartLine: c.line, StartCol: c.col, EndLine: end.line, EndCol: end.col, Depth: depth}, true
 		}
 		found++
 	}
 	return Block{}, false
 }
 
+type opener struct {
+	line, col int
+	ch        byte
+}
+
+type place struct{ line, col int }
+
+func kind(ch byte) int {
+	if ch == '{' || ch == '}' {
+		return 0
+	}
+	return 1
+}
+
 func matches(open, closer byte) bool {
 	return open == '{' && closer == '}' || open == '[' && closer == ']'
 }
 
-// closeOf finds the bracket that closes the one at (l, col).
-func closeOf(line func(i int) []byte, n, l, col int) (int, int, bool) {
-	var stack []byte
-	endLine, endCol := -1, -1
-	for i := l; i < n && i <= l+extractForward && endLine < 0; i++ {
+// closersOf finds the bracket that closes each candidate ({-1, -1}: none),
+// in one pass from the first. A candidate's closer is where a stack begun
+// at it empties, stray closers inside ignored; a stack begun earlier holds
+// the same above it, so one stack from the first serves them all.
+func closersOf(line func(i int) []byte, n int, candidates []opener) []place {
+	out := make([]place, len(candidates))
+	for i := range out {
+		out[i] = place{-1, -1}
+	}
+	if len(candidates) == 0 {
+		return out
+	}
+	type entry struct {
+		ch        byte
+		candidate int // its index in candidates, or -1
+	}
+	stack := make([]entry, 0, len(candidates))
+	next, closed := 0, 0 // the next candidate to be pushed; how many closed
+	first := candidates[0]
+	last := candidates[len(candidates)-1].line + extractForward
+	for i := first.line; i < n && i <= last; i++ {
 		text := line(i)
 		start := 0
-		if i == l {
-			start = col
+		if i == first.line {
+			start = first.col
 		}
+		done := false
 		scanBrackets(text[start:], func(c int, ch byte) {
-			if endLine >= 0 {
+			if done {
 				return
 			}
+			col := start + c
 			if ch == '{' || ch == '[' {
-				stack = append(stack, ch)
+				e := entry{ch, -1}
+				if next < len(candidates) && candidates[next].line == i && candidates[next].col == col {
+					e.candidate = next
+					next++
+				}
+				stack = append(stack, e)
 				return
 			}
 			k := len(stack) - 1
-			if k < 0 || !matches(stack[k], ch) {
-				return // stray closer inside: ignore it
+			if k < 0 || !matches(stack[k].ch, ch) {
+				return // a stray closer: ignored
+			}
+			if ci := stack[k].candidate; ci >= 0 {
+				out[ci] = place{i, col}
+				closed++
+				done = closed == len(candidates)
 			}
 			stack = stack[:k]
-			if len(stack) == 0 {
-				endLine, endCol = i, start+c
-			}
 		})
+		if done {
+			break
+		}
 	}
-	return endLine, endCol, endLine >= 0
+	return out
 }
 
 // scanBrackets calls f with every bracket of a line outside strings. A

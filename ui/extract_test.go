@@ -1,6 +1,8 @@
 package ui
 
 import (
+	"fmt"
+	"math/rand"
 	"strings"
 	"testing"
 )
@@ -90,6 +92,9 @@ func FuzzExtract(f *testing.F) {
 			depth = 0
 		}
 		b, ok := Extract(line, n, cursor, depth)
+		if rb, rok := extractQuadratic(line, n, cursor, depth); rb != b || rok != ok {
+			t.Fatalf("extract gave %+v %v, the reference %+v %v", b, ok, rb, rok)
+		}
 		if !ok {
 			return
 		}
@@ -110,6 +115,159 @@ func FuzzExtract(f *testing.F) {
 		}
 		if inner && depthNow != 0 {
 			t.Fatalf("block %q is not balanced (%d open)", got, depthNow)
+		}
+	})
+}
+
+// extractQuadratic is the extractor as it was, a closer search from every
+// candidate: the reference the linear one must agree with.
+func extractQuadratic(line func(i int) []byte, n, cursor, depth int) (Block, bool) {
+	if cursor < 0 || cursor >= n {
+		return Block{}, false
+	}
+	type open struct {
+		line, col int
+		ch        byte
+	}
+	var stack []open
+	var candidates []open // blocks open at the start of the cursor line, outermost first, then those opened on it
+	from := max(cursor-extractBack, 0)
+	for i := from; i <= cursor; i++ {
+		if i == cursor {
+			candidates = append(candidates, stack...)
+		}
+		scanBrackets(line(i), func(col int, ch byte) {
+			if ch == '{' || ch == '[' {
+				stack = append(stack, open{i, col, ch})
+				if i == cursor {
+					candidates = append(candidates, open{i, col, ch})
+				}
+				return
+			}
+			if k := len(stack) - 1; k >= 0 && matches(stack[k].ch, ch) {
+				stack = stack[:k]
+			} else if k >= 0 {
+				// A mismatched closer: drop back to the opener it closes, if any.
+				for j := k; j >= 0; j-- {
+					if matches(stack[j].ch, ch) {
+						stack = stack[:j]
+						break
+					}
+				}
+			}
+		})
+	}
+	// Find each candidate's closer by parsing on from it.
+	found := 0
+	for _, c := range candidates {
+		end, endCol, ok := closeOfQuadratic(line, n, c.line, c.col)
+		if !ok {
+			continue
+		}
+		if end < cursor {
+			continue // closed before the cursor line: not around it
+		}
+		if found == depth {
+			return Block{StartLine: c.line, StartCol: c.col, EndLine: end, EndCol: endCol, Depth: depth}, true
+		}
+		found++
+	}
+	return Block{}, false
+}
+
+// closeOfQuadratic finds the bracket that closes the one at (l, col).
+func closeOfQuadratic(line func(i int) []byte, n, l, col int) (int, int, bool) {
+	var stack []byte
+	endLine, endCol := -1, -1
+	for i := l; i < n && i <= l+extractForward && endLine < 0; i++ {
+		text := line(i)
+		start := 0
+		if i == l {
+			start = col
+		}
+		scanBrackets(text[start:], func(c int, ch byte) {
+			if endLine >= 0 {
+				return
+			}
+			if ch == '{' || ch == '[' {
+				stack = append(stack, ch)
+				return
+			}
+			k := len(stack) - 1
+			if k < 0 || !matches(stack[k], ch) {
+				return // stray closer inside: ignore it
+			}
+			stack = stack[:k]
+			if len(stack) == 0 {
+				endLine, endCol = i, start+c
+			}
+		})
+	}
+	return endLine, endCol, endLine >= 0
+}
+
+// TestExtractOnAHugeLineOfBrackets: lines of 200k brackets (a minified
+// document, or an attack) give the right answer; the benchmark below shows
+// the time is linear.
+func TestExtractOnAHugeLineOfBrackets(t *testing.T) {
+	const k = 100000
+	cases := []struct {
+		text        string
+		depth       int
+		ok          bool
+		start, stop int
+	}{
+		{strings.Repeat("{", 2*k), 0, false, 0, 0},
+		{strings.Repeat("{", k) + strings.Repeat("}", k), 0, true, 0, 2*k - 1},
+		{strings.Repeat("{", k) + strings.Repeat("}", k), 5, true, 5, 2*k - 6},
+		{strings.Repeat("{", k) + strings.Repeat("]", k), 0, false, 0, 0},
+		{"x " + strings.Repeat("[{", k/2) + strings.Repeat("}]", k/2) + " y", 0, true, 2, 2 + 2*k - 1},
+	}
+	for i, c := range cases {
+		line, n := lines(c.text)
+		b, ok := Extract(line, n, 0, c.depth)
+		if ok != c.ok || ok && (b.StartCol != c.start || b.EndCol != c.stop || b.StartLine != 0 || b.EndLine != 0) {
+			t.Fatalf("case %d: %+v %v", i, b, ok)
+		}
+	}
+}
+
+// TestExtractAgreesWithTheReference on random bracket soup over a few lines.
+func TestExtractAgreesWithTheReference(t *testing.T) {
+	rng := rand.New(rand.NewSource(5))
+	alphabet := []string{"{", "}", "[", "]", "\n", "\"", "'", "a", " ", "\\"}
+	for range 3000 {
+		var b strings.Builder
+		for range rng.Intn(60) {
+			b.WriteString(alphabet[rng.Intn(len(alphabet))])
+		}
+		line, n := lines(b.String())
+		for cursor := range n {
+			for depth := range 3 {
+				got, ok := Extract(line, n, cursor, depth)
+				want, wok := extractQuadratic(line, n, cursor, depth)
+				if got != want || ok != wok {
+					t.Fatalf("%q line %d depth %d: %+v %v, reference %+v %v", b.String(), cursor, depth, got, ok, want, wok)
+				}
+			}
+		}
+	}
+}
+
+func BenchmarkExtractHugeLine(b *testing.B) {
+	for _, size := range []int{20000, 200000} {
+		line, n := lines(strings.Repeat("{", size))
+		b.Run(fmt.Sprintf("linear-%d", size), func(b *testing.B) {
+			for b.Loop() {
+				Extract(line, n, 0, 0)
+			}
+		})
+	}
+	// The quadratic reference, on the smaller line only: the baseline.
+	line, n := lines(strings.Repeat("{", 20000))
+	b.Run("reference-20000", func(b *testing.B) {
+		for b.Loop() {
+			extractQuadratic(line, n, 0, 0)
 		}
 	})
 }

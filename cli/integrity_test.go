@@ -1,0 +1,353 @@
+package cli
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/klauspost/compress/s2"
+	bolt "go.etcd.io/bbolt"
+
+	"calm/storage"
+)
+
+// TestExportWritesNoFileItShouldNot plants a symlink at the export path
+// (pointing at a private file) and a file another user made there: export
+// refuses both in one line and changes neither; a fresh path or one's own
+// file gets a complete 0600 file.
+func TestExportWritesNoFileItShouldNot(t *testing.T) {
+	w := newWorld(t)
+	w.ok([]byte("mongodb://app:Sup3rS3cret@db/orders\n"), "tee", "-q", "before")
+	dir := t.TempDir()
+	os.Chmod(dir, 0o1777) // a shared folder, like /tmp
+	victim := filepath.Join(t.TempDir(), "shadow")
+	os.WriteFile(victim, []byte("precious\n"), 0o600)
+	link := filepath.Join(dir, "export.txt")
+	if err := os.Symlink(victim, link); err != nil {
+		t.Fatal(err)
+	}
+	_, errs, code := w.run(nil, "export", "--format", "txt", "-o", link)
+	if code == 0 || !strings.Contains(errs, "symbolic link") || strings.Count(strings.TrimSpace(errs), "\n") != 0 {
+		t.Fatalf("export through a symlink: exit %d, %q", code, errs)
+	}
+	if data, _ := os.ReadFile(victim); string(data) != "precious\n" {
+		t.Fatalf("the symlink's target was written: %q", data)
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Fatalf("the planted symlink was touched: %v", err)
+	}
+
+	if os.Getuid() == 0 {
+		theirs := filepath.Join(dir, "theirs.txt")
+		os.WriteFile(theirs, []byte("mine\n"), 0o666)
+		os.Chmod(theirs, 0o666)
+		if err := os.Chown(theirs, 65534, 65534); err != nil {
+			t.Fatal(err)
+		}
+		_, errs, code = w.run(nil, "export", "--format", "txt", "-o", theirs)
+		if code == 0 || !strings.Contains(errs, "belongs to another user") || strings.Count(strings.TrimSpace(errs), "\n") != 0 {
+			t.Fatalf("export into another user's file: exit %d, %q", code, errs)
+		}
+		if data, _ := os.ReadFile(theirs); string(data) != "mine\n" {
+			t.Fatalf("another user's file was written: %q", data)
+		}
+	} else {
+		t.Log("not root: the other user's file is not tried (CI runs as root)")
+	}
+
+	fresh := filepath.Join(dir, "fresh.txt")
+	own := filepath.Join(dir, "own.txt")
+	os.WriteFile(own, []byte("old\n"), 0o644)
+	for _, p := range []string{fresh, own} {
+		w.ok(nil, "export", "--format", "txt", "-o", p)
+		fi, err := os.Lstat(p)
+		if err != nil || fi.Mode() != 0o600 {
+			t.Fatalf("%s: %v, mode %v", p, err, fi.Mode())
+		}
+		data, _ := os.ReadFile(p)
+		if !strings.Contains(string(data), "app:[REDACTED url password]@db") || strings.Contains(string(data), "Sup3rS3cret") {
+			t.Fatalf("%s holds %q", p, data)
+		}
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, ".*calm-*")); len(left) > 0 {
+		t.Fatalf("temp files left: %v", left)
+	}
+}
+
+// TestTitlesReachNoTerminalRaw gives an incident and a capture titles
+// holding OSC 52 (clipboard) and OSC 2 (window title): status and incident
+// list show the words, never the sequences.
+func TestTitlesReachNoTerminalRaw(t *testing.T) {
+	w := newWorld(t)
+	hostile := "db down\x1b]52;c;cm0gLXJmIH4K\x07 now\x1b]2;pwned\x1b\\ \x9b6n"
+	w.ok(nil, "incident", "new", hostile)
+	w.ok([]byte("x\n"), "tee", "-q", hostile)
+	id := strings.Fields(strings.TrimPrefix(firstLine(w.ok(nil, "incident", "list")), "*"))[0]
+	for _, args := range [][]string{{"status"}, {"incident", "list"}, {"incident", "use", id}} {
+		out, errs, _ := w.run(nil, args...)
+		for _, bad := range []string{"\x1b", "\x07", "\x9b", "\u009b", "pwned\x1b"} {
+			if strings.Contains(out+errs, bad) {
+				t.Fatalf("calm %v prints %q: %q", args, bad, out+errs)
+			}
+		}
+		if !strings.Contains(out, "db down") || !strings.Contains(out, "now") {
+			t.Fatalf("calm %v lost the title's words: %q", args, out)
+		}
+	}
+}
+
+// asNobody runs a command as nobody, as a second local user would.
+func asNobody(t *testing.T, args ...string) {
+	t.Helper()
+	out, err := exec.Command("setpriv", append([]string{"--reuid=nobody", "--regid=nogroup", "--clear-groups"}, args...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("as nobody %v: %v %s", args, err, out)
+	}
+}
+
+// TestAnotherUserCannotBlockOrCaptureTheSocketFolder: without
+// XDG_RUNTIME_DIR, another user makes calm-<uid> in the shared temp folder
+// first (a folder, a folder open to all, a symlink to theirs): calm still
+// works, with its socket in a folder of its own, and puts nothing in
+// theirs.
+func TestAnotherUserCannotBlockOrCaptureTheSocketFolder(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root to act as a second user with setpriv") // CI runs as root
+	}
+	if _, err := exec.LookPath("setpriv"); err != nil {
+		t.Fatal("setpriv is missing: install util-linux")
+	}
+	for _, plant := range []string{"folder", "open folder", "symlink"} {
+		t.Run(plant, func(t *testing.T) {
+			w := newWorld(t)
+			shared, _ := os.MkdirTemp("", "shared-tmp")
+			defer os.RemoveAll(shared)
+			os.Chmod(shared, 0o1777)
+			mine := filepath.Join(shared, "calm-"+strconv.Itoa(os.Getuid()))
+			switch plant {
+			case "folder":
+				asNobody(t, "mkdir", "-m", "0700", mine)
+			case "open folder":
+				asNobody(t, "mkdir", "-m", "0777", mine)
+			case "symlink":
+				asNobody(t, "mkdir", "-m", "0777", filepath.Join(shared, "theirs"))
+				asNobody(t, "ln", "-s", filepath.Join(shared, "theirs"), mine)
+			}
+			// A short home: a socket's path is limited to 108 bytes.
+			home, _ := os.MkdirTemp("", "h")
+			defer os.RemoveAll(home)
+			w.extra = append(w.extra, "XDG_RUNTIME_DIR=", "TMPDIR="+shared, "HOME="+home)
+			fallback := filepath.Join(home, ".cache", "calm", "run")
+			t.Cleanup(func() {
+				socks, _ := filepath.Glob(filepath.Join(fallback, "agent-*.sock"))
+				for _, s := range socks {
+					c := storage.NewClient(s, nil, "")
+					if st, err := c.Status(); err == nil {
+						syscall.Kill(int(st["pid"].(float64)), syscall.SIGTERM)
+					}
+					c.Close()
+				}
+			})
+			out, errs, code := w.run([]byte("prod output\n"), "tee", "-q", "blocked?")
+			if code != 0 || out != "prod output\n" {
+				t.Fatalf("calm tee with %s planted: exit %d, %q %q", plant, code, out, errs)
+			}
+			if s := w.ok(nil, "show", "c1"); s != "prod output\n" {
+				t.Fatalf("show: %q", s)
+			}
+			socks, _ := filepath.Glob(filepath.Join(fallback, "agent-*.sock"))
+			if len(socks) != 1 {
+				t.Fatalf("no socket in %s", fallback)
+			}
+			fi, _ := os.Stat(fallback)
+			if fi.Mode().Perm() != 0o700 {
+				t.Fatalf("%s is %v", fallback, fi.Mode())
+			}
+			for _, d := range []string{mine, filepath.Join(shared, "theirs")} {
+				if entries, _ := os.ReadDir(d); len(entries) > 0 {
+					t.Fatalf("calm put %v into the other user's %s", entries, d)
+				}
+			}
+		})
+	}
+}
+
+// TestMirrorFolderOfAnotherUserIsRefused: a shared mirror where another
+// user made the incident's folder first gets no copy; the copy fails,
+// saying why, and the other copies are made.
+func TestMirrorFolderOfAnotherUserIsRefused(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root to act as a second user with setpriv") // CI runs as root
+	}
+	w := newWorld(t)
+	mirror, _ := os.MkdirTemp("", "mirror")
+	defer os.RemoveAll(mirror)
+	os.Chmod(mirror, 0o1777)
+	w.extra = append(w.extra, "CALM_CONFIG="+filepath.Join(w.config, "config.toml"))
+	os.WriteFile(filepath.Join(w.config, "config.toml"), []byte("mirrors = ['"+mirror+"']\n"), 0o600)
+	id := strings.Fields(w.ok(nil, "incident", "new", "shared mirror"))[0]
+	asNobody(t, "mkdir", "-m", "0777", filepath.Join(mirror, id))
+	_, errs, _ := w.run([]byte("secret rows\n"), "tee", "dump")
+	if !strings.Contains(errs, "2 of 3 copies verified") {
+		t.Fatalf("tee: %q", errs)
+	}
+	if js := w.ok(nil, "export", "--format", "json"); !strings.Contains(js, filepath.Join(mirror, id)+" belongs to another user (uid 65534)") {
+		t.Fatalf("the mirror copy's error does not say why: %s", js)
+	}
+	if out, _, code := w.run(nil, "verify"); code == 0 || !strings.Contains(out, "mirror copy "+filepath.Join(mirror, id, "c1.txt")) {
+		t.Fatalf("verify with another user's mirror folder: exit %d, %q", code, out)
+	}
+	if entries, _ := os.ReadDir(filepath.Join(mirror, id)); len(entries) > 0 {
+		t.Fatalf("a copy went into the other user's folder: %v", entries)
+	}
+	if st := w.ok(nil, "status"); !strings.Contains(st, "2/3 copies verified") {
+		t.Fatalf("status: %s", st)
+	}
+}
+
+// TestSalvagedStoreWorksLikeTheOriginal salvages a damaged store (a page
+// of garbage in a capture) and a lost one (only the evidence copies left),
+// then runs show, search, status and verify on every item: each shows and
+// is found as the original was, its copies counted and checked in the new
+// store's folders.
+func TestSalvagedStoreWorksLikeTheOriginal(t *testing.T) {
+	for _, damage := range []string{"garbage page", "store lost"} {
+		t.Run(damage, func(t *testing.T) {
+			w, want := damagedWorld(t)
+			if _, errs, code := w.run(nil, "shell", "--wait", "--", "sh", "-c", `printf 'session word zeta\n'; seq 1 50`); code != 0 {
+				t.Fatalf("shell: %s", errs)
+			}
+			items := []string{"c1", "c2", "c3", "s1"}
+			shown := map[string]string{}
+			for _, id := range items {
+				shown[id] = w.ok(nil, "show", id)
+			}
+			words := map[string]string{"c1": "original", "c3": "log line for the record", "s1": "session word zeta"}
+			w.stopAgent()
+			switch damage {
+			case "garbage page":
+				garbagePage(t, w.storePath(), "c2")
+			case "store lost":
+				os.WriteFile(w.storePath(), []byte("not a store any more"), 0o600)
+			}
+			salvaged := filepath.Join(filepath.Dir(w.home), "salvaged", "calm.db")
+			out, errs, _ := w.run(nil, "doctor", "--salvage", salvaged)
+			if !strings.Contains(out, "4 captures") {
+				t.Fatalf("salvage: %s%s", out, errs)
+			}
+			s := w.withStore(salvaged)
+			defer s.stopAgent()
+			for _, id := range items {
+				if got := s.ok(nil, "show", id); got != shown[id] {
+					t.Errorf("%s shows %d bytes after salvage, %d before", id, len(got), len(shown[id]))
+				}
+				if data, ok := want[id]; ok {
+					if got := s.ok(nil, "show", "--raw", id); got != string(data) {
+						t.Errorf("%s --raw: %d bytes, want %d", id, len(got), len(data))
+					}
+				}
+				if word, ok := words[id]; ok {
+					found := s.ok(nil, "search", "-F", word)
+					if !strings.Contains(found, "/"+id+":") {
+						t.Errorf("search %q after salvage: %q", word, found)
+					}
+				}
+			}
+			status := s.ok(nil, "status")
+			if n := strings.Count(status, "2/2 copies verified"); n != len(items) {
+				t.Errorf("status after salvage counts the copies of %d of %d items:\n%s", n, len(items), status)
+			}
+			v, errs, code := s.run(nil, "verify")
+			if code != 0 || !strings.Contains(v, "ok: 8 copies of 4 captures") {
+				t.Fatalf("verify after salvage: %d %s %s", code, v, errs)
+			}
+			// verify read the new store's evidence, not the damaged one's.
+			os.RemoveAll(filepath.Join(w.home, "evidence"))
+			if v, errs, code := s.run(nil, "verify"); code != 0 {
+				t.Fatalf("verify after the old evidence is gone: %d %s %s", code, v, errs)
+			}
+		})
+	}
+}
+
+// flipStored changes one byte of an item's first stored chunk (or its
+// derived text's), keeping the chunk readable: damage only a hash finds.
+func flipStored(t *testing.T, path, bucket string) {
+	b, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	err = b.Update(func(tx *bolt.Tx) error {
+		incs := tx.Bucket([]byte("incidents"))
+		return incs.ForEach(func(k, _ []byte) error {
+			ch := incs.Bucket(k).Bucket([]byte("chunks"))
+			if ch == nil || ch.Bucket([]byte(bucket)) == nil {
+				return nil
+			}
+			cb := ch.Bucket([]byte(bucket))
+			key := make([]byte, 8)
+			v := cb.Get(key)
+			data := append([]byte(nil), v[1:]...)
+			if v[0] == 1 {
+				if data, err = s2.Decode(nil, v[1:]); err != nil {
+					return err
+				}
+			}
+			data[len(data)/2] ^= 0x20
+			return cb.Put(key, append([]byte{0}, data...))
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestReadsAreCheckedAndFallBackToAVerifiedCopy damages the store's copy of
+// a capture and of a session's text so that it still reads, only wrong:
+// show and export say so in one line and give the evidence copy's bytes;
+// with the evidence damaged too, they stop with one line.
+func TestReadsAreCheckedAndFallBackToAVerifiedCopy(t *testing.T) {
+	w := newWorld(t)
+	original := strings.Repeat("{ \"_id\": 7, \"total\": 12 }\n", 2000)
+	w.ok([]byte(original), "tee", "-q", "before")
+	if _, errs, code := w.run(nil, "shell", "--wait", "--", "sh", "-c", `printf 'session output kept\n'; seq 1 30`); code != 0 {
+		t.Fatalf("shell: %s", errs)
+	}
+	sessionShown := w.ok(nil, "show", "s1")
+	w.stopAgent()
+	flipStored(t, w.storePath(), "c1")
+	flipStored(t, w.storePath(), "s1.text")
+
+	out, errs, code := w.run(nil, "show", "c1")
+	if code != 0 || out != original {
+		t.Fatalf("show of a damaged store copy: exit %d, %d bytes (want the original %d): %s", code, len(out), len(original), errs)
+	}
+	if strings.Count(strings.TrimSpace(errs), "\n") != 0 || !strings.Contains(errs, "does not match its SHA-256") || !strings.Contains(errs, "evidence copy") {
+		t.Fatalf("show does not say which copy it read: %q", errs)
+	}
+	if out := w.ok(nil, "show", "s1"); out != sessionShown {
+		t.Fatalf("show s1 after its text was damaged: %q, want %q", out, sessionShown)
+	}
+	txt, errs, code := w.run(nil, "export", "--format", "txt")
+	if code != 0 || !strings.Contains(txt, original) || !strings.Contains(errs, "evidence copy") {
+		t.Fatalf("export of a damaged store copy: exit %d, %s", code, errs)
+	}
+	// Search reads the store's chunks as it goes: it stops on the mismatch.
+	if _, errs, code := w.run(nil, "search", "-F", "total"); code == 0 || strings.Count(strings.TrimSpace(errs), "\n") != 0 || !strings.Contains(errs, "c1 does not match its SHA-256") {
+		t.Fatalf("search of a damaged store copy: exit %d, %q", code, errs)
+	}
+	// The evidence damaged too: nothing sound to read.
+	evidence, _ := filepath.Glob(filepath.Join(w.home, "evidence", "*", "c1.txt"))
+	os.WriteFile(evidence[0], []byte("tampered\n"), 0o600)
+	time.Sleep(2100 * time.Millisecond) // past the agent's short memory of the check
+	out, errs, code = w.run(nil, "show", "c1")
+	if code == 0 || out != "" || strings.Count(strings.TrimSpace(errs), "\n") != 0 || !strings.Contains(errs, "no file copy matches") {
+		t.Fatalf("show with no sound copy: exit %d, %d bytes, %q", code, len(out), errs)
+	}
+}

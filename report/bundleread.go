@@ -1,0 +1,265 @@
+package report
+
+import (
+	"archive/tar"
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+// Limits of what a bundle may hold. calm's own bundles stay far inside
+// them; a crafted one (a few MB of gzip that expand to gigabytes of zeros)
+// is refused before it fills memory or the disk.
+const (
+	maxRecordSize   = 64 << 20 // incident.json, read whole
+	maxManifestSize = 4 << 20  // SHA256SUMS
+	maxBundleSize   = 64 << 30 // everything, expanded
+	// A bundle whose contents grow beyond bombSize and more than bombRatio
+	// times the compressed bytes read so far is a decompression bomb.
+	bombSize  = 256 << 20
+	bombRatio = 200
+	maxFiles  = 100000
+)
+
+// errBomb says why a bundle was refused for its size.
+var errBomb = errors.New("refused")
+
+// bundleRootName is what calm names a bundle's one folder.
+var bundleRootName = regexp.MustCompile(`^calm-[A-Za-z0-9][A-Za-z0-9._-]*$`)
+
+// bundleFile is one file of a bundle as the one reader saw it.
+type bundleFile struct {
+	sum  string
+	size int64
+	path string // its extracted copy, when extracting
+}
+
+// bundleContents is a bundle read once: its files and its manifest.
+type bundleContents struct {
+	root     string
+	files    map[string]bundleFile // by name under the root
+	manifest []manifestLine
+}
+
+type manifestLine struct{ sum, name string }
+
+// countingReader counts the compressed bytes read.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// canonical reports whether name (under the root) is written exactly one
+// way: no "./", "//", "..", leading or trailing slash.
+func canonical(name string) bool {
+	return name != "" && name != "." && path.Clean(name) == name && !strings.HasPrefix(name, "/") && !strings.HasPrefix(name, "../") && name != ".."
+}
+
+// readBundle is the one reader of bundles: verifying and opening both go
+// through it, so what is verified is what is read. It refuses (with an
+// error) anything but one folder of regular files with names written one
+// way each, and stops a bundle that expands beyond the limits; extractDir,
+// if set, receives a copy of each file.
+func readBundle(r io.Reader, extractDir string) (*bundleContents, error) {
+	cr := &countingReader{r: r}
+	gz, err := gzip.NewReader(cr)
+	if err != nil {
+		return nil, fmt.Errorf("not a calm bundle (gzip: %v)", err)
+	}
+	gz.Multistream(false)
+	tr := tar.NewReader(gz)
+	b := &bundleContents{files: map[string]bundleFile{}}
+	var manifest []byte
+	var total int64
+	dirs := map[string]bool{}
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("bundle is damaged: %v", err)
+		}
+		name := h.Name
+		isDir := h.Typeflag == tar.TypeDir
+		if isDir {
+			name = strings.TrimSuffix(name, "/")
+		}
+		root, rest, _ := strings.Cut(name, "/")
+		switch {
+		case !canonical(name):
+			return nil, fmt.Errorf("bundle member %q is not a plain path under one folder: do not trust this bundle", h.Name)
+		case b.root == "" && !bundleRootName.MatchString(root):
+			return nil, fmt.Errorf("bundle member %q is not under a calm-INCIDENT folder: do not trust this bundle", h.Name)
+		case b.root != "" && root != b.root:
+			return nil, fmt.Errorf("bundle member %q is outside the bundle's folder %s: do not trust this bundle", h.Name, b.root)
+		}
+		b.root = root
+		switch h.Typeflag {
+		case tar.TypeDir:
+			if dirs[name] {
+				return nil, fmt.Errorf("bundle holds the folder %q twice: do not trust this bundle", h.Name)
+			}
+			dirs[name] = true
+			continue
+		case tar.TypeReg:
+		default:
+			return nil, fmt.Errorf("bundle member %q is not a regular file (type %q): do not trust this bundle", h.Name, h.Typeflag)
+		}
+		if rest == "" {
+			return nil, fmt.Errorf("bundle member %q is a file where the bundle's folder should be: do not trust this bundle", h.Name)
+		}
+		if _, dup := b.files[rest]; dup || (rest == SumsFile && manifest != nil) {
+			return nil, fmt.Errorf("bundle holds %s twice: do not trust this bundle", rest)
+		}
+		if len(b.files) >= maxFiles {
+			return nil, fmt.Errorf("bundle holds more than %d files: %w", maxFiles, errBomb)
+		}
+		if h.Size < 0 || total+h.Size > maxBundleSize {
+			return nil, fmt.Errorf("bundle expands to more than %s: %w", humanBytes(maxBundleSize), errBomb)
+		}
+		limit := func(n int64) error {
+			if total+n > bombSize && total+n > bombRatio*cr.n {
+				return fmt.Errorf("bundle expands to over %d times its size (%s from %s read): %w as a decompression bomb (a bundle you trust can be unpacked with tar -xzf and checked with sha256sum -c)", bombRatio, humanBytes(total+n), humanBytes(cr.n), errBomb)
+			}
+			return nil
+		}
+		if rest == SumsFile {
+			if h.Size > maxManifestSize {
+				return nil, fmt.Errorf("bundle's %s is %s, more than %s: %w", SumsFile, humanBytes(h.Size), humanBytes(maxManifestSize), errBomb)
+			}
+			manifest, err = io.ReadAll(tr)
+			if err != nil {
+				return nil, fmt.Errorf("bundle is damaged at %s: %v", SumsFile, err)
+			}
+			total += int64(len(manifest))
+			if err := limit(0); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if rest == "incident.json" && h.Size > maxRecordSize {
+			return nil, fmt.Errorf("bundle's incident.json is %s, more than %s: %w", humanBytes(h.Size), humanBytes(maxRecordSize), errBomb)
+		}
+		f := bundleFile{}
+		hash := sha256.New()
+		var w io.Writer = hash
+		var out *os.File
+		if extractDir != "" {
+			f.path = filepath.Join(extractDir, fmt.Sprintf("%d", len(b.files)))
+			out, err = os.OpenFile(f.path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+			if err != nil {
+				return nil, fmt.Errorf("unpack the bundle: %w", err)
+			}
+			w = io.MultiWriter(hash, out)
+		}
+		n, err := copyLimited(w, tr, limit)
+		if out != nil {
+			if cerr := out.Close(); err == nil {
+				err = cerr
+			}
+		}
+		total += n
+		if err != nil {
+			if errors.Is(err, errBomb) {
+				return nil, err
+			}
+			return nil, fmt.Errorf("bundle is damaged at %s: %v", rest, err)
+		}
+		f.sum, f.size = hex.EncodeToString(hash.Sum(nil)), n
+		b.files[rest] = f
+	}
+	if b.root == "" {
+		return nil, fmt.Errorf("the bundle is empty: it was not made by calm export --format bundle")
+	}
+	if manifest == nil {
+		return nil, fmt.Errorf("the bundle has no %s: it was not made by calm export --format bundle", SumsFile)
+	}
+	listed := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(string(manifest)), "\n") {
+		sum, name, found := strings.Cut(line, "  ")
+		if !found || !canonical(name) || len(sum) != 64 || listed[name] {
+			return nil, fmt.Errorf("bundle's %s has a line that is not \"SHA-256  NAME\" once for a plain name (%q): do not trust this bundle", SumsFile, line)
+		}
+		listed[name] = true
+		b.manifest = append(b.manifest, manifestLine{sum, name})
+	}
+	return b, nil
+}
+
+// copyLimited copies while check approves the bytes copied so far.
+func copyLimited(w io.Writer, r io.Reader, check func(int64) error) (int64, error) {
+	buf := make([]byte, 256<<10)
+	var n int64
+	for {
+		k, err := r.Read(buf)
+		if k > 0 {
+			n += int64(k)
+			if cerr := check(n); cerr != nil {
+				return n, cerr
+			}
+			if _, werr := w.Write(buf[:k]); werr != nil {
+				return n, werr
+			}
+		}
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
+}
+
+// check compares the files with the manifest: how many match, and one
+// problem per file that is missing, differs or is not listed.
+func (b *bundleContents) check() (ok int, problems []string) {
+	listed := map[string]bool{}
+	for _, m := range b.manifest {
+		listed[m.name] = true
+		switch f, present := b.files[m.name]; {
+		case !present:
+			problems = append(problems, m.name+": missing")
+		case f.sum != m.sum:
+			problems = append(problems, m.name+": differs from its SHA-256 in "+SumsFile)
+		default:
+			ok++
+		}
+	}
+	var extra []string
+	for name := range b.files {
+		if !listed[name] {
+			extra = append(extra, name+": not in "+SumsFile)
+		}
+	}
+	sort.Strings(extra)
+	return ok, append(problems, extra...)
+}
+
+// VerifyBundle reads a bundle and checks every file against its manifest. It
+// returns how many files matched and one problem per file that is missing,
+// differs or is not listed; a bundle that is not plainly one folder of
+// files, or too big, is an error.
+func VerifyBundle(r io.Reader) (ok int, problems []string, err error) {
+	b, err := readBundle(r, "")
+	if err != nil {
+		return 0, nil, err
+	}
+	ok, problems = b.check()
+	return ok, problems, nil
+}

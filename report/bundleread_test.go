@@ -1,0 +1,286 @@
+package report
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+type member struct {
+	name string
+	typ  byte
+	data []byte
+	link string
+}
+
+func craft(t testing.TB, members []member) []byte {
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(gz)
+	for _, m := range members {
+		typ := m.typ
+		if typ == 0 {
+			typ = tar.TypeReg
+		}
+		h := &tar.Header{Name: m.name, Typeflag: typ, Mode: 0o600, Size: int64(len(m.data)), Linkname: m.link, ModTime: time.Unix(1795701600, 0)}
+		if typ != tar.TypeReg {
+			h.Size = 0
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+		tw.Write(m.data)
+	}
+	tw.Close()
+	gz.Close()
+	return buf.Bytes()
+}
+
+// genuine is a real bundle's members, as calm wrote them.
+func genuine(t *testing.T) ([]member, string) {
+	db, r := scriptedIncident(t)
+	red, _ := NewRedactor(nil)
+	var buf bytes.Buffer
+	if _, err := Bundle(db, r, &buf, red, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	gz, _ := gzip.NewReader(&buf)
+	tr := tar.NewReader(gz)
+	var ms []member
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		data, _ := io.ReadAll(tr)
+		ms = append(ms, member{name: h.Name, typ: h.Typeflag, data: data})
+	}
+	return ms, "calm-" + r.Incident.ID
+}
+
+func sumsOf(ms []member, root string) []byte {
+	var b strings.Builder
+	for _, m := range ms {
+		if m.typ == tar.TypeDir || strings.HasSuffix(m.name, "/SHA256SUMS") {
+			continue
+		}
+		s := sha256.Sum256(m.data)
+		fmt.Fprintf(&b, "%s  %s\n", hex.EncodeToString(s[:]), strings.TrimPrefix(m.name, root+"/"))
+	}
+	return []byte(b.String())
+}
+
+// TestBundleThatCouldLieIsRefusedByVerifyAndOpen crafts bundles whose
+// names could make a verifier and a reader see different files: each is
+// refused, with one line, by both.
+func TestBundleThatCouldLieIsRefusedByVerifyAndOpen(t *testing.T) {
+	ms, root := genuine(t)
+	var record member
+	for _, m := range ms {
+		if m.name == root+"/incident.json" {
+			record = m
+		}
+	}
+	forged := member{name: root + "/incident.json", data: bytes.Replace(record.data, []byte("users collection"), []byte("nothing happened"), 1)}
+	without := func(name string) []member {
+		var out []member
+		for _, m := range ms {
+			if m.name != name {
+				out = append(out, m)
+			}
+		}
+		return out
+	}
+	rest := without(root + "/incident.json")
+	cases := map[string][]member{
+		// The attack from the issue: the forged record first, the genuine
+		// one under a second spelling of its name.
+		"dot slash":     append([]member{forged, {name: root + "/./incident.json", data: record.data}}, rest...),
+		"double slash":  append([]member{forged, {name: root + "//incident.json", data: record.data}}, rest...),
+		"duplicate":     append([]member{forged}, ms...),
+		"second root":   append(append([]member{}, ms...), member{name: "calm-other/incident.json", data: forged.data}),
+		"parent":        append(append([]member{}, ms...), member{name: root + "/../evil", data: []byte("x")}),
+		"absolute":      append([]member{{name: "/" + root + "/incident.json", data: forged.data}}, ms...),
+		"symlink":       append(append([]member{}, ms...), member{name: root + "/captures/c9.txt", typ: tar.TypeSymlink, link: "/etc/shadow"}),
+		"hard link":     append(append([]member{}, ms...), member{name: root + "/captures/c9.txt", typ: tar.TypeLink, link: root + "/incident.json"}),
+		"not calm root": {{name: "x/incident.json", data: record.data}},
+		"file as root":  {{name: root, data: []byte("x")}},
+	}
+	dir := t.TempDir()
+	for name, members := range cases {
+		t.Run(name, func(t *testing.T) {
+			data := craft(t, members)
+			_, _, verr := VerifyBundle(bytes.NewReader(data))
+			p := filepath.Join(dir, strings.ReplaceAll(name, " ", "-")+".tar.gz")
+			os.WriteFile(p, data, 0o600)
+			bs, oerr := OpenBundle(p)
+			if bs != nil {
+				inc, _ := bs.CurrentIncident()
+				bs.Close()
+				t.Fatalf("opened, showing %q", inc.Title)
+			}
+			for _, err := range []error{verr, oerr} {
+				if err == nil || strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), "do not trust") {
+					t.Fatalf("verify: %v; open: %v", verr, oerr)
+				}
+			}
+		})
+	}
+	// The genuine bundle still passes both, and leaves nothing behind.
+	p := filepath.Join(dir, "genuine.tar.gz")
+	os.WriteFile(p, craft(t, ms), 0o600)
+	bs, err := OpenBundle(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c1 bytes.Buffer
+	if err := bs.WriteContent("c1", 0, &c1); err != nil || !strings.Contains(c1.String(), "Ada") {
+		t.Fatalf("c1 from the bundle: %v %q", err, c1.String())
+	}
+	bs.Close()
+	if _, err := os.Stat(bs.dir); !os.IsNotExist(err) {
+		t.Fatalf("Close left the unpacked files: %v", err)
+	}
+	// A manifest listing a name twice, or a name written another way, is refused.
+	for _, sums := range []string{"dup", "dot"} {
+		s := sumsOf(ms, root)
+		first, _, _ := strings.Cut(string(s), "\n")
+		switch sums {
+		case "dup":
+			s = append(s, first+"\n"...)
+		case "dot":
+			s = append(s, strings.Replace(first, "  ", "  ./", 1)+"\n"...)
+		}
+		var ms2 []member
+		for _, m := range ms {
+			if strings.HasSuffix(m.name, "/SHA256SUMS") {
+				m.data = s
+			}
+			ms2 = append(ms2, m)
+		}
+		if _, _, err := VerifyBundle(bytes.NewReader(craft(t, ms2))); err == nil || !strings.Contains(err.Error(), "SHA256SUMS") {
+			t.Fatalf("manifest %s: %v", sums, err)
+		}
+	}
+}
+
+// zeroBomb writes a bundle whose one capture is size bytes of zeros (about
+// a thousandth of that, compressed), with a manifest that matches.
+func zeroBomb(t *testing.T, path string, size int64) {
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	gz, _ := gzip.NewWriterLevel(f, gzip.BestCompression)
+	tw := tar.NewWriter(gz)
+	root := "calm-20261130-bomb"
+	zeros := make([]byte, 1<<20)
+	h := sha256.New()
+	tw.WriteHeader(&tar.Header{Name: root + "/captures/c1.txt", Typeflag: tar.TypeReg, Mode: 0o600, Size: size})
+	for n := int64(0); n < size; n += int64(len(zeros)) {
+		tw.Write(zeros)
+		h.Write(zeros)
+	}
+	sums := fmt.Sprintf("%s  captures/c1.txt\n", hex.EncodeToString(h.Sum(nil)))
+	tw.WriteHeader(&tar.Header{Name: root + "/SHA256SUMS", Typeflag: tar.TypeReg, Mode: 0o600, Size: int64(len(sums))})
+	tw.Write([]byte(sums))
+	tw.Close()
+	gz.Close()
+}
+
+// TestBundleBombIsRefusedInBoundedMemory opens and verifies a 1 MB bundle
+// holding 1 GiB of zeros in a child process: both refuse it in one line,
+// and the child's peak RSS stays under 100 MiB.
+func TestBundleBombIsRefusedInBoundedMemory(t *testing.T) {
+	if p := os.Getenv("CALM_TEST_BOMB"); p != "" {
+		// The child: verify, then open, as calm verify and calm review do.
+		f, _ := os.Open(p)
+		_, _, verr := VerifyBundle(f)
+		f.Close()
+		_, oerr := OpenBundle(p)
+		fmt.Printf("verify: %v\nopen: %v\n", verr, oerr)
+		return
+	}
+	p := filepath.Join(t.TempDir(), "bomb.tar.gz")
+	zeroBomb(t, p, 1<<30)
+	fi, _ := os.Stat(p)
+	if fi.Size() > 2<<20 {
+		t.Fatalf("the bomb is %d bytes compressed", fi.Size())
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestBundleBombIsRefusedInBoundedMemory$")
+	cmd.Env = append(os.Environ(), "CALM_TEST_BOMB="+p)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	rss := cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss // KiB on Linux
+	for _, what := range []string{"verify: ", "open: "} {
+		i := strings.Index(string(out), what)
+		if i < 0 {
+			t.Fatalf("child said: %s", out)
+		}
+		line, _, _ := strings.Cut(string(out[i:]), "\n")
+		if !strings.Contains(line, "decompression bomb") {
+			t.Fatalf("not refused as a bomb: %s", line)
+		}
+	}
+	t.Logf("peak RSS %d MiB; %s", rss>>10, out)
+	if rss > 100<<10 {
+		t.Fatalf("peak RSS %d MiB, over 100 MiB", rss>>10)
+	}
+}
+
+// FuzzBundle feeds random tar members to the one bundle reader: it never
+// panics, and whatever it accepts is one folder of plainly named files,
+// the same whether it only verifies or also unpacks.
+func FuzzBundle(f *testing.F) {
+	f.Add("calm-x/incident.json", "{}", "calm-x/SHA256SUMS", "", byte(tar.TypeReg))
+	f.Add("calm-x/./incident.json", "{}", "calm-x//SHA256SUMS", "x", byte(tar.TypeReg))
+	f.Add("calm-x/captures/c1.txt", "data", "calm-y/SHA256SUMS", "", byte(tar.TypeDir))
+	f.Add("calm-x/../x", "", "calm-x/SHA256SUMS", "0000  x\n", byte(tar.TypeSymlink))
+	f.Fuzz(func(t *testing.T, name1, data1, name2, data2 string, typ byte) {
+		sum := sha256.Sum256([]byte(data1))
+		manifest := hex.EncodeToString(sum[:]) + "  " + strings.TrimPrefix(name1, "calm-x/") + "\n" + data2
+		data := craft(t, []member{{name: name1, data: []byte(data1), typ: typ}, {name: name2, data: []byte(manifest)}, {name: "calm-x/SHA256SUMS", data: []byte(manifest)}})
+		b, err := readBundle(bytes.NewReader(data), "")
+		if err != nil {
+			if strings.Contains(err.Error(), "\n") {
+				t.Fatalf("a refusal of two lines: %q", err)
+			}
+			return
+		}
+		for name := range b.files {
+			if !canonical(name) || !canonical(b.root+"/"+name) {
+				t.Fatalf("accepted %q under %q", name, b.root)
+			}
+		}
+		dir := t.TempDir()
+		b2, err := readBundle(bytes.NewReader(data), dir)
+		if err != nil {
+			t.Fatalf("verified but cannot be unpacked: %v", err)
+		}
+		ok1, p1 := b.check()
+		ok2, p2 := b2.check()
+		if ok1 != ok2 || len(p1) != len(p2) {
+			t.Fatalf("verify and unpack disagree: %d %v / %d %v", ok1, p1, ok2, p2)
+		}
+		for name, f := range b2.files {
+			got, _ := os.ReadFile(f.path)
+			if s := sha256.Sum256(got); hex.EncodeToString(s[:]) != b.files[name].sum {
+				t.Fatalf("%s unpacked is not what was verified", name)
+			}
+		}
+	})
+}

@@ -1,0 +1,118 @@
+package report
+
+import "sort"
+
+// reading is stored bytes as a person reads them: escape sequences and
+// controls taken out, so that a secret coloured in parts (grep --color,
+// jq -C) is one run of text again. Every byte of text remembers where it
+// was stored, so a match on the text maps back onto the stored bytes.
+type reading struct {
+	text []byte
+	at   offsets // where each byte of text is stored
+	// strings are the string sequences (OSC, DCS, SOS, PM, APC) as stored
+	// ranges: their payloads are text too (a window title can hold a
+	// command line) and are read on their own.
+	strings []storedString
+}
+
+// storedString is one string sequence: all of it [start, end), its payload
+// [payStart, payEnd).
+type storedString struct {
+	start, end, payStart, payEnd int
+}
+
+// read scans stored bytes. Printable bytes, tab, CR and LF are text; ESC
+// sequences, other C0 controls and DEL are not. 8-bit C1 bytes are left as
+// text: in UTF-8 they are continuation bytes.
+func read(stored []byte) reading {
+	plain := true
+	for _, b := range stored {
+		if b < 0x20 && b != '\t' && b != '\n' && b != '\r' || b == 0x7f {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		return reading{text: stored} // most output: the text is the stored form
+	}
+	r := reading{text: make([]byte, 0, len(stored)), at: make(offsets, 0, len(stored))}
+	for i := 0; i < len(stored); {
+		b := stored[i]
+		if b != 0x1b {
+			if b >= 0x20 && b != 0x7f || b == '\t' || b == '\n' || b == '\r' {
+				r.text = append(r.text, b)
+				r.at = append(r.at, int32(i))
+			}
+			i++
+			continue
+		}
+		start := i
+		i++
+		if i >= len(stored) {
+			break
+		}
+		switch c := stored[i]; {
+		case c == '[':
+			i++
+			for i < len(stored) && (stored[i] < 0x40 || stored[i] > 0x7e) && stored[i] != 0x1b {
+				i++
+			}
+			if i < len(stored) && stored[i] != 0x1b {
+				i++
+			}
+		case c == ']' || c == 'P' || c == 'X' || c == '^' || c == '_':
+			i++
+			pay := i
+			for i < len(stored) && stored[i] != 0x07 && stored[i] != 0x1b {
+				i++
+			}
+			payEnd := i
+			if i < len(stored) && stored[i] == 0x07 {
+				i++
+			} else if i+1 < len(stored) && stored[i+1] == '\\' {
+				i += 2
+			}
+			r.strings = append(r.strings, storedString{start, i, pay, payEnd})
+		case c >= 0x20 && c <= 0x2f:
+			for i < len(stored) && stored[i] >= 0x20 && stored[i] <= 0x2f {
+				i++
+			}
+			if i < len(stored) {
+				i++
+			}
+		default:
+			i++ // a two-byte sequence
+		}
+	}
+	return r
+}
+
+// inString reports whether stored range [a, b) touches a string sequence.
+func (r *reading) inString(a, b int) bool {
+	i := sort.Search(len(r.strings), func(i int) bool { return r.strings[i].end > a })
+	return i < len(r.strings) && r.strings[i].start < b
+}
+
+// payloads is the string sequences' payloads as one text, a line each,
+// mapped like the text (the line ends added between them map to -1).
+func (r *reading) payloads(stored []byte) (text []byte, at offsets) {
+	for _, s := range r.strings {
+		for i := s.payStart; i < s.payEnd; i++ {
+			text = append(text, stored[i])
+			at = append(at, int32(i))
+		}
+		text = append(text, '\n')
+		at = append(at, -1)
+	}
+	return text, at
+}
+
+// offsets maps a text's bytes to where they are stored; nil: the same place.
+type offsets []int32
+
+func (o offsets) of(i int) int {
+	if o == nil {
+		return i
+	}
+	return int(o[i])
+}

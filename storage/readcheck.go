@@ -1,0 +1,129 @@
+package storage
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"time"
+)
+
+// readCheck is where a sealed capture's bytes are read from once checked:
+// path "" for the store's chunks, which hash to the capture's SHA-256;
+// otherwise the file copy that does. note says so, for the person reading.
+type readCheck struct {
+	at         time.Time
+	path, note string
+	err        error
+}
+
+// readChecks keeps a check for a moment, so the agent's handler (which
+// must say where it reads from before the first byte) and WriteContent do
+// not hash the same capture twice.
+var readChecks sync.Map // readCheckKey -> readCheck
+
+type readCheckKey struct {
+	db       *DB
+	ref, sum string
+}
+
+const readCheckFor = 2 * time.Second
+
+// checkRead hashes the store's copy of a sealed capture before it is shown
+// or exported: a damaged store must not be read as if it were sound. On a
+// mismatch it takes the first file copy (evidence, then mirrors) that still
+// matches, and says so; with none, it is an error naming what to do.
+func (db *DB) checkRead(c Capture) (path, note string, err error) {
+	if c.State != CaptureSealed || c.SHA256 == "" {
+		return "", "", nil
+	}
+	key := readCheckKey{db, c.Incident + "/" + c.ID, c.SHA256}
+	if v, ok := readChecks.Load(key); ok && time.Since(v.(readCheck).at) < readCheckFor {
+		rc := v.(readCheck)
+		return rc.path, rc.note, rc.err
+	}
+	path, note, err = db.checkReadNow(c)
+	readChecks.Store(key, readCheck{time.Now(), path, note, err})
+	return path, note, err
+}
+
+func (db *DB) checkReadNow(c Capture) (path, note string, err error) {
+	sum, _, herr := db.hashStored(c.Incident, c.ID)
+	if herr == nil && sum == c.SHA256 {
+		return "", "", nil
+	}
+	why := "does not match its SHA-256"
+	if herr != nil {
+		why = "cannot be read (" + herr.Error() + ")"
+	}
+	for _, cp := range c.Copies {
+		if cp.Kind == CopyStore || cp.Location == "" || strings.Contains(cp.Location, "://") {
+			continue
+		}
+		if got, _, err := hashFile(cp.Location); err == nil && got == c.SHA256 {
+			return cp.Location, fmt.Sprintf("the store's copy of %s/%s %s: read the %s copy %s instead, which matches; run 'calm verify' and 'calm doctor'", c.Incident, c.ID, why, cp.Kind, cp.Location), nil
+		}
+	}
+	return "", "", fmt.Errorf("%w: the store's copy of %s/%s %s, and no file copy matches it either: run 'calm verify' to see every copy", ErrDamaged, c.Incident, c.ID, why)
+}
+
+// ReadNotice checks a capture as WriteContent will read it, and says which
+// copy that is when it is not the store's ("" when it is).
+func (db *DB) ReadNotice(ref string) (string, error) {
+	c, err := db.Capture(ref)
+	if err != nil {
+		return "", err
+	}
+	_, note, err := db.checkRead(c)
+	return note, err
+}
+
+// writeCopy writes a file copy's bytes from offset from.
+func writeCopy(path string, from int64, w io.Writer) error {
+	f, err := os.OpenFile(path, os.O_RDONLY|noFollow, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if _, err := f.Seek(from, io.SeekStart); err != nil {
+		return err
+	}
+	_, err = io.Copy(w, f)
+	return err
+}
+
+// textSound reports whether a session's derived text hashes to what was
+// recorded at its derivation; when it does not, show and the viewer use
+// the session's output as recorded (itself checked) instead.
+func (db *DB) textSound(c Capture) bool {
+	if c.Text == nil {
+		return false
+	}
+	key := readCheckKey{db, c.Incident + "/" + textBucket(c.ID), c.Text.SHA256}
+	if v, ok := readChecks.Load(key); ok && time.Since(v.(readCheck).at) < readCheckFor {
+		return v.(readCheck).err == nil
+	}
+	sum, _, err := db.hashStored(c.Incident, textBucket(c.ID))
+	if err == nil && sum != c.Text.SHA256 {
+		err = ErrDamaged
+	}
+	readChecks.Store(key, readCheck{at: time.Now(), err: err})
+	return err == nil
+}
+
+// TextNotice is ReadNotice for WriteText.
+func (db *DB) TextNotice(ref string) (string, error) {
+	c, err := db.Capture(ref)
+	if err != nil || c.Text == nil || db.textSound(c) {
+		if err == nil && c.Recording == nil {
+			return db.ReadNotice(ref)
+		}
+		return "", err
+	}
+	note, err := db.ReadNotice(ref)
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSuffix(fmt.Sprintf("the store's text of %s/%s does not match its SHA-256: showing the session's output as recorded; %s", c.Incident, c.ID, note), "; "), nil
+}
