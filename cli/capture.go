@@ -2,6 +2,8 @@ package cli
 
 import (
 	"bytes"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -20,8 +22,12 @@ func cmdShell(e *env, args []string) error {
 	wait := fs.Bool("wait", false, "at the end, wait until the store has taken the session and checked its copies")
 	title := fs.String("title", "", "the session's title (default: the command)")
 	incident := fs.String("incident", "", "the incident to record into (default: the current one)")
-	if err := parse(fs, args); err != nil {
-		return err
+	// Flags end at the command: its own flags are its own (calm shell psql -h db).
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return &exitError{code: 2}
 	}
 	marks, err := capture.CompileMarks(e.cfg.Marks)
 	if err != nil {

@@ -213,13 +213,32 @@ func (e *env) flags(name, synopsis string) *flag.FlagSet {
 }
 
 func parse(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
+	if err := parseAnywhere(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
 		return &exitError{code: 2}
 	}
 	return nil
+}
+
+// parseAnywhere parses flags wherever they stand among the arguments, as GNU
+// tools do (calm show s1 --raw, calm tee "title" -q); "--" ends the flags.
+// fs.Args() are then the arguments that are not flags, in order.
+func parseAnywhere(fs *flag.FlagSet, args []string) error {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		rest := fs.Args()
+		if used := len(args) - len(rest); len(rest) == 0 || (used > 0 && args[used-1] == "--") {
+			positional = append(positional, rest...)
+			break
+		}
+		positional, args = append(positional, rest[0]), rest[1:]
+	}
+	return fs.Parse(append([]string{"--"}, positional...))
 }
 
 func usageError(format string, args ...any) error {
@@ -285,6 +304,10 @@ func cmdAgent(e *env, args []string) error {
 func cmdStatus(e *env, args []string) error {
 	inc, err := e.store.Incident("")
 	if errors.Is(err, storage.ErrNotFound) {
+		if c, ok := e.store.(*storage.Client); ok && c.Warning() != "" {
+			fmt.Fprintln(e.stdout, "No incident in this store, but its evidence folder holds incidents: the store was lost (see the WARNING).")
+			return &exitError{code: 1}
+		}
 		fmt.Fprintln(e.stdout, "No incident yet. Start one with 'calm incident new TITLE', or just capture: 'cmd | calm tee'.")
 		return nil
 	}
@@ -321,7 +344,7 @@ func printCaptures(w io.Writer, caps []storage.Capture, copiesRequired, devicesR
 			copies = "INTERRUPTED (" + c.Interrupted + "), partial; " + copies
 		}
 		if c.State != storage.CaptureSealed {
-			copies = "UNSEALED: still being written (its writer gone: the agent seals it)"
+			copies = "UNSEALED: still being written; its size and copies come when it ends (sealed by the agent if its writer dies)"
 			if c.Recording != nil {
 				copies = "still recording"
 			}

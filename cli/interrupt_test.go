@@ -169,8 +169,11 @@ func TestTeePassesBytesWhateverGoesWrong(t *testing.T) {
 				t.Errorf("the first byte took %v to pass: it waited for something", latency)
 			}
 			t.Logf("first byte after %v", latency)
-			if err == nil || strings.Count(strings.TrimSpace(errb.String()), "\n") != 0 {
-				t.Fatalf("exit %v, stderr %q: want non-zero and one line saying why", err, errb.String())
+			// One line saying why; when output passed, said again below it,
+			// where a person who scrolled through it will look.
+			lines := strings.Split(strings.TrimSpace(errb.String()), "\n")
+			if err == nil || len(lines) > 2 || !strings.Contains(lines[len(lines)-1], "not saving") && !strings.Contains(lines[len(lines)-1], "NOT save") {
+				t.Fatalf("exit %v, stderr %q: want non-zero and one line saying why (repeated at the end)", err, errb.String())
 			}
 		})
 	}
@@ -186,4 +189,58 @@ func waitForSize(t *testing.T, path string, size int64) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	t.Fatalf("%s never reached %d bytes", path, size)
+}
+
+// TestKilledSlowTeeKeepsWhatItPassed: a slow stream (a query printing its
+// result, then hanging) is sent to the store as it comes, so a tee killed
+// outright keeps all but its last moments, not nothing.
+func TestKilledSlowTeeKeepsWhatItPassed(t *testing.T) {
+	w := newWorld(t)
+	w.ok(nil, "incident", "new", "slow")
+	cmd := w.cmd("tee", "slow")
+	in, _ := cmd.StdinPipe()
+	var out lockedBuffer
+	cmd.Stdout = &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sent := shellText(200<<10, 5) // well under a chunk
+	in.Write(sent)
+	deadline := time.Now().Add(10 * time.Second)
+	for len(out.String()) < len(sent) && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(time.Second) // the stream hangs; the store has had time
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	var rec map[string]any
+	for deadline := time.Now().Add(8 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if rec = w.captureRecord("c1"); rec["state"] == "sealed" {
+			break
+		}
+	}
+	if got := w.ok(nil, "show", "--raw", "c1"); got != string(sent) {
+		t.Fatalf("the killed tee's capture holds %d of the %d bytes it had passed a second before (state %v)", len(got), len(sent), rec["state"])
+	}
+}
+
+// TestFlagsMayFollowArguments: GNU conventions, flags after the arguments.
+func TestFlagsMayFollowArguments(t *testing.T) {
+	w := newWorld(t)
+	_, errs, code := w.run([]byte("{\"a\": 1}\nneedle HERE\n"), "tee", "quiet title", "-q")
+	if code != 0 || strings.Contains(errs, "saved") {
+		t.Fatalf("tee TITLE -q: exit %d, stderr %q: want quiet", code, errs)
+	}
+	if rec := w.captureRecord("c1"); rec["title"] != "quiet title" {
+		t.Fatalf("the title is %q: the flag after it was taken into it", rec["title"])
+	}
+	if got := w.ok(nil, "show", "c1", "--raw"); !strings.Contains(got, "needle HERE") {
+		t.Fatalf("show c1 --raw gave %q", got)
+	}
+	if got := w.ok(nil, "search", "needle here", "-i"); !strings.Contains(got, "needle HERE") {
+		t.Fatalf("search PAT -i gave %q", got)
+	}
+	if got := w.ok(nil, "note", "--", "-5 degrees in the server room"); !strings.Contains(got, "noted") {
+		t.Fatalf("note -- TEXT gave %q", got)
+	}
 }

@@ -19,9 +19,9 @@ func TestSnapOfAFullHistorySaysOlderLinesAreGone(t *testing.T) {
 	conf := filepath.Join(t.TempDir(), "tmux.conf")
 	os.WriteFile(conf, []byte("set -g history-limit 2000\nset -g remain-on-exit on\n"), 0o600)
 	tm.run("-f", conf, "new-session", "-d", "-s", "t", "-x", "120", "-y", "40", "bash --norc --noprofile")
-	tm.typeText("seq 1 5000; " + w.envPrefix() + calmBin + " snap full; echo snapped")
+	tm.typeText("seq 1 5000; " + w.envPrefix() + calmBin + " snap full; echo snapped-$((40+2))")
 	tm.press("Enter")
-	tm.waitFor("snapped", 20*time.Second)
+	tm.waitFor("snapped-42", 20*time.Second) // not the typed command line
 	screen := tm.screen()
 	if !strings.Contains(screen, "WARNING: pane") || !strings.Contains(screen, "history-limit") {
 		t.Fatalf("snap of a full history gave no warning; the pane shows:\n%s", lastLines(screen, 10))
@@ -36,9 +36,9 @@ func TestSnapOfAFullHistorySaysOlderLinesAreGone(t *testing.T) {
 
 	// A pane with room left: no warning.
 	tm.run("new-window", "-t", "t", "bash --norc --noprofile")
-	tm.run("send-keys", "-t", "t:1", "-l", "seq 1 50; "+w.envPrefix()+calmBin+" snap small 2>&1 | tee "+filepath.Join(t.TempDir(), "x")+"; echo done-small\n")
+	tm.run("send-keys", "-t", "t:1", "-l", "seq 1 50; "+w.envPrefix()+calmBin+" snap small 2>&1 | tee "+filepath.Join(t.TempDir(), "x")+"; echo done-$((40+2))\n")
 	deadline := time.Now().Add(20 * time.Second)
-	for !strings.Contains(tm.run("capture-pane", "-p", "-t", "t:1"), "done-small") {
+	for !strings.Contains(tm.run("capture-pane", "-p", "-t", "t:1"), "done-42") {
 		if time.Now().After(deadline) {
 			t.Fatal("the second snap never finished")
 		}

@@ -31,6 +31,10 @@ const (
 // capture cut short by it must not be sealed as complete.
 const signalGrace = 25 * time.Millisecond
 
+// teeFlushEvery is how long bytes read may wait before they go to the
+// store even when they do not fill a chunk.
+const teeFlushEvery = 250 * time.Millisecond
+
 func cmdTee(e *env, args []string) error {
 	fs := e.flags("tee", "[--incident ID] [-q] [TITLE]")
 	incident := fs.String("incident", "", "the incident to capture into (default: the current one)")
@@ -38,7 +42,7 @@ func cmdTee(e *env, args []string) error {
 	usage := fs.Usage
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
-	if err := fs.Parse(args); err != nil {
+	if err := parseAnywhere(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(e.stderr)
 			usage()
@@ -47,6 +51,9 @@ func cmdTee(e *env, args []string) error {
 		return passThrough(e, fmt.Sprintf("%v (see 'calm tee --help')", err), 2)
 	}
 	title := strings.Join(fs.Args(), " ")
+	if isTerminal(e.stdin) {
+		fmt.Fprintln(e.stderr, "calm tee: reading what you type (Ctrl-D ends it); to save a command's output, pipe it in: cmd | calm tee TITLE")
+	}
 
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGPIPE)
@@ -180,13 +187,32 @@ func startTeeStore(e *env, incident string, nc storage.NewCapture, full <-chan [
 		if st.err != nil {
 			fmt.Fprintf(e.stderr, "calm tee: not saving this output: %s\n", oneLine(st.err.Error()))
 		}
-		for b := range full {
-			if st.err == nil {
-				if _, st.err = st.w.Write(b); st.err != nil {
-					fmt.Fprintf(e.stderr, "calm tee: stopped saving, output goes on: %s\n", oneLine(st.err.Error()))
+		// A slow stream is sent as it comes, not a MiB at a time: a tee
+		// killed outright (kill -9) keeps what the store had committed.
+		tick := time.NewTicker(teeFlushEvery)
+		defer tick.Stop()
+		unsent := false
+		for {
+			select {
+			case b, ok := <-full:
+				if !ok {
+					return
+				}
+				if st.err == nil {
+					if _, st.err = st.w.Write(b); st.err != nil {
+						fmt.Fprintf(e.stderr, "calm tee: stopped saving, output goes on: %s\n", oneLine(st.err.Error()))
+					}
+					unsent = true
+				}
+				free <- b[:cap(b)]
+			case <-tick.C:
+				if unsent && st.err == nil {
+					if st.err = st.w.Flush(); st.err != nil {
+						fmt.Fprintf(e.stderr, "calm tee: stopped saving, output goes on: %s\n", oneLine(st.err.Error()))
+					}
+					unsent = false
 				}
 			}
-			free <- b[:cap(b)]
 		}
 	}()
 	return st
@@ -209,12 +235,15 @@ func (st *teeStore) finish(interrupted string) (storage.Capture, error) {
 // passThrough copies stdin to stdout when tee cannot even start (a typo in a
 // flag): the pipeline loses nothing, and the status says it was not saved.
 func passThrough(e *env, why string, code int) error {
-	fmt.Fprintf(e.stderr, "calm tee: not saving this output, only passing it on: %s\n", why)
+	line := fmt.Sprintf("calm tee: not saving this output, only passing it on: %s\n", why)
+	fmt.Fprint(e.stderr, line)
 	if isTerminal(e.stdin) {
 		return &exitError{code: code} // nothing piped in: nothing to pass on
 	}
 	signal.Ignore(syscall.SIGPIPE)
-	_, _ = io.Copy(e.stdout, e.stdin)
+	if n, _ := io.Copy(e.stdout, e.stdin); n > 0 {
+		fmt.Fprint(e.stderr, strings.Replace(line, "not saving", "did NOT save", 1)) // again, below the output
+	}
 	return &exitError{code: code}
 }
 
