@@ -216,7 +216,7 @@ func requestID(r *http.Request) string {
 
 // chunkBuffers recycles request bodies: putChunk never keeps them.
 // Sized for the usual chunk; a larger one (up to MaxChunk) gets its own.
-var chunkBuffers = sync.Pool{New: func() any { return make([]byte, 0, ChunkSize) }}
+var chunkBuffers = sync.Pool{New: func() any { b := make([]byte, 0, ChunkSize); return &b }}
 
 // apiError is the JSON body of a failed request.
 type apiError struct {
@@ -323,12 +323,13 @@ func (a *Agent) routes() http.Handler {
 			writeError(w, fmt.Errorf("chunk %d: a chunk needs a Content-Length of at most %d: %w", n, MaxChunk, ErrInvalid))
 			return
 		}
-		data := chunkBuffers.Get().([]byte)
+		pooled := chunkBuffers.Get().(*[]byte)
+		data := *pooled
 		if int64(cap(data)) < r.ContentLength {
 			data = make([]byte, r.ContentLength)
 		}
 		data = data[:r.ContentLength]
-		defer chunkBuffers.Put(data[:0])
+		defer func() { *pooled = data[:0]; chunkBuffers.Put(pooled) }()
 		if _, err := io.ReadFull(r.Body, data); err != nil {
 			writeError(w, fmt.Errorf("chunk %d arrived cut short (%v): %w", n, err, ErrInvalid))
 			return

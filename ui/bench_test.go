@@ -90,16 +90,14 @@ func BenchmarkViewerSearchToLastLine(b *testing.B) {
 func BenchmarkDocLoad(b *testing.B) {
 	text := millionLines()
 	b.SetBytes(int64(len(text)))
-	var d *Doc
 	for b.Loop() {
-		d = DocFromText("million", text)
+		DocFromText("million", text)
 	}
 	runtime.GC()
 	var before runtime.MemStats
 	runtime.ReadMemStats(&before)
-	d = nil
 	runtime.GC()
-	d = DocFromText("million", text)
+	d := DocFromText("million", text)
 	runtime.GC()
 	var after runtime.MemStats
 	runtime.ReadMemStats(&after)

@@ -142,12 +142,12 @@ func (d *Doc) Finish(err error) {
 	d.mu.Unlock()
 }
 
-// State reports whether loading has ended, its error, and a generation
-// number that changes whenever the document does.
-func (d *Doc) State() (done bool, err error, gen int) {
+// State reports whether loading has ended, a generation number that
+// changes whenever the document does, and the loading error.
+func (d *Doc) State() (done bool, gen int, err error) {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
-	return d.done, d.err, d.gen
+	return d.done, d.gen, d.err
 }
 
 // Text returns lines [from, to] as plain text, one per line.

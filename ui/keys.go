@@ -2,7 +2,6 @@ package ui
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -490,7 +489,7 @@ func (u *UI) verify() {
 		for _, p := range rep.Problems {
 			names = append(names, p.Capture+" "+p.Copy.Kind+" "+p.Copy.State)
 		}
-		u.sayError(errors.New(fmt.Sprintf("%d of %d copies FAILED: %s", len(rep.Problems), rep.Copies, strings.Join(names, ", "))))
+		u.sayError(fmt.Errorf("%d of %d copies FAILED: %s", len(rep.Problems), rep.Copies, strings.Join(names, ", ")))
 	}()
 }
 

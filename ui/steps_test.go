@@ -169,11 +169,11 @@ func TestReviewOpensOnTheTimelineAndReplaysASession(t *testing.T) {
 	c := saveSession(t, db, began, events)
 	db.AddMarker("", c.ID, "kubectl delete", 1.0)
 	h := start(t, db, 160, 45, Options{ReadOnly: true})
-	screen := h.waitFor("review (read-only)")
+	h.waitFor("review (read-only)")
 	h.waitFor("kubectl delete")
 	// The timeline has the focus: enter on the marker opens the session there.
 	h.press(tcell.KeyEnd, tcell.KeyEnter)
-	screen = h.waitFor("marker kubectl delete")
+	screen := h.waitFor("marker kubectl delete")
 	if !strings.Contains(screen, "tick U") {
 		t.Fatalf("the marker did not open its session at 1.0 s:\n%s", screen)
 	}

@@ -180,7 +180,7 @@ func (v *Viewer) Draw(screen tcell.Screen) {
 		v.top = v.cur - height + 1
 	}
 	if n == 0 {
-		done, err, _ := v.doc.State()
+		done, _, err := v.doc.State()
 		msg := "(empty)"
 		if !done {
 			msg = "loading…"
