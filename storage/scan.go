@@ -1,0 +1,267 @@
+package storage
+
+import (
+	"bytes"
+	"encoding/binary"
+)
+
+// source finds, from a position on, the next place in a chunk where a line
+// may match.
+type source struct {
+	needle *needle
+	at     int  // the next candidate found, len(chunk) for none
+	guard  byte // for a guard source: the byte looked for
+	kind   sourceKind
+}
+
+type sourceKind uint8
+
+const (
+	sourceNeedle sourceKind = iota // the needle itself, on any line
+	sourceGuard                    // a guard byte on a dirty line
+)
+
+// find returns the first candidate at or after pos in b (whole lines).
+func (s *source) find(b []byte, pos int) int {
+	n := s.needle
+	for pos < len(b) {
+		switch {
+		case s.kind == sourceGuard:
+			i := bytes.IndexByte(b[pos:], s.guard)
+			if i < 0 {
+				return len(b)
+			}
+			at := pos + i
+			start, end := lineAround(b, at)
+			if !clean(b[start:end]) {
+				return at
+			}
+			pos = end + 1 // a clean line holds the needle only as it is
+		case !n.fold:
+			i := bytes.Index(b[pos:], n.lit)
+			if i < 0 {
+				return len(b)
+			}
+			return pos + i
+		case n.anchor != nil:
+			i := bytes.Index(b[pos:], n.anchor)
+			if i < 0 {
+				return len(b)
+			}
+			at := pos + i - n.anchorAt
+			if at >= 0 && at+len(n.lit) <= len(b) && equalFold(b[at:at+len(n.lit)], n.lit) {
+				return at
+			}
+			pos += i + 1
+		default:
+			i := indexEither(b[pos:], n.rare, n.rare-'a'+'A')
+			if i < 0 {
+				return len(b)
+			}
+			at := pos + i - n.anchorAt
+			if at >= 0 && at+len(n.lit) <= len(b) && equalFold(b[at:at+len(n.lit)], n.lit) {
+				return at
+			}
+			pos += i + 1
+		}
+	}
+	return len(b)
+}
+
+// indexEither is the first index of a or c in b.
+func indexEither(b []byte, a, c byte) int {
+	i := bytes.IndexByte(b, a)
+	if i < 0 {
+		return bytes.IndexByte(b, c)
+	}
+	if j := bytes.IndexByte(b[:i], c); j >= 0 {
+		return j
+	}
+	return i
+}
+
+// lineAround returns the line holding b[at]: its start and its '\n'.
+func lineAround(b []byte, at int) (start, end int) {
+	start = bytes.LastIndexByte(b[:at], '\n') + 1
+	end = at + bytes.IndexByte(b[at:], '\n')
+	if end < at {
+		end = len(b)
+	}
+	return start, end
+}
+
+// sources makes the scan of a plan's needles: each needle that can be on a
+// clean line, and the guards that find it on dirty ones.
+func (p *plan) sources() []source {
+	var s []source
+	for i := range p.needle {
+		n := &p.needle[i]
+		if n.anyClean {
+			s = append(s, source{needle: n, kind: sourceNeedle})
+		}
+		for _, g := range n.guard {
+			dup := false
+			for _, o := range s {
+				dup = dup || (o.kind == sourceGuard && o.guard == g)
+			}
+			if !dup {
+				s = append(s, source{needle: n, kind: sourceGuard, guard: g})
+			}
+		}
+	}
+	return s
+}
+
+// candidates calls each with every line of b (whole lines, each ending in
+// '\n') that the sources cannot rule out, in order, and the number of lines
+// before it.
+func candidates(b []byte, srcs []source, each func(line int64, start, end int)) {
+	for i := range srcs {
+		srcs[i].at = -1
+	}
+	var line int64
+	counted := 0
+	pos := 0
+	for pos < len(b) {
+		next := len(b)
+		for i := range srcs {
+			s := &srcs[i]
+			if s.at < pos {
+				s.at = s.find(b, pos)
+			}
+			next = min(next, s.at)
+		}
+		if next >= len(b) {
+			return
+		}
+		start, end := lineAround(b, next)
+		line += int64(bytes.Count(b[counted:start], newline))
+		each(line, start, end)
+		line++
+		counted, pos = end+1, end+1
+	}
+}
+
+var newline = []byte{'\n'}
+
+// clean is sanitize.Clean eight bytes at a time: true when b is printable
+// ASCII and tabs (no newline is passed to it).
+func clean(b []byte) bool {
+	const ones, high = 0x0101010101010101, 0x8080808080808080
+	for len(b) >= 8 {
+		x := binary.LittleEndian.Uint64(b)
+		y := x &^ high
+		// Per byte, without carries between them: at or above 0x20, at
+		// 0x7f, not a tab.
+		printable := y + (0x80-0x20)*ones
+		del := y + ones
+		notTab := (y ^ '\t'*ones) + 0x7f*ones
+		if (x|del|(^printable&notTab))&high != 0 {
+			return false
+		}
+		b = b[8:]
+	}
+	for _, c := range b {
+		if (c < 0x20 && c != '\t') || c >= 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// stripped is a chunk with its lines' CSI sequences (colours, cursor moves)
+// taken out, as sanitising takes them out: a line that is clean here is its
+// own sanitised text, so most coloured output needs no sanitising at all.
+// Lines stay where they were; moves maps a place here back to the chunk.
+type stripped struct {
+	text  []byte
+	moves []move
+}
+
+// move says that from at (in the stripped text) on, the chunk is by more
+// bytes ahead.
+type move struct{ at, by int }
+
+// strip fills s from b (whole lines), reusing s's memory. Only a sequence
+// that sanitising meets in its ground state is taken out: on a line with any
+// other escape, or a C1 control (which can begin a string that swallows what
+// follows), the rest of the line is kept as it is, and stays dirty.
+func (s *stripped) strip(b []byte) {
+	s.moves = s.moves[:0]
+	if bytes.IndexByte(b, esc) < 0 {
+		s.text = b
+		return
+	}
+	out := s.text[:0]
+	if cap(out) < len(b) {
+		out = make([]byte, 0, len(b))
+	}
+	for i := 0; ; {
+		k := bytes.IndexByte(b[i:], esc)
+		if k < 0 {
+			out = append(out, b[i:]...)
+			break
+		}
+		seg := b[i : i+k]
+		if c := bytes.IndexByte(seg, 0xC2); c >= 0 {
+			e := lineEnd(b, i+c)
+			out = append(out, b[i:e]...)
+			i = e
+			continue
+		}
+		out = append(out, seg...)
+		i += k
+		if i+1 < len(b) && b[i+1] == '[' {
+			j := i + 2
+			for j < len(b) && (b[j] < 0x40 || b[j] > 0x7e) && b[j] != esc && b[j] != '\n' {
+				j++
+			}
+			if j < len(b) && b[j] >= 0x40 && b[j] <= 0x7e {
+				j++ // the final byte
+			}
+			// A line's end cuts a sequence short (sanitising a line swallows
+			// the rest); an ESC inside one begins the next.
+			s.moves = append(s.moves, move{len(out), j - len(out)})
+			i = j
+			continue
+		}
+		e := lineEnd(b, i)
+		out = append(out, b[i:e]...)
+		i = e
+	}
+	s.text = out
+}
+
+// lineEnd is the index after the '\n' that ends the line holding b[i].
+func lineEnd(b []byte, i int) int {
+	if e := bytes.IndexByte(b[i:], '\n'); e >= 0 {
+		return i + e + 1
+	}
+	return len(b)
+}
+
+// raw returns the chunk's bytes for the stripped text from start to end.
+func (s *stripped) raw(b []byte, start, end int) []byte {
+	return b[s.orig(start):s.orig(end)]
+}
+
+// orig maps a place in the stripped text to the chunk.
+func (s *stripped) orig(at int) int {
+	// The last move at or before at: a line's start then skips a sequence
+	// that begins it, and its end follows one that ends it.
+	lo, hi := 0, len(s.moves)
+	for lo < hi {
+		m := (lo + hi) / 2
+		if s.moves[m].at <= at {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	if lo == 0 {
+		return at
+	}
+	return at + s.moves[lo-1].by
+}
+
+const esc = 0x1b
