@@ -25,6 +25,9 @@ type plan struct {
 	exact  func(text []byte, clean bool) bool // the query itself, on a line's text
 	all    bool                               // every line matches
 	needle []needle                           // a line's text holds one of these; none: any line may match
+	// guarded: lines that need sanitising are found by their needles'
+	// guards, not by a scan of every byte for such lines.
+	guarded bool
 }
 
 // needle is a literal every match of (one branch of) the query contains.
@@ -59,9 +62,17 @@ func (p *plan) tuned(sample []byte) *plan {
 	}
 	t := *p
 	t.needle = append([]needle(nil), p.needle...)
+	hits := 0
 	for i := range t.needle {
 		t.needle[i].pickGuard(&count)
+		for _, c := range t.needle[i].guard {
+			hits += count[c]
+		}
 	}
+	// A guard's hit costs a look at its line; a scan for lines that need
+	// sanitising costs a pass over the chunk, about as much as one hit in
+	// 256 bytes.
+	t.guarded = hits < len(sample)/256
 	return &t
 }
 

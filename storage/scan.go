@@ -3,6 +3,7 @@ package storage
 import (
 	"bytes"
 	"encoding/binary"
+	"unicode/utf8"
 )
 
 // source finds, from a position on, the next place in a chunk where a line
@@ -12,13 +13,17 @@ type source struct {
 	at     int  // the next candidate found, len(chunk) for none
 	guard  byte // for a guard source: the byte looked for
 	kind   sourceKind
+	// folded: a needle is matched ignoring case, which its scan does for
+	// ASCII only: lines of other text are left to the guards too.
+	folded bool
 }
 
 type sourceKind uint8
 
 const (
 	sourceNeedle sourceKind = iota // the needle itself, on any line
-	sourceGuard                    // a guard byte on a dirty line
+	sourceGuard                    // a guard byte on a line that needs sanitising
+	sourceDirty                    // any line that needs sanitising
 )
 
 // find returns the first candidate at or after pos in b (whole lines).
@@ -26,6 +31,16 @@ func (s *source) find(b []byte, pos int) int {
 	n := s.needle
 	for pos < len(b) {
 		switch {
+		case s.kind == sourceDirty:
+			at := nextDirty(b, pos)
+			if at == len(b) {
+				return at
+			}
+			start, end := lineAround(b, at)
+			if !s.scanned(b[start:end]) {
+				return at
+			}
+			pos = end + 1
 		case s.kind == sourceGuard:
 			i := bytes.IndexByte(b[pos:], s.guard)
 			if i < 0 {
@@ -33,10 +48,10 @@ func (s *source) find(b []byte, pos int) int {
 			}
 			at := pos + i
 			start, end := lineAround(b, at)
-			if !clean(b[start:end]) {
+			if !s.scanned(b[start:end]) {
 				return at
 			}
-			pos = end + 1 // a clean line holds the needle only as it is
+			pos = end + 1
 		case !n.fold:
 			i := bytes.Index(b[pos:], n.lit)
 			if i < 0 {
@@ -68,6 +83,13 @@ func (s *source) find(b []byte, pos int) int {
 	return len(b)
 }
 
+// scanned reports whether the needle scan finds what a line's text holds:
+// its text is the line, or the line's end.
+func (s *source) scanned(line []byte) bool {
+	t, known := textOf(line)
+	return known && (!s.folded || clean(t))
+}
+
 // indexEither is the first index of a or c in b.
 func indexEither(b []byte, a, c byte) int {
 	i := bytes.IndexByte(b, a)
@@ -91,21 +113,30 @@ func lineAround(b []byte, at int) (start, end int) {
 }
 
 // sources makes the scan of a plan's needles: each needle that can be on a
-// clean line, and the guards that find it on dirty ones.
+// line whose text is its own, and for the lines that need sanitising either
+// the guards (when rare) or a scan for such lines.
 func (p *plan) sources() []source {
 	var s []source
+	folded := false
 	for i := range p.needle {
 		n := &p.needle[i]
 		if n.anyClean {
 			s = append(s, source{needle: n, kind: sourceNeedle})
 		}
+		folded = folded || n.fold
+	}
+	if !p.guarded {
+		return append(s, source{kind: sourceDirty, folded: folded})
+	}
+	for i := range p.needle {
+		n := &p.needle[i]
 		for _, g := range n.guard {
 			dup := false
 			for _, o := range s {
 				dup = dup || (o.kind == sourceGuard && o.guard == g)
 			}
 			if !dup {
-				s = append(s, source{needle: n, kind: sourceGuard, guard: g})
+				s = append(s, source{needle: n, kind: sourceGuard, guard: g, folded: folded})
 			}
 		}
 	}
@@ -265,3 +296,77 @@ func (s *stripped) orig(at int) int {
 }
 
 const esc = 0x1b
+
+// textOf returns a stripped line's sanitised text when that needs no
+// sanitising pass: a clean line; a line of valid UTF-8 without controls; a
+// progress bar, of which only what follows the last \r is shown.
+func textOf(s []byte) ([]byte, bool) {
+	if clean(s) {
+		return s, true
+	}
+	if n := len(s); n > 0 && s[n-1] == '\r' {
+		s = s[:n-1] // a \r that ends the line takes nothing back
+	}
+	if r := bytes.LastIndexByte(s, '\r'); r >= 0 {
+		if plain(s[:r], true) && plain(s[r+1:], false) {
+			return s[r+1:], true
+		}
+		return nil, false
+	}
+	return s, plain(s, false)
+}
+
+// plain reports whether sanitising leaves b as it is (but for \r's, when
+// cr): printable, tabs, valid UTF-8, and none of the runes it drops (C1
+// controls, U+2028, U+2029, U+FEFF).
+func plain(b []byte, cr bool) bool {
+	for _, c := range b {
+		if c < 0x20 && c != '\t' && !(cr && c == '\r') || c == 0x7f {
+			return false
+		}
+	}
+	if !utf8.Valid(b) {
+		return false
+	}
+	for i := 0; i < len(b); i++ {
+		switch b[i] {
+		case 0xC2:
+			if b[i+1] < 0xA0 {
+				return false
+			}
+		case 0xE2:
+			if b[i+1] == 0x80 && (b[i+2] == 0xA8 || b[i+2] == 0xA9) {
+				return false
+			}
+		case 0xEF:
+			if b[i+1] == 0xBB && b[i+2] == 0xBF {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// nextDirty returns the index of the first byte at or after pos that is not
+// printable ASCII, a tab or a newline; len(b) if none.
+func nextDirty(b []byte, pos int) int {
+	const ones, high = 0x0101010101010101, 0x8080808080808080
+	i := pos
+	for ; i+8 <= len(b); i += 8 {
+		x := binary.LittleEndian.Uint64(b[i:])
+		y := x &^ high
+		printable := y + (0x80-0x20)*ones
+		del := y + ones
+		notTab := (y ^ '\t'*ones) + 0x7f*ones
+		notNL := (y ^ '\n'*ones) + 0x7f*ones
+		if (x|del|(^printable&notTab&notNL))&high != 0 {
+			break
+		}
+	}
+	for ; i < len(b); i++ {
+		if c := b[i]; (c < 0x20 && c != '\t' && c != '\n') || c >= 0x7f {
+			return i
+		}
+	}
+	return len(b)
+}

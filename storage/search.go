@@ -285,15 +285,12 @@ func (db *DB) searchChunks(inc, id string, p *plan, hit func(line int64, text []
 					text := st.text
 					j.lines = int64(bytes.Count(text, newline))
 					try := func(line int64, start, end int) {
-						t, ok := text[start:end], false
-						if clean(t) {
-							if len(t) > maxLine {
-								t = t[:maxLine]
-							}
-							if !p.all && !p.exact(t, true) {
+						t, known := textOf(text[start:end])
+						if known && len(t) <= maxLine {
+							if !p.all && !p.exact(t, len(t) == end-start && clean(t)) {
 								return
 							}
-						} else if t, ok = matchLine(st.raw(mid, start, end), &buf, p); !ok {
+						} else if t, known = matchLine(st.raw(mid, start, end), &buf, p); !known {
 							return
 						}
 						j.hits = append(j.hits, found{line + 1, bytes.Clone(t)})
