@@ -16,6 +16,9 @@ type source struct {
 	// folded: a needle is matched ignoring case, which its scan does for
 	// ASCII only: lines of other text are left to the guards too.
 	folded bool
+	// high: lines with bytes above ASCII are looked at too (folding, or a
+	// chunk with invalid UTF-8 or runes sanitising drops).
+	high bool
 }
 
 type sourceKind uint8
@@ -32,7 +35,7 @@ func (s *source) find(b []byte, pos int) int {
 	for pos < len(b) {
 		switch {
 		case s.kind == sourceDirty:
-			at := nextDirty(b, pos)
+			at := nextControl(b, pos, s.high)
 			if at == len(b) {
 				return at
 			}
@@ -320,51 +323,69 @@ func textOf(s []byte) ([]byte, bool) {
 // cr): printable, tabs, valid UTF-8, and none of the runes it drops (C1
 // controls, U+2028, U+2029, U+FEFF).
 func plain(b []byte, cr bool) bool {
-	for _, c := range b {
-		if c < 0x20 && c != '\t' && !(cr && c == '\r') || c == 0x7f {
+	for i := 0; i < len(b); {
+		if i = nextControl(b, i, false); i == len(b) {
+			break
+		}
+		if !cr || b[i] != '\r' {
 			return false
 		}
+		i++
 	}
-	if !utf8.Valid(b) {
-		return false
-	}
-	for i := 0; i < len(b); i++ {
-		switch b[i] {
-		case 0xC2:
-			if b[i+1] < 0xA0 {
-				return false
-			}
-		case 0xE2:
-			if b[i+1] == 0x80 && (b[i+2] == 0xA8 || b[i+2] == 0xA9) {
-				return false
-			}
-		case 0xEF:
-			if b[i+1] == 0xBB && b[i+2] == 0xBF {
-				return false
-			}
-		}
-	}
-	return true
+	return utf8.Valid(b) && !dropsRunes(b)
 }
 
-// nextDirty returns the index of the first byte at or after pos that is not
-// printable ASCII, a tab or a newline; len(b) if none.
-func nextDirty(b []byte, pos int) int {
-	const ones, high = 0x0101010101010101, 0x8080808080808080
+// dropsRunes reports whether b (valid UTF-8) holds a rune sanitising drops:
+// a C1 control, U+2028, U+2029 or U+FEFF.
+func dropsRunes(b []byte) bool {
+	for i := 0; ; {
+		k := bytes.IndexByte(b[i:], 0xC2)
+		if k < 0 {
+			break
+		}
+		i += k + 1
+		if b[i] < 0xA0 {
+			return true
+		}
+	}
+	for i := 0; ; {
+		k := bytes.IndexByte(b[i:], 0xE2)
+		if k < 0 {
+			break
+		}
+		i += k + 1
+		if b[i] == 0x80 && (b[i+1] == 0xA8 || b[i+1] == 0xA9) {
+			return true
+		}
+	}
+	return bytes.Contains(b, []byte("\uFEFF"))
+}
+
+// nextControl returns the index of the first control byte (any below 0x20
+// but tab and newline, and DEL) at or after pos, or of any byte above 0x7f
+// too when high; len(b) if none. Eight bytes at a time.
+func nextControl(b []byte, pos int, high bool) int {
+	const ones, top = 0x0101010101010101, 0x8080808080808080
+	var hi uint64
+	if high {
+		hi = top
+	}
 	i := pos
 	for ; i+8 <= len(b); i += 8 {
 		x := binary.LittleEndian.Uint64(b[i:])
-		y := x &^ high
+		y := x &^ top
+		// Per byte, without carries between them: below 0x20 (and not a
+		// tab or newline) when its top bit is clear, DEL, or high.
 		printable := y + (0x80-0x20)*ones
 		del := y + ones
 		notTab := (y ^ '\t'*ones) + 0x7f*ones
 		notNL := (y ^ '\n'*ones) + 0x7f*ones
-		if (x|del|(^printable&notTab&notNL))&high != 0 {
+		if (x&hi|del&^x|(^x&^printable&notTab&notNL))&top != 0 {
 			break
 		}
 	}
 	for ; i < len(b); i++ {
-		if c := b[i]; (c < 0x20 && c != '\t' && c != '\n') || c >= 0x7f {
+		if c := b[i]; (c < 0x20 && c != '\t' && c != '\n') || c == 0x7f || (high && c >= 0x80) {
 			return i
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+	"unicode/utf8"
 
 	"calm/sanitize"
 
@@ -212,8 +213,8 @@ func matchLine(text []byte, buf *[]byte, p *plan) ([]byte, bool) {
 // added up as matches are handed out. Memory stays a few chunks a worker.
 func (db *DB) searchChunks(inc, id string, p *plan, hit func(line int64, text []byte) error) error {
 	type found struct {
-		line int64 // counted from the chunk's first whole line, 1-based
-		text []byte
+		line     int64 // counted from the chunk's first whole line, 1-based
+		from, to int   // its text in the job's found text
 	}
 	type job struct {
 		stored     *[]byte // the chunk as stored
@@ -224,6 +225,7 @@ func (db *DB) searchChunks(inc, id string, p *plan, hit func(line int64, text []
 		whole      bool   // the chunk has a line end
 		lines      int64  // whole lines after head
 		hits       []found
+		found      []byte // the text of the hits, one after the other
 		done       chan struct{}
 	}
 	workers := max(runtime.GOMAXPROCS(0), 1)
@@ -283,6 +285,21 @@ func (db *DB) searchChunks(inc, id string, p *plan, hit func(line int64, text []
 					mid := data[first+1 : last+1]
 					st.strip(mid)
 					text := st.text
+					suspect := -1 // unknown: whether text has UTF-8 that sanitising changes
+					for i := range mine {
+						if s := &mine[i]; s.kind == sourceDirty && !s.folded {
+							if suspect < 0 {
+								suspect = 0
+								if !utf8.Valid(text) || dropsRunes(text) {
+									suspect = 1
+								}
+							}
+							s.high = suspect == 1
+						}
+						if s := &mine[i]; s.kind == sourceDirty && s.folded {
+							s.high = true
+						}
+					}
 					j.lines = int64(bytes.Count(text, newline))
 					try := func(line int64, start, end int) {
 						t, known := textOf(text[start:end])
@@ -293,7 +310,8 @@ func (db *DB) searchChunks(inc, id string, p *plan, hit func(line int64, text []
 						} else if t, known = matchLine(st.raw(mid, start, end), &buf, p); !known {
 							return
 						}
-						j.hits = append(j.hits, found{line + 1, bytes.Clone(t)})
+						j.hits = append(j.hits, found{line + 1, len(j.found), len(j.found) + len(t)})
+						j.found = append(j.found, t...)
 					}
 					if p.needle != nil {
 						candidates(text, mine, try)
@@ -332,7 +350,7 @@ func (db *DB) searchChunks(inc, id string, p *plan, hit func(line int64, text []
 			}
 		}
 		for _, h := range j.hits {
-			if err := hit(line+h.line, h.text); err != nil {
+			if err := hit(line+h.line, j.found[h.from:h.to]); err != nil {
 				return err
 			}
 		}

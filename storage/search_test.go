@@ -45,9 +45,20 @@ func grepCorpus() []byte {
 		case 7:
 			fmt.Fprintf(&b, "\x1b[1;32m✔\x1b[0m step %d passed \x1b[2m(%d ms)\x1b[0m\n", r.IntN(1e4), r.IntN(5000))
 		case 8:
-			b.WriteString("bad \xff\xfe bytes near connection\n")
+			// Each in some chunks only: a chunk of valid UTF-8 is scanned
+			// apart from one with bytes sanitising changes.
+			switch {
+			case b.Len() < 2<<20:
+				b.WriteString("bad \xff\xfe bytes near connection\n")
+			case b.Len() < 3<<20:
+				b.WriteString("c1 \xc2\x9b31m control before connection\n")
+			case b.Len() < 4<<20:
+				b.WriteString("line\u2028separator \ufeffinside a connection\n")
+			default:
+				b.WriteString("back\bspace and del\x7fete in a connection\n")
+			}
 		case 9:
-			b.WriteString("c1 \xc2\x9b31m control before connection\n")
+			b.WriteString("✔ valid UTF-8 — “quotes” connection\n")
 		case 10:
 			b.WriteString("\x1b]0;title with connection\x07visible after the title\n")
 		case 11:
@@ -106,6 +117,10 @@ var grepCases = []struct {
 	{SearchQuery{Pattern: "still text", Literal: true}, []string{"-F"}},
 	{SearchQuery{Pattern: "\uFFFD bytes", Literal: true}, []string{"-F"}},
 	{SearchQuery{Pattern: "visible after"}, []string{"-F"}},
+	{SearchQuery{Pattern: "separator inside", Literal: true}, []string{"-F"}},
+	{SearchQuery{Pattern: "backspace and delete", Literal: true}, []string{"-F"}},
+	{SearchQuery{Pattern: "control before"}, []string{"-F"}},
+	{SearchQuery{Pattern: "“quotes” CONNECTION", IgnoreCase: true}, []string{"-F", "-i"}},
 }
 
 // Every class of query finds exactly the lines, with exactly the numbers
