@@ -42,7 +42,7 @@ type needle struct {
 	// either case; a candidate is then compared whole.
 	anchor   []byte
 	anchorAt int
-	rare     byte // lower case; 0 when anchor is set
+	rare     byte // lower case; 0 when anchor is set (case-sensitive: a rare byte of it, or 0)
 	// guard holds the bytes of which a dirty line holding the needle in
 	// its text holds at least one (both cases of a letter). Empty: any
 	// dirty line may hold it.
@@ -64,6 +64,20 @@ func (p *plan) tuned(sample []byte) *plan {
 	t.needle = append([]needle(nil), p.needle...)
 	hits := 0
 	for i := range t.needle {
+		n := &t.needle[i]
+		if !n.fold && len(n.lit) > 1 {
+			// bytes.Index looks for the first byte; a byte rare enough in
+			// the capture is found faster, and its hits checked.
+			at := 0
+			for k, c := range n.lit {
+				if count[c] < count[n.lit[at]] {
+					at = k
+				}
+			}
+			if count[n.lit[at]]*128 < len(sample) && at > 0 {
+				n.rare, n.anchorAt = n.lit[at], at
+			}
+		}
 		t.needle[i].pickGuard(&count)
 		for _, c := range t.needle[i].guard {
 			hits += count[c]

@@ -55,12 +55,23 @@ func (s *source) find(b []byte, pos int) int {
 				return at
 			}
 			pos = end + 1
-		case !n.fold:
+		case !n.fold && n.rare == 0:
 			i := bytes.Index(b[pos:], n.lit)
 			if i < 0 {
 				return len(b)
 			}
 			return pos + i
+		case !n.fold:
+			// A byte of it that is rare in this capture, then the whole.
+			i := bytes.IndexByte(b[pos:], n.rare)
+			if i < 0 {
+				return len(b)
+			}
+			at := pos + i - n.anchorAt
+			if at >= 0 && at+len(n.lit) <= len(b) && bytes.Equal(b[at:at+len(n.lit)], n.lit) {
+				return at
+			}
+			pos += i + 1
 		case n.anchor != nil:
 			i := bytes.Index(b[pos:], n.anchor)
 			if i < 0 {
@@ -348,17 +359,7 @@ func dropsRunes(b []byte) bool {
 			return true
 		}
 	}
-	for i := 0; ; {
-		k := bytes.IndexByte(b[i:], 0xE2)
-		if k < 0 {
-			break
-		}
-		i += k + 1
-		if b[i] == 0x80 && (b[i+1] == 0xA8 || b[i+1] == 0xA9) {
-			return true
-		}
-	}
-	return bytes.Contains(b, []byte("\uFEFF"))
+	return bytes.Contains(b, []byte("\u2028")) || bytes.Contains(b, []byte("\u2029")) || bytes.Contains(b, []byte("\uFEFF"))
 }
 
 // nextControl returns the index of the first control byte (any below 0x20
