@@ -50,6 +50,9 @@ type needle struct {
 	guards [][]byte // the choices
 }
 
+// guardedForTest, when set, overrides the choice between guards and a scan.
+var guardedForTest *bool
+
 // tuned returns the plan with each needle's guard the least common in
 // sample (a capture's first chunk).
 func (p *plan) tuned(sample []byte) *plan {
@@ -83,10 +86,14 @@ func (p *plan) tuned(sample []byte) *plan {
 			hits += count[c]
 		}
 	}
-	// A guard's hit costs a look at its line; a scan for lines that need
-	// sanitising costs a pass over the chunk, about as much as one hit in
-	// 256 bytes.
-	t.guarded = hits < len(sample)/256
+	// A guard's hit costs a look at its line (sanitised if it must be); a
+	// scan for lines that need sanitising, and taking the escapes out of
+	// every line, cost passes over the chunk, about as much as one hit in
+	// 128 bytes.
+	t.guarded = hits < len(sample)/128
+	if guardedForTest != nil {
+		t.guarded = *guardedForTest
+	}
 	return &t
 }
 

@@ -371,17 +371,19 @@ func nextControl(b []byte, pos int, high bool) int {
 	if high {
 		hi = top
 	}
-	i := pos
-	for ; i+8 <= len(b); i += 8 {
-		x := binary.LittleEndian.Uint64(b[i:])
+	// Per byte, without carries between them: below 0x20 (and not a tab
+	// or newline) when its top bit is clear, DEL, or high.
+	flags := func(x uint64) uint64 {
 		y := x &^ top
-		// Per byte, without carries between them: below 0x20 (and not a
-		// tab or newline) when its top bit is clear, DEL, or high.
 		printable := y + (0x80-0x20)*ones
 		del := y + ones
 		notTab := (y ^ '\t'*ones) + 0x7f*ones
 		notNL := (y ^ '\n'*ones) + 0x7f*ones
-		if (x&hi|del&^x|(^x&^printable&notTab&notNL))&top != 0 {
+		return (x&hi | del&^x | (^x &^ printable & notTab & notNL)) & top
+	}
+	i := pos
+	for ; i+16 <= len(b); i += 16 {
+		if flags(binary.LittleEndian.Uint64(b[i:]))|flags(binary.LittleEndian.Uint64(b[i+8:])) != 0 {
 			break
 		}
 	}

@@ -283,7 +283,13 @@ func (db *DB) searchChunks(inc, id string, p *plan, hit func(line int64, text []
 					last := bytes.LastIndexByte(data, '\n')
 					j.whole, j.head, j.tail = true, data[:first], data[last+1:]
 					mid := data[first+1 : last+1]
-					st.strip(mid)
+					if p.guarded {
+						// Few lines hold a guard: sanitising those costs less
+						// than taking the escapes out of every line.
+						st.text, st.moves = mid, st.moves[:0]
+					} else {
+						st.strip(mid)
+					}
 					text := st.text
 					suspect := -1 // unknown: whether text has UTF-8 that sanitising changes
 					for i := range mine {

@@ -23,7 +23,7 @@ func grepCorpus() []byte {
 	r := rand.New(rand.NewPCG(24, 24))
 	var b bytes.Buffer
 	words := []string{"timeout", "refund", "panic", "deadlock", "oom-killer", "segfault", "ECONNREFUSED", "status=503", "u12345", "shard-042"}
-	for b.Len() < 6<<20 {
+	for b.Len() < 5<<20 {
 		switch r.IntN(24) {
 		case 0:
 			b.WriteString("\n")
@@ -144,43 +144,52 @@ func TestSearchMatchesGrep(t *testing.T) {
 	if err := os.WriteFile(file, text.Bytes(), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	for _, tc := range grepCases {
-		name := fmt.Sprintf("%s %q", strings.Join(tc.grep, " "), tc.q.Pattern)
-		var got []string
-		err := db.Search(tc.q, func(m Match) error {
-			if m.Item != c.ID {
-				t.Fatalf("%s: match in %s", name, m.Item)
-			}
-			got = append(got, strconv.FormatInt(m.Line, 10)+":"+m.Text)
-			return nil
-		})
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
+	// The references: grep, and the query's regexp line by line.
+	type reference struct{ grep, byLine []string }
+	refs := make([]reference, len(grepCases))
+	for i, tc := range grepCases {
 		cmd := exec.Command("grep", append(append([]string{"-n"}, tc.grep...), "-e", tc.q.Pattern, file)...)
 		cmd.Env = append(os.Environ(), "LC_ALL=C.UTF-8")
 		out, err := cmd.Output()
 		if err != nil && cmd.ProcessState.ExitCode() != 1 {
-			t.Fatalf("%s: grep: %v", name, err)
+			t.Fatalf("grep %v %q: %v", tc.grep, tc.q.Pattern, err)
 		}
-		want := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
-		if len(out) == 0 {
-			want = nil
+		if len(out) > 0 {
+			refs[i].grep = strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
 		}
 		re, _ := tc.q.Regexp()
-		var byLine []string
-		for i, line := range bytes.Split(bytes.TrimSuffix(text.Bytes(), []byte("\n")), []byte("\n")) {
+		for n, line := range bytes.Split(bytes.TrimSuffix(text.Bytes(), []byte("\n")), []byte("\n")) {
 			if len(line) <= maxLine && re.Match(line) {
-				byLine = append(byLine, strconv.Itoa(i+1)+":"+string(line))
+				refs[i].byLine = append(refs[i].byLine, strconv.Itoa(n+1)+":"+string(line))
 			}
 		}
-		if d := firstDifference(got, want); d != "" {
-			t.Errorf("%s: calm and grep differ (%d and %d lines): %s", name, len(got), len(want), d)
-		}
-		if d := firstDifference(got, byLine); d != "" {
-			t.Errorf("%s: calm and its regexp line by line differ (%d and %d lines): %s", name, len(got), len(byLine), d)
+	}
+	// Lines that need sanitising are found either way: by the needles'
+	// guards, or by a scan of every chunk.
+	for _, guarded := range []bool{true, false} {
+		guardedForTest = &guarded
+		for i, tc := range grepCases {
+			name := fmt.Sprintf("guarded %v: %s %q", guarded, strings.Join(tc.grep, " "), tc.q.Pattern)
+			var got []string
+			err := db.Search(tc.q, func(m Match) error {
+				if m.Item != c.ID {
+					t.Fatalf("%s: match in %s", name, m.Item)
+				}
+				got = append(got, strconv.FormatInt(m.Line, 10)+":"+m.Text)
+				return nil
+			})
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			if d := firstDifference(got, refs[i].grep); d != "" {
+				t.Errorf("%s: calm and grep differ (%d and %d lines): %s", name, len(got), len(refs[i].grep), d)
+			}
+			if d := firstDifference(got, refs[i].byLine); d != "" {
+				t.Errorf("%s: calm and its regexp line by line differ (%d and %d lines): %s", name, len(got), len(refs[i].byLine), d)
+			}
 		}
 	}
+	guardedForTest = nil
 }
 
 func firstDifference(a, b []string) string {
@@ -301,5 +310,40 @@ func TestStrippedCleanLinesAreTheirSanitisedText(t *testing.T) {
 			t.Fatalf("line %d: clean %v, sanitize.Clean %v", i+1, clean(got[i]), sanitize.Clean(got[i]))
 		}
 		start = end + 1
+	}
+}
+
+// The word-at-a-time scans agree with the byte-at-a-time definitions on
+// every byte value, at every alignment.
+func TestWordScansAgreeWithBytes(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 20_000 {
+		b := make([]byte, r.IntN(40))
+		for i := range b {
+			b[i] = byte(0x20 + r.IntN(0x5f)) // printable
+			if r.IntN(8) == 0 {
+				b[i] = byte(r.IntN(256))
+			}
+		}
+		pos := 0
+		if len(b) > 0 {
+			pos = r.IntN(len(b))
+		}
+		for _, high := range []bool{false, true} {
+			want := len(b)
+			for i := pos; i < len(b); i++ {
+				if c := b[i]; (c < 0x20 && c != '\t' && c != '\n') || c == 0x7f || (high && c >= 0x80) {
+					want = i
+					break
+				}
+			}
+			if got := nextControl(b, pos, high); got != want {
+				t.Fatalf("nextControl(%q, %d, %v) = %d, want %d", b, pos, high, got, want)
+			}
+		}
+		line := bytes.ReplaceAll(b, []byte("\n"), []byte(" "))
+		if clean(line) != sanitize.Clean(line) {
+			t.Fatalf("clean(%q) = %v", line, clean(line))
+		}
 	}
 }
