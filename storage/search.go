@@ -212,10 +212,7 @@ func matchLine(text []byte, buf *[]byte, p *plan) ([]byte, bool) {
 // cut by chunk boundaries are joined and searched, and line numbers are
 // added up as matches are handed out. Memory stays a few chunks a worker.
 func (db *DB) searchChunks(inc, id string, p *plan, hit func(line int64, text []byte) error) error {
-	type found struct {
-		line     int64 // counted from the chunk's first whole line, 1-based
-		from, to int   // its text in the job's found text
-	}
+
 	type job struct {
 		stored     *[]byte // the chunk as stored
 		buf        *[]byte // where it is decoded
@@ -224,8 +221,7 @@ func (db *DB) searchChunks(inc, id string, p *plan, hit func(line int64, text []
 		head, tail []byte // the end of the line begun before, the start of the next
 		whole      bool   // the chunk has a line end
 		lines      int64  // whole lines after head
-		hits       []found
-		found      []byte // the text of the hits, one after the other
+		hits       *hits
 		done       chan struct{}
 	}
 	workers := max(runtime.GOMAXPROCS(0), 1)
@@ -278,6 +274,8 @@ func (db *DB) searchChunks(inc, id string, p *plan, hit func(line int64, text []
 				})
 				<-ready
 				mine := append([]source(nil), srcs...)
+				j.hits = hitBuffers.Get().(*hits)
+				j.hits.lines, j.hits.text = j.hits.lines[:0], j.hits.text[:0]
 				first := bytes.IndexByte(data, '\n')
 				if first >= 0 {
 					last := bytes.LastIndexByte(data, '\n')
@@ -316,8 +314,7 @@ func (db *DB) searchChunks(inc, id string, p *plan, hit func(line int64, text []
 						} else if t, known = matchLine(st.raw(mid, start, end), &buf, p); !known {
 							return
 						}
-						j.hits = append(j.hits, found{line + 1, len(j.found), len(j.found) + len(t)})
-						j.found = append(j.found, t...)
+						j.hits.add(line+1, t)
 					}
 					if p.needle != nil {
 						candidates(text, mine, try)
@@ -346,6 +343,7 @@ func (db *DB) searchChunks(inc, id string, p *plan, hit func(line int64, text []
 				carry = append(carry, j.data[:min(room, len(j.data))]...)
 			}
 			searchBuffers.Put(j.buf)
+			hitBuffers.Put(j.hits)
 			continue
 		}
 		carry = append(carry, j.head...)
@@ -355,11 +353,12 @@ func (db *DB) searchChunks(inc, id string, p *plan, hit func(line int64, text []
 				return err
 			}
 		}
-		for _, h := range j.hits {
-			if err := hit(line+h.line, j.found[h.from:h.to]); err != nil {
+		for _, h := range j.hits.lines {
+			if err := hit(line+h.line, j.hits.text[h.from:h.to]); err != nil {
 				return err
 			}
 		}
+		hitBuffers.Put(j.hits)
 		line += j.lines
 		carry = append(carry[:0], j.tail...)
 		searchBuffers.Put(j.buf) // nothing refers to it now: hits are copies
@@ -412,6 +411,25 @@ func (db *DB) eachStoredChunk(incident, capture string, f func(v []byte) error) 
 		}
 	}
 }
+
+// hits are the lines a worker found in a chunk: numbers counted from the
+// chunk's first whole line (1-based), texts one after the other.
+type hits struct {
+	lines []hitLine
+	text  []byte
+}
+
+type hitLine struct {
+	line     int64
+	from, to int // its text in hits.text
+}
+
+func (h *hits) add(line int64, text []byte) {
+	h.lines = append(h.lines, hitLine{line, len(h.text), len(h.text) + len(text)})
+	h.text = append(h.text, text...)
+}
+
+var hitBuffers = sync.Pool{New: func() any { return new(hits) }}
 
 // storedBuffers recycles copies of stored chunks, searchBuffers decoded ones:
 // allocating (and zeroing) a fresh MiB per chunk cost a fifth of a search.
