@@ -81,6 +81,25 @@ func (p *plan) tuned(sample []byte) *plan {
 				n.rare, n.anchorAt = n.lit[at], at
 			}
 		}
+		if n.fold && n.anyClean {
+			// The byte (a letter in either case) rarest in the capture.
+			best := -1
+			for k, c := range n.lit {
+				cost := count[c]
+				if isLetter(c) {
+					cost += count[c-'a'+'A']
+				}
+				if best < 0 || cost < best {
+					best = cost
+					n.anchorAt, n.anchor, n.rare = k, nil, 0
+					if isLetter(c) {
+						n.rare = c
+					} else {
+						n.anchor = n.lit[k : k+1]
+					}
+				}
+			}
+		}
 		t.needle[i].pickGuard(&count)
 		for _, c := range t.needle[i].guard {
 			hits += count[c]
