@@ -13,11 +13,12 @@ type source struct {
 	at     int  // the next candidate found, len(chunk) for none
 	guard  byte // for a guard source: the byte looked for
 	kind   sourceKind
-	// folded: a needle is matched ignoring case, which its scan does for
-	// ASCII only: lines of other text are left to the guards too.
-	folded bool
-	// high: lines with bytes above ASCII are looked at too (folding, or a
-	// chunk with invalid UTF-8 or runes sanitising drops).
+	// foldHigh: a needle matched ignoring case may be on a line of text
+	// beyond ASCII where its scan (ASCII only) cannot find it: such lines
+	// are candidates too. Set a chunk at a time.
+	foldHigh bool
+	// high: a dirty source looks at lines with bytes beyond ASCII too
+	// (foldHigh, or a chunk with invalid UTF-8 or runes sanitising drops).
 	high bool
 }
 
@@ -101,7 +102,7 @@ func (s *source) find(b []byte, pos int) int {
 // its text is the line, or the line's end.
 func (s *source) scanned(line []byte) bool {
 	t, known := textOf(line)
-	return known && (!s.folded || clean(t))
+	return known && (!s.foldHigh || clean(t))
 }
 
 // indexEither is the first index of a or c in b.
@@ -131,16 +132,13 @@ func lineAround(b []byte, at int) (start, end int) {
 // the guards (when rare) or a scan for such lines.
 func (p *plan) sources() []source {
 	var s []source
-	folded := false
 	for i := range p.needle {
-		n := &p.needle[i]
-		if n.anyClean {
+		if n := &p.needle[i]; n.anyClean {
 			s = append(s, source{needle: n, kind: sourceNeedle})
 		}
-		folded = folded || n.fold
 	}
 	if !p.guarded {
-		return append(s, source{kind: sourceDirty, folded: folded})
+		return append(s, source{kind: sourceDirty})
 	}
 	for i := range p.needle {
 		n := &p.needle[i]
@@ -150,11 +148,34 @@ func (p *plan) sources() []source {
 				dup = dup || (o.kind == sourceGuard && o.guard == g)
 			}
 			if !dup {
-				s = append(s, source{needle: n, kind: sourceGuard, guard: g, folded: folded})
+				s = append(s, source{needle: n, kind: sourceGuard, guard: g})
 			}
 		}
 	}
 	return s
+}
+
+// setChunk tells the sources about the chunk they scan next.
+func (p *plan) setChunk(srcs []source, text []byte) {
+	foldHigh := false
+	for _, n := range p.needle {
+		// Only U+212A (k) and U+017F (s) fold to ASCII from beyond it.
+		foldHigh = foldHigh || n.fold && (!n.anyClean || bytes.Contains(text, []byte("\u212A")) || bytes.Contains(text, []byte("\u017F")))
+	}
+	suspect := -1 // unknown yet: whether text has UTF-8 that sanitising changes
+	for i := range srcs {
+		s := &srcs[i]
+		s.foldHigh = foldHigh
+		if s.kind == sourceDirty {
+			if suspect < 0 && !foldHigh {
+				suspect = 0
+				if !utf8.Valid(text) || dropsRunes(text) {
+					suspect = 1
+				}
+			}
+			s.high = foldHigh || suspect == 1
+		}
+	}
 }
 
 // candidates calls each with every line of b (whole lines, each ending in

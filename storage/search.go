@@ -10,7 +10,6 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
-	"unicode/utf8"
 
 	"calm/sanitize"
 
@@ -289,21 +288,7 @@ func (db *DB) searchChunks(inc, id string, p *plan, hit func(line int64, text []
 						st.strip(mid)
 					}
 					text := st.text
-					suspect := -1 // unknown: whether text has UTF-8 that sanitising changes
-					for i := range mine {
-						if s := &mine[i]; s.kind == sourceDirty && !s.folded {
-							if suspect < 0 {
-								suspect = 0
-								if !utf8.Valid(text) || dropsRunes(text) {
-									suspect = 1
-								}
-							}
-							s.high = suspect == 1
-						}
-						if s := &mine[i]; s.kind == sourceDirty && s.folded {
-							s.high = true
-						}
-					}
+					p.setChunk(mine, text)
 					j.lines = int64(bytes.Count(text, newline))
 					try := func(line int64, start, end int) {
 						t, known := textOf(text[start:end])

@@ -64,7 +64,11 @@ func grepCorpus() []byte {
 		case 11:
 			b.WriteString("cut short \x1b[31;1\n")
 		case 12:
-			b.WriteString("Straße STRASSE strasse ſun SUN Café CAFÉ café σίσυφος ΣΊΣΥΦΟΣ\n")
+			if b.Len() < 3<<20 { // later chunks have no rune that folds to ASCII
+				b.WriteString("Straße STRASSE strasse ſun SUN Café CAFÉ café σίσυφος ΣΊΣΥΦΟΣ\n")
+			} else {
+				b.WriteString("Straße STRASSE strasse SUN Café CAFÉ café σίσυφος ΣΊΣΥΦΟΣ\n")
+			}
 		case 13:
 			fmt.Fprintf(&b, "2026-11-26T15:%02d:%02d INFO api path=/v1/orders/%d status=%d took=%dms\n", r.IntN(60), r.IntN(60), r.IntN(1e6), []int{200, 404, 503}[r.IntN(3)], r.IntN(900))
 		case 14:
