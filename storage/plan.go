@@ -77,7 +77,9 @@ func (p *plan) tuned(sample []byte) *plan {
 					at = k
 				}
 			}
-			if count[n.lit[at]]*128 < len(sample) && at > 0 {
+			// An IndexByte per hit costs about what bytes.Index's own
+			// search does on 16 bytes.
+			if count[n.lit[at]]*16 < len(sample) && count[n.lit[at]] < count[n.lit[0]]/2 {
 				n.rare, n.anchorAt = n.lit[at], at
 			}
 		}

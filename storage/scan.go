@@ -30,7 +30,8 @@ const (
 	sourceDirty                    // any line that needs sanitising
 )
 
-// find returns the first candidate at or after pos in b (whole lines).
+// find returns the first candidate at or after pos (a line's start) in b
+// (whole lines).
 func (s *source) find(b []byte, pos int) int {
 	n := s.needle
 	for pos < len(b) {
@@ -40,7 +41,7 @@ func (s *source) find(b []byte, pos int) int {
 			if at == len(b) {
 				return at
 			}
-			start, end := lineAround(b, at)
+			start, end := lineAround(b, pos, at)
 			if !s.scanned(b[start:end]) {
 				return at
 			}
@@ -51,7 +52,7 @@ func (s *source) find(b []byte, pos int) int {
 				return len(b)
 			}
 			at := pos + i
-			start, end := lineAround(b, at)
+			start, end := lineAround(b, pos, at)
 			if !s.scanned(b[start:end]) {
 				return at
 			}
@@ -117,9 +118,10 @@ func indexEither(b []byte, a, c byte) int {
 	return i
 }
 
-// lineAround returns the line holding b[at]: its start and its '\n'.
-func lineAround(b []byte, at int) (start, end int) {
-	start = bytes.LastIndexByte(b[:at], '\n') + 1
+// lineAround returns the line holding b[at]: its start and its '\n'. The
+// line starts at from or after it.
+func lineAround(b []byte, from, at int) (start, end int) {
+	start = from + bytes.LastIndexByte(b[from:at], '\n') + 1
 	end = at + bytes.IndexByte(b[at:], '\n')
 	if end < at {
 		end = len(b)
@@ -200,7 +202,7 @@ func candidates(b []byte, srcs []source, each func(line int64, start, end int)) 
 		if next >= len(b) {
 			return
 		}
-		start, end := lineAround(b, next)
+		start, end := lineAround(b, counted, next)
 		line += int64(bytes.Count(b[counted:start], newline))
 		each(line, start, end)
 		line++
@@ -355,16 +357,19 @@ func textOf(s []byte) ([]byte, bool) {
 // cr): printable, tabs, valid UTF-8, and none of the runes it drops (C1
 // controls, U+2028, U+2029, U+FEFF).
 func plain(b []byte, cr bool) bool {
-	for i := 0; i < len(b); {
-		if i = nextControl(b, i, false); i == len(b) {
+	high := false
+	for i := 0; i < len(b); i++ {
+		if i = nextControl(b, i, true); i == len(b) {
 			break
 		}
-		if !cr || b[i] != '\r' {
+		switch c := b[i]; {
+		case c >= 0x80:
+			high = true
+		case !cr || c != '\r':
 			return false
 		}
-		i++
 	}
-	return utf8.Valid(b) && !dropsRunes(b)
+	return !high || utf8.Valid(b) && !dropsRunes(b)
 }
 
 // dropsRunes reports whether b (valid UTF-8) holds a rune sanitising drops:

@@ -197,12 +197,11 @@ func matchLine(text []byte, buf *[]byte, p *plan) ([]byte, bool) {
 	if len(text) > maxLine {
 		text = text[:maxLine]
 	}
-	isClean := clean(text)
-	if !isClean {
+	if !clean(text) {
 		*buf = sanitize.AppendText((*buf)[:0], text)
 		text = *buf
 	}
-	return text, p.all || p.exact(text, isClean)
+	return text, p.all || p.exact(text, clean(text))
 }
 
 // searchChunks searches a capture on every CPU. A reader copies each
@@ -293,7 +292,7 @@ func (db *DB) searchChunks(inc, id string, p *plan, hit func(line int64, text []
 					try := func(line int64, start, end int) {
 						t, known := textOf(text[start:end])
 						if known && len(t) <= maxLine {
-							if !p.all && !p.exact(t, len(t) == end-start && clean(t)) {
+							if !p.all && !p.exact(t, clean(t)) {
 								return
 							}
 						} else if t, known = matchLine(st.raw(mid, start, end), &buf, p); !known {
