@@ -10,15 +10,20 @@ import (
 	"unicode/utf8"
 )
 
-// A query is planned as grep and ripgrep plan theirs: the exact test runs
-// only on the lines a cheap scan of a chunk's raw bytes cannot rule out.
+// A query is planned as grep and ripgrep plan theirs: a pattern without
+// metacharacters is a literal, a regexp yields the literals every match
+// holds (one of a set, for an alternation), and the exact test runs only on
+// the lines a scan for those literals over a whole chunk cannot rule out.
 //
-// Lines are matched in their sanitised text. A clean line (printable ASCII
-// and tabs) is its own text, so a literal the text must hold is found in the
-// raw chunk with bytes.Index, many lines at a time. Sanitising only removes
-// bytes and adds U+FFFD's, so a dirty line can hold a literal in its text
-// that its raw bytes split (a colour change inside a word): such a line
-// holds each byte of the literal, and is found by one of them, its guard.
+// Lines are matched in their sanitised text. A chunk's lines first lose
+// their CSI sequences (colours), as sanitising takes them out; a line that
+// is then printable (valid UTF-8, or a progress bar's last rewrite) is its
+// own text, where bytes.Index finds a literal, many lines at a time. The
+// other lines (other escapes, controls, invalid UTF-8) are found by a scan
+// eight bytes at a time or, when the literals' guard bytes are rare in the
+// capture, by those: sanitising only removes bytes and adds U+FFFD's, so a
+// line whose text holds a literal holds each of its bytes. Only candidates
+// are sanitised and matched.
 
 // plan is how one query is searched.
 type plan struct {
@@ -37,12 +42,13 @@ type needle struct {
 	// anyClean is false when no clean line can hold it (a rune no ASCII
 	// letter folds to): only dirty lines are looked at.
 	anyClean bool
-	// For a folded needle, the scan looks for anchor (a run of it without
-	// letters) at anchorAt, or, with no such run, for the letter rare in
-	// either case; a candidate is then compared whole.
+	// The scan looks for the needle's byte at anchorAt that is rarest in
+	// the capture, then compares the whole: for a folded needle anchor (a
+	// byte or run without letters) or rare (a letter, lower case, in
+	// either case); for another, rare, or the needle itself when rare is 0.
 	anchor   []byte
 	anchorAt int
-	rare     byte // lower case; 0 when anchor is set (case-sensitive: a rare byte of it, or 0)
+	rare     byte
 	// guard holds the bytes of which a dirty line holding the needle in
 	// its text holds at least one (both cases of a letter). Empty: any
 	// dirty line may hold it.

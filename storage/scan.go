@@ -242,7 +242,8 @@ func clean(b []byte) bool {
 // own sanitised text, so most coloured output needs no sanitising at all.
 // Lines stay where they were; moves maps a place here back to the chunk.
 type stripped struct {
-	text  []byte
+	text  []byte // the chunk itself when it has no escape, else own
+	own   []byte // memory of its own, never the chunk's
 	moves []move
 }
 
@@ -260,7 +261,7 @@ func (s *stripped) strip(b []byte) {
 		s.text = b
 		return
 	}
-	out := s.text[:0]
+	out := s.own[:0]
 	if cap(out) < len(b) {
 		out = make([]byte, 0, len(b))
 	}
@@ -297,7 +298,7 @@ func (s *stripped) strip(b []byte) {
 		out = append(out, b[i:e]...)
 		i = e
 	}
-	s.text = out
+	s.text, s.own = out, out
 }
 
 // lineEnd is the index after the '\n' that ends the line holding b[i].

@@ -351,3 +351,40 @@ func TestWordScansAgreeWithBytes(t *testing.T) {
 		}
 	}
 }
+
+// A worker that takes a chunk without escapes and then one with them must
+// not strip the second into the first's memory, which the search still
+// reads (the line it ends) or another worker already decodes into.
+func TestChunksWithAndWithoutEscapesAlternate(t *testing.T) {
+	db := openTestDB(t)
+	var b bytes.Buffer
+	var want []string
+	line := 0
+	for k := 0; b.Len() < 12<<20; k++ {
+		for b.Len() < (k+1)<<20 {
+			line++
+			if k%2 == 0 {
+				fmt.Fprintf(&b, "plain line %d with a needle at its end\n", line)
+				want = append(want, fmt.Sprintf("%d:plain line %d with a needle at its end", line, line))
+			} else {
+				fmt.Fprintf(&b, "\x1b[1mcoloured\x1b[0m line %d with a nee\x1b[31mdle\n", line)
+				want = append(want, fmt.Sprintf("%d:coloured line %d with a needle", line, line))
+			}
+		}
+	}
+	save(t, db, "alternating", b.Bytes())
+	for _, guarded := range []bool{true, false} {
+		guardedForTest = &guarded
+		var got []string
+		if err := db.Search(SearchQuery{Pattern: "needle", Literal: true}, func(m Match) error {
+			got = append(got, strconv.FormatInt(m.Line, 10)+":"+m.Text)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if d := firstDifference(got, want); d != "" {
+			t.Errorf("guarded %v: %d lines found, want %d: %s", guarded, len(got), len(want), d)
+		}
+	}
+	guardedForTest = nil
+}
