@@ -113,11 +113,14 @@ func (p *plan) tuned(sample []byte) *plan {
 			hits += count[c]
 		}
 	}
-	// A guard's hit costs a look at its line (sanitised if it must be); a
-	// scan for lines that need sanitising, and taking the escapes out of
-	// every line, cost passes over the chunk, about as much as one hit in
-	// 128 bytes.
-	t.guarded = hits < len(sample)/128
+	// A guard's hit costs a look at its line, and when the line holds an
+	// escape (guarded, lines keep theirs) sanitising it and the exact test,
+	// some 25 looks. Taking the escapes out of every line and scanning for
+	// lines that need sanitising cost passes over the chunk, about 6000
+	// looks a MiB.
+	lines := max(count['\n'], 1)
+	escaped := min(float64(count[esc])/float64(lines), 1)
+	t.guarded = float64(hits)*(1+25*escaped) < 6000*float64(len(sample))/(1<<20)
 	if guardedForTest != nil {
 		t.guarded = *guardedForTest
 	}
