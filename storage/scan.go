@@ -3,6 +3,7 @@ package storage
 import (
 	"bytes"
 	"encoding/binary"
+	"slices"
 	"unicode/utf8"
 )
 
@@ -20,6 +21,7 @@ type source struct {
 	// high: a dirty source looks at lines with bytes beyond ASCII too
 	// (foldHigh, or a chunk with invalid UTF-8 or runes sanitising drops).
 	high bool
+	text *stripped // the chunk scanned
 }
 
 type sourceKind uint8
@@ -42,7 +44,7 @@ func (s *source) find(b []byte, pos int) int {
 				return at
 			}
 			start, end := lineAround(b, pos, at)
-			if !s.scanned(b[start:end]) {
+			if !s.scanned(b, start, end) {
 				return at
 			}
 			pos = end + 1
@@ -53,7 +55,7 @@ func (s *source) find(b []byte, pos int) int {
 			}
 			at := pos + i
 			start, end := lineAround(b, pos, at)
-			if !s.scanned(b[start:end]) {
+			if !s.scanned(b, start, end) {
 				return at
 			}
 			pos = end + 1
@@ -101,8 +103,8 @@ func (s *source) find(b []byte, pos int) int {
 
 // scanned reports whether the needle scan finds what a line's text holds:
 // its text is the line, or the line's end.
-func (s *source) scanned(line []byte) bool {
-	t, known := textOf(line)
+func (s *source) scanned(b []byte, start, end int) bool {
+	t, known := textOf(b[start:end], s.text.endsRaw(end))
 	return known && (!s.foldHigh || clean(t))
 }
 
@@ -158,7 +160,8 @@ func (p *plan) sources() []source {
 }
 
 // setChunk tells the sources about the chunk they scan next.
-func (p *plan) setChunk(srcs []source, text []byte) {
+func (p *plan) setChunk(srcs []source, st *stripped) {
+	text := st.text
 	foldHigh := false
 	for _, n := range p.needle {
 		// Only U+212A (k) and U+017F (s) fold to ASCII from beyond it.
@@ -167,7 +170,7 @@ func (p *plan) setChunk(srcs []source, text []byte) {
 	suspect := -1 // unknown yet: whether text has UTF-8 that sanitising changes
 	for i := range srcs {
 		s := &srcs[i]
-		s.foldHigh = foldHigh
+		s.foldHigh, s.text = foldHigh, st
 		if s.kind == sourceDirty {
 			if suspect < 0 && !foldHigh {
 				suspect = 0
@@ -288,6 +291,15 @@ func (s *stripped) strip(b []byte) {
 			if j < len(b) && b[j] >= 0x40 && b[j] <= 0x7e {
 				j++ // the final byte
 			}
+			if r, size := utf8.DecodeLastRune(out); r == utf8.RuneError && size == 1 {
+				// A rune cut short before it: taken out, the sequence
+				// could join its halves, which sanitising sees apart.
+				// The line stays as it is.
+				e := lineEnd(b, i)
+				out = append(out, b[i:e]...)
+				i = e
+				continue
+			}
 			// A line's end cuts a sequence short (sanitising a line swallows
 			// the rest); an ESC inside one begins the next.
 			s.moves = append(s.moves, move{len(out), j - len(out)})
@@ -307,6 +319,13 @@ func lineEnd(b []byte, i int) int {
 		return i + e + 1
 	}
 	return len(b)
+}
+
+// endsRaw reports whether the stripped line ending at end ends where the
+// chunk's line does: no sequence was taken out just before its '\n'.
+func (s *stripped) endsRaw(end int) bool {
+	_, found := slices.BinarySearchFunc(s.moves, end, func(m move, at int) int { return m.at - at })
+	return !found
 }
 
 // raw returns the chunk's bytes for the stripped text from start to end.
@@ -338,11 +357,17 @@ const esc = 0x1b
 // textOf returns a stripped line's sanitised text when that needs no
 // sanitising pass: a clean line; a line of valid UTF-8 without controls; a
 // progress bar, of which only what follows the last \r is shown.
-func textOf(s []byte) ([]byte, bool) {
+//
+// crEnds says that a \r at the end of s ends the line as it was stored too
+// (no escape sequence taken out after it).
+func textOf(s []byte, crEnds bool) ([]byte, bool) {
 	if clean(s) {
 		return s, true
 	}
 	if n := len(s); n > 0 && s[n-1] == '\r' {
+		if !crEnds {
+			return nil, false
+		}
 		s = s[:n-1] // a \r that ends the line takes nothing back
 	}
 	if r := bytes.LastIndexByte(s, '\r'); r >= 0 {

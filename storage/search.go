@@ -287,10 +287,10 @@ func (db *DB) searchChunks(inc, id string, p *plan, hit func(line int64, text []
 						st.strip(mid)
 					}
 					text := st.text
-					p.setChunk(mine, text)
+					p.setChunk(mine, &st)
 					j.lines = int64(bytes.Count(text, newline))
 					try := func(line int64, start, end int) {
-						t, known := textOf(text[start:end])
+						t, known := textOf(text[start:end], st.endsRaw(end))
 						if known && len(t) <= maxLine {
 							if !p.all && !p.exact(t, clean(t)) {
 								return

@@ -388,3 +388,43 @@ func TestChunksWithAndWithoutEscapesAlternate(t *testing.T) {
 	}
 	guardedForTest = nil
 }
+
+// Whatever a line holds, the text the scan takes for it without sanitising
+// (escapes stripped, then a printable line or a progress bar's last
+// rewrite) is exactly its sanitised text.
+func TestTextKnownWithoutSanitisingIsTheSanitisedText(t *testing.T) {
+	pieces := []string{"a", "b", " ", "\t", "\x1b", "[", "3", "1", "m", ";", "\r", "\x7f", "\x07", "]", "\\",
+		"\xc2", "\x9b", "\xc2\x9b", "é", "✔", "\u2028", "\ufeff", "\xff", "\xe2\x9c", "\x1b[0m", "\x1b[31;1m", "\x1b]0;t\x07"}
+	r := rand.New(rand.NewPCG(3, 4))
+	var chunk bytes.Buffer
+	var lines [][]byte
+	for range 50_000 {
+		var line []byte
+		for range r.IntN(12) {
+			line = append(line, pieces[r.IntN(len(pieces))]...)
+		}
+		lines = append(lines, line)
+		chunk.Write(line)
+		chunk.WriteByte('\n')
+	}
+	var s stripped
+	s.strip(chunk.Bytes())
+	start, known := 0, 0
+	for i, line := range lines {
+		end := bytes.IndexByte(s.text[start:], '\n') + start
+		want := sanitize.AppendText(nil, line)
+		if got := sanitize.AppendText(nil, s.raw(chunk.Bytes(), start, end)); !bytes.Equal(got, want) {
+			t.Fatalf("line %d %q maps back to a line sanitised to %q, not %q", i, line, got, want)
+		}
+		if text, ok := textOf(s.text[start:end], s.endsRaw(end)); ok {
+			known++
+			if !bytes.Equal(text, want) {
+				t.Fatalf("line %q: text %q taken without sanitising, sanitised %q", line, text, want)
+			}
+		}
+		start = end + 1
+	}
+	if known < len(lines)/10 {
+		t.Fatalf("only %d of %d lines known without sanitising: the test lost its point", known, len(lines))
+	}
+}
