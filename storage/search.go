@@ -26,76 +26,6 @@ var errStop = errors.New("stop")
 // matched on its first maxLine bytes.
 const maxLine = 16 << 20
 
-// rareByte picks, for a case-sensitive literal, the byte of it least likely
-// in shell output. Sanitising only removes bytes (and adds U+FFFD's), so a
-// line whose raw bytes lack it cannot match: whole chunks are then scanned
-// for that byte alone, the way grep does, and only its lines are looked at.
-func (q SearchQuery) rareByte() (byte, bool) {
-	if !q.Literal || q.IgnoreCase || q.Pattern == "" {
-		return 0, false
-	}
-	rank := func(c byte) int {
-		switch {
-		case c == ' ':
-			return 100
-		case c >= 'a' && c <= 'z':
-			return 40 + strings.IndexByte("zqxjkvbpygfwmucldrhsnioate", c) // rarer letters rank lower
-		case c >= '0' && c <= '9':
-			return 30
-		case c >= 'A' && c <= 'Z':
-			return 20
-		case c >= 0x80:
-			return 90
-		}
-		return 10
-	}
-	best, bestRank := byte(0), 1000
-	for i := 0; i < len(q.Pattern); i++ {
-		c := q.Pattern[i]
-		if c == 0xEF || c == 0xBF || c == 0xBD {
-			continue
-		}
-		if r := rank(c); r < bestRank {
-			best, bestRank = c, r
-		}
-	}
-	return best, bestRank < 1000
-}
-
-// rarestIn returns the byte of pattern that occurs least in sample (never one
-// of U+FFFD's, which sanitising can add).
-func rarestIn(pattern string, sample []byte) byte {
-	var count [256]int
-	for _, c := range sample {
-		count[c]++
-	}
-	best, least := pattern[0], -1
-	for i := 0; i < len(pattern); i++ {
-		c := pattern[i]
-		if c == 0xEF || c == 0xBF || c == 0xBD {
-			continue
-		}
-		if least < 0 || count[c] < least {
-			best, least = c, count[c]
-		}
-	}
-	return best
-}
-
-// matcher tells whether a line matches: a case-sensitive literal is a plain
-// byte search, many times faster than the same pattern as a regexp.
-func (q SearchQuery) matcher() (func([]byte) bool, error) {
-	if q.Literal && !q.IgnoreCase {
-		lit := []byte(q.Pattern)
-		return func(b []byte) bool { return bytes.Contains(b, lit) }, nil
-	}
-	re, err := q.Regexp()
-	if err != nil {
-		return nil, err
-	}
-	return re.Match, nil
-}
-
 // Regexp turns a query into a regexp: RE2 syntax, or a literal with -F.
 func (q SearchQuery) Regexp() (*regexp.Regexp, error) {
 	pat := q.Pattern
@@ -168,7 +98,7 @@ func AppendMatch(dst []byte, m Match, itemSep, sep byte) []byte {
 
 // Search finds lines matching the query in every capture, in order.
 func (db *DB) Search(q SearchQuery, each func(Match) error) error {
-	match, err := q.matcher()
+	p, err := planQuery(q)
 	if err != nil {
 		return err
 	}
@@ -216,7 +146,7 @@ func (db *DB) Search(q SearchQuery, each func(Match) error) error {
 				if c.Recording != nil {
 					chunks, want = textBucket(c.ID), c.Text.SHA256
 				}
-				err := db.searchChunks(inc, chunks, want, q, match, hit)
+				err := db.searchChunks(inc, chunks, want, p, hit)
 				if errors.Is(err, errStop) {
 					return nil
 				}
@@ -226,11 +156,8 @@ func (db *DB) Search(q SearchQuery, each func(Match) error) error {
 				continue
 			}
 			sc := &lineScanner{emit: func(line int64, text []byte) error {
-				if !sanitize.Clean(text) {
-					clean = sanitize.AppendText(clean[:0], text)
-					text = clean
-				}
-				if !match(text) {
+				text, ok := matchLine(text, &clean, p)
+				if !ok {
 					return nil
 				}
 				found++
@@ -271,48 +198,41 @@ func (db *DB) Search(q SearchQuery, each func(Match) error) error {
 }
 
 // matchLine sanitises a line if it must and matches it; it returns the text
-// matched (in buf when sanitised) or nil.
-func matchLine(text []byte, buf *[]byte, match func([]byte) bool) []byte {
+// matched (in buf when sanitised).
+func matchLine(text []byte, buf *[]byte, p *plan) ([]byte, bool) {
 	if len(text) > maxLine {
 		text = text[:maxLine]
 	}
-	if !sanitize.Clean(text) {
+	if !clean(text) {
 		*buf = sanitize.AppendText((*buf)[:0], text)
 		text = *buf
 	}
-	if match(text) {
-		return text
-	}
-	return nil
+	return text, p.all || p.exact(text, clean(text))
 }
 
-// searchChunks searches a capture on every CPU. Each worker takes a chunk
-// and searches the whole lines inside it; here, in chunk order, the lines
+// searchChunks searches a capture on every CPU. A reader copies each
+// chunk's stored (compressed) bytes out of the store; workers decode a chunk
+// each and search the whole lines inside it; here, in chunk order, the lines
 // cut by chunk boundaries are joined and searched, and line numbers are
-// added up as matches are handed out.
+// added up as matches are handed out. Memory stays a few chunks a worker.
 //
 // want, when set, is the SHA-256 the chunks must hash to: they are hashed
-// as they are read, and a mismatch ends the search with an error (the
-// lines already found in them may be wrong).
-func (db *DB) searchChunks(inc, id, want string, q SearchQuery, match func([]byte) bool, hit func(line int64, text []byte) error) error {
-	_, filter := q.rareByte()
-	var need byte
-	needSet := false
-	type found struct {
-		line int64 // counted from the chunk's first whole line, 1-based
-		text []byte
-	}
+// in order as their lines are handed out, and a mismatch ends the search
+// with an error (the lines already found in them may be wrong).
+func (db *DB) searchChunks(inc, id, want string, p *plan, hit func(line int64, text []byte) error) error {
 	type job struct {
-		data       []byte
-		need       byte   // the rare byte lines must hold (filter set)
+		stored     *[]byte // the chunk as stored
+		buf        *[]byte // where it is decoded
+		data       []byte  // decoded
+		err        error
 		head, tail []byte // the end of the line begun before, the start of the next
 		whole      bool   // the chunk has a line end
 		lines      int64  // whole lines after head
-		hits       []found
+		hits       *hits
 		done       chan struct{}
 	}
 	workers := max(runtime.GOMAXPROCS(0), 1)
-	jobs := make(chan *job, 2*workers)
+	jobs := make(chan *job, workers)
 	order := make(chan *job, 2*workers)
 	quit := make(chan struct{})
 	defer close(quit)
@@ -321,16 +241,10 @@ func (db *DB) searchChunks(inc, id, want string, q SearchQuery, match func([]byt
 	go func() {
 		defer close(jobs)
 		defer close(order)
-		readErr = db.eachChunk(inc, id, func(_ uint64, data []byte) error {
-			if want != "" {
-				sum.Write(data)
-			}
-			buf := searchBuffers.Get().(*[]byte)
-			if filter && !needSet {
-				// The pattern's byte that is rarest in this capture's first chunk.
-				need, needSet = rarestIn(q.Pattern, data), true
-			}
-			j := &job{data: append((*buf)[:0], data...), need: need, done: make(chan struct{})}
+		readErr = db.eachStoredChunk(inc, id, func(v []byte) error {
+			stored := storedBuffers.Get().(*[]byte)
+			*stored = append((*stored)[:0], v...)
+			j := &job{stored: stored, done: make(chan struct{})}
 			select {
 			case order <- j:
 			case <-quit:
@@ -340,42 +254,70 @@ func (db *DB) searchChunks(inc, id, want string, q SearchQuery, match func([]byt
 			return nil
 		})
 	}()
+	// The guards are picked once, by the capture's first chunk.
+	var tuneOnce sync.Once
+	var srcs []source
+	ready := make(chan struct{})
 	for range workers {
 		go func() {
 			var buf []byte
+			var st stripped
 			for j := range jobs {
-				first := bytes.IndexByte(j.data, '\n')
+				j.buf = searchBuffers.Get().(*[]byte)
+				data, err := decodeChunk(j.buf, *j.stored)
+				if err == nil && (*j.stored)[0] == chunkRaw {
+					data = append((*j.buf)[:0], data...) // the stored copy goes back now
+				}
+				storedBuffers.Put(j.stored)
+				j.data = data
+				if err != nil {
+					j.err = fmt.Errorf("capture %s: %w", id, err)
+					close(j.done)
+					continue
+				}
+				tuneOnce.Do(func() {
+					p = p.tuned(data)
+					srcs = p.sources()
+					close(ready)
+				})
+				<-ready
+				mine := append([]source(nil), srcs...)
+				j.hits = hitBuffers.Get().(*hits)
+				j.hits.lines, j.hits.text = j.hits.lines[:0], j.hits.text[:0]
+				first := bytes.IndexByte(data, '\n')
 				if first >= 0 {
-					last := bytes.LastIndexByte(j.data, '\n')
-					j.whole, j.head, j.tail = true, j.data[:first], j.data[last+1:]
-					mid := j.data[first+1 : last+1]
-					if filter {
-						// Only the lines that hold the rare byte can match.
-						j.lines = int64(bytes.Count(mid, []byte{'\n'}))
-						var before int64 // lines wholly before pos
-						for pos := 0; ; {
-							k := bytes.IndexByte(mid[pos:], j.need)
-							if k < 0 {
-								break
-							}
-							at := pos + k
-							start := bytes.LastIndexByte(mid[:at], '\n') + 1
-							end := at + bytes.IndexByte(mid[at:], '\n')
-							before += int64(bytes.Count(mid[pos:start], []byte{'\n'}))
-							if t := matchLine(mid[start:end], &buf, match); t != nil {
-								j.hits = append(j.hits, found{before + 1, bytes.Clone(t)})
-							}
-							before++
-							pos = end + 1
-						}
+					last := bytes.LastIndexByte(data, '\n')
+					j.whole, j.head, j.tail = true, data[:first], data[last+1:]
+					mid := data[first+1 : last+1]
+					if p.guarded {
+						// Few lines hold a guard: sanitising those costs less
+						// than taking the escapes out of every line.
+						st.text, st.moves = mid, st.moves[:0]
 					} else {
-						for len(mid) > 0 {
-							i := bytes.IndexByte(mid, '\n')
-							j.lines++
-							if t := matchLine(mid[:i], &buf, match); t != nil {
-								j.hits = append(j.hits, found{j.lines, bytes.Clone(t)})
+						st.strip(mid)
+					}
+					text := st.text
+					p.setChunk(mine, &st)
+					j.lines = int64(bytes.Count(text, newline))
+					try := func(line int64, start, end int) {
+						t, known := textOf(text[start:end], st.endsRaw(end))
+						if known && len(t) <= maxLine {
+							if !p.all && !p.exact(t, clean(t)) {
+								return
 							}
-							mid = mid[i+1:]
+						} else if t, known = matchLine(st.raw(mid, start, end), &buf, p); !known {
+							return
+						}
+						j.hits.add(line+1, t)
+					}
+					if p.needle != nil {
+						candidates(text, mine, try)
+					} else {
+						var line int64
+						for start := 0; start < len(text); line++ {
+							end := start + bytes.IndexByte(text[start:], '\n')
+							try(line, start, end)
+							start = end + 1
 						}
 					}
 				}
@@ -387,27 +329,36 @@ func (db *DB) searchChunks(inc, id, want string, q SearchQuery, match func([]byt
 	var line int64
 	for j := range order {
 		<-j.done
+		if j.err != nil {
+			return j.err
+		}
+		if want != "" {
+			sum.Write(j.data)
+		}
 		if !j.whole {
 			if room := maxLine - len(carry); room > 0 {
 				carry = append(carry, j.data[:min(room, len(j.data))]...)
 			}
+			searchBuffers.Put(j.buf)
+			hitBuffers.Put(j.hits)
 			continue
 		}
 		carry = append(carry, j.head...)
 		line++
-		if t := matchLine(carry, &buf, match); t != nil {
+		if t, ok := matchLine(carry, &buf, p); ok {
 			if err := hit(line, t); err != nil {
 				return err
 			}
 		}
-		for _, h := range j.hits {
-			if err := hit(line+h.line, h.text); err != nil {
+		for _, h := range j.hits.lines {
+			if err := hit(line+h.line, j.hits.text[h.from:h.to]); err != nil {
 				return err
 			}
 		}
+		hitBuffers.Put(j.hits)
 		line += j.lines
 		carry = append(carry[:0], j.tail...)
-		searchBuffers.Put(&j.data) // nothing refers to it now: hits are copies
+		searchBuffers.Put(j.buf) // nothing refers to it now: hits are copies
 	}
 	if readErr != nil {
 		return readErr
@@ -417,15 +368,73 @@ func (db *DB) searchChunks(inc, id, want string, q SearchQuery, match func([]byt
 	}
 	if len(carry) > 0 {
 		line++
-		if t := matchLine(carry, &buf, match); t != nil {
+		if t, ok := matchLine(carry, &buf, p); ok {
 			return hit(line, t)
 		}
 	}
 	return nil
 }
 
-// searchBuffers recycles chunk copies: allocating (and zeroing) a fresh MiB
-// per chunk cost a fifth of a search.
+// eachStoredChunk calls f with every chunk of a capture as stored, in
+// order, one short read transaction each (see eachChunk); v is valid only
+// during the call, which is inside the transaction: f must copy it and
+// return.
+func (db *DB) eachStoredChunk(incident, capture string, f func(v []byte) error) error {
+	for n := uint64(0); ; n++ {
+		found := false
+		err := db.view(func(tx *bolt.Tx) error {
+			b, err := incidentBucket(tx, incident)
+			if err != nil {
+				return err
+			}
+			chunks := b.Bucket(bucketChunks)
+			if chunks == nil {
+				return nil
+			}
+			cb := chunks.Bucket([]byte(capture))
+			if cb == nil {
+				return nil
+			}
+			v := cb.Get(u64(n))
+			if v == nil {
+				return nil
+			}
+			found = true
+			if len(v) == 0 || (v[0] != chunkRaw && v[0] != chunkS2) {
+				_, err := decodeChunk(new([]byte), v)
+				return fmt.Errorf("capture %s chunk %d: %w", capture, n, err)
+			}
+			return f(v)
+		})
+		if err != nil || !found {
+			return err
+		}
+	}
+}
+
+// hits are the lines a worker found in a chunk: numbers counted from the
+// chunk's first whole line (1-based), texts one after the other.
+type hits struct {
+	lines []hitLine
+	text  []byte
+}
+
+type hitLine struct {
+	line     int64
+	from, to int // its text in hits.text
+}
+
+func (h *hits) add(line int64, text []byte) {
+	h.lines = append(h.lines, hitLine{line, len(h.text), len(h.text) + len(text)})
+	h.text = append(h.text, text...)
+}
+
+var hitBuffers = sync.Pool{New: func() any { return new(hits) }}
+
+// storedBuffers recycles copies of stored chunks, searchBuffers decoded ones:
+// allocating (and zeroing) a fresh MiB per chunk cost a fifth of a search.
+var storedBuffers = sync.Pool{New: func() any { b := make([]byte, 0, ChunkSize); return &b }}
+
 var searchBuffers = sync.Pool{New: func() any { b := make([]byte, 0, ChunkSize); return &b }}
 
 type writerFunc func([]byte) (int, error)

@@ -1,0 +1,487 @@
+package storage
+
+import (
+	"bytes"
+	"fmt"
+	"regexp"
+	"regexp/syntax"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// A query is planned as grep and ripgrep plan theirs: a pattern without
+// metacharacters is a literal, a regexp yields the literals every match
+// holds (one of a set, for an alternation), and the exact test runs only on
+// the lines a scan for those literals over a whole chunk cannot rule out.
+//
+// Lines are matched in their sanitised text. A chunk's lines first lose
+// their CSI sequences (colours), as sanitising takes them out; a line that
+// is then printable (valid UTF-8, or a progress bar's last rewrite) is its
+// own text, where bytes.Index finds a literal, many lines at a time. The
+// other lines (other escapes, controls, invalid UTF-8) are found by a scan
+// eight bytes at a time or, when the literals' guard bytes are rare in the
+// capture, by those: sanitising only removes bytes and adds U+FFFD's, so a
+// line whose text holds a literal holds each of its bytes. Only candidates
+// are sanitised and matched.
+
+// plan is how one query is searched.
+type plan struct {
+	exact  func(text []byte, clean bool) bool // the query itself, on a line's text
+	all    bool                               // every line matches
+	needle []needle                           // a line's text holds one of these; none: any line may match
+	// guarded: lines that need sanitising are found by their needles'
+	// guards, not by a scan of every byte for such lines.
+	guarded bool
+}
+
+// needle is a literal every match of (one branch of) the query contains.
+type needle struct {
+	lit  []byte // ASCII lower case when fold
+	fold bool   // matched ignoring case (Unicode simple folding)
+	// anyClean is false when no clean line can hold it (a rune no ASCII
+	// letter folds to): only dirty lines are looked at.
+	anyClean bool
+	// The scan looks for the needle's byte at anchorAt that is rarest in
+	// the capture, then compares the whole: for a folded needle anchor (a
+	// byte or run without letters) or rare (a letter, lower case, in
+	// either case); for another, rare, or the needle itself when rare is 0.
+	anchor   []byte
+	anchorAt int
+	rare     byte
+	// guard holds the bytes of which a dirty line holding the needle in
+	// its text holds at least one (both cases of a letter). Empty: any
+	// dirty line may hold it.
+	guard  []byte
+	guards [][]byte // the choices
+}
+
+// guardedForTest, when set, overrides the choice between guards and a scan.
+var guardedForTest *bool
+
+// tuned returns the plan with each needle's guard the least common in
+// sample (a capture's first chunk).
+func (p *plan) tuned(sample []byte) *plan {
+	if len(p.needle) == 0 {
+		return p
+	}
+	var count [256]int
+	for _, c := range sample {
+		count[c]++
+	}
+	t := *p
+	t.needle = append([]needle(nil), p.needle...)
+	hits := 0
+	for i := range t.needle {
+		n := &t.needle[i]
+		if !n.fold && len(n.lit) > 1 {
+			// bytes.Index looks for the first byte; a byte rare enough in
+			// the capture is found faster, and its hits checked.
+			at := 0
+			for k, c := range n.lit {
+				if count[c] < count[n.lit[at]] {
+					at = k
+				}
+			}
+			// An IndexByte per hit costs about what bytes.Index's own
+			// search does on 16 bytes.
+			if count[n.lit[at]]*16 < len(sample) && count[n.lit[at]] < count[n.lit[0]]/2 {
+				n.rare, n.anchorAt = n.lit[at], at
+			}
+		}
+		if n.fold && n.anyClean {
+			// The byte (a letter in either case) rarest in the capture.
+			best := -1
+			for k, c := range n.lit {
+				cost := count[c]
+				if isLetter(c) {
+					cost += count[c-'a'+'A']
+				}
+				if best < 0 || cost < best {
+					best = cost
+					n.anchorAt, n.anchor, n.rare = k, nil, 0
+					if isLetter(c) {
+						n.rare = c
+					} else {
+						n.anchor = n.lit[k : k+1]
+					}
+				}
+			}
+		}
+		t.needle[i].pickGuard(&count)
+		for _, c := range t.needle[i].guard {
+			hits += count[c]
+		}
+	}
+	// A guard's hit costs a look at its line, and when the line holds an
+	// escape (guarded, lines keep theirs) sanitising it and the exact test,
+	// some 25 looks. Taking the escapes out of every line and scanning for
+	// lines that need sanitising cost passes over the chunk, about 6000
+	// looks a MiB.
+	lines := max(count['\n'], 1)
+	escaped := min(float64(count[esc])/float64(lines), 1)
+	t.guarded = float64(hits)*(1+25*escaped) < 6000*float64(len(sample))/(1<<20)
+	if guardedForTest != nil {
+		t.guarded = *guardedForTest
+	}
+	return &t
+}
+
+// pickGuard chooses the guard least common by count, or by rank without
+// counts.
+func (n *needle) pickGuard(count *[256]int) {
+	best := -1
+	for _, g := range n.guards {
+		cost := 0
+		for _, c := range g {
+			if count != nil {
+				cost += count[c]
+			} else {
+				cost += rank(c)
+			}
+		}
+		if best < 0 || cost < best {
+			best, n.guard = cost, g
+		}
+	}
+}
+
+// planQuery compiles a query into its plan.
+func planQuery(q SearchQuery) (*plan, error) {
+	re, err := q.Regexp()
+	if err != nil {
+		return nil, err
+	}
+	if q.Literal || regexp.QuoteMeta(q.Pattern) == q.Pattern {
+		return planLiteral(q.Pattern, q.IgnoreCase, re), nil
+	}
+	flags := syntax.Perl
+	if q.IgnoreCase {
+		flags |= syntax.FoldCase
+	}
+	tree, err := syntax.Parse(q.Pattern, flags)
+	if err != nil {
+		return nil, fmt.Errorf("pattern %q: %v: %w", q.Pattern, err, ErrInvalid)
+	}
+	tree = tree.Simplify()
+	p := &plan{exact: func(text []byte, _ bool) bool { return re.Match(text) }}
+	if matchesEveryLine(tree) {
+		p.all = true
+		return p, nil
+	}
+	if set, ok := required(tree); ok {
+		for _, l := range set {
+			if n, ok := newNeedle(l.text, l.fold); ok {
+				p.needle = append(p.needle, n)
+			} else {
+				p.needle = nil // one branch the scan cannot find: look at every line
+				break
+			}
+		}
+	}
+	return p, nil
+}
+
+// planLiteral plans a pattern without metacharacters: a byte search, or a
+// case-folded one, with no regexp at all for a clean line.
+func planLiteral(pattern string, fold bool, re *regexp.Regexp) *plan {
+	if pattern == "" {
+		return &plan{all: true, exact: func([]byte, bool) bool { return true }}
+	}
+	n, ok := newNeedle(pattern, fold)
+	p := &plan{}
+	if ok {
+		p.needle = []needle{n}
+	}
+	lit := []byte(pattern)
+	switch {
+	case !fold:
+		p.exact = func(text []byte, _ bool) bool { return bytes.Contains(text, lit) }
+	case ok && n.anyClean && isASCII(n.lit):
+		// A clean line is ASCII: there, ASCII folding is Unicode folding
+		// (no rune outside ASCII to fold to), and much faster.
+		p.exact = func(text []byte, clean bool) bool {
+			if clean {
+				return indexFold(text, n.lit) >= 0
+			}
+			return re.Match(text)
+		}
+	default:
+		p.exact = func(text []byte, _ bool) bool { return re.Match(text) }
+	}
+	return p
+}
+
+// newNeedle prepares a literal for the scan; false when the scan could not
+// find every line that holds it (then every line is looked at).
+func newNeedle(text string, fold bool) (needle, bool) {
+	if !fold {
+		n := needle{lit: []byte(text), anyClean: true}
+		// Any byte of it but U+FFFD's, which sanitising adds.
+		for i := 0; i < len(text); i++ {
+			if c := text[i]; c != 0xEF && c != 0xBF && c != 0xBD {
+				n.guards = append(n.guards, []byte{c})
+			}
+		}
+		n.pickGuard(nil)
+		return n, len(n.guard) > 0
+	}
+	n := needle{fold: true, anyClean: true}
+	// On a clean line only ASCII can stand for each rune: the rune itself,
+	// or the ASCII letter it folds to (U+212A KELVIN SIGN is k, U+017F
+	// LONG S is s). A rune that folds to no ASCII never is on a clean line.
+	for _, r := range text {
+		a, ok := asciiFold(r)
+		if !ok {
+			n.anyClean = false
+			break
+		}
+		n.lit = append(n.lit, lower(a))
+	}
+	// Guards: a byte that every spelling of the needle holds. A letter
+	// whose only folds are its two ASCII cases is one in either case; k and
+	// s are not (a dirty line may spell them U+212A, U+017F).
+	for i := 0; i < len(text); i++ {
+		c := text[i]
+		switch {
+		case c >= 0x80 || c == 'k' || c == 'K' || c == 's' || c == 'S':
+		case isLetter(c):
+			n.guards = append(n.guards, []byte{lower(c), lower(c) - 'a' + 'A'})
+		default:
+			n.guards = append(n.guards, []byte{c})
+		}
+	}
+	n.pickGuard(nil)
+	if n.guard == nil {
+		return n, false
+	}
+	if n.anyClean {
+		// The longest run without letters is found as it is; else the
+		// rarest letter in either case.
+		start, bestLen := 0, 0
+		for i := 0; i <= len(n.lit); i++ {
+			if i == len(n.lit) || isLetter(n.lit[i]) {
+				if i-start > bestLen {
+					n.anchorAt, bestLen = start, i-start
+				}
+				start = i + 1
+			}
+		}
+		if bestLen >= 2 || bestLen == len(n.lit) {
+			n.anchor = n.lit[n.anchorAt : n.anchorAt+bestLen]
+		} else {
+			best := -1
+			for i, c := range n.lit {
+				if r := rank(c); isLetter(c) && (best < 0 || r < best) {
+					best, n.rare, n.anchorAt = r, c, i
+				}
+			}
+		}
+	}
+	return n, true
+}
+
+// asciiFold returns the ASCII rune r folds to, if any.
+func asciiFold(r rune) (byte, bool) {
+	if r < utf8.RuneSelf {
+		return byte(r), true
+	}
+	for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+		if f < utf8.RuneSelf {
+			return byte(f), true
+		}
+	}
+	return 0, false
+}
+
+// rank orders bytes by how common they are in shell output, rarest first.
+func rank(c byte) int {
+	switch {
+	case c == ' ':
+		return 100
+	case c >= 'a' && c <= 'z':
+		return 40 + strings.IndexByte("zqxjkvbpygfwmucldrhsnioate", c) // rarer letters rank lower
+	case c >= 'A' && c <= 'Z':
+		return 40 + strings.IndexByte("zqxjkvbpygfwmucldrhsnioate", c+'a'-'A')
+	case c >= '0' && c <= '9':
+		return 30
+	case c >= 0x80:
+		return 90
+	}
+	return 10
+}
+
+func isLetter(c byte) bool { return c|0x20 >= 'a' && c|0x20 <= 'z' }
+
+func lower(c byte) byte {
+	if c >= 'A' && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+func isASCII(b []byte) bool {
+	for _, c := range b {
+		if c >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// indexFold finds lit (ASCII, lower case) in s ignoring ASCII case.
+func indexFold(s, lit []byte) int {
+	if len(lit) == 0 {
+		return 0
+	}
+	first := lit[0]
+	for i := 0; i+len(lit) <= len(s); i++ {
+		if lower(s[i]) == first && equalFold(s[i:i+len(lit)], lit) {
+			return i
+		}
+	}
+	return -1
+}
+
+// equalFold compares s with lit (ASCII, lower case) ignoring ASCII case.
+func equalFold(s, lit []byte) bool {
+	for i, c := range lit {
+		if lower(s[i]) != c {
+			return false
+		}
+	}
+	return true
+}
+
+// literal is one string a match must contain.
+type literal struct {
+	text string
+	fold bool
+}
+
+// required returns literals of which every match contains at least one,
+// or false when there are none worth scanning for.
+func required(re *syntax.Regexp) ([]literal, bool) {
+	switch re.Op {
+	case syntax.OpLiteral:
+		fold := re.Flags&syntax.FoldCase != 0
+		if fold && !hasLetter(re.Rune) {
+			fold = false
+		}
+		return []literal{{string(re.Rune), fold}}, true
+	case syntax.OpCapture, syntax.OpPlus:
+		return required(re.Sub[0])
+	case syntax.OpRepeat:
+		if re.Min >= 1 {
+			return required(re.Sub[0])
+		}
+	case syntax.OpCharClass:
+		// A small class ([Tt], [ab]) is a set of one-rune literals.
+		var set []literal
+		for i := 0; i+1 < len(re.Rune); i += 2 {
+			for r := re.Rune[i]; r <= re.Rune[i+1]; r++ {
+				if len(set) == 4 {
+					return nil, false
+				}
+				set = append(set, literal{string(r), false})
+			}
+		}
+		return set, len(set) > 0
+	case syntax.OpAlternate:
+		var set []literal
+		for _, sub := range re.Sub {
+			s, ok := required(sub)
+			if !ok {
+				return nil, false
+			}
+			set = append(set, s...)
+		}
+		return set, len(set) <= 64
+	case syntax.OpConcat:
+		var best []literal
+		bestScore := 0
+		for _, sub := range re.Sub {
+			if s, ok := required(sub); ok {
+				if sc := score(s); sc > bestScore {
+					best, bestScore = s, sc
+				}
+			}
+		}
+		return best, best != nil
+	}
+	return nil, false
+}
+
+// score is how well a set of literals narrows a scan: long literals, and
+// few of them.
+func score(set []literal) int {
+	shortest := -1
+	for _, l := range set {
+		if n := len(l.text); shortest < 0 || n < shortest {
+			shortest = n
+		}
+	}
+	return 1 + min(shortest, 8)*16/len(set)
+}
+
+func hasLetter(rs []rune) bool {
+	for _, r := range rs {
+		if unicode.SimpleFold(r) != r {
+			return true
+		}
+	}
+	return false
+}
+
+// matchesEveryLine reports whether re matches every line, empty or not:
+// `^`, `$`, `.*`, `x?`.
+func matchesEveryLine(re *syntax.Regexp) bool {
+	switch re.Op {
+	case syntax.OpEmptyMatch, syntax.OpStar, syntax.OpQuest:
+		return true
+	case syntax.OpRepeat:
+		return re.Min == 0
+	case syntax.OpCapture:
+		return matchesEveryLine(re.Sub[0])
+	case syntax.OpBeginLine, syntax.OpBeginText, syntax.OpEndLine, syntax.OpEndText:
+		return true
+	case syntax.OpAlternate:
+		for _, sub := range re.Sub {
+			if matchesEveryLine(sub) {
+				return true
+			}
+		}
+	case syntax.OpConcat:
+		// Anchors at one end only, never both (`^$` is empty lines), and
+		// none inside the rest (`(^|x)$`).
+		begins, ends := false, false
+		for _, sub := range re.Sub {
+			switch sub.Op {
+			case syntax.OpBeginLine, syntax.OpBeginText:
+				begins = true
+			case syntax.OpEndLine, syntax.OpEndText:
+				ends = true
+			default:
+				if !matchesEveryLine(sub) || asserts(sub) {
+					return false
+				}
+			}
+		}
+		return !(begins && ends)
+	}
+	return false
+}
+
+// asserts reports whether re holds an empty-width assertion anywhere.
+func asserts(re *syntax.Regexp) bool {
+	switch re.Op {
+	case syntax.OpBeginLine, syntax.OpBeginText, syntax.OpEndLine, syntax.OpEndText, syntax.OpWordBoundary, syntax.OpNoWordBoundary:
+		return true
+	}
+	for _, sub := range re.Sub {
+		if asserts(sub) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,430 @@
+package storage
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"calm/sanitize"
+)
+
+// grepCorpus is several chunks of shell output with every kind of line the
+// planner treats apart: clean, coloured (a colour change inside a word),
+// progress bars rewritten by \r, invalid UTF-8, C1 controls, OSC strings, a
+// sequence cut by the line's end, tabs, empty lines, Unicode that folds, and
+// lines longer than a chunk.
+func grepCorpus() []byte {
+	r := rand.New(rand.NewPCG(24, 24))
+	var b bytes.Buffer
+	words := []string{"timeout", "refund", "panic", "deadlock", "oom-killer", "segfault", "ECONNREFUSED", "status=503", "u12345", "shard-042"}
+	for b.Len() < 5<<20 {
+		switch r.IntN(24) {
+		case 0:
+			b.WriteString("\n")
+		case 1:
+			b.WriteString("conn\x1b[01;31mection\x1b[m reset by peer\n")
+		case 2:
+			if r.IntN(40) == 0 {
+				b.Write(bytes.Repeat([]byte("x"), 1<<20+r.IntN(1<<20))) // across chunks
+			}
+			b.WriteString(" connection tail\n")
+		case 3:
+			b.WriteString("progress 10%\rconnection 100%\n")
+		case 4:
+			fmt.Fprintf(&b, "\x1b[31mERROR\x1b[0m worker-%d: connection reset by peer (retry %d of 5)\n", r.IntN(64), 1+r.IntN(5))
+		case 5:
+			fmt.Fprintf(&b, "{ _id: ObjectId(\"65f1%08x\"), user: \"u%d\", total: NumberLong(%d) }\n", r.Uint32(), r.IntN(1e5), r.IntN(1e6))
+		case 6:
+			fmt.Fprintf(&b, "drwxr-xr-x  %d root root\t%8d Nov 26 /var/lib/app/data/shard-%03d\n", 1+r.IntN(9), r.IntN(1e7), r.IntN(1000))
+		case 7:
+			fmt.Fprintf(&b, "\x1b[1;32m✔\x1b[0m step %d passed \x1b[2m(%d ms)\x1b[0m\n", r.IntN(1e4), r.IntN(5000))
+		case 8:
+			// Each in some chunks only: a chunk of valid UTF-8 is scanned
+			// apart from one with bytes sanitising changes.
+			switch {
+			case b.Len() < 2<<20:
+				b.WriteString("bad \xff\xfe bytes near connection\n")
+			case b.Len() < 3<<20:
+				b.WriteString("c1 \xc2\x9b31m control before connection\n")
+			case b.Len() < 4<<20:
+				b.WriteString("line\u2028separator \ufeffinside a connection\n")
+			default:
+				b.WriteString("back\bspace and del\x7fete in a connection\n")
+			}
+		case 9:
+			b.WriteString("✔ valid UTF-8 — “quotes” connection\n")
+		case 10:
+			b.WriteString("\x1b]0;title with connection\x07visible after the title\n")
+		case 11:
+			b.WriteString("cut short \x1b[31;1\n")
+		case 12:
+			if b.Len() < 3<<20 { // later chunks have no rune that folds to ASCII
+				b.WriteString("Straße STRASSE strasse ſun SUN Café CAFÉ café σίσυφος ΣΊΣΥΦΟΣ\n")
+			} else {
+				b.WriteString("Straße STRASSE strasse SUN Café CAFÉ café σίσυφος ΣΊΣΥΦΟΣ\n")
+			}
+		case 13:
+			fmt.Fprintf(&b, "2026-11-26T15:%02d:%02d INFO api path=/v1/orders/%d status=%d took=%dms\n", r.IntN(60), r.IntN(60), r.IntN(1e6), []int{200, 404, 503}[r.IntN(3)], r.IntN(900))
+		case 14:
+			fmt.Fprintf(&b, "event: %s at line %d\n", words[r.IntN(len(words))], r.IntN(1e5))
+		case 15:
+			b.WriteString("wor\x1b[1mker-15: conn\x1b[0mection RESET by peer\n")
+		case 16:
+			b.WriteString("ESC then ESC: \x1b\x1b[31mstill text\n")
+		default:
+			fmt.Fprintf(&b, "line %d connection ok\n", r.IntN(1000))
+		}
+	}
+	b.WriteString("last connection without newline")
+	return b.Bytes()
+}
+
+// grepCases are the query classes of issue 24, each as calm takes it and as
+// grep takes the same query.
+var grepCases = []struct {
+	q    SearchQuery
+	grep []string
+}{
+	{SearchQuery{Pattern: "connection reset", Literal: true}, []string{"-F"}},
+	{SearchQuery{Pattern: "connection reset"}, []string{"-P"}},
+	{SearchQuery{Pattern: "worker-15: connection", Literal: true}, []string{"-F"}},
+	{SearchQuery{Pattern: `ObjectId("65f1`, Literal: true}, []string{"-F"}},
+	{SearchQuery{Pattern: "CONNECTION reset", IgnoreCase: true}, []string{"-F", "-i"}},
+	{SearchQuery{Pattern: "worker-15: CONNECTION", IgnoreCase: true, Literal: true}, []string{"-F", "-i"}},
+	{SearchQuery{Pattern: "strasse", IgnoreCase: true}, []string{"-F", "-i"}},
+	{SearchQuery{Pattern: "café", IgnoreCase: true}, []string{"-F", "-i"}},
+	{SearchQuery{Pattern: "σίσυφος", IgnoreCase: true}, []string{"-F", "-i"}},
+	{SearchQuery{Pattern: "sun", IgnoreCase: true}, []string{"-F", "-i"}}, // ſ is s
+	{SearchQuery{Pattern: `error.*worker-1[0-9]:`, IgnoreCase: true}, []string{"-P", "-i"}},
+	{SearchQuery{Pattern: `timeout|refund`}, []string{"-P"}},
+	{SearchQuery{Pattern: `timeout|refund|panic|deadlock|oom-killer|segfault|ECONNREFUSED|status=503|u12345|shard-042`}, []string{"-P"}},
+	{SearchQuery{Pattern: `TIMEOUT|Refund`, IgnoreCase: true}, []string{"-P", "-i"}},
+	{SearchQuery{Pattern: `^drwx`}, []string{"-P"}},
+	{SearchQuery{Pattern: `passed \(\d+ ms\)$`}, []string{"-P"}},
+	{SearchQuery{Pattern: `^$`}, []string{"-P"}},
+	{SearchQuery{Pattern: `took=\d{3}ms`}, []string{"-P"}},
+	{SearchQuery{Pattern: `\bu4\d{4}\b`}, []string{"-P"}},
+	{SearchQuery{Pattern: `root\s+root\s+\d`}, []string{"-P"}},
+	{SearchQuery{Pattern: `[Tt]imeout`}, []string{"-P"}},
+	{SearchQuery{Pattern: "zebra-quokka", Literal: true}, []string{"-F"}},
+	{SearchQuery{Pattern: `zebra|quokka`}, []string{"-P"}},
+	{SearchQuery{Pattern: `^`}, []string{"-P"}},
+	{SearchQuery{Pattern: `x*`}, []string{"-P"}},
+	{SearchQuery{Pattern: `(^|x)$`}, []string{"-P"}},
+	{SearchQuery{Pattern: "[31m", Literal: true}, []string{"-F"}}, // text that only an escape held
+	{SearchQuery{Pattern: "still text", Literal: true}, []string{"-F"}},
+	{SearchQuery{Pattern: "\uFFFD bytes", Literal: true}, []string{"-F"}},
+	{SearchQuery{Pattern: "visible after"}, []string{"-F"}},
+	{SearchQuery{Pattern: "separator inside", Literal: true}, []string{"-F"}},
+	{SearchQuery{Pattern: "backspace and delete", Literal: true}, []string{"-F"}},
+	{SearchQuery{Pattern: "control before"}, []string{"-F"}},
+	{SearchQuery{Pattern: "“quotes” CONNECTION", IgnoreCase: true}, []string{"-F", "-i"}},
+}
+
+// Every class of query finds exactly the lines, with exactly the numbers
+// and text, that grep finds in the capture's text (each line sanitised, as
+// calm shows it), and that matching line by line with the query's regexp
+// finds.
+func TestSearchMatchesGrep(t *testing.T) {
+	if _, err := exec.LookPath("grep"); err != nil {
+		t.Fatal("grep is needed: it is the reference")
+	}
+	db := openTestDB(t)
+	corpus := grepCorpus()
+	c := save(t, db, "corpus", corpus)
+	var text bytes.Buffer
+	lines := bytes.Split(corpus, []byte("\n"))
+	for _, line := range lines {
+		text.Write(sanitize.AppendText(nil, line))
+		text.WriteByte('\n')
+	}
+	file := filepath.Join(t.TempDir(), "text")
+	if err := os.WriteFile(file, text.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// The references: grep, and the query's regexp line by line.
+	type reference struct{ grep, byLine []string }
+	refs := make([]reference, len(grepCases))
+	for i, tc := range grepCases {
+		cmd := exec.Command("grep", append(append([]string{"-n"}, tc.grep...), "-e", tc.q.Pattern, file)...)
+		cmd.Env = append(os.Environ(), "LC_ALL=C.UTF-8")
+		out, err := cmd.Output()
+		if err != nil && cmd.ProcessState.ExitCode() != 1 {
+			t.Fatalf("grep %v %q: %v", tc.grep, tc.q.Pattern, err)
+		}
+		if len(out) > 0 {
+			refs[i].grep = strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
+		}
+		re, _ := tc.q.Regexp()
+		for n, line := range bytes.Split(bytes.TrimSuffix(text.Bytes(), []byte("\n")), []byte("\n")) {
+			if len(line) <= maxLine && re.Match(line) {
+				refs[i].byLine = append(refs[i].byLine, strconv.Itoa(n+1)+":"+string(line))
+			}
+		}
+	}
+	// Lines that need sanitising are found either way: by the needles'
+	// guards, or by a scan of every chunk.
+	for _, guarded := range []bool{true, false} {
+		guardedForTest = &guarded
+		for i, tc := range grepCases {
+			name := fmt.Sprintf("guarded %v: %s %q", guarded, strings.Join(tc.grep, " "), tc.q.Pattern)
+			var got []string
+			err := db.Search(tc.q, func(m Match) error {
+				if m.Item != c.ID {
+					t.Fatalf("%s: match in %s", name, m.Item)
+				}
+				got = append(got, strconv.FormatInt(m.Line, 10)+":"+m.Text)
+				return nil
+			})
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			if d := firstDifference(got, refs[i].grep); d != "" {
+				t.Errorf("%s: calm and grep differ (%d and %d lines): %s", name, len(got), len(refs[i].grep), d)
+			}
+			if d := firstDifference(got, refs[i].byLine); d != "" {
+				t.Errorf("%s: calm and its regexp line by line differ (%d and %d lines): %s", name, len(got), len(refs[i].byLine), d)
+			}
+		}
+	}
+	guardedForTest = nil
+}
+
+func firstDifference(a, b []string) string {
+	for i := range max(len(a), len(b)) {
+		var x, y string
+		if i < len(a) {
+			x = a[i]
+		}
+		if i < len(b) {
+			y = b[i]
+		}
+		if x != y {
+			return fmt.Sprintf("#%d: %.80q vs %.80q", i, x, y)
+		}
+	}
+	return ""
+}
+
+// Case folding is Unicode's simple folding, as Go's regexp does it: the
+// Kelvin sign is a k (GNU grep 3.8 does not fold it; ſ it does). The
+// planner's ASCII scan must not lose such lines.
+func TestFoldedSearchFindsRunesThatFoldToASCII(t *testing.T) {
+	db := openTestDB(t)
+	var b bytes.Buffer
+	for i := range 300_000 {
+		fmt.Fprintf(&b, "filler line %d\n", i)
+		switch i {
+		case 1000:
+			b.WriteString("\u212Aelvin in a clean neighbourhood\n")
+		case 150_000:
+			b.WriteString("KELVIN\n")
+		case 250_000:
+			b.WriteString("\x1b[1mkel\x1b[0mvin\n")
+		}
+	}
+	save(t, db, "kelvin", b.Bytes())
+	for _, q := range []SearchQuery{
+		{Pattern: "kelvin", IgnoreCase: true},
+		{Pattern: "kelvin", IgnoreCase: true, Literal: true},
+		{Pattern: "\u212Aelvin", IgnoreCase: true},
+		{Pattern: "(?:k)elvin", IgnoreCase: true},
+	} {
+		var got []int64
+		if err := db.Search(q, func(m Match) error { got = append(got, m.Line); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(got) != "[1002 150003 250004]" {
+			t.Errorf("%+v found lines %v, want [1002 150003 250004]", q, got)
+		}
+	}
+}
+
+// The planner's choices, where they decide what is scanned for.
+func TestPlanFindsRequiredLiterals(t *testing.T) {
+	for _, tc := range []struct {
+		pattern string
+		fold    bool
+		want    string // the needles, or "all" for every line, "" for none
+	}{
+		{"worker-15", false, "[worker-15]"},
+		{`\d{5}ms`, false, "[ms]"},
+		{`\bGET\b.*" 404 `, false, `[" 404 ]`},
+		{`timeout|refund`, false, "[timeout refund]"},
+		{`(?:a|b)+c`, false, "[c]"},
+		{`x*`, false, "all"},
+		{`^`, false, "all"},
+		{`^$`, false, ""},
+		{`(^|x)$`, false, ""},
+		{`\w+`, false, ""},
+		{`ERROR|\d+`, false, ""},
+		{`error`, true, "[error]"},
+		{`sss`, true, ""}, // ſ is s: no byte every spelling holds
+	} {
+		p, err := planQuery(SearchQuery{Pattern: tc.pattern, IgnoreCase: tc.fold})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := ""
+		if p.all {
+			got = "all"
+		} else if len(p.needle) > 0 {
+			var lits []string
+			for _, n := range p.needle {
+				lits = append(lits, string(n.lit))
+			}
+			got = "[" + strings.Join(lits, " ") + "]"
+		}
+		if got != tc.want {
+			t.Errorf("%q (fold %v): needles %s, want %s", tc.pattern, tc.fold, got, tc.want)
+		}
+	}
+}
+
+// The escape stripping that spares coloured lines a sanitising pass must
+// give exactly the sanitised text of every line it calls clean.
+func TestStrippedCleanLinesAreTheirSanitisedText(t *testing.T) {
+	corpus := grepCorpus()
+	corpus = corpus[:bytes.LastIndexByte(corpus, '\n')+1]
+	var s stripped
+	s.strip(corpus)
+	raw := bytes.Split(corpus, []byte("\n"))
+	got := bytes.Split(s.text, []byte("\n"))
+	if len(raw) != len(got) {
+		t.Fatalf("%d lines stripped, %d raw", len(got), len(raw))
+	}
+	start := 0
+	for i := range got {
+		end := start + len(got[i])
+		if r := s.raw(corpus, start, end); !bytes.Equal(r, raw[i]) && !bytes.Equal(sanitize.AppendText(nil, r), sanitize.AppendText(nil, raw[i])) {
+			t.Fatalf("line %d maps back to %q, not %q", i+1, r, raw[i])
+		}
+		if clean(got[i]) {
+			if want := sanitize.AppendText(nil, raw[i]); !bytes.Equal(got[i], want) {
+				t.Fatalf("line %d stripped to %q, sanitised %q", i+1, got[i], want)
+			}
+		}
+		if clean(got[i]) != sanitize.Clean(got[i]) {
+			t.Fatalf("line %d: clean %v, sanitize.Clean %v", i+1, clean(got[i]), sanitize.Clean(got[i]))
+		}
+		start = end + 1
+	}
+}
+
+// The word-at-a-time scans agree with the byte-at-a-time definitions on
+// every byte value, at every alignment.
+func TestWordScansAgreeWithBytes(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 20_000 {
+		b := make([]byte, r.IntN(40))
+		for i := range b {
+			b[i] = byte(0x20 + r.IntN(0x5f)) // printable
+			if r.IntN(8) == 0 {
+				b[i] = byte(r.IntN(256))
+			}
+		}
+		pos := 0
+		if len(b) > 0 {
+			pos = r.IntN(len(b))
+		}
+		for _, high := range []bool{false, true} {
+			want := len(b)
+			for i := pos; i < len(b); i++ {
+				if c := b[i]; (c < 0x20 && c != '\t' && c != '\n') || c == 0x7f || (high && c >= 0x80) {
+					want = i
+					break
+				}
+			}
+			if got := nextControl(b, pos, high); got != want {
+				t.Fatalf("nextControl(%q, %d, %v) = %d, want %d", b, pos, high, got, want)
+			}
+		}
+		line := bytes.ReplaceAll(b, []byte("\n"), []byte(" "))
+		if clean(line) != sanitize.Clean(line) {
+			t.Fatalf("clean(%q) = %v", line, clean(line))
+		}
+	}
+}
+
+// A worker that takes a chunk without escapes and then one with them must
+// not strip the second into the first's memory, which the search still
+// reads (the line it ends) or another worker already decodes into.
+func TestChunksWithAndWithoutEscapesAlternate(t *testing.T) {
+	db := openTestDB(t)
+	var b bytes.Buffer
+	var want []string
+	line := 0
+	for k := 0; b.Len() < 12<<20; k++ {
+		for b.Len() < (k+1)<<20 {
+			line++
+			if k%2 == 0 {
+				fmt.Fprintf(&b, "plain line %d with a needle at its end\n", line)
+				want = append(want, fmt.Sprintf("%d:plain line %d with a needle at its end", line, line))
+			} else {
+				fmt.Fprintf(&b, "\x1b[1mcoloured\x1b[0m line %d with a nee\x1b[31mdle\n", line)
+				want = append(want, fmt.Sprintf("%d:coloured line %d with a needle", line, line))
+			}
+		}
+	}
+	save(t, db, "alternating", b.Bytes())
+	for _, guarded := range []bool{true, false} {
+		guardedForTest = &guarded
+		var got []string
+		if err := db.Search(SearchQuery{Pattern: "needle", Literal: true}, func(m Match) error {
+			got = append(got, strconv.FormatInt(m.Line, 10)+":"+m.Text)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if d := firstDifference(got, want); d != "" {
+			t.Errorf("guarded %v: %d lines found, want %d: %s", guarded, len(got), len(want), d)
+		}
+	}
+	guardedForTest = nil
+}
+
+// Whatever a line holds, the text the scan takes for it without sanitising
+// (escapes stripped, then a printable line or a progress bar's last
+// rewrite) is exactly its sanitised text.
+func TestTextKnownWithoutSanitisingIsTheSanitisedText(t *testing.T) {
+	pieces := []string{"a", "b", " ", "\t", "\x1b", "[", "3", "1", "m", ";", "\r", "\x7f", "\x07", "]", "\\",
+		"\xc2", "\x9b", "\xc2\x9b", "é", "✔", "\u2028", "\ufeff", "\xff", "\xe2\x9c", "\x1b[0m", "\x1b[31;1m", "\x1b]0;t\x07"}
+	r := rand.New(rand.NewPCG(3, 4))
+	var chunk bytes.Buffer
+	var lines [][]byte
+	for range 50_000 {
+		var line []byte
+		for range r.IntN(12) {
+			line = append(line, pieces[r.IntN(len(pieces))]...)
+		}
+		lines = append(lines, line)
+		chunk.Write(line)
+		chunk.WriteByte('\n')
+	}
+	var s stripped
+	s.strip(chunk.Bytes())
+	start, known := 0, 0
+	for i, line := range lines {
+		end := bytes.IndexByte(s.text[start:], '\n') + start
+		want := sanitize.AppendText(nil, line)
+		if got := sanitize.AppendText(nil, s.raw(chunk.Bytes(), start, end)); !bytes.Equal(got, want) {
+			t.Fatalf("line %d %q maps back to a line sanitised to %q, not %q", i, line, got, want)
+		}
+		if text, ok := textOf(s.text[start:end], s.endsRaw(end)); ok {
+			known++
+			if !bytes.Equal(text, want) {
+				t.Fatalf("line %q: text %q taken without sanitising, sanitised %q", line, text, want)
+			}
+		}
+		start = end + 1
+	}
+	if known < len(lines)/10 {
+		t.Fatalf("only %d of %d lines known without sanitising: the test lost its point", known, len(lines))
+	}
+}
