@@ -59,6 +59,14 @@ func TestFullDiskLosesNothingAcknowledged(t *testing.T) {
 			}
 		} else if stored := w.ok(nil, "show", "--raw", "c1"); stored != string(input) {
 			t.Fatalf("run %d: tee succeeded but stored %d of %d bytes", run, len(stored), len(input))
+		} else if rec := w.captureRecord("c1"); strings.Count(fmt.Sprint(rec["copies"]), "state:verified") != 2 {
+			// The disk filled while the evidence copy was written: that copy
+			// failed and gave its space back, so the store's copy could still
+			// take every byte. tee says so, -q or not.
+			failed++
+			if !strings.Contains(errs, "1 of 2 copies verified") {
+				t.Fatalf("run %d: a copy failed on a full disk and tee did not say so: %q", run, errs)
+			}
 		}
 		w.stopAgent()
 		w.checkStore()

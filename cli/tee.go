@@ -154,7 +154,7 @@ copying:
 		// already said why
 	case why != "":
 		fmt.Fprintf(e.stderr, "calm: interrupted: saved %s/%s (%s, partial), %s\n", c.Incident, c.ID, humanBytes(c.Size), c.CopiesSummary())
-	case !*quiet:
+	case !*quiet || copiesFailed(c):
 		fmt.Fprintf(e.stderr, "calm: saved %s/%s, %s, sha256 %s, %s\n", c.Incident, c.ID, humanBytes(c.Size), c.SHA256[:16], c.CopiesSummary())
 	}
 	switch {
@@ -269,6 +269,16 @@ func invokesTee(args []string) bool {
 			return false // another command
 		case !strings.Contains(a, "=") && i+1 < len(args) && args[i+1] != "tee":
 			i++ // perhaps its value
+		}
+	}
+	return false
+}
+
+// copiesFailed reports a copy that could not be made: said even under -q.
+func copiesFailed(c storage.Capture) bool {
+	for _, cp := range c.Copies {
+		if cp.State != storage.CopyVerified && cp.State != storage.CopyPending {
+			return true
 		}
 	}
 	return false
