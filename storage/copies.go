@@ -740,19 +740,9 @@ func (db *DB) WriteContent(ref string, from int64, w io.Writer) error {
 // Verify reads back and hashes every copy of every sealed capture.
 func (db *DB) Verify(incident string) (VerifyReport, error) {
 	var rep VerifyReport
-	var incidents []Incident
-	if incident == "" {
-		all, err := db.Incidents()
-		if err != nil {
-			return rep, err
-		}
-		incidents = all
-	} else {
-		inc, err := db.Incident(incident)
-		if err != nil {
-			return rep, err
-		}
-		incidents = []Incident{inc}
+	incidents, err := db.incidentsFor(incident)
+	if err != nil {
+		return rep, err
 	}
 	devices := map[string]bool{}
 	for _, inc := range incidents {
@@ -794,6 +784,18 @@ func (db *DB) Verify(incident string) (VerifyReport, error) {
 	}
 	rep.Devices = len(devices)
 	return rep, nil
+}
+
+// incidentsFor resolves an incident reference, "" meaning every incident.
+func (db *DB) incidentsFor(ref string) ([]Incident, error) {
+	if ref == "" {
+		return db.Incidents()
+	}
+	inc, err := db.Incident(ref)
+	if err != nil {
+		return nil, err
+	}
+	return []Incident{inc}, nil
 }
 
 func (db *DB) verifyCapture(c Capture) []Copy {

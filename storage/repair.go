@@ -29,19 +29,9 @@ type Repaired struct {
 // incident's sealed captures ("" for all) that is not verified, from the
 // store's copy, and records the result. It returns what it tried.
 func (db *DB) RepairCopies(incident string) ([]Repaired, error) {
-	var incidents []Incident
-	if incident == "" {
-		all, err := db.Incidents()
-		if err != nil {
-			return nil, err
-		}
-		incidents = all
-	} else {
-		inc, err := db.Incident(incident)
-		if err != nil {
-			return nil, err
-		}
-		incidents = []Incident{inc}
+	incidents, err := db.incidentsFor(incident)
+	if err != nil {
+		return nil, err
 	}
 	var out []Repaired
 	for _, inc := range incidents {
