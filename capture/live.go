@@ -64,8 +64,7 @@ func (l *live) begin(now time.Time) error {
 	}
 	rec := &storage.Recording{Command: strings.Join(l.o.Command, " "), Host: l.host, User: os.Getenv("USER"), Cols: cols, Rows: rows, Journal: path, Recorder: os.Getpid()}
 	st := newRecording(l.o.Store, l.o.Incident, storage.NewCapture{Title: l.title, Source: storage.SourceSession, Recording: rec})
-	st.tryCreate() // fast path; run tries again if the agent is not there yet
-	go st.run()
+	go st.run() // makes the session in the store, however long the agent takes
 	l.mu.Lock()
 	l.cur = &part{j: j, st: st, path: path}
 	l.mu.Unlock()

@@ -64,7 +64,7 @@ func RunShell(o ShellOptions) (int, error) {
 	if err := rec.begin(start); err != nil {
 		// The shell runs all the same: a responder on a full disk needs it.
 		fmt.Fprintf(o.Stderr, "calm: NOT RECORDING: %s; the command runs unrecorded, and calm tries again every %s\r\n", oneLine(err.Error()), retryRecording)
-	} else if ref := rec.cur.st.tryCreate(); ref != "" {
+	} else if ref := rec.cur.st.tryCreate(); ref != "" { // fast path, before the shell starts
 		session = ref
 	}
 
