@@ -90,7 +90,7 @@ const (
 // windowLines lines after, merged where they overlap.
 func (k *keywordIndex) windows(text []byte, nrules int) [][][2]int {
 	out := make([][][2]int, nrules)
-	if len(text) < 2 || len(k.words) == 0 {
+	if k == nil || len(text) < 2 || len(k.words) == 0 { // nil: a Redactor of no rules
 		return out
 	}
 	lower := bytes.ToLower(text)
