@@ -302,6 +302,13 @@ func cmdAgent(e *env, args []string) error {
 }
 
 func cmdStatus(e *env, args []string) error {
+	fs := e.flags("status", "")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageError("status takes no arguments: it shows the current incident ('calm incident use ID' picks another)")
+	}
 	inc, err := e.store.Incident("")
 	if errors.Is(err, storage.ErrNotFound) {
 		if c, ok := e.store.(*storage.Client); ok && c.Warning() != "" {

@@ -21,11 +21,20 @@ import (
 	"calm/storage"
 )
 
+const incidentUsage = `usage: calm incident new [TITLE]   open an incident and make it current
+       calm incident list          list incidents (* marks the current one)
+       calm incident use ID        make an incident current (any unique prefix works)
+       calm incident close [ID]    close an incident (default: the current one)
+`
+
 func cmdIncident(e *env, args []string) error {
 	if len(args) == 0 {
-		return usageError("say what to do: new, list, use or close (see 'calm --help')")
+		return usageError("say what to do: new, list, use or close (see 'calm incident --help')")
 	}
 	switch args[0] {
+	case "-h", "--help", "-help", "help":
+		fmt.Fprint(e.stdout, incidentUsage)
+		return nil
 	case "new":
 		inc, err := e.store.NewIncident(strings.Join(args[1:], " "))
 		if err != nil {

@@ -244,3 +244,15 @@ func TestFlagsMayFollowArguments(t *testing.T) {
 		t.Fatalf("note -- TEXT gave %q", got)
 	}
 }
+
+// TestHelpForIncidentAndStatus: --help is help, not an error or a status.
+func TestHelpForIncidentAndStatus(t *testing.T) {
+	w := newWorld(t)
+	if out := w.ok(nil, "incident", "--help"); !strings.Contains(out, "calm incident new") {
+		t.Fatalf("incident --help gave %q", out)
+	}
+	out, errs, code := w.run(nil, "status", "--help")
+	if code != 0 || strings.Contains(out, "incident") || !strings.Contains(errs, "usage: calm status") {
+		t.Fatalf("status --help: exit %d, %q %q", code, out, errs)
+	}
+}
