@@ -1125,21 +1125,9 @@ func (db *DB) eachChunkFrom(incident, capture string, skip func(size int64) bool
 		var found, call bool
 		var data []byte
 		err := db.view(func(tx *bolt.Tx) error {
-			b, err := incidentBucket(tx, incident)
-			if err != nil {
+			v, err := storedChunk(tx, incident, capture, n)
+			if v == nil || err != nil {
 				return err
-			}
-			chunks := b.Bucket(bucketChunks)
-			if chunks == nil {
-				return nil
-			}
-			cb := chunks.Bucket([]byte(capture))
-			if cb == nil {
-				return nil
-			}
-			v := cb.Get(u64(n))
-			if v == nil {
-				return nil
 			}
 			found = true
 			if skip != nil {
@@ -1170,7 +1158,25 @@ func (db *DB) eachChunkFrom(incident, capture string, skip func(size int64) bool
 	}
 }
 
-// chunkCount counts the stored chunks and reports the first missing one.
+// storedChunk is chunk n of a capture as stored (nil when there is none);
+// it is valid only during the transaction.
+func storedChunk(tx *bolt.Tx, incident, capture string, n uint64) ([]byte, error) {
+	b, err := incidentBucket(tx, incident)
+	if err != nil {
+		return nil, err
+	}
+	chunks := b.Bucket(bucketChunks)
+	if chunks == nil {
+		return nil, nil
+	}
+	cb := chunks.Bucket([]byte(capture))
+	if cb == nil {
+		return nil, nil
+	}
+	return cb.Get(u64(n)), nil
+}
+
+// chunkKeys lists the numbers of a capture's stored chunks, in order.
 func (db *DB) chunkKeys(incident, capture string) (keys []uint64, err error) {
 	err = db.view(func(tx *bolt.Tx) error {
 		b, err := incidentBucket(tx, incident)

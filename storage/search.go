@@ -383,21 +383,9 @@ func (db *DB) eachStoredChunk(incident, capture string, f func(v []byte) error) 
 	for n := uint64(0); ; n++ {
 		found := false
 		err := db.view(func(tx *bolt.Tx) error {
-			b, err := incidentBucket(tx, incident)
-			if err != nil {
+			v, err := storedChunk(tx, incident, capture, n)
+			if v == nil || err != nil {
 				return err
-			}
-			chunks := b.Bucket(bucketChunks)
-			if chunks == nil {
-				return nil
-			}
-			cb := chunks.Bucket([]byte(capture))
-			if cb == nil {
-				return nil
-			}
-			v := cb.Get(u64(n))
-			if v == nil {
-				return nil
 			}
 			found = true
 			if len(v) == 0 || (v[0] != chunkRaw && v[0] != chunkS2) {
