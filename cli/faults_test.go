@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	mrand "math/rand"
 	"os"
@@ -11,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"calm/storage"
 )
 
 // faultRuns is how many times each fault is repeated (CALM_FAULT_RUNS; the
@@ -110,9 +113,11 @@ func TestSocketDeletedUnderTheAgent(t *testing.T) {
 }
 
 // TestRecorderKilledLosesNothing SIGKILLs calm shell at random moments. The
-// agent sees each recorder gone and seals what its journal holds: every
-// session ends up sealed, equal to its journal (now its evidence copy), and
-// the store passes bbolt's check.
+// agent sees each recorder gone and seals what its journal holds, with the
+// output its terminal showed last added from the shown file: every session
+// ends up sealed, equal to its journal (now its evidence copy), holding
+// everything the recorder had written to its terminal, and the store passes
+// bbolt's check.
 func TestRecorderKilledLosesNothing(t *testing.T) {
 	w := newWorld(t)
 	w.ok(nil, "incident", "new", "recorder kills")
@@ -120,19 +125,22 @@ func TestRecorderKilledLosesNothing(t *testing.T) {
 	t.Logf("seed %d", seed)
 	r := mrand.New(mrand.NewSource(seed))
 	started := 0 // recorders that had made their journal when killed
-	for range faultRuns() {
-		cmd := w.cmd("shell", "--", "sh", "-c", "seq 1 300000")
-		var out lockedBuffer
-		cmd.Stdout, cmd.Stderr = &out, &out
+	shown := map[string][]byte{}
+	for run := range faultRuns() {
+		title := fmt.Sprintf("run-%d", run)
+		cmd := w.cmd("shell", "--title", title, "--", "sh", "-c", "seq 1 300000")
+		var out, errs lockedBuffer
+		cmd.Stdout, cmd.Stderr = &out, &errs
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(time.Duration(20+r.Intn(400)) * time.Millisecond)
 		cmd.Process.Kill()
 		cmd.Wait()
-		if strings.Contains(out.String(), "calm: recording") {
+		if strings.Contains(errs.String(), "calm: recording") {
 			started++
 		}
+		shown[title] = []byte(out.String())
 	}
 	deadline := time.Now().Add(60 * time.Second)
 	for status := w.ok(nil, "status"); strings.Contains(status, "recording") || strings.Contains(status, "being stored"); status = w.ok(nil, "status") {
@@ -153,13 +161,34 @@ func TestRecorderKilledLosesNothing(t *testing.T) {
 	if len(sealed) == 0 {
 		t.Fatal("no session reached the store: the kills came too early to test anything")
 	}
+	added := 0
 	for _, journal := range sealed {
 		data, _ := os.ReadFile(journal)
 		id := strings.TrimSuffix(filepath.Base(journal), ".cast")
 		if cast := w.ok(nil, "show", "--cast", id); cast != string(data) {
 			t.Fatalf("%s holds %d bytes, its journal %d", id, len(cast), len(data))
 		}
+		var header struct{ Title string }
+		json.Unmarshal(data[:bytes.IndexByte(data, '\n')], &header)
+		var output bytes.Buffer
+		c := storage.CastOutput{W: &output}
+		c.Write(data)
+		c.Close()
+		// The recorder keeps output before it writes it to the terminal: a
+		// kill in between leaves the session a little ahead.
+		terminal := shown[header.Title]
+		if !bytes.HasPrefix(output.Bytes(), terminal) {
+			k := 0
+			for k < min(output.Len(), len(terminal)) && output.Bytes()[k] == terminal[k] {
+				k++
+			}
+			t.Fatalf("%s (%s) holds %d bytes of output; its terminal was given %d, differing from byte %d", id, header.Title, output.Len(), len(terminal), k)
+		}
+		if output.Len() > len(terminal) {
+			added++
+		}
 	}
+	t.Logf("%d sessions sealed, %d of them hold output the terminal had not been given yet", len(sealed), added)
 	if out, _, code := w.run(nil, "verify"); code != 0 {
 		t.Fatalf("verify: %s", out)
 	}
