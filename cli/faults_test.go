@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -247,6 +249,86 @@ func TestTUIKilledLeavesTheStoreWhole(t *testing.T) {
 		t.Fatalf("verify after TUI kills: %s %s", out, errs)
 	}
 	t.Logf("%d of %d saves were sealed before the kill", sealed, faultRuns())
+	w.stopAgent()
+	w.checkStore()
+}
+
+// TestSearchWhileAgentsComeAndGo races searches against tees, sessions and an agent
+// that is SIGKILLed, stopped or left to exit idle, round after round: the
+// report this answers ("chunk 0: unknown encoding 116" right after an agent
+// restart) would show as a search that says the store is damaged. Every
+// search must either answer or fail for want of an agent, and at the end
+// every capture searches to grep's count and verifies.
+func TestSearchWhileAgentsComeAndGo(t *testing.T) {
+	w := newWorld(t)
+	w.extra = append(w.extra, "CALM_AGENT_IDLE=300ms")
+	w.ok(nil, "incident", "new", "agents come and go")
+	seed := time.Now().UnixNano()
+	t.Logf("seed %d", seed)
+	r := mrand.New(mrand.NewSource(seed))
+	var text strings.Builder
+	for i := range 60_000 {
+		fmt.Fprintf(&text, "line %d token-%d\n", i, i%97)
+	}
+	data := []byte(text.String())
+	want := strings.Count(text.String(), "token-42\n")
+	tees := 0
+	for round := range faultRuns() {
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w.run(data, "tee", "-q", fmt.Sprintf("round %d", round))
+		}()
+		wg.Add(1)
+		go func() { // a session too: its text is derived by the agent
+			defer wg.Done()
+			w.run(nil, "shell", "--", "sh", "-c", "seq 1 20000")
+		}()
+		for range 3 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, errs, code := w.run(nil, "search", "-F", "token-42")
+				if code != 0 && (strings.Contains(errs, "damaged") || strings.Contains(errs, "encoding") || strings.Contains(errs, "decode")) {
+					t.Errorf("round %d: search says the store is damaged: %s", round, errs)
+				}
+			}()
+		}
+		time.Sleep(time.Duration(r.Intn(150)) * time.Millisecond)
+		switch pid := w.agentPID(); r.Intn(3) {
+		case 0:
+			if pid > 0 {
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
+		case 1:
+			if pid > 0 {
+				syscall.Kill(pid, syscall.SIGTERM)
+			}
+		default: // left to exit once idle
+		}
+		wg.Wait()
+		tees++
+	}
+	// Every tee's capture is whole; a search finds grep's count in each,
+	// and the last line of every session's derived text.
+	out := w.ok(nil, "search", "-F", "token-42")
+	if got := strings.Count(out, "token-42"); got != want*tees {
+		t.Fatalf("search found %d lines in %d captures of %d lines each", got, tees, want)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for status := w.ok(nil, "status"); strings.Contains(status, "recording") || strings.Contains(status, "being stored"); status = w.ok(nil, "status") {
+		if time.Now().After(deadline) {
+			t.Fatalf("sessions still open:\n%s", status)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if out := w.ok(nil, "search", "^19999$"); strings.Count(out, "\n") != tees {
+		t.Fatalf("search found the last line in %d of %d sessions:\n%s", strings.Count(out, "\n"), tees, out)
+	}
+	if out, errs, code := w.run(nil, "verify"); code != 0 {
+		t.Fatalf("verify: %s %s", out, errs)
+	}
 	w.stopAgent()
 	w.checkStore()
 }
