@@ -27,6 +27,17 @@ func faultRuns() int {
 	return 20
 }
 
+// faultRand is a fault test's source of random moments, its seed logged so
+// a failure can be replayed with CALM_FAULT_SEED.
+func faultRand(t testing.TB) *mrand.Rand {
+	seed := time.Now().UnixNano()
+	if s, err := strconv.ParseInt(os.Getenv("CALM_FAULT_SEED"), 10, 64); err == nil {
+		seed = s
+	}
+	t.Logf("seed %d (replay with CALM_FAULT_SEED=%d)", seed, seed)
+	return mrand.New(mrand.NewSource(seed))
+}
+
 // TestFullDiskLosesNothingAcknowledged fills a small tmpfs under the store:
 // tee keeps the pipeline whole, says in one line why storing stopped, and
 // what the store acknowledged is there, a prefix of the input, in a file
@@ -40,7 +51,7 @@ func TestFullDiskLosesNothingAcknowledged(t *testing.T) {
 		t.Fatalf("mount tmpfs: %v %s", err, out)
 	}
 	t.Cleanup(func() { exec.Command("umount", "-l", disk).Run() })
-	r := mrand.New(mrand.NewSource(time.Now().UnixNano()))
+	r := faultRand(t)
 	failed := 0
 	for run := range faultRuns() {
 		w := newWorld(t)
@@ -92,7 +103,7 @@ func TestSocketDeletedUnderTheAgent(t *testing.T) {
 	w.ok(nil, "incident", "new", "socket test")
 	input := shellText(24<<20, 3)
 	cmd, out, errs := w.pacedTee(t, input, 256<<10, 30*time.Millisecond, "-q", "through")
-	r := mrand.New(mrand.NewSource(time.Now().UnixNano()))
+	r := faultRand(t)
 	for range faultRuns() {
 		time.Sleep(time.Duration(50+r.Intn(150)) * time.Millisecond)
 		os.Remove(w.socket())
@@ -123,9 +134,7 @@ func TestSocketDeletedUnderTheAgent(t *testing.T) {
 func TestRecorderKilledLosesNothing(t *testing.T) {
 	w := newWorld(t)
 	w.ok(nil, "incident", "new", "recorder kills")
-	seed := time.Now().UnixNano()
-	t.Logf("seed %d", seed)
-	r := mrand.New(mrand.NewSource(seed))
+	r := faultRand(t)
 	started := 0 // recorders that had made their journal when killed
 	shown := map[string][]byte{}
 	for run := range faultRuns() {
@@ -209,7 +218,7 @@ func TestTUIKilledLeavesTheStoreWhole(t *testing.T) {
 	w.ok([]byte(full), "tee", "-q", "mongo find")
 	tm := newTmux(t)
 	tm.start("PS1='ready> ' bash --norc --noprofile")
-	r := mrand.New(mrand.NewSource(time.Now().UnixNano()))
+	r := faultRand(t)
 	for range faultRuns() {
 		tm.waitFor("ready> ", 10*time.Second)
 		tm.typeText(w.envPrefix() + calmBin + " ui")
@@ -263,9 +272,7 @@ func TestSearchWhileAgentsComeAndGo(t *testing.T) {
 	w := newWorld(t)
 	w.extra = append(w.extra, "CALM_AGENT_IDLE=300ms")
 	w.ok(nil, "incident", "new", "agents come and go")
-	seed := time.Now().UnixNano()
-	t.Logf("seed %d", seed)
-	r := mrand.New(mrand.NewSource(seed))
+	r := faultRand(t)
 	var text strings.Builder
 	for i := range 60_000 {
 		fmt.Fprintf(&text, "line %d token-%d\n", i, i%97)

@@ -3,7 +3,6 @@ package cli
 import (
 	"bytes"
 	"fmt"
-	mrand "math/rand"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -97,9 +96,7 @@ func TestCtrlCOnSnapSealsWhatArrived(t *testing.T) {
 	tm.press("Enter")
 	tm.waitFor("snap-42", 30*time.Second)
 	whole := w.ok(nil, "show", "--raw", "c1")
-	seed := time.Now().UnixNano()
-	t.Logf("seed %d", seed)
-	r := mrand.New(mrand.NewSource(seed))
+	r := faultRand(t)
 	runs := faultRuns()
 	for run := range runs {
 		tm.typeText(fmt.Sprintf("%s run-%d", snap, run))
