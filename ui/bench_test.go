@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/gdamore/tcell/v2"
-	"github.com/rivo/tview"
 )
 
 // millionLines is a 1,000,000-line capture of shell-like output, some of it
@@ -58,10 +57,8 @@ func BenchmarkViewerPageDown(b *testing.B) {
 	v, screen, _ := benchViewer(b)
 	v.Draw(screen)
 	v.MoveTo(500_000)
-	key := tcell.NewEventKey(tcell.KeyPgDn, 0, tcell.ModNone)
-	handler := v.InputHandler()
 	for b.Loop() {
-		handler(key, func(tview.Primitive) {})
+		v.page(1)
 		v.Draw(screen)
 		screen.Show()
 		if v.cur > 900_000 {
