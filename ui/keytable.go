@@ -341,7 +341,7 @@ func keysMarkdown() string {
 			if k.writes {
 				what += " (not in review)"
 			}
-			fmt.Fprintf(&b, "| %s | %s | %s |\n", strings.Join(keys, " "), s, strings.ReplaceAll(what, "|", `\|`))
+			fmt.Fprintf(&b, "| %s | %s | %s |\n", strings.Join(keys, " "), scopeTitle(s), strings.ReplaceAll(what, "|", `\|`))
 		}
 	}
 	return b.String()
