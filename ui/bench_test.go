@@ -107,3 +107,31 @@ func BenchmarkDocLoad(b *testing.B) {
 func docBytes(d *Doc) int {
 	return cap(d.buf) + cap(d.ends)*8 + cap(d.times)*4
 }
+
+// BenchmarkViewerExtractHugeLine: x on a line of 200k "{" (nothing to
+// extract) and on 100k "{" then 100k "}" (the whole line, then x again one
+// level in), through the viewer as the key does it, with a draw.
+func BenchmarkViewerExtractHugeLine(b *testing.B) {
+	for _, c := range []struct{ name, text string }{
+		{"open-200k", strings.Repeat("{", 200000)},
+		{"balanced-200k", strings.Repeat("{", 100000) + strings.Repeat("}", 100000)},
+	} {
+		d := DocFromText("huge", []byte(c.text+"\n"))
+		if d.Len() != 1 {
+			b.Fatalf("%d lines", d.Len())
+		}
+		screen := tcell.NewSimulationScreen("UTF-8")
+		screen.Init()
+		screen.SetSize(200, 60)
+		v := NewViewer()
+		v.SetRect(0, 0, 200, 60)
+		v.SetDoc(d, false)
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				v.Extract()
+				v.MarkedText()
+				v.Draw(screen)
+			}
+		})
+	}
+}
