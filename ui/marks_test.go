@@ -1,8 +1,12 @@
 package ui
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/gdamore/tcell/v2"
 )
 
 // TestExtractAgainGoesOneLevelIn: on the "theme" line of the prefs
@@ -141,5 +145,76 @@ func TestNothingImportantIsCutAt90Columns(t *testing.T) {
 		if !strings.Contains(flat, want) {
 			t.Fatalf("%q is cut at 90 columns:\n%s", want, screen)
 		}
+	}
+}
+
+// TestFailedEditorKeepsTheFileAndSaysWhere: an editor that exits non-zero
+// (vim's :cq, a crash) leaves what was typed in its file, private, and the
+// status line names the file.
+func TestFailedEditorKeepsTheFileAndSaysWhere(t *testing.T) {
+	db := openStore(t)
+	saveCapture(t, db, "mongo find", mongoTranscript)
+	editor := filepath.Join(t.TempDir(), "edit.sh")
+	os.WriteFile(editor, []byte("#!/bin/sh\necho 'db.users.updateOne(restore)' >> \"$1\"\nexit 3\n"), 0o700)
+	h := start(t, db, 200, 40, Options{Editor: editor})
+	h.waitFor("rs0:PRIMARY> db.users.find")
+	h.press("e")
+	screen := h.waitFor("your text is kept in ")
+	line := row(screen, "your text is kept in ")
+	path := strings.TrimSpace(line[strings.Index(line, "your text is kept in ")+len("your text is kept in "):])
+	path = strings.Fields(path)[0]
+	t.Cleanup(func() { os.RemoveAll(filepath.Dir(path)) })
+	if !strings.Contains(line, "exit status 3") {
+		t.Fatalf("the status does not say the editor failed: %q", line)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("the kept file %q: %v", path, err)
+	}
+	if !strings.Contains(string(data), "db.users.updateOne(restore)") || !strings.Contains(string(data), "rs0:PRIMARY>") {
+		t.Fatalf("the kept file holds %q", data)
+	}
+	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o600 {
+		t.Fatalf("the kept file is %v, want 0600", fi.Mode().Perm())
+	}
+	if caps, _ := db.Captures(""); len(caps) != 1 {
+		t.Fatalf("a failed editor saved a capture: %d captures", len(caps))
+	}
+}
+
+// TestNoteDraftSurvivesEscAndQuitDialog: a note half typed is kept across
+// esc and the quit dialog, and written once enter is pressed.
+func TestNoteDraftSurvivesEscAndQuitDialog(t *testing.T) {
+	db := openStore(t)
+	if _, err := db.NewIncident("users overwritten"); err != nil {
+		t.Fatal(err)
+	}
+	h := start(t, db, 160, 40, Options{})
+	h.waitFor("STEP 1")
+	h.press("3", "n", "restored from c1")
+	h.waitFor("note: restored from c1")
+	h.press(tcell.KeyEscape)
+	h.waitGone("note: restored")
+	h.press("n")
+	h.waitFor("note: restored from c1")
+	h.press(tcell.KeyCtrlC)
+	h.waitFor("Quit calm?")
+	h.press("n")
+	h.waitGone("Quit calm?")
+	h.press(", count checked", tcell.KeyEnter)
+	h.waitFor("noted")
+	evs, _ := db.Events("")
+	found := false
+	for _, ev := range evs {
+		found = found || ev.Text == "restored from c1, count checked"
+	}
+	if !found {
+		t.Fatalf("the note is not on the timeline: %+v", evs)
+	}
+	// Written, the draft is gone: the next note starts empty.
+	h.press("n")
+	h.waitFor("note: ")
+	if strings.Contains(row(h.text(), "note: "), "restored") {
+		t.Fatal("a written note came back as a draft")
 	}
 }

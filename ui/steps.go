@@ -307,8 +307,14 @@ func (u *UI) edit(text []byte, name string) ([]byte, bool) {
 		u.setStatus("[red]" + tview.Escape("edit: "+err.Error()) + "[-]")
 		return nil, false
 	}
-	// It holds production data: private, and removed afterwards.
-	defer os.RemoveAll(dir)
+	// It holds production data: private, and removed afterwards, unless
+	// the editor failed: then what the person typed may be only there.
+	keep := false
+	defer func() {
+		if !keep {
+			os.RemoveAll(dir)
+		}
+	}()
 	path := filepath.Join(dir, name)
 	if err := os.WriteFile(path, text, 0o600); err != nil {
 		u.setStatus("[red]" + tview.Escape("edit: "+err.Error()) + "[-]")
@@ -330,7 +336,8 @@ func (u *UI) edit(text []byte, name string) ([]byte, bool) {
 		runErr = cmd.Run()
 	})
 	if runErr != nil {
-		u.setStatus("[red]" + tview.Escape(fmt.Sprintf("editor %q: %v: nothing saved", editor, runErr)) + "[-]")
+		keep = true
+		u.setStatus("[red]" + tview.Escape(fmt.Sprintf("editor %q: %v: nothing saved; your text is kept in %s", editor, runErr, path)) + "[-]")
 		return nil, false
 	}
 	edited, err := os.ReadFile(path)
