@@ -43,6 +43,9 @@ type Options struct {
 	Webhook         string   // a Slack-compatible incoming webhook for the team message
 	Who             string   // who ticks steps; "" is $USER@host
 	Now             func() time.Time
+	// IdleLimit is the longest pause a replay keeps (asciinema's
+	// idle_time_limit); 0 is 2 s.
+	IdleLimit time.Duration
 }
 
 // narrowWidth is the width below which panes become tabs.
