@@ -116,14 +116,16 @@ func init() {
 
 		{keys: []string{"enter"}, scope: scopeDialog, help: "choose", do: func(u *UI) { u.listDo(func(l *entryList, _ int) { l.choose() }, 0) }},
 		{keys: []string{"esc"}, scope: scopeDialog, help: "close", do: func(u *UI) { u.listDo(func(l *entryList, _ int) { l.done() }, 0) }},
+		{keys: []string{"ctrl-c"}, scope: scopeDialog, help: "quit, asking first", do: (*UI).confirmQuit},
 
 		{keys: []string{"enter"}, scope: scopePrompt, help: "do it", do: func(u *UI) { u.promptDone(true) }},
 		{keys: []string{"esc"}, scope: scopePrompt, help: "put it away; what you typed comes back next time", do: func(u *UI) { u.promptDone(false) }},
 		{keys: []string{"ctrl-c"}, scope: scopePrompt, help: "quit, asking first; what you typed is kept", do: (*UI).confirmQuit},
 
 		{keys: []string{"esc", "?", "q"}, scope: scopeHelp, help: "close the help", do: func(u *UI) { u.closeDialog("help") }},
+		{keys: []string{"ctrl-c"}, scope: scopeHelp, help: "quit, asking first", do: (*UI).confirmQuit},
 
-		{keys: []string{"y", "q"}, scope: scopeQuit, help: "quit", do: (*UI).Stop},
+		{keys: []string{"y", "q", "ctrl-c"}, scope: scopeQuit, help: "quit", do: (*UI).Stop},
 		{keys: []string{"n", "esc"}, scope: scopeQuit, help: "stay", do: (*UI).closeQuit},
 	}
 	keyIndex = map[scope]map[string]*binding{}
@@ -231,6 +233,12 @@ func (u *UI) key(ev *tcell.EventKey) *tcell.EventKey {
 			}
 			return nil
 		}
+	}
+	if name == "ctrl-c" {
+		// tview stops the application on a ctrl-c nobody took: it must
+		// never quit unasked, whatever has the focus.
+		u.confirmQuit()
+		return nil
 	}
 	return ev
 }

@@ -105,21 +105,6 @@ func keyFixture(t *testing.T, o Options) *harness {
 // in runs f in the event loop, where the UI's state may be read.
 func (h *harness) in(f func()) { h.ui.App().QueueUpdate(f) }
 
-func (h *harness) focused() tview.Primitive {
-	var p tview.Primitive
-	h.in(func() { p = h.ui.app.GetFocus() })
-	return p
-}
-
-func (h *harness) viewerState() (cur, top, left int, selecting bool, block *Block) {
-	h.in(func() {
-		v := h.ui.viewer
-		cur, top, left, block = v.cur, v.top, v.left, v.block
-		_, _, selecting = v.Selection()
-	})
-	return
-}
-
 // waitUntil waits for a condition on the UI's state, read in the event loop.
 func (h *harness) waitUntil(what string, cond func() bool) {
 	h.t.Helper()
@@ -334,13 +319,16 @@ func TestEveryKeyDoesWhatTheTableSays(t *testing.T) {
 			h.press("Id", tcell.KeyEnter)
 			h.waitFor(`"ObjectIdId": no match`)
 		}},
-		"help esc":        {func(h *harness) { h.press("?"); h.waitFor("calm keys") }, func(h *harness, key string) { h.waitGone("calm keys") }},
-		"help ?":          {func(h *harness) { h.press("?"); h.waitFor("calm keys") }, func(h *harness, key string) { h.waitGone("calm keys") }},
-		"help q":          {func(h *harness) { h.press("?"); h.waitFor("calm keys") }, func(h *harness, key string) { h.waitGone("calm keys") }},
-		"quit dialog y":   {func(h *harness) { h.press("q"); h.waitFor("Quit calm?") }, quits},
-		"quit dialog q":   {func(h *harness) { h.press("q"); h.waitFor("Quit calm?") }, quits},
-		"quit dialog n":   {func(h *harness) { h.press("q"); h.waitFor("Quit calm?") }, func(h *harness, key string) { h.waitGone("Quit calm?") }},
-		"quit dialog esc": {func(h *harness) { h.press("q"); h.waitFor("Quit calm?") }, func(h *harness, key string) { h.waitGone("Quit calm?") }},
+		"dialog list ctrl-c": {checklistDialog, say("Quit calm?")},
+		"help ctrl-c":        {func(h *harness) { h.press("?"); h.waitFor("calm keys") }, say("Quit calm?")},
+		"quit dialog ctrl-c": {func(h *harness) { h.press("q"); h.waitFor("Quit calm?") }, quits},
+		"help esc":           {func(h *harness) { h.press("?"); h.waitFor("calm keys") }, func(h *harness, key string) { h.waitGone("calm keys") }},
+		"help ?":             {func(h *harness) { h.press("?"); h.waitFor("calm keys") }, func(h *harness, key string) { h.waitGone("calm keys") }},
+		"help q":             {func(h *harness) { h.press("?"); h.waitFor("calm keys") }, func(h *harness, key string) { h.waitGone("calm keys") }},
+		"quit dialog y":      {func(h *harness) { h.press("q"); h.waitFor("Quit calm?") }, quits},
+		"quit dialog q":      {func(h *harness) { h.press("q"); h.waitFor("Quit calm?") }, quits},
+		"quit dialog n":      {func(h *harness) { h.press("q"); h.waitFor("Quit calm?") }, func(h *harness, key string) { h.waitGone("Quit calm?") }},
+		"quit dialog esc":    {func(h *harness) { h.press("q"); h.waitFor("Quit calm?") }, func(h *harness, key string) { h.waitGone("Quit calm?") }},
 	}
 	for _, b := range keyTable {
 		for _, key := range b.keys {
