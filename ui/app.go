@@ -407,9 +407,9 @@ func (u *UI) setStatus(msg string) {
 	u.mu.Lock()
 	inc := u.incident
 	u.mu.Unlock()
-	u.status.mode = ""
+	u.status.mode, u.status.short = "", ""
 	if u.opts.ReadOnly {
-		u.status.mode = "[yellow]review (read-only)[-]  "
+		u.status.mode, u.status.short = "[yellow]review (read-only)[-]  ", "[yellow]review[-]  "
 	}
 	u.status.incident = inc.ID
 	u.status.title = strings.TrimSpace(plainTitle(inc.Title))

@@ -16,6 +16,7 @@ import (
 type statusBar struct {
 	*tview.Box
 	mode     string // tagged: "review (read-only)", or ""
+	short    string // mode in a narrow bar: "review"
 	incident string // the incident's ID, plain
 	title    string // its title, plain (control characters removed)
 	message  string // tagged
@@ -25,11 +26,15 @@ type statusBar struct {
 func newStatusBar() *statusBar { return &statusBar{Box: tview.NewBox()} }
 
 // minTitle is how much of the incident's title the hints leave it.
-const minTitle = 24
+const minTitle = 12
 
 // layout returns the bar's rows, as tagged text, for a width.
 func (s *statusBar) layout(width int) []string {
-	head := s.mode + "[::b]" + tview.Escape(s.incident) + "[::-]"
+	mode := s.mode
+	if width < 120 && s.short != "" {
+		mode = s.short
+	}
+	head := mode + "[::b]" + tview.Escape(s.incident) + "[::-]"
 	headWidth := tview.TaggedStringWidth(head)
 	// The first hint ("? keys") and the last ("q quit") stay; the others
 	// fill the room between them in the table's order.

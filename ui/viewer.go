@@ -35,6 +35,7 @@ type Viewer struct {
 	// guide is shown instead of "(empty)" until a document is set: what
 	// to do next on a first screen.
 	guide string
+	title string // the document's title, plain; Draw fits it to the width
 }
 
 // NewViewer returns a viewer with an empty document.
@@ -50,7 +51,7 @@ func (v *Viewer) SetDoc(d *Doc, follow bool) {
 	v.doc, v.top, v.cur, v.left, v.anchor, v.block, v.limit = d, 0, 0, 0, -1, nil, -1
 	v.guide = ""
 	v.follow = follow
-	v.SetTitle(" " + sanitizeTitle(d.Title) + " ")
+	v.title = plainTitle(d.Title)
 }
 
 // Doc returns the document shown.
@@ -184,6 +185,9 @@ func (v *Viewer) FindNext(forward bool) bool {
 
 // Draw draws the visible lines only.
 func (v *Viewer) Draw(screen tcell.Screen) {
+	// A long title keeps its start (the item's ID) and loses its end.
+	_, _, boxWidth, _ := v.GetRect()
+	v.SetTitle(" " + tview.Escape(runewidth.Truncate(v.title, max(boxWidth-4, 1), "…")) + " ")
 	v.DrawForSubclass(screen, v)
 	x, y, width, height := v.GetInnerRect()
 	v.height = height
