@@ -477,7 +477,7 @@ func (u *UI) closeDialog(name string) {
 
 func (u *UI) showHelp() {
 	tv := tview.NewTextView().SetDynamicColors(true).SetText(helpText(u.opts.ReadOnly))
-	tv.SetBorder(true).SetTitle(" keys ")
+	tv.SetBorder(true).SetTitle(" keys: esc closes, j k scroll ")
 	u.dialog("help", tv, 100, 40)
 	u.app.SetFocus(tv)
 }

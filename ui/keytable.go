@@ -80,10 +80,10 @@ func init() {
 		}},
 		{keys: []string{"m"}, scope: scopeItem, help: "next destructive-command marker", do: func(u *UI) { u.nextMarker(true) }},
 		{keys: []string{"M"}, scope: scopeItem, help: "previous destructive-command marker", do: func(u *UI) { u.nextMarker(false) }},
-		{keys: []string{"x"}, scope: scopeItem, help: "extract the {...} or [...] block around the cursor; again: one level in", hint: "extract", do: (*UI).extract},
+		{keys: []string{"x"}, scope: scopeItem, help: "extract the {...} or [...] block at the cursor; again: one level in", hint: "extract", do: (*UI).extract},
 		{keys: []string{"y"}, scope: scopeItem, help: "yank the block, the selection or the line to the clipboard", hint: "yank", do: (*UI).yank},
 		{keys: []string{"s"}, scope: scopeItem, help: "save the block or selection as a new capture (verified copies)", hint: "save", writes: true, do: (*UI).saveMarked},
-		{keys: []string{"e"}, scope: scopeItem, help: "edit the block, selection or item in $EDITOR; save it as a draft capture", writes: true, do: (*UI).editDraft},
+		{keys: []string{"e"}, scope: scopeItem, help: "edit the block, selection or item in $EDITOR, saved as a draft capture", writes: true, do: (*UI).editDraft},
 		{keys: []string{"D"}, scope: scopeItem, help: "diff: mark this item as before, then D on another", do: (*UI).diff},
 
 		{keys: []string{"j", "down"}, scope: scopeViewer, help: "next line", do: func(u *UI) { u.viewer.scroll(1) }},
@@ -112,7 +112,7 @@ func init() {
 		{keys: []string{"u"}, scope: scopeChecklist, help: "untick the last step (recorded, never erased)", writes: true, do: (*UI).untick},
 		{keys: []string{"n"}, scope: scopeChecklist, help: "write a note on the timeline", writes: true, do: (*UI).addNote},
 		{keys: []string{"L"}, scope: scopeChecklist, help: "choose another checklist", writes: true, do: (*UI).chooseChecklist},
-		{keys: []string{"a"}, scope: scopeChecklist, help: "run the current step's action (extract, edit a draft, compose the message)", do: (*UI).stepAction},
+		{keys: []string{"a"}, scope: scopeChecklist, help: "run the current step's action (extract, edit a draft, team message)", do: (*UI).stepAction},
 
 		{keys: []string{"enter"}, scope: scopeDialog, help: "choose", do: func(u *UI) { u.listDo(func(l *entryList, _ int) { l.choose() }, 0) }},
 		{keys: []string{"esc"}, scope: scopeDialog, help: "close", do: func(u *UI) { u.listDo(func(l *entryList, _ int) { l.done() }, 0) }},
