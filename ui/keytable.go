@@ -42,7 +42,6 @@ type binding struct {
 	help   string
 	hint   string // a word for the status bar, "" for none
 	writes bool   // it writes to the store: refused in review
-	live   bool   // hinted only outside review
 	review bool   // hinted only in review
 	do     func(u *UI)
 }
@@ -255,7 +254,7 @@ func (u *UI) listDo(f func(l *entryList, n int), n int) {
 func hints(review bool) []binding {
 	var out []binding
 	for _, b := range keyTable {
-		if b.hint == "" || review && (b.writes || b.live) || !review && b.review {
+		if b.hint == "" || review && b.writes || !review && b.review {
 			continue
 		}
 		out = append(out, b)
