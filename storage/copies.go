@@ -717,10 +717,17 @@ func (db *DB) WriteContent(ref string, from int64, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if path, _, err := db.checkRead(c); err != nil { // readcheck.go
+	return db.readContent(c, from, w, db.notice)
+}
+
+// readContent is WriteContent on a capture's record; notice hears which
+// copy is read when the store's is damaged.
+func (db *DB) readContent(c Capture, from int64, w io.Writer, notice func(string)) error {
+	if path, note, err := db.checkRead(c); err != nil { // readcheck.go
 		return err
 	} else if path != "" {
-		return writeCopy(path, from, w)
+		notice(note)
+		return writeCopy(path, from, c.SHA256, w)
 	}
 	var pos int64
 	return db.eachChunkFrom(c.Incident, c.ID, func(size int64) bool {
