@@ -68,6 +68,9 @@ type UI struct {
 	tabs      *tview.Pages
 	tabBar    *tview.TextView
 	layout    *responsive
+	main      *tview.Flex
+	noticeBar *tview.TextView // see notice.go
+	noticed   []string        // notices shown, in the event loop only
 
 	mu        sync.Mutex // guards what the poller and actions share
 	incident  storage.Incident
@@ -229,9 +232,11 @@ func (u *UI) build() {
 	u.bottom = tview.NewPages().
 		AddPage("prompt", u.prompt, true, false).
 		AddPage("status", u.status, true, true)
-	u.pages = tview.NewPages().AddPage("main", tview.NewFlex().SetDirection(tview.FlexRow).
+	u.main = tview.NewFlex().SetDirection(tview.FlexRow).
 		AddItem(u.layout, 0, 1, true).
-		AddItem(u.bottom, 1, 0, false), true, true)
+		AddItem(u.buildNoticeBar(), 0, 0, false). // notice.go: shown once there is one
+		AddItem(u.bottom, 1, 0, false)
+	u.pages = tview.NewPages().AddPage("main", u.main, true, true)
 	u.app.SetRoot(u.pages, true).SetFocus(u.viewer)
 	if u.opts.ReadOnly {
 		// Review starts from the timeline: what happened, in order.
