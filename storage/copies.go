@@ -695,6 +695,11 @@ func (db *DB) writeSums(incident string, sealing Capture) {
 			continue
 		}
 		_ = commitFile(f, filepath.Join(dir, "SHA256SUMS"))
+		if sealing.State == CaptureSealed {
+			if err := writeMeta(dir, sealing); err != nil { // meta.go
+				db.opts.Logf("the record of %s/%s beside its copy in %s: %v", incident, sealing.ID, dir, err)
+			}
+		}
 	}
 }
 
@@ -784,6 +789,7 @@ func (db *DB) Verify(incident string) (VerifyReport, error) {
 			if err := db.recordVerify(c); err != nil {
 				return rep, err
 			}
+			db.keepMeta(c) // meta.go: for captures sealed before it was kept
 		}
 		if err := db.checkSums(inc.ID, caps, &rep); err != nil {
 			return rep, err
