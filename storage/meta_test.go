@@ -79,8 +79,8 @@ func TestStoreLostWholeIsSalvagedWithItsRecords(t *testing.T) {
 			w, _ := json.Marshal(captureMeta(want))
 			t.Errorf("%s after salvage:\n%s\nwant\n%s", want.ID, g, w)
 		}
-		if got.VerifiedCopies() != 3 {
-			t.Errorf("%s after salvage has %d of 3 copies verified: %+v", want.ID, got.VerifiedCopies(), got.Copies)
+		if got.VerifiedCopies() != 3 || got.Devices() != want.Devices() {
+			t.Errorf("%s after salvage has %d of 3 copies verified, on %d devices (%d before): %+v", want.ID, got.VerifiedCopies(), got.Devices(), want.Devices(), got.Copies)
 		}
 		if b := content(t, s, inc.ID+"/"+want.ID); !bytes.Equal(b, contents[want.ID]) {
 			t.Errorf("%s after salvage: %d bytes, want %d", want.ID, len(b), len(contents[want.ID]))

@@ -297,7 +297,22 @@ func salvagedCopies(c *Capture, newStore string) {
 			c.Copies[i].Location = copyPath(newEvidenceDir(newStore), c.Incident, c.ID)
 		case CopyStore:
 			c.Copies[i].Location = newStore
+		default:
+			continue
 		}
+		// Their device is the new store's: counted as one place, as at seal.
+		c.Copies[i].Device = nearestDevice(c.Copies[i].Location)
+	}
+}
+
+// nearestDevice is deviceOf the path, or of the nearest folder above it
+// that exists (an evidence copy is copied into place after its record).
+func nearestDevice(path string) string {
+	for {
+		if d := deviceOf(path); d != "" || filepath.Dir(path) == path {
+			return d
+		}
+		path = filepath.Dir(path)
 	}
 }
 
