@@ -64,14 +64,14 @@ func TestDamagedStoreCopyIsReadAndSearchedFromAVerifiedCopy(t *testing.T) {
 		t.Fatal(err)
 	}
 	var data bytes.Buffer
-	for i := range 150_000 { // several chunks, and more hits than are held back
+	for i := range 150_000 { // several chunks
 		fmt.Fprintf(&data, "line %06d of the original document\n", i)
 	}
 	c := save(t, db, "original", data.Bytes())
 	queries := map[string]SearchQuery{
 		"one line":        {Pattern: "line 100000 of", Literal: true},
 		"every line":      {Pattern: "original"},
-		"the first dozen": {Pattern: "original", Limit: 12},
+		"the first dozen": {Pattern: "original", Limit: 12}, // more hits than are held back
 	}
 	before := map[string][]Match{}
 	for name, q := range queries {
