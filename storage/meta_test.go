@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // TestStoreLostWholeIsSalvagedWithItsRecords deletes the bbolt file of a
@@ -13,7 +14,9 @@ import (
 // interrupted: salvaged from the evidence folder alone, each comes back
 // with its title, source, times, warning, interrupted reason, bytes and
 // every copy (the mirror's checked again), from the records kept beside
-// the copies (0600, in both copy folders).
+// the copies (0600, in both copy folders); the incident keeps its title
+// and stays closed, from the timeline copy (its events' times, which are
+// the record's within moments).
 func TestStoreLostWholeIsSalvagedWithItsRecords(t *testing.T) {
 	dir, mirror := t.TempDir(), t.TempDir()
 	path := filepath.Join(dir, "calm.db")
@@ -55,6 +58,10 @@ func TestStoreLostWholeIsSalvagedWithItsRecords(t *testing.T) {
 			}
 		}
 	}
+	closed, err := db.CloseIncident(inc.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
 	db.Close()
 	os.Remove(path)
 
@@ -85,6 +92,9 @@ func TestStoreLostWholeIsSalvagedWithItsRecords(t *testing.T) {
 		if b := content(t, s, inc.ID+"/"+want.ID); !bytes.Equal(b, contents[want.ID]) {
 			t.Errorf("%s after salvage: %d bytes, want %d", want.ID, len(b), len(contents[want.ID]))
 		}
+	}
+	if got, err := s.Incident(inc.ID); err != nil || got.Title != closed.Title || got.Opened.Sub(closed.Opened).Abs() > time.Second || got.Closed.Sub(closed.Closed).Abs() > time.Second {
+		t.Errorf("the incident after salvage: %+v (%v), want %+v", got, err, closed)
 	}
 	if v, err := s.Verify(""); err != nil || len(v.Problems) != 0 || v.Copies != 9 {
 		t.Fatalf("verify after salvage: %+v, %v", v, err)
