@@ -685,6 +685,11 @@ func (db *DB) writeSums(incident string, sealing Capture) {
 		if err != nil {
 			continue
 		}
+		if sealing.State == CaptureSealed {
+			if err := writeMeta(dir, sealing, false); err != nil { // meta.go
+				db.opts.Logf("the record of %s/%s beside its copy in %s: %v", incident, sealing.ID, dir, err)
+			}
+		}
 		f, err := createTemp(dir, "SHA256SUMS")
 		if err != nil {
 			continue
@@ -695,11 +700,6 @@ func (db *DB) writeSums(incident string, sealing Capture) {
 			continue
 		}
 		_ = commitFile(f, filepath.Join(dir, "SHA256SUMS"))
-		if sealing.State == CaptureSealed {
-			if err := writeMeta(dir, sealing); err != nil { // meta.go
-				db.opts.Logf("the record of %s/%s beside its copy in %s: %v", incident, sealing.ID, dir, err)
-			}
-		}
 	}
 }
 

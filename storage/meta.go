@@ -38,16 +38,32 @@ func captureMeta(c Capture) Capture {
 	return m
 }
 
-// writeMeta writes a sealed capture's record beside its copy in dir:
-// a private temp file, fsynced, renamed, the folder fsynced. A failure
-// costs only what a salvage from evidence alone could restore.
-func writeMeta(dir string, c Capture) error {
+// writeMeta writes a sealed capture's record beside its copy in dir: a
+// private temp file, fsynced and renamed. The folder is fsynced by the
+// SHA256SUMS written next (syncDir: here), one fsync for both renames. A
+// failure costs only what a salvage from evidence alone could restore.
+func writeMeta(dir string, c Capture, syncDir bool) error {
 	data, err := json.MarshalIndent(captureMeta(c), "", "  ")
 	if err != nil {
 		return err
 	}
 	f, err := createTemp(dir, c.ID+metaSuffix)
 	if err != nil {
+		return err
+	}
+	if !syncDir {
+		if _, err = f.Write(append(data, '\n')); err == nil {
+			err = f.Sync()
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err == nil {
+			err = os.Rename(f.Name(), metaPath(dir, c.ID))
+		}
+		if err != nil {
+			os.Remove(f.Name())
+		}
 		return err
 	}
 	if _, err := f.Write(append(data, '\n')); err != nil {
@@ -70,7 +86,7 @@ func (db *DB) keepMeta(c Capture) {
 		}
 		dir := filepath.Dir(cp.Location)
 		if _, err := os.Lstat(metaPath(dir, c.ID)); os.IsNotExist(err) {
-			if err := writeMeta(dir, c); err != nil {
+			if err := writeMeta(dir, c, true); err != nil {
 				db.opts.Logf("the record of %s/%s beside its copy in %s: %v", c.Incident, c.ID, dir, err)
 			}
 		}
