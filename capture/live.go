@@ -28,6 +28,15 @@ type part struct {
 	j    *Journal
 	st   *recording
 	path string
+	cut  string // why the journal ended before the shell did
+}
+
+// journalCut says why a journal that failed ended early; "" if it did not.
+func journalCut(j *Journal) string {
+	if !j.Failed() {
+		return ""
+	}
+	return fmt.Sprintf("the journal could not be written (%s); output after that is not in this session", oneLine(j.Err().Error()))
 }
 
 // live is the recording a shell makes: the part it records into now, if
@@ -90,6 +99,7 @@ func (l *live) recording(now time.Time) *part {
 	if cur != nil && cur.j.Failed() {
 		fmt.Fprintf(l.o.Stderr, "\r\ncalm: NOT RECORDING from %s: the journal failed (%s); the session keeps what was written before; trying again every %s\r\n",
 			now.Format("15:04:05"), oneLine(cur.j.Err().Error()), retryRecording)
+		cur.cut = fmt.Sprintf("the journal could not be written from %s (%s); output after that is not in this session", now.Format("15:04:05"), oneLine(cur.j.Err().Error()))
 		l.stop()
 		l.lastTry = now
 		cur = nil

@@ -202,7 +202,11 @@ func finishPart(o ShellOptions, p part) {
 	if err := p.j.Close(); err != nil {
 		fmt.Fprintf(o.Stderr, "calm: the journal failed (%v); the session holds what was written before\r\n", err)
 	}
-	c, err := p.st.finish(p.j.Size())
+	cut := p.cut
+	if cut == "" {
+		cut = journalCut(p.j)
+	}
+	c, err := p.st.finish(p.j.Size(), cut)
 	if err != nil {
 		fmt.Fprintf(o.Stderr, "calm: recording stopped; the store did not take it (%s); everything is in %s\r\n", err, p.path)
 		return

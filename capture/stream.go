@@ -99,10 +99,10 @@ type storeError string
 
 func (e storeError) Error() string { return string(e) }
 
-// finish tells the store the journal is closed at size bytes. The store
-// seals the session in the background; the returned capture is the session
-// as it stands.
-func (r *recording) finish(size int64) (storage.Capture, error) {
+// finish tells the store the journal is closed at size bytes, cut short for
+// the reason given if cut is set. The store seals the session in the
+// background; the returned capture is the session as it stands.
+func (r *recording) finish(size int64, cut string) (storage.Capture, error) {
 	close(r.done)
 	<-r.stopped
 	if r.tryCreate() == "" {
@@ -112,5 +112,5 @@ func (r *recording) finish(size int64) (storage.Capture, error) {
 	r.mu.Lock()
 	c := *r.session
 	r.mu.Unlock()
-	return r.store.SealJournal(c.Incident, c.ID, size)
+	return r.store.SealJournal(c.Incident, c.ID, size, cut)
 }

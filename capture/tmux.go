@@ -179,7 +179,7 @@ reading:
 	if err := j.Close(); err != nil {
 		return storage.Capture{}, err
 	}
-	return st.finish(j.Size())
+	return st.finish(j.Size(), journalCut(j))
 }
 
 // PaneSize is a pane's width and height.

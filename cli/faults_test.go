@@ -198,6 +198,12 @@ func TestRecorderKilledLosesNothing(t *testing.T) {
 		if output.Len() > len(terminal) {
 			added++
 		}
+		// Cut short by the kill, it says so wherever it is listed.
+		if !bytes.HasSuffix(output.Bytes(), []byte("300000\r\n")) {
+			if why := fmt.Sprint(w.captureRecord(id)["interrupted"]); !strings.Contains(why, "was killed") {
+				t.Fatalf("%s was cut by the kill of its recorder but is sealed as %q", id, why)
+			}
+		}
 	}
 	t.Logf("%d sessions sealed, %d of them hold output the terminal had not been given yet", len(sealed), added)
 	if out, _, code := w.run(nil, "verify"); code != 0 {

@@ -115,7 +115,7 @@ func cmdImport(e *env, args []string) error {
 	if err := e.store.FollowJournal(c.Incident, c.ID); err != nil {
 		return err
 	}
-	if _, err := e.store.SealJournal(c.Incident, c.ID, j.Size()); err != nil {
+	if _, err := e.store.SealJournal(c.Incident, c.ID, j.Size(), ""); err != nil {
 		return err
 	}
 	c, err = storage.WaitSealed(e.store, c.Incident+"/"+c.ID, 10*time.Minute)

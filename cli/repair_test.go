@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -91,5 +92,52 @@ func TestShellRunsOnAFullDisk(t *testing.T) {
 	}
 	if !strings.Contains(shown, "after-the-room") || strings.Contains(shown, "before-the-room") {
 		t.Fatalf("the session holds %q: want what came once there was room, and nothing from before", shown)
+	}
+}
+
+// TestShellJournalFailingMidwaySaysWhereTheSessionEnds: a disk that fills
+// while the shell records cuts the session short; the session is sealed
+// interrupted, saying that the journal could not be written, so status,
+// verify and the exports do not present it as the whole session.
+func TestShellJournalFailingMidwaySaysWhereTheSessionEnds(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a tmpfs needs root (CI runs as root)")
+	}
+	disk := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=64m,mode=0700", "tmpfs", disk).CombinedOutput(); err != nil {
+		t.Fatalf("mount tmpfs: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", disk).Run() })
+	w := newWorld(t)
+	w.home = filepath.Join(disk, "home")
+	w.ok(nil, "incident", "new", "disk fills midway")
+	filler := filepath.Join(disk, "filler")
+	go func() {
+		time.Sleep(1500 * time.Millisecond)
+		f, _ := os.Create(filler)
+		for {
+			if _, err := f.Write(make([]byte, 64<<10)); err != nil {
+				break
+			}
+		}
+		f.Close()
+		time.Sleep(3 * time.Second)
+		os.Remove(filler)
+	}()
+	out, code := w.runShellWithin(60*time.Second, "", "--", "sh", "-c", "echo before-the-fill; sleep 3; seq 1 20000; sleep 7; echo after-the-room")
+	if code != 0 || !strings.Contains(out, "NOT RECORDING") {
+		t.Fatalf("exit %d; the shell should have said it stopped recording:\n%s", code, lastLines(out, 10))
+	}
+	var rec map[string]any
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if rec = w.captureRecord("s1"); rec["state"] == "sealed" {
+			break
+		}
+	}
+	if rec["state"] != "sealed" || !strings.Contains(fmt.Sprint(rec["interrupted"]), "could not be written") {
+		t.Fatalf("the session cut by the full disk is %v, interrupted %q: want sealed and saying the journal could not be written", rec["state"], rec["interrupted"])
+	}
+	if status := w.ok(nil, "status"); !strings.Contains(status, "INTERRUPTED (the journal could not be written") {
+		t.Fatalf("status does not say the session was cut:\n%s", status)
 	}
 }

@@ -119,7 +119,7 @@ func (b *BundleStore) CreateCapture(string, storage.NewCapture) (storage.Capture
 func (b *BundleStore) PutChunk(string, string, uint64, []byte) (uint64, error) { return 0, readOnly() }
 func (b *BundleStore) WaitCommitted(string, string, uint64) (uint64, error)    { return 0, readOnly() }
 func (b *BundleStore) FollowJournal(string, string) error                      { return readOnly() }
-func (b *BundleStore) SealJournal(string, string, int64) (storage.Capture, error) {
+func (b *BundleStore) SealJournal(string, string, int64, string) (storage.Capture, error) {
 	return storage.Capture{}, readOnly()
 }
 func (b *BundleStore) SealCapture(string, string, storage.Seal) (storage.Capture, error) {

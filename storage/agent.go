@@ -369,7 +369,7 @@ func (a *Agent) routes() http.Handler {
 			writeError(w, fmt.Errorf("size %q is not a journal size: %w", q(r, "size"), ErrInvalid))
 			return
 		}
-		v, err := db.SealJournal(q(r, "incident"), q(r, "capture"), size)
+		v, err := db.SealJournal(q(r, "incident"), q(r, "capture"), size, q(r, "cut"))
 		writeJSON(w, v, err)
 	})
 	mux.HandleFunc("GET /v1/captures", func(w http.ResponseWriter, r *http.Request) {

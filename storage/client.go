@@ -243,8 +243,8 @@ func (c *Client) FollowJournal(incident, session string) error {
 	return c.call("POST", "/v1/follow", url.Values{"incident": {incident}, "capture": {session}}, nil, nil)
 }
 
-func (c *Client) SealJournal(incident, session string, size int64) (cp Capture, err error) {
-	err = c.call("POST", "/v1/seal-journal", url.Values{"incident": {incident}, "capture": {session}, "size": {strconv.FormatInt(size, 10)}}, nil, &cp)
+func (c *Client) SealJournal(incident, session string, size int64, cut string) (cp Capture, err error) {
+	err = c.call("POST", "/v1/seal-journal", url.Values{"incident": {incident}, "capture": {session}, "size": {strconv.FormatInt(size, 10)}, "cut": {cut}}, nil, &cp)
 	return
 }
 

@@ -68,7 +68,7 @@ func (db *DB) FollowJournal(incident, session string) error {
 // at size bytes. The store takes the rest, checks its copies and seals the
 // session in the background; the size is recorded first, so an agent that
 // dies meanwhile finishes the work when it starts again.
-func (db *DB) SealJournal(incident, session string, size int64) (Capture, error) {
+func (db *DB) SealJournal(incident, session string, size int64, cut string) (Capture, error) {
 	c, err := db.Capture(incident + "/" + session)
 	if err != nil {
 		return c, err
@@ -93,6 +93,7 @@ func (db *DB) SealJournal(incident, session string, size int64) (Capture, error)
 				return err
 			}
 			cur.Recording.JournalSize = size
+			cur.Recording.Cut = cut
 			c = cur
 			return writeCapture(b, cur)
 		})
@@ -348,7 +349,8 @@ func (db *DB) followJournal(f *follower) error {
 				}
 				db.opts.Logf("session %s/%s: its recorder (pid %d) is gone; sealing the %d bytes of its journal", f.incident, f.capture, f.recorder, size)
 				final = size
-				if _, err := db.SealJournal(f.incident, f.capture, size); err != nil {
+				cut := fmt.Sprintf("its recorder, process %d, was killed; the session holds what its terminal had shown", f.recorder)
+				if _, err := db.SealJournal(f.incident, f.capture, size, cut); err != nil {
 					return err
 				}
 				continue
@@ -370,7 +372,11 @@ func (db *DB) followJournal(f *follower) error {
 	if err := db.deriveText(f.incident, f.capture); err != nil {
 		db.opts.Logf("%v", err) // search and view fall back to the stream
 	}
-	_, err = db.SealCapture(f.incident, f.capture, Seal{Chunks: chunks, Size: offset, SHA256: fmt.Sprintf("%x", sum.Sum(nil))})
+	seal := Seal{Chunks: chunks, Size: offset, SHA256: fmt.Sprintf("%x", sum.Sum(nil))}
+	if c, err := db.Capture(f.incident + "/" + f.capture); err == nil && c.Recording != nil {
+		seal.Interrupted = c.Recording.Cut
+	}
+	_, err = db.SealCapture(f.incident, f.capture, seal)
 	return err
 }
 

@@ -67,7 +67,7 @@ func TestSessionIsTakenFromItsJournalAndSealed(t *testing.T) {
 	if err := db.FollowJournal(c.Incident, c.ID); err != nil { // a heartbeat changes nothing
 		t.Fatal(err)
 	}
-	if _, err := db.SealJournal(c.Incident, c.ID, int64(len(journal))); err != nil {
+	if _, err := db.SealJournal(c.Incident, c.ID, int64(len(journal)), ""); err != nil {
 		t.Fatal(err)
 	}
 	sealed, err := WaitSealed(db, ref, 10*time.Second)
@@ -105,7 +105,7 @@ func TestClosedJournalIsSealedByTheNextAgent(t *testing.T) {
 	// first), so only the next one can take it.
 	f.Close()
 	os.Rename(f.Name(), f.Name()+".away")
-	if _, err := db.SealJournal(c.Incident, c.ID, int64(len(journal))); err != nil {
+	if _, err := db.SealJournal(c.Incident, c.ID, int64(len(journal)), ""); err != nil {
 		t.Fatal(err)
 	}
 	if err := db.Close(); err != nil {
@@ -147,18 +147,18 @@ func TestSealJournalRefusesAnotherEnd(t *testing.T) {
 	db := openTestDB(t)
 	c, f := newJournalSession(t, db, os.Getpid())
 	f.Write([]byte("0123456789"))
-	if _, err := db.SealJournal(c.Incident, c.ID, 10); err != nil {
+	if _, err := db.SealJournal(c.Incident, c.ID, 10, ""); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := WaitSealed(db, c.Incident+"/"+c.ID, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.SealJournal(c.Incident, c.ID, 10); err != nil {
+	if _, err := db.SealJournal(c.Incident, c.ID, 10, ""); err != nil {
 		t.Fatalf("sealing again with the same end: %v", err)
 	}
 	other, _ := newJournalSession(t, db, os.Getpid())
-	db.SealJournal(other.Incident, other.ID, 5)
-	if _, err := db.SealJournal(other.Incident, other.ID, 7); err == nil {
+	db.SealJournal(other.Incident, other.ID, 5, "")
+	if _, err := db.SealJournal(other.Incident, other.ID, 7, ""); err == nil {
 		t.Fatal("a second, different end was accepted")
 	}
 }
@@ -184,7 +184,7 @@ func TestSessionTextIsDerivedAtSealAndSearched(t *testing.T) {
 	c, f := newJournalSession(t, db, os.Getpid())
 	journal := "header\nalpha\nbeta\n"
 	f.WriteString(journal)
-	if _, err := db.SealJournal(c.Incident, c.ID, int64(len(journal))); err != nil {
+	if _, err := db.SealJournal(c.Incident, c.ID, int64(len(journal)), ""); err != nil {
 		t.Fatal(err)
 	}
 	sealed, err := WaitSealed(db, c.Incident+"/"+c.ID, 10*time.Second)
@@ -221,7 +221,7 @@ func TestAgentKilledAfterMovingTheJournalStillCountsTheEvidence(t *testing.T) {
 	if err := os.Rename(f.Name(), moved); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.SealJournal(c.Incident, c.ID, int64(len(journal))); err != nil {
+	if _, err := db.SealJournal(c.Incident, c.ID, int64(len(journal)), ""); err != nil {
 		t.Fatal(err)
 	}
 	sealed, err := WaitSealed(db, c.Incident+"/"+c.ID, 10*time.Second)

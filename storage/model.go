@@ -129,6 +129,9 @@ type Recording struct {
 	// Recorder is the recording process on Host: when it is gone without
 	// closing the journal (killed), the store seals what the journal holds.
 	Recorder int `json:"recorder,omitempty"`
+	// Cut says why the journal ended before the session did (the recorder
+	// killed, the journal unwritable); the session is sealed interrupted.
+	Cut string `json:"cut,omitempty"`
 }
 
 // VerifiedCopies counts the copies whose last read-back matched.

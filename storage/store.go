@@ -34,8 +34,10 @@ type Store interface {
 	// again is harmless: a recorder does, to keep a restarted agent following.
 	FollowJournal(incident, session string) error
 	// SealJournal says the recorder closed the journal at size bytes; the
-	// store takes the rest and seals the session in the background.
-	SealJournal(incident, session string, size int64) (Capture, error)
+	// store takes the rest and seals the session in the background. cut,
+	// when set, says why the journal ended before the session did (it could
+	// not be written): the session is sealed as interrupted, for that.
+	SealJournal(incident, session string, size int64, cut string) (Capture, error)
 	Captures(incident string) ([]Capture, error)
 	Capture(ref string) (Capture, error)
 	// WriteContent writes a capture's committed bytes from byte offset from,
