@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync/atomic"
 
 	"calm/capture"
 	"calm/sanitize"
@@ -74,7 +75,7 @@ func cmdSnap(e *env, args []string) error {
 	defer stop()
 	c, err := capture.SnapContext(ctx, e.store, *incident, *pane, strings.Join(fs.Args(), " "))
 	if err != nil && c.ID != "" && ctx.Err() != nil {
-		fmt.Fprintf(e.stderr, "calm: %s: saved %s/%s (%s, partial), %s\n", context.Cause(ctx), c.Incident, c.ID, humanBytes(c.Size), c.CopiesSummary())
+		fmt.Fprintf(e.stderr, "calm: interrupted by %s: saved %s/%s (%s, partial), %s\n", context.Cause(ctx), c.Incident, c.ID, humanBytes(c.Size), c.CopiesSummary())
 		return &exitError{code: exitCodeFor(caught)}
 	}
 	if err != nil {
@@ -202,16 +203,26 @@ func cmdClip(e *env, args []string) error {
 		fmt.Fprintf(e.stderr, "calm: %s (%s) %s\n", *out, humanBytes(int64(b.Len())), said)
 		return nil
 	}
+	// A Ctrl-C while the clipboard is read leaves with nothing saved
+	// (the clipboard is as it was); once it is read, it is stored whole,
+	// and a second Ctrl-C leaves.
+	var got atomic.Int64
+	got.Store(-1)
+	ctx, stop := interruptible(e, func(os.Signal) {
+		if n := got.Load(); n >= 0 {
+			fmt.Fprintf(e.stderr, "calm: finishing: storing the clipboard (%s); press Ctrl-C again to leave at once\n", humanBytes(n))
+		}
+	})
+	defer stop()
 	text, err := capture.ReadClipboard()
+	if ctx.Err() != nil {
+		fmt.Fprintf(e.stderr, "calm: interrupted by %s while reading the clipboard: nothing was saved, and the clipboard is as it was\n", context.Cause(ctx))
+		return &exitError{code: 130}
+	}
 	if err != nil {
 		return err
 	}
-	// The clipboard is all here: a Ctrl-C while it is stored finishes
-	// storing it, and a second one leaves.
-	_, stop := interruptible(e, func(os.Signal) {
-		fmt.Fprintf(e.stderr, "calm: finishing: storing the clipboard (%s); press Ctrl-C again to leave at once\n", humanBytes(int64(len(text))))
-	})
-	defer stop()
+	got.Store(int64(len(text)))
 	w, err := storage.NewCaptureWriter(e.store, *incident, storage.NewCapture{Title: strings.Join(fs.Args(), " "), Source: "clip"})
 	if err != nil {
 		return err

@@ -326,7 +326,7 @@ func interruptible(e *env, onFirst func(os.Signal)) (ctx context.Context, stop f
 				if onFirst != nil {
 					onFirst(s)
 				}
-				cancel(errors.New("interrupted by " + signalName(s)))
+				cancel(errors.New(signalName(s)))
 			case <-done:
 				return
 			}
