@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"regexp"
 	"strings"
 )
 
@@ -11,24 +12,94 @@ type keywordIndex struct {
 	byStart map[uint32][]int // keywords by their first three bytes
 	short   map[uint16][]int // keywords of two bytes
 	words   [][]byte         // lower case, two bytes or more
-	rulesOf [][]int          // the rules that use each keyword
+	rulesOf [][]keywordUse   // the rules that use each keyword
 	long    []bool           // the rules that reach longReach lines
-	// assign: the rules of gitleaks' semi-generic shape, NAME ... = VALUE,
-	// where the operator comes at most assignGap bytes after the keyword
-	// and NAME starts at most namePrefix bytes before it.
-	assign []bool
 }
 
-// The semi-generic rules' shape: (?i)[\w.-]{0,50}?(?:KEYWORD)(?:[ \t\w.-]{0,20})[\s'"]{0,3}(?:=|>|...
+// keywordUse is a rule that runs where a keyword is found. assign: the
+// keyword is the NAME of one of gitleaks' semi-generic rules, NAME ... =
+// VALUE, so the rule runs only where an operator can follow it (see
+// assignFollows), from at most namePrefix bytes before it.
+type keywordUse struct {
+	rule   int
+	assign bool
+}
+
+// The semi-generic rules' shape: (?i)[\w.-]{0,50}?(?:NAMES)(?:[ \t\w.-]{0,20})[\s'"]{0,3}(?:=|>|...
 const (
-	assignShape = `(?:=|>|:{1,3}=|\|\||:|=>|\?=|,)`
-	assignGap   = 24
-	namePrefix  = 64
+	assignGapShape = `(?:[ \t\w.-]{0,20})[\s'"]{0,3}`
+	assignShape    = `(?:=|>|:{1,3}=|\|\||:|=>|\?=|,)`
+	namePrefix     = 64
 )
 
-// assigned reports whether an assignment operator follows text[i].
-func assigned(text []byte, i int) bool {
-	return bytes.ContainsAny(text[i:min(i+assignGap, len(text))], "=>:|?,")
+// assignNames returns the alternatives of NAMES in a rule of the
+// semi-generic shape, matching a whole keyword; nil for other rules.
+func assignNames(re string) *regexp.Regexp {
+	end := strings.Index(re, assignGapShape+assignShape)
+	if end < 0 {
+		end = strings.Index(re, assignGapShape+")"+assignShape) // in a (?i:...) of its own
+	}
+	if end < 1 || re[end-1] != ')' {
+		return nil
+	}
+	depth := 0
+	for i := end - 1; i >= 0; i-- {
+		if i > 0 && re[i-1] == '\\' {
+			continue
+		}
+		switch re[i] {
+		case ')':
+			depth++
+		case '(':
+			depth--
+		}
+		if depth == 0 {
+			names, err := regexp.Compile(`^(?i:` + re[i:end] + `)$`)
+			if err != nil {
+				return nil
+			}
+			return names
+		}
+	}
+	return nil
+}
+
+// assignFollows reports whether text from i (just after a keyword) can go
+// on as the semi-generic shape does: up to 20 characters of [ \t\w.-], up
+// to 3 of [\s'"], then an operator. It errs towards yes: any non-ASCII
+// character counts as a name character ((?i)\w holds the Kelvin sign and
+// the long s), and \v as a space.
+func assignFollows(text []byte, i int) bool {
+	for name := 0; ; name++ {
+		for j := i; j < len(text) && j <= i+3; j++ {
+			if isOperatorStart(text[j]) {
+				return true
+			}
+			if !isAssignSpace(text[j]) {
+				break
+			}
+		}
+		if i >= len(text) || name == 20 || !isNameByte(text[i]) {
+			return false
+		}
+		i++
+		for i < len(text) && text[i]&0xc0 == 0x80 { // the rest of a character
+			i++
+		}
+	}
+}
+
+func isOperatorStart(b byte) bool {
+	return b == '=' || b == '>' || b == ':' || b == '|' || b == '?' || b == ','
+}
+
+func isAssignSpace(b byte) bool {
+	return b == ' ' || b == '\t' || b == '\n' || b == '\r' || b == '\f' || b == '\v' || b == '\'' || b == '"'
+}
+
+func isNameByte(b byte) bool {
+	return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' ||
+		b == '_' || b == '.' || b == '-' || b == ' ' || b == '\t' || b >= 0x80
 }
 
 // nextLine is where the line after the one holding text[i] starts.
@@ -47,10 +118,10 @@ func prefix3(b []byte) uint32 { return uint32(b[0]) | uint32(b[1])<<8 | uint32(b
 func newKeywordIndex(rules []rule) *keywordIndex {
 	k := &keywordIndex{byStart: map[uint32][]int{}, short: map[uint16][]int{}}
 	ids := map[string]int{}
-	k.long, k.assign = make([]bool, len(rules)), make([]bool, len(rules))
+	k.long = make([]bool, len(rules))
 	for ri, ru := range rules {
 		k.long[ri] = strings.Contains(ru.re.String(), `[\r\n]`)
-		k.assign[ri] = strings.Contains(ru.re.String(), assignShape)
+		names := assignNames(ru.re.String())
 		for _, w := range ru.keywords {
 			if len(w) < 2 {
 				panic("redaction keyword shorter than two bytes: " + w)
@@ -69,8 +140,10 @@ func newKeywordIndex(rules []rule) *keywordIndex {
 					k.byStart[prefix3([]byte(w))] = append(k.byStart[prefix3([]byte(w))], id)
 				}
 			}
-			if n := len(k.rulesOf[id]); n == 0 || k.rulesOf[id][n-1] != ri {
-				k.rulesOf[id] = append(k.rulesOf[id], ri)
+			if n := len(k.rulesOf[id]); n == 0 || k.rulesOf[id][n-1].rule != ri {
+				// A keyword outside NAMES (atlassian's ATATT3 token, a
+				// prefix such as live_) runs the rule wherever it is.
+				k.rulesOf[id] = append(k.rulesOf[id], keywordUse{rule: ri, assign: names != nil && names.MatchString(w)})
 			}
 		}
 	}
@@ -124,13 +197,14 @@ func (k *keywordIndex) windows(text []byte, nrules int) [][][2]int {
 				}
 			}
 			after := i + len(k.words[id])
-			for _, ri := range k.rulesOf[id] {
+			for _, use := range k.rulesOf[id] {
+				ri := use.rule
 				start, end := lineStart, shortEnd
 				if k.long[ri] {
 					end = longEnd
 				}
-				if k.assign[ri] {
-					if !assigned(text, after) {
+				if use.assign {
+					if !assignFollows(text, after) {
 						continue
 					}
 					start = max(lineStart, i-namePrefix)
