@@ -3,17 +3,19 @@ package report
 import (
 	"bytes"
 	"regexp"
+	"slices"
 	"strings"
 )
 
 // keywordIndex finds the rules' keywords in a text in one pass.
 type keywordIndex struct {
-	first2  [1 << 16]bool    // some keyword starts with these two bytes
-	byStart map[uint32][]int // keywords by their first three bytes
-	short   map[uint16][]int // keywords of two bytes
-	words   [][]byte         // lower case, two bytes or more
-	rulesOf [][]keywordUse   // the rules that use each keyword
-	long    []bool           // the rules that reach longReach lines
+	// byFirst2[two]: the keywords starting with the two bytes two (first
+	// byte low), as a range of ids sorted that way: byFirst2[two] to
+	// byFirst2[two+1].
+	byFirst2 []int32
+	words    [][]byte       // lower case ASCII, two bytes or more
+	rulesOf  [][]keywordUse // the rules that use each keyword
+	long     []bool         // the rules that reach longReach lines
 }
 
 // keywordUse is a rule that runs where a keyword is found. assign: the
@@ -113,18 +115,16 @@ func nextLine(text []byte, i int) int {
 	return len(text)
 }
 
-func prefix3(b []byte) uint32 { return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 }
-
 func newKeywordIndex(rules []rule) *keywordIndex {
-	k := &keywordIndex{byStart: map[uint32][]int{}, short: map[uint16][]int{}}
+	k := &keywordIndex{}
 	ids := map[string]int{}
 	k.long = make([]bool, len(rules))
 	for ri, ru := range rules {
 		k.long[ri] = strings.Contains(ru.re.String(), `[\r\n]`)
 		names := assignNames(ru.re.String())
 		for _, w := range ru.keywords {
-			if len(w) < 2 {
-				panic("redaction keyword shorter than two bytes: " + w)
+			if len(w) < 2 || !isASCII(w) {
+				panic("redaction keyword not of two ASCII bytes or more: " + w)
 			}
 			id, ok := ids[w]
 			if !ok {
@@ -132,13 +132,6 @@ func newKeywordIndex(rules []rule) *keywordIndex {
 				ids[w] = id
 				k.words = append(k.words, []byte(w))
 				k.rulesOf = append(k.rulesOf, nil)
-				two := uint16(w[0]) | uint16(w[1])<<8
-				k.first2[two] = true
-				if len(w) == 2 {
-					k.short[two] = append(k.short[two], id)
-				} else {
-					k.byStart[prefix3([]byte(w))] = append(k.byStart[prefix3([]byte(w))], id)
-				}
 			}
 			if n := len(k.rulesOf[id]); n == 0 || k.rulesOf[id][n-1].rule != ri {
 				// A keyword outside NAMES (atlassian's ATATT3 token, a
@@ -147,7 +140,87 @@ func newKeywordIndex(rules []rule) *keywordIndex {
 			}
 		}
 	}
+	// Ids sorted by their first two bytes, and where each pair starts.
+	first2 := func(w []byte) int { return int(w[0]) | int(w[1])<<8 }
+	order := make([]int, len(k.words))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return first2(k.words[a]) - first2(k.words[b]) })
+	words, rulesOf := make([][]byte, len(order)), make([][]keywordUse, len(order))
+	for i, id := range order {
+		words[i], rulesOf[i] = k.words[id], k.rulesOf[id]
+	}
+	k.words, k.rulesOf = words, rulesOf
+	k.byFirst2 = make([]int32, 1<<16+1)
+	for _, w := range k.words {
+		k.byFirst2[first2(w)+1]++
+	}
+	for i := 1; i < len(k.byFirst2); i++ {
+		k.byFirst2[i] += k.byFirst2[i-1]
+	}
 	return k
+}
+
+// hasFoldedPrefix reports whether text starts with w, ASCII case folded.
+func hasFoldedPrefix(text, w []byte) bool {
+	if len(text) < len(w) {
+		return false
+	}
+	for i, c := range w {
+		if asciiLower[text[i]] != c {
+			return false
+		}
+	}
+	return true
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// asciiLower folds ASCII letters, as the rules' (?i) does.
+var asciiLower = func() (t [256]byte) {
+	for b := range t {
+		t[b] = byte(b)
+		if b >= 'A' && b <= 'Z' {
+			t[b] = byte(b) + 'a' - 'A'
+		}
+	}
+	return t
+}()
+
+// The only characters outside ASCII that (?i) folds onto an ASCII letter.
+var (
+	kelvinSign = []byte("\u212a") // k
+	longS      = []byte("\u017f") // s
+)
+
+// foldedKeywordText is text as the keyword scan reads it: the Kelvin sign
+// and the long s as k and s, mapped back onto text (nil: text itself).
+func foldedKeywordText(text []byte) ([]byte, offsets) {
+	if !bytes.Contains(text, kelvinSign) && !bytes.Contains(text, longS) {
+		return text, nil
+	}
+	folded, at := make([]byte, 0, len(text)), make(offsets, 0, len(text))
+	for i := 0; i < len(text); i++ {
+		switch {
+		case bytes.HasPrefix(text[i:], kelvinSign):
+			folded, at = append(folded, 'k'), append(at, int32(i))
+			i += len(kelvinSign) - 1
+		case bytes.HasPrefix(text[i:], longS):
+			folded, at = append(folded, 's'), append(at, int32(i))
+			i += len(longS) - 1
+		default:
+			folded, at = append(folded, text[i]), append(at, int32(i))
+		}
+	}
+	return folded, at
 }
 
 // A rule reads the line holding its keyword and the next (a value may
@@ -166,24 +239,23 @@ func (k *keywordIndex) windows(text []byte, nrules int) [][][2]int {
 	if k == nil || len(text) < 2 || len(k.words) == 0 { // nil: a Redactor of no rules
 		return out
 	}
-	lower := bytes.ToLower(text)
+	folded, at := foldedKeywordText(text)
+	inText := func(i int) int { // where folded[i] is in text
+		if i >= len(folded) {
+			return len(text)
+		}
+		return at.of(i)
+	}
 	lineStart, lineEnd := -1, -1 // of the line holding the last hit
 	var shortEnd, longEnd int    // the windows' ends for that line
-	for i := 0; i+2 <= len(lower); i++ {
-		two := uint16(lower[i]) | uint16(lower[i+1])<<8
-		if !k.first2[two] {
-			continue
-		}
-		ids := k.short[two]
-		if i+3 <= len(lower) {
-			if long, ok := k.byStart[prefix3(lower[i:])]; ok {
-				ids = append(ids[:len(ids):len(ids)], long...)
-			}
-		}
-		for _, id := range ids {
-			if !bytes.HasPrefix(lower[i:], k.words[id]) {
+	for fi := 0; fi+2 <= len(folded); fi++ {
+		two := int(asciiLower[folded[fi]]) | int(asciiLower[folded[fi+1]])<<8
+		for id := k.byFirst2[two]; id < k.byFirst2[two+1]; id++ {
+			w := k.words[id]
+			if !hasFoldedPrefix(folded[fi:], w) {
 				continue
 			}
+			i := inText(fi)
 			if i >= lineEnd {
 				lineStart = bytes.LastIndexByte(text[:i], '\n') + 1
 				lineEnd = nextLine(text, i)
@@ -196,7 +268,7 @@ func (k *keywordIndex) windows(text []byte, nrules int) [][][2]int {
 					longEnd = nextLine(text, longEnd)
 				}
 			}
-			after := i + len(k.words[id])
+			after := inText(fi + len(w))
 			for _, use := range k.rulesOf[id] {
 				ri := use.rule
 				start, end := lineStart, shortEnd
@@ -207,7 +279,9 @@ func (k *keywordIndex) windows(text []byte, nrules int) [][][2]int {
 					if !assignFollows(text, after) {
 						continue
 					}
-					start = max(lineStart, i-namePrefix)
+					if at == nil { // else a name may hold 3-byte Kelvin signs
+						start = max(lineStart, i-namePrefix)
+					}
 				}
 				ws := out[ri]
 				if n := len(ws); n > 0 && ws[n-1][1] >= start {

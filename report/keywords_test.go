@@ -127,3 +127,24 @@ func TestAssignFilterFindsWhatEveryLineWithAKeywordHolds(t *testing.T) {
 		t.Fatalf("with the filter %d secrets found, without %d", len(got), len(want))
 	}
 }
+
+// (?i) folds the Kelvin sign onto k and the long s onto s: a keyword
+// spelled with them still runs its rules (it did not before), and the
+// windows land on the text.
+func TestKeywordsSpelledWithCharactersThatFoldOntoLettersAreFound(t *testing.T) {
+	r, err := NewRedactor(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range []string{
+		"DB_\u017fECRET=Zq7hunter99\n",
+		"x\nto\u212aen: Zq7hunter99\n",
+		// A name of 3-byte Kelvin signs reaches further back than ASCII.
+		strings.Repeat("\u212a", 40) + "_AWS_SECRET_ACCESS_KEY: Zq7hunter99\n",
+	} {
+		got, n := r.RedactString(line)
+		if n == 0 || strings.Contains(got, "Zq7hunter99") {
+			t.Errorf("%q redacted as %q", line, got)
+		}
+	}
+}

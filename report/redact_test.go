@@ -87,3 +87,13 @@ func TestConfiguredPatternsAndCleanTextUntouched(t *testing.T) {
 		t.Fatalf("bad pattern: %v", err)
 	}
 }
+
+func TestLastIndexIsBytesLastIndex(t *testing.T) {
+	for _, c := range []struct{ b, sep string }{
+		{"", "ab"}, {"ab", "ab"}, {"xxabyyabzz", "ab"}, {"aaaa", "aa"}, {"-----BEGIN x -----BEGIN ", "-----BEGIN "}, {"abc", "d"},
+	} {
+		if got, want := lastIndex([]byte(c.b), []byte(c.sep)), strings.LastIndex(c.b, c.sep); got != want {
+			t.Errorf("lastIndex(%q, %q) = %d, want %d", c.b, c.sep, got, want)
+		}
+	}
+}

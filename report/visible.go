@@ -25,25 +25,23 @@ type storedString struct {
 // sequences, other C0 controls and DEL are not. 8-bit C1 bytes are left as
 // text: in UTF-8 they are continuation bytes.
 func read(stored []byte) reading {
-	plain := true
-	for _, b := range stored {
-		if b < 0x20 && b != '\t' && b != '\n' && b != '\r' || b == 0x7f {
-			plain = false
-			break
-		}
-	}
-	if plain {
+	if textRun(stored, 0) == len(stored) {
 		return reading{text: stored} // most output: the text is the stored form
 	}
 	r := reading{text: make([]byte, 0, len(stored)), at: make(offsets, 0, len(stored))}
 	for i := 0; i < len(stored); {
-		b := stored[i]
-		if b != 0x1b {
-			if b >= 0x20 && b != 0x7f || b == '\t' || b == '\n' || b == '\r' {
-				r.text = append(r.text, b)
-				r.at = append(r.at, int32(i))
+		if j := textRun(stored, i); j > i {
+			n := len(r.text)
+			r.text = append(r.text, stored[i:j]...)
+			r.at = r.at[:n+j-i] // its capacity is len(stored)
+			for k := range r.at[n:] {
+				r.at[n+k] = int32(i + k)
 			}
-			i++
+			i = j
+			continue
+		}
+		if stored[i] != 0x1b {
+			i++ // a control
 			continue
 		}
 		start := i
@@ -86,6 +84,21 @@ func read(stored []byte) reading {
 	}
 	return r
 }
+
+// textRun returns where the run of text bytes from stored[i] ends.
+func textRun(stored []byte, i int) int {
+	for i < len(stored) && isTextByte[stored[i]] {
+		i++
+	}
+	return i
+}
+
+var isTextByte = func() (t [256]bool) {
+	for b := range t {
+		t[b] = b >= 0x20 && b != 0x7f || b == '\t' || b == '\n' || b == '\r'
+	}
+	return t
+}()
 
 // inString reports whether stored range [a, b) touches a string sequence.
 func (r *reading) inString(a, b int) bool {
