@@ -13,9 +13,13 @@ type keywordIndex struct {
 	// byte low), as a range of ids sorted that way: byFirst2[two] to
 	// byFirst2[two+1].
 	byFirst2 []int32
-	words    [][]byte       // lower case ASCII, two bytes or more
-	rulesOf  [][]keywordUse // the rules that use each keyword
-	long     []bool         // the rules that reach longReach lines
+	// A quick no for most places: the pairs that are whole keywords, and
+	// the first three bytes of longer ones hashed, as bit sets that stay
+	// in the CPU's nearest cache.
+	pairs, triples [1 << 16 / 64]uint64
+	words          [][]byte       // lower case ASCII, two bytes or more
+	rulesOf        [][]keywordUse // the rules that use each keyword
+	long           []bool         // the rules that reach longReach lines
 }
 
 // keywordUse is a rule that runs where a keyword is found. assign: the
@@ -155,12 +159,23 @@ func newKeywordIndex(rules []rule) *keywordIndex {
 	k.byFirst2 = make([]int32, 1<<16+1)
 	for _, w := range k.words {
 		k.byFirst2[first2(w)+1]++
+		if len(w) == 2 {
+			setBit(&k.pairs, first2(w))
+		} else {
+			setBit(&k.triples, hash3(w[0], w[1], w[2]))
+		}
 	}
 	for i := 1; i < len(k.byFirst2); i++ {
 		k.byFirst2[i] += k.byFirst2[i-1]
 	}
 	return k
 }
+
+func hash3(a, b, c byte) int { return (int(a)*0x9e5 ^ int(b)*0x3b ^ int(c)) & (1<<16 - 1) }
+
+func setBit(set *[1 << 16 / 64]uint64, i int) { set[i/64] |= 1 << (i % 64) }
+
+func hasBit(set *[1 << 16 / 64]uint64, i int) bool { return set[i/64]&(1<<(i%64)) != 0 }
 
 // hasFoldedPrefix reports whether text starts with w, ASCII case folded.
 func hasFoldedPrefix(text, w []byte) bool {
@@ -207,17 +222,18 @@ func foldedKeywordText(text []byte) ([]byte, offsets) {
 	if !bytes.Contains(text, kelvinSign) && !bytes.Contains(text, longS) {
 		return text, nil
 	}
-	folded, at := make([]byte, 0, len(text)), make(offsets, 0, len(text))
+	folded, at := make([]byte, 0, len(text)), offsets{}
 	for i := 0; i < len(text); i++ {
+		at = at.add(len(folded), i)
 		switch {
 		case bytes.HasPrefix(text[i:], kelvinSign):
-			folded, at = append(folded, 'k'), append(at, int32(i))
+			folded = append(folded, 'k')
 			i += len(kelvinSign) - 1
 		case bytes.HasPrefix(text[i:], longS):
-			folded, at = append(folded, 's'), append(at, int32(i))
+			folded = append(folded, 's')
 			i += len(longS) - 1
 		default:
-			folded, at = append(folded, text[i]), append(at, int32(i))
+			folded = append(folded, text[i])
 		}
 	}
 	return folded, at
@@ -249,7 +265,11 @@ func (k *keywordIndex) windows(text []byte, nrules int) [][][2]int {
 	lineStart, lineEnd := -1, -1 // of the line holding the last hit
 	var shortEnd, longEnd int    // the windows' ends for that line
 	for fi := 0; fi+2 <= len(folded); fi++ {
-		two := int(asciiLower[folded[fi]]) | int(asciiLower[folded[fi+1]])<<8
+		a, b := asciiLower[folded[fi]], asciiLower[folded[fi+1]]
+		two := int(a) | int(b)<<8
+		if !hasBit(&k.pairs, two) && (fi+3 > len(folded) || !hasBit(&k.triples, hash3(a, b, asciiLower[folded[fi+2]]))) {
+			continue
+		}
 		for id := k.byFirst2[two]; id < k.byFirst2[two+1]; id++ {
 			w := k.words[id]
 			if !hasFoldedPrefix(folded[fi:], w) {

@@ -28,15 +28,11 @@ func read(stored []byte) reading {
 	if textRun(stored, 0) == len(stored) {
 		return reading{text: stored} // most output: the text is the stored form
 	}
-	r := reading{text: make([]byte, 0, len(stored)), at: make(offsets, 0, len(stored))}
+	r := reading{text: make([]byte, 0, len(stored)), at: offsets{}}
 	for i := 0; i < len(stored); {
 		if j := textRun(stored, i); j > i {
-			n := len(r.text)
+			r.at = r.at.add(len(r.text), i)
 			r.text = append(r.text, stored[i:j]...)
-			r.at = r.at[:n+j-i] // its capacity is len(stored)
-			for k := range r.at[n:] {
-				r.at[n+k] = int32(i + k)
-			}
 			i = j
 			continue
 		}
@@ -109,23 +105,41 @@ func (r *reading) inString(a, b int) bool {
 // payloads is the string sequences' payloads as one text, a line each,
 // mapped like the text (the line ends added between them map to -1).
 func (r *reading) payloads(stored []byte) (text []byte, at offsets) {
+	at = offsets{}
 	for _, s := range r.strings {
-		for i := s.payStart; i < s.payEnd; i++ {
-			text = append(text, stored[i])
-			at = append(at, int32(i))
-		}
+		at = at.add(len(text), s.payStart)
+		text = append(text, stored[s.payStart:s.payEnd]...)
+		at = at.add(len(text), -1)
 		text = append(text, '\n')
-		at = append(at, -1)
 	}
 	return text, at
 }
 
-// offsets maps a text's bytes to where they are stored; nil: the same place.
-type offsets []int32
+// offsets maps a text's bytes to where they are stored, as runs of bytes
+// stored one after another (a text holds few: one per escape sequence);
+// nil: the same place.
+type offsets []offsetRun
+
+// offsetRun: the text from byte text on, up to the next run, is stored from
+// byte stored on; stored -1: nowhere (a line end added between payloads).
+type offsetRun struct{ text, stored int32 }
 
 func (o offsets) of(i int) int {
 	if o == nil {
 		return i
 	}
-	return int(o[i])
+	k := sort.Search(len(o), func(k int) bool { return int(o[k].text) > i }) - 1
+	if o[k].stored < 0 {
+		return -1
+	}
+	return int(o[k].stored) + i - int(o[k].text)
+}
+
+// add maps the text from byte t on to the stored bytes from s on (-1:
+// nowhere, for one byte).
+func (o offsets) add(t, s int) offsets {
+	if n := len(o); n > 0 && s >= 0 && o[n-1].stored >= 0 && int(o[n-1].stored)+t-int(o[n-1].text) == s {
+		return o // the last run goes on
+	}
+	return append(o, offsetRun{int32(t), int32(s)})
 }
