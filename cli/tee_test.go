@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	mrand "math/rand"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -71,7 +70,7 @@ func TestTeeSurvivesAgentKills(t *testing.T) {
 	// kills land at every stage: streaming, commit, seal.
 	cmd, out, errs := w.pacedTee(t, input, 512<<10, 40*time.Millisecond, "under fire")
 	kills := 0
-	r := mrand.New(mrand.NewSource(time.Now().UnixNano()))
+	r := faultRand(t)
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	var err error

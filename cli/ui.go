@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"sync"
+	"time"
 
 	"calm/report"
 	"calm/storage"
@@ -51,19 +52,21 @@ func runUI(e *env, incident string, review bool) error {
 		Checklists:      e.cfg.checklistDirs(),
 		Redact:          e.cfg.Redact,
 		Webhook:         e.cfg.Webhook,
+		IdleLimit:       time.Duration(e.cfg.IdleTimeLimit * float64(time.Second)),
 	})
 	if err != nil {
 		return err
 	}
 	if c, ok := e.store.(*storage.Client); ok && c.Notice != nil {
-		// Nothing may write over the screen: a damaged store copy is said
-		// once the TUI is gone.
+		// Nothing may write over the screen: a damaged store copy is shown
+		// inside the TUI as it is read, and said again once it is gone.
 		say, notes := c.Notice, []string{}
 		var mu sync.Mutex
 		c.Notice = func(n string) {
 			mu.Lock()
 			notes = append(notes, n)
 			mu.Unlock()
+			u.Notice(n)
 		}
 		defer func() {
 			mu.Lock()
