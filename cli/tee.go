@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"calm/storage"
 )
 
@@ -120,6 +122,7 @@ copying:
 		}
 	}
 	close(full)
+	releaseStdout(e.stdout)
 
 	// The signal that ended the upstream or the downstream may arrive just
 	// after the EOF or EPIPE it caused.
@@ -169,6 +172,22 @@ copying:
 		return &exitError{code: 1}
 	}
 	return nil
+}
+
+// releaseStdout gives the downstream its end of file as soon as the copy
+// ends, not after the store has sealed the capture: standard output
+// becomes /dev/null, so nothing opened later can take its place.
+func releaseStdout(w io.Writer) {
+	f, ok := w.(*os.File)
+	if !ok {
+		return
+	}
+	null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		return // the downstream gets its EOF when tee exits
+	}
+	defer null.Close()
+	unix.Dup2(int(null.Fd()), int(f.Fd()))
 }
 
 // teeStore stores what tee copies, beside the copy loop: stdout never waits

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -329,4 +330,57 @@ func countProcesses(s string) int {
 		}
 	}
 	return n
+}
+
+// The downstream of calm tee reads its end of file when the copy ends, not
+// when the store is done: here the agent is stopped until the downstream
+// has read everything, so tee cannot have sealed the capture yet.
+func TestTeeDownstreamGetsEOFWithoutWaitingForTheStore(t *testing.T) {
+	w := newWorld(t)
+	w.ok(nil, "incident", "new", "slow store")
+	pid := w.agentPID()
+	if pid == 0 {
+		t.Fatal("no agent")
+	}
+	syscall.Kill(pid, syscall.SIGSTOP)
+	defer syscall.Kill(pid, syscall.SIGCONT)
+	// Less than tee's buffers hold whatever the size of its reads: with the
+	// store held, a longer stream waits for it (memory stays bounded).
+	input := shellText(16<<10, 24)
+	cmd := w.cmd("tee", "held")
+	cmd.Stdin = bytes.NewReader(input)
+	var errs lockedBuffer
+	cmd.Stderr = &errs
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	read := make(chan []byte, 1)
+	go func() {
+		b, _ := io.ReadAll(stdout)
+		read <- b
+	}()
+	exited := make(chan error, 1)
+	var out []byte
+	select {
+	case out = <-read:
+	case <-time.After(time.Minute):
+		syscall.Kill(pid, syscall.SIGCONT)
+		t.Fatal("the downstream got no end of file while the store was held")
+	}
+	go func() { exited <- cmd.Wait() }()
+	if !bytes.Equal(out, input) {
+		t.Fatalf("the downstream read %d of %d bytes", len(out), len(input))
+	}
+	syscall.Kill(pid, syscall.SIGCONT)
+	if err := <-exited; err != nil {
+		t.Fatalf("tee: %v: %s", err, errs.String())
+	}
+	m := savedRe.FindStringSubmatch(errs.String())
+	if m == nil || w.ok(nil, "show", m[1]) != string(input) {
+		t.Fatalf("tee said %q; the capture is not the input", errs.String())
+	}
 }

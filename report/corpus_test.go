@@ -291,3 +291,88 @@ func TestSecretsSplitAcrossManyEventsOfABigSessionAreRedacted(t *testing.T) {
 		t.Fatalf("%d of %d lines survive", got, len(keys))
 	}
 }
+
+// straddling is every rule's sample, plain and coloured, after filler lines
+// so that byte redactWindow, where a stream is first redacted, falls in
+// the middle of its first secret; and the secrets.
+func straddling() (texts []string, secrets [][]string) {
+	for _, ru := range builtinRules {
+		plain, sec := sampleInput(ru.sample)
+		for _, sample := range []string{plain, coloured(plain, sec)} {
+			half := sec[0][:len(sec[0])/2]
+			into := strings.Index(sample, half) + len(half) // the boundary, in the sample
+			var b strings.Builder
+			for n := 0; b.Len() < redactWindow-into-200; n++ {
+				fmt.Fprintf(&b, "%06d INFO GET /api/v1/orders status=200\n", n)
+			}
+			b.WriteString(strings.Repeat("x", redactWindow-into-b.Len()-1) + "\n")
+			b.WriteString(sample + "\n")
+			for n := 0; n < 2000; n++ {
+				fmt.Fprintf(&b, "%06d INFO done\n", n)
+			}
+			texts, secrets = append(texts, b.String()), append(secrets, sec)
+		}
+	}
+	return texts, secrets
+}
+
+// A secret whose bytes arrive on both sides of the place where a stream is
+// first redacted (the end of its first window) is found whole: in a plain
+// capture written in 4 KiB writes, the last of the window ending inside the
+// secret, and in a session whose output event ends there.
+func TestSecretsStraddlingTheStreamsWindowAreRedacted(t *testing.T) {
+	red, err := NewRedactor(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	db, err := storage.Open(storage.Options{Path: filepath.Join(dir, "calm.db"), EvidenceDir: filepath.Join(dir, "evidence"), StrictMode: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	texts, secrets := straddling()
+	for i, text := range texts {
+		if half := secrets[i][0][:len(secrets[i][0])/2]; !strings.HasSuffix(text[:redactWindow], half) {
+			t.Fatalf("sample %d: the window ends at %q, not in the secret", i, text[redactWindow-20:redactWindow])
+		}
+		var out bytes.Buffer
+		rw := newRedactingWriter(&out, red)
+		for pos := 0; pos < len(text); {
+			n := min(4096, redactWindow-pos)
+			if pos >= redactWindow {
+				n = min(4096, len(text)-pos)
+			}
+			rw.Write([]byte(text[pos : pos+n]))
+			pos += n
+		}
+		if err := rw.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if l := leaks(t, "capture.txt", out.Bytes(), secrets[i]); len(l) > 0 || rw.count() != len(secrets[i]) {
+			t.Errorf("sample %d in a capture: %d of %d secrets redacted, leaks %v", i, rw.count(), len(secrets[i]), l)
+		}
+
+		var cast strings.Builder
+		cast.WriteString(`{"version": 2, "width": 80, "height": 24, "timestamp": 1795701600}` + "\n")
+		for pos, at := 0, 0.0; pos < len(text); at += 0.01 {
+			n := min(4096, redactWindow-pos)
+			if pos >= redactWindow {
+				n = min(4096, len(text)-pos)
+			}
+			ev, _ := json.Marshal([]any{at, "o", text[pos : pos+n]})
+			cast.Write(ev)
+			cast.WriteByte('\n')
+			pos += n
+		}
+		c := save(t, db, storage.NewCapture{Title: fmt.Sprintf("sample %d", i), Source: storage.SourceSession, Recording: &storage.Recording{Command: "bash", Cols: 80, Rows: 24}}, cast.String())
+		out.Reset()
+		n, err := Cast(db, c, &out, red)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l := leaks(t, c.ID+".cast", out.Bytes(), secrets[i]); len(l) > 0 || n != len(secrets[i]) {
+			t.Errorf("sample %d in a session: %d of %d secrets redacted, leaks %v", i, n, len(secrets[i]), l)
+		}
+	}
+}

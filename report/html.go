@@ -209,7 +209,11 @@ func HTML(s storage.Store, r Record, w io.Writer, red *Redactor, now time.Time, 
 		PlayerJS:      template.JS(mustRead("player/asciinema-player.min.js")),
 		AppJS:         template.JS(mustRead("htmlpage/app.js")),
 	}
-	page.Summary = summaryFacts(rec)
+	page.Summary = summaryFacts(rec, summaryStyle{
+		text:   clean,
+		at:     func(t time.Time) string { return utc(t) + " UTC" },
+		strong: func(s string) string { return s },
+	})
 
 	from, to := ActivitySpan(inc, r.Captures, r.Events, time.Time{})
 	act := NewActivity(from, to, stripBuckets)
@@ -342,52 +346,6 @@ func HTML(s storage.Store, r Record, w io.Writer, red *Redactor, now time.Time, 
 		return count, fmt.Errorf("write the page: %w", err)
 	}
 	return count, nil
-}
-
-// summaryFacts are the postmortem's summary lines.
-func summaryFacts(r Record) []fact {
-	inc := r.Incident
-	f := []fact{{"What happened", clean(inc.Title)}}
-	if notes := r.Notes(); len(notes) > 0 {
-		f = append(f, fact{"First note", clean(notes[0].Text)})
-	}
-	f = append(f, fact{"Opened", utc(inc.Opened) + " UTC"})
-	first, resolved := r.FirstCapture(), r.Resolved()
-	if !first.IsZero() {
-		f = append(f, fact{"First capture", utc(first) + " UTC"})
-	}
-	switch {
-	case resolved.IsZero():
-		f = append(f, fact{"Resolved", "not yet"})
-	case inc.IsOpen():
-		f = append(f, fact{"Resolved", utc(resolved) + " UTC (last checklist step)"})
-	default:
-		f = append(f, fact{"Resolved", utc(resolved) + " UTC (incident closed)"})
-	}
-	if !first.IsZero() && !resolved.IsZero() {
-		f = append(f, fact{"Time from first capture to resolution", duration(resolved.Sub(first))})
-	}
-	verified, failed := 0, 0
-	for _, c := range r.Captures {
-		for _, cp := range c.Copies {
-			switch cp.State {
-			case storage.CopyVerified:
-				verified++
-			case storage.CopyPending:
-			default:
-				failed++
-			}
-		}
-	}
-	caps := fmt.Sprintf("%d, with %d verified copies", len(r.Captures), verified)
-	if failed > 0 {
-		caps += fmt.Sprintf(" and %d failed", failed)
-	}
-	f = append(f, fact{"Captures", caps})
-	if m := r.Markers(); len(m) > 0 {
-		f = append(f, fact{"Destructive commands seen", fmt.Sprint(len(m))})
-	}
-	return f
 }
 
 // idleGap is a pause longer than the replay's idle limit: the player

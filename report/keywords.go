@@ -2,33 +2,110 @@ package report
 
 import (
 	"bytes"
+	"regexp"
+	"slices"
 	"strings"
 )
 
 // keywordIndex finds the rules' keywords in a text in one pass.
 type keywordIndex struct {
-	first2  [1 << 16]bool    // some keyword starts with these two bytes
-	byStart map[uint32][]int // keywords by their first three bytes
-	short   map[uint16][]int // keywords of two bytes
-	words   [][]byte         // lower case, two bytes or more
-	rulesOf [][]int          // the rules that use each keyword
-	long    []bool           // the rules that reach longReach lines
-	// assign: the rules of gitleaks' semi-generic shape, NAME ... = VALUE,
-	// where the operator comes at most assignGap bytes after the keyword
-	// and NAME starts at most namePrefix bytes before it.
-	assign []bool
+	// byFirst2[two]: the keywords starting with the two bytes two (first
+	// byte low), as a range of ids sorted that way: byFirst2[two] to
+	// byFirst2[two+1].
+	byFirst2 []int32
+	// A quick no for most places: the pairs that are whole keywords, and
+	// the first three bytes of longer ones hashed, as bit sets that stay
+	// in the CPU's nearest cache.
+	pairs, triples [1 << 16 / 64]uint64
+	words          [][]byte       // lower case ASCII, two bytes or more
+	rulesOf        [][]keywordUse // the rules that use each keyword
+	long           []bool         // the rules that reach longReach lines
 }
 
-// The semi-generic rules' shape: (?i)[\w.-]{0,50}?(?:KEYWORD)(?:[ \t\w.-]{0,20})[\s'"]{0,3}(?:=|>|...
+// keywordUse is a rule that runs where a keyword is found. assign: the
+// keyword is the NAME of one of gitleaks' semi-generic rules, NAME ... =
+// VALUE, so the rule runs only where an operator can follow it (see
+// assignFollows), from at most namePrefix bytes before it.
+type keywordUse struct {
+	rule   int
+	assign bool
+}
+
+// The semi-generic rules' shape: (?i)[\w.-]{0,50}?(?:NAMES)(?:[ \t\w.-]{0,20})[\s'"]{0,3}(?:=|>|...
 const (
-	assignShape = `(?:=|>|:{1,3}=|\|\||:|=>|\?=|,)`
-	assignGap   = 24
-	namePrefix  = 64
+	assignGapShape = `(?:[ \t\w.-]{0,20})[\s'"]{0,3}`
+	assignShape    = `(?:=|>|:{1,3}=|\|\||:|=>|\?=|,)`
+	namePrefix     = 64
 )
 
-// assigned reports whether an assignment operator follows text[i].
-func assigned(text []byte, i int) bool {
-	return bytes.ContainsAny(text[i:min(i+assignGap, len(text))], "=>:|?,")
+// assignNames returns the alternatives of NAMES in a rule of the
+// semi-generic shape, matching a whole keyword; nil for other rules.
+func assignNames(re string) *regexp.Regexp {
+	end := strings.Index(re, assignGapShape+assignShape)
+	if end < 0 {
+		end = strings.Index(re, assignGapShape+")"+assignShape) // in a (?i:...) of its own
+	}
+	if end < 1 || re[end-1] != ')' {
+		return nil
+	}
+	depth := 0
+	for i := end - 1; i >= 0; i-- {
+		if i > 0 && re[i-1] == '\\' {
+			continue
+		}
+		switch re[i] {
+		case ')':
+			depth++
+		case '(':
+			depth--
+		}
+		if depth == 0 {
+			names, err := regexp.Compile(`^(?i:` + re[i:end] + `)$`)
+			if err != nil {
+				return nil
+			}
+			return names
+		}
+	}
+	return nil
+}
+
+// assignFollows reports whether text from i (just after a keyword) can go
+// on as the semi-generic shape does: up to 20 characters of [ \t\w.-], up
+// to 3 of [\s'"], then an operator. It errs towards yes: any non-ASCII
+// character counts as a name character ((?i)\w holds the Kelvin sign and
+// the long s), and \v as a space.
+func assignFollows(text []byte, i int) bool {
+	for name := 0; ; name++ {
+		for j := i; j < len(text) && j <= i+3; j++ {
+			if isOperatorStart(text[j]) {
+				return true
+			}
+			if !isAssignSpace(text[j]) {
+				break
+			}
+		}
+		if i >= len(text) || name == 20 || !isNameByte(text[i]) {
+			return false
+		}
+		i++
+		for i < len(text) && text[i]&0xc0 == 0x80 { // the rest of a character
+			i++
+		}
+	}
+}
+
+func isOperatorStart(b byte) bool {
+	return b == '=' || b == '>' || b == ':' || b == '|' || b == '?' || b == ','
+}
+
+func isAssignSpace(b byte) bool {
+	return b == ' ' || b == '\t' || b == '\n' || b == '\r' || b == '\f' || b == '\v' || b == '\'' || b == '"'
+}
+
+func isNameByte(b byte) bool {
+	return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' ||
+		b == '_' || b == '.' || b == '-' || b == ' ' || b == '\t' || b >= 0x80
 }
 
 // nextLine is where the line after the one holding text[i] starts.
@@ -42,18 +119,16 @@ func nextLine(text []byte, i int) int {
 	return len(text)
 }
 
-func prefix3(b []byte) uint32 { return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 }
-
 func newKeywordIndex(rules []rule) *keywordIndex {
-	k := &keywordIndex{byStart: map[uint32][]int{}, short: map[uint16][]int{}}
+	k := &keywordIndex{}
 	ids := map[string]int{}
-	k.long, k.assign = make([]bool, len(rules)), make([]bool, len(rules))
+	k.long = make([]bool, len(rules))
 	for ri, ru := range rules {
 		k.long[ri] = strings.Contains(ru.re.String(), `[\r\n]`)
-		k.assign[ri] = strings.Contains(ru.re.String(), assignShape)
+		names := assignNames(ru.re.String())
 		for _, w := range ru.keywords {
-			if len(w) < 2 {
-				panic("redaction keyword shorter than two bytes: " + w)
+			if len(w) < 2 || !isASCII(w) {
+				panic("redaction keyword not of two ASCII bytes or more: " + w)
 			}
 			id, ok := ids[w]
 			if !ok {
@@ -61,20 +136,107 @@ func newKeywordIndex(rules []rule) *keywordIndex {
 				ids[w] = id
 				k.words = append(k.words, []byte(w))
 				k.rulesOf = append(k.rulesOf, nil)
-				two := uint16(w[0]) | uint16(w[1])<<8
-				k.first2[two] = true
-				if len(w) == 2 {
-					k.short[two] = append(k.short[two], id)
-				} else {
-					k.byStart[prefix3([]byte(w))] = append(k.byStart[prefix3([]byte(w))], id)
-				}
 			}
-			if n := len(k.rulesOf[id]); n == 0 || k.rulesOf[id][n-1] != ri {
-				k.rulesOf[id] = append(k.rulesOf[id], ri)
+			if n := len(k.rulesOf[id]); n == 0 || k.rulesOf[id][n-1].rule != ri {
+				// A keyword outside NAMES (atlassian's ATATT3 token, a
+				// prefix such as live_) runs the rule wherever it is.
+				k.rulesOf[id] = append(k.rulesOf[id], keywordUse{rule: ri, assign: names != nil && names.MatchString(w)})
 			}
 		}
 	}
+	// Ids sorted by their first two bytes, and where each pair starts.
+	first2 := func(w []byte) int { return int(w[0]) | int(w[1])<<8 }
+	order := make([]int, len(k.words))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return first2(k.words[a]) - first2(k.words[b]) })
+	words, rulesOf := make([][]byte, len(order)), make([][]keywordUse, len(order))
+	for i, id := range order {
+		words[i], rulesOf[i] = k.words[id], k.rulesOf[id]
+	}
+	k.words, k.rulesOf = words, rulesOf
+	k.byFirst2 = make([]int32, 1<<16+1)
+	for _, w := range k.words {
+		k.byFirst2[first2(w)+1]++
+		if len(w) == 2 {
+			setBit(&k.pairs, first2(w))
+		} else {
+			setBit(&k.triples, hash3(w[0], w[1], w[2]))
+		}
+	}
+	for i := 1; i < len(k.byFirst2); i++ {
+		k.byFirst2[i] += k.byFirst2[i-1]
+	}
 	return k
+}
+
+func hash3(a, b, c byte) int { return (int(a)*0x9e5 ^ int(b)*0x3b ^ int(c)) & (1<<16 - 1) }
+
+func setBit(set *[1 << 16 / 64]uint64, i int) { set[i/64] |= 1 << (i % 64) }
+
+func hasBit(set *[1 << 16 / 64]uint64, i int) bool { return set[i/64]&(1<<(i%64)) != 0 }
+
+// hasFoldedPrefix reports whether text starts with w, ASCII case folded.
+func hasFoldedPrefix(text, w []byte) bool {
+	if len(text) < len(w) {
+		return false
+	}
+	for i, c := range w {
+		if asciiLower[text[i]] != c {
+			return false
+		}
+	}
+	return true
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// asciiLower folds ASCII letters, as the rules' (?i) does.
+var asciiLower = func() (t [256]byte) {
+	for b := range t {
+		t[b] = byte(b)
+		if b >= 'A' && b <= 'Z' {
+			t[b] = byte(b) + 'a' - 'A'
+		}
+	}
+	return t
+}()
+
+// The only characters outside ASCII that (?i) folds onto an ASCII letter.
+var (
+	kelvinSign = []byte("\u212a") // k
+	longS      = []byte("\u017f") // s
+)
+
+// foldedKeywordText is text as the keyword scan reads it: the Kelvin sign
+// and the long s as k and s, mapped back onto text (nil: text itself).
+func foldedKeywordText(text []byte) ([]byte, offsets) {
+	if !bytes.Contains(text, kelvinSign) && !bytes.Contains(text, longS) {
+		return text, nil
+	}
+	folded, at := make([]byte, 0, len(text)), offsets{}
+	for i := 0; i < len(text); i++ {
+		at = at.add(len(folded), i)
+		switch {
+		case bytes.HasPrefix(text[i:], kelvinSign):
+			folded = append(folded, 'k')
+			i += len(kelvinSign) - 1
+		case bytes.HasPrefix(text[i:], longS):
+			folded = append(folded, 's')
+			i += len(longS) - 1
+		default:
+			folded = append(folded, text[i])
+		}
+	}
+	return folded, at
 }
 
 // A rule reads the line holding its keyword and the next (a value may
@@ -93,24 +255,27 @@ func (k *keywordIndex) windows(text []byte, nrules int) [][][2]int {
 	if k == nil || len(text) < 2 || len(k.words) == 0 { // nil: a Redactor of no rules
 		return out
 	}
-	lower := bytes.ToLower(text)
+	folded, at := foldedKeywordText(text)
+	inText := func(i int) int { // where folded[i] is in text
+		if i >= len(folded) {
+			return len(text)
+		}
+		return at.of(i)
+	}
 	lineStart, lineEnd := -1, -1 // of the line holding the last hit
 	var shortEnd, longEnd int    // the windows' ends for that line
-	for i := 0; i+2 <= len(lower); i++ {
-		two := uint16(lower[i]) | uint16(lower[i+1])<<8
-		if !k.first2[two] {
+	for fi := 0; fi+2 <= len(folded); fi++ {
+		a, b := asciiLower[folded[fi]], asciiLower[folded[fi+1]]
+		two := int(a) | int(b)<<8
+		if !hasBit(&k.pairs, two) && (fi+3 > len(folded) || !hasBit(&k.triples, hash3(a, b, asciiLower[folded[fi+2]]))) {
 			continue
 		}
-		ids := k.short[two]
-		if i+3 <= len(lower) {
-			if long, ok := k.byStart[prefix3(lower[i:])]; ok {
-				ids = append(ids[:len(ids):len(ids)], long...)
-			}
-		}
-		for _, id := range ids {
-			if !bytes.HasPrefix(lower[i:], k.words[id]) {
+		for id := k.byFirst2[two]; id < k.byFirst2[two+1]; id++ {
+			w := k.words[id]
+			if !hasFoldedPrefix(folded[fi:], w) {
 				continue
 			}
+			i := inText(fi)
 			if i >= lineEnd {
 				lineStart = bytes.LastIndexByte(text[:i], '\n') + 1
 				lineEnd = nextLine(text, i)
@@ -123,17 +288,20 @@ func (k *keywordIndex) windows(text []byte, nrules int) [][][2]int {
 					longEnd = nextLine(text, longEnd)
 				}
 			}
-			after := i + len(k.words[id])
-			for _, ri := range k.rulesOf[id] {
+			after := inText(fi + len(w))
+			for _, use := range k.rulesOf[id] {
+				ri := use.rule
 				start, end := lineStart, shortEnd
 				if k.long[ri] {
 					end = longEnd
 				}
-				if k.assign[ri] {
-					if !assigned(text, after) {
+				if use.assign {
+					if !assignFollows(text, after) {
 						continue
 					}
-					start = max(lineStart, i-namePrefix)
+					if at == nil { // else a name may hold 3-byte Kelvin signs
+						start = max(lineStart, i-namePrefix)
+					}
 				}
 				ws := out[ri]
 				if n := len(ws); n > 0 && ws[n-1][1] >= start {

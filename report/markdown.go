@@ -15,6 +15,61 @@ import (
 
 const timeLayout = "2006-01-02 15:04:05"
 
+// summaryStyle puts the summary's facts into an export's format: text a
+// free text (a title, a note), at a time, strong what must not be missed.
+type summaryStyle struct {
+	text   func(string) string
+	at     func(time.Time) string
+	strong func(string) string
+}
+
+// summaryFacts are the postmortem's summary lines, the same in every
+// export that shows them.
+func summaryFacts(r Record, st summaryStyle) []fact {
+	inc := r.Incident
+	f := []fact{{"What happened", st.text(inc.Title)}}
+	if notes := r.Notes(); len(notes) > 0 {
+		f = append(f, fact{"First note", st.text(notes[0].Text)})
+	}
+	f = append(f, fact{"Opened", st.at(inc.Opened)})
+	first, resolved := r.FirstCapture(), r.Resolved()
+	if !first.IsZero() {
+		f = append(f, fact{"First capture", st.at(first)})
+	}
+	switch {
+	case resolved.IsZero():
+		f = append(f, fact{"Resolved", "not yet"})
+	case inc.IsOpen():
+		f = append(f, fact{"Resolved", st.at(resolved) + " (last checklist step)"})
+	default:
+		f = append(f, fact{"Resolved", st.at(resolved) + " (incident closed)"})
+	}
+	if !first.IsZero() && !resolved.IsZero() {
+		f = append(f, fact{"Time from first capture to resolution", duration(resolved.Sub(first))})
+	}
+	verified, failed := 0, 0
+	for _, c := range r.Captures {
+		for _, cp := range c.Copies {
+			switch cp.State {
+			case storage.CopyVerified:
+				verified++
+			case storage.CopyPending:
+			default:
+				failed++
+			}
+		}
+	}
+	caps := fmt.Sprintf("%d, with %d verified copies", len(r.Captures), verified)
+	if failed > 0 {
+		caps += " and " + st.strong(fmt.Sprintf("%d failed", failed))
+	}
+	f = append(f, fact{"Captures", caps})
+	if m := r.Markers(); len(m) > 0 {
+		f = append(f, fact{"Destructive commands seen", fmt.Sprint(len(m))})
+	}
+	return f
+}
+
 // cell makes text safe inside a Markdown table cell.
 func cell(s string) string {
 	s = clean(s)
@@ -46,47 +101,9 @@ func Markdown(r Record, red *Redactor) ([]byte, int) {
 	fmt.Fprintf(&b, "Incident `%s`. Drafted by calm from its record of the incident; all times are UTC.\n\n", inc.ID)
 
 	b.WriteString("## Summary\n\n")
-	fmt.Fprintf(&b, "- **What happened:** %s\n", cell(inc.Title))
-	if notes := r.Notes(); len(notes) > 0 {
-		fmt.Fprintf(&b, "- **First note:** %s\n", cell(notes[0].Text))
+	for _, f := range summaryFacts(r, summaryStyle{text: cell, at: utc, strong: func(s string) string { return "**" + s + "**" }}) {
+		fmt.Fprintf(&b, "- **%s:** %s\n", f.Label, f.Value)
 	}
-	fmt.Fprintf(&b, "- **Opened:** %s\n", utc(inc.Opened))
-	first, resolved := r.FirstCapture(), r.Resolved()
-	if !first.IsZero() {
-		fmt.Fprintf(&b, "- **First capture:** %s\n", utc(first))
-	}
-	switch {
-	case resolved.IsZero():
-		b.WriteString("- **Resolved:** not yet\n")
-	case inc.IsOpen():
-		fmt.Fprintf(&b, "- **Resolved:** %s (last checklist step)\n", utc(resolved))
-	default:
-		fmt.Fprintf(&b, "- **Resolved:** %s (incident closed)\n", utc(resolved))
-	}
-	if !first.IsZero() && !resolved.IsZero() {
-		fmt.Fprintf(&b, "- **Time from first capture to resolution:** %s\n", duration(resolved.Sub(first)))
-	}
-	verified, failed := 0, 0
-	for _, c := range r.Captures {
-		for _, cp := range c.Copies {
-			switch cp.State {
-			case storage.CopyVerified:
-				verified++
-			case storage.CopyPending:
-			default:
-				failed++
-			}
-		}
-	}
-	fmt.Fprintf(&b, "- **Captures:** %d, with %d verified copies", len(r.Captures), verified)
-	if failed > 0 {
-		fmt.Fprintf(&b, " and **%d failed**", failed)
-	}
-	b.WriteString("\n")
-	if m := r.Markers(); len(m) > 0 {
-		fmt.Fprintf(&b, "- **Destructive commands seen:** %d\n", len(m))
-	}
-
 	b.WriteString("\n## Timeline\n\n| Time (UTC) | Event | Item | Detail |\n|---|---|---|---|\n")
 	for _, ev := range r.Events {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", utc(ev.Time), ev.Kind, cell(ev.Item), cell(ev.Text))

@@ -38,3 +38,19 @@ func BenchmarkRedact(b *testing.B) {
 		r.Redact(text)
 	}
 }
+
+// BenchmarkRedactColouredLog is the HTML benchmark's session as the
+// redactor reads it: coloured log lines, an SGR sequence in each.
+func BenchmarkRedactColouredLog(b *testing.B) {
+	r, _ := NewRedactor(nil)
+	rng := rand.New(rand.NewSource(2))
+	var text strings.Builder
+	for i := 0; text.Len() < 1<<20; i++ {
+		fmt.Fprintf(&text, "2026-11-26T14:%02d:%02d.%03dZ \x1b[36mINFO\x1b[0m req=%08x user=%d path=/api/v1/orders/%d status=%d took=%dms\r\n",
+			i/60000%60, i/1000%60, i%1000, rng.Uint32(), rng.Intn(100000), rng.Intn(1000000), 200+rng.Intn(4)*100, rng.Intn(900))
+	}
+	b.SetBytes(int64(text.Len()))
+	for b.Loop() {
+		r.Redact([]byte(text.String()))
+	}
+}

@@ -87,3 +87,28 @@ func TestConfiguredPatternsAndCleanTextUntouched(t *testing.T) {
 		t.Fatalf("bad pattern: %v", err)
 	}
 }
+
+func TestLastIndexIsBytesLastIndex(t *testing.T) {
+	for _, c := range []struct{ b, sep string }{
+		{"", "ab"}, {"ab", "ab"}, {"xxabyyabzz", "ab"}, {"aaaa", "aa"}, {"-----BEGIN x -----BEGIN ", "-----BEGIN "}, {"abc", "d"},
+	} {
+		if got, want := lastIndex([]byte(c.b), []byte(c.sep)), strings.LastIndex(c.b, c.sep); got != want {
+			t.Errorf("lastIndex(%q, %q) = %d, want %d", c.b, c.sep, got, want)
+		}
+	}
+}
+
+// A secret in a window title is found on its own, one in the text around
+// it too, and each marker lands where its secret was stored.
+func TestSecretsInTitlesAndAroundThemAreReplacedInPlace(t *testing.T) {
+	r, err := NewRedactor(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := "\x1b]0;redis-cli -a 9zXq!mPw2 info\x07$ export PGPASSWORD=hun\x1b[31mter2\x1b[0m\r\n\x1b]2;\x07\x1b]0;sk_live_4eC39HqLyjWDarjtT1zdp7dc\x1b\\ok\n"
+	want := "\x1b]0;redis-cli -a [REDACTED redis password] info\x07$ export PGPASSWORD=[REDACTED password]\x1b[31m\x1b[0m\r\n\x1b]2;\x07\x1b]0;[REDACTED stripe key]\x1b\\ok\n"
+	got, n := r.RedactString(in)
+	if got != want || n != 3 {
+		t.Fatalf("redacted %d:\n got %q\nwant %q", n, got, want)
+	}
+}

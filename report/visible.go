@@ -25,25 +25,19 @@ type storedString struct {
 // sequences, other C0 controls and DEL are not. 8-bit C1 bytes are left as
 // text: in UTF-8 they are continuation bytes.
 func read(stored []byte) reading {
-	plain := true
-	for _, b := range stored {
-		if b < 0x20 && b != '\t' && b != '\n' && b != '\r' || b == 0x7f {
-			plain = false
-			break
-		}
-	}
-	if plain {
+	if textRun(stored, 0) == len(stored) {
 		return reading{text: stored} // most output: the text is the stored form
 	}
-	r := reading{text: make([]byte, 0, len(stored)), at: make(offsets, 0, len(stored))}
+	r := reading{text: make([]byte, 0, len(stored)), at: offsets{}}
 	for i := 0; i < len(stored); {
-		b := stored[i]
-		if b != 0x1b {
-			if b >= 0x20 && b != 0x7f || b == '\t' || b == '\n' || b == '\r' {
-				r.text = append(r.text, b)
-				r.at = append(r.at, int32(i))
-			}
-			i++
+		if j := textRun(stored, i); j > i {
+			r.at = r.at.add(len(r.text), i)
+			r.text = append(r.text, stored[i:j]...)
+			i = j
+			continue
+		}
+		if stored[i] != 0x1b {
+			i++ // a control
 			continue
 		}
 		start := i
@@ -87,6 +81,21 @@ func read(stored []byte) reading {
 	return r
 }
 
+// textRun returns where the run of text bytes from stored[i] ends.
+func textRun(stored []byte, i int) int {
+	for i < len(stored) && isTextByte[stored[i]] {
+		i++
+	}
+	return i
+}
+
+var isTextByte = func() (t [256]bool) {
+	for b := range t {
+		t[b] = b >= 0x20 && b != 0x7f || b == '\t' || b == '\n' || b == '\r'
+	}
+	return t
+}()
+
 // inString reports whether stored range [a, b) touches a string sequence.
 func (r *reading) inString(a, b int) bool {
 	i := sort.Search(len(r.strings), func(i int) bool { return r.strings[i].end > a })
@@ -96,23 +105,41 @@ func (r *reading) inString(a, b int) bool {
 // payloads is the string sequences' payloads as one text, a line each,
 // mapped like the text (the line ends added between them map to -1).
 func (r *reading) payloads(stored []byte) (text []byte, at offsets) {
+	at = offsets{}
 	for _, s := range r.strings {
-		for i := s.payStart; i < s.payEnd; i++ {
-			text = append(text, stored[i])
-			at = append(at, int32(i))
-		}
+		at = at.add(len(text), s.payStart)
+		text = append(text, stored[s.payStart:s.payEnd]...)
+		at = at.add(len(text), -1)
 		text = append(text, '\n')
-		at = append(at, -1)
 	}
 	return text, at
 }
 
-// offsets maps a text's bytes to where they are stored; nil: the same place.
-type offsets []int32
+// offsets maps a text's bytes to where they are stored, as runs of bytes
+// stored one after another (a text holds few: one per escape sequence);
+// nil: the same place.
+type offsets []offsetRun
+
+// offsetRun: the text from byte text on, up to the next run, is stored from
+// byte stored on; stored -1: nowhere (a line end added between payloads).
+type offsetRun struct{ text, stored int32 }
 
 func (o offsets) of(i int) int {
 	if o == nil {
 		return i
 	}
-	return int(o[i])
+	k := sort.Search(len(o), func(k int) bool { return int(o[k].text) > i }) - 1
+	if o[k].stored < 0 {
+		return -1
+	}
+	return int(o[k].stored) + i - int(o[k].text)
+}
+
+// add maps the text from byte t on to the stored bytes from s on (-1:
+// nowhere, for one byte).
+func (o offsets) add(t, s int) offsets {
+	if n := len(o); n > 0 && s >= 0 && o[n-1].stored >= 0 && int(o[n-1].stored)+t-int(o[n-1].text) == s {
+		return o // the last run goes on
+	}
+	return append(o, offsetRun{int32(t), int32(s)})
 }
