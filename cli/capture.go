@@ -2,8 +2,6 @@ package cli
 
 import (
 	"bytes"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -23,11 +21,8 @@ func cmdShell(e *env, args []string) error {
 	title := fs.String("title", "", "the session's title (default: the command)")
 	incident := fs.String("incident", "", "the incident to record into (default: the current one)")
 	// Flags end at the command: its own flags are its own (calm shell psql -h db).
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return &exitError{code: 2}
+	if err := e.parse(fs, args); err != nil {
+		return err
 	}
 	marks, err := capture.CompileMarks(e.cfg.Marks)
 	if err != nil {
@@ -63,9 +58,9 @@ func asFile(v any, fallback *os.File) *os.File {
 
 func cmdSnap(e *env, args []string) error {
 	fs := e.flags("snap", "[-t PANE] [--incident ID] [TITLE]")
-	pane := fs.String("t", capture.CurrentPane(), "the tmux pane (default: this one)")
+	pane := fs.StringP("target", "t", capture.CurrentPane(), "the tmux pane (default: this one)")
 	incident := fs.String("incident", "", "the incident (default: the current one)")
-	if err := parse(fs, args); err != nil {
+	if err := e.parse(fs, args); err != nil {
 		return err
 	}
 	c, err := capture.Snap(e.store, *incident, *pane, strings.Join(fs.Args(), " "))
@@ -105,7 +100,7 @@ func (e *env) selfCommand(args ...string) string {
 func cmdSplit(e *env, args []string) error {
 	fs := e.flags("split", "[--stop]")
 	stop := fs.Bool("stop", false, "stop recording this pane")
-	if err := parse(fs, args); err != nil {
+	if err := e.parse(fs, args); err != nil {
 		return err
 	}
 	pane := capture.CurrentPane()
@@ -142,7 +137,7 @@ func cmdPipe(e *env, args []string) error {
 	fs := e.flags("pipe", "--pane PANE [--incident ID]")
 	pane := fs.String("pane", "", "the pane being recorded")
 	incident := fs.String("incident", "", "the incident")
-	if err := parse(fs, args); err != nil {
+	if err := e.parse(fs, args); err != nil {
 		return err
 	}
 	cols, rows := capture.PaneSize(*pane)
@@ -153,10 +148,10 @@ func cmdPipe(e *env, args []string) error {
 
 func cmdClip(e *env, args []string) error {
 	fs := e.flags("clip", "[TITLE] | -o ID")
-	out := fs.String("o", "", "put this capture on the clipboard instead")
+	out := fs.StringP("out", "o", "", "put this capture on the clipboard instead")
 	raw := fs.Bool("raw", false, "with -o: keep terminal controls")
 	incident := fs.String("incident", "", "the incident (default: the current one)")
-	if err := parse(fs, args); err != nil {
+	if err := e.parse(fs, args); err != nil {
 		return err
 	}
 	if *out != "" {

@@ -21,71 +21,81 @@ import (
 	"calm/storage"
 )
 
-const incidentUsage = `usage: calm incident new [TITLE]   open an incident and make it current
-       calm incident list          list incidents (* marks the current one)
-       calm incident use ID        make an incident current (any unique prefix works)
-       calm incident close [ID]    close an incident (default: the current one)
-`
+func cmdIncidentNew(e *env, args []string) error {
+	fs := e.flags("new", "[TITLE]")
+	if err := e.parse(fs, args); err != nil {
+		return err
+	}
+	inc, err := e.store.NewIncident(strings.Join(fs.Args(), " "))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "%s  %s  (now current)\n", inc.ID, printable(inc.Title))
+	return nil
+}
 
-func cmdIncident(e *env, args []string) error {
-	if len(args) == 0 {
-		return usageError("say what to do: new, list, use or close (see 'calm incident --help')")
+func cmdIncidentList(e *env, args []string) error {
+	fs := e.flags("list", "")
+	if err := e.parse(fs, args); err != nil {
+		return err
 	}
-	switch args[0] {
-	case "-h", "--help", "-help", "help":
-		fmt.Fprint(e.stdout, incidentUsage)
-		return nil
-	case "new":
-		inc, err := e.store.NewIncident(strings.Join(args[1:], " "))
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(e.stdout, "%s  %s  (now current)\n", inc.ID, printable(inc.Title))
-	case "list", "ls":
-		list, err := e.store.Incidents()
-		if err != nil {
-			return err
-		}
-		cur, _ := e.store.Incident("")
-		if len(list) == 0 {
-			fmt.Fprintln(e.stdout, "no incidents yet: 'calm incident new TITLE' opens one")
-		}
-		for _, inc := range list {
-			mark := " "
-			if inc.ID == cur.ID {
-				mark = "*"
-			}
-			fmt.Fprintf(e.stdout, "%s %s  %-40s  %s\n", mark, printable(inc.ID), printable(inc.Title), incidentState(inc))
-		}
-	case "use":
-		if len(args) != 2 {
-			return usageError("usage: calm incident use ID")
-		}
-		inc, err := e.store.UseIncident(args[1])
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(e.stdout, "%s  %s  (now current)\n", inc.ID, printable(inc.Title))
-	case "close":
-		ref := ""
-		if len(args) > 1 {
-			ref = args[1]
-		}
-		inc, err := e.store.CloseIncident(ref)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(e.stdout, "%s  %s  (%s)\n", inc.ID, printable(inc.Title), incidentState(inc))
-	default:
-		return usageError("unknown incident command %q: use new, list, use or close", args[0])
+	if fs.NArg() > 0 {
+		return usageError("list takes no arguments")
 	}
+	list, err := e.store.Incidents()
+	if err != nil {
+		return err
+	}
+	cur, _ := e.store.Incident("")
+	if len(list) == 0 {
+		fmt.Fprintln(e.stdout, "no incidents yet: 'calm incident new TITLE' opens one")
+	}
+	for _, inc := range list {
+		mark := " "
+		if inc.ID == cur.ID {
+			mark = "*"
+		}
+		fmt.Fprintf(e.stdout, "%s %s  %-40s  %s\n", mark, printable(inc.ID), printable(inc.Title), incidentState(inc))
+	}
+	return nil
+}
+
+func cmdIncidentUse(e *env, args []string) error {
+	fs := e.flags("use", "ID")
+	if err := e.parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usageError("usage: calm incident use ID")
+	}
+	inc, err := e.store.UseIncident(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "%s  %s  (now current)\n", inc.ID, printable(inc.Title))
+	return nil
+}
+
+func cmdIncidentClose(e *env, args []string) error {
+	fs := e.flags("close", "[ID]")
+	if err := e.parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 1 {
+		return usageError("usage: calm incident close [ID]")
+	}
+	inc, err := e.store.CloseIncident(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "%s  %s  (%s)\n", inc.ID, printable(inc.Title), incidentState(inc))
 	return nil
 }
 
 func cmdNote(e *env, args []string) error {
 	fs := e.flags("note", "[--incident ID] TEXT")
 	incident := fs.String("incident", "", "the incident (default: the current one)")
-	if err := parse(fs, args); err != nil {
+	if err := e.parse(fs, args); err != nil {
 		return err
 	}
 	text := strings.Join(fs.Args(), " ")
@@ -161,7 +171,7 @@ func cmdShow(e *env, args []string) error {
 	cast := fs.Bool("cast", false, "for a session: its asciicast v2 stream rather than its output")
 	clean := fs.Bool("sanitize", false, "remove terminal controls even when not writing to a terminal")
 	record := fs.Bool("record", false, "the capture's record (state, hashes, copies) as JSON, not its bytes")
-	if err := parse(fs, args); err != nil {
+	if err := e.parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
@@ -205,11 +215,11 @@ func cmdShow(e *env, args []string) error {
 func cmdSearch(e *env, args []string) error {
 	fs := e.flags("search", "[-i] [-F] [--incident ID] [-m N] PATTERN")
 	q := storage.SearchQuery{}
-	fs.BoolVar(&q.IgnoreCase, "i", false, "ignore case")
-	fs.BoolVar(&q.Literal, "F", false, "the pattern is a literal string, not a regular expression")
+	fs.BoolVarP(&q.IgnoreCase, "ignore-case", "i", false, "ignore case")
+	fs.BoolVarP(&q.Literal, "fixed-strings", "F", false, "the pattern is a literal string, not a regular expression")
 	fs.StringVar(&q.Incident, "incident", "", "search only this incident")
-	fs.IntVar(&q.Limit, "m", 0, "stop after this many matching lines")
-	if err := parse(fs, args); err != nil {
+	fs.IntVarP(&q.Limit, "max-count", "m", 0, "stop after this many matching lines")
+	if err := e.parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
@@ -240,7 +250,7 @@ func cmdSearch(e *env, args []string) error {
 func cmdVerify(e *env, args []string) error {
 	fs := e.flags("verify", "[--repair] [INCIDENT]")
 	repair := fs.Bool("repair", false, "first write every failed or missing file copy again from the store's copy (checked by its SHA-256)")
-	if err := parse(fs, args); err != nil {
+	if err := e.parse(fs, args); err != nil {
 		return err
 	}
 	if arg := fs.Arg(0); arg != "" && (strings.HasSuffix(arg, ".tar.gz") || strings.HasSuffix(arg, ".tgz")) {
@@ -348,13 +358,13 @@ func cmdExport(e *env, args []string) error {
 	format := fs.String("format", "", "txt (the default; html with --open), json, md (postmortem draft), html (one offline page with replays and timeline), cast (a session) or bundle (everything, with SHA256SUMS)")
 	open := fs.Bool("open", false, "write the HTML report (calm-INCIDENT.html unless -o) and open it with xdg-open")
 	item := fs.String("item", "", "for --format cast: the session (default: the incident's only or last session)")
-	outPath := fs.String("o", "", "write to this file (0600) instead of stdout")
+	outPath := fs.StringP("output", "o", "", "write to this file (0600) instead of stdout")
 	// Let the incident come before or after the flags.
 	var ref string
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		ref, args = args[0], args[1:]
 	}
-	if err := parse(fs, args); err != nil {
+	if err := e.parse(fs, args); err != nil {
 		return err
 	}
 	if ref == "" {
@@ -496,7 +506,7 @@ func sessionOf(rec report.Record, id string) (storage.Capture, error) {
 func cmdDoctor(e *env, args []string) error {
 	fs := e.flags("doctor", "[--salvage NEW.db]")
 	salvage := fs.String("salvage", "", "copy every record of a damaged store that can still be read into this new store")
-	if err := parse(fs, args); err != nil {
+	if err := e.parse(fs, args); err != nil {
 		return err
 	}
 	if *salvage != "" {

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -38,17 +37,10 @@ const teeFlushEvery = 250 * time.Millisecond
 func cmdTee(e *env, args []string) error {
 	fs := e.flags("tee", "[--incident ID] [-q] [TITLE]")
 	incident := fs.String("incident", "", "the incident to capture into (default: the current one)")
-	quiet := fs.Bool("q", false, "say nothing on success")
-	usage := fs.Usage
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {}
-	if err := parseAnywhere(fs, args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(e.stderr)
-			usage()
-			return err
-		}
-		return passThrough(e, fmt.Sprintf("%v (see 'calm tee --help')", err), 2)
+	quiet := fs.BoolP("quiet", "q", false, "say nothing on success")
+	// A mistyped flag never gets here: Main passes the bytes through.
+	if err := e.parse(fs, args); err != nil {
+		return err
 	}
 	title := strings.Join(fs.Args(), " ")
 	if isTerminal(e.stdin) {
