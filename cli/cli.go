@@ -323,6 +323,7 @@ in $XDG_CONFIG_HOME/calm/config.toml. Every command starts the agent if needed.`
 	// Made now, not at Execute, so the man page and the tests see them.
 	root.InitDefaultHelpCmd()
 	root.InitDefaultCompletionCmd()
+	r.addCompletions(root)
 	return root
 }
 
