@@ -304,6 +304,7 @@ in $XDG_CONFIG_HOME/calm/config.toml. Every command starts the agent if needed.`
 		r.command(groupSafe, "upload the incident's bundle to the s3:// mirror, read back and checked", cmdPush),
 		r.command(groupSafe, "fetch a pushed bundle, check it, keep it for 'calm review'", cmdPull),
 		r.command(groupSafe, "run the agent (the store's owner) in the foreground", cmdAgent),
+		r.manCommand(),
 		&cobra.Command{
 			Use:   "version",
 			Short: "print calm's version and its store schema",
