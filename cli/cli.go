@@ -293,7 +293,7 @@ in $XDG_CONFIG_HOME/calm/config.toml. Every command starts the agent if needed.`
 		r.command(groupCapture, "bring an asciinema recording (asciicast v2 or v3) in as a session", cmdImport),
 		incident,
 		r.command(groupIncident, "add a note to the current incident's timeline", cmdNote),
-		r.command(groupRead, "the current incident and its captures' copies", cmdStatus),
+		r.command(groupRead, "an incident (default: the current one) and its captures' copies", cmdStatus),
 		r.command(groupRead, "the TUI: captures, viewer, checklist, copies ('?' lists its keys)", cmdUI),
 		r.command(groupRead, "the TUI read-only, timeline first, for the look back (or a pulled bundle)", cmdReview),
 		r.command(groupRead, "print a capture (c3, or INCIDENT/c3); --raw skips sanitising", cmdShow),
@@ -466,15 +466,15 @@ func cmdAgent(e *env, args []string) error {
 }
 
 func cmdStatus(e *env, args []string) error {
-	fs := e.flags("status", "")
+	fs := e.flags("status", "[INCIDENT]")
 	if err := e.parse(fs, args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return usageError("status takes no arguments: it shows the current incident ('calm incident use ID' picks another)")
+	if fs.NArg() > 1 {
+		return usageError("status shows one incident: calm status [INCIDENT] (default: the current one)")
 	}
-	inc, err := e.store.Incident("")
-	if errors.Is(err, storage.ErrNotFound) {
+	inc, err := e.store.Incident(fs.Arg(0))
+	if errors.Is(err, storage.ErrNotFound) && fs.NArg() == 0 {
 		if c, ok := e.store.(*storage.Client); ok && c.Warning() != "" {
 			fmt.Fprintln(e.stdout, "No incident in this store, but its evidence folder holds incidents: the store was lost (see the WARNING).")
 			return &exitError{code: 1}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -96,5 +97,36 @@ func TestFlagsEndAtDoubleDashAndCombine(t *testing.T) {
 	// calm alone, not on a terminal, is the status.
 	if got := w.ok(nil); !strings.Contains(got, "-q title") {
 		t.Fatalf("calm alone in a script: %q", got)
+	}
+}
+
+// TestStatusOfAnIncidentAndIncidentListJSON: calm status ID shows that
+// incident, not the current one; incident list --json is one object a line.
+func TestStatusOfAnIncidentAndIncidentListJSON(t *testing.T) {
+	w := newWorld(t)
+	first := strings.Fields(w.ok(nil, "incident", "new", "first"))[0]
+	w.ok([]byte("x\n"), "tee", "-q", "in the first")
+	second := strings.Fields(w.ok(nil, "incident", "new", "second"))[0]
+	if got := w.ok(nil, "status", first[:len(first)-1]); !strings.Contains(got, "in the first") || strings.Contains(got, second) {
+		t.Fatalf("status %s gave %q", first, got)
+	}
+	if got := w.ok(nil, "status"); !strings.Contains(got, second) {
+		t.Fatalf("status gave %q, want the current incident %s", got, second)
+	}
+	lines := strings.Split(strings.TrimSpace(w.ok(nil, "incident", "list", "--json")), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("incident list --json gave %q", lines)
+	}
+	for _, l := range lines {
+		var inc struct {
+			ID, Title string
+			Current   bool
+		}
+		if err := json.Unmarshal([]byte(l), &inc); err != nil {
+			t.Fatalf("%q: %v", l, err)
+		}
+		if inc.Current != (inc.ID == second) || (inc.Title != "first" && inc.Title != "second") {
+			t.Errorf("incident list --json line %q", l)
+		}
 	}
 }

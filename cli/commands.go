@@ -35,7 +35,8 @@ func cmdIncidentNew(e *env, args []string) error {
 }
 
 func cmdIncidentList(e *env, args []string) error {
-	fs := e.flags("list", "")
+	fs := e.flags("list", "[--json]")
+	asJSON := fs.Bool("json", false, "one JSON object a line: id, title, opened, closed (when closed), current")
 	if err := e.parse(fs, args); err != nil {
 		return err
 	}
@@ -47,6 +48,18 @@ func cmdIncidentList(e *env, args []string) error {
 		return err
 	}
 	cur, _ := e.store.Incident("")
+	if *asJSON {
+		enc := json.NewEncoder(e.stdout) // JSON escapes every control: safe on a terminal
+		for _, inc := range list {
+			if err := enc.Encode(struct {
+				storage.Incident
+				Current bool `json:"current"`
+			}{inc, inc.ID == cur.ID}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	if len(list) == 0 {
 		fmt.Fprintln(e.stdout, "no incidents yet: 'calm incident new TITLE' opens one")
 	}
@@ -213,38 +226,29 @@ func cmdShow(e *env, args []string) error {
 }
 
 func cmdSearch(e *env, args []string) error {
-	fs := e.flags("search", "[-i] [-F] [--incident ID] [-m N] PATTERN")
+	fs := e.flags("search", "[-F] [-i] [-w] [-v] [-c|-l] [-m N] [-A N] [-B N] [-C N] [--incident ID] [--json] PATTERN")
 	q := storage.SearchQuery{}
+	o := grepOptions{max: -1, before: -1, after: -1}
+	fs.BoolVarP(&q.Literal, "fixed-strings", "F", false, "the pattern is a literal string, not a regular expression (RE2)")
 	fs.BoolVarP(&q.IgnoreCase, "ignore-case", "i", false, "ignore case")
-	fs.BoolVarP(&q.Literal, "fixed-strings", "F", false, "the pattern is a literal string, not a regular expression")
+	fs.BoolVarP(&o.word, "word-regexp", "w", false, "match whole words only")
+	fs.BoolVarP(&o.invert, "invert-match", "v", false, "select the lines that do not match")
+	fs.BoolVarP(&o.count, "count", "c", false, "print how many lines each capture has selected")
+	fs.BoolVarP(&o.files, "files-with-matches", "l", false, "print only the captures that have a selected line")
+	fs.IntVarP(&o.max, "max-count", "m", -1, "stop reading a capture after this many selected lines (-1: no limit)")
+	fs.IntVarP(&o.after, "after-context", "A", -1, "print this many lines after each selected line")
+	fs.IntVarP(&o.before, "before-context", "B", -1, "print this many lines before each selected line")
+	fs.IntVarP(&o.context, "context", "C", 0, "print this many lines before and after each selected line")
 	fs.StringVar(&q.Incident, "incident", "", "search only this incident")
-	fs.IntVarP(&q.Limit, "max-count", "m", 0, "stop after this many matching lines")
+	fs.BoolVar(&o.json, "json", false, "one JSON object a line (incident, item, line, text; context: true for a context line)")
 	if err := e.parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
-		return usageError("usage: calm search [-i] [-F] PATTERN")
+		return usageError("usage: calm search [FLAGS] PATTERN (see 'calm search --help')")
 	}
 	q.Pattern = fs.Arg(0)
-	bw := bufio.NewWriterSize(e.stdout, 256<<10)
-	found := 0
-	var line []byte
-	err := e.store.Search(q, func(m storage.Match) error {
-		found++
-		line = storage.AppendMatch(line[:0], m, '/', ':')
-		_, err := bw.Write(line)
-		return err
-	})
-	if ferr := bw.Flush(); err == nil {
-		err = ferr
-	}
-	if err != nil {
-		return err
-	}
-	if found == 0 {
-		return &exitError{code: 1} // like grep: nothing found, nothing said
-	}
-	return nil
+	return grep(e, q, o)
 }
 
 func cmdVerify(e *env, args []string) error {

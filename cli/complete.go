@@ -99,6 +99,7 @@ func (r *runner) addCompletions(root *cobra.Command) {
 		"export":         {completeIncidents, 1},
 		"push":           {completeIncidents, 1},
 		"verify":         {completeIncidents, 1},
+		"status":         {completeIncidents, 1},
 		"incident use":   {completeIncidents, 1},
 		"incident close": {completeIncidents, 1},
 	}
