@@ -193,6 +193,9 @@ func (r *runner) run(c *cobra.Command, body func(*env, []string) error, args []s
 		return &commandError{"", err}
 	}
 	e := &env{stdin: r.stdin, stdout: r.stdout, stderr: r.stderr, cfg: cfg, cmd: c}
+	if c.Parent() != nil && c.Parent().Name() == "agent" {
+		return wrapCommandError(name, body(e, args)) // they talk to the agent themselves, and never start one by asking
+	}
 	if name != "agent" {
 		client := storage.NewClient(cfg.socket, cfg.agentCommand(), cfg.agentLog())
 		defer client.Close()
@@ -217,10 +220,30 @@ func (r *runner) run(c *cobra.Command, body func(*env, []string) error, args []s
 			}
 		}
 	}
-	if err := body(e, args); err != nil {
-		return &commandError{name, err}
+	// A running agent started with fewer mirrors than this command asks
+	// for: a capture goes on (losing it would be worse) and says so after;
+	// anything else is refused, saying how to apply them.
+	switch name {
+	case "agent", "doctor":
+	case "tee", "shell", "snap", "split", "clip", "import", "pipe":
+		defer func() {
+			if lacks := e.agentLacks(); lacks != "" {
+				fmt.Fprintf(r.stderr, "calm: WARNING: %s\n", lacks)
+			}
+		}()
+	default:
+		if lacks := e.agentLacks(); lacks != "" {
+			return &commandError{name, &exitError{code: 1, msg: lacks}}
+		}
 	}
-	return nil
+	return wrapCommandError(name, body(e, args))
+}
+
+func wrapCommandError(name string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &commandError{name, err}
 }
 
 // cmdDefault is calm alone: the TUI in a terminal, the status in a script.
@@ -284,6 +307,14 @@ in $XDG_CONFIG_HOME/calm/config.toml. Every command starts the agent if needed.`
 		r.command("", "close an incident (default: the current one)", cmdIncidentClose),
 	)
 
+	agent := r.command(groupSafe, "run the agent (the store's owner) in the foreground; or see, stop or restart it", cmdAgent)
+	agent.Args = unknownCommand
+	agent.AddCommand(
+		r.command("", "say whether an agent runs for this store, its pid and its mirrors", cmdAgentStatus),
+		r.command("", "stop the agent (it finishes what it holds); the next command starts one", cmdAgentStop),
+		r.command("", "stop the agent and start one with this command's settings (--mirror, the config)", cmdAgentRestart),
+	)
+
 	root.AddCommand(
 		r.command(groupCapture, "record a shell (default $SHELL) in a PTY, like script(1)", cmdShell),
 		r.command(groupCapture, "save a tmux pane's whole scrollback as a capture", cmdSnap),
@@ -303,7 +334,7 @@ in $XDG_CONFIG_HOME/calm/config.toml. Every command starts the agent if needed.`
 		r.command(groupSafe, "check the store, the agent, the copies and the tools; copy out a damaged store", cmdDoctor),
 		r.command(groupSafe, "upload the incident's bundle to the s3:// mirror, read back and checked", cmdPush),
 		r.command(groupSafe, "fetch a pushed bundle, check it, keep it for 'calm review'", cmdPull),
-		r.command(groupSafe, "run the agent (the store's owner) in the foreground", cmdAgent),
+		agent,
 		r.manCommand(),
 		&cobra.Command{
 			Use:   "version",
@@ -445,7 +476,7 @@ func cmdAgent(e *env, args []string) error {
 		return err
 	}
 	defer db.Close()
-	a := &storage.Agent{DB: db, Socket: *socket, Idle: *idle, Logf: logf}
+	a := &storage.Agent{DB: db, Socket: *socket, Idle: *idle, Logf: logf, Settings: e.cfg.agentSettings()}
 	l, err := a.Listen()
 	if err != nil {
 		report(err.Error())

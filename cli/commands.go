@@ -549,6 +549,9 @@ func cmdDoctor(e *env, args []string) error {
 		say(false, "agent on %s: %s", e.cfg.socket, oneLine(err.Error()))
 	} else {
 		say(true, "agent pid %v on %s", st["pid"], e.cfg.socket)
+		if lacks := e.agentLacks(); lacks != "" {
+			say(false, "%s", lacks)
+		}
 	}
 	check, err := e.store.Check()
 	if err != nil || len(check.Problems) > 0 {
