@@ -223,6 +223,9 @@ func (r *runner) run(c *cobra.Command, body func(*env, []string) error, args []s
 	// A running agent started with fewer mirrors than this command asks
 	// for: a capture goes on (losing it would be worse) and says so after;
 	// anything else is refused, saying how to apply them.
+	if err := e.chooseCaptureIncident(name); err != nil {
+		return &commandError{name, err}
+	}
 	switch name {
 	case "agent", "doctor":
 	case "tee", "shell", "snap", "split", "clip", "import", "pipe":
@@ -291,7 +294,7 @@ in $XDG_CONFIG_HOME/calm/config.toml. Every command starts the agent if needed.`
 
 	incident := &cobra.Command{
 		Use:     "incident",
-		Short:   "open, list, pick and close incidents",
+		Short:   "open, list, pick, close and reopen incidents",
 		GroupID: groupIncident,
 		Args:    unknownCommand,
 		RunE: func(c *cobra.Command, args []string) error {
@@ -305,6 +308,7 @@ in $XDG_CONFIG_HOME/calm/config.toml. Every command starts the agent if needed.`
 		list,
 		r.command("", "make an incident current (any unique prefix works)", cmdIncidentUse),
 		r.command("", "close an incident (default: the current one)", cmdIncidentClose),
+		r.command("", "open a closed incident again and make it current", cmdIncidentReopen),
 	)
 
 	agent := r.command(groupSafe, "run the agent (the store's owner) in the foreground; or see, stop or restart it", cmdAgent)

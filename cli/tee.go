@@ -175,7 +175,9 @@ func startTeeStore(e *env, incident string, nc storage.NewCapture, full <-chan [
 	st := &teeStore{e: e, done: make(chan struct{})}
 	go func() {
 		defer close(st.done)
-		st.w, st.err = storage.NewCaptureWriter(e.store, incident, nc)
+		if incident, st.err = e.captureIncident(incident, false); st.err == nil {
+			st.w, st.err = storage.NewCaptureWriter(e.store, incident, nc)
+		}
 		if st.err != nil {
 			fmt.Fprintf(e.stderr, "calm tee: not saving this output: %s\n", oneLine(st.err.Error()))
 		}

@@ -303,6 +303,10 @@ func (a *Agent) routes() http.Handler {
 		v, err := db.CloseIncident(q(r, "ref"))
 		writeJSON(w, v, err)
 	})
+	mux.HandleFunc("POST /v1/incident/reopen", func(w http.ResponseWriter, r *http.Request) {
+		v, err := db.ReopenIncident(q(r, "ref"))
+		writeJSON(w, v, err)
+	})
 	mux.HandleFunc("POST /v1/incident/current", func(w http.ResponseWriter, r *http.Request) {
 		v, err := db.currentIncident(requestID(r))
 		writeJSON(w, v, err)

@@ -179,6 +179,7 @@ func (c Capture) StateLine() string {
 const (
 	EventOpen      = "open"
 	EventClose     = "close"
+	EventReopen    = "reopen"
 	EventCapture   = "capture"
 	EventCopy      = "copy"
 	EventNote      = "note"
