@@ -90,7 +90,7 @@ func (e *env) agentLacks() string {
 
 func cmdAgentStatus(e *env, args []string) error {
 	fs := e.flags("status", "")
-	if err := e.parse(fs, args); err != nil {
+	if err := parse(fs, args); err != nil {
 		return err
 	}
 	pid, have, err := e.agentStatus()
@@ -135,7 +135,7 @@ func (e *env) stopAgent() (int, error) {
 
 func cmdAgentStop(e *env, args []string) error {
 	fs := e.flags("stop", "")
-	if err := e.parse(fs, args); err != nil {
+	if err := parse(fs, args); err != nil {
 		return err
 	}
 	pid, err := e.stopAgent()
@@ -152,7 +152,7 @@ func cmdAgentStop(e *env, args []string) error {
 
 func cmdAgentRestart(e *env, args []string) error {
 	fs := e.flags("restart", "")
-	if err := e.parse(fs, args); err != nil {
+	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if _, err := e.stopAgent(); err != nil {

@@ -21,7 +21,7 @@ func cmdShell(e *env, args []string) error {
 	title := fs.String("title", "", "the session's title (default: the command)")
 	incident := fs.String("incident", "", "the incident to record into (default: the current one)")
 	// Flags end at the command: its own flags are its own (calm shell psql -h db).
-	if err := e.parse(fs, args); err != nil {
+	if err := parse(fs, args); err != nil {
 		return err
 	}
 	marks, err := capture.CompileMarks(e.cfg.Marks)
@@ -60,7 +60,7 @@ func cmdSnap(e *env, args []string) error {
 	fs := e.flags("snap", "[-t PANE] [--incident ID] [TITLE]")
 	pane := fs.StringP("target", "t", capture.CurrentPane(), "the tmux pane (default: this one)")
 	incident := fs.String("incident", "", "the incident (default: the current one)")
-	if err := e.parse(fs, args); err != nil {
+	if err := parse(fs, args); err != nil {
 		return err
 	}
 	c, err := capture.Snap(e.store, *incident, *pane, strings.Join(fs.Args(), " "))
@@ -100,7 +100,7 @@ func (e *env) selfCommand(args ...string) string {
 func cmdSplit(e *env, args []string) error {
 	fs := e.flags("split", "[--stop]")
 	stop := fs.Bool("stop", false, "stop recording this pane")
-	if err := e.parse(fs, args); err != nil {
+	if err := parse(fs, args); err != nil {
 		return err
 	}
 	pane := capture.CurrentPane()
@@ -137,7 +137,7 @@ func cmdPipe(e *env, args []string) error {
 	fs := e.flags("pipe", "--pane PANE [--incident ID]")
 	pane := fs.String("pane", "", "the pane being recorded")
 	incident := fs.String("incident", "", "the incident")
-	if err := e.parse(fs, args); err != nil {
+	if err := parse(fs, args); err != nil {
 		return err
 	}
 	cols, rows := capture.PaneSize(*pane)
@@ -151,7 +151,7 @@ func cmdClip(e *env, args []string) error {
 	out := fs.StringP("out", "o", "", "put this capture on the clipboard instead")
 	raw := fs.Bool("raw", false, "with -o: keep terminal controls")
 	incident := fs.String("incident", "", "the incident (default: the current one)")
-	if err := e.parse(fs, args); err != nil {
+	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if *out != "" {

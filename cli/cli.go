@@ -10,6 +10,7 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -114,8 +115,8 @@ func usageError(format string, args ...any) error {
 }
 
 // A command's body declares its flags with e.flags and reads them with
-// e.parse, as it did with the standard flag package. The tree learns them
-// by running each body once up to its e.parse (describe), so the body stays
+// parse, as it did with the standard flag package. The tree learns them
+// by running each body once up to its parse (describe), so the body stays
 // the one place a command's flags are written, and cobra gives them help,
 // completion, the man page, and flags anywhere.
 type description struct {
@@ -125,17 +126,32 @@ type description struct {
 
 var errDescribed = errors.New("described")
 
+// flagSetOwner is the env of each flag set e.flags made, until parse
+// reads it: bodies call parse(fs, args) as they always have.
+var flagSetOwner sync.Map // *pflag.FlagSet → *env
+
 // flags makes the flag set a command body declares its flags on.
 func (e *env) flags(name, synopsis string) *pflag.FlagSet {
 	if e.describing != nil {
 		e.describing.name, e.describing.synopsis = name, synopsis
 	}
-	return pflag.NewFlagSet(name, pflag.ContinueOnError)
+	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
+	flagSetOwner.Store(fs, e)
+	return fs
 }
 
-// parse gives fs the values cobra parsed from the command line, and its
-// positional arguments. While describing, it stops the body there.
-func (e *env) parse(fs *pflag.FlagSet, args []string) error {
+// parse gives fs, made by e.flags, the values cobra parsed from the
+// command line, and its positional arguments. While describing, it stops
+// the body there.
+func parse(fs *pflag.FlagSet, args []string) error {
+	e, ok := flagSetOwner.LoadAndDelete(fs)
+	if !ok {
+		return fs.Parse(args) // not made by e.flags: parse the arguments as given
+	}
+	return e.(*env).parseFlags(fs, args)
+}
+
+func (e *env) parseFlags(fs *pflag.FlagSet, args []string) error {
 	if e.describing != nil {
 		e.describing.flags = fs
 		return errDescribed
@@ -154,12 +170,12 @@ func (e *env) parse(fs *pflag.FlagSet, args []string) error {
 	return fs.Parse(append([]string{"--"}, args...))
 }
 
-// describe runs a command body up to its e.parse to learn its name,
+// describe runs a command body up to its parse to learn its name,
 // synopsis and flags.
 func describe(body func(*env, []string) error) description {
 	d := &description{}
 	if err := body(&env{describing: d}, nil); err != errDescribed || d.name == "" {
-		panic(fmt.Sprintf("calm: a command body must call e.flags and then e.parse before anything else (got %v)", err))
+		panic(fmt.Sprintf("calm: a command body must call e.flags and then parse before anything else (got %v)", err))
 	}
 	return *d
 }
@@ -449,7 +465,7 @@ func cmdAgent(e *env, args []string) error {
 	idle := fs.Duration("idle", 10*time.Minute, "exit after this long with no client (0: never)")
 	socket := fs.String("socket", e.cfg.socket, "the Unix socket to serve on")
 	readyFD := fs.Int("ready-fd", 0, "write ok or the reason for failing to this fd")
-	if err := e.parse(fs, args); err != nil {
+	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if v := os.Getenv("CALM_AGENT_IDLE"); v != "" {
@@ -502,7 +518,7 @@ func cmdAgent(e *env, args []string) error {
 
 func cmdStatus(e *env, args []string) error {
 	fs := e.flags("status", "[INCIDENT]")
-	if err := e.parse(fs, args); err != nil {
+	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 1 {

@@ -23,7 +23,7 @@ import (
 
 func cmdIncidentNew(e *env, args []string) error {
 	fs := e.flags("new", "[TITLE]")
-	if err := e.parse(fs, args); err != nil {
+	if err := parse(fs, args); err != nil {
 		return err
 	}
 	inc, err := e.store.NewIncident(strings.Join(fs.Args(), " "))
@@ -37,7 +37,7 @@ func cmdIncidentNew(e *env, args []string) error {
 func cmdIncidentList(e *env, args []string) error {
 	fs := e.flags("list", "[--json]")
 	asJSON := fs.Bool("json", false, "one JSON object a line: id, title, opened, closed (when closed), current")
-	if err := e.parse(fs, args); err != nil {
+	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -75,7 +75,7 @@ func cmdIncidentList(e *env, args []string) error {
 
 func cmdIncidentUse(e *env, args []string) error {
 	fs := e.flags("use", "ID")
-	if err := e.parse(fs, args); err != nil {
+	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
@@ -91,7 +91,7 @@ func cmdIncidentUse(e *env, args []string) error {
 
 func cmdIncidentClose(e *env, args []string) error {
 	fs := e.flags("close", "[ID]")
-	if err := e.parse(fs, args); err != nil {
+	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 1 {
@@ -108,7 +108,7 @@ func cmdIncidentClose(e *env, args []string) error {
 func cmdNote(e *env, args []string) error {
 	fs := e.flags("note", "[--incident ID] TEXT")
 	incident := fs.String("incident", "", "the incident (default: the current one)")
-	if err := e.parse(fs, args); err != nil {
+	if err := parse(fs, args); err != nil {
 		return err
 	}
 	text := strings.Join(fs.Args(), " ")
@@ -184,7 +184,7 @@ func cmdShow(e *env, args []string) error {
 	cast := fs.Bool("cast", false, "for a session: its asciicast v2 stream rather than its output")
 	clean := fs.Bool("sanitize", false, "remove terminal controls even when not writing to a terminal")
 	record := fs.Bool("record", false, "the capture's record (state, hashes, copies) as JSON, not its bytes")
-	if err := e.parse(fs, args); err != nil {
+	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
@@ -241,7 +241,7 @@ func cmdSearch(e *env, args []string) error {
 	fs.IntVarP(&o.context, "context", "C", 0, "print this many lines before and after each selected line")
 	fs.StringVar(&q.Incident, "incident", "", "search only this incident")
 	fs.BoolVar(&o.json, "json", false, "one JSON object a line (incident, item, line, text; context: true for a context line)")
-	if err := e.parse(fs, args); err != nil {
+	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
@@ -254,7 +254,7 @@ func cmdSearch(e *env, args []string) error {
 func cmdVerify(e *env, args []string) error {
 	fs := e.flags("verify", "[--repair] [INCIDENT]")
 	repair := fs.Bool("repair", false, "first write every failed or missing file copy again from the store's copy (checked by its SHA-256)")
-	if err := e.parse(fs, args); err != nil {
+	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if arg := fs.Arg(0); arg != "" && (strings.HasSuffix(arg, ".tar.gz") || strings.HasSuffix(arg, ".tgz")) {
@@ -368,7 +368,7 @@ func cmdExport(e *env, args []string) error {
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		ref, args = args[0], args[1:]
 	}
-	if err := e.parse(fs, args); err != nil {
+	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if ref == "" {
@@ -510,7 +510,7 @@ func sessionOf(rec report.Record, id string) (storage.Capture, error) {
 func cmdDoctor(e *env, args []string) error {
 	fs := e.flags("doctor", "[--salvage NEW.db]")
 	salvage := fs.String("salvage", "", "copy every record of a damaged store that can still be read into this new store")
-	if err := e.parse(fs, args); err != nil {
+	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if *salvage != "" {

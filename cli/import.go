@@ -22,7 +22,7 @@ import (
 func cmdImport(e *env, args []string) error {
 	fs := e.flags("import", "[--incident ID] FILE.cast [TITLE]")
 	incident := fs.String("incident", "", "the incident (default: the current one)")
-	if err := e.parse(fs, args); err != nil {
+	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() < 1 {

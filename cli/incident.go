@@ -17,7 +17,7 @@ type reopener interface {
 
 func cmdIncidentReopen(e *env, args []string) error {
 	fs := e.flags("reopen", "ID")
-	if err := e.parse(fs, args); err != nil {
+	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {

@@ -34,7 +34,7 @@ func cmdPush(e *env, args []string) error {
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		ref, args = args[0], args[1:]
 	}
-	if err := e.parse(fs, args); err != nil {
+	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if *to == "" {
@@ -101,7 +101,7 @@ func cmdPush(e *env, args []string) error {
 // it for review.
 func cmdPull(e *env, args []string) error {
 	fs := e.flags("pull", "s3://bucket/prefix/bundles/INCIDENT.tar.gz")
-	if err := e.parse(fs, args); err != nil {
+	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {

@@ -39,7 +39,7 @@ func cmdTee(e *env, args []string) error {
 	incident := fs.String("incident", "", "the incident to capture into (default: the current one)")
 	quiet := fs.BoolP("quiet", "q", false, "say nothing on success")
 	// A mistyped flag never gets here: Main passes the bytes through.
-	if err := e.parse(fs, args); err != nil {
+	if err := parse(fs, args); err != nil {
 		return err
 	}
 	title := strings.Join(fs.Args(), " ")

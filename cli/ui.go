@@ -12,7 +12,7 @@ import (
 // cmdUI opens the TUI on an incident (the current one by default).
 func cmdUI(e *env, args []string) error {
 	fs := e.flags("ui", "[INCIDENT]")
-	if err := e.parse(fs, args); err != nil {
+	if err := parse(fs, args); err != nil {
 		return err
 	}
 	return runUI(e, fs.Arg(0), false)
@@ -21,7 +21,7 @@ func cmdUI(e *env, args []string) error {
 // cmdReview opens the TUI read-only, timeline first, for the look back.
 func cmdReview(e *env, args []string) error {
 	fs := e.flags("review", "INCIDENT")
-	if err := e.parse(fs, args); err != nil {
+	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
