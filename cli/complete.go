@@ -119,6 +119,17 @@ func (r *runner) addCompletions(root *cobra.Command) {
 				c.RegisterFlagCompletionFunc(name, r.completeWith(list, -1))
 			}
 		}
+		if path == "move" {
+			c.ValidArgsFunction = func(c *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+				switch len(args) {
+				case 0:
+					return completeCaptures(r, toComplete), cobra.ShellCompDirectiveNoFileComp
+				case 1:
+					return completeIncidents(r, toComplete), cobra.ShellCompDirectiveNoFileComp
+				}
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+		}
 		if path == "clip" {
 			c.RegisterFlagCompletionFunc("out", r.completeWith(completeCaptures, -1))
 		}

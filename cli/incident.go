@@ -118,3 +118,28 @@ func (e *env) chooseCaptureIncident(name string) error {
 	}
 	return flags.Set("incident", id)
 }
+
+// mover is a store that can move a capture between incidents.
+type mover interface {
+	MoveCapture(ref, toIncident string) (storage.Capture, error)
+}
+
+func cmdMove(e *env, args []string) error {
+	fs := e.flags("move", "CAPTURE INCIDENT")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 2 {
+		return usageError("usage: calm move CAPTURE INCIDENT (for example: calm move c3 20261126-k3fq)")
+	}
+	m, ok := e.store.(mover)
+	if !ok {
+		return fmt.Errorf("this store cannot move captures")
+	}
+	c, err := m.MoveCapture(fs.Arg(0), fs.Arg(1))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "moved %s to %s/%s (%s, %s); both timelines say so\n", fs.Arg(0), c.Incident, c.ID, humanBytes(c.Size), c.CopiesSummary())
+	return nil
+}

@@ -307,6 +307,10 @@ func (a *Agent) routes() http.Handler {
 		v, err := db.ReopenIncident(q(r, "ref"))
 		writeJSON(w, v, err)
 	})
+	mux.HandleFunc("POST /v1/captures/move", func(w http.ResponseWriter, r *http.Request) {
+		v, err := db.MoveCapture(q(r, "ref"), q(r, "to"))
+		writeJSON(w, v, err)
+	})
 	mux.HandleFunc("POST /v1/incident/current", func(w http.ResponseWriter, r *http.Request) {
 		v, err := db.currentIncident(requestID(r))
 		writeJSON(w, v, err)
