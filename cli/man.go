@@ -18,7 +18,6 @@ func (r *runner) manCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:     "man",
 		Short:   "print the manual page, calm(1), as roff (calm man | man -l -)",
-		GroupID: groupRead,
 		Args:    cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			bw := bufio.NewWriter(r.stdout)
