@@ -16,9 +16,9 @@ import (
 // cmdMan prints calm(1) as roff: calm man | man -l -
 func (r *runner) manCommand() *cobra.Command {
 	return &cobra.Command{
-		Use:     "man",
-		Short:   "print the manual page, calm(1), as roff (calm man | man -l -)",
-		Args:    cobra.NoArgs,
+		Use:   "man",
+		Short: "print the manual page, calm(1), as roff (calm man | man -l -)",
+		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			bw := bufio.NewWriter(r.stdout)
 			writeMan(bw, c.Root())
