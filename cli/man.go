@@ -13,7 +13,7 @@ import (
 // The man page is made from the command tree, so it says what the help
 // says: one page, calm(1), every command and its flags.
 
-// cmdMan prints calm(1) as roff: calm man | man -l -
+// manCommand is calm man: calm(1) as roff (calm man | man -l -).
 func (r *runner) manCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "man",
