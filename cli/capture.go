@@ -3,8 +3,6 @@ package cli
 import (
 	"bytes"
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -25,11 +23,8 @@ func cmdShell(e *env, args []string) error {
 	title := fs.String("title", "", "the session's title (default: the command)")
 	incident := fs.String("incident", "", "the incident to record into (default: the current one)")
 	// Flags end at the command: its own flags are its own (calm shell psql -h db).
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return &exitError{code: 2}
+	if err := parse(fs, args); err != nil {
+		return err
 	}
 	marks, err := capture.CompileMarks(e.cfg.Marks)
 	if err != nil {
@@ -65,7 +60,7 @@ func asFile(v any, fallback *os.File) *os.File {
 
 func cmdSnap(e *env, args []string) error {
 	fs := e.flags("snap", "[-t PANE] [--incident ID] [TITLE]")
-	pane := fs.String("t", capture.CurrentPane(), "the tmux pane (default: this one)")
+	pane := fs.StringP("target", "t", capture.CurrentPane(), "the tmux pane (default: this one)")
 	incident := fs.String("incident", "", "the incident (default: the current one)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -166,7 +161,7 @@ func cmdPipe(e *env, args []string) error {
 
 func cmdClip(e *env, args []string) error {
 	fs := e.flags("clip", "[TITLE] | -o ID")
-	out := fs.String("o", "", "put this capture on the clipboard instead")
+	out := fs.StringP("out", "o", "", "put this capture on the clipboard instead")
 	raw := fs.Bool("raw", false, "with -o: keep terminal controls")
 	incident := fs.String("incident", "", "the incident (default: the current one)")
 	if err := parse(fs, args); err != nil {

@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -11,8 +10,12 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"calm/capture"
 	"calm/storage"
@@ -21,48 +24,42 @@ import (
 // Version is set at build time with -ldflags "-X calm/cli.Version=...".
 var Version = "0.1.0-dev"
 
-const usage = `calm: a black box and a calm checklist for on-call responders
+// Main runs calm with the given arguments and returns the exit status:
+// 0, 1 when a command fails, 2 for a usage error, or the status a command
+// passes on (a shell's, a signal's).
+func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	r := &runner{stdin: stdin, stdout: stdout, stderr: stderr}
+	root := r.tree()
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.Execute()
+	var fail *commandError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &fail):
+		return fail.report(stderr)
+	case invokesTee(args):
+		// The pipe is sacred: a mistyped flag costs the pipeline nothing.
+		return teeCannotStart(stdin, stdout, stderr, oneLine(err.Error()), 2)
+	}
+	fmt.Fprintf(stderr, "calm: %s\n", oneLine(err.Error()))
+	return 2
+}
 
-usage: calm [--store FILE] [--mirror DIR]... [--config FILE] [COMMAND [ARGS]]
-
-  (no command)           the TUI on the current incident (in a script: the status)
-  ui [INCIDENT]          the TUI: captures, viewer, checklist, copies ('?' lists its keys)
-  review INCIDENT        the TUI read-only, timeline first, for the look back (or a pulled bundle)
-  push INCIDENT          upload the incident's bundle to the s3:// mirror, read back and checked
-  pull s3://.../X.tar.gz fetch a pushed bundle, check it, keep it for 'calm review'
-  status                 the current incident and its captures' copies
-  incident new [TITLE]   open an incident and make it current
-  incident list          list incidents (* marks the current one)
-  incident use ID        make an incident current (any unique prefix works)
-  incident close [ID]    close an incident
-  shell [-- CMD ARGS]    record a shell (default $SHELL) in a PTY, like script(1)
-  snap [-t PANE]         save a tmux pane's whole scrollback as a capture
-  split [--stop]         in tmux: save this pane's scrollback, record its output, open calm beside it
-  import FILE.cast [T]   bring an asciinema recording (asciicast v2 or v3) in as a session
-  clip [TITLE]           save the clipboard as a capture (clip -o ID: a capture to the clipboard)
-  tee [TITLE]            copy stdin to stdout unchanged, and save it as a capture
-  note TEXT              add a note to the current incident's timeline
-  show ID                print a capture (c3, or INCIDENT/c3); --raw skips sanitising
-  search [-i] [-F] PAT   grep-like search of every capture (RE2; -F literal)
-  verify [INCIDENT]      read back and hash every copy; exit 1 on any mismatch (or: verify BUNDLE.tar.gz)
-  export INCIDENT --format txt|json|md|cast|bundle [-o FILE]   (redacted; md is the postmortem draft)
-  doctor [--salvage NEW] check the store, the agent, the copies and the tools; copy out a damaged store
-  agent                  run the agent (the store's owner) in the foreground
-  --version, --help
-
-The store lives in $XDG_DATA_HOME/calm (set CALM_HOME to move it); the config
-in $XDG_CONFIG_HOME/calm/config.toml. Every command starts the agent if needed.
-`
+// runner builds calm's command tree and runs the command chosen.
+type runner struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	global         globalFlags
+}
 
 type globalFlags struct {
 	store, config string
 	mirrors       []string
 }
-
-type multiFlag []string
-
-func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
-func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 
 // env is what a command runs with; tests give their own.
 type env struct {
@@ -70,6 +67,9 @@ type env struct {
 	stdout, stderr io.Writer
 	cfg            Config
 	store          storage.Store
+
+	cmd        *cobra.Command // the command running, whose flags cobra has parsed
+	describing *description   // set while the tree learns a command's flags
 }
 
 // exitError carries an exit status with an optional message.
@@ -80,93 +80,29 @@ type exitError struct {
 
 func (e *exitError) Error() string { return e.msg }
 
-// Main runs calm with the given arguments and returns the exit status.
-func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	var g globalFlags
-	fs := flag.NewFlagSet("calm", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.StringVar(&g.store, "store", "", "the bbolt store file")
-	fs.StringVar(&g.config, "config", "", "the config file")
-	fs.Var((*multiFlag)(&g.mirrors), "mirror", "a folder that gets a verified copy of every capture")
-	help := fs.Bool("help", false, "")
-	fs.BoolVar(help, "h", false, "")
-	version := fs.Bool("version", false, "")
-	if err := fs.Parse(args); err != nil {
-		if invokesTee(args) {
-			return teeCannotStart(stdin, stdout, stderr, fmt.Sprintf("%v (see 'calm --help')", err), 2)
-		}
-		fmt.Fprintf(stderr, "calm: %v (see 'calm --help')\n", err)
-		return 2
+// commandError is what a command (or loading the config for it) returned,
+// as opposed to an error cobra found in the command line.
+type commandError struct {
+	command string // "show", "incident use"; empty when no command ran
+	err     error
+}
+
+func (e *commandError) Error() string { return e.err.Error() }
+
+// report prints the error in one line and gives the exit status.
+func (e *commandError) report(stderr io.Writer) int {
+	prefix := "calm"
+	if e.command != "" {
+		prefix += " " + e.command
 	}
-	rest := fs.Args()
-	switch {
-	case *help || (len(rest) > 0 && rest[0] == "help"):
-		fmt.Fprint(stdout, usage)
-		return 0
-	case *version || (len(rest) > 0 && rest[0] == "version"):
-		fmt.Fprintf(stdout, "calm %s (store schema %d)\n", Version, storage.SchemaVersion)
-		return 0
-	}
-	cfg, err := loadConfig(g)
-	if err != nil {
-		if len(rest) > 0 && rest[0] == "tee" {
-			return teeCannotStart(stdin, stdout, stderr, oneLine(err.Error()), 1)
-		}
-		fmt.Fprintf(stderr, "calm: %v\n", err)
-		return 1
-	}
-	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, cfg: cfg}
-	if len(rest) == 0 {
-		// calm alone is the TUI in a terminal, and the status in a script.
-		rest = []string{"status"}
-		if isTerminal(stdout) && isTerminal(stdin) {
-			rest = []string{"ui"}
-		}
-	}
-	cmd, cmdArgs := rest[0], rest[1:]
-	run, ok := commands[cmd]
-	if !ok {
-		fmt.Fprintf(stderr, "calm: unknown command %q (see 'calm --help')\n", cmd)
-		return 2
-	}
-	if cmd != "agent" {
-		client := storage.NewClient(cfg.socket, cfg.agentCommand(), cfg.agentLog())
-		defer client.Close()
-		defer func() {
-			if w := client.Warning(); w != "" {
-				fmt.Fprintf(stderr, "calm: WARNING: %s\n", printable(w))
-			}
-		}()
-		said := map[string]bool{}
-		client.Notice = func(n string) { // a damaged store copy, and the one read instead
-			if !said[n] {
-				said[n] = true
-				fmt.Fprintf(stderr, "calm: %s\n", printable(n))
-			}
-		}
-		e.store = client
-	}
-	if path := os.Getenv("CALM_CPUPROFILE"); path != "" && cmd != "agent" {
-		// For bench work: a CPU profile of this command.
-		if f, perr := os.Create(path); perr == nil {
-			pprof.StartCPUProfile(f)
-			defer pprof.StopCPUProfile()
-		}
-	}
-	err = run(e, cmdArgs)
 	var ee *exitError
-	switch {
-	case err == nil:
-		return 0
-	case errors.As(err, &ee):
+	if errors.As(e.err, &ee) {
 		if ee.msg != "" {
-			fmt.Fprintf(stderr, "calm %s: %s\n", cmd, ee.msg)
+			fmt.Fprintf(stderr, "%s: %s\n", prefix, ee.msg)
 		}
 		return ee.code
-	case errors.Is(err, flag.ErrHelp):
-		return 0
 	}
-	fmt.Fprintf(stderr, "calm %s: %s\n", cmd, oneLine(err.Error()))
+	fmt.Fprintf(stderr, "%s: %s\n", prefix, oneLine(e.err.Error()))
 	return 1
 }
 
@@ -174,75 +110,363 @@ func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }
 
-var commands map[string]func(*env, []string) error
-
-func init() {
-	commands = map[string]func(*env, []string) error{
-		"status":   cmdStatus,
-		"agent":    cmdAgent,
-		"incident": cmdIncident,
-		"tee":      cmdTee,
-		"note":     cmdNote,
-		"show":     cmdShow,
-		"search":   cmdSearch,
-		"verify":   cmdVerify,
-		"export":   cmdExport,
-		"doctor":   cmdDoctor,
-		"shell":    cmdShell,
-		"snap":     cmdSnap,
-		"split":    cmdSplit,
-		"pipe":     cmdPipe,
-		"clip":     cmdClip,
-		"ui":       cmdUI,
-		"push":     cmdPush,
-		"pull":     cmdPull,
-		"review":   cmdReview,
-		"import":   cmdImport,
-	}
+func usageError(format string, args ...any) error {
+	return &exitError{code: 2, msg: fmt.Sprintf(format, args...)}
 }
 
-// flags makes a FlagSet whose errors come back as usage errors.
-func (e *env) flags(name, synopsis string) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(e.stderr, "usage: calm %s %s\n", name, synopsis)
-		fs.PrintDefaults()
+// A command's body declares its flags with e.flags and reads them with
+// parse, as it did with the standard flag package. The tree learns them
+// by running each body once up to its parse (describe), so the body stays
+// the one place a command's flags are written, and cobra gives them help,
+// completion, the man page, and flags anywhere.
+type description struct {
+	name, synopsis string
+	flags          *pflag.FlagSet
+}
+
+var errDescribed = errors.New("described")
+
+// flagSetOwner is the env of each flag set e.flags made, until parse
+// reads it: bodies call parse(fs, args) as they always have.
+var flagSetOwner sync.Map // *pflag.FlagSet → *env
+
+// flags makes the flag set a command body declares its flags on.
+func (e *env) flags(name, synopsis string) *pflag.FlagSet {
+	if e.describing != nil {
+		e.describing.name, e.describing.synopsis = name, synopsis
 	}
+	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
+	flagSetOwner.Store(fs, e)
 	return fs
 }
 
-func parse(fs *flag.FlagSet, args []string) error {
-	if err := parseAnywhere(fs, args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return &exitError{code: 2}
+// parse gives fs, made by e.flags, the values cobra parsed from the
+// command line, and its positional arguments. While describing, it stops
+// the body there.
+func parse(fs *pflag.FlagSet, args []string) error {
+	e, ok := flagSetOwner.LoadAndDelete(fs)
+	if !ok {
+		return fs.Parse(args) // not made by e.flags: parse the arguments as given
 	}
-	return nil
+	return e.(*env).parseFlags(fs, args)
 }
 
-// parseAnywhere parses flags wherever they stand among the arguments, as GNU
-// tools do (calm show s1 --raw, calm tee "title" -q); "--" ends the flags.
-// fs.Args() are then the arguments that are not flags, in order.
-func parseAnywhere(fs *flag.FlagSet, args []string) error {
-	var positional []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return err
-		}
-		rest := fs.Args()
-		if used := len(args) - len(rest); len(rest) == 0 || (used > 0 && args[used-1] == "--") {
-			positional = append(positional, rest...)
-			break
-		}
-		positional, args = append(positional, rest[0]), rest[1:]
+func (e *env) parseFlags(fs *pflag.FlagSet, args []string) error {
+	if e.describing != nil {
+		e.describing.flags = fs
+		return errDescribed
 	}
-	return fs.Parse(append([]string{"--"}, positional...))
+	var err error
+	fs.VisitAll(func(f *pflag.Flag) {
+		// The command's scalar flags (bool, string, int, duration) say
+		// their value again through String.
+		if given := e.cmd.Flags().Lookup(f.Name); given != nil && given.Changed && err == nil {
+			err = fs.Set(f.Name, given.Value.String())
+		}
+	})
+	if err != nil {
+		return err
+	}
+	return fs.Parse(append([]string{"--"}, args...))
 }
 
-func usageError(format string, args ...any) error {
-	return &exitError{code: 2, msg: fmt.Sprintf(format, args...)}
+// describe runs a command body up to its parse to learn its name,
+// synopsis and flags.
+func describe(body func(*env, []string) error) description {
+	d := &description{}
+	if err := body(&env{describing: d}, nil); err != errDescribed || d.name == "" {
+		panic(fmt.Sprintf("calm: a command body must call e.flags and then parse before anything else (got %v)", err))
+	}
+	return *d
+}
+
+// command makes the cobra command that runs body.
+func (r *runner) command(group, short string, body func(*env, []string) error) *cobra.Command {
+	d := describe(body)
+	c := &cobra.Command{
+		Use:     strings.TrimSpace(d.name + " " + d.synopsis),
+		Short:   short,
+		GroupID: group,
+		// The synopsis names the flags that matter; all are listed below it.
+		DisableFlagsInUseLine: true,
+		RunE:                  func(c *cobra.Command, args []string) error { return r.run(c, body, args) },
+	}
+	c.Flags().AddFlagSet(d.flags)
+	return c
+}
+
+// run loads the configuration, connects to the agent, and runs body.
+func (r *runner) run(c *cobra.Command, body func(*env, []string) error, args []string) error {
+	name := strings.TrimPrefix(c.CommandPath(), c.Root().Name()+" ")
+	if c == c.Root() {
+		name = ""
+	}
+	cfg, err := loadConfig(r.global)
+	if err != nil {
+		if name == "tee" {
+			return &commandError{"", passThrough(&env{stdin: r.stdin, stdout: r.stdout, stderr: r.stderr}, oneLine(err.Error()), 1)}
+		}
+		return &commandError{"", err}
+	}
+	e := &env{stdin: r.stdin, stdout: r.stdout, stderr: r.stderr, cfg: cfg, cmd: c}
+	if c.Parent() != nil && c.Parent().Name() == "agent" {
+		return wrapCommandError(name, body(e, args)) // they talk to the agent themselves, and never start one by asking
+	}
+	if name != "agent" {
+		client := storage.NewClient(cfg.socket, cfg.agentCommand(), cfg.agentLog())
+		defer client.Close()
+		defer func() {
+			if w := client.Warning(); w != "" {
+				fmt.Fprintf(r.stderr, "calm: WARNING: %s\n", printable(w))
+			}
+		}()
+		said := map[string]bool{}
+		client.Notice = func(n string) { // a damaged store copy, and the one read instead
+			if !said[n] {
+				said[n] = true
+				fmt.Fprintf(r.stderr, "calm: %s\n", printable(n))
+			}
+		}
+		e.store = client
+		if path := os.Getenv("CALM_CPUPROFILE"); path != "" {
+			// For bench work: a CPU profile of this command.
+			if f, perr := os.Create(path); perr == nil {
+				pprof.StartCPUProfile(f)
+				defer pprof.StopCPUProfile()
+			}
+		}
+	}
+	// A running agent started with fewer mirrors than this command asks
+	// for: a capture goes on (losing it would be worse) and says so after;
+	// anything else is refused, saying how to apply them.
+	if err := e.chooseCaptureIncident(name); err != nil {
+		return &commandError{name, err}
+	}
+	switch name {
+	case "agent", "doctor":
+	case "tee", "shell", "snap", "split", "clip", "import", "pipe":
+		defer func() {
+			if lacks := e.agentLacks(); lacks != "" {
+				fmt.Fprintf(r.stderr, "calm: WARNING: %s\n", lacks)
+			}
+		}()
+	default:
+		if lacks := e.agentLacks(); lacks != "" {
+			return &commandError{name, &exitError{code: 1, msg: lacks}}
+		}
+	}
+	return wrapCommandError(name, body(e, args))
+}
+
+func wrapCommandError(name string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &commandError{name, err}
+}
+
+// cmdDefault is calm alone: the TUI in a terminal, the status in a script.
+func cmdDefault(e *env, args []string) error {
+	if isTerminal(e.stdout) && isTerminal(e.stdin) {
+		return cmdUI(e, nil)
+	}
+	return cmdStatus(e, nil)
+}
+
+const (
+	groupCapture  = "capture"
+	groupIncident = "incident"
+	groupRead     = "read"
+	groupSafe     = "safe"
+)
+
+// tree is calm's command line: every command, its flags and its help.
+func (r *runner) tree() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "calm",
+		Short: "a black box and a calm checklist for on-call responders",
+		Long: `calm: a black box and a calm checklist for on-call responders.
+
+calm alone opens the TUI on the current incident (in a script: the status).
+The store lives in $XDG_DATA_HOME/calm (set CALM_HOME to move it); the config
+in $XDG_CONFIG_HOME/calm/config.toml. Every command starts the agent if needed.`,
+		Version:       fmt.Sprintf("%s (store schema %d)", Version, storage.SchemaVersion),
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		Args:          unknownCommand,
+		RunE:          func(c *cobra.Command, args []string) error { return r.run(c, cmdDefault, args) },
+	}
+	root.SetVersionTemplate("calm {{.Version}}\n")
+	root.SetFlagErrorFunc(flagError)
+	root.PersistentFlags().StringVar(&r.global.store, "store", "", "the bbolt store file")
+	root.PersistentFlags().StringVar(&r.global.config, "config", "", "the config file")
+	root.PersistentFlags().StringArrayVar(&r.global.mirrors, "mirror", nil, "a folder (or s3://) that gets a verified copy of every capture; repeat for more")
+	root.AddGroup(
+		&cobra.Group{ID: groupCapture, Title: "Capture:"},
+		&cobra.Group{ID: groupIncident, Title: "Incidents:"},
+		&cobra.Group{ID: groupRead, Title: "Read and look back:"},
+		&cobra.Group{ID: groupSafe, Title: "Keep it safe:"},
+	)
+
+	incident := &cobra.Command{
+		Use:     "incident",
+		Short:   "open, list, pick, close and reopen incidents",
+		GroupID: groupIncident,
+		Args:    unknownCommand,
+		RunE: func(c *cobra.Command, args []string) error {
+			return usageError("say what to do: %s (see 'calm incident --help')", strings.Join(subcommandNames(c), ", "))
+		},
+	}
+	list := r.command("", "list incidents (* marks the current one)", cmdIncidentList)
+	list.Aliases = []string{"ls"}
+	incident.AddCommand(
+		r.command("", "open an incident and make it current", cmdIncidentNew),
+		list,
+		r.command("", "make an incident current (any unique prefix works)", cmdIncidentUse),
+		r.command("", "close an incident (default: the current one)", cmdIncidentClose),
+		r.command("", "open a closed incident again and make it current", cmdIncidentReopen),
+	)
+
+	agent := r.command(groupSafe, "run the agent (the store's owner) in the foreground; or see, stop or restart it", cmdAgent)
+	agent.Args = unknownCommand
+	agent.AddCommand(
+		r.command("", "say whether an agent runs for this store, its pid and its mirrors", cmdAgentStatus),
+		r.command("", "stop the agent (it finishes what it holds); the next command starts one", cmdAgentStop),
+		r.command("", "stop the agent and start one with this command's settings (--mirror, the config)", cmdAgentRestart),
+	)
+
+	root.AddCommand(
+		r.command(groupCapture, "record a shell (default $SHELL) in a PTY, like script(1)", cmdShell),
+		r.command(groupCapture, "save a tmux pane's whole scrollback as a capture", cmdSnap),
+		r.command(groupCapture, "in tmux: save this pane's scrollback, record its output, open calm beside it", cmdSplit),
+		r.command(groupCapture, "copy stdin to stdout unchanged, and save it as a capture", cmdTee),
+		r.command(groupCapture, "save the clipboard as a capture (-o ID: a capture to the clipboard)", cmdClip),
+		r.command(groupCapture, "bring an asciinema recording (asciicast v2 or v3) in as a session", cmdImport),
+		incident,
+		r.command(groupIncident, "add a note to the current incident's timeline", cmdNote),
+		r.command(groupIncident, "move a capture into another incident, with its copies", cmdMove),
+		r.command(groupRead, "an incident (default: the current one) and its captures' copies", cmdStatus),
+		r.command(groupRead, "the TUI: captures, viewer, checklist, copies ('?' lists its keys)", cmdUI),
+		r.command(groupRead, "the TUI read-only, timeline first, for the look back (or a pulled bundle)", cmdReview),
+		r.command(groupRead, "print a capture (c3, or INCIDENT/c3); --raw skips sanitising", cmdShow),
+		r.command(groupRead, "search every capture as grep does (RE2; -F literal, -i -w -v -c -l -m -A -B -C)", cmdSearch),
+		r.command(groupRead, "write an incident as txt, json, md (the postmortem draft), html, cast or bundle (redacted)", cmdExport),
+		r.command(groupSafe, "read back and hash every copy; exit 1 on any mismatch (or: verify BUNDLE.tar.gz)", cmdVerify),
+		r.command(groupSafe, "check the store, the agent, the copies and the tools; copy out a damaged store", cmdDoctor),
+		r.command(groupSafe, "upload the incident's bundle to the s3:// mirror, read back and checked", cmdPush),
+		r.command(groupSafe, "fetch a pushed bundle, check it, keep it for 'calm review'", cmdPull),
+		agent,
+		r.manCommand(),
+		&cobra.Command{
+			Use:   "version",
+			Short: "print calm's version and its store schema",
+			Args:  cobra.NoArgs,
+			Run:   func(c *cobra.Command, _ []string) { fmt.Fprintf(r.stdout, "calm %s\n", c.Root().Version) },
+		},
+	)
+	pipe := r.command("", "record a pane's output arriving from tmux pipe-pane (calm split runs it)", cmdPipe)
+	pipe.Hidden = true
+	root.AddCommand(pipe)
+	for _, c := range root.Commands() {
+		if c.Name() == "shell" {
+			// Flags end at the command: its own flags are its own (calm shell psql -h db).
+			c.Flags().SetInterspersed(false)
+		}
+	}
+	// Made now, not at Execute, so the man page and the tests see them.
+	root.InitDefaultHelpCmd()
+	root.InitDefaultCompletionCmd()
+	for _, c := range root.Commands() {
+		switch c.Name() {
+		case "completion":
+			c.Short = "print the shell completion script for bash, zsh, fish or powershell (see the README)"
+		case "help":
+			c.Short = "help about any command: calm help COMMAND"
+		}
+	}
+	r.addCompletions(root)
+	return root
+}
+
+// subcommandNames lists the commands under c that a person may type.
+func subcommandNames(c *cobra.Command) []string {
+	var names []string
+	for _, s := range c.Commands() {
+		if s.IsAvailableCommand() {
+			names = append(names, s.Name())
+		}
+	}
+	return names
+}
+
+// unknownCommand refuses an argument where a command was expected, naming
+// the nearest ones.
+func unknownCommand(c *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	c.SuggestionsMinimumDistance = 2
+	hint := ""
+	if s := c.SuggestionsFor(args[0]); len(s) > 0 {
+		hint = fmt.Sprintf(": did you mean %s?", quoteAll(s, " or "))
+	}
+	return fmt.Errorf("unknown command %q for %q%s (see '%s --help')", args[0], c.CommandPath(), hint, c.CommandPath())
+}
+
+func quoteAll(words []string, sep string) string {
+	q := make([]string, len(words))
+	for i, w := range words {
+		q[i] = strconv.Quote(w)
+	}
+	return strings.Join(q, sep)
+}
+
+// flagError makes a flag cobra could not parse one line that says where
+// help is, and names the nearest flag for a typo.
+func flagError(c *cobra.Command, err error) error {
+	hint := ""
+	var missing *pflag.NotExistError
+	if errors.As(err, &missing) {
+		if near := nearestFlag(c, missing.GetSpecifiedName()); near != "" {
+			hint = fmt.Sprintf(": did you mean --%s?", near)
+		}
+	}
+	return fmt.Errorf("%v%s (see '%s --help')", err, hint, c.CommandPath())
+}
+
+// nearestFlag is the flag of c whose name is within two edits of typed.
+func nearestFlag(c *cobra.Command, typed string) string {
+	best, bestDistance := "", 3
+	if typed == "" {
+		return ""
+	}
+	c.Flags().VisitAll(func(f *pflag.Flag) {
+		if d := editDistance(typed, f.Name); d < bestDistance && !f.Hidden {
+			best, bestDistance = f.Name, d
+		}
+	})
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
 }
 
 func cmdAgent(e *env, args []string) error {
@@ -281,7 +505,7 @@ func cmdAgent(e *env, args []string) error {
 		return err
 	}
 	defer db.Close()
-	a := &storage.Agent{DB: db, Socket: *socket, Idle: *idle, Logf: logf}
+	a := &storage.Agent{DB: db, Socket: *socket, Idle: *idle, Logf: logf, Settings: e.cfg.agentSettings()}
 	l, err := a.Listen()
 	if err != nil {
 		report(err.Error())
@@ -302,15 +526,15 @@ func cmdAgent(e *env, args []string) error {
 }
 
 func cmdStatus(e *env, args []string) error {
-	fs := e.flags("status", "")
+	fs := e.flags("status", "[INCIDENT]")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return usageError("status takes no arguments: it shows the current incident ('calm incident use ID' picks another)")
+	if fs.NArg() > 1 {
+		return usageError("status shows one incident: calm status [INCIDENT] (default: the current one)")
 	}
-	inc, err := e.store.Incident("")
-	if errors.Is(err, storage.ErrNotFound) {
+	inc, err := e.store.Incident(fs.Arg(0))
+	if errors.Is(err, storage.ErrNotFound) && fs.NArg() == 0 {
 		if c, ok := e.store.(*storage.Client); ok && c.Warning() != "" {
 			fmt.Fprintln(e.stdout, "No incident in this store, but its evidence folder holds incidents: the store was lost (see the WARNING).")
 			return &exitError{code: 1}

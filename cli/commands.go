@@ -21,64 +21,87 @@ import (
 	"calm/storage"
 )
 
-const incidentUsage = `usage: calm incident new [TITLE]   open an incident and make it current
-       calm incident list          list incidents (* marks the current one)
-       calm incident use ID        make an incident current (any unique prefix works)
-       calm incident close [ID]    close an incident (default: the current one)
-`
+func cmdIncidentNew(e *env, args []string) error {
+	fs := e.flags("new", "[TITLE]")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	inc, err := e.store.NewIncident(strings.Join(fs.Args(), " "))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "%s  %s  (now current)\n", inc.ID, printable(inc.Title))
+	return nil
+}
 
-func cmdIncident(e *env, args []string) error {
-	if len(args) == 0 {
-		return usageError("say what to do: new, list, use or close (see 'calm incident --help')")
+func cmdIncidentList(e *env, args []string) error {
+	fs := e.flags("list", "[--json]")
+	asJSON := fs.Bool("json", false, "one JSON object a line: id, title, opened, closed (when closed), current")
+	if err := parse(fs, args); err != nil {
+		return err
 	}
-	switch args[0] {
-	case "-h", "--help", "-help", "help":
-		fmt.Fprint(e.stdout, incidentUsage)
-		return nil
-	case "new":
-		inc, err := e.store.NewIncident(strings.Join(args[1:], " "))
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(e.stdout, "%s  %s  (now current)\n", inc.ID, printable(inc.Title))
-	case "list", "ls":
-		list, err := e.store.Incidents()
-		if err != nil {
-			return err
-		}
-		cur, _ := e.store.Incident("")
-		if len(list) == 0 {
-			fmt.Fprintln(e.stdout, "no incidents yet: 'calm incident new TITLE' opens one")
-		}
+	if fs.NArg() > 0 {
+		return usageError("list takes no arguments")
+	}
+	list, err := e.store.Incidents()
+	if err != nil {
+		return err
+	}
+	cur, _ := e.store.Incident("")
+	if *asJSON {
+		enc := json.NewEncoder(e.stdout) // JSON escapes every control: safe on a terminal
 		for _, inc := range list {
-			mark := " "
-			if inc.ID == cur.ID {
-				mark = "*"
+			if err := enc.Encode(struct {
+				storage.Incident
+				Current bool `json:"current"`
+			}{inc, inc.ID == cur.ID}); err != nil {
+				return err
 			}
-			fmt.Fprintf(e.stdout, "%s %s  %-40s  %s\n", mark, printable(inc.ID), printable(inc.Title), incidentState(inc))
 		}
-	case "use":
-		if len(args) != 2 {
-			return usageError("usage: calm incident use ID")
-		}
-		inc, err := e.store.UseIncident(args[1])
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(e.stdout, "%s  %s  (now current)\n", inc.ID, printable(inc.Title))
-	case "close":
-		ref := ""
-		if len(args) > 1 {
-			ref = args[1]
-		}
-		inc, err := e.store.CloseIncident(ref)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(e.stdout, "%s  %s  (%s)\n", inc.ID, printable(inc.Title), incidentState(inc))
-	default:
-		return usageError("unknown incident command %q: use new, list, use or close", args[0])
+		return nil
 	}
+	if len(list) == 0 {
+		fmt.Fprintln(e.stdout, "no incidents yet: 'calm incident new TITLE' opens one")
+	}
+	for _, inc := range list {
+		mark := " "
+		if inc.ID == cur.ID {
+			mark = "*"
+		}
+		fmt.Fprintf(e.stdout, "%s %s  %-40s  %s\n", mark, printable(inc.ID), printable(inc.Title), incidentState(inc))
+	}
+	return nil
+}
+
+func cmdIncidentUse(e *env, args []string) error {
+	fs := e.flags("use", "ID")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usageError("usage: calm incident use ID")
+	}
+	inc, err := e.store.UseIncident(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "%s  %s  (now current)\n", inc.ID, printable(inc.Title))
+	return nil
+}
+
+func cmdIncidentClose(e *env, args []string) error {
+	fs := e.flags("close", "[ID]")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 1 {
+		return usageError("usage: calm incident close [ID]")
+	}
+	inc, err := e.store.CloseIncident(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "%s  %s  (%s)\n", inc.ID, printable(inc.Title), incidentState(inc))
 	return nil
 }
 
@@ -203,38 +226,29 @@ func cmdShow(e *env, args []string) error {
 }
 
 func cmdSearch(e *env, args []string) error {
-	fs := e.flags("search", "[-i] [-F] [--incident ID] [-m N] PATTERN")
+	fs := e.flags("search", "[-F] [-i] [-w] [-v] [-c|-l] [-m N] [-A N] [-B N] [-C N] [--incident ID] [--json] PATTERN")
 	q := storage.SearchQuery{}
-	fs.BoolVar(&q.IgnoreCase, "i", false, "ignore case")
-	fs.BoolVar(&q.Literal, "F", false, "the pattern is a literal string, not a regular expression")
+	o := grepOptions{max: -1, before: -1, after: -1}
+	fs.BoolVarP(&q.Literal, "fixed-strings", "F", false, "the pattern is a literal string, not a regular expression (RE2)")
+	fs.BoolVarP(&q.IgnoreCase, "ignore-case", "i", false, "ignore case")
+	fs.BoolVarP(&o.word, "word-regexp", "w", false, "match whole words only")
+	fs.BoolVarP(&o.invert, "invert-match", "v", false, "select the lines that do not match")
+	fs.BoolVarP(&o.count, "count", "c", false, "print how many lines each capture has selected")
+	fs.BoolVarP(&o.files, "files-with-matches", "l", false, "print only the captures that have a selected line")
+	fs.IntVarP(&o.max, "max-count", "m", -1, "stop reading a capture after this many selected lines (-1: no limit)")
+	fs.IntVarP(&o.after, "after-context", "A", -1, "print this many lines after each selected line")
+	fs.IntVarP(&o.before, "before-context", "B", -1, "print this many lines before each selected line")
+	fs.IntVarP(&o.context, "context", "C", 0, "print this many lines before and after each selected line")
 	fs.StringVar(&q.Incident, "incident", "", "search only this incident")
-	fs.IntVar(&q.Limit, "m", 0, "stop after this many matching lines")
+	fs.BoolVar(&o.json, "json", false, "one JSON object a line (incident, item, line, text; context: true for a context line)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
-		return usageError("usage: calm search [-i] [-F] PATTERN")
+		return usageError("usage: calm search [FLAGS] PATTERN (see 'calm search --help')")
 	}
 	q.Pattern = fs.Arg(0)
-	bw := bufio.NewWriterSize(e.stdout, 256<<10)
-	found := 0
-	var line []byte
-	err := e.store.Search(q, func(m storage.Match) error {
-		found++
-		line = storage.AppendMatch(line[:0], m, '/', ':')
-		_, err := bw.Write(line)
-		return err
-	})
-	if ferr := bw.Flush(); err == nil {
-		err = ferr
-	}
-	if err != nil {
-		return err
-	}
-	if found == 0 {
-		return &exitError{code: 1} // like grep: nothing found, nothing said
-	}
-	return nil
+	return grep(e, q, o)
 }
 
 func cmdVerify(e *env, args []string) error {
@@ -348,7 +362,7 @@ func cmdExport(e *env, args []string) error {
 	format := fs.String("format", "", "txt (the default; html with --open), json, md (postmortem draft), html (one offline page with replays and timeline), cast (a session) or bundle (everything, with SHA256SUMS)")
 	open := fs.Bool("open", false, "write the HTML report (calm-INCIDENT.html unless -o) and open it with xdg-open")
 	item := fs.String("item", "", "for --format cast: the session (default: the incident's only or last session)")
-	outPath := fs.String("o", "", "write to this file (0600) instead of stdout")
+	outPath := fs.StringP("output", "o", "", "write to this file (0600) instead of stdout")
 	// Let the incident come before or after the flags.
 	var ref string
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
@@ -535,6 +549,9 @@ func cmdDoctor(e *env, args []string) error {
 		say(false, "agent on %s: %s", e.cfg.socket, oneLine(err.Error()))
 	} else {
 		say(true, "agent pid %v on %s", st["pid"], e.cfg.socket)
+		if lacks := e.agentLacks(); lacks != "" {
+			say(false, "%s", lacks)
+		}
 	}
 	check, err := e.store.Check()
 	if err != nil || len(check.Problems) > 0 {

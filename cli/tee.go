@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -41,17 +40,10 @@ const teeFlushEvery = 250 * time.Millisecond
 func cmdTee(e *env, args []string) error {
 	fs := e.flags("tee", "[--incident ID] [-q] [TITLE]")
 	incident := fs.String("incident", "", "the incident to capture into (default: the current one)")
-	quiet := fs.Bool("q", false, "say nothing on success")
-	usage := fs.Usage
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {}
-	if err := parseAnywhere(fs, args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(e.stderr)
-			usage()
-			return err
-		}
-		return passThrough(e, fmt.Sprintf("%v (see 'calm tee --help')", err), 2)
+	quiet := fs.BoolP("quiet", "q", false, "say nothing on success")
+	// A mistyped flag never gets here: Main passes the bytes through.
+	if err := parse(fs, args); err != nil {
+		return err
 	}
 	title := strings.Join(fs.Args(), " ")
 	if isTerminal(e.stdin) {
@@ -203,7 +195,9 @@ func startTeeStore(e *env, incident string, nc storage.NewCapture, full <-chan [
 	st := &teeStore{e: e, done: make(chan struct{})}
 	go func() {
 		defer close(st.done)
-		st.w, st.err = storage.NewCaptureWriter(e.store, incident, nc)
+		if incident, st.err = e.captureIncident(incident, false); st.err == nil {
+			st.w, st.err = storage.NewCaptureWriter(e.store, incident, nc)
+		}
 		if st.err != nil {
 			fmt.Fprintf(e.stderr, "calm tee: not saving this output: %s\n", oneLine(st.err.Error()))
 		}

@@ -30,6 +30,9 @@ type Agent struct {
 	Socket string
 	Idle   time.Duration // exit after this long with no client; 0: never
 	Logf   func(format string, args ...any)
+	// Settings are what it was started with (its mirrors), said in its
+	// status so a client can tell when it asks for more.
+	Settings any
 
 	active   atomic.Int64
 	lastSeen atomic.Int64 // unix nanoseconds
@@ -273,7 +276,7 @@ func (a *Agent) routes() http.Handler {
 	mux := http.NewServeMux()
 	q := func(r *http.Request, k string) string { return r.URL.Query().Get(k) }
 	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, map[string]any{"pid": os.Getpid(), "store": db.Path(), "schema": SchemaVersion}, nil)
+		writeJSON(w, map[string]any{"pid": os.Getpid(), "store": db.Path(), "schema": SchemaVersion, "settings": a.Settings}, nil)
 	})
 	mux.HandleFunc("GET /v1/incidents", func(w http.ResponseWriter, r *http.Request) {
 		v, err := db.Incidents()
@@ -298,6 +301,14 @@ func (a *Agent) routes() http.Handler {
 	})
 	mux.HandleFunc("POST /v1/incident/close", func(w http.ResponseWriter, r *http.Request) {
 		v, err := db.CloseIncident(q(r, "ref"))
+		writeJSON(w, v, err)
+	})
+	mux.HandleFunc("POST /v1/incident/reopen", func(w http.ResponseWriter, r *http.Request) {
+		v, err := db.ReopenIncident(q(r, "ref"))
+		writeJSON(w, v, err)
+	})
+	mux.HandleFunc("POST /v1/captures/move", func(w http.ResponseWriter, r *http.Request) {
+		v, err := db.MoveCapture(q(r, "ref"), q(r, "to"))
 		writeJSON(w, v, err)
 	})
 	mux.HandleFunc("POST /v1/incident/current", func(w http.ResponseWriter, r *http.Request) {

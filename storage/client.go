@@ -203,6 +203,16 @@ func (c *Client) CloseIncident(ref string) (inc Incident, err error) {
 	return
 }
 
+func (c *Client) ReopenIncident(ref string) (inc Incident, err error) {
+	err = c.call("POST", "/v1/incident/reopen", refQuery("ref", ref), nil, &inc)
+	return
+}
+
+func (c *Client) MoveCapture(ref, to string) (cp Capture, err error) {
+	err = c.call("POST", "/v1/captures/move", url.Values{"ref": {ref}, "to": {to}}, nil, &cp)
+	return
+}
+
 func (c *Client) CurrentIncident() (inc Incident, err error) {
 	err = c.create("/v1/incident/current", nil, nil, &inc)
 	return

@@ -604,6 +604,31 @@ func (db *DB) CloseIncident(ref string) (inc Incident, err error) {
 	return inc, err
 }
 
+// ReopenIncident opens a closed incident again and makes it current: the
+// work on it goes on (a second look, a capture that belongs to it).
+func (db *DB) ReopenIncident(ref string) (inc Incident, err error) {
+	err = db.update(func(tx *bolt.Tx) error {
+		b, id, err := incidentIn(tx, ref)
+		if err != nil {
+			return err
+		}
+		if inc, err = readIncident(b); err != nil {
+			return err
+		}
+		if !inc.IsOpen() {
+			inc.Closed = time.Time{}
+			if err := putJSON(b, keyRecord, inc); err != nil {
+				return err
+			}
+			if _, err := db.addEvent(b, EventReopen, "", "reopened"); err != nil {
+				return err
+			}
+		}
+		return tx.Bucket(bucketMeta).Put(keyCurrent, []byte(id))
+	})
+	return inc, err
+}
+
 // CurrentIncident returns the current incident, opening one when none is open.
 func (db *DB) CurrentIncident() (Incident, error) { return db.currentIncident("") }
 

@@ -182,6 +182,8 @@ func (c Capture) StateLine() string {
 const (
 	EventOpen      = "open"
 	EventClose     = "close"
+	EventReopen    = "reopen"
+	EventMove      = "move" // a capture moved between incidents (Item: its ID in this one)
 	EventCapture   = "capture"
 	EventCopy      = "copy"
 	EventNote      = "note"

@@ -1,0 +1,176 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"calm/storage"
+)
+
+// agentSettings are what the agent does that a client's flags and config
+// decide: where it copies captures. The rest of the config is read by each
+// command, so a change to it needs no restart.
+type agentSettings struct {
+	Mirrors []string `json:"mirrors"`
+	Remotes []string `json:"remotes"`
+	S3      S3Config `json:"s3"`
+}
+
+func (c Config) agentSettings() agentSettings {
+	return agentSettings{Mirrors: c.Mirrors, Remotes: c.remotes, S3: c.S3}
+}
+
+// lacks says what of want an agent running with have does not do. An agent
+// that does more (a mirror since removed from the config) is left alone:
+// more copies are never less safe.
+func (want agentSettings) lacks(have agentSettings) []string {
+	var missing []string
+	for _, m := range want.Mirrors {
+		if !slices.Contains(have.Mirrors, m) {
+			missing = append(missing, "copies to "+m)
+		}
+	}
+	for _, r := range want.Remotes {
+		if !slices.Contains(have.Remotes, r) {
+			missing = append(missing, "copies to "+r)
+		}
+	}
+	if len(want.Remotes) > 0 && want.S3 != have.S3 {
+		missing = append(missing, fmt.Sprintf("the S3 endpoint %q, region %q", want.S3.Endpoint, want.S3.Region))
+	}
+	return missing
+}
+
+// agentStatus asks the running agent, if any, who it is; it never starts one.
+func (e *env) agentStatus() (pid int, settings *agentSettings, err error) {
+	client := storage.NewClient(e.cfg.socket, nil, "")
+	defer client.Close()
+	st, err := client.Status()
+	if err != nil {
+		return 0, nil, err
+	}
+	if p, ok := st["pid"].(float64); ok {
+		pid = int(p)
+	}
+	if raw, ok := st["settings"]; ok && raw != nil {
+		// An agent from before settings were said has none: nothing to compare.
+		b, _ := json.Marshal(raw)
+		settings = &agentSettings{}
+		if json.Unmarshal(b, settings) != nil {
+			settings = nil
+		}
+	}
+	return pid, settings, nil
+}
+
+// agentLacks says in one line what this command's settings ask of the
+// running agent that it does not do, or "". It asks only when there are
+// mirrors to ask about.
+func (e *env) agentLacks() string {
+	want := e.cfg.agentSettings()
+	if len(want.Mirrors) == 0 && len(want.Remotes) == 0 {
+		return ""
+	}
+	// No agent yet: the one this command starts has these settings.
+	pid, have, err := e.agentStatus()
+	if err != nil || have == nil {
+		return ""
+	}
+	missing := want.lacks(*have)
+	if len(missing) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("the running agent (pid %d) lacks what these settings ask (%s): it started before they were configured or given with --mirror; 'calm agent restart' restarts it with them",
+		pid, strings.Join(missing, "; "))
+}
+
+func cmdAgentStatus(e *env, args []string) error {
+	fs := e.flags("status", "")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	pid, have, err := e.agentStatus()
+	if err != nil {
+		fmt.Fprintf(e.stdout, "no agent runs for %s (socket %s); any command starts one\n", e.cfg.Store, e.cfg.socket)
+		return &exitError{code: 1}
+	}
+	fmt.Fprintf(e.stdout, "agent pid %d serving %s on %s\n", pid, e.cfg.Store, e.cfg.socket)
+	if have != nil {
+		fmt.Fprintf(e.stdout, "mirrors: %s\n", orNone(append(append([]string{}, have.Mirrors...), have.Remotes...)))
+		if missing := e.cfg.agentSettings().lacks(*have); len(missing) > 0 {
+			fmt.Fprintf(e.stdout, "it lacks what these settings ask: %s ('calm agent restart' applies them)\n", strings.Join(missing, "; "))
+		}
+	}
+	return nil
+}
+
+func orNone(list []string) string {
+	if len(list) == 0 {
+		return "none"
+	}
+	return strings.Join(list, ", ")
+}
+
+// stopAgent asks the agent to stop (SIGTERM: it finishes what it holds)
+// and waits until it has.
+func (e *env) stopAgent() (int, error) {
+	pid, _, err := e.agentStatus()
+	if err != nil {
+		return 0, nil // none runs
+	}
+	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+		return pid, fmt.Errorf("stop the agent (pid %d): %w", pid, err)
+	}
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if syscall.Kill(pid, 0) != nil {
+			return pid, nil
+		}
+	}
+	return pid, fmt.Errorf("the agent (pid %d) did not stop within a minute: its log is %s", pid, e.cfg.agentLog())
+}
+
+func cmdAgentStop(e *env, args []string) error {
+	fs := e.flags("stop", "")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	pid, err := e.stopAgent()
+	switch {
+	case err != nil:
+		return err
+	case pid == 0:
+		fmt.Fprintf(e.stdout, "no agent runs for %s\n", e.cfg.Store)
+	default:
+		fmt.Fprintf(e.stdout, "stopped the agent (pid %d); the next command starts one\n", pid)
+	}
+	return nil
+}
+
+func cmdAgentRestart(e *env, args []string) error {
+	fs := e.flags("restart", "")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if _, err := e.stopAgent(); err != nil {
+		return err
+	}
+	client := storage.NewClient(e.cfg.socket, e.cfg.agentCommand(), e.cfg.agentLog())
+	defer client.Close()
+	if err := client.StartAgent(); err != nil {
+		return err
+	}
+	pid, have, err := e.agentStatus()
+	if err != nil {
+		return err
+	}
+	mirrors := "none"
+	if have != nil {
+		mirrors = orNone(append(append([]string{}, have.Mirrors...), have.Remotes...))
+	}
+	fmt.Fprintf(e.stdout, "agent pid %d serving %s; mirrors: %s\n", pid, e.cfg.Store, mirrors)
+	return nil
+}

@@ -1,0 +1,132 @@
+package cli
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/spf13/cobra"
+)
+
+// everyCommand lists calm's commands and subcommands as typed ("incident use").
+func everyCommand() []string {
+	var names []string
+	var walk func(c *cobra.Command, prefix string)
+	walk = func(c *cobra.Command, prefix string) {
+		for _, s := range c.Commands() {
+			if !s.IsAvailableCommand() && s.Name() != "help" {
+				continue
+			}
+			names = append(names, strings.TrimSpace(prefix+" "+s.Name()))
+			walk(s, prefix+" "+s.Name())
+		}
+	}
+	walk((&runner{}).tree(), "")
+	return names
+}
+
+// TestHelpForEveryCommand: 'calm help CMD' and 'calm CMD --help' print the
+// command's help on stdout and exit 0, for every command and subcommand,
+// without starting an agent.
+func TestHelpForEveryCommand(t *testing.T) {
+	w := newWorld(t)
+	commands := everyCommand()
+	for _, want := range []string{"show", "incident use", "completion bash", "search", "tee", "shell"} {
+		if !strings.Contains(strings.Join(commands, ","), want) {
+			t.Fatalf("the command tree lacks %q: %v", want, commands)
+		}
+	}
+	for _, name := range commands {
+		words := strings.Fields(name)
+		for _, args := range [][]string{append(append([]string{}, words...), "--help"), append([]string{"help"}, words...)} {
+			out, errs, code := w.run(nil, args...)
+			if code != 0 || errs != "" || !strings.Contains(out, "Usage:") || !strings.Contains(out, "calm "+name) {
+				t.Errorf("calm %s: exit %d, stderr %q, stdout %q: want its help", strings.Join(args, " "), code, errs, firstLine(out))
+			}
+		}
+	}
+	if w.agentPID() != 0 {
+		t.Fatalf("help started an agent")
+	}
+}
+
+// TestUsageErrorsSayOneLineAndExitTwo: a typo gets one line naming the
+// nearest command or flag, and exit status 2.
+func TestUsageErrorsSayOneLineAndExitTwo(t *testing.T) {
+	w := newWorld(t)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"shw", "c1"}, `did you mean "show"?`},
+		{[]string{"incident", "nwe"}, `"new"`},
+		{[]string{"show", "c1", "--rwa"}, "did you mean --raw?"},
+		{[]string{"search", "--ignore-cas", "x"}, "did you mean --ignore-case?"},
+		{[]string{"--stroe", "x", "status"}, "did you mean --store?"},
+		{[]string{"search", "-m", "three", "x"}, "calm search --help"},
+		{[]string{"incident"}, "new"},
+		{[]string{"show"}, "calm show ID"},
+	} {
+		out, errs, code := w.run(nil, tc.args...)
+		if code != 2 || out != "" || !strings.Contains(errs, tc.want) || strings.Count(strings.TrimSpace(errs), "\n") != 0 {
+			t.Errorf("calm %v: exit %d, stdout %q, stderr %q: want exit 2 and one line with %q", tc.args, code, out, errs, tc.want)
+		}
+	}
+}
+
+// TestFlagsEndAtDoubleDashAndCombine: "--" ends the flags, short flags
+// combine (-iF), and long flags take "=".
+func TestFlagsEndAtDoubleDashAndCombine(t *testing.T) {
+	w := newWorld(t)
+	w.ok([]byte("-q is a line\nNeedle.Star*\n"), "tee", "--quiet", "--", "-q title")
+	if rec := w.captureRecord("c1"); rec["title"] != "-q title" {
+		t.Fatalf("tee -- -q title: the title is %q", rec["title"])
+	}
+	if got := w.ok(nil, "search", "--", "-q is"); !strings.Contains(got, "-q is a line") {
+		t.Fatalf("search -- -q: %q", got)
+	}
+	if got := w.ok(nil, "search", "-iF", "needle.star*"); !strings.Contains(got, "Needle.Star*") {
+		t.Fatalf("search -iF: %q", got)
+	}
+	if got := w.ok(nil, "show", "--raw=true", "c1"); !strings.Contains(got, "Needle") {
+		t.Fatalf("show --raw=true: %q", got)
+	}
+	if got := w.ok(nil, "--version"); !strings.HasPrefix(got, "calm ") {
+		t.Fatalf("--version: %q", got)
+	}
+	// calm alone, not on a terminal, is the status.
+	if got := w.ok(nil); !strings.Contains(got, "-q title") {
+		t.Fatalf("calm alone in a script: %q", got)
+	}
+}
+
+// TestStatusOfAnIncidentAndIncidentListJSON: calm status ID shows that
+// incident, not the current one; incident list --json is one object a line.
+func TestStatusOfAnIncidentAndIncidentListJSON(t *testing.T) {
+	w := newWorld(t)
+	first := strings.Fields(w.ok(nil, "incident", "new", "first"))[0]
+	w.ok([]byte("x\n"), "tee", "-q", "in the first")
+	second := strings.Fields(w.ok(nil, "incident", "new", "second"))[0]
+	if got := w.ok(nil, "status", first[:len(first)-1]); !strings.Contains(got, "in the first") || strings.Contains(got, second) {
+		t.Fatalf("status %s gave %q", first, got)
+	}
+	if got := w.ok(nil, "status"); !strings.Contains(got, second) {
+		t.Fatalf("status gave %q, want the current incident %s", got, second)
+	}
+	lines := strings.Split(strings.TrimSpace(w.ok(nil, "incident", "list", "--json")), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("incident list --json gave %q", lines)
+	}
+	for _, l := range lines {
+		var inc struct {
+			ID, Title string
+			Current   bool
+		}
+		if err := json.Unmarshal([]byte(l), &inc); err != nil {
+			t.Fatalf("%q: %v", l, err)
+		}
+		if inc.Current != (inc.ID == second) || (inc.Title != "first" && inc.Title != "second") {
+			t.Errorf("incident list --json line %q", l)
+		}
+	}
+}

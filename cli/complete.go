@@ -1,0 +1,141 @@
+package cli
+
+import (
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"calm/storage"
+)
+
+// Shell completion asks the agent for incident and capture ids, as any
+// command would (starting it if needed). It never fails out loud: a shell
+// that cannot complete just offers nothing.
+
+// completer lists the completions for a word being typed.
+type completer func(r *runner, toComplete string) []cobra.Completion
+
+// completeWith makes a cobra completion function that completes the
+// command's first argument (or a flag's value) with list, and no files.
+func (r *runner) completeWith(list completer, maxArgs int) cobra.CompletionFunc {
+	return func(c *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		if maxArgs >= 0 && len(args) >= maxArgs {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		return list(r, toComplete), cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
+// withStore runs f with a client of this configuration's agent.
+func (r *runner) withStore(f func(storage.Store)) {
+	cfg, err := loadConfig(r.global)
+	if err != nil {
+		return
+	}
+	client := storage.NewClient(cfg.socket, cfg.agentCommand(), cfg.agentLog())
+	defer client.Close()
+	f(client)
+}
+
+// completion is one id with its title as the description the shell shows.
+func completion(id, title string) cobra.Completion {
+	return cobra.CompletionWithDesc(id, strings.ReplaceAll(printable(title), "\t", " "))
+}
+
+func completeIncidents(r *runner, toComplete string) []cobra.Completion {
+	var out []cobra.Completion
+	r.withStore(func(s storage.Store) {
+		list, _ := s.Incidents()
+		for _, inc := range list {
+			if strings.HasPrefix(inc.ID, toComplete) {
+				out = append(out, completion(inc.ID, inc.Title))
+			}
+		}
+	})
+	return out
+}
+
+// completeCaptures completes c3 from the current incident, or INCIDENT/c3
+// once a "/" is typed.
+func completeCaptures(r *runner, toComplete string) []cobra.Completion {
+	var out []cobra.Completion
+	r.withStore(func(s storage.Store) {
+		incident, prefix := "", ""
+		if i := strings.LastIndexByte(toComplete, '/'); i >= 0 {
+			incident, prefix = toComplete[:i], toComplete[:i+1]
+		}
+		caps, _ := s.Captures(incident)
+		for _, c := range caps {
+			if id := prefix + c.ID; strings.HasPrefix(id, toComplete) {
+				out = append(out, completion(id, c.Title))
+			}
+		}
+	})
+	return out
+}
+
+func completeWords(words ...string) completer {
+	return func(_ *runner, toComplete string) []cobra.Completion {
+		var out []cobra.Completion
+		for _, w := range words {
+			if strings.HasPrefix(w, toComplete) {
+				out = append(out, w)
+			}
+		}
+		return out
+	}
+}
+
+// addCompletions gives every command and flag that takes an id a way to
+// complete it.
+func (r *runner) addCompletions(root *cobra.Command) {
+	args := map[string]struct {
+		list completer
+		max  int
+	}{
+		"show":           {completeCaptures, 1},
+		"ui":             {completeIncidents, 1},
+		"review":         {completeIncidents, 1},
+		"export":         {completeIncidents, 1},
+		"push":           {completeIncidents, 1},
+		"verify":         {completeIncidents, 1},
+		"status":         {completeIncidents, 1},
+		"incident use":   {completeIncidents, 1},
+		"incident close": {completeIncidents, 1},
+	}
+	flags := map[string]completer{
+		"incident": completeIncidents,
+		"item":     completeCaptures,
+		"format":   completeWords("txt", "json", "md", "html", "cast", "bundle"),
+	}
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		path := strings.TrimPrefix(c.CommandPath(), root.Name()+" ")
+		if a, ok := args[path]; ok {
+			c.ValidArgsFunction = r.completeWith(a.list, a.max)
+		}
+		for name, list := range flags {
+			if c.Flags().Lookup(name) != nil {
+				c.RegisterFlagCompletionFunc(name, r.completeWith(list, -1))
+			}
+		}
+		if path == "move" {
+			c.ValidArgsFunction = func(c *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+				switch len(args) {
+				case 0:
+					return completeCaptures(r, toComplete), cobra.ShellCompDirectiveNoFileComp
+				case 1:
+					return completeIncidents(r, toComplete), cobra.ShellCompDirectiveNoFileComp
+				}
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+		}
+		if path == "clip" {
+			c.RegisterFlagCompletionFunc("out", r.completeWith(completeCaptures, -1))
+		}
+		for _, s := range c.Commands() {
+			walk(s)
+		}
+	}
+	walk(root)
+}

@@ -1,0 +1,145 @@
+package cli
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"strings"
+
+	"calm/storage"
+)
+
+// reopener is a store that can reopen an incident (the agent's and the
+// file's; a pulled bundle is read-only).
+type reopener interface {
+	ReopenIncident(ref string) (storage.Incident, error)
+}
+
+func cmdIncidentReopen(e *env, args []string) error {
+	fs := e.flags("reopen", "ID")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usageError("usage: calm incident reopen ID (see 'calm incident list')")
+	}
+	r, ok := e.store.(reopener)
+	if !ok {
+		return fmt.Errorf("this store cannot reopen incidents")
+	}
+	inc, err := r.ReopenIncident(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "%s  %s  (reopened, now current)\n", inc.ID, printable(inc.Title))
+	return nil
+}
+
+// captureIncident is the incident a capture goes to when none is named
+// (ref ""). A closed current incident is not silently followed by a new
+// one: when mayAsk and a person is at the terminal, calm asks; otherwise
+// the capture goes into it, said in one line. "" leaves the choice to the
+// store (no incident yet: it opens one).
+func (e *env) captureIncident(ref string, mayAsk bool) (string, error) {
+	if ref != "" {
+		return ref, nil
+	}
+	cur, err := e.store.Incident("")
+	if err != nil || cur.IsOpen() {
+		return "", nil
+	}
+	name := fmt.Sprintf("%s %q", cur.ID, printable(cur.Title))
+	if !mayAsk || !isTerminal(e.stdin) || !isTerminal(e.stderr) {
+		fmt.Fprintf(e.stderr, "calm: the current incident %s is closed: saving into it; 'calm incident new TITLE' starts another, 'calm incident reopen %s' reopens it\n", name, cur.ID)
+		return cur.ID, nil
+	}
+	in := bufio.NewReader(e.stdin)
+	for {
+		fmt.Fprintf(e.stderr, "calm: the current incident %s was closed at %s. Reopen it [r], start a new incident [n], or save into it as closed [s]? [r] ",
+			name, cur.Closed.Format("15:04 UTC"))
+		answer, err := in.ReadString('\n')
+		switch strings.ToLower(strings.TrimSpace(answer)) {
+		case "", "r", "reopen":
+			if err == io.EOF && answer == "" {
+				return "", &exitError{code: 1, msg: "no answer: nothing saved"}
+			}
+			if r, ok := e.store.(reopener); ok {
+				if _, err := r.ReopenIncident(cur.ID); err != nil {
+					return "", err
+				}
+			}
+			return cur.ID, nil
+		case "n", "new":
+			inc, err := e.store.NewIncident("")
+			if err != nil {
+				return "", err
+			}
+			fmt.Fprintf(e.stderr, "calm: opened %s %q (now current); 'calm incident new TITLE' names the next one\n", inc.ID, printable(inc.Title))
+			return inc.ID, nil
+		case "s", "save":
+			return cur.ID, nil
+		}
+		if err != nil {
+			return "", &exitError{code: 1, msg: "no answer: nothing saved"}
+		}
+	}
+}
+
+// chooseCaptureIncident settles, before a command that adds to the current
+// incident runs, where it goes when that incident is closed, and gives the
+// command the answer as its --incident. tee settles it beside its copy
+// loop, never asking: stdout must not wait, and stdin is its data.
+func (e *env) chooseCaptureIncident(name string) error {
+	switch name {
+	case "shell", "snap", "clip", "import", "note", "split":
+	default:
+		return nil
+	}
+	flags := e.cmd.Flags()
+	if f := flags.Lookup("incident"); f != nil && f.Changed {
+		return nil
+	}
+	if f := flags.Lookup("out"); name == "clip" && f != nil && f.Changed {
+		return nil // clip -o ID captures nothing
+	}
+	id, err := e.captureIncident("", name != "note")
+	if err != nil || id == "" {
+		return err
+	}
+	if name == "split" {
+		// split records into the current incident: reopen it
+		// unless a new one was chosen.
+		if cur, _ := e.store.Incident(""); cur.ID == id && !cur.IsOpen() {
+			if r, ok := e.store.(reopener); ok {
+				_, err = r.ReopenIncident(id)
+			}
+		}
+		return err
+	}
+	return flags.Set("incident", id)
+}
+
+// mover is a store that can move a capture between incidents.
+type mover interface {
+	MoveCapture(ref, toIncident string) (storage.Capture, error)
+}
+
+func cmdMove(e *env, args []string) error {
+	fs := e.flags("move", "CAPTURE INCIDENT")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 2 {
+		return usageError("usage: calm move CAPTURE INCIDENT (for example: calm move c3 20261126-k3fq)")
+	}
+	m, ok := e.store.(mover)
+	if !ok {
+		return fmt.Errorf("this store cannot move captures")
+	}
+	c, err := m.MoveCapture(fs.Arg(0), fs.Arg(1))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "moved %s to %s/%s (%s, %s); both timelines say so\n", fs.Arg(0), c.Incident, c.ID, humanBytes(c.Size), c.CopiesSummary())
+	return nil
+}

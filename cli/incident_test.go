@@ -1,0 +1,124 @@
+package cli
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestClosedCurrentIncidentIsNotSilentlyReplaced: after 'incident close',
+// the next capture does not open "incident at ..." unannounced: piped, it
+// goes into the closed incident and says so in one line; at a terminal,
+// calm asks. 'incident reopen' opens it again.
+func TestClosedCurrentIncidentIsNotSilentlyReplaced(t *testing.T) {
+	w := newWorld(t)
+	id := strings.Fields(w.ok(nil, "incident", "new", "orders"))[0]
+	w.ok(nil, "incident", "close")
+	out, errs, code := w.run([]byte("after close\n"), "tee", "late")
+	if code != 0 || out != "after close\n" || !strings.Contains(errs, "is closed: saving into it") || !strings.Contains(errs, "saved "+id+"/c1") {
+		t.Fatalf("tee into a closed current incident: exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+	if _, errs, _ := w.run(nil, "note", "found the cause"); !strings.Contains(errs, "is closed") {
+		t.Fatalf("note into a closed current incident: %q", errs)
+	}
+	if list := w.ok(nil, "incident", "list"); strings.Count(list, "\n") != 1 {
+		t.Fatalf("a capture after close opened another incident:\n%s", list)
+	}
+	if got := w.ok(nil, "status"); !strings.Contains(got, "closed") || !strings.Contains(got, "late") {
+		t.Fatalf("status: %q", got)
+	}
+	if got := w.ok(nil, "incident", "reopen", id[:len(id)-1]); !strings.Contains(got, "reopened") {
+		t.Fatalf("incident reopen: %q", got)
+	}
+	if got := w.ok(nil, "status"); !strings.Contains(got, "open since") {
+		t.Fatalf("status after reopen: %q", got)
+	}
+	if got := w.ok(nil, "export", id, "--format", "txt"); !strings.Contains(got, "reopened") {
+		t.Fatalf("the timeline does not say it was reopened:\n%s", got)
+	}
+
+	// At a terminal: calm asks, and "n" opens a new incident for the session.
+	w.ok(nil, "incident", "close")
+	tm := newTmux(t)
+	tm.start(w.envPrefix() + calmBin + " shell -- sh -c 'echo recorded-$((6*7))'; sleep 60")
+	tm.waitFor("start a new incident [n]", 10*time.Second)
+	tm.typeText("n")
+	tm.press("Enter")
+	tm.waitFor("recorded-42", 10*time.Second)
+	tm.waitFor("recording stopped", 10*time.Second)
+	list := w.ok(nil, "incident", "list")
+	current := ""
+	for _, l := range strings.Split(list, "\n") {
+		if strings.HasPrefix(l, "* ") {
+			current = l
+		}
+	}
+	if strings.Count(list, "\n") != 2 || current == "" || strings.Contains(current, id) {
+		t.Fatalf("answering n did not open a new current incident:\n%s", list)
+	}
+	if got := w.ok(nil, "status"); !strings.Contains(got, "s1") {
+		t.Fatalf("the session is not in the new incident: %q", got)
+	}
+}
+
+// TestMoveTakesACaptureAndItsCopiesToAnotherIncident: calm move gives the
+// capture the next ID in the other incident; its bytes, derived text,
+// file copies and SHA256SUMS lines go along and verify; both timelines say
+// so, and the store still agrees with its evidence folder.
+func TestMoveTakesACaptureAndItsCopiesToAnotherIncident(t *testing.T) {
+	w := newWorld(t)
+	mirror := t.TempDir()
+	to := strings.Fields(w.ok(nil, "--mirror", mirror, "incident", "new", "the right one"))[0]
+	w.ok([]byte("already here\n"), "--mirror", mirror, "tee", "-q", "first")
+	from := strings.Fields(w.ok(nil, "--mirror", mirror, "incident", "new", "the wrong one"))[0]
+	data := []byte("rows that belong elsewhere\n")
+	w.ok(data, "--mirror", mirror, "tee", "-q", "misplaced")
+	w.ok(nil, "--mirror", mirror, "shell", "--wait", "--", "sh", "-c", "echo session-$((6*7))")
+
+	if out := w.ok(nil, "--mirror", mirror, "move", "c1", to[:len(to)-1]); !strings.Contains(out, to+"/c2") {
+		t.Fatalf("move c1: %q", out)
+	}
+	if out := w.ok(nil, "--mirror", mirror, "move", from+"/s1", to); !strings.Contains(out, to+"/s1") {
+		t.Fatalf("move s1: %q", out)
+	}
+	if got := w.ok(nil, "show", "--raw", to+"/c2"); got != string(data) {
+		t.Fatalf("the moved capture holds %q", got)
+	}
+	if _, errs, code := w.run(nil, "show", from+"/c1"); code == 0 || !strings.Contains(errs, "not found") {
+		t.Fatalf("the capture is still in its old incident: exit %d, %q", code, errs)
+	}
+	if got := w.ok(nil, "search", "-F", "session-42"); !strings.HasPrefix(got, to+"/s1:") {
+		t.Fatalf("search finds the moved session's text at %q", got)
+	}
+	for _, root := range []string{mirror, filepath.Join(w.home, "evidence")} {
+		if got, err := os.ReadFile(filepath.Join(root, to, "c2.txt")); err != nil || string(got) != string(data) {
+			t.Fatalf("the copy under %s did not move: %v", root, err)
+		}
+		if _, err := os.Stat(filepath.Join(root, from, "c1.txt")); err == nil {
+			t.Fatalf("the old copy under %s is still there", root)
+		}
+		sums := exec.Command("sha256sum", "-c", "SHA256SUMS")
+		sums.Dir = filepath.Join(root, to)
+		if out, err := sums.CombinedOutput(); err != nil || !strings.Contains(string(out), "c2.txt: OK") || !strings.Contains(string(out), "s1.cast: OK") {
+			t.Fatalf("sha256sum -c in %s: %v\n%s", sums.Dir, err, out)
+		}
+		if old, _ := os.ReadFile(filepath.Join(root, from, "SHA256SUMS")); strings.Contains(string(old), "c1.txt") {
+			t.Fatalf("%s's SHA256SUMS still lists c1.txt", from)
+		}
+	}
+	if out, errs, code := w.run(nil, "--mirror", mirror, "verify"); code != 0 {
+		t.Fatalf("verify after the moves: exit %d\n%s%s", code, out, errs)
+	}
+	if got := w.ok(nil, "export", from, "--format", "txt"); !strings.Contains(got, "moved c1 to "+to+" as c2") {
+		t.Fatalf("the old incident's timeline does not say where c1 went:\n%s", got)
+	}
+	if out, _, _ := w.run(nil, "--mirror", mirror, "doctor"); !strings.Contains(out, "ok   the store and its evidence folder agree") {
+		t.Fatalf("doctor after the moves:\n%s", out)
+	}
+	if _, errs, code := w.run(nil, "--mirror", mirror, "move", to+"/c2", to); code == 0 || !strings.Contains(errs, "already") {
+		t.Fatalf("a move into its own incident: exit %d, %q", code, errs)
+	}
+}

@@ -1,0 +1,225 @@
+package cli
+
+import (
+	"bufio"
+	"encoding/json"
+	"io"
+	"regexp"
+	"strconv"
+
+	"calm/storage"
+)
+
+// grepOptions are calm search's grep conventions beyond what the store's
+// search does (find the lines that match, fast).
+type grepOptions struct {
+	word, invert, count, files, json bool
+	max                              int // per capture, as grep's per file; < 0: no limit
+	before, after, context           int // < 0: not given
+}
+
+// grep runs a search with grep's conventions, capture by capture as grep
+// goes file by file: "INCIDENT/ID:LINE:TEXT" for a selected line,
+// "INCIDENT/ID-LINE-TEXT" for context, "--" between groups; exit 1 when
+// no line was selected.
+func grep(e *env, q storage.SearchQuery, o grepOptions) error {
+	if o.before < 0 {
+		o.before = o.context
+	}
+	if o.after < 0 {
+		o.after = o.context
+	}
+	if o.word {
+		// grep -w: the match neither begins after nor ends before a word
+		// character; the characters around it are taken along, which
+		// selects the same lines.
+		pat := q.Pattern
+		if q.Literal {
+			pat = regexp.QuoteMeta(pat)
+		}
+		q.Pattern, q.Literal = `(?:^|\W)(?:`+pat+`)(?:\W|$)`, false
+	}
+	g := &grepRun{o: o, w: bufio.NewWriterSize(e.stdout, 256<<10), counts: map[string]int{}}
+	if o.invert || (!o.count && !o.files && (o.before > 0 || o.after > 0)) {
+		// Lines that do not match are wanted too: the store sends every
+		// line, and the pattern is matched here.
+		re, err := q.Regexp()
+		if err != nil {
+			return err
+		}
+		g.re = re
+		q.Pattern, q.Literal = "", true
+	}
+	err := e.store.Search(q, g.line)
+	if err == nil && o.count {
+		err = g.printCounts(e.store, q.Incident)
+	}
+	if ferr := g.w.Flush(); err == nil {
+		err = ferr
+	}
+	if err != nil {
+		return err
+	}
+	if g.total == 0 {
+		return &exitError{code: 1} // like grep: nothing selected, nothing said
+	}
+	return nil
+}
+
+// grepRun is one search's output, and where it is in the capture being read.
+type grepRun struct {
+	o      grepOptions
+	re     *regexp.Regexp // set when every line comes: the lines it matches
+	w      *bufio.Writer
+	total  int            // lines selected in all
+	counts map[string]int // for -c: lines selected per INCIDENT/ID
+	group  bool           // a group of lines was printed: the next one not adjacent gets "--"
+
+	ref         string          // the capture being read, INCIDENT/ID
+	selected    int             // lines selected in it
+	done        bool            // it reached -m, or has been listed by -l
+	before      []storage.Match // the last lines not printed, for -B
+	afterLeft   int             // lines still to print after a selected one
+	lastPrinted int64           // its last line printed; 0 if none
+	buf         []byte
+}
+
+func (g *grepRun) line(m storage.Match) error {
+	if ref := m.Incident + "/" + m.Item; ref != g.ref {
+		g.ref, g.selected, g.done, g.before, g.afterLeft, g.lastPrinted = ref, 0, false, g.before[:0], 0, 0
+	}
+	if g.done {
+		if g.afterLeft > 0 && !g.o.count && !g.o.files {
+			g.afterLeft--
+			return g.print(m, true)
+		}
+		return nil
+	}
+	matches := g.re == nil || g.re.MatchString(m.Text)
+	if matches == g.o.invert {
+		switch {
+		case g.afterLeft > 0:
+			g.afterLeft--
+			return g.print(m, true)
+		case g.o.before > 0:
+			if len(g.before) == g.o.before {
+				g.before = g.before[:copy(g.before, g.before[1:])]
+			}
+			g.before = append(g.before, m)
+		}
+		return nil
+	}
+	if g.o.max >= 0 && g.selected >= g.o.max {
+		g.done = true
+		return nil
+	}
+	g.selected++
+	g.total++
+	g.done = g.o.max >= 0 && g.selected >= g.o.max
+	switch {
+	case g.o.count:
+		g.counts[g.ref]++
+		return nil
+	case g.o.files:
+		g.done = true
+		if g.o.json {
+			return g.json(struct {
+				Incident string `json:"incident"`
+				Item     string `json:"item"`
+			}{m.Incident, m.Item})
+		}
+		_, err := io.WriteString(g.w, g.ref+"\n")
+		return err
+	}
+	for _, b := range g.before {
+		if err := g.print(b, true); err != nil {
+			return err
+		}
+	}
+	g.before = g.before[:0]
+	g.afterLeft = g.o.after
+	return g.print(m, false)
+}
+
+// print writes one line: selected (INCIDENT/ID:LINE:TEXT) or context
+// (INCIDENT/ID-LINE-TEXT), after "--" when it does not follow the last
+// line printed.
+func (g *grepRun) print(m storage.Match, context bool) error {
+	if g.o.before > 0 || g.o.after > 0 {
+		if g.group && (g.lastPrinted == 0 || m.Line != g.lastPrinted+1) && !g.o.json {
+			g.w.WriteString("--\n")
+		}
+		g.group = true
+	}
+	g.lastPrinted = m.Line
+	if g.o.json {
+		return g.json(jsonLine{m.Incident, m.Item, m.Line, m.Text, context})
+	}
+	sep := byte(':')
+	if context {
+		sep = '-'
+	}
+	g.buf = storage.AppendMatch(g.buf[:0], m, '/', sep)
+	_, err := g.w.Write(g.buf)
+	return err
+}
+
+// jsonLine is one line of --json output.
+type jsonLine struct {
+	Incident string `json:"incident"`
+	Item     string `json:"item"`
+	Line     int64  `json:"line"`
+	Text     string `json:"text"`
+	Context  bool   `json:"context,omitempty"`
+}
+
+// json writes one object as one line; JSON escapes every control, so it is
+// safe on a terminal.
+func (g *grepRun) json(v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	g.w.Write(b)
+	return g.w.WriteByte('\n')
+}
+
+// printCounts writes -c's count for every capture searched, 0 included,
+// in the order the search reads them.
+func (g *grepRun) printCounts(s storage.Store, incident string) error {
+	var incidents []storage.Incident
+	if incident != "" {
+		inc, err := s.Incident(incident)
+		if err != nil {
+			return err
+		}
+		incidents = []storage.Incident{inc}
+	} else {
+		all, err := s.Incidents()
+		if err != nil {
+			return err
+		}
+		incidents = all
+	}
+	for _, inc := range incidents {
+		caps, err := s.Captures(inc.ID)
+		if err != nil {
+			return err
+		}
+		for _, c := range caps {
+			n := g.counts[inc.ID+"/"+c.ID]
+			if g.o.json {
+				if err := g.json(struct {
+					Incident string `json:"incident"`
+					Item     string `json:"item"`
+					Count    int    `json:"count"`
+				}{inc.ID, c.ID, n}); err != nil {
+					return err
+				}
+				continue
+			}
+			g.w.WriteString(inc.ID + "/" + c.ID + ":" + strconv.Itoa(n) + "\n")
+		}
+	}
+	return nil
+}
