@@ -42,6 +42,7 @@ usage: calm [--store FILE] [--mirror DIR]... [--config FILE] [COMMAND [ARGS]]
   clip [TITLE]           save the clipboard as a capture (clip -o ID: a capture to the clipboard)
   tee [TITLE]            copy stdin to stdout unchanged, and save it as a capture
   note TEXT              add a note to the current incident's timeline
+  tick [--anyway]        tick the current checklist step (a step still waiting needs --anyway, and says so)
   show ID                print a capture (c3, or INCIDENT/c3); --raw skips sanitising
   search [-i] [-F] PAT   grep-like search of every capture (RE2; -F literal)
   verify [INCIDENT]      read back and hash every copy; exit 1 on any mismatch (or: verify BUNDLE.tar.gz)
@@ -183,6 +184,7 @@ func init() {
 		"incident": cmdIncident,
 		"tee":      cmdTee,
 		"note":     cmdNote,
+		"tick":     cmdTick,
 		"show":     cmdShow,
 		"search":   cmdSearch,
 		"verify":   cmdVerify,

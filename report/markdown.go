@@ -99,11 +99,17 @@ func Markdown(r Record, red *Redactor) ([]byte, int) {
 			if s.Done {
 				done = utc(s.At)
 			}
+			if s.Done && s.Waited != "" {
+				done += " **ticked anyway**, " + cell(s.Waited)
+			}
 			var hist []string
 			for _, ev := range s.History {
 				action := checklist.Ticked
-				if strings.HasPrefix(ev.Text, checklist.Unticked) {
-					action = checklist.Unticked
+				for _, a := range []string{checklist.TickedAnyway, checklist.Unticked} {
+					if strings.HasPrefix(ev.Text, a) {
+						action = a
+						break
+					}
 				}
 				hist = append(hist, action+" "+ev.Time.UTC().Format("15:04:05"))
 			}

@@ -69,20 +69,23 @@ type UI struct {
 	tabBar    *tview.TextView
 	layout    *responsive
 
-	mu        sync.Mutex // guards what the poller and actions share
-	incident  storage.Incident
-	all       []storage.Incident
-	caps      []storage.Capture
-	events    []storage.Event
-	open      *docLoader // the item in the viewer
-	openRef   string
-	diffBase  *Doc
-	pending   *jump          // where to go once the open item has loaded
-	pendingAt *storage.Event // a marker to show once its session has loaded
-	message   string
-	lists     []checklist.Checklist
-	listErrs  []error
-	stepShown map[string]time.Time // when each step first showed as current
+	mu       sync.Mutex // guards what the poller and actions share
+	incident storage.Incident
+	all      []storage.Incident
+	caps     []storage.Capture
+	events   []storage.Event
+	open     *docLoader // the item in the viewer
+	openRef  string
+	diffBase *Doc
+	// anywayAsked is the step a space was refused for: a second space on
+	// it asks whether to tick it anyway.
+	anywayAsked string
+	pending     *jump          // where to go once the open item has loaded
+	pendingAt   *storage.Event // a marker to show once its session has loaded
+	message     string
+	lists       []checklist.Checklist
+	listErrs    []error
+	stepShown   map[string]time.Time // when each step first showed as current
 
 	replayStop  chan struct{}
 	replaySpeed int
