@@ -31,6 +31,7 @@ type Options struct {
 	Screen         tcell.Screen // nil: the real terminal
 	Clipboard      Clipboard    // nil: a clipboard tool, else OSC 52 to the tty
 	Incident       string       // "" opens the current incident
+	Item           string       // the item shown first (calm split's session); "": the newest
 	ReadOnly       bool         // review: nothing is written
 	Poll           time.Duration
 	Editor         string // the command to edit a draft; "" is $EDITOR, then vi
@@ -322,9 +323,16 @@ func (u *UI) refresh() {
 			u.fillIncidents()
 			u.fillItems()
 			if u.open == nil && len(caps) > 0 {
-				// Show the newest item at once: usually what was just captured.
-				u.items.SetCurrentItem(len(caps) - 1)
-				u.openItem(len(caps) - 1)
+				// Show the newest item at once: usually what was just
+				// captured; or the one named, whatever came after it.
+				show := len(caps) - 1
+				for i, c := range caps {
+					if c.ID == u.opts.Item {
+						show = i
+					}
+				}
+				u.items.SetCurrentItem(show)
+				u.openItem(show)
 			}
 			u.showCopies()
 			u.fillTimeline()
