@@ -147,7 +147,7 @@ func Parse(file string, data []byte) (Checklist, error) {
 			return fail(i, "step %d (%s): after = %q names no earlier step", i+1, s.ID, s.Requires.After)
 		}
 		for _, kind := range s.Requires.Evidence {
-			if evidenceNames[kind] == "" {
+			if _, ok := evidenceNames[kind]; !ok {
 				return fail(i, "step %d (%s): evidence %q is not one of capture, session, note, message, diff", i+1, s.ID, kind)
 			}
 		}

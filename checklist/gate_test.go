@@ -108,6 +108,9 @@ func TestStepsWaitForWhatTheyClaim(t *testing.T) {
 	if last.Kind != storage.EventStep || last.Item != "tell" || !strings.HasPrefix(last.Text, `ticked anyway "Tell the team" by ada@db1; it was waiting for the team message`) {
 		t.Fatalf("the timeline says %+v", last)
 	}
+	if strings.ContainsAny(last.Text, "()'") {
+		t.Fatalf("the record keeps keys and commands meant for the screen: %q", last.Text)
+	}
 	c, _ := Find(Builtin(), Chosen(events))
 	st := Compute(c, events)
 	tell := st.Steps[9]

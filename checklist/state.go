@@ -132,13 +132,14 @@ type Facts struct {
 	Evidence map[string][]time.Time
 }
 
-// evidenceNames say what each kind of evidence is, for "waiting for".
-var evidenceNames = map[string]string{
-	"capture": "a capture ('| calm tee', 'calm snap')",
-	"session": "a recorded session ('calm shell', 'calm split')",
-	"note":    "a note ('calm note TEXT', n)",
-	"message": "the team message (c, or a in this step)",
-	"diff":    "a diff of before and after (D on one, D on the other)",
+// evidenceNames say what each kind of evidence is, for "waiting for", and
+// how to make it.
+var evidenceNames = map[string][2]string{
+	"capture": {"a capture", "'| calm tee', 'calm snap'"},
+	"session": {"a recorded session", "'calm shell', 'calm split'"},
+	"note":    {"a note", "'calm note TEXT', n"},
+	"message": {"the team message", "c, or a in this step"},
+	"diff":    {"a diff of before and after", "D on one, D on the other"},
 }
 
 // derived are capture sources that hold no new data from the systems.
@@ -186,11 +187,23 @@ func (f Facts) happenedSince(kinds []string, t time.Time) bool {
 	return false
 }
 
-// Waiting says what step i waits for before it can be ticked, or "" when
-// it can be.
-func (s State) Waiting(i int, f Facts) string {
+// Waiting says what step i waits for before it can be ticked, and how to
+// make it, or "" when it can be.
+func (s State) Waiting(i int, f Facts) string { return s.waiting(i, f, true) }
+
+// WaitingFor is what Waiting says without the commands and keys that help a
+// person at the keyboard: what the timeline and the postmortem keep.
+func (s State) WaitingFor(i int, f Facts) string { return s.waiting(i, f, false) }
+
+func (s State) waiting(i int, f Facts, hints bool) string {
 	if i < 0 || i >= len(s.Steps) {
 		return "there is no such step"
+	}
+	say := func(what, hint string) string {
+		if hints {
+			return what + " (" + hint + ")"
+		}
+		return what
 	}
 	r := s.Steps[i].Requires
 	var wait []string
@@ -209,7 +222,7 @@ func (s State) Waiting(i int, f Facts) string {
 	if len(r.Evidence) > 0 && !f.happenedSince(r.Evidence, since) {
 		var names []string
 		for _, k := range r.Evidence {
-			names = append(names, evidenceNames[k])
+			names = append(names, say(evidenceNames[k][0], evidenceNames[k][1]))
 		}
 		w := strings.Join(names, " or ")
 		if after != "" {
@@ -218,13 +231,13 @@ func (s State) Waiting(i int, f Facts) string {
 		wait = append(wait, w)
 	}
 	if r.Capture && f.Captures == 0 {
-		wait = append(wait, "a capture: 'calm snap', 'calm split' or '| calm tee'")
+		wait = append(wait, say("a capture", "'calm snap', 'calm split' or '| calm tee'"))
 	}
 	if r.Copies > 0 && f.MaxVerified < r.Copies {
 		wait = append(wait, fmt.Sprintf("%d verified copies of a capture (the best has %d)", r.Copies, f.MaxVerified))
 	}
 	if r.Note && f.Notes == 0 {
-		wait = append(wait, "a note: 'calm note TEXT' or n in the checklist")
+		wait = append(wait, say("a note", "'calm note TEXT', or n in the checklist"))
 	}
 	if len(wait) == 0 {
 		return ""
@@ -265,11 +278,12 @@ func Tick(s storage.Store, incident string, lists []Checklist, who string, anywa
 	}
 	step := st.Steps[st.Current]
 	text := StepText(Ticked, step.Title, who)
-	if w := st.Waiting(st.Current, FactsOf(caps, events)); w != "" {
+	facts := FactsOf(caps, events)
+	if w := st.Waiting(st.Current, facts); w != "" {
 		if !anyway {
 			return step, &WaitingError{Step: step.Step, Waiting: w}
 		}
-		text = AnywayText(step.Title, who, w)
+		text = AnywayText(step.Title, who, st.WaitingFor(st.Current, facts))
 	}
 	ev, err := s.AddEvent(incident, storage.EventStep, step.ID, text)
 	if err != nil {

@@ -144,7 +144,7 @@ func (u *UI) tick() {
 		key := st.Checklist.Name + "/" + step.ID
 		if u.anywayAsked == key {
 			u.anywayAsked = ""
-			u.offerTickAnyway(step, w)
+			u.offerTickAnyway(step, w, st.WaitingFor(st.Current, facts))
 			return
 		}
 		u.anywayAsked = key
@@ -156,15 +156,15 @@ func (u *UI) tick() {
 
 // offerTickAnyway asks before ticking a step that still waits; "Wait", the
 // safe answer, is where Enter lands. Ticked anyway, the step's event says
-// so and what it waited for.
-func (u *UI) offerTickAnyway(step checklist.Step, waiting string) {
+// so and what it waited for (record: without keys and commands).
+func (u *UI) offerTickAnyway(step checklist.Step, waiting, record string) {
 	m := tview.NewModal().
 		SetText(fmt.Sprintf("%q is %s.\n\nTick it anyway? The timeline and the postmortem will say it was ticked anyway.", step.Title, waiting)).
 		AddButtons([]string{"Wait", "Tick anyway"}).
 		SetDoneFunc(func(_ int, label string) {
 			u.closeDialog("anyway")
 			if label == "Tick anyway" {
-				u.stepEvent(step, checklist.AnywayText(step.Title, u.who(), waiting), checklist.TickedAnyway)
+				u.stepEvent(step, checklist.AnywayText(step.Title, u.who(), record), checklist.TickedAnyway)
 			}
 		})
 	u.pages.AddPage("anyway", m, true, true)
