@@ -39,7 +39,7 @@ func StepText(action, title, who string) string {
 }
 
 // AnywayText is the text of a step ticked while it still waited: waiting is
-// what State.Waiting said.
+// what State.WaitingFor said.
 func AnywayText(title, who, waiting string) string {
 	return StepText(TickedAnyway, title, who) + "; it was " + waiting
 }
