@@ -118,7 +118,7 @@ func (c *CastReader) line(line []byte) {
 		return
 	}
 	var ev [3]json.RawMessage
-	if json.Unmarshal(line, &ev) != nil {
+	if json.Unmarshal(line, &ev) != nil && json.Unmarshal(storage.RepairCutEvent(line), &ev) != nil {
 		c.Skipped++
 		return
 	}

@@ -65,6 +65,14 @@ type Journal struct {
 	dropped   int64       // the journal's pages before this offset left the cache
 	werr      error       // the first write error
 	failed    atomic.Bool // werr is set (for other goroutines)
+
+	// The output shown on the terminal, kept until the journal holds it;
+	// nil where the recorder has no terminal or no room for it.
+	shown      *shownRing
+	shownErr   error
+	rawEncoded int64 // bytes of output in the events encoded; under mu
+	rawTaken   int64 // ... in the events the writer took; the writer's
+	rawWritten int64 // ... in the events written; under mu
 }
 
 // Events wait at most journalDelay, or until journalBatch bytes are
@@ -107,6 +115,10 @@ type Header struct {
 
 // CreateJournal starts a journal file (0600, in a 0700 folder).
 func CreateJournal(path string, h Header, start time.Time) (*Journal, error) {
+	return createJournal(path, h, start, false)
+}
+
+func createJournal(path string, h Header, start time.Time, keepShown bool) (*Journal, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("create journal folder: %w", err)
 	}
@@ -135,6 +147,9 @@ func CreateJournal(path string, h Header, start time.Time) (*Journal, error) {
 	if err := j.flush(); err != nil {
 		j.closeFiles()
 		return nil, err
+	}
+	if keepShown {
+		j.shown, j.shownErr = openShown(path, j.size)
 	}
 	go j.writer()
 	return j, nil
@@ -176,7 +191,17 @@ func (j *Journal) writer() {
 		closed := j.closed
 		j.cond.Broadcast()
 		j.mu.Unlock()
-		j.flush()
+		if j.flush() == nil && j.shown != nil {
+			j.shown.journaled(j.rawTaken, j.size)
+			j.mu.Lock()
+			j.rawWritten = j.rawTaken
+			j.cond.Broadcast()
+			j.mu.Unlock()
+		} else if j.shown != nil {
+			j.mu.Lock()
+			j.cond.Broadcast() // Shown waits no more
+			j.mu.Unlock()
+		}
 		if closed {
 			return
 		}
@@ -187,6 +212,7 @@ func (j *Journal) writer() {
 // written memory back for the next events; j.mu is held.
 func (j *Journal) takeEncoded() {
 	j.pending, j.encodedIn, j.pendingIn = j.encoded, j.pendingIn, j.encodedIn
+	j.rawTaken = j.rawEncoded
 	at := int(j.total % blockSize)
 	j.encoded = j.encodedIn[at:at]
 }
@@ -225,6 +251,7 @@ func (j *Journal) take(at float64, kind byte, p []byte) {
 	}
 	if len(p) > 0 {
 		j.encode(at, kind, p)
+		j.rawEncoded += int64(len(p))
 	}
 }
 
@@ -357,6 +384,9 @@ func (j *Journal) closeDirect() {
 func (j *Journal) closeFiles() {
 	j.closeDirect()
 	j.f.Close()
+	if j.shown != nil {
+		j.shown.close()
+	}
 }
 
 // recycle keeps a flood's journal from filling the page cache: every
@@ -536,6 +566,7 @@ func (j *Journal) Close() error {
 	j.mu.Lock()
 	if len(j.carry) > 0 && !j.closed {
 		j.encode(j.lastAt, 'o', j.carry)
+		j.rawEncoded += int64(len(j.carry))
 	}
 	j.closed = true
 	j.cond.Broadcast()

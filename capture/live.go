@@ -53,8 +53,11 @@ func (l *live) begin(now time.Time) error {
 	cols, rows := l.cols, l.rows
 	l.mu.Unlock()
 	path := filepath.Join(l.o.JournalDir, fmt.Sprintf("%s-%d.cast", now.UTC().Format("20060102T150405Z"), os.Getpid()))
-	j, err := CreateJournal(path, Header{Width: cols, Height: rows, Title: l.title,
+	j, err := CreateShownJournal(path, Header{Width: cols, Height: rows, Title: l.title,
 		Env: map[string]string{"SHELL": os.Getenv("SHELL"), "TERM": os.Getenv("TERM")}}, now)
+	if err == nil && j.ShownErr() != nil {
+		fmt.Fprintf(l.o.Stderr, "calm: if calm is killed, the last output it showed may be missing from the session: %s\r\n", oneLine(j.ShownErr().Error()))
+	}
 	if err != nil {
 		if !errors.Is(err, fs.ErrExist) {
 			os.Remove(path) // a header cut short by a full disk
@@ -79,9 +82,10 @@ func (l *live) current() *part {
 	return l.cur
 }
 
-// output records p; it notices a failed journal and, while not recording,
-// tries again now and then. Only the read loop calls it.
-func (l *live) output(p []byte, now time.Time) {
+// recording is the part that output at now goes to, if any: it notices a
+// failed journal and, while not recording, tries again now and then. Only
+// the read loop calls it.
+func (l *live) recording(now time.Time) *part {
 	cur := l.cur
 	if cur != nil && cur.j.Failed() {
 		fmt.Fprintf(l.o.Stderr, "\r\ncalm: NOT RECORDING from %s: the journal failed (%s); the session keeps what was written before; trying again every %s\r\n",
@@ -92,12 +96,12 @@ func (l *live) output(p []byte, now time.Time) {
 	}
 	if cur == nil {
 		if now.Sub(l.lastTry) < retryRecording || l.begin(now) != nil {
-			return
+			return nil
 		}
 		cur = l.cur
 		fmt.Fprintf(l.o.Stderr, "\r\ncalm: recording again from %s into a new session (journal %s); the output before it was not recorded\r\n", now.Format("15:04:05"), cur.path)
 	}
-	cur.j.Output(p, now)
+	return cur
 }
 
 // stop ends the current part, if any, for finishing later.

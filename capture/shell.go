@@ -159,8 +159,18 @@ func RunShell(o ShellOptions) (int, error) {
 			n, err = n+more, err2
 		}
 		if n > 0 {
-			o.Stdout.Write(buf[:n]) // the user's terminal first
-			rec.output(buf[:n], time.Now())
+			// Kept before the terminal shows it, journaled after: the
+			// terminal waits for a memory copy, not for the disk, and a
+			// kill in between loses nothing it showed.
+			now := time.Now()
+			cur := rec.recording(now)
+			if cur != nil {
+				cur.j.Shown(buf[:n], now)
+			}
+			o.Stdout.Write(buf[:n])
+			if cur != nil {
+				cur.j.Output(buf[:n], now)
+			}
 		}
 		if err != nil {
 			break // EIO once the child and its children have closed the terminal

@@ -3,6 +3,7 @@ package capture
 import (
 	"bufio"
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -33,6 +34,12 @@ func tmux(args ...string) *exec.Cmd { return exec.Command("tmux", args...) }
 // capture; one whose history is full is saved with a warning (Capture.Warning)
 // that older lines are gone.
 func Snap(s storage.Store, incident, pane, title string) (storage.Capture, error) {
+	return SnapContext(context.Background(), s, incident, pane, title)
+}
+
+// SnapContext is Snap until ctx ends: then what arrived is sealed as
+// interrupted, for context.Cause(ctx), and returned with the error.
+func SnapContext(ctx context.Context, s storage.Store, incident, pane, title string) (storage.Capture, error) {
 	if pane == "" {
 		return storage.Capture{}, ErrNotInTmux
 	}
@@ -68,11 +75,24 @@ func Snap(s storage.Store, incident, pane, title string) (storage.Capture, error
 		cmd.Wait()
 		return storage.Capture{}, err
 	}
+	stopped := context.AfterFunc(ctx, func() { cmd.Process.Kill() })
 	_, copyErr := io.CopyBuffer(w, br, make([]byte, 256<<10))
+	stopped()
 	if cmd.ProcessState == nil {
 		if err := cmd.Wait(); err != nil && copyErr == nil {
 			copyErr = failed()
 		}
+	}
+	if copyErr != nil && ctx.Err() == nil {
+		// A Ctrl-C reaches tmux as well, and may end it before calm hears
+		// of it.
+		select {
+		case <-ctx.Done():
+		case <-time.After(25 * time.Millisecond):
+		}
+	}
+	if ctx.Err() != nil {
+		copyErr = context.Cause(ctx)
 	}
 	if copyErr != nil {
 		// What arrived is kept, sealed as what it is: part of the pane.
@@ -109,6 +129,11 @@ func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 // output shows after a prompt are checked against marks, as calm shell
 // checks what is typed.
 func RecordPipe(s storage.Store, incident, journalDir, title string, cols, rows int, marks []Mark, r io.Reader) (storage.Capture, error) {
+	return RecordPipeContext(context.Background(), s, incident, journalDir, title, cols, rows, marks, r)
+}
+
+// RecordPipeContext is RecordPipe until r ends or ctx does.
+func RecordPipeContext(ctx context.Context, s storage.Store, incident, journalDir, title string, cols, rows int, marks []Mark, r io.Reader) (storage.Capture, error) {
 	start := time.Now()
 	journalPath := filepath.Join(journalDir, fmt.Sprintf("%s-%d.cast", start.UTC().Format("20060102T150405Z"), os.Getpid()))
 	j, err := CreateJournal(journalPath, Header{Width: cols, Height: rows, Title: title,
@@ -121,23 +146,44 @@ func RecordPipe(s storage.Store, incident, journalDir, title string, cols, rows 
 	st := newRecording(s, incident, storage.NewCapture{Title: title, Source: storage.SourceSession, Recording: rec})
 	st.tryCreate()
 	go st.run()
-	br := bufio.NewReaderSize(r, 64<<10)
-	buf := make([]byte, 32<<10)
+	// Read on its own goroutine, so that ctx can end the recording while
+	// a read waits.
+	reads, free := make(chan []byte), make(chan []byte, 2)
+	free <- make([]byte, 32<<10)
+	free <- make([]byte, 32<<10)
+	go func() {
+		defer close(reads)
+		for buf := range free {
+			n, err := r.Read(buf)
+			if n > 0 {
+				reads <- buf[:n]
+			} else {
+				free <- buf
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
 	var commands PromptWatcher
+reading:
 	for {
-		n, err := br.Read(buf)
-		if n > 0 {
+		select {
+		case p, ok := <-reads:
+			if !ok {
+				break reading
+			}
 			now := time.Now()
-			commands.Feed(buf[:n], j.At(), func(command string, at float64) {
+			commands.Feed(p, j.At(), func(command string, at float64) {
 				if name, ok := Check(marks, command); ok {
 					j.Marker(name, now)
 					st.mark(name+": "+command, at)
 				}
 			})
-			j.Output(buf[:n], now)
-		}
-		if err != nil {
-			break
+			j.Output(p, now)
+			free <- p[:cap(p)]
+		case <-ctx.Done():
+			break reading
 		}
 	}
 	if err := j.Close(); err != nil {

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -69,7 +70,14 @@ func cmdSnap(e *env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	c, err := capture.Snap(e.store, *incident, *pane, strings.Join(fs.Args(), " "))
+	var caught os.Signal
+	ctx, stop := interruptible(e, func(s os.Signal) { caught = s })
+	defer stop()
+	c, err := capture.SnapContext(ctx, e.store, *incident, *pane, strings.Join(fs.Args(), " "))
+	if err != nil && c.ID != "" && ctx.Err() != nil {
+		fmt.Fprintf(e.stderr, "calm: %s: saved %s/%s (%s, partial), %s\n", context.Cause(ctx), c.Incident, c.ID, humanBytes(c.Size), c.CopiesSummary())
+		return &exitError{code: exitCodeFor(caught)}
+	}
 	if err != nil {
 		return err
 	}
@@ -197,7 +205,11 @@ func cmdPipe(e *env, args []string) error {
 		return err
 	}
 	cols, rows := capture.PaneSize(*pane)
-	_, err = capture.RecordPipe(e.store, *incident, filepath.Join(filepath.Dir(e.cfg.Store), "journal"),
+	// Asked to stop (tmux gone, a shutdown), it closes the journal and
+	// seals the session with everything the pane sent.
+	ctx, stop := interruptible(e, nil)
+	defer stop()
+	_, err = capture.RecordPipeContext(ctx, e.store, *incident, filepath.Join(filepath.Dir(e.cfg.Store), "journal"),
 		livePaneTitle(*pane), cols, rows, marks, e.stdin)
 	return err
 }
@@ -245,6 +257,12 @@ func cmdClip(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	// The clipboard is all here: a Ctrl-C while it is stored finishes
+	// storing it, and a second one leaves.
+	_, stop := interruptible(e, func(os.Signal) {
+		fmt.Fprintf(e.stderr, "calm: finishing: storing the clipboard (%s); press Ctrl-C again to leave at once\n", humanBytes(int64(len(text))))
+	})
+	defer stop()
 	w, err := storage.NewCaptureWriter(e.store, *incident, storage.NewCapture{Title: strings.Join(fs.Args(), " "), Source: "clip"})
 	if err != nil {
 		return err

@@ -36,6 +36,10 @@ type Config struct {
 	Webhook         string   `toml:"webhook"` // a Slack-compatible incoming webhook for the team message
 	S3              S3Config `toml:"s3"`      // how to reach s3:// mirrors
 
+	// IdleTimeLimit is the longest pause a replay keeps, in seconds, as
+	// asciinema's idle_time_limit; 0 or unset is 2.
+	IdleTimeLimit float64 `toml:"idle_time_limit"`
+
 	remotes []string // the s3:// mirrors, apart from the folders
 
 	socket      string

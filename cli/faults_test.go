@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	mrand "math/rand"
 	"os"
@@ -9,8 +10,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
+
+	"calm/storage"
 )
 
 // faultRuns is how many times each fault is repeated (CALM_FAULT_RUNS; the
@@ -20,6 +25,17 @@ func faultRuns() int {
 		return n
 	}
 	return 20
+}
+
+// faultRand is a fault test's source of random moments, its seed logged so
+// a failure can be replayed with CALM_FAULT_SEED.
+func faultRand(t testing.TB) *mrand.Rand {
+	seed := time.Now().UnixNano()
+	if s, err := strconv.ParseInt(os.Getenv("CALM_FAULT_SEED"), 10, 64); err == nil {
+		seed = s
+	}
+	t.Logf("seed %d (replay with CALM_FAULT_SEED=%d)", seed, seed)
+	return mrand.New(mrand.NewSource(seed))
 }
 
 // TestFullDiskLosesNothingAcknowledged fills a small tmpfs under the store:
@@ -35,7 +51,7 @@ func TestFullDiskLosesNothingAcknowledged(t *testing.T) {
 		t.Fatalf("mount tmpfs: %v %s", err, out)
 	}
 	t.Cleanup(func() { exec.Command("umount", "-l", disk).Run() })
-	r := mrand.New(mrand.NewSource(time.Now().UnixNano()))
+	r := faultRand(t)
 	failed := 0
 	for run := range faultRuns() {
 		w := newWorld(t)
@@ -87,7 +103,7 @@ func TestSocketDeletedUnderTheAgent(t *testing.T) {
 	w.ok(nil, "incident", "new", "socket test")
 	input := shellText(24<<20, 3)
 	cmd, out, errs := w.pacedTee(t, input, 256<<10, 30*time.Millisecond, "-q", "through")
-	r := mrand.New(mrand.NewSource(time.Now().UnixNano()))
+	r := faultRand(t)
 	for range faultRuns() {
 		time.Sleep(time.Duration(50+r.Intn(150)) * time.Millisecond)
 		os.Remove(w.socket())
@@ -110,29 +126,32 @@ func TestSocketDeletedUnderTheAgent(t *testing.T) {
 }
 
 // TestRecorderKilledLosesNothing SIGKILLs calm shell at random moments. The
-// agent sees each recorder gone and seals what its journal holds: every
-// session ends up sealed, equal to its journal (now its evidence copy), and
-// the store passes bbolt's check.
+// agent sees each recorder gone and seals what its journal holds, with the
+// output its terminal showed last added from the shown file: every session
+// ends up sealed, equal to its journal (now its evidence copy), holding
+// everything the recorder had written to its terminal, and the store passes
+// bbolt's check.
 func TestRecorderKilledLosesNothing(t *testing.T) {
 	w := newWorld(t)
 	w.ok(nil, "incident", "new", "recorder kills")
-	seed := time.Now().UnixNano()
-	t.Logf("seed %d", seed)
-	r := mrand.New(mrand.NewSource(seed))
+	r := faultRand(t)
 	started := 0 // recorders that had made their journal when killed
-	for range faultRuns() {
-		cmd := w.cmd("shell", "--", "sh", "-c", "seq 1 300000")
-		var out lockedBuffer
-		cmd.Stdout, cmd.Stderr = &out, &out
+	shown := map[string][]byte{}
+	for run := range faultRuns() {
+		title := fmt.Sprintf("run-%d", run)
+		cmd := w.cmd("shell", "--title", title, "--", "sh", "-c", "seq 1 300000")
+		var out, errs lockedBuffer
+		cmd.Stdout, cmd.Stderr = &out, &errs
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(time.Duration(20+r.Intn(400)) * time.Millisecond)
 		cmd.Process.Kill()
 		cmd.Wait()
-		if strings.Contains(out.String(), "calm: recording") {
+		if strings.Contains(errs.String(), "calm: recording") {
 			started++
 		}
+		shown[title] = []byte(out.String())
 	}
 	deadline := time.Now().Add(60 * time.Second)
 	for status := w.ok(nil, "status"); strings.Contains(status, "recording") || strings.Contains(status, "being stored"); status = w.ok(nil, "status") {
@@ -153,13 +172,34 @@ func TestRecorderKilledLosesNothing(t *testing.T) {
 	if len(sealed) == 0 {
 		t.Fatal("no session reached the store: the kills came too early to test anything")
 	}
+	added := 0
 	for _, journal := range sealed {
 		data, _ := os.ReadFile(journal)
 		id := strings.TrimSuffix(filepath.Base(journal), ".cast")
 		if cast := w.ok(nil, "show", "--cast", id); cast != string(data) {
 			t.Fatalf("%s holds %d bytes, its journal %d", id, len(cast), len(data))
 		}
+		var header struct{ Title string }
+		json.Unmarshal(data[:bytes.IndexByte(data, '\n')], &header)
+		var output bytes.Buffer
+		c := storage.CastOutput{W: &output}
+		c.Write(data)
+		c.Close()
+		// The recorder keeps output before it writes it to the terminal: a
+		// kill in between leaves the session a little ahead.
+		terminal := shown[header.Title]
+		if !bytes.HasPrefix(output.Bytes(), terminal) {
+			k := 0
+			for k < min(output.Len(), len(terminal)) && output.Bytes()[k] == terminal[k] {
+				k++
+			}
+			t.Fatalf("%s (%s) holds %d bytes of output; its terminal was given %d, differing from byte %d", id, header.Title, output.Len(), len(terminal), k)
+		}
+		if output.Len() > len(terminal) {
+			added++
+		}
 	}
+	t.Logf("%d sessions sealed, %d of them hold output the terminal had not been given yet", len(sealed), added)
 	if out, _, code := w.run(nil, "verify"); code != 0 {
 		t.Fatalf("verify: %s", out)
 	}
@@ -178,7 +218,7 @@ func TestTUIKilledLeavesTheStoreWhole(t *testing.T) {
 	w.ok([]byte(full), "tee", "-q", "mongo find")
 	tm := newTmux(t)
 	tm.start("PS1='ready> ' bash --norc --noprofile")
-	r := mrand.New(mrand.NewSource(time.Now().UnixNano()))
+	r := faultRand(t)
 	for range faultRuns() {
 		tm.waitFor("ready> ", 10*time.Second)
 		tm.typeText(w.envPrefix() + calmBin + " ui")
@@ -218,6 +258,84 @@ func TestTUIKilledLeavesTheStoreWhole(t *testing.T) {
 		t.Fatalf("verify after TUI kills: %s %s", out, errs)
 	}
 	t.Logf("%d of %d saves were sealed before the kill", sealed, faultRuns())
+	w.stopAgent()
+	w.checkStore()
+}
+
+// TestSearchWhileAgentsComeAndGo races searches against tees, sessions and an agent
+// that is SIGKILLed, stopped or left to exit idle, round after round: the
+// report this answers ("chunk 0: unknown encoding 116" right after an agent
+// restart) would show as a search that says the store is damaged. Every
+// search must either answer or fail for want of an agent, and at the end
+// every capture searches to grep's count and verifies.
+func TestSearchWhileAgentsComeAndGo(t *testing.T) {
+	w := newWorld(t)
+	w.extra = append(w.extra, "CALM_AGENT_IDLE=300ms")
+	w.ok(nil, "incident", "new", "agents come and go")
+	r := faultRand(t)
+	var text strings.Builder
+	for i := range 60_000 {
+		fmt.Fprintf(&text, "line %d token-%d\n", i, i%97)
+	}
+	data := []byte(text.String())
+	want := strings.Count(text.String(), "token-42\n")
+	tees := 0
+	for round := range faultRuns() {
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w.run(data, "tee", "-q", fmt.Sprintf("round %d", round))
+		}()
+		wg.Add(1)
+		go func() { // a session too: its text is derived by the agent
+			defer wg.Done()
+			w.run(nil, "shell", "--", "sh", "-c", "seq 1 20000")
+		}()
+		for range 3 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, errs, code := w.run(nil, "search", "-F", "token-42")
+				if code != 0 && (strings.Contains(errs, "damaged") || strings.Contains(errs, "encoding") || strings.Contains(errs, "decode")) {
+					t.Errorf("round %d: search says the store is damaged: %s", round, errs)
+				}
+			}()
+		}
+		time.Sleep(time.Duration(r.Intn(150)) * time.Millisecond)
+		switch pid := w.agentPID(); r.Intn(3) {
+		case 0:
+			if pid > 0 {
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
+		case 1:
+			if pid > 0 {
+				syscall.Kill(pid, syscall.SIGTERM)
+			}
+		default: // left to exit once idle
+		}
+		wg.Wait()
+		tees++
+	}
+	// Every tee's capture is whole; a search finds grep's count in each,
+	// and the last line of every session's derived text.
+	out := w.ok(nil, "search", "-F", "token-42")
+	if got := strings.Count(out, "token-42"); got != want*tees {
+		t.Fatalf("search found %d lines in %d captures of %d lines each", got, tees, want)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for status := w.ok(nil, "status"); strings.Contains(status, "recording") || strings.Contains(status, "being stored"); status = w.ok(nil, "status") {
+		if time.Now().After(deadline) {
+			t.Fatalf("sessions still open:\n%s", status)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if out := w.ok(nil, "search", "^19999$"); strings.Count(out, "\n") != tees {
+		t.Fatalf("search found the last line in %d of %d sessions:\n%s", strings.Count(out, "\n"), tees, out)
+	}
+	if out, errs, code := w.run(nil, "verify"); code != 0 {
+		t.Fatalf("verify: %s %s", out, errs)
+	}
 	w.stopAgent()
 	w.checkStore()
 }

@@ -1,12 +1,17 @@
 package cli
 
 import (
+	"bytes"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"calm/storage"
 )
 
 // TestSnapOfAFullHistorySaysOlderLinesAreGone: with tmux's default
@@ -65,5 +70,124 @@ func TestFailedSnapCreatesNoCapture(t *testing.T) {
 	}
 	if status := w.ok(nil, "status"); strings.Contains(status, " c1 ") {
 		t.Fatalf("a failed snap left a capture:\n%s", status)
+	}
+}
+
+// TestCtrlCOnSnapSealsWhatArrived presses Ctrl-C, through the terminal, on
+// calm snap of a long history, at random moments: every capture ends sealed,
+// either whole or interrupted by SIGINT with what arrived (a prefix of the
+// whole snap), each interrupted one said in one line, and verify passes.
+func TestCtrlCOnSnapSealsWhatArrived(t *testing.T) {
+	w := newWorld(t)
+	w.ok(nil, "incident", "new", "snap interrupted")
+	tm := newTmux(t)
+	tm.start("PS1='ready> ' bash --norc --noprofile")
+	tm.run("new-window", "-d", "-t", "t", "sh -c 'seq 1 150000; exec sleep 600'")
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(tm.run("capture-pane", "-p", "-t", "t:1"), "150000") {
+		if time.Now().After(deadline) {
+			t.Fatal("the history pane never finished printing")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	snap := w.envPrefix() + calmBin + " snap -t t:1"
+	tm.waitFor("ready> ", 10*time.Second)
+	tm.typeText(snap + " whole; echo snap-$((40+2))")
+	tm.press("Enter")
+	tm.waitFor("snap-42", 30*time.Second)
+	whole := w.ok(nil, "show", "--raw", "c1")
+	r := faultRand(t)
+	runs := faultRuns()
+	for run := range runs {
+		tm.typeText(fmt.Sprintf("%s run-%d", snap, run))
+		tm.press("Enter")
+		time.Sleep(time.Duration(r.Intn(400)) * time.Millisecond)
+		tm.press("C-c")
+		deadline := time.Now().Add(30 * time.Second)
+		for exec.Command("pgrep", "-f", calmBin+" snap -t t:1").Run() == nil {
+			if time.Now().After(deadline) {
+				t.Fatal("calm snap did not end after Ctrl-C")
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	said := strings.Count(tm.screen(), "calm: interrupted by SIGINT (Ctrl-C): saved")
+	interrupted, complete := 0, 0
+	for i := 2; i <= runs+1; i++ {
+		id := fmt.Sprintf("c%d", i)
+		if _, _, code := w.run(nil, "show", "--record", id); code != 0 {
+			continue // Ctrl-C before snap made its capture
+		}
+		rec := w.captureRecord(id)
+		if rec["state"] != "sealed" {
+			t.Fatalf("%s is %v after Ctrl-C", id, rec["state"])
+		}
+		got := w.ok(nil, "show", "--raw", id)
+		switch {
+		case rec["interrupted"] != nil:
+			interrupted++
+			if !strings.HasPrefix(whole, got) {
+				t.Fatalf("interrupted %s (%d bytes) is not a prefix of the whole snap (%d bytes)", id, len(got), len(whole))
+			}
+			if !strings.Contains(fmt.Sprint(rec["interrupted"]), "SIGINT") {
+				t.Fatalf("%s was interrupted by %v, not Ctrl-C", id, rec["interrupted"])
+			}
+		case got == whole:
+			complete++
+		default:
+			t.Fatalf("%s holds %d bytes, sealed as whole; the whole snap holds %d", id, len(got), len(whole))
+		}
+	}
+	t.Logf("%d runs: %d interrupted, %d complete", runs, interrupted, complete)
+	if said != interrupted {
+		t.Fatalf("%d captures were interrupted, %d said so", interrupted, said)
+	}
+	if out, errs, code := w.run(nil, "verify"); code != 0 {
+		t.Fatalf("verify: %s %s", out, errs)
+	}
+}
+
+// TestSplitRecorderSealsOnSIGTERM: the recorder behind calm split, asked to
+// stop by a signal (tmux going away, a shutdown), closes its journal and
+// seals the session with everything the pane sent, itself.
+func TestSplitRecorderSealsOnSIGTERM(t *testing.T) {
+	w := newWorld(t)
+	w.ok(nil, "incident", "new", "pane recorder stopped")
+	cmd := w.cmd("pipe", "--pane", "%0")
+	in, _ := cmd.StdinPipe()
+	var errs lockedBuffer
+	cmd.Stderr = &errs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sent := shellText(256<<10, 7)
+	in.Write(sent)
+	// The bytes are in the recorder's pipe; it has them, or will, before
+	// it reads the signal's word.
+	for !strings.Contains(w.ok(nil, "status"), " s1 ") {
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("the recorder ended with %v after SIGTERM: %s", err, errs.String())
+	}
+	var c map[string]any
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		c = w.captureRecord("s1")
+		if c["state"] == "sealed" || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if c["state"] != "sealed" {
+		t.Fatalf("the session is %v after its recorder stopped", c["state"])
+	}
+	var out bytes.Buffer
+	cast := storage.CastOutput{W: &out}
+	cast.Write([]byte(w.ok(nil, "show", "--cast", "s1")))
+	cast.Close()
+	if !bytes.Equal(out.Bytes(), sent) {
+		t.Fatalf("the session holds %d bytes of output; the pane sent %d", out.Len(), len(sent))
 	}
 }

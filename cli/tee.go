@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -301,4 +302,39 @@ func exitCodeFor(s os.Signal) int {
 		return 128 + int(n)
 	}
 	return 1
+}
+
+// interruptible is a context that the first SIGINT, SIGTERM or SIGHUP
+// cancels, its cause naming the signal, after first calling onFirst; a
+// second signal leaves at once (the agent seals what was stored as
+// interrupted). stop ends it.
+func interruptible(e *env, onFirst func(os.Signal)) (ctx context.Context, stop func()) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	done := make(chan struct{})
+	go func() {
+		var first os.Signal
+		for {
+			select {
+			case s := <-sigs:
+				if first != nil {
+					fmt.Fprintf(e.stderr, "calm: leaving at once; the agent seals what it stored as interrupted\n")
+					os.Exit(exitCodeFor(first))
+				}
+				first = s
+				if onFirst != nil {
+					onFirst(s)
+				}
+				cancel(errors.New("interrupted by " + signalName(s)))
+			case <-done:
+				return
+			}
+		}
+	}()
+	return ctx, func() {
+		signal.Stop(sigs)
+		close(done)
+		cancel(nil)
+	}
 }

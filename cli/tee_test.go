@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	mrand "math/rand"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -70,7 +69,7 @@ func TestTeeSurvivesAgentKills(t *testing.T) {
 	// kills land at every stage: streaming, commit, seal.
 	cmd, out, errs := w.pacedTee(t, input, 512<<10, 40*time.Millisecond, "under fire")
 	kills := 0
-	r := mrand.New(mrand.NewSource(time.Now().UnixNano()))
+	r := faultRand(t)
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	var err error

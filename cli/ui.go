@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"sync"
+	"time"
 
 	"calm/report"
 	"calm/storage"
@@ -53,6 +54,7 @@ func runUI(e *env, incident, item string, review bool) error {
 		Checklists:      e.cfg.checklistDirs(),
 		Redact:          e.cfg.Redact,
 		Webhook:         e.cfg.Webhook,
+		IdleLimit:       time.Duration(e.cfg.IdleTimeLimit * float64(time.Second)),
 	})
 	if err != nil {
 		return err

@@ -45,7 +45,7 @@ func (c *CastOutput) line(line []byte) error {
 		return nil
 	}
 	var ev [3]json.RawMessage
-	if json.Unmarshal(line, &ev) != nil {
+	if json.Unmarshal(line, &ev) != nil && json.Unmarshal(RepairCutEvent(line), &ev) != nil {
 		return nil // damage carries no output
 	}
 	var data string
@@ -82,10 +82,10 @@ func (c *CastOutput) Close() error {
 	return err
 }
 
-// RepairCutEvent closes a journal's last line when it was cut inside an
-// output event (its recorder killed between two writes, the machine
-// stopped): the output up to the cut is what the user saw. Any other line
-// comes back as it is.
+// RepairCutEvent closes a journal's line cut inside an output event (its
+// recorder killed between two writes, the machine stopped; the agent then
+// appends what the terminal showed after it, see RecoverShown): the output
+// up to the cut is what the user saw. Any other line comes back as it is.
 func RepairCutEvent(line []byte) []byte {
 	if json.Valid(line) {
 		return line

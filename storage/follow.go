@@ -338,6 +338,14 @@ func (db *DB) followJournal(f *follower) error {
 				return err
 			}
 			if size == offset {
+				// What its terminal showed last may have been on its way
+				// to the journal.
+				if n, err := RecoverShown(f.path); err != nil {
+					db.opts.Logf("session %s/%s: %v", f.incident, f.capture, err)
+				} else if n > 0 {
+					db.opts.Logf("session %s/%s: its recorder (pid %d) is gone; added the %d bytes of output its terminal showed last to its journal", f.incident, f.capture, f.recorder, n)
+					continue
+				}
 				db.opts.Logf("session %s/%s: its recorder (pid %d) is gone; sealing the %d bytes of its journal", f.incident, f.capture, f.recorder, size)
 				final = size
 				if _, err := db.SealJournal(f.incident, f.capture, size); err != nil {

@@ -21,11 +21,10 @@ import (
 // CopyRemote is a copy in an S3-compatible bucket.
 const CopyRemote = "remote"
 
-func init() {
-	// calm's uploader retries with its own back-off and shows the error
-	// meanwhile; minio-go's ten quiet retries per request would hide it.
-	minio.MaxRetry = 2
-}
+// remoteRetries is how often minio-go tries a request: calm's uploader
+// retries with its own back-off and shows the error meanwhile, which
+// minio-go's ten quiet retries per request would hide.
+const remoteRetries = 2
 
 // RemoteOptions say how to reach S3-compatible storage.
 type RemoteOptions struct {
@@ -60,7 +59,7 @@ func NewRemote(s3url string, o RemoteOptions) (*Remote, error) {
 		&credentials.EnvAWS{},
 		&credentials.FileAWSCredentials{Profile: os.Getenv("AWS_PROFILE")},
 	})
-	client, err := minio.New(endpoint, &minio.Options{Creds: creds, Secure: secure, Region: o.Region})
+	client, err := minio.New(endpoint, &minio.Options{Creds: creds, Secure: secure, Region: o.Region, MaxRetries: remoteRetries})
 	if err != nil {
 		return nil, fmt.Errorf("mirror %s: %w", s3url, err)
 	}

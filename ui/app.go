@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -43,6 +44,9 @@ type Options struct {
 	Webhook         string   // a Slack-compatible incoming webhook for the team message
 	Who             string   // who ticks steps; "" is $USER@host
 	Now             func() time.Time
+	// IdleLimit is the longest pause a replay keeps (asciinema's
+	// idle_time_limit); 0 is 2 s.
+	IdleLimit time.Duration
 }
 
 // narrowWidth is the width below which panes become tabs.
@@ -54,18 +58,19 @@ type UI struct {
 	store storage.Store
 	app   *tview.Application
 
-	incidents *tview.List
-	items     *tview.List
-	timeline  *tview.List
+	incidents *entryList
+	items     *entryList
+	timeline  *entryList
 	strip     *Strip
 	viewer    *Viewer
 	side      *tview.Flex
 	copies    *tview.TextView
 	steps     *tview.TextView
-	status    *tview.TextView
+	status    *statusBar
 	prompt    *tview.InputField
 	bottom    *tview.Pages
 	pages     *tview.Pages
+	main      *tview.Flex
 	tabs      *tview.Pages
 	tabBar    *tview.TextView
 	layout    *responsive
@@ -87,6 +92,14 @@ type UI struct {
 	lists       []checklist.Checklist
 	listErrs    []error
 	stepShown   map[string]time.Time // when each step first showed as current
+
+	// The prompt's state: what it was asked for, where the keys go back,
+	// and the drafts kept by Esc, by prompt label.
+	promptLabel string
+	promptFunc  func(string)
+	promptBack  tview.Primitive
+	drafts      map[string]string
+	quitBack    tview.Primitive // what had the keys before the quit dialog
 
 	replayStop  chan struct{}
 	replaySpeed int
@@ -110,7 +123,7 @@ func New(o Options) (*UI, error) {
 	if o.DevicesRequired <= 0 {
 		o.DevicesRequired = 1
 	}
-	u := &UI{opts: o, store: o.Store, app: tview.NewApplication(), stop: make(chan struct{}), stepShown: map[string]time.Time{}}
+	u := &UI{opts: o, store: o.Store, app: tview.NewApplication(), stop: make(chan struct{}), stepShown: map[string]time.Time{}, drafts: map[string]string{}}
 	u.lists, u.listErrs = checklist.Load(o.Checklists)
 	var inc storage.Incident
 	var err error
@@ -170,24 +183,25 @@ func (u *UI) Stop() {
 }
 
 func (u *UI) build() {
-	u.incidents = tview.NewList().ShowSecondaryText(false).SetHighlightFullLine(true)
-	u.incidents.SetBorder(true).SetTitle(" incidents ")
-	u.incidents.SetSelectedFunc(func(i int, _, _ string, _ rune) { u.switchIncident(i) })
+	u.incidents = newEntryList(" incidents ")
+	u.incidents.SetSelectedFunc(u.switchIncident)
 
-	u.items = tview.NewList().ShowSecondaryText(false).SetHighlightFullLine(true)
-	u.items.SetBorder(true).SetTitle(" sessions & captures ")
-	u.items.SetChangedFunc(func(i int, _, _ string, _ rune) { u.showCopies() })
-	u.items.SetSelectedFunc(func(i int, _, _ string, _ rune) {
+	u.items = newEntryList(" sessions & captures ")
+	u.items.SetChangedFunc(func(int) { u.showCopies() })
+	u.items.SetSelectedFunc(func(i int) {
 		u.openItem(i)
 		u.focusViewer()
 	})
 
-	u.timeline = tview.NewList().ShowSecondaryText(false).SetHighlightFullLine(true)
-	u.timeline.SetBorder(true).SetTitle(" timeline (UTC) ")
-	u.timeline.SetSelectedFunc(func(i int, _, _ string, _ rune) { u.openEvent(i) })
+	u.timeline = newEntryList(" timeline (UTC) ")
+	u.timeline.SetSelectedFunc(u.openEvent)
 	u.strip = newStrip(u)
 
 	u.viewer = NewViewer()
+	u.viewer.guide = firstScreenGuide
+	if u.opts.ReadOnly {
+		u.viewer.guide = "[gray]Nothing was captured in this incident: its timeline is on the left (enter opens an event).[-]"
+	}
 	u.steps = tview.NewTextView().SetDynamicColors(true).SetWrap(true).SetWordWrap(true)
 	u.steps.SetBorder(true).SetTitle(" checklist ")
 	u.copies = tview.NewTextView().SetDynamicColors(true).SetWrap(true).SetWordWrap(true)
@@ -196,7 +210,7 @@ func (u *UI) build() {
 		AddItem(u.steps, 0, 3, false).
 		AddItem(u.copies, 0, 2, false)
 
-	u.status = tview.NewTextView().SetDynamicColors(true).SetWrap(false)
+	u.status = newStatusBar()
 	u.prompt = tview.NewInputField().SetFieldBackgroundColor(tcell.ColorDefault)
 
 	left := tview.NewFlex().SetDirection(tview.FlexRow).
@@ -233,9 +247,16 @@ func (u *UI) build() {
 	u.bottom = tview.NewPages().
 		AddPage("prompt", u.prompt, true, false).
 		AddPage("status", u.status, true, true)
-	u.pages = tview.NewPages().AddPage("main", tview.NewFlex().SetDirection(tview.FlexRow).
+	u.main = tview.NewFlex().SetDirection(tview.FlexRow).
 		AddItem(u.layout, 0, 1, true).
-		AddItem(u.bottom, 1, 0, false), true, true)
+		AddItem(u.bottom, 1, 0, false)
+	u.pages = tview.NewPages().AddPage("main", u.main, true, true)
+	u.app.SetBeforeDrawFunc(func(screen tcell.Screen) bool {
+		// A long message takes a second row rather than being cut.
+		w, _ := screen.Size()
+		u.main.ResizeItem(u.bottom, u.status.rows(w), 0)
+		return false
+	})
 	u.app.SetRoot(u.pages, true).SetFocus(u.viewer)
 	if u.opts.ReadOnly {
 		// Review starts from the timeline: what happened, in order.
@@ -246,6 +267,16 @@ func (u *UI) build() {
 	u.app.SetInputCapture(u.key)
 	u.setStatus("")
 }
+
+// firstScreenGuide is what the viewer says before anything is captured:
+// the next step, not "(empty)".
+const firstScreenGuide = `[::b]Nothing captured in this incident yet.[::-] What to do next, in another pane:
+
+  [yellow]calm snap[-]                in tmux: keep this pane's scrollback as a capture
+  [yellow]calm split[-]               in tmux: snap, record the shell from now on, calm beside it
+  [yellow]cmd | calm tee "title"[-]   keep a command's output (it still reaches your terminal)
+
+Captures appear here as they arrive, and their verified copies on the right. [yellow]?[-] lists every key.`
 
 // responsive draws the wide layout, or the narrow one in a narrow pane.
 type responsive struct {
@@ -384,18 +415,17 @@ func (u *UI) followLive() {
 
 func (u *UI) setStatus(msg string) {
 	u.message = msg
-	keys := "[gray]? keys  / find  x extract  y yank  s save  q quit[-]"
-	if u.layout != nil && u.layout.isNarrow {
-		keys = "[gray]? keys  tab panes  q quit[-]"
-	}
 	u.mu.Lock()
 	inc := u.incident
 	u.mu.Unlock()
-	mode := ""
+	u.status.mode, u.status.short = "", ""
 	if u.opts.ReadOnly {
-		mode = "[yellow]review (read-only)[-]  "
+		u.status.mode, u.status.short = "[yellow]review (read-only)[-]  ", "[yellow]review[-]  "
 	}
-	u.status.SetText(fmt.Sprintf("%s[::b]%s[::-] %s  %s  %s", mode, tview.Escape(inc.ID), sanitizeTitle(inc.Title), msg, keys))
+	u.status.incident = inc.ID
+	u.status.title = strings.TrimSpace(plainTitle(inc.Title))
+	u.status.message = msg
+	u.status.hints = hints(u.opts.ReadOnly)
 }
 
 // say shows a message from any goroutine.

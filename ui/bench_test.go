@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/gdamore/tcell/v2"
-	"github.com/rivo/tview"
 )
 
 // millionLines is a 1,000,000-line capture of shell-like output, some of it
@@ -58,10 +57,8 @@ func BenchmarkViewerPageDown(b *testing.B) {
 	v, screen, _ := benchViewer(b)
 	v.Draw(screen)
 	v.MoveTo(500_000)
-	key := tcell.NewEventKey(tcell.KeyPgDn, 0, tcell.ModNone)
-	handler := v.InputHandler()
 	for b.Loop() {
-		handler(key, func(tview.Primitive) {})
+		v.page(1)
 		v.Draw(screen)
 		screen.Show()
 		if v.cur > 900_000 {
@@ -109,4 +106,32 @@ func BenchmarkDocLoad(b *testing.B) {
 // docBytes is what a Doc holds in memory.
 func docBytes(d *Doc) int {
 	return cap(d.buf) + cap(d.ends)*8 + cap(d.times)*4
+}
+
+// BenchmarkViewerExtractHugeLine: x on a line of 200k "{" (nothing to
+// extract) and on 100k "{" then 100k "}" (the whole line, then x again one
+// level in), through the viewer as the key does it, with a draw.
+func BenchmarkViewerExtractHugeLine(b *testing.B) {
+	for _, c := range []struct{ name, text string }{
+		{"open-200k", strings.Repeat("{", 200000)},
+		{"balanced-200k", strings.Repeat("{", 100000) + strings.Repeat("}", 100000)},
+	} {
+		d := DocFromText("huge", []byte(c.text+"\n"))
+		if d.Len() != 1 {
+			b.Fatalf("%d lines", d.Len())
+		}
+		screen := tcell.NewSimulationScreen("UTF-8")
+		screen.Init()
+		screen.SetSize(200, 60)
+		v := NewViewer()
+		v.SetRect(0, 0, 200, 60)
+		v.SetDoc(d, false)
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				v.Extract()
+				v.MarkedText()
+				v.Draw(screen)
+			}
+		})
+	}
 }

@@ -122,6 +122,23 @@ func (d *Doc) LineAt(t time.Time) int {
 	return lo
 }
 
+// LineAfter returns the first line that began after t.
+func (d *Doc) LineAfter(t time.Time) int {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	off := float32(t.Sub(d.Start).Seconds())
+	lo, hi := 0, len(d.times)
+	for lo < hi {
+		m := (lo + hi) / 2
+		if d.times[m] <= off {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo
+}
+
 // Append adds a finished line.
 func (d *Doc) Append(line []byte, at float64) {
 	d.mu.Lock()

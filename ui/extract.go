@@ -1,5 +1,7 @@
 package ui
 
+import "bytes"
+
 // Block is a balanced {...} or [...] found around a line.
 type Block struct {
 	StartLine, StartCol int // the opening bracket (byte offset in its line)
@@ -24,12 +26,16 @@ func Extract(line func(i int) []byte, n, cursor, depth int) (Block, bool) {
 	if cursor < 0 || cursor >= n {
 		return Block{}, false
 	}
-	var stack []opener
+	// Sized for the cursor line's openers up front: growing these slices
+	// one append at a time copied a 200k-"{" line's worth many times over.
+	text := line(cursor)
+	opens := bytes.Count(text, []byte("{")) + bytes.Count(text, []byte("["))
+	stack := make([]opener, 0, opens+16)
 	// Where each kind of opener is in stack, so that a mismatched closer
 	// finds the one it closes without walking the stack (a line of 200k
 	// "{" and then "]" would make that quadratic).
-	var at [2][]int
-	var candidates []opener // blocks open at the start of the cursor line, outermost first, then those opened on it
+	at := [2][]int{make([]int, 0, opens+16), make([]int, 0, opens+16)}
+	candidates := make([]opener, 0, opens+16) // blocks open at the start of the cursor line, outermost first, then those opened on it
 	from := max(cursor-extractBack, 0)
 	for i := from; i <= cursor; i++ {
 		if i == cursor {

@@ -1,98 +1,15 @@
 package ui
 
 import (
-	"bytes"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/gdamore/tcell/v2"
 	"github.com/rivo/tview"
 
 	"calm/storage"
 )
-
-// key handles the keys that act across panes. A prompt or dialog that has
-// the focus gets its keys untouched.
-func (u *UI) key(ev *tcell.EventKey) *tcell.EventKey {
-	if name, _ := u.pages.GetFrontPage(); name != "main" {
-		return ev
-	}
-	if u.app.GetFocus() == u.prompt {
-		return ev
-	}
-	if u.app.GetFocus() == u.steps {
-		if ev = u.checklistKey(ev); ev == nil {
-			return nil
-		}
-	}
-	switch ev.Key() {
-	case tcell.KeyTab:
-		u.nextPane(1)
-		return nil
-	case tcell.KeyBacktab:
-		u.nextPane(-1)
-		return nil
-	case tcell.KeyCtrlF:
-		u.ask("search incident: ", "", u.searchIncident)
-		return nil
-	case tcell.KeyCtrlC:
-		u.confirmQuit()
-		return nil
-	case tcell.KeyRune:
-	default:
-		return ev
-	}
-	switch r := ev.Rune(); r {
-	case '?':
-		u.showHelp()
-	case 'q':
-		u.confirmQuit()
-	case '1':
-		u.focus(u.items, "items")
-	case '2':
-		u.focusViewer()
-	case '3':
-		u.focus(u.steps, "side")
-	case 'V':
-		u.verify()
-	case '/':
-		u.ask("find: ", "", u.findInItem)
-	case 'n', 'N':
-		if !u.viewer.FindNext(r == 'n') {
-			u.setStatus("no match")
-		}
-		u.focusViewer()
-	case 't':
-		u.ask("time (HH:MM[:SS] UTC, or +MM:SS from the start): ", "", u.jumpToTime)
-	case 'm', 'M':
-		u.nextMarker(r == 'm')
-	case 'x':
-		u.extract()
-	case 'y':
-		u.yank()
-	case 's':
-		u.saveMarked()
-	case 'e':
-		u.editDraft()
-	case 'D':
-		u.diff()
-	case 'c':
-		u.composeMessage()
-	case 'T':
-		u.tick()
-	case 'p':
-		u.replay()
-	case '+':
-		u.replayFaster(true)
-	case '-':
-		u.replayFaster(false)
-	default:
-		return ev
-	}
-	return nil
-}
 
 func (u *UI) nextPane(dir int) {
 	order := []struct {
@@ -112,21 +29,34 @@ func (u *UI) nextPane(dir int) {
 	u.focus(next.p, next.tab)
 }
 
-// ask reads one line at the bottom; done runs with what was typed, unless
-// the person pressed escape.
+// ask reads one line at the bottom; done runs with what was typed when the
+// person presses enter. Esc puts the prompt away but keeps what was typed
+// as a draft, which comes back when the same prompt opens again: typed
+// text is never lost.
 func (u *UI) ask(label, initial string, done func(string)) {
-	back := u.app.GetFocus()
+	if draft, ok := u.drafts[label]; ok {
+		initial = draft
+	}
+	u.promptBack = u.app.GetFocus()
+	u.promptLabel, u.promptFunc = label, done
 	u.prompt.SetLabel(label).SetText(initial)
-	u.prompt.SetDoneFunc(func(k tcell.Key) {
-		text := u.prompt.GetText()
-		u.swapBottom(u.status)
-		u.app.SetFocus(back)
-		if k == tcell.KeyEnter {
-			done(text)
-		}
-	})
 	u.swapBottom(u.prompt)
 	u.app.SetFocus(u.prompt)
+}
+
+// promptDone ends the prompt: enter runs it, anything else keeps the draft.
+func (u *UI) promptDone(run bool) {
+	text, done := u.prompt.GetText(), u.promptFunc
+	if run || text == "" {
+		delete(u.drafts, u.promptLabel)
+	} else {
+		u.drafts[u.promptLabel] = text
+	}
+	u.swapBottom(u.status)
+	u.app.SetFocus(u.promptBack)
+	if run && done != nil {
+		done(text)
+	}
 }
 
 // swapBottom shows the status line or the prompt in the bottom row.
@@ -195,13 +125,12 @@ func (u *UI) searchIncident(pattern string) {
 }
 
 func (u *UI) showMatches(found []storage.Match) {
-	list := tview.NewList().ShowSecondaryText(false).SetHighlightFullLine(true)
-	list.SetBorder(true).SetTitle(fmt.Sprintf(" %d matches: enter opens, esc closes ", len(found)))
+	list := newEntryList(fmt.Sprintf(" %d matches: enter opens, esc closes ", len(found)))
 	for _, m := range found {
-		list.AddItem(fmt.Sprintf("%s:%d: %s", m.Item, m.Line, sanitizeTitle(m.Text)), "", 0, nil)
+		list.AddItem(fmt.Sprintf("%s:%d: %s", tview.Escape(m.Item), m.Line, sanitizeTitle(m.Text)))
 	}
 	list.SetDoneFunc(func() { u.closeDialog("matches") })
-	list.SetSelectedFunc(func(i int, _, _ string, _ rune) {
+	list.SetSelectedFunc(func(i int) {
 		u.closeDialog("matches")
 		u.openMatch(found[i])
 	})
@@ -307,9 +236,45 @@ func (u *UI) extract() {
 		u.setStatus("no balanced {…} or […] block around this line")
 		return
 	}
-	u.viewer.MoveTo(b.StartLine)
 	text := u.viewer.MarkedText()
-	u.setStatus(fmt.Sprintf("block: lines %d–%d, %s  (y yank, s save, e edit, x one level in)", b.StartLine+1, b.EndLine+1, humanBytes(int64(len(text)))))
+	u.setStatus(tview.Escape(fmt.Sprintf("block: lines %d–%d, %s, level %d  (%s)", b.StartLine+1, b.EndLine+1, humanBytes(int64(len(text))), b.Depth+1,
+		u.keysHint("y", "yank", "s", "save", "e", "edit", "x", "one level in"))))
+}
+
+// findNext moves to the next or previous match of the pattern from /.
+func (u *UI) findNext(forward bool) {
+	if !u.viewer.FindNext(forward) {
+		u.setStatus("no match")
+	}
+	u.focusViewer()
+}
+
+// toggleSelection starts or cancels a line selection, and says so: the
+// status line then follows the cursor with the lines y would take.
+func (u *UI) toggleSelection() {
+	u.viewer.ToggleSelection()
+	if _, _, sel := u.viewer.Selection(); !sel {
+		u.setStatus("selection cancelled")
+		return
+	}
+	u.showSelection()
+}
+
+// showSelection says which lines are selected.
+func (u *UI) showSelection() {
+	from, to, sel := u.viewer.Selection()
+	if !sel {
+		return
+	}
+	u.setStatus(tview.Escape(fmt.Sprintf("selected lines %s  (%s, v cancels)", lineRange(from, to), u.keysHint("y", "yank", "s", "save", "e", "edit"))))
+}
+
+// lineRange names lines from..to (0-based) as a person counts them.
+func lineRange(from, to int) string {
+	if from == to {
+		return strconv.Itoa(from + 1)
+	}
+	return fmt.Sprintf("%d–%d", from+1, to+1)
 }
 
 func (u *UI) clipboard() Clipboard {
@@ -325,12 +290,19 @@ func (u *UI) yank() {
 		u.setStatus("nothing to yank")
 		return
 	}
+	from, to, _ := u.viewer.Selection()
+	what := "lines " + lineRange(from, to)
+	if b := u.viewer.Block(); b != nil {
+		what = "block, lines " + lineRange(b.StartLine, b.EndLine)
+	} else if from == to {
+		what = "line " + lineRange(from, to)
+	}
 	how, err := u.clipboard().Copy(string(text))
 	if err != nil {
 		u.setStatus("[red]" + tview.Escape("yank: "+err.Error()) + "[-]")
 		return
 	}
-	u.setStatus(tview.Escape(fmt.Sprintf("%d lines, %s: %s", bytes.Count(text, []byte("\n"))+1, humanBytes(int64(len(text))), how)))
+	u.setStatus(tview.Escape(fmt.Sprintf("yanked %s (%s): %s", what, humanBytes(int64(len(text))), how)))
 }
 
 func (u *UI) readOnly() bool {
@@ -516,22 +488,20 @@ func (u *UI) closeDialog(name string) {
 }
 
 func (u *UI) showHelp() {
-	tv := tview.NewTextView().SetDynamicColors(true).SetText(helpText)
-	tv.SetBorder(true).SetTitle(" keys ")
-	tv.SetInputCapture(func(ev *tcell.EventKey) *tcell.EventKey {
-		if ev.Key() == tcell.KeyEscape || ev.Rune() == '?' || ev.Rune() == 'q' {
-			u.closeDialog("help")
-			return nil
-		}
-		return ev
-	})
-	u.dialog("help", tv, 90, 32)
+	tv := tview.NewTextView().SetDynamicColors(true).SetText(helpText(u.opts.ReadOnly))
+	tv.SetBorder(true).SetTitle(" keys: esc closes, j k scroll ")
+	u.dialog("help", tv, 100, 40)
 	u.app.SetFocus(tv)
 }
 
 // confirmQuit asks first: quitting under stress by a stray key must not
-// happen, and the person should know recording goes on.
+// happen, and the person should know recording goes on. Staying gives the
+// keys back to what had them, a prompt with its text included.
 func (u *UI) confirmQuit() {
+	if name, _ := u.pages.GetFrontPage(); name == "quit" {
+		return
+	}
+	u.quitBack = u.app.GetFocus()
 	m := tview.NewModal().
 		SetText("Quit calm?\n\nRecordings and copies go on in the background.").
 		AddButtons([]string{"Quit", "Stay"}).
@@ -540,19 +510,17 @@ func (u *UI) confirmQuit() {
 				u.Stop()
 				return
 			}
-			u.closeDialog("quit")
+			u.closeQuit()
 		})
-	m.SetInputCapture(func(ev *tcell.EventKey) *tcell.EventKey {
-		switch ev.Rune() {
-		case 'y', 'q':
-			u.Stop()
-			return nil
-		case 'n':
-			u.closeDialog("quit")
-			return nil
-		}
-		return ev
-	})
 	u.pages.AddPage("quit", m, true, true)
 	u.app.SetFocus(m)
+}
+
+func (u *UI) closeQuit() {
+	u.pages.RemovePage("quit")
+	if u.quitBack != nil {
+		u.app.SetFocus(u.quitBack)
+		return
+	}
+	u.app.SetFocus(u.layout.focus)
 }

@@ -21,7 +21,7 @@ func (u *UI) fillIncidents() {
 		if !inc.IsOpen() {
 			mark = "[gray]✓[-]"
 		}
-		u.incidents.AddItem(fmt.Sprintf("%s %s %s", mark, tview.Escape(inc.ID), sanitizeTitle(inc.Title)), "", 0, nil)
+		u.incidents.AddItem(fmt.Sprintf("%s %s %s", mark, tview.Escape(inc.ID), sanitizeTitle(inc.Title)))
 		if inc.ID == id {
 			cur = i
 		}
@@ -71,7 +71,7 @@ func (u *UI) fillItems() {
 	caps := u.caps
 	u.mu.Unlock()
 	for _, c := range caps {
-		u.items.AddItem(u.itemLine(c), "", 0, nil)
+		u.items.AddItem(u.itemLine(c))
 	}
 	if cur < len(caps) {
 		u.items.SetCurrentItem(cur)
@@ -281,32 +281,3 @@ func humanBytes(n int64) string {
 	}
 	return fmt.Sprintf("%dB", n)
 }
-
-const helpText = `[::b]calm keys[::-]
-
-[::b]anywhere[::-]
-  ?          this help            q        quit (asks; recordings go on)
-  tab        next pane            1 2 3    list, viewer, checklist & copies
-  ctrl-f     search the incident  V        re-verify every copy now
-
-[::b]viewer[::-]
-  j k ↑ ↓    line                 space pgdn pgup   page
-  g G        first, last line     h l ← →  scroll sideways
-  /          find in this item    n N      next, previous match
-  t          jump to a time       m M      next, previous marker
-  v          select lines         esc      clear selection
-  x          extract the {...} or [...] block around the cursor (again: one level in)
-  y          yank selection, block or line to the clipboard
-  s          save selection or block as a new capture (verified copies)
-  e          edit selection, block or item in $EDITOR, save as a draft capture
-  D          diff: mark this item as before, then D on another
-
-[::b]list[::-]
-  enter      open in the viewer   mouse    click, wheel
-
-[::b]checklist[::-]
-  space      tick the current step (asks what it waits for)
-  u          untick (recorded, never erased)
-  c          compose the team message
-
-esc or ? closes this help.`

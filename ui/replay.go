@@ -37,7 +37,8 @@ func (u *UI) replay() {
 	u.mu.Unlock()
 	virtual := start
 	u.viewer.SetLimit(d.LineAt(virtual) + 1)
-	u.setStatus(fmt.Sprintf("replaying at %gx from %s UTC (+ and - change speed, p stops)", speed, start.UTC().Format("15:04:05")))
+	limit := u.idleLimit()
+	u.setStatus(fmt.Sprintf("replaying at %gx from %s UTC, pauses over %s cut to %s (+ and - change speed, p stops)", speed, start.UTC().Format("15:04:05"), limit, limit))
 	go func() {
 		t := time.NewTicker(50 * time.Millisecond)
 		defer t.Stop()
@@ -52,7 +53,7 @@ func (u *UI) replay() {
 				u.mu.Lock()
 				speed := replaySpeeds[u.replaySpeed]
 				u.mu.Unlock()
-				virtual = virtual.Add(time.Duration(float64(now.Sub(last)) * speed))
+				virtual = skipIdle(d, virtual, limit).Add(time.Duration(float64(now.Sub(last)) * speed))
 				last = now
 				n := d.LineAt(virtual)
 				end := n >= d.Len()
@@ -75,6 +76,32 @@ func (u *UI) replay() {
 			}
 		}
 	}()
+}
+
+// defaultIdleLimit is how long a replay waits at most between two lines,
+// as asciinema's idle_time_limit: a responder thinking for ten minutes
+// should not make the review wait ten minutes.
+const defaultIdleLimit = 2 * time.Second
+
+func (u *UI) idleLimit() time.Duration {
+	if u.opts.IdleLimit > 0 {
+		return u.opts.IdleLimit
+	}
+	return defaultIdleLimit
+}
+
+// skipIdle moves a replay's clock over an idle gap: when the next line is
+// more than limit away, the clock jumps to limit before it.
+func skipIdle(d *Doc, virtual time.Time, limit time.Duration) time.Time {
+	i := d.LineAfter(virtual)
+	next, ok := d.Time(i)
+	if !ok || i >= d.Len() {
+		return virtual
+	}
+	if next.Sub(virtual) > limit {
+		return next.Add(-limit)
+	}
+	return virtual
 }
 
 func (u *UI) replayFaster(faster bool) {

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gdamore/tcell/v2"
 	"github.com/rivo/tview"
 
 	"calm/checklist"
@@ -213,13 +212,12 @@ func (u *UI) chooseChecklist() {
 	if u.readOnly() {
 		return
 	}
-	list := tview.NewList().ShowSecondaryText(true)
-	list.SetBorder(true).SetTitle(" checklist: enter chooses, esc closes ")
+	list := newEntryList(" checklist: enter chooses, esc closes ")
 	for _, c := range u.lists {
-		list.AddItem(tview.Escape(c.Title), tview.Escape(fmt.Sprintf("  %s, %d steps, %s", c.Name, len(c.Steps), c.Source)), 0, nil)
+		list.AddItem(tview.Escape(c.Title) + "[gray]" + tview.Escape(fmt.Sprintf(" · %s, %d steps, %s", c.Name, len(c.Steps), c.Source)) + "[-]")
 	}
 	list.SetDoneFunc(func() { u.closeDialog("checklists") })
-	list.SetSelectedFunc(func(i int, _, _ string, _ rune) {
+	list.SetSelectedFunc(func(i int) {
 		u.closeDialog("checklists")
 		c := u.lists[i]
 		u.mu.Lock()
@@ -275,32 +273,6 @@ func (u *UI) stepAction() {
 	default:
 		u.setStatus("this step has no action")
 	}
-}
-
-// checklistKey is where the checklist pane's keys go.
-func (u *UI) checklistKey(ev *tcell.EventKey) *tcell.EventKey {
-	if ev.Key() == tcell.KeyEnter {
-		u.tick()
-		return nil
-	}
-	if ev.Key() != tcell.KeyRune {
-		return ev
-	}
-	switch ev.Rune() {
-	case ' ':
-		u.tick()
-	case 'u':
-		u.untick()
-	case 'n':
-		u.addNote()
-	case 'L':
-		u.chooseChecklist()
-	case 'a':
-		u.stepAction()
-	default:
-		return ev
-	}
-	return nil
 }
 
 // composeMessage drafts the team message from the incident, lets the person
@@ -362,8 +334,14 @@ func (u *UI) edit(text []byte, name string) ([]byte, bool) {
 		u.setStatus("[red]" + tview.Escape("edit: "+err.Error()) + "[-]")
 		return nil, false
 	}
-	// It holds production data: private, and removed afterwards.
-	defer os.RemoveAll(dir)
+	// It holds production data: private, and removed afterwards, unless
+	// the editor failed: then what the person typed may be only there.
+	keep := false
+	defer func() {
+		if !keep {
+			os.RemoveAll(dir)
+		}
+	}()
 	path := filepath.Join(dir, name)
 	if err := os.WriteFile(path, text, 0o600); err != nil {
 		u.setStatus("[red]" + tview.Escape("edit: "+err.Error()) + "[-]")
@@ -385,7 +363,8 @@ func (u *UI) edit(text []byte, name string) ([]byte, bool) {
 		runErr = cmd.Run()
 	})
 	if runErr != nil {
-		u.setStatus("[red]" + tview.Escape(fmt.Sprintf("editor %q: %v: nothing saved", editor, runErr)) + "[-]")
+		keep = true
+		u.setStatus("[red]" + tview.Escape(fmt.Sprintf("editor %q: %v: nothing saved; your text is kept in %s", editor, runErr, path)) + "[-]")
 		return nil, false
 	}
 	edited, err := os.ReadFile(path)

@@ -39,7 +39,7 @@ func (u *UI) fillTimeline() {
 		if ev.Item != "" && !strings.HasPrefix(ev.Text, ev.Item+" ") {
 			item = ev.Item + " "
 		}
-		u.timeline.AddItem(fmt.Sprintf("[gray]%s[-] [%s]%s[-] %s%s", ev.Time.UTC().Format("15:04:05"), color, ev.Kind, tview.Escape(item), sanitizeTitle(ev.Text)), "", 0, nil)
+		u.timeline.AddItem(fmt.Sprintf("[gray]%s[-] [%s]%s[-] %s%s", ev.Time.UTC().Format("15:04:05"), color, ev.Kind, tview.Escape(item), sanitizeTitle(ev.Text)))
 	}
 	if cur >= 0 && cur < len(events) {
 		u.timeline.SetCurrentItem(cur)

@@ -27,10 +27,15 @@ type Viewer struct {
 	left   int // columns scrolled off to the left
 	anchor int // where a selection began, or -1
 	block  *Block
+	origin int  // the line x was first pressed on, while block stands
 	follow bool // keep the last line in view as a live session grows
 	find   *Finder
 	height int // lines on screen at the last draw, for paging
 	limit  int // a replay shows only this many lines; -1 shows all
+	// guide is shown instead of "(empty)" until a document is set: what
+	// to do next on a first screen.
+	guide string
+	title string // the document's title, plain; Draw fits it to the width
 }
 
 // NewViewer returns a viewer with an empty document.
@@ -44,8 +49,9 @@ func NewViewer() *Viewer {
 // session).
 func (v *Viewer) SetDoc(d *Doc, follow bool) {
 	v.doc, v.top, v.cur, v.left, v.anchor, v.block, v.limit = d, 0, 0, 0, -1, nil, -1
+	v.guide = ""
 	v.follow = follow
-	v.SetTitle(" " + sanitizeTitle(d.Title) + " ")
+	v.title = plainTitle(d.Title)
 }
 
 // Doc returns the document shown.
@@ -81,6 +87,16 @@ func (v *Viewer) MoveTo(i int) {
 	}
 }
 
+// page moves a screenful down (dir 1) or up (-1).
+func (v *Viewer) page(dir int) {
+	page := max(v.height-1, 1)
+	v.top = max(v.top+dir*page, 0)
+	v.scroll(dir * page)
+}
+
+// sideways scrolls the view by cols columns (negative: left).
+func (v *Viewer) sideways(cols int) { v.left = max(v.left+cols, 0) }
+
 func (v *Viewer) scroll(delta int) {
 	v.MoveTo(v.cur + delta)
 	if delta > 0 && v.cur >= v.lines()-1 {
@@ -113,23 +129,27 @@ func (v *Viewer) ClearMarks() { v.anchor, v.block = -1, nil }
 // Block returns the extracted block shown, if any.
 func (v *Viewer) Block() *Block { return v.block }
 
-// Extract marks the block around the cursor; asked again on the same block
-// it goes one level deeper, and from the innermost back to the outermost.
+// Extract marks the block around the cursor. Pressed again without the
+// cursor moving it goes one level further in towards the line it was first
+// pressed on, and from the innermost back to the outermost. The cursor
+// stays where it is, so "again" keeps meaning the same place.
 func (v *Viewer) Extract() (*Block, bool) {
-	depth := 0
-	if v.block != nil && v.cur >= v.block.StartLine && v.cur <= v.block.EndLine {
+	depth, from := 0, v.cur
+	if v.block != nil && v.cur == v.origin {
 		depth = v.block.Depth + 1
 	}
 	plain := func(i int) []byte { return capture.PlainText(v.doc.Line(i)) }
-	b, ok := Extract(plain, v.doc.Len(), v.cur, depth)
+	b, ok := Extract(plain, v.doc.Len(), from, depth)
 	if !ok && depth > 0 {
-		b, ok = Extract(plain, v.doc.Len(), v.cur, 0)
+		b, ok = Extract(plain, v.doc.Len(), from, 0)
 	}
 	if !ok {
 		return nil, false
 	}
-	v.block, v.anchor = &b, -1
-	if b.StartLine < v.top {
+	v.block, v.anchor, v.origin = &b, -1, from
+	v.follow = false
+	// Show the block's first line when it fits with the cursor's.
+	if b.StartLine < v.top && v.cur-b.StartLine < max(v.height, 1) {
 		v.top = b.StartLine
 	}
 	return &b, true
@@ -165,6 +185,9 @@ func (v *Viewer) FindNext(forward bool) bool {
 
 // Draw draws the visible lines only.
 func (v *Viewer) Draw(screen tcell.Screen) {
+	// A long title keeps its start (the item's ID) and loses its end.
+	_, _, boxWidth, _ := v.GetRect()
+	v.SetTitle(" " + tview.Escape(runewidth.Truncate(v.title, max(boxWidth-4, 1), "…")) + " ")
 	v.DrawForSubclass(screen, v)
 	x, y, width, height := v.GetInnerRect()
 	v.height = height
@@ -182,6 +205,14 @@ func (v *Viewer) Draw(screen tcell.Screen) {
 	if n == 0 {
 		done, _, err := v.doc.State()
 		msg := "(empty)"
+		if v.guide != "" {
+			for i, l := range tview.WordWrap(v.guide, width) {
+				if i < height {
+					tview.Print(screen, l, x, y+i, width, tview.AlignLeft, tview.Styles.PrimaryTextColor)
+				}
+			}
+			return
+		}
 		if !done {
 			msg = "loading…"
 		} else if err != nil {
@@ -310,55 +341,6 @@ func tcellColor(c capture.Color) tcell.Color {
 		return tcell.NewRGBColor(int32(c>>16&0xff), int32(c>>8&0xff), int32(c&0xff))
 	}
 	return tcell.PaletteColor(c.Palette())
-}
-
-// InputHandler moves the cursor and selects; everything else is the app's.
-func (v *Viewer) InputHandler() func(event *tcell.EventKey, setFocus func(p tview.Primitive)) {
-	return v.WrapInputHandler(func(event *tcell.EventKey, setFocus func(p tview.Primitive)) {
-		page := max(v.height-1, 1)
-		switch event.Key() {
-		case tcell.KeyUp:
-			v.scroll(-1)
-		case tcell.KeyDown:
-			v.scroll(1)
-		case tcell.KeyPgUp, tcell.KeyCtrlB:
-			v.top = max(v.top-page, 0)
-			v.scroll(-page)
-		case tcell.KeyPgDn:
-			v.top += page
-			v.scroll(page)
-		case tcell.KeyHome:
-			v.MoveTo(0)
-		case tcell.KeyEnd:
-			v.scroll(v.lines())
-		case tcell.KeyLeft:
-			v.left = max(v.left-8, 0)
-		case tcell.KeyRight:
-			v.left += 8
-		case tcell.KeyEscape:
-			v.ClearMarks()
-		case tcell.KeyRune:
-			switch event.Rune() {
-			case 'j':
-				v.scroll(1)
-			case 'k':
-				v.scroll(-1)
-			case ' ':
-				v.top += page
-				v.scroll(page)
-			case 'g':
-				v.MoveTo(0)
-			case 'G':
-				v.scroll(v.lines())
-			case 'h':
-				v.left = max(v.left-8, 0)
-			case 'l':
-				v.left += 8
-			case 'v':
-				v.ToggleSelection()
-			}
-		}
-	})
 }
 
 // MouseHandler: a click puts the cursor on a line, the wheel scrolls.
@@ -520,12 +502,16 @@ func (d *Doc) Find(from int, forward bool, match func(plain []byte) bool) int {
 	return -1
 }
 
-// sanitizeTitle keeps control characters out of a box title.
-func sanitizeTitle(s string) string {
-	return tview.Escape(strings.Map(func(r rune) rune {
+// sanitizeTitle keeps control characters out of a box title, and escapes
+// it for tview.
+func sanitizeTitle(s string) string { return tview.Escape(plainTitle(s)) }
+
+// plainTitle is s without control characters.
+func plainTitle(s string) string {
+	return strings.Map(func(r rune) rune {
 		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
 			return -1
 		}
 		return r
-	}, s))
+	}, s)
 }

@@ -1,0 +1,357 @@
+package ui
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/gdamore/tcell/v2"
+	"github.com/rivo/tview"
+)
+
+// scope is where a key works. The focused pane decides which scopes are
+// asked, in order: its own, then "lists" for a list, then "open item" and
+// "anywhere" (see scopesNow).
+type scope string
+
+const (
+	scopeAnywhere  scope = "anywhere"
+	scopeItem      scope = "open item" // any pane of the main screen; acts on the item in the viewer
+	scopeViewer    scope = "viewer"
+	scopeLists     scope = "lists" // incidents, sessions & captures, timeline, lists in dialogs
+	scopeIncidents scope = "incidents"
+	scopeItems     scope = "sessions & captures"
+	scopeTimeline  scope = "timeline"
+	scopeChecklist scope = "checklist"
+	scopeDialog    scope = "dialog list" // search results, checklists to choose from
+	scopePrompt    scope = "prompt"
+	scopeHelp      scope = "help"
+	scopeQuit      scope = "quit dialog"
+)
+
+// scopeOrder is the order of the help page and the README list.
+var scopeOrder = []scope{scopeAnywhere, scopeItem, scopeViewer, scopeLists, scopeIncidents, scopeItems,
+	scopeTimeline, scopeChecklist, scopeDialog, scopePrompt, scopeHelp, scopeQuit}
+
+// binding is one row of the key table: the help page, the status bar's
+// hints, the README's key list and the dispatcher all read it, so what the
+// screen promises is what the key does.
+type binding struct {
+	keys   []string // as keyName spells them; the first is the one hinted
+	scope  scope
+	help   string
+	hint   string // a word for the status bar, "" for none
+	writes bool   // it writes to the store: refused in review
+	review bool   // hinted only in review
+	do     func(u *UI)
+}
+
+// keyTable is every key calm's TUI knows. It is filled in init: its
+// actions reach back to it (the help page, hints in messages).
+var keyTable []binding
+
+// keyIndex finds a binding by scope and key name.
+var keyIndex map[scope]map[string]*binding
+
+func init() {
+	keyTable = []binding{
+		{keys: []string{"?"}, scope: scopeAnywhere, help: "this help: every key, by where it works", hint: "keys", do: (*UI).showHelp},
+		{keys: []string{"q"}, scope: scopeAnywhere, help: "quit (asks; recordings and copies go on)", hint: "quit", do: (*UI).confirmQuit},
+		{keys: []string{"ctrl-c"}, scope: scopeAnywhere, help: "quit, asking first as q does", do: (*UI).confirmQuit},
+		{keys: []string{"tab"}, scope: scopeAnywhere, help: "next pane", hint: "panes", do: func(u *UI) { u.nextPane(1) }},
+		{keys: []string{"shift-tab"}, scope: scopeAnywhere, help: "previous pane", do: func(u *UI) { u.nextPane(-1) }},
+		{keys: []string{"1"}, scope: scopeAnywhere, help: "the list of sessions and captures", do: func(u *UI) { u.focus(u.items, "items") }},
+		{keys: []string{"2"}, scope: scopeAnywhere, help: "the viewer", do: (*UI).focusViewer},
+		{keys: []string{"3"}, scope: scopeAnywhere, help: "the checklist and the copies", do: func(u *UI) { u.focus(u.steps, "side") }},
+		{keys: []string{"ctrl-f"}, scope: scopeAnywhere, help: "search every item of the incident", do: func(u *UI) { u.ask("search incident: ", "", u.searchIncident) }},
+		{keys: []string{"V"}, scope: scopeAnywhere, help: "re-verify every copy now", do: (*UI).verify},
+		{keys: []string{"T"}, scope: scopeAnywhere, help: "tick the checklist's current step", writes: true, do: (*UI).tick},
+		{keys: []string{"c"}, scope: scopeAnywhere, help: "compose the team message in $EDITOR, then copy and post it", writes: true, do: (*UI).composeMessage},
+		{keys: []string{"p"}, scope: scopeAnywhere, help: "replay the open session from the cursor; again: stop", hint: "replay", review: true, do: (*UI).replay},
+		{keys: []string{"+"}, scope: scopeAnywhere, help: "replay faster", do: func(u *UI) { u.replayFaster(true) }},
+		{keys: []string{"-"}, scope: scopeAnywhere, help: "replay slower", do: func(u *UI) { u.replayFaster(false) }},
+
+		{keys: []string{"/"}, scope: scopeItem, help: "find in this item (re: for a regular expression)", hint: "find", do: func(u *UI) { u.ask("find: ", "", u.findInItem) }},
+		{keys: []string{"n"}, scope: scopeItem, help: "next match", do: func(u *UI) { u.findNext(true) }},
+		{keys: []string{"N"}, scope: scopeItem, help: "previous match", do: func(u *UI) { u.findNext(false) }},
+		{keys: []string{"t"}, scope: scopeItem, help: "jump to a time (HH:MM[:SS] UTC, or +MM:SS)", do: func(u *UI) {
+			u.ask("time (HH:MM[:SS] UTC, or +MM:SS from the start): ", "", u.jumpToTime)
+		}},
+		{keys: []string{"m"}, scope: scopeItem, help: "next destructive-command marker", do: func(u *UI) { u.nextMarker(true) }},
+		{keys: []string{"M"}, scope: scopeItem, help: "previous destructive-command marker", do: func(u *UI) { u.nextMarker(false) }},
+		{keys: []string{"x"}, scope: scopeItem, help: "extract the {...} or [...] block at the cursor; again: one level in", hint: "extract", do: (*UI).extract},
+		{keys: []string{"y"}, scope: scopeItem, help: "yank the block, the selection or the line to the clipboard", hint: "yank", do: (*UI).yank},
+		{keys: []string{"s"}, scope: scopeItem, help: "save the block or selection as a new capture (verified copies)", hint: "save", writes: true, do: (*UI).saveMarked},
+		{keys: []string{"e"}, scope: scopeItem, help: "edit the block, selection or item in $EDITOR, saved as a draft capture", writes: true, do: (*UI).editDraft},
+		{keys: []string{"D"}, scope: scopeItem, help: "diff: mark this item as before, then D on another", do: (*UI).diff},
+
+		{keys: []string{"j", "down"}, scope: scopeViewer, help: "next line", do: func(u *UI) { u.viewer.scroll(1) }},
+		{keys: []string{"k", "up"}, scope: scopeViewer, help: "previous line", do: func(u *UI) { u.viewer.scroll(-1) }},
+		{keys: []string{"space", "pgdn"}, scope: scopeViewer, help: "next page", do: func(u *UI) { u.viewer.page(1) }},
+		{keys: []string{"pgup", "ctrl-b"}, scope: scopeViewer, help: "previous page", do: func(u *UI) { u.viewer.page(-1) }},
+		{keys: []string{"g", "home"}, scope: scopeViewer, help: "first line", do: func(u *UI) { u.viewer.MoveTo(0) }},
+		{keys: []string{"G", "end"}, scope: scopeViewer, help: "last line (and follow a live session)", do: func(u *UI) { u.viewer.scroll(u.viewer.lines()) }},
+		{keys: []string{"h", "left"}, scope: scopeViewer, help: "scroll left", do: func(u *UI) { u.viewer.sideways(-8) }},
+		{keys: []string{"l", "right"}, scope: scopeViewer, help: "scroll right", do: func(u *UI) { u.viewer.sideways(8) }},
+		{keys: []string{"v"}, scope: scopeViewer, help: "select lines from here; again: cancel", do: (*UI).toggleSelection},
+		{keys: []string{"esc"}, scope: scopeViewer, help: "clear the selection and the block", do: func(u *UI) { u.viewer.ClearMarks(); u.setStatus("") }},
+
+		{keys: []string{"j", "down"}, scope: scopeLists, help: "next entry", do: func(u *UI) { u.listDo((*entryList).move, 1) }},
+		{keys: []string{"k", "up"}, scope: scopeLists, help: "previous entry", do: func(u *UI) { u.listDo((*entryList).move, -1) }},
+		{keys: []string{"pgdn"}, scope: scopeLists, help: "next page", do: func(u *UI) { u.listDo((*entryList).page, 1) }},
+		{keys: []string{"pgup"}, scope: scopeLists, help: "previous page", do: func(u *UI) { u.listDo((*entryList).page, -1) }},
+		{keys: []string{"g", "home"}, scope: scopeLists, help: "first entry", do: func(u *UI) { u.listDo((*entryList).move, -1<<30) }},
+		{keys: []string{"G", "end"}, scope: scopeLists, help: "last entry", do: func(u *UI) { u.listDo((*entryList).move, 1<<30) }},
+
+		{keys: []string{"enter"}, scope: scopeIncidents, help: "switch to this incident", do: func(u *UI) { u.incidents.choose() }},
+		{keys: []string{"enter"}, scope: scopeItems, help: "open in the viewer", do: func(u *UI) { u.items.choose() }},
+		{keys: []string{"enter"}, scope: scopeTimeline, help: "open what the event concerns: a capture, or a session at its marker", do: func(u *UI) { u.timeline.choose() }},
+
+		{keys: []string{"space", "enter"}, scope: scopeChecklist, help: "tick the current step (or say what it waits for)", writes: true, do: (*UI).tick},
+		{keys: []string{"u"}, scope: scopeChecklist, help: "untick the last step (recorded, never erased)", writes: true, do: (*UI).untick},
+		{keys: []string{"n"}, scope: scopeChecklist, help: "write a note on the timeline", writes: true, do: (*UI).addNote},
+		{keys: []string{"L"}, scope: scopeChecklist, help: "choose another checklist", writes: true, do: (*UI).chooseChecklist},
+		{keys: []string{"a"}, scope: scopeChecklist, help: "run the current step's action (extract, edit a draft, team message)", do: (*UI).stepAction},
+
+		{keys: []string{"enter"}, scope: scopeDialog, help: "choose", do: func(u *UI) { u.listDo(func(l *entryList, _ int) { l.choose() }, 0) }},
+		{keys: []string{"esc"}, scope: scopeDialog, help: "close", do: func(u *UI) { u.listDo(func(l *entryList, _ int) { l.done() }, 0) }},
+		{keys: []string{"ctrl-c"}, scope: scopeDialog, help: "quit, asking first", do: (*UI).confirmQuit},
+
+		{keys: []string{"enter"}, scope: scopePrompt, help: "do it", do: func(u *UI) { u.promptDone(true) }},
+		{keys: []string{"esc"}, scope: scopePrompt, help: "put it away; what you typed comes back next time", do: func(u *UI) { u.promptDone(false) }},
+		{keys: []string{"ctrl-c"}, scope: scopePrompt, help: "quit, asking first; what you typed is kept", do: (*UI).confirmQuit},
+
+		{keys: []string{"esc", "?", "q"}, scope: scopeHelp, help: "close the help", do: func(u *UI) { u.closeDialog("help") }},
+		{keys: []string{"ctrl-c"}, scope: scopeHelp, help: "quit, asking first", do: (*UI).confirmQuit},
+
+		{keys: []string{"y", "q", "ctrl-c"}, scope: scopeQuit, help: "quit", do: (*UI).Stop},
+		{keys: []string{"n", "esc"}, scope: scopeQuit, help: "stay", do: (*UI).closeQuit},
+	}
+	keyIndex = map[scope]map[string]*binding{}
+	for i := range keyTable {
+		b := &keyTable[i]
+		if keyIndex[b.scope] == nil {
+			keyIndex[b.scope] = map[string]*binding{}
+		}
+		for _, k := range b.keys {
+			keyIndex[b.scope][k] = b
+		}
+	}
+}
+
+// keyName spells a key event as the table does: the rune itself, or a name.
+func keyName(ev *tcell.EventKey) string {
+	if ev.Modifiers()&(tcell.ModAlt|tcell.ModMeta) != 0 {
+		return ""
+	}
+	switch ev.Key() {
+	case tcell.KeyRune:
+		if ev.Rune() == ' ' {
+			return "space"
+		}
+		return string(ev.Rune())
+	case tcell.KeyEnter:
+		return "enter"
+	case tcell.KeyEscape:
+		return "esc"
+	case tcell.KeyTab:
+		return "tab"
+	case tcell.KeyBacktab:
+		return "shift-tab"
+	case tcell.KeyUp:
+		return "up"
+	case tcell.KeyDown:
+		return "down"
+	case tcell.KeyLeft:
+		return "left"
+	case tcell.KeyRight:
+		return "right"
+	case tcell.KeyPgUp:
+		return "pgup"
+	case tcell.KeyPgDn:
+		return "pgdn"
+	case tcell.KeyHome:
+		return "home"
+	case tcell.KeyEnd:
+		return "end"
+	case tcell.KeyCtrlB:
+		return "ctrl-b"
+	case tcell.KeyCtrlC:
+		return "ctrl-c"
+	case tcell.KeyCtrlF:
+		return "ctrl-f"
+	}
+	return ""
+}
+
+// scopesNow lists the scopes asked for a key, most specific first.
+func (u *UI) scopesNow() []scope {
+	switch page, _ := u.pages.GetFrontPage(); page {
+	case "main":
+	case "help":
+		return []scope{scopeHelp}
+	case "quit":
+		return []scope{scopeQuit}
+	case "anyway":
+		return nil // the tick-anyway question's own buttons: tab, arrows, enter
+	default:
+		return []scope{scopeDialog, scopeLists}
+	}
+	general := []scope{scopeItem, scopeAnywhere}
+	switch u.app.GetFocus() {
+	case u.prompt:
+		return []scope{scopePrompt}
+	case u.viewer:
+		return append([]scope{scopeViewer}, general...)
+	case u.steps:
+		return append([]scope{scopeChecklist}, general...)
+	case u.incidents:
+		return append([]scope{scopeIncidents, scopeLists}, general...)
+	case u.items:
+		return append([]scope{scopeItems, scopeLists}, general...)
+	case u.timeline:
+		return append([]scope{scopeTimeline, scopeLists}, general...)
+	}
+	return general
+}
+
+// key runs the binding of a key in the scopes that apply now; a key bound
+// nowhere goes on to the focused primitive (text typed into a prompt).
+func (u *UI) key(ev *tcell.EventKey) *tcell.EventKey {
+	name := keyName(ev)
+	if name == "" {
+		return ev
+	}
+	for _, s := range u.scopesNow() {
+		if b := keyIndex[s][name]; b != nil {
+			if b.writes && u.opts.ReadOnly {
+				u.setStatus("[yellow]" + tview.Escape(fmt.Sprintf("review is read-only: %s (%s) works in the live incident", name, b.help)) + "[-]")
+				return nil
+			}
+			b.do(u)
+			if s == scopeViewer {
+				u.showSelection() // the status follows the selection as it grows
+			}
+			return nil
+		}
+	}
+	if name == "ctrl-c" {
+		// tview stops the application on a ctrl-c nobody took: it must
+		// never quit unasked, whatever has the focus.
+		u.confirmQuit()
+		return nil
+	}
+	return ev
+}
+
+// listDo applies f to the focused list.
+func (u *UI) listDo(f func(l *entryList, n int), n int) {
+	if l, ok := u.app.GetFocus().(*entryList); ok {
+		f(l, n)
+	}
+}
+
+// hints are the status bar's keys: those with a hint word that work in
+// this mode, in the table's order.
+func hints(review bool) []binding {
+	var out []binding
+	for _, b := range keyTable {
+		if b.hint == "" || review && b.writes || !review && b.review {
+			continue
+		}
+		out = append(out, b)
+	}
+	// "? keys" leads and "q quit" ends the bar: the two a stranger needs;
+	// the pane keys come just before quitting.
+	slices.SortStableFunc(out, func(a, b binding) int { return hintRank(a) - hintRank(b) })
+	return out
+}
+
+func hintRank(b binding) int {
+	switch b.keys[0] {
+	case "?":
+		return 0
+	case "tab":
+		return 2
+	case "q":
+		return 3
+	}
+	return 1
+}
+
+// keysHint names keys for a status message ("y yank, s save"), leaving
+// out those that do not work in this mode.
+func (u *UI) keysHint(pairs ...string) string {
+	var out []string
+	for i := 0; i+1 < len(pairs); i += 2 {
+		b := keyIndex[scopeItem][pairs[i]]
+		if b == nil {
+			b = keyIndex[scopeAnywhere][pairs[i]]
+		}
+		if b != nil && b.writes && u.opts.ReadOnly {
+			continue
+		}
+		out = append(out, pairs[i]+" "+pairs[i+1])
+	}
+	return strings.Join(out, ", ")
+}
+
+// helpText is the help page, grouped by scope; review marks the keys that
+// do not work there.
+func helpText(review bool) string {
+	var b strings.Builder
+	b.WriteString("[::b]calm keys[::-]")
+	if review {
+		b.WriteString("  [yellow](review: keys in gray write, and do not work here)[-]")
+	}
+	b.WriteString("\n")
+	for _, s := range scopeOrder {
+		fmt.Fprintf(&b, "\n[::b]%s[::-]\n", tview.Escape(scopeTitle(s)))
+		for _, k := range keyTable {
+			if k.scope != s {
+				continue
+			}
+			line := fmt.Sprintf("  %-16s %s", strings.Join(k.keys, " "), k.help)
+			if review && k.writes {
+				fmt.Fprintf(&b, "[gray]%s[-]\n", tview.Escape(line))
+			} else {
+				b.WriteString(tview.Escape(line) + "\n")
+			}
+		}
+	}
+	b.WriteString("\nesc, ? or q closes this help; j k scroll it.")
+	return b.String()
+}
+
+func scopeTitle(s scope) string {
+	switch s {
+	case scopeItem:
+		return "open item (from any pane)"
+	case scopeLists:
+		return "lists (incidents, sessions & captures, timeline, dialogs)"
+	}
+	return string(s)
+}
+
+// keysMarkdown is the README's key list, made from the table.
+func keysMarkdown() string {
+	var b strings.Builder
+	b.WriteString("| key | where | what |\n|---|---|---|\n")
+	for _, s := range scopeOrder {
+		for _, k := range keyTable {
+			if k.scope != s {
+				continue
+			}
+			keys := make([]string, len(k.keys))
+			for i, name := range k.keys {
+				keys[i] = "`" + name + "`"
+			}
+			what := k.help
+			if k.writes {
+				what += " (not in review)"
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s |\n", strings.Join(keys, " "), scopeTitle(s), strings.ReplaceAll(what, "|", `\|`))
+		}
+	}
+	return b.String()
+}
