@@ -223,7 +223,7 @@ func TestTUIKilledLeavesTheStoreWhole(t *testing.T) {
 		tm.waitFor("ready> ", 10*time.Second)
 		tm.typeText(w.envPrefix() + calmBin + " ui")
 		tm.press("Enter")
-		tm.waitFor("mongo find", 10*time.Second)
+		tm.waitFor("? keys", 10*time.Second) // the TUI is up (titles may wrap in its lists)
 		// The newest item opens first; select from the original capture.
 		tm.press("1", "Home", "Enter")
 		tm.waitFor("ObjectId", 10*time.Second)

@@ -310,44 +310,75 @@ func flipStored(t *testing.T, path, bucket string) {
 
 // TestReadsAreCheckedAndFallBackToAVerifiedCopy damages the store's copy of
 // a capture and of a session's text so that it still reads, only wrong:
-// show and export say so in one line and give the evidence copy's bytes;
-// with the evidence damaged too, they stop with one line.
+// show, search and the md and txt exports give the evidence copy's bytes
+// and name it in one line; with the evidence gone, the mirror copy's; with
+// no sound copy left, they stop with one line and a non-zero exit.
 func TestReadsAreCheckedAndFallBackToAVerifiedCopy(t *testing.T) {
 	w := newWorld(t)
+	mirror := t.TempDir()
+	os.MkdirAll(filepath.Join(w.config, "calm"), 0o700)
+	os.WriteFile(filepath.Join(w.config, "calm", "config.toml"), []byte("mirrors = ['"+mirror+"']\n"), 0o600)
 	original := strings.Repeat("{ \"_id\": 7, \"total\": 12 }\n", 2000)
+	damaged := "[ \"_id\"" // the line flipStored changes, as it reads after
 	w.ok([]byte(original), "tee", "-q", "before")
 	if _, errs, code := w.run(nil, "shell", "--wait", "--", "sh", "-c", `printf 'session output kept\n'; seq 1 30`); code != 0 {
 		t.Fatalf("shell: %s", errs)
 	}
 	sessionShown := w.ok(nil, "show", "s1")
+	found := w.ok(nil, "search", "-F", "total")
 	w.stopAgent()
 	flipStored(t, w.storePath(), "c1")
 	flipStored(t, w.storePath(), "s1.text")
 
-	out, errs, code := w.run(nil, "show", "c1")
-	if code != 0 || out != original {
-		t.Fatalf("show of a damaged store copy: exit %d, %d bytes (want the original %d): %s", code, len(out), len(original), errs)
-	}
-	if strings.Count(strings.TrimSpace(errs), "\n") != 0 || !strings.Contains(errs, "does not match its SHA-256") || !strings.Contains(errs, "evidence copy") {
-		t.Fatalf("show does not say which copy it read: %q", errs)
-	}
-	if out := w.ok(nil, "show", "s1"); out != sessionShown {
-		t.Fatalf("show s1 after its text was damaged: %q, want %q", out, sessionShown)
-	}
-	txt, errs, code := w.run(nil, "export", "--format", "txt")
-	if code != 0 || !strings.Contains(txt, original) || !strings.Contains(errs, "evidence copy") {
-		t.Fatalf("export of a damaged store copy: exit %d, %s", code, errs)
-	}
-	// Search reads the store's chunks as it goes: it stops on the mismatch.
-	if _, errs, code := w.run(nil, "search", "-F", "total"); code == 0 || strings.Count(strings.TrimSpace(errs), "\n") != 0 || !strings.Contains(errs, "c1 does not match its SHA-256") {
-		t.Fatalf("search of a damaged store copy: exit %d, %q", code, errs)
-	}
-	// The evidence damaged too: nothing sound to read.
 	evidence, _ := filepath.Glob(filepath.Join(w.home, "evidence", "*", "c1.txt"))
-	os.WriteFile(evidence[0], []byte("tampered\n"), 0o600)
-	time.Sleep(2100 * time.Millisecond) // past the agent's short memory of the check
-	out, errs, code = w.run(nil, "show", "c1")
-	if code == 0 || out != "" || strings.Count(strings.TrimSpace(errs), "\n") != 0 || !strings.Contains(errs, "no file copy matches") {
-		t.Fatalf("show with no sound copy: exit %d, %d bytes, %q", code, len(out), errs)
+	mirrored, _ := filepath.Glob(filepath.Join(mirror, "*", "c1.txt"))
+	if len(evidence) != 1 || len(mirrored) != 1 {
+		t.Fatalf("copies: evidence %v, mirror %v", evidence, mirrored)
+	}
+	for _, copy := range []struct{ kind, path string }{{"evidence", evidence[0]}, {"mirror", mirrored[0]}} {
+		// Each read says, in one line on stderr for each damaged item (c1,
+		// and s1's text where it is read), which copy it used.
+		says := func(what, errs string) {
+			t.Helper()
+			lines := strings.Split(strings.TrimSpace(errs), "\n")
+			for _, l := range lines {
+				if strings.Contains(l, "/c1 does not match its SHA-256") && strings.Contains(l, copy.kind+" copy "+copy.path) {
+					return
+				}
+			}
+			t.Fatalf("%s from the %s copy does not say so in one line: %q", what, copy.kind, errs)
+		}
+		out, errs, code := w.run(nil, "show", "c1")
+		if code != 0 || out != original {
+			t.Fatalf("show of a damaged store copy: exit %d, %d bytes (want the original %d): %s", code, len(out), len(original), errs)
+		}
+		says("show", errs)
+		out, errs, code = w.run(nil, "search", "-F", "total")
+		if code != 0 || out != found {
+			t.Fatalf("search of a damaged store copy: exit %d, %d bytes of matches, want the %d found before: %s", code, len(out), len(found), errs)
+		}
+		says("search", errs)
+		out, errs, code = w.run(nil, "export", "--format", "txt")
+		if code != 0 || !strings.Contains(out, original) {
+			t.Fatalf("export txt of a damaged store copy: exit %d, %s", code, errs)
+		}
+		says("export txt", errs)
+		// The Markdown export holds the records and the timeline, no
+		// captured bytes: it reads nothing damaged, and says nothing.
+		if out, errs, code := w.run(nil, "export", "--format", "md"); code != 0 || strings.Contains(out, damaged) || errs != "" {
+			t.Fatalf("export md with a damaged store copy: exit %d, %q", code, errs)
+		}
+		if out := w.ok(nil, "show", "s1"); out != sessionShown {
+			t.Fatalf("show s1 after its text was damaged: %q, want %q", out, sessionShown)
+		}
+		os.Remove(copy.path)
+		w.stopAgent() // forget the checks it made
+	}
+	// No sound copy left: nothing is read, in one line and a non-zero exit.
+	for _, args := range [][]string{{"show", "c1"}, {"search", "-F", "total"}, {"export", "--format", "txt"}} {
+		out, errs, code := w.run(nil, args...)
+		if code == 0 || strings.Contains(out, damaged) || strings.Count(strings.TrimSpace(errs), "\n") != 0 || !strings.Contains(errs, "no file copy matches") {
+			t.Fatalf("%v with no sound copy: exit %d, %d bytes, %q", args, code, len(out), errs)
+		}
 	}
 }

@@ -60,14 +60,15 @@ func runUI(e *env, incident, item string, review bool) error {
 		return err
 	}
 	if c, ok := e.store.(*storage.Client); ok && c.Notice != nil {
-		// Nothing may write over the screen: a damaged store copy is said
-		// once the TUI is gone.
+		// Nothing may write over the screen: a damaged store copy is shown
+		// inside the TUI as it is read, and said again once it is gone.
 		say, notes := c.Notice, []string{}
 		var mu sync.Mutex
 		c.Notice = func(n string) {
 			mu.Lock()
 			notes = append(notes, n)
 			mu.Unlock()
+			u.Notice(n)
 		}
 		defer func() {
 			mu.Lock()

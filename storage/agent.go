@@ -471,9 +471,12 @@ func (a *Agent) routes() http.Handler {
 		}
 		// One match a line, INCIDENT TAB ITEM TAB LINE TAB TEXT: the text is
 		// sanitised, so it holds no newline; JSON here cost more than the
-		// search itself. A line starting with NUL carries an error.
+		// search itself. A line starting with NUL carries an error, one
+		// starting with SOH a notice (a damaged store copy, and the
+		// verified copy searched instead).
 		w.Header().Set("Content-Type", "text/tab-separated-values")
 		bw := bufio.NewWriterSize(w, 256<<10)
+		body.Notice = func(n string) { bw.WriteString("\x01" + strings.ReplaceAll(n, "\n", " ") + "\n") }
 		var line []byte
 		err := db.Search(body, func(m Match) error {
 			line = AppendMatch(line[:0], m, '\t', '\t')

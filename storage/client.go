@@ -326,6 +326,14 @@ func (c *Client) Search(q SearchQuery, each func(Match) error) error {
 		if len(b) > 0 && b[0] == 0 {
 			return errors.New(string(b[1:]))
 		}
+		if len(b) > 0 && b[0] == 1 {
+			if q.Notice != nil {
+				q.Notice(string(b[1:]))
+			} else if c.Notice != nil {
+				c.Notice(string(b[1:]))
+			}
+			continue
+		}
 		var fields [3][]byte
 		rest := b
 		for k := range fields {

@@ -685,6 +685,11 @@ func (db *DB) writeSums(incident string, sealing Capture) {
 		if err != nil {
 			continue
 		}
+		if sealing.State == CaptureSealed {
+			if err := writeMeta(dir, sealing, false); err != nil { // meta.go
+				db.opts.Logf("the record of %s/%s beside its copy in %s: %v", incident, sealing.ID, dir, err)
+			}
+		}
 		f, err := createTemp(dir, "SHA256SUMS")
 		if err != nil {
 			continue
@@ -717,10 +722,17 @@ func (db *DB) WriteContent(ref string, from int64, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if path, _, err := db.checkRead(c); err != nil { // readcheck.go
+	return db.readContent(c, from, w, db.notice)
+}
+
+// readContent is WriteContent on a capture's record; notice hears which
+// copy is read when the store's is damaged.
+func (db *DB) readContent(c Capture, from int64, w io.Writer, notice func(string)) error {
+	if path, note, err := db.checkRead(c); err != nil { // readcheck.go
 		return err
 	} else if path != "" {
-		return writeCopy(path, from, w)
+		notice(note)
+		return writeCopy(path, from, c.SHA256, w)
 	}
 	var pos int64
 	return db.eachChunkFrom(c.Incident, c.ID, func(size int64) bool {
@@ -777,6 +789,7 @@ func (db *DB) Verify(incident string) (VerifyReport, error) {
 			if err := db.recordVerify(c); err != nil {
 				return rep, err
 			}
+			db.keepMeta(c) // meta.go: for captures sealed before it was kept
 		}
 		if err := db.checkSums(inc.ID, caps, &rep); err != nil {
 			return rep, err

@@ -58,6 +58,10 @@ type Options struct {
 	// (capture.DeriveText; the store cannot import capture). Nil: sessions
 	// keep only their stream, and search reads the output in it.
 	Derive func(cast io.Reader, text io.Writer) error
+	// Notice hears which verified copy a read used when the store's own
+	// copy of it is damaged (a UI or a test on the bbolt file); the agent
+	// sends it to its client instead.
+	Notice func(string)
 
 	mmapSize int // bbolt's initial map; default 1 GiB (tests make it small to grow it)
 }

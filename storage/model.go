@@ -241,6 +241,9 @@ type SearchQuery struct {
 	IgnoreCase bool   `json:"ignore_case"`
 	Incident   string `json:"incident,omitempty"` // empty: every incident
 	Limit      int    `json:"limit,omitempty"`
+	// Notice hears which verified copy was searched when the store's own
+	// copy of a capture is damaged (nil: the store's Options.Notice).
+	Notice func(string) `json:"-"`
 }
 
 // Problem is one copy that failed verification.

@@ -1,6 +1,8 @@
 package storage
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
@@ -62,7 +64,7 @@ func (db *DB) checkReadNow(c Capture) (path, note string, err error) {
 			continue
 		}
 		if got, _, err := hashFile(cp.Location); err == nil && got == c.SHA256 {
-			return cp.Location, fmt.Sprintf("the store's copy of %s/%s %s: read the %s copy %s instead, which matches; run 'calm verify' and 'calm doctor'", c.Incident, c.ID, why, cp.Kind, cp.Location), nil
+			return cp.Location, fmt.Sprintf("the store's copy of %s/%s %s: using its verified %s copy %s, which matches (run 'calm verify', then 'calm doctor')", c.Incident, c.ID, why, cp.Kind, cp.Location), nil
 		}
 	}
 	return "", "", fmt.Errorf("%w: the store's copy of %s/%s %s, and no file copy matches it either: run 'calm verify' to see every copy", ErrDamaged, c.Incident, c.ID, why)
@@ -79,18 +81,34 @@ func (db *DB) ReadNotice(ref string) (string, error) {
 	return note, err
 }
 
-// writeCopy writes a file copy's bytes from offset from.
-func writeCopy(path string, from int64, w io.Writer) error {
+// notice tells a local reader (tests, a UI on the bbolt file) which copy
+// was read instead of the store's; the agent says it in a header instead.
+func (db *DB) notice(n string) {
+	if db.opts.Notice != nil && n != "" {
+		db.opts.Notice(n)
+	}
+}
+
+// writeCopy writes a file copy's bytes from offset from, hashing the whole
+// file as it goes: the copy was checked a moment ago, but what is written
+// must be what matched, so a copy that changed since ends in an error.
+func writeCopy(path string, from int64, want string, w io.Writer) error {
 	f, err := os.OpenFile(path, os.O_RDONLY|noFollow, 0)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	if _, err := f.Seek(from, io.SeekStart); err != nil {
+	h := sha256.New()
+	if _, err := io.CopyN(h, f, from); err != nil && err != io.EOF {
 		return err
 	}
-	_, err = io.Copy(w, f)
-	return err
+	if _, err := io.Copy(io.MultiWriter(w, h), f); err != nil {
+		return err
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); want != "" && got != want {
+		return fmt.Errorf("%w: the copy %s changed while it was read (sha256 %s, not %s): run 'calm verify' to see every copy", ErrDamaged, path, got, want)
+	}
+	return nil
 }
 
 // textSound reports whether a session's derived text hashes to what was
@@ -125,5 +143,11 @@ func (db *DB) TextNotice(ref string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return strings.TrimSuffix(fmt.Sprintf("the store's text of %s/%s does not match its SHA-256: showing the session's output as recorded; %s", c.Incident, c.ID, note), "; "), nil
+	return strings.TrimSuffix(textDamaged(c, "showing")+"; "+note, "; "), nil
+}
+
+// textDamaged says a session's derived text is damaged and what is read
+// instead (doing: "showing", "searching").
+func textDamaged(c Capture, doing string) string {
+	return fmt.Sprintf("the store's text of %s/%s does not match its SHA-256: %s the session's output as recorded", c.Incident, c.ID, doing)
 }

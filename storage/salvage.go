@@ -126,7 +126,9 @@ func Salvage(from, to, evidenceDir string, progress func(string)) (SalvageReport
 	}
 	defer os.RemoveAll(tmp)
 	work := filepath.Join(tmp, "damaged.db")
-	if err := copyFile(from, work); err != nil {
+	err = copyFile(from, work)
+	gone := os.IsNotExist(err) // deleted, or its disk lost: the evidence is all there is
+	if err != nil && !gone {
 		return rep, fmt.Errorf("salvage: copy %s: %w", from, err)
 	}
 	if f, err := os.OpenFile(work, os.O_RDWR, 0); err == nil {
@@ -150,10 +152,13 @@ func Salvage(from, to, evidenceDir string, progress func(string)) (SalvageReport
 	defer dst.Close()
 
 	var src *bolt.DB
-	openErr := safely(func() (err error) {
-		src, err = bolt.Open(work, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
-		return err
-	})
+	openErr := fmt.Errorf("%s does not exist", from)
+	if !gone {
+		openErr = safely(func() (err error) {
+			src, err = bolt.Open(work, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+			return err
+		})
+	}
 	if openErr != nil {
 		rep.Lost = append(rep.Lost, "the store's structure: "+openErr.Error())
 		progress("the store cannot be opened; rebuilding captures from the evidence copies only")
@@ -292,7 +297,22 @@ func salvagedCopies(c *Capture, newStore string) {
 			c.Copies[i].Location = copyPath(newEvidenceDir(newStore), c.Incident, c.ID)
 		case CopyStore:
 			c.Copies[i].Location = newStore
+		default:
+			continue
 		}
+		// Their device is the new store's: counted as one place, as at seal.
+		c.Copies[i].Device = nearestDevice(c.Copies[i].Location)
+	}
+}
+
+// nearestDevice is deviceOf the path, or of the nearest folder above it
+// that exists (an evidence copy is copied into place after its record).
+func nearestDevice(path string) string {
+	for {
+		if d := deviceOf(path); d != "" || filepath.Dir(path) == path {
+			return d
+		}
+		path = filepath.Dir(path)
 	}
 }
 
@@ -508,6 +528,21 @@ func restoreFromEvidence(incs *bolt.Bucket, evidenceDir, newStore string, rep *S
 			salvagedCopies(&c, newStore)
 			if target == sess {
 				c.Source, c.Recording = SourceSession, castRecording(path)
+			}
+			if m, ok := readMetaFor(filepath.Join(evidenceDir, d.Name()), id, got); ok { // meta.go
+				c.Title, c.Source, c.Session, c.Created, c.Sealed = m.Title, m.Source, m.Session, m.Created, m.Sealed
+				c.Interrupted, c.Warning = m.Interrupted, m.Warning
+				if m.Recording != nil {
+					c.Recording = m.Recording
+				}
+				for _, cp := range m.Copies {
+					if cp.Kind == CopyMirror {
+						c.Copies = append(c.Copies, checkFile(CopyMirror, cp.Location, got, time.Now))
+					}
+				}
+			}
+			if c.Recording != nil {
+				c.Recording.Journal = copyPath(newEvidenceDir(newStore), d.Name(), id)
 			}
 			rec, _ := json.Marshal(c)
 			target.Put(u64(num), rec)

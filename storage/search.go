@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"regexp"
 	"runtime"
@@ -120,6 +119,10 @@ func (db *DB) Search(q SearchQuery, each func(Match) error) error {
 	}
 	found := 0
 	var clean []byte
+	notice := q.Notice
+	if notice == nil {
+		notice = db.notice
+	}
 	for _, inc := range incidents {
 		caps, err := db.Captures(inc)
 		if err != nil {
@@ -136,56 +139,11 @@ func (db *DB) Search(q SearchQuery, each func(Match) error) error {
 				}
 				return nil
 			}
-			// A session is searched in its derived text (what a person
-			// saw, line for line as the viewer shows it) when it has one.
-			if c.Recording == nil || c.Text != nil {
-				chunks, want := c.ID, ""
-				if c.State == CaptureSealed {
-					want = c.SHA256
-				}
-				if c.Recording != nil {
-					chunks, want = textBucket(c.ID), c.Text.SHA256
-				}
-				err := db.searchChunks(inc, chunks, want, p, hit)
-				if errors.Is(err, errStop) {
-					return nil
-				}
-				if err != nil {
-					return err
-				}
-				continue
+			room := 0
+			if q.Limit > 0 {
+				room = q.Limit - found
 			}
-			sc := &lineScanner{emit: func(line int64, text []byte) error {
-				text, ok := matchLine(text, &clean, p)
-				if !ok {
-					return nil
-				}
-				found++
-				if err := each(Match{Incident: inc, Item: c.ID, Line: line, Text: string(text)}); err != nil {
-					return err
-				}
-				if q.Limit > 0 && found >= q.Limit {
-					return errStop
-				}
-				return nil
-			}}
-			// Sessions are asciicast: search the output they recorded.
-			var feed io.Writer = writerFunc(func(p []byte) (int, error) { return len(p), sc.write(p) })
-			var cast *CastOutput
-			if c.Recording != nil {
-				cast = &CastOutput{W: feed}
-				feed = cast
-			}
-			err := db.eachChunk(inc, c.ID, func(_ uint64, data []byte) error {
-				_, err := feed.Write(data)
-				return err
-			})
-			if err == nil && cast != nil {
-				err = cast.Close()
-			}
-			if err == nil {
-				err = sc.flush()
-			}
+			err := db.searchCapture(inc, c, p, room, hit, notice, &clean)
 			if errors.Is(err, errStop) {
 				return nil
 			}

@@ -148,6 +148,9 @@ func (db *DB) WriteText(ref string, w io.Writer) error {
 		if c.Recording == nil {
 			return db.WriteContent(ref, 0, w)
 		}
+		if c.Text != nil {
+			db.notice(textDamaged(c, "showing"))
+		}
 		if c.Text != nil && db.opts.Derive != nil {
 			// Derived again from the (checked) recording, as at seal.
 			pr, pw := io.Pipe()

@@ -76,8 +76,15 @@ func restoreTimeline(b *bolt.Bucket, dir string, created bool, rep *SalvageRepor
 		if json.Unmarshal([]byte(line), &ev) != nil || ev.Seq == 0 {
 			continue // a line cut short by a crash
 		}
-		if created && ev.Kind == EventOpen {
-			rec, _ := json.Marshal(Incident{ID: filepath.Base(dir), Title: strings.TrimPrefix(ev.Text, "opened: "), Opened: ev.Time})
+		if created && (ev.Kind == EventOpen || ev.Kind == EventClose) {
+			var inc Incident
+			json.Unmarshal(b.Get(keyRecord), &inc)
+			if ev.Kind == EventOpen {
+				inc.Title, inc.Opened = strings.TrimPrefix(ev.Text, "opened: "), ev.Time
+			} else {
+				inc.Closed = ev.Time // a closed incident stays closed
+			}
+			rec, _ := json.Marshal(inc)
 			b.Put(keyRecord, rec)
 		}
 		if events.Get(u64(ev.Seq)) != nil {

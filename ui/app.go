@@ -74,6 +74,8 @@ type UI struct {
 	tabs      *tview.Pages
 	tabBar    *tview.TextView
 	layout    *responsive
+	noticeBar *tview.TextView // see notice.go
+	noticed   []string        // notices shown, in the event loop only
 
 	mu       sync.Mutex // guards what the poller and actions share
 	incident storage.Incident
@@ -249,6 +251,7 @@ func (u *UI) build() {
 		AddPage("status", u.status, true, true)
 	u.main = tview.NewFlex().SetDirection(tview.FlexRow).
 		AddItem(u.layout, 0, 1, true).
+		AddItem(u.buildNoticeBar(), 0, 0, false). // notice.go: shown once there is one
 		AddItem(u.bottom, 1, 0, false)
 	u.pages = tview.NewPages().AddPage("main", u.main, true, true)
 	u.app.SetBeforeDrawFunc(func(screen tcell.Screen) bool {

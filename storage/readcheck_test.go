@@ -1,0 +1,160 @@
+package storage
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/klauspost/compress/s2"
+	bolt "go.etcd.io/bbolt"
+)
+
+// damageChunk changes one byte of chunk n of a capture in the bbolt file,
+// keeping it readable: damage that only its hash finds.
+func damageChunk(t *testing.T, path, incident, capture string, n uint64) {
+	t.Helper()
+	b, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	err = b.Update(func(tx *bolt.Tx) error {
+		cb := tx.Bucket(bucketIncidents).Bucket([]byte(incident)).Bucket(bucketChunks).Bucket([]byte(capture))
+		v := cb.Get(u64(n))
+		if v == nil {
+			return fmt.Errorf("no chunk %d of %s", n, capture)
+		}
+		data := append([]byte(nil), v[1:]...)
+		if v[0] == chunkS2 {
+			if data, err = s2.Decode(nil, v[1:]); err != nil {
+				return err
+			}
+		}
+		data[len(data)/2] ^= 0x20
+		return cb.Put(u64(n), append([]byte{chunkRaw}, data...))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func searchAll(db *DB, q SearchQuery) ([]Match, error) {
+	var got []Match
+	err := db.Search(q, func(m Match) error {
+		got = append(got, m)
+		return nil
+	})
+	return got, err
+}
+
+// TestDamagedStoreCopyIsReadAndSearchedFromAVerifiedCopy damages one chunk
+// of a capture in a real bbolt file: WriteContent and Search give the
+// bytes and the lines of the evidence copy, then (with that gone) of the
+// mirror copy, and name the copy they used; with no sound copy left they
+// fail with one line and hand out no line found in the damaged chunks.
+func TestDamagedStoreCopyIsReadAndSearchedFromAVerifiedCopy(t *testing.T) {
+	dir, mirror := t.TempDir(), t.TempDir()
+	path := filepath.Join(dir, "calm.db")
+	db, err := Open(Options{Path: path, Mirrors: []string{mirror}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var data bytes.Buffer
+	for i := range 150_000 { // several chunks
+		fmt.Fprintf(&data, "line %06d of the original document\n", i)
+	}
+	c := save(t, db, "original", data.Bytes())
+	queries := map[string]SearchQuery{
+		"one line":        {Pattern: "line 100000 of", Literal: true},
+		"every line":      {Pattern: "original"},
+		"the first dozen": {Pattern: "original", Limit: 12}, // more hits than are held back
+	}
+	before := map[string][]Match{}
+	for name, q := range queries {
+		if before[name], err = searchAll(db, q); err != nil || len(before[name]) == 0 {
+			t.Fatalf("search %s before the damage: %d matches, %v", name, len(before[name]), err)
+		}
+	}
+	db.Close()
+	damageChunk(t, path, c.Incident, c.ID, 2)
+
+	var notices []string
+	db, err = Open(Options{Path: path, Mirrors: []string{mirror}, Notice: func(n string) { notices = append(notices, n) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ref := c.Incident + "/" + c.ID
+	evidence, mirrored := c.Copies[1].Location, c.Copies[2].Location
+	for _, step := range []struct{ copy, kind string }{{evidence, "evidence"}, {mirrored, "mirror"}} {
+		readChecks.Clear() // the agent's short memory of a check
+		notices = nil
+		if got := content(t, db, ref); !bytes.Equal(got, data.Bytes()) {
+			t.Fatalf("%s copy: WriteContent gave %d bytes, not the original's %d", step.kind, len(got), data.Len())
+		}
+		for name, q := range queries {
+			got, err := searchAll(db, q)
+			if err != nil || fmt.Sprint(got) != fmt.Sprint(before[name]) {
+				t.Fatalf("%s copy: search %s gave %d matches (%v), want the %d found before the damage", step.kind, name, len(got), err, len(before[name]))
+			}
+		}
+		if len(notices) != 1+len(queries) {
+			t.Fatalf("%s copy: %d notices for %d reads: %q", step.kind, len(notices), 1+len(queries), notices)
+		}
+		for _, n := range notices {
+			if !strings.Contains(n, "does not match its SHA-256") || !strings.Contains(n, step.kind+" copy "+step.copy) {
+				t.Fatalf("the notice does not name the %s copy it used: %q", step.kind, n)
+			}
+		}
+		os.Remove(step.copy)
+	}
+
+	readChecks.Clear()
+	notices = nil
+	var buf bytes.Buffer
+	err = db.WriteContent(ref, 0, &buf)
+	if !errors.Is(err, ErrDamaged) || buf.Len() != 0 || strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), "no file copy matches") {
+		t.Fatalf("with no sound copy: %d bytes, %v", buf.Len(), err)
+	}
+	for name, q := range queries {
+		got, err := searchAll(db, q)
+		if !errors.Is(err, ErrDamaged) || len(got) != 0 {
+			t.Fatalf("search %s with no sound copy: %d matches handed out, %v", name, len(got), err)
+		}
+	}
+	if len(notices) != 0 {
+		t.Fatalf("notices with no copy used: %q", notices)
+	}
+}
+
+// A file copy is hashed again as it is read: one that changed after its
+// check gives an error, not its bytes as if they were the capture's.
+func TestCopyChangedAfterItsCheckIsAnError(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c1.txt")
+	os.WriteFile(path, []byte("the original\n"), 0o600)
+	var buf bytes.Buffer
+	if err := writeCopy(path, 4, sum([]byte("the original\n")), &buf); err != nil || buf.String() != "original\n" {
+		t.Fatalf("a sound copy from offset 4: %q, %v", buf.String(), err)
+	}
+	os.WriteFile(path, []byte("the tampered\n"), 0o600)
+	if err := writeCopy(path, 0, sum([]byte("the original\n")), &buf); !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), path) {
+		t.Fatalf("a changed copy: %v", err)
+	}
+	err := searchFile(path, sum([]byte("the original\n")), mustPlan(t, "tampered"), func(int64, []byte) error { return nil }, new([]byte))
+	if !errors.Is(err, ErrDamaged) {
+		t.Fatalf("search of a changed copy: %v", err)
+	}
+}
+
+func mustPlan(t *testing.T, pattern string) *plan {
+	t.Helper()
+	p, err := planQuery(SearchQuery{Pattern: pattern})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}

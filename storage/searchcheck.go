@@ -1,0 +1,156 @@
+package storage
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+)
+
+// errHeldFull: a capture has more hits than are held back while its chunks
+// are hashed; it is checked whole first, then searched again.
+var errHeldFull = errors.New("too many hits to hold back")
+
+// heldMax bounds the text of the hits held back for one capture: a search
+// that matches a sixth of the lines of 50 MB of logs still goes in one pass.
+const heldMax = 16 << 20
+
+// heldHits keeps a sealed capture's hits back until its chunks have hashed
+// to the SHA-256 it was sealed with, so that lines found in a damaged store
+// copy are never handed out: the search goes to a verified copy instead.
+type heldHits struct {
+	room  int // how many hits the search may still return (0: any)
+	lines []int64
+	ends  []int
+	text  []byte
+}
+
+func (h *heldHits) add(line int64, text []byte) error {
+	h.lines = append(h.lines, line)
+	h.text = append(h.text, text...)
+	h.ends = append(h.ends, len(h.text))
+	if len(h.text) > heldMax || (h.room > 0 && len(h.lines) >= h.room) {
+		return errHeldFull
+	}
+	return nil
+}
+
+func (h *heldHits) flush(hit func(int64, []byte) error) error {
+	start := 0
+	for i, line := range h.lines {
+		if err := hit(line, h.text[start:h.ends[i]]); err != nil {
+			return err
+		}
+		start = h.ends[i]
+	}
+	return nil
+}
+
+// searchCapture searches one capture (a session: its derived text, or its
+// output as recorded) in the store's copy when that hashes as sealed, and
+// otherwise in a verified file copy, said through notice; with none, it is
+// an error in one line.
+func (db *DB) searchCapture(inc string, c Capture, p *plan, room int, hit func(int64, []byte) error, notice func(string), clean *[]byte) error {
+	if c.Recording != nil && c.Text == nil {
+		return db.searchOutput(inc, c, p, hit, notice, clean)
+	}
+	bucket, want := c.ID, ""
+	if c.State == CaptureSealed {
+		want = c.SHA256
+	}
+	if c.Recording != nil {
+		bucket, want = textBucket(c.ID), c.Text.SHA256
+	}
+	if want == "" { // still arriving: nothing to check against yet
+		return db.searchChunks(inc, bucket, "", p, hit)
+	}
+	held := &heldHits{room: room}
+	err := db.searchChunks(inc, bucket, want, p, held.add)
+	if err == nil {
+		return held.flush(hit)
+	}
+	if !errors.Is(err, errHeldFull) && !errors.Is(err, ErrDamaged) {
+		return err
+	}
+	// Damaged, or too many hits to hold: check the capture whole, then
+	// search the copy the check chose, handing hits out as they come.
+	if c.Recording != nil {
+		if errors.Is(err, errHeldFull) && db.textSound(c) {
+			return db.searchChunks(inc, bucket, want, p, hit)
+		}
+		notice(textDamaged(c, "searching"))
+		return db.searchOutput(inc, c, p, hit, notice, clean)
+	}
+	path, note, err := db.checkRead(c)
+	if err != nil {
+		return err
+	}
+	if path == "" {
+		return db.searchChunks(inc, bucket, want, p, hit)
+	}
+	notice(note)
+	return searchFile(path, want, p, hit, clean)
+}
+
+// searchOutput searches a capture's bytes as WriteContent reads them (a
+// session's: the output in its asciicast stream), line by line.
+func (db *DB) searchOutput(inc string, c Capture, p *plan, hit func(int64, []byte) error, notice func(string), clean *[]byte) error {
+	sc := lineSearch(p, hit, clean)
+	var feed io.Writer = writerFunc(func(p []byte) (int, error) { return len(p), sc.write(p) })
+	var cast *CastOutput
+	if c.Recording != nil {
+		cast = &CastOutput{W: feed}
+		feed = cast
+	}
+	c.Incident = inc
+	err := db.readContent(c, 0, feed, notice)
+	if err == nil && cast != nil {
+		err = cast.Close()
+	}
+	if err == nil {
+		err = sc.flush()
+	}
+	return err
+}
+
+func lineSearch(p *plan, hit func(int64, []byte) error, clean *[]byte) *lineScanner {
+	return &lineScanner{emit: func(line int64, text []byte) error {
+		text, ok := matchLine(text, clean, p)
+		if !ok {
+			return nil
+		}
+		return hit(line, text)
+	}}
+}
+
+// searchFile searches a file copy that was checked a moment ago, hashing it
+// again as it is read: a copy that changed since ends in an error.
+func searchFile(path, want string, p *plan, hit func(int64, []byte) error, clean *[]byte) error {
+	f, err := os.OpenFile(path, os.O_RDONLY|noFollow, 0)
+	if err != nil {
+		return fmt.Errorf("search the copy %s: %w", path, err)
+	}
+	defer f.Close()
+	sc := lineSearch(p, hit, clean)
+	h := sha256.New()
+	buf := make([]byte, ChunkSize)
+	for {
+		n, err := f.Read(buf)
+		h.Write(buf[:n])
+		if werr := sc.write(buf[:n]); werr != nil {
+			return werr
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("search the copy %s: %w", path, err)
+		}
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != want {
+		return fmt.Errorf("%w: the copy %s changed while it was searched (sha256 %s, not %s): run 'calm verify' to see every copy", ErrDamaged, path, got, want)
+	}
+	return sc.flush()
+}
