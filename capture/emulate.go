@@ -1512,25 +1512,30 @@ func PlainIsBlank(line string) bool {
 	return len(bytes.TrimSpace(PlainText([]byte(line)))) == 0
 }
 
-// Screen calls f with each line still on screen, oldest first, without
-// finishing them: a live view shows them while they may still change.
-func (e *Emulator) Screen(f func(line []byte)) {
+// Screen calls f with each line still on screen, oldest first, and when it
+// began, without finishing them: a live view shows them while they may still
+// change.
+func (e *Emulator) Screen(f func(line []byte, at float64)) {
 	s := e.scr
 	last := len(s.lines) - 1
 	for last >= 0 && e.blankLine(s.lines[last]) {
 		last--
 	}
 	var buf []byte
+	var at float64
 	started := false
 	if e.havePend && !e.inAlt {
 		buf = append(buf, e.pend...)
-		started = true
+		at, started = e.pendAt, true
 	}
 	for y := 0; y <= last; y++ {
 		l := s.lines[y]
 		if started && !l.cont {
-			f(bytes.TrimRight(buf, " "))
+			f(bytes.TrimRight(buf, " "), at)
 			buf = buf[:0]
+		}
+		if !started || !l.cont {
+			at = l.at
 		}
 		started = true
 		full := y < last && s.lines[y+1].cont
@@ -1541,7 +1546,7 @@ func (e *Emulator) Screen(f func(line []byte)) {
 		}
 	}
 	if started {
-		f(buf)
+		f(buf, at)
 	}
 }
 

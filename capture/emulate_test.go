@@ -180,7 +180,7 @@ func TestScreenShowsTheLiveScreen(t *testing.T) {
 	e := NewTerminal(10, 4, nil)
 	e.Write([]byte("one\r\n0123456789abc\r\n\x1b[31mred"))
 	var got []string
-	e.Screen(func(line []byte) { got = append(got, string(PlainText(line))) })
+	e.Screen(func(line []byte, _ float64) { got = append(got, string(PlainText(line))) })
 	if want := []string{"one", "0123456789abc", "red"}; strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Fatalf("screen %q, want %q", got, want)
 	}
@@ -219,7 +219,7 @@ func FuzzEmulator(f *testing.F) {
 		k := min(int(cut), len(raw))
 		e.Write(raw[:k])
 		e.Resize(int(cut%50)+1, int(cut%13)+1)
-		e.Screen(func([]byte) {})
+		e.Screen(func([]byte, float64) {})
 		e.Write(raw[k:])
 		e.Close()
 	})

@@ -123,3 +123,79 @@ func (w *LineWatcher) Feed(p []byte, submit func(line string)) {
 
 // Reset forgets a line partly typed (echo went off: a password).
 func (w *LineWatcher) Reset() { w.line, w.escape = w.line[:0], 0 }
+
+// PromptWatcher finds the command lines a person submits in a terminal's
+// output, for calm split, which sees only what tmux passes on: the output,
+// where the shell echoes what is typed. A line is a command when its text
+// follows a prompt sign ("$ ", "# ", "> ", "% ") within its first 80
+// characters; escape sequences are skipped, backspaces and carriage returns
+// (a line drawn again) applied. Output that only looks like a prompt can be
+// taken for a command: the price of not seeing the keyboard.
+type PromptWatcher struct {
+	line   []rune
+	escape int // as LineWatcher's
+	cr     bool
+	at     float64 // where in the session the line began
+}
+
+var promptLine = regexp.MustCompile(`^.{0,80}?[$#>%]\s+(\S.*)$`)
+
+// Feed takes output that begins at, and calls submit with each command
+// line ended by a line feed and where in the session its line began.
+func (w *PromptWatcher) Feed(p []byte, at float64, submit func(command string, at float64)) {
+	for _, r := range string(p) {
+		switch w.escape {
+		case 1:
+			switch r {
+			case '[':
+				w.escape = 2
+			case 'O':
+				w.escape = 3
+			case ']':
+				w.escape = 4
+			default:
+				w.escape = 0
+			}
+			continue
+		case 2:
+			if r >= 0x40 && r <= 0x7e {
+				w.escape = 0
+			}
+			continue
+		case 3:
+			w.escape = 0
+			continue
+		case 4: // an OSC (a window title) ends with BEL or ST
+			if r == 0x07 || r == 0x9c {
+				w.escape = 0
+			} else if r == 0x1b {
+				w.escape = 1
+			}
+			continue
+		}
+		switch {
+		case r == 0x1b:
+			w.escape = 1
+		case r == '\r':
+			w.cr = true
+		case r == '\n':
+			if m := promptLine.FindStringSubmatch(strings.TrimRight(string(w.line), " ")); m != nil {
+				submit(m[1], w.at)
+			}
+			w.line, w.cr = w.line[:0], false
+		case r == 0x08:
+			if len(w.line) > 0 {
+				w.line = w.line[:len(w.line)-1]
+			}
+		case r >= 0x20 && r != 0x7f:
+			if w.cr || len(w.line) == 0 {
+				// A line drawn again from its start (readline's history,
+				// a redisplay), or a new one.
+				w.line, w.cr, w.at = w.line[:0], false, at
+			}
+			if len(w.line) < maxWatchedLine {
+				w.line = append(w.line, r)
+			}
+		}
+	}
+}

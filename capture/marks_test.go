@@ -1,6 +1,9 @@
 package capture
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestDestructiveCommandsAreMarked(t *testing.T) {
 	marked := map[string]string{
@@ -45,5 +48,34 @@ func TestLineWatcherSeesWhatWasSubmitted(t *testing.T) {
 	w.Feed([]byte("typo\x15ls\r\r"), func(l string) { got = append(got, l) })
 	if len(got) != 2 || got[0] != "UPDATE users SET name='x';" || got[1] != "ls" {
 		t.Fatalf("lines %q", got)
+	}
+}
+
+// TestPromptWatcherFindsCommandsInEchoedOutput: calm split sees only a
+// pane's output; the commands a person submits are the lines after a prompt,
+// as bash, psql and the Mongo shell echo them, with colours, backspaces and
+// readline's redraws applied, and at the place where their line began.
+func TestPromptWatcherFindsCommandsInEchoedOutput(t *testing.T) {
+	var w PromptWatcher
+	var got []string
+	var ats []float64
+	submit := func(c string, at float64) { got, ats = append(got, c), append(ats, at) }
+	w.Feed([]byte("\x1b]0;ada@db1\x07\x1b[32mada@db1\x1b[0m:~$ "), 1, submit)
+	w.Feed([]byte("rm -rf /var/lib/x"), 2, submit)
+	w.Feed([]byte("\b \by\r\n"), 3, submit) // typed, one erased as bash echoes it, one more, Enter
+	w.Feed([]byte("removed '/var/lib/y'\r\nrs0:PRIMARY> db.users.deleteMany({})\r\n{ deletedCount: 3 }\r\n"), 4, submit)
+	// Up arrow: readline draws the line again from its start.
+	w.Feed([]byte("postgres=# SELECT 1\r\x1b[Kpostgres=# DROP TABLE users;\r\n"), 5, submit)
+	want := []string{"rm -rf /var/lib/y", "db.users.deleteMany({})", "DROP TABLE users;"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("commands %q, want %q", got, want)
+	}
+	if ats[0] != 1 || ats[1] != 4 || ats[2] != 5 {
+		t.Fatalf("the commands' lines began at %v, want 1, 4, 5", ats)
+	}
+	for _, c := range got {
+		if _, ok := Check(DefaultMarks, c); !ok {
+			t.Errorf("%q is not marked", c)
+		}
 	}
 }

@@ -125,13 +125,15 @@ func HistoryWarning(pane string) string {
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 // RecordPipe records what arrives on r (a pane's output, from tmux
-// pipe-pane) as a session, with a journal, until r ends.
-func RecordPipe(s storage.Store, incident, journalDir, title string, cols, rows int, r io.Reader) (storage.Capture, error) {
-	return RecordPipeContext(context.Background(), s, incident, journalDir, title, cols, rows, r)
+// pipe-pane) as a session, with a journal, until r ends. Command lines the
+// output shows after a prompt are checked against marks, as calm shell
+// checks what is typed.
+func RecordPipe(s storage.Store, incident, journalDir, title string, cols, rows int, marks []Mark, r io.Reader) (storage.Capture, error) {
+	return RecordPipeContext(context.Background(), s, incident, journalDir, title, cols, rows, marks, r)
 }
 
 // RecordPipeContext is RecordPipe until r ends or ctx does.
-func RecordPipeContext(ctx context.Context, s storage.Store, incident, journalDir, title string, cols, rows int, r io.Reader) (storage.Capture, error) {
+func RecordPipeContext(ctx context.Context, s storage.Store, incident, journalDir, title string, cols, rows int, marks []Mark, r io.Reader) (storage.Capture, error) {
 	start := time.Now()
 	journalPath := filepath.Join(journalDir, fmt.Sprintf("%s-%d.cast", start.UTC().Format("20060102T150405Z"), os.Getpid()))
 	j, err := CreateJournal(journalPath, Header{Width: cols, Height: rows, Title: title,
@@ -163,6 +165,7 @@ func RecordPipeContext(ctx context.Context, s storage.Store, incident, journalDi
 			}
 		}
 	}()
+	var commands PromptWatcher
 reading:
 	for {
 		select {
@@ -170,7 +173,14 @@ reading:
 			if !ok {
 				break reading
 			}
-			j.Output(p, time.Now())
+			now := time.Now()
+			commands.Feed(p, j.At(), func(command string, at float64) {
+				if name, ok := Check(marks, command); ok {
+					j.Marker(name, now)
+					st.mark(name+": "+command, at)
+				}
+			})
+			j.Output(p, now)
 			free <- p[:cap(p)]
 		case <-ctx.Done():
 			break reading
@@ -208,9 +218,27 @@ func StopPipe(pane string) error {
 	return nil
 }
 
-// SplitWindow opens command in a new pane beside pane.
+// PanePiped reports whether the pane already sends its output to a pipe
+// (a calm split recording it).
+func PanePiped(pane string) bool {
+	out, err := tmux("display-message", "-p", "-t", pane, "#{pane_pipe}").Output()
+	return err == nil && strings.TrimSpace(string(out)) == "1"
+}
+
+// besideWidth is the narrowest pane split beside: calm then gets 40%, 64
+// columns, and the pane keeps 96. A narrower one is split below.
+const besideWidth = 160
+
+// SplitWindow opens command in a new pane beside pane, or below it when
+// the pane is too narrow to share its width.
 func SplitWindow(pane, command string) error {
-	if out, err := tmux("split-window", "-h", "-d", "-l", "40%", "-t", pane, command).CombinedOutput(); err != nil {
+	cols, _ := PaneSize(pane)
+	how := []string{"-h", "-l", "40%"}
+	if cols < besideWidth {
+		how = []string{"-v", "-l", "50%"}
+	}
+	args := append(append([]string{"split-window"}, how...), "-d", "-t", pane, command)
+	if out, err := tmux(args...).CombinedOutput(); err != nil {
 		return fmt.Errorf("tmux split-window: %s", strings.TrimSpace(string(out)))
 	}
 	return nil

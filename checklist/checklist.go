@@ -41,6 +41,10 @@ type Requires struct {
 	Copies  int    `toml:"copies"`  // some capture has this many verified copies
 	Note    bool   `toml:"note"`    // a note was written
 	After   string `toml:"after"`   // this step is done
+	// Evidence: at least one of these happened since the After step was
+	// ticked (at any time when there is none), so that a step cannot claim
+	// what did not happen.
+	Evidence []string `toml:"evidence"`
 }
 
 // Duration reads "5s" from TOML.
@@ -141,6 +145,11 @@ func Parse(file string, data []byte) (Checklist, error) {
 			return fail(i, "step %d (%s): copies must be 0 or more", i+1, s.ID)
 		case s.Requires.After != "" && !seen[s.Requires.After]:
 			return fail(i, "step %d (%s): after = %q names no earlier step", i+1, s.ID, s.Requires.After)
+		}
+		for _, kind := range s.Requires.Evidence {
+			if _, ok := evidenceNames[kind]; !ok {
+				return fail(i, "step %d (%s): evidence %q is not one of capture, session, note, message, diff", i+1, s.ID, kind)
+			}
 		}
 		seen[s.ID] = true
 	}

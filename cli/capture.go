@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"calm/capture"
 	"calm/sanitize"
@@ -123,6 +124,16 @@ func cmdSplit(e *env, args []string) error {
 		fmt.Fprintf(e.stdout, "calm: stopped recording pane %s; the session is being sealed\n", pane)
 		return nil
 	}
+	if capture.PanePiped(pane) {
+		// A second pipe would replace the first and end its session.
+		what := "already sends its output to a pipe"
+		if inc, err := e.store.CurrentIncident(); err == nil {
+			if s := liveSession(e.store, inc.ID, pane, time.Time{}); s.ID != "" {
+				what = fmt.Sprintf("is already recording, as %s/%s", s.Incident, s.ID)
+			}
+		}
+		return &exitError{code: 1, msg: fmt.Sprintf("pane %s %s: 'calm split --stop' ends it", pane, what)}
+	}
 	inc, err := e.store.CurrentIncident()
 	if err != nil {
 		return err
@@ -134,11 +145,47 @@ func cmdSplit(e *env, args []string) error {
 	fmt.Fprintf(e.stdout, "calm: saved pane %s's scrollback as %s/%s (%s, %s)\n",
 		pane, c.Incident, c.ID, humanBytes(c.Size), c.CopiesSummary())
 	warnHistory(e, c)
+	started := time.Now()
 	if err := capture.StartPipe(pane, e.selfCommand("pipe", "--incident", inc.ID, "--pane", pane)); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "calm: recording pane %s until it closes or 'calm split --stop'\n", pane)
-	return capture.SplitWindow(pane, e.selfCommand("ui", inc.ID))
+	// The pane opened shows the session just started, not whatever is
+	// newest when it opens: wait for the recorder to make it.
+	ui := []string{"ui", inc.ID}
+	session := ""
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if s := liveSession(e.store, inc.ID, pane, started); s.ID != "" {
+			session = s.ID
+			ui = []string{"ui", "--item", s.ID, inc.ID}
+			break
+		}
+	}
+	if session == "" {
+		fmt.Fprintf(e.stdout, "calm: recording pane %s until it closes or 'calm split --stop' (its session is not in the store yet)\n", pane)
+	} else {
+		fmt.Fprintf(e.stdout, "calm: recording pane %s as %s/%s until it closes or 'calm split --stop'\n", pane, inc.ID, session)
+	}
+	return capture.SplitWindow(pane, e.selfCommand(ui...))
+}
+
+// livePaneTitle names the session recording a pane's live output.
+func livePaneTitle(pane string) string { return "live output of pane " + pane }
+
+// liveSession is the newest session still recording the pane that began at
+// or after since; the zero Capture when there is none.
+func liveSession(s storage.Store, incident, pane string, since time.Time) storage.Capture {
+	caps, err := s.Captures(incident)
+	if err != nil {
+		return storage.Capture{}
+	}
+	for i := len(caps) - 1; i >= 0; i-- {
+		c := caps[i]
+		// Created is the agent's clock, whole-second rounding aside.
+		if c.Recording != nil && c.State != storage.CaptureSealed && c.Title == livePaneTitle(pane) && !c.Created.Before(since.Add(-time.Second)) {
+			return c
+		}
+	}
+	return storage.Capture{}
 }
 
 // cmdPipe records a pane's output arriving from tmux pipe-pane.
@@ -149,13 +196,17 @@ func cmdPipe(e *env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	marks, err := capture.CompileMarks(e.cfg.Marks)
+	if err != nil {
+		return err
+	}
 	cols, rows := capture.PaneSize(*pane)
 	// Asked to stop (tmux gone, a shutdown), it closes the journal and
 	// seals the session with everything the pane sent.
 	ctx, stop := interruptible(e, nil)
 	defer stop()
-	_, err := capture.RecordPipeContext(ctx, e.store, *incident, filepath.Join(filepath.Dir(e.cfg.Store), "journal"),
-		"live output of pane "+*pane, cols, rows, e.stdin)
+	_, err = capture.RecordPipeContext(ctx, e.store, *incident, filepath.Join(filepath.Dir(e.cfg.Store), "journal"),
+		livePaneTitle(*pane), cols, rows, marks, e.stdin)
 	return err
 }
 

@@ -344,6 +344,7 @@ in $XDG_CONFIG_HOME/calm/config.toml. Every command starts the agent if needed.`
 		r.command(groupCapture, "bring an asciinema recording (asciicast v2 or v3) in as a session", cmdImport),
 		incident,
 		r.command(groupIncident, "add a note to the current incident's timeline", cmdNote),
+		r.command(groupIncident, "tick the current checklist step (a step still waiting needs --anyway, and says so)", cmdTick),
 		r.command(groupIncident, "move a capture into another incident, with its copies", cmdMove),
 		r.command(groupRead, "an incident (default: the current one) and its captures' copies", cmdStatus),
 		r.command(groupRead, "the TUI: captures, viewer, checklist, copies ('?' lists its keys)", cmdUI),

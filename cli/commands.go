@@ -278,7 +278,9 @@ func cmdVerify(e *env, args []string) error {
 			fmt.Fprintf(e.stdout, "repair %s/%s %s copy %s: %s %s\n", r.Incident, r.Capture, r.Copy.Kind, r.Copy.Location, r.Copy.State, r.Copy.Error)
 		}
 	}
+	following := e.verifyProgress(fs.Arg(0))
 	rep, err := e.store.Verify(fs.Arg(0))
+	following.end()
 	if err != nil {
 		return err
 	}
@@ -318,7 +320,18 @@ func doSalvage(e *env, to string) error {
 	}
 	evidence := filepath.Join(filepath.Dir(e.cfg.Store), "evidence")
 	fmt.Fprintf(e.stderr, "calm: salvaging %s into %s (the damaged file is only read)\n", e.cfg.Store, to)
-	rep, err := storage.Salvage(e.cfg.Store, to, evidence, func(step string) { fmt.Fprintf(e.stderr, "calm: %s\n", step) })
+	// On a terminal, the incident being copied out is a spinner's line;
+	// piped, nothing but what a person must read.
+	bar := e.progress("salvaging", -1, false)
+	rep, err := storage.Salvage(e.cfg.Store, to, evidence, func(step string) {
+		if id, ok := strings.CutPrefix(step, "incident "); ok {
+			bar.describe("salvaging incident " + id)
+			return
+		}
+		bar.clear()
+		fmt.Fprintf(e.stderr, "calm: %s\n", step)
+	})
+	bar.done()
 	if err != nil {
 		return err
 	}
@@ -415,31 +428,39 @@ func cmdExport(e *env, args []string) error {
 	}
 	bw := bufio.NewWriterSize(out, 1<<20)
 	redacted := 0
+	var bar *progress
+	store := e.store
+	if *format != "md" && *format != "cast" {
+		store, bar = e.readingCaptures("exporting "+rec.Incident.ID, rec.Captures)
+	}
 	switch *format {
 	case "txt":
-		redacted, err = report.Text(e.store, rec, bw, red)
+		redacted, err = report.Text(store, rec, bw, red)
 	case "json":
-		redacted, err = report.JSON(e.store, rec, bw, red)
+		redacted, err = report.JSON(store, rec, bw, red)
 	case "md":
 		var md []byte
 		md, redacted = report.Markdown(rec, red)
 		_, err = bw.Write(md)
 	case "html":
-		redacted, err = report.HTML(e.store, rec, bw, red, time.Now(), report.HTMLOptions{})
+		redacted, err = report.HTML(store, rec, bw, red, time.Now(), report.HTMLOptions{})
 	case "cast":
 		var c storage.Capture
 		c, err = sessionOf(rec, *item)
 		if err == nil {
-			redacted, err = report.Cast(e.store, c, bw, red)
+			store, bar = e.readingCaptures("exporting "+c.ID, []storage.Capture{c})
+			redacted, err = report.Cast(store, c, bw, red)
 		}
 	case "bundle":
 		var st report.BundleStats
-		st, err = report.Bundle(e.store, rec, bw, red, time.Now())
+		st, err = report.Bundle(store, rec, bw, red, time.Now())
 		redacted = st.Redacted
+		bar.done()
 		if err == nil && *outPath != "" {
 			fmt.Fprintf(e.stderr, "calm: wrote %s: %d files and %s; check it with 'calm verify %s'\n", *outPath, st.Files, report.SumsFile, *outPath)
 		}
 	}
+	bar.done()
 	if err == nil {
 		err = bw.Flush()
 	}

@@ -63,7 +63,9 @@ func cmdPush(e *env, args []string) error {
 		return err
 	}
 	bw := bufio.NewWriterSize(f, 1<<20)
-	st, err := report.Bundle(e.store, rec, bw, red, time.Now())
+	store, bar := e.readingCaptures("bundling "+rec.Incident.ID, rec.Captures)
+	st, err := report.Bundle(store, rec, bw, red, time.Now())
+	bar.done()
 	if err == nil {
 		err = bw.Flush()
 	}
@@ -85,7 +87,10 @@ func cmdPush(e *env, args []string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
 	fmt.Fprintf(e.stderr, "calm: uploading %s (%d files, %d secrets redacted)\n", r.Location(key), st.Files, st.Redacted)
-	if err := r.Put(ctx, key, file, sum); err != nil {
+	up := e.progress("uploading", -1, false)
+	err = r.Put(ctx, key, file, sum)
+	up.done()
+	if err != nil {
 		return fmt.Errorf("%w: check the endpoint and credentials (calm doctor), then push again", err)
 	}
 	back, _, err := r.Hash(ctx, key)
@@ -123,7 +128,10 @@ func cmdPull(e *env, args []string) error {
 	defer os.Remove(tmp.Name())
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
-	if err := r.Get(ctx, key, tmp); err != nil {
+	down := e.progress("downloading", -1, true)
+	err = r.Get(ctx, key, down.writer(tmp))
+	down.done()
+	if err != nil {
 		tmp.Close()
 		return fmt.Errorf("download %s: %w", fs.Arg(0), err)
 	}

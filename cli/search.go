@@ -50,7 +50,20 @@ func grep(e *env, q storage.SearchQuery, o grepOptions) error {
 		g.re = re
 		q.Pattern, q.Literal = "", true
 	}
-	err := e.store.Search(q, g.line)
+	// A spinner while the agent reads the store; when the lines go to the
+	// same terminal, it goes at the first of them.
+	searching := e.progress("searching", -1, false)
+	first := true
+	err := e.store.Search(q, func(m storage.Match) error {
+		if first && isTerminal(e.stdout) {
+			searching.done()
+			searching = nil
+		}
+		first = false
+		searching.add(1)
+		return g.line(m)
+	})
+	searching.done()
 	if err == nil && o.count {
 		err = g.printCounts(e.store, q.Incident)
 	}

@@ -377,7 +377,7 @@ func TestSplitSnapsAndRecordsThePane(t *testing.T) {
 	tm.typeText("echo live-output-after-split")
 	tm.press("Enter")
 	tm.waitFor("live-output-after-split\n", 5*time.Second)
-	if panes := tm.run("list-panes", "-t", "t"); strings.Count(panes, "\n") != 2 {
+	if panes := tm.waitForPanes(2); len(panes) != 2 {
 		t.Fatalf("want calm's pane beside the shell: %s", panes)
 	}
 	tm.typeText(w.envPrefix() + calmBin + " split --stop")

@@ -12,11 +12,12 @@ import (
 
 // cmdUI opens the TUI on an incident (the current one by default).
 func cmdUI(e *env, args []string) error {
-	fs := e.flags("ui", "[INCIDENT]")
+	fs := e.flags("ui", "[--item ID] [INCIDENT]")
+	item := fs.String("item", "", "show this capture or session first (default: the newest)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	return runUI(e, fs.Arg(0), false)
+	return runUI(e, fs.Arg(0), *item, false)
 }
 
 // cmdReview opens the TUI read-only, timeline first, for the look back.
@@ -34,18 +35,19 @@ func cmdReview(e *env, args []string) error {
 			return err
 		}
 		e.store = bs
-		return runUI(e, "", true)
+		return runUI(e, "", "", true)
 	}
-	return runUI(e, fs.Arg(0), true)
+	return runUI(e, fs.Arg(0), "", true)
 }
 
-func runUI(e *env, incident string, review bool) error {
+func runUI(e *env, incident, item string, review bool) error {
 	if !isTerminal(e.stdout) || !isTerminal(e.stdin) {
 		return fmt.Errorf("the TUI needs a terminal; 'calm status' prints the incident instead")
 	}
 	u, err := ui.New(ui.Options{
 		Store:           e.store,
 		Incident:        incident,
+		Item:            item,
 		ReadOnly:        review,
 		CopiesRequired:  e.cfg.CopiesRequired,
 		DevicesRequired: e.cfg.DevicesRequired,

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"regexp"
 	"strings"
 	"time"
 
@@ -64,6 +65,15 @@ func summaryFacts(r Record, st summaryStyle) []fact {
 		caps += " and " + st.strong(fmt.Sprintf("%d failed", failed))
 	}
 	f = append(f, fact{"Captures", caps})
+	var interrupted []string
+	for _, c := range r.Captures {
+		if c.Partial() {
+			interrupted = append(interrupted, fmt.Sprintf("%s %s (%s)", c.ID, st.text(c.Title), st.text(c.Interrupted)))
+		}
+	}
+	if len(interrupted) > 0 {
+		f = append(f, fact{"Interrupted captures, partial", strings.Join(interrupted, "; ")})
+	}
 	if m := r.Markers(); len(m) > 0 {
 		f = append(f, fact{"Destructive commands seen", fmt.Sprint(len(m))})
 	}
@@ -105,8 +115,8 @@ func Markdown(r Record, red *Redactor) ([]byte, int) {
 		fmt.Fprintf(&b, "- **%s:** %s\n", f.Label, f.Value)
 	}
 	b.WriteString("\n## Timeline\n\n| Time (UTC) | Event | Item | Detail |\n|---|---|---|---|\n")
-	for _, ev := range r.Events {
-		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", utc(ev.Time), ev.Kind, cell(ev.Item), cell(ev.Text))
+	for _, row := range timelineRows(r.Events) {
+		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", utc(row.Time), row.Kind, cell(row.Item), cell(row.Text))
 	}
 
 	if st := r.Checklist; len(st.Steps) > 0 {
@@ -116,11 +126,17 @@ func Markdown(r Record, red *Redactor) ([]byte, int) {
 			if s.Done {
 				done = utc(s.At)
 			}
+			if s.Done && s.Waited != "" {
+				done += " **ticked anyway**, " + cell(s.Waited)
+			}
 			var hist []string
 			for _, ev := range s.History {
 				action := checklist.Ticked
-				if strings.HasPrefix(ev.Text, checklist.Unticked) {
-					action = checklist.Unticked
+				for _, a := range []string{checklist.TickedAnyway, checklist.Unticked} {
+					if strings.HasPrefix(ev.Text, a) {
+						action = a
+						break
+					}
 				}
 				hist = append(hist, action+" "+ev.Time.UTC().Format("15:04:05"))
 			}
@@ -130,7 +146,11 @@ func Markdown(r Record, red *Redactor) ([]byte, int) {
 
 	b.WriteString("\n## Captures\n\n| ID | Title | Source | Size | SHA-256 | Copies |\n|---|---|---|---|---|---|\n")
 	for _, c := range r.Captures {
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | `%s` | %s |\n", c.ID, cell(c.Title), cell(c.Source), humanBytes(c.Size), c.SHA256, copyStates(c))
+		title := cell(c.Title)
+		if c.Partial() {
+			title += " (**interrupted**: partial)"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | `%s` | %s |\n", c.ID, title, cell(c.Source), humanBytes(c.Size), c.SHA256, copyStates(c))
 	}
 
 	if notes := r.Notes(); len(notes) > 0 {
@@ -139,10 +159,13 @@ func Markdown(r Record, red *Redactor) ([]byte, int) {
 			fmt.Fprintf(&b, "- %s: %s\n", utc(n.Time), cell(n.Text))
 		}
 	}
-	b.WriteString("\n## What we learned\n\n" +
-		"- What made the mistake possible?\n" +
-		"- What helped us recover?\n" +
-		"- What will we change so it cannot happen the same way again?\n")
+	// Left empty for the people who were there; the comments do not show
+	// when the Markdown is rendered.
+	b.WriteString("\n## Impact\n\n<!-- Who and what was affected, for how long; what data was lost or changed. -->\n" +
+		"\n## Root cause\n\n<!-- What made the mistake possible? Blameless: how did the system let it happen? -->\n" +
+		"\n## What went well\n\n<!-- What helped us recover? -->\n" +
+		"\n## Action items\n\n<!-- What will we change so it cannot happen the same way again? -->\n\n" +
+		"| Action | Owner | Due |\n|---|---|---|\n")
 	out, n := red.Redact(b.Bytes())
 	return out, count + n
 }
@@ -226,4 +249,91 @@ func PostWebhook(url string, text []byte) error {
 		return fmt.Errorf("the webhook answered %s: %s", resp.Status, clean(string(reply)))
 	}
 	return nil
+}
+
+// timelineRows are the postmortem's timeline: each event as it is, but a
+// verify run, which records one event for each capture it read, and the
+// copies a push writes, are one row each; and hints meant for the person at
+// the keyboard (commands to type, tmux settings) are left out.
+func timelineRows(events []storage.Event) []storage.Event {
+	var rows []storage.Event
+	for i := 0; i < len(events); {
+		ev := events[i]
+		j := i + 1
+		if ev.Kind == storage.EventVerify || ev.Kind == storage.EventCopy {
+			for j < len(events) && events[j].Kind == ev.Kind {
+				j++
+			}
+		}
+		if j-i > 1 {
+			rows = append(rows, foldRun(events[i:j]))
+		} else {
+			if calmWrote[ev.Kind] {
+				ev.Text = withoutHints(ev.Text)
+			}
+			rows = append(rows, ev)
+		}
+		i = j
+	}
+	return rows
+}
+
+// foldRun makes one row of a run of verify or copy events.
+func foldRun(run []storage.Event) storage.Event {
+	row := run[0]
+	var items []string
+	seen := map[string]bool{}
+	for _, ev := range run {
+		if !seen[ev.Item] {
+			seen[ev.Item] = true
+			items = append(items, ev.Item)
+		}
+	}
+	row.Item = strings.Join(items, ", ")
+	if row.Kind == storage.EventCopy {
+		var states []string
+		for _, ev := range run {
+			states = append(states, strings.TrimPrefix(ev.Text, ev.Item+" "))
+		}
+		row.Text = fmt.Sprintf("%d copy results: %s", len(run), strings.Join(states, "; "))
+		return row
+	}
+	match, total := 0, 0
+	var bad []string
+	for _, ev := range run {
+		var id string
+		var m, n int
+		if k, _ := fmt.Sscanf(ev.Text, "%s verified: %d of %d copies match", &id, &m, &n); k != 3 {
+			bad = append(bad, ev.Text)
+			continue
+		}
+		match, total = match+m, total+n
+		if m < n {
+			bad = append(bad, fmt.Sprintf("%s: %d of %d match", ev.Item, m, n))
+		}
+	}
+	row.Text = fmt.Sprintf("verified %d captures: %d of %d copies match", len(run), match, total)
+	if len(bad) > 0 {
+		row.Text += "; **" + strings.Join(bad, "; ") + "**"
+	}
+	return row
+}
+
+var (
+	// "(in tmux, needs 'set -g set-clipboard on'; terminals do not confirm)"
+	hintAside = regexp.MustCompile(`\s*\([^()]*'[^()]*\)`)
+	// ": save it with 'calm show ID > FILE' instead", "; run 'calm verify'"
+	hintClause = regexp.MustCompile(`[:;,]\s*(?:pipe|save|run|use|see|add|press|type|raise)\b[^;]*'[^']*'[^;]*`)
+)
+
+// calmWrote are the kinds of events whose text calm wrote; notes and
+// markers are people's own words and commands, kept as they are.
+var calmWrote = map[string]bool{storage.EventMessage: true, storage.EventStep: true, storage.EventCopy: true,
+	storage.EventVerify: true, storage.EventExport: true, storage.EventCapture: true}
+
+// withoutHints takes out of an event's text what was said to help a person
+// at the keyboard then: the record keeps what happened.
+func withoutHints(text string) string {
+	text = hintAside.ReplaceAllString(text, "")
+	return hintClause.ReplaceAllString(text, "")
 }

@@ -63,8 +63,18 @@ func scriptedIncident(t *testing.T) (*storage.DB, Record) {
 	db.AddMarker(inc.ID, session.ID, "replaceOne (Mongo)", 1.5)
 	save(t, db, storage.NewCapture{Title: "find before", Source: "snap"}, "{ \"_id\" : 1, \"name\" : \"Ada\" }\nPGPASSWORD=hunter2\n")
 	db.AddNote(inc.ID, "replaceOne without $set replaced user 1; token=abc123def")
+	// One verify run over both captures, and the TUI's team message as it
+	// records the way it went out.
+	if rep, err := db.Verify(inc.ID); err != nil || len(rep.Problems) > 0 {
+		t.Fatalf("verify: %+v, %v", rep, err)
+	}
+	db.AddEvent(inc.ID, storage.EventMessage, "", "team message: sent to the terminal by OSC 52 (in tmux, needs 'set -g set-clipboard on'; terminals do not confirm)")
 	c, _ := checklist.Find(checklist.Builtin(), "overwrite")
 	for i, s := range c.Steps {
+		if s.ID == "rehearse" {
+			db.AddEvent(inc.ID, storage.EventStep, s.ID, checklist.AnywayText(s.Title, "ada@db1", `waiting for a note or a recorded session made after "Build the fix offline"`))
+			continue
+		}
 		db.AddEvent(inc.ID, storage.EventStep, s.ID, checklist.StepText(checklist.Ticked, s.Title, "ada@db1"))
 		if i == 1 {
 			db.AddEvent(inc.ID, storage.EventStep, s.ID, checklist.StepText(checklist.Unticked, s.Title, "ada@db1"))
@@ -204,5 +214,40 @@ func TestExportsNameInterruptedAndUnsealedCaptures(t *testing.T) {
 		if !strings.Contains(out, "INTERRUPTED (SIGINT (Ctrl-C))") || !strings.Contains(out, "UNSEALED") {
 			t.Errorf("the %s export does not name the interrupted and the unsealed capture:\n%s", name, out)
 		}
+	}
+	if !strings.Contains(string(md), "- **Interrupted captures, partial:** c1 cut short (SIGINT (Ctrl-C))") || !strings.Contains(string(md), "| c1 | cut short (**interrupted**: partial) |") {
+		t.Errorf("the postmortem's summary and captures do not name the interrupted capture:\n%s", md)
+	}
+}
+
+// TestTimelineRowsFoldRunsAndDropHints: a verify run with a bad copy is one
+// row that names it; a push's copy results are one row; the screen's hints
+// leave calm's own event texts, never a person's note.
+func TestTimelineRowsFoldRunsAndDropHints(t *testing.T) {
+	at := time.Date(2026, 11, 26, 14, 0, 0, 0, time.UTC)
+	rows := timelineRows([]storage.Event{
+		{Time: at, Kind: storage.EventVerify, Item: "c1", Text: "c1 verified: 2 of 2 copies match"},
+		{Time: at, Kind: storage.EventVerify, Item: "c2", Text: "c2 verified: 1 of 2 copies match"},
+		{Time: at, Kind: storage.EventCopy, Item: "c1", Text: "c1 copy s3://b/c1: verified"},
+		{Time: at, Kind: storage.EventCopy, Item: "c2", Text: "c2 copy s3://b/c2: verified"},
+		{Time: at, Kind: storage.EventExport, Text: "pushed to s3://b/inc.tar.gz"},
+		{Time: at, Kind: storage.EventMessage, Text: "team message: not copied: 900000 bytes is more than a terminal takes by OSC 52 (about 74994): save it with 'calm show ID > FILE' instead"},
+		{Time: at, Kind: storage.EventNote, Text: "ran 'calm verify' (twice)"},
+		{Time: at, Kind: storage.EventVerify, Item: "c1", Text: "c1 verified: 2 of 2 copies match"},
+	})
+	var got []string
+	for _, r := range rows {
+		got = append(got, r.Kind+"|"+r.Item+"|"+r.Text)
+	}
+	want := []string{
+		"verify|c1, c2|verified 2 captures: 3 of 4 copies match; **c2: 1 of 2 match**",
+		"copy|c1, c2|2 copy results: copy s3://b/c1: verified; copy s3://b/c2: verified",
+		"export||pushed to s3://b/inc.tar.gz",
+		"message||team message: not copied: 900000 bytes is more than a terminal takes by OSC 52 (about 74994)",
+		"note||ran 'calm verify' (twice)",
+		"verify|c1|c1 verified: 2 of 2 copies match",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("rows:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }

@@ -193,10 +193,11 @@ const (
 	EventChecklist = "checklist" // the incident's checklist was chosen (Item: its name)
 	EventStep      = "step"      // a step was ticked or unticked (Item: the step's id)
 	EventMessage   = "message"   // a team message was composed, copied or posted
+	EventDiff      = "diff"      // two items were compared (Item: the after one)
 )
 
 // clientEvents are the kinds AddEvent accepts.
-var clientEvents = map[string]bool{EventChecklist: true, EventStep: true, EventMessage: true, EventExport: true, EventNote: true}
+var clientEvents = map[string]bool{EventChecklist: true, EventStep: true, EventMessage: true, EventExport: true, EventNote: true, EventDiff: true}
 
 // Event is one entry of an incident's timeline.
 type Event struct {

@@ -32,6 +32,7 @@ type Options struct {
 	Screen         tcell.Screen // nil: the real terminal
 	Clipboard      Clipboard    // nil: a clipboard tool, else OSC 52 to the tty
 	Incident       string       // "" opens the current incident
+	Item           string       // the item shown first (calm split's session); "": the newest
 	ReadOnly       bool         // review: nothing is written
 	Poll           time.Duration
 	Editor         string // the command to edit a draft; "" is $EDITOR, then vi
@@ -76,20 +77,23 @@ type UI struct {
 	noticeBar *tview.TextView // see notice.go
 	noticed   []string        // notices shown, in the event loop only
 
-	mu        sync.Mutex // guards what the poller and actions share
-	incident  storage.Incident
-	all       []storage.Incident
-	caps      []storage.Capture
-	events    []storage.Event
-	open      *docLoader // the item in the viewer
-	openRef   string
-	diffBase  *Doc
-	pending   *jump          // where to go once the open item has loaded
-	pendingAt *storage.Event // a marker to show once its session has loaded
-	message   string
-	lists     []checklist.Checklist
-	listErrs  []error
-	stepShown map[string]time.Time // when each step first showed as current
+	mu       sync.Mutex // guards what the poller and actions share
+	incident storage.Incident
+	all      []storage.Incident
+	caps     []storage.Capture
+	events   []storage.Event
+	open     *docLoader // the item in the viewer
+	openRef  string
+	diffBase *Doc
+	// anywayAsked is the step a space was refused for: a second space on
+	// it asks whether to tick it anyway.
+	anywayAsked string
+	pending     *jump          // where to go once the open item has loaded
+	pendingAt   *storage.Event // a marker to show once its session has loaded
+	message     string
+	lists       []checklist.Checklist
+	listErrs    []error
+	stepShown   map[string]time.Time // when each step first showed as current
 
 	// The prompt's state: what it was asked for, where the keys go back,
 	// and the drafts kept by Esc, by prompt label.
@@ -353,9 +357,16 @@ func (u *UI) refresh() {
 			u.fillIncidents()
 			u.fillItems()
 			if u.open == nil && len(caps) > 0 {
-				// Show the newest item at once: usually what was just captured.
-				u.items.SetCurrentItem(len(caps) - 1)
-				u.openItem(len(caps) - 1)
+				// Show the newest item at once: usually what was just
+				// captured; or the one named, whatever came after it.
+				show := len(caps) - 1
+				for i, c := range caps {
+					if c.ID == u.opts.Item {
+						show = i
+					}
+				}
+				u.items.SetCurrentItem(show)
+				u.openItem(show)
 			}
 			u.showCopies()
 			u.fillTimeline()

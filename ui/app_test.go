@@ -351,3 +351,45 @@ func TestCopiesPaneNamesAnInterruptedCaptureAndItsDevices(t *testing.T) {
 		t.Fatalf("the list does not mark the interrupted capture:\n%s", screen)
 	}
 }
+
+// TestLiveSessionLinesCarryTheirOwnTimes: the lines still on a recording
+// session's screen (calm split's live view) each show when they began, not
+// the time of the last line that scrolled off.
+func TestLiveSessionLinesCarryTheirOwnTimes(t *testing.T) {
+	db := openStore(t)
+	w, err := storage.NewCaptureWriter(db, "", storage.NewCapture{Title: "live output of pane %1", Source: storage.SourceSession,
+		Recording: &storage.Recording{Command: "tmux pipe-pane", Cols: 80, Rows: 24}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	began := time.Date(2026, 11, 26, 14, 0, 0, 0, time.UTC)
+	fmt.Fprintf(w, `{"version": 2, "width": 80, "height": 24, "timestamp": %d}`+"\n", began.Unix())
+	for i, at := range []float64{0, 65, 130} {
+		line, _ := json.Marshal([3]any{at, "o", fmt.Sprintf("live line %d\r\n", i)})
+		w.Write(append(line, '\n'))
+	}
+	w.Flush()
+	h := start(t, db, 160, 40, Options{})
+	h.waitFor("live output")
+	h.press("1", tcell.KeyEnter)
+	screen := h.waitFor("live line 2")
+	for line, want := range map[string]string{"live line 0": "14:00:00", "live line 1": "14:01:05", "live line 2": "14:02:10"} {
+		if !strings.Contains(row(screen, line), want) {
+			t.Errorf("%s shows %q, want its own time %s", line, row(screen, line), want)
+		}
+	}
+	w.Close()
+}
+
+// TestNamedItemIsShownFirst: the pane calm split opens names the session it
+// started, which is shown even when a newer capture arrived meanwhile.
+func TestNamedItemIsShownFirst(t *testing.T) {
+	db := openStore(t)
+	saveCapture(t, db, "the session split started", "live text\n")
+	saveCapture(t, db, "a tee that came after", "newer text\n")
+	h := start(t, db, 160, 40, Options{Item: "c1"})
+	screen := h.waitFor("live text")
+	if strings.Contains(screen, "newer text") {
+		t.Fatalf("the newest item is shown, not the one named:\n%s", screen)
+	}
+}

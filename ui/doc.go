@@ -20,7 +20,8 @@ type Doc struct {
 	times []float32 // seconds from Start, for sessions
 	// tail holds the lines still on the recorded screen (a live session's
 	// last screenful), which may yet change; they follow the finished ones.
-	tail [][]byte
+	tail      [][]byte
+	tailTimes []float64 // when each tail line began: a live line has its own time
 
 	Title string
 	Item  string    // incident/item reference, empty for derived docs
@@ -91,6 +92,9 @@ func (d *Doc) Time(i int) (time.Time, bool) {
 	defer d.mu.RUnlock()
 	if !d.timed || i < 0 {
 		return time.Time{}, false
+	}
+	if k := i - len(d.times); k >= 0 && k < len(d.tailTimes) {
+		return d.Start.Add(time.Duration(d.tailTimes[k] * float64(time.Second))), true
 	}
 	if i >= len(d.times) {
 		i = len(d.times) - 1
@@ -284,16 +288,20 @@ func (l *docLoader) load(s storage.Store, final bool) error {
 		l.emu.Close()
 		l.publish()
 		l.doc.mu.Lock()
-		l.doc.tail = nil
+		l.doc.tail, l.doc.tailTimes = nil, nil
 		l.doc.mu.Unlock()
 		l.doc.Finish(err)
 		return err
 	}
 	l.publish()
 	var tail [][]byte
-	l.emu.Screen(func(line []byte) { tail = append(tail, bytes.Clone(line)) })
+	var times []float64
+	l.emu.Screen(func(line []byte, at float64) {
+		tail = append(tail, bytes.Clone(line))
+		times = append(times, at)
+	})
 	l.doc.mu.Lock()
-	l.doc.tail = tail
+	l.doc.tail, l.doc.tailTimes = tail, times
 	l.doc.gen++
 	l.doc.mu.Unlock()
 	return err

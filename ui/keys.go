@@ -438,6 +438,18 @@ func (u *UI) diff() {
 	u.viewer.SetDoc(out, false)
 	u.focusViewer()
 	u.setStatus(fmt.Sprintf("diff: %d lines removed, %d added", removed, added))
+	if !u.opts.ReadOnly && base.Item != "" && d.Item != "" {
+		// On the timeline, so "Verify the data" can see it was compared.
+		u.mu.Lock()
+		id := u.incident.ID
+		u.mu.Unlock()
+		text := fmt.Sprintf("compared %s with %s: %d lines removed, %d added", itemID(base.Item), itemID(d.Item), removed, added)
+		go func() {
+			if _, err := u.store.AddEvent(id, storage.EventDiff, itemID(d.Item), text); err == nil {
+				u.refresh()
+			}
+		}()
+	}
 }
 
 // verify re-reads every copy of the incident now.

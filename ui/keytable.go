@@ -192,6 +192,8 @@ func (u *UI) scopesNow() []scope {
 		return []scope{scopeHelp}
 	case "quit":
 		return []scope{scopeQuit}
+	case "anyway":
+		return nil // the tick-anyway question's own buttons: tab, arrows, enter
 	default:
 		return []scope{scopeDialog, scopeLists}
 	}

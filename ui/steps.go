@@ -81,7 +81,7 @@ func (u *UI) showSteps() {
 		if left := u.pauseLeft(st); left > 0 {
 			fmt.Fprintf(&b, "[aqua]take a breath… %ds[-]\n", int(left.Round(time.Second)/time.Second))
 		} else if w := st.Waiting(st.Current, facts); w != "" {
-			b.WriteString("[yellow]" + tview.Escape(w) + "[-]\n")
+			b.WriteString("[yellow]" + tview.Escape(w) + "[-]\n[gray]space twice asks whether to tick it anyway[-]\n")
 		} else {
 			b.WriteString("[green]ready: space ticks it[-]\n")
 		}
@@ -136,11 +136,38 @@ func (u *UI) tick() {
 		u.setStatus(fmt.Sprintf("take a breath: %ds more, then tick", int(left.Round(time.Second)/time.Second)))
 		return
 	}
+	step := st.Steps[st.Current].Step
 	if w := st.Waiting(st.Current, facts); w != "" {
-		u.setStatus("[yellow]" + tview.Escape(w) + "[-]")
+		// The first space says what the step waits for; a second one on
+		// the same step asks whether to tick it anyway.
+		key := st.Checklist.Name + "/" + step.ID
+		if u.anywayAsked == key {
+			u.anywayAsked = ""
+			u.offerTickAnyway(step, w, st.WaitingFor(st.Current, facts))
+			return
+		}
+		u.anywayAsked = key
+		u.setStatus("[yellow]" + tview.Escape(w) + "[-] (space again: tick anyway)")
 		return
 	}
-	u.stepEvent(st.Steps[st.Current].Step, checklist.Ticked)
+	u.stepEvent(step, checklist.StepText(checklist.Ticked, step.Title, u.who()), checklist.Ticked)
+}
+
+// offerTickAnyway asks before ticking a step that still waits; "Wait", the
+// safe answer, is where Enter lands. Ticked anyway, the step's event says
+// so and what it waited for (record: without keys and commands).
+func (u *UI) offerTickAnyway(step checklist.Step, waiting, record string) {
+	m := tview.NewModal().
+		SetText(fmt.Sprintf("%q is %s.\n\nTick it anyway? The timeline and the postmortem will say it was ticked anyway.", step.Title, waiting)).
+		AddButtons([]string{"Wait", "Tick anyway"}).
+		SetDoneFunc(func(_ int, label string) {
+			u.closeDialog("anyway")
+			if label == "Tick anyway" {
+				u.stepEvent(step, checklist.AnywayText(step.Title, u.who(), record), checklist.TickedAnyway)
+			}
+		})
+	u.pages.AddPage("anyway", m, true, true)
+	u.app.SetFocus(m)
 }
 
 // untick takes back the last step done; the timeline keeps both events.
@@ -162,14 +189,14 @@ func (u *UI) untick() {
 		u.setStatus("no step is ticked")
 		return
 	}
-	u.stepEvent(st.Steps[last].Step, checklist.Unticked)
+	s := st.Steps[last].Step
+	u.stepEvent(s, checklist.StepText(checklist.Unticked, s.Title, u.who()), checklist.Unticked)
 }
 
-func (u *UI) stepEvent(s checklist.Step, action string) {
+func (u *UI) stepEvent(s checklist.Step, text, action string) {
 	u.mu.Lock()
 	id := u.incident.ID
 	u.mu.Unlock()
-	text := checklist.StepText(action, s.Title, u.who())
 	go func() {
 		if _, err := u.store.AddEvent(id, storage.EventStep, s.ID, text); err != nil {
 			u.sayError(fmt.Errorf("%s %q: %w", action, s.Title, err))

@@ -1,0 +1,157 @@
+package checklist
+
+import (
+	"errors"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"calm/storage"
+)
+
+// minuteClock moves one minute at each reading, so every event has its own time.
+type minuteClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *minuteClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(time.Minute)
+	return c.t
+}
+
+func openGateStore(t *testing.T, path string) *storage.DB {
+	t.Helper()
+	clk := &minuteClock{t: time.Date(2026, 11, 26, 14, 0, 0, 0, time.UTC)}
+	db, err := storage.Open(storage.Options{Path: path, EvidenceDir: filepath.Join(filepath.Dir(path), "evidence"), Now: clk.now, StrictMode: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+func saveText(t *testing.T, s storage.Store, incident, source, text string) {
+	t.Helper()
+	w, err := storage.NewCaptureWriter(s, incident, storage.NewCapture{Title: source + " capture", Source: source})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte(text))
+	if _, err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// mustWait ticks and expects the step to be refused, waiting for want.
+func mustWait(t *testing.T, db storage.Store, incident, title, want string) {
+	t.Helper()
+	step, err := Tick(db, incident, Builtin(), "ada@db1", false)
+	var we *WaitingError
+	if !errors.As(err, &we) || step.Title != title || !strings.Contains(we.Waiting, want) {
+		t.Fatalf("tick %q: %v, want it to wait for %q", step.Title, err, want)
+	}
+}
+
+func mustTick(t *testing.T, db storage.Store, incident, title string) {
+	t.Helper()
+	step, err := Tick(db, incident, Builtin(), "ada@db1", false)
+	if err != nil || step.Title != title || !step.Done || step.Waited != "" {
+		t.Fatalf("tick: %+v, %v; want %q ticked", step, err, title)
+	}
+}
+
+// TestStepsWaitForWhatTheyClaim plays the overwrite checklist against a real
+// store: "Rehearse" waits for a note or a session made after the fix was
+// built, "Verify the data" for a capture or a diff after it was applied,
+// "Tell the team" for the team message; a step ticked anyway is recorded
+// as such, with what it waited for, and reads back so from the file.
+func TestStepsWaitForWhatTheyClaim(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "calm.db")
+	db := openGateStore(t, path)
+	inc, _ := db.NewIncident("users overwritten")
+	saveText(t, db, inc.ID, "snap", "{ _id: 1, name: 'ada' }\n")
+	db.AddNote(inc.ID, "replaceOne replaced user 1")
+	for _, title := range []string{"Stop and breathe", "Save the scrollback", "Check the copies", "Say what changed", "Decide on a fallback", "Build the fix offline"} {
+		mustTick(t, db, inc.ID, title)
+	}
+	// The note written before the fix was built says nothing of a rehearsal.
+	mustWait(t, db, inc.ID, "Rehearse on a non-production copy", `a note ('calm note TEXT', n) or a recorded session ('calm shell', 'calm split') made after "Build the fix offline"`)
+	db.AddNote(inc.ID, "rehearsed on staging: the document is back as it was")
+	mustTick(t, db, inc.ID, "Rehearse on a non-production copy")
+	mustTick(t, db, inc.ID, "Apply it, eyes on the command")
+	// The capture from before the fix is not the after-capture, nor is a
+	// team message kept as a capture.
+	saveText(t, db, inc.ID, "message", "Incident: users overwritten\n")
+	mustWait(t, db, inc.ID, "Verify the data", "a capture ('| calm tee', 'calm snap') or a diff")
+	if _, err := db.AddEvent(inc.ID, storage.EventDiff, "c3", "compared c1 with c3: 1 lines removed, 1 added"); err != nil {
+		t.Fatal(err)
+	}
+	mustTick(t, db, inc.ID, "Verify the data")
+	mustWait(t, db, inc.ID, "Tell the team", "the team message")
+	step, err := Tick(db, inc.ID, Builtin(), "ada@db1", true)
+	if err != nil || step.Title != "Tell the team" || !step.Done || !strings.Contains(step.Waited, "the team message") {
+		t.Fatalf("tick anyway: %+v, %v", step, err)
+	}
+	db.Close()
+
+	// What the file says, read again.
+	db = openGateStore(t, path)
+	defer db.Close()
+	events, _ := db.Events(inc.ID)
+	last := events[len(events)-1]
+	if last.Kind != storage.EventStep || last.Item != "tell" || !strings.HasPrefix(last.Text, `ticked anyway "Tell the team" by ada@db1; it was waiting for the team message`) {
+		t.Fatalf("the timeline says %+v", last)
+	}
+	if strings.ContainsAny(last.Text, "()'") {
+		t.Fatalf("the record keeps keys and commands meant for the screen: %q", last.Text)
+	}
+	c, _ := Find(Builtin(), Chosen(events))
+	st := Compute(c, events)
+	tell := st.Steps[9]
+	if !tell.Done || tell.By != "ada@db1" || !strings.Contains(tell.Waited, "the team message") || st.Steps[8].Waited != "" {
+		t.Fatalf("state read back: tell %+v, verify waited %q", tell, st.Steps[8].Waited)
+	}
+	if st.Current != 10 {
+		t.Fatalf("current step %d, want the summary (10)", st.Current)
+	}
+	db.Close()
+	b, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	b.View(func(tx *bolt.Tx) error {
+		for err := range tx.Check() {
+			t.Errorf("store consistency: %v", err)
+		}
+		return nil
+	})
+}
+
+func TestStepEventsReadBackWhoAndWhy(t *testing.T) {
+	for text, want := range map[string][3]string{
+		StepText(Ticked, `say "by" twice by me`, "ada@db1"):       {Ticked, "ada@db1", ""},
+		StepText(Unticked, "Save", "bob@h"):                       {Unticked, "bob@h", ""},
+		AnywayText("Tell the team", "ada@db1", "waiting for a b"): {TickedAnyway, "ada@db1", "waiting for a b"},
+		"something else": {"", "", ""},
+	} {
+		a, who, waited := parseStep(text)
+		if [3]string{a, who, waited} != want {
+			t.Errorf("parseStep(%q) = %q %q %q, want %q", text, a, who, waited, want)
+		}
+	}
+}
+
+func TestUnknownEvidenceIsRefusedWithItsLine(t *testing.T) {
+	_, err := Parse("team.toml", []byte("name = \"x\"\ntitle = \"X\"\n[[steps]]\nid = \"a\"\ntitle = \"A\"\nrequires = { evidence = [\"photo\"] }\n"))
+	var fe *FileError
+	if !errors.As(err, &fe) || fe.Line != 3 || !strings.Contains(fe.Msg, `evidence "photo" is not one of`) {
+		t.Fatalf("error %v", err)
+	}
+}

@@ -1,0 +1,119 @@
+package cli
+
+import (
+	"bytes"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/creack/pty"
+)
+
+// runWithTerminalStderr runs calm with its stderr on a real PTY (stdin and
+// stdout plain pipes) and returns stdout and everything the terminal got.
+func (w *world) runWithTerminalStderr(args ...string) (string, string) {
+	w.t.Helper()
+	master, slave, err := pty.Open()
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	defer master.Close()
+	pty.Setsize(master, &pty.Winsize{Rows: 24, Cols: 120})
+	c := w.cmd(args...)
+	var out bytes.Buffer
+	c.Stdout, c.Stderr = &out, slave
+	got := make(chan []byte)
+	go func() {
+		var b bytes.Buffer
+		io.Copy(&b, master) // ends with EIO once the slave is closed
+		got <- b.Bytes()
+	}()
+	if err := c.Run(); err != nil {
+		if _, exited := err.(*exec.ExitError); !exited {
+			w.t.Fatalf("calm %v: %v", args, err)
+		}
+	}
+	slave.Close()
+	return out.String(), string(<-got)
+}
+
+// TestLongWorkShowsProgressOnATerminalOnly: export, bundle, verify and
+// search draw a progress bar on stderr when it is a terminal, and write
+// nothing of it when stderr is piped.
+func TestLongWorkShowsProgressOnATerminalOnly(t *testing.T) {
+	w := newWorld(t)
+	w.ok(nil, "incident", "new", "large incident")
+	w.ok(shellText(6<<20, 1), "tee", "-q", "big dump")
+	w.ok(shellText(2<<20, 2), "tee", "-q", "another")
+	inc := strings.Fields(w.ok(nil, "status"))[1]
+	bundle := filepath.Join(t.TempDir(), "b.tar.gz")
+	cases := []struct {
+		args []string
+		bar  string
+	}{
+		{[]string{"export", inc, "--format", "bundle", "-o", bundle}, "calm: exporting " + inc},
+		{[]string{"export", inc, "--format", "txt"}, "calm: exporting " + inc},
+		{[]string{"verify", inc}, "calm: verifying copies"},
+		{[]string{"search", "-F", "no such text anywhere"}, "calm: searching"},
+	}
+	for _, c := range cases {
+		name := strings.Join(c.args[:1], " ")
+		_, errs, _ := w.run(nil, c.args...)
+		if strings.Contains(errs, c.bar) || strings.ContainsAny(errs, "\r\x1b") {
+			t.Errorf("%s with stderr piped drew progress: %q", name, errs)
+		}
+		out, term := w.runWithTerminalStderr(c.args...)
+		if !strings.Contains(term, c.bar) || !strings.Contains(term, "\r") {
+			t.Errorf("%s on a terminal shows no progress: %q", name, term)
+		}
+		if strings.Contains(out, c.bar) {
+			t.Errorf("%s drew progress on stdout", name)
+		}
+	}
+	// The bar leaves its line clean: the last thing on the terminal after a
+	// bundle is calm's own line about the file.
+	_, term := w.runWithTerminalStderr("export", inc, "--format", "bundle", "-o", bundle)
+	term = strings.ReplaceAll(term, "\r\n", "\n") // the terminal's own line ends
+	last := term[strings.LastIndex(term, "\r")+1:]
+	if !strings.HasPrefix(strings.TrimSpace(last), "calm: wrote "+bundle) {
+		t.Errorf("after the bar: %q", last)
+	}
+}
+
+// TestPushPullAndSalvageShowProgressOnATerminalOnly: push (bundling, then
+// uploading), pull (downloading) and a salvage draw on a terminal, and
+// write nothing of it to a pipe.
+func TestPushPullAndSalvageShowProgressOnATerminalOnly(t *testing.T) {
+	endpoint, _ := startVersity(t)
+	w := s3World(t, endpoint)
+	w.ok(nil, "incident", "new", "orders overwritten")
+	w.ok(shellText(2<<20, 3), "tee", "-q", "before")
+	inc := strings.Fields(w.ok(nil, "status"))[1]
+	object := "s3://calm/team/bundles/" + inc + ".tar.gz"
+	other := s3World(t, endpoint)
+	salvaged := filepath.Join(t.TempDir(), "salvaged", "calm.db")
+	for _, c := range []struct {
+		w    *world
+		args []string
+		bars []string
+	}{
+		{w, []string{"push", inc}, []string{"calm: bundling " + inc, "calm: uploading"}},
+		{other, []string{"pull", object}, []string{"calm: downloading"}},
+		{w, []string{"doctor", "--salvage", salvaged}, []string{"calm: salvaging"}},
+	} {
+		_, errs, code := c.w.run(nil, c.args...)
+		if code != 0 || strings.ContainsAny(errs, "\r\x1b") {
+			t.Errorf("%s with stderr piped: exit %d, drew progress: %q", c.args[0], code, errs)
+		}
+		os.RemoveAll(filepath.Dir(salvaged))
+		_, term := c.w.runWithTerminalStderr(c.args...)
+		for _, bar := range c.bars {
+			if !strings.Contains(term, bar+" ") || !strings.Contains(term, "\r") {
+				t.Errorf("%s on a terminal does not show %q: %q", c.args[0], bar, term)
+			}
+		}
+	}
+}
