@@ -34,6 +34,13 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
+	piped := !isTerminal(stdin)
+	if piped && invokesTee(args) && asksHelp(args) {
+		// tee's help in a pipeline: to stderr, and the input passes on.
+		root.SetOut(stderr)
+		root.Execute()
+		return teeCannotStart(stdin, stdout, stderr, "--help only shows the help above", 2)
+	}
 	err := root.Execute()
 	var fail *commandError
 	switch {
@@ -41,7 +48,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 0
 	case errors.As(err, &fail):
 		return fail.report(stderr)
-	case invokesTee(args):
+	case invokesTee(args), piped && mistypedTee(args):
 		// The pipe is sacred: a mistyped flag costs the pipeline nothing.
 		return teeCannotStart(stdin, stdout, stderr, oneLine(err.Error()), 2)
 	}

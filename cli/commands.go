@@ -222,7 +222,19 @@ func cmdShow(e *env, args []string) error {
 		return err
 	}
 	sw.Close()
-	return bw.Flush()
+	if err := bw.Flush(); err != nil {
+		return err
+	}
+	// A file made from a partial capture must not pass for the whole.
+	if c, err := e.store.Capture(ref); err == nil {
+		switch {
+		case c.Partial():
+			fmt.Fprintf(e.stderr, "calm: WARNING: %s/%s is INTERRUPTED (%s): this is only the part that was saved\n", c.Incident, c.ID, sanitize.Text([]byte(c.Interrupted)))
+		case c.State != storage.CaptureSealed:
+			fmt.Fprintf(e.stderr, "calm: WARNING: %s/%s is still being written: this is what it held so far\n", c.Incident, c.ID)
+		}
+	}
+	return nil
 }
 
 func cmdSearch(e *env, args []string) error {

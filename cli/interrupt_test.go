@@ -312,3 +312,46 @@ func TestTeePassesBytesWhileTheAgentHangs(t *testing.T) {
 		t.Fatalf("the capture holds %d bytes, the pipe passed %d", len(stored), 11+len(rest))
 	}
 }
+
+// TestPipelineTyposStillPassTheBytes: in a pipeline, a command word one
+// edit from tee, or tee asked for its help, still passes every byte on,
+// says why on stderr and exits 2, so that pipefail sees nothing was saved.
+func TestPipelineTyposStillPassTheBytes(t *testing.T) {
+	w := newWorld(t)
+	sent := shellText(256<<10, 9)
+	for _, args := range [][]string{{"tea", "t"}, {"Tee", "t"}, {"tee", "--help"}, {"tee", "-h", "t"}} {
+		out, errs, code := w.run(sent, args...)
+		if out != string(sent) || code != 2 || !strings.Contains(errs, "only passing it on") {
+			t.Fatalf("calm %v: %d of %d bytes passed, exit %d, stderr %q", args, len(out), len(sent), code, errs)
+		}
+	}
+	if _, errs, _ := w.run(sent, "tee", "--help"); !strings.Contains(errs, "Usage:") {
+		t.Fatalf("tee --help in a pipeline gave no help on stderr: %q", errs)
+	}
+}
+
+// TestShowSaysWhenACaptureIsPartial: calm show of an interrupted capture
+// warns on stderr that it is only part of it, so a file made from it is
+// not taken for the whole.
+func TestShowSaysWhenACaptureIsPartial(t *testing.T) {
+	w := newWorld(t)
+	w.ok(nil, "incident", "new", "partial show")
+	cmd := w.cmd("tee", "-q", "cut")
+	in, _ := cmd.StdinPipe()
+	cmd.Stdout = io.Discard
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	in.Write(shellText(64<<10, 3))
+	time.Sleep(500 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Wait()
+	out, errs, code := w.run(nil, "show", "c1")
+	if code != 0 || len(out) == 0 || !strings.Contains(errs, "INTERRUPTED") || !strings.Contains(errs, "only the part") {
+		t.Fatalf("show of an interrupted capture: exit %d, %d bytes, stderr %q", code, len(out), errs)
+	}
+	w.ok([]byte("whole\n"), "tee", "-q", "whole")
+	if _, errs, _ := w.run(nil, "show", "c2"); errs != "" {
+		t.Fatalf("show of a whole capture said %q", errs)
+	}
+}

@@ -288,6 +288,30 @@ func invokesTee(args []string) bool {
 	return false
 }
 
+// asksHelp reports whether args ask for help before a "--".
+func asksHelp(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "--":
+			return false
+		case "-h", "--help":
+			return true
+		}
+	}
+	return false
+}
+
+// mistypedTee reports whether calm's command word is one edit away from
+// tee (tea, Tee, tree): in a pipeline, the input then passes on.
+func mistypedTee(args []string) bool {
+	for _, a := range args {
+		if !strings.HasPrefix(a, "-") {
+			return a != "tee" && editDistance(strings.ToLower(a), "tee") <= 1
+		}
+	}
+	return false
+}
+
 // copiesFailed reports a copy that could not be made: said even under -q.
 func copiesFailed(c storage.Capture) bool {
 	for _, cp := range c.Copies {
