@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -520,6 +521,11 @@ func cmdAgent(e *env, args []string) error {
 		return err
 	}
 	logf("serving %s on %s", e.cfg.Store, *socket)
+	if unname, err := storage.NameAgentSocket(filepath.Dir(e.cfg.Store), *socket); err != nil {
+		logf("clients in another runtime folder will not find this agent: %v", err)
+	} else {
+		defer unname()
+	}
 	if path := os.Getenv("CALM_AGENT_CPUPROFILE"); path != "" {
 		// For bench work: a CPU profile of the agent's whole life.
 		if f, err := os.Create(path); err == nil {

@@ -384,3 +384,30 @@ func TestTeeDownstreamGetsEOFWithoutWaitingForTheStore(t *testing.T) {
 		t.Fatalf("tee said %q; the capture is not the input", errs.String())
 	}
 }
+
+// TestAnotherRuntimeFolderFindsTheRunningAgent: a shell whose
+// XDG_RUNTIME_DIR differs (sudo -i, su, a container's shell) saves into
+// the same store through the agent already serving it, instead of failing
+// on the store's lock.
+func TestAnotherRuntimeFolderFindsTheRunningAgent(t *testing.T) {
+	w := newWorld(t)
+	w.ok(nil, "incident", "new", "two runtime folders")
+	rt, err := os.MkdirTemp("", "rt2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(rt)
+	other := *w
+	other.runtime = rt
+	other.ok([]byte("from the other shell\n"), "tee", "-q", "other")
+	if got := w.ok(nil, "show", "c1"); got != "from the other shell\n" {
+		t.Fatalf("the capture holds %q", got)
+	}
+	if fi, err := os.Stat(filepath.Join(w.home, "agent.socket")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("agent.socket: %v %v", fi, err)
+	}
+	w.stopAgent()
+	if _, err := os.Stat(filepath.Join(w.home, "agent.socket")); !os.IsNotExist(err) {
+		t.Fatalf("a stopped agent left agent.socket: %v", err)
+	}
+}

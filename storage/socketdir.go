@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 )
 
@@ -48,4 +49,55 @@ func ownerOf(fi os.FileInfo) (int, bool) {
 		return -1, false
 	}
 	return int(st.Uid), true
+}
+
+// AgentSocketFile is where a running agent names its socket, beside the
+// store: a client whose runtime folder differs (sudo -i, su, a container's
+// shell) finds the agent there instead of starting a second one, which the
+// store's lock would refuse.
+func AgentSocketFile(storeDir string) string { return filepath.Join(storeDir, "agent.socket") }
+
+// RunningAgentSocket is the socket AgentSocketFile names, if it is this
+// user's socket and the file is this user's; "" otherwise.
+func RunningAgentSocket(storeDir string) string {
+	name := AgentSocketFile(storeDir)
+	fi, err := os.Lstat(name)
+	if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm()&0o077 != 0 {
+		return ""
+	}
+	if uid, ok := ownerOf(fi); !ok || uid != os.Getuid() {
+		return ""
+	}
+	data, err := os.ReadFile(name)
+	if err != nil {
+		return ""
+	}
+	socket := strings.TrimSpace(string(data))
+	st, err := os.Lstat(socket)
+	if err != nil || st.Mode()&os.ModeSocket == 0 || !filepath.IsAbs(socket) {
+		return ""
+	}
+	if uid, ok := ownerOf(st); !ok || uid != os.Getuid() {
+		return ""
+	}
+	return socket
+}
+
+// NameAgentSocket records socket in AgentSocketFile (0600, written whole);
+// the returned func removes it if it still names socket.
+func NameAgentSocket(storeDir, socket string) (func(), error) {
+	name := AgentSocketFile(storeDir)
+	tmp := name + ".tmp"
+	if err := os.WriteFile(tmp, []byte(socket+"\n"), 0o600); err != nil {
+		return func() {}, err
+	}
+	if err := os.Rename(tmp, name); err != nil {
+		os.Remove(tmp)
+		return func() {}, err
+	}
+	return func() {
+		if data, err := os.ReadFile(name); err == nil && strings.TrimSpace(string(data)) == socket {
+			os.Remove(name)
+		}
+	}, nil
 }
