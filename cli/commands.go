@@ -203,10 +203,12 @@ func cmdShow(e *env, args []string) error {
 	bw := bufio.NewWriterSize(out, 1<<20)
 	var w io.Writer = bw
 	sw := &sanitizingWriter{w: bw}
-	if (*clean || isTerminal(out)) && !*raw {
+	ref := fs.Arg(0)
+	if (*clean || isTerminal(out) || fromTerminal(e, ref)) && !*raw {
+		// A pane's scrollback to a file is the text a person saw, not
+		// the colour codes around it; tee and clip stay byte for byte.
 		w = sw
 	}
-	ref := fs.Arg(0)
 	if _, item := storage.SplitRef(ref); strings.HasPrefix(item, "s") && !*cast && !*raw {
 		// What a person saw: the session's derived text.
 		if err := e.store.WriteText(ref, w); err != nil {
@@ -235,6 +237,13 @@ func cmdShow(e *env, args []string) error {
 		}
 	}
 	return nil
+}
+
+// fromTerminal reports whether a capture came from a terminal's screen (a
+// snap of a pane), whose bytes carry the terminal's escapes.
+func fromTerminal(e *env, ref string) bool {
+	c, err := e.store.Capture(ref)
+	return err == nil && c.Source == "snap"
 }
 
 func cmdSearch(e *env, args []string) error {

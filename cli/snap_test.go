@@ -191,3 +191,38 @@ func TestSplitRecorderSealsOnSIGTERM(t *testing.T) {
 		t.Fatalf("the session holds %d bytes of output; the pane sent %d", out.Len(), len(sent))
 	}
 }
+
+// TestShowToAFileGivesUsableData: calm show > file of a snapped pane is the
+// text a person saw (no escapes; --raw keeps them), and of a tee'd query
+// the exact bytes, which jq reads back as the same JSON.
+func TestShowToAFileGivesUsableData(t *testing.T) {
+	w := newWorld(t)
+	w.ok(nil, "incident", "new", "show to a file")
+	tm := newTmux(t)
+	tm.start("printf '\\033[31mred\\033[0m plain\\n'; exec sleep 600")
+	tm.waitFor("red plain", 10*time.Second)
+	cmd := w.cmd("snap", "-t", "t")
+	cmd.Env = append(cmd.Env, "TMUX="+strings.TrimSpace(tm.run("display", "-p", "#{socket_path}"))+",1,0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("snap: %v %s", err, out)
+	}
+	text := w.ok(nil, "show", "c1")
+	if strings.Contains(text, "\x1b") || !strings.Contains(text, "red plain") {
+		t.Fatalf("show of a snapped pane to a file: %q", text)
+	}
+	if raw := w.ok(nil, "show", "--raw", "c1"); !strings.Contains(raw, "\x1b[31m") {
+		t.Fatalf("show --raw lost the pane's escapes: %q", raw)
+	}
+	doc := `[{"_id":{"$oid":"65f1a2b3c4d5e6f708192a3b"},"email":"ada@example.com","note":"tab\there \u001b[31m"}]` + "\n"
+	w.ok([]byte(doc), "tee", "-q", "orders before fix")
+	file := filepath.Join(t.TempDir(), "before.json")
+	os.WriteFile(file, []byte(w.ok(nil, "show", "c2")), 0o600)
+	got, err := exec.Command("jq", "-c", ".", file).Output()
+	if err != nil {
+		t.Fatalf("jq cannot read the file calm show wrote: %v", err)
+	}
+	want, _ := exec.Command("jq", "-c", "-n", "--argjson", "d", doc, "$d").Output()
+	if string(got) != string(want) {
+		t.Fatalf("jq reads %s from the file, %s from the query's output", got, want)
+	}
+}
