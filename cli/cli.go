@@ -37,10 +37,16 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root.SetErr(stderr)
 	piped := !isTerminal(stdin)
 	if piped && invokesTee(args) && asksHelp(args) {
-		// tee's help in a pipeline: to stderr, and the input passes on.
+		// tee's help in a pipeline: to stderr, and the input passes on,
+		// unsaved, which the exit status says if there was any.
 		root.SetOut(stderr)
 		root.Execute()
-		return teeCannotStart(stdin, stdout, stderr, "--help only shows the help above", 2)
+		n, err := io.Copy(stdout, stdin)
+		if n > 0 || err != nil {
+			fmt.Fprintf(stderr, "calm tee: did NOT save this output (%d bytes), only passed it on: --help only shows the help above\n", n)
+			return 2
+		}
+		return 0
 	}
 	err := root.Execute()
 	var fail *commandError

@@ -40,6 +40,11 @@ func TestHelpForEveryCommand(t *testing.T) {
 		words := strings.Fields(name)
 		for _, args := range [][]string{append(append([]string{}, words...), "--help"), append([]string{"help"}, words...)} {
 			out, errs, code := w.run(nil, args...)
+			if name == "tee" && args[0] == "tee" {
+				// stdin is a pipe here: tee's help goes to stderr, so that
+				// the pipeline's data is all that reaches stdout.
+				out, errs = errs, ""
+			}
 			if code != 0 || errs != "" || !strings.Contains(out, "Usage:") || !strings.Contains(out, "calm "+name) {
 				t.Errorf("calm %s: exit %d, stderr %q, stdout %q: want its help", strings.Join(args, " "), code, errs, firstLine(out))
 			}

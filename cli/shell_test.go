@@ -357,7 +357,7 @@ func TestSnapStoresEveryLineOfALongHistory(t *testing.T) {
 			t.Fatalf("line %d of the history is %q", n, lines[at+n-1])
 		}
 	}
-	if !strings.Contains(stored, "\x1b[31mred tail") {
+	if !strings.Contains(w.ok(nil, "show", "--raw", "c1"), "\x1b[31mred tail") {
 		t.Fatal("colours were not kept")
 	}
 	// Outside tmux, one line saying so.
