@@ -43,6 +43,7 @@ func faultRand(t testing.TB) *mrand.Rand {
 // what the store acknowledged is there, a prefix of the input, in a file
 // that passes bbolt's check.
 func TestFullDiskLosesNothingAcknowledged(t *testing.T) {
+	t.Parallel() // long and mostly waiting; isolated (own store, socket, tmux server)
 	if os.Geteuid() != 0 {
 		t.Skip("mounting a tmpfs needs root (CI runs as root)")
 	}
@@ -99,6 +100,7 @@ func TestFullDiskLosesNothingAcknowledged(t *testing.T) {
 // while a tee streams through it: the agent binds it again, no second agent
 // starts, and the capture is whole.
 func TestSocketDeletedUnderTheAgent(t *testing.T) {
+	t.Parallel() // long and mostly waiting; isolated (own store, socket, tmux server)
 	w := newWorld(t)
 	w.ok(nil, "incident", "new", "socket test")
 	input := shellText(24<<20, 3)
@@ -132,6 +134,7 @@ func TestSocketDeletedUnderTheAgent(t *testing.T) {
 // everything the recorder had written to its terminal, and the store passes
 // bbolt's check.
 func TestRecorderKilledLosesNothing(t *testing.T) {
+	t.Parallel() // long and mostly waiting; isolated (own store, socket, tmux server)
 	w := newWorld(t)
 	w.ok(nil, "incident", "new", "recorder kills")
 	r := faultRand(t)
@@ -275,6 +278,7 @@ func TestTUIKilledLeavesTheStoreWhole(t *testing.T) {
 // search must either answer or fail for want of an agent, and at the end
 // every capture searches to grep's count and verifies.
 func TestSearchWhileAgentsComeAndGo(t *testing.T) {
+	t.Parallel() // long and mostly waiting; isolated (own store, socket, tmux server)
 	w := newWorld(t)
 	w.extra = append(w.extra, "CALM_AGENT_IDLE=300ms")
 	w.ok(nil, "incident", "new", "agents come and go")

@@ -216,6 +216,7 @@ func TestMirrorFolderOfAnotherUserIsRefused(t *testing.T) {
 // is found as the original was, its copies counted and checked in the new
 // store's folders.
 func TestSalvagedStoreWorksLikeTheOriginal(t *testing.T) {
+	t.Parallel() // long and mostly waiting; isolated (own store, socket, tmux server)
 	for _, damage := range []string{"garbage page", "store lost"} {
 		t.Run(damage, func(t *testing.T) {
 			w, want := damagedWorld(t)

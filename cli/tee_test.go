@@ -218,6 +218,7 @@ func flipByte(path string) {
 }
 
 func TestTwoCommandsStartingAtOnceMakeOneAgent(t *testing.T) {
+	t.Parallel() // long and mostly waiting; isolated (own store, socket, tmux server)
 	w := newWorld(t)
 	for run := range faultRuns() {
 		// No agent: six commands race to start one.
