@@ -68,6 +68,14 @@ var builtinRules = []rule{
 		"$ cat id_ed25519\n«-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\nQyNTUxOQAAACDb0fPxk2QbS0x5cmWnH8BqCw9lc7sZ8bd5oQ5VzRkcxgAAAJiS2g3Zktod\n-----END OPENSSH PRIVATE KEY-----»\n$ ", "private key-----"),
 	mustRule("private key", `-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----(?:\r?\n(?:[A-Za-z0-9+/=]{16,}|[A-Za-z][A-Za-z-]*: [^\r\n]*)\r?)*`,
 		"$ head -4 server.key\n«-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nMIIEpAIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun\nVTLw7onLRnrq0/IzW7yWR7QkrmBL7jTKEn5u+qKhbwKfBstIs+bMY2Zkp18gnTxK»\n$ ls -la\ndrwx------ 2 root root 4096 .\n-rw-r--r-- 1 root root  412 notes.txt\nok done", "private key-----"),
+	// A private key's body without its BEGIN line (grep, sed -n, a paste):
+	// its DER starts with a version 0 INTEGER, which base64 spells IBAAK
+	// (RSA), IBADAN (PKCS#8) or CAQEE (EC) within the first few characters.
+	// Certificates, which are public, start otherwise (MIID...CCA).
+	mustRule("private key body", `\bM[HI][A-Za-z0-9+/]{1,4}(?:IBAAK|IBADAN|CAQEE)[A-Za-z0-9+/=]{30,}`,
+		"$ grep -h MII backup/*.pem\n«MIIEowIBAAKCAQEA7bq9Lx0m3d2TQd8lE0wq1n5nX2r3QZpO7b3p0f2Q9uHnYq1c0xQw»\n$ ", "ibaak", "ibadan", "caqee"),
+	mustRule("private key body", `\bM[HI][A-Za-z0-9+/]{1,4}(?:IBAAK|IBADAN|CAQEE)[A-Za-z0-9+/=]{30,}`,
+		"key (pkcs8): «MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7o1dGRN9ZkOe2Jn3s»\n", "ibaak", "ibadan", "caqee"),
 	// A Kubernetes secret holds keys base64-encoded: "-----BEGIN" is LS0tLS1CRUdJTi.
 	mustRule("encoded private key", `LS0tLS1CRUdJTi[A-Za-z0-9+/=]{20,}`,
 		"  tls.key: «LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0tLS0tCk1JSUV2Z0lCQURBTkJna3Foa2lHOXcwQkFRRUZBQVNDQktnd2dnU2tBZ0VBQW9JQkFRQ3k=»\n", "ls0tls1crudjti"),
