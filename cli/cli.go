@@ -397,10 +397,34 @@ in $XDG_CONFIG_HOME/calm/config.toml. Every command starts the agent if needed.`
 			c.Short = "print the shell completion script for bash, zsh, fish or powershell (see the README)"
 		case "help":
 			c.Short = "help about any command: calm help COMMAND"
+			c.Run = nil
+			c.RunE = func(_ *cobra.Command, args []string) error {
+				// A mistyped topic is a usage error with a suggestion,
+				// not the whole help and exit 0.
+				target := root
+				for i, word := range args {
+					next := subcommandNamed(target, word)
+					if next == nil {
+						return unknownCommand(target, args[i:])
+					}
+					target = next
+				}
+				return target.Help()
+			}
 		}
 	}
 	r.addCompletions(root)
 	return root
+}
+
+// subcommandNamed is c's subcommand called (or aliased) name, or nil.
+func subcommandNamed(c *cobra.Command, name string) *cobra.Command {
+	for _, s := range c.Commands() {
+		if s.Name() == name || s.HasAlias(name) {
+			return s
+		}
+	}
+	return nil
 }
 
 // subcommandNames lists the commands under c that a person may type.

@@ -71,6 +71,9 @@ func TestUsageErrorsSayOneLineAndExitTwo(t *testing.T) {
 		{[]string{"search", "-m", "three", "x"}, "calm search --help"},
 		{[]string{"incident"}, "new"},
 		{[]string{"show"}, "calm show ID"},
+		{[]string{"help", "shwo"}, `did you mean "show"?`},
+		{[]string{"help", "incident", "nosuch"}, `unknown command "nosuch"`},
+		{[]string{"search", "("}, "use -F"}, // grep's 2 for a bad pattern, not 1 as for no match
 	} {
 		out, errs, code := w.run(nil, tc.args...)
 		if code != 2 || out != "" || !strings.Contains(errs, tc.want) || strings.Count(strings.TrimSpace(errs), "\n") != 0 {

@@ -259,6 +259,9 @@ func cmdSearch(e *env, args []string) error {
 	fs.IntVarP(&o.max, "max-count", "m", -1, "stop reading a capture after this many selected lines (-1: no limit)")
 	fs.IntVarP(&o.after, "after-context", "A", -1, "print this many lines after each selected line")
 	fs.IntVarP(&o.before, "before-context", "B", -1, "print this many lines before each selected line")
+	for _, name := range []string{"after-context", "before-context"} {
+		fs.Lookup(name).DefValue = "0" // -1 only means "as -C says"
+	}
 	fs.IntVarP(&o.context, "context", "C", 0, "print this many lines before and after each selected line")
 	fs.StringVar(&q.Incident, "incident", "", "search only this incident")
 	fs.BoolVar(&o.json, "json", false, "one JSON object a line (incident, item, line, text; context: true for a context line)")
@@ -269,6 +272,13 @@ func cmdSearch(e *env, args []string) error {
 		return usageError("usage: calm search [FLAGS] PATTERN (see 'calm search --help')")
 	}
 	q.Pattern = fs.Arg(0)
+	if _, err := q.Regexp(); err != nil {
+		// grep's exit 2 for a bad pattern, not 1 as for no match.
+		return usageError("%s", strings.TrimSuffix(err.Error(), ": "+storage.ErrInvalid.Error()))
+	}
+	if o.files {
+		o.count = false // grep: -l wins over -c
+	}
 	return grep(e, q, o)
 }
 

@@ -78,6 +78,7 @@ func writeMan(w io.Writer, root *cobra.Command) {
 		{"CALM_CONFIG", "the config file; default $XDG_CONFIG_HOME/calm/config.toml"},
 		{"CALM_SOCKET", "the agent's Unix socket; default one per store in $XDG_RUNTIME_DIR/calm"},
 		{"CALM_AGENT_IDLE", "how long an idle agent waits before it exits (a Go duration, 10m by default)"},
+		{"CALM_NO_PROGRESS", "set to 1: no progress bars, even on a terminal"},
 		{"CALM_S3_ENDPOINT", "the S3 endpoint for s3:// mirrors (credentials come from the AWS environment)"},
 	} {
 		p(".TP")

@@ -56,6 +56,7 @@ func TestSearchAnswersAsGrepDoes(t *testing.T) {
 		{"-m", "1", "-A", "2", "error"},
 		{"-v", "-C", "1", "[a-z]"},
 		{"-c", "-m", "1", "e"},
+		{"-c", "-l", "db"},
 		{"-iw", "error|ok"},
 		{"^$"},
 	} {
