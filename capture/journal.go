@@ -72,7 +72,7 @@ type Journal struct {
 	shownErr   error
 	rawEncoded int64 // bytes of output in the events encoded; under mu
 	rawTaken   int64 // ... in the events the writer took; the writer's
-	rawWritten int64 // ... in the events written; under mu
+	rawWritten atomic.Int64 // ... in the events written (set under mu, for Shown's wait)
 }
 
 // Events wait at most journalDelay, or until journalBatch bytes are
@@ -194,7 +194,7 @@ func (j *Journal) writer() {
 		if j.flush() == nil && j.shown != nil {
 			j.shown.journaled(j.rawTaken, j.size)
 			j.mu.Lock()
-			j.rawWritten = j.rawTaken
+			j.rawWritten.Store(j.rawTaken)
 			j.cond.Broadcast()
 			j.mu.Unlock()
 		} else if j.shown != nil {

@@ -112,13 +112,18 @@ func (j *Journal) ShownErr() error { return j.shownErr }
 // recorder killed once the terminal has it loses none of it. It waits while
 // the journal is a whole ring behind.
 func (j *Journal) Shown(p []byte, now time.Time) {
-	if j.shown == nil {
+	s := j.shown
+	if s == nil {
 		return
 	}
-	j.mu.Lock()
-	for j.shown.total+int64(len(p))-j.rawWritten > int64(len(j.shown.ring)) && !j.closed && !j.failed.Load() {
-		j.cond.Wait()
+	if s.total+int64(len(p))-j.rawWritten.Load() > int64(len(s.ring)) {
+		j.mu.Lock()
+		for s.total+int64(len(p))-j.rawWritten.Load() > int64(len(s.ring)) && !j.closed && !j.failed.Load() {
+			j.cond.Wait()
+		}
+		j.mu.Unlock()
 	}
-	j.shown.show(p, j.elapsed(now))
-	j.mu.Unlock()
+	// Not rounded or kept monotonic as the journal's stamps are: the agent
+	// takes the later of this and the journal's last event.
+	s.show(p, now.Sub(j.start).Seconds())
 }

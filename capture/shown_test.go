@@ -32,7 +32,7 @@ func killedAt(t *testing.T, j *Journal, dir string) string {
 	// mid-write; cuts inside a batch are made by hand below.
 	for {
 		j.mu.Lock()
-		idle := len(j.encoded) == 0 && j.rawWritten == j.rawEncoded
+		idle := len(j.encoded) == 0 && j.rawWritten.Load() == j.rawEncoded
 		j.mu.Unlock()
 		if idle {
 			break
