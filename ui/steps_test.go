@@ -286,3 +286,26 @@ func TestReviewChecklistShowsNoKeysThatWrite(t *testing.T) {
 		t.Fatalf("review offers to compose or untick:\n%s", screen)
 	}
 }
+
+// TestTeamMessageSaysWhichStepsWereTickedAnyway: the message composed with c
+// does not list a skipped step as done like the others.
+func TestTeamMessageSaysWhichStepsWereTickedAnyway(t *testing.T) {
+	db := openStore(t)
+	inc, err := db.NewIncident("users overwritten")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tickSteps(t, db, inc.ID, 1, false)
+	tickSteps(t, db, inc.ID, 1, true)
+	h := start(t, db, 160, 45, Options{Editor: "true"})
+	h.waitFor("STEP 3")
+	h.press("c")
+	h.waitFor("team message: copied")
+	msg := h.clip.last()
+	if !strings.Contains(msg, "Save the scrollback (") || !strings.Contains(msg, ") ticked anyway (was waiting for a capture)") {
+		t.Fatalf("the team message does not say the step was ticked anyway:\n%s", msg)
+	}
+	if strings.Count(msg, "ticked anyway") != 1 {
+		t.Fatalf("only one step was ticked anyway:\n%s", msg)
+	}
+}
