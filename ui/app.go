@@ -28,14 +28,17 @@ type Clipboard interface {
 // Options is everything the UI takes from outside; tests pass a simulation
 // screen, a bbolt store and a recording clipboard.
 type Options struct {
-	Store          storage.Store
-	Screen         tcell.Screen // nil: the real terminal
-	Clipboard      Clipboard    // nil: a clipboard tool, else OSC 52 to the tty
-	Incident       string       // "" opens the current incident
-	Item           string       // the item shown first (calm split's session); "": the newest
-	ReadOnly       bool         // review: nothing is written
-	Poll           time.Duration
-	Editor         string // the command to edit a draft; "" is $EDITOR, then vi
+	Store     storage.Store
+	Screen    tcell.Screen // nil: the real terminal
+	Clipboard Clipboard    // nil: a clipboard tool, else OSC 52 to the tty
+	Incident  string       // "" opens the current incident
+	Item      string       // the item shown first (calm split's session); "": the newest
+	ReadOnly  bool         // review: nothing is written
+	Poll      time.Duration
+	Editor    string // the command to edit a draft; "" is $EDITOR, then vi
+	// DraftsFile keeps what was typed in a prompt and not sent, across
+	// runs (drafts.go); "" keeps drafts only while calm runs.
+	DraftsFile     string
 	CopiesRequired int
 	// DevicesRequired is how many devices must hold a verified copy.
 	DevicesRequired int
@@ -101,7 +104,11 @@ type UI struct {
 	promptFunc  func(string)
 	promptBack  tview.Primitive
 	drafts      map[string]string
-	quitBack    tview.Primitive // what had the keys before the quit dialog
+	// draftsTouched are the prompts whose drafts this run changed: only
+	// those are written over the drafts file. draftsErr is the last save's.
+	draftsTouched map[string]bool
+	draftsErr     error
+	quitBack      tview.Primitive // what had the keys before the quit dialog
 
 	replayStop  chan struct{}
 	replaySpeed int
@@ -125,7 +132,7 @@ func New(o Options) (*UI, error) {
 	if o.DevicesRequired <= 0 {
 		o.DevicesRequired = 1
 	}
-	u := &UI{opts: o, store: o.Store, app: tview.NewApplication(), stop: make(chan struct{}), stepShown: map[string]time.Time{}, drafts: map[string]string{}}
+	u := &UI{opts: o, store: o.Store, app: tview.NewApplication(), stop: make(chan struct{}), stepShown: map[string]time.Time{}, drafts: map[string]string{}, draftsTouched: map[string]bool{}}
 	u.lists, u.listErrs = checklist.Load(o.Checklists)
 	var inc storage.Incident
 	var err error
@@ -140,7 +147,11 @@ func New(o Options) (*UI, error) {
 		return nil, fmt.Errorf("open incident: %w", err)
 	}
 	u.incident = inc
+	draftsErr := u.loadDrafts()
 	u.build()
+	if draftsErr != nil {
+		u.setStatus("[red]" + tview.Escape(draftsErr.Error()) + "[-]")
+	}
 	if o.Screen != nil {
 		u.app.SetScreen(o.Screen)
 	}
@@ -214,6 +225,11 @@ func (u *UI) build() {
 
 	u.status = newStatusBar()
 	u.prompt = tview.NewInputField().SetFieldBackgroundColor(tcell.ColorDefault)
+	u.prompt.SetChangedFunc(func(text string) {
+		if u.promptOpen() {
+			u.setDraft(u.promptLabel, text) // kept as it is typed
+		}
+	})
 
 	left := tview.NewFlex().SetDirection(tview.FlexRow).
 		AddItem(u.incidents, 5, 0, false).
