@@ -28,17 +28,14 @@ type Clipboard interface {
 // Options is everything the UI takes from outside; tests pass a simulation
 // screen, a bbolt store and a recording clipboard.
 type Options struct {
-	Store     storage.Store
-	Screen    tcell.Screen // nil: the real terminal
-	Clipboard Clipboard    // nil: a clipboard tool, else OSC 52 to the tty
-	Incident  string       // "" opens the current incident
-	Item      string       // the item shown first (calm split's session); "": the newest
-	ReadOnly  bool         // review: nothing is written
-	Poll      time.Duration
-	Editor    string // the command to edit a draft; "" is $EDITOR, then vi
-	// DraftsFile keeps what was typed in a prompt and not sent, across
-	// runs (drafts.go); "" keeps drafts only while calm runs.
-	DraftsFile     string
+	Store          storage.Store
+	Screen         tcell.Screen // nil: the real terminal
+	Clipboard      Clipboard    // nil: a clipboard tool, else OSC 52 to the tty
+	Incident       string       // "" opens the current incident
+	Item           string       // the item shown first (calm split's session); "": the newest
+	ReadOnly       bool         // review: nothing is written
+	Poll           time.Duration
+	Editor         string // the command to edit a draft; "" is $EDITOR, then vi
 	CopiesRequired int
 	// DevicesRequired is how many devices must hold a verified copy.
 	DevicesRequired int
@@ -50,6 +47,9 @@ type Options struct {
 	// IdleLimit is the longest pause a replay keeps (asciinema's
 	// idle_time_limit); 0 is 2 s.
 	IdleLimit time.Duration
+	// DraftsFile keeps what was typed in a prompt and not sent, across
+	// runs (drafts.go); "" keeps drafts only while calm runs.
+	DraftsFile string
 }
 
 // narrowWidth is the width below which panes become tabs.
@@ -104,11 +104,12 @@ type UI struct {
 	promptFunc  func(string)
 	promptBack  tview.Primitive
 	drafts      map[string]string
+	quitBack    tview.Primitive // what had the keys before the quit dialog
+
 	// draftsTouched are the prompts whose drafts this run changed: only
 	// those are written over the drafts file. draftsErr is the last save's.
 	draftsTouched map[string]bool
 	draftsErr     error
-	quitBack      tview.Primitive // what had the keys before the quit dialog
 
 	replayStop  chan struct{}
 	replaySpeed int
