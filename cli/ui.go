@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -55,6 +56,7 @@ func runUI(e *env, incident, item string, review bool) error {
 		Redact:          e.cfg.Redact,
 		Webhook:         e.cfg.Webhook,
 		IdleLimit:       time.Duration(e.cfg.IdleTimeLimit * float64(time.Second)),
+		DraftsFile:      filepath.Join(filepath.Dir(e.cfg.Store), "drafts.json"),
 	})
 	if err != nil {
 		return err

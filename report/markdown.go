@@ -199,9 +199,16 @@ func TeamMessage(r Record, red *Redactor) ([]byte, int) {
 		b.WriteString("\n")
 	}
 	var done, left []string
+	anyway := 0
 	for _, s := range r.Checklist.Steps {
 		if s.Done {
-			done = append(done, fmt.Sprintf("%s (%s)", s.Title, s.At.UTC().Format("15:04")))
+			line := fmt.Sprintf("%s (%s)", s.Title, s.At.UTC().Format("15:04"))
+			if s.Waited != "" {
+				// Not done as the checklist meant: the team must not read it so.
+				line += " ticked anyway (was " + clean(s.Waited) + ")"
+				anyway++
+			}
+			done = append(done, line)
 		} else {
 			left = append(left, s.Title)
 		}
@@ -228,6 +235,8 @@ func TeamMessage(r Record, red *Redactor) ([]byte, int) {
 	case len(st.Steps) == 0:
 	case st.Current < len(st.Steps):
 		fmt.Fprintf(&b, "Now: step %d of %d, %s\n", st.Current+1, len(st.Steps), st.Steps[st.Current].Title)
+	case anyway > 0:
+		fmt.Fprintf(&b, "Now: every step of the checklist is ticked, %d of them anyway\n", anyway)
 	default:
 		b.WriteString("Now: every step of the checklist is done\n")
 	}

@@ -47,6 +47,9 @@ type Options struct {
 	// IdleLimit is the longest pause a replay keeps (asciinema's
 	// idle_time_limit); 0 is 2 s.
 	IdleLimit time.Duration
+	// DraftsFile keeps what was typed in a prompt and not sent, across
+	// runs (drafts.go); "" keeps drafts only while calm runs.
+	DraftsFile string
 }
 
 // narrowWidth is the width below which panes become tabs.
@@ -103,6 +106,11 @@ type UI struct {
 	drafts      map[string]string
 	quitBack    tview.Primitive // what had the keys before the quit dialog
 
+	// draftsTouched are the prompts whose drafts this run changed: only
+	// those are written over the drafts file. draftsErr is the last save's.
+	draftsTouched map[string]bool
+	draftsErr     error
+
 	replayStop  chan struct{}
 	replaySpeed int
 	stop        chan struct{}
@@ -125,7 +133,7 @@ func New(o Options) (*UI, error) {
 	if o.DevicesRequired <= 0 {
 		o.DevicesRequired = 1
 	}
-	u := &UI{opts: o, store: o.Store, app: tview.NewApplication(), stop: make(chan struct{}), stepShown: map[string]time.Time{}, drafts: map[string]string{}}
+	u := &UI{opts: o, store: o.Store, app: tview.NewApplication(), stop: make(chan struct{}), stepShown: map[string]time.Time{}, drafts: map[string]string{}, draftsTouched: map[string]bool{}}
 	u.lists, u.listErrs = checklist.Load(o.Checklists)
 	var inc storage.Incident
 	var err error
@@ -140,7 +148,11 @@ func New(o Options) (*UI, error) {
 		return nil, fmt.Errorf("open incident: %w", err)
 	}
 	u.incident = inc
+	draftsErr := u.loadDrafts()
 	u.build()
+	if draftsErr != nil {
+		u.setStatus("[red]" + tview.Escape(draftsErr.Error()) + "[-]")
+	}
 	if o.Screen != nil {
 		u.app.SetScreen(o.Screen)
 	}
@@ -214,6 +226,11 @@ func (u *UI) build() {
 
 	u.status = newStatusBar()
 	u.prompt = tview.NewInputField().SetFieldBackgroundColor(tcell.ColorDefault)
+	u.prompt.SetChangedFunc(func(text string) {
+		if u.promptOpen() {
+			u.setDraft(u.promptLabel, text) // kept as it is typed
+		}
+	})
 
 	left := tview.NewFlex().SetDirection(tview.FlexRow).
 		AddItem(u.incidents, 5, 0, false).

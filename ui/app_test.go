@@ -393,3 +393,42 @@ func TestNamedItemIsShownFirst(t *testing.T) {
 		t.Fatalf("the newest item is shown, not the one named:\n%s", screen)
 	}
 }
+
+// TestCopiesPaneFollowsTheSelection: the copies pane describes the item
+// selected (and, after enter, the one in the viewer) at every keystroke,
+// never the one before; a damaged copy shows on its own item only.
+func TestCopiesPaneFollowsTheSelection(t *testing.T) {
+	db := openStore(t)
+	saveCapture(t, db, "first", "one\n")
+	second := saveCapture(t, db, "second", "two\n")
+	saveCapture(t, db, "third", "three\n")
+	for _, cp := range second.Copies {
+		if cp.Kind == storage.CopyEvidence {
+			os.WriteFile(cp.Location, []byte("tampered"), 0o600)
+		}
+	}
+	h := start(t, db, 160, 40, Options{})
+	h.waitFor("2 of 2 required copies verified")
+	h.press("V")
+	h.waitFor("copies FAILED")
+	copiesPane := func() string {
+		var s string
+		h.in(func() { s = h.ui.copies.GetText(true) })
+		return s
+	}
+	h.press("1", "g")
+	for i, want := range []struct{ id, count string }{{"c1", "2 of 2"}, {"c2", "1 of 2"}, {"c3", "2 of 2"}} {
+		if i > 0 {
+			h.press("j")
+		}
+		pane := copiesPane()
+		if !strings.HasPrefix(pane, want.id+" ") || !strings.Contains(pane, want.count+" required copies verified") {
+			t.Fatalf("with %s selected the copies pane shows:\n%s", want.id, pane)
+		}
+	}
+	h.press(tcell.KeyEnter)
+	h.waitFor("three")
+	if pane := copiesPane(); !strings.HasPrefix(pane, "c3 third") {
+		t.Fatalf("c3 is in the viewer, the copies pane shows:\n%s", pane)
+	}
+}

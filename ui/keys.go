@@ -47,10 +47,10 @@ func (u *UI) ask(label, initial string, done func(string)) {
 // promptDone ends the prompt: enter runs it, anything else keeps the draft.
 func (u *UI) promptDone(run bool) {
 	text, done := u.prompt.GetText(), u.promptFunc
-	if run || text == "" {
-		delete(u.drafts, u.promptLabel)
+	if run {
+		u.setDraft(u.promptLabel, "")
 	} else {
-		u.drafts[u.promptLabel] = text
+		u.setDraft(u.promptLabel, text)
 	}
 	u.swapBottom(u.status)
 	u.app.SetFocus(u.promptBack)
@@ -502,8 +502,12 @@ func (u *UI) confirmQuit() {
 		return
 	}
 	u.quitBack = u.app.GetFocus()
+	text := "Quit calm?\n\nRecordings and copies go on in the background."
+	if kept := u.draftsKept(); kept != "" {
+		text += "\n\n" + kept
+	}
 	m := tview.NewModal().
-		SetText("Quit calm?\n\nRecordings and copies go on in the background.").
+		SetText(text).
 		AddButtons([]string{"Quit", "Stay"}).
 		SetDoneFunc(func(_ int, label string) {
 			if label == "Quit" {

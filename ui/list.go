@@ -40,14 +40,16 @@ func (l *entryList) GetItemCount() int { return len(l.entries) }
 // GetCurrentItem returns the selected entry.
 func (l *entryList) GetCurrentItem() int { return l.cur }
 
-// SetCurrentItem selects entry i (clamped), telling the changed func.
+// SetCurrentItem selects entry i (clamped), then tells the changed func,
+// which may read GetCurrentItem and must see the new entry.
 func (l *entryList) SetCurrentItem(i int) {
 	i = min(i, len(l.entries)-1)
 	i = max(i, 0)
-	if i != l.cur && l.changed != nil && i < len(l.entries) {
+	moved := i != l.cur
+	l.cur = i
+	if moved && l.changed != nil && i < len(l.entries) {
 		l.changed(i)
 	}
-	l.cur = i
 }
 
 // SetSelectedFunc runs f when an entry is chosen (enter, a click).

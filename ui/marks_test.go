@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gdamore/tcell/v2"
 )
@@ -217,4 +218,66 @@ func TestNoteDraftSurvivesEscAndQuitDialog(t *testing.T) {
 	if strings.Contains(row(h.text(), "note: "), "restored") {
 		t.Fatal("a written note came back as a draft")
 	}
+}
+
+// TestNoteDraftIsKeptAcrossQuitting: a note typed and not sent is in the
+// drafts file (0600) as it is typed, the quit dialog says it is kept, and
+// the next calm brings it back into the note prompt; sent, it is gone.
+func TestNoteDraftIsKeptAcrossQuitting(t *testing.T) {
+	db := openStore(t)
+	if _, err := db.NewIncident("users overwritten"); err != nil {
+		t.Fatal(err)
+	}
+	drafts := filepath.Join(t.TempDir(), "drafts.json")
+	h := start(t, db, 160, 40, Options{DraftsFile: drafts})
+	h.waitFor("STEP 1")
+	h.press("3", "n", "restored from c1")
+	h.waitFor("note: restored from c1")
+	// Kept before any quitting: a dropped ssh session loses nothing.
+	if data, err := os.ReadFile(drafts); err != nil || !strings.Contains(string(data), "restored from c1") {
+		t.Fatalf("the draft is not in the file as it is typed: %q, %v", data, err)
+	}
+	h.press(tcell.KeyCtrlC)
+	h.waitFor("Your unsent note is kept")
+	h.press("y")
+	select {
+	case <-h.done:
+		h.done <- nil // for the cleanup
+	case <-time.After(5 * time.Second):
+		t.Fatal("quitting did not quit")
+	}
+	if fi, err := os.Stat(drafts); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("the drafts file: %v, %v; want 0600", fi, err)
+	}
+
+	h = start(t, db, 160, 40, Options{DraftsFile: drafts})
+	h.waitFor("STEP 1")
+	h.press("3", "n")
+	h.waitFor("note: restored from c1")
+	h.press(", count checked", tcell.KeyEnter)
+	h.waitFor("noted")
+	if _, err := os.Stat(drafts); !os.IsNotExist(err) {
+		t.Fatalf("a sent note is still kept as a draft: %v", err)
+	}
+	h.press("n")
+	h.waitFor("note: ")
+	if strings.Contains(row(h.text(), "note: "), "restored") {
+		t.Fatal("a sent note came back as a draft")
+	}
+}
+
+// TestQuitSaysWhenADraftCannotBeKept: where the drafts file cannot be
+// written, the quit dialog says so, and Stay gives the prompt back whole.
+func TestQuitSaysWhenADraftCannotBeKept(t *testing.T) {
+	db := openStore(t)
+	if _, err := db.NewIncident("users overwritten"); err != nil {
+		t.Fatal(err)
+	}
+	h := start(t, db, 160, 40, Options{DraftsFile: filepath.Join(t.TempDir(), "gone", "drafts.json")})
+	h.waitFor("STEP 1")
+	h.press("3", "n", "restored from c1", tcell.KeyCtrlC)
+	h.waitFor("could NOT be kept")
+	h.press("n")
+	h.waitGone("Quit calm?")
+	h.waitFor("note: restored from c1")
 }

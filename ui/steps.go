@@ -67,35 +67,85 @@ func (u *UI) showSteps() {
 		return
 	}
 	var b strings.Builder
-	done := 0
+	done, anyway := 0, 0
 	for _, s := range st.Steps {
 		if s.Done {
 			done++
 		}
+		if s.Done && s.Waited != "" {
+			anyway++
+		}
 	}
-	fmt.Fprintf(&b, "[::b]%s[::-]  [gray]%d of %d done[-]\n", tview.Escape(st.Checklist.Title), done, len(st.Steps))
+	fmt.Fprintf(&b, "[::b]%s[::-]  [gray]%d of %d done[-]", tview.Escape(st.Checklist.Title), done, len(st.Steps))
+	if anyway > 0 {
+		fmt.Fprintf(&b, " [yellow](%d ticked anyway)[-]", anyway)
+	}
+	b.WriteString("\n")
+	// Review writes nothing: it shows no key that would tick, note or
+	// compose, only what still works there.
+	review := u.opts.ReadOnly
 	if st.Current < len(st.Steps) {
 		s := st.Steps[st.Current]
 		fmt.Fprintf(&b, "\n[yellow::b]▶ STEP %d · %s[-::-]\n\n", st.Current+1, tview.Escape(strings.ToUpper(s.Title)))
 		b.WriteString(tview.Escape(strings.Join(strings.Fields(s.Guidance), " ")) + "\n\n")
-		if left := u.pauseLeft(st); left > 0 {
+		var left time.Duration
+		if !review {
+			left = u.pauseLeft(st)
+		}
+		switch w := st.Waiting(st.Current, facts); {
+		case review && w != "":
+			b.WriteString("[yellow]" + tview.Escape(st.WaitingFor(st.Current, facts)) + "[-]\n")
+		case review:
+			b.WriteString("[gray]not ticked[-]\n")
+		case left > 0:
 			fmt.Fprintf(&b, "[aqua]take a breath… %ds[-]\n", int(left.Round(time.Second)/time.Second))
-		} else if w := st.Waiting(st.Current, facts); w != "" {
+		case w != "":
 			b.WriteString("[yellow]" + tview.Escape(w) + "[-]\n[gray]space twice asks whether to tick it anyway[-]\n")
-		} else {
+		default:
 			b.WriteString("[green]ready: space ticks it[-]\n")
 		}
 		keys := "space tick · u untick · n note · L checklist"
 		if s.Action != "" {
 			keys += " · a " + map[string]string{"extract": "extract", "edit": "edit a draft", "message": "compose message"}[s.Action]
 		}
+		if review {
+			keys = "nothing can be ticked in review"
+			if s.Action == "extract" {
+				keys += " · a extract"
+			}
+		}
 		b.WriteString("[gray]" + keys + "[-]\n")
+	} else if review {
+		b.WriteString("\n[green::b]✓ EVERY STEP IS DONE[-::-]\n")
 	} else {
 		b.WriteString("\n[green::b]✓ EVERY STEP IS DONE[-::-]\n[gray]c composes the team message · u unticks[-]\n")
 	}
 	b.WriteString("\n")
+	// What a step ticked anyway waited for is told only if every step
+	// still fits: the list of steps matters more.
+	_, _, width, height := u.steps.GetInnerRect()
+	list := stepList(st, true)
+	if rowsOf(b.String()+list, width) > height {
+		list = stepList(st, false)
+	}
+	b.WriteString(list)
+	for _, err := range u.listErrs {
+		fmt.Fprintf(&b, "\n[red]%s[-]", tview.Escape(err.Error()))
+	}
+	u.steps.SetText(b.String())
+}
+
+// stepList is one line a step; a step ticked anyway is marked in yellow,
+// unlike a real tick, with what it waited for below it when detailed.
+func stepList(st checklist.State, detailed bool) string {
+	var b strings.Builder
 	for i, s := range st.Steps {
 		switch {
+		case s.Done && s.Waited != "":
+			fmt.Fprintf(&b, "[yellow]![-] [gray]%s[-] %s [yellow](anyway)[-]\n", s.At.UTC().Format("15:04"), tview.Escape(s.Title))
+			if detailed {
+				fmt.Fprintf(&b, "  [yellow]ticked while %s[-]\n", tview.Escape(s.Waited))
+			}
 		case s.Done:
 			fmt.Fprintf(&b, "[green]✓[-] [gray]%s[-] %s\n", s.At.UTC().Format("15:04"), tview.Escape(s.Title))
 		case i == st.Current:
@@ -104,10 +154,16 @@ func (u *UI) showSteps() {
 			fmt.Fprintf(&b, "[gray]· %s[-]\n", tview.Escape(s.Title))
 		}
 	}
-	for _, err := range u.listErrs {
-		fmt.Fprintf(&b, "\n[red]%s[-]", tview.Escape(err.Error()))
+	return b.String()
+}
+
+// rowsOf is how many rows tagged text takes, word-wrapped to width.
+func rowsOf(text string, width int) int {
+	rows := 0
+	for _, line := range strings.Split(strings.TrimSuffix(text, "\n"), "\n") {
+		rows += max(len(tview.WordWrap(line, width)), 1)
 	}
-	u.steps.SetText(b.String())
+	return rows
 }
 
 func (u *UI) who() string {

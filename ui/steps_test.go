@@ -213,3 +213,99 @@ func TestReviewOpensOnTheTimelineAndReplaysASession(t *testing.T) {
 	h.press("3", " ")
 	h.waitFor("review is read-only")
 }
+
+// tickSteps ticks the current step n times as 'calm tick' does, anyway or
+// not: the state a person finds when opening the TUI.
+func tickSteps(t *testing.T, db storage.Store, incident string, n int, anyway bool) {
+	t.Helper()
+	for range n {
+		if _, err := checklist.Tick(db, incident, checklist.Builtin(), "ada@db1", anyway); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestStepTickedAnywayIsNotShownAsDone: a step ticked while it still waited
+// is marked in yellow with "ticked anyway" and what it waited for, not with
+// the green ✓ of a real tick; the count says how many were.
+func TestStepTickedAnywayIsNotShownAsDone(t *testing.T) {
+	db := openStore(t)
+	inc, err := db.NewIncident("users overwritten")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tickSteps(t, db, inc.ID, 1, false) // Stop and breathe: nothing to wait for
+	tickSteps(t, db, inc.ID, 1, true)  // Save the scrollback, with no capture
+	h := start(t, db, 160, 60, Options{})
+	screen := h.waitFor("ticked while waiting for a capture")
+	if !strings.Contains(screen, "(1 ticked anyway)") {
+		t.Fatalf("the count does not say a step was ticked anyway:\n%s", screen)
+	}
+	anyway, real := row(screen, "Save the scrollback"), row(screen, "Stop and breathe")
+	if !strings.Contains(anyway, "! ") || strings.Contains(anyway, "✓") || !strings.Contains(anyway, "(anyway)") {
+		t.Fatalf("the step ticked anyway reads %q", anyway)
+	}
+	if fg, _, _ := h.cellAt(screen, "! ").Decompose(); fg != tcell.ColorYellow {
+		t.Fatalf("the ticked-anyway mark is %v, want yellow", fg)
+	}
+	if !strings.Contains(real, "✓ ") {
+		t.Fatalf("the step really ticked reads %q", real)
+	}
+	// Where every step would not fit, the steps come before the detail.
+	h.screen.SetSize(160, 40)
+	h.in(func() {})
+	screen = h.waitGone("ticked while waiting")
+	if !strings.Contains(row(screen, "Save the scrollback"), "(anyway)") {
+		t.Fatalf("short of room, the step lost its mark:\n%s", screen)
+	}
+}
+
+// TestReviewChecklistShowsNoKeysThatWrite: in review nothing can be ticked,
+// so the checklist pane offers no tick, untick, note or message key, and
+// still says what the current step waits for.
+func TestReviewChecklistShowsNoKeysThatWrite(t *testing.T) {
+	db := openStore(t)
+	inc, err := db.NewIncident("users overwritten")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tickSteps(t, db, inc.ID, 1, false)
+	h := start(t, db, 160, 45, Options{ReadOnly: true})
+	screen := h.waitFor("STEP 2 · SAVE THE SCROLLBACK")
+	for _, unwanted := range []string{"space", "untick", "n note", "L checklist", "tick it anyway"} {
+		if strings.Contains(screen, unwanted) {
+			t.Fatalf("review's checklist offers %q:\n%s", unwanted, screen)
+		}
+	}
+	if !strings.Contains(screen, "waiting for a capture") || !strings.Contains(screen, "nothing can be ticked in review") {
+		t.Fatalf("review's checklist does not say where the step stands:\n%s", screen)
+	}
+	tickSteps(t, db, inc.ID, 10, true)
+	screen = h.waitFor("EVERY STEP IS DONE")
+	if strings.Contains(screen, "composes") || strings.Contains(screen, "unticks") {
+		t.Fatalf("review offers to compose or untick:\n%s", screen)
+	}
+}
+
+// TestTeamMessageSaysWhichStepsWereTickedAnyway: the message composed with c
+// does not list a skipped step as done like the others.
+func TestTeamMessageSaysWhichStepsWereTickedAnyway(t *testing.T) {
+	db := openStore(t)
+	inc, err := db.NewIncident("users overwritten")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tickSteps(t, db, inc.ID, 1, false)
+	tickSteps(t, db, inc.ID, 1, true)
+	h := start(t, db, 160, 45, Options{Editor: "true"})
+	h.waitFor("STEP 3")
+	h.press("c")
+	h.waitFor("team message: copied")
+	msg := h.clip.last()
+	if !strings.Contains(msg, "Save the scrollback (") || !strings.Contains(msg, ") ticked anyway (was waiting for a capture)") {
+		t.Fatalf("the team message does not say the step was ticked anyway:\n%s", msg)
+	}
+	if strings.Count(msg, "ticked anyway") != 1 {
+		t.Fatalf("only one step was ticked anyway:\n%s", msg)
+	}
+}
