@@ -274,7 +274,7 @@ func cmdSearch(e *env, args []string) error {
 
 func cmdVerify(e *env, args []string) error {
 	fs := e.flags("verify", "[--repair] [INCIDENT]")
-	repair := fs.Bool("repair", false, "first write every failed or missing file copy again from the store's copy (checked by its SHA-256)")
+	repair := fs.Bool("repair", false, "first write every failed or missing copy again from a verified copy (checked by its SHA-256): file copies from the store's, a damaged store copy from a file's")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -338,7 +338,7 @@ func cmdVerify(e *env, args []string) error {
 func verifyFailure(rep storage.VerifyReport, repaired bool) string {
 	msg := fmt.Sprintf("%d of %d copies failed: the copies marked FAIL cannot be trusted; the others still can", len(rep.Problems), rep.Copies)
 	if len(rep.Problems) == 0 {
-		msg = fmt.Sprintf("every copy matches, but %s missing or wrong", plural(len(rep.Manifests), "SHA256SUMS file"))
+		msg = fmt.Sprintf("every copy matches, but the SHA256SUMS of %s is missing or wrong", plural(len(rep.Manifests), "folder"))
 	}
 	switch {
 	case repaired:

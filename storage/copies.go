@@ -886,7 +886,7 @@ func (db *DB) checkSums(incident string, caps []Capture, rep *VerifyReport) erro
 		data, err := os.ReadFile(path)
 		bad, state := "", CopyMismatch
 		if os.IsNotExist(err) {
-			bad, state = "not there", CopyMissing
+			bad, state = "the folder has none", CopyMissing
 		} else if err != nil {
 			bad, state = "cannot be read: "+copyError(err), CopyFailed
 		} else {
