@@ -73,3 +73,35 @@ func TestSalvagedReopenedIncidentStaysOpenAndCurrent(t *testing.T) {
 		t.Errorf("status after the salvage: want %s current and open:\n%s", id, got)
 	}
 }
+
+// TestDamagedStoreCopyIsRepairedFromAVerifiedCopy: a read that finds the
+// store's copy damaged makes status stop counting it verified; verify
+// points at --repair, which writes the store's chunks again from a verified
+// file copy, and verify then passes and show reads the store again.
+func TestDamagedStoreCopyIsRepairedFromAVerifiedCopy(t *testing.T) {
+	w := newWorld(t)
+	original := strings.Repeat("{ \"_id\": 7, \"total\": 12 }\n", 2000)
+	w.ok([]byte(original), "tee", "-q", "before")
+	w.stopAgent()
+	flipStored(t, w.storePath(), "c1")
+
+	if out, errs, code := w.run(nil, "show", "c1"); code != 0 || out != original || !strings.Contains(errs, "does not match its SHA-256") {
+		t.Fatalf("show of a damaged store copy: exit %d, %d bytes: %s", code, len(out), errs)
+	}
+	if got := w.ok(nil, "status"); !strings.Contains(got, "1/2 copies verified") {
+		t.Fatalf("status after a read found the store damaged:\n%s", got)
+	}
+	out, errs, code := w.run(nil, "verify")
+	if code != 1 || !strings.Contains(out, "store copy") || !strings.Contains(errs, "--repair' writes the store's damaged copy again from a verified file copy") {
+		t.Fatalf("verify of a damaged store copy: exit %d:\n%s%s", code, out, errs)
+	}
+	out, errs, code = w.run(nil, "verify", "--repair")
+	if code != 0 || !strings.Contains(out, "store copy") || !strings.Contains(out, ": verified") || !strings.Contains(out, "ok: 2 copies of 1 captures") {
+		t.Fatalf("verify --repair: exit %d:\n%s%s", code, out, errs)
+	}
+	w.stopAgent() // forget the checks it made
+	if out, errs, code := w.run(nil, "show", "c1"); code != 0 || out != original || errs != "" {
+		t.Fatalf("show after the repair: exit %d, %d bytes, %q", code, len(out), errs)
+	}
+	w.checkStore()
+}
