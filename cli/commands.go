@@ -284,7 +284,7 @@ func cmdSearch(e *env, args []string) error {
 
 func cmdVerify(e *env, args []string) error {
 	fs := e.flags("verify", "[--repair] [INCIDENT]")
-	repair := fs.Bool("repair", false, "first write every failed or missing file copy again from the store's copy (checked by its SHA-256)")
+	repair := fs.Bool("repair", false, "first write every failed or missing copy again from a verified copy (checked by its SHA-256): file copies from the store's, a damaged store copy from a file's")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -318,18 +318,17 @@ func cmdVerify(e *env, args []string) error {
 	for _, p := range rep.Problems {
 		fmt.Fprintf(e.stdout, "FAIL %s/%s %s copy %s: %s (%s)\n", p.Incident, p.Capture, p.Copy.Kind, p.Copy.Location, p.Copy.State, p.Copy.Error)
 	}
+	for _, m := range rep.Manifests {
+		fmt.Fprintf(e.stdout, "FAIL %s/SHA256SUMS in the %s folder %s: %s (%s)\n", m.Incident, m.Copy.Kind, m.Copy.Location, m.Copy.State, m.Copy.Error)
+	}
 	for _, u := range rep.Unsealed {
 		fmt.Fprintf(e.stdout, "UNSEALED %s: still being written, or its writer died and the agent has not sealed it yet: not safe until sealed\n", u)
 	}
 	for _, i := range rep.Interrupted {
 		fmt.Fprintf(e.stdout, "interrupted %s: partial, it holds what was stored before that\n", sanitize.Text([]byte(i)))
 	}
-	if len(rep.Problems) > 0 {
-		hint := "; 'calm verify --repair' writes them again from the store's copy"
-		if *repair {
-			hint = ""
-		}
-		return &exitError{code: 1, msg: fmt.Sprintf("%d of %d copies failed: the copies marked FAIL cannot be trusted; the others still can%s", len(rep.Problems), rep.Copies, hint)}
+	if len(rep.Problems) > 0 || len(rep.Manifests) > 0 {
+		return &exitError{code: 1, msg: verifyFailure(rep, *repair)}
 	}
 	fmt.Fprintf(e.stdout, "ok: %d copies of %d captures read back and match their SHA-256, on %s\n", rep.Copies-rep.Pending, rep.Captures, plural(rep.Devices, "device"))
 	if rep.Devices == 1 {
@@ -342,6 +341,32 @@ func cmdVerify(e *env, args []string) error {
 		return &exitError{code: 1, msg: fmt.Sprintf("%d captures are not sealed: they have no verified copies yet", len(rep.Unsealed))}
 	}
 	return nil
+}
+
+// verifyFailure is verify's one line when something failed: what, and what
+// to do next.
+func verifyFailure(rep storage.VerifyReport, repaired bool) string {
+	msg := fmt.Sprintf("%d of %d copies failed: the copies marked FAIL cannot be trusted; the others still can", len(rep.Problems), rep.Copies)
+	if len(rep.Problems) == 0 {
+		msg = fmt.Sprintf("every copy matches, but the SHA256SUMS of %s is missing or wrong", plural(len(rep.Manifests), "folder"))
+	}
+	switch {
+	case repaired:
+		return msg + "; the repair could not mend them: see the lines above"
+	case storeFailed(rep):
+		return msg + "; 'calm verify --repair' writes the store's damaged copy again from a verified file copy, and the other copies from a verified one"
+	default:
+		return msg + "; 'calm verify --repair' writes them again from a verified copy"
+	}
+}
+
+func storeFailed(rep storage.VerifyReport) bool {
+	for _, p := range rep.Problems {
+		if p.Copy.Kind == storage.CopyStore {
+			return true
+		}
+	}
+	return false
 }
 
 // doSalvage copies what can be read of the store into a new one.

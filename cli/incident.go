@@ -27,11 +27,19 @@ func cmdIncidentReopen(e *env, args []string) error {
 	if !ok {
 		return fmt.Errorf("this store cannot reopen incidents")
 	}
-	inc, err := r.ReopenIncident(fs.Arg(0))
+	before, err := e.store.Incident(fs.Arg(0))
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "%s  %s  (reopened, now current)\n", inc.ID, printable(inc.Title))
+	inc, err := r.ReopenIncident(before.ID)
+	if err != nil {
+		return err
+	}
+	what := "reopened"
+	if before.IsOpen() {
+		what = "open already"
+	}
+	fmt.Fprintf(e.stdout, "%s  %s  (%s, now current)\n", inc.ID, printable(inc.Title), what)
 	return nil
 }
 

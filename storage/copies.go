@@ -771,6 +771,7 @@ func (db *DB) Verify(incident string) (VerifyReport, error) {
 				rep.Interrupted = append(rep.Interrupted, inc.ID+"/"+c.ID+": "+c.Interrupted)
 			}
 			rep.Captures++
+			c.Copies = db.withMirrors(c) // repair.go
 			checked := db.verifyCapture(c)
 			c.Copies = checked
 			for _, cp := range checked {
@@ -833,6 +834,9 @@ func (db *DB) verifyCapture(c Capture) []Copy {
 			}
 			if cp.Kind != CopyStore {
 				out[i] = checkFile(cp.Kind, cp.Location, c.SHA256, db.opts.Now)
+				if out[i].State == CopyMissing && cp.State == CopyMissing && cp.Verified.IsZero() && cp.Error != "" {
+					out[i].Error = cp.Error // never written, rather than gone
+				}
 				return
 			}
 			out[i] = Copy{Kind: CopyStore, Location: cp.Location, Device: deviceOf(cp.Location)}
@@ -880,9 +884,11 @@ func (db *DB) checkSums(incident string, caps []Capture, rep *VerifyReport) erro
 	for _, d := range db.fileRoots() {
 		path := filepath.Join(d.path, incident, "SHA256SUMS")
 		data, err := os.ReadFile(path)
-		bad := ""
-		if err != nil {
-			bad = "cannot be read: " + err.Error()
+		bad, state := "", CopyMismatch
+		if os.IsNotExist(err) {
+			bad, state = "the folder has none", CopyMissing
+		} else if err != nil {
+			bad, state = "cannot be read: "+copyError(err), CopyFailed
 		} else {
 			got := map[string]string{}
 			for _, line := range strings.Split(string(data), "\n") {
@@ -898,8 +904,8 @@ func (db *DB) checkSums(incident string, caps []Capture, rep *VerifyReport) erro
 			}
 		}
 		if bad != "" {
-			rep.Problems = append(rep.Problems, Problem{Incident: incident, Capture: "SHA256SUMS",
-				Copy: Copy{Kind: d.kind, Location: path, State: CopyMismatch, Error: bad}})
+			rep.Manifests = append(rep.Manifests, Problem{Incident: incident, Capture: "SHA256SUMS",
+				Copy: Copy{Kind: d.kind, Location: path, State: state, Error: bad}})
 		}
 	}
 	return nil

@@ -482,7 +482,7 @@ func (db *DB) createIncident(tx *bolt.Tx, title string) (Incident, error) {
 	if _, err := db.addEvent(b, EventOpen, "", "opened: "+title); err != nil {
 		return inc, err
 	}
-	return inc, tx.Bucket(bucketMeta).Put(keyCurrent, []byte(id))
+	return inc, db.setCurrent(tx, id) // timeline.go
 }
 
 // NewIncident opens an incident and makes it the current one.
@@ -576,7 +576,7 @@ func (db *DB) UseIncident(ref string) (inc Incident, err error) {
 		if inc, err = readIncident(b); err != nil {
 			return err
 		}
-		return tx.Bucket(bucketMeta).Put(keyCurrent, []byte(id))
+		return db.setCurrent(tx, id)
 	})
 	return inc, err
 }
@@ -624,7 +624,7 @@ func (db *DB) ReopenIncident(ref string) (inc Incident, err error) {
 				return err
 			}
 		}
-		return tx.Bucket(bucketMeta).Put(keyCurrent, []byte(id))
+		return db.setCurrent(tx, id)
 	})
 	return inc, err
 }

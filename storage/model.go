@@ -264,6 +264,9 @@ type VerifyReport struct {
 	Copies   int       `json:"copies"`
 	Pending  int       `json:"pending,omitempty"` // remote copies not uploaded yet
 	Problems []Problem `json:"problems,omitempty"`
+	// Manifests are the copy folders whose SHA256SUMS is missing or wrong:
+	// not capture copies, but what a person checks them with by hand.
+	Manifests []Problem `json:"manifests,omitempty"`
 	// Devices counts the distinct devices (or buckets) holding verified copies.
 	Devices int `json:"devices"`
 	// Interrupted lists sealed captures that hold only part of their source

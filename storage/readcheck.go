@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // readCheck is where a sealed capture's bytes are read from once checked:
@@ -55,10 +57,11 @@ func (db *DB) checkReadNow(c Capture) (path, note string, err error) {
 	if herr == nil && sum == c.SHA256 {
 		return "", "", nil
 	}
-	why := "does not match its SHA-256"
+	why, state := "does not match its SHA-256", CopyMismatch
 	if herr != nil {
-		why = "cannot be read (" + herr.Error() + ")"
+		why, state = "cannot be read ("+herr.Error()+")", CopyFailed
 	}
+	db.recordStoreDamage(c, state, "found on read: the store's copy "+why)
 	for _, cp := range c.Copies {
 		if cp.Kind == CopyStore || cp.Location == "" || strings.Contains(cp.Location, "://") {
 			continue
@@ -150,4 +153,34 @@ func (db *DB) TextNotice(ref string) (string, error) {
 // instead (doing: "showing", "searching").
 func textDamaged(c Capture, doing string) string {
 	return fmt.Sprintf("the store's text of %s/%s does not match its SHA-256: %s the session's output as recorded", c.Incident, c.ID, doing)
+}
+
+// recordStoreDamage marks the store's copy of c as state in its record, so
+// that `calm status` stops counting it verified once a read found it
+// damaged. Best effort: a store that refuses writes keeps its record.
+func (db *DB) recordStoreDamage(c Capture, state, why string) {
+	_ = db.update(func(tx *bolt.Tx) error {
+		b, err := incidentBucket(tx, c.Incident)
+		if err != nil {
+			return err
+		}
+		cur, err := readCapture(b, c.ID)
+		if err != nil {
+			return err
+		}
+		changed := false
+		for i, cp := range cur.Copies {
+			if cp.Kind == CopyStore && cp.State == CopyVerified {
+				cur.Copies[i].State, cur.Copies[i].Error, changed = state, why, true
+			}
+		}
+		if !changed {
+			return nil
+		}
+		if err := writeCapture(b, cur); err != nil {
+			return err
+		}
+		_, err = db.addEvent(b, EventVerify, c.ID, fmt.Sprintf("%s: %s; %d of %d copies verified", c.ID, why, cur.VerifiedCopies(), len(cur.Copies)))
+		return err
+	})
 }

@@ -4,8 +4,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"slices"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -43,12 +45,21 @@ func (db *DB) RepairCopies(incident string) ([]Repaired, error) {
 			if c.State != CaptureSealed {
 				continue
 			}
-			changed := false
+			before := len(c.Copies)
+			c.Copies = db.withMirrors(c)
+			changed := len(c.Copies) != before
 			for i, cp := range c.Copies {
-				if (cp.Kind != CopyEvidence && cp.Kind != CopyMirror) || cp.State == CopyVerified || cp.State == CopyPending {
+				if cp.State == CopyVerified || cp.State == CopyPending {
 					continue
 				}
-				c.Copies[i] = db.rewriteCopy(c, cp)
+				switch cp.Kind {
+				case CopyStore:
+					c.Copies[i] = db.rewriteStore(&c, cp)
+				case CopyEvidence, CopyMirror:
+					c.Copies[i] = db.rewriteCopy(c, cp)
+				default:
+					continue
+				}
 				changed = true
 				out = append(out, Repaired{Incident: inc.ID, Capture: c.ID, Copy: c.Copies[i]})
 			}
@@ -57,16 +68,44 @@ func (db *DB) RepairCopies(incident string) ([]Repaired, error) {
 					return out, err
 				}
 			}
+			db.keepMeta(c) // meta.go: the record beside each copy
+		}
+		// A folder whose SHA256SUMS is missing or stale (a mirror added
+		// later, a file deleted by hand) gets it written from the records.
+		var sums VerifyReport
+		if err := db.checkSums(inc.ID, caps, &sums); err == nil && len(sums.Manifests) > 0 {
+			db.sumsMu.Lock()
+			db.writeSums(inc.ID, Capture{})
+			db.sumsMu.Unlock()
 		}
 	}
 	return out, nil
+}
+
+// withMirrors is a capture's copies plus a missing one in every configured
+// mirror that has none of it: a mirror added after the capture was sealed
+// (`calm --mirror DIR agent restart`) must still get every capture.
+func (db *DB) withMirrors(c Capture) []Copy {
+	copies := c.Copies
+	for _, root := range db.opts.Mirrors {
+		loc := copyPath(root, c.Incident, c.ID)
+		known := false
+		for _, cp := range copies {
+			known = known || (cp.Kind == CopyMirror && filepath.Clean(cp.Location) == loc)
+		}
+		if !known {
+			copies = append(slices.Clip(copies), Copy{Kind: CopyMirror, Location: loc, State: CopyMissing,
+				Error: "never written: the mirror was added after this capture was sealed"})
+		}
+	}
+	return copies
 }
 
 // rewriteCopy writes a capture's bytes from the store to cp's place: temp
 // file, fsync, rename, fsync folder, then read back.
 func (db *DB) rewriteCopy(c Capture, cp Copy) Copy {
 	failed := func(err error) Copy {
-		cp.State, cp.Error = CopyFailed, "written again from the store, and failed: "+copyError(err)
+		cp.State, cp.Error = CopyFailed, "written again, and failed: "+copyError(err)
 		return cp
 	}
 	root := filepath.Dir(filepath.Dir(cp.Location))
@@ -78,16 +117,7 @@ func (db *DB) rewriteCopy(c Capture, cp Copy) Copy {
 	if err != nil {
 		return failed(err)
 	}
-	h := sha256.New()
-	err = db.eachChunk(c.Incident, c.ID, func(_ uint64, data []byte) error {
-		h.Write(data)
-		_, err := tmp.Write(data)
-		return err
-	})
-	if err == nil && hex.EncodeToString(h.Sum(nil)) != c.SHA256 {
-		err = fmt.Errorf("the store's copy no longer matches sha256 %s, so it cannot be the source", c.SHA256[:12])
-	}
-	if err != nil {
+	if err = db.writeVerified(c, cp.Location, tmp); err != nil {
 		tmp.Close()
 		os.Remove(tmp.Name())
 		return failed(err)
@@ -101,6 +131,121 @@ func (db *DB) rewriteCopy(c Capture, cp Copy) Copy {
 	return checkFile(cp.Kind, filepath.Join(dir, FileName(c.ID)), c.SHA256, db.opts.Now)
 }
 
+// rewriteStore writes the store's chunks of a sealed capture again from its
+// first verified file copy that still hashes to the capture's SHA-256, then
+// reads them back. The file copy is never written from the store here: the
+// store is the damaged one.
+func (db *DB) rewriteStore(c *Capture, cp Copy) Copy {
+	src := ""
+	for _, f := range c.Copies {
+		if (f.Kind == CopyEvidence || f.Kind == CopyMirror) && f.State == CopyVerified {
+			if sum, _, err := hashFile(f.Location); err == nil && sum == c.SHA256 {
+				src = f.Location
+				break
+			}
+		}
+	}
+	if src == "" {
+		cp.State, cp.Error = CopyFailed, "no verified file copy to write it again from: 'calm doctor --salvage NEW/calm.db' keeps what can still be read"
+		return cp
+	}
+	var chunks uint64
+	err := db.update(func(tx *bolt.Tx) error {
+		b, err := incidentBucket(tx, c.Incident)
+		if err != nil {
+			return err
+		}
+		all, err := b.CreateBucketIfNotExists(bucketChunks)
+		if err != nil {
+			return err
+		}
+		if all.Bucket([]byte(c.ID)) != nil {
+			if err := all.DeleteBucket([]byte(c.ID)); err != nil {
+				return err
+			}
+		}
+		cb, err := all.CreateBucket([]byte(c.ID))
+		if err != nil {
+			return err
+		}
+		chunks, err = rechunk(cb, src) // salvage.go
+		return err
+	})
+	if err != nil {
+		cp.State, cp.Error = CopyFailed, "written again from "+src+", and failed: "+err.Error()
+		return cp
+	}
+	c.Chunks = chunks
+	readChecks.Range(func(k, _ any) bool { // readcheck.go: the next read checks again
+		if k.(readCheckKey).db == db {
+			readChecks.Delete(k)
+		}
+		return true
+	})
+	out := Copy{Kind: CopyStore, Location: cp.Location, Device: deviceOf(cp.Location)}
+	sum, _, err := db.hashStored(c.Incident, c.ID)
+	switch {
+	case err != nil:
+		out.State, out.Error = CopyFailed, "written again from "+src+", and cannot be read back: "+err.Error()
+	case sum != c.SHA256:
+		out.State, out.SHA256, out.Error = CopyMismatch, sum, "written again from "+src+", and reads back as sha256 "+sum
+	default:
+		out.State, out.SHA256, out.Verified = CopyVerified, sum, db.opts.Now().UTC()
+	}
+	return out
+}
+
+// writeVerified writes a capture's bytes to tmp from the store's copy, or,
+// when that no longer hashes to the capture's SHA-256, from the first
+// verified file copy other than except that still does.
+func (db *DB) writeVerified(c Capture, except string, tmp *os.File) error {
+	h := sha256.New()
+	err := db.eachChunk(c.Incident, c.ID, func(_ uint64, data []byte) error {
+		h.Write(data)
+		_, err := tmp.Write(data)
+		return err
+	})
+	if err == nil && hex.EncodeToString(h.Sum(nil)) == c.SHA256 {
+		return nil
+	}
+	if err == nil {
+		err = fmt.Errorf("the store's copy no longer matches sha256 %s and no verified file copy does", c.SHA256[:12])
+	}
+	for _, cp := range c.Copies {
+		if (cp.Kind != CopyEvidence && cp.Kind != CopyMirror) || cp.State != CopyVerified || cp.Location == except {
+			continue
+		}
+		if copyFrom(cp.Location, c.SHA256, tmp) == nil {
+			return nil
+		}
+	}
+	return err
+}
+
+// copyFrom replaces tmp's contents with the file at path, if its bytes hash
+// to want.
+func copyFrom(path, want string, tmp *os.File) error {
+	if err := tmp.Truncate(0); err != nil {
+		return err
+	}
+	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_RDONLY|noFollow, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(io.MultiWriter(h, tmp), f); err != nil {
+		return err
+	}
+	if hex.EncodeToString(h.Sum(nil)) != want {
+		return fmt.Errorf("%s differs from sha256 %s", path, want[:12])
+	}
+	return nil
+}
+
 func (db *DB) recordRepair(c Capture) error {
 	return db.update(func(tx *bolt.Tx) error {
 		b, err := incidentBucket(tx, c.Incident)
@@ -111,11 +256,11 @@ func (db *DB) recordRepair(c Capture) error {
 		if err != nil {
 			return err
 		}
-		cur.Copies = c.Copies
+		cur.Copies, cur.Chunks = c.Copies, c.Chunks
 		if err := writeCapture(b, cur); err != nil {
 			return err
 		}
-		_, err = db.addEvent(b, EventCopy, c.ID, fmt.Sprintf("%s copies written again from the store: %s", c.ID, cur.CopiesSummary()))
+		_, err = db.addEvent(b, EventCopy, c.ID, fmt.Sprintf("%s copies written again from a verified copy: %s", c.ID, cur.CopiesSummary()))
 		return err
 	})
 }

@@ -464,8 +464,11 @@ func restoreFromEvidence(incs *bolt.Bucket, evidenceDir, newStore string, rep *S
 		}
 		sums, err := os.ReadFile(filepath.Join(evidenceDir, d.Name(), "SHA256SUMS"))
 		if err != nil {
-			rep.Lost = append(rep.Lost, fmt.Sprintf("incident %s: no SHA256SUMS in its evidence folder", d.Name()))
-			continue
+			if _, terr := os.Lstat(filepath.Join(evidenceDir, d.Name(), timelineFile)); terr != nil {
+				rep.Lost = append(rep.Lost, fmt.Sprintf("incident %s: no SHA256SUMS in its evidence folder", d.Name()))
+				continue
+			}
+			sums = nil // no captures, but its timeline: the incident comes back
 		}
 		b := incs.Bucket([]byte(d.Name()))
 		created := b == nil
@@ -554,8 +557,8 @@ func restoreFromEvidence(incs *bolt.Bucket, evidenceDir, newStore string, rep *S
 	}
 	// The current incident, if its pointer was lost: the newest one.
 	if meta := incs.Tx().Bucket(bucketMeta); meta != nil && meta.Get(keyCurrent) == nil {
-		if last, _ := incs.Cursor().Last(); last != nil {
-			meta.Put(keyCurrent, bytes.Clone(last))
+		if cur := restoredCurrent(incs, evidenceDir); cur != nil { // timeline.go
+			meta.Put(keyCurrent, cur)
 		}
 	}
 	return nil

@@ -1,11 +1,13 @@
 package storage
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -16,6 +18,69 @@ import (
 // that a store damaged where its incidents are listed still gives back the
 // notes, ticks and markers of the night (calm doctor --salvage).
 const timelineFile = "timeline.jsonl"
+
+// currentFile names the current incident, in the evidence folder, so that a
+// salvage from the evidence alone (the store lost) restores which one it was.
+const currentFile = "current"
+
+// setCurrent makes id the current incident, and has currentFile say so if
+// the transaction commits.
+func (db *DB) setCurrent(tx *bolt.Tx, id string) error {
+	if err := tx.Bucket(bucketMeta).Put(keyCurrent, []byte(id)); err != nil {
+		return err
+	}
+	tx.OnCommit(func() { db.keepCurrent(id) })
+	return nil
+}
+
+// keepCurrent writes currentFile. A failure is logged: the store has it.
+func (db *DB) keepCurrent(id string) {
+	err := mkdirPrivate(db.opts.EvidenceDir)
+	var f *os.File
+	if err == nil {
+		f, err = createTemp(db.opts.EvidenceDir, currentFile)
+	}
+	if err == nil {
+		if _, err = f.WriteString(id + "\n"); err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		} else {
+			err = commitFile(f, filepath.Join(db.opts.EvidenceDir, currentFile))
+		}
+	}
+	if err != nil {
+		db.opts.Logf("the evidence folder's note of the current incident (%s): %v; the store has it", id, err)
+	}
+}
+
+// restoredCurrent is the incident a salvage makes current when the store's
+// pointer is lost: the one currentFile names, if it came back; else the
+// newest open incident; else the newest.
+func restoredCurrent(incs *bolt.Bucket, evidenceDir string) []byte {
+	if data, err := os.ReadFile(filepath.Join(evidenceDir, currentFile)); err == nil {
+		if id := bytes.TrimSpace(data); len(id) > 0 && incs.Bucket(id) != nil {
+			return id
+		}
+	}
+	var newest []byte
+	var opened time.Time
+	c := incs.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if v != nil {
+			continue
+		}
+		var inc Incident
+		if json.Unmarshal(incs.Bucket(k).Get(keyRecord), &inc) == nil && inc.IsOpen() && !inc.Opened.Before(opened) {
+			newest, opened = bytes.Clone(k), inc.Opened
+		}
+	}
+	if newest == nil {
+		if last, _ := c.Last(); last != nil {
+			newest = bytes.Clone(last)
+		}
+	}
+	return newest
+}
 
 // putEvent numbers ev, stores it on the incident b's timeline, and has it
 // appended to the timeline copy if the transaction commits.
@@ -76,13 +141,18 @@ func restoreTimeline(b *bolt.Bucket, dir string, created bool, rep *SalvageRepor
 		if json.Unmarshal([]byte(line), &ev) != nil || ev.Seq == 0 {
 			continue // a line cut short by a crash
 		}
-		if created && (ev.Kind == EventOpen || ev.Kind == EventClose) {
+		if created && (ev.Kind == EventOpen || ev.Kind == EventClose || ev.Kind == EventReopen) {
 			var inc Incident
 			json.Unmarshal(b.Get(keyRecord), &inc)
-			if ev.Kind == EventOpen {
+			// The lines are in the order of the events: the last of
+			// close and reopen says whether it is open.
+			switch ev.Kind {
+			case EventOpen:
 				inc.Title, inc.Opened = strings.TrimPrefix(ev.Text, "opened: "), ev.Time
-			} else {
-				inc.Closed = ev.Time // a closed incident stays closed
+			case EventClose:
+				inc.Closed = ev.Time
+			default:
+				inc.Closed = time.Time{}
 			}
 			rec, _ := json.Marshal(inc)
 			b.Put(keyRecord, rec)
