@@ -135,14 +135,13 @@ type PromptWatcher struct {
 	line   []rune
 	escape int // as LineWatcher's
 	cr     bool
-	at     float64 // where in the session the line began
 }
 
 var promptLine = regexp.MustCompile(`^.{0,80}?[$#>%]\s+(\S.*)$`)
 
-// Feed takes output that begins at, and calls submit with each command
-// line ended by a line feed and where in the session its line began.
-func (w *PromptWatcher) Feed(p []byte, at float64, submit func(command string, at float64)) {
+// Feed takes output and calls submit with each command line a line feed in
+// p ends: the line was entered as p arrived, whenever its prompt was drawn.
+func (w *PromptWatcher) Feed(p []byte, submit func(command string)) {
 	for _, r := range string(p) {
 		switch w.escape {
 		case 1:
@@ -180,7 +179,7 @@ func (w *PromptWatcher) Feed(p []byte, at float64, submit func(command string, a
 			w.cr = true
 		case r == '\n':
 			if m := promptLine.FindStringSubmatch(strings.TrimRight(string(w.line), " ")); m != nil {
-				submit(m[1], w.at)
+				submit(m[1])
 			}
 			w.line, w.cr = w.line[:0], false
 		case r == 0x08:
@@ -191,7 +190,7 @@ func (w *PromptWatcher) Feed(p []byte, at float64, submit func(command string, a
 			if w.cr || len(w.line) == 0 {
 				// A line drawn again from its start (readline's history,
 				// a redisplay), or a new one.
-				w.line, w.cr, w.at = w.line[:0], false, at
+				w.line, w.cr = w.line[:0], false
 			}
 			if len(w.line) < maxWatchedLine {
 				w.line = append(w.line, r)

@@ -54,24 +54,26 @@ func TestLineWatcherSeesWhatWasSubmitted(t *testing.T) {
 // TestPromptWatcherFindsCommandsInEchoedOutput: calm split sees only a
 // pane's output; the commands a person submits are the lines after a prompt,
 // as bash, psql and the Mongo shell echo them, with colours, backspaces and
-// readline's redraws applied, and at the place where their line began.
+// readline's redraws applied, each when the output ending its line came.
 func TestPromptWatcherFindsCommandsInEchoedOutput(t *testing.T) {
 	var w PromptWatcher
 	var got []string
-	var ats []float64
-	submit := func(c string, at float64) { got, ats = append(got, c), append(ats, at) }
-	w.Feed([]byte("\x1b]0;ada@db1\x07\x1b[32mada@db1\x1b[0m:~$ "), 1, submit)
-	w.Feed([]byte("rm -rf /var/lib/x"), 2, submit)
-	w.Feed([]byte("\b \by\r\n"), 3, submit) // typed, one erased as bash echoes it, one more, Enter
-	w.Feed([]byte("removed '/var/lib/y'\r\nrs0:PRIMARY> db.users.deleteMany({})\r\n{ deletedCount: 3 }\r\n"), 4, submit)
+	var ats []int
+	feed := func(p string, at int) {
+		w.Feed([]byte(p), func(c string) { got, ats = append(got, c), append(ats, at) })
+	}
+	feed("\x1b]0;ada@db1\x07\x1b[32mada@db1\x1b[0m:~$ ", 1)
+	feed("rm -rf /var/lib/x", 2)
+	feed("\b \by\r\n", 3) // typed, one erased as bash echoes it, one more, Enter
+	feed("removed '/var/lib/y'\r\nrs0:PRIMARY> db.users.deleteMany({})\r\n{ deletedCount: 3 }\r\n", 4)
 	// Up arrow: readline draws the line again from its start.
-	w.Feed([]byte("postgres=# SELECT 1\r\x1b[Kpostgres=# DROP TABLE users;\r\n"), 5, submit)
+	feed("postgres=# SELECT 1\r\x1b[Kpostgres=# DROP TABLE users;\r\n", 5)
 	want := []string{"rm -rf /var/lib/y", "db.users.deleteMany({})", "DROP TABLE users;"}
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Fatalf("commands %q, want %q", got, want)
 	}
-	if ats[0] != 1 || ats[1] != 4 || ats[2] != 5 {
-		t.Fatalf("the commands' lines began at %v, want 1, 4, 5", ats)
+	if ats[0] != 3 || ats[1] != 4 || ats[2] != 5 {
+		t.Fatalf("the commands were entered with output %v, want 3, 4, 5 (the Enter's, not the prompt's)", ats)
 	}
 	for _, c := range got {
 		if _, ok := Check(DefaultMarks, c); !ok {

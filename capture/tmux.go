@@ -27,7 +27,28 @@ func CurrentPane() string {
 	return os.Getenv("TMUX_PANE")
 }
 
-func tmux(args ...string) *exec.Cmd { return exec.Command("tmux", args...) }
+// tmuxServer is the socket of the tmux server to ask, when this process
+// cannot find it from $TMUX: a command run by tmux pipe-pane has the
+// server's environment, not the pane's.
+var tmuxServer string
+
+// UseTmuxServer makes every tmux command this process runs ask the server
+// listening on socket; "" leaves tmux to find it.
+func UseTmuxServer(socket string) { tmuxServer = socket }
+
+// TmuxServer is the socket of the server of the pane this process runs
+// in, from $TMUX; "" outside tmux.
+func TmuxServer() string {
+	socket, _, _ := strings.Cut(os.Getenv("TMUX"), ",")
+	return socket
+}
+
+func tmux(args ...string) *exec.Cmd {
+	if tmuxServer != "" {
+		args = append([]string{"-S", tmuxServer}, args...)
+	}
+	return exec.Command("tmux", args...)
+}
 
 // Snap saves a pane's whole scrollback, history and screen, wrapped lines
 // joined and colours kept, as a capture. A pane tmux cannot read creates no
@@ -127,14 +148,22 @@ func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 // RecordPipe records what arrives on r (a pane's output, from tmux
 // pipe-pane) as a session, with a journal, until r ends. Command lines the
 // output shows after a prompt are checked against marks, as calm shell
-// checks what is typed.
-func RecordPipe(s storage.Store, incident, journalDir, title string, cols, rows int, marks []Mark, r io.Reader) (storage.Capture, error) {
-	return RecordPipeContext(context.Background(), s, incident, journalDir, title, cols, rows, marks, r)
+// checks what is typed. size is the pane's size: asked at the start, and
+// again when output comes a second or more after it was last asked, so
+// that a resize is recorded before the output drawn for it.
+func RecordPipe(s storage.Store, incident, journalDir, title string, size func() (cols, rows int), marks []Mark, r io.Reader) (storage.Capture, error) {
+	return RecordPipeContext(context.Background(), s, incident, journalDir, title, size, marks, r)
 }
 
+// sizeCheckEvery bounds how often a recorded pane's size is asked: each
+// ask runs tmux.
+const sizeCheckEvery = time.Second
+
 // RecordPipeContext is RecordPipe until r ends or ctx does.
-func RecordPipeContext(ctx context.Context, s storage.Store, incident, journalDir, title string, cols, rows int, marks []Mark, r io.Reader) (storage.Capture, error) {
+func RecordPipeContext(ctx context.Context, s storage.Store, incident, journalDir, title string, size func() (cols, rows int), marks []Mark, r io.Reader) (storage.Capture, error) {
+	cols, rows := size()
 	start := time.Now()
+	sizeAsked := start
 	journalPath := filepath.Join(journalDir, fmt.Sprintf("%s-%d.cast", start.UTC().Format("20060102T150405Z"), os.Getpid()))
 	j, err := CreateJournal(journalPath, Header{Width: cols, Height: rows, Title: title,
 		Env: map[string]string{"TERM": os.Getenv("TERM")}}, start)
@@ -174,10 +203,20 @@ reading:
 				break reading
 			}
 			now := time.Now()
-			commands.Feed(p, j.At(), func(command string, at float64) {
+			if now.Sub(sizeAsked) >= sizeCheckEvery {
+				if c, r := size(); c != cols || r != rows {
+					cols, rows = c, r
+					j.Resize(cols, rows, now)
+				}
+				sizeAsked = time.Now()
+			}
+			// A command's marker is when its line was entered: the output
+			// that ends the echoed line, the Enter. The store's marker
+			// takes the journal's stamp of it, so that both agree.
+			commands.Feed(p, func(command string) {
 				if name, ok := Check(marks, command); ok {
 					j.Marker(name, now)
-					st.mark(name+": "+command, at)
+					st.mark(name+": "+command, j.At())
 				}
 			})
 			j.Output(p, now)
@@ -192,7 +231,7 @@ reading:
 	return st.finish(j.Size(), journalCut(j))
 }
 
-// PaneSize is a pane's width and height.
+// PaneSize is a pane's width and height; 80x24 when tmux cannot say.
 func PaneSize(pane string) (int, int) {
 	cols, rows := 80, 24
 	if out, err := tmux("display-message", "-p", "-t", pane, "#{pane_width} #{pane_height}").Output(); err == nil {

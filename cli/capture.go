@@ -146,7 +146,14 @@ func cmdSplit(e *env, args []string) error {
 		pane, c.Incident, c.ID, humanBytes(c.Size), c.CopiesSummary())
 	warnHistory(e, c)
 	started := time.Now()
-	if err := capture.StartPipe(pane, e.selfCommand("pipe", "--incident", inc.ID, "--pane", pane)); err != nil {
+	pipe := []string{"pipe", "--incident", inc.ID, "--pane", pane}
+	if server := capture.TmuxServer(); server != "" {
+		// The recorder asks tmux for the pane's size, and tmux runs it
+		// with the server's environment, which may not lead back to it
+		// (a server started with -L).
+		pipe = append(pipe, "--tmux-server", server)
+	}
+	if err := capture.StartPipe(pane, e.selfCommand(pipe...)); err != nil {
 		return err
 	}
 	// The pane opened shows the session just started, not whatever is
@@ -193,6 +200,7 @@ func cmdPipe(e *env, args []string) error {
 	fs := e.flags("pipe", "--pane PANE [--incident ID]")
 	pane := fs.String("pane", "", "the pane being recorded")
 	incident := fs.String("incident", "", "the incident")
+	server := fs.String("tmux-server", "", "the socket of the pane's tmux server")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -200,13 +208,16 @@ func cmdPipe(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	cols, rows := capture.PaneSize(*pane)
+	if *server != "" {
+		capture.UseTmuxServer(*server)
+	}
+	size := func() (int, int) { return capture.PaneSize(*pane) }
 	// Asked to stop (tmux gone, a shutdown), it closes the journal and
 	// seals the session with everything the pane sent.
 	ctx, stop := interruptible(e, nil)
 	defer stop()
 	_, err = capture.RecordPipeContext(ctx, e.store, *incident, filepath.Join(filepath.Dir(e.cfg.Store), "journal"),
-		livePaneTitle(*pane), cols, rows, marks, e.stdin)
+		livePaneTitle(*pane), size, marks, e.stdin)
 	return err
 }
 

@@ -1,10 +1,14 @@
 package cli
 
 import (
+	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"calm/storage"
 )
 
 // paneText is what a pane of the test's window shows now.
@@ -111,6 +115,122 @@ func TestSplitInANarrowWindowOpensBelow(t *testing.T) {
 	lines := tm.waitForPanes(2)
 	if len(lines) != 2 || !strings.HasPrefix(lines[1], "0 ") || strings.HasPrefix(lines[1], "0 0 ") || !strings.HasSuffix(lines[1], " 100") {
 		t.Fatalf("want calm's pane below the shell, full width: %q", lines)
+	}
+	tm.typeText(w.envPrefix() + calmBin + " split --stop")
+	tm.press("Enter")
+	tm.waitFor("session is being sealed", 5*time.Second)
+}
+
+// TestSplitMarksEachCommandWhenEnteredAndFollowsThePaneSize: in a pane of a
+// tmux server started with -L (its recorder, run by tmux, cannot find the
+// server from its environment), each destructive command's marker is when
+// its line was entered, not when its prompt was drawn, alike in the store
+// and the cast; the session begins at the pane's size and records the pane
+// shrinking when calm's pane opens beside it.
+func TestSplitMarksEachCommandWhenEnteredAndFollowsThePaneSize(t *testing.T) {
+	w := newWorld(t)
+	tm := newTmux(t)
+	tm.start("PS1='db1$ ' bash --norc --noprofile")
+	paneSize := func() string {
+		return strings.Replace(strings.TrimSpace(tm.run("display-message", "-p", "-t", "t:0.0", "#{pane_width} #{pane_height}")), " ", "x", 1)
+	}
+	before := paneSize()
+	tm.typeText(w.envPrefix() + calmBin + " split")
+	splitTyped := time.Now()
+	tm.press("Enter")
+	tm.waitForPrompt("calm: recording pane", "db1$")
+	// The session began between the Enter and the split's word that it had.
+	recording := time.Now()
+	tm.waitForPanes(2)
+
+	gone := filepath.Join(t.TempDir(), "gone")
+	commands := []struct{ line, mark string }{
+		{"rm -rf " + gone, "rm -rf"},
+		{`echo "DROP TABLE orders;"`, "DROP"},
+		{`echo 'db.orders.deleteMany({})'`, "Mongo write"},
+	}
+	// Pauses unlike each other, so that a marker one command late is not
+	// as far from the one before as its own command is.
+	pauses := []time.Duration{3 * time.Second, 1500 * time.Millisecond, 3 * time.Second}
+	var entered []time.Time
+	for i, c := range commands {
+		time.Sleep(pauses[i])
+		tm.typeText(c.line)
+		entered = append(entered, time.Now())
+		tm.press("Enter")
+		tm.waitForPrompt(c.line, "db1$")
+	}
+
+	inc := strings.Fields(w.ok(nil, "status"))[1]
+	var markers []storage.Event
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		var export struct{ Events []storage.Event }
+		if err := json.Unmarshal([]byte(w.ok(nil, "export", inc, "--format", "json")), &export); err != nil {
+			t.Fatal(err)
+		}
+		markers = markers[:0]
+		for _, ev := range export.Events {
+			if ev.Kind == storage.EventMarker {
+				markers = append(markers, ev)
+			}
+		}
+		if len(markers) >= len(commands) || time.Now().After(deadline) {
+			break
+		}
+	}
+	if len(markers) != len(commands) {
+		t.Fatalf("want a marker for each of the %d commands: %+v", len(commands), markers)
+	}
+	for i, m := range markers {
+		if want := commands[i].mark + ": " + commands[i].line; m.Text != want || m.Item != "s1" {
+			t.Fatalf("marker %d is %q on %s, want %q on s1", i, m.Text, m.Item, want)
+		}
+		// Where the session began is known to within the split's run.
+		earliest := entered[i].Sub(recording).Seconds() - 1
+		latest := entered[i].Sub(splitTyped).Seconds() + 1
+		if m.At < earliest || m.At > latest {
+			t.Errorf("marker %q at %.3fs, want when its command was entered: between %.3fs and %.3fs", m.Text, m.At, earliest, latest)
+		}
+		if i > 0 {
+			gap, sent := m.At-markers[i-1].At, entered[i].Sub(entered[i-1]).Seconds()
+			if gap < sent-1 || gap > sent+1 {
+				t.Errorf("markers %d and %d are %.3fs apart; their commands were entered %.3fs apart", i-1, i, gap, sent)
+			}
+		}
+	}
+
+	cast := strings.Split(strings.TrimSpace(w.ok(nil, "export", inc, "--format", "cast", "--item", "s1")), "\n")
+	var header struct{ Width, Height int }
+	if err := json.Unmarshal([]byte(cast[0]), &header); err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprintf("%dx%d", header.Width, header.Height); got != before {
+		t.Errorf("the session began at %s, the pane was %s", got, before)
+	}
+	var castMarks []float64
+	lastSize := ""
+	for _, line := range cast[1:] {
+		var ev []any
+		if err := json.Unmarshal([]byte(line), &ev); err != nil || len(ev) != 3 {
+			t.Fatalf("cast event %q: %v", line, err)
+		}
+		switch ev[1] {
+		case "m":
+			castMarks = append(castMarks, ev[0].(float64))
+		case "r":
+			lastSize = ev[2].(string)
+		}
+	}
+	if len(castMarks) != len(markers) {
+		t.Fatalf("the cast has %d markers, the store %d", len(castMarks), len(markers))
+	}
+	for i := range castMarks {
+		if castMarks[i] != markers[i].At {
+			t.Errorf("marker %d is at %v in the cast, %v in the store", i, castMarks[i], markers[i].At)
+		}
+	}
+	if now := paneSize(); now == before || lastSize != now {
+		t.Errorf("the pane went from %s to %s; the session's last resize is %q", before, now, lastSize)
 	}
 	tm.typeText(w.envPrefix() + calmBin + " split --stop")
 	tm.press("Enter")

@@ -93,6 +93,7 @@ type UI struct {
 	anywayAsked string
 	pending     *jump          // where to go once the open item has loaded
 	pendingAt   *storage.Event // a marker to show once its session has loaded
+	markerShown jump           // the marker m last went to: its line, and its session
 	message     string
 	lists       []checklist.Checklist
 	listErrs    []error

@@ -196,6 +196,25 @@ func (u *UI) jumpToTime(s string) {
 	u.focusViewer()
 }
 
+// markerLine is the line of the command a marker names. A line's time is
+// when it began (its prompt), and a marker's is when its command was
+// entered (calm split) or the output just before that (calm shell): the
+// command is on the first line begun at or after the marker, or on the one
+// before it, typed after its prompt.
+func markerLine(d *Doc, ev storage.Event) int {
+	at := d.LineAt(d.Start.Add(time.Duration(ev.At * float64(time.Second))))
+	if _, command, ok := strings.Cut(ev.Text, ": "); ok {
+		// A long command wraps: its start is on its prompt's line.
+		start := command[:min(len(command), 24)]
+		for _, i := range []int{at, at - 1} {
+			if i >= 0 && i < d.Len() && strings.Contains(d.Plain(i), start) {
+				return i
+			}
+		}
+	}
+	return at
+}
+
 // nextMarker moves to the next (or previous) destructive-command marker in
 // the open session.
 func (u *UI) nextMarker(forward bool) {
@@ -205,7 +224,7 @@ func (u *UI) nextMarker(forward bool) {
 	var labels []string
 	for _, ev := range u.events {
 		if ev.Kind == storage.EventMarker && d.Item != "" && strings.HasSuffix(d.Item, "/"+ev.Item) {
-			lines = append(lines, d.LineAt(d.Start.Add(time.Duration(ev.At*float64(time.Second)))))
+			lines = append(lines, markerLine(d, ev))
 			labels = append(labels, ev.Text)
 		}
 	}
@@ -215,9 +234,15 @@ func (u *UI) nextMarker(forward bool) {
 		return
 	}
 	cur := u.viewer.Cursor()
+	// A marker on the cursor's line (the first line, as a session opens)
+	// is next until m has been there.
+	from := cur
+	if forward && u.markerShown != (jump{cur, d.Item}) {
+		from = cur - 1
+	}
 	pick := -1
 	for i, l := range lines {
-		if forward && l > cur && (pick < 0 || l < lines[pick]) || !forward && l < cur && (pick < 0 || l > lines[pick]) {
+		if forward && l > from && (pick < 0 || l < lines[pick]) || !forward && l < cur && (pick < 0 || l > lines[pick]) {
 			pick = i
 		}
 	}
@@ -225,6 +250,7 @@ func (u *UI) nextMarker(forward bool) {
 		u.setStatus("no more markers that way")
 		return
 	}
+	u.markerShown = jump{lines[pick], d.Item}
 	u.viewer.MoveTo(lines[pick])
 	u.setStatus("[red]marker[-] " + sanitizeTitle(labels[pick]))
 }

@@ -281,3 +281,37 @@ func TestQuitSaysWhenADraftCannotBeKept(t *testing.T) {
 	h.waitGone("Quit calm?")
 	h.waitFor("note: restored from c1")
 }
+
+// TestMarkerJumpsToTheCommandTypedAfterItsPrompt: calm split marks a
+// command when it is entered, seconds after its prompt began its line; m
+// goes to that line, in order, one command after another.
+func TestMarkerJumpsToTheCommandTypedAfterItsPrompt(t *testing.T) {
+	db := openStore(t)
+	began := time.Date(2026, 11, 26, 14, 0, 0, 0, time.UTC)
+	events := [][3]any{{0.0, "o", "db1$ "}}
+	var marks []float64
+	for i, command := range []string{"rm -rf /tmp/x", `echo "DROP TABLE orders;"`, "echo 'db.orders.deleteMany({})'"} {
+		typed, entered := float64(10*i+2), float64(10*i+8)
+		events = append(events, [3]any{typed, "o", command}, [3]any{entered, "o", "\r\nsome output\r\ndb1$ "})
+		marks = append(marks, entered)
+	}
+	c := saveSession(t, db, began, events)
+	for i, text := range []string{"rm -rf: rm -rf /tmp/x", `DROP: echo "DROP TABLE orders;"`, "Mongo write: echo 'db.orders.deleteMany({})'"} {
+		if _, err := db.AddMarker("", c.ID, text, marks[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h := start(t, db, 160, 40, Options{})
+	h.waitFor("bash")
+	h.press("1", tcell.KeyEnter)
+	h.waitFor("db1$ rm -rf /tmp/x")
+	for i, want := range []string{"db1$ rm -rf /tmp/x", `db1$ echo "DROP TABLE orders;"`, "db1$ echo 'db.orders.deleteMany({})'"} {
+		h.press("m")
+		h.waitFor("marker " + []string{"rm -rf", "DROP", "Mongo write"}[i])
+		line := make(chan string, 1)
+		h.in(func() { d := h.ui.viewer.Doc(); line <- d.Plain(h.ui.viewer.Cursor()) })
+		if got := <-line; got != want {
+			t.Fatalf("m %d went to %q, want %q", i+1, got, want)
+		}
+	}
+}
