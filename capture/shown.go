@@ -27,10 +27,9 @@ type shownRing struct {
 }
 
 // shownCapacity bounds how far the terminal may run ahead of the journal's
-// file: twice the journal's inbox (the events waiting and those being
-// written) and room to spare. The read loop waits rather than overwrite
-// output the journal does not hold yet.
-const shownCapacity = 2*journalInbox + 4<<20
+// file: as far as the journal's own inbox lets it. Beyond, the read loop
+// waits rather than overwrite output the journal does not hold yet.
+const shownCapacity = journalInbox
 
 // openShown makes the shown file of the journal at path, which holds held
 // bytes of output at size bytes. Its space is allocated first: a page of a
