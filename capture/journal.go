@@ -70,8 +70,8 @@ type Journal struct {
 	// nil where the recorder has no terminal or no room for it.
 	shown      *shownRing
 	shownErr   error
-	rawEncoded int64 // bytes of output in the events encoded; under mu
-	rawTaken   int64 // ... in the events the writer took; the writer's
+	rawEncoded int64        // bytes of output in the events encoded; under mu
+	rawTaken   int64        // ... in the events the writer took; the writer's
 	rawWritten atomic.Int64 // ... in the events written (set under mu, for Shown's wait)
 }
 
