@@ -293,12 +293,18 @@ func HTML(s storage.Store, r Record, w io.Writer, red *Redactor, now time.Time, 
 			done := "not done"
 			if s.Done {
 				done = utc(s.At)
+				if s.Waited != "" {
+					done += ", ticked anyway (was " + str(s.Waited) + ")"
+				}
 			}
 			var hist []string
 			for _, ev := range s.History {
 				action := checklist.Ticked
-				if strings.HasPrefix(ev.Text, checklist.Unticked) {
-					action = checklist.Unticked
+				for _, a := range []string{checklist.TickedAnyway, checklist.Unticked} {
+					if strings.HasPrefix(ev.Text, a) {
+						action = a
+						break
+					}
 				}
 				hist = append(hist, action+" "+ev.Time.UTC().Format("15:04:05"))
 			}

@@ -367,3 +367,21 @@ func TestBundleCarriesTheSameHTMLReport(t *testing.T) {
 		t.Fatalf("the bundle's report.html (%d bytes) differs from the export's (%d bytes)", len(inBundle), len(alone))
 	}
 }
+
+// TestHTMLChecklistSaysWhatWasTickedAnyway: a step ticked while it still
+// waited is not shown as done like the others, in its row or its history.
+func TestHTMLChecklistSaysWhatWasTickedAnyway(t *testing.T) {
+	db, r := htmlIncident(t)
+	c, _ := checklist.Find(checklist.Builtin(), "overwrite")
+	s := c.Steps[3]
+	db.AddEvent(r.Incident.ID, storage.EventStep, s.ID, checklist.AnywayText(s.Title, "ada@db1", "waiting for a capture or a diff"))
+	r, err := Load(db, r.Incident.ID, checklist.Builtin())
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := exportHTML(t, db, r, HTMLOptions{})
+	text := withoutCode(page)
+	if !strings.Contains(text, "ticked anyway (was waiting for a capture or a diff)") || !strings.Contains(text, "ticked anyway "+r.Checklist.Steps[3].At.UTC().Format("15:04:05")) {
+		t.Fatalf("the page does not say step 4 was ticked anyway")
+	}
+}
