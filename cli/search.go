@@ -49,6 +49,15 @@ func grep(e *env, q storage.SearchQuery, o grepOptions) error {
 		}
 		g.re = re
 		q.Pattern, q.Literal = "", true
+	} else {
+		// The store stops each capture where grep would: it need not read,
+		// check and send the rest.
+		switch {
+		case o.files:
+			q.PerCapture = 1
+		case o.max > 0:
+			q.PerCapture = o.max
+		}
 	}
 	// A spinner while the agent reads the store; when the lines go to the
 	// same terminal, it goes at the first of them.

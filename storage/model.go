@@ -246,6 +246,9 @@ type SearchQuery struct {
 	IgnoreCase bool   `json:"ignore_case"`
 	Incident   string `json:"incident,omitempty"` // empty: every incident
 	Limit      int    `json:"limit,omitempty"`
+	// PerCapture stops each capture's search after this many lines (grep's
+	// -m, which counts per file); 0: no limit.
+	PerCapture int `json:"per_capture,omitempty"`
 	// Notice hears which verified copy was searched when the store's own
 	// copy of a capture is damaged (nil: the store's Options.Notice).
 	Notice func(string) `json:"-"`

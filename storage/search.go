@@ -21,6 +21,9 @@ import (
 // errStop ends a search early without being an error.
 var errStop = errors.New("stop")
 
+// errCaptureDone ends one capture's search (SearchQuery.PerCapture), not the whole.
+var errCaptureDone = errors.New("enough lines from this capture")
+
 // maxLine caps how much of one line is kept for matching; a longer line is
 // matched on its first maxLine bytes.
 const maxLine = 16 << 20
@@ -129,13 +132,18 @@ func (db *DB) Search(q SearchQuery, each func(Match) error) error {
 			return err
 		}
 		for _, c := range caps {
+			inCapture := 0
 			hit := func(line int64, text []byte) error {
 				found++
+				inCapture++
 				if err := each(Match{Incident: inc, Item: c.ID, Line: line, Text: string(text)}); err != nil {
 					return err
 				}
 				if q.Limit > 0 && found >= q.Limit {
 					return errStop
+				}
+				if q.PerCapture > 0 && inCapture >= q.PerCapture {
+					return errCaptureDone
 				}
 				return nil
 			}
@@ -143,9 +151,15 @@ func (db *DB) Search(q SearchQuery, each func(Match) error) error {
 			if q.Limit > 0 {
 				room = q.Limit - found
 			}
+			if q.PerCapture > 0 && (room == 0 || q.PerCapture < room) {
+				room = q.PerCapture
+			}
 			err := db.searchCapture(inc, c, p, room, hit, notice, &clean)
 			if errors.Is(err, errStop) {
 				return nil
+			}
+			if errors.Is(err, errCaptureDone) {
+				continue
 			}
 			if err != nil {
 				return err

@@ -428,3 +428,36 @@ func TestTextKnownWithoutSanitisingIsTheSanitisedText(t *testing.T) {
 		t.Fatalf("only %d of %d lines known without sanitising: the test lost its point", known, len(lines))
 	}
 }
+
+// TestSearchPerCaptureStopsEachCaptureAsGrepMDoes: PerCapture gives the
+// first lines of each capture, as grep -m does per file, and Limit still
+// bounds the whole.
+func TestSearchPerCaptureStopsEachCaptureAsGrepMDoes(t *testing.T) {
+	db := openTestDB(t)
+	var text strings.Builder
+	for i := 1; i <= 5000; i++ {
+		fmt.Fprintf(&text, "line %d %s\n", i, map[bool]string{true: "hit", false: "miss"}[i%3 == 0])
+	}
+	for _, title := range []string{"one", "two", "three"} {
+		save(t, db, title, []byte(text.String()))
+	}
+	var got []string
+	err := db.Search(SearchQuery{Pattern: "hit", Literal: true, PerCapture: 2}, func(m Match) error {
+		got = append(got, fmt.Sprintf("%s:%d", m.Item, m.Line))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "c1:3 c1:6 c2:3 c2:6 c3:3 c3:6"; strings.Join(got, " ") != want {
+		t.Fatalf("per capture 2: %v, want %s", got, want)
+	}
+	got = nil
+	db.Search(SearchQuery{Pattern: "hit", Literal: true, PerCapture: 2, Limit: 3}, func(m Match) error {
+		got = append(got, fmt.Sprintf("%s:%d", m.Item, m.Line))
+		return nil
+	})
+	if want := "c1:3 c1:6 c2:3"; strings.Join(got, " ") != want {
+		t.Fatalf("per capture 2, limit 3: %v, want %s", got, want)
+	}
+}
