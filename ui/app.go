@@ -142,7 +142,9 @@ func New(o Options) (*UI, error) {
 		inc, err = o.Store.Incident(o.Incident)
 	} else if o.ReadOnly {
 		inc, err = o.Store.Incident("")
-	} else {
+	} else if inc, err = o.Store.Incident(""); err != nil || inc.IsOpen() {
+		// A closed current incident is shown as it is, not replaced by a
+		// new one just by looking; only with none at all is one made.
 		inc, err = o.Store.CurrentIncident()
 	}
 	if err != nil {
@@ -151,6 +153,9 @@ func New(o Options) (*UI, error) {
 	u.incident = inc
 	draftsErr := u.loadDrafts()
 	u.build()
+	if !inc.IsOpen() && !o.ReadOnly {
+		u.setStatus("[yellow]incident " + tview.Escape(inc.ID) + " is closed: what you save goes into it; 'calm incident reopen' or 'calm incident new' to go on[-]")
+	}
 	if draftsErr != nil {
 		u.setStatus("[red]" + tview.Escape(draftsErr.Error()) + "[-]")
 	}

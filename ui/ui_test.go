@@ -216,3 +216,23 @@ func (h *harness) cellAt(screen, text string) tcell.Style {
 	h.t.Fatalf("%q is not on the screen", text)
 	return tcell.StyleDefault
 }
+
+// TestClosedCurrentIncidentOpensAsItIs: opening calm on a closed current
+// incident shows it and says it is closed, instead of making a new one.
+func TestClosedCurrentIncidentOpensAsItIs(t *testing.T) {
+	db := openStore(t)
+	inc, err := db.NewIncident("users overwritten")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.CloseIncident(""); err != nil {
+		t.Fatal(err)
+	}
+	h := start(t, db, 160, 40, Options{})
+	h.waitFor("is closed")
+	h.waitFor("users overwritten")
+	all, _ := db.Incidents()
+	if len(all) != 1 || all[0].ID != inc.ID {
+		t.Fatalf("opening the TUI made incidents: %v", all)
+	}
+}
