@@ -102,6 +102,7 @@ type UI struct {
 	// The prompt's state: what it was asked for, where the keys go back,
 	// and the drafts kept by Esc, by prompt label.
 	promptLabel string
+	promptKey   string // the prompt's draft: its incident and label
 	promptFunc  func(string)
 	promptBack  tview.Primitive
 	drafts      map[string]string
@@ -234,7 +235,7 @@ func (u *UI) build() {
 	u.prompt = tview.NewInputField().SetFieldBackgroundColor(tcell.ColorDefault)
 	u.prompt.SetChangedFunc(func(text string) {
 		if u.promptOpen() {
-			u.setDraft(u.promptLabel, text) // kept as it is typed
+			u.setDraft(u.promptKey, text) // kept as it is typed
 		}
 	})
 

@@ -112,13 +112,17 @@ func (u *UI) promptOpen() bool {
 // it could not be; "" when there is none.
 func (u *UI) draftsKept() string {
 	if u.promptOpen() {
-		u.setDraft(u.promptLabel, u.prompt.GetText())
+		u.setDraft(u.promptKey, u.prompt.GetText())
 	}
 	if len(u.drafts) == 0 {
 		return ""
 	}
 	var names []string
-	for label := range u.drafts {
+	for key := range u.drafts {
+		_, label, found := strings.Cut(key, "\t")
+		if !found {
+			label = key
+		}
 		name, _, _ := strings.Cut(strings.TrimSuffix(label, ": "), " (")
 		names = append(names, name)
 	}

@@ -34,11 +34,16 @@ func (u *UI) nextPane(dir int) {
 // as a draft, which comes back when the same prompt opens again: typed
 // text is never lost.
 func (u *UI) ask(label, initial string, done func(string)) {
-	if draft, ok := u.drafts[label]; ok {
+	// A draft belongs to its incident: a note typed for one never comes
+	// back in another's prompt.
+	u.mu.Lock()
+	key := u.incident.ID + "\t" + label
+	u.mu.Unlock()
+	if draft, ok := u.drafts[key]; ok {
 		initial = draft
 	}
 	u.promptBack = u.app.GetFocus()
-	u.promptLabel, u.promptFunc = label, done
+	u.promptLabel, u.promptKey, u.promptFunc = label, key, done
 	u.prompt.SetLabel(label).SetText(initial)
 	u.swapBottom(u.prompt)
 	u.app.SetFocus(u.prompt)
@@ -48,9 +53,9 @@ func (u *UI) ask(label, initial string, done func(string)) {
 func (u *UI) promptDone(run bool) {
 	text, done := u.prompt.GetText(), u.promptFunc
 	if run {
-		u.setDraft(u.promptLabel, "")
+		u.setDraft(u.promptKey, "")
 	} else {
-		u.setDraft(u.promptLabel, text)
+		u.setDraft(u.promptKey, text)
 	}
 	u.swapBottom(u.status)
 	u.app.SetFocus(u.promptBack)

@@ -315,3 +315,32 @@ func TestMarkerJumpsToTheCommandTypedAfterItsPrompt(t *testing.T) {
 		}
 	}
 }
+
+// TestNoteDraftBelongsToItsIncident: a note typed for one incident and not
+// sent does not come back in another incident's note prompt.
+func TestNoteDraftBelongsToItsIncident(t *testing.T) {
+	db := openStore(t)
+	a, _ := db.NewIncident("users overwritten")
+	b, _ := db.NewIncident("disk full on db2")
+	drafts := filepath.Join(t.TempDir(), "drafts.json")
+	h := start(t, db, 160, 40, Options{DraftsFile: drafts, Incident: a.ID})
+	h.waitFor("STEP 1")
+	h.press("3", "n", "restored from c1")
+	h.waitFor("note: restored from c1")
+	h.press(tcell.KeyEscape)
+	h.waitGone("note: restored")
+
+	h = start(t, db, 160, 40, Options{DraftsFile: drafts, Incident: b.ID})
+	h.waitFor("STEP 1")
+	h.press("3", "n")
+	h.waitFor("note: ")
+	if strings.Contains(row(h.text(), "note: "), "restored") {
+		t.Fatal("incident A's note draft came back in incident B's prompt")
+	}
+	h.press(tcell.KeyEscape)
+
+	h = start(t, db, 160, 40, Options{DraftsFile: drafts, Incident: a.ID})
+	h.waitFor("STEP 1")
+	h.press("3", "n")
+	h.waitFor("note: restored from c1")
+}

@@ -36,6 +36,19 @@ func TestSkipIdleCutsLongPausesOnly(t *testing.T) {
 	}
 }
 
+// startReplay presses g p until the replay starts: the last line shows
+// before the session has finished loading, and until then p only says
+// "wait until the session has loaded".
+func startReplay(h *harness) {
+	for tries := 0; tries < 100; tries++ {
+		h.press("g", "p")
+		if !strings.Contains(h.text(), "wait until the session has loaded") {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // TestReplaySkipsAnHourIdle: a session with an hour's pause in it replays
 // to its end at 1x; without the cut it would take an hour.
 func TestReplaySkipsAnHourIdle(t *testing.T) {
@@ -50,7 +63,7 @@ func TestReplaySkipsAnHourIdle(t *testing.T) {
 	h.waitFor("review (read-only)")
 	h.press("1", tcell.KeyEnter)
 	h.waitFor("after the pause")
-	h.press("g", "p")
+	startReplay(h)
 	h.waitFor("pauses over 100ms cut to 100ms")
 	h.waitFor("replay reached the end")
 }

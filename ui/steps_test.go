@@ -203,7 +203,7 @@ func TestReviewOpensOnTheTimelineAndReplaysASession(t *testing.T) {
 	if !strings.Contains(screen, "tick U") {
 		t.Fatalf("the marker did not open its session at 1.0 s:\n%s", screen)
 	}
-	h.press("g", "p")
+	startReplay(h)
 	h.waitFor("replaying at 1x")
 	h.waitFor("replay reached the end")
 	screen = h.text()
