@@ -45,7 +45,11 @@ func TestTeeStoresFiftyMegabytesOfRandomBytes(t *testing.T) {
 		t.Fatal("the stored capture's sha256 differs from the input's")
 	}
 	// The evidence folder checks out with plain sha256sum.
-	dirs, _ := filepath.Glob(filepath.Join(w.home, "evidence", "*"))
+	// One folder per incident (evidence/current names the current one).
+	dirs, _ := filepath.Glob(filepath.Join(w.home, "evidence", "*", "SHA256SUMS"))
+	for i := range dirs {
+		dirs[i] = filepath.Dir(dirs[i])
+	}
 	if len(dirs) != 1 {
 		t.Fatalf("evidence folders %v", dirs)
 	}
