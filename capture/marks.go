@@ -65,7 +65,7 @@ func Check(marks []Mark, line string) (string, bool) {
 // nothing once it is submitted.
 type LineWatcher struct {
 	line   []rune
-	escape int // 1: after ESC, 2: in CSI, 3: in SS3
+	escape escapeSkipper
 }
 
 // maxWatchedLine bounds the typed line kept in memory.
@@ -74,29 +74,10 @@ const maxWatchedLine = 64 << 10
 // Feed takes typed bytes and calls submit with every line ended by Enter.
 func (w *LineWatcher) Feed(p []byte, submit func(line string)) {
 	for _, r := range string(p) {
-		switch w.escape {
-		case 1:
-			switch r {
-			case '[':
-				w.escape = 2
-			case 'O':
-				w.escape = 3
-			default:
-				w.escape = 0
-			}
-			continue
-		case 2:
-			if r >= 0x40 && r <= 0x7e {
-				w.escape = 0
-			}
-			continue
-		case 3:
-			w.escape = 0
+		if w.escape.skip(r, false) {
 			continue
 		}
 		switch {
-		case r == 0x1b:
-			w.escape = 1
 		case r == '\r' || r == '\n':
 			if line := strings.TrimSpace(string(w.line)); line != "" {
 				submit(line)
@@ -124,6 +105,51 @@ func (w *LineWatcher) Feed(p []byte, submit func(line string)) {
 // Reset forgets a line partly typed (echo went off: a password).
 func (w *LineWatcher) Reset() { w.line, w.escape = w.line[:0], 0 }
 
+// escapeSkipper passes over escape sequences in a stream of runes, typed or
+// output: CSI and SS3 (cursor keys, colours) and, in output, OSC (a window
+// title); typed, ESC ] is Alt-] and what follows it is typed text.
+type escapeSkipper int // 0: text, 1: after ESC, 2: in CSI, 3: in SS3, 4: in OSC
+
+// skip reports whether r belongs to an escape sequence (ESC included).
+func (e *escapeSkipper) skip(r rune, osc bool) bool {
+	switch *e {
+	case 0:
+		if r == 0x1b {
+			*e = 1
+			return true
+		}
+		return false
+	case 1:
+		switch r {
+		case '[':
+			*e = 2
+		case 'O':
+			*e = 3
+		case ']':
+			if osc {
+				*e = 4
+			} else {
+				*e = 0
+			}
+		default:
+			*e = 0
+		}
+	case 2:
+		if r >= 0x40 && r <= 0x7e {
+			*e = 0
+		}
+	case 3:
+		*e = 0
+	case 4: // ends with BEL or ST (ESC \\, whose ESC starts it over)
+		if r == 0x07 || r == 0x9c {
+			*e = 0
+		} else if r == 0x1b {
+			*e = 1
+		}
+	}
+	return true
+}
+
 // PromptWatcher finds the command lines a person submits in a terminal's
 // output, for calm split, which sees only what tmux passes on: the output,
 // where the shell echoes what is typed. A line is a command when its text
@@ -133,7 +159,7 @@ func (w *LineWatcher) Reset() { w.line, w.escape = w.line[:0], 0 }
 // taken for a command: the price of not seeing the keyboard.
 type PromptWatcher struct {
 	line   []rune
-	escape int // as LineWatcher's
+	escape escapeSkipper
 	cr     bool
 }
 
@@ -143,38 +169,10 @@ var promptLine = regexp.MustCompile(`^.{0,80}?[$#>%]\s+(\S.*)$`)
 // p ends: the line was entered as p arrived, whenever its prompt was drawn.
 func (w *PromptWatcher) Feed(p []byte, submit func(command string)) {
 	for _, r := range string(p) {
-		switch w.escape {
-		case 1:
-			switch r {
-			case '[':
-				w.escape = 2
-			case 'O':
-				w.escape = 3
-			case ']':
-				w.escape = 4
-			default:
-				w.escape = 0
-			}
-			continue
-		case 2:
-			if r >= 0x40 && r <= 0x7e {
-				w.escape = 0
-			}
-			continue
-		case 3:
-			w.escape = 0
-			continue
-		case 4: // an OSC (a window title) ends with BEL or ST
-			if r == 0x07 || r == 0x9c {
-				w.escape = 0
-			} else if r == 0x1b {
-				w.escape = 1
-			}
+		if w.escape.skip(r, true) {
 			continue
 		}
 		switch {
-		case r == 0x1b:
-			w.escape = 1
 		case r == '\r':
 			w.cr = true
 		case r == '\n':
