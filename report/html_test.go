@@ -64,7 +64,7 @@ func htmlIncident(t testing.TB) (*storage.DB, Record) {
 		line(2.1+float64(i)*0.05, s.text+"\r\n")
 	}
 	line(6.0, "$ exit\r\n")
-	s1 := saveTB(t, db, storage.NewCapture{Title: "bash on db1", Source: storage.SourceSession, Recording: &storage.Recording{Command: "bash -c 'PGPASSWORD=hunter2 bash'", User: "ada", Host: "db1", Cols: 80, Rows: 24}}, cast.String())
+	s1 := save(t, db, storage.NewCapture{Title: "bash on db1", Source: storage.SourceSession, Recording: &storage.Recording{Command: "bash -c 'PGPASSWORD=hunter2 bash'", User: "ada", Host: "db1", Cols: 80, Rows: 24}}, cast.String())
 	db.AddMarker(inc.ID, s1.ID, "replaceOne (Mongo)", 1.5)
 
 	cast.Reset()
@@ -75,7 +75,7 @@ func htmlIncident(t testing.TB) (*storage.DB, Record) {
 	line(31.0, "$ db.orders.deleteMany({})\r\n")
 	line(31.5, "{ \"deletedCount\" : 12 }\r\n")
 	line(33.0, "$ \r\n")
-	s2 := saveTB(t, db, storage.NewCapture{Title: "tail of the api log", Source: storage.SourceSession, Recording: &storage.Recording{Command: "tail -f api.log", Cols: 100, Rows: 30}}, cast.String())
+	s2 := save(t, db, storage.NewCapture{Title: "tail of the api log", Source: storage.SourceSession, Recording: &storage.Recording{Command: "tail -f api.log", Cols: 100, Rows: 30}}, cast.String())
 	db.AddMarker(inc.ID, s2.ID, "deleteMany (Mongo)", 31.2)
 
 	var colored strings.Builder
@@ -84,12 +84,12 @@ func htmlIncident(t testing.TB) (*storage.DB, Record) {
 		colored.WriteString(s.text + "\n")
 	}
 	colored.WriteString("progress 10%\rprogress 100%\n\x1b]52;c;ZXZpbA==\x07clipboard untouched\n")
-	saveTB(t, db, storage.NewCapture{Title: "find before", Source: "snap", Session: s1.ID}, colored.String())
+	save(t, db, storage.NewCapture{Title: "find before", Source: "snap", Session: s1.ID}, colored.String())
 	var long strings.Builder
 	for i := 1; i <= 120; i++ {
 		fmt.Fprintf(&long, "line %03d of the scrollback\n", i)
 	}
-	saveTB(t, db, storage.NewCapture{Title: "whole scrollback", Source: "snap"}, long.String())
+	save(t, db, storage.NewCapture{Title: "whole scrollback", Source: "snap"}, long.String())
 	db.AddNote(inc.ID, "replaceOne without $set replaced user 1; password: hunter2")
 	c, _ := checklist.Find(checklist.Builtin(), "overwrite")
 	for i, s := range c.Steps[:3] {
@@ -103,21 +103,6 @@ func htmlIncident(t testing.TB) (*storage.DB, Record) {
 		t.Fatal(err)
 	}
 	return db, r
-}
-
-// saveTB is save for tests and benchmarks.
-func saveTB(t testing.TB, s storage.Store, nc storage.NewCapture, text string) storage.Capture {
-	t.Helper()
-	w, err := storage.NewCaptureWriter(s, "", nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.Write([]byte(text))
-	c, err := w.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
 }
 
 func exportHTML(t testing.TB, db storage.Store, r Record, opt HTMLOptions) (string, int) {
@@ -306,7 +291,7 @@ func TestHTMLOfAnIncidentWithNoSessionNorChecklist(t *testing.T) {
 	}
 	defer db.Close()
 	inc, _ := db.NewIncident("disk full on db2")
-	saveTB(t, db, storage.NewCapture{Title: "df -h", Source: "tee"}, "/dev/sda1 100%\n")
+	save(t, db, storage.NewCapture{Title: "df -h", Source: "tee"}, "/dev/sda1 100%\n")
 	r, err := Load(db, inc.ID, nil)
 	if err != nil {
 		t.Fatal(err)

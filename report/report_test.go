@@ -30,7 +30,8 @@ func (c *clock) now() time.Time {
 	return c.t
 }
 
-func save(t *testing.T, s storage.Store, nc storage.NewCapture, text string) storage.Capture {
+// save stores text as a capture, for tests and benchmarks.
+func save(t testing.TB, s storage.Store, nc storage.NewCapture, text string) storage.Capture {
 	t.Helper()
 	w, err := storage.NewCaptureWriter(s, "", nc)
 	if err != nil {
