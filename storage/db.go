@@ -785,6 +785,27 @@ func kindName(id string) string {
 	return "capture"
 }
 
+// changeCapture reads a capture's record, lets change alter it (and add
+// events to its incident's bucket b) and writes it back, in one
+// transaction; a change that returns false writes nothing.
+func (db *DB) changeCapture(incident, id string, change func(b *bolt.Bucket, c *Capture) (bool, error)) (c Capture, err error) {
+	err = db.update(func(tx *bolt.Tx) error {
+		b, err := incidentBucket(tx, incident)
+		if err != nil {
+			return err
+		}
+		if c, err = readCapture(b, id); err != nil {
+			return err
+		}
+		changed, err := change(b, &c)
+		if err != nil || !changed {
+			return err
+		}
+		return writeCapture(b, c)
+	})
+	return c, err
+}
+
 func writeCapture(b *bolt.Bucket, c Capture) error {
 	name, n, err := itemKey(c.ID)
 	if err != nil {

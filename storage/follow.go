@@ -83,23 +83,15 @@ func (db *DB) SealJournal(incident, session string, size int64, cut string) (Cap
 		if c.Recording.JournalSize != 0 {
 			return c, fmt.Errorf("%s/%s was closed at %d bytes, not %d: %w", c.Incident, c.ID, c.Recording.JournalSize, size, ErrConflict)
 		}
-		err = db.update(func(tx *bolt.Tx) error {
-			b, err := incidentBucket(tx, c.Incident)
-			if err != nil {
-				return err
-			}
-			cur, err := readCapture(b, c.ID)
-			if err != nil {
-				return err
-			}
+		ended, err := db.changeCapture(c.Incident, c.ID, func(_ *bolt.Bucket, cur *Capture) (bool, error) {
 			cur.Recording.JournalSize = size
 			cur.Recording.Cut = cut
-			c = cur
-			return writeCapture(b, cur)
+			return true, nil
 		})
 		if err != nil {
 			return c, fmt.Errorf("record the end of %s/%s: %w", c.Incident, c.ID, err)
 		}
+		c = ended
 	}
 	f := db.follow(c)
 	select {

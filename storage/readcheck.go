@@ -159,15 +159,7 @@ func textDamaged(c Capture, doing string) string {
 // that `calm status` stops counting it verified once a read found it
 // damaged. Best effort: a store that refuses writes keeps its record.
 func (db *DB) recordStoreDamage(c Capture, state, why string) {
-	_ = db.update(func(tx *bolt.Tx) error {
-		b, err := incidentBucket(tx, c.Incident)
-		if err != nil {
-			return err
-		}
-		cur, err := readCapture(b, c.ID)
-		if err != nil {
-			return err
-		}
+	_, _ = db.changeCapture(c.Incident, c.ID, func(b *bolt.Bucket, cur *Capture) (bool, error) {
 		changed := false
 		for i, cp := range cur.Copies {
 			if cp.Kind == CopyStore && cp.State == CopyVerified {
@@ -175,12 +167,9 @@ func (db *DB) recordStoreDamage(c Capture, state, why string) {
 			}
 		}
 		if !changed {
-			return nil
+			return false, nil
 		}
-		if err := writeCapture(b, cur); err != nil {
-			return err
-		}
-		_, err = db.addEvent(b, EventVerify, c.ID, fmt.Sprintf("%s: %s; %d of %d copies verified", c.ID, why, cur.VerifiedCopies(), len(cur.Copies)))
-		return err
+		_, err := db.addEvent(b, EventVerify, c.ID, fmt.Sprintf("%s: %s; %d of %d copies verified", c.ID, why, cur.VerifiedCopies(), len(cur.Copies)))
+		return true, err
 	})
 }

@@ -272,28 +272,20 @@ func (db *DB) upload(r *Remote, key string, c Capture) Copy {
 
 // setCopy records one copy's new state in its capture's record.
 func (db *DB) setCopy(incident, capture string, i int, cp Copy) error {
-	return db.update(func(tx *bolt.Tx) error {
-		b, err := incidentBucket(tx, incident)
-		if err != nil {
-			return err
-		}
-		c, err := readCapture(b, capture)
-		if err != nil {
-			return err
-		}
+	_, err := db.changeCapture(incident, capture, func(b *bolt.Bucket, c *Capture) (bool, error) {
 		if i >= len(c.Copies) || c.Copies[i].Location != cp.Location {
-			return nil // the record changed meanwhile: the next round sees it
+			return false, nil // the record changed meanwhile: the next round sees it
 		}
 		was := c.Copies[i].State
 		c.Copies[i] = cp
-		if err := writeCapture(b, c); err != nil {
-			return err
-		}
 		if was != cp.State {
-			_, err = db.addEvent(b, EventCopy, capture, fmt.Sprintf("%s copy %s: %s", capture, cp.Location, cp.State))
+			if _, err := db.addEvent(b, EventCopy, capture, fmt.Sprintf("%s copy %s: %s", capture, cp.Location, cp.State)); err != nil {
+				return false, err
+			}
 		}
-		return err
+		return true, nil
 	})
+	return err
 }
 
 // HashReader returns the SHA-256 and size of what r holds.

@@ -247,22 +247,12 @@ func copyFrom(path, want string, tmp *os.File) error {
 }
 
 func (db *DB) recordRepair(c Capture) error {
-	return db.update(func(tx *bolt.Tx) error {
-		b, err := incidentBucket(tx, c.Incident)
-		if err != nil {
-			return err
-		}
-		cur, err := readCapture(b, c.ID)
-		if err != nil {
-			return err
-		}
+	_, err := db.changeCapture(c.Incident, c.ID, func(b *bolt.Bucket, cur *Capture) (bool, error) {
 		cur.Copies, cur.Chunks = c.Copies, c.Chunks
-		if err := writeCapture(b, cur); err != nil {
-			return err
-		}
-		_, err = db.addEvent(b, EventCopy, c.ID, fmt.Sprintf("%s copies written again from a verified copy: %s", c.ID, cur.CopiesSummary()))
-		return err
+		_, err := db.addEvent(b, EventCopy, c.ID, fmt.Sprintf("%s copies written again from a verified copy: %s", c.ID, cur.CopiesSummary()))
+		return true, err
 	})
+	return err
 }
 
 // repairQuietly is the agent's periodic repair: it logs what it wrote.

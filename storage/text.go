@@ -36,18 +36,11 @@ func (db *DB) deriveText(incident, session string) error {
 	if err != nil {
 		return fmt.Errorf("derive the text of %s/%s: %w", incident, session, err)
 	}
-	return db.update(func(tx *bolt.Tx) error {
-		b, err := incidentBucket(tx, incident)
-		if err != nil {
-			return err
-		}
-		c, err := readCapture(b, session)
-		if err != nil {
-			return err
-		}
+	_, err = db.changeCapture(incident, session, func(_ *bolt.Bucket, c *Capture) (bool, error) {
 		c.Text = &DerivedText{Size: tw.size, SHA256: hex.EncodeToString(tw.hash.Sum(nil))}
-		return writeCapture(b, c)
+		return true, nil
 	})
+	return err
 }
 
 // textWriter stores what it is given in ChunkSize chunks, committed a
