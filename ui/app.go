@@ -160,6 +160,7 @@ func New(o Options) (*UI, error) {
 	if draftsErr != nil {
 		u.setStatus("[red]" + tview.Escape(draftsErr.Error()) + "[-]")
 	}
+	u.read()()
 	if o.Screen != nil {
 		u.app.SetScreen(o.Screen)
 	}
@@ -346,7 +347,6 @@ func (r *responsive) MouseHandler() func(action tview.MouseAction, event *tcell.
 // poll keeps the panes current: new captures, copy results, markers and a
 // live session's output appear without a refresh key.
 func (u *UI) poll() {
-	u.refresh()
 	t := time.NewTicker(u.opts.Poll)
 	defer t.Stop()
 	for {
@@ -361,7 +361,12 @@ func (u *UI) poll() {
 }
 
 // refresh reads the incident's state from the store and redraws.
-func (u *UI) refresh() {
+func (u *UI) refresh() { u.update(u.read()) }
+
+// read reads the incident's state from the store and returns what shows
+// it, to run in the event loop; New runs the first before the loop starts,
+// so that keys typed ahead land on a filled list.
+func (u *UI) read() func() {
 	u.mu.Lock()
 	id := u.incident.ID
 	u.mu.Unlock()
@@ -369,10 +374,9 @@ func (u *UI) refresh() {
 	caps, err2 := u.store.Captures(id)
 	events, err3 := u.store.Events(id)
 	if err := firstError(err1, err2, err3); err != nil {
-		u.update(func() { u.setStatus("[red]store: " + tview.Escape(err.Error())) })
-		return
+		return func() { u.setStatus("[red]store: " + tview.Escape(err.Error())) }
 	}
-	u.update(func() {
+	return func() {
 		u.mu.Lock()
 		changed := !slices.EqualFunc(caps, u.caps, sameCapture) || len(all) != len(u.all) || len(events) != len(u.events)
 		u.all, u.caps, u.events = all, caps, events
@@ -396,7 +400,7 @@ func (u *UI) refresh() {
 			u.fillTimeline()
 		}
 		u.showSteps() // every poll: a pause counts down
-	})
+	}
 }
 
 func sameCapture(a, b storage.Capture) bool {

@@ -432,3 +432,59 @@ func TestCopiesPaneFollowsTheSelection(t *testing.T) {
 		t.Fatalf("c3 is in the viewer, the copies pane shows:\n%s", pane)
 	}
 }
+
+// TestTheFirstFrameShowsTheIncident: the list was filled by the first poll,
+// after the first frame, so a responder who typed at once (1, Home, Enter)
+// had the keys go to an empty list and saw the newest item open instead.
+func TestTheFirstFrameShowsTheIncident(t *testing.T) {
+	db := openStore(t)
+	saveCapture(t, db, "the original", "{ \"_id\" : 1 }\n")
+	saveCapture(t, db, "the replacement", "{ \"_id\" : 2 }\n")
+	screen := tcell.NewSimulationScreen("UTF-8")
+	if err := screen.Init(); err != nil {
+		t.Fatal(err)
+	}
+	u, err := New(Options{Store: db, Screen: screen, Poll: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := make(chan string, 1)
+	u.App().SetAfterDrawFunc(func(s tcell.Screen) {
+		s.Show() // GetContents reads what was shown
+		cells, w, _ := screen.GetContents()
+		var b strings.Builder
+		for i, c := range cells {
+			if len(c.Runes) > 0 {
+				b.WriteRune(c.Runes[0])
+			}
+			if (i+1)%w == 0 {
+				b.WriteByte('\n')
+			}
+		}
+		select {
+		case first <- b.String():
+		default:
+		}
+	})
+	done := make(chan error, 1)
+	go func() { done <- u.Run() }()
+	defer func() { u.Stop(); <-done }()
+	var frame string
+	select {
+	case frame = <-first:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no frame in 5 s")
+	}
+	// 80x25: the narrow layout, the viewer's tab in front.
+	if !strings.Contains(frame, "c2  the replacement") || !strings.Contains(frame, `{ "_id" : 2 }`) {
+		t.Fatalf("the first frame does not show the newest item:\n%s", frame)
+	}
+	for _, k := range []tcell.Key{tcell.KeyHome, tcell.KeyEnter} {
+		if k == tcell.KeyHome {
+			screen.InjectKey(tcell.KeyRune, '1', tcell.ModNone)
+		}
+		screen.InjectKey(k, 0, tcell.ModNone)
+	}
+	h := &harness{t: t, ui: u, screen: screen}
+	h.waitFor(`{ "_id" : 1 }`)
+}
