@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -39,4 +40,21 @@ func TestTUIFirstScreenAndCtrlCInARealTerminal(t *testing.T) {
 	tm.waitFor("Quit calm?", 5*time.Second)
 	tm.press("y")
 	tm.waitFor("calm exited 0", 5*time.Second)
+}
+
+// TestTUIOnAnEmptyStoreMakesNoIncident: a first look at calm (the README's
+// "calm" alone) must not leave an "incident at …" behind.
+func TestTUIOnAnEmptyStoreMakesNoIncident(t *testing.T) {
+	w := newWorld(t)
+	tm := newTmux(t)
+	tm.start(w.envPrefix() + " sh -c '" + calmBin + "; echo calm exited $?; sleep 60'")
+	tm.waitFor("No incident yet", 10*time.Second)
+	tm.waitFor(`calm incident new "what happened"`, 5*time.Second)
+	tm.press("q")
+	tm.waitFor("Quit calm?", 5*time.Second)
+	tm.press("y")
+	tm.waitFor("calm exited 0", 5*time.Second)
+	if out := w.ok(nil, "incident", "list", "--json"); strings.TrimSpace(out) != "" && strings.TrimSpace(out) != "[]" {
+		t.Fatalf("looking at an empty store made an incident:\n%s", out)
+	}
 }

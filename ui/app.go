@@ -4,6 +4,7 @@
 package ui
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -143,10 +144,11 @@ func New(o Options) (*UI, error) {
 		inc, err = o.Store.Incident(o.Incident)
 	} else if o.ReadOnly {
 		inc, err = o.Store.Incident("")
-	} else if inc, err = o.Store.Incident(""); err != nil || inc.IsOpen() {
-		// A closed current incident is shown as it is, not replaced by a
-		// new one just by looking; only with none at all is one made.
-		inc, err = o.Store.CurrentIncident()
+	} else if inc, err = o.Store.Incident(""); errors.Is(err, storage.ErrNotFound) {
+		// Looking makes nothing: with no current incident the UI waits for
+		// one, and the first key that writes asks for its title. A closed
+		// current incident is shown as it is.
+		inc, err = storage.Incident{}, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open incident: %w", err)
@@ -221,6 +223,9 @@ func (u *UI) build() {
 
 	u.viewer = NewViewer()
 	u.viewer.guide = firstScreenGuide
+	if u.incident.ID == "" {
+		u.viewer.guide = noIncidentGuide
+	}
 	if u.opts.ReadOnly {
 		u.viewer.guide = "[gray]Nothing was captured in this incident: its timeline is on the left (enter opens an event).[-]"
 	}
@@ -296,6 +301,15 @@ func (u *UI) build() {
 	u.setStatus("")
 }
 
+// noIncidentGuide is what the viewer says on a store with no current
+// incident, until one is started here or elsewhere.
+const noIncidentGuide = `[::b]No incident yet.[::-] Start one, in another pane:
+
+  [yellow]calm incident new "what happened"[-]
+
+or press [yellow]n[-] here to write a first note: calm asks for the incident's title first. A capture
+([yellow]calm snap[-], [yellow]calm split[-], [yellow]cmd | calm tee[-]) starts one too. [yellow]?[-] lists every key.`
+
 // firstScreenGuide is what the viewer says before anything is captured:
 // the next step, not "(empty)".
 const firstScreenGuide = `[::b]Nothing captured in this incident yet.[::-] What to do next, in another pane:
@@ -360,6 +374,37 @@ func (u *UI) poll() {
 	}
 }
 
+// useIncident shows an incident that began after the UI opened on none.
+func (u *UI) useIncident(inc storage.Incident) {
+	u.mu.Lock()
+	u.incident = inc
+	u.mu.Unlock()
+	u.viewer.guide = firstScreenGuide
+	u.setStatus(u.message)
+	u.read()()
+}
+
+func (u *UI) noIncident() bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.incident.ID == ""
+}
+
+// startIncident asks for a title, starts the incident (it becomes current)
+// and then does what needed one.
+func (u *UI) startIncident(then func(*UI)) {
+	u.ask("no incident yet; its title: ", "", func(title string) {
+		inc, err := u.store.NewIncident(title)
+		if err != nil {
+			u.setStatus("[red]" + tview.Escape("start an incident: "+err.Error()) + "[-]")
+			return
+		}
+		u.useIncident(inc)
+		u.setStatus("started incident " + tview.Escape(inc.ID) + ", now current")
+		then(u)
+	})
+}
+
 // refresh reads the incident's state from the store and redraws.
 func (u *UI) refresh() { u.update(u.read()) }
 
@@ -370,6 +415,13 @@ func (u *UI) read() func() {
 	u.mu.Lock()
 	id := u.incident.ID
 	u.mu.Unlock()
+	if id == "" {
+		inc, err := u.store.Incident("")
+		if err != nil {
+			return func() {} // still none: the guide says how to start one
+		}
+		return func() { u.useIncident(inc) }
+	}
 	all, err1 := u.store.Incidents()
 	caps, err2 := u.store.Captures(id)
 	events, err3 := u.store.Events(id)

@@ -488,3 +488,54 @@ func TestTheFirstFrameShowsTheIncident(t *testing.T) {
 	h := &harness{t: t, ui: u, screen: screen}
 	h.waitFor(`{ "_id" : 1 }`)
 }
+
+// TestAnEmptyStoreWaitsForAnIncident: opening the UI to look made an
+// "incident at …" nobody asked for. Now it waits, says how to start one,
+// and the first key that writes asks for the title.
+func TestAnEmptyStoreWaitsForAnIncident(t *testing.T) {
+	db := openStore(t)
+	h := start(t, db, 160, 40, Options{})
+	h.waitFor("No incident yet")
+	h.press("3", "n")
+	h.waitFor("no incident yet; its title:")
+	if all, _ := db.Incidents(); len(all) != 0 {
+		t.Fatalf("asking for a title made incidents: %+v", all)
+	}
+	h.press("orders overwritten", tcell.KeyEnter)
+	h.waitFor("opened: orders") // on the timeline
+	h.waitFor("note:")          // and what n does next
+	h.press("restoring from c1", tcell.KeyEnter)
+	h.waitFor("restoring from c1") // on the timeline
+	all, err := db.Incidents()
+	if err != nil || len(all) != 1 || all[0].Title != "orders overwritten" {
+		t.Fatalf("incidents %+v, %v", all, err)
+	}
+	events, err := db.Events(all[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	notes := 0
+	for _, ev := range events {
+		if ev.Kind == storage.EventNote && ev.Text == "restoring from c1" {
+			notes++
+		}
+	}
+	if notes != 1 {
+		t.Fatalf("the note is on the timeline %d times: %+v", notes, events)
+	}
+}
+
+// TestAnIncidentStartedElsewhereShows: with the UI waiting on an empty
+// store, an incident started in another pane and its capture appear.
+func TestAnIncidentStartedElsewhereShows(t *testing.T) {
+	db := openStore(t)
+	h := start(t, db, 160, 40, Options{})
+	h.waitFor("No incident yet")
+	if _, err := db.NewIncident("payments down"); err != nil {
+		t.Fatal(err)
+	}
+	h.waitFor("payments down")
+	h.waitFor("Nothing captured in this incident yet")
+	saveCapture(t, db, "mongo find", mongoTranscript)
+	h.waitFor("ObjectId")
+}

@@ -228,6 +228,10 @@ func (u *UI) key(ev *tcell.EventKey) *tcell.EventKey {
 				u.setStatus("[yellow]" + tview.Escape(fmt.Sprintf("review is read-only: %s (%s) works in the live incident", name, b.help)) + "[-]")
 				return nil
 			}
+			if b.writes && u.noIncident() {
+				u.startIncident(b.do)
+				return nil
+			}
 			b.do(u)
 			if s == scopeViewer {
 				u.showSelection() // the status follows the selection as it grows
