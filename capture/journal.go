@@ -87,9 +87,9 @@ const (
 )
 
 // The journal's whole blocks go to the disk directly (O_DIRECT), not
-// through the page cache: copying a 200 MiB flood into the cache, writing
-// it back and dropping it again cost the recorder a tenth more CPU (1.35 s
-// against 1.22 s), taken from the shell's own output. A direct
+// through the page cache: copying a flood into the cache, writing it back
+// and dropping it again costs the recorder CPU taken from the shell's own
+// output. A direct
 // write covers whole blocks at a block's offset, from memory aligned to a
 // block; the bytes before the next block boundary and after the last whole
 // block go through the cache, so that every write still ends at the end of
@@ -172,7 +172,7 @@ func (j *Journal) writer() {
 	// goroutine, priority and all. With the ring the writer only hands over
 	// and parks: a thread of its own made the recorder slower (a switch of
 	// threads at each wake-up, and the P sometimes held by a thread at nice
-	// 19), 0.97x of script(1) against 1.06x and 0.97x against 0.99x.
+	// 19).
 	if j.ring == nil {
 		runtime.LockOSThread()
 		lowerPriority()
@@ -218,8 +218,8 @@ func (j *Journal) takeEncoded() {
 }
 
 // writerSlice is the journal writer's time slice. Linux (EEVDF) lets a
-// running task use up its slice, ~1.4 ms by default on two CPUs, before a
-// task woken meanwhile may preempt it, nice or not: the program and the
+// running task use up its slice (milliseconds by default) before a task
+// woken meanwhile may preempt it, nice or not: the program and the
 // terminal's kernel work would wait that long behind the writer. Since
 // Linux 6.12 a thread may ask for a shorter slice; older kernels ignore it.
 const writerSlice = 100 * time.Microsecond
@@ -392,8 +392,8 @@ func (j *Journal) closeFiles() {
 // recycle keeps a flood's journal from filling the page cache: every
 // journalWindow bytes it starts their writeback, and what went to the disk
 // a window before leaves the cache (storage.DropBehind), so the next writes
-// reuse those pages. The agent, which reads the journal 100 ms behind at
-// most unless a flood holds it back, then reads them from the disk.
+// reuse those pages. The agent, which follows the journal closely unless
+// a flood holds it back, then reads them from the disk.
 func (j *Journal) recycle() {
 	if j.size-j.flushing < journalWindow {
 		return

@@ -149,8 +149,8 @@ func RunShell(o ShellOptions) (int, error) {
 		}
 		// A terminal hands over at most 4 KiB a read. While more is
 		// waiting, it joins this read: one write to the terminal and one
-		// journal event for several reads (a flood writes 4x less often;
-		// a keystroke's echo, with nothing behind it, goes out at once).
+		// journal event for several reads (a keystroke's echo, with nothing
+		// behind it, goes out at once).
 		for err == nil && n <= len(buf)-ptyChunk {
 			more, err2 := readNow(fd, buf[n:])
 			if err2 == errNothingYet {

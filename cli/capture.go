@@ -34,8 +34,8 @@ func cmdShell(e *env, args []string) error {
 	// The recorder's Go work is one read loop handing output to the
 	// journal's writer, both mostly in system calls. With a second P the
 	// scheduler wakes and parks spare threads at every hand-over between
-	// them: one P cut the recorder's own CPU time by a sixth (200 MiB: 1.57
-	// to 1.30 s, medians of 5) and leaves the program more of the machine.
+	// them; with one the recorder leaves the program more of the machine
+	// (BENCHMARKS.md). This process records and does nothing else.
 	runtime.GOMAXPROCS(1)
 	stdin, stdout := asFile(e.stdin, os.Stdin), asFile(e.stdout, os.Stdout)
 	code, err := capture.RunShell(capture.ShellOptions{
