@@ -175,6 +175,7 @@ func completionSteps(prompt, inc string, secondTabLists bool, list ...string) []
 		{shows: []string{prompt + "calm search --incident " + inc + " "}, last: true},
 		{typed: "calm show c", shows: list},
 		{typed: "2", shows: []string{prompt + "calm show c2 "}, last: true},
+		{typed: "calm show " + inc + "/c1", shows: []string{prompt + "calm show " + inc + "/c1 "}, last: true},
 	}
 	if secondTabLists {
 		steps = slices.Insert(steps, 3, tabStep{typed: "calm show c"})
@@ -185,8 +186,8 @@ func completionSteps(prompt, inc string, secondTabLists bool, list ...string) []
 
 // TestTabCompletesInBash: an interactive bash that loads bash-completion
 // (as a distribution's /etc/bash.bashrc does), with the script where the
-// README puts it, completes a command, a flag, its value and the capture
-// ids of the current incident, with their titles, on TAB.
+// README puts it, completes a command, a flag, its value, the capture ids
+// of the current incident with their titles, and INCIDENT/c1, on TAB.
 func TestTabCompletesInBash(t *testing.T) {
 	needBashCompletion(t)
 	w, inc, dir := shellCompletionWorld(t, "bash")
@@ -205,8 +206,9 @@ func TestTabCompletesInBash(t *testing.T) {
 }
 
 // TestTabCompletesInZsh: a clean zsh set up as the README says (its line in
-// ~/.zshrc, the script in ~/.zfunc) completes a command, a flag, its value
-// and the capture ids of the current incident, with their titles, on TAB.
+// ~/.zshrc, the script in ~/.zfunc) completes a command, a flag, its value,
+// the capture ids of the current incident with their titles, and
+// INCIDENT/c1, on TAB.
 func TestTabCompletesInZsh(t *testing.T) {
 	w, inc, dir := shellCompletionWorld(t, "zsh")
 	// Emacs keys whatever $EDITOR says, so C-u clears the line.
@@ -219,13 +221,15 @@ func TestTabCompletesInZsh(t *testing.T) {
 	env := w.envPrefix() + "ZDOTDIR=" + w.config + " "
 	tm := newTmux(t)
 	tm.start("cd " + dir + " && " + env + "zsh -d -c '" + zshInstall + "' && exec " + env + "zsh -d -i")
-	tm.waitFor("zsh> ", 10*time.Second)
+	// compinit's first run reads every completion function zsh has.
+	tm.waitFor("zsh> ", 30*time.Second)
 	tabThrough(tm, completionSteps("zsh> ", inc, false, "c1  -- df", "c2  -- du sh"))
 }
 
 // TestTabCompletesInFish: a clean fish set up as the README says (the
-// script in its completions folder) completes a command, a flag, its value
-// and the capture ids of the current incident, with their titles, on TAB.
+// script in its completions folder) completes a command, a flag, its value,
+// the capture ids of the current incident with their titles, and
+// INCIDENT/c1, on TAB.
 func TestTabCompletesInFish(t *testing.T) {
 	w, inc, dir := shellCompletionWorld(t, "fish")
 	data := filepath.Join(w.config, ".local", "share")
