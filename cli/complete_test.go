@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -13,19 +14,32 @@ import (
 // uses (_get_comp_words_by_ref), as every distribution's bash loads it.
 const bashCompletion = "/usr/share/bash-completion/bash_completion"
 
-// completionWorld is a world with calm on PATH as "calm", and its bash
-// completion script written out.
-func completionWorld(t *testing.T) (*world, string) {
+// calmOnPath is a world with calm on PATH as "calm", as the completion
+// scripts call it.
+func calmOnPath(t *testing.T) *world {
 	t.Helper()
-	if _, err := os.Stat(bashCompletion); err != nil {
-		t.Fatal("bash-completion is missing: install it (apt-get install bash-completion)")
-	}
 	w := newWorld(t)
 	bin := t.TempDir()
 	if err := os.Symlink(calmBin, filepath.Join(bin, "calm")); err != nil {
 		t.Fatal(err)
 	}
 	w.extra = append(w.extra, "PATH="+bin+":"+os.Getenv("PATH"))
+	return w
+}
+
+func needBashCompletion(t *testing.T) {
+	t.Helper()
+	if _, err := os.Stat(bashCompletion); err != nil {
+		t.Fatal("bash-completion is missing: install it (apt-get install bash-completion)")
+	}
+}
+
+// completionWorld is calmOnPath with calm's bash completion script written
+// out.
+func completionWorld(t *testing.T) (*world, string) {
+	t.Helper()
+	needBashCompletion(t)
+	w := calmOnPath(t)
 	script := filepath.Join(t.TempDir(), "calm.bash")
 	if err := os.WriteFile(script, []byte(w.ok(nil, "completion", "bash")), 0o600); err != nil {
 		t.Fatal(err)
@@ -86,24 +100,157 @@ func TestBashCompletesCommandsFlagsAndIds(t *testing.T) {
 			t.Errorf("%q<TAB> offered %q, want %q", tc.line, got, tc.want)
 		}
 	}
-	for _, shell := range []string{"zsh", "fish"} {
-		if out := w.ok(nil, "completion", shell); !strings.Contains(out, "__complete") {
-			t.Errorf("calm completion %s wrote no script that asks calm: %q", shell, firstLine(out))
+}
+
+// The README's setup lines, run here as a user would run them;
+// TestReadmeGivesTheTestedCompletionSetup keeps the README saying so.
+const (
+	bashInstall = `mkdir -p ~/.local/share/bash-completion/completions && calm completion bash > ~/.local/share/bash-completion/completions/calm`
+	zshrcLine   = `fpath=(~/.zfunc $fpath); autoload -U compinit; compinit`
+	zshInstall  = `mkdir -p ~/.zfunc && calm completion zsh > ~/.zfunc/_calm`
+	fishInstall = `mkdir -p $__fish_config_dir/completions && calm completion fish > $__fish_config_dir/completions/calm.fish`
+)
+
+// TestReadmeGivesTheTestedCompletionSetup: the README tells bash, zsh and
+// fish users exactly the lines the tmux tests below run.
+func TestReadmeGivesTheTestedCompletionSetup(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range []string{bashInstall, zshrcLine, zshInstall, fishInstall} {
+		if !strings.Contains(string(readme), line) {
+			t.Errorf("the README does not say %q, the setup the completion tests run", line)
 		}
 	}
 }
 
-// TestTabCompletesACaptureIdInBash: in an interactive bash in tmux, with
-// the script sourced, "calm show c" and TAB completes the one capture id.
-func TestTabCompletesACaptureIdInBash(t *testing.T) {
-	w, script := completionWorld(t)
-	w.ok([]byte("uptime\n"), "tee", "-q", "load")
+// shellCompletionWorld is a completion world with two captures in a new
+// incident, and an empty folder to start the shell in (so that no file
+// name there competes with a capture id).
+func shellCompletionWorld(t *testing.T, shell string) (w *world, inc, dir string) {
+	t.Helper()
+	if _, err := exec.LookPath(shell); err != nil {
+		t.Fatalf("%s is missing: install it (apt-get install %s)", shell, shell)
+	}
+	w = calmOnPath(t)
+	w.ok(nil, "incident", "new", "disk full")
+	w.ok([]byte("df -h\n"), "tee", "-q", "df")
+	w.ok([]byte("du -sh\n"), "tee", "-q", "du sh")
+	inc = strings.Fields(w.ok(nil, "incident", "list"))[1]
+	return w, inc, t.TempDir()
+}
+
+// tabStep types text (onto what is already on the command line), presses
+// TAB, and waits for the pane to show each of shows; last clears the line.
+type tabStep struct {
+	typed string
+	shows []string
+	last  bool
+}
+
+func tabThrough(tm *tmux, steps []tabStep) {
+	tm.t.Helper()
+	for _, s := range steps {
+		if s.typed != "" {
+			tm.typeText(s.typed)
+		}
+		tm.press("Tab")
+		for _, want := range s.shows {
+			tm.waitFor(want, 10*time.Second)
+		}
+		if s.last {
+			tm.press("C-u")
+		}
+	}
+}
+
+// completionSteps are the same TABs in every shell; only the way a shell
+// lists the capture ids with their titles differs (list), and bash lists
+// them on the second TAB, where zsh and fish list on the first.
+func completionSteps(prompt, inc string, secondTabLists bool, list ...string) []tabStep {
+	steps := []tabStep{
+		{typed: "calm sta", shows: []string{prompt + "calm status "}, last: true},
+		{typed: "calm search --inc", shows: []string{prompt + "calm search --incident "}},
+		{shows: []string{prompt + "calm search --incident " + inc + " "}, last: true},
+		{typed: "calm show c", shows: list},
+		{typed: "2", shows: []string{prompt + "calm show c2 "}, last: true},
+		{typed: "calm show " + inc + "/c1", shows: []string{prompt + "calm show " + inc + "/c1 "}, last: true},
+	}
+	if secondTabLists {
+		steps = slices.Insert(steps, 3, tabStep{typed: "calm show c"})
+		steps[4].typed = ""
+	}
+	return steps
+}
+
+// TestTabCompletesInBash: an interactive bash that loads bash-completion
+// (as a distribution's /etc/bash.bashrc does), with the script where the
+// README puts it, completes a command, a flag, its value, the capture ids
+// of the current incident with their titles, and INCIDENT/c1, on TAB.
+func TestTabCompletesInBash(t *testing.T) {
+	needBashCompletion(t)
+	w, inc, dir := shellCompletionWorld(t, "bash")
+	// bash-completion looks for calm's script in $XDG_DATA_HOME, by default
+	// ~/.local/share, when calm is first completed.
+	w.extra = append(w.extra, "XDG_DATA_HOME="+filepath.Join(w.config, ".local", "share"))
 	rc := filepath.Join(t.TempDir(), "bashrc")
-	os.WriteFile(rc, []byte("PS1='$ '\nsource "+bashCompletion+"\nsource "+script+"\n"), 0o600)
+	if err := os.WriteFile(rc, []byte("PS1='bash> '\nsource "+bashCompletion+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := w.envPrefix()
 	tm := newTmux(t)
-	tm.start(w.envPrefix() + "bash --rcfile " + rc + " -i")
-	tm.waitFor("$ ", 10*time.Second)
-	tm.typeText("calm show c")
-	tm.press("Tab")
-	tm.waitFor("$ calm show c1 ", 10*time.Second)
+	tm.start("cd " + dir + " && " + env + "bash --norc --noprofile -c '" + bashInstall + "' && exec " + env + "bash --rcfile " + rc + " -i")
+	tm.waitFor("bash> ", 10*time.Second)
+	tabThrough(tm, completionSteps("bash> ", inc, true, "c1  (df)", "c2  (du sh)"))
+}
+
+// TestTabCompletesInZsh: a clean zsh set up as the README says (its line in
+// ~/.zshrc, the script in ~/.zfunc) completes a command, a flag, its value,
+// the capture ids of the current incident with their titles, and
+// INCIDENT/c1, on TAB.
+func TestTabCompletesInZsh(t *testing.T) {
+	w, inc, dir := shellCompletionWorld(t, "zsh")
+	// Emacs keys whatever $EDITOR says, so C-u clears the line.
+	zshrc := "PS1='zsh> '\nbindkey -e\n" + zshrcLine + "\n"
+	if err := os.WriteFile(filepath.Join(w.config, ".zshrc"), []byte(zshrc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// ZDOTDIR is HOME, so no rc file of the user running the test is read;
+	// -d skips the machine's /etc/zsh/zshrc.
+	env := w.envPrefix() + "ZDOTDIR=" + w.config + " "
+	tm := newTmux(t)
+	tm.start("cd " + dir + " && " + env + "zsh -d -c '" + zshInstall + "' && exec " + env + "zsh -d -i")
+	// compinit's first run reads every completion function zsh has.
+	tm.waitFor("zsh> ", 30*time.Second)
+	tabThrough(tm, completionSteps("zsh> ", inc, false, "c1  -- df", "c2  -- du sh"))
+}
+
+// TestTabCompletesInFish: a clean fish set up as the README says (the
+// script in its completions folder) completes a command, a flag, its value,
+// the capture ids of the current incident with their titles, and
+// INCIDENT/c1, on TAB.
+func TestTabCompletesInFish(t *testing.T) {
+	w, inc, dir := shellCompletionWorld(t, "fish")
+	data := filepath.Join(w.config, ".local", "share")
+	w.extra = append(w.extra, "XDG_DATA_HOME="+data)
+	// fish makes completions from every man page in the background on its
+	// first start unless this folder exists.
+	if err := os.MkdirAll(filepath.Join(data, "fish", "generated_completions"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	// A plain prompt, and no autosuggestion: capture-pane drops colours, so
+	// fish's grey suggestion would read as typed text.
+	config := "set -g fish_greeting\nfunction fish_prompt; echo -n 'fish> '; end\nset -g fish_autosuggestion_enabled 0\n"
+	if err := os.MkdirAll(filepath.Join(w.config, "fish"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(w.config, "fish", "config.fish"), []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := w.envPrefix()
+	tm := newTmux(t)
+	tm.start("cd " + dir + " && " + env + "fish -c '" + fishInstall + "' && exec " + env + "fish -i")
+	tm.waitFor("fish> ", 10*time.Second)
+	tabThrough(tm, completionSteps("fish> ", inc, false, "c1  (df)  c2  (du sh)"))
 }
