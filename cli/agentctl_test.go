@@ -14,6 +14,7 @@ import (
 // lacks is never ignored silently: a capture goes on and warns, anything
 // else is refused, both in one line naming 'calm agent restart'.
 func TestAgentStatusStopRestartAndMirrorChanges(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	if out, _, code := w.run(nil, "agent", "status"); code != 1 || !strings.Contains(out, "no agent runs") {
 		t.Fatalf("agent status with none: exit %d, %q", code, out)

@@ -29,6 +29,7 @@ func everyCommand() []string {
 // command's help on stdout and exit 0, for every command and subcommand,
 // without starting an agent.
 func TestHelpForEveryCommand(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	commands := everyCommand()
 	for _, want := range []string{"show", "incident use", "completion bash", "search", "tee", "shell"} {
@@ -58,6 +59,7 @@ func TestHelpForEveryCommand(t *testing.T) {
 // TestUsageErrorsSayOneLineAndExitTwo: a typo gets one line naming the
 // nearest command or flag, and exit status 2.
 func TestUsageErrorsSayOneLineAndExitTwo(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	for _, tc := range []struct {
 		args []string
@@ -85,6 +87,7 @@ func TestUsageErrorsSayOneLineAndExitTwo(t *testing.T) {
 // TestFlagsEndAtDoubleDashAndCombine: "--" ends the flags, short flags
 // combine (-iF), and long flags take "=".
 func TestFlagsEndAtDoubleDashAndCombine(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	w.ok([]byte("-q is a line\nNeedle.Star*\n"), "tee", "--quiet", "--", "-q title")
 	if rec := w.captureRecord("c1"); rec["title"] != "-q title" {
@@ -111,6 +114,7 @@ func TestFlagsEndAtDoubleDashAndCombine(t *testing.T) {
 // TestStatusOfAnIncidentAndIncidentListJSON: calm status ID shows that
 // incident, not the current one; incident list --json is one object a line.
 func TestStatusOfAnIncidentAndIncidentListJSON(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	first := strings.Fields(w.ok(nil, "incident", "new", "first"))[0]
 	w.ok([]byte("x\n"), "tee", "-q", "in the first")

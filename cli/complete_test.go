@@ -77,6 +77,7 @@ printf '%s\n' "${COMPREPLY[@]}"`
 // writes completes commands, flags, and the ids of a real store, asked of
 // its agent.
 func TestBashCompletesCommandsFlagsAndIds(t *testing.T) {
+	t.Parallel()
 	w, script := completionWorld(t)
 	w.ok(nil, "incident", "new", "disk full")
 	w.ok([]byte("df -h\n"), "tee", "-q", "df")
@@ -114,6 +115,7 @@ const (
 // TestReadmeGivesTheTestedCompletionSetup: the README tells bash, zsh and
 // fish users exactly the lines the tmux tests below run.
 func TestReadmeGivesTheTestedCompletionSetup(t *testing.T) {
+	t.Parallel()
 	readme, err := os.ReadFile("../README.md")
 	if err != nil {
 		t.Fatal(err)
@@ -189,6 +191,7 @@ func completionSteps(prompt, inc string, secondTabLists bool, list ...string) []
 // README puts it, completes a command, a flag, its value, the capture ids
 // of the current incident with their titles, and INCIDENT/c1, on TAB.
 func TestTabCompletesInBash(t *testing.T) {
+	t.Parallel()
 	needBashCompletion(t)
 	w, inc, dir := shellCompletionWorld(t, "bash")
 	// bash-completion looks for calm's script in $XDG_DATA_HOME, by default
@@ -210,6 +213,7 @@ func TestTabCompletesInBash(t *testing.T) {
 // the capture ids of the current incident with their titles, and
 // INCIDENT/c1, on TAB.
 func TestTabCompletesInZsh(t *testing.T) {
+	t.Parallel()
 	w, inc, dir := shellCompletionWorld(t, "zsh")
 	// Emacs keys whatever $EDITOR says, so C-u clears the line.
 	zshrc := "PS1='zsh> '\nbindkey -e\n" + zshrcLine + "\n"
@@ -231,6 +235,7 @@ func TestTabCompletesInZsh(t *testing.T) {
 // the capture ids of the current incident with their titles, and
 // INCIDENT/c1, on TAB.
 func TestTabCompletesInFish(t *testing.T) {
+	t.Parallel()
 	w, inc, dir := shellCompletionWorld(t, "fish")
 	data := filepath.Join(w.config, ".local", "share")
 	w.extra = append(w.extra, "XDG_DATA_HOME="+data)

@@ -13,6 +13,7 @@ import (
 // while it runs, and the same line is said again on the terminal once the
 // TUI has quit.
 func TestTUIShowsTheVerifiedCopyAndSaysSo(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	w.ok(nil, "incident", "new", "damaged under the TUI")
 	var doc strings.Builder

@@ -220,6 +220,7 @@ func TestRecorderKilledLosesNothing(t *testing.T) {
 // it saves a selection: every capture that was sealed holds exactly the
 // selection, every copy verifies, and the store passes bbolt's check.
 func TestTUIKilledLeavesTheStoreWhole(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	w.ok(nil, "incident", "new", "tui kills")
 	// Big enough that saving it takes long enough for kills to land mid-save.
@@ -238,7 +239,7 @@ func TestTUIKilledLeavesTheStoreWhole(t *testing.T) {
 		tm.waitFor("ObjectId", 10*time.Second)
 		tm.press("g", "v", "G", "s")
 		time.Sleep(time.Duration(r.Intn(200)) * time.Millisecond)
-		exec.Command("pkill", "-KILL", "-f", calmBin+" ui$").Run()
+		w.killTUIs()
 		// A killed TUI leaves the terminal raw and on the alternate screen.
 		tm.typeText("stty sane; tput rmcup; clear")
 		tm.press("Enter")
@@ -348,4 +349,20 @@ func TestSearchWhileAgentsComeAndGo(t *testing.T) {
 	}
 	w.stopAgent()
 	w.checkStore()
+}
+
+// killTUIs SIGKILLs this world's calm ui processes only: other tests run
+// theirs at the same time. A process is this world's if its environment
+// names the world's home.
+func (w *world) killTUIs() {
+	out, _ := exec.Command("pgrep", "-f", calmBin+" ui$").Output()
+	for _, pid := range strings.Fields(string(out)) {
+		environ, err := os.ReadFile("/proc/" + pid + "/environ")
+		if err != nil || !bytes.Contains(environ, []byte("CALM_HOME="+w.home+"\x00")) {
+			continue
+		}
+		if n, err := strconv.Atoi(pid); err == nil {
+			syscall.Kill(n, syscall.SIGKILL)
+		}
+	}
 }

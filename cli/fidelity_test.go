@@ -20,6 +20,7 @@ func (tm *tmux) startPane(term string, cols, rows int, command string) {
 // A document read and then cleared away with `clear` under tmux's own
 // TERM (ESC[H ESC[J ESC[3J) is still in calm show and calm search.
 func TestSearchFindsWhatWasShownBeforeAClear(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	tm := newTmux(t)
 	script := writeTemp(t, []byte("for i in 1 2 3; do echo \"runbook step $i: DOC-BEFORE-CLEAR\"; done; clear; echo after clear\n"))
@@ -41,6 +42,7 @@ func TestSearchFindsWhatWasShownBeforeAClear(t *testing.T) {
 // the package lines as the terminal showed them: compared with tmux's own
 // history of the same pane.
 func TestAptOutputReadsAsInTheTerminal(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	tm := newTmux(t)
 	out := writeTemp(t, []byte(aptLike(80, 24)))
@@ -104,6 +106,7 @@ func aptLike(cols, rows int) string {
 // Output that is not UTF-8 comes back from show --raw byte for byte, while
 // show gives U+FFFD for it and an exported cast keeps no unredacted copy.
 func TestShowRawGivesBytesThatAreNotUTF8Exactly(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	if _, errs, code := w.run(nil, "shell", "--wait", "--", "sh", "-c", `printf 'caf\351 \377\376 password=hunter2\351\n'`); code != 0 {
 		t.Fatalf("calm shell: %s", errs)
@@ -125,6 +128,7 @@ func TestShowRawGivesBytesThatAreNotUTF8Exactly(t *testing.T) {
 // asciinema's own recordings, v2 and v3, come in as sessions: searched,
 // shown as a person saw them, exported like any other.
 func TestImportAsciinemaRecordingsV2AndV3(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	fixtures := filepath.Join("..", "capture", "testdata", "asciinema")
 	out := w.ok(nil, "import", filepath.Join(fixtures, "full-v3.cast"), "the v3 one")
@@ -154,6 +158,7 @@ func TestImportAsciinemaRecordingsV2AndV3(t *testing.T) {
 }
 
 func TestImportRefusesWhatIsNoRecording(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	bad := writeTemp(t, []byte("just some text\n"))
 	_, errs, code := w.run(nil, "import", bad)

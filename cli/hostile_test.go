@@ -29,6 +29,7 @@ var hostileCorpus = strings.Join([]string{
 // not change, the text is shown, and no export carries a sequence. --raw
 // still gives the exact bytes for recovery.
 func TestHostileOutputReachesNoTerminal(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	w.ok([]byte(hostileCorpus), "tee", "-q", "hostile")
 	if raw := w.ok(nil, "show", "--raw", "c1"); raw != hostileCorpus {

@@ -9,6 +9,7 @@ import (
 )
 
 func TestExportHTMLWritesOnePrivatePageAndOpensItWhereADisplayIs(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	w.ok(nil, "incident", "new", "orders overwritten")
 	w.ok([]byte("{ \"_id\": 7 }\nmongodb://app:Sup3rS3cret@db/orders\n"), "tee", "-q", "before")

@@ -9,6 +9,7 @@ import (
 // TestConfigTakesIdleTimeLimit: the replay's idle limit is a known config
 // key (an unknown one is refused), in seconds as asciinema's.
 func TestConfigTakesIdleTimeLimit(t *testing.T) {
+	t.Parallel()
 	var c Config
 	md, err := toml.Decode("idle_time_limit = 0.5\n", &c)
 	if err != nil || len(md.Undecoded()) != 0 {

@@ -14,6 +14,7 @@ import (
 // goes into the closed incident and says so in one line; at a terminal,
 // calm asks. 'incident reopen' opens it again.
 func TestClosedCurrentIncidentIsNotSilentlyReplaced(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	id := strings.Fields(w.ok(nil, "incident", "new", "orders"))[0]
 	w.ok(nil, "incident", "close")
@@ -69,6 +70,7 @@ func TestClosedCurrentIncidentIsNotSilentlyReplaced(t *testing.T) {
 // file copies and SHA256SUMS lines go along and verify; both timelines say
 // so, and the store still agrees with its evidence folder.
 func TestMoveTakesACaptureAndItsCopiesToAnotherIncident(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	mirror := t.TempDir()
 	to := strings.Fields(w.ok(nil, "--mirror", mirror, "incident", "new", "the right one"))[0]

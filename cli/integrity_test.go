@@ -21,6 +21,7 @@ import (
 // refuses both in one line and changes neither; a fresh path or one's own
 // file gets a complete 0600 file.
 func TestExportWritesNoFileItShouldNot(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	w.ok([]byte("mongodb://app:Sup3rS3cret@db/orders\n"), "tee", "-q", "before")
 	dir := t.TempDir()
@@ -83,6 +84,7 @@ func TestExportWritesNoFileItShouldNot(t *testing.T) {
 // holding OSC 52 (clipboard) and OSC 2 (window title): status and incident
 // list show the words, never the sequences.
 func TestTitlesReachNoTerminalRaw(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	hostile := "db down\x1b]52;c;cm0gLXJmIH4K\x07 now\x1b]2;pwned\x1b\\ \x9b6n"
 	w.ok(nil, "incident", "new", hostile)
@@ -116,6 +118,7 @@ func asNobody(t *testing.T, args ...string) {
 // works, with its socket in a folder of its own, and puts nothing in
 // theirs.
 func TestAnotherUserCannotBlockOrCaptureTheSocketFolder(t *testing.T) {
+	t.Parallel()
 	if os.Getuid() != 0 {
 		t.Skip("needs root to act as a second user with setpriv") // CI runs as root
 	}
@@ -181,6 +184,7 @@ func TestAnotherUserCannotBlockOrCaptureTheSocketFolder(t *testing.T) {
 // user made the incident's folder first gets no copy; the copy fails,
 // saying why, and the other copies are made.
 func TestMirrorFolderOfAnotherUserIsRefused(t *testing.T) {
+	t.Parallel()
 	if os.Getuid() != 0 {
 		t.Skip("needs root to act as a second user with setpriv") // CI runs as root
 	}
@@ -315,6 +319,7 @@ func flipStored(t *testing.T, path, bucket string) {
 // and name it in one line; with the evidence gone, the mirror copy's; with
 // no sound copy left, they stop with one line and a non-zero exit.
 func TestReadsAreCheckedAndFallBackToAVerifiedCopy(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	mirror := t.TempDir()
 	os.MkdirAll(filepath.Join(w.config, "calm"), 0o700)

@@ -34,6 +34,7 @@ func (w *world) captureRecord(ref string) map[string]any {
 // time the capture ends sealed as interrupted, holds every byte the
 // downstream received (as a prefix), and verifies.
 func TestCtrlCOnTeeSealsWhatTheDownstreamGot(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	w.ok(nil, "incident", "new", "ctrl-c")
 	tm := newTmux(t)
@@ -79,6 +80,7 @@ func TestCtrlCOnTeeSealsWhatTheDownstreamGot(t *testing.T) {
 // second Ctrl-C leaves it to the agent): the agent seals what it committed as
 // interrupted, with its copies, within seconds.
 func TestKilledTeeIsSealedByTheAgent(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	w.ok(nil, "incident", "new", "kill")
 	for i := range 3 {
@@ -122,6 +124,7 @@ func TestKilledTeeIsSealedByTheAgent(t *testing.T) {
 // no agent able to start, still passes every byte at once, says why in one
 // line, and exits non-zero.
 func TestTeePassesBytesWhateverGoesWrong(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	blocked := newWorld(t)
 	blocker := filepath.Join(t.TempDir(), "file")
@@ -197,6 +200,7 @@ func waitForSize(t *testing.T, path string, size int64) {
 // result, then hanging) is sent to the store as it comes, so a tee killed
 // outright keeps all but its last moments, not nothing.
 func TestKilledSlowTeeKeepsWhatItPassed(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	w.ok(nil, "incident", "new", "slow")
 	cmd := w.cmd("tee", "slow")
@@ -228,6 +232,7 @@ func TestKilledSlowTeeKeepsWhatItPassed(t *testing.T) {
 
 // TestFlagsMayFollowArguments: GNU conventions, flags after the arguments.
 func TestFlagsMayFollowArguments(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	_, errs, code := w.run([]byte("{\"a\": 1}\nneedle HERE\n"), "tee", "quiet title", "-q")
 	if code != 0 || strings.Contains(errs, "saved") {
@@ -249,6 +254,7 @@ func TestFlagsMayFollowArguments(t *testing.T) {
 
 // TestHelpForIncidentAndStatus: --help is help, not an error or a status.
 func TestHelpForIncidentAndStatus(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	if out := w.ok(nil, "incident", "--help"); !strings.Contains(out, "calm incident [command]") || !strings.Contains(out, "close") {
 		t.Fatalf("incident --help gave %q", out)
@@ -264,6 +270,7 @@ func TestHelpForIncidentAndStatus(t *testing.T) {
 // calm tee all the same, so nothing on the way to stdout waits for the
 // store. Once the agent goes on, the capture is whole.
 func TestTeePassesBytesWhileTheAgentHangs(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	w.ok(nil, "incident", "new", "frozen agent")
 	pid := w.agentPID()
@@ -317,6 +324,7 @@ func TestTeePassesBytesWhileTheAgentHangs(t *testing.T) {
 // edit from tee, or tee asked for its help, still passes every byte on,
 // says why on stderr and exits 2, so that pipefail sees nothing was saved.
 func TestPipelineTyposStillPassTheBytes(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	sent := shellText(256<<10, 9)
 	for _, args := range [][]string{{"tea", "t"}, {"Tee", "t"}, {"tee", "--help"}, {"tee", "-h", "t"}} {
@@ -337,6 +345,7 @@ func TestPipelineTyposStillPassTheBytes(t *testing.T) {
 // warns on stderr that it is only part of it, so a file made from it is
 // not taken for the whole.
 func TestShowSaysWhenACaptureIsPartial(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	w.ok(nil, "incident", "new", "partial show")
 	cmd := w.cmd("tee", "-q", "cut")

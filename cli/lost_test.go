@@ -12,6 +12,7 @@ import (
 // not silently replaced by an empty one: every command says so in one line,
 // and doctor names what the evidence holds and exits 1.
 func TestDeletedStoreIsNotAFreshStart(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	w.ok(nil, "incident", "new", "before the loss")
 	w.ok([]byte("the only copy\n"), "tee", "orig")
@@ -41,6 +42,7 @@ func TestDeletedStoreIsNotAFreshStart(t *testing.T) {
 // notices, writes what it holds back in place, and the next command sees
 // every capture.
 func TestStoreDeletedUnderARunningAgentIsKept(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	w.ok(nil, "incident", "new", "deleted under the agent")
 	w.ok([]byte("kept\n"), "tee", "kept")
@@ -63,6 +65,7 @@ func TestStoreDeletedUnderARunningAgentIsKept(t *testing.T) {
 // meta pages: bbolt silently falls back to the older one, losing the last
 // transaction (a note). The timeline copy still has it; doctor names it.
 func TestRolledBackTransactionIsNamedByDoctor(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	w.ok(nil, "incident", "new", "rollback")
 	w.ok(nil, "note", "first note")

@@ -10,6 +10,7 @@ import (
 // TestManPageRendersEveryCommand: 'calm man' is a man page groff renders
 // without a warning, and it documents every command with its flags.
 func TestManPageRendersEveryCommand(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	page := w.ok(nil, "man")
 	groff := exec.Command("groff", "-man", "-Tutf8", "-ww", "-P-cbou")

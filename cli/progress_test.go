@@ -44,6 +44,7 @@ func (w *world) runWithTerminalStderr(args ...string) (string, string) {
 // search draw a progress bar on stderr when it is a terminal, and write
 // nothing of it when stderr is piped.
 func TestLongWorkShowsProgressOnATerminalOnly(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	w.ok(nil, "incident", "new", "large incident")
 	w.ok(shellText(6<<20, 1), "tee", "-q", "big dump")
@@ -87,6 +88,7 @@ func TestLongWorkShowsProgressOnATerminalOnly(t *testing.T) {
 // uploading), pull (downloading) and a salvage draw on a terminal, and
 // write nothing of it to a pipe.
 func TestPushPullAndSalvageShowProgressOnATerminalOnly(t *testing.T) {
+	t.Parallel()
 	endpoint, _ := startVersity(t)
 	w := s3World(t, endpoint)
 	w.ok(nil, "incident", "new", "orders overwritten")

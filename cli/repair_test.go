@@ -15,6 +15,7 @@ import (
 // made, `calm verify --repair` writes it again from the store's copy and it
 // verifies.
 func TestFailedCopyComesBackWhenSpaceReturns(t *testing.T) {
+	t.Parallel()
 	if os.Geteuid() != 0 {
 		t.Skip("mounting a tmpfs needs root (CI runs as root)")
 	}
@@ -55,6 +56,7 @@ func TestFailedCopyComesBackWhenSpaceReturns(t *testing.T) {
 // not recording, and, once there is room, records again into a new session
 // that holds only what it could record.
 func TestShellRunsOnAFullDisk(t *testing.T) {
+	t.Parallel()
 	if os.Geteuid() != 0 {
 		t.Skip("mounting a tmpfs needs root (CI runs as root)")
 	}
@@ -100,6 +102,7 @@ func TestShellRunsOnAFullDisk(t *testing.T) {
 // interrupted, saying that the journal could not be written, so status,
 // verify and the exports do not present it as the whole session.
 func TestShellJournalFailingMidwaySaysWhereTheSessionEnds(t *testing.T) {
+	t.Parallel()
 	if os.Geteuid() != 0 {
 		t.Skip("mounting a tmpfs needs root (CI runs as root)")
 	}

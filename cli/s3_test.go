@@ -60,6 +60,7 @@ func s3World(t *testing.T, endpoint string) *world {
 // `calm verify` checks it, and an incident pushed from one machine is
 // pulled on another byte for byte and opens in review.
 func TestS3MirrorPushPullAndReview(t *testing.T) {
+	t.Parallel()
 	endpoint, root := startVersity(t)
 	w := s3World(t, endpoint)
 	w.ok(nil, "incident", "new", "orders overwritten")

@@ -18,6 +18,7 @@ import (
 // verifies and is listed by status as the original was: its title, source,
 // interrupted reason, warning and bytes.
 func TestStoreDeletedIsSalvagedFromEvidenceWithItsRecords(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	w.ok(nil, "incident", "new", "orders table overwritten")
 	w.ok([]byte("{ \"_id\": 1, \"status\": \"paid\" }\n"), "tee", "-q", "orders before the update")

@@ -15,6 +15,7 @@ import (
 // for byte, what grep -H -n gives on files named as the captures and
 // holding the same text.
 func TestSearchAnswersAsGrepDoes(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	w.ok(nil, "incident", "new", "other") // its capture must not be searched
 	w.ok([]byte("error elsewhere\n"), "tee", "-q", "elsewhere")
@@ -80,6 +81,7 @@ func TestSearchAnswersAsGrepDoes(t *testing.T) {
 
 // TestSearchJSONIsOneObjectALine: --json gives the same lines as objects.
 func TestSearchJSONIsOneObjectALine(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	w.ok([]byte("a\nneedle 1\nb\nneedle \x1b[31m2\x1b[0m\n"), "tee", "-q", "t")
 	plain := strings.Split(strings.TrimSpace(w.ok(nil, "search", "-B", "1", "needle")), "\n")

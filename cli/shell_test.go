@@ -31,6 +31,7 @@ func trimLines(s string) []string {
 }
 
 func TestShellRecordingMatchesWhatTmuxShows(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	var input bytes.Buffer
 	for i := 1; i <= 100_000; i++ {
@@ -66,6 +67,7 @@ func TestShellRecordingMatchesWhatTmuxShows(t *testing.T) {
 }
 
 func TestJournalPassesAsciinemaCatAndEqualsTheSession(t *testing.T) {
+	t.Parallel()
 	if _, err := exec.LookPath("asciinema"); err != nil {
 		t.Fatal("asciinema is missing: install it (apt-get install asciinema)")
 	}
@@ -104,6 +106,7 @@ func TestJournalPassesAsciinemaCatAndEqualsTheSession(t *testing.T) {
 // whole, although the program reads none of it for a second: calm waits for
 // room instead of dropping what does not fit.
 func TestShellPassesInputLargerThanTheTerminalHolds(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	var in bytes.Buffer
 	for i := 0; in.Len() < 200_000; i++ {
@@ -119,6 +122,7 @@ func TestShellPassesInputLargerThanTheTerminalHolds(t *testing.T) {
 // The recorded shell's terminal has the user's modes, not the kernel's
 // defaults: an erase key of ^H, flow control off and IUTF8 stay as they were.
 func TestShellKeepsTheTerminalsModes(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	tm := newTmux(t)
 	tm.start("stty erase '^H' -ixon iutf8 && " + w.envPrefix() + calmBin + " shell -- stty -a")
@@ -157,6 +161,7 @@ func (w *world) runShellWithin(limit time.Duration, stdin string, args ...string
 // gets the terminal's end-of-file once it has read the input, even after
 // an unfinished last line, and through bash's line editor.
 func TestShellEndsWhenPipedInputEnds(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	for _, c := range []struct {
 		input string
@@ -176,6 +181,7 @@ func TestShellEndsWhenPipedInputEnds(t *testing.T) {
 // A shell that ignores the signal ending calm shell is hung up, as a closing
 // terminal would, and killed if it ignores that too; the session is kept.
 func TestShellEndsAStubbornShell(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	cmd := w.cmd("shell", "--wait", "--", "sh", "-c", `trap "" TERM HUP; echo stubborn-$((6*7)); sleep 60`)
 	var out lockedBuffer
@@ -209,6 +215,7 @@ func TestShellEndsAStubbornShell(t *testing.T) {
 }
 
 func TestShellSurvivesAgentKills(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	w.ok(nil, "incident", "new", "recorder under fire")
 	cmd := w.cmd("shell", "--wait", "--", "sh", "-c", `i=0; while [ $i -lt 60 ]; do seq $((i*1000)) $((i*1000+999)); i=$((i+1)); sleep 0.05; done`)
@@ -259,6 +266,7 @@ type exported struct {
 }
 
 func TestMarkerBeforeADestructiveCommandAndNoPasswordStored(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	tm := newTmux(t)
 	tm.start(w.envPrefix() + calmBin + " shell --wait --input -- bash --norc --noprofile")
@@ -334,6 +342,7 @@ func TestMarkerBeforeADestructiveCommandAndNoPasswordStored(t *testing.T) {
 }
 
 func TestSnapStoresEveryLineOfALongHistory(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	tm := newTmux(t)
 	tm.start("bash --norc --noprofile")
@@ -368,6 +377,7 @@ func TestSnapStoresEveryLineOfALongHistory(t *testing.T) {
 }
 
 func TestSplitSnapsAndRecordsThePane(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	tm := newTmux(t)
 	tm.start("bash --norc --noprofile")
@@ -400,6 +410,7 @@ func TestSplitSnapsAndRecordsThePane(t *testing.T) {
 }
 
 func TestClipSendsACaptureToTheTerminalClipboard(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	doc := "{ _id: ObjectId(\"65f1a2\"), name: \"original\" }\n"
 	w.ok([]byte(doc+"\x1b]0;title\x07"), "tee", "-q", "doc")
@@ -422,6 +433,7 @@ func TestClipSendsACaptureToTheTerminalClipboard(t *testing.T) {
 // TestSessionIsSearchedAsAPersonSawIt: the store keeps a session's derived
 // text, so a progress bar is found in its final state only, and shown so.
 func TestSessionIsSearchedAsAPersonSawIt(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	script := `printf 'fetching 10%%\rfetching 55%%\rfetched 100%%\n'; printf 'typo here\r\033[2Kfixed line\n'; printf '\033[1;31malert\033[0m done\n'`
 	if _, errs, code := w.run(nil, "shell", "--wait", "--", "sh", "-c", script); code != 0 {
@@ -448,6 +460,7 @@ func TestSessionIsSearchedAsAPersonSawIt(t *testing.T) {
 // clipboard tool atotto/clipboard uses on a desktop: calm clip saves what
 // another program put there, byte for byte, and clip -o puts a capture back.
 func TestClipThroughAnXClipboard(t *testing.T) {
+	t.Parallel()
 	for _, tool := range []string{"Xvfb", "xclip"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Fatalf("%s is missing: install it (apt-get install xvfb xclip)", tool)

@@ -19,6 +19,7 @@ import (
 // lines; snap saves what is left and says so, and the capture carries the
 // warning for the TUI and the status.
 func TestSnapOfAFullHistorySaysOlderLinesAreGone(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	tm := newTmux(t)
 	conf := filepath.Join(t.TempDir(), "tmux.conf")
@@ -57,6 +58,7 @@ func TestSnapOfAFullHistorySaysOlderLinesAreGone(t *testing.T) {
 // TestFailedSnapCreatesNoCapture: a pane tmux cannot read saves nothing and
 // leaves no empty capture "still recording".
 func TestFailedSnapCreatesNoCapture(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	w.ok(nil, "incident", "new", "snap fails")
 	tm := newTmux(t)
@@ -78,6 +80,7 @@ func TestFailedSnapCreatesNoCapture(t *testing.T) {
 // either whole or interrupted by SIGINT with what arrived (a prefix of the
 // whole snap), each interrupted one said in one line, and verify passes.
 func TestCtrlCOnSnapSealsWhatArrived(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	w.ok(nil, "incident", "new", "snap interrupted")
 	tm := newTmux(t)
@@ -151,6 +154,7 @@ func TestCtrlCOnSnapSealsWhatArrived(t *testing.T) {
 // stop by a signal (tmux going away, a shutdown), closes its journal and
 // seals the session with everything the pane sent, itself.
 func TestSplitRecorderSealsOnSIGTERM(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	w.ok(nil, "incident", "new", "pane recorder stopped")
 	cmd := w.cmd("pipe", "--pane", "%0")
@@ -196,6 +200,7 @@ func TestSplitRecorderSealsOnSIGTERM(t *testing.T) {
 // text a person saw (no escapes; --raw keeps them), and of a tee'd query
 // the exact bytes, which jq reads back as the same JSON.
 func TestShowToAFileGivesUsableData(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	w.ok(nil, "incident", "new", "show to a file")
 	tm := newTmux(t)

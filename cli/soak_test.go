@@ -26,6 +26,7 @@ func soakTime() time.Duration {
 // holds exactly its own input, the session holds every line in order, the
 // TUI still answers, and the store and every copy check out.
 func TestEightTeesAShellAndTheTUIAtOnce(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	w.ok(nil, "incident", "new", "soak")
 	d := soakTime()

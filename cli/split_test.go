@@ -45,6 +45,7 @@ func (tm *tmux) waitForPanes(n int) []string {
 // pane it opens shows the session it started, live; a second split in the
 // same pane says the pane is already recording and opens nothing.
 func TestSplitMarksCommandsShowsItsSessionAndRefusesASecond(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	tm := newTmux(t)
 	tm.start("PS1='db1$ ' bash --norc --noprofile")
@@ -105,6 +106,7 @@ func TestSplitMarksCommandsShowsItsSessionAndRefusesASecond(t *testing.T) {
 // TestSplitInANarrowWindowOpensBelow: a window too narrow to share its
 // width gets calm's pane below the shell, not a sliver beside it.
 func TestSplitInANarrowWindowOpensBelow(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	tm := newTmux(t)
 	tm.start("bash --norc --noprofile")
@@ -128,6 +130,7 @@ func TestSplitInANarrowWindowOpensBelow(t *testing.T) {
 // and the cast; the session begins at the pane's size and records the pane
 // shrinking when calm's pane opens beside it.
 func TestSplitMarksEachCommandWhenEnteredAndFollowsThePaneSize(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	tm := newTmux(t)
 	tm.start("PS1='db1$ ' bash --norc --noprofile")

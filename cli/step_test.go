@@ -9,6 +9,7 @@ import (
 // step; one that still waits is refused in one line naming what it waits
 // for, and --anyway records it as ticked anyway, in the postmortem too.
 func TestTickRefusesAWaitingStepUnlessAnyway(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	w.ok(nil, "incident", "new", "users overwritten")
 	if out := w.ok(nil, "tick"); !strings.HasPrefix(out, `ticked "Stop and breathe" at `) {

@@ -12,6 +12,7 @@ import (
 // "missing" (and the mirror's SHA256SUMS apart, not as a copy), and
 // `verify --repair` writes them, after which verify passes.
 func TestMirrorAddedToARunningSetupIsRepaired(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	w.ok([]byte("first\n"), "tee", "one")
 	w.ok([]byte("second\n"), "tee", "two")
@@ -42,6 +43,7 @@ func TestMirrorAddedToARunningSetupIsRepaired(t *testing.T) {
 // reopened, with the store file moved away, comes back from the evidence
 // open and current; reopening an open incident says it is open already.
 func TestSalvagedReopenedIncidentStaysOpenAndCurrent(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	id := strings.Fields(w.ok(nil, "incident", "new", "orders"))[0]
 	w.ok([]byte("the error\n"), "tee", "log")
@@ -79,6 +81,7 @@ func TestSalvagedReopenedIncidentStaysOpenAndCurrent(t *testing.T) {
 // points at --repair, which writes the store's chunks again from a verified
 // file copy, and verify then passes and show reads the store again.
 func TestDamagedStoreCopyIsRepairedFromAVerifiedCopy(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	original := strings.Repeat("{ \"_id\": 7, \"total\": 12 }\n", 2000)
 	w.ok([]byte(original), "tee", "-q", "before")

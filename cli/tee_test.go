@@ -26,6 +26,7 @@ func sha(data []byte) string {
 }
 
 func TestTeeStoresFiftyMegabytesOfRandomBytes(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	input := make([]byte, 50<<20)
 	rand.Read(input)
@@ -66,6 +67,7 @@ func TestTeeStoresFiftyMegabytesOfRandomBytes(t *testing.T) {
 // the agent, sends again what was not acknowledged, and the capture equals the
 // input.
 func TestTeeSurvivesAgentKills(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	input := shellText(48<<20, 7)
 	w.ok(nil, "incident", "new", "kill test") // the agent is up before the tee
@@ -158,6 +160,7 @@ func (l *lockedBuffer) String() string {
 }
 
 func TestTeeKeepsThePipelineWhenStoringFails(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	// A store under a plain file cannot be created, so the agent cannot start.
 	blocker := filepath.Join(t.TempDir(), "file")
@@ -174,6 +177,7 @@ func TestTeeKeepsThePipelineWhenStoringFails(t *testing.T) {
 }
 
 func TestVerifyNamesTheBrokenCopy(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	mirror := t.TempDir()
 	w.extra = append(w.extra, "CALM_CONFIG="+filepath.Join(w.config, "calm.toml"))
@@ -246,6 +250,7 @@ func TestTwoCommandsStartingAtOnceMakeOneAgent(t *testing.T) {
 }
 
 func TestStaleSocketFromAKilledAgentIsReplaced(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	w.ok(nil, "incident", "new", "one")
 	pid := w.agentPID()
@@ -265,6 +270,7 @@ func TestStaleSocketFromAKilledAgentIsReplaced(t *testing.T) {
 }
 
 func TestAnotherUserIsRefused(t *testing.T) {
+	t.Parallel()
 	if os.Getuid() != 0 {
 		t.Skip("needs root to run a client as nobody") // CI runs as root
 	}
@@ -305,6 +311,7 @@ func TestAnotherUserIsRefused(t *testing.T) {
 }
 
 func TestBadReferencesGiveOneLineThatSaysWhatToDo(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	w.ok([]byte("a\n"), "tee", "-q")
 	for _, tc := range []struct {
@@ -341,6 +348,7 @@ func countProcesses(s string) int {
 // when the store is done: here the agent is stopped until the downstream
 // has read everything, so tee cannot have sealed the capture yet.
 func TestTeeDownstreamGetsEOFWithoutWaitingForTheStore(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	w.ok(nil, "incident", "new", "slow store")
 	pid := w.agentPID()
@@ -395,6 +403,7 @@ func TestTeeDownstreamGetsEOFWithoutWaitingForTheStore(t *testing.T) {
 // the same store through the agent already serving it, instead of failing
 // on the store's lock.
 func TestAnotherRuntimeFolderFindsTheRunningAgent(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	w.ok(nil, "incident", "new", "two runtime folders")
 	rt, err := os.MkdirTemp("", "rt2")

@@ -11,6 +11,7 @@ import (
 // quitting (in a prompt too), and a prompt's text survives esc and the
 // quit dialog.
 func TestTUIFirstScreenAndCtrlCInARealTerminal(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	w.ok(nil, "incident", "new", "orders overwritten")
 	tm := newTmux(t)
@@ -45,6 +46,7 @@ func TestTUIFirstScreenAndCtrlCInARealTerminal(t *testing.T) {
 // TestTUIOnAnEmptyStoreMakesNoIncident: a first look at calm (the README's
 // "calm" alone) must not leave an "incident at …" behind.
 func TestTUIOnAnEmptyStoreMakesNoIncident(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	tm := newTmux(t)
 	tm.start(w.envPrefix() + " sh -c '" + calmBin + "; echo calm exited $?; sleep 60'")

@@ -28,6 +28,7 @@ rs0:PRIMARY> db.users.replaceOne({email: "ada@example.com"}, {email: "ada@exampl
 // update replaced, and yank it to the clipboard (by OSC 52: no display). A hostile capture viewed on
 // the way must not reach the terminal: no title, no clipboard write.
 func TestTUIEndToEnd(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	w.ok(nil, "incident", "new", "users overwritten")
 	w.ok([]byte(mongoTranscript), "tee", "-q", "mongo find")
