@@ -266,6 +266,9 @@ func firstDifference(calm, ref []string) string {
 }
 
 func TestEmulatorMatchesXterm(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: runs without -short")
+	}
 	ws := conformanceWorkloads()
 	if len(ws) < 30 {
 		t.Fatalf("%d workloads, want at least 30", len(ws))

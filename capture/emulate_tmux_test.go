@@ -60,6 +60,9 @@ func tmuxComparable(w *workload) bool {
 // tmux (a private server), the bytes written to its pane unchanged (stty
 // -opost), and compares its history and screen with calm's text.
 func TestEmulatorMatchesTmux(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: runs without -short")
+	}
 	if _, err := exec.LookPath("tmux"); err != nil {
 		if os.Getenv("CI") == "" {
 			t.Skip("tmux is not installed")

@@ -15,6 +15,7 @@ import (
 // else is refused, both in one line naming 'calm agent restart'.
 func TestAgentStatusStopRestartAndMirrorChanges(t *testing.T) {
 	t.Parallel()
+	slow(t)
 	w := newWorld(t)
 	if out, _, code := w.run(nil, "agent", "status"); code != 1 || !strings.Contains(out, "no agent runs") {
 		t.Fatalf("agent status with none: exit %d, %q", code, out)

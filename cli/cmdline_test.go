@@ -30,6 +30,7 @@ func everyCommand() []string {
 // without starting an agent.
 func TestHelpForEveryCommand(t *testing.T) {
 	t.Parallel()
+	slow(t)
 	w := newWorld(t)
 	commands := everyCommand()
 	for _, want := range []string{"show", "incident use", "completion bash", "search", "tee", "shell"} {
@@ -88,6 +89,7 @@ func TestUsageErrorsSayOneLineAndExitTwo(t *testing.T) {
 // combine (-iF), and long flags take "=".
 func TestFlagsEndAtDoubleDashAndCombine(t *testing.T) {
 	t.Parallel()
+	slow(t)
 	w := newWorld(t)
 	w.ok([]byte("-q is a line\nNeedle.Star*\n"), "tee", "--quiet", "--", "-q title")
 	if rec := w.captureRecord("c1"); rec["title"] != "-q title" {

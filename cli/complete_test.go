@@ -78,6 +78,7 @@ printf '%s\n' "${COMPREPLY[@]}"`
 // its agent.
 func TestBashCompletesCommandsFlagsAndIds(t *testing.T) {
 	t.Parallel()
+	slow(t)
 	w, script := completionWorld(t)
 	w.ok(nil, "incident", "new", "disk full")
 	w.ok([]byte("df -h\n"), "tee", "-q", "df")
@@ -192,6 +193,7 @@ func completionSteps(prompt, inc string, secondTabLists bool, list ...string) []
 // of the current incident with their titles, and INCIDENT/c1, on TAB.
 func TestTabCompletesInBash(t *testing.T) {
 	t.Parallel()
+	slow(t)
 	needBashCompletion(t)
 	w, inc, dir := shellCompletionWorld(t, "bash")
 	// bash-completion looks for calm's script in $XDG_DATA_HOME, by default
@@ -214,6 +216,7 @@ func TestTabCompletesInBash(t *testing.T) {
 // INCIDENT/c1, on TAB.
 func TestTabCompletesInZsh(t *testing.T) {
 	t.Parallel()
+	slow(t)
 	w, inc, dir := shellCompletionWorld(t, "zsh")
 	// Emacs keys whatever $EDITOR says, so C-u clears the line.
 	zshrc := "PS1='zsh> '\nbindkey -e\n" + zshrcLine + "\n"
@@ -236,6 +239,7 @@ func TestTabCompletesInZsh(t *testing.T) {
 // INCIDENT/c1, on TAB.
 func TestTabCompletesInFish(t *testing.T) {
 	t.Parallel()
+	slow(t)
 	w, inc, dir := shellCompletionWorld(t, "fish")
 	data := filepath.Join(w.config, ".local", "share")
 	w.extra = append(w.extra, "XDG_DATA_HOME="+data)

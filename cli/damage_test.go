@@ -62,6 +62,7 @@ func garbagePage(t *testing.T, path, id string) {
 
 func TestDamagedStoreIsDiagnosedRefusesWritesAndIsSalvaged(t *testing.T) {
 	t.Parallel() // long and mostly waiting; isolated (own store, socket, tmux server)
+	slow(t)
 	for _, damage := range []string{"truncated", "garbage page"} {
 		t.Run(damage, func(t *testing.T) {
 			w, want := damagedWorld(t)

@@ -10,6 +10,7 @@ import (
 
 func TestExportedCastPlaysTheSameOutput(t *testing.T) {
 	t.Parallel()
+	slow(t)
 	if _, err := exec.LookPath("asciinema"); err != nil {
 		t.Fatal("asciinema is missing: install it (apt-get install asciinema)")
 	}
@@ -37,6 +38,7 @@ func TestExportedCastPlaysTheSameOutput(t *testing.T) {
 
 func TestBundleAndMarkdownExportsAreRedactedAndVerified(t *testing.T) {
 	t.Parallel()
+	slow(t)
 	w := newWorld(t)
 	w.ok(nil, "incident", "new", "orders overwritten")
 	w.ok([]byte("{ \"_id\": 7, \"total\": 12 }\nmongodb://app:Sup3rS3cret@db/orders\n"), "tee", "-q", "before")

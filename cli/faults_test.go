@@ -44,6 +44,7 @@ func faultRand(t testing.TB) *mrand.Rand {
 // that passes bbolt's check.
 func TestFullDiskLosesNothingAcknowledged(t *testing.T) {
 	t.Parallel() // long and mostly waiting; isolated (own store, socket, tmux server)
+	slow(t)
 	if os.Geteuid() != 0 {
 		t.Skip("mounting a tmpfs needs root (CI runs as root)")
 	}
@@ -101,6 +102,7 @@ func TestFullDiskLosesNothingAcknowledged(t *testing.T) {
 // starts, and the capture is whole.
 func TestSocketDeletedUnderTheAgent(t *testing.T) {
 	t.Parallel() // long and mostly waiting; isolated (own store, socket, tmux server)
+	slow(t)
 	w := newWorld(t)
 	w.ok(nil, "incident", "new", "socket test")
 	input := shellText(24<<20, 3)
@@ -135,6 +137,7 @@ func TestSocketDeletedUnderTheAgent(t *testing.T) {
 // bbolt's check.
 func TestRecorderKilledLosesNothing(t *testing.T) {
 	t.Parallel() // long and mostly waiting; isolated (own store, socket, tmux server)
+	slow(t)
 	w := newWorld(t)
 	w.ok(nil, "incident", "new", "recorder kills")
 	r := faultRand(t)
@@ -221,6 +224,7 @@ func TestRecorderKilledLosesNothing(t *testing.T) {
 // selection, every copy verifies, and the store passes bbolt's check.
 func TestTUIKilledLeavesTheStoreWhole(t *testing.T) {
 	t.Parallel()
+	slow(t)
 	w := newWorld(t)
 	w.ok(nil, "incident", "new", "tui kills")
 	// Big enough that saving it takes long enough for kills to land mid-save.
@@ -280,6 +284,7 @@ func TestTUIKilledLeavesTheStoreWhole(t *testing.T) {
 // every capture searches to grep's count and verifies.
 func TestSearchWhileAgentsComeAndGo(t *testing.T) {
 	t.Parallel() // long and mostly waiting; isolated (own store, socket, tmux server)
+	slow(t)
 	w := newWorld(t)
 	w.extra = append(w.extra, "CALM_AGENT_IDLE=300ms")
 	w.ok(nil, "incident", "new", "agents come and go")

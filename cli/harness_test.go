@@ -51,6 +51,15 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// slow marks an end-to-end test that takes seconds: -short, the quick loop
+// while editing, leaves it to the full run, which CI makes.
+func slow(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("slow end to end: runs without -short")
+	}
+}
+
 // world is one user's calm setup: a store, a config folder and a runtime
 // folder for the agent's socket, all private to the test.
 type world struct {

@@ -221,6 +221,7 @@ func TestMirrorFolderOfAnotherUserIsRefused(t *testing.T) {
 // store's folders.
 func TestSalvagedStoreWorksLikeTheOriginal(t *testing.T) {
 	t.Parallel() // long and mostly waiting; isolated (own store, socket, tmux server)
+	slow(t)
 	for _, damage := range []string{"garbage page", "store lost"} {
 		t.Run(damage, func(t *testing.T) {
 			w, want := damagedWorld(t)
@@ -320,6 +321,7 @@ func flipStored(t *testing.T, path, bucket string) {
 // no sound copy left, they stop with one line and a non-zero exit.
 func TestReadsAreCheckedAndFallBackToAVerifiedCopy(t *testing.T) {
 	t.Parallel()
+	slow(t)
 	w := newWorld(t)
 	mirror := t.TempDir()
 	os.MkdirAll(filepath.Join(w.config, "calm"), 0o700)

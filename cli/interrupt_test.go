@@ -35,6 +35,7 @@ func (w *world) captureRecord(ref string) map[string]any {
 // downstream received (as a prefix), and verifies.
 func TestCtrlCOnTeeSealsWhatTheDownstreamGot(t *testing.T) {
 	t.Parallel()
+	slow(t)
 	w := newWorld(t)
 	w.ok(nil, "incident", "new", "ctrl-c")
 	tm := newTmux(t)
@@ -81,6 +82,7 @@ func TestCtrlCOnTeeSealsWhatTheDownstreamGot(t *testing.T) {
 // interrupted, with its copies, within seconds.
 func TestKilledTeeIsSealedByTheAgent(t *testing.T) {
 	t.Parallel()
+	slow(t)
 	w := newWorld(t)
 	w.ok(nil, "incident", "new", "kill")
 	for i := range 3 {

@@ -13,6 +13,7 @@ import (
 // and doctor names what the evidence holds and exits 1.
 func TestDeletedStoreIsNotAFreshStart(t *testing.T) {
 	t.Parallel()
+	slow(t)
 	w := newWorld(t)
 	w.ok(nil, "incident", "new", "before the loss")
 	w.ok([]byte("the only copy\n"), "tee", "orig")

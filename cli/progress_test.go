@@ -45,6 +45,7 @@ func (w *world) runWithTerminalStderr(args ...string) (string, string) {
 // nothing of it when stderr is piped.
 func TestLongWorkShowsProgressOnATerminalOnly(t *testing.T) {
 	t.Parallel()
+	slow(t)
 	w := newWorld(t)
 	w.ok(nil, "incident", "new", "large incident")
 	w.ok(shellText(6<<20, 1), "tee", "-q", "big dump")

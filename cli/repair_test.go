@@ -57,6 +57,7 @@ func TestFailedCopyComesBackWhenSpaceReturns(t *testing.T) {
 // that holds only what it could record.
 func TestShellRunsOnAFullDisk(t *testing.T) {
 	t.Parallel()
+	slow(t)
 	if os.Geteuid() != 0 {
 		t.Skip("mounting a tmpfs needs root (CI runs as root)")
 	}
@@ -103,6 +104,7 @@ func TestShellRunsOnAFullDisk(t *testing.T) {
 // verify and the exports do not present it as the whole session.
 func TestShellJournalFailingMidwaySaysWhereTheSessionEnds(t *testing.T) {
 	t.Parallel()
+	slow(t)
 	if os.Geteuid() != 0 {
 		t.Skip("mounting a tmpfs needs root (CI runs as root)")
 	}

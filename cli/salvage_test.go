@@ -19,6 +19,7 @@ import (
 // interrupted reason, warning and bytes.
 func TestStoreDeletedIsSalvagedFromEvidenceWithItsRecords(t *testing.T) {
 	t.Parallel()
+	slow(t)
 	w := newWorld(t)
 	w.ok(nil, "incident", "new", "orders table overwritten")
 	w.ok([]byte("{ \"_id\": 1, \"status\": \"paid\" }\n"), "tee", "-q", "orders before the update")

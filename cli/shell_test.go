@@ -182,6 +182,7 @@ func TestShellEndsWhenPipedInputEnds(t *testing.T) {
 // terminal would, and killed if it ignores that too; the session is kept.
 func TestShellEndsAStubbornShell(t *testing.T) {
 	t.Parallel()
+	slow(t)
 	w := newWorld(t)
 	cmd := w.cmd("shell", "--wait", "--", "sh", "-c", `trap "" TERM HUP; echo stubborn-$((6*7)); sleep 60`)
 	var out lockedBuffer
@@ -216,6 +217,7 @@ func TestShellEndsAStubbornShell(t *testing.T) {
 
 func TestShellSurvivesAgentKills(t *testing.T) {
 	t.Parallel()
+	slow(t)
 	w := newWorld(t)
 	w.ok(nil, "incident", "new", "recorder under fire")
 	cmd := w.cmd("shell", "--wait", "--", "sh", "-c", `i=0; while [ $i -lt 60 ]; do seq $((i*1000)) $((i*1000+999)); i=$((i+1)); sleep 0.05; done`)

@@ -81,6 +81,7 @@ func TestFailedSnapCreatesNoCapture(t *testing.T) {
 // whole snap), each interrupted one said in one line, and verify passes.
 func TestCtrlCOnSnapSealsWhatArrived(t *testing.T) {
 	t.Parallel()
+	slow(t)
 	w := newWorld(t)
 	w.ok(nil, "incident", "new", "snap interrupted")
 	tm := newTmux(t)

@@ -27,6 +27,7 @@ func soakTime() time.Duration {
 // TUI still answers, and the store and every copy check out.
 func TestEightTeesAShellAndTheTUIAtOnce(t *testing.T) {
 	t.Parallel()
+	slow(t)
 	w := newWorld(t)
 	w.ok(nil, "incident", "new", "soak")
 	d := soakTime()

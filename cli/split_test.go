@@ -46,6 +46,7 @@ func (tm *tmux) waitForPanes(n int) []string {
 // same pane says the pane is already recording and opens nothing.
 func TestSplitMarksCommandsShowsItsSessionAndRefusesASecond(t *testing.T) {
 	t.Parallel()
+	slow(t)
 	w := newWorld(t)
 	tm := newTmux(t)
 	tm.start("PS1='db1$ ' bash --norc --noprofile")
@@ -131,6 +132,7 @@ func TestSplitInANarrowWindowOpensBelow(t *testing.T) {
 // shrinking when calm's pane opens beside it.
 func TestSplitMarksEachCommandWhenEnteredAndFollowsThePaneSize(t *testing.T) {
 	t.Parallel()
+	slow(t)
 	w := newWorld(t)
 	tm := newTmux(t)
 	tm.start("PS1='db1$ ' bash --norc --noprofile")

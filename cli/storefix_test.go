@@ -82,6 +82,7 @@ func TestSalvagedReopenedIncidentStaysOpenAndCurrent(t *testing.T) {
 // file copy, and verify then passes and show reads the store again.
 func TestDamagedStoreCopyIsRepairedFromAVerifiedCopy(t *testing.T) {
 	t.Parallel()
+	slow(t)
 	w := newWorld(t)
 	original := strings.Repeat("{ \"_id\": 7, \"total\": 12 }\n", 2000)
 	w.ok([]byte(original), "tee", "-q", "before")

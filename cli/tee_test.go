@@ -27,6 +27,7 @@ func sha(data []byte) string {
 
 func TestTeeStoresFiftyMegabytesOfRandomBytes(t *testing.T) {
 	t.Parallel()
+	slow(t)
 	w := newWorld(t)
 	input := make([]byte, 50<<20)
 	rand.Read(input)
@@ -68,6 +69,7 @@ func TestTeeStoresFiftyMegabytesOfRandomBytes(t *testing.T) {
 // input.
 func TestTeeSurvivesAgentKills(t *testing.T) {
 	t.Parallel()
+	slow(t)
 	w := newWorld(t)
 	input := shellText(48<<20, 7)
 	w.ok(nil, "incident", "new", "kill test") // the agent is up before the tee
@@ -227,6 +229,7 @@ func flipByte(path string) {
 
 func TestTwoCommandsStartingAtOnceMakeOneAgent(t *testing.T) {
 	t.Parallel() // long and mostly waiting; isolated (own store, socket, tmux server)
+	slow(t)
 	w := newWorld(t)
 	for run := range faultRuns() {
 		// No agent: six commands race to start one.

@@ -99,6 +99,9 @@ func artefactDir(t *testing.T) string {
 }
 
 func TestHTMLReportInChromium(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: runs without -short")
+	}
 	db, r := htmlIncident(t)
 	// s2 (190 KiB) loads only when it is first sought, as a large session does.
 	page, _ := exportHTML(t, db, r, HTMLOptions{Preload: 64 << 10})

@@ -214,6 +214,9 @@ func zeroBomb(t *testing.T, path string, size int64) {
 // holding 1 GiB of zeros in a child process: both refuse it in one line,
 // and the child's peak RSS stays under 100 MiB.
 func TestBundleBombIsRefusedInBoundedMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: runs without -short")
+	}
 	if p := os.Getenv("CALM_TEST_BOMB"); p != "" {
 		// The child: verify, then open, as calm verify and calm review do.
 		f, _ := os.Open(p)

@@ -131,6 +131,9 @@ func leaks(t *testing.T, name string, data []byte, secrets []string) []string {
 // sample as titles, note and command line too, and exports the incident in
 // every format: no secret may be readable in any of them.
 func TestSecretCorpusLeaksIntoNoExport(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: runs without -short")
+	}
 	dir := t.TempDir()
 	db, err := storage.Open(storage.Options{Path: filepath.Join(dir, "calm.db"), EvidenceDir: filepath.Join(dir, "evidence"), StrictMode: true})
 	if err != nil {
@@ -241,6 +244,9 @@ func TestSecretCorpusLeaksIntoNoExport(t *testing.T) {
 // 3 MB file of AWS keys in output events of random sizes: every key whose
 // bytes fall in two events is still found, across the export's windows.
 func TestSecretsSplitAcrossManyEventsOfABigSessionAreRedacted(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: runs without -short")
+	}
 	rng := rand.New(rand.NewSource(21))
 	var text strings.Builder
 	var keys []string
@@ -321,6 +327,9 @@ func straddling() (texts []string, secrets [][]string) {
 // capture written in 4 KiB writes, the last of the window ending inside the
 // secret, and in a session whose output event ends there.
 func TestSecretsStraddlingTheStreamsWindowAreRedacted(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: runs without -short")
+	}
 	red, err := NewRedactor(nil)
 	if err != nil {
 		t.Fatal(err)

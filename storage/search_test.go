@@ -132,6 +132,9 @@ var grepCases = []struct {
 // calm shows it), and that matching line by line with the query's regexp
 // finds.
 func TestSearchMatchesGrep(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: runs without -short")
+	}
 	if _, err := exec.LookPath("grep"); err != nil {
 		t.Fatal("grep is needed: it is the reference")
 	}

@@ -142,6 +142,9 @@ func (h *harness) pressName(name string) {
 // scope, on a fresh UI, and checks the effect its help describes. A key
 // added to the table without a check here fails the test.
 func TestEveryKeyDoesWhatTheTableSays(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: runs without -short")
+	}
 	type check struct {
 		setup func(h *harness)             // puts the UI in the scope
 		after func(h *harness, key string) // presses nothing; checks the effect of key
