@@ -2,6 +2,7 @@ package storage
 
 import (
 	"cmp"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -751,6 +752,12 @@ func (db *DB) readContent(c Capture, from int64, w io.Writer, notice func(string
 
 // Verify reads back and hashes every copy of every sealed capture.
 func (db *DB) Verify(incident string) (VerifyReport, error) {
+	return db.VerifyContext(context.Background(), incident)
+}
+
+// VerifyContext is Verify until ctx is done: the agent stops reading copies
+// back for a client that has hung up.
+func (db *DB) VerifyContext(ctx context.Context, incident string) (VerifyReport, error) {
 	var rep VerifyReport
 	incidents, err := db.incidentsFor(incident)
 	if err != nil {
@@ -763,6 +770,9 @@ func (db *DB) Verify(incident string) (VerifyReport, error) {
 			return rep, err
 		}
 		for _, c := range caps {
+			if err := ctx.Err(); err != nil {
+				return rep, err
+			}
 			if c.State != CaptureSealed {
 				rep.Unsealed = append(rep.Unsealed, inc.ID+"/"+c.ID)
 				continue

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -144,7 +145,7 @@ func TestCopyChangedAfterItsCheckIsAnError(t *testing.T) {
 	if err := writeCopy(path, 0, sum([]byte("the original\n")), &buf); !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), path) {
 		t.Fatalf("a changed copy: %v", err)
 	}
-	err := searchFile(path, sum([]byte("the original\n")), mustPlan(t, "tampered"), func(int64, []byte) error { return nil }, new([]byte))
+	err := searchFile(context.Background(), path, sum([]byte("the original\n")), mustPlan(t, "tampered"), func(int64, []byte) error { return nil }, new([]byte))
 	if !errors.Is(err, ErrDamaged) {
 		t.Fatalf("search of a changed copy: %v", err)
 	}

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -100,6 +101,12 @@ func AppendMatch(dst []byte, m Match, itemSep, sep byte) []byte {
 
 // Search finds lines matching the query in every capture, in order.
 func (db *DB) Search(q SearchQuery, each func(Match) error) error {
+	return db.SearchContext(context.Background(), q, each)
+}
+
+// SearchContext is Search until ctx is done: the agent stops searching for
+// a client that has hung up.
+func (db *DB) SearchContext(ctx context.Context, q SearchQuery, each func(Match) error) error {
 	p, err := planQuery(q)
 	if err != nil {
 		return err
@@ -132,6 +139,9 @@ func (db *DB) Search(q SearchQuery, each func(Match) error) error {
 			return err
 		}
 		for _, c := range caps {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
 			inCapture := 0
 			hit := func(line int64, text []byte) error {
 				found++
@@ -154,7 +164,7 @@ func (db *DB) Search(q SearchQuery, each func(Match) error) error {
 			if q.PerCapture > 0 && (room == 0 || q.PerCapture < room) {
 				room = q.PerCapture
 			}
-			err := db.searchCapture(inc, c, p, room, hit, notice, &clean)
+			err := db.searchCapture(ctx, inc, c, p, room, hit, notice, &clean)
 			if errors.Is(err, errStop) {
 				return nil
 			}
@@ -191,7 +201,7 @@ func matchLine(text []byte, buf *[]byte, p *plan) ([]byte, bool) {
 // want, when set, is the SHA-256 the chunks must hash to: they are hashed
 // in order as their lines are handed out, and a mismatch ends the search
 // with an error (the lines already found in them may be wrong).
-func (db *DB) searchChunks(inc, id, want string, p *plan, hit func(line int64, text []byte) error) error {
+func (db *DB) searchChunks(ctx context.Context, inc, id, want string, p *plan, hit func(line int64, text []byte) error) error {
 	type job struct {
 		stored     *[]byte // the chunk as stored
 		buf        *[]byte // where it is decoded
@@ -221,6 +231,9 @@ func (db *DB) searchChunks(inc, id, want string, p *plan, hit func(line int64, t
 			case order <- j:
 			case <-quit:
 				return errStop
+			case <-ctx.Done():
+				storedBuffers.Put(stored)
+				return ctx.Err()
 			}
 			jobs <- j
 			return nil

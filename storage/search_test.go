@@ -2,6 +2,8 @@ package storage
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -462,5 +464,54 @@ func TestSearchPerCaptureStopsEachCaptureAsGrepMDoes(t *testing.T) {
 	})
 	if want := "c1:3 c1:6 c2:3"; strings.Join(got, " ") != want {
 		t.Fatalf("per capture 2, limit 3: %v, want %s", got, want)
+	}
+}
+
+// TestSearchStopsWhenItsContextEnds: the agent searches for a client until
+// the client hangs up (its request's context), not to the end of the store.
+func TestSearchStopsWhenItsContextEnds(t *testing.T) {
+	db := openTestDB(t)
+	var text strings.Builder
+	for i := range 300_000 { // several chunks a capture
+		fmt.Fprintf(&text, "line %d token\n", i)
+	}
+	for i := range 3 {
+		save(t, db, fmt.Sprintf("capture %d", i), []byte(text.String()))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	seen := map[string]int{}
+	err := db.SearchContext(ctx, SearchQuery{Pattern: "token", Literal: true}, func(m Match) error {
+		seen[m.Item]++
+		if seen[m.Item] == 1 && m.Item == "c1" {
+			cancel() // the client hangs up after its first line
+		}
+		return nil
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("search after its context ended: %v, want context.Canceled", err)
+	}
+	if seen["c2"] > 0 || seen["c3"] > 0 {
+		t.Fatalf("search went on into later captures after the hang-up: %v", seen)
+	}
+	// And one that is never started does nothing.
+	if err := db.SearchContext(ctx, SearchQuery{Pattern: "token", Literal: true}, func(Match) error {
+		t.Fatal("a search with an ended context found a line")
+		return nil
+	}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("search with an ended context: %v", err)
+	}
+}
+
+// TestVerifyStopsWhenItsContextEnds: the same for reading copies back.
+func TestVerifyStopsWhenItsContextEnds(t *testing.T) {
+	db := openTestDB(t)
+	save(t, db, "one", []byte("a\n"))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := db.VerifyContext(ctx, ""); !errors.Is(err, context.Canceled) {
+		t.Fatalf("verify with an ended context: %v", err)
+	}
+	if rep, err := db.VerifyContext(context.Background(), ""); err != nil || rep.Captures != 1 {
+		t.Fatalf("verify: %+v, %v", rep, err)
 	}
 }

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -52,9 +53,9 @@ func (h *heldHits) flush(hit func(int64, []byte) error) error {
 // output as recorded) in the store's copy when that hashes as sealed, and
 // otherwise in a verified file copy, said through notice; with none, it is
 // an error in one line.
-func (db *DB) searchCapture(inc string, c Capture, p *plan, room int, hit func(int64, []byte) error, notice func(string), clean *[]byte) error {
+func (db *DB) searchCapture(ctx context.Context, inc string, c Capture, p *plan, room int, hit func(int64, []byte) error, notice func(string), clean *[]byte) error {
 	if c.Recording != nil && c.Text == nil {
-		return db.searchOutput(inc, c, p, hit, notice, clean)
+		return db.searchOutput(ctx, inc, c, p, hit, notice, clean)
 	}
 	bucket, want := c.ID, ""
 	if c.State == CaptureSealed {
@@ -64,10 +65,10 @@ func (db *DB) searchCapture(inc string, c Capture, p *plan, room int, hit func(i
 		bucket, want = textBucket(c.ID), c.Text.SHA256
 	}
 	if want == "" { // still arriving: nothing to check against yet
-		return db.searchChunks(inc, bucket, "", p, hit)
+		return db.searchChunks(ctx, inc, bucket, "", p, hit)
 	}
 	held := &heldHits{room: room}
-	err := db.searchChunks(inc, bucket, want, p, held.add)
+	err := db.searchChunks(ctx, inc, bucket, want, p, held.add)
 	if err == nil {
 		return held.flush(hit)
 	}
@@ -78,27 +79,32 @@ func (db *DB) searchCapture(inc string, c Capture, p *plan, room int, hit func(i
 	// search the copy the check chose, handing hits out as they come.
 	if c.Recording != nil {
 		if errors.Is(err, errHeldFull) && db.textSound(c) {
-			return db.searchChunks(inc, bucket, want, p, hit)
+			return db.searchChunks(ctx, inc, bucket, want, p, hit)
 		}
 		notice(textDamaged(c, "searching"))
-		return db.searchOutput(inc, c, p, hit, notice, clean)
+		return db.searchOutput(ctx, inc, c, p, hit, notice, clean)
 	}
 	path, note, err := db.checkRead(c)
 	if err != nil {
 		return err
 	}
 	if path == "" {
-		return db.searchChunks(inc, bucket, want, p, hit)
+		return db.searchChunks(ctx, inc, bucket, want, p, hit)
 	}
 	notice(note)
-	return searchFile(path, want, p, hit, clean)
+	return searchFile(ctx, path, want, p, hit, clean)
 }
 
 // searchOutput searches a capture's bytes as WriteContent reads them (a
 // session's: the output in its asciicast stream), line by line.
-func (db *DB) searchOutput(inc string, c Capture, p *plan, hit func(int64, []byte) error, notice func(string), clean *[]byte) error {
+func (db *DB) searchOutput(ctx context.Context, inc string, c Capture, p *plan, hit func(int64, []byte) error, notice func(string), clean *[]byte) error {
 	sc := lineSearch(p, hit, clean)
-	var feed io.Writer = writerFunc(func(p []byte) (int, error) { return len(p), sc.write(p) })
+	var feed io.Writer = writerFunc(func(p []byte) (int, error) {
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+		return len(p), sc.write(p)
+	})
 	var cast *CastOutput
 	if c.Recording != nil {
 		cast = &CastOutput{W: feed}
@@ -127,7 +133,7 @@ func lineSearch(p *plan, hit func(int64, []byte) error, clean *[]byte) *lineScan
 
 // searchFile searches a file copy that was checked a moment ago, hashing it
 // again as it is read: a copy that changed since ends in an error.
-func searchFile(path, want string, p *plan, hit func(int64, []byte) error, clean *[]byte) error {
+func searchFile(ctx context.Context, path, want string, p *plan, hit func(int64, []byte) error, clean *[]byte) error {
 	f, err := os.OpenFile(path, os.O_RDONLY|noFollow, 0)
 	if err != nil {
 		return fmt.Errorf("search the copy %s: %w", path, err)
@@ -137,6 +143,9 @@ func searchFile(path, want string, p *plan, hit func(int64, []byte) error, clean
 	h := sha256.New()
 	buf := make([]byte, ChunkSize)
 	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		n, err := f.Read(buf)
 		h.Write(buf[:n])
 		if werr := sc.write(buf[:n]); werr != nil {
