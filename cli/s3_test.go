@@ -269,6 +269,9 @@ func TestMoveTakesItsS3CopiesAlongOrNothing(t *testing.T) {
 			t.Fatalf("sha256sum -c in %s: %v\n%s", sums.Dir, err, out)
 		}
 	}
+	if out, _, _ := w.run(nil, append(m, "doctor")...); !strings.Contains(out, "ok   the store and its evidence folder agree") {
+		t.Errorf("doctor after the moves:\n%s", out)
+	}
 	var export struct{ Captures []storage.Capture }
 	if err := json.Unmarshal([]byte(w.ok(nil, "export", to, "--format", "json")), &export); err != nil {
 		t.Fatal(err)
