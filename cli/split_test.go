@@ -329,7 +329,7 @@ func TestSplitLinesCarryTheTimeTheirOutputArrived(t *testing.T) {
 	}
 
 	// The sealed session, opened afresh in the viewer.
-	tm.run("new-window", "-t", "t", w.envPrefix()+calmBin+" ui --item s1 "+inc)
+	tm.run("new-window", "-d", "-t", "t:1", w.envPrefix()+calmBin+" ui --item s1 "+inc)
 	var sealed string
 	for deadline := time.Now().Add(15 * time.Second); !strings.Contains(sealed, " second-42"); time.Sleep(100 * time.Millisecond) {
 		if time.Now().After(deadline) {
