@@ -95,6 +95,7 @@ type DB struct {
 	done chan struct{}
 
 	remoteKick chan struct{} // wakes the uploader
+	remoteMu   sync.Mutex    // one upload or move of a remote copy at a time
 
 	opened      os.FileInfo   // the file opened, to tell when it is deleted or replaced
 	orphansDone chan struct{} // closed when watchOrphans has returned

@@ -354,7 +354,8 @@ func TestCopiesPaneNamesAnInterruptedCaptureAndItsDevices(t *testing.T) {
 
 // TestLiveSessionLinesCarryTheirOwnTimes: the lines still on a recording
 // session's screen (calm split's live view) each show when they began, not
-// the time of the last line that scrolled off.
+// the time of the last line that scrolled off, and a jump to a time (t)
+// finds the live line that began then.
 func TestLiveSessionLinesCarryTheirOwnTimes(t *testing.T) {
 	db := openStore(t)
 	w, err := storage.NewCaptureWriter(db, "", storage.NewCapture{Title: "live output of pane %1", Source: storage.SourceSession,
@@ -377,6 +378,16 @@ func TestLiveSessionLinesCarryTheirOwnTimes(t *testing.T) {
 		if !strings.Contains(row(screen, line), want) {
 			t.Errorf("%s shows %q, want its own time %s", line, row(screen, line), want)
 		}
+	}
+	h.press("t", "14:01:05", tcell.KeyEnter)
+	var at string
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline) && at != "live line 1"; time.Sleep(20 * time.Millisecond) {
+		line := make(chan string, 1)
+		h.in(func() { d := h.ui.viewer.Doc(); line <- d.Plain(h.ui.viewer.Cursor()) })
+		at = <-line
+	}
+	if at != "live line 1" {
+		t.Errorf("t 14:01:05 went to %q, want the live line that began then", at)
 	}
 	w.Close()
 }
