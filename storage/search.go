@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -28,22 +27,6 @@ var errCaptureDone = errors.New("enough lines from this capture")
 // maxLine caps how much of one line is kept for matching; a longer line is
 // matched on its first maxLine bytes.
 const maxLine = 16 << 20
-
-// Regexp turns a query into a regexp: RE2 syntax, or a literal with -F.
-func (q SearchQuery) Regexp() (*regexp.Regexp, error) {
-	pat := q.Pattern
-	if q.Literal {
-		pat = regexp.QuoteMeta(pat)
-	}
-	if q.IgnoreCase {
-		pat = "(?i)" + pat
-	}
-	re, err := regexp.Compile(pat)
-	if err != nil {
-		return nil, fmt.Errorf("pattern %q: %v (use -F to search for it literally): %w", q.Pattern, err, ErrInvalid)
-	}
-	return re, nil
-}
 
 // lineScanner splits a stream of chunks into numbered lines.
 type lineScanner struct {
