@@ -3,7 +3,7 @@ package model
 import "io"
 
 // Store is everything calm does with its data. storage.DB implements it on a
-// bbolt file; storage.Client implements it by asking the agent.
+// bbolt file; agent.Client implements it by asking the agent.
 type Store interface {
 	StoreReader
 	StoreWriter

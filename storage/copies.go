@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 	"unsafe"
 
@@ -158,6 +159,15 @@ func privateDir(root, incident string) (string, error) {
 		}
 	}
 	return dir, nil
+}
+
+// ownerOf is the uid that owns a file.
+func ownerOf(fi os.FileInfo) (int, bool) {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return -1, false
+	}
+	return int(st.Uid), true
 }
 
 // createTemp opens a new private temp file in dir, never through a symlink.

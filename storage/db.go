@@ -997,6 +997,19 @@ func (db *DB) PutChunk(incident, capture string, n uint64, data []byte) (uint64,
 	return committed, err
 }
 
+// PutChunkAnswered is PutChunk for the agent: answer hears the committed
+// count as soon as the chunk is accepted, before it is encoded and queued,
+// so the client sends its next chunk while this one is compressed. fresh is
+// false for a chunk already committed, which is not queued again. data is
+// not kept.
+func (db *DB) PutChunkAnswered(incident, capture string, n uint64, data []byte, answer func(committed uint64, fresh bool, err error)) {
+	committed, fresh, err := db.acceptChunk(incident, capture, n, len(data))
+	answer(committed, fresh, err)
+	if err == nil && fresh {
+		db.queueChunk(incident, capture, n, data)
+	}
+}
+
 // acceptChunk checks that chunk n may be stored and returns the committed
 // count. fresh is false for a chunk already committed. A fresh chunk counts
 // as pending from here, so the caller must queue it.

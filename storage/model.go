@@ -1,7 +1,6 @@
-// Package storage owns calm's bytes at rest: the bbolt store, the verified
-// copies of every capture, the agent that is the store's only opener, and the
-// agent's client. Callers see one model.Store whether they hold the bbolt file
-// themselves (tests, the agent) or talk to the agent.
+// Package storage owns calm's bytes at rest: the bbolt store (a model.Store)
+// and the verified copies of every capture beside it, in mirrors and in S3,
+// with the search, repair and salvage that read them.
 package storage
 
 import "calm/model"

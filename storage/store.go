@@ -3,8 +3,10 @@ package storage
 import "calm/model"
 
 // Store is everything calm does with its data (model.Store). *DB implements
-// it on a bbolt file; *Client implements it by asking the agent.
+// it on a bbolt file; agent.Client implements it by asking the agent.
 type Store = model.Store
+
+var _ Store = (*DB)(nil)
 
 // Errors a caller can act on (model's). They cross the agent's socket as
 // status codes.
