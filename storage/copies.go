@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 	"unsafe"
 
@@ -159,6 +160,15 @@ func privateDir(root, incident string) (string, error) {
 		}
 	}
 	return dir, nil
+}
+
+// ownerOf is the uid that owns a file.
+func ownerOf(fi os.FileInfo) (int, bool) {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return -1, false
+	}
+	return int(st.Uid), true
 }
 
 // createTemp opens a new private temp file in dir, never through a symlink.

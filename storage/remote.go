@@ -18,9 +18,6 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// CopyRemote is a copy in an S3-compatible bucket.
-const CopyRemote = "remote"
-
 // remoteRetries is how often minio-go tries a request: calm's uploader
 // retries with its own back-off and shows the error meanwhile, which
 // minio-go's ten quiet retries per request would hide.
