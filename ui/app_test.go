@@ -517,7 +517,10 @@ func TestAnEmptyStoreWaitsForAnIncident(t *testing.T) {
 	h.waitFor("opened: orders") // on the timeline
 	h.waitFor("note:")          // and what n does next
 	h.press("restoring from c1", tcell.KeyEnter)
-	h.waitFor("restoring from c1") // on the timeline
+	h.waitUntil("the note on the timeline", func() bool {
+		events, _ := db.Events("")
+		return len(events) > 1
+	})
 	all, err := db.Incidents()
 	if err != nil || len(all) != 1 || all[0].Title != "orders overwritten" {
 		t.Fatalf("incidents %+v, %v", all, err)
