@@ -234,7 +234,17 @@ func TestTUIKilledLeavesTheStoreWhole(t *testing.T) {
 	tm.start("PS1='ready> ' bash --norc --noprofile")
 	r := faultRand(t)
 	for range faultRuns() {
-		tm.waitFor("ready> ", 10*time.Second)
+		// Only a fresh prompt on screen, and no history: what an earlier
+		// round left ("? keys", "ObjectId") must not satisfy this round's
+		// waits, or keys go out before this round's TUI reads them.
+		deadline := time.Now().Add(10 * time.Second)
+		for strings.TrimSpace(tm.run("capture-pane", "-p", "-t", "t")) != "ready>" {
+			if time.Now().After(deadline) {
+				t.Fatalf("the shell never came back to a clear prompt; the pane shows:\n%s", tm.run("capture-pane", "-p", "-t", "t"))
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		tm.run("clear-history", "-t", "t")
 		tm.typeText(w.envPrefix() + calmBin + " ui")
 		tm.press("Enter")
 		tm.waitFor("? keys", 10*time.Second) // the TUI is up (titles may wrap in its lists)
