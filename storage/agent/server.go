@@ -468,7 +468,9 @@ func (a *Server) routes() http.Handler {
 		bw := bufio.NewWriterSize(w, 256<<10)
 		body.Notice = func(n string) { bw.WriteString("\x01" + strings.ReplaceAll(n, "\n", " ") + "\n") }
 		var line []byte
-		err := db.Search(body, func(m model.Match) error {
+		// The request's context ends when the client hangs up (Ctrl-C on
+		// calm search): the search stops with it.
+		err := db.SearchContext(r.Context(), body, func(m model.Match) error {
 			line = storage.AppendMatch(line[:0], m, '\t', '\t')
 			_, err := bw.Write(line)
 			return err
@@ -479,7 +481,7 @@ func (a *Server) routes() http.Handler {
 		bw.Flush()
 	})
 	mux.HandleFunc("POST /v1/verify", func(w http.ResponseWriter, r *http.Request) {
-		v, err := db.Verify(q(r, "incident"))
+		v, err := db.VerifyContext(r.Context(), q(r, "incident"))
 		writeJSON(w, v, err)
 	})
 	mux.HandleFunc("POST /v1/repair", func(w http.ResponseWriter, r *http.Request) {

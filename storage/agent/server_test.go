@@ -225,3 +225,38 @@ func FuzzAgentRequests(f *testing.F) {
 		}
 	})
 }
+
+// TestSearchAndVerifyStopForAClientThatHungUp: the agent searches and
+// verifies under the request's context, which ends when the client hangs
+// up, so a Ctrl-C on calm search does not leave the agent working.
+func TestSearchAndVerifyStopForAClientThatHungUp(t *testing.T) {
+	db := openTestDB(t)
+	w, err := storage.NewCaptureWriter(db, "", model.NewCapture{Title: "log", Source: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte(strings.Repeat("a line with a needle\n", 1000)))
+	if _, err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	h := (&Server{DB: db}).routes()
+	gone, hangUp := context.WithCancel(context.Background())
+	hangUp()
+	for _, tc := range []struct{ path, body string }{
+		{"/v1/search", `{"Pattern":"needle","Literal":true}`},
+		{"/v1/verify", ""},
+	} {
+		req := httptest.NewRequest("POST", tc.path, strings.NewReader(tc.body)).WithContext(gone)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if body := rec.Body.String(); strings.Contains(body, "needle") || !strings.Contains(body, "context canceled") {
+			t.Errorf("%s for a client that hung up answered %d: %.200q", tc.path, rec.Code, body)
+		}
+	}
+	// The same requests from a client still there are answered in full.
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("POST", "/v1/search", strings.NewReader(`{"Pattern":"needle","Literal":true}`)))
+	if n := strings.Count(rec.Body.String(), "needle"); n != 1000 {
+		t.Fatalf("search found %d lines, want 1000", n)
+	}
+}
