@@ -80,9 +80,10 @@ func (e *remoteError) Unwrap() error { return e.kind }
 
 // do sends one request, starting the agent and trying again if it is not
 // running. A request that may have reached the agent is sent again only if
-// it is idempotent: a creating request carries a request ID (created) so
-// that the agent answers a repeat with its first answer; any other is
-// idempotent by itself (reads, numbered chunks, seals, state changes).
+// a repeat is harmless: a creating request carries a request ID (create)
+// so that the agent answers a repeat with its first answer; reads,
+// numbered chunks, seals and state changes are the same done twice. A move
+// is not (the second finds its capture gone): it goes through once.
 func (c *Client) do(method, path string, query url.Values, body []byte, contentType string) (*http.Response, error) {
 	return c.send(method, path, query, body, contentType, "")
 }
@@ -117,7 +118,7 @@ func (c *Client) send(method, path string, query url.Values, body []byte, conten
 		if contentType != "" {
 			req.Header.Set("Content-Type", contentType)
 		}
-		if request != "" {
+		if request != "" && request != onlyOnce {
 			req.Header.Set(requestHeader, request)
 		}
 		resp, err := c.http.Do(req)
@@ -127,11 +128,16 @@ func (c *Client) send(method, path string, query url.Values, body []byte, conten
 			}
 			return resp, nil
 		}
-		// Any transport error may be a dead agent; every request is
-		// idempotent, so start one if need be and send again.
+		// Any transport error may be a dead agent: start one if need be
+		// and send again, unless a request that must not be repeated may
+		// have reached it (anything but a failed dial).
 		lastErr = err
 		if c.AgentCommand == nil {
 			break
+		}
+		var op *net.OpError
+		if request == onlyOnce && !(errors.As(err, &op) && op.Op == "dial") {
+			return nil, fmt.Errorf("talk to the calm agent on %s: %w: the agent may have done it before it stopped ('calm status' shows)", c.Socket, err)
 		}
 		if err := c.StartAgent(); err != nil {
 			return nil, fmt.Errorf("%w: %w", model.ErrNoAgent, err)
@@ -214,9 +220,18 @@ func (c *Client) ReopenIncident(ref string) (inc model.Incident, err error) {
 }
 
 func (c *Client) MoveCapture(ref, to string) (cp model.Capture, err error) {
-	err = c.call("POST", "/v1/captures/move", url.Values{"ref": {ref}, "to": {to}}, nil, &cp)
+	resp, err := c.send("POST", "/v1/captures/move", url.Values{"ref": {ref}, "to": {to}}, nil, "", onlyOnce)
+	if err != nil {
+		return cp, err
+	}
+	defer resp.Body.Close()
+	err = decodeResponse(resp, &cp)
 	return
 }
+
+// onlyOnce, as send's request, marks a request that is not sent again once
+// it may have reached the agent.
+const onlyOnce = "once"
 
 func (c *Client) CurrentIncident() (inc model.Incident, err error) {
 	err = c.create("/v1/incident/current", nil, nil, &inc)

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -258,5 +259,41 @@ func TestSearchAndVerifyStopForAClientThatHungUp(t *testing.T) {
 	h.ServeHTTP(rec, httptest.NewRequest("POST", "/v1/search", strings.NewReader(`{"Pattern":"needle","Literal":true}`)))
 	if n := strings.Count(rec.Body.String(), "needle"); n != 1000 {
 		t.Fatalf("search found %d lines, want 1000", n)
+	}
+}
+
+// TestAMoveIsNotSentTwice: a move that reached an agent which then died
+// is not sent again (the second would find its capture gone and say so,
+// after the first had moved it); the error says it may have happened.
+func TestAMoveIsNotSentTwice(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "agent.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	got := make(chan string, 10)
+	go func() {
+		for {
+			conn, err := l.Accept()
+			if err != nil {
+				return
+			}
+			// An agent that reads the request and dies before answering.
+			req, err := http.ReadRequest(bufio.NewReader(conn))
+			if err == nil {
+				got <- req.URL.Path
+			}
+			conn.Close()
+		}
+	}()
+	// "true" as the agent command: starting one does nothing, and the
+	// listener above stays the agent that answers the socket.
+	c := NewClient(sock, []string{"true"}, filepath.Join(t.TempDir(), "agent.log"))
+	if _, err := c.MoveCapture("c1", "other"); err == nil || !strings.Contains(err.Error(), "may have done it") {
+		t.Fatalf("move through a dying agent: %v", err)
+	}
+	if n := len(got); n != 1 {
+		t.Fatalf("the move was sent %d times", n)
 	}
 }
