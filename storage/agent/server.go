@@ -243,6 +243,26 @@ func writeJSON(w http.ResponseWriter, v any, err error) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
+// none is the body of a request that has none.
+type none struct{}
+
+// answer serves a route the common way: decode the request's JSON body
+// into In (unless it has none), call, and answer with the result as JSON or
+// the error with its status.
+func answer[In any](mux *http.ServeMux, pattern string, call func(r *http.Request, body In) (any, error)) {
+	mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		var body In
+		if _, empty := any(body).(none); !empty {
+			if err := decode(r, &body); err != nil {
+				writeError(w, err)
+				return
+			}
+		}
+		v, err := call(r, body)
+		writeJSON(w, v, err)
+	})
+}
+
 // decode reads a small JSON request body.
 func decode(r *http.Request, v any) error {
 	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(v); err != nil {
@@ -258,51 +278,18 @@ func (a *Server) routes() http.Handler {
 	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, map[string]any{"pid": os.Getpid(), "store": db.Path(), "schema": storage.SchemaVersion, "settings": a.Settings}, nil)
 	})
-	mux.HandleFunc("GET /v1/incidents", func(w http.ResponseWriter, r *http.Request) {
-		v, err := db.Incidents()
-		writeJSON(w, v, err)
+	answer(mux, "GET /v1/incidents", func(r *http.Request, _ none) (any, error) { return db.Incidents() })
+	answer(mux, "POST /v1/incidents", func(r *http.Request, body struct{ Title string }) (any, error) {
+		return db.Request(requestID(r)).NewIncident(body.Title)
 	})
-	mux.HandleFunc("POST /v1/incidents", func(w http.ResponseWriter, r *http.Request) {
-		var body struct{ Title string }
-		if err := decode(r, &body); err != nil {
-			writeError(w, err)
-			return
-		}
-		v, err := db.Request(requestID(r)).NewIncident(body.Title)
-		writeJSON(w, v, err)
-	})
-	mux.HandleFunc("GET /v1/incident", func(w http.ResponseWriter, r *http.Request) {
-		v, err := db.Incident(q(r, "ref"))
-		writeJSON(w, v, err)
-	})
-	mux.HandleFunc("POST /v1/incident/use", func(w http.ResponseWriter, r *http.Request) {
-		v, err := db.UseIncident(q(r, "ref"))
-		writeJSON(w, v, err)
-	})
-	mux.HandleFunc("POST /v1/incident/close", func(w http.ResponseWriter, r *http.Request) {
-		v, err := db.CloseIncident(q(r, "ref"))
-		writeJSON(w, v, err)
-	})
-	mux.HandleFunc("POST /v1/incident/reopen", func(w http.ResponseWriter, r *http.Request) {
-		v, err := db.ReopenIncident(q(r, "ref"))
-		writeJSON(w, v, err)
-	})
-	mux.HandleFunc("POST /v1/captures/move", func(w http.ResponseWriter, r *http.Request) {
-		v, err := db.MoveCapture(q(r, "ref"), q(r, "to"))
-		writeJSON(w, v, err)
-	})
-	mux.HandleFunc("POST /v1/incident/current", func(w http.ResponseWriter, r *http.Request) {
-		v, err := db.Request(requestID(r)).CurrentIncident()
-		writeJSON(w, v, err)
-	})
-	mux.HandleFunc("POST /v1/captures", func(w http.ResponseWriter, r *http.Request) {
-		var body model.NewCapture
-		if err := decode(r, &body); err != nil {
-			writeError(w, err)
-			return
-		}
-		v, err := db.Request(requestID(r)).CreateCapture(q(r, "incident"), body)
-		writeJSON(w, v, err)
+	answer(mux, "GET /v1/incident", func(r *http.Request, _ none) (any, error) { return db.Incident(q(r, "ref")) })
+	answer(mux, "POST /v1/incident/use", func(r *http.Request, _ none) (any, error) { return db.UseIncident(q(r, "ref")) })
+	answer(mux, "POST /v1/incident/close", func(r *http.Request, _ none) (any, error) { return db.CloseIncident(q(r, "ref")) })
+	answer(mux, "POST /v1/incident/reopen", func(r *http.Request, _ none) (any, error) { return db.ReopenIncident(q(r, "ref")) })
+	answer(mux, "POST /v1/captures/move", func(r *http.Request, _ none) (any, error) { return db.MoveCapture(q(r, "ref"), q(r, "to")) })
+	answer(mux, "POST /v1/incident/current", func(r *http.Request, _ none) (any, error) { return db.Request(requestID(r)).CurrentIncident() })
+	answer(mux, "POST /v1/captures", func(r *http.Request, body model.NewCapture) (any, error) {
+		return db.Request(requestID(r)).CreateCapture(q(r, "incident"), body)
 	})
 	mux.HandleFunc("PUT /v1/chunk", func(w http.ResponseWriter, r *http.Request) {
 		n, err := strconv.ParseUint(q(r, "n"), 10, 64)
@@ -341,17 +328,11 @@ func (a *Server) routes() http.Handler {
 		c, err := db.WaitCommitted(q(r, "incident"), q(r, "capture"), n)
 		writeJSON(w, map[string]uint64{"committed": c}, err)
 	})
-	mux.HandleFunc("POST /v1/seal", func(w http.ResponseWriter, r *http.Request) {
-		var body model.Seal
-		if err := decode(r, &body); err != nil {
-			writeError(w, err)
-			return
-		}
-		v, err := db.SealCapture(q(r, "incident"), q(r, "capture"), body)
-		writeJSON(w, v, err)
+	answer(mux, "POST /v1/seal", func(r *http.Request, body model.Seal) (any, error) {
+		return db.SealCapture(q(r, "incident"), q(r, "capture"), body)
 	})
-	mux.HandleFunc("POST /v1/follow", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, struct{}{}, db.FollowJournal(q(r, "incident"), q(r, "capture")))
+	answer(mux, "POST /v1/follow", func(r *http.Request, _ none) (any, error) {
+		return none{}, db.FollowJournal(q(r, "incident"), q(r, "capture"))
 	})
 	mux.HandleFunc("POST /v1/seal-journal", func(w http.ResponseWriter, r *http.Request) {
 		size, err := strconv.ParseInt(q(r, "size"), 10, 64)
@@ -362,14 +343,8 @@ func (a *Server) routes() http.Handler {
 		v, err := db.SealJournal(q(r, "incident"), q(r, "capture"), size, q(r, "cut"))
 		writeJSON(w, v, err)
 	})
-	mux.HandleFunc("GET /v1/captures", func(w http.ResponseWriter, r *http.Request) {
-		v, err := db.Captures(q(r, "incident"))
-		writeJSON(w, v, err)
-	})
-	mux.HandleFunc("GET /v1/capture", func(w http.ResponseWriter, r *http.Request) {
-		v, err := db.Capture(q(r, "ref"))
-		writeJSON(w, v, err)
-	})
+	answer(mux, "GET /v1/captures", func(r *http.Request, _ none) (any, error) { return db.Captures(q(r, "incident")) })
+	answer(mux, "GET /v1/capture", func(r *http.Request, _ none) (any, error) { return db.Capture(q(r, "ref")) })
 	mux.HandleFunc("GET /v1/content", func(w http.ResponseWriter, r *http.Request) {
 		c, err := db.Capture(q(r, "ref"))
 		if err != nil {
@@ -415,40 +390,19 @@ func (a *Server) routes() http.Handler {
 		}
 		_ = db.WriteText(c.Incident+"/"+c.ID, w)
 	})
-	mux.HandleFunc("POST /v1/notes", func(w http.ResponseWriter, r *http.Request) {
-		var body struct{ Text string }
-		if err := decode(r, &body); err != nil {
-			writeError(w, err)
-			return
-		}
-		v, err := db.Request(requestID(r)).AddNote(q(r, "incident"), body.Text)
-		writeJSON(w, v, err)
+	answer(mux, "POST /v1/notes", func(r *http.Request, body struct{ Text string }) (any, error) {
+		return db.Request(requestID(r)).AddNote(q(r, "incident"), body.Text)
 	})
-	mux.HandleFunc("POST /v1/events", func(w http.ResponseWriter, r *http.Request) {
-		var body struct{ Kind, Item, Text string }
-		if err := decode(r, &body); err != nil {
-			writeError(w, err)
-			return
-		}
-		v, err := db.Request(requestID(r)).AddEvent(q(r, "incident"), body.Kind, body.Item, body.Text)
-		writeJSON(w, v, err)
+	answer(mux, "POST /v1/events", func(r *http.Request, body struct{ Kind, Item, Text string }) (any, error) {
+		return db.Request(requestID(r)).AddEvent(q(r, "incident"), body.Kind, body.Item, body.Text)
 	})
-	mux.HandleFunc("POST /v1/markers", func(w http.ResponseWriter, r *http.Request) {
-		var body struct {
-			Item, Text string
-			At         float64
-		}
-		if err := decode(r, &body); err != nil {
-			writeError(w, err)
-			return
-		}
-		v, err := db.Request(requestID(r)).AddMarker(q(r, "incident"), body.Item, body.Text, body.At)
-		writeJSON(w, v, err)
+	answer(mux, "POST /v1/markers", func(r *http.Request, body struct {
+		Item, Text string
+		At         float64
+	}) (any, error) {
+		return db.Request(requestID(r)).AddMarker(q(r, "incident"), body.Item, body.Text, body.At)
 	})
-	mux.HandleFunc("GET /v1/events", func(w http.ResponseWriter, r *http.Request) {
-		v, err := db.Events(q(r, "incident"))
-		writeJSON(w, v, err)
-	})
+	answer(mux, "GET /v1/events", func(r *http.Request, _ none) (any, error) { return db.Events(q(r, "incident")) })
 	mux.HandleFunc("POST /v1/search", func(w http.ResponseWriter, r *http.Request) {
 		var body model.SearchQuery
 		if err := decode(r, &body); err != nil {
@@ -480,17 +434,8 @@ func (a *Server) routes() http.Handler {
 		}
 		bw.Flush()
 	})
-	mux.HandleFunc("POST /v1/verify", func(w http.ResponseWriter, r *http.Request) {
-		v, err := db.VerifyContext(r.Context(), q(r, "incident"))
-		writeJSON(w, v, err)
-	})
-	mux.HandleFunc("POST /v1/repair", func(w http.ResponseWriter, r *http.Request) {
-		v, err := db.RepairCopies(q(r, "incident"))
-		writeJSON(w, v, err)
-	})
-	mux.HandleFunc("GET /v1/check", func(w http.ResponseWriter, r *http.Request) {
-		v, err := db.Check()
-		writeJSON(w, v, err)
-	})
+	answer(mux, "POST /v1/verify", func(r *http.Request, _ none) (any, error) { return db.VerifyContext(r.Context(), q(r, "incident")) })
+	answer(mux, "POST /v1/repair", func(r *http.Request, _ none) (any, error) { return db.RepairCopies(q(r, "incident")) })
+	answer(mux, "GET /v1/check", func(r *http.Request, _ none) (any, error) { return db.Check() })
 	return mux
 }
