@@ -495,8 +495,15 @@ func (c *Client) spawn() error {
 		if s == "" {
 			s = "it exited without saying why; see " + c.AgentLog
 		}
-		if strings.Contains(s, "in use by another process") && c.answers() {
-			return nil // lost a race to an agent that is now up
+		if strings.Contains(s, "in use by another process") {
+			// An agent holds the store: one that won a race to start, or
+			// one whose socket was deleted, which it binds again within
+			// its next tick. Wait for it to answer.
+			for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+				if c.answers() {
+					return nil
+				}
+			}
 		}
 		if strings.Contains(s, model.ErrDamaged.Error()) {
 			// Retrying cannot help: say so at once.
