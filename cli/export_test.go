@@ -96,3 +96,28 @@ func TestBundleAndMarkdownExportsAreRedactedAndVerified(t *testing.T) {
 		t.Fatal("the export is not on the timeline")
 	}
 }
+
+// TestTextExportGivesTheTextCalmShowGives: a progress line redrawn with
+// carriage returns ends as its last state in calm show; the txt export's
+// copy of the session is that same text, not the raw output's empty line.
+func TestTextExportGivesTheTextCalmShowGives(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	if _, errs, code := w.run(nil, "shell", "--wait", "--", "sh", "-c",
+		`printf 'progress 10%%\r'; printf 'progress 20%%\r'; printf 'progress 30%%\r'; echo; echo done`); code != 0 {
+		t.Fatalf("shell: %s", errs)
+	}
+	shown := w.ok(nil, "show", "s1")
+	if !strings.Contains(shown, "progress 30%\ndone\n") {
+		t.Fatalf("calm show gives %q, want the progress line's last state", shown)
+	}
+	txt := w.ok(nil, "export", "--format", "txt")
+	_, section, ok := strings.Cut(txt, "\n==== s1: ")
+	if !ok {
+		t.Fatalf("the txt export has no section for s1:\n%s", txt)
+	}
+	_, section, _ = strings.Cut(section, ")\n") // the section's heading
+	if section != shown+"\n" {
+		t.Fatalf("the txt export gives the session as %q; calm show gives %q", section, shown)
+	}
+}

@@ -124,3 +124,33 @@ func TestMoveTakesACaptureAndItsCopiesToAnotherIncident(t *testing.T) {
 		t.Fatalf("a move into its own incident: exit %d, %q", code, errs)
 	}
 }
+
+// TestMoveTakesTheSessionsMarkersToTheOtherIncident: a session recorded in
+// the wrong incident, with a destructive command in it, moves with its
+// marker: the other incident's postmortem counts and lists it, the old
+// one's no longer does.
+func TestMoveTakesTheSessionsMarkersToTheOtherIncident(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	to := strings.Fields(w.ok(nil, "incident", "new", "the right one"))[0]
+	from := strings.Fields(w.ok(nil, "incident", "new", "the wrong one"))[0]
+	gone := filepath.Join(t.TempDir(), "gone")
+	w.ok([]byte("rm -rf "+gone+"\nexit\n"), "shell", "--wait", "--", "sh")
+	row := "| marker | s1 | rm -rf: rm -rf " + gone
+	if md := w.ok(nil, "export", from, "--format", "md"); !strings.Contains(md, row) {
+		t.Fatalf("no marker recorded before the move:\n%s", md)
+	}
+
+	w.ok(nil, "note", "--incident", to, "noted after the session")
+	w.ok(nil, "move", from+"/s1", to)
+	md := w.ok(nil, "export", to, "--format", "md")
+	if !strings.Contains(md, row) || !strings.Contains(md, "- **Destructive commands seen:** 1") {
+		t.Fatalf("the new incident's postmortem lacks the moved session's marker:\n%s", md)
+	}
+	if strings.Index(md, row) > strings.Index(md, "| note |  | noted after the session |") {
+		t.Fatalf("the marker comes after a later note in the timeline, not when it happened:\n%s", md)
+	}
+	if old := w.ok(nil, "export", from, "--format", "md"); strings.Contains(old, "| marker |") || strings.Contains(old, "Destructive commands seen") {
+		t.Fatalf("the old incident still lists the moved session's marker:\n%s", old)
+	}
+}

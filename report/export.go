@@ -14,8 +14,10 @@ import (
 )
 
 // Text writes the incident as plain text: its timeline, then every capture's
-// output with terminal controls removed. It returns how many secrets it
-// redacted.
+// output with terminal controls removed, a session's as the text a person
+// saw (what calm show gives), not its raw output, whose carriage returns
+// would leave a progress line's last state as an empty line. It returns how
+// many secrets it redacted.
 func Text(s storage.Store, r Record, w io.Writer, red *Redactor) (int, error) {
 	// Free texts are redacted before they are made one line, which would
 	// join a private key's lines.
@@ -31,7 +33,7 @@ func Text(s storage.Store, r Record, w io.Writer, red *Redactor) (int, error) {
 		fmt.Fprintf(rw, "\n==== %s: %s (%s, %d bytes, sha256 %s, %s)\n",
 			c.ID, clean(c.Title), c.Source, c.Size, c.SHA256, clean(c.StateLine()))
 		sw := &sanitizeWriter{w: rw}
-		if err := Output(s, c, sw); err != nil {
+		if err := s.WriteText(c.Incident+"/"+c.ID, sw); err != nil {
 			return count + rw.count(), fmt.Errorf("read %s: %w", c.ID, err)
 		}
 		sw.Close()

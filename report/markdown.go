@@ -270,7 +270,12 @@ func timelineRows(events []storage.Event) []storage.Event {
 		ev := events[i]
 		j := i + 1
 		if ev.Kind == storage.EventVerify || ev.Kind == storage.EventCopy {
-			for j < len(events) && events[j].Kind == ev.Kind {
+			// Events carry no run of their own: a run reads each capture
+			// (or writes each copy) once, so the second event for one
+			// begins the next run, however close in time.
+			seen := map[string]bool{runKey(ev): true}
+			for j < len(events) && events[j].Kind == ev.Kind && !seen[runKey(events[j])] {
+				seen[runKey(events[j])] = true
 				j++
 			}
 		}
@@ -285,6 +290,18 @@ func timelineRows(events []storage.Event) []storage.Event {
 		i = j
 	}
 	return rows
+}
+
+// runKey is what a verify or copy event is about, which a run has once: a
+// verify's capture; a copy's capture and place, "c1 copy s3://b/c1" of
+// "c1 copy s3://b/c1: verified".
+func runKey(ev storage.Event) string {
+	if ev.Kind == storage.EventCopy {
+		if i := strings.LastIndex(ev.Text, ": "); i >= 0 {
+			return ev.Text[:i]
+		}
+	}
+	return ev.Item
 }
 
 // foldRun makes one row of a run of verify or copy events.

@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"time"
 
@@ -35,6 +36,9 @@ func Load(s storage.Store, ref string, checklists []checklist.Checklist) (Record
 	if err != nil {
 		return r, err
 	}
+	// In time order: an event that came with a moved item (a marker) is
+	// numbered after the ones there before it, but happened when it did.
+	sort.SliceStable(events, func(i, j int) bool { return events[i].Time.Before(events[j].Time) })
 	r = Record{Incident: inc, Captures: caps, Events: events}
 	if c, ok := checklist.Find(checklists, checklist.Chosen(events)); ok {
 		r.Checklist = checklist.Compute(c, events)

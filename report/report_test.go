@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -225,8 +226,9 @@ func TestExportsNameInterruptedAndUnsealedCaptures(t *testing.T) {
 }
 
 // TestTimelineRowsFoldRunsAndDropHints: a verify run with a bad copy is one
-// row that names it; a push's copy results are one row; the screen's hints
-// leave calm's own event texts, never a person's note.
+// row that names it; a push's copy results are one row, the next round's
+// another; the screen's hints leave calm's own event texts, never a
+// person's note.
 func TestTimelineRowsFoldRunsAndDropHints(t *testing.T) {
 	at := time.Date(2026, 11, 26, 14, 0, 0, 0, time.UTC)
 	rows := timelineRows([]storage.Event{
@@ -238,6 +240,11 @@ func TestTimelineRowsFoldRunsAndDropHints(t *testing.T) {
 		{Time: at, Kind: storage.EventMessage, Text: "team message: not copied: 900000 bytes is more than a terminal takes by OSC 52 (about 74994): save it with 'calm show ID > FILE' instead"},
 		{Time: at, Kind: storage.EventNote, Text: "ran 'calm verify' (twice)"},
 		{Time: at, Kind: storage.EventVerify, Item: "c1", Text: "c1 verified: 2 of 2 copies match"},
+		// Two rounds of uploads back to back: a row each.
+		{Time: at, Kind: storage.EventCopy, Item: "c1", Text: "c1 copy s3://b/c1: failed"},
+		{Time: at, Kind: storage.EventCopy, Item: "c2", Text: "c2 copy s3://b/c2: failed"},
+		{Time: at, Kind: storage.EventCopy, Item: "c1", Text: "c1 copy s3://b/c1: verified"},
+		{Time: at, Kind: storage.EventCopy, Item: "c2", Text: "c2 copy s3://b/c2: verified"},
 	})
 	var got []string
 	for _, r := range rows {
@@ -250,8 +257,46 @@ func TestTimelineRowsFoldRunsAndDropHints(t *testing.T) {
 		"message||team message: not copied: 900000 bytes is more than a terminal takes by OSC 52 (about 74994)",
 		"note||ran 'calm verify' (twice)",
 		"verify|c1|c1 verified: 2 of 2 copies match",
+		"copy|c1, c2|2 copy results: copy s3://b/c1: failed; copy s3://b/c2: failed",
+		"copy|c1, c2|2 copy results: copy s3://b/c1: verified; copy s3://b/c2: verified",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("rows:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestBackToBackVerifyRunsAreARowEach: two verifies a moment apart record
+// an event per capture each; the postmortem gives each run its own row
+// with its own counts, never one row with both runs' counts added up.
+func TestBackToBackVerifyRunsAreARowEach(t *testing.T) {
+	dir := t.TempDir()
+	db, err := storage.Open(storage.Options{Path: filepath.Join(dir, "calm.db"), EvidenceDir: filepath.Join(dir, "evidence"), StrictMode: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	inc, _ := db.NewIncident("twice verified")
+	for _, title := range []string{"one", "two", "three"} {
+		save(t, db, storage.NewCapture{Title: title, Source: "tee"}, title+"\n")
+	}
+	for range 2 {
+		if rep, err := db.Verify(inc.ID); err != nil || len(rep.Problems) > 0 || rep.Captures != 3 {
+			t.Fatalf("verify: %+v, %v", rep, err)
+		}
+	}
+	r, err := Load(db, inc.ID, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	red, _ := NewRedactor(nil)
+	md, _ := Markdown(r, red)
+	row := regexp.MustCompile(`(?m)^\| [0-9: -]+ \| verify \| (.*) \|$`)
+	var got []string
+	for _, m := range row.FindAllStringSubmatch(string(md), -1) {
+		got = append(got, m[1])
+	}
+	want := "c1, c2, c3 | verified 3 captures: 6 of 6 copies match"
+	if len(got) != 2 || got[0] != want || got[1] != want {
+		t.Fatalf("verify rows %q, want two of %q:\n%s", got, want, md)
 	}
 }

@@ -1,8 +1,11 @@
 package storage
 
 import (
+	"bytes"
 	"cmp"
 	"context"
+	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -288,12 +291,54 @@ func (db *DB) commitMove(old, moved Capture) error {
 		if err := src.Bucket(bucket).Delete(u64(key)); err != nil {
 			return err
 		}
+		if err := db.moveMarkers(src, dst, old.ID, moved.ID); err != nil {
+			return err
+		}
 		if _, err := db.addEvent(src, EventMove, old.ID, fmt.Sprintf("moved %s to %s as %s", old.ID, moved.Incident, moved.ID)); err != nil {
 			return err
 		}
 		_, err = db.addEvent(dst, EventMove, moved.ID, fmt.Sprintf("moved in from %s/%s as %s: %s", old.Incident, old.ID, moved.ID, old.Title))
 		return err
 	})
+}
+
+// moveMarkers moves the markers that point into the item id of src to dst,
+// renamed to newID, keeping their time and place in the session: they are
+// about what was run in it, which the incident that holds it must count and
+// show. The item's capture, copy and verify events stay: they are what calm
+// did in the old incident, under the ID it had there, and both timelines'
+// move events link the two. A marker's new sequence number puts it after
+// the events already there; its time says when it happened.
+func (db *DB) moveMarkers(src, dst *bolt.Bucket, id, newID string) error {
+	events := src.Bucket(bucketEvents)
+	if events == nil {
+		return nil
+	}
+	var keys [][]byte
+	var markers []Event
+	err := events.ForEach(func(k, v []byte) error {
+		var ev Event
+		if err := json.Unmarshal(v, &ev); err != nil {
+			return fmt.Errorf("%w: event %d: %v", ErrDamaged, binary.BigEndian.Uint64(k), err)
+		}
+		if ev.Kind == EventMarker && ev.Item == id {
+			keys, markers = append(keys, bytes.Clone(k)), append(markers, ev)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for i, ev := range markers {
+		if err := events.Delete(keys[i]); err != nil {
+			return err
+		}
+		ev.Item = newID
+		if _, err := db.putEvent(dst, ev); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // sameCopies reports whether a capture's copies are where, and what, they

@@ -84,3 +84,77 @@ func TestMoveThatCannotMakeACopyLeavesTheCaptureWhole(t *testing.T) {
 		t.Fatalf("verify after the move: %+v %v", rep, err)
 	}
 }
+
+// TestMoveTakesTheItemsMarkersAlong: the markers that point into a moved
+// item go with it in the move's transaction, renamed to its new ID, with
+// their time and place in the session; the old incident keeps no marker
+// for an item it no longer has, and keeps its other item's markers and
+// what calm did there (the capture and verify events).
+func TestMoveTakesTheItemsMarkersAlong(t *testing.T) {
+	db := openTestDB(t)
+	to, err := db.NewIncident("the right one")
+	if err != nil {
+		t.Fatal(err)
+	}
+	save(t, db, "already there", []byte("x\n")) // so the moved item is c2 there
+	from, err := db.NewIncident("the wrong one")
+	if err != nil {
+		t.Fatal(err)
+	}
+	save(t, db, "misplaced", []byte("rm -rf /srv/data\n"))
+	save(t, db, "stays", []byte("DROP TABLE t;\n"))
+	m1, err := db.AddMarker(from.ID, "c1", "rm -rf: rm -rf /srv/data", 1.5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.AddMarker(from.ID, "c2", "DROP (SQL): DROP TABLE t;", 0.5); err != nil {
+		t.Fatal(err)
+	}
+	m2, err := db.AddMarker(from.ID, "c1", "rm -rf: rm -rf /srv/more", 2.5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Verify(from.ID); err != nil {
+		t.Fatal(err)
+	}
+
+	moved, err := db.MoveCapture(from.ID+"/c1", to.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if moved.ID != "c2" {
+		t.Fatalf("moved as %s, want c2", moved.ID)
+	}
+	markers := func(incident string) (out []Event, kinds map[string]int) {
+		events, err := db.Events(incident)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kinds = map[string]int{}
+		for _, ev := range events {
+			kinds[ev.Kind+" "+ev.Item]++
+			if ev.Kind == EventMarker {
+				out = append(out, ev)
+			}
+		}
+		return out, kinds
+	}
+	got, kinds := markers(to.ID)
+	if len(got) != 2 || kinds[EventMove+" c2"] != 1 {
+		t.Fatalf("the new incident's markers: %+v", got)
+	}
+	for i, want := range []Event{m1, m2} {
+		if g := got[i]; g.Item != "c2" || g.Text != want.Text || g.At != want.At || !g.Time.Equal(want.Time) {
+			t.Errorf("moved marker %+v, want %+v as c2", g, want)
+		}
+	}
+	left, kinds := markers(from.ID)
+	if len(left) != 1 || left[0].Item != "c2" || kinds[EventCapture+" c1"] != 1 || kinds[EventVerify+" c1"] != 1 || kinds[EventMove+" c1"] != 1 {
+		t.Fatalf("the old incident keeps markers %+v and events %v", left, kinds)
+	}
+	// The new incident's timeline copy has them too, for a salvage.
+	copyFile, err := os.ReadFile(filepath.Join(db.opts.EvidenceDir, to.ID, timelineFile))
+	if err != nil || strings.Count(string(copyFile), `"kind":"marker","item":"c2"`) != 2 {
+		t.Fatalf("the new incident's timeline copy: %v\n%s", err, copyFile)
+	}
+}
