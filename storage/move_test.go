@@ -158,3 +158,51 @@ func TestMoveTakesTheItemsMarkersAlong(t *testing.T) {
 		t.Fatalf("the new incident's timeline copy: %v\n%s", err, copyFile)
 	}
 }
+
+// TestSalvageLeavesMovedMarkersMoved: the old incident's timeline copy
+// still lists the markers a move took along; a salvage must not put them
+// back where the item no longer is.
+func TestSalvageLeavesMovedMarkersMoved(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "calm.db")
+	db, err := Open(Options{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	to, _ := db.NewIncident("the right one")
+	from, _ := db.NewIncident("the wrong one")
+	save(t, db, "misplaced", []byte("rm -rf /srv/data\n"))
+	if _, err := db.AddMarker(from.ID, "c1", "rm -rf: rm -rf /srv/data", 1.5); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.MoveCapture(from.ID+"/c1", to.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	salvaged := filepath.Join(dir, "salvaged", "calm.db")
+	if _, err := Salvage(path, salvaged, filepath.Join(dir, "evidence"), nil); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(Options{Path: salvaged, EvidenceDir: filepath.Join(dir, "evidence")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for id, want := range map[string]int{from.ID: 0, to.ID: 1} {
+		events, err := s.Events(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, ev := range events {
+			if ev.Kind == EventMarker {
+				n++
+			}
+		}
+		if n != want {
+			t.Errorf("incident %s has %d markers after salvage, want %d: %+v", id, n, want, events)
+		}
+	}
+}

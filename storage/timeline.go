@@ -136,10 +136,23 @@ func restoreTimeline(b *bolt.Bucket, dir string, created bool, rep *SalvageRepor
 	if err != nil {
 		return err
 	}
-	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	// A move takes the item's markers along (MoveCapture): those before
+	// its move out stay with it, not here.
+	movedOut := map[string]uint64{}
+	for _, line := range lines {
+		var ev Event
+		if json.Unmarshal([]byte(line), &ev) == nil && ev.Kind == EventMove && !strings.HasPrefix(ev.Text, "moved in from ") {
+			movedOut[ev.Item] = ev.Seq
+		}
+	}
+	for _, line := range lines {
 		var ev Event
 		if json.Unmarshal([]byte(line), &ev) != nil || ev.Seq == 0 {
 			continue // a line cut short by a crash
+		}
+		if ev.Kind == EventMarker && ev.Seq < movedOut[ev.Item] {
+			continue
 		}
 		if created && (ev.Kind == EventOpen || ev.Kind == EventClose || ev.Kind == EventReopen) {
 			var inc Incident
