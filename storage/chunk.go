@@ -8,9 +8,9 @@ import (
 )
 
 // Chunk values start with a one-byte encoding tag. Shell output compresses
-// several times over with S2 at well over 1 GB/s, which cuts both the store's
-// size and the bytes each commit writes; data that does not shrink (random,
-// already compressed) is kept as it is.
+// several times over with S2, fast, which cuts both the store's size and the
+// bytes each commit writes; data that does not shrink (random, already
+// compressed) is kept as it is.
 const (
 	chunkRaw byte = 0
 	chunkS2  byte = 1

@@ -20,11 +20,15 @@ import (
 
 // Bucket layout:
 //
-//	meta/schema, meta/current
-//	incidents/<incident id>/record          the Incident
-//	incidents/<incident id>/captures/<n>    a Capture record, n = big-endian uint64
-//	incidents/<incident id>/chunks/<cN>/<k> chunk k of capture cN, raw bytes
-//	incidents/<incident id>/events/<seq>    an Event
+//	meta/schema, meta/current                the schema version; the current incident's ID
+//	requests/<request id>                    the first answer to a creating request (requests.go)
+//	incidents/<incident id>/record           the Incident
+//	incidents/<incident id>/captures/<n>     a Capture record (cN), n = big-endian uint64
+//	incidents/<incident id>/sessions/<n>     a recorded session's Capture record (sN)
+//	incidents/<incident id>/chunks/<ID>/<k>  chunk k of capture or session ID, a tag byte
+//	                                         then its bytes, S2-compressed or raw (chunk.go)
+//	incidents/<incident id>/chunks/<sN>.text/<k>  the same for a session's derived text
+//	incidents/<incident id>/events/<seq>     an Event
 var (
 	bucketMeta      = []byte("meta")
 	bucketIncidents = []byte("incidents")
