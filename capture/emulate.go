@@ -878,10 +878,11 @@ func (e *Emulator) print(r rune) {
 			e.wrap()
 		}
 	}
+	// A line's time is when it last changed: what it shows was there by
+	// then. A prompt's line is thus the time its command was entered, a
+	// progress line's the time of its final state.
 	l := e.row()
-	if len(l.cells) == 0 {
-		l.at = e.now
-	}
+	l.at = e.now
 	if e.insert {
 		e.shiftRight(l, s.x, w)
 	}

@@ -68,7 +68,11 @@ func TestEmulatorShowsWhatAPersonSaw(t *testing.T) {
 	}
 }
 
-func TestEmulatorTimesEachLineByItsFirstCharacter(t *testing.T) {
+// TestEmulatorTimesEachLineByItsLastChange: a line's time is when it came
+// to show what it shows. Timed by its first character, a prompt's line
+// carried the time the prompt was drawn, not when its command was entered
+// (the time its destructive-command marker has).
+func TestEmulatorTimesEachLineByItsLastChange(t *testing.T) {
 	var at []float64
 	e := NewEmulator(80, 24, func(_ []byte, t float64) { at = append(at, t) })
 	e.SetTime(1)
@@ -78,7 +82,7 @@ func TestEmulatorTimesEachLineByItsFirstCharacter(t *testing.T) {
 	e.SetTime(3)
 	e.Write([]byte("ond\r\nthird\r\n"))
 	e.Close()
-	want := []float64{1, 2.5, 3}
+	want := []float64{1, 3, 3}
 	if len(at) != len(want) || at[0] != want[0] || at[1] != want[1] || at[2] != want[2] {
 		t.Fatalf("times %v, want %v", at, want)
 	}

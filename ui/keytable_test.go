@@ -167,6 +167,8 @@ func TestEveryKeyDoesWhatTheTableSays(t *testing.T) {
 	openSession := func(h *harness) {
 		h.in(func() { h.ui.openItem(1); h.ui.focusViewer() })
 		h.waitFor("tick 5")
+		// Shown is not loaded: replay waits for the whole session.
+		h.waitUntil("the session loaded", func() bool { done, _, _ := h.ui.viewer.Doc().State(); return done })
 	}
 	cursorIs := func(want func(h *harness) int) func(h *harness, key string) {
 		return func(h *harness, key string) {
