@@ -20,11 +20,8 @@ import (
 // Here the kernel does the write on its own (inline when it can, in an
 // io-wq worker when it would block), and the writer waits for the
 // completion's eventfd in Go's netpoller, which parks the goroutine and
-// frees the P at once. In a 200 MiB flood (output to /dev/null, 10 rounds
-// against script(1) a batch) the journal's writes cost calm 6-18 % against
-// not writing at all; through the ring calm went from 0.96x and 0.94x of
-// script to 0.97x and 1.01x, and to 0.99x and 1.06x with the writer an
-// ordinary goroutine (see Journal.writer).
+// frees the P at once. It stays because an A/B against pwrite(2) showed the
+// gain (BENCHMARKS.md, "io_uring and the SWAR encoder").
 type ring struct {
 	fd   int
 	done *os.File // eventfd the kernel signals on each completion; pollable
