@@ -428,11 +428,12 @@ func verifyBundle(e *env, path string) error {
 }
 
 func cmdExport(e *env, args []string) error {
-	fs := e.flags("export", "INCIDENT --format txt|json|md|html|cast|bundle [--item ID] [-o FILE] [--open]")
+	fs := e.flags("export", "INCIDENT --format txt|json|md|html|cast|bundle [--item ID] [-o FILE [--force]] [--open]")
 	format := fs.String("format", "", "txt (the default; html with --open), json, md (postmortem draft), html (one offline page with replays and timeline), cast (a session) or bundle (everything, with SHA256SUMS)")
 	open := fs.Bool("open", false, "write the HTML report (calm-INCIDENT.html unless -o) and open it with xdg-open")
 	item := fs.String("item", "", "for --format cast: the session (default: the incident's only or last session)")
-	outPath := fs.StringP("output", "o", "", "write to this file (0600) instead of stdout")
+	outPath := fs.StringP("output", "o", "", "write to this file (0600) instead of stdout; an existing file needs --force")
+	force := fs.Bool("force", false, "replace the output file if it exists (a postmortem filled in there is lost)")
 	// Let the incident come before or after the flags.
 	var ref string
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
@@ -476,7 +477,7 @@ func cmdExport(e *env, args []string) error {
 	var out io.Writer = e.stdout
 	var file *outputFile
 	if *outPath != "" {
-		file, err = createOutput(*outPath)
+		file, err = createOutput(*outPath, *force)
 		if err != nil {
 			return err
 		}
