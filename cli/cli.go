@@ -211,10 +211,13 @@ func (r *runner) command(group, short string, body func(*env, []string) error) *
 }
 
 // run loads the configuration, connects to the agent, and runs body.
-func (r *runner) run(c *cobra.Command, body func(*env, []string) error, args []string) error {
+func (r *runner) run(c *cobra.Command, body func(*env, []string) error, args []string) (err error) {
 	name := strings.TrimPrefix(c.CommandPath(), c.Root().Name()+" ")
 	if c == c.Root() {
 		name = ""
+	}
+	if name == "search" {
+		defer func() { err = searchStatus(err) }()
 	}
 	cfg, err := loadConfig(r.global)
 	if err != nil {
