@@ -89,6 +89,9 @@ func cmdIncidentUse(e *env, args []string) error {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "%s  %s  (now current)\n", inc.ID, printable(inc.Title))
+	if !inc.IsOpen() {
+		e.sayClosed(inc, true, "what you capture goes into it as closed")
+	}
 	return nil
 }
 

@@ -50,6 +50,10 @@ func cmdIncidentReopen(e *env, args []string) error {
 // store (no incident yet: it opens one).
 func (e *env) captureIncident(ref string, mayAsk bool) (string, error) {
 	if ref != "" {
+		// Named: it is what was asked for, closed or not, but not in silence.
+		if inc, err := e.store.Incident(ref); err == nil && !inc.IsOpen() {
+			e.sayClosed(inc, false, "saving into it")
+		}
 		return ref, nil
 	}
 	cur, err := e.store.Incident("")
@@ -58,7 +62,7 @@ func (e *env) captureIncident(ref string, mayAsk bool) (string, error) {
 	}
 	name := fmt.Sprintf("%s %q", cur.ID, printable(cur.Title))
 	if !mayAsk || !isTerminal(e.stdin) || !isTerminal(e.stderr) {
-		fmt.Fprintf(e.stderr, "calm: the current incident %s is closed: saving into it; 'calm incident new TITLE' starts another, 'calm incident reopen %s' reopens it\n", name, cur.ID)
+		e.sayClosed(cur, true, "saving into it")
 		return cur.ID, nil
 	}
 	in := bufio.NewReader(e.stdin)
@@ -93,6 +97,17 @@ func (e *env) captureIncident(ref string, mayAsk bool) (string, error) {
 	}
 }
 
+// sayClosed says in one line that what is being done goes into a closed
+// incident, and how to reopen it.
+func (e *env) sayClosed(inc storage.Incident, current bool, doing string) {
+	which := "the incident"
+	if current {
+		which = "the current incident"
+	}
+	fmt.Fprintf(e.stderr, "calm: %s %s %q is closed: %s; 'calm incident new TITLE' starts another, 'calm incident reopen %s' reopens it\n",
+		which, inc.ID, printable(inc.Title), doing, inc.ID)
+}
+
 // chooseCaptureIncident settles, before a command that adds to the current
 // incident runs, where it goes when that incident is closed, and gives the
 // command the answer as its --incident. tee settles it beside its copy
@@ -105,7 +120,8 @@ func (e *env) chooseCaptureIncident(name string) error {
 	}
 	flags := e.cmd.Flags()
 	if f := flags.Lookup("incident"); f != nil && f.Changed {
-		return nil
+		_, err := e.captureIncident(f.Value.String(), false) // says if it is closed
+		return err
 	}
 	if f := flags.Lookup("out"); name == "clip" && f != nil && f.Changed {
 		return nil // clip -o ID captures nothing
