@@ -4,7 +4,10 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 
 	"calm/storage"
 )
@@ -65,11 +68,31 @@ func (e *env) captureIncident(ref string, mayAsk bool) (string, error) {
 		e.sayClosed(cur, true, "saving into it")
 		return cur.ID, nil
 	}
+	// Ctrl-C at the question leaves, saying so: nothing is saved yet.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	type reply struct {
+		answer string
+		err    error
+	}
 	in := bufio.NewReader(e.stdin)
 	for {
 		fmt.Fprintf(e.stderr, "calm: the current incident %s was closed at %s. Reopen it [r], start a new incident [n], or save into it as closed [s]? [r] ",
 			name, cur.Closed.Format("15:04 UTC"))
-		answer, err := in.ReadString('\n')
+		replies := make(chan reply, 1)
+		go func() {
+			answer, err := in.ReadString('\n')
+			replies <- reply{answer, err}
+		}()
+		var answer string
+		select {
+		case s := <-sigs:
+			fmt.Fprintln(e.stderr) // end the question's line, where the terminal echoed ^C
+			return "", &exitError{code: exitCodeFor(s), msg: fmt.Sprintf("interrupted by %s at the question: nothing was saved", signalName(s))}
+		case r := <-replies:
+			answer, err = r.answer, r.err
+		}
 		switch strings.ToLower(strings.TrimSpace(answer)) {
 		case "", "r", "reopen":
 			if err == io.EOF && answer == "" {
