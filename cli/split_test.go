@@ -107,18 +107,21 @@ func TestSplitMarksCommandsShowsItsSessionAndRefusesASecond(t *testing.T) {
 
 // TestSplitInANarrowWindowOpensBelow: a window too narrow to share its
 // width gets calm's pane below the shell, not a sliver beside it. The pane
-// is %1, not a new server's first pane (%0): its session's title names it
-// as it is (tmux once padded %1 to "    %1").
+// is %6, not a new server's first pane (%0): its session's title names it
+// as it is (tmux's strftime once padded %6 to "    %6").
 func TestSplitInANarrowWindowOpensBelow(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
 	tm := newTmux(t)
 	tm.start("sleep 600")
-	tm.run("new-window", "-t", "t", "bash --norc --noprofile")
-	tm.run("kill-window", "-t", "t:0")
+	for range 5 {
+		tm.run("new-window", "-t", "t:", "sleep 600")
+	}
+	tm.run("new-window", "-t", "t:", "bash --norc --noprofile")
+	tm.run("kill-window", "-a", "-t", "t:6")
 	pane := strings.TrimSpace(tm.run("display-message", "-p", "-t", "t", "#{pane_id}"))
-	if pane == "%0" {
-		t.Fatal("the pane to split is still the server's first one")
+	if pane != "%6" {
+		t.Fatalf("the pane to split is %s, want %%6", pane)
 	}
 	tm.run("resize-window", "-t", "t", "-x", "100", "-y", "50")
 	tm.typeText(w.envPrefix() + calmBin + " split")
