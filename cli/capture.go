@@ -153,7 +153,7 @@ func cmdSplit(e *env, args []string) error {
 		// (a server started with -L).
 		pipe = append(pipe, "--tmux-server", server)
 	}
-	if err := capture.StartPipe(pane, e.selfCommand(pipe...)); err != nil {
+	if err := capture.StartPipe(pane, tmuxLiteral(e.selfCommand(pipe...))); err != nil {
 		return err
 	}
 	// The pane opened shows the session just started, not whatever is
@@ -173,6 +173,13 @@ func cmdSplit(e *env, args []string) error {
 		fmt.Fprintf(e.stdout, "calm: recording pane %s as %s/%s until it closes or 'calm split --stop'\n", pane, inc.ID, session)
 	}
 	return capture.SplitWindow(pane, e.selfCommand(ui...))
+}
+
+// tmuxLiteral keeps a command as it is through tmux pipe-pane, which
+// expands formats (#{...}) and then strftime sequences in it: the pane %6
+// became "    %6" (a width of 6) in the recorder's arguments.
+func tmuxLiteral(command string) string {
+	return strings.NewReplacer("#", "##", "%", "%%").Replace(command)
 }
 
 // livePaneTitle names the session recording a pane's live output.

@@ -211,10 +211,13 @@ func (r *runner) command(group, short string, body func(*env, []string) error) *
 }
 
 // run loads the configuration, connects to the agent, and runs body.
-func (r *runner) run(c *cobra.Command, body func(*env, []string) error, args []string) error {
+func (r *runner) run(c *cobra.Command, body func(*env, []string) error, args []string) (err error) {
 	name := strings.TrimPrefix(c.CommandPath(), c.Root().Name()+" ")
 	if c == c.Root() {
 		name = ""
+	}
+	if name == "search" {
+		defer func() { err = searchStatus(err) }()
 	}
 	cfg, err := loadConfig(r.global)
 	if err != nil {
@@ -462,16 +465,37 @@ func quoteAll(words []string, sep string) string {
 }
 
 // flagError makes a flag cobra could not parse one line that says where
-// help is, and names the nearest flag for a typo.
+// help is, and names the nearest flag for a typo. For a command taking
+// free text, a word like -5 was more likely text than a flag.
 func flagError(c *cobra.Command, err error) error {
 	hint := ""
 	var missing *pflag.NotExistError
 	if errors.As(err, &missing) {
 		if near := nearestFlag(c, missing.GetSpecifiedName()); near != "" {
 			hint = fmt.Sprintf(": did you mean --%s?", near)
+		} else if takesText(c) {
+			return fmt.Errorf("%v (text starting with '-'? put -- before it: %s -- %s ...; see '%s --help')", err, c.CommandPath(), dashWord(missing), c.CommandPath())
 		}
 	}
 	return fmt.Errorf("%v%s (see '%s --help')", err, hint, c.CommandPath())
+}
+
+// takesText reports whether c's arguments are words of free text: a note,
+// a title.
+func takesText(c *cobra.Command) bool {
+	switch strings.TrimPrefix(c.CommandPath(), c.Root().Name()+" ") {
+	case "note", "tee", "incident new", "snap", "clip":
+		return true
+	}
+	return false
+}
+
+// dashWord is the word on the command line that was taken for a flag.
+func dashWord(missing *pflag.NotExistError) string {
+	if w := missing.GetSpecifiedShortnames(); w != "" {
+		return "-" + w
+	}
+	return "--" + missing.GetSpecifiedName()
 }
 
 // nearestFlag is the flag of c whose name is within two edits of typed.

@@ -144,3 +144,45 @@ func TestStatusOfAnIncidentAndIncidentListJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestTextStartingWithADashAndMistypedIdsGetAHint: text taken for a flag
+// (calm note -5 degrees) is refused with the way to write it, which then
+// works; a capture id typed as C1 or 1 is refused naming c1, when it
+// exists.
+func TestTextStartingWithADashAndMistypedIdsGetAHint(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	inc := strings.Fields(w.ok(nil, "incident", "new", "cold room"))[0]
+	for _, args := range [][]string{
+		{"note", "-5", "degrees"},
+		{"incident", "new", "-5", "degrees"},
+		{"tee", "-5", "degrees"},
+	} {
+		_, errs, code := w.run([]byte("x\n"), args...)
+		if code != 2 || !strings.Contains(errs, "(text starting with '-'? put -- before it") || !strings.Contains(errs, "-- -5") {
+			t.Errorf("calm %v: exit %d, %q: want exit 2 and the hint to put -- before the text", args, code, errs)
+		}
+	}
+	if _, errs, _ := w.run(nil, "note", "--inciden", inc, "x"); !strings.Contains(errs, "did you mean --incident?") || strings.Contains(errs, "text starting") {
+		t.Errorf("a mistyped flag of note: %q", errs)
+	}
+	w.ok(nil, "note", "--", "-5", "degrees")
+	if txt := w.ok(nil, "export", "--format", "txt"); !strings.Contains(txt, "-5 degrees") {
+		t.Fatalf("the note written with -- is not on the timeline:\n%s", txt)
+	}
+
+	w.ok([]byte("first\n"), "tee", "-q", "one")
+	for _, c := range []struct{ typed, want string }{
+		{"1", "did you mean c1? ('calm show c1')"},
+		{"C1", "did you mean c1? ('calm show c1')"},
+		{inc + "/C1", "did you mean " + inc + "/c1?"},
+	} {
+		out, errs, code := w.run(nil, "show", c.typed)
+		if code != 1 || out != "" || !strings.Contains(errs, c.want) || strings.Count(errs, "\n") != 1 {
+			t.Errorf("calm show %s: exit %d, %q: want one line with %q", c.typed, code, errs, c.want)
+		}
+	}
+	if _, errs, code := w.run(nil, "show", "9"); code != 1 || strings.Contains(errs, "did you mean") {
+		t.Errorf("calm show 9, with no c9 or s9: exit %d, %q", code, errs)
+	}
+}

@@ -5,11 +5,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -87,6 +89,9 @@ func cmdIncidentUse(e *env, args []string) error {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "%s  %s  (now current)\n", inc.ID, printable(inc.Title))
+	if !inc.IsOpen() {
+		e.sayClosed(inc, true, "what you capture goes into it as closed")
+	}
 	return nil
 }
 
@@ -191,11 +196,12 @@ func cmdShow(e *env, args []string) error {
 	if fs.NArg() != 1 {
 		return usageError("usage: calm show ID (for example c3, or INCIDENT/c3)")
 	}
+	ref := fs.Arg(0)
+	c, err := e.store.Capture(ref)
+	if err != nil {
+		return withCaptureSuggestion(e, ref, err)
+	}
 	if *record {
-		c, err := e.store.Capture(fs.Arg(0))
-		if err != nil {
-			return err
-		}
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(c) // JSON escapes every control: safe on a terminal
@@ -204,10 +210,10 @@ func cmdShow(e *env, args []string) error {
 	bw := bufio.NewWriterSize(out, 1<<20)
 	var w io.Writer = bw
 	sw := &sanitizingWriter{w: bw}
-	ref := fs.Arg(0)
-	if (*clean || isTerminal(out) || fromTerminal(e, ref)) && !*raw {
-		// A pane's scrollback to a file is the text a person saw, not
-		// the colour codes around it; tee and clip stay byte for byte.
+	if (*clean || isTerminal(out) || fromTerminal(c)) && !*raw {
+		// A pane's scrollback or a session to a file is the text a
+		// person saw, not the colour codes around it; tee and clip stay
+		// byte for byte.
 		w = sw
 	}
 	if _, item := storage.SplitRef(ref); strings.HasPrefix(item, "s") && !*cast && !*raw {
@@ -240,11 +246,36 @@ func cmdShow(e *env, args []string) error {
 	return nil
 }
 
-// fromTerminal reports whether a capture came from a terminal's screen (a
-// snap of a pane), whose bytes carry the terminal's escapes.
-func fromTerminal(e *env, ref string) bool {
-	c, err := e.store.Capture(ref)
-	return err == nil && c.Source == "snap"
+// fromTerminal reports whether a capture came from a terminal (a snap of a
+// pane, a session recorded by shell or split, or imported), whose bytes
+// carry the terminal's escapes.
+func fromTerminal(c storage.Capture) bool {
+	return c.Source == "snap" || c.Source == storage.SourceSession || c.Recording != nil
+}
+
+// withCaptureSuggestion adds to a capture not found the id that was likely
+// meant: C5 for c5, 5 for c5 (or s5), when that capture exists.
+func withCaptureSuggestion(e *env, ref string, err error) error {
+	if !errors.Is(err, storage.ErrNotFound) && !errors.Is(err, storage.ErrInvalid) {
+		return err
+	}
+	incident, item := storage.SplitRef(ref)
+	guesses := []string{strings.ToLower(item)}
+	if _, nerr := strconv.ParseUint(item, 10, 64); nerr == nil {
+		guesses = []string{"c" + item, "s" + item}
+	}
+	for _, g := range guesses {
+		if incident != "" {
+			g = incident + "/" + g
+		}
+		if g == ref {
+			continue
+		}
+		if _, gerr := e.store.Capture(g); gerr == nil {
+			return fmt.Errorf("no capture %q: did you mean %s? ('calm show %s')", printable(ref), g, g)
+		}
+	}
+	return err
 }
 
 func cmdSearch(e *env, args []string) error {
@@ -428,11 +459,12 @@ func verifyBundle(e *env, path string) error {
 }
 
 func cmdExport(e *env, args []string) error {
-	fs := e.flags("export", "INCIDENT --format txt|json|md|html|cast|bundle [--item ID] [-o FILE] [--open]")
+	fs := e.flags("export", "INCIDENT --format txt|json|md|html|cast|bundle [--item ID] [-o FILE [--force]] [--open]")
 	format := fs.String("format", "", "txt (the default; html with --open), json, md (postmortem draft), html (one offline page with replays and timeline), cast (a session) or bundle (everything, with SHA256SUMS)")
 	open := fs.Bool("open", false, "write the HTML report (calm-INCIDENT.html unless -o) and open it with xdg-open")
 	item := fs.String("item", "", "for --format cast: the session (default: the incident's only or last session)")
-	outPath := fs.StringP("output", "o", "", "write to this file (0600) instead of stdout")
+	outPath := fs.StringP("output", "o", "", "write to this file (0600) instead of stdout; an existing file needs --force")
+	force := fs.Bool("force", false, "replace the output file if it exists (a postmortem filled in there is lost)")
 	// Let the incident come before or after the flags.
 	var ref string
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
@@ -476,7 +508,7 @@ func cmdExport(e *env, args []string) error {
 	var out io.Writer = e.stdout
 	var file *outputFile
 	if *outPath != "" {
-		file, err = createOutput(*outPath)
+		file, err = createOutput(*outPath, *force)
 		if err != nil {
 			return err
 		}

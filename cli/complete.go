@@ -23,8 +23,21 @@ func (r *runner) completeWith(list completer, maxArgs int) cobra.CompletionFunc 
 		if maxArgs >= 0 && len(args) >= maxArgs {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
-		return list(r, toComplete), cobra.ShellCompDirectiveNoFileComp
+		got := list(r, toComplete)
+		return got, cobra.ShellCompDirectiveNoFileComp | noSpaceAfterSlash(got)
 	}
+}
+
+// noSpaceAfterSlash keeps the cursor on an INCIDENT/ offered, so that the
+// next TAB completes the capture in it.
+func noSpaceAfterSlash(list []cobra.Completion) cobra.ShellCompDirective {
+	for _, c := range list {
+		id, _, _ := strings.Cut(c, "\t")
+		if strings.HasSuffix(id, "/") {
+			return cobra.ShellCompDirectiveNoSpace
+		}
+	}
+	return 0
 }
 
 // withStore runs f with a client of this configuration's agent.
@@ -44,11 +57,25 @@ func completion(id, title string) cobra.Completion {
 }
 
 func completeIncidents(r *runner, toComplete string) []cobra.Completion {
+	return incidentsWhere(r, toComplete, func(storage.Incident) bool { return true })
+}
+
+// completeOpenIncidents offers what 'incident close' can close.
+func completeOpenIncidents(r *runner, toComplete string) []cobra.Completion {
+	return incidentsWhere(r, toComplete, storage.Incident.IsOpen)
+}
+
+// completeClosedIncidents offers what 'incident reopen' can reopen.
+func completeClosedIncidents(r *runner, toComplete string) []cobra.Completion {
+	return incidentsWhere(r, toComplete, func(inc storage.Incident) bool { return !inc.IsOpen() })
+}
+
+func incidentsWhere(r *runner, toComplete string, keep func(storage.Incident) bool) []cobra.Completion {
 	var out []cobra.Completion
 	r.withStore(func(s storage.Store) {
 		list, _ := s.Incidents()
 		for _, inc := range list {
-			if strings.HasPrefix(inc.ID, toComplete) {
+			if strings.HasPrefix(inc.ID, toComplete) && keep(inc) {
 				out = append(out, completion(inc.ID, inc.Title))
 			}
 		}
@@ -57,7 +84,10 @@ func completeIncidents(r *runner, toComplete string) []cobra.Completion {
 }
 
 // completeCaptures completes c3 from the current incident, or INCIDENT/c3
-// once a "/" is typed.
+// once a "/" is typed. A word no capture there begins with may be the
+// start of an incident's id, or of the part after its date: that offers
+// INCIDENT/ (or SUFFIX/, which the store takes as well and which begins
+// with what was typed, as the shells want), and the next TAB the capture.
 func completeCaptures(r *runner, toComplete string) []cobra.Completion {
 	var out []cobra.Completion
 	r.withStore(func(s storage.Store) {
@@ -71,8 +101,34 @@ func completeCaptures(r *runner, toComplete string) []cobra.Completion {
 				out = append(out, completion(id, c.Title))
 			}
 		}
+		if len(out) > 0 || prefix != "" {
+			return
+		}
+		list, _ := s.Incidents()
+		for _, inc := range list {
+			_, suffix, _ := strings.Cut(inc.ID, "-")
+			switch {
+			case strings.HasPrefix(inc.ID, toComplete):
+				out = append(out, completion(inc.ID+"/", inc.Title))
+			case suffix != "" && strings.HasPrefix(suffix, toComplete) && namesOne(list, suffix):
+				out = append(out, completion(suffix+"/", inc.Title))
+			}
+		}
 	})
 	return out
+}
+
+// namesOne reports whether ref, as the store resolves an incident (a
+// prefix of its id or of the part after its date), names one incident.
+func namesOne(list []storage.Incident, ref string) bool {
+	n := 0
+	for _, inc := range list {
+		_, suffix, _ := strings.Cut(inc.ID, "-")
+		if strings.HasPrefix(inc.ID, ref) || strings.HasPrefix(suffix, ref) {
+			n++
+		}
+	}
+	return n == 1
 }
 
 func completeWords(words ...string) completer {
@@ -94,15 +150,16 @@ func (r *runner) addCompletions(root *cobra.Command) {
 		list completer
 		max  int
 	}{
-		"show":           {completeCaptures, 1},
-		"ui":             {completeIncidents, 1},
-		"review":         {completeIncidents, 1},
-		"export":         {completeIncidents, 1},
-		"push":           {completeIncidents, 1},
-		"verify":         {completeIncidents, 1},
-		"status":         {completeIncidents, 1},
-		"incident use":   {completeIncidents, 1},
-		"incident close": {completeIncidents, 1},
+		"show":            {completeCaptures, 1},
+		"ui":              {completeIncidents, 1},
+		"review":          {completeIncidents, 1},
+		"export":          {completeIncidents, 1},
+		"push":            {completeIncidents, 1},
+		"verify":          {completeIncidents, 1},
+		"status":          {completeIncidents, 1},
+		"incident use":    {completeIncidents, 1},
+		"incident close":  {completeOpenIncidents, 1},
+		"incident reopen": {completeClosedIncidents, 1},
 	}
 	flags := map[string]completer{
 		"incident": completeIncidents,
@@ -124,7 +181,8 @@ func (r *runner) addCompletions(root *cobra.Command) {
 			c.ValidArgsFunction = func(c *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
 				switch len(args) {
 				case 0:
-					return completeCaptures(r, toComplete), cobra.ShellCompDirectiveNoFileComp
+					got := completeCaptures(r, toComplete)
+					return got, cobra.ShellCompDirectiveNoFileComp | noSpaceAfterSlash(got)
 				case 1:
 					return completeIncidents(r, toComplete), cobra.ShellCompDirectiveNoFileComp
 				}

@@ -80,10 +80,27 @@ func TestBashCompletesCommandsFlagsAndIds(t *testing.T) {
 	t.Parallel()
 	slow(t)
 	w, script := completionWorld(t)
-	w.ok(nil, "incident", "new", "disk full")
+	old := strings.Fields(w.ok(nil, "incident", "new", "old outage"))[0]
+	w.ok(nil, "incident", "close")
+	inc := strings.Fields(w.ok(nil, "incident", "new", "disk full"))[0]
 	w.ok([]byte("df -h\n"), "tee", "-q", "df")
 	w.ok([]byte("du -sh\n"), "tee", "-q", "du")
-	inc := strings.Fields(w.ok(nil, "incident", "list"))[1]
+	_, suffix, _ := strings.Cut(inc, "-")
+	_, oldSuffix, _ := strings.Cut(old, "-")
+	// The incidents a word may start: an id's beginning gives ID/; the
+	// part after the date gives SUFFIX/, when it names one incident.
+	incidentsFor := func(typed string) []string {
+		var want []string
+		for _, id := range []string{old, inc} {
+			if strings.HasPrefix(id, typed) {
+				want = append(want, id+"/")
+			}
+		}
+		if strings.HasPrefix(suffix, typed) && !strings.HasPrefix(oldSuffix, typed) {
+			want = append(want, suffix+"/")
+		}
+		return want
+	}
 	for _, tc := range []struct {
 		line string
 		want []string
@@ -91,16 +108,30 @@ func TestBashCompletesCommandsFlagsAndIds(t *testing.T) {
 		{"calm show c", []string{"c1", "c2"}},
 		{"calm show c2", []string{"c2"}},
 		{"calm show " + inc + "/", []string{inc + "/c1", inc + "/c2"}},
-		{"calm incident use " + inc[:4], []string{inc}},
+		{"calm show " + inc[:4], incidentsFor(inc[:4])},
+		{"calm show " + inc[:len(inc)-1], incidentsFor(inc[:len(inc)-1])},
+		{"calm show " + suffix[:3], incidentsFor(suffix[:3])},
+		{"calm show " + suffix + "/", []string{suffix + "/c1", suffix + "/c2"}},
+		{"calm incident use " + inc[:4], []string{old, inc}},
+		{"calm incident close ", []string{inc}},
+		{"calm incident reopen ", []string{old}},
 		{"calm export --format m", []string{"md"}},
 		{"calm search --ignore", []string{"--ignore-case"}},
 		{"calm sh", []string{"shell", "show"}},
 		{"calm incident c", []string{"close"}},
 	} {
 		got := complete(t, w, script, tc.line)
+		slices.Sort(got) // incidents come in id order, not the order made here
+		slices.Sort(tc.want)
 		if strings.Join(got, " ") != strings.Join(tc.want, " ") {
 			t.Errorf("%q<TAB> offered %q, want %q", tc.line, got, tc.want)
 		}
+	}
+	// INCIDENT/ leaves the cursor after the slash (no space), for the
+	// next TAB to complete the capture in it.
+	lines := strings.Split(strings.TrimSpace(w.ok(nil, "__complete", "show", inc[:len(inc)-1])), "\n")
+	if last := lines[len(lines)-1]; last != ":6" {
+		t.Errorf("calm __complete show %s: directive %q, want :6 (no space, no files): %q", inc[:len(inc)-1], last, lines)
 	}
 }
 
@@ -208,6 +239,15 @@ func TestTabCompletesInBash(t *testing.T) {
 	tm.start("cd " + dir + " && " + env + "bash --norc --noprofile -c '" + bashInstall + "' && exec " + env + "bash --rcfile " + rc + " -i")
 	tm.waitFor("bash> ", 10*time.Second)
 	tabThrough(tm, completionSteps("bash> ", inc, true, "c1  (df)", "c2  (du sh)"))
+	// The part of the incident's id after its date completes to SUFFIX/,
+	// and the next TABs to its captures (three letters: no capture id
+	// begins so).
+	_, suffix, _ := strings.Cut(inc, "-")
+	tabThrough(tm, []tabStep{
+		{typed: "calm show " + suffix[:3], shows: []string{"bash> calm show " + suffix + "/"}},
+		{shows: []string{"bash> calm show " + suffix + "/c"}},
+		{typed: "1", shows: []string{"bash> calm show " + suffix + "/c1 "}, last: true},
+	})
 }
 
 // TestTabCompletesInZsh: a clean zsh set up as the README says (its line in

@@ -28,8 +28,8 @@ func TestExportHTMLWritesOnePrivatePageAndOpensItWhereADisplayIs(t *testing.T) {
 		t.Fatal("the page is not the redacted report")
 	}
 
-	// No display: --open says where the report is.
-	_, errs, code = w.run(nil, "export", "--open", "-o", page)
+	// No display: --open says where the report is (written again: --force).
+	_, errs, code = w.run(nil, "export", "--open", "-o", page, "--force")
 	if code != 0 || !strings.Contains(errs, "no display here") || !strings.Contains(errs, page) {
 		t.Fatalf("--open without a display: %d %q", code, errs)
 	}
@@ -38,7 +38,7 @@ func TestExportHTMLWritesOnePrivatePageAndOpensItWhereADisplayIs(t *testing.T) {
 	opened := filepath.Join(dir, "opened")
 	os.WriteFile(filepath.Join(bin, "xdg-open"), []byte("#!/bin/sh\nprintf '%s' \"$1\" >"+opened+"\n"), 0o700)
 	w.extra = append(w.extra, "DISPLAY=:99", "PATH="+bin+":"+os.Getenv("PATH"))
-	_, errs, code = w.run(nil, "export", "--open", "-o", page)
+	_, errs, code = w.run(nil, "export", "--open", "-o", page, "--force")
 	if code != 0 || !strings.Contains(errs, "opened "+page) {
 		t.Fatalf("--open with a display: %d %q", code, errs)
 	}

@@ -4,7 +4,10 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 
 	"calm/storage"
 )
@@ -50,6 +53,10 @@ func cmdIncidentReopen(e *env, args []string) error {
 // store (no incident yet: it opens one).
 func (e *env) captureIncident(ref string, mayAsk bool) (string, error) {
 	if ref != "" {
+		// Named: it is what was asked for, closed or not, but not in silence.
+		if inc, err := e.store.Incident(ref); err == nil && !inc.IsOpen() {
+			e.sayClosed(inc, false, "saving into it")
+		}
 		return ref, nil
 	}
 	cur, err := e.store.Incident("")
@@ -58,14 +65,34 @@ func (e *env) captureIncident(ref string, mayAsk bool) (string, error) {
 	}
 	name := fmt.Sprintf("%s %q", cur.ID, printable(cur.Title))
 	if !mayAsk || !isTerminal(e.stdin) || !isTerminal(e.stderr) {
-		fmt.Fprintf(e.stderr, "calm: the current incident %s is closed: saving into it; 'calm incident new TITLE' starts another, 'calm incident reopen %s' reopens it\n", name, cur.ID)
+		e.sayClosed(cur, true, "saving into it")
 		return cur.ID, nil
+	}
+	// Ctrl-C at the question leaves, saying so: nothing is saved yet.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	type reply struct {
+		answer string
+		err    error
 	}
 	in := bufio.NewReader(e.stdin)
 	for {
 		fmt.Fprintf(e.stderr, "calm: the current incident %s was closed at %s. Reopen it [r], start a new incident [n], or save into it as closed [s]? [r] ",
 			name, cur.Closed.Format("15:04 UTC"))
-		answer, err := in.ReadString('\n')
+		replies := make(chan reply, 1)
+		go func() {
+			answer, err := in.ReadString('\n')
+			replies <- reply{answer, err}
+		}()
+		var answer string
+		select {
+		case s := <-sigs:
+			fmt.Fprintln(e.stderr) // end the question's line, where the terminal echoed ^C
+			return "", &exitError{code: exitCodeFor(s), msg: fmt.Sprintf("interrupted by %s at the question: nothing was saved", signalName(s))}
+		case r := <-replies:
+			answer, err = r.answer, r.err
+		}
 		switch strings.ToLower(strings.TrimSpace(answer)) {
 		case "", "r", "reopen":
 			if err == io.EOF && answer == "" {
@@ -93,6 +120,17 @@ func (e *env) captureIncident(ref string, mayAsk bool) (string, error) {
 	}
 }
 
+// sayClosed says in one line that what is being done goes into a closed
+// incident, and how to reopen it.
+func (e *env) sayClosed(inc storage.Incident, current bool, doing string) {
+	which := "the incident"
+	if current {
+		which = "the current incident"
+	}
+	fmt.Fprintf(e.stderr, "calm: %s %s %q is closed: %s; 'calm incident new TITLE' starts another, 'calm incident reopen %s' reopens it\n",
+		which, inc.ID, printable(inc.Title), doing, inc.ID)
+}
+
 // chooseCaptureIncident settles, before a command that adds to the current
 // incident runs, where it goes when that incident is closed, and gives the
 // command the answer as its --incident. tee settles it beside its copy
@@ -105,7 +143,8 @@ func (e *env) chooseCaptureIncident(name string) error {
 	}
 	flags := e.cmd.Flags()
 	if f := flags.Lookup("incident"); f != nil && f.Changed {
-		return nil
+		_, err := e.captureIncident(f.Value.String(), false) // says if it is closed
+		return err
 	}
 	if f := flags.Lookup("out"); name == "clip" && f != nil && f.Changed {
 		return nil // clip -o ID captures nothing

@@ -65,6 +65,46 @@ func TestClosedCurrentIncidentIsNotSilentlyReplaced(t *testing.T) {
 	}
 }
 
+// TestClosedIncidentIsSaidToBeClosedWhereverItIsNamed: using a closed
+// incident, ticking its checklist, and capturing or noting into it by
+// --incident each say in one line that it is closed, and how to reopen
+// it, as a capture into a closed current incident does; an open one says
+// nothing of the kind.
+func TestClosedIncidentIsSaidToBeClosedWhereverItIsNamed(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	closed := strings.Fields(w.ok(nil, "incident", "new", "yesterday"))[0]
+	w.ok(nil, "incident", "close")
+	open := strings.Fields(w.ok(nil, "incident", "new", "today"))[0]
+	says := "calm: the incident " + closed + ` "yesterday" is closed: `
+	reopen := "'calm incident reopen " + closed + "' reopens it\n"
+	for _, c := range []struct {
+		args  []string
+		stdin string
+		says  string
+	}{
+		{[]string{"tee", "--incident", closed, "-q", "late"}, "late output\n", says + "saving into it"},
+		{[]string{"note", "--incident", closed, "found it"}, "", says + "saving into it"},
+		{[]string{"tick", "--incident", closed, "--anyway"}, "", says + "ticking its checklist"},
+		{[]string{"incident", "use", closed}, "", "calm: the current incident " + closed + ` "yesterday" is closed: what you capture goes into it as closed`},
+		{[]string{"tick", "--anyway"}, "", "calm: the current incident " + closed + ` "yesterday" is closed: ticking its checklist`},
+	} {
+		_, errs, code := w.run([]byte(c.stdin), c.args...)
+		if code != 0 || !strings.HasPrefix(errs, c.says) || !strings.HasSuffix(errs, reopen) || strings.Count(errs, "\n") != 1 {
+			t.Errorf("calm %v: exit %d, stderr %q: want one line saying %q", c.args, code, errs, c.says)
+		}
+	}
+	if caps := w.ok(nil, "status", closed); !strings.Contains(caps, "late") {
+		t.Fatalf("tee --incident did not save into the closed incident:\n%s", caps)
+	}
+	w.ok(nil, "incident", "use", open)
+	for _, args := range [][]string{{"tick", "--anyway"}, {"note", "--incident", open, "fine"}} {
+		if _, errs, _ := w.run(nil, args...); strings.Contains(errs, "closed") {
+			t.Errorf("calm %v on an open incident: %q", args, errs)
+		}
+	}
+}
+
 // TestMoveTakesACaptureAndItsCopiesToAnotherIncident: calm move gives the
 // capture the next ID in the other incident; its bytes, derived text,
 // file copies and SHA256SUMS lines go along and verify; both timelines say

@@ -18,8 +18,9 @@ import (
 
 // TestExportWritesNoFileItShouldNot plants a symlink at the export path
 // (pointing at a private file) and a file another user made there: export
-// refuses both in one line and changes neither; a fresh path or one's own
-// file gets a complete 0600 file.
+// refuses both in one line and changes neither; one's own file is refused
+// too in every format, unless --force; a fresh path, or one's own file
+// with --force, gets a complete 0600 file.
 func TestExportWritesNoFileItShouldNot(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
@@ -61,11 +62,22 @@ func TestExportWritesNoFileItShouldNot(t *testing.T) {
 		t.Log("not root: the other user's file is not tried (CI runs as root)")
 	}
 
+	// One's own file stays as it is unless --force: it may be a
+	// postmortem filled in since.
 	fresh := filepath.Join(dir, "fresh.txt")
 	own := filepath.Join(dir, "own.txt")
 	os.WriteFile(own, []byte("old\n"), 0o644)
+	for _, format := range []string{"txt", "json", "md", "html", "cast", "bundle"} {
+		_, errs, code := w.run(nil, "export", "--format", format, "-o", own)
+		if code != 1 || errs != "calm export: "+own+" exists: --force overwrites it, or pick another name\n" {
+			t.Fatalf("export --format %s over an existing file: exit %d, %q", format, code, errs)
+		}
+		if data, _ := os.ReadFile(own); string(data) != "old\n" {
+			t.Fatalf("export --format %s without --force replaced the file: %q", format, data)
+		}
+	}
 	for _, p := range []string{fresh, own} {
-		w.ok(nil, "export", "--format", "txt", "-o", p)
+		w.ok(nil, "export", "--format", "txt", "-o", p, "--force")
 		fi, err := os.Lstat(p)
 		if err != nil || fi.Mode() != 0o600 {
 			t.Fatalf("%s: %v, mode %v", p, err, fi.Mode())

@@ -26,24 +26,17 @@ func printable(s string) string {
 // user made there, or half-written under the target's name.
 type outputFile struct {
 	*os.File
-	target string
+	target    string
+	overwrite bool
 }
 
 // createOutput refuses a target that is a symlink, not a regular file, or
-// another user's file, in one line, and opens the temp file (0600).
-func createOutput(target string) (*outputFile, error) {
-	if fi, err := os.Lstat(target); err == nil {
-		st, _ := fi.Sys().(*syscall.Stat_t)
-		switch {
-		case fi.Mode()&os.ModeSymlink != 0:
-			return nil, fmt.Errorf("%s is a symbolic link: calm does not write through one; remove it or choose another file", target)
-		case !fi.Mode().IsRegular():
-			return nil, fmt.Errorf("%s is not a regular file: choose another file", target)
-		case st != nil && int(st.Uid) != os.Getuid():
-			return nil, fmt.Errorf("%s belongs to another user (uid %d): calm does not write into it; remove it or choose another file", target, st.Uid)
-		}
-	} else if !os.IsNotExist(err) {
-		return nil, fmt.Errorf("check %s: %w", target, err)
+// another user's file, in one line, and opens the temp file (0600). An
+// existing file of one's own is replaced only when overwrite is set: it
+// may be a postmortem filled in since the last export.
+func createOutput(target string, overwrite bool) (*outputFile, error) {
+	if err := checkOutput(target, overwrite); err != nil {
+		return nil, err
 	}
 	f, err := os.CreateTemp(filepath.Dir(target), "."+filepath.Base(target)+".calm-*")
 	if err != nil {
@@ -54,7 +47,30 @@ func createOutput(target string) (*outputFile, error) {
 		os.Remove(f.Name())
 		return nil, fmt.Errorf("create %s: %w", target, err)
 	}
-	return &outputFile{File: f, target: target}, nil
+	return &outputFile{File: f, target: target, overwrite: overwrite}, nil
+}
+
+// checkOutput says in one line why target may not be written, if it may not.
+func checkOutput(target string, overwrite bool) error {
+	fi, err := os.Lstat(target)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("check %s: %w", target, err)
+	}
+	st, _ := fi.Sys().(*syscall.Stat_t)
+	switch {
+	case fi.Mode()&os.ModeSymlink != 0:
+		return fmt.Errorf("%s is a symbolic link: calm does not write through one; remove it or choose another file", target)
+	case !fi.Mode().IsRegular():
+		return fmt.Errorf("%s is not a regular file: choose another file", target)
+	case st != nil && int(st.Uid) != os.Getuid():
+		return fmt.Errorf("%s belongs to another user (uid %d): calm does not write into it; remove it or choose another file", target, st.Uid)
+	case !overwrite:
+		return fmt.Errorf("%s exists: --force overwrites it, or pick another name", target)
+	}
+	return nil
 }
 
 // commit makes the written file durable under the target's name. A symlink
@@ -63,6 +79,14 @@ func (o *outputFile) commit() error {
 	err := o.Sync()
 	if cerr := o.Close(); err == nil {
 		err = cerr
+	}
+	if err == nil && !o.overwrite {
+		// Made while the export ran: not replaced either. A file another
+		// user makes there is refused as at the start.
+		if err = checkOutput(o.target, false); err != nil {
+			os.Remove(o.Name())
+			return err
+		}
 	}
 	if err == nil {
 		err = os.Rename(o.Name(), o.target)

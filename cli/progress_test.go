@@ -56,7 +56,7 @@ func TestLongWorkShowsProgressOnATerminalOnly(t *testing.T) {
 		args []string
 		bar  string
 	}{
-		{[]string{"export", inc, "--format", "bundle", "-o", bundle}, "calm: exporting " + inc},
+		{[]string{"export", inc, "--format", "bundle", "-o", bundle, "--force"}, "calm: exporting " + inc},
 		{[]string{"export", inc, "--format", "txt"}, "calm: exporting " + inc},
 		{[]string{"verify", inc}, "calm: verifying copies"},
 		{[]string{"search", "-F", "no such text anywhere"}, "calm: searching"},
@@ -77,7 +77,7 @@ func TestLongWorkShowsProgressOnATerminalOnly(t *testing.T) {
 	}
 	// The bar leaves its line clean: the last thing on the terminal after a
 	// bundle is calm's own line about the file.
-	_, term := w.runWithTerminalStderr("export", inc, "--format", "bundle", "-o", bundle)
+	_, term := w.runWithTerminalStderr("export", inc, "--format", "bundle", "-o", bundle, "--force")
 	term = strings.ReplaceAll(term, "\r\n", "\n") // the terminal's own line ends
 	last := term[strings.LastIndex(term, "\r")+1:]
 	if !strings.HasPrefix(strings.TrimSpace(last), "calm: wrote "+bundle) {

@@ -3,6 +3,7 @@ package cli
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"io"
 	"regexp"
 	"strconv"
@@ -83,9 +84,31 @@ func grep(e *env, q storage.SearchQuery, o grepOptions) error {
 		return err
 	}
 	if g.total == 0 {
-		return &exitError{code: 1} // like grep: nothing selected, nothing said
+		return errNoMatch
 	}
 	return nil
+}
+
+// errNoMatch is search's exit 1, as grep's: nothing selected, nothing said.
+// Every other failure of search exits 2 (searchStatus).
+var errNoMatch = &exitError{code: 1}
+
+// searchStatus gives a failed search grep's exit status: 1 only for no
+// match; 2 for any error (a bad incident or pattern, no agent, a damaged
+// store, a config that cannot be read), so a script can tell them apart.
+func searchStatus(err error) error {
+	if err == nil || errors.Is(err, errNoMatch) {
+		return err
+	}
+	var ce *commandError
+	if errors.As(err, &ce) {
+		return &commandError{ce.command, searchStatus(ce.err)}
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return &exitError{code: 2, msg: ee.msg}
+	}
+	return &exitError{code: 2, msg: oneLine(err.Error())}
 }
 
 // grepRun is one search's output, and where it is in the capture being read.

@@ -110,3 +110,46 @@ func TestSearchJSONIsOneObjectALine(t *testing.T) {
 		t.Errorf("search --json -c gave %q", got)
 	}
 }
+
+// TestSearchExitsOneOnlyForNoMatch: as grep, search exits 0 when a line is
+// selected, 1 (saying nothing) when none is, and 2 with one line for every
+// error: an incident that does not exist, a bad pattern, a config that
+// cannot be read, an agent that cannot start, a damaged store.
+func TestSearchExitsOneOnlyForNoMatch(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.ok([]byte("ERROR one\n"), "tee", "-q", "t")
+	if _, errs, code := w.run(nil, "search", "ERROR"); code != 0 {
+		t.Fatalf("a match: exit %d, %q", code, errs)
+	}
+	if out, errs, code := w.run(nil, "search", "no such line"); code != 1 || out != "" || errs != "" {
+		t.Fatalf("no match: exit %d, stdout %q, stderr %q; want 1 and nothing said", code, out, errs)
+	}
+	dir := t.TempDir()
+	badConfig := filepath.Join(dir, "config.toml")
+	os.WriteFile(badConfig, []byte("mirrors = [\n"), 0o600)
+	notADir := filepath.Join(dir, "file")
+	os.WriteFile(notADir, nil, 0o600)
+	damaged := filepath.Join(dir, "damaged", "calm.db")
+	os.Mkdir(filepath.Dir(damaged), 0o700)
+	os.WriteFile(damaged, bytes.Repeat([]byte{0xAB}, 64<<10), 0o600)
+	noAgent := *w
+	noAgent.extra = append(noAgent.extra, "CALM_SOCKET="+filepath.Join(notADir, "agent.sock"))
+	for _, c := range []struct {
+		name string
+		w    *world
+		args []string
+		says string
+	}{
+		{"an incident that does not exist", w, []string{"--incident", "zzzz", "ERROR"}, `no incident matches "zzzz"`},
+		{"a bad pattern", w, []string{"(ERROR"}, "missing closing )"},
+		{"a config that cannot be read", w, []string{"--config", badConfig, "ERROR"}, badConfig},
+		{"an agent that cannot start", &noAgent, []string{"ERROR"}, "agent"},
+		{"a damaged store", w.withStore(damaged), []string{"ERROR"}, "damaged"},
+	} {
+		out, errs, code := c.w.run(nil, append([]string{"search"}, c.args...)...)
+		if code != 2 || out != "" || !strings.Contains(errs, c.says) || strings.Count(errs, "\n") != 1 {
+			t.Errorf("search with %s: exit %d, stdout %q, stderr %q; want 2 and one line saying %q", c.name, code, out, errs, c.says)
+		}
+	}
+}

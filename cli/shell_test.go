@@ -458,6 +458,52 @@ func TestSessionIsSearchedAsAPersonSawIt(t *testing.T) {
 	}
 }
 
+// TestShowOfASessionToAFileIsWhatAPersonSaw: calm show SESSION > file
+// holds the text the terminal showed, without its colour escapes, so grep
+// finds in the file what calm search finds; --raw keeps the stream as
+// recorded, and a tee'd capture stays byte for byte.
+func TestShowOfASessionToAFileIsWhatAPersonSaw(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	if _, errs, code := w.run(nil, "shell", "--wait", "--", "sh", "-c", `printf '\033[0;38;5;2mgreen\033[0m done\n'`); code != 0 {
+		t.Fatalf("calm shell: %s", errs)
+	}
+	if found := w.ok(nil, "search", "-F", "green done"); !strings.Contains(found, "/s1:") {
+		t.Fatalf("search does not find the session's line: %q", found)
+	}
+	colours := "\x1b[31mred\x1b[0m as piped\n"
+	w.ok([]byte(colours), "tee", "-q", "coloured")
+	showTo := func(args ...string) string {
+		file := filepath.Join(t.TempDir(), "shown")
+		f, err := os.Create(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := w.cmd(append([]string{"show"}, args...)...)
+		var errs bytes.Buffer
+		cmd.Stdout, cmd.Stderr = f, &errs
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("calm show %v > file: %v %s", args, err, errs.String())
+		}
+		f.Close()
+		return file
+	}
+	file := showTo("s1")
+	if out, err := exec.Command("grep", "-F", "green done", file).CombinedOutput(); err != nil {
+		data, _ := os.ReadFile(file)
+		t.Fatalf("grep 'green done' in the file calm show s1 wrote: %v %s; the file holds %q", err, out, data)
+	}
+	if data, _ := os.ReadFile(file); strings.Contains(string(data), "\x1b") {
+		t.Fatalf("calm show s1 > file kept escapes: %q", data)
+	}
+	if data, _ := os.ReadFile(showTo("--raw", "s1")); !strings.Contains(string(data), "\x1b[0;38;5;2mgreen") {
+		t.Fatalf("calm show --raw s1 > file lost the stream's escapes: %q", data)
+	}
+	if data, _ := os.ReadFile(showTo("c1")); string(data) != colours {
+		t.Fatalf("calm show c1 > file of a tee'd capture: %q, want the bytes piped in, %q", data, colours)
+	}
+}
+
 // TestClipThroughAnXClipboard runs a real X server (Xvfb) with xclip, the
 // clipboard tool atotto/clipboard uses on a desktop: calm clip saves what
 // another program put there, byte for byte, and clip -o puts a capture back.

@@ -151,6 +151,32 @@ func TestCtrlCOnSnapSealsWhatArrived(t *testing.T) {
 	}
 }
 
+// TestCtrlCAtTheClosedIncidentQuestionSaysNothingWasSaved: Ctrl-C at
+// snap's question about a closed current incident leaves with one line
+// saying nothing was saved, and exit 130; nothing was saved, and the
+// incident stays closed.
+func TestCtrlCAtTheClosedIncidentQuestionSaysNothingWasSaved(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.ok(nil, "incident", "new", "done with")
+	w.ok(nil, "incident", "close")
+	tm := newTmux(t)
+	tm.start("PS1='ready> ' bash --norc --noprofile")
+	tm.waitFor("ready> ", 10*time.Second)
+	tm.typeText(w.envPrefix() + calmBin + " snap; echo exit=$?")
+	tm.press("Enter")
+	tm.waitFor("or save into it as closed [s]? [r] ", 10*time.Second)
+	tm.press("C-c")
+	tm.waitFor("exit=130", 10*time.Second)
+	screen := tm.screen()
+	if !strings.Contains(screen, "[r] ^C\ncalm snap: interrupted by SIGINT (Ctrl-C) at the question: nothing was saved\nexit=130") {
+		t.Fatalf("Ctrl-C at the question:\n%s", lastLines(screen, 6))
+	}
+	if got := w.ok(nil, "status"); !strings.Contains(got, "closed") || strings.Count(got, "\n") != 1 {
+		t.Fatalf("after Ctrl-C at the question, status shows:\n%s", got)
+	}
+}
+
 // TestSplitRecorderSealsOnSIGTERM: the recorder behind calm split, asked to
 // stop by a signal (tmux going away, a shutdown), closes its journal and
 // seals the session with everything the pane sent, itself.

@@ -106,12 +106,23 @@ func TestSplitMarksCommandsShowsItsSessionAndRefusesASecond(t *testing.T) {
 }
 
 // TestSplitInANarrowWindowOpensBelow: a window too narrow to share its
-// width gets calm's pane below the shell, not a sliver beside it.
+// width gets calm's pane below the shell, not a sliver beside it. The pane
+// is %6, not a new server's first pane (%0): its session's title names it
+// as it is (tmux's strftime once padded %6 to "    %6").
 func TestSplitInANarrowWindowOpensBelow(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
 	tm := newTmux(t)
-	tm.start("bash --norc --noprofile")
+	tm.start("sleep 600")
+	for range 5 {
+		tm.run("new-window", "-t", "t:", "sleep 600")
+	}
+	tm.run("new-window", "-t", "t:", "bash --norc --noprofile")
+	tm.run("kill-window", "-a", "-t", "t:6")
+	pane := strings.TrimSpace(tm.run("display-message", "-p", "-t", "t", "#{pane_id}"))
+	if pane != "%6" {
+		t.Fatalf("the pane to split is %s, want %%6", pane)
+	}
 	tm.run("resize-window", "-t", "t", "-x", "100", "-y", "50")
 	tm.typeText(w.envPrefix() + calmBin + " split")
 	tm.press("Enter")
@@ -119,6 +130,11 @@ func TestSplitInANarrowWindowOpensBelow(t *testing.T) {
 	lines := tm.waitForPanes(2)
 	if len(lines) != 2 || !strings.HasPrefix(lines[1], "0 ") || strings.HasPrefix(lines[1], "0 0 ") || !strings.HasSuffix(lines[1], " 100") {
 		t.Fatalf("want calm's pane below the shell, full width: %q", lines)
+	}
+	tm.waitFor("calm: recording pane "+pane+" as ", 10*time.Second)
+	var rec struct{ Title string }
+	if err := json.Unmarshal([]byte(w.ok(nil, "show", "--record", "s1")), &rec); err != nil || rec.Title != "live output of pane "+pane {
+		t.Fatalf("the split session's title is %q (%v), want %q", rec.Title, err, "live output of pane "+pane)
 	}
 	tm.typeText(w.envPrefix() + calmBin + " split --stop")
 	tm.press("Enter")

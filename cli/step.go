@@ -26,6 +26,9 @@ func cmdTick(e *env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("find the incident: %w ('calm incident list' lists them)", err)
 	}
+	if !inc.IsOpen() {
+		e.sayClosed(inc, *incident == "", "ticking its checklist")
+	}
 	lists, _ := checklist.Load(e.cfg.checklistDirs())
 	step, err := checklist.Tick(e.store, inc.ID, lists, whoAmI(), *anyway)
 	var we *checklist.WaitingError
