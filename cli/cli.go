@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -576,7 +575,7 @@ func cmdAgent(e *env, args []string) error {
 		return err
 	}
 	logf("serving %s on %s", e.cfg.Store, *socket)
-	if unname, err := agent.NameSocket(filepath.Dir(e.cfg.Store), *socket); err != nil {
+	if unname, err := agent.NameSocket(e.cfg.Store, *socket); err != nil {
 		logf("clients in another runtime folder will not find this agent: %v", err)
 	} else {
 		defer unname()

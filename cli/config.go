@@ -144,7 +144,7 @@ func loadConfig(g globalFlags) (Config, error) {
 		// One agent per store: the socket's name comes from the store's path.
 		sum := sha256.Sum256([]byte(c.Store))
 		c.socket = filepath.Join(agent.SocketDir(), "agent-"+hex.EncodeToString(sum[:6])+".sock")
-		if running := agent.RunningSocket(filepath.Dir(c.Store)); running != "" {
+		if running := agent.RunningSocket(c.Store); running != "" {
 			c.socket = running // the agent already serving this store, from another runtime folder
 		}
 	}

@@ -420,11 +420,34 @@ func TestAnotherRuntimeFolderFindsTheRunningAgent(t *testing.T) {
 	if got := w.ok(nil, "show", "c1"); got != "from the other shell\n" {
 		t.Fatalf("the capture holds %q", got)
 	}
-	if fi, err := os.Stat(filepath.Join(w.home, "agent.socket")); err != nil || fi.Mode().Perm() != 0o600 {
-		t.Fatalf("agent.socket: %v %v", fi, err)
+	if fi, err := os.Stat(w.storePath()+".socket"); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("the store's .socket file: %v %v", fi, err)
 	}
 	w.stopAgent()
-	if _, err := os.Stat(filepath.Join(w.home, "agent.socket")); !os.IsNotExist(err) {
-		t.Fatalf("a stopped agent left agent.socket: %v", err)
+	if _, err := os.Stat(w.storePath()+".socket"); !os.IsNotExist(err) {
+		t.Fatalf("a stopped agent left the store's .socket file: %v", err)
 	}
+}
+
+// TestTwoStoresInOneFolderHaveAnAgentEach: the running agent's socket was
+// named per folder, so a command on a second store in the same folder
+// talked to the first store's agent and read and wrote the wrong store.
+func TestTwoStoresInOneFolderHaveAnAgentEach(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.ok(nil, "incident", "new", "in the first store")
+	w.ok([]byte("first store's bytes\n"), "tee", "-q", "first")
+	second := filepath.Join(w.home, "second.db")
+	if out := w.ok(nil, "--store", second, "incident", "list", "--json"); strings.Contains(out, "first store") {
+		t.Fatalf("the second store's listing shows the first store's incident:\n%s", out)
+	}
+	w.ok(nil, "--store", second, "incident", "new", "in the second store")
+	w.ok([]byte("second store's bytes\n"), "--store", second, "tee", "-q", "second")
+	if got := w.ok(nil, "show", "c1"); got != "first store's bytes\n" {
+		t.Fatalf("the first store's c1 holds %q", got)
+	}
+	if got := w.ok(nil, "--store", second, "show", "c1"); got != "second store's bytes\n" {
+		t.Fatalf("the second store's c1 holds %q", got)
+	}
+	w.ok(nil, "--store", second, "agent", "stop")
 }

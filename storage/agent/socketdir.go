@@ -80,13 +80,14 @@ func ownerOf(fi os.FileInfo) (int, bool) {
 // SocketFile is where a running agent names its socket, beside the
 // store: a client whose runtime folder differs (sudo -i, su, a container's
 // shell) finds the agent there instead of starting a second one, which the
-// store's lock would refuse.
-func SocketFile(storeDir string) string { return filepath.Join(storeDir, "agent.socket") }
+// store's lock would refuse. It is named after the store, not its folder:
+// two stores in one folder each have their own agent.
+func SocketFile(store string) string { return store + ".socket" }
 
 // RunningSocket is the socket SocketFile names, if it is this
 // user's socket and the file is this user's; "" otherwise.
-func RunningSocket(storeDir string) string {
-	name := SocketFile(storeDir)
+func RunningSocket(store string) string {
+	name := SocketFile(store)
 	fi, err := os.Lstat(name)
 	if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm()&0o077 != 0 {
 		return ""
@@ -111,8 +112,8 @@ func RunningSocket(storeDir string) string {
 
 // NameSocket records socket in SocketFile (0600, written whole);
 // the returned func removes it if it still names socket.
-func NameSocket(storeDir, socket string) (func(), error) {
-	name := SocketFile(storeDir)
+func NameSocket(store, socket string) (func(), error) {
+	name := SocketFile(store)
 	tmp := name + ".tmp"
 	if err := os.WriteFile(tmp, []byte(socket+"\n"), 0o600); err != nil {
 		return func() {}, err
