@@ -420,11 +420,11 @@ func TestAnotherRuntimeFolderFindsTheRunningAgent(t *testing.T) {
 	if got := w.ok(nil, "show", "c1"); got != "from the other shell\n" {
 		t.Fatalf("the capture holds %q", got)
 	}
-	if fi, err := os.Stat(w.storePath()+".socket"); err != nil || fi.Mode().Perm() != 0o600 {
+	if fi, err := os.Stat(w.storePath() + ".socket"); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("the store's .socket file: %v %v", fi, err)
 	}
 	w.stopAgent()
-	if _, err := os.Stat(w.storePath()+".socket"); !os.IsNotExist(err) {
+	if _, err := os.Stat(w.storePath() + ".socket"); !os.IsNotExist(err) {
 		t.Fatalf("a stopped agent left the store's .socket file: %v", err)
 	}
 }
