@@ -25,11 +25,17 @@ import (
 )
 
 func cmdIncidentNew(e *env, args []string) error {
-	fs := e.flags("new", "[TITLE]")
+	fs := e.flags("new", "TITLE")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	inc, err := e.store.NewIncident(strings.Join(fs.Args(), " "))
+	title := strings.Join(fs.Args(), " ")
+	if strings.TrimSpace(title) == "" {
+		// Named by the time, it is one more "incident at …" to tell apart
+		// later; a capture with no incident still makes one, and says so.
+		return usageError(`give the incident a title: calm incident new "orders collection overwritten"`)
+	}
+	inc, err := e.store.NewIncident(title)
 	if err != nil {
 		return err
 	}

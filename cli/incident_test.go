@@ -194,3 +194,19 @@ func TestMoveTakesTheSessionsMarkersToTheOtherIncident(t *testing.T) {
 		t.Fatalf("the old incident still lists the moved session's marker:\n%s", old)
 	}
 }
+
+// TestIncidentNewWantsATitle: without one it made an "incident at …" and
+// made it current, one more to tell apart later.
+func TestIncidentNewWantsATitle(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	for _, args := range [][]string{{"incident", "new"}, {"incident", "new", "  "}} {
+		out, errs, code := w.run(nil, args...)
+		if code != 2 || !strings.Contains(errs, "give the incident a title") || strings.Count(strings.TrimSpace(errs), "\n") != 0 {
+			t.Fatalf("calm %q: exit %d, %q %q", args, code, out, errs)
+		}
+	}
+	if out := w.ok(nil, "incident", "list", "--json"); strings.TrimSpace(out) != "" && strings.TrimSpace(out) != "[]" {
+		t.Fatalf("an incident was made without a title:\n%s", out)
+	}
+}
