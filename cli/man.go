@@ -8,6 +8,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"calm/ui"
 )
 
 // The man page is made from the command tree, so it says what the help
@@ -43,6 +45,7 @@ func roff(s string) string {
 func writeMan(w io.Writer, root *cobra.Command) {
 	p := func(format string, a ...any) { fmt.Fprintf(w, format+"\n", a...) }
 	p(`.TH CALM 1 "" "calm %s" "User Commands"`, roff(Version))
+	p(".nh") // no hyphenation: words stay whole, as searched
 	p(".SH NAME")
 	p(`calm \- %s`, roff(root.Short))
 	p(".SH SYNOPSIS")
@@ -72,6 +75,18 @@ func writeMan(w io.Writer, root *cobra.Command) {
 		}
 	}
 	walk(root)
+	p(".SH KEYS")
+	p("In the TUI (\\fBcalm\\fR, \\fBcalm ui\\fR, \\fBcalm review\\fR); \\fB?\\fR shows the same list.")
+	where := ""
+	for _, k := range ui.Keys() {
+		if k.Where != where {
+			where = k.Where
+			p(`.SS "%s"`, strings.ReplaceAll(roff(where), `"`, `\(dq`))
+		}
+		p(".TP")
+		p(`\fB%s\fR`, roff(strings.Join(k.Keys, ", ")))
+		p("%s", roff(k.What))
+	}
 	p(".SH ENVIRONMENT")
 	for _, v := range [][2]string{
 		{"CALM_HOME", "the folder of the store (calm.db), its journal and evidence; default $XDG_DATA_HOME/calm"},

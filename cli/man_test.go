@@ -5,6 +5,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"calm/ui"
 )
 
 // TestManPageRendersEveryCommand: 'calm man' is a man page groff renders
@@ -21,12 +23,19 @@ func TestManPageRendersEveryCommand(t *testing.T) {
 		t.Fatalf("groff: %v: %s", err, errs.String())
 	}
 	text := strings.Join(strings.Fields(out.String()), " ") // undo the justification
+	text = strings.NewReplacer("’", "'", "‐", "-", "−", "-").Replace(text)
 	for _, name := range everyCommand() {
 		if name != "help" && !strings.Contains(text, "calm "+name) {
 			t.Errorf("the man page does not document 'calm %s'", name)
 		}
 	}
-	for _, want := range []string{"NAME calm - a black box", "-i, --ignore-case", "--store string", "CALM_HOME", "EXIT STATUS"} {
+	// Every TUI key, as the key table gives it.
+	for _, k := range ui.Keys() {
+		if want := strings.Join(strings.Fields(strings.Join(k.Keys, ", ")+" "+k.What), " "); !strings.Contains(text, want) {
+			t.Errorf("the man page lacks the key line %q", want)
+		}
+	}
+	for _, want := range []string{"NAME calm - a black box", "-i, --ignore-case", "--store string", "CALM_HOME", "EXIT STATUS", "KEYS"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("the man page lacks %q", want)
 		}

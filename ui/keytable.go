@@ -359,3 +359,28 @@ func keysMarkdown() string {
 	}
 	return b.String()
 }
+
+// KeyHelp is one line of the key list: its keys, where they work, what
+// they do. The man page prints the list.
+type KeyHelp struct {
+	Keys        []string
+	Where, What string
+}
+
+// Keys is the TUI's key list, in the order of the help page.
+func Keys() []KeyHelp {
+	var out []KeyHelp
+	for _, s := range scopeOrder {
+		for _, k := range keyTable {
+			if k.scope != s {
+				continue
+			}
+			what := k.help
+			if k.writes {
+				what += " (not in review)"
+			}
+			out = append(out, KeyHelp{Keys: k.keys, Where: scopeTitle(s), What: what})
+		}
+	}
+	return out
+}
