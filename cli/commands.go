@@ -190,6 +190,40 @@ func (s *sanitizingWriter) Close() error {
 	return err
 }
 
+// blankTail holds back trailing blank lines: a snapped pane's text ends
+// with the empty rows below its last line, which are not output. What
+// follows them goes out with them; at Close only one line end is kept.
+type blankTail struct {
+	w    io.Writer
+	held []byte
+}
+
+func (b *blankTail) Write(p []byte) (int, error) {
+	last := bytes.LastIndexFunc(p, func(r rune) bool { return r != '\n' && r != '\r' && r != ' ' && r != '\t' })
+	if last < 0 {
+		b.held = append(b.held, p...)
+		return len(p), nil
+	}
+	if len(b.held) > 0 {
+		if _, err := b.w.Write(b.held); err != nil {
+			return 0, err
+		}
+	}
+	if _, err := b.w.Write(p[:last+1]); err != nil {
+		return 0, err
+	}
+	b.held = append(b.held[:0], p[last+1:]...)
+	return len(p), nil
+}
+
+func (b *blankTail) Close() error {
+	if bytes.IndexByte(b.held, '\n') >= 0 {
+		_, err := b.w.Write([]byte{'\n'})
+		return err
+	}
+	return nil
+}
+
 func cmdShow(e *env, args []string) error {
 	fs := e.flags("show", "[--raw] [--sanitize] [--cast] [--record] ID")
 	raw := fs.Bool("raw", false, "write the captured bytes as they are, even to a terminal")
@@ -215,11 +249,15 @@ func cmdShow(e *env, args []string) error {
 	out := e.stdout
 	bw := bufio.NewWriterSize(out, 1<<20)
 	var w io.Writer = bw
+	tail := &blankTail{w: bw}
 	sw := &sanitizingWriter{w: bw}
 	if (*clean || isTerminal(out) || fromTerminal(c)) && !*raw {
 		// A pane's scrollback or a session to a file is the text a
-		// person saw, not the colour codes around it; tee and clip stay
-		// byte for byte.
+		// person saw, not the colour codes around it nor the empty rows
+		// below it; tee and clip stay byte for byte.
+		if fromTerminal(c) {
+			sw.w = tail
+		}
 		w = sw
 	}
 	if _, item := storage.SplitRef(ref); strings.HasPrefix(item, "s") && !*cast && !*raw {
@@ -237,6 +275,7 @@ func cmdShow(e *env, args []string) error {
 		return err
 	}
 	sw.Close()
+	tail.Close()
 	if err := bw.Flush(); err != nil {
 		return err
 	}
