@@ -763,7 +763,7 @@ func cmdDoctor(e *env, args []string) error {
 		if err := r.Reachable(ctx); err != nil {
 			say(false, "S3 mirror %s: copies stay pending until it answers (check s3.endpoint and the AWS credentials)", oneLine(err.Error()))
 		} else {
-			say(true, "S3 mirror %s answers", r.URL)
+			say(true, "S3 mirror %s answers", r)
 		}
 		cancel()
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"calm/storage"
+	"calm/storage/s3"
 	"calm/storage/agent"
 )
 
@@ -182,10 +183,10 @@ func (c Config) checklistDirs() []string {
 }
 
 // openRemotes connects to the s3:// mirrors.
-func (c Config) openRemotes() ([]*storage.Remote, error) {
-	var out []*storage.Remote
+func (c Config) openRemotes() ([]storage.Remote, error) {
+	var out []storage.Remote
 	for _, u := range c.remotes {
-		r, err := storage.NewRemote(u, storage.RemoteOptions{Endpoint: c.S3.Endpoint, Region: c.S3.Region})
+		r, err := s3.New(u, s3.Options{Endpoint: c.S3.Endpoint, Region: c.S3.Region})
 		if err != nil {
 			return nil, err
 		}

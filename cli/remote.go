@@ -13,16 +13,17 @@ import (
 	"calm/checklist"
 	"calm/report"
 	"calm/storage"
+	"calm/storage/s3"
 	"calm/storage/agent"
 )
 
 // objectOf splits s3://bucket/key into a remote for the bucket and the key.
-func (e *env) objectOf(s3url string) (*storage.Remote, string, error) {
+func (e *env) objectOf(s3url string) (*s3.Bucket, string, error) {
 	u, err := url.Parse(s3url)
 	if err != nil || u.Scheme != "s3" || u.Host == "" || strings.Trim(u.Path, "/") == "" {
 		return nil, "", usageError("%q is not an object address like s3://bucket/prefix/bundles/INCIDENT.tar.gz", s3url)
 	}
-	r, err := storage.NewRemote("s3://"+u.Host, storage.RemoteOptions{Endpoint: e.cfg.S3.Endpoint, Region: e.cfg.S3.Region})
+	r, err := s3.New("s3://"+u.Host, s3.Options{Endpoint: e.cfg.S3.Endpoint, Region: e.cfg.S3.Region})
 	return r, strings.Trim(u.Path, "/"), err
 }
 
@@ -76,7 +77,7 @@ func cmdPush(e *env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("bundle %s: %w", rec.Incident.ID, err)
 	}
-	r, err := storage.NewRemote(*to, storage.RemoteOptions{Endpoint: e.cfg.S3.Endpoint, Region: e.cfg.S3.Region})
+	r, err := s3.New(*to, s3.Options{Endpoint: e.cfg.S3.Endpoint, Region: e.cfg.S3.Region})
 	if err != nil {
 		return err
 	}

@@ -52,7 +52,7 @@ type Options struct {
 	StrictMode  bool                             // bbolt checks itself after every commit (tests)
 	LockTimeout time.Duration                    // default 2s
 	SkipCheck   bool                             // do not run the consistency check at open
-	Remotes     []*Remote                        // S3-compatible buckets that get a copy of every capture
+	Remotes     []Remote                         // S3-compatible buckets that get a copy of every capture
 	Logf        func(format string, args ...any) // background work's failures; default: dropped
 	// Derive turns a session's asciicast stream into the lines a person saw
 	// (capture.DeriveText; the store cannot import capture). Nil: sessions

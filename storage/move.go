@@ -62,7 +62,7 @@ func (db *DB) MoveCapture(ref, toIncident string) (Capture, error) {
 				made = append(made, func() { os.Remove(path); syncDir(filepath.Dir(path)) })
 			}
 		case CopyRemote:
-			var r *Remote
+			var r Remote
 			var key string
 			moved.Copies[i], r, key, err = db.remoteAgain(ctx, old, cp, moved)
 			if err == nil && r != nil {
@@ -224,7 +224,7 @@ func (db *DB) fileAgain(c Capture, cp Copy, path string) (Copy, error) {
 // copies. A copy not uploaded yet only changes its name, for the uploader.
 // r and key are where an object was made, for an undo; r is nil when none
 // was.
-func (db *DB) remoteAgain(ctx context.Context, c Capture, cp Copy, moved Capture) (got Copy, r *Remote, key string, err error) {
+func (db *DB) remoteAgain(ctx context.Context, c Capture, cp Copy, moved Capture) (got Copy, r Remote, key string, err error) {
 	r, oldKey := db.remoteFor(cp.Location)
 	if r == nil {
 		return cp, nil, "", fmt.Errorf("its copy %s is in a bucket calm is not configured for: add that bucket to mirrors in the config, then move again", cp.Location)

@@ -7,130 +7,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
+	"io/fs"
 	"os"
-	"path"
 	"strings"
 	"time"
 
-	"github.com/minio/minio-go/v7"
-	"github.com/minio/minio-go/v7/pkg/credentials"
 	bolt "go.etcd.io/bbolt"
 )
 
-// remoteRetries is how often minio-go tries a request: calm's uploader
-// retries with its own back-off and shows the error meanwhile, which
-// minio-go's ten quiet retries per request would hide.
-const remoteRetries = 2
-
-// RemoteOptions say how to reach S3-compatible storage.
-type RemoteOptions struct {
-	Endpoint string // host:port, or http(s)://host:port; default s3.amazonaws.com
-	Region   string
-}
-
-// Remote is a bucket (and prefix) that gets a verified copy of every capture.
-type Remote struct {
-	URL    string // s3://bucket/prefix
-	bucket string
-	prefix string
-	client *minio.Client
-}
-
-// NewRemote parses s3://bucket/prefix. Credentials come from the standard
-// AWS environment (AWS_ACCESS_KEY_ID, ...) or profile files (~/.aws,
-// AWS_PROFILE).
-func NewRemote(s3url string, o RemoteOptions) (*Remote, error) {
-	u, err := url.Parse(s3url)
-	if err != nil || u.Scheme != "s3" || u.Host == "" {
-		return nil, fmt.Errorf("mirror %q: an S3 mirror looks like s3://bucket/prefix", s3url)
-	}
-	endpoint, secure := o.Endpoint, true
-	if endpoint == "" {
-		endpoint = "s3.amazonaws.com"
-	}
-	if e, err := url.Parse(endpoint); err == nil && e.Host != "" {
-		endpoint, secure = e.Host, e.Scheme == "https"
-	}
-	creds := credentials.NewChainCredentials([]credentials.Provider{
-		&credentials.EnvAWS{},
-		&credentials.FileAWSCredentials{Profile: os.Getenv("AWS_PROFILE")},
-	})
-	client, err := minio.New(endpoint, &minio.Options{Creds: creds, Secure: secure, Region: o.Region, MaxRetries: remoteRetries})
-	if err != nil {
-		return nil, fmt.Errorf("mirror %s: %w", s3url, err)
-	}
-	return &Remote{URL: strings.TrimSuffix(s3url, "/"), bucket: u.Host, prefix: strings.Trim(u.Path, "/"), client: client}, nil
-}
-
-// Key is where a file of an incident goes in the bucket.
-func (r *Remote) Key(incident, file string) string { return path.Join(r.prefix, incident, file) }
-
-// Location is the copy's address as calm shows it.
-func (r *Remote) Location(key string) string { return "s3://" + r.bucket + "/" + key }
-
-// Put uploads a local file. Over plain HTTP the request is signed with the
-// payload's SHA-256, which the server checks; the SHA-256 calm sealed the
-// capture with also goes along as metadata.
-func (r *Remote) Put(ctx context.Context, key, file, sum string) error {
-	f, err := os.Open(file)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	_, err = r.client.PutObject(ctx, r.bucket, key, f, fi.Size(), minio.PutObjectOptions{
-		ContentType:  "application/octet-stream",
-		UserMetadata: map[string]string{"calm-sha256": sum},
-		AutoChecksum: minio.ChecksumSHA256,
-	})
-	if err != nil {
-		return fmt.Errorf("upload to %s: %w", r.Location(key), err)
-	}
-	return nil
-}
-
-// Hash reads an object back and returns its SHA-256 and size.
-func (r *Remote) Hash(ctx context.Context, key string) (string, int64, error) {
-	obj, err := r.client.GetObject(ctx, r.bucket, key, minio.GetObjectOptions{})
-	if err != nil {
-		return "", 0, err
-	}
-	defer obj.Close()
-	h := sha256.New()
-	n, err := io.Copy(h, obj)
-	if err != nil {
-		return "", n, err
-	}
-	return hex.EncodeToString(h.Sum(nil)), n, nil
-}
-
-// Get downloads an object into w.
-func (r *Remote) Get(ctx context.Context, key string, w io.Writer) error {
-	obj, err := r.client.GetObject(ctx, r.bucket, key, minio.GetObjectOptions{})
-	if err != nil {
-		return err
-	}
-	defer obj.Close()
-	_, err = io.Copy(w, obj)
-	return err
-}
-
-// notFound reports an object or bucket that does not exist.
-func notFound(err error) bool {
-	var e minio.ErrorResponse
-	if errors.As(err, &e) {
-		return e.Code == "NoSuchKey" || e.Code == "NoSuchBucket" || e.StatusCode == 404
-	}
-	return false
-}
-
 // checkRemote reads a remote copy back and compares it with want.
-func checkRemote(r *Remote, key, want string, now func() time.Time) Copy {
-	c := Copy{Kind: CopyRemote, Location: r.Location(key), Device: "s3:" + r.bucket}
+func checkRemote(r Remote, key, want string, now func() time.Time) Copy {
+	c := Copy{Kind: CopyRemote, Location: r.Location(key), Device: r.Device()}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	sum, _, err := r.Hash(ctx, key)
@@ -149,10 +36,28 @@ func checkRemote(r *Remote, key, want string, now func() time.Time) Copy {
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
+// Remote is a bucket that gets a verified copy of every capture (storage/s3
+// makes one on S3-compatible storage). A read of an object that is not
+// there fails with fs.ErrNotExist.
+type Remote interface {
+	String() string                   // s3://bucket/prefix
+	Key(incident, file string) string // where a file of an incident goes
+	Location(key string) string       // the copy's address as calm shows it
+	Device() string                   // what copies in it share
+	Put(ctx context.Context, key, file, sum string) error
+	Hash(ctx context.Context, key string) (sum string, size int64, err error)
+	Get(ctx context.Context, key string, w io.Writer) error
+	Reachable(ctx context.Context) error
+	CopyObject(ctx context.Context, from, to string) error
+	Remove(ctx context.Context, key string) error
+}
+
+func notFound(err error) bool { return errors.Is(err, fs.ErrNotExist) }
+
 // remoteFor finds the configured remote a copy's location belongs to.
-func (db *DB) remoteFor(location string) (*Remote, string) {
+func (db *DB) remoteFor(location string) (Remote, string) {
 	for _, r := range db.opts.Remotes {
-		if rest, ok := strings.CutPrefix(location, "s3://"+r.bucket+"/"); ok {
+		if rest, ok := strings.CutPrefix(location, r.Location("")); ok {
 			return r, rest
 		}
 	}
@@ -254,8 +159,8 @@ func (db *DB) uploadOne(incident, capture string, i int, location string) bool {
 
 // upload sends a capture's evidence copy (itself verified) to the bucket and
 // reads it back.
-func (db *DB) upload(r *Remote, key string, c Capture) Copy {
-	out := Copy{Kind: CopyRemote, Location: r.Location(key), State: CopyPending, Device: "s3:" + r.bucket}
+func (db *DB) upload(r Remote, key string, c Capture) Copy {
+	out := Copy{Kind: CopyRemote, Location: r.Location(key), State: CopyPending, Device: r.Device()}
 	src := copyPath(db.opts.EvidenceDir, c.Incident, c.ID)
 	if sum, _, err := hashFile(src); err != nil || sum != c.SHA256 {
 		// The evidence copy is gone or damaged: write a fresh file from the store.
@@ -308,34 +213,4 @@ func HashReader(r io.Reader) (string, int64, error) {
 	h := sha256.New()
 	n, err := io.Copy(h, r)
 	return hex.EncodeToString(h.Sum(nil)), n, err
-}
-
-// Reachable checks that the bucket answers and exists.
-func (r *Remote) Reachable(ctx context.Context) error {
-	ok, err := r.client.BucketExists(ctx, r.bucket)
-	if err != nil {
-		return fmt.Errorf("%s: %s", r.URL, oneLine(err.Error()))
-	}
-	if !ok {
-		return fmt.Errorf("%s: the bucket does not exist", r.URL)
-	}
-	return nil
-}
-
-// CopyObject makes a copy of the object at from under to, inside the
-// bucket: the bytes stay on the server (and keep their calm-sha256).
-func (r *Remote) CopyObject(ctx context.Context, from, to string) error {
-	_, err := r.client.CopyObject(ctx, minio.CopyDestOptions{Bucket: r.bucket, Object: to}, minio.CopySrcOptions{Bucket: r.bucket, Object: from})
-	if err != nil {
-		return fmt.Errorf("copy %s to %s: %w", r.Location(from), r.Location(to), err)
-	}
-	return nil
-}
-
-// Remove deletes an object; one that is not there is not an error.
-func (r *Remote) Remove(ctx context.Context, key string) error {
-	if err := r.client.RemoveObject(ctx, r.bucket, key, minio.RemoveObjectOptions{}); err != nil && !notFound(err) {
-		return fmt.Errorf("remove %s: %w", r.Location(key), err)
-	}
-	return nil
 }

@@ -13,6 +13,8 @@ import (
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"calm/storage/s3"
 )
 
 // s3Server is a real S3 server on loopback: versitygw with its POSIX
@@ -116,13 +118,13 @@ func waitRemote(t *testing.T, db *DB, ref, state string) Capture {
 }
 
 func TestRemoteCopiesAreVerifiedPendingWhileDownAndCheckedByVerify(t *testing.T) {
-	s3 := startS3(t)
-	r, err := NewRemote("s3://calm/team/incidents", RemoteOptions{Endpoint: "http://" + s3.addr})
+	srv := startS3(t)
+	r, err := s3.New("s3://calm/team/incidents", s3.Options{Endpoint: "http://" + srv.addr})
 	if err != nil {
 		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), "calm.db")
-	db, err := Open(Options{Path: path, Remotes: []*Remote{r}, StrictMode: true})
+	db, err := Open(Options{Path: path, Remotes: []Remote{r}, StrictMode: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +145,7 @@ func TestRemoteCopiesAreVerifiedPendingWhileDownAndCheckedByVerify(t *testing.T)
 
 	// An object changed on the server: verify fails and names it.
 	other := []byte("tampered")
-	s3.client().PutObject(context.Background(), "calm", "team/incidents/"+c.Incident+"/c1.txt", bytes.NewReader(other), int64(len(other)), minio.PutObjectOptions{})
+	srv.client().PutObject(context.Background(), "calm", "team/incidents/"+c.Incident+"/c1.txt", bytes.NewReader(other), int64(len(other)), minio.PutObjectOptions{})
 	rep, _ := db.Verify("")
 	if len(rep.Problems) != 1 || rep.Problems[0].Copy.Kind != CopyRemote || rep.Problems[0].Copy.State != CopyMismatch || !strings.HasPrefix(rep.Problems[0].Copy.Location, "s3://calm/") {
 		t.Fatalf("verify after tampering: %+v", rep)
@@ -151,7 +153,7 @@ func TestRemoteCopiesAreVerifiedPendingWhileDownAndCheckedByVerify(t *testing.T)
 
 	// The server stops mid-incident: captures still save at once, their
 	// remote copies wait, pending; when it is back they complete.
-	s3.stop()
+	srv.stop()
 	start := time.Now()
 	c2 := save(t, db, "while down", []byte("saved while the bucket is away\n"))
 	if d := time.Since(start); d > 5*time.Second {
@@ -168,7 +170,7 @@ func TestRemoteCopiesAreVerifiedPendingWhileDownAndCheckedByVerify(t *testing.T)
 	if rep, _ := db.Verify(c2.Incident); rep.Pending == 0 {
 		t.Fatalf("verify does not count the pending copy: %+v", rep)
 	}
-	s3.start()
+	srv.start()
 	c2 = waitRemote(t, db, c2.Incident+"/"+c2.ID, CopyVerified)
 	if c2.VerifiedCopies() != 3 {
 		t.Fatalf("after the server came back: %+v", c2.Copies)
