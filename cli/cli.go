@@ -645,7 +645,7 @@ func printCaptures(w io.Writer, caps []storage.Capture, copiesRequired, devicesR
 		if c.State != storage.CaptureSealed {
 			copies = "UNSEALED: still being written; its size and copies come when it ends (sealed by the agent if its writer dies)"
 			if c.Recording != nil {
-				copies = "still recording"
+				copies = "still recording: its journal holds what it recorded; copies when it ends"
 			}
 			if c.Recording != nil && c.Recording.JournalSize > 0 {
 				copies = fmt.Sprintf("recorded (%s journal), being stored and checked", humanBytes(c.Recording.JournalSize))
@@ -654,7 +654,15 @@ func printCaptures(w io.Writer, caps []storage.Capture, copiesRequired, devicesR
 		if c.Warning != "" {
 			copies += "; WARNING: " + c.Warning
 		}
-		fmt.Fprintf(w, "  %-5s %-8s %10s  sha256 %s  %s  %s\n", c.ID, printable(c.Source), humanBytes(c.Size), sum, printable(copies), printable(c.Title))
+		size := humanBytes(c.Size)
+		if c.Recording != nil && c.State != storage.CaptureSealed && c.Recording.JournalSize == 0 {
+			// Its size comes at the seal; meanwhile the journal says how
+			// much is recorded (on this host).
+			if fi, err := os.Stat(c.Recording.Journal); err == nil {
+				size = humanBytes(fi.Size())
+			}
+		}
+		fmt.Fprintf(w, "  %-5s %-8s %10s  sha256 %s  %s  %s\n", c.ID, printable(c.Source), size, sum, printable(copies), printable(c.Title))
 	}
 }
 

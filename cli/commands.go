@@ -404,6 +404,9 @@ func cmdVerify(e *env, args []string) error {
 	for _, i := range rep.Interrupted {
 		fmt.Fprintf(e.stdout, "interrupted %s: partial, it holds what was stored before that\n", sanitize.Text([]byte(i)))
 	}
+	for _, r := range rep.Recording {
+		fmt.Fprintf(e.stdout, "recording %s: its recorder is writing its journal, which the agent stores as it grows; its copies are made and checked when it ends\n", r)
+	}
 	if len(rep.Problems) > 0 || len(rep.Manifests) > 0 {
 		return &exitError{code: 1, msg: verifyFailure(rep, *repair)}
 	}
@@ -736,6 +739,8 @@ func cmdDoctor(e *env, args []string) error {
 		say(false, "captures not sealed, with no verified copy yet: %s", strings.Join(rep.Unsealed, ", "))
 	} else if len(rep.Problems) > 0 {
 		say(false, "copies: %d of %d fail; run 'calm verify' for the list", len(rep.Problems), rep.Copies)
+	} else if len(rep.Recording) > 0 {
+		say(true, "copies: all verified copies of %d captures match; still recording (copies when each ends): %s", rep.Captures, strings.Join(rep.Recording, ", "))
 	} else if rep.Pending > 0 {
 		say(true, "copies: all verified copies of %d captures match; %d S3 copies are still pending", rep.Captures, rep.Pending)
 	} else {

@@ -210,3 +210,48 @@ func TestIncidentNewWantsATitle(t *testing.T) {
 		t.Fatalf("an incident was made without a title:\n%s", out)
 	}
 }
+
+// TestARecordingSessionIsNotAFailure: while calm shell records, verify and
+// doctor said FAIL and "not safe until sealed" and status said 0 B: all
+// read as "nothing is recorded" mid-incident. A session whose recorder is
+// alive is recording, not failing; its journal says how much it holds.
+func TestARecordingSessionIsNotAFailure(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.ok(nil, "incident", "new", "recording")
+	w.ok([]byte("a tee'd line\n"), "tee", "-q", "before")
+	stop := filepath.Join(t.TempDir(), "stop")
+	shell := w.cmd("shell", "--", "sh", "-c", "seq 1 2000; while [ ! -e "+stop+" ]; do sleep 0.1; done")
+	if err := shell.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { os.WriteFile(stop, nil, 0o600); shell.Wait() }()
+	deadline := time.Now().Add(20 * time.Second)
+	for status := w.ok(nil, "status"); !strings.Contains(status, "still recording"); status = w.ok(nil, "status") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the session never showed as recording:\n%s", status)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(1500 * time.Millisecond) // the agent follows the journal
+	status := w.ok(nil, "status")
+	if line := rowWith(status, "still recording"); strings.Contains(line, " 0 B ") {
+		t.Fatalf("a recording session shows 0 B:\n%s", line)
+	}
+	out, errs, code := w.run(nil, "verify")
+	if code != 0 || !strings.Contains(out, "recording ") || strings.Contains(out, "UNSEALED") || strings.Contains(out, "FAIL") {
+		t.Fatalf("verify while a session records: exit %d\n%s%s", code, out, errs)
+	}
+	if out, errs, code := w.run(nil, "doctor"); strings.Contains(out, "not sealed") {
+		t.Fatalf("doctor while a session records: exit %d\n%s%s", code, out, errs)
+	}
+}
+
+func rowWith(text, s string) string {
+	for _, l := range strings.Split(text, "\n") {
+		if strings.Contains(l, s) {
+			return l
+		}
+	}
+	return ""
+}

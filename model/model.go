@@ -283,9 +283,13 @@ type VerifyReport struct {
 	// Devices counts the distinct devices (or buckets) holding verified copies.
 	Devices int `json:"devices"`
 	// Interrupted lists sealed captures that hold only part of their source
-	// ("INCIDENT/ID: why"); Unsealed, captures and sessions not sealed yet.
+	// ("INCIDENT/ID: why"); Unsealed, captures and sessions not sealed yet
+	// whose writer is not known to be alive; Recording, sessions whose
+	// recorder is still writing their journal, which the store follows:
+	// their copies come when they end, and that is not a failure.
 	Interrupted []string `json:"interrupted,omitempty"`
 	Unsealed    []string `json:"unsealed,omitempty"`
+	Recording   []string `json:"recording,omitempty"`
 }
 
 // CheckReport is the store's consistency check.

@@ -785,6 +785,10 @@ func (db *DB) VerifyContext(ctx context.Context, incident string) (VerifyReport,
 				return rep, err
 			}
 			if c.State != CaptureSealed {
+				if c.Recording != nil && c.Recording.JournalSize == 0 && db.following(progressKey(inc.ID, c.ID)) {
+					rep.Recording = append(rep.Recording, inc.ID+"/"+c.ID)
+					continue
+				}
 				rep.Unsealed = append(rep.Unsealed, inc.ID+"/"+c.ID)
 				continue
 			}
