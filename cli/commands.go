@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/sys/unix"
 
@@ -209,10 +210,11 @@ func (b *blankTail) Write(p []byte) (int, error) {
 			return 0, err
 		}
 	}
-	if _, err := b.w.Write(p[:last+1]); err != nil {
+	_, size := utf8.DecodeRune(p[last:]) // the whole of the last character
+	if _, err := b.w.Write(p[:last+size]); err != nil {
 		return 0, err
 	}
-	b.held = append(b.held[:0], p[last+1:]...)
+	b.held = append(b.held[:0], p[last+size:]...)
 	return len(p), nil
 }
 

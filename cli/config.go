@@ -13,8 +13,8 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"calm/storage"
-	"calm/storage/s3"
 	"calm/storage/agent"
+	"calm/storage/s3"
 )
 
 // S3Config says where S3-compatible mirrors live; credentials come from the

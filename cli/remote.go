@@ -13,8 +13,8 @@ import (
 	"calm/checklist"
 	"calm/report"
 	"calm/storage"
-	"calm/storage/s3"
 	"calm/storage/agent"
+	"calm/storage/s3"
 )
 
 // objectOf splits s3://bucket/key into a remote for the bucket and the key.
