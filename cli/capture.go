@@ -104,7 +104,15 @@ func shellQuote(words ...string) string {
 func (e *env) selfCommand(args ...string) string {
 	argv := e.cfg.agentCommand()
 	argv = argv[:len(argv)-3] // drop "agent --socket SOCK"
-	return "exec env " + shellQuote("CALM_SOCKET="+e.cfg.socket) + " " + shellQuote(append(argv, args...)...)
+	// tmux starts it with the server's environment: carry what the
+	// person's shell says about their editor and their folders.
+	vars := []string{"CALM_SOCKET=" + e.cfg.socket}
+	for _, k := range []string{"EDITOR", "VISUAL", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "CALM_HOME", "CALM_NO_PROGRESS"} {
+		if v, ok := os.LookupEnv(k); ok {
+			vars = append(vars, k+"="+v)
+		}
+	}
+	return "exec env " + shellQuote(vars...) + " " + shellQuote(append(argv, args...)...)
 }
 
 func cmdSplit(e *env, args []string) error {

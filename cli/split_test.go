@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -51,11 +53,19 @@ func TestSplitMarksCommandsShowsItsSessionAndRefusesASecond(t *testing.T) {
 	w := newWorld(t)
 	tm := newTmux(t)
 	tm.start("PS1='db1$ ' bash --norc --noprofile")
-	tm.typeText("echo earlier-output; " + w.envPrefix() + calmBin + " split")
+	tm.typeText("echo earlier-output; EDITOR=the-persons-editor " + w.envPrefix() + calmBin + " split")
 	tm.press("Enter")
 	tm.waitForPrompt("calm: recording pane", "db1$")
 	if !strings.Contains(tm.screen(), "/s1 until it closes") {
 		t.Fatalf("split does not name its session: %s", lastLines(tm.screen(), 5))
+	}
+	// The pane calm opens runs in tmux's environment: it must still have
+	// the person's editor (e and c open it) and folders.
+	tm.waitForPanes(2)
+	pid := strings.TrimSpace(tm.run("display-message", "-p", "-t", "t.1", "#{pane_pid}"))
+	environ, err := os.ReadFile("/proc/" + pid + "/environ")
+	if err != nil || !bytes.Contains(environ, []byte("EDITOR=the-persons-editor\x00")) || !bytes.Contains(environ, []byte("CALM_HOME="+w.home+"\x00")) {
+		t.Fatalf("calm's pane (pid %s) lacks the shell's EDITOR or CALM_HOME: %v %q", pid, err, environ)
 	}
 	gone := filepath.Join(t.TempDir(), "gone")
 	tm.typeText("rm -rf " + gone)
