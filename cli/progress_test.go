@@ -7,7 +7,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/creack/pty"
 )
@@ -117,6 +119,39 @@ func TestPushPullAndSalvageShowProgressOnATerminalOnly(t *testing.T) {
 			if !strings.Contains(term, bar+" ") || !strings.Contains(term, "\r") {
 				t.Errorf("%s on a terminal does not show %q: %q", c.args[0], bar, term)
 			}
+		}
+	}
+}
+
+// TestCtrlCTakesTheBarOffAndSaysSo: Ctrl-C on a search the agent is slow
+// to answer left "⠙ calm: searching (0/-)" above the prompt, with no word
+// of what happened.
+func TestCtrlCTakesTheBarOffAndSaysSo(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.ok(nil, "incident", "new", "a slow search")
+	w.ok([]byte("a line\n"), "tee", "-q", "something")
+	pid := w.agentPID()
+	if pid == 0 {
+		t.Fatal("no agent")
+	}
+	syscall.Kill(pid, syscall.SIGSTOP) // the search waits on it
+	defer syscall.Kill(pid, syscall.SIGCONT)
+	tm := newTmux(t)
+	tm.start("PS1='ready> ' bash --norc --noprofile")
+	tm.waitFor("ready> ", 10*time.Second)
+	tm.typeText(w.envPrefix() + calmBin + " search needle; echo exit=$?")
+	tm.press("Enter")
+	tm.waitFor("calm: searching", 10*time.Second)
+	tm.press("C-c")
+	tm.waitFor("exit=130", 10*time.Second)
+	screen := tm.screen()
+	if !strings.Contains(screen, "calm: searching: interrupted by SIGINT") {
+		t.Fatalf("Ctrl-C during the bar says nothing:\n%s", lastLines(screen, 8))
+	}
+	for _, l := range strings.Split(screen, "\n") {
+		if strings.Contains(l, "(0/-)") || strings.Contains(l, "⠙") {
+			t.Fatalf("the bar is left on screen: %q\n%s", l, lastLines(screen, 8))
 		}
 	}
 }
