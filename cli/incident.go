@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -183,10 +184,35 @@ func cmdMove(e *env, args []string) error {
 	if !ok {
 		return fmt.Errorf("this store cannot move captures")
 	}
+	if to, err := e.store.Incident(fs.Arg(1)); err == nil && !to.IsOpen() {
+		e.sayClosed(to, false, "moving into it; an export made of it before is now out of date")
+	}
 	c, err := m.MoveCapture(fs.Arg(0), fs.Arg(1))
 	if err != nil {
-		return err
+		return elsewhere(e, fs.Arg(0), err)
 	}
 	fmt.Fprintf(e.stdout, "moved %s to %s/%s (%s, %s); both timelines say so\n", fs.Arg(0), c.Incident, c.ID, humanBytes(c.Size), c.CopiesSummary())
 	return nil
+}
+
+// elsewhere adds to a capture not found in the current incident the other
+// incidents that have one by that ID, named as the command needs them.
+func elsewhere(e *env, ref string, err error) error {
+	if !errors.Is(err, storage.ErrNotFound) || strings.Contains(ref, "/") {
+		return err
+	}
+	all, lerr := e.store.Incidents()
+	if lerr != nil {
+		return err
+	}
+	var found []string
+	for _, inc := range all {
+		if _, cerr := e.store.Capture(inc.ID + "/" + ref); cerr == nil {
+			found = append(found, inc.ID+"/"+ref)
+		}
+	}
+	if len(found) == 0 {
+		return err
+	}
+	return fmt.Errorf("%w in the current incident; did you mean %s? (another incident's capture is named INCIDENT/ID)", err, strings.Join(found, " or "))
 }

@@ -255,3 +255,25 @@ func rowWith(text, s string) string {
 	}
 	return ""
 }
+
+// TestMoveNamesWhereACaptureIsAndWarnsOfAClosedIncident: "capture c5: not
+// found" left the person to guess that c5 is another incident's, and a
+// move into a closed incident said nothing.
+func TestMoveNamesWhereACaptureIsAndWarnsOfAClosedIncident(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	first := strings.Fields(w.ok(nil, "incident", "new", "first"))[0]
+	w.ok([]byte("x\n"), "tee", "-q", "one")
+	w.ok([]byte("y\n"), "tee", "-q", "two")
+	w.ok(nil, "incident", "close")
+	second := strings.Fields(w.ok(nil, "incident", "new", "second"))[0]
+	_, errs, code := w.run(nil, "move", "c2", second)
+	if code == 0 || !strings.Contains(errs, "did you mean "+first+"/c2?") || strings.Count(strings.TrimSpace(errs), "\n") != 0 {
+		t.Fatalf("move of another incident's capture: exit %d %q", code, errs)
+	}
+	w.ok([]byte("z\n"), "tee", "-q", "three")
+	out, errs, code := w.run(nil, "move", "c1", first)
+	if code != 0 || !strings.Contains(errs, "is closed: moving into it") || !strings.Contains(out, "moved c1 to "+first+"/c3") {
+		t.Fatalf("move into a closed incident: exit %d %q %q", code, out, errs)
+	}
+}
