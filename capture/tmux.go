@@ -171,7 +171,7 @@ func RecordPipeContext(ctx context.Context, s storage.Store, incident, journalDi
 		return storage.Capture{}, err
 	}
 	host, _ := os.Hostname()
-	rec := &storage.Recording{Command: "tmux pipe-pane", Host: host, User: os.Getenv("USER"), Cols: cols, Rows: rows, Journal: journalPath, Recorder: os.Getpid()}
+	rec := &storage.Recording{Command: "tmux pipe-pane", Host: host, User: os.Getenv("USER"), Cols: cols, Rows: rows, Journal: journalPath, Recorder: os.Getpid(), Start: start}
 	st := newRecording(s, incident, storage.NewCapture{Title: title, Source: storage.SourceSession, Recording: rec})
 	st.tryCreate()
 	go st.run()

@@ -129,6 +129,18 @@ type Recording struct {
 	// Cut says why the journal ended before the session did (the recorder
 	// killed, the journal unwritable); the session is sealed interrupted.
 	Cut string `json:"cut,omitempty"`
+	// Start is when the recording's clock began: its events' times count
+	// from it. The cast header holds it in whole seconds only.
+	Start time.Time `json:"start,omitzero"`
+}
+
+// At is the wall-clock time of a point at seconds into the recording, and
+// whether the recording says when it began.
+func (r *Recording) At(seconds float64) (time.Time, bool) {
+	if r == nil || r.Start.IsZero() {
+		return time.Time{}, false
+	}
+	return r.Start.Add(time.Duration(seconds * float64(time.Second))), true
 }
 
 // VerifiedCopies counts the copies whose last read-back matched.

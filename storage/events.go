@@ -61,10 +61,17 @@ func (db *DB) addMarker(request, incident, item, text string, at float64) (ev Ev
 		if err != nil {
 			return err
 		}
-		if _, err := readCapture(b, item); err != nil {
+		c, err := readCapture(b, item)
+		if err != nil {
 			return err
 		}
-		ev, err = db.putEvent(b, Event{Time: db.opts.Now().UTC(), Kind: EventMarker, Item: item, Text: text, At: at})
+		// The marker is when its line was entered, not when the recorder
+		// got round to telling the store.
+		when, ok := c.Recording.At(at)
+		if !ok {
+			when = db.opts.Now()
+		}
+		ev, err = db.putEvent(b, Event{Time: when.UTC(), Kind: EventMarker, Item: item, Text: text, At: at})
 		return err
 	})
 	return ev, err

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestMoveThatCannotMakeACopyLeavesTheCaptureWhole: a move whose mirror
@@ -204,5 +205,23 @@ func TestSalvageLeavesMovedMarkersMoved(t *testing.T) {
 		if n != want {
 			t.Errorf("incident %s has %d markers after salvage, want %d: %+v", id, n, want, events)
 		}
+	}
+}
+
+// TestAMarkerIsWhenItsLineWasEntered: markers were stamped when the
+// recorder told the store, about a second after the line they mark.
+func TestAMarkerIsWhenItsLineWasEntered(t *testing.T) {
+	db := openTestDB(t)
+	start := time.Date(2026, 11, 30, 17, 22, 26, 107_000_000, time.UTC)
+	s, err := db.CreateCapture("", NewCapture{Title: "session", Source: SourceSession, Recording: &Recording{Command: "sh", Cols: 80, Rows: 24, Start: start}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := db.AddMarker(s.Incident, s.ID, "rm -rf: rm -rf /tmp/junk", 8.33)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := start.Add(8330 * time.Millisecond); !ev.Time.Equal(want) {
+		t.Fatalf("the marker is at %s, its line was entered at %s", ev.Time, want)
 	}
 }
