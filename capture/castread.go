@@ -11,7 +11,7 @@ import (
 	"unicode/utf16"
 	"unicode/utf8"
 
-	"calm/storage"
+	"calm/terminal"
 )
 
 // CastReader reads an asciicast stream as it arrives in pieces (a
@@ -79,7 +79,7 @@ func (c *CastReader) Write(p []byte) (int, error) {
 // Close reads a last line that has no newline.
 func (c *CastReader) Close() error {
 	if len(c.partial) > 0 {
-		c.line(storage.RepairCutEvent(c.partial))
+		c.line(terminal.RepairCutEvent(c.partial))
 		c.partial = nil
 	}
 	return nil
@@ -118,7 +118,7 @@ func (c *CastReader) line(line []byte) {
 		return
 	}
 	var ev [3]json.RawMessage
-	if json.Unmarshal(line, &ev) != nil && json.Unmarshal(storage.RepairCutEvent(line), &ev) != nil {
+	if json.Unmarshal(line, &ev) != nil && json.Unmarshal(terminal.RepairCutEvent(line), &ev) != nil {
 		c.Skipped++
 		return
 	}

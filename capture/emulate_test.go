@@ -122,9 +122,9 @@ func TestStyledTextRoundTrips(t *testing.T) {
 	}
 }
 
-// terminal runs a session's output through a terminal emulator of cols x
+// sessionLines runs a session's output through a terminal emulator of cols x
 // rows and returns the derived lines without their colours.
-func terminal(raw string, cols, rows int) []string {
+func sessionLines(raw string, cols, rows int) []string {
 	var lines []string
 	e := NewTerminal(cols, rows, func(line []byte, _ float64) { lines = append(lines, string(PlainText(line))) })
 	e.Write([]byte(raw))
@@ -157,7 +157,7 @@ func TestNothingShownIsLost(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got := terminal(tc.raw, 10, 4)
+			got := sessionLines(tc.raw, 10, 4)
 			if strings.Join(got, "\n") != strings.Join(tc.want, "\n") {
 				t.Fatalf("\n got %q\nwant %q", got, tc.want)
 			}
@@ -166,7 +166,7 @@ func TestNothingShownIsLost(t *testing.T) {
 }
 
 func TestATerminalsLineFeedDoesNotReturn(t *testing.T) {
-	got := terminal("one\ntwo\r\n", 20, 4)
+	got := sessionLines("one\ntwo\r\n", 20, 4)
 	if want := []string{"one", "   two"}; strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Fatalf("got %q, want %q", got, want)
 	}
@@ -249,7 +249,7 @@ func TestFiveThousandLinesOnTheAlternateScreenAreKept(t *testing.T) {
 	for i := 1; i <= 5000; i++ {
 		fmt.Fprintf(&b, "line %d\r\n", i)
 	}
-	got := terminal(b.String(), 80, 24)
+	got := sessionLines(b.String(), 80, 24)
 	n := 0
 	for _, l := range got {
 		if strings.HasPrefix(l, "line ") {

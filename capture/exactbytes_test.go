@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"calm/storage"
+	"calm/terminal"
 )
 
 // Output that is not UTF-8 (Latin-1 from a database, binary) comes back
@@ -43,7 +43,7 @@ func TestJournalKeepsBytesThatAreNotUTF8Exactly(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got bytes.Buffer
-	out := &storage.CastOutput{W: &got}
+	out := &terminal.CastOutput{W: &got}
 	out.Write(cast)
 	out.Close()
 	if !bytes.Equal(got.Bytes(), want) {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"calm/storage"
+	"calm/terminal"
 )
 
 // castOutputOf is the output a cast file holds, as calm show reads it.
@@ -18,7 +19,7 @@ func castOutputOf(t testing.TB, path string) []byte {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	c := storage.CastOutput{W: &out}
+	c := terminal.CastOutput{W: &out}
 	c.Write(data)
 	c.Close()
 	return out.Bytes()

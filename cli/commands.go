@@ -19,6 +19,7 @@ import (
 	"calm/report"
 	"calm/sanitize"
 	"calm/storage"
+	"calm/terminal"
 )
 
 func cmdIncidentNew(e *env, args []string) error {
@@ -215,7 +216,7 @@ func cmdShow(e *env, args []string) error {
 			return err
 		}
 	} else if strings.HasPrefix(item, "s") && !*cast {
-		out := &storage.CastOutput{W: w}
+		out := &terminal.CastOutput{W: w}
 		if err := e.store.WriteContent(ref, 0, out); err != nil {
 			return err
 		}

@@ -12,6 +12,8 @@ import (
 	"os"
 	"strconv"
 	"unicode/utf8"
+
+	"calm/terminal"
 )
 
 // A recorder's terminal shows output before the journal's writer has it on
@@ -118,15 +120,15 @@ func RecoverShown(journal string) (int64, error) {
 }
 
 // castOutputIn counts the output held by the asciicast events in b (lines
-// after the header), a last line cut short included, as CastOutput reads
+// after the header), a last line cut short included, as terminal.CastOutput reads
 // them, and finds the latest event's time.
 func castOutputIn(b []byte) (n int64, last float64) {
-	c := CastOutput{W: (*countWriter)(&n), header: true}
+	c := terminal.CastOutput{W: (*countWriter)(&n), NoHeader: true}
 	c.Write(b)
 	c.Close()
 	for line := range bytes.Lines(b) {
 		var ev [3]json.RawMessage
-		if json.Unmarshal(RepairCutEvent(bytes.TrimSuffix(line, []byte("\n"))), &ev) == nil {
+		if json.Unmarshal(terminal.RepairCutEvent(bytes.TrimSuffix(line, []byte("\n"))), &ev) == nil {
 			if t, err := strconv.ParseFloat(string(ev[0]), 64); err == nil {
 				last = max(last, t)
 			}

@@ -8,6 +8,8 @@ import (
 	"io"
 
 	bolt "go.etcd.io/bbolt"
+
+	"calm/terminal"
 )
 
 // textBucket names the chunks of a session's derived text, beside its own.
@@ -151,7 +153,7 @@ func (db *DB) WriteText(ref string, w io.Writer) error {
 			defer pr.Close()
 			return db.opts.Derive(pr, w)
 		}
-		out := &CastOutput{W: w}
+		out := &terminal.CastOutput{W: w}
 		if err := db.WriteContent(ref, 0, out); err != nil {
 			return err
 		}

@@ -1,4 +1,4 @@
-package storage
+package terminal
 
 import (
 	"bytes"
@@ -12,10 +12,13 @@ import (
 // exactly, base64) just before the "o" event (its text, with U+FFFD): the
 // bytes are written, and that "o" event is not.
 type CastOutput struct {
-	W       io.Writer
-	partial []byte
-	header  bool
-	exact   bool // the last event was a "b": its "o" is skipped
+	W io.Writer
+	// NoHeader: the stream starts after its header (a journal's tail), so
+	// its first line is an event.
+	NoHeader bool
+	partial  []byte
+	header   bool
+	exact    bool // the last event was a "b": its "o" is skipped
 }
 
 func (c *CastOutput) Write(p []byte) (int, error) {
@@ -40,7 +43,7 @@ func (c *CastOutput) Write(p []byte) (int, error) {
 }
 
 func (c *CastOutput) line(line []byte) error {
-	if !c.header {
+	if !c.header && !c.NoHeader {
 		c.header = true // the first line is the header
 		return nil
 	}
@@ -84,7 +87,7 @@ func (c *CastOutput) Close() error {
 
 // RepairCutEvent closes a journal's line cut inside an output event (its
 // recorder killed between two writes, the machine stopped; the agent then
-// appends what the terminal showed after it, see RecoverShown): the output
+// appends what the terminal showed after it, see storage.RecoverShown): the output
 // up to the cut is what the user saw. Any other line comes back as it is.
 func RepairCutEvent(line []byte) []byte {
 	if json.Valid(line) {
