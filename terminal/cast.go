@@ -87,8 +87,9 @@ func (c *CastOutput) Close() error {
 
 // RepairCutEvent closes a journal's line cut inside an output event (its
 // recorder killed between two writes, the machine stopped; the agent then
-// appends what the terminal showed after it, see storage.RecoverShown): the output
-// up to the cut is what the user saw. Any other line comes back as it is.
+// appends what the terminal showed after it, see storage.RecoverShown):
+// the output up to the cut is what the user saw. Any other line comes back
+// as it is.
 func RepairCutEvent(line []byte) []byte {
 	if json.Valid(line) {
 		return line

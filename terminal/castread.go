@@ -1,4 +1,4 @@
-package capture
+package terminal
 
 import (
 	"bytes"
@@ -10,8 +10,6 @@ import (
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
-
-	"calm/terminal"
 )
 
 // CastReader reads an asciicast stream as it arrives in pieces (a
@@ -79,7 +77,7 @@ func (c *CastReader) Write(p []byte) (int, error) {
 // Close reads a last line that has no newline.
 func (c *CastReader) Close() error {
 	if len(c.partial) > 0 {
-		c.line(terminal.RepairCutEvent(c.partial))
+		c.line(RepairCutEvent(c.partial))
 		c.partial = nil
 	}
 	return nil
@@ -118,7 +116,7 @@ func (c *CastReader) line(line []byte) {
 		return
 	}
 	var ev [3]json.RawMessage
-	if json.Unmarshal(line, &ev) != nil && json.Unmarshal(terminal.RepairCutEvent(line), &ev) != nil {
+	if json.Unmarshal(line, &ev) != nil && json.Unmarshal(RepairCutEvent(line), &ev) != nil {
 		c.Skipped++
 		return
 	}
@@ -171,7 +169,7 @@ var newline = []byte{'\n'}
 // for view and search (storage.Options.Derive).
 func DeriveText(cast io.Reader, text io.Writer) error {
 	var werr error
-	emu := NewTerminal(0, 0, func(line []byte, _ float64) {
+	emu := NewSessionEmulator(0, 0, func(line []byte, _ float64) {
 		if werr == nil {
 			_, werr = text.Write(line)
 		}

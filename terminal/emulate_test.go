@@ -1,4 +1,4 @@
-package capture
+package terminal
 
 import (
 	"bytes"
@@ -126,7 +126,7 @@ func TestStyledTextRoundTrips(t *testing.T) {
 // rows and returns the derived lines without their colours.
 func sessionLines(raw string, cols, rows int) []string {
 	var lines []string
-	e := NewTerminal(cols, rows, func(line []byte, _ float64) { lines = append(lines, string(PlainText(line))) })
+	e := NewSessionEmulator(cols, rows, func(line []byte, _ float64) { lines = append(lines, string(PlainText(line))) })
 	e.Write([]byte(raw))
 	e.Close()
 	return lines
@@ -177,7 +177,7 @@ func TestATerminalsLineFeedDoesNotReturn(t *testing.T) {
 }
 
 func TestScreenShowsTheLiveScreen(t *testing.T) {
-	e := NewTerminal(10, 4, nil)
+	e := NewSessionEmulator(10, 4, nil)
 	e.Write([]byte("one\r\n0123456789abc\r\n\x1b[31mred"))
 	var got []string
 	e.Screen(func(line []byte, _ float64) { got = append(got, string(PlainText(line))) })
@@ -199,7 +199,7 @@ func FuzzEmulator(f *testing.F) {
 		f.Add([]byte(seed), uint8(10), uint8(4), uint16(7))
 	}
 	f.Fuzz(func(t *testing.T, raw []byte, cols, rows uint8, cut uint16) {
-		e := NewTerminal(int(cols%40)+1, int(rows%12)+1, func(line []byte, _ float64) {
+		e := NewSessionEmulator(int(cols%40)+1, int(rows%12)+1, func(line []byte, _ float64) {
 			rest := line
 			for {
 				i := bytes.IndexByte(rest, 0x1b)
@@ -227,7 +227,7 @@ func FuzzEmulator(f *testing.F) {
 
 func TestAnEndlessLineIsCutNotHeld(t *testing.T) {
 	var longest, total int
-	e := NewTerminal(80, 24, func(line []byte, _ float64) {
+	e := NewSessionEmulator(80, 24, func(line []byte, _ float64) {
 		longest = max(longest, len(line))
 		total += len(line)
 	})
