@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"calm/storage"
+	"calm/model"
 )
 
 // Default is the checklist an incident follows until one is chosen.
@@ -14,10 +14,10 @@ const Default = "overwrite"
 
 // Chosen returns the name of the incident's checklist: the last one chosen
 // on its timeline, else Default.
-func Chosen(events []storage.Event) string {
+func Chosen(events []model.Event) string {
 	name := Default
 	for _, ev := range events {
-		if ev.Kind == storage.EventChecklist && ev.Item != "" {
+		if ev.Kind == model.EventChecklist && ev.Item != "" {
 			name = ev.Item
 		}
 	}
@@ -75,7 +75,7 @@ type StepState struct {
 	By   string
 	// Waited is, for a step ticked anyway, what it still waited for then.
 	Waited  string
-	History []storage.Event // every tick and untick, oldest first
+	History []model.Event // every tick and untick, oldest first
 }
 
 // State is an incident's progress through its checklist.
@@ -87,7 +87,7 @@ type State struct {
 
 // Compute replays the incident's step events over the checklist. Nothing is
 // ever erased: an untick is one more event.
-func Compute(c Checklist, events []storage.Event) State {
+func Compute(c Checklist, events []model.Event) State {
 	st := State{Checklist: c, Steps: make([]StepState, len(c.Steps))}
 	index := map[string]int{}
 	for i, s := range c.Steps {
@@ -95,7 +95,7 @@ func Compute(c Checklist, events []storage.Event) State {
 		index[s.ID] = i
 	}
 	for _, ev := range events {
-		if ev.Kind != storage.EventStep {
+		if ev.Kind != model.EventStep {
 			continue
 		}
 		i, ok := index[ev.Item]
@@ -146,29 +146,29 @@ var evidenceNames = map[string][2]string{
 var derived = map[string]bool{"extract": true, "draft": true, "message": true}
 
 // FactsOf gathers the facts from an incident's captures and timeline.
-func FactsOf(caps []storage.Capture, events []storage.Event) Facts {
+func FactsOf(caps []model.Capture, events []model.Event) Facts {
 	f := Facts{Evidence: map[string][]time.Time{}}
 	for _, c := range caps {
-		if c.State == storage.CaptureSealed {
+		if c.State == model.CaptureSealed {
 			f.Captures++
 		}
 		f.MaxVerified = max(f.MaxVerified, c.VerifiedCopies())
 		switch {
-		case c.Source == storage.SourceSession:
+		case c.Source == model.SourceSession:
 			// A session counts from its start: a rehearsal recorded now.
 			f.Evidence["session"] = append(f.Evidence["session"], c.Created)
-		case c.State == storage.CaptureSealed && !derived[c.Source]:
+		case c.State == model.CaptureSealed && !derived[c.Source]:
 			f.Evidence["capture"] = append(f.Evidence["capture"], c.Created)
 		}
 	}
 	for _, ev := range events {
 		switch ev.Kind {
-		case storage.EventNote:
+		case model.EventNote:
 			f.Notes++
 			f.Evidence["note"] = append(f.Evidence["note"], ev.Time)
-		case storage.EventMessage:
+		case model.EventMessage:
 			f.Evidence["message"] = append(f.Evidence["message"], ev.Time)
-		case storage.EventDiff:
+		case model.EventDiff:
 			f.Evidence["diff"] = append(f.Evidence["diff"], ev.Time)
 		}
 	}
@@ -258,7 +258,7 @@ func (e *WaitingError) Error() string {
 // Tick records the incident's current step as done by who. A step that still
 // waits is refused with a *WaitingError unless anyway, and is then recorded
 // as ticked anyway with what it waited for.
-func Tick(s storage.Store, incident string, lists []Checklist, who string, anyway bool) (StepState, error) {
+func Tick(s model.Store, incident string, lists []Checklist, who string, anyway bool) (StepState, error) {
 	events, err := s.Events(incident)
 	if err != nil {
 		return StepState{}, err
@@ -285,7 +285,7 @@ func Tick(s storage.Store, incident string, lists []Checklist, who string, anywa
 		}
 		text = AnywayText(step.Title, who, st.WaitingFor(st.Current, facts))
 	}
-	ev, err := s.AddEvent(incident, storage.EventStep, step.ID, text)
+	ev, err := s.AddEvent(incident, model.EventStep, step.ID, text)
 	if err != nil {
 		return step, fmt.Errorf("tick %q: %w", step.Title, err)
 	}

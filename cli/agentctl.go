@@ -8,7 +8,7 @@ import (
 	"syscall"
 	"time"
 
-	"calm/storage"
+	"calm/storage/agent"
 )
 
 // agentSettings are what the agent does that a client's flags and config
@@ -47,7 +47,7 @@ func (want agentSettings) lacks(have agentSettings) []string {
 
 // agentStatus asks the running agent, if any, who it is; it never starts one.
 func (e *env) agentStatus() (pid int, settings *agentSettings, err error) {
-	client := storage.NewClient(e.cfg.socket, nil, "")
+	client := agent.NewClient(e.cfg.socket, nil, "")
 	defer client.Close()
 	st, err := client.Status()
 	if err != nil {
@@ -158,7 +158,7 @@ func cmdAgentRestart(e *env, args []string) error {
 	if _, err := e.stopAgent(); err != nil {
 		return err
 	}
-	client := storage.NewClient(e.cfg.socket, e.cfg.agentCommand(), e.cfg.agentLog())
+	client := agent.NewClient(e.cfg.socket, e.cfg.agentCommand(), e.cfg.agentLog())
 	defer client.Close()
 	if err := client.StartAgent(); err != nil {
 		return err

@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"calm/storage"
+	"calm/storage/agent"
 	"calm/terminal"
 )
 
@@ -227,7 +228,7 @@ func (r *runner) run(c *cobra.Command, body func(*env, []string) error, args []s
 		return wrapCommandError(name, body(e, args)) // they talk to the agent themselves, and never start one by asking
 	}
 	if name != "agent" {
-		client := storage.NewClient(cfg.socket, cfg.agentCommand(), cfg.agentLog())
+		client := agent.NewClient(cfg.socket, cfg.agentCommand(), cfg.agentLog())
 		defer client.Close()
 		defer func() {
 			if w := client.Warning(); w != "" {
@@ -341,9 +342,9 @@ in $XDG_CONFIG_HOME/calm/config.toml. Every command starts the agent if needed.`
 		r.command("", "open a closed incident again and make it current", cmdIncidentReopen),
 	)
 
-	agent := r.command(groupSafe, "run the agent (the store's owner) in the foreground; or see, stop or restart it", cmdAgent)
-	agent.Args = unknownCommand
-	agent.AddCommand(
+	agentCmd := r.command(groupSafe, "run the agent (the store's owner) in the foreground; or see, stop or restart it", cmdAgent)
+	agentCmd.Args = unknownCommand
+	agentCmd.AddCommand(
 		r.command("", "say whether an agent runs for this store, its pid and its mirrors", cmdAgentStatus),
 		r.command("", "stop the agent (it finishes what it holds); the next command starts one", cmdAgentStop),
 		r.command("", "stop the agent and start one with this command's settings (--mirror, the config)", cmdAgentRestart),
@@ -370,7 +371,7 @@ in $XDG_CONFIG_HOME/calm/config.toml. Every command starts the agent if needed.`
 		r.command(groupSafe, "check the store, the agent, the copies and the tools; copy out a damaged store", cmdDoctor),
 		r.command(groupSafe, "upload the incident's bundle to the s3:// mirror, read back and checked", cmdPush),
 		r.command(groupSafe, "fetch a pushed bundle, check it, keep it for 'calm review'", cmdPull),
-		agent,
+		agentCmd,
 		r.manCommand(),
 		&cobra.Command{
 			Use:   "version",
@@ -544,14 +545,14 @@ func cmdAgent(e *env, args []string) error {
 		return err
 	}
 	defer db.Close()
-	a := &storage.Agent{DB: db, Socket: *socket, Idle: *idle, Logf: logf, Settings: e.cfg.agentSettings()}
+	a := &agent.Server{DB: db, Socket: *socket, Idle: *idle, Logf: logf, Settings: e.cfg.agentSettings()}
 	l, err := a.Listen()
 	if err != nil {
 		report(err.Error())
 		return err
 	}
 	logf("serving %s on %s", e.cfg.Store, *socket)
-	if unname, err := storage.NameAgentSocket(filepath.Dir(e.cfg.Store), *socket); err != nil {
+	if unname, err := agent.NameSocket(filepath.Dir(e.cfg.Store), *socket); err != nil {
 		logf("clients in another runtime folder will not find this agent: %v", err)
 	} else {
 		defer unname()
@@ -579,7 +580,7 @@ func cmdStatus(e *env, args []string) error {
 	}
 	inc, err := e.store.Incident(fs.Arg(0))
 	if errors.Is(err, storage.ErrNotFound) && fs.NArg() == 0 {
-		if c, ok := e.store.(*storage.Client); ok && c.Warning() != "" {
+		if c, ok := e.store.(*agent.Client); ok && c.Warning() != "" {
 			fmt.Fprintln(e.stdout, "No incident in this store, but its evidence folder holds incidents: the store was lost (see the WARNING).")
 			return &exitError{code: 1}
 		}

@@ -19,6 +19,7 @@ import (
 	"calm/report"
 	"calm/sanitize"
 	"calm/storage"
+	"calm/storage/agent"
 	"calm/terminal"
 )
 
@@ -293,7 +294,7 @@ func cmdVerify(e *env, args []string) error {
 		return verifyBundle(e, arg)
 	}
 	if *repair {
-		client, ok := e.store.(*storage.Client)
+		client, ok := e.store.(*agent.Client)
 		if !ok {
 			return fmt.Errorf("repair needs the agent")
 		}
@@ -611,7 +612,7 @@ func cmdDoctor(e *env, args []string) error {
 		say(true, "no config file (%s): defaults are in use", configPath(""))
 	}
 	say(true, "store %s", e.cfg.Store)
-	client := e.store.(*storage.Client)
+	client := e.store.(*agent.Client)
 	if err := client.StartAgent(); err != nil {
 		say(false, "agent: %s", oneLine(err.Error()))
 		if in := storage.Inspect(e.cfg.Store); len(in.Problems) > 0 {

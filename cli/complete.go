@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"calm/storage"
+	"calm/storage/agent"
 )
 
 // Shell completion asks the agent for incident and capture ids, as any
@@ -32,7 +33,7 @@ func (r *runner) withStore(f func(storage.Store)) {
 	if err != nil {
 		return
 	}
-	client := storage.NewClient(cfg.socket, cfg.agentCommand(), cfg.agentLog())
+	client := agent.NewClient(cfg.socket, cfg.agentCommand(), cfg.agentLog())
 	defer client.Close()
 	f(client)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"calm/storage"
+	"calm/storage/agent"
 )
 
 // S3Config says where S3-compatible mirrors live; credentials come from the
@@ -142,8 +143,8 @@ func loadConfig(g globalFlags) (Config, error) {
 	if c.socket == "" {
 		// One agent per store: the socket's name comes from the store's path.
 		sum := sha256.Sum256([]byte(c.Store))
-		c.socket = filepath.Join(storage.SocketDir(), "agent-"+hex.EncodeToString(sum[:6])+".sock")
-		if running := storage.RunningAgentSocket(filepath.Dir(c.Store)); running != "" {
+		c.socket = filepath.Join(agent.SocketDir(), "agent-"+hex.EncodeToString(sum[:6])+".sock")
+		if running := agent.RunningSocket(filepath.Dir(c.Store)); running != "" {
 			c.socket = running // the agent already serving this store, from another runtime folder
 		}
 	}

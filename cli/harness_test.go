@@ -17,7 +17,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
-	"calm/storage"
+	"calm/storage/agent"
 )
 
 // calmBin is the binary under test, built once, in a folder any user may
@@ -143,7 +143,7 @@ func (w *world) agentPID() int {
 	if sock == "" {
 		return 0
 	}
-	c := storage.NewClient(sock, nil, "")
+	c := agent.NewClient(sock, nil, "")
 	defer c.Close()
 	st, err := c.Status()
 	if err != nil {

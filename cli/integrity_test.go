@@ -13,7 +13,7 @@ import (
 	"github.com/klauspost/compress/s2"
 	bolt "go.etcd.io/bbolt"
 
-	"calm/storage"
+	"calm/storage/agent"
 )
 
 // TestExportWritesNoFileItShouldNot plants a symlink at the export path
@@ -149,7 +149,7 @@ func TestAnotherUserCannotBlockOrCaptureTheSocketFolder(t *testing.T) {
 			t.Cleanup(func() {
 				socks, _ := filepath.Glob(filepath.Join(fallback, "agent-*.sock"))
 				for _, s := range socks {
-					c := storage.NewClient(s, nil, "")
+					c := agent.NewClient(s, nil, "")
 					if st, err := c.Status(); err == nil {
 						syscall.Kill(int(st["pid"].(float64)), syscall.SIGTERM)
 					}

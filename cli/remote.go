@@ -13,6 +13,7 @@ import (
 	"calm/checklist"
 	"calm/report"
 	"calm/storage"
+	"calm/storage/agent"
 )
 
 // objectOf splits s3://bucket/key into a remote for the bucket and the key.
@@ -117,7 +118,7 @@ func cmdPull(e *env, args []string) error {
 		return err
 	}
 	dir := filepath.Join(filepath.Dir(e.cfg.Store), "pulled")
-	if err := storage.EnsurePrivateDir(dir); err != nil {
+	if err := agent.EnsurePrivateDir(dir); err != nil {
 		return err
 	}
 	final := filepath.Join(dir, filepath.Base(key))

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -240,4 +241,106 @@ func TestSplitMarksEachCommandWhenEnteredAndFollowsThePaneSize(t *testing.T) {
 	tm.typeText(w.envPrefix() + calmBin + " split --stop")
 	tm.press("Enter")
 	tm.waitFor("session is being sealed", 5*time.Second)
+}
+
+// gutterTime is the time calm's viewer shows beside the line that is just
+// text, in a pane's text.
+func gutterTime(t *testing.T, pane, text string) time.Time {
+	t.Helper()
+	m := regexp.MustCompile(`(\d\d:\d\d:\d\d) +\d+ ` + regexp.QuoteMeta(text) + ` *║`).FindStringSubmatch(pane)
+	if m == nil {
+		t.Fatalf("no line %q with a time in the viewer:\n%s", text, pane)
+	}
+	at, _ := time.Parse("15:04:05", m[1])
+	return at
+}
+
+// TestSplitLinesCarryTheTimeTheirOutputArrived: in a pane recorded by calm
+// split, a line printed two seconds after another shows, in calm's pane
+// beside it (live) and in the viewer once the session is sealed, a time two
+// seconds or more after the first, and the stored session's events say the
+// same. The second line is printed only after the test has seen the first
+// in the store, then waited: the gap is the test's, not calm's speed.
+func TestSplitLinesCarryTheTimeTheirOutputArrived(t *testing.T) {
+	w := newWorld(t)
+	tm := newTmux(t)
+	tm.start("PS1='db1$ ' bash --norc --noprofile")
+	tm.typeText(w.envPrefix() + calmBin + " split")
+	tm.press("Enter")
+	tm.waitForPrompt("calm: recording pane", "db1$")
+	tm.waitForPanes(2)
+	inc := strings.Fields(w.ok(nil, "status"))[1]
+
+	tm.typeText("echo first-$((6*7)); read -rs; echo second-$((6*7))")
+	tm.press("Enter")
+	// calm's pane shows what the store holds: once it shows the first
+	// line, that line's time is stamped.
+	for deadline := time.Now().Add(15 * time.Second); !strings.Contains(tm.paneText(1), " first-42"); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("calm's pane never showed the first line:\n%s", tm.paneText(1))
+		}
+	}
+	time.Sleep(2 * time.Second)
+	tm.press("Enter") // read returns; the second line is printed
+	var live string
+	for deadline := time.Now().Add(15 * time.Second); !strings.Contains(live, " second-42"); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("calm's pane never showed the second line:\n%s", live)
+		}
+		live = tm.paneText(1)
+	}
+	apart := func(where, pane string) {
+		t.Helper()
+		first, second := gutterTime(t, pane, "first-42"), gutterTime(t, pane, "second-42")
+		if second.Before(first) {
+			second = second.Add(24 * time.Hour) // past midnight
+		}
+		if gap := second.Sub(first); gap < 2*time.Second {
+			t.Errorf("%s, the second line shows %s, %s after the first; it was printed 2 s or more after it",
+				where, second.Format("15:04:05"), gap)
+		}
+	}
+	apart("live, in calm's pane", live)
+
+	tm.typeText(w.envPrefix() + calmBin + " split --stop")
+	tm.press("Enter")
+	tm.waitFor("session is being sealed", 5*time.Second)
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		var export struct{ Captures []storage.Capture }
+		if err := json.Unmarshal([]byte(w.ok(nil, "export", inc, "--format", "json")), &export); err != nil {
+			t.Fatal(err)
+		}
+		if len(export.Captures) == 2 && export.Captures[1].ID == "s1" && export.Captures[1].State == storage.CaptureSealed {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("s1 was never sealed: %+v", export.Captures)
+		}
+	}
+	var at = map[string]float64{}
+	for _, line := range strings.Split(strings.TrimSpace(w.ok(nil, "export", inc, "--format", "cast", "--item", "s1")), "\n")[1:] {
+		var ev []any
+		if err := json.Unmarshal([]byte(line), &ev); err != nil || len(ev) != 3 {
+			t.Fatalf("cast event %q: %v", line, err)
+		}
+		for _, out := range []string{"first-42\r\n", "second-42\r\n"} {
+			if data, _ := ev[2].(string); ev[1] == "o" && strings.Contains(data, out) {
+				at[out] = ev[0].(float64)
+			}
+		}
+	}
+	if gap := at["second-42\r\n"] - at["first-42\r\n"]; len(at) != 2 || gap < 2 {
+		t.Errorf("the stored session has the lines' output at %v: want the second 2 s or more after the first", at)
+	}
+
+	// The sealed session, opened afresh in the viewer.
+	tm.run("new-window", "-d", "-t", "t:1", w.envPrefix()+calmBin+" ui --item s1 "+inc)
+	var sealed string
+	for deadline := time.Now().Add(15 * time.Second); !strings.Contains(sealed, " second-42"); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the viewer never showed the sealed session:\n%s", sealed)
+		}
+		sealed = tm.run("capture-pane", "-p", "-t", "t:1")
+	}
+	apart("in the viewer of the sealed session", sealed)
 }

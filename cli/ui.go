@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"calm/report"
-	"calm/storage"
+	"calm/storage/agent"
 	"calm/ui"
 )
 
@@ -61,7 +61,7 @@ func runUI(e *env, incident, item string, review bool) error {
 	if err != nil {
 		return err
 	}
-	if c, ok := e.store.(*storage.Client); ok && c.Notice != nil {
+	if c, ok := e.store.(*agent.Client); ok && c.Notice != nil {
 		// Nothing may write over the screen: a damaged store copy is shown
 		// inside the TUI as it is read, and said again once it is gone.
 		say, notes := c.Notice, []string{}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 	"unsafe"
 
@@ -158,6 +160,15 @@ func privateDir(root, incident string) (string, error) {
 		}
 	}
 	return dir, nil
+}
+
+// ownerOf is the uid that owns a file.
+func ownerOf(fi os.FileInfo) (int, bool) {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return -1, false
+	}
+	return int(st.Uid), true
 }
 
 // createTemp opens a new private temp file in dir, never through a symlink.
@@ -797,10 +808,13 @@ func (db *DB) VerifyContext(ctx context.Context, incident string) (VerifyReport,
 					rep.Problems = append(rep.Problems, Problem{Incident: inc.ID, Capture: c.ID, Copy: cp})
 				}
 			}
-			if err := db.recordVerify(c); err != nil {
+			written, err := db.recordVerify(c)
+			if err != nil {
 				return rep, err
 			}
-			db.keepMeta(c) // meta.go: for captures sealed before it was kept
+			if written {
+				db.keepMeta(c) // meta.go: for captures sealed before it was kept
+			}
 		}
 		if err := db.checkSums(inc.ID, caps, &rep); err != nil {
 			return rep, err
@@ -865,18 +879,26 @@ func (db *DB) verifyCapture(c Capture) []Copy {
 	return out
 }
 
-func (db *DB) recordVerify(c Capture) error {
-	return db.update(func(tx *bolt.Tx) error {
+// recordVerify writes a verify's results into the capture's record, unless
+// the capture moved meanwhile (calm move): its record would come back in the
+// old incident. It reports whether it wrote.
+func (db *DB) recordVerify(c Capture) (written bool, err error) {
+	err = db.update(func(tx *bolt.Tx) error {
 		b, err := incidentBucket(tx, c.Incident)
 		if err != nil {
 			return err
 		}
+		if _, err := readCapture(b, c.ID); errors.Is(err, ErrNotFound) {
+			return nil
+		}
+		written = true
 		if err := writeCapture(b, c); err != nil {
 			return err
 		}
 		_, err = db.addEvent(b, EventVerify, c.ID, fmt.Sprintf("%s verified: %d of %d copies match", c.ID, c.VerifiedCopies(), len(c.Copies)))
 		return err
 	})
+	return written && err == nil, err
 }
 
 // checkSums makes sure each copy folder's SHA256SUMS names the right hash for

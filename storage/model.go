@@ -1,290 +1,77 @@
-// Package storage owns calm's bytes at rest: the bbolt store and its data
-// model, the verified copies of every capture, the agent that is the store's
-// only opener, and the agent's client. Callers see one Store interface whether
-// they hold the bbolt file themselves (tests, the agent) or talk to the agent.
+// Package storage owns calm's bytes at rest: the bbolt store (a model.Store)
+// and the verified copies of every capture beside it, in mirrors and in S3,
+// with the search, repair and salvage that read them.
 package storage
 
-import (
-	"cmp"
-	"fmt"
-	"time"
-)
+import "calm/model"
 
 // SchemaVersion is written into every store. A store with a newer version is
 // refused rather than misread.
 const SchemaVersion = 1
 
-// Incident is one on-call incident: everything captured while responding to it.
-type Incident struct {
-	ID     string    `json:"id"`
-	Title  string    `json:"title"`
-	Opened time.Time `json:"opened"`
-	Closed time.Time `json:"closed,omitzero"`
-}
-
-// IsOpen reports whether the incident has not been closed.
-func (i Incident) IsOpen() bool { return i.Closed.IsZero() }
+// The data model lives in package model, which imports nothing but the
+// standard library; these names keep storage's callers and its own code
+// reading as they did.
+type (
+	Incident     = model.Incident
+	Copy         = model.Copy
+	Capture      = model.Capture
+	Writer       = model.Writer
+	DerivedText  = model.DerivedText
+	Recording    = model.Recording
+	Event        = model.Event
+	NewCapture   = model.NewCapture
+	Seal         = model.Seal
+	Match        = model.Match
+	SearchQuery  = model.SearchQuery
+	Problem      = model.Problem
+	VerifyReport = model.VerifyReport
+	CheckReport  = model.CheckReport
+)
 
 // Capture states.
 const (
-	CaptureOpen   = "open"   // chunks are still arriving
-	CaptureSealed = "sealed" // every chunk stored and its SHA-256 checked
+	CaptureOpen   = model.CaptureOpen
+	CaptureSealed = model.CaptureSealed
 )
 
 // Copy states.
 const (
-	CopyVerified = "verified" // written, read back and its SHA-256 matched
-	CopyPending  = "pending"  // not yet written
-	CopyFailed   = "failed"   // could not be written
-	CopyMissing  = "missing"  // was verified once, is gone now
-	CopyMismatch = "mismatch" // read back with another SHA-256
+	CopyVerified = model.CopyVerified
+	CopyPending  = model.CopyPending
+	CopyFailed   = model.CopyFailed
+	CopyMissing  = model.CopyMissing
+	CopyMismatch = model.CopyMismatch
 )
 
 // Copy kinds.
 const (
-	CopyStore    = "store"    // the record inside the bbolt file
-	CopyEvidence = "evidence" // evidence/<incident>/<capture>.txt next to the store
-	CopyMirror   = "mirror"   // the same file under a configured mirror folder
+	CopyStore    = model.CopyStore
+	CopyEvidence = model.CopyEvidence
+	CopyMirror   = model.CopyMirror
+	CopyRemote   = model.CopyRemote
 )
 
-// Copy is one independent copy of a capture's bytes and what its last
-// read-back found.
-type Copy struct {
-	Kind     string    `json:"kind"`
-	Location string    `json:"location"`
-	State    string    `json:"state"`
-	SHA256   string    `json:"sha256,omitempty"` // what the read-back hashed to
-	Verified time.Time `json:"verified,omitzero"`
-	Error    string    `json:"error,omitempty"`
-	// Device is where the copy lives: a file system's device number
-	// ("dev:8:1") or an S3 bucket ("s3:BUCKET"). Copies on one device fail
-	// together, so they are counted as one place.
-	Device string `json:"device,omitempty"`
-}
-
-// Capture is a saved piece of output: a tee, a scrollback snapshot, a
-// clipboard, a selection.
-type Capture struct {
-	Incident string    `json:"incident"`
-	ID       string    `json:"id"` // c1, c2, ... inside its incident
-	Title    string    `json:"title"`
-	Source   string    `json:"source"`            // tee, snap, clip, selection, ...
-	Session  string    `json:"session,omitempty"` // the session it was taken in, if any
-	Created  time.Time `json:"created"`
-	State    string    `json:"state"`
-	Size     int64     `json:"size"`
-	Chunks   uint64    `json:"chunks"`
-	SHA256   string    `json:"sha256,omitempty"`
-	Sealed   time.Time `json:"sealed,omitzero"`
-	Copies   []Copy    `json:"copies,omitempty"`
-	// Recording describes a recorded session (s1, s2, ...), whose bytes are
-	// an asciicast v2 stream.
-	Recording *Recording `json:"recording,omitempty"`
-	// Text is what a person saw of a session (its output through a terminal
-	// emulator: progress bars settled, erased lines gone, colours as SGR),
-	// derived once at seal for view and search.
-	Text *DerivedText `json:"text,omitempty"`
-	// Interrupted says why a capture was sealed before its end (a signal,
-	// its writer gone): it holds exactly what was stored, hashed and copied,
-	// but not everything its source had.
-	Interrupted string `json:"interrupted,omitempty"`
-	// Warning is what its source said about a hole in it, for example a tmux
-	// pane whose history limit had already dropped older lines.
-	Warning string `json:"warning,omitempty"`
-	// Writer is the process sending the capture (Host, PID and its start
-	// time): the store seals the capture as interrupted once it is gone.
-	Writer *Writer `json:"writer,omitempty"`
-}
-
-// Writer identifies the process that sends a capture, across PID reuse.
-type Writer struct {
-	Host  string `json:"host"`
-	PID   int    `json:"pid"`
-	Start uint64 `json:"start"` // /proc/PID/stat's starttime
-}
-
-// Partial reports whether the capture was sealed before its end.
-func (c Capture) Partial() bool { return c.Interrupted != "" }
-
-// DerivedText describes the text derived from a session.
-type DerivedText struct {
-	Size   int64  `json:"size"`
-	SHA256 string `json:"sha256"`
-}
-
 // SourceSession marks a recorded terminal session.
-const SourceSession = "session"
-
-// Recording is what calm knows of a recorded terminal.
-type Recording struct {
-	Command string `json:"command"`
-	Host    string `json:"host,omitempty"`
-	User    string `json:"user,omitempty"`
-	Cols    int    `json:"cols"`
-	Rows    int    `json:"rows"`
-	Journal string `json:"journal,omitempty"` // the recorder's own copy
-	// JournalSize is the journal's length once the recorder has closed it;
-	// 0 while it records.
-	JournalSize int64 `json:"journal_size,omitempty"`
-	// Recorder is the recording process on Host: when it is gone without
-	// closing the journal (killed), the store seals what the journal holds.
-	Recorder int `json:"recorder,omitempty"`
-	// Cut says why the journal ended before the session did (the recorder
-	// killed, the journal unwritable); the session is sealed interrupted.
-	Cut string `json:"cut,omitempty"`
-}
-
-// VerifiedCopies counts the copies whose last read-back matched.
-func (c Capture) VerifiedCopies() int {
-	n := 0
-	for _, cp := range c.Copies {
-		if cp.State == CopyVerified {
-			n++
-		}
-	}
-	return n
-}
-
-// Devices counts the distinct devices (or buckets) that hold a verified copy.
-func (c Capture) Devices() int {
-	seen := map[string]bool{}
-	for _, cp := range c.Copies {
-		if cp.State == CopyVerified {
-			seen[cmp.Or(cp.Device, cp.Location)] = true
-		}
-	}
-	return len(seen)
-}
-
-// CopiesSummary says how many copies are verified and on how many devices,
-// for one line of status: "2 of 2 copies verified, on 1 device".
-func (c Capture) CopiesSummary() string {
-	devices := "devices"
-	if c.Devices() == 1 {
-		devices = "device"
-	}
-	return fmt.Sprintf("%d of %d copies verified, on %d %s", c.VerifiedCopies(), len(c.Copies), c.Devices(), devices)
-}
-
-// StateLine is the capture's state in a few words: what a person must know
-// before trusting it.
-func (c Capture) StateLine() string {
-	switch {
-	case c.State != CaptureSealed:
-		return "UNSEALED: still being written, or its writer died (the agent seals it)"
-	case c.Partial():
-		return "INTERRUPTED (" + c.Interrupted + "): partial, " + c.CopiesSummary()
-	}
-	return c.CopiesSummary()
-}
+const SourceSession = model.SourceSession
 
 // Event kinds on the timeline.
 const (
-	EventOpen      = "open"
-	EventClose     = "close"
-	EventReopen    = "reopen"
-	EventMove      = "move" // a capture moved between incidents (Item: its ID in this one)
-	EventCapture   = "capture"
-	EventCopy      = "copy"
-	EventNote      = "note"
-	EventVerify    = "verify"
-	EventExport    = "export"
-	EventMarker    = "marker"    // a destructive command was submitted
-	EventChecklist = "checklist" // the incident's checklist was chosen (Item: its name)
-	EventStep      = "step"      // a step was ticked or unticked (Item: the step's id)
-	EventMessage   = "message"   // a team message was composed, copied or posted
-	EventDiff      = "diff"      // two items were compared (Item: the after one)
+	EventOpen      = model.EventOpen
+	EventClose     = model.EventClose
+	EventReopen    = model.EventReopen
+	EventMove      = model.EventMove
+	EventCapture   = model.EventCapture
+	EventCopy      = model.EventCopy
+	EventNote      = model.EventNote
+	EventVerify    = model.EventVerify
+	EventExport    = model.EventExport
+	EventMarker    = model.EventMarker
+	EventChecklist = model.EventChecklist
+	EventStep      = model.EventStep
+	EventMessage   = model.EventMessage
+	EventDiff      = model.EventDiff
 )
 
 // clientEvents are the kinds AddEvent accepts.
 var clientEvents = map[string]bool{EventChecklist: true, EventStep: true, EventMessage: true, EventExport: true, EventNote: true, EventDiff: true}
-
-// Event is one entry of an incident's timeline.
-type Event struct {
-	Seq  uint64    `json:"seq"`
-	Time time.Time `json:"time"`
-	Kind string    `json:"kind"`
-	Item string    `json:"item,omitempty"` // the capture or session it concerns
-	Text string    `json:"text"`
-	// At is, for a marker, the place in the session's asciicast stream
-	// (seconds since its start) just before the command it marks.
-	At float64 `json:"at,omitempty"`
-}
-
-// NewCapture is what a client says about a capture it is about to send.
-type NewCapture struct {
-	Title     string     `json:"title"`
-	Source    string     `json:"source"`
-	Session   string     `json:"session,omitempty"`
-	Recording *Recording `json:"recording,omitempty"`
-	Warning   string     `json:"warning,omitempty"`
-	Writer    *Writer    `json:"writer,omitempty"`
-}
-
-// Seal is what a client computed over everything it sent.
-type Seal struct {
-	Chunks uint64 `json:"chunks"`
-	Size   int64  `json:"size"`
-	SHA256 string `json:"sha256"`
-	// Interrupted, when set, seals what was sent so far as a partial
-	// capture and says why (a signal).
-	Interrupted string `json:"interrupted,omitempty"`
-}
-
-// Match is one line found by Search.
-type Match struct {
-	Incident string `json:"incident"`
-	Item     string `json:"item"`
-	Line     int64  `json:"line"` // 1-based
-	Text     string `json:"text"` // the line with terminal controls removed
-}
-
-// SearchQuery selects lines across captures.
-type SearchQuery struct {
-	Pattern    string `json:"pattern"`
-	Literal    bool   `json:"literal"`
-	IgnoreCase bool   `json:"ignore_case"`
-	Incident   string `json:"incident,omitempty"` // empty: every incident
-	Limit      int    `json:"limit,omitempty"`
-	// PerCapture stops each capture's search after this many lines (grep's
-	// -m, which counts per file); 0: no limit.
-	PerCapture int `json:"per_capture,omitempty"`
-	// Notice hears which verified copy was searched when the store's own
-	// copy of a capture is damaged (nil: the store's Options.Notice).
-	Notice func(string) `json:"-"`
-}
-
-// Problem is one copy that failed verification.
-type Problem struct {
-	Incident string `json:"incident"`
-	Capture  string `json:"capture"`
-	Copy     Copy   `json:"copy"`
-}
-
-// VerifyReport is what `calm verify` found.
-type VerifyReport struct {
-	Captures int       `json:"captures"`
-	Copies   int       `json:"copies"`
-	Pending  int       `json:"pending,omitempty"` // remote copies not uploaded yet
-	Problems []Problem `json:"problems,omitempty"`
-	// Manifests are the copy folders whose SHA256SUMS is missing or wrong:
-	// not capture copies, but what a person checks them with by hand.
-	Manifests []Problem `json:"manifests,omitempty"`
-	// Devices counts the distinct devices (or buckets) holding verified copies.
-	Devices int `json:"devices"`
-	// Interrupted lists sealed captures that hold only part of their source
-	// ("INCIDENT/ID: why"); Unsealed, captures and sessions not sealed yet.
-	Interrupted []string `json:"interrupted,omitempty"`
-	Unsealed    []string `json:"unsealed,omitempty"`
-}
-
-// CheckReport is the store's consistency check.
-type CheckReport struct {
-	Path     string   `json:"path"`
-	Schema   int      `json:"schema"`
-	Size     int64    `json:"size"`
-	Problems []string `json:"problems,omitempty"`
-	// Evidence lists where the store and its evidence folder disagree:
-	// incidents or timeline events one has and the other lacks.
-	Evidence []string `json:"evidence,omitempty"`
-}

@@ -18,9 +18,6 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// CopyRemote is a copy in an S3-compatible bucket.
-const CopyRemote = "remote"
-
 // remoteRetries is how often minio-go tries a request: calm's uploader
 // retries with its own back-off and shows the error meanwhile, which
 // minio-go's ten quiet retries per request would hide.
@@ -220,21 +217,39 @@ func (db *DB) uploadPending() (pending, failed bool) {
 				default:
 				}
 				pending = true
-				r, key := db.remoteFor(cp.Location)
-				if r == nil {
-					continue
-				}
-				result := db.upload(r, key, c)
-				if result.State != CopyVerified {
-					failed = true
-				}
-				if err := db.setCopy(c.Incident, c.ID, i, result); err != nil {
+				if !db.uploadOne(c.Incident, c.ID, i, cp.Location) {
 					failed = true
 				}
 			}
 		}
 	}
 	return pending, failed
+}
+
+// uploadOne uploads the pending remote copy i of a capture, if it is still
+// that: the record is read again under remoteMu, which a move holds, so no
+// object goes up under a name the capture has just left (a moved capture's
+// copy is uploaded under its new name on the next round). It reports
+// whether nothing failed.
+func (db *DB) uploadOne(incident, capture string, i int, location string) bool {
+	db.remoteMu.Lock()
+	defer db.remoteMu.Unlock()
+	c, err := db.Capture(incident + "/" + capture)
+	if err != nil {
+		return errors.Is(err, ErrNotFound)
+	}
+	if i >= len(c.Copies) || c.Copies[i].Location != location || c.Copies[i].State != CopyPending {
+		return true
+	}
+	r, key := db.remoteFor(location)
+	if r == nil {
+		return true
+	}
+	result := db.upload(r, key, c)
+	if err := db.setCopy(c.Incident, c.ID, i, result); err != nil {
+		return false
+	}
+	return result.State == CopyVerified
 }
 
 // upload sends a capture's evidence copy (itself verified) to the bucket and
@@ -303,6 +318,24 @@ func (r *Remote) Reachable(ctx context.Context) error {
 	}
 	if !ok {
 		return fmt.Errorf("%s: the bucket does not exist", r.URL)
+	}
+	return nil
+}
+
+// CopyObject makes a copy of the object at from under to, inside the
+// bucket: the bytes stay on the server (and keep their calm-sha256).
+func (r *Remote) CopyObject(ctx context.Context, from, to string) error {
+	_, err := r.client.CopyObject(ctx, minio.CopyDestOptions{Bucket: r.bucket, Object: to}, minio.CopySrcOptions{Bucket: r.bucket, Object: from})
+	if err != nil {
+		return fmt.Errorf("copy %s to %s: %w", r.Location(from), r.Location(to), err)
+	}
+	return nil
+}
+
+// Remove deletes an object; one that is not there is not an error.
+func (r *Remote) Remove(ctx context.Context, key string) error {
+	if err := r.client.RemoveObject(ctx, r.bucket, key, minio.RemoveObjectOptions{}); err != nil && !notFound(err) {
+		return fmt.Errorf("remove %s: %w", r.Location(key), err)
 	}
 	return nil
 }

@@ -14,6 +14,44 @@ import (
 // agent died after the commit) and sends the request again gets the first
 // answer, and nothing is created twice.
 
+// Request is the DB as one creating request of a client sees it: the agent
+// passes the ID the client put on the request, so that a repeat of it gets
+// the first answer. "" is a request that is never repeated.
+type Request struct {
+	db *DB
+	id string
+}
+
+// Request returns the DB as the request with this ID sees it.
+func (db *DB) Request(id string) Request { return Request{db, id} }
+
+// NewIncident is DB.NewIncident, answered once for the request.
+func (r Request) NewIncident(title string) (Incident, error) { return r.db.newIncident(r.id, title) }
+
+// CurrentIncident is DB.CurrentIncident, answered once for the request (it
+// may open an incident).
+func (r Request) CurrentIncident() (Incident, error) { return r.db.currentIncident(r.id) }
+
+// CreateCapture is DB.CreateCapture, answered once for the request.
+func (r Request) CreateCapture(incident string, nc NewCapture) (Capture, error) {
+	return r.db.createCapture(r.id, incident, nc)
+}
+
+// AddNote is DB.AddNote, answered once for the request.
+func (r Request) AddNote(incident, text string) (Event, error) {
+	return r.db.addNote(r.id, incident, text)
+}
+
+// AddEvent is DB.AddEvent, answered once for the request.
+func (r Request) AddEvent(incident, kind, item, text string) (Event, error) {
+	return r.db.addClientEvent(r.id, incident, kind, item, text)
+}
+
+// AddMarker is DB.AddMarker, answered once for the request.
+func (r Request) AddMarker(incident, item, text string, at float64) (Event, error) {
+	return r.db.addMarker(r.id, incident, item, text, at)
+}
+
 // requestsKept is how long a request's answer is kept for a repeat.
 const requestsKept = 24 * time.Hour
 

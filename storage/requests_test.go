@@ -1,101 +1,56 @@
 package storage
 
 import (
-	"context"
-	"encoding/json"
-	"net/http"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 )
 
-// TestRepeatedCreatingRequestGetsTheFirstAnswer sends the same creating
-// requests twice under one request ID, as a client does when the agent died
-// after committing but before answering, across an agent restart too: each
-// is created once, and the repeat gets the first answer.
-func TestRepeatedCreatingRequestGetsTheFirstAnswer(t *testing.T) {
+// TestRequestAnswersOutliveARestartAndExpire repeats a creating request
+// under one ID, as a client does when the agent died after committing but
+// before answering: the answer is committed with what the request created,
+// so the repeat gets it even from a store opened again, until it is older
+// than requestsKept. (Through the agent: agent's
+// TestRepeatedCreatingRequestGetsTheFirstAnswer.)
+func TestRequestAnswersOutliveARestartAndExpire(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "calm.db")
 	db, err := Open(Options{Path: path, StrictMode: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := &Agent{DB: db, Socket: filepath.Join(t.TempDir(), "agent.sock")}
-	l, err := a.Listen()
+	inc, err := db.NewIncident("once")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, stop := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- a.Serve(ctx, l) }()
-	c := NewClient(a.Socket, nil, "")
-	defer c.Close()
-	post := func(path, query, id, body string) map[string]any {
-		t.Helper()
-		req, _ := http.NewRequest("POST", "http://calm"+path+"?"+query, strings.NewReader(body))
-		req.Header.Set(requestHeader, id)
-		resp, err := c.http.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var out map[string]any
-		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != 200 {
-			t.Fatalf("POST %s: %d %v", path, resp.StatusCode, err)
-		}
-		return out
+	n1, err1 := db.Request("req-note").AddNote(inc.ID, "only once")
+	n2, err2 := db.Request("req-note").AddNote(inc.ID, "only once")
+	if err1 != nil || err2 != nil || n1.Seq != n2.Seq {
+		t.Fatalf("a repeated note request made a second note: %v %v, %v %v", n1.Seq, err1, n2.Seq, err2)
 	}
-	inc1 := post("/v1/incidents", "", "req-incident", `{"Title":"once"}`)
-	inc2 := post("/v1/incidents", "", "req-incident", `{"Title":"once"}`)
-	if inc1["id"] != inc2["id"] {
-		t.Fatalf("a repeated incident request made a second incident: %v then %v", inc1["id"], inc2["id"])
-	}
-	id := inc1["id"].(string)
-	n1 := post("/v1/notes", "incident="+id, "req-note", `{"Text":"only once"}`)
-	n2 := post("/v1/notes", "incident="+id, "req-note", `{"Text":"only once"}`)
-	c1 := post("/v1/captures", "incident="+id, "req-capture", `{"title":"t","source":"tee"}`)
-	c2 := post("/v1/captures", "incident="+id, "req-capture", `{"title":"t","source":"tee"}`)
-	if n1["seq"] != n2["seq"] || c1["id"] != c2["id"] {
-		t.Fatalf("repeats were created again: notes %v %v, captures %v %v", n1["seq"], n2["seq"], c1["id"], c2["id"])
-	}
-	// A different ID is a different request.
-	if n3 := post("/v1/notes", "incident="+id, "req-note-2", `{"Text":"only once"}`); n3["seq"] == n1["seq"] {
-		t.Fatal("a new request ID got an old answer")
-	}
-	caps, _ := db.Captures(id)
-	events, _ := db.Events(id)
-	notes := 0
-	for _, ev := range events {
-		if ev.Kind == EventNote {
-			notes++
-		}
-	}
-	if len(caps) != 1 || notes != 2 {
-		t.Fatalf("the store holds %d captures and %d notes: want 1 and 2", len(caps), notes)
-	}
-	// The answers outlive the agent: the repeat may reach the next one.
-	stop()
-	<-served
+	events := countEvents(t, db, inc.ID)
 	db.Close()
 	db2, err := Open(Options{Path: path, StrictMode: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db2.Close()
-	if _, err := db2.addNote("req-note", id, "only once"); err != nil {
-		t.Fatal(err)
+	defer func() {
+		db2.Close()
+		checkConsistent(t, path)
+	}()
+	if n3, err := db2.Request("req-note").AddNote(inc.ID, "only once"); err != nil || n3.Seq != n1.Seq {
+		t.Fatalf("after a restart, the repeat got seq %d (%v), want the first answer's %d", n3.Seq, err, n1.Seq)
 	}
-	if got := countEvents(t, db2, id); got != len(events) {
-		t.Fatalf("after a restart, the repeated note was added again: %d events, was %d", got, len(events))
+	if got := countEvents(t, db2, inc.ID); got != events {
+		t.Fatalf("after a restart, the repeated note was added again: %d events, was %d", got, events)
 	}
 	// Answers older than a day are forgotten.
 	if err := db2.forgetOldRequests(time.Now().Add(2 * requestsKept)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db2.addNote("req-note", id, "only once"); err != nil {
+	if _, err := db2.Request("req-note").AddNote(inc.ID, "only once"); err != nil {
 		t.Fatal(err)
 	}
-	if got := countEvents(t, db2, id); got != len(events)+1 {
+	if got := countEvents(t, db2, inc.ID); got != events+1 {
 		t.Fatalf("an expired request ID still suppressed its request: %d events", got)
 	}
 }

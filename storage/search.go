@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -25,25 +24,9 @@ var errStop = errors.New("stop")
 // errCaptureDone ends one capture's search (SearchQuery.PerCapture), not the whole.
 var errCaptureDone = errors.New("enough lines from this capture")
 
-// maxLine caps how much of one line is kept for matching; a longer line is
-// matched on its first maxLine bytes.
-const maxLine = 16 << 20
-
-// Regexp turns a query into a regexp: RE2 syntax, or a literal with -F.
-func (q SearchQuery) Regexp() (*regexp.Regexp, error) {
-	pat := q.Pattern
-	if q.Literal {
-		pat = regexp.QuoteMeta(pat)
-	}
-	if q.IgnoreCase {
-		pat = "(?i)" + pat
-	}
-	re, err := regexp.Compile(pat)
-	if err != nil {
-		return nil, fmt.Errorf("pattern %q: %v (use -F to search for it literally): %w", q.Pattern, err, ErrInvalid)
-	}
-	return re, nil
-}
+// MaxLine caps how much of one line is kept for matching; a longer line is
+// matched on its first MaxLine bytes.
+const MaxLine = 16 << 20
 
 // lineScanner splits a stream of chunks into numbered lines.
 type lineScanner struct {
@@ -56,14 +39,14 @@ func (s *lineScanner) write(data []byte) error {
 	for len(data) > 0 {
 		i := bytes.IndexByte(data, '\n')
 		if i < 0 {
-			if room := maxLine - len(s.partial); room > 0 {
+			if room := MaxLine - len(s.partial); room > 0 {
 				s.partial = append(s.partial, data[:min(room, len(data))]...)
 			}
 			return nil
 		}
 		text := data[:i]
 		if len(s.partial) > 0 {
-			if room := maxLine - len(s.partial); room > 0 {
+			if room := MaxLine - len(s.partial); room > 0 {
 				s.partial = append(s.partial, text[:min(room, len(text))]...)
 			}
 			text = s.partial
@@ -182,8 +165,8 @@ func (db *DB) SearchContext(ctx context.Context, q SearchQuery, each func(Match)
 // matchLine sanitises a line if it must and matches it; it returns the text
 // matched (in buf when sanitised).
 func matchLine(text []byte, buf *[]byte, p *plan) ([]byte, bool) {
-	if len(text) > maxLine {
-		text = text[:maxLine]
+	if len(text) > MaxLine {
+		text = text[:MaxLine]
 	}
 	if !clean(text) {
 		*buf = sanitize.AppendText((*buf)[:0], text)
@@ -286,7 +269,7 @@ func (db *DB) searchChunks(ctx context.Context, inc, id, want string, p *plan, h
 					j.lines = int64(bytes.Count(text, newline))
 					try := func(line int64, start, end int) {
 						t, known := textOf(text[start:end], st.endsRaw(end))
-						if known && len(t) <= maxLine {
+						if known && len(t) <= MaxLine {
 							if !p.all && !p.exact(t, clean(t)) {
 								return
 							}
@@ -321,7 +304,7 @@ func (db *DB) searchChunks(ctx context.Context, inc, id, want string, p *plan, h
 			sum.Write(j.data)
 		}
 		if !j.whole {
-			if room := maxLine - len(carry); room > 0 {
+			if room := MaxLine - len(carry); room > 0 {
 				carry = append(carry, j.data[:min(room, len(j.data))]...)
 			}
 			searchBuffers.Put(j.buf)

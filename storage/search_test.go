@@ -168,7 +168,7 @@ func TestSearchMatchesGrep(t *testing.T) {
 		}
 		re, _ := tc.q.Regexp()
 		for n, line := range bytes.Split(bytes.TrimSuffix(text.Bytes(), []byte("\n")), []byte("\n")) {
-			if len(line) <= maxLine && re.Match(line) {
+			if len(line) <= MaxLine && re.Match(line) {
 				refs[i].byLine = append(refs[i].byLine, strconv.Itoa(n+1)+":"+string(line))
 			}
 		}

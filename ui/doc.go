@@ -105,38 +105,47 @@ func (d *Doc) Time(i int) (time.Time, bool) {
 	return d.Start.Add(time.Duration(float64(d.times[i]) * float64(time.Second))), true
 }
 
-// LineAt returns the first line that began at or after t.
+// LineAt returns the first line that began at or after t, the live tail
+// included.
 func (d *Doc) LineAt(t time.Time) int {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
-	off := float32(t.Sub(d.Start).Seconds())
-	lo, hi := 0, len(d.times)
-	for lo < hi {
-		m := (lo + hi) / 2
-		if d.times[m] < off {
-			lo = m + 1
-		} else {
-			hi = m
-		}
-	}
-	return lo
+	off := t.Sub(d.Start).Seconds()
+	return d.lineFrom(func(at float32) bool { return at >= float32(off) }, func(at float64) bool { return at >= off })
 }
 
-// LineAfter returns the first line that began after t.
+// LineAfter returns the first line that began after t, the live tail
+// included.
 func (d *Doc) LineAfter(t time.Time) int {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
-	off := float32(t.Sub(d.Start).Seconds())
+	off := t.Sub(d.Start).Seconds()
+	return d.lineFrom(func(at float32) bool { return at > float32(off) }, func(at float64) bool { return at > off })
+}
+
+// lineFrom is the first line whose time is past (finished lines are in time
+// order, kept as float32 and compared so, tail lines as float64); d.mu is
+// held. The live tail, one screen at most, is searched line by line: a
+// cursor move can have begun its lines out of order.
+func (d *Doc) lineFrom(past func(at float32) bool, tailPast func(at float64) bool) int {
 	lo, hi := 0, len(d.times)
 	for lo < hi {
 		m := (lo + hi) / 2
-		if d.times[m] <= off {
+		if !past(d.times[m]) {
 			lo = m + 1
 		} else {
 			hi = m
 		}
 	}
-	return lo
+	if lo < len(d.times) {
+		return lo
+	}
+	for k, at := range d.tailTimes {
+		if tailPast(at) {
+			return len(d.times) + k
+		}
+	}
+	return len(d.times) + len(d.tailTimes)
 }
 
 // Append adds a finished line.

@@ -496,16 +496,34 @@ func (u *UI) verify() {
 			return
 		}
 		u.refresh()
-		if len(rep.Problems) == 0 {
-			u.say("verified %d copies of %d captures: all match", rep.Copies, rep.Captures)
-			return
-		}
-		var names []string
-		for _, p := range rep.Problems {
-			names = append(names, p.Capture+" "+p.Copy.Kind+" "+p.Copy.State)
-		}
-		u.sayError(fmt.Errorf("%d of %d copies FAILED: %s", len(rep.Problems), rep.Copies, strings.Join(names, ", ")))
+		u.update(func() { u.setStatus(verifyMessage(rep)) })
 	}()
+}
+
+// verifyMessage says what a verify found as the CLI's verify does: never
+// "all match" while a copy, a manifest or an unsealed capture says otherwise.
+func verifyMessage(rep storage.VerifyReport) string {
+	var failed []string
+	for _, p := range rep.Problems {
+		failed = append(failed, p.Capture+" "+p.Copy.Kind+" "+p.Copy.State)
+	}
+	for _, m := range rep.Manifests {
+		failed = append(failed, "SHA256SUMS in "+m.Copy.Location+" "+m.Copy.State)
+	}
+	if len(failed) > 0 {
+		return "[red]" + tview.Escape(fmt.Sprintf("verify FAILED: %s; 'calm verify --repair' writes them again from a verified copy", strings.Join(failed, ", "))) + "[-]"
+	}
+	msg := fmt.Sprintf("verified %d copies of %d captures: all match, on %d device(s)", rep.Copies-rep.Pending, rep.Captures, rep.Devices)
+	if rep.Pending > 0 {
+		msg += fmt.Sprintf("; %d S3 copies not uploaded yet", rep.Pending)
+	}
+	if len(rep.Interrupted) > 0 {
+		msg += fmt.Sprintf("; %d captures are partial (interrupted)", len(rep.Interrupted))
+	}
+	if len(rep.Unsealed) > 0 {
+		return "[yellow]" + tview.Escape(fmt.Sprintf("%s; but %d captures are not sealed (%s): not safe until sealed", msg, len(rep.Unsealed), strings.Join(rep.Unsealed, ", "))) + "[-]"
+	}
+	return tview.Escape(msg)
 }
 
 func (u *UI) dialog(name string, p tview.Primitive, width, height int) {

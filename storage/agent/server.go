@@ -1,4 +1,7 @@
-package storage
+// Package agent is how calm's processes share one store: the Server that
+// holds the bbolt file and serves it on a private Unix socket, and the Client,
+// a model.Store, that every command talks to it through.
+package agent
 
 import (
 	"bufio"
@@ -14,19 +17,21 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
+	"calm/model"
+	"calm/storage"
+
 	"golang.org/x/sys/unix"
 )
 
-// Agent serves a DB to the other calm processes over a Unix socket that only
+// Server serves a storage.DB to the other calm processes over a Unix socket that only
 // the same user may use.
-type Agent struct {
-	DB     *DB
+type Server struct {
+	DB     *storage.DB
 	Socket string
 	Idle   time.Duration // exit after this long with no client; 0: never
 	Logf   func(format string, args ...any)
@@ -36,31 +41,6 @@ type Agent struct {
 
 	active   atomic.Int64
 	lastSeen atomic.Int64 // unix nanoseconds
-}
-
-// SocketDir is the private folder for agent sockets (socketdir.go).
-func SocketDir() string { return socketDir() }
-
-// EnsurePrivateDir creates dir 0700 and refuses one that another user owns or
-// others can enter, since the socket in it carries production output.
-func EnsurePrivateDir(dir string) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("create socket folder: %w", err)
-	}
-	fi, err := os.Lstat(dir)
-	if err != nil {
-		return err
-	}
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !fi.IsDir() || !ok || int(st.Uid) != os.Getuid() {
-		return fmt.Errorf("socket folder %s is not a folder of yours: remove it or set XDG_RUNTIME_DIR", dir)
-	}
-	if fi.Mode().Perm() != 0o700 {
-		if err := os.Chmod(dir, 0o700); err != nil {
-			return fmt.Errorf("make socket folder %s private: %w", dir, err)
-		}
-	}
-	return nil
 }
 
 // peerListener drops connections from any other user, whatever the file
@@ -111,7 +91,7 @@ func peerUID(c *net.UnixConn) (int, error) {
 
 // Listen binds the socket, replacing a stale one. Call it only while holding
 // the store (the bbolt lock), so that no live agent owns that socket.
-func (a *Agent) Listen() (net.Listener, error) {
+func (a *Server) Listen() (net.Listener, error) {
 	if err := EnsurePrivateDir(filepath.Dir(a.Socket)); err != nil {
 		return nil, err
 	}
@@ -133,7 +113,7 @@ func (a *Agent) Listen() (net.Listener, error) {
 }
 
 // Serve answers clients until ctx ends or the agent has been idle long enough.
-func (a *Agent) Serve(ctx context.Context, l net.Listener) error {
+func (a *Server) Serve(ctx context.Context, l net.Listener) error {
 	if a.Logf == nil {
 		a.Logf = func(string, ...any) {}
 	}
@@ -206,7 +186,7 @@ func (a *Agent) Serve(ctx context.Context, l net.Listener) error {
 const warningHeader = "Calm-Warning"
 
 // requestHeader carries a creating request's ID, made by the client: the
-// agent answers a repeat with the first answer (DB.updateOnce).
+// agent answers a repeat with the first answer (storage.DB.Request).
 const requestHeader = "Calm-Request"
 
 func requestID(r *http.Request) string {
@@ -219,7 +199,7 @@ func requestID(r *http.Request) string {
 
 // chunkBuffers recycles request bodies: putChunk never keeps them.
 // Sized for the usual chunk; a larger one (up to MaxChunk) gets its own.
-var chunkBuffers = sync.Pool{New: func() any { b := make([]byte, 0, ChunkSize); return &b }}
+var chunkBuffers = sync.Pool{New: func() any { b := make([]byte, 0, storage.ChunkSize); return &b }}
 
 // apiError is the JSON body of a failed request.
 type apiError struct {
@@ -232,12 +212,12 @@ var errorKinds = []struct {
 	kind   string
 	status int
 }{
-	{ErrNotFound, "not_found", http.StatusNotFound},
-	{ErrAmbiguous, "ambiguous", http.StatusConflict},
-	{ErrConflict, "conflict", http.StatusConflict},
-	{ErrInvalid, "invalid", http.StatusBadRequest},
-	{ErrDamaged, "damaged", http.StatusInternalServerError},
-	{ErrNoSpace, "no_space", http.StatusInsufficientStorage},
+	{model.ErrNotFound, "not_found", http.StatusNotFound},
+	{model.ErrAmbiguous, "ambiguous", http.StatusConflict},
+	{model.ErrConflict, "conflict", http.StatusConflict},
+	{model.ErrInvalid, "invalid", http.StatusBadRequest},
+	{model.ErrDamaged, "damaged", http.StatusInternalServerError},
+	{model.ErrNoSpace, "no_space", http.StatusInsufficientStorage},
 }
 
 func writeError(w http.ResponseWriter, err error) {
@@ -266,17 +246,17 @@ func writeJSON(w http.ResponseWriter, v any, err error) {
 // decode reads a small JSON request body.
 func decode(r *http.Request, v any) error {
 	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(v); err != nil {
-		return fmt.Errorf("request body: %v: %w", err, ErrInvalid)
+		return fmt.Errorf("request body: %v: %w", err, model.ErrInvalid)
 	}
 	return nil
 }
 
-func (a *Agent) routes() http.Handler {
+func (a *Server) routes() http.Handler {
 	db := a.DB
 	mux := http.NewServeMux()
 	q := func(r *http.Request, k string) string { return r.URL.Query().Get(k) }
 	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, map[string]any{"pid": os.Getpid(), "store": db.Path(), "schema": SchemaVersion, "settings": a.Settings}, nil)
+		writeJSON(w, map[string]any{"pid": os.Getpid(), "store": db.Path(), "schema": storage.SchemaVersion, "settings": a.Settings}, nil)
 	})
 	mux.HandleFunc("GET /v1/incidents", func(w http.ResponseWriter, r *http.Request) {
 		v, err := db.Incidents()
@@ -288,7 +268,7 @@ func (a *Agent) routes() http.Handler {
 			writeError(w, err)
 			return
 		}
-		v, err := db.newIncident(requestID(r), body.Title)
+		v, err := db.Request(requestID(r)).NewIncident(body.Title)
 		writeJSON(w, v, err)
 	})
 	mux.HandleFunc("GET /v1/incident", func(w http.ResponseWriter, r *http.Request) {
@@ -312,26 +292,26 @@ func (a *Agent) routes() http.Handler {
 		writeJSON(w, v, err)
 	})
 	mux.HandleFunc("POST /v1/incident/current", func(w http.ResponseWriter, r *http.Request) {
-		v, err := db.currentIncident(requestID(r))
+		v, err := db.Request(requestID(r)).CurrentIncident()
 		writeJSON(w, v, err)
 	})
 	mux.HandleFunc("POST /v1/captures", func(w http.ResponseWriter, r *http.Request) {
-		var body NewCapture
+		var body model.NewCapture
 		if err := decode(r, &body); err != nil {
 			writeError(w, err)
 			return
 		}
-		v, err := db.createCapture(requestID(r), q(r, "incident"), body)
+		v, err := db.Request(requestID(r)).CreateCapture(q(r, "incident"), body)
 		writeJSON(w, v, err)
 	})
 	mux.HandleFunc("PUT /v1/chunk", func(w http.ResponseWriter, r *http.Request) {
 		n, err := strconv.ParseUint(q(r, "n"), 10, 64)
 		if err != nil {
-			writeError(w, fmt.Errorf("chunk number %q: %w", q(r, "n"), ErrInvalid))
+			writeError(w, fmt.Errorf("chunk number %q: %w", q(r, "n"), model.ErrInvalid))
 			return
 		}
-		if r.ContentLength < 0 || r.ContentLength > MaxChunk {
-			writeError(w, fmt.Errorf("chunk %d: a chunk needs a Content-Length of at most %d: %w", n, MaxChunk, ErrInvalid))
+		if r.ContentLength < 0 || r.ContentLength > storage.MaxChunk {
+			writeError(w, fmt.Errorf("chunk %d: a chunk needs a Content-Length of at most %d: %w", n, storage.MaxChunk, model.ErrInvalid))
 			return
 		}
 		pooled := chunkBuffers.Get().(*[]byte)
@@ -342,20 +322,19 @@ func (a *Agent) routes() http.Handler {
 		data = data[:r.ContentLength]
 		defer func() { *pooled = data[:0]; chunkBuffers.Put(pooled) }()
 		if _, err := io.ReadFull(r.Body, data); err != nil {
-			writeError(w, fmt.Errorf("chunk %d arrived cut short (%v): %w", n, err, ErrInvalid))
+			writeError(w, fmt.Errorf("chunk %d arrived cut short (%v): %w", n, err, model.ErrInvalid))
 			return
 		}
 		incident, capture := q(r, "incident"), q(r, "capture")
-		c, fresh, err := db.acceptChunk(incident, capture, n, len(data))
-		writeJSON(w, map[string]uint64{"committed": c}, err)
-		if err != nil || !fresh {
-			return
-		}
 		// Answer first, then encode and queue: the client sends its next
 		// chunk while this one is compressed. Not yet acknowledged, so an
 		// agent that dies here loses nothing the client does not still hold.
-		w.(http.Flusher).Flush()
-		db.queueChunk(incident, capture, n, data)
+		db.PutChunkAnswered(incident, capture, n, data, func(c uint64, fresh bool, err error) {
+			writeJSON(w, map[string]uint64{"committed": c}, err)
+			if err == nil && fresh {
+				w.(http.Flusher).Flush()
+			}
+		})
 	})
 	mux.HandleFunc("GET /v1/committed", func(w http.ResponseWriter, r *http.Request) {
 		n, _ := strconv.ParseUint(q(r, "n"), 10, 64)
@@ -363,7 +342,7 @@ func (a *Agent) routes() http.Handler {
 		writeJSON(w, map[string]uint64{"committed": c}, err)
 	})
 	mux.HandleFunc("POST /v1/seal", func(w http.ResponseWriter, r *http.Request) {
-		var body Seal
+		var body model.Seal
 		if err := decode(r, &body); err != nil {
 			writeError(w, err)
 			return
@@ -377,7 +356,7 @@ func (a *Agent) routes() http.Handler {
 	mux.HandleFunc("POST /v1/seal-journal", func(w http.ResponseWriter, r *http.Request) {
 		size, err := strconv.ParseInt(q(r, "size"), 10, 64)
 		if err != nil || size <= 0 {
-			writeError(w, fmt.Errorf("size %q is not a journal size: %w", q(r, "size"), ErrInvalid))
+			writeError(w, fmt.Errorf("size %q is not a journal size: %w", q(r, "size"), model.ErrInvalid))
 			return
 		}
 		v, err := db.SealJournal(q(r, "incident"), q(r, "capture"), size, q(r, "cut"))
@@ -399,7 +378,7 @@ func (a *Agent) routes() http.Handler {
 		}
 		from, err := strconv.ParseInt(cmp.Or(q(r, "from"), "0"), 10, 64)
 		if err != nil || from < 0 {
-			writeError(w, fmt.Errorf("%w: from must be a byte offset", ErrInvalid))
+			writeError(w, fmt.Errorf("%w: from must be a byte offset", model.ErrInvalid))
 			return
 		}
 		// Checked before the first byte, so a damaged store copy is an
@@ -411,7 +390,7 @@ func (a *Agent) routes() http.Handler {
 			w.Header().Set("Calm-Notice", note)
 		}
 		w.Header().Set("Content-Type", "application/octet-stream")
-		if c.State == CaptureSealed && from <= c.Size {
+		if c.State == model.CaptureSealed && from <= c.Size {
 			w.Header().Set("Content-Length", strconv.FormatInt(c.Size-from, 10))
 		}
 		_ = db.WriteContent(c.Incident+"/"+c.ID, from, w)
@@ -442,7 +421,7 @@ func (a *Agent) routes() http.Handler {
 			writeError(w, err)
 			return
 		}
-		v, err := db.addNote(requestID(r), q(r, "incident"), body.Text)
+		v, err := db.Request(requestID(r)).AddNote(q(r, "incident"), body.Text)
 		writeJSON(w, v, err)
 	})
 	mux.HandleFunc("POST /v1/events", func(w http.ResponseWriter, r *http.Request) {
@@ -451,7 +430,7 @@ func (a *Agent) routes() http.Handler {
 			writeError(w, err)
 			return
 		}
-		v, err := db.addClientEvent(requestID(r), q(r, "incident"), body.Kind, body.Item, body.Text)
+		v, err := db.Request(requestID(r)).AddEvent(q(r, "incident"), body.Kind, body.Item, body.Text)
 		writeJSON(w, v, err)
 	})
 	mux.HandleFunc("POST /v1/markers", func(w http.ResponseWriter, r *http.Request) {
@@ -463,7 +442,7 @@ func (a *Agent) routes() http.Handler {
 			writeError(w, err)
 			return
 		}
-		v, err := db.addMarker(requestID(r), q(r, "incident"), body.Item, body.Text, body.At)
+		v, err := db.Request(requestID(r)).AddMarker(q(r, "incident"), body.Item, body.Text, body.At)
 		writeJSON(w, v, err)
 	})
 	mux.HandleFunc("GET /v1/events", func(w http.ResponseWriter, r *http.Request) {
@@ -471,7 +450,7 @@ func (a *Agent) routes() http.Handler {
 		writeJSON(w, v, err)
 	})
 	mux.HandleFunc("POST /v1/search", func(w http.ResponseWriter, r *http.Request) {
-		var body SearchQuery
+		var body model.SearchQuery
 		if err := decode(r, &body); err != nil {
 			writeError(w, err)
 			return
@@ -489,8 +468,8 @@ func (a *Agent) routes() http.Handler {
 		bw := bufio.NewWriterSize(w, 256<<10)
 		body.Notice = func(n string) { bw.WriteString("\x01" + strings.ReplaceAll(n, "\n", " ") + "\n") }
 		var line []byte
-		err := db.Search(body, func(m Match) error {
-			line = AppendMatch(line[:0], m, '\t', '\t')
+		err := db.Search(body, func(m model.Match) error {
+			line = storage.AppendMatch(line[:0], m, '\t', '\t')
 			_, err := bw.Write(line)
 			return err
 		})

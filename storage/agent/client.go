@@ -1,4 +1,4 @@
-package storage
+package agent
 
 import (
 	"bufio"
@@ -21,7 +21,12 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"calm/model"
+	"calm/storage"
 )
+
+var _ model.Store = (*Client)(nil)
 
 // Client is the Store as served by the agent. It starts the agent when none
 // answers, and again if the agent dies under it.
@@ -129,7 +134,7 @@ func (c *Client) send(method, path string, query url.Values, body []byte, conten
 			break
 		}
 		if err := c.StartAgent(); err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrNoAgent, err)
+			return nil, fmt.Errorf("%w: %w", model.ErrNoAgent, err)
 		}
 	}
 	return nil, fmt.Errorf("talk to the calm agent on %s: %w (run 'calm doctor')", c.Socket, lastErr)
@@ -178,47 +183,47 @@ func decodeResponse(resp *http.Response, out any) error {
 
 func refQuery(k, v string) url.Values { return url.Values{k: {v}} }
 
-func (c *Client) NewIncident(title string) (inc Incident, err error) {
+func (c *Client) NewIncident(title string) (inc model.Incident, err error) {
 	err = c.create("/v1/incidents", nil, map[string]string{"Title": title}, &inc)
 	return
 }
 
-func (c *Client) Incidents() (list []Incident, err error) {
+func (c *Client) Incidents() (list []model.Incident, err error) {
 	err = c.call("GET", "/v1/incidents", nil, nil, &list)
 	return
 }
 
-func (c *Client) Incident(ref string) (inc Incident, err error) {
+func (c *Client) Incident(ref string) (inc model.Incident, err error) {
 	err = c.call("GET", "/v1/incident", refQuery("ref", ref), nil, &inc)
 	return
 }
 
-func (c *Client) UseIncident(ref string) (inc Incident, err error) {
+func (c *Client) UseIncident(ref string) (inc model.Incident, err error) {
 	err = c.call("POST", "/v1/incident/use", refQuery("ref", ref), nil, &inc)
 	return
 }
 
-func (c *Client) CloseIncident(ref string) (inc Incident, err error) {
+func (c *Client) CloseIncident(ref string) (inc model.Incident, err error) {
 	err = c.call("POST", "/v1/incident/close", refQuery("ref", ref), nil, &inc)
 	return
 }
 
-func (c *Client) ReopenIncident(ref string) (inc Incident, err error) {
+func (c *Client) ReopenIncident(ref string) (inc model.Incident, err error) {
 	err = c.call("POST", "/v1/incident/reopen", refQuery("ref", ref), nil, &inc)
 	return
 }
 
-func (c *Client) MoveCapture(ref, to string) (cp Capture, err error) {
+func (c *Client) MoveCapture(ref, to string) (cp model.Capture, err error) {
 	err = c.call("POST", "/v1/captures/move", url.Values{"ref": {ref}, "to": {to}}, nil, &cp)
 	return
 }
 
-func (c *Client) CurrentIncident() (inc Incident, err error) {
+func (c *Client) CurrentIncident() (inc model.Incident, err error) {
 	err = c.create("/v1/incident/current", nil, nil, &inc)
 	return
 }
 
-func (c *Client) CreateCapture(incident string, nc NewCapture) (cp Capture, err error) {
+func (c *Client) CreateCapture(incident string, nc model.NewCapture) (cp model.Capture, err error) {
 	err = c.create("/v1/captures", refQuery("incident", incident), nc, &cp)
 	return
 }
@@ -244,7 +249,7 @@ func (c *Client) WaitCommitted(incident, capture string, n uint64) (uint64, erro
 	return out.Committed, err
 }
 
-func (c *Client) SealCapture(incident, capture string, s Seal) (cp Capture, err error) {
+func (c *Client) SealCapture(incident, capture string, s model.Seal) (cp model.Capture, err error) {
 	err = c.call("POST", "/v1/seal", url.Values{"incident": {incident}, "capture": {capture}}, s, &cp)
 	return
 }
@@ -253,17 +258,17 @@ func (c *Client) FollowJournal(incident, session string) error {
 	return c.call("POST", "/v1/follow", url.Values{"incident": {incident}, "capture": {session}}, nil, nil)
 }
 
-func (c *Client) SealJournal(incident, session string, size int64, cut string) (cp Capture, err error) {
+func (c *Client) SealJournal(incident, session string, size int64, cut string) (cp model.Capture, err error) {
 	err = c.call("POST", "/v1/seal-journal", url.Values{"incident": {incident}, "capture": {session}, "size": {strconv.FormatInt(size, 10)}, "cut": {cut}}, nil, &cp)
 	return
 }
 
-func (c *Client) Captures(incident string) (list []Capture, err error) {
+func (c *Client) Captures(incident string) (list []model.Capture, err error) {
 	err = c.call("GET", "/v1/captures", refQuery("incident", incident), nil, &list)
 	return
 }
 
-func (c *Client) Capture(ref string) (cp Capture, err error) {
+func (c *Client) Capture(ref string) (cp model.Capture, err error) {
 	err = c.call("GET", "/v1/capture", refQuery("ref", ref), nil, &cp)
 	return
 }
@@ -297,28 +302,28 @@ func (c *Client) stream(path string, q url.Values, w io.Writer, what string) err
 	return nil
 }
 
-func (c *Client) AddNote(incident, text string) (ev Event, err error) {
+func (c *Client) AddNote(incident, text string) (ev model.Event, err error) {
 	err = c.create("/v1/notes", refQuery("incident", incident), map[string]string{"Text": text}, &ev)
 	return
 }
 
-func (c *Client) AddEvent(incident, kind, item, text string) (ev Event, err error) {
+func (c *Client) AddEvent(incident, kind, item, text string) (ev model.Event, err error) {
 	err = c.create("/v1/events", refQuery("incident", incident), map[string]string{"Kind": kind, "Item": item, "Text": text}, &ev)
 	return
 }
 
-func (c *Client) AddMarker(incident, item, text string, at float64) (ev Event, err error) {
+func (c *Client) AddMarker(incident, item, text string, at float64) (ev model.Event, err error) {
 	body := map[string]any{"Item": item, "Text": text, "At": at}
 	err = c.create("/v1/markers", refQuery("incident", incident), body, &ev)
 	return
 }
 
-func (c *Client) Events(incident string) (list []Event, err error) {
+func (c *Client) Events(incident string) (list []model.Event, err error) {
 	err = c.call("GET", "/v1/events", refQuery("incident", incident), nil, &list)
 	return
 }
 
-func (c *Client) Search(q SearchQuery, each func(Match) error) error {
+func (c *Client) Search(q model.SearchQuery, each func(model.Match) error) error {
 	body, _ := json.Marshal(q)
 	resp, err := c.do("POST", "/v1/search", nil, body, "application/json")
 	if err != nil {
@@ -329,7 +334,7 @@ func (c *Client) Search(q SearchQuery, each func(Match) error) error {
 		return decodeResponse(resp, nil)
 	}
 	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 256<<10), 2*maxLine)
+	sc.Buffer(make([]byte, 256<<10), 2*storage.MaxLine)
 	var lastInc, lastItem string
 	for sc.Scan() {
 		b := sc.Bytes()
@@ -363,26 +368,26 @@ func (c *Client) Search(q SearchQuery, each func(Match) error) error {
 		if item := string(fields[1]); item != lastItem {
 			lastItem = item
 		}
-		if err := each(Match{Incident: lastInc, Item: lastItem, Line: n, Text: string(rest)}); err != nil {
+		if err := each(model.Match{Incident: lastInc, Item: lastItem, Line: n, Text: string(rest)}); err != nil {
 			return err
 		}
 	}
 	return sc.Err()
 }
 
-func (c *Client) Verify(incident string) (rep VerifyReport, err error) {
+func (c *Client) Verify(incident string) (rep model.VerifyReport, err error) {
 	err = c.call("POST", "/v1/verify", refQuery("incident", incident), nil, &rep)
 	return
 }
 
 // RepairCopies has the agent write again every failed file copy of the
 // incident's captures ("" for all) from the store's copy.
-func (c *Client) RepairCopies(incident string) (done []Repaired, err error) {
+func (c *Client) RepairCopies(incident string) (done []storage.Repaired, err error) {
 	err = c.call("POST", "/v1/repair", refQuery("incident", incident), nil, &done)
 	return
 }
 
-func (c *Client) Check() (rep CheckReport, err error) {
+func (c *Client) Check() (rep model.CheckReport, err error) {
 	err = c.call("GET", "/v1/check", nil, nil, &rep)
 	return
 }
@@ -478,9 +483,9 @@ func (c *Client) spawn() error {
 		if strings.Contains(s, "in use by another process") && c.answers() {
 			return nil // lost a race to an agent that is now up
 		}
-		if strings.Contains(s, ErrDamaged.Error()) {
+		if strings.Contains(s, model.ErrDamaged.Error()) {
 			// Retrying cannot help: say so at once.
-			return &remoteError{msg: "the calm agent could not start: " + s, kind: ErrDamaged}
+			return &remoteError{msg: "the calm agent could not start: " + s, kind: model.ErrDamaged}
 		}
 		return fmt.Errorf("the calm agent could not start: %s", s)
 	case <-time.After(15 * time.Second):

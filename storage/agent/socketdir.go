@@ -1,12 +1,38 @@
-package storage
+package agent
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 )
+
+// SocketDir is the private folder for agent sockets.
+func SocketDir() string { return socketDir() }
+
+// EnsurePrivateDir creates dir 0700 and refuses one that another user owns or
+// others can enter, since the socket in it carries production output.
+func EnsurePrivateDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create socket folder: %w", err)
+	}
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return err
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !fi.IsDir() || !ok || int(st.Uid) != os.Getuid() {
+		return fmt.Errorf("socket folder %s is not a folder of yours: remove it or set XDG_RUNTIME_DIR", dir)
+	}
+	if fi.Mode().Perm() != 0o700 {
+		if err := os.Chmod(dir, 0o700); err != nil {
+			return fmt.Errorf("make socket folder %s private: %w", dir, err)
+		}
+	}
+	return nil
+}
 
 // socketDir picks the private folder for agent sockets: $XDG_RUNTIME_DIR/calm;
 // without one, calm-<uid> under the temp folder, unless another user made
@@ -51,16 +77,16 @@ func ownerOf(fi os.FileInfo) (int, bool) {
 	return int(st.Uid), true
 }
 
-// AgentSocketFile is where a running agent names its socket, beside the
+// SocketFile is where a running agent names its socket, beside the
 // store: a client whose runtime folder differs (sudo -i, su, a container's
 // shell) finds the agent there instead of starting a second one, which the
 // store's lock would refuse.
-func AgentSocketFile(storeDir string) string { return filepath.Join(storeDir, "agent.socket") }
+func SocketFile(storeDir string) string { return filepath.Join(storeDir, "agent.socket") }
 
-// RunningAgentSocket is the socket AgentSocketFile names, if it is this
+// RunningSocket is the socket SocketFile names, if it is this
 // user's socket and the file is this user's; "" otherwise.
-func RunningAgentSocket(storeDir string) string {
-	name := AgentSocketFile(storeDir)
+func RunningSocket(storeDir string) string {
+	name := SocketFile(storeDir)
 	fi, err := os.Lstat(name)
 	if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm()&0o077 != 0 {
 		return ""
@@ -83,10 +109,10 @@ func RunningAgentSocket(storeDir string) string {
 	return socket
 }
 
-// NameAgentSocket records socket in AgentSocketFile (0600, written whole);
+// NameSocket records socket in SocketFile (0600, written whole);
 // the returned func removes it if it still names socket.
-func NameAgentSocket(storeDir, socket string) (func(), error) {
-	name := AgentSocketFile(storeDir)
+func NameSocket(storeDir, socket string) (func(), error) {
+	name := SocketFile(storeDir)
 	tmp := name + ".tmp"
 	if err := os.WriteFile(tmp, []byte(socket+"\n"), 0o600); err != nil {
 		return func() {}, err

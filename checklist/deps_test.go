@@ -1,0 +1,21 @@
+package checklist
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// The checklist needs the data model, not the store: building it must not
+// build bbolt or minio.
+func TestChecklistDoesNotBuildTheStore(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", ".").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	for _, p := range strings.Fields(string(out)) {
+		if strings.Contains(p, "bbolt") || strings.Contains(p, "minio") || p == "calm/storage" {
+			t.Errorf("checklist depends on %s", p)
+		}
+	}
+}

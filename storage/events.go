@@ -1,0 +1,94 @@
+package storage
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+func (db *DB) addEvent(b *bolt.Bucket, kind, item, text string) (Event, error) {
+	return db.putEvent(b, Event{Time: db.opts.Now().UTC(), Kind: kind, Item: item, Text: text})
+}
+
+// AddNote adds a note to an incident's timeline.
+func (db *DB) AddNote(incident, text string) (Event, error) { return db.addNote("", incident, text) }
+
+func (db *DB) addNote(request, incident, text string) (ev Event, err error) {
+	if strings.TrimSpace(text) == "" {
+		return ev, fmt.Errorf("the note is empty: %w", ErrInvalid)
+	}
+	err = db.updateOnce(request, &ev, func(tx *bolt.Tx) error {
+		b, _, err := incidentIn(tx, incident)
+		if err != nil {
+			return err
+		}
+		ev, err = db.addEvent(b, EventNote, "", text)
+		return err
+	})
+	return ev, err
+}
+
+// AddEvent records a client's event on the incident's timeline.
+func (db *DB) AddEvent(incident, kind, item, text string) (Event, error) {
+	return db.addClientEvent("", incident, kind, item, text)
+}
+
+func (db *DB) addClientEvent(request, incident, kind, item, text string) (ev Event, err error) {
+	if !clientEvents[kind] {
+		return ev, fmt.Errorf("event kind %q cannot be added by a client: %w", kind, ErrInvalid)
+	}
+	err = db.updateOnce(request, &ev, func(tx *bolt.Tx) error {
+		b, _, err := incidentIn(tx, incident)
+		if err != nil {
+			return err
+		}
+		ev, err = db.addEvent(b, kind, item, text)
+		return err
+	})
+	return ev, err
+}
+
+// AddMarker adds a marker pointing into a session.
+func (db *DB) AddMarker(incident, item, text string, at float64) (Event, error) {
+	return db.addMarker("", incident, item, text, at)
+}
+
+func (db *DB) addMarker(request, incident, item, text string, at float64) (ev Event, err error) {
+	err = db.updateOnce(request, &ev, func(tx *bolt.Tx) error {
+		b, _, err := incidentIn(tx, incident)
+		if err != nil {
+			return err
+		}
+		if _, err := readCapture(b, item); err != nil {
+			return err
+		}
+		ev, err = db.putEvent(b, Event{Time: db.opts.Now().UTC(), Kind: EventMarker, Item: item, Text: text, At: at})
+		return err
+	})
+	return ev, err
+}
+
+// Events returns an incident's timeline in order.
+func (db *DB) Events(incident string) (list []Event, err error) {
+	err = db.view(func(tx *bolt.Tx) error {
+		b, _, err := incidentIn(tx, incident)
+		if err != nil {
+			return err
+		}
+		events := b.Bucket(bucketEvents)
+		if events == nil {
+			return nil
+		}
+		return events.ForEach(func(_, v []byte) error {
+			var ev Event
+			if err := json.Unmarshal(v, &ev); err != nil {
+				return fmt.Errorf("%w: event: %v", ErrDamaged, err)
+			}
+			list = append(list, ev)
+			return nil
+		})
+	})
+	return list, err
+}
