@@ -20,7 +20,6 @@ import (
 
 	"calm/storage"
 	"calm/storage/agent"
-	"calm/terminal"
 )
 
 // Version is set at build time with -ldflags "-X calm/cli.Version=...".
@@ -539,7 +538,7 @@ func cmdAgent(e *env, args []string) error {
 	logf := func(format string, args ...any) {
 		fmt.Fprintf(e.stderr, "%s calm agent[%d]: %s\n", time.Now().UTC().Format(time.RFC3339), os.Getpid(), fmt.Sprintf(format, args...))
 	}
-	db, err := storage.Open(storage.Options{Path: e.cfg.Store, Mirrors: e.cfg.Mirrors, Remotes: remotes, Derive: terminal.DeriveText, Logf: logf})
+	db, err := storage.Open(storage.Options{Path: e.cfg.Store, Mirrors: e.cfg.Mirrors, Remotes: remotes, Logf: logf})
 	if err != nil {
 		report(err.Error())
 		return err

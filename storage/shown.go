@@ -2,7 +2,6 @@ package storage
 
 import (
 	"bytes"
-	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -11,7 +10,6 @@ import (
 	"math"
 	"os"
 	"strconv"
-	"unicode/utf8"
 
 	"calm/terminal"
 )
@@ -104,7 +102,7 @@ func RecoverShown(journal string) (int64, error) {
 		if len(after) > 0 && !bytes.HasSuffix(after, []byte("\n")) {
 			events = append(events, '\n') // after a line cut by the kill
 		}
-		events = appendOutputEvents(events, at, data)
+		events = terminal.AppendOutput(events, at, data) // as the journal encodes it
 		if _, err := f.WriteAt(events, size); err != nil {
 			return 0, fmt.Errorf("append to the journal: %w", err)
 		}
@@ -142,23 +140,4 @@ type countWriter int64
 func (c *countWriter) Write(p []byte) (int, error) {
 	*c += countWriter(len(p))
 	return len(p), nil
-}
-
-// appendOutputEvents encodes data as the journal does: an "o" event, after
-// a "b" event with the exact bytes where they are not UTF-8.
-func appendOutputEvents(dst []byte, at float64, data []byte) []byte {
-	stamp := strconv.AppendFloat(nil, at, 'f', 6, 64)
-	if !utf8.Valid(data) {
-		dst = append(dst, '[')
-		dst = append(dst, stamp...)
-		dst = append(dst, `, "b", "`...)
-		dst = base64.StdEncoding.AppendEncode(dst, data)
-		dst = append(dst, "\"]\n"...)
-	}
-	text, _ := json.Marshal(string(bytes.ToValidUTF8(data, []byte("\uFFFD"))))
-	dst = append(dst, '[')
-	dst = append(dst, stamp...)
-	dst = append(dst, `, "o", `...)
-	dst = append(dst, text...)
-	return append(dst, "]\n"...)
 }

@@ -166,7 +166,7 @@ var newline = []byte{'\n'}
 // DeriveText reads a session's asciicast stream and writes what a person saw
 // of it: its output through the emulator, one line per line, colours kept
 // as SGR sequences and every other control resolved. The store keeps this
-// for view and search (storage.Options.Derive).
+// for view and search.
 func DeriveText(cast io.Reader, text io.Writer) error {
 	var werr error
 	emu := NewSessionEmulator(0, 0, func(line []byte, _ float64) {
