@@ -118,10 +118,10 @@ func RecoverShown(journal string) (int64, error) {
 }
 
 // castOutputIn counts the output held by the asciicast events in b (lines
-// after the header), a last line cut short included, as terminal.CastOutput reads
-// them, and finds the latest event's time.
+// after the header), a last line cut short included, as terminal.CastOutput
+// reads them, and finds the latest event's time.
 func castOutputIn(b []byte) (n int64, last float64) {
-	c := terminal.CastOutput{W: (*countWriter)(&n), NoHeader: true}
+	c := terminal.CastOutput{W: (*countWriter)(&n)}
 	c.Write(b)
 	c.Close()
 	for line := range bytes.Lines(b) {

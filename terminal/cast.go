@@ -1,88 +1,69 @@
 package terminal
 
 import (
-	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 )
 
-// CastOutput turns an asciicast v2 stream (a session's bytes) into the output
-// it recorded: it writes the data of every "o" event to W, in order. Where
-// the output was not UTF-8, calm's journal wrote a "b" event (the bytes
-// exactly, base64) just before the "o" event (its text, with U+FFFD): the
-// bytes are written, and that "o" event is not.
+// CastOutput turns an asciicast stream (a session's bytes, or a journal's
+// tail after its header) into the output it recorded: it writes the data of
+// every "o" event to W, in order. Where the output was not UTF-8, calm's
+// journal wrote a "b" event (the bytes exactly, base64) just before the "o"
+// event (its text, with U+FFFD): the bytes are written, and that "o" event
+// is not. It reads the stream with a CastReader, so damage is skipped as
+// everywhere else.
 type CastOutput struct {
 	W io.Writer
-	// NoHeader: the stream starts after its header (a journal's tail), so
-	// its first line is an event.
-	NoHeader bool
-	partial  []byte
-	header   bool
-	exact    bool // the last event was a "b": its "o" is skipped
+
+	r     CastReader
+	exact bool // the last event was a "b": its "o" is skipped
+	err   error
 }
 
 func (c *CastOutput) Write(p []byte) (int, error) {
-	n := len(p)
-	for len(p) > 0 {
-		i := bytes.IndexByte(p, '\n')
-		if i < 0 {
-			c.partial = append(c.partial, p...)
-			break
-		}
-		line := p[:i]
-		if len(c.partial) > 0 {
-			line = append(c.partial, line...)
-		}
-		if err := c.line(line); err != nil {
-			return 0, err
-		}
-		c.partial = c.partial[:0]
-		p = p[i+1:]
+	if c.r.EventBytes == nil {
+		c.r.EventBytes = c.event
 	}
-	return n, nil
+	if c.err == nil {
+		c.r.Write(p)
+	}
+	if c.err != nil {
+		return 0, c.err
+	}
+	return len(p), nil
 }
 
-func (c *CastOutput) line(line []byte) error {
-	if !c.header && !c.NoHeader {
-		c.header = true // the first line is the header
-		return nil
+func (c *CastOutput) event(_ float64, kind string, data []byte) {
+	if c.err != nil {
+		return
 	}
-	var ev [3]json.RawMessage
-	if json.Unmarshal(line, &ev) != nil && json.Unmarshal(RepairCutEvent(line), &ev) != nil {
-		return nil // damage carries no output
-	}
-	var data string
-	switch string(ev[1]) {
-	case `"b"`:
-		var exact []byte // encoding/json decodes base64 into []byte
-		if json.Unmarshal(ev[2], &exact) != nil {
-			return nil
+	switch kind {
+	case "b":
+		exact := make([]byte, base64.StdEncoding.DecodedLen(len(data)))
+		n, err := base64.StdEncoding.Decode(exact, data)
+		if err != nil {
+			return // damage carries no output
 		}
 		c.exact = true
-		_, err := c.W.Write(exact)
-		return err
-	case `"o"`:
+		_, c.err = c.W.Write(exact[:n])
+	case "o":
 		if c.exact {
 			c.exact = false
-			return nil
+			return
 		}
-		if json.Unmarshal(ev[2], &data) != nil {
-			return nil
-		}
-		_, err := io.WriteString(c.W, data)
-		return err
+		_, c.err = c.W.Write(data)
 	}
-	return nil // resize, input and marker events carry no output
+	// Resize, input and marker events carry no output.
 }
 
 // Close handles a last line without a newline.
 func (c *CastOutput) Close() error {
-	if len(c.partial) == 0 {
-		return nil
+	if c.err == nil {
+		c.r.EventBytes = c.event
+		c.r.Close()
 	}
-	err := c.line(RepairCutEvent(c.partial))
-	c.partial = nil
-	return err
+	return c.err
 }
 
 // RepairCutEvent closes a journal's line cut inside an output event (its

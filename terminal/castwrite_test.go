@@ -68,7 +68,7 @@ func TestAppendOutputGivesTheBytesBack(t *testing.T) {
 			t.Errorf("%q: AppendOutput needed more than MaxEventsLen (%d bytes for %d)", data, len(events), len(data))
 		}
 		var exact bytes.Buffer
-		out := CastOutput{W: &exact, NoHeader: true}
+		out := CastOutput{W: &exact}
 		out.Write(events)
 		out.Close()
 		if !bytes.Equal(exact.Bytes(), data) {
