@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"calm/storage"
+	"calm/terminal"
 )
 
 // Output that is not UTF-8 (Latin-1 from a database, binary) comes back
@@ -17,7 +17,7 @@ import (
 // the journal stays an asciicast stream that players read.
 func TestJournalKeepsBytesThatAreNotUTF8Exactly(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "j", "s1.cast")
-	j, err := CreateJournal(path, Header{Width: 80, Height: 24}, time.Now())
+	j, err := CreateJournal(path, terminal.Header{Width: 80, Height: 24}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +43,7 @@ func TestJournalKeepsBytesThatAreNotUTF8Exactly(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got bytes.Buffer
-	out := &storage.CastOutput{W: &got}
+	out := &terminal.CastOutput{W: &got}
 	out.Write(cast)
 	out.Close()
 	if !bytes.Equal(got.Bytes(), want) {
@@ -55,7 +55,7 @@ func TestJournalKeepsBytesThatAreNotUTF8Exactly(t *testing.T) {
 		}
 	}
 	var text bytes.Buffer
-	if err := DeriveText(bytes.NewReader(cast), &text); err != nil {
+	if err := terminal.DeriveText(bytes.NewReader(cast), &text); err != nil {
 		t.Fatal(err)
 	}
 	if s := text.String(); !strings.Contains(s, "caf\uFFFD cr\uFFFDme\n") || !strings.Contains(s, "ok 日 whole\n") {

@@ -4,17 +4,13 @@
 package capture
 
 import (
-	"encoding/base64"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"math/bits"
 	"os"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -25,6 +21,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"calm/storage"
+	"calm/terminal"
 )
 
 // Journal is a recorder's own asciicast v2 file: an independent copy of the
@@ -103,22 +100,12 @@ const blockSize = 4096
 // io_uring is turned off.
 var writeDirectly, writeThroughRing = true, true
 
-// Header is the first line of an asciicast v2 file.
-type Header struct {
-	Version   int               `json:"version"`
-	Width     int               `json:"width"`
-	Height    int               `json:"height"`
-	Timestamp int64             `json:"timestamp"`
-	Title     string            `json:"title,omitempty"`
-	Env       map[string]string `json:"env,omitempty"`
-}
-
 // CreateJournal starts a journal file (0600, in a 0700 folder).
-func CreateJournal(path string, h Header, start time.Time) (*Journal, error) {
+func CreateJournal(path string, h terminal.Header, start time.Time) (*Journal, error) {
 	return createJournal(path, h, start, false)
 }
 
-func createJournal(path string, h Header, start time.Time, keepShown bool) (*Journal, error) {
+func createJournal(path string, h terminal.Header, start time.Time, keepShown bool) (*Journal, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("create journal folder: %w", err)
 	}
@@ -256,22 +243,14 @@ func (j *Journal) take(at float64, kind byte, p []byte) {
 }
 
 func (j *Journal) encode(at float64, kind byte, data []byte) {
-	if kind == 'o' && !utf8.Valid(data) {
-		// The "o" event gets U+FFFD for what is not UTF-8, as asciicast
-		// needs text; a "b" event just before it keeps the bytes exactly
-		// (base64), for calm show --raw. Players skip it.
-		j.encode(at, 'b', base64.StdEncoding.AppendEncode(nil, data))
+	j.reserve(terminal.MaxEventsLen(len(data)))
+	was := len(j.encoded)
+	if kind == 'o' {
+		// Output that is not UTF-8 gets a "b" event with its bytes.
+		j.encoded = terminal.AppendOutput(j.encoded, at, data)
+	} else {
+		j.encoded = terminal.AppendEvent(j.encoded, at, kind, data)
 	}
-	j.reserve(6*len(data) + 64) // the worst case: every byte escaped as \u00XX
-	line := j.encoded
-	was := len(line)
-	line = append(line, '[')
-	line = strconv.AppendFloat(line, at, 'f', 6, 64)
-	line = append(line, `, "`...)
-	line = append(line, kind)
-	line = append(line, `", `...)
-	line = appendJSONString(line, data)
-	j.encoded = append(line, "]\n"...)
 	j.total += int64(len(j.encoded) - was)
 }
 
@@ -482,83 +461,6 @@ func (j *Journal) Resize(cols, rows int, now time.Time) error {
 
 // Marker records an asciicast marker.
 func (j *Journal) Marker(label string, now time.Time) error { return j.send('m', []byte(label), now) }
-
-const hexDigits = "0123456789abcdef"
-
-// specialBytes marks (with its high bit) each of the eight bytes in x that
-// a JSON string cannot hold as it is: a control byte, a quote, a backslash,
-// or a byte of a non-ASCII character. Bits above the lowest mark may be
-// wrong (borrows run upwards); the lowest is exact, and only it is used.
-func specialBytes(x uint64) uint64 {
-	// Written out, not as a helper: a closure here kept the compiler from
-	// inlining this function, which then cost half the encoding time.
-	const ones, highs = 0x0101010101010101, 0x8080808080808080
-	quote, backslash := x^(ones*'"'), x^(ones*'\\')
-	return ((x-ones*0x20)&^x | (quote-ones)&^quote | (backslash-ones)&^backslash | x) & highs
-}
-
-// shortEscapes are the two-byte escapes; other control bytes get \u00XX.
-var shortEscapes = [256]byte{'"': '"', '\\': '\\', '\n': 'n', '\r': 'r', '\t': 't'}
-
-// appendJSONString quotes s as JSON, as asciinema does (no HTML escaping),
-// without encoding/json's reflection: the recorder does this for every read.
-// Output is mostly plain ASCII with an escape every dozen bytes or so (CRLF,
-// colours, quotes). Eight bytes at a time, it stores the whole word and
-// keeps the bytes before the first one to escape: no call to copy a run,
-// and a short run costs what a long one does.
-func appendJSONString(dst []byte, s []byte) []byte {
-	// Room for the worst case (every byte \u00XX) and one word's overshoot.
-	dst = slices.Grow(dst, 6*len(s)+2+8)
-	o := len(dst)
-	out := dst[:cap(dst)]
-	out[o] = '"'
-	o++
-	i := 0
-	for {
-		for i+8 <= len(s) {
-			w := binary.LittleEndian.Uint64(s[i:])
-			binary.LittleEndian.PutUint64(out[o:], w)
-			m := specialBytes(w)
-			if m == 0 {
-				i += 8
-				o += 8
-				continue
-			}
-			k := bits.TrailingZeros64(m) >> 3
-			i += k
-			o += k
-			break
-		}
-		for i < len(s) && i+8 > len(s) && s[i] >= 0x20 && s[i] != '"' && s[i] != '\\' && s[i] < utf8.RuneSelf {
-			out[o] = s[i] // the last few bytes, one at a time
-			i++
-			o++
-		}
-		if i >= len(s) {
-			break
-		}
-		switch b := s[i]; {
-		case b >= utf8.RuneSelf:
-			r, size := utf8.DecodeRune(s[i:])
-			if r == utf8.RuneError && size == 1 {
-				o += copy(out[o:], `\ufffd`)
-			} else {
-				o += copy(out[o:], s[i:i+size])
-			}
-			i += size
-		case shortEscapes[b] != 0:
-			out[o], out[o+1] = '\\', shortEscapes[b]
-			o += 2
-			i++
-		default:
-			out[o], out[o+1], out[o+2], out[o+3], out[o+4], out[o+5] = '\\', 'u', '0', '0', hexDigits[b>>4], hexDigits[b&0xf]
-			o += 6
-			i++
-		}
-	}
-	out[o] = '"'
-	return out[:o+1]
-}
 
 // Close writes out every event (and a character still waiting
 // for its end), fsyncs the file and closes it.

@@ -1,7 +1,6 @@
 package capture
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	mrand "math/rand"
@@ -16,24 +15,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"calm/storage"
+	"calm/terminal"
 )
-
-func FuzzJournalStringMatchesEncodingJSON(f *testing.F) {
-	f.Add("plain \x1b[31mred\r\n \"quoted\" \\ tab\t \x00 caf\xc3\xa9 \xff")
-	f.Fuzz(func(t *testing.T, s string) {
-		ours := appendJSONString(nil, []byte(s))
-		var back string
-		if err := json.Unmarshal(ours, &back); err != nil {
-			t.Fatalf("%q does not decode: %v", ours, err)
-		}
-		var want string
-		std, _ := json.Marshal(s)
-		json.Unmarshal(std, &want)
-		if back != want {
-			t.Fatalf("%q decodes to %q, encoding/json's to %q", ours, back, want)
-		}
-	})
-}
 
 // FuzzCastReader writes fuzzed output through a Journal and reads the file
 // back in fuzzed pieces: the output must come back whole (as valid UTF-8),
@@ -44,7 +27,7 @@ func FuzzCastReader(f *testing.F) {
 	f.Fuzz(func(t *testing.T, out []byte, piece uint8) {
 		path := filepath.Join(t.TempDir(), "s.cast")
 		start := time.Now()
-		j, err := CreateJournal(path, Header{Width: 80, Height: 24}, start)
+		j, err := CreateJournal(path, terminal.Header{Width: 80, Height: 24}, start)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -57,8 +40,8 @@ func FuzzCastReader(f *testing.F) {
 			t.Fatal(err)
 		}
 		var got strings.Builder
-		var header Header
-		r := CastReader{Header: func(h Header) { header = h }, Event: func(_ float64, kind, data string) {
+		var header terminal.Header
+		r := terminal.CastReader{Header: func(h terminal.Header) { header = h }, Event: func(_ float64, kind, data string) {
 			if kind == "o" {
 				got.WriteString(data)
 			}
@@ -75,63 +58,11 @@ func FuzzCastReader(f *testing.F) {
 			t.Fatalf("read back %q, want %q", got.String(), want)
 		}
 		// Any bytes at all: never a panic.
-		var junk CastReader
+		var junk terminal.CastReader
 		junk.Event = func(float64, string, string) {}
 		junk.Write(out)
 		junk.Close()
 	})
-}
-
-// FuzzParseEventAgreesWithEncodingJSON: the fast event parser, where it
-// answers, reads a line exactly as encoding/json does.
-func FuzzParseEventAgreesWithEncodingJSON(f *testing.F) {
-	f.Add([]byte(`[0.123456, "o", "caf\u00e9 \u001b[31mred\r\n \"q\" \\ \ud83d\ude00"]`))
-	f.Add([]byte(`[1, "r", "80x24"]`))
-	f.Add([]byte(`[01.5, "o", "x"]`))
-	f.Add([]byte(`[2.5, "o", "\ud800"]`))
-	f.Fuzz(func(t *testing.T, line []byte) {
-		at, kind, data, ok := parseEvent(line, nil)
-		if !ok {
-			return
-		}
-		var ev [3]json.RawMessage
-		if err := json.Unmarshal(line, &ev); err != nil {
-			t.Fatalf("%q: parsed fast, but encoding/json says %v", line, err)
-		}
-		var wantAt float64
-		var wantKind, wantData string
-		if json.Unmarshal(ev[0], &wantAt) != nil || json.Unmarshal(ev[1], &wantKind) != nil || json.Unmarshal(ev[2], &wantData) != nil {
-			t.Fatalf("%q: parsed fast, but its parts do not decode", line)
-		}
-		if at != wantAt || kind != wantKind || string(data) != wantData {
-			t.Fatalf("%q: fast (%v %q %q), encoding/json (%v %q %q)", line, at, kind, data, wantAt, wantKind, wantData)
-		}
-	})
-}
-
-// BenchmarkAppendJSONString encodes output like bench/gen's (log lines,
-// Mongo documents full of quotes, colours, a non-ASCII mark, CRLF as a
-// terminal sends it) in reads of 4095 bytes, as the recorder gets them.
-func BenchmarkAppendJSONString(b *testing.B) {
-	lines := []string{
-		"\x1b[31mERROR\x1b[0m worker-15: connection reset by peer (retry 3 of 5)\r\n",
-		`{ _id: ObjectId("65f1000000009408d2ac22c4"), user: "u40456", total: NumberLong(203300), at: ISODate("2026-11-26T10:14:00Z") }` + "\r\n",
-		"\x1b[1;32m\u2714\x1b[0m step 4 passed \x1b[2m(1445 ms)\x1b[0m\r\n",
-		"2026-11-26T15:08:58.047Z INFO  api request id=4c0d9a56 path=/v1/orders/138287 status=200 took=388ms\r\n",
-	}
-	var out []byte
-	for len(out) < 4<<20 {
-		out = append(out, lines[len(out)%len(lines)]...)
-	}
-	b.SetBytes(int64(len(out)))
-	var dst []byte
-	for b.Loop() {
-		for p := out; len(p) > 0; {
-			n := min(len(p), 4095)
-			dst = appendJSONString(dst[:0], p[:n])
-			p = p[n:]
-		}
-	}
 }
 
 // The journal's writer, where it writes with pwrite(2), gives way to the
@@ -140,7 +71,7 @@ func BenchmarkAppendJSONString(b *testing.B) {
 func TestJournalWriterGivesWayToTheShell(t *testing.T) {
 	writeThroughRing = false
 	defer func() { writeThroughRing = true }()
-	j, err := CreateJournal(filepath.Join(t.TempDir(), "s.cast"), Header{Width: 80, Height: 24}, time.Now())
+	j, err := CreateJournal(filepath.Join(t.TempDir(), "s.cast"), terminal.Header{Width: 80, Height: 24}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +121,7 @@ func writeJournal(t *testing.T, dir string) string {
 	t.Helper()
 	start := time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)
 	path := filepath.Join(dir, "s.cast")
-	j, err := CreateJournal(path, Header{Width: 80, Height: 24}, start)
+	j, err := CreateJournal(path, terminal.Header{Width: 80, Height: 24}, start)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,7 +202,7 @@ func TestJournalWritesWholeBlocksPastTheCache(t *testing.T) {
 func TestJournalDirectWritesEndAtEvents(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "s.cast")
 	start := time.Now()
-	j, err := CreateJournal(path, Header{Width: 80, Height: 24}, start)
+	j, err := CreateJournal(path, terminal.Header{Width: 80, Height: 24}, start)
 	if err != nil {
 		t.Fatal(err)
 	}

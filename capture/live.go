@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"calm/storage"
+	"calm/terminal"
 )
 
 // The shell always runs. When its journal cannot be written (a full disk, a
@@ -62,7 +63,7 @@ func (l *live) begin(now time.Time) error {
 	cols, rows := l.cols, l.rows
 	l.mu.Unlock()
 	path := filepath.Join(l.o.JournalDir, fmt.Sprintf("%s-%d.cast", now.UTC().Format("20060102T150405Z"), os.Getpid()))
-	j, err := CreateShownJournal(path, Header{Width: cols, Height: rows, Title: l.title,
+	j, err := CreateShownJournal(path, terminal.Header{Width: cols, Height: rows, Title: l.title,
 		Env: map[string]string{"SHELL": os.Getenv("SHELL"), "TERM": os.Getenv("TERM")}}, now)
 	if err == nil && j.ShownErr() != nil {
 		fmt.Fprintf(l.o.Stderr, "calm: if calm is killed, the last output it showed may be missing from the session: %s\r\n", oneLine(j.ShownErr().Error()))

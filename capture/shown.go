@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"calm/storage"
+	"calm/terminal"
 )
 
 // shownRing is the journal's shown file (see storage.ShownPath): the latest
@@ -99,7 +100,7 @@ func (s *shownRing) close() {
 // which the store's agent adds to the journal if the recorder is killed.
 // Where that copy cannot be made, the journal is made all the same and
 // ShownErr says why.
-func CreateShownJournal(path string, h Header, start time.Time) (*Journal, error) {
+func CreateShownJournal(path string, h terminal.Header, start time.Time) (*Journal, error) {
 	return createJournal(path, h, start, true)
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"calm/storage"
+	"calm/terminal"
 )
 
 // castOutputOf is the output a cast file holds, as calm show reads it.
@@ -18,7 +19,7 @@ func castOutputOf(t testing.TB, path string) []byte {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	c := storage.CastOutput{W: &out}
+	c := terminal.CastOutput{W: &out}
 	c.Write(data)
 	c.Close()
 	return out.Bytes()
@@ -73,7 +74,7 @@ func TestShownOutputIsRecoveredAfterAKill(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			start := time.Now()
-			j, err := CreateShownJournal(filepath.Join(dir, "s.cast"), Header{Width: 80, Height: 24}, start)
+			j, err := CreateShownJournal(filepath.Join(dir, "s.cast"), terminal.Header{Width: 80, Height: 24}, start)
 			if err != nil || j.ShownErr() != nil {
 				t.Fatal(err, j.ShownErr())
 			}
@@ -113,7 +114,7 @@ func TestShownOutputIsRecoveredAfterAKill(t *testing.T) {
 			if n, err := storage.RecoverShown(journal); n != 0 || err != nil {
 				t.Fatalf("second recovery: %d bytes, %v", n, err)
 			}
-			r := CastReader{}
+			r := terminal.CastReader{}
 			data, _ := os.ReadFile(journal)
 			r.Write(data)
 			r.Close()
@@ -130,7 +131,7 @@ func TestShownOutputIsRecoveredAfterAKill(t *testing.T) {
 func TestShownFileGoesWithACleanClose(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "s.cast")
-	j, err := CreateShownJournal(path, Header{Width: 80, Height: 24}, time.Now())
+	j, err := CreateShownJournal(path, terminal.Header{Width: 80, Height: 24}, time.Now())
 	if err != nil || j.ShownErr() != nil {
 		t.Fatal(err, j.ShownErr())
 	}
@@ -148,7 +149,7 @@ func TestShownFileGoesWithACleanClose(t *testing.T) {
 	// A shown file in the way (another recorder's): no copy, a reason.
 	other := filepath.Join(dir, "t.cast")
 	os.WriteFile(storage.ShownPath(other), nil, 0o600)
-	j, err = CreateShownJournal(other, Header{Width: 80, Height: 24}, time.Now())
+	j, err = CreateShownJournal(other, terminal.Header{Width: 80, Height: 24}, time.Now())
 	if err != nil || j.ShownErr() == nil {
 		t.Fatalf("journal %v, shown error %v", err, j.ShownErr())
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"calm/storage"
+	"calm/terminal"
 )
 
 // ErrNotInTmux is returned outside tmux when no pane was named.
@@ -165,7 +166,7 @@ func RecordPipeContext(ctx context.Context, s storage.Store, incident, journalDi
 	start := time.Now()
 	sizeAsked := start
 	journalPath := filepath.Join(journalDir, fmt.Sprintf("%s-%d.cast", start.UTC().Format("20060102T150405Z"), os.Getpid()))
-	j, err := CreateJournal(journalPath, Header{Width: cols, Height: rows, Title: title,
+	j, err := CreateJournal(journalPath, terminal.Header{Width: cols, Height: rows, Title: title,
 		Env: map[string]string{"TERM": os.Getenv("TERM")}}, start)
 	if err != nil {
 		return storage.Capture{}, err

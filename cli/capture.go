@@ -15,6 +15,7 @@ import (
 	"calm/capture"
 	"calm/sanitize"
 	"calm/storage"
+	"calm/terminal"
 )
 
 func cmdShell(e *env, args []string) error {
@@ -252,7 +253,7 @@ func cmdClip(e *env, args []string) error {
 			w = sw
 		}
 		if _, item := storage.SplitRef(*out); strings.HasPrefix(item, "s") {
-			cast := &storage.CastOutput{W: w}
+			cast := &terminal.CastOutput{W: w}
 			if err := e.store.WriteContent(*out, 0, cast); err != nil {
 				return err
 			}

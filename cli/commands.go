@@ -23,6 +23,7 @@ import (
 	"calm/sanitize"
 	"calm/storage"
 	"calm/storage/agent"
+	"calm/terminal"
 )
 
 func cmdIncidentNew(e *env, args []string) error {
@@ -268,7 +269,7 @@ func cmdShow(e *env, args []string) error {
 			return err
 		}
 	} else if strings.HasPrefix(item, "s") && !*cast {
-		out := &storage.CastOutput{W: w}
+		out := &terminal.CastOutput{W: w}
 		if err := e.store.WriteContent(ref, 0, out); err != nil {
 			return err
 		}

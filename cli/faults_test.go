@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"calm/storage"
+	"calm/terminal"
 )
 
 // faultRuns is how many times each fault is repeated (CALM_FAULT_RUNS; the
@@ -188,7 +188,7 @@ func TestRecorderKilledLosesNothing(t *testing.T) {
 		var header struct{ Title string }
 		json.Unmarshal(data[:bytes.IndexByte(data, '\n')], &header)
 		var output bytes.Buffer
-		c := storage.CastOutput{W: &output}
+		c := terminal.CastOutput{W: &output}
 		c.Write(data)
 		c.Close()
 		// The recorder keeps output before it writes it to the terminal: a

@@ -130,7 +130,7 @@ func TestShowRawGivesBytesThatAreNotUTF8Exactly(t *testing.T) {
 func TestImportAsciinemaRecordingsV2AndV3(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
-	fixtures := filepath.Join("..", "capture", "testdata", "asciinema")
+	fixtures := filepath.Join("..", "terminal", "testdata", "asciinema")
 	out := w.ok(nil, "import", filepath.Join(fixtures, "full-v3.cast"), "the v3 one")
 	if !strings.Contains(out, "/s1: asciicast v3, 5 events") || !strings.Contains(out, "copies verified") {
 		t.Fatalf("import said %q", out)

@@ -12,6 +12,7 @@ import (
 
 	"calm/capture"
 	"calm/storage"
+	"calm/terminal"
 )
 
 // cmdImport brings an asciinema recording (asciicast v2 or v3) into an
@@ -42,8 +43,8 @@ func cmdImport(e *env, args []string) error {
 	if err != nil && !errors.Is(err, io.EOF) {
 		return fmt.Errorf("read %s: %w", path, err)
 	}
-	var h capture.Header
-	probe := capture.CastReader{Header: func(got capture.Header) { h = got }}
+	var h terminal.Header
+	probe := terminal.CastReader{Header: func(got terminal.Header) { h = got }}
 	probe.Write(first)
 	probe.Close()
 	if probe.Version == 0 {
@@ -60,13 +61,13 @@ func cmdImport(e *env, args []string) error {
 		start = time.Unix(h.Timestamp, 0)
 	}
 	journalPath := filepath.Join(filepath.Dir(e.cfg.Store), "journal", fmt.Sprintf("%s-%d-import.cast", time.Now().UTC().Format("20060102T150405Z"), os.Getpid()))
-	j, err := capture.CreateJournal(journalPath, capture.Header{Width: h.Width, Height: h.Height, Title: title, Env: h.Env}, start)
+	j, err := capture.CreateJournal(journalPath, terminal.Header{Width: h.Width, Height: h.Height, Title: title, Env: h.Env}, start)
 	if err != nil {
 		return err
 	}
 	events := 0
 	var werr error
-	r := capture.CastReader{
+	r := terminal.CastReader{
 		Event: func(at float64, kind, data string) {
 			if werr != nil {
 				return
@@ -81,7 +82,7 @@ func cmdImport(e *env, args []string) error {
 			case "m":
 				werr = j.Marker(data, t)
 			case "r":
-				if cols, rows, ok := capture.ParseSize(data); ok {
+				if cols, rows, ok := terminal.ParseSize(data); ok {
 					werr = j.Resize(cols, rows, t)
 				}
 			default:

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"calm/storage"
+	"calm/terminal"
 )
 
 // TestSnapOfAFullHistorySaysOlderLinesAreGone: with tmux's default
@@ -215,7 +215,7 @@ func TestSplitRecorderSealsOnSIGTERM(t *testing.T) {
 		t.Fatalf("the session is %v after its recorder stopped", c["state"])
 	}
 	var out bytes.Buffer
-	cast := storage.CastOutput{W: &out}
+	cast := terminal.CastOutput{W: &out}
 	cast.Write([]byte(w.ok(nil, "show", "--cast", "s1")))
 	cast.Close()
 	if !bytes.Equal(out.Bytes(), sent) {

@@ -9,9 +9,9 @@ import (
 	"os"
 	"strings"
 
-	"calm/capture"
 	"calm/sanitize"
 	"calm/storage"
+	"calm/terminal"
 )
 
 // BundleStore is a pulled bundle seen through the Store interface, read
@@ -168,7 +168,7 @@ func (b *BundleStore) WriteText(ref string, w io.Writer) error {
 	pr, pw := io.Pipe()
 	go func() { pw.CloseWithError(b.WriteContent(ref, 0, pw)) }()
 	defer pr.Close()
-	return capture.DeriveText(pr, w)
+	return terminal.DeriveText(pr, w)
 }
 func (b *BundleStore) AddNote(string, string) (storage.Event, error) {
 	return storage.Event{}, readOnly()

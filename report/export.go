@@ -8,9 +8,9 @@ import (
 	"fmt"
 	"io"
 
-	"calm/capture"
 	"calm/sanitize"
 	"calm/storage"
+	"calm/terminal"
 )
 
 // Text writes the incident as plain text: its timeline, then every capture's
@@ -145,8 +145,8 @@ func Cast(s storage.Store, c storage.Capture, w io.Writer, red *Redactor) (int, 
 		}
 		return enc.Encode([]any{ev.at, ev.kind, string(data)})
 	}}
-	cr := &capture.CastReader{
-		Header: func(h capture.Header) {
+	cr := &terminal.CastReader{
+		Header: func(h terminal.Header) {
 			var n int
 			h.Title, n = red.RedactString(h.Title)
 			count += n

@@ -16,9 +16,9 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 
-	"calm/capture"
 	"calm/checklist"
 	"calm/storage"
+	"calm/terminal"
 )
 
 // The page's own style and script, and the vendored asciinema-player
@@ -417,8 +417,8 @@ func sessionCast(s storage.Store, c storage.Capture, red *Redactor, opt HTMLOpti
 	var pack *packer
 	over := false
 	last := 0.0
-	cr := &capture.CastReader{
-		Header: func(h capture.Header) {
+	cr := &terminal.CastReader{
+		Header: func(h terminal.Header) {
 			if h.Width > 0 && h.Height > 0 {
 				hs.cols, hs.rows = h.Width, h.Height
 			}

@@ -10,6 +10,7 @@ import (
 	"calm/checklist"
 	"calm/sanitize"
 	"calm/storage"
+	"calm/terminal"
 )
 
 // Record is everything the store knows of one incident.
@@ -148,7 +149,7 @@ func Output(s storage.Store, c storage.Capture, w io.Writer) error {
 	if c.Recording == nil {
 		return s.WriteContent(ref, 0, w)
 	}
-	out := &storage.CastOutput{W: w}
+	out := &terminal.CastOutput{W: w}
 	if err := s.WriteContent(ref, 0, out); err != nil {
 		return err
 	}

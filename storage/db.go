@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -54,10 +53,6 @@ type Options struct {
 	SkipCheck   bool                             // do not run the consistency check at open
 	Remotes     []Remote                         // S3-compatible buckets that get a copy of every capture
 	Logf        func(format string, args ...any) // background work's failures; default: dropped
-	// Derive turns a session's asciicast stream into the lines a person saw
-	// (capture.DeriveText; the store cannot import capture). Nil: sessions
-	// keep only their stream, and search reads the output in it.
-	Derive func(cast io.Reader, text io.Writer) error
 	// Notice hears which verified copy a read used when the store's own
 	// copy of it is damaged (a UI or a test on the bbolt file); the agent
 	// sends it to its client instead.

@@ -139,9 +139,6 @@ func (db *DB) resumeFollowers() {
 	}
 	// Sessions sealed by an older calm, or by an agent that died before it
 	// derived their text, get it now, as idle work.
-	if db.opts.Derive == nil {
-		return
-	}
 	idleThread()
 	for _, inc := range incidents {
 		caps, _ := db.Captures(inc.ID)

@@ -2,12 +2,9 @@ package storage
 
 import (
 	"bytes"
-	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 )
@@ -163,26 +160,17 @@ func TestSealJournalRefusesAnotherEnd(t *testing.T) {
 	}
 }
 
+// TestSessionTextIsDerivedAtSealAndSearched: a sealed session's text is
+// what a person saw (terminal.DeriveText: colours as SGR, a line redrawn
+// after a carriage return in its last state), and search reads it, not the
+// stream: the overwritten progress is not found.
 func TestSessionTextIsDerivedAtSealAndSearched(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "calm.db")
-	// A stand-in for capture.DeriveText: each line as a person "saw" it.
-	derive := func(cast io.Reader, text io.Writer) error {
-		data, err := io.ReadAll(cast)
-		if err != nil {
-			return err
-		}
-		for _, line := range strings.Split(strings.TrimSuffix(string(data), "\n"), "\n") {
-			fmt.Fprintf(text, "seen: %s\n", strings.ToUpper(line))
-		}
-		return nil
-	}
-	db, err := Open(Options{Path: path, Derive: derive})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openTestDB(t)
 	c, f := newJournalSession(t, db, os.Getpid())
-	journal := "header\nalpha\nbeta\n"
+	journal := `{"version": 2, "width": 80, "height": 24}` + "\n" +
+		`[0.1, "o", "\u001b[31malpha\u001b[0m\r\n"]` + "\n" +
+		`[0.2, "o", "progress 50%\rprogress 100%\r\n"]` + "\n" +
+		`[0.3, "o", "beta\r\n"]` + "\n"
 	f.WriteString(journal)
 	if _, err := db.SealJournal(c.Incident, c.ID, int64(len(journal)), ""); err != nil {
 		t.Fatal(err)
@@ -191,18 +179,24 @@ func TestSessionTextIsDerivedAtSealAndSearched(t *testing.T) {
 	if err != nil || sealed.Text == nil {
 		t.Fatalf("sealed without its text: %v %+v", err, sealed)
 	}
-	want := "seen: HEADER\nseen: ALPHA\nseen: BETA\n"
+	want := "\x1b[0;38;5;1malpha\x1b[0m\nprogress 100%\nbeta\n"
 	var got bytes.Buffer
 	if err := db.WriteText(c.Incident+"/"+c.ID, &got); err != nil || got.String() != want || sealed.Text.Size != int64(len(want)) {
 		t.Fatalf("text %q (%v), size %d; want %q", got.String(), err, sealed.Text.Size, want)
 	}
-	var matches []Match
-	db.Search(SearchQuery{Pattern: "seen: BETA", Literal: true}, func(m Match) error {
-		matches = append(matches, m)
-		return nil
-	})
-	if len(matches) != 1 || matches[0].Line != 3 || matches[0].Item != c.ID {
-		t.Fatalf("search in the derived text: %+v", matches)
+	search := func(pattern string) []Match {
+		var matches []Match
+		db.Search(SearchQuery{Pattern: pattern, Literal: true}, func(m Match) error {
+			matches = append(matches, m)
+			return nil
+		})
+		return matches
+	}
+	if m := search("progress 100%"); len(m) != 1 || m[0].Line != 2 || m[0].Item != c.ID {
+		t.Fatalf("search in the derived text: %+v", m)
+	}
+	if m := search("progress 50%"); len(m) != 0 {
+		t.Fatalf("search found what was overwritten before anyone saw it: %+v", m)
 	}
 }
 

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"calm/terminal"
 )
 
 // errHeldFull: a capture has more hits than are held back while its chunks
@@ -105,9 +107,9 @@ func (db *DB) searchOutput(ctx context.Context, inc string, c Capture, p *plan, 
 		}
 		return len(p), sc.write(p)
 	})
-	var cast *CastOutput
+	var cast *terminal.CastOutput
 	if c.Recording != nil {
-		cast = &CastOutput{W: feed}
+		cast = &terminal.CastOutput{W: feed}
 		feed = cast
 	}
 	c.Incident = inc

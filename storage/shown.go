@@ -2,7 +2,6 @@ package storage
 
 import (
 	"bytes"
-	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -11,7 +10,8 @@ import (
 	"math"
 	"os"
 	"strconv"
-	"unicode/utf8"
+
+	"calm/terminal"
 )
 
 // A recorder's terminal shows output before the journal's writer has it on
@@ -102,7 +102,7 @@ func RecoverShown(journal string) (int64, error) {
 		if len(after) > 0 && !bytes.HasSuffix(after, []byte("\n")) {
 			events = append(events, '\n') // after a line cut by the kill
 		}
-		events = appendOutputEvents(events, at, data)
+		events = terminal.AppendOutput(events, at, data) // as the journal encodes it
 		if _, err := f.WriteAt(events, size); err != nil {
 			return 0, fmt.Errorf("append to the journal: %w", err)
 		}
@@ -118,15 +118,15 @@ func RecoverShown(journal string) (int64, error) {
 }
 
 // castOutputIn counts the output held by the asciicast events in b (lines
-// after the header), a last line cut short included, as CastOutput reads
-// them, and finds the latest event's time.
+// after the header), a last line cut short included, as terminal.CastOutput
+// reads them, and finds the latest event's time.
 func castOutputIn(b []byte) (n int64, last float64) {
-	c := CastOutput{W: (*countWriter)(&n), header: true}
+	c := terminal.CastOutput{W: (*countWriter)(&n)}
 	c.Write(b)
 	c.Close()
 	for line := range bytes.Lines(b) {
 		var ev [3]json.RawMessage
-		if json.Unmarshal(RepairCutEvent(bytes.TrimSuffix(line, []byte("\n"))), &ev) == nil {
+		if json.Unmarshal(terminal.RepairCutEvent(bytes.TrimSuffix(line, []byte("\n"))), &ev) == nil {
 			if t, err := strconv.ParseFloat(string(ev[0]), 64); err == nil {
 				last = max(last, t)
 			}
@@ -140,23 +140,4 @@ type countWriter int64
 func (c *countWriter) Write(p []byte) (int, error) {
 	*c += countWriter(len(p))
 	return len(p), nil
-}
-
-// appendOutputEvents encodes data as the journal does: an "o" event, after
-// a "b" event with the exact bytes where they are not UTF-8.
-func appendOutputEvents(dst []byte, at float64, data []byte) []byte {
-	stamp := strconv.AppendFloat(nil, at, 'f', 6, 64)
-	if !utf8.Valid(data) {
-		dst = append(dst, '[')
-		dst = append(dst, stamp...)
-		dst = append(dst, `, "b", "`...)
-		dst = base64.StdEncoding.AppendEncode(dst, data)
-		dst = append(dst, "\"]\n"...)
-	}
-	text, _ := json.Marshal(string(bytes.ToValidUTF8(data, []byte("\uFFFD"))))
-	dst = append(dst, '[')
-	dst = append(dst, stamp...)
-	dst = append(dst, `, "o", `...)
-	dst = append(dst, text...)
-	return append(dst, "]\n"...)
 }

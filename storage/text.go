@@ -8,18 +8,17 @@ import (
 	"io"
 
 	bolt "go.etcd.io/bbolt"
+
+	"calm/terminal"
 )
 
 // textBucket names the chunks of a session's derived text, beside its own.
 func textBucket(session string) string { return session + ".text" }
 
-// deriveText runs a sealed session through Options.Derive and stores the
-// result as chunks beside the session's, then records it on the session.
-// It streams: memory stays flat however long the session.
+// deriveText runs a sealed session through the emulator (terminal.DeriveText)
+// and stores the result as chunks beside the session's, then records it on
+// the session. It streams: memory stays flat however long the session.
 func (db *DB) deriveText(incident, session string) error {
-	if db.opts.Derive == nil {
-		return nil
-	}
 	pr, pw := io.Pipe()
 	go func() {
 		pw.CloseWithError(db.eachChunk(incident, session, func(_ uint64, data []byte) error {
@@ -28,8 +27,8 @@ func (db *DB) deriveText(incident, session string) error {
 		}))
 	}()
 	tw := &textWriter{db: db, incident: incident, bucket: textBucket(session), hash: sha256.New()}
-	err := db.opts.Derive(pr, tw)
-	pr.CloseWithError(err) // stops the reader if Derive gave up early
+	err := terminal.DeriveText(pr, tw)
+	pr.CloseWithError(err) // stops the reader if DeriveText gave up early
 	if err == nil {
 		err = tw.flush()
 	}
@@ -143,15 +142,13 @@ func (db *DB) WriteText(ref string, w io.Writer) error {
 		}
 		if c.Text != nil {
 			db.notice(textDamaged(c, "showing"))
-		}
-		if c.Text != nil && db.opts.Derive != nil {
 			// Derived again from the (checked) recording, as at seal.
 			pr, pw := io.Pipe()
 			go func() { pw.CloseWithError(db.WriteContent(ref, 0, pw)) }()
 			defer pr.Close()
-			return db.opts.Derive(pr, w)
+			return terminal.DeriveText(pr, w)
 		}
-		out := &CastOutput{W: w}
+		out := &terminal.CastOutput{W: w}
 		if err := db.WriteContent(ref, 0, out); err != nil {
 			return err
 		}

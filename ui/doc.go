@@ -5,8 +5,8 @@ import (
 	"sync"
 	"time"
 
-	"calm/capture"
 	"calm/storage"
+	"calm/terminal"
 )
 
 // Doc is what the viewer shows: the derived lines of a capture or session
@@ -40,7 +40,7 @@ func NewDoc(title string) *Doc { return &Doc{Title: title} }
 // DocFromText builds a finished document from plain text.
 func DocFromText(title string, text []byte) *Doc {
 	d := NewDoc(title)
-	e := capture.NewEmulator(0, 0, func(line []byte, _ float64) { d.Append(line, 0) })
+	e := terminal.NewEmulator(0, 0, func(line []byte, _ float64) { d.Append(line, 0) })
 	e.Write(text)
 	e.Close()
 	d.Finish(nil)
@@ -83,7 +83,7 @@ func (d *Doc) line(i int) []byte {
 func (d *Doc) Plain(i int) string {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
-	return string(capture.PlainText(d.line(i)))
+	return string(terminal.PlainText(d.line(i)))
 }
 
 // Time returns when line i began, for a session; ok is false otherwise.
@@ -186,7 +186,7 @@ func (d *Doc) Text(from, to int) []byte {
 	defer d.mu.RUnlock()
 	var b bytes.Buffer
 	for i := from; i <= to && i < len(d.ends)+len(d.tail); i++ {
-		b.Write(capture.PlainText(d.line(i)))
+		b.Write(terminal.PlainText(d.line(i)))
 		b.WriteByte('\n')
 	}
 	return b.Bytes()
@@ -200,8 +200,8 @@ type docLoader struct {
 	notify   func()     // asks for a redraw as lines arrive
 	lastNote time.Time
 	doc      *Doc
-	emu      *capture.Emulator
-	cast     *capture.CastReader // nil for captures
+	emu      *terminal.Emulator
+	cast     *terminal.CastReader // nil for captures
 	// batch collects lines outside the lock, so drawing never waits long.
 	batch      []byte
 	batchEnds  []int
@@ -217,11 +217,11 @@ func newDocLoader(c storage.Capture) *docLoader {
 		cols, rows = c.Recording.Cols, c.Recording.Rows
 		d.Start, d.timed = c.Created, true
 	}
-	l.emu = capture.NewEmulator(cols, rows, l.collect)
+	l.emu = terminal.NewEmulator(cols, rows, l.collect)
 	if c.Recording != nil {
-		l.emu = capture.NewTerminal(cols, rows, l.collect) // a line feed is only a line feed
-		l.cast = &capture.CastReader{
-			Header: func(h capture.Header) {
+		l.emu = terminal.NewSessionEmulator(cols, rows, l.collect) // a line feed is only a line feed
+		l.cast = &terminal.CastReader{
+			Header: func(h terminal.Header) {
 				if h.Timestamp > 0 {
 					d.Start = time.Unix(h.Timestamp, 0)
 				}
@@ -233,7 +233,7 @@ func newDocLoader(c storage.Capture) *docLoader {
 					l.emu.SetTime(at)
 					l.emu.Write(data)
 				case "r":
-					if cols, rows, ok := capture.ParseSize(string(data)); ok {
+					if cols, rows, ok := terminal.ParseSize(string(data)); ok {
 						l.emu.Resize(cols, rows)
 					}
 				}

@@ -11,7 +11,7 @@ import (
 	"github.com/mattn/go-runewidth"
 	"github.com/rivo/tview"
 
-	"calm/capture"
+	"calm/terminal"
 )
 
 // Viewer shows a Doc. It is virtualised: a draw reads only the lines on
@@ -138,7 +138,7 @@ func (v *Viewer) Extract() (*Block, bool) {
 	if v.block != nil && v.cur == v.origin {
 		depth = v.block.Depth + 1
 	}
-	plain := func(i int) []byte { return capture.PlainText(v.doc.Line(i)) }
+	plain := func(i int) []byte { return terminal.PlainText(v.doc.Line(i)) }
 	b, ok := Extract(plain, v.doc.Len(), from, depth)
 	if !ok && depth > 0 {
 		b, ok = Extract(plain, v.doc.Len(), from, 0)
@@ -159,7 +159,7 @@ func (v *Viewer) Extract() (*Block, bool) {
 // cursor's line, as plain text.
 func (v *Viewer) MarkedText() []byte {
 	if v.block != nil {
-		plain := func(i int) []byte { return capture.PlainText(v.doc.Line(i)) }
+		plain := func(i int) []byte { return terminal.PlainText(v.doc.Line(i)) }
 		return BlockText(plain, *v.block)
 	}
 	from, to, _ := v.Selection()
@@ -264,7 +264,7 @@ func (v *Viewer) Draw(screen tcell.Screen) {
 func (v *Viewer) drawLine(screen tcell.Screen, line []byte, i, x, y, width int, base tcell.Style) {
 	var marks [][2]int // byte ranges of the plain text to highlight
 	if v.find != nil {
-		marks = v.find.Ranges(capture.PlainText(line))
+		marks = v.find.Ranges(terminal.PlainText(line))
 	}
 	var block [2]int
 	inBlock := v.block != nil && i >= v.block.StartLine && i <= v.block.EndLine
@@ -278,7 +278,7 @@ func (v *Viewer) drawLine(screen tcell.Screen, line []byte, i, x, y, width int, 
 		}
 	}
 	col, pos := 0, 0 // screen column within the line; byte offset in the plain text
-	capture.StyledText(line, func(text []byte, st capture.Style) {
+	terminal.StyledText(line, func(text []byte, st terminal.Style) {
 		style := toTcell(base, st)
 		for len(text) > 0 && col-v.left < width {
 			r, size := utf8.DecodeRune(text)
@@ -322,7 +322,7 @@ func (v *Viewer) drawLine(screen tcell.Screen, line []byte, i, x, y, width int, 
 	}
 }
 
-func toTcell(base tcell.Style, st capture.Style) tcell.Style {
+func toTcell(base tcell.Style, st terminal.Style) tcell.Style {
 	s := base
 	if st.Fg != 0 {
 		s = s.Foreground(tcellColor(st.Fg))
@@ -330,14 +330,14 @@ func toTcell(base tcell.Style, st capture.Style) tcell.Style {
 	if st.Bg != 0 {
 		s = s.Background(tcellColor(st.Bg))
 	}
-	return s.Bold(st.Attrs&capture.Bold != 0).Dim(st.Attrs&capture.Dim != 0).
-		Italic(st.Attrs&capture.Italic != 0).Underline(st.Attrs&capture.Underline != 0).
-		Blink(st.Attrs&capture.Blink != 0).Reverse(st.Attrs&capture.Reverse != 0).
-		StrikeThrough(st.Attrs&capture.Strike != 0)
+	return s.Bold(st.Attrs&terminal.Bold != 0).Dim(st.Attrs&terminal.Dim != 0).
+		Italic(st.Attrs&terminal.Italic != 0).Underline(st.Attrs&terminal.Underline != 0).
+		Blink(st.Attrs&terminal.Blink != 0).Reverse(st.Attrs&terminal.Reverse != 0).
+		StrikeThrough(st.Attrs&terminal.Strike != 0)
 }
 
-func tcellColor(c capture.Color) tcell.Color {
-	if c&capture.ColorRGB != 0 {
+func tcellColor(c terminal.Color) tcell.Color {
+	if c&terminal.ColorRGB != 0 {
 		return tcell.NewRGBColor(int32(c>>16&0xff), int32(c>>8&0xff), int32(c&0xff))
 	}
 	return tcell.PaletteColor(c.Palette())
@@ -495,7 +495,7 @@ func (d *Doc) Find(from int, forward bool, match func(plain []byte) bool) int {
 			i = from - k
 		}
 		i = ((i % n) + n) % n
-		if match(capture.PlainText(d.line(i))) {
+		if match(terminal.PlainText(d.line(i))) {
 			return i
 		}
 	}

@@ -1,4 +1,4 @@
-package capture
+package terminal
 
 import (
 	"bytes"
@@ -10,8 +10,6 @@ import (
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
-
-	"calm/storage"
 )
 
 // CastReader reads an asciicast stream as it arrives in pieces (a
@@ -79,7 +77,7 @@ func (c *CastReader) Write(p []byte) (int, error) {
 // Close reads a last line that has no newline.
 func (c *CastReader) Close() error {
 	if len(c.partial) > 0 {
-		c.line(storage.RepairCutEvent(c.partial))
+		c.line(RepairCutEvent(c.partial))
 		c.partial = nil
 	}
 	return nil
@@ -118,7 +116,7 @@ func (c *CastReader) line(line []byte) {
 		return
 	}
 	var ev [3]json.RawMessage
-	if json.Unmarshal(line, &ev) != nil && json.Unmarshal(storage.RepairCutEvent(line), &ev) != nil {
+	if json.Unmarshal(line, &ev) != nil && json.Unmarshal(RepairCutEvent(line), &ev) != nil {
 		c.Skipped++
 		return
 	}
@@ -168,10 +166,10 @@ var newline = []byte{'\n'}
 // DeriveText reads a session's asciicast stream and writes what a person saw
 // of it: its output through the emulator, one line per line, colours kept
 // as SGR sequences and every other control resolved. The store keeps this
-// for view and search (storage.Options.Derive).
+// for view and search.
 func DeriveText(cast io.Reader, text io.Writer) error {
 	var werr error
-	emu := NewTerminal(0, 0, func(line []byte, _ float64) {
+	emu := NewSessionEmulator(0, 0, func(line []byte, _ float64) {
 		if werr == nil {
 			_, werr = text.Write(line)
 		}

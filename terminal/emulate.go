@@ -1,4 +1,4 @@
-package capture
+package terminal
 
 import (
 	"bytes"
@@ -33,7 +33,8 @@ type Emulator struct {
 	cols, rows int
 	now        float64
 	// newlineMode: a line feed also returns the carriage, as text from a
-	// pipe or file means; a terminal's stream (NewTerminal) has its own CR.
+	// pipe or file means; a terminal's stream (NewSessionEmulator) has its
+	// own CR.
 	newlineMode bool
 
 	main, alt *screen
@@ -127,7 +128,7 @@ func NewEmulator(cols, rows int, emit func(line []byte, at float64)) *Emulator {
 	if cols <= 0 {
 		cols = textColumns
 	}
-	e := NewTerminal(cols, rows, emit)
+	e := NewSessionEmulator(cols, rows, emit)
 	e.newlineMode = true
 	return e
 }
@@ -136,9 +137,10 @@ func NewEmulator(cols, rows int, emit func(line []byte, at float64)) *Emulator {
 // no terminal wrapped it, so its long lines stay on the fast path.
 const textColumns = 512
 
-// NewTerminal returns an emulator for what a program wrote to a terminal (a
-// session), where a line feed only moves down, as with stty -onlcr.
-func NewTerminal(cols, rows int, emit func(line []byte, at float64)) *Emulator {
+// NewSessionEmulator returns an emulator for what a program wrote to a
+// terminal (a session), where a line feed only moves down, as with stty
+// -onlcr.
+func NewSessionEmulator(cols, rows int, emit func(line []byte, at float64)) *Emulator {
 	if cols <= 0 {
 		cols = 80
 	}

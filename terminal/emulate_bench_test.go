@@ -1,4 +1,4 @@
-package capture
+package terminal
 
 import (
 	"bytes"
@@ -35,23 +35,17 @@ func benchCast(out []byte) []byte {
 	cast.WriteString(`{"version": 2, "width": 80, "height": 24}` + "\n")
 	for i := 0; len(out) > 0; i++ {
 		k := min(len(out), 4096)
-		cast.Write(appendJSONEvent(nil, float64(i)/1000, 'o', out[:k]))
+		cast.Write(AppendOutput(nil, float64(i)/1000, out[:k]))
 		out = out[k:]
 	}
 	return cast.Bytes()
-}
-
-func appendJSONEvent(dst []byte, at float64, kind byte, data []byte) []byte {
-	j := &Journal{start: time.Now()}
-	j.encode(at, kind, data)
-	return append(dst, j.encoded...)
 }
 
 func benchEmulator(b *testing.B, line func(i int) string) {
 	raw := benchOutput(line)
 	b.SetBytes(int64(len(raw)))
 	for b.Loop() {
-		e := NewTerminal(80, 24, func([]byte, float64) {})
+		e := NewSessionEmulator(80, 24, func([]byte, float64) {})
 		e.Write(raw)
 		e.Close()
 	}

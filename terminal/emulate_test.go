@@ -1,4 +1,4 @@
-package capture
+package terminal
 
 import (
 	"bytes"
@@ -126,11 +126,11 @@ func TestStyledTextRoundTrips(t *testing.T) {
 	}
 }
 
-// terminal runs a session's output through a terminal emulator of cols x
+// sessionLines runs a session's output through a terminal emulator of cols x
 // rows and returns the derived lines without their colours.
-func terminal(raw string, cols, rows int) []string {
+func sessionLines(raw string, cols, rows int) []string {
 	var lines []string
-	e := NewTerminal(cols, rows, func(line []byte, _ float64) { lines = append(lines, string(PlainText(line))) })
+	e := NewSessionEmulator(cols, rows, func(line []byte, _ float64) { lines = append(lines, string(PlainText(line))) })
 	e.Write([]byte(raw))
 	e.Close()
 	return lines
@@ -161,7 +161,7 @@ func TestNothingShownIsLost(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got := terminal(tc.raw, 10, 4)
+			got := sessionLines(tc.raw, 10, 4)
 			if strings.Join(got, "\n") != strings.Join(tc.want, "\n") {
 				t.Fatalf("\n got %q\nwant %q", got, tc.want)
 			}
@@ -170,7 +170,7 @@ func TestNothingShownIsLost(t *testing.T) {
 }
 
 func TestATerminalsLineFeedDoesNotReturn(t *testing.T) {
-	got := terminal("one\ntwo\r\n", 20, 4)
+	got := sessionLines("one\ntwo\r\n", 20, 4)
 	if want := []string{"one", "   two"}; strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Fatalf("got %q, want %q", got, want)
 	}
@@ -181,7 +181,7 @@ func TestATerminalsLineFeedDoesNotReturn(t *testing.T) {
 }
 
 func TestScreenShowsTheLiveScreen(t *testing.T) {
-	e := NewTerminal(10, 4, nil)
+	e := NewSessionEmulator(10, 4, nil)
 	e.Write([]byte("one\r\n0123456789abc\r\n\x1b[31mred"))
 	var got []string
 	e.Screen(func(line []byte, _ float64) { got = append(got, string(PlainText(line))) })
@@ -203,7 +203,7 @@ func FuzzEmulator(f *testing.F) {
 		f.Add([]byte(seed), uint8(10), uint8(4), uint16(7))
 	}
 	f.Fuzz(func(t *testing.T, raw []byte, cols, rows uint8, cut uint16) {
-		e := NewTerminal(int(cols%40)+1, int(rows%12)+1, func(line []byte, _ float64) {
+		e := NewSessionEmulator(int(cols%40)+1, int(rows%12)+1, func(line []byte, _ float64) {
 			rest := line
 			for {
 				i := bytes.IndexByte(rest, 0x1b)
@@ -231,7 +231,7 @@ func FuzzEmulator(f *testing.F) {
 
 func TestAnEndlessLineIsCutNotHeld(t *testing.T) {
 	var longest, total int
-	e := NewTerminal(80, 24, func(line []byte, _ float64) {
+	e := NewSessionEmulator(80, 24, func(line []byte, _ float64) {
 		longest = max(longest, len(line))
 		total += len(line)
 	})
@@ -253,7 +253,7 @@ func TestFiveThousandLinesOnTheAlternateScreenAreKept(t *testing.T) {
 	for i := 1; i <= 5000; i++ {
 		fmt.Fprintf(&b, "line %d\r\n", i)
 	}
-	got := terminal(b.String(), 80, 24)
+	got := sessionLines(b.String(), 80, 24)
 	n := 0
 	for _, l := range got {
 		if strings.HasPrefix(l, "line ") {

@@ -1,4 +1,4 @@
-package capture
+package terminal
 
 import (
 	"bytes"
@@ -55,7 +55,7 @@ func (w *workload) derive() []string {
 	if w.Newline {
 		e = NewEmulator(w.Cols, w.Rows, emit)
 	} else {
-		e = NewTerminal(w.Cols, w.Rows, emit)
+		e = NewSessionEmulator(w.Cols, w.Rows, emit)
 	}
 	for _, ev := range w.Events {
 		if ev[0] == "r" {
@@ -216,7 +216,7 @@ func runOracle(t *testing.T, ws []*workload) map[string]oracleResult {
 	}
 	dir := filepath.Join("testdata", "xterm")
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@xterm", "headless")); err != nil {
-		t.Fatalf("@xterm/headless is not installed: run `npm ci` in capture/testdata/xterm (.ci/run does)")
+		t.Fatalf("@xterm/headless is not installed: run `npm ci` in terminal/testdata/xterm (.ci/run does)")
 	}
 	in, err := json.Marshal(ws)
 	if err != nil {

@@ -1,0 +1,5 @@
+// Package terminal is calm's model of a terminal session, shared by the
+// recorder (capture) and the store (storage): the emulator that turns output
+// into the lines a person saw, their styles, and the asciicast format a
+// session is kept in, read and written.
+package terminal
