@@ -88,6 +88,27 @@ func TestEmulatorTimesEachLineByItsLastChange(t *testing.T) {
 	}
 }
 
+// TestABlankLineIsTimedWhenItWasOutput: "echo A; echo; echo B" after a
+// clear showed the blank line with the time of the clear, before A's.
+func TestABlankLineIsTimedWhenItWasOutput(t *testing.T) {
+	for _, newEmu := range []func(int, int, func([]byte, float64)) *Emulator{NewEmulator, NewSessionEmulator} {
+		var at []float64
+		e := newEmu(80, 5, func(_ []byte, t float64) { at = append(at, t) })
+		e.SetTime(1)
+		e.Write([]byte("\x1b[H\x1b[2J")) // clear: every row blank at 1
+		e.SetTime(5)
+		e.Write([]byte("A\r\n"))
+		e.SetTime(6)
+		e.Write([]byte("\r\n"))
+		e.SetTime(7)
+		e.Write([]byte("B\r\n"))
+		e.Close()
+		if len(at) < 3 || at[0] != 5 || at[1] != 6 || at[2] != 7 {
+			t.Fatalf("times %v, want 5, 6, 7 for A, the blank line and B", at)
+		}
+	}
+}
+
 func TestEmulatorKeepsAMillionPlainLines(t *testing.T) {
 	var raw bytes.Buffer
 	for i := range 200_000 {

@@ -217,12 +217,16 @@ func newDocLoader(c storage.Capture) *docLoader {
 		cols, rows = c.Recording.Cols, c.Recording.Rows
 		d.Start, d.timed = c.Created, true
 	}
+	precise := c.Recording != nil && !c.Recording.Start.IsZero()
+	if precise {
+		d.Start = c.Recording.Start // the header has whole seconds only
+	}
 	l.emu = terminal.NewEmulator(cols, rows, l.collect)
 	if c.Recording != nil {
 		l.emu = terminal.NewSessionEmulator(cols, rows, l.collect) // a line feed is only a line feed
 		l.cast = &terminal.CastReader{
 			Header: func(h terminal.Header) {
-				if h.Timestamp > 0 {
+				if h.Timestamp > 0 && !precise {
 					d.Start = time.Unix(h.Timestamp, 0)
 				}
 				l.emu.Resize(h.Width, h.Height)
