@@ -90,6 +90,12 @@ func TestReviewStatusBarShowsOnlyKeysThatWorkThere(t *testing.T) {
 		t.Fatalf("the review bar offers s save: %q", bar)
 	}
 	h.press("1", tcell.KeyEnter)
+	// Enter opens the item again: its first load may still show until the
+	// key is handled, and x on a document still loading finds no block.
+	h.waitUntil("enter has opened the item again and it has loaded", func() bool {
+		done, _, _ := h.ui.viewer.Doc().State()
+		return h.ui.app.GetFocus() == h.ui.viewer && done
+	})
 	h.waitFor("rs0:PRIMARY> db.users.find")
 	h.press("j", "x")
 	screen := h.waitFor("block: lines 2–16")
