@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"bytes"
 	"fmt"
 	"strconv"
 	"strings"
@@ -343,9 +344,23 @@ func (u *UI) readOnly() bool {
 	return u.opts.ReadOnly
 }
 
+// nothingToSave is what s says when no text is open or marked.
+const nothingToSave = "nothing to save: open an item, v to select lines or x a block"
+
+// somethingToSave reports whether s has text to save, and says so when it
+// has none: an empty capture would tick "Save the scrollback" with nothing
+// kept. It is asked before a new incident's title too.
+func (u *UI) somethingToSave() bool {
+	if len(bytes.TrimSpace(u.viewer.MarkedText())) == 0 {
+		u.setStatus(nothingToSave)
+		return false
+	}
+	return true
+}
+
 // saveMarked saves the block or selection as a new capture.
 func (u *UI) saveMarked() {
-	if u.readOnly() {
+	if u.readOnly() || !u.somethingToSave() {
 		return
 	}
 	text := u.viewer.MarkedText()
@@ -407,7 +422,7 @@ func (u *UI) editDraft() {
 		d := u.viewer.Doc()
 		text = d.Text(0, d.Len()-1)
 	}
-	edited, ok := u.edit(text, "draft.txt")
+	edited, ok := u.edit(text, "draft.txt", "draft unchanged in the editor: cancelled, nothing saved")
 	if !ok {
 		return
 	}

@@ -42,7 +42,10 @@ type binding struct {
 	help   string
 	hint   string // a word for the status bar, "" for none
 	writes bool   // it writes to the store: refused in review
-	review bool   // hinted only in review
+	// ready, if set, is asked before a key that writes starts an incident
+	// for it: false when there is nothing to act on (it says so).
+	ready  func(u *UI) bool
+	review bool // hinted only in review
 	do     func(u *UI)
 }
 
@@ -81,7 +84,7 @@ func init() {
 		{keys: []string{"M"}, scope: scopeItem, help: "previous destructive-command marker", do: func(u *UI) { u.nextMarker(false) }},
 		{keys: []string{"x"}, scope: scopeItem, help: "extract the {...} or [...] block at the cursor; again: one level in", hint: "extract", do: (*UI).extract},
 		{keys: []string{"y"}, scope: scopeItem, help: "yank the block, the selection or the line to the clipboard", hint: "yank", do: (*UI).yank},
-		{keys: []string{"s"}, scope: scopeItem, help: "save the block or selection as a new capture (verified copies)", hint: "save", writes: true, do: (*UI).saveMarked},
+		{keys: []string{"s"}, scope: scopeItem, help: "save the block or selection as a new capture (verified copies)", hint: "save", writes: true, ready: (*UI).somethingToSave, do: (*UI).saveMarked},
 		{keys: []string{"e"}, scope: scopeItem, help: "edit the block, selection or item in $EDITOR, saved as a draft capture", writes: true, do: (*UI).editDraft},
 		{keys: []string{"D"}, scope: scopeItem, help: "diff: mark this item as before, then D on another", do: (*UI).diff},
 
@@ -229,6 +232,9 @@ func (u *UI) key(ev *tcell.EventKey) *tcell.EventKey {
 				return nil
 			}
 			if b.writes && u.noIncident() {
+				if b.ready != nil && !b.ready(u) {
+					return nil
+				}
 				u.startIncident(b.do)
 				return nil
 			}

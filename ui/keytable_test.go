@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -93,13 +94,24 @@ func keyFixture(t *testing.T, o Options) *harness {
 	db.AddMarker("", s.ID, "DROP TABLE", 4.0)
 	saveCapture(t, db, "mongo find", mongoTranscript)
 	if o.Editor == "" {
-		o.Editor = "true"
+		o.Editor = appendingEditor(t)
 	}
 	h := start(t, db, 160, 50, o)
 	h.waitFor("mongo find")
 	h.in(func() { h.ui.items.SetCurrentItem(0); h.ui.openItem(0) })
 	h.waitFor("rs0:PRIMARY> db.users.find")
 	return h
+}
+
+// appendingEditor is an editor that adds a line and saves: a file left as
+// calm wrote it is a cancel.
+func appendingEditor(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "editor.sh")
+	if err := os.WriteFile(path, []byte("#!/bin/sh\necho 'written in the editor' >> \"$1\"\n"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 // in runs f in the event loop, where the UI's state may be read.

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -352,7 +353,7 @@ func (u *UI) composeMessage() {
 		return
 	}
 	draft, redacted := report.TeamMessage(rec, red)
-	msg, ok := u.edit(draft, "message.txt")
+	msg, ok := u.edit(draft, "message.txt", "team message unchanged in the editor: cancelled, nothing sent, copied or kept")
 	if !ok {
 		return
 	}
@@ -383,8 +384,10 @@ func (u *UI) composeMessage() {
 }
 
 // edit opens text in the editor and returns what was saved; ok is false
-// when the editor failed or the result is empty.
-func (u *UI) edit(text []byte, name string) ([]byte, bool) {
+// when the editor failed, the result is empty, or the file is as calm wrote
+// it: quitting without writing (vi's :q!) exits 0 and must cancel, so
+// unchanged says so on the status line.
+func (u *UI) edit(text []byte, name, unchanged string) ([]byte, bool) {
 	dir, err := os.MkdirTemp("", "calm-edit-")
 	if err != nil {
 		u.setStatus("[red]" + tview.Escape("edit: "+err.Error()) + "[-]")
@@ -426,6 +429,10 @@ func (u *UI) edit(text []byte, name string) ([]byte, bool) {
 	edited, err := os.ReadFile(path)
 	if err != nil || len(strings.TrimSpace(string(edited))) == 0 {
 		u.setStatus("empty: nothing saved")
+		return nil, false
+	}
+	if bytes.Equal(edited, text) {
+		u.setStatus(unchanged)
 		return nil, false
 	}
 	return edited, true

@@ -297,7 +297,7 @@ func TestTeamMessageSaysWhichStepsWereTickedAnyway(t *testing.T) {
 	}
 	tickSteps(t, db, inc.ID, 1, false)
 	tickSteps(t, db, inc.ID, 1, true)
-	h := start(t, db, 160, 45, Options{Editor: "true"})
+	h := start(t, db, 160, 45, Options{Editor: appendingEditor(t)})
 	h.waitFor("STEP 3")
 	h.press("c")
 	h.waitFor("team message: copied")
