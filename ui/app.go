@@ -95,6 +95,7 @@ type UI struct {
 	pending     *jump          // where to go once the open item has loaded
 	pendingAt   *storage.Event // a marker to show once its session has loaded
 	markerShown jump           // the marker m last went to: its line, and its session
+	findPattern string         // what n and N look for, as typed at / or ctrl-f
 	message     string
 	lists       []checklist.Checklist
 	listErrs    []error
@@ -307,7 +308,7 @@ const noIncidentGuide = `[::b]No incident yet.[::-] Start one, in another pane:
 
   [yellow]calm incident new "what happened"[-]
 
-or press [yellow]n[-] here to write a first note: calm asks for the incident's title first. A capture
+or press [yellow]3[-] then [yellow]n[-] to write a first note: calm asks for the incident's title first. A capture
 ([yellow]calm snap[-], [yellow]calm split[-], [yellow]cmd | calm tee[-]) starts one too. [yellow]?[-] lists every key.`
 
 // firstScreenGuide is what the viewer says before anything is captured:

@@ -86,12 +86,19 @@ func (u *UI) findInItem(pattern string) {
 		return
 	}
 	u.viewer.SetFind(f)
+	u.findPattern = pattern
 	u.focusViewer()
 	if !u.viewer.FindNext(true) {
 		u.setStatus(tview.Escape(fmt.Sprintf("%q: no match in this item (ctrl-f searches the incident)", pattern)))
 		return
 	}
-	u.setStatus(tview.Escape(fmt.Sprintf("%q: line %d  (n next, N previous)", pattern, u.viewer.Cursor()+1)))
+	u.sayMatch("")
+}
+
+// sayMatch says which line the cursor found the pattern on: a status left
+// from an earlier match, or from anything else, must not stay.
+func (u *UI) sayMatch(wrapped string) {
+	u.setStatus(tview.Escape(fmt.Sprintf("%q: line %d%s  (n next, N previous)", u.findPattern, u.viewer.Cursor()+1, wrapped)))
 }
 
 // searchIncident searches every item of the incident through the store and
@@ -125,6 +132,7 @@ func (u *UI) searchIncident(pattern string) {
 			u.setStatus(fmt.Sprintf("%d matches", len(found)))
 			f, _ := NewFinder(pattern, regex)
 			u.viewer.SetFind(f)
+			u.findPattern = pattern
 			u.showMatches(found)
 		})
 	}()
@@ -275,10 +283,24 @@ func (u *UI) extract() {
 
 // findNext moves to the next or previous match of the pattern from /.
 func (u *UI) findNext(forward bool) {
-	if !u.viewer.FindNext(forward) {
-		u.setStatus("no match")
-	}
 	u.focusViewer()
+	from := u.viewer.Cursor()
+	if !u.viewer.FindNext(forward) {
+		if u.findPattern == "" {
+			u.setStatus("nothing to find: / finds in this item, ctrl-f in the incident")
+			return
+		}
+		u.setStatus(tview.Escape(fmt.Sprintf("%q: no match in this item", u.findPattern)))
+		return
+	}
+	wrapped := ""
+	switch to := u.viewer.Cursor(); {
+	case forward && to <= from:
+		wrapped = ", wrapped past the end"
+	case !forward && to >= from:
+		wrapped = ", wrapped past the start"
+	}
+	u.sayMatch(wrapped)
 }
 
 // toggleSelection starts or cancels a line selection, and says so: the
@@ -432,6 +454,10 @@ func (u *UI) editDraft() {
 // diff marks the open item as "before", or compares it with the one marked.
 func (u *UI) diff() {
 	d := u.viewer.Doc()
+	if d.Item == "" && d.Len() == 0 {
+		u.setStatus("nothing to mark as before: open an item (1, then enter), then D")
+		return
+	}
 	if done, _, _ := d.State(); !done {
 		// Do it once the item has loaded.
 		u.setStatus("diff: waiting for the item to load…")
@@ -503,6 +529,11 @@ func (u *UI) verify() {
 	u.mu.Lock()
 	id := u.incident.ID
 	u.mu.Unlock()
+	if id == "" {
+		// The store's Verify("") would read every incident's copies.
+		u.setStatus("nothing to verify yet: no incident has started")
+		return
+	}
 	u.setStatus("verifying every copy…")
 	go func() {
 		rep, err := u.store.Verify(id)
@@ -527,6 +558,9 @@ func verifyMessage(rep storage.VerifyReport) string {
 	}
 	if len(failed) > 0 {
 		return "[red]" + tview.Escape(fmt.Sprintf("verify FAILED: %s; 'calm verify --repair' writes them again from a verified copy", strings.Join(failed, ", "))) + "[-]"
+	}
+	if rep.Captures == 0 && len(rep.Unsealed) == 0 {
+		return "nothing to verify yet: no capture in this incident"
 	}
 	msg := fmt.Sprintf("verified %d copies of %d captures: all match, on %d device(s)", rep.Copies-rep.Pending, rep.Captures, rep.Devices)
 	if rep.Pending > 0 {

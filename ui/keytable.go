@@ -26,12 +26,13 @@ const (
 	scopeDialog    scope = "dialog list" // search results, checklists to choose from
 	scopePrompt    scope = "prompt"
 	scopeHelp      scope = "help"
+	scopeAnyway    scope = "tick-anyway dialog"
 	scopeQuit      scope = "quit dialog"
 )
 
 // scopeOrder is the order of the help page and the README list.
 var scopeOrder = []scope{scopeAnywhere, scopeItem, scopeViewer, scopeLists, scopeIncidents, scopeItems,
-	scopeTimeline, scopeChecklist, scopeDialog, scopePrompt, scopeHelp, scopeQuit}
+	scopeTimeline, scopeChecklist, scopeDialog, scopePrompt, scopeHelp, scopeAnyway, scopeQuit}
 
 // binding is one row of the key table: the help page, the status bar's
 // hints, the README's key list and the dispatcher all read it, so what the
@@ -68,7 +69,7 @@ func init() {
 		{keys: []string{"3"}, scope: scopeAnywhere, help: "the checklist and the copies", do: func(u *UI) { u.focus(u.steps, "side") }},
 		{keys: []string{"ctrl-f"}, scope: scopeAnywhere, help: "search every item of the incident", do: func(u *UI) { u.ask("search incident: ", "", u.searchIncident) }},
 		{keys: []string{"V"}, scope: scopeAnywhere, help: "re-verify every copy now", do: (*UI).verify},
-		{keys: []string{"T"}, scope: scopeAnywhere, help: "tick the checklist's current step", writes: true, do: (*UI).tick},
+		{keys: []string{"T"}, scope: scopeAnywhere, help: "tick the checklist's current step", writes: true, do: func(u *UI) { u.tick("T") }},
 		{keys: []string{"c"}, scope: scopeAnywhere, help: "compose the team message in $EDITOR, then copy and post it", writes: true, do: (*UI).composeMessage},
 		{keys: []string{"p"}, scope: scopeAnywhere, help: "replay the open session from the cursor; again: stop", hint: "replay", review: true, do: (*UI).replay},
 		{keys: []string{"+"}, scope: scopeAnywhere, help: "replay faster", do: func(u *UI) { u.replayFaster(true) }},
@@ -110,7 +111,7 @@ func init() {
 		{keys: []string{"enter"}, scope: scopeItems, help: "open in the viewer", do: func(u *UI) { u.items.choose() }},
 		{keys: []string{"enter"}, scope: scopeTimeline, help: "open what the event concerns: a capture, or a session at its marker", do: func(u *UI) { u.timeline.choose() }},
 
-		{keys: []string{"space", "enter"}, scope: scopeChecklist, help: "tick the current step (or say what it waits for)", writes: true, do: (*UI).tick},
+		{keys: []string{"space", "enter"}, scope: scopeChecklist, help: "tick the current step (or say what it waits for)", writes: true, do: func(u *UI) { u.tick("space") }},
 		{keys: []string{"u"}, scope: scopeChecklist, help: "untick the last step (recorded, never erased)", writes: true, do: (*UI).untick},
 		{keys: []string{"n"}, scope: scopeChecklist, help: "write a note on the timeline", writes: true, do: (*UI).addNote},
 		{keys: []string{"L"}, scope: scopeChecklist, help: "choose another checklist", writes: true, do: (*UI).chooseChecklist},
@@ -126,6 +127,12 @@ func init() {
 
 		{keys: []string{"esc", "?", "q"}, scope: scopeHelp, help: "close the help", do: func(u *UI) { u.closeDialog("help") }},
 		{keys: []string{"ctrl-c"}, scope: scopeHelp, help: "quit, asking first", do: (*UI).confirmQuit},
+
+		{keys: []string{"j", "down", "tab"}, scope: scopeAnyway, help: "next choice", do: func(u *UI) { u.pressButton(tcell.KeyTab) }},
+		{keys: []string{"k", "up", "shift-tab"}, scope: scopeAnyway, help: "previous choice", do: func(u *UI) { u.pressButton(tcell.KeyBacktab) }},
+		{keys: []string{"enter"}, scope: scopeAnyway, help: "do what the choice says (Wait, where it opens, ticks nothing)", do: func(u *UI) { u.pressButton(tcell.KeyEnter) }},
+		{keys: []string{"esc"}, scope: scopeAnyway, help: "wait: tick nothing", do: func(u *UI) { u.pressButton(tcell.KeyEscape) }},
+		{keys: []string{"ctrl-c"}, scope: scopeAnyway, help: "quit, asking first", do: (*UI).confirmQuit},
 
 		{keys: []string{"y", "q", "ctrl-c"}, scope: scopeQuit, help: "quit", do: (*UI).Stop},
 		{keys: []string{"n", "esc"}, scope: scopeQuit, help: "stay", do: (*UI).closeQuit},
@@ -196,7 +203,7 @@ func (u *UI) scopesNow() []scope {
 	case "quit":
 		return []scope{scopeQuit}
 	case "anyway":
-		return nil // the tick-anyway question's own buttons: tab, arrows, enter
+		return []scope{scopeAnyway}
 	default:
 		return []scope{scopeDialog, scopeLists}
 	}
@@ -252,6 +259,18 @@ func (u *UI) key(ev *tcell.EventKey) *tcell.EventKey {
 		return nil
 	}
 	return ev
+}
+
+// pressButton gives a key to the focused button of a dialog (tview's
+// Modal): tab and backtab move between its buttons, enter presses one.
+func (u *UI) pressButton(key tcell.Key) {
+	focused := u.app.GetFocus()
+	if focused == nil {
+		return
+	}
+	if h := focused.InputHandler(); h != nil {
+		h(tcell.NewEventKey(key, 0, tcell.ModNone), func(p tview.Primitive) { u.app.SetFocus(p) })
+	}
 }
 
 // listDo applies f to the focused list.

@@ -11,6 +11,9 @@ import (
 
 	"github.com/gdamore/tcell/v2"
 	"github.com/rivo/tview"
+
+	"calm/checklist"
+	"calm/storage"
 )
 
 var updateREADME = flag.Bool("update-readme", false, "rewrite the README's key list from the key table")
@@ -209,6 +212,33 @@ func TestEveryKeyDoesWhatTheTableSays(t *testing.T) {
 			t.Fatalf("%s did not quit", key)
 		}
 	}
+	// The tick-anyway question, on a step that waits for nothing: Wait
+	// has the keys as it opens.
+	anywayDialog := func(h *harness) {
+		h.in(func() {
+			h.ui.offerTickAnyway(checklist.Step{ID: "breathe", Title: "Stop and breathe"}, "waiting for a test", "a test")
+		})
+		h.waitFor("Tick it anyway?")
+	}
+	buttonIs := func(label string) func(h *harness, key string) {
+		return func(h *harness, key string) {
+			h.waitUntil(fmt.Sprintf("%s puts the keys on %s", key, label), func() bool {
+				b, ok := h.ui.app.GetFocus().(*tview.Button)
+				return ok && b.GetLabel() == label
+			})
+		}
+	}
+	onTickAnyway := func(h *harness) { anywayDialog(h); h.press(tcell.KeyTab); buttonIs("Tick anyway")(h, "tab") }
+	closedWithoutTick := func(h *harness, key string) {
+		h.waitGone("Tick it anyway?")
+		h.in(func() {
+			for _, ev := range h.ui.events {
+				if ev.Kind == storage.EventStep {
+					t.Errorf("%s ticked: %q", key, ev.Text)
+				}
+			}
+		})
+	}
 	checklistDialog := func(h *harness) {
 		checklistPane(h)
 		h.press("L")
@@ -336,16 +366,25 @@ func TestEveryKeyDoesWhatTheTableSays(t *testing.T) {
 			h.press("Id", tcell.KeyEnter)
 			h.waitFor(`"ObjectIdId": no match`)
 		}},
-		"dialog list ctrl-c": {checklistDialog, say("Quit calm?")},
-		"help ctrl-c":        {func(h *harness) { h.press("?"); h.waitFor("calm keys") }, say("Quit calm?")},
-		"quit dialog ctrl-c": {func(h *harness) { h.press("q"); h.waitFor("Quit calm?") }, quits},
-		"help esc":           {func(h *harness) { h.press("?"); h.waitFor("calm keys") }, func(h *harness, key string) { h.waitGone("calm keys") }},
-		"help ?":             {func(h *harness) { h.press("?"); h.waitFor("calm keys") }, func(h *harness, key string) { h.waitGone("calm keys") }},
-		"help q":             {func(h *harness) { h.press("?"); h.waitFor("calm keys") }, func(h *harness, key string) { h.waitGone("calm keys") }},
-		"quit dialog y":      {func(h *harness) { h.press("q"); h.waitFor("Quit calm?") }, quits},
-		"quit dialog q":      {func(h *harness) { h.press("q"); h.waitFor("Quit calm?") }, quits},
-		"quit dialog n":      {func(h *harness) { h.press("q"); h.waitFor("Quit calm?") }, func(h *harness, key string) { h.waitGone("Quit calm?") }},
-		"quit dialog esc":    {func(h *harness) { h.press("q"); h.waitFor("Quit calm?") }, func(h *harness, key string) { h.waitGone("Quit calm?") }},
+		"dialog list ctrl-c":           {checklistDialog, say("Quit calm?")},
+		"tick-anyway dialog j":         {anywayDialog, buttonIs("Tick anyway")},
+		"tick-anyway dialog down":      {anywayDialog, buttonIs("Tick anyway")},
+		"tick-anyway dialog tab":       {anywayDialog, buttonIs("Tick anyway")},
+		"tick-anyway dialog k":         {onTickAnyway, buttonIs("Wait")},
+		"tick-anyway dialog up":        {onTickAnyway, buttonIs("Wait")},
+		"tick-anyway dialog shift-tab": {onTickAnyway, buttonIs("Wait")},
+		"tick-anyway dialog enter":     {anywayDialog, closedWithoutTick},
+		"tick-anyway dialog esc":       {onTickAnyway, closedWithoutTick},
+		"tick-anyway dialog ctrl-c":    {anywayDialog, say("Quit calm?")},
+		"help ctrl-c":                  {func(h *harness) { h.press("?"); h.waitFor("calm keys") }, say("Quit calm?")},
+		"quit dialog ctrl-c":           {func(h *harness) { h.press("q"); h.waitFor("Quit calm?") }, quits},
+		"help esc":                     {func(h *harness) { h.press("?"); h.waitFor("calm keys") }, func(h *harness, key string) { h.waitGone("calm keys") }},
+		"help ?":                       {func(h *harness) { h.press("?"); h.waitFor("calm keys") }, func(h *harness, key string) { h.waitGone("calm keys") }},
+		"help q":                       {func(h *harness) { h.press("?"); h.waitFor("calm keys") }, func(h *harness, key string) { h.waitGone("calm keys") }},
+		"quit dialog y":                {func(h *harness) { h.press("q"); h.waitFor("Quit calm?") }, quits},
+		"quit dialog q":                {func(h *harness) { h.press("q"); h.waitFor("Quit calm?") }, quits},
+		"quit dialog n":                {func(h *harness) { h.press("q"); h.waitFor("Quit calm?") }, func(h *harness, key string) { h.waitGone("Quit calm?") }},
+		"quit dialog esc":              {func(h *harness) { h.press("q"); h.waitFor("Quit calm?") }, func(h *harness, key string) { h.waitGone("Quit calm?") }},
 	}
 	for _, b := range keyTable {
 		for _, key := range b.keys {

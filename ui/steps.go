@@ -101,7 +101,7 @@ func (u *UI) showSteps() {
 		case left > 0:
 			fmt.Fprintf(&b, "[aqua]take a breath… %ds[-]\n", int(left.Round(time.Second)/time.Second))
 		case w != "":
-			b.WriteString("[yellow]" + tview.Escape(w) + "[-]\n[gray]space twice asks whether to tick it anyway[-]\n")
+			b.WriteString("[yellow]" + tview.Escape(w) + "[-]\n[gray]space twice (T twice from another pane) asks whether to tick it anyway[-]\n")
 		default:
 			b.WriteString("[green]ready: space ticks it[-]\n")
 		}
@@ -179,8 +179,10 @@ func (u *UI) who() string {
 	return name + "@" + host
 }
 
-// tick records the current step as done, if nothing holds it back.
-func (u *UI) tick() {
+// tick records the current step as done, if nothing holds it back. again
+// is the key that asks to tick it anyway where the person is: space in the
+// checklist pages down in the viewer, T works in every pane.
+func (u *UI) tick(again string) {
 	if u.readOnly() {
 		return
 	}
@@ -204,7 +206,7 @@ func (u *UI) tick() {
 			return
 		}
 		u.anywayAsked = key
-		u.setStatus("[yellow]" + tview.Escape(w) + "[-] (space again: tick anyway)")
+		u.setStatus("[yellow]" + tview.Escape(w) + "[-] " + tview.Escape("("+again+" again: tick anyway)"))
 		return
 	}
 	u.stepEvent(step, checklist.StepText(checklist.Ticked, step.Title, u.who()), checklist.Ticked)

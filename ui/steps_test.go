@@ -172,15 +172,12 @@ func TestTeamMessageIsEditedCopiedAndPosted(t *testing.T) {
 	if !strings.Contains(screen, "404") {
 		t.Fatalf("the failure does not say why:\n%s", row(screen, "NOT posted"))
 	}
-	h.waitFor("team message")
-	caps, _ := db.Captures("")
-	kept := 0
-	for _, c := range caps {
-		if c.Source == "message" {
-			kept++
-		}
-	}
-	if kept != 2 {
+	// The timeline, which follows new events, shows "NOT posted" before
+	// the message is kept: wait for what the status line says last.
+	h.waitUntil("the status says the message was not posted", func() bool {
+		return strings.Contains(h.ui.message, "team message: ") && strings.Contains(h.ui.message, "NOT posted")
+	})
+	if kept := capturesFrom(t, db, "message"); kept != 2 {
 		t.Fatalf("%d messages kept as captures, want 2", kept)
 	}
 }

@@ -23,9 +23,12 @@ var eventColors = map[string]string{
 	storage.EventVerify:  "aqua",
 }
 
-// fillTimeline lists every event with its UTC time.
+// fillTimeline lists every event with its UTC time. Like a log's tail, a
+// selection on the newest event stays on the newest as events arrive, and a
+// live incident opens on it; review opens on the oldest, to read in order.
 func (u *UI) fillTimeline() {
-	cur := u.timeline.GetCurrentItem()
+	cur, had := u.timeline.GetCurrentItem(), u.timeline.GetItemCount()
+	newest := had > 0 && cur == had-1 || had == 0 && !u.opts.ReadOnly
 	u.timeline.Clear()
 	u.mu.Lock()
 	events := u.events
@@ -40,6 +43,9 @@ func (u *UI) fillTimeline() {
 			item = ev.Item + " "
 		}
 		u.timeline.AddItem(fmt.Sprintf("[gray]%s[-] [%s]%s[-] %s%s", ev.Time.UTC().Format("15:04:05"), color, ev.Kind, tview.Escape(item), sanitizeTitle(ev.Text)))
+	}
+	if newest {
+		cur = len(events) - 1
 	}
 	if cur >= 0 && cur < len(events) {
 		u.timeline.SetCurrentItem(cur)
