@@ -2,7 +2,9 @@ package ui
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"testing"
@@ -23,7 +25,16 @@ type harness struct {
 	clip   *recordingClipboard
 	drawn  chan struct{}
 	done   chan error
+	// handled hears the barrier key (see press); nil where a test built
+	// the harness by hand.
+	handled chan struct{}
 }
+
+// barrierKey is a key no binding has: press sends it after the keys it was
+// given and waits for the UI to take it, so every key before it has been
+// handled. The screen's events reach the event loop in order; a queued
+// update does not wait for them.
+const barrierKey = tcell.KeyF64
 
 type recordingClipboard struct {
 	mu   sync.Mutex
@@ -87,7 +98,17 @@ func start(t *testing.T, db *storage.DB, width, height int, o Options) *harness 
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, db: db, ui: u, screen: screen, clip: clip, drawn: make(chan struct{}, 1), done: make(chan error, 1)}
+	h := &harness{t: t, db: db, ui: u, screen: screen, clip: clip, drawn: make(chan struct{}, 1), done: make(chan error, 1), handled: make(chan struct{}, 1)}
+	u.App().SetInputCapture(func(ev *tcell.EventKey) *tcell.EventKey {
+		if ev.Key() == barrierKey {
+			select {
+			case h.handled <- struct{}{}:
+			default:
+			}
+			return nil
+		}
+		return u.key(ev)
+	})
 	u.App().SetAfterDrawFunc(func(tcell.Screen) {
 		select {
 		case h.drawn <- struct{}{}:
@@ -172,6 +193,7 @@ func (h *harness) waitGone(unwanted string) string {
 
 // press sends keys: a string's runes, or named keys.
 func (h *harness) press(keys ...any) {
+	h.t.Helper()
 	for _, k := range keys {
 		switch k := k.(type) {
 		case string:
@@ -184,9 +206,20 @@ func (h *harness) press(keys ...any) {
 			panic(fmt.Sprintf("press %T", k))
 		}
 	}
-	// Every key is handled once this no-op has run after them.
-	time.Sleep(5 * time.Millisecond)
-	h.ui.update(func() {})
+	if h.handled == nil {
+		time.Sleep(5 * time.Millisecond)
+		h.ui.update(func() {})
+		return
+	}
+	h.screen.InjectKey(barrierKey, 0, tcell.ModNone)
+	select {
+	case <-h.handled:
+	case err := <-h.done: // a key quit: nothing takes keys any more
+		h.done <- err
+	case <-time.After(5 * time.Second):
+		pprof.Lookup("goroutine").WriteTo(os.Stderr, 2)
+		h.t.Fatal("the UI took no key in 5 s")
+	}
 }
 
 // row returns the screen line that contains s.
