@@ -94,6 +94,11 @@ func TestUnchangedTeamMessageIsNotSent(t *testing.T) {
 		t.Fatal("a cancelled message counts for Tell the team")
 	}
 
+	// Written as drafted (vi's :wq without a change), it goes.
+	useEditor(t, `cat "$1" > "$1.new" && cat "$1.new" > "$1"`)
+	h.press("c")
+	h.waitUntil("the message written as drafted is posted", func() bool { mu.Lock(); defer mu.Unlock(); return len(posted) == 1 })
+
 	// Written, it goes.
 	useEditor(t, `echo 'Restore is rehearsed.' >> "$1"`)
 	h.press("c")
@@ -104,7 +109,7 @@ func TestUnchangedTeamMessageIsNotSent(t *testing.T) {
 	if !strings.Contains(got, "Restore is rehearsed.") {
 		t.Fatalf("the edited message was not posted: %q", got)
 	}
-	h.waitUntil("the edited message is kept as a capture", func() bool { return capturesFrom(t, db, "message") == 1 })
+	h.waitUntil("both messages are kept as captures", func() bool { return capturesFrom(t, db, "message") == 2 })
 }
 
 // TestUnchangedDraftIsNotSaved: e, then quitting the editor without

@@ -386,9 +386,10 @@ func (u *UI) composeMessage() {
 }
 
 // edit opens text in the editor and returns what was saved; ok is false
-// when the editor failed, the result is empty, or the file is as calm wrote
-// it: quitting without writing (vi's :q!) exits 0 and must cancel, so
-// unchanged says so on the status line.
+// when the editor failed, the result is empty, or the file was never
+// written: quitting without writing (vi's :q!) exits 0 and must cancel, so
+// unchanged says so on the status line. Written as it was (vi's :wq on the
+// draft as drafted) is a yes.
 func (u *UI) edit(text []byte, name, unchanged string) ([]byte, bool) {
 	dir, err := os.MkdirTemp("", "calm-edit-")
 	if err != nil {
@@ -408,6 +409,10 @@ func (u *UI) edit(text []byte, name, unchanged string) ([]byte, bool) {
 		u.setStatus("[red]" + tview.Escape("edit: "+err.Error()) + "[-]")
 		return nil, false
 	}
+	// An hour back, so that any write by the editor shows in the
+	// modification time, whatever the file system's clock granularity.
+	written := time.Now().Add(-time.Hour)
+	os.Chtimes(path, written, written)
 	editor := u.opts.Editor
 	for _, env := range []string{"VISUAL", "EDITOR"} {
 		if editor == "" {
@@ -433,7 +438,7 @@ func (u *UI) edit(text []byte, name, unchanged string) ([]byte, bool) {
 		u.setStatus("empty: nothing saved")
 		return nil, false
 	}
-	if bytes.Equal(edited, text) {
+	if fi, err := os.Stat(path); err == nil && fi.ModTime().Equal(written) && bytes.Equal(edited, text) {
 		u.setStatus(unchanged)
 		return nil, false
 	}
