@@ -559,7 +559,7 @@ func verifyMessage(rep storage.VerifyReport) string {
 	if len(failed) > 0 {
 		return "[red]" + tview.Escape(fmt.Sprintf("verify FAILED: %s; 'calm verify --repair' writes them again from a verified copy", strings.Join(failed, ", "))) + "[-]"
 	}
-	if rep.Captures == 0 && len(rep.Unsealed) == 0 {
+	if rep.Captures == 0 && len(rep.Unsealed) == 0 && len(rep.Recording) == 0 {
 		return "nothing to verify yet: no capture in this incident"
 	}
 	msg := fmt.Sprintf("verified %d copies of %d captures: all match, on %d device(s)", rep.Copies-rep.Pending, rep.Captures, rep.Devices)
@@ -568,6 +568,9 @@ func verifyMessage(rep storage.VerifyReport) string {
 	}
 	if len(rep.Interrupted) > 0 {
 		msg += fmt.Sprintf("; %d captures are partial (interrupted)", len(rep.Interrupted))
+	}
+	if len(rep.Recording) > 0 {
+		msg += fmt.Sprintf("; still recording, copies when each ends: %s", strings.Join(rep.Recording, ", "))
 	}
 	if len(rep.Unsealed) > 0 {
 		return "[yellow]" + tview.Escape(fmt.Sprintf("%s; but %d captures are not sealed (%s): not safe until sealed", msg, len(rep.Unsealed), strings.Join(rep.Unsealed, ", "))) + "[-]"
