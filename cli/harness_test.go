@@ -44,7 +44,13 @@ func TestMain(m *testing.M) {
 	explicit := false
 	flag.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "test.parallel" })
 	if !explicit {
-		flag.Set("test.parallel", strconv.Itoa(max(4, runtime.GOMAXPROCS(0))))
+		// The quick loop leaves out the heavy fault loops: what is left
+		// is waiting, and more of it at once is faster.
+		n := 4
+		if testing.Short() {
+			n = 8
+		}
+		flag.Set("test.parallel", strconv.Itoa(max(n, runtime.GOMAXPROCS(0))))
 	}
 	code := m.Run()
 	os.RemoveAll(dir)

@@ -357,7 +357,13 @@ func TestShowSaysWhenACaptureIsPartial(t *testing.T) {
 		t.Fatal(err)
 	}
 	in.Write(shellText(64<<10, 3))
-	time.Sleep(500 * time.Millisecond)
+	// The signal comes once the capture exists (the agent may take a
+	// while to start on a loaded machine), while the tee still reads.
+	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(w.ok(nil, "status"), " c1 "); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the tee's capture never appeared")
+		}
+	}
 	cmd.Process.Signal(syscall.SIGTERM)
 	cmd.Wait()
 	out, errs, code := w.run(nil, "show", "c1")
