@@ -2,7 +2,7 @@
 # A/B/C of calm shell on a flood (issue 22): A = as built, B = the journal's
 # direct writes through pwrite(2) instead of the io_uring (pwrite.patch),
 # C = a byte-at-a-time JSON string encoder (plain-encoder.patch). The patches
-# apply to commit 6c535dd (git worktree add /tmp/x 6c535dd). Interleaved rounds in
+# apply to commit 0954b10 (git worktree add /tmp/x 0954b10). Interleaved rounds in
 # rotated order, each build with its own store and agent; prints wall and CPU
 # quartiles, per-round ratios and a sign test. Usage: bench/ab/run.sh [ROUNDS] [MEGABYTES]
 set -euo pipefail
