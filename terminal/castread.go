@@ -349,8 +349,8 @@ func jsonString(p, dst []byte) (s, rest []byte, ok bool) {
 }
 
 // stringSpecials marks (high bit) the bytes of x that end a plain run in
-// a JSON string: a quote, a backslash or a control byte. As specialBytes,
-// only the lowest mark is exact.
+// a JSON string: a quote, a backslash or a control byte. Bits above the
+// lowest mark may be wrong (borrows run upwards); the lowest is exact.
 func stringSpecials(x uint64) uint64 {
 	const ones, highs = 0x0101010101010101, 0x8080808080808080
 	quote, backslash := x^(ones*'"'), x^(ones*'\\')
