@@ -592,3 +592,22 @@ func TestVerifyNeverSaysAllMatchWhenItDoesNot(t *testing.T) {
 		t.Fatalf("an unsealed capture is not called unsafe:\n%s", screen)
 	}
 }
+
+// TestXAgainSaysWhenThereIsNoBlockInside: x again with no inner block went
+// back to the outer one, saying the same as before, as if x did nothing.
+func TestXAgainSaysWhenThereIsNoBlockInside(t *testing.T) {
+	db := openStore(t)
+	saveCapture(t, db, "mongo find", mongoTranscript)
+	h := start(t, db, 160, 40, Options{})
+	h.waitFor("mongo find")
+	h.press("1", tcell.KeyEnter)
+	h.waitFor(`"_id" : ObjectId("5f1d7a3e9b1e8a3c4d2f0a11")`)
+	h.press("/", "5f1d7a3e", tcell.KeyEnter)
+	h.waitFor("line 3")
+	h.press("x")
+	if screen := h.waitFor("block: lines 2–16"); strings.Contains(screen, "no block inside") {
+		t.Fatalf("the first x says there is nothing inside:\n%s", row(screen, "block:"))
+	}
+	h.press("x")
+	h.waitFor("no block inside that one: back to the outermost; block: lines 2–16")
+}

@@ -277,7 +277,11 @@ func (u *UI) extract() {
 		return
 	}
 	text := u.viewer.MarkedText()
-	u.setStatus(tview.Escape(fmt.Sprintf("block: lines %d–%d, %s, level %d  (%s)", b.StartLine+1, b.EndLine+1, humanBytes(int64(len(text))), b.Depth+1,
+	again := ""
+	if u.viewer.wrapped {
+		again = "no block inside that one: back to the outermost; "
+	}
+	u.setStatus(tview.Escape(fmt.Sprintf("%sblock: lines %d–%d, %s, level %d  (%s)", again, b.StartLine+1, b.EndLine+1, humanBytes(int64(len(text))), b.Depth+1,
 		u.keysHint("y", "yank", "s", "save", "e", "edit", "x", "one level in"))))
 }
 

@@ -27,11 +27,14 @@ type Viewer struct {
 	left   int // columns scrolled off to the left
 	anchor int // where a selection began, or -1
 	block  *Block
-	origin int  // the line x was first pressed on, while block stands
-	follow bool // keep the last line in view as a live session grows
-	find   *Finder
-	height int // lines on screen at the last draw, for paging
-	limit  int // a replay shows only this many lines; -1 shows all
+	origin int // the line x was first pressed on, while block stands
+	// wrapped says the last Extract found no block inside the one it
+	// had, and went back to the outermost.
+	wrapped bool
+	follow  bool // keep the last line in view as a live session grows
+	find    *Finder
+	height  int // lines on screen at the last draw, for paging
+	limit   int // a replay shows only this many lines; -1 shows all
 	// guide is shown instead of "(empty)" until a document is set: what
 	// to do next on a first screen.
 	guide string
@@ -140,8 +143,10 @@ func (v *Viewer) Extract() (*Block, bool) {
 	}
 	plain := func(i int) []byte { return terminal.PlainText(v.doc.Line(i)) }
 	b, ok := Extract(plain, v.doc.Len(), from, depth)
+	v.wrapped = false
 	if !ok && depth > 0 {
 		b, ok = Extract(plain, v.doc.Len(), from, 0)
+		v.wrapped = ok
 	}
 	if !ok {
 		return nil, false
