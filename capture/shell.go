@@ -277,11 +277,12 @@ func copyInput(o ShellOptions, interactive bool, child int, ptmx *os.File, rec *
 			if cur := rec.current(); cur == nil {
 				watcher.Reset() // not recording: nothing to mark
 			} else if !secretInput(ptmx) {
-				at := cur.j.At() // the output just before the command
 				watcher.Feed(p, func(line string) {
 					if name, ok := Check(o.Marks, line); ok {
+						// The store's marker is at the cast's: when the
+						// line was entered, as its line in the viewer is.
 						cur.j.Marker(name, time.Now())
-						cur.st.mark(name+": "+line, at)
+						cur.st.mark(name+": "+line, cur.j.At())
 					}
 				})
 				if o.RecordInput {

@@ -1033,11 +1033,10 @@ func (e *Emulator) lineFeed() {
 func (e *Emulator) index() {
 	s := e.scr
 	s.wrapNext = false
-	// A blank row a line feed leaves was output as it is now ("echo"):
-	// its time is this, not when the screen was last cleared.
-	if l := s.lines[s.y]; len(l.cells) == 0 && len(l.raw) == 0 {
-		l.at = e.now
-	}
+	// The row a line feed leaves shows what it will: a command's line is
+	// timed when it was entered (its marker's time), a blank one ("echo")
+	// when it was output, not when the screen was last cleared.
+	s.lines[s.y].at = e.now
 	if s.y == s.bot {
 		e.scrollUp(1)
 	} else if s.y < e.rows-1 {

@@ -109,6 +109,29 @@ func TestABlankLineIsTimedWhenItWasOutput(t *testing.T) {
 	}
 }
 
+// TestACommandLineIsTimedWhenEntered: typed at 1 and entered at 4, a
+// command's line showed 1 while its destructive-command marker said 4.
+func TestACommandLineIsTimedWhenEntered(t *testing.T) {
+	for _, newEmu := range []func(int, int, func([]byte, float64)) *Emulator{NewEmulator, NewSessionEmulator} {
+		var at []float64
+		e := newEmu(80, 5, func(_ []byte, t float64) { at = append(at, t) })
+		e.SetTime(0.5)
+		e.Write([]byte("$ "))
+		for i, c := range "rm -rf /srv" {
+			e.SetTime(1 + float64(i)/100)
+			e.Write([]byte(string(c)))
+		}
+		e.SetTime(4)
+		e.Write([]byte("\r\n"))
+		e.SetTime(5)
+		e.Write([]byte("$ \r\n"))
+		e.Close()
+		if len(at) < 2 || at[0] != 4 || at[1] != 5 {
+			t.Fatalf("times %v, want 4 for the command entered at 4, then 5", at)
+		}
+	}
+}
+
 func TestEmulatorKeepsAMillionPlainLines(t *testing.T) {
 	var raw bytes.Buffer
 	for i := range 200_000 {
