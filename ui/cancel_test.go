@@ -178,4 +178,19 @@ func TestSaveWithNothingToSaveMakesNothing(t *testing.T) {
 	if caps, _ := db.Captures(""); len(caps) != 1 {
 		t.Fatalf("s on an empty item saved a capture: %d captures", len(caps))
 	}
+
+	// An item open, its block cleared with esc: the cursor's line is not
+	// a selection, and a stray s saved it.
+	saveCapture(t, db, "mongo find", mongoTranscript)
+	h.waitFor("mongo find")
+	h.press("1", tcell.KeyEnd, tcell.KeyEnter)
+	h.waitFor("db.users.find")
+	h.press("g", "j", "x")
+	h.waitFor("block: lines")
+	h.in(func() { h.ui.setStatus("") })
+	h.press(tcell.KeyEscape, "s")
+	h.waitFor(nothing)
+	if caps, _ := db.Captures(""); len(caps) != 2 {
+		t.Fatalf("s with nothing marked saved the cursor's line: %d captures", len(caps))
+	}
 }

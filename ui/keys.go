@@ -377,7 +377,10 @@ const nothingToSave = "nothing to save: open an item, v to select lines or x a b
 // has none: an empty capture would tick "Save the scrollback" with nothing
 // kept. It is asked before a new incident's title too.
 func (u *UI) somethingToSave() bool {
-	if len(bytes.TrimSpace(u.viewer.MarkedText())) == 0 {
+	// Only what was marked: the cursor's line alone is what a stray s
+	// would save (y still copies it).
+	_, _, selecting := u.viewer.Selection()
+	if u.viewer.Block() == nil && !selecting || len(bytes.TrimSpace(u.viewer.MarkedText())) == 0 {
 		u.setStatus(nothingToSave)
 		return false
 	}

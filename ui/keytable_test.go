@@ -275,7 +275,7 @@ func TestEveryKeyDoesWhatTheTableSays(t *testing.T) {
 				t.Fatalf("y yanked %q", h.clip.last())
 			}
 		}},
-		"open item s": {middleOfViewer, say("saved c2")},
+		"open item s": {func(h *harness) { middleOfViewer(h); h.press("v") }, say("saved c2")},
 		"open item e": {middleOfViewer, say("saved c2")},
 		"open item D": {viewer, say("marked as before")},
 		"viewer j":    {middleOfViewer, cursorIs(func(*harness) int { return 10 })},
