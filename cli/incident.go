@@ -184,12 +184,12 @@ func cmdMove(e *env, args []string) error {
 	if !ok {
 		return fmt.Errorf("this store cannot move captures")
 	}
-	if to, err := e.store.Incident(fs.Arg(1)); err == nil && !to.IsOpen() {
-		e.sayClosed(to, false, "moving into it; an export made of it before is now out of date")
-	}
 	c, err := m.MoveCapture(fs.Arg(0), fs.Arg(1))
 	if err != nil {
 		return elsewhere(e, fs.Arg(0), err)
+	}
+	if to, err := e.store.Incident(c.Incident); err == nil && !to.IsOpen() {
+		e.sayClosed(to, false, "moved into it; an export made of it before is now out of date")
 	}
 	fmt.Fprintf(e.stdout, "moved %s to %s/%s (%s, %s); both timelines say so\n", fs.Arg(0), c.Incident, c.ID, humanBytes(c.Size), c.CopiesSummary())
 	return nil

@@ -266,14 +266,14 @@ func TestMoveNamesWhereACaptureIsAndWarnsOfAClosedIncident(t *testing.T) {
 	w.ok([]byte("x\n"), "tee", "-q", "one")
 	w.ok([]byte("y\n"), "tee", "-q", "two")
 	w.ok(nil, "incident", "close")
-	second := strings.Fields(w.ok(nil, "incident", "new", "second"))[0]
-	_, errs, code := w.run(nil, "move", "c2", second)
+	w.ok(nil, "incident", "new", "second") // current now: c2 is not in it
+	_, errs, code := w.run(nil, "move", "c2", first)
 	if code == 0 || !strings.Contains(errs, "did you mean "+first+"/c2?") || strings.Count(strings.TrimSpace(errs), "\n") != 0 {
 		t.Fatalf("move of another incident's capture: exit %d %q", code, errs)
 	}
 	w.ok([]byte("z\n"), "tee", "-q", "three")
 	out, errs, code := w.run(nil, "move", "c1", first)
-	if code != 0 || !strings.Contains(errs, "is closed: moving into it") || !strings.Contains(out, "moved c1 to "+first+"/c3") {
+	if code != 0 || !strings.Contains(errs, "is closed: moved into it") || !strings.Contains(out, "moved c1 to "+first+"/c3") {
 		t.Fatalf("move into a closed incident: exit %d %q %q", code, out, errs)
 	}
 }
