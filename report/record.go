@@ -106,6 +106,8 @@ func copyStates(c storage.Capture) string {
 		parts = append(parts, cp.Kind+" "+cp.State)
 	}
 	switch {
+	case c.State != storage.CaptureSealed && c.Recording != nil:
+		return "**still recording** when exported: no verified copy yet"
 	case c.State != storage.CaptureSealed:
 		return "**UNSEALED**: no verified copy yet"
 	case len(parts) == 0:

@@ -611,3 +611,21 @@ func TestXAgainSaysWhenThereIsNoBlockInside(t *testing.T) {
 	h.press("x")
 	h.waitFor("no block inside that one: back to the outermost; block: lines 2–16")
 }
+
+// TestARecordingSessionReadsAsRecording: the list and the copies pane said
+// "0B" and "UNSEALED" for a session being recorded, as if nothing were.
+func TestARecordingSessionReadsAsRecording(t *testing.T) {
+	db := openStore(t)
+	if _, err := db.CreateCapture("", storage.NewCapture{Title: "live output of pane %0", Source: storage.SourceSession,
+		Recording: &storage.Recording{Command: "tmux pipe-pane", Cols: 80, Rows: 24}}); err != nil {
+		t.Fatal(err)
+	}
+	h := start(t, db, 160, 40, Options{})
+	screen := h.waitFor("live output of pane %0")
+	if line := row(screen, "session recording"); line == "" || strings.Contains(screen, "session 0B") {
+		t.Fatalf("the list does not show the session as recording:\n%s", screen)
+	}
+	if strings.Contains(screen, "UNSEALED") || !strings.Contains(screen, "still recording") {
+		t.Fatalf("the copies pane does not say it is recording:\n%s", screen)
+	}
+}

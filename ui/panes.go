@@ -37,7 +37,16 @@ func (u *UI) itemLine(c storage.Capture) string {
 	if c.State == storage.CaptureOpen {
 		live = "[red]●[-]"
 	}
-	return fmt.Sprintf("%s%-3s %s %s [gray]%s %s[-]", live, c.ID, u.copyGlyph(c), sanitizeTitle(c.Title), kind, humanBytes(c.Size))
+	return fmt.Sprintf("%s%-3s %s %s [gray]%s %s[-]", live, c.ID, u.copyGlyph(c), sanitizeTitle(c.Title), kind, sizeOf(c))
+}
+
+// sizeOf is a capture's size, or "recording" for a session whose size
+// comes when it ends ("0B" read as nothing recorded).
+func sizeOf(c storage.Capture) string {
+	if c.State != storage.CaptureSealed && c.Recording != nil {
+		return "recording"
+	}
+	return humanBytes(c.Size)
 }
 
 // copyGlyph shows the copies' state: green when enough are verified, red
@@ -97,11 +106,13 @@ func (u *UI) showCopies() {
 		return
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "[::b]%s[::-] %s, %s\n", c.ID, sanitizeTitle(c.Title), humanBytes(c.Size))
+	fmt.Fprintf(&b, "[::b]%s[::-] %s, %s\n", c.ID, sanitizeTitle(c.Title), sizeOf(c))
 	if c.SHA256 != "" {
 		fmt.Fprintf(&b, "sha256 [::b]%s[::-]%s\n", c.SHA256[:16], c.SHA256[16:24])
 	}
-	if c.State != storage.CaptureSealed {
+	if c.State != storage.CaptureSealed && c.Recording != nil {
+		b.WriteString("[yellow]still recording: its journal holds what it recorded; copies are made when it ends (the agent seals it if its recorder dies)[-]\n")
+	} else if c.State != storage.CaptureSealed {
 		b.WriteString("[yellow]UNSEALED: still arriving; copies are made when it ends (the agent seals it if its writer dies)[-]\n")
 	}
 	if c.Partial() {
