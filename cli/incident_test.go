@@ -225,7 +225,7 @@ func TestARecordingSessionIsNotAFailure(t *testing.T) {
 	if err := shell.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { os.WriteFile(stop, nil, 0o600); shell.Wait() }()
+	defer os.WriteFile(stop, nil, 0o600) // the shell under the killed recorder ends too
 	deadline := time.Now().Add(20 * time.Second)
 	for status := w.ok(nil, "status"); !strings.Contains(status, "still recording"); status = w.ok(nil, "status") {
 		if time.Now().After(deadline) {
@@ -244,6 +244,12 @@ func TestARecordingSessionIsNotAFailure(t *testing.T) {
 	}
 	if out, errs, code := w.run(nil, "doctor"); strings.Contains(out, "not sealed") {
 		t.Fatalf("doctor while a session records: exit %d\n%s%s", code, out, errs)
+	}
+	// Killed, it is not recording any more, even before the agent notices.
+	shell.Process.Kill()
+	shell.Wait()
+	if out, _, _ := w.run(nil, "verify"); strings.Contains(out, "recording ") {
+		t.Fatalf("verify right after the recorder was killed says it records:\n%s", out)
 	}
 }
 

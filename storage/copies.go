@@ -785,7 +785,7 @@ func (db *DB) VerifyContext(ctx context.Context, incident string) (VerifyReport,
 				return rep, err
 			}
 			if c.State != CaptureSealed {
-				if c.Recording != nil && c.Recording.JournalSize == 0 && db.following(progressKey(inc.ID, c.ID)) {
+				if c.Recording != nil && c.Recording.JournalSize == 0 && db.following(progressKey(inc.ID, c.ID)) && db.recorderAlive(c.Recording) {
 					rep.Recording = append(rep.Recording, inc.ID+"/"+c.ID)
 					continue
 				}

@@ -165,6 +165,14 @@ func (db *DB) localRecorder(r *Recording) int {
 	return r.Recorder
 }
 
+// recorderAlive says whether a session's recorder still runs, as far as
+// this machine can tell: one killed a moment ago, before its follower has
+// noticed, is not recording.
+func (db *DB) recorderAlive(r *Recording) bool {
+	pid := db.localRecorder(r)
+	return pid == 0 || unix.Kill(pid, 0) != unix.ESRCH
+}
+
 // follow starts a follower for the session unless one runs.
 func (db *DB) follow(c Capture) *follower {
 	key := progressKey(c.Incident, c.ID)
