@@ -33,6 +33,9 @@ const (
 // capture cut short by it must not be sealed as complete.
 const signalGrace = 25 * time.Millisecond
 
+// epipeGrace is the same after the downstream closed.
+const epipeGrace = 250 * time.Millisecond
+
 // teeFlushEvery is how long bytes read may wait before they go to the
 // store even when they do not fill a chunk.
 const teeFlushEvery = 250 * time.Millisecond
@@ -119,12 +122,19 @@ copying:
 	// The signal that ended the upstream or the downstream may arrive just
 	// after the EOF or EPIPE it caused.
 	if caught == nil && !ended.IsZero() {
+		grace := signalGrace
+		if errors.Is(outErr, syscall.EPIPE) {
+			// A downstream gone early is rare (head), and when Ctrl-C
+			// killed it, the capture should say Ctrl-C: on a busy machine
+			// tee's own SIGINT can come well after the EPIPE.
+			grace = epipeGrace
+		}
 		select {
 		case s := <-sigs:
 			if s != syscall.SIGPIPE {
 				caught = s
 			}
-		case <-time.After(time.Until(ended.Add(signalGrace))):
+		case <-time.After(time.Until(ended.Add(grace))):
 		}
 	}
 	why := ""
