@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"runtime"
@@ -226,7 +227,6 @@ func idleThread() {
 }
 
 func (db *DB) runFollower(f *follower) {
-	idleThread()
 	defer close(f.done)
 	err := db.followJournal(f)
 	if err != nil && !errors.Is(err, errStopped) {
@@ -239,7 +239,75 @@ func (db *DB) runFollower(f *follower) {
 
 var errStopped = errors.New("the store is closing")
 
+// onIdleThread runs work on a goroutine of its own at idle priority and
+// waits for it: the caller's thread keeps its priority.
+func onIdleThread(work func()) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		idleThread()
+		work()
+	}()
+	<-done
+}
+
+// journalTail is how far a follower has taken a journal into the store.
+type journalTail struct {
+	in      *os.File
+	sum     hash.Hash
+	cp      *copier
+	buf     []byte
+	chunks  uint64
+	offset  int64
+	dropped int64
+}
+
 func (db *DB) followJournal(f *follower) error {
+	final := int64(-1)
+	select {
+	case final = <-f.final:
+	default:
+	}
+	var t *journalTail
+	var err error
+	if final < 0 {
+		// While the session records, the store takes its journal at idle
+		// priority, so that the terminal keeps the machine. Once the
+		// recorder has closed it nothing competes any more, and the rest
+		// is done at the agent's priority: on a machine kept busy (the
+		// incident itself, often) an idle thread could wait for minutes.
+		onIdleThread(func() { t, final, err = db.tailJournal(f) })
+	} else {
+		t, err = db.openJournal(f)
+	}
+	if t != nil {
+		defer t.in.Close()
+	}
+	if err != nil {
+		return err
+	}
+	if err := db.takeJournal(t, f.incident, f.capture, final); err != nil {
+		return err
+	}
+	if t.offset != final {
+		return fmt.Errorf("the journal %s holds %d bytes, the recorder closed it at %d", f.path, t.offset, final)
+	}
+	db.commitPending()
+	db.copyFollowed(t.cp)
+	// The text first, so that a sealed session always has it.
+	if err := db.deriveText(f.incident, f.capture); err != nil {
+		db.opts.Logf("%v", err) // search and view fall back to the stream
+	}
+	seal := Seal{Chunks: t.chunks, Size: t.offset, SHA256: fmt.Sprintf("%x", t.sum.Sum(nil))}
+	if c, err := db.Capture(f.incident + "/" + f.capture); err == nil && c.Recording != nil {
+		seal.Interrupted = c.Recording.Cut
+	}
+	_, err = db.SealCapture(f.incident, f.capture, seal)
+	return err
+}
+
+// openJournal opens a session's journal where the store has got to.
+func (db *DB) openJournal(f *follower) (*journalTail, error) {
 	// Resume after what is committed: the copier reads it back (as it
 	// would anyway, to hash the store's copy), and the journal's bytes up
 	// to there are hashed again, as if sent by a client.
@@ -250,7 +318,7 @@ func (db *DB) followJournal(f *follower) error {
 	chunks, offset := cp.next, cp.size
 	cp.mu.Unlock()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	in, err := os.Open(f.path)
 	if os.IsNotExist(err) {
@@ -259,83 +327,89 @@ func (db *DB) followJournal(f *follower) error {
 		in, err = os.Open(copyPath(db.opts.EvidenceDir, f.incident, f.capture))
 	}
 	if err != nil {
-		return fmt.Errorf("open its journal: %w", err)
+		return nil, fmt.Errorf("open its journal: %w", err)
 	}
-	defer in.Close()
-	sum := sha256.New()
-	if n, err := io.CopyN(sum, in, offset); err != nil {
-		return fmt.Errorf("the journal %s holds %d bytes, fewer than the store's %d: %w", f.path, n, offset, err)
+	t := &journalTail{in: in, sum: sha256.New(), cp: cp, buf: make([]byte, ChunkSize), chunks: chunks, offset: offset}
+	if n, err := io.CopyN(t.sum, in, offset); err != nil {
+		return t, fmt.Errorf("the journal %s holds %d bytes, fewer than the store's %d: %w", f.path, n, offset, err)
 	}
+	return t, nil
+}
 
-	final := int64(-1)
-	buf := make([]byte, ChunkSize)
+// takeJournal stores the journal's bytes from where t has got to up to
+// upTo.
+func (db *DB) takeJournal(t *journalTail, incident, capture string, upTo int64) error {
+	for t.offset < upTo {
+		n, err := t.in.ReadAt(t.buf[:min(int64(len(t.buf)), upTo-t.offset)], t.offset)
+		if n == 0 && err != nil {
+			return fmt.Errorf("read its journal: %w", err)
+		}
+		t.sum.Write(t.buf[:n])
+		DropBehind(t.in, &t.dropped, t.offset+int64(n)) // stored: read again only to check the copy
+		if _, err := db.PutChunk(incident, capture, t.chunks, t.buf[:n]); err != nil {
+			return err
+		}
+		t.chunks++
+		t.offset += int64(n)
+		db.copyFollowed(t.cp)
+		select {
+		case <-db.stop:
+			return errStopped
+		default:
+		}
+	}
+	return nil
+}
+
+// tailJournal follows a journal while its session records, and returns
+// once its recorder has closed it (or been found dead) with the size it
+// closed it at.
+func (db *DB) tailJournal(f *follower) (*journalTail, int64, error) {
+	t, err := db.openJournal(f)
+	if err != nil {
+		return t, 0, err
+	}
 	tick := time.NewTicker(followPoll)
 	defer tick.Stop()
-	var lastSize int64 = offset
-	var dropped int64
+	lastSize := t.offset
 	lastLook := time.Now()
 	for {
-		if final < 0 {
-			select {
-			case final = <-f.final:
-			default:
-			}
+		select {
+		case final := <-f.final:
+			return t, final, nil
+		default:
 		}
-		size, err := fileSize(in)
+		size, err := fileSize(t.in)
 		if err != nil {
-			return err
+			return t, 0, err
 		}
 		now := time.Now()
 		rate := float64(size-lastSize) / max(now.Sub(lastLook).Seconds(), 1e-3)
 		lastSize, lastLook = size, now
-		flood := final < 0 && rate > floodRate && size-offset < floodLag
-		for !flood && offset < size && (final < 0 || offset < final) {
-			want := min(int64(len(buf)), size-offset)
-			if final >= 0 {
-				want = min(want, final-offset)
-			}
-			n, err := in.ReadAt(buf[:want], offset)
-			if n == 0 && err != nil {
-				return fmt.Errorf("read its journal: %w", err)
-			}
-			sum.Write(buf[:n])
-			DropBehind(in, &dropped, offset+int64(n)) // stored: read again only to check the copy
-			if _, err := db.PutChunk(f.incident, f.capture, chunks, buf[:n]); err != nil {
-				return err
-			}
-			chunks++
-			offset += int64(n)
-			db.copyFollowed(cp)
-			select {
-			case <-db.stop:
-				return errStopped
-			default:
+		if rate <= floodRate || size-t.offset >= floodLag {
+			if err := db.takeJournal(t, f.incident, f.capture, size); err != nil {
+				return t, 0, err
 			}
 		}
-		if final >= 0 && offset >= final {
-			break
-		}
-		if final < 0 && offset == size && f.recorder == 0 && time.Since(time.Unix(0, f.beat.Load())) > orphanAfter {
+		if t.offset == size && f.recorder == 0 && time.Since(time.Unix(0, f.beat.Load())) > orphanAfter {
 			// Nobody says this session is alive and nothing can tell if
 			// its recorder is (another machine's, an older calm's): stop
 			// looking until a recorder asks again.
-			return fmt.Errorf("no word from its recorder for %s: left open", orphanAfter)
+			return t, 0, fmt.Errorf("no word from its recorder for %s: left open", orphanAfter)
 		}
-		if final < 0 {
-			select {
-			case final = <-f.final: // the recorder closed the journal before it went
-				continue
-			default:
-			}
+		select {
+		case final := <-f.final: // the recorder closed the journal before it went
+			return t, final, nil
+		default:
 		}
-		if final < 0 && offset == size && f.recorder != 0 && unix.Kill(f.recorder, 0) == unix.ESRCH {
+		if t.offset == size && f.recorder != 0 && unix.Kill(f.recorder, 0) == unix.ESRCH {
 			// The recorder died without closing the journal. Its last
 			// write was whole (one write call), so what the file holds,
 			// read once more, is the session.
-			if size, err = fileSize(in); err != nil {
-				return err
+			if size, err = fileSize(t.in); err != nil {
+				return t, 0, err
 			}
-			if size == offset {
+			if size == t.offset {
 				// What its terminal showed last may have been on its way
 				// to the journal.
 				if n, err := RecoverShown(f.path); err != nil {
@@ -345,36 +419,21 @@ func (db *DB) followJournal(f *follower) error {
 					continue
 				}
 				db.opts.Logf("session %s/%s: its recorder (pid %d) is gone; sealing the %d bytes of its journal", f.incident, f.capture, f.recorder, size)
-				final = size
 				cut := fmt.Sprintf("its recorder, process %d, was killed; the session holds what its terminal had shown", f.recorder)
 				if _, err := db.SealJournal(f.incident, f.capture, size, cut); err != nil {
-					return err
+					return t, 0, err
 				}
 				continue
 			}
 		}
 		select {
 		case <-db.stop:
-			return errStopped
-		case final = <-f.final:
+			return t, 0, errStopped
+		case final := <-f.final:
+			return t, final, nil
 		case <-tick.C:
 		}
 	}
-	if offset != final {
-		return fmt.Errorf("the journal %s holds %d bytes, the recorder closed it at %d", f.path, offset, final)
-	}
-	db.commitPending()
-	db.copyFollowed(cp)
-	// The text first, so that a sealed session always has it.
-	if err := db.deriveText(f.incident, f.capture); err != nil {
-		db.opts.Logf("%v", err) // search and view fall back to the stream
-	}
-	seal := Seal{Chunks: chunks, Size: offset, SHA256: fmt.Sprintf("%x", sum.Sum(nil))}
-	if c, err := db.Capture(f.incident + "/" + f.capture); err == nil && c.Recording != nil {
-		seal.Interrupted = c.Recording.Cut
-	}
-	_, err = db.SealCapture(f.incident, f.capture, seal)
-	return err
 }
 
 // copyFollowed catches the session's copier up on the follower's own thread,
