@@ -254,11 +254,11 @@ func cmdClip(e *env, args []string) error {
 		}
 		if _, item := storage.SplitRef(*out); strings.HasPrefix(item, "s") {
 			cast := &terminal.CastOutput{W: w}
-			if err := e.store.WriteContent(*out, 0, cast); err != nil {
+			if err := e.store.WriteContent(context.Background(), *out, 0, cast); err != nil {
 				return err
 			}
 			cast.Close()
-		} else if err := e.store.WriteContent(*out, 0, w); err != nil {
+		} else if err := e.store.WriteContent(context.Background(), *out, 0, w); err != nil {
 			return err
 		}
 		sw.Close()

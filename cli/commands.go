@@ -265,16 +265,16 @@ func cmdShow(e *env, args []string) error {
 	}
 	if _, item := storage.SplitRef(ref); strings.HasPrefix(item, "s") && !*cast && !*raw {
 		// What a person saw: the session's derived text.
-		if err := e.store.WriteText(ref, w); err != nil {
+		if err := e.store.WriteText(context.Background(), ref, w); err != nil {
 			return err
 		}
 	} else if strings.HasPrefix(item, "s") && !*cast {
 		out := &terminal.CastOutput{W: w}
-		if err := e.store.WriteContent(ref, 0, out); err != nil {
+		if err := e.store.WriteContent(context.Background(), ref, 0, out); err != nil {
 			return err
 		}
 		out.Close()
-	} else if err := e.store.WriteContent(ref, 0, w); err != nil {
+	} else if err := e.store.WriteContent(context.Background(), ref, 0, w); err != nil {
 		return err
 	}
 	sw.Close()
@@ -378,7 +378,7 @@ func cmdVerify(e *env, args []string) error {
 		}
 		// The recorded states first: a copy found bad by this very verify is
 		// then written again below.
-		if _, err := e.store.Verify(fs.Arg(0)); err != nil {
+		if _, err := e.store.Verify(context.Background(), fs.Arg(0)); err != nil {
 			return err
 		}
 		done, err := client.RepairCopies(fs.Arg(0))
@@ -390,7 +390,7 @@ func cmdVerify(e *env, args []string) error {
 		}
 	}
 	following := e.verifyProgress(fs.Arg(0))
-	rep, err := e.store.Verify(fs.Arg(0))
+	rep, err := e.store.Verify(context.Background(), fs.Arg(0))
 	following.end()
 	if err != nil {
 		return err
@@ -575,25 +575,25 @@ func cmdExport(e *env, args []string) error {
 	}
 	switch *format {
 	case "txt":
-		redacted, err = report.Text(store, rec, bw, red)
+		redacted, err = report.Text(context.Background(), store, rec, bw, red)
 	case "json":
-		redacted, err = report.JSON(store, rec, bw, red)
+		redacted, err = report.JSON(context.Background(), store, rec, bw, red)
 	case "md":
 		var md []byte
 		md, redacted = report.Markdown(rec, red)
 		_, err = bw.Write(md)
 	case "html":
-		redacted, err = report.HTML(store, rec, bw, red, time.Now(), report.HTMLOptions{})
+		redacted, err = report.HTML(context.Background(), store, rec, bw, red, time.Now(), report.HTMLOptions{})
 	case "cast":
 		var c storage.Capture
 		c, err = sessionOf(rec, *item)
 		if err == nil {
 			store, bar = e.readingCaptures("exporting "+c.ID, []storage.Capture{c})
-			redacted, err = report.Cast(store, c, bw, red)
+			redacted, err = report.Cast(context.Background(), store, c, bw, red)
 		}
 	case "bundle":
 		var st report.BundleStats
-		st, err = report.Bundle(store, rec, bw, red, time.Now())
+		st, err = report.Bundle(context.Background(), store, rec, bw, red, time.Now())
 		redacted = st.Redacted
 		bar.done()
 		if err == nil && *outPath != "" {
@@ -735,7 +735,7 @@ func cmdDoctor(e *env, args []string) error {
 	} else if err == nil {
 		say(true, "the store and its evidence folder agree (incidents and timelines)")
 	}
-	verify, err := e.store.Verify("")
+	verify, err := e.store.Verify(context.Background(), "")
 	if rep := verify; err != nil {
 		say(false, "copies: %s", oneLine(err.Error()))
 	} else if len(rep.Unsealed) > 0 {

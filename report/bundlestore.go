@@ -2,6 +2,7 @@ package report
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -135,7 +136,7 @@ func (b *BundleStore) Capture(ref string) (storage.Capture, error) {
 	}
 	return storage.Capture{}, fmt.Errorf("%s is not in %s: %w", ref, b.Path, storage.ErrNotFound)
 }
-func (b *BundleStore) WriteContent(ref string, from int64, w io.Writer) error {
+func (b *BundleStore) WriteContent(ctx context.Context, ref string, from int64, w io.Writer) error {
 	c, err := b.Capture(ref)
 	if err != nil {
 		return err
@@ -152,21 +153,21 @@ func (b *BundleStore) WriteContent(ref string, from int64, w io.Writer) error {
 	if _, err := f.Seek(from, io.SeekStart); err != nil {
 		return err
 	}
-	_, err = io.Copy(w, f)
+	_, err = io.Copy(w, untilDone{ctx, f})
 	return err
 }
 
 // WriteText derives a session's text as the store would have.
-func (b *BundleStore) WriteText(ref string, w io.Writer) error {
+func (b *BundleStore) WriteText(ctx context.Context, ref string, w io.Writer) error {
 	c, err := b.Capture(ref)
 	if err != nil {
 		return err
 	}
 	if c.Recording == nil {
-		return b.WriteContent(ref, 0, w)
+		return b.WriteContent(ctx, ref, 0, w)
 	}
 	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(b.WriteContent(ref, 0, pw)) }()
+	go func() { pw.CloseWithError(b.WriteContent(ctx, ref, 0, pw)) }()
 	defer pr.Close()
 	return terminal.DeriveText(pr, w)
 }
@@ -182,7 +183,7 @@ func (b *BundleStore) AddEvent(string, string, string, string) (storage.Event, e
 func (b *BundleStore) Events(string) ([]storage.Event, error) { return b.events, nil }
 
 // Search finds lines in the bundle's captures (sessions by their output).
-func (b *BundleStore) Search(q storage.SearchQuery, each func(storage.Match) error) error {
+func (b *BundleStore) Search(ctx context.Context, q storage.SearchQuery, each func(storage.Match) error) error {
 	re, err := q.Regexp()
 	if err != nil {
 		return err
@@ -191,7 +192,7 @@ func (b *BundleStore) Search(q storage.SearchQuery, each func(storage.Match) err
 	errEnough := errors.New("enough")
 	for _, c := range b.captures {
 		pr, pw := io.Pipe()
-		go func() { pw.CloseWithError(Output(b, c, pw)) }()
+		go func() { pw.CloseWithError(Output(ctx, b, c, pw)) }()
 		sc := bufio.NewScanner(pr)
 		sc.Buffer(make([]byte, 64<<10), 16<<20)
 		var err error
@@ -221,13 +222,16 @@ func (b *BundleStore) Search(q storage.SearchQuery, each func(storage.Match) err
 }
 
 // Verify checks the bundle against its manifest again.
-func (b *BundleStore) Verify(string) (storage.VerifyReport, error) {
+func (b *BundleStore) Verify(ctx context.Context, _ string) (storage.VerifyReport, error) {
 	f, err := os.Open(b.Path)
 	if err != nil {
 		return storage.VerifyReport{}, err
 	}
 	defer f.Close()
-	ok, problems, err := VerifyBundle(bufio.NewReaderSize(f, 1<<20))
+	ok, problems, err := VerifyBundle(bufio.NewReaderSize(untilDone{ctx, f}, 1<<20))
+	if err != nil && ctx.Err() != nil {
+		return storage.VerifyReport{}, ctx.Err() // stopped, not a bad bundle
+	}
 	rep := storage.VerifyReport{Captures: len(b.captures), Copies: ok + len(problems)}
 	for _, p := range problems {
 		rep.Problems = append(rep.Problems, storage.Problem{Incident: b.incident.ID, Copy: storage.Copy{Kind: "bundle", Location: b.Path, State: storage.CopyMismatch, Error: p}})
@@ -240,3 +244,17 @@ func (b *BundleStore) Check() (storage.CheckReport, error) {
 
 // Close removes the unpacked files.
 func (b *BundleStore) Close() error { return os.RemoveAll(b.dir) }
+
+// untilDone is a reader that fails once ctx is done: a read of the bundle
+// stops between two reads when its reader has gone.
+type untilDone struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (u untilDone) Read(p []byte) (int, error) {
+	if err := u.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return u.r.Read(p)
+}

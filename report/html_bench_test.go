@@ -1,6 +1,7 @@
 package report
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -117,7 +118,7 @@ func BenchmarkHTMLExport(b *testing.B) {
 	content := func(red *Redactor) func() error {
 		return func() error {
 			for _, c := range r.Captures {
-				if _, err := Content(db, c, io.Discard, red); err != nil {
+				if _, err := Content(context.Background(), db, c, io.Discard, red); err != nil {
 					return err
 				}
 			}
@@ -126,7 +127,7 @@ func BenchmarkHTMLExport(b *testing.B) {
 	}
 	page := func(red *Redactor) func() error {
 		return func() error {
-			_, err := HTML(db, r, io.Discard, red, time.Now(), HTMLOptions{})
+			_, err := HTML(context.Background(), db, r, io.Discard, red, time.Now(), HTMLOptions{})
 			return err
 		}
 	}
@@ -163,7 +164,7 @@ func BenchmarkHTMLFirstPaint(b *testing.B) {
 	}
 	// The page's shape, not its redaction, decides how soon it paints: no
 	// rules keeps the benchmark short.
-	if _, err := HTML(db, r, f, &Redactor{}, time.Now(), HTMLOptions{}); err != nil {
+	if _, err := HTML(context.Background(), db, r, f, &Redactor{}, time.Now(), HTMLOptions{}); err != nil {
 		b.Fatal(err)
 	}
 	f.Close()

@@ -3,6 +3,7 @@ package report
 import (
 	"archive/tar"
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -109,7 +110,7 @@ func exportHTML(t testing.TB, db storage.Store, r Record, opt HTMLOptions) (stri
 	t.Helper()
 	red, _ := NewRedactor(nil)
 	var b bytes.Buffer
-	n, err := HTML(db, r, &b, red, time.Date(2026, 11, 26, 16, 0, 0, 0, time.UTC), opt)
+	n, err := HTML(context.Background(), db, r, &b, red, time.Date(2026, 11, 26, 16, 0, 0, 0, time.UTC), opt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -325,7 +326,7 @@ func TestBundleCarriesTheSameHTMLReport(t *testing.T) {
 	red, _ := NewRedactor(nil)
 	now := time.Date(2026, 11, 26, 16, 0, 0, 0, time.UTC)
 	var bundle bytes.Buffer
-	st, err := Bundle(db, r, &bundle, red, now)
+	st, err := Bundle(context.Background(), db, r, &bundle, red, now)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"sort"
@@ -146,13 +147,13 @@ func duration(d time.Duration) string {
 
 // Output writes what a capture showed: a session's output decoded from its
 // asciicast stream, a capture's bytes as they are.
-func Output(s storage.Store, c storage.Capture, w io.Writer) error {
+func Output(ctx context.Context, s storage.Store, c storage.Capture, w io.Writer) error {
 	ref := c.Incident + "/" + c.ID
 	if c.Recording == nil {
-		return s.WriteContent(ref, 0, w)
+		return s.WriteContent(ctx, ref, 0, w)
 	}
 	out := &terminal.CastOutput{W: w}
-	if err := s.WriteContent(ref, 0, out); err != nil {
+	if err := s.WriteContent(ctx, ref, 0, out); err != nil {
 		return err
 	}
 	return out.Close()

@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"context"
 	"flag"
 	"os"
 	"os/exec"
@@ -67,7 +68,7 @@ func scriptedIncident(t *testing.T) (*storage.DB, Record) {
 	db.AddNote(inc.ID, "replaceOne without $set replaced user 1; token=abc123def")
 	// One verify run over both captures, and the TUI's team message as it
 	// records the way it went out.
-	if rep, err := db.Verify(inc.ID); err != nil || len(rep.Problems) > 0 {
+	if rep, err := db.Verify(context.Background(), inc.ID); err != nil || len(rep.Problems) > 0 {
 		t.Fatalf("verify: %+v, %v", rep, err)
 	}
 	db.AddEvent(inc.ID, storage.EventMessage, "", "team message: sent to the terminal by OSC 52 (in tmux, needs 'set -g set-clipboard on'; terminals do not confirm)")
@@ -134,7 +135,7 @@ func TestBundleVerifiesAndDetectsOneChangedByte(t *testing.T) {
 	db, r := scriptedIncident(t)
 	red, _ := NewRedactor(nil)
 	var buf bytes.Buffer
-	st, err := Bundle(db, r, &buf, red, time.Date(2026, 11, 26, 15, 0, 0, 0, time.UTC))
+	st, err := Bundle(context.Background(), db, r, &buf, red, time.Date(2026, 11, 26, 15, 0, 0, 0, time.UTC))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +164,7 @@ func TestBundleVerifiesAndDetectsOneChangedByte(t *testing.T) {
 		t.Fatal("the bundle holds a secret")
 	}
 	var stored bytes.Buffer
-	db.WriteContent(r.Incident.ID+"/c1", 0, &stored)
+	db.WriteContent(context.Background(), r.Incident.ID+"/c1", 0, &stored)
 	if !strings.Contains(stored.String(), "hunter2") {
 		t.Fatal("redaction changed the store's original")
 	}
@@ -212,7 +213,7 @@ func TestExportsNameInterruptedAndUnsealedCaptures(t *testing.T) {
 	red, _ := NewRedactor(nil)
 	md, _ := Markdown(rec, red)
 	var txt bytes.Buffer
-	if _, err := Text(db, rec, &txt, red); err != nil {
+	if _, err := Text(context.Background(), db, rec, &txt, red); err != nil {
 		t.Fatal(err)
 	}
 	for name, out := range map[string]string{"md": string(md), "txt": txt.String()} {
@@ -280,7 +281,7 @@ func TestBackToBackVerifyRunsAreARowEach(t *testing.T) {
 		save(t, db, storage.NewCapture{Title: title, Source: "tee"}, title+"\n")
 	}
 	for range 2 {
-		if rep, err := db.Verify(inc.ID); err != nil || len(rep.Problems) > 0 || rep.Captures != 3 {
+		if rep, err := db.Verify(context.Background(), inc.ID); err != nil || len(rep.Problems) > 0 || rep.Captures != 3 {
 			t.Fatalf("verify: %+v, %v", rep, err)
 		}
 	}

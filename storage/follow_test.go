@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -32,7 +33,7 @@ func waitContent(t *testing.T, s Store, ref string, want []byte) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		var got bytes.Buffer
-		if err := s.WriteContent(ref, 0, &got); err != nil {
+		if err := s.WriteContent(context.Background(), ref, 0, &got); err != nil {
 			t.Fatal(err)
 		}
 		if bytes.Equal(got.Bytes(), want) {
@@ -85,7 +86,7 @@ func TestSessionIsTakenFromItsJournalAndSealed(t *testing.T) {
 	if _, err := os.Stat(f.Name()); !os.IsNotExist(err) {
 		t.Fatalf("the journal was copied, not moved: %v", err)
 	}
-	if rep, err := db.Verify(""); err != nil || len(rep.Problems) != 0 {
+	if rep, err := db.Verify(context.Background(), ""); err != nil || len(rep.Problems) != 0 {
 		t.Fatalf("verify: %v %+v", err, rep.Problems)
 	}
 }
@@ -181,12 +182,12 @@ func TestSessionTextIsDerivedAtSealAndSearched(t *testing.T) {
 	}
 	want := "\x1b[0;38;5;1malpha\x1b[0m\nprogress 100%\nbeta\n"
 	var got bytes.Buffer
-	if err := db.WriteText(c.Incident+"/"+c.ID, &got); err != nil || got.String() != want || sealed.Text.Size != int64(len(want)) {
+	if err := db.WriteText(context.Background(), c.Incident+"/"+c.ID, &got); err != nil || got.String() != want || sealed.Text.Size != int64(len(want)) {
 		t.Fatalf("text %q (%v), size %d; want %q", got.String(), err, sealed.Text.Size, want)
 	}
 	search := func(pattern string) []Match {
 		var matches []Match
-		db.Search(SearchQuery{Pattern: pattern, Literal: true}, func(m Match) error {
+		db.Search(context.Background(), SearchQuery{Pattern: pattern, Literal: true}, func(m Match) error {
 			matches = append(matches, m)
 			return nil
 		})

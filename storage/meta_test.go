@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -96,7 +97,7 @@ func TestStoreLostWholeIsSalvagedWithItsRecords(t *testing.T) {
 	if got, err := s.Incident(inc.ID); err != nil || got.Title != closed.Title || got.Opened.Sub(closed.Opened).Abs() > time.Second || got.Closed.Sub(closed.Closed).Abs() > time.Second {
 		t.Errorf("the incident after salvage: %+v (%v), want %+v", got, err, closed)
 	}
-	if v, err := s.Verify(""); err != nil || len(v.Problems) != 0 || v.Copies != 9 {
+	if v, err := s.Verify(context.Background(), ""); err != nil || len(v.Problems) != 0 || v.Copies != 9 {
 		t.Fatalf("verify after salvage: %+v, %v", v, err)
 	}
 }

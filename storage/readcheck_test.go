@@ -45,7 +45,7 @@ func damageChunk(t *testing.T, path, incident, capture string, n uint64) {
 
 func searchAll(db *DB, q SearchQuery) ([]Match, error) {
 	var got []Match
-	err := db.Search(q, func(m Match) error {
+	err := db.Search(context.Background(), q, func(m Match) error {
 		got = append(got, m)
 		return nil
 	})
@@ -117,7 +117,7 @@ func TestDamagedStoreCopyIsReadAndSearchedFromAVerifiedCopy(t *testing.T) {
 	readChecks.Clear()
 	notices = nil
 	var buf bytes.Buffer
-	err = db.WriteContent(ref, 0, &buf)
+	err = db.WriteContent(context.Background(), ref, 0, &buf)
 	if !errors.Is(err, ErrDamaged) || buf.Len() != 0 || strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), "no file copy matches") {
 		t.Fatalf("with no sound copy: %d bytes, %v", buf.Len(), err)
 	}

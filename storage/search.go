@@ -82,14 +82,9 @@ func AppendMatch(dst []byte, m Match, itemSep, sep byte) []byte {
 	return append(dst, '\n')
 }
 
-// Search finds lines matching the query in every capture, in order.
-func (db *DB) Search(q SearchQuery, each func(Match) error) error {
-	return db.SearchContext(context.Background(), q, each)
-}
-
-// SearchContext is Search until ctx is done: the agent stops searching for
-// a client that has hung up.
-func (db *DB) SearchContext(ctx context.Context, q SearchQuery, each func(Match) error) error {
+// Search finds lines matching the query in every capture, in order, until
+// ctx is done: the agent stops searching for a client that has hung up.
+func (db *DB) Search(ctx context.Context, q SearchQuery, each func(Match) error) error {
 	p, err := planQuery(q)
 	if err != nil {
 		return err

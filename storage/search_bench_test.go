@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -54,7 +55,7 @@ func BenchmarkSearch(b *testing.B) {
 			n := 0
 			for b.Loop() {
 				n = 0
-				if err := db.Search(m.q, func(Match) error { n++; return nil }); err != nil {
+				if err := db.Search(context.Background(), m.q, func(Match) error { n++; return nil }); err != nil {
 					b.Fatal(err)
 				}
 			}

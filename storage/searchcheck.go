@@ -113,7 +113,7 @@ func (db *DB) searchOutput(ctx context.Context, inc string, c Capture, p *plan, 
 		feed = cast
 	}
 	c.Incident = inc
-	err := db.readContent(c, 0, feed, notice)
+	err := db.readContent(ctx, c, 0, feed, notice)
 	if err == nil && cast != nil {
 		err = cast.Close()
 	}

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -51,7 +52,7 @@ func TestSaveSelectionMakesAVerifiedCapture(t *testing.T) {
 		t.Fatalf("captures %v, %v", caps, err)
 	}
 	var b strings.Builder
-	db.WriteContent(caps[1].Incident+"/"+caps[1].ID, 0, &b)
+	db.WriteContent(context.Background(), caps[1].Incident+"/"+caps[1].ID, 0, &b)
 	want := "rs0:PRIMARY> db.users.replaceOne({email: \"ada@example.com\"}, {email: \"ada@example.com\"})\n{ \"acknowledged\" : true, \"matchedCount\" : 1, \"modifiedCount\" : 1 }\n"
 	if b.String() != want {
 		t.Fatalf("saved %q, want %q", b.String(), want)
@@ -155,7 +156,7 @@ func TestEditorDraftIsSavedAsACapture(t *testing.T) {
 	h.waitFor("draft from c1")
 	caps, _ := db.Captures("")
 	var b strings.Builder
-	db.WriteContent(caps[1].Incident+"/"+caps[1].ID, 0, &b)
+	db.WriteContent(context.Background(), caps[1].Incident+"/"+caps[1].ID, 0, &b)
 	doc := mongoTranscript[strings.Index(mongoTranscript, "{\n\t\"_id\"") : strings.Index(mongoTranscript, "\n}\n")+2]
 	if want := "db.users.replaceOne({_id: ObjectId(\"5f1d7a3e9b1e8a3c4d2f0a11\")}, " + doc + ")\n"; b.String() != want {
 		t.Fatalf("draft %q, want %q", b.String(), want)

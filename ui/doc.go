@@ -2,6 +2,7 @@ package ui
 
 import (
 	"bytes"
+	"context"
 	"sync"
 	"time"
 
@@ -293,7 +294,7 @@ func (l *docLoader) load(s storage.Store, final bool) error {
 	l.doc.mu.RLock()
 	from := l.doc.loaded
 	l.doc.mu.RUnlock()
-	err := s.WriteContent(l.doc.Item, from, l)
+	err := s.WriteContent(context.Background(), l.doc.Item, from, l)
 	if final {
 		if l.cast != nil {
 			l.cast.Close()

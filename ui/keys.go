@@ -2,6 +2,7 @@ package ui
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"strconv"
 	"strings"
@@ -116,7 +117,7 @@ func (u *UI) searchIncident(pattern string) {
 	u.setStatus("searching…")
 	go func() {
 		var found []storage.Match
-		err := u.store.Search(q, func(m storage.Match) error {
+		err := u.store.Search(context.Background(), q, func(m storage.Match) error {
 			found = append(found, m)
 			return nil
 		})
@@ -543,7 +544,7 @@ func (u *UI) verify() {
 	}
 	u.setStatus("verifying every copy…")
 	go func() {
-		rep, err := u.store.Verify(id)
+		rep, err := u.store.Verify(context.Background(), id)
 		if err != nil {
 			u.sayError(fmt.Errorf("verify: %w", err))
 			return
