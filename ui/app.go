@@ -4,6 +4,7 @@
 package ui
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -117,8 +118,18 @@ type UI struct {
 
 	replayStop  chan struct{}
 	replaySpeed int
-	stop        chan struct{}
-	stopped     sync.Once
+	// ctx ends when the UI stops: the store's long reads (a search, a
+	// verify, an item loading) stop with it, and no background work
+	// starts after. quit ends it.
+	ctx  context.Context
+	quit context.CancelFunc
+	// work is every goroutine the UI started (see background); workMu
+	// keeps one from starting while Stop waits for them.
+	work     sync.WaitGroup
+	workMu   sync.Mutex
+	loopDone chan struct{} // closed once the event loop has returned
+	stopOnce sync.Once
+	stopped  chan struct{} // closed once Stop has stopped the event loop
 }
 
 type jump struct {
@@ -137,7 +148,9 @@ func New(o Options) (*UI, error) {
 	if o.DevicesRequired <= 0 {
 		o.DevicesRequired = 1
 	}
-	u := &UI{opts: o, store: o.Store, app: tview.NewApplication(), stop: make(chan struct{}), stepShown: map[string]time.Time{}, drafts: map[string]string{}, draftsTouched: map[string]bool{}}
+	u := &UI{opts: o, store: o.Store, app: tview.NewApplication(), stepShown: map[string]time.Time{}, drafts: map[string]string{}, draftsTouched: map[string]bool{},
+		loopDone: make(chan struct{}), stopped: make(chan struct{})}
+	u.ctx, u.quit = context.WithCancel(context.Background())
 	u.lists, u.listErrs = checklist.Load(o.Checklists)
 	var inc storage.Incident
 	var err error
@@ -174,21 +187,68 @@ func New(o Options) (*UI, error) {
 // App returns the tview application, for tests to synchronise on.
 func (u *UI) App() *tview.Application { return u.app }
 
-// Run shows the UI until the person quits.
+// finishFor is how long quitting waits for the UI's background work: reads
+// stop at once, but what is being written (a note, a save, the team
+// message) is let finish, unless the store does not answer.
+const finishFor = 15 * time.Second
+
+// Run shows the UI until the person quits. When it returns, every
+// goroutine the UI started has ended (unless a write outlasted finishFor).
 func (u *UI) Run() error {
 	// QueueUpdate waits for the event loop: never call it from here.
-	go u.poll()
-	defer u.stopped.Do(func() { close(u.stop) })
-	return u.app.Run()
+	u.background(u.poll)
+	err := u.app.Run()
+	close(u.loopDone)
+	u.stopWork()
+	u.finishWork()
+	u.stopOnce.Do(func() { close(u.stopped) }) // the loop ended by itself (a terminal error)
+	<-u.stopped
+	return err
 }
 
-// update runs f in the event loop and redraws. Unlike QueueUpdateDraw it
-// never blocks once the UI has stopped, so background work ends cleanly.
-func (u *UI) update(f func()) {
+// background runs f in a goroutine that Run waits for. Once the UI is
+// stopping it starts nothing and returns false.
+func (u *UI) background(f func()) bool {
+	u.workMu.Lock()
+	defer u.workMu.Unlock()
+	if u.ctx.Err() != nil {
+		return false
+	}
+	u.work.Add(1)
+	go func() {
+		defer u.work.Done()
+		f()
+	}()
+	return true
+}
+
+// stopWork ends u.ctx: reads stop, and background starts nothing more.
+func (u *UI) stopWork() {
+	u.workMu.Lock()
+	u.quit()
+	u.workMu.Unlock()
+}
+
+// finishWork waits for the background work, at most finishFor.
+func (u *UI) finishWork() {
+	done := make(chan struct{})
+	go func() {
+		u.work.Wait()
+		close(done)
+	}()
 	select {
-	case <-u.stop:
+	case <-done:
+	case <-time.After(finishFor):
+	}
+}
+
+// update runs f in the event loop and redraws, from a background goroutine
+// (never the event loop: it would wait for itself). Once the UI is
+// stopping it does nothing; and it never blocks after the event loop has
+// returned, so background work always ends.
+func (u *UI) update(f func()) {
+	if u.ctx.Err() != nil {
 		return
-	default:
 	}
 	done := make(chan struct{})
 	go func() {
@@ -197,14 +257,22 @@ func (u *UI) update(f func()) {
 	}()
 	select {
 	case <-done:
-	case <-u.stop:
+	case <-u.loopDone:
 	}
 }
 
-// Stop ends Run.
+// Stop ends Run: the background work is stopped, or let finish if it
+// writes, while the event loop still runs (what it queued must be run for
+// it to end), and then the event loop stops. Safe from any goroutine.
 func (u *UI) Stop() {
-	u.stopped.Do(func() { close(u.stop) })
-	u.app.Stop()
+	u.stopWork()
+	u.stopOnce.Do(func() {
+		go func() {
+			defer close(u.stopped)
+			u.finishWork()
+			u.app.Stop()
+		}()
+	})
 }
 
 func (u *UI) build() {
@@ -366,7 +434,7 @@ func (u *UI) poll() {
 	defer t.Stop()
 	for {
 		select {
-		case <-u.stop:
+		case <-u.ctx.Done():
 			return
 		case <-t.C:
 		}
@@ -493,7 +561,7 @@ func (u *UI) followLive() {
 		return // the first load is still running
 	}
 	defer l.loading.Unlock()
-	_ = l.load(u.store, c.State == storage.CaptureSealed)
+	_ = l.load(u.ctx, u.store, c.State == storage.CaptureSealed)
 	u.update(func() {})
 }
 

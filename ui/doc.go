@@ -290,11 +290,11 @@ func (l *docLoader) Write(p []byte) (int, error) {
 // load reads what the store has beyond what was read before. When final,
 // the emulator's screen is flushed into finished lines; otherwise it is
 // shown as the document's tail.
-func (l *docLoader) load(s storage.Store, final bool) error {
+func (l *docLoader) load(ctx context.Context, s storage.Store, final bool) error {
 	l.doc.mu.RLock()
 	from := l.doc.loaded
 	l.doc.mu.RUnlock()
-	err := s.WriteContent(context.Background(), l.doc.Item, from, l)
+	err := s.WriteContent(ctx, l.doc.Item, from, l)
 	if final {
 		if l.cast != nil {
 			l.cast.Close()

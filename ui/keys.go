@@ -2,7 +2,6 @@ package ui
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"strconv"
 	"strings"
@@ -115,9 +114,9 @@ func (u *UI) searchIncident(pattern string) {
 	u.mu.Unlock()
 	q := storage.SearchQuery{Pattern: pattern, Literal: !regex, IgnoreCase: strings.ToLower(pattern) == pattern, Incident: id, Limit: 1000}
 	u.setStatus("searching…")
-	go func() {
+	u.background(func() {
 		var found []storage.Match
-		err := u.store.Search(context.Background(), q, func(m storage.Match) error {
+		err := u.store.Search(u.ctx, q, func(m storage.Match) error {
 			found = append(found, m)
 			return nil
 		})
@@ -136,7 +135,7 @@ func (u *UI) searchIncident(pattern string) {
 			u.findPattern = pattern
 			u.showMatches(found)
 		})
-	}()
+	})
 }
 
 func (u *UI) showMatches(found []storage.Match) {
@@ -419,7 +418,7 @@ func (u *UI) save(text []byte, source, title string) {
 	}
 	u.mu.Unlock()
 	u.setStatus("saving…")
-	go func() {
+	u.background(func() {
 		w, err := storage.NewCaptureWriter(u.store, id, storage.NewCapture{Title: title, Source: source, Session: session})
 		if err != nil {
 			u.sayError(fmt.Errorf("save: %w", err))
@@ -437,7 +436,7 @@ func (u *UI) save(text []byte, source, title string) {
 		}
 		u.say("saved %s (%s): %d copies verified", c.ID, humanBytes(c.Size), c.VerifiedCopies())
 		u.refresh()
-	}()
+	})
 }
 
 // editDraft opens the marked text (or the whole item) in $EDITOR and saves
@@ -469,15 +468,21 @@ func (u *UI) diff() {
 	if done, _, _ := d.State(); !done {
 		// Do it once the item has loaded.
 		u.setStatus("diff: waiting for the item to load…")
-		go func() {
+		u.background(func() {
+			t := time.NewTicker(10 * time.Millisecond)
+			defer t.Stop()
 			for range 3000 {
 				if done, _, _ := d.State(); done {
 					u.update(u.diff)
 					return
 				}
-				time.Sleep(10 * time.Millisecond)
+				select {
+				case <-u.ctx.Done():
+					return
+				case <-t.C:
+				}
 			}
-		}()
+		})
 		return
 	}
 	u.mu.Lock()
@@ -524,11 +529,11 @@ func (u *UI) diff() {
 		id := u.incident.ID
 		u.mu.Unlock()
 		text := fmt.Sprintf("compared %s with %s: %d lines removed, %d added", itemID(base.Item), itemID(d.Item), removed, added)
-		go func() {
+		u.background(func() {
 			if _, err := u.store.AddEvent(id, storage.EventDiff, itemID(d.Item), text); err == nil {
 				u.refresh()
 			}
-		}()
+		})
 	}
 }
 
@@ -543,15 +548,15 @@ func (u *UI) verify() {
 		return
 	}
 	u.setStatus("verifying every copy…")
-	go func() {
-		rep, err := u.store.Verify(context.Background(), id)
+	u.background(func() {
+		rep, err := u.store.Verify(u.ctx, id)
 		if err != nil {
 			u.sayError(fmt.Errorf("verify: %w", err))
 			return
 		}
 		u.refresh()
 		u.update(func() { u.setStatus(verifyMessage(rep)) })
-	}()
+	})
 }
 
 // verifyMessage says what a verify found as the CLI's verify does: never

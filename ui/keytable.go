@@ -228,6 +228,9 @@ func (u *UI) scopesNow() []scope {
 // key runs the binding of a key in the scopes that apply now; a key bound
 // nowhere goes on to the focused primitive (text typed into a prompt).
 func (u *UI) key(ev *tcell.EventKey) *tcell.EventKey {
+	if u.ctx.Err() != nil {
+		return nil // quitting: it only waits for what is being saved
+	}
 	name := keyName(ev)
 	if name == "" {
 		return ev

@@ -174,20 +174,25 @@ func (u *UI) openItem(i int) {
 	c := u.caps[i]
 	l := newDocLoader(c)
 	l.notify = func() { u.update(func() {}) }
+	// Locked before the poller can see it: a follow taking it first would
+	// wait for the event loop, which would wait here for the follow.
+	l.loading.Lock()
 	u.open, u.openRef = l, c.Incident+"/"+c.ID
 	u.mu.Unlock()
 	u.viewer.SetDoc(l.doc, c.State == storage.CaptureOpen)
-	l.loading.Lock() // before the poller can look at it
-	go func() {
+	started := u.background(func() {
 		defer l.loading.Unlock()
-		err := l.load(u.store, c.State == storage.CaptureSealed)
+		err := l.load(u.ctx, u.store, c.State == storage.CaptureSealed)
 		u.update(func() {
 			if err != nil {
 				u.setStatus("[red]" + tview.Escape(fmt.Sprintf("read %s: %v", c.ID, err)) + "[-]")
 			}
 			u.afterLoad(l.doc)
 		})
-	}()
+	})
+	if !started {
+		l.loading.Unlock()
+	}
 }
 
 // afterLoad makes a pending jump (from an incident search, or a marker on
@@ -244,7 +249,7 @@ func (u *UI) switchIncident(i int) {
 	u.mu.Unlock()
 	u.items.Clear()
 	u.setStatus("")
-	go u.refresh()
+	u.background(u.refresh)
 	u.focus(u.items, "items")
 }
 

@@ -90,7 +90,10 @@ func start(t *testing.T, db *storage.DB, width, height int, o Options) *harness 
 		t.Fatal(err)
 	}
 	clip := &recordingClipboard{}
-	o.Store, o.Screen, o.Clipboard = db, screen, clip
+	if o.Store == nil {
+		o.Store = db // else a test's store over db
+	}
+	o.Screen, o.Clipboard = screen, clip
 	if o.Poll == 0 {
 		o.Poll = 50 * time.Millisecond
 	}
