@@ -118,6 +118,10 @@ type UI struct {
 
 	replayStop  chan struct{}
 	replaySpeed int
+	// search is the incident search running now, nil when none: Esc, the
+	// next search and quitting end it. In the event loop only.
+	search *search
+
 	// ctx ends when the UI stops: the store's long reads (a search, a
 	// verify, an item loading) stop with it, and no background work
 	// starts after. quit ends it.

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"strconv"
 	"strings"
@@ -101,26 +102,41 @@ func (u *UI) sayMatch(wrapped string) {
 	u.setStatus(tview.Escape(fmt.Sprintf("%q: line %d%s  (n next, N previous)", u.findPattern, u.viewer.Cursor()+1, wrapped)))
 }
 
+// search is an incident search while it runs.
+type search struct {
+	cancel context.CancelFunc
+}
+
 // searchIncident searches every item of the incident through the store and
-// lists what it found; choosing a result opens its item at its line.
+// lists what it found; choosing a result opens its item at its line. A
+// search still running is stopped first: only the last one asked shows.
 func (u *UI) searchIncident(pattern string) {
 	if pattern == "" {
 		return
 	}
+	u.stopSearch()
 	regex := strings.HasPrefix(pattern, "re:")
 	pattern = strings.TrimPrefix(pattern, "re:")
 	u.mu.Lock()
 	id := u.incident.ID
 	u.mu.Unlock()
 	q := storage.SearchQuery{Pattern: pattern, Literal: !regex, IgnoreCase: strings.ToLower(pattern) == pattern, Incident: id, Limit: 1000}
-	u.setStatus("searching…")
-	u.background(func() {
+	ctx, cancel := context.WithCancel(u.ctx)
+	s := &search{cancel: cancel}
+	u.search = s
+	u.setStatus("searching…  (esc stops)")
+	started := u.background(func() {
+		defer cancel()
 		var found []storage.Match
-		err := u.store.Search(u.ctx, q, func(m storage.Match) error {
+		err := u.store.Search(ctx, q, func(m storage.Match) error {
 			found = append(found, m)
 			return nil
 		})
 		u.update(func() {
+			if u.search != s {
+				return // stopped, or another search took its place
+			}
+			u.search = nil
 			if err != nil {
 				u.setStatus("[red]" + tview.Escape("search: "+err.Error()) + "[-]")
 				return
@@ -136,6 +152,29 @@ func (u *UI) searchIncident(pattern string) {
 			u.showMatches(found)
 		})
 	})
+	if !started {
+		u.stopSearch()
+	}
+}
+
+// escSearch is Esc on a search that runs: it stops, and says so.
+func (u *UI) escSearch() bool {
+	if !u.stopSearch() {
+		return false
+	}
+	u.setStatus("search stopped")
+	return true
+}
+
+// stopSearch stops the incident search running now, and reports whether
+// there was one.
+func (u *UI) stopSearch() bool {
+	if u.search == nil {
+		return false
+	}
+	u.search.cancel()
+	u.search = nil
+	return true
 }
 
 func (u *UI) showMatches(found []storage.Match) {

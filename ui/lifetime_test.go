@@ -93,6 +93,37 @@ func (h *harness) quit() {
 	}
 }
 
+// TestEscStopsTheSearch: an incident search runs in the background under
+// a context that Esc, the next search and quitting end, so the store (the
+// agent) stops searching for it; before, it searched on to the end of the
+// store for a result nobody would see.
+func TestEscStopsTheSearch(t *testing.T) {
+	db := openStore(t)
+	saveCapture(t, db, "mongo find", mongoTranscript)
+	s := newHeldStore(db)
+	h := start(t, db, 160, 40, Options{Store: s})
+	h.waitFor("mongo find")
+	ref := next(t, s.started, "item loading") // the newest item opens, and holds
+
+	h.press(tcell.KeyCtrlF, "objectid", tcell.KeyEnter)
+	expect(t, s.started, "search", "Search objectid")
+	h.waitFor("searching…  (esc stops)")
+	h.press(tcell.KeyEscape)
+	expect(t, s.ended, "search's end", "Search objectid: context canceled")
+	h.waitFor("search stopped")
+
+	// A second search stops the first: only the last one asked shows.
+	h.press(tcell.KeyCtrlF, "first", tcell.KeyEnter)
+	expect(t, s.started, "search", "Search first")
+	h.press(tcell.KeyCtrlF, "second", tcell.KeyEnter)
+	expect(t, s.ended, "the first search's end", "Search first: context canceled")
+	expect(t, s.started, "search", "Search second")
+
+	// Quitting stops the one running, and the item still loading.
+	h.quit()
+	expect(t, s.ended, "ends at quit", "Search second: context canceled", ref+": context canceled")
+}
+
 // TestNoGoroutineOutlivesTheUI: when Run returns, every goroutine the UI
 // started has ended: the poller, an item loading, a search and a verify
 // (each held until its context ends), a diff waiting for its item, a
