@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"calm/checklist"
+	"calm/model"
 	"calm/report"
 	"calm/storage"
 )
@@ -25,7 +26,7 @@ func BenchmarkExportProgress(b *testing.B) {
 	defer db.Close()
 	inc, _ := db.NewIncident("bench")
 	const size = 64 << 20
-	w, err := storage.NewCaptureWriter(db, inc.ID, storage.NewCapture{Title: "dump", Source: "tee"})
+	w, err := model.NewCaptureWriter(db, inc.ID, storage.NewCapture{Title: "dump", Source: "tee"})
 	if err != nil {
 		b.Fatal(err)
 	}

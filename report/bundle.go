@@ -16,7 +16,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"calm/storage"
+	"calm/model"
 )
 
 // SumsFile is the bundle's manifest, in the format sha256sum -c reads.
@@ -33,7 +33,7 @@ type BundleStats struct {
 // and every session (as asciicast), the HTML report that replays them, all
 // redacted, and a SHA256SUMS manifest of them. Files are staged in a private temporary folder, since captures
 // may be far larger than memory.
-func Bundle(ctx context.Context, s storage.Store, r Record, w io.Writer, red *Redactor, now time.Time) (BundleStats, error) {
+func Bundle(ctx context.Context, s model.Store, r Record, w io.Writer, red *Redactor, now time.Time) (BundleStats, error) {
 	var st BundleStats
 	stage, err := os.MkdirTemp("", "calm-bundle-")
 	if err != nil {
@@ -78,9 +78,9 @@ func Bundle(ctx context.Context, s storage.Store, r Record, w io.Writer, red *Re
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return 0, enc.Encode(struct {
-			Incident storage.Incident  `json:"incident"`
-			Captures []storage.Capture `json:"captures"`
-			Events   []storage.Event   `json:"events"`
+			Incident model.Incident  `json:"incident"`
+			Captures []model.Capture `json:"captures"`
+			Events   []model.Event   `json:"events"`
 		}{rec.Incident, rec.Captures, rec.Events})
 	}); err != nil {
 		return st, err
@@ -97,7 +97,7 @@ func Bundle(ctx context.Context, s storage.Store, r Record, w io.Writer, red *Re
 		staged[c.ID] = members[len(members)-1].path
 	}
 	// The page shows the very files the bundle holds.
-	fromStage := func(c storage.Capture) (io.ReadCloser, error) { return os.Open(staged[c.ID]) }
+	fromStage := func(c model.Capture) (io.ReadCloser, error) { return os.Open(staged[c.ID]) }
 	if err := add("report.html", func(w io.Writer) (int, error) {
 		return HTML(ctx, s, r, w, red, now, HTMLOptions{Redacted: fromStage})
 	}); err != nil {

@@ -10,8 +10,8 @@ import (
 	"os"
 	"strings"
 
+	"calm/model"
 	"calm/sanitize"
-	"calm/storage"
 	"calm/terminal"
 )
 
@@ -22,13 +22,13 @@ import (
 type BundleStore struct {
 	Path     string
 	dir      string
-	incident storage.Incident
-	captures []storage.Capture
-	events   []storage.Event
+	incident model.Incident
+	captures []model.Capture
+	events   []model.Event
 	files    map[string]string // the unpacked file of each capture, by ID
 }
 
-var _ storage.Store = (*BundleStore)(nil)
+var _ model.Store = (*BundleStore)(nil)
 
 // OpenBundle checks a bundle against its manifest and loads it, in the one
 // pass that also verifies it: what it shows is what was checked.
@@ -67,9 +67,9 @@ func (b *BundleStore) load(f io.Reader) error {
 		return err
 	}
 	var rec struct {
-		Incident storage.Incident  `json:"incident"`
-		Captures []storage.Capture `json:"captures"`
-		Events   []storage.Event   `json:"events"`
+		Incident model.Incident  `json:"incident"`
+		Captures []model.Capture `json:"captures"`
+		Events   []model.Event   `json:"events"`
 	}
 	if err := json.Unmarshal(record, &rec); err != nil {
 		return fmt.Errorf("incident.json: %v", err)
@@ -96,45 +96,45 @@ func (b *BundleStore) load(f io.Reader) error {
 }
 
 func readOnly() error {
-	return fmt.Errorf("a pulled incident is read-only: %w", storage.ErrInvalid)
+	return fmt.Errorf("a pulled incident is read-only: %w", model.ErrInvalid)
 }
 
-func (b *BundleStore) NewIncident(string) (storage.Incident, error) {
-	return storage.Incident{}, readOnly()
+func (b *BundleStore) NewIncident(string) (model.Incident, error) {
+	return model.Incident{}, readOnly()
 }
-func (b *BundleStore) Incidents() ([]storage.Incident, error) {
-	return []storage.Incident{b.incident}, nil
+func (b *BundleStore) Incidents() ([]model.Incident, error) {
+	return []model.Incident{b.incident}, nil
 }
-func (b *BundleStore) Incident(ref string) (storage.Incident, error) {
+func (b *BundleStore) Incident(ref string) (model.Incident, error) {
 	if ref == "" || strings.HasPrefix(b.incident.ID, ref) {
 		return b.incident, nil
 	}
-	return storage.Incident{}, fmt.Errorf("incident %s is not in %s: %w", ref, b.Path, storage.ErrNotFound)
+	return model.Incident{}, fmt.Errorf("incident %s is not in %s: %w", ref, b.Path, model.ErrNotFound)
 }
-func (b *BundleStore) UseIncident(string) (storage.Incident, error)   { return b.incident, readOnly() }
-func (b *BundleStore) CloseIncident(string) (storage.Incident, error) { return b.incident, readOnly() }
-func (b *BundleStore) CurrentIncident() (storage.Incident, error)     { return b.incident, nil }
-func (b *BundleStore) CreateCapture(string, storage.NewCapture) (storage.Capture, error) {
-	return storage.Capture{}, readOnly()
+func (b *BundleStore) UseIncident(string) (model.Incident, error)   { return b.incident, readOnly() }
+func (b *BundleStore) CloseIncident(string) (model.Incident, error) { return b.incident, readOnly() }
+func (b *BundleStore) CurrentIncident() (model.Incident, error)     { return b.incident, nil }
+func (b *BundleStore) CreateCapture(string, model.NewCapture) (model.Capture, error) {
+	return model.Capture{}, readOnly()
 }
 func (b *BundleStore) PutChunk(string, string, uint64, []byte) (uint64, error) { return 0, readOnly() }
 func (b *BundleStore) WaitCommitted(string, string, uint64) (uint64, error)    { return 0, readOnly() }
 func (b *BundleStore) FollowJournal(string, string) error                      { return readOnly() }
-func (b *BundleStore) SealJournal(string, string, int64, string) (storage.Capture, error) {
-	return storage.Capture{}, readOnly()
+func (b *BundleStore) SealJournal(string, string, int64, string) (model.Capture, error) {
+	return model.Capture{}, readOnly()
 }
-func (b *BundleStore) SealCapture(string, string, storage.Seal) (storage.Capture, error) {
-	return storage.Capture{}, readOnly()
+func (b *BundleStore) SealCapture(string, string, model.Seal) (model.Capture, error) {
+	return model.Capture{}, readOnly()
 }
-func (b *BundleStore) Captures(string) ([]storage.Capture, error) { return b.captures, nil }
-func (b *BundleStore) Capture(ref string) (storage.Capture, error) {
+func (b *BundleStore) Captures(string) ([]model.Capture, error) { return b.captures, nil }
+func (b *BundleStore) Capture(ref string) (model.Capture, error) {
 	id := ref[strings.LastIndexByte(ref, '/')+1:]
 	for _, c := range b.captures {
 		if c.ID == id {
 			return c, nil
 		}
 	}
-	return storage.Capture{}, fmt.Errorf("%s is not in %s: %w", ref, b.Path, storage.ErrNotFound)
+	return model.Capture{}, fmt.Errorf("%s is not in %s: %w", ref, b.Path, model.ErrNotFound)
 }
 func (b *BundleStore) WriteContent(ctx context.Context, ref string, from int64, w io.Writer) error {
 	c, err := b.Capture(ref)
@@ -171,19 +171,19 @@ func (b *BundleStore) WriteText(ctx context.Context, ref string, w io.Writer) er
 	defer pr.Close()
 	return terminal.DeriveText(pr, w)
 }
-func (b *BundleStore) AddNote(string, string) (storage.Event, error) {
-	return storage.Event{}, readOnly()
+func (b *BundleStore) AddNote(string, string) (model.Event, error) {
+	return model.Event{}, readOnly()
 }
-func (b *BundleStore) AddMarker(string, string, string, float64) (storage.Event, error) {
-	return storage.Event{}, readOnly()
+func (b *BundleStore) AddMarker(string, string, string, float64) (model.Event, error) {
+	return model.Event{}, readOnly()
 }
-func (b *BundleStore) AddEvent(string, string, string, string) (storage.Event, error) {
-	return storage.Event{}, readOnly()
+func (b *BundleStore) AddEvent(string, string, string, string) (model.Event, error) {
+	return model.Event{}, readOnly()
 }
-func (b *BundleStore) Events(string) ([]storage.Event, error) { return b.events, nil }
+func (b *BundleStore) Events(string) ([]model.Event, error) { return b.events, nil }
 
 // Search finds lines in the bundle's captures (sessions by their output).
-func (b *BundleStore) Search(ctx context.Context, q storage.SearchQuery, each func(storage.Match) error) error {
+func (b *BundleStore) Search(ctx context.Context, q model.SearchQuery, each func(model.Match) error) error {
 	re, err := q.Regexp()
 	if err != nil {
 		return err
@@ -202,7 +202,7 @@ func (b *BundleStore) Search(ctx context.Context, q storage.SearchQuery, each fu
 				continue
 			}
 			found++
-			err = each(storage.Match{Incident: b.incident.ID, Item: c.ID, Line: i, Text: string(clean)})
+			err = each(model.Match{Incident: b.incident.ID, Item: c.ID, Line: i, Text: string(clean)})
 			if err == nil && q.Limit > 0 && found >= q.Limit {
 				err = errEnough
 			}
@@ -222,24 +222,24 @@ func (b *BundleStore) Search(ctx context.Context, q storage.SearchQuery, each fu
 }
 
 // Verify checks the bundle against its manifest again.
-func (b *BundleStore) Verify(ctx context.Context, _ string) (storage.VerifyReport, error) {
+func (b *BundleStore) Verify(ctx context.Context, _ string) (model.VerifyReport, error) {
 	f, err := os.Open(b.Path)
 	if err != nil {
-		return storage.VerifyReport{}, err
+		return model.VerifyReport{}, err
 	}
 	defer f.Close()
 	ok, problems, err := VerifyBundle(bufio.NewReaderSize(untilDone{ctx, f}, 1<<20))
 	if err != nil && ctx.Err() != nil {
-		return storage.VerifyReport{}, ctx.Err() // stopped, not a bad bundle
+		return model.VerifyReport{}, ctx.Err() // stopped, not a bad bundle
 	}
-	rep := storage.VerifyReport{Captures: len(b.captures), Copies: ok + len(problems)}
+	rep := model.VerifyReport{Captures: len(b.captures), Copies: ok + len(problems)}
 	for _, p := range problems {
-		rep.Problems = append(rep.Problems, storage.Problem{Incident: b.incident.ID, Copy: storage.Copy{Kind: "bundle", Location: b.Path, State: storage.CopyMismatch, Error: p}})
+		rep.Problems = append(rep.Problems, model.Problem{Incident: b.incident.ID, Copy: model.Copy{Kind: "bundle", Location: b.Path, State: model.CopyMismatch, Error: p}})
 	}
 	return rep, err
 }
-func (b *BundleStore) Check() (storage.CheckReport, error) {
-	return storage.CheckReport{Path: b.Path, Schema: storage.SchemaVersion}, nil
+func (b *BundleStore) Check() (model.CheckReport, error) {
+	return model.CheckReport{Path: b.Path, Schema: model.SchemaVersion}, nil
 }
 
 // Close removes the unpacked files.

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"calm/checklist"
+	"calm/model"
 	"calm/storage"
 )
 
@@ -151,15 +152,15 @@ func TestSecretCorpusLeaksIntoNoExport(t *testing.T) {
 		if oneLine {
 			title = text
 		}
-		save(t, db, storage.NewCapture{Title: title, Source: "tee"}, text+"\n")
-		save(t, db, storage.NewCapture{Title: coloured(title, secrets), Source: "tee"}, coloured(text, secrets)+"\n")
+		save(t, db, model.NewCapture{Title: title, Source: "tee"}, text+"\n")
+		save(t, db, model.NewCapture{Title: coloured(title, secrets), Source: "tee"}, coloured(text, secrets)+"\n")
 		cmd := "bash"
 		if oneLine {
 			cmd = text
 		}
-		save(t, db, storage.NewCapture{Title: title, Source: storage.SourceSession, Recording: &storage.Recording{Command: cmd, Cols: 80, Rows: 24}},
+		save(t, db, model.NewCapture{Title: title, Source: model.SourceSession, Recording: &model.Recording{Command: cmd, Cols: 80, Rows: 24}},
 			castOf(title, text+"\n", secrets))
-		save(t, db, storage.NewCapture{Title: "coloured " + title, Source: storage.SourceSession, Recording: &storage.Recording{Command: "bash", Cols: 80, Rows: 24}},
+		save(t, db, model.NewCapture{Title: "coloured " + title, Source: model.SourceSession, Recording: &model.Recording{Command: "bash", Cols: 80, Rows: 24}},
 			castOf(coloured(title, secrets), coloured(text, secrets)+"\n", secrets))
 		if _, err := db.AddNote(inc.ID, text); err != nil {
 			t.Fatal(err)
@@ -277,7 +278,7 @@ func TestSecretsSplitAcrossManyEventsOfABigSessionAreRedacted(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	c := save(t, db, storage.NewCapture{Title: "cat keys.csv", Source: storage.SourceSession, Recording: &storage.Recording{Command: "bash", Cols: 80, Rows: 24}}, cast.String())
+	c := save(t, db, model.NewCapture{Title: "cat keys.csv", Source: model.SourceSession, Recording: &model.Recording{Command: "bash", Cols: 80, Rows: 24}}, cast.String())
 	red, _ := NewRedactor(nil)
 	var out bytes.Buffer
 	n, err := Cast(context.Background(), db, c, &out, red)
@@ -375,7 +376,7 @@ func TestSecretsStraddlingTheStreamsWindowAreRedacted(t *testing.T) {
 			cast.WriteByte('\n')
 			pos += n
 		}
-		c := save(t, db, storage.NewCapture{Title: fmt.Sprintf("sample %d", i), Source: storage.SourceSession, Recording: &storage.Recording{Command: "bash", Cols: 80, Rows: 24}}, cast.String())
+		c := save(t, db, model.NewCapture{Title: fmt.Sprintf("sample %d", i), Source: model.SourceSession, Recording: &model.Recording{Command: "bash", Cols: 80, Rows: 24}}, cast.String())
 		out.Reset()
 		n, err := Cast(context.Background(), db, c, &out, red)
 		if err != nil {

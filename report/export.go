@@ -9,8 +9,8 @@ import (
 	"fmt"
 	"io"
 
+	"calm/model"
 	"calm/sanitize"
-	"calm/storage"
 	"calm/terminal"
 )
 
@@ -19,7 +19,7 @@ import (
 // saw (what calm show gives), not its raw output, whose carriage returns
 // would leave a progress line's last state as an empty line. It returns how
 // many secrets it redacted.
-func Text(ctx context.Context, s storage.Store, r Record, w io.Writer, red *Redactor) (int, error) {
+func Text(ctx context.Context, s model.Store, r Record, w io.Writer, red *Redactor) (int, error) {
 	// Free texts are redacted before they are made one line, which would
 	// join a private key's lines.
 	count := 0
@@ -46,13 +46,13 @@ func Text(ctx context.Context, s storage.Store, r Record, w io.Writer, red *Reda
 
 // JSON writes the incident's record and every capture's bytes (redacted,
 // base64: they may be any bytes at all).
-func JSON(ctx context.Context, s storage.Store, r Record, w io.Writer, red *Redactor) (int, error) {
+func JSON(ctx context.Context, s model.Store, r Record, w io.Writer, red *Redactor) (int, error) {
 	bw := bufio.NewWriterSize(w, 1<<20)
 	count := 0
 	rec := r.redacted(red, &count)
 	head, _ := json.Marshal(struct {
-		Incident storage.Incident `json:"incident"`
-		Events   []storage.Event  `json:"events"`
+		Incident model.Incident `json:"incident"`
+		Events   []model.Event  `json:"events"`
 	}{rec.Incident, rec.Events})
 	bw.Write(head[:len(head)-1])
 	bw.WriteString(`,"captures":[`)
@@ -86,12 +86,12 @@ func (r Record) redacted(red *Redactor, count *int) Record {
 	}
 	out := r
 	out.Incident.Title = str(r.Incident.Title)
-	out.Events = make([]storage.Event, len(r.Events))
+	out.Events = make([]model.Event, len(r.Events))
 	for i, ev := range r.Events {
 		ev.Text = str(ev.Text)
 		out.Events[i] = ev
 	}
-	out.Captures = make([]storage.Capture, len(r.Captures))
+	out.Captures = make([]model.Capture, len(r.Captures))
 	for i, c := range r.Captures {
 		c.Title = str(c.Title)
 		if c.Recording != nil {
@@ -112,7 +112,7 @@ func (r Record) redacted(red *Redactor, count *int) Record {
 // Content writes a capture's bytes redacted: a session as an asciicast
 // stream whose output events are redacted one by one, anything else as it
 // was captured.
-func Content(ctx context.Context, s storage.Store, c storage.Capture, w io.Writer, red *Redactor) (int, error) {
+func Content(ctx context.Context, s model.Store, c model.Capture, w io.Writer, red *Redactor) (int, error) {
 	if c.Recording != nil {
 		return Cast(ctx, s, c, w, red)
 	}
@@ -127,7 +127,7 @@ func Content(ctx context.Context, s storage.Store, c storage.Capture, w io.Write
 // Cast writes a session as asciicast v2 with its header and events
 // redacted. Output, input and marker events are read as one text, so a
 // secret split between two events is found.
-func Cast(ctx context.Context, s storage.Store, c storage.Capture, w io.Writer, red *Redactor) (int, error) {
+func Cast(ctx context.Context, s model.Store, c model.Capture, w io.Writer, red *Redactor) (int, error) {
 	if c.Recording == nil {
 		return 0, fmt.Errorf("%s is a capture, not a recorded session: export it with --format txt", c.ID)
 	}

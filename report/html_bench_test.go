@@ -18,6 +18,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"calm/checklist"
+	"calm/model"
 	"calm/storage"
 )
 
@@ -38,7 +39,7 @@ func benchIncident(b *testing.B, sessionMiB int) (*storage.DB, Record) {
 		return fmt.Sprintf("2026-11-26T14:%02d:%02d.%03dZ \x1b[36mINFO\x1b[0m req=%08x user=%d path=/api/v1/orders/%d status=%d took=%dms\r\n",
 			i/60000%60, i/1000%60, i%1000, rng.Uint32(), rng.IntN(100000), rng.IntN(1000000), 200+rng.IntN(4)*100, rng.IntN(900))
 	}
-	w, err := storage.NewCaptureWriter(db, "", storage.NewCapture{Title: "kubectl logs -f api", Source: storage.SourceSession, Recording: &storage.Recording{Command: "bash", Cols: 160, Rows: 48}})
+	w, err := model.NewCaptureWriter(db, "", model.NewCapture{Title: "kubectl logs -f api", Source: model.SourceSession, Recording: &model.Recording{Command: "bash", Cols: 160, Rows: 48}})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -67,7 +68,7 @@ func benchIncident(b *testing.B, sessionMiB int) (*storage.DB, Record) {
 			text.WriteString(logLine(n))
 			n++
 		}
-		cw, _ := storage.NewCaptureWriter(db, "", storage.NewCapture{Title: fmt.Sprintf("snapshot %d", c), Source: "snap"})
+		cw, _ := model.NewCaptureWriter(db, "", model.NewCapture{Title: fmt.Sprintf("snapshot %d", c), Source: "snap"})
 		cw.Write([]byte(text.String()))
 		if _, err := cw.Close(); err != nil {
 			b.Fatal(err)

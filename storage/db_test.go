@@ -17,6 +17,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"calm/model"
 	"calm/sanitize"
 )
 
@@ -58,7 +59,7 @@ func checkConsistent(t *testing.T, path string) {
 // save stores data as a capture through a CaptureWriter, as tee does.
 func save(t *testing.T, s Store, title string, data []byte) Capture {
 	t.Helper()
-	w, err := NewCaptureWriter(s, "", NewCapture{Title: title, Source: "test"})
+	w, err := model.NewCaptureWriter(s, "", NewCapture{Title: title, Source: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -464,7 +465,7 @@ func TestCommitDuringAChunkWalkGrowsTheMap(t *testing.T) {
 			if n > 0 {
 				return nil
 			}
-			w, err := NewCaptureWriter(db, "", NewCapture{Title: "written meanwhile", Source: "test"})
+			w, err := model.NewCaptureWriter(db, "", NewCapture{Title: "written meanwhile", Source: "test"})
 			if err != nil {
 				return err
 			}

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"calm/model"
 )
 
 // TestStoreLostWholeIsSalvagedWithItsRecords deletes the bbolt file of a
@@ -26,7 +28,7 @@ func TestStoreLostWholeIsSalvagedWithItsRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	save(t, db, "config before the update", bytes.Repeat([]byte("port = 5432\n"), 100_000))
-	w, err := NewCaptureWriter(db, "", NewCapture{Title: "pane %3", Source: "snap", Warning: "pane %3's history is full: lines before the first were dropped"})
+	w, err := model.NewCaptureWriter(db, "", NewCapture{Title: "pane %3", Source: "snap", Warning: "pane %3's history is full: lines before the first were dropped"})
 	if err != nil {
 		t.Fatal(err)
 	}

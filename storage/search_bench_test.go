@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
+
+	"calm/model"
 )
 
 // searchMatrix is one query of each kind grep and ripgrep plan apart, over
@@ -44,7 +46,7 @@ func BenchmarkSearch(b *testing.B) {
 		b.Fatal(err)
 	}
 	db := openBenchDB(b)
-	w, _ := NewCaptureWriter(db, "", NewCapture{Title: "corpus", Source: "test"})
+	w, _ := model.NewCaptureWriter(db, "", NewCapture{Title: "corpus", Source: "test"})
 	w.Write(text)
 	if _, err := w.Close(); err != nil {
 		b.Fatal(err)

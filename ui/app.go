@@ -1,6 +1,6 @@
 // Package ui is calm's terminal interface: the companion pane beside the
 // production shell. It holds no storage logic: it reads and writes through
-// the storage.Store it is given, and renders.
+// the model.Store it is given, and renders.
 package ui
 
 import (
@@ -16,9 +16,9 @@ import (
 	"github.com/gdamore/tcell/v2"
 	"github.com/rivo/tview"
 
-	"calm/capture"
 	"calm/checklist"
-	"calm/storage"
+	"calm/clipboard"
+	"calm/model"
 )
 
 // Clipboard puts text where the person can paste it, and says how (a
@@ -30,7 +30,7 @@ type Clipboard interface {
 // Options is everything the UI takes from outside; tests pass a simulation
 // screen, a bbolt store and a recording clipboard.
 type Options struct {
-	Store          storage.Store
+	Store          model.Store
 	Screen         tcell.Screen // nil: the real terminal
 	Clipboard      Clipboard    // nil: a clipboard tool, else OSC 52 to the tty
 	Incident       string       // "" opens the current incident
@@ -60,7 +60,7 @@ const narrowWidth = 100
 // UI is the running interface.
 type UI struct {
 	opts  Options
-	store storage.Store
+	store model.Store
 	app   *tview.Application
 
 	incidents *entryList
@@ -83,20 +83,20 @@ type UI struct {
 	noticed   []string        // notices shown, in the event loop only
 
 	mu       sync.Mutex // guards what the poller and actions share
-	incident storage.Incident
-	all      []storage.Incident
-	caps     []storage.Capture
-	events   []storage.Event
+	incident model.Incident
+	all      []model.Incident
+	caps     []model.Capture
+	events   []model.Event
 	open     *docLoader // the item in the viewer
 	openRef  string
 	diffBase *Doc
 	// anywayAsked is the step a space was refused for: a second space on
 	// it asks whether to tick it anyway.
 	anywayAsked string
-	pending     *jump          // where to go once the open item has loaded
-	pendingAt   *storage.Event // a marker to show once its session has loaded
-	markerShown jump           // the marker m last went to: its line, and its session
-	findPattern string         // what n and N look for, as typed at / or ctrl-f
+	pending     *jump        // where to go once the open item has loaded
+	pendingAt   *model.Event // a marker to show once its session has loaded
+	markerShown jump         // the marker m last went to: its line, and its session
+	findPattern string       // what n and N look for, as typed at / or ctrl-f
 	message     string
 	lists       []checklist.Checklist
 	listErrs    []error
@@ -156,17 +156,17 @@ func New(o Options) (*UI, error) {
 		loopDone: make(chan struct{}), stopped: make(chan struct{})}
 	u.ctx, u.quit = context.WithCancel(context.Background())
 	u.lists, u.listErrs = checklist.Load(o.Checklists)
-	var inc storage.Incident
+	var inc model.Incident
 	var err error
 	if o.Incident != "" {
 		inc, err = o.Store.Incident(o.Incident)
 	} else if o.ReadOnly {
 		inc, err = o.Store.Incident("")
-	} else if inc, err = o.Store.Incident(""); errors.Is(err, storage.ErrNotFound) {
+	} else if inc, err = o.Store.Incident(""); errors.Is(err, model.ErrNotFound) {
 		// Looking makes nothing: with no current incident the UI waits for
 		// one, and the first key that writes asks for its title. A closed
 		// current incident is shown as it is.
-		inc, err = storage.Incident{}, nil
+		inc, err = model.Incident{}, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open incident: %w", err)
@@ -448,7 +448,7 @@ func (u *UI) poll() {
 }
 
 // useIncident shows an incident that began after the UI opened on none.
-func (u *UI) useIncident(inc storage.Incident) {
+func (u *UI) useIncident(inc model.Incident) {
 	u.mu.Lock()
 	u.incident = inc
 	u.mu.Unlock()
@@ -528,9 +528,9 @@ func (u *UI) read() func() {
 	}
 }
 
-func sameCapture(a, b storage.Capture) bool {
+func sameCapture(a, b model.Capture) bool {
 	return a.ID == b.ID && a.State == b.State && a.Size == b.Size && a.Title == b.Title &&
-		slices.EqualFunc(a.Copies, b.Copies, func(x, y storage.Copy) bool { return x == y })
+		slices.EqualFunc(a.Copies, b.Copies, func(x, y model.Copy) bool { return x == y })
 }
 
 func firstError(errs ...error) error {
@@ -547,7 +547,7 @@ func firstError(errs ...error) error {
 func (u *UI) followLive() {
 	u.mu.Lock()
 	l, ref := u.open, u.openRef
-	var c storage.Capture
+	var c model.Capture
 	found := false
 	for _, x := range u.caps {
 		if x.Incident+"/"+x.ID == ref {
@@ -565,7 +565,7 @@ func (u *UI) followLive() {
 		return // the first load is still running
 	}
 	defer l.loading.Unlock()
-	_ = l.load(u.ctx, u.store, c.State == storage.CaptureSealed)
+	_ = l.load(u.ctx, u.store, c.State == model.CaptureSealed)
 	u.update(func() {})
 }
 
@@ -602,8 +602,8 @@ type defaultClipboard struct{}
 func (defaultClipboard) Copy(text string) (string, error) {
 	tty, err := os.OpenFile("/dev/tty", os.O_WRONLY, 0)
 	if err != nil {
-		return capture.WriteClipboard(text, nil)
+		return clipboard.Write(text, nil)
 	}
 	defer tty.Close()
-	return capture.WriteClipboard(text, tty)
+	return clipboard.Write(text, tty)
 }

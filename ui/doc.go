@@ -6,7 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"calm/storage"
+	"calm/model"
 	"calm/terminal"
 )
 
@@ -209,7 +209,7 @@ type docLoader struct {
 	batchTimes []float64
 }
 
-func newDocLoader(c storage.Capture) *docLoader {
+func newDocLoader(c model.Capture) *docLoader {
 	d := NewDoc(c.ID + "  " + c.Title)
 	d.Item = c.Incident + "/" + c.ID
 	l := &docLoader{doc: d}
@@ -290,7 +290,7 @@ func (l *docLoader) Write(p []byte) (int, error) {
 // load reads what the store has beyond what was read before. When final,
 // the emulator's screen is flushed into finished lines; otherwise it is
 // shown as the document's tail.
-func (l *docLoader) load(ctx context.Context, s storage.Store, final bool) error {
+func (l *docLoader) load(ctx context.Context, s model.Store, final bool) error {
 	l.doc.mu.RLock()
 	from := l.doc.loaded
 	l.doc.mu.RUnlock()

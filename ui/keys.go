@@ -10,7 +10,7 @@ import (
 
 	"github.com/rivo/tview"
 
-	"calm/storage"
+	"calm/model"
 )
 
 func (u *UI) nextPane(dir int) {
@@ -120,15 +120,15 @@ func (u *UI) searchIncident(pattern string) {
 	u.mu.Lock()
 	id := u.incident.ID
 	u.mu.Unlock()
-	q := storage.SearchQuery{Pattern: pattern, Literal: !regex, IgnoreCase: strings.ToLower(pattern) == pattern, Incident: id, Limit: 1000}
+	q := model.SearchQuery{Pattern: pattern, Literal: !regex, IgnoreCase: strings.ToLower(pattern) == pattern, Incident: id, Limit: 1000}
 	ctx, cancel := context.WithCancel(u.ctx)
 	s := &search{cancel: cancel}
 	u.search = s
 	u.setStatus("searching…  (esc stops)")
 	started := u.background(func() {
 		defer cancel()
-		var found []storage.Match
-		err := u.store.Search(ctx, q, func(m storage.Match) error {
+		var found []model.Match
+		err := u.store.Search(ctx, q, func(m model.Match) error {
 			found = append(found, m)
 			return nil
 		})
@@ -177,7 +177,7 @@ func (u *UI) stopSearch() bool {
 	return true
 }
 
-func (u *UI) showMatches(found []storage.Match) {
+func (u *UI) showMatches(found []model.Match) {
 	list := newEntryList(fmt.Sprintf(" %d matches: enter opens, esc closes ", len(found)))
 	for _, m := range found {
 		list.AddItem(fmt.Sprintf("%s:%d: %s", tview.Escape(m.Item), m.Line, sanitizeTitle(m.Text)))
@@ -191,7 +191,7 @@ func (u *UI) showMatches(found []storage.Match) {
 	u.app.SetFocus(list)
 }
 
-func (u *UI) openMatch(m storage.Match) {
+func (u *UI) openMatch(m model.Match) {
 	u.mu.Lock()
 	idx := -1
 	for i, c := range u.caps {
@@ -254,7 +254,7 @@ func (u *UI) jumpToTime(s string) {
 // entered (calm split) or the output just before that (calm shell): the
 // command is on the first line begun at or after the marker, or on the one
 // before it, typed after its prompt.
-func markerLine(d *Doc, ev storage.Event) int {
+func markerLine(d *Doc, ev model.Event) int {
 	at := d.LineAt(d.Start.Add(time.Duration(ev.At * float64(time.Second))))
 	if _, command, ok := strings.Cut(ev.Text, ": "); ok {
 		// A long command wraps: its start is on its prompt's line.
@@ -276,7 +276,7 @@ func (u *UI) nextMarker(forward bool) {
 	var lines []int
 	var labels []string
 	for _, ev := range u.events {
-		if ev.Kind == storage.EventMarker && d.Item != "" && strings.HasSuffix(d.Item, "/"+ev.Item) {
+		if ev.Kind == model.EventMarker && d.Item != "" && strings.HasSuffix(d.Item, "/"+ev.Item) {
 			lines = append(lines, markerLine(d, ev))
 			labels = append(labels, ev.Text)
 		}
@@ -458,7 +458,7 @@ func (u *UI) save(text []byte, source, title string) {
 	u.mu.Unlock()
 	u.setStatus("saving…")
 	u.background(func() {
-		w, err := storage.NewCaptureWriter(u.store, id, storage.NewCapture{Title: title, Source: source, Session: session})
+		w, err := model.NewCaptureWriter(u.store, id, model.NewCapture{Title: title, Source: source, Session: session})
 		if err != nil {
 			u.sayError(fmt.Errorf("save: %w", err))
 			return
@@ -569,7 +569,7 @@ func (u *UI) diff() {
 		u.mu.Unlock()
 		text := fmt.Sprintf("compared %s with %s: %d lines removed, %d added", itemID(base.Item), itemID(d.Item), removed, added)
 		u.background(func() {
-			if _, err := u.store.AddEvent(id, storage.EventDiff, itemID(d.Item), text); err == nil {
+			if _, err := u.store.AddEvent(id, model.EventDiff, itemID(d.Item), text); err == nil {
 				u.refresh()
 			}
 		})
@@ -600,7 +600,7 @@ func (u *UI) verify() {
 
 // verifyMessage says what a verify found as the CLI's verify does: never
 // "all match" while a copy, a manifest or an unsealed capture says otherwise.
-func verifyMessage(rep storage.VerifyReport) string {
+func verifyMessage(rep model.VerifyReport) string {
 	var failed []string
 	for _, p := range rep.Problems {
 		failed = append(failed, p.Capture+" "+p.Copy.Kind+" "+p.Copy.State)

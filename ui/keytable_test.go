@@ -14,7 +14,7 @@ import (
 	"github.com/rivo/tview"
 
 	"calm/checklist"
-	"calm/storage"
+	"calm/model"
 )
 
 var updateREADME = flag.Bool("update-readme", false, "rewrite the README's key list from the key table")
@@ -234,7 +234,7 @@ func TestEveryKeyDoesWhatTheTableSays(t *testing.T) {
 		h.waitGone("Tick it anyway?")
 		h.in(func() {
 			for _, ev := range h.ui.events {
-				if ev.Kind == storage.EventStep {
+				if ev.Kind == model.EventStep {
 					t.Errorf("%s ticked: %q", key, ev.Text)
 				}
 			}

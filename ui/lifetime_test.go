@@ -11,19 +11,19 @@ import (
 
 	"github.com/gdamore/tcell/v2"
 
-	"calm/storage"
+	"calm/model"
 )
 
 // heldStore is a real store whose long reads (a search, a verify, a
 // capture's bytes) start and then hold until their context ends, as an
 // agent's do on a large store: only the context stops them.
 type heldStore struct {
-	storage.Store
+	model.Store
 	started chan string // "Search PATTERN", "Verify", "WriteContent REF", as each starts
 	ended   chan string // the call and its context's error, as each returns
 }
 
-func newHeldStore(db storage.Store) *heldStore {
+func newHeldStore(db model.Store) *heldStore {
 	return &heldStore{Store: db, started: make(chan string, 16), ended: make(chan string, 16)}
 }
 
@@ -34,12 +34,12 @@ func (s *heldStore) hold(ctx context.Context, call string) error {
 	return ctx.Err()
 }
 
-func (s *heldStore) Search(ctx context.Context, q storage.SearchQuery, _ func(storage.Match) error) error {
+func (s *heldStore) Search(ctx context.Context, q model.SearchQuery, _ func(model.Match) error) error {
 	return s.hold(ctx, "Search "+q.Pattern)
 }
 
-func (s *heldStore) Verify(ctx context.Context, _ string) (storage.VerifyReport, error) {
-	return storage.VerifyReport{}, s.hold(ctx, "Verify")
+func (s *heldStore) Verify(ctx context.Context, _ string) (model.VerifyReport, error) {
+	return model.VerifyReport{}, s.hold(ctx, "Verify")
 }
 
 func (s *heldStore) WriteContent(ctx context.Context, ref string, _ int64, _ io.Writer) error {

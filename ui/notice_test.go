@@ -14,12 +14,13 @@ import (
 	"github.com/klauspost/compress/s2"
 	bolt "go.etcd.io/bbolt"
 
+	"calm/model"
 	"calm/storage"
 )
 
 // tamperChunk replaces old by new in the first stored chunk of a capture,
 // in the bbolt file itself: the chunk still reads, only wrong.
-func tamperChunk(t *testing.T, path string, c storage.Capture, old, new string) {
+func tamperChunk(t *testing.T, path string, c model.Capture, old, new string) {
 	t.Helper()
 	b, err := bolt.Open(path, 0o600, nil)
 	if err != nil {

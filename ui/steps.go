@@ -12,8 +12,8 @@ import (
 	"github.com/rivo/tview"
 
 	"calm/checklist"
+	"calm/model"
 	"calm/report"
-	"calm/storage"
 )
 
 // stepState returns the incident's checklist state and the facts its
@@ -257,7 +257,7 @@ func (u *UI) stepEvent(s checklist.Step, text, action string) {
 	id := u.incident.ID
 	u.mu.Unlock()
 	u.background(func() {
-		if _, err := u.store.AddEvent(id, storage.EventStep, s.ID, text); err != nil {
+		if _, err := u.store.AddEvent(id, model.EventStep, s.ID, text); err != nil {
 			u.sayError(fmt.Errorf("%s %q: %w", action, s.Title, err))
 			return
 		}
@@ -283,7 +283,7 @@ func (u *UI) chooseChecklist() {
 		id := u.incident.ID
 		u.mu.Unlock()
 		u.background(func() {
-			if _, err := u.store.AddEvent(id, storage.EventChecklist, c.Name, "following "+c.Title); err != nil {
+			if _, err := u.store.AddEvent(id, model.EventChecklist, c.Name, "following "+c.Title); err != nil {
 				u.sayError(err)
 				return
 			}
@@ -378,7 +378,7 @@ func (u *UI) composeMessage() {
 			}
 		}
 		summary := strings.Join(outcome, "; ")
-		u.store.AddEvent(id, storage.EventMessage, "", "team message: "+summary)
+		u.store.AddEvent(id, model.EventMessage, "", "team message: "+summary)
 		u.saveQuietly(msg, "message", "team message")
 		u.say("team message: %s", summary)
 		u.refresh()
@@ -450,7 +450,7 @@ func (u *UI) saveQuietly(text []byte, source, title string) {
 	u.mu.Lock()
 	id := u.incident.ID
 	u.mu.Unlock()
-	w, err := storage.NewCaptureWriter(u.store, id, storage.NewCapture{Title: title, Source: source})
+	w, err := model.NewCaptureWriter(u.store, id, model.NewCapture{Title: title, Source: source})
 	if err != nil {
 		u.sayError(fmt.Errorf("keep the %s: %w", title, err))
 		return

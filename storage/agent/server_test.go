@@ -55,7 +55,7 @@ func openTestDB(t *testing.T) *storage.DB {
 // save stores data as a capture through a CaptureWriter, as tee does.
 func save(t *testing.T, s model.Store, title string, data []byte) model.Capture {
 	t.Helper()
-	w, err := storage.NewCaptureWriter(s, "", model.NewCapture{Title: title, Source: "test"})
+	w, err := model.NewCaptureWriter(s, "", model.NewCapture{Title: title, Source: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,7 +233,7 @@ func FuzzAgentRequests(f *testing.F) {
 // up, so a Ctrl-C on calm search does not leave the agent working.
 func TestSearchAndVerifyStopForAClientThatHungUp(t *testing.T) {
 	db := openTestDB(t)
-	w, err := storage.NewCaptureWriter(db, "", model.NewCapture{Title: "log", Source: "test"})
+	w, err := model.NewCaptureWriter(db, "", model.NewCapture{Title: "log", Source: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}
