@@ -68,11 +68,7 @@ func benchIncident(b *testing.B, sessionMiB int) (*storage.DB, Record) {
 			text.WriteString(logLine(n))
 			n++
 		}
-		cw, _ := model.NewCaptureWriter(db, "", model.NewCapture{Title: fmt.Sprintf("snapshot %d", c), Source: "snap"})
-		cw.Write([]byte(text.String()))
-		if _, err := cw.Close(); err != nil {
-			b.Fatal(err)
-		}
+		save(b, db, model.NewCapture{Title: fmt.Sprintf("snapshot %d", c), Source: "snap"}, text.String())
 	}
 	r, err := Load(db, inc.ID, checklist.Builtin())
 	if err != nil {

@@ -23,7 +23,7 @@ import (
 
 // openTestDB opens a store under t.TempDir() in strict mode and checks the
 // file's consistency when the test ends, as bbolt's own tests do.
-func openTestDB(t *testing.T, mirrors ...string) *DB {
+func openTestDB(t testing.TB, mirrors ...string) *DB {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "calm.db")
 	db, err := Open(Options{Path: path, Mirrors: mirrors, StrictMode: true})
@@ -39,7 +39,7 @@ func openTestDB(t *testing.T, mirrors ...string) *DB {
 	return db
 }
 
-func checkConsistent(t *testing.T, path string) {
+func checkConsistent(t testing.TB, path string) {
 	t.Helper()
 	b, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true})
 	if err != nil {
@@ -57,7 +57,7 @@ func checkConsistent(t *testing.T, path string) {
 }
 
 // save stores data as a capture through a CaptureWriter, as tee does.
-func save(t *testing.T, s Store, title string, data []byte) Capture {
+func save(t testing.TB, s Store, title string, data []byte) Capture {
 	t.Helper()
 	w, err := model.NewCaptureWriter(s, "", NewCapture{Title: title, Source: "test"})
 	if err != nil {
@@ -78,7 +78,7 @@ func save(t *testing.T, s Store, title string, data []byte) Capture {
 	return c
 }
 
-func content(t *testing.T, s Store, ref string) []byte {
+func content(t testing.TB, s Store, ref string) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	if err := s.WriteContent(context.Background(), ref, 0, &buf); err != nil {

@@ -4,11 +4,8 @@ import (
 	"context"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"testing"
-
-	"calm/model"
 )
 
 // searchMatrix is one query of each kind grep and ripgrep plan apart, over
@@ -45,12 +42,8 @@ func BenchmarkSearch(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	db := openBenchDB(b)
-	w, _ := model.NewCaptureWriter(db, "", NewCapture{Title: "corpus", Source: "test"})
-	w.Write(text)
-	if _, err := w.Close(); err != nil {
-		b.Fatal(err)
-	}
+	db := openTestDB(b)
+	save(b, db, "corpus", text)
 	for _, m := range searchMatrix {
 		b.Run(m.name, func(b *testing.B) {
 			b.SetBytes(int64(len(text)))
@@ -64,13 +57,4 @@ func BenchmarkSearch(b *testing.B) {
 			b.ReportMetric(float64(n), "lines")
 		})
 	}
-}
-
-func openBenchDB(b *testing.B) *DB {
-	db, err := Open(Options{Path: filepath.Join(b.TempDir(), "calm.db")})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { db.Close() })
-	return db
 }
