@@ -413,7 +413,7 @@ func cmdVerify(e *env, args []string) error {
 	if len(rep.Problems) > 0 || len(rep.Manifests) > 0 {
 		return &exitError{code: 1, msg: verifyFailure(rep, *repair)}
 	}
-	fmt.Fprintf(e.stdout, "ok: %d copies of %d captures read back and match their SHA-256, on %s\n", rep.Copies-rep.Pending, rep.Captures, plural(rep.Devices, "device"))
+	fmt.Fprintf(e.stdout, "ok: %s of %s read back and match their SHA-256, on %s\n", plural(rep.Copies-rep.Pending, "copy"), plural(rep.Captures, "capture"), plural(rep.Devices, "device"))
 	if rep.Devices == 1 {
 		fmt.Fprintln(e.stdout, "note: every copy is on one device, so one disk failure loses them all: add a mirror on another disk ('mirrors' in the config, or --mirror DIR)")
 	}
@@ -421,7 +421,7 @@ func cmdVerify(e *env, args []string) error {
 		fmt.Fprintf(e.stdout, "pending: %d S3 copies not uploaded yet (the agent retries; 'calm doctor' says if the bucket answers)\n", rep.Pending)
 	}
 	if len(rep.Unsealed) > 0 {
-		return &exitError{code: 1, msg: fmt.Sprintf("%d captures are not sealed: they have no verified copies yet", len(rep.Unsealed))}
+		return &exitError{code: 1, msg: fmt.Sprintf("%s not sealed: they have no verified copies yet", isAre(len(rep.Unsealed), "capture"))}
 	}
 	return nil
 }
@@ -474,7 +474,7 @@ func doSalvage(e *env, to string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "salvaged %d incidents, %d captures (%d chunks), %d timeline events into %s\n", rep.Incidents, rep.Captures, rep.Chunks, rep.Events, to)
+	fmt.Fprintf(e.stdout, "salvaged %s, %s (%s), %s into %s\n", plural(rep.Incidents, "incident"), plural(rep.Captures, "capture"), plural(rep.Chunks, "chunk"), plural(rep.Events, "timeline event"), to)
 	for _, r := range rep.Restored {
 		fmt.Fprintf(e.stdout, "restored %s\n", r)
 	}
@@ -505,7 +505,7 @@ func verifyBundle(e *env, path string) error {
 	if len(problems) > 0 {
 		return &exitError{code: 1, msg: fmt.Sprintf("%s: %d files do not match %s: do not trust them", path, len(problems), report.SumsFile)}
 	}
-	fmt.Fprintf(e.stdout, "ok: %d files in %s match %s\n", ok, path, report.SumsFile)
+	fmt.Fprintf(e.stdout, "ok: %s in %s match %s\n", plural(ok, "file"), path, report.SumsFile)
 	return nil
 }
 
@@ -743,11 +743,11 @@ func cmdDoctor(e *env, args []string) error {
 	} else if len(rep.Problems) > 0 {
 		say(false, "copies: %d of %d fail; run 'calm verify' for the list", len(rep.Problems), rep.Copies)
 	} else if len(rep.Recording) > 0 {
-		say(true, "copies: all verified copies of %d captures match; still recording (copies when each ends): %s", rep.Captures, strings.Join(rep.Recording, ", "))
+		say(true, "copies: all verified copies of %s match; still recording (copies when each ends): %s", plural(rep.Captures, "capture"), strings.Join(rep.Recording, ", "))
 	} else if rep.Pending > 0 {
-		say(true, "copies: all verified copies of %d captures match; %d S3 copies are still pending", rep.Captures, rep.Pending)
+		say(true, "copies: all verified copies of %s match; %s still pending", plural(rep.Captures, "capture"), isAre(rep.Pending, "S3 copy"))
 	} else {
-		say(true, "copies: all %d copies of %d captures read back and match", rep.Copies, rep.Captures)
+		say(true, "copies: all %s of %s read back and match", plural(rep.Copies, "copy"), plural(rep.Captures, "capture"))
 	}
 	if rep := verify; err == nil {
 		for _, i := range rep.Interrupted {

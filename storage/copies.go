@@ -349,7 +349,7 @@ func (db *DB) catchUp(cp *copier) error {
 				return nil
 			}
 			found = true
-			data, err := decodeChunk(&cp.buf, v)
+			data, err := decodeChunk(cp.next, &cp.buf, v)
 			if err != nil {
 				return fmt.Errorf("capture %s chunk %d: %w", cp.capture, cp.next, err)
 			}
@@ -719,7 +719,7 @@ func (db *DB) writeSums(incident string, sealing Capture) {
 func (db *DB) hashStored(incident, capture string) (string, int64, error) {
 	h := sha256.New()
 	var size int64
-	err := db.eachChunk(incident, capture, func(_ uint64, data []byte) error {
+	err := db.eachChunkToHash(incident, capture, func(_ uint64, data []byte) error {
 		h.Write(data)
 		size += int64(len(data))
 		return nil
@@ -754,7 +754,7 @@ func (db *DB) readContent(ctx context.Context, c Capture, from int64, w io.Write
 			pos += size
 		}
 		return skip
-	}, func(_ uint64, data []byte) error {
+	}, false, func(_ uint64, data []byte) error {
 		start := max(from-pos, 0)
 		pos += int64(len(data))
 		_, err := w.Write(data[start:])

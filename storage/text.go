@@ -74,7 +74,7 @@ func (w *textWriter) flush() error {
 	if len(w.buf) > 0 {
 		w.hash.Write(w.buf)
 		w.size += int64(len(w.buf))
-		w.pending = append(w.pending, encodeChunk(w.buf))
+		w.pending = append(w.pending, encodeChunk(w.n+uint64(len(w.pending)), w.buf))
 		w.buf = w.buf[:0]
 	}
 	return w.commit()
@@ -83,7 +83,7 @@ func (w *textWriter) flush() error {
 func (w *textWriter) put(p []byte) error {
 	w.hash.Write(p)
 	w.size += int64(len(p))
-	data := encodeChunk(p)
+	data := encodeChunk(w.n+uint64(len(w.pending)), p)
 	w.pending = append(w.pending, data)
 	if w.waiting += len(data); w.waiting >= w.db.opts.BatchBytes {
 		return w.commit()
