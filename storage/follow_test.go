@@ -10,6 +10,10 @@ import (
 	"time"
 )
 
+// sealWait bounds a wait for the store to take or seal a journal: generous,
+// since a machine busy with other tests can hold the agent back for seconds.
+const sealWait = time.Minute
+
 // newJournalSession makes a session whose journal is a file the test writes.
 func newJournalSession(t *testing.T, s Store, recorder int) (Capture, *os.File) {
 	t.Helper()
@@ -30,7 +34,7 @@ func newJournalSession(t *testing.T, s Store, recorder int) (Capture, *os.File) 
 
 func waitContent(t *testing.T, s Store, ref string, want []byte) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(sealWait)
 	for {
 		var got bytes.Buffer
 		if err := s.WriteContent(context.Background(), ref, 0, &got); err != nil {
@@ -68,7 +72,7 @@ func TestSessionIsTakenFromItsJournalAndSealed(t *testing.T) {
 	if _, err := db.SealJournal(c.Incident, c.ID, int64(len(journal)), ""); err != nil {
 		t.Fatal(err)
 	}
-	sealed, err := WaitSealed(db, ref, 10*time.Second)
+	sealed, err := WaitSealed(db, ref, sealWait)
 	if err != nil || sealed.State != CaptureSealed {
 		t.Fatalf("not sealed: %v %+v", err, sealed)
 	}
@@ -117,7 +121,7 @@ func TestClosedJournalIsSealedByTheNextAgent(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	sealed, err := WaitSealed(db, c.Incident+"/"+c.ID, 10*time.Second)
+	sealed, err := WaitSealed(db, c.Incident+"/"+c.ID, sealWait)
 	if err != nil || sealed.State != CaptureSealed || sealed.SHA256 != sum(journal) {
 		t.Fatalf("after a restart: %v, %s with sha %s", err, sealed.State, sealed.SHA256)
 	}
@@ -135,7 +139,7 @@ func TestJournalOfAKilledRecorderIsSealedAsItStands(t *testing.T) {
 	if err := db.FollowJournal(c.Incident, c.ID); err != nil {
 		t.Fatal(err)
 	}
-	sealed, err := WaitSealed(db, c.Incident+"/"+c.ID, 10*time.Second)
+	sealed, err := WaitSealed(db, c.Incident+"/"+c.ID, sealWait)
 	if err != nil || sealed.State != CaptureSealed || sealed.SHA256 != sum(journal) || sealed.Recording.JournalSize != int64(len(journal)) {
 		t.Fatalf("%v: %+v", err, sealed)
 	}
@@ -148,7 +152,7 @@ func TestSealJournalRefusesAnotherEnd(t *testing.T) {
 	if _, err := db.SealJournal(c.Incident, c.ID, 10, ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := WaitSealed(db, c.Incident+"/"+c.ID, 10*time.Second); err != nil {
+	if _, err := WaitSealed(db, c.Incident+"/"+c.ID, sealWait); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := db.SealJournal(c.Incident, c.ID, 10, ""); err != nil {
@@ -176,7 +180,7 @@ func TestSessionTextIsDerivedAtSealAndSearched(t *testing.T) {
 	if _, err := db.SealJournal(c.Incident, c.ID, int64(len(journal)), ""); err != nil {
 		t.Fatal(err)
 	}
-	sealed, err := WaitSealed(db, c.Incident+"/"+c.ID, 10*time.Second)
+	sealed, err := WaitSealed(db, c.Incident+"/"+c.ID, sealWait)
 	if err != nil || sealed.Text == nil {
 		t.Fatalf("sealed without its text: %v %+v", err, sealed)
 	}
@@ -219,7 +223,7 @@ func TestAgentKilledAfterMovingTheJournalStillCountsTheEvidence(t *testing.T) {
 	if _, err := db.SealJournal(c.Incident, c.ID, int64(len(journal)), ""); err != nil {
 		t.Fatal(err)
 	}
-	sealed, err := WaitSealed(db, c.Incident+"/"+c.ID, 10*time.Second)
+	sealed, err := WaitSealed(db, c.Incident+"/"+c.ID, sealWait)
 	if err != nil || sealed.State != CaptureSealed {
 		t.Fatalf("not sealed: %v %+v", err, sealed)
 	}
