@@ -4,8 +4,10 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -62,7 +64,7 @@ func genuine(t *testing.T) ([]member, string) {
 	db, r := scriptedIncident(t)
 	red, _ := NewRedactor(nil)
 	var buf bytes.Buffer
-	if _, err := Bundle(db, r, &buf, red, time.Now()); err != nil {
+	if _, err := Bundle(context.Background(), db, r, &buf, red, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	gz, _ := gzip.NewReader(&buf)
@@ -155,8 +157,17 @@ func TestBundleThatCouldLieIsRefusedByVerifyAndOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 	var c1 bytes.Buffer
-	if err := bs.WriteContent("c1", 0, &c1); err != nil || !strings.Contains(c1.String(), "Ada") {
+	if err := bs.WriteContent(context.Background(), "c1", 0, &c1); err != nil || !strings.Contains(c1.String(), "Ada") {
 		t.Fatalf("c1 from the bundle: %v %q", err, c1.String())
+	}
+	// A reader that has gone (a review quit) reads nothing more.
+	gone, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := bs.WriteContent(gone, "c1", 0, io.Discard); !errors.Is(err, context.Canceled) {
+		t.Fatalf("c1 from the bundle after its context ended: %v", err)
+	}
+	if _, err := bs.Verify(gone, ""); !errors.Is(err, context.Canceled) {
+		t.Fatalf("verify of the bundle after its context ended: %v", err)
 	}
 	bs.Close()
 	if _, err := os.Stat(bs.dir); !os.IsNotExist(err) {
