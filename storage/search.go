@@ -456,10 +456,18 @@ func checkStore(b *bolt.DB) []string {
 	return problems
 }
 
+// walkBucket touches every value and checks that keys come in order: bbolt's
+// own check, and its open for writing, panic in a goroutine of their own
+// (which nothing can recover) on keys out of order.
 func walkBucket(b *bolt.Bucket) error {
 	c := b.Cursor()
 	var sink byte
+	var prev []byte
 	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if prev != nil && bytes.Compare(prev, k) >= 0 {
+			return fmt.Errorf("%w: keys out of order (%x after %x)", ErrDamaged, k, prev)
+		}
+		prev = k
 		if v == nil {
 			if sub := b.Bucket(k); sub != nil {
 				if err := walkBucket(sub); err != nil {
