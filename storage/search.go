@@ -107,6 +107,7 @@ func (db *DB) Search(ctx context.Context, q SearchQuery, each func(Match) error)
 	}
 	found := 0
 	var clean []byte
+	var damaged []error
 	notice := q.Notice
 	if notice == nil {
 		notice = db.notice
@@ -149,12 +150,18 @@ func (db *DB) Search(ctx context.Context, q SearchQuery, each func(Match) error)
 			if errors.Is(err, errCaptureDone) {
 				continue
 			}
+			if errors.Is(err, ErrDamaged) && ctx.Err() == nil {
+				// As grep does with a file it cannot read: the others are
+				// still searched, and the search ends in the error.
+				damaged = append(damaged, err)
+				continue
+			}
 			if err != nil {
 				return err
 			}
 		}
 	}
-	return nil
+	return errors.Join(damaged...)
 }
 
 // matchLine sanitises a line if it must and matches it; it returns the text
