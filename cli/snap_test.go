@@ -102,10 +102,11 @@ func TestCtrlCOnSnapSealsWhatArrived(t *testing.T) {
 	whole := w.ok(nil, "show", "--raw", "c1")
 	r := faultRand(t)
 	runs := faultRuns()
+	order := r.Perm(runs)
 	for run := range runs {
 		tm.typeText(fmt.Sprintf("%s run-%d", snap, run))
 		tm.press("Enter")
-		time.Sleep(time.Duration(r.Intn(400)) * time.Millisecond)
+		time.Sleep(time.Duration(spread(r, order, run, 0, 400)) * time.Millisecond)
 		tm.press("C-c")
 		deadline := time.Now().Add(30 * time.Second)
 		for exec.Command("pgrep", "-f", calmBin+" snap -t t:1").Run() == nil {
