@@ -163,9 +163,30 @@ func (w *world) stopAgent() {
 	if pid := w.agentPID(); pid > 0 {
 		syscall.Kill(pid, syscall.SIGTERM)
 		// A graceful stop may take a while after heavy load (closing a big store).
-		for i := 0; i < 1500 && syscall.Kill(pid, 0) == nil; i++ {
-			time.Sleep(20 * time.Millisecond)
-		}
+		waitExited(pid, 30*time.Second)
+	}
+}
+
+// exited says whether process pid has ended: it is gone, or a zombie. An
+// agent's parent is whoever adopted it (PID 1, which may reap it only a
+// second or two later), and signal 0 still finds a zombie.
+func exited(pid int) bool {
+	if syscall.Kill(pid, 0) != nil {
+		return true
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	// pid (comm) state ...: comm may hold spaces and parentheses.
+	i := bytes.LastIndexByte(stat, ')')
+	return i < 0 || i+2 >= len(stat) || stat[i+2] == 'Z' || stat[i+2] == 'X'
+}
+
+// waitExited waits until process pid has ended, at most within.
+func waitExited(pid int, within time.Duration) {
+	for deadline := time.Now().Add(within); !exited(pid) && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 

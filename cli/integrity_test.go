@@ -167,9 +167,7 @@ func TestAnotherUserCannotBlockOrCaptureTheSocketFolder(t *testing.T) {
 						// still closing its store left files in it.
 						pid := int(st["pid"].(float64))
 						syscall.Kill(pid, syscall.SIGTERM)
-						for i := 0; i < 1500 && syscall.Kill(pid, 0) == nil; i++ {
-							time.Sleep(20 * time.Millisecond)
-						}
+						waitExited(pid, 30*time.Second)
 					}
 					c.Close()
 				}

@@ -97,10 +97,18 @@ func TestKilledTeeIsSealedByTheAgent(t *testing.T) {
 			t.Fatal(err)
 		}
 		in.Write(shellText(3<<20+i*4096, int64(i)))
-		time.Sleep(time.Second) // let some of it commit
+		ref := fmt.Sprintf("c%d", i+1)
+		// Some of it committed: the store's copy holds bytes.
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			if held, _, _ := w.run(nil, "show", "--raw", ref); held != "" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s held nothing 10 s after its tee was given 3 MiB", ref)
+			}
+		}
 		cmd.Process.Signal(syscall.SIGKILL)
 		cmd.Wait()
-		ref := fmt.Sprintf("c%d", i+1)
 		deadline := time.Now().Add(8 * time.Second)
 		var rec map[string]any
 		for time.Now().Before(deadline) {

@@ -261,9 +261,7 @@ func TestStaleSocketFromAKilledAgentIsReplaced(t *testing.T) {
 	w.ok(nil, "incident", "new", "one")
 	pid := w.agentPID()
 	syscall.Kill(pid, syscall.SIGKILL)
-	for syscall.Kill(pid, 0) == nil {
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitExited(pid, 30*time.Second)
 	if _, err := os.Stat(w.socket()); err != nil {
 		t.Fatalf("the killed agent's socket should still be there: %v", err)
 	}
