@@ -166,6 +166,14 @@ func TestRecorderKilledLosesNothing(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
+		// Every other kill counts from the moment the recorder says it
+		// records (its journal and session made): on a loaded machine, a
+		// moment counted from its start can come before that in every run.
+		for deadline := time.Now().Add(10 * time.Second); run%2 == 1 && !strings.Contains(errs.String(), "calm: recording"); time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("run %d: the recorder never said it was recording: %s", run, errs.String())
+			}
+		}
 		time.Sleep(time.Duration(spread(r, order, run, 20, 420)) * time.Millisecond)
 		cmd.Process.Kill()
 		cmd.Wait()

@@ -44,13 +44,10 @@ func TestMain(m *testing.M) {
 	explicit := false
 	flag.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "test.parallel" })
 	if !explicit {
-		// The quick loop leaves out the heavy fault loops: what is left
-		// is waiting, and more of it at once is faster.
-		n := 4
-		if testing.Short() {
-			n = 8
-		}
-		flag.Set("test.parallel", strconv.Itoa(max(n, runtime.GOMAXPROCS(0))))
+		// Eight: the fault loops are short by default (faultRuns), and what
+		// is left is mostly waiting; more at once starves the CPU, and
+		// deadlines in the tests start to bite.
+		flag.Set("test.parallel", strconv.Itoa(max(8, runtime.GOMAXPROCS(0))))
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
