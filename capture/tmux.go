@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"calm/model"
 	"calm/storage"
 	"calm/terminal"
 )
@@ -91,7 +92,7 @@ func SnapContext(ctx context.Context, s storage.Store, incident, pane, title str
 			return storage.Capture{}, failed()
 		}
 	}
-	w, err := storage.NewCaptureWriter(s, incident, storage.NewCapture{Title: title, Source: "snap", Warning: HistoryWarning(pane)})
+	w, err := model.NewCaptureWriter(s, incident, storage.NewCapture{Title: title, Source: "snap", Warning: HistoryWarning(pane)})
 	if err != nil {
 		cmd.Process.Kill()
 		cmd.Wait()

@@ -10,6 +10,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"calm/model"
 	"calm/storage"
 )
 
@@ -38,7 +39,7 @@ func openGateStore(t *testing.T, path string) *storage.DB {
 
 func saveText(t *testing.T, s storage.Store, incident, source, text string) {
 	t.Helper()
-	w, err := storage.NewCaptureWriter(s, incident, storage.NewCapture{Title: source + " capture", Source: source})
+	w, err := model.NewCaptureWriter(s, incident, storage.NewCapture{Title: source + " capture", Source: source})
 	if err != nil {
 		t.Fatal(err)
 	}

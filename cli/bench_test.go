@@ -37,13 +37,8 @@ func runWithStdin(b *testing.B, c *exec.Cmd, input string) {
 
 // benchWorld is a private store with its agent running and an incident open.
 func benchWorld(b *testing.B) *world {
-	w := &world{t: &testing.T{}, home: filepath.Join(b.TempDir(), "home"), config: b.TempDir()}
-	rt, _ := os.MkdirTemp("", "rt")
-	w.runtime = rt
-	b.Cleanup(func() { w.stopAgent(); os.RemoveAll(rt) })
-	if err := w.cmd("incident", "new", "bench").Run(); err != nil {
-		b.Fatal(err)
-	}
+	w := newWorld(b)
+	w.ok(nil, "incident", "new", "bench")
 	return w
 }
 

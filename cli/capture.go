@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"calm/capture"
+	"calm/clipboard"
+	"calm/model"
 	"calm/sanitize"
 	"calm/storage"
 	"calm/terminal"
@@ -254,11 +256,11 @@ func cmdClip(e *env, args []string) error {
 		}
 		if _, item := storage.SplitRef(*out); strings.HasPrefix(item, "s") {
 			cast := &terminal.CastOutput{W: w}
-			if err := e.store.WriteContent(*out, 0, cast); err != nil {
+			if err := e.store.WriteContent(context.Background(), *out, 0, cast); err != nil {
 				return err
 			}
 			cast.Close()
-		} else if err := e.store.WriteContent(*out, 0, w); err != nil {
+		} else if err := e.store.WriteContent(context.Background(), *out, 0, w); err != nil {
 			return err
 		}
 		sw.Close()
@@ -269,7 +271,7 @@ func cmdClip(e *env, args []string) error {
 		} else if isTerminal(e.stdout) {
 			tty = e.stdout
 		}
-		said, err := capture.WriteClipboard(b.String(), tty)
+		said, err := clipboard.Write(b.String(), tty)
 		if err != nil {
 			return err
 		}
@@ -287,7 +289,7 @@ func cmdClip(e *env, args []string) error {
 		}
 	})
 	defer stop()
-	text, err := capture.ReadClipboard()
+	text, err := clipboard.Read()
 	if ctx.Err() != nil {
 		fmt.Fprintf(e.stderr, "calm: interrupted by %s while reading the clipboard: nothing was saved, and the clipboard is as it was\n", context.Cause(ctx))
 		return &exitError{code: 130}
@@ -296,7 +298,7 @@ func cmdClip(e *env, args []string) error {
 		return err
 	}
 	got.Store(int64(len(text)))
-	w, err := storage.NewCaptureWriter(e.store, *incident, storage.NewCapture{Title: strings.Join(fs.Args(), " "), Source: "clip"})
+	w, err := model.NewCaptureWriter(e.store, *incident, storage.NewCapture{Title: strings.Join(fs.Args(), " "), Source: "clip"})
 	if err != nil {
 		return err
 	}

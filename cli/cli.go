@@ -676,6 +676,14 @@ func plural(n int, noun string) string {
 	return strconv.Itoa(n) + " " + noun + "s"
 }
 
+// isAre says "1 capture is" or "3 captures are".
+func isAre(n int, noun string) string {
+	if n == 1 {
+		return plural(n, noun) + " is"
+	}
+	return plural(n, noun) + " are"
+}
+
 func humanBytes(n int64) string {
 	switch {
 	case n >= 1<<30:

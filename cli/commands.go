@@ -265,16 +265,16 @@ func cmdShow(e *env, args []string) error {
 	}
 	if _, item := storage.SplitRef(ref); strings.HasPrefix(item, "s") && !*cast && !*raw {
 		// What a person saw: the session's derived text.
-		if err := e.store.WriteText(ref, w); err != nil {
+		if err := e.store.WriteText(context.Background(), ref, w); err != nil {
 			return err
 		}
 	} else if strings.HasPrefix(item, "s") && !*cast {
 		out := &terminal.CastOutput{W: w}
-		if err := e.store.WriteContent(ref, 0, out); err != nil {
+		if err := e.store.WriteContent(context.Background(), ref, 0, out); err != nil {
 			return err
 		}
 		out.Close()
-	} else if err := e.store.WriteContent(ref, 0, w); err != nil {
+	} else if err := e.store.WriteContent(context.Background(), ref, 0, w); err != nil {
 		return err
 	}
 	sw.Close()
@@ -378,7 +378,7 @@ func cmdVerify(e *env, args []string) error {
 		}
 		// The recorded states first: a copy found bad by this very verify is
 		// then written again below.
-		if _, err := e.store.Verify(fs.Arg(0)); err != nil {
+		if _, err := e.store.Verify(context.Background(), fs.Arg(0)); err != nil {
 			return err
 		}
 		done, err := client.RepairCopies(fs.Arg(0))
@@ -390,7 +390,7 @@ func cmdVerify(e *env, args []string) error {
 		}
 	}
 	following := e.verifyProgress(fs.Arg(0))
-	rep, err := e.store.Verify(fs.Arg(0))
+	rep, err := e.store.Verify(context.Background(), fs.Arg(0))
 	following.end()
 	if err != nil {
 		return err
@@ -413,7 +413,7 @@ func cmdVerify(e *env, args []string) error {
 	if len(rep.Problems) > 0 || len(rep.Manifests) > 0 {
 		return &exitError{code: 1, msg: verifyFailure(rep, *repair)}
 	}
-	fmt.Fprintf(e.stdout, "ok: %d copies of %d captures read back and match their SHA-256, on %s\n", rep.Copies-rep.Pending, rep.Captures, plural(rep.Devices, "device"))
+	fmt.Fprintf(e.stdout, "ok: %s of %s read back and match their SHA-256, on %s\n", plural(rep.Copies-rep.Pending, "copy"), plural(rep.Captures, "capture"), plural(rep.Devices, "device"))
 	if rep.Devices == 1 {
 		fmt.Fprintln(e.stdout, "note: every copy is on one device, so one disk failure loses them all: add a mirror on another disk ('mirrors' in the config, or --mirror DIR)")
 	}
@@ -421,7 +421,7 @@ func cmdVerify(e *env, args []string) error {
 		fmt.Fprintf(e.stdout, "pending: %d S3 copies not uploaded yet (the agent retries; 'calm doctor' says if the bucket answers)\n", rep.Pending)
 	}
 	if len(rep.Unsealed) > 0 {
-		return &exitError{code: 1, msg: fmt.Sprintf("%d captures are not sealed: they have no verified copies yet", len(rep.Unsealed))}
+		return &exitError{code: 1, msg: fmt.Sprintf("%s not sealed: they have no verified copies yet", isAre(len(rep.Unsealed), "capture"))}
 	}
 	return nil
 }
@@ -474,7 +474,7 @@ func doSalvage(e *env, to string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "salvaged %d incidents, %d captures (%d chunks), %d timeline events into %s\n", rep.Incidents, rep.Captures, rep.Chunks, rep.Events, to)
+	fmt.Fprintf(e.stdout, "salvaged %s, %s (%s), %s into %s\n", plural(rep.Incidents, "incident"), plural(rep.Captures, "capture"), plural(rep.Chunks, "chunk"), plural(rep.Events, "timeline event"), to)
 	for _, r := range rep.Restored {
 		fmt.Fprintf(e.stdout, "restored %s\n", r)
 	}
@@ -505,7 +505,7 @@ func verifyBundle(e *env, path string) error {
 	if len(problems) > 0 {
 		return &exitError{code: 1, msg: fmt.Sprintf("%s: %d files do not match %s: do not trust them", path, len(problems), report.SumsFile)}
 	}
-	fmt.Fprintf(e.stdout, "ok: %d files in %s match %s\n", ok, path, report.SumsFile)
+	fmt.Fprintf(e.stdout, "ok: %s in %s match %s\n", plural(ok, "file"), path, report.SumsFile)
 	return nil
 }
 
@@ -575,25 +575,25 @@ func cmdExport(e *env, args []string) error {
 	}
 	switch *format {
 	case "txt":
-		redacted, err = report.Text(store, rec, bw, red)
+		redacted, err = report.Text(context.Background(), store, rec, bw, red)
 	case "json":
-		redacted, err = report.JSON(store, rec, bw, red)
+		redacted, err = report.JSON(context.Background(), store, rec, bw, red)
 	case "md":
 		var md []byte
 		md, redacted = report.Markdown(rec, red)
 		_, err = bw.Write(md)
 	case "html":
-		redacted, err = report.HTML(store, rec, bw, red, time.Now(), report.HTMLOptions{})
+		redacted, err = report.HTML(context.Background(), store, rec, bw, red, time.Now(), report.HTMLOptions{})
 	case "cast":
 		var c storage.Capture
 		c, err = sessionOf(rec, *item)
 		if err == nil {
 			store, bar = e.readingCaptures("exporting "+c.ID, []storage.Capture{c})
-			redacted, err = report.Cast(store, c, bw, red)
+			redacted, err = report.Cast(context.Background(), store, c, bw, red)
 		}
 	case "bundle":
 		var st report.BundleStats
-		st, err = report.Bundle(store, rec, bw, red, time.Now())
+		st, err = report.Bundle(context.Background(), store, rec, bw, red, time.Now())
 		redacted = st.Redacted
 		bar.done()
 		if err == nil && *outPath != "" {
@@ -735,7 +735,7 @@ func cmdDoctor(e *env, args []string) error {
 	} else if err == nil {
 		say(true, "the store and its evidence folder agree (incidents and timelines)")
 	}
-	verify, err := e.store.Verify("")
+	verify, err := e.store.Verify(context.Background(), "")
 	if rep := verify; err != nil {
 		say(false, "copies: %s", oneLine(err.Error()))
 	} else if len(rep.Unsealed) > 0 {
@@ -743,11 +743,11 @@ func cmdDoctor(e *env, args []string) error {
 	} else if len(rep.Problems) > 0 {
 		say(false, "copies: %d of %d fail; run 'calm verify' for the list", len(rep.Problems), rep.Copies)
 	} else if len(rep.Recording) > 0 {
-		say(true, "copies: all verified copies of %d captures match; still recording (copies when each ends): %s", rep.Captures, strings.Join(rep.Recording, ", "))
+		say(true, "copies: all verified copies of %s match; still recording (copies when each ends): %s", plural(rep.Captures, "capture"), strings.Join(rep.Recording, ", "))
 	} else if rep.Pending > 0 {
-		say(true, "copies: all verified copies of %d captures match; %d S3 copies are still pending", rep.Captures, rep.Pending)
+		say(true, "copies: all verified copies of %s match; %s still pending", plural(rep.Captures, "capture"), isAre(rep.Pending, "S3 copy"))
 	} else {
-		say(true, "copies: all %d copies of %d captures read back and match", rep.Copies, rep.Captures)
+		say(true, "copies: all %s of %s read back and match", plural(rep.Copies, "copy"), plural(rep.Captures, "capture"))
 	}
 	if rep := verify; err == nil {
 		for _, i := range rep.Interrupted {

@@ -107,7 +107,7 @@ func TestDamagedStoreIsDiagnosedRefusesWritesAndIsSalvaged(t *testing.T) {
 			w.stopAgent()
 			salvaged := filepath.Join(filepath.Dir(w.home), "salvaged", "calm.db")
 			out, errs, code = w.run(nil, "doctor", "--salvage", salvaged)
-			if !strings.Contains(out, "salvaged 1 incidents, 3 captures") {
+			if !strings.Contains(out, "salvaged 1 incident, 3 captures") {
 				t.Fatalf("salvage: exit %d\n%s%s", code, out, errs)
 			}
 			// Every capture comes back whole: from the store where it can be

@@ -66,14 +66,14 @@ func slow(t *testing.T) {
 // world is one user's calm setup: a store, a config folder and a runtime
 // folder for the agent's socket, all private to the test.
 type world struct {
-	t       *testing.T
+	t       testing.TB
 	home    string
 	runtime string
 	config  string
 	extra   []string
 }
 
-func newWorld(t *testing.T) *world {
+func newWorld(t testing.TB) *world {
 	t.Helper()
 	rt, err := os.MkdirTemp("", "rt") // short: socket paths are limited to 108 bytes
 	if err != nil {

@@ -316,14 +316,25 @@ func flipStored(t *testing.T, path, bucket string) {
 			cb := ch.Bucket([]byte(bucket))
 			key := make([]byte, 8)
 			v := cb.Get(key)
-			data := append([]byte(nil), v[1:]...)
-			if v[0] == 1 {
-				if data, err = s2.Decode(nil, v[1:]); err != nil {
+			// A chunk is a tag (0 raw, 1 S2; 2 and 3 the same with a
+			// CRC-32C after the tag), then its bytes. The byte is flipped
+			// in the stored bytes and the CRC kept, as bit rot would.
+			body, crc := v[1:], []byte(nil)
+			if v[0] >= 2 {
+				crc, body = v[1:5], v[5:]
+			}
+			data := append([]byte(nil), body...)
+			if v[0] == 1 || v[0] == 3 {
+				if data, err = s2.Decode(nil, body); err != nil {
 					return err
 				}
 			}
 			data[len(data)/2] ^= 0x20
-			return cb.Put(key, append([]byte{0}, data...))
+			out := []byte{0}
+			if crc != nil {
+				out = append([]byte{2}, crc...)
+			}
+			return cb.Put(key, append(out, data...))
 		})
 	})
 	if err != nil {

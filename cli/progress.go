@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -143,12 +144,12 @@ type readingStore struct {
 	p *progress
 }
 
-func (s readingStore) WriteContent(ref string, from int64, w io.Writer) error {
-	return s.Store.WriteContent(ref, from, s.p.writer(w))
+func (s readingStore) WriteContent(ctx context.Context, ref string, from int64, w io.Writer) error {
+	return s.Store.WriteContent(ctx, ref, from, s.p.writer(w))
 }
 
-func (s readingStore) WriteText(ref string, w io.Writer) error {
-	return s.Store.WriteText(ref, s.p.writer(w))
+func (s readingStore) WriteText(ctx context.Context, ref string, w io.Writer) error {
+	return s.Store.WriteText(ctx, ref, s.p.writer(w))
 }
 
 // readingCaptures returns the store with a bar over the size of the

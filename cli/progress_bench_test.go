@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"io"
 	"path/filepath"
 	"syscall"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"calm/checklist"
+	"calm/model"
 	"calm/report"
 	"calm/storage"
 )
@@ -24,7 +26,7 @@ func BenchmarkExportProgress(b *testing.B) {
 	defer db.Close()
 	inc, _ := db.NewIncident("bench")
 	const size = 64 << 20
-	w, err := storage.NewCaptureWriter(db, inc.ID, storage.NewCapture{Title: "dump", Source: "tee"})
+	w, err := model.NewCaptureWriter(db, inc.ID, storage.NewCapture{Title: "dump", Source: "tee"})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -38,7 +40,7 @@ func BenchmarkExportProgress(b *testing.B) {
 	}
 	red, _ := report.NewRedactor(nil)
 	export := func(b *testing.B, s storage.Store) {
-		if _, err := report.Text(s, rec, io.Discard, red); err != nil {
+		if _, err := report.Text(context.Background(), s, rec, io.Discard, red); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -72,8 +74,8 @@ type countingWrites struct {
 	n int
 }
 
-func (c *countingWrites) WriteContent(ref string, from int64, w io.Writer) error {
-	return c.Store.WriteContent(ref, from, writeCounter{w, &c.n})
+func (c *countingWrites) WriteContent(ctx context.Context, ref string, from int64, w io.Writer) error {
+	return c.Store.WriteContent(ctx, ref, from, writeCounter{w, &c.n})
 }
 
 type writeCounter struct {

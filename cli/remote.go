@@ -66,7 +66,7 @@ func cmdPush(e *env, args []string) error {
 	}
 	bw := bufio.NewWriterSize(f, 1<<20)
 	store, bar := e.readingCaptures("bundling "+rec.Incident.ID, rec.Captures)
-	st, err := report.Bundle(store, rec, bw, red, time.Now())
+	st, err := report.Bundle(context.Background(), store, rec, bw, red, time.Now())
 	bar.done()
 	if err == nil {
 		err = bw.Flush()

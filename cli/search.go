@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -64,7 +65,7 @@ func grep(e *env, q storage.SearchQuery, o grepOptions) error {
 	// same terminal, it goes at the first of them.
 	searching := e.progress("searching", -1, false)
 	first := true
-	err := e.store.Search(q, func(m storage.Match) error {
+	err := e.store.Search(context.Background(), q, func(m storage.Match) error {
 		if first && isTerminal(e.stdout) {
 			searching.done()
 			searching = nil

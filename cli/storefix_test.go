@@ -61,7 +61,7 @@ func TestSalvagedReopenedIncidentStaysOpenAndCurrent(t *testing.T) {
 	}
 	salvaged := filepath.Join(filepath.Dir(w.home), "salvaged", "calm.db")
 	// Exit 1: the store file itself is reported lost.
-	if out, errs, _ := w.run(nil, "doctor", "--salvage", salvaged); !strings.Contains(out, "salvaged 2 incidents, 1 captures") {
+	if out, errs, _ := w.run(nil, "doctor", "--salvage", salvaged); !strings.Contains(out, "salvaged 2 incidents, 1 capture") {
 		t.Fatalf("salvage:\n%s%s", out, errs)
 	}
 	s := w.withStore(salvaged)
@@ -100,7 +100,7 @@ func TestDamagedStoreCopyIsRepairedFromAVerifiedCopy(t *testing.T) {
 		t.Fatalf("verify of a damaged store copy: exit %d:\n%s%s", code, out, errs)
 	}
 	out, errs, code = w.run(nil, "verify", "--repair")
-	if code != 0 || !strings.Contains(out, "store copy") || !strings.Contains(out, ": verified") || !strings.Contains(out, "ok: 2 copies of 1 captures") {
+	if code != 0 || !strings.Contains(out, "store copy") || !strings.Contains(out, ": verified") || !strings.Contains(out, "ok: 2 copies of 1 capture") {
 		t.Fatalf("verify --repair: exit %d:\n%s%s", code, out, errs)
 	}
 	w.stopAgent() // forget the checks it made

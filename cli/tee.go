@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"calm/model"
 	"calm/storage"
 )
 
@@ -197,7 +198,7 @@ func releaseStdout(w io.Writer) {
 type teeStore struct {
 	e    *env
 	done chan struct{}
-	w    *storage.CaptureWriter
+	w    *model.CaptureWriter
 	err  error
 }
 
@@ -206,7 +207,7 @@ func startTeeStore(e *env, incident string, nc storage.NewCapture, full <-chan [
 	go func() {
 		defer close(st.done)
 		if incident, st.err = e.captureIncident(incident, false); st.err == nil {
-			st.w, st.err = storage.NewCaptureWriter(e.store, incident, nc)
+			st.w, st.err = model.NewCaptureWriter(e.store, incident, nc)
 		}
 		if st.err != nil {
 			fmt.Fprintf(e.stderr, "calm tee: not saving this output: %s\n", oneLine(st.err.Error()))

@@ -1,6 +1,7 @@
 // Package model holds calm's data model: incidents, their captures and
-// sessions, copies and timeline events, the Store interface over them, and
-// the errors a caller can act on; it imports nothing but the standard library.
+// sessions, copies and timeline events, the Store interface over them, the
+// errors a caller can act on, and the CaptureWriter that sends a capture to
+// any Store; it imports nothing but the standard library.
 package model
 
 import (
@@ -9,6 +10,11 @@ import (
 	"regexp"
 	"time"
 )
+
+// SchemaVersion is the version of calm's records as a store keeps them,
+// written into every store; a store with a newer version is refused rather
+// than misread.
+const SchemaVersion = 1
 
 // Incident is one on-call incident: everything captured while responding to it.
 type Incident struct {

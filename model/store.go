@@ -1,9 +1,17 @@
 package model
 
-import "io"
+import (
+	"context"
+	"io"
+)
 
 // Store is everything calm does with its data. storage.DB implements it on a
 // bbolt file; agent.Client implements it by asking the agent.
+//
+// The calls that read a capture's bytes or every copy (WriteContent,
+// WriteText, Search, Verify) take a context: when it ends, they stop and
+// return its error, and through the agent, the request is hung up so the
+// agent stops too.
 type Store interface {
 	StoreReader
 	StoreWriter
@@ -26,14 +34,14 @@ type StoreReader interface {
 	// WriteContent writes a capture's committed bytes from byte offset from,
 	// exactly as captured; a viewer following a live session asks only for
 	// what is new.
-	WriteContent(ref string, from int64, w io.Writer) error
+	WriteContent(ctx context.Context, ref string, from int64, w io.Writer) error
 	// WriteText writes what a person saw of a session (its derived text;
 	// the output as recorded until that exists), or a capture's bytes.
-	WriteText(ref string, w io.Writer) error
+	WriteText(ctx context.Context, ref string, w io.Writer) error
 
 	Events(incident string) ([]Event, error)
 
-	Search(q SearchQuery, each func(Match) error) error
+	Search(ctx context.Context, q SearchQuery, each func(Match) error) error
 	Check() (CheckReport, error)
 }
 
@@ -74,5 +82,5 @@ type StoreWriter interface {
 
 	// Verify reads back and hashes every copy of every sealed capture of the
 	// incident ("" for all incidents), and records what it found.
-	Verify(incident string) (VerifyReport, error)
+	Verify(ctx context.Context, incident string) (VerifyReport, error)
 }

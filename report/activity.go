@@ -3,7 +3,7 @@ package report
 import (
 	"time"
 
-	"calm/storage"
+	"calm/model"
 )
 
 // Activity is the activity strip's data, shared by the TUI's strip and the
@@ -27,7 +27,7 @@ type ActivityBucket struct {
 // ActivitySpan is the time the strip covers: from the incident's opening to
 // its last event or capture (at least a minute), or to now while it is open
 // (now may be zero to leave it out).
-func ActivitySpan(inc storage.Incident, caps []storage.Capture, events []storage.Event, now time.Time) (from, to time.Time) {
+func ActivitySpan(inc model.Incident, caps []model.Capture, events []model.Event, now time.Time) (from, to time.Time) {
 	from, to = inc.Opened, inc.Opened.Add(time.Minute)
 	for _, ev := range events {
 		if ev.Time.After(to) {
@@ -65,16 +65,16 @@ func (a *Activity) At(t time.Time) *ActivityBucket {
 func (a *Activity) AddOutput(t time.Time, n int64) { a.At(t).Bytes += n }
 
 // AddEvents places each event in its bucket.
-func (a *Activity) AddEvents(events []storage.Event) {
+func (a *Activity) AddEvents(events []model.Event) {
 	for i, ev := range events {
 		b := a.At(ev.Time)
 		b.Events = append(b.Events, i)
 		switch ev.Kind {
-		case storage.EventMarker:
+		case model.EventMarker:
 			b.Marker = true
-		case storage.EventCapture:
+		case model.EventCapture:
 			b.Capture = true
-		case storage.EventStep:
+		case model.EventStep:
 			b.Step = true
 		}
 	}

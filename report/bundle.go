@@ -5,6 +5,7 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -15,7 +16,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"calm/storage"
+	"calm/model"
 )
 
 // SumsFile is the bundle's manifest, in the format sha256sum -c reads.
@@ -32,7 +33,7 @@ type BundleStats struct {
 // and every session (as asciicast), the HTML report that replays them, all
 // redacted, and a SHA256SUMS manifest of them. Files are staged in a private temporary folder, since captures
 // may be far larger than memory.
-func Bundle(s storage.Store, r Record, w io.Writer, red *Redactor, now time.Time) (BundleStats, error) {
+func Bundle(ctx context.Context, s model.Store, r Record, w io.Writer, red *Redactor, now time.Time) (BundleStats, error) {
 	var st BundleStats
 	stage, err := os.MkdirTemp("", "calm-bundle-")
 	if err != nil {
@@ -77,9 +78,9 @@ func Bundle(s storage.Store, r Record, w io.Writer, red *Redactor, now time.Time
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return 0, enc.Encode(struct {
-			Incident storage.Incident  `json:"incident"`
-			Captures []storage.Capture `json:"captures"`
-			Events   []storage.Event   `json:"events"`
+			Incident model.Incident  `json:"incident"`
+			Captures []model.Capture `json:"captures"`
+			Events   []model.Event   `json:"events"`
 		}{rec.Incident, rec.Captures, rec.Events})
 	}); err != nil {
 		return st, err
@@ -90,15 +91,15 @@ func Bundle(s storage.Store, r Record, w io.Writer, red *Redactor, now time.Time
 		if c.Recording != nil {
 			name = "sessions/" + c.ID + ".cast"
 		}
-		if err := add(name, func(w io.Writer) (int, error) { return Content(s, c, w, red) }); err != nil {
+		if err := add(name, func(w io.Writer) (int, error) { return Content(ctx, s, c, w, red) }); err != nil {
 			return st, err
 		}
 		staged[c.ID] = members[len(members)-1].path
 	}
 	// The page shows the very files the bundle holds.
-	fromStage := func(c storage.Capture) (io.ReadCloser, error) { return os.Open(staged[c.ID]) }
+	fromStage := func(c model.Capture) (io.ReadCloser, error) { return os.Open(staged[c.ID]) }
 	if err := add("report.html", func(w io.Writer) (int, error) {
-		return HTML(s, r, w, red, now, HTMLOptions{Redacted: fromStage})
+		return HTML(ctx, s, r, w, red, now, HTMLOptions{Redacted: fromStage})
 	}); err != nil {
 		return st, err
 	}

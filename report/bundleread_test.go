@@ -5,9 +5,11 @@ import (
 	"bytes"
 	"compress/flate"
 	"compress/gzip"
+	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
@@ -65,7 +67,7 @@ func genuine(t *testing.T) ([]member, string) {
 	db, r := scriptedIncident(t)
 	red, _ := NewRedactor(nil)
 	var buf bytes.Buffer
-	if _, err := Bundle(db, r, &buf, red, time.Now()); err != nil {
+	if _, err := Bundle(context.Background(), db, r, &buf, red, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	gz, _ := gzip.NewReader(&buf)
@@ -158,8 +160,17 @@ func TestBundleThatCouldLieIsRefusedByVerifyAndOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 	var c1 bytes.Buffer
-	if err := bs.WriteContent("c1", 0, &c1); err != nil || !strings.Contains(c1.String(), "Ada") {
+	if err := bs.WriteContent(context.Background(), "c1", 0, &c1); err != nil || !strings.Contains(c1.String(), "Ada") {
 		t.Fatalf("c1 from the bundle: %v %q", err, c1.String())
+	}
+	// A reader that has gone (a review quit) reads nothing more.
+	gone, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := bs.WriteContent(gone, "c1", 0, io.Discard); !errors.Is(err, context.Canceled) {
+		t.Fatalf("c1 from the bundle after its context ended: %v", err)
+	}
+	if _, err := bs.Verify(gone, ""); !errors.Is(err, context.Canceled) {
+		t.Fatalf("verify of the bundle after its context ended: %v", err)
 	}
 	bs.Close()
 	if _, err := os.Stat(bs.dir); !os.IsNotExist(err) {

@@ -2,6 +2,7 @@ package report
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,8 +10,8 @@ import (
 	"os"
 	"strings"
 
+	"calm/model"
 	"calm/sanitize"
-	"calm/storage"
 	"calm/terminal"
 )
 
@@ -21,13 +22,13 @@ import (
 type BundleStore struct {
 	Path     string
 	dir      string
-	incident storage.Incident
-	captures []storage.Capture
-	events   []storage.Event
+	incident model.Incident
+	captures []model.Capture
+	events   []model.Event
 	files    map[string]string // the unpacked file of each capture, by ID
 }
 
-var _ storage.Store = (*BundleStore)(nil)
+var _ model.Store = (*BundleStore)(nil)
 
 // OpenBundle checks a bundle against its manifest and loads it, in the one
 // pass that also verifies it: what it shows is what was checked.
@@ -66,9 +67,9 @@ func (b *BundleStore) load(f io.Reader) error {
 		return err
 	}
 	var rec struct {
-		Incident storage.Incident  `json:"incident"`
-		Captures []storage.Capture `json:"captures"`
-		Events   []storage.Event   `json:"events"`
+		Incident model.Incident  `json:"incident"`
+		Captures []model.Capture `json:"captures"`
+		Events   []model.Event   `json:"events"`
 	}
 	if err := json.Unmarshal(record, &rec); err != nil {
 		return fmt.Errorf("incident.json: %v", err)
@@ -95,47 +96,47 @@ func (b *BundleStore) load(f io.Reader) error {
 }
 
 func readOnly() error {
-	return fmt.Errorf("a pulled incident is read-only: %w", storage.ErrInvalid)
+	return fmt.Errorf("a pulled incident is read-only: %w", model.ErrInvalid)
 }
 
-func (b *BundleStore) NewIncident(string) (storage.Incident, error) {
-	return storage.Incident{}, readOnly()
+func (b *BundleStore) NewIncident(string) (model.Incident, error) {
+	return model.Incident{}, readOnly()
 }
-func (b *BundleStore) Incidents() ([]storage.Incident, error) {
-	return []storage.Incident{b.incident}, nil
+func (b *BundleStore) Incidents() ([]model.Incident, error) {
+	return []model.Incident{b.incident}, nil
 }
-func (b *BundleStore) Incident(ref string) (storage.Incident, error) {
+func (b *BundleStore) Incident(ref string) (model.Incident, error) {
 	if ref == "" || strings.HasPrefix(b.incident.ID, ref) {
 		return b.incident, nil
 	}
-	return storage.Incident{}, fmt.Errorf("incident %s is not in %s: %w", ref, b.Path, storage.ErrNotFound)
+	return model.Incident{}, fmt.Errorf("incident %s is not in %s: %w", ref, b.Path, model.ErrNotFound)
 }
-func (b *BundleStore) UseIncident(string) (storage.Incident, error)   { return b.incident, readOnly() }
-func (b *BundleStore) CloseIncident(string) (storage.Incident, error) { return b.incident, readOnly() }
-func (b *BundleStore) CurrentIncident() (storage.Incident, error)     { return b.incident, nil }
-func (b *BundleStore) CreateCapture(string, storage.NewCapture) (storage.Capture, error) {
-	return storage.Capture{}, readOnly()
+func (b *BundleStore) UseIncident(string) (model.Incident, error)   { return b.incident, readOnly() }
+func (b *BundleStore) CloseIncident(string) (model.Incident, error) { return b.incident, readOnly() }
+func (b *BundleStore) CurrentIncident() (model.Incident, error)     { return b.incident, nil }
+func (b *BundleStore) CreateCapture(string, model.NewCapture) (model.Capture, error) {
+	return model.Capture{}, readOnly()
 }
 func (b *BundleStore) PutChunk(string, string, uint64, []byte) (uint64, error) { return 0, readOnly() }
 func (b *BundleStore) WaitCommitted(string, string, uint64) (uint64, error)    { return 0, readOnly() }
 func (b *BundleStore) FollowJournal(string, string) error                      { return readOnly() }
-func (b *BundleStore) SealJournal(string, string, int64, string) (storage.Capture, error) {
-	return storage.Capture{}, readOnly()
+func (b *BundleStore) SealJournal(string, string, int64, string) (model.Capture, error) {
+	return model.Capture{}, readOnly()
 }
-func (b *BundleStore) SealCapture(string, string, storage.Seal) (storage.Capture, error) {
-	return storage.Capture{}, readOnly()
+func (b *BundleStore) SealCapture(string, string, model.Seal) (model.Capture, error) {
+	return model.Capture{}, readOnly()
 }
-func (b *BundleStore) Captures(string) ([]storage.Capture, error) { return b.captures, nil }
-func (b *BundleStore) Capture(ref string) (storage.Capture, error) {
+func (b *BundleStore) Captures(string) ([]model.Capture, error) { return b.captures, nil }
+func (b *BundleStore) Capture(ref string) (model.Capture, error) {
 	id := ref[strings.LastIndexByte(ref, '/')+1:]
 	for _, c := range b.captures {
 		if c.ID == id {
 			return c, nil
 		}
 	}
-	return storage.Capture{}, fmt.Errorf("%s is not in %s: %w", ref, b.Path, storage.ErrNotFound)
+	return model.Capture{}, fmt.Errorf("%s is not in %s: %w", ref, b.Path, model.ErrNotFound)
 }
-func (b *BundleStore) WriteContent(ref string, from int64, w io.Writer) error {
+func (b *BundleStore) WriteContent(ctx context.Context, ref string, from int64, w io.Writer) error {
 	c, err := b.Capture(ref)
 	if err != nil {
 		return err
@@ -152,37 +153,37 @@ func (b *BundleStore) WriteContent(ref string, from int64, w io.Writer) error {
 	if _, err := f.Seek(from, io.SeekStart); err != nil {
 		return err
 	}
-	_, err = io.Copy(w, f)
+	_, err = io.Copy(w, untilDone{ctx, f})
 	return err
 }
 
 // WriteText derives a session's text as the store would have.
-func (b *BundleStore) WriteText(ref string, w io.Writer) error {
+func (b *BundleStore) WriteText(ctx context.Context, ref string, w io.Writer) error {
 	c, err := b.Capture(ref)
 	if err != nil {
 		return err
 	}
 	if c.Recording == nil {
-		return b.WriteContent(ref, 0, w)
+		return b.WriteContent(ctx, ref, 0, w)
 	}
 	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(b.WriteContent(ref, 0, pw)) }()
+	go func() { pw.CloseWithError(b.WriteContent(ctx, ref, 0, pw)) }()
 	defer pr.Close()
 	return terminal.DeriveText(pr, w)
 }
-func (b *BundleStore) AddNote(string, string) (storage.Event, error) {
-	return storage.Event{}, readOnly()
+func (b *BundleStore) AddNote(string, string) (model.Event, error) {
+	return model.Event{}, readOnly()
 }
-func (b *BundleStore) AddMarker(string, string, string, float64) (storage.Event, error) {
-	return storage.Event{}, readOnly()
+func (b *BundleStore) AddMarker(string, string, string, float64) (model.Event, error) {
+	return model.Event{}, readOnly()
 }
-func (b *BundleStore) AddEvent(string, string, string, string) (storage.Event, error) {
-	return storage.Event{}, readOnly()
+func (b *BundleStore) AddEvent(string, string, string, string) (model.Event, error) {
+	return model.Event{}, readOnly()
 }
-func (b *BundleStore) Events(string) ([]storage.Event, error) { return b.events, nil }
+func (b *BundleStore) Events(string) ([]model.Event, error) { return b.events, nil }
 
 // Search finds lines in the bundle's captures (sessions by their output).
-func (b *BundleStore) Search(q storage.SearchQuery, each func(storage.Match) error) error {
+func (b *BundleStore) Search(ctx context.Context, q model.SearchQuery, each func(model.Match) error) error {
 	re, err := q.Regexp()
 	if err != nil {
 		return err
@@ -191,7 +192,7 @@ func (b *BundleStore) Search(q storage.SearchQuery, each func(storage.Match) err
 	errEnough := errors.New("enough")
 	for _, c := range b.captures {
 		pr, pw := io.Pipe()
-		go func() { pw.CloseWithError(Output(b, c, pw)) }()
+		go func() { pw.CloseWithError(Output(ctx, b, c, pw)) }()
 		sc := bufio.NewScanner(pr)
 		sc.Buffer(make([]byte, 64<<10), 16<<20)
 		var err error
@@ -201,7 +202,7 @@ func (b *BundleStore) Search(q storage.SearchQuery, each func(storage.Match) err
 				continue
 			}
 			found++
-			err = each(storage.Match{Incident: b.incident.ID, Item: c.ID, Line: i, Text: string(clean)})
+			err = each(model.Match{Incident: b.incident.ID, Item: c.ID, Line: i, Text: string(clean)})
 			if err == nil && q.Limit > 0 && found >= q.Limit {
 				err = errEnough
 			}
@@ -221,22 +222,39 @@ func (b *BundleStore) Search(q storage.SearchQuery, each func(storage.Match) err
 }
 
 // Verify checks the bundle against its manifest again.
-func (b *BundleStore) Verify(string) (storage.VerifyReport, error) {
+func (b *BundleStore) Verify(ctx context.Context, _ string) (model.VerifyReport, error) {
 	f, err := os.Open(b.Path)
 	if err != nil {
-		return storage.VerifyReport{}, err
+		return model.VerifyReport{}, err
 	}
 	defer f.Close()
-	ok, problems, err := VerifyBundle(bufio.NewReaderSize(f, 1<<20))
-	rep := storage.VerifyReport{Captures: len(b.captures), Copies: ok + len(problems)}
+	ok, problems, err := VerifyBundle(bufio.NewReaderSize(untilDone{ctx, f}, 1<<20))
+	if err != nil && ctx.Err() != nil {
+		return model.VerifyReport{}, ctx.Err() // stopped, not a bad bundle
+	}
+	rep := model.VerifyReport{Captures: len(b.captures), Copies: ok + len(problems)}
 	for _, p := range problems {
-		rep.Problems = append(rep.Problems, storage.Problem{Incident: b.incident.ID, Copy: storage.Copy{Kind: "bundle", Location: b.Path, State: storage.CopyMismatch, Error: p}})
+		rep.Problems = append(rep.Problems, model.Problem{Incident: b.incident.ID, Copy: model.Copy{Kind: "bundle", Location: b.Path, State: model.CopyMismatch, Error: p}})
 	}
 	return rep, err
 }
-func (b *BundleStore) Check() (storage.CheckReport, error) {
-	return storage.CheckReport{Path: b.Path, Schema: storage.SchemaVersion}, nil
+func (b *BundleStore) Check() (model.CheckReport, error) {
+	return model.CheckReport{Path: b.Path, Schema: model.SchemaVersion}, nil
 }
 
 // Close removes the unpacked files.
 func (b *BundleStore) Close() error { return os.RemoveAll(b.dir) }
+
+// untilDone is a reader that fails once ctx is done: a read of the bundle
+// stops between two reads when its reader has gone.
+type untilDone struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (u untilDone) Read(p []byte) (int, error) {
+	if err := u.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return u.r.Read(p)
+}

@@ -5,6 +5,7 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"calm/checklist"
+	"calm/model"
 	"calm/storage"
 )
 
@@ -151,15 +153,15 @@ func TestSecretCorpusLeaksIntoNoExport(t *testing.T) {
 		if oneLine {
 			title = text
 		}
-		save(t, db, storage.NewCapture{Title: title, Source: "tee"}, text+"\n")
-		save(t, db, storage.NewCapture{Title: coloured(title, secrets), Source: "tee"}, coloured(text, secrets)+"\n")
+		save(t, db, model.NewCapture{Title: title, Source: "tee"}, text+"\n")
+		save(t, db, model.NewCapture{Title: coloured(title, secrets), Source: "tee"}, coloured(text, secrets)+"\n")
 		cmd := "bash"
 		if oneLine {
 			cmd = text
 		}
-		save(t, db, storage.NewCapture{Title: title, Source: storage.SourceSession, Recording: &storage.Recording{Command: cmd, Cols: 80, Rows: 24}},
+		save(t, db, model.NewCapture{Title: title, Source: model.SourceSession, Recording: &model.Recording{Command: cmd, Cols: 80, Rows: 24}},
 			castOf(title, text+"\n", secrets))
-		save(t, db, storage.NewCapture{Title: "coloured " + title, Source: storage.SourceSession, Recording: &storage.Recording{Command: "bash", Cols: 80, Rows: 24}},
+		save(t, db, model.NewCapture{Title: "coloured " + title, Source: model.SourceSession, Recording: &model.Recording{Command: "bash", Cols: 80, Rows: 24}},
 			castOf(coloured(title, secrets), coloured(text, secrets)+"\n", secrets))
 		if _, err := db.AddNote(inc.ID, text); err != nil {
 			t.Fatal(err)
@@ -182,24 +184,24 @@ func TestSecretCorpusLeaksIntoNoExport(t *testing.T) {
 	msg, _ := TeamMessage(rec, red)
 	exports["message.txt"] = msg
 	var txt, js, bundle bytes.Buffer
-	if _, err := Text(db, rec, &txt, red); err != nil {
+	if _, err := Text(context.Background(), db, rec, &txt, red); err != nil {
 		t.Fatal(err)
 	}
 	exports["export.txt"] = txt.Bytes()
-	if _, err := JSON(db, rec, &js, red); err != nil {
+	if _, err := JSON(context.Background(), db, rec, &js, red); err != nil {
 		t.Fatal(err)
 	}
 	exports["export.json"] = js.Bytes()
 	for _, c := range rec.Captures {
 		if c.Recording != nil {
 			var b bytes.Buffer
-			if _, err := Cast(db, c, &b, red); err != nil {
+			if _, err := Cast(context.Background(), db, c, &b, red); err != nil {
 				t.Fatal(err)
 			}
 			exports[c.ID+".cast"] = b.Bytes()
 		}
 	}
-	if _, err := Bundle(db, rec, &bundle, red, time.Now()); err != nil {
+	if _, err := Bundle(context.Background(), db, rec, &bundle, red, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	gz, err := gzip.NewReader(&bundle)
@@ -235,7 +237,7 @@ func TestSecretCorpusLeaksIntoNoExport(t *testing.T) {
 	}
 	// The store keeps the originals.
 	var orig bytes.Buffer
-	db.WriteContent(inc.ID+"/c1", 0, &orig)
+	db.WriteContent(context.Background(), inc.ID+"/c1", 0, &orig)
 	if _, secrets := sampleInput(builtinRules[0].sample); !strings.Contains(orig.String(), secrets[0]) {
 		t.Fatal("the store lost the original")
 	}
@@ -278,10 +280,10 @@ func TestSecretsSplitAcrossManyEventsOfABigSessionAreRedacted(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	c := save(t, db, storage.NewCapture{Title: "cat keys.csv", Source: storage.SourceSession, Recording: &storage.Recording{Command: "bash", Cols: 80, Rows: 24}}, cast.String())
+	c := save(t, db, model.NewCapture{Title: "cat keys.csv", Source: model.SourceSession, Recording: &model.Recording{Command: "bash", Cols: 80, Rows: 24}}, cast.String())
 	red, _ := NewRedactor(nil)
 	var out bytes.Buffer
-	n, err := Cast(db, c, &out, red)
+	n, err := Cast(context.Background(), db, c, &out, red)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -377,9 +379,9 @@ func TestSecretsStraddlingTheStreamsWindowAreRedacted(t *testing.T) {
 			cast.WriteByte('\n')
 			pos += n
 		}
-		c := save(t, db, storage.NewCapture{Title: fmt.Sprintf("sample %d", i), Source: storage.SourceSession, Recording: &storage.Recording{Command: "bash", Cols: 80, Rows: 24}}, cast.String())
+		c := save(t, db, model.NewCapture{Title: fmt.Sprintf("sample %d", i), Source: model.SourceSession, Recording: &model.Recording{Command: "bash", Cols: 80, Rows: 24}}, cast.String())
 		out.Reset()
-		n, err := Cast(db, c, &out, red)
+		n, err := Cast(context.Background(), db, c, &out, red)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -3,13 +3,14 @@ package report
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
 
+	"calm/model"
 	"calm/sanitize"
-	"calm/storage"
 	"calm/terminal"
 )
 
@@ -18,7 +19,7 @@ import (
 // saw (what calm show gives), not its raw output, whose carriage returns
 // would leave a progress line's last state as an empty line. It returns how
 // many secrets it redacted.
-func Text(s storage.Store, r Record, w io.Writer, red *Redactor) (int, error) {
+func Text(ctx context.Context, s model.Store, r Record, w io.Writer, red *Redactor) (int, error) {
 	// Free texts are redacted before they are made one line, which would
 	// join a private key's lines.
 	count := 0
@@ -33,7 +34,7 @@ func Text(s storage.Store, r Record, w io.Writer, red *Redactor) (int, error) {
 		fmt.Fprintf(rw, "\n==== %s: %s (%s, %d bytes, sha256 %s, %s)\n",
 			c.ID, clean(c.Title), c.Source, c.Size, c.SHA256, clean(c.StateLine()))
 		sw := &sanitizeWriter{w: rw}
-		if err := s.WriteText(c.Incident+"/"+c.ID, sw); err != nil {
+		if err := s.WriteText(ctx, c.Incident+"/"+c.ID, sw); err != nil {
 			return count + rw.count(), fmt.Errorf("read %s: %w", c.ID, err)
 		}
 		sw.Close()
@@ -45,13 +46,13 @@ func Text(s storage.Store, r Record, w io.Writer, red *Redactor) (int, error) {
 
 // JSON writes the incident's record and every capture's bytes (redacted,
 // base64: they may be any bytes at all).
-func JSON(s storage.Store, r Record, w io.Writer, red *Redactor) (int, error) {
+func JSON(ctx context.Context, s model.Store, r Record, w io.Writer, red *Redactor) (int, error) {
 	bw := bufio.NewWriterSize(w, 1<<20)
 	count := 0
 	rec := r.redacted(red, &count)
 	head, _ := json.Marshal(struct {
-		Incident storage.Incident `json:"incident"`
-		Events   []storage.Event  `json:"events"`
+		Incident model.Incident `json:"incident"`
+		Events   []model.Event  `json:"events"`
 	}{rec.Incident, rec.Events})
 	bw.Write(head[:len(head)-1])
 	bw.WriteString(`,"captures":[`)
@@ -63,7 +64,7 @@ func JSON(s storage.Store, r Record, w io.Writer, red *Redactor) (int, error) {
 		bw.Write(meta[:len(meta)-1])
 		bw.WriteString(`,"content_base64":"`)
 		enc := base64.NewEncoder(base64.StdEncoding, bw)
-		n, err := Content(s, r.Captures[i], enc, red)
+		n, err := Content(ctx, s, r.Captures[i], enc, red)
 		count += n
 		if err != nil {
 			return count, err
@@ -85,12 +86,12 @@ func (r Record) redacted(red *Redactor, count *int) Record {
 	}
 	out := r
 	out.Incident.Title = str(r.Incident.Title)
-	out.Events = make([]storage.Event, len(r.Events))
+	out.Events = make([]model.Event, len(r.Events))
 	for i, ev := range r.Events {
 		ev.Text = str(ev.Text)
 		out.Events[i] = ev
 	}
-	out.Captures = make([]storage.Capture, len(r.Captures))
+	out.Captures = make([]model.Capture, len(r.Captures))
 	for i, c := range r.Captures {
 		c.Title = str(c.Title)
 		if c.Recording != nil {
@@ -111,12 +112,12 @@ func (r Record) redacted(red *Redactor, count *int) Record {
 // Content writes a capture's bytes redacted: a session as an asciicast
 // stream whose output events are redacted one by one, anything else as it
 // was captured.
-func Content(s storage.Store, c storage.Capture, w io.Writer, red *Redactor) (int, error) {
+func Content(ctx context.Context, s model.Store, c model.Capture, w io.Writer, red *Redactor) (int, error) {
 	if c.Recording != nil {
-		return Cast(s, c, w, red)
+		return Cast(ctx, s, c, w, red)
 	}
 	rw := newRedactingWriter(w, red)
-	if err := s.WriteContent(c.Incident+"/"+c.ID, 0, rw); err != nil {
+	if err := s.WriteContent(ctx, c.Incident+"/"+c.ID, 0, rw); err != nil {
 		return rw.count(), err
 	}
 	err := rw.Close()
@@ -126,7 +127,7 @@ func Content(s storage.Store, c storage.Capture, w io.Writer, red *Redactor) (in
 // Cast writes a session as asciicast v2 with its header and events
 // redacted. Output, input and marker events are read as one text, so a
 // secret split between two events is found.
-func Cast(s storage.Store, c storage.Capture, w io.Writer, red *Redactor) (int, error) {
+func Cast(ctx context.Context, s model.Store, c model.Capture, w io.Writer, red *Redactor) (int, error) {
 	if c.Recording == nil {
 		return 0, fmt.Errorf("%s is a capture, not a recorded session: export it with --format txt", c.ID)
 	}
@@ -174,7 +175,7 @@ func Cast(s storage.Store, c storage.Capture, w io.Writer, red *Redactor) (int, 
 			}
 		},
 	}
-	if err := s.WriteContent(c.Incident+"/"+c.ID, 0, cr); err != nil {
+	if err := s.WriteContent(ctx, c.Incident+"/"+c.ID, 0, cr); err != nil {
 		return count + rs.count, err
 	}
 	cr.Close()

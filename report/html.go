@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"context"
 	"embed"
 	"encoding/base64"
 	"encoding/json"
@@ -17,7 +18,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 
 	"calm/checklist"
-	"calm/storage"
+	"calm/model"
 	"calm/terminal"
 )
 
@@ -79,13 +80,13 @@ type HTMLOptions struct {
 	// session as asciicast), as Content writes it: the bundle passes the
 	// files it holds, so the page shows exactly them and nothing is
 	// redacted twice.
-	Redacted func(storage.Capture) (io.ReadCloser, error)
+	Redacted func(model.Capture) (io.ReadCloser, error)
 }
 
 // content writes a capture's redacted content, from opt.Redacted when set.
-func (opt HTMLOptions) content(s storage.Store, c storage.Capture, w io.Writer, red *Redactor) (int, error) {
+func (opt HTMLOptions) content(ctx context.Context, s model.Store, c model.Capture, w io.Writer, red *Redactor) (int, error) {
 	if opt.Redacted == nil {
-		return Content(s, c, w, red)
+		return Content(ctx, s, c, w, red)
 	}
 	f, err := opt.Redacted(c)
 	if err != nil {
@@ -180,7 +181,7 @@ type castBlob struct {
 // session in an embedded asciinema-player, and the activity chart. Every
 // text is redacted as in the other exports. It returns how many secrets it
 // redacted.
-func HTML(s storage.Store, r Record, w io.Writer, red *Redactor, now time.Time, opt HTMLOptions) (int, error) {
+func HTML(ctx context.Context, s model.Store, r Record, w io.Writer, red *Redactor, now time.Time, opt HTMLOptions) (int, error) {
 	if opt.MaxCast <= 0 {
 		opt.MaxCast = MaxEmbeddedCast
 	}
@@ -226,7 +227,7 @@ func HTML(s storage.Store, r Record, w io.Writer, red *Redactor, now time.Time, 
 		})
 		if c.Recording == nil {
 			act.AddOutput(c.Created, c.Size)
-			hc, n, err := captureText(s, c, red, opt)
+			hc, n, err := captureText(ctx, s, c, red, opt)
 			count += n
 			if err != nil {
 				return count, fmt.Errorf("read %s: %w", c.ID, err)
@@ -235,7 +236,7 @@ func HTML(s storage.Store, r Record, w io.Writer, red *Redactor, now time.Time, 
 			page.Captures = append(page.Captures, hc)
 			continue
 		}
-		hs, n, err := sessionCast(s, c, red, opt, act)
+		hs, n, err := sessionCast(ctx, s, c, red, opt, act)
 		count += n
 		if err != nil {
 			return count, fmt.Errorf("read %s: %w", c.ID, err)
@@ -379,9 +380,9 @@ func (hs *htmlSession) playerTime(t float64) float64 {
 // placeEvent finds the session an event happened in and how far into its
 // recording (seconds): a marker's own place in its session, an event about
 // a session or a capture taken in one, else the session recording then.
-func placeEvent(ev storage.Event, sessions []*htmlSession, sessionOf map[string]int, captureSession map[string]string) (int, float64) {
+func placeEvent(ev model.Event, sessions []*htmlSession, sessionOf map[string]int, captureSession map[string]string) (int, float64) {
 	if i, ok := sessionOf[ev.Item]; ok {
-		if ev.Kind == storage.EventMarker {
+		if ev.Kind == model.EventMarker {
 			return i, ev.At
 		}
 		return i, ev.Time.Sub(sessions[i].start).Seconds()
@@ -407,7 +408,7 @@ func placeEvent(ev storage.Event, sessions []*htmlSession, sessionOf map[string]
 // sessionCast reads a session as a redacted asciicast, adds its output to
 // the activity chart, learns its length and pauses, and keeps it (gzipped
 // when large) unless it is over the limit.
-func sessionCast(s storage.Store, c storage.Capture, red *Redactor, opt HTMLOptions, act *Activity) (*htmlSession, int, error) {
+func sessionCast(ctx context.Context, s model.Store, c model.Capture, red *Redactor, opt HTMLOptions, act *Activity) (*htmlSession, int, error) {
 	limit := opt.MaxCast
 	hs := &htmlSession{ID: c.ID, Size: 0, start: c.Created, SHA256: c.SHA256, Start: utc(c.Created)}
 	if c.Recording != nil {
@@ -462,7 +463,7 @@ func sessionCast(s storage.Store, c storage.Capture, red *Redactor, opt HTMLOpti
 		}
 		return len(p), nil
 	})
-	n, err := opt.content(s, c, sink, red)
+	n, err := opt.content(ctx, s, c, sink, red)
 	if err != nil {
 		if pack != nil {
 			pack.finish()
@@ -517,7 +518,7 @@ func (p *packer) finish() []byte {
 }
 
 // pageStates is copyStates without Markdown's emphasis.
-func pageStates(c storage.Capture) string {
+func pageStates(c model.Capture) string {
 	return strings.ReplaceAll(copyStates(c), "**", "")
 }
 
@@ -527,11 +528,11 @@ func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
 // captureText reads a capture, redacted, as HTML lines, folded when long
 // and cut to its first and last parts past limit bytes.
-func captureText(s storage.Store, c storage.Capture, red *Redactor, opt HTMLOptions) (htmlCapture, int, error) {
+func captureText(ctx context.Context, s model.Store, c model.Capture, red *Redactor, opt HTMLOptions) (htmlCapture, int, error) {
 	limit := opt.MaxCapture
 	hc := htmlCapture{ID: c.ID, Source: clean(c.Source), Size: humanBytes(c.Size), SHA256: c.SHA256}
 	ht := &headTail{half: limit / 2}
-	n, err := opt.content(s, c, ht, red)
+	n, err := opt.content(ctx, s, c, ht, red)
 	if err != nil {
 		return hc, n, err
 	}
@@ -607,7 +608,7 @@ func (h *headTail) Write(p []byte) (int, error) {
 // activitySVG draws the activity strip: output volume as bars, and under
 // them the destructive markers, captures, ticks and other events; each mark
 // links to its event in the timeline.
-func activitySVG(a *Activity, events []storage.Event) template.HTML {
+func activitySVG(a *Activity, events []model.Event) template.HTML {
 	const barH, rowY, h = 60, 74, 96
 	w := len(a.Buckets)
 	var b strings.Builder

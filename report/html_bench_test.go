@@ -1,6 +1,7 @@
 package report
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -17,6 +18,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"calm/checklist"
+	"calm/model"
 	"calm/storage"
 )
 
@@ -37,7 +39,7 @@ func benchIncident(b *testing.B, sessionMiB int) (*storage.DB, Record) {
 		return fmt.Sprintf("2026-11-26T14:%02d:%02d.%03dZ \x1b[36mINFO\x1b[0m req=%08x user=%d path=/api/v1/orders/%d status=%d took=%dms\r\n",
 			i/60000%60, i/1000%60, i%1000, rng.Uint32(), rng.IntN(100000), rng.IntN(1000000), 200+rng.IntN(4)*100, rng.IntN(900))
 	}
-	w, err := storage.NewCaptureWriter(db, "", storage.NewCapture{Title: "kubectl logs -f api", Source: storage.SourceSession, Recording: &storage.Recording{Command: "bash", Cols: 160, Rows: 48}})
+	w, err := model.NewCaptureWriter(db, "", model.NewCapture{Title: "kubectl logs -f api", Source: model.SourceSession, Recording: &model.Recording{Command: "bash", Cols: 160, Rows: 48}})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -66,11 +68,7 @@ func benchIncident(b *testing.B, sessionMiB int) (*storage.DB, Record) {
 			text.WriteString(logLine(n))
 			n++
 		}
-		cw, _ := storage.NewCaptureWriter(db, "", storage.NewCapture{Title: fmt.Sprintf("snapshot %d", c), Source: "snap"})
-		cw.Write([]byte(text.String()))
-		if _, err := cw.Close(); err != nil {
-			b.Fatal(err)
-		}
+		save(b, db, model.NewCapture{Title: fmt.Sprintf("snapshot %d", c), Source: "snap"}, text.String())
 	}
 	r, err := Load(db, inc.ID, checklist.Builtin())
 	if err != nil {
@@ -117,7 +115,7 @@ func BenchmarkHTMLExport(b *testing.B) {
 	content := func(red *Redactor) func() error {
 		return func() error {
 			for _, c := range r.Captures {
-				if _, err := Content(db, c, io.Discard, red); err != nil {
+				if _, err := Content(context.Background(), db, c, io.Discard, red); err != nil {
 					return err
 				}
 			}
@@ -126,7 +124,7 @@ func BenchmarkHTMLExport(b *testing.B) {
 	}
 	page := func(red *Redactor) func() error {
 		return func() error {
-			_, err := HTML(db, r, io.Discard, red, time.Now(), HTMLOptions{})
+			_, err := HTML(context.Background(), db, r, io.Discard, red, time.Now(), HTMLOptions{})
 			return err
 		}
 	}
@@ -163,7 +161,7 @@ func BenchmarkHTMLFirstPaint(b *testing.B) {
 	}
 	// The page's shape, not its redaction, decides how soon it paints: no
 	// rules keeps the benchmark short.
-	if _, err := HTML(db, r, f, &Redactor{}, time.Now(), HTMLOptions{}); err != nil {
+	if _, err := HTML(context.Background(), db, r, f, &Redactor{}, time.Now(), HTMLOptions{}); err != nil {
 		b.Fatal(err)
 	}
 	f.Close()

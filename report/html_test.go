@@ -3,6 +3,7 @@ package report
 import (
 	"archive/tar"
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 
 	"calm/checklist"
+	"calm/model"
 	"calm/storage"
 )
 
@@ -64,7 +66,7 @@ func htmlIncident(t testing.TB) (*storage.DB, Record) {
 		line(2.1+float64(i)*0.05, s.text+"\r\n")
 	}
 	line(6.0, "$ exit\r\n")
-	s1 := save(t, db, storage.NewCapture{Title: "bash on db1", Source: storage.SourceSession, Recording: &storage.Recording{Command: "bash -c 'PGPASSWORD=hunter2 bash'", User: "ada", Host: "db1", Cols: 80, Rows: 24}}, cast.String())
+	s1 := save(t, db, model.NewCapture{Title: "bash on db1", Source: model.SourceSession, Recording: &model.Recording{Command: "bash -c 'PGPASSWORD=hunter2 bash'", User: "ada", Host: "db1", Cols: 80, Rows: 24}}, cast.String())
 	db.AddMarker(inc.ID, s1.ID, "replaceOne (Mongo)", 1.5)
 
 	cast.Reset()
@@ -75,7 +77,7 @@ func htmlIncident(t testing.TB) (*storage.DB, Record) {
 	line(31.0, "$ db.orders.deleteMany({})\r\n")
 	line(31.5, "{ \"deletedCount\" : 12 }\r\n")
 	line(33.0, "$ \r\n")
-	s2 := save(t, db, storage.NewCapture{Title: "tail of the api log", Source: storage.SourceSession, Recording: &storage.Recording{Command: "tail -f api.log", Cols: 100, Rows: 30}}, cast.String())
+	s2 := save(t, db, model.NewCapture{Title: "tail of the api log", Source: model.SourceSession, Recording: &model.Recording{Command: "tail -f api.log", Cols: 100, Rows: 30}}, cast.String())
 	db.AddMarker(inc.ID, s2.ID, "deleteMany (Mongo)", 31.2)
 
 	var colored strings.Builder
@@ -84,18 +86,18 @@ func htmlIncident(t testing.TB) (*storage.DB, Record) {
 		colored.WriteString(s.text + "\n")
 	}
 	colored.WriteString("progress 10%\rprogress 100%\n\x1b]52;c;ZXZpbA==\x07clipboard untouched\n")
-	save(t, db, storage.NewCapture{Title: "find before", Source: "snap", Session: s1.ID}, colored.String())
+	save(t, db, model.NewCapture{Title: "find before", Source: "snap", Session: s1.ID}, colored.String())
 	var long strings.Builder
 	for i := 1; i <= 120; i++ {
 		fmt.Fprintf(&long, "line %03d of the scrollback\n", i)
 	}
-	save(t, db, storage.NewCapture{Title: "whole scrollback", Source: "snap"}, long.String())
+	save(t, db, model.NewCapture{Title: "whole scrollback", Source: "snap"}, long.String())
 	db.AddNote(inc.ID, "replaceOne without $set replaced user 1; password: hunter2")
 	c, _ := checklist.Find(checklist.Builtin(), "overwrite")
 	for i, s := range c.Steps[:3] {
-		db.AddEvent(inc.ID, storage.EventStep, s.ID, checklist.StepText(checklist.Ticked, s.Title, "ada@db1"))
+		db.AddEvent(inc.ID, model.EventStep, s.ID, checklist.StepText(checklist.Ticked, s.Title, "ada@db1"))
 		if i == 1 {
-			db.AddEvent(inc.ID, storage.EventStep, s.ID, checklist.StepText(checklist.Unticked, s.Title, "ada@db1"))
+			db.AddEvent(inc.ID, model.EventStep, s.ID, checklist.StepText(checklist.Unticked, s.Title, "ada@db1"))
 		}
 	}
 	r, err := Load(db, inc.ID, checklist.Builtin())
@@ -105,11 +107,11 @@ func htmlIncident(t testing.TB) (*storage.DB, Record) {
 	return db, r
 }
 
-func exportHTML(t testing.TB, db storage.Store, r Record, opt HTMLOptions) (string, int) {
+func exportHTML(t testing.TB, db model.Store, r Record, opt HTMLOptions) (string, int) {
 	t.Helper()
 	red, _ := NewRedactor(nil)
 	var b bytes.Buffer
-	n, err := HTML(db, r, &b, red, time.Date(2026, 11, 26, 16, 0, 0, 0, time.UTC), opt)
+	n, err := HTML(context.Background(), db, r, &b, red, time.Date(2026, 11, 26, 16, 0, 0, 0, time.UTC), opt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -291,7 +293,7 @@ func TestHTMLOfAnIncidentWithNoSessionNorChecklist(t *testing.T) {
 	}
 	defer db.Close()
 	inc, _ := db.NewIncident("disk full on db2")
-	save(t, db, storage.NewCapture{Title: "df -h", Source: "tee"}, "/dev/sda1 100%\n")
+	save(t, db, model.NewCapture{Title: "df -h", Source: "tee"}, "/dev/sda1 100%\n")
 	r, err := Load(db, inc.ID, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -325,7 +327,7 @@ func TestBundleCarriesTheSameHTMLReport(t *testing.T) {
 	red, _ := NewRedactor(nil)
 	now := time.Date(2026, 11, 26, 16, 0, 0, 0, time.UTC)
 	var bundle bytes.Buffer
-	st, err := Bundle(db, r, &bundle, red, now)
+	st, err := Bundle(context.Background(), db, r, &bundle, red, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -359,7 +361,7 @@ func TestHTMLChecklistSaysWhatWasTickedAnyway(t *testing.T) {
 	db, r := htmlIncident(t)
 	c, _ := checklist.Find(checklist.Builtin(), "overwrite")
 	s := c.Steps[3]
-	db.AddEvent(r.Incident.ID, storage.EventStep, s.ID, checklist.AnywayText(s.Title, "ada@db1", "waiting for a capture or a diff"))
+	db.AddEvent(r.Incident.ID, model.EventStep, s.ID, checklist.AnywayText(s.Title, "ada@db1", "waiting for a capture or a diff"))
 	r, err := Load(db, r.Incident.ID, checklist.Builtin())
 	if err != nil {
 		t.Fatal(err)

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"calm/checklist"
-	"calm/storage"
+	"calm/model"
 )
 
 const timeLayout = "2006-01-02 15:04:05"
@@ -52,9 +52,9 @@ func summaryFacts(r Record, st summaryStyle) []fact {
 	for _, c := range r.Captures {
 		for _, cp := range c.Copies {
 			switch cp.State {
-			case storage.CopyVerified:
+			case model.CopyVerified:
 				verified++
-			case storage.CopyPending:
+			case model.CopyPending:
 			default:
 				failed++
 			}
@@ -264,12 +264,12 @@ func PostWebhook(url string, text []byte) error {
 // verify run, which records one event for each capture it read, and the
 // copies a push writes, are one row each; and hints meant for the person at
 // the keyboard (commands to type, tmux settings) are left out.
-func timelineRows(events []storage.Event) []storage.Event {
-	var rows []storage.Event
+func timelineRows(events []model.Event) []model.Event {
+	var rows []model.Event
 	for i := 0; i < len(events); {
 		ev := events[i]
 		j := i + 1
-		if ev.Kind == storage.EventVerify || ev.Kind == storage.EventCopy {
+		if ev.Kind == model.EventVerify || ev.Kind == model.EventCopy {
 			// Events carry no run of their own: a run reads each capture
 			// (or writes each copy) once, so the second event for one
 			// begins the next run, however close in time.
@@ -295,8 +295,8 @@ func timelineRows(events []storage.Event) []storage.Event {
 // runKey is what a verify or copy event is about, which a run has once: a
 // verify's capture; a copy's capture and place, "c1 copy s3://b/c1" of
 // "c1 copy s3://b/c1: verified".
-func runKey(ev storage.Event) string {
-	if ev.Kind == storage.EventCopy {
+func runKey(ev model.Event) string {
+	if ev.Kind == model.EventCopy {
 		if i := strings.LastIndex(ev.Text, ": "); i >= 0 {
 			return ev.Text[:i]
 		}
@@ -305,7 +305,7 @@ func runKey(ev storage.Event) string {
 }
 
 // foldRun makes one row of a run of verify or copy events.
-func foldRun(run []storage.Event) storage.Event {
+func foldRun(run []model.Event) model.Event {
 	row := run[0]
 	var items []string
 	seen := map[string]bool{}
@@ -316,7 +316,7 @@ func foldRun(run []storage.Event) storage.Event {
 		}
 	}
 	row.Item = strings.Join(items, ", ")
-	if row.Kind == storage.EventCopy {
+	if row.Kind == model.EventCopy {
 		var states []string
 		for _, ev := range run {
 			states = append(states, strings.TrimPrefix(ev.Text, ev.Item+" "))
@@ -354,8 +354,8 @@ var (
 
 // calmWrote are the kinds of events whose text calm wrote; notes and
 // markers are people's own words and commands, kept as they are.
-var calmWrote = map[string]bool{storage.EventMessage: true, storage.EventStep: true, storage.EventCopy: true,
-	storage.EventVerify: true, storage.EventExport: true, storage.EventCapture: true}
+var calmWrote = map[string]bool{model.EventMessage: true, model.EventStep: true, model.EventCopy: true,
+	model.EventVerify: true, model.EventExport: true, model.EventCapture: true}
 
 // withoutHints takes out of an event's text what was said to help a person
 // at the keyboard then: the record keeps what happened.

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"sort"
@@ -8,22 +9,22 @@ import (
 	"time"
 
 	"calm/checklist"
+	"calm/model"
 	"calm/sanitize"
-	"calm/storage"
 	"calm/terminal"
 )
 
 // Record is everything the store knows of one incident.
 type Record struct {
-	Incident  storage.Incident
-	Captures  []storage.Capture
-	Events    []storage.Event
+	Incident  model.Incident
+	Captures  []model.Capture
+	Events    []model.Event
 	Checklist checklist.State
 }
 
 // Load reads an incident's record; checklists are the ones known (built in
 // and the team's), to find the one the incident follows.
-func Load(s storage.Store, ref string, checklists []checklist.Checklist) (Record, error) {
+func Load(s model.Store, ref string, checklists []checklist.Checklist) (Record, error) {
 	var r Record
 	inc, err := s.Incident(ref)
 	if err != nil {
@@ -78,13 +79,13 @@ func (r Record) Resolved() time.Time {
 }
 
 // Notes returns the notes, in order.
-func (r Record) Notes() []storage.Event { return r.eventsOf(storage.EventNote) }
+func (r Record) Notes() []model.Event { return r.eventsOf(model.EventNote) }
 
 // Markers returns the destructive-command markers, in order.
-func (r Record) Markers() []storage.Event { return r.eventsOf(storage.EventMarker) }
+func (r Record) Markers() []model.Event { return r.eventsOf(model.EventMarker) }
 
-func (r Record) eventsOf(kind string) []storage.Event {
-	var out []storage.Event
+func (r Record) eventsOf(kind string) []model.Event {
+	var out []model.Event
 	for _, ev := range r.Events {
 		if ev.Kind == kind {
 			out = append(out, ev)
@@ -100,15 +101,15 @@ func clean(s string) string {
 }
 
 // copyStates reads "store verified, evidence verified, mirror mismatch".
-func copyStates(c storage.Capture) string {
+func copyStates(c model.Capture) string {
 	var parts []string
 	for _, cp := range c.Copies {
 		parts = append(parts, cp.Kind+" "+cp.State)
 	}
 	switch {
-	case c.State != storage.CaptureSealed && c.Recording != nil:
+	case c.State != model.CaptureSealed && c.Recording != nil:
 		return "**still recording** when exported: no verified copy yet"
-	case c.State != storage.CaptureSealed:
+	case c.State != model.CaptureSealed:
 		return "**UNSEALED**: no verified copy yet"
 	case len(parts) == 0:
 		return "none yet"
@@ -146,13 +147,13 @@ func duration(d time.Duration) string {
 
 // Output writes what a capture showed: a session's output decoded from its
 // asciicast stream, a capture's bytes as they are.
-func Output(s storage.Store, c storage.Capture, w io.Writer) error {
+func Output(ctx context.Context, s model.Store, c model.Capture, w io.Writer) error {
 	ref := c.Incident + "/" + c.ID
 	if c.Recording == nil {
-		return s.WriteContent(ref, 0, w)
+		return s.WriteContent(ctx, ref, 0, w)
 	}
 	out := &terminal.CastOutput{W: w}
-	if err := s.WriteContent(ref, 0, out); err != nil {
+	if err := s.WriteContent(ctx, ref, 0, out); err != nil {
 		return err
 	}
 	return out.Close()

@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"context"
 	"flag"
 	"os"
 	"os/exec"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"calm/checklist"
+	"calm/model"
 	"calm/storage"
 )
 
@@ -32,9 +34,9 @@ func (c *clock) now() time.Time {
 }
 
 // save stores text as a capture, for tests and benchmarks.
-func save(t testing.TB, s storage.Store, nc storage.NewCapture, text string) storage.Capture {
+func save(t testing.TB, s model.Store, nc model.NewCapture, text string) model.Capture {
 	t.Helper()
-	w, err := storage.NewCaptureWriter(s, "", nc)
+	w, err := model.NewCaptureWriter(s, "", nc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,29 +60,29 @@ func scriptedIncident(t *testing.T) (*storage.DB, Record) {
 	}
 	t.Cleanup(func() { db.Close() })
 	inc, _ := db.NewIncident("users collection: document replaced | prod")
-	session := save(t, db, storage.NewCapture{Title: "bash on db1", Source: storage.SourceSession, Recording: &storage.Recording{Command: "bash", Cols: 80, Rows: 24}},
+	session := save(t, db, model.NewCapture{Title: "bash on db1", Source: model.SourceSession, Recording: &model.Recording{Command: "bash", Cols: 80, Rows: 24}},
 		`{"version": 2, "width": 80, "height": 24, "timestamp": 1795701600}`+"\n"+
 			`[0.5, "o", "$ mongo mongodb://admin:s3cr3t@db1/users\r\n"]`+"\n"+
 			`[2.0, "o", "{ \"_id\" : 1, \"name\" : \"Ada\" }\r\n"]`+"\n")
 	db.AddMarker(inc.ID, session.ID, "replaceOne (Mongo)", 1.5)
-	save(t, db, storage.NewCapture{Title: "find before", Source: "snap"}, "{ \"_id\" : 1, \"name\" : \"Ada\" }\nPGPASSWORD=hunter2\n")
+	save(t, db, model.NewCapture{Title: "find before", Source: "snap"}, "{ \"_id\" : 1, \"name\" : \"Ada\" }\nPGPASSWORD=hunter2\n")
 	db.AddNote(inc.ID, "replaceOne without $set replaced user 1; token=abc123def")
 	// One verify run over both captures, and the TUI's team message as it
 	// records the way it went out.
-	if rep, err := db.Verify(inc.ID); err != nil || len(rep.Problems) > 0 {
+	if rep, err := db.Verify(context.Background(), inc.ID); err != nil || len(rep.Problems) > 0 {
 		t.Fatalf("verify: %+v, %v", rep, err)
 	}
-	db.AddEvent(inc.ID, storage.EventMessage, "", "team message: sent to the terminal by OSC 52 (in tmux, needs 'set -g set-clipboard on'; terminals do not confirm)")
+	db.AddEvent(inc.ID, model.EventMessage, "", "team message: sent to the terminal by OSC 52 (in tmux, needs 'set -g set-clipboard on'; terminals do not confirm)")
 	c, _ := checklist.Find(checklist.Builtin(), "overwrite")
 	for i, s := range c.Steps {
 		if s.ID == "rehearse" {
-			db.AddEvent(inc.ID, storage.EventStep, s.ID, checklist.AnywayText(s.Title, "ada@db1", `waiting for a note or a recorded session made after "Build the fix offline"`))
+			db.AddEvent(inc.ID, model.EventStep, s.ID, checklist.AnywayText(s.Title, "ada@db1", `waiting for a note or a recorded session made after "Build the fix offline"`))
 			continue
 		}
-		db.AddEvent(inc.ID, storage.EventStep, s.ID, checklist.StepText(checklist.Ticked, s.Title, "ada@db1"))
+		db.AddEvent(inc.ID, model.EventStep, s.ID, checklist.StepText(checklist.Ticked, s.Title, "ada@db1"))
 		if i == 1 {
-			db.AddEvent(inc.ID, storage.EventStep, s.ID, checklist.StepText(checklist.Unticked, s.Title, "ada@db1"))
-			db.AddEvent(inc.ID, storage.EventStep, s.ID, checklist.StepText(checklist.Ticked, s.Title, "ada@db1"))
+			db.AddEvent(inc.ID, model.EventStep, s.ID, checklist.StepText(checklist.Unticked, s.Title, "ada@db1"))
+			db.AddEvent(inc.ID, model.EventStep, s.ID, checklist.StepText(checklist.Ticked, s.Title, "ada@db1"))
 		}
 	}
 	db.CloseIncident(inc.ID)
@@ -134,7 +136,7 @@ func TestBundleVerifiesAndDetectsOneChangedByte(t *testing.T) {
 	db, r := scriptedIncident(t)
 	red, _ := NewRedactor(nil)
 	var buf bytes.Buffer
-	st, err := Bundle(db, r, &buf, red, time.Date(2026, 11, 26, 15, 0, 0, 0, time.UTC))
+	st, err := Bundle(context.Background(), db, r, &buf, red, time.Date(2026, 11, 26, 15, 0, 0, 0, time.UTC))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +165,7 @@ func TestBundleVerifiesAndDetectsOneChangedByte(t *testing.T) {
 		t.Fatal("the bundle holds a secret")
 	}
 	var stored bytes.Buffer
-	db.WriteContent(r.Incident.ID+"/c1", 0, &stored)
+	db.WriteContent(context.Background(), r.Incident.ID+"/c1", 0, &stored)
 	if !strings.Contains(stored.String(), "hunter2") {
 		t.Fatal("redaction changed the store's original")
 	}
@@ -197,12 +199,12 @@ func TestExportsNameInterruptedAndUnsealedCaptures(t *testing.T) {
 	}
 	defer db.Close()
 	inc, _ := db.NewIncident("partial dump")
-	w, _ := storage.NewCaptureWriter(db, inc.ID, storage.NewCapture{Title: "cut short", Source: "tee"})
+	w, _ := model.NewCaptureWriter(db, inc.ID, model.NewCapture{Title: "cut short", Source: "tee"})
 	w.Write([]byte("half of it\n"))
 	if _, err := w.CloseInterrupted("SIGINT (Ctrl-C)"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := storage.NewCaptureWriter(db, inc.ID, storage.NewCapture{Title: "still open", Source: "tee"}); err != nil {
+	if _, err := model.NewCaptureWriter(db, inc.ID, model.NewCapture{Title: "still open", Source: "tee"}); err != nil {
 		t.Fatal(err)
 	}
 	rec, err := Load(db, inc.ID, nil)
@@ -212,7 +214,7 @@ func TestExportsNameInterruptedAndUnsealedCaptures(t *testing.T) {
 	red, _ := NewRedactor(nil)
 	md, _ := Markdown(rec, red)
 	var txt bytes.Buffer
-	if _, err := Text(db, rec, &txt, red); err != nil {
+	if _, err := Text(context.Background(), db, rec, &txt, red); err != nil {
 		t.Fatal(err)
 	}
 	for name, out := range map[string]string{"md": string(md), "txt": txt.String()} {
@@ -231,20 +233,20 @@ func TestExportsNameInterruptedAndUnsealedCaptures(t *testing.T) {
 // person's note.
 func TestTimelineRowsFoldRunsAndDropHints(t *testing.T) {
 	at := time.Date(2026, 11, 26, 14, 0, 0, 0, time.UTC)
-	rows := timelineRows([]storage.Event{
-		{Time: at, Kind: storage.EventVerify, Item: "c1", Text: "c1 verified: 2 of 2 copies match"},
-		{Time: at, Kind: storage.EventVerify, Item: "c2", Text: "c2 verified: 1 of 2 copies match"},
-		{Time: at, Kind: storage.EventCopy, Item: "c1", Text: "c1 copy s3://b/c1: verified"},
-		{Time: at, Kind: storage.EventCopy, Item: "c2", Text: "c2 copy s3://b/c2: verified"},
-		{Time: at, Kind: storage.EventExport, Text: "pushed to s3://b/inc.tar.gz"},
-		{Time: at, Kind: storage.EventMessage, Text: "team message: not copied: 900000 bytes is more than a terminal takes by OSC 52 (about 74994): save it with 'calm show ID > FILE' instead"},
-		{Time: at, Kind: storage.EventNote, Text: "ran 'calm verify' (twice)"},
-		{Time: at, Kind: storage.EventVerify, Item: "c1", Text: "c1 verified: 2 of 2 copies match"},
+	rows := timelineRows([]model.Event{
+		{Time: at, Kind: model.EventVerify, Item: "c1", Text: "c1 verified: 2 of 2 copies match"},
+		{Time: at, Kind: model.EventVerify, Item: "c2", Text: "c2 verified: 1 of 2 copies match"},
+		{Time: at, Kind: model.EventCopy, Item: "c1", Text: "c1 copy s3://b/c1: verified"},
+		{Time: at, Kind: model.EventCopy, Item: "c2", Text: "c2 copy s3://b/c2: verified"},
+		{Time: at, Kind: model.EventExport, Text: "pushed to s3://b/inc.tar.gz"},
+		{Time: at, Kind: model.EventMessage, Text: "team message: not copied: 900000 bytes is more than a terminal takes by OSC 52 (about 74994): save it with 'calm show ID > FILE' instead"},
+		{Time: at, Kind: model.EventNote, Text: "ran 'calm verify' (twice)"},
+		{Time: at, Kind: model.EventVerify, Item: "c1", Text: "c1 verified: 2 of 2 copies match"},
 		// Two rounds of uploads back to back: a row each.
-		{Time: at, Kind: storage.EventCopy, Item: "c1", Text: "c1 copy s3://b/c1: failed"},
-		{Time: at, Kind: storage.EventCopy, Item: "c2", Text: "c2 copy s3://b/c2: failed"},
-		{Time: at, Kind: storage.EventCopy, Item: "c1", Text: "c1 copy s3://b/c1: verified"},
-		{Time: at, Kind: storage.EventCopy, Item: "c2", Text: "c2 copy s3://b/c2: verified"},
+		{Time: at, Kind: model.EventCopy, Item: "c1", Text: "c1 copy s3://b/c1: failed"},
+		{Time: at, Kind: model.EventCopy, Item: "c2", Text: "c2 copy s3://b/c2: failed"},
+		{Time: at, Kind: model.EventCopy, Item: "c1", Text: "c1 copy s3://b/c1: verified"},
+		{Time: at, Kind: model.EventCopy, Item: "c2", Text: "c2 copy s3://b/c2: verified"},
 	})
 	var got []string
 	for _, r := range rows {
@@ -277,10 +279,10 @@ func TestBackToBackVerifyRunsAreARowEach(t *testing.T) {
 	defer db.Close()
 	inc, _ := db.NewIncident("twice verified")
 	for _, title := range []string{"one", "two", "three"} {
-		save(t, db, storage.NewCapture{Title: title, Source: "tee"}, title+"\n")
+		save(t, db, model.NewCapture{Title: title, Source: "tee"}, title+"\n")
 	}
 	for range 2 {
-		if rep, err := db.Verify(inc.ID); err != nil || len(rep.Problems) > 0 || rep.Captures != 3 {
+		if rep, err := db.Verify(context.Background(), inc.ID); err != nil || len(rep.Problems) > 0 || rep.Captures != 3 {
 			t.Fatalf("verify: %+v, %v", rep, err)
 		}
 	}

@@ -142,7 +142,7 @@ func (db *DB) acceptChunk(incident, capture string, n uint64, size int) (committ
 // queueChunk encodes data (which it never keeps) and queues it for the next
 // commit, waiting while two batches already wait: memory stays bounded.
 func (db *DB) queueChunk(incident, capture string, n uint64, data []byte) {
-	data = encodeChunk(data)
+	data = encodeChunk(n, data)
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	for db.pendingBytes >= 2*db.opts.BatchBytes {
@@ -277,12 +277,19 @@ func (db *DB) commitPending() {
 // commit that must grow the file's map, and with it every later reader. The
 // slice is only valid during the call.
 func (db *DB) eachChunk(incident, capture string, f func(n uint64, data []byte) error) error {
-	return db.eachChunkFrom(incident, capture, nil, f)
+	return db.eachChunkFrom(incident, capture, nil, false, f)
+}
+
+// eachChunkToHash is eachChunk for a hash of the whole capture: a chunk that
+// fails its CRC is handed over as it decoded, so that the hash differs,
+// rather than ending the walk.
+func (db *DB) eachChunkToHash(incident, capture string, f func(n uint64, data []byte) error) error {
+	return db.eachChunkFrom(incident, capture, nil, true, f)
 }
 
 // eachChunkFrom is eachChunk where skip, given a chunk's decoded size, may
-// pass over it without decoding it.
-func (db *DB) eachChunkFrom(incident, capture string, skip func(size int64) bool, f func(n uint64, data []byte) error) error {
+// pass over it without decoding it, and hashing is eachChunkToHash's.
+func (db *DB) eachChunkFrom(incident, capture string, skip func(size int64) bool, hashing bool, f func(n uint64, data []byte) error) error {
 	var n uint64
 	var buf []byte
 	for {
@@ -299,11 +306,14 @@ func (db *DB) eachChunkFrom(incident, capture string, skip func(size int64) bool
 					return nil
 				}
 			}
-			data, err = decodeChunk(&buf, v)
+			data, err = decodeChunk(n, &buf, v)
+			if errors.As(err, new(chunkSumError)) && hashing {
+				err = nil
+			}
 			if err != nil {
 				return fmt.Errorf("capture %s chunk %d: %w", capture, n, err)
 			}
-			if v[0] == chunkRaw { // the file's own memory, gone with the transaction
+			if rawChunk(v) { // the file's own memory, gone with the transaction
 				buf = append(buf[:0], data...)
 				data = buf
 			}

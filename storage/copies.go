@@ -349,7 +349,7 @@ func (db *DB) catchUp(cp *copier) error {
 				return nil
 			}
 			found = true
-			data, err := decodeChunk(&cp.buf, v)
+			data, err := decodeChunk(cp.next, &cp.buf, v)
 			if err != nil {
 				return fmt.Errorf("capture %s chunk %d: %w", cp.capture, cp.next, err)
 			}
@@ -719,7 +719,7 @@ func (db *DB) writeSums(incident string, sealing Capture) {
 func (db *DB) hashStored(incident, capture string) (string, int64, error) {
 	h := sha256.New()
 	var size int64
-	err := db.eachChunk(incident, capture, func(_ uint64, data []byte) error {
+	err := db.eachChunkToHash(incident, capture, func(_ uint64, data []byte) error {
 		h.Write(data)
 		size += int64(len(data))
 		return nil
@@ -729,17 +729,18 @@ func (db *DB) hashStored(incident, capture string) (string, int64, error) {
 
 // WriteContent writes a capture's committed bytes in order, from byte offset
 // from. Chunks wholly before it are skipped without being decoded.
-func (db *DB) WriteContent(ref string, from int64, w io.Writer) error {
+func (db *DB) WriteContent(ctx context.Context, ref string, from int64, w io.Writer) error {
 	c, err := db.Capture(ref)
 	if err != nil {
 		return err
 	}
-	return db.readContent(c, from, w, db.notice)
+	return db.readContent(ctx, c, from, w, db.notice)
 }
 
 // readContent is WriteContent on a capture's record; notice hears which
 // copy is read when the store's is damaged.
-func (db *DB) readContent(c Capture, from int64, w io.Writer, notice func(string)) error {
+func (db *DB) readContent(ctx context.Context, c Capture, from int64, w io.Writer, notice func(string)) error {
+	w = untilDone{ctx, w}
 	if path, note, err := db.checkRead(c); err != nil { // readcheck.go
 		return err
 	} else if path != "" {
@@ -753,7 +754,7 @@ func (db *DB) readContent(c Capture, from int64, w io.Writer, notice func(string
 			pos += size
 		}
 		return skip
-	}, func(_ uint64, data []byte) error {
+	}, false, func(_ uint64, data []byte) error {
 		start := max(from-pos, 0)
 		pos += int64(len(data))
 		_, err := w.Write(data[start:])
@@ -761,14 +762,10 @@ func (db *DB) readContent(c Capture, from int64, w io.Writer, notice func(string
 	})
 }
 
-// Verify reads back and hashes every copy of every sealed capture.
-func (db *DB) Verify(incident string) (VerifyReport, error) {
-	return db.VerifyContext(context.Background(), incident)
-}
-
-// VerifyContext is Verify until ctx is done: the agent stops reading copies
-// back for a client that has hung up.
-func (db *DB) VerifyContext(ctx context.Context, incident string) (VerifyReport, error) {
+// Verify reads back and hashes every copy of every sealed capture, until
+// ctx is done: the agent stops reading copies back for a client that has
+// hung up.
+func (db *DB) Verify(ctx context.Context, incident string) (VerifyReport, error) {
 	var rep VerifyReport
 	incidents, err := db.incidentsFor(incident)
 	if err != nil {
@@ -945,4 +942,18 @@ func (db *DB) checkSums(incident string, caps []Capture, rep *VerifyReport) erro
 		}
 	}
 	return nil
+}
+
+// untilDone is a writer that fails once ctx is done: a read stops between
+// two writes when its reader has gone.
+type untilDone struct {
+	ctx context.Context
+	w   io.Writer
+}
+
+func (u untilDone) Write(p []byte) (int, error) {
+	if err := u.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return u.w.Write(p)
 }

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -16,12 +17,13 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"calm/model"
 	"calm/sanitize"
 )
 
 // openTestDB opens a store under t.TempDir() in strict mode and checks the
 // file's consistency when the test ends, as bbolt's own tests do.
-func openTestDB(t *testing.T, mirrors ...string) *DB {
+func openTestDB(t testing.TB, mirrors ...string) *DB {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "calm.db")
 	db, err := Open(Options{Path: path, Mirrors: mirrors, StrictMode: true})
@@ -37,7 +39,7 @@ func openTestDB(t *testing.T, mirrors ...string) *DB {
 	return db
 }
 
-func checkConsistent(t *testing.T, path string) {
+func checkConsistent(t testing.TB, path string) {
 	t.Helper()
 	b, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true})
 	if err != nil {
@@ -55,9 +57,9 @@ func checkConsistent(t *testing.T, path string) {
 }
 
 // save stores data as a capture through a CaptureWriter, as tee does.
-func save(t *testing.T, s Store, title string, data []byte) Capture {
+func save(t testing.TB, s Store, title string, data []byte) Capture {
 	t.Helper()
-	w, err := NewCaptureWriter(s, "", NewCapture{Title: title, Source: "test"})
+	w, err := model.NewCaptureWriter(s, "", NewCapture{Title: title, Source: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,10 +78,10 @@ func save(t *testing.T, s Store, title string, data []byte) Capture {
 	return c
 }
 
-func content(t *testing.T, s Store, ref string) []byte {
+func content(t testing.TB, s Store, ref string) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	if err := s.WriteContent(ref, 0, &buf); err != nil {
+	if err := s.WriteContent(context.Background(), ref, 0, &buf); err != nil {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
@@ -222,14 +224,14 @@ func TestVerifyNamesEveryBadCopy(t *testing.T) {
 	if c.VerifiedCopies() != 3 {
 		t.Fatalf("copies %+v, want 3 verified", c.Copies)
 	}
-	rep, err := db.Verify("")
+	rep, err := db.Verify(context.Background(), "")
 	if err != nil || len(rep.Problems) != 0 || rep.Copies != 3 {
 		t.Fatalf("clean verify: %+v %v", rep, err)
 	}
 	evidence, mirrored := c.Copies[1].Location, c.Copies[2].Location
 	flip(t, evidence)
 	os.Remove(mirrored)
-	rep, err = db.Verify(c.Incident)
+	rep, err = db.Verify(context.Background(), c.Incident)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -287,7 +289,7 @@ func TestSymlinkPlantedForACopyIsNotFollowed(t *testing.T) {
 	if err := os.Symlink(target, c.Copies[1].Location); err != nil {
 		t.Fatal(err)
 	}
-	rep, _ := db.Verify("")
+	rep, _ := db.Verify(context.Background(), "")
 	if len(rep.Problems) != 1 || rep.Problems[0].Copy.State == CopyVerified {
 		t.Fatalf("a symlinked copy passed verification: %+v", rep)
 	}
@@ -304,14 +306,14 @@ func TestSearchFindsLinesAcrossChunks(t *testing.T) {
 	}
 	save(t, db, "big", buf.Bytes())
 	var got []Match
-	err := db.Search(SearchQuery{Pattern: "REPLACEONE({_id", Literal: true, IgnoreCase: true}, func(m Match) error {
+	err := db.Search(context.Background(), SearchQuery{Pattern: "REPLACEONE({_id", Literal: true, IgnoreCase: true}, func(m Match) error {
 		got = append(got, m)
 		return nil
 	})
 	if err != nil || len(got) != 1 || got[0].Line != 123_458 || !strings.Contains(got[0].Text, "{name: 'x'}") {
 		t.Fatalf("matches %+v (%v)", got, err)
 	}
-	if err := db.Search(SearchQuery{Pattern: "(unclosed"}, func(Match) error { return nil }); !errors.Is(err, ErrInvalid) {
+	if err := db.Search(context.Background(), SearchQuery{Pattern: "(unclosed"}, func(Match) error { return nil }); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("bad regexp: %v", err)
 	}
 }
@@ -359,7 +361,7 @@ func TestWriteContentFromAnOffset(t *testing.T) {
 	ref := c.Incident + "/" + c.ID
 	for _, from := range []int64{0, 1, 1<<20 - 1, 1 << 20, 1<<20 + 1, 3 << 20, int64(len(data)) - 1, int64(len(data)), int64(len(data)) + 10} {
 		var buf bytes.Buffer
-		if err := db.WriteContent(ref, from, &buf); err != nil {
+		if err := db.WriteContent(context.Background(), ref, from, &buf); err != nil {
 			t.Fatal(err)
 		}
 		want := data[min(from, int64(len(data))):]
@@ -400,7 +402,7 @@ func TestParallelSearchMatchesLineByLine(t *testing.T) {
 		}
 	}
 	var got []Match
-	if err := db.Search(SearchQuery{Pattern: "connection", Literal: true}, func(m Match) error { got = append(got, m); return nil }); err != nil {
+	if err := db.Search(context.Background(), SearchQuery{Pattern: "connection", Literal: true}, func(m Match) error { got = append(got, m); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if len(got) != len(want) {
@@ -413,7 +415,7 @@ func TestParallelSearchMatchesLineByLine(t *testing.T) {
 	}
 	// A limit stops early and cleanly.
 	n := 0
-	db.Search(SearchQuery{Pattern: "connection", Literal: true, Limit: 3}, func(Match) error { n++; return nil })
+	db.Search(context.Background(), SearchQuery{Pattern: "connection", Literal: true, Limit: 3}, func(Match) error { n++; return nil })
 	if n != 3 {
 		t.Fatalf("limit 3 gave %d", n)
 	}
@@ -463,7 +465,7 @@ func TestCommitDuringAChunkWalkGrowsTheMap(t *testing.T) {
 			if n > 0 {
 				return nil
 			}
-			w, err := NewCaptureWriter(db, "", NewCapture{Title: "written meanwhile", Source: "test"})
+			w, err := model.NewCaptureWriter(db, "", NewCapture{Title: "written meanwhile", Source: "test"})
 			if err != nil {
 				return err
 			}

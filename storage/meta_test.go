@@ -2,11 +2,14 @@ package storage
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"calm/model"
 )
 
 // TestStoreLostWholeIsSalvagedWithItsRecords deletes the bbolt file of a
@@ -25,7 +28,7 @@ func TestStoreLostWholeIsSalvagedWithItsRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	save(t, db, "config before the update", bytes.Repeat([]byte("port = 5432\n"), 100_000))
-	w, err := NewCaptureWriter(db, "", NewCapture{Title: "pane %3", Source: "snap", Warning: "pane %3's history is full: lines before the first were dropped"})
+	w, err := model.NewCaptureWriter(db, "", NewCapture{Title: "pane %3", Source: "snap", Warning: "pane %3's history is full: lines before the first were dropped"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +99,7 @@ func TestStoreLostWholeIsSalvagedWithItsRecords(t *testing.T) {
 	if got, err := s.Incident(inc.ID); err != nil || got.Title != closed.Title || got.Opened.Sub(closed.Opened).Abs() > time.Second || got.Closed.Sub(closed.Closed).Abs() > time.Second {
 		t.Errorf("the incident after salvage: %+v (%v), want %+v", got, err, closed)
 	}
-	if v, err := s.Verify(""); err != nil || len(v.Problems) != 0 || v.Copies != 9 {
+	if v, err := s.Verify(context.Background(), ""); err != nil || len(v.Problems) != 0 || v.Copies != 9 {
 		t.Fatalf("verify after salvage: %+v, %v", v, err)
 	}
 }

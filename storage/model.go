@@ -5,9 +5,12 @@ package storage
 
 import "calm/model"
 
-// SchemaVersion is written into every store. A store with a newer version is
-// refused rather than misread.
-const SchemaVersion = 1
+// SchemaVersion is written into every store (model.SchemaVersion).
+const SchemaVersion = model.SchemaVersion
+
+// ChunkSize is the size of the chunks a capture travels and is stored in
+// (model.ChunkSize).
+const ChunkSize = model.ChunkSize
 
 // The data model lives in package model, which imports nothing but the
 // standard library; these names keep storage's callers and its own code

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -55,7 +56,7 @@ func TestMoveThatCannotMakeACopyLeavesTheCaptureWhole(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(evidence, to.ID, "c1.txt")); err == nil {
 		t.Fatal("the failed move left the evidence copy it had made under the new incident")
 	}
-	if rep, err := db.Verify(from.ID); err != nil || len(rep.Problems) > 0 || len(rep.Manifests) > 0 || rep.Captures != 1 {
+	if rep, err := db.Verify(context.Background(), from.ID); err != nil || len(rep.Problems) > 0 || len(rep.Manifests) > 0 || rep.Captures != 1 {
 		t.Fatalf("verify after the failed move: %+v %v", rep, err)
 	}
 
@@ -81,7 +82,7 @@ func TestMoveThatCannotMakeACopyLeavesTheCaptureWhole(t *testing.T) {
 			t.Errorf("no record beside the moved copy under %s: %v", root, err)
 		}
 	}
-	if rep, err := db.Verify(""); err != nil || len(rep.Problems) > 0 || len(rep.Manifests) > 0 || rep.Copies != 3 {
+	if rep, err := db.Verify(context.Background(), ""); err != nil || len(rep.Problems) > 0 || len(rep.Manifests) > 0 || rep.Copies != 3 {
 		t.Fatalf("verify after the move: %+v %v", rep, err)
 	}
 }
@@ -115,7 +116,7 @@ func TestMoveTakesTheItemsMarkersAlong(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.Verify(from.ID); err != nil {
+	if _, err := db.Verify(context.Background(), from.ID); err != nil {
 		t.Fatal(err)
 	}
 

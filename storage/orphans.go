@@ -3,9 +3,9 @@ package storage
 import (
 	"fmt"
 	"os"
-	"strconv"
-	"strings"
 	"time"
+
+	"calm/model"
 )
 
 // Every capture ends sealed. A writer that seals nothing (killed, a second
@@ -16,40 +16,13 @@ import (
 // orphanPoll is how often the store looks for writers that are gone.
 const orphanPoll = time.Second
 
-// ThisWriter identifies the calling process as a capture's writer.
-func ThisWriter() *Writer {
-	host, _ := os.Hostname()
-	start, _ := processStart(os.Getpid())
-	return &Writer{Host: host, PID: os.Getpid(), Start: start}
-}
-
-// processStart reads a process's start time (clock ticks since boot), which
-// tells a living process from a later one that reused its PID. A zombie
-// counts as gone: it will write nothing more.
-func processStart(pid int) (uint64, bool) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, false
-	}
-	i := strings.LastIndexByte(string(b), ')')
-	if i < 0 {
-		return 0, false
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 20 || f[0] == "Z" || f[0] == "X" {
-		return 0, false
-	}
-	start, err := strconv.ParseUint(f[19], 10, 64)
-	return start, err == nil
-}
-
 // writerGone reports whether a capture's writer ran on this machine and has
 // ended. Writers elsewhere cannot be seen, so they never count as gone.
 func writerGone(w *Writer) bool {
 	if host, _ := os.Hostname(); w == nil || w.Host != host || w.PID <= 0 {
 		return false
 	}
-	start, alive := processStart(w.PID)
+	start, alive := model.ProcessStart(w.PID)
 	return !alive || (w.Start != 0 && start != w.Start)
 }
 
@@ -104,7 +77,7 @@ func (db *DB) watchOrphans() {
 				// A recorder killed before it asked the store to follow its
 				// journal: the follower sees it gone and seals the journal.
 				if pid := db.localRecorder(c.Recording); pid > 0 && !db.following(progressKey(c.Incident, c.ID)) {
-					if _, alive := processStart(pid); !alive {
+					if _, alive := model.ProcessStart(pid); !alive {
 						db.follow(c)
 					}
 				}

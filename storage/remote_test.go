@@ -139,14 +139,14 @@ func TestRemoteCopiesAreVerifiedPendingWhileDownAndCheckedByVerify(t *testing.T)
 	if cp := remoteCopy(c); cp.SHA256 != c.SHA256 || cp.Location != "s3://calm/team/incidents/"+c.Incident+"/c1.txt" {
 		t.Fatalf("remote copy %+v", cp)
 	}
-	if rep, err := db.Verify(""); err != nil || len(rep.Problems) != 0 || rep.Copies != 3 {
+	if rep, err := db.Verify(context.Background(), ""); err != nil || len(rep.Problems) != 0 || rep.Copies != 3 {
 		t.Fatalf("verify: %+v %v", rep, err)
 	}
 
 	// An object changed on the server: verify fails and names it.
 	other := []byte("tampered")
 	srv.client().PutObject(context.Background(), "calm", "team/incidents/"+c.Incident+"/c1.txt", bytes.NewReader(other), int64(len(other)), minio.PutObjectOptions{})
-	rep, _ := db.Verify("")
+	rep, _ := db.Verify(context.Background(), "")
 	if len(rep.Problems) != 1 || rep.Problems[0].Copy.Kind != CopyRemote || rep.Problems[0].Copy.State != CopyMismatch || !strings.HasPrefix(rep.Problems[0].Copy.Location, "s3://calm/") {
 		t.Fatalf("verify after tampering: %+v", rep)
 	}
@@ -167,7 +167,7 @@ func TestRemoteCopiesAreVerifiedPendingWhileDownAndCheckedByVerify(t *testing.T)
 	if cp := remoteCopy(c2); cp.State != CopyPending || cp.Error == "" || c2.VerifiedCopies() != 2 {
 		t.Fatalf("while down: %+v", c2.Copies)
 	}
-	if rep, _ := db.Verify(c2.Incident); rep.Pending == 0 {
+	if rep, _ := db.Verify(context.Background(), c2.Incident); rep.Pending == 0 {
 		t.Fatalf("verify does not count the pending copy: %+v", rep)
 	}
 	srv.start()

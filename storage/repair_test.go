@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -31,7 +32,7 @@ func TestMirrorAddedLaterGetsEveryCaptureOnRepair(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	rep, err := db.Verify("")
+	rep, err := db.Verify(context.Background(), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +60,7 @@ func TestMirrorAddedLaterGetsEveryCaptureOnRepair(t *testing.T) {
 			t.Errorf("repaired %+v", r)
 		}
 	}
-	rep, err = db.Verify("")
+	rep, err = db.Verify(context.Background(), "")
 	if err != nil || rep.Copies != 6 || len(rep.Problems) != 0 || len(rep.Manifests) != 0 {
 		t.Fatalf("verify after the repair: %+v, %v", rep, err)
 	}
@@ -109,7 +110,7 @@ func TestDamagedStoreCopyIsWrittenAgainFromAFileCopy(t *testing.T) {
 	if got, _ := db.Capture(ref); got.VerifiedCopies() != 2 || got.Copies[0].State != CopyMismatch {
 		t.Fatalf("after a read found the store damaged, the record says %s: %+v", got.CopiesSummary(), got.Copies[0])
 	}
-	rep, err := db.Verify("")
+	rep, err := db.Verify(context.Background(), "")
 	if err != nil || len(rep.Problems) != 1 || rep.Problems[0].Copy.Kind != CopyStore {
 		t.Fatalf("verify: %+v, %v", rep.Problems, err)
 	}
@@ -120,7 +121,7 @@ func TestDamagedStoreCopyIsWrittenAgainFromAFileCopy(t *testing.T) {
 	if got, size, err := db.hashStored(c.Incident, c.ID); err != nil || got != c.SHA256 || size != int64(data.Len()) {
 		t.Fatalf("the store's copy after the repair: %s %d %v", got, size, err)
 	}
-	if rep, err := db.Verify(""); err != nil || len(rep.Problems) != 0 || len(rep.Manifests) != 0 || rep.Copies != 3 {
+	if rep, err := db.Verify(context.Background(), ""); err != nil || len(rep.Problems) != 0 || len(rep.Manifests) != 0 || rep.Copies != 3 {
 		t.Fatalf("verify after the repair: %+v, %v", rep, err)
 	}
 	readChecks.Clear()

@@ -400,7 +400,7 @@ func salvageChunks(src *bolt.DB, out *bolt.Bucket, inc []byte, name string, seal
 			continue
 		}
 		var buf []byte
-		data, derr := decodeChunk(&buf, v)
+		data, derr := decodeChunk(n, &buf, v)
 		if derr != nil {
 			lost = append(lost, n)
 			continue
@@ -427,7 +427,7 @@ func rechunk(cb *bolt.Bucket, path string) (uint64, error) {
 	for {
 		k, err := io.ReadFull(f, buf)
 		if k > 0 {
-			if err := cb.Put(u64(n), encodeChunk(buf[:k])); err != nil {
+			if err := cb.Put(u64(n), encodeChunk(n, buf[:k])); err != nil {
 				return n, err
 			}
 			n++

@@ -82,14 +82,9 @@ func AppendMatch(dst []byte, m Match, itemSep, sep byte) []byte {
 	return append(dst, '\n')
 }
 
-// Search finds lines matching the query in every capture, in order.
-func (db *DB) Search(q SearchQuery, each func(Match) error) error {
-	return db.SearchContext(context.Background(), q, each)
-}
-
-// SearchContext is Search until ctx is done: the agent stops searching for
-// a client that has hung up.
-func (db *DB) SearchContext(ctx context.Context, q SearchQuery, each func(Match) error) error {
+// Search finds lines matching the query in every capture, in order, until
+// ctx is done: the agent stops searching for a client that has hung up.
+func (db *DB) Search(ctx context.Context, q SearchQuery, each func(Match) error) error {
 	p, err := planQuery(q)
 	if err != nil {
 		return err
@@ -181,11 +176,11 @@ func matchLine(text []byte, buf *[]byte, p *plan) ([]byte, bool) {
 // cut by chunk boundaries are joined and searched, and line numbers are
 // added up as matches are handed out. Memory stays a few chunks a worker.
 //
-// want, when set, is the SHA-256 the chunks must hash to: they are hashed
-// in order as their lines are handed out, and a mismatch ends the search
-// with an error (the lines already found in them may be wrong).
-func (db *DB) searchChunks(ctx context.Context, inc, id, want string, p *plan, hit func(line int64, text []byte) error) error {
+// Each chunk with a CRC is checked by the worker that decodes it; trust says
+// what else is checked.
+func (db *DB) searchChunks(ctx context.Context, inc, id string, trust chunkTrust, p *plan, hit func(line int64, text []byte) error) error {
 	type job struct {
+		n          uint64  // its number
 		stored     *[]byte // the chunk as stored
 		buf        *[]byte // where it is decoded
 		data       []byte  // decoded
@@ -206,10 +201,10 @@ func (db *DB) searchChunks(ctx context.Context, inc, id, want string, p *plan, h
 	go func() {
 		defer close(jobs)
 		defer close(order)
-		readErr = db.eachStoredChunk(inc, id, func(v []byte) error {
+		readErr = db.eachStoredChunk(inc, id, func(n uint64, v []byte) error {
 			stored := storedBuffers.Get().(*[]byte)
 			*stored = append((*stored)[:0], v...)
-			j := &job{stored: stored, done: make(chan struct{})}
+			j := &job{n: n, stored: stored, done: make(chan struct{})}
 			select {
 			case order <- j:
 			case <-quit:
@@ -232,8 +227,11 @@ func (db *DB) searchChunks(ctx context.Context, inc, id, want string, p *plan, h
 			var st stripped
 			for j := range jobs {
 				j.buf = searchBuffers.Get().(*[]byte)
-				data, err := decodeChunk(j.buf, *j.stored)
-				if err == nil && (*j.stored)[0] == chunkRaw {
+				data, err := decodeChunk(j.n, j.buf, *j.stored)
+				if err == nil && trust.checked && !checkedChunk(*j.stored) {
+					err = fmt.Errorf("%w: chunk %d has no CRC-32C, unlike the chunks before it", ErrDamaged, j.n)
+				}
+				if err == nil && rawChunk(*j.stored) {
 					data = append((*j.buf)[:0], data...) // the stored copy goes back now
 				}
 				storedBuffers.Put(j.stored)
@@ -294,15 +292,16 @@ func (db *DB) searchChunks(ctx context.Context, inc, id, want string, p *plan, h
 		}()
 	}
 	var carry, buf []byte
-	var line int64
+	var line, size int64
 	for j := range order {
 		<-j.done
 		if j.err != nil {
 			return j.err
 		}
-		if want != "" {
+		if trust.sha256 != "" {
 			sum.Write(j.data)
 		}
+		size += int64(len(j.data))
 		if !j.whole {
 			if room := MaxLine - len(carry); room > 0 {
 				carry = append(carry, j.data[:min(room, len(j.data))]...)
@@ -331,7 +330,10 @@ func (db *DB) searchChunks(ctx context.Context, inc, id, want string, p *plan, h
 	if readErr != nil {
 		return readErr
 	}
-	if want != "" && hex.EncodeToString(sum.Sum(nil)) != want {
+	if trust.checked && size != trust.size {
+		return fmt.Errorf("%w: the store's copy of %s/%s holds %d bytes, not the %d it was sealed with: 'calm show' reads a verified copy, 'calm verify' lists every copy", ErrDamaged, inc, strings.TrimSuffix(id, ".text"), size, trust.size)
+	}
+	if trust.sha256 != "" && hex.EncodeToString(sum.Sum(nil)) != trust.sha256 {
 		return fmt.Errorf("%w: the store's copy of %s/%s does not match its SHA-256, so lines found in it may be wrong: 'calm show' reads a verified copy, 'calm verify' lists every copy", ErrDamaged, inc, strings.TrimSuffix(id, ".text"))
 	}
 	if len(carry) > 0 {
@@ -343,11 +345,21 @@ func (db *DB) searchChunks(ctx context.Context, inc, id, want string, p *plan, h
 	return nil
 }
 
+// chunkTrust is what a search checks of a capture beyond each chunk's own
+// CRC: the SHA-256 its chunks must hash to, in order (a mismatch ends the
+// search with an error: the lines already found in them may be wrong), or,
+// when every chunk is checked on its own, the size it was sealed at.
+type chunkTrust struct {
+	sha256  string
+	checked bool // every chunk carries a CRC-32C, and the chunks hold size bytes
+	size    int64
+}
+
 // eachStoredChunk calls f with every chunk of a capture as stored, in
 // order, one short read transaction each (see eachChunk); v is valid only
 // during the call, which is inside the transaction: f must copy it and
 // return.
-func (db *DB) eachStoredChunk(incident, capture string, f func(v []byte) error) error {
+func (db *DB) eachStoredChunk(incident, capture string, f func(n uint64, v []byte) error) error {
 	for n := uint64(0); ; n++ {
 		found := false
 		err := db.view(func(tx *bolt.Tx) error {
@@ -356,11 +368,11 @@ func (db *DB) eachStoredChunk(incident, capture string, f func(v []byte) error) 
 				return err
 			}
 			found = true
-			if len(v) == 0 || (v[0] != chunkRaw && v[0] != chunkS2) {
-				_, err := decodeChunk(new([]byte), v)
+			if !knownChunk(v) {
+				_, err := decodeChunk(n, new([]byte), v)
 				return fmt.Errorf("capture %s chunk %d: %w", capture, n, err)
 			}
-			return f(v)
+			return f(n, v)
 		})
 		if err != nil || !found {
 			return err

@@ -1,9 +1,9 @@
 package storage
 
 import (
+	"context"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"testing"
 )
@@ -42,32 +42,19 @@ func BenchmarkSearch(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	db := openBenchDB(b)
-	w, _ := NewCaptureWriter(db, "", NewCapture{Title: "corpus", Source: "test"})
-	w.Write(text)
-	if _, err := w.Close(); err != nil {
-		b.Fatal(err)
-	}
+	db := openTestDB(b)
+	save(b, db, "corpus", text)
 	for _, m := range searchMatrix {
 		b.Run(m.name, func(b *testing.B) {
 			b.SetBytes(int64(len(text)))
 			n := 0
 			for b.Loop() {
 				n = 0
-				if err := db.Search(m.q, func(Match) error { n++; return nil }); err != nil {
+				if err := db.Search(context.Background(), m.q, func(Match) error { n++; return nil }); err != nil {
 					b.Fatal(err)
 				}
 			}
 			b.ReportMetric(float64(n), "lines")
 		})
 	}
-}
-
-func openBenchDB(b *testing.B) *DB {
-	db, err := Open(Options{Path: filepath.Join(b.TempDir(), "calm.db")})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { db.Close() })
-	return db
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -180,7 +181,7 @@ func TestSearchMatchesGrep(t *testing.T) {
 		for i, tc := range grepCases {
 			name := fmt.Sprintf("guarded %v: %s %q", guarded, strings.Join(tc.grep, " "), tc.q.Pattern)
 			var got []string
-			err := db.Search(tc.q, func(m Match) error {
+			err := db.Search(context.Background(), tc.q, func(m Match) error {
 				if m.Item != c.ID {
 					t.Fatalf("%s: match in %s", name, m.Item)
 				}
@@ -242,7 +243,7 @@ func TestFoldedSearchFindsRunesThatFoldToASCII(t *testing.T) {
 		{Pattern: "(?:k)elvin", IgnoreCase: true},
 	} {
 		var got []int64
-		if err := db.Search(q, func(m Match) error { got = append(got, m.Line); return nil }); err != nil {
+		if err := db.Search(context.Background(), q, func(m Match) error { got = append(got, m.Line); return nil }); err != nil {
 			t.Fatal(err)
 		}
 		if fmt.Sprint(got) != "[1002 150003 250004]" {
@@ -381,7 +382,7 @@ func TestChunksWithAndWithoutEscapesAlternate(t *testing.T) {
 	for _, guarded := range []bool{true, false} {
 		guardedForTest = &guarded
 		var got []string
-		if err := db.Search(SearchQuery{Pattern: "needle", Literal: true}, func(m Match) error {
+		if err := db.Search(context.Background(), SearchQuery{Pattern: "needle", Literal: true}, func(m Match) error {
 			got = append(got, strconv.FormatInt(m.Line, 10)+":"+m.Text)
 			return nil
 		}); err != nil {
@@ -447,7 +448,7 @@ func TestSearchPerCaptureStopsEachCaptureAsGrepMDoes(t *testing.T) {
 		save(t, db, title, []byte(text.String()))
 	}
 	var got []string
-	err := db.Search(SearchQuery{Pattern: "hit", Literal: true, PerCapture: 2}, func(m Match) error {
+	err := db.Search(context.Background(), SearchQuery{Pattern: "hit", Literal: true, PerCapture: 2}, func(m Match) error {
 		got = append(got, fmt.Sprintf("%s:%d", m.Item, m.Line))
 		return nil
 	})
@@ -458,7 +459,7 @@ func TestSearchPerCaptureStopsEachCaptureAsGrepMDoes(t *testing.T) {
 		t.Fatalf("per capture 2: %v, want %s", got, want)
 	}
 	got = nil
-	db.Search(SearchQuery{Pattern: "hit", Literal: true, PerCapture: 2, Limit: 3}, func(m Match) error {
+	db.Search(context.Background(), SearchQuery{Pattern: "hit", Literal: true, PerCapture: 2, Limit: 3}, func(m Match) error {
 		got = append(got, fmt.Sprintf("%s:%d", m.Item, m.Line))
 		return nil
 	})
@@ -480,7 +481,7 @@ func TestSearchStopsWhenItsContextEnds(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	seen := map[string]int{}
-	err := db.SearchContext(ctx, SearchQuery{Pattern: "token", Literal: true}, func(m Match) error {
+	err := db.Search(ctx, SearchQuery{Pattern: "token", Literal: true}, func(m Match) error {
 		seen[m.Item]++
 		if seen[m.Item] == 1 && m.Item == "c1" {
 			cancel() // the client hangs up after its first line
@@ -494,7 +495,7 @@ func TestSearchStopsWhenItsContextEnds(t *testing.T) {
 		t.Fatalf("search went on into later captures after the hang-up: %v", seen)
 	}
 	// And one that is never started does nothing.
-	if err := db.SearchContext(ctx, SearchQuery{Pattern: "token", Literal: true}, func(Match) error {
+	if err := db.Search(ctx, SearchQuery{Pattern: "token", Literal: true}, func(Match) error {
 		t.Fatal("a search with an ended context found a line")
 		return nil
 	}); !errors.Is(err, context.Canceled) {
@@ -508,10 +509,40 @@ func TestVerifyStopsWhenItsContextEnds(t *testing.T) {
 	save(t, db, "one", []byte("a\n"))
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := db.VerifyContext(ctx, ""); !errors.Is(err, context.Canceled) {
+	if _, err := db.Verify(ctx, ""); !errors.Is(err, context.Canceled) {
 		t.Fatalf("verify with an ended context: %v", err)
 	}
-	if rep, err := db.VerifyContext(context.Background(), ""); err != nil || rep.Captures != 1 {
+	if rep, err := db.Verify(context.Background(), ""); err != nil || rep.Captures != 1 {
 		t.Fatalf("verify: %+v, %v", rep, err)
+	}
+}
+
+// TestReadsStopWhenTheirContextEnds: a capture's bytes and a session's
+// text stop between two writes once the reader's context ends; the agent
+// reads them under the request's, so a viewer that moved on or quit stops
+// the agent reading for it.
+func TestReadsStopWhenTheirContextEnds(t *testing.T) {
+	db := openTestDB(t)
+	data := []byte(strings.Repeat("a line of a long capture\n", 200_000)) // several chunks
+	c := save(t, db, "long", data)
+	ref := c.Incident + "/" + c.ID
+	for name, read := range map[string]func(ctx context.Context, w io.Writer) error{
+		"WriteContent": func(ctx context.Context, w io.Writer) error { return db.WriteContent(ctx, ref, 0, w) },
+		"WriteText":    func(ctx context.Context, w io.Writer) error { return db.WriteText(ctx, ref, w) },
+	} {
+		ctx, cancel := context.WithCancel(context.Background())
+		writes := 0
+		err := read(ctx, writerFunc(func(p []byte) (int, error) {
+			writes++
+			cancel() // the reader goes after the first write
+			return len(p), nil
+		}))
+		if !errors.Is(err, context.Canceled) || writes != 1 {
+			t.Fatalf("%s after its context ended: %v after %d writes, want context.Canceled after 1", name, err, writes)
+		}
+		var all bytes.Buffer
+		if err := read(context.Background(), &all); err != nil || !bytes.Equal(all.Bytes(), data) {
+			t.Fatalf("%s: %d bytes, %v; want all %d", name, all.Len(), err, len(data))
+		}
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"os"
 
 	"calm/terminal"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // errHeldFull: a capture has more hits than are held back while its chunks
@@ -59,29 +61,56 @@ func (db *DB) searchCapture(ctx context.Context, inc string, c Capture, p *plan,
 	if c.Recording != nil && c.Text == nil {
 		return db.searchOutput(ctx, inc, c, p, hit, notice, clean)
 	}
-	bucket, want := c.ID, ""
+	bucket, want, size := c.ID, "", c.Size
 	if c.State == CaptureSealed {
 		want = c.SHA256
 	}
 	if c.Recording != nil {
-		bucket, want = textBucket(c.ID), c.Text.SHA256
+		bucket, want, size = textBucket(c.ID), c.Text.SHA256, c.Text.Size
 	}
 	if want == "" { // still arriving: nothing to check against yet
-		return db.searchChunks(ctx, inc, bucket, "", p, hit)
+		return db.searchChunks(ctx, inc, bucket, chunkTrust{}, p, hit)
 	}
-	held := &heldHits{room: room}
-	err := db.searchChunks(ctx, inc, bucket, want, p, held.add)
-	if err == nil {
-		return held.flush(hit)
-	}
-	if !errors.Is(err, errHeldFull) && !errors.Is(err, ErrDamaged) {
-		return err
+	var err error
+	if db.chunksChecked(inc, bucket) {
+		// Each chunk vouches for itself, so its lines go out as they are
+		// found; after a damaged one, a verified copy gives the rest.
+		var last int64
+		handOut := hit
+		err = db.searchChunks(ctx, inc, bucket, chunkTrust{checked: true, size: size}, p, func(line int64, text []byte) error {
+			last = line
+			return handOut(line, text)
+		})
+		if !errors.Is(err, ErrDamaged) {
+			return err
+		}
+		if c.Recording == nil {
+			// A session's output (searched below) numbers its lines its own
+			// way: it is searched whole, as another view, not resumed.
+			hit = func(line int64, text []byte) error {
+				if line <= last {
+					return nil
+				}
+				return handOut(line, text)
+			}
+		}
+	} else {
+		// Chunks from before CRCs: hits wait until the whole capture has
+		// hashed to its SHA-256.
+		held := &heldHits{room: room}
+		err = db.searchChunks(ctx, inc, bucket, chunkTrust{sha256: want}, p, held.add)
+		if err == nil {
+			return held.flush(hit)
+		}
+		if !errors.Is(err, errHeldFull) && !errors.Is(err, ErrDamaged) {
+			return err
+		}
 	}
 	// Damaged, or too many hits to hold: check the capture whole, then
 	// search the copy the check chose, handing hits out as they come.
 	if c.Recording != nil {
 		if errors.Is(err, errHeldFull) && db.textSound(c) {
-			return db.searchChunks(ctx, inc, bucket, want, p, hit)
+			return db.searchChunks(ctx, inc, bucket, chunkTrust{sha256: want}, p, hit)
 		}
 		notice(textDamaged(c, "searching"))
 		return db.searchOutput(ctx, inc, c, p, hit, notice, clean)
@@ -91,10 +120,22 @@ func (db *DB) searchCapture(ctx context.Context, inc string, c Capture, p *plan,
 		return err
 	}
 	if path == "" {
-		return db.searchChunks(ctx, inc, bucket, want, p, hit)
+		return db.searchChunks(ctx, inc, bucket, chunkTrust{sha256: want}, p, hit)
 	}
 	notice(note)
 	return searchFile(ctx, path, want, p, hit, clean)
+}
+
+// chunksChecked reports whether a capture's first chunk carries a CRC, as
+// every chunk written since CRCs were added does.
+func (db *DB) chunksChecked(incident, capture string) bool {
+	checked := false
+	_ = db.view(func(tx *bolt.Tx) error {
+		v, err := storedChunk(tx, incident, capture, 0)
+		checked = err == nil && checkedChunk(v)
+		return nil
+	})
+	return checked
 }
 
 // searchOutput searches a capture's bytes as WriteContent reads them (a
@@ -113,7 +154,7 @@ func (db *DB) searchOutput(ctx context.Context, inc string, c Capture, p *plan, 
 		feed = cast
 	}
 	c.Incident = inc
-	err := db.readContent(c, 0, feed, notice)
+	err := db.readContent(ctx, c, 0, feed, notice)
 	if err == nil && cast != nil {
 		err = cast.Close()
 	}

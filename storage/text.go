@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -73,7 +74,7 @@ func (w *textWriter) flush() error {
 	if len(w.buf) > 0 {
 		w.hash.Write(w.buf)
 		w.size += int64(len(w.buf))
-		w.pending = append(w.pending, encodeChunk(w.buf))
+		w.pending = append(w.pending, encodeChunk(w.n+uint64(len(w.pending)), w.buf))
 		w.buf = w.buf[:0]
 	}
 	return w.commit()
@@ -82,7 +83,7 @@ func (w *textWriter) flush() error {
 func (w *textWriter) put(p []byte) error {
 	w.hash.Write(p)
 	w.size += int64(len(p))
-	data := encodeChunk(p)
+	data := encodeChunk(w.n+uint64(len(w.pending)), p)
 	w.pending = append(w.pending, data)
 	if w.waiting += len(data); w.waiting >= w.db.opts.BatchBytes {
 		return w.commit()
@@ -131,29 +132,30 @@ func (w *textWriter) commit() error {
 // WriteText writes a session's derived text (what a person saw), or for a
 // session without one (sealed by an older calm, or still recording), its
 // output as recorded.
-func (db *DB) WriteText(ref string, w io.Writer) error {
+func (db *DB) WriteText(ctx context.Context, ref string, w io.Writer) error {
 	c, err := db.Capture(ref)
 	if err != nil {
 		return err
 	}
 	if c.Text == nil || !db.textSound(c) { // readcheck.go
 		if c.Recording == nil {
-			return db.WriteContent(ref, 0, w)
+			return db.WriteContent(ctx, ref, 0, w)
 		}
 		if c.Text != nil {
 			db.notice(textDamaged(c, "showing"))
 			// Derived again from the (checked) recording, as at seal.
 			pr, pw := io.Pipe()
-			go func() { pw.CloseWithError(db.WriteContent(ref, 0, pw)) }()
+			go func() { pw.CloseWithError(db.WriteContent(ctx, ref, 0, pw)) }()
 			defer pr.Close()
 			return terminal.DeriveText(pr, w)
 		}
 		out := &terminal.CastOutput{W: w}
-		if err := db.WriteContent(ref, 0, out); err != nil {
+		if err := db.WriteContent(ctx, ref, 0, out); err != nil {
 			return err
 		}
 		return out.Close()
 	}
+	w = untilDone{ctx, w}
 	return db.eachChunk(c.Incident, textBucket(c.ID), func(_ uint64, data []byte) error {
 		_, err := w.Write(data)
 		return err

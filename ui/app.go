@@ -1,9 +1,10 @@
 // Package ui is calm's terminal interface: the companion pane beside the
 // production shell. It holds no storage logic: it reads and writes through
-// the storage.Store it is given, and renders.
+// the model.Store it is given, and renders.
 package ui
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -15,9 +16,9 @@ import (
 	"github.com/gdamore/tcell/v2"
 	"github.com/rivo/tview"
 
-	"calm/capture"
 	"calm/checklist"
-	"calm/storage"
+	"calm/clipboard"
+	"calm/model"
 )
 
 // Clipboard puts text where the person can paste it, and says how (a
@@ -29,7 +30,7 @@ type Clipboard interface {
 // Options is everything the UI takes from outside; tests pass a simulation
 // screen, a bbolt store and a recording clipboard.
 type Options struct {
-	Store          storage.Store
+	Store          model.Store
 	Screen         tcell.Screen // nil: the real terminal
 	Clipboard      Clipboard    // nil: a clipboard tool, else OSC 52 to the tty
 	Incident       string       // "" opens the current incident
@@ -59,7 +60,7 @@ const narrowWidth = 100
 // UI is the running interface.
 type UI struct {
 	opts  Options
-	store storage.Store
+	store model.Store
 	app   *tview.Application
 
 	incidents *entryList
@@ -82,20 +83,20 @@ type UI struct {
 	noticed   []string        // notices shown, in the event loop only
 
 	mu       sync.Mutex // guards what the poller and actions share
-	incident storage.Incident
-	all      []storage.Incident
-	caps     []storage.Capture
-	events   []storage.Event
+	incident model.Incident
+	all      []model.Incident
+	caps     []model.Capture
+	events   []model.Event
 	open     *docLoader // the item in the viewer
 	openRef  string
 	diffBase *Doc
 	// anywayAsked is the step a space was refused for: a second space on
 	// it asks whether to tick it anyway.
 	anywayAsked string
-	pending     *jump          // where to go once the open item has loaded
-	pendingAt   *storage.Event // a marker to show once its session has loaded
-	markerShown jump           // the marker m last went to: its line, and its session
-	findPattern string         // what n and N look for, as typed at / or ctrl-f
+	pending     *jump        // where to go once the open item has loaded
+	pendingAt   *model.Event // a marker to show once its session has loaded
+	markerShown jump         // the marker m last went to: its line, and its session
+	findPattern string       // what n and N look for, as typed at / or ctrl-f
 	message     string
 	lists       []checklist.Checklist
 	listErrs    []error
@@ -117,8 +118,22 @@ type UI struct {
 
 	replayStop  chan struct{}
 	replaySpeed int
-	stop        chan struct{}
-	stopped     sync.Once
+	// search is the incident search running now, nil when none: Esc, the
+	// next search and quitting end it. In the event loop only.
+	search *search
+
+	// ctx ends when the UI stops: the store's long reads (a search, a
+	// verify, an item loading) stop with it, and no background work
+	// starts after. quit ends it.
+	ctx  context.Context
+	quit context.CancelFunc
+	// work is every goroutine the UI started (see background); workMu
+	// keeps one from starting while Stop waits for them.
+	work     sync.WaitGroup
+	workMu   sync.Mutex
+	loopDone chan struct{} // closed once the event loop has returned
+	stopOnce sync.Once
+	stopped  chan struct{} // closed once Stop has stopped the event loop
 }
 
 type jump struct {
@@ -137,19 +152,21 @@ func New(o Options) (*UI, error) {
 	if o.DevicesRequired <= 0 {
 		o.DevicesRequired = 1
 	}
-	u := &UI{opts: o, store: o.Store, app: tview.NewApplication(), stop: make(chan struct{}), stepShown: map[string]time.Time{}, drafts: map[string]string{}, draftsTouched: map[string]bool{}}
+	u := &UI{opts: o, store: o.Store, app: tview.NewApplication(), stepShown: map[string]time.Time{}, drafts: map[string]string{}, draftsTouched: map[string]bool{},
+		loopDone: make(chan struct{}), stopped: make(chan struct{})}
+	u.ctx, u.quit = context.WithCancel(context.Background())
 	u.lists, u.listErrs = checklist.Load(o.Checklists)
-	var inc storage.Incident
+	var inc model.Incident
 	var err error
 	if o.Incident != "" {
 		inc, err = o.Store.Incident(o.Incident)
 	} else if o.ReadOnly {
 		inc, err = o.Store.Incident("")
-	} else if inc, err = o.Store.Incident(""); errors.Is(err, storage.ErrNotFound) {
+	} else if inc, err = o.Store.Incident(""); errors.Is(err, model.ErrNotFound) {
 		// Looking makes nothing: with no current incident the UI waits for
 		// one, and the first key that writes asks for its title. A closed
 		// current incident is shown as it is.
-		inc, err = storage.Incident{}, nil
+		inc, err = model.Incident{}, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open incident: %w", err)
@@ -174,21 +191,68 @@ func New(o Options) (*UI, error) {
 // App returns the tview application, for tests to synchronise on.
 func (u *UI) App() *tview.Application { return u.app }
 
-// Run shows the UI until the person quits.
+// finishFor is how long quitting waits for the UI's background work: reads
+// stop at once, but what is being written (a note, a save, the team
+// message) is let finish, unless the store does not answer.
+const finishFor = 15 * time.Second
+
+// Run shows the UI until the person quits. When it returns, every
+// goroutine the UI started has ended (unless a write outlasted finishFor).
 func (u *UI) Run() error {
 	// QueueUpdate waits for the event loop: never call it from here.
-	go u.poll()
-	defer u.stopped.Do(func() { close(u.stop) })
-	return u.app.Run()
+	u.background(u.poll)
+	err := u.app.Run()
+	close(u.loopDone)
+	u.stopWork()
+	u.finishWork()
+	u.stopOnce.Do(func() { close(u.stopped) }) // the loop ended by itself (a terminal error)
+	<-u.stopped
+	return err
 }
 
-// update runs f in the event loop and redraws. Unlike QueueUpdateDraw it
-// never blocks once the UI has stopped, so background work ends cleanly.
-func (u *UI) update(f func()) {
+// background runs f in a goroutine that Run waits for. Once the UI is
+// stopping it starts nothing and returns false.
+func (u *UI) background(f func()) bool {
+	u.workMu.Lock()
+	defer u.workMu.Unlock()
+	if u.ctx.Err() != nil {
+		return false
+	}
+	u.work.Add(1)
+	go func() {
+		defer u.work.Done()
+		f()
+	}()
+	return true
+}
+
+// stopWork ends u.ctx: reads stop, and background starts nothing more.
+func (u *UI) stopWork() {
+	u.workMu.Lock()
+	u.quit()
+	u.workMu.Unlock()
+}
+
+// finishWork waits for the background work, at most finishFor.
+func (u *UI) finishWork() {
+	done := make(chan struct{})
+	go func() {
+		u.work.Wait()
+		close(done)
+	}()
 	select {
-	case <-u.stop:
+	case <-done:
+	case <-time.After(finishFor):
+	}
+}
+
+// update runs f in the event loop and redraws, from a background goroutine
+// (never the event loop: it would wait for itself). Once the UI is
+// stopping it does nothing; and it never blocks after the event loop has
+// returned, so background work always ends.
+func (u *UI) update(f func()) {
+	if u.ctx.Err() != nil {
 		return
-	default:
 	}
 	done := make(chan struct{})
 	go func() {
@@ -197,14 +261,22 @@ func (u *UI) update(f func()) {
 	}()
 	select {
 	case <-done:
-	case <-u.stop:
+	case <-u.loopDone:
 	}
 }
 
-// Stop ends Run.
+// Stop ends Run: the background work is stopped, or let finish if it
+// writes, while the event loop still runs (what it queued must be run for
+// it to end), and then the event loop stops. Safe from any goroutine.
 func (u *UI) Stop() {
-	u.stopped.Do(func() { close(u.stop) })
-	u.app.Stop()
+	u.stopWork()
+	u.stopOnce.Do(func() {
+		go func() {
+			defer close(u.stopped)
+			u.finishWork()
+			u.app.Stop()
+		}()
+	})
 }
 
 func (u *UI) build() {
@@ -366,7 +438,7 @@ func (u *UI) poll() {
 	defer t.Stop()
 	for {
 		select {
-		case <-u.stop:
+		case <-u.ctx.Done():
 			return
 		case <-t.C:
 		}
@@ -376,7 +448,7 @@ func (u *UI) poll() {
 }
 
 // useIncident shows an incident that began after the UI opened on none.
-func (u *UI) useIncident(inc storage.Incident) {
+func (u *UI) useIncident(inc model.Incident) {
 	u.mu.Lock()
 	u.incident = inc
 	u.mu.Unlock()
@@ -456,9 +528,9 @@ func (u *UI) read() func() {
 	}
 }
 
-func sameCapture(a, b storage.Capture) bool {
+func sameCapture(a, b model.Capture) bool {
 	return a.ID == b.ID && a.State == b.State && a.Size == b.Size && a.Title == b.Title &&
-		slices.EqualFunc(a.Copies, b.Copies, func(x, y storage.Copy) bool { return x == y })
+		slices.EqualFunc(a.Copies, b.Copies, func(x, y model.Copy) bool { return x == y })
 }
 
 func firstError(errs ...error) error {
@@ -475,7 +547,7 @@ func firstError(errs ...error) error {
 func (u *UI) followLive() {
 	u.mu.Lock()
 	l, ref := u.open, u.openRef
-	var c storage.Capture
+	var c model.Capture
 	found := false
 	for _, x := range u.caps {
 		if x.Incident+"/"+x.ID == ref {
@@ -493,7 +565,7 @@ func (u *UI) followLive() {
 		return // the first load is still running
 	}
 	defer l.loading.Unlock()
-	_ = l.load(u.store, c.State == storage.CaptureSealed)
+	_ = l.load(u.ctx, u.store, c.State == model.CaptureSealed)
 	u.update(func() {})
 }
 
@@ -530,8 +602,8 @@ type defaultClipboard struct{}
 func (defaultClipboard) Copy(text string) (string, error) {
 	tty, err := os.OpenFile("/dev/tty", os.O_WRONLY, 0)
 	if err != nil {
-		return capture.WriteClipboard(text, nil)
+		return clipboard.Write(text, nil)
 	}
 	defer tty.Close()
-	return capture.WriteClipboard(text, tty)
+	return clipboard.Write(text, tty)
 }

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/gdamore/tcell/v2"
 
+	"calm/model"
 	"calm/storage"
 )
 
@@ -51,7 +53,7 @@ func TestSaveSelectionMakesAVerifiedCapture(t *testing.T) {
 		t.Fatalf("captures %v, %v", caps, err)
 	}
 	var b strings.Builder
-	db.WriteContent(caps[1].Incident+"/"+caps[1].ID, 0, &b)
+	db.WriteContent(context.Background(), caps[1].Incident+"/"+caps[1].ID, 0, &b)
 	want := "rs0:PRIMARY> db.users.replaceOne({email: \"ada@example.com\"}, {email: \"ada@example.com\"})\n{ \"acknowledged\" : true, \"matchedCount\" : 1, \"modifiedCount\" : 1 }\n"
 	if b.String() != want {
 		t.Fatalf("saved %q, want %q", b.String(), want)
@@ -155,7 +157,7 @@ func TestEditorDraftIsSavedAsACapture(t *testing.T) {
 	h.waitFor("draft from c1")
 	caps, _ := db.Captures("")
 	var b strings.Builder
-	db.WriteContent(caps[1].Incident+"/"+caps[1].ID, 0, &b)
+	db.WriteContent(context.Background(), caps[1].Incident+"/"+caps[1].ID, 0, &b)
 	doc := mongoTranscript[strings.Index(mongoTranscript, "{\n\t\"_id\"") : strings.Index(mongoTranscript, "\n}\n")+2]
 	if want := "db.users.replaceOne({_id: ObjectId(\"5f1d7a3e9b1e8a3c4d2f0a11\")}, " + doc + ")\n"; b.String() != want {
 		t.Fatalf("draft %q, want %q", b.String(), want)
@@ -191,7 +193,7 @@ func TestIncidentSearchOpensTheMatchingItemAtItsLine(t *testing.T) {
 
 func TestLiveCaptureFollowsItsTail(t *testing.T) {
 	db := openStore(t)
-	w, err := storage.NewCaptureWriter(db, "", storage.NewCapture{Title: "live", Source: "tee"})
+	w, err := model.NewCaptureWriter(db, "", model.NewCapture{Title: "live", Source: "tee"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,7 +248,7 @@ func TestReverifyShowsADamagedCopy(t *testing.T) {
 	h.waitFor("2 of 2 required copies verified")
 	var evidence string
 	for _, cp := range c.Copies {
-		if cp.Kind == storage.CopyEvidence {
+		if cp.Kind == model.CopyEvidence {
 			evidence = cp.Location
 		}
 	}
@@ -273,10 +275,10 @@ func TestReviewIsReadOnly(t *testing.T) {
 }
 
 // saveSession stores an asciicast stream as a recorded session.
-func saveSession(t *testing.T, s storage.Store, start time.Time, events [][3]any) storage.Capture {
+func saveSession(t *testing.T, s model.Store, start time.Time, events [][3]any) model.Capture {
 	t.Helper()
-	w, err := storage.NewCaptureWriter(s, "", storage.NewCapture{Title: "bash", Source: storage.SourceSession,
-		Recording: &storage.Recording{Command: "bash", Cols: 80, Rows: 24}})
+	w, err := model.NewCaptureWriter(s, "", model.NewCapture{Title: "bash", Source: model.SourceSession,
+		Recording: &model.Recording{Command: "bash", Cols: 80, Rows: 24}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -332,7 +334,7 @@ func TestSessionShowsTimesAndJumpsToMarkersAndTimes(t *testing.T) {
 // are counted as one device, with the way out in one line.
 func TestCopiesPaneNamesAnInterruptedCaptureAndItsDevices(t *testing.T) {
 	db := openStore(t)
-	w, err := storage.NewCaptureWriter(db, "", storage.NewCapture{Title: "dump", Source: "tee", Warning: "pane %1's history is full"})
+	w, err := model.NewCaptureWriter(db, "", model.NewCapture{Title: "dump", Source: "tee", Warning: "pane %1's history is full"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -358,8 +360,8 @@ func TestCopiesPaneNamesAnInterruptedCaptureAndItsDevices(t *testing.T) {
 // finds the live line that began then.
 func TestLiveSessionLinesCarryTheirOwnTimes(t *testing.T) {
 	db := openStore(t)
-	w, err := storage.NewCaptureWriter(db, "", storage.NewCapture{Title: "live output of pane %1", Source: storage.SourceSession,
-		Recording: &storage.Recording{Command: "tmux pipe-pane", Cols: 80, Rows: 24}})
+	w, err := model.NewCaptureWriter(db, "", model.NewCapture{Title: "live output of pane %1", Source: model.SourceSession,
+		Recording: &model.Recording{Command: "tmux pipe-pane", Cols: 80, Rows: 24}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -414,7 +416,7 @@ func TestCopiesPaneFollowsTheSelection(t *testing.T) {
 	second := saveCapture(t, db, "second", "two\n")
 	saveCapture(t, db, "third", "three\n")
 	for _, cp := range second.Copies {
-		if cp.Kind == storage.CopyEvidence {
+		if cp.Kind == model.CopyEvidence {
 			os.WriteFile(cp.Location, []byte("tampered"), 0o600)
 		}
 	}
@@ -531,7 +533,7 @@ func TestAnEmptyStoreWaitsForAnIncident(t *testing.T) {
 	}
 	notes := 0
 	for _, ev := range events {
-		if ev.Kind == storage.EventNote && ev.Text == "restoring from c1" {
+		if ev.Kind == model.EventNote && ev.Text == "restoring from c1" {
 			notes++
 		}
 	}
@@ -583,7 +585,7 @@ func TestVerifyNeverSaysAllMatchWhenItDoesNot(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if _, err := db.CreateCapture("", storage.NewCapture{Title: "still arriving", Source: "tee"}); err != nil {
+	if _, err := db.CreateCapture("", model.NewCapture{Title: "still arriving", Source: "tee"}); err != nil {
 		t.Fatal(err)
 	}
 	h.press("V")
@@ -616,8 +618,8 @@ func TestXAgainSaysWhenThereIsNoBlockInside(t *testing.T) {
 // "0B" and "UNSEALED" for a session being recorded, as if nothing were.
 func TestARecordingSessionReadsAsRecording(t *testing.T) {
 	db := openStore(t)
-	if _, err := db.CreateCapture("", storage.NewCapture{Title: "live output of pane %0", Source: storage.SourceSession,
-		Recording: &storage.Recording{Command: "tmux pipe-pane", Cols: 80, Rows: 24}}); err != nil {
+	if _, err := db.CreateCapture("", model.NewCapture{Title: "live output of pane %0", Source: model.SourceSession,
+		Recording: &model.Recording{Command: "tmux pipe-pane", Cols: 80, Rows: 24}}); err != nil {
 		t.Fatal(err)
 	}
 	h := start(t, db, 160, 40, Options{})

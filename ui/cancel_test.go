@@ -14,7 +14,7 @@ import (
 	"github.com/gdamore/tcell/v2"
 
 	"calm/checklist"
-	"calm/storage"
+	"calm/model"
 )
 
 // useEditor makes $EDITOR a script with body, as a person's shell sets it.
@@ -33,7 +33,7 @@ func useEditor(t *testing.T, body string) {
 const quitsWithoutWriting = "exit 0"
 
 // capturesFrom counts the incident's captures of a source.
-func capturesFrom(t *testing.T, db storage.Store, source string) int {
+func capturesFrom(t *testing.T, db model.Store, source string) int {
 	t.Helper()
 	caps, err := db.Captures("")
 	if err != nil {
@@ -86,7 +86,7 @@ func TestUnchangedTeamMessageIsNotSent(t *testing.T) {
 	caps, _ := db.Captures("")
 	events, _ := db.Events("")
 	for _, ev := range events {
-		if ev.Kind == storage.EventMessage {
+		if ev.Kind == model.EventMessage {
 			t.Fatalf("a cancelled message is on the timeline: %q", ev.Text)
 		}
 	}

@@ -2,10 +2,11 @@ package ui
 
 import (
 	"bytes"
+	"context"
 	"sync"
 	"time"
 
-	"calm/storage"
+	"calm/model"
 	"calm/terminal"
 )
 
@@ -208,7 +209,7 @@ type docLoader struct {
 	batchTimes []float64
 }
 
-func newDocLoader(c storage.Capture) *docLoader {
+func newDocLoader(c model.Capture) *docLoader {
 	d := NewDoc(c.ID + "  " + c.Title)
 	d.Item = c.Incident + "/" + c.ID
 	l := &docLoader{doc: d}
@@ -289,11 +290,11 @@ func (l *docLoader) Write(p []byte) (int, error) {
 // load reads what the store has beyond what was read before. When final,
 // the emulator's screen is flushed into finished lines; otherwise it is
 // shown as the document's tail.
-func (l *docLoader) load(s storage.Store, final bool) error {
+func (l *docLoader) load(ctx context.Context, s model.Store, final bool) error {
 	l.doc.mu.RLock()
 	from := l.doc.loaded
 	l.doc.mu.RUnlock()
-	err := s.WriteContent(l.doc.Item, from, l)
+	err := s.WriteContent(ctx, l.doc.Item, from, l)
 	if final {
 		if l.cast != nil {
 			l.cast.Close()

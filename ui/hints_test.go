@@ -7,7 +7,7 @@ import (
 	"github.com/gdamore/tcell/v2"
 
 	"calm/checklist"
-	"calm/storage"
+	"calm/model"
 )
 
 // TestEmptyStoreGuideNamesKeysThatWork: the guide said "press n here", but
@@ -63,7 +63,7 @@ func waitingStep(t *testing.T) *harness {
 }
 
 // anywayTicks counts the steps ticked anyway on the timeline.
-func anywayTicks(t *testing.T, db storage.Store) int {
+func anywayTicks(t *testing.T, db model.Store) int {
 	t.Helper()
 	events, err := db.Events("")
 	if err != nil {
@@ -71,7 +71,7 @@ func anywayTicks(t *testing.T, db storage.Store) int {
 	}
 	n := 0
 	for _, ev := range events {
-		if ev.Kind == storage.EventStep && strings.HasPrefix(ev.Text, checklist.TickedAnyway) {
+		if ev.Kind == model.EventStep && strings.HasPrefix(ev.Text, checklist.TickedAnyway) {
 			n++
 		}
 	}

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"strconv"
 	"strings"
@@ -9,7 +10,7 @@ import (
 
 	"github.com/rivo/tview"
 
-	"calm/storage"
+	"calm/model"
 )
 
 func (u *UI) nextPane(dir int) {
@@ -101,26 +102,41 @@ func (u *UI) sayMatch(wrapped string) {
 	u.setStatus(tview.Escape(fmt.Sprintf("%q: line %d%s  (n next, N previous)", u.findPattern, u.viewer.Cursor()+1, wrapped)))
 }
 
+// search is an incident search while it runs.
+type search struct {
+	cancel context.CancelFunc
+}
+
 // searchIncident searches every item of the incident through the store and
-// lists what it found; choosing a result opens its item at its line.
+// lists what it found; choosing a result opens its item at its line. A
+// search still running is stopped first: only the last one asked shows.
 func (u *UI) searchIncident(pattern string) {
 	if pattern == "" {
 		return
 	}
+	u.stopSearch()
 	regex := strings.HasPrefix(pattern, "re:")
 	pattern = strings.TrimPrefix(pattern, "re:")
 	u.mu.Lock()
 	id := u.incident.ID
 	u.mu.Unlock()
-	q := storage.SearchQuery{Pattern: pattern, Literal: !regex, IgnoreCase: strings.ToLower(pattern) == pattern, Incident: id, Limit: 1000}
-	u.setStatus("searching…")
-	go func() {
-		var found []storage.Match
-		err := u.store.Search(q, func(m storage.Match) error {
+	q := model.SearchQuery{Pattern: pattern, Literal: !regex, IgnoreCase: strings.ToLower(pattern) == pattern, Incident: id, Limit: 1000}
+	ctx, cancel := context.WithCancel(u.ctx)
+	s := &search{cancel: cancel}
+	u.search = s
+	u.setStatus("searching…  (esc stops)")
+	started := u.background(func() {
+		defer cancel()
+		var found []model.Match
+		err := u.store.Search(ctx, q, func(m model.Match) error {
 			found = append(found, m)
 			return nil
 		})
 		u.update(func() {
+			if u.search != s {
+				return // stopped, or another search took its place
+			}
+			u.search = nil
 			if err != nil {
 				u.setStatus("[red]" + tview.Escape("search: "+err.Error()) + "[-]")
 				return
@@ -135,10 +151,33 @@ func (u *UI) searchIncident(pattern string) {
 			u.findPattern = pattern
 			u.showMatches(found)
 		})
-	}()
+	})
+	if !started {
+		u.stopSearch()
+	}
 }
 
-func (u *UI) showMatches(found []storage.Match) {
+// escSearch is Esc on a search that runs: it stops, and says so.
+func (u *UI) escSearch() bool {
+	if !u.stopSearch() {
+		return false
+	}
+	u.setStatus("search stopped")
+	return true
+}
+
+// stopSearch stops the incident search running now, and reports whether
+// there was one.
+func (u *UI) stopSearch() bool {
+	if u.search == nil {
+		return false
+	}
+	u.search.cancel()
+	u.search = nil
+	return true
+}
+
+func (u *UI) showMatches(found []model.Match) {
 	list := newEntryList(fmt.Sprintf(" %d matches: enter opens, esc closes ", len(found)))
 	for _, m := range found {
 		list.AddItem(fmt.Sprintf("%s:%d: %s", tview.Escape(m.Item), m.Line, sanitizeTitle(m.Text)))
@@ -152,7 +191,7 @@ func (u *UI) showMatches(found []storage.Match) {
 	u.app.SetFocus(list)
 }
 
-func (u *UI) openMatch(m storage.Match) {
+func (u *UI) openMatch(m model.Match) {
 	u.mu.Lock()
 	idx := -1
 	for i, c := range u.caps {
@@ -215,7 +254,7 @@ func (u *UI) jumpToTime(s string) {
 // entered (calm split) or the output just before that (calm shell): the
 // command is on the first line begun at or after the marker, or on the one
 // before it, typed after its prompt.
-func markerLine(d *Doc, ev storage.Event) int {
+func markerLine(d *Doc, ev model.Event) int {
 	at := d.LineAt(d.Start.Add(time.Duration(ev.At * float64(time.Second))))
 	if _, command, ok := strings.Cut(ev.Text, ": "); ok {
 		// A long command wraps: its start is on its prompt's line.
@@ -237,7 +276,7 @@ func (u *UI) nextMarker(forward bool) {
 	var lines []int
 	var labels []string
 	for _, ev := range u.events {
-		if ev.Kind == storage.EventMarker && d.Item != "" && strings.HasSuffix(d.Item, "/"+ev.Item) {
+		if ev.Kind == model.EventMarker && d.Item != "" && strings.HasSuffix(d.Item, "/"+ev.Item) {
 			lines = append(lines, markerLine(d, ev))
 			labels = append(labels, ev.Text)
 		}
@@ -418,8 +457,8 @@ func (u *UI) save(text []byte, source, title string) {
 	}
 	u.mu.Unlock()
 	u.setStatus("saving…")
-	go func() {
-		w, err := storage.NewCaptureWriter(u.store, id, storage.NewCapture{Title: title, Source: source, Session: session})
+	u.background(func() {
+		w, err := model.NewCaptureWriter(u.store, id, model.NewCapture{Title: title, Source: source, Session: session})
 		if err != nil {
 			u.sayError(fmt.Errorf("save: %w", err))
 			return
@@ -436,7 +475,7 @@ func (u *UI) save(text []byte, source, title string) {
 		}
 		u.say("saved %s (%s): %d copies verified", c.ID, humanBytes(c.Size), c.VerifiedCopies())
 		u.refresh()
-	}()
+	})
 }
 
 // editDraft opens the marked text (or the whole item) in $EDITOR and saves
@@ -468,15 +507,21 @@ func (u *UI) diff() {
 	if done, _, _ := d.State(); !done {
 		// Do it once the item has loaded.
 		u.setStatus("diff: waiting for the item to load…")
-		go func() {
+		u.background(func() {
+			t := time.NewTicker(10 * time.Millisecond)
+			defer t.Stop()
 			for range 3000 {
 				if done, _, _ := d.State(); done {
 					u.update(u.diff)
 					return
 				}
-				time.Sleep(10 * time.Millisecond)
+				select {
+				case <-u.ctx.Done():
+					return
+				case <-t.C:
+				}
 			}
-		}()
+		})
 		return
 	}
 	u.mu.Lock()
@@ -523,11 +568,11 @@ func (u *UI) diff() {
 		id := u.incident.ID
 		u.mu.Unlock()
 		text := fmt.Sprintf("compared %s with %s: %d lines removed, %d added", itemID(base.Item), itemID(d.Item), removed, added)
-		go func() {
-			if _, err := u.store.AddEvent(id, storage.EventDiff, itemID(d.Item), text); err == nil {
+		u.background(func() {
+			if _, err := u.store.AddEvent(id, model.EventDiff, itemID(d.Item), text); err == nil {
 				u.refresh()
 			}
-		}()
+		})
 	}
 }
 
@@ -542,20 +587,20 @@ func (u *UI) verify() {
 		return
 	}
 	u.setStatus("verifying every copy…")
-	go func() {
-		rep, err := u.store.Verify(id)
+	u.background(func() {
+		rep, err := u.store.Verify(u.ctx, id)
 		if err != nil {
 			u.sayError(fmt.Errorf("verify: %w", err))
 			return
 		}
 		u.refresh()
 		u.update(func() { u.setStatus(verifyMessage(rep)) })
-	}()
+	})
 }
 
 // verifyMessage says what a verify found as the CLI's verify does: never
 // "all match" while a copy, a manifest or an unsealed capture says otherwise.
-func verifyMessage(rep storage.VerifyReport) string {
+func verifyMessage(rep model.VerifyReport) string {
 	var failed []string
 	for _, p := range rep.Problems {
 		failed = append(failed, p.Capture+" "+p.Copy.Kind+" "+p.Copy.State)

@@ -68,6 +68,7 @@ func init() {
 		{keys: []string{"2"}, scope: scopeAnywhere, help: "the viewer", do: (*UI).focusViewer},
 		{keys: []string{"3"}, scope: scopeAnywhere, help: "the checklist and the copies", do: func(u *UI) { u.focus(u.steps, "side") }},
 		{keys: []string{"ctrl-f"}, scope: scopeAnywhere, help: "search every item of the incident", do: func(u *UI) { u.ask("search incident: ", "", u.searchIncident) }},
+		{keys: []string{"esc"}, scope: scopeAnywhere, help: "stop the incident search while it runs", do: func(u *UI) { u.escSearch() }},
 		{keys: []string{"V"}, scope: scopeAnywhere, help: "re-verify every copy now", do: (*UI).verify},
 		{keys: []string{"T"}, scope: scopeAnywhere, help: "tick the checklist's current step", writes: true, do: func(u *UI) { u.tick("T") }},
 		{keys: []string{"c"}, scope: scopeAnywhere, help: "compose the team message in $EDITOR, then copy and post it", writes: true, do: (*UI).composeMessage},
@@ -98,7 +99,12 @@ func init() {
 		{keys: []string{"h", "left"}, scope: scopeViewer, help: "scroll left", do: func(u *UI) { u.viewer.sideways(-8) }},
 		{keys: []string{"l", "right"}, scope: scopeViewer, help: "scroll right", do: func(u *UI) { u.viewer.sideways(8) }},
 		{keys: []string{"v"}, scope: scopeViewer, help: "select lines from here; again: cancel", do: (*UI).toggleSelection},
-		{keys: []string{"esc"}, scope: scopeViewer, help: "clear the selection and the block", do: func(u *UI) { u.viewer.ClearMarks(); u.setStatus("") }},
+		{keys: []string{"esc"}, scope: scopeViewer, help: "stop the incident search while it runs; else clear the selection and the block", do: func(u *UI) {
+			if !u.escSearch() {
+				u.viewer.ClearMarks()
+				u.setStatus("")
+			}
+		}},
 
 		{keys: []string{"j", "down"}, scope: scopeLists, help: "next entry", do: func(u *UI) { u.listDo((*entryList).move, 1) }},
 		{keys: []string{"k", "up"}, scope: scopeLists, help: "previous entry", do: func(u *UI) { u.listDo((*entryList).move, -1) }},
@@ -228,6 +234,9 @@ func (u *UI) scopesNow() []scope {
 // key runs the binding of a key in the scopes that apply now; a key bound
 // nowhere goes on to the focused primitive (text typed into a prompt).
 func (u *UI) key(ev *tcell.EventKey) *tcell.EventKey {
+	if u.ctx.Err() != nil {
+		return nil // quitting: it only waits for what is being saved
+	}
 	name := keyName(ev)
 	if name == "" {
 		return ev

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"os"
@@ -13,7 +14,7 @@ import (
 	"github.com/rivo/tview"
 
 	"calm/checklist"
-	"calm/storage"
+	"calm/model"
 )
 
 var updateREADME = flag.Bool("update-readme", false, "rewrite the README's key list from the key table")
@@ -233,7 +234,7 @@ func TestEveryKeyDoesWhatTheTableSays(t *testing.T) {
 		h.waitGone("Tick it anyway?")
 		h.in(func() {
 			for _, ev := range h.ui.events {
-				if ev.Kind == storage.EventStep {
+				if ev.Kind == model.EventStep {
 					t.Errorf("%s ticked: %q", key, ev.Text)
 				}
 			}
@@ -244,6 +245,8 @@ func TestEveryKeyDoesWhatTheTableSays(t *testing.T) {
 		h.press("L")
 		h.waitFor("checklist: enter chooses")
 	}
+	// The search "anywhere esc" stops (TestEscStopsTheSearch runs real ones).
+	var searchCtx context.Context
 	checks := map[string]check{
 		"anywhere ?":         {viewer, say("calm keys")},
 		"anywhere q":         {viewer, say("Quit calm?")},
@@ -313,6 +316,19 @@ func TestEveryKeyDoesWhatTheTableSays(t *testing.T) {
 		"viewer v": {middleOfViewer, say("selected lines 10")},
 		"viewer esc": {func(h *harness) { middleOfViewer(h); h.press("x") }, func(h *harness, key string) {
 			h.waitUntil(key+" clears the block", func() bool { return h.ui.viewer.block == nil })
+		}},
+		"anywhere esc": {func(h *harness) {
+			itemsList(h)
+			h.in(func() {
+				ctx, cancel := context.WithCancel(h.ui.ctx)
+				h.ui.search = &search{cancel: cancel}
+				searchCtx = ctx
+			})
+		}, func(h *harness, key string) {
+			h.waitFor("search stopped")
+			if searchCtx.Err() == nil {
+				t.Fatalf("%s left the search running", key)
+			}
 		}},
 		"lists j":    {itemsList, listCur(1)},
 		"lists down": {itemsList, listCur(1)},

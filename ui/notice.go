@@ -23,18 +23,20 @@ func (u *UI) buildNoticeBar() *tview.TextView {
 // so it takes no focus and no later message hides it. Safe from any
 // goroutine, the event loop's included.
 func (u *UI) Notice(msg string) {
-	go u.update(func() {
-		for _, n := range u.noticed {
-			if n == msg {
-				return
+	u.background(func() {
+		u.update(func() {
+			for _, n := range u.noticed {
+				if n == msg {
+					return
+				}
 			}
-		}
-		u.noticed = append(u.noticed, msg)
-		text := "[::b]" + sanitizeTitle(msg) + "[::-]"
-		if more := len(u.noticed) - 1; more > 0 {
-			text += fmt.Sprintf("  [::d](and %d earlier: 'calm verify' lists every copy)[::-]", more)
-		}
-		u.noticeBar.SetText(text)
-		u.main.ResizeItem(u.noticeBar, noticeRows, 0)
+			u.noticed = append(u.noticed, msg)
+			text := "[::b]" + sanitizeTitle(msg) + "[::-]"
+			if more := len(u.noticed) - 1; more > 0 {
+				text += fmt.Sprintf("  [::d](and %d earlier: 'calm verify' lists every copy)[::-]", more)
+			}
+			u.noticeBar.SetText(text)
+			u.main.ResizeItem(u.noticeBar, noticeRows, 0)
+		})
 	})
 }

@@ -14,12 +14,14 @@ import (
 	"github.com/klauspost/compress/s2"
 	bolt "go.etcd.io/bbolt"
 
+	"calm/model"
 	"calm/storage"
 )
 
 // tamperChunk replaces old by new in the first stored chunk of a capture,
-// in the bbolt file itself: the chunk still reads, only wrong.
-func tamperChunk(t *testing.T, path string, c storage.Capture, old, new string) {
+// in the bbolt file itself, keeping the CRC it carries (if any) as it was:
+// damage that only a check finds.
+func tamperChunk(t *testing.T, path string, c model.Capture, old, new string) {
 	t.Helper()
 	b, err := bolt.Open(path, 0o600, nil)
 	if err != nil {
@@ -30,16 +32,26 @@ func tamperChunk(t *testing.T, path string, c storage.Capture, old, new string) 
 		cb := tx.Bucket([]byte("incidents")).Bucket([]byte(c.Incident)).Bucket([]byte("chunks")).Bucket([]byte(c.ID))
 		key := binary.BigEndian.AppendUint64(nil, 0)
 		v := cb.Get(key)
-		data := append([]byte(nil), v[1:]...)
-		if v[0] == 1 { // S2
-			if data, err = s2.Decode(nil, v[1:]); err != nil {
+		// storage/chunk.go: a tag (0 raw, 1 S2; 2 and 3 the same with a
+		// CRC-32C of 4 bytes after it), then the bytes.
+		head := 1
+		if v[0] >= 2 {
+			head = 5
+		}
+		data := append([]byte(nil), v[head:]...)
+		if v[0] == 1 || v[0] == 3 { // S2
+			if data, err = s2.Decode(nil, v[head:]); err != nil {
 				return err
 			}
 		}
 		if !bytes.Contains(data, []byte(old)) {
 			return fmt.Errorf("chunk 0 of %s does not hold %q", c.ID, old)
 		}
-		return cb.Put(key, append([]byte{0}, bytes.ReplaceAll(data, []byte(old), []byte(new))...))
+		out := []byte{0} // raw
+		if v[0] >= 2 {
+			out = append([]byte{2}, v[1:5]...) // raw, its CRC as it was
+		}
+		return cb.Put(key, append(out, bytes.ReplaceAll(data, []byte(old), []byte(new))...))
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -7,7 +7,7 @@ import (
 
 	"github.com/rivo/tview"
 
-	"calm/storage"
+	"calm/model"
 )
 
 func (u *UI) fillIncidents() {
@@ -31,10 +31,10 @@ func (u *UI) fillIncidents() {
 
 // itemLine is how a capture or session reads in the list: its ID, what it
 // is, its size and its copies at a glance.
-func (u *UI) itemLine(c storage.Capture) string {
+func (u *UI) itemLine(c model.Capture) string {
 	kind := c.Source
 	live := ""
-	if c.State == storage.CaptureOpen {
+	if c.State == model.CaptureOpen {
 		live = "[red]●[-]"
 	}
 	return fmt.Sprintf("%s%-3s %s %s [gray]%s %s[-]", live, c.ID, u.copyGlyph(c), sanitizeTitle(c.Title), kind, sizeOf(c))
@@ -42,8 +42,8 @@ func (u *UI) itemLine(c storage.Capture) string {
 
 // sizeOf is a capture's size, or "recording" for a session whose size
 // comes when it ends ("0B" read as nothing recorded).
-func sizeOf(c storage.Capture) string {
-	if c.State != storage.CaptureSealed && c.Recording != nil {
+func sizeOf(c model.Capture) string {
+	if c.State != model.CaptureSealed && c.Recording != nil {
 		return "recording"
 	}
 	return humanBytes(c.Size)
@@ -51,18 +51,18 @@ func sizeOf(c storage.Capture) string {
 
 // copyGlyph shows the copies' state: green when enough are verified, red
 // when any failed, yellow while pending or short of the required number.
-func (u *UI) copyGlyph(c storage.Capture) string {
+func (u *UI) copyGlyph(c model.Capture) string {
 	n := c.VerifiedCopies()
 	bad := false
 	for _, cp := range c.Copies {
-		if cp.State == storage.CopyMismatch || cp.State == storage.CopyMissing || cp.State == storage.CopyFailed {
+		if cp.State == model.CopyMismatch || cp.State == model.CopyMissing || cp.State == model.CopyFailed {
 			bad = true
 		}
 	}
 	switch {
 	case bad:
 		return fmt.Sprintf("[red]✗%d[-]", n)
-	case c.State != storage.CaptureSealed:
+	case c.State != model.CaptureSealed:
 		return "[yellow]…[-] "
 	case c.Partial():
 		return fmt.Sprintf("[red]⚠%d[-]", n)
@@ -88,12 +88,12 @@ func (u *UI) fillItems() {
 }
 
 // selected returns the capture selected in the list.
-func (u *UI) selected() (storage.Capture, bool) {
+func (u *UI) selected() (model.Capture, bool) {
 	i := u.items.GetCurrentItem()
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if i < 0 || i >= len(u.caps) {
-		return storage.Capture{}, false
+		return model.Capture{}, false
 	}
 	return u.caps[i], true
 }
@@ -110,9 +110,9 @@ func (u *UI) showCopies() {
 	if c.SHA256 != "" {
 		fmt.Fprintf(&b, "sha256 [::b]%s[::-]%s\n", c.SHA256[:16], c.SHA256[16:24])
 	}
-	if c.State != storage.CaptureSealed && c.Recording != nil {
+	if c.State != model.CaptureSealed && c.Recording != nil {
 		b.WriteString("[yellow]still recording: its journal holds what it recorded; copies are made when it ends (the agent seals it if its recorder dies)[-]\n")
-	} else if c.State != storage.CaptureSealed {
+	} else if c.State != model.CaptureSealed {
 		b.WriteString("[yellow]UNSEALED: still arriving; copies are made when it ends (the agent seals it if its writer dies)[-]\n")
 	}
 	if c.Partial() {
@@ -124,9 +124,9 @@ func (u *UI) showCopies() {
 	for _, cp := range c.Copies {
 		glyph, color := "✓", "green"
 		switch cp.State {
-		case storage.CopyPending:
+		case model.CopyPending:
 			glyph, color = "…", "yellow"
-		case storage.CopyVerified:
+		case model.CopyVerified:
 		default:
 			glyph, color = "✗", "red"
 		}
@@ -139,7 +139,7 @@ func (u *UI) showCopies() {
 			sum = cp.SHA256[:12]
 		}
 		state := ""
-		if cp.State != storage.CopyVerified {
+		if cp.State != model.CopyVerified {
 			state = cp.State + " "
 		}
 		fmt.Fprintf(&b, "[%s]%s %-8s %s[-]%s %s\n  [gray]%s[-]\n", color, glyph, cp.Kind, state, when, sum, tview.Escape(shortPath(cp.Location, 36)))
@@ -174,20 +174,25 @@ func (u *UI) openItem(i int) {
 	c := u.caps[i]
 	l := newDocLoader(c)
 	l.notify = func() { u.update(func() {}) }
+	// Locked before the poller can see it: a follow taking it first would
+	// wait for the event loop, which would wait here for the follow.
+	l.loading.Lock()
 	u.open, u.openRef = l, c.Incident+"/"+c.ID
 	u.mu.Unlock()
-	u.viewer.SetDoc(l.doc, c.State == storage.CaptureOpen)
-	l.loading.Lock() // before the poller can look at it
-	go func() {
+	u.viewer.SetDoc(l.doc, c.State == model.CaptureOpen)
+	started := u.background(func() {
 		defer l.loading.Unlock()
-		err := l.load(u.store, c.State == storage.CaptureSealed)
+		err := l.load(u.ctx, u.store, c.State == model.CaptureSealed)
 		u.update(func() {
 			if err != nil {
 				u.setStatus("[red]" + tview.Escape(fmt.Sprintf("read %s: %v", c.ID, err)) + "[-]")
 			}
 			u.afterLoad(l.doc)
 		})
-	}()
+	})
+	if !started {
+		l.loading.Unlock()
+	}
 }
 
 // afterLoad makes a pending jump (from an incident search, or a marker on
@@ -244,7 +249,7 @@ func (u *UI) switchIncident(i int) {
 	u.mu.Unlock()
 	u.items.Clear()
 	u.setStatus("")
-	go u.refresh()
+	u.background(u.refresh)
 	u.focus(u.items, "items")
 }
 

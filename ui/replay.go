@@ -39,7 +39,7 @@ func (u *UI) replay() {
 	u.viewer.SetLimit(d.LineAt(virtual) + 1)
 	limit := u.idleLimit()
 	u.setStatus(fmt.Sprintf("replaying at %gx from %s UTC, pauses over %s cut to %s (+ and - change speed, p stops)", speed, start.UTC().Format("15:04:05"), limit, limit))
-	go func() {
+	u.background(func() {
 		t := time.NewTicker(50 * time.Millisecond)
 		defer t.Stop()
 		last := time.Now()
@@ -47,7 +47,7 @@ func (u *UI) replay() {
 			select {
 			case <-stop:
 				return
-			case <-u.stop:
+			case <-u.ctx.Done():
 				return
 			case now := <-t.C:
 				u.mu.Lock()
@@ -75,7 +75,7 @@ func (u *UI) replay() {
 				}
 			}
 		}
-	}()
+	})
 }
 
 // defaultIdleLimit is how long a replay waits at most between two lines,

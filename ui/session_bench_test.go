@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"testing"
 
-	"calm/storage"
+	"calm/model"
 )
 
 // millionLineSession is millionLines as a recorded session's asciicast
@@ -31,7 +31,7 @@ func millionLineSession() []byte {
 func BenchmarkSessionLoad(b *testing.B) {
 	cast := millionLineSession()
 	b.SetBytes(int64(len(cast)))
-	c := storage.Capture{ID: "s1", Incident: "i", Recording: &storage.Recording{Cols: 200, Rows: 50}}
+	c := model.Capture{ID: "s1", Incident: "i", Recording: &model.Recording{Cols: 200, Rows: 50}}
 	for b.Loop() {
 		l := newDocLoader(c)
 		l.Write(cast)

@@ -12,8 +12,8 @@ import (
 	"github.com/rivo/tview"
 
 	"calm/checklist"
+	"calm/model"
 	"calm/report"
-	"calm/storage"
 )
 
 // stepState returns the incident's checklist state and the facts its
@@ -256,14 +256,14 @@ func (u *UI) stepEvent(s checklist.Step, text, action string) {
 	u.mu.Lock()
 	id := u.incident.ID
 	u.mu.Unlock()
-	go func() {
-		if _, err := u.store.AddEvent(id, storage.EventStep, s.ID, text); err != nil {
+	u.background(func() {
+		if _, err := u.store.AddEvent(id, model.EventStep, s.ID, text); err != nil {
 			u.sayError(fmt.Errorf("%s %q: %w", action, s.Title, err))
 			return
 		}
 		u.say("%s %q at %s UTC", action, s.Title, u.now().UTC().Format("15:04:05"))
 		u.refresh()
-	}()
+	})
 }
 
 // chooseChecklist lets the person pick the incident's checklist.
@@ -282,13 +282,13 @@ func (u *UI) chooseChecklist() {
 		u.mu.Lock()
 		id := u.incident.ID
 		u.mu.Unlock()
-		go func() {
-			if _, err := u.store.AddEvent(id, storage.EventChecklist, c.Name, "following "+c.Title); err != nil {
+		u.background(func() {
+			if _, err := u.store.AddEvent(id, model.EventChecklist, c.Name, "following "+c.Title); err != nil {
 				u.sayError(err)
 				return
 			}
 			u.refresh()
-		}()
+		})
 	})
 	u.dialog("checklists", list, 70, 2*len(u.lists)+2)
 	u.app.SetFocus(list)
@@ -305,14 +305,14 @@ func (u *UI) addNote() {
 		u.mu.Lock()
 		id := u.incident.ID
 		u.mu.Unlock()
-		go func() {
+		u.background(func() {
 			if _, err := u.store.AddNote(id, text); err != nil {
 				u.sayError(err)
 				return
 			}
 			u.say("noted")
 			u.refresh()
-		}()
+		})
 	})
 }
 
@@ -369,7 +369,7 @@ func (u *UI) composeMessage() {
 		outcome = append(outcome, how)
 	}
 	u.setStatus("sending…")
-	go func() {
+	u.background(func() {
 		if u.opts.Webhook != "" {
 			if err := report.PostWebhook(u.opts.Webhook, msg); err != nil {
 				outcome = append(outcome, "NOT posted: "+err.Error()+"; the message is kept as a capture")
@@ -378,11 +378,11 @@ func (u *UI) composeMessage() {
 			}
 		}
 		summary := strings.Join(outcome, "; ")
-		u.store.AddEvent(id, storage.EventMessage, "", "team message: "+summary)
+		u.store.AddEvent(id, model.EventMessage, "", "team message: "+summary)
 		u.saveQuietly(msg, "message", "team message")
 		u.say("team message: %s", summary)
 		u.refresh()
-	}()
+	})
 }
 
 // edit opens text in the editor and returns what was saved; ok is false
@@ -450,7 +450,7 @@ func (u *UI) saveQuietly(text []byte, source, title string) {
 	u.mu.Lock()
 	id := u.incident.ID
 	u.mu.Unlock()
-	w, err := storage.NewCaptureWriter(u.store, id, storage.NewCapture{Title: title, Source: source})
+	w, err := model.NewCaptureWriter(u.store, id, model.NewCapture{Title: title, Source: source})
 	if err != nil {
 		u.sayError(fmt.Errorf("keep the %s: %w", title, err))
 		return

@@ -16,7 +16,7 @@ import (
 	"github.com/gdamore/tcell/v2"
 
 	"calm/checklist"
-	"calm/storage"
+	"calm/model"
 )
 
 // fakeClock is a time the test moves.
@@ -101,7 +101,7 @@ func TestOverwriteChecklistFromFirstStepToLast(t *testing.T) {
 	events, _ := db.Events("")
 	ticks, unticks, anyway := 0, 0, ""
 	for _, ev := range events {
-		if ev.Kind == storage.EventStep {
+		if ev.Kind == model.EventStep {
 			if strings.HasPrefix(ev.Text, checklist.Ticked+" \"") && strings.HasSuffix(ev.Text, "by ada@db1") {
 				ticks++
 			}
@@ -213,7 +213,7 @@ func TestReviewOpensOnTheTimelineAndReplaysASession(t *testing.T) {
 
 // tickSteps ticks the current step n times as 'calm tick' does, anyway or
 // not: the state a person finds when opening the TUI.
-func tickSteps(t *testing.T, db storage.Store, incident string, n int, anyway bool) {
+func tickSteps(t *testing.T, db model.Store, incident string, n int, anyway bool) {
 	t.Helper()
 	for range n {
 		if _, err := checklist.Tick(db, incident, checklist.Builtin(), "ada@db1", anyway); err != nil {

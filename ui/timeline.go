@@ -8,19 +8,19 @@ import (
 	"github.com/gdamore/tcell/v2"
 	"github.com/rivo/tview"
 
+	"calm/model"
 	"calm/report"
-	"calm/storage"
 )
 
 var eventColors = map[string]string{
-	storage.EventMarker:  "red",
-	storage.EventCapture: "aqua",
-	storage.EventCopy:    "aqua",
-	storage.EventStep:    "green",
-	storage.EventNote:    "yellow",
-	storage.EventMessage: "fuchsia",
-	storage.EventExport:  "fuchsia",
-	storage.EventVerify:  "aqua",
+	model.EventMarker:  "red",
+	model.EventCapture: "aqua",
+	model.EventCopy:    "aqua",
+	model.EventStep:    "green",
+	model.EventNote:    "yellow",
+	model.EventMessage: "fuchsia",
+	model.EventExport:  "fuchsia",
+	model.EventVerify:  "aqua",
 }
 
 // fillTimeline lists every event with its UTC time. Like a log's tail, a
@@ -72,7 +72,7 @@ func (u *UI) openEvent(i int) {
 		u.setStatus(tview.Escape(ev.Time.UTC().Format("15:04:05") + " " + ev.Kind + ": " + sanitizeTitle(ev.Text)))
 		return
 	}
-	if ev.Kind == storage.EventMarker {
+	if ev.Kind == model.EventMarker {
 		u.mu.Lock()
 		u.pendingAt = &ev
 		u.mu.Unlock()

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gdamore/tcell/v2"
 
+	"calm/model"
 	"calm/storage"
 )
 
@@ -69,9 +70,9 @@ func openStore(t *testing.T) *storage.DB {
 }
 
 // saveCapture stores text as a capture of the current incident.
-func saveCapture(t *testing.T, s storage.Store, title, text string) storage.Capture {
+func saveCapture(t *testing.T, s model.Store, title, text string) model.Capture {
 	t.Helper()
-	w, err := storage.NewCaptureWriter(s, "", storage.NewCapture{Title: title, Source: "tee"})
+	w, err := model.NewCaptureWriter(s, "", model.NewCapture{Title: title, Source: "tee"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +91,10 @@ func start(t *testing.T, db *storage.DB, width, height int, o Options) *harness 
 		t.Fatal(err)
 	}
 	clip := &recordingClipboard{}
-	o.Store, o.Screen, o.Clipboard = db, screen, clip
+	if o.Store == nil {
+		o.Store = db // else a test's store over db
+	}
+	o.Screen, o.Clipboard = screen, clip
 	if o.Poll == 0 {
 		o.Poll = 50 * time.Millisecond
 	}

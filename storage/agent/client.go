@@ -83,9 +83,10 @@ func (e *remoteError) Unwrap() error { return e.kind }
 // a repeat is harmless: a creating request carries a request ID (create)
 // so that the agent answers a repeat with its first answer; reads,
 // numbered chunks, seals and state changes are the same done twice. A move
-// is not (the second finds its capture gone): it goes through once.
-func (c *Client) do(method, path string, query url.Values, body []byte, contentType string) (*http.Response, error) {
-	return c.send(method, path, query, body, contentType, "")
+// is not (the second finds its capture gone): it goes through once. When
+// ctx ends, the request is hung up: the agent stops what it was doing for it.
+func (c *Client) do(ctx context.Context, method, path string, query url.Values, body []byte, contentType string) (*http.Response, error) {
+	return c.send(ctx, method, path, query, body, contentType, "")
 }
 
 // create is do for a request that creates something, under a fresh request ID.
@@ -96,7 +97,7 @@ func (c *Client) create(path string, query url.Values, in, out any) error {
 	}
 	var id [16]byte
 	_, _ = rand.Read(id[:])
-	resp, err := c.send("POST", path, query, body, "application/json", hex.EncodeToString(id[:]))
+	resp, err := c.send(context.Background(), "POST", path, query, body, "application/json", hex.EncodeToString(id[:]))
 	if err != nil {
 		return err
 	}
@@ -104,14 +105,14 @@ func (c *Client) create(path string, query url.Values, in, out any) error {
 	return decodeResponse(resp, out)
 }
 
-func (c *Client) send(method, path string, query url.Values, body []byte, contentType, request string) (*http.Response, error) {
+func (c *Client) send(ctx context.Context, method, path string, query url.Values, body []byte, contentType, request string) (*http.Response, error) {
 	u := "http://calm" + path
 	if len(query) > 0 {
 		u += "?" + query.Encode()
 	}
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
-		req, err := http.NewRequest(method, u, bytes.NewReader(body))
+		req, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(body))
 		if err != nil {
 			return nil, err
 		}
@@ -127,6 +128,9 @@ func (c *Client) send(method, path string, query url.Values, body []byte, conten
 				c.warning.Store(&w)
 			}
 			return resp, nil
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err() // hung up on purpose: no agent to start
 		}
 		// Any transport error may be a dead agent: start one if need be
 		// and send again, unless a request that must not be repeated may
@@ -147,6 +151,11 @@ func (c *Client) send(method, path string, query url.Values, body []byte, conten
 }
 
 func (c *Client) call(method, path string, query url.Values, in, out any) error {
+	return c.callContext(context.Background(), method, path, query, in, out)
+}
+
+// callContext is call for a request that ends with ctx.
+func (c *Client) callContext(ctx context.Context, method, path string, query url.Values, in, out any) error {
 	var body []byte
 	if in != nil {
 		var err error
@@ -154,7 +163,7 @@ func (c *Client) call(method, path string, query url.Values, in, out any) error 
 			return err
 		}
 	}
-	resp, err := c.do(method, path, query, body, "application/json")
+	resp, err := c.do(ctx, method, path, query, body, "application/json")
 	if err != nil {
 		return err
 	}
@@ -220,7 +229,7 @@ func (c *Client) ReopenIncident(ref string) (inc model.Incident, err error) {
 }
 
 func (c *Client) MoveCapture(ref, to string) (cp model.Capture, err error) {
-	resp, err := c.send("POST", "/v1/captures/move", url.Values{"ref": {ref}, "to": {to}}, nil, "", onlyOnce)
+	resp, err := c.send(context.Background(), "POST", "/v1/captures/move", url.Values{"ref": {ref}, "to": {to}}, nil, "", onlyOnce)
 	if err != nil {
 		return cp, err
 	}
@@ -248,7 +257,7 @@ func chunkQuery(incident, capture string, n uint64) url.Values {
 }
 
 func (c *Client) PutChunk(incident, capture string, n uint64, data []byte) (uint64, error) {
-	resp, err := c.do("PUT", "/v1/chunk", chunkQuery(incident, capture, n), data, "application/octet-stream")
+	resp, err := c.do(context.Background(), "PUT", "/v1/chunk", chunkQuery(incident, capture, n), data, "application/octet-stream")
 	if err != nil {
 		return 0, err
 	}
@@ -288,19 +297,19 @@ func (c *Client) Capture(ref string) (cp model.Capture, err error) {
 	return
 }
 
-func (c *Client) WriteContent(ref string, from int64, w io.Writer) error {
+func (c *Client) WriteContent(ctx context.Context, ref string, from int64, w io.Writer) error {
 	q := refQuery("ref", ref)
 	q.Set("from", strconv.FormatInt(from, 10))
-	return c.stream("/v1/content", q, w, "read capture "+ref)
+	return c.stream(ctx, "/v1/content", q, w, "read capture "+ref)
 }
 
-func (c *Client) WriteText(ref string, w io.Writer) error {
-	return c.stream("/v1/text", refQuery("ref", ref), w, "read the text of "+ref)
+func (c *Client) WriteText(ctx context.Context, ref string, w io.Writer) error {
+	return c.stream(ctx, "/v1/text", refQuery("ref", ref), w, "read the text of "+ref)
 }
 
 // stream copies a GET's body to w.
-func (c *Client) stream(path string, q url.Values, w io.Writer, what string) error {
-	resp, err := c.do("GET", path, q, nil, "")
+func (c *Client) stream(ctx context.Context, path string, q url.Values, w io.Writer, what string) error {
+	resp, err := c.do(ctx, "GET", path, q, nil, "")
 	if err != nil {
 		return err
 	}
@@ -312,6 +321,9 @@ func (c *Client) stream(path string, q url.Values, w io.Writer, what string) err
 		c.Notice(n)
 	}
 	if _, err := io.CopyBuffer(w, resp.Body, make([]byte, 1<<20)); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
 		return fmt.Errorf("%s: %w", what, err)
 	}
 	return nil
@@ -338,9 +350,9 @@ func (c *Client) Events(incident string) (list []model.Event, err error) {
 	return
 }
 
-func (c *Client) Search(q model.SearchQuery, each func(model.Match) error) error {
+func (c *Client) Search(ctx context.Context, q model.SearchQuery, each func(model.Match) error) error {
 	body, _ := json.Marshal(q)
-	resp, err := c.do("POST", "/v1/search", nil, body, "application/json")
+	resp, err := c.do(ctx, "POST", "/v1/search", nil, body, "application/json")
 	if err != nil {
 		return err
 	}
@@ -387,11 +399,14 @@ func (c *Client) Search(q model.SearchQuery, each func(model.Match) error) error
 			return err
 		}
 	}
+	if ctx.Err() != nil {
+		return ctx.Err() // the scan ended because the request was hung up
+	}
 	return sc.Err()
 }
 
-func (c *Client) Verify(incident string) (rep model.VerifyReport, err error) {
-	err = c.call("POST", "/v1/verify", refQuery("incident", incident), nil, &rep)
+func (c *Client) Verify(ctx context.Context, incident string) (rep model.VerifyReport, err error) {
+	err = c.callContext(ctx, "POST", "/v1/verify", refQuery("incident", incident), nil, &rep)
 	return
 }
 

@@ -368,7 +368,7 @@ func (a *Server) routes() http.Handler {
 		if c.State == model.CaptureSealed && from <= c.Size {
 			w.Header().Set("Content-Length", strconv.FormatInt(c.Size-from, 10))
 		}
-		_ = db.WriteContent(c.Incident+"/"+c.ID, from, w)
+		_ = db.WriteContent(r.Context(), c.Incident+"/"+c.ID, from, w)
 	})
 	mux.HandleFunc("GET /v1/text", func(w http.ResponseWriter, r *http.Request) {
 		c, err := db.Capture(q(r, "ref"))
@@ -388,7 +388,7 @@ func (a *Server) routes() http.Handler {
 		if c.Text != nil && note == "" {
 			w.Header().Set("Content-Length", strconv.FormatInt(c.Text.Size, 10))
 		}
-		_ = db.WriteText(c.Incident+"/"+c.ID, w)
+		_ = db.WriteText(r.Context(), c.Incident+"/"+c.ID, w)
 	})
 	answer(mux, "POST /v1/notes", func(r *http.Request, body struct{ Text string }) (any, error) {
 		return db.Request(requestID(r)).AddNote(q(r, "incident"), body.Text)
@@ -424,7 +424,7 @@ func (a *Server) routes() http.Handler {
 		var line []byte
 		// The request's context ends when the client hangs up (Ctrl-C on
 		// calm search): the search stops with it.
-		err := db.SearchContext(r.Context(), body, func(m model.Match) error {
+		err := db.Search(r.Context(), body, func(m model.Match) error {
 			line = storage.AppendMatch(line[:0], m, '\t', '\t')
 			_, err := bw.Write(line)
 			return err
@@ -434,7 +434,7 @@ func (a *Server) routes() http.Handler {
 		}
 		bw.Flush()
 	})
-	answer(mux, "POST /v1/verify", func(r *http.Request, _ none) (any, error) { return db.VerifyContext(r.Context(), q(r, "incident")) })
+	answer(mux, "POST /v1/verify", func(r *http.Request, _ none) (any, error) { return db.Verify(r.Context(), q(r, "incident")) })
 	answer(mux, "POST /v1/repair", func(r *http.Request, _ none) (any, error) { return db.RepairCopies(q(r, "incident")) })
 	answer(mux, "GET /v1/check", func(r *http.Request, _ none) (any, error) { return db.Check() })
 	return mux

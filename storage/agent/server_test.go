@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -54,7 +55,7 @@ func openTestDB(t *testing.T) *storage.DB {
 // save stores data as a capture through a CaptureWriter, as tee does.
 func save(t *testing.T, s model.Store, title string, data []byte) model.Capture {
 	t.Helper()
-	w, err := storage.NewCaptureWriter(s, "", model.NewCapture{Title: title, Source: "test"})
+	w, err := model.NewCaptureWriter(s, "", model.NewCapture{Title: title, Source: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +77,7 @@ func save(t *testing.T, s model.Store, title string, data []byte) model.Capture 
 func content(t *testing.T, s model.Store, ref string) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	if err := s.WriteContent(ref, 0, &buf); err != nil {
+	if err := s.WriteContent(context.Background(), ref, 0, &buf); err != nil {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
@@ -119,7 +120,7 @@ func TestClientDoesEverythingThroughTheAgent(t *testing.T) {
 		t.Fatal("content differs through the agent")
 	}
 	n := 0
-	if err := c.Search(model.SearchQuery{Pattern: `NumberLong\(42\)`}, func(model.Match) error { n++; return nil }); err != nil || n != 50_000 {
+	if err := c.Search(context.Background(), model.SearchQuery{Pattern: `NumberLong\(42\)`}, func(model.Match) error { n++; return nil }); err != nil || n != 50_000 {
 		t.Fatalf("search found %d (%v)", n, err)
 	}
 	if _, err := c.Capture("c9"); !errors.Is(err, model.ErrNotFound) {
@@ -128,7 +129,7 @@ func TestClientDoesEverythingThroughTheAgent(t *testing.T) {
 	if _, err := c.AddNote("", "  "); !errors.Is(err, model.ErrInvalid) {
 		t.Fatalf("empty note: %v", err)
 	}
-	rep, err := c.Verify("")
+	rep, err := c.Verify(context.Background(), "")
 	if err != nil || rep.Copies != 2 || len(rep.Problems) != 0 {
 		t.Fatalf("verify %+v %v", rep, err)
 	}
@@ -232,7 +233,7 @@ func FuzzAgentRequests(f *testing.F) {
 // up, so a Ctrl-C on calm search does not leave the agent working.
 func TestSearchAndVerifyStopForAClientThatHungUp(t *testing.T) {
 	db := openTestDB(t)
-	w, err := storage.NewCaptureWriter(db, "", model.NewCapture{Title: "log", Source: "test"})
+	w, err := model.NewCaptureWriter(db, "", model.NewCapture{Title: "log", Source: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -295,5 +296,67 @@ func TestAMoveIsNotSentTwice(t *testing.T) {
 	}
 	if n := len(got); n != 1 {
 		t.Fatalf("the move was sent %d times", n)
+	}
+}
+
+// TestAnEndedContextHangsUpOnTheAgent: a long read (search, verify, a
+// capture's bytes or text) whose context ends hangs up its request, so the
+// agent's handler sees its own context end and stops (as the test above
+// shows it does); the call returns the context's error, without starting
+// another agent or sending it again.
+func TestAnEndedContextHangsUpOnTheAgent(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "agent.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	arrived, hungUp := make(chan string, 1), make(chan string, 1)
+	// An agent that starts every answer and then works until its client
+	// has gone.
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusOK)
+		w.(http.Flusher).Flush()
+		arrived <- r.URL.Path
+		<-r.Context().Done()
+		hungUp <- r.URL.Path
+	})}
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	c := NewClient(sock, []string{"false"}, filepath.Join(t.TempDir(), "agent.log"))
+	t.Cleanup(func() { c.Close() })
+	calls := map[string]func(ctx context.Context) error{
+		"/v1/search": func(ctx context.Context) error {
+			return c.Search(ctx, model.SearchQuery{Pattern: "x"}, func(model.Match) error { return nil })
+		},
+		"/v1/verify": func(ctx context.Context) error { _, err := c.Verify(ctx, ""); return err },
+		"/v1/content": func(ctx context.Context) error {
+			return c.WriteContent(ctx, "c1", 0, io.Discard)
+		},
+		"/v1/text": func(ctx context.Context) error { return c.WriteText(ctx, "c1", io.Discard) },
+	}
+	for path, call := range calls {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- call(ctx) }()
+		if got := <-arrived; got != path {
+			t.Fatalf("the agent was asked for %s, want %s", got, path)
+		}
+		cancel()
+		select {
+		case got := <-hungUp:
+			if got != path {
+				t.Fatalf("%s hung up, want %s", got, path)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: the agent's request did not end with the client's context", path)
+		}
+		if err := <-done; !errors.Is(err, context.Canceled) {
+			t.Fatalf("%s after its context ended: %v, want context.Canceled", path, err)
+		}
+		select {
+		case again := <-arrived:
+			t.Fatalf("%s was sent again after its context ended", again)
+		default:
+		}
 	}
 }

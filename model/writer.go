@@ -1,4 +1,4 @@
-package storage
+package model
 
 import (
 	"crypto/sha256"
@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"os"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -23,7 +26,8 @@ var RetryFor = 30 * time.Second
 // CaptureWriter streams a capture to a Store in numbered chunks. It keeps every
 // chunk until the store acknowledges it, and sends again whatever an agent
 // lost when it died, so nothing acknowledged is lost and nothing is counted
-// twice.
+// twice. It needs only the Store interface: a viewer saving a selection
+// writes through it without building the store.
 type CaptureWriter struct {
 	store   Store
 	Capture Capture
@@ -269,4 +273,31 @@ func (w *CaptureWriter) seal(interrupted string) (Capture, error) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// ThisWriter identifies the calling process as a capture's writer.
+func ThisWriter() *Writer {
+	host, _ := os.Hostname()
+	start, _ := ProcessStart(os.Getpid())
+	return &Writer{Host: host, PID: os.Getpid(), Start: start}
+}
+
+// ProcessStart reads a process's start time (clock ticks since boot), which
+// tells a living process from a later one that reused its PID. A zombie
+// counts as gone: it will write nothing more.
+func ProcessStart(pid int) (uint64, bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, false
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return 0, false
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 20 || f[0] == "Z" || f[0] == "X" {
+		return 0, false
+	}
+	start, err := strconv.ParseUint(f[19], 10, 64)
+	return start, err == nil
 }

@@ -1,4 +1,7 @@
-package capture
+// Package clipboard reads and writes the system clipboard: through a
+// clipboard tool, or by OSC 52 to the terminal. It is apart from capture
+// so that the TUI can copy without building the store.
+package clipboard
 
 import (
 	"encoding/base64"
@@ -8,35 +11,29 @@ import (
 	"github.com/atotto/clipboard"
 )
 
-// Clipboard reads and writes the system clipboard. Tests replace it.
-var (
-	clipboardRead  = clipboard.ReadAll
-	clipboardWrite = clipboard.WriteAll
-)
-
 // osc52Limit is about what terminals accept in one OSC 52 sequence.
 const osc52Limit = 100_000
 
-// ReadClipboard returns the clipboard's text, or says in one line why it
+// Read returns the clipboard's text, or says in one line why it
 // cannot: over SSH or headless no tool can read it, and terminals do not
 // answer OSC 52 reads safely.
-func ReadClipboard() (string, error) {
+func Read() (string, error) {
 	if clipboard.Unsupported {
 		return "", fmt.Errorf("no clipboard tool here (xclip, xsel or wl-copy), and calm does not ask the terminal for it: pipe the text in with 'calm tee' instead")
 	}
-	text, err := clipboardRead()
+	text, err := clipboard.ReadAll()
 	if err != nil {
 		return "", fmt.Errorf("read the clipboard: %v: pipe the text in with 'calm tee' instead", err)
 	}
 	return text, nil
 }
 
-// WriteClipboard puts text on the clipboard: through a clipboard tool where
+// Write puts text on the clipboard: through a clipboard tool where
 // there is one, else by OSC 52 to the terminal (tty). It says which, since a
 // terminal never confirms an OSC 52 copy.
-func WriteClipboard(text string, tty io.Writer) (string, error) {
+func Write(text string, tty io.Writer) (string, error) {
 	if !clipboard.Unsupported {
-		if err := clipboardWrite(text); err == nil {
+		if err := clipboard.WriteAll(text); err == nil {
 			return "copied to the clipboard", nil
 		}
 	}

@@ -1,0 +1,193 @@
+package storage
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/klauspost/compress/s2"
+	bolt "go.etcd.io/bbolt"
+)
+
+func TestChunkCRCFindsChangedAndMisplacedBytes(t *testing.T) {
+	for name, data := range map[string][]byte{
+		"compressible":   bytes.Repeat([]byte("GET /v1/orders 200\n"), 5000),
+		"incompressible": []byte(strings.Repeat("\x8f\x13\xa2\x07", 1)), // too short to shrink
+	} {
+		v := encodeChunk(7, data)
+		if !checkedChunk(v) {
+			t.Fatalf("%s: a new chunk carries no CRC (tag %d)", name, v[0])
+		}
+		var buf []byte
+		if got, err := decodeChunk(7, &buf, v); err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("%s: decodes to %d bytes, %v", name, len(got), err)
+		}
+		if n, err := chunkLen(v); err != nil || n != int64(len(data)) {
+			t.Fatalf("%s: chunkLen %d, %v", name, n, err)
+		}
+		if _, err := decodeChunk(8, &buf, v); !errors.As(err, new(chunkSumError)) || !errors.Is(err, ErrDamaged) {
+			t.Fatalf("%s: chunk 7 read as chunk 8: %v", name, err)
+		}
+		changed := append([]byte(nil), v...)
+		changed[len(changed)-1] ^= 0x01
+		if _, err := decodeChunk(7, &buf, changed); !errors.Is(err, ErrDamaged) {
+			t.Fatalf("%s: a flipped bit went unseen: %v", name, err)
+		}
+	}
+}
+
+// legacyChunks rewrites a capture's chunks as calm wrote them before CRCs
+// (raw or S2, no checksum).
+func legacyChunks(t *testing.T, path, incident, capture string) {
+	t.Helper()
+	b, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	err = b.Update(func(tx *bolt.Tx) error {
+		cb := tx.Bucket(bucketIncidents).Bucket([]byte(incident)).Bucket(bucketChunks).Bucket([]byte(capture))
+		var old [][2][]byte
+		err := cb.ForEach(func(k, v []byte) error {
+			var buf []byte
+			data, err := decodeChunk(be64(k), &buf, v)
+			if err != nil {
+				return err
+			}
+			legacy := append([]byte{chunkRaw}, data...)
+			if n := len(data); n > 1000 {
+				legacy = append([]byte{chunkS2}, s2.Encode(nil, data)...)
+			}
+			old = append(old, [2][]byte{append([]byte(nil), k...), legacy})
+			return nil
+		})
+		for _, kv := range old {
+			if err := cb.Put(kv[0], kv[1]); err != nil {
+				return err
+			}
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func be64(k []byte) uint64 {
+	var n uint64
+	for _, b := range k {
+		n = n<<8 | uint64(b)
+	}
+	return n
+}
+
+// A store written before chunks had CRCs reads, searches and verifies as
+// before, and a damaged chunk in it is still found (by the whole hash).
+func TestChunksFromBeforeCRCsStillReadAndAreChecked(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "calm.db")
+	db, err := Open(Options{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var data bytes.Buffer
+	for i := range 150_000 {
+		fmt.Fprintf(&data, "line %06d of the original document\n", i)
+	}
+	c := save(t, db, "original", data.Bytes())
+	q := SearchQuery{Pattern: "line 1[0-9]0000 of"}
+	want, err := searchAll(db, q)
+	if err != nil || len(want) != 5 {
+		t.Fatalf("before: %d matches, %v", len(want), err)
+	}
+	db.Close()
+	legacyChunks(t, path, c.Incident, c.ID)
+
+	db, err = Open(Options{Path: path, Notice: func(string) {}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := c.Incident + "/" + c.ID
+	if db.chunksChecked(c.Incident, c.ID) {
+		t.Fatal("the rewritten chunks still carry CRCs")
+	}
+	readChecks.Clear()
+	if got := content(t, db, ref); !bytes.Equal(got, data.Bytes()) {
+		t.Fatalf("content: %d bytes, want %d", len(got), data.Len())
+	}
+	if got, err := searchAll(db, q); err != nil || fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("search of old chunks: %v, %v", got, err)
+	}
+	if rep, err := db.Verify(context.Background(), ""); err != nil || len(rep.Problems) != 0 {
+		t.Fatalf("verify: %+v, %v", rep.Problems, err)
+	}
+	db.Close()
+
+	damageChunk(t, path, c.Incident, c.ID, 2)
+	db, err = Open(Options{Path: path, Notice: func(string) {}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	readChecks.Clear()
+	// The evidence copy matches, so the lines come from it, all of them.
+	if got, err := searchAll(db, q); err != nil || fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("search of a damaged old chunk: %v, %v", got, err)
+	}
+	if got, _ := db.Capture(ref); got.Copies[0].State != CopyMismatch {
+		t.Fatalf("the damaged old store copy is recorded as %s", got.Copies[0].State)
+	}
+}
+
+// Two chunks swapped in the file keep their CRCs but not their places:
+// search stops at the first and reads the rest from a verified copy.
+func TestSwappedChunksAreFound(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "calm.db")
+	db, err := Open(Options{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var data bytes.Buffer
+	for i := range 150_000 {
+		fmt.Fprintf(&data, "line %06d of the original document\n", i)
+	}
+	c := save(t, db, "original", data.Bytes())
+	q := SearchQuery{Pattern: "line 1[0-4]0000 of"}
+	want, err := searchAll(db, q)
+	if err != nil || len(want) != 5 {
+		t.Fatalf("before: %d matches, %v", len(want), err)
+	}
+	db.Close()
+	b, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = b.Update(func(tx *bolt.Tx) error {
+		cb := tx.Bucket(bucketIncidents).Bucket([]byte(c.Incident)).Bucket(bucketChunks).Bucket([]byte(c.ID))
+		one, two := append([]byte(nil), cb.Get(u64(1))...), append([]byte(nil), cb.Get(u64(2))...)
+		if err := cb.Put(u64(1), two); err != nil {
+			return err
+		}
+		return cb.Put(u64(2), one)
+	})
+	b.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var notices []string
+	db, err = Open(Options{Path: path, Notice: func(n string) { notices = append(notices, n) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	readChecks.Clear()
+	if got, err := searchAll(db, q); err != nil || fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("search of swapped chunks: %v, %v", got, err)
+	}
+	if len(notices) != 1 || !strings.Contains(notices[0], "evidence copy") {
+		t.Fatalf("notices: %q", notices)
+	}
+}
