@@ -82,9 +82,29 @@ func newWorld(t testing.TB) *world {
 	w := &world{t: t, home: filepath.Join(t.TempDir(), "home"), runtime: rt, config: t.TempDir()}
 	t.Cleanup(func() {
 		w.stopAgent()
+		w.endLeftovers()
 		os.RemoveAll(rt)
 	})
 	return w
+}
+
+// endLeftovers kills what a test left running in this world (a TUI still
+// quitting, a shell whose tmux server is gone, an agent one of them started
+// after stopAgent) and waits until each has ended, so that none of them
+// writes in the folders the cleanup removes next. A process is this
+// world's if its environment names the world's home.
+func (w *world) endLeftovers() {
+	environs, _ := filepath.Glob("/proc/[0-9]*/environ")
+	for _, p := range environs {
+		environ, err := os.ReadFile(p)
+		if err != nil || !bytes.Contains(environ, []byte("CALM_HOME="+w.home+"\x00")) {
+			continue
+		}
+		if pid, err := strconv.Atoi(filepath.Base(filepath.Dir(p))); err == nil {
+			syscall.Kill(pid, syscall.SIGKILL)
+			waitExited(pid, 10*time.Second)
+		}
+	}
 }
 
 func (w *world) env() []string {
