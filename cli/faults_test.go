@@ -28,9 +28,10 @@ func faultRuns() int {
 	return 4
 }
 
-// spread is a random number in [lo, hi) for run of runs: each run draws from
-// its own slice of the range (in shuffled order), so that a few runs still
-// reach its early and its late end, whatever the seed.
+// spread is a random number in [lo, hi) for a run: order is a permutation
+// of the runs (r.Perm), and each run draws from the slice of the range its
+// place in order gives it, so that a few runs still reach the range's early
+// and its late end, whatever the seed.
 func spread(r *mrand.Rand, order []int, run, lo, hi int) int {
 	width := float64(hi-lo) / float64(len(order))
 	return lo + int((float64(order[run])+r.Float64())*width)
@@ -117,8 +118,9 @@ func TestSocketDeletedUnderTheAgent(t *testing.T) {
 	slow(t)
 	w := newWorld(t)
 	w.ok(nil, "incident", "new", "socket test")
-	// The tee streams for about as long as the deletions take (1.2 MiB, 5
-	// pieces, for each): they land from its start to its end.
+	// The tee streams for about as long as the deletions take (1.2 MiB, or
+	// five of its paced pieces, a deletion): they land from its start to
+	// its end.
 	input := shellText(faultRuns()*(6<<20)/5, 3)
 	cmd, out, errs := w.pacedTee(t, input, 256<<10, 30*time.Millisecond, "-q", "through")
 	r := faultRand(t)
