@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"unicode/utf8"
+
+	"calm/terminal/escape"
 )
 
 // A Mark is a kind of command worth a marker on the timeline before it runs.
@@ -61,11 +64,12 @@ func Check(marks []Mark, line string) (string, bool) {
 
 // LineWatcher follows what a user types closely enough to see each command
 // line they submit: printable characters, backspace, ^U, ^C; cursor keys and
-// other escape sequences are skipped. It keeps only the line being typed and
-// nothing once it is submitted.
+// other escape sequences (escape.Keys: typed, ESC ] is Alt-], and what
+// follows it is typed text) are skipped. It keeps only the line being typed
+// and nothing once it is submitted.
 type LineWatcher struct {
-	line   []rune
-	escape escapeSkipper
+	line []rune
+	seq  escape.State
 }
 
 // maxWatchedLine bounds the typed line kept in memory.
@@ -73,11 +77,17 @@ const maxWatchedLine = 64 << 10
 
 // Feed takes typed bytes and calls submit with every line ended by Enter.
 func (w *LineWatcher) Feed(p []byte, submit func(line string)) {
-	for _, r := range string(p) {
-		if w.escape.skip(r, false) {
+	for i := 0; i < len(p); {
+		if w.seq != escape.Ground {
+			n, st := escape.Keys.Skip(p[i:], w.seq)
+			i, w.seq = i+n, st
 			continue
 		}
+		r, size := utf8.DecodeRune(p[i:])
+		i += size
 		switch {
+		case r == 0x1b:
+			w.seq = escape.Esc
 		case r == '\r' || r == '\n':
 			if line := strings.TrimSpace(string(w.line)); line != "" {
 				submit(line)
@@ -91,8 +101,8 @@ func (w *LineWatcher) Feed(p []byte, submit func(line string)) {
 			w.line = w.line[:0]
 		case r == 0x17: // ^W
 			s := strings.TrimRight(string(w.line), " ")
-			if i := strings.LastIndexByte(s, ' '); i >= 0 {
-				w.line = []rune(s[:i+1])
+			if space := strings.LastIndexByte(s, ' '); space >= 0 {
+				w.line = []rune(s[:space+1])
 			} else {
 				w.line = w.line[:0]
 			}
@@ -103,64 +113,20 @@ func (w *LineWatcher) Feed(p []byte, submit func(line string)) {
 }
 
 // Reset forgets a line partly typed (echo went off: a password).
-func (w *LineWatcher) Reset() { w.line, w.escape = w.line[:0], 0 }
-
-// escapeSkipper passes over escape sequences in a stream of runes, typed or
-// output: CSI and SS3 (cursor keys, colours) and, in output, OSC (a window
-// title); typed, ESC ] is Alt-] and what follows it is typed text.
-type escapeSkipper int // 0: text, 1: after ESC, 2: in CSI, 3: in SS3, 4: in OSC
-
-// skip reports whether r belongs to an escape sequence (ESC included).
-func (e *escapeSkipper) skip(r rune, osc bool) bool {
-	switch *e {
-	case 0:
-		if r == 0x1b {
-			*e = 1
-			return true
-		}
-		return false
-	case 1:
-		switch r {
-		case '[':
-			*e = 2
-		case 'O':
-			*e = 3
-		case ']':
-			if osc {
-				*e = 4
-			} else {
-				*e = 0
-			}
-		default:
-			*e = 0
-		}
-	case 2:
-		if r >= 0x40 && r <= 0x7e {
-			*e = 0
-		}
-	case 3:
-		*e = 0
-	case 4: // ends with BEL or ST (ESC \\, whose ESC starts it over)
-		if r == 0x07 || r == 0x9c {
-			*e = 0
-		} else if r == 0x1b {
-			*e = 1
-		}
-	}
-	return true
-}
+func (w *LineWatcher) Reset() { w.line, w.seq = w.line[:0], escape.Ground }
 
 // PromptWatcher finds the command lines a person submits in a terminal's
 // output, for calm split, which sees only what tmux passes on: the output,
 // where the shell echoes what is typed. A line is a command when its text
 // follows a prompt sign ("$ ", "# ", "> ", "% ") within its first 80
-// characters; escape sequences are skipped, backspaces and carriage returns
-// (a line drawn again) applied. Output that only looks like a prompt can be
-// taken for a command: the price of not seeing the keyboard.
+// characters; escape sequences (escape.Output, as sanitize reads them) and C1
+// controls are skipped, backspaces and carriage returns (a line drawn again)
+// applied. Output that only looks like a prompt can be taken for a command:
+// the price of not seeing the keyboard.
 type PromptWatcher struct {
-	line   []rune
-	escape escapeSkipper
-	cr     bool
+	line []rune
+	seq  escape.State
+	cr   bool
 }
 
 var promptLine = regexp.MustCompile(`^.{0,80}?[$#>%]\s+(\S.*)$`)
@@ -168,11 +134,19 @@ var promptLine = regexp.MustCompile(`^.{0,80}?[$#>%]\s+(\S.*)$`)
 // Feed takes output and calls submit with each command line a line feed in
 // p ends: the line was entered as p arrived, whenever its prompt was drawn.
 func (w *PromptWatcher) Feed(p []byte, submit func(command string)) {
-	for _, r := range string(p) {
-		if w.escape.skip(r, true) {
+	for i := 0; i < len(p); {
+		if w.seq != escape.Ground {
+			n, st := escape.Output.Skip(p[i:], w.seq)
+			i, w.seq = i+n, st
 			continue
 		}
+		r, size := utf8.DecodeRune(p[i:])
+		i += size
 		switch {
+		case r == 0x1b:
+			w.seq = escape.Esc
+		case r >= 0x80 && r <= 0x9f:
+			w.seq = escape.Begin(r)
 		case r == '\r':
 			w.cr = true
 		case r == '\n':

@@ -81,3 +81,25 @@ func TestPromptWatcherFindsCommandsInEchoedOutput(t *testing.T) {
 		}
 	}
 }
+
+// Typed, an escape sequence is a key: cursor and function keys (CSI, SS3),
+// bracketed paste's markers, or a character typed with Alt, ESC ] and ESC P
+// too (what follows them is typed text, not a string to skip).
+func TestLineWatcherSkipsKeysAsTyped(t *testing.T) {
+	var got []string
+	var w LineWatcher
+	for _, p := range []string{
+		"ls\x1b[D\x1b[1;5C\x1bOA -l\r",          // arrows, Ctrl-arrow, application-mode arrow
+		"\x1b[200~echo pasted\x1b[201~\r",       // bracketed paste
+		"git st\x1b]atus\r",                     // Alt-] then text
+		"rm \x1bP-rf x\r",                       // Alt-P then text
+		"\x1b\xc3\xa9\x1b\x1bcd /tmp\r",         // Alt-é, Alt-ESC
+		"echo a\x1b[1", ";2", "Db\x1bO", "Bc\r", // keys cut between reads
+	} {
+		w.Feed([]byte(p), func(l string) { got = append(got, l) })
+	}
+	want := []string{"ls -l", "echo pasted", "git status", "rm -rf x", "cd /tmp", "echo abc"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("lines %q, want %q", got, want)
+	}
+}

@@ -7,21 +7,11 @@ package sanitize
 
 import (
 	"unicode/utf8"
+
+	"calm/terminal/escape"
 )
 
 const esc = 0x1b
-
-// state of the escape-sequence scanner between calls.
-type state uint8
-
-const (
-	ground   state = iota
-	escape         // after ESC
-	escInter       // ESC followed by intermediates, waiting for the final byte
-	csi            // inside a control sequence
-	str            // inside an OSC/DCS/SOS/PM/APC string, until BEL or ST
-	strEsc         // ESC inside a string: ST if followed by '\'
-)
 
 // Text returns src with every escape sequence and control character removed
 // except tab and newline; invalid UTF-8 becomes U+FFFD. A carriage return
@@ -40,7 +30,7 @@ func AppendText(dst, src []byte) []byte {
 // Filter sanitises a stream that arrives in pieces: a sequence split between
 // two calls is still recognised.
 type Filter struct {
-	st        state
+	st        escape.State
 	lineStart int    // index in dst where the current line starts, for \r
 	partial   []byte // the start of a rune cut at the end of the last piece
 	cr        bool   // the last piece ended with \r: CRLF, or a line rewrite?
@@ -55,7 +45,7 @@ func (f *Filter) HoldsLine() { f.lineStart = 0 }
 func (f *Filter) Flush(dst []byte) []byte {
 	if len(f.partial) > 0 {
 		f.partial = f.partial[:0]
-		if f.st == ground {
+		if f.st == escape.Ground {
 			dst = append(dst, "\uFFFD"...)
 		}
 	}
@@ -77,75 +67,27 @@ func (f *Filter) Append(dst, src []byte) []byte {
 		}
 	}
 	for i := 0; i < len(src); {
-		if f.st == ground {
-			// Runs of printable ASCII, most of any output, go in one copy.
-			j := i
-			for j < len(src) && (src[j] >= 0x20 && src[j] < 0x7f || src[j] == '\t') {
-				j++
-			}
-			if j > i {
-				dst = append(dst, src[i:j]...)
-				i = j
-				continue
-			}
+		if f.st != escape.Ground {
+			n, st := escape.Output.Skip(src[i:], f.st)
+			i, f.st = i+n, st
+			continue
+		}
+		// Runs of printable ASCII, most of any output, go in one copy.
+		j := i
+		for j < len(src) && (src[j] >= 0x20 && src[j] < 0x7f || src[j] == '\t') {
+			j++
+		}
+		if j > i {
+			dst = append(dst, src[i:j]...)
+			i = j
+			continue
 		}
 		b := src[i]
-		switch f.st {
-		case escape:
-			i++
-			switch {
-			case b == '[':
-				f.st = csi
-			case b == ']' || b == 'P' || b == 'X' || b == '^' || b == '_':
-				f.st = str
-			case b >= 0x20 && b <= 0x2f:
-				f.st = escInter
-			default:
-				f.st = ground // a two-byte sequence, or ESC cancelled
-			}
-			continue
-		case escInter:
-			i++
-			if b < 0x20 || b > 0x2f {
-				f.st = ground
-			}
-			continue
-		case csi:
-			i++
-			if b >= 0x40 && b <= 0x7e {
-				f.st = ground
-			} else if b == esc {
-				f.st = escape
-			}
-			continue
-		case str:
-			i++
-			switch b {
-			case 0x07:
-				f.st = ground
-			case esc:
-				f.st = strEsc
-			}
-			if b == 0xc2 && i < len(src) && src[i] == 0x9c { // C1 ST in UTF-8
-				i++
-				f.st = ground
-			}
-			continue
-		case strEsc:
-			i++
-			if b == '\\' {
-				f.st = ground
-			} else if b != esc {
-				f.st = str
-			}
-			continue
-		}
-		// ground
 		if b < 0x80 {
 			i++
 			switch {
 			case b == esc:
-				f.st = escape
+				f.st = escape.Esc
 			case b == '\n':
 				dst = append(dst, b)
 				f.lineStart = len(dst)
@@ -177,13 +119,8 @@ func (f *Filter) Append(dst, src []byte) []byte {
 		}
 		i += size
 		if r >= 0x80 && r <= 0x9f {
-			switch r {
-			case 0x9b:
-				f.st = csi
-			case 0x9d, 0x90, 0x98, 0x9e, 0x9f:
-				f.st = str
-			}
-			continue // C1 controls never reach the terminal
+			f.st = escape.Begin(r) // C1 controls never reach the terminal
+			continue
 		}
 		if r == 0x2028 || r == 0x2029 || r == 0xfeff {
 			continue

@@ -54,6 +54,33 @@ func TestTextKeepsWhatAPersonSaw(t *testing.T) {
 	}
 }
 
+// What a terminal does with a sequence cancelled (CAN, SUB), begun again
+// (ESC) or ended by a C1 ST after an ESC, sanitising does: it shows what the
+// terminal showed after it, and nothing of the sequence.
+func TestSequencesEndWhereTheTerminalEndsThem(t *testing.T) {
+	cases := map[string]string{
+		"a\x1b[31\x18b\n":           "ab\n",
+		"a\x1b]52;c;Zm9v\x1ab\n":    "ab\n",
+		"a\x1bP$q\x18b\n":           "ab\n",
+		"a\x1b\x1b[31mb\n":          "ab\n",
+		"a\x1b(\x1b[1mb\n":          "ab\n",
+		"a\x1b]0;t\x1b\u009cb\n":    "ab\n",
+		"a\x1b]0;t\x1bxmore\x07b\n": "ab\n",
+		"a\u009b1\x18b\n":           "ab\n",
+	}
+	for in, want := range cases {
+		if got := Text([]byte(in)); string(got) != want {
+			t.Errorf("Text(%q) = %q, want %q", in, got, want)
+		}
+	}
+	// A C1 ST cut between two writes still ends the string.
+	var f Filter
+	out := f.Append(nil, []byte("a\x1b]0;t\xc2"))
+	if out = f.Append(out, []byte("\x9cb\n")); string(out) != "ab\n" {
+		t.Fatalf("C1 ST cut in two: %q", out)
+	}
+}
+
 func TestFilterFindsSequencesSplitAcrossWrites(t *testing.T) {
 	in := []byte("a\x1b]52;c;Zm9v\x07b\x1b[31mc\u009b6nd\n")
 	var f Filter
@@ -81,16 +108,19 @@ func FuzzText(f *testing.F) {
 				t.Fatalf("control byte %#x survived in %q", c, whole)
 			}
 		}
-		if bytes.ContainsRune(whole, 0x9b) || bytes.ContainsRune(whole, 0x9d) {
-			t.Fatalf("C1 control survived in %q", whole)
+		for _, r := range string(whole) {
+			if r >= 0x80 && r <= 0x9f {
+				t.Fatalf("C1 control %U survived in %q", r, whole)
+			}
 		}
-		// Pieces give the same result as the whole, wherever the split falls
-		// (away from \r and broken runes, whose meaning depends on what follows).
+		// Pieces give the same result as the whole, wherever the split falls,
+		// inside a rune or a C1 ST too (away from \r and broken runes, whose
+		// meaning depends on what follows).
 		if split > 0 && split < len(in) && !bytes.ContainsAny(in, "\r") && utf8.Valid(in) {
 			var f Filter
 			parts := f.Append(nil, in[:split])
 			parts = f.Append(parts, in[split:])
-			if !bytes.Equal(parts, whole) && utf8.RuneStart(in[split]) {
+			if !bytes.Equal(parts, whole) {
 				t.Fatalf("split at %d: %q, whole: %q", split, parts, whole)
 			}
 		}

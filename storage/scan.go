@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"slices"
 	"unicode/utf8"
+
+	"calm/terminal/escape"
 )
 
 // source finds, from a position on, the next place in a chunk where a line
@@ -254,10 +256,13 @@ type stripped struct {
 // bytes ahead.
 type move struct{ at, by int }
 
-// strip fills s from b (whole lines), reusing s's memory. Only a sequence
-// that sanitising meets in its ground state is taken out: on a line with any
-// other escape, or a C1 control (which can begin a string that swallows what
-// follows), the rest of the line is kept as it is, and stays dirty.
+// strip fills s from b (whole lines), reusing s's memory. Only a control
+// sequence (ESC [) that sanitising meets in its ground state is taken out,
+// and it ends where escape.Lines ends it, as sanitising a line ends it. On
+// a line with any other escape, or a C1 control (which can begin a string
+// that swallows what follows), the rest of the line is kept as it is, and
+// stays dirty: taking strings out too costs more than sanitising the few
+// lines that hold them.
 func (s *stripped) strip(b []byte) {
 	s.moves = s.moves[:0]
 	if bytes.IndexByte(b, esc) < 0 {
@@ -284,13 +289,11 @@ func (s *stripped) strip(b []byte) {
 		out = append(out, seg...)
 		i += k
 		if i+1 < len(b) && b[i+1] == '[' {
-			j := i + 2
-			for j < len(b) && (b[j] < 0x40 || b[j] > 0x7e) && b[j] != esc && b[j] != '\n' {
-				j++
-			}
-			if j < len(b) && b[j] >= 0x40 && b[j] <= 0x7e {
-				j++ // the final byte
-			}
+			// A line's end cuts a sequence short (sanitising a line
+			// swallows the rest); an ESC inside one begins the next,
+			// which is taken out with it.
+			n, _ := escape.Lines.Skip(b[i+2:], escape.CSI)
+			j := i + 2 + n
 			if r, size := utf8.DecodeLastRune(out); r == utf8.RuneError && size == 1 {
 				// A rune cut short before it: taken out, the sequence
 				// could join its halves, which sanitising sees apart.
@@ -300,8 +303,6 @@ func (s *stripped) strip(b []byte) {
 				i = e
 				continue
 			}
-			// A line's end cuts a sequence short (sanitising a line swallows
-			// the rest); an ESC inside one begins the next.
 			s.moves = append(s.moves, move{len(out), j - len(out)})
 			i = j
 			continue

@@ -5,6 +5,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/mattn/go-runewidth"
+
+	"calm/terminal/escape"
 )
 
 // Emulator turns raw terminal output into the lines a person saw. It models
@@ -56,8 +58,11 @@ type Emulator struct {
 	pendAt   float64
 	havePend bool
 
-	// the escape-sequence parser
-	state   parseState
+	// the escape-sequence parser: its states are escape's, and a string
+	// is skipped by escape.Output; CSI and ESC sequences are parsed here,
+	// byte by byte, as their parameters are collected and C0 controls
+	// inside them act at once.
+	state   escape.State
 	params  []int
 	param   int
 	hasP    bool
@@ -102,17 +107,6 @@ type cell struct {
 	comb string // combining marks that follow r
 	st   Style
 }
-
-type parseState uint8
-
-const (
-	pGround parseState = iota
-	pEscape
-	pEscInter
-	pCSI
-	pString
-	pStringEsc
-)
 
 // The marker lines around what a full-screen program showed.
 var (
@@ -224,7 +218,7 @@ func (e *Emulator) Write(p []byte) (int, error) {
 	}
 	for len(p) > 0 {
 		c := p[0]
-		if e.state == pGround {
+		if e.state == escape.Ground {
 			if e.scr.x == 0 {
 				if k := e.fastLine(p); k > 0 {
 					p = p[k:]
@@ -236,8 +230,13 @@ func (e *Emulator) Write(p []byte) (int, error) {
 				p = p[k:]
 				continue
 			}
+		} else if e.state.InString() {
+			// A title, a hyperlink's target, a clipboard write: nothing of
+			// it is shown.
+			p = p[e.skipString(p):]
+			continue
 		}
-		if c < 0x80 || e.state == pCSI || e.state == pEscape || e.state == pEscInter {
+		if c < 0x80 || e.state == escape.CSI || e.state == escape.Esc || e.state == escape.EscInter {
 			e.byte(c)
 			p = p[1:]
 			continue
@@ -253,26 +252,22 @@ func (e *Emulator) Write(p []byte) (int, error) {
 	return n, nil
 }
 
-// rune handles one decoded character outside the ASCII range.
+// skipString reads p in a string to its end, or p's, and says how much of
+// p it took.
+func (e *Emulator) skipString(p []byte) int {
+	k, st := escape.Output.Skip(p, e.state)
+	e.state = st
+	return k
+}
+
+// rune handles one decoded character outside the ASCII range, in the
+// ground state (a string's are skipped, a sequence's are its bytes).
 func (e *Emulator) rune(r rune) {
 	if r >= 0x80 && r < 0xa0 {
-		if e.state == pString || e.state == pStringEsc {
-			if r == 0x9c {
-				e.state = pGround // ST ends the string; other C1 are its content
-			} else {
-				e.state = pString
-			}
-			return
-		}
 		e.c1(r)
 		return
 	}
-	switch e.state {
-	case pGround:
-		e.print(r)
-	case pString, pStringEsc:
-		e.state = pString // carried by a string, shown nowhere
-	}
+	e.print(r)
 }
 
 func (e *Emulator) graphicsOn() bool {
@@ -462,47 +457,34 @@ func (e *Emulator) printASCII(p []byte) int {
 
 func (e *Emulator) byte(c byte) {
 	switch e.state {
-	case pGround:
+	case escape.Ground:
 		e.control(c)
-	case pEscape:
+	case escape.Esc:
 		e.escape(c)
-	case pEscInter:
+	case escape.EscInter:
 		switch {
 		case c >= 0x30 && c <= 0x7e:
-			e.state = pGround
+			e.state = escape.Ground
 			e.escFinal(e.inter, c)
 		case c >= 0x20 && c <= 0x2f:
 		case c == 0x1b:
-			e.state = pEscape
+			e.state = escape.Esc
 		default:
-			e.state = pGround
+			e.state = escape.Ground
 		}
-	case pCSI:
+	case escape.CSI:
 		e.csiByte(c)
-	case pString:
-		switch c {
-		case 0x07:
-			e.state = pGround
-		case 0x1b:
-			e.state = pStringEsc
-		}
-	case pStringEsc:
-		if c == '\\' {
-			e.state = pGround
-		} else if c != 0x1b {
-			e.state = pString
-		}
 	}
 }
 
 // c1 handles a C1 control written as UTF-8: CSI and the string introducers
 // start what their 7-bit forms do, so what they carry is consumed, not shown.
 func (e *Emulator) c1(r rune) {
-	switch r {
-	case 0x9b:
+	switch escape.Begin(r) {
+	case escape.CSI:
 		e.escape('[')
-	case 0x90, 0x98, 0x9d, 0x9e, 0x9f:
-		e.state = pString
+	case escape.String:
+		e.state = escape.String
 	}
 }
 
@@ -510,7 +492,7 @@ func (e *Emulator) control(c byte) {
 	s := e.scr
 	switch c {
 	case 0x1b:
-		e.state = pEscape
+		e.state = escape.Esc
 	case '\n', 0x0b, 0x0c:
 		e.lineFeed()
 	case '\r':
@@ -536,15 +518,15 @@ func (e *Emulator) control(c byte) {
 }
 
 func (e *Emulator) escape(c byte) {
-	e.state = pGround
+	e.state = escape.Ground
 	s := e.scr
 	switch c {
 	case '[':
-		e.state = pCSI
+		e.state = escape.CSI
 		e.params = e.params[:0]
 		e.param, e.hasP, e.private, e.inter = 0, false, 0, 0
 	case ']', 'P', 'X', '^', '_':
-		e.state = pString
+		e.state = escape.String
 	case '7':
 		e.saveCursor()
 	case '8':
@@ -561,11 +543,11 @@ func (e *Emulator) escape(c byte) {
 	case 'c':
 		e.reset()
 	case 0x1b:
-		e.state = pEscape
+		e.state = escape.Esc
 	default:
 		if c >= 0x20 && c <= 0x2f {
 			e.inter = c
-			e.state = pEscInter
+			e.state = escape.EscInter
 		}
 	}
 }
@@ -596,10 +578,12 @@ func (e *Emulator) csiByte(c byte) {
 		if e.hasP || len(e.params) > 0 {
 			e.params = append(e.params, e.param)
 		}
-		e.state = pGround
+		e.state = escape.Ground
 		e.csi(c)
 	case c == 0x1b:
-		e.state = pEscape
+		e.state = escape.Esc
+	case c == 0x18 || c == 0x1a: // CAN, SUB
+		e.state = escape.Ground
 	case c < 0x20:
 		e.control(c) // C0 inside a sequence acts at once
 	}
@@ -1499,7 +1483,7 @@ func (e *Emulator) recycle(l *line) { e.spare = append(e.spare, l) }
 func (e *Emulator) Close() error {
 	if len(e.partial) > 0 {
 		e.partial = e.partial[:0]
-		if e.state == pGround {
+		if e.state == escape.Ground {
 			e.print(utf8.RuneError)
 		}
 	}

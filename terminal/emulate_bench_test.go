@@ -51,8 +51,16 @@ func benchEmulator(b *testing.B, line func(i int) string) {
 	}
 }
 
+// promptLine is a shell's prompt and a command's output in a session: a
+// window title and hyperlinks (OSC strings) around colours.
+func promptLine(i int) string {
+	return "\x1b]0;ada@db1: ~/src\x07\x1b[01;32mada@db1\x1b[00m:\x1b[01;34m~/src\x1b[00m$ ls\r\n" +
+		"\x1b]8;;file:///home/ada/src/f" + strings.Repeat("a", i%40) + ".go\x1b\\f.go\x1b]8;;\x1b\\\r\n"
+}
+
 func BenchmarkEmulatorPlain(b *testing.B)    { benchEmulator(b, plainLine) }
 func BenchmarkEmulatorColoured(b *testing.B) { benchEmulator(b, colouredLine) }
+func BenchmarkEmulatorPrompts(b *testing.B)  { benchEmulator(b, promptLine) }
 
 // The Derive benchmarks time what sealing does: a session's asciicast
 // stream in, its derived text out. MB/s counts the output recorded.

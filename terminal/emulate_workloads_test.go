@@ -135,6 +135,18 @@ func conformanceWorkloads() []*workload {
 	}()+"\x1b[7m(END)\x1b[27m\x1b[K\r\x1b[K\x1b[?1l\x1b>\x1b[?1049l\x1b[23;0;0t$ ")
 	add("invalid UTF-8 bytes", 40, 8, "caf\xe9 \xff!\r\nok\r\n")
 	add("vim-like editing in the alternate screen", 40, 10, "$ vim f\r\n\x1b[?1049h\x1b[22;0;0t\x1b[>4;2m\x1b[?1h\x1b=\x1b[H\x1b[2Jline 1\r\nline 2\r\n\x1b[94m~                                       \r\n~                                       \x1b[m\x1b[10;1H\"f\" 2L, 14B\x1b[1;1H\x1b[2;6Hx\x1b[1;1H\x1b[1L\x1b[1;1Hnew first\x1b[10;1H\x1b[K:wq\r\x1b[?1l\x1b>\x1b[?1049l$ ")
+	add("escape sequences cancelled, restarted and ended every way", 60, 12,
+		"title\x1b]0;one\x07 and\x1b]2;two\x1b\\ set\r\n"+
+			"csi \x1b[31\x18cancelled by CAN\r\n"+
+			"csi \x1b[1;3\x1acancelled by SUB\r\n"+
+			"osc \x1b]0;t\x18cancelled by CAN\r\n"+
+			"esc \x1b\x1b[1mrestarted\x1b[m by ESC\r\n"+
+			"csi \x1b[3\x1b[32mrestarted\x1b[m by ESC\r\n"+
+			"inter \x1b(\x1b[4mrestarted\x1b[m by ESC\r\n"+
+			"apc \x1b_payload\x1b\\ended by ST\r\n")
+	add("DCS cancelled by SUB, C1 controls written as UTF-8", 60, 12,
+		"dcs \x1bP$q\x1acancelled by SUB\r\n"+
+			"c1 \u009b1mcsi\u009b0m and \u009d0;t\u009cosc ended by C1 ST\r\n")
 	add("DECSTR soft reset", 40, 8, "\x1b[2;5r\x1b[?6h\x1b[31mred\x1b[!p\x1b[1;1Hhome\r\n")
 	ws = append(ws, recordedWorkloads()...)
 	return ws
