@@ -227,7 +227,7 @@ func TestKilledSlowTeeKeepsWhatItPassed(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	// The stream hangs; what was passed reaches the store all the same
-	// (within moments; 10 s on a loaded machine).
+	// (10 s at most, for a loaded machine).
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		if held, _, _ := w.run(nil, "show", "--raw", "c1"); held == string(sent) {
 			break

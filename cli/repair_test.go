@@ -76,9 +76,9 @@ func TestShellRunsOnAFullDisk(t *testing.T) {
 	f.Close()
 	w := newWorld(t)
 	w.home = filepath.Join(disk, "home")
-	// The room comes back once the shell has said it is not recording (a
-	// fixed second was sometimes before calm tried, on a loaded machine);
-	// calm tries again 5 s after that, before the command's 7 s are up.
+	// The room comes back once the shell has said it is not recording (on a
+	// loaded machine calm may try later than any fixed moment); calm tries
+	// again 5 s after that, before the command's 7 s are up.
 	var shellOut lockedBuffer
 	go func() {
 		for deadline := time.Now().Add(30 * time.Second); !strings.Contains(shellOut.String(), "NOT RECORDING") && time.Now().Before(deadline); {
