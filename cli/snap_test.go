@@ -41,7 +41,7 @@ func TestSnapOfAFullHistorySaysOlderLinesAreGone(t *testing.T) {
 	}
 
 	// A pane with room left: no warning.
-	tm.run("new-window", "-t", "t", "bash --norc --noprofile")
+	tm.run("new-window", "-t", "t:", "bash --norc --noprofile")
 	tm.run("send-keys", "-t", "t:1", "-l", "seq 1 50; "+w.envPrefix()+calmBin+" snap small 2>&1 | tee "+filepath.Join(t.TempDir(), "x")+"; echo done-$((40+2))\n")
 	deadline := time.Now().Add(20 * time.Second)
 	for !strings.Contains(tm.run("capture-pane", "-p", "-t", "t:1"), "done-42") {
@@ -86,7 +86,7 @@ func TestCtrlCOnSnapSealsWhatArrived(t *testing.T) {
 	w.ok(nil, "incident", "new", "snap interrupted")
 	tm := newTmux(t)
 	tm.start("PS1='ready> ' bash --norc --noprofile")
-	tm.run("new-window", "-d", "-t", "t", "sh -c 'seq 1 150000; exec sleep 600'")
+	tm.run("new-window", "-d", "-t", "t:", "sh -c 'seq 1 150000; exec sleep 600'")
 	deadline := time.Now().Add(20 * time.Second)
 	for !strings.Contains(tm.run("capture-pane", "-p", "-t", "t:1"), "150000") {
 		if time.Now().After(deadline) {
