@@ -33,17 +33,29 @@ func damagedWorld(t *testing.T) (*world, map[string][]byte) {
 
 // garbagePage overwrites the root page of capture id's chunks with garbage.
 func garbagePage(t *testing.T, path, id string) {
+	page, _, size := chunkPages(t, path, id)
+	f, _ := os.OpenFile(path, os.O_WRONLY, 0)
+	f.WriteAt(bytes.Repeat([]byte{0xAB}, int(size)), page*size)
+	f.Close()
+}
+
+// chunkPages finds the pages of capture id's chunks: the root page of its
+// bucket, how many pages its leaves use (a leaf's overflow pages follow
+// it), and the page size.
+func chunkPages(t *testing.T, path, id string) (root, pages, size int64) {
+	t.Helper()
 	b, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var page, size int64
 	b.View(func(tx *bolt.Tx) error {
 		incs := tx.Bucket([]byte("incidents"))
 		incs.ForEach(func(k, _ []byte) error {
 			if ch := incs.Bucket(k).Bucket([]byte("chunks")); ch != nil {
 				if cb := ch.Bucket([]byte(id)); cb != nil {
-					page = int64(cb.Root())
+					root = int64(cb.Root())
+					st := cb.Stats()
+					pages = int64(st.LeafPageN + st.LeafOverflowN)
 				}
 			}
 			return nil
@@ -52,12 +64,10 @@ func garbagePage(t *testing.T, path, id string) {
 		return nil
 	})
 	b.Close()
-	if page == 0 {
+	if root == 0 {
 		t.Fatalf("no root page for %s", id)
 	}
-	f, _ := os.OpenFile(path, os.O_WRONLY, 0)
-	f.WriteAt(bytes.Repeat([]byte{0xAB}, int(size)), page*size)
-	f.Close()
+	return root, pages, size
 }
 
 func TestDamagedStoreIsDiagnosedRefusesWritesAndIsSalvaged(t *testing.T) {
@@ -65,15 +75,20 @@ func TestDamagedStoreIsDiagnosedRefusesWritesAndIsSalvaged(t *testing.T) {
 	slow(t)
 	for _, damage := range []string{"truncated", "garbage page"} {
 		t.Run(damage, func(t *testing.T) {
+			t.Parallel() // each its own world
 			w, want := damagedWorld(t)
 			path := w.storePath()
 			if damage == "truncated" {
-				// Cut into the pages in use, not just the file's preallocated tail.
+				// Cut into the pages in use, not just the file's preallocated
+				// tail: a third off, and at least half of c2's chunks (the top
+				// third can be free pages, depending on how the agent's
+				// batches fell).
 				b, _ := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true})
 				var used int64
 				b.View(func(tx *bolt.Tx) error { used = tx.Size(); return nil })
 				b.Close()
-				os.Truncate(path, used*2/3)
+				root, pages, size := chunkPages(t, path, "c2")
+				os.Truncate(path, min(used*2/3, (root+pages/2)*size))
 			} else {
 				garbagePage(t, path, "c2") // 3 MiB of random bytes: a bucket of its own
 			}

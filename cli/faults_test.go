@@ -18,13 +18,23 @@ import (
 	"calm/terminal"
 )
 
-// faultRuns is how many times each fault is repeated (CALM_FAULT_RUNS; the
-// default keeps CI short and still gives every fault 20 chances).
+// faultRuns is how many times each fault is repeated: CALM_FAULT_RUNS, or 4,
+// which gives every variant of each fault (each kind of stop, early and late
+// moments) a run; bench/faults runs the long version, 20 of each.
 func faultRuns() int {
 	if n, err := strconv.Atoi(os.Getenv("CALM_FAULT_RUNS")); err == nil && n > 0 {
 		return n
 	}
-	return 20
+	return 4
+}
+
+// spread is a random number in [lo, hi) for a run: order is a permutation
+// of the runs (r.Perm), and each run draws from the slice of the range its
+// place in order gives it, so that a few runs still reach the range's early
+// and its late end, whatever the seed.
+func spread(r *mrand.Rand, order []int, run, lo, hi int) int {
+	width := float64(hi-lo) / float64(len(order))
+	return lo + int((float64(order[run])+r.Float64())*width)
 }
 
 // faultRand is a fault test's source of random moments, its seed logged so
@@ -54,14 +64,17 @@ func TestFullDiskLosesNothingAcknowledged(t *testing.T) {
 	}
 	t.Cleanup(func() { exec.Command("umount", "-l", disk).Run() })
 	r := faultRand(t)
+	order := r.Perm(faultRuns())
 	failed := 0
 	for run := range faultRuns() {
 		w := newWorld(t)
 		w.home = filepath.Join(disk, fmt.Sprintf("home%d", run))
-		// Fill part of the disk first, so it runs out at a different moment.
+		// Fill part of the disk first, so it runs out at a different moment:
+		// the runs go from a little filler and a small input (the disk does
+		// not fill) to a lot of both (it fills early).
 		filler := filepath.Join(disk, "filler")
-		os.WriteFile(filler, make([]byte, r.Intn(16<<20)), 0o600)
-		input := shellText(4<<20+r.Intn(28<<20), int64(run))
+		os.WriteFile(filler, make([]byte, spread(r, order, run, 0, 16<<20)), 0o600)
+		input := shellText(spread(r, order, run, 4<<20, 32<<20), int64(run))
 		stdout, errs, code := w.run(input, "tee", "-q", "big")
 		if !bytes.Equal([]byte(stdout), input) {
 			t.Fatalf("run %d: stdout lost bytes on a full disk (%d of %d)", run, len(stdout), len(input))
@@ -105,13 +118,16 @@ func TestSocketDeletedUnderTheAgent(t *testing.T) {
 	slow(t)
 	w := newWorld(t)
 	w.ok(nil, "incident", "new", "socket test")
-	input := shellText(24<<20, 3)
+	// The tee streams for about as long as the deletions take (1.2 MiB, or
+	// five of its paced pieces, a deletion): they land from its start to
+	// its end.
+	input := shellText(faultRuns()*(6<<20)/5, 3)
 	cmd, out, errs := w.pacedTee(t, input, 256<<10, 30*time.Millisecond, "-q", "through")
 	r := faultRand(t)
-	for range faultRuns() {
+	for run := range faultRuns() {
 		time.Sleep(time.Duration(50+r.Intn(150)) * time.Millisecond)
 		os.Remove(w.socket())
-		if r.Intn(2) == 0 {
+		if run%2 == 0 {
 			w.ok(nil, "status") // a new client must find the same agent
 		}
 	}
@@ -141,6 +157,7 @@ func TestRecorderKilledLosesNothing(t *testing.T) {
 	w := newWorld(t)
 	w.ok(nil, "incident", "new", "recorder kills")
 	r := faultRand(t)
+	order := r.Perm(faultRuns())
 	started := 0 // recorders that had made their journal when killed
 	shown := map[string][]byte{}
 	for run := range faultRuns() {
@@ -151,7 +168,15 @@ func TestRecorderKilledLosesNothing(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(time.Duration(20+r.Intn(400)) * time.Millisecond)
+		// Every other kill counts from the moment the recorder says it
+		// records (its journal and session made): on a loaded machine, a
+		// moment counted from its start can come before that in every run.
+		for deadline := time.Now().Add(10 * time.Second); run%2 == 1 && !strings.Contains(errs.String(), "calm: recording"); time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("run %d: the recorder never said it was recording: %s", run, errs.String())
+			}
+		}
+		time.Sleep(time.Duration(spread(r, order, run, 20, 420)) * time.Millisecond)
 		cmd.Process.Kill()
 		cmd.Wait()
 		if strings.Contains(errs.String(), "calm: recording") {
@@ -233,7 +258,8 @@ func TestTUIKilledLeavesTheStoreWhole(t *testing.T) {
 	tm := newTmux(t)
 	tm.start("PS1='ready> ' bash --norc --noprofile")
 	r := faultRand(t)
-	for range faultRuns() {
+	order := r.Perm(faultRuns())
+	for run := range faultRuns() {
 		// Only a fresh prompt on screen, and no history: what an earlier
 		// round left ("? keys", "ObjectId") must not satisfy this round's
 		// waits, or keys go out before this round's TUI reads them.
@@ -252,7 +278,7 @@ func TestTUIKilledLeavesTheStoreWhole(t *testing.T) {
 		tm.press("1", "Home", "Enter")
 		tm.waitFor("ObjectId", 10*time.Second)
 		tm.press("g", "v", "G", "s")
-		time.Sleep(time.Duration(r.Intn(200)) * time.Millisecond)
+		time.Sleep(time.Duration(spread(r, order, run, 0, 200)) * time.Millisecond)
 		w.killTUIs()
 		// A killed TUI leaves the terminal raw and on the alternate screen.
 		tm.typeText("stty sane; tput rmcup; clear")
@@ -329,7 +355,8 @@ func TestSearchWhileAgentsComeAndGo(t *testing.T) {
 			}()
 		}
 		time.Sleep(time.Duration(r.Intn(150)) * time.Millisecond)
-		switch pid := w.agentPID(); r.Intn(3) {
+		// Each way an agent goes in turn: killed, stopped, left to idle out.
+		switch pid := w.agentPID(); round % 3 {
 		case 0:
 			if pid > 0 {
 				syscall.Kill(pid, syscall.SIGKILL)

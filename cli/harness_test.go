@@ -44,13 +44,10 @@ func TestMain(m *testing.M) {
 	explicit := false
 	flag.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "test.parallel" })
 	if !explicit {
-		// The quick loop leaves out the heavy fault loops: what is left
-		// is waiting, and more of it at once is faster.
-		n := 4
-		if testing.Short() {
-			n = 8
-		}
-		flag.Set("test.parallel", strconv.Itoa(max(n, runtime.GOMAXPROCS(0))))
+		// Eight: the fault loops are short by default (faultRuns), and what
+		// is left is mostly waiting; more at once starves the CPU, and
+		// deadlines in the tests start to bite.
+		flag.Set("test.parallel", strconv.Itoa(max(8, runtime.GOMAXPROCS(0))))
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
@@ -85,9 +82,29 @@ func newWorld(t testing.TB) *world {
 	w := &world{t: t, home: filepath.Join(t.TempDir(), "home"), runtime: rt, config: t.TempDir()}
 	t.Cleanup(func() {
 		w.stopAgent()
+		w.endLeftovers()
 		os.RemoveAll(rt)
 	})
 	return w
+}
+
+// endLeftovers kills what a test left running in this world (a TUI still
+// quitting, a shell whose tmux server is gone, an agent one of them started
+// after stopAgent) and waits until each has ended, so that none of them
+// writes in the folders the cleanup removes next. A process is this
+// world's if its environment names the world's home.
+func (w *world) endLeftovers() {
+	environs, _ := filepath.Glob("/proc/[0-9]*/environ")
+	for _, p := range environs {
+		environ, err := os.ReadFile(p)
+		if err != nil || !bytes.Contains(environ, []byte("CALM_HOME="+w.home+"\x00")) {
+			continue
+		}
+		if pid, err := strconv.Atoi(filepath.Base(filepath.Dir(p))); err == nil {
+			syscall.Kill(pid, syscall.SIGKILL)
+			waitExited(pid, 10*time.Second)
+		}
+	}
 }
 
 func (w *world) env() []string {
@@ -163,9 +180,30 @@ func (w *world) stopAgent() {
 	if pid := w.agentPID(); pid > 0 {
 		syscall.Kill(pid, syscall.SIGTERM)
 		// A graceful stop may take a while after heavy load (closing a big store).
-		for i := 0; i < 1500 && syscall.Kill(pid, 0) == nil; i++ {
-			time.Sleep(20 * time.Millisecond)
-		}
+		waitExited(pid, 30*time.Second)
+	}
+}
+
+// exited says whether process pid has ended: it is gone, or a zombie. An
+// agent's parent is whoever adopted it (PID 1, which may reap it only a
+// second or two later), and signal 0 still finds a zombie.
+func exited(pid int) bool {
+	if syscall.Kill(pid, 0) != nil {
+		return true
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	// pid (comm) state ...: comm may hold spaces and parentheses.
+	i := bytes.LastIndexByte(stat, ')')
+	return i < 0 || i+2 >= len(stat) || stat[i+2] == 'Z' || stat[i+2] == 'X'
+}
+
+// waitExited waits until process pid has ended, at most within.
+func waitExited(pid int, within time.Duration) {
+	for deadline := time.Now().Add(within); !exited(pid) && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 

@@ -163,7 +163,11 @@ func TestAnotherUserCannotBlockOrCaptureTheSocketFolder(t *testing.T) {
 				for _, s := range socks {
 					c := agent.NewClient(s, nil, "")
 					if st, err := c.Status(); err == nil {
-						syscall.Kill(int(st["pid"].(float64)), syscall.SIGTERM)
+						// Gone before the home folder is removed: an agent
+						// still closing its store left files in it.
+						pid := int(st["pid"].(float64))
+						syscall.Kill(pid, syscall.SIGTERM)
+						waitExited(pid, 30*time.Second)
 					}
 					c.Close()
 				}
@@ -236,6 +240,7 @@ func TestSalvagedStoreWorksLikeTheOriginal(t *testing.T) {
 	slow(t)
 	for _, damage := range []string{"garbage page", "store lost"} {
 		t.Run(damage, func(t *testing.T) {
+			t.Parallel() // each its own world
 			w, want := damagedWorld(t)
 			if _, errs, code := w.run(nil, "shell", "--wait", "--", "sh", "-c", `printf 'session word zeta\n'; seq 1 50`); code != 0 {
 				t.Fatalf("shell: %s", errs)

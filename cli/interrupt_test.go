@@ -97,10 +97,18 @@ func TestKilledTeeIsSealedByTheAgent(t *testing.T) {
 			t.Fatal(err)
 		}
 		in.Write(shellText(3<<20+i*4096, int64(i)))
-		time.Sleep(time.Second) // let some of it commit
+		ref := fmt.Sprintf("c%d", i+1)
+		// Some of it committed: the store's copy holds bytes.
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			if held, _, _ := w.run(nil, "show", "--raw", ref); held != "" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s held nothing 10 s after its tee was given 3 MiB", ref)
+			}
+		}
 		cmd.Process.Signal(syscall.SIGKILL)
 		cmd.Wait()
-		ref := fmt.Sprintf("c%d", i+1)
 		deadline := time.Now().Add(8 * time.Second)
 		var rec map[string]any
 		for time.Now().Before(deadline) {
@@ -218,7 +226,13 @@ func TestKilledSlowTeeKeepsWhatItPassed(t *testing.T) {
 	for len(out.String()) < len(sent) && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	time.Sleep(time.Second) // the stream hangs; the store has had time
+	// The stream hangs; what was passed reaches the store all the same
+	// (10 s at most, for a loaded machine).
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if held, _, _ := w.run(nil, "show", "--raw", "c1"); held == string(sent) {
+			break
+		}
+	}
 	cmd.Process.Signal(syscall.SIGKILL)
 	cmd.Wait()
 	var rec map[string]any
@@ -228,7 +242,7 @@ func TestKilledSlowTeeKeepsWhatItPassed(t *testing.T) {
 		}
 	}
 	if got := w.ok(nil, "show", "--raw", "c1"); got != string(sent) {
-		t.Fatalf("the killed tee's capture holds %d of the %d bytes it had passed a second before (state %v)", len(got), len(sent), rec["state"])
+		t.Fatalf("the killed tee's capture holds %d of the %d bytes it had passed before it hung (state %v)", len(got), len(sent), rec["state"])
 	}
 }
 

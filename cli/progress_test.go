@@ -50,8 +50,8 @@ func TestLongWorkShowsProgressOnATerminalOnly(t *testing.T) {
 	slow(t)
 	w := newWorld(t)
 	w.ok(nil, "incident", "new", "large incident")
-	w.ok(shellText(6<<20, 1), "tee", "-q", "big dump")
-	w.ok(shellText(2<<20, 2), "tee", "-q", "another")
+	w.ok(shellText(2<<20+4096, 1), "tee", "-q", "big dump") // three chunks
+	w.ok(shellText(512<<10, 2), "tee", "-q", "another")
 	inc := strings.Fields(w.ok(nil, "status"))[1]
 	bundle := filepath.Join(t.TempDir(), "b.tar.gz")
 	cases := []struct {

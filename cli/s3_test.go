@@ -170,6 +170,7 @@ func verifiedEverywhere(t *testing.T, w *world, args ...string) string {
 // no new names, and the ID it would have taken still free. A capture whose
 // S3 copy is not uploaded yet moves, and is uploaded under its new name.
 func TestMoveTakesItsS3CopiesAlongOrNothing(t *testing.T) {
+	t.Parallel() // its own S3 server, on a port of its own
 	v := newVersity(t)
 	w := s3World(t, v.endpoint())
 	mirror := t.TempDir()

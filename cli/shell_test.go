@@ -139,9 +139,15 @@ func TestShellKeepsTheTerminalsModes(t *testing.T) {
 // test) if it has not ended within limit.
 func (w *world) runShellWithin(limit time.Duration, stdin string, args ...string) (out string, code int) {
 	w.t.Helper()
+	return w.runShellWithinTo(&lockedBuffer{}, limit, stdin, args...)
+}
+
+// runShellWithinTo is runShellWithin with its output in buf as it comes,
+// for a test to act on while the shell runs.
+func (w *world) runShellWithinTo(buf *lockedBuffer, limit time.Duration, stdin string, args ...string) (out string, code int) {
+	w.t.Helper()
 	cmd := w.cmd(append([]string{"shell"}, args...)...)
-	var buf lockedBuffer
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = strings.NewReader(stdin), &buf, &buf
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = strings.NewReader(stdin), buf, buf
 	if err := cmd.Start(); err != nil {
 		w.t.Fatal(err)
 	}

@@ -41,7 +41,7 @@ func TestSnapOfAFullHistorySaysOlderLinesAreGone(t *testing.T) {
 	}
 
 	// A pane with room left: no warning.
-	tm.run("new-window", "-t", "t", "bash --norc --noprofile")
+	tm.run("new-window", "-t", "t:", "bash --norc --noprofile")
 	tm.run("send-keys", "-t", "t:1", "-l", "seq 1 50; "+w.envPrefix()+calmBin+" snap small 2>&1 | tee "+filepath.Join(t.TempDir(), "x")+"; echo done-$((40+2))\n")
 	deadline := time.Now().Add(20 * time.Second)
 	for !strings.Contains(tm.run("capture-pane", "-p", "-t", "t:1"), "done-42") {
@@ -86,7 +86,7 @@ func TestCtrlCOnSnapSealsWhatArrived(t *testing.T) {
 	w.ok(nil, "incident", "new", "snap interrupted")
 	tm := newTmux(t)
 	tm.start("PS1='ready> ' bash --norc --noprofile")
-	tm.run("new-window", "-d", "-t", "t", "sh -c 'seq 1 150000; exec sleep 600'")
+	tm.run("new-window", "-d", "-t", "t:", "sh -c 'seq 1 150000; exec sleep 600'")
 	deadline := time.Now().Add(20 * time.Second)
 	for !strings.Contains(tm.run("capture-pane", "-p", "-t", "t:1"), "150000") {
 		if time.Now().After(deadline) {
@@ -102,10 +102,11 @@ func TestCtrlCOnSnapSealsWhatArrived(t *testing.T) {
 	whole := w.ok(nil, "show", "--raw", "c1")
 	r := faultRand(t)
 	runs := faultRuns()
+	order := r.Perm(runs)
 	for run := range runs {
 		tm.typeText(fmt.Sprintf("%s run-%d", snap, run))
 		tm.press("Enter")
-		time.Sleep(time.Duration(r.Intn(400)) * time.Millisecond)
+		time.Sleep(time.Duration(spread(r, order, run, 0, 400)) * time.Millisecond)
 		tm.press("C-c")
 		deadline := time.Now().Add(30 * time.Second)
 		for exec.Command("pgrep", "-f", calmBin+" snap -t t:1").Run() == nil {

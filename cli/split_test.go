@@ -288,6 +288,7 @@ func gutterTime(t *testing.T, pane, text string) time.Time {
 // same. The second line is printed only after the test has seen the first
 // in the store, then waited: the gap is the test's, not calm's speed.
 func TestSplitLinesCarryTheTimeTheirOutputArrived(t *testing.T) {
+	t.Parallel() // its own world and tmux server; the gap it checks is a lower bound, which a loaded machine only widens
 	w := newWorld(t)
 	tm := newTmux(t)
 	tm.start("PS1='db1$ ' bash --norc --noprofile")

@@ -102,6 +102,7 @@ func TestHTMLReportInChromium(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow: runs without -short")
 	}
+	t.Parallel() // mostly waits on the browser (a session plays in real time): the heavy redaction tests run beside it
 	db, r := htmlIncident(t)
 	// s2 (190 KiB) loads only when it is first sought, as a large session does.
 	page, _ := exportHTML(t, db, r, HTMLOptions{Preload: 64 << 10})

@@ -136,6 +136,7 @@ func TestSecretCorpusLeaksIntoNoExport(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow: runs without -short")
 	}
+	t.Parallel() // beside the browser test, which mostly waits
 	dir := t.TempDir()
 	db, err := storage.Open(storage.Options{Path: filepath.Join(dir, "calm.db"), EvidenceDir: filepath.Join(dir, "evidence"), StrictMode: true})
 	if err != nil {
@@ -249,6 +250,7 @@ func TestSecretsSplitAcrossManyEventsOfABigSessionAreRedacted(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow: runs without -short")
 	}
+	t.Parallel() // beside the browser test, which mostly waits
 	rng := rand.New(rand.NewSource(21))
 	var text strings.Builder
 	var keys []string
@@ -332,6 +334,7 @@ func TestSecretsStraddlingTheStreamsWindowAreRedacted(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow: runs without -short")
 	}
+	t.Parallel() // beside the browser test, which mostly waits
 	red, err := NewRedactor(nil)
 	if err != nil {
 		t.Fatal(err)

@@ -102,6 +102,9 @@ func TestUnchangedTeamMessageIsNotSent(t *testing.T) {
 	// Written, it goes.
 	useEditor(t, `echo 'Restore is rehearsed.' >> "$1"`)
 	h.press("c")
+	// The status already says "posted" from the message before: wait for
+	// the post itself.
+	h.waitUntil("the edited message is posted", func() bool { mu.Lock(); defer mu.Unlock(); return len(posted) == 2 })
 	h.waitFor("posted to the webhook")
 	mu.Lock()
 	got := strings.Join(posted, "")

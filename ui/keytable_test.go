@@ -410,10 +410,10 @@ func TestEveryKeyDoesWhatTheTableSays(t *testing.T) {
 				t.Errorf("no check for %q (%s)", id, b.help)
 				continue
 			}
-			if t.Failed() {
-				return // each failure waits out a deadline: the first says enough
-			}
 			t.Run(strings.ReplaceAll(id, " ", "_"), func(t *testing.T) {
+				// Each on a UI and store of its own; failures wait out their
+				// deadlines side by side.
+				t.Parallel()
 				h := keyFixture(t, Options{})
 				c.setup(h)
 				h.pressName(key)
