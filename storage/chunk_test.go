@@ -93,10 +93,7 @@ func TestChunksFromBeforeCRCsStillReadAndAreChecked(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var data bytes.Buffer
-	for i := range 150_000 {
-		fmt.Fprintf(&data, "line %06d of the original document\n", i)
-	}
+	data := bytes.NewBuffer(originalDocument())
 	c := save(t, db, "original", data.Bytes())
 	q := SearchQuery{Pattern: "line 1[0-9]0000 of"}
 	want, err := searchAll(db, q)
@@ -150,10 +147,7 @@ func TestSwappedChunksAreFound(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var data bytes.Buffer
-	for i := range 150_000 {
-		fmt.Fprintf(&data, "line %06d of the original document\n", i)
-	}
+	data := bytes.NewBuffer(originalDocument())
 	c := save(t, db, "original", data.Bytes())
 	q := SearchQuery{Pattern: "line 1[0-4]0000 of"}
 	want, err := searchAll(db, q)

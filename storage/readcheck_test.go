@@ -53,6 +53,15 @@ func damageChunk(t *testing.T, path, incident, capture string, n uint64) {
 	}
 }
 
+// originalDocument is 150,000 numbered lines: several chunks.
+func originalDocument() []byte {
+	var data bytes.Buffer
+	for i := range 150_000 {
+		fmt.Fprintf(&data, "line %06d of the original document\n", i)
+	}
+	return data.Bytes()
+}
+
 func searchAll(db *DB, q SearchQuery) ([]Match, error) {
 	var got []Match
 	err := db.Search(context.Background(), q, func(m Match) error {
@@ -74,10 +83,7 @@ func TestDamagedStoreCopyIsReadAndSearchedFromAVerifiedCopy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var data bytes.Buffer
-	for i := range 150_000 { // several chunks
-		fmt.Fprintf(&data, "line %06d of the original document\n", i)
-	}
+	data := bytes.NewBuffer(originalDocument())
 	c := save(t, db, "original", data.Bytes())
 	queries := map[string]SearchQuery{
 		"one line":        {Pattern: "line 100000 of", Literal: true},
@@ -190,10 +196,7 @@ func TestDamagedCaptureDoesNotHideTheOthers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var data bytes.Buffer
-	for i := range 150_000 {
-		fmt.Fprintf(&data, "line %06d of the original document\n", i)
-	}
+	data := bytes.NewBuffer(originalDocument())
 	bad := save(t, db, "damaged", data.Bytes())
 	save(t, db, "sound", data.Bytes())
 	db.Close()

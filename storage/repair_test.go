@@ -90,10 +90,7 @@ func TestDamagedStoreCopyIsWrittenAgainFromAFileCopy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var data bytes.Buffer
-	for i := range 150_000 { // several chunks
-		fmt.Fprintf(&data, "line %06d of the original document\n", i)
-	}
+	data := bytes.NewBuffer(originalDocument())
 	c := save(t, db, "original", data.Bytes())
 	db.Close()
 	damageChunk(t, path, c.Incident, c.ID, 2)
