@@ -636,7 +636,7 @@ func printCaptures(w io.Writer, caps []storage.Capture, copiesRequired, devicesR
 		}
 		copies := fmt.Sprintf("%d/%d copies verified on %s", c.VerifiedCopies(), len(c.Copies), plural(c.Devices(), "device"))
 		if c.State == storage.CaptureSealed && (c.VerifiedCopies() < copiesRequired || c.Devices() < devicesRequired) {
-			copies += fmt.Sprintf(" (WARNING: %s on %s required)", plural(copiesRequired, "copy"), plural(devicesRequired, "device"))
+			copies += fmt.Sprintf(" (WARNING: fewer than the %s on %s required: 'calm verify' names the one that failed)", plural(copiesRequired, "verified copy"), plural(devicesRequired, "device"))
 		}
 		if c.Partial() {
 			copies = "INTERRUPTED (" + c.Interrupted + "), partial; " + copies

@@ -343,6 +343,8 @@ func cmdSearch(e *env, args []string) error {
 		fs.Lookup(name).DefValue = "0" // -1 only means "as -C says"
 	}
 	fs.IntVarP(&o.context, "context", "C", 0, "print this many lines before and after each selected line")
+	var lineNumbers bool
+	fs.BoolVarP(&lineNumbers, "line-number", "n", true, "print each line's number (always: grep -n's habit is taken as it is)")
 	fs.StringVar(&q.Incident, "incident", "", "search only this incident")
 	fs.BoolVar(&o.json, "json", false, "one JSON object a line (incident, item, line, text; context: true for a context line)")
 	if err := parse(fs, args); err != nil {
@@ -350,6 +352,14 @@ func cmdSearch(e *env, args []string) error {
 	}
 	if fs.NArg() != 1 {
 		return usageError("usage: calm search [FLAGS] PATTERN (see 'calm search --help')")
+	}
+	for _, n := range []struct {
+		flag  string
+		value int
+	}{{"after-context", o.after}, {"before-context", o.before}, {"context", o.context}} {
+		if fs.Changed(n.flag) && n.value < 0 {
+			return usageError("--%s %d: a context length is 0 or more", n.flag, n.value)
+		}
 	}
 	q.Pattern = fs.Arg(0)
 	if _, err := q.Regexp(); err != nil {
@@ -790,7 +800,7 @@ func cmdDoctor(e *env, args []string) error {
 		warn("no clipboard tool (xclip, xsel, wl-copy): copying goes to the terminal by OSC 52")
 	}
 	if bad > 0 {
-		return &exitError{code: 1, msg: fmt.Sprintf("%d problems found", bad)}
+		return &exitError{code: 1, msg: plural(bad, "problem") + " found"}
 	}
 	return nil
 }

@@ -122,6 +122,10 @@ func TestSearchExitsOneOnlyForNoMatch(t *testing.T) {
 	if _, errs, code := w.run(nil, "search", "ERROR"); code != 0 {
 		t.Fatalf("a match: exit %d, %q", code, errs)
 	}
+	// grep -n's habit: numbers are always printed, so -n changes nothing.
+	if out, errs, code := w.run(nil, "search", "-n", "ERROR"); code != 0 || !strings.HasSuffix(out, "/c1:1:ERROR one\n") {
+		t.Fatalf("search -n: exit %d, stdout %q, stderr %q", code, out, errs)
+	}
 	if out, errs, code := w.run(nil, "search", "no such line"); code != 1 || out != "" || errs != "" {
 		t.Fatalf("no match: exit %d, stdout %q, stderr %q; want 1 and nothing said", code, out, errs)
 	}
@@ -146,6 +150,7 @@ func TestSearchExitsOneOnlyForNoMatch(t *testing.T) {
 		{"a config that cannot be read", w, []string{"--config", badConfig, "ERROR"}, badConfig},
 		{"an agent that cannot start", &noAgent, []string{"ERROR"}, "agent"},
 		{"a damaged store", w.withStore(damaged), []string{"ERROR"}, "damaged"},
+		{"a negative context length", w, []string{"-C", "-1", "ERROR"}, "a context length is 0 or more"},
 	} {
 		out, errs, code := c.w.run(nil, append([]string{"search"}, c.args...)...)
 		if code != 2 || out != "" || !strings.Contains(errs, c.says) || strings.Count(errs, "\n") != 1 {

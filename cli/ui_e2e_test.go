@@ -58,7 +58,7 @@ func TestTUIEndToEnd(t *testing.T) {
 	tm.waitFor("search incident:", 5*time.Second)
 	tm.typeText("5f1d7a3e")
 	tm.press("Enter")
-	tm.waitFor("1 matches", 10*time.Second)
+	tm.waitFor("1 match", 10*time.Second)
 	tm.press("Enter")
 	tm.waitFor(`"email" : "ada@example.com",`, 5*time.Second)
 	tm.press("x")

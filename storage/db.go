@@ -140,16 +140,23 @@ func Open(o Options) (*DB, error) {
 	}
 	var b *bolt.DB
 	readOnly := false
-	err := safely(func() error {
-		var err error
-		b, err = bolt.Open(o.Path, 0o600, &bolt.Options{
-			Timeout:         o.LockTimeout,
-			NoFreelistSync:  true,
-			FreelistType:    bolt.FreelistMapType,
-			InitialMmapSize: cmp.Or(o.mmapSize, 1<<30),
+	// Opening for writing rebuilds the free list by walking every page, and
+	// bbolt panics on a damaged one in a goroutine of its own, which nothing
+	// can recover: the file is checked read only first, where calm's walk
+	// turns damage into an error, and a damaged store opens read only.
+	checked, err := precheck(o)
+	if err == nil {
+		err = safely(func() error {
+			var err error
+			b, err = bolt.Open(o.Path, 0o600, &bolt.Options{
+				Timeout:         o.LockTimeout,
+				NoFreelistSync:  true,
+				FreelistType:    bolt.FreelistMapType,
+				InitialMmapSize: cmp.Or(o.mmapSize, 1<<30),
+			})
+			return err
 		})
-		return err
-	})
+	}
 	if errors.Is(err, ErrDamaged) {
 		// Opening for writing walks every page; a damaged one stops it. Read
 		// only, the rest can still be shown and copied out; writes are refused.
@@ -196,7 +203,7 @@ func Open(o Options) (*DB, error) {
 		b.Close()
 		return nil, err
 	}
-	if db.created || o.SkipCheck {
+	if db.created || o.SkipCheck || (checked && !readOnly) {
 		close(db.checked)
 	} else {
 		go db.selfCheck()
@@ -356,6 +363,32 @@ func (db *DB) Damaged() error {
 
 // selfCheck runs bbolt's consistency check once, in the background, so a
 // damaged file is found before more is written into it.
+// precheck runs the store's check on the file read only, before it is
+// opened for writing; checked is false when there was nothing to check (a
+// new file, a check switched off) or it could not be opened to check.
+func precheck(o Options) (checked bool, err error) {
+	if fi, err := os.Stat(o.Path); err != nil || fi.Size() == 0 || o.SkipCheck {
+		return false, nil
+	}
+	var b *bolt.DB
+	if err := safely(func() error {
+		var err error
+		b, err = bolt.Open(o.Path, 0o600, &bolt.Options{Timeout: o.LockTimeout, ReadOnly: true})
+		return err
+	}); err != nil {
+		if errors.Is(err, ErrDamaged) {
+			return false, err
+		}
+		return false, nil // the open for writing says why, in its words
+	}
+	problems := checkStore(b)
+	b.Close()
+	if len(problems) > 0 {
+		return true, fmt.Errorf("%w: %s", ErrDamaged, strings.TrimPrefix(problems[0], ErrDamaged.Error()+": "))
+	}
+	return true, nil
+}
+
 func (db *DB) selfCheck() {
 	defer close(db.checked)
 	rep, _ := db.Check()

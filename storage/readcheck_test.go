@@ -181,3 +181,37 @@ func mustPlan(t *testing.T, pattern string) *plan {
 	}
 	return p
 }
+
+// One capture with no sound copy left does not hide the lines of the
+// others: they are searched, and the search ends in the damaged one's error.
+func TestDamagedCaptureDoesNotHideTheOthers(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "calm.db")
+	db, err := Open(Options{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var data bytes.Buffer
+	for i := range 150_000 {
+		fmt.Fprintf(&data, "line %06d of the original document\n", i)
+	}
+	bad := save(t, db, "damaged", data.Bytes())
+	save(t, db, "sound", data.Bytes())
+	db.Close()
+	damageChunk(t, path, bad.Incident, bad.ID, 0)
+	for _, cp := range bad.Copies[1:] {
+		os.Remove(cp.Location)
+	}
+	db, err = Open(Options{Path: path, Notice: func(string) {}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	readChecks.Clear()
+	got, err := searchAll(db, SearchQuery{Pattern: "line 000042 of", Literal: true})
+	if !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), bad.ID) {
+		t.Fatalf("search: %v", err)
+	}
+	if len(got) != 1 || got[0].Item == bad.ID {
+		t.Fatalf("the sound capture's line was not found, or the damaged one's was: %+v", got)
+	}
+}

@@ -107,6 +107,7 @@ func (db *DB) Search(ctx context.Context, q SearchQuery, each func(Match) error)
 	}
 	found := 0
 	var clean []byte
+	var damaged []error
 	notice := q.Notice
 	if notice == nil {
 		notice = db.notice
@@ -149,12 +150,18 @@ func (db *DB) Search(ctx context.Context, q SearchQuery, each func(Match) error)
 			if errors.Is(err, errCaptureDone) {
 				continue
 			}
+			if errors.Is(err, ErrDamaged) && ctx.Err() == nil {
+				// As grep does with a file it cannot read: the others are
+				// still searched, and the search ends in the error.
+				damaged = append(damaged, err)
+				continue
+			}
 			if err != nil {
 				return err
 			}
 		}
 	}
-	return nil
+	return errors.Join(damaged...)
 }
 
 // matchLine sanitises a line if it must and matches it; it returns the text
@@ -456,10 +463,18 @@ func checkStore(b *bolt.DB) []string {
 	return problems
 }
 
+// walkBucket touches every value and checks that keys come in order: bbolt's
+// own check, and its open for writing, panic in a goroutine of their own
+// (which nothing can recover) on keys out of order.
 func walkBucket(b *bolt.Bucket) error {
 	c := b.Cursor()
 	var sink byte
+	var prev []byte
 	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if prev != nil && bytes.Compare(prev, k) >= 0 {
+			return fmt.Errorf("%w: keys out of order (%x after %x)", ErrDamaged, k, prev)
+		}
+		prev = k
 		if v == nil {
 			if sub := b.Bucket(k); sub != nil {
 				if err := walkBucket(sub); err != nil {

@@ -183,7 +183,7 @@ func TestIncidentSearchOpensTheMatchingItemAtItsLine(t *testing.T) {
 	h.press(tcell.KeyCtrlF)
 	h.waitFor("search incident:")
 	h.press("needle", tcell.KeyEnter)
-	h.waitFor("1 matches")
+	h.waitFor("1 match")
 	h.press(tcell.KeyEnter)
 	screen := h.waitFor("the needle is")
 	if !strings.Contains(row(screen, "the needle is"), "501") {

@@ -120,7 +120,7 @@ func (u *UI) searchIncident(pattern string) {
 	u.mu.Lock()
 	id := u.incident.ID
 	u.mu.Unlock()
-	q := model.SearchQuery{Pattern: pattern, Literal: !regex, IgnoreCase: strings.ToLower(pattern) == pattern, Incident: id, Limit: 1000}
+	q := model.SearchQuery{Pattern: pattern, Literal: !regex, IgnoreCase: strings.ToLower(pattern) == pattern, Incident: id, Limit: searchLimit}
 	ctx, cancel := context.WithCancel(u.ctx)
 	s := &search{cancel: cancel}
 	u.search = s
@@ -145,7 +145,7 @@ func (u *UI) searchIncident(pattern string) {
 				u.setStatus(tview.Escape(fmt.Sprintf("%q: nothing in this incident", pattern)))
 				return
 			}
-			u.setStatus(fmt.Sprintf("%d matches", len(found)))
+			u.setStatus(matchCount(len(found), q.Limit))
 			f, _ := NewFinder(pattern, regex)
 			u.viewer.SetFind(f)
 			u.findPattern = pattern
@@ -177,8 +177,23 @@ func (u *UI) stopSearch() bool {
 	return true
 }
 
+// searchLimit is how many lines an incident search lists.
+const searchLimit = 1000
+
+// matchCount says how many lines a search found, or that it stopped at
+// its limit.
+func matchCount(n, limit int) string {
+	if limit > 0 && n >= limit {
+		return fmt.Sprintf("the first %d matches", n)
+	}
+	if n == 1 {
+		return "1 match"
+	}
+	return fmt.Sprintf("%d matches", n)
+}
+
 func (u *UI) showMatches(found []model.Match) {
-	list := newEntryList(fmt.Sprintf(" %d matches: enter opens, esc closes ", len(found)))
+	list := newEntryList(" " + matchCount(len(found), searchLimit) + ": enter opens, esc closes ")
 	for _, m := range found {
 		list.AddItem(fmt.Sprintf("%s:%d: %s", tview.Escape(m.Item), m.Line, sanitizeTitle(m.Text)))
 	}

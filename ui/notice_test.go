@@ -134,7 +134,7 @@ func TestDamagedStoreCopyIsShownFromAVerifiedCopyWithANotice(t *testing.T) {
 			h.press(tcell.KeyCtrlF)
 			h.waitFor("search incident:")
 			h.press("record 20", tcell.KeyEnter)
-			screen = h.waitFor("1 matches")
+			screen = h.waitFor("1 match")
 			if !strings.Contains(screen, "the original value") || strings.Contains(screen, "TAMPERED") {
 				t.Fatalf("search did not give the verified copy's line:\n%s", screen)
 			}
