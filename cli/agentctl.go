@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"syscall"
@@ -126,11 +128,26 @@ func (e *env) stopAgent() (int, error) {
 		return pid, fmt.Errorf("stop the agent (pid %d): %w", pid, err)
 	}
 	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if syscall.Kill(pid, 0) != nil {
+		if ended(pid) {
 			return pid, nil
 		}
 	}
 	return pid, fmt.Errorf("the agent (pid %d) did not stop within a minute: its log is %s", pid, e.cfg.agentLog())
+}
+
+// ended reports whether a process has exited: gone, or a zombie its
+// parent has not reaped yet (a container's PID 1 may never reap it).
+func ended(pid int) bool {
+	if syscall.Kill(pid, 0) != nil {
+		return true
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// The state follows the command's closing parenthesis.
+	i := bytes.LastIndexByte(stat, ')')
+	return i >= 0 && i+2 < len(stat) && (stat[i+2] == 'Z' || stat[i+2] == 'X')
 }
 
 func cmdAgentStop(e *env, args []string) error {

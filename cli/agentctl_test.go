@@ -2,11 +2,12 @@ package cli
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
+	"time"
 )
 
 // TestAgentStatusStopRestartAndMirrorChanges: calm agent status|stop|restart
@@ -42,7 +43,7 @@ func TestAgentStatusStopRestartAndMirrorChanges(t *testing.T) {
 	if out := w.ok(nil, "--mirror", mirror, "agent", "restart"); !strings.Contains(out, "mirrors: "+mirror) {
 		t.Fatalf("agent restart: %q", out)
 	}
-	if syscall.Kill(first, 0) == nil {
+	if !ended(first) {
 		t.Fatalf("the first agent (pid %d) still runs after the restart", first)
 	}
 	w.ok(nil, "--mirror", mirror, "status")
@@ -69,4 +70,22 @@ func TestAgentStatusStopRestartAndMirrorChanges(t *testing.T) {
 		t.Fatalf("agent stop with none: %q", out)
 	}
 	w.ok(nil, "status") // started again, with the config's mirror
+}
+
+// An agent that has exited but is not reaped yet (PID 1 in a container
+// may never reap it) has stopped: 'calm agent stop' does not wait on it.
+func TestAZombieHasEnded(t *testing.T) {
+	cmd := exec.Command("sh", "-c", "exit 0")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait() // reaped only at the end: until then, a zombie
+	for deadline := time.Now().Add(10 * time.Second); !ended(cmd.Process.Pid); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("a process that exited and was not reaped still counts as running")
+		}
+	}
+	if ended(os.Getpid()) {
+		t.Fatal("this running process counts as ended")
+	}
 }
