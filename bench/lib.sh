@@ -4,7 +4,7 @@
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 work=$(mktemp -d)
 trap 'pkill -f "$work/calm" 2>/dev/null || true; rm -rf "$work"' EXIT
-go build -o "$work/calm" .
+CGO_ENABLED=0 go build -o "$work/calm" . # as the README builds it
 go run ./bench/gen "$mb" > "$work/input"
 export CALM_HOME=$work/home XDG_RUNTIME_DIR=$work/rt XDG_CONFIG_HOME=$work/cfg CALM_AGENT_IDLE=60s
 mkdir -p "$work/rt"

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"calm/terminal/escape"
@@ -25,23 +26,25 @@ func mark(name, match, unless string) Mark {
 }
 
 // DefaultMarks are the destructive commands calm marks out of the box.
-var DefaultMarks = []Mark{
-	mark("rm -rf", `\brm\s+(-\S*[rR]\S*\s+)*-\S*[fF]|\brm\s+(-\S*\s+)*-\S*[rR]`, ""),
-	mark("DROP", `(?i)\bdrop\s+(table|database|schema|index|view|collection|user)\b|\.drop(Database)?\(`, ""),
-	mark("TRUNCATE", `(?i)\btruncate\s+(table\s+)?\w`, ""),
-	mark("DELETE without WHERE", `(?i)\bdelete\s+from\s+\S+`, `(?i)\bwhere\b`),
-	mark("UPDATE without WHERE", `(?i)\bupdate\s+\S+\s+set\b`, `(?i)\bwhere\b`),
-	mark("Mongo write", `\.(update|updateOne|updateMany|replaceOne|deleteOne|deleteMany|remove|findOneAndReplace|findOneAndUpdate|findOneAndDelete|bulkWrite)\s*\(`, ""),
-	mark("kubectl delete", `\bkubectl\s+(\S+\s+)*delete\b`, ""),
-	mark("terraform destroy", `\bterraform\s+(\S+\s+)*(destroy|apply\s+.*-destroy)\b`, ""),
-	mark("helm uninstall", `\bhelm\s+(uninstall|delete)\b`, ""),
-	mark("FLUSHALL", `(?i)\bflush(all|db)\b`, ""),
-	mark("force push", `\bgit\s+push\s+.*(--force\b|-f\b)`, ""),
-}
+var DefaultMarks = sync.OnceValue(func() []Mark {
+	return []Mark{
+		mark("rm -rf", `\brm\s+(-\S*[rR]\S*\s+)*-\S*[fF]|\brm\s+(-\S*\s+)*-\S*[rR]`, ""),
+		mark("DROP", `(?i)\bdrop\s+(table|database|schema|index|view|collection|user)\b|\.drop(Database)?\(`, ""),
+		mark("TRUNCATE", `(?i)\btruncate\s+(table\s+)?\w`, ""),
+		mark("DELETE without WHERE", `(?i)\bdelete\s+from\s+\S+`, `(?i)\bwhere\b`),
+		mark("UPDATE without WHERE", `(?i)\bupdate\s+\S+\s+set\b`, `(?i)\bwhere\b`),
+		mark("Mongo write", `\.(update|updateOne|updateMany|replaceOne|deleteOne|deleteMany|remove|findOneAndReplace|findOneAndUpdate|findOneAndDelete|bulkWrite)\s*\(`, ""),
+		mark("kubectl delete", `\bkubectl\s+(\S+\s+)*delete\b`, ""),
+		mark("terraform destroy", `\bterraform\s+(\S+\s+)*(destroy|apply\s+.*-destroy)\b`, ""),
+		mark("helm uninstall", `\bhelm\s+(uninstall|delete)\b`, ""),
+		mark("FLUSHALL", `(?i)\bflush(all|db)\b`, ""),
+		mark("force push", `\bgit\s+push\s+.*(--force\b|-f\b)`, ""),
+	}
+})
 
 // CompileMarks adds patterns from the config to the built-in ones.
 func CompileMarks(patterns []string) ([]Mark, error) {
-	marks := append([]Mark(nil), DefaultMarks...)
+	marks := append([]Mark(nil), DefaultMarks()...)
 	for _, p := range patterns {
 		re, err := regexp.Compile(p)
 		if err != nil {
@@ -129,7 +132,7 @@ type PromptWatcher struct {
 	cr   bool
 }
 
-var promptLine = regexp.MustCompile(`^.{0,80}?[$#>%]\s+(\S.*)$`)
+var promptLine = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^.{0,80}?[$#>%]\s+(\S.*)$`) })
 
 // Feed takes output and calls submit with each command line a line feed in
 // p ends: the line was entered as p arrived, whenever its prompt was drawn.
@@ -150,7 +153,7 @@ func (w *PromptWatcher) Feed(p []byte, submit func(command string)) {
 		case r == '\r':
 			w.cr = true
 		case r == '\n':
-			if m := promptLine.FindStringSubmatch(strings.TrimRight(string(w.line), " ")); m != nil {
+			if m := promptLine().FindStringSubmatch(strings.TrimRight(string(w.line), " ")); m != nil {
 				submit(m[1])
 			}
 			w.line, w.cr = w.line[:0], false

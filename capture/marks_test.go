@@ -23,7 +23,7 @@ func TestDestructiveCommandsAreMarked(t *testing.T) {
 		"git push origin main --force":               "force push",
 	}
 	for line, want := range marked {
-		if got, ok := Check(DefaultMarks, line); !ok || got != want {
+		if got, ok := Check(DefaultMarks(), line); !ok || got != want {
 			t.Errorf("%q: marked %q (%v), want %q", line, got, ok, want)
 		}
 	}
@@ -35,7 +35,7 @@ func TestDestructiveCommandsAreMarked(t *testing.T) {
 		"kubectl get pods",
 		"echo form",
 	} {
-		if got, ok := Check(DefaultMarks, line); ok {
+		if got, ok := Check(DefaultMarks(), line); ok {
 			t.Errorf("%q marked as %q", line, got)
 		}
 	}
@@ -76,7 +76,7 @@ func TestPromptWatcherFindsCommandsInEchoedOutput(t *testing.T) {
 		t.Fatalf("the commands were entered with output %v, want 3, 4, 5 (the Enter's, not the prompt's)", ats)
 	}
 	for _, c := range got {
-		if _, ok := Check(DefaultMarks, c); !ok {
+		if _, ok := Check(DefaultMarks(), c); !ok {
 			t.Errorf("%q is not marked", c)
 		}
 	}

@@ -13,14 +13,14 @@ import (
 )
 
 // soakTime is how long the concurrency test runs: CALM_SOAK (for example
-// 2m; bench/faults runs it for a minute), 5 seconds by default, which is
-// dozens of tees beside the session and the TUI, so the suite stays short:
-// its full-speed tees slow every test running beside them.
+// 2m; bench/faults runs it for a minute), 2 seconds by default, which is
+// still dozens of tees beside the session and the TUI, so the suite stays
+// short: its full-speed tees slow every test running beside them.
 func soakTime() time.Duration {
 	if d, err := time.ParseDuration(os.Getenv("CALM_SOAK")); err == nil && d > 0 {
 		return d
 	}
-	return 5 * time.Second
+	return 2 * time.Second
 }
 
 // TestEightTeesAShellAndTheTUIAtOnce runs eight calm tee loops, a recording

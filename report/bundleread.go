@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // Limits of what a bundle may hold. calm's own bundles stay far inside
@@ -34,7 +35,7 @@ const (
 var errBomb = errors.New("refused")
 
 // bundleRootName is what calm names a bundle's one folder.
-var bundleRootName = regexp.MustCompile(`^calm-[A-Za-z0-9][A-Za-z0-9._-]*$`)
+var bundleRootName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^calm-[A-Za-z0-9][A-Za-z0-9._-]*$`) })
 
 // bundleFile is one file of a bundle as the one reader saw it.
 type bundleFile struct {
@@ -104,7 +105,7 @@ func readBundle(r io.Reader, extractDir string) (*bundleContents, error) {
 		switch {
 		case !canonical(name):
 			return nil, fmt.Errorf("bundle member %q is not a plain path under one folder: do not trust this bundle", h.Name)
-		case b.root == "" && !bundleRootName.MatchString(root):
+		case b.root == "" && !bundleRootName().MatchString(root):
 			return nil, fmt.Errorf("bundle member %q is not under a calm-INCIDENT folder: do not trust this bundle", h.Name)
 		case b.root != "" && root != b.root:
 			return nil, fmt.Errorf("bundle member %q is outside the bundle's folder %s: do not trust this bundle", h.Name, b.root)

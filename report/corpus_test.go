@@ -145,7 +145,7 @@ func TestSecretCorpusLeaksIntoNoExport(t *testing.T) {
 	defer db.Close()
 	inc, _ := db.NewIncident("secret corpus")
 	var all []string
-	for i, ru := range builtinRules {
+	for i, ru := range builtinRules() {
 		text, secrets := sampleInput(ru.sample)
 		all = append(all, secrets...)
 		oneLine := !strings.Contains(text, "\n")
@@ -238,7 +238,7 @@ func TestSecretCorpusLeaksIntoNoExport(t *testing.T) {
 	// The store keeps the originals.
 	var orig bytes.Buffer
 	db.WriteContent(context.Background(), inc.ID+"/c1", 0, &orig)
-	if _, secrets := sampleInput(builtinRules[0].sample); !strings.Contains(orig.String(), secrets[0]) {
+	if _, secrets := sampleInput(builtinRules()[0].sample); !strings.Contains(orig.String(), secrets[0]) {
 		t.Fatal("the store lost the original")
 	}
 }
@@ -306,7 +306,7 @@ func TestSecretsSplitAcrossManyEventsOfABigSessionAreRedacted(t *testing.T) {
 // so that byte redactWindow, where a stream is first redacted, falls in
 // the middle of its first secret; and the secrets.
 func straddling() (texts []string, secrets [][]string) {
-	for _, ru := range builtinRules {
+	for _, ru := range builtinRules() {
 		plain, sec := sampleInput(ru.sample)
 		for _, sample := range []string{plain, coloured(plain, sec)} {
 			half := sec[0][:len(sec[0])/2]

@@ -13,6 +13,7 @@ import (
 	"math"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/klauspost/compress/gzip"
@@ -40,9 +41,11 @@ func mustRead(name string) string {
 	return string(b)
 }
 
-var pageTemplate = template.Must(template.New("page.html").Funcs(template.FuncMap{
-	"bytes": humanBytes,
-}).ParseFS(htmlFiles, "htmlpage/page.html"))
+var pageTemplate = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("page.html").Funcs(template.FuncMap{
+		"bytes": humanBytes,
+	}).ParseFS(htmlFiles, "htmlpage/page.html"))
+})
 
 // Limits of what the page holds itself, so that it stays a file a browser
 // opens quickly and a mail server takes.
@@ -349,7 +352,7 @@ func HTML(ctx context.Context, s model.Store, r Record, w io.Writer, red *Redact
 		return count, err
 	}
 	page.Config = template.JS(cfg)
-	if err := pageTemplate.Execute(w, page); err != nil {
+	if err := pageTemplate().Execute(w, page); err != nil {
 		return count, fmt.Errorf("write the page: %w", err)
 	}
 	return count, nil

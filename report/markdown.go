@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"calm/checklist"
@@ -347,9 +348,11 @@ func foldRun(run []model.Event) model.Event {
 
 var (
 	// "(in tmux, needs 'set -g set-clipboard on'; terminals do not confirm)"
-	hintAside = regexp.MustCompile(`\s*\([^()]*'[^()]*\)`)
+	hintAside = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\s*\([^()]*'[^()]*\)`) })
 	// ": save it with 'calm show ID > FILE' instead", "; run 'calm verify'"
-	hintClause = regexp.MustCompile(`[:;,]\s*(?:pipe|save|run|use|see|add|press|type|raise)\b[^;]*'[^']*'[^;]*`)
+	hintClause = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`[:;,]\s*(?:pipe|save|run|use|see|add|press|type|raise)\b[^;]*'[^']*'[^;]*`)
+	})
 )
 
 // calmWrote are the kinds of events whose text calm wrote; notes and
@@ -360,6 +363,6 @@ var calmWrote = map[string]bool{model.EventMessage: true, model.EventStep: true,
 // withoutHints takes out of an event's text what was said to help a person
 // at the keyboard then: the record keeps what happened.
 func withoutHints(text string) string {
-	text = hintAside.ReplaceAllString(text, "")
-	return hintClause.ReplaceAllString(text, "")
+	text = hintAside().ReplaceAllString(text, "")
+	return hintClause().ReplaceAllString(text, "")
 }

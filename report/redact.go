@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // rule is one kind of secret and how to find it. The secret is the group
@@ -57,55 +58,57 @@ func newRule(kind string, re *regexp.Regexp, sample string, keywords ...string) 
 // builtinRules find the secrets that most often reach a production shell:
 // command lines, config files, connection strings and notes. gitleaks'
 // rules (gitleaks.go) come after them for the long tail of token formats.
-var builtinRules = []rule{
-	mustRule("pgp private key", `-----BEGIN PGP PRIVATE KEY BLOCK-----(?:\r?\n(?:[A-Za-z0-9+/=]+|[ \t]*|[A-Za-z][A-Za-z-]*: [^\r\n]*)\r?)*?\r?\n-----END PGP PRIVATE KEY BLOCK-----`,
-		"gpg --export-secret-keys -a ops\n«-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nlQOYBGVhZ3QBCAC7o1dGRN9ZkOe2Jn3sy2DFpEyPj9QH0Xz5m1m9YkR3xq3QeQjS\nAl8Xx3d1pQ2xQ==\n=Qn8v\n-----END PGP PRIVATE KEY BLOCK-----»\n$ ", "-----begin pgp private"),
-	// A block cut short (a scrollback that starts or stops inside it)
-	// loses its base64 lines, and nothing after them.
-	mustRule("pgp private key", `-----BEGIN PGP PRIVATE KEY BLOCK-----(?:\r?\n(?:[A-Za-z0-9+/=]{16,}|[A-Za-z][A-Za-z-]*: [^\r\n]*|)\r?)*(?:\r?\n=[A-Za-z0-9+/]{4})?`,
-		"«-----BEGIN PGP PRIVATE KEY BLOCK-----\nVersion: GnuPG v2\n\nlQOYBGVhZ3QBCAC7o1dGRN9ZkOe2Jn3sy2DFpEyPj9QH0Xz5m1m9YkR3xq3QeQjS»\n^C\n$ ls -la\ntotal 8", "-----begin pgp private"),
-	mustRule("private key", `-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----(?:\r?\n(?:[A-Za-z0-9+/=]+|[ \t]*|[A-Za-z][A-Za-z-]*: [^\r\n]*)\r?)*?\r?\n-----END [A-Z0-9 ]*PRIVATE KEY-----`,
-		"$ cat id_ed25519\n«-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\nQyNTUxOQAAACDb0fPxk2QbS0x5cmWnH8BqCw9lc7sZ8bd5oQ5VzRkcxgAAAJiS2g3Zktod\n-----END OPENSSH PRIVATE KEY-----»\n$ ", "private key-----"),
-	mustRule("private key", `-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----(?:\r?\n(?:[A-Za-z0-9+/=]{16,}|[A-Za-z][A-Za-z-]*: [^\r\n]*)\r?)*`,
-		"$ head -4 server.key\n«-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nMIIEpAIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun\nVTLw7onLRnrq0/IzW7yWR7QkrmBL7jTKEn5u+qKhbwKfBstIs+bMY2Zkp18gnTxK»\n$ ls -la\ndrwx------ 2 root root 4096 .\n-rw-r--r-- 1 root root  412 notes.txt\nok done", "private key-----"),
-	// A private key's body without its BEGIN line (grep, sed -n, a paste):
-	// its DER starts with a version 0 INTEGER, which base64 spells IBAAK
-	// (RSA), IBADAN (PKCS#8) or CAQEE (EC) within the first few characters.
-	// Certificates, which are public, start otherwise (MIID...CCA).
-	mustRule("private key body", `\bM[HI][A-Za-z0-9+/]{1,4}(?:IBAAK|IBADAN|CAQEE)[A-Za-z0-9+/=]{30,}`,
-		"$ grep -h MII backup/*.pem\n«MIIEowIBAAKCAQEA7bq9Lx0m3d2TQd8lE0wq1n5nX2r3QZpO7b3p0f2Q9uHnYq1c0xQw»\n$ ", "ibaak", "ibadan", "caqee"),
-	mustRule("private key body", `\bM[HI][A-Za-z0-9+/]{1,4}(?:IBAAK|IBADAN|CAQEE)[A-Za-z0-9+/=]{30,}`,
-		"key (pkcs8): «MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7o1dGRN9ZkOe2Jn3s»\n", "ibaak", "ibadan", "caqee"),
-	// A Kubernetes secret holds keys base64-encoded: "-----BEGIN" is LS0tLS1CRUdJTi.
-	mustRule("encoded private key", `LS0tLS1CRUdJTi[A-Za-z0-9+/=]{20,}`,
-		"  tls.key: «LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0tLS0tCk1JSUV2Z0lCQURBTkJna3Foa2lHOXcwQkFRRUZBQVNDQktnd2dnU2tBZ0VBQW9JQkFRQ3k=»\n", "ls0tls1crudjti"),
-	mustRule("aws access key", `\b(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b`, "export AWS_ACCESS_KEY_ID=«AKIAIOSFODNN7EXAMPLE»", "akia", "asia", "abia", "acca"),
-	mustRule("aws secret key", `(?i)aws_?secret_?access_?key["']?[ \t]*[=:][ \t]*["']?(?P<s>[A-Za-z0-9/+=]{40})`, "aws_secret_access_key = «wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY»", "secret"),
-	mustRule("google api key", `\bAIza[0-9A-Za-z_-]{35}\b`, "?key=«AIzaSyD-9tSrke72PouQMnMX-a7eZSW0jkFMBWY»&x=1", "aiza"),
-	mustRule("github token", `\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{50,})\b`, "GITHUB_TOKEN=«ghp_16C7e42F292c6912E7710c838347Ae178B4a»", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
-	mustRule("gitlab token", `\bgl(?:pat|dt|rt|ptt|cbt|soat|ft|imt|oas)-[0-9A-Za-z_.-]{20,}`, "git clone https://oauth2:«glpat-Xk9_2mQv7RtZpLw4NcYb»@gitlab.example.com/ops/db.git", "glpat-", "gldt-", "glrt-", "glptt-", "glcbt-", "glsoat-", "glft-", "glimt-", "gloas-"),
-	mustRule("slack token", `\bxox[abposr]-[A-Za-z0-9-]{10,}`, "SLACK=«xoxb-2222222222-4444444444444-AbCdEfGhIjKlMnOpQrStUvWx»", "xox"),
-	mustRule("slack webhook", `https://hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9+/_-]{20,}`, "curl -X POST «https://hooks.slack.com/services/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» -d @msg.json", "hooks.slack.com"),
-	mustRule("stripe key", `\b[sr]k_live_[A-Za-z0-9]{20,}\b`, "«sk_live_4eC39HqLyjWDarjtT1zdp7dc»", "k_live_"),
-	mustRule("azure key", `(?i)(?:AccountKey|SharedAccessKey|SharedAccessSignature|sig)=(?P<s>[A-Za-z0-9+/%]{20,}={0,2})`, "DefaultEndpointsProtocol=https;AccountName=prodlogs;AccountKey=«Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==»;EndpointSuffix=core.windows.net", "accountkey", "sharedaccess", "sig="),
-	mustRule("jwt", `\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}`, "cookie: «eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U»", "eyj"),
-	mustRule("bearer token", `(?i)\bbearer[ \t]+(?P<s>[A-Za-z0-9._~+/=-]{8,})`, "curl -H 'Authorization: Bearer «9f8e7d6c5b4a3f2e1d0c»' https://api", "bearer"),
-	mustRule("basic auth", `(?i)\bauthorization:\s*basic\s+(?P<s>[A-Za-z0-9+/=]{8,})`, "> Authorization: Basic «YWRtaW46aHVudGVyMg==»", "basic"),
-	// user:password@host, the password holding @ or / too: it runs to the
-	// last @ before the host.
-	mustRule("url password", `\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@'"]*:(?P<s>[^\s'"]+)@[^\s@/'"]+`, "mongosh 'mongodb://admin:«p@ss/w0rd:9»@db1.prod:27017/users'", "://"),
-	mustRule("mysql password", `\b(?:mysql|mysqldump|mysqladmin|mysqlimport|mysqlcheck|mysqlshow|mariadb|mariadb-dump)\b[^\n]*?\s(?:-p|--password=)(?P<s>"[^"\n]*"|'[^'\n]*'|[^\s'"]+)`, "mysql -h db1 -u root -p«S3cr3t!x» -e 'select 1'", "mysql", "mariadb"),
-	mustRule("curl password", `\bcurl\b[^\n]*?\s(?:-u|--user)[ =]?["']?[^\s:'"]*:(?P<s>[^\s'"]+)`, "curl -fsS -u deploy:«Tr0ub4dor&3» https://ci.internal/api/json", "curl"),
-	mustRule("redis password", `\bredis-cli\b[^\n]*?\s(?:-a|--pass)\s+(?P<s>"[^"\n]*"|'[^'\n]*'|\S+)`, "redis-cli -h cache1 -a «9zXq!mPw2» --no-auth-warning info", "redis-cli"),
-	mustRule("command line password", `(?i)(?:^|\s)(?:-{1,2}[a-z-]*(?:pass(?:word|wd)?|secret|token|api-?key)|sshpass\s+-p)[= ](?P<s>"[^"\n]*"|'[^'\n]*'|[^\s'"-][^\s'"]*)`, "pg_dump --password=«Zq7-hunter» -h db1 orders; sshpass -p «w3lcome1» ssh ops@bastion", "pass", "secret", "token", "key"),
-	mustRule("netrc password", `(?m)(?:\b(?:login|machine)\s+\S+\s+|^[ \t]*)password[ \t]+(?P<s>\S+)`, "machine api.internal login deploy password «s3cr3tNetrc»\n  password «OtherLine9»", "password"),
-	// KEY: value and KEY=value with a name that says secret; Kubernetes
-	// secrets (DB_PASS: base64) and .env files included.
-	mustRule("password", `(?i)\b[a-z0-9_.-]*(?:pass(?:word|wd|phrase)?|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|credentials?)["']?[ \t]*(?:=|:|=>)[ \t]*(?P<s>"[^"\n]*"|'[^'\n]*'|[^\s,;&"'\[{][^\s,;&"']*)`,
-		"data:\n  DB_PASS: «cGFzc3dvcmQxMjM=»\n  PGPASSWORD=«hunter2» psql ; {\"password\": «\"correct horse\"»}", "pass", "pwd", "secret", "token", "key", "credential"),
-	// A note or a chat line: "the password is X".
-	mustRule("password", `(?i)\b(?:password|passphrase|passwd|pwd|pin|secret|token)\s+(?:is|was|are|remains|:)\s*:?\s+(?P<s>"[^"\n]*"|'[^'\n]*'|[^\s,;"']+)`, "note: root password is «Winter2026!» until rotation", "pass", "pwd", "pin", "secret", "token"),
-}
+var builtinRules = sync.OnceValue(func() []rule {
+	return []rule{
+		mustRule("pgp private key", `-----BEGIN PGP PRIVATE KEY BLOCK-----(?:\r?\n(?:[A-Za-z0-9+/=]+|[ \t]*|[A-Za-z][A-Za-z-]*: [^\r\n]*)\r?)*?\r?\n-----END PGP PRIVATE KEY BLOCK-----`,
+			"gpg --export-secret-keys -a ops\n«-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nlQOYBGVhZ3QBCAC7o1dGRN9ZkOe2Jn3sy2DFpEyPj9QH0Xz5m1m9YkR3xq3QeQjS\nAl8Xx3d1pQ2xQ==\n=Qn8v\n-----END PGP PRIVATE KEY BLOCK-----»\n$ ", "-----begin pgp private"),
+		// A block cut short (a scrollback that starts or stops inside it)
+		// loses its base64 lines, and nothing after them.
+		mustRule("pgp private key", `-----BEGIN PGP PRIVATE KEY BLOCK-----(?:\r?\n(?:[A-Za-z0-9+/=]{16,}|[A-Za-z][A-Za-z-]*: [^\r\n]*|)\r?)*(?:\r?\n=[A-Za-z0-9+/]{4})?`,
+			"«-----BEGIN PGP PRIVATE KEY BLOCK-----\nVersion: GnuPG v2\n\nlQOYBGVhZ3QBCAC7o1dGRN9ZkOe2Jn3sy2DFpEyPj9QH0Xz5m1m9YkR3xq3QeQjS»\n^C\n$ ls -la\ntotal 8", "-----begin pgp private"),
+		mustRule("private key", `-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----(?:\r?\n(?:[A-Za-z0-9+/=]+|[ \t]*|[A-Za-z][A-Za-z-]*: [^\r\n]*)\r?)*?\r?\n-----END [A-Z0-9 ]*PRIVATE KEY-----`,
+			"$ cat id_ed25519\n«-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\nQyNTUxOQAAACDb0fPxk2QbS0x5cmWnH8BqCw9lc7sZ8bd5oQ5VzRkcxgAAAJiS2g3Zktod\n-----END OPENSSH PRIVATE KEY-----»\n$ ", "private key-----"),
+		mustRule("private key", `-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----(?:\r?\n(?:[A-Za-z0-9+/=]{16,}|[A-Za-z][A-Za-z-]*: [^\r\n]*)\r?)*`,
+			"$ head -4 server.key\n«-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nMIIEpAIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun\nVTLw7onLRnrq0/IzW7yWR7QkrmBL7jTKEn5u+qKhbwKfBstIs+bMY2Zkp18gnTxK»\n$ ls -la\ndrwx------ 2 root root 4096 .\n-rw-r--r-- 1 root root  412 notes.txt\nok done", "private key-----"),
+		// A private key's body without its BEGIN line (grep, sed -n, a paste):
+		// its DER starts with a version 0 INTEGER, which base64 spells IBAAK
+		// (RSA), IBADAN (PKCS#8) or CAQEE (EC) within the first few characters.
+		// Certificates, which are public, start otherwise (MIID...CCA).
+		mustRule("private key body", `\bM[HI][A-Za-z0-9+/]{1,4}(?:IBAAK|IBADAN|CAQEE)[A-Za-z0-9+/=]{30,}`,
+			"$ grep -h MII backup/*.pem\n«MIIEowIBAAKCAQEA7bq9Lx0m3d2TQd8lE0wq1n5nX2r3QZpO7b3p0f2Q9uHnYq1c0xQw»\n$ ", "ibaak", "ibadan", "caqee"),
+		mustRule("private key body", `\bM[HI][A-Za-z0-9+/]{1,4}(?:IBAAK|IBADAN|CAQEE)[A-Za-z0-9+/=]{30,}`,
+			"key (pkcs8): «MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7o1dGRN9ZkOe2Jn3s»\n", "ibaak", "ibadan", "caqee"),
+		// A Kubernetes secret holds keys base64-encoded: "-----BEGIN" is LS0tLS1CRUdJTi.
+		mustRule("encoded private key", `LS0tLS1CRUdJTi[A-Za-z0-9+/=]{20,}`,
+			"  tls.key: «LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0tLS0tCk1JSUV2Z0lCQURBTkJna3Foa2lHOXcwQkFRRUZBQVNDQktnd2dnU2tBZ0VBQW9JQkFRQ3k=»\n", "ls0tls1crudjti"),
+		mustRule("aws access key", `\b(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b`, "export AWS_ACCESS_KEY_ID=«AKIAIOSFODNN7EXAMPLE»", "akia", "asia", "abia", "acca"),
+		mustRule("aws secret key", `(?i)aws_?secret_?access_?key["']?[ \t]*[=:][ \t]*["']?(?P<s>[A-Za-z0-9/+=]{40})`, "aws_secret_access_key = «wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY»", "secret"),
+		mustRule("google api key", `\bAIza[0-9A-Za-z_-]{35}\b`, "?key=«AIzaSyD-9tSrke72PouQMnMX-a7eZSW0jkFMBWY»&x=1", "aiza"),
+		mustRule("github token", `\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{50,})\b`, "GITHUB_TOKEN=«ghp_16C7e42F292c6912E7710c838347Ae178B4a»", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
+		mustRule("gitlab token", `\bgl(?:pat|dt|rt|ptt|cbt|soat|ft|imt|oas)-[0-9A-Za-z_.-]{20,}`, "git clone https://oauth2:«glpat-Xk9_2mQv7RtZpLw4NcYb»@gitlab.example.com/ops/db.git", "glpat-", "gldt-", "glrt-", "glptt-", "glcbt-", "glsoat-", "glft-", "glimt-", "gloas-"),
+		mustRule("slack token", `\bxox[abposr]-[A-Za-z0-9-]{10,}`, "SLACK=«xoxb-2222222222-4444444444444-AbCdEfGhIjKlMnOpQrStUvWx»", "xox"),
+		mustRule("slack webhook", `https://hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9+/_-]{20,}`, "curl -X POST «https://hooks.slack.com/services/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» -d @msg.json", "hooks.slack.com"),
+		mustRule("stripe key", `\b[sr]k_live_[A-Za-z0-9]{20,}\b`, "«sk_live_4eC39HqLyjWDarjtT1zdp7dc»", "k_live_"),
+		mustRule("azure key", `(?i)(?:AccountKey|SharedAccessKey|SharedAccessSignature|sig)=(?P<s>[A-Za-z0-9+/%]{20,}={0,2})`, "DefaultEndpointsProtocol=https;AccountName=prodlogs;AccountKey=«Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==»;EndpointSuffix=core.windows.net", "accountkey", "sharedaccess", "sig="),
+		mustRule("jwt", `\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}`, "cookie: «eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U»", "eyj"),
+		mustRule("bearer token", `(?i)\bbearer[ \t]+(?P<s>[A-Za-z0-9._~+/=-]{8,})`, "curl -H 'Authorization: Bearer «9f8e7d6c5b4a3f2e1d0c»' https://api", "bearer"),
+		mustRule("basic auth", `(?i)\bauthorization:\s*basic\s+(?P<s>[A-Za-z0-9+/=]{8,})`, "> Authorization: Basic «YWRtaW46aHVudGVyMg==»", "basic"),
+		// user:password@host, the password holding @ or / too: it runs to the
+		// last @ before the host.
+		mustRule("url password", `\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@'"]*:(?P<s>[^\s'"]+)@[^\s@/'"]+`, "mongosh 'mongodb://admin:«p@ss/w0rd:9»@db1.prod:27017/users'", "://"),
+		mustRule("mysql password", `\b(?:mysql|mysqldump|mysqladmin|mysqlimport|mysqlcheck|mysqlshow|mariadb|mariadb-dump)\b[^\n]*?\s(?:-p|--password=)(?P<s>"[^"\n]*"|'[^'\n]*'|[^\s'"]+)`, "mysql -h db1 -u root -p«S3cr3t!x» -e 'select 1'", "mysql", "mariadb"),
+		mustRule("curl password", `\bcurl\b[^\n]*?\s(?:-u|--user)[ =]?["']?[^\s:'"]*:(?P<s>[^\s'"]+)`, "curl -fsS -u deploy:«Tr0ub4dor&3» https://ci.internal/api/json", "curl"),
+		mustRule("redis password", `\bredis-cli\b[^\n]*?\s(?:-a|--pass)\s+(?P<s>"[^"\n]*"|'[^'\n]*'|\S+)`, "redis-cli -h cache1 -a «9zXq!mPw2» --no-auth-warning info", "redis-cli"),
+		mustRule("command line password", `(?i)(?:^|\s)(?:-{1,2}[a-z-]*(?:pass(?:word|wd)?|secret|token|api-?key)|sshpass\s+-p)[= ](?P<s>"[^"\n]*"|'[^'\n]*'|[^\s'"-][^\s'"]*)`, "pg_dump --password=«Zq7-hunter» -h db1 orders; sshpass -p «w3lcome1» ssh ops@bastion", "pass", "secret", "token", "key"),
+		mustRule("netrc password", `(?m)(?:\b(?:login|machine)\s+\S+\s+|^[ \t]*)password[ \t]+(?P<s>\S+)`, "machine api.internal login deploy password «s3cr3tNetrc»\n  password «OtherLine9»", "password"),
+		// KEY: value and KEY=value with a name that says secret; Kubernetes
+		// secrets (DB_PASS: base64) and .env files included.
+		mustRule("password", `(?i)\b[a-z0-9_.-]*(?:pass(?:word|wd|phrase)?|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|credentials?)["']?[ \t]*(?:=|:|=>)[ \t]*(?P<s>"[^"\n]*"|'[^'\n]*'|[^\s,;&"'\[{][^\s,;&"']*)`,
+			"data:\n  DB_PASS: «cGFzc3dvcmQxMjM=»\n  PGPASSWORD=«hunter2» psql ; {\"password\": «\"correct horse\"»}", "pass", "pwd", "secret", "token", "key", "credential"),
+		// A note or a chat line: "the password is X".
+		mustRule("password", `(?i)\b(?:password|passphrase|passwd|pwd|pin|secret|token)\s+(?:is|was|are|remains|:)\s*:?\s+(?P<s>"[^"\n]*"|'[^'\n]*'|[^\s,;"']+)`, "note: root password is «Winter2026!» until rotation", "pass", "pwd", "pin", "secret", "token"),
+	}
+})
 
 // Redactor replaces secrets with [REDACTED kind].
 type Redactor struct {
@@ -127,7 +130,7 @@ func NewRedactor(extra []string) (*Redactor, error) {
 		}
 		r.rules = append(r.rules, rule{kind: "configured pattern", re: re})
 	}
-	r.rules = append(r.rules, builtinRules...)
+	r.rules = append(r.rules, builtinRules()...)
 	g, err := gitleaksRules()
 	if err != nil {
 		return nil, err
