@@ -7,7 +7,10 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -22,12 +25,9 @@ import (
 // every capture it starts ends sealed: complete at EOF, or interrupted by a
 // signal with exactly what reached stdout.
 
-// teeBuffer is the size of one read; teeBuffers of them bound how far
-// storing may fall behind stdout.
-const (
-	teeBuffer  = 256 << 10
-	teeBuffers = 8
-)
+// teeBuffer is the size of one read. Storing never paces the copy: the
+// store takes what tee read from its spool, as fast as it can.
+const teeBuffer = 256 << 10
 
 // signalGrace is how long after EOF tee still looks for the signal that
 // ended its upstream: Ctrl-C reaches the whole pipeline at once, and a
@@ -40,6 +40,10 @@ const epipeGrace = 250 * time.Millisecond
 // teeFlushEvery is how long bytes read may wait before they go to the
 // store even when they do not fill a chunk.
 const teeFlushEvery = 250 * time.Millisecond
+
+// spoolPunchEvery is how far the store's acknowledgements move before tee
+// gives the spool's disk space for them back.
+const spoolPunchEvery = 8 << 20
 
 func cmdTee(e *env, args []string) error {
 	fs := e.flags("tee", "[--incident ID] [-q] [TITLE]")
@@ -58,18 +62,28 @@ func cmdTee(e *env, args []string) error {
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGPIPE)
 	defer signal.Stop(sigs)
 
-	free := make(chan []byte, teeBuffers)
-	for range teeBuffers {
-		free <- make([]byte, teeBuffer)
+	writer := model.ThisWriter()
+	sp, spoolErr := createSpool(storage.SpoolPath(e.cfg.Store, writer))
+	if spoolErr != nil {
+		sp, spoolErr = createHiddenSpool()
 	}
-	full := make(chan []byte, teeBuffers)
-	store := startTeeStore(e, *incident, storage.NewCapture{Title: title, Source: "tee", Session: os.Getenv("CALM_SESSION")}, full, free)
+	var store *teeStore
+	if spoolErr != nil {
+		fmt.Fprintf(e.stderr, "calm tee: not saving this output: %s\n", oneLine(spoolErr.Error()))
+	} else {
+		defer sp.remove()
+		store = startTeeStore(e, *incident, storage.NewCapture{Title: title, Source: "tee", Session: os.Getenv("CALM_SESSION"), Writer: writer}, sp)
+	}
 
+	// Reading runs beside the writes: a signal is seen while a read waits.
 	type chunk struct {
 		buf []byte
 		err error
 	}
 	reads := make(chan chunk)
+	free := make(chan []byte, 2)
+	free <- make([]byte, teeBuffer)
+	free <- make([]byte, teeBuffer)
 	go func() {
 		for {
 			buf := <-free
@@ -89,16 +103,18 @@ copying:
 		select {
 		case r := <-reads:
 			if len(r.buf) > 0 {
+				// The spool first: it always holds what the downstream got.
+				if store != nil {
+					sp.write(r.buf)
+				}
 				if outErr == nil {
 					_, outErr = e.stdout.Write(r.buf)
 					if outErr != nil && !errors.Is(outErr, syscall.EPIPE) {
 						fmt.Fprintf(e.stderr, "calm tee: stdout: %s (still saving stdin)\n", oneLine(outErr.Error()))
 					}
 				}
-				full <- r.buf
-			} else {
-				free <- r.buf[:cap(r.buf)]
 			}
+			free <- r.buf[:cap(r.buf)]
 			if errors.Is(outErr, syscall.EPIPE) {
 				ended = time.Now()
 				break copying // the reader is gone: what it took is saved
@@ -117,7 +133,9 @@ copying:
 			}
 		}
 	}
-	close(full)
+	if store != nil {
+		sp.end()
+	}
 	releaseStdout(e.stdout)
 
 	// The signal that ended the upstream or the downstream may arrive just
@@ -155,7 +173,11 @@ copying:
 	case inErr != nil:
 		why = "stdin failed: " + oneLine(inErr.Error())
 	}
-	c, storeErr := store.finish(why)
+	var c storage.Capture
+	storeErr := spoolErr
+	if store != nil {
+		c, storeErr = store.finish(why)
+	}
 	switch {
 	case storeErr != nil:
 		// already said why
@@ -187,14 +209,106 @@ func releaseStdout(w io.Writer) {
 	}
 	null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
 	if err != nil {
-		return // the downstream gets its EOF when tee exits
+		return // the downstream gets its end of file when tee exits
 	}
 	defer null.Close()
 	unix.Dup2(int(null.Fd()), int(f.Fd()))
 }
 
-// teeStore stores what tee copies, beside the copy loop: stdout never waits
-// for the agent to start, or for a capture to be created.
+// spool is the file between tee's copy and its store: the copy appends what
+// it reads, the store reads it back at its own pace. If tee is killed, the
+// agent finds it by the capture's writer and stores what it holds.
+type spool struct {
+	f       *os.File
+	path    string
+	written atomic.Int64 // bytes appended so far
+	ended   atomic.Bool  // nothing more will be appended
+	more    chan struct{}
+	// failed is the error that stopped the appending, if any: the copy goes
+	// on, the store stops where the spool does.
+	mu     sync.Mutex
+	failed error
+}
+
+func createSpool(path string) (*spool, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("make the spool's folder: %w", err)
+	}
+	// A PID reused by a later process of the same start tick is
+	// impossible; a file left by one that was killed is stale.
+	os.Remove(path)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("create the spool: %w", err)
+	}
+	return &spool{f: f, path: path, more: make(chan struct{}, 1)}, nil
+}
+
+// createHiddenSpool is a spool no one else can see (unlinked at once), for
+// when the store's folder takes none: storing works, but a tee killed
+// outright keeps only what the store had committed.
+func createHiddenSpool() (*spool, error) {
+	f, err := os.CreateTemp("", "calm-tee-*.spool")
+	if err != nil {
+		return nil, fmt.Errorf("create the spool: %w", err)
+	}
+	os.Remove(f.Name())
+	return &spool{f: f, path: f.Name(), more: make(chan struct{}, 1)}, nil
+}
+
+func (s *spool) write(b []byte) {
+	if s.err() != nil {
+		return
+	}
+	if _, err := s.f.Write(b); err != nil {
+		s.fail(fmt.Errorf("write the spool %s: %w", s.path, err))
+		return
+	}
+	s.written.Add(int64(len(b)))
+	s.wake()
+}
+
+func (s *spool) end() {
+	s.ended.Store(true)
+	s.wake()
+}
+
+func (s *spool) wake() {
+	select {
+	case s.more <- struct{}{}:
+	default:
+	}
+}
+
+func (s *spool) fail(err error) {
+	s.mu.Lock()
+	if s.failed == nil {
+		s.failed = err
+	}
+	s.mu.Unlock()
+	s.wake()
+}
+
+func (s *spool) err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.failed
+}
+
+// punch gives back the disk space of the first n bytes, which the store
+// holds: a spool takes only what the store has yet to take.
+func (s *spool) punch(n int64) {
+	unix.Fallocate(int(s.f.Fd()), unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, 0, n)
+}
+
+func (s *spool) remove() {
+	s.f.Close()
+	os.Remove(s.path)
+}
+
+// teeStore stores what tee copies, from the spool, beside the copy loop:
+// stdout never waits for the agent to start, for a capture to be created,
+// or for a chunk to be stored.
 type teeStore struct {
 	e    *env
 	done chan struct{}
@@ -202,7 +316,7 @@ type teeStore struct {
 	err  error
 }
 
-func startTeeStore(e *env, incident string, nc storage.NewCapture, full <-chan []byte, free chan<- []byte) *teeStore {
+func startTeeStore(e *env, incident string, nc storage.NewCapture, sp *spool) *teeStore {
 	st := &teeStore{e: e, done: make(chan struct{})}
 	go func() {
 		defer close(st.done)
@@ -211,36 +325,62 @@ func startTeeStore(e *env, incident string, nc storage.NewCapture, full <-chan [
 		}
 		if st.err != nil {
 			fmt.Fprintf(e.stderr, "calm tee: not saving this output: %s\n", oneLine(st.err.Error()))
+			sp.fail(st.err) // the copy stops filling the spool
+			return
 		}
-		// A slow stream is sent as it comes, not a MiB at a time: a tee
-		// killed outright (kill -9) keeps what the store had committed.
-		tick := time.NewTicker(teeFlushEvery)
-		defer tick.Stop()
-		unsent := false
-		for {
-			select {
-			case b, ok := <-full:
-				if !ok {
-					return
-				}
-				if st.err == nil {
-					if _, st.err = st.w.Write(b); st.err != nil {
-						fmt.Fprintf(e.stderr, "calm tee: stopped saving, output goes on: %s\n", oneLine(st.err.Error()))
-					}
-					unsent = true
-				}
-				free <- b[:cap(b)]
-			case <-tick.C:
-				if unsent && st.err == nil {
-					if st.err = st.w.Flush(); st.err != nil {
-						fmt.Fprintf(e.stderr, "calm tee: stopped saving, output goes on: %s\n", oneLine(st.err.Error()))
-					}
-					unsent = false
-				}
-			}
+		st.err = st.copyFrom(sp)
+		if st.err != nil {
+			fmt.Fprintf(e.stderr, "calm tee: stopped saving, output goes on: %s\n", oneLine(st.err.Error()))
+			sp.fail(st.err)
 		}
 	}()
 	return st
+}
+
+// copyFrom sends the spool to the capture writer until the spool has ended
+// and all of it is sent.
+func (st *teeStore) copyFrom(sp *spool) error {
+	// A slow stream is sent as it comes, not a MiB at a time: a tee
+	// killed outright (kill -9) keeps what the store had committed.
+	tick := time.NewTicker(teeFlushEvery)
+	defer tick.Stop()
+	buf := make([]byte, model.ChunkSize)
+	var off, punched int64
+	unsent := false
+	for {
+		ended := sp.ended.Load() // before the size: whatever it says, all is read
+		for written := sp.written.Load(); off < written; {
+			n, err := sp.f.ReadAt(buf[:min(int64(len(buf)), written-off)], off)
+			off += int64(n)
+			if err != nil && n == 0 {
+				return fmt.Errorf("read the spool %s back: %w", sp.path, err)
+			}
+			if _, err := st.w.Write(buf[:n]); err != nil {
+				return err
+			}
+			unsent = true
+			if c := st.w.Committed(); c-punched >= spoolPunchEvery {
+				sp.punch(c)
+				punched = c
+			}
+		}
+		if err := sp.err(); err != nil {
+			return err
+		}
+		if ended {
+			return nil
+		}
+		select {
+		case <-sp.more:
+		case <-tick.C:
+			if unsent {
+				if err := st.w.Flush(); err != nil {
+					return err
+				}
+				unsent = false
+			}
+		}
+	}
 }
 
 // finish waits for everything copied to be stored, then seals the capture:

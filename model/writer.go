@@ -40,10 +40,12 @@ type CaptureWriter struct {
 	window    [][]byte // unacknowledged chunks, window[0] is chunk base
 	base      uint64
 	committed uint64
-	hash      hash.Hash
-	size      int64
-	err       error
-	spare     [][]byte
+	// committedBytes is how many bytes from the start the store holds.
+	committedBytes int64
+	hash           hash.Hash
+	size           int64
+	err            error
+	spare          [][]byte
 }
 
 // NewCaptureWriter creates the capture and returns a writer for its bytes.
@@ -158,6 +160,7 @@ func (w *CaptureWriter) ack(committed uint64) {
 	}
 	w.committed = committed
 	for w.base < committed && len(w.window) > 0 {
+		w.committedBytes += int64(len(w.window[0]))
 		w.spare = append(w.spare, w.window[0])
 		w.window[0] = nil
 		w.window = w.window[1:]
@@ -227,6 +230,10 @@ func (w *CaptureWriter) Flush() error {
 
 // Err is the error that stopped the writer, if any.
 func (w *CaptureWriter) Err() error { return w.err }
+
+// Committed is how many bytes from the start the store has acknowledged as
+// committed: what it keeps whatever happens to this writer.
+func (w *CaptureWriter) Committed() int64 { return w.committedBytes }
 
 // Size is how many bytes were written.
 func (w *CaptureWriter) Size() int64 { return w.size }

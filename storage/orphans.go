@@ -89,8 +89,22 @@ func (db *DB) watchOrphans() {
 }
 
 func (db *DB) sealOrphan(c Capture, why string) {
+	spool := ""
+	if c.Writer != nil && c.Source == "tee" {
+		spool = SpoolPath(db.opts.Path, c.Writer)
+		if took, err := db.adoptSpool(c, spool); err != nil {
+			db.opts.Logf("take %s/%s's bytes from its spool: %v", c.Incident, c.ID, err)
+			spool = "" // kept for a person to look at
+		} else if took > 0 {
+			why += fmt.Sprintf("; %d bytes it had read were taken from its spool", took)
+		}
+	}
 	if _, err := db.SealInterrupted(c.Incident, c.ID, why); err != nil {
 		db.opts.Logf("seal %s/%s as interrupted: %v", c.Incident, c.ID, err)
+		return
+	}
+	if spool != "" {
+		os.Remove(spool)
 	}
 }
 

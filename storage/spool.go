@@ -1,0 +1,112 @@
+package storage
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// calm tee writes what it reads to a spool file before it passes it on, and
+// stores from the spool at the store's pace: the downstream never waits for
+// the store. A tee killed outright leaves its spool behind; the store takes
+// from it what the capture lacks before sealing the capture as interrupted,
+// so nothing tee passed on is lost.
+
+// SpoolPath is where the writer w of a tee capture keeps its spool: named
+// for the process, so the store finds it from the capture's writer.
+func SpoolPath(storePath string, w *Writer) string {
+	return filepath.Join(filepath.Dir(storePath), "journal", fmt.Sprintf("tee-%d-%d.spool", w.PID, w.Start))
+}
+
+// adoptSpool stores the part of a dead writer's spool that the capture
+// lacks, as chunks after its last one from the start; chunks after a gap
+// (never acknowledged to the writer) are dropped first. It reports how many
+// bytes it took; no spool takes none.
+func (db *DB) adoptSpool(c Capture, spool string) (int64, error) {
+	f, err := os.OpenFile(spool, os.O_RDONLY|noFollow, 0)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	// The dead writer's last requests finish committing first: a chunk
+	// still on its way would otherwise land on top of one taken here.
+	db.WaitCommitted(c.Incident, c.ID, math.MaxUint64)
+	db.commitPending()
+	cp := db.copierFor(c.Incident, c.ID)
+	cp.mu.Lock()
+	err = db.catchUp(cp)
+	next, size := cp.next, cp.size
+	cp.mu.Unlock()
+	if err != nil {
+		return 0, fmt.Errorf("read capture %s back from the store: %w", c.ID, err)
+	}
+	if err := db.dropChunksFrom(c.Incident, c.ID, next); err != nil {
+		return 0, err
+	}
+	buf := make([]byte, ChunkSize)
+	off := size
+	for {
+		k, err := f.ReadAt(buf, off)
+		if k > 0 {
+			if _, perr := db.PutChunk(c.Incident, c.ID, next, buf[:k]); perr != nil {
+				return off - size, perr
+			}
+			next++
+			off += int64(k)
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return off - size, fmt.Errorf("read spool %s: %w", spool, err)
+		}
+	}
+	db.commitPending()
+	if committed, err := db.WaitCommitted(c.Incident, c.ID, next); err != nil || committed < next {
+		return off - size, fmt.Errorf("commit what spool %s held (%d of %d chunks): %v", spool, committed, next, err)
+	}
+	return off - size, nil
+}
+
+// dropChunksFrom deletes the capture's chunks numbered from on.
+func (db *DB) dropChunksFrom(incident, capture string, from uint64) error {
+	keys, err := db.chunkKeys(incident, capture)
+	if err != nil {
+		return err
+	}
+	var stray []uint64
+	for _, k := range keys {
+		if k >= from {
+			stray = append(stray, k)
+		}
+	}
+	if len(stray) == 0 {
+		return nil
+	}
+	err = db.update(func(tx *bolt.Tx) error {
+		b, err := incidentBucket(tx, incident)
+		if err != nil {
+			return err
+		}
+		if cb := b.Bucket(bucketChunks).Bucket([]byte(capture)); cb != nil {
+			for _, k := range stray {
+				if err := cb.Delete(u64(k)); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	db.mu.Lock()
+	delete(db.progress, progressKey(incident, capture)) // read again: the stray chunks are gone
+	db.mu.Unlock()
+	return err
+}
