@@ -389,3 +389,79 @@ func TestShowSaysWhenACaptureIsPartial(t *testing.T) {
 		t.Fatalf("show of a whole capture said %q", errs)
 	}
 }
+
+// TestKilledTeeLosesNothingItRead: tee is killed outright while the agent
+// is held, so what it read since is in its spool only; the agent, let go,
+// stores that too and seals the capture as interrupted: the capture is every
+// byte tee read, and the spool (0600 while it lived) is gone.
+func TestKilledTeeLosesNothingItRead(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.ok(nil, "incident", "new", "spool")
+	cmd := w.cmd("tee", "spooled")
+	in, _ := cmd.StdinPipe()
+	var out lockedBuffer
+	cmd.Stdout = &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	input := shellText(5<<20, 11)
+	first, rest := input[:64<<10], input[64<<10:]
+	in.Write(first)
+	// The capture exists and holds the first bytes before the agent is held.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if held, _, _ := w.run(nil, "show", "--raw", "c1"); held == string(first) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the first 64 KiB never reached the store")
+		}
+	}
+	pid := w.agentPID()
+	if pid == 0 {
+		t.Fatal("no agent")
+	}
+	syscall.Kill(pid, syscall.SIGSTOP)
+	defer syscall.Kill(pid, syscall.SIGCONT)
+	in.Write(rest)
+	// Everything reached the downstream: tee read it all, and spooled it first.
+	for deadline := time.Now().Add(20 * time.Second); len(out.String()) < len(input); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the downstream got %d of %d bytes while the agent was held", len(out.String()), len(input))
+		}
+	}
+	spools, _ := filepath.Glob(filepath.Join(w.home, "journal", fmt.Sprintf("tee-%d-*.spool", cmd.Process.Pid)))
+	if len(spools) != 1 {
+		t.Fatalf("tee's spool: found %v", spools)
+	}
+	if st, err := os.Stat(spools[0]); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("spool %s: %v, %v: want mode 0600", spools[0], st, err)
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	syscall.Kill(pid, syscall.SIGCONT)
+	var rec map[string]any
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if rec = w.captureRecord("c1"); rec["state"] == "sealed" {
+			break
+		}
+	}
+	if rec["state"] != "sealed" || !strings.Contains(fmt.Sprint(rec["interrupted"]), "spool") {
+		t.Fatalf("c1 is %v (interrupted %v): want sealed as interrupted, with bytes from the spool", rec["state"], rec["interrupted"])
+	}
+	if got := w.ok(nil, "show", "--raw", "c1"); got != string(input) {
+		t.Fatalf("the killed tee's capture holds %d of the %d bytes it read", len(got), len(input))
+	}
+	if _, err := os.Stat(spools[0]); !os.IsNotExist(err) {
+		t.Fatalf("the spool is still there once its bytes are stored: %v", err)
+	}
+	if _, errs, code := w.run(nil, "verify"); code != 0 {
+		t.Fatalf("verify: exit %d: %s", code, errs)
+	}
+
+	// A tee that ends normally leaves no spool behind.
+	w.ok(shellText(3<<20, 12), "tee", "-q", "whole")
+	if left, _ := filepath.Glob(filepath.Join(w.home, "journal", "*.spool")); len(left) != 0 {
+		t.Fatalf("spools left behind after a normal exit: %v", left)
+	}
+}

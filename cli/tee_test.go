@@ -349,8 +349,8 @@ func countProcesses(s string) int {
 }
 
 // The downstream of calm tee reads its end of file when the copy ends, not
-// when the store is done: here the agent is stopped until the downstream
-// has read everything, so tee cannot have sealed the capture yet.
+// when the store is done, however long the stream: here the agent is stopped
+// until the downstream has read 16 MiB, so tee cannot have stored them yet.
 func TestTeeDownstreamGetsEOFWithoutWaitingForTheStore(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
@@ -361,9 +361,8 @@ func TestTeeDownstreamGetsEOFWithoutWaitingForTheStore(t *testing.T) {
 	}
 	syscall.Kill(pid, syscall.SIGSTOP)
 	defer syscall.Kill(pid, syscall.SIGCONT)
-	// Less than tee's buffers hold whatever the size of its reads: with the
-	// store held, a longer stream waits for it (memory stays bounded).
-	input := shellText(16<<10, 24)
+	// Far more than any buffer: the spool takes it while the store is held.
+	input := shellText(16<<20, 24)
 	cmd := w.cmd("tee", "held")
 	cmd.Stdin = bytes.NewReader(input)
 	var errs lockedBuffer
