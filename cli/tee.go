@@ -344,18 +344,14 @@ func (st *teeStore) copyFrom(sp *spool) error {
 	// killed outright (kill -9) keeps what the store had committed.
 	tick := time.NewTicker(teeFlushEvery)
 	defer tick.Stop()
-	buf := make([]byte, model.ChunkSize)
 	var off, punched int64
 	unsent := false
 	for {
 		ended := sp.ended.Load() // before the size: whatever it says, all is read
-		for written := sp.written.Load(); off < written; {
-			n, err := sp.f.ReadAt(buf[:min(int64(len(buf)), written-off)], off)
-			off += int64(n)
-			if err != nil && n == 0 {
-				return fmt.Errorf("read the spool %s back: %w", sp.path, err)
-			}
-			if _, err := st.w.Write(buf[:n]); err != nil {
+		if written := sp.written.Load(); off < written {
+			n, err := st.w.ReadFrom(io.NewSectionReader(sp.f, off, min(written-off, spoolPunchEvery)))
+			off += n
+			if err != nil {
 				return err
 			}
 			unsent = true
@@ -363,6 +359,7 @@ func (st *teeStore) copyFrom(sp *spool) error {
 				sp.punch(c)
 				punched = c
 			}
+			continue
 		}
 		if err := sp.err(); err != nil {
 			return err

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -107,6 +108,33 @@ func (w *CaptureWriter) Write(p []byte) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// ReadFrom writes what r yields until its end, read straight into the chunk
+// being filled: one copy fewer than Write.
+func (w *CaptureWriter) ReadFrom(r io.Reader) (int64, error) {
+	var total int64
+	for w.err == nil {
+		n, err := r.Read(w.buf[len(w.buf):cap(w.buf)])
+		if n > 0 {
+			w.hash.Write(w.buf[len(w.buf) : len(w.buf)+n])
+			w.size += int64(n)
+			w.buf = w.buf[:len(w.buf)+n]
+			total += int64(n)
+			if len(w.buf) == cap(w.buf) {
+				if ferr := w.flushChunk(); ferr != nil {
+					w.err = ferr
+				}
+			}
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, w.err
 }
 
 func (w *CaptureWriter) flushChunk() error {

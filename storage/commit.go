@@ -98,17 +98,33 @@ func (db *DB) PutChunk(incident, capture string, n uint64, data []byte) (uint64,
 	return committed, err
 }
 
+// chunkEncoders is how many chunks the agent encodes at once beside their
+// requests.
+const chunkEncoders = 2
+
 // PutChunkAnswered is PutChunk for the agent: answer hears the committed
-// count as soon as the chunk is accepted, before it is encoded and queued,
-// so the client sends its next chunk while this one is compressed. fresh is
-// false for a chunk already committed, which is not queued again. data is
-// not kept.
-func (db *DB) PutChunkAnswered(incident, capture string, n uint64, data []byte, answer func(committed uint64, fresh bool, err error)) {
+// count as soon as the chunk is accepted, and the chunk is encoded and
+// queued beside the request, so the client sends its next chunk while this
+// one is compressed. fresh is false for a chunk already committed, which is
+// not queued again. data is kept until done is called; while chunkEncoders
+// chunks are being encoded, the call waits for one of them.
+func (db *DB) PutChunkAnswered(incident, capture string, n uint64, data []byte, answer func(committed uint64, fresh bool, err error), done func()) {
 	committed, fresh, err := db.acceptChunk(incident, capture, n, len(data))
 	answer(committed, fresh, err)
-	if err == nil && fresh {
-		db.queueChunk(incident, capture, n, data)
+	if err != nil || !fresh {
+		done()
+		return
 	}
+	db.encoders <- struct{}{}
+	db.encoding.Add(1)
+	go func() {
+		defer func() {
+			<-db.encoders
+			done()
+			db.encoding.Done()
+		}()
+		db.queueChunk(incident, capture, n, data)
+	}()
 }
 
 // acceptChunk checks that chunk n may be stored and returns the committed
@@ -145,7 +161,7 @@ func (db *DB) queueChunk(incident, capture string, n uint64, data []byte) {
 	data = encodeChunk(n, data)
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	for db.pendingBytes >= 2*db.opts.BatchBytes {
+	for db.pendingBytes >= 2*db.opts.BatchBytes && !db.stopping() {
 		db.cond.Wait()
 	}
 	db.pending = append(db.pending, pendingChunk{incident, capture, n, data})
@@ -155,6 +171,16 @@ func (db *DB) queueChunk(incident, capture string, n uint64, data []byte) {
 		case db.kick <- struct{}{}:
 		default:
 		}
+	}
+}
+
+// stopping reports whether Close has begun: no commit will make room.
+func (db *DB) stopping() bool {
+	select {
+	case <-db.stop:
+		return true
+	default:
+		return false
 	}
 }
 

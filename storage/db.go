@@ -83,6 +83,8 @@ type DB struct {
 	failed       map[string]error          // last commit failure, per capture
 	copiers      map[string]*copier        // file copies being built, per capture
 	copyQueue    chan string               // captures with newly committed chunks
+	encoders     chan struct{}             // a slot per chunk being encoded beside its request
+	encoding     sync.WaitGroup            // chunks being encoded
 	followers    map[string]*follower      // sessions taken from their journals
 
 	kick chan struct{}
@@ -187,6 +189,7 @@ func Open(o Options) (*DB, error) {
 		copiers:      map[string]*copier{},
 		followers:    map[string]*follower{},
 		copyQueue:    make(chan string, 64),
+		encoders:     make(chan struct{}, chunkEncoders),
 		pendingCount: map[string]int{},
 		kick:         make(chan struct{}, 1),
 		stop:         make(chan struct{}),
@@ -291,6 +294,10 @@ func (db *DB) Close() error {
 	}
 	close(db.stop)
 	<-db.done
+	db.mu.Lock()
+	db.cond.Broadcast() // encoders waiting for room queue their chunks for the last commit
+	db.mu.Unlock()
+	db.encoding.Wait()
 	db.mu.Lock()
 	var following []*follower
 	for _, f := range db.followers {

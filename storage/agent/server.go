@@ -307,21 +307,23 @@ func (a *Server) routes() http.Handler {
 			data = make([]byte, r.ContentLength)
 		}
 		data = data[:r.ContentLength]
-		defer func() { *pooled = data[:0]; chunkBuffers.Put(pooled) }()
+		release := func() { *pooled = data[:0]; chunkBuffers.Put(pooled) }
 		if _, err := io.ReadFull(r.Body, data); err != nil {
+			release()
 			writeError(w, fmt.Errorf("chunk %d arrived cut short (%v): %w", n, err, model.ErrInvalid))
 			return
 		}
 		incident, capture := q(r, "incident"), q(r, "capture")
-		// Answer first, then encode and queue: the client sends its next
-		// chunk while this one is compressed. Not yet acknowledged, so an
-		// agent that dies here loses nothing the client does not still hold.
+		// Answer first, then encode and queue beside the next request: the
+		// client sends its next chunk while this one is compressed. Not yet
+		// acknowledged, so an agent that dies here loses nothing the client
+		// does not still hold.
 		db.PutChunkAnswered(incident, capture, n, data, func(c uint64, fresh bool, err error) {
 			writeJSON(w, map[string]uint64{"committed": c}, err)
 			if err == nil && fresh {
 				w.(http.Flusher).Flush()
 			}
-		})
+		}, release)
 	})
 	mux.HandleFunc("GET /v1/committed", func(w http.ResponseWriter, r *http.Request) {
 		n, _ := strconv.ParseUint(q(r, "n"), 10, 64)
