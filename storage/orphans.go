@@ -49,14 +49,19 @@ func (db *DB) watchOrphans() {
 			}
 		}
 	}
+	db.sweepSpools()
 	tick := time.NewTicker(orphanPoll)
 	defer tick.Stop()
-	lastRepair := time.Now()
+	lastRepair, lastSweep := time.Now(), time.Now()
 	for {
 		select {
 		case <-db.stop:
 			return
 		case <-tick.C:
+		}
+		if time.Since(lastSweep) >= spoolSweepEvery {
+			lastSweep = time.Now()
+			db.sweepSpools()
 		}
 		if time.Since(lastRepair) >= repairEvery {
 			lastRepair = time.Now()

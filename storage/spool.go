@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -109,4 +110,52 @@ func (db *DB) dropChunksFrom(incident, capture string, from uint64) error {
 	delete(db.progress, progressKey(incident, capture)) // read again: the stray chunks are gone
 	db.mu.Unlock()
 	return err
+}
+
+// spoolSweepEvery is how often the store looks for spools no capture will
+// take.
+const spoolSweepEvery = time.Minute
+
+// sweepSpools removes the spools of tees that are gone without a capture of
+// theirs (killed before the capture was made): nothing else would. A spool
+// whose capture exists is its orphan path's to take, or kept for a person to
+// look at when taking it failed.
+func (db *DB) sweepSpools() {
+	paths, _ := filepath.Glob(filepath.Join(filepath.Dir(db.opts.Path), "journal", "tee-*.spool"))
+	if len(paths) == 0 {
+		return
+	}
+	host, _ := os.Hostname()
+	gone := map[Writer]string{}
+	for _, p := range paths {
+		w := Writer{Host: host}
+		if _, err := fmt.Sscanf(filepath.Base(p), "tee-%d-%d.spool", &w.PID, &w.Start); err != nil || w.Start == 0 {
+			continue
+		}
+		if writerGone(&w) {
+			gone[w] = p
+		}
+	}
+	if len(gone) == 0 {
+		return
+	}
+	incidents, err := db.Incidents()
+	if err != nil {
+		return
+	}
+	for _, inc := range incidents {
+		caps, err := db.Captures(inc.ID)
+		if err != nil {
+			return
+		}
+		for _, c := range caps {
+			if c.Writer != nil {
+				delete(gone, Writer{Host: host, PID: c.Writer.PID, Start: c.Writer.Start})
+			}
+		}
+	}
+	for _, p := range gone {
+		db.opts.Logf("removing spool %s: its tee is gone and no capture is its", p)
+		os.Remove(p)
+	}
 }

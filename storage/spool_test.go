@@ -1,0 +1,70 @@
+package storage
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"calm/model"
+)
+
+// deadWriter runs a process to its end and returns it as a writer.
+func deadWriter(t *testing.T) *Writer {
+	t.Helper()
+	cmd := exec.Command("sleep", "60")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	start, ok := model.ProcessStart(cmd.Process.Pid)
+	if !ok {
+		t.Fatal("cannot read the start of a running process")
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	host, _ := os.Hostname()
+	return &Writer{Host: host, PID: cmd.Process.Pid, Start: start}
+}
+
+// TestSweepRemovesOnlySpoolsNoCaptureTakes: a spool whose tee died before
+// its capture existed is removed; one of a living tee, and one whose capture
+// exists (kept when taking it failed), stay.
+func TestSweepRemovesOnlySpoolsNoCaptureTakes(t *testing.T) {
+	db := openTestDB(t)
+	inc, err := db.NewIncident("spools")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(filepath.Dir(db.Path()), "journal"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	spoolOf := func(w *Writer) string {
+		p := SpoolPath(db.Path(), w)
+		if err := os.WriteFile(p, []byte("read by a tee\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	noCapture := spoolOf(deadWriter(t))
+	living := spoolOf(model.ThisWriter())
+	captured := deadWriter(t)
+	c, err := db.CreateCapture(inc.ID, NewCapture{Title: "t", Source: "tee", Writer: captured})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Sealed first, so the orphan watcher leaves it (and its spool) alone.
+	if _, err := db.SealInterrupted(c.Incident, c.ID, "taking its spool failed"); err != nil {
+		t.Fatal(err)
+	}
+	withCapture := spoolOf(captured)
+
+	db.sweepSpools()
+	if _, err := os.Stat(noCapture); !os.IsNotExist(err) {
+		t.Errorf("the spool of a tee gone before its capture existed is still there (%v)", err)
+	}
+	for _, p := range []string{living, withCapture} {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("spool %s was removed: %v", p, err)
+		}
+	}
+}
