@@ -46,9 +46,8 @@ const cacheWindow = 8 << 20
 // DropBehind lets f's pages from *dropped to a window before upTo leave the
 // page cache, a window at a time, so that the next reads and writes reuse
 // them (upTo: where f has been read, or written back). Fresh memory is dear
-// (on a VM each new page can be a fault in the host: a 200 MiB copy cost
-// calm tee a third of its time), and a big capture would otherwise push
-// other files out of the cache. Only clean pages are dropped: nothing
+// (on a VM each new page can be a fault in the host), and a big capture
+// would otherwise push other files out of the cache. Only clean pages are dropped: nothing
 // written is at risk.
 func DropBehind(f *os.File, dropped *int64, upTo int64) {
 	if until := upTo - cacheWindow; until-*dropped >= cacheWindow {
