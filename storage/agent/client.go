@@ -136,8 +136,8 @@ func (c *Client) send(ctx context.Context, method, path string, query url.Values
 		// and send again, unless a request that must not be repeated may
 		// have reached it (anything but a failed dial).
 		lastErr = err
-		if c.AgentCommand == nil {
-			break
+		if c.AgentCommand == nil || attempt == 2 {
+			break // no agent to start, or none would be asked
 		}
 		var op *net.OpError
 		if request == onlyOnce && !(errors.As(err, &op) && op.Op == "dial") {
