@@ -459,7 +459,7 @@ func writeTerminal(fd int, p []byte) error {
 // an empty read costs an EAGAIN, an epoll wait and a goroutine switch; and a
 // file merely left registered with it (Fd makes it blocking, but does not
 // take it out) wakes the poller's thread for every read the kernel has
-// ready: ~30,000 useless wake-ups in a 200 MiB flood. f is closed.
+// ready, uselessly. f is closed.
 func outsidePoller(f *os.File) (*os.File, error) {
 	defer f.Close()
 	fd, err := unix.Dup(int(f.Fd())) // Fd: blocking mode, shared by the copy

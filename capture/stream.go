@@ -4,6 +4,7 @@ import (
 	"sync"
 	"time"
 
+	"calm/model"
 	"calm/storage"
 )
 
@@ -34,6 +35,9 @@ type pendingMarker struct {
 const heartbeat = time.Second
 
 func newRecording(s storage.Store, incident string, nc storage.NewCapture) *recording {
+	if nc.Request == "" {
+		nc.Request = model.NewRequestID() // tryCreate's retries are one creation
+	}
 	return &recording{store: s, incident: incident, nc: nc, done: make(chan struct{}), stopped: make(chan struct{})}
 }
 

@@ -147,6 +147,18 @@ func HistoryWarning(pane string) string {
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
+// paneTerm is the TERM that programs in a pane see, tmux's
+// default-terminal: the recorder itself runs under the tmux server, whose
+// TERM is the terminal tmux was started in. TERM when tmux does not say.
+func paneTerm() string {
+	if out, err := tmux("show-options", "-gv", "default-terminal").Output(); err == nil {
+		if term := strings.TrimSpace(string(out)); term != "" {
+			return term
+		}
+	}
+	return os.Getenv("TERM")
+}
+
 // RecordPipe records what arrives on r (a pane's output, from tmux
 // pipe-pane) as a session, with a journal, until r ends. Command lines the
 // output shows after a prompt are checked against marks, as calm shell
@@ -168,7 +180,7 @@ func RecordPipeContext(ctx context.Context, s storage.Store, incident, journalDi
 	sizeAsked := start
 	journalPath := filepath.Join(journalDir, fmt.Sprintf("%s-%d.cast", start.UTC().Format("20060102T150405Z"), os.Getpid()))
 	j, err := CreateJournal(journalPath, terminal.Header{Width: cols, Height: rows, Title: title,
-		Env: map[string]string{"TERM": os.Getenv("TERM")}}, start)
+		Env: map[string]string{"TERM": paneTerm()}}, start)
 	if err != nil {
 		return storage.Capture{}, err
 	}

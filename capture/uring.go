@@ -15,8 +15,8 @@ import (
 // ring is the smallest io_uring that does the journal's direct writes
 // without holding the recorder's one P. A direct pwrite(2) waits for the
 // disk inside a system call: Go's scheduler leaves the P with the writer's
-// thread until sysmon takes it back, 20 µs to 10 ms later, and the read
-// loop, back from poll(2) with output waiting, waits that long for it.
+// thread until sysmon takes it back, possibly milliseconds later, and the
+// read loop, back from poll(2) with output waiting, waits that long for it.
 // Here the kernel does the write on its own (inline when it can, in an
 // io-wq worker when it would block), and the writer waits for the
 // completion's eventfd in Go's netpoller, which parks the goroutine and

@@ -38,8 +38,9 @@ func cmdShell(e *env, args []string) error {
 	// journal's writer, both mostly in system calls. With a second P the
 	// scheduler wakes and parks spare threads at every hand-over between
 	// them; with one the recorder leaves the program more of the machine
-	// (BENCHMARKS.md). This process records and does nothing else.
-	runtime.GOMAXPROCS(1)
+	// (BENCHMARKS.md). This process records and does nothing else; the
+	// setting ends with the recording.
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	stdin, stdout := asFile(e.stdin, os.Stdin), asFile(e.stdout, os.Stdout)
 	code, err := capture.RunShell(capture.ShellOptions{
 		Command: fs.Args(), Store: e.store, Incident: *incident, Title: *title,

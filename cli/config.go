@@ -1,5 +1,7 @@
 // Package cli is calm's command line: it parses flags, resolves the
-// configuration, talks to the Store and prints what a tired person needs.
+// configuration, runs each command against the Store (the agent's own
+// command, and calm tee's pass-through, included) and prints what a tired
+// person needs.
 package cli
 
 import (

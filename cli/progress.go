@@ -45,7 +45,6 @@ func (e *env) progress(what string, total int64, bytes bool) *progress {
 func newProgress(terminal io.Writer, what string, total int64, bytes bool) *progress {
 	opts := []progressbar.Option{
 		progressbar.OptionSetWriter(terminal),
-		progressbar.OptionShowCount(),
 		progressbar.OptionSetDescription("calm: " + what),
 		progressbar.OptionSetWidth(30),
 		progressbar.OptionThrottle(progressEvery),
@@ -56,6 +55,11 @@ func newProgress(terminal io.Writer, what string, total int64, bytes bool) *prog
 	}
 	if bytes {
 		opts = append(opts, progressbar.OptionShowBytes(true))
+	}
+	if total > 0 || bytes {
+		// A count of an unknown total would read "(0/-)": a spinner says
+		// what it counts in its description, if anything.
+		opts = append(opts, progressbar.OptionShowCount())
 	}
 	if total > 0 {
 		// One more than the work: only done ends the bar, so it stays while

@@ -76,6 +76,9 @@ func TestLongWorkShowsProgressOnATerminalOnly(t *testing.T) {
 		if strings.Contains(out, c.bar) {
 			t.Errorf("%s drew progress on stdout", name)
 		}
+		if strings.Contains(term, "/-)") {
+			t.Errorf("%s counts against an unknown total: %q", name, term)
+		}
 	}
 	// The bar leaves its line clean: the last thing on the terminal after a
 	// bundle is calm's own line about the file.

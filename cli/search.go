@@ -5,9 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"regexp"
 	"strconv"
+	"time"
 
 	"calm/storage"
 )
@@ -65,13 +67,18 @@ func grep(e *env, q storage.SearchQuery, o grepOptions) error {
 	// same terminal, it goes at the first of them.
 	searching := e.progress("searching", -1, false)
 	first := true
+	var found int
+	var said time.Time
 	err := e.store.Search(context.Background(), q, func(m storage.Match) error {
 		if first && isTerminal(e.stdout) {
 			searching.done()
 			searching = nil
 		}
 		first = false
-		searching.add(1)
+		if found++; searching != nil && time.Since(said) >= progressEvery {
+			searching.describe(fmt.Sprintf("searching: %s found", plural(found, "line")))
+			said = time.Now()
+		}
 		return g.line(m)
 	})
 	searching.done()

@@ -232,9 +232,16 @@ func TestSplitMarksEachCommandWhenEnteredAndFollowsThePaneSize(t *testing.T) {
 	}
 
 	cast := strings.Split(strings.TrimSpace(w.ok(nil, "export", inc, "--format", "cast", "--item", "s1")), "\n")
-	var header struct{ Width, Height int }
+	var header struct {
+		Width, Height int
+		Env           map[string]string
+	}
 	if err := json.Unmarshal([]byte(cast[0]), &header); err != nil {
 		t.Fatal(err)
+	}
+	// The pane's programs ran under tmux's TERM, not the server's own.
+	if want := strings.TrimSpace(tm.run("show-options", "-gv", "default-terminal")); header.Env["TERM"] != want || want == "" {
+		t.Errorf("the session's TERM is %q; the pane's is %q", header.Env["TERM"], want)
 	}
 	if got := fmt.Sprintf("%dx%d", header.Width, header.Height); got != before {
 		t.Errorf("the session began at %s, the pane was %s", got, before)

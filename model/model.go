@@ -231,6 +231,11 @@ type NewCapture struct {
 	Recording *Recording `json:"recording,omitempty"`
 	Warning   string     `json:"warning,omitempty"`
 	Writer    *Writer    `json:"writer,omitempty"`
+	// Request names this creation for as long as its creator retries it: a
+	// store that created the capture but whose answer was lost (an agent
+	// killed after its commit) answers a repeat with the same capture, not
+	// a second one. NewCaptureWriter sets it.
+	Request string `json:"-"`
 }
 
 // Seal is what a client computed over everything it sent.

@@ -1,6 +1,7 @@
 package model
 
 import (
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -54,6 +55,9 @@ func NewCaptureWriter(s Store, incident string, nc NewCapture) (*CaptureWriter, 
 	if nc.Writer == nil {
 		nc.Writer = ThisWriter() // the store seals it if this process dies first
 	}
+	if nc.Request == "" {
+		nc.Request = NewRequestID()
+	}
 	var c Capture
 	err := retry(func() (err error) {
 		c, err = s.CreateCapture(incident, nc)
@@ -68,6 +72,13 @@ func NewCaptureWriter(s Store, incident string, nc NewCapture) (*CaptureWriter, 
 // AttachCaptureWriter returns a writer for a capture already created.
 func AttachCaptureWriter(s Store, c Capture) *CaptureWriter {
 	return &CaptureWriter{store: s, Capture: c, RetryFor: RetryFor, buf: make([]byte, 0, ChunkSize), hash: sha256.New()}
+}
+
+// NewRequestID returns a fresh ID for a creating request.
+func NewRequestID() string {
+	var id [16]byte
+	_, _ = rand.Read(id[:])
+	return hex.EncodeToString(id[:])
 }
 
 // retry runs f until it succeeds, fails with an error retrying cannot help, or

@@ -4,6 +4,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"calm/sanitize"
 )
 
 // sampleInput is a rule's sample without its marks, and the secrets it holds.
@@ -110,5 +112,35 @@ func TestSecretsInTitlesAndAroundThemAreReplacedInPlace(t *testing.T) {
 	got, n := r.RedactString(in)
 	if got != want || n != 3 {
 		t.Fatalf("redacted %d:\n got %q\nwant %q", n, got, want)
+	}
+}
+
+// TestSecretsAreFoundInTheTextASanitisedViewShows: redaction reads stored
+// bytes by the same rules as the views that show them (terminal/escape), so
+// no byte that a view drops or takes as the end of a sequence can hide a
+// secret from it: CAN and SUB cancelling a sequence, a C1 control written as
+// UTF-8, a zero-width character, an ESC inside a title.
+func TestSecretsAreFoundInTheTextASanitisedViewShows(t *testing.T) {
+	r, err := NewRedactor(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const key = "AKIAIOSFODNN7EXAMPLE"
+	for _, in := range []string{
+		"key \x1b[\x18" + key + "\n",                                         // CAN cancels the CSI: "key AKIA..." is shown
+		"key \x1b[31\x1a" + key + "\n",                                       // SUB
+		"key AKIA\xc2\x9b1mIOSFODNN7EXAMPLE\n",                               // a CSI written as a UTF-8 C1 control
+		"key AKIA\ufeffIOSFODNN7EXAMPLE\n",                                   // a zero-width no-break space, dropped when shown
+		"key AKIA\u2028IOSFODNN7EXAMPLE\n",                                   // a line separator, dropped too
+		"\x1b]0;title \x1b not the end\x07key AKIA\x1b[0mIOSFODNN7EXAMPLE\n", // an ESC inside a title does not end it
+	} {
+		shown := string(sanitize.Text([]byte(in)))
+		if !strings.Contains(shown, key) {
+			t.Fatalf("%q: the view does not show the secret (%q): the case tests nothing", in, shown)
+		}
+		out, _ := r.RedactString(in)
+		if s := string(sanitize.Text([]byte(out))); strings.Contains(s, key) {
+			t.Errorf("%q redacted is shown as %q: the secret is still there", in, s)
+		}
 	}
 }

@@ -75,9 +75,9 @@ func (s *redactStream[M]) cut(eds []edit) int {
 	return 0
 }
 
-// lastIndex is bytes.LastIndex by forward searches, which run several
-// times faster on a window where sep is rare (bytes.Index has a vector
-// search, LastIndex does not).
+// lastIndex is bytes.LastIndex by forward searches, which are faster on a
+// window where sep is rare (bytes.Index has a vector search, LastIndex does
+// not).
 func lastIndex(b, sep []byte) int {
 	last := -1
 	for from := 0; ; {

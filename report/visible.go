@@ -1,6 +1,11 @@
 package report
 
-import "sort"
+import (
+	"sort"
+	"unicode/utf8"
+
+	"calm/terminal/escape"
+)
 
 // reading is stored bytes as a person reads them: escape sequences and
 // controls taken out, so that a secret coloured in parts (grep --color,
@@ -21,67 +26,91 @@ type storedString struct {
 	start, end, payStart, payEnd int
 }
 
-// read scans stored bytes. Printable bytes, tab, CR and LF are text; ESC
-// sequences, other C0 controls and DEL are not. 8-bit C1 bytes are left as
-// text: in UTF-8 they are continuation bytes.
+// read scans stored bytes by the rules every view of them follows
+// (terminal/escape): what a view shows is text here, byte for byte, so no
+// sequence, cancelled sequence or dropped character can split a secret in
+// the text redaction reads while the view shows it whole. Printable bytes,
+// tab, CR, LF and broken UTF-8 are text; sequences, other controls (C0, DEL,
+// C1 written as UTF-8) and the characters views drop are not.
 func read(stored []byte) reading {
 	if textRun(stored, 0) == len(stored) {
 		return reading{text: stored} // most output: the text is the stored form
 	}
 	r := reading{text: make([]byte, 0, len(stored)), at: offsets{}}
+	keep := func(from, to int) {
+		r.at = r.at.add(len(r.text), from)
+		r.text = append(r.text, stored[from:to]...)
+	}
 	for i := 0; i < len(stored); {
 		if j := textRun(stored, i); j > i {
-			r.at = r.at.add(len(r.text), i)
-			r.text = append(r.text, stored[i:j]...)
+			keep(i, j)
 			i = j
 			continue
 		}
-		if stored[i] != 0x1b {
+		start, st := i, escape.Ground
+		switch c := stored[i]; {
+		case c == 0x1b:
+			st = escape.Esc
+			i++
+		case c < 0x80:
 			i++ // a control
 			continue
-		}
-		start := i
-		i++
-		if i >= len(stored) {
-			break
-		}
-		switch c := stored[i]; {
-		case c == '[':
-			i++
-			for i < len(stored) && (stored[i] < 0x40 || stored[i] > 0x7e) && stored[i] != 0x1b {
-				i++
-			}
-			if i < len(stored) && stored[i] != 0x1b {
-				i++
-			}
-		case c == ']' || c == 'P' || c == 'X' || c == '^' || c == '_':
-			i++
-			pay := i
-			for i < len(stored) && stored[i] != 0x07 && stored[i] != 0x1b {
-				i++
-			}
-			payEnd := i
-			if i < len(stored) && stored[i] == 0x07 {
-				i++
-			} else if i+1 < len(stored) && stored[i+1] == '\\' {
-				i += 2
-			}
-			r.strings = append(r.strings, storedString{start, i, pay, payEnd})
-		case c >= 0x20 && c <= 0x2f:
-			for i < len(stored) && stored[i] >= 0x20 && stored[i] <= 0x2f {
-				i++
-			}
-			if i < len(stored) {
-				i++
-			}
 		default:
-			i++ // a two-byte sequence
+			ru, size := utf8.DecodeRune(stored[i:])
+			switch {
+			case ru >= 0x80 && ru <= 0x9f:
+				st = escape.Begin(ru) // Ground: a C1 control on its own
+			case ru == 0x2028 || ru == 0x2029 || ru == 0xfeff:
+				// views drop these
+			default:
+				keep(i, i+size) // a character, or a byte of broken UTF-8
+			}
+			i += size
+			if st == escape.Ground {
+				continue
+			}
 		}
+		i = r.sequence(stored, start, i, st)
 	}
 	return r
 }
 
-// textRun returns where the run of text bytes from stored[i] ends.
+// sequence reads on from stored[i] a sequence begun at start and read as far
+// as state st, and returns where it ends; a string's payload is kept.
+func (r *reading) sequence(stored []byte, start, i int, st escape.State) int {
+	// Up to a string or the end, a byte at a time: these are short, and
+	// one may chain into a string (ESC [ 1 ESC ] ...).
+	for st != escape.Ground && !st.InString() {
+		if i >= len(stored) {
+			return i
+		}
+		n, next := escape.Output.Skip(stored[i:i+1], st)
+		if n == 0 {
+			return i
+		}
+		i, st = i+n, next
+	}
+	if st == escape.Ground {
+		return i
+	}
+	pay := i
+	n, next := escape.Output.Skip(stored[i:], st)
+	end := i + n
+	payEnd := end
+	if next == escape.Ground { // the terminator is not payload
+		switch last := stored[end-1]; {
+		case last == 0x07 || last == 0x18 || last == 0x1a:
+			payEnd = end - 1
+		case end-pay >= 2 && (stored[end-2] == 0x1b && last == '\\' || stored[end-2] == 0xc2 && last == 0x9c):
+			payEnd = end - 2
+		}
+	}
+	r.strings = append(r.strings, storedString{start, end, pay, max(pay, payEnd)})
+	return end
+}
+
+// textRun returns where the run of text bytes from stored[i] ends: bytes
+// that may begin a character views drop, or a C1 control, end it too.
 func textRun(stored []byte, i int) int {
 	for i < len(stored) && isTextByte[stored[i]] {
 		i++
@@ -93,6 +122,9 @@ var isTextByte = func() (t [256]bool) {
 	for b := range t {
 		t[b] = b >= 0x20 && b != 0x7f || b == '\t' || b == '\n' || b == '\r'
 	}
+	// 0xc2 leads U+0080-U+00BF (the C1 controls), 0xe2 U+2028 and U+2029,
+	// 0xef U+FEFF: the slow path decodes them.
+	t[0xc2], t[0xe2], t[0xef] = false, false, false
 	return t
 }()
 

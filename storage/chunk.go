@@ -37,9 +37,8 @@ func chunkSum(n uint64, data []byte) uint32 {
 }
 
 // encodeScratch holds S2's worst-case output; the encoded chunk is copied out
-// at its own size. Pending chunks used to keep the whole worst-case buffer
-// (1.2 MiB for a chunk that compresses to 0.3), which made the agent hold
-// four times the batch it counted.
+// at its own size: a pending chunk that kept the worst-case buffer would make
+// the agent hold several times the batch it counts.
 var encodeScratch = sync.Pool{New: func() any { return new([]byte) }}
 
 // encodeChunk encodes chunk n of a capture for the store.

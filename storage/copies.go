@@ -47,9 +47,8 @@ const cacheWindow = 8 << 20
 // DropBehind lets f's pages from *dropped to a window before upTo leave the
 // page cache, a window at a time, so that the next reads and writes reuse
 // them (upTo: where f has been read, or written back). Fresh memory is dear
-// (on a VM each new page can be a fault in the host: a 200 MiB copy cost
-// calm tee a third of its time), and a big capture would otherwise push
-// other files out of the cache. Only clean pages are dropped: nothing
+// (on a VM each new page can be a fault in the host), and a big capture
+// would otherwise push other files out of the cache. Only clean pages are dropped: nothing
 // written is at risk.
 func DropBehind(f *os.File, dropped *int64, upTo int64) {
 	if until := upTo - cacheWindow; until-*dropped >= cacheWindow {
@@ -222,7 +221,10 @@ func syncDir(dir string) error {
 }
 
 // hashFile reads a file back (never through a symlink) and returns its SHA-256.
-func hashFile(path string) (string, int64, error) {
+func hashFile(path string) (string, int64, error) { return hashFileContext(context.Background(), path) }
+
+// hashFileContext is hashFile until ctx ends.
+func hashFileContext(ctx context.Context, path string) (string, int64, error) {
 	f, err := os.OpenFile(path, os.O_RDONLY|noFollow, 0)
 	if err != nil {
 		return "", 0, err
@@ -232,6 +234,9 @@ func hashFile(path string) (string, int64, error) {
 	buf := make([]byte, 1<<20)
 	var n, dropped int64
 	for {
+		if err := ctx.Err(); err != nil {
+			return "", n, err
+		}
 		k, err := f.Read(buf)
 		h.Write(buf[:k])
 		n += int64(k)
@@ -658,8 +663,14 @@ func deviceOf(path string) string {
 
 // checkFile reads a file copy back and compares it with the expected hash.
 func checkFile(kind, path, want string, now func() time.Time) Copy {
+	return checkFileContext(context.Background(), kind, path, want, now)
+}
+
+// checkFileContext is checkFile until ctx ends; the copy it returns then
+// says nothing of the file (the caller drops it).
+func checkFileContext(ctx context.Context, kind, path, want string, now func() time.Time) Copy {
 	cp := Copy{Kind: kind, Location: path, Device: deviceOf(path)}
-	sum, _, err := hashFile(path)
+	sum, _, err := hashFileContext(ctx, path)
 	switch {
 	case os.IsNotExist(err):
 		cp.State, cp.Error = CopyMissing, "the file is gone"
@@ -716,9 +727,17 @@ func (db *DB) writeSums(incident string, sealing Capture) {
 
 // hashStored hashes the store's own copy of a capture.
 func (db *DB) hashStored(incident, capture string) (string, int64, error) {
+	return db.hashStoredContext(context.Background(), incident, capture)
+}
+
+// hashStoredContext is hashStored until ctx ends.
+func (db *DB) hashStoredContext(ctx context.Context, incident, capture string) (string, int64, error) {
 	h := sha256.New()
 	var size int64
 	err := db.eachChunkToHash(incident, capture, func(_ uint64, data []byte) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		h.Write(data)
 		size += int64(len(data))
 		return nil
@@ -793,7 +812,10 @@ func (db *DB) Verify(ctx context.Context, incident string) (VerifyReport, error)
 			}
 			rep.Captures++
 			c.Copies = db.withMirrors(c) // repair.go
-			checked := db.verifyCapture(c)
+			checked := db.verifyCapture(ctx, c)
+			if err := ctx.Err(); err != nil {
+				return rep, err // its copies half read: nothing is recorded
+			}
 			c.Copies = checked
 			for _, cp := range checked {
 				if cp.State == CopyVerified {
@@ -836,7 +858,7 @@ func (db *DB) incidentsFor(ref string) ([]Incident, error) {
 	return []Incident{inc}, nil
 }
 
-func (db *DB) verifyCapture(c Capture) []Copy {
+func (db *DB) verifyCapture(ctx context.Context, c Capture) []Copy {
 	out := make([]Copy, len(c.Copies))
 	var wg sync.WaitGroup
 	for i, cp := range c.Copies {
@@ -853,18 +875,18 @@ func (db *DB) verifyCapture(c Capture) []Copy {
 					out[i] = cp // not uploaded yet: the uploader's job
 					return
 				}
-				out[i] = checkRemote(r, key, c.SHA256, db.opts.Now)
+				out[i] = checkRemoteContext(ctx, r, key, c.SHA256, db.opts.Now)
 				return
 			}
 			if cp.Kind != CopyStore {
-				out[i] = checkFile(cp.Kind, cp.Location, c.SHA256, db.opts.Now)
+				out[i] = checkFileContext(ctx, cp.Kind, cp.Location, c.SHA256, db.opts.Now)
 				if out[i].State == CopyMissing && cp.State == CopyMissing && cp.Verified.IsZero() && cp.Error != "" {
 					out[i].Error = cp.Error // never written, rather than gone
 				}
 				return
 			}
 			out[i] = Copy{Kind: CopyStore, Location: cp.Location, Device: deviceOf(cp.Location)}
-			sum, _, err := db.hashStored(c.Incident, c.ID)
+			sum, _, err := db.hashStoredContext(ctx, c.Incident, c.ID)
 			switch {
 			case err != nil:
 				out[i].State, out[i].Error = CopyFailed, err.Error()

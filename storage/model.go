@@ -1,6 +1,7 @@
-// Package storage owns calm's bytes at rest: the bbolt store (a model.Store)
-// and the verified copies of every capture beside it, in mirrors and in S3,
-// with the search, repair and salvage that read them.
+// Package storage owns calm's bytes at rest: the bbolt store (a model.Store),
+// fed by clients' chunks and by the recorders' journals, and the verified
+// copies of every capture beside it, in mirrors and in S3, with the search,
+// repair and salvage that read them.
 package storage
 
 import "calm/model"

@@ -59,6 +59,14 @@ type needle struct {
 // guardedForTest, when set, overrides the choice between guards and a scan.
 var guardedForTest *bool
 
+// The cost model that picks a plan, in "looks" (a byte compared): what
+// sanitising one guarded line with an escape and testing it costs, and what
+// stripping a MiB of every line costs, as CPU profiles of search show them.
+const (
+	sanitiseLooks    = 25
+	stripLooksPerMiB = 6000
+)
+
 // tuned returns the plan with each needle's guard the least common in
 // sample (a capture's first chunk).
 func (p *plan) tuned(sample []byte) *plan {
@@ -114,13 +122,12 @@ func (p *plan) tuned(sample []byte) *plan {
 		}
 	}
 	// A guard's hit costs a look at its line, and when the line holds an
-	// escape (guarded, lines keep theirs) sanitising it and the exact test,
-	// some 25 looks. Taking the escapes out of every line and scanning for
-	// lines that need sanitising cost passes over the chunk, about 6000
-	// looks a MiB.
+	// escape (guarded, lines keep theirs) sanitising it and the exact test.
+	// Taking the escapes out of every line and scanning for lines that need
+	// sanitising costs passes over the whole chunk.
 	lines := max(count['\n'], 1)
 	escaped := min(float64(count[esc])/float64(lines), 1)
-	t.guarded = float64(hits)*(1+25*escaped) < 6000*float64(len(sample))/(1<<20)
+	t.guarded = float64(hits)*(1+sanitiseLooks*escaped) < stripLooksPerMiB*float64(len(sample))/(1<<20)
 	if guardedForTest != nil {
 		t.guarded = *guardedForTest
 	}

@@ -17,8 +17,13 @@ import (
 
 // checkRemote reads a remote copy back and compares it with want.
 func checkRemote(r Remote, key, want string, now func() time.Time) Copy {
+	return checkRemoteContext(context.Background(), r, key, want, now)
+}
+
+// checkRemoteContext is checkRemote until ctx ends.
+func checkRemoteContext(ctx context.Context, r Remote, key, want string, now func() time.Time) Copy {
 	c := Copy{Kind: CopyRemote, Location: r.Location(key), Device: r.Device()}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
 	sum, _, err := r.Hash(ctx, key)
 	switch {

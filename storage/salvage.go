@@ -258,11 +258,16 @@ func salvageIncident(src *bolt.DB, incs *bolt.Bucket, id []byte, evidenceDir, ne
 	if err != nil {
 		return err
 	}
-	out.Put(keyRecord, record)
+	if err := out.Put(keyRecord, record); err != nil {
+		return err
+	}
 	rep.Incidents++
 	// Events and capture records: copied one by one.
 	for _, name := range [][]byte{bucketEvents, bucketCaptures, bucketSessions} {
-		ob, _ := out.CreateBucketIfNotExists(name)
+		ob, err := out.CreateBucketIfNotExists(name)
+		if err != nil {
+			return err
+		}
 		for _, k := range salvageKeys(src, rep, [][]byte{id, name}) {
 			v, err := get(src, [][]byte{id, name}, k)
 			if err != nil || v == nil {
@@ -276,7 +281,9 @@ func salvageIncident(src *bolt.DB, incs *bolt.Bucket, id []byte, evidenceDir, ne
 			} else {
 				rep.Events++
 			}
-			ob.Put(k, v)
+			if err := ob.Put(k, v); err != nil {
+				return err
+			}
 			if len(k) == 8 { // new records must not reuse a salvaged number
 				ob.SetSequence(max(ob.Sequence(), binary.BigEndian.Uint64(k)))
 			}
@@ -406,7 +413,9 @@ func salvageChunks(src *bolt.DB, out *bolt.Bucket, inc []byte, name string, seal
 			continue
 		}
 		h.Write(data)
-		cb.Put(u64(n), v)
+		if err := cb.Put(u64(n), v); err != nil {
+			return n, false, lost, err
+		}
 		if rep != nil {
 			rep.Chunks++
 		}
@@ -548,7 +557,9 @@ func restoreFromEvidence(incs *bolt.Bucket, evidenceDir, newStore string, rep *S
 				c.Recording.Journal = copyPath(newEvidenceDir(newStore), d.Name(), id)
 			}
 			rec, _ := json.Marshal(c)
-			target.Put(u64(num), rec)
+			if err := target.Put(u64(num), rec); err != nil {
+				return err
+			}
 			target.SetSequence(max(target.Sequence(), num))
 			rep.Captures++
 			rep.Chunks += int(n)

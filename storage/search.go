@@ -407,7 +407,8 @@ func (h *hits) add(line int64, text []byte) {
 var hitBuffers = sync.Pool{New: func() any { return new(hits) }}
 
 // storedBuffers recycles copies of stored chunks, searchBuffers decoded ones:
-// allocating (and zeroing) a fresh MiB per chunk cost a fifth of a search.
+// allocating (and zeroing) a fresh MiB per chunk is a good part of a
+// search's work.
 var storedBuffers = sync.Pool{New: func() any { b := make([]byte, 0, ChunkSize); return &b }}
 
 var searchBuffers = sync.Pool{New: func() any { b := make([]byte, 0, ChunkSize); return &b }}

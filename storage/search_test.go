@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"calm/sanitize"
@@ -514,6 +515,52 @@ func TestVerifyStopsWhenItsContextEnds(t *testing.T) {
 	}
 	if rep, err := db.Verify(context.Background(), ""); err != nil || rep.Captures != 1 {
 		t.Fatalf("verify: %+v, %v", rep, err)
+	}
+}
+
+// endsAfter is a context that has ended once it was asked that n times.
+type endsAfter struct {
+	context.Context
+	left atomic.Int64
+}
+
+func (c *endsAfter) Err() error {
+	if c.left.Add(-1) < 0 {
+		return context.Canceled
+	}
+	return nil
+}
+
+// TestVerifyStopsInsideACapture: a capture's copies stop being read back
+// once the context ends, in the middle of them, and nothing of that half
+// reading is recorded.
+func TestVerifyStopsInsideACapture(t *testing.T) {
+	db := openTestDB(t)
+	c := save(t, db, "long", bytes.Repeat([]byte("a line of a long capture\n"), 400_000)) // ten chunks
+	verifies := func() int {
+		events, err := db.Events(c.Incident)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, ev := range events {
+			if ev.Kind == EventVerify {
+				n++
+			}
+		}
+		return n
+	}
+	before := verifies()
+	ctx := &endsAfter{Context: context.Background()}
+	ctx.left.Store(3) // the check before the capture, then a chunk or a MiB of each copy
+	if _, err := db.Verify(ctx, ""); !errors.Is(err, context.Canceled) {
+		t.Fatalf("verify whose context ended inside a capture: %v", err)
+	}
+	if got := verifies(); got != before {
+		t.Fatalf("a verify stopped halfway recorded %d results", got-before)
+	}
+	if rep, err := db.Verify(context.Background(), ""); err != nil || rep.Captures != 1 || len(rep.Problems) != 0 || verifies() != before+1 {
+		t.Fatalf("verify after it: %+v, %v", rep, err)
 	}
 }
 

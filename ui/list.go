@@ -105,17 +105,16 @@ func (l *entryList) Draw(screen tcell.Screen) {
 	if l.cur < l.top {
 		l.top = l.cur
 	}
-	// Scroll down until the selected entry's rows all fit (or it is on top).
-	for l.top < l.cur {
-		rows := 0
-		for i := l.top; i <= l.cur; i++ {
-			rows += len(wrapEntry(l.entries[i], width))
-		}
-		if rows <= height {
+	// Scroll down as little as keeps the selected entry's rows in view (or
+	// puts it on top): count rows up from it, never more than a screen's.
+	first, rows := l.cur, 0
+	for i := l.cur; i >= l.top; i-- {
+		if rows += len(wrapEntry(l.entries[i], width)); rows > height {
 			break
 		}
-		l.top++
+		first = i
 	}
+	l.top = first
 	row := 0
 	for i := l.top; i < len(l.entries) && row < height; i++ {
 		fg := tview.Styles.PrimaryTextColor

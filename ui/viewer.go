@@ -425,7 +425,7 @@ func (f *Finder) Matches(plain []byte) bool {
 
 // index finds the literal, ignoring ASCII case when fold is set: candidates
 // are found by the first byte in either case (a fast byte scan), then
-// compared whole. A regular expression is many times slower at this.
+// compared whole, which a regular expression does more slowly.
 func (f *Finder) index(s []byte) int {
 	if !f.fold || len(f.literal) == 0 {
 		return bytes.Index(s, f.literal)

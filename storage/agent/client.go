@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -91,13 +89,20 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 
 // create is do for a request that creates something, under a fresh request ID.
 func (c *Client) create(path string, query url.Values, in, out any) error {
+	return c.createAs("", path, query, in, out)
+}
+
+// createAs is create under the caller's request ID, fresh if "": a caller
+// that retries the creation itself sends each retry under the same one.
+func (c *Client) createAs(request, path string, query url.Values, in, out any) error {
 	body, err := json.Marshal(in)
 	if err != nil {
 		return err
 	}
-	var id [16]byte
-	_, _ = rand.Read(id[:])
-	resp, err := c.send(context.Background(), "POST", path, query, body, "application/json", hex.EncodeToString(id[:]))
+	if request == "" {
+		request = model.NewRequestID()
+	}
+	resp, err := c.send(context.Background(), "POST", path, query, body, "application/json", request)
 	if err != nil {
 		return err
 	}
@@ -136,8 +141,8 @@ func (c *Client) send(ctx context.Context, method, path string, query url.Values
 		// and send again, unless a request that must not be repeated may
 		// have reached it (anything but a failed dial).
 		lastErr = err
-		if c.AgentCommand == nil {
-			break
+		if c.AgentCommand == nil || attempt == 2 {
+			break // no agent to start, or none would be asked
 		}
 		var op *net.OpError
 		if request == onlyOnce && !(errors.As(err, &op) && op.Op == "dial") {
@@ -248,7 +253,7 @@ func (c *Client) CurrentIncident() (inc model.Incident, err error) {
 }
 
 func (c *Client) CreateCapture(incident string, nc model.NewCapture) (cp model.Capture, err error) {
-	err = c.create("/v1/captures", refQuery("incident", incident), nc, &cp)
+	err = c.createAs(nc.Request, "/v1/captures", refQuery("incident", incident), nc, &cp)
 	return
 }
 

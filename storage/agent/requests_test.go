@@ -3,10 +3,12 @@ package agent
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"calm/model"
 	"calm/storage"
@@ -100,4 +102,55 @@ func countEvents(t *testing.T, db *storage.DB, incident string) int {
 		t.Fatal(err)
 	}
 	return len(events)
+}
+
+// answerLost is the agent's client, except that the first capture it
+// creates loses its answer on the way back, as when the agent is killed
+// after committing the capture but before answering.
+type answerLost struct {
+	*Client
+	lost bool
+}
+
+func (a *answerLost) CreateCapture(incident string, nc model.NewCapture) (model.Capture, error) {
+	c, err := a.Client.CreateCapture(incident, nc)
+	if err == nil && !a.lost {
+		a.lost = true
+		return model.Capture{}, errors.New("read unix @->agent.sock: read: connection reset by peer")
+	}
+	return c, err
+}
+
+// TestCaptureWriterRetriesItsCreationAsOneRequest: a writer that retries
+// creating its capture after a lost answer gets the capture the agent made,
+// not a second one that would end up sealed as interrupted.
+func TestCaptureWriterRetriesItsCreationAsOneRequest(t *testing.T) {
+	db, err := storage.Open(storage.Options{Path: filepath.Join(t.TempDir(), "calm.db"), StrictMode: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := startAgent(t, db, time.Minute)
+	inc, err := c.NewIncident("lost answers")
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := &answerLost{Client: c}
+	w, err := model.NewCaptureWriter(store, inc.ID, model.NewCapture{Title: "once", Source: "tee"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !store.lost {
+		t.Fatal("no answer was lost: the test tests nothing")
+	}
+	w.Write([]byte("hello\n"))
+	if _, err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	caps, err := db.Captures(inc.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(caps) != 1 || caps[0].ID != w.Capture.ID {
+		t.Fatalf("the store holds %d captures (%v), the writer wrote %s: want that one only", len(caps), caps, w.Capture.ID)
+	}
 }
