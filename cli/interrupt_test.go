@@ -430,7 +430,7 @@ func TestKilledTeeLosesNothingItRead(t *testing.T) {
 			t.Fatalf("the downstream got %d of %d bytes while the agent was held", len(out.String()), len(input))
 		}
 	}
-	spools, _ := filepath.Glob(filepath.Join(w.home, "journal", fmt.Sprintf("tee-%d-*.spool", cmd.Process.Pid)))
+	spools, _ := filepath.Glob(filepath.Join(w.home, "journal", fmt.Sprintf("calm.db.tee-%d-*.spool", cmd.Process.Pid)))
 	if len(spools) != 1 {
 		t.Fatalf("tee's spool: found %v", spools)
 	}

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -19,10 +20,13 @@ import (
 // so nothing tee passed on is lost.
 
 // SpoolPath is where the writer w of a tee capture keeps its spool: named
-// for the process, so the store finds it from the capture's writer.
+// for the store (stores in one folder share its journal folder) and for the
+// process, so the store finds it from the capture's writer.
 func SpoolPath(storePath string, w *Writer) string {
-	return filepath.Join(filepath.Dir(storePath), "journal", fmt.Sprintf("tee-%d-%d.spool", w.PID, w.Start))
+	return filepath.Join(filepath.Dir(storePath), "journal", fmt.Sprintf("%s%d-%d.spool", spoolPrefix(storePath), w.PID, w.Start))
 }
+
+func spoolPrefix(storePath string) string { return filepath.Base(storePath) + ".tee-" }
 
 // adoptSpool stores the part of a dead writer's spool that the capture
 // lacks, as chunks after its last one from the start; chunks after a gap
@@ -121,7 +125,8 @@ const spoolSweepEvery = time.Minute
 // whose capture exists is its orphan path's to take, or kept for a person to
 // look at when taking it failed.
 func (db *DB) sweepSpools() {
-	paths, _ := filepath.Glob(filepath.Join(filepath.Dir(db.opts.Path), "journal", "tee-*.spool"))
+	prefix := spoolPrefix(db.opts.Path)
+	paths, _ := filepath.Glob(filepath.Join(filepath.Dir(db.opts.Path), "journal", globEscape(prefix)+"*.spool"))
 	if len(paths) == 0 {
 		return
 	}
@@ -129,7 +134,7 @@ func (db *DB) sweepSpools() {
 	gone := map[Writer]string{}
 	for _, p := range paths {
 		w := Writer{Host: host}
-		if _, err := fmt.Sscanf(filepath.Base(p), "tee-%d-%d.spool", &w.PID, &w.Start); err != nil || w.Start == 0 {
+		if _, err := fmt.Sscanf(strings.TrimPrefix(filepath.Base(p), prefix), "%d-%d.spool", &w.PID, &w.Start); err != nil || w.Start == 0 {
 			continue
 		}
 		if writerGone(&w) {
@@ -158,4 +163,16 @@ func (db *DB) sweepSpools() {
 		db.opts.Logf("removing spool %s: its tee is gone and no capture is its", p)
 		os.Remove(p)
 	}
+}
+
+// globEscape quotes the characters filepath.Match reads as a pattern.
+func globEscape(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune(`*?[\\`, r) {
+			b.WriteRune('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }

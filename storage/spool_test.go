@@ -27,8 +27,8 @@ func deadWriter(t *testing.T) *Writer {
 }
 
 // TestSweepRemovesOnlySpoolsNoCaptureTakes: a spool whose tee died before
-// its capture existed is removed; one of a living tee, and one whose capture
-// exists (kept when taking it failed), stay.
+// its capture existed is removed; one of a living tee, one whose capture
+// exists (kept when taking it failed), and another store's, stay.
 func TestSweepRemovesOnlySpoolsNoCaptureTakes(t *testing.T) {
 	db := openTestDB(t)
 	inc, err := db.NewIncident("spools")
@@ -57,12 +57,17 @@ func TestSweepRemovesOnlySpoolsNoCaptureTakes(t *testing.T) {
 		t.Fatal(err)
 	}
 	withCapture := spoolOf(captured)
+	// Another store in the same folder: its spools are its own agent's.
+	otherStore := SpoolPath(filepath.Join(filepath.Dir(db.Path()), "other.db"), deadWriter(t))
+	if err := os.WriteFile(otherStore, []byte("read by another store's tee\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 
 	db.sweepSpools()
 	if _, err := os.Stat(noCapture); !os.IsNotExist(err) {
 		t.Errorf("the spool of a tee gone before its capture existed is still there (%v)", err)
 	}
-	for _, p := range []string{living, withCapture} {
+	for _, p := range []string{living, withCapture, otherStore} {
 		if _, err := os.Stat(p); err != nil {
 			t.Errorf("spool %s was removed: %v", p, err)
 		}
