@@ -234,8 +234,8 @@ func createSpool(path string) (*spool, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("make the spool's folder: %w", err)
 	}
-	// A PID reused by a later process of the same start tick is
-	// impossible; a file left by one that was killed is stale.
+	// Only a process of this PID and start tick before a reboot can have
+	// left a file of this name.
 	os.Remove(path)
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
@@ -340,8 +340,9 @@ func startTeeStore(e *env, incident string, nc storage.NewCapture, sp *spool) *t
 // copyFrom sends the spool to the capture writer until the spool has ended
 // and all of it is sent.
 func (st *teeStore) copyFrom(sp *spool) error {
-	// A slow stream is sent as it comes, not a MiB at a time: a tee
-	// killed outright (kill -9) keeps what the store had committed.
+	// A slow stream is sent as it comes, not a MiB at a time: the store
+	// shows it live, and a hidden spool leaves the agent nothing to take
+	// from a tee killed outright.
 	tick := time.NewTicker(teeFlushEvery)
 	defer tick.Stop()
 	var off, punched int64
