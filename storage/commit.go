@@ -116,7 +116,15 @@ func (db *DB) PutChunkAnswered(incident, capture string, n uint64, data []byte, 
 		return
 	}
 	db.encoders <- struct{}{}
+	db.mu.Lock()
+	if db.stopping() { // Close waits for the encoders counted before it began
+		db.mu.Unlock()
+		<-db.encoders
+		done()
+		return
+	}
 	db.encoding.Add(1)
+	db.mu.Unlock()
 	go func() {
 		defer func() {
 			<-db.encoders
