@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"calm/storage"
+	"calm/model"
 	"calm/terminal"
 )
 
@@ -75,8 +75,8 @@ func (l *live) begin(now time.Time) error {
 		l.lastErr = err
 		return err
 	}
-	rec := &storage.Recording{Command: strings.Join(l.o.Command, " "), Host: l.host, User: os.Getenv("USER"), Cols: cols, Rows: rows, Journal: path, Recorder: os.Getpid(), Start: now}
-	st := newRecording(l.o.Store, l.o.Incident, storage.NewCapture{Title: l.title, Source: storage.SourceSession, Recording: rec})
+	rec := &model.Recording{Command: strings.Join(l.o.Command, " "), Host: l.host, User: os.Getenv("USER"), Cols: cols, Rows: rows, Journal: path, Recorder: os.Getpid(), Start: now}
+	st := newRecording(l.o.Store, l.o.Incident, model.NewCapture{Title: l.title, Source: model.SourceSession, Recording: rec})
 	go st.run() // makes the session in the store, however long the agent takes
 	l.mu.Lock()
 	l.cur = &part{j: j, st: st, path: path}

@@ -16,13 +16,14 @@ import (
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 
+	"calm/model"
 	"calm/storage"
 )
 
 // ShellOptions configure a recorded shell.
 type ShellOptions struct {
 	Command     []string // default: $SHELL
-	Store       storage.Store
+	Store       model.Store
 	Incident    string // "" is the current one
 	JournalDir  string
 	Title       string
@@ -217,7 +218,7 @@ func finishPart(o ShellOptions, p part) {
 		return
 	}
 	fmt.Fprintf(o.Stderr, "calm: recording stopped: %s/%s (journal %d bytes, fsynced); waiting for the store to check its copies\r\n", c.Incident, c.ID, p.j.Size())
-	if c, err = storage.WaitSealed(o.Store, c.Incident+"/"+c.ID, time.Hour); err != nil || c.State != storage.CaptureSealed {
+	if c, err = storage.WaitSealed(o.Store, c.Incident+"/"+c.ID, time.Hour); err != nil || c.State != model.CaptureSealed {
 		fmt.Fprintf(o.Stderr, "calm: the store has not sealed %s/%s (%v); the journal %s has everything\r\n", c.Incident, c.ID, err, p.path)
 		return
 	}

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"calm/model"
-	"calm/storage"
 )
 
 // recording keeps the store following a recorder's journal. It never
@@ -15,12 +14,12 @@ import (
 // also starts a new agent if the old one died), sends markers, and at the
 // end says where the journal ends.
 type recording struct {
-	store    storage.Store
+	store    model.Store
 	incident string
-	nc       storage.NewCapture
+	nc       model.NewCapture
 
 	mu      sync.Mutex
-	session *storage.Capture
+	session *model.Capture
 	markers []pendingMarker
 	done    chan struct{} // closed when the recorder has stopped
 	stopped chan struct{} // closed when run has returned
@@ -34,7 +33,7 @@ type pendingMarker struct {
 // heartbeat is how often a recorder reminds the store to follow its journal.
 const heartbeat = time.Second
 
-func newRecording(s storage.Store, incident string, nc storage.NewCapture) *recording {
+func newRecording(s model.Store, incident string, nc model.NewCapture) *recording {
 	if nc.Request == "" {
 		nc.Request = model.NewRequestID() // tryCreate's retries are one creation
 	}
@@ -106,11 +105,11 @@ func (e storeError) Error() string { return string(e) }
 // finish tells the store the journal is closed at size bytes, cut short for
 // the reason given if cut is set. The store seals the session in the
 // background; the returned capture is the session as it stands.
-func (r *recording) finish(size int64, cut string) (storage.Capture, error) {
+func (r *recording) finish(size int64, cut string) (model.Capture, error) {
 	close(r.done)
 	<-r.stopped
 	if r.tryCreate() == "" {
-		return storage.Capture{}, errNoStore
+		return model.Capture{}, errNoStore
 	}
 	r.sendMarkers()
 	r.mu.Lock()

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"calm/model"
-	"calm/storage"
 	"calm/terminal"
 )
 
@@ -56,18 +55,18 @@ func tmux(args ...string) *exec.Cmd {
 // joined and colours kept, as a capture. A pane tmux cannot read creates no
 // capture; one whose history is full is saved with a warning (Capture.Warning)
 // that older lines are gone.
-func Snap(s storage.Store, incident, pane, title string) (storage.Capture, error) {
+func Snap(s model.Store, incident, pane, title string) (model.Capture, error) {
 	return SnapContext(context.Background(), s, incident, pane, title)
 }
 
 // SnapContext is Snap until ctx ends: then what arrived is sealed as
 // interrupted, for context.Cause(ctx), and returned with the error.
-func SnapContext(ctx context.Context, s storage.Store, incident, pane, title string) (storage.Capture, error) {
+func SnapContext(ctx context.Context, s model.Store, incident, pane, title string) (model.Capture, error) {
 	if pane == "" {
-		return storage.Capture{}, ErrNotInTmux
+		return model.Capture{}, ErrNotInTmux
 	}
 	if _, err := exec.LookPath("tmux"); err != nil {
-		return storage.Capture{}, fmt.Errorf("tmux is not installed: install it to snap a pane")
+		return model.Capture{}, fmt.Errorf("tmux is not installed: install it to snap a pane")
 	}
 	if title == "" {
 		title = "scrollback of pane " + pane
@@ -75,12 +74,12 @@ func SnapContext(ctx context.Context, s storage.Store, incident, pane, title str
 	cmd := tmux("capture-pane", "-p", "-e", "-J", "-S", "-", "-E", "-", "-t", pane)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
-		return storage.Capture{}, err
+		return model.Capture{}, err
 	}
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
-		return storage.Capture{}, fmt.Errorf("run tmux capture-pane: %w", err)
+		return model.Capture{}, fmt.Errorf("run tmux capture-pane: %w", err)
 	}
 	failed := func() error {
 		return fmt.Errorf("tmux capture-pane -t %s: %s: nothing was saved", pane, cmp.Or(strings.TrimSpace(stderr.String()), "it failed"))
@@ -89,14 +88,14 @@ func SnapContext(ctx context.Context, s storage.Store, incident, pane, title str
 	br := bufio.NewReaderSize(out, 256<<10)
 	if _, err := br.Peek(1); err != nil {
 		if werr := cmd.Wait(); werr != nil {
-			return storage.Capture{}, failed()
+			return model.Capture{}, failed()
 		}
 	}
-	w, err := model.NewCaptureWriter(s, incident, storage.NewCapture{Title: title, Source: "snap", Warning: HistoryWarning(pane)})
+	w, err := model.NewCaptureWriter(s, incident, model.NewCapture{Title: title, Source: "snap", Warning: HistoryWarning(pane)})
 	if err != nil {
 		cmd.Process.Kill()
 		cmd.Wait()
-		return storage.Capture{}, err
+		return model.Capture{}, err
 	}
 	stopped := context.AfterFunc(ctx, func() { cmd.Process.Kill() })
 	_, copyErr := io.CopyBuffer(w, br, make([]byte, 256<<10))
@@ -122,7 +121,7 @@ func SnapContext(ctx context.Context, s storage.Store, incident, pane, title str
 		if c, err := w.CloseInterrupted(oneLine(copyErr.Error())); err == nil {
 			return c, fmt.Errorf("%w; saved what arrived as %s/%s, marked interrupted", copyErr, c.Incident, c.ID)
 		}
-		return storage.Capture{}, copyErr
+		return model.Capture{}, copyErr
 	}
 	return w.Close()
 }
@@ -165,7 +164,7 @@ func paneTerm() string {
 // checks what is typed. size is the pane's size: asked at the start, and
 // again when output comes a second or more after it was last asked, so
 // that a resize is recorded before the output drawn for it.
-func RecordPipe(s storage.Store, incident, journalDir, title string, size func() (cols, rows int), marks []Mark, r io.Reader) (storage.Capture, error) {
+func RecordPipe(s model.Store, incident, journalDir, title string, size func() (cols, rows int), marks []Mark, r io.Reader) (model.Capture, error) {
 	return RecordPipeContext(context.Background(), s, incident, journalDir, title, size, marks, r)
 }
 
@@ -174,7 +173,7 @@ func RecordPipe(s storage.Store, incident, journalDir, title string, size func()
 const sizeCheckEvery = time.Second
 
 // RecordPipeContext is RecordPipe until r ends or ctx does.
-func RecordPipeContext(ctx context.Context, s storage.Store, incident, journalDir, title string, size func() (cols, rows int), marks []Mark, r io.Reader) (storage.Capture, error) {
+func RecordPipeContext(ctx context.Context, s model.Store, incident, journalDir, title string, size func() (cols, rows int), marks []Mark, r io.Reader) (model.Capture, error) {
 	cols, rows := size()
 	start := time.Now()
 	sizeAsked := start
@@ -182,11 +181,11 @@ func RecordPipeContext(ctx context.Context, s storage.Store, incident, journalDi
 	j, err := CreateJournal(journalPath, terminal.Header{Width: cols, Height: rows, Title: title,
 		Env: map[string]string{"TERM": paneTerm()}}, start)
 	if err != nil {
-		return storage.Capture{}, err
+		return model.Capture{}, err
 	}
 	host, _ := os.Hostname()
-	rec := &storage.Recording{Command: "tmux pipe-pane", Host: host, User: os.Getenv("USER"), Cols: cols, Rows: rows, Journal: journalPath, Recorder: os.Getpid(), Start: start}
-	st := newRecording(s, incident, storage.NewCapture{Title: title, Source: storage.SourceSession, Recording: rec})
+	rec := &model.Recording{Command: "tmux pipe-pane", Host: host, User: os.Getenv("USER"), Cols: cols, Rows: rows, Journal: journalPath, Recorder: os.Getpid(), Start: start}
+	st := newRecording(s, incident, model.NewCapture{Title: title, Source: model.SourceSession, Recording: rec})
 	st.tryCreate()
 	go st.run()
 	// Read on its own goroutine, so that ctx can end the recording while
@@ -240,7 +239,7 @@ reading:
 		}
 	}
 	if err := j.Close(); err != nil {
-		return storage.Capture{}, err
+		return model.Capture{}, err
 	}
 	return st.finish(j.Size(), journalCut(j))
 }

@@ -88,7 +88,7 @@ func cmdSnap(e *env, args []string) error {
 }
 
 // warnHistory says in one line that a snapped pane had already lost lines.
-func warnHistory(e *env, c storage.Capture) {
+func warnHistory(e *env, c model.Capture) {
 	if c.Warning != "" {
 		fmt.Fprintf(e.stderr, "calm: WARNING: %s\n", sanitize.Text([]byte(c.Warning)))
 	}
@@ -199,19 +199,19 @@ func livePaneTitle(pane string) string { return "live output of pane " + pane }
 
 // liveSession is the newest session still recording the pane that began at
 // or after since; the zero Capture when there is none.
-func liveSession(s storage.Store, incident, pane string, since time.Time) storage.Capture {
+func liveSession(s model.Store, incident, pane string, since time.Time) model.Capture {
 	caps, err := s.Captures(incident)
 	if err != nil {
-		return storage.Capture{}
+		return model.Capture{}
 	}
 	for i := len(caps) - 1; i >= 0; i-- {
 		c := caps[i]
 		// Created is the agent's clock, whole-second rounding aside.
-		if c.Recording != nil && c.State != storage.CaptureSealed && c.Title == livePaneTitle(pane) && !c.Created.Before(since.Add(-time.Second)) {
+		if c.Recording != nil && c.State != model.CaptureSealed && c.Title == livePaneTitle(pane) && !c.Created.Before(since.Add(-time.Second)) {
 			return c
 		}
 	}
-	return storage.Capture{}
+	return model.Capture{}
 }
 
 // cmdPipe records a pane's output arriving from tmux pipe-pane.
@@ -299,7 +299,7 @@ func cmdClip(e *env, args []string) error {
 		return err
 	}
 	got.Store(int64(len(text)))
-	w, err := model.NewCaptureWriter(e.store, *incident, storage.NewCapture{Title: strings.Join(fs.Args(), " "), Source: "clip"})
+	w, err := model.NewCaptureWriter(e.store, *incident, model.NewCapture{Title: strings.Join(fs.Args(), " "), Source: "clip"})
 	if err != nil {
 		return err
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"calm/model"
 	"calm/storage"
 	"calm/storage/agent"
 )
@@ -79,7 +80,7 @@ type env struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	cfg            Config
-	store          storage.Store
+	store          model.Store
 
 	cmd        *cobra.Command // the command running, whose flags cobra has parsed
 	describing *description   // set while the tree learns a command's flags
@@ -306,7 +307,7 @@ func (r *runner) tree() *cobra.Command {
 calm alone opens the TUI on the current incident (in a script: the status).
 The store lives in $XDG_DATA_HOME/calm (set CALM_HOME to move it); the config
 in $XDG_CONFIG_HOME/calm/config.toml. Every command starts the agent if needed.`,
-		Version:       fmt.Sprintf("%s (store schema %d)", Version, storage.SchemaVersion),
+		Version:       fmt.Sprintf("%s (store schema %d)", Version, model.SchemaVersion),
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		Args:          unknownCommand,
@@ -601,7 +602,7 @@ func cmdStatus(e *env, args []string) error {
 		return usageError("status shows one incident: calm status [INCIDENT] (default: the current one)")
 	}
 	inc, err := e.store.Incident(fs.Arg(0))
-	if errors.Is(err, storage.ErrNotFound) && fs.NArg() == 0 {
+	if errors.Is(err, model.ErrNotFound) && fs.NArg() == 0 {
 		if c, ok := e.store.(*agent.Client); ok && c.Warning() != "" {
 			fmt.Fprintln(e.stdout, "No incident in this store, but its evidence folder holds incidents: the store was lost (see the WARNING).")
 			return &exitError{code: 1}
@@ -621,27 +622,27 @@ func cmdStatus(e *env, args []string) error {
 	return nil
 }
 
-func incidentState(inc storage.Incident) string {
+func incidentState(inc model.Incident) string {
 	if inc.IsOpen() {
 		return "open since " + inc.Opened.Format("2006-01-02 15:04:05 UTC")
 	}
 	return "closed " + inc.Closed.Format("2006-01-02 15:04:05 UTC")
 }
 
-func printCaptures(w io.Writer, caps []storage.Capture, copiesRequired, devicesRequired int) {
+func printCaptures(w io.Writer, caps []model.Capture, copiesRequired, devicesRequired int) {
 	for _, c := range caps {
 		sum := "-"
 		if len(c.SHA256) >= 12 {
 			sum = c.SHA256[:12]
 		}
 		copies := fmt.Sprintf("%d/%d copies verified on %s", c.VerifiedCopies(), len(c.Copies), plural(c.Devices(), "device"))
-		if c.State == storage.CaptureSealed && (c.VerifiedCopies() < copiesRequired || c.Devices() < devicesRequired) {
+		if c.State == model.CaptureSealed && (c.VerifiedCopies() < copiesRequired || c.Devices() < devicesRequired) {
 			copies += fmt.Sprintf(" (WARNING: fewer than the %s on %s required: 'calm verify' names the one that failed)", plural(copiesRequired, "verified copy"), plural(devicesRequired, "device"))
 		}
 		if c.Partial() {
 			copies = "INTERRUPTED (" + c.Interrupted + "), partial; " + copies
 		}
-		if c.State != storage.CaptureSealed {
+		if c.State != model.CaptureSealed {
 			copies = "UNSEALED: still being written; its size and copies come when it ends (sealed by the agent if its writer dies)"
 			if c.Recording != nil {
 				copies = "still recording: its journal holds what it recorded; copies when it ends"
@@ -654,7 +655,7 @@ func printCaptures(w io.Writer, caps []storage.Capture, copiesRequired, devicesR
 			copies += "; WARNING: " + c.Warning
 		}
 		size := humanBytes(c.Size)
-		if c.Recording != nil && c.State != storage.CaptureSealed && c.Recording.JournalSize == 0 {
+		if c.Recording != nil && c.State != model.CaptureSealed && c.Recording.JournalSize == 0 {
 			// Its size comes at the seal; meanwhile the journal says how
 			// much is recorded (on this host).
 			if fi, err := os.Stat(c.Recording.Journal); err == nil {

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"calm/checklist"
+	"calm/model"
 	"calm/report"
 	"calm/sanitize"
 	"calm/storage"
@@ -63,7 +64,7 @@ func cmdIncidentList(e *env, args []string) error {
 		enc := json.NewEncoder(e.stdout) // JSON escapes every control: safe on a terminal
 		for _, inc := range list {
 			if err := enc.Encode(struct {
-				storage.Incident
+				model.Incident
 				Current bool `json:"current"`
 			}{inc, inc.ID == cur.ID}); err != nil {
 				return err
@@ -287,7 +288,7 @@ func cmdShow(e *env, args []string) error {
 		switch {
 		case c.Partial():
 			fmt.Fprintf(e.stderr, "calm: WARNING: %s/%s is INTERRUPTED (%s): this is only the part that was saved\n", c.Incident, c.ID, sanitize.Text([]byte(c.Interrupted)))
-		case c.State != storage.CaptureSealed:
+		case c.State != model.CaptureSealed:
 			fmt.Fprintf(e.stderr, "calm: WARNING: %s/%s is still being written: this is what it held so far\n", c.Incident, c.ID)
 		}
 	}
@@ -297,14 +298,14 @@ func cmdShow(e *env, args []string) error {
 // fromTerminal reports whether a capture came from a terminal (a snap of a
 // pane, a session recorded by shell or split, or imported), whose bytes
 // carry the terminal's escapes.
-func fromTerminal(c storage.Capture) bool {
-	return c.Source == "snap" || c.Source == storage.SourceSession || c.Recording != nil
+func fromTerminal(c model.Capture) bool {
+	return c.Source == "snap" || c.Source == model.SourceSession || c.Recording != nil
 }
 
 // withCaptureSuggestion adds to a capture not found the id that was likely
 // meant: C5 for c5, 5 for c5 (or s5), when that capture exists.
 func withCaptureSuggestion(e *env, ref string, err error) error {
-	if !errors.Is(err, storage.ErrNotFound) && !errors.Is(err, storage.ErrInvalid) {
+	if !errors.Is(err, model.ErrNotFound) && !errors.Is(err, model.ErrInvalid) {
 		return err
 	}
 	incident, item := storage.SplitRef(ref)
@@ -328,7 +329,7 @@ func withCaptureSuggestion(e *env, ref string, err error) error {
 
 func cmdSearch(e *env, args []string) error {
 	fs := e.flags("search", "[-F] [-i] [-w] [-v] [-c|-l] [-m N] [-A N] [-B N] [-C N] [--incident ID] [--json] PATTERN")
-	q := storage.SearchQuery{}
+	q := model.SearchQuery{}
 	o := grepOptions{max: -1, before: -1, after: -1}
 	fs.BoolVarP(&q.Literal, "fixed-strings", "F", false, "the pattern is a literal string, not a regular expression (RE2)")
 	fs.BoolVarP(&q.IgnoreCase, "ignore-case", "i", false, "ignore case")
@@ -364,7 +365,7 @@ func cmdSearch(e *env, args []string) error {
 	q.Pattern = fs.Arg(0)
 	if _, err := q.Regexp(); err != nil {
 		// grep's exit 2 for a bad pattern, not 1 as for no match.
-		return usageError("%s", strings.TrimSuffix(err.Error(), ": "+storage.ErrInvalid.Error()))
+		return usageError("%s", strings.TrimSuffix(err.Error(), ": "+model.ErrInvalid.Error()))
 	}
 	if o.files {
 		o.count = false // grep: -l wins over -c
@@ -438,7 +439,7 @@ func cmdVerify(e *env, args []string) error {
 
 // verifyFailure is verify's one line when something failed: what, and what
 // to do next.
-func verifyFailure(rep storage.VerifyReport, repaired bool) string {
+func verifyFailure(rep model.VerifyReport, repaired bool) string {
 	msg := fmt.Sprintf("%d of %d copies failed: the copies marked FAIL cannot be trusted; the others still can", len(rep.Problems), rep.Copies)
 	if len(rep.Problems) == 0 {
 		msg = fmt.Sprintf("every copy matches, but the SHA256SUMS of %s is missing or wrong", plural(len(rep.Manifests), "folder"))
@@ -453,9 +454,9 @@ func verifyFailure(rep storage.VerifyReport, repaired bool) string {
 	}
 }
 
-func storeFailed(rep storage.VerifyReport) bool {
+func storeFailed(rep model.VerifyReport) bool {
 	for _, p := range rep.Problems {
-		if p.Copy.Kind == storage.CopyStore {
+		if p.Copy.Kind == model.CopyStore {
 			return true
 		}
 	}
@@ -595,10 +596,10 @@ func cmdExport(e *env, args []string) error {
 	case "html":
 		redacted, err = report.HTML(context.Background(), store, rec, bw, red, time.Now(), report.HTMLOptions{})
 	case "cast":
-		var c storage.Capture
+		var c model.Capture
 		c, err = sessionOf(rec, *item)
 		if err == nil {
-			store, bar = e.readingCaptures("exporting "+c.ID, []storage.Capture{c})
+			store, bar = e.readingCaptures("exporting "+c.ID, []model.Capture{c})
 			redacted, err = report.Cast(context.Background(), store, c, bw, red)
 		}
 	case "bundle":
@@ -623,7 +624,7 @@ func cmdExport(e *env, args []string) error {
 	if redacted > 0 {
 		fmt.Fprintf(e.stderr, "calm: redacted %d secrets from the export; the store keeps the originals\n", redacted)
 	}
-	e.store.AddEvent(rec.Incident.ID, storage.EventExport, "", fmt.Sprintf("exported as %s, %d secrets redacted", *format, redacted))
+	e.store.AddEvent(rec.Incident.ID, model.EventExport, "", fmt.Sprintf("exported as %s, %d secrets redacted", *format, redacted))
 	if *format == "html" && *outPath != "" {
 		openReport(e, *outPath, *open)
 	}
@@ -656,8 +657,8 @@ func openReport(e *env, path string, open bool) {
 }
 
 // sessionOf picks the session to export as a cast.
-func sessionOf(rec report.Record, id string) (storage.Capture, error) {
-	var last *storage.Capture
+func sessionOf(rec report.Record, id string) (model.Capture, error) {
+	var last *model.Capture
 	for i, c := range rec.Captures {
 		if id != "" && c.ID == id {
 			if c.Recording == nil {
@@ -670,10 +671,10 @@ func sessionOf(rec report.Record, id string) (storage.Capture, error) {
 		}
 	}
 	if id != "" {
-		return storage.Capture{}, fmt.Errorf("no item %s in incident %s: %w", id, rec.Incident.ID, storage.ErrNotFound)
+		return model.Capture{}, fmt.Errorf("no item %s in incident %s: %w", id, rec.Incident.ID, model.ErrNotFound)
 	}
 	if last == nil {
-		return storage.Capture{}, usageError("incident %s has no recorded session: record one with 'calm shell' or 'calm split'", rec.Incident.ID)
+		return model.Capture{}, usageError("incident %s has no recorded session: record one with 'calm shell' or 'calm split'", rec.Incident.ID)
 	}
 	return *last, nil
 }

@@ -5,7 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"calm/storage"
+	"calm/model"
 	"calm/storage/agent"
 )
 
@@ -41,7 +41,7 @@ func noSpaceAfterSlash(list []cobra.Completion) cobra.ShellCompDirective {
 }
 
 // withStore runs f with a client of this configuration's agent.
-func (r *runner) withStore(f func(storage.Store)) {
+func (r *runner) withStore(f func(model.Store)) {
 	cfg, err := loadConfig(r.global)
 	if err != nil {
 		return
@@ -57,22 +57,22 @@ func completion(id, title string) cobra.Completion {
 }
 
 func completeIncidents(r *runner, toComplete string) []cobra.Completion {
-	return incidentsWhere(r, toComplete, func(storage.Incident) bool { return true })
+	return incidentsWhere(r, toComplete, func(model.Incident) bool { return true })
 }
 
 // completeOpenIncidents offers what 'incident close' can close.
 func completeOpenIncidents(r *runner, toComplete string) []cobra.Completion {
-	return incidentsWhere(r, toComplete, storage.Incident.IsOpen)
+	return incidentsWhere(r, toComplete, model.Incident.IsOpen)
 }
 
 // completeClosedIncidents offers what 'incident reopen' can reopen.
 func completeClosedIncidents(r *runner, toComplete string) []cobra.Completion {
-	return incidentsWhere(r, toComplete, func(inc storage.Incident) bool { return !inc.IsOpen() })
+	return incidentsWhere(r, toComplete, func(inc model.Incident) bool { return !inc.IsOpen() })
 }
 
-func incidentsWhere(r *runner, toComplete string, keep func(storage.Incident) bool) []cobra.Completion {
+func incidentsWhere(r *runner, toComplete string, keep func(model.Incident) bool) []cobra.Completion {
 	var out []cobra.Completion
-	r.withStore(func(s storage.Store) {
+	r.withStore(func(s model.Store) {
 		list, _ := s.Incidents()
 		for _, inc := range list {
 			if strings.HasPrefix(inc.ID, toComplete) && keep(inc) {
@@ -90,7 +90,7 @@ func incidentsWhere(r *runner, toComplete string, keep func(storage.Incident) bo
 // with what was typed, as the shells want), and the next TAB the capture.
 func completeCaptures(r *runner, toComplete string) []cobra.Completion {
 	var out []cobra.Completion
-	r.withStore(func(s storage.Store) {
+	r.withStore(func(s model.Store) {
 		incident, prefix := "", ""
 		if i := strings.LastIndexByte(toComplete, '/'); i >= 0 {
 			incident, prefix = toComplete[:i], toComplete[:i+1]
@@ -120,7 +120,7 @@ func completeCaptures(r *runner, toComplete string) []cobra.Completion {
 
 // namesOne reports whether ref, as the store resolves an incident (a
 // prefix of its id or of the part after its date), names one incident.
-func namesOne(list []storage.Incident, ref string) bool {
+func namesOne(list []model.Incident, ref string) bool {
 	n := 0
 	for _, inc := range list {
 		_, suffix, _ := strings.Cut(inc.ID, "-")

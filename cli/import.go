@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"calm/capture"
+	"calm/model"
 	"calm/storage"
 	"calm/terminal"
 )
@@ -106,9 +107,9 @@ func cmdImport(e *env, args []string) error {
 	}
 
 	host, _ := os.Hostname()
-	rec := &storage.Recording{Command: "calm import " + filepath.Base(path), Host: host, User: os.Getenv("USER"),
+	rec := &model.Recording{Command: "calm import " + filepath.Base(path), Host: host, User: os.Getenv("USER"),
 		Cols: h.Width, Rows: h.Height, Journal: journalPath}
-	c, err := e.store.CreateCapture(*incident, storage.NewCapture{Title: title, Source: storage.SourceSession, Recording: rec})
+	c, err := e.store.CreateCapture(*incident, model.NewCapture{Title: title, Source: model.SourceSession, Recording: rec})
 	if err != nil {
 		os.Remove(journalPath)
 		return err
@@ -123,7 +124,7 @@ func cmdImport(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if c.State != storage.CaptureSealed {
+	if c.State != model.CaptureSealed {
 		return fmt.Errorf("%s/%s is still being stored: calm status shows when it is sealed", c.Incident, c.ID)
 	}
 	skipped := ""

@@ -10,13 +10,13 @@ import (
 	"strings"
 	"syscall"
 
-	"calm/storage"
+	"calm/model"
 )
 
 // reopener is a store that can reopen an incident (the agent's and the
 // file's; a pulled bundle is read-only).
 type reopener interface {
-	ReopenIncident(ref string) (storage.Incident, error)
+	ReopenIncident(ref string) (model.Incident, error)
 }
 
 func cmdIncidentReopen(e *env, args []string) error {
@@ -123,7 +123,7 @@ func (e *env) captureIncident(ref string, mayAsk bool) (string, error) {
 
 // sayClosed says in one line that what is being done goes into a closed
 // incident, and how to reopen it.
-func (e *env) sayClosed(inc storage.Incident, current bool, doing string) {
+func (e *env) sayClosed(inc model.Incident, current bool, doing string) {
 	which := "the incident"
 	if current {
 		which = "the current incident"
@@ -169,7 +169,7 @@ func (e *env) chooseCaptureIncident(name string) error {
 
 // mover is a store that can move a capture between incidents.
 type mover interface {
-	MoveCapture(ref, toIncident string) (storage.Capture, error)
+	MoveCapture(ref, toIncident string) (model.Capture, error)
 }
 
 func cmdMove(e *env, args []string) error {
@@ -198,7 +198,7 @@ func cmdMove(e *env, args []string) error {
 // elsewhere adds to a capture not found in the current incident the other
 // incidents that have one by that ID, named as the command needs them.
 func elsewhere(e *env, ref string, err error) error {
-	if !errors.Is(err, storage.ErrNotFound) || strings.Contains(ref, "/") {
+	if !errors.Is(err, model.ErrNotFound) || strings.Contains(ref, "/") {
 		return err
 	}
 	all, lerr := e.store.Incidents()

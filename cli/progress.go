@@ -12,7 +12,7 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 
-	"calm/storage"
+	"calm/model"
 )
 
 // progress shows how far long work has got, on stderr, and only when stderr
@@ -144,7 +144,7 @@ func (p *progress) writer(w io.Writer) io.Writer {
 // readingStore is a store whose reads of captures count on a bar: an export
 // or a bundle reads each capture through it.
 type readingStore struct {
-	storage.Store
+	model.Store
 	p *progress
 }
 
@@ -158,7 +158,7 @@ func (s readingStore) WriteText(ctx context.Context, ref string, w io.Writer) er
 
 // readingCaptures returns the store with a bar over the size of the
 // incident's captures, and the bar.
-func (e *env) readingCaptures(what string, caps []storage.Capture) (storage.Store, *progress) {
+func (e *env) readingCaptures(what string, caps []model.Capture) (model.Store, *progress) {
 	var total int64
 	for _, c := range caps {
 		total += c.Size
@@ -183,7 +183,7 @@ func (e *env) verifyProgress(ref string) *verifyProgress {
 	if !isTerminal(e.stderr) || os.Getenv("CALM_NO_PROGRESS") != "" {
 		return nil
 	}
-	var incidents []storage.Incident
+	var incidents []model.Incident
 	if ref == "" {
 		all, err := e.store.Incidents()
 		if err != nil {
@@ -191,7 +191,7 @@ func (e *env) verifyProgress(ref string) *verifyProgress {
 		}
 		incidents = all
 	} else if inc, err := e.store.Incident(ref); err == nil {
-		incidents = []storage.Incident{inc}
+		incidents = []model.Incident{inc}
 	}
 	weight := map[string]int64{} // incident/capture: bytes to read back
 	since := map[string]uint64{} // incident: the last event before this verify
@@ -202,7 +202,7 @@ func (e *env) verifyProgress(ref string) *verifyProgress {
 			return nil
 		}
 		for _, c := range caps {
-			if c.State == storage.CaptureSealed {
+			if c.State == model.CaptureSealed {
 				w := max(c.Size, 1) * int64(max(len(c.Copies), 1))
 				weight[inc.ID+"/"+c.ID] = w
 				total += w
@@ -239,7 +239,7 @@ func (e *env) verifyProgress(ref string) *verifyProgress {
 				}
 				for _, ev := range events {
 					key := inc.ID + "/" + ev.Item
-					if ev.Seq > since[inc.ID] && ev.Kind == storage.EventVerify && !counted[key] {
+					if ev.Seq > since[inc.ID] && ev.Kind == model.EventVerify && !counted[key] {
 						counted[key] = true
 						bar.add(weight[key])
 					}

@@ -26,7 +26,7 @@ func BenchmarkExportProgress(b *testing.B) {
 	defer db.Close()
 	inc, _ := db.NewIncident("bench")
 	const size = 64 << 20
-	w, err := model.NewCaptureWriter(db, inc.ID, storage.NewCapture{Title: "dump", Source: "tee"})
+	w, err := model.NewCaptureWriter(db, inc.ID, model.NewCapture{Title: "dump", Source: "tee"})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -39,7 +39,7 @@ func BenchmarkExportProgress(b *testing.B) {
 		b.Fatal(err)
 	}
 	red, _ := report.NewRedactor(nil)
-	export := func(b *testing.B, s storage.Store) {
+	export := func(b *testing.B, s model.Store) {
 		if _, err := report.Text(context.Background(), s, rec, io.Discard, red); err != nil {
 			b.Fatal(err)
 		}
@@ -70,7 +70,7 @@ func BenchmarkExportProgress(b *testing.B) {
 // countingWrites counts the writes a store's reads make, each of which the
 // bar counts.
 type countingWrites struct {
-	storage.Store
+	model.Store
 	n int
 }
 

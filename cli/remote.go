@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"calm/checklist"
+	"calm/model"
 	"calm/report"
 	"calm/storage"
 	"calm/storage/agent"
@@ -99,7 +100,7 @@ func cmdPush(e *env, args []string) error {
 	if err != nil || back != sum {
 		return fmt.Errorf("pushed %s, but reading it back gave %q (%v): push again", r.Location(key), back, err)
 	}
-	e.store.AddEvent(rec.Incident.ID, storage.EventExport, "", "pushed to "+r.Location(key))
+	e.store.AddEvent(rec.Incident.ID, model.EventExport, "", "pushed to "+r.Location(key))
 	fmt.Fprintf(e.stdout, "pushed %s, sha256 %s, read back and verified\npull it with: calm pull %s\n", r.Location(key), sum[:16], r.Location(key))
 	return nil
 }

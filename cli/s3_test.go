@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"calm/model"
 	"calm/storage"
 )
 
@@ -274,16 +275,16 @@ func TestMoveTakesItsS3CopiesAlongOrNothing(t *testing.T) {
 	if out, _, _ := w.run(nil, append(m, "doctor")...); !strings.Contains(out, "ok   the store and its evidence folder agree") {
 		t.Errorf("doctor after the moves:\n%s", out)
 	}
-	var export struct{ Captures []storage.Capture }
+	var export struct{ Captures []model.Capture }
 	if err := json.Unmarshal([]byte(w.ok(nil, "export", to, "--format", "json")), &export); err != nil {
 		t.Fatal(err)
 	}
 	remote := 0
 	for _, c := range export.Captures {
 		for _, cp := range c.Copies {
-			if cp.Kind == storage.CopyRemote {
+			if cp.Kind == model.CopyRemote {
 				remote++
-				if want := "s3://calm/team/" + to + "/" + storage.FileName(c.ID); cp.Location != want || cp.State != storage.CopyVerified {
+				if want := "s3://calm/team/" + to + "/" + storage.FileName(c.ID); cp.Location != want || cp.State != model.CopyVerified {
 					t.Errorf("%s's S3 copy is %s, %s; want %s, verified", c.ID, cp.Location, cp.State, want)
 				}
 			}

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"time"
 
+	"calm/model"
 	"calm/storage"
 )
 
@@ -26,7 +27,7 @@ type grepOptions struct {
 // goes file by file: "INCIDENT/ID:LINE:TEXT" for a selected line,
 // "INCIDENT/ID-LINE-TEXT" for context, "--" between groups; exit 1 when
 // no line was selected.
-func grep(e *env, q storage.SearchQuery, o grepOptions) error {
+func grep(e *env, q model.SearchQuery, o grepOptions) error {
 	if o.before < 0 {
 		o.before = o.context
 	}
@@ -69,7 +70,7 @@ func grep(e *env, q storage.SearchQuery, o grepOptions) error {
 	first := true
 	var found int
 	var said time.Time
-	err := e.store.Search(context.Background(), q, func(m storage.Match) error {
+	err := e.store.Search(context.Background(), q, func(m model.Match) error {
 		if first && isTerminal(e.stdout) {
 			searching.done()
 			searching = nil
@@ -128,16 +129,16 @@ type grepRun struct {
 	counts map[string]int // for -c: lines selected per INCIDENT/ID
 	group  bool           // a group of lines was printed: the next one not adjacent gets "--"
 
-	ref         string          // the capture being read, INCIDENT/ID
-	selected    int             // lines selected in it
-	done        bool            // it reached -m, or has been listed by -l
-	before      []storage.Match // the last lines not printed, for -B
-	afterLeft   int             // lines still to print after a selected one
-	lastPrinted int64           // its last line printed; 0 if none
+	ref         string        // the capture being read, INCIDENT/ID
+	selected    int           // lines selected in it
+	done        bool          // it reached -m, or has been listed by -l
+	before      []model.Match // the last lines not printed, for -B
+	afterLeft   int           // lines still to print after a selected one
+	lastPrinted int64         // its last line printed; 0 if none
 	buf         []byte
 }
 
-func (g *grepRun) line(m storage.Match) error {
+func (g *grepRun) line(m model.Match) error {
 	if ref := m.Incident + "/" + m.Item; ref != g.ref {
 		g.ref, g.selected, g.done, g.before, g.afterLeft, g.lastPrinted = ref, 0, false, g.before[:0], 0, 0
 	}
@@ -197,7 +198,7 @@ func (g *grepRun) line(m storage.Match) error {
 // print writes one line: selected (INCIDENT/ID:LINE:TEXT) or context
 // (INCIDENT/ID-LINE-TEXT), after "--" when it does not follow the last
 // line printed.
-func (g *grepRun) print(m storage.Match, context bool) error {
+func (g *grepRun) print(m model.Match, context bool) error {
 	if g.o.before > 0 || g.o.after > 0 {
 		if g.group && (g.lastPrinted == 0 || m.Line != g.lastPrinted+1) && !g.o.json {
 			g.w.WriteString("--\n")
@@ -239,14 +240,14 @@ func (g *grepRun) json(v any) error {
 
 // printCounts writes -c's count for every capture searched, 0 included,
 // in the order the search reads them.
-func (g *grepRun) printCounts(s storage.Store, incident string) error {
-	var incidents []storage.Incident
+func (g *grepRun) printCounts(s model.Store, incident string) error {
+	var incidents []model.Incident
 	if incident != "" {
 		inc, err := s.Incident(incident)
 		if err != nil {
 			return err
 		}
-		incidents = []storage.Incident{inc}
+		incidents = []model.Incident{inc}
 	} else {
 		all, err := s.Incidents()
 		if err != nil {

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"calm/storage"
+	"calm/model"
 )
 
 // paneText is what a pane of the test's window shows now.
@@ -194,15 +194,15 @@ func TestSplitMarksEachCommandWhenEnteredAndFollowsThePaneSize(t *testing.T) {
 	}
 
 	inc := strings.Fields(w.ok(nil, "status"))[1]
-	var markers []storage.Event
+	var markers []model.Event
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(200 * time.Millisecond) {
-		var export struct{ Events []storage.Event }
+		var export struct{ Events []model.Event }
 		if err := json.Unmarshal([]byte(w.ok(nil, "export", inc, "--format", "json")), &export); err != nil {
 			t.Fatal(err)
 		}
 		markers = markers[:0]
 		for _, ev := range export.Events {
-			if ev.Kind == storage.EventMarker {
+			if ev.Kind == model.EventMarker {
 				markers = append(markers, ev)
 			}
 		}
@@ -340,11 +340,11 @@ func TestSplitLinesCarryTheTimeTheirOutputArrived(t *testing.T) {
 	tm.press("Enter")
 	tm.waitFor("session is being sealed", 5*time.Second)
 	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(200 * time.Millisecond) {
-		var export struct{ Captures []storage.Capture }
+		var export struct{ Captures []model.Capture }
 		if err := json.Unmarshal([]byte(w.ok(nil, "export", inc, "--format", "json")), &export); err != nil {
 			t.Fatal(err)
 		}
-		if len(export.Captures) == 2 && export.Captures[1].ID == "s1" && export.Captures[1].State == storage.CaptureSealed {
+		if len(export.Captures) == 2 && export.Captures[1].ID == "s1" && export.Captures[1].State == model.CaptureSealed {
 			break
 		}
 		if time.Now().After(deadline) {

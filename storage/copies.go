@@ -843,6 +843,7 @@ func (db *DB) Verify(ctx context.Context, incident string) (VerifyReport, error)
 		}
 	}
 	rep.Devices = len(devices)
+	db.kickRemotes() // a bucket added later: its pending copies
 	return rep, nil
 }
 

@@ -3,6 +3,7 @@ package storage
 import (
 	"bytes"
 	"context"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -174,5 +175,45 @@ func TestRemoteCopiesAreVerifiedPendingWhileDownAndCheckedByVerify(t *testing.T)
 	c2 = waitRemote(t, db, c2.Incident+"/"+c2.ID, CopyVerified)
 	if c2.VerifiedCopies() != 3 {
 		t.Fatalf("after the server came back: %+v", c2.Copies)
+	}
+}
+
+// TestBucketAddedLaterGetsTheOlderCaptures: a capture sealed before the
+// store had a bucket has no copy there; verify names it pending and the
+// uploader then puts it up and reads it back.
+func TestBucketAddedLaterGetsTheOlderCaptures(t *testing.T) {
+	srv := startS3(t)
+	path := filepath.Join(t.TempDir(), "calm.db")
+	db, err := Open(Options{Path: path, StrictMode: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := save(t, db, "before the bucket", []byte("{ _id: ObjectId(\"65f1\") }\n"))
+	db.Close()
+
+	r, err := s3.New("s3://calm/team/incidents", s3.Options{Endpoint: "http://" + srv.addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err = Open(Options{Path: path, Remotes: []Remote{r}, StrictMode: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rep, err := db.Verify(context.Background(), "")
+	if err != nil || rep.Pending != 1 || len(rep.Problems) != 0 {
+		t.Fatalf("verify with a bucket added later: %+v, %v; want its copy pending", rep, err)
+	}
+	ref := c.Incident + "/" + c.ID
+	c = waitRemote(t, db, ref, CopyVerified)
+	if cp := remoteCopy(c); cp.SHA256 != c.SHA256 || cp.Location != "s3://calm/team/incidents/"+c.Incident+"/"+c.ID+".txt" {
+		t.Fatalf("remote copy %+v", cp)
+	}
+	obj, err := srv.client().GetObject(context.Background(), "calm", "team/incidents/"+c.Incident+"/"+c.ID+".txt", minio.GetObjectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := io.ReadAll(obj); err != nil || string(got) != "{ _id: ObjectId(\"65f1\") }\n" {
+		t.Fatalf("the bucket holds %q, %v", got, err)
 	}
 }

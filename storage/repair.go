@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -70,6 +71,7 @@ func (db *DB) RepairCopies(incident string) ([]Repaired, error) {
 			}
 			db.keepMeta(c) // meta.go: the record beside each copy
 		}
+		db.kickRemotes() // a bucket added later: its pending copies
 		// A folder whose SHA256SUMS is missing or stale (a mirror added
 		// later, a file deleted by hand) gets it written from the records.
 		var sums VerifyReport
@@ -83,8 +85,9 @@ func (db *DB) RepairCopies(incident string) ([]Repaired, error) {
 }
 
 // withMirrors is a capture's copies plus a missing one in every configured
-// mirror that has none of it: a mirror added after the capture was sealed
-// (`calm --mirror DIR agent restart`) must still get every capture.
+// mirror that has none of it, and a pending one in every bucket: a mirror
+// or bucket added after the capture was sealed (`calm --mirror DIR agent
+// restart`, an S3 remote in the config) must still get every capture.
 func (db *DB) withMirrors(c Capture) []Copy {
 	copies := c.Copies
 	for _, root := range db.opts.Mirrors {
@@ -96,6 +99,18 @@ func (db *DB) withMirrors(c Capture) []Copy {
 		if !known {
 			copies = append(slices.Clip(copies), Copy{Kind: CopyMirror, Location: loc, State: CopyMissing,
 				Error: "never written: the mirror was added after this capture was sealed"})
+		}
+	}
+	// A bucket added later gets the older captures too: a pending copy
+	// is the uploader's work list.
+	for _, r := range db.opts.Remotes {
+		known := false
+		for _, cp := range copies {
+			known = known || (cp.Kind == CopyRemote && strings.HasPrefix(cp.Location, r.Location("")))
+		}
+		if !known {
+			copies = append(slices.Clip(copies), Copy{Kind: CopyRemote, Location: r.Location(r.Key(c.Incident, FileName(c.ID))), State: CopyPending,
+				Error: "not uploaded yet: the bucket was added after this capture was sealed"})
 		}
 	}
 	return copies
