@@ -72,7 +72,7 @@ func cmdTee(e *env, args []string) error {
 		fmt.Fprintf(e.stderr, "calm tee: not saving this output: %s\n", oneLine(spoolErr.Error()))
 	} else {
 		defer sp.remove()
-		store = startTeeStore(e, *incident, storage.NewCapture{Title: title, Source: "tee", Session: os.Getenv("CALM_SESSION"), Writer: writer}, sp)
+		store = startTeeStore(e, *incident, model.NewCapture{Title: title, Source: "tee", Session: os.Getenv("CALM_SESSION"), Writer: writer}, sp)
 	}
 
 	// Reading runs beside the writes: a signal is seen while a read waits.
@@ -173,7 +173,7 @@ copying:
 	case inErr != nil:
 		why = "stdin failed: " + oneLine(inErr.Error())
 	}
-	var c storage.Capture
+	var c model.Capture
 	storeErr := spoolErr
 	if store != nil {
 		c, storeErr = store.finish(why)
@@ -316,7 +316,7 @@ type teeStore struct {
 	err  error
 }
 
-func startTeeStore(e *env, incident string, nc storage.NewCapture, sp *spool) *teeStore {
+func startTeeStore(e *env, incident string, nc model.NewCapture, sp *spool) *teeStore {
 	st := &teeStore{e: e, done: make(chan struct{})}
 	go func() {
 		defer close(st.done)
@@ -383,10 +383,10 @@ func (st *teeStore) copyFrom(sp *spool) error {
 
 // finish waits for everything copied to be stored, then seals the capture:
 // complete, or interrupted for the reason given.
-func (st *teeStore) finish(interrupted string) (storage.Capture, error) {
+func (st *teeStore) finish(interrupted string) (model.Capture, error) {
 	<-st.done
 	if st.err != nil {
-		return storage.Capture{}, st.err
+		return model.Capture{}, st.err
 	}
 	c, err := st.w.CloseInterrupted(interrupted)
 	if err != nil {
@@ -462,9 +462,9 @@ func mistypedTee(args []string) bool {
 }
 
 // copiesFailed reports a copy that could not be made: said even under -q.
-func copiesFailed(c storage.Capture) bool {
+func copiesFailed(c model.Capture) bool {
 	for _, cp := range c.Copies {
-		if cp.State != storage.CopyVerified && cp.State != storage.CopyPending {
+		if cp.State != model.CopyVerified && cp.State != model.CopyPending {
 			return true
 		}
 	}
