@@ -15,20 +15,25 @@ import (
 	"sort"
 	"strings"
 	"sync"
+
+	"golang.org/x/sys/unix"
 )
 
 // Limits of what a bundle may hold. calm's own bundles stay far inside
-// them; a crafted one (a few MB of gzip that expand to gigabytes of zeros)
-// is refused before it fills memory or the disk.
+// them; a crafted one (a few MB of gzip that expand to gigabytes) is
+// refused before it fills memory or the disk. Its ratio says nothing: a
+// capture of a flood (yes, log spam) compresses as well as zeros do, and
+// gzip cannot expand more than about a thousand times anyway. What counts
+// is what the expansion would take: memory (the reader streams, so none),
+// the disk it is unpacked on, and the total.
 const (
 	maxRecordSize   = 64 << 20 // incident.json, read whole
 	maxManifestSize = 4 << 20  // SHA256SUMS
 	maxBundleSize   = 64 << 30 // everything, expanded
-	// A bundle whose contents grow beyond bombSize and more than bombRatio
-	// times the compressed bytes read so far is a decompression bomb.
-	bombSize  = 256 << 20
-	bombRatio = 200
-	maxFiles  = 100000
+	maxFiles        = 100000
+	// unpackReserve is the free space unpacking leaves on its disk (a
+	// tenth of a smaller disk).
+	unpackReserve = 256 << 20
 )
 
 // errBomb says why a bundle was refused for its size.
@@ -53,18 +58,6 @@ type bundleContents struct {
 
 type manifestLine struct{ sum, name string }
 
-// countingReader counts the compressed bytes read.
-type countingReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
-}
-
 // canonical reports whether name (under the root) is written exactly one
 // way: no "./", "//", "..", leading or trailing slash.
 func canonical(name string) bool {
@@ -77,8 +70,7 @@ func canonical(name string) bool {
 // way each, and stops a bundle that expands beyond the limits; extractDir,
 // if set, receives a copy of each file.
 func readBundle(r io.Reader, extractDir string) (*bundleContents, error) {
-	cr := &countingReader{r: r}
-	gz, err := gzip.NewReader(cr)
+	gz, err := gzip.NewReader(r)
 	if err != nil {
 		return nil, fmt.Errorf("not a calm bundle (gzip: %v)", err)
 	}
@@ -88,6 +80,14 @@ func readBundle(r io.Reader, extractDir string) (*bundleContents, error) {
 	var manifest []byte
 	var total int64
 	dirs := map[string]bool{}
+	room := int64(maxBundleSize)
+	if extractDir != "" {
+		var st unix.Statfs_t
+		if err := unix.Statfs(extractDir, &st); err == nil {
+			reserve := min(unpackReserve, int64(st.Blocks)*st.Bsize/10)
+			room = min(room, int64(st.Bavail)*st.Bsize-reserve)
+		}
+	}
 	for {
 		h, err := tr.Next()
 		if err == io.EOF {
@@ -135,8 +135,8 @@ func readBundle(r io.Reader, extractDir string) (*bundleContents, error) {
 			return nil, fmt.Errorf("bundle expands to more than %s: %w", humanBytes(maxBundleSize), errBomb)
 		}
 		limit := func(n int64) error {
-			if total+n > bombSize && total+n > bombRatio*cr.n {
-				return fmt.Errorf("bundle expands to over %d times its size (%s from %s read): %w as a decompression bomb (a bundle you trust can be unpacked with tar -xzf and checked with sha256sum -c)", bombRatio, humanBytes(total+n), humanBytes(cr.n), errBomb)
+			if total+n > room {
+				return fmt.Errorf("bundle expands to more than %s, more than there is free in %s: %w; make room there, or set TMPDIR to a folder on a roomier disk, and open it again", humanBytes(total+n), extractDir, errBomb)
 			}
 			return nil
 		}
