@@ -344,8 +344,9 @@ func cmdSearch(e *env, args []string) error {
 		fs.Lookup(name).DefValue = "0" // -1 only means "as -C says"
 	}
 	fs.IntVarP(&o.context, "context", "C", 0, "print this many lines before and after each selected line")
-	var lineNumbers bool
+	var lineNumbers, extended bool
 	fs.BoolVarP(&lineNumbers, "line-number", "n", true, "print each line's number (always: grep -n's habit is taken as it is)")
+	fs.BoolVarP(&extended, "extended-regexp", "E", false, "taken as it is: patterns are RE2, which reads a|b, a+ and (a) as grep -E does")
 	fs.StringVar(&q.Incident, "incident", "", "search only this incident")
 	fs.BoolVar(&o.json, "json", false, "one JSON object a line (incident, item, line, text; context: true for a context line)")
 	if err := parse(fs, args); err != nil {
@@ -369,6 +370,9 @@ func cmdSearch(e *env, args []string) error {
 	}
 	if o.files {
 		o.count = false // grep: -l wins over -c
+	}
+	if extended && q.Literal {
+		return usageError("-E and -F: a pattern is a regular expression or a literal, not both")
 	}
 	return grep(e, q, o)
 }
@@ -674,7 +678,7 @@ func sessionOf(rec report.Record, id string) (model.Capture, error) {
 		return model.Capture{}, fmt.Errorf("no item %s in incident %s: %w", id, rec.Incident.ID, model.ErrNotFound)
 	}
 	if last == nil {
-		return model.Capture{}, usageError("incident %s has no recorded session: record one with 'calm shell' or 'calm split'", rec.Incident.ID)
+		return model.Capture{}, fmt.Errorf("incident %s has no recorded session (record one with 'calm shell' or 'calm split'): %w", rec.Incident.ID, model.ErrNotFound)
 	}
 	return *last, nil
 }

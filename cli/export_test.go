@@ -121,3 +121,16 @@ func TestTextExportGivesTheTextCalmShowGives(t *testing.T) {
 		t.Fatalf("the txt export gives the session as %q; calm show gives %q", section, shown)
 	}
 }
+
+// TestCastOfAnIncidentWithoutASessionIsNotFound: asking for a session an
+// incident does not have is "not found" (exit 1), as a missing item is,
+// not a usage error (2).
+func TestCastOfAnIncidentWithoutASessionIsNotFound(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.ok([]byte("only a tee\n"), "tee", "-q", "t")
+	out, errs, code := w.run(nil, "export", "--format", "cast")
+	if code != 1 || out != "" || !strings.Contains(errs, "has no recorded session") || !strings.Contains(errs, "calm shell") {
+		t.Fatalf("cast of an incident with no session: exit %d, stdout %q, stderr %q; want 1 and what to do", code, out, errs)
+	}
+}

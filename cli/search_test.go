@@ -126,6 +126,13 @@ func TestSearchExitsOneOnlyForNoMatch(t *testing.T) {
 	if out, errs, code := w.run(nil, "search", "-n", "ERROR"); code != 0 || !strings.HasSuffix(out, "/c1:1:ERROR one\n") {
 		t.Fatalf("search -n: exit %d, stdout %q, stderr %q", code, out, errs)
 	}
+	// grep -E's habit too: RE2 reads an alternation as -E does.
+	if out, errs, code := w.run(nil, "search", "-E", "ERROR|WARN"); code != 0 || !strings.HasSuffix(out, "/c1:1:ERROR one\n") {
+		t.Fatalf("search -E: exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+	if _, errs, code := w.run(nil, "search", "-E", "-F", "ERROR"); code != 2 || !strings.Contains(errs, "not both") {
+		t.Fatalf("search -E -F: exit %d, stderr %q; want 2 and why", code, errs)
+	}
 	if out, errs, code := w.run(nil, "search", "no such line"); code != 1 || out != "" || errs != "" {
 		t.Fatalf("no match: exit %d, stdout %q, stderr %q; want 1 and nothing said", code, out, errs)
 	}
