@@ -59,7 +59,7 @@ func TestFullDiskLosesNothingAcknowledged(t *testing.T) {
 		t.Skip("mounting a tmpfs needs root (CI runs as root)")
 	}
 	disk := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=24m,mode=0700", "tmpfs", disk).CombinedOutput(); err != nil {
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=12m,mode=0700", "tmpfs", disk).CombinedOutput(); err != nil {
 		t.Fatalf("mount tmpfs: %v %s", err, out)
 	}
 	t.Cleanup(func() { exec.Command("umount", "-l", disk).Run() })
@@ -73,8 +73,8 @@ func TestFullDiskLosesNothingAcknowledged(t *testing.T) {
 		// the runs go from a little filler and a small input (the disk does
 		// not fill) to a lot of both (it fills early).
 		filler := filepath.Join(disk, "filler")
-		os.WriteFile(filler, make([]byte, spread(r, order, run, 0, 16<<20)), 0o600)
-		input := shellText(spread(r, order, run, 4<<20, 32<<20), int64(run))
+		os.WriteFile(filler, make([]byte, spread(r, order, run, 0, 8<<20)), 0o600)
+		input := shellText(spread(r, order, run, 2<<20, 16<<20), int64(run))
 		stdout, errs, code := w.run(input, "tee", "-q", "big")
 		if !bytes.Equal([]byte(stdout), input) {
 			t.Fatalf("run %d: stdout lost bytes on a full disk (%d of %d)", run, len(stdout), len(input))

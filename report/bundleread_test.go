@@ -268,9 +268,9 @@ func zeroBomb(t *testing.T, path string, size int64) {
 }
 
 // TestBundleOfAFloodVerifiesAndOneBiggerThanItsDiskIsRefused: a valid
-// bundle that expands a thousand times (512 MiB of zeros in under 1 MB, as
+// bundle that expands a thousand times (128 MiB of zeros in under 1 MB, as
 // a capture of a flood compresses) verifies in a child process, and
-// unpacking it onto a 64 MiB disk is refused in one line that says what to
+// unpacking it onto a 32 MiB disk is refused in one line that says what to
 // do; the child's peak RSS stays under 100 MiB throughout.
 func TestBundleOfAFloodVerifiesAndOneBiggerThanItsDiskIsRefused(t *testing.T) {
 	if testing.Short() {
@@ -292,13 +292,13 @@ func TestBundleOfAFloodVerifiesAndOneBiggerThanItsDiskIsRefused(t *testing.T) {
 		return
 	}
 	p := filepath.Join(t.TempDir(), "bomb.tar.gz")
-	zeroBomb(t, p, 512<<20)
+	zeroBomb(t, p, 128<<20)
 	fi, _ := os.Stat(p)
 	if fi.Size() > 1<<20 {
 		t.Fatalf("the bomb is %d bytes compressed", fi.Size())
 	}
 	disk := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=64m,mode=0700", "tmpfs", disk).CombinedOutput(); err != nil {
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=32m,mode=0700", "tmpfs", disk).CombinedOutput(); err != nil {
 		t.Fatalf("mount tmpfs: %v %s", err, out)
 	}
 	t.Cleanup(func() { exec.Command("umount", "-l", disk).Run() })
