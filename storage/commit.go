@@ -91,7 +91,13 @@ func (db *DB) progressFor(incident, capture string) (*chunkProgress, error) {
 // PutChunk queues chunk n for the next commit and returns how many chunks from
 // the start have committed.
 func (db *DB) PutChunk(incident, capture string, n uint64, data []byte) (uint64, error) {
-	committed, fresh, err := db.acceptChunk(incident, capture, n, len(data))
+	return db.putChunk(incident, capture, n, data, false)
+}
+
+// putChunk is PutChunk; adopter says the store itself sends the chunk,
+// from a dead writer's spool, when no client's may land any more.
+func (db *DB) putChunk(incident, capture string, n uint64, data []byte, adopter bool) (uint64, error) {
+	committed, fresh, err := db.acceptChunk(incident, capture, n, len(data), adopter)
 	if err == nil && fresh {
 		db.queueChunk(incident, capture, n, data)
 	}
@@ -109,7 +115,7 @@ const chunkEncoders = 2
 // not queued again. data is kept until done is called; while chunkEncoders
 // chunks are being encoded, the call waits for one of them.
 func (db *DB) PutChunkAnswered(incident, capture string, n uint64, data []byte, answer func(committed uint64, fresh bool, err error), done func()) {
-	committed, fresh, err := db.acceptChunk(incident, capture, n, len(data))
+	committed, fresh, err := db.acceptChunk(incident, capture, n, len(data), false)
 	answer(committed, fresh, err)
 	if err != nil || !fresh {
 		done()
@@ -138,7 +144,7 @@ func (db *DB) PutChunkAnswered(incident, capture string, n uint64, data []byte, 
 // acceptChunk checks that chunk n may be stored and returns the committed
 // count. fresh is false for a chunk already committed. A fresh chunk counts
 // as pending from here, so the caller must queue it.
-func (db *DB) acceptChunk(incident, capture string, n uint64, size int) (committed uint64, fresh bool, err error) {
+func (db *DB) acceptChunk(incident, capture string, n uint64, size int, adopter bool) (committed uint64, fresh bool, err error) {
 	if size > MaxChunk {
 		return 0, false, fmt.Errorf("chunk of %d bytes is over the %d byte limit: %w", size, MaxChunk, ErrInvalid)
 	}
@@ -158,6 +164,12 @@ func (db *DB) acceptChunk(incident, capture string, n uint64, size int) (committ
 	}
 	if p.sealed {
 		return p.next, false, fmt.Errorf("capture %s/%s is sealed at %d chunks; chunk %d came too late: %w", incident, capture, p.next, n, ErrConflict)
+	}
+	if db.adopting[key] && !adopter {
+		// A request the dead writer sent before it died, read only now: its
+		// bytes are in the spool, which the store is storing itself, with
+		// its own chunk boundaries.
+		return p.next, false, fmt.Errorf("capture %s/%s: its writer is gone and the store is taking what it read from its spool; chunk %d came too late: %w", incident, capture, n, ErrConflict)
 	}
 	db.pendingCount[key]++
 	return p.next, true, nil

@@ -79,6 +79,7 @@ type DB struct {
 	pending      []pendingChunk
 	pendingBytes int
 	pendingCount map[string]int            // pending chunks per capture
+	adopting     map[string]bool           // captures whose dead writer's spool is being taken
 	progress     map[string]*chunkProgress // by incident/capture
 	failed       map[string]error          // last commit failure, per capture
 	copiers      map[string]*copier        // file copies being built, per capture
@@ -191,6 +192,7 @@ func Open(o Options) (*DB, error) {
 		copyQueue:    make(chan string, 64),
 		encoders:     make(chan struct{}, chunkEncoders),
 		pendingCount: map[string]int{},
+		adopting:     map[string]bool{},
 		kick:         make(chan struct{}, 1),
 		stop:         make(chan struct{}),
 		done:         make(chan struct{}),

@@ -94,6 +94,17 @@ func (db *DB) watchOrphans() {
 }
 
 func (db *DB) sealOrphan(c Capture, why string) {
+	// From here to the seal, the dead writer's requests still on their way
+	// are refused: the store alone decides what the capture holds.
+	key := progressKey(c.Incident, c.ID)
+	db.mu.Lock()
+	db.adopting[key] = true
+	db.mu.Unlock()
+	defer func() {
+		db.mu.Lock()
+		delete(db.adopting, key)
+		db.mu.Unlock()
+	}()
 	spool := ""
 	if c.Writer != nil && c.Source == "tee" {
 		spool = SpoolPath(db.opts.Path, c.Writer)

@@ -41,8 +41,10 @@ func (db *DB) adoptSpool(c Capture, spool string) (int64, error) {
 		return 0, err
 	}
 	defer f.Close()
-	// The dead writer's last requests finish committing first: a chunk
-	// still on its way would otherwise land on top of one taken here.
+	// The caller refuses the dead writer's requests from before this (one
+	// may still sit unread in the agent's socket); those accepted before
+	// finish committing first: a chunk of theirs would otherwise land on
+	// top of one taken here, with other boundaries.
 	db.WaitCommitted(c.Incident, c.ID, math.MaxUint64)
 	db.commitPending()
 	cp := db.copierFor(c.Incident, c.ID)
@@ -61,7 +63,7 @@ func (db *DB) adoptSpool(c Capture, spool string) (int64, error) {
 	for {
 		k, err := f.ReadAt(buf, off)
 		if k > 0 {
-			if _, perr := db.PutChunk(c.Incident, c.ID, next, buf[:k]); perr != nil {
+			if _, perr := db.putChunk(c.Incident, c.ID, next, buf[:k], true); perr != nil {
 				return off - size, perr
 			}
 			next++

@@ -1,6 +1,9 @@
 package storage
 
 import (
+	"bytes"
+	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -71,5 +74,58 @@ func TestSweepRemovesOnlySpoolsNoCaptureTakes(t *testing.T) {
 		if _, err := os.Stat(p); err != nil {
 			t.Errorf("spool %s was removed: %v", p, err)
 		}
+	}
+}
+
+// TestSpoolTakenWithoutTheDeadWritersLateChunks: while the store takes a
+// dead tee's spool, a request the tee sent before it died and the agent
+// reads only now is refused (its chunk boundaries are not the store's), and
+// the sealed capture holds the spool, every byte once.
+func TestSpoolTakenWithoutTheDeadWritersLateChunks(t *testing.T) {
+	db := openTestDB(t)
+	inc, err := db.NewIncident("late chunks")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(filepath.Dir(db.Path()), "journal"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	w := model.ThisWriter() // alive: the orphan watcher leaves the capture to this test
+	c, err := db.CreateCapture(inc.ID, NewCapture{Title: "t", Source: "tee", Writer: w})
+	if err != nil {
+		t.Fatal(err)
+	}
+	input := bytes.Repeat([]byte("a line the tee read and passed on\n"), 80_000) // 2.6 MiB
+	if _, err := db.PutChunk(c.Incident, c.ID, 0, input[:64<<10]); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := db.WaitCommitted(c.Incident, c.ID, 1); err != nil || n != 1 {
+		t.Fatalf("the first chunk: %d committed, %v", n, err)
+	}
+	if err := os.WriteFile(SpoolPath(db.Path(), w), input, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	key := progressKey(c.Incident, c.ID)
+	db.mu.Lock()
+	db.adopting[key] = true // as sealOrphan marks it before it takes the spool
+	db.mu.Unlock()
+	if _, err := db.PutChunk(c.Incident, c.ID, 1, input[64<<10:256<<10]); !errors.Is(err, ErrConflict) {
+		t.Fatalf("a late chunk of the dead writer's while its spool is taken: %v, want a conflict", err)
+	}
+	db.mu.Lock()
+	delete(db.adopting, key)
+	db.mu.Unlock()
+
+	db.sealOrphan(c, "its writer ended without sealing it")
+	var got bytes.Buffer
+	if err := db.WriteContent(context.Background(), c.Incident+"/"+c.ID, 0, &got); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got.Bytes(), input) {
+		t.Fatalf("the capture holds %d bytes, the spool %d", got.Len(), len(input))
+	}
+	if sealed, _ := db.Capture(c.Incident + "/" + c.ID); sealed.State != CaptureSealed || !sealed.Partial() {
+		t.Fatalf("the capture is %s (%q), want sealed as interrupted", sealed.State, sealed.Interrupted)
 	}
 }
