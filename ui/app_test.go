@@ -352,6 +352,9 @@ func TestCopiesPaneNamesAnInterruptedCaptureAndItsDevices(t *testing.T) {
 	if !strings.Contains(screen, "⚠2") {
 		t.Fatalf("the list does not mark the interrupted capture:\n%s", screen)
 	}
+	if !strings.Contains(screen, "c1  dump  (INTERRUPTED: partial)") {
+		t.Fatalf("the viewer's title does not say the capture is partial:\n%s", screen)
+	}
 }
 
 // TestLiveSessionLinesCarryTheirOwnTimes: the lines still on a recording

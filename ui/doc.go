@@ -210,7 +210,11 @@ type docLoader struct {
 }
 
 func newDocLoader(c model.Capture) *docLoader {
-	d := NewDoc(c.ID + "  " + c.Title)
+	title := c.ID + "  " + c.Title
+	if c.Partial() {
+		title += "  (INTERRUPTED: partial)" // the viewer says it, not only the copies pane
+	}
+	d := NewDoc(title)
 	d.Item = c.Incident + "/" + c.ID
 	l := &docLoader{doc: d}
 	cols, rows := 0, 0
