@@ -76,7 +76,7 @@ func init() {
 		{keys: []string{"+"}, scope: scopeAnywhere, help: "replay faster", do: func(u *UI) { u.replayFaster(true) }},
 		{keys: []string{"-"}, scope: scopeAnywhere, help: "replay slower", do: func(u *UI) { u.replayFaster(false) }},
 
-		{keys: []string{"/"}, scope: scopeItem, help: "find in this item (re: for a regular expression)", hint: "find", do: func(u *UI) { u.ask("find: ", "", u.findInItem) }},
+		{keys: []string{"/"}, scope: scopeItem, help: "find in this item (all lower case: any case; re: for a regular expression)", hint: "find", do: func(u *UI) { u.ask("find: ", "", u.findInItem) }},
 		{keys: []string{"n"}, scope: scopeItem, help: "next match", do: func(u *UI) { u.findNext(true) }},
 		{keys: []string{"N"}, scope: scopeItem, help: "previous match", do: func(u *UI) { u.findNext(false) }},
 		{keys: []string{"t"}, scope: scopeItem, help: "jump to a time (HH:MM[:SS] UTC, or +MM:SS)", do: func(u *UI) {

@@ -395,6 +395,9 @@ func NewFinder(pattern string, regex bool) (*Finder, error) {
 		}
 		expr = regexp.QuoteMeta(pattern)
 	}
+	if _, err := regexp.Compile(expr); err != nil {
+		return nil, err // as typed: no (?i) the person did not write
+	}
 	if fold {
 		expr = "(?i)" + expr
 	}

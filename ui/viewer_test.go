@@ -1,6 +1,10 @@
 package ui
 
-import "testing"
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
 
 func TestFinderSmartCase(t *testing.T) {
 	cases := []struct {
@@ -36,5 +40,18 @@ func TestFinderSmartCase(t *testing.T) {
 	}
 	if _, err := NewFinder("(", true); err == nil {
 		t.Fatal("a bad regular expression compiled")
+	}
+}
+
+// TestFindSaysWhatIsWrongWithThePatternAsTyped: a bad regular expression
+// is reported as typed, without the (?i) that lower case adds to it.
+func TestFindSaysWhatIsWrongWithThePatternAsTyped(t *testing.T) {
+	_, err := NewFinder("(bad", true)
+	if err == nil || strings.Contains(err.Error(), "(?i)") || !strings.Contains(err.Error(), "(bad") {
+		t.Fatalf("find re:(bad: %v", err)
+	}
+	f, err := NewFinder("timeout|refund", true)
+	if err != nil || fmt.Sprint(f.Ranges([]byte("a REFUND was made"))) != "[[2 8]]" {
+		t.Fatalf("lower case finds any case: %v", err)
 	}
 }
