@@ -11,4 +11,7 @@ mkdir -p "$work/rt"
 "$work/calm" incident new "benchmark" >/dev/null
 
 now() { date +%s.%N; }
+# settle waits until the agent has no idle work left (the search lines it
+# derives after each seal), so that no timed run shares the CPUs with it.
+settle() { local i; for i in $(seq 3000); do "$work/calm" agent status 2>/dev/null | grep -q '^idle work' || return 0; sleep 0.2; done; }
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }

@@ -31,6 +31,7 @@ fi
 timed() {
   rm -f "$work/tee.out" "$work/eof" "$work/done" "$work/fifo"
   mkfifo "$work/fifo"
+  settle
   sync
   { cat < "$work/fifo" > /dev/null; now > "$work/eof"; } &
   local reader=$! t0

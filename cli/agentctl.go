@@ -49,11 +49,21 @@ func (want agentSettings) lacks(have agentSettings) []string {
 
 // agentStatus asks the running agent, if any, who it is; it never starts one.
 func (e *env) agentStatus() (pid int, settings *agentSettings, err error) {
+	pid, settings, _, err = e.agentState()
+	return pid, settings, err
+}
+
+// agentState is agentStatus with the agent's idle work still to do: the
+// captures whose search lines it has yet to derive.
+func (e *env) agentState() (pid int, settings *agentSettings, linesPending int, err error) {
 	client := agent.NewClient(e.cfg.socket, nil, "")
 	defer client.Close()
 	st, err := client.Status()
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, 0, err
+	}
+	if n, ok := st["lines_pending"].(float64); ok {
+		linesPending = int(n)
 	}
 	if p, ok := st["pid"].(float64); ok {
 		pid = int(p)
@@ -66,7 +76,7 @@ func (e *env) agentStatus() (pid int, settings *agentSettings, err error) {
 			settings = nil
 		}
 	}
-	return pid, settings, nil
+	return pid, settings, linesPending, nil
 }
 
 // agentLacks says in one line what this command's settings ask of the
@@ -95,12 +105,15 @@ func cmdAgentStatus(e *env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	pid, have, err := e.agentStatus()
+	pid, have, linesPending, err := e.agentState()
 	if err != nil {
 		fmt.Fprintf(e.stdout, "no agent runs for %s (socket %s); any command starts one\n", e.cfg.Store, e.cfg.socket)
 		return &exitError{code: 1}
 	}
 	fmt.Fprintf(e.stdout, "agent pid %d serving %s on %s\n", pid, e.cfg.Store, e.cfg.socket)
+	if linesPending > 0 {
+		fmt.Fprintf(e.stdout, "idle work: the search lines of %d captures to derive (searches read their output meanwhile, with the same results)\n", linesPending)
+	}
 	if have != nil {
 		fmt.Fprintf(e.stdout, "mirrors: %s\n", orNone(append(append([]string{}, have.Mirrors...), have.Remotes...)))
 		if missing := e.cfg.agentSettings().lacks(*have); len(missing) > 0 {

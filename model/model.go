@@ -87,6 +87,10 @@ type Capture struct {
 	// emulator: progress bars settled, erased lines gone, colours as SGR),
 	// derived once at seal for view and search.
 	Text *DerivedText `json:"text,omitempty"`
+	// Lines is the text search matches in a capture that is not a session:
+	// each line of its output as sanitised, one for one, derived once after
+	// seal so that a search reads plain text instead of sanitising as it goes.
+	Lines *DerivedText `json:"lines,omitempty"`
 	// Interrupted says why a capture was sealed before its end (a signal,
 	// its writer gone): it holds exactly what was stored, hashed and copied,
 	// but not everything its source had.
@@ -109,7 +113,8 @@ type Writer struct {
 // Partial reports whether the capture was sealed before its end.
 func (c Capture) Partial() bool { return c.Interrupted != "" }
 
-// DerivedText describes the text derived from a session.
+// DerivedText describes text derived from a capture: a session's view, or a
+// capture's search lines.
 type DerivedText struct {
 	Size   int64  `json:"size"`
 	SHA256 string `json:"sha256"`

@@ -21,9 +21,10 @@ func Text(src []byte) []byte {
 	return AppendText(make([]byte, 0, len(src)), src)
 }
 
-// AppendText appends the sanitised form of src to dst.
+// AppendText appends the sanitised form of src to dst: a \r in src takes
+// back only what src put on its line, never what dst held before.
 func AppendText(dst, src []byte) []byte {
-	var f Filter
+	f := Filter{lineStart: len(dst)}
 	return f.Flush(f.Append(dst, src))
 }
 

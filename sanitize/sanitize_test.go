@@ -146,3 +146,17 @@ func TestCarriageReturnSplitAcrossPieces(t *testing.T) {
 		}
 	}
 }
+
+// AppendText adds to what dst holds: a \r in src rewrites src's own line,
+// as Text would, and leaves the lines before it alone.
+func TestAppendTextKeepsWhatWasBefore(t *testing.T) {
+	for _, tc := range []struct{ dst, src, want string }{
+		{"line one\n", "progress 10%\rdone 100%", "line one\ndone 100%"},
+		{"held ", "10%\r20%", "held 20%"},
+		{"", "a\rb\nc", "b\nc"},
+	} {
+		if got := string(AppendText([]byte(tc.dst), []byte(tc.src))); got != tc.want {
+			t.Errorf("AppendText(%q, %q) = %q, want %q", tc.dst, tc.src, got, tc.want)
+		}
+	}
+}

@@ -88,6 +88,7 @@ func be64(k []byte) uint64 {
 // A store written before chunks had CRCs reads, searches and verifies as
 // before, and a damaged chunk in it is still found (by the whole hash).
 func TestChunksFromBeforeCRCsStillReadAndAreChecked(t *testing.T) {
+	searchOutputOnly(t) // what a search of old chunks does
 	path := filepath.Join(t.TempDir(), "calm.db")
 	db, err := Open(Options{Path: path})
 	if err != nil {

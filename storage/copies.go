@@ -624,6 +624,9 @@ func (db *DB) finishSeal(c Capture, cp *copier, storeSum string, chunks uint64, 
 	delete(db.progress, progressKey(incident, capture))
 	db.mu.Unlock()
 	db.kickRemotes()
+	if c.Recording == nil {
+		db.kickLines()
+	}
 	return c, nil
 }
 

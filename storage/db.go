@@ -97,6 +97,8 @@ type DB struct {
 
 	opened      os.FileInfo   // the file opened, to tell when it is deleted or replaced
 	orphansDone chan struct{} // closed when watchOrphans has returned
+	linesKick   chan struct{} // wakes linesLoop after a seal
+	linesDone   chan struct{} // closed when linesLoop has returned
 	openedAt    time.Time     // captures created before, open and with no writer, were left by an earlier run
 	warnOnce    sync.Once
 	warning     string // see Warning
@@ -219,6 +221,8 @@ func Open(o Options) (*DB, error) {
 		go db.resumeFollowers()
 		db.orphansDone = make(chan struct{})
 		go db.watchOrphans()
+		db.linesKick, db.linesDone = make(chan struct{}, 1), make(chan struct{})
+		go db.linesLoop()
 	}
 	if len(o.Remotes) > 0 {
 		db.remoteKick = make(chan struct{}, 1)
@@ -311,6 +315,9 @@ func (db *DB) Close() error {
 	}
 	if db.orphansDone != nil {
 		<-db.orphansDone
+	}
+	if db.linesDone != nil {
+		<-db.linesDone
 	}
 	db.commitPending()
 	close(db.copyQueue)

@@ -368,6 +368,7 @@ func salvageCapture(src *bolt.DB, out *bolt.Bucket, inc, key, record []byte, evi
 			c.Text = nil
 		}
 	}
+	c.Lines = nil // derived again by the new store, from what was salvaged
 	salvagedCopies(&c, newStore)
 	if !whole {
 		for i, cp := range c.Copies {

@@ -32,6 +32,7 @@ const (
 	sourceNeedle sourceKind = iota // the needle itself, on any line
 	sourceGuard                    // a guard byte on a line that needs sanitising
 	sourceDirty                    // any line that needs sanitising
+	sourceHigh                     // in search lines: any line beyond ASCII, when high
 )
 
 // find returns the first candidate at or after pos (a line's start) in b
@@ -40,6 +41,11 @@ func (s *source) find(b []byte, pos int) int {
 	n := s.needle
 	for pos < len(b) {
 		switch {
+		case s.kind == sourceHigh:
+			if !s.high {
+				return len(b)
+			}
+			return nextControl(b, pos, true)
 		case s.kind == sourceDirty:
 			at := nextControl(b, pos, s.high)
 			if at == len(b) {
@@ -161,6 +167,26 @@ func (p *plan) sources() []source {
 	return s
 }
 
+// textSources makes the scan of a plan's needles over search lines, where
+// every line is its own text: each needle on any line, and, for a needle
+// matched ignoring case, the lines beyond ASCII in a chunk where it may be
+// spelled with runes its ASCII scan does not see (setChunk's foldHigh).
+func (p *plan) textSources() []source {
+	var s []source
+	fold := false
+	for i := range p.needle {
+		n := &p.needle[i]
+		if n.anyClean {
+			s = append(s, source{needle: n, kind: sourceNeedle})
+		}
+		fold = fold || n.fold
+	}
+	if fold {
+		s = append(s, source{kind: sourceHigh})
+	}
+	return s
+}
+
 // setChunk tells the sources about the chunk they scan next.
 func (p *plan) setChunk(srcs []source, st *stripped) {
 	text := st.text
@@ -173,6 +199,9 @@ func (p *plan) setChunk(srcs []source, st *stripped) {
 	for i := range srcs {
 		s := &srcs[i]
 		s.foldHigh, s.text = foldHigh, st
+		if s.kind == sourceHigh {
+			s.high = foldHigh
+		}
 		if s.kind == sourceDirty {
 			if suspect < 0 && !foldHigh {
 				suspect = 0

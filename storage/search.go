@@ -13,8 +13,6 @@ import (
 	"strings"
 	"sync"
 
-	"calm/sanitize"
-
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -167,11 +165,8 @@ func (db *DB) Search(ctx context.Context, q SearchQuery, each func(Match) error)
 // matchLine sanitises a line if it must and matches it; it returns the text
 // matched (in buf when sanitised).
 func matchLine(text []byte, buf *[]byte, p *plan) ([]byte, bool) {
-	if len(text) > MaxLine {
-		text = text[:MaxLine]
-	}
-	if !clean(text) {
-		*buf = sanitize.AppendText((*buf)[:0], text)
+	if len(text) > MaxLine || !clean(text) {
+		*buf = appendLineText((*buf)[:0], text)
 		text = *buf
 	}
 	return text, p.all || p.exact(text, clean(text))
@@ -250,7 +245,11 @@ func (db *DB) searchChunks(ctx context.Context, inc, id string, trust chunkTrust
 				}
 				tuneOnce.Do(func() {
 					p = p.tuned(data)
-					srcs = p.sources()
+					if trust.text {
+						srcs = p.textSources()
+					} else {
+						srcs = p.sources()
+					}
 					close(ready)
 				})
 				<-ready
@@ -262,7 +261,9 @@ func (db *DB) searchChunks(ctx context.Context, inc, id string, trust chunkTrust
 					last := bytes.LastIndexByte(data, '\n')
 					j.whole, j.head, j.tail = true, data[:first], data[last+1:]
 					mid := data[first+1 : last+1]
-					if p.guarded {
+					if trust.text {
+						st.text, st.moves = mid, st.moves[:0] // plain text already
+					} else if p.guarded {
 						// Few lines hold a guard: sanitising those costs less
 						// than taking the escapes out of every line.
 						st.text, st.moves = mid, st.moves[:0]
@@ -273,6 +274,12 @@ func (db *DB) searchChunks(ctx context.Context, inc, id string, trust chunkTrust
 					p.setChunk(mine, &st)
 					j.lines = int64(bytes.Count(text, newline))
 					try := func(line int64, start, end int) {
+						if trust.text {
+							if t := text[start:end]; p.all || p.exact(t, clean(t)) {
+								j.hits.add(line+1, t)
+							}
+							return
+						}
 						t, known := textOf(text[start:end], st.endsRaw(end))
 						if known && len(t) <= MaxLine {
 							if !p.all && !p.exact(t, clean(t)) {
@@ -300,6 +307,12 @@ func (db *DB) searchChunks(ctx context.Context, inc, id string, trust chunkTrust
 	}
 	var carry, buf []byte
 	var line, size int64
+	maxCarry := MaxLine
+	match := func(t []byte) ([]byte, bool) { return matchLine(t, &buf, p) }
+	if trust.text {
+		maxCarry = maxTextLine
+		match = func(t []byte) ([]byte, bool) { return t, p.all || p.exact(t, clean(t)) }
+	}
 	for j := range order {
 		<-j.done
 		if j.err != nil {
@@ -310,7 +323,7 @@ func (db *DB) searchChunks(ctx context.Context, inc, id string, trust chunkTrust
 		}
 		size += int64(len(j.data))
 		if !j.whole {
-			if room := MaxLine - len(carry); room > 0 {
+			if room := maxCarry - len(carry); room > 0 {
 				carry = append(carry, j.data[:min(room, len(j.data))]...)
 			}
 			searchBuffers.Put(j.buf)
@@ -319,7 +332,7 @@ func (db *DB) searchChunks(ctx context.Context, inc, id string, trust chunkTrust
 		}
 		carry = append(carry, j.head...)
 		line++
-		if t, ok := matchLine(carry, &buf, p); ok {
+		if t, ok := match(carry); ok {
 			if err := hit(line, t); err != nil {
 				return err
 			}
@@ -345,7 +358,7 @@ func (db *DB) searchChunks(ctx context.Context, inc, id string, trust chunkTrust
 	}
 	if len(carry) > 0 {
 		line++
-		if t, ok := matchLine(carry, &buf, p); ok {
+		if t, ok := match(carry); ok {
 			return hit(line, t)
 		}
 	}
@@ -360,6 +373,7 @@ type chunkTrust struct {
 	sha256  string
 	checked bool // every chunk carries a CRC-32C, and the chunks hold size bytes
 	size    int64
+	text    bool // the chunks are search lines (lines.go): each line is its text
 }
 
 // eachStoredChunk calls f with every chunk of a capture as stored, in

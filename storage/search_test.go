@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"calm/sanitize"
 )
@@ -176,11 +177,15 @@ func TestSearchMatchesGrep(t *testing.T) {
 		}
 	}
 	// Lines that need sanitising are found either way: by the needles'
-	// guards, or by a scan of every chunk.
-	for _, guarded := range []bool{true, false} {
+	// guards, or by a scan of every chunk; and the search lines derived
+	// after seal give the same.
+	waitLines(t, db, c)
+	for _, mode := range []string{"guarded", "scanned", "search lines"} {
+		guarded := mode == "guarded"
 		guardedForTest = &guarded
+		ignoreLinesForTest = mode != "search lines"
 		for i, tc := range grepCases {
-			name := fmt.Sprintf("guarded %v: %s %q", guarded, strings.Join(tc.grep, " "), tc.q.Pattern)
+			name := fmt.Sprintf("%s: %s %q", mode, strings.Join(tc.grep, " "), tc.q.Pattern)
 			var got []string
 			err := db.Search(context.Background(), tc.q, func(m Match) error {
 				if m.Item != c.ID {
@@ -200,7 +205,26 @@ func TestSearchMatchesGrep(t *testing.T) {
 			}
 		}
 	}
-	guardedForTest = nil
+	guardedForTest, ignoreLinesForTest = nil, false
+}
+
+// waitLines waits until c's search lines are derived and returns its record.
+func waitLines(t testing.TB, db *DB, c Capture) Capture {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		got, err := db.Capture(c.Incident + "/" + c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Lines != nil {
+			return got
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s/%s has no search lines a minute after its seal", c.Incident, c.ID)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 func firstDifference(a, b []string) string {

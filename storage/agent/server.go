@@ -276,7 +276,7 @@ func (a *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	q := func(r *http.Request, k string) string { return r.URL.Query().Get(k) }
 	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, map[string]any{"pid": os.Getpid(), "store": db.Path(), "schema": storage.SchemaVersion, "settings": a.Settings}, nil)
+		writeJSON(w, map[string]any{"pid": os.Getpid(), "store": db.Path(), "schema": storage.SchemaVersion, "settings": a.Settings, "lines_pending": db.LinesPending()}, nil)
 	})
 	answer(mux, "GET /v1/incidents", func(r *http.Request, _ none) (any, error) { return db.Incidents() })
 	answer(mux, "POST /v1/incidents", func(r *http.Request, body struct{ Title string }) (any, error) {

@@ -1,0 +1,206 @@
+package storage
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+
+	"calm/sanitize"
+)
+
+// A capture's search lines are its output as search matches it: each line
+// sanitised (escape sequences out, a \r rewrite settled) exactly as a search
+// of the output itself would sanitise it, one line for one, so line numbers
+// stay the output's. They are derived once, at idle priority, after the
+// capture is sealed; a search then reads plain text, where a literal is
+// found by bytes.Index alone, instead of working out at every search which
+// lines need sanitising. Until they are there, or when their chunks fail
+// their CRC, search reads the output itself, with the same results.
+
+// linesBucket names the chunks of a capture's search lines, beside its own.
+func linesBucket(capture string) string { return capture + ".lines" }
+
+// maxTextLine caps a search line read back: sanitising a line of at most
+// MaxLine bytes can make it longer (U+FFFD, three bytes, for each invalid
+// byte), never more than three times.
+const maxTextLine = 3 * MaxLine
+
+// appendLineText appends the text search matches for one line of output
+// (without its '\n').
+func appendLineText(dst, line []byte) []byte {
+	if len(line) > MaxLine {
+		line = line[:MaxLine]
+	}
+	if clean(line) {
+		return append(dst, line...)
+	}
+	return sanitize.AppendText(dst, line)
+}
+
+// linesLoop derives the search lines of every sealed capture that lacks
+// them, when the store opens and after each seal, as idle work.
+func (db *DB) linesLoop() {
+	defer close(db.linesDone)
+	<-db.checked
+	if db.Damaged() != nil {
+		return
+	}
+	idleThread()
+	for {
+		db.deriveMissingLines()
+		select {
+		case <-db.stop:
+			return
+		case <-db.linesKick:
+		}
+	}
+}
+
+// kickLines wakes linesLoop.
+func (db *DB) kickLines() {
+	if db.linesKick == nil {
+		return
+	}
+	select {
+	case db.linesKick <- struct{}{}:
+	default:
+	}
+}
+
+// LinesPending counts the sealed captures whose search lines are still to be
+// derived (searches read their output meanwhile).
+func (db *DB) LinesPending() int {
+	n := 0
+	incidents, _ := db.Incidents()
+	for _, inc := range incidents {
+		caps, _ := db.Captures(inc.ID)
+		for _, c := range caps {
+			if c.State == CaptureSealed && c.Recording == nil && c.Lines == nil {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+func (db *DB) deriveMissingLines() {
+	incidents, err := db.Incidents()
+	if err != nil {
+		return
+	}
+	for _, inc := range incidents {
+		caps, _ := db.Captures(inc.ID)
+		for _, c := range caps {
+			if c.State != CaptureSealed || c.Recording != nil || c.Lines != nil {
+				continue
+			}
+			if err := db.deriveLines(c); err != nil {
+				if errors.Is(err, errStopped) {
+					return
+				}
+				db.opts.Logf("%v", err) // search reads the output itself
+			}
+		}
+	}
+}
+
+// deriveLines stores c's search lines and records them on c, unless c has
+// changed meanwhile (moved away, sealed again by a repair of another size).
+func (db *DB) deriveLines(c Capture) error {
+	bucket := linesBucket(c.ID)
+	tw := &textWriter{db: db, incident: c.Incident, bucket: bucket, hash: sha256.New()}
+	var partial, out []byte
+	err := db.eachChunk(c.Incident, c.ID, func(_ uint64, data []byte) error {
+		select {
+		case <-db.stop:
+			return errStopped
+		default:
+		}
+		out = out[:0]
+		for len(data) > 0 {
+			i := bytes.IndexByte(data, '\n')
+			if i < 0 {
+				partial = appendCapped(partial, data)
+				break
+			}
+			line := data[:i]
+			if len(partial) > 0 {
+				partial = appendCapped(partial, line)
+				line = partial
+			}
+			out = append(appendLineText(out, line), '\n')
+			partial, data = partial[:0], data[i+1:]
+		}
+		_, err := tw.Write(out)
+		return err
+	})
+	if err == nil && len(partial) > 0 {
+		_, err = tw.Write(appendLineText(out[:0], partial))
+	}
+	if err == nil {
+		err = tw.flush()
+	}
+	recorded := false
+	if err == nil {
+		_, err = db.changeCapture(c.Incident, c.ID, func(_ *bolt.Bucket, cur *Capture) (bool, error) {
+			if cur.State != CaptureSealed || cur.SHA256 != c.SHA256 || cur.Lines != nil {
+				return false, nil
+			}
+			cur.Lines = &DerivedText{Size: tw.size, SHA256: hex.EncodeToString(tw.hash.Sum(nil))}
+			recorded = true
+			return true, nil
+		})
+	}
+	if !recorded && !errors.Is(err, errStopped) {
+		db.dropLines(c.Incident, bucket) // half written, or for a capture gone
+	}
+	if err != nil && !errors.Is(err, errStopped) {
+		return fmt.Errorf("derive the search lines of %s/%s: %w", c.Incident, c.ID, err)
+	}
+	return err
+}
+
+// appendCapped appends to a line, keeping its first MaxLine bytes.
+func appendCapped(line, more []byte) []byte {
+	if room := MaxLine - len(line); room > 0 {
+		line = append(line, more[:min(room, len(more))]...)
+	}
+	return line
+}
+
+func (db *DB) dropLines(incident, bucket string) {
+	_ = db.update(func(tx *bolt.Tx) error {
+		b, err := incidentBucket(tx, incident)
+		if err != nil {
+			return nil
+		}
+		return deleteLines(b, bucket)
+	})
+}
+
+// forgetLines drops a capture's search lines that failed their check, for
+// linesLoop to derive them again.
+func (db *DB) forgetLines(incident, capture string) {
+	_, err := db.changeCapture(incident, capture, func(b *bolt.Bucket, c *Capture) (bool, error) {
+		if c.Lines == nil {
+			return false, nil
+		}
+		c.Lines = nil
+		return true, deleteLines(b, linesBucket(capture))
+	})
+	if err == nil {
+		db.kickLines()
+	}
+}
+
+// deleteLines deletes a search lines bucket from an incident's bucket.
+func deleteLines(b *bolt.Bucket, name string) error {
+	if chunks := b.Bucket(bucketChunks); chunks != nil && chunks.Bucket([]byte(name)) != nil {
+		return chunks.DeleteBucket([]byte(name))
+	}
+	return nil
+}

@@ -1,0 +1,116 @@
+package storage
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// A search lines chunk that fails its CRC is never searched as sound: the
+// search goes on in the capture's output from where the lines stopped, with
+// the same results, and the lines are derived again.
+func TestDamagedSearchLinesFallBackToTheOutput(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "calm.db")
+	db, err := Open(Options{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := waitLines(t, db, save(t, db, "corpus", grepCorpus()))
+	queries := []SearchQuery{
+		{Pattern: "connection reset", Literal: true},
+		{Pattern: "worker-15: CONNECTION", IgnoreCase: true},
+		{Pattern: `took=\d{3}ms`},
+	}
+	want := make([]string, len(queries))
+	for i, q := range queries {
+		got, err := searchAll(db, q)
+		if err != nil || len(got) == 0 {
+			t.Fatalf("search %q before the damage: %d matches, %v", q.Pattern, len(got), err)
+		}
+		want[i] = fmt.Sprint(got)
+	}
+	db.Close()
+	damageChunk(t, path, c.Incident, linesBucket(c.ID), 2)
+
+	var mu sync.Mutex
+	var logged []string
+	db, err = Open(Options{Path: path, Logf: func(f string, args ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		logged = append(logged, fmt.Sprintf(f, args...))
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	got, err := searchAll(db, queries[0])
+	if err != nil || fmt.Sprint(got) != want[0] {
+		t.Fatalf("search with damaged lines: %d matches, %v; want the %d found before", len(got), err, strings.Count(want[0], "{"))
+	}
+	mu.Lock()
+	said := strings.Join(logged, "\n")
+	mu.Unlock()
+	if !strings.Contains(said, "search lines of "+c.Incident+"/"+c.ID) {
+		t.Fatalf("the agent's log does not name the damaged search lines: %q", said)
+	}
+	again := waitLines(t, db, c)
+	if again.Lines.SHA256 != c.Lines.SHA256 {
+		t.Fatalf("derived again, the lines hash to %s, not %s", again.Lines.SHA256, c.Lines.SHA256)
+	}
+	for i, q := range queries {
+		got, err := searchAll(db, q)
+		if err != nil || fmt.Sprint(got) != want[i] {
+			t.Fatalf("search %q once the lines are derived again: %d matches, %v", q.Pattern, len(got), err)
+		}
+	}
+}
+
+// A capture moved to another incident takes its search lines along, and a
+// search there finds the same lines.
+func TestMovedCaptureKeepsItsSearchLines(t *testing.T) {
+	db := openTestDB(t)
+	c := waitLines(t, db, save(t, db, "corpus", grepCorpus()))
+	q := SearchQuery{Pattern: "worker-15: connection", Literal: true}
+	before, err := searchAll(db, q)
+	if err != nil || len(before) == 0 {
+		t.Fatalf("search before the move: %d matches, %v", len(before), err)
+	}
+	other, err := db.NewIncident("other")
+	if err != nil {
+		t.Fatal(err)
+	}
+	moved, err := db.MoveCapture(c.Incident+"/"+c.ID, other.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if moved.Lines == nil || *moved.Lines != *c.Lines {
+		t.Fatalf("moved, its search lines are %+v, not %+v", moved.Lines, c.Lines)
+	}
+	for _, where := range []struct{ incident, bucket string }{{other.ID, linesBucket(moved.ID)}, {c.Incident, linesBucket(c.ID)}} {
+		var first []byte
+		_ = db.view(func(tx *bolt.Tx) error {
+			v, err := storedChunk(tx, where.incident, where.bucket, 0)
+			first = v
+			return err
+		})
+		if found, want := first != nil, where.incident == other.ID; found != want {
+			t.Fatalf("after the move, %s/%s holds search lines: %v, want %v", where.incident, where.bucket, found, want)
+		}
+	}
+	after, err := searchAll(db, SearchQuery{Pattern: q.Pattern, Literal: true, Incident: other.ID})
+	if err != nil || len(after) != len(before) {
+		t.Fatalf("search after the move: %d matches, %v; want %d", len(after), err, len(before))
+	}
+	for i := range after {
+		if after[i].Line != before[i].Line || after[i].Text != before[i].Text || after[i].Item != moved.ID {
+			t.Fatalf("match %d after the move: %+v, before it %+v", i, after[i], before[i])
+		}
+	}
+	if pending := db.LinesPending(); pending != 0 {
+		t.Fatalf("%d captures wait for their search lines after the move", pending)
+	}
+}
