@@ -70,7 +70,18 @@ func grep(e *env, q model.SearchQuery, o grepOptions) error {
 	first := true
 	var found int
 	var said time.Time
-	err := e.store.Search(context.Background(), q, func(m model.Match) error {
+	if g.re == nil && (o.count || o.files) {
+		q.NoText = true // only which lines, not what they say
+	}
+	search := func(ctx context.Context, q model.SearchQuery, each func(model.LineHit) error) error {
+		return e.store.Search(ctx, q, func(m model.Match) error {
+			return each(model.LineHit{Incident: m.Incident, Item: m.Item, Line: m.Line, Text: []byte(m.Text)})
+		})
+	}
+	if ls, ok := e.store.(model.LineSearcher); ok {
+		search = ls.SearchLines // no copy of each line's text
+	}
+	err := search(context.Background(), q, func(m model.LineHit) error {
 		if first && isTerminal(e.stdout) {
 			searching.done()
 			searching = nil
@@ -129,7 +140,9 @@ type grepRun struct {
 	counts map[string]int // for -c: lines selected per INCIDENT/ID
 	group  bool           // a group of lines was printed: the next one not adjacent gets "--"
 
-	ref         string        // the capture being read, INCIDENT/ID
+	incident    string // the capture being read
+	item        string
+	ref         string        // INCIDENT/ID
 	selected    int           // lines selected in it
 	done        bool          // it reached -m, or has been listed by -l
 	before      []model.Match // the last lines not printed, for -B
@@ -138,9 +151,10 @@ type grepRun struct {
 	buf         []byte
 }
 
-func (g *grepRun) line(m model.Match) error {
-	if ref := m.Incident + "/" + m.Item; ref != g.ref {
-		g.ref, g.selected, g.done, g.before, g.afterLeft, g.lastPrinted = ref, 0, false, g.before[:0], 0, 0
+func (g *grepRun) line(m model.LineHit) error {
+	if m.Incident != g.incident || m.Item != g.item {
+		g.incident, g.item = m.Incident, m.Item
+		g.ref, g.selected, g.done, g.before, g.afterLeft, g.lastPrinted = m.Incident+"/"+m.Item, 0, false, g.before[:0], 0, 0
 	}
 	if g.done {
 		if g.afterLeft > 0 && !g.o.count && !g.o.files {
@@ -149,7 +163,7 @@ func (g *grepRun) line(m model.Match) error {
 		}
 		return nil
 	}
-	matches := g.re == nil || g.re.MatchString(m.Text)
+	matches := g.re == nil || g.re.Match(m.Text)
 	if matches == g.o.invert {
 		switch {
 		case g.afterLeft > 0:
@@ -159,7 +173,7 @@ func (g *grepRun) line(m model.Match) error {
 			if len(g.before) == g.o.before {
 				g.before = g.before[:copy(g.before, g.before[1:])]
 			}
-			g.before = append(g.before, m)
+			g.before = append(g.before, model.Match{Incident: m.Incident, Item: m.Item, Line: m.Line, Text: string(m.Text)})
 		}
 		return nil
 	}
@@ -186,7 +200,7 @@ func (g *grepRun) line(m model.Match) error {
 		return err
 	}
 	for _, b := range g.before {
-		if err := g.print(b, true); err != nil {
+		if err := g.print(model.LineHit{Incident: b.Incident, Item: b.Item, Line: b.Line, Text: []byte(b.Text)}, true); err != nil {
 			return err
 		}
 	}
@@ -198,7 +212,7 @@ func (g *grepRun) line(m model.Match) error {
 // print writes one line: selected (INCIDENT/ID:LINE:TEXT) or context
 // (INCIDENT/ID-LINE-TEXT), after "--" when it does not follow the last
 // line printed.
-func (g *grepRun) print(m model.Match, context bool) error {
+func (g *grepRun) print(m model.LineHit, context bool) error {
 	if g.o.before > 0 || g.o.after > 0 {
 		if g.group && (g.lastPrinted == 0 || m.Line != g.lastPrinted+1) && !g.o.json {
 			g.w.WriteString("--\n")
@@ -207,13 +221,13 @@ func (g *grepRun) print(m model.Match, context bool) error {
 	}
 	g.lastPrinted = m.Line
 	if g.o.json {
-		return g.json(jsonLine{m.Incident, m.Item, m.Line, m.Text, context})
+		return g.json(jsonLine{m.Incident, m.Item, m.Line, string(m.Text), context})
 	}
 	sep := byte(':')
 	if context {
 		sep = '-'
 	}
-	g.buf = storage.AppendMatch(g.buf[:0], m, '/', sep)
+	g.buf = storage.AppendHit(g.buf[:0], m, '/', sep)
 	_, err := g.w.Write(g.buf)
 	return err
 }

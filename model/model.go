@@ -261,6 +261,14 @@ type Match struct {
 	Text     string `json:"text"` // the line with terminal controls removed
 }
 
+// LineHit is a Match as a search hands it out, before any copy: Text is
+// valid only during the call it is given to.
+type LineHit struct {
+	Incident, Item string
+	Line           int64
+	Text           []byte
+}
+
 // SearchQuery selects lines across captures.
 type SearchQuery struct {
 	Pattern    string `json:"pattern"`
@@ -271,6 +279,8 @@ type SearchQuery struct {
 	// PerCapture stops each capture's search after this many lines (grep's
 	// -m, which counts per file); 0: no limit.
 	PerCapture int `json:"per_capture,omitempty"`
+	// NoText: the lines found are wanted without their text (grep -c, -l).
+	NoText bool `json:"no_text,omitempty"`
 	// Notice hears which verified copy was searched when the store's own
 	// copy of a capture is damaged (nil: the store's Options.Notice).
 	Notice func(string) `json:"-"`

@@ -45,6 +45,12 @@ type StoreReader interface {
 	Check() (CheckReport, error)
 }
 
+// LineSearcher is a Store that hands out a search's lines without copying
+// each into a Match: what grep-like output of millions of lines needs.
+type LineSearcher interface {
+	SearchLines(ctx context.Context, q SearchQuery, each func(LineHit) error) error
+}
+
 // StoreWriter is the half of a Store that changes it: incidents opened and
 // closed, captures sent and sealed, events added, copies verified.
 type StoreWriter interface {

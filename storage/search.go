@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 
+	"calm/model"
+
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -70,19 +72,35 @@ func (s *lineScanner) flush() error {
 // AppendMatch appends a match as one line: incident, item, line number and
 // text, the first two joined by itemSep, the rest by sep.
 func AppendMatch(dst []byte, m Match, itemSep, sep byte) []byte {
-	dst = append(dst, m.Incident...)
+	return appendMatch(dst, m.Incident, m.Item, m.Line, m.Text, itemSep, sep)
+}
+
+// AppendHit is AppendMatch for a LineHit.
+func AppendHit(dst []byte, h model.LineHit, itemSep, sep byte) []byte {
+	return appendMatch(dst, h.Incident, h.Item, h.Line, h.Text, itemSep, sep)
+}
+
+func appendMatch[T string | []byte](dst []byte, incident, item string, line int64, text T, itemSep, sep byte) []byte {
+	dst = append(dst, incident...)
 	dst = append(dst, itemSep)
-	dst = append(dst, m.Item...)
+	dst = append(dst, item...)
 	dst = append(dst, sep)
-	dst = strconv.AppendInt(dst, m.Line, 10)
+	dst = strconv.AppendInt(dst, line, 10)
 	dst = append(dst, sep)
-	dst = append(dst, m.Text...)
+	dst = append(dst, text...)
 	return append(dst, '\n')
 }
 
 // Search finds lines matching the query in every capture, in order, until
 // ctx is done: the agent stops searching for a client that has hung up.
 func (db *DB) Search(ctx context.Context, q SearchQuery, each func(Match) error) error {
+	return db.SearchLines(ctx, q, func(h model.LineHit) error {
+		return each(Match{Incident: h.Incident, Item: h.Item, Line: h.Line, Text: string(h.Text)})
+	})
+}
+
+// SearchLines is Search handing out each line's text before any copy.
+func (db *DB) SearchLines(ctx context.Context, q SearchQuery, each func(model.LineHit) error) error {
 	p, err := planQuery(q)
 	if err != nil {
 		return err
@@ -123,7 +141,10 @@ func (db *DB) Search(ctx context.Context, q SearchQuery, each func(Match) error)
 			hit := func(line int64, text []byte) error {
 				found++
 				inCapture++
-				if err := each(Match{Incident: inc, Item: c.ID, Line: line, Text: string(text)}); err != nil {
+				if q.NoText {
+					text = nil
+				}
+				if err := each(model.LineHit{Incident: inc, Item: c.ID, Line: line, Text: text}); err != nil {
 					return err
 				}
 				if q.Limit > 0 && found >= q.Limit {

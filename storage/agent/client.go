@@ -356,6 +356,14 @@ func (c *Client) Events(incident string) (list []model.Event, err error) {
 }
 
 func (c *Client) Search(ctx context.Context, q model.SearchQuery, each func(model.Match) error) error {
+	return c.SearchLines(ctx, q, func(h model.LineHit) error {
+		return each(model.Match{Incident: h.Incident, Item: h.Item, Line: h.Line, Text: string(h.Text)})
+	})
+}
+
+// SearchLines is Search handing out each line's text as read, before any
+// copy.
+func (c *Client) SearchLines(ctx context.Context, q model.SearchQuery, each func(model.LineHit) error) error {
 	body, _ := json.Marshal(q)
 	resp, err := c.do(ctx, "POST", "/v1/search", nil, body, "application/json")
 	if err != nil {
@@ -394,13 +402,13 @@ func (c *Client) Search(ctx context.Context, q model.SearchQuery, each func(mode
 		if err != nil {
 			return fmt.Errorf("read search results: a malformed line %q", b)
 		}
-		if inc := string(fields[0]); inc != lastInc {
-			lastInc = inc
+		if string(fields[0]) != lastInc { // compared without a copy
+			lastInc = string(fields[0])
 		}
-		if item := string(fields[1]); item != lastItem {
-			lastItem = item
+		if string(fields[1]) != lastItem {
+			lastItem = string(fields[1])
 		}
-		if err := each(model.Match{Incident: lastInc, Item: lastItem, Line: n, Text: string(rest)}); err != nil {
+		if err := each(model.LineHit{Incident: lastInc, Item: lastItem, Line: n, Text: rest}); err != nil {
 			return err
 		}
 	}

@@ -426,8 +426,8 @@ func (a *Server) routes() http.Handler {
 		var line []byte
 		// The request's context ends when the client hangs up (Ctrl-C on
 		// calm search): the search stops with it.
-		err := db.Search(r.Context(), body, func(m model.Match) error {
-			line = storage.AppendMatch(line[:0], m, '\t', '\t')
+		err := db.SearchLines(r.Context(), body, func(h model.LineHit) error {
+			line = storage.AppendHit(line[:0], h, '\t', '\t')
 			_, err := bw.Write(line)
 			return err
 		})
