@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/klauspost/compress/s2"
+	"github.com/pierrec/lz4/v4"
 )
 
 // Chunk values start with a one-byte encoding tag. Shell output compresses
@@ -19,11 +20,26 @@ import (
 // reader trusts each chunk on its own, on any core, instead of hashing the
 // whole capture in order before it may hand out a line. The capture's
 // SHA-256 stays what verify checks. Chunks from before (raw, S2) still read.
+//
+// A capture's search lines (lines.go) are read at every search and written
+// once, at idle: they are LZ4 blocks, which decode much faster than S2 and
+// are as small on shell output; the decoded size follows the CRC (4 bytes,
+// little-endian), as an LZ4 block does not hold it.
 const (
 	chunkRaw    byte = 0
 	chunkS2     byte = 1
 	chunkRawCRC byte = 2
 	chunkS2CRC  byte = 3
+	chunkLZ4CRC byte = 4
+)
+
+// chunkEncoding is how a chunk's bytes are stored.
+type chunkEncoding uint8
+
+const (
+	encodedRaw chunkEncoding = iota
+	encodedS2
+	encodedLZ4
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -59,32 +75,70 @@ func encodeChunk(n uint64, data []byte) []byte {
 	return out
 }
 
+// lz4Compressors keep LZ4's hash tables between chunks.
+var lz4Compressors = sync.Pool{New: func() any { return new(lz4.Compressor) }}
+
+// encodeTextChunk encodes chunk n of a capture's search lines: LZ4, or as it
+// is when that does not shrink it.
+func encodeTextChunk(n uint64, data []byte) []byte {
+	scratch := encodeScratch.Get().(*[]byte)
+	defer encodeScratch.Put(scratch)
+	if need := lz4.CompressBlockBound(len(data)); cap(*scratch) < need {
+		*scratch = make([]byte, need)
+	}
+	c := lz4Compressors.Get().(*lz4.Compressor)
+	size, err := c.CompressBlock(data, (*scratch)[:cap(*scratch)])
+	lz4Compressors.Put(c)
+	var out []byte
+	if err != nil || size == 0 || size >= len(data)-len(data)/8 {
+		out = make([]byte, 5+len(data))
+		out[0] = chunkRawCRC
+		copy(out[5:], data)
+	} else {
+		out = make([]byte, 9+size)
+		out[0] = chunkLZ4CRC
+		binary.LittleEndian.PutUint32(out[5:], uint32(len(data)))
+		copy(out[9:], (*scratch)[:size])
+	}
+	binary.LittleEndian.PutUint32(out[1:], chunkSum(n, data))
+	return out
+}
+
 // knownChunk reports whether v starts with an encoding tag this calm reads.
 func knownChunk(v []byte) bool {
-	return len(v) > 0 && v[0] <= chunkS2CRC
+	return len(v) > 0 && v[0] <= chunkLZ4CRC
 }
 
 // checkedChunk reports whether v carries its own checksum.
 func checkedChunk(v []byte) bool {
-	return len(v) > 0 && (v[0] == chunkRawCRC || v[0] == chunkS2CRC)
+	return len(v) > 0 && v[0] >= chunkRawCRC && v[0] <= chunkLZ4CRC
 }
 
-// chunkBody splits a stored chunk into whether it is S2, its encoded bytes
-// and, for a checked chunk, its CRC.
-func chunkBody(v []byte) (s2Encoded bool, body []byte, sum uint32, checked bool, err error) {
+// chunkBody splits a stored chunk into its encoding, its encoded bytes (for
+// LZ4, after the decoded size) and, for a checked chunk, its CRC.
+func chunkBody(v []byte) (enc chunkEncoding, body []byte, sum uint32, checked bool, err error) {
 	if len(v) == 0 {
-		return false, nil, 0, false, fmt.Errorf("%w: empty chunk value", ErrDamaged)
+		return 0, nil, 0, false, fmt.Errorf("%w: empty chunk value", ErrDamaged)
 	}
 	switch v[0] {
-	case chunkRaw, chunkS2:
-		return v[0] == chunkS2, v[1:], 0, false, nil
-	case chunkRawCRC, chunkS2CRC:
-		if len(v) < 5 {
-			return false, nil, 0, false, fmt.Errorf("%w: chunk value of %d bytes is too short", ErrDamaged, len(v))
+	case chunkRaw:
+		return encodedRaw, v[1:], 0, false, nil
+	case chunkS2:
+		return encodedS2, v[1:], 0, false, nil
+	case chunkRawCRC, chunkS2CRC, chunkLZ4CRC:
+		if len(v) < 5 || v[0] == chunkLZ4CRC && len(v) < 9 {
+			return 0, nil, 0, false, fmt.Errorf("%w: chunk value of %d bytes is too short", ErrDamaged, len(v))
 		}
-		return v[0] == chunkS2CRC, v[5:], binary.LittleEndian.Uint32(v[1:]), true, nil
+		enc = encodedRaw
+		switch v[0] {
+		case chunkS2CRC:
+			enc = encodedS2
+		case chunkLZ4CRC:
+			enc = encodedLZ4
+		}
+		return enc, v[5:], binary.LittleEndian.Uint32(v[1:]), true, nil
 	}
-	return false, nil, 0, false, fmt.Errorf("%w: chunk has unknown encoding %d", ErrDamaged, v[0])
+	return 0, nil, 0, false, fmt.Errorf("%w: chunk has unknown encoding %d", ErrDamaged, v[0])
 }
 
 // decodeChunk returns chunk n's bytes as stored in v, decoding into *buf
@@ -92,12 +146,26 @@ func chunkBody(v []byte) (s2Encoded bool, body []byte, sum uint32, checked bool,
 // raw chunk's bytes alias v, so they are only valid inside the transaction.
 // On a CRC mismatch the error is a chunkSumError.
 func decodeChunk(n uint64, buf *[]byte, v []byte) ([]byte, error) {
-	compressed, body, sum, checked, err := chunkBody(v)
+	enc, body, sum, checked, err := chunkBody(v)
 	if err != nil {
 		return nil, err
 	}
 	out := body
-	if compressed {
+	switch enc {
+	case encodedLZ4:
+		size := binary.LittleEndian.Uint32(body)
+		if size > MaxChunk {
+			return nil, fmt.Errorf("%w: chunk says it decodes to %d bytes", ErrDamaged, size)
+		}
+		if cap(*buf) < int(size) {
+			*buf = make([]byte, size)
+		}
+		n, err := lz4.UncompressBlock(body[4:], (*buf)[:size])
+		if err != nil || n != int(size) {
+			return nil, fmt.Errorf("%w: chunk does not decode: %d of %d bytes, %v", ErrDamaged, n, size, err)
+		}
+		out = (*buf)[:size]
+	case encodedS2:
 		size, err := s2.DecodedLen(body)
 		if err != nil || size > MaxChunk {
 			return nil, fmt.Errorf("%w: chunk does not decode: %v", ErrDamaged, err)
@@ -128,15 +196,17 @@ func (e chunkSumError) Unwrap() error { return ErrDamaged }
 
 // chunkLen is a stored chunk's decoded size, found without decoding it.
 func chunkLen(v []byte) (int64, error) {
-	compressed, body, _, _, err := chunkBody(v)
-	if err != nil {
+	enc, body, _, _, err := chunkBody(v)
+	switch {
+	case err != nil:
 		return 0, err
+	case enc == encodedLZ4:
+		return int64(binary.LittleEndian.Uint32(body)), nil
+	case enc == encodedS2:
+		n, err := s2.DecodedLen(body)
+		return int64(n), err
 	}
-	if !compressed {
-		return int64(len(body)), nil
-	}
-	n, err := s2.DecodedLen(body)
-	return int64(n), err
+	return int64(len(body)), nil
 }
 
 // rawChunk reports whether a stored chunk's decoded bytes are the value's

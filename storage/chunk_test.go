@@ -3,6 +3,7 @@ package storage
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -13,12 +14,25 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
+// Both encodings (S2 for output, LZ4 for search lines) decode to what was
+// encoded, and a chunk changed anywhere, read as another, or claiming
+// another size is damaged, never other bytes.
 func TestChunkCRCFindsChangedAndMisplacedBytes(t *testing.T) {
+	for kind, encode := range map[string]func(uint64, []byte) []byte{"output": encodeChunk, "search lines": encodeTextChunk} {
+		testChunkEncoding(t, kind, encode)
+	}
+}
+
+func testChunkEncoding(t *testing.T, kind string, encode func(uint64, []byte) []byte) {
 	for name, data := range map[string][]byte{
 		"compressible":   bytes.Repeat([]byte("GET /v1/orders 200\n"), 5000),
 		"incompressible": []byte(strings.Repeat("\x8f\x13\xa2\x07", 1)), // too short to shrink
 	} {
-		v := encodeChunk(7, data)
+		name = kind + ", " + name
+		v := encode(7, data)
+		if name == "search lines, compressible" && v[0] != chunkLZ4CRC {
+			t.Fatalf("%s: tag %d, not LZ4", name, v[0])
+		}
 		if !checkedChunk(v) {
 			t.Fatalf("%s: a new chunk carries no CRC (tag %d)", name, v[0])
 		}
@@ -36,6 +50,18 @@ func TestChunkCRCFindsChangedAndMisplacedBytes(t *testing.T) {
 		changed[len(changed)-1] ^= 0x01
 		if _, err := decodeChunk(7, &buf, changed); !errors.Is(err, ErrDamaged) {
 			t.Fatalf("%s: a flipped bit went unseen: %v", name, err)
+		}
+		if v[0] == chunkLZ4CRC {
+			for _, size := range []uint32{uint32(len(data)) - 1, uint32(len(data)) + 1, MaxChunk + 1} {
+				lying := append([]byte(nil), v...)
+				binary.LittleEndian.PutUint32(lying[5:], size)
+				if _, err := decodeChunk(7, &buf, lying); !errors.Is(err, ErrDamaged) {
+					t.Fatalf("%s: a chunk claiming %d bytes, not %d, read: %v", name, size, len(data), err)
+				}
+			}
+			if _, err := decodeChunk(7, &buf, v[:len(v)/2]); !errors.Is(err, ErrDamaged) {
+				t.Fatalf("%s: half a chunk read: %v", name, err)
+			}
 		}
 	}
 }

@@ -112,7 +112,7 @@ func (db *DB) deriveMissingLines() {
 // changed meanwhile (moved away, sealed again by a repair of another size).
 func (db *DB) deriveLines(c Capture) error {
 	bucket := linesBucket(c.ID)
-	tw := &textWriter{db: db, incident: c.Incident, bucket: bucket, hash: sha256.New()}
+	tw := &textWriter{db: db, incident: c.Incident, bucket: bucket, hash: sha256.New(), encode: encodeTextChunk}
 	var partial, out []byte
 	err := db.eachChunk(c.Incident, c.ID, func(_ uint64, data []byte) error {
 		select {

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/klauspost/compress/s2"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -31,16 +30,15 @@ func damageChunk(t *testing.T, path, incident, capture string, n uint64) {
 		if v == nil {
 			return fmt.Errorf("no chunk %d of %s", n, capture)
 		}
-		compressed, body, sum, checked, err := chunkBody(v)
+		_, _, sum, checked, err := chunkBody(v)
 		if err != nil {
 			return err
 		}
-		data := append([]byte(nil), body...)
-		if compressed {
-			if data, err = s2.Decode(nil, body); err != nil {
-				return err
-			}
+		data, err := decodeChunk(n, new([]byte), v)
+		if err != nil {
+			return err
 		}
+		data = append([]byte(nil), data...)
 		data[len(data)/2] ^= 0x20
 		out := []byte{chunkRaw}
 		if checked {

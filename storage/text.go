@@ -57,6 +57,14 @@ type textWriter struct {
 	n        uint64   // the number of pending[0]
 	size     int64
 	hash     hash.Hash
+	encode   func(n uint64, data []byte) []byte // encodeChunk when nil
+}
+
+func (w *textWriter) encoded(n uint64, data []byte) []byte {
+	if w.encode != nil {
+		return w.encode(n, data)
+	}
+	return encodeChunk(n, data)
 }
 
 func (w *textWriter) Write(p []byte) (int, error) {
@@ -74,7 +82,7 @@ func (w *textWriter) flush() error {
 	if len(w.buf) > 0 {
 		w.hash.Write(w.buf)
 		w.size += int64(len(w.buf))
-		w.pending = append(w.pending, encodeChunk(w.n+uint64(len(w.pending)), w.buf))
+		w.pending = append(w.pending, w.encoded(w.n+uint64(len(w.pending)), w.buf))
 		w.buf = w.buf[:0]
 	}
 	return w.commit()
@@ -83,7 +91,7 @@ func (w *textWriter) flush() error {
 func (w *textWriter) put(p []byte) error {
 	w.hash.Write(p)
 	w.size += int64(len(p))
-	data := encodeChunk(w.n+uint64(len(w.pending)), p)
+	data := w.encoded(w.n+uint64(len(w.pending)), p)
 	w.pending = append(w.pending, data)
 	if w.waiting += len(data); w.waiting >= w.db.opts.BatchBytes {
 		return w.commit()
