@@ -148,7 +148,6 @@ type grepRun struct {
 	before      []model.Match // the last lines not printed, for -B
 	afterLeft   int           // lines still to print after a selected one
 	lastPrinted int64         // its last line printed; 0 if none
-	buf         []byte
 }
 
 func (g *grepRun) line(m model.LineHit) error {
@@ -227,8 +226,12 @@ func (g *grepRun) print(m model.LineHit, context bool) error {
 	if context {
 		sep = '-'
 	}
-	g.buf = storage.AppendHit(g.buf[:0], m, '/', sep)
-	_, err := g.w.Write(g.buf)
+	if g.w.Available() < len(m.Text)+64 {
+		if err := g.w.Flush(); err != nil {
+			return err
+		}
+	}
+	_, err := g.w.Write(storage.AppendHit(g.w.AvailableBuffer(), m, '/', sep))
 	return err
 }
 

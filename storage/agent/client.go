@@ -52,13 +52,21 @@ func (c *Client) Warning() string {
 	return ""
 }
 
+// socketBuffer is the size asked of the kernel for each side of the agent's
+// socket.
+const socketBuffer = 1 << 20
+
 // NewClient makes a client for the agent on socket.
 func NewClient(socket string, agentCommand []string, agentLog string) *Client {
 	c := &Client{Socket: socket, AgentCommand: agentCommand, AgentLog: agentLog}
 	c.http = &http.Client{Transport: &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			var d net.Dialer
-			return d.DialContext(ctx, "unix", socket)
+			c, err := d.DialContext(ctx, "unix", socket)
+			if uc, ok := c.(*net.UnixConn); ok {
+				uc.SetReadBuffer(socketBuffer)
+			}
+			return c, err
 		},
 		MaxIdleConnsPerHost: 4,
 		DisableCompression:  true,

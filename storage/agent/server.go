@@ -67,6 +67,9 @@ func (l peerListener) Accept() (net.Conn, error) {
 			c.Close()
 			continue
 		}
+		// A search's lines, a content read: room for a few of the
+		// responses' writes, so that each wakes the client less often.
+		uc.SetWriteBuffer(socketBuffer)
 		return c, nil
 	}
 }
@@ -423,12 +426,15 @@ func (a *Server) routes() http.Handler {
 		w.Header().Set("Content-Type", "text/tab-separated-values")
 		bw := bufio.NewWriterSize(w, 256<<10)
 		body.Notice = func(n string) { bw.WriteString("\x01" + strings.ReplaceAll(n, "\n", " ") + "\n") }
-		var line []byte
 		// The request's context ends when the client hangs up (Ctrl-C on
 		// calm search): the search stops with it.
 		err := db.SearchLines(r.Context(), body, func(h model.LineHit) error {
-			line = storage.AppendHit(line[:0], h, '\t', '\t')
-			_, err := bw.Write(line)
+			if bw.Available() < len(h.Text)+64 {
+				if err := bw.Flush(); err != nil {
+					return err
+				}
+			}
+			_, err := bw.Write(storage.AppendHit(bw.AvailableBuffer(), h, '\t', '\t'))
 			return err
 		})
 		if err != nil {
