@@ -114,3 +114,30 @@ func TestMovedCaptureKeepsItsSearchLines(t *testing.T) {
 		t.Fatalf("%d captures wait for their search lines after the move", pending)
 	}
 }
+
+// LinesPending counts the sealed captures still waiting for their search
+// lines (calm agent status says so), and a kick derives them.
+func TestLinesPendingUntilDerived(t *testing.T) {
+	db := openTestDB(t)
+	c := waitLines(t, db, save(t, db, "corpus", originalDocument()))
+	if n := db.LinesPending(); n != 0 {
+		t.Fatalf("%d captures pending once derived", n)
+	}
+	_, err := db.changeCapture(c.Incident, c.ID, func(b *bolt.Bucket, cur *Capture) (bool, error) {
+		cur.Lines = nil
+		return true, deleteLines(b, linesBucket(c.ID))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := db.LinesPending(); n != 1 {
+		t.Fatalf("%d captures pending without their lines, want 1", n)
+	}
+	db.kickLines()
+	if again := waitLines(t, db, c); *again.Lines != *c.Lines {
+		t.Fatalf("derived again: %+v, before %+v", again.Lines, c.Lines)
+	}
+	if n := db.LinesPending(); n != 0 {
+		t.Fatalf("%d captures pending once derived again", n)
+	}
+}
