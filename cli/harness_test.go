@@ -187,6 +187,23 @@ func (w *world) agentPID() int {
 	return int(pid)
 }
 
+// waitIdle waits until the agent has no idle work left: every sealed
+// capture's search lines derived.
+func (w *world) waitIdle() {
+	w.t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		out, _, _ := w.run(nil, "agent", "status")
+		if !strings.Contains(out, "idle work") {
+			return
+		}
+		if time.Now().After(deadline) {
+			w.t.Fatalf("the agent still has idle work after a minute: %s", out)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 func (w *world) stopAgent() {
 	if pid := w.agentPID(); pid > 0 {
 		syscall.Kill(pid, syscall.SIGTERM)

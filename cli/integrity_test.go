@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/binary"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/s2"
+	"github.com/pierrec/lz4/v4"
 	bolt "go.etcd.io/bbolt"
 
 	"calm/storage/agent"
@@ -317,15 +319,22 @@ func flipStored(t *testing.T, path, bucket string) {
 			key := make([]byte, 8)
 			v := cb.Get(key)
 			// A chunk is a tag (0 raw, 1 S2; 2 and 3 the same with a
-			// CRC-32C after the tag), then its bytes. The byte is flipped
-			// in the stored bytes and the CRC kept, as bit rot would.
+			// CRC-32C after the tag; 4 LZ4 with the CRC and its decoded
+			// size), then its bytes. The byte is flipped in the stored
+			// bytes and the CRC kept, as bit rot would.
 			body, crc := v[1:], []byte(nil)
 			if v[0] >= 2 {
 				crc, body = v[1:5], v[5:]
 			}
 			data := append([]byte(nil), body...)
-			if v[0] == 1 || v[0] == 3 {
+			switch v[0] {
+			case 1, 3:
 				if data, err = s2.Decode(nil, body); err != nil {
+					return err
+				}
+			case 4:
+				data = make([]byte, binary.LittleEndian.Uint32(body))
+				if _, err := lz4.UncompressBlock(body[4:], data); err != nil {
 					return err
 				}
 			}
@@ -361,9 +370,11 @@ func TestReadsAreCheckedAndFallBackToAVerifiedCopy(t *testing.T) {
 		t.Fatalf("shell: %s", errs)
 	}
 	sessionShown := w.ok(nil, "show", "s1")
+	w.waitIdle() // c1's search lines derived: search reads them first
 	found := w.ok(nil, "search", "-F", "total")
 	w.stopAgent()
 	flipStored(t, w.storePath(), "c1")
+	flipStored(t, w.storePath(), "c1.lines") // so search falls back to the output, damaged too
 	flipStored(t, w.storePath(), "s1.text")
 
 	evidence, _ := filepath.Glob(filepath.Join(w.home, "evidence", "*", "c1.txt"))

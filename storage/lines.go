@@ -114,12 +114,16 @@ func (db *DB) deriveLines(c Capture) error {
 	bucket := linesBucket(c.ID)
 	tw := &textWriter{db: db, incident: c.Incident, bucket: bucket, hash: sha256.New(), encode: encodeTextChunk}
 	var partial, out []byte
+	// The output is hashed as it is read: lines derived from bytes other
+	// than the sealed ones would be searched as if they were sound.
+	sum := sha256.New()
 	err := db.eachChunk(c.Incident, c.ID, func(_ uint64, data []byte) error {
 		select {
 		case <-db.stop:
 			return errStopped
 		default:
 		}
+		sum.Write(data)
 		out = out[:0]
 		for len(data) > 0 {
 			i := bytes.IndexByte(data, '\n')
@@ -140,6 +144,9 @@ func (db *DB) deriveLines(c Capture) error {
 	})
 	if err == nil && len(partial) > 0 {
 		_, err = tw.Write(appendLineText(out[:0], partial))
+	}
+	if got := hex.EncodeToString(sum.Sum(nil)); err == nil && got != c.SHA256 {
+		err = fmt.Errorf("%w: the store's copy hashes to sha256 %s, not the %s it was sealed with: 'calm verify' checks every copy", ErrDamaged, got, c.SHA256)
 	}
 	if err == nil {
 		err = tw.flush()

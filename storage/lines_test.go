@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -139,5 +140,21 @@ func TestLinesPendingUntilDerived(t *testing.T) {
 	}
 	if n := db.LinesPending(); n != 0 {
 		t.Fatalf("%d captures pending once derived again", n)
+	}
+}
+
+// Search lines are derived only from output that hashes to its seal: from
+// other bytes (a store copy rewritten, CRCs and all) none are recorded.
+func TestSearchLinesComeOnlyFromTheSealedBytes(t *testing.T) {
+	db := openTestDB(t)
+	c := waitLines(t, db, save(t, db, "corpus", originalDocument()))
+	other := c
+	other.SHA256 = strings.Repeat("0", 64)
+	err := db.deriveLines(other)
+	if !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), "sealed with") {
+		t.Fatalf("lines derived from bytes that do not hash to the seal: %v", err)
+	}
+	if got, _ := db.Capture(c.Incident + "/" + c.ID); got.Lines == nil || *got.Lines != *c.Lines {
+		t.Fatalf("the failed derivation changed the record's lines: %+v", got.Lines)
 	}
 }

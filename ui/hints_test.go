@@ -186,3 +186,21 @@ func TestFindNextSaysWhereItWent(t *testing.T) {
 		h.waitFor(step.want)
 	}
 }
+
+// TestFindNextOnTheOnlyMatchSaysSo: with one line matching, n and N stay on
+// it, and the status says it is the only one, not that it wrapped.
+func TestFindNextOnTheOnlyMatchSaysSo(t *testing.T) {
+	db := openStore(t)
+	saveCapture(t, db, "app log", "ok\nERROR once, ERROR twice on one line\nok\nok\n")
+	h := start(t, db, 160, 45, Options{})
+	h.waitFor("ERROR once")
+	h.press("/", "ERROR", tcell.KeyEnter)
+	h.waitFor(`"ERROR": line 2 `)
+	for _, key := range []string{"n", "N", "n"} {
+		h.press(key)
+		screen := h.waitFor(`"ERROR": line 2, the only line that matches `)
+		if strings.Contains(screen, "wrapped") {
+			t.Fatalf("%s on the only match said it wrapped:\n%s", key, screen)
+		}
+	}
+}

@@ -353,9 +353,11 @@ func (u *UI) findNext(forward bool) {
 	}
 	wrapped := ""
 	switch to := u.viewer.Cursor(); {
-	case forward && to <= from:
+	case to == from:
+		wrapped = ", the only line that matches"
+	case forward && to < from:
 		wrapped = ", wrapped past the end"
-	case !forward && to >= from:
+	case !forward && to > from:
 		wrapped = ", wrapped past the start"
 	}
 	u.sayMatch(wrapped)
