@@ -3,6 +3,7 @@ package ui
 import (
 	"bytes"
 	"context"
+	"sort"
 	"sync"
 	"time"
 
@@ -11,12 +12,19 @@ import (
 )
 
 // Doc is what the viewer shows: the derived lines of a capture or session
-// (text with SGR sequences only), packed in one buffer with their ends, so a
-// million lines cost their text and eight bytes each. A session's lines also
-// carry the time they began. A loader appends while the viewer draws.
+// (text with SGR sequences only), packed in blocks with their ends, so a
+// million lines cost their text and eight bytes each. Blocks are never
+// moved or grown: a document of hundreds of MiB is not copied again each
+// time it doubles. A session's lines also carry the time they began. A
+// loader appends while the viewer draws.
 type Doc struct {
-	mu    sync.RWMutex
-	buf   []byte
+	mu     sync.RWMutex
+	blocks [][]byte // filled in order; a line never spans two
+	// Line ends count in one numbering where block k begins at base[k]
+	// (after the room left at the end of the blocks before it); first[k] is
+	// block k's first line.
+	base  []int
+	first []int
 	ends  []int
 	times []float32 // seconds from Start, for sessions
 	// tail holds the lines still on the recorded screen (a live session's
@@ -73,11 +81,13 @@ func (d *Doc) line(i int) []byte {
 		}
 		return nil
 	}
-	start := 0
-	if i > 0 {
+	k := sort.SearchInts(d.first, i+1) - 1 // the last block that begins at or before line i
+	start := d.base[k]
+	if i > d.first[k] {
 		start = d.ends[i-1]
 	}
-	return d.buf[start:d.ends[i]:d.ends[i]]
+	from, to := start-d.base[k], d.ends[i]-d.base[k]
+	return d.blocks[k][from:to:to]
 }
 
 // Plain returns line i without styles, as a new string.
@@ -156,9 +166,28 @@ func (d *Doc) Append(line []byte, at float64) {
 	d.mu.Unlock()
 }
 
+// Blocks begin small (most documents are) and double up to docBlock; a
+// longer line has a block of its own size.
+const (
+	firstDocBlock = 64 << 10
+	docBlock      = 4 << 20
+)
+
 func (d *Doc) appendLocked(line []byte, at float64) {
-	d.buf = append(d.buf, line...)
-	d.ends = append(d.ends, len(d.buf))
+	k := len(d.blocks) - 1
+	if k < 0 || len(d.blocks[k])+len(line) > cap(d.blocks[k]) {
+		size, base := firstDocBlock, 0
+		if k >= 0 {
+			size = min(2*cap(d.blocks[k]), docBlock)
+			base = d.base[k] + cap(d.blocks[k])
+		}
+		d.blocks = append(d.blocks, make([]byte, 0, max(size, len(line))))
+		d.base = append(d.base, base)
+		d.first = append(d.first, len(d.ends))
+		k++
+	}
+	d.blocks[k] = append(d.blocks[k], line...)
+	d.ends = append(d.ends, d.base[k]+len(d.blocks[k]))
 	if d.timed {
 		d.times = append(d.times, float32(at))
 	}

@@ -109,10 +109,8 @@ func (s *Strip) compute(width int) {
 		if open != nil && open.doc.Item == c.Incident+"/"+c.ID && open.doc.timed {
 			d := open.doc
 			d.mu.RLock()
-			start := 0
-			for i, end := range d.ends {
-				s.act.AddOutput(d.Start.Add(time.Duration(float64(d.times[i])*float64(time.Second))), int64(end-start))
-				start = end
+			for i := range d.ends {
+				s.act.AddOutput(d.Start.Add(time.Duration(float64(d.times[i])*float64(time.Second))), int64(len(d.line(i))))
 			}
 			d.mu.RUnlock()
 			continue
