@@ -624,9 +624,7 @@ func (db *DB) finishSeal(c Capture, cp *copier, storeSum string, chunks uint64, 
 	delete(db.progress, progressKey(incident, capture))
 	db.mu.Unlock()
 	db.kickRemotes()
-	if c.Recording == nil {
-		db.kickLines()
-	}
+	db.kickLines()
 	return c, nil
 }
 

@@ -156,6 +156,7 @@ func (db *DB) resumeFollowers() {
 			}
 		}
 	}
+	db.kickLines() // the texts just derived get their search lines
 }
 
 // localRecorder is the recorder's process ID if it ran on this machine.

@@ -24,6 +24,33 @@ import (
 // linesBucket names the chunks of a capture's search lines, beside its own.
 func linesBucket(capture string) string { return capture + ".lines" }
 
+// linesSource is what a capture's search lines are derived from: its
+// output, or a session's text (what search matches in a session), with the
+// SHA-256 that must hold; false while there is none yet.
+func linesSource(c Capture) (bucket, sha string, ok bool) {
+	switch {
+	case c.State != CaptureSealed:
+		return "", "", false
+	case c.Recording == nil:
+		return c.ID, c.SHA256, true
+	case c.Text != nil:
+		return textBucket(c.ID), c.Text.SHA256, true
+	}
+	return "", "", false
+}
+
+// linesPending reports whether c's search lines are still to be derived.
+func linesPending(c Capture) bool {
+	_, _, ok := linesSource(c)
+	return ok && c.Lines == nil
+}
+
+// hasLines reports whether c's search lines are there to be searched.
+func hasLines(c Capture) bool {
+	_, _, ok := linesSource(c)
+	return ok && c.Lines != nil
+}
+
 // maxTextLine caps a search line read back: sanitising a line of at most
 // MaxLine bytes can make it longer (U+FFFD, three bytes, for each invalid
 // byte), never more than three times.
@@ -79,7 +106,7 @@ func (db *DB) LinesPending() int {
 	for _, inc := range incidents {
 		caps, _ := db.Captures(inc.ID)
 		for _, c := range caps {
-			if c.State == CaptureSealed && c.Recording == nil && c.Lines == nil {
+			if linesPending(c) {
 				n++
 			}
 		}
@@ -95,7 +122,7 @@ func (db *DB) deriveMissingLines() {
 	for _, inc := range incidents {
 		caps, _ := db.Captures(inc.ID)
 		for _, c := range caps {
-			if c.State != CaptureSealed || c.Recording != nil || c.Lines != nil {
+			if !linesPending(c) {
 				continue
 			}
 			if err := db.deriveLines(c); err != nil {
@@ -111,13 +138,17 @@ func (db *DB) deriveMissingLines() {
 // deriveLines stores c's search lines and records them on c, unless c has
 // changed meanwhile (moved away, sealed again by a repair of another size).
 func (db *DB) deriveLines(c Capture) error {
+	from, want, ok := linesSource(c)
+	if !ok {
+		return nil
+	}
 	bucket := linesBucket(c.ID)
 	tw := &textWriter{db: db, incident: c.Incident, bucket: bucket, hash: sha256.New(), encode: encodeTextChunk}
 	var partial, out []byte
 	// The output is hashed as it is read: lines derived from bytes other
 	// than the sealed ones would be searched as if they were sound.
 	sum := sha256.New()
-	err := db.eachChunk(c.Incident, c.ID, func(_ uint64, data []byte) error {
+	err := db.eachChunk(c.Incident, from, func(_ uint64, data []byte) error {
 		select {
 		case <-db.stop:
 			return errStopped
@@ -145,8 +176,8 @@ func (db *DB) deriveLines(c Capture) error {
 	if err == nil && len(partial) > 0 {
 		_, err = tw.Write(appendLineText(out[:0], partial))
 	}
-	if got := hex.EncodeToString(sum.Sum(nil)); err == nil && got != c.SHA256 {
-		err = fmt.Errorf("%w: the store's copy hashes to sha256 %s, not the %s it was sealed with: 'calm verify' checks every copy", ErrDamaged, got, c.SHA256)
+	if got := hex.EncodeToString(sum.Sum(nil)); err == nil && got != want {
+		err = fmt.Errorf("%w: the store's copy of %s hashes to sha256 %s, not the %s it was sealed with: 'calm verify' checks every copy", ErrDamaged, from, got, want)
 	}
 	if err == nil {
 		err = tw.flush()
@@ -154,7 +185,7 @@ func (db *DB) deriveLines(c Capture) error {
 	recorded := false
 	if err == nil {
 		_, err = db.changeCapture(c.Incident, c.ID, func(_ *bolt.Bucket, cur *Capture) (bool, error) {
-			if cur.State != CaptureSealed || cur.SHA256 != c.SHA256 || cur.Lines != nil {
+			if _, now, ok := linesSource(*cur); !ok || now != want || cur.SHA256 != c.SHA256 || cur.Lines != nil {
 				return false, nil
 			}
 			cur.Lines = &DerivedText{Size: tw.size, SHA256: hex.EncodeToString(tw.hash.Sum(nil))}

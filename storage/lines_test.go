@@ -1,8 +1,12 @@
 package storage
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -156,5 +160,64 @@ func TestSearchLinesComeOnlyFromTheSealedBytes(t *testing.T) {
 	}
 	if got, _ := db.Capture(c.Incident + "/" + c.ID); got.Lines == nil || *got.Lines != *c.Lines {
 		t.Fatalf("the failed derivation changed the record's lines: %+v", got.Lines)
+	}
+}
+
+// A session's search lines are derived from its text (what a person saw),
+// and every class of query finds there exactly what a search of the text
+// itself finds: the same lines, numbers and text.
+func TestSessionSearchLinesFindWhatItsTextHolds(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: runs without -short")
+	}
+	db := openTestDB(t)
+	c, f := newJournalSession(t, db, os.Getpid())
+	var journal bytes.Buffer
+	journal.WriteString(`{"version": 2, "width": 120, "height": 40}` + "\n")
+	// The corpus's lines but the longest (a terminal holds those too, but
+	// they would leave few lines), with \r\n as a terminal gets them.
+	var corpus []byte
+	for line := range bytes.Lines(grepCorpus()) {
+		if len(line) < 4096 && len(corpus) < 2<<20 {
+			corpus = append(corpus, bytes.TrimSuffix(line, []byte("\n"))...)
+			corpus = append(corpus, "\r\n"...)
+		}
+	}
+	for i := 0; i < len(corpus); i += 4096 {
+		data, _ := json.Marshal(string(corpus[i:min(i+4096, len(corpus))]))
+		fmt.Fprintf(&journal, "[%.3f, \"o\", %s]\n", float64(i)/1e6, data)
+	}
+	f.Write(journal.Bytes())
+	if _, err := db.SealJournal(c.Incident, c.ID, int64(journal.Len()), ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := WaitSealed(db, c.Incident+"/"+c.ID, sealWait); err != nil {
+		t.Fatal(err)
+	}
+	c = waitLines(t, db, c)
+	if c.Text == nil {
+		t.Fatal("a session with search lines but no text")
+	}
+	defer func() { ignoreLinesForTest = false }()
+	found := 0
+	for _, tc := range grepCases {
+		var got [2][]string
+		for i, ignore := range []bool{true, false} {
+			ignoreLinesForTest = ignore
+			err := db.Search(context.Background(), tc.q, func(m Match) error {
+				got[i] = append(got[i], fmt.Sprintf("%s:%d:%s", m.Item, m.Line, m.Text))
+				return nil
+			})
+			if err != nil {
+				t.Fatalf("%q: %v", tc.q.Pattern, err)
+			}
+		}
+		if d := firstDifference(got[1], got[0]); d != "" {
+			t.Errorf("%q: the session's search lines and its text differ (%d and %d lines): %s", tc.q.Pattern, len(got[1]), len(got[0]), d)
+		}
+		found += len(got[1])
+	}
+	if found < 10000 {
+		t.Fatalf("the queries found %d lines in all: the corpus did not reach the session's text", found)
 	}
 }

@@ -61,7 +61,8 @@ func (db *DB) searchCapture(ctx context.Context, inc string, c Capture, p *plan,
 	if c.Recording != nil && c.Text == nil {
 		return db.searchOutput(ctx, inc, c, p, hit, notice, clean)
 	}
-	if c.Recording == nil && c.State == CaptureSealed && c.Lines != nil && !ignoreLinesForTest {
+	whole := hit // for another view of a session (its output), searched whole
+	if hasLines(c) && !ignoreLinesForTest {
 		var last int64
 		err := db.searchChunks(ctx, inc, linesBucket(c.ID), chunkTrust{checked: true, size: c.Lines.Size, text: true}, p, func(line int64, text []byte) error {
 			last = line
@@ -70,8 +71,8 @@ func (db *DB) searchCapture(ctx context.Context, inc string, c Capture, p *plan,
 		if !errors.Is(err, ErrDamaged) {
 			return err
 		}
-		// Derived data: the output itself gives the rest, and the lines
-		// are derived again.
+		// Derived data: what they were derived from (the output, a
+		// session's text) gives the rest, and they are derived again.
 		db.opts.Logf("search lines of %s/%s: %v", inc, c.ID, err)
 		db.forgetLines(inc, c.ID)
 		handOut := hit
@@ -134,7 +135,7 @@ func (db *DB) searchCapture(ctx context.Context, inc string, c Capture, p *plan,
 			return db.searchChunks(ctx, inc, bucket, chunkTrust{sha256: want}, p, hit)
 		}
 		notice(textDamaged(c, "searching"))
-		return db.searchOutput(ctx, inc, c, p, hit, notice, clean)
+		return db.searchOutput(ctx, inc, c, p, whole, notice, clean)
 	}
 	path, note, err := db.checkRead(c)
 	if err != nil {
