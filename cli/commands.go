@@ -362,6 +362,7 @@ func cmdSearch(e *env, args []string) error {
 		if fs.Changed(n.flag) && n.value < 0 {
 			return usageError("--%s %d: a context length is 0 or more", n.flag, n.value)
 		}
+		o.contextGiven = o.contextGiven || fs.Changed(n.flag)
 	}
 	q.Pattern = fs.Arg(0)
 	if _, err := q.Regexp(); err != nil {

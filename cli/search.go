@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"regexp"
 	"strconv"
 	"time"
@@ -19,8 +20,9 @@ import (
 // search does (find the lines that match, fast).
 type grepOptions struct {
 	word, invert, count, files, json bool
-	max                              int // per capture, as grep's per file; < 0: no limit
-	before, after, context           int // < 0: not given
+	max                              int  // per capture, as grep's per file; < 0: no limit
+	before, after, context           int  // < 0: not given
+	contextGiven                     bool // -A, -B or -C, even 0: groups are parted by "--"
 }
 
 // grep runs a search with grep's conventions, capture by capture as grep
@@ -36,13 +38,14 @@ func grep(e *env, q model.SearchQuery, o grepOptions) error {
 	}
 	if o.word {
 		// grep -w: the match neither begins after nor ends before a word
-		// character; the characters around it are taken along, which
-		// selects the same lines.
+		// character (a letter or digit in any script, or _, as grep's
+		// UTF-8 locales have it; RE2's \w is ASCII only); the characters
+		// around it are taken along, which selects the same lines.
 		pat := q.Pattern
 		if q.Literal {
 			pat = regexp.QuoteMeta(pat)
 		}
-		q.Pattern, q.Literal = `(?:^|\W)(?:`+pat+`)(?:\W|$)`, false
+		q.Pattern, q.Literal = `(?:^|[^\pL\pN_])(?:`+pat+`)(?:[^\pL\pN_]|$)`, false
 	}
 	g := &grepRun{o: o, w: bufio.NewWriterSize(e.stdout, 256<<10), counts: map[string]int{}}
 	if o.invert || (!o.count && !o.files && (o.before > 0 || o.after > 0)) {
@@ -81,8 +84,11 @@ func grep(e *env, q model.SearchQuery, o grepOptions) error {
 	if ls, ok := e.store.(model.LineSearcher); ok {
 		search = ls.SearchLines // no copy of each line's text
 	}
+	// Lines going to a terminal, or through a pipe to what is likely one,
+	// would be cut by the spinner's redraws.
+	quietAtFirst := isTerminal(e.stdout) || isPipe(e.stdout)
 	err := search(context.Background(), q, func(m model.LineHit) error {
-		if first && isTerminal(e.stdout) {
+		if first && quietAtFirst && !o.count {
 			searching.done()
 			searching = nil
 		}
@@ -107,6 +113,16 @@ func grep(e *env, q model.SearchQuery, o grepOptions) error {
 		return errNoMatch
 	}
 	return nil
+}
+
+// isPipe reports whether w is a pipe.
+func isPipe(w any) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeNamedPipe != 0
 }
 
 // errNoMatch is search's exit 1, as grep's: nothing selected, nothing said.
@@ -212,7 +228,7 @@ func (g *grepRun) line(m model.LineHit) error {
 // (INCIDENT/ID-LINE-TEXT), after "--" when it does not follow the last
 // line printed.
 func (g *grepRun) print(m model.LineHit, context bool) error {
-	if g.o.before > 0 || g.o.after > 0 {
+	if g.o.contextGiven {
 		if g.group && (g.lastPrinted == 0 || m.Line != g.lastPrinted+1) && !g.o.json {
 			g.w.WriteString("--\n")
 		}

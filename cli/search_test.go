@@ -24,6 +24,7 @@ func TestSearchAnswersAsGrepDoes(t *testing.T) {
 		"error: disk full on db1\nok db\nwarn mydb is slow\nERROR two\ndb.users updated\n\nlast error\nthe a.b file\naxb\nline ten\nline eleven error\n",
 		"nothing here\nerror here\nDB_x db-y\n",
 		"quiet\ncalm\n",
+		"city: café, Straße, Αθήνα, 300\u212A error\nan error, then error\n", // words beyond ASCII, the Kelvin sign a letter
 	}
 	dir := t.TempDir()
 	inc := strings.Fields(w.ok(nil, "status"))[1]
@@ -60,6 +61,13 @@ func TestSearchAnswersAsGrepDoes(t *testing.T) {
 		{"-c", "-l", "db"},
 		{"-iw", "error|ok"},
 		{"^$"},
+		{"-w", "caf"},
+		{"-w", "Stra"},
+		{"-w", "Αθ"},
+		{"-w", "[0-9]+"},
+		{"-w", "Straße"},
+		{"-C", "0", "error"},
+		{"-A", "0", "error"},
 	} {
 		grepArgs := append([]string{"-H", "-n"}, args[:len(args)-1]...)
 		if !strings.Contains(strings.Join(args, " "), "-F") {
@@ -68,6 +76,7 @@ func TestSearchAnswersAsGrepDoes(t *testing.T) {
 		grepArgs = append(grepArgs, "--", args[len(args)-1])
 		grep := exec.Command("grep", append(grepArgs, files...)...)
 		grep.Dir = dir
+		grep.Env = append(os.Environ(), "LC_ALL=C.UTF-8") // words and cases beyond ASCII
 		var want bytes.Buffer
 		grep.Stdout = &want
 		grep.Run()

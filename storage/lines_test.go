@@ -11,6 +11,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"calm/model"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -219,5 +222,66 @@ func TestSessionSearchLinesFindWhatItsTextHolds(t *testing.T) {
 	}
 	if found < 10000 {
 		t.Fatalf("the queries found %d lines in all: the corpus did not reach the session's text", found)
+	}
+}
+
+// A capture moved while its search lines were still to be derived (or being
+// derived under its old name) gets them under its new one.
+func TestCaptureMovedBeforeItsLinesGetsThem(t *testing.T) {
+	db := openTestDB(t)
+	c := waitLines(t, db, save(t, db, "corpus", originalDocument()))
+	_, err := db.changeCapture(c.Incident, c.ID, func(b *bolt.Bucket, cur *Capture) (bool, error) {
+		cur.Lines = nil // pending again, and nothing has woken the deriver
+		return true, deleteLines(b, linesBucket(c.ID))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := db.NewIncident("other")
+	if err != nil {
+		t.Fatal(err)
+	}
+	moved, err := db.MoveCapture(c.Incident+"/"+c.ID, other.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := waitLines(t, db, moved); *got.Lines != *c.Lines {
+		t.Fatalf("moved, its lines are %+v, not %+v", got.Lines, c.Lines)
+	}
+}
+
+// A search of a capture still being written finds what is stored of it so
+// far, and says so.
+func TestSearchOfACaptureStillWrittenSaysSo(t *testing.T) {
+	db := openTestDB(t)
+	w, err := model.NewCaptureWriter(db, "", NewCapture{Title: "live", Source: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	data := originalDocument()[:3<<20]
+	if _, err := w.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for n := uint64(0); n < 3; time.Sleep(10 * time.Millisecond) {
+		if n, err = db.WaitCommitted(w.Capture.Incident, w.Capture.ID, 3); err != nil || time.Now().After(deadline) {
+			t.Fatalf("the store has committed %d of 3 chunks: %v", n, err)
+		}
+	}
+	var notices []string
+	var found int
+	err = db.Search(context.Background(), SearchQuery{Pattern: "original", Literal: true, Notice: func(n string) { notices = append(notices, n) }}, func(Match) error {
+		found++
+		return nil
+	})
+	if err != nil || found == 0 {
+		t.Fatalf("search of a capture being written: %d lines, %v", found, err)
+	}
+	if len(notices) != 1 || !strings.Contains(notices[0], "still being written") {
+		t.Fatalf("the search said %q", notices)
 	}
 }

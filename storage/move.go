@@ -94,6 +94,7 @@ func (db *DB) MoveCapture(ref, toIncident string) (Capture, error) {
 	db.writeSums(old.Incident, Capture{})
 	db.writeSums(moved.Incident, moved)
 	db.kickRemotes() // a pending S3 copy is uploaded under its new name
+	db.kickLines()   // search lines being derived under the old name are derived again
 	return moved, nil
 }
 

@@ -423,7 +423,10 @@ func (c *Client) SearchLines(ctx context.Context, q model.SearchQuery, each func
 	if ctx.Err() != nil {
 		return ctx.Err() // the scan ended because the request was hung up
 	}
-	return sc.Err()
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("the agent stopped answering while it searched (%v): its log is %s; search again, which starts one", err, c.AgentLog)
+	}
+	return nil
 }
 
 func (c *Client) Verify(ctx context.Context, incident string) (rep model.VerifyReport, err error) {
