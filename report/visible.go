@@ -84,7 +84,7 @@ func (r *reading) sequence(stored []byte, start, i int, st escape.State) int {
 		if i >= len(stored) {
 			return i
 		}
-		n, next := escape.Output.Skip(stored[i:i+1], st)
+		n, next := escape.Lines.Skip(stored[i:i+1], st)
 		if n == 0 {
 			return i
 		}
@@ -94,7 +94,7 @@ func (r *reading) sequence(stored []byte, start, i int, st escape.State) int {
 		return i
 	}
 	pay := i
-	n, next := escape.Output.Skip(stored[i:], st)
+	n, next := escape.Lines.Skip(stored[i:], st)
 	end := i + n
 	payEnd := end
 	if next == escape.Ground { // the terminator is not payload

@@ -61,7 +61,7 @@ func (f *Filter) Append(dst, src []byte) []byte {
 		src = append(f.partial, src...)
 		f.partial = nil
 	}
-	if f.cr && len(src) > 0 {
+	if f.cr && len(src) > 0 && src[0] != '\r' { // a \r goes on deciding in the loop
 		f.cr = false
 		if src[0] != '\n' {
 			dst = dst[:f.lineStart]
@@ -69,7 +69,7 @@ func (f *Filter) Append(dst, src []byte) []byte {
 	}
 	for i := 0; i < len(src); {
 		if f.st != escape.Ground {
-			n, st := escape.Output.Skip(src[i:], f.st)
+			n, st := escape.Lines.Skip(src[i:], f.st)
 			i, f.st = i+n, st
 			continue
 		}
@@ -93,13 +93,19 @@ func (f *Filter) Append(dst, src []byte) []byte {
 				dst = append(dst, b)
 				f.lineStart = len(dst)
 			case b == '\r':
-				if i < len(src) && src[i] == '\n' {
-					continue // CRLF is a plain line end
+				// Carriage returns in a row move the cursor once: CR CR LF,
+				// what a CRLF file becomes through a pty, is a line end.
+				for i < len(src) && src[i] == '\r' {
+					i++
 				}
-				if i == len(src) {
+				switch {
+				case i == len(src):
 					f.cr = true // decided by the next piece
-				} else {
+				case src[i] == '\n':
+					f.cr = false // CRLF is a plain line end
+				default:
 					// Progress bars: the text after \r replaces the line.
+					f.cr = false
 					dst = dst[:f.lineStart]
 				}
 			case b == '\t' || (b >= 0x20 && b < 0x7f):

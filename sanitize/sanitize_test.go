@@ -36,16 +36,24 @@ func TestHostileSequencesNeverSurvive(t *testing.T) {
 
 func TestTextKeepsWhatAPersonSaw(t *testing.T) {
 	cases := map[string]string{
-		"plain\n":                          "plain\n",
-		"tab\there\n":                      "tab\there\n",
-		"\x1b[1;31mred\x1b[0m\n":           "red\n",
-		"10%\r50%\r100%\n":                 "100%\n",
-		"crlf line\r\n":                    "crlf line\n",
-		"caf\xc3\xa9 \xff\n":               "café \uFFFD\n",
-		"nul\x00byte\n":                    "nulbyte\n",
-		"wide 日本語\n":                       "wide 日本語\n",
-		"{ _id: ObjectId(\"65f1\") }\n":    "{ _id: ObjectId(\"65f1\") }\n",
-		"unterminated \x1b]52;c;abc\nmore": "unterminated ",
+		"plain\n":                       "plain\n",
+		"tab\there\n":                   "tab\there\n",
+		"\x1b[1;31mred\x1b[0m\n":        "red\n",
+		"10%\r50%\r100%\n":              "100%\n",
+		"crlf line\r\n":                 "crlf line\n",
+		"caf\xc3\xa9 \xff\n":            "café \uFFFD\n",
+		"nul\x00byte\n":                 "nulbyte\n",
+		"wide 日本語\n":                    "wide 日本語\n",
+		"{ _id: ObjectId(\"65f1\") }\n": "{ _id: ObjectId(\"65f1\") }\n",
+		// A line's end ends any sequence, as search reads lines: output
+		// cannot hide the lines after it behind a string never ended, or
+		// join two lines with a sequence cut short.
+		"unterminated \x1b]52;c;abc\nmore":    "unterminated \nmore",
+		"line2 \x1bPdcs\nline3 DROP\n":        "line2 \nline3 DROP\n",
+		"first \x1b[3\nsecond line timeout\n": "first \nsecond line timeout\n",
+		"esc before lf\x1b\nnext\n":           "esc before lf\nnext\n",
+		"c1 pm \xc2\x9e hidden\nshown\n":      "c1 pm \nshown\n",
+		"osc across lines \x1b]0;a\nb\x07c\n": "osc across lines \nbc\n",
 	}
 	for in, want := range cases {
 		if got := Text([]byte(in)); string(got) != want {
@@ -132,6 +140,9 @@ func TestCarriageReturnSplitAcrossPieces(t *testing.T) {
 		{"55%\r", "100%\n"},
 		{"line\r", "\nnext\n"},
 		{"a\r", "", "b\n"},
+		{"alpha one\r", "\r\n"},
+		{"alpha one\r", "\r", "\r\n"},
+		{"beta\r\r", "gamma\n"},
 	} {
 		var f Filter
 		var out []byte
@@ -157,6 +168,20 @@ func TestAppendTextKeepsWhatWasBefore(t *testing.T) {
 	} {
 		if got := string(AppendText([]byte(tc.dst), []byte(tc.src))); got != tc.want {
 			t.Errorf("AppendText(%q, %q) = %q, want %q", tc.dst, tc.src, got, tc.want)
+		}
+	}
+}
+
+// Carriage returns in a row are one: CR CR LF (a CRLF file through a pty,
+// ssh -t or docker exec -t) ends a line as CRLF does, as a terminal shows it.
+func TestCarriageReturnsInARowAreOne(t *testing.T) {
+	for in, want := range map[string]string{
+		"alpha one\r\r\nbeta two\r\n": "alpha one\nbeta two\n",
+		"50%\r\r100%\n":               "100%\n",
+		"kept\r\r\r":                  "kept",
+	} {
+		if got := string(Text([]byte(in))); got != want {
+			t.Errorf("Text(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

@@ -395,7 +395,9 @@ func textOf(s []byte, crEnds bool) ([]byte, bool) {
 		return s, true
 	}
 	if n := len(s); n > 0 && s[n-1] == '\r' {
-		if !crEnds {
+		if !crEnds || n > 1 && s[n-2] == '\r' {
+			// Several \r's at the end take nothing back either, unless a
+			// sequence taken out stood between them: sanitising decides.
 			return nil, false
 		}
 		s = s[:n-1] // a \r that ends the line takes nothing back

@@ -255,7 +255,11 @@ func (e *Emulator) Write(p []byte) (int, error) {
 // skipString reads p in a string to its end, or p's, and says how much of
 // p it took.
 func (e *Emulator) skipString(p []byte) int {
-	k, st := escape.Output.Skip(p, e.state)
+	d := escape.Output
+	if e.newlineMode {
+		d = escape.Lines // text: a line's end ends a string, as sanitize reads it
+	}
+	k, st := d.Skip(p, e.state)
 	e.state = st
 	return k
 }
@@ -456,6 +460,12 @@ func (e *Emulator) printASCII(p []byte) int {
 }
 
 func (e *Emulator) byte(c byte) {
+	if c == '\n' && e.newlineMode && e.state != escape.Ground {
+		// Text, not a terminal's stream: a sequence a line's end cuts short
+		// ends there, as sanitize and search read it, and cannot swallow
+		// the lines after it.
+		e.state = escape.Ground
+	}
 	switch e.state {
 	case escape.Ground:
 		e.control(c)

@@ -8,9 +8,21 @@ import (
 )
 
 // The emulator parses CSI and ESC sequences itself, as it collects their
-// parameters, and skips strings with escape.Output: every sequence ends
-// where escape.Output ends it, for every byte in every state.
+// parameters, and skips strings with escape's rules: every sequence ends
+// where escape.Output ends it in a session, and where escape.Lines does in
+// text (a capture, where a line's end ends any sequence, as sanitize and
+// search read it), for every byte in every state.
 func TestEmulatorEndsSequencesWhereEscapeDoes(t *testing.T) {
+	for _, mode := range []struct {
+		name    string
+		new     func(cols, rows int, emit func([]byte, float64)) *Emulator
+		dialect *escape.Dialect
+	}{{"session", NewSessionEmulator, escape.Output}, {"text", NewEmulator, escape.Lines}} {
+		t.Run(mode.name, func(t *testing.T) { testEmulatorEndsSequences(t, mode.new, mode.dialect) })
+	}
+}
+
+func testEmulatorEndsSequences(t *testing.T, newEmulator func(cols, rows int, emit func([]byte, float64)) *Emulator, dialect *escape.Dialect) {
 	prefixes := map[escape.State]string{
 		escape.Esc:       "\x1b",
 		escape.EscInter:  "\x1b(",
@@ -21,19 +33,19 @@ func TestEmulatorEndsSequencesWhereEscapeDoes(t *testing.T) {
 	}
 	for st, prefix := range prefixes {
 		for c := range 256 {
-			e := NewEmulator(80, 24, func([]byte, float64) {})
+			e := newEmulator(80, 24, func([]byte, float64) {})
 			e.Write([]byte(prefix))
 			if e.state != st {
 				t.Fatalf("%q leaves state %d, want %d", prefix, e.state, st)
 			}
 			e.Write([]byte{byte(c)})
-			if _, want := escape.Output.Skip([]byte{byte(c)}, st); e.state != want {
+			if _, want := dialect.Skip([]byte{byte(c)}, st); e.state != want {
 				t.Errorf("%q then %#x: state %d, want %d", prefix, c, e.state, want)
 			}
 		}
 	}
 	for r := rune(0x80); r <= 0x9f; r++ {
-		e := NewEmulator(80, 24, func([]byte, float64) {})
+		e := newEmulator(80, 24, func([]byte, float64) {})
 		e.Write(utf8.AppendRune(nil, r))
 		if want := escape.Begin(r); e.state != want {
 			t.Errorf("%U: state %d, want %d", r, e.state, want)

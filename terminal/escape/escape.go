@@ -50,7 +50,10 @@ var (
 	Output = output()
 	// Lines is Output read a line at a time: a line feed is never part of
 	// a sequence. A sequence that a line's end cuts short ends there, as it
-	// does when the line is read alone.
+	// does when the line is read alone. Captured output is read by it
+	// everywhere but a session's emulator (sanitize, search, redaction, a
+	// capture's viewer), so that output cannot hide the lines after a
+	// string it never ends, and every view numbers lines alike.
 	Lines = lines()
 	// Keys is what a terminal sends for typed keys: CSI and SS3 (ESC O
 	// and one more character) are the cursor and function keys; ESC and
