@@ -122,7 +122,7 @@ func (w *LineWatcher) Reset() { w.line, w.seq = w.line[:0], escape.Ground }
 // output, for calm split, which sees only what tmux passes on: the output,
 // where the shell echoes what is typed. A line is a command when its text
 // follows a prompt sign ("$ ", "# ", "> ", "% ") within its first 80
-// characters; escape sequences (escape.Output, as sanitize reads them) and C1
+// characters; escape sequences (escape.Lines, as sanitize reads them) and C1
 // controls are skipped, backspaces and carriage returns (a line drawn again)
 // applied. Output that only looks like a prompt can be taken for a command:
 // the price of not seeing the keyboard.
@@ -139,7 +139,7 @@ var promptLine = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompil
 func (w *PromptWatcher) Feed(p []byte, submit func(command string)) {
 	for i := 0; i < len(p); {
 		if w.seq != escape.Ground {
-			n, st := escape.Output.Skip(p[i:], w.seq)
+			n, st := escape.Lines.Skip(p[i:], w.seq)
 			i, w.seq = i+n, st
 			continue
 		}
