@@ -10,7 +10,11 @@ calm_t=() script_t=() asc_t=()
 # The store takes each session from its journal in the background once the
 # shell has exited, and the journal is fsynced: every timed run starts after
 # that work and a sync, so no run pays for the one before.
-settle() { while "$work/calm" status | grep -q "being stored\|still recording"; do sleep 0.05; done; sync; }
+settle() {
+  while "$work/calm" status | grep -q "being stored\|still recording"; do sleep 0.05; done
+  while "$work/calm" agent status 2>/dev/null | grep -q '^idle work'; do sleep 0.05; done # search lines
+  sync
+}
 time_script() { settle; t0=$(now); script -q -c "cat '$work/input'" /dev/null > /dev/null; t1=$(now); script_t+=("$(echo "$t1 - $t0" | bc -l)"); }
 for i in $(seq "$runs"); do
   # Every other round script goes first: neither always follows the other.
