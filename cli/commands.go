@@ -328,7 +328,7 @@ func withCaptureSuggestion(e *env, ref string, err error) error {
 }
 
 func cmdSearch(e *env, args []string) error {
-	fs := e.flags("search", "[-F] [-i] [-w] [-v] [-c|-l] [-m N] [-A N] [-B N] [-C N] [--incident ID] [--json] PATTERN")
+	fs := e.flags("search", "[-F] [-i] [-w] [-v] [-c|-l] [-m N] [-A N] [-B N] [-C N] [--incident ID] [--json] PATTERN [CAPTURE...]")
 	q := model.SearchQuery{}
 	o := grepOptions{max: -1, before: -1, after: -1}
 	fs.BoolVarP(&q.Literal, "fixed-strings", "F", false, "the pattern is a literal string, not a regular expression (RE2)")
@@ -352,8 +352,21 @@ func cmdSearch(e *env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
-		return usageError("usage: calm search [FLAGS] PATTERN (see 'calm search --help')")
+	if fs.NArg() < 1 {
+		return usageError("usage: calm search [FLAGS] PATTERN [CAPTURE...] (see 'calm search --help')")
+	}
+	// Captures named after the pattern are the only ones searched, as
+	// grep's files: c3 (in --incident, or the current incident) or
+	// INCIDENT/c3.
+	for _, ref := range fs.Args()[1:] {
+		if q.Incident != "" && !strings.Contains(ref, "/") {
+			ref = q.Incident + "/" + ref
+		}
+		c, err := e.store.Capture(ref)
+		if err != nil {
+			return withCaptureSuggestion(e, ref, err)
+		}
+		q.Items = append(q.Items, c.Incident+"/"+c.ID)
 	}
 	for _, n := range []struct {
 		flag  string

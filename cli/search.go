@@ -101,7 +101,7 @@ func grep(e *env, q model.SearchQuery, o grepOptions) error {
 	})
 	searching.done()
 	if err == nil && o.count {
-		err = g.printCounts(e.store, q.Incident)
+		err = g.printCounts(e.store, q)
 	}
 	if ferr := g.w.Flush(); err == nil {
 		err = ferr
@@ -273,15 +273,24 @@ func (g *grepRun) json(v any) error {
 
 // printCounts writes -c's count for every capture searched, 0 included,
 // in the order the search reads them.
-func (g *grepRun) printCounts(s model.Store, incident string) error {
+func (g *grepRun) printCounts(s model.Store, q model.SearchQuery) error {
 	var incidents []model.Incident
-	if incident != "" {
-		inc, err := s.Incident(incident)
+	switch {
+	case len(q.Items) > 0:
+		for _, ref := range q.Items {
+			inc, id := storage.SplitRef(ref)
+			if err := g.printCount(inc, id); err != nil {
+				return err
+			}
+		}
+		return nil
+	case q.Incident != "":
+		inc, err := s.Incident(q.Incident)
 		if err != nil {
 			return err
 		}
 		incidents = []model.Incident{inc}
-	} else {
+	default:
 		all, err := s.Incidents()
 		if err != nil {
 			return err
@@ -294,19 +303,24 @@ func (g *grepRun) printCounts(s model.Store, incident string) error {
 			return err
 		}
 		for _, c := range caps {
-			n := g.counts[inc.ID+"/"+c.ID]
-			if g.o.json {
-				if err := g.json(struct {
-					Incident string `json:"incident"`
-					Item     string `json:"item"`
-					Count    int    `json:"count"`
-				}{inc.ID, c.ID, n}); err != nil {
-					return err
-				}
-				continue
+			if err := g.printCount(inc.ID, c.ID); err != nil {
+				return err
 			}
-			g.w.WriteString(inc.ID + "/" + c.ID + ":" + strconv.Itoa(n) + "\n")
 		}
 	}
 	return nil
+}
+
+// printCount writes one capture's -c line.
+func (g *grepRun) printCount(incident, item string) error {
+	n := g.counts[incident+"/"+item]
+	if g.o.json {
+		return g.json(struct {
+			Incident string `json:"incident"`
+			Item     string `json:"item"`
+			Count    int    `json:"count"`
+		}{incident, item, n})
+	}
+	_, err := g.w.WriteString(incident + "/" + item + ":" + strconv.Itoa(n) + "\n")
+	return err
 }

@@ -174,3 +174,36 @@ func TestSearchExitsOneOnlyForNoMatch(t *testing.T) {
 		}
 	}
 }
+
+// TestSearchOfNamedCapturesIsGrepOfNamedFiles: captures named after the
+// pattern are the only ones searched, in the order named, as grep's files.
+func TestSearchOfNamedCapturesIsGrepOfNamedFiles(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.ok(nil, "incident", "new", "named")
+	inc := strings.Fields(w.ok(nil, "status"))[1]
+	dir := t.TempDir()
+	os.Mkdir(filepath.Join(dir, inc), 0o700)
+	for i, text := range []string{"error one\nok\n", "fine\nerror two\nerror three\n", "error four\n"} {
+		w.ok([]byte(text), "tee", "-q", "t")
+		os.WriteFile(filepath.Join(dir, inc, "c"+strconv.Itoa(i+1)), []byte(text), 0o600)
+	}
+	for _, tc := range []struct{ calm, grep []string }{
+		{[]string{"error", "c3", "c1"}, []string{"error", inc + "/c3", inc + "/c1"}},
+		{[]string{"-c", "error", "c2", inc + "/c1"}, []string{"-c", "error", inc + "/c2", inc + "/c1"}},
+		{[]string{"-v", "error", "c2"}, []string{"-v", "error", inc + "/c2"}},
+		{[]string{"--incident", inc, "two", "c2"}, []string{"two", inc + "/c2"}},
+	} {
+		grep := exec.Command("grep", append([]string{"-H", "-n"}, tc.grep...)...)
+		grep.Dir = dir
+		want, _ := grep.Output()
+		got, errs, code := w.run(nil, append([]string{"search"}, tc.calm...)...)
+		if got != string(want) || code != grep.ProcessState.ExitCode() {
+			t.Errorf("calm search %v: exit %d, %q, gave\n%s\ngrep %v gave (exit %d)\n%s", tc.calm, code, errs, got, tc.grep, grep.ProcessState.ExitCode(), want)
+		}
+	}
+	_, errs, code := w.run(nil, "search", "error", "C2")
+	if code != 2 || !strings.Contains(errs, "did you mean c2") {
+		t.Fatalf("search of a capture that does not exist: exit %d, %q", code, errs)
+	}
+}

@@ -275,7 +275,10 @@ type SearchQuery struct {
 	Literal    bool   `json:"literal"`
 	IgnoreCase bool   `json:"ignore_case"`
 	Incident   string `json:"incident,omitempty"` // empty: every incident
-	Limit      int    `json:"limit,omitempty"`
+	// Items, when given, are the only captures searched (c3, INCIDENT/c3),
+	// in this order, as grep's FILE arguments.
+	Items []string `json:"items,omitempty"`
+	Limit int      `json:"limit,omitempty"`
 	// PerCapture stops each capture's search after this many lines (grep's
 	// -m, which counts per file); 0: no limit.
 	PerCapture int `json:"per_capture,omitempty"`

@@ -106,13 +106,24 @@ func (db *DB) SearchLines(ctx context.Context, q SearchQuery, each func(model.Li
 		return err
 	}
 	var incidents []string
-	if q.Incident != "" {
+	var chosen [][]Capture // when q.Items names the captures: each alone, in order
+	switch {
+	case len(q.Items) > 0:
+		for _, ref := range q.Items {
+			c, err := db.Capture(ref)
+			if err != nil {
+				return err
+			}
+			incidents = append(incidents, c.Incident)
+			chosen = append(chosen, []Capture{c})
+		}
+	case q.Incident != "":
 		inc, err := db.Incident(q.Incident)
 		if err != nil {
 			return err
 		}
 		incidents = []string{inc.ID}
-	} else {
+	default:
 		all, err := db.Incidents()
 		if err != nil {
 			return err
@@ -128,9 +139,12 @@ func (db *DB) SearchLines(ctx context.Context, q SearchQuery, each func(model.Li
 	if notice == nil {
 		notice = db.notice
 	}
-	for _, inc := range incidents {
-		caps, err := db.Captures(inc)
-		if err != nil {
+	for i, inc := range incidents {
+		var caps []Capture
+		var err error
+		if chosen != nil {
+			caps = chosen[i]
+		} else if caps, err = db.Captures(inc); err != nil {
 			return err
 		}
 		for _, c := range caps {
