@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -378,6 +379,17 @@ func cmdSearch(e *env, args []string) error {
 		o.contextGiven = o.contextGiven || fs.Changed(n.flag)
 	}
 	q.Pattern = fs.Arg(0)
+	if strings.Contains(q.Pattern, "\n") {
+		// grep: each line of the pattern is a pattern of its own.
+		var alternatives []string
+		for _, p := range strings.Split(q.Pattern, "\n") {
+			if q.Literal {
+				p = regexp.QuoteMeta(p)
+			}
+			alternatives = append(alternatives, "(?:"+p+")")
+		}
+		q.Pattern, q.Literal = strings.Join(alternatives, "|"), false
+	}
 	if _, err := q.Regexp(); err != nil {
 		// grep's exit 2 for a bad pattern, not 1 as for no match.
 		return usageError("%s", strings.TrimSuffix(err.Error(), ": "+model.ErrInvalid.Error()))

@@ -68,6 +68,8 @@ func TestSearchAnswersAsGrepDoes(t *testing.T) {
 		{"-w", "Straße"},
 		{"-C", "0", "error"},
 		{"-A", "0", "error"},
+		{"error\nok"},           // a pattern of two lines is two patterns
+		{"-F", "a.b\nline ten"}, // literals too
 	} {
 		grepArgs := append([]string{"-H", "-n"}, args[:len(args)-1]...)
 		if !strings.Contains(strings.Join(args, " "), "-F") {
