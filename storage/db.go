@@ -95,11 +95,12 @@ type DB struct {
 	remoteKick chan struct{} // wakes the uploader
 	remoteMu   sync.Mutex    // one upload or move of a remote copy at a time
 
-	opened      os.FileInfo   // the file opened, to tell when it is deleted or replaced
-	orphansDone chan struct{} // closed when watchOrphans has returned
-	linesKick   chan struct{} // wakes linesLoop after a seal
-	linesDone   chan struct{} // closed when linesLoop has returned
-	openedAt    time.Time     // captures created before, open and with no writer, were left by an earlier run
+	opened      os.FileInfo     // the file opened, to tell when it is deleted or replaced
+	orphansDone chan struct{}   // closed when watchOrphans has returned
+	linesKick   chan struct{}   // wakes linesLoop after a seal
+	linesDone   chan struct{}   // closed when linesLoop has returned
+	linesNoRoom map[string]bool // captures whose lines wait for free space (linesLoop's own)
+	openedAt    time.Time       // captures created before, open and with no writer, were left by an earlier run
 	warnOnce    sync.Once
 	warning     string // see Warning
 
@@ -221,7 +222,7 @@ func Open(o Options) (*DB, error) {
 		go db.resumeFollowers()
 		db.orphansDone = make(chan struct{})
 		go db.watchOrphans()
-		db.linesKick, db.linesDone = make(chan struct{}, 1), make(chan struct{})
+		db.linesKick, db.linesDone, db.linesNoRoom = make(chan struct{}, 1), make(chan struct{}), map[string]bool{}
 		go db.linesLoop()
 	}
 	if len(o.Remotes) > 0 {

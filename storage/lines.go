@@ -6,8 +6,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"path/filepath"
 
 	bolt "go.etcd.io/bbolt"
+	"golang.org/x/sys/unix"
 
 	"calm/sanitize"
 )
@@ -114,6 +116,22 @@ func (db *DB) LinesPending() int {
 	return n
 }
 
+// linesReserve is the free space deriving search lines leaves on the
+// store's disk (a tenth of a small disk): derived data must never take the
+// room that captures, which are acknowledged, need.
+const linesReserve = 256 << 20
+
+// roomForLines reports whether the store's disk has room for search lines
+// of a capture of size bytes (at most about its size) beyond the reserve.
+func (db *DB) roomForLines(size int64) bool {
+	var st unix.Statfs_t
+	if unix.Statfs(filepath.Dir(db.opts.Path), &st) != nil {
+		return true // the writes say what is wrong
+	}
+	reserve := min(linesReserve, int64(st.Blocks)*st.Bsize/10)
+	return int64(st.Bavail)*st.Bsize-reserve >= size
+}
+
 func (db *DB) deriveMissingLines() {
 	incidents, err := db.Incidents()
 	if err != nil {
@@ -123,6 +141,14 @@ func (db *DB) deriveMissingLines() {
 		caps, _ := db.Captures(inc.ID)
 		for _, c := range caps {
 			if !linesPending(c) {
+				continue
+			}
+			if !db.roomForLines(c.Size) {
+				// Tried again after the next seal; searches read the output.
+				if !db.linesNoRoom[c.Incident+"/"+c.ID] {
+					db.linesNoRoom[c.Incident+"/"+c.ID] = true
+					db.opts.Logf("search lines of %s/%s: not derived, the store's disk is nearly full (searches read its output)", c.Incident, c.ID)
+				}
 				continue
 			}
 			if err := db.deriveLines(c); err != nil {

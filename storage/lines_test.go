@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -16,6 +17,7 @@ import (
 	"calm/model"
 
 	bolt "go.etcd.io/bbolt"
+	"golang.org/x/sys/unix"
 )
 
 // A search lines chunk that fails its CRC is never searched as sound: the
@@ -283,5 +285,68 @@ func TestSearchOfACaptureStillWrittenSaysSo(t *testing.T) {
 	}
 	if len(notices) != 1 || !strings.Contains(notices[0], "still being written") {
 		t.Fatalf("the search said %q", notices)
+	}
+}
+
+// Search lines never take the room captures need: on a disk nearly full
+// they wait, the agent's log says why, and they come once there is room.
+func TestSearchLinesWaitForRoomOnTheDisk(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a tmpfs needs root (CI runs as root)")
+	}
+	disk := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=64m,mode=0700", "tmpfs", disk).CombinedOutput(); err != nil {
+		t.Fatalf("mount tmpfs: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", disk).Run() })
+	var mu sync.Mutex
+	var logged []string
+	db, err := Open(Options{Path: filepath.Join(disk, "calm.db"), Logf: func(f string, args ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		logged = append(logged, fmt.Sprintf(f, args...))
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	c := waitLines(t, db, save(t, db, "document", originalDocument()))
+
+	// Leave 8 MiB: less than the capture's size and the reserve (a tenth
+	// of the disk) together.
+	var st unix.Statfs_t
+	if err := unix.Statfs(disk, &st); err != nil {
+		t.Fatal(err)
+	}
+	filler := filepath.Join(disk, "filler")
+	if err := os.WriteFile(filler, make([]byte, int64(st.Bavail)*st.Bsize-8<<20), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = db.changeCapture(c.Incident, c.ID, func(b *bolt.Bucket, cur *Capture) (bool, error) {
+		cur.Lines = nil
+		return true, deleteLines(b, linesBucket(c.ID))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.kickLines()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		mu.Lock()
+		said := strings.Join(logged, "\n")
+		mu.Unlock()
+		if strings.Contains(said, "nearly full") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the agent never said why the lines wait: %q", said)
+		}
+	}
+	if n := db.LinesPending(); n != 1 {
+		t.Fatalf("%d captures pending on a nearly full disk, want 1", n)
+	}
+	os.Remove(filler)
+	db.kickLines()
+	if got := waitLines(t, db, c); *got.Lines != *c.Lines {
+		t.Fatalf("once there was room the lines are %+v, not %+v", got.Lines, c.Lines)
 	}
 }
