@@ -640,7 +640,7 @@ func printCaptures(w io.Writer, caps []model.Capture, copiesRequired, devicesReq
 			copies += fmt.Sprintf(" (WARNING: fewer than the %s on %s required: 'calm verify' names the one that failed)", plural(copiesRequired, "verified copy"), plural(devicesRequired, "device"))
 		}
 		if c.Partial() {
-			copies = "INTERRUPTED (" + c.Interrupted + "), partial; " + copies
+			copies = "INTERRUPTED: " + c.Interrupted + "; partial; " + copies
 		}
 		if c.State != model.CaptureSealed {
 			copies = "UNSEALED: still being written; its size and copies come when it ends (sealed by the agent if its writer dies)"

@@ -288,7 +288,7 @@ func cmdShow(e *env, args []string) error {
 	if c, err := e.store.Capture(ref); err == nil {
 		switch {
 		case c.Partial():
-			fmt.Fprintf(e.stderr, "calm: WARNING: %s/%s is INTERRUPTED (%s): this is only the part that was saved\n", c.Incident, c.ID, sanitize.Text([]byte(c.Interrupted)))
+			fmt.Fprintf(e.stderr, "calm: WARNING: %s/%s is INTERRUPTED: %s; this is only the part that was saved\n", c.Incident, c.ID, sanitize.Text([]byte(c.Interrupted)))
 		case c.State != model.CaptureSealed:
 			fmt.Fprintf(e.stderr, "calm: WARNING: %s/%s is still being written: this is what it held so far\n", c.Incident, c.ID)
 		}

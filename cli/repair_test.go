@@ -151,7 +151,7 @@ func TestShellJournalFailingMidwaySaysWhereTheSessionEnds(t *testing.T) {
 	if rec["state"] != "sealed" || !strings.Contains(fmt.Sprint(rec["interrupted"]), "could not be written") {
 		t.Fatalf("the session cut by the full disk is %v, interrupted %q: want sealed and saying the journal could not be written", rec["state"], rec["interrupted"])
 	}
-	if status := w.ok(nil, "status"); !strings.Contains(status, "INTERRUPTED (the journal could not be written") {
+	if status := w.ok(nil, "status"); !strings.Contains(status, "INTERRUPTED: the journal could not be written") {
 		t.Fatalf("status does not say the session was cut:\n%s", status)
 	}
 }

@@ -193,7 +193,7 @@ func (c Capture) StateLine() string {
 	case c.State != CaptureSealed:
 		return "UNSEALED: still being written, or its writer died (the agent seals it)"
 	case c.Partial():
-		return "INTERRUPTED (" + c.Interrupted + "): partial, " + c.CopiesSummary()
+		return "INTERRUPTED: " + c.Interrupted + "; partial, " + c.CopiesSummary()
 	}
 	return c.CopiesSummary()
 }

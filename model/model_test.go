@@ -46,7 +46,7 @@ func TestStateLineWarnsBeforeTheCopies(t *testing.T) {
 		t.Errorf("an open capture reads %q", open.StateLine())
 	}
 	cut := Capture{State: CaptureSealed, Interrupted: "SIGTERM", Copies: []Copy{{Location: "a", State: CopyVerified}}}
-	if got, want := cut.StateLine(), "INTERRUPTED (SIGTERM): partial, 1 of 1 copies verified, on 1 device"; !cut.Partial() || got != want {
+	if got, want := cut.StateLine(), "INTERRUPTED: SIGTERM; partial, 1 of 1 copies verified, on 1 device"; !cut.Partial() || got != want {
 		t.Errorf("an interrupted capture reads %q, want %q", got, want)
 	}
 }

@@ -69,7 +69,7 @@ func summaryFacts(r Record, st summaryStyle) []fact {
 	var interrupted []string
 	for _, c := range r.Captures {
 		if c.Partial() {
-			interrupted = append(interrupted, fmt.Sprintf("%s %s (%s)", c.ID, st.text(c.Title), st.text(c.Interrupted)))
+			interrupted = append(interrupted, fmt.Sprintf("%s %s — %s", c.ID, st.text(c.Title), st.text(c.Interrupted)))
 		}
 	}
 	if len(interrupted) > 0 {

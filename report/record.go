@@ -116,7 +116,7 @@ func copyStates(c model.Capture) string {
 	}
 	states := strings.Join(parts, ", ") + fmt.Sprintf(" (%d on %d device(s))", c.VerifiedCopies(), c.Devices())
 	if c.Partial() {
-		states = "**INTERRUPTED** (" + clean(c.Interrupted) + "), partial; " + states
+		states = "**INTERRUPTED**: " + clean(c.Interrupted) + "; partial; " + states
 	}
 	if c.Warning != "" {
 		states += "; warning: " + clean(c.Warning)

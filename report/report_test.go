@@ -218,11 +218,11 @@ func TestExportsNameInterruptedAndUnsealedCaptures(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, out := range map[string]string{"md": string(md), "txt": txt.String()} {
-		if !strings.Contains(out, "INTERRUPTED (SIGINT (Ctrl-C))") || !strings.Contains(out, "UNSEALED") {
+		if !strings.Contains(out, "INTERRUPTED: SIGINT (Ctrl-C);") || !strings.Contains(out, "UNSEALED") {
 			t.Errorf("the %s export does not name the interrupted and the unsealed capture:\n%s", name, out)
 		}
 	}
-	if !strings.Contains(string(md), "- **Interrupted captures, partial:** c1 cut short (SIGINT (Ctrl-C))") || !strings.Contains(string(md), "| c1 | cut short (**interrupted**: partial) |") {
+	if !strings.Contains(string(md), "- **Interrupted captures, partial:** c1 cut short — SIGINT (Ctrl-C)") || !strings.Contains(string(md), "| c1 | cut short (**interrupted**: partial) |") {
 		t.Errorf("the postmortem's summary and captures do not name the interrupted capture:\n%s", md)
 	}
 }

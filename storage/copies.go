@@ -611,7 +611,7 @@ func (db *DB) finishSeal(c Capture, cp *copier, storeSum string, chunks uint64, 
 		}
 		what := "saved"
 		if interrupted != "" {
-			what = "INTERRUPTED (" + interrupted + "), saved what it had"
+			what = "INTERRUPTED: " + interrupted + "; saved what it had"
 		}
 		_, err = db.addEvent(b, EventCapture, capture, fmt.Sprintf("%s %s: %q, %d bytes, sha256 %s, %s",
 			capture, what, c.Title, c.Size, storeSum[:12], c.CopiesSummary()))
