@@ -192,6 +192,16 @@ func (r *runner) addCompletions(root *cobra.Command) {
 		if path == "clip" {
 			c.RegisterFlagCompletionFunc("out", r.completeWith(completeCaptures, -1))
 		}
+		if path == "search" {
+			// The pattern is the user's; the captures after it are ids.
+			c.ValidArgsFunction = func(c *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+				if len(args) == 0 {
+					return nil, cobra.ShellCompDirectiveNoFileComp
+				}
+				got := completeCaptures(r, toComplete)
+				return got, cobra.ShellCompDirectiveNoFileComp | noSpaceAfterSlash(got)
+			}
+		}
 		for _, s := range c.Commands() {
 			walk(s)
 		}
