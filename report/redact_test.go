@@ -134,7 +134,9 @@ func TestSecretsAreFoundInTheTextASanitisedViewShows(t *testing.T) {
 		"key AKIA\u2028IOSFODNN7EXAMPLE\n",                                   // a line separator, dropped too
 		"\x1b]0;title \x1b not the end\x07key AKIA\x1b[0mIOSFODNN7EXAMPLE\n", // an ESC inside a title does not end it
 		"\x1b]0;a title never ended\nkey AKIA\x1b[1mIOSFODNN7EXAMPLE\n",      // a line's end ends it: the next line is shown
-		"\x1bPdcs never ended\nkey AKIA\x1b[31mIOSFODNN7EXAMPLE\n",           // and a DCS
+		"\x1bPdcs never ended\nkey AKIA\x1b[31mIOSFODNN7EXAMPLE\n",
+		"key AKIAIOSFOD\x1b]0;x\x1b[0mNN7EXAMPLE\n", // any ESC ends a string, as a terminal ends it
+		"key AKIAIOSFOD\x1bP1q\x1b[0mNN7EXAMPLE\n",  // a DCS too           // and a DCS
 	} {
 		shown := string(sanitize.Text([]byte(in)))
 		if !strings.Contains(shown, key) {

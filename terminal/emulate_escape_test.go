@@ -24,12 +24,11 @@ func TestEmulatorEndsSequencesWhereEscapeDoes(t *testing.T) {
 
 func testEmulatorEndsSequences(t *testing.T, newEmulator func(cols, rows int, emit func([]byte, float64)) *Emulator, dialect *escape.Dialect) {
 	prefixes := map[escape.State]string{
-		escape.Esc:       "\x1b",
-		escape.EscInter:  "\x1b(",
-		escape.CSI:       "\x1b[1;",
-		escape.String:    "\x1b]0;",
-		escape.StringEsc: "\x1b]0;\x1b",
-		escape.StringC2:  "\x1b]0;\xc2",
+		escape.Esc:      "\x1b",
+		escape.EscInter: "\x1b(",
+		escape.CSI:      "\x1b[1;",
+		escape.String:   "\x1b]0;",
+		escape.StringC2: "\x1b]0;\xc2",
 	}
 	for st, prefix := range prefixes {
 		for c := range 256 {
@@ -39,7 +38,11 @@ func testEmulatorEndsSequences(t *testing.T, newEmulator func(cols, rows int, em
 				t.Fatalf("%q leaves state %d, want %d", prefix, e.state, st)
 			}
 			e.Write([]byte{byte(c)})
-			if _, want := dialect.Skip([]byte{byte(c)}, st); e.state != want {
+			n, want := dialect.Skip([]byte{byte(c)}, st)
+			if n == 0 && c == 0x1b {
+				want = escape.Esc // the sequence ended before it: it begins the next
+			}
+			if e.state != want {
 				t.Errorf("%q then %#x: state %d, want %d", prefix, c, e.state, want)
 			}
 		}
@@ -58,13 +61,22 @@ func testEmulatorEndsSequences(t *testing.T, newEmulator func(cols, rows int, em
 // where escape.Output says, after each byte it is fed.
 type boundaries struct {
 	st      escape.State
-	pending []byte // a rune begun in the ground state
+	pending []byte          // a rune begun in the ground state
+	dialect *escape.Dialect // escape.Output when nil
 }
 
 func (b *boundaries) feed(c byte) {
 	if b.st != escape.Ground {
-		_, b.st = escape.Output.Skip([]byte{c}, b.st)
-		return
+		d := b.dialect
+		if d == nil {
+			d = escape.Output
+		}
+		var n int
+		if n, b.st = d.Skip([]byte{c}, b.st); n == 1 {
+			return
+		}
+		// The sequence ended before c (an ESC, or a text's line feed):
+		// c is read from the ground state.
 	}
 	if len(b.pending) == 0 && c < 0x80 {
 		if c == 0x1b {
@@ -94,7 +106,7 @@ func FuzzEmulatorSequenceBoundaries(f *testing.F) {
 	f.Add([]byte("a\x1b[31\x18b\x1b]0;t\x1b\xc2\x9cc\x1b\x1b[1md\xc2\x9b2Je\xe2\x82\xac\x1bP$q\x07"))
 	f.Add([]byte("\x1b(\x1b[4m\x1b#8\xc2\x9d8;;x\x1b\\\xf0\x9f\x98\x80\x1b[?1049h\x1b[?1049l"))
 	f.Fuzz(func(t *testing.T, in []byte) {
-		var ref boundaries
+		ref := boundaries{dialect: escape.Lines} // text: a line's end ends a sequence
 		e := NewEmulator(80, 24, func([]byte, float64) {})
 		for i, c := range in {
 			e.Write([]byte{c})

@@ -6,10 +6,10 @@
 //
 // The rules are those of a UTF-8 terminal: ESC begins a sequence; CSI ends
 // at its final byte (0x40-0x7e); OSC, DCS, SOS, PM and APC are strings that
-// end at BEL or ST (ESC \ or U+009C); ESC and up to any number of
-// intermediates (0x20-0x2f) take one more byte; an ESC inside a sequence
-// begins a new one (but inside a string it may be ST); CAN and SUB cancel a
-// sequence. C1 controls count only written as UTF-8 (U+0080-U+009F): a raw
+// end at BEL or ST (ESC \ or U+009C), or before any other ESC; ESC and up
+// to any number of intermediates (0x20-0x2f) take one more byte; an ESC
+// inside a sequence begins a new one (inside a string too: ST is then the
+// two-byte sequence ESC \); CAN and SUB cancel a sequence. C1 controls count only written as UTF-8 (U+0080-U+009F): a raw
 // byte 0x80-0x9f is broken UTF-8, not a control, as a UTF-8 terminal reads
 // it. A C0 control inside a sequence belongs to it here; a user that acts on
 // it there (the emulator does) still sees the same end.
@@ -24,7 +24,7 @@ const (
 	EscInter               // after ESC and an intermediate (0x20-0x2f)
 	CSI                    // in a control sequence, before its final byte
 	String                 // in an OSC, DCS, SOS, PM or APC string
-	StringEsc              // after ESC in a string: ST if '\' follows
+	StringEsc              // unused: any ESC ends a string (kept so states keep their numbers)
 	StringC2               // after 0xC2 in a string: ST if 0x9C follows
 	SS3                    // typed: after ESC O, before the key's byte
 	KeyRune                // typed: in a multi-byte character after ESC or ESC O
@@ -139,10 +139,12 @@ func output() *Dialect {
 	for _, st := range []State{String, StringC2} {
 		d.set(st, bel, done)
 	}
-	d.set(StringEsc, '\\', done)
 	d.set(StringC2, 0x9c, done)
 	for _, st := range []State{String, StringEsc, StringC2} {
-		d.set(st, esc, StringEsc)
+		// Any ESC ends a string, as a VT500 parser (xterm.js, tmux) ends
+		// it: ST (ESC \\) is then an escape sequence of its own, and ESC [
+		// after an OSC never ended is a CSI, which a terminal acts on.
+		d.set(st, esc, before)
 		d.set(st, 0xc2, StringC2)
 	}
 	for _, st := range []State{Esc, EscInter, CSI} {
