@@ -72,8 +72,8 @@ func TestSequencesEndWhereTheTerminalEndsThem(t *testing.T) {
 		"a\x1bP$q\x18b\n":           "ab\n",
 		"a\x1b\x1b[31mb\n":          "ab\n",
 		"a\x1b(\x1b[1mb\n":          "ab\n",
-		"a\x1b]0;t\x1b\u009cb\n":    "a\uFFFDb\n", // the ESC ends the string; ESC takes one byte of U+009C
-		"a\x1b]0;t\x1bxmore\x07b\n": "amoreb\n",   // any ESC ends a string, as in xterm.js
+		"a\x1b]0;t\x1b\u009cb\n":    "ab\n",     // the ESC ends the string, and takes U+009C with it
+		"a\x1b]0;t\x1bxmore\x07b\n": "amoreb\n", // any ESC ends a string, as in xterm.js
 		"a\u009b1\x18b\n":           "ab\n",
 	}
 	for in, want := range cases {

@@ -218,6 +218,22 @@ func (e *Emulator) Write(p []byte) (int, error) {
 	}
 	for len(p) > 0 {
 		c := p[0]
+		if e.state >= escape.KeyRune {
+			// ESC and a character beyond ASCII: its bytes are the sequence's.
+			if c >= 0x80 && c <= 0xbf {
+				switch e.state {
+				case escape.KeyRune3:
+					e.state = escape.KeyRune2
+				case escape.KeyRune2:
+					e.state = escape.KeyRune
+				default:
+					e.state = escape.Ground // its last byte
+				}
+				p = p[1:]
+				continue
+			}
+			e.state = escape.Ground // c is read from the ground state
+		}
 		if e.state == escape.Ground {
 			if e.scr.x == 0 {
 				if k := e.fastLine(p); k > 0 {
@@ -470,6 +486,17 @@ func (e *Emulator) byte(c byte) {
 	case escape.Ground:
 		e.control(c)
 	case escape.Esc:
+		if c >= 0xc2 && c <= 0xf4 {
+			// ESC and one character, all its bytes: one, two or three more.
+			e.state = escape.KeyRune
+			if c >= 0xe0 {
+				e.state = escape.KeyRune2
+			}
+			if c >= 0xf0 {
+				e.state = escape.KeyRune3
+			}
+			return
+		}
 		e.escape(c)
 	case escape.EscInter:
 		switch {

@@ -150,9 +150,11 @@ func conformanceWorkloads() []*workload {
 	add("DECSTR soft reset", 40, 8, "\x1b[2;5r\x1b[?6h\x1b[31mred\x1b[!p\x1b[1;1Hhome\r\n")
 	ws = append(ws, recordedWorkloads()...)
 	// Strings that output never ends, or ends with an ESC that begins the
-	// next sequence: a terminal shows what follows that ESC.
+	// next sequence: a terminal shows what follows that ESC. (A DCS is left
+	// out: xterm.js ends it at any ESC too, tmux only at ST; calm does as
+	// xterm.js, which hides less.)
 	add("strings ended by ESC", 80, 24, "osc never ended \x1b]0;title\r\nswallowed\r\nthird \x1b[1mbold\x1b[0m\r\n"+
-		"K1 AKIAIOSFOD\x1b]0;x\x1b[0mNN7EXAMPLE\r\ndcs \x1bP1q\x1b[32mgreen\x1b[0m\r\nst \x1b]2;t\x1b\\after\r\n"+
+		"K1 AKIAIOSFOD\x1b]0;x\x1b[0mNN7EXAMPLE\r\nst \x1b]2;t\x1b\\after\r\n"+
 		"esc x \x1b]0;t\x1bxmore\r\n")
 	return ws
 }

@@ -27,7 +27,9 @@ const (
 	StringEsc              // unused: any ESC ends a string (kept so states keep their numbers)
 	StringC2               // after 0xC2 in a string: ST if 0x9C follows
 	SS3                    // typed: after ESC O, before the key's byte
-	KeyRune                // typed: in a multi-byte character after ESC or ESC O
+	KeyRune                // in a multi-byte character after ESC (or, typed, ESC O): its last byte to come
+	KeyRune2               // output: two of its bytes to come
+	KeyRune3               // output: three of its bytes to come
 	numStates
 )
 
@@ -124,6 +126,8 @@ func output() *Dialect {
 		d.next[StringC2][c] = String
 		d.next[SS3][c] = done
 		d.next[KeyRune][c] = before
+		d.next[KeyRune2][c] = before
+		d.next[KeyRune3][c] = before
 	}
 	d.set(Esc, '[', CSI)
 	for _, c := range []byte{']', 'P', 'X', '^', '_'} { // OSC, DCS, SOS, PM, APC
@@ -149,6 +153,24 @@ func output() *Dialect {
 	}
 	for _, st := range []State{Esc, EscInter, CSI} {
 		d.set(st, esc, Esc) // a new sequence
+	}
+	// ESC and a character beyond ASCII take the whole character (as many
+	// bytes as its first says), as a UTF-8 terminal decodes it first: ESC
+	// then U+009C (ST) shows nothing.
+	for c := 0xc2; c <= 0xf4; c++ {
+		switch {
+		case c < 0xe0:
+			d.next[Esc][c] = KeyRune
+		case c < 0xf0:
+			d.next[Esc][c] = KeyRune2
+		default:
+			d.next[Esc][c] = KeyRune3
+		}
+	}
+	for c := 0x80; c <= 0xbf; c++ {
+		d.next[KeyRune][c] = done
+		d.next[KeyRune2][c] = KeyRune
+		d.next[KeyRune3][c] = KeyRune2
 	}
 	d.cancellable()
 	return d
@@ -184,7 +206,7 @@ func keys() *Dialect {
 // cancellable makes CAN and SUB end any sequence.
 func (d *Dialect) cancellable() {
 	for st := Esc; st < numStates; st++ {
-		if st != KeyRune {
+		if st < KeyRune {
 			d.set(st, can, done)
 			d.set(st, sub, done)
 		}
