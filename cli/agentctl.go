@@ -112,7 +112,7 @@ func cmdAgentStatus(e *env, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "agent pid %d serving %s on %s\n", pid, e.cfg.Store, e.cfg.socket)
 	if linesPending > 0 {
-		fmt.Fprintf(e.stdout, "idle work: the search lines of %s to derive (searches read their output meanwhile, with the same results)\n", plural(linesPending, "capture"))
+		fmt.Fprintf(e.stdout, "idle work: %s still to prepare for search (searches read their output meanwhile)\n", plural(linesPending, "capture"))
 	}
 	if have != nil {
 		fmt.Fprintf(e.stdout, "mirrors: %s\n", orNone(append(append([]string{}, have.Mirrors...), have.Remotes...)))

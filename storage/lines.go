@@ -100,15 +100,19 @@ func (db *DB) kickLines() {
 	}
 }
 
-// LinesPending counts the sealed captures whose search lines are still to be
-// derived (searches read their output meanwhile).
+// LinesPending counts the captures still to be prepared for search: sealed
+// ones whose search lines are to be derived, and recorded sessions the agent
+// is storing from their journals (their text comes at seal). Searches read
+// their output meanwhile, and may find what a session's text will not show
+// (a terminal's view, where a string never ended hides what follows it).
 func (db *DB) LinesPending() int {
 	n := 0
 	incidents, _ := db.Incidents()
 	for _, inc := range incidents {
 		caps, _ := db.Captures(inc.ID)
 		for _, c := range caps {
-			if linesPending(c) {
+			storing := c.Recording != nil && c.State != CaptureSealed && c.Recording.JournalSize > 0
+			if linesPending(c) || storing {
 				n++
 			}
 		}
