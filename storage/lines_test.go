@@ -46,13 +46,8 @@ func TestDamagedSearchLinesFallBackToTheOutput(t *testing.T) {
 	db.Close()
 	damageChunk(t, path, c.Incident, linesBucket(c.ID), 2)
 
-	var mu sync.Mutex
-	var logged []string
-	db, err = Open(Options{Path: path, Logf: func(f string, args ...any) {
-		mu.Lock()
-		defer mu.Unlock()
-		logged = append(logged, fmt.Sprintf(f, args...))
-	}})
+	log := &agentLog{}
+	db, err = Open(Options{Path: path, Logf: log.logf})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,9 +56,7 @@ func TestDamagedSearchLinesFallBackToTheOutput(t *testing.T) {
 	if err != nil || fmt.Sprint(got) != want[0] {
 		t.Fatalf("search with damaged lines: %d matches, %v; want the %d found before", len(got), err, strings.Count(want[0], "{"))
 	}
-	mu.Lock()
-	said := strings.Join(logged, "\n")
-	mu.Unlock()
+	said := log.said()
 	if !strings.Contains(said, "search lines of "+c.Incident+"/"+c.ID) {
 		t.Fatalf("the agent's log does not name the damaged search lines: %q", said)
 	}
@@ -299,13 +292,8 @@ func TestSearchLinesWaitForRoomOnTheDisk(t *testing.T) {
 		t.Fatalf("mount tmpfs: %v %s", err, out)
 	}
 	t.Cleanup(func() { exec.Command("umount", "-l", disk).Run() })
-	var mu sync.Mutex
-	var logged []string
-	db, err := Open(Options{Path: filepath.Join(disk, "calm.db"), Logf: func(f string, args ...any) {
-		mu.Lock()
-		defer mu.Unlock()
-		logged = append(logged, fmt.Sprintf(f, args...))
-	}})
+	log := &agentLog{}
+	db, err := Open(Options{Path: filepath.Join(disk, "calm.db"), Logf: log.logf})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -331,9 +319,7 @@ func TestSearchLinesWaitForRoomOnTheDisk(t *testing.T) {
 	}
 	db.kickLines()
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		mu.Lock()
-		said := strings.Join(logged, "\n")
-		mu.Unlock()
+		said := log.said()
 		if strings.Contains(said, "nearly full") {
 			break
 		}
@@ -349,4 +335,22 @@ func TestSearchLinesWaitForRoomOnTheDisk(t *testing.T) {
 	if got := waitLines(t, db, c); *got.Lines != *c.Lines {
 		t.Fatalf("once there was room the lines are %+v, not %+v", got.Lines, c.Lines)
 	}
+}
+
+// agentLog keeps what a store's background work logs, for a test to read.
+type agentLog struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *agentLog) logf(format string, args ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines, fmt.Sprintf(format, args...))
+}
+
+func (l *agentLog) said() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.lines, "\n")
 }
