@@ -287,7 +287,7 @@ func (r *Redactor) edits(stored []byte) []edit {
 			sort.Slice(eds, func(i, j int) bool { return eds[i].start < eds[j].start })
 		}
 	}
-	return eds
+	return withWholeLines(eds, r.overwriteEdits(stored))
 }
 
 func (r *Redactor) mapEdits(stored []byte, rd *reading, text []byte, at offsets, keepStyles bool) []edit {

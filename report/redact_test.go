@@ -1,11 +1,13 @@
 package report
 
 import (
+	"bytes"
 	"regexp"
 	"strings"
 	"testing"
 
 	"calm/sanitize"
+	"calm/terminal"
 )
 
 // sampleInput is a rule's sample without its marks, and the secrets it holds.
@@ -145,6 +147,47 @@ func TestSecretsAreFoundInTheTextASanitisedViewShows(t *testing.T) {
 		out, _ := r.RedactString(in)
 		if s := string(sanitize.Text([]byte(out))); strings.Contains(s, key) {
 			t.Errorf("%q redacted is shown as %q: the secret is still there", in, s)
+		}
+	}
+}
+
+// A line that moves its cursor back over what it wrote shows a terminal a
+// key that neither its bytes nor its sanitised text hold: the whole line is
+// redacted, and a terminal shows no key, nor do the bytes hold its parts.
+// A line that moves back over itself and shows no secret stays as it was.
+func TestSecretsShownByALineWrittenOverItselfAreRedacted(t *testing.T) {
+	r, err := NewRedactor(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const key = "AKIAIOSFODNN7EXAMPLE"
+	shown := func(b []byte) string {
+		var lines []string
+		e := terminal.NewEmulator(0, 0, func(line []byte, _ float64) { lines = append(lines, string(terminal.PlainText(line))) })
+		e.Write(b)
+		e.Close()
+		return strings.Join(lines, "\n")
+	}
+	for _, in := range []string{
+		"before\nkey AKIAIOSFODNN7EX\b\bEXAMPLE\nafter\n",   // backspaces
+		"key AKIAIOSFODNN7EX\x1b[2DEXAMPLE\n",               // cursor left
+		"key AKIAIOSFODNN7XX\x1b[2D\x1b[1mEX\x1b[0mAMPLE\n", // cursor left, a colour between
+		"key AKIA\x1b[20CZZ\x1b[9GIOSFODNN7EXAMPLE\n",       // cursor right, then to a column
+	} {
+		if !strings.Contains(shown([]byte(in)), key) {
+			t.Fatalf("%q: a terminal does not show the key (%q): the case tests nothing", in, shown([]byte(in)))
+		}
+		out, n := r.Redact([]byte(in))
+		if n == 0 || strings.Contains(shown(out), key) || bytes.Contains(out, []byte("AKIAIOSFOD")) {
+			t.Errorf("%q redacted (%d) is %q, shown as %q", in, n, out, shown(out))
+		}
+		if strings.HasPrefix(in, "before\n") && (!bytes.HasPrefix(out, []byte("before\n")) || !bytes.HasSuffix(out, []byte("\nafter\n"))) {
+			t.Errorf("%q: the lines around the one written over itself changed: %q", in, out)
+		}
+	}
+	for _, in := range []string{"progress\b\b\b\b\b\b\b\bdone    \n", "50%\x1b[3D100%\n", "tab\tthen\x1b[5Gover\n"} {
+		if out, n := r.Redact([]byte(in)); n != 0 || string(out) != in {
+			t.Errorf("%q, with no secret, redacted (%d) to %q", in, n, out)
 		}
 	}
 }
