@@ -100,6 +100,7 @@ type DB struct {
 	linesKick   chan struct{}   // wakes linesLoop after a seal
 	linesDone   chan struct{}   // closed when linesLoop has returned
 	linesNoRoom map[string]bool // captures whose lines wait for free space (linesLoop's own)
+	noLines     map[string]bool // captures whose store copy failed its hash while lines were derived (under mu)
 	openedAt    time.Time       // captures created before, open and with no writer, were left by an earlier run
 	warnOnce    sync.Once
 	warning     string // see Warning
@@ -223,6 +224,7 @@ func Open(o Options) (*DB, error) {
 		db.orphansDone = make(chan struct{})
 		go db.watchOrphans()
 		db.linesKick, db.linesDone, db.linesNoRoom = make(chan struct{}, 1), make(chan struct{}), map[string]bool{}
+		db.noLines = map[string]bool{}
 		go db.linesLoop()
 	}
 	if len(o.Remotes) > 0 {

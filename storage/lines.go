@@ -41,6 +41,23 @@ func linesSource(c Capture) (bucket, sha string, ok bool) {
 	return "", "", false
 }
 
+// linesDamaged reports whether c's search lines could not be derived from
+// its store copy, which did not hash to its seal: none are tried again
+// until a repair.
+func (db *DB) linesDamaged(c Capture) bool {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	return db.noLines[c.Incident+"/"+c.ID]
+}
+
+// linesAfterRepair lets every capture's search lines be tried again.
+func (db *DB) linesAfterRepair() {
+	db.mu.Lock()
+	clear(db.noLines)
+	db.mu.Unlock()
+	db.kickLines()
+}
+
 // linesPending reports whether c's search lines are still to be derived.
 func linesPending(c Capture) bool {
 	_, _, ok := linesSource(c)
@@ -112,7 +129,7 @@ func (db *DB) LinesPending() int {
 		caps, _ := db.Captures(inc.ID)
 		for _, c := range caps {
 			storing := c.Recording != nil && c.State != CaptureSealed && c.Recording.JournalSize > 0
-			if linesPending(c) || storing {
+			if linesPending(c) && !db.linesDamaged(c) || storing {
 				n++
 			}
 		}
@@ -155,9 +172,17 @@ func (db *DB) deriveMissingLines() {
 				}
 				continue
 			}
+			if db.linesDamaged(c) {
+				continue // until a repair: derived again it would fail again
+			}
 			if err := db.deriveLines(c); err != nil {
 				if errors.Is(err, errStopped) {
 					return
+				}
+				if errors.Is(err, ErrDamaged) {
+					db.mu.Lock()
+					db.noLines[c.Incident+"/"+c.ID] = true
+					db.mu.Unlock()
 				}
 				db.opts.Logf("%v", err) // search reads the output itself
 			}

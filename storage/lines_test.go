@@ -354,3 +354,52 @@ func (l *agentLog) said() string {
 	defer l.mu.Unlock()
 	return strings.Join(l.lines, "\n")
 }
+
+// A capture whose store copy does not hash to its seal gets no search lines,
+// is not tried again at every seal, and is not counted as waiting for them;
+// after a repair it is tried again.
+func TestDamagedCaptureIsNotDerivedAgainUntilARepair(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "calm.db")
+	log := &agentLog{}
+	db, err := Open(Options{Path: path, Logf: log.logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := waitLines(t, db, save(t, db, "document", originalDocument()))
+	db.Close()
+	damageChunk(t, path, c.Incident, c.ID, 1)
+	db, err = Open(Options{Path: path, Logf: log.logf, Notice: func(string) {}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	_, err = db.changeCapture(c.Incident, c.ID, func(b *bolt.Bucket, cur *Capture) (bool, error) {
+		cur.Lines = nil
+		return true, deleteLines(b, linesBucket(c.ID))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.kickLines()
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(log.said(), "derive the search lines of "+c.Incident+"/"+c.ID); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the agent never said the lines could not be derived: %q", log.said())
+		}
+	}
+	if n := db.LinesPending(); n != 0 {
+		t.Fatalf("a capture that cannot get its lines counts as waiting: %d", n)
+	}
+	save(t, db, "another", []byte("one more line\n")) // a seal: the deriver looks again
+	if tries := strings.Count(log.said(), "derive the search lines of "+c.Incident+"/"+c.ID); tries != 1 {
+		t.Fatalf("the damaged capture was tried %d times", tries)
+	}
+	if _, err := db.Verify(context.Background(), ""); err != nil { // as 'calm verify --repair' does
+		t.Fatal(err)
+	}
+	if _, err := db.RepairCopies(""); err != nil {
+		t.Fatal(err)
+	}
+	if got := waitLines(t, db, c); *got.Lines != *c.Lines {
+		t.Fatalf("after the repair, its lines are %+v, not %+v", got.Lines, c.Lines)
+	}
+}

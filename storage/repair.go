@@ -81,6 +81,7 @@ func (db *DB) RepairCopies(incident string) ([]Repaired, error) {
 			db.sumsMu.Unlock()
 		}
 	}
+	db.linesAfterRepair() // a store copy written again may now give search lines
 	return out, nil
 }
 
