@@ -530,8 +530,12 @@ func (e *Emulator) control(c byte) {
 	switch c {
 	case 0x1b:
 		e.state = escape.Esc
-	case '\n', 0x0b, 0x0c:
+	case '\n':
 		e.lineFeed()
+	case 0x0b, 0x0c:
+		if !e.newlineMode { // in text, as sanitize reads it, only \n ends a line
+			e.lineFeed()
+		}
 	case '\r':
 		s.x, s.wrapNext = 0, false
 	case '\b':
@@ -1400,15 +1404,23 @@ func (e *Emulator) pushRow(l *line, nextCont bool) {
 		e.pend, e.pendAt, e.havePend = e.pend[:0], l.at, true
 	}
 	e.pend, e.pendCut = e.render(e.pend, l, nextCont)
-	if !nextCont || len(e.pend) > maxLine {
+	limit := maxLine
+	if e.newlineMode {
+		limit = maxTextLine
+	}
+	if !nextCont || len(e.pend) > limit {
 		e.flushPend()
 	}
 }
 
 // maxLine bounds a line joined from soft-wrapped rows (output with no line
 // feed for hundreds of megabytes, a binary dump): past it the line is cut
-// and goes on as the next.
-const maxLine = 1 << 20
+// and goes on as the next. Text (a capture) keeps lines as long as search
+// reads one (storage.MaxLine), so that both number them alike.
+const (
+	maxLine     = 1 << 20
+	maxTextLine = 16 << 20
+)
 
 func (e *Emulator) flushPend() {
 	if e.havePend {

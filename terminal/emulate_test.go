@@ -273,6 +273,20 @@ func FuzzEmulator(f *testing.F) {
 	})
 }
 
+// Text (a capture) keeps a line of a few MiB whole, as search numbers it:
+// lines with vertical tabs and form feeds are no more lines either.
+func TestTextKeepsLongLinesWhole(t *testing.T) {
+	var lines []int
+	e := NewEmulator(0, 0, func(line []byte, _ float64) { lines = append(lines, len(PlainText(line))) })
+	e.Write([]byte("first\n"))
+	e.Write(bytes.Repeat([]byte("0123456789"), 300_000)) // 3 MB
+	e.Write([]byte("\nvt\x0bff\x0cend\nlast\n"))
+	e.Close()
+	if fmt.Sprint(lines) != "[5 3000000 7 4]" {
+		t.Fatalf("lines of %v bytes, want [5 3000000 7 4]", lines)
+	}
+}
+
 func TestAnEndlessLineIsCutNotHeld(t *testing.T) {
 	var longest, total int
 	e := NewSessionEmulator(80, 24, func(line []byte, _ float64) {
