@@ -33,10 +33,18 @@ func Text(ctx context.Context, s model.Store, r Record, w io.Writer, red *Redact
 	for _, c := range r.Captures {
 		fmt.Fprintf(rw, "\n==== %s: %s (%s, %d bytes, sha256 %s, %s)\n",
 			c.ID, clean(c.Title), c.Source, c.Size, c.SHA256, clean(c.StateLine()))
+		// The bytes are redacted as stored first (a line written over
+		// itself is read as a terminal shows it only there), then
+		// sanitised, then redacted again with the text around them.
 		sw := &sanitizeWriter{w: rw}
-		if err := s.WriteText(ctx, c.Incident+"/"+c.ID, sw); err != nil {
-			return count + rw.count(), fmt.Errorf("read %s: %w", c.ID, err)
+		raw := newRedactingWriter(sw, red)
+		if err := s.WriteText(ctx, c.Incident+"/"+c.ID, raw); err != nil {
+			return count + rw.count() + raw.count(), fmt.Errorf("read %s: %w", c.ID, err)
 		}
+		if err := raw.Close(); err != nil {
+			return count + rw.count() + raw.count(), err
+		}
+		count += raw.count()
 		sw.Close()
 		fmt.Fprintln(rw)
 	}

@@ -147,7 +147,8 @@ type htmlCapture struct {
 	ID, Title, Source, Size, SHA256, Copies string
 	Lines                                   int
 	Head, Middle, Tail                      []template.HTML
-	Hidden                                  int // lines left out of the page
+	Hidden                                  int  // lines left out of the page
+	LineCut                                 bool // the middle of a line longer than the page's part is left out
 	Link                                    string
 }
 
@@ -529,6 +530,10 @@ type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
+// longLine is how much of a line cut by a part's edge the page keeps
+// rather than leave the whole line out.
+const longLine = 64 << 10
+
 // captureText reads a capture, redacted, as HTML lines, folded when long
 // and cut to its first and last parts past limit bytes.
 func captureText(ctx context.Context, s model.Store, c model.Capture, red *Redactor, opt HTMLOptions) (htmlCapture, int, error) {
@@ -542,20 +547,32 @@ func captureText(ctx context.Context, s model.Store, c model.Capture, red *Redac
 	head := htmlLines(ht.head)
 	var tail []string
 	if ht.cut {
-		// Each part ends and starts on a whole line.
-		if i := bytes.LastIndexByte(ht.head, '\n'); i >= 0 {
+		// Each part ends and starts on a whole line, unless that would
+		// leave out most of a line longer than the part: then its start
+		// (and its end) are shown, and the page says its middle is not.
+		cutHead, cutTail := false, false
+		if i := bytes.LastIndexByte(ht.head, '\n'); i >= 0 && len(ht.head)-i-1 < longLine {
 			head = htmlLines(ht.head[:i+1])
+		} else {
+			cutHead = true
 		}
 		t := ht.tail
-		if i := bytes.IndexByte(t, '\n'); i >= 0 {
+		if i := bytes.IndexByte(t, '\n'); i >= 0 && i < longLine {
 			t = t[i+1:]
+		} else {
+			cutTail = true
 		}
 		tail = htmlLines(t)
 		hc.Lines = ht.lines
 		if len(ht.tail) > 0 && ht.tail[len(ht.tail)-1] != '\n' {
 			hc.Lines++
 		}
-		hc.Hidden = max(hc.Lines-len(head)-len(tail), 0)
+		shown := len(head) + len(tail)
+		if cutHead && cutTail && ht.lines-bytes.Count(ht.head, []byte("\n"))-bytes.Count(ht.tail, []byte("\n")) <= 0 {
+			shown-- // one line, its start in the head and its end in the tail
+		}
+		hc.Hidden = max(hc.Lines-shown, 0)
+		hc.LineCut = cutHead || cutTail
 		hc.Link = "captures/" + c.ID + ".txt"
 	} else {
 		hc.Lines = len(head)

@@ -372,3 +372,31 @@ func TestHTMLChecklistSaysWhatWasTickedAnyway(t *testing.T) {
 		t.Fatalf("the page does not say step 4 was ticked anyway")
 	}
 }
+
+// A line longer than the page's part of a huge capture shows its start and
+// its end, and the page says its middle is not there: it is not left out
+// whole, as "1 line is not in this page".
+func TestHTMLShowsTheEndsOfALineTooLongForThePage(t *testing.T) {
+	dir := t.TempDir()
+	db, err := storage.Open(storage.Options{Path: filepath.Join(dir, "calm.db"), EvidenceDir: filepath.Join(dir, "evidence")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	inc, _ := db.NewIncident("a long line")
+	long := "START " + strings.Repeat("x", 600<<10) + " END"
+	save(t, db, model.NewCapture{Title: "dump", Source: "tee"}, "first line\n"+long+"\nlast line\n")
+	r, err := Load(db, inc.ID, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := exportHTML(t, db, r, HTMLOptions{MaxCapture: 400 << 10})
+	for _, want := range []string{"first line", "START xxx", "xxx END", "last line", "the middle of a long line is not in this page"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the page does not hold %q", want)
+		}
+	}
+	if m := regexp.MustCompile(`… \d+ lines? (?:is|are) not in this page`).FindString(page); m != "" {
+		t.Errorf("the page counts the long line as left out: %q", m)
+	}
+}

@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"flag"
 	"os"
 	"os/exec"
@@ -300,5 +301,45 @@ func TestBackToBackVerifyRunsAreARowEach(t *testing.T) {
 	want := "c1, c2, c3 | verified 3 captures: 6 of 6 copies match"
 	if len(got) != 2 || got[0] != want || got[1] != want {
 		t.Fatalf("verify rows %q, want two of %q:\n%s", got, want, md)
+	}
+}
+
+// Every export format that holds a capture's text redacts a key that a
+// line written over itself shows: the text export as the HTML page and the
+// bundle do.
+func TestEveryExportRedactsALineWrittenOverItself(t *testing.T) {
+	dir := t.TempDir()
+	db, err := storage.Open(storage.Options{Path: filepath.Join(dir, "calm.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	inc, _ := db.NewIncident("overwritten")
+	save(t, db, model.NewCapture{Title: "keys", Source: "tee"}, "one AKIAIOSFODNN7EX\b\bEXAMPLE\ntwo AKIAIOSFODNN7EX\x1b[2DEXAMPLE\n")
+	rec, err := Load(db, inc.ID, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	red, _ := NewRedactor(nil)
+	var txt, js bytes.Buffer
+	if _, err := Text(context.Background(), db, rec, &txt, red); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := JSON(context.Background(), db, rec, &js, red); err != nil {
+		t.Fatal(err)
+	}
+	var decoded struct {
+		Captures []struct {
+			ContentBase64 []byte `json:"content_base64"`
+		}
+	}
+	if err := json.Unmarshal(js.Bytes(), &decoded); err != nil || len(decoded.Captures) != 1 {
+		t.Fatalf("json export: %v", err)
+	}
+	page, _ := exportHTML(t, db, rec, HTMLOptions{})
+	for name, out := range map[string]string{"txt": txt.String(), "json": string(decoded.Captures[0].ContentBase64), "html": page} {
+		if strings.Contains(out, "AKIAIOSFOD") || strings.Count(out, "a line written over itself") < 2 {
+			t.Errorf("the %s export keeps a key a line written over itself shows:\n%s", name, out)
+		}
 	}
 }
