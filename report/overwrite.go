@@ -9,8 +9,9 @@ import (
 )
 
 // A line that moves its cursor back over what it wrote (a backspace, a
-// cursor move left, right or to a column) shows a terminal other text than
-// its bytes read in order: "AKIAIOSFODNN7EX\b\bEXAMPLE" shows a key that
+// carriage return, a cursor move, save and restore, characters deleted,
+// inserted, erased or repeated) shows a terminal other text than its bytes
+// read in order: "AKIAIOSFODNN7EX\b\bEXAMPLE" shows a key that
 // neither the bytes nor the sanitised text hold. Such a line is also read
 // as a terminal shows it, and when that holds a secret the whole stored
 // line is redacted: its pieces cannot be told apart from the rest.
@@ -18,7 +19,7 @@ import (
 // overwriteEdits returns an edit for each line of stored that shows a secret
 // only once its cursor moves are made.
 func (r *Redactor) overwriteEdits(stored []byte) []edit {
-	if bytes.IndexByte(stored, '\b') < 0 && !movesCursor(stored) {
+	if !rewritesLine(stored) {
 		return nil
 	}
 	var eds []edit
@@ -30,7 +31,7 @@ func (r *Redactor) overwriteEdits(stored []byte) []edit {
 			end += start
 		}
 		line := stored[start:end]
-		if bytes.IndexByte(line, '\b') >= 0 || movesCursor(line) {
+		if rewritesLine(line) {
 			if spans := r.find(shownLine(line)); len(spans) > 0 {
 				eds = append(eds, edit{start, end, []byte("[REDACTED " + r.rules[spans[0].rule].kind + ": a line written over itself]")})
 			}
@@ -40,20 +41,41 @@ func (r *Redactor) overwriteEdits(stored []byte) []edit {
 	return eds
 }
 
-// movesCursor reports whether b holds a CSI that moves the cursor along a
-// line: CUB, CUF or CHA (final D, C or G).
-func movesCursor(b []byte) bool {
+// rewritesLine reports whether b moves a cursor back over a line: a
+// backspace, a carriage return that does not end the line, ESC 7 or 8, or a
+// CSI that moves along the line, saves or restores the cursor, or deletes,
+// inserts, erases or repeats characters.
+func rewritesLine(b []byte) bool {
+	if bytes.IndexByte(b, '\b') >= 0 {
+		return true
+	}
 	for i := 0; ; {
-		k := bytes.Index(b[i:], []byte("\x1b["))
+		k := bytes.IndexByte(b[i:], '\r')
 		if k < 0 {
+			break
+		}
+		i += k + 1
+		if i < len(b) && b[i] != '\n' && b[i] != '\r' {
+			return true
+		}
+	}
+	for i := 0; ; {
+		k := bytes.IndexByte(b[i:], 0x1b)
+		if k < 0 || i+k+1 >= len(b) {
 			return false
 		}
-		i += k + 2
-		for i < len(b) && b[i] >= 0x20 && b[i] < 0x40 {
-			i++ // parameters and intermediates
-		}
-		if i < len(b) && (b[i] == 'D' || b[i] == 'C' || b[i] == 'G') {
+		i += k + 1
+		switch b[i] {
+		case '7', '8':
 			return true
+		case '[':
+			i++
+			for i < len(b) && b[i] >= 0x20 && b[i] < 0x40 {
+				i++ // parameters and intermediates
+			}
+			if i < len(b) && bytes.IndexByte([]byte("DCGsuP@Xb"), b[i]) >= 0 {
+				return true
+			}
 		}
 	}
 }
@@ -64,8 +86,10 @@ func movesCursor(b []byte) bool {
 // skipped.
 func shownLine(line []byte) []byte {
 	var cells []rune
-	col := 0
+	col, saved := 0, 0
+	last := ' '
 	put := func(r rune) {
+		last = r
 		for len(cells) < col {
 			cells = append(cells, ' ')
 		}
@@ -107,8 +131,35 @@ func shownLine(line []byte) []byte {
 				if n == 0 && col < len(cells) {
 					cells = cells[:col]
 				}
+			case 's':
+				saved = col
+			case 'u':
+				col = saved
+			case 'P': // delete: what follows moves left
+				if col < len(cells) {
+					cells = append(cells[:col], cells[min(col+max(n, 1), len(cells)):]...)
+				}
+			case '@': // insert blanks: what follows moves right
+				if col < len(cells) {
+					cells = append(cells[:col], append([]rune(strings.Repeat(" ", max(n, 1))), cells[col:]...)...)
+				}
+			case 'X': // erase in place
+				for k := col; k < min(col+max(n, 1), len(cells)); k++ {
+					cells[k] = ' '
+				}
+			case 'b': // repeat the last character
+				for range min(max(n, 1), 4096) {
+					put(last)
+				}
 			}
 			i = j + 1
+		case c == 0x1b && i+1 < len(line) && (line[i+1] == '7' || line[i+1] == '8'):
+			if line[i+1] == '7' {
+				saved = col
+			} else {
+				col = saved
+			}
+			i += 2
 		case c == 0x1b:
 			n, _ := escape.Lines.Skip(line[i+1:], escape.Esc)
 			i += 1 + n

@@ -81,7 +81,9 @@ var builtinRules = sync.OnceValue(func() []rule {
 		// A Kubernetes secret holds keys base64-encoded: "-----BEGIN" is LS0tLS1CRUdJTi.
 		mustRule("encoded private key", `LS0tLS1CRUdJTi[A-Za-z0-9+/=]{20,}`,
 			"  tls.key: «LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0tLS0tCk1JSUV2Z0lCQURBTkJna3Foa2lHOXcwQkFRRUZBQVNDQktnd2dnU2tBZ0VBQW9JQkFRQ3k=»\n", "ls0tls1crudjti"),
-		mustRule("aws access key", `\b(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b`, "export AWS_ACCESS_KEY_ID=«AKIAIOSFODNN7EXAMPLE»", "akia", "asia", "abia", "acca"),
+		// No word end after it: a key with text glued on (a \r rewrite's
+		// leftovers) is still a key.
+		mustRule("aws access key", `\b(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}`, "export AWS_ACCESS_KEY_ID=«AKIAIOSFODNN7EXAMPLE»", "akia", "asia", "abia", "acca"),
 		mustRule("aws secret key", `(?i)aws_?secret_?access_?key["']?[ \t]*[=:][ \t]*["']?(?P<s>[A-Za-z0-9/+=]{40})`, "aws_secret_access_key = «wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY»", "secret"),
 		mustRule("google api key", `\bAIza[0-9A-Za-z_-]{35}\b`, "?key=«AIzaSyD-9tSrke72PouQMnMX-a7eZSW0jkFMBWY»&x=1", "aiza"),
 		mustRule("github token", `\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{50,})\b`, "GITHUB_TOKEN=«ghp_16C7e42F292c6912E7710c838347Ae178B4a»", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
@@ -287,7 +289,21 @@ func (r *Redactor) edits(stored []byte) []edit {
 			sort.Slice(eds, func(i, j int) bool { return eds[i].start < eds[j].start })
 		}
 	}
-	return withWholeLines(eds, r.overwriteEdits(stored))
+	eds = withWholeLines(eds, r.overwriteEdits(stored))
+	return withWholeLines(eds, clipboardWrites(stored, &rd))
+}
+
+// clipboardWrites returns an edit taking out each OSC 52 (a clipboard
+// write) whole: its payload is base64, where no rule sees a secret, and an
+// export replayed on a terminal must not set its reader's clipboard.
+func clipboardWrites(stored []byte, rd *reading) []edit {
+	var eds []edit
+	for _, st := range rd.strings {
+		if bytes.HasPrefix(stored[st.payStart:st.payEnd], []byte("52;")) && (stored[st.start] == 0x1b && stored[st.start+1] == ']' || bytes.HasPrefix(stored[st.start:], []byte("\u009d"))) {
+			eds = append(eds, edit{st.start, st.end, nil})
+		}
+	}
+	return eds
 }
 
 func (r *Redactor) mapEdits(stored []byte, rd *reading, text []byte, at offsets, keepStyles bool) []edit {

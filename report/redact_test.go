@@ -138,7 +138,8 @@ func TestSecretsAreFoundInTheTextASanitisedViewShows(t *testing.T) {
 		"\x1b]0;a title never ended\nkey AKIA\x1b[1mIOSFODNN7EXAMPLE\n",      // a line's end ends it: the next line is shown
 		"\x1bPdcs never ended\nkey AKIA\x1b[31mIOSFODNN7EXAMPLE\n",
 		"key AKIAIOSFOD\x1b]0;x\x1b[0mNN7EXAMPLE\n", // any ESC ends a string, as a terminal ends it
-		"key AKIAIOSFOD\x1bP1q\x1b[0mNN7EXAMPLE\n",  // a DCS too           // and a DCS
+		"key AKIAIOSFOD\x1bP1q\x1b[0mNN7EXAMPLE\n",  // a DCS too
+		"key AKIAIOSFODNN7EXAMPLExxxx\n",            // text glued on (a \r rewrite's leftovers)           // and a DCS
 	} {
 		shown := string(sanitize.Text([]byte(in)))
 		if !strings.Contains(shown, key) {
@@ -169,10 +170,15 @@ func TestSecretsShownByALineWrittenOverItselfAreRedacted(t *testing.T) {
 		return strings.Join(lines, "\n")
 	}
 	for _, in := range []string{
-		"before\nkey AKIAIOSFODNN7EX\b\bEXAMPLE\nafter\n",   // backspaces
-		"key AKIAIOSFODNN7EX\x1b[2DEXAMPLE\n",               // cursor left
-		"key AKIAIOSFODNN7XX\x1b[2D\x1b[1mEX\x1b[0mAMPLE\n", // cursor left, a colour between
-		"key AKIA\x1b[20CZZ\x1b[9GIOSFODNN7EXAMPLE\n",       // cursor right, then to a column
+		"before\nkey AKIAIOSFODNN7EX\b\bEXAMPLE\nafter\n",            // backspaces
+		"key AKIAIOSFODNN7EX\x1b[2DEXAMPLE\n",                        // cursor left
+		"key AKIAIOSFODNN7XX\x1b[2D\x1b[1mEX\x1b[0mAMPLE\n",          // cursor left, a colour between
+		"key AKIA\x1b[20CZZ\x1b[9GIOSFODNN7EXAMPLE\n",                // cursor right, then to a column
+		"key -------------EXAMPLE\rkey AKIAIOSFODNN7\n",              // a carriage return, the start rewritten
+		"key \x1b7ZZZZZZZZZZZZZZZZZZZZ\x1b8AKIAIOSFODNN7EXAMPLE\n",   // cursor saved and restored
+		"key \x1b[sZZZZZZZZZZZZZZZZZZZZ\x1b[uAKIAIOSFODNN7EXAMPLE\n", // the same as CSI s, u
+		"key AKIAIOSFODNN7junkEXAMPLE\x1b[11D\x1b[4P\n",              // characters deleted
+		"key AKIAIOSFODN\x1b[b7EXAMPLE\n",                            // the last character repeated
 	} {
 		if !strings.Contains(shown([]byte(in)), key) {
 			t.Fatalf("%q: a terminal does not show the key (%q): the case tests nothing", in, shown([]byte(in)))
@@ -188,6 +194,44 @@ func TestSecretsShownByALineWrittenOverItselfAreRedacted(t *testing.T) {
 	for _, in := range []string{"progress\b\b\b\b\b\b\b\bdone    \n", "50%\x1b[3D100%\n", "tab\tthen\x1b[5Gover\n"} {
 		if out, n := r.Redact([]byte(in)); n != 0 || string(out) != in {
 			t.Errorf("%q, with no secret, redacted (%d) to %q", in, n, out)
+		}
+	}
+}
+
+// An OSC 52 (a clipboard write) is taken out whole: its base64 payload
+// hides what it holds from every rule, and an export replayed on a
+// terminal must not set its reader's clipboard.
+func TestClipboardWritesAreTakenOut(t *testing.T) {
+	r, err := NewRedactor(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, in := range []string{
+		"before \x1b]52;c;cGFzc3dvcmQ9aHVudGVyMmh1bnRlcjI=\x07after\n",
+		"before \x1b]52;c;cGFzc3dvcmQ9aHVudGVyMmh1bnRlcjI=\x1b\\after\n",
+		"before \u009d52;c;cGFzc3dvcmQ9aHVudGVyMmh1bnRlcjI=\u009cafter\n",
+	} {
+		out, n := r.Redact([]byte(in))
+		if n == 0 || bytes.Contains(out, []byte("cGFzc3dvcmQ")) || bytes.Contains(out, []byte("52;")) || !bytes.Contains(out, []byte("before ")) || !bytes.Contains(out, []byte("after")) {
+			t.Errorf("%q redacted (%d) to %q", in, n, out)
+		}
+	}
+	if out, n := r.Redact([]byte("a title \x1b]0;just a title\x07 stays\n")); n != 0 || !bytes.Contains(out, []byte("just a title")) {
+		t.Errorf("a window title was taken out: %q (%d)", out, n)
+	}
+}
+
+// A zero-width character inside a secret, which a terminal shows as
+// nothing, does not hide it.
+func TestZeroWidthCharactersDoNotHideASecret(t *testing.T) {
+	r, err := NewRedactor(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, zw := range []string{"\u200b", "\u200c", "\u200d", "\u2060"} {
+		in := "key AKIA" + zw + "IOSFODNN7EXAMPLE\n"
+		if out, n := r.Redact([]byte(in)); n == 0 || bytes.Contains(out, []byte("IOSFODNN7")) {
+			t.Errorf("%q redacted (%d) to %q", in, n, out)
 		}
 	}
 }

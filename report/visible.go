@@ -62,6 +62,8 @@ func read(stored []byte) reading {
 				st = escape.Begin(ru) // Ground: a C1 control on its own
 			case ru == 0x2028 || ru == 0x2029 || ru == 0xfeff:
 				// views drop these
+			case ru >= 0x200b && ru <= 0x200d || ru == 0x2060:
+				// zero-width: a person reads the text around them as one
 			default:
 				keep(i, i+size) // a character, or a byte of broken UTF-8
 			}
