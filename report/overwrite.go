@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"sort"
 	"strings"
 	"unicode/utf8"
 
@@ -16,13 +17,21 @@ import (
 // as a terminal shows it, and when that holds a secret the whole stored
 // line is redacted: its pieces cannot be told apart from the rest.
 
-// overwriteEdits returns an edit for each line of stored that shows a secret
-// only once its cursor moves are made.
+// overwriteEdits returns the edits for the secrets that stored shows only
+// once its lines' cursor moves are made: stored is read again, each line as
+// a terminal shows it, and a secret that touches a line written over itself
+// takes the whole of every line it touches (a private key whose BEGIN line
+// was written over itself takes its body too).
 func (r *Redactor) overwriteEdits(stored []byte) []edit {
 	if !rewritesLine(stored) {
 		return nil
 	}
-	var eds []edit
+	type lineAt struct {
+		start, end     int // in stored, without its '\n'
+		shown, rewrite int // where its shown text ends in the reading; whether it writes over itself
+	}
+	var lines []lineAt
+	var shown []byte
 	for start := 0; start < len(stored); {
 		end := bytes.IndexByte(stored[start:], '\n')
 		if end < 0 {
@@ -31,12 +40,32 @@ func (r *Redactor) overwriteEdits(stored []byte) []edit {
 			end += start
 		}
 		line := stored[start:end]
+		rewrite := 0
 		if rewritesLine(line) {
-			if spans := r.find(shownLine(line)); len(spans) > 0 {
-				eds = append(eds, edit{start, end, []byte("[REDACTED " + r.rules[spans[0].rule].kind + ": a line written over itself]")})
-			}
+			rewrite = 1
 		}
+		shown = append(append(shown, shownLine(line)...), '\n')
+		lines = append(lines, lineAt{start, end, len(shown), rewrite})
 		start = end + 1
+	}
+	var eds []edit
+	for _, sp := range r.find(shown) {
+		first := sort.Search(len(lines), func(i int) bool { return lines[i].shown > sp.start })
+		last := sort.Search(len(lines), func(i int) bool { return lines[i].shown >= sp.end })
+		last = min(last, len(lines)-1)
+		touched := false
+		for i := first; i <= last; i++ {
+			touched = touched || lines[i].rewrite == 1
+		}
+		if !touched || first >= len(lines) {
+			continue // read as it is stored too: the other pass has it
+		}
+		e := edit{lines[first].start, lines[last].end, []byte("[REDACTED " + r.rules[sp.rule].kind + ": written over itself]")}
+		if n := len(eds); n > 0 && eds[n-1].end >= e.start {
+			eds[n-1].end = max(eds[n-1].end, e.end)
+			continue
+		}
+		eds = append(eds, e)
 	}
 	return eds
 }

@@ -235,3 +235,21 @@ func TestZeroWidthCharactersDoNotHideASecret(t *testing.T) {
 		}
 	}
 }
+
+// A private key whose BEGIN line is written over itself is redacted whole,
+// its body and END line too: a terminal shows the block as any other.
+func TestPrivateKeyWithItsBeginLineWrittenOverItself(t *testing.T) {
+	r, err := NewRedactor(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const body = "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW"
+	in := "$ cat id\n-----BEGIN OPENSSH PRIVATE KEY--\b\b-----\n" + body + "\nQyNTUxOQAAACDb0fPxk2QbS0x5cmWnH8BqCw9lc7sZ8bd5oQ5VzRkcxgAAAJiS2g3Zktod\n-----END OPENSSH PRIVATE KEY-----\n$ next\n"
+	out, n := r.Redact([]byte(in))
+	if n == 0 || bytes.Contains(out, []byte(body)) || bytes.Contains(out, []byte("PRIVATE KEY")) {
+		t.Fatalf("redacted (%d) to %q", n, out)
+	}
+	if !bytes.HasPrefix(out, []byte("$ cat id\n")) || !bytes.HasSuffix(out, []byte("\n$ next\n")) {
+		t.Fatalf("the lines around the key changed: %q", out)
+	}
+}
