@@ -14,8 +14,9 @@ import (
 // inserted, erased or repeated) shows a terminal other text than its bytes
 // read in order: "AKIAIOSFODNN7EX\b\bEXAMPLE" shows a key that
 // neither the bytes nor the sanitised text hold. Such a line is also read
-// as a terminal shows it, and when that holds a secret the whole stored
-// line is redacted: its pieces cannot be told apart from the rest.
+// as a terminal shows it, and when that holds a secret every stored line the
+// secret touches is redacted whole: its pieces cannot be told apart from the
+// rest.
 
 // overwriteEdits returns the edits for the secrets that stored shows only
 // once its lines' cursor moves are made: stored is read again, each line as
@@ -27,8 +28,9 @@ func (r *Redactor) overwriteEdits(stored []byte) []edit {
 		return nil
 	}
 	type lineAt struct {
-		start, end     int // in stored, without its '\n'
-		shown, rewrite int // where its shown text ends in the reading; whether it writes over itself
+		start, end int  // in stored, without its '\n'
+		shown      int  // where its shown text ends in the reading
+		rewrites   bool // it writes over itself
 	}
 	var lines []lineAt
 	var shown []byte
@@ -40,12 +42,8 @@ func (r *Redactor) overwriteEdits(stored []byte) []edit {
 			end += start
 		}
 		line := stored[start:end]
-		rewrite := 0
-		if rewritesLine(line) {
-			rewrite = 1
-		}
 		shown = append(append(shown, shownLine(line)...), '\n')
-		lines = append(lines, lineAt{start, end, len(shown), rewrite})
+		lines = append(lines, lineAt{start, end, len(shown), rewritesLine(line)})
 		start = end + 1
 	}
 	var eds []edit
@@ -55,9 +53,9 @@ func (r *Redactor) overwriteEdits(stored []byte) []edit {
 		last = min(last, len(lines)-1)
 		touched := false
 		for i := first; i <= last; i++ {
-			touched = touched || lines[i].rewrite == 1
+			touched = touched || lines[i].rewrites
 		}
-		if !touched || first >= len(lines) {
+		if !touched {
 			continue // read as it is stored too: the other pass has it
 		}
 		e := edit{lines[first].start, lines[last].end, []byte("[REDACTED " + r.rules[sp.rule].kind + ": written over itself]")}
