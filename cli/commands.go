@@ -365,7 +365,10 @@ func cmdSearch(e *env, args []string) error {
 		}
 		c, err := e.store.Capture(ref)
 		if err != nil {
-			return withCaptureSuggestion(e, ref, err)
+			if suggested := withCaptureSuggestion(e, ref, err); suggested != err || !errors.Is(err, model.ErrInvalid) {
+				return suggested
+			}
+			return usageError("%q is not a capture (c3, s1 or INCIDENT/c3): the pattern comes first, then the captures to search", fs.Args()[1+len(q.Items)])
 		}
 		q.Items = append(q.Items, c.Incident+"/"+c.ID)
 	}

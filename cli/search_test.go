@@ -208,4 +208,8 @@ func TestSearchOfNamedCapturesIsGrepOfNamedFiles(t *testing.T) {
 	if code != 2 || !strings.Contains(errs, "did you mean c2") {
 		t.Fatalf("search of a capture that does not exist: exit %d, %q", code, errs)
 	}
+	_, errs, code = w.run(nil, "search", "c2", "error") // the pattern and the capture the wrong way round
+	if code != 2 || !strings.Contains(errs, "the pattern comes first") {
+		t.Fatalf("search with the capture first: exit %d, %q", code, errs)
+	}
 }
