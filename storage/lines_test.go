@@ -126,13 +126,7 @@ func TestLinesPendingUntilDerived(t *testing.T) {
 	if n := db.LinesPending(); n != 0 {
 		t.Fatalf("%d captures pending once derived", n)
 	}
-	_, err := db.changeCapture(c.Incident, c.ID, func(b *bolt.Bucket, cur *Capture) (bool, error) {
-		cur.Lines = nil
-		return true, deleteLines(b, linesBucket(c.ID))
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	unsetLines(t, db, c) // pending again, and nothing has woken the deriver
 	if n := db.LinesPending(); n != 1 {
 		t.Fatalf("%d captures pending without their lines, want 1", n)
 	}
@@ -225,13 +219,7 @@ func TestSessionSearchLinesFindWhatItsTextHolds(t *testing.T) {
 func TestCaptureMovedBeforeItsLinesGetsThem(t *testing.T) {
 	db := openTestDB(t)
 	c := waitLines(t, db, save(t, db, "corpus", originalDocument()))
-	_, err := db.changeCapture(c.Incident, c.ID, func(b *bolt.Bucket, cur *Capture) (bool, error) {
-		cur.Lines = nil // pending again, and nothing has woken the deriver
-		return true, deleteLines(b, linesBucket(c.ID))
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	unsetLines(t, db, c) // pending again, and nothing has woken the deriver
 	other, err := db.NewIncident("other")
 	if err != nil {
 		t.Fatal(err)
@@ -310,13 +298,7 @@ func TestSearchLinesWaitForRoomOnTheDisk(t *testing.T) {
 	if err := os.WriteFile(filler, make([]byte, int64(st.Bavail)*st.Bsize-8<<20), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, err = db.changeCapture(c.Incident, c.ID, func(b *bolt.Bucket, cur *Capture) (bool, error) {
-		cur.Lines = nil
-		return true, deleteLines(b, linesBucket(c.ID))
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	unsetLines(t, db, c) // pending again, and nothing has woken the deriver
 	db.kickLines()
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 		said := log.said()
@@ -373,13 +355,7 @@ func TestDamagedCaptureIsNotDerivedAgainUntilARepair(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	_, err = db.changeCapture(c.Incident, c.ID, func(b *bolt.Bucket, cur *Capture) (bool, error) {
-		cur.Lines = nil
-		return true, deleteLines(b, linesBucket(c.ID))
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	unsetLines(t, db, c) // pending again, and nothing has woken the deriver
 	db.kickLines()
 	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(log.said(), "derive the search lines of "+c.Incident+"/"+c.ID); time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
@@ -401,5 +377,18 @@ func TestDamagedCaptureIsNotDerivedAgainUntilARepair(t *testing.T) {
 	}
 	if got := waitLines(t, db, c); *got.Lines != *c.Lines {
 		t.Fatalf("after the repair, its lines are %+v, not %+v", got.Lines, c.Lines)
+	}
+}
+
+// unsetLines takes a capture's search lines away, as if never derived,
+// without waking the deriver.
+func unsetLines(t *testing.T, db *DB, c Capture) {
+	t.Helper()
+	_, err := db.changeCapture(c.Incident, c.ID, func(b *bolt.Bucket, cur *Capture) (bool, error) {
+		cur.Lines = nil
+		return true, deleteLines(b, linesBucket(c.ID))
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
