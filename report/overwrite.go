@@ -6,6 +6,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"calm/terminal"
 	"calm/terminal/escape"
 )
 
@@ -235,4 +236,63 @@ func withWholeLines(eds, lines []edit) []edit {
 		out = append(out, l)
 	}
 	return append(out, eds[k:]...)
+}
+
+// acrossLinesEdits covers output that writes back onto an earlier line
+// (cursor up, reverse index, a cursor position or a restored cursor): stored
+// is run through the emulator, and when what it shows holds a secret that
+// the text as read does not, every line from the start of stored to the last
+// that moves up is redacted whole. Which bytes made the secret cannot be
+// told; this is rare, and a secret must not get out.
+func (r *Redactor) acrossLinesEdits(stored, read []byte) []edit {
+	last := lastMoveUp(stored)
+	if last < 0 {
+		return nil
+	}
+	var shown bytes.Buffer
+	e := terminal.NewEmulator(0, 0, func(line []byte, _ float64) {
+		shown.Write(terminal.PlainText(line))
+		shown.WriteByte('\n')
+	})
+	e.Write(stored)
+	e.Close()
+	text := shown.Bytes()
+	for _, sp := range r.find(text) {
+		if bytes.Contains(read, text[sp.start:sp.end]) {
+			continue // the text as read holds it: the other pass has it
+		}
+		end := last + bytes.IndexByte(stored[last:], '\n')
+		if end < last {
+			end = len(stored)
+		}
+		return []edit{{0, end, []byte("[REDACTED " + r.rules[sp.rule].kind + ": written over from another line]")}}
+	}
+	return nil
+}
+
+// lastMoveUp returns where the last sequence in b that can move the cursor
+// up a line begins, or -1: CUU, CPL, CUP, HVP, VPA, RI (ESC M or U+008D), a
+// restored cursor (ESC 8, CSI u).
+func lastMoveUp(b []byte) int {
+	at := bytes.LastIndex(b, []byte("\u008d"))
+	for i := 0; ; {
+		k := bytes.IndexByte(b[i:], 0x1b)
+		if k < 0 || i+k+1 >= len(b) {
+			return at
+		}
+		start := i + k
+		i = start + 1
+		switch b[i] {
+		case 'M', '8':
+			at = max(at, start)
+		case '[':
+			i++
+			for i < len(b) && b[i] >= 0x20 && b[i] < 0x40 {
+				i++
+			}
+			if i < len(b) && bytes.IndexByte([]byte("AFHfdu"), b[i]) >= 0 {
+				at = max(at, start)
+			}
+		}
+	}
 }

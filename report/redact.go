@@ -290,6 +290,7 @@ func (r *Redactor) edits(stored []byte) []edit {
 		}
 	}
 	eds = withWholeLines(eds, r.overwriteEdits(stored))
+	eds = withWholeLines(eds, r.acrossLinesEdits(stored, rd.text))
 	return withWholeLines(eds, clipboardWrites(stored, &rd))
 }
 

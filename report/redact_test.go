@@ -253,3 +253,40 @@ func TestPrivateKeyWithItsBeginLineWrittenOverItself(t *testing.T) {
 		t.Fatalf("the lines around the key changed: %q", out)
 	}
 }
+
+// Output that writes back onto an earlier line (cursor up, reverse index, a
+// cursor position) and so shows a key the text as read does not hold is
+// redacted from its start to that line, whole; output that moves up and
+// shows no secret stays as it was.
+func TestSecretsWrittenFromAnotherLineAreRedacted(t *testing.T) {
+	r, err := NewRedactor(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const key = "AKIAIOSFODNN7EXAMPLE"
+	shown := func(b []byte) string {
+		var lines []string
+		e := terminal.NewEmulator(0, 0, func(line []byte, _ float64) { lines = append(lines, string(terminal.PlainText(line))) })
+		e.Write(b)
+		e.Close()
+		return strings.Join(lines, "\n")
+	}
+	for _, in := range []string{
+		"key AKIAIOSFOD\n\x1b[A\x1b[15GNN7EXAMPLE\nafter\n", // cursor up, then to a column
+		"key AKIAIOSFOD\n\x1bM\x1b[15GNN7EXAMPLE\n",         // reverse index
+		"key AKIAIOSFOD\n\x1b[1;15HNN7EXAMPLE\n",            // a cursor position
+	} {
+		if !strings.Contains(shown([]byte(in)), key) {
+			t.Fatalf("%q: a terminal does not show the key (%q): the case tests nothing", in, shown([]byte(in)))
+		}
+		out, n := r.Redact([]byte(in))
+		if n == 0 || strings.Contains(shown(out), key) || bytes.Contains(out, []byte("AKIAIOSFOD")) || bytes.Contains(out, []byte("NN7EXAMPLE")) {
+			t.Errorf("%q redacted (%d) is %q, shown as %q", in, n, out, shown(out))
+		}
+	}
+	for _, in := range []string{"top 1\n\x1b[A\x1b[5G2\n", "a\n\x1b[1;1Hb\n"} {
+		if out, n := r.Redact([]byte(in)); n != 0 || string(out) != in {
+			t.Errorf("%q, with no secret, redacted (%d) to %q", in, n, out)
+		}
+	}
+}
