@@ -272,9 +272,10 @@ func TestSecretsWrittenFromAnotherLineAreRedacted(t *testing.T) {
 		return strings.Join(lines, "\n")
 	}
 	for _, in := range []string{
-		"key AKIAIOSFOD\n\x1b[A\x1b[15GNN7EXAMPLE\nafter\n", // cursor up, then to a column
-		"key AKIAIOSFOD\n\x1bM\x1b[15GNN7EXAMPLE\n",         // reverse index
-		"key AKIAIOSFOD\n\x1b[1;15HNN7EXAMPLE\n",            // a cursor position
+		"key AKIAIOSFOD\n\x1b[A\x1b[15GNN7EXAMPLE\nafter\n",                     // cursor up, then to a column
+		"key AKIAIOSFOD\n\x1bM\x1b[15GNN7EXAMPLE\n",                             // reverse index
+		"key AKIAIOSFOD\n\x1b[1;15HNN7EXAMPLE\n",                                // a cursor position
+		"plain AKIAIOSFODNN7EXAMPLE\nkey AKIAIOSFOD\n\x1bM\x1b[15GNN7EXAMPLE\n", // the same key in plain sight too
 	} {
 		if !strings.Contains(shown([]byte(in)), key) {
 			t.Fatalf("%q: a terminal does not show the key (%q): the case tests nothing", in, shown([]byte(in)))
