@@ -162,13 +162,6 @@ func TestSecretsShownByALineWrittenOverItselfAreRedacted(t *testing.T) {
 		t.Fatal(err)
 	}
 	const key = "AKIAIOSFODNN7EXAMPLE"
-	shown := func(b []byte) string {
-		var lines []string
-		e := terminal.NewEmulator(0, 0, func(line []byte, _ float64) { lines = append(lines, string(terminal.PlainText(line))) })
-		e.Write(b)
-		e.Close()
-		return strings.Join(lines, "\n")
-	}
 	for _, in := range []string{
 		"before\nkey AKIAIOSFODNN7EX\b\bEXAMPLE\nafter\n",            // backspaces
 		"key AKIAIOSFODNN7EX\x1b[2DEXAMPLE\n",                        // cursor left
@@ -180,12 +173,12 @@ func TestSecretsShownByALineWrittenOverItselfAreRedacted(t *testing.T) {
 		"key AKIAIOSFODNN7junkEXAMPLE\x1b[11D\x1b[4P\n",              // characters deleted
 		"key AKIAIOSFODN\x1b[b7EXAMPLE\n",                            // the last character repeated
 	} {
-		if !strings.Contains(shown([]byte(in)), key) {
-			t.Fatalf("%q: a terminal does not show the key (%q): the case tests nothing", in, shown([]byte(in)))
+		if !strings.Contains(terminalShows([]byte(in)), key) {
+			t.Fatalf("%q: a terminal does not show the key (%q): the case tests nothing", in, terminalShows([]byte(in)))
 		}
 		out, n := r.Redact([]byte(in))
-		if n == 0 || strings.Contains(shown(out), key) || bytes.Contains(out, []byte("AKIAIOSFOD")) {
-			t.Errorf("%q redacted (%d) is %q, shown as %q", in, n, out, shown(out))
+		if n == 0 || strings.Contains(terminalShows(out), key) || bytes.Contains(out, []byte("AKIAIOSFOD")) {
+			t.Errorf("%q redacted (%d) is %q, shown as %q", in, n, out, terminalShows(out))
 		}
 		if strings.HasPrefix(in, "before\n") && (!bytes.HasPrefix(out, []byte("before\n")) || !bytes.HasSuffix(out, []byte("\nafter\n"))) {
 			t.Errorf("%q: the lines around the one written over itself changed: %q", in, out)
@@ -264,25 +257,18 @@ func TestSecretsWrittenFromAnotherLineAreRedacted(t *testing.T) {
 		t.Fatal(err)
 	}
 	const key = "AKIAIOSFODNN7EXAMPLE"
-	shown := func(b []byte) string {
-		var lines []string
-		e := terminal.NewEmulator(0, 0, func(line []byte, _ float64) { lines = append(lines, string(terminal.PlainText(line))) })
-		e.Write(b)
-		e.Close()
-		return strings.Join(lines, "\n")
-	}
 	for _, in := range []string{
 		"key AKIAIOSFOD\n\x1b[A\x1b[15GNN7EXAMPLE\nafter\n",                     // cursor up, then to a column
 		"key AKIAIOSFOD\n\x1bM\x1b[15GNN7EXAMPLE\n",                             // reverse index
 		"key AKIAIOSFOD\n\x1b[1;15HNN7EXAMPLE\n",                                // a cursor position
 		"plain AKIAIOSFODNN7EXAMPLE\nkey AKIAIOSFOD\n\x1bM\x1b[15GNN7EXAMPLE\n", // the same key in plain sight too
 	} {
-		if !strings.Contains(shown([]byte(in)), key) {
-			t.Fatalf("%q: a terminal does not show the key (%q): the case tests nothing", in, shown([]byte(in)))
+		if !strings.Contains(terminalShows([]byte(in)), key) {
+			t.Fatalf("%q: a terminal does not show the key (%q): the case tests nothing", in, terminalShows([]byte(in)))
 		}
 		out, n := r.Redact([]byte(in))
-		if n == 0 || strings.Contains(shown(out), key) || bytes.Contains(out, []byte("AKIAIOSFOD")) || bytes.Contains(out, []byte("NN7EXAMPLE")) {
-			t.Errorf("%q redacted (%d) is %q, shown as %q", in, n, out, shown(out))
+		if n == 0 || strings.Contains(terminalShows(out), key) || bytes.Contains(out, []byte("AKIAIOSFOD")) || bytes.Contains(out, []byte("NN7EXAMPLE")) {
+			t.Errorf("%q redacted (%d) is %q, shown as %q", in, n, out, terminalShows(out))
 		}
 	}
 	for _, in := range []string{"top 1\n\x1b[A\x1b[5G2\n", "a\n\x1b[1;1Hb\n"} {
@@ -290,4 +276,14 @@ func TestSecretsWrittenFromAnotherLineAreRedacted(t *testing.T) {
 			t.Errorf("%q, with no secret, redacted (%d) to %q", in, n, out)
 		}
 	}
+}
+
+// terminalShows is the text a terminal shows of b, line by line (the
+// emulator, which the conformance suite checks against xterm.js and tmux).
+func terminalShows(b []byte) string {
+	var lines []string
+	e := terminal.NewEmulator(0, 0, func(line []byte, _ float64) { lines = append(lines, string(terminal.PlainText(line))) })
+	e.Write(b)
+	e.Close()
+	return strings.Join(lines, "\n")
 }

@@ -82,29 +82,22 @@ func TestMovedCaptureKeepsItsSearchLines(t *testing.T) {
 	if err != nil || len(before) == 0 {
 		t.Fatalf("search before the move: %d matches, %v", len(before), err)
 	}
-	other, err := db.NewIncident("other")
-	if err != nil {
-		t.Fatal(err)
-	}
-	moved, err := db.MoveCapture(c.Incident+"/"+c.ID, other.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	moved := moveToNewIncident(t, db, c)
 	if moved.Lines == nil || *moved.Lines != *c.Lines {
 		t.Fatalf("moved, its search lines are %+v, not %+v", moved.Lines, c.Lines)
 	}
-	for _, where := range []struct{ incident, bucket string }{{other.ID, linesBucket(moved.ID)}, {c.Incident, linesBucket(c.ID)}} {
+	for _, where := range []struct{ incident, bucket string }{{moved.Incident, linesBucket(moved.ID)}, {c.Incident, linesBucket(c.ID)}} {
 		var first []byte
 		_ = db.view(func(tx *bolt.Tx) error {
 			v, err := storedChunk(tx, where.incident, where.bucket, 0)
 			first = v
 			return err
 		})
-		if found, want := first != nil, where.incident == other.ID; found != want {
+		if found, want := first != nil, where.incident == moved.Incident; found != want {
 			t.Fatalf("after the move, %s/%s holds search lines: %v, want %v", where.incident, where.bucket, found, want)
 		}
 	}
-	after, err := searchAll(db, SearchQuery{Pattern: q.Pattern, Literal: true, Incident: other.ID})
+	after, err := searchAll(db, SearchQuery{Pattern: q.Pattern, Literal: true, Incident: moved.Incident})
 	if err != nil || len(after) != len(before) {
 		t.Fatalf("search after the move: %d matches, %v; want %d", len(after), err, len(before))
 	}
@@ -220,14 +213,7 @@ func TestCaptureMovedBeforeItsLinesGetsThem(t *testing.T) {
 	db := openTestDB(t)
 	c := waitLines(t, db, save(t, db, "corpus", originalDocument()))
 	unsetLines(t, db, c) // pending again, and nothing has woken the deriver
-	other, err := db.NewIncident("other")
-	if err != nil {
-		t.Fatal(err)
-	}
-	moved, err := db.MoveCapture(c.Incident+"/"+c.ID, other.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	moved := moveToNewIncident(t, db, c)
 	if got := waitLines(t, db, moved); *got.Lines != *c.Lines {
 		t.Fatalf("moved, its lines are %+v, not %+v", got.Lines, c.Lines)
 	}
@@ -391,4 +377,18 @@ func unsetLines(t *testing.T, db *DB, c Capture) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// moveToNewIncident moves c into a new incident and returns it moved.
+func moveToNewIncident(t *testing.T, db *DB, c Capture) Capture {
+	t.Helper()
+	other, err := db.NewIncident("other")
+	if err != nil {
+		t.Fatal(err)
+	}
+	moved, err := db.MoveCapture(c.Incident+"/"+c.ID, other.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return moved
 }
