@@ -22,6 +22,18 @@ if [ -n "$base_rev" ]; then
   trap 'pkill -f "$work/calm" 2>/dev/null || true; git worktree prune; rm -rf "$work"' EXIT
   (export CALM_HOME=$work/base-home XDG_RUNTIME_DIR=$work/base-rt XDG_CONFIG_HOME=$work/base-cfg
    mkdir -p "$XDG_RUNTIME_DIR"; "$work/calm-base" incident new "benchmark" >/dev/null)
+  # Both agents' idle work is done before any timed run: neither shares
+  # the CPUs with the other's.
+  eval "settle_this() $(declare -f settle | tail -n +2)"
+  settle() {
+    settle_this
+    local i
+    for i in $(seq 3000); do
+      CALM_HOME=$work/base-home XDG_RUNTIME_DIR=$work/base-rt XDG_CONFIG_HOME=$work/base-cfg \
+        "$work/calm-base" agent status 2>/dev/null | grep -q '^idle work' || return 0
+      sleep 0.2
+    done
+  }
 fi
 
 # timed CMD...: runs CMD < input > a fifo that a downstream reader (cat into
@@ -84,6 +96,12 @@ stat "calm tee: downstream EOF" "${calm_eof[@]}"; calm_eof_m=$med
 stat "calm tee: exit (stored, verified)" "${calm_done[@]}"; calm_done_m=$med
 printf 'calm tee downstream / tee FILE throughput: %.2fx (target >= 0.95x)\n' "$(echo "$tee_eof_m / $calm_eof_m" | bc -l)"
 printf 'calm tee exit / tee FILE && sync throughput: %.2fx (target >= 0.8x)\n' "$(echo "$tee_done_m / $calm_done_m" | bc -l)"
+# The same ratio round by round (each calm run against the tee run just
+# before it): the machine's swings fall on both sides of each pair.
+paired=()
+for i in "${!calm_done[@]}"; do paired+=("$(echo "${tee_done[$i]} / ${calm_done[$i]}" | bc -l)"); done
+printf 'calm tee exit / tee FILE && sync, round by round: median %.2fx (%.2f-%.2f)\n' \
+  "$(printf '%s\n' "${paired[@]}" | median)" "$(printf '%s\n' "${paired[@]}" | sort -g | head -1)" "$(printf '%s\n' "${paired[@]}" | sort -g | tail -1)"
 if [ -n "$base_rev" ]; then
   stat "$base_rev calm tee: downstream EOF" "${base_eof[@]}"; base_eof_m=$med
   stat "$base_rev calm tee: exit" "${base_done[@]}"; base_done_m=$med

@@ -218,8 +218,9 @@ func finishPart(o ShellOptions, p part) {
 		return
 	}
 	fmt.Fprintf(o.Stderr, "calm: recording stopped: %s/%s (journal %d bytes, fsynced); waiting for the store to check its copies\r\n", c.Incident, c.ID, p.j.Size())
-	if c, err = storage.WaitSealed(o.Store, c.Incident+"/"+c.ID, time.Hour); err != nil || c.State != model.CaptureSealed {
-		fmt.Fprintf(o.Stderr, "calm: the store has not sealed %s/%s (%v); the journal %s has everything\r\n", c.Incident, c.ID, err, p.path)
+	ref := c.Incident + "/" + c.ID
+	if c, err = storage.WaitSealed(o.Store, ref, time.Hour); err != nil || c.State != model.CaptureSealed {
+		fmt.Fprintf(o.Stderr, "calm: the store has not sealed %s (%v); the journal %s has everything\r\n", ref, err, p.path)
 		return
 	}
 	fmt.Fprintf(o.Stderr, "calm: %s/%s sealed: %d bytes, %s\r\n", c.Incident, c.ID, c.Size, c.CopiesSummary())

@@ -115,5 +115,13 @@ func (r *recording) finish(size int64, cut string) (model.Capture, error) {
 	r.mu.Lock()
 	c := *r.session
 	r.mu.Unlock()
-	return r.store.SealJournal(c.Incident, c.ID, size, cut)
+	// An agent killed again and again is started and asked again, as a
+	// writer's requests are: telling it where the journal ends is the same
+	// done twice.
+	var sealed model.Capture
+	err := model.RetryWithin(model.RetryFor, func() (err error) {
+		sealed, err = r.store.SealJournal(c.Incident, c.ID, size, cut)
+		return err
+	})
+	return sealed, err
 }

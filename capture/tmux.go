@@ -71,39 +71,68 @@ func SnapContext(ctx context.Context, s model.Store, incident, pane, title strin
 	if title == "" {
 		title = "scrollback of pane " + pane
 	}
-	cmd := tmux("capture-pane", "-p", "-e", "-J", "-S", "-", "-E", "-", "-t", pane)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return model.Capture{}, err
+	parts, note, alternate := paneParts(pane)
+	warning := HistoryWarning(pane)
+	if note != "" {
+		warning = strings.TrimPrefix(warning+"; "+note, "; ")
 	}
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		return model.Capture{}, fmt.Errorf("run tmux capture-pane: %w", err)
-	}
-	failed := func() error {
-		return fmt.Errorf("tmux capture-pane -t %s: %s: nothing was saved", pane, cmp.Or(strings.TrimSpace(stderr.String()), "it failed"))
-	}
-	// The first bytes, or tmux's failure, before any capture exists.
-	br := bufio.NewReaderSize(out, 256<<10)
-	if _, err := br.Peek(1); err != nil {
-		if werr := cmd.Wait(); werr != nil {
-			return model.Capture{}, failed()
+	var w *model.CaptureWriter
+	var copyErr error
+	buf := make([]byte, 256<<10)
+	for _, part := range parts {
+		cmd := tmux(append(append([]string{"capture-pane", "-p", "-e", "-J"}, part...), "-t", pane)...)
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			copyErr = err
+			break
+		}
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			copyErr = fmt.Errorf("run tmux capture-pane: %w", err)
+			break
+		}
+		failed := func() error {
+			said := strings.TrimSpace(stderr.String())
+			if os.Getenv("TMUX") == "" && tmuxServer == "" && (strings.Contains(said, "no server running") || strings.Contains(said, "error connecting to")) {
+				return fmt.Errorf("no tmux server answers here (outside tmux, only its default one is asked, and %s): run calm snap -t %s in a pane of that tmux session: nothing was saved", said, pane)
+			}
+			return fmt.Errorf("tmux capture-pane -t %s: %s: nothing was saved", pane, cmp.Or(said, "it failed"))
+		}
+		br := bufio.NewReaderSize(out, len(buf))
+		if w == nil {
+			// The first bytes, or tmux's failure, before any capture exists.
+			if _, err := br.Peek(1); err != nil {
+				if werr := cmd.Wait(); werr != nil {
+					return model.Capture{}, failed()
+				}
+			}
+			w, err = model.NewCaptureWriter(s, incident, model.NewCapture{Title: title, Source: "snap", Warning: warning})
+			if err != nil {
+				cmd.Process.Kill()
+				cmd.Wait()
+				return model.Capture{}, err
+			}
+		}
+		stopped := context.AfterFunc(ctx, func() { cmd.Process.Kill() })
+		_, copyErr = io.CopyBuffer(w, br, buf)
+		stopped()
+		if cmd.ProcessState == nil {
+			if err := cmd.Wait(); err != nil && copyErr == nil {
+				copyErr = failed()
+			}
+		}
+		if copyErr != nil {
+			break
 		}
 	}
-	w, err := model.NewCaptureWriter(s, incident, model.NewCapture{Title: title, Source: "snap", Warning: HistoryWarning(pane)})
-	if err != nil {
-		cmd.Process.Kill()
-		cmd.Wait()
-		return model.Capture{}, err
+	if w == nil {
+		return model.Capture{}, copyErr
 	}
-	stopped := context.AfterFunc(ctx, func() { cmd.Process.Kill() })
-	_, copyErr := io.CopyBuffer(w, br, make([]byte, 256<<10))
-	stopped()
-	if cmd.ProcessState == nil {
-		if err := cmd.Wait(); err != nil && copyErr == nil {
-			copyErr = failed()
-		}
+	if copyErr == nil && alternate != "" && alternateOn(pane) != alternate {
+		// tmux reads each range at once, but not the parts together: a
+		// program that started or left meanwhile moved rows between them.
+		copyErr = fmt.Errorf("a full-screen program started or left in pane %s while calm read it: rows may be missing, snap it again", pane)
 	}
 	if copyErr != nil && ctx.Err() == nil {
 		// A Ctrl-C reaches tmux as well, and may end it before calm hears
@@ -126,6 +155,43 @@ func SnapContext(ctx context.Context, s model.Store, incident, pane, title strin
 	return w.Close()
 }
 
+// paneParts are the capture-pane ranges that together make a pane's
+// scrollback: its history and screen at once; or, while a full-screen
+// program (less, vim, top) has the alternate screen up, the history, the
+// normal screen that program hides (tmux keeps it, -a), then the program's
+// own screen, in the order they were drawn. note says so when it is the
+// second; "" otherwise. alternate is #{alternate_on} as it was read, for
+// the end of the snap to compare with.
+func paneParts(pane string) (parts [][]string, note, alternate string) {
+	whole := [][]string{{"-S", "-", "-E", "-"}}
+	out, err := tmux("display-message", "-p", "-t", pane, "#{alternate_on} #{history_size} #{pane_height}").Output()
+	if err != nil {
+		return whole, "", ""
+	}
+	var history, height int
+	if n, _ := fmt.Sscan(string(out), &alternate, &history, &height); n != 3 || alternate != "1" {
+		return whole, "", alternate
+	}
+	if history > 0 {
+		parts = append(parts, []string{"-S", "-", "-E", "-1"})
+	}
+	// -q: a program that has left the alternate screen meanwhile leaves
+	// nothing hidden, and the last part is the normal screen again.
+	parts = append(parts, []string{"-a", "-q"}, nil)
+	return parts, fmt.Sprintf("pane %s was showing a full-screen program (less, vim, top...): saved its scrollback and the screen that program hid, then the program's own screen as the last %d lines", pane, height), alternate
+}
+
+// alternateOn is tmux's #{alternate_on} for pane: "1" while a full-screen
+// program has the alternate screen up, "0" otherwise, "" when tmux cannot
+// say.
+func alternateOn(pane string) string {
+	out, err := tmux("display-message", "-p", "-t", pane, "#{alternate_on}").Output()
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(out))
+}
+
 // HistoryWarning says, when a pane's history is full (tmux's history-limit
 // reached), that its oldest lines are already gone and what to do; "" when
 // it is not full or tmux cannot say.
@@ -135,9 +201,14 @@ func HistoryWarning(pane string) string {
 		return ""
 	}
 	var size, limit int
+	n, _ := fmt.Sscan(string(out), &size, &limit)
+	if n == 2 && limit == 0 {
+		return fmt.Sprintf("pane %s keeps no history (tmux's history-limit is 0): what scrolled off its screen is gone; "+
+			"set -g history-limit 200000 in ~/.tmux.conf for new panes, and re-run the query through 'calm tee' to keep all of it", pane)
+	}
 	// A full history loses its oldest tenth at once, so a pane that has
 	// dropped lines holds between 90% and 100% of its limit.
-	if n, _ := fmt.Sscan(string(out), &size, &limit); n != 2 || limit == 0 || size < limit-limit/10 {
+	if n != 2 || size < limit-limit/10 {
 		return ""
 	}
 	return fmt.Sprintf("pane %s's history is full (%d of %d lines, tmux's history-limit): older output is likely gone already; "+

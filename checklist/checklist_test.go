@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"calm/model"
 	"calm/storage"
 )
 
@@ -128,4 +129,23 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("accepted a checklist without steps or title: %+v", c)
 		}
 	})
+}
+
+// TestAnEmptyCaptureIsNoEvidence: a query that failed into stderr leaves
+// calm tee nothing; its 0-byte capture, sealed and copied, must not tick
+// "save the output" or "check the copies".
+func TestAnEmptyCaptureIsNoEvidence(t *testing.T) {
+	now := time.Now()
+	empty := model.Capture{ID: "c1", Source: "tee", State: model.CaptureSealed, Created: now,
+		Copies: []model.Copy{{State: model.CopyVerified}, {State: model.CopyVerified}}}
+	f := FactsOf([]model.Capture{empty}, nil)
+	if f.Captures != 0 || f.MaxVerified != 0 || f.happenedSince([]string{"capture"}, time.Time{}) {
+		t.Fatalf("an empty capture counts: %+v", f)
+	}
+	full := empty
+	full.ID, full.Size = "c2", 10
+	f = FactsOf([]model.Capture{empty, full}, nil)
+	if f.Captures != 1 || f.MaxVerified != 2 || !f.happenedSince([]string{"capture"}, time.Time{}) {
+		t.Fatalf("a capture with bytes does not count: %+v", f)
+	}
 }

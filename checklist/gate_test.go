@@ -2,6 +2,7 @@ package checklist
 
 import (
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -49,10 +50,21 @@ func saveText(t *testing.T, s storage.Store, incident, source, text string) {
 	}
 }
 
+// aMinuteOn is the minute clock's next reading: a minute after the
+// incident's last event, when every pause is over.
+func aMinuteOn(t *testing.T, db storage.Store, incident string) time.Time {
+	t.Helper()
+	events, err := db.Events(incident)
+	if err != nil || len(events) == 0 {
+		t.Fatalf("events of %s: %v", incident, err)
+	}
+	return events[len(events)-1].Time.Add(time.Minute)
+}
+
 // mustWait ticks and expects the step to be refused, waiting for want.
 func mustWait(t *testing.T, db storage.Store, incident, title, want string) {
 	t.Helper()
-	step, err := Tick(db, incident, Builtin(), "ada@db1", false)
+	step, err := Tick(db, incident, Builtin(), TickRequest{Who: "ada@db1", Now: aMinuteOn(t, db, incident)})
 	var we *WaitingError
 	if !errors.As(err, &we) || step.Title != title || !strings.Contains(we.Waiting, want) {
 		t.Fatalf("tick %q: %v, want it to wait for %q", step.Title, err, want)
@@ -61,7 +73,7 @@ func mustWait(t *testing.T, db storage.Store, incident, title, want string) {
 
 func mustTick(t *testing.T, db storage.Store, incident, title string) {
 	t.Helper()
-	step, err := Tick(db, incident, Builtin(), "ada@db1", false)
+	step, err := Tick(db, incident, Builtin(), TickRequest{Who: "ada@db1", Now: aMinuteOn(t, db, incident)})
 	if err != nil || step.Title != title || !step.Done || step.Waited != "" {
 		t.Fatalf("tick: %+v, %v; want %q ticked", step, err, title)
 	}
@@ -82,7 +94,7 @@ func TestStepsWaitForWhatTheyClaim(t *testing.T) {
 		mustTick(t, db, inc.ID, title)
 	}
 	// The note written before the fix was built says nothing of a rehearsal.
-	mustWait(t, db, inc.ID, "Rehearse on a non-production copy", `a note ('calm note TEXT', n) or a recorded session ('calm shell', 'calm split') made after "Build the fix offline"`)
+	mustWait(t, db, inc.ID, "Rehearse on a non-production copy", `a note ('calm note TEXT') or a recorded session ('calm shell', 'calm split') made after "Build the fix offline"`)
 	db.AddNote(inc.ID, "rehearsed on staging: the document is back as it was")
 	mustTick(t, db, inc.ID, "Rehearse on a non-production copy")
 	mustTick(t, db, inc.ID, "Apply it, eyes on the command")
@@ -94,8 +106,9 @@ func TestStepsWaitForWhatTheyClaim(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustTick(t, db, inc.ID, "Verify the data")
-	mustWait(t, db, inc.ID, "Tell the team", "the team message")
-	step, err := Tick(db, inc.ID, Builtin(), "ada@db1", true)
+	// From a shell, what only the TUI makes is said to be made there.
+	mustWait(t, db, inc.ID, "Tell the team", "the team message (composed in the TUI: 'calm', then c)")
+	step, err := Tick(db, inc.ID, Builtin(), TickRequest{Who: "ada@db1", Anyway: true, Now: aMinuteOn(t, db, inc.ID)})
 	if err != nil || step.Title != "Tell the team" || !step.Done || !strings.Contains(step.Waited, "the team message") {
 		t.Fatalf("tick anyway: %+v, %v", step, err)
 	}
@@ -154,5 +167,43 @@ func TestUnknownEvidenceIsRefusedWithItsLine(t *testing.T) {
 	var fe *FileError
 	if !errors.As(err, &fe) || fe.Line != 3 || !strings.Contains(fe.Msg, `evidence "photo" is not one of`) {
 		t.Fatalf("error %v", err)
+	}
+}
+
+// TestTickWaitsOutTheStepsPause: a step with a pause cannot be ticked
+// before the pause is over, counted from when the step became current
+// (the incident opened, a step unticked), --anyway or not; the refusal
+// says how long is left.
+func TestTickWaitsOutTheStepsPause(t *testing.T) {
+	db := openGateStore(t, filepath.Join(t.TempDir(), "calm.db"))
+	defer db.Close()
+	inc, _ := db.NewIncident("users overwritten")
+	events, _ := db.Events(inc.ID)
+	opened := events[0].Time
+	for _, anyway := range []bool{false, true} {
+		step, err := Tick(db, inc.ID, Builtin(), TickRequest{Who: "ada@db1", Anyway: anyway, Now: opened.Add(2 * time.Second)})
+		var pe *PauseError
+		if !errors.As(err, &pe) || step.Title != "Stop and breathe" || pe.Left != 3*time.Second || !strings.Contains(err.Error(), "take a breath: 3s more, then tick") {
+			t.Fatalf("tick 2 s after the incident opened (anyway %v): %+v, %v", anyway, step, err)
+		}
+	}
+	if step, err := Tick(db, inc.ID, Builtin(), TickRequest{Who: "ada@db1", Now: opened.Add(5 * time.Second)}); err != nil || step.Title != "Stop and breathe" {
+		t.Fatalf("tick once the pause is over: %+v, %v", step, err)
+	}
+	step, ev, err := Untick(db, inc.ID, Builtin(), "ada@db1")
+	if err != nil || step.ID != "breathe" {
+		t.Fatalf("untick: %+v, %v", step, err)
+	}
+	// Current again: its pause runs again, from the untick.
+	if _, err := Tick(db, inc.ID, Builtin(), TickRequest{Who: "ada@db1", Now: ev.Time.Add(4 * time.Second)}); !strings.Contains(fmt.Sprint(err), "1s more") {
+		t.Fatalf("tick 4 s after the untick: %v", err)
+	}
+	st, _, err := Progress(db, inc.ID, Builtin())
+	if err != nil || !st.CurrentSince.Equal(ev.Time) {
+		t.Fatalf("the step is current since %v, want the untick at %v (%v)", st.CurrentSince, ev.Time, err)
+	}
+	// Shown later than it became current (the TUI opened then): from then.
+	if left := st.PauseLeft(ev.Time.Add(time.Hour), ev.Time.Add(time.Hour+time.Second)); left != 4*time.Second {
+		t.Fatalf("pause left a second after it was shown: %v", left)
 	}
 }

@@ -96,8 +96,12 @@ func (e *env) agentLacks() string {
 	if len(missing) == 0 {
 		return ""
 	}
-	return fmt.Sprintf("the running agent (pid %d) lacks what these settings ask (%s): it started before they were configured or given with --mirror; 'calm agent restart' restarts it with them",
-		pid, strings.Join(missing, "; "))
+	restart := "calm"
+	for _, m := range e.cfg.flagMirrors {
+		restart += " --mirror " + shellQuote(m) // a plain restart would start it without them
+	}
+	return fmt.Sprintf("the running agent (pid %d) lacks what these settings ask (%s): it started before they were configured or given with --mirror; this restarts it with them: %s agent restart",
+		pid, strings.Join(missing, "; "), restart)
 }
 
 func cmdAgentStatus(e *env, args []string) error {
@@ -202,5 +206,10 @@ func cmdAgentRestart(e *env, args []string) error {
 		mirrors = orNone(append(append([]string{}, have.Mirrors...), have.Remotes...))
 	}
 	fmt.Fprintf(e.stdout, "agent pid %d serving %s; mirrors: %s\n", pid, e.cfg.Store, mirrors)
+	if len(e.cfg.flagMirrors) > 0 {
+		// It leaves after its idle minutes, and the next one starts
+		// without them.
+		fmt.Fprintf(e.stdout, "note: %s from --mirror last as long as this agent: to keep them, add them to the config file's mirrors\n", strings.Join(e.cfg.flagMirrors, ", "))
+	}
 	return nil
 }

@@ -32,11 +32,11 @@ func TestAgentStatusStopRestartAndMirrorChanges(t *testing.T) {
 
 	mirror := t.TempDir()
 	out, errs, code := w.run(nil, "--mirror", mirror, "status")
-	if code != 1 || out != "" || !strings.Contains(errs, mirror) || !strings.Contains(errs, "calm agent restart") || strings.Count(strings.TrimSpace(errs), "\n") != 0 {
+	if code != 1 || out != "" || !strings.Contains(errs, mirror) || !strings.Contains(errs, "calm --mirror '"+mirror+"' agent restart") || strings.Count(strings.TrimSpace(errs), "\n") != 0 {
 		t.Fatalf("--mirror with an agent that lacks it: exit %d, stdout %q, stderr %q: want it refused in one line", code, out, errs)
 	}
 	out, errs, code = w.run([]byte("still passed\n"), "--mirror", mirror, "tee", "-q", "t")
-	if code != 0 || out != "still passed\n" || !strings.Contains(errs, "WARNING") || !strings.Contains(errs, "calm agent restart") {
+	if code != 0 || out != "still passed\n" || !strings.Contains(errs, "WARNING") || !strings.Contains(errs, "calm --mirror '"+mirror+"' agent restart") {
 		t.Fatalf("tee with an agent that lacks the mirror: exit %d, stdout %q, stderr %q: want it saved, and a warning", code, out, errs)
 	}
 

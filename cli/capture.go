@@ -127,7 +127,8 @@ func cmdSplit(e *env, args []string) error {
 	}
 	pane := capture.CurrentPane()
 	if pane == "" {
-		return capture.ErrNotInTmux
+		// split works on the pane it runs in, which it opens calm beside.
+		return &exitError{code: 1, msg: "not inside tmux: run calm split in the tmux pane to record; outside tmux, 'calm shell' records a shell and 'calm snap -t PANE' saves a pane's scrollback"}
 	}
 	if *stop {
 		if err := capture.StopPipe(pane); err != nil {
@@ -308,6 +309,6 @@ func cmdClip(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "saved the clipboard as %s/%s (%s, %d of %d copies verified)\n", c.Incident, c.ID, humanBytes(c.Size), c.VerifiedCopies(), len(c.Copies))
+	fmt.Fprintf(e.stdout, "saved the clipboard as %s/%s (%s, %s)\n", c.Incident, c.ID, humanBytes(c.Size), c.CopiesSummary())
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"calm/checklist"
 	"calm/model"
 	"calm/storage"
 	"calm/storage/agent"
@@ -56,7 +58,11 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case errors.As(err, &fail):
 		return fail.report(stderr)
 	case invokesTee(args), piped && mistypedTee(args):
-		// The pipe is sacred: a mistyped flag costs the pipeline nothing.
+		// The pipe is sacred: a mistyped flag costs the pipeline nothing,
+		// and its output is saved all the same, the typo ignored.
+		if retry, ok := r.teeDespiteTypo(args); ok && piped {
+			return r.teeAllTheSame(retry, oneLine(err.Error()))
+		}
 		return teeCannotStart(stdin, stdout, stderr, oneLine(err.Error()), 2)
 	}
 	fmt.Fprintf(stderr, "calm: %s\n", oneLine(err.Error()))
@@ -68,6 +74,114 @@ type runner struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	global         globalFlags
+	typo           string // what teeAllTheSame ignored, said again by tee at its end
+}
+
+// teeDespiteTypo gives the command line that runs tee with what a typo
+// made of it left out: a command word one edit from tee (or its letters
+// swapped) becomes tee, and each flag tee cannot take (unknown, a bad
+// value, a value missing) is dropped, with its value when the flag it was
+// likely meant as takes one. ok is false when that does not give a command
+// line tee runs on.
+func (r *runner) teeDespiteTypo(args []string) (retry []string, ok bool) {
+	retry = slices.Clone(args)
+	if mistypedTee(retry) {
+		for i, a := range retry {
+			if !strings.HasPrefix(a, "-") {
+				retry[i] = "tee"
+				break
+			}
+		}
+	}
+	for range 16 {
+		tee, rest, err := r.tree().Find(retry)
+		if err != nil || tee.Name() != "tee" {
+			return nil, false
+		}
+		err = tee.ParseFlags(rest)
+		if err == nil {
+			return retry, true
+		}
+		if retry = dropFlag(tee, retry, err); retry == nil {
+			return nil, false
+		}
+	}
+	return nil, false
+}
+
+// dropFlag takes out of args the flag err is about (pflag's), or gives nil.
+func dropFlag(c *cobra.Command, args []string, err error) []string {
+	end := slices.Index(args, "--")
+	if end < 0 {
+		end = len(args)
+	}
+	var missing *pflag.NotExistError
+	var invalid *pflag.InvalidValueError
+	var needs *pflag.ValueRequiredError
+	switch {
+	case errors.As(err, &missing) && missing.GetSpecifiedShortnames() != "":
+		// pflag names the letters left in the group from the unknown one
+		// on: -qa gives "a".
+		left := missing.GetSpecifiedShortnames()
+		for i, a := range args[:end] {
+			if strings.HasPrefix(a, "-") && !strings.HasPrefix(a, "--") && strings.HasSuffix(a, left) {
+				rest := a[:len(a)-len(left)] + left[1:]
+				if rest == "-" {
+					return slices.Delete(slices.Clone(args), i, i+1)
+				}
+				out := slices.Clone(args)
+				out[i] = rest
+				return out
+			}
+		}
+	case errors.As(err, &missing):
+		name := "--" + missing.GetSpecifiedName()
+		for i, a := range args[:end] {
+			if a == name || strings.HasPrefix(a, name+"=") {
+				n := 1
+				// Its value goes with it when the flag it was meant as
+				// takes one (--incdient X), not when it is a switch
+				// (--quite TITLE).
+				if meant := c.Flags().Lookup(nearestFlag(c, missing.GetSpecifiedName())); a == name && meant != nil && meant.NoOptDefVal == "" && i+1 < end && !strings.HasPrefix(args[i+1], "-") {
+					n = 2
+				}
+				return slices.Delete(slices.Clone(args), i, i+n)
+			}
+		}
+	case errors.As(err, &invalid):
+		f := invalid.GetFlag()
+		for i, a := range args[:end] {
+			if strings.HasPrefix(a, "--"+f.Name+"=") || f.Shorthand != "" && strings.HasPrefix(a, "-"+f.Shorthand+"=") {
+				return slices.Delete(slices.Clone(args), i, i+1)
+			}
+		}
+	case errors.As(err, &needs):
+		if last := end - 1; last >= 0 && strings.HasPrefix(args[last], "-") {
+			return slices.Delete(slices.Clone(args), last, last+1)
+		}
+	}
+	return nil
+}
+
+// teeAllTheSame runs tee on args (its typos left out), after saying so; it
+// exits 2 however the capture ends, so that a script sees the typo.
+func (r *runner) teeAllTheSame(args []string, typo string) int {
+	fmt.Fprintf(r.stderr, "calm tee: %s: ignored, saving the output all the same\n", typo)
+	r.typo = typo
+	root := r.tree()
+	root.SetArgs(args)
+	root.SetIn(r.stdin)
+	root.SetOut(r.stdout)
+	root.SetErr(r.stderr)
+	err := root.Execute()
+	var fail *commandError
+	switch {
+	case err == nil:
+		return 2
+	case errors.As(err, &fail):
+		return max(fail.report(r.stderr), 2)
+	}
+	return teeCannotStart(r.stdin, r.stdout, r.stderr, oneLine(err.Error()), 2)
 }
 
 type globalFlags struct {
@@ -83,6 +197,7 @@ type env struct {
 	store          model.Store
 
 	cmd        *cobra.Command // the command running, whose flags cobra has parsed
+	typo       string         // a typo in the command line that was ignored (tee)
 	describing *description   // set while the tree learns a command's flags
 }
 
@@ -173,10 +288,19 @@ func (e *env) parseFlags(fs *pflag.FlagSet, args []string) error {
 	var err error
 	fs.VisitAll(func(f *pflag.Flag) {
 		// The command's scalar flags (bool, string, int, duration) say
-		// their value again through String.
-		if given := e.cmd.Flags().Lookup(f.Name); given != nil && given.Changed && err == nil {
-			err = fs.Set(f.Name, given.Value.String())
+		// their value again through String; a repeated flag's String is
+		// "[a,b]", so its values are handed over as they are.
+		given := e.cmd.Flags().Lookup(f.Name)
+		if given == nil || !given.Changed || err != nil {
+			return
 		}
+		if from, ok := given.Value.(pflag.SliceValue); ok {
+			if to, ok := f.Value.(pflag.SliceValue); ok {
+				err, f.Changed = to.Replace(from.GetSlice()), true
+				return
+			}
+		}
+		err = fs.Set(f.Name, given.Value.String())
 	})
 	if err != nil {
 		return err
@@ -225,7 +349,7 @@ func (r *runner) run(c *cobra.Command, body func(*env, []string) error, args []s
 		}
 		return &commandError{"", err}
 	}
-	e := &env{stdin: r.stdin, stdout: r.stdout, stderr: r.stderr, cfg: cfg, cmd: c}
+	e := &env{stdin: r.stdin, stdout: r.stdout, stderr: r.stderr, cfg: cfg, cmd: c, typo: r.typo}
 	if c.Parent() != nil && c.Parent().Name() == "agent" {
 		return wrapCommandError(name, body(e, args)) // they talk to the agent themselves, and never start one by asking
 	}
@@ -361,7 +485,9 @@ in $XDG_CONFIG_HOME/calm/config.toml. Every command starts the agent if needed.`
 		r.command(groupCapture, "bring an asciinema recording (asciicast v2 or v3) in as a session", cmdImport),
 		incident,
 		r.command(groupIncident, "add a note to the current incident's timeline", cmdNote),
-		r.command(groupIncident, "tick the current checklist step (a step still waiting needs --anyway, and says so)", cmdTick),
+		r.command(groupIncident, "tick the current checklist step, and say which comes next (a step still waiting needs --anyway, and says so)", cmdTick),
+		r.command(groupIncident, "take back the last step ticked (the timeline keeps both)", cmdUntick),
+		r.command(groupIncident, "the checklist: every step, when it was ticked and by whom, and what the current one asks", cmdSteps),
 		r.command(groupIncident, "move a capture into another incident, with its copies", cmdMove),
 		r.command(groupRead, "an incident (default: the current one) and its captures' copies", cmdStatus),
 		r.command(groupRead, "the TUI: captures, viewer, checklist, copies ('?' lists its keys)", cmdUI),
@@ -473,10 +599,10 @@ func flagError(c *cobra.Command, err error) error {
 		if near := nearestFlag(c, missing.GetSpecifiedName()); near != "" {
 			hint = fmt.Sprintf(": did you mean --%s?", near)
 		} else if takesText(c) {
-			return fmt.Errorf("%v (text starting with '-'? put -- before it: %s -- %s ...; see '%s --help')", err, c.CommandPath(), dashWord(missing), c.CommandPath())
+			return fmt.Errorf("%w (text starting with '-'? put -- before it: %s -- %s ...; see '%s --help')", err, c.CommandPath(), dashWord(missing), c.CommandPath())
 		}
 	}
-	return fmt.Errorf("%v%s (see '%s --help')", err, hint, c.CommandPath())
+	return fmt.Errorf("%w%s (see '%s --help')", err, hint, c.CommandPath())
 }
 
 // takesText reports whether c's arguments are words of free text: a note,
@@ -497,11 +623,31 @@ func dashWord(missing *pflag.NotExistError) string {
 	return "--" + missing.GetSpecifiedName()
 }
 
-// nearestFlag is the flag of c whose name is within two edits of typed.
+// flagHabits are flag names other tools taught people, each with the
+// flags of calm's that mean the same (tmux's -t names a pane).
+var flagHabits = map[string][]string{
+	"pane":        {"target"},
+	"target-pane": {"target"},
+	"window":      {"target"},
+	"file":        {"output", "out"},
+	"out":         {"output"},
+	"output":      {"out"},
+	"session":     {"item"},
+	"capture":     {"item"},
+	"id":          {"item", "incident"},
+}
+
+// nearestFlag is the flag of c whose name is within two edits of typed, or
+// that typed is another tool's name for.
 func nearestFlag(c *cobra.Command, typed string) string {
 	best, bestDistance := "", 3
 	if typed == "" {
 		return ""
+	}
+	for _, name := range flagHabits[typed] {
+		if f := c.Flags().Lookup(name); f != nil && !f.Hidden {
+			return name
+		}
 	}
 	c.Flags().VisitAll(func(f *pflag.Flag) {
 		if d := editDistance(typed, f.Name); d < bestDistance && !f.Hidden {
@@ -618,6 +764,11 @@ func cmdStatus(e *env, args []string) error {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "incident %s  %s  (%s)\n", printable(inc.ID), printable(inc.Title), incidentState(inc))
+	if st, facts, err := checklist.Progress(e.store, inc.ID, e.checklists(false)); err == nil {
+		fmt.Fprintln(e.stdout, checklistLine(st, facts, time.Now()))
+	} else {
+		fmt.Fprintf(e.stdout, "checklist: %s\n", oneLine(err.Error()))
+	}
 	printCaptures(e.stdout, caps, e.cfg.CopiesRequired, e.cfg.DevicesRequired)
 	return nil
 }
@@ -644,6 +795,12 @@ func printCaptures(w io.Writer, caps []model.Capture, copiesRequired, devicesReq
 		}
 		if c.State != model.CaptureSealed {
 			copies = "UNSEALED: still being written; its size and copies come when it ends (sealed by the agent if its writer dies)"
+			if c.Waiting != "" {
+				copies = "UNSEALED: " + c.Waiting
+			}
+			if c.Streaming {
+				copies = "STREAMING: calm tee is still writing it; its size and copies come when it ends"
+			}
 			if c.Recording != nil {
 				copies = "still recording: its journal holds what it recorded; copies when it ends"
 			}
@@ -667,22 +824,17 @@ func printCaptures(w io.Writer, caps []model.Capture, copiesRequired, devicesReq
 }
 
 // plural says "1 device" or "3 devices".
-func plural(n int, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	if base, ok := strings.CutSuffix(noun, "y"); ok {
-		return strconv.Itoa(n) + " " + base + "ies"
-	}
-	return strconv.Itoa(n) + " " + noun + "s"
-}
+func plural(n int, noun string) string { return model.Plural(n, noun) }
 
 // isAre says "1 capture is" or "3 captures are".
-func isAre(n int, noun string) string {
+func isAre(n int, noun string) string { return model.IsAre(n, noun) }
+
+// doDoes says "1 file does" or "3 files do".
+func doDoes(n int, noun string) string {
 	if n == 1 {
-		return plural(n, noun) + " is"
+		return plural(n, noun) + " does"
 	}
-	return plural(n, noun) + " are"
+	return plural(n, noun) + " do"
 }
 
 func humanBytes(n int64) string {

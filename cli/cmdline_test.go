@@ -77,6 +77,9 @@ func TestUsageErrorsSayOneLineAndExitTwo(t *testing.T) {
 		{[]string{"help", "shwo"}, `did you mean "show"?`},
 		{[]string{"help", "incident", "nosuch"}, `unknown command "nosuch"`},
 		{[]string{"search", "("}, "use -F"}, // grep's 2 for a bad pattern, not 1 as for no match
+		// Another tool's name for a flag: tmux's pane is calm's --target.
+		{[]string{"snap", "--pane", "%1"}, "did you mean --target?"},
+		{[]string{"export", "--file", "out.md"}, "did you mean --output?"},
 	} {
 		out, errs, code := w.run(nil, tc.args...)
 		if code != 2 || out != "" || !strings.Contains(errs, tc.want) || strings.Count(strings.TrimSpace(errs), "\n") != 0 {

@@ -139,7 +139,7 @@ func cmdNote(e *env, args []string) error {
 		return usageError("usage: calm note TEXT (or calm note - to read it from stdin)")
 	}
 	if *incident == "" {
-		inc, err := e.store.CurrentIncident()
+		inc, err := e.incidentToWrite("", "the note was not written")
 		if err != nil {
 			return err
 		}
@@ -164,18 +164,40 @@ func isTerminal(w any) bool {
 	return err == nil
 }
 
+// isPlainFile reports whether path names a regular file: an argument that
+// is one is a file, not an incident's ID.
+func isPlainFile(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && st.Mode().IsRegular()
+}
+
+// isRegularFile reports whether w is a plain file, where a capture's bytes
+// may go as they are.
+func isRegularFile(w any) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode().IsRegular()
+}
+
 // sanitizingWriter neutralises terminal controls in a stream. It holds back
 // the unfinished line, so that a \r arriving later still replaces it as a
 // terminal would (up to a MiB, past which the line goes out as it is).
 type sanitizingWriter struct {
-	w    io.Writer
-	f    sanitize.Filter
-	line []byte
+	w       io.Writer
+	f       sanitize.Filter
+	line    []byte
+	in, out int64 // bytes written to it, and by it: they differ when it took something out
 }
 
 func (s *sanitizingWriter) Write(p []byte) (int, error) {
 	s.f.HoldsLine()
+	s.in += int64(len(p))
+	before := len(s.line)
 	s.line = s.f.Append(s.line, p)
+	s.out += int64(len(s.line) - before)
 	cut := bytes.LastIndexByte(s.line, '\n') + 1
 	if len(s.line)-cut > 1<<20 {
 		cut = len(s.line)
@@ -231,7 +253,7 @@ func (b *blankTail) Close() error {
 
 func cmdShow(e *env, args []string) error {
 	fs := e.flags("show", "[--raw] [--sanitize] [--cast] [--record] ID")
-	raw := fs.Bool("raw", false, "write the captured bytes as they are, even to a terminal")
+	raw := fs.Bool("raw", false, "write the captured bytes as they are (to a file or a pipe: never to a terminal)")
 	cast := fs.Bool("cast", false, "for a session: its asciicast v2 stream rather than its output")
 	clean := fs.Bool("sanitize", false, "remove terminal controls even when not writing to a terminal")
 	record := fs.Bool("record", false, "the capture's record (state, hashes, copies) as JSON, not its bytes")
@@ -252,14 +274,19 @@ func cmdShow(e *env, args []string) error {
 		return enc.Encode(c) // JSON escapes every control: safe on a terminal
 	}
 	out := e.stdout
+	if *raw && isTerminal(out) {
+		return usageError("--raw to a terminal would run the escape sequences captured output holds: write it to a file (calm show --raw %s > FILE), or drop --raw", printable(ref))
+	}
 	bw := bufio.NewWriterSize(out, 1<<20)
 	var w io.Writer = bw
 	tail := &blankTail{w: bw}
 	sw := &sanitizingWriter{w: bw}
-	if (*clean || isTerminal(out) || fromTerminal(c)) && !*raw {
-		// A pane's scrollback or a session to a file is the text a
-		// person saw, not the colour codes around it nor the empty rows
-		// below it; tee and clip stay byte for byte.
+	// A pipe ends at a terminal as often as not (| head, | less -R): only
+	// a file gets a tee's or a clip's bytes as they are unless --raw says
+	// so. A pane's scrollback or a session is the text a person saw, not
+	// the colour codes around it nor the empty rows below it.
+	sanitizing := (*clean || !isRegularFile(out) || fromTerminal(c)) && !*raw
+	if sanitizing {
 		if fromTerminal(c) {
 			sw.w = tail
 		}
@@ -283,6 +310,10 @@ func cmdShow(e *env, args []string) error {
 	tail.Close()
 	if err := bw.Flush(); err != nil {
 		return err
+	}
+	if sanitizing && !*clean && !fromTerminal(c) && !isTerminal(out) && sw.in != sw.out {
+		fmt.Fprintf(e.stderr, "calm show: took terminal controls out of %s/%s, not writing to a file (%s of %s kept); 'calm show --raw %s > FILE' writes its bytes as they are\n",
+			c.Incident, c.ID, humanBytes(sw.out), humanBytes(sw.in), printable(ref))
 	}
 	// A file made from a partial capture must not pass for the whole.
 	if c, err := e.store.Capture(ref); err == nil {
@@ -329,7 +360,7 @@ func withCaptureSuggestion(e *env, ref string, err error) error {
 }
 
 func cmdSearch(e *env, args []string) error {
-	fs := e.flags("search", "[-F] [-i] [-w] [-v] [-c|-l] [-m N] [-A N] [-B N] [-C N] [--incident ID] [--json] PATTERN [CAPTURE...]")
+	fs := e.flags("search", "[-F] [-i] [-w] [-v] [-c|-l|-q] [-m N] [-A N] [-B N] [-C N] [--incident ID] [--json] PATTERN [CAPTURE...]\n  calm search [FLAGS] -e PATTERN [-e PATTERN...] [CAPTURE...]")
 	q := model.SearchQuery{}
 	o := grepOptions{max: -1, before: -1, after: -1}
 	fs.BoolVarP(&q.Literal, "fixed-strings", "F", false, "the pattern is a literal string, not a regular expression (RE2)")
@@ -338,6 +369,8 @@ func cmdSearch(e *env, args []string) error {
 	fs.BoolVarP(&o.invert, "invert-match", "v", false, "select the lines that do not match")
 	fs.BoolVarP(&o.count, "count", "c", false, "print how many lines each capture has selected")
 	fs.BoolVarP(&o.files, "files-with-matches", "l", false, "print only the captures that have a selected line")
+	fs.BoolVarP(&o.quiet, "quiet", "q", false, "print nothing: exit 0 at the first selected line, 1 if there is none")
+	patterns := fs.StringArrayP("regexp", "e", nil, "a pattern (one that begins with -, or several: a line matching any is selected); every argument is then a capture")
 	fs.IntVarP(&o.max, "max-count", "m", -1, "stop reading a capture after this many selected lines (-1: no limit)")
 	fs.IntVarP(&o.after, "after-context", "A", -1, "print this many lines after each selected line")
 	fs.IntVarP(&o.before, "before-context", "B", -1, "print this many lines before each selected line")
@@ -353,13 +386,18 @@ func cmdSearch(e *env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if fs.NArg() < 1 {
+	captures := fs.Args()
+	if len(*patterns) > 0 {
+		q.Pattern = strings.Join(*patterns, "\n")
+	} else if len(captures) > 0 {
+		q.Pattern, captures = captures[0], captures[1:]
+	} else {
 		return usageError("usage: calm search [FLAGS] PATTERN [CAPTURE...] (see 'calm search --help')")
 	}
 	// Captures named after the pattern are the only ones searched, as
 	// grep's files: c3 (in --incident, or the current incident) or
 	// INCIDENT/c3.
-	for _, ref := range fs.Args()[1:] {
+	for _, ref := range captures {
 		if q.Incident != "" && !strings.Contains(ref, "/") {
 			ref = q.Incident + "/" + ref
 		}
@@ -368,7 +406,7 @@ func cmdSearch(e *env, args []string) error {
 			if suggested := withCaptureSuggestion(e, ref, err); suggested != err || !errors.Is(err, model.ErrInvalid) {
 				return suggested
 			}
-			return usageError("%q is not a capture (c3, s1 or INCIDENT/c3): the pattern comes first, then the captures to search", fs.Args()[1+len(q.Items)])
+			return usageError("%q is not a capture (c3, s1 or INCIDENT/c3): the pattern comes first, then the captures to search", captures[len(q.Items)])
 		}
 		q.Items = append(q.Items, c.Incident+"/"+c.ID)
 	}
@@ -381,7 +419,6 @@ func cmdSearch(e *env, args []string) error {
 		}
 		o.contextGiven = o.contextGiven || fs.Changed(n.flag)
 	}
-	q.Pattern = fs.Arg(0)
 	if strings.Contains(q.Pattern, "\n") {
 		// grep: each line of the pattern is a pattern of its own.
 		var alternatives []string
@@ -395,10 +432,13 @@ func cmdSearch(e *env, args []string) error {
 	}
 	if _, err := q.Regexp(); err != nil {
 		// grep's exit 2 for a bad pattern, not 1 as for no match.
-		return usageError("%s", strings.TrimSuffix(err.Error(), ": "+model.ErrInvalid.Error()))
+		return usageError("%s", err)
 	}
-	if o.files {
+	if o.files || o.quiet {
 		o.count = false // grep: -l wins over -c
+	}
+	if o.quiet {
+		o.files, o.before, o.after, o.context = false, 0, 0, 0
 	}
 	if extended && q.Literal {
 		return usageError("-E and -F: a pattern is a regular expression or a literal, not both")
@@ -412,7 +452,7 @@ func cmdVerify(e *env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if arg := fs.Arg(0); arg != "" && (strings.HasSuffix(arg, ".tar.gz") || strings.HasSuffix(arg, ".tgz")) {
+	if arg := fs.Arg(0); arg != "" && (strings.HasSuffix(arg, ".tar.gz") || strings.HasSuffix(arg, ".tgz") || isPlainFile(arg)) {
 		return verifyBundle(e, arg)
 	}
 	if *repair {
@@ -445,8 +485,18 @@ func cmdVerify(e *env, args []string) error {
 	for _, m := range rep.Manifests {
 		fmt.Fprintf(e.stdout, "FAIL %s/SHA256SUMS in the %s folder %s: %s (%s)\n", m.Incident, m.Copy.Kind, m.Copy.Location, m.Copy.State, m.Copy.Error)
 	}
+	for _, t := range rep.Timelines {
+		fmt.Fprintf(e.stdout, "FAIL %s/%s, the timeline's copy in the %s folder %s: %s (%s)\n", t.Incident, t.Capture, t.Copy.Kind, t.Copy.Location, t.Copy.State, t.Copy.Error)
+	}
 	for _, u := range rep.Unsealed {
-		fmt.Fprintf(e.stdout, "UNSEALED %s: still being written, or its writer died and the agent has not sealed it yet: not safe until sealed\n", u)
+		if ref, why, known := strings.Cut(u, ": "); known {
+			fmt.Fprintf(e.stdout, "UNSEALED %s: %s: not safe until sealed\n", ref, sanitize.Text([]byte(why)))
+			continue
+		}
+		fmt.Fprintf(e.stdout, "UNSEALED %s: its writer died or ran on another machine, and the agent has not sealed it yet: not safe until sealed\n", u)
+	}
+	for _, s := range rep.Streaming {
+		fmt.Fprintf(e.stdout, "streaming %s: calm tee is still writing it, and the agent stores it as it comes; its copies are made and checked when it ends\n", s)
 	}
 	for _, i := range rep.Interrupted {
 		fmt.Fprintf(e.stdout, "interrupted %s: partial, it holds what was stored before that\n", sanitize.Text([]byte(i)))
@@ -454,18 +504,25 @@ func cmdVerify(e *env, args []string) error {
 	for _, r := range rep.Recording {
 		fmt.Fprintf(e.stdout, "recording %s: its recorder is writing its journal, which the agent stores as it grows; its copies are made and checked when it ends\n", r)
 	}
-	if len(rep.Problems) > 0 || len(rep.Manifests) > 0 {
+	if len(rep.Problems) > 0 || len(rep.Manifests) > 0 || len(rep.Timelines) > 0 {
 		return &exitError{code: 1, msg: verifyFailure(rep, *repair)}
 	}
 	fmt.Fprintf(e.stdout, "ok: %s of %s read back and match their SHA-256, on %s\n", plural(rep.Copies-rep.Pending, "copy"), plural(rep.Captures, "capture"), plural(rep.Devices, "device"))
 	if rep.Devices == 1 {
-		fmt.Fprintln(e.stdout, "note: every copy is on one device, so one disk failure loses them all: add a mirror on another disk ('mirrors' in the config, or --mirror DIR)")
+		fmt.Fprintln(e.stdout, "note: every copy is on one device, so one disk failure loses them all: add a mirror on another disk ('mirrors' in the config file)")
 	}
 	if rep.Pending > 0 {
 		fmt.Fprintf(e.stdout, "pending: %d S3 copies not uploaded yet (the agent retries; 'calm doctor' says if the bucket answers)\n", rep.Pending)
 	}
+	for _, f := range rep.Forgotten {
+		fmt.Fprintf(e.stdout, "note: mirror %s; to keep it, add it to the config file's mirrors and run 'calm agent restart', then 'calm verify --repair' copies them\n", printable(f))
+	}
 	if len(rep.Unsealed) > 0 {
 		return &exitError{code: 1, msg: fmt.Sprintf("%s not sealed: they have no verified copies yet", isAre(len(rep.Unsealed), "capture"))}
+	}
+	if c, ok := e.store.(*agent.Client); ok && c.Warning() != "" && fs.Arg(0) == "" {
+		// A lost store verifies what is left of it, and that is not ok.
+		return &exitError{code: 1, msg: "the store lacks incidents its evidence folder holds (see the WARNING): their copies were not read; rebuild it with 'calm doctor --salvage NEW.db'"}
 	}
 	return nil
 }
@@ -473,9 +530,16 @@ func cmdVerify(e *env, args []string) error {
 // verifyFailure is verify's one line when something failed: what, and what
 // to do next.
 func verifyFailure(rep model.VerifyReport, repaired bool) string {
-	msg := fmt.Sprintf("%d of %d copies failed: the copies marked FAIL cannot be trusted; the others still can", len(rep.Problems), rep.Copies)
+	msg := fmt.Sprintf("%d of %s failed: the copies marked FAIL cannot be trusted; the others still can", len(rep.Problems), plural(rep.Copies, "copy"))
 	if len(rep.Problems) == 0 {
-		msg = fmt.Sprintf("every copy matches, but the SHA256SUMS of %s is missing or wrong", plural(len(rep.Manifests), "folder"))
+		var wrong []string
+		if len(rep.Manifests) > 0 {
+			wrong = append(wrong, fmt.Sprintf("the SHA256SUMS of %s is missing or wrong", plural(len(rep.Manifests), "folder")))
+		}
+		if len(rep.Timelines) > 0 {
+			wrong = append(wrong, fmt.Sprintf("the timeline copy of %s lacks events the store holds", plural(len(rep.Timelines), "incident")))
+		}
+		msg = "every copy matches, but " + strings.Join(wrong, ", and ")
 	}
 	switch {
 	case repaired:
@@ -494,6 +558,28 @@ func storeFailed(rep model.VerifyReport) bool {
 		}
 	}
 	return false
+}
+
+// rescuedStores are the stores agents wrote beside store when the file they
+// had open was replaced (storage's write-back).
+func rescuedStores(store string) []string {
+	found, _ := filepath.Glob(store + ".rescued-*")
+	return found
+}
+
+// storeGone is doctor's line for a store whose path no longer leads to the
+// file the agent has open: what happened, and what to do.
+func storeGone(path, pid string, check model.CheckReport) string {
+	switch {
+	case check.RescueFailed != "":
+		return fmt.Sprintf("store %s: %s, and the agent (pid %s) cannot write it back (%s): do not stop that agent, it holds the only copy; make room for the file there and it writes it back within seconds",
+			path, check.Gone, pid, oneLine(check.RescueFailed))
+	case strings.HasPrefix(check.Gone, "deleted"):
+		return fmt.Sprintf("store %s: deleted while the agent (pid %s) had it open: the agent writes what it holds back there within seconds and stops (a write meanwhile waits for it); run 'calm doctor' again then", path, pid)
+	default:
+		return fmt.Sprintf("store %s: %s; the agent (pid %s) writes what it holds beside it, as %s.rescued-TIME, and stops, and the next one opens the file now there: look at the rescued one with 'calm --store FILE status' before going on",
+			path, check.Gone, pid, filepath.Base(path))
+	}
 }
 
 // doSalvage copies what can be read of the store into a new one.
@@ -527,7 +613,7 @@ func doSalvage(e *env, to string) error {
 	}
 	fmt.Fprintf(e.stdout, "use it: CALM_HOME=%s calm  (or --store %s); keep the damaged file\n", filepath.Dir(to), to)
 	if len(rep.Lost) > 0 {
-		return &exitError{code: 1, msg: fmt.Sprintf("%d things could not be read; the evidence and mirror folders may still hold them", len(rep.Lost))}
+		return &exitError{code: 1, msg: fmt.Sprintf("%s could not be read; the evidence and mirror folders may still hold them", plural(len(rep.Lost), "thing"))}
 	}
 	return nil
 }
@@ -547,7 +633,7 @@ func verifyBundle(e *env, path string) error {
 		fmt.Fprintf(e.stdout, "FAIL %s\n", p)
 	}
 	if len(problems) > 0 {
-		return &exitError{code: 1, msg: fmt.Sprintf("%s: %d files do not match %s: do not trust them", path, len(problems), report.SumsFile)}
+		return &exitError{code: 1, msg: fmt.Sprintf("%s: %s not match %s: do not trust them", path, doDoes(len(problems), "file"), report.SumsFile)}
 	}
 	fmt.Fprintf(e.stdout, "ok: %s in %s match %s\n", plural(ok, "file"), path, report.SumsFile)
 	return nil
@@ -594,10 +680,22 @@ func cmdExport(e *env, args []string) error {
 	if *open && *format != "html" {
 		return usageError("--open opens the HTML report: use it with --format html")
 	}
-	if *format == "bundle" && *outPath == "" && isTerminal(e.stdout) {
+	toStdout := *outPath == "-" || *outPath == "/dev/stdout"
+	if toStdout {
+		// As other tools read it: stdout, but never a bundle's bytes onto
+		// a terminal, and --open needs a file to open.
+		switch {
+		case *open:
+			return usageError("--open opens a file: name one with -o, or leave -o out")
+		case *format == "bundle" && isTerminal(e.stdout):
+			return usageError("-o %s: a bundle is binary: redirect it to a file (calm export %s --format bundle -o - > FILE), or name the file", *outPath, printable(ref))
+		}
+		*outPath = ""
+	}
+	if *format == "bundle" && *outPath == "" && !toStdout && isTerminal(e.stdout) {
 		*outPath = "calm-" + rec.Incident.ID + ".tar.gz"
 	}
-	if *format == "html" && *outPath == "" && (*open || isTerminal(e.stdout)) {
+	if *format == "html" && *outPath == "" && !toStdout && (*open || isTerminal(e.stdout)) {
 		*outPath = "calm-" + rec.Incident.ID + ".html"
 	}
 	var out io.Writer = e.stdout
@@ -610,8 +708,15 @@ func cmdExport(e *env, args []string) error {
 		defer file.abort() // after commit: nothing left to remove
 		out = file
 	}
+	var session model.Capture
+	if *format == "cast" {
+		if session, err = sessionOf(rec, *item); err != nil {
+			return err
+		}
+	}
 	bw := bufio.NewWriterSize(out, 1<<20)
 	redacted := 0
+	wrote := "" // what the file holds, when one is written
 	var bar *progress
 	store := e.store
 	if *format != "md" && *format != "cast" {
@@ -629,20 +734,13 @@ func cmdExport(e *env, args []string) error {
 	case "html":
 		redacted, err = report.HTML(context.Background(), store, rec, bw, red, time.Now(), report.HTMLOptions{})
 	case "cast":
-		var c model.Capture
-		c, err = sessionOf(rec, *item)
-		if err == nil {
-			store, bar = e.readingCaptures("exporting "+c.ID, []model.Capture{c})
-			redacted, err = report.Cast(context.Background(), store, c, bw, red)
-		}
+		store, bar = e.readingCaptures("exporting "+session.ID, []model.Capture{session})
+		redacted, err = report.Cast(context.Background(), store, session, bw, red)
 	case "bundle":
 		var st report.BundleStats
 		st, err = report.Bundle(context.Background(), store, rec, bw, red, time.Now())
 		redacted = st.Redacted
-		bar.done()
-		if err == nil && *outPath != "" {
-			fmt.Fprintf(e.stderr, "calm: wrote %s: %d files and %s; check it with 'calm verify %s'\n", *outPath, st.Files, report.SumsFile, *outPath)
-		}
+		wrote = fmt.Sprintf("%s and %s; check it with 'calm verify %s'", plural(st.Files, "file"), report.SumsFile, *outPath)
 	}
 	bar.done()
 	if err == nil {
@@ -654,13 +752,22 @@ func cmdExport(e *env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("export %s: %w", rec.Incident.ID, err)
 	}
-	if redacted > 0 {
-		fmt.Fprintf(e.stderr, "calm: redacted %d secrets from the export; the store keeps the originals\n", redacted)
-	}
-	e.store.AddEvent(rec.Incident.ID, model.EventExport, "", fmt.Sprintf("exported as %s, %d secrets redacted", *format, redacted))
-	if *format == "html" && *outPath != "" {
+	// Once the file is whole under its name, and not before: a file
+	// written is said, whatever its format.
+	switch {
+	case *format == "html" && *outPath != "":
 		openReport(e, *outPath, *open)
+	case file != nil:
+		if fi, err := os.Stat(*outPath); err == nil && wrote == "" {
+			what := map[string]string{"txt": "the incident as text", "json": "the incident as JSON", "md": "the postmortem draft", "cast": session.ID + " as asciicast v2"}[*format]
+			wrote = fmt.Sprintf("%s, %s", what, humanBytes(fi.Size()))
+		}
+		fmt.Fprintf(e.stderr, "calm: wrote %s: %s\n", *outPath, wrote)
 	}
+	if redacted > 0 {
+		fmt.Fprintf(e.stderr, "calm: redacted %s from the export; the store keeps the originals\n", plural(redacted, "secret"))
+	}
+	e.store.AddEvent(rec.Incident.ID, model.EventExport, "", fmt.Sprintf("exported as %s, %s redacted", *format, plural(redacted, "secret")))
 	return nil
 }
 
@@ -704,10 +811,10 @@ func sessionOf(rec report.Record, id string) (model.Capture, error) {
 		}
 	}
 	if id != "" {
-		return model.Capture{}, fmt.Errorf("no item %s in incident %s: %w", id, rec.Incident.ID, model.ErrNotFound)
+		return model.Capture{}, model.Errorf(model.ErrNotFound, "no item %s in incident %s", id, rec.Incident.ID)
 	}
 	if last == nil {
-		return model.Capture{}, fmt.Errorf("incident %s has no recorded session (record one with 'calm shell' or 'calm split'): %w", rec.Incident.ID, model.ErrNotFound)
+		return model.Capture{}, model.Errorf(model.ErrNotFound, "incident %s has no recorded session (record one with 'calm shell' or 'calm split')", rec.Incident.ID)
 	}
 	return *last, nil
 }
@@ -737,7 +844,12 @@ func cmdDoctor(e *env, args []string) error {
 	} else {
 		say(true, "no config file (%s): defaults are in use", configPath(""))
 	}
-	say(true, "store %s", e.cfg.Store)
+	// A store replaced under an agent is written beside it by that agent:
+	// it may hold what the file now in its place lacks.
+	for _, rescued := range rescuedStores(e.cfg.Store) {
+		warn("%s is a store an agent wrote out when the file it had open was replaced: it may hold what %s lacks; look at it with 'calm --store %s status', salvage from it with 'calm --store %s doctor --salvage NEW.db', and move it away once done",
+			rescued, filepath.Base(e.cfg.Store), rescued, rescued)
+	}
 	client := e.store.(*agent.Client)
 	if err := client.StartAgent(); err != nil {
 		say(false, "agent: %s", oneLine(err.Error()))
@@ -750,22 +862,29 @@ func cmdDoctor(e *env, args []string) error {
 		return &exitError{code: 1, msg: "the agent cannot run, so nothing can be saved: fix the first FAIL above"}
 	}
 	st, err := client.Status()
+	pid := "?"
 	if err != nil {
 		say(false, "agent on %s: %s", e.cfg.socket, oneLine(err.Error()))
 	} else {
-		say(true, "agent pid %v on %s", st["pid"], e.cfg.socket)
+		pid = fmt.Sprint(st["pid"])
+		say(true, "agent pid %s on %s", pid, e.cfg.socket)
 		if lacks := e.agentLacks(); lacks != "" {
 			say(false, "%s", lacks)
 		}
 	}
 	check, err := e.store.Check()
+	if err == nil && check.Gone != "" {
+		say(false, "%s", storeGone(e.cfg.Store, pid, check))
+	} else {
+		say(true, "store %s", e.cfg.Store)
+	}
 	if err != nil || len(check.Problems) > 0 {
 		if err != nil {
 			check.Problems = append(check.Problems, err.Error())
 		}
 		say(false, "store consistency: %s", strings.Join(check.Problems[:min(len(check.Problems), 5)], "; "))
 		warn("writing to the store is refused until it is salvaged: 'calm doctor --salvage NEW.db' copies out what can be read")
-	} else {
+	} else if check.Gone == "" {
 		say(true, "store consistency check passed (%s, schema %d)", humanBytes(check.Size), check.Schema)
 	}
 	if rep := check; err == nil && len(rep.Evidence) > 0 {
@@ -780,20 +899,28 @@ func cmdDoctor(e *env, args []string) error {
 		say(true, "the store and its evidence folder agree (incidents and timelines)")
 	}
 	verify, err := e.store.Verify(context.Background(), "")
+	if rep := verify; err == nil && len(rep.Unsealed) > 0 {
+		say(false, "captures not sealed, with no verified copy yet: %s", sanitize.Text([]byte(strings.Join(rep.Unsealed, "; "))))
+	}
 	if rep := verify; err != nil {
 		say(false, "copies: %s", oneLine(err.Error()))
-	} else if len(rep.Unsealed) > 0 {
-		say(false, "captures not sealed, with no verified copy yet: %s", strings.Join(rep.Unsealed, ", "))
 	} else if len(rep.Problems) > 0 {
 		say(false, "copies: %d of %d fail; run 'calm verify' for the list", len(rep.Problems), rep.Copies)
-	} else if len(rep.Recording) > 0 {
-		say(true, "copies: all verified copies of %s match; still recording (copies when each ends): %s", plural(rep.Captures, "capture"), strings.Join(rep.Recording, ", "))
+	} else if live := append(rep.Recording, rep.Streaming...); len(live) > 0 {
+		say(true, "copies: all verified copies of %s match; still recording or streaming (copies when each ends): %s", plural(rep.Captures, "capture"), strings.Join(live, ", "))
 	} else if rep.Pending > 0 {
 		say(true, "copies: all verified copies of %s match; %s still pending", plural(rep.Captures, "capture"), isAre(rep.Pending, "S3 copy"))
 	} else {
 		say(true, "copies: all %s of %s read back and match", plural(rep.Copies, "copy"), plural(rep.Captures, "capture"))
 	}
 	if rep := verify; err == nil {
+		// Everything verify fails on, doctor names too.
+		for _, m := range rep.Manifests {
+			say(false, "%s/SHA256SUMS in the %s folder %s: %s (%s): 'calm verify --repair' writes it again", m.Incident, m.Copy.Kind, m.Copy.Location, m.Copy.State, m.Copy.Error)
+		}
+		for _, t := range rep.Timelines {
+			say(false, "%s/%s, the timeline's copy in the %s folder %s: %s (%s): 'calm verify --repair' writes it again from the store", t.Incident, t.Capture, t.Copy.Kind, t.Copy.Location, t.Copy.State, sanitize.Text([]byte(t.Copy.Error)))
+		}
 		for _, i := range rep.Interrupted {
 			warn("interrupted capture %s: partial, it holds what was stored before that", sanitize.Text([]byte(i)))
 		}

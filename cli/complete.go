@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"calm/checklist"
 	"calm/model"
 	"calm/storage/agent"
 )
@@ -131,6 +132,31 @@ func namesOne(list []model.Incident, ref string) bool {
 	return n == 1
 }
 
+// completeCurrentStep offers the one step 'calm tick' would tick, by its
+// id, with its title: TAB shows what a tick is about to tick.
+func completeCurrentStep(r *runner, toComplete string) []cobra.Completion {
+	cfg, err := loadConfig(r.global)
+	if err != nil {
+		return nil
+	}
+	var out []cobra.Completion
+	r.withStore(func(s model.Store) {
+		inc, err := s.Incident("")
+		if err != nil {
+			return
+		}
+		lists, _ := checklist.Load(cfg.checklistDirs())
+		st, _, err := checklist.Progress(s, inc.ID, lists)
+		if err != nil || st.Current >= len(st.Steps) {
+			return
+		}
+		if step := st.Steps[st.Current]; strings.HasPrefix(step.ID, toComplete) {
+			out = append(out, completion(step.ID, step.Title))
+		}
+	})
+	return out
+}
+
 func completeWords(words ...string) completer {
 	return func(_ *runner, toComplete string) []cobra.Completion {
 		var out []cobra.Completion
@@ -157,6 +183,8 @@ func (r *runner) addCompletions(root *cobra.Command) {
 		"push":            {completeIncidents, 1},
 		"verify":          {completeIncidents, 1},
 		"status":          {completeIncidents, 1},
+		"steps":           {completeIncidents, 1},
+		"tick":            {completeCurrentStep, 1},
 		"incident use":    {completeIncidents, 1},
 		"incident close":  {completeOpenIncidents, 1},
 		"incident reopen": {completeClosedIncidents, 1},

@@ -119,6 +119,10 @@ func TestBashCompletesCommandsFlagsAndIds(t *testing.T) {
 		{"calm search --ignore", []string{"--ignore-case"}},
 		{"calm sh", []string{"shell", "show"}},
 		{"calm incident c", []string{"close"}},
+		// A tick offers the step it would tick, and nothing else.
+		{"calm tick ", []string{"breathe"}},
+		{"calm steps " + inc[:len(inc)-1], []string{inc}},
+		{"calm unt", []string{"untick"}},
 	} {
 		got := complete(t, w, script, tc.line)
 		slices.Sort(got) // incidents come in id order, not the order made here

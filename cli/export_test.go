@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -61,6 +62,16 @@ func TestBundleAndMarkdownExportsAreRedactedAndVerified(t *testing.T) {
 	if out := w.ok(nil, "verify", bundle); !strings.Contains(out, "ok: 4 files") {
 		t.Fatalf("verify bundle: %q", out)
 	}
+	// A bundle renamed (mail, a ticket's attachment) is still a file, not
+	// an incident's ID.
+	renamed := filepath.Join(dir, "incident.bundle")
+	if err := os.Link(bundle, renamed); err != nil {
+		t.Fatal(err)
+	}
+	if out := w.ok(nil, "verify", renamed); !strings.Contains(out, "ok: 4 files") {
+		t.Fatalf("verify of a renamed bundle: %q", out)
+	}
+	os.Remove(renamed)
 	if out, err := exec.Command("tar", "-xzf", bundle, "-C", dir).CombinedOutput(); err != nil {
 		t.Fatalf("tar: %v %s", err, out)
 	}
@@ -132,5 +143,34 @@ func TestCastOfAnIncidentWithoutASessionIsNotFound(t *testing.T) {
 	out, errs, code := w.run(nil, "export", "--format", "cast")
 	if code != 1 || out != "" || !strings.Contains(errs, "has no recorded session") || !strings.Contains(errs, "calm shell") {
 		t.Fatalf("cast of an incident with no session: exit %d, stdout %q, stderr %q; want 1 and what to do", code, out, errs)
+	}
+}
+
+// TestExportToDashIsStdout: -o - wrote a file named "-", and a missing
+// folder was named through the temp file's name.
+func TestExportToDashIsStdout(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	id := strings.Fields(w.ok(nil, "incident", "new", "dash"))[0]
+	w.ok([]byte("a line\n"), "tee", "-q", "t")
+	dir := t.TempDir()
+	run := func(args ...string) (string, string, error) {
+		cmd := w.cmd(args...)
+		cmd.Dir = dir
+		var out, errs bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errs
+		err := cmd.Run()
+		return out.String(), errs.String(), err
+	}
+	out, errs, err := run("export", id, "--format", "md", "-o", "-")
+	if err != nil || !strings.Contains(out, "dash") {
+		t.Fatalf("export -o -: %v, stdout %q, stderr %q", err, out, errs)
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Fatalf("export -o - left %v in its folder", left)
+	}
+	_, errs, err = run("export", id, "--format", "md", "-o", filepath.Join("nodir", "x.md"))
+	if err == nil || !strings.Contains(errs, "its folder nodir does not exist") || strings.Contains(errs, ".calm-") || strings.Count(strings.TrimSpace(errs), "\n") != 0 {
+		t.Fatalf("export into a missing folder: %v, %q", err, errs)
 	}
 }

@@ -2,6 +2,8 @@ package cli
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -52,6 +54,33 @@ func TestHostileOutputReachesNoTerminal(t *testing.T) {
 	}
 	if bufs := tm.run("list-buffers"); bufs != "" {
 		t.Fatalf("the terminal's clipboard was written: %q", bufs)
+	}
+	// Through a pipe, which ends at the terminal as often as not: the
+	// same; and --raw straight to the terminal is refused.
+	tm.typeText("clear; " + w.envPrefix() + calmBin + " show c1 | head -100; echo piped-$?; " + w.envPrefix() + calmBin + " show --raw c1; echo raw-$?")
+	tm.press("Enter")
+	tm.waitFor("raw-2", 10*time.Second) // not "raw-": the typed line has that
+	screen = tm.screen()
+	if n := strings.Count(screen, "done"); n < 11 || !strings.Contains(screen, "piped-0") || !strings.Contains(screen, "raw-2") || !strings.Contains(screen, "--raw to a terminal") {
+		t.Fatalf("show through a pipe, and --raw to the terminal:\n%s", screen)
+	}
+	if after := tm.run("display", "-p", "-t", "t", "#{pane_title}|#{mouse_any_flag}|#{alternate_on}|#{keypad_flag}|#{insert_flag}"); after != before {
+		t.Fatalf("the terminal changed through a pipe: before %q, after %q", before, after)
+	}
+	if out, errs, _ := w.run(nil, "show", "c1"); strings.ContainsAny(out, "\x1b\x07\u009b") || !strings.Contains(errs, "--raw c1 > FILE") {
+		t.Fatalf("show to a pipe: %q, stderr %q", out, errs)
+	}
+	// A file gets the bytes as they are: what a restore is built from.
+	file := filepath.Join(t.TempDir(), "c1.out")
+	f, _ := os.Create(file)
+	show := w.cmd("show", "c1")
+	show.Stdout = f
+	if err := show.Run(); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if got, _ := os.ReadFile(file); string(got) != hostileCorpus {
+		t.Fatal("show to a file does not give the exact bytes")
 	}
 	for _, format := range []string{"txt", "md", "json"} {
 		out := w.ok(nil, "export", "--format", format)

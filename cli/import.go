@@ -33,7 +33,7 @@ func cmdImport(e *env, args []string) error {
 	path := fs.Arg(0)
 	f, err := os.Open(path)
 	if err != nil {
-		return fmt.Errorf("open %s: %w", path, err)
+		return err // os names the file and what went wrong
 	}
 	defer f.Close()
 	title := strings.Join(fs.Args()[1:], " ")
@@ -129,9 +129,9 @@ func cmdImport(e *env, args []string) error {
 	}
 	skipped := ""
 	if r.Skipped > 0 {
-		skipped = fmt.Sprintf(" (%d lines that were no event skipped)", r.Skipped)
+		skipped = fmt.Sprintf(" (%s that were no event skipped)", plural(r.Skipped, "line"))
 	}
-	fmt.Fprintf(e.stdout, "imported %s as %s/%s: asciicast v%d, %d events%s, %s, %d of %d copies verified\n",
-		path, c.Incident, c.ID, probe.Version, events, skipped, humanBytes(c.Size), c.VerifiedCopies(), len(c.Copies))
+	fmt.Fprintf(e.stdout, "imported %s as %s/%s: asciicast v%d, %s%s, %s, %d of %d copies verified\n",
+		path, c.Incident, c.ID, probe.Version, plural(events, "event"), skipped, humanBytes(c.Size), c.VerifiedCopies(), len(c.Copies))
 	return nil
 }

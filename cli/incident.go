@@ -214,5 +214,5 @@ func elsewhere(e *env, ref string, err error) error {
 	if len(found) == 0 {
 		return err
 	}
-	return fmt.Errorf("%w in the current incident; did you mean %s? (another incident's capture is named INCIDENT/ID)", err, strings.Join(found, " or "))
+	return fmt.Errorf("%w; did you mean %s? (another incident's capture is named INCIDENT/ID)", err, strings.Join(found, " or "))
 }

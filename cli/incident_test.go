@@ -76,6 +76,7 @@ func TestClosedIncidentIsSaidToBeClosedWhereverItIsNamed(t *testing.T) {
 	closed := strings.Fields(w.ok(nil, "incident", "new", "yesterday"))[0]
 	w.ok(nil, "incident", "close")
 	open := strings.Fields(w.ok(nil, "incident", "new", "today"))[0]
+	w.waitBreathed(closed) // a tick asks for the first step's pause, closed or not
 	says := "calm: the incident " + closed + ` "yesterday" is closed: `
 	reopen := "'calm incident reopen " + closed + "' reopens it\n"
 	for _, c := range []struct {
@@ -270,6 +271,54 @@ func rowWith(text, s string) string {
 // TestMoveNamesWhereACaptureIsAndWarnsOfAClosedIncident: "capture c5: not
 // found" left the person to guess that c5 is another incident's, and a
 // move into a closed incident said nothing.
+// TestAStreamingTeeIsNotAFailure: verify said "UNSEALED ... not safe
+// until sealed" and exited 1 for a capture calm tee was still writing, and
+// doctor's "not sealed" line hid any copy that had failed. A tee that runs
+// is streaming, as a recording session is; doctor names both lists.
+func TestAStreamingTeeIsNotAFailure(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.ok(nil, "incident", "new", "streaming")
+	w.ok([]byte("a finished line\n"), "tee", "-q", "before")
+	tee := w.cmd("tee", "-q", "still coming")
+	stdin, err := tee.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tee.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer stdin.Close()
+	stdin.Write([]byte("the first line of many\n"))
+	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(w.ok(nil, "status"), "still coming"); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the tee's capture never showed in status")
+		}
+	}
+	if line := rowWith(w.ok(nil, "status"), "still coming"); !strings.Contains(line, "STREAMING") || strings.Contains(line, "UNSEALED") {
+		t.Fatalf("status of a capture calm tee is writing: %q", line)
+	}
+	out, errs, code := w.run(nil, "verify")
+	if code != 0 || !strings.Contains(out, "streaming ") || !strings.Contains(out, "/c2: calm tee is still writing it") || strings.Contains(out, "UNSEALED") {
+		t.Fatalf("verify while a tee streams: exit %d\n%s%s", code, out, errs)
+	}
+	// A failed copy of the finished capture is said even while the other
+	// streams.
+	files, _ := filepath.Glob(filepath.Join(w.home, "evidence", "*", "c1.txt"))
+	if len(files) != 1 {
+		t.Fatalf("evidence copies of c1: %v", files)
+	}
+	os.WriteFile(files[0], []byte("not what was captured\n"), 0o600)
+	out, _, _ = w.run(nil, "doctor")
+	if !strings.Contains(out, "copies: 1 of") || strings.Contains(out, "not sealed") {
+		t.Fatalf("doctor with a failed copy while a tee streams:\n%s", out)
+	}
+	stdin.Close()
+	if err := tee.Wait(); err != nil {
+		t.Fatalf("calm tee: %v", err)
+	}
+}
+
 func TestMoveNamesWhereACaptureIsAndWarnsOfAClosedIncident(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -132,7 +133,8 @@ func TestKilledTeeIsSealedByTheAgent(t *testing.T) {
 
 // TestTeePassesBytesWhateverGoesWrong: a mistyped flag (tee's or calm's), or
 // no agent able to start, still passes every byte at once, says why in one
-// line, and exits non-zero.
+// line, and exits non-zero. A typo is ignored and the output saved all the
+// same: it may be the last copy of what it shows.
 func TestTeePassesBytesWhateverGoesWrong(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
@@ -141,13 +143,14 @@ func TestTeePassesBytesWhateverGoesWrong(t *testing.T) {
 	os.WriteFile(blocker, nil, 0o600)
 	blocked.home = filepath.Join(blocker, "home") // no store, so no agent, can be made here
 	cases := []struct {
-		name string
-		w    *world
-		args []string
+		name  string
+		w     *world
+		args  []string
+		saved string // the capture it makes, "" for none
 	}{
-		{"a mistyped tee flag", w, []string{"tee", "--incdent", "X", "t"}},
-		{"a mistyped calm flag", w, []string{"--stroe", "x", "tee", "t"}},
-		{"no agent can start", blocked, []string{"tee", "t"}},
+		{"a mistyped tee flag", w, []string{"tee", "--incdent", "X", "t"}, "c1"},
+		{"a mistyped calm flag", w, []string{"--stroe", "x", "tee", "t"}, "c2"},
+		{"no agent can start", blocked, []string{"tee", "t"}, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -187,6 +190,16 @@ func TestTeePassesBytesWhateverGoesWrong(t *testing.T) {
 			// One line saying why; when output passed, said again below it,
 			// where a person who scrolled through it will look.
 			lines := strings.Split(strings.TrimSpace(errb.String()), "\n")
+			if tc.saved != "" {
+				ee, _ := err.(*exec.ExitError)
+				if ee == nil || ee.ExitCode() != 2 || len(lines) != 2 || !strings.Contains(lines[0], "saving the output all the same") || !strings.Contains(lines[1], "/"+tc.saved+" all the same") {
+					t.Fatalf("exit %v, stderr %q: want 2, and one line saying the typo is ignored, one saying what was saved", err, errb.String())
+				}
+				if stored := tc.w.ok(nil, "show", "--raw", tc.saved); stored != got.String() {
+					t.Fatalf("%s holds %d bytes, the pipe passed %d", tc.saved, len(stored), got.Len())
+				}
+				return
+			}
 			if err == nil || len(lines) > 2 || !strings.Contains(lines[len(lines)-1], "not saving") && !strings.Contains(lines[len(lines)-1], "NOT save") {
 				t.Fatalf("exit %v, stderr %q: want non-zero and one line saying why (repeated at the end)", err, errb.String())
 			}
@@ -337,16 +350,41 @@ func TestTeePassesBytesWhileTheAgentHangs(t *testing.T) {
 }
 
 // TestPipelineTyposStillPassTheBytes: in a pipeline, a command word one
-// edit from tee, or tee asked for its help, still passes every byte on,
-// says why on stderr and exits 2, so that pipefail sees nothing was saved.
+// edit from tee, or a flag tee does not know, still passes every byte on
+// and saves them all the same; tee asked for its help passes them on
+// unsaved. Each says so on stderr and exits 2, for pipefail to see.
 func TestPipelineTyposStillPassTheBytes(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
 	sent := shellText(256<<10, 9)
-	for _, args := range [][]string{{"tea", "t"}, {"Tee", "t"}, {"tee", "--help"}, {"tee", "-h", "t"}} {
+	saved := 0
+	for _, args := range [][]string{{"tea", "t"}, {"Tee", "t"}, {"ete", "t"}, {"eet", "t"}, {"tee", "-a", "t"}, {"tee", "--quite"},
+		{"tee", "--quiet=yse", "t"}, {"tee", "-qa", "t"}, {"tee", "--incident"}} {
+		out, errs, code := w.run(sent, args...)
+		saved++
+		ref := fmt.Sprintf("c%d", saved)
+		if out != string(sent) || code != 2 || !strings.Contains(errs, "/"+ref+" all the same") {
+			t.Fatalf("calm %v: %d of %d bytes passed, exit %d, stderr %q", args, len(out), len(sent), code, errs)
+		}
+		if stored := w.ok(nil, "show", "--raw", ref); stored != string(sent) {
+			t.Fatalf("calm %v saved %d of %d bytes", args, len(stored), len(sent))
+		}
+	}
+	for _, args := range [][]string{{"tee", "--help"}, {"tee", "-h", "t"}} {
 		out, errs, code := w.run(sent, args...)
 		if out != string(sent) || code != 2 || !strings.Contains(errs, "passing it on") && !strings.Contains(errs, "passed it on") {
 			t.Fatalf("calm %v: %d of %d bytes passed, exit %d, stderr %q", args, len(out), len(sent), code, errs)
+		}
+	}
+	if strings.Contains(w.ok(nil, "status"), fmt.Sprintf("c%d ", saved+1)) {
+		t.Fatal("a help request saved the output")
+	}
+	// A switch mistyped does not take the title with it; a flag that
+	// takes a value does take its value.
+	for _, tc := range []struct{ args []string }{{[]string{"tee", "--quite", "orders before fix"}}, {[]string{"tee", "--incdient", "X", "orders before fix"}}} {
+		_, errs, code := w.run(sent, tc.args...)
+		if code != 2 || !strings.Contains(errs, `title "orders before fix"`) {
+			t.Fatalf("calm %q: exit %d, stderr %q: want it saved with its title", tc.args, code, errs)
 		}
 	}
 	if _, errs, _ := w.run(sent, "tee", "--help"); !strings.Contains(errs, "Usage:") {
@@ -463,5 +501,27 @@ func TestKilledTeeLosesNothingItRead(t *testing.T) {
 	w.ok(shellText(3<<20, 12), "tee", "-q", "whole")
 	if left, _ := filepath.Glob(filepath.Join(w.home, "journal", "*.spool")); len(left) != 0 {
 		t.Fatalf("spools left behind after a normal exit: %v", left)
+	}
+}
+
+// TestTeeIntoAMistypedIncidentSavesIntoTheCurrentOne: --incident with a
+// wrong ID, or with the title where the ID goes, lost the capture ("no
+// incident matches"): the current incident takes it, and the last line
+// says where it is and how to move it.
+func TestTeeIntoAMistypedIncidentSavesIntoTheCurrentOne(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	id := strings.Fields(w.ok(nil, "incident", "new", "typos"))[0]
+	sent := shellText(64<<10, 4)
+	for i, args := range [][]string{{"--incident", id[:len(id)-1] + "x", "orders before fix"}, {"--incident", "orders before fix"}} {
+		out, errs, code := w.run(sent, append([]string{"tee"}, args...)...)
+		ref := fmt.Sprintf("%s/c%d", id, i+1)
+		lines := strings.Split(strings.TrimSpace(errs), "\n")
+		if out != string(sent) || code != 2 || len(lines) != 2 || !strings.Contains(lines[0], "saving into the current incident instead") || !strings.Contains(lines[1], "saved "+ref+" in the current incident instead") {
+			t.Fatalf("calm tee %q: %d of %d bytes passed, exit %d, stderr %q", args, len(out), len(sent), code, errs)
+		}
+		if stored := w.ok(nil, "show", "--raw", ref); stored != string(sent) {
+			t.Fatalf("%s holds %d of %d bytes", ref, len(stored), len(sent))
+		}
 	}
 }

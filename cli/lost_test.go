@@ -2,7 +2,9 @@ package cli
 
 import (
 	"encoding/binary"
+	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -28,6 +30,10 @@ func TestDeletedStoreIsNotAFreshStart(t *testing.T) {
 	out, _, code := w.run(nil, "doctor")
 	if code != 1 || !strings.Contains(out, "which the store does not have") {
 		t.Fatalf("doctor on a lost store: exit %d:\n%s", code, out)
+	}
+	// verify read the copies of nothing: that is no "ok".
+	if out, errs, code := w.run(nil, "verify"); code != 1 || !strings.Contains(errs, "their copies were not read") {
+		t.Fatalf("verify on a lost store: exit %d:\n%s%s", code, out, errs)
 	}
 	// An empty file in its place is the same loss.
 	w.stopAgent()
@@ -93,5 +99,73 @@ func TestRolledBackTransactionIsNamedByDoctor(t *testing.T) {
 	out, _, code := w.run(nil, "doctor")
 	if code != 1 || !strings.Contains(out, "not in the store (rolled back?)") {
 		t.Fatalf("doctor after a rolled-back transaction: exit %d:\n%s", code, out)
+	}
+}
+
+// TestDoctorSaysTheStoreWasDeletedUnderTheAgent: while the agent holds a
+// store file deleted from its path, doctor says so in one line, with what
+// to do, and exits 1, never "ok" about a file that is not there. Here the
+// agent cannot write it back (a symlink to nowhere holds the name), so
+// doctor says it holds the only copy; once the name is free it writes it
+// back, and nothing is lost.
+func TestDoctorSaysTheStoreWasDeletedUnderTheAgent(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.ok(nil, "incident", "new", "deleted under the agent")
+	w.ok([]byte("kept\n"), "tee", "kept")
+	if err := os.Remove(w.storePath()); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(w.home, "nowhere", "calm.db"), w.storePath()); err != nil {
+		t.Fatal(err)
+	}
+	pid := w.agentPID()
+	// Once the agent has tried (its log says so), doctor can say it failed.
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if log, _ := os.ReadFile(filepath.Join(w.home, "agent.log")); strings.Contains(string(log), "writing it back to "+w.storePath()+" failed") {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	out, _, code := w.run(nil, "doctor")
+	want := fmt.Sprintf("FAIL store %s: deleted while open, and the agent (pid %d) cannot write it back", w.storePath(), pid)
+	if code != 1 || !strings.Contains(out, want) || !strings.Contains(out, "do not stop that agent") {
+		t.Fatalf("doctor with the store deleted under the agent: exit %d, want a line %q:\n%s", code, want, out)
+	}
+	if strings.Contains(out, "ok   store") || strings.Contains(out, "consistency check passed") {
+		t.Fatalf("doctor says the deleted store is ok:\n%s", out)
+	}
+	w.ok(nil, "note", "written while only the agent held the store")
+	os.Remove(w.storePath())
+	deadline = time.Now().Add(30 * time.Second)
+	for w.agentPID() == pid && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got := w.ok(nil, "show", "c1"); got != "kept\n" {
+		t.Fatalf("c1 after the store was written back: %q", got)
+	}
+	if got := w.ok(nil, "export", "--format", "txt"); !strings.Contains(got, "written while only the agent held the store") {
+		t.Fatalf("the note written meanwhile is gone:\n%s", got)
+	}
+	if out, _, code := w.run(nil, "doctor"); code != 0 {
+		t.Fatalf("doctor after the store was written back: exit %d:\n%s", code, out)
+	}
+}
+
+// TestDoctorNamesARescuedStore: a store replaced under the agent is written
+// beside it as calm.db.rescued-TIME, which may hold what the file in its
+// place lacks; doctor named neither it nor how to look at it.
+func TestDoctorNamesARescuedStore(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.ok([]byte("kept\n"), "tee", "-q", "kept")
+	rescued := w.storePath() + ".rescued-20261201T050715Z"
+	if err := os.WriteFile(rescued, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, _, _ := w.run(nil, "doctor")
+	if !strings.Contains(out, "warn "+rescued+" is a store an agent wrote out") || !strings.Contains(out, "calm --store "+rescued+" status") {
+		t.Fatalf("doctor with a rescued store beside the one in use:\n%s", out)
 	}
 }

@@ -1,13 +1,18 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 
+	"golang.org/x/sys/unix"
+
 	"calm/sanitize"
+	"calm/scratch"
 )
 
 // printable makes a stored text (a title, a note, a command line) safe to
@@ -23,9 +28,11 @@ func printable(s string) string {
 // outputFile is an export being written: a private temp file in the
 // target's folder, renamed over the target when complete. Nothing is ever
 // written through a symlink planted at the target, into a file another
-// user made there, or half-written under the target's name.
+// user made there, or half-written under the target's name; a signal
+// removes the temp file.
 type outputFile struct {
 	*os.File
+	temp      *scratch.Path
 	target    string
 	overwrite bool
 }
@@ -38,17 +45,18 @@ func createOutput(target string, overwrite bool) (*outputFile, error) {
 	if err := checkOutput(target, overwrite); err != nil {
 		return nil, err
 	}
-	f, err := os.CreateTemp(filepath.Dir(target), "."+filepath.Base(target)+".calm-*")
+	f, temp, err := scratch.CreateTemp(filepath.Dir(target), "."+filepath.Base(target)+".calm-*")
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("create %s: its folder %s does not exist: make it first, or choose another file", target, filepath.Dir(target))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", target, err)
 	}
-	if err := f.Chmod(0o600); err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return nil, fmt.Errorf("create %s: %w", target, err)
-	}
-	return &outputFile{File: f, target: target, overwrite: overwrite}, nil
+	return &outputFile{File: f, temp: temp, target: target, overwrite: overwrite}, nil
 }
+
+// existsAdvice is what to do about a target that exists.
+const existsAdvice = "--force overwrites it, or pick another name"
 
 // checkOutput says in one line why target may not be written, if it may not.
 func checkOutput(target string, overwrite bool) error {
@@ -68,33 +76,42 @@ func checkOutput(target string, overwrite bool) error {
 	case st != nil && int(st.Uid) != os.Getuid():
 		return fmt.Errorf("%s belongs to another user (uid %d): calm does not write into it; remove it or choose another file", target, st.Uid)
 	case !overwrite:
-		return fmt.Errorf("%s exists: --force overwrites it, or pick another name", target)
+		return fmt.Errorf("%s exists: %s", target, existsAdvice)
 	}
 	return nil
 }
 
 // commit makes the written file durable under the target's name. A symlink
-// planted at the target meanwhile is replaced, not followed.
+// planted at the target meanwhile is replaced, not followed. Without
+// overwrite, a file that appeared at the target meanwhile (another export
+// to the same name) is kept, and this one is not written.
 func (o *outputFile) commit() error {
 	err := o.Sync()
 	if cerr := o.Close(); err == nil {
 		err = cerr
 	}
-	if err == nil && !o.overwrite {
-		// Made while the export ran: not replaced either. A file another
-		// user makes there is refused as at the start.
-		if err = checkOutput(o.target, false); err != nil {
-			os.Remove(o.Name())
-			return err
-		}
-	}
-	if err == nil {
-		err = os.Rename(o.Name(), o.target)
-	}
 	if err != nil {
-		os.Remove(o.Name())
+		o.temp.Remove()
 		return fmt.Errorf("write %s: %w", o.target, err)
 	}
+	if o.overwrite {
+		err = os.Rename(o.Name(), o.target)
+	} else {
+		err = renameNoReplace(o.Name(), o.target)
+	}
+	if errors.Is(err, fs.ErrExist) {
+		o.temp.Remove()
+		// A symlink or another user's file is refused as at the start.
+		if cerr := checkOutput(o.target, true); cerr != nil {
+			return cerr
+		}
+		return fmt.Errorf("%s appeared while this export ran (another export to the same file?): that file is kept and this export wrote nothing; %s", o.target, existsAdvice)
+	}
+	if err != nil {
+		o.temp.Remove()
+		return fmt.Errorf("write %s: %w", o.target, err)
+	}
+	o.temp.Keep()
 	if d, err := os.Open(filepath.Dir(o.target)); err == nil {
 		d.Sync()
 		d.Close()
@@ -102,8 +119,31 @@ func (o *outputFile) commit() error {
 	return nil
 }
 
-// abort removes the temp file; the target is as it was.
+// renameNoReplace renames from to to unless to exists, in one step: of two
+// exports to the same new name, one wins and the other learns it lost
+// (fs.ErrExist). A file system without RENAME_NOREPLACE takes a hard link,
+// which is as atomic; one with neither is checked, then renamed.
+func renameNoReplace(from, to string) error {
+	err := unix.Renameat2(unix.AT_FDCWD, from, unix.AT_FDCWD, to, unix.RENAME_NOREPLACE)
+	if !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOSYS) && !errors.Is(err, unix.EOPNOTSUPP) {
+		return err
+	}
+	err = os.Link(from, to)
+	if err == nil {
+		return os.Remove(from)
+	}
+	if errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	if _, serr := os.Lstat(to); serr == nil {
+		return fs.ErrExist
+	}
+	return os.Rename(from, to)
+}
+
+// abort removes the temp file; the target is as it was. After commit it
+// has nothing left to do.
 func (o *outputFile) abort() {
 	o.Close()
-	os.Remove(o.Name())
+	o.temp.Remove()
 }

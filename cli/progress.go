@@ -5,14 +5,13 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
 
 	"calm/model"
+	"calm/scratch"
 )
 
 // progress shows how far long work has got, on stderr, and only when stderr
@@ -20,13 +19,12 @@ import (
 // nothing). The bar is redrawn at most ten times a second and cleared when
 // the work ends, so it leaves no trace among the command's own lines.
 type progress struct {
-	bar  *progressbar.ProgressBar
-	stop chan struct{} // ends the bar's watch for Ctrl-C
+	bar     *progressbar.ProgressBar
+	unwatch func() // ends the bar's watch for Ctrl-C
 	// n and max follow the bar's: work that turns out larger than foreseen
 	// (a session read twice) raises max instead of ending the bar early.
-	n, max   int64
-	mu       sync.Mutex
-	stopOnce sync.Once
+	n, max int64
+	mu     sync.Mutex
 }
 
 // progressEvery is how often the bar is redrawn at most.
@@ -66,21 +64,14 @@ func newProgress(terminal io.Writer, what string, total int64, bytes bool) *prog
 		// the last of the work (a bundle's compression) goes on.
 		total++
 	}
-	p := &progress{bar: progressbar.NewOptions64(total, opts...), max: total, stop: make(chan struct{})}
+	p := &progress{bar: progressbar.NewOptions64(total, opts...), max: total}
 	// Ctrl-C while the bar is up would leave it on the line above the
-	// prompt, saying nothing: take it off and say what stopped.
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
-	go func() {
-		defer signal.Stop(sig)
-		select {
-		case s := <-sig:
-			p.bar.Clear()
-			fmt.Fprintf(terminal, "\rcalm: %s: interrupted by %s; nothing after this point was done\n", what, signalName(s))
-			os.Exit(128 + int(s.(syscall.Signal)))
-		case <-p.stop:
-		}
-	}()
+	// prompt, saying nothing: take it off and say what stopped, before
+	// the temp files go and calm leaves.
+	p.unwatch = scratch.OnSignal(func(s os.Signal) {
+		p.bar.Clear()
+		fmt.Fprintf(terminal, "\rcalm: %s: interrupted by %s; nothing after this point was done\n", what, signalName(s))
+	})
 	return p
 }
 
@@ -115,7 +106,7 @@ func (p *progress) clear() {
 // done ends the bar and clears its line.
 func (p *progress) done() {
 	if p != nil {
-		p.stopOnce.Do(func() { close(p.stop) })
+		p.unwatch()
 		p.bar.Finish()
 		p.bar.Exit()
 	}

@@ -13,6 +13,7 @@ import (
 	"calm/checklist"
 	"calm/model"
 	"calm/report"
+	"calm/scratch"
 	"calm/storage"
 	"calm/storage/agent"
 	"calm/storage/s3"
@@ -55,12 +56,12 @@ func cmdPush(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	dir, err := os.MkdirTemp("", "calm-push-")
+	dir, err := scratch.MkdirTempSwept("", "calm-push-")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	file := filepath.Join(dir, "bundle.tar.gz")
+	defer dir.Remove()
+	file := filepath.Join(dir.Name(), "bundle.tar.gz")
 	f, err := os.OpenFile(file, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
 		return err
@@ -89,7 +90,7 @@ func cmdPush(e *env, args []string) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
-	fmt.Fprintf(e.stderr, "calm: uploading %s (%d files, %d secrets redacted)\n", r.Location(key), st.Files, st.Redacted)
+	fmt.Fprintf(e.stderr, "calm: uploading %s (%s, %s redacted)\n", r.Location(key), plural(st.Files, "file"), plural(st.Redacted, "secret"))
 	up := e.progress("uploading", -1, false)
 	err = r.Put(ctx, key, file, sum)
 	up.done()
@@ -124,11 +125,11 @@ func cmdPull(e *env, args []string) error {
 		return err
 	}
 	final := filepath.Join(dir, filepath.Base(key))
-	tmp, err := os.CreateTemp(dir, ".pull-*")
+	tmp, download, err := scratch.CreateTemp(dir, ".pull-*")
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name())
+	defer download.Remove()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
 	down := e.progress("downloading", -1, true)
@@ -151,9 +152,10 @@ func cmdPull(e *env, args []string) error {
 	if err := os.Rename(tmp.Name(), final); err != nil {
 		return err
 	}
+	download.Keep()
 	inc, _ := bs.CurrentIncident()
 	caps, _ := bs.Captures("")
-	fmt.Fprintf(e.stdout, "pulled %s into %s: every file matches its SHA256SUMS\nincident %s %q, %d captures\nreview it: calm review %s\n", fs.Arg(0), final, printable(inc.ID), printable(inc.Title), len(caps), final)
+	fmt.Fprintf(e.stdout, "pulled %s into %s: every file matches its SHA256SUMS\nincident %s %q, %s\nreview it: calm review %s\n", fs.Arg(0), final, printable(inc.ID), printable(inc.Title), plural(len(caps), "capture"), final)
 	return nil
 }
 

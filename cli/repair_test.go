@@ -155,3 +155,78 @@ func TestShellJournalFailingMidwaySaysWhereTheSessionEnds(t *testing.T) {
 		t.Fatalf("status does not say the session was cut:\n%s", status)
 	}
 }
+
+// TestDoctorNamesADamagedSums: an emptied SHA256SUMS fails `sha256sum -c`
+// and verify; doctor names it too, with what mends it, and exits 1, and
+// after `calm verify --repair` says nothing of it.
+func TestDoctorNamesADamagedSums(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.ok([]byte("data\n"), "tee", "x")
+	inc := strings.Fields(w.ok(nil, "incident", "list"))[1]
+	sums := filepath.Join(w.home, "evidence", inc, "SHA256SUMS")
+	if err := os.WriteFile(sums, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, _, code := w.run(nil, "verify"); code != 1 || !strings.Contains(out, "FAIL "+inc+"/SHA256SUMS") {
+		t.Fatalf("verify of an emptied SHA256SUMS: exit %d:\n%s", code, out)
+	}
+	out, _, code := w.run(nil, "doctor")
+	if code != 1 || !strings.Contains(out, "FAIL "+inc+"/SHA256SUMS in the evidence folder "+sums) || !strings.Contains(out, "'calm verify --repair' writes it again") {
+		t.Fatalf("doctor of an emptied SHA256SUMS: exit %d:\n%s", code, out)
+	}
+	w.ok(nil, "verify", "--repair")
+	if out, _, code := w.run(nil, "doctor"); code != 0 || strings.Contains(out, "SHA256SUMS") {
+		t.Fatalf("doctor after the repair: exit %d:\n%s", code, out)
+	}
+}
+
+// TestTimelineCopyLackingAnEventIsRepaired: a timeline.jsonl that lost an
+// event is the evidence copy's fault: verify fails on it, doctor says that
+// 'calm verify --repair' mends it (not that the store must be salvaged),
+// and after the repair both pass and the copy holds the event again.
+func TestTimelineCopyLackingAnEventIsRepaired(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.ok(nil, "incident", "new", "timeline test")
+	w.ok(nil, "note", "first note")
+	w.ok(nil, "note", "second note")
+	inc := strings.Fields(w.ok(nil, "incident", "list"))[1]
+	// A fresh agent for what follows: its own periodic repair is far off.
+	w.stopAgent()
+	path := filepath.Join(w.home, "evidence", inc, "timeline.jsonl")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(string(data), "\n")
+	if !strings.Contains(lines[1], "first note") {
+		t.Fatalf("timeline copy:\n%s", data)
+	}
+	if err := os.WriteFile(path, []byte(lines[0]+strings.Join(lines[2:], "")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, _, code := w.run(nil, "verify")
+	if code != 1 || !strings.Contains(out, "FAIL "+inc+"/timeline.jsonl") || !strings.Contains(out, "it lacks event 2 (") {
+		t.Fatalf("verify of a timeline copy lacking event 2: exit %d:\n%s", code, out)
+	}
+	out, _, code = w.run(nil, "doctor")
+	if code != 1 || !strings.Contains(out, "FAIL "+inc+"/timeline.jsonl") || !strings.Contains(out, "'calm verify --repair' writes it again from the store") || strings.Contains(out, "--salvage") {
+		t.Fatalf("doctor of a timeline copy lacking event 2: exit %d:\n%s", code, out)
+	}
+	if out, errs, code := w.run(nil, "verify", "--repair"); code != 0 || !strings.Contains(out, "repair "+inc+"/timeline.jsonl evidence copy "+path+": verified") {
+		t.Fatalf("verify --repair: exit %d:\n%s%s", code, out, errs)
+	}
+	if got, _ := os.ReadFile(path); !strings.Contains(string(got), "first note") {
+		t.Fatalf("the timeline copy after the repair:\n%s", got)
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("the timeline copy after the repair: %v, %v; want mode 0600", fi, err)
+	}
+	if out, _, code := w.run(nil, "verify"); code != 0 {
+		t.Fatalf("verify after the repair: exit %d:\n%s", code, out)
+	}
+	if out, _, code := w.run(nil, "doctor"); code != 0 {
+		t.Fatalf("doctor after the repair: exit %d:\n%s", code, out)
+	}
+}

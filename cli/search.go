@@ -20,6 +20,7 @@ import (
 // search does (find the lines that match, fast).
 type grepOptions struct {
 	word, invert, count, files, json bool
+	quiet                            bool // -q: nothing printed, exit 0 at the first selected line
 	max                              int  // per capture, as grep's per file; < 0: no limit
 	before, after, context           int  // < 0: not given
 	contextGiven                     bool // -A, -B or -C, even 0: groups are parted by "--"
@@ -61,7 +62,7 @@ func grep(e *env, q model.SearchQuery, o grepOptions) error {
 		// The store stops each capture where grep would: it need not read,
 		// check and send the rest.
 		switch {
-		case o.files:
+		case o.files, o.quiet:
 			q.PerCapture = 1
 		case o.max > 0:
 			q.PerCapture = o.max
@@ -73,7 +74,7 @@ func grep(e *env, q model.SearchQuery, o grepOptions) error {
 	first := true
 	var found int
 	var said time.Time
-	if g.re == nil && (o.count || o.files) {
+	if g.re == nil && (o.count || o.files || o.quiet) {
 		q.NoText = true // only which lines, not what they say
 	}
 	search := func(ctx context.Context, q model.SearchQuery, each func(model.LineHit) error) error {
@@ -100,6 +101,9 @@ func grep(e *env, q model.SearchQuery, o grepOptions) error {
 		return g.line(m)
 	})
 	searching.done()
+	if errors.Is(err, errQuietFound) {
+		return nil
+	}
 	if err == nil && o.count {
 		err = g.printCounts(e.store, q)
 	}
@@ -124,6 +128,9 @@ func isPipe(w any) bool {
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeNamedPipe != 0
 }
+
+// errQuietFound stops a quiet search (-q) at its first selected line.
+var errQuietFound = errors.New("a line is selected")
 
 // errNoMatch is search's exit 1, as grep's: nothing selected, nothing said.
 // Every other failure of search exits 2 (searchStatus).
@@ -200,6 +207,8 @@ func (g *grepRun) line(m model.LineHit) error {
 	g.total++
 	g.done = g.o.max >= 0 && g.selected >= g.o.max
 	switch {
+	case g.o.quiet:
+		return errQuietFound
 	case g.o.count:
 		g.counts[g.ref]++
 		return nil

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -70,12 +71,28 @@ func TestSearchAnswersAsGrepDoes(t *testing.T) {
 		{"-A", "0", "error"},
 		{"error\nok"},           // a pattern of two lines is two patterns
 		{"-F", "a.b\nline ten"}, // literals too
+		{"-e", "error", "-e", "ok"},
+		{"-F", "-e", "a.b", "-e", "line ten"},
+		{"-e", "-y"}, // a pattern that begins with -
+		{"-e", "a,b"},
+		{"-c", "-e", "db", "-e", "error"},
+		{"-w", "-e", "db", "-e", "Stra"},
+		{"-l", "-e", "quiet", "-e", "DB_"},
+		{"-q", "error"},
+		{"-q", "nowhere at all"},
+		{"-q", "-v", "e"},
+		{"-q", "-c", "-A", "2", "error"},
 	} {
-		grepArgs := append([]string{"-H", "-n"}, args[:len(args)-1]...)
+		grepArgs := []string{"-H", "-n"}
 		if !strings.Contains(strings.Join(args, " "), "-F") {
 			grepArgs = append(grepArgs, "-E")
 		}
-		grepArgs = append(grepArgs, "--", args[len(args)-1])
+		if slices.Contains(args, "-e") {
+			grepArgs = append(grepArgs, args...)
+		} else {
+			grepArgs = append(grepArgs, args[:len(args)-1]...)
+			grepArgs = append(grepArgs, "--", args[len(args)-1])
+		}
 		grep := exec.Command("grep", append(grepArgs, files...)...)
 		grep.Dir = dir
 		grep.Env = append(os.Environ(), "LC_ALL=C.UTF-8") // words and cases beyond ASCII

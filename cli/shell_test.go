@@ -515,28 +515,8 @@ func TestShowOfASessionToAFileIsWhatAPersonSaw(t *testing.T) {
 // another program put there, byte for byte, and clip -o puts a capture back.
 func TestClipThroughAnXClipboard(t *testing.T) {
 	t.Parallel()
-	for _, tool := range []string{"Xvfb", "xclip"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("%s is missing: install it (apt-get install xvfb xclip)", tool)
-		}
-	}
-	r, wfd, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	x := exec.Command("Xvfb", "-displayfd", "3", "-nolisten", "tcp", "-screen", "0", "320x200x8")
-	x.ExtraFiles = []*os.File{wfd}
-	if err := x.Start(); err != nil {
-		t.Fatal(err)
-	}
-	wfd.Close()
-	t.Cleanup(func() { x.Process.Kill(); x.Wait() })
-	var display string
-	if _, err := fmt.Fscan(r, &display); err != nil {
-		t.Fatalf("Xvfb gave no display: %v", err)
-	}
 	w := newWorld(t)
-	w.extra = append(w.extra, "DISPLAY=:"+display)
+	w.extra = append(w.extra, "DISPLAY="+startXvfb(t))
 
 	text := "db.users.find({ _id: ObjectId(\"65f1a2\") })\ncafé \t tabs\n"
 	set := exec.Command("xclip", "-selection", "clipboard", "-i")
@@ -562,5 +542,62 @@ func TestClipThroughAnXClipboard(t *testing.T) {
 	get.Env = w.env()
 	if out, err := get.Output(); err != nil || string(out) != doc {
 		t.Fatalf("the X clipboard holds %q (%v), want %q", out, err, doc)
+	}
+}
+
+// startXvfb starts an X server of the test's own, with xclip at hand, and
+// gives its DISPLAY.
+func startXvfb(t *testing.T) string {
+	t.Helper()
+	for _, tool := range []string{"Xvfb", "xclip"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s is missing: install it (apt-get install xvfb xclip)", tool)
+		}
+	}
+	r, wfd, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	x := exec.Command("Xvfb", "-displayfd", "3", "-nolisten", "tcp", "-screen", "0", "320x200x8")
+	x.ExtraFiles = []*os.File{wfd}
+	if err := x.Start(); err != nil {
+		t.Fatal(err)
+	}
+	wfd.Close()
+	t.Cleanup(func() { x.Process.Kill(); x.Wait() })
+	var display string
+	if _, err := fmt.Fscan(r, &display); err != nil {
+		t.Fatalf("Xvfb gave no display: %v", err)
+	}
+	return ":" + display
+}
+
+// TestClipSaysWhatIsMissing: a clipboard calm cannot read says which
+// part is missing, and saves nothing: no display (over SSH), a display
+// that does not answer, or an empty clipboard.
+func TestClipSaysWhatIsMissing(t *testing.T) {
+	t.Parallel()
+	display := startXvfb(t)
+	for _, c := range []struct {
+		display string
+		want    []string
+	}{
+		{"", []string{"calm clip: no display here (DISPLAY and WAYLAND_DISPLAY are unset", "pipe the text in with 'calm tee'"}},
+		{":31999", []string{"calm clip: cannot reach the display DISPLAY=:31999", "pipe the text in with 'calm tee'"}},
+		{display, []string{"calm clip: the clipboard is empty: copy the text first, or pipe it in with 'calm tee'"}},
+	} {
+		w := newWorld(t)
+		if c.display != "" {
+			w.extra = append(w.extra, "DISPLAY="+c.display)
+		}
+		out, errs, code := w.run(nil, "clip", "pasted")
+		oneLineSaying(t, "clip with DISPLAY="+c.display, errs, c.want...)
+		if code != 1 || out != "" || strings.Contains(errs, "exit status") {
+			t.Errorf("clip with DISPLAY=%s: exit %d, stdout %q, stderr %q", c.display, code, out, errs)
+		}
+		if list := w.ok(nil, "incident", "list"); !strings.HasPrefix(list, "no incidents yet") {
+			t.Errorf("a clip that read nothing saved something:\n%s", list)
+		}
 	}
 }

@@ -55,6 +55,104 @@ func TestSnapOfAFullHistorySaysOlderLinesAreGone(t *testing.T) {
 	}
 }
 
+// TestSnapKeepsWhatAFullScreenProgramHides: with less, vim or top up in a
+// pane, capture-pane's history and screen skip the rows that were on the
+// normal screen when the program started (tmux keeps them aside for its
+// return); a document printed just before "less" lost its last screenful.
+// Snap saves the history, those rows, then the program's screen, in order.
+func TestSnapKeepsWhatAFullScreenProgramHides(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	tm := newTmux(t)
+	tm.start(`seq 1 300 | sed s/^/row-/; printf '\033[?1049h\033[H\033[2Jthe full-screen view\n'; sleep 60`)
+	for deadline := time.Now().Add(10 * time.Second); strings.TrimSpace(tm.run("display-message", "-p", "-t", "t", "#{alternate_on}")) != "1"; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the pane never went to the alternate screen")
+		}
+	}
+	pane := strings.TrimSpace(tm.run("display-message", "-p", "-t", "t", "#{pane_id}"))
+	snap := w.cmd("snap", "-t", pane, "hidden rows")
+	snap.Env = append(snap.Env, "TMUX="+strings.TrimSpace(tm.run("display-message", "-p", "#{socket_path}"))+",0,0")
+	out, err := snap.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "full-screen program") {
+		t.Fatalf("snap: %v: %s", err, out)
+	}
+	var rows []string
+	view := -1
+	for i, line := range trimLines(w.ok(nil, "show", "c1")) {
+		if strings.HasPrefix(line, "row-") {
+			rows = append(rows, line)
+		}
+		if line == "the full-screen view" {
+			view = i
+		}
+	}
+	if len(rows) != 300 || rows[299] != "row-300" || view < 300 {
+		t.Fatalf("the capture holds %d rows (the last %q), the program's screen at line %d", len(rows), rows[len(rows)-1], view)
+	}
+	for i, r := range rows {
+		if r != fmt.Sprintf("row-%d", i+1) {
+			t.Fatalf("row %d is %q", i+1, r)
+		}
+	}
+}
+
+// TestSnapSaysWhenAFullScreenProgramStartsMidRead: tmux reads each range
+// of a pane at once, not the parts of a snap together. A program that
+// takes the alternate screen between them (here, as tmux is asked for the
+// pane's text) hides rows from the snap: it is sealed interrupted, saying
+// so, rather than passing for the whole pane.
+func TestSnapSaysWhenAFullScreenProgramStartsMidRead(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	tm := newTmux(t)
+	tm.start("seq 1 60 | sed s/^/row-/; exec sh")
+	tm.waitFor("row-60", 10*time.Second)
+	realTmux, err := exec.LookPath("tmux")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pane := strings.TrimSpace(tm.run("display-message", "-p", "-t", "t", "#{pane_id}"))
+	dir := t.TempDir()
+	hook := fmt.Sprintf(`#!/bin/sh
+case "$*" in *capture-pane*)
+	if [ ! -e %[1]s/hooked ]; then
+		: > %[1]s/hooked
+		%[2]s send-keys -t %[3]s "printf '\033[?1049hthe program\n'; sleep 60" Enter
+		while [ "$(%[2]s display-message -p -t %[3]s '#{alternate_on}')" != 1 ]; do sleep 0.05; done
+	fi;;
+esac
+exec %[2]s "$@"
+`, dir, realTmux, pane)
+	os.WriteFile(filepath.Join(dir, "tmux"), []byte(hook), 0o700)
+	snap := w.cmd("snap", "-t", pane, "mid-read")
+	snap.Env = append(snap.Env, "TMUX="+strings.TrimSpace(tm.run("display-message", "-p", "#{socket_path}"))+",0,0", "PATH="+dir+":"+os.Getenv("PATH"))
+	out, err := snap.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "started or left in pane "+pane+" while calm read it") {
+		t.Fatalf("snap: %v: %s", err, out)
+	}
+	if rec := w.captureRecord("c1"); rec["state"] != "sealed" || !strings.Contains(fmt.Sprint(rec["interrupted"]), "rows may be missing") {
+		t.Fatalf("the capture is %v, interrupted %v", rec["state"], rec["interrupted"])
+	}
+}
+
+// TestSnapOfAPaneWithoutHistorySaysSo: history-limit 0 keeps nothing that
+// scrolled off: the snap warned only of a full history, and was silent here.
+func TestSnapOfAPaneWithoutHistorySaysSo(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	tm := newTmux(t)
+	conf := filepath.Join(t.TempDir(), "tmux.conf")
+	os.WriteFile(conf, []byte("set -g history-limit 0\nset -g remain-on-exit on\n"), 0o600)
+	tm.run("-f", conf, "new-session", "-d", "-s", "t", "-x", "120", "-y", "20", "bash --norc --noprofile")
+	tm.typeText("seq 1 100; " + w.envPrefix() + calmBin + " snap none; echo snapped-$((40+2))")
+	tm.press("Enter")
+	tm.waitFor("snapped-42", 20*time.Second)
+	if rec := w.captureRecord("c1"); !strings.Contains(fmt.Sprint(rec["warning"]), "keeps no history") {
+		t.Fatalf("the capture of a pane without history carries no warning: %v", rec["warning"])
+	}
+}
+
 // TestFailedSnapCreatesNoCapture: a pane tmux cannot read saves nothing and
 // leaves no empty capture "still recording".
 func TestFailedSnapCreatesNoCapture(t *testing.T) {
@@ -72,6 +170,13 @@ func TestFailedSnapCreatesNoCapture(t *testing.T) {
 	}
 	if status := w.ok(nil, "status"); strings.Contains(status, " c1 ") {
 		t.Fatalf("a failed snap left a capture:\n%s", status)
+	}
+	// Outside tmux, with no default server: where it asked, and what to do.
+	cmd = w.cmd("snap", "-t", "%1")
+	cmd.Env = append(cmd.Env, "TMUX=", "TMUX_TMPDIR="+t.TempDir())
+	out, err = cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "no tmux server answers here") || !strings.Contains(string(out), "in a pane of that tmux session") {
+		t.Fatalf("snap -t outside tmux with no server: %v: %s", err, out)
 	}
 }
 
@@ -173,7 +278,7 @@ func TestCtrlCAtTheClosedIncidentQuestionSaysNothingWasSaved(t *testing.T) {
 	if !strings.Contains(screen, "[r] ^C\ncalm snap: interrupted by SIGINT (Ctrl-C) at the question: nothing was saved\nexit=130") {
 		t.Fatalf("Ctrl-C at the question:\n%s", lastLines(screen, 6))
 	}
-	if got := w.ok(nil, "status"); !strings.Contains(got, "closed") || strings.Count(got, "\n") != 1 {
+	if got := w.ok(nil, "status"); !strings.Contains(got, "closed") || strings.Contains(got, " sha256 ") {
 		t.Fatalf("after Ctrl-C at the question, status shows:\n%s", got)
 	}
 }

@@ -18,7 +18,9 @@ func TestMirrorAddedToARunningSetupIsRepaired(t *testing.T) {
 	w.ok([]byte("second\n"), "tee", "two")
 	id := strings.Fields(w.ok(nil, "incident", "list"))[1] // after the current mark
 	mirror := filepath.Join(t.TempDir(), "mirror")
-	w.ok(nil, "--mirror", mirror, "agent", "restart")
+	if out := w.ok(nil, "--mirror", mirror, "agent", "restart"); !strings.Contains(out, "from --mirror last as long as this agent") {
+		t.Fatalf("agent restart with --mirror does not say how long it lasts:\n%s", out)
+	}
 
 	out, errs, code := w.run(nil, "verify")
 	if code != 1 || strings.Contains(out, "mismatch") || strings.Count(out, "mirror copy") != 2 ||
@@ -34,8 +36,15 @@ func TestMirrorAddedToARunningSetupIsRepaired(t *testing.T) {
 			t.Errorf("the mirror after the repair: %v", err)
 		}
 	}
-	if out, errs, code := w.run(nil, "verify"); code != 0 {
+	if out, errs, code := w.run(nil, "verify"); code != 0 || strings.Contains(out, "note: mirror") {
 		t.Fatalf("verify after the repair: exit %d:\n%s%s", code, out, errs)
+	}
+	// The agent leaves (idle), the next starts without the flag: what it
+	// stores has no copy there, and verify says so.
+	w.stopAgent()
+	w.ok([]byte("third\n"), "tee", "three")
+	if out, errs, _ := w.run(nil, "verify"); !strings.Contains(out, "note: mirror "+mirror+" holds copies of 2 captures, but the agent does not copy to it now") || !strings.Contains(out, id+"/c3 has none there") {
+		t.Fatalf("verify after the mirror was forgotten:\n%s%s", out, errs)
 	}
 }
 

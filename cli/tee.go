@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"calm/model"
+	"calm/scratch"
 	"calm/storage"
 )
 
@@ -41,9 +43,8 @@ const epipeGrace = 250 * time.Millisecond
 // store even when they do not fill a chunk.
 const teeFlushEvery = 250 * time.Millisecond
 
-// spoolPunchEvery is how far the store's acknowledgements move before tee
-// gives the spool's disk space for them back.
-const spoolPunchEvery = 8 << 20
+// spoolSendMax is the most tee hands the store from its spool at once.
+const spoolSendMax = 8 << 20
 
 func cmdTee(e *env, args []string) error {
 	fs := e.flags("tee", "[--incident ID] [-q] [TITLE]")
@@ -71,7 +72,13 @@ func cmdTee(e *env, args []string) error {
 	if spoolErr != nil {
 		fmt.Fprintf(e.stderr, "calm tee: not saving this output: %s\n", oneLine(spoolErr.Error()))
 	} else {
-		defer sp.remove()
+		defer func() {
+			if store.keepsSpool() {
+				sp.f.Close() // the agent's now, as said
+				return
+			}
+			sp.remove()
+		}()
 		store = startTeeStore(e, *incident, model.NewCapture{Title: title, Source: "tee", Session: os.Getenv("CALM_SESSION"), Writer: writer}, sp)
 	}
 
@@ -104,14 +111,24 @@ copying:
 		case r := <-reads:
 			if len(r.buf) > 0 {
 				// The spool first: it always holds what the downstream got.
+				// The store takes it once it has reached stdout, as far as
+				// it did: a downstream gone (| head) does not get the rest.
+				spooled := 0
 				if store != nil {
-					sp.write(r.buf)
+					spooled = sp.write(r.buf)
 				}
+				passed := len(r.buf)
 				if outErr == nil {
-					_, outErr = e.stdout.Write(r.buf)
-					if outErr != nil && !errors.Is(outErr, syscall.EPIPE) {
+					var n int
+					n, outErr = e.stdout.Write(r.buf)
+					if errors.Is(outErr, syscall.EPIPE) {
+						passed = n
+					} else if outErr != nil {
 						fmt.Fprintf(e.stderr, "calm tee: stdout: %s (still saving stdin)\n", oneLine(outErr.Error()))
 					}
+				}
+				if n := min(spooled, passed); n > 0 {
+					sp.publish(n)
 				}
 			}
 			free <- r.buf[:cap(r.buf)]
@@ -134,6 +151,9 @@ copying:
 		}
 	}
 	if store != nil {
+		if errors.Is(outErr, syscall.EPIPE) {
+			sp.cut() // what never reached stdout is not the capture's
+		}
 		sp.end()
 	}
 	releaseStdout(e.stdout)
@@ -164,7 +184,7 @@ copying:
 			for s := range sigs {
 				if s != syscall.SIGPIPE {
 					fmt.Fprintf(e.stderr, "calm tee: leaving at once; the agent seals what it stored as interrupted\n")
-					os.Exit(exitCodeFor(caught))
+					scratch.Exit(exitCodeFor(caught))
 				}
 			}
 		}()
@@ -181,8 +201,18 @@ copying:
 	switch {
 	case storeErr != nil:
 		// already said why
+	case store != nil && store.spoolStopped != nil:
+		fmt.Fprintf(e.stderr, "calm tee: stopped saving at %s, output went on: %s; saved %s/%s (partial), %s\n",
+			humanBytes(c.Size), oneLine(store.spoolStopped.Error()), c.Incident, c.ID, c.CopiesSummary())
 	case why != "":
 		fmt.Fprintf(e.stderr, "calm: interrupted: saved %s/%s (%s, partial), %s\n", c.Incident, c.ID, humanBytes(c.Size), c.CopiesSummary())
+	case c.Size == 0 && why == "":
+		fmt.Fprintf(e.stderr, "calm tee: saved %s/%s, but it is EMPTY: nothing came on stdin (a command whose errors went to stderr? add 2>&1 before the pipe); it ticks no checklist step\n", c.Incident, c.ID)
+	case e.typo != "":
+		fmt.Fprintf(e.stderr, "calm tee: saved %s/%s all the same (%s, %s, title %q), but the command line had a typo: %s\n", c.Incident, c.ID, humanBytes(c.Size), c.CopiesSummary(), c.Title, e.typo)
+	case store != nil && store.misnamed != "":
+		fmt.Fprintf(e.stderr, "calm tee: saved %s/%s in the current incident instead (%s, %s, title %q): %s; 'calm move %s/%s INCIDENT' moves it\n",
+			c.Incident, c.ID, humanBytes(c.Size), c.CopiesSummary(), c.Title, store.misnamed, c.Incident, c.ID)
 	case !*quiet || copiesFailed(c):
 		fmt.Fprintf(e.stderr, "calm: saved %s/%s, %s, sha256 %s, %s\n", c.Incident, c.ID, humanBytes(c.Size), c.SHA256[:16], c.CopiesSummary())
 	}
@@ -193,7 +223,9 @@ copying:
 		return &exitError{code: 128 + int(syscall.SIGPIPE)}
 	case inErr != nil:
 		return fmt.Errorf("read stdin: %w", inErr)
-	case storeErr != nil, outErr != nil:
+	case store != nil && store.misnamed != "":
+		return &exitError{code: 2}
+	case storeErr != nil, outErr != nil, store != nil && store.spoolStopped != nil:
 		return &exitError{code: 1}
 	}
 	return nil
@@ -217,13 +249,18 @@ func releaseStdout(w io.Writer) {
 
 // spool is the file between tee's copy and its store: the copy appends what
 // it reads, the store reads it back at its own pace. If tee is killed, the
-// agent finds it by the capture's writer and stores what it holds.
+// agent finds it by the capture's writer and stores what it holds. At seal
+// the agent moves it into the evidence folder as the capture's evidence
+// copy, once it has read it back as the store's bytes.
 type spool struct {
 	f       *os.File
 	path    string
-	written atomic.Int64 // bytes appended so far
+	written atomic.Int64 // bytes appended and passed on: the store's to take
 	ended   atomic.Bool  // nothing more will be appended
 	more    chan struct{}
+	// named: the agent finds the spool by the capture's writer, and takes
+	// the bytes from it itself.
+	named bool
 	// failed is the error that stopped the appending, if any: the copy goes
 	// on, the store stops where the spool does.
 	mu     sync.Mutex
@@ -241,7 +278,7 @@ func createSpool(path string) (*spool, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create the spool: %w", err)
 	}
-	return &spool{f: f, path: path, more: make(chan struct{}, 1)}, nil
+	return &spool{f: f, path: path, more: make(chan struct{}, 1), named: true}, nil
 }
 
 // createHiddenSpool is a spool no one else can see (unlinked at once), for
@@ -256,16 +293,30 @@ func createHiddenSpool() (*spool, error) {
 	return &spool{f: f, path: f.Name(), more: make(chan struct{}, 1)}, nil
 }
 
-func (s *spool) write(b []byte) {
+// write appends b, and says how much of it the spool holds (all, but on a
+// full disk); the store takes that once it is published.
+func (s *spool) write(b []byte) int {
 	if s.err() != nil {
-		return
+		return 0
 	}
-	if _, err := s.f.Write(b); err != nil {
+	n, err := s.f.Write(b)
+	if err != nil {
 		s.fail(fmt.Errorf("write the spool %s: %w", s.path, err))
-		return
 	}
-	s.written.Add(int64(len(b)))
+	return n
+}
+
+// publish hands the store the next n bytes appended.
+func (s *spool) publish(n int) {
+	s.written.Add(int64(n))
 	s.wake()
+}
+
+// cut drops what was appended and never published.
+func (s *spool) cut() {
+	if err := s.f.Truncate(s.written.Load()); err != nil {
+		s.fail(fmt.Errorf("cut the spool %s: %w", s.path, err))
+	}
 }
 
 func (s *spool) end() {
@@ -295,12 +346,6 @@ func (s *spool) err() error {
 	return s.failed
 }
 
-// punch gives back the disk space of the first n bytes, which the store
-// holds: a spool takes only what the store has yet to take.
-func (s *spool) punch(n int64) {
-	unix.Fallocate(int(s.f.Fd()), unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, 0, n)
-}
-
 func (s *spool) remove() {
 	s.f.Close()
 	os.Remove(s.path)
@@ -310,26 +355,53 @@ func (s *spool) remove() {
 // stdout never waits for the agent to start, for a capture to be created,
 // or for a chunk to be stored.
 type teeStore struct {
-	e    *env
-	done chan struct{}
-	w    *model.CaptureWriter
-	err  error
+	e         *env
+	done      chan struct{}
+	w         *model.CaptureWriter
+	err       error // storing failed
+	sealErr   error // sealing failed
+	named     bool  // the spool is one the agent can find
+	spoolPath string
+	// spoolStopped: the spool could not take more (its disk full); what it
+	// held is stored and sealed as interrupted.
+	spoolStopped error
+	// misnamed says why the capture went into the current incident rather
+	// than the one --incident named (a typo, or a title where its ID goes).
+	misnamed string
 }
 
 func startTeeStore(e *env, incident string, nc model.NewCapture, sp *spool) *teeStore {
-	st := &teeStore{e: e, done: make(chan struct{})}
+	st := &teeStore{e: e, done: make(chan struct{}), named: sp.named, spoolPath: sp.path}
 	go func() {
 		defer close(st.done)
+		named := incident
 		if incident, st.err = e.captureIncident(incident, false); st.err == nil {
 			st.w, st.err = model.NewCaptureWriter(e.store, incident, nc)
+		}
+		if named != "" && (errors.Is(st.err, model.ErrNotFound) || errors.Is(st.err, model.ErrAmbiguous) || errors.Is(st.err, model.ErrInvalid)) {
+			// A mistyped ID must not cost the capture: the current
+			// incident takes it, and the last line says where it is.
+			st.misnamed = fmt.Sprintf("--incident %q: %s", printable(named), oneLine(st.err.Error()))
+			fmt.Fprintf(e.stderr, "calm tee: %s: saving into the current incident instead\n", st.misnamed)
+			if incident, st.err = e.captureIncident("", false); st.err == nil {
+				st.w, st.err = model.NewCaptureWriter(e.store, incident, nc)
+			}
 		}
 		if st.err != nil {
 			fmt.Fprintf(e.stderr, "calm tee: not saving this output: %s\n", oneLine(st.err.Error()))
 			sp.fail(st.err) // the copy stops filling the spool
 			return
 		}
-		st.err = st.copyFrom(sp)
-		if st.err != nil {
+		st.err = st.copyFrom(sp, sp.named && st.w.UseSpool())
+		switch {
+		case st.err == nil:
+		case st.keepsSpool():
+			// The spool goes on taking what tee reads (until its own disk
+			// is full), and outlives tee: the agent finds it by the
+			// capture's writer and stores the rest once it can.
+			fmt.Fprintf(e.stderr, "calm tee: stopped saving, output goes on: %s; what it reads goes on into %s while its disk has room, for the agent to store into %s/%s once it can\n",
+				oneLine(st.err.Error()), sp.path, st.w.Capture.Incident, st.w.Capture.ID)
+		default:
 			fmt.Fprintf(e.stderr, "calm tee: stopped saving, output goes on: %s\n", oneLine(st.err.Error()))
 			sp.fail(st.err)
 		}
@@ -338,32 +410,39 @@ func startTeeStore(e *env, incident string, nc model.NewCapture, sp *spool) *tee
 }
 
 // copyFrom sends the spool to the capture writer until the spool has ended
-// and all of it is sent.
-func (st *teeStore) copyFrom(sp *spool) error {
+// and all of it is sent: where its bytes lie, when the store reads them
+// there itself, or the bytes.
+func (st *teeStore) copyFrom(sp *spool, storeReads bool) error {
 	// A slow stream is sent as it comes, not a MiB at a time: the store
 	// shows it live, and a hidden spool leaves the agent nothing to take
 	// from a tee killed outright.
 	tick := time.NewTicker(teeFlushEvery)
 	defer tick.Stop()
-	var off, punched int64
+	var off int64
 	unsent := false
 	for {
 		ended := sp.ended.Load() // before the size: whatever it says, all is read
-		if written := sp.written.Load(); off < written {
-			n, err := st.w.ReadFrom(io.NewSectionReader(sp.f, off, min(written-off, spoolPunchEvery)))
+		if written := sp.written.Load(); off < written && storeReads {
+			if err := st.w.Spooled(written); err != nil {
+				return err
+			}
+			off = written
+			unsent = true
+			continue
+		} else if off < written {
+			n, err := st.w.ReadFrom(io.NewSectionReader(sp.f, off, min(written-off, spoolSendMax)))
 			off += n
 			if err != nil {
 				return err
 			}
 			unsent = true
-			if c := st.w.Committed(); c-punched >= spoolPunchEvery {
-				sp.punch(c)
-				punched = c
-			}
 			continue
 		}
 		if err := sp.err(); err != nil {
-			return err
+			// Its disk is full: what the spool holds is sent, and the
+			// seal says where it stopped.
+			st.spoolStopped = err
+			return nil
 		}
 		if ended {
 			return nil
@@ -381,6 +460,13 @@ func (st *teeStore) copyFrom(sp *spool) error {
 	}
 }
 
+// keepsSpool says whether the spool outlives tee: storing failed after the
+// capture was made, and the agent can find the spool by the capture's
+// writer and take from it what the store lacks.
+func (st *teeStore) keepsSpool() bool {
+	return (st.err != nil || st.sealErr != nil) && st.w != nil && st.named
+}
+
 // finish waits for everything copied to be stored, then seals the capture:
 // complete, or interrupted for the reason given.
 func (st *teeStore) finish(interrupted string) (model.Capture, error) {
@@ -388,9 +474,22 @@ func (st *teeStore) finish(interrupted string) (model.Capture, error) {
 	if st.err != nil {
 		return model.Capture{}, st.err
 	}
+	if st.spoolStopped != nil {
+		interrupted = "its spool could not take more (" + oneLine(st.spoolStopped.Error()) + ")"
+	}
 	c, err := st.w.CloseInterrupted(interrupted)
 	if err != nil {
-		fmt.Fprintf(st.e.stderr, "calm tee: %s\n", oneLine(err.Error()))
+		st.sealErr = err
+		switch {
+		case st.keepsSpool() && st.spoolStopped != nil:
+			fmt.Fprintf(st.e.stderr, "calm tee: %s; the first %s it read stay in %s, for the agent to store into %s/%s once it can; the rest is NOT saved (%s)\n",
+				oneLine(err.Error()), humanBytes(st.w.Size()), st.spoolPath, st.w.Capture.Incident, st.w.Capture.ID, oneLine(st.spoolStopped.Error()))
+		case st.keepsSpool():
+			fmt.Fprintf(st.e.stderr, "calm tee: %s; what it read stays in %s, for the agent to store into %s/%s once it can\n",
+				oneLine(err.Error()), st.spoolPath, st.w.Capture.Incident, st.w.Capture.ID)
+		default:
+			fmt.Fprintf(st.e.stderr, "calm tee: %s\n", oneLine(err.Error()))
+		}
 	}
 	return c, err
 }
@@ -451,11 +550,15 @@ func asksHelp(args []string) bool {
 }
 
 // mistypedTee reports whether calm's command word is one edit away from
-// tee (tea, Tee, tree): in a pipeline, the input then passes on.
+// tee (tea, Tee, tree) or its letters swapped (ete, eet): in a pipeline,
+// the input then passes on.
 func mistypedTee(args []string) bool {
 	for _, a := range args {
 		if !strings.HasPrefix(a, "-") {
-			return a != "tee" && editDistance(strings.ToLower(a), "tee") <= 1
+			word := strings.ToLower(a)
+			letters := []byte(word)
+			slices.Sort(letters)
+			return a != "tee" && (editDistance(word, "tee") <= 1 || string(letters) == "eet")
 		}
 	}
 	return false
@@ -506,7 +609,7 @@ func interruptible(e *env, onFirst func(os.Signal)) (ctx context.Context, stop f
 			case s := <-sigs:
 				if first != nil {
 					fmt.Fprintf(e.stderr, "calm: leaving at once; the agent seals what it stored as interrupted\n")
-					os.Exit(exitCodeFor(first))
+					scratch.Exit(exitCodeFor(first))
 				}
 				first = s
 				if onFirst != nil {

@@ -42,7 +42,7 @@ func TestTeeStoresSixteenMegabytesOfRandomBytes(t *testing.T) {
 	if m == nil || !strings.HasPrefix(sha(input), m[2]) {
 		t.Fatalf("tee said %q, want it saved with sha256 %s", errs, sha(input)[:16])
 	}
-	stored := w.ok(nil, "show", m[1])
+	stored := w.ok(nil, "show", "--raw", m[1])
 	if sha([]byte(stored)) != sha(input) {
 		t.Fatal("the stored capture's sha256 differs from the input's")
 	}
@@ -114,7 +114,7 @@ loop:
 	if m == nil {
 		t.Fatalf("tee did not say what it saved: %s", errs.String())
 	}
-	stored := w.ok(nil, "show", m[1])
+	stored := w.ok(nil, "show", "--raw", m[1])
 	if stored != string(input) {
 		t.Fatalf("stored capture differs from the input (%d of %d bytes)", len(stored), len(input))
 	}
@@ -396,7 +396,7 @@ func TestTeeDownstreamGetsEOFWithoutWaitingForTheStore(t *testing.T) {
 		t.Fatalf("tee: %v: %s", err, errs.String())
 	}
 	m := savedRe.FindStringSubmatch(errs.String())
-	if m == nil || w.ok(nil, "show", m[1]) != string(input) {
+	if m == nil || w.ok(nil, "show", "--raw", m[1]) != string(input) {
 		t.Fatalf("tee said %q; the capture is not the input", errs.String())
 	}
 }
@@ -450,4 +450,85 @@ func TestTwoStoresInOneFolderHaveAnAgentEach(t *testing.T) {
 		t.Fatalf("the second store's c1 holds %q", got)
 	}
 	w.ok(nil, "--store", second, "agent", "stop")
+}
+
+// TestTeeKeepsOnlyWhatReachedAClosedDownstream: when the command after tee
+// goes away (| head), the capture is what reached it, not the read that
+// found it gone.
+func TestTeeKeepsOnlyWhatReachedAClosedDownstream(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	// The downstream is a process of its own, as in a shell's pipeline: the
+	// pipe's read end lives only there (a copy in this test's process could
+	// be held a moment by any child another test starts).
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	head := exec.Command("dd", "bs=1", "count=21", "status=none") // as head -c 21, unbuffered
+	head.Stdin = pr
+	headOut, err := head.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tee := w.cmd("tee", "head")
+	tee.Stdout = pw
+	stdin, err := tee.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var errs lockedBuffer
+	tee.Stderr = &errs
+	if err := head.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := tee.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pr.Close()
+	pw.Close()
+	// One line at a time, each read back downstream before the next: then
+	// the downstream leaves, and only then does the fourth line come.
+	var passed []byte
+	for _, line := range []string{"line 1\n", "line 2\n", "line 3\n"} {
+		if _, err := io.WriteString(stdin, line); err != nil {
+			t.Fatal(err)
+		}
+		got := make([]byte, len(line))
+		if _, err := io.ReadFull(headOut, got); err != nil {
+			t.Fatal(err)
+		}
+		passed = append(passed, got...)
+	}
+	if err := head.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(stdin, "line 4, after the downstream left\n")
+	stdin.Close()
+	tee.Wait()
+	m := regexp.MustCompile(`saved (\S+/c\d+) \(.*partial\)`).FindStringSubmatch(errs.String())
+	if m == nil {
+		t.Fatalf("tee did not say it saved a partial capture: %s", errs.String())
+	}
+	if got := w.ok(nil, "show", "--raw", m[1]); got != string(passed) {
+		t.Fatalf("the capture holds %q, the downstream got %q", got, passed)
+	}
+	if out, _, _ := w.run(nil, "verify"); !strings.Contains(out, "2 copies of 1 capture read back and match") {
+		t.Fatalf("verify: %s", out)
+	}
+}
+
+// TestEmptyTeeSaysSo: a query that failed into stderr leaves tee nothing;
+// "saved ... 0 B" read as success, so the empty capture is named EMPTY in
+// one line, even under -q, and the pipeline's status stays tee's.
+func TestEmptyTeeSaysSo(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	_, errs, code := w.run(nil, "tee", "-q", "orders before the fix")
+	if code != 0 || !strings.Contains(errs, "/c1, but it is EMPTY") || strings.Count(strings.TrimSpace(errs), "\n") != 0 {
+		t.Fatalf("an empty tee: exit %d, stderr %q", code, errs)
+	}
+	if _, errs, _ := w.run([]byte("x\n"), "tee", "-q", "one line"); errs != "" {
+		t.Fatalf("a tee with bytes under -q said %q", errs)
+	}
 }

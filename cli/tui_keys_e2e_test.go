@@ -1,7 +1,12 @@
 package cli
 
 import (
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -58,5 +63,34 @@ func TestTUIOnAnEmptyStoreMakesNoIncident(t *testing.T) {
 	tm.waitFor("calm exited 0", 5*time.Second)
 	if out := w.ok(nil, "incident", "list", "--json"); strings.TrimSpace(out) != "" && strings.TrimSpace(out) != "[]" {
 		t.Fatalf("looking at an empty store made an incident:\n%s", out)
+	}
+}
+
+// TestSignalledTUIGivesTheTerminalBack: SIGTERM or SIGHUP (a closing ssh
+// session, a kill) ended the TUI with the terminal left in the alternate
+// screen, mouse reporting on and the cursor hidden, so clicks typed escape
+// junk at the shell. The terminal is given back first.
+func TestSignalledTUIGivesTheTerminalBack(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.ok(nil, "incident", "new", "signals")
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGHUP} {
+		tm := newTmux(t)
+		tm.start(w.envPrefix() + " sh -c '" + calmBin + "; echo calm exited $?; sleep 60'")
+		tm.waitFor("q quit", 10*time.Second)
+		if flags := strings.TrimSpace(tm.run("display", "-p", "-t", "t", "#{alternate_on} #{mouse_any_flag}")); flags != "1 1" {
+			t.Fatalf("the TUI runs with alternate screen and mouse flags %q", flags)
+		}
+		tty := strings.TrimPrefix(strings.TrimSpace(tm.run("display", "-p", "-t", "t", "#{pane_tty}")), "/dev/")
+		out, err := exec.Command("pgrep", "-t", tty, "-x", filepath.Base(calmBin)).Output()
+		pid, _ := strconv.Atoi(strings.TrimSpace(string(out)))
+		if err != nil || pid == 0 {
+			t.Fatalf("no calm on the pane's terminal %s: %v %q", tty, err, out)
+		}
+		syscall.Kill(pid, sig)
+		tm.waitFor(fmt.Sprintf("calm exited %d", 128+int(sig)), 10*time.Second)
+		if flags := strings.TrimSpace(tm.run("display", "-p", "-t", "t", "#{alternate_on} #{mouse_any_flag} #{cursor_flag}")); flags != "0 0 1" {
+			t.Fatalf("after %v the terminal's alternate screen, mouse and cursor flags are %q, want 0 0 1", sig, flags)
+		}
 	}
 }

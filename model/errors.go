@@ -1,6 +1,9 @@
 package model
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Errors a caller can act on. They cross the agent's socket as status codes,
 // so a caller tests them with errors.Is whichever Store it holds.
@@ -21,4 +24,26 @@ var (
 	// ErrNoAgent: no agent answers and none could be started; retrying
 	// the request cannot help.
 	ErrNoAgent = errors.New("no calm agent")
+	// ErrStoreMoved: the store's file was deleted or replaced while the
+	// agent had it open, and the agent is writing what it holds back in
+	// place. The write was refused, not lost: the client sends it again,
+	// to the agent that opens the file written back.
+	ErrStoreMoved = errors.New("the store's file was deleted or replaced while open")
 )
+
+// Errorf is an error of one of the kinds above (ErrNotFound, ErrInvalid...)
+// whose message is the sentence format makes, nothing added: errors.Is
+// finds the kind, and a person reads "no incident matches "x"" rather than
+// "... : not found". A %w in format is wrapped too.
+func Errorf(kind error, format string, args ...any) error {
+	err := fmt.Errorf(format, args...)
+	return &kindError{err: err, kind: kind}
+}
+
+type kindError struct {
+	err  error // the message, and what it wraps
+	kind error
+}
+
+func (e *kindError) Error() string   { return e.err.Error() }
+func (e *kindError) Unwrap() []error { return []error{e.kind, e.err} }

@@ -5,7 +5,6 @@
 package model
 
 import (
-	"cmp"
 	"fmt"
 	"regexp"
 	"time"
@@ -101,6 +100,12 @@ type Capture struct {
 	// Writer is the process sending the capture (Host, PID and its start
 	// time): the store seals the capture as interrupted once it is gone.
 	Writer *Writer `json:"writer,omitempty"`
+	// Waiting, on a capture not sealed, says what its seal waits for (room
+	// on the disk). The agent sets it on what it answers; it is never stored.
+	Waiting string `json:"waiting,omitempty"`
+	// Streaming, on a capture not sealed, says its writer (calm tee) still
+	// runs on the agent's machine. Set by the agent too, never stored.
+	Streaming bool `json:"streaming,omitempty"`
 }
 
 // Writer identifies the process that sends a capture, across PID reuse.
@@ -167,29 +172,58 @@ func (c Capture) VerifiedCopies() int {
 
 // Devices counts the distinct devices (or buckets) that hold a verified copy.
 func (c Capture) Devices() int {
-	seen := map[string]bool{}
+	var d DeviceCount
 	for _, cp := range c.Copies {
-		if cp.State == CopyVerified {
-			seen[cmp.Or(cp.Device, cp.Location)] = true
-		}
+		d.Add(cp)
 	}
-	return len(seen)
+	return d.Len()
+}
+
+// DeviceCount counts the distinct devices (or buckets) of verified copies.
+// A copy whose device is unknown may lie on any of the others, so it never
+// counts as one more: "on 2 devices" is said only of two known ones.
+type DeviceCount struct {
+	known   map[string]bool
+	unknown bool
+}
+
+// Add counts cp's device if cp is verified.
+func (d *DeviceCount) Add(cp Copy) {
+	switch {
+	case cp.State != CopyVerified:
+	case cp.Device == "":
+		d.unknown = true
+	default:
+		if d.known == nil {
+			d.known = map[string]bool{}
+		}
+		d.known[cp.Device] = true
+	}
+}
+
+// Len is how many distinct devices hold the copies added: at least one
+// when any was verified.
+func (d DeviceCount) Len() int {
+	if len(d.known) == 0 && d.unknown {
+		return 1
+	}
+	return len(d.known)
 }
 
 // CopiesSummary says how many copies are verified and on how many devices,
 // for one line of status: "2 of 2 copies verified, on 1 device".
 func (c Capture) CopiesSummary() string {
-	devices := "devices"
-	if c.Devices() == 1 {
-		devices = "device"
-	}
-	return fmt.Sprintf("%d of %d copies verified, on %d %s", c.VerifiedCopies(), len(c.Copies), c.Devices(), devices)
+	return fmt.Sprintf("%d of %d copies verified, on %s", c.VerifiedCopies(), len(c.Copies), Plural(c.Devices(), "device"))
 }
 
 // StateLine is the capture's state in a few words: what a person must know
 // before trusting it.
 func (c Capture) StateLine() string {
 	switch {
+	case c.State != CaptureSealed && c.Waiting != "":
+		return "UNSEALED: " + c.Waiting
+	case c.State != CaptureSealed && c.Streaming:
+		return "STREAMING: its writer is still writing it; its copies are made when it ends"
 	case c.State != CaptureSealed:
 		return "UNSEALED: still being written, or its writer died (the agent seals it)"
 	case c.Partial():
@@ -247,6 +281,8 @@ type NewCapture struct {
 type Seal struct {
 	Chunks uint64 `json:"chunks"`
 	Size   int64  `json:"size"`
+	// SHA256 is what the writer computed; empty from a writer whose store
+	// read its spool (UseSpool), which the store compares byte for byte.
 	SHA256 string `json:"sha256"`
 	// Interrupted, when set, seals what was sent so far as a partial
 	// capture and says why (a signal).
@@ -300,7 +336,7 @@ func (q SearchQuery) Regexp() (*regexp.Regexp, error) {
 	}
 	re, err := regexp.Compile(pat)
 	if err != nil {
-		return nil, fmt.Errorf("pattern %q: %v (use -F to search for it literally): %w", q.Pattern, err, ErrInvalid)
+		return nil, Errorf(ErrInvalid, "pattern %q: %v (use -F to search for it literally)", q.Pattern, err)
 	}
 	return re, nil
 }
@@ -321,16 +357,26 @@ type VerifyReport struct {
 	// Manifests are the copy folders whose SHA256SUMS is missing or wrong:
 	// not capture copies, but what a person checks them with by hand.
 	Manifests []Problem `json:"manifests,omitempty"`
+	// Timelines are the incidents whose timeline copy (timeline.jsonl in
+	// the evidence folder) lacks events the store holds, or is unreadable.
+	Timelines []Problem `json:"timelines,omitempty"`
 	// Devices counts the distinct devices (or buckets) holding verified copies.
 	Devices int `json:"devices"`
 	// Interrupted lists sealed captures that hold only part of their source
 	// ("INCIDENT/ID: why"); Unsealed, captures and sessions not sealed yet
-	// whose writer is not known to be alive; Recording, sessions whose
-	// recorder is still writing their journal, which the store follows:
-	// their copies come when they end, and that is not a failure.
+	// whose writer is not known to be alive ("INCIDENT/ID", or
+	// "INCIDENT/ID: why" when the store knows what the seal waits for);
+	// Recording, sessions whose recorder is still writing their journal,
+	// which the store follows, and Streaming, captures whose writer (calm
+	// tee) still runs on this machine: their copies come when they end, and
+	// that is not a failure.
 	Interrupted []string `json:"interrupted,omitempty"`
 	Unsealed    []string `json:"unsealed,omitempty"`
 	Recording   []string `json:"recording,omitempty"`
+	Streaming   []string `json:"streaming,omitempty"`
+	// Forgotten names mirror folders older captures were copied to that the
+	// agent does not copy to now, with the captures that lack a copy there.
+	Forgotten []string `json:"forgotten,omitempty"`
 }
 
 // CheckReport is the store's consistency check.
@@ -342,4 +388,9 @@ type CheckReport struct {
 	// Evidence lists where the store and its evidence folder disagree:
 	// incidents or timeline events one has and the other lacks.
 	Evidence []string `json:"evidence,omitempty"`
+	// Gone says how the store's path no longer leads to the file the agent
+	// has open ("deleted while open", ...), or is empty. RescueFailed is why
+	// writing that file back failed, if it did.
+	Gone         string `json:"gone,omitempty"`
+	RescueFailed string `json:"rescue_failed,omitempty"`
 }

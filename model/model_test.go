@@ -33,10 +33,24 @@ func TestCopiesOnOneDeviceCountOnce(t *testing.T) {
 	if got, want := c.StateLine(), "2 of 4 copies verified, on 1 device"; got != want {
 		t.Fatalf("StateLine %q, want %q", got, want)
 	}
-	// A copy without a device (an older record) counts by its location.
+	// A copy whose device is unknown (an older record, a store file gone
+	// from its path at seal) may be on the same disk: it never counts as
+	// one more device, which would satisfy devices_required falsely.
 	c.Copies[2] = Copy{Location: "/m/i/c1.txt", State: CopyVerified}
-	if got, want := c.CopiesSummary(), "3 of 4 copies verified, on 2 devices"; got != want {
+	if got, want := c.CopiesSummary(), "3 of 4 copies verified, on 1 device"; got != want {
 		t.Fatalf("CopiesSummary %q, want %q", got, want)
+	}
+	c.Copies[0].Device = ""
+	if got := c.Devices(); got != 1 {
+		t.Fatalf("a store copy of no known device beside an evidence copy: on %d devices, want 1", got)
+	}
+	unknown := Capture{Copies: []Copy{{Location: "/s/calm.db", State: CopyVerified}, {Location: "/s/evidence/i/c1.txt", State: CopyVerified}}}
+	if got := unknown.Devices(); got != 1 {
+		t.Fatalf("copies of no known device: on %d devices, want 1", got)
+	}
+	c.Copies[2].Device = "dev:8:2"
+	if got := c.Devices(); got != 2 {
+		t.Fatalf("copies on two known devices: on %d, want 2", got)
 	}
 }
 

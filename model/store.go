@@ -90,3 +90,16 @@ type StoreWriter interface {
 	// incident ("" for all incidents), and records what it found.
 	Verify(ctx context.Context, incident string) (VerifyReport, error)
 }
+
+// SpoolingStore is a Store that reads a spooling tee's bytes from its spool
+// itself (CaptureWriter.UseSpool).
+type SpoolingStore interface {
+	// ReadsSpools says whether this store can: an agent started by an older
+	// calm cannot.
+	ReadsSpools() bool
+	// PutSpooled is PutChunk for a tee capture whose writer spools what it
+	// reads: chunk n is the size bytes at off in that spool, which the store
+	// finds by the capture's writer and reads itself, so the bytes never
+	// cross the socket.
+	PutSpooled(incident, capture string, n uint64, off int64, size int) (committed uint64, err error)
+}

@@ -21,6 +21,11 @@ const ChunkSize = 1 << 20
 // memory stays flat however large the capture.
 const WindowChunks = 16
 
+// SpooledWindowChunks is WindowChunks for a writer whose chunks lie in its
+// spool (UseSpool): keeping one costs no memory, and a window that outlasts
+// a commit keeps the store busy while it commits.
+const SpooledWindowChunks = 64
+
 // RetryFor is how long a writer keeps trying a store that fails before it
 // gives up on the capture.
 var RetryFor = 30 * time.Second
@@ -38,16 +43,26 @@ type CaptureWriter struct {
 	RetryFor time.Duration
 
 	buf       []byte
-	next      uint64   // number of the next chunk to send
-	window    [][]byte // unacknowledged chunks, window[0] is chunk base
+	next      uint64      // number of the next chunk to send
+	window    []sentChunk // unacknowledged chunks, window[0] is chunk base
 	base      uint64
 	committed uint64
-	// committedBytes is how many bytes from the start the store holds.
-	committedBytes int64
-	hash           hash.Hash
-	size           int64
-	err            error
-	spare          [][]byte
+	hash      hash.Hash
+	size      int64
+	err       error
+	spare     [][]byte
+	// spooled: the capture's bytes are in its writer's spool, which the
+	// store reads itself (UseSpool); sent is how much of it chunks cover.
+	spooled bool
+	sent    int64
+}
+
+// sentChunk is a chunk kept until the store acknowledges it: its bytes, or
+// where they lie in the spool.
+type sentChunk struct {
+	data []byte
+	off  int64
+	size int
 }
 
 // NewCaptureWriter creates the capture and returns a writer for its bytes.
@@ -83,9 +98,11 @@ func NewRequestID() string {
 
 // retry runs f until it succeeds, fails with an error retrying cannot help, or
 // RetryFor has passed.
-func retry(f func() error) error { return retryFor(RetryFor, f) }
+func retry(f func() error) error { return RetryWithin(RetryFor, f) }
 
-func retryFor(d time.Duration, f func() error) error {
+// RetryWithin is retry for d: a reader that must outlive an agent's restart
+// uses it too.
+func RetryWithin(d time.Duration, f func() error) error {
 	deadline := time.Now().Add(d)
 	wait := 50 * time.Millisecond
 	for {
@@ -148,7 +165,43 @@ func (w *CaptureWriter) ReadFrom(r io.Reader) (int64, error) {
 	return total, w.err
 }
 
+// UseSpool has the store read the capture's bytes from the spool it finds
+// by the capture's writer, which holds them from the first: the writer then
+// sends only where each chunk lies (Spooled). It hashes nothing: the store
+// compares what it stored with the spool, and hashes that. It reports false,
+// changing nothing, for a store that cannot.
+func (w *CaptureWriter) UseSpool() bool {
+	s, ok := w.store.(SpoolingStore)
+	if !ok || !s.ReadsSpools() || w.next > 0 {
+		return false
+	}
+	w.spooled = true
+	return true
+}
+
+// Spooled says the spool now holds end bytes: every whole chunk of them is
+// sent, the rest at the next Flush or at the seal.
+func (w *CaptureWriter) Spooled(end int64) error {
+	if w.err != nil {
+		return w.err
+	}
+	w.size = end
+	for w.size-w.sent >= ChunkSize {
+		if err := w.push(sentChunk{off: w.sent, size: ChunkSize}); err != nil {
+			w.err = err
+			return err
+		}
+	}
+	return nil
+}
+
 func (w *CaptureWriter) flushChunk() error {
+	if w.spooled {
+		if w.size == w.sent {
+			return nil
+		}
+		return w.push(sentChunk{off: w.sent, size: int(w.size - w.sent)})
+	}
 	if len(w.buf) == 0 {
 		return nil
 	}
@@ -158,13 +211,24 @@ func (w *CaptureWriter) flushChunk() error {
 	} else {
 		w.buf = make([]byte, 0, ChunkSize)
 	}
-	w.window = append(w.window, chunk)
+	return w.push(sentChunk{data: chunk, size: len(chunk)})
+}
+
+// push sends the next chunk and keeps it until acknowledged, waiting while
+// the window is full.
+func (w *CaptureWriter) push(c sentChunk) error {
+	w.window = append(w.window, c)
 	n := w.next
 	w.next++
-	if err := w.send(n, chunk); err != nil {
+	w.sent += int64(c.size)
+	if err := w.send(n, c); err != nil {
 		return err
 	}
-	for len(w.window) >= WindowChunks {
+	window := WindowChunks
+	if w.spooled {
+		window = SpooledWindowChunks
+	}
+	for len(w.window) >= window {
 		if err := w.waitFor(w.base + 1); err != nil {
 			return err
 		}
@@ -172,10 +236,17 @@ func (w *CaptureWriter) flushChunk() error {
 	return nil
 }
 
-func (w *CaptureWriter) send(n uint64, chunk []byte) error {
+func (w *CaptureWriter) put(n uint64, chunk sentChunk) (uint64, error) {
+	if w.spooled {
+		return w.store.(SpoolingStore).PutSpooled(w.Capture.Incident, w.Capture.ID, n, chunk.off, chunk.size)
+	}
+	return w.store.PutChunk(w.Capture.Incident, w.Capture.ID, n, chunk.data)
+}
+
+func (w *CaptureWriter) send(n uint64, chunk sentChunk) error {
 	var lost bool
-	err := retryFor(w.RetryFor, func() error {
-		c, err := w.store.PutChunk(w.Capture.Incident, w.Capture.ID, n, chunk)
+	err := RetryWithin(w.RetryFor, func() error {
+		c, err := w.put(n, chunk)
 		if err != nil {
 			lost = true // the agent may have died with uncommitted chunks
 			return err
@@ -199,9 +270,10 @@ func (w *CaptureWriter) ack(committed uint64) {
 	}
 	w.committed = committed
 	for w.base < committed && len(w.window) > 0 {
-		w.committedBytes += int64(len(w.window[0]))
-		w.spare = append(w.spare, w.window[0])
-		w.window[0] = nil
+		if w.window[0].data != nil {
+			w.spare = append(w.spare, w.window[0].data)
+		}
+		w.window[0] = sentChunk{}
 		w.window = w.window[1:]
 		w.base++
 	}
@@ -211,8 +283,8 @@ func (w *CaptureWriter) ack(committed uint64) {
 func (w *CaptureWriter) resend() error {
 	for n := w.base; n < w.base+uint64(len(w.window)); n++ {
 		chunk := w.window[n-w.base]
-		err := retryFor(w.RetryFor, func() error {
-			c, err := w.store.PutChunk(w.Capture.Incident, w.Capture.ID, n, chunk)
+		err := RetryWithin(w.RetryFor, func() error {
+			c, err := w.put(n, chunk)
 			if err == nil {
 				w.ack(c)
 			}
@@ -234,7 +306,7 @@ func (w *CaptureWriter) waitFor(n uint64) error {
 	deadline := time.Now().Add(w.RetryFor)
 	for w.committed < n {
 		var c uint64
-		err := retryFor(w.RetryFor, func() (err error) {
+		err := RetryWithin(w.RetryFor, func() (err error) {
 			c, err = w.store.WaitCommitted(w.Capture.Incident, w.Capture.ID, n)
 			return err
 		})
@@ -270,10 +342,6 @@ func (w *CaptureWriter) Flush() error {
 // Err is the error that stopped the writer, if any.
 func (w *CaptureWriter) Err() error { return w.err }
 
-// Committed is how many bytes from the start the store has acknowledged as
-// committed: what it keeps whatever happens to this writer.
-func (w *CaptureWriter) Committed() int64 { return w.committedBytes }
-
 // Size is how many bytes were written.
 func (w *CaptureWriter) Size() int64 { return w.size }
 
@@ -293,7 +361,10 @@ func (w *CaptureWriter) seal(interrupted string) (Capture, error) {
 		w.err = err
 		return w.Capture, err
 	}
-	seal := Seal{Chunks: w.next, Size: w.size, SHA256: hex.EncodeToString(w.hash.Sum(nil)), Interrupted: interrupted}
+	seal := Seal{Chunks: w.next, Size: w.size, Interrupted: interrupted}
+	if !w.spooled {
+		seal.SHA256 = hex.EncodeToString(w.hash.Sum(nil))
+	}
 	deadline := time.Now().Add(w.RetryFor)
 	for {
 		if err := w.waitFor(w.next); err != nil {

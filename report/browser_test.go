@@ -49,6 +49,9 @@ func browser(t testing.TB, timeout time.Duration) (context.Context, func() []str
 		chromedp.Flag("proxy-bypass-list", "<-loopback>"),
 		chromedp.Flag("allow-file-access-from-files", false),
 		chromedp.Flag("force-prefers-reduced-motion", true),
+		// Chromium's own temp folder (its singleton socket) goes with the
+		// test, which stops the browser before it removes the folder.
+		chromedp.Env("TMPDIR="+t.TempDir()),
 	)
 	ctx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelTab := chromedp.NewContext(ctx)
@@ -83,7 +86,9 @@ func browser(t testing.TB, timeout time.Duration) (context.Context, func() []str
 	}
 }
 
-// artefactDir keeps the screenshots after the test ends.
+// artefactDir keeps the screenshots after the test ends when someone will
+// look at them: in CALM_ARTEFACTS, or with -v (which prints where they
+// are), or when the test failed; otherwise they go with the test.
 func artefactDir(t *testing.T) string {
 	dir := os.Getenv("CALM_ARTEFACTS")
 	if dir == "" {
@@ -91,6 +96,11 @@ func artefactDir(t *testing.T) string {
 		if dir, err = os.MkdirTemp("", "calm-html-report-"); err != nil {
 			t.Fatal(err)
 		}
+		t.Cleanup(func() {
+			if !testing.Verbose() && !t.Failed() {
+				os.RemoveAll(dir)
+			}
+		})
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		t.Fatal(err)

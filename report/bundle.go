@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"calm/model"
+	"calm/scratch"
 )
 
 // SumsFile is the bundle's manifest, in the format sha256sum -c reads.
@@ -35,11 +36,12 @@ type BundleStats struct {
 // may be far larger than memory.
 func Bundle(ctx context.Context, s model.Store, r Record, w io.Writer, red *Redactor, now time.Time) (BundleStats, error) {
 	var st BundleStats
-	stage, err := os.MkdirTemp("", "calm-bundle-")
+	staging, err := scratch.MkdirTempSwept("", "calm-bundle-")
 	if err != nil {
 		return st, fmt.Errorf("stage the bundle: %w", err)
 	}
-	defer os.RemoveAll(stage)
+	defer staging.Remove()
+	stage := staging.Name()
 
 	type member struct{ name, path, sum string }
 	var members []member

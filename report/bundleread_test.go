@@ -173,7 +173,7 @@ func TestBundleThatCouldLieIsRefusedByVerifyAndOpen(t *testing.T) {
 		t.Fatalf("verify of the bundle after its context ended: %v", err)
 	}
 	bs.Close()
-	if _, err := os.Stat(bs.dir); !os.IsNotExist(err) {
+	if _, err := os.Stat(bs.dir.Name()); !os.IsNotExist(err) {
 		t.Fatalf("Close left the unpacked files: %v", err)
 	}
 	// A manifest listing a name twice, or a name written another way, is refused.

@@ -12,6 +12,7 @@ import (
 
 	"calm/model"
 	"calm/sanitize"
+	"calm/scratch"
 	"calm/terminal"
 )
 
@@ -21,7 +22,7 @@ import (
 // that Close removes: a capture may be larger than memory.
 type BundleStore struct {
 	Path     string
-	dir      string
+	dir      *scratch.Path
 	incident model.Incident
 	captures []model.Capture
 	events   []model.Event
@@ -38,25 +39,25 @@ func OpenBundle(path string) (*BundleStore, error) {
 		return nil, err
 	}
 	defer f.Close()
-	dir, err := os.MkdirTemp("", "calm-review-")
+	dir, err := scratch.MkdirTempSwept("", "calm-review-")
 	if err != nil {
 		return nil, fmt.Errorf("unpack %s: %w", path, err)
 	}
 	bs := &BundleStore{Path: path, dir: dir, files: map[string]string{}}
 	if err := bs.load(f); err != nil {
-		os.RemoveAll(dir)
+		dir.Remove()
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return bs, nil
 }
 
 func (b *BundleStore) load(f io.Reader) error {
-	contents, err := readBundle(bufio.NewReaderSize(f, 1<<20), b.dir)
+	contents, err := readBundle(bufio.NewReaderSize(f, 1<<20), b.dir.Name())
 	if err != nil {
 		return err
 	}
 	if _, problems := contents.check(); len(problems) > 0 {
-		return fmt.Errorf("%d files do not match its %s (%s): do not trust it", len(problems), SumsFile, problems[0])
+		return fmt.Errorf("%s do not match its %s (%s): do not trust it", model.Plural(len(problems), "file"), SumsFile, problems[0])
 	}
 	rf, ok := contents.files["incident.json"]
 	if !ok {
@@ -96,7 +97,7 @@ func (b *BundleStore) load(f io.Reader) error {
 }
 
 func readOnly() error {
-	return fmt.Errorf("a pulled incident is read-only: %w", model.ErrInvalid)
+	return model.Errorf(model.ErrInvalid, "a pulled incident is read-only")
 }
 
 func (b *BundleStore) NewIncident(string) (model.Incident, error) {
@@ -109,7 +110,7 @@ func (b *BundleStore) Incident(ref string) (model.Incident, error) {
 	if ref == "" || strings.HasPrefix(b.incident.ID, ref) {
 		return b.incident, nil
 	}
-	return model.Incident{}, fmt.Errorf("incident %s is not in %s: %w", ref, b.Path, model.ErrNotFound)
+	return model.Incident{}, model.Errorf(model.ErrNotFound, "incident %s is not in %s", ref, b.Path)
 }
 func (b *BundleStore) UseIncident(string) (model.Incident, error)   { return b.incident, readOnly() }
 func (b *BundleStore) CloseIncident(string) (model.Incident, error) { return b.incident, readOnly() }
@@ -134,7 +135,7 @@ func (b *BundleStore) Capture(ref string) (model.Capture, error) {
 			return c, nil
 		}
 	}
-	return model.Capture{}, fmt.Errorf("%s is not in %s: %w", ref, b.Path, model.ErrNotFound)
+	return model.Capture{}, model.Errorf(model.ErrNotFound, "%s is not in %s", ref, b.Path)
 }
 func (b *BundleStore) WriteContent(ctx context.Context, ref string, from int64, w io.Writer) error {
 	c, err := b.Capture(ref)
@@ -243,7 +244,7 @@ func (b *BundleStore) Check() (model.CheckReport, error) {
 }
 
 // Close removes the unpacked files.
-func (b *BundleStore) Close() error { return os.RemoveAll(b.dir) }
+func (b *BundleStore) Close() error { return b.dir.Remove() }
 
 // untilDone is a reader that fails once ctx is done: a read of the bundle
 // stops between two reads when its reader has gone.

@@ -61,7 +61,7 @@ func summaryFacts(r Record, st summaryStyle) []fact {
 			}
 		}
 	}
-	caps := fmt.Sprintf("%d, with %d verified copies", len(r.Captures), verified)
+	caps := fmt.Sprintf("%d, with %s", len(r.Captures), model.Plural(verified, "verified copy"))
 	if failed > 0 {
 		caps += " and " + st.strong(fmt.Sprintf("%d failed", failed))
 	}
@@ -339,7 +339,7 @@ func foldRun(run []model.Event) model.Event {
 			bad = append(bad, fmt.Sprintf("%s: %d of %d match", ev.Item, m, n))
 		}
 	}
-	row.Text = fmt.Sprintf("verified %d captures: %d of %d copies match", len(run), match, total)
+	row.Text = fmt.Sprintf("verified %s: %d of %d copies match", model.Plural(len(run), "capture"), match, total)
 	if len(bad) > 0 {
 		row.Text += "; **" + strings.Join(bad, "; ") + "**"
 	}

@@ -114,7 +114,7 @@ func copyStates(c model.Capture) string {
 	case len(parts) == 0:
 		return "none yet"
 	}
-	states := strings.Join(parts, ", ") + fmt.Sprintf(" (%d on %d device(s))", c.VerifiedCopies(), c.Devices())
+	states := strings.Join(parts, ", ") + fmt.Sprintf(" (%d on %s)", c.VerifiedCopies(), model.Plural(c.Devices(), "device"))
 	if c.Partial() {
 		states = "**INTERRUPTED**: " + clean(c.Interrupted) + "; partial; " + states
 	}

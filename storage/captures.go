@@ -2,6 +2,7 @@ package storage
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -22,7 +23,7 @@ func itemKey(id string) (bucket []byte, n uint64, err error) {
 	}
 	n, perr := strconv.ParseUint(id[min(1, len(id)):], 10, 64)
 	if bucket == nil || perr != nil || n == 0 {
-		return nil, 0, fmt.Errorf("%q is not a capture or session ID (they look like c3 or s1): %w", id, ErrInvalid)
+		return nil, 0, errorf(ErrInvalid, "%q is not a capture or session ID (they look like c3 or s1)", id)
 	}
 	return bucket, n, nil
 }
@@ -46,7 +47,7 @@ func readCapture(b *bolt.Bucket, id string) (Capture, error) {
 		v = items.Get(u64(n))
 	}
 	if v == nil {
-		return c, fmt.Errorf("%s %s: %w", kindName(id), id, ErrNotFound)
+		return c, errorf(ErrNotFound, "%s %s not found", kindName(id), id)
 	}
 	if err := json.Unmarshal(v, &c); err != nil {
 		return c, fmt.Errorf("%w: %s record: %v", ErrDamaged, id, err)
@@ -207,11 +208,14 @@ func capturesOf(b *bolt.Bucket) ([]Capture, error) {
 func (db *DB) Capture(ref string) (c Capture, err error) {
 	incRef, item := SplitRef(ref)
 	err = db.view(func(tx *bolt.Tx) error {
-		b, _, err := incidentIn(tx, incRef)
+		b, id, err := incidentIn(tx, incRef)
 		if err != nil {
 			return err
 		}
 		c, err = readCapture(b, item)
+		if errors.Is(err, ErrNotFound) {
+			return errorf(ErrNotFound, "%s %s not found in incident %s", kindName(item), item, id)
+		}
 		return err
 	})
 	return c, err

@@ -146,7 +146,7 @@ func (db *DB) PutChunkAnswered(incident, capture string, n uint64, data []byte, 
 // as pending from here, so the caller must queue it.
 func (db *DB) acceptChunk(incident, capture string, n uint64, size int, adopter bool) (committed uint64, fresh bool, err error) {
 	if size > MaxChunk {
-		return 0, false, fmt.Errorf("chunk of %d bytes is over the %d byte limit: %w", size, MaxChunk, ErrInvalid)
+		return 0, false, errorf(ErrInvalid, "chunk of %d bytes is over the %d byte limit", size, MaxChunk)
 	}
 	db.mu.Lock()
 	defer db.mu.Unlock()
@@ -163,13 +163,13 @@ func (db *DB) acceptChunk(incident, capture string, n uint64, size int, adopter 
 		return p.next, false, nil
 	}
 	if p.sealed {
-		return p.next, false, fmt.Errorf("capture %s/%s is sealed at %d chunks; chunk %d came too late: %w", incident, capture, p.next, n, ErrConflict)
+		return p.next, false, errorf(ErrConflict, "capture %s/%s is sealed at %d chunks; chunk %d came too late", incident, capture, p.next, n)
 	}
 	if db.adopting[key] && !adopter {
 		// A request the dead writer sent before it died, read only now: its
 		// bytes are in the spool, which the store is storing itself, with
 		// its own chunk boundaries.
-		return p.next, false, fmt.Errorf("capture %s/%s: its writer is gone and the store is taking what it read from its spool; chunk %d came too late: %w", incident, capture, n, ErrConflict)
+		return p.next, false, errorf(ErrConflict, "capture %s/%s: its writer is gone and the store is taking what it read from its spool; chunk %d came too late", incident, capture, n)
 	}
 	db.pendingCount[key]++
 	return p.next, true, nil
@@ -186,6 +186,10 @@ func (db *DB) queueChunk(incident, capture string, n uint64, data []byte) {
 	}
 	db.pending = append(db.pending, pendingChunk{incident, capture, n, data})
 	db.pendingBytes += len(data)
+	db.queuedCount[progressKey(incident, capture)]++
+	if db.waiters > 0 {
+		db.cond.Broadcast() // a waiter may now want the commit (WaitCommitted)
+	}
 	if db.pendingBytes >= db.opts.BatchBytes {
 		select {
 		case db.kick <- struct{}{}:
@@ -223,6 +227,8 @@ func (db *DB) WaitCommitted(incident, capture string, n uint64) (uint64, error) 
 	defer timer.Stop()
 	db.mu.Lock()
 	defer db.mu.Unlock()
+	db.waiters++
+	defer func() { db.waiters-- }()
 	key := progressKey(incident, capture)
 	for {
 		p, err := db.progressFor(incident, capture)
@@ -237,6 +243,14 @@ func (db *DB) WaitCommitted(incident, capture string, n uint64) (uint64, error) 
 		// help: the missing chunks were lost and must be sent again.
 		if p.next >= n || db.pendingCount[key] == 0 || time.Now().After(deadline) {
 			return p.next, nil
+		}
+		if db.queuedCount[key] >= db.pendingCount[key] {
+			// All this capture's chunks are encoded: commit them now, not
+			// at the next tick (a seal waits on the last few).
+			select {
+			case db.kick <- struct{}{}:
+			default:
+			}
 		}
 		db.cond.Wait()
 	}
@@ -277,7 +291,7 @@ func (db *DB) commitPending() {
 			}
 			cb := b.Bucket(bucketChunks).Bucket([]byte(pc.capture))
 			if cb == nil {
-				return fmt.Errorf("capture %s/%s has no chunk bucket: %w", pc.incident, pc.capture, ErrNotFound)
+				return errorf(ErrNotFound, "capture %s/%s has no chunk bucket", pc.incident, pc.capture)
 			}
 			cb.FillPercent = 1.0 // append-only
 			if err := cb.Put(u64(pc.n), pc.data); err != nil {
@@ -294,12 +308,16 @@ func (db *DB) commitPending() {
 		if db.pendingCount[key]--; db.pendingCount[key] <= 0 {
 			delete(db.pendingCount, key)
 		}
+		if db.queuedCount[key]--; db.queuedCount[key] <= 0 {
+			delete(db.queuedCount, key)
+		}
 		if err != nil {
 			if errors.Is(err, syscall.ENOSPC) {
 				db.failed[key] = fmt.Errorf("%w (%s): free some space, then capture again", ErrNoSpace, filepath.Dir(db.opts.Path))
 			} else {
 				db.failed[key] = fmt.Errorf("store chunk: %w", err)
 			}
+			db.stoppedBy[key] = db.failed[key]
 			continue
 		}
 		if p := db.progress[key]; p != nil {

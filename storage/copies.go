@@ -2,7 +2,6 @@ package storage
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -10,14 +9,17 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 	"unsafe"
 
+	"calm/model"
 	bolt "go.etcd.io/bbolt"
 	"golang.org/x/sys/unix"
 )
@@ -26,9 +28,13 @@ import (
 type destination struct {
 	kind, path string
 	journal    string // a session's evidence copy is its journal, moved in at seal
-	tmp        *os.File
-	err        error
-	written    int64
+	// adopt: a tee's evidence copy is its spool, moved in at seal, as a
+	// session's is its journal: tee wrote it from what it read, and the
+	// copier reads it back as the store's bytes.
+	adopt   bool
+	tmp     *os.File
+	err     error
+	written int64
 	// The copy is read back as it is written, not all at once at seal,
 	// and compared with the bytes the store holds (whose SHA-256 the seal
 	// checks): the reading overlaps the capture instead of delaying its
@@ -107,22 +113,151 @@ func (d *destination) Write(p []byte) (int, error) {
 // readBack reads back from the file the bytes just written there, data,
 // and compares them.
 func (d *destination) readBack(data []byte) error {
-	if d.readBuf == nil {
-		d.readBuf = make([]byte, 1<<20)
-	}
-	for len(data) > 0 {
-		n, err := d.tmp.ReadAt(d.readBuf[:min(len(d.readBuf), len(data))], d.readOff)
-		if !bytes.Equal(d.readBuf[:n], data[:n]) {
-			d.differs = true
-		}
-		d.readOff += int64(n)
-		data = data[n:]
-		if err != nil && len(data) > 0 {
-			return err
-		}
+	same, err := compareAt(d.tmp, &d.readBuf, &d.readOff, data)
+	d.differs = d.differs || !same
+	if err != nil {
+		return err
 	}
 	DropBehind(d.tmp, &d.dropped, d.readOff) // a copy is not read again soon
 	return nil
+}
+
+// compareAt reads len(data) bytes of f at *off into *buf, a MiB at a time,
+// moves *off past them, and reports whether they were data.
+func compareAt(f *os.File, buf *[]byte, off *int64, data []byte) (same bool, err error) {
+	if *buf == nil {
+		*buf = make([]byte, 1<<20)
+	}
+	same = true
+	for len(data) > 0 {
+		n, err := f.ReadAt((*buf)[:min(len(*buf), len(data))], *off)
+		same = same && bytes.Equal((*buf)[:n], data[:n])
+		*off += int64(n)
+		data = data[n:]
+		if err != nil && len(data) > 0 {
+			return false, err
+		}
+	}
+	return same, nil
+}
+
+// openSpool opens the spool of a tee capture's writer: a private regular
+// file of this user's. Otherwise nil.
+func openSpool(path string) *os.File {
+	f, err := os.OpenFile(path, os.O_RDONLY|noFollow, 0)
+	if err != nil {
+		return nil
+	}
+	st, err := f.Stat()
+	if err != nil || !st.Mode().IsRegular() || st.Mode().Perm()&0o077 != 0 {
+		f.Close()
+		return nil
+	}
+	if uid, ok := ownerOf(st); !ok || uid != os.Getuid() {
+		f.Close()
+		return nil
+	}
+	return f
+}
+
+// sameDevice reports whether f lies on the file system of dir: then it can
+// be moved there rather than copied.
+func sameDevice(f *os.File, dir string) bool {
+	a, err1 := f.Stat()
+	b, err2 := os.Stat(dir)
+	return err1 == nil && err2 == nil && a.Sys().(*syscall.Stat_t).Dev == b.Sys().(*syscall.Stat_t).Dev
+}
+
+// compareSpool reads back from the spool the bytes the store just gave,
+// data, and compares them.
+func (cp *copier) compareSpool(data []byte) {
+	if cp.spoolErr != nil {
+		return
+	}
+	// Writing the spool back to disk starts now, as for a written copy:
+	// the fsync at seal finds little left to do.
+	_ = unix.SyncFileRange(int(cp.spool.Fd()), cp.spoolOff, int64(len(data)), unix.SYNC_FILE_RANGE_WRITE)
+	same, err := compareAt(cp.spool, &cp.spoolBuf, &cp.spoolOff, data)
+	cp.spoolDiffers = cp.spoolDiffers || !same
+	if err != nil {
+		cp.spoolErr = fmt.Errorf("read the spool %s back: %w", cp.spoolPath, err)
+	}
+}
+
+// spoolMatches says whether the store's bytes, all cp.size of them, are
+// the spool's, and the spool holds nothing more.
+func (cp *copier) spoolMatches() error {
+	switch {
+	case cp.spool == nil:
+		return fmt.Errorf("its spool %s cannot be read", cp.spoolPath)
+	case cp.spoolErr != nil:
+		return cp.spoolErr
+	case cp.spoolDiffers:
+		return fmt.Errorf("the store's bytes differ from its spool %s", cp.spoolPath)
+	}
+	st, err := cp.spool.Stat()
+	if err != nil {
+		return err
+	}
+	if cp.spoolOff != cp.size || st.Size() != cp.size {
+		return fmt.Errorf("the store holds %d bytes, its spool %s %d", cp.size, cp.spoolPath, st.Size())
+	}
+	return nil
+}
+
+// takeSpool moves the spool, read back whole as the store's bytes, to
+// final and makes that durable. It returns the file's identity for
+// checkCommitted.
+func (cp *copier) takeSpool(final string) (os.FileInfo, error) {
+	if err := cp.spoolMatches(); err != nil {
+		return nil, err
+	}
+	mine, err := cp.spool.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if err := cp.spool.Sync(); err != nil {
+		return nil, err
+	}
+	_ = unix.Fadvise(int(cp.spool.Fd()), 0, 0, unix.FADV_DONTNEED) // as commitFile
+	if now, err := os.Lstat(cp.spoolPath); err != nil || !os.SameFile(now, mine) {
+		return nil, fmt.Errorf("the spool %s was replaced", cp.spoolPath)
+	}
+	if cp.spoolPath == final {
+		return mine, syncDir(filepath.Dir(final)) // moved in before
+	}
+	if err := os.Rename(cp.spoolPath, final); err != nil {
+		return nil, err
+	}
+	if err := syncDir(filepath.Dir(cp.spoolPath)); err != nil {
+		return nil, err
+	}
+	return mine, syncDir(filepath.Dir(final))
+}
+
+// writeFromStore writes the copy from the store's chunks, for a spool that
+// could not become it: temp file, fsync, rename, then read back whole.
+func (db *DB) writeFromStore(d *destination, incident, capture, want string) Copy {
+	failed := func(err error) Copy {
+		return Copy{Kind: d.kind, Location: d.path, State: CopyFailed, Error: copyError(err)}
+	}
+	tmp, err := createTemp(filepath.Dir(d.path), filepath.Base(d.path))
+	if err != nil {
+		return failed(err)
+	}
+	err = db.eachChunk(incident, capture, func(_ uint64, data []byte) error {
+		_, err := tmp.Write(data)
+		return err
+	})
+	if err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return failed(err)
+	}
+	if err := commitFile(tmp, d.path); err != nil {
+		return failed(err)
+	}
+	return checkFile(d.kind, d.path, want, db.opts.Now)
 }
 
 // copyPath is where a capture's file copy lives under a root folder.
@@ -271,13 +406,36 @@ type copier struct {
 	dests             []destination
 	closed            bool
 	buf               []byte // decoding buffer
+	// A tee capture's chunks are compared, as they commit, with its writer's
+	// spool, which holds what tee passed on: that checks the store against
+	// the writer (a spooling tee sends no SHA-256 of its own), and reads
+	// back the evidence copy the spool becomes.
+	spool        *os.File
+	spoolPath    string
+	spoolOff     int64
+	spoolDiffers bool
+	spoolErr     error
+	spoolBuf     []byte
 }
 
 func (db *DB) newCopier(incident, capture string) *copier {
 	cp := &copier{incident: incident, capture: capture, hash: sha256.New(), dests: db.fileRoots()}
 	journal := ""
-	if c, err := db.Capture(incident + "/" + capture); err == nil && c.Recording != nil {
-		journal = c.Recording.Journal
+	if c, err := db.Capture(incident + "/" + capture); err == nil {
+		if c.Recording != nil {
+			journal = c.Recording.Journal
+		}
+		if c.Source == "tee" && c.Writer != nil {
+			cp.spoolPath = SpoolPath(db.opts.Path, c.Writer)
+			cp.spool = openSpool(cp.spoolPath)
+			if moved := copyPath(db.opts.EvidenceDir, incident, capture); cp.spool == nil {
+				// Moved in already, by an agent killed before it recorded
+				// the seal: the evidence copy is the spool.
+				if cp.spool = openSpool(moved); cp.spool != nil {
+					cp.spoolPath = moved
+				}
+			}
+		}
 	}
 	for i := range cp.dests {
 		d := &cp.dests[i]
@@ -292,6 +450,10 @@ func (db *DB) newCopier(incident, capture string) *copier {
 			// The recorder wrote this copy already, independently of the
 			// store: writing it a second time would only cost the machine.
 			d.journal = journal
+			continue
+		}
+		if d.kind == CopyEvidence && cp.spool != nil && sameDevice(cp.spool, dir) {
+			d.adopt = true
 			continue
 		}
 		d.tmp, d.err = createTemp(dir, FileName(capture))
@@ -365,6 +527,9 @@ func (db *DB) catchUp(cp *copier) error {
 			}
 			cp.hash.Write(data)
 			cp.size += int64(len(data))
+			if cp.spool != nil {
+				cp.compareSpool(data)
+			}
 			for i := range cp.dests {
 				d := &cp.dests[i]
 				d.Write(data)
@@ -387,6 +552,9 @@ func (db *DB) catchUp(cp *copier) error {
 // discard throws a copier's temp files away. The caller holds cp.mu.
 func (cp *copier) discard() {
 	cp.closed = true
+	if cp.spool != nil {
+		cp.spool.Close() // tee's, never the copier's to remove
+	}
 	for _, d := range cp.dests {
 		if d.journal != "" {
 			continue // the recorder's file, never the copier's to remove
@@ -467,7 +635,7 @@ func (db *DB) SealCapture(incident, capture string, s Seal) (Capture, error) {
 		if c.SHA256 == s.SHA256 && c.Size == s.Size {
 			return c, nil
 		}
-		return c, fmt.Errorf("capture %s is already sealed with sha256 %s: %w", capture, c.SHA256, ErrConflict)
+		return c, errorf(ErrConflict, "capture %s is already sealed with sha256 %s", capture, c.SHA256)
 	}
 	keys, err := db.chunkKeys(incident, capture)
 	if err != nil {
@@ -475,11 +643,11 @@ func (db *DB) SealCapture(incident, capture string, s Seal) (Capture, error) {
 	}
 	for i, k := range keys {
 		if uint64(i) != k {
-			return c, fmt.Errorf("capture %s misses chunk %d: send it again: %w", capture, i, ErrConflict)
+			return c, errorf(ErrConflict, "capture %s misses chunk %d: send it again", capture, i)
 		}
 	}
 	if uint64(len(keys)) != s.Chunks {
-		return c, fmt.Errorf("capture %s has %d chunks, the client sent %d: send the missing ones again: %w", capture, len(keys), s.Chunks, ErrConflict)
+		return c, errorf(ErrConflict, "capture %s has %d chunks, the client sent %d: send the missing ones again", capture, len(keys), s.Chunks)
 	}
 
 	cp := db.copierFor(incident, capture)
@@ -488,12 +656,20 @@ func (db *DB) SealCapture(incident, capture string, s Seal) (Capture, error) {
 	defer db.dropCopier(cp)
 	err = db.catchUp(cp)
 	storeSum := hex.EncodeToString(cp.hash.Sum(nil))
+	if s.SHA256 == "" && err == nil && cp.size == s.Size {
+		// A spooling tee's seal: the store's bytes must be its spool's.
+		if err := cp.spoolMatches(); err != nil {
+			cp.discard()
+			return c, errorf(ErrConflict, "capture %s: %v", capture, err)
+		}
+		s.SHA256 = storeSum
+	}
 	if err != nil || cp.next != s.Chunks || storeSum != s.SHA256 || cp.size != s.Size {
 		cp.discard()
 		if err != nil {
 			return c, fmt.Errorf("read capture %s back from the store: %w", capture, err)
 		}
-		return c, fmt.Errorf("capture %s: the store holds %d bytes with sha256 %s, the client sent %d bytes with %s: %w", capture, cp.size, storeSum, s.Size, s.SHA256, ErrConflict)
+		return c, errorf(ErrConflict, "capture %s: the store holds %d bytes with sha256 %s, the client sent %d bytes with %s", capture, cp.size, storeSum, s.Size, s.SHA256)
 	}
 	cp.closed = true
 	return db.finishSeal(c, cp, storeSum, s.Chunks, s.Interrupted, nil)
@@ -510,7 +686,7 @@ func (db *DB) SealInterrupted(incident, capture, reason string) (Capture, error)
 		return c, err
 	}
 	if c.Recording != nil && c.Recording.Journal != "" {
-		return c, fmt.Errorf("%s/%s is sealed from its journal: %w", incident, capture, ErrInvalid)
+		return c, errorf(ErrInvalid, "%s/%s is sealed from its journal", incident, capture)
 	}
 	cp := db.copierFor(c.Incident, capture)
 	cp.mu.Lock()
@@ -545,7 +721,10 @@ func (db *DB) finishSeal(c Capture, cp *copier, storeSum string, chunks uint64, 
 	s := Seal{Chunks: chunks, Size: cp.size, SHA256: storeSum}
 	now := db.opts.Now().UTC()
 	copies := make([]Copy, 1+len(cp.dests))
-	copies[0] = Copy{Kind: CopyStore, Location: db.opts.Path, State: CopyVerified, SHA256: storeSum, Verified: now, Device: deviceOf(db.opts.Path)}
+	copies[0] = Copy{Kind: CopyStore, Location: db.opts.Path, State: CopyVerified, SHA256: storeSum, Verified: now, Device: db.storeDevice()}
+	if cp.spool != nil {
+		defer cp.spool.Close()
+	}
 	var wg sync.WaitGroup
 	for i := range cp.dests {
 		wg.Add(1)
@@ -554,6 +733,16 @@ func (db *DB) finishSeal(c Capture, cp *copier, storeSum string, chunks uint64, 
 			*out = Copy{Kind: d.kind, Location: d.path}
 			if d.journal != "" {
 				d.err = adoptJournal(d.journal, d.path)
+			} else if d.adopt {
+				mine, err := cp.takeSpool(d.path)
+				if err == nil {
+					d.readOff = cp.spoolOff
+					*out = d.checkCommitted(mine, s.SHA256, db.opts.Now)
+					return
+				}
+				db.opts.Logf("%s/%s: its spool does not become its %s copy (%v): writing that from the store", incident, capture, d.kind, err)
+				*out = db.writeFromStore(d, incident, capture, s.SHA256)
+				return
 			} else if d.err == nil {
 				var mine os.FileInfo
 				if mine, d.err = d.tmp.Stat(); d.err == nil {
@@ -622,6 +811,7 @@ func (db *DB) finishSeal(c Capture, cp *copier, storeSum string, chunks uint64, 
 	}
 	db.mu.Lock()
 	delete(db.progress, progressKey(incident, capture))
+	delete(db.stoppedBy, progressKey(incident, capture))
 	db.mu.Unlock()
 	db.kickRemotes()
 	db.kickLines()
@@ -660,6 +850,18 @@ func deviceOf(path string) string {
 		return ""
 	}
 	return fmt.Sprintf("dev:%d:%d", unix.Major(st.Dev), unix.Minor(st.Dev))
+}
+
+// storeDevice names the file system that holds the store's open file,
+// which its path may no longer lead to (deleted or replaced while open).
+func (db *DB) storeDevice() string {
+	if db.opened != nil {
+		if st, ok := db.opened.Sys().(*syscall.Stat_t); ok {
+			dev := uint64(st.Dev)
+			return fmt.Sprintf("dev:%d:%d", unix.Major(dev), unix.Minor(dev))
+		}
+	}
+	return deviceOf(db.opts.Path)
 }
 
 // checkFile reads a file copy back and compares it with the expected hash.
@@ -790,7 +992,8 @@ func (db *DB) Verify(ctx context.Context, incident string) (VerifyReport, error)
 	if err != nil {
 		return rep, err
 	}
-	devices := map[string]bool{}
+	var devices DeviceCount
+	var sealed []Capture
 	for _, inc := range incidents {
 		caps, err := db.Captures(inc.ID)
 		if err != nil {
@@ -805,7 +1008,15 @@ func (db *DB) Verify(ctx context.Context, incident string) (VerifyReport, error)
 					rep.Recording = append(rep.Recording, inc.ID+"/"+c.ID)
 					continue
 				}
-				rep.Unsealed = append(rep.Unsealed, inc.ID+"/"+c.ID)
+				ref, now := inc.ID+"/"+c.ID, db.WithWaiting(c)
+				switch {
+				case now.Waiting != "":
+					rep.Unsealed = append(rep.Unsealed, ref+": "+now.Waiting)
+				case now.Streaming:
+					rep.Streaming = append(rep.Streaming, ref)
+				default:
+					rep.Unsealed = append(rep.Unsealed, ref)
+				}
 				continue
 			}
 			if c.Partial() {
@@ -818,10 +1029,9 @@ func (db *DB) Verify(ctx context.Context, incident string) (VerifyReport, error)
 				return rep, err // its copies half read: nothing is recorded
 			}
 			c.Copies = checked
+			sealed = append(sealed, c)
 			for _, cp := range checked {
-				if cp.State == CopyVerified {
-					devices[cmp.Or(cp.Device, cp.Location)] = true
-				}
+				devices.Add(cp)
 				rep.Copies++
 				if cp.State == CopyPending {
 					rep.Pending++
@@ -842,8 +1052,12 @@ func (db *DB) Verify(ctx context.Context, incident string) (VerifyReport, error)
 		if err := db.checkSums(inc.ID, caps, &rep); err != nil {
 			return rep, err
 		}
+		if err := db.checkTimeline(inc.ID, &rep); err != nil { // evidence_check.go
+			return rep, err
+		}
 	}
-	rep.Devices = len(devices)
+	rep.Devices = devices.Len()
+	rep.Forgotten = forgottenMirrors(sealed, db.opts.Mirrors)
 	db.kickRemotes() // a bucket added later: its pending copies
 	return rep, nil
 }
@@ -887,7 +1101,7 @@ func (db *DB) verifyCapture(ctx context.Context, c Capture) []Copy {
 				}
 				return
 			}
-			out[i] = Copy{Kind: CopyStore, Location: cp.Location, Device: deviceOf(cp.Location)}
+			out[i] = Copy{Kind: CopyStore, Location: cp.Location, Device: db.storeDevice()}
 			sum, _, err := db.hashStoredContext(ctx, c.Incident, c.ID)
 			switch {
 			case err != nil:
@@ -979,4 +1193,46 @@ func (u untilDone) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	return u.w.Write(p)
+}
+
+// forgottenMirrors names the mirror folders some captures were copied to
+// that this agent does not copy to (a --mirror flag lasts as long as the
+// agent it started), each with the captures that have no copy there.
+func forgottenMirrors(caps []Capture, mirrors []string) []string {
+	configured := map[string]bool{}
+	for _, m := range mirrors {
+		configured[filepath.Clean(m)] = true
+	}
+	has := map[string]map[string]bool{} // root -> the captures with a copy there
+	for _, c := range caps {
+		for _, cp := range c.Copies {
+			if root := filepath.Dir(filepath.Dir(filepath.Clean(cp.Location))); cp.Kind == CopyMirror && !configured[root] {
+				if has[root] == nil {
+					has[root] = map[string]bool{}
+				}
+				has[root][c.Incident+"/"+c.ID] = true
+			}
+		}
+	}
+	var said []string
+	for _, root := range slices.Sorted(maps.Keys(has)) {
+		var lacking []string
+		for _, c := range caps {
+			if ref := c.Incident + "/" + c.ID; !has[root][ref] {
+				lacking = append(lacking, ref)
+			}
+		}
+		if len(lacking) > 0 {
+			shown := strings.Join(lacking[:min(len(lacking), 5)], ", ")
+			if len(lacking) > 5 {
+				shown += fmt.Sprintf(" and %d more", len(lacking)-5)
+			}
+			lack := "have"
+			if len(lacking) == 1 {
+				lack = "has"
+			}
+			said = append(said, fmt.Sprintf("%s holds copies of %s, but the agent does not copy to it now (a --mirror flag lasts only as long as the agent it started): %s %s none there", root, model.Plural(len(has[root]), "capture"), shown, lack))
+		}
+	}
+	return said
 }

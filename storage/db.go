@@ -73,15 +73,22 @@ type DB struct {
 
 	commitMu sync.Mutex // one commit at a time
 	sumsMu   sync.Mutex // one SHA256SUMS rewrite, and the seal record it names, at a time
+	// timelineMu: an event is appended to a timeline copy, or the copy is
+	// written again, one at a time.
+	timelineMu sync.Mutex
 
 	mu           sync.Mutex
 	cond         *sync.Cond
 	pending      []pendingChunk
 	pendingBytes int
 	pendingCount map[string]int            // pending chunks per capture
+	queuedCount  map[string]int            // of those, the ones encoded and queued for a commit
+	waiters      int                       // callers in WaitCommitted
 	adopting     map[string]bool           // captures whose dead writer's spool is being taken
 	progress     map[string]*chunkProgress // by incident/capture
 	failed       map[string]error          // last commit failure, per capture
+	stoppedBy    map[string]error          // the commit failure that stopped a capture, kept for its seal
+	waitingRoom  map[string]roomWait       // orphans whose spools wait for room on the disk
 	copiers      map[string]*copier        // file copies being built, per capture
 	copyQueue    chan string               // captures with newly committed chunks
 	encoders     chan struct{}             // a slot per chunk being encoded beside its request
@@ -108,6 +115,12 @@ type DB struct {
 	damage  atomic.Pointer[error] // set once the file is known to be damaged
 	checked chan struct{}         // closed once the check at open is done
 	created bool                  // the file was new
+
+	// moved is set while the open file is written back to its path after
+	// it was deleted or replaced (RescueIfGone): every write is refused
+	// then, so none is acknowledged that the copy lacks.
+	moved     atomic.Pointer[error]
+	rescueErr atomic.Pointer[error] // why the last write-back failed, until one succeeds
 }
 
 // Open opens or creates the store.
@@ -191,11 +204,14 @@ func Open(o Options) (*DB, error) {
 		opts:         o,
 		progress:     map[string]*chunkProgress{},
 		failed:       map[string]error{},
+		stoppedBy:    map[string]error{},
+		waitingRoom:  map[string]roomWait{},
 		copiers:      map[string]*copier{},
 		followers:    map[string]*follower{},
 		copyQueue:    make(chan string, 64),
 		encoders:     make(chan struct{}, chunkEncoders),
 		pendingCount: map[string]int{},
+		queuedCount:  map[string]int{},
 		adopting:     map[string]bool{},
 		kick:         make(chan struct{}, 1),
 		stop:         make(chan struct{}),
@@ -358,7 +374,19 @@ func (db *DB) update(f func(tx *bolt.Tx) error) error {
 	if err := db.damage.Load(); err != nil {
 		return *err
 	}
-	err := safely(func() error { return db.bolt.Update(f) })
+	if err := db.moved.Load(); err != nil {
+		return *err
+	}
+	err := safely(func() error {
+		return db.bolt.Update(func(tx *bolt.Tx) error {
+			// Again under bbolt's writer lock, which a write-back holds
+			// while it copies the file: a write waiting for it ends here.
+			if err := db.moved.Load(); err != nil {
+				return *err
+			}
+			return f(tx)
+		})
+	})
 	if errors.Is(err, ErrDamaged) {
 		db.markDamaged(err)
 	}

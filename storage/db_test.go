@@ -620,3 +620,43 @@ func TestSealedCaptureIsInEverySumsAlready(t *testing.T) {
 	default:
 	}
 }
+
+// TestCheckBesideWritesFindsNothingWrong: doctor's consistency check while
+// a capture is being written (commits beside it) reports a sound store,
+// however often it runs, and never takes the process down.
+func TestCheckBesideWritesFindsNothingWrong(t *testing.T) {
+	db := openTestDB(t)
+	c := newCapture(t, db, NewCapture{Title: "t", Source: "test"})
+	stop := make(chan struct{})
+	wrote := make(chan error, 1)
+	go func() {
+		chunk := bytes.Repeat([]byte("a line of output written beside the check\n"), 1500)
+		for n := uint64(0); ; n++ {
+			select {
+			case <-stop:
+				wrote <- nil
+				return
+			default:
+			}
+			if _, err := db.PutChunk(c.Incident, c.ID, n, chunk); err != nil {
+				wrote <- err
+				return
+			}
+			if _, err := db.WaitCommitted(c.Incident, c.ID, n+1); err != nil {
+				wrote <- err
+				return
+			}
+		}
+	}()
+	for range 40 {
+		rep, err := db.Check()
+		if err != nil || len(rep.Problems) > 0 {
+			close(stop)
+			t.Fatalf("check beside writes: %v %v", err, rep.Problems)
+		}
+	}
+	close(stop)
+	if err := <-wrote; err != nil {
+		t.Fatal(err)
+	}
+}

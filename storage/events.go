@@ -17,7 +17,7 @@ func (db *DB) AddNote(incident, text string) (Event, error) { return db.addNote(
 
 func (db *DB) addNote(request, incident, text string) (ev Event, err error) {
 	if strings.TrimSpace(text) == "" {
-		return ev, fmt.Errorf("the note is empty: %w", ErrInvalid)
+		return ev, errorf(ErrInvalid, "the note is empty")
 	}
 	err = db.updateOnce(request, &ev, func(tx *bolt.Tx) error {
 		b, _, err := incidentIn(tx, incident)
@@ -37,17 +37,45 @@ func (db *DB) AddEvent(incident, kind, item, text string) (Event, error) {
 
 func (db *DB) addClientEvent(request, incident, kind, item, text string) (ev Event, err error) {
 	if !clientEvents[kind] {
-		return ev, fmt.Errorf("event kind %q cannot be added by a client: %w", kind, ErrInvalid)
+		return ev, errorf(ErrInvalid, "event kind %q cannot be added by a client", kind)
 	}
 	err = db.updateOnce(request, &ev, func(tx *bolt.Tx) error {
 		b, _, err := incidentIn(tx, incident)
 		if err != nil {
 			return err
 		}
+		if kind == EventStep && strings.HasPrefix(text, "ticked ") {
+			// Two ticks asked at once (a shell and the TUI) each read the
+			// same step as current: the second finds it done here, where
+			// writes take turns.
+			if last, ok := lastStepEvent(b, item); ok && strings.HasPrefix(last.Text, "ticked ") {
+				return errorf(ErrConflict, "step %q is ticked already (%s at %s): nothing was ticked", item, last.Text, last.Time.Format("15:04:05 UTC"))
+			}
+		}
 		ev, err = db.addEvent(b, kind, item, text)
 		return err
 	})
 	return ev, err
+}
+
+// lastStepEvent is the latest tick or untick of step item (whichever
+// checklist it was in, as the checklist's state reads them).
+func lastStepEvent(b *bolt.Bucket, item string) (last Event, found bool) {
+	events := b.Bucket(bucketEvents)
+	if events == nil {
+		return last, false
+	}
+	events.ForEach(func(_, v []byte) error {
+		var ev Event
+		if json.Unmarshal(v, &ev) != nil {
+			return nil
+		}
+		if ev.Kind == EventStep && ev.Item == item {
+			last, found = ev, true
+		}
+		return nil
+	})
+	return last, found
 }
 
 // AddMarker adds a marker pointing into a session.

@@ -3,13 +3,16 @@ package storage
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
-	bolt "go.etcd.io/bbolt"
+	"calm/model"
 )
 
 // The evidence folder is an independent record of every incident: its
@@ -81,50 +84,137 @@ func (db *DB) lostWarning() string {
 	if len(lost) > 3 {
 		shown += fmt.Sprintf(" and %d more", len(lost)-3)
 	}
-	return fmt.Sprintf("the store %s does not have %d incidents that %s still holds (%s): it was deleted, emptied or replaced; rebuild it with 'calm doctor --salvage NEW.db'",
-		db.opts.Path, len(lost), db.opts.EvidenceDir, shown)
+	return fmt.Sprintf("the store %s does not have %s that %s still holds (%s): it was deleted, emptied or replaced; rebuild it with 'calm doctor --salvage NEW.db'",
+		db.opts.Path, model.Plural(len(lost), "incident"), db.opts.EvidenceDir, shown)
 }
 
-// compareTimelines names every event that the store's timeline of an
-// incident and its timeline copy do not both have.
-func (db *DB) compareTimelines() []string {
+// storeLacks names every event an incident's timeline copy holds and the
+// store's timeline does not: the store lost them (rolled back, replaced),
+// and a salvage puts them back. The other way round, a copy that lacks
+// events, is the copy's fault: Verify reports it and RepairCopies mends it.
+func (db *DB) storeLacks() []string {
 	var problems []string
 	incidents, err := db.Incidents()
 	if err != nil {
 		return []string{err.Error()}
 	}
 	for _, inc := range incidents {
-		copied, err := readTimelineCopy(filepath.Join(db.opts.EvidenceDir, inc.ID, timelineFile))
-		if err != nil {
-			if !os.IsNotExist(err) {
-				problems = append(problems, fmt.Sprintf("%s: its timeline copy cannot be read: %v", inc.ID, err))
-			}
-			continue
-		}
-		stored, err := db.Events(inc.ID)
+		d, err := db.diffTimeline(inc.ID)
 		if err != nil {
 			problems = append(problems, fmt.Sprintf("%s: its timeline cannot be read: %v", inc.ID, err))
 			continue
 		}
-		inStore := map[uint64]Event{}
-		for _, ev := range stored {
-			inStore[ev.Seq] = ev
-		}
-		for _, ev := range copied {
-			if got, ok := inStore[ev.Seq]; !ok || got.Kind != ev.Kind || got.Text != ev.Text {
-				problems = append(problems, fmt.Sprintf("%s: event %d (%s %s, %s) is in %s but not in the store (rolled back?)",
-					inc.ID, ev.Seq, ev.Time.UTC().Format("15:04:05"), ev.Kind, oneLine(truncate(ev.Text, 60)), timelineFile))
-			}
-			delete(inStore, ev.Seq)
-		}
-		for _, ev := range stored {
-			if _, ok := inStore[ev.Seq]; ok {
-				problems = append(problems, fmt.Sprintf("%s: event %d (%s %s) is in the store but not in its %s",
-					inc.ID, ev.Seq, ev.Time.UTC().Format("15:04:05"), ev.Kind, timelineFile))
-			}
+		for _, ev := range d.storeLacks {
+			problems = append(problems, fmt.Sprintf("%s: event %d (%s %s, %s) is in %s but not in the store (rolled back?)",
+				inc.ID, ev.Seq, ev.Time.UTC().Format("15:04:05"), ev.Kind, oneLine(truncate(ev.Text, 60)), timelineFile))
 		}
 	}
 	return problems
+}
+
+// timelineDiff is how an incident's timeline copy and the store's timeline
+// differ.
+type timelineDiff struct {
+	path       string
+	copyErr    error   // the copy could not be read (os.IsNotExist: there is none)
+	copied     []Event // the copy's events, in its order
+	stored     []Event
+	copyLacks  []Event // in the store, and not the same in the copy
+	storeLacks []Event // in the copy, and not the same in the store
+}
+
+// sameEvent: the store's event and a copy's line are one event. A store
+// rolled back numbers its next event as the one it lost.
+func sameEvent(a, b Event) bool { return a.Seq == b.Seq && a.Kind == b.Kind && a.Text == b.Text }
+
+func (db *DB) diffTimeline(incident string) (timelineDiff, error) {
+	d := timelineDiff{path: filepath.Join(db.opts.EvidenceDir, incident, timelineFile)}
+	stored, err := db.Events(incident)
+	if err != nil {
+		return d, err
+	}
+	d.stored = stored
+	d.copied, d.copyErr = readTimelineCopy(d.path)
+	// A line may be there twice: appended once more just after a rewrite.
+	inCopy := map[uint64][]Event{}
+	for _, ev := range d.copied {
+		inCopy[ev.Seq] = append(inCopy[ev.Seq], ev)
+	}
+	inStore := map[uint64]Event{}
+	for _, ev := range stored {
+		inStore[ev.Seq] = ev
+		if !slices.ContainsFunc(inCopy[ev.Seq], func(c Event) bool { return sameEvent(c, ev) }) {
+			d.copyLacks = append(d.copyLacks, ev)
+		}
+	}
+	movedOut := movedOutMarkers(d.copied)
+	for i, ev := range d.copied {
+		if got, ok := inStore[ev.Seq]; ok && sameEvent(got, ev) {
+			continue
+		}
+		if ev.Kind == EventMarker && ev.Seq < movedOut[ev.Item] {
+			continue // it went with its session to another incident
+		}
+		if slices.ContainsFunc(d.copied[:i], func(c Event) bool { return sameEvent(c, ev) }) {
+			continue
+		}
+		d.storeLacks = append(d.storeLacks, ev)
+	}
+	return d, nil
+}
+
+// movedOutMarkers maps each item moved out of an incident to its move
+// event's number: a move takes the item's markers before it along
+// (MoveCapture), so the store no longer has them and the copy still does.
+func movedOutMarkers(events []Event) map[string]uint64 {
+	movedOut := map[string]uint64{}
+	for _, ev := range events {
+		if ev.Kind == EventMove && !strings.HasPrefix(ev.Text, "moved in from ") {
+			movedOut[ev.Item] = ev.Seq
+		}
+	}
+	return movedOut
+}
+
+// checkTimeline reports an incident's timeline copy that lacks events the
+// store holds, or cannot be read.
+func (db *DB) checkTimeline(incident string, rep *VerifyReport) error {
+	d, err := db.diffTimeline(incident)
+	if err != nil {
+		return err
+	}
+	if p, bad := timelineProblem(incident, d); bad {
+		rep.Timelines = append(rep.Timelines, p)
+	}
+	return nil
+}
+
+// timelineProblem is what is wrong with the timeline copy d looked at.
+func timelineProblem(incident string, d timelineDiff) (Problem, bool) {
+	p := Problem{Incident: incident, Capture: timelineFile, Copy: Copy{Kind: CopyEvidence, Location: d.path, Device: deviceOf(d.path)}}
+	switch {
+	case os.IsNotExist(d.copyErr) && len(d.stored) > 0:
+		p.Copy.State, p.Copy.Error = CopyMissing, fmt.Sprintf("there is none; the store holds %d events", len(d.stored))
+	case d.copyErr != nil:
+		p.Copy.State, p.Copy.Error = CopyFailed, "cannot be read: "+copyError(d.copyErr)
+	case len(d.copyLacks) > 0:
+		var named []string
+		for _, ev := range d.copyLacks[:min(len(d.copyLacks), 5)] {
+			named = append(named, fmt.Sprintf("%d (%s %s)", ev.Seq, ev.Time.UTC().Format("15:04:05"), ev.Kind))
+		}
+		more := ""
+		if len(d.copyLacks) > 5 {
+			more = fmt.Sprintf(" and %d more", len(d.copyLacks)-5)
+		}
+		word := "event"
+		if len(d.copyLacks) > 1 {
+			word = "events"
+		}
+		p.Copy.State, p.Copy.Error = CopyMismatch, fmt.Sprintf("it lacks %s %s%s, which the store holds", word, strings.Join(named, ", "), more)
+	default:
+		return p, false
+	}
+	return p, true
 }
 
 func readTimelineCopy(path string) ([]Event, error) {
@@ -153,11 +243,40 @@ func truncate(s string, n int) string {
 	return s[:n] + "…"
 }
 
+// FileGone says how the store's path no longer leads to the file this DB
+// has open, or "" while it does. Whatever is written meanwhile goes into
+// the open file, which nothing can reach once this process exits.
+func (db *DB) FileGone() string {
+	st, err := os.Stat(db.opts.Path)
+	switch {
+	case err == nil && sameFile(st, db.opened):
+		return ""
+	case os.IsNotExist(err):
+		return "deleted while open"
+	case err != nil:
+		return fmt.Sprintf("unreadable while open (%v)", err)
+	default:
+		return "replaced by another file while open"
+	}
+}
+
+// RescueFailed is why the last attempt to write the open file back to its
+// path failed, or "".
+func (db *DB) RescueFailed() string {
+	if err := db.rescueErr.Load(); err != nil {
+		return (*err).Error()
+	}
+	return ""
+}
+
 // RescueIfGone checks that the store's file is still the one this DB has
 // open. If it was deleted or replaced while open (every write since would die
 // with this process), it writes a consistent copy of what is open, in its
 // place when the path is free, beside it otherwise, and returns where; the
-// caller should then stop so that the next agent opens that copy.
+// caller should then stop so that the next agent opens that copy. From then
+// on every write is refused (ErrStoreMoved), so that none is acknowledged
+// that the copy lacks; when the copy fails, writes go on into the open file,
+// the only place that holds them, and the next call tries again.
 func (db *DB) RescueIfGone() (string, error) {
 	st, err := os.Stat(db.opts.Path)
 	if err == nil && sameFile(st, db.opened) {
@@ -168,13 +287,61 @@ func (db *DB) RescueIfGone() (string, error) {
 		target = fmt.Sprintf("%s.rescued-%s", db.opts.Path, db.opts.Now().UTC().Format("20060102T150405Z"))
 	}
 	db.commitPending()
-	err = safely(func() error {
-		return db.bolt.View(func(tx *bolt.Tx) error { return tx.CopyFile(target, 0o600) })
-	})
-	if err != nil {
-		return "", fmt.Errorf("the store %s was deleted or replaced while open, and copying it out to %s failed: %w", db.opts.Path, target, err)
+	refused := fmt.Errorf("%w: what it holds is being written to %s; send again", ErrStoreMoved, target)
+	db.moved.Store(&refused)
+	if err := db.writeBack(target); err != nil {
+		db.moved.Store(nil)
+		err = fmt.Errorf("the store %s was deleted or replaced while open, and writing it back to %s failed: %w", db.opts.Path, target, err)
+		db.rescueErr.Store(&err)
+		return "", err
 	}
-	return target, syncDir(filepath.Dir(target))
+	db.rescueErr.Store(nil)
+	return target, nil
+}
+
+// writeBack writes a consistent copy of the open file to target: a temp
+// file beside it, fsynced, linked into place (never over a file put there
+// meanwhile), its folder fsynced. The folder is made again if it is gone.
+func (db *DB) writeBack(target string) error {
+	dir := filepath.Dir(target)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	f, err := createTemp(dir, filepath.Base(target))
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	err = safely(func() error {
+		// A writable transaction, rolled back, writes nothing: it waits for
+		// the writes under way and holds later ones, which then find
+		// db.moved, while the file is copied.
+		tx, err := db.bolt.Begin(true)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback()
+		_, err = tx.WriteTo(f)
+		return err
+	})
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	if err := os.Link(f.Name(), target); errors.Is(err, fs.ErrExist) {
+		return err
+	} else if err != nil {
+		// A file system without hard links: the path was free a moment ago.
+		if err := os.Rename(f.Name(), target); err != nil {
+			return err
+		}
+	}
+	return syncDir(dir)
 }
 
 func sameFile(st os.FileInfo, opened os.FileInfo) bool {

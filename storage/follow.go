@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"calm/model"
 	bolt "go.etcd.io/bbolt"
 	"golang.org/x/sys/unix"
 )
@@ -56,7 +57,7 @@ func (db *DB) FollowJournal(incident, session string) error {
 		return err
 	}
 	if c.Recording == nil || c.Recording.Journal == "" {
-		return fmt.Errorf("%s/%s has no journal to follow: %w", c.Incident, c.ID, ErrInvalid)
+		return errorf(ErrInvalid, "%s/%s has no journal to follow", c.Incident, c.ID)
 	}
 	if c.State == CaptureSealed {
 		return nil
@@ -75,14 +76,14 @@ func (db *DB) SealJournal(incident, session string, size int64, cut string) (Cap
 		return c, err
 	}
 	if c.Recording == nil || c.Recording.Journal == "" {
-		return c, fmt.Errorf("%s/%s has no journal to seal: %w", c.Incident, c.ID, ErrInvalid)
+		return c, errorf(ErrInvalid, "%s/%s has no journal to seal", c.Incident, c.ID)
 	}
 	if c.State == CaptureSealed {
 		return c, nil
 	}
 	if c.Recording.JournalSize != size {
 		if c.Recording.JournalSize != 0 {
-			return c, fmt.Errorf("%s/%s was closed at %d bytes, not %d: %w", c.Incident, c.ID, c.Recording.JournalSize, size, ErrConflict)
+			return c, errorf(ErrConflict, "%s/%s was closed at %d bytes, not %d", c.Incident, c.ID, c.Recording.JournalSize, size)
 		}
 		ended, err := db.changeCapture(c.Incident, c.ID, func(_ *bolt.Bucket, cur *Capture) (bool, error) {
 			cur.Recording.JournalSize = size
@@ -103,11 +104,16 @@ func (db *DB) SealJournal(incident, session string, size int64, cut string) (Cap
 }
 
 // WaitSealed waits up to d for a capture to be sealed and returns it as it
-// is then.
+// is then. An agent that stops answering meanwhile is started again and
+// asked again, as a writer would.
 func WaitSealed(s Store, ref string, d time.Duration) (Capture, error) {
 	deadline := time.Now().Add(d)
 	for {
-		c, err := s.Capture(ref)
+		var c Capture
+		err := model.RetryWithin(model.RetryFor, func() (err error) {
+			c, err = s.Capture(ref)
+			return err
+		})
 		if err != nil || c.State == CaptureSealed || time.Now().After(deadline) {
 			return c, err
 		}

@@ -13,7 +13,7 @@ import (
 func incidentBucket(tx *bolt.Tx, id string) (*bolt.Bucket, error) {
 	b := tx.Bucket(bucketIncidents).Bucket([]byte(id))
 	if b == nil {
-		return nil, fmt.Errorf("incident %s: %w", id, ErrNotFound)
+		return nil, errorf(ErrNotFound, "incident %s not found", id)
 	}
 	return b, nil
 }
@@ -108,7 +108,7 @@ func resolveIncident(tx *bolt.Tx, ref string) (string, error) {
 	if ref == "" {
 		cur := tx.Bucket(bucketMeta).Get(keyCurrent)
 		if cur == nil {
-			return "", fmt.Errorf("no current incident: start one with 'calm incident new TITLE' or name one (see 'calm incident list'): %w", ErrNotFound)
+			return "", errorf(ErrNotFound, "no current incident: start one with 'calm incident new TITLE' or name one (see 'calm incident list')")
 		}
 		return string(cur), nil
 	}
@@ -127,11 +127,11 @@ func resolveIncident(tx *bolt.Tx, ref string) (string, error) {
 	})
 	switch len(found) {
 	case 0:
-		return "", fmt.Errorf("no incident matches %q (see 'calm incident list'): %w", ref, ErrNotFound)
+		return "", errorf(ErrNotFound, "no incident matches %q (see 'calm incident list')", ref)
 	case 1:
 		return found[0], nil
 	}
-	return "", fmt.Errorf("%q matches %d incidents (%s): type more of it: %w", ref, len(found), strings.Join(found, ", "), ErrAmbiguous)
+	return "", errorf(ErrAmbiguous, "%q matches %d incidents (%s): type more of it", ref, len(found), strings.Join(found, ", "))
 }
 
 // incidentIn resolves an incident reference to its bucket and ID.

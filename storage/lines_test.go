@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -258,14 +257,7 @@ func TestSearchOfACaptureStillWrittenSaysSo(t *testing.T) {
 // Search lines never take the room captures need: on a disk nearly full
 // they wait, the agent's log says why, and they come once there is room.
 func TestSearchLinesWaitForRoomOnTheDisk(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("mounting a tmpfs needs root (CI runs as root)")
-	}
-	disk := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=64m,mode=0700", "tmpfs", disk).CombinedOutput(); err != nil {
-		t.Fatalf("mount tmpfs: %v %s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("umount", "-l", disk).Run() })
+	disk := smallDisk(t, "64m")
 	log := &agentLog{}
 	db, err := Open(Options{Path: filepath.Join(disk, "calm.db"), Logf: log.logf})
 	if err != nil {

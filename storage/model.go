@@ -31,6 +31,7 @@ type (
 	Problem      = model.Problem
 	VerifyReport = model.VerifyReport
 	CheckReport  = model.CheckReport
+	DeviceCount  = model.DeviceCount
 )
 
 // Capture states.

@@ -118,17 +118,17 @@ func (db *DB) reserveMove(ref, toIncident string) (old, moved Capture, err error
 		}
 		switch {
 		case srcID == dstID:
-			return fmt.Errorf("%s/%s is in %s already: %w", srcID, old.ID, dstID, ErrInvalid)
+			return errorf(ErrInvalid, "%s/%s is in %s already", srcID, old.ID, dstID)
 		case old.State != CaptureSealed:
-			return fmt.Errorf("%s/%s is still being written: move it once it is sealed ('calm status'): %w", srcID, old.ID, ErrInvalid)
+			return errorf(ErrInvalid, "%s/%s is still being written: move it once it is sealed ('calm status')", srcID, old.ID)
 		case old.Recording != nil && old.Text == nil:
-			return fmt.Errorf("%s/%s's text is still being derived: move it in a moment: %w", srcID, old.ID, ErrInvalid)
+			return errorf(ErrInvalid, "%s/%s's text is still being derived: move it in a moment", srcID, old.ID)
 		}
 		for _, cp := range old.Copies {
 			switch cp.Kind {
 			case CopyStore, CopyEvidence, CopyMirror, CopyRemote:
 			default:
-				return fmt.Errorf("%s/%s has a %s copy (%s), which cannot be moved yet: export it to the other incident instead: %w", srcID, old.ID, cp.Kind, cp.Location, ErrInvalid)
+				return errorf(ErrInvalid, "%s/%s has a %s copy (%s), which cannot be moved yet: export it to the other incident instead", srcID, old.ID, cp.Kind, cp.Location)
 			}
 		}
 		bucket, _, err := itemKey(old.ID)

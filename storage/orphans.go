@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -16,14 +17,51 @@ import (
 // orphanPoll is how often the store looks for writers that are gone.
 const orphanPoll = time.Second
 
+// roomRetry is how often an orphan waiting for room on the disk tries again:
+// each try reads and encodes what its spool holds until a commit fails.
+const roomRetry = 15 * time.Second
+
+// WithWaiting is c with what its seal waits for, if anything
+// (Capture.Waiting), and whether its writer still writes it
+// (Capture.Streaming).
+func (db *DB) WithWaiting(c Capture) Capture {
+	db.mu.Lock()
+	c.Waiting = db.waitingRoom[progressKey(c.Incident, c.ID)].note
+	db.mu.Unlock()
+	c.Streaming = c.State != CaptureSealed && c.Waiting == "" && c.Recording == nil && writerLocal(c.Writer) && !writerGone(c.Writer)
+	return c
+}
+
+// roomWait is an orphan waiting for room on the disk: when it tries again,
+// and what its seal waits for, in words (Capture.Waiting).
+type roomWait struct {
+	next time.Time
+	note string
+}
+
+// roomToTry says whether c, if it waits for room on the disk, may try again.
+func (db *DB) roomToTry(c Capture) bool {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	w, waiting := db.waitingRoom[progressKey(c.Incident, c.ID)]
+	return !waiting || time.Now().After(w.next)
+}
+
 // writerGone reports whether a capture's writer ran on this machine and has
 // ended. Writers elsewhere cannot be seen, so they never count as gone.
 func writerGone(w *Writer) bool {
-	if host, _ := os.Hostname(); w == nil || w.Host != host || w.PID <= 0 {
+	if !writerLocal(w) {
 		return false
 	}
 	start, alive := model.ProcessStart(w.PID)
 	return !alive || (w.Start != 0 && start != w.Start)
+}
+
+// writerLocal reports whether a capture's writer runs on this machine, where
+// whether it still runs can be seen.
+func writerLocal(w *Writer) bool {
+	host, _ := os.Hostname()
+	return w != nil && w.Host == host && w.PID > 0
 }
 
 // watchOrphans seals, for as long as the store is open, every open capture
@@ -86,8 +124,14 @@ func (db *DB) watchOrphans() {
 						db.follow(c)
 					}
 				}
-			case writerGone(c.Writer):
-				db.sealOrphan(c, fmt.Sprintf("its writer, process %d, ended without sealing it", c.Writer.PID))
+			case writerGone(c.Writer) && db.roomToTry(c):
+				why := fmt.Sprintf("its writer, process %d, ended without sealing it", c.Writer.PID)
+				db.mu.Lock()
+				if err := db.stoppedBy[progressKey(c.Incident, c.ID)]; err != nil {
+					why = fmt.Sprintf("storing it failed (%v), and its writer, process %d, ended", err, c.Writer.PID)
+				}
+				db.mu.Unlock()
+				db.sealOrphan(c, why)
 			}
 		}
 	}
@@ -108,7 +152,23 @@ func (db *DB) sealOrphan(c Capture, why string) {
 	spool := ""
 	if c.Writer != nil && c.Source == "tee" {
 		spool = SpoolPath(db.opts.Path, c.Writer)
-		if took, err := db.adoptSpool(c, spool); err != nil {
+		took, err := db.adoptSpool(c, spool)
+		if errors.Is(err, ErrNoSpace) {
+			// What tee read is on this disk already, in the spool: the
+			// capture waits, open, until there is room to store it.
+			db.mu.Lock()
+			_, said := db.waitingRoom[key]
+			db.waitingRoom[key] = roomWait{
+				next: time.Now().Add(roomRetry),
+				note: fmt.Sprintf("its tee is gone and the store's disk is full: the rest of what it read waits in %s, stored once there is room", spool),
+			}
+			db.mu.Unlock()
+			if !said {
+				db.opts.Logf("%s/%s waits for room on the disk to store the rest of what its tee read, kept in %s: %v", c.Incident, c.ID, spool, err)
+			}
+			return
+		}
+		if err != nil {
 			db.opts.Logf("take %s/%s's bytes from its spool: %v", c.Incident, c.ID, err)
 			spool = "" // kept for a person to look at
 		} else if took > 0 {
@@ -122,6 +182,10 @@ func (db *DB) sealOrphan(c Capture, why string) {
 	if spool != "" {
 		os.Remove(spool)
 	}
+	db.mu.Lock()
+	delete(db.waitingRoom, key)
+	delete(db.stoppedBy, key)
+	db.mu.Unlock()
 }
 
 // openCaptures lists the captures (not sessions, which their journals seal)

@@ -2,7 +2,6 @@ package storage
 
 import (
 	"bytes"
-	"fmt"
 	"regexp"
 	"regexp/syntax"
 	"strings"
@@ -168,7 +167,7 @@ func planQuery(q SearchQuery) (*plan, error) {
 	}
 	tree, err := syntax.Parse(q.Pattern, flags)
 	if err != nil {
-		return nil, fmt.Errorf("pattern %q: %v: %w", q.Pattern, err, ErrInvalid)
+		return nil, errorf(ErrInvalid, "pattern %q: %v", q.Pattern, err)
 	}
 	tree = tree.Simplify()
 	p := &plan{exact: func(text []byte, _ bool) bool { return re.Match(text) }}

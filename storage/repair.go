@@ -30,7 +30,8 @@ type Repaired struct {
 
 // RepairCopies writes again every file copy (evidence or mirror) of the
 // incident's sealed captures ("" for all) that is not verified, from the
-// store's copy, and records the result. It returns what it tried.
+// store's copy, and records the result; and each incident's timeline copy
+// that lacks events the store holds. It returns what it tried.
 func (db *DB) RepairCopies(incident string) ([]Repaired, error) {
 	incidents, err := db.incidentsFor(incident)
 	if err != nil {
@@ -79,6 +80,11 @@ func (db *DB) RepairCopies(incident string) ([]Repaired, error) {
 			db.sumsMu.Lock()
 			db.writeSums(inc.ID, Capture{})
 			db.sumsMu.Unlock()
+		}
+		// A timeline copy that lacks events (a full disk when they were
+		// appended, a line deleted) is written again from the store.
+		if r, tried := db.repairTimeline(inc.ID); tried { // timeline.go
+			out = append(out, r)
 		}
 	}
 	db.linesAfterRepair() // a store copy written again may now give search lines
@@ -198,7 +204,7 @@ func (db *DB) rewriteStore(c *Capture, cp Copy) Copy {
 		}
 		return true
 	})
-	out := Copy{Kind: CopyStore, Location: cp.Location, Device: deviceOf(cp.Location)}
+	out := Copy{Kind: CopyStore, Location: cp.Location, Device: db.storeDevice()}
 	sum, _, err := db.hashStored(c.Incident, c.ID)
 	switch {
 	case err != nil:

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"calm/scratch"
 )
 
 // Inspection is what calm can tell about a store file without the agent.
@@ -120,12 +122,13 @@ func Salvage(from, to, evidenceDir string, progress func(string)) (SalvageReport
 	if err := mkdirPrivate(filepath.Dir(to)); err != nil {
 		return rep, fmt.Errorf("salvage: %w", err)
 	}
-	tmp, err := os.MkdirTemp(filepath.Dir(to), ".salvage-")
+	// The copy holds every capture: a signal removes it too.
+	tmp, err := scratch.MkdirTemp(filepath.Dir(to), ".salvage-")
 	if err != nil {
 		return rep, fmt.Errorf("salvage: %w", err)
 	}
-	defer os.RemoveAll(tmp)
-	work := filepath.Join(tmp, "damaged.db")
+	defer tmp.Remove()
+	work := filepath.Join(tmp.Name(), "damaged.db")
 	err = copyFile(from, work)
 	gone := os.IsNotExist(err) // deleted, or its disk lost: the evidence is all there is
 	if err != nil && !gone {

@@ -233,12 +233,29 @@ func (db *DB) searchChunks(ctx context.Context, inc, id string, trust chunkTrust
 	order := make(chan *job, 2*workers)
 	quit := make(chan struct{})
 	defer close(quit)
+	// credit bounds the chunks read and not yet handed out: all the
+	// channels hold, or, for a caller with little room, one at first.
+	widest := 4 * workers
+	credit, granted := make(chan struct{}, widest), widest
+	if trust.room > 0 {
+		granted = 1
+	}
+	for range granted {
+		credit <- struct{}{}
+	}
 	var readErr error
 	sum := sha256.New()
 	go func() {
 		defer close(jobs)
 		defer close(order)
 		readErr = db.eachStoredChunk(inc, id, func(n uint64, v []byte) error {
+			select {
+			case <-credit:
+			case <-quit:
+				return errStop
+			case <-ctx.Done():
+				return ctx.Err()
+			}
 			stored := storedBuffers.Get().(*[]byte)
 			*stored = append((*stored)[:0], v...)
 			j := &job{n: n, stored: stored, done: make(chan struct{})}
@@ -309,6 +326,9 @@ func (db *DB) searchChunks(ctx context.Context, inc, id string, trust chunkTrust
 					p.setChunk(mine, &st)
 					j.lines = int64(bytes.Count(text, newline))
 					try := func(line int64, start, end int) {
+						if trust.room > 0 && len(j.hits.lines) >= trust.room {
+							return // the caller takes no more than these
+						}
 						if trust.text {
 							if t := text[start:end]; p.all || p.exact(t, clean(t)) {
 								j.hits.add(line+1, t)
@@ -350,6 +370,11 @@ func (db *DB) searchChunks(ctx context.Context, inc, id string, trust chunkTrust
 	}
 	for j := range order {
 		<-j.done
+		credit <- struct{}{}
+		if granted < widest { // nothing stopped the search: read further ahead
+			credit <- struct{}{}
+			granted++
+		}
 		if j.err != nil {
 			return j.err
 		}
@@ -409,6 +434,10 @@ type chunkTrust struct {
 	checked bool // every chunk carries a CRC-32C, and the chunks hold size bytes
 	size    int64
 	text    bool // the chunks are search lines (lines.go): each line is its text
+	// room, when not 0, is the most hits the caller takes (-l, -m): the
+	// search starts one chunk at a time and widens, and a chunk stops
+	// collecting hits at room, so a match near the start costs little.
+	room int
 }
 
 // eachStoredChunk calls f with every chunk of a capture as stored, in
@@ -468,8 +497,8 @@ func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
 // Check runs bbolt's consistency check over the whole file.
 func (db *DB) Check() (CheckReport, error) {
-	rep := CheckReport{Path: db.opts.Path, Schema: SchemaVersion}
-	if fi, err := os.Stat(db.opts.Path); err == nil {
+	rep := CheckReport{Path: db.opts.Path, Schema: SchemaVersion, Gone: db.FileGone(), RescueFailed: db.RescueFailed()}
+	if fi, err := os.Stat(db.opts.Path); err == nil && rep.Gone == "" {
 		rep.Size = fi.Size()
 	}
 	rep.Problems = checkStore(db.bolt)
@@ -479,7 +508,7 @@ func (db *DB) Check() (CheckReport, error) {
 	for _, id := range db.LostIncidents() {
 		rep.Evidence = append(rep.Evidence, fmt.Sprintf("%s holds incident %s, which the store does not have", db.opts.EvidenceDir, id))
 	}
-	rep.Evidence = append(rep.Evidence, db.compareTimelines()...)
+	rep.Evidence = append(rep.Evidence, db.storeLacks()...)
 	return rep, nil
 }
 
@@ -497,15 +526,23 @@ func checkStore(b *bolt.DB) []string {
 		return []string{err.Error()}
 	}
 	err = safely(func() error {
-		return b.View(func(tx *bolt.Tx) error {
-			for err := range tx.Check() {
+		// On a read-only transaction bbolt's check reads the live freelist,
+		// which a writer beside it changes (pages then look "reachable
+		// freed"): a writable transaction, rolled back, keeps writers out
+		// while it runs and writes nothing.
+		tx, err := b.Begin(!b.IsReadOnly())
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback()
+		// Drained whole: the check runs on tx in a goroutine of its own,
+		// which must be done before tx ends.
+		for err := range tx.Check() {
+			if len(problems) < 20 {
 				problems = append(problems, err.Error())
-				if len(problems) >= 20 {
-					break
-				}
 			}
-			return nil
-		})
+		}
+		return nil
 	})
 	if err != nil {
 		problems = append(problems, err.Error())

@@ -617,3 +617,49 @@ func TestReadsStopWhenTheirContextEnds(t *testing.T) {
 		}
 	}
 }
+
+// TestSearchStopsEarlyWithTheFirstHits: -m and -l searches read a capture
+// a chunk at a time at first, and a chunk keeps only as many hits as the
+// caller takes; the hits are still the first ones, in order, whether they
+// sit in one chunk or are spread over several, in search lines or output.
+func TestSearchStopsEarlyWithTheFirstHits(t *testing.T) {
+	for _, view := range []string{"search lines", "output"} {
+		t.Run(view, func(t *testing.T) {
+			if view == "output" {
+				searchOutputOnly(t)
+			}
+			db := openTestDB(t)
+			var text strings.Builder
+			var want []string
+			for i := 1; i <= 160_000; i++ { // 4.6 MiB: five chunks
+				hit := i == 3 || (i > 40_000 && i%9_000 == 0) || (i > 150_000 && i%7 == 0)
+				fmt.Fprintf(&text, "line %06d %s\n", i, map[bool]string{true: "needle", false: "hay"}[hit])
+				if hit {
+					want = append(want, fmt.Sprintf("c1:%d", i))
+				}
+			}
+			c := save(t, db, "spread", []byte(text.String()))
+			if view == "search lines" {
+				waitLines(t, db, c)
+			}
+			for _, limit := range []int{1, 2, 5, 14, 40} {
+				for _, perCapture := range []bool{false, true} {
+					q := SearchQuery{Pattern: "needle", Literal: true, Limit: limit}
+					if perCapture {
+						q = SearchQuery{Pattern: "needle", Literal: true, PerCapture: limit}
+					}
+					var got []string
+					if err := db.Search(context.Background(), q, func(m Match) error {
+						got = append(got, fmt.Sprintf("%s:%d", m.Item, m.Line))
+						return nil
+					}); err != nil {
+						t.Fatal(err)
+					}
+					if strings.Join(got, " ") != strings.Join(want[:limit], " ") {
+						t.Fatalf("%+v: %v, want %v", q, got, want[:limit])
+					}
+				}
+			}
+		})
+	}
+}

@@ -64,7 +64,7 @@ func (db *DB) searchCapture(ctx context.Context, inc string, c Capture, p *plan,
 	whole := hit // for another view of a session (its output), searched whole
 	if hasLines(c) && !ignoreLinesForTest {
 		var last int64
-		err := db.searchChunks(ctx, inc, linesBucket(c.ID), chunkTrust{checked: true, size: c.Lines.Size, text: true}, p, func(line int64, text []byte) error {
+		err := db.searchChunks(ctx, inc, linesBucket(c.ID), chunkTrust{checked: true, size: c.Lines.Size, text: true, room: room}, p, func(line int64, text []byte) error {
 			last = line
 			return hit(line, text)
 		})
@@ -75,6 +75,7 @@ func (db *DB) searchCapture(ctx context.Context, inc string, c Capture, p *plan,
 		// session's text) gives the rest, and they are derived again.
 		db.opts.Logf("search lines of %s/%s: %v", inc, c.ID, err)
 		db.forgetLines(inc, c.ID)
+		room = 0 // hits up to last are dropped: a chunk's first few may not count
 		handOut := hit
 		hit = func(line int64, text []byte) error {
 			if line <= last {
@@ -100,7 +101,7 @@ func (db *DB) searchCapture(ctx context.Context, inc string, c Capture, p *plan,
 		// found; after a damaged one, a verified copy gives the rest.
 		var last int64
 		handOut := hit
-		err = db.searchChunks(ctx, inc, bucket, chunkTrust{checked: true, size: size}, p, func(line int64, text []byte) error {
+		err = db.searchChunks(ctx, inc, bucket, chunkTrust{checked: true, size: size, room: room}, p, func(line int64, text []byte) error {
 			last = line
 			return handOut(line, text)
 		})

@@ -28,6 +28,45 @@ func SpoolPath(storePath string, w *Writer) string {
 
 func spoolPrefix(storePath string) string { return filepath.Base(storePath) + ".tee-" }
 
+// ReadsSpools says the store reads spools itself: PutSpooled.
+func (db *DB) ReadsSpools() bool { return true }
+
+// PutSpooled stores chunk n of a tee capture from its writer's spool: the
+// size bytes at off.
+func (db *DB) PutSpooled(incident, capture string, n uint64, off int64, size int) (uint64, error) {
+	if size < 0 || size > MaxChunk {
+		return 0, errorf(ErrInvalid, "chunk of %d bytes is over the %d byte limit", size, MaxChunk)
+	}
+	data := make([]byte, size)
+	if err := db.ReadSpooled(incident, capture, off, data); err != nil {
+		return 0, err
+	}
+	return db.putChunk(incident, capture, n, data, false)
+}
+
+// ReadSpooled reads into buf the bytes at off of the spool of tee capture
+// incident/capture, found by its writer. The spool holds them already: its
+// writer says so only once they are written.
+func (db *DB) ReadSpooled(incident, capture string, off int64, buf []byte) error {
+	c, err := db.Capture(incident + "/" + capture)
+	if err != nil {
+		return err
+	}
+	if c.Source != "tee" || c.Writer == nil || off < 0 {
+		return errorf(ErrInvalid, "capture %s/%s has no spool to read from: send its bytes", incident, capture)
+	}
+	path := SpoolPath(db.opts.Path, c.Writer)
+	f, err := os.OpenFile(path, os.O_RDONLY|noFollow, 0)
+	if err != nil {
+		return fmt.Errorf("read capture %s/%s's spool: %w", incident, capture, err)
+	}
+	defer f.Close()
+	if k, err := f.ReadAt(buf, off); k < len(buf) {
+		return errorf(ErrInvalid, "read capture %s/%s's spool %s: %d bytes at %d, only %d there (%v)", incident, capture, path, len(buf), off, k, err)
+	}
+	return nil
+}
+
 // adoptSpool stores the part of a dead writer's spool that the capture
 // lacks, as chunks after its last one from the start; chunks after a gap
 // (never acknowledged to the writer) are dropped first. It reports how many
@@ -78,7 +117,7 @@ func (db *DB) adoptSpool(c Capture, spool string) (int64, error) {
 	}
 	db.commitPending()
 	if committed, err := db.WaitCommitted(c.Incident, c.ID, next); err != nil || committed < next {
-		return off - size, fmt.Errorf("commit what spool %s held (%d of %d chunks): %v", spool, committed, next, err)
+		return off - size, fmt.Errorf("commit what spool %s held (%d of %d chunks): %w", spool, committed, next, err)
 	}
 	return off - size, nil
 }

@@ -3,11 +3,18 @@ package storage
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"math/rand"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
 
 	"calm/model"
 )
@@ -83,18 +90,7 @@ func TestSweepRemovesOnlySpoolsNoCaptureTakes(t *testing.T) {
 // the sealed capture holds the spool, every byte once.
 func TestSpoolTakenWithoutTheDeadWritersLateChunks(t *testing.T) {
 	db := openTestDB(t)
-	inc, err := db.NewIncident("late chunks")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(filepath.Join(filepath.Dir(db.Path()), "journal"), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	w := model.ThisWriter() // alive: the orphan watcher leaves the capture to this test
-	c, err := db.CreateCapture(inc.ID, NewCapture{Title: "t", Source: "tee", Writer: w})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, w := liveTee(t, db)
 	input := bytes.Repeat([]byte("a line the tee read and passed on\n"), 80_000) // 2.6 MiB
 	if _, err := db.PutChunk(c.Incident, c.ID, 0, input[:64<<10]); err != nil {
 		t.Fatal(err)
@@ -127,5 +123,291 @@ func TestSpoolTakenWithoutTheDeadWritersLateChunks(t *testing.T) {
 	}
 	if sealed, _ := db.Capture(c.Incident + "/" + c.ID); sealed.State != CaptureSealed || !sealed.Partial() {
 		t.Fatalf("the capture is %s (%q), want sealed as interrupted", sealed.State, sealed.Interrupted)
+	}
+}
+
+// liveTee creates a tee capture whose writer is this process, alive, so the
+// orphan watcher leaves it to the test, and the journal folder its spool
+// goes in.
+func liveTee(t *testing.T, db *DB) (Capture, *Writer) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Join(filepath.Dir(db.Path()), "journal"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	w := model.ThisWriter()
+	return newCapture(t, db, NewCapture{Title: "t", Source: "tee", Writer: w}), w
+}
+
+// newCapture creates nc in an incident of its own.
+func newCapture(t *testing.T, db *DB, nc NewCapture) Capture {
+	t.Helper()
+	inc, err := db.NewIncident(nc.Title)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := db.CreateCapture(inc.ID, nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// spooledTee creates a tee capture of this process whose spool holds input,
+// as calm tee leaves it, and a writer that has the store read that spool.
+func spooledTee(t *testing.T, db *DB, input []byte) (*model.CaptureWriter, string) {
+	t.Helper()
+	c, w := liveTee(t, db)
+	spool := SpoolPath(db.Path(), w)
+	if err := os.WriteFile(spool, input, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cw := model.AttachCaptureWriter(db, c)
+	if !cw.UseSpool() {
+		t.Fatal("the store does not read spools")
+	}
+	return cw, spool
+}
+
+// TestSpooledTeeIsStoredFromItsSpool: the store reads a spooling tee's
+// bytes from its spool, checks them against it byte for byte (the writer
+// sends no SHA-256), and the spool itself becomes the evidence copy: moved
+// in, private, verified, and gone from the journal folder.
+func TestSpooledTeeIsStoredFromItsSpool(t *testing.T) {
+	db := openTestDB(t)
+	input := []byte(strings.Repeat("{ _id: ObjectId(\"65f1a\"), total: 42 }\n", 70_000)) // 2.6 MiB: two whole chunks and a part
+	cw, spool := spooledTee(t, db, input)
+	before, err := os.Stat(spool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cw.Spooled(int64(len(input))); err != nil {
+		t.Fatal(err)
+	}
+	c, err := cw.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(input)
+	if c.SHA256 != hex.EncodeToString(sum[:]) || c.Size != int64(len(input)) || c.Chunks != 3 {
+		t.Fatalf("sealed %d bytes in %d chunks, sha256 %s; want %d in 3, %x", c.Size, c.Chunks, c.SHA256, len(input), sum)
+	}
+	var got bytes.Buffer
+	if err := db.WriteContent(context.Background(), c.Incident+"/"+c.ID, 0, &got); err != nil || !bytes.Equal(got.Bytes(), input) {
+		t.Fatalf("the store holds %d bytes (%v), the spool held %d", got.Len(), err, len(input))
+	}
+	var evidence *Copy
+	for i := range c.Copies {
+		if c.Copies[i].Kind == CopyEvidence {
+			evidence = &c.Copies[i]
+		}
+	}
+	if evidence == nil || evidence.State != CopyVerified {
+		t.Fatalf("the evidence copy: %+v", c.Copies)
+	}
+	now, err := os.Stat(evidence.Location)
+	if err != nil || !os.SameFile(now, before) || now.Mode().Perm() != 0o600 {
+		t.Fatalf("the evidence copy %s is not the spool moved in, private (%v, %v)", evidence.Location, now.Mode(), err)
+	}
+	if _, err := os.Lstat(spool); !os.IsNotExist(err) {
+		t.Fatalf("the spool is still in the journal folder: %v", err)
+	}
+	if sum, _, err := hashFile(evidence.Location); err != nil || sum != c.SHA256 {
+		t.Fatalf("the evidence copy hashes to %s (%v)", sum, err)
+	}
+}
+
+// TestSpooledSealRefusedWhenTheSpoolDiffers: a spool changed after the
+// store read it is not what the store holds: the seal is refused, and the
+// spool is neither moved nor called a copy.
+func TestSpooledSealRefusedWhenTheSpoolDiffers(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "calm.db")
+	// No commit but the seal's: the spool changes between the store's read
+	// and its check, whatever the machine's pace.
+	db, err := Open(Options{Path: path, StrictMode: true, Commit: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	input := bytes.Repeat([]byte("a line the tee read and passed on\n"), 40_000)
+	cw, spool := spooledTee(t, db, input)
+	cw.RetryFor = time.Second
+	if err := cw.Spooled(int64(len(input))); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(spool, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte("X"), 1000); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if _, err := cw.Close(); !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "differ") {
+		t.Fatalf("sealing a capture whose spool changed: %v, want a conflict saying they differ", err)
+	}
+	c, err := db.Capture(cw.Capture.Incident + "/" + cw.Capture.ID)
+	if err != nil || c.State == CaptureSealed {
+		t.Fatalf("the capture is %s (%v), want it still open", c.State, err)
+	}
+	if _, err := os.Stat(spool); err != nil {
+		t.Fatalf("the spool: %v", err)
+	}
+	if _, err := os.Stat(copyPath(filepath.Join(filepath.Dir(path), "evidence"), c.Incident, c.ID)); !os.IsNotExist(err) {
+		t.Fatalf("an evidence copy exists: %v", err)
+	}
+}
+
+// TestSpoolOnAnotherDiskIsNotMoved: an evidence folder on another file
+// system gets a copy written from the store; the spool stays tee's.
+func TestSpoolOnAnotherDiskIsNotMoved(t *testing.T) {
+	disk := smallDisk(t, "16m")
+	db, err := Open(Options{Path: filepath.Join(t.TempDir(), "calm.db"), EvidenceDir: disk, StrictMode: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	input := bytes.Repeat([]byte("a line the tee read and passed on\n"), 40_000)
+	cw, spool := spooledTee(t, db, input)
+	if err := cw.Spooled(int64(len(input))); err != nil {
+		t.Fatal(err)
+	}
+	c, err := cw.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.VerifiedCopies() != 2 {
+		t.Fatalf("copies %+v", c.Copies)
+	}
+	if got, err := os.ReadFile(copyPath(disk, c.Incident, c.ID)); err != nil || !bytes.Equal(got, input) {
+		t.Fatalf("the evidence copy on the other disk: %d bytes, %v", len(got), err)
+	}
+	if got, err := os.ReadFile(spool); err != nil || !bytes.Equal(got, input) {
+		t.Fatalf("the spool: %d bytes, %v", len(got), err)
+	}
+}
+
+// smallDisk mounts a tmpfs of size (as mount(8) takes it) for the test: a
+// file system of its own, which fills up.
+func smallDisk(t *testing.T, size string) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a tmpfs needs root (CI runs as root)")
+	}
+	disk := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size+",mode=0700", "tmpfs", disk).CombinedOutput(); err != nil {
+		t.Fatalf("mount tmpfs: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", disk).Run() })
+	return disk
+}
+
+// TestOrphanSpoolWaitsForRoom: a tee gone after its store ran out of room
+// leaves its spool, on the same full disk; the capture waits, open, until
+// there is room, then holds all the spool held, sealed as interrupted for
+// the reason storing stopped, and the spool is its evidence copy.
+func TestOrphanSpoolWaitsForRoom(t *testing.T) {
+	disk := smallDisk(t, "24m")
+	log := &agentLog{}
+	db, err := Open(Options{Path: filepath.Join(disk, "calm.db"), Logf: log.logf, StrictMode: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := os.MkdirAll(filepath.Join(disk, "journal"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	w := deadWriter(t)
+	c := newCapture(t, db, NewCapture{Title: "t", Source: "tee", Writer: w})
+	input := make([]byte, 6<<20)
+	rand.New(rand.NewSource(1)).Read(input) // does not compress: the store needs its room
+	spool := SpoolPath(db.Path(), w)
+	if err := os.WriteFile(spool, input, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var st unix.Statfs_t
+	if err := unix.Statfs(disk, &st); err != nil {
+		t.Fatal(err)
+	}
+	filler := filepath.Join(disk, "filler")
+	if err := os.WriteFile(filler, make([]byte, int64(st.Bavail)*st.Bsize-(1<<20)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	why := "storing it failed (no room), and its writer ended"
+	db.sealOrphan(c, why)
+	open, _ := db.Capture(c.Incident + "/" + c.ID)
+	if open.State == CaptureSealed {
+		t.Fatalf("sealed on a full disk with %d of %d bytes", open.Size, len(input))
+	}
+	if line := db.WithWaiting(open).StateLine(); !strings.Contains(line, "disk is full") || !strings.Contains(line, spool) {
+		t.Fatalf("what status says of it: %q", line)
+	}
+	if rep, err := db.Verify(context.Background(), c.Incident); err != nil || len(rep.Unsealed) != 1 || !strings.HasPrefix(rep.Unsealed[0], c.Incident+"/"+c.ID+": ") || !strings.Contains(rep.Unsealed[0], spool) {
+		t.Fatalf("verify does not say what its seal waits for: %v %q", err, rep.Unsealed)
+	}
+	if _, err := os.Stat(spool); err != nil {
+		t.Fatalf("the spool is gone while the disk is full: %v", err)
+	}
+	if !strings.Contains(log.said(), "waits for room") {
+		t.Fatalf("the agent's log does not say the capture waits for room: %q", log.said())
+	}
+
+	os.Remove(filler)
+	db.sealOrphan(c, why)
+	sealed, err := db.Capture(c.Incident + "/" + c.ID)
+	if err != nil || sealed.State != CaptureSealed || !strings.HasPrefix(sealed.Interrupted, why) || sealed.VerifiedCopies() != 2 {
+		t.Fatalf("once there is room: %s (%q), %d copies verified, %v", sealed.State, sealed.Interrupted, sealed.VerifiedCopies(), err)
+	}
+	var got bytes.Buffer
+	if err := db.WriteContent(context.Background(), c.Incident+"/"+c.ID, 0, &got); err != nil || !bytes.Equal(got.Bytes(), input) {
+		t.Fatalf("the capture holds %d of the spool's %d bytes (%v)", got.Len(), len(input), err)
+	}
+	if _, err := os.Lstat(spool); !os.IsNotExist(err) {
+		t.Fatalf("the spool is still in the journal folder: %v", err)
+	}
+	if w := db.WithWaiting(sealed).Waiting; w != "" {
+		t.Fatalf("sealed, and still said to wait: %q", w)
+	}
+}
+
+// TestSpoolMovedInBeforeAnAgentDied: an agent killed after it moved the
+// spool into the evidence folder and before it recorded the seal leaves
+// the spool there; the writer's seal, sent again, finds it there.
+func TestSpoolMovedInBeforeAnAgentDied(t *testing.T) {
+	db := openTestDB(t)
+	input := bytes.Repeat([]byte("a line the tee read and passed on\n"), 70_000)
+	cw, spool := spooledTee(t, db, input)
+	cw.RetryFor = time.Second
+	if err := cw.Spooled(int64(len(input))); err != nil {
+		t.Fatal(err)
+	}
+	if err := cw.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	c := cw.Capture
+	if _, err := db.WaitCommitted(c.Incident, c.ID, 3); err != nil {
+		t.Fatal(err)
+	}
+	// What the killed agent did, and what its restart forgets.
+	dir, err := privateDir(db.opts.EvidenceDir, c.Incident)
+	if err != nil {
+		t.Fatal(err)
+	}
+	moved := filepath.Join(dir, FileName(c.ID))
+	if err := os.Rename(spool, moved); err != nil {
+		t.Fatal(err)
+	}
+	db.mu.Lock()
+	delete(db.copiers, progressKey(c.Incident, c.ID))
+	db.mu.Unlock()
+
+	sealed, err := cw.Close()
+	if err != nil {
+		t.Fatalf("the seal sent again: %v", err)
+	}
+	if sealed.VerifiedCopies() != 2 || sealed.Partial() {
+		t.Fatalf("sealed %+v", sealed.Copies)
+	}
+	if got, err := os.ReadFile(moved); err != nil || !bytes.Equal(got, input) {
+		t.Fatalf("the evidence copy: %d bytes, %v", len(got), err)
 	}
 }

@@ -18,4 +18,11 @@ var (
 	ErrDamaged   = model.ErrDamaged
 	ErrNoSpace   = model.ErrNoSpace
 	ErrNoAgent   = model.ErrNoAgent
+	// ErrStoreMoved is a write refused while the store's file is written
+	// back (RescueIfGone).
+	ErrStoreMoved = model.ErrStoreMoved
 )
+
+// errorf is an error of one of these kinds whose message is only the
+// sentence given, the kind's word not added (model.Errorf).
+var errorf = model.Errorf

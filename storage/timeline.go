@@ -2,10 +2,12 @@ package storage
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -105,6 +107,8 @@ func (db *DB) putEvent(b *bolt.Bucket, ev Event) (Event, error) {
 func (db *DB) appendTimeline(incident string, ev Event) {
 	dir := filepath.Join(db.opts.EvidenceDir, incident)
 	line, _ := json.Marshal(ev)
+	db.timelineMu.Lock()
+	defer db.timelineMu.Unlock()
 	err := mkdirPrivate(dir)
 	if err == nil {
 		var f *os.File
@@ -119,6 +123,91 @@ func (db *DB) appendTimeline(incident string, ev Event) {
 	if err != nil {
 		db.opts.Logf("the timeline copy of %s lacks event %d (%v); the store has it", incident, ev.Seq, err)
 	}
+}
+
+// repairTimeline writes an incident's timeline copy again when it lacks
+// events the store holds, or is gone: the store's events and every line
+// only the copy has (what a salvage needs), by number, into a temp file
+// that replaces it. It reports what it did, and false when the copy
+// lacked nothing.
+func (db *DB) repairTimeline(incident string) (Repaired, bool) {
+	db.timelineMu.Lock()
+	defer db.timelineMu.Unlock()
+	d, err := db.diffTimeline(incident) // evidence_check.go
+	if err != nil {
+		return Repaired{}, false
+	}
+	p, bad := timelineProblem(incident, d)
+	if !bad {
+		return Repaired{}, false
+	}
+	done := Repaired{Incident: incident, Capture: timelineFile, Copy: p.Copy}
+	if d.copyErr != nil && !os.IsNotExist(d.copyErr) {
+		// Unreadable is not empty: what it holds may be all that is left.
+		done.Copy.Error = "not written again: it " + p.Copy.Error + "; move it aside and run 'calm verify --repair' again"
+		return done, true
+	}
+	type line struct {
+		ev    Event
+		store bool
+	}
+	var lines []line
+	for _, ev := range d.stored {
+		lines = append(lines, line{ev, true})
+	}
+	for i, ev := range d.copied {
+		got := slices.IndexFunc(d.stored, func(s Event) bool { return sameEvent(s, ev) })
+		if got < 0 && !slices.ContainsFunc(d.copied[:i], func(c Event) bool { return sameEvent(c, ev) }) {
+			lines = append(lines, line{ev, false})
+		}
+	}
+	slices.SortStableFunc(lines, func(a, b line) int {
+		if a.ev.Seq != b.ev.Seq {
+			return cmp.Compare(a.ev.Seq, b.ev.Seq)
+		}
+		if a.store == b.store {
+			return 0
+		}
+		if a.store {
+			return -1
+		}
+		return 1
+	})
+	var buf bytes.Buffer
+	for _, l := range lines {
+		data, _ := json.Marshal(l.ev)
+		buf.Write(append(data, '\n'))
+	}
+	failed := func(err error) (Repaired, bool) {
+		done.Copy.State, done.Copy.Error = CopyFailed, "written again, and failed: "+copyError(err)
+		return done, true
+	}
+	dir := filepath.Dir(d.path)
+	if err := mkdirPrivate(dir); err != nil {
+		return failed(err)
+	}
+	f, err := createTemp(dir, timelineFile)
+	if err != nil {
+		return failed(err)
+	}
+	if _, err := f.Write(buf.Bytes()); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return failed(err)
+	}
+	if err := commitFile(f, d.path); err != nil {
+		return failed(err)
+	}
+	after, err := db.diffTimeline(incident)
+	if err != nil {
+		return failed(err)
+	}
+	if p, bad := timelineProblem(incident, after); bad {
+		done.Copy = p.Copy
+		return done, true
+	}
+	done.Copy.State, done.Copy.Error, done.Copy.Verified = CopyVerified, "", db.opts.Now().UTC()
+	return done, true
 }
 
 // restoreTimeline puts back the events of an incident's timeline copy that

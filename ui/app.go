@@ -19,6 +19,7 @@ import (
 	"calm/checklist"
 	"calm/clipboard"
 	"calm/model"
+	"calm/scratch"
 )
 
 // Clipboard puts text where the person can paste it, and says how (a
@@ -201,6 +202,18 @@ const finishFor = 15 * time.Second
 func (u *UI) Run() error {
 	// QueueUpdate waits for the event loop: never call it from here.
 	u.background(u.poll)
+	// SIGTERM, SIGHUP or a kill -INT ends calm (scratch removes its temp
+	// data and leaves): the terminal gets its screen, mouse and cursor
+	// back first.
+	stopSignals := scratch.OnSignal(func(os.Signal) {
+		restored := make(chan struct{})
+		go func() { u.app.Stop(); close(restored) }()
+		select {
+		case <-restored:
+		case <-time.After(time.Second):
+		}
+	})
+	defer stopSignals()
 	err := u.app.Run()
 	close(u.loopDone)
 	u.stopWork()

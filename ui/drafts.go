@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"calm/scratch"
 )
 
 // errNotJSON is a drafts file that cannot be read back; keeping a draft
@@ -84,11 +86,11 @@ func (u *UI) saveDrafts() error {
 	}
 	data, _ := json.Marshal(kept)
 	// A new file renamed over the old: a crash leaves one or the other.
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".drafts-*")
+	tmp, temp, err := scratch.CreateTemp(filepath.Dir(path), ".drafts-*")
 	if err != nil {
 		return fmt.Errorf("unsent drafts: %w", err)
 	}
-	defer os.Remove(tmp.Name())
+	defer temp.Remove() // once renamed, there is nothing left to remove
 	if _, err := tmp.Write(data); err != nil {
 		tmp.Close()
 		return fmt.Errorf("unsent drafts: %w", err)

@@ -11,6 +11,7 @@ import (
 	"github.com/rivo/tview"
 
 	"calm/model"
+	"calm/sanitize"
 )
 
 func (u *UI) nextPane(dir int) {
@@ -186,10 +187,7 @@ func matchCount(n, limit int) string {
 	if limit > 0 && n >= limit {
 		return fmt.Sprintf("the first %d matches", n)
 	}
-	if n == 1 {
-		return "1 match"
-	}
-	return fmt.Sprintf("%d matches", n)
+	return model.Plural(n, "match")
 }
 
 func (u *UI) showMatches(found []model.Match) {
@@ -490,7 +488,7 @@ func (u *UI) save(text []byte, source, title string) {
 			u.sayError(fmt.Errorf("save: %w", err))
 			return
 		}
-		u.say("saved %s (%s): %d copies verified", c.ID, humanBytes(c.Size), c.VerifiedCopies())
+		u.say("saved %s (%s): %s verified", c.ID, humanBytes(c.Size), model.Plural(c.VerifiedCopies(), "copy"))
 		u.refresh()
 	})
 }
@@ -578,13 +576,13 @@ func (u *UI) diff() {
 	u.mu.Unlock()
 	u.viewer.SetDoc(out, false)
 	u.focusViewer()
-	u.setStatus(fmt.Sprintf("diff: %d lines removed, %d added", removed, added))
+	u.setStatus(fmt.Sprintf("diff: %s removed, %d added", model.Plural(removed, "line"), added))
 	if !u.opts.ReadOnly && base.Item != "" && d.Item != "" {
 		// On the timeline, so "Verify the data" can see it was compared.
 		u.mu.Lock()
 		id := u.incident.ID
 		u.mu.Unlock()
-		text := fmt.Sprintf("compared %s with %s: %d lines removed, %d added", itemID(base.Item), itemID(d.Item), removed, added)
+		text := fmt.Sprintf("compared %s with %s: %s removed, %d added", itemID(base.Item), itemID(d.Item), model.Plural(removed, "line"), added)
 		u.background(func() {
 			if _, err := u.store.AddEvent(id, model.EventDiff, itemID(d.Item), text); err == nil {
 				u.refresh()
@@ -616,7 +614,8 @@ func (u *UI) verify() {
 }
 
 // verifyMessage says what a verify found as the CLI's verify does: never
-// "all match" while a copy, a manifest or an unsealed capture says otherwise.
+// "all match" while a copy, a manifest, a timeline copy or an unsealed
+// capture says otherwise.
 func verifyMessage(rep model.VerifyReport) string {
 	var failed []string
 	for _, p := range rep.Problems {
@@ -625,24 +624,27 @@ func verifyMessage(rep model.VerifyReport) string {
 	for _, m := range rep.Manifests {
 		failed = append(failed, "SHA256SUMS in "+m.Copy.Location+" "+m.Copy.State)
 	}
+	for _, t := range rep.Timelines {
+		failed = append(failed, "the timeline copy "+t.Copy.Location+" "+t.Copy.State)
+	}
 	if len(failed) > 0 {
 		return "[red]" + tview.Escape(fmt.Sprintf("verify FAILED: %s; 'calm verify --repair' writes them again from a verified copy", strings.Join(failed, ", "))) + "[-]"
 	}
-	if rep.Captures == 0 && len(rep.Unsealed) == 0 && len(rep.Recording) == 0 {
+	if rep.Captures == 0 && len(rep.Unsealed) == 0 && len(rep.Recording) == 0 && len(rep.Streaming) == 0 {
 		return "nothing to verify yet: no capture in this incident"
 	}
-	msg := fmt.Sprintf("verified %d copies of %d captures: all match, on %d device(s)", rep.Copies-rep.Pending, rep.Captures, rep.Devices)
+	msg := fmt.Sprintf("verified %s of %s: all match, on %s", model.Plural(rep.Copies-rep.Pending, "copy"), model.Plural(rep.Captures, "capture"), model.Plural(rep.Devices, "device"))
 	if rep.Pending > 0 {
-		msg += fmt.Sprintf("; %d S3 copies not uploaded yet", rep.Pending)
+		msg += fmt.Sprintf("; %s not uploaded yet", model.Plural(rep.Pending, "S3 copy"))
 	}
 	if len(rep.Interrupted) > 0 {
-		msg += fmt.Sprintf("; %d captures are partial (interrupted)", len(rep.Interrupted))
+		msg += fmt.Sprintf("; %s partial (interrupted)", model.IsAre(len(rep.Interrupted), "capture"))
 	}
-	if len(rep.Recording) > 0 {
-		msg += fmt.Sprintf("; still recording, copies when each ends: %s", strings.Join(rep.Recording, ", "))
+	if live := append(rep.Recording, rep.Streaming...); len(live) > 0 {
+		msg += fmt.Sprintf("; still recording or streaming, copies when each ends: %s", strings.Join(live, ", "))
 	}
 	if len(rep.Unsealed) > 0 {
-		return "[yellow]" + tview.Escape(fmt.Sprintf("%s; but %d captures are not sealed (%s): not safe until sealed", msg, len(rep.Unsealed), strings.Join(rep.Unsealed, ", "))) + "[-]"
+		return "[yellow]" + tview.Escape(string(sanitize.Text([]byte(fmt.Sprintf("%s; but %s not sealed (%s): not safe until sealed", msg, model.IsAre(len(rep.Unsealed), "capture"), strings.Join(rep.Unsealed, "; ")))))) + "[-]"
 	}
 	return tview.Escape(msg)
 }

@@ -125,7 +125,7 @@ func init() {
 
 		{keys: []string{"enter"}, scope: scopeDialog, help: "choose", do: func(u *UI) { u.listDo(func(l *entryList, _ int) { l.choose() }, 0) }},
 		{keys: []string{"esc"}, scope: scopeDialog, help: "close", do: func(u *UI) { u.listDo(func(l *entryList, _ int) { l.done() }, 0) }},
-		{keys: []string{"ctrl-c"}, scope: scopeDialog, help: "quit, asking first", do: (*UI).confirmQuit},
+		{keys: []string{"q", "ctrl-c"}, scope: scopeDialog, help: "quit, asking first", hint: "quit", do: (*UI).confirmQuit},
 
 		{keys: []string{"enter"}, scope: scopePrompt, help: "do it", do: func(u *UI) { u.promptDone(true) }},
 		{keys: []string{"esc"}, scope: scopePrompt, help: "put it away; what you typed comes back next time", do: func(u *UI) { u.promptDone(false) }},

@@ -383,6 +383,7 @@ func TestEveryKeyDoesWhatTheTableSays(t *testing.T) {
 			h.waitFor(`"ObjectIdId": no match`)
 		}},
 		"dialog list ctrl-c":           {checklistDialog, say("Quit calm?")},
+		"dialog list q":                {checklistDialog, say("Quit calm?")},
 		"tick-anyway dialog j":         {anywayDialog, buttonIs("Tick anyway")},
 		"tick-anyway dialog down":      {anywayDialog, buttonIs("Tick anyway")},
 		"tick-anyway dialog tab":       {anywayDialog, buttonIs("Tick anyway")},

@@ -152,11 +152,7 @@ func (u *UI) showCopies() {
 	if n < u.opts.CopiesRequired || devices < u.opts.DevicesRequired {
 		color = "yellow"
 	}
-	deviceWord := "devices"
-	if devices == 1 {
-		deviceWord = "device"
-	}
-	fmt.Fprintf(&b, "[%s]%d of %d required copies verified[-]\n[%s]on %d %s (%d required)[-]\n", color, n, u.opts.CopiesRequired, color, devices, deviceWord, u.opts.DevicesRequired)
+	fmt.Fprintf(&b, "[%s]%d of %d required copies verified[-]\n[%s]on %s (%d required)[-]\n", color, n, u.opts.CopiesRequired, color, model.Plural(devices, "device"), u.opts.DevicesRequired)
 	if devices == 1 && n > 1 {
 		b.WriteString("[yellow]one disk holds every copy:\nadd a mirror on another disk[-]\n")
 	}

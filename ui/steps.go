@@ -14,6 +14,7 @@ import (
 	"calm/checklist"
 	"calm/model"
 	"calm/report"
+	"calm/scratch"
 )
 
 // stepState returns the incident's checklist state and the facts its
@@ -46,7 +47,7 @@ func (u *UI) pauseLeft(st checklist.State) time.Duration {
 		shown = u.now()
 		u.stepShown[key] = shown
 	}
-	return max(shown.Add(s.Pause.Duration).Sub(u.now()), 0)
+	return st.PauseLeft(shown, u.now())
 }
 
 func (u *UI) now() time.Time {
@@ -68,15 +69,7 @@ func (u *UI) showSteps() {
 		return
 	}
 	var b strings.Builder
-	done, anyway := 0, 0
-	for _, s := range st.Steps {
-		if s.Done {
-			done++
-		}
-		if s.Done && s.Waited != "" {
-			anyway++
-		}
-	}
+	done, anyway := st.Done()
 	fmt.Fprintf(&b, "[::b]%s[::-]  [gray]%d of %d done[-]", tview.Escape(st.Checklist.Title), done, len(st.Steps))
 	if anyway > 0 {
 		fmt.Fprintf(&b, " [yellow](%d ticked anyway)[-]", anyway)
@@ -192,7 +185,7 @@ func (u *UI) tick(again string) {
 		return
 	}
 	if left := u.pauseLeft(st); left > 0 {
-		u.setStatus(fmt.Sprintf("take a breath: %ds more, then tick", int(left.Round(time.Second)/time.Second)))
+		u.setStatus(checklist.BreathText(left))
 		return
 	}
 	step := st.Steps[st.Current].Step
@@ -238,12 +231,7 @@ func (u *UI) untick() {
 	if !ok {
 		return
 	}
-	last := -1
-	for i, s := range st.Steps {
-		if s.Done {
-			last = i
-		}
-	}
+	last := st.LastDone()
 	if last < 0 {
 		u.setStatus("no step is ticked")
 		return
@@ -273,7 +261,7 @@ func (u *UI) chooseChecklist() {
 	}
 	list := newEntryList(" checklist: enter chooses, esc closes ")
 	for _, c := range u.lists {
-		list.AddItem(tview.Escape(c.Title) + "[gray]" + tview.Escape(fmt.Sprintf(" · %s, %d steps, %s", c.Name, len(c.Steps), c.Source)) + "[-]")
+		list.AddItem(tview.Escape(c.Title) + "[gray]" + tview.Escape(fmt.Sprintf(" · %s, %s, %s", c.Name, model.Plural(len(c.Steps), "step"), c.Source)) + "[-]")
 	}
 	list.SetDoneFunc(func() { u.closeDialog("checklists") })
 	list.SetSelectedFunc(func(i int) {
@@ -361,7 +349,7 @@ func (u *UI) composeMessage() {
 	}
 	var outcome []string
 	if redacted > 0 {
-		outcome = append(outcome, fmt.Sprintf("%d secrets redacted", redacted))
+		outcome = append(outcome, model.Plural(redacted, "secret")+" redacted")
 	}
 	if how, err := u.clipboard().Copy(string(msg)); err != nil {
 		outcome = append(outcome, "not copied: "+err.Error())
@@ -391,20 +379,23 @@ func (u *UI) composeMessage() {
 // unchanged says so on the status line. Written as it was (vi's :wq on the
 // draft as drafted) is a yes.
 func (u *UI) edit(text []byte, name, unchanged string) ([]byte, bool) {
-	dir, err := os.MkdirTemp("", "calm-edit-")
+	dir, err := scratch.MkdirTemp("", "calm-edit-")
 	if err != nil {
 		u.setStatus("[red]" + tview.Escape("edit: "+err.Error()) + "[-]")
 		return nil, false
 	}
-	// It holds production data: private, and removed afterwards, unless
-	// the editor failed: then what the person typed may be only there.
+	// It holds production data: private, and removed afterwards (a signal
+	// too removes it), unless the editor failed: then what the person
+	// typed may be only there.
 	keep := false
 	defer func() {
-		if !keep {
-			os.RemoveAll(dir)
+		if keep {
+			dir.Keep()
+		} else {
+			dir.Remove()
 		}
 	}()
-	path := filepath.Join(dir, name)
+	path := filepath.Join(dir.Name(), name)
 	if err := os.WriteFile(path, text, 0o600); err != nil {
 		u.setStatus("[red]" + tview.Escape("edit: "+err.Error()) + "[-]")
 		return nil, false

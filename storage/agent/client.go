@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -41,6 +42,9 @@ type Client struct {
 
 	http    *http.Client
 	warning atomic.Pointer[string]
+
+	spoolsOnce  sync.Once
+	readsSpools bool
 }
 
 // Warning is what the agent said every command should tell its user (a lost
@@ -124,6 +128,7 @@ func (c *Client) send(ctx context.Context, method, path string, query url.Values
 		u += "?" + query.Encode()
 	}
 	var lastErr error
+	var movedSince time.Time
 	for attempt := 0; attempt < 3; attempt++ {
 		req, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(body))
 		if err != nil {
@@ -136,6 +141,23 @@ func (c *Client) send(ctx context.Context, method, path string, query url.Values
 			req.Header.Set(requestHeader, request)
 		}
 		resp, err := c.http.Do(req)
+		if err == nil && storeMoving(resp) && request != onlyOnce {
+			// Refused, not done, while the agent writes its store's file
+			// back: once it has, it stops, and the next agent (or this
+			// one, if the write-back failed) takes the request.
+			if movedSince.IsZero() {
+				movedSince = time.Now()
+			}
+			if time.Since(movedSince) < movedPatience {
+				resp.Body.Close()
+				time.Sleep(200 * time.Millisecond)
+				if err := c.StartAgent(); err != nil {
+					return nil, fmt.Errorf("%w: %w", model.ErrNoAgent, err)
+				}
+				attempt--
+				continue
+			}
+		}
 		if err == nil {
 			if w := resp.Header.Get(warningHeader); w != "" {
 				c.warning.Store(&w)
@@ -161,6 +183,16 @@ func (c *Client) send(ctx context.Context, method, path string, query url.Values
 		}
 	}
 	return nil, fmt.Errorf("talk to the calm agent on %s: %w (run 'calm doctor')", c.Socket, lastErr)
+}
+
+// movedPatience is how long a request refused while the agent writes its
+// store's file back is sent again: the copy of a large store takes a while.
+const movedPatience = 2 * time.Minute
+
+// storeMoving reports an answer that refused a write while the agent writes
+// its store's file back (model.ErrStoreMoved).
+func storeMoving(resp *http.Response) bool {
+	return resp.StatusCode == http.StatusServiceUnavailable && resp.Header.Get("Retry-After") != ""
 }
 
 func (c *Client) call(method, path string, query url.Values, in, out any) error {
@@ -270,7 +302,11 @@ func chunkQuery(incident, capture string, n uint64) url.Values {
 }
 
 func (c *Client) PutChunk(incident, capture string, n uint64, data []byte) (uint64, error) {
-	resp, err := c.do(context.Background(), "PUT", "/v1/chunk", chunkQuery(incident, capture, n), data, "application/octet-stream")
+	return committedIn(c.do(context.Background(), "PUT", "/v1/chunk", chunkQuery(incident, capture, n), data, "application/octet-stream"))
+}
+
+// committedIn reads the committed count a chunk's answer carries.
+func committedIn(resp *http.Response, err error) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
@@ -278,6 +314,27 @@ func (c *Client) PutChunk(incident, capture string, n uint64, data []byte) (uint
 	var out struct{ Committed uint64 }
 	err = decodeResponse(resp, &out)
 	return out.Committed, err
+}
+
+// ReadsSpools asks the agent, once, whether it reads spools itself: an agent
+// started by an older calm answers the question as an unknown request.
+func (c *Client) ReadsSpools() bool {
+	c.spoolsOnce.Do(func() {
+		resp, err := c.do(context.Background(), "GET", "/v1/spooled", nil, nil, "")
+		if err != nil {
+			return
+		}
+		defer resp.Body.Close()
+		c.readsSpools = decodeResponse(resp, nil) == nil
+	})
+	return c.readsSpools
+}
+
+func (c *Client) PutSpooled(incident, capture string, n uint64, off int64, size int) (uint64, error) {
+	v := chunkQuery(incident, capture, n)
+	v.Set("off", strconv.FormatInt(off, 10))
+	v.Set("size", strconv.Itoa(size))
+	return committedIn(c.do(context.Background(), "PUT", "/v1/spooled", v, nil, ""))
 }
 
 func (c *Client) WaitCommitted(incident, capture string, n uint64) (uint64, error) {

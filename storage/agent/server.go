@@ -142,12 +142,15 @@ func (a *Server) Serve(ctx context.Context, l net.Listener) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(peerListener{l, a.Logf}) }()
-	var idle <-chan time.Time
+	// The ticker runs without an idle limit too: it is what notices a
+	// store file deleted under the agent, or its socket.
+	every := time.Second
 	if a.Idle > 0 {
-		t := time.NewTicker(min(a.Idle/4+time.Millisecond, time.Second))
-		defer t.Stop()
-		idle = t.C
+		every = min(a.Idle/4+time.Millisecond, every)
 	}
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	rescueFailed := ""
 	shutdown := func(why string) error {
 		a.Logf("agent stopping: %s", why)
 		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -164,13 +167,18 @@ func (a *Server) Serve(ctx context.Context, l net.Listener) error {
 			return err
 		case <-ctx.Done():
 			return shutdown("asked to stop")
-		case <-idle:
+		case <-tick.C:
 			quiet := time.Since(time.Unix(0, a.lastSeen.Load()))
-			if a.active.Load() == 0 && quiet >= a.Idle && a.DB.Following() == 0 {
+			if a.Idle > 0 && a.active.Load() == 0 && quiet >= a.Idle && a.DB.Following() == 0 {
 				return shutdown(fmt.Sprintf("no client for %s", quiet.Round(time.Second)))
 			}
 			if rescued, err := a.DB.RescueIfGone(); err != nil {
-				a.Logf("%v", err) // keep serving: stopping now would lose what is open
+				// Keep serving: stopping now would lose what is open. Said
+				// once, not every second, until the reason changes.
+				if err.Error() != rescueFailed {
+					rescueFailed = err.Error()
+					a.Logf("%v", err)
+				}
 			} else if rescued != "" {
 				return shutdown(fmt.Sprintf("the store's file was deleted or replaced: what it held is now in %s", rescued))
 			}
@@ -221,6 +229,9 @@ var errorKinds = []struct {
 	{model.ErrInvalid, "invalid", http.StatusBadRequest},
 	{model.ErrDamaged, "damaged", http.StatusInternalServerError},
 	{model.ErrNoSpace, "no_space", http.StatusInsufficientStorage},
+	// Refused while the store's file is written back: the client sends it
+	// again (Retry-After), to the agent that opens the file.
+	{model.ErrStoreMoved, "store_moved", http.StatusServiceUnavailable},
 }
 
 func writeError(w http.ResponseWriter, err error) {
@@ -233,6 +244,9 @@ func writeError(w http.ResponseWriter, err error) {
 		}
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "1")
+	}
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(body)
 }
@@ -269,7 +283,7 @@ func answer[In any](mux *http.ServeMux, pattern string, call func(r *http.Reques
 // decode reads a small JSON request body.
 func decode(r *http.Request, v any) error {
 	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(v); err != nil {
-		return fmt.Errorf("request body: %v: %w", err, model.ErrInvalid)
+		return model.Errorf(model.ErrInvalid, "request body: %v", err)
 	}
 	return nil
 }
@@ -297,11 +311,11 @@ func (a *Server) routes() http.Handler {
 	mux.HandleFunc("PUT /v1/chunk", func(w http.ResponseWriter, r *http.Request) {
 		n, err := strconv.ParseUint(q(r, "n"), 10, 64)
 		if err != nil {
-			writeError(w, fmt.Errorf("chunk number %q: %w", q(r, "n"), model.ErrInvalid))
+			writeError(w, model.Errorf(model.ErrInvalid, "chunk number %q", q(r, "n")))
 			return
 		}
 		if r.ContentLength < 0 || r.ContentLength > storage.MaxChunk {
-			writeError(w, fmt.Errorf("chunk %d: a chunk needs a Content-Length of at most %d: %w", n, storage.MaxChunk, model.ErrInvalid))
+			writeError(w, model.Errorf(model.ErrInvalid, "chunk %d: a chunk needs a Content-Length of at most %d", n, storage.MaxChunk))
 			return
 		}
 		pooled := chunkBuffers.Get().(*[]byte)
@@ -313,7 +327,7 @@ func (a *Server) routes() http.Handler {
 		release := func() { *pooled = data[:0]; chunkBuffers.Put(pooled) }
 		if _, err := io.ReadFull(r.Body, data); err != nil {
 			release()
-			writeError(w, fmt.Errorf("chunk %d arrived cut short (%v): %w", n, err, model.ErrInvalid))
+			writeError(w, model.Errorf(model.ErrInvalid, "chunk %d arrived cut short (%v)", n, err))
 			return
 		}
 		incident, capture := q(r, "incident"), q(r, "capture")
@@ -321,6 +335,38 @@ func (a *Server) routes() http.Handler {
 		// client sends its next chunk while this one is compressed. Not yet
 		// acknowledged, so an agent that dies here loses nothing the client
 		// does not still hold.
+		db.PutChunkAnswered(incident, capture, n, data, func(c uint64, fresh bool, err error) {
+			writeJSON(w, map[string]uint64{"committed": c}, err)
+			if err == nil && fresh {
+				w.(http.Flusher).Flush()
+			}
+		}, release)
+	})
+	mux.HandleFunc("GET /v1/spooled", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, none{}, nil) // yes: this agent reads spools (ReadsSpools)
+	})
+	mux.HandleFunc("PUT /v1/spooled", func(w http.ResponseWriter, r *http.Request) {
+		n, err1 := strconv.ParseUint(q(r, "n"), 10, 64)
+		off, err2 := strconv.ParseInt(q(r, "off"), 10, 64)
+		size, err3 := strconv.Atoi(q(r, "size"))
+		if err := errors.Join(err1, err2, err3); err != nil || size < 0 || size > storage.MaxChunk {
+			writeError(w, model.Errorf(model.ErrInvalid, "spooled chunk n=%q off=%q size=%q", q(r, "n"), q(r, "off"), q(r, "size")))
+			return
+		}
+		pooled := chunkBuffers.Get().(*[]byte)
+		data := *pooled
+		if cap(data) < size {
+			data = make([]byte, size)
+		}
+		data = data[:size]
+		release := func() { *pooled = data[:0]; chunkBuffers.Put(pooled) }
+		incident, capture := q(r, "incident"), q(r, "capture")
+		if err := db.ReadSpooled(incident, capture, off, data); err != nil {
+			release()
+			writeError(w, err)
+			return
+		}
+		// As for a chunk sent whole: answered first, encoded beside.
 		db.PutChunkAnswered(incident, capture, n, data, func(c uint64, fresh bool, err error) {
 			writeJSON(w, map[string]uint64{"committed": c}, err)
 			if err == nil && fresh {
@@ -342,14 +388,23 @@ func (a *Server) routes() http.Handler {
 	mux.HandleFunc("POST /v1/seal-journal", func(w http.ResponseWriter, r *http.Request) {
 		size, err := strconv.ParseInt(q(r, "size"), 10, 64)
 		if err != nil || size <= 0 {
-			writeError(w, fmt.Errorf("size %q is not a journal size: %w", q(r, "size"), model.ErrInvalid))
+			writeError(w, model.Errorf(model.ErrInvalid, "size %q is not a journal size", q(r, "size")))
 			return
 		}
 		v, err := db.SealJournal(q(r, "incident"), q(r, "capture"), size, q(r, "cut"))
 		writeJSON(w, v, err)
 	})
-	answer(mux, "GET /v1/captures", func(r *http.Request, _ none) (any, error) { return db.Captures(q(r, "incident")) })
-	answer(mux, "GET /v1/capture", func(r *http.Request, _ none) (any, error) { return db.Capture(q(r, "ref")) })
+	answer(mux, "GET /v1/captures", func(r *http.Request, _ none) (any, error) {
+		list, err := db.Captures(q(r, "incident"))
+		for i := range list {
+			list[i] = db.WithWaiting(list[i])
+		}
+		return list, err
+	})
+	answer(mux, "GET /v1/capture", func(r *http.Request, _ none) (any, error) {
+		c, err := db.Capture(q(r, "ref"))
+		return db.WithWaiting(c), err
+	})
 	mux.HandleFunc("GET /v1/content", func(w http.ResponseWriter, r *http.Request) {
 		c, err := db.Capture(q(r, "ref"))
 		if err != nil {
@@ -358,7 +413,7 @@ func (a *Server) routes() http.Handler {
 		}
 		from, err := strconv.ParseInt(cmp.Or(q(r, "from"), "0"), 10, 64)
 		if err != nil || from < 0 {
-			writeError(w, fmt.Errorf("%w: from must be a byte offset", model.ErrInvalid))
+			writeError(w, model.Errorf(model.ErrInvalid, "from must be a byte offset"))
 			return
 		}
 		// Checked before the first byte, so a damaged store copy is an

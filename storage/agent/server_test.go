@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -358,5 +360,106 @@ func TestAnEndedContextHangsUpOnTheAgent(t *testing.T) {
 			t.Fatalf("%s was sent again after its context ended", again)
 		default:
 		}
+	}
+}
+
+// TestAnOlderAgentIsSentTheBytes: an agent started by an older calm, which
+// does not read spools, is asked once and then sent the bytes; this one
+// reads them.
+func TestAnOlderAgentIsSentTheBytes(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "agent.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var asked atomic.Int32
+	older := http.NewServeMux() // knows nothing of spools
+	older.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		asked.Add(1)
+		http.NotFound(w, r)
+	})
+	srv := &http.Server{Handler: older}
+	go srv.Serve(l)
+	defer srv.Close()
+	c := NewClient(sock, []string{"true"}, filepath.Join(t.TempDir(), "agent.log"))
+	defer c.Close()
+	w := model.AttachCaptureWriter(c, model.Capture{Incident: "i", ID: "c1"})
+	if w.UseSpool() || c.ReadsSpools() || asked.Load() != 1 {
+		t.Fatalf("an older agent: reads spools %v, asked %d times", c.ReadsSpools(), asked.Load())
+	}
+
+	current, _ := startAgent(t, openTestDB(t), 0)
+	if !current.ReadsSpools() {
+		t.Fatal("this agent says it does not read spools")
+	}
+}
+
+// TestAWriteRefusedWhileTheStoreIsWrittenBackIsSentAgain: while an agent
+// writes its store's file back (deleted under it), it refuses writes
+// (ErrStoreMoved, 503 with Retry-After) rather than keep them where nothing
+// will read them; the client sends such a write again, under the same
+// request ID, until an agent takes it. A move, which must not be sent
+// twice, is not: its caller hears why.
+func TestAWriteRefusedWhileTheStoreIsWrittenBackIsSentAgain(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "agent.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sent atomic.Int32
+	requests := make(chan string, 10)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests <- r.URL.Path + " " + r.Header.Get(requestHeader)
+		if sent.Add(1) == 1 || r.URL.Path == "/v1/captures/move" {
+			writeError(w, fmt.Errorf("%w: what it holds is being written to /x/calm.db; send again", model.ErrStoreMoved))
+			return
+		}
+		writeJSON(w, model.Event{Seq: 2, Kind: model.EventNote, Text: "kept"}, nil)
+	})}
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	c := NewClient(sock, []string{"false"}, filepath.Join(t.TempDir(), "agent.log"))
+	t.Cleanup(func() { c.Close() })
+
+	ev, err := c.AddNote("i", "kept")
+	if err != nil || ev.Text != "kept" {
+		t.Fatalf("a note refused once while the store was written back: %+v, %v", ev, err)
+	}
+	first, again := <-requests, <-requests
+	if !strings.HasPrefix(first, "/v1/notes ") || first != again || strings.HasSuffix(first, " ") {
+		t.Fatalf("the note was sent as %q, then %q; want the same request twice, under one request ID", first, again)
+	}
+	sent.Store(0)
+	if _, err := c.MoveCapture("c1", "other"); !errors.Is(err, model.ErrStoreMoved) {
+		t.Fatalf("a move refused while the store was written back: %v, want ErrStoreMoved", err)
+	}
+	<-requests
+	select {
+	case again := <-requests:
+		t.Fatalf("the move was sent again: %s", again)
+	default:
+	}
+}
+
+// TestAgentWithoutIdleLimitWritesADeletedStoreBack: the agent notices its
+// store's file deleted, writes it back and stops, whether or not it has an
+// idle limit (the check used to run only on the idle timer).
+func TestAgentWithoutIdleLimitWritesADeletedStoreBack(t *testing.T) {
+	db := openTestDB(t)
+	c, done := startAgent(t, db, 0)
+	if _, err := c.NewIncident("deleted under the agent"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(db.Path()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		done <- err // for the cleanup
+	case <-time.After(30 * time.Second):
+		t.Fatal("the agent never noticed its store's file deleted")
+	}
+	if _, err := os.Stat(db.Path()); err != nil {
+		t.Fatalf("the store's file was not written back: %v", err)
 	}
 }
