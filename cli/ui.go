@@ -35,6 +35,7 @@ func cmdReview(e *env, args []string) error {
 		if err != nil {
 			return err
 		}
+		defer bs.Close() // the unpacked captures go with the review
 		e.store = bs
 		return runUI(e, "", "", true)
 	}
@@ -44,6 +45,35 @@ func cmdReview(e *env, args []string) error {
 func runUI(e *env, incident, item string, review bool) error {
 	if !isTerminal(e.stdout) || !isTerminal(e.stdin) {
 		return fmt.Errorf("the TUI needs a terminal; 'calm status' prints the incident instead")
+	}
+	// Nothing may write over the screen: a damaged store copy is shown
+	// inside the TUI as it is read (New reads already, before there is a
+	// UI to show it: those wait), and said again once the TUI is gone.
+	var (
+		mu      sync.Mutex
+		shown   *ui.UI
+		notes   []string
+		hookedC *agent.Client
+	)
+	if c, ok := e.store.(*agent.Client); ok && c.Notice != nil {
+		say := c.Notice
+		hookedC = c
+		c.Notice = func(n string) {
+			mu.Lock()
+			notes = append(notes, n)
+			u := shown
+			mu.Unlock()
+			if u != nil {
+				u.Notice(n)
+			}
+		}
+		defer func() {
+			mu.Lock()
+			defer mu.Unlock()
+			for _, n := range notes {
+				say(n)
+			}
+		}()
 	}
 	u, err := ui.New(ui.Options{
 		Store:           e.store,
@@ -61,24 +91,14 @@ func runUI(e *env, incident, item string, review bool) error {
 	if err != nil {
 		return err
 	}
-	if c, ok := e.store.(*agent.Client); ok && c.Notice != nil {
-		// Nothing may write over the screen: a damaged store copy is shown
-		// inside the TUI as it is read, and said again once it is gone.
-		say, notes := c.Notice, []string{}
-		var mu sync.Mutex
-		c.Notice = func(n string) {
-			mu.Lock()
-			notes = append(notes, n)
-			mu.Unlock()
+	if hookedC != nil {
+		mu.Lock()
+		shown = u
+		early := append([]string(nil), notes...)
+		mu.Unlock()
+		for _, n := range early {
 			u.Notice(n)
 		}
-		defer func() {
-			mu.Lock()
-			defer mu.Unlock()
-			for _, n := range notes {
-				say(n)
-			}
-		}()
 	}
 	return u.Run()
 }
