@@ -168,13 +168,7 @@ copying:
 			// tee's own SIGINT can come well after the EPIPE.
 			grace = epipeGrace
 		}
-		select {
-		case s := <-sigs:
-			if s != syscall.SIGPIPE {
-				caught = s
-			}
-		case <-time.After(time.Until(ended.Add(grace))):
-		}
+		caught = signalWithin(sigs, time.Until(ended.Add(grace)))
 	}
 	why := ""
 	switch {
@@ -229,6 +223,36 @@ copying:
 		return &exitError{code: 1}
 	}
 	return nil
+}
+
+// signalWithin waits up to d for a signal other than SIGPIPE: the write
+// that met EPIPE raises a SIGPIPE too, which often comes first. A signal
+// already received is taken even when d is past, as it is when the machine
+// was slow to get here.
+func signalWithin(sigs <-chan os.Signal, d time.Duration) os.Signal {
+	timer := time.NewTimer(max(d, 0))
+	defer timer.Stop()
+	for expired := false; ; {
+		select {
+		case s := <-sigs:
+			if s != syscall.SIGPIPE {
+				return s
+			}
+			continue
+		default:
+		}
+		if expired {
+			return nil
+		}
+		select {
+		case s := <-sigs:
+			if s != syscall.SIGPIPE {
+				return s
+			}
+		case <-timer.C:
+			expired = true
+		}
+	}
 }
 
 // releaseStdout gives the downstream its end of file as soon as the copy

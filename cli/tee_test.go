@@ -532,3 +532,27 @@ func TestEmptyTeeSaysSo(t *testing.T) {
 		t.Fatalf("a tee with bytes under -q said %q", errs)
 	}
 }
+
+// TestSignalWithinLooksPastSIGPIPE: the write that met EPIPE raises a
+// SIGPIPE, often heard before the Ctrl-C that killed the downstream; and a
+// signal already heard counts even when the grace is past.
+func TestSignalWithinLooksPastSIGPIPE(t *testing.T) {
+	sigs := make(chan os.Signal, 4)
+	sigs <- syscall.SIGPIPE
+	sigs <- syscall.SIGINT
+	if got := signalWithin(sigs, -time.Second); got != syscall.SIGINT {
+		t.Fatalf("SIGPIPE then SIGINT, grace past: got %v, want SIGINT", got)
+	}
+	sigs <- syscall.SIGPIPE
+	go func() {
+		time.Sleep(20 * time.Millisecond)
+		sigs <- syscall.SIGINT
+	}()
+	if got := signalWithin(sigs, 5*time.Second); got != syscall.SIGINT {
+		t.Fatalf("SIGPIPE, then SIGINT later within the grace: got %v, want SIGINT", got)
+	}
+	sigs <- syscall.SIGPIPE
+	if got := signalWithin(sigs, 10*time.Millisecond); got != nil {
+		t.Fatalf("SIGPIPE alone: got %v, want none", got)
+	}
+}
