@@ -513,7 +513,11 @@ func TestTeeIntoAMistypedIncidentSavesIntoTheCurrentOne(t *testing.T) {
 	w := newWorld(t)
 	id := strings.Fields(w.ok(nil, "incident", "new", "typos"))[0]
 	sent := shellText(64<<10, 4)
-	for i, args := range [][]string{{"--incident", id[:len(id)-1] + "x", "orders before fix"}, {"--incident", "orders before fix"}} {
+	typo := id[:len(id)-1] + "x"
+	if typo == id { // an id that ends in x: another letter is the typo
+		typo = id[:len(id)-1] + "y"
+	}
+	for i, args := range [][]string{{"--incident", typo, "orders before fix"}, {"--incident", "orders before fix"}} {
 		out, errs, code := w.run(sent, append([]string{"tee"}, args...)...)
 		ref := fmt.Sprintf("%s/c%d", id, i+1)
 		lines := strings.Split(strings.TrimSpace(errs), "\n")
