@@ -910,6 +910,8 @@ func cmdDoctor(e *env, args []string) error {
 		say(true, "copies: all verified copies of %s match; still recording or streaming (copies when each ends): %s", plural(rep.Captures, "capture"), strings.Join(live, ", "))
 	} else if rep.Pending > 0 {
 		say(true, "copies: all verified copies of %s match; %s still pending", plural(rep.Captures, "capture"), isAre(rep.Pending, "S3 copy"))
+	} else if rep.Captures == 0 {
+		say(true, "copies: no capture yet, so none to check")
 	} else {
 		say(true, "copies: all %s of %s read back and match", plural(rep.Copies, "copy"), plural(rep.Captures, "capture"))
 	}

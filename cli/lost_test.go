@@ -100,6 +100,71 @@ func TestRolledBackTransactionIsNamedByDoctor(t *testing.T) {
 	if code != 1 || !strings.Contains(out, "not in the store (rolled back?)") {
 		t.Fatalf("doctor after a rolled-back transaction: exit %d:\n%s", code, out)
 	}
+	// The store numbers its next event as the one it lost: the lost note
+	// is still named, a salvage puts it back under a new number, and the
+	// salvaged store is whole, with nothing more to salvage.
+	w.ok(nil, "note", "written after the rollback")
+	out, _, code = w.run(nil, "doctor")
+	if code != 1 || !strings.Contains(out, "the note that will be rolled back) is in timeline.jsonl but not in the store") {
+		t.Fatalf("doctor after a note took the lost one's number: exit %d:\n%s", code, out)
+	}
+	salvaged := filepath.Join(t.TempDir(), "salvaged.db")
+	if out, errs, code := w.run(nil, "doctor", "--salvage", salvaged); code != 0 {
+		t.Fatalf("salvage: exit %d: %s%s", code, out, errs)
+	}
+	w.stopAgent()
+	if err := os.Rename(salvaged, w.storePath()); err != nil {
+		t.Fatal(err)
+	}
+	out, _, code = w.run(nil, "doctor")
+	if strings.Contains(out, "not in the store") || strings.Contains(out, "timeline.jsonl") {
+		t.Fatalf("doctor on the salvaged store still finds the timeline short (exit %d):\n%s", code, out)
+	}
+	text := w.ok(nil, "export", "--format", "txt")
+	for _, note := range []string{"first note", "the note that will be rolled back", "written after the rollback"} {
+		if !strings.Contains(text, note) {
+			t.Fatalf("the salvaged incident lacks the note %q:\n%s", note, text)
+		}
+	}
+}
+
+// TestEditedTimelineLineIsTheCopysFault: a line of timeline.jsonl changed
+// by hand says something the store's event with its number and time does
+// not. That is the copy's fault, not a store that lost an event: doctor
+// says so, with no salvage to run, and 'calm verify --repair' writes the
+// store's event back over it, once.
+func TestEditedTimelineLineIsTheCopysFault(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	id := strings.Fields(w.ok(nil, "incident", "new", "edited timeline"))[0]
+	w.ok(nil, "note", "the note as written")
+	copyPath := filepath.Join(w.home, "evidence", id, "timeline.jsonl")
+	data, err := os.ReadFile(copyPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), "the note as written") {
+		t.Fatalf("the timeline copy lacks the note:\n%s", data)
+	}
+	w.stopAgent() // its rounds would mend the copy before doctor looks
+	if err := os.WriteFile(copyPath, []byte(strings.Replace(string(data), "the note as written", "a note never written", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, _, code := w.run(nil, "doctor")
+	if code != 1 || !strings.Contains(out, "changed since it was written (edited?)") {
+		t.Fatalf("doctor on an edited timeline line: exit %d:\n%s", code, out)
+	}
+	if strings.Contains(out, "rolled back") || strings.Contains(out, "--salvage") {
+		t.Fatalf("doctor takes an edited line for events the store lost:\n%s", out)
+	}
+	w.ok(nil, "verify", "--repair")
+	data, _ = os.ReadFile(copyPath)
+	if !strings.Contains(string(data), "the note as written") || strings.Contains(string(data), "a note never written") {
+		t.Fatalf("after verify --repair the copy is:\n%s", data)
+	}
+	if out, _, code := w.run(nil, "doctor"); code != 0 {
+		t.Fatalf("doctor after the repair: exit %d:\n%s", code, out)
+	}
 }
 
 // TestDoctorSaysTheStoreWasDeletedUnderTheAgent: while the agent holds a

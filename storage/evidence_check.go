@@ -8,7 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
+
 	"sort"
 	"strings"
 
@@ -121,11 +121,25 @@ type timelineDiff struct {
 	stored     []Event
 	copyLacks  []Event // in the store, and not the same in the copy
 	storeLacks []Event // in the copy, and not the same in the store
+	altered    []Event // the copy's line for an event the store holds, changed
 }
 
-// sameEvent: the store's event and a copy's line are one event. A store
-// rolled back numbers its next event as the one it lost.
-func sameEvent(a, b Event) bool { return a.Seq == b.Seq && a.Kind == b.Kind && a.Text == b.Text }
+// eventKey is an event whatever its number: a store rolled back numbers its
+// next event as the one it lost, and a salvage puts the lost one back under
+// a new number. Its time, to the nanosecond, tells two events apart.
+type eventKey struct {
+	nanos      int64
+	kind, text string
+}
+
+func keyOf(ev Event) eventKey { return eventKey{ev.Time.UnixNano(), ev.Kind, ev.Text} }
+
+// alteredCopy: a copy's line has the number and the time of the store's
+// event, and says something else: the line was changed (edited by hand, or
+// damaged), as no other event has that time.
+func alteredCopy(stored, copied Event) bool {
+	return stored.Seq == copied.Seq && stored.Time.Equal(copied.Time) && keyOf(stored) != keyOf(copied)
+}
 
 func (db *DB) diffTimeline(incident string) (timelineDiff, error) {
 	d := timelineDiff{path: filepath.Join(db.opts.EvidenceDir, incident, timelineFile)}
@@ -136,26 +150,31 @@ func (db *DB) diffTimeline(incident string) (timelineDiff, error) {
 	d.stored = stored
 	d.copied, d.copyErr = readTimelineCopy(d.path)
 	// A line may be there twice: appended once more just after a rewrite.
-	inCopy := map[uint64][]Event{}
+	inCopy := map[eventKey]bool{}
 	for _, ev := range d.copied {
-		inCopy[ev.Seq] = append(inCopy[ev.Seq], ev)
+		inCopy[keyOf(ev)] = true
 	}
-	inStore := map[uint64]Event{}
+	inStore := map[eventKey]bool{}
+	bySeq := map[uint64]Event{}
 	for _, ev := range stored {
-		inStore[ev.Seq] = ev
-		if !slices.ContainsFunc(inCopy[ev.Seq], func(c Event) bool { return sameEvent(c, ev) }) {
+		inStore[keyOf(ev)], bySeq[ev.Seq] = true, ev
+		if !inCopy[keyOf(ev)] {
 			d.copyLacks = append(d.copyLacks, ev)
 		}
 	}
 	movedOut := movedOutMarkers(d.copied)
-	for i, ev := range d.copied {
-		if got, ok := inStore[ev.Seq]; ok && sameEvent(got, ev) {
+	seen := map[eventKey]bool{}
+	for _, ev := range d.copied {
+		k := keyOf(ev)
+		if inStore[k] || seen[k] {
 			continue
 		}
+		seen[k] = true
 		if ev.Kind == EventMarker && ev.Seq < movedOut[ev.Item] {
 			continue // it went with its session to another incident
 		}
-		if slices.ContainsFunc(d.copied[:i], func(c Event) bool { return sameEvent(c, ev) }) {
+		if got, ok := bySeq[ev.Seq]; ok && alteredCopy(got, ev) {
+			d.altered = append(d.altered, ev)
 			continue
 		}
 		d.storeLacks = append(d.storeLacks, ev)
@@ -197,6 +216,21 @@ func timelineProblem(incident string, d timelineDiff) (Problem, bool) {
 		p.Copy.State, p.Copy.Error = CopyMissing, fmt.Sprintf("there is none; the store holds %d events", len(d.stored))
 	case d.copyErr != nil:
 		p.Copy.State, p.Copy.Error = CopyFailed, "cannot be read: "+copyError(d.copyErr)
+	case len(d.altered) > 0:
+		var named []string
+		for _, ev := range d.altered[:min(len(d.altered), 5)] {
+			named = append(named, fmt.Sprintf("%d (%s %s)", ev.Seq, ev.Time.UTC().Format("15:04:05"), ev.Kind))
+		}
+		more := ""
+		if len(d.altered) > 5 {
+			more = fmt.Sprintf(" and %d more", len(d.altered)-5)
+		}
+		line, event, differs := "line", "event", "differs"
+		if len(d.altered) > 1 {
+			line, event, differs = "lines", "events", "differ"
+		}
+		p.Copy.State, p.Copy.Error = CopyMismatch, fmt.Sprintf("its %s for %s %s%s %s from the store's: changed since it was written (edited?)",
+			line, event, strings.Join(named, ", "), more, differs)
 	case len(d.copyLacks) > 0:
 		var named []string
 		for _, ev := range d.copyLacks[:min(len(d.copyLacks), 5)] {

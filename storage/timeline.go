@@ -155,9 +155,18 @@ func (db *DB) repairTimeline(incident string) (Repaired, bool) {
 	for _, ev := range d.stored {
 		lines = append(lines, line{ev, true})
 	}
-	for i, ev := range d.copied {
-		got := slices.IndexFunc(d.stored, func(s Event) bool { return sameEvent(s, ev) })
-		if got < 0 && !slices.ContainsFunc(d.copied[:i], func(c Event) bool { return sameEvent(c, ev) }) {
+	// Events only the copy has stay (a salvage needs them); a line changed
+	// since it was written gives way to the store's event.
+	kept := map[eventKey]bool{}
+	for _, ev := range d.stored {
+		kept[keyOf(ev)] = true
+	}
+	for _, ev := range d.altered {
+		kept[keyOf(ev)] = true
+	}
+	for _, ev := range d.copied {
+		if !kept[keyOf(ev)] {
+			kept[keyOf(ev)] = true
 			lines = append(lines, line{ev, false})
 		}
 	}
@@ -235,12 +244,25 @@ func restoreTimeline(b *bolt.Bucket, dir string, created bool, rep *SalvageRepor
 			movedOut[ev.Item] = ev.Seq
 		}
 	}
+	have := map[eventKey]bool{}
+	if err := events.ForEach(func(_, v []byte) error {
+		var ev Event
+		if json.Unmarshal(v, &ev) == nil {
+			have[keyOf(ev)] = true
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
 	for _, line := range lines {
 		var ev Event
 		if json.Unmarshal([]byte(line), &ev) != nil || ev.Seq == 0 {
 			continue // a line cut short by a crash
 		}
 		if ev.Kind == EventMarker && ev.Seq < movedOut[ev.Item] {
+			continue
+		}
+		if have[keyOf(ev)] {
 			continue
 		}
 		if created && (ev.Kind == EventOpen || ev.Kind == EventClose || ev.Kind == EventReopen) {
@@ -259,13 +281,20 @@ func restoreTimeline(b *bolt.Bucket, dir string, created bool, rep *SalvageRepor
 			rec, _ := json.Marshal(inc)
 			b.Put(keyRecord, rec)
 		}
-		if events.Get(u64(ev.Seq)) != nil {
-			continue
+		if v := events.Get(u64(ev.Seq)); v != nil {
+			var there Event
+			if json.Unmarshal(v, &there) != nil || alteredCopy(there, ev) {
+				continue // the store's own event, changed in the copy
+			}
+			// The store was rolled back and gave the lost event's number
+			// to the next: the lost one comes back under a new number.
+			ev.Seq = events.Sequence() + 1
 		}
 		if err := putJSON(events, u64(ev.Seq), ev); err != nil {
 			return err
 		}
 		events.SetSequence(max(events.Sequence(), ev.Seq))
+		have[keyOf(ev)] = true
 		rep.Events++
 	}
 	return nil
