@@ -660,3 +660,47 @@ func TestCheckBesideWritesFindsNothingWrong(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestSalvageNamesTheNewStoreOnlyWhenWhole: while a salvage works no file
+// has the new store's name, so one interrupted (Ctrl-C, a full disk) leaves
+// no store that looks finished; once done the store is there, and its work
+// folder is gone.
+func TestSalvageNamesTheNewStoreOnlyWhenWhole(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "calm.db")
+	db, err := Open(Options{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := []byte("the document as it was\n")
+	c := save(t, db, "the document", data)
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	to := filepath.Join(dir, "salvaged", "calm.db")
+	steps, early := 0, []string{}
+	rep, err := Salvage(path, to, filepath.Join(dir, "evidence"), func(step string) {
+		steps++
+		if _, err := os.Stat(to); err == nil {
+			early = append(early, step)
+		}
+	})
+	if err != nil || rep.Captures != 1 {
+		t.Fatalf("salvage: %+v, %v", rep, err)
+	}
+	if steps == 0 || len(early) > 0 {
+		t.Fatalf("%d steps; the new store had its name already at %q", steps, early)
+	}
+	left, _ := filepath.Glob(filepath.Join(dir, "salvaged", ".salvage-*"))
+	if len(left) > 0 {
+		t.Fatalf("the salvage's work folder is left: %v", left)
+	}
+	s, err := Open(Options{Path: to})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if got := content(t, s, c.Incident+"/"+c.ID); !bytes.Equal(got, data) {
+		t.Fatalf("the salvaged capture holds %q", got)
+	}
+}

@@ -108,8 +108,7 @@ type SalvageReport struct {
 // a new store at to. A capture whose chunks are damaged is rebuilt from its
 // evidence copy when that copy's SHA-256 is the one the capture was sealed
 // with. evidenceDir is where the damaged store's evidence copies are.
-func Salvage(from, to, evidenceDir string, progress func(string)) (SalvageReport, error) {
-	var rep SalvageReport
+func Salvage(from, to, evidenceDir string, progress func(string)) (rep SalvageReport, err error) {
 	if progress == nil {
 		progress = func(string) {}
 	}
@@ -148,11 +147,22 @@ func Salvage(from, to, evidenceDir string, progress func(string)) (SalvageReport
 		// that still matches its folder's SHA256SUMS.
 		copyEvidence(evidenceDir, newEvidence, &rep)
 	}()
-	dst, err := bolt.Open(to, 0o600, &bolt.Options{Timeout: time.Second})
+	// The new store is built beside the copy and takes its name only once
+	// whole: a salvage interrupted (Ctrl-C, a full disk) leaves no store
+	// that looks finished.
+	building := filepath.Join(tmp.Name(), "salvaged.db")
+	dst, err := bolt.Open(building, 0o600, &bolt.Options{Timeout: time.Second})
 	if err != nil {
 		return rep, fmt.Errorf("salvage: create %s: %w", to, err)
 	}
-	defer dst.Close()
+	defer func() {
+		if cerr := dst.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("salvage: write %s: %w", to, cerr)
+		}
+		if err == nil {
+			err = publishSalvaged(building, to)
+		}
+	}()
 
 	var src *bolt.DB
 	openErr := fmt.Errorf("%s does not exist", from)
@@ -195,6 +205,19 @@ func Salvage(from, to, evidenceDir string, progress func(string)) (SalvageReport
 		return restoreFromEvidence(incs, evidenceDir, to, &rep)
 	})
 	return rep, err
+}
+
+// publishSalvaged gives the store built at building its name, to, unless a
+// file took that name meanwhile (a link never replaces one).
+func publishSalvaged(building, to string) error {
+	if err := os.Link(building, to); err != nil {
+		if os.IsExist(err) {
+			return fmt.Errorf("salvage: %s appeared while salvaging: name a new file", to)
+		}
+		return fmt.Errorf("salvage: %w", err)
+	}
+	os.Remove(building)
+	return syncDir(filepath.Dir(to))
 }
 
 // salvageKeys lists the keys of a bucket (nil path: the incidents), as many
