@@ -242,6 +242,7 @@ func Open(o Options) (*DB, error) {
 		db.linesKick, db.linesDone, db.linesNoRoom = make(chan struct{}, 1), make(chan struct{}), map[string]bool{}
 		db.noLines = map[string]bool{}
 		go db.linesLoop()
+		go db.sweepTemps(time.Now()) // the real clock: a temp file written from now on is this store's
 	}
 	if len(o.Remotes) > 0 {
 		db.remoteKick = make(chan struct{}, 1)
