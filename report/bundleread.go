@@ -72,7 +72,7 @@ func canonical(name string) bool {
 func readBundle(r io.Reader, extractDir string) (*bundleContents, error) {
 	gz, err := gzip.NewReader(r)
 	if err != nil {
-		return nil, fmt.Errorf("not a calm bundle (gzip: %v)", err)
+		return nil, fmt.Errorf("not a calm bundle: it is no gzip file (%s)", strings.TrimPrefix(err.Error(), "gzip: "))
 	}
 	gz.Multistream(false)
 	tr := tar.NewReader(gz)
