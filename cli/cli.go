@@ -38,7 +38,14 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	piped := !isTerminal(stdin)
-	if piped && invokesTee(args) && asksHelp(args) {
+	word := commandWord(root, args)
+	runsTee := word >= 0 && args[word] == "tee"
+	if runsTee {
+		// `calm -q tee x` is tee's -q, as a person reads it.
+		args = teeFlagsAfterTee(root, args, false)
+		root.SetArgs(args)
+	}
+	if piped && runsTee && asksHelp(args) {
 		// tee's help in a pipeline: to stderr, and the input passes on,
 		// unsaved, which the exit status says if there was any.
 		root.SetOut(stderr)
@@ -57,7 +64,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 0
 	case errors.As(err, &fail):
 		return fail.report(stderr)
-	case invokesTee(args), piped && mistypedTee(args):
+	case runsTee, piped && word >= 0 && mistypedTee(args[word:word+1]):
 		// The pipe is sacred: a mistyped flag costs the pipeline nothing,
 		// and its output is saved all the same, the typo ignored.
 		if retry, ok := r.teeDespiteTypo(args); ok && piped {
@@ -84,14 +91,10 @@ type runner struct {
 // likely meant as takes one. ok is false when that does not give a command
 // line tee runs on.
 func (r *runner) teeDespiteTypo(args []string) (retry []string, ok bool) {
-	retry = slices.Clone(args)
-	if mistypedTee(retry) {
-		for i, a := range retry {
-			if !strings.HasPrefix(a, "-") {
-				retry[i] = "tee"
-				break
-			}
-		}
+	root := r.tree()
+	retry = teeFlagsAfterTee(root, args, true)
+	if at := commandWord(root, retry); at >= 0 && mistypedTee(retry[at:at+1]) {
+		retry[at] = "tee"
 	}
 	for range 16 {
 		tee, rest, err := r.tree().Find(retry)
@@ -107,6 +110,98 @@ func (r *runner) teeDespiteTypo(args []string) (retry []string, ok bool) {
 		}
 	}
 	return nil, false
+}
+
+// commandWord is the index in args of calm's command word (a command's
+// name, or tee mistyped), past the global flags and their values, and the
+// value an unknown flag may have, or -1.
+func commandWord(root *cobra.Command, args []string) int {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--":
+			if i+1 < len(args) {
+				return i + 1
+			}
+			return -1
+		case !strings.HasPrefix(a, "-") || a == "-":
+			if c, _, err := root.Find([]string{a}); (err == nil && c != root) || mistypedTee([]string{a}) {
+				return i
+			}
+		case takesValue(root.PersistentFlags(), a) && i+1 < len(args):
+			i++
+		}
+	}
+	return -1
+}
+
+// takesValue reports whether a, a flag written without "=value", is one of
+// flags that takes the next argument as its value.
+func takesValue(flags *pflag.FlagSet, a string) bool {
+	if strings.Contains(a, "=") {
+		return false
+	}
+	var f *pflag.Flag
+	if name, long := strings.CutPrefix(a, "--"); long {
+		f = flags.Lookup(name)
+	} else if len(a) == 2 {
+		f = flags.ShorthandLookup(a[1:])
+	}
+	return f != nil && f.NoOptDefVal == ""
+}
+
+// teeFlagsAfterTee moves the flags written before the tee word that are
+// tee's, not calm's own (global) ones, to just after it: `calm -q tee x`
+// means tee's -q. With unknownToo, a flag of nobody's moves too, for tee's
+// loop to drop, when the tee word follows it (its value can then be nothing
+// else), and is dropped, with the word after it, otherwise. A flag tee
+// takes moves with its value.
+func teeFlagsAfterTee(root *cobra.Command, args []string, unknownToo bool) []string {
+	at := commandWord(root, args)
+	if at < 0 {
+		return slices.Clone(args)
+	}
+	tee, _, err := root.Find([]string{"tee"})
+	if err != nil {
+		return slices.Clone(args)
+	}
+	var kept, moved []string
+	for i := 0; i < at; i++ {
+		a := args[i]
+		switch {
+		case a == "--", !strings.HasPrefix(a, "-"):
+			kept = append(kept, a) // a value: of an unknown flag before it
+		case root.PersistentFlags().Lookup(strings.TrimLeft(strings.SplitN(a, "=", 2)[0], "-")) != nil && strings.HasPrefix(a, "--"),
+			len(a) == 2 && root.PersistentFlags().ShorthandLookup(a[1:]) != nil:
+			kept = append(kept, a)
+			if takesValue(root.PersistentFlags(), a) && i+1 < at {
+				kept = append(kept, args[i+1])
+				i++
+			}
+		case takesValue(tee.Flags(), a) && i+1 < at:
+			moved = append(moved, a, args[i+1])
+			i++
+		case knownTo(tee.Flags(), a), unknownToo && i+1 == at:
+			moved = append(moved, a)
+		case unknownToo && !strings.Contains(a, "=") && !strings.HasPrefix(args[i+1], "-"):
+			i++ // nobody's flag, and its value: before the command word it can be nothing else
+		case unknownToo:
+		default:
+			kept = append(kept, a)
+		}
+	}
+	out := append(kept, args[at])
+	out = append(out, moved...)
+	return append(out, args[at+1:]...)
+}
+
+// knownTo reports whether flags has the flag a names.
+func knownTo(flags *pflag.FlagSet, a string) bool {
+	name := strings.SplitN(a, "=", 2)[0]
+	if long, ok := strings.CutPrefix(name, "--"); ok {
+		return flags.Lookup(long) != nil
+	}
+	return len(name) == 2 && flags.ShorthandLookup(name[1:]) != nil
 }
 
 // dropFlag takes out of args the flag err is about (pflag's), or gives nil.
@@ -198,6 +293,7 @@ type env struct {
 
 	cmd        *cobra.Command // the command running, whose flags cobra has parsed
 	typo       string         // a typo in the command line that was ignored (tee)
+	configErr  string         // why the config file could not be used: tee saved with the defaults
 	describing *description   // set while the tree learns a command's flags
 }
 
@@ -343,13 +439,17 @@ func (r *runner) run(c *cobra.Command, body func(*env, []string) error, args []s
 		defer func() { err = searchStatus(err) }()
 	}
 	cfg, err := loadConfig(r.global)
+	configErr := ""
 	if err != nil {
-		if name == "tee" {
-			return &commandError{"", passThrough(&env{stdin: r.stdin, stdout: r.stdout, stderr: r.stderr}, oneLine(err.Error()), 1)}
+		if name != "tee" {
+			return &commandError{"", err}
 		}
-		return &commandError{"", err}
+		// The pipe's bytes are saved all the same, with the default
+		// settings, and tee says so at its end too.
+		cfg, configErr = defaultConfig(r.global), oneLine(err.Error())
+		fmt.Fprintf(r.stderr, "calm tee: %s: saving into %s with the default settings all the same\n", configErr, cfg.Store)
 	}
-	e := &env{stdin: r.stdin, stdout: r.stdout, stderr: r.stderr, cfg: cfg, cmd: c, typo: r.typo}
+	e := &env{stdin: r.stdin, stdout: r.stdout, stderr: r.stderr, cfg: cfg, cmd: c, typo: r.typo, configErr: configErr}
 	if c.Parent() != nil && c.Parent().Name() == "agent" {
 		return wrapCommandError(name, body(e, args)) // they talk to the agent themselves, and never start one by asking
 	}

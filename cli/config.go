@@ -105,6 +105,19 @@ func loadConfig(g globalFlags) (Config, error) {
 	case !os.IsNotExist(err) || g.config != "":
 		return c, fmt.Errorf("read config %s: %w", path, err)
 	}
+	return c.settle(g), nil
+}
+
+// defaultConfig is the configuration with no config file read: what tee
+// saves with when the file cannot be used, rather than not saving.
+func defaultConfig(g globalFlags) Config {
+	var c Config
+	return c.settle(g)
+}
+
+// settle completes a configuration read from its file (or none) with the
+// environment and the global flags.
+func (c Config) settle(g globalFlags) Config {
 	if h := os.Getenv("CALM_HOME"); h != "" {
 		c.Store = filepath.Join(h, "calm.db")
 	}
@@ -151,7 +164,7 @@ func loadConfig(g globalFlags) (Config, error) {
 			c.socket = running // the agent already serving this store, from another runtime folder
 		}
 	}
-	return c, nil
+	return c
 }
 
 // agentCommand is how a client starts the agent for this configuration.

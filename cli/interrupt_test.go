@@ -413,6 +413,43 @@ func TestPipelineTyposStillPassTheBytes(t *testing.T) {
 	}
 }
 
+// TestFlagsBeforeTheTeeWordStillSave: the flags a person writes before
+// tee rather than after it (a fresh-eyes run lost these captures): tee's
+// own are tee's, quietly; one of nobody's, with or without a value, is
+// ignored and the output saved all the same; a config file that cannot be
+// read saves with the default settings and says so. Every byte passes on.
+func TestFlagsBeforeTheTeeWordStillSave(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.ok(nil, "incident", "new", "flags first")
+	sent := shellText(64<<10, 5)
+	for i, tc := range []struct {
+		args []string
+		code int
+		says string // "" for nothing at all on stderr
+	}{
+		{[]string{"-q", "tee", "one"}, 0, ""},
+		{[]string{"--quiet", "tee", "two"}, 0, ""},
+		{[]string{"-q", "--incident", "no-such-incident", "tee", "three"}, 2, "in the current incident instead"},
+		{[]string{"--bogus", "value", "tee", "four"}, 2, "all the same"},
+		{[]string{"-z", "tee", "five"}, 2, "all the same"},
+		{[]string{"--store", w.storePath(), "tea", "six"}, 2, "all the same"},
+		{[]string{"--config", filepath.Join(w.home, "no-such-config.toml"), "tee", "seven"}, 2, "with the default settings"},
+	} {
+		out, errs, code := w.run(sent, tc.args...)
+		ref := fmt.Sprintf("c%d", i+1)
+		if out != string(sent) || code != tc.code || (tc.says == "") != (errs == "") || !strings.Contains(errs, tc.says) {
+			t.Fatalf("calm %q: %d of %d bytes passed, exit %d (want %d), stderr %q (want %q)", tc.args, len(out), len(sent), code, tc.code, errs, tc.says)
+		}
+		if stored := w.ok(nil, "show", "--raw", ref); stored != string(sent) {
+			t.Fatalf("calm %q: %s holds %d of %d bytes", tc.args, ref, len(stored), len(sent))
+		}
+		if title := w.captureRecord(ref)["title"]; title != tc.args[len(tc.args)-1] {
+			t.Fatalf("calm %q: %s is titled %q", tc.args, ref, title)
+		}
+	}
+}
+
 // TestShowSaysWhenACaptureIsPartial: calm show of an interrupted capture
 // warns on stderr that it is only part of it, so a file made from it is
 // not taken for the whole.

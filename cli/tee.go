@@ -204,6 +204,8 @@ copying:
 		fmt.Fprintf(e.stderr, "calm tee: saved %s/%s, but it is EMPTY: nothing came on stdin (a command whose errors went to stderr? add 2>&1 before the pipe); it ticks no checklist step\n", c.Incident, c.ID)
 	case e.typo != "":
 		fmt.Fprintf(e.stderr, "calm tee: saved %s/%s all the same (%s, %s, title %q), but the command line had a typo: %s\n", c.Incident, c.ID, humanBytes(c.Size), c.CopiesSummary(), c.Title, e.typo)
+	case e.configErr != "":
+		fmt.Fprintf(e.stderr, "calm tee: saved %s/%s in %s with the default settings (%s, %s, title %q), as the config could not be used: %s\n", c.Incident, c.ID, e.cfg.Store, humanBytes(c.Size), c.CopiesSummary(), c.Title, e.configErr)
 	case store != nil && store.misnamed != "":
 		fmt.Fprintf(e.stderr, "calm tee: saved %s/%s in the current incident instead (%s, %s, title %q): %s; 'calm move %s/%s INCIDENT' moves it\n",
 			c.Incident, c.ID, humanBytes(c.Size), c.CopiesSummary(), c.Title, store.misnamed, c.Incident, c.ID)
@@ -217,7 +219,7 @@ copying:
 		return &exitError{code: 128 + int(syscall.SIGPIPE)}
 	case inErr != nil:
 		return fmt.Errorf("read stdin: %w", inErr)
-	case store != nil && store.misnamed != "":
+	case store != nil && store.misnamed != "", e.configErr != "":
 		return &exitError{code: 2}
 	case storeErr != nil, outErr != nil, store != nil && store.spoolStopped != nil:
 		return &exitError{code: 1}
@@ -538,26 +540,6 @@ func passThrough(e *env, why string, code int) error {
 func teeCannotStart(stdin io.Reader, stdout, stderr io.Writer, why string, code int) int {
 	err := passThrough(&env{stdin: stdin, stdout: stdout, stderr: stderr}, why, code)
 	return err.(*exitError).code
-}
-
-// invokesTee reports whether calm's arguments run tee, even when the global
-// flags before it do not parse: a mistyped flag (whose value may follow it)
-// must not cost a pipeline its bytes.
-func invokesTee(args []string) bool {
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		switch {
-		case a == "tee":
-			return true
-		case a == "--":
-			return i+1 < len(args) && args[i+1] == "tee"
-		case !strings.HasPrefix(a, "-"):
-			return false // another command
-		case !strings.Contains(a, "=") && i+1 < len(args) && args[i+1] != "tee":
-			i++ // perhaps its value
-		}
-	}
-	return false
 }
 
 // asksHelp reports whether args ask for help before a "--".
