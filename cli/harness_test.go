@@ -103,7 +103,13 @@ func (w *world) endLeftovers() {
 		environs, _ := filepath.Glob("/proc/[0-9]*/environ")
 		for _, p := range environs {
 			environ, err := os.ReadFile(p)
-			if err != nil || !bytes.Contains(environ, []byte("CALM_HOME="+w.home+"\x00")) {
+			if err != nil {
+				continue
+			}
+			// Or named on its command line: what tmux starts (split's
+			// recorder, and the agent it starts) has tmux's environment.
+			cmdline, _ := os.ReadFile(filepath.Join(filepath.Dir(p), "cmdline"))
+			if !bytes.Contains(environ, []byte("CALM_HOME="+w.home+"\x00")) && !bytes.Contains(cmdline, []byte(w.home+"/")) {
 				continue
 			}
 			if pid, err := strconv.Atoi(filepath.Base(filepath.Dir(p))); err == nil {

@@ -123,7 +123,15 @@ func (c Capture) Partial() bool { return c.Interrupted != "" }
 type DerivedText struct {
 	Size   int64  `json:"size"`
 	SHA256 string `json:"sha256"`
+	// Reading is the reading of output the text was derived with: lines
+	// derived with an older one are derived again.
+	Reading int `json:"reading,omitempty"`
 }
+
+// LinesReading is today's reading of a capture's lines for search: each as
+// a terminal shows it (2: a line written over itself is what the screen
+// shows, not the text after its last carriage return).
+const LinesReading = 2
 
 // SourceSession marks a recorded terminal session.
 const SourceSession = "session"

@@ -6,6 +6,8 @@
 package sanitize
 
 import (
+	"bytes"
+	"slices"
 	"unicode/utf8"
 
 	"calm/terminal/escape"
@@ -14,9 +16,11 @@ import (
 const esc = 0x1b
 
 // Text returns src with every escape sequence and control character removed
-// except tab and newline; invalid UTF-8 becomes U+FFFD. A carriage return
-// keeps only what followed it on the line, as a terminal would have shown it
-// when the new text is at least as long.
+// except tab and newline; invalid UTF-8 becomes U+FFFD. A line that moves
+// its cursor back over what it wrote (a carriage return, a backspace, a
+// cursor move, save and restore, characters erased, deleted, inserted or
+// repeated) is what a terminal shows of it: "ERROR disk full\rOK" is
+// "OKROR disk full", as on the screen.
 func Text(src []byte) []byte {
 	return AppendText(make([]byte, 0, len(src)), src)
 }
@@ -35,7 +39,29 @@ type Filter struct {
 	lineStart int    // index in dst where the current line starts, for \r
 	partial   []byte // the start of a rune cut at the end of the last piece
 	cr        bool   // the last piece ended with \r: CRLF, or a line rewrite?
+	seq       []byte // the escape sequence being read, as far as seqMax
+	saved     int    // the column ESC 7 or CSI s saved, on this line
+
+	// A line that writes over itself is kept as cells, a terminal's, until
+	// it ends: over says so, col is the cursor's cell.
+	over  bool
+	cells []rune // 0: a blank cell no character was written to
+	col   int
+	last  rune // the last character written, for CSI b
 }
+
+// seqMax is as much of a sequence as is kept to read what it does: the
+// sequences that move along a line are a few bytes.
+const seqMax = 32
+
+// maxCells bounds a line kept as cells: a line longer goes out as it is (a
+// sanitising writer holds no more of a line either).
+const maxCells = 1 << 20
+
+// margin is where a cursor move, an insert or a repeat stops when the line
+// is no longer, as at a terminal's right margin: blanks and repeats made of
+// a few bytes never make a line longer than that, whatever their counts.
+const margin = 256
 
 // HoldsLine tells the filter that the next dst passed to Append begins with
 // the current, unfinished line: a \r may then take back what is in it. A
@@ -47,10 +73,10 @@ func (f *Filter) Flush(dst []byte) []byte {
 	if len(f.partial) > 0 {
 		f.partial = f.partial[:0]
 		if f.st == escape.Ground {
-			dst = append(dst, "\uFFFD"...)
+			dst = f.put(dst, utf8.RuneError)
 		}
 	}
-	return dst
+	return f.endOver(dst)
 }
 
 // Append appends the sanitised form of src to dst.
@@ -64,13 +90,19 @@ func (f *Filter) Append(dst, src []byte) []byte {
 	if f.cr && len(src) > 0 && src[0] != '\r' { // a \r goes on deciding in the loop
 		f.cr = false
 		if src[0] != '\n' {
-			dst = dst[:f.lineStart]
+			dst = f.home(dst)
 		}
 	}
 	for i := 0; i < len(src); {
 		if f.st != escape.Ground {
 			n, st := escape.Lines.Skip(src[i:], f.st)
+			if len(f.seq) < seqMax {
+				f.seq = append(f.seq, src[i:i+min(n, seqMax-len(f.seq))]...)
+			}
 			i, f.st = i+n, st
+			if st == escape.Ground {
+				dst = f.sequenceEnded(dst)
+			}
 			continue
 		}
 		// Runs of printable ASCII, most of any output, go in one copy.
@@ -79,7 +111,13 @@ func (f *Filter) Append(dst, src []byte) []byte {
 			j++
 		}
 		if j > i {
-			dst = append(dst, src[i:j]...)
+			if f.over {
+				for _, c := range src[i:j] {
+					dst = f.put(dst, rune(c))
+				}
+			} else {
+				dst = append(dst, src[i:j]...)
+			}
 			i = j
 			continue
 		}
@@ -88,10 +126,10 @@ func (f *Filter) Append(dst, src []byte) []byte {
 			i++
 			switch {
 			case b == esc:
-				f.st = escape.Esc
+				f.st, f.seq = escape.Esc, append(f.seq[:0], b)
 			case b == '\n':
-				dst = append(dst, b)
-				f.lineStart = len(dst)
+				dst = append(f.endOver(dst), b)
+				f.lineStart, f.saved = len(dst), 0
 			case b == '\r':
 				// Carriage returns in a row move the cursor once: CR CR LF,
 				// what a CRLF file becomes through a pty, is a line end.
@@ -104,12 +142,14 @@ func (f *Filter) Append(dst, src []byte) []byte {
 				case src[i] == '\n':
 					f.cr = false // CRLF is a plain line end
 				default:
-					// Progress bars: the text after \r replaces the line.
+					// Progress bars: what follows writes over the line.
 					f.cr = false
-					dst = dst[:f.lineStart]
+					dst = f.home(dst)
 				}
-			case b == '\t' || (b >= 0x20 && b < 0x7f):
-				dst = append(dst, b)
+			case b == '\b':
+				if dst = f.cellsOf(dst); f.over {
+					f.col = max(f.col-1, 0)
+				}
 			}
 			continue
 		}
@@ -120,21 +160,183 @@ func (f *Filter) Append(dst, src []byte) []byte {
 				f.partial = append([]byte(nil), src[i:]...)
 				return dst
 			}
-			dst = append(dst, "\uFFFD"...)
+			dst = f.put(dst, utf8.RuneError)
 			i++
 			continue
 		}
 		i += size
 		if r >= 0x80 && r <= 0x9f {
 			f.st = escape.Begin(r) // C1 controls never reach the terminal
+			f.seq = f.seq[:0]
 			continue
 		}
 		if r == 0x2028 || r == 0x2029 || r == 0xfeff {
 			continue
 		}
-		dst = append(dst, src[i-size:i]...)
+		if f.over {
+			dst = f.put(dst, r)
+		} else {
+			dst = append(dst, src[i-size:i]...)
+		}
 	}
 	return dst
+}
+
+// put writes r where the cursor is.
+func (f *Filter) put(dst []byte, r rune) []byte {
+	if !f.over {
+		return utf8.AppendRune(dst, r)
+	}
+	f.last = r
+	for len(f.cells) < f.col {
+		f.cells = append(f.cells, 0)
+	}
+	if f.col < len(f.cells) {
+		f.cells[f.col] = r
+	} else {
+		f.cells = append(f.cells, r)
+	}
+	f.col++
+	if len(f.cells) > maxCells {
+		dst = f.endOver(dst) // out as it is; what follows starts a line of its own
+		f.lineStart = len(dst)
+	}
+	return dst
+}
+
+// cellsOf begins keeping the current line as cells, the cursor at its end,
+// unless it is empty (nothing to write over) or already kept.
+func (f *Filter) cellsOf(dst []byte) []byte {
+	if f.over || len(dst) == f.lineStart {
+		return dst
+	}
+	f.over, f.cells, f.col = true, f.cells[:0], 0
+	for _, r := range string(dst[f.lineStart:]) {
+		f.cells = append(f.cells, r)
+	}
+	f.col, f.last = len(f.cells), f.cells[len(f.cells)-1]
+	return dst[:f.lineStart]
+}
+
+// home is a carriage return: the cursor to the line's start.
+func (f *Filter) home(dst []byte) []byte {
+	if dst = f.cellsOf(dst); f.over {
+		f.col = 0
+	}
+	return dst
+}
+
+// endOver writes out a line kept as cells, as a terminal shows it: blank
+// cells inside it are spaces, those at its end nothing.
+func (f *Filter) endOver(dst []byte) []byte {
+	if !f.over {
+		return dst
+	}
+	end := len(f.cells)
+	for end > 0 && f.cells[end-1] == 0 {
+		end--
+	}
+	for _, r := range f.cells[:end] {
+		if r == 0 {
+			r = ' '
+		}
+		dst = utf8.AppendRune(dst, r)
+	}
+	f.over, f.cells, f.col = false, f.cells[:0], 0
+	return dst
+}
+
+// sequenceEnded makes what an escape sequence just read does along the
+// line: cursor moves, save and restore, erasing, deleting, inserting and
+// repeating characters. Any other sequence shows nothing and does nothing
+// here (colours; moves to other lines, which a line cannot show).
+func (f *Filter) sequenceEnded(dst []byte) []byte {
+	seq := f.seq
+	f.seq = f.seq[:0]
+	if len(seq) == 2 && seq[0] == esc && (seq[1] == '7' || seq[1] == '8') {
+		if seq[1] == '7' {
+			f.saved = f.column(dst)
+			return dst
+		}
+		if dst = f.cellsOf(dst); f.over {
+			f.col = min(f.saved, f.edge())
+		}
+		return dst
+	}
+	if len(seq) < 3 || seq[0] != esc || seq[1] != '[' {
+		return dst
+	}
+	final := seq[len(seq)-1]
+	if bytes.IndexByte([]byte("DCGKPX@bsu"), final) < 0 {
+		return dst
+	}
+	n := 0
+	for _, p := range seq[2 : len(seq)-1] {
+		if p < '0' || p > '9' {
+			if p == ';' || p == ':' {
+				break
+			}
+			return dst // private (CSI ? ...) or an intermediate byte: another sequence
+		}
+		n = min(n*10+int(p-'0'), maxCells)
+	}
+	if final == 's' {
+		f.saved = f.column(dst)
+		return dst
+	}
+	if final == 'K' && n == 0 && !f.over {
+		return dst // erasing from the end of a line erases nothing
+	}
+	if dst = f.cellsOf(dst); !f.over {
+		return dst // an empty line: nothing to move over
+	}
+	one := max(n, 1)
+	switch final {
+	case 'D':
+		f.col = max(f.col-one, 0)
+	case 'C':
+		f.col = min(f.col+one, f.edge())
+	case 'G':
+		f.col = min(one-1, f.edge())
+	case 'u':
+		f.col = min(f.saved, f.edge())
+	case 'K':
+		switch n {
+		case 0:
+			f.cells = f.cells[:min(f.col, len(f.cells))]
+		case 1:
+			clear(f.cells[:min(f.col+1, len(f.cells))])
+		default:
+			clear(f.cells)
+		}
+	case 'X':
+		clear(f.cells[min(f.col, len(f.cells)):min(f.col+one, len(f.cells))])
+	case 'P':
+		if f.col < len(f.cells) {
+			f.cells = append(f.cells[:f.col], f.cells[min(f.col+one, len(f.cells)):]...)
+		}
+	case '@':
+		if f.col < len(f.cells) {
+			f.cells = slices.Insert(f.cells, f.col, make([]rune, min(one, f.edge()-len(f.cells)))...)
+		}
+	case 'b':
+		for range min(one, max(f.edge()-f.col, 0)) {
+			dst = f.put(dst, f.last)
+		}
+	}
+	return dst
+}
+
+// edge is the last cell a cursor move reaches: the line's end, or the
+// margin on a shorter line.
+func (f *Filter) edge() int { return max(len(f.cells), margin) }
+
+// column is the cursor's cell on the current line.
+func (f *Filter) column(dst []byte) int {
+	if f.over {
+		return f.col
+	}
+	return utf8.RuneCount(dst[f.lineStart:])
 }
 
 // Clean reports whether b needs no sanitising: printable ASCII, tab and

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bytes"
+	"calm/model"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -161,6 +162,12 @@ func (db *DB) deriveMissingLines() {
 	for _, inc := range incidents {
 		caps, _ := db.Captures(inc.ID)
 		for _, c := range caps {
+			if c.Lines != nil && c.Lines.Reading < model.LinesReading {
+				// Derived with an older reading: searched as stored until
+				// derived again (its output is read meanwhile).
+				db.forgetLines(c.Incident, c.ID)
+				c.Lines = nil
+			}
 			if !linesPending(c) {
 				continue
 			}
@@ -243,7 +250,7 @@ func (db *DB) deriveLines(c Capture) error {
 			if _, now, ok := linesSource(*cur); !ok || now != want || cur.SHA256 != c.SHA256 || cur.Lines != nil {
 				return false, nil
 			}
-			cur.Lines = &DerivedText{Size: tw.size, SHA256: hex.EncodeToString(tw.hash.Sum(nil))}
+			cur.Lines = &DerivedText{Size: tw.size, SHA256: hex.EncodeToString(tw.hash.Sum(nil)), Reading: model.LinesReading}
 			recorded = true
 			return true, nil
 		})

@@ -3,6 +3,8 @@ package storage
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -383,4 +385,78 @@ func moveToNewIncident(t *testing.T, db *DB, c Capture) Capture {
 		t.Fatal(err)
 	}
 	return moved
+}
+
+// TestLinesOfAnOlderReadingAreDerivedAgain: a line written over itself is
+// searched as a terminal shows it ("ERROR disk quota exceeded\rOK" holds
+// quota), and search lines a calm before derived with the older reading
+// (only what followed the \r) are derived again when the store opens.
+func TestLinesOfAnOlderReadingAreDerivedAgain(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "calm.db")
+	db, err := Open(Options{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := waitLines(t, db, save(t, db, "overwritten", []byte("ERROR disk quota exceeded\rOK\nsecond line\n")))
+	if c.Lines.Reading != model.LinesReading {
+		t.Fatalf("lines derived with reading %d, want %d", c.Lines.Reading, model.LinesReading)
+	}
+	quota := func(db *DB) []Match {
+		got, err := searchAll(db, SearchQuery{Pattern: "quota", Literal: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	if got := quota(db); len(got) != 1 || got[0].Text != "OKROR disk quota exceeded" || got[0].Line != 1 {
+		t.Fatalf("search quota: %+v", got)
+	}
+	// The lines as the older reading derived them.
+	tw := &textWriter{db: db, incident: c.Incident, bucket: linesBucket(c.ID), hash: sha256.New(), encode: encodeTextChunk}
+	if err := db.update(func(tx *bolt.Tx) error {
+		b, err := incidentBucket(tx, c.Incident)
+		if err != nil {
+			return err
+		}
+		return deleteLines(b, linesBucket(c.ID))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tw.Write([]byte("OK\nsecond line\n")); err != nil {
+		t.Fatal(err)
+	}
+	if err := tw.flush(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.changeCapture(c.Incident, c.ID, func(_ *bolt.Bucket, cur *Capture) (bool, error) {
+		cur.Lines = &DerivedText{Size: tw.size, SHA256: hex.EncodeToString(tw.hash.Sum(nil))}
+		return true, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got := quota(db); len(got) != 0 {
+		t.Fatalf("the older lines were not what was searched: %+v", got)
+	}
+	db.Close()
+
+	db, err = Open(Options{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
+		got, err := db.Capture(c.Incident + "/" + c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Lines != nil && got.Lines.Reading == model.LinesReading {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the older lines were not derived again a minute after the open: %+v", got.Lines)
+		}
+	}
+	if got := quota(db); len(got) != 1 || got[0].Text != "OKROR disk quota exceeded" {
+		t.Fatalf("search quota after the lines were derived again: %+v", got)
+	}
 }

@@ -323,9 +323,11 @@ func (s *stripped) strip(b []byte) {
 			// which is taken out with it.
 			n, _ := escape.Lines.Skip(b[i+2:], escape.CSI)
 			j := i + 2 + n
-			if r, size := utf8.DecodeLastRune(out); r == utf8.RuneError && size == 1 {
+			if r, size := utf8.DecodeLastRune(out); r == utf8.RuneError && size == 1 || movesAlongLine(b[i:j]) {
 				// A rune cut short before it: taken out, the sequence
 				// could join its halves, which sanitising sees apart.
+				// Or a sequence that moves along the line, erases or
+				// repeats: what the line shows is sanitising's to say.
 				// The line stays as it is.
 				e := lineEnd(b, i)
 				out = append(out, b[i:e]...)
@@ -341,6 +343,22 @@ func (s *stripped) strip(b []byte) {
 		i = e
 	}
 	s.text, s.own = out, out
+}
+
+// movesAlongLine reports whether seq, a whole CSI sequence, is one that
+// sanitising makes on the line (sanitize.Filter: a cursor move along it,
+// a restore, erasing, deleting, inserting, repeating). Erasing to the end
+// (grep --color's CSI K) and saving the cursor change nothing on their own:
+// the line's fallback, when something does, sanitises it from its start.
+func movesAlongLine(seq []byte) bool {
+	if len(seq) < 3 {
+		return false
+	}
+	final, params := seq[len(seq)-1], seq[2:len(seq)-1]
+	if final == 'K' {
+		return len(bytes.Trim(params, "0")) > 0
+	}
+	return bytes.IndexByte([]byte("DCGPX@bu"), final) >= 0
 }
 
 // lineEnd is the index after the '\n' that ends the line holding b[i].
@@ -385,8 +403,7 @@ func (s *stripped) orig(at int) int {
 const esc = 0x1b
 
 // textOf returns a stripped line's sanitised text when that needs no
-// sanitising pass: a clean line; a line of valid UTF-8 without controls; a
-// progress bar, of which only what follows the last \r is shown.
+// sanitising pass: a clean line, or a line of valid UTF-8 without controls.
 //
 // crEnds says that a \r at the end of s ends the line as it was stored too
 // (no escape sequence taken out after it).
@@ -402,11 +419,8 @@ func textOf(s []byte, crEnds bool) ([]byte, bool) {
 		}
 		s = s[:n-1] // a \r that ends the line takes nothing back
 	}
-	if r := bytes.LastIndexByte(s, '\r'); r >= 0 {
-		if plain(s[:r], true) && plain(s[r+1:], false) {
-			return s[r+1:], true
-		}
-		return nil, false
+	if bytes.IndexByte(s, '\r') >= 0 {
+		return nil, false // written over itself: sanitising makes what a terminal shows
 	}
 	return s, plain(s, false)
 }
