@@ -6,7 +6,6 @@
 package sanitize
 
 import (
-	"bytes"
 	"slices"
 	"unicode/utf8"
 
@@ -39,7 +38,7 @@ type Filter struct {
 	lineStart int    // index in dst where the current line starts, for \r
 	partial   []byte // the start of a rune cut at the end of the last piece
 	cr        bool   // the last piece ended with \r: CRLF, or a line rewrite?
-	seq       []byte // the escape sequence being read, as far as seqMax
+	seq       []byte // a sequence begun in an earlier piece, as far as seqMax
 	saved     int    // the column ESC 7 or CSI s saved, on this line
 
 	// A line that writes over itself is kept as cells, a terminal's, until
@@ -49,6 +48,15 @@ type Filter struct {
 	col   int
 	last  rune // the last character written, for CSI b
 }
+
+// mayMove marks the final bytes of the sequences that may move along a line
+// (CSI D C G K P X @ b s u, ESC 7 8): only those are read whole.
+var mayMove = func() (t [256]bool) {
+	for _, c := range []byte("DCGKPX@bsu78") {
+		t[c] = true
+	}
+	return t
+}()
 
 // seqMax is as much of a sequence as is kept to read what it does: the
 // sequences that move along a line are a few bytes.
@@ -93,16 +101,31 @@ func (f *Filter) Append(dst, src []byte) []byte {
 			dst = f.home(dst)
 		}
 	}
+	seqStart := -1 // where the sequence being read began in src; -1: in an earlier piece (f.seq)
 	for i := 0; i < len(src); {
 		if f.st != escape.Ground {
 			n, st := escape.Lines.Skip(src[i:], f.st)
-			if len(f.seq) < seqMax {
-				f.seq = append(f.seq, src[i:i+min(n, seqMax-len(f.seq))]...)
+			if st != escape.Ground {
+				// On into the next piece: kept, for its end to be read.
+				from := i
+				if seqStart >= 0 {
+					from, f.seq = seqStart, f.seq[:0]
+				}
+				f.seq = append(f.seq, src[from:from+min(len(src)-from, seqMax-len(f.seq))]...)
+			} else if n > 0 && mayMove[src[i+n-1]] {
+				// Its final byte may move along the line: read it whole.
+				seq := f.seq
+				if seqStart >= 0 {
+					seq = src[seqStart : i+n]
+				} else if len(seq) < seqMax {
+					seq = append(seq, src[i:i+n]...)
+				}
+				dst = f.sequenceEnded(dst, seq)
+				f.seq = f.seq[:0]
+			} else {
+				f.seq = f.seq[:0]
 			}
 			i, f.st = i+n, st
-			if st == escape.Ground {
-				dst = f.sequenceEnded(dst)
-			}
 			continue
 		}
 		// Runs of printable ASCII, most of any output, go in one copy.
@@ -126,9 +149,12 @@ func (f *Filter) Append(dst, src []byte) []byte {
 			i++
 			switch {
 			case b == esc:
-				f.st, f.seq = escape.Esc, append(f.seq[:0], b)
+				f.st, seqStart = escape.Esc, i-1
 			case b == '\n':
-				dst = append(f.endOver(dst), b)
+				if f.over {
+					dst = f.endOver(dst)
+				}
+				dst = append(dst, b)
 				f.lineStart, f.saved = len(dst), 0
 			case b == '\r':
 				// Carriage returns in a row move the cursor once: CR CR LF,
@@ -166,8 +192,7 @@ func (f *Filter) Append(dst, src []byte) []byte {
 		}
 		i += size
 		if r >= 0x80 && r <= 0x9f {
-			f.st = escape.Begin(r) // C1 controls never reach the terminal
-			f.seq = f.seq[:0]
+			f.st, seqStart = escape.Begin(r), i-size // C1 controls never reach the terminal
 			continue
 		}
 		if r == 0x2028 || r == 0x2029 || r == 0xfeff {
@@ -246,13 +271,11 @@ func (f *Filter) endOver(dst []byte) []byte {
 	return dst
 }
 
-// sequenceEnded makes what an escape sequence just read does along the
+// sequenceEnded makes what an escape sequence just read, seq, does along the
 // line: cursor moves, save and restore, erasing, deleting, inserting and
 // repeating characters. Any other sequence shows nothing and does nothing
 // here (colours; moves to other lines, which a line cannot show).
-func (f *Filter) sequenceEnded(dst []byte) []byte {
-	seq := f.seq
-	f.seq = f.seq[:0]
+func (f *Filter) sequenceEnded(dst, seq []byte) []byte {
 	if len(seq) == 2 && seq[0] == esc && (seq[1] == '7' || seq[1] == '8') {
 		if seq[1] == '7' {
 			f.saved = f.column(dst)
@@ -267,7 +290,7 @@ func (f *Filter) sequenceEnded(dst []byte) []byte {
 		return dst
 	}
 	final := seq[len(seq)-1]
-	if bytes.IndexByte([]byte("DCGKPX@bsu"), final) < 0 {
+	if final == '7' || final == '8' {
 		return dst
 	}
 	n := 0
