@@ -110,6 +110,48 @@ func TestFullDiskLosesNothingAcknowledged(t *testing.T) {
 	t.Logf("%d of %d runs filled the disk", failed, faultRuns())
 }
 
+// TestTeeOnADiskAlreadyFullSaysItSavedNothing: when not one byte could be
+// kept (here the disk of the store's journal folder, where tee's spool
+// goes, is full before it starts), tee says it did NOT save the output, in
+// words a tired person cannot read as "saved" (a fresh-eyes run read "saved
+// c3 (partial), 2 of 2 copies verified" for a capture of 0 bytes), and
+// every byte still passes on.
+func TestTeeOnADiskAlreadyFullSaysItSavedNothing(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a tmpfs needs root (CI runs as root)")
+	}
+	w := newWorld(t)
+	w.ok(nil, "incident", "new", "full from the start")
+	journal := filepath.Join(w.home, "journal")
+	os.MkdirAll(journal, 0o700)
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs", journal).CombinedOutput(); err != nil {
+		t.Fatalf("mount tmpfs: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", journal).Run() })
+	filler, err := os.Create(filepath.Join(journal, "filler"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, size := range []int{64 << 10, 512} {
+		for block := make([]byte, size); ; {
+			if _, err := filler.Write(block); err != nil {
+				break
+			}
+		}
+	}
+	filler.Close()
+	input := shellText(64<<10, 7)
+	stdout, errs, code := w.run(input, "tee", "onfull")
+	if stdout != string(input) {
+		t.Fatalf("stdout got %d of %d bytes on a full disk", len(stdout), len(input))
+	}
+	if code == 0 || !strings.Contains(errs, "did NOT save this output") || !strings.Contains(errs, "EMPTY") || strings.Contains(errs, "copies verified") {
+		t.Fatalf("tee on a full disk: exit %d, stderr %q", code, errs)
+	}
+	os.Remove(filler.Name())
+}
+
 // TestSocketDeletedUnderTheAgent removes the agent's socket again and again
 // while a tee streams through it: the agent binds it again, no second agent
 // starts, and the capture is whole.

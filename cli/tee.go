@@ -195,6 +195,9 @@ copying:
 	switch {
 	case storeErr != nil:
 		// already said why
+	case store != nil && store.spoolStopped != nil && c.Size == 0:
+		fmt.Fprintf(e.stderr, "calm tee: did NOT save this output: %s; it went on to stdout only; %s/%s is an EMPTY capture, marked interrupted, where it would have been: make room and run the command again\n",
+			oneLine(store.spoolStopped.Error()), c.Incident, c.ID)
 	case store != nil && store.spoolStopped != nil:
 		fmt.Fprintf(e.stderr, "calm tee: stopped saving at %s, output went on: %s; saved %s/%s (partial), %s\n",
 			humanBytes(c.Size), oneLine(store.spoolStopped.Error()), c.Incident, c.ID, c.CopiesSummary())
