@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -454,6 +456,9 @@ func (r *runner) run(c *cobra.Command, body func(*env, []string) error, args []s
 		return wrapCommandError(name, body(e, args)) // they talk to the agent themselves, and never start one by asking
 	}
 	if name != "agent" {
+		if err := e.checkNamedStore(name); err != nil {
+			return &commandError{name, err}
+		}
 		client := agent.NewClient(cfg.socket, cfg.agentCommand(), cfg.agentLog())
 		defer client.Close()
 		defer func() {
@@ -497,6 +502,30 @@ func (r *runner) run(c *cobra.Command, body func(*env, []string) error, args []s
 		}
 	}
 	return wrapCommandError(name, body(e, args))
+}
+
+// checkNamedStore keeps a mistyped store path from passing for an empty
+// store: a command that only reads refuses one that does not exist, and
+// one that records makes it and says so. The default store is made
+// quietly, and one whose evidence folder holds incidents was lost, which
+// the agent's warning names.
+func (e *env) checkNamedStore(name string) error {
+	by := e.cfg.storeNamedBy
+	if by == "" {
+		return nil
+	}
+	if _, err := os.Lstat(e.cfg.Store); !errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if entries, _ := os.ReadDir(filepath.Join(filepath.Dir(e.cfg.Store), "evidence")); len(entries) > 0 {
+		return nil
+	}
+	switch name {
+	case "tee", "shell", "snap", "split", "clip", "import", "pipe", "note", "incident new", "pull":
+		fmt.Fprintf(e.stderr, "calm %s: %s names %s, where there was no store: a new one is made there (if you meant an existing store, check the path)\n", name, by, printable(e.cfg.Store))
+		return nil
+	}
+	return usageError("no store at %s, which %s names: nothing was ever recorded there, so nothing is made; check the path (without it, calm uses %s)", printable(e.cfg.Store), by, printable(e.cfg.storeOtherwise))
 }
 
 func wrapCommandError(name string, err error) error {

@@ -49,6 +49,19 @@ type Config struct {
 	socket      string
 	flagMirrors []string
 	file        string // where the config came from, if anywhere
+	// storeNamedBy is what chose a store other than the default ("--store",
+	// the config file's key), or "": a typo there must not start a new store.
+	storeNamedBy   string
+	storeOtherwise string // the store without that
+}
+
+// absolute is path with ~ expanded, made absolute where it can be.
+func absolute(path string) string {
+	path = expand(path)
+	if abs, err := filepath.Abs(path); err == nil {
+		return abs
+	}
+	return path
 }
 
 func home() string {
@@ -118,19 +131,26 @@ func defaultConfig(g globalFlags) Config {
 // settle completes a configuration read from its file (or none) with the
 // environment and the global flags.
 func (c Config) settle(g globalFlags) Config {
+	fallback := filepath.Join(xdg("XDG_DATA_HOME", ".local/share"), "calm", "calm.db")
 	if h := os.Getenv("CALM_HOME"); h != "" {
-		c.Store = filepath.Join(h, "calm.db")
+		fallback = filepath.Join(h, "calm.db")
+	}
+	if c.Store != "" {
+		c.storeNamedBy = "the store key of " + c.file
+	}
+	if h := os.Getenv("CALM_HOME"); h != "" {
+		c.Store, c.storeNamedBy = filepath.Join(h, "calm.db"), ""
 	}
 	if g.store != "" {
-		c.Store = g.store
+		if c.Store != "" {
+			fallback = c.Store
+		}
+		c.Store, c.storeNamedBy = g.store, "--store"
 	}
 	if c.Store == "" {
-		c.Store = filepath.Join(xdg("XDG_DATA_HOME", ".local/share"), "calm", "calm.db")
+		c.Store = fallback
 	}
-	c.Store = expand(c.Store)
-	if abs, err := filepath.Abs(c.Store); err == nil {
-		c.Store = abs
-	}
+	c.Store, c.storeOtherwise = absolute(c.Store), absolute(fallback)
 	c.Mirrors = append(c.Mirrors, g.mirrors...)
 	c.flagMirrors = g.mirrors
 	var folders []string

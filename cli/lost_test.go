@@ -234,3 +234,37 @@ func TestDoctorNamesARescuedStore(t *testing.T) {
 		t.Fatalf("doctor with a rescued store beside the one in use:\n%s", out)
 	}
 }
+
+// TestAMistypedStorePathIsNoNewEmptyStore: --store naming a file that does
+// not exist made an empty store there, and search answered "no match" for
+// output the real store holds. A command that only reads refuses it and
+// makes nothing; one that records makes the store and says so.
+func TestAMistypedStorePathIsNoNewEmptyStore(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.ok([]byte("the original document\n"), "tee", "-q", "orig")
+	typo := filepath.Join(t.TempDir(), "clam", "calm.db")
+	for _, args := range [][]string{{"search", "original"}, {"show", "c1"}, {"status"}, {"export", "--format", "txt"}, {"verify"}} {
+		out, errs, code := w.run(nil, append([]string{"--store", typo}, args...)...)
+		if code != 2 || !strings.Contains(errs, "no store at "+typo) || !strings.Contains(errs, w.storePath()) || out != "" {
+			t.Fatalf("calm --store TYPO %v: exit %d, want 2 naming the path and the store calm uses without it:\n%s%s", args, code, out, errs)
+		}
+		if _, err := os.Stat(filepath.Dir(typo)); !os.IsNotExist(err) {
+			t.Fatalf("calm --store TYPO %v made %s: %v", args, filepath.Dir(typo), err)
+		}
+	}
+	_, errs, code := w.run([]byte("saved where asked\n"), "--store", typo, "tee", "-q", "new")
+	if code != 0 || !strings.Contains(errs, "a new one is made there") {
+		t.Fatalf("tee into a new --store: exit %d: %s", code, errs)
+	}
+	if out := w.ok(nil, "--store", typo, "search", "saved"); !strings.Contains(out, ":1:saved where asked") {
+		t.Fatalf("the new store does not hold what tee saved into it: %q", out)
+	}
+	if _, errs, _ := w.run(nil, "--store", typo, "search", "saved"); strings.Contains(errs, "new one") {
+		t.Fatalf("a store that exists is announced as new: %s", errs)
+	}
+	w.ok(nil, "--store", typo, "agent", "stop")
+	if out := w.ok(nil, "search", "original"); !strings.Contains(out, "the original document") {
+		t.Fatalf("the first store lost its capture: %q", out)
+	}
+}
