@@ -380,7 +380,7 @@ func cmdSearch(e *env, args []string) error {
 	fs.IntVarP(&o.context, "context", "C", 0, "print this many lines before and after each selected line")
 	var lineNumbers, extended bool
 	fs.BoolVarP(&lineNumbers, "line-number", "n", true, "print each line's number (always: grep -n's habit is taken as it is)")
-	fs.BoolVarP(&extended, "extended-regexp", "E", false, "taken as it is: patterns are RE2, which reads a|b, a+ and (a) as grep -E does")
+	fs.BoolVarP(&extended, "extended-regexp", "E", false, "taken as it is: patterns are RE2, which reads a|b, a+ and (a) as grep -E does (and \\< \\> as its word edges)")
 	fs.StringVar(&q.Incident, "incident", "", "search only this incident")
 	fs.BoolVar(&o.json, "json", false, "one JSON object a line (incident, item, line, text; context: true for a context line)")
 	if err := parse(fs, args); err != nil {
@@ -419,6 +419,10 @@ func cmdSearch(e *env, args []string) error {
 		}
 		o.contextGiven = o.contextGiven || fs.Changed(n.flag)
 	}
+	typed := q.Pattern
+	if !q.Literal {
+		q.Pattern = gnuWordEdges(q.Pattern)
+	}
 	if strings.Contains(q.Pattern, "\n") {
 		// grep: each line of the pattern is a pattern of its own.
 		var alternatives []string
@@ -443,7 +447,13 @@ func cmdSearch(e *env, args []string) error {
 	if extended && q.Literal {
 		return usageError("-E and -F: a pattern is a regular expression or a literal, not both")
 	}
-	return grep(e, q, o)
+	err := grep(e, q, o)
+	if errors.Is(err, errNoMatch) && !q.Literal && !o.quiet {
+		if hint := basicRegexpHint(typed); hint != "" {
+			fmt.Fprintln(e.stderr, hint)
+		}
+	}
+	return err
 }
 
 func cmdVerify(e *env, args []string) error {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"calm/model"
@@ -332,4 +333,76 @@ func (g *grepRun) printCount(incident, item string) error {
 	}
 	_, err := g.w.WriteString(incident + "/" + item + ":" + strconv.Itoa(n) + "\n")
 	return err
+}
+
+// gnuWordEdges reads GNU grep's \< and \> (a word's start and end, which
+// grep -E knows too) as RE2's \b; RE2 alone reads them as < and >.
+// Inside brackets a backslash is left as it is.
+func gnuWordEdges(pat string) string {
+	if !strings.Contains(pat, `\<`) && !strings.Contains(pat, `\>`) {
+		return pat
+	}
+	var b strings.Builder
+	inClass := false
+	for i := 0; i < len(pat); i++ {
+		c := pat[i]
+		switch {
+		case c == '\\' && i+1 < len(pat):
+			next := pat[i+1]
+			if !inClass && (next == '<' || next == '>') {
+				b.WriteString(`\b`)
+			} else {
+				b.WriteByte(c)
+				b.WriteByte(next)
+			}
+			i++
+			continue
+		case c == '[' && !inClass:
+			inClass = true
+			b.WriteByte(c)
+			// A ] first (after ^) is a member, not the end.
+			if i+1 < len(pat) && pat[i+1] == '^' {
+				b.WriteByte('^')
+				i++
+			}
+			if i+1 < len(pat) && pat[i+1] == ']' {
+				b.WriteByte(']')
+				i++
+			}
+			continue
+		case c == ']' && inClass:
+			inClass = false
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
+// basicRegexpHint says, for a pattern that matched nothing, where it is
+// read otherwise than grep's default (basic) syntax reads it: a person
+// with grep's habits typing timeout\|refund got no line and no word why.
+// "" when nothing in it is read otherwise.
+func basicRegexpHint(pat string) string {
+	var said []string
+	for _, h := range []struct{ escaped, plain string }{
+		{`\|`, "|"}, {`\(`, "("}, {`\)`, ")"}, {`\{`, "{"}, {`\}`, "}"}, {`\?`, "?"}, {`\+`, "+"},
+	} {
+		if strings.Contains(strings.ReplaceAll(pat, `\\`, ""), h.escaped) {
+			said = append(said, h.escaped)
+		}
+	}
+	hint := ""
+	if len(said) > 0 {
+		hint = fmt.Sprintf("calm search reads a pattern as grep -E does, so %s %s the character itself (grep's default reads it as an operator): for either of two words write 'a|b', for a group '(ab)'",
+			strings.Join(said, " "), map[bool]string{true: "is", false: "are"}[len(said) == 1])
+	}
+	if i := strings.Index(strings.ReplaceAll(pat, `\\`, "xx"), "$"); i >= 0 && i < len(pat)-1 && pat[i+1] != ')' && pat[i+1] != '|' && pat[i+1] != ']' && (i == 0 || pat[i-1] != '\\') {
+		dollar := "$ in the middle of a pattern matches only at a line's end, so nothing comes after it: for a $ itself write \\$ or use -F"
+		if hint == "" {
+			hint = "calm search: " + dollar
+		} else {
+			hint += "; " + dollar
+		}
+	}
+	return hint
 }

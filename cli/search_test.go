@@ -82,6 +82,11 @@ func TestSearchAnswersAsGrepDoes(t *testing.T) {
 		{"-q", "nowhere at all"},
 		{"-q", "-v", "e"},
 		{"-q", "-c", "-A", "2", "error"},
+		{`\<db\>`}, // GNU's word edges, which grep -E knows too
+		{"-c", `\<d`},
+		{`b\>`},
+		{`[<]db`},
+		{`error\|ok`}, // a | itself, as grep -E has it
 	} {
 		grepArgs := []string{"-H", "-n"}
 		if !strings.Contains(strings.Join(args, " "), "-F") {
@@ -103,6 +108,34 @@ func TestSearchAnswersAsGrepDoes(t *testing.T) {
 		got, errs, code := w.run(nil, append([]string{"search", "--incident", inc}, args...)...)
 		if got != want.String() || code != grepCode {
 			t.Errorf("calm search %v: exit %d, stderr %q, gave\n%s\ngrep gave (exit %d)\n%s", args, code, errs, got, grepCode, want.String())
+		}
+	}
+}
+
+// TestSearchSaysWhyAGrepHabitMatchedNothing: grep's default syntax reads
+// \| as "or" and $ within a pattern as a $; calm reads them as grep -E
+// does, and when nothing matched says so, once, on stderr.
+func TestSearchSaysWhyAGrepHabitMatchedNothing(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.ok([]byte("timeout after 30s\nrefund of $5.00 paid\n"), "tee", "-q", "t")
+	for _, c := range []struct{ pattern, hint string }{
+		{`timeout\|refund`, `\| is the character itself`},
+		{`refund of \(\$5\)`, `\( \) are the character itself`},
+		{`$5.00`, `for a $ itself write \$ or use -F`},
+	} {
+		out, errs, code := w.run(nil, "search", c.pattern)
+		if code != 1 || out != "" || !strings.Contains(errs, c.hint) || strings.Count(errs, "\n") != 1 {
+			t.Errorf("calm search %q: exit %d, want 1 and one line naming %q:\n%s%s", c.pattern, code, c.hint, out, errs)
+		}
+		if _, errs, code := w.run(nil, "search", "-q", c.pattern); code != 1 || errs != "" {
+			t.Errorf("calm search -q %q: exit %d, said %q: -q says nothing", c.pattern, code, errs)
+		}
+	}
+	// What grep -E reads the same way is not second-guessed.
+	for _, pattern := range []string{`timeout|refund`, `\$5\.00`, `paid$`, `nowhere`} {
+		if _, errs, _ := w.run(nil, "search", pattern); errs != "" {
+			t.Errorf("calm search %q said %q", pattern, errs)
 		}
 	}
 }
