@@ -403,6 +403,9 @@ func cmdSearch(e *env, args []string) error {
 		}
 		c, err := e.store.Capture(ref)
 		if err != nil {
+			if _, serr := os.Stat(ref); serr == nil {
+				return usageError("%q is a file here, not a capture: calm search reads the store's captures (c3, s1 or INCIDENT/c3); grep the file, or save it first with 'calm tee TITLE < FILE > /dev/null'", printable(ref))
+			}
 			if suggested := withCaptureSuggestion(e, ref, err); suggested != err || !errors.Is(err, model.ErrInvalid) {
 				return suggested
 			}

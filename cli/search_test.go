@@ -132,6 +132,12 @@ func TestSearchSaysWhyAGrepHabitMatchedNothing(t *testing.T) {
 			t.Errorf("calm search -q %q: exit %d, said %q: -q says nothing", c.pattern, code, errs)
 		}
 	}
+	// A file named where a capture goes is not read as an incident's name.
+	file := filepath.Join(t.TempDir(), "dump.json")
+	os.WriteFile(file, []byte("timeout\n"), 0o600)
+	if out, errs, code := w.run(nil, "search", "timeout", file); code != 2 || out != "" || !strings.Contains(errs, "is a file here, not a capture") {
+		t.Errorf("calm search timeout FILE: exit %d:\n%s%s", code, out, errs)
+	}
 	// What grep -E reads the same way is not second-guessed.
 	for _, pattern := range []string{`timeout|refund`, `\$5\.00`, `paid$`, `nowhere`} {
 		if _, errs, _ := w.run(nil, "search", pattern); errs != "" {
