@@ -622,7 +622,7 @@ in $XDG_CONFIG_HOME/calm/config.toml. Every command starts the agent if needed.`
 		r.command(groupRead, "the TUI: captures, viewer, checklist, copies ('?' lists its keys)", cmdUI),
 		r.command(groupRead, "the TUI read-only, timeline first, for the look back (or a pulled bundle)", cmdReview),
 		r.command(groupRead, "print a capture (c3, or INCIDENT/c3); --raw skips sanitising", cmdShow),
-		r.command(groupRead, "search every capture as grep does (RE2; -F literal, -i -w -v -c -l -m -A -B -C)", cmdSearch),
+		r.command(groupRead, "search every capture as grep does (RE2; -F literal, -i -w -v -c -l -h -m -A -B -C)", cmdSearch),
 		r.command(groupRead, "write an incident as txt, json, md (the postmortem draft), html, cast or bundle (redacted)", cmdExport),
 		r.command(groupSafe, "read back and hash every copy; exit 1 on any mismatch (or: verify BUNDLE.tar.gz)", cmdVerify),
 		r.command(groupSafe, "check the store, the agent, the copies and the tools; copy out a damaged store", cmdDoctor),

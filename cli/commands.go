@@ -360,7 +360,7 @@ func withCaptureSuggestion(e *env, ref string, err error) error {
 }
 
 func cmdSearch(e *env, args []string) error {
-	fs := e.flags("search", "[-F] [-i] [-w] [-v] [-c|-l|-q] [-m N] [-A N] [-B N] [-C N] [--incident ID] [--json] PATTERN [CAPTURE...]\n  calm search [FLAGS] -e PATTERN [-e PATTERN...] [CAPTURE...]")
+	fs := e.flags("search", "[-F] [-i] [-w] [-v] [-h] [-c|-l|-q] [-m N] [-A N] [-B N] [-C N] [--incident ID] [--json] PATTERN [CAPTURE...]\n  calm search [FLAGS] -e PATTERN [-e PATTERN...] [CAPTURE...]")
 	q := model.SearchQuery{}
 	o := grepOptions{max: -1, before: -1, after: -1}
 	fs.BoolVarP(&q.Literal, "fixed-strings", "F", false, "the pattern is a literal string, not a regular expression (RE2)")
@@ -378,7 +378,10 @@ func cmdSearch(e *env, args []string) error {
 		fs.Lookup(name).DefValue = "0" // -1 only means "as -C says"
 	}
 	fs.IntVarP(&o.context, "context", "C", 0, "print this many lines before and after each selected line")
-	var lineNumbers, extended bool
+	fs.BoolVarP(&o.noRef, "no-filename", "h", false, "print no INCIDENT/ID before each line or count, as grep -h (--help: the help)")
+	fs.Bool("help", false, "help for search") // its -h is grep's
+	var lineNumbers, extended, withRef bool
+	fs.BoolVarP(&withRef, "with-filename", "H", false, "taken as it is: each line begins with INCIDENT/ID unless -h")
 	fs.BoolVarP(&lineNumbers, "line-number", "n", true, "print each line's number (always: grep -n's habit is taken as it is)")
 	fs.BoolVarP(&extended, "extended-regexp", "E", false, "taken as it is: patterns are RE2, which reads a|b, a+ and (a) as grep -E does (and \\< \\> as its word edges)")
 	fs.StringVar(&q.Incident, "incident", "", "search only this incident")

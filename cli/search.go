@@ -21,6 +21,7 @@ import (
 // search does (find the lines that match, fast).
 type grepOptions struct {
 	word, invert, count, files, json bool
+	noRef                            bool // -h: no INCIDENT/ID before a line or a count
 	quiet                            bool // -q: nothing printed, exit 0 at the first selected line
 	max                              int  // per capture, as grep's per file; < 0: no limit
 	before, after, context           int  // < 0: not given
@@ -257,6 +258,11 @@ func (g *grepRun) print(m model.LineHit, context bool) error {
 			return err
 		}
 	}
+	if g.o.noRef {
+		line := append(strconv.AppendInt(g.w.AvailableBuffer(), m.Line, 10), sep)
+		_, err := g.w.Write(append(append(line, m.Text...), '\n'))
+		return err
+	}
 	_, err := g.w.Write(storage.AppendHit(g.w.AvailableBuffer(), m, '/', sep))
 	return err
 }
@@ -330,6 +336,10 @@ func (g *grepRun) printCount(incident, item string) error {
 			Item     string `json:"item"`
 			Count    int    `json:"count"`
 		}{incident, item, n})
+	}
+	if g.o.noRef {
+		_, err := g.w.WriteString(strconv.Itoa(n) + "\n")
+		return err
 	}
 	_, err := g.w.WriteString(incident + "/" + item + ":" + strconv.Itoa(n) + "\n")
 	return err

@@ -87,6 +87,11 @@ func TestSearchAnswersAsGrepDoes(t *testing.T) {
 		{`b\>`},
 		{`[<]db`},
 		{`error\|ok`}, // a | itself, as grep -E has it
+		{"-h", "error"},
+		{"-hc", "error"},
+		{"-h", "-C", "1", "error"},
+		{"-hl", "db"},
+		{"-H", "error"},
 	} {
 		grepArgs := []string{"-H", "-n"}
 		if !strings.Contains(strings.Join(args, " "), "-F") {
