@@ -130,8 +130,9 @@ type DerivedText struct {
 
 // LinesReading is today's reading of a capture's lines for search: each as
 // a terminal shows it (2: a line written over itself is what the screen
-// shows, not the text after its last carriage return).
-const LinesReading = 2
+// shows, not the text after its last carriage return; 3: with tab stops,
+// wide and combining characters, and moves on an empty line).
+const LinesReading = 3
 
 // SourceSession marks a recorded terminal session.
 const SourceSession = "session"

@@ -6,9 +6,9 @@
 package sanitize
 
 import (
-	"slices"
 	"unicode/utf8"
 
+	"calm/terminal"
 	"calm/terminal/escape"
 )
 
@@ -39,14 +39,15 @@ type Filter struct {
 	partial   []byte // the start of a rune cut at the end of the last piece
 	cr        bool   // the last piece ended with \r: CRLF, or a line rewrite?
 	seq       []byte // a sequence begun in an earlier piece, as far as seqMax
-	saved     int    // the column ESC 7 or CSI s saved, on this line
 
-	// A line that writes over itself is kept as cells, a terminal's, until
-	// it ends: over says so, col is the cursor's cell.
-	over  bool
-	cells []rune // 0: a blank cell no character was written to
-	col   int
-	last  rune // the last character written, for CSI b
+	// A line that writes over itself goes through a terminal emulator, one
+	// row of lineColumns, until it ends: over says so. It takes only what
+	// moves along the line; what goes to other lines a line cannot show.
+	over     bool
+	em       *terminal.Emulator
+	overSize int    // bytes the emulator takes for this line, and the cost of its repeats
+	line     []byte // those bytes, written to it at the line's end in one go
+	shown    []byte // the line as the emulator showed it
 }
 
 // mayMove marks the final bytes of the sequences that may move along a line
@@ -62,14 +63,14 @@ var mayMove = func() (t [256]bool) {
 // sequences that move along a line are a few bytes.
 const seqMax = 32
 
-// maxCells bounds a line kept as cells: a line longer goes out as it is (a
-// sanitising writer holds no more of a line either).
-const maxCells = 1 << 20
+// lineColumns is the width of the terminal a line that writes over itself
+// is shown on: calm's, for text whose width is not known.
+const lineColumns = 512
 
-// margin is where a cursor move, an insert or a repeat stops when the line
-// is no longer, as at a terminal's right margin: blanks and repeats made of
-// a few bytes never make a line longer than that, whatever their counts.
-const margin = 256
+// maxOver bounds the bytes of a line shown through the emulator: a line
+// longer goes out as it is from there (a sanitising writer holds no more
+// of a line either).
+const maxOver = 1 << 20
 
 // HoldsLine tells the filter that the next dst passed to Append begins with
 // the current, unfinished line: a \r may then take back what is in it. A
@@ -98,7 +99,7 @@ func (f *Filter) Append(dst, src []byte) []byte {
 	if f.cr && len(src) > 0 && src[0] != '\r' { // a \r goes on deciding in the loop
 		f.cr = false
 		if src[0] != '\n' {
-			dst = f.home(dst)
+			dst = f.overWrite(dst, []byte{'\r'})
 		}
 	}
 	seqStart := -1 // where the sequence being read began in src; -1: in an earlier piece (f.seq)
@@ -114,13 +115,15 @@ func (f *Filter) Append(dst, src []byte) []byte {
 				f.seq = append(f.seq, src[from:from+min(len(src)-from, seqMax-len(f.seq))]...)
 			} else if n > 0 && mayMove[src[i+n-1]] {
 				// Its final byte may move along the line: read it whole.
-				seq := f.seq
+				seq, whole := f.seq, true
 				if seqStart >= 0 {
 					seq = src[seqStart : i+n]
-				} else if len(seq) < seqMax {
+				} else if whole = len(seq)+n <= seqMax; whole {
 					seq = append(seq, src[i:i+n]...)
 				}
-				dst = f.sequenceEnded(dst, seq)
+				if whole {
+					dst = f.sequenceEnded(dst, seq)
+				}
 				f.seq = f.seq[:0]
 			} else {
 				f.seq = f.seq[:0]
@@ -135,9 +138,7 @@ func (f *Filter) Append(dst, src []byte) []byte {
 		}
 		if j > i {
 			if f.over {
-				for _, c := range src[i:j] {
-					dst = f.put(dst, rune(c))
-				}
+				dst = f.toEmulator(dst, src[i:j])
 			} else {
 				dst = append(dst, src[i:j]...)
 			}
@@ -155,7 +156,7 @@ func (f *Filter) Append(dst, src []byte) []byte {
 					dst = f.endOver(dst)
 				}
 				dst = append(dst, b)
-				f.lineStart, f.saved = len(dst), 0
+				f.lineStart = len(dst)
 			case b == '\r':
 				// Carriage returns in a row move the cursor once: CR CR LF,
 				// what a CRLF file becomes through a pty, is a line end.
@@ -170,12 +171,10 @@ func (f *Filter) Append(dst, src []byte) []byte {
 				default:
 					// Progress bars: what follows writes over the line.
 					f.cr = false
-					dst = f.home(dst)
+					dst = f.overWrite(dst, []byte{'\r'})
 				}
 			case b == '\b':
-				if dst = f.cellsOf(dst); f.over {
-					f.col = max(f.col-1, 0)
-				}
+				dst = f.overWrite(dst, []byte{'\b'})
 			}
 			continue
 		}
@@ -199,75 +198,63 @@ func (f *Filter) Append(dst, src []byte) []byte {
 			continue
 		}
 		if f.over {
-			dst = f.put(dst, r)
+			dst = f.toEmulator(dst, src[i-size:i])
 		} else {
 			dst = append(dst, src[i-size:i]...)
 		}
+	}
+	if f.st != escape.Ground && seqStart >= 0 {
+		// A sequence begun by this piece's last byte goes on in the next.
+		f.seq = append(f.seq[:0], src[seqStart:min(len(src), seqStart+seqMax)]...)
 	}
 	return dst
 }
 
 // put writes r where the cursor is.
 func (f *Filter) put(dst []byte, r rune) []byte {
+	if f.over {
+		return f.toEmulator(dst, utf8.AppendRune(nil, r))
+	}
+	return utf8.AppendRune(dst, r)
+}
+
+// overWrite sends what moves along the line to the emulator, which takes
+// the line from here.
+func (f *Filter) overWrite(dst, b []byte) []byte {
 	if !f.over {
-		return utf8.AppendRune(dst, r)
+		if f.em == nil {
+			// A line longer than the emulator holds comes in pieces.
+			f.em = terminal.NewEmulator(lineColumns, 1, func(line []byte, _ float64) { f.shown = append(f.shown, line...) })
+		}
+		// What the line shows so far holds no sequence: as it is.
+		f.over, f.overSize = true, 0
+		dst = f.toEmulator(dst[:f.lineStart], dst[f.lineStart:])
 	}
-	f.last = r
-	for len(f.cells) < f.col {
-		f.cells = append(f.cells, 0)
-	}
-	if f.col < len(f.cells) {
-		f.cells[f.col] = r
-	} else {
-		f.cells = append(f.cells, r)
-	}
-	f.col++
-	if len(f.cells) > maxCells {
-		dst = f.endOver(dst) // out as it is; what follows starts a line of its own
+	return f.toEmulator(dst, b)
+}
+
+// toEmulator writes b to the emulator showing the line.
+func (f *Filter) toEmulator(dst, b []byte) []byte {
+	if f.overSize += len(b); f.overSize > maxOver {
+		// Out as it is; what follows starts a line of its own.
+		dst = f.endOver(dst)
 		f.lineStart = len(dst)
+		return append(dst, b...)
 	}
+	f.line = append(f.line, b...)
 	return dst
 }
 
-// cellsOf begins keeping the current line as cells, the cursor at its end,
-// unless it is empty (nothing to write over) or already kept.
-func (f *Filter) cellsOf(dst []byte) []byte {
-	if f.over || len(dst) == f.lineStart {
-		return dst
-	}
-	f.over, f.cells, f.col = true, f.cells[:0], 0
-	for _, r := range string(dst[f.lineStart:]) {
-		f.cells = append(f.cells, r)
-	}
-	f.col, f.last = len(f.cells), f.cells[len(f.cells)-1]
-	return dst[:f.lineStart]
-}
-
-// home is a carriage return: the cursor to the line's start.
-func (f *Filter) home(dst []byte) []byte {
-	if dst = f.cellsOf(dst); f.over {
-		f.col = 0
-	}
-	return dst
-}
-
-// endOver writes out a line kept as cells, as a terminal shows it: blank
-// cells inside it are spaces, those at its end nothing.
+// endOver writes out a line the emulator showed, as it shows it.
 func (f *Filter) endOver(dst []byte) []byte {
 	if !f.over {
 		return dst
 	}
-	end := len(f.cells)
-	for end > 0 && f.cells[end-1] == 0 {
-		end--
-	}
-	for _, r := range f.cells[:end] {
-		if r == 0 {
-			r = ' '
-		}
-		dst = utf8.AppendRune(dst, r)
-	}
-	f.over, f.cells, f.col = false, f.cells[:0], 0
+	f.over = false
+	f.em.Write(append(f.line, '\n'))
+	f.line = f.line[:0]
+	dst = append(dst, terminal.PlainText(f.shown)...)
+	f.shown = f.shown[:0]
 	return dst
 }
 
@@ -277,14 +264,7 @@ func (f *Filter) endOver(dst []byte) []byte {
 // here (colours; moves to other lines, which a line cannot show).
 func (f *Filter) sequenceEnded(dst, seq []byte) []byte {
 	if len(seq) == 2 && seq[0] == esc && (seq[1] == '7' || seq[1] == '8') {
-		if seq[1] == '7' {
-			f.saved = f.column(dst)
-			return dst
-		}
-		if dst = f.cellsOf(dst); f.over {
-			f.col = min(f.saved, f.edge())
-		}
-		return dst
+		return f.overWrite(dst, seq)
 	}
 	if len(seq) < 3 || seq[0] != esc || seq[1] != '[' {
 		return dst
@@ -293,73 +273,28 @@ func (f *Filter) sequenceEnded(dst, seq []byte) []byte {
 	if final == '7' || final == '8' {
 		return dst
 	}
-	n := 0
-	for _, p := range seq[2 : len(seq)-1] {
-		if p < '0' || p > '9' {
-			if p == ';' || p == ':' {
-				break
-			}
+	params := seq[2 : len(seq)-1]
+	for _, p := range params {
+		if (p < '0' || p > '9') && p != ';' && p != ':' {
 			return dst // private (CSI ? ...) or an intermediate byte: another sequence
 		}
-		n = min(n*10+int(p-'0'), maxCells)
 	}
-	if final == 's' {
-		f.saved = f.column(dst)
-		return dst
-	}
-	if final == 'K' && n == 0 && !f.over {
+	if final == 'K' && !f.over && (len(params) == 0 || string(params) == "0") {
 		return dst // erasing from the end of a line erases nothing
 	}
-	if dst = f.cellsOf(dst); !f.over {
-		return dst // an empty line: nothing to move over
+	if final == 'b' {
+		// A repeat costs what it writes: a few bytes never write more
+		// than a row, and a line's repeats no more than maxOver.
+		n := 0
+		for _, p := range params {
+			if p < '0' || p > '9' {
+				break
+			}
+			n = min(n*10+int(p-'0'), lineColumns)
+		}
+		f.overSize += max(n, 1)
 	}
-	one := max(n, 1)
-	switch final {
-	case 'D':
-		f.col = max(f.col-one, 0)
-	case 'C':
-		f.col = min(f.col+one, f.edge())
-	case 'G':
-		f.col = min(one-1, f.edge())
-	case 'u':
-		f.col = min(f.saved, f.edge())
-	case 'K':
-		switch n {
-		case 0:
-			f.cells = f.cells[:min(f.col, len(f.cells))]
-		case 1:
-			clear(f.cells[:min(f.col+1, len(f.cells))])
-		default:
-			clear(f.cells)
-		}
-	case 'X':
-		clear(f.cells[min(f.col, len(f.cells)):min(f.col+one, len(f.cells))])
-	case 'P':
-		if f.col < len(f.cells) {
-			f.cells = append(f.cells[:f.col], f.cells[min(f.col+one, len(f.cells)):]...)
-		}
-	case '@':
-		if f.col < len(f.cells) {
-			f.cells = slices.Insert(f.cells, f.col, make([]rune, min(one, f.edge()-len(f.cells)))...)
-		}
-	case 'b':
-		for range min(one, max(f.edge()-f.col, 0)) {
-			dst = f.put(dst, f.last)
-		}
-	}
-	return dst
-}
-
-// edge is the last cell a cursor move reaches: the line's end, or the
-// margin on a shorter line.
-func (f *Filter) edge() int { return max(len(f.cells), margin) }
-
-// column is the cursor's cell on the current line.
-func (f *Filter) column(dst []byte) int {
-	if f.over {
-		return f.col
-	}
-	return utf8.RuneCount(dst[f.lineStart:])
+	return f.overWrite(dst, seq)
 }
 
 // Clean reports whether b needs no sanitising: printable ASCII, tab and

@@ -44,3 +44,16 @@ func BenchmarkTextPrompts(b *testing.B) {
 		return fmt.Sprintf("\x1b]0;ada@db1: ~/src\x07\x1b[01;32mada@db1\x1b[00m:\x1b[01;34m~/src\x1b[00m$ ls\r\n\x1b]8;;file:///home/ada/src/f%d.go\x1b\\f%d.go\x1b]8;;\x1b\\\r\n", i, i)
 	})
 }
+
+// Progress lines, each redrawn over itself ten times (\r, a spinner's \b,
+// an erase to the end of the line), as pv, curl and package managers write.
+func BenchmarkTextProgress(b *testing.B) {
+	benchSanitize(b, func(i int) string {
+		var l bytes.Buffer
+		for p := 0; p <= 100; p += 10 {
+			fmt.Fprintf(&l, "\rfetching layer %d: %3d%% [%-20s] %c\b", i, p, bytes.Repeat([]byte("#"), p/5), `|/-\`[p/10%4])
+		}
+		l.WriteString("\x1b[K done\n")
+		return l.String()
+	})
+}

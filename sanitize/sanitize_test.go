@@ -213,8 +213,8 @@ func TestALineWrittenOverItselfIsWhatATerminalShows(t *testing.T) {
 		"\x1b[31mred\x1b[0m\rR\n":            "Red\n",
 		"wide 中文\rW\n":                       "Wide 中文\n",
 		"tail stays\r\n":                     "tail stays\n",
-		"a\x1b[999999999Cb\n":                "a" + strings.Repeat(" ", margin-1) + "b\n",
-		"x\x1b[999999999b\n":                 strings.Repeat("x", margin) + "\n",
+		"a\x1b[999999999Cb\n":                "a" + strings.Repeat(" ", lineColumns-2) + "b\n",
+		"x\x1b[999999999b\n":                 strings.Repeat("x", lineColumns+1) + "\n",
 	} {
 		if got := string(Text([]byte(in))); got != want {
 			if len(got) > 80 {

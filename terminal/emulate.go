@@ -728,7 +728,9 @@ func (e *Emulator) csi(final byte) {
 		}
 	case 'b':
 		if e.last != 0 {
-			for range min(e.arg(0, 1), 1<<16) {
+			// At most a row: a few bytes asking for more would write a
+			// gigabyte of history (xterm.js goes on to the next rows).
+			for range min(e.arg(0, 1), e.cols) {
 				e.print(e.last)
 			}
 		}

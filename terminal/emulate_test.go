@@ -325,3 +325,24 @@ func TestFiveThousandLinesOnTheAlternateScreenAreKept(t *testing.T) {
 		t.Fatalf("%d of 5000 lines kept; first %q, %q, last %q", n, got[0], got[1], got[len(got)-1])
 	}
 }
+
+// TestRepeatWritesAtMostARow: CSI b asking for 65535 copies of a character
+// made 8 KB of output into 65 MB of history, a second of work; a few bytes
+// now repeat at most a row's worth.
+func TestRepeatWritesAtMostARow(t *testing.T) {
+	in := "x" + strings.Repeat("\x1b[65535b", 1000) + "\n"
+	total := 0
+	e := NewSessionEmulator(80, 24, func(l []byte, _ float64) { total += len(l) })
+	e.Write([]byte(in))
+	e.Close()
+	if total > 1+1000*80+1000 {
+		t.Fatalf("%d bytes of repeats made %d bytes of lines", len(in), total)
+	}
+	var got []string
+	e = NewSessionEmulator(80, 24, func(l []byte, _ float64) { got = append(got, string(l)) })
+	e.Write([]byte("-\x1b[19b|\r\n"))
+	e.Close()
+	if len(got) == 0 || got[0] != strings.Repeat("-", 20)+"|" {
+		t.Fatalf("a short repeat reads %q", got)
+	}
+}
