@@ -584,3 +584,36 @@ func TestTeeIntoAMistypedIncidentSavesIntoTheCurrentOne(t *testing.T) {
 		}
 	}
 }
+
+// TestQuittingAPagerAfterTeeKeepsTheWholeOutput: in a terminal, a person
+// pipes the output on to less or head to look at it, and quits after the
+// first page. calm tee kept only what the pager had read (64 KiB of 1.2
+// MiB), and the command before it died of SIGPIPE, so the rest was
+// nowhere; now it saves the rest of stdin, and says so.
+func TestQuittingAPagerAfterTeeKeepsTheWholeOutput(t *testing.T) {
+	t.Parallel()
+	slow(t)
+	w := newWorld(t)
+	w.ok(nil, "incident", "new", "pager")
+	tm := newTmux(t)
+	tm.start(w.envPrefix() + "sh")
+	tm.typeText(fmt.Sprintf("seq 1 200000 | %s tee counted | head -n 2; echo \"st\"\"atus=$?\"\n", calmBin))
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(tm.screen(), "status=") && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	screen := tm.screen()
+	if !strings.Contains(screen, "status=0") || !strings.Contains(screen, "whole") {
+		t.Fatalf("tee after head quit: the pane shows\n%s", lastLines(screen, 10))
+	}
+	var want strings.Builder
+	for i := 1; i <= 200000; i++ {
+		fmt.Fprintf(&want, "%d\n", i)
+	}
+	if got := w.ok(nil, "show", "--raw", "c1"); got != want.String() {
+		t.Fatalf("the capture holds %d bytes, want all %d of seq's output", len(got), want.Len())
+	}
+	if rec := w.captureRecord("c1"); rec["state"] != "sealed" || rec["interrupted"] != nil {
+		t.Fatalf("c1 is %v, interrupted %v: want sealed whole", rec["state"], rec["interrupted"])
+	}
+}

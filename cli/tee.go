@@ -105,6 +105,13 @@ func cmdTee(e *env, args []string) error {
 	var outErr, inErr error
 	var caught os.Signal
 	var ended time.Time // when stdin ended, or stdout closed
+	// A person who quits a pager (| less, | head) still wants the rest of
+	// the output kept: tee goes on saving stdin, and says so. In a script,
+	// tee ends there as tee(1) does, so a pipeline on an endless stream ends.
+	keepAfterPipe := isTerminal(e.stderr) && store != nil
+	var downstreamGone bool // the command after tee stopped reading
+	var downstreamGot int64 // what it had read by then
+	var sayKeeping <-chan time.Time
 copying:
 	for {
 		select {
@@ -112,18 +119,27 @@ copying:
 			if len(r.buf) > 0 {
 				// The spool first: it always holds what the downstream got.
 				// The store takes it once it has reached stdout, as far as
-				// it did: a downstream gone (| head) does not get the rest.
+				// it did: a downstream gone (| head) does not get the rest,
+				// unless tee goes on saving without it.
 				spooled := 0
 				if store != nil {
 					spooled = sp.write(r.buf)
 				}
 				passed := len(r.buf)
-				if outErr == nil {
+				if outErr == nil && !downstreamGone {
 					var n int
 					n, outErr = e.stdout.Write(r.buf)
-					if errors.Is(outErr, syscall.EPIPE) {
+					downstreamGot += int64(n)
+					switch {
+					case errors.Is(outErr, syscall.EPIPE) && keepAfterPipe:
+						downstreamGone, outErr = true, nil
+						releaseStdout(e.stdout)
+						// Ctrl-C ends the downstream first: it is said only
+						// if stdin goes on.
+						sayKeeping = time.After(epipeGrace)
+					case errors.Is(outErr, syscall.EPIPE):
 						passed = n
-					} else if outErr != nil {
+					case outErr != nil:
 						fmt.Fprintf(e.stderr, "calm tee: stdout: %s (still saving stdin)\n", oneLine(outErr.Error()))
 					}
 				}
@@ -148,6 +164,8 @@ copying:
 				caught = s
 				break copying
 			}
+		case <-sayKeeping:
+			fmt.Fprintf(e.stderr, "calm tee: the command after tee stopped reading after %s; saving the rest of stdin all the same (Ctrl-C stops, keeping what came)\n", humanBytes(downstreamGot))
 		}
 	}
 	if store != nil {
@@ -162,7 +180,7 @@ copying:
 	// after the EOF or EPIPE it caused.
 	if caught == nil && !ended.IsZero() {
 		grace := signalGrace
-		if errors.Is(outErr, syscall.EPIPE) {
+		if errors.Is(outErr, syscall.EPIPE) || downstreamGone {
 			// A downstream gone early is rare (head), and when Ctrl-C
 			// killed it, the capture should say Ctrl-C: on a busy machine
 			// tee's own SIGINT can come well after the EPIPE.
@@ -203,6 +221,8 @@ copying:
 			humanBytes(c.Size), oneLine(store.spoolStopped.Error()), c.Incident, c.ID, c.CopiesSummary())
 	case why != "":
 		fmt.Fprintf(e.stderr, "calm: interrupted: saved %s/%s (%s, partial), %s\n", c.Incident, c.ID, humanBytes(c.Size), c.CopiesSummary())
+	case downstreamGone:
+		fmt.Fprintf(e.stderr, "calm: saved %s/%s whole, %s (the command after tee stopped reading after %s), sha256 %s, %s\n", c.Incident, c.ID, humanBytes(c.Size), humanBytes(downstreamGot), c.SHA256[:16], c.CopiesSummary())
 	case c.Size == 0 && why == "":
 		fmt.Fprintf(e.stderr, "calm tee: saved %s/%s, but it is EMPTY: nothing came on stdin (a command whose errors went to stderr? add 2>&1 before the pipe); it ticks no checklist step\n", c.Incident, c.ID)
 	case e.typo != "":
