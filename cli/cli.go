@@ -510,6 +510,9 @@ func (r *runner) run(c *cobra.Command, body func(*env, []string) error, args []s
 // quietly, and one whose evidence folder holds incidents was lost, which
 // the agent's warning names.
 func (e *env) checkNamedStore(name string) error {
+	if e.cfg.storeNote != "" {
+		fmt.Fprintf(e.stderr, "calm: %s\n", printable(e.cfg.storeNote))
+	}
 	by := e.cfg.storeNamedBy
 	if by == "" {
 		return nil

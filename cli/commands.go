@@ -914,6 +914,12 @@ func cmdDoctor(e *env, args []string) error {
 	} else if err == nil {
 		say(true, "the store and its evidence folder agree (incidents and timelines)")
 	}
+	for _, s := range check.Strays {
+		say(false, "a recording the store never took: %s", sanitize.Text([]byte(s)))
+	}
+	if len(check.Strays) > 0 {
+		warn("bring each in ('calm import FILE.cast TITLE' for a session, 'calm tee TITLE < FILE > /dev/null' for a tee's file), then move it away")
+	}
 	verify, err := e.store.Verify(context.Background(), "")
 	if rep := verify; err == nil && len(rep.Unsealed) > 0 {
 		say(false, "captures not sealed, with no verified copy yet: %s", sanitize.Text([]byte(strings.Join(rep.Unsealed, "; "))))

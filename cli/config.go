@@ -53,6 +53,7 @@ type Config struct {
 	// the config file's key), or "": a typo there must not start a new store.
 	storeNamedBy   string
 	storeOtherwise string // the store without that
+	storeNote      string // how --store was read, when not as written
 }
 
 // absolute is path with ~ expanded, made absolute where it can be.
@@ -146,6 +147,11 @@ func (c Config) settle(g globalFlags) Config {
 			fallback = c.Store
 		}
 		c.Store, c.storeNamedBy = g.store, "--store"
+		if st, err := os.Stat(expand(g.store)); err == nil && st.IsDir() {
+			// The folder the README names, where the file was meant.
+			c.Store = filepath.Join(g.store, "calm.db")
+			c.storeNote = fmt.Sprintf("--store %s is a folder: using the store file in it, %s", g.store, c.Store)
+		}
 	}
 	if c.Store == "" {
 		c.Store = fallback

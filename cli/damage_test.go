@@ -99,9 +99,10 @@ func TestDamagedStoreIsDiagnosedRefusesWritesAndIsSalvaged(t *testing.T) {
 			if damage == "truncated" && !strings.Contains(out, "truncated:") {
 				t.Fatalf("doctor does not say the store is truncated:\n%s", out)
 			}
-			// A write is refused in one line; tee still passes its input on.
+			// A write is refused in one line; tee still passes its input on,
+			// and keeps it in a file, saying where in a second line.
 			stdout, errs, code := w.run([]byte("new output\n"), "tee", "after")
-			if code == 0 || stdout != "new output\n" || strings.Count(strings.TrimSpace(errs), "\n") != 0 || !strings.Contains(errs, "doctor") {
+			if code == 0 || stdout != "new output\n" || strings.Count(strings.TrimSpace(errs), "\n") != 1 || !strings.Contains(errs, "doctor") || !strings.Contains(errs, "kept in") {
 				t.Fatalf("tee into a %s store: exit %d, stdout %q, stderr %q", damage, code, stdout, errs)
 			}
 			w.stopAgent()

@@ -133,5 +133,13 @@ func cmdImport(e *env, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "imported %s as %s/%s: asciicast v%d, %s%s, %s, %d of %d copies verified\n",
 		path, c.Incident, c.ID, probe.Version, plural(events, "event"), skipped, humanBytes(c.Size), c.VerifiedCopies(), len(c.Copies))
+	if abs, err := filepath.Abs(path); err == nil && filepath.Dir(abs) == filepath.Dir(journalPath) {
+		// A recording the store never took, brought in now: out of the
+		// journal folder, where every command names what it holds.
+		done := filepath.Join(filepath.Dir(journalPath), "brought-in")
+		if os.MkdirAll(done, 0o700) == nil && os.Rename(abs, filepath.Join(done, filepath.Base(abs))) == nil {
+			fmt.Fprintf(e.stdout, "moved %s into %s\n", path, done)
+		}
+	}
 	return nil
 }

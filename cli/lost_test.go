@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -266,5 +267,78 @@ func TestAMistypedStorePathIsNoNewEmptyStore(t *testing.T) {
 	w.ok(nil, "--store", typo, "agent", "stop")
 	if out := w.ok(nil, "search", "original"); !strings.Contains(out, "the original document") {
 		t.Fatalf("the first store lost its capture: %q", out)
+	}
+}
+
+// TestWhatADamagedStoreCouldNotTakeIsKeptAndNamed: with the store damaged
+// (no agent can open it), tee kept nothing of its output and a shell kept
+// its journal where nothing named it again: after the store was mended,
+// doctor said all was well. Now tee keeps every byte in a file and says
+// where; every command and doctor name both recordings until they are
+// brought in.
+func TestWhatADamagedStoreCouldNotTakeIsKeptAndNamed(t *testing.T) {
+	t.Parallel()
+	slow(t)
+	w := newWorld(t)
+	w.ok([]byte("before the damage\n"), "tee", "-q", "before")
+	w.stopAgent()
+	good, err := os.ReadFile(w.storePath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(w.storePath(), 3*4096); err != nil { // its meta pages and little else
+		t.Fatal(err)
+	}
+	var output strings.Builder
+	for i := range 20000 {
+		fmt.Fprintf(&output, "document %d\n", i)
+	}
+	passed, errs, code := w.run([]byte(output.String()), "tee", "during")
+	if passed != output.String() || code != 1 || !strings.Contains(errs, "the store did NOT take this output") {
+		t.Fatalf("tee on a damaged store: exit %d, passed %d of %d bytes:\n%s", code, len(passed), output.Len(), errs)
+	}
+	kept := regexp.MustCompile(`kept in (\S+) \(0600\)`).FindStringSubmatch(errs)
+	if kept == nil {
+		t.Fatalf("tee does not say where it kept the output:\n%s", errs)
+	}
+	if got, err := os.ReadFile(kept[1]); err != nil || string(got) != output.String() {
+		t.Fatalf("%s holds %d bytes (%v), want the %d tee read", kept[1], len(got), err, output.Len())
+	}
+	if info, err := os.Stat(kept[1]); err != nil || info.Mode().Perm() != 0o600 {
+		t.Fatalf("%s: %v %v, want 0600", kept[1], info.Mode(), err)
+	}
+	if _, errs, _ := w.run(nil, "shell", "--", "echo", "recorded while damaged"); !strings.Contains(errs, "everything is in") {
+		t.Fatalf("the shell does not say where its journal is:\n%s", errs)
+	}
+	journals, _ := filepath.Glob(filepath.Join(w.home, "journal", "*.cast"))
+	if len(journals) != 1 {
+		t.Fatalf("journal folder: %v, want the shell's journal", journals)
+	}
+	// The store mended; the files are older than a recorder starting now.
+	if err := os.WriteFile(w.storePath(), good, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-time.Minute)
+	os.Chtimes(kept[1], old, old)
+	os.Chtimes(journals[0], old, old)
+	if _, errs, _ := w.run(nil, "status"); !strings.Contains(errs, "2 recordings the store never took") || !strings.Contains(errs, filepath.Base(kept[1])) || !strings.Contains(errs, filepath.Base(journals[0])) {
+		t.Fatalf("status does not name the recordings the store never took:\n%s", errs)
+	}
+	if out, _, code := w.run(nil, "doctor"); code != 1 || strings.Count(out, "a recording the store never took") != 2 {
+		t.Fatalf("doctor: exit %d:\n%s", code, out)
+	}
+	// Brought in, they are named no more.
+	if _, errs, code := w.run([]byte(output.String()), "tee", "-q", "during, again"); code != 0 {
+		t.Fatalf("tee of the kept file: exit %d: %s", code, errs)
+	}
+	if out := w.ok(nil, "import", journals[0], "the shell"); !strings.Contains(out, "brought-in") {
+		t.Fatalf("import of a stray journal does not move it out of the way: %s", out)
+	}
+	time.Sleep(2100 * time.Millisecond) // what the agent says of them holds a moment
+	if _, errs, _ := w.run(nil, "status"); strings.Contains(errs, "never took") {
+		t.Fatalf("recordings brought in are still named:\n%s", errs)
+	}
+	if out := w.ok(nil, "search", "recorded while damaged"); !strings.Contains(out, "recorded while damaged") {
+		t.Fatalf("the shell's session is not searchable: %q", out)
 	}
 }

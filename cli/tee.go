@@ -77,6 +77,10 @@ func cmdTee(e *env, args []string) error {
 				sp.f.Close() // the agent's now, as said
 				return
 			}
+			if store.rescue {
+				sp.keepForAPerson(e.stderr)
+				return
+			}
 			sp.remove()
 		}()
 		store = startTeeStore(e, *incident, model.NewCapture{Title: title, Source: "tee", Session: os.Getenv("CALM_SESSION"), Writer: writer}, sp)
@@ -395,6 +399,34 @@ func (s *spool) err() error {
 	return s.failed
 }
 
+// keepForAPerson keeps what the spool holds, when no store took it, under
+// a name the agent's sweep of spools leaves alone, and says where.
+func (s *spool) keepForAPerson(stderr io.Writer) {
+	defer s.f.Close()
+	st, err := s.f.Stat()
+	if err == nil && st.Size() == 0 {
+		os.Remove(s.path)
+		return
+	}
+	if err == nil {
+		err = s.f.Sync()
+	}
+	kept := filepath.Join(filepath.Dir(s.path), fmt.Sprintf("tee-%s-%d.txt", time.Now().UTC().Format("20060102T150405Z"), os.Getpid()))
+	if err == nil {
+		err = os.Rename(s.path, kept)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "calm tee: the store did NOT take this output, and keeping it failed: %s; what was read is in %s\n", oneLine(err.Error()), s.path)
+		return
+	}
+	if dir, derr := os.Open(filepath.Dir(kept)); derr == nil {
+		dir.Sync()
+		dir.Close()
+	}
+	fmt.Fprintf(stderr, "calm tee: the store did NOT take this output; all %s of it are kept in %s (0600): once the store is fixed ('calm doctor' says how), 'calm tee TITLE < %s > /dev/null' saves it as a capture\n",
+		humanBytes(st.Size()), kept, kept)
+}
+
 func (s *spool) remove() {
 	s.f.Close()
 	os.Remove(s.path)
@@ -417,6 +449,8 @@ type teeStore struct {
 	// misnamed says why the capture went into the current incident rather
 	// than the one --incident named (a typo, or a title where its ID goes).
 	misnamed string
+	// rescue: no capture could be made; the spool is kept as a file.
+	rescue bool
 }
 
 func startTeeStore(e *env, incident string, nc model.NewCapture, sp *spool) *teeStore {
@@ -435,6 +469,13 @@ func startTeeStore(e *env, incident string, nc model.NewCapture, sp *spool) *tee
 			if incident, st.err = e.captureIncident("", false); st.err == nil {
 				st.w, st.err = model.NewCaptureWriter(e.store, incident, nc)
 			}
+		}
+		if st.err != nil && sp.named {
+			// No capture to store into (the store damaged, no agent): the
+			// spool goes on taking every byte, and is kept for a person.
+			st.rescue = true
+			fmt.Fprintf(e.stderr, "calm tee: the store cannot take this output: %s; every byte goes into a file kept instead (named at the end)\n", oneLine(st.err.Error()))
+			return
 		}
 		if st.err != nil {
 			fmt.Fprintf(e.stderr, "calm tee: not saving this output: %s\n", oneLine(st.err.Error()))

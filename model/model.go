@@ -402,4 +402,7 @@ type CheckReport struct {
 	// writing that file back failed, if it did.
 	Gone         string `json:"gone,omitempty"`
 	RescueFailed string `json:"rescue_failed,omitempty"`
+	// Strays are the files in the journal folder holding output the store
+	// never took, each as "PATH (SIZE)".
+	Strays []string `json:"strays,omitempty"`
 }

@@ -102,15 +102,18 @@ type DB struct {
 	remoteKick chan struct{} // wakes the uploader
 	remoteMu   sync.Mutex    // one upload or move of a remote copy at a time
 
-	opened      os.FileInfo     // the file opened, to tell when it is deleted or replaced
-	orphansDone chan struct{}   // closed when watchOrphans has returned
-	linesKick   chan struct{}   // wakes linesLoop after a seal
-	linesDone   chan struct{}   // closed when linesLoop has returned
-	linesNoRoom map[string]bool // captures whose lines wait for free space (linesLoop's own)
-	noLines     map[string]bool // captures whose store copy failed its hash while lines were derived (under mu)
-	openedAt    time.Time       // captures created before, open and with no writer, were left by an earlier run
-	warnOnce    sync.Once
-	warning     string // see Warning
+	opened        os.FileInfo     // the file opened, to tell when it is deleted or replaced
+	orphansDone   chan struct{}   // closed when watchOrphans has returned
+	linesKick     chan struct{}   // wakes linesLoop after a seal
+	linesDone     chan struct{}   // closed when linesLoop has returned
+	linesNoRoom   map[string]bool // captures whose lines wait for free space (linesLoop's own)
+	noLines       map[string]bool // captures whose store copy failed its hash while lines were derived (under mu)
+	openedAt      time.Time       // captures created before, open and with no writer, were left by an earlier run
+	warnOnce      sync.Once
+	warning       string // see Warning
+	straySums     map[string]straySum
+	strayWarned   string // what Warning last said of them, and when
+	strayWarnedAt time.Time
 
 	damage  atomic.Pointer[error] // set once the file is known to be damaged
 	checked chan struct{}         // closed once the check at open is done

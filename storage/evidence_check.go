@@ -11,6 +11,7 @@ import (
 
 	"sort"
 	"strings"
+	"time"
 
 	"calm/model"
 )
@@ -64,7 +65,8 @@ func (db *DB) LostIncidents() []string {
 }
 
 // Warning is what every command should say, or "": today, a store that lost
-// incidents its evidence folder still holds. It is worked out once, at open.
+// incidents its evidence folder still holds (worked out once, at open), and
+// recordings in the journal folder it never took.
 func (db *DB) Warning() string {
 	select {
 	case <-db.checked:
@@ -72,6 +74,23 @@ func (db *DB) Warning() string {
 		return "" // not before the check at open: no request waits for it
 	}
 	db.warnOnce.Do(func() { db.warning = db.lostWarning() })
+	// Strays are looked for again every few seconds: one brought in stops
+	// being named.
+	db.mu.Lock()
+	stray, fresh := db.strayWarned, time.Since(db.strayWarnedAt) < strayRecheck
+	db.mu.Unlock()
+	if !fresh {
+		stray = db.strayWarning()
+		db.mu.Lock()
+		db.strayWarned, db.strayWarnedAt = stray, time.Now()
+		db.mu.Unlock()
+	}
+	if stray != "" {
+		if db.warning == "" {
+			return stray
+		}
+		return db.warning + "; and " + stray
+	}
 	return db.warning
 }
 

@@ -509,6 +509,7 @@ func (db *DB) Check() (CheckReport, error) {
 		rep.Evidence = append(rep.Evidence, fmt.Sprintf("%s holds incident %s, which the store does not have", db.opts.EvidenceDir, id))
 	}
 	rep.Evidence = append(rep.Evidence, db.storeLacks()...)
+	rep.Strays = db.StrayRecordings()
 	return rep, nil
 }
 
