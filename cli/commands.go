@@ -454,8 +454,8 @@ func cmdSearch(e *env, args []string) error {
 		return usageError("-E and -F: a pattern is a regular expression or a literal, not both")
 	}
 	err := grep(e, q, o)
-	if errors.Is(err, errNoMatch) && !q.Literal && !o.quiet {
-		if hint := basicRegexpHint(typed); hint != "" {
+	if (err == nil || errors.Is(err, errNoMatch)) && !q.Literal && !o.quiet {
+		if hint := basicRegexpHint(typed, err == nil); hint != "" {
 			fmt.Fprintln(e.stderr, hint)
 		}
 	}
@@ -627,7 +627,12 @@ func doSalvage(e *env, to string) error {
 	for _, l := range rep.Lost {
 		fmt.Fprintf(e.stdout, "LOST %s\n", l)
 	}
-	fmt.Fprintf(e.stdout, "use it: CALM_HOME=%s calm  (or --store %s); keep the damaged file\n", filepath.Dir(to), to)
+	if filepath.Base(to) == "calm.db" {
+		fmt.Fprintf(e.stdout, "use it: CALM_HOME=%s calm  (or --store %s, or store = %q in the config file); keep the damaged file\n", filepath.Dir(to), to, to)
+	} else {
+		// CALM_HOME names a folder whose store is calm.db: not this one.
+		fmt.Fprintf(e.stdout, "use it: calm --store %s  (or store = %q in the config file); keep the damaged file\n", to, to)
+	}
 	if len(rep.Lost) > 0 {
 		return &exitError{code: 1, msg: fmt.Sprintf("%s could not be read; the evidence and mirror folders may still hold them", plural(len(rep.Lost), "thing"))}
 	}

@@ -110,8 +110,9 @@ func TestRolledBackTransactionIsNamedByDoctor(t *testing.T) {
 		t.Fatalf("doctor after a note took the lost one's number: exit %d:\n%s", code, out)
 	}
 	salvaged := filepath.Join(t.TempDir(), "salvaged.db")
-	if out, errs, code := w.run(nil, "doctor", "--salvage", salvaged); code != 0 {
-		t.Fatalf("salvage: exit %d: %s%s", code, out, errs)
+	if out, errs, code := w.run(nil, "doctor", "--salvage", salvaged); code != 0 || !strings.Contains(out, "use it: calm --store "+salvaged) || strings.Contains(out, "CALM_HOME") {
+		// CALM_HOME would name a calm.db beside it, a store that is not this one.
+		t.Fatalf("salvage into salvaged.db: exit %d: %s%s", code, out, errs)
 	}
 	w.stopAgent()
 	if err := os.Rename(salvaged, w.storePath()); err != nil {

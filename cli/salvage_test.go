@@ -93,7 +93,7 @@ func TestStoreDeletedIsSalvagedFromEvidenceWithItsRecords(t *testing.T) {
 
 	salvaged := filepath.Join(filepath.Dir(w.home), "salvaged", "calm.db")
 	out, errs, _ := w.run(nil, "doctor", "--salvage", salvaged)
-	if !strings.Contains(out, "salvaged 1 incident, 4 captures") {
+	if !strings.Contains(out, "salvaged 1 incident, 4 captures") || !strings.Contains(out, "use it: CALM_HOME="+filepath.Dir(salvaged)+" calm") {
 		t.Fatalf("salvage of a deleted store: %s%s", out, errs)
 	}
 	s := w.withStore(salvaged)

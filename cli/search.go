@@ -388,31 +388,40 @@ func gnuWordEdges(pat string) string {
 	return b.String()
 }
 
-// basicRegexpHint says, for a pattern that matched nothing, where it is
-// read otherwise than grep's default (basic) syntax reads it: a person
-// with grep's habits typing timeout\|refund got no line and no word why.
-// "" when nothing in it is read otherwise.
-func basicRegexpHint(pat string) string {
+// basicRegexpHint says where a pattern is read otherwise than grep's
+// default (basic) syntax reads it: a person with grep's habits typing
+// timeout\|refund got one odd line or none, and no word why. The escapes
+// are named whatever matched; operators and a $ inside the pattern only
+// when nothing did. "" when nothing in it is read otherwise.
+func basicRegexpHint(pat string, matched bool) string {
+	plain := strings.ReplaceAll(pat, `\\`, "xx") // an escaped backslash escapes nothing after it
 	var said []string
-	for _, h := range []struct{ escaped, plain string }{
-		{`\|`, "|"}, {`\(`, "("}, {`\)`, ")"}, {`\{`, "{"}, {`\}`, "}"}, {`\?`, "?"}, {`\+`, "+"},
+	for _, h := range []struct{ escapes, instead string }{
+		{`\|`, "for either of two words write 'a|b'"},
+		{`\(\)`, "for a group write '(ab)'"},
+		{`\{\}`, "for a count write 'a{3}'"},
+		{`\?\+`, "for 'maybe' or 'one or more' write 'a?' or 'a+'"},
 	} {
-		if strings.Contains(strings.ReplaceAll(pat, `\\`, ""), h.escaped) {
-			said = append(said, h.escaped)
+		var found []string
+		for i := 0; i < len(h.escapes); i += 2 {
+			if strings.Contains(plain, h.escapes[i:i+2]) {
+				found = append(found, h.escapes[i:i+2])
+			}
+		}
+		if len(found) > 0 {
+			said = append(said, fmt.Sprintf("%s %s the character itself, %s", strings.Join(found, " "), map[bool]string{true: "is", false: "are"}[len(found) == 1], h.instead))
 		}
 	}
-	hint := ""
-	if len(said) > 0 {
-		hint = fmt.Sprintf("calm search reads a pattern as grep -E does, so %s %s the character itself (grep's default reads it as an operator): for either of two words write 'a|b', for a group '(ab)'",
-			strings.Join(said, " "), map[bool]string{true: "is", false: "are"}[len(said) == 1])
-	}
-	if i := strings.Index(strings.ReplaceAll(pat, `\\`, "xx"), "$"); i >= 0 && i < len(pat)-1 && pat[i+1] != ')' && pat[i+1] != '|' && pat[i+1] != ']' && (i == 0 || pat[i-1] != '\\') {
-		dollar := "$ in the middle of a pattern matches only at a line's end, so nothing comes after it: for a $ itself write \\$ or use -F"
-		if hint == "" {
-			hint = "calm search: " + dollar
-		} else {
-			hint += "; " + dollar
+	if !matched {
+		if strings.ContainsAny(strings.ReplaceAll(plain, `\+`, ""), "+") || strings.ContainsAny(strings.NewReplacer(`\{`, "", `\}`, "").Replace(plain), "{}") {
+			said = append(said, "+ { } are operators, for one itself write \\+ \\{ or use -F")
+		}
+		if i := strings.Index(plain, "$"); i >= 0 && i < len(pat)-1 && !strings.ContainsRune(")|]", rune(pat[i+1])) && (i == 0 || pat[i-1] != '\\') {
+			said = append(said, "$ in the middle of a pattern matches only at a line's end, so nothing comes after it: for a $ itself write \\$ or use -F")
 		}
 	}
-	return hint
+	if len(said) == 0 {
+		return ""
+	}
+	return "calm search reads a pattern as grep -E does: " + strings.Join(said, "; ")
 }

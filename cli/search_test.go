@@ -119,15 +119,17 @@ func TestSearchAnswersAsGrepDoes(t *testing.T) {
 
 // TestSearchSaysWhyAGrepHabitMatchedNothing: grep's default syntax reads
 // \| as "or" and $ within a pattern as a $; calm reads them as grep -E
-// does, and when nothing matched says so, once, on stderr.
+// does, and says so, once, on stderr: an escape always, an operator or a $
+// when nothing matched.
 func TestSearchSaysWhyAGrepHabitMatchedNothing(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
-	w.ok([]byte("timeout after 30s\nrefund of $5.00 paid\n"), "tee", "-q", "t")
+	w.ok([]byte("timeout after 30s\nrefund of $5.00 paid\ncols: error|timeout\n"), "tee", "-q", "t")
 	for _, c := range []struct{ pattern, hint string }{
 		{`timeout\|refund`, `\| is the character itself`},
 		{`refund of \(\$5\)`, `\( \) are the character itself`},
 		{`$5.00`, `for a $ itself write \$ or use -F`},
+		{`1+1`, `+ { } are operators`},
 	} {
 		out, errs, code := w.run(nil, "search", c.pattern)
 		if code != 1 || out != "" || !strings.Contains(errs, c.hint) || strings.Count(errs, "\n") != 1 {
@@ -142,6 +144,11 @@ func TestSearchSaysWhyAGrepHabitMatchedNothing(t *testing.T) {
 	os.WriteFile(file, []byte("timeout\n"), 0o600)
 	if out, errs, code := w.run(nil, "search", "timeout", file); code != 2 || out != "" || !strings.Contains(errs, "is a file here, not a capture") {
 		t.Errorf("calm search timeout FILE: exit %d:\n%s%s", code, out, errs)
+	}
+	// An escape that matched the character itself is named all the same:
+	// the one line found is not what grep's habit meant.
+	if out, errs, code := w.run(nil, "search", `error\|timeout`); code != 0 || !strings.Contains(out, "cols: error|timeout") || !strings.Contains(errs, `\| is the character itself`) {
+		t.Errorf("calm search 'error\\|timeout': exit %d:\n%s%s", code, out, errs)
 	}
 	// What grep -E reads the same way is not second-guessed.
 	for _, pattern := range []string{`timeout|refund`, `\$5\.00`, `paid$`, `nowhere`} {
