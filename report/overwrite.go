@@ -3,11 +3,9 @@ package report
 import (
 	"bytes"
 	"sort"
-	"strings"
-	"unicode/utf8"
 
+	"calm/sanitize"
 	"calm/terminal"
-	"calm/terminal/escape"
 )
 
 // A line that moves its cursor back over what it wrote (a backspace, a
@@ -59,7 +57,12 @@ func (r *Redactor) overwriteEdits(stored []byte) []edit {
 		if !touched {
 			continue // read as it is stored too: the other pass has it
 		}
-		e := edit{lines[first].start, lines[last].end, []byte("[REDACTED " + r.rules[sp.rule].kind + ": written over itself]")}
+		end := lines[last].end
+		if end > lines[last].start && stored[end-1] == '\r' {
+			end-- // a CRLF's CR stays: a replay goes on at the line's start
+		}
+		// Not "KIND: ...", which a password rule would read again.
+		e := edit{lines[first].start, end, []byte("[REDACTED " + r.rules[sp.rule].kind + " (written over itself)]")}
 		if n := len(eds); n > 0 && eds[n-1].end >= e.start {
 			eds[n-1].end = max(eds[n-1].end, e.end)
 			continue
@@ -83,7 +86,10 @@ func rewritesLine(b []byte) bool {
 			break
 		}
 		i += k + 1
-		if i < len(b) && b[i] != '\n' && b[i] != '\r' {
+		// A carriage return with nothing shown before it on its line (a
+		// shell's "\x1b[?2004l\r" before a command's output) writes over
+		// nothing.
+		if i < len(b) && b[i] != '\n' && b[i] != '\r' && len(sanitize.Text(lineBefore(b, i-1))) > 0 {
 			return true
 		}
 	}
@@ -108,110 +114,15 @@ func rewritesLine(b []byte) bool {
 	}
 }
 
-// shownLine is what a terminal shows of one line of output: characters put
-// where the cursor stands, backspaces, carriage returns and cursor moves
-// along the line made, erases to the line's end made, other sequences
-// skipped.
-func shownLine(line []byte) []byte {
-	var cells []rune
-	col, saved := 0, 0
-	last := ' '
-	put := func(r rune) {
-		last = r
-		for len(cells) < col {
-			cells = append(cells, ' ')
-		}
-		if col < len(cells) {
-			cells[col] = r
-		} else {
-			cells = append(cells, r)
-		}
-		col++
-	}
-	for i := 0; i < len(line); {
-		c := line[i]
-		switch {
-		case c == 0x1b && i+1 < len(line) && line[i+1] == '[':
-			j := i + 2
-			for j < len(line) && line[j] >= 0x20 && line[j] < 0x40 {
-				j++
-			}
-			if j == len(line) {
-				i = j
-				continue
-			}
-			n := 0
-			for _, p := range line[i+2 : j] {
-				if p >= '0' && p <= '9' {
-					n = n*10 + int(p-'0')
-				} else {
-					break
-				}
-			}
-			switch line[j] {
-			case 'D':
-				col = max(col-max(n, 1), 0)
-			case 'C':
-				col += max(n, 1)
-			case 'G':
-				col = max(n, 1) - 1
-			case 'K':
-				if n == 0 && col < len(cells) {
-					cells = cells[:col]
-				}
-			case 's':
-				saved = col
-			case 'u':
-				col = saved
-			case 'P': // delete: what follows moves left
-				if col < len(cells) {
-					cells = append(cells[:col], cells[min(col+max(n, 1), len(cells)):]...)
-				}
-			case '@': // insert blanks: what follows moves right
-				if col < len(cells) {
-					cells = append(cells[:col], append([]rune(strings.Repeat(" ", max(n, 1))), cells[col:]...)...)
-				}
-			case 'X': // erase in place
-				for k := col; k < min(col+max(n, 1), len(cells)); k++ {
-					cells[k] = ' '
-				}
-			case 'b': // repeat the last character
-				for range min(max(n, 1), 4096) {
-					put(last)
-				}
-			}
-			i = j + 1
-		case c == 0x1b && i+1 < len(line) && (line[i+1] == '7' || line[i+1] == '8'):
-			if line[i+1] == '7' {
-				saved = col
-			} else {
-				col = saved
-			}
-			i += 2
-		case c == 0x1b:
-			n, _ := escape.Lines.Skip(line[i+1:], escape.Esc)
-			i += 1 + n
-		case c == '\b':
-			col = max(col-1, 0)
-			i++
-		case c == '\r':
-			col = 0
-			i++
-		case c == '\t':
-			for put(' '); col%8 != 0; {
-				put(' ')
-			}
-			i++
-		case c < 0x20 || c == 0x7f:
-			i++
-		default:
-			r, size := utf8.DecodeRune(line[i:])
-			put(r)
-			i += size
-		}
-	}
-	return []byte(strings.TrimRight(string(cells), " "))
+// lineBefore is what b holds before i on i's line.
+func lineBefore(b []byte, i int) []byte {
+	return b[bytes.LastIndexByte(b[:i], '\n')+1 : i]
 }
+
+// shownLine is what a terminal shows of one line of output: sanitize's
+// reading, through calm's emulator, where every move is bounded by a
+// row (a hand-made one here took 2.4 GB for "ab\x1b[99999999Cx").
+func shownLine(line []byte) []byte { return sanitize.Text(line) }
 
 // withWholeLines adds whole-line edits to eds (sorted, apart): an edit
 // that overlaps a line's joins it, the line's replacement standing for both.

@@ -287,3 +287,31 @@ func terminalShows(b []byte) string {
 	e.Close()
 	return strings.Join(lines, "\n")
 }
+
+// TestACarriageReturnBeforeAnythingShownRewritesNothing: a shell writes
+// "\x1b[?2004l\r" before a command's output; a secret on that line was
+// redacted as "written over itself", with the line's carriage returns, so a
+// replayed cast went on mid-row. A line written over itself keeps its
+// CRLF's CR, and its label reads as no password rule's "KIND: value".
+func TestACarriageReturnBeforeAnythingShownRewritesNothing(t *testing.T) {
+	r, err := NewRedactor(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const token = "ghp_abcdefghijklmnopqrstuvwxyz0123456789"
+	in := "$ echo secret_token=" + token + "\r\n\x1b[?2004l\rsecret_token=" + token + "\r\n$ "
+	out, n := r.Redact([]byte(in))
+	if n == 0 || bytes.Contains(out, []byte("ghp_")) || bytes.Contains(out, []byte("over itself")) || !bytes.Contains(out, []byte("\x1b[?2004l\rsecret_token=[REDACTED")) || !bytes.HasSuffix(out, []byte("]\r\n$ ")) {
+		t.Errorf("redacted to %q", out)
+	}
+	rewritten := "password: hunter2\b\b\b\b\b\b\bXXXXXXX\r\nnext\r\n"
+	out, _ = r.Redact([]byte(rewritten))
+	if bytes.Contains(out, []byte("hunter2")) || !bytes.Contains(out, []byte("(written over itself)]\r\nnext\r\n")) || bytes.Count(out, []byte("REDACTED")) != 1 {
+		t.Errorf("%q redacted to %q", rewritten, out)
+	}
+	for _, hostile := range []string{"ab\x1b[999999999Cx", "x\x1b[999999999b", "ab\x1b[99999999999999999999C\x1b[99999@x\b"} {
+		if shown := shownLine([]byte(hostile)); len(shown) > 4096 {
+			t.Errorf("%q is shown as %d bytes", hostile, len(shown))
+		}
+	}
+}
