@@ -293,10 +293,12 @@ func (u *UI) listDo(f func(l *entryList, n int), n int) {
 // this mode, in the table's order.
 func hints(review bool) []binding {
 	var out []binding
+	shown := map[string]bool{}
 	for _, b := range keyTable {
-		if b.hint == "" || review && b.writes || !review && b.review {
-			continue
+		if b.hint == "" || review && b.writes || !review && b.review || shown[b.keys[0]+" "+b.hint] {
+			continue // a key bound alike in a dialog is one hint ("q quit" once)
 		}
+		shown[b.keys[0]+" "+b.hint] = true
 		out = append(out, b)
 	}
 	// "? keys" leads and "q quit" ends the bar: the two a stranger needs;

@@ -89,6 +89,9 @@ func TestReviewStatusBarShowsOnlyKeysThatWorkThere(t *testing.T) {
 	if strings.Contains(bar, "s save") {
 		t.Fatalf("the review bar offers s save: %q", bar)
 	}
+	if strings.Count(bar, "q quit") != 1 {
+		t.Fatalf("the bar names q quit %d times: %q", strings.Count(bar, "q quit"), bar)
+	}
 	h.press("1", tcell.KeyEnter)
 	// Enter opens the item again: its first load may still show until the
 	// key is handled, and x on a document still loading finds no block.
