@@ -617,3 +617,30 @@ func TestQuittingAPagerAfterTeeKeepsTheWholeOutput(t *testing.T) {
 		t.Fatalf("c1 is %v, interrupted %v: want sealed whole", rec["state"], rec["interrupted"])
 	}
 }
+
+// TestTeeWithThePipeForgottenLeavesNoEmptyCapture: 'calm tee title' typed
+// alone reads the terminal; Ctrl-C there left an empty capture, sealed
+// interrupted, in the incident's list. Text typed is still saved.
+func TestTeeWithThePipeForgottenLeavesNoEmptyCapture(t *testing.T) {
+	t.Parallel()
+	slow(t)
+	w := newWorld(t)
+	w.ok(nil, "incident", "new", "forgotten pipe")
+	tm := newTmux(t)
+	tm.start(w.envPrefix() + "sh")
+	tm.typeText(calmBin + " tee forgotten\n")
+	tm.waitFor("Ctrl-D ends it", 10*time.Second)
+	pressCtrlC(t, tm, 1)
+	tm.waitFor("nothing was saved", 10*time.Second)
+	if out, _, code := w.run(nil, "show", "--raw", "c1"); code == 0 {
+		t.Fatalf("Ctrl-C on tee reading the terminal left a capture, c1: %q", out)
+	}
+	tm.typeText(calmBin + " tee typed\n")
+	tm.waitFor("Ctrl-D ends it", 10*time.Second)
+	tm.typeText("a line typed by hand\n")
+	tm.press("C-d")
+	tm.waitFor("calm: saved", 10*time.Second)
+	if got := w.ok(nil, "show", "--raw", "c1"); got != "a line typed by hand\n" {
+		t.Fatalf("the typed capture holds %q", got)
+	}
+}

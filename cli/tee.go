@@ -69,21 +69,31 @@ func cmdTee(e *env, args []string) error {
 		sp, spoolErr = createHiddenSpool()
 	}
 	var store *teeStore
+	// Typed text (the pipe forgotten) makes a capture only once there is
+	// some: a Ctrl-C right away leaves no empty one behind.
+	startStore := func() {
+		store = startTeeStore(e, *incident, model.NewCapture{Title: title, Source: "tee", Session: os.Getenv("CALM_SESSION"), Writer: writer}, sp)
+	}
+	startWhenTyped := isTerminal(e.stdin)
 	if spoolErr != nil {
 		fmt.Fprintf(e.stderr, "calm tee: not saving this output: %s\n", oneLine(spoolErr.Error()))
+		startWhenTyped = false
 	} else {
 		defer func() {
-			if store.keepsSpool() {
+			switch {
+			case store == nil:
+				sp.remove()
+			case store.keepsSpool():
 				sp.f.Close() // the agent's now, as said
-				return
-			}
-			if store.rescue {
+			case store.rescue:
 				sp.keepForAPerson(e.stderr)
-				return
+			default:
+				sp.remove()
 			}
-			sp.remove()
 		}()
-		store = startTeeStore(e, *incident, model.NewCapture{Title: title, Source: "tee", Session: os.Getenv("CALM_SESSION"), Writer: writer}, sp)
+		if !startWhenTyped {
+			startStore()
+		}
 	}
 
 	// Reading runs beside the writes: a signal is seen while a read waits.
@@ -120,6 +130,10 @@ copying:
 	for {
 		select {
 		case r := <-reads:
+			if len(r.buf) > 0 && startWhenTyped {
+				startWhenTyped = false
+				startStore()
+			}
 			if len(r.buf) > 0 {
 				// The spool first: it always holds what the downstream got.
 				// The store takes it once it has reached stdout, as far as
@@ -213,6 +227,14 @@ copying:
 	storeErr := spoolErr
 	if store != nil {
 		c, storeErr = store.finish(why)
+	}
+	if startWhenTyped {
+		// Nothing was typed: no capture was made.
+		fmt.Fprintf(e.stderr, "calm tee: nothing was typed, so nothing was saved\n")
+		if caught != nil {
+			return &exitError{code: exitCodeFor(caught)}
+		}
+		return &exitError{code: 1}
 	}
 	switch {
 	case storeErr != nil:
