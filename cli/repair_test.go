@@ -230,3 +230,24 @@ func TestTimelineCopyLackingAnEventIsRepaired(t *testing.T) {
 		t.Fatalf("doctor after the repair: exit %d:\n%s", code, out)
 	}
 }
+
+// TestADeletedCopyIsNotShownVerified: status showed "2/2 copies verified"
+// for an evidence file deleted by hand, until the next verify; a glance at
+// the copies now shows it gone, and a repair brings it back.
+func TestADeletedCopyIsNotShownVerified(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.ok(nil, "incident", "new", "a copy deleted")
+	w.ok([]byte("the only original\n"), "tee", "-q", "original")
+	inc := strings.Fields(w.ok(nil, "status"))[1]
+	if err := os.Remove(filepath.Join(w.home, "evidence", inc, "c1.txt")); err != nil {
+		t.Fatal(err)
+	}
+	if out := w.ok(nil, "status"); !strings.Contains(out, "1/2 copies verified") {
+		t.Fatalf("status after the evidence copy was deleted:\n%s", out)
+	}
+	w.ok(nil, "verify", "--repair")
+	if out := w.ok(nil, "status"); !strings.Contains(out, "2/2 copies verified") {
+		t.Fatalf("status after the repair:\n%s", out)
+	}
+}

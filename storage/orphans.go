@@ -32,6 +32,30 @@ func (db *DB) WithWaiting(c Capture) Capture {
 	return c
 }
 
+// WithFilesLooked is c with each file copy recorded verified that is gone
+// now shown missing: a person glancing at the copies must not read a
+// deleted file as safe until the next verify. The record is not changed;
+// verify and repair do that.
+func WithFilesLooked(c Capture) Capture {
+	var looked []Copy
+	for i, cp := range c.Copies {
+		if cp.State != CopyVerified || cp.Kind != CopyEvidence && cp.Kind != CopyMirror {
+			continue
+		}
+		if _, err := os.Lstat(cp.Location); !errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if looked == nil {
+			looked = append([]Copy(nil), c.Copies...)
+		}
+		looked[i].State, looked[i].Error = CopyMissing, "the file is gone since it was verified: 'calm verify --repair' writes it again"
+	}
+	if looked != nil {
+		c.Copies = looked
+	}
+	return c
+}
+
 // roomWait is an orphan waiting for room on the disk: when it tries again,
 // and what its seal waits for, in words (Capture.Waiting).
 type roomWait struct {

@@ -397,13 +397,13 @@ func (a *Server) routes() http.Handler {
 	answer(mux, "GET /v1/captures", func(r *http.Request, _ none) (any, error) {
 		list, err := db.Captures(q(r, "incident"))
 		for i := range list {
-			list[i] = db.WithWaiting(list[i])
+			list[i] = storage.WithFilesLooked(db.WithWaiting(list[i]))
 		}
 		return list, err
 	})
 	answer(mux, "GET /v1/capture", func(r *http.Request, _ none) (any, error) {
 		c, err := db.Capture(q(r, "ref"))
-		return db.WithWaiting(c), err
+		return storage.WithFilesLooked(db.WithWaiting(c)), err
 	})
 	mux.HandleFunc("GET /v1/content", func(w http.ResponseWriter, r *http.Request) {
 		c, err := db.Capture(q(r, "ref"))
