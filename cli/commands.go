@@ -400,21 +400,36 @@ func cmdSearch(e *env, args []string) error {
 	// Captures named after the pattern are the only ones searched, as
 	// grep's files: c3 (in --incident, or the current incident) or
 	// INCIDENT/c3.
-	for _, ref := range captures {
+	// One that cannot be read is said and the others searched, as grep
+	// goes on past a file it cannot open; the exit status is then 2.
+	var unread []error
+	for _, named := range captures {
+		ref := named
 		if q.Incident != "" && !strings.Contains(ref, "/") {
 			ref = q.Incident + "/" + ref
 		}
 		c, err := e.store.Capture(ref)
 		if err != nil {
-			if _, serr := os.Stat(ref); serr == nil {
-				return usageError("%q is a file here, not a capture: calm search reads the store's captures (c3, s1 or INCIDENT/c3); grep the file, or save it first with 'calm tee TITLE < FILE > /dev/null'", printable(ref))
+			switch _, serr := os.Stat(ref); {
+			case serr == nil:
+				err = usageError("%q is a file here, not a capture: calm search reads the store's captures (c3, s1 or INCIDENT/c3); grep the file, or save it first with 'calm tee TITLE < FILE > /dev/null'", printable(ref))
+			case strings.HasPrefix(named, ".") || strings.HasPrefix(named, "/") || strings.HasPrefix(named, "~"):
+				err = usageError("%q is no capture (c3, s1 or INCIDENT/c3), and no file here either", printable(named))
+			case errors.Is(err, model.ErrInvalid) && withCaptureSuggestion(e, ref, err) == err:
+				err = usageError("%q is not a capture (c3, s1 or INCIDENT/c3): the pattern comes first, then the captures to search", printable(named))
+			default:
+				err = withCaptureSuggestion(e, ref, err)
 			}
-			if suggested := withCaptureSuggestion(e, ref, err); suggested != err || !errors.Is(err, model.ErrInvalid) {
-				return suggested
-			}
-			return usageError("%q is not a capture (c3, s1 or INCIDENT/c3): the pattern comes first, then the captures to search", captures[len(q.Items)])
+			unread = append(unread, err)
+			continue
 		}
 		q.Items = append(q.Items, c.Incident+"/"+c.ID)
+	}
+	if len(unread) > 0 && len(q.Items) == 0 {
+		for _, err := range unread[:len(unread)-1] {
+			fmt.Fprintf(e.stderr, "calm search: %s\n", oneLine(err.Error()))
+		}
+		return unread[len(unread)-1] // none to search: not every capture
 	}
 	for _, n := range []struct {
 		flag  string
@@ -453,7 +468,13 @@ func cmdSearch(e *env, args []string) error {
 	if extended && q.Literal {
 		return usageError("-E and -F: a pattern is a regular expression or a literal, not both")
 	}
+	for _, err := range unread {
+		fmt.Fprintf(e.stderr, "calm search: %s\n", oneLine(err.Error()))
+	}
 	err := grep(e, q, o)
+	if len(unread) > 0 && !(o.quiet && err == nil) {
+		err = &exitError{code: 2} // grep's: a file not read, whatever was found
+	}
 	if (err == nil || errors.Is(err, errNoMatch)) && !q.Literal && !o.quiet {
 		if hint := basicRegexpHint(typed, err == nil); hint != "" {
 			fmt.Fprintln(e.stderr, hint)

@@ -263,6 +263,9 @@ func TestSearchOfNamedCapturesIsGrepOfNamedFiles(t *testing.T) {
 		{[]string{"-c", "error", "c2", inc + "/c1"}, []string{"-c", "error", inc + "/c2", inc + "/c1"}},
 		{[]string{"-v", "error", "c2"}, []string{"-v", "error", inc + "/c2"}},
 		{[]string{"--incident", inc, "two", "c2"}, []string{"two", inc + "/c2"}},
+		// One that is not there is said, the others searched; exit 2.
+		{[]string{"error", "c9", "c3"}, []string{"error", inc + "/c9", inc + "/c3"}},
+		{[]string{"-c", "error", "c1", "c9"}, []string{"-c", "error", inc + "/c1", inc + "/c9"}},
 	} {
 		grep := exec.Command("grep", append([]string{"-H", "-n"}, tc.grep...)...)
 		grep.Dir = dir
