@@ -601,3 +601,41 @@ func TestClipSaysWhatIsMissing(t *testing.T) {
 		}
 	}
 }
+
+// TestALiveSessionIsSearchedAsItWillBeOnceSealed: a session still
+// recording was searched line by line, where a Ctrl-L joined the prompt
+// before it to the one after ("$ $ echo after"), and the lines found had
+// other numbers once the session was sealed: a note's "s1:33" pointed
+// elsewhere. It is now read through the emulator while it records too.
+func TestALiveSessionIsSearchedAsItWillBeOnceSealed(t *testing.T) {
+	t.Parallel()
+	slow(t)
+	w := newWorld(t)
+	w.ok(nil, "incident", "new", "live search")
+	tm := newTmux(t)
+	tm.start(w.envPrefix() + "PS1='$ ' " + calmBin + " shell -- sh")
+	tm.waitFor("$ ", 10*time.Second)
+	tm.typeText("for i in 1 2 3 4 5; do echo before-$i; done\n")
+	tm.waitFor("before-5", 10*time.Second)
+	tm.press("C-l")
+	tm.typeText("clear; echo after-clear\n")
+	tm.waitFor("after-clear\n", 10*time.Second)
+	var live string
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if live, _, _ = w.run(nil, "search", "-e", "after-clear", "-e", "before-5", "s1"); strings.Count(live, "\n") >= 3 {
+			break
+		}
+	}
+	if strings.Contains(live, "$ $") {
+		t.Fatalf("a live search joins lines a terminal shows apart:\n%s", live)
+	}
+	tm.typeText("exit\n")
+	for deadline := time.Now().Add(30 * time.Second); w.captureRecord("s1")["text"] == nil; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("s1 has no derived text 30 s after the shell ended: %v", w.captureRecord("s1"))
+		}
+	}
+	if sealed := w.ok(nil, "search", "-e", "after-clear", "-e", "before-5", "s1"); sealed != live {
+		t.Fatalf("search while recording:\n%safter the seal:\n%s", live, sealed)
+	}
+}

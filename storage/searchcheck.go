@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -175,16 +176,30 @@ func (db *DB) searchOutput(ctx context.Context, inc string, c Capture, p *plan, 
 		}
 		return len(p), sc.write(p)
 	})
-	var cast *terminal.CastOutput
-	if c.Recording != nil {
-		cast = &terminal.CastOutput{W: feed}
-		feed = cast
-	}
 	c.Incident = inc
-	err := db.readContent(ctx, c, 0, feed, notice)
-	if err == nil && cast != nil {
-		err = cast.Close()
+	if c.Recording != nil {
+		// A session still recording (or not derived yet) is read as its
+		// text will be derived at seal, through the emulator: the lines
+		// and their numbers found now are those found later (read line
+		// by line, a Ctrl-L joined the prompts before and after it).
+		pr, pw := io.Pipe()
+		derived := make(chan error, 1)
+		go func() {
+			err := terminal.DeriveText(pr, feed)
+			pr.CloseWithError(cmp.Or(err, io.ErrClosedPipe)) // the reading stops with it
+			derived <- err
+		}()
+		rerr := db.readContent(ctx, c, 0, pw, notice)
+		pw.CloseWithError(rerr)
+		if err := <-derived; err != nil {
+			return err
+		}
+		if rerr != nil {
+			return rerr
+		}
+		return sc.flush()
 	}
+	err := db.readContent(ctx, c, 0, feed, notice)
 	if err == nil {
 		err = sc.flush()
 	}
