@@ -445,8 +445,12 @@ func (s *spool) keepForAPerson(stderr io.Writer) {
 		dir.Sync()
 		dir.Close()
 	}
-	fmt.Fprintf(stderr, "calm tee: the store did NOT take this output; all %s of it are kept in %s (0600): once the store is fixed ('calm doctor' says how), 'calm tee TITLE < %s > /dev/null' saves it as a capture\n",
-		humanBytes(st.Size()), kept, kept)
+	how := fmt.Sprintf("all %s of it are", humanBytes(st.Size()))
+	if stopped := s.err(); stopped != nil {
+		how = fmt.Sprintf("the first %s of it are (the rest is NOT saved: %s)", humanBytes(st.Size()), oneLine(stopped.Error()))
+	}
+	fmt.Fprintf(stderr, "calm tee: the store did NOT take this output; %s kept in %s (0600): once the store is fixed ('calm doctor' says how), 'calm tee TITLE < %s > /dev/null' saves it as a capture\n",
+		how, kept, kept)
 }
 
 func (s *spool) remove() {
