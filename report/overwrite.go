@@ -80,16 +80,22 @@ func rewritesLine(b []byte) bool {
 	if bytes.IndexByte(b, '\b') >= 0 {
 		return true
 	}
+	// A carriage return with nothing shown before it on its line (a shell's
+	// "\x1b[?2004l\r" before a command's output) writes over nothing. What
+	// each shows is read once, piece by piece from the one before.
+	shown, from := false, 0
 	for i := 0; ; {
 		k := bytes.IndexByte(b[i:], '\r')
 		if k < 0 {
 			break
 		}
-		i += k + 1
-		// A carriage return with nothing shown before it on its line (a
-		// shell's "\x1b[?2004l\r" before a command's output) writes over
-		// nothing.
-		if i < len(b) && b[i] != '\n' && b[i] != '\r' && len(sanitize.Text(lineBefore(b, i-1))) > 0 {
+		cr := i + k
+		if nl := bytes.LastIndexByte(b[from:cr], '\n'); nl >= 0 {
+			shown, from = false, from+nl+1
+		}
+		shown = shown || len(sanitize.Text(b[from:cr])) > 0
+		from, i = cr+1, cr+1
+		if i < len(b) && b[i] != '\n' && b[i] != '\r' && shown {
 			return true
 		}
 	}
@@ -112,11 +118,6 @@ func rewritesLine(b []byte) bool {
 			}
 		}
 	}
-}
-
-// lineBefore is what b holds before i on i's line.
-func lineBefore(b []byte, i int) []byte {
-	return b[bytes.LastIndexByte(b[:i], '\n')+1 : i]
 }
 
 // shownLine is what a terminal shows of one line of output: sanitize's

@@ -309,6 +309,14 @@ func TestACarriageReturnBeforeAnythingShownRewritesNothing(t *testing.T) {
 	if bytes.Contains(out, []byte("hunter2")) || !bytes.Contains(out, []byte("(written over itself)]\r\nnext\r\n")) || bytes.Count(out, []byte("REDACTED")) != 1 {
 		t.Errorf("%q redacted to %q", rewritten, out)
 	}
+	// Each carriage return looks back only to the one before: a megabyte
+	// of them with nothing shown is read once, not once for each.
+	if rewritesLine([]byte(strings.Repeat("\x1b[m\r", 250000) + "x\n")) {
+		t.Error("carriage returns with nothing shown before them read as a line written over itself")
+	}
+	if !rewritesLine([]byte("\x1b[m\r\x1b[1mabc\x1b[m\rX\n")) {
+		t.Error("a carriage return after text shown does not read as a line written over itself")
+	}
 	for _, hostile := range []string{"ab\x1b[999999999Cx", "x\x1b[999999999b", "ab\x1b[99999999999999999999C\x1b[99999@x\b"} {
 		if shown := shownLine([]byte(hostile)); len(shown) > 4096 {
 			t.Errorf("%q is shown as %d bytes", hostile, len(shown))
