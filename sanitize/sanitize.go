@@ -236,10 +236,11 @@ func (f *Filter) overWrite(dst, b []byte) []byte {
 // toEmulator writes b to the emulator showing the line.
 func (f *Filter) toEmulator(dst, b []byte) []byte {
 	if f.overSize += len(b); f.overSize > maxOver {
-		// Out as it is; what follows starts a line of its own.
+		// Out as it is from here, its controls and sequences left out;
+		// what follows starts a line of its own.
 		dst = f.endOver(dst)
 		f.lineStart = len(dst)
-		return append(dst, b...)
+		return AppendText(dst, b)
 	}
 	f.line = append(f.line, b...)
 	return dst

@@ -224,3 +224,18 @@ func TestALineWrittenOverItselfIsWhatATerminalShows(t *testing.T) {
 		}
 	}
 }
+
+// TestALineTooLongToShowLeavesNoControlBehind: past maxOver a line goes out
+// as it is; the carriage return that began its rewriting went out raw too.
+func TestALineTooLongToShowLeavesNoControlBehind(t *testing.T) {
+	for _, in := range []string{
+		strings.Repeat("a", maxOver+10) + "\rX\n",
+		strings.Repeat("a", maxOver+10) + "\rX\x1b[2D\bY\n",
+		"start\r" + strings.Repeat("b\x1b[C", maxOver/4) + "\rend\n",
+	} {
+		out := Text([]byte(in))
+		if i := strings.IndexFunc(string(out), func(r rune) bool { return r < 0x20 && r != '\n' || r == 0x1b }); i >= 0 {
+			t.Errorf("%d bytes in: a control %q at %d of %d bytes out", len(in), out[i], i, len(out))
+		}
+	}
+}
