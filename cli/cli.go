@@ -932,6 +932,9 @@ func printCaptures(w io.Writer, caps []model.Capture, copiesRequired, devicesReq
 			}
 			if c.Streaming {
 				copies = "STREAMING: calm tee is still writing it; its size and copies come when it ends"
+				if c.SoFar > 0 {
+					copies = "STREAMING: calm tee is still writing it (its size so far); its copies are made when it ends"
+				}
 			}
 			if c.Recording != nil {
 				copies = "still recording: its journal holds what it recorded; copies when it ends"
@@ -944,6 +947,9 @@ func printCaptures(w io.Writer, caps []model.Capture, copiesRequired, devicesReq
 			copies += "; WARNING: " + c.Warning
 		}
 		size := humanBytes(c.Size)
+		if c.Streaming && c.SoFar > 0 {
+			size = humanBytes(c.SoFar) // read so far: its size comes at the seal
+		}
 		if c.Recording != nil && c.State != model.CaptureSealed && c.Recording.JournalSize == 0 {
 			// Its size comes at the seal; meanwhile the journal says how
 			// much is recorded (on this host).

@@ -298,6 +298,12 @@ func TestAStreamingTeeIsNotAFailure(t *testing.T) {
 	if line := rowWith(w.ok(nil, "status"), "still coming"); !strings.Contains(line, "STREAMING") || strings.Contains(line, "UNSEALED") {
 		t.Fatalf("status of a capture calm tee is writing: %q", line)
 	}
+	// Its size so far, not 0 B, beside "STREAMING".
+	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(rowWith(w.ok(nil, "status"), "still coming"), " 23 B "); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("status of a streaming capture that has read 23 bytes: %q", rowWith(w.ok(nil, "status"), "still coming"))
+		}
+	}
 	out, errs, code := w.run(nil, "verify")
 	if code != 0 || !strings.Contains(out, "streaming ") || !strings.Contains(out, "/c2: calm tee is still writing it") || strings.Contains(out, "UNSEALED") {
 		t.Fatalf("verify while a tee streams: exit %d\n%s%s", code, out, errs)

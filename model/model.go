@@ -106,6 +106,9 @@ type Capture struct {
 	// Streaming, on a capture not sealed, says its writer (calm tee) still
 	// runs on the agent's machine. Set by the agent too, never stored.
 	Streaming bool `json:"streaming,omitempty"`
+	// SoFar, on a capture streaming, is how much its writer has read so
+	// far (its spool's size). Set by the agent too, never stored.
+	SoFar int64 `json:"so_far,omitempty"`
 }
 
 // Writer identifies the process that sends a capture, across PID reuse.

@@ -29,6 +29,11 @@ func (db *DB) WithWaiting(c Capture) Capture {
 	c.Waiting = db.waitingRoom[progressKey(c.Incident, c.ID)].note
 	db.mu.Unlock()
 	c.Streaming = c.State != CaptureSealed && c.Waiting == "" && c.Recording == nil && writerLocal(c.Writer) && !writerGone(c.Writer)
+	if c.Streaming && c.Source == "tee" {
+		if st, err := os.Stat(SpoolPath(db.opts.Path, c.Writer)); err == nil {
+			c.SoFar = st.Size()
+		}
+	}
 	return c
 }
 
