@@ -471,6 +471,10 @@ func cmdSearch(e *env, args []string) error {
 	for _, err := range unread {
 		fmt.Fprintf(e.stderr, "calm search: %s\n", oneLine(err.Error()))
 	}
+	if pipedBytes(e.stdin) > 0 {
+		// grep would read it; calm searches the store, and says so.
+		fmt.Fprintln(e.stderr, "calm search: searching the store, not what is piped in: to keep and search that, pipe it to 'calm tee TITLE' first")
+	}
 	err := grep(e, q, o)
 	if len(unread) > 0 && !(o.quiet && err == nil) {
 		err = &exitError{code: 2} // grep's: a file not read, whatever was found
@@ -1014,4 +1018,20 @@ func cmdDoctor(e *env, args []string) error {
 		return &exitError{code: 1, msg: plural(bad, "problem") + " found"}
 	}
 	return nil
+}
+
+// pipedBytes is how many bytes wait in r when it is a pipe; 0 otherwise.
+func pipedBytes(r io.Reader) int {
+	f, ok := r.(*os.File)
+	if !ok {
+		return 0
+	}
+	if st, err := f.Stat(); err != nil || st.Mode()&os.ModeNamedPipe == 0 {
+		return 0
+	}
+	n, err := unix.IoctlGetInt(int(f.Fd()), unix.TIOCINQ) // FIONREAD: what the pipe holds
+	if err != nil {
+		return 0
+	}
+	return n
 }

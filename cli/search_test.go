@@ -284,3 +284,30 @@ func TestSearchOfNamedCapturesIsGrepOfNamedFiles(t *testing.T) {
 		t.Fatalf("search with the capture first: exit %d, %q", code, errs)
 	}
 }
+
+// TestSearchSaysItDoesNotReadWhatIsPipedIn: 'calm show c1 | calm search x'
+// looked like grep reading its stdin, and calm searched the store without
+// a word.
+func TestSearchSaysItDoesNotReadWhatIsPipedIn(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.ok([]byte("in the store\n"), "tee", "-q", "t")
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pw.Write([]byte("piped, not stored\n"))
+	pw.Close()
+	cmd := w.cmd("search", "store")
+	cmd.Stdin = pr
+	var out, errs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errs
+	cmd.Run()
+	pr.Close()
+	if !strings.Contains(out.String(), "in the store") || !strings.Contains(errs.String(), "not what is piped in") {
+		t.Fatalf("search with bytes piped in: %q %q", out.String(), errs.String())
+	}
+	if _, errs, _ := w.run(nil, "search", "store"); errs != "" {
+		t.Fatalf("search with nothing piped in said %q", errs)
+	}
+}
