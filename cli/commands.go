@@ -479,6 +479,10 @@ func cmdSearch(e *env, args []string) error {
 	if len(unread) > 0 && !(o.quiet && err == nil) {
 		err = &exitError{code: 2} // grep's: a file not read, whatever was found
 	}
+	if w, ok := e.store.(interface{ Warning() string }); ok && errors.Is(err, errNoMatch) && w.Warning() != "" {
+		// Not "no match": what was not searched may hold it.
+		err = &exitError{code: 2, msg: "no line matched in what the store holds, and it does not hold everything (the WARNING says what)"}
+	}
 	if (err == nil || errors.Is(err, errNoMatch)) && !q.Literal && !o.quiet {
 		if hint := basicRegexpHint(typed, err == nil); hint != "" {
 			fmt.Fprintln(e.stderr, hint)

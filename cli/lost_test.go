@@ -28,6 +28,10 @@ func TestDeletedStoreIsNotAFreshStart(t *testing.T) {
 	if !strings.Contains(errs, "WARNING") || !strings.Contains(errs, "calm doctor --salvage") {
 		t.Fatalf("status on a lost store says nothing of it: %q", errs)
 	}
+	// No match in a store that lost what its evidence holds is no answer.
+	if _, errs, code := w.run(nil, "search", "the only copy"); code != 2 || !strings.Contains(errs, "does not hold everything") {
+		t.Fatalf("search on a lost store: exit %d: %q", code, errs)
+	}
 	out, _, code := w.run(nil, "doctor")
 	if code != 1 || !strings.Contains(out, "which the store does not have") {
 		t.Fatalf("doctor on a lost store: exit %d:\n%s", code, out)
