@@ -525,6 +525,20 @@ func (e *env) checkNamedStore(name string) error {
 	}
 	switch name {
 	case "tee", "shell", "snap", "split", "clip", "import", "pipe", "note", "incident new", "pull":
+		dir := filepath.Dir(e.cfg.Store)
+		err := os.MkdirAll(dir, 0o700)
+		if err == nil {
+			// A file made and removed: what the store will need.
+			var probe *os.File
+			if probe, err = os.CreateTemp(dir, ".calm-probe-*"); err == nil {
+				probe.Close()
+				os.Remove(probe.Name())
+			}
+		}
+		if err != nil {
+			fmt.Fprintf(e.stderr, "calm %s: %s names %s, where there is no store, and none can be made there (%s): check the path\n", name, by, printable(e.cfg.Store), oneLine(err.Error()))
+			return nil // what follows says what is not saved
+		}
 		fmt.Fprintf(e.stderr, "calm %s: %s names %s, where there was no store: a new one is made there (if you meant an existing store, check the path)\n", name, by, printable(e.cfg.Store))
 		return nil
 	}
