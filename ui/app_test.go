@@ -634,3 +634,34 @@ func TestARecordingSessionReadsAsRecording(t *testing.T) {
 		t.Fatalf("the copies pane does not say it is recording:\n%s", screen)
 	}
 }
+
+// TestExtractTakesTheDocumentTheFindLandedOn: output of one line holding
+// many documents (EJSON.stringify of a find) showed the match off screen,
+// and x took the line's first document, saved as verified: the wrong data
+// for a restore. The find now scrolls to the match, and x takes the block
+// around it.
+func TestExtractTakesTheDocumentTheFindLandedOn(t *testing.T) {
+	var docs []string
+	for i := range 40 {
+		docs = append(docs, fmt.Sprintf(`{"_id":{"$oid":"65f1c0ffee00000000%06x"},"email":"user%d@example.com","plan":"pro"}`, i, i))
+	}
+	db := openStore(t)
+	saveCapture(t, db, "one line", "["+strings.Join(docs, ",")+"]\n")
+	h := start(t, db, 120, 30, Options{})
+	h.waitFor("one line")
+	h.press("1", tcell.KeyEnter)
+	h.waitFor(`[{"_id"`)
+	h.press("/", "user33@", tcell.KeyEnter)
+	if screen := h.waitFor("line 1"); !strings.Contains(screen, "user33@example.com") {
+		t.Fatalf("the find did not bring the match into view:\n%s", screen)
+	}
+	h.press("x")
+	h.waitFor("level 1")
+	h.press("x")
+	h.waitFor("level 2")
+	h.press("y")
+	h.waitFor("copied (test clipboard)")
+	if got := h.clip.last(); got != docs[33] {
+		t.Fatalf("x x took\n%s\nwant the document the find landed on\n%s", got, docs[33])
+	}
+}

@@ -23,6 +23,13 @@ const (
 // plain text inside the block. An opener that is never closed (a stray brace
 // in a prompt or prose) is passed over for the next one inside it.
 func Extract(line func(i int) []byte, n, cursor, depth int) (Block, bool) {
+	return ExtractAt(line, n, cursor, -1, depth)
+}
+
+// ExtractAt is Extract around a point of the cursor line (a byte of its
+// text), when point is not -1: a block that opens after it or closes
+// before it on that line is not around it.
+func ExtractAt(line func(i int) []byte, n, cursor, point, depth int) (Block, bool) {
 	if cursor < 0 || cursor >= n {
 		return Block{}, false
 	}
@@ -74,6 +81,9 @@ func Extract(line func(i int) []byte, n, cursor, depth int) (Block, bool) {
 		}
 		if end.line < cursor {
 			continue // closed before the cursor line: not around it
+		}
+		if point >= 0 && (c.line == cursor && c.col > point || end.line == cursor && end.col < point) {
+			continue // beside the point, not around it
 		}
 		if found == depth {
 			return Block{StartLine: c.line, StartCol: c.col, EndLine: end.line, EndCol: end.col, Depth: depth}, true

@@ -333,7 +333,16 @@ func (u *UI) extract() {
 	if u.viewer.wrapped {
 		again = "no block inside that one: back to the outermost; "
 	}
-	u.setStatus(tview.Escape(fmt.Sprintf("%sblock: lines %d–%d, %s, level %d  (%s)", again, b.StartLine+1, b.EndLine+1, humanBytes(int64(len(text))), b.Depth+1,
+	where := fmt.Sprintf("lines %d–%d", b.StartLine+1, b.EndLine+1)
+	if b.StartLine == b.EndLine {
+		// Several blocks may share a line: which one, and how it begins.
+		start := text[:min(len(text), 40)]
+		if len(text) > 40 {
+			start = append(start[:len(start):len(start)], "…"...)
+		}
+		where = fmt.Sprintf("line %d, bytes %d–%d, %s", b.StartLine+1, b.StartCol+1, b.EndCol+1, plainTitle(string(start)))
+	}
+	u.setStatus(tview.Escape(fmt.Sprintf("%sblock: %s, %s, level %d  (%s)", again, where, humanBytes(int64(len(text))), b.Depth+1,
 		u.keysHint("y", "yank", "s", "save", "e", "edit", "x", "one level in"))))
 }
 

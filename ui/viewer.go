@@ -24,7 +24,12 @@ type Viewer struct {
 	doc    *Doc
 	top    int // first line on screen
 	cur    int // the cursor's line
-	left   int // columns scrolled off to the left
+	// point is where on the cursor's line a find put it (a byte of its
+	// plain text), or -1: x then takes the block around that point, not
+	// the first one the line opens (a one-line array of documents).
+	point int
+	left  int // columns scrolled off to the left
+	width int // columns for text at the last draw
 	anchor int // where a selection began, or -1
 	block  *Block
 	origin int // the line x was first pressed on, while block stands
@@ -43,7 +48,7 @@ type Viewer struct {
 
 // NewViewer returns a viewer with an empty document.
 func NewViewer() *Viewer {
-	v := &Viewer{Box: tview.NewBox(), doc: DocFromText("", nil), anchor: -1, limit: -1}
+	v := &Viewer{Box: tview.NewBox(), doc: DocFromText("", nil), anchor: -1, limit: -1, point: -1}
 	v.SetBorder(true)
 	return v
 }
@@ -82,7 +87,7 @@ func (v *Viewer) lines() int {
 // MoveTo puts the cursor on line i and brings it into view.
 func (v *Viewer) MoveTo(i int) {
 	n := v.lines()
-	v.cur = min(max(i, 0), max(n-1, 0))
+	v.cur, v.point = min(max(i, 0), max(n-1, 0)), -1
 	v.follow = false
 	h := max(v.height, 1)
 	if v.cur < v.top || v.cur >= v.top+h {
@@ -142,10 +147,10 @@ func (v *Viewer) Extract() (*Block, bool) {
 		depth = v.block.Depth + 1
 	}
 	plain := func(i int) []byte { return terminal.PlainText(v.doc.Line(i)) }
-	b, ok := Extract(plain, v.doc.Len(), from, depth)
+	b, ok := ExtractAt(plain, v.doc.Len(), from, v.point, depth)
 	v.wrapped = false
 	if !ok && depth > 0 {
-		b, ok = Extract(plain, v.doc.Len(), from, 0)
+		b, ok = ExtractAt(plain, v.doc.Len(), from, v.point, 0)
 		v.wrapped = ok
 	}
 	if !ok {
@@ -185,7 +190,30 @@ func (v *Viewer) FindNext(forward bool) bool {
 		return false
 	}
 	v.MoveTo(i)
+	plain := terminal.PlainText(v.doc.Line(i))
+	if r := v.find.Ranges(plain); len(r) > 0 {
+		// The match in view, a third in from the left when it was not.
+		v.point = r[0][0]
+		at := displayWidth(plain[:v.point])
+		if w := max(v.width, 1); at < v.left || at >= v.left+w {
+			v.left = max(at-w/3, 0)
+		}
+	}
 	return true
+}
+
+// displayWidth is how many columns text takes on screen, as drawLine lays
+// it out (tabs to the next multiple of 8).
+func displayWidth(text []byte) int {
+	col := 0
+	for _, r := range string(text) {
+		if r == '\t' {
+			col = (col/8 + 1) * 8
+			continue
+		}
+		col += runewidth.RuneWidth(r)
+	}
+	return col
 }
 
 // Draw draws the visible lines only.
@@ -234,6 +262,7 @@ func (v *Viewer) Draw(screen tcell.Screen) {
 	if gutter >= width {
 		gutter = 0
 	}
+	v.width = width - gutter
 	selFrom, selTo, selecting := v.Selection()
 	for row := 0; row < height; row++ {
 		i := v.top + row
