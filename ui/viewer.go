@@ -21,15 +21,15 @@ import (
 // terminal as a sequence.
 type Viewer struct {
 	*tview.Box
-	doc    *Doc
-	top    int // first line on screen
-	cur    int // the cursor's line
+	doc *Doc
+	top int // first line on screen
+	cur int // the cursor's line
 	// point is where on the cursor's line a find put it (a byte of its
 	// plain text), or -1: x then takes the block around that point, not
 	// the first one the line opens (a one-line array of documents).
-	point int
-	left  int // columns scrolled off to the left
-	width int // columns for text at the last draw
+	point  int
+	left   int // columns scrolled off to the left
+	width  int // columns for text at the last draw
 	anchor int // where a selection began, or -1
 	block  *Block
 	origin int // the line x was first pressed on, while block stands
