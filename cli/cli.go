@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -459,6 +460,7 @@ func (r *runner) run(c *cobra.Command, body func(*env, []string) error, args []s
 		if err := e.checkNamedStore(name); err != nil {
 			return &commandError{name, err}
 		}
+		cfg = e.cfg // the store beside a mistyped one, if so
 		client := agent.NewClient(cfg.socket, cfg.agentCommand(), cfg.agentLog())
 		defer client.Close()
 		defer func() {
@@ -520,11 +522,25 @@ func (e *env) checkNamedStore(name string) error {
 	if _, err := os.Lstat(e.cfg.Store); !errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
-	if entries, _ := os.ReadDir(filepath.Join(filepath.Dir(e.cfg.Store), "evidence")); len(entries) > 0 {
-		return nil
-	}
+	recording := false
 	switch name {
 	case "tee", "shell", "snap", "split", "clip", "import", "pipe", "note", "incident new", "pull":
+		recording = true
+	}
+	// A store beside it: a typo of its name (calm.dv). A new store there
+	// would share that one's evidence folder, and read as its loss.
+	if beside := storesBeside(e.cfg.Store); len(beside) == 1 && recording {
+		fmt.Fprintf(e.stderr, "calm %s: %s names %s, where there is no store; saving into %s beside it, that folder's store (a typo?)\n", name, by, printable(e.cfg.Store), printable(beside[0]))
+		e.cfg = e.cfg.withStore(beside[0])
+		return nil
+	} else if len(beside) > 0 {
+		return usageError("no store at %s, which %s names; beside it: %s (a typo?)", printable(e.cfg.Store), by, printable(strings.Join(beside, ", ")))
+	}
+	if entries, _ := os.ReadDir(filepath.Join(filepath.Dir(e.cfg.Store), "evidence")); len(entries) > 0 {
+		return nil // the store of that evidence lost: the agent's warning says so
+	}
+	switch {
+	case recording:
 		dir := filepath.Dir(e.cfg.Store)
 		err := os.MkdirAll(dir, 0o700)
 		if err == nil {
@@ -543,6 +559,34 @@ func (e *env) checkNamedStore(name string) error {
 		return nil
 	}
 	return usageError("no store at %s, which %s names: nothing was ever recorded there, so nothing is made; check the path (without it, calm uses %s)", printable(e.cfg.Store), by, printable(e.cfg.storeOtherwise))
+}
+
+// storesBeside lists the bbolt files in path's folder other than path.
+func storesBeside(path string) []string {
+	entries, err := os.ReadDir(filepath.Dir(path))
+	if err != nil {
+		return nil
+	}
+	var stores []string
+	for _, en := range entries {
+		other := filepath.Join(filepath.Dir(path), en.Name())
+		if !en.Type().IsRegular() || other == path {
+			continue
+		}
+		f, err := os.Open(other)
+		if err != nil {
+			continue
+		}
+		var head [20]byte
+		n, _ := io.ReadFull(f, head[:])
+		f.Close()
+		// A bbolt file begins with its meta page: its magic after the
+		// page's 16-byte header.
+		if n == len(head) && binary.LittleEndian.Uint32(head[16:]) == 0xED0CDAED {
+			stores = append(stores, other)
+		}
+	}
+	return stores
 }
 
 func wrapCommandError(name string, err error) error {

@@ -656,6 +656,25 @@ func doSalvage(e *env, to string) error {
 	for _, l := range rep.Lost {
 		fmt.Fprintf(e.stdout, "LOST %s\n", l)
 	}
+	// What was recorded while the store could not take it is in no store:
+	// the new one's journal folder gets a copy, where every command names
+	// it until it is brought in.
+	oldJournal, newJournal := filepath.Join(filepath.Dir(e.cfg.Store), "journal"), filepath.Join(filepath.Dir(to), "journal")
+	for _, left := range storage.JournalLeftovers(oldJournal) {
+		kept := left
+		if oldJournal != newJournal {
+			kept = filepath.Join(newJournal, filepath.Base(left))
+			if err := copyPrivate(left, kept); err != nil {
+				fmt.Fprintf(e.stdout, "NOT COPIED %s, recorded while the store could not take it: %s; bring it in from there\n", left, oneLine(err.Error()))
+				continue
+			}
+		}
+		bring := "calm --store " + to + " tee TITLE < " + kept + " > /dev/null"
+		if strings.HasSuffix(kept, ".cast") {
+			bring = "calm --store " + to + " import " + kept + " TITLE"
+		}
+		fmt.Fprintf(e.stdout, "kept %s, recorded while the store could not take it: bring it in with '%s'\n", kept, bring)
+	}
 	if filepath.Base(to) == "calm.db" {
 		fmt.Fprintf(e.stdout, "use it: CALM_HOME=%s calm  (or --store %s, or store = %q in the config file); keep the damaged file\n", filepath.Dir(to), to, to)
 	} else {
@@ -1038,4 +1057,31 @@ func pipedBytes(r io.Reader) int {
 		return 0
 	}
 	return n
+}
+
+// copyPrivate copies a file to a new one (0600, in a 0700 folder), synced.
+func copyPrivate(from, to string) error {
+	in, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	if err := os.MkdirAll(filepath.Dir(to), 0o700); err != nil {
+		return err
+	}
+	out, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		os.Remove(to)
+		return err
+	}
+	if err := out.Sync(); err != nil {
+		out.Close()
+		os.Remove(to)
+		return err
+	}
+	return out.Close()
 }

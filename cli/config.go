@@ -181,14 +181,21 @@ func (c Config) settle(g globalFlags) Config {
 	if c.DevicesRequired == 0 {
 		c.DevicesRequired = 1
 	}
-	c.socket = os.Getenv("CALM_SOCKET")
-	if c.socket == "" {
-		// One agent per store: the socket's name comes from the store's path.
-		sum := sha256.Sum256([]byte(c.Store))
-		c.socket = filepath.Join(agent.SocketDir(), "agent-"+hex.EncodeToString(sum[:6])+".sock")
-		if running := agent.RunningSocket(c.Store); running != "" {
-			c.socket = running // the agent already serving this store, from another runtime folder
-		}
+	// One agent per store: the socket's name comes from the store's path.
+	return c.withStore(c.Store)
+}
+
+// withStore is c for another store file: its own agent and socket.
+func (c Config) withStore(path string) Config {
+	c.Store, c.socket = path, ""
+	if env := os.Getenv("CALM_SOCKET"); env != "" {
+		c.socket = env
+		return c
+	}
+	sum := sha256.Sum256([]byte(c.Store))
+	c.socket = filepath.Join(agent.SocketDir(), "agent-"+hex.EncodeToString(sum[:6])+".sock")
+	if running := agent.RunningSocket(c.Store); running != "" {
+		c.socket = running // the agent already serving this store, from another runtime folder
 	}
 	return c
 }

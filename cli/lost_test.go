@@ -273,6 +273,24 @@ func TestAMistypedStorePathIsNoNewEmptyStore(t *testing.T) {
 	if out := w.ok(nil, "search", "original"); !strings.Contains(out, "the original document") {
 		t.Fatalf("the first store lost its capture: %q", out)
 	}
+	// A typo of the name beside the store: a store there would share its
+	// evidence folder, and read as that store's loss.
+	beside := filepath.Join(w.home, "calm.dv")
+	if out, errs, code := w.run(nil, "--store", beside, "search", "original"); code != 2 || out != "" || !strings.Contains(errs, "beside it: "+w.storePath()) {
+		t.Fatalf("search in a store named one letter off the one beside it: exit %d:\n%s%s", code, out, errs)
+	}
+	if _, err := os.Stat(beside); !os.IsNotExist(err) {
+		t.Fatalf("a reading command made %s: %v", beside, err)
+	}
+	if _, errs, code := w.run([]byte("saved beside\n"), "--store", beside, "tee", "-q", "beside"); code != 0 || !strings.Contains(errs, "saving into "+w.storePath()) {
+		t.Fatalf("tee into a store named one letter off the one beside it: exit %d: %s", code, errs)
+	}
+	if out := w.ok(nil, "search", "saved beside"); !strings.Contains(out, "saved beside") {
+		t.Fatalf("tee's capture is not in the store beside the typo: %q", out)
+	}
+	if _, err := os.Stat(beside); !os.IsNotExist(err) {
+		t.Fatalf("tee made %s: %v", beside, err)
+	}
 }
 
 // TestWhatADamagedStoreCouldNotTakeIsKeptAndNamed: with the store damaged
@@ -319,6 +337,19 @@ func TestWhatADamagedStoreCouldNotTakeIsKeptAndNamed(t *testing.T) {
 	if len(journals) != 1 {
 		t.Fatalf("journal folder: %v, want the shell's journal", journals)
 	}
+	// A salvage elsewhere takes copies of them along, and its store names them.
+	salvaged := filepath.Join(t.TempDir(), "salvaged", "calm.db")
+	out, _, _ := w.run(nil, "doctor", "--salvage", salvaged)
+	for _, kept := range []string{filepath.Base(kept[1]), filepath.Base(journals[0])} {
+		if !strings.Contains(out, "kept "+filepath.Join(filepath.Dir(salvaged), "journal", kept)) {
+			t.Fatalf("the salvage does not take %s along:\n%s", kept, out)
+		}
+	}
+	s := w.withStore(salvaged)
+	if _, errs, _ := s.run(nil, "--store", salvaged, "status"); !strings.Contains(errs, "2 recordings the store never took") {
+		t.Fatalf("the salvaged store does not name what the damaged one never took:\n%s", errs)
+	}
+	s.ok(nil, "--store", salvaged, "agent", "stop")
 	// The store mended; the files are older than a recorder starting now.
 	if err := os.WriteFile(w.storePath(), good, 0o600); err != nil {
 		t.Fatal(err)

@@ -435,13 +435,15 @@ func TestAnotherRuntimeFolderFindsTheRunningAgent(t *testing.T) {
 func TestTwoStoresInOneFolderHaveAnAgentEach(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
+	// The second store is made first: a store named beside an existing
+	// one that is not there reads as a typo of its name.
+	second := filepath.Join(w.home, "second.db")
+	w.ok(nil, "--store", second, "incident", "new", "in the second store")
 	w.ok(nil, "incident", "new", "in the first store")
 	w.ok([]byte("first store's bytes\n"), "tee", "-q", "first")
-	second := filepath.Join(w.home, "second.db")
 	if out := w.ok(nil, "--store", second, "incident", "list", "--json"); strings.Contains(out, "first store") {
 		t.Fatalf("the second store's listing shows the first store's incident:\n%s", out)
 	}
-	w.ok(nil, "--store", second, "incident", "new", "in the second store")
 	w.ok([]byte("second store's bytes\n"), "--store", second, "tee", "-q", "second")
 	if got := w.ok(nil, "show", "c1"); got != "first store's bytes\n" {
 		t.Fatalf("the first store's c1 holds %q", got)

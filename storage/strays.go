@@ -20,35 +20,13 @@ import (
 // salvage or a restore does not bring them in, so every command names them
 // until a capture holds their bytes or a person moves them away.
 
-// strayQuiet is how long a journal must have been left alone to count: a
-// recorder starting now writes its journal before its session exists.
-const strayQuiet = 10 * time.Second
-
 // strayRecheck is how long what Warning says of them holds.
 const strayRecheck = 2 * time.Second
 
 // StrayRecordings lists the files in the journal folder that hold output
 // no capture has: each as "PATH (SIZE)".
 func (db *DB) StrayRecordings() []string {
-	dir := filepath.Join(filepath.Dir(db.opts.Path), "journal")
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return nil
-	}
-	var candidates []string
-	for _, e := range entries {
-		name := e.Name()
-		if !e.Type().IsRegular() || !(strings.HasSuffix(name, ".cast") || strings.HasPrefix(name, "tee-") && strings.HasSuffix(name, ".txt")) {
-			continue
-		}
-		if info, err := e.Info(); err != nil || time.Since(info.ModTime()) < strayQuiet || info.Size() == 0 {
-			continue
-		}
-		if _, alive := model.ProcessStart(writerPID(name)); alive {
-			continue // its recorder or tee still runs, and says what it does with it
-		}
-		candidates = append(candidates, filepath.Join(dir, name))
-	}
+	candidates := JournalLeftovers(filepath.Join(filepath.Dir(db.opts.Path), "journal"))
 	if len(candidates) == 0 {
 		return nil
 	}
@@ -81,6 +59,31 @@ func (db *DB) StrayRecordings() []string {
 		strays = append(strays, fmt.Sprintf("%s (%s)", path, model.Plural(int(size), "byte")))
 	}
 	return strays
+}
+
+// JournalLeftovers lists the recordings in a journal folder whose writer is
+// gone: a tee's kept file, a session's journal. Those of sessions still
+// being stored are among them; StrayRecordings leaves those out.
+func JournalLeftovers(dir string) []string {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	var found []string
+	for _, e := range entries {
+		name := e.Name()
+		if !e.Type().IsRegular() || !(strings.HasSuffix(name, ".cast") || strings.HasPrefix(name, "tee-") && strings.HasSuffix(name, ".txt")) {
+			continue
+		}
+		if info, err := e.Info(); err != nil || info.Size() == 0 {
+			continue
+		}
+		if _, alive := model.ProcessStart(writerPID(name)); alive {
+			continue // its recorder or tee still runs, and says what it does with it
+		}
+		found = append(found, filepath.Join(dir, name))
+	}
+	return found
 }
 
 // writerPID is the process that wrote a journal folder file, from its
