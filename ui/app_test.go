@@ -665,3 +665,15 @@ func TestExtractTakesTheDocumentTheFindLandedOn(t *testing.T) {
 		t.Fatalf("x x took\n%s\nwant the document the find landed on\n%s", got, docs[33])
 	}
 }
+
+// TestCombiningAccentsAreShown: "José Müller" written with combining
+// accents (e + U+0301) showed in the viewer as "Jose Muller", where tmux,
+// show and search keep them.
+func TestCombiningAccentsAreShown(t *testing.T) {
+	db := openStore(t)
+	saveCapture(t, db, "names", "name: Jose\u0301 Mu\u0308ller\tplan: pro\n")
+	h := start(t, db, 120, 30, Options{})
+	h.waitFor("names")
+	h.press("1", tcell.KeyEnter)
+	h.waitFor("name: Jose\u0301 Mu\u0308ller")
+}

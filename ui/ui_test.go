@@ -151,7 +151,7 @@ func (h *harness) text() string {
 		var b strings.Builder
 		for i, c := range cells {
 			if len(c.Runes) > 0 {
-				b.WriteRune(c.Runes[0])
+				b.WriteString(string(c.Runes)) // combining marks too
 			} else {
 				b.WriteByte(' ')
 			}

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/gdamore/tcell/v2"
@@ -312,6 +313,10 @@ func (v *Viewer) drawLine(screen tcell.Screen, line []byte, i, x, y, width int, 
 		}
 	}
 	col, pos := 0, 0 // screen column within the line; byte offset in the plain text
+	// The cell last drawn, for a combining mark to join (an accent typed
+	// as e + U+0301 showed as a bare e).
+	lastX, lastMain, lastStyle := -1, ' ', tcell.StyleDefault
+	var lastComb []rune
 	terminal.StyledText(line, func(text []byte, st terminal.Style) {
 		style := toTcell(base, st)
 		for len(text) > 0 && col-v.left < width {
@@ -341,10 +346,16 @@ func (v *Viewer) drawLine(screen tcell.Screen, line []byte, i, x, y, width int, 
 			}
 			w := runewidth.RuneWidth(r)
 			if w == 0 {
+				if lastX >= 0 && (unicode.In(r, unicode.Mn, unicode.Me, unicode.Mc) || r == 0x200d || r >= 0xfe00 && r <= 0xfe0f) {
+					lastComb = append(lastComb, r)
+					screen.SetContent(lastX, y, lastMain, lastComb, lastStyle)
+				}
 				continue
 			}
+			lastX = -1
 			if col >= v.left && col-v.left+w <= width {
 				screen.SetContent(x+col-v.left, y, r, nil, s)
+				lastX, lastMain, lastComb, lastStyle = x+col-v.left, r, lastComb[:0], s
 			}
 			col += w
 		}
