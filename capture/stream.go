@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"strings"
 	"sync"
 	"time"
 
@@ -20,6 +21,7 @@ type recording struct {
 
 	mu      sync.Mutex
 	session *model.Capture
+	lastErr error // why the store did not make the session, if it did not
 	markers []pendingMarker
 	done    chan struct{} // closed when the recorder has stopped
 	stopped chan struct{} // closed when run has returned
@@ -49,6 +51,7 @@ func (r *recording) tryCreate() string {
 	if r.session == nil {
 		c, err := r.store.CreateCapture(r.incident, r.nc)
 		if err != nil {
+			r.lastErr = err
 			return ""
 		}
 		r.session = &c
@@ -109,6 +112,12 @@ func (r *recording) finish(size int64, cut string) (model.Capture, error) {
 	close(r.done)
 	<-r.stopped
 	if r.tryCreate() == "" {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if r.lastErr != nil {
+			// Why, in one line: a damaged store is no silent agent.
+			return model.Capture{}, storeError(strings.Join(strings.Fields(r.lastErr.Error()), " "))
+		}
 		return model.Capture{}, errNoStore
 	}
 	r.sendMarkers()
