@@ -633,7 +633,7 @@ func doSalvage(e *env, to string) error {
 		to = abs
 	}
 	evidence := filepath.Join(filepath.Dir(e.cfg.Store), "evidence")
-	fmt.Fprintf(e.stderr, "calm: salvaging %s into %s (the damaged file is only read)\n", e.cfg.Store, to)
+	fmt.Fprintf(e.stderr, "calm: salvaging %s into %s (it is only read)\n", e.cfg.Store, to)
 	// On a terminal, the incident being copied out is a spinner's line;
 	// piped, nothing but what a person must read.
 	bar := e.progress("salvaging", -1, false)
@@ -676,10 +676,10 @@ func doSalvage(e *env, to string) error {
 		fmt.Fprintf(e.stdout, "kept %s, recorded while the store could not take it: bring it in with '%s'\n", kept, bring)
 	}
 	if filepath.Base(to) == "calm.db" {
-		fmt.Fprintf(e.stdout, "use it: CALM_HOME=%s calm  (or --store %s, or store = %q in the config file); keep the damaged file\n", filepath.Dir(to), to, to)
+		fmt.Fprintf(e.stdout, "use it: CALM_HOME=%s calm  (or --store %s, or store = %q in the config file); keep the old file until the new one has served you\n", filepath.Dir(to), to, to)
 	} else {
 		// CALM_HOME names a folder whose store is calm.db: not this one.
-		fmt.Fprintf(e.stdout, "use it: calm --store %s  (or store = %q in the config file); keep the damaged file\n", to, to)
+		fmt.Fprintf(e.stdout, "use it: calm --store %s  (or store = %q in the config file); keep the old file until the new one has served you\n", to, to)
 	}
 	if len(rep.Lost) > 0 {
 		return &exitError{code: 1, msg: fmt.Sprintf("%s could not be read; the evidence and mirror folders may still hold them", plural(len(rep.Lost), "thing"))}
