@@ -565,7 +565,9 @@ func cmdVerify(e *env, args []string) error {
 	if len(rep.Unsealed) > 0 {
 		return &exitError{code: 1, msg: fmt.Sprintf("%s not sealed: they have no verified copies yet", isAre(len(rep.Unsealed), "capture"))}
 	}
-	if c, ok := e.store.(*agent.Client); ok && c.Warning() != "" && fs.Arg(0) == "" {
+	// The lost store's warning, not one about recordings never taken
+	// (those are no copies to verify): storage.lostWarning's words.
+	if c, ok := e.store.(*agent.Client); ok && strings.Contains(c.Warning(), "still holds (") && fs.Arg(0) == "" {
 		// A lost store verifies what is left of it, and that is not ok.
 		return &exitError{code: 1, msg: "the store lacks incidents its evidence folder holds (see the WARNING): their copies were not read; rebuild it with 'calm doctor --salvage NEW.db'"}
 	}

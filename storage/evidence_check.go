@@ -103,6 +103,7 @@ func (db *DB) lostWarning() string {
 	if len(lost) > 3 {
 		shown += fmt.Sprintf(" and %d more", len(lost)-3)
 	}
+	// cli's verify reads "still holds (" as this warning: keep the words.
 	return fmt.Sprintf("the store %s does not have %s that %s still holds (%s): it was deleted, emptied or replaced; rebuild it with 'calm doctor --salvage NEW.db'",
 		db.opts.Path, model.Plural(len(lost), "incident"), db.opts.EvidenceDir, shown)
 }
