@@ -99,13 +99,18 @@ func (db *DB) lostWarning() string {
 	if len(lost) == 0 {
 		return ""
 	}
-	shown := strings.Join(lost[:min(len(lost), 3)], ", ")
-	if len(lost) > 3 {
-		shown += fmt.Sprintf(" and %d more", len(lost)-3)
-	}
 	// cli's verify reads "still holds (" as this warning: keep the words.
 	return fmt.Sprintf("the store %s does not have %s that %s still holds (%s): it was deleted, emptied or replaced; rebuild it with 'calm doctor --salvage NEW.db'",
-		db.opts.Path, model.Plural(len(lost), "incident"), db.opts.EvidenceDir, shown)
+		db.opts.Path, model.Plural(len(lost), "incident"), db.opts.EvidenceDir, firstFew(lost))
+}
+
+// firstFew names the first three of a list, and how many more there are.
+func firstFew(list []string) string {
+	shown := strings.Join(list[:min(len(list), 3)], ", ")
+	if len(list) > 3 {
+		shown += fmt.Sprintf(" and %d more", len(list)-3)
+	}
+	return shown
 }
 
 // storeLacks names every event an incident's timeline copy holds and the

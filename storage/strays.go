@@ -142,10 +142,6 @@ func (db *DB) strayWarning() string {
 	if len(strays) == 0 {
 		return ""
 	}
-	shown := strings.Join(strays[:min(len(strays), 3)], ", ")
-	if len(strays) > 3 {
-		shown += fmt.Sprintf(" and %d more", len(strays)-3)
-	}
 	return fmt.Sprintf("%s the store never took: %s; bring each in ('calm import FILE.cast TITLE' for a session, 'calm tee TITLE < FILE > /dev/null' for a tee's file), then move it away",
-		model.Plural(len(strays), "recording"), shown)
+		model.Plural(len(strays), "recording"), firstFew(strays))
 }
