@@ -72,10 +72,7 @@ func (p *plan) tuned(sample []byte) *plan {
 	if len(p.needle) == 0 {
 		return p
 	}
-	var count [256]int
-	for _, c := range sample {
-		count[c]++
-	}
+	count, counted := byteCounts(sample)
 	t := *p
 	t.needle = append([]needle(nil), p.needle...)
 	hits := 0
@@ -92,7 +89,7 @@ func (p *plan) tuned(sample []byte) *plan {
 			}
 			// An IndexByte per hit costs about what bytes.Index's own
 			// search does on 16 bytes.
-			if count[n.lit[at]]*16 < len(sample) && count[n.lit[at]] < count[n.lit[0]]/2 {
+			if count[n.lit[at]]*16 < counted && count[n.lit[at]] < count[n.lit[0]]/2 {
 				n.rare, n.anchorAt = n.lit[at], at
 			}
 		}
@@ -126,11 +123,31 @@ func (p *plan) tuned(sample []byte) *plan {
 	// sanitising costs passes over the whole chunk.
 	lines := max(count['\n'], 1)
 	escaped := min(float64(count[esc])/float64(lines), 1)
-	t.guarded = float64(hits)*(1+sanitiseLooks*escaped) < stripLooksPerMiB*float64(len(sample))/(1<<20)
+	t.guarded = float64(hits)*(1+sanitiseLooks*escaped) < stripLooksPerMiB*float64(counted)/(1<<20)
 	if guardedForTest != nil {
 		t.guarded = *guardedForTest
 	}
 	return &t
+}
+
+// byteCounts counts each byte value in pieces spread over sample, 64 KiB
+// in all: as telling of a chunk as every byte of it, and a search that
+// stops at its first line (-l) does not pay for a pass over the whole chunk.
+func byteCounts(sample []byte) (count [256]int, counted int) {
+	const pieces, piece = 16, 4 << 10
+	if len(sample) <= pieces*piece {
+		for _, c := range sample {
+			count[c]++
+		}
+		return count, len(sample)
+	}
+	step := len(sample) / pieces
+	for k := range pieces {
+		for _, c := range sample[k*step : k*step+piece] {
+			count[c]++
+		}
+	}
+	return count, pieces * piece
 }
 
 // pickGuard chooses the guard least common by count, or by rank without

@@ -216,8 +216,8 @@ func (p *plan) setChunk(srcs []source, st *stripped) {
 
 // candidates calls each with every line of b (whole lines, each ending in
 // '\n') that the sources cannot rule out, in order, and the number of lines
-// before it.
-func candidates(b []byte, srcs []source, each func(line int64, start, end int)) {
+// before it, until each returns false.
+func candidates(b []byte, srcs []source, each func(line int64, start, end int) bool) {
 	for i := range srcs {
 		srcs[i].at = -1
 	}
@@ -238,7 +238,9 @@ func candidates(b []byte, srcs []source, each func(line int64, start, end int)) 
 		}
 		start, end := lineAround(b, counted, next)
 		line += int64(bytes.Count(b[counted:start], newline))
-		each(line, start, end)
+		if !each(line, start, end) {
+			return
+		}
 		line++
 		counted, pos = end+1, end+1
 	}

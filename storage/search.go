@@ -232,7 +232,29 @@ func (db *DB) searchChunks(ctx context.Context, inc, id string, trust chunkTrust
 	jobs := make(chan *job, workers)
 	order := make(chan *job, 2*workers)
 	quit := make(chan struct{})
-	defer close(quit)
+	var current *job // handed out, its buffers not yet given back
+	giveBack := func(j *job) {
+		if j.buf != nil {
+			searchBuffers.Put(j.buf)
+		}
+		if j.hits != nil {
+			hitBuffers.Put(j.hits)
+		}
+	}
+	defer func() {
+		close(quit)
+		if current != nil {
+			giveBack(current)
+		}
+		// A search that stopped early (-l, an error) leaves chunks on their
+		// way: their buffers go back once each is done.
+		go func() {
+			for j := range order {
+				<-j.done
+				giveBack(j)
+			}
+		}()
+	}()
 	// credit bounds the chunks read and not yet handed out: all the
 	// channels hold, or, for a caller with little room, one at first.
 	widest := 4 * workers
@@ -256,7 +278,7 @@ func (db *DB) searchChunks(ctx context.Context, inc, id string, trust chunkTrust
 			case <-ctx.Done():
 				return ctx.Err()
 			}
-			stored := storedBuffers.Get().(*[]byte)
+			stored := storedBuffers.Get()
 			*stored = append((*stored)[:0], v...)
 			j := &job{n: n, stored: stored, done: make(chan struct{})}
 			select {
@@ -280,7 +302,7 @@ func (db *DB) searchChunks(ctx context.Context, inc, id string, trust chunkTrust
 			var buf []byte
 			var st stripped
 			for j := range jobs {
-				j.buf = searchBuffers.Get().(*[]byte)
+				j.buf = searchBuffers.Get()
 				data, err := decodeChunk(j.n, j.buf, *j.stored)
 				if err == nil && trust.checked && !checkedChunk(*j.stored) {
 					err = fmt.Errorf("%w: chunk %d has no CRC-32C, unlike the chunks before it", ErrDamaged, j.n)
@@ -324,36 +346,36 @@ func (db *DB) searchChunks(ctx context.Context, inc, id string, trust chunkTrust
 					}
 					text := st.text
 					p.setChunk(mine, &st)
-					j.lines = int64(bytes.Count(text, newline))
-					try := func(line int64, start, end int) {
-						if trust.room > 0 && len(j.hits.lines) >= trust.room {
-							return // the caller takes no more than these
-						}
+					full := false // as many hits as the caller takes
+					try := func(line int64, start, end int) bool {
 						if trust.text {
 							if t := text[start:end]; p.all || p.exact(t, clean(t)) {
 								j.hits.add(line+1, t)
 							}
-							return
-						}
-						t, known := textOf(text[start:end], st.endsRaw(end))
-						if known && len(t) <= MaxLine {
-							if !p.all && !p.exact(t, clean(t)) {
-								return
+						} else if t, known := textOf(text[start:end], st.endsRaw(end)); known && len(t) <= MaxLine {
+							if p.all || p.exact(t, clean(t)) {
+								j.hits.add(line+1, t)
 							}
-						} else if t, known = matchLine(st.raw(mid, start, end), &buf, p); !known {
-							return
+						} else if t, known = matchLine(st.raw(mid, start, end), &buf, p); known {
+							j.hits.add(line+1, t)
 						}
-						j.hits.add(line+1, t)
+						full = trust.room > 0 && len(j.hits.lines) >= trust.room
+						return !full
 					}
 					if p.needle != nil {
 						candidates(text, mine, try)
 					} else {
 						var line int64
-						for start := 0; start < len(text); line++ {
+						for start := 0; start < len(text) && !full; line++ {
 							end := start + bytes.IndexByte(text[start:], '\n')
 							try(line, start, end)
 							start = end + 1
 						}
+					}
+					if !full {
+						// The lines after this chunk's are numbered from here;
+						// a full chunk holds the last line the caller takes.
+						j.lines = int64(bytes.Count(text, newline))
 					}
 				}
 				close(j.done)
@@ -370,10 +392,16 @@ func (db *DB) searchChunks(ctx context.Context, inc, id string, trust chunkTrust
 	}
 	for j := range order {
 		<-j.done
-		credit <- struct{}{}
-		if granted < widest { // nothing stopped the search: read further ahead
+		current = j
+		// A chunk holding as many hits as the caller takes is the last one
+		// read: no more are read ahead, to be decoded for nothing.
+		last := trust.room > 0 && j.hits != nil && len(j.hits.lines) >= trust.room
+		if !last {
 			credit <- struct{}{}
-			granted++
+			if granted < widest { // nothing stopped the search: read further ahead
+				credit <- struct{}{}
+				granted++
+			}
 		}
 		if j.err != nil {
 			return j.err
@@ -386,8 +414,8 @@ func (db *DB) searchChunks(ctx context.Context, inc, id string, trust chunkTrust
 			if room := maxCarry - len(carry); room > 0 {
 				carry = append(carry, j.data[:min(room, len(j.data))]...)
 			}
-			searchBuffers.Put(j.buf)
-			hitBuffers.Put(j.hits)
+			giveBack(j)
+			current = nil
 			continue
 		}
 		carry = append(carry, j.head...)
@@ -402,10 +430,13 @@ func (db *DB) searchChunks(ctx context.Context, inc, id string, trust chunkTrust
 				return err
 			}
 		}
-		hitBuffers.Put(j.hits)
 		line += j.lines
 		carry = append(carry[:0], j.tail...)
-		searchBuffers.Put(j.buf) // nothing refers to it now: hits are copies
+		giveBack(j) // nothing refers to it now: hits are copies
+		current = nil
+		if last { // the caller went on after all: the reader may too
+			credit <- struct{}{}
+		}
 	}
 	if readErr != nil {
 		return readErr
@@ -486,10 +517,35 @@ var hitBuffers = sync.Pool{New: func() any { return new(hits) }}
 
 // storedBuffers recycles copies of stored chunks, searchBuffers decoded ones:
 // allocating (and zeroing) a fresh MiB per chunk is a good part of a
-// search's work.
-var storedBuffers = sync.Pool{New: func() any { b := make([]byte, 0, ChunkSize); return &b }}
+// search's work. They are kept across garbage collections, unlike a
+// sync.Pool's: a search that stops at its first line (-l) allocates nothing,
+// and so sets off no collection.
+var storedBuffers, searchBuffers = newChunkBuffers(), newChunkBuffers()
 
-var searchBuffers = sync.Pool{New: func() any { b := make([]byte, 0, ChunkSize); return &b }}
+// chunkBuffers is a free list of chunk-sized buffers, a few per CPU.
+type chunkBuffers chan *[]byte
+
+func newChunkBuffers() chunkBuffers { return make(chunkBuffers, min(4*runtime.GOMAXPROCS(0), 16)) }
+
+func (c chunkBuffers) Get() *[]byte {
+	select {
+	case b := <-c:
+		return b
+	default:
+		b := make([]byte, 0, ChunkSize)
+		return &b
+	}
+}
+
+func (c chunkBuffers) Put(b *[]byte) {
+	if cap(*b) > 2*ChunkSize {
+		return // grown for an unusual chunk: not worth keeping
+	}
+	select {
+	case c <- b:
+	default:
+	}
+}
 
 type writerFunc func([]byte) (int, error)
 

@@ -29,6 +29,8 @@ var searchMatrix = []struct {
 	{"regex", SearchQuery{Pattern: `ObjectId\("65f1[0-9a-f]*"\), user: "u4[0-9]{4}"`}},
 	{"no-match", SearchQuery{Pattern: "zebra-quokka", Literal: true}},
 	{"every-line", SearchQuery{Pattern: "^"}},
+	// grep -l: the first line found ends a capture's search.
+	{"files-with-matches", SearchQuery{Pattern: "connection reset by peer", Literal: true, PerCapture: 1, NoText: true}},
 }
 
 // BenchmarkSearch searches CALM_BENCH_MB (default 50) of shell-like text
