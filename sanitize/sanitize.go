@@ -6,6 +6,7 @@
 package sanitize
 
 import (
+	"sync"
 	"unicode/utf8"
 
 	"calm/terminal"
@@ -28,7 +29,12 @@ func Text(src []byte) []byte {
 // back only what src put on its line, never what dst held before.
 func AppendText(dst, src []byte) []byte {
 	f := Filter{lineStart: len(dst)}
-	return f.Flush(f.Append(dst, src))
+	dst = f.Flush(f.Append(dst, src))
+	if f.row != nil {
+		f.row.em.Reset()
+		rows.Put(f.row)
+	}
+	return dst
 }
 
 // Filter sanitises a stream that arrives in pieces: a sequence split between
@@ -44,11 +50,24 @@ type Filter struct {
 	// row of lineColumns, until it ends: over says so. It takes only what
 	// moves along the line; what goes to other lines a line cannot show.
 	over     bool
-	em       *terminal.Emulator
-	overSize int    // bytes the emulator takes for this line, and the cost of its repeats
-	line     []byte // those bytes, written to it at the line's end in one go
-	shown    []byte // the line as the emulator showed it
+	overSize int // bytes the emulator takes for this line, and the cost of its repeats
+	row      *row
 }
+
+// row is the emulator a line that writes over itself goes through.
+type row struct {
+	em    *terminal.Emulator
+	line  []byte // the line's bytes, written to it at its end in one go
+	shown []byte // the line as the emulator showed it
+}
+
+// rows keeps emulators for AppendText: a search line is sanitised on its
+// own, and a new emulator for each took most of the time.
+var rows = sync.Pool{New: func() any {
+	r := new(row)
+	r.em = terminal.NewEmulator(lineColumns, 1, func(line []byte, _ float64) { r.shown = append(r.shown, line...) })
+	return r
+}}
 
 // mayMove marks the final bytes of the sequences that may move along a line
 // (CSI D C G K P X @ b s u, ESC 7 8): only those are read whole.
@@ -213,7 +232,8 @@ func (f *Filter) Append(dst, src []byte) []byte {
 // put writes r where the cursor is.
 func (f *Filter) put(dst []byte, r rune) []byte {
 	if f.over {
-		return f.toEmulator(dst, utf8.AppendRune(nil, r))
+		var b [utf8.UTFMax]byte
+		return f.toEmulator(dst, utf8.AppendRune(b[:0], r))
 	}
 	return utf8.AppendRune(dst, r)
 }
@@ -222,9 +242,8 @@ func (f *Filter) put(dst []byte, r rune) []byte {
 // the line from here.
 func (f *Filter) overWrite(dst, b []byte) []byte {
 	if !f.over {
-		if f.em == nil {
-			// A line longer than the emulator holds comes in pieces.
-			f.em = terminal.NewEmulator(lineColumns, 1, func(line []byte, _ float64) { f.shown = append(f.shown, line...) })
+		if f.row == nil {
+			f.row = rows.Get().(*row)
 		}
 		// What the line shows so far holds no sequence: as it is.
 		f.over, f.overSize = true, 0
@@ -242,7 +261,7 @@ func (f *Filter) toEmulator(dst, b []byte) []byte {
 		f.lineStart = len(dst)
 		return AppendText(dst, b)
 	}
-	f.line = append(f.line, b...)
+	f.row.line = append(f.row.line, b...)
 	return dst
 }
 
@@ -252,10 +271,11 @@ func (f *Filter) endOver(dst []byte) []byte {
 		return dst
 	}
 	f.over = false
-	f.em.Write(append(f.line, '\n'))
-	f.line = f.line[:0]
-	dst = append(dst, terminal.PlainText(f.shown)...)
-	f.shown = f.shown[:0]
+	r := f.row
+	r.em.Write(append(r.line, '\n'))
+	r.line = r.line[:0]
+	dst = append(dst, terminal.PlainText(r.shown)...)
+	r.shown = r.shown[:0]
 	return dst
 }
 

@@ -57,3 +57,20 @@ func BenchmarkTextProgress(b *testing.B) {
 		return l.String()
 	})
 }
+
+// One line at a time, as the store derives its search lines: a progress
+// bar a log line then writes over, as in bench/gen's shell-like text.
+func BenchmarkTextEachLine(b *testing.B) {
+	in := benchText(func(i int) string {
+		return fmt.Sprintf("downloading %3d%% [%-20s]\r\x1b[1;32m\u2714\x1b[0m step %d passed \x1b[2m(%d ms)\x1b[0m\n", i%100, bytes.Repeat([]byte("="), i%20), i, i%5000)
+	})
+	lines := bytes.SplitAfter(in, []byte("\n"))
+	out := make([]byte, 0, len(in))
+	b.SetBytes(int64(len(in)))
+	for b.Loop() {
+		out = out[:0]
+		for _, l := range lines {
+			out = AppendText(out, l)
+		}
+	}
+}

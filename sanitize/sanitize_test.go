@@ -239,3 +239,16 @@ func TestALineTooLongToShowLeavesNoControlBehind(t *testing.T) {
 		}
 	}
 }
+
+// Each AppendText starts afresh though its emulator is reused: what one line
+// saved or printed last is not restored or repeated by the next.
+func TestEachLineStartsAfresh(t *testing.T) {
+	for range 3 { // the pool hands back the emulator the line before used
+		if got := string(AppendText(nil, []byte("abcd\x1b7ef\rX\n"))); got != "Xbcdef\n" {
+			t.Fatalf("first line: %q", got)
+		}
+		if got := string(AppendText(nil, []byte("\x1b[2b12345\r\x1b8Y\n"))); got != "Y2345\n" {
+			t.Fatalf("a repeat and a restore in a new line acted on the line before: %q, want %q", got, "Y2345\n")
+		}
+	}
+}

@@ -155,6 +155,23 @@ func (e *Emulator) newScreen() *screen {
 	return s
 }
 
+// Reset makes the emulator as it was new (at its size), dropping what it holds unsent, but
+// keeping its buffers: one emulator can then serve many short streams (a
+// line each) without allocating for each.
+func (e *Emulator) Reset() {
+	main, spare, out, pend, params, partial := e.main, e.spare, e.out[:0], e.pend[:0], e.params[:0], e.partial[:0]
+	if e.alt != nil {
+		spare = append(spare, e.alt.lines...)
+	}
+	*e = Emulator{Emit: e.Emit, cols: e.cols, rows: e.rows, newlineMode: e.newlineMode, autowrap: true,
+		spare: spare, out: out, pend: pend, params: params, partial: partial}
+	*main = screen{lines: main.lines, bot: e.rows - 1}
+	for _, l := range main.lines {
+		e.clearLine(l)
+	}
+	e.main, e.scr = main, main
+}
+
 // SetTime sets the stream time of what is written next.
 func (e *Emulator) SetTime(t float64) { e.now = t }
 
@@ -321,8 +338,7 @@ func (e *Emulator) fastLine(p []byte) int {
 	j := 0
 	for ; ; j++ {
 		if j >= len(p) {
-			e.pen = pen
-			return 0
+			return e.fastBail(l, raw, pen)
 		}
 		c := p[j]
 		if c >= 0x20 && c < 0x7f {
@@ -352,34 +368,29 @@ func (e *Emulator) fastLine(p []byte) int {
 		switch {
 		case c == '\n':
 			if !e.newlineMode {
-				e.pen = pen
-				return 0
+				return e.fastBail(l, raw, pen)
 			}
 		case c == '\r':
 			if j+1 >= len(p) || p[j+1] != '\n' {
-				e.pen = pen
-				return 0
+				return e.fastBail(l, raw, pen)
 			}
 			j++
 		case c == '\t' && s.tabs == nil:
 			col = (col/8 + 1) * 8
 			if col >= e.cols {
-				e.pen = pen
-				return 0
+				return e.fastBail(l, raw, pen)
 			}
 			plain = false
 		case c == 0x1b:
 			k := e.fastSGR(p[j:])
 			if k == 0 {
-				e.pen = pen
-				return 0
+				return e.fastBail(l, raw, pen)
 			}
 			j += k - 1
 			plain = false
 			continue
 		default:
-			e.pen = pen
-			return 0
+			return e.fastBail(l, raw, pen)
 		}
 		if c != '\t' {
 			break
@@ -397,10 +408,10 @@ func (e *Emulator) fastLine(p []byte) int {
 	}
 	i := j // at the line feed
 	if col > e.cols {
-		e.pen = pen
 		if !plain {
-			return 0
+			return e.fastBail(l, raw, pen)
 		}
+		e.pen = pen
 		text := bytes.TrimSuffix(p[:i], []byte{'\r'})
 		return e.fastWrapped(text, i+1)
 	}
@@ -411,6 +422,17 @@ func (e *Emulator) fastLine(p []byte) int {
 	l.raw, l.isRaw, l.at = raw, len(raw) > 0, e.now
 	e.lineFeed()
 	return i + 1
+}
+
+// fastBail leaves the fast path: the pen as it was, and the row's buffer
+// grown so far kept for the next line (a stream of lines that leave it,
+// progress bars, allocated one each).
+func (e *Emulator) fastBail(l *line, raw []byte, pen Style) int {
+	e.pen = pen
+	if cap(raw) <= 1<<16 {
+		l.raw = raw[:0]
+	}
+	return 0
 }
 
 // fastWrapped stores a plain line longer than the screen is wide as the

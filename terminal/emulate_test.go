@@ -3,6 +3,7 @@ package terminal
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -345,4 +346,38 @@ func TestRepeatWritesAtMostARow(t *testing.T) {
 	if len(got) == 0 || got[0] != strings.Repeat("-", 20)+"|" {
 		t.Fatalf("a short repeat reads %q", got)
 	}
+}
+
+// An emulator Reset after any stream shows the next one as a new emulator
+// does: sanitize reuses one for every line that writes over itself.
+func FuzzResetIsNew(f *testing.F) {
+	for _, seed := range []string{
+		"abcdef\x1b7\x1b[5b\x1b[4h\x1b[?6h\x1b[2;3r\x1b(0\x0e\x1b[31m\x1bH\x1b[3g|\x1b8x\x1b[bz\tq\r\n",
+		"\x1b[?1049hfull\x1b[2;1Hscreen\x1b[?7lwide line past the edge",
+		"half a sequence \x1b[3",
+		"abc\x1b[?2004h\xe6\x97",
+	} {
+		f.Add([]byte(seed), []byte("\x1b[3b|\n"), true)
+		f.Add([]byte(seed), []byte("\x1b8\x1b[b\tafter\x1b[2Db\x0fq\r\nnext\x1b[uline\n"), true)
+		f.Add([]byte(seed), []byte("\x1b[Kplain\rOK\n"), false)
+	}
+	f.Fuzz(func(t *testing.T, before, after []byte, text bool) {
+		var got, want []string
+		newEm := NewSessionEmulator
+		if text {
+			newEm = NewEmulator
+		}
+		reused := newEm(20, 3, func(line []byte, _ float64) { got = append(got, string(line)) })
+		reused.Write(before)
+		reused.Reset()
+		got = nil
+		reused.Write(after)
+		reused.Close()
+		fresh := newEm(20, 3, func(line []byte, _ float64) { want = append(want, string(line)) })
+		fresh.Write(after)
+		fresh.Close()
+		if !slices.Equal(got, want) {
+			t.Fatalf("after Reset: %q\nnew:         %q", got, want)
+		}
+	})
 }
