@@ -312,7 +312,9 @@ func cmdShow(e *env, args []string) error {
 		return err
 	}
 	if sanitizing && !*clean && !fromTerminal(c) && !isTerminal(out) && sw.in != sw.out {
-		fmt.Fprintf(e.stderr, "calm show: took terminal controls out of %s/%s, not writing to a file (%s of %s kept); 'calm show --raw %s > FILE' writes its bytes as they are\n",
+		// Replacing invalid UTF-8 (one byte, U+FFFD three) may write more
+		// than was stored: neither "kept" nor "of" says that.
+		fmt.Fprintf(e.stderr, "calm show: took terminal controls and invalid UTF-8 out of %s/%s, not writing to a file (wrote %s for its %s); 'calm show --raw %s > FILE' writes its bytes as they are\n",
 			c.Incident, c.ID, humanBytes(sw.out), humanBytes(sw.in), printable(ref))
 	}
 	// A file made from a partial capture must not pass for the whole.

@@ -172,3 +172,22 @@ func TestImportRefusesWhatIsNoRecording(t *testing.T) {
 		t.Fatalf("a refused import stored something: %q", out)
 	}
 }
+
+// show to a pipe says what it wrote against what was stored, and invalid
+// UTF-8 makes it more, not less.
+func TestShowToAPipeSaysWhatItWrote(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.ok([]byte("caf\xe9 \x1b[31mred\x1b[0m\n"), "tee", "-q", "t")
+	out, errs, code := w.run(nil, "show", "c1")
+	if code != 0 || out != "caf\uFFFD red\n" {
+		t.Fatalf("show exited %d with %q", code, out)
+	}
+	if want := "(wrote 11 B for its 18 B)"; !strings.Contains(errs, want) || strings.Count(errs, "\n") != 1 {
+		t.Fatalf("show's note is %q, want one line with %q", errs, want)
+	}
+	w.ok([]byte("caf\xe9\xe9\xe9\n"), "tee", "-q", "t2")
+	if _, errs, _ := w.run(nil, "show", "c2"); !strings.Contains(errs, "(wrote 13 B for its 7 B)") {
+		t.Fatalf("show's note is %q", errs)
+	}
+}
