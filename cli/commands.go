@@ -657,6 +657,11 @@ func doSalvage(e *env, to string) error {
 	for _, r := range rep.Restored {
 		fmt.Fprintf(e.stdout, "restored %s\n", r)
 	}
+	for _, d := range rep.Damaged {
+		// Not a loss by itself: every capture and event has a copy in the
+		// evidence folders, which the salvage read after the store.
+		fmt.Fprintf(e.stdout, "DAMAGED %s: the rest was taken from the evidence folders, and anything they lack is listed as LOST\n", d)
+	}
 	for _, l := range rep.Lost {
 		fmt.Fprintf(e.stdout, "LOST %s\n", l)
 	}

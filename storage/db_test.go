@@ -11,6 +11,7 @@ import (
 	mrand "math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -702,5 +703,74 @@ func TestSalvageNamesTheNewStoreOnlyWhenWhole(t *testing.T) {
 	defer s.Close()
 	if got := content(t, s, c.Incident+"/"+c.ID); !bytes.Equal(got, data) {
 		t.Fatalf("the salvaged capture holds %q", got)
+	}
+}
+
+// A store whose list of incidents is damaged salvages every incident, capture and note from the evidence folders, and
+// says the list was damaged, not that something was lost.
+func TestSalvageOfADamagedListOfIncidentsLosesNothing(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "calm.db")
+	db, err := Open(Options{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]byte{}
+	notes := map[string]string{}
+	for i := range 40 { // enough incidents that their list takes pages of its own
+		inc, err := db.NewIncident(fmt.Sprintf("incident %d %s", i, strings.Repeat("x", 200)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		data := fmt.Appendf(nil, "capture of incident %d\n", i)
+		c := save(t, db, fmt.Sprint("capture ", i), data)
+		want[c.Incident+"/"+c.ID] = data
+		notes[inc.ID] = fmt.Sprint("note ", i)
+		if _, err := db.AddNote(inc.ID, notes[inc.ID]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	// Garbage over the root page of the list.
+	b, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var page, size int64
+	b.View(func(tx *bolt.Tx) error {
+		page, size = int64(tx.Bucket(bucketIncidents).Root()), int64(tx.DB().Info().PageSize)
+		return nil
+	})
+	b.Close()
+	if page == 0 {
+		t.Fatal("the list of incidents has no page of its own")
+	}
+	f, _ := os.OpenFile(path, os.O_WRONLY, 0)
+	f.WriteAt(bytes.Repeat([]byte{0xAB}, int(size)), page*size)
+	f.Close()
+
+	to := filepath.Join(dir, "salvaged", "calm.db")
+	rep, err := Salvage(path, to, filepath.Join(dir, "evidence"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Damaged) != 1 || !strings.Contains(rep.Damaged[0], "the list of incidents") || len(rep.Lost) != 0 {
+		t.Fatalf("damaged %q, lost %q; want the list of incidents damaged and nothing lost", rep.Damaged, rep.Lost)
+	}
+	s, err := Open(Options{Path: to})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for ref, data := range want {
+		if got := content(t, s, ref); !bytes.Equal(got, data) {
+			t.Errorf("%s: %q after salvage, want %q", ref, got, data)
+		}
+	}
+	for inc, note := range notes {
+		events, err := s.Events(inc)
+		if err != nil || !slices.ContainsFunc(events, func(e Event) bool { return e.Text == note }) {
+			t.Errorf("incident %s lacks its note %q after salvage (%v)", inc, note, err)
+		}
 	}
 }

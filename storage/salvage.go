@@ -101,7 +101,11 @@ type SalvageReport struct {
 	Chunks    int
 	Events    int
 	Restored  []string // captures rebuilt whole from their evidence copy
-	Lost      []string // what could not be read
+	// Damaged are lists (of incidents, of an incident's captures or events)
+	// the walk could not read to their end: what they listed was looked
+	// for in the evidence folders, which hold every capture and event.
+	Damaged []string
+	Lost    []string // what could not be read, nor found in the evidence folders
 }
 
 // Salvage copies every record of a damaged store that can still be read into
@@ -248,7 +252,7 @@ func salvageKeys(src *bolt.DB, rep *SalvageReport, path [][]byte) [][]byte {
 		if len(path) > 0 {
 			where = string(bytes.Join(path, []byte("/")))
 		}
-		rep.Lost = append(rep.Lost, fmt.Sprintf("%s after %d entries: %v", where, len(keys), err))
+		rep.Damaged = append(rep.Damaged, fmt.Sprintf("%s after %d entries: %v", where, len(keys), err))
 	}
 	return keys
 }
