@@ -76,7 +76,7 @@ func cmdTick(e *env, args []string) error {
 		return nil
 	}
 	next := st.Steps[st.Current]
-	fmt.Fprintf(e.stdout, "next: step %d of %d, %q: %s\n", st.Current+1, len(st.Steps), next.Title, stepNow(st, facts, time.Now()))
+	fmt.Fprintf(e.stdout, "next: step %d of %d, %q: %s\n", st.Current+1, len(st.Steps), printable(next.Title), stepNow(st, facts, time.Now()))
 	writeGuidance(e.stdout, next.Guidance, "  ")
 	return nil
 }
@@ -98,11 +98,21 @@ func cmdUntick(e *env, args []string) error {
 	if !inc.IsOpen() {
 		e.sayClosed(inc, *incident == "", "unticking its checklist")
 	}
-	step, ev, err := checklist.Untick(e.store, inc.ID, e.checklists(false), whoAmI())
+	lists := e.checklists(false)
+	step, ev, err := checklist.Untick(e.store, inc.ID, lists, whoAmI())
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "unticked %q at %s; the timeline keeps its tick and this\n", step.Title, ev.Time.UTC().Format("15:04:05 UTC"))
+	fmt.Fprintf(e.stdout, "unticked %q at %s; the timeline keeps its tick and this\n", printable(step.Title), ev.Time.UTC().Format("15:04:05 UTC"))
+	// The step to do now, as tick names the next: no one should have to
+	// guess where the checklist stands after taking a tick back.
+	st, facts, err := checklist.Progress(e.store, inc.ID, lists)
+	if err != nil || st.Current >= len(st.Steps) {
+		return err
+	}
+	now := st.Steps[st.Current]
+	fmt.Fprintf(e.stdout, "now: step %d of %d, %q: %s\n", st.Current+1, len(st.Steps), printable(now.Title), stepNow(st, facts, time.Now()))
+	writeGuidance(e.stdout, now.Guidance, "  ")
 	return nil
 }
 

@@ -153,8 +153,13 @@ func TestTickFromAShellSaysWhatItTicksAndWhatComesNext(t *testing.T) {
 	if row := rowWith(steps, "Say what changed"); !strings.Contains(row, "ticked anyway ") || !strings.Contains(row, " UTC by ") || !strings.Contains(row, "it was waiting for a note") {
 		t.Errorf("a step ticked anyway: %q", row)
 	}
-	if out := w.ok(nil, "untick"); !strings.HasPrefix(out, `unticked "Tell the team" at `) {
+	out = w.ok(nil, "untick")
+	if !strings.HasPrefix(out, `unticked "Tell the team" at `) {
 		t.Fatalf("untick: %q", out)
+	}
+	// It names the step to do now, as tick names the next.
+	if !strings.Contains(out, "\nnow: step 10 of 11, \"Tell the team\": ") {
+		t.Fatalf("untick does not say which step is current now: %q", out)
 	}
 	if now := rowWith(w.ok(nil, "steps"), "NOW"); !strings.Contains(now, "Tell the team") {
 		t.Fatalf("after untick the current step is %q", now)
