@@ -83,7 +83,7 @@ func startVersity(t *testing.T) (endpoint, root string) {
 
 func s3World(t *testing.T, endpoint string) *world {
 	w := newWorld(t)
-	w.extra = append(w.extra, "AWS_ACCESS_KEY_ID=calmtest", "AWS_SECRET_ACCESS_KEY=calmtestsecret", "CALM_S3_ENDPOINT="+endpoint)
+	w.extra = append(w.extra, "AWS_ACCESS_KEY_ID=calmtest", "AWS_SECRET_ACCESS_KEY=calmtestsecret", "AWS_REGION=", "AWS_DEFAULT_REGION=", "CALM_S3_ENDPOINT="+endpoint)
 	os.MkdirAll(filepath.Join(w.config, "calm"), 0o700)
 	os.WriteFile(filepath.Join(w.config, "calm", "config.toml"), []byte("mirrors = [\"s3://calm/team\"]\n"), 0o600)
 	return w

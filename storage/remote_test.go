@@ -50,6 +50,9 @@ func startS3(t *testing.T) *s3Server {
 	s := &s3Server{t: t, addr: addr, root: t.TempDir()}
 	t.Setenv("AWS_ACCESS_KEY_ID", "calmtest")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "calmtestsecret")
+	// versitygw takes us-east-1 only: a region in the environment is not the test's.
+	t.Setenv("AWS_REGION", "")
+	t.Setenv("AWS_DEFAULT_REGION", "")
 	s.start()
 	t.Cleanup(s.stop)
 	c := s.client()

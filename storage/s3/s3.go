@@ -8,6 +8,7 @@ package s3
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -24,6 +25,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aws/smithy-go/aws-http-auth/credentials"
 	"github.com/aws/smithy-go/aws-http-auth/sigv4"
@@ -42,11 +44,19 @@ const maxSinglePut = 5 << 30
 // Options say how to reach S3-compatible storage.
 type Options struct {
 	Endpoint string // host:port, or http(s)://host:port; default s3.amazonaws.com
-	Region   string // empty: asked of the bucket (AWS), else us-east-1
+	Region   string // empty: AWS_REGION, AWS_DEFAULT_REGION, else asked of the bucket (AWS), else us-east-1
 	// PartsOver, when not 0, is the size above which a file is uploaded in
 	// parts (tests); 0: S3's limit for one PUT, 5 GiB.
 	PartsOver int64
+	// Stall, when not 0, is how long a request may go without a byte sent
+	// or received before it is given up (tests); 0: 30 s.
+	Stall time.Duration
 }
+
+// defaultStall bounds a request that makes no progress: a server (or a
+// proxy) that takes the connection and never answers must not hold a copy,
+// a verify or a doctor for the whole of its deadline, saying nothing.
+const defaultStall = 30 * time.Second
 
 // Bucket is a bucket (and prefix) that gets a verified copy of every capture.
 type Bucket struct {
@@ -58,11 +68,16 @@ type Bucket struct {
 	aws       bool
 	virtual   bool // the bucket in the host name (AWS), not in the path
 	partsOver int64
+	stall     time.Duration
 	client    *http.Client
 	signer    *sigv4.Signer
 
 	regionMu sync.Mutex
 	region   string
+
+	silentMu    sync.Mutex
+	silentSince time.Time // when a request was last given up for want of progress
+	silentErr   error
 }
 
 // New parses s3://bucket/prefix. Credentials come from the standard
@@ -85,7 +100,9 @@ func New(s3url string, o Options) (*Bucket, error) {
 	}
 	b := &Bucket{
 		URL: strings.TrimSuffix(s3url, "/"), bucket: u.Host, prefix: strings.Trim(u.Path, "/"),
-		scheme: scheme, host: endpoint, region: o.Region, partsOver: o.PartsOver,
+		scheme: scheme, host: endpoint, partsOver: o.PartsOver, stall: o.Stall,
+		// The configured region, else the one the AWS tools would use.
+		region: cmp.Or(o.Region, os.Getenv("AWS_REGION"), os.Getenv("AWS_DEFAULT_REGION")),
 		client: &http.Client{Transport: http.DefaultTransport},
 		signer: sigv4.New(func(o *v4.SignerOptions) {
 			o.DisableDoublePathEscape = true // S3 signs the path as sent
@@ -94,6 +111,9 @@ func New(s3url string, o Options) (*Bucket, error) {
 	}
 	if b.partsOver == 0 {
 		b.partsOver = maxSinglePut
+	}
+	if b.stall == 0 {
+		b.stall = defaultStall
 	}
 	hostname := strings.ToLower(endpoint)
 	if h, _, err := splitPort(hostname); err == nil {
@@ -145,16 +165,25 @@ type Error struct {
 	Status  int
 	Code    string // NoSuchKey, AccessDenied, ...
 	Message string
+	// Unsigned: the request went without credentials, none being found.
+	Unsigned bool
 }
 
 func (e *Error) Error() string {
+	var msg string
 	switch {
 	case e.Code != "" && e.Message != "":
-		return fmt.Sprintf("%s (%d %s)", e.Message, e.Status, e.Code)
+		msg = fmt.Sprintf("%s (%d %s)", e.Message, e.Status, e.Code)
 	case e.Code != "":
-		return fmt.Sprintf("%d %s", e.Status, e.Code)
+		msg = fmt.Sprintf("%d %s", e.Status, e.Code)
+	default:
+		msg = fmt.Sprintf("%d %s", e.Status, http.StatusText(e.Status))
 	}
-	return fmt.Sprintf("%d %s", e.Status, http.StatusText(e.Status))
+	if e.Unsigned {
+		profile := cmp.Or(os.Getenv("AWS_PROFILE"), "default")
+		msg += "; no AWS credentials were found, so the request went unsigned: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or the profile [" + profile + "] in ~/.aws/credentials (AWS_PROFILE names another)"
+	}
+	return msg
 }
 
 // isNotFound reports an object or bucket that does not exist.
@@ -258,6 +287,9 @@ func (r *Bucket) newRequest(ctx context.Context, q request, region string) (*htt
 // do sends a request, trying again once after a network error or a 5xx,
 // and returns the response of a 2xx; any other answer is an *Error.
 func (r *Bucket) do(ctx context.Context, q request) (*http.Response, error) {
+	if err := r.stillSilent(); err != nil {
+		return nil, err
+	}
 	region, err := r.bucketRegion(ctx)
 	if err != nil {
 		return nil, err
@@ -271,11 +303,16 @@ func (r *Bucket) do(ctx context.Context, q request) (*http.Response, error) {
 			case <-time.After(500 * time.Millisecond):
 			}
 		}
-		req, err := r.newRequest(ctx, q, region)
-		if err != nil {
+		resp, err := r.send(ctx, q, region)
+		if _, stalled := errors.AsType[*stalledError](err); stalled {
+			// A stall has waited long enough: no second wait now, and the
+			// requests of the next moments (a verify's other copies) fail
+			// at once, saying so.
+			r.silentMu.Lock()
+			r.silentSince, r.silentErr = time.Now(), err
+			r.silentMu.Unlock()
 			return nil, err
 		}
-		resp, err := r.client.Do(req)
 		if err != nil {
 			last = err
 			if ctx.Err() != nil {
@@ -283,15 +320,112 @@ func (r *Bucket) do(ctx context.Context, q request) (*http.Response, error) {
 			}
 			continue
 		}
+		r.silentMu.Lock()
+		r.silentErr = nil
+		r.silentMu.Unlock()
 		if resp.StatusCode < 300 {
 			return resp, nil
 		}
 		last = readError(resp)
+		if e := last.(*Error); (e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden) && resp.Request.Header.Get("Authorization") == "" {
+			e.Unsigned = true
+		}
 		if resp.StatusCode < 500 {
 			return nil, last
 		}
 	}
 	return nil, last
+}
+
+// stalledError is a request given up for want of progress.
+type stalledError struct{ msg string }
+
+func (e *stalledError) Error() string { return e.msg }
+
+// stillSilent is the error of the last request given up for want of
+// progress, for a stall's time after it; nil otherwise.
+func (r *Bucket) stillSilent() error {
+	r.silentMu.Lock()
+	defer r.silentMu.Unlock()
+	if r.silentErr != nil && time.Since(r.silentSince) < r.stall {
+		return fmt.Errorf("%w (%v ago; not asked again yet)", r.silentErr, time.Since(r.silentSince).Round(time.Second))
+	}
+	return nil
+}
+
+// send makes one request, given up when r.stall passes with no byte of it
+// sent or of its answer received; the answer's body is watched until closed.
+func (r *Bucket) send(ctx context.Context, q request, region string) (*http.Response, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	w := &watchdog{stall: r.stall, ctx: ctx}
+	w.timer = time.AfterFunc(r.stall, func() {
+		cancel(&stalledError{fmt.Sprintf("%s answered nothing for %v: is the endpoint right, and its network up?", r.host, r.stall)})
+	})
+	req, err := r.newRequest(ctx, q, region)
+	if err != nil {
+		w.timer.Stop()
+		cancel(nil)
+		return nil, err
+	}
+	if req.Body != nil && req.Body != http.NoBody {
+		req.Body = &watched{ReadCloser: req.Body, w: w}
+	}
+	resp, err := r.client.Do(req)
+	if err != nil {
+		w.timer.Stop()
+		if stalled := w.stalled(); stalled != nil {
+			err = stalled
+		}
+		cancel(nil)
+		return nil, err
+	}
+	resp.Body = &watched{ReadCloser: resp.Body, w: w, done: func() { w.timer.Stop(); cancel(nil) }}
+	return resp, nil
+}
+
+// watchdog gives a request up after stall with no progress.
+type watchdog struct {
+	timer *time.Timer
+	stall time.Duration
+	ctx   context.Context
+}
+
+// stalled is the watchdog's error once it gave the request up, else nil
+// (the caller's own cancel or deadline stays as it is).
+func (w *watchdog) stalled() error {
+	cause := context.Cause(w.ctx)
+	if w.ctx.Err() == nil || cause == nil || errors.Is(cause, context.Canceled) || errors.Is(cause, context.DeadlineExceeded) {
+		return nil
+	}
+	return cause
+}
+
+// watched is a body whose every read is progress.
+type watched struct {
+	io.ReadCloser
+	w    *watchdog
+	done func()
+}
+
+func (b *watched) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if n > 0 {
+		b.w.timer.Reset(b.w.stall)
+	}
+	if err != nil && err != io.EOF {
+		if stalled := b.w.stalled(); stalled != nil {
+			err = stalled
+		}
+	}
+	return n, err
+}
+
+func (b *watched) Close() error {
+	err := b.ReadCloser.Close()
+	if b.done != nil {
+		b.done()
+	}
+	return err
 }
 
 // readError reads S3's <Error> document (none for HEAD) and closes the body.
@@ -301,7 +435,48 @@ func readError(resp *http.Response) error {
 	return &Error{Status: resp.StatusCode, Code: xmlValue(data, "Code"), Message: xmlValue(data, "Message")}
 }
 
-var xmlEntities = strings.NewReplacer("&lt;", "<", "&gt;", ">", "&quot;", `"`, "&apos;", "'", "&amp;", "&")
+var namedEntities = map[string]rune{"lt": '<', "gt": '>', "quot": '"', "apos": '\'', "amp": '&'}
+
+// unescapeXML reads the five named entities and numeric ones (&#34;,
+// &#x22;), which servers use in their messages.
+func unescapeXML(s string) string {
+	if !strings.Contains(s, "&") {
+		return s
+	}
+	var b strings.Builder
+	for {
+		i := strings.IndexByte(s, '&')
+		if i < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		b.WriteString(s[:i])
+		s = s[i:]
+		end := strings.IndexByte(s, ';')
+		if end < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		name := s[1:end]
+		r, ok := namedEntities[name]
+		if !ok && strings.HasPrefix(name, "#") {
+			base, digits := 10, name[1:]
+			if strings.HasPrefix(digits, "x") || strings.HasPrefix(digits, "X") {
+				base, digits = 16, digits[1:]
+			}
+			if n, err := strconv.ParseUint(digits, base, 21); err == nil && utf8.ValidRune(rune(n)) {
+				r, ok = rune(n), true
+			}
+		}
+		if !ok {
+			b.WriteByte('&')
+			s = s[1:]
+			continue
+		}
+		b.WriteRune(r)
+		s = s[end+1:]
+	}
+}
 
 // xmlValue is the text of the first <name> element in doc: S3's answers are
 // flat enough for that, and encoding/xml would cost every command its init.
@@ -316,7 +491,7 @@ func xmlValue(doc []byte, name string) string {
 	if j < 0 {
 		return ""
 	}
-	return xmlEntities.Replace(string(rest[:j]))
+	return unescapeXML(string(rest[:j]))
 }
 
 // bucketRegion is the region requests are signed for: the one configured,
@@ -333,11 +508,7 @@ func (r *Bucket) bucketRegion(ctx context.Context) (string, error) {
 	}
 	// AWS names the bucket's region in every answer to a HEAD of it, a
 	// refusal or a redirect included.
-	req, err := r.newRequest(ctx, request{method: http.MethodHead}, "us-east-1")
-	if err != nil {
-		return "", err
-	}
-	resp, err := r.client.Do(req)
+	resp, err := r.send(ctx, request{method: http.MethodHead}, "us-east-1")
 	if err != nil {
 		return "", err
 	}
