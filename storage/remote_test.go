@@ -93,6 +93,21 @@ func (s *s3Server) client() *minio.Client {
 	return c
 }
 
+// get reads an object through the second client, minio-go.
+func (s *s3Server) get(t *testing.T, object string) []byte {
+	t.Helper()
+	o, err := s.client().GetObject(context.Background(), "calm", object, minio.GetObjectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	data, err := io.ReadAll(o)
+	if err != nil {
+		t.Fatalf("read %s: %v", object, err)
+	}
+	return data
+}
+
 func remoteCopy(c Capture) Copy {
 	for _, cp := range c.Copies {
 		if cp.Kind == CopyRemote {
@@ -153,6 +168,26 @@ func TestRemoteCopiesAreVerifiedPendingWhileDownAndCheckedByVerify(t *testing.T)
 	rep, _ := db.Verify(context.Background(), "")
 	if len(rep.Problems) != 1 || rep.Problems[0].Copy.Kind != CopyRemote || rep.Problems[0].Copy.State != CopyMismatch || !strings.HasPrefix(rep.Problems[0].Copy.Location, "s3://calm/") {
 		t.Fatalf("verify after tampering: %+v", rep)
+	}
+	// The repair puts it up again; so it does an object deleted by hand.
+	object := "team/incidents/" + c.Incident + "/c1.txt"
+	for _, damage := range []string{"tampered", "deleted"} {
+		if damage == "deleted" {
+			srv.client().RemoveObject(context.Background(), "calm", object, minio.RemoveObjectOptions{})
+			if rep, _ := db.Verify(context.Background(), ""); len(rep.Problems) != 1 {
+				t.Fatalf("verify after the object was deleted: %+v", rep)
+			}
+		}
+		done, err := db.RepairCopies("")
+		if err != nil || len(done) != 1 || done[0].Copy.Kind != CopyRemote || done[0].Copy.State != CopyVerified {
+			t.Fatalf("repair of the %s object: %+v, %v", damage, done, err)
+		}
+		if got := srv.get(t, object); !bytes.Equal(got, data) {
+			t.Fatalf("the %s object after repair holds %d bytes, want the capture's %d", damage, len(got), len(data))
+		}
+		if rep, _ := db.Verify(context.Background(), ""); len(rep.Problems) != 0 {
+			t.Fatalf("verify after repairing the %s object: %+v", damage, rep)
+		}
 	}
 
 	// The server stops mid-incident: captures still save at once, their

@@ -28,9 +28,10 @@ type Repaired struct {
 	Copy     Copy   `json:"copy"`
 }
 
-// RepairCopies writes again every file copy (evidence or mirror) of the
-// incident's sealed captures ("" for all) that is not verified, from the
-// store's copy, and records the result; and each incident's timeline copy
+// RepairCopies writes again every file copy (evidence or mirror) and
+// bucket object of the incident's sealed captures ("" for all) that is not
+// verified (nor pending, which the uploader has), from the store's copy,
+// and records the result; and each incident's timeline copy
 // that lacks events the store holds. It returns what it tried.
 func (db *DB) RepairCopies(incident string) ([]Repaired, error) {
 	incidents, err := db.incidentsFor(incident)
@@ -59,6 +60,16 @@ func (db *DB) RepairCopies(incident string) ([]Repaired, error) {
 					c.Copies[i] = db.rewriteStore(&c, cp)
 				case CopyEvidence, CopyMirror:
 					c.Copies[i] = db.rewriteCopy(c, cp)
+				case CopyRemote:
+					// An object missing or damaged in the bucket goes up
+					// again now, from a verified copy, and is read back.
+					r, key := db.remoteFor(cp.Location)
+					if r == nil {
+						continue // a bucket no longer configured
+					}
+					db.remoteMu.Lock()
+					c.Copies[i] = db.upload(r, key, c)
+					db.remoteMu.Unlock()
 				default:
 					continue
 				}
