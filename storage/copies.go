@@ -994,6 +994,7 @@ func (db *DB) Verify(ctx context.Context, incident string) (VerifyReport, error)
 	}
 	var devices DeviceCount
 	var sealed []Capture
+	unasked := map[string]int{} // s3://bucket -> its copies pending, the bucket no longer configured
 	for _, inc := range incidents {
 		caps, err := db.Captures(inc.ID)
 		if err != nil {
@@ -1034,6 +1035,11 @@ func (db *DB) Verify(ctx context.Context, incident string) (VerifyReport, error)
 				devices.Add(cp)
 				rep.Copies++
 				if cp.State == CopyPending {
+					if r, _ := db.remoteFor(cp.Location); r == nil && cp.Kind == CopyRemote {
+						// A bucket no longer configured: no one will upload it.
+						unasked[bucketOf(cp.Location)]++
+						continue
+					}
 					rep.Pending++
 					continue
 				}
@@ -1058,6 +1064,9 @@ func (db *DB) Verify(ctx context.Context, incident string) (VerifyReport, error)
 	}
 	rep.Devices = devices.Len()
 	rep.Forgotten = forgottenMirrors(sealed, db.opts.Mirrors)
+	for _, b := range slices.Sorted(maps.Keys(unasked)) {
+		rep.Forgotten = append(rep.Forgotten, fmt.Sprintf("%s is no longer configured, so %s never uploaded there will not be: the agent does not upload to it now", b, model.Plural(unasked[b], "copy")))
+	}
 	db.kickRemotes() // a bucket added later: its pending copies
 	return rep, nil
 }
@@ -1193,6 +1202,13 @@ func (u untilDone) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	return u.w.Write(p)
+}
+
+// bucketOf is the s3://bucket of an object's location.
+func bucketOf(location string) string {
+	rest, _ := strings.CutPrefix(location, "s3://")
+	b, _, _ := strings.Cut(rest, "/")
+	return "s3://" + b
 }
 
 // forgottenMirrors names the mirror folders some captures were copied to

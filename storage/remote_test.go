@@ -255,3 +255,36 @@ func TestBucketAddedLaterGetsTheOlderCaptures(t *testing.T) {
 		t.Fatalf("the bucket holds %q, %v", got, err)
 	}
 }
+
+// A bucket taken out of the configuration leaves its copies pending that
+// no one will upload: verify says so once, and does not count them as
+// pending ("the agent retries") for ever.
+func TestPendingCopiesOfABucketNoLongerConfiguredAreNamedNotPending(t *testing.T) {
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	addr := l.Addr().String()
+	l.Close() // nothing answers there
+	r, err := s3.New("s3://typo-bucket/calm", s3.Options{Endpoint: "http://" + addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "calm.db")
+	db, err := Open(Options{Path: path, Remotes: []Remote{r}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	save(t, db, "one", []byte("one\n"))
+	save(t, db, "two", []byte("two\n"))
+	if rep, _ := db.Verify(context.Background(), ""); rep.Pending != 2 || len(rep.Forgotten) != 0 {
+		t.Fatalf("with the bucket configured: %+v", rep)
+	}
+	db.Close()
+	db, err = Open(Options{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rep, err := db.Verify(context.Background(), "")
+	if err != nil || rep.Pending != 0 || len(rep.Forgotten) != 1 || !strings.HasPrefix(rep.Forgotten[0], "s3://typo-bucket is no longer configured, so 2 copies never uploaded there will not be") {
+		t.Fatalf("with the bucket taken out: %+v, %v", rep, err)
+	}
+}
