@@ -559,7 +559,11 @@ func cmdVerify(e *env, args []string) error {
 		fmt.Fprintln(e.stdout, "note: every copy is on one device, so one disk failure loses them all: add a mirror on another disk ('mirrors' in the config file)")
 	}
 	if rep.Pending > 0 {
-		fmt.Fprintf(e.stdout, "pending: %d S3 copies not uploaded yet (the agent retries; 'calm doctor' says if the bucket answers)\n", rep.Pending)
+		why := ""
+		if len(rep.PendingWhy) > 0 {
+			why = ": " + printable(strings.Join(rep.PendingWhy, "; "))
+		}
+		fmt.Fprintf(e.stdout, "pending: %s not uploaded yet, or not readable now (the agent retries; 'calm doctor' says if the bucket answers)%s\n", plural(rep.Pending, "S3 copy"), why)
 	}
 	for _, f := range rep.Forgotten {
 		fmt.Fprintf(e.stdout, "note: mirror %s; to keep it, add it to the config file's mirrors and run 'calm agent restart', then 'calm verify --repair' copies them\n", printable(f))

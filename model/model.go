@@ -364,7 +364,7 @@ type Problem struct {
 type VerifyReport struct {
 	Captures int       `json:"captures"`
 	Copies   int       `json:"copies"`
-	Pending  int       `json:"pending,omitempty"` // remote copies not uploaded yet
+	Pending  int       `json:"pending,omitempty"` // remote copies not uploaded yet, or not readable now
 	Problems []Problem `json:"problems,omitempty"`
 	// Manifests are the copy folders whose SHA256SUMS is missing or wrong:
 	// not capture copies, but what a person checks them with by hand.
@@ -389,6 +389,9 @@ type VerifyReport struct {
 	// Forgotten names mirror folders older captures were copied to that the
 	// agent does not copy to now, with the captures that lack a copy there.
 	Forgotten []string `json:"forgotten,omitempty"`
+	// PendingWhy is why pending copies are (a bucket's error, as the
+	// uploader or this verify last had it), each reason once, a few.
+	PendingWhy []string `json:"pending_why,omitempty"`
 }
 
 // CheckReport is the store's consistency check.

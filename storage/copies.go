@@ -1041,6 +1041,9 @@ func (db *DB) Verify(ctx context.Context, incident string) (VerifyReport, error)
 						continue
 					}
 					rep.Pending++
+					if why := cp.Error; why != "" && len(rep.PendingWhy) < 3 && !slices.Contains(rep.PendingWhy, why) {
+						rep.PendingWhy = append(rep.PendingWhy, why)
+					}
 					continue
 				}
 				if cp.State != CopyVerified {
