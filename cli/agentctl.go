@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"calm/storage/s3"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -20,10 +21,13 @@ type agentSettings struct {
 	Mirrors []string `json:"mirrors"`
 	Remotes []string `json:"remotes"`
 	S3      S3Config `json:"s3"`
+	// Credentials fingerprints the AWS credentials in the environment
+	// (s3.EnvCredentials): an agent keeps the ones it started with.
+	Credentials string `json:"credentials,omitempty"`
 }
 
 func (c Config) agentSettings() agentSettings {
-	return agentSettings{Mirrors: c.Mirrors, Remotes: c.remotes, S3: c.S3}
+	return agentSettings{Mirrors: c.Mirrors, Remotes: c.remotes, S3: c.S3, Credentials: s3.EnvCredentials()}
 }
 
 // lacks says what of want an agent running with have does not do. An agent
@@ -104,6 +108,20 @@ func (e *env) agentLacks() string {
 		pid, strings.Join(missing, "; "), restart)
 }
 
+// otherCredentials says, when a bucket is configured, that the running
+// agent uploads with AWS credentials other than this shell's environment
+// holds, or "". It is not a setting the agent lacks (shells differ, and a
+// command is not refused for it), but a fixed secret it does not have.
+func (want agentSettings) otherCredentials(have agentSettings, pid int) string {
+	if len(want.Remotes) == 0 || want.Credentials == have.Credentials {
+		return ""
+	}
+	if want.Credentials == "" {
+		return fmt.Sprintf("the running agent (pid %d) uploads with AWS credentials from the environment it started in, and this shell has none set: if those are wrong, 'calm agent restart' from here makes it use the profile file's", pid)
+	}
+	return fmt.Sprintf("the running agent (pid %d) uploads with AWS credentials other than this shell's (AWS_ACCESS_KEY_ID and the rest, compared by a hash): 'calm agent restart' from here gives it these", pid)
+}
+
 func cmdAgentStatus(e *env, args []string) error {
 	fs := e.flags("status", "")
 	if err := parse(fs, args); err != nil {
@@ -122,6 +140,9 @@ func cmdAgentStatus(e *env, args []string) error {
 		fmt.Fprintf(e.stdout, "mirrors: %s\n", orNone(append(append([]string{}, have.Mirrors...), have.Remotes...)))
 		if missing := e.cfg.agentSettings().lacks(*have); len(missing) > 0 {
 			fmt.Fprintf(e.stdout, "it lacks what these settings ask: %s ('calm agent restart' applies them)\n", strings.Join(missing, "; "))
+		}
+		if other := e.cfg.agentSettings().otherCredentials(*have, pid); other != "" {
+			fmt.Fprintln(e.stdout, other)
 		}
 	}
 	return nil

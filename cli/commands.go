@@ -953,6 +953,11 @@ func cmdDoctor(e *env, args []string) error {
 		if lacks := e.agentLacks(); lacks != "" {
 			say(false, "%s", lacks)
 		}
+		if p, have, err := e.agentStatus(); err == nil && have != nil {
+			if other := e.cfg.agentSettings().otherCredentials(*have, p); other != "" {
+				say(false, "%s", other)
+			}
+		}
 	}
 	check, err := e.store.Check()
 	if err == nil && check.Gone != "" {

@@ -294,3 +294,29 @@ func TestMoveTakesItsS3CopiesAlongOrNothing(t *testing.T) {
 		t.Errorf("%s has %d S3 copies, want one for each of its 4 items", to, remote)
 	}
 }
+
+// A secret fixed in the shell does not reach an agent started with the
+// old one: doctor and agent status say so, and how to give it the new one;
+// commands are not refused for it (another shell may have none set).
+func TestDoctorSaysTheAgentUploadsWithOtherCredentials(t *testing.T) {
+	t.Parallel()
+	endpoint, _ := startVersity(t)
+	w := s3World(t, endpoint)
+	w.ok(nil, "incident", "new", "creds")
+	if out, _, _ := w.run(nil, "doctor"); strings.Contains(out, "other than this shell's") {
+		t.Fatalf("doctor with the agent's own credentials: %s", out)
+	}
+	w.extra = append(w.extra, "AWS_SECRET_ACCESS_KEY=fixed-secret")
+	out, _, _ := w.run(nil, "doctor")
+	if !strings.Contains(out, "uploads with AWS credentials other than this shell's") || !strings.Contains(out, "'calm agent restart' from here gives it these") {
+		t.Fatalf("doctor after the secret changed in the shell: %s", out)
+	}
+	if st := w.ok(nil, "agent", "status"); !strings.Contains(st, "other than this shell's") {
+		t.Fatalf("agent status: %s", st)
+	}
+	w.ok([]byte("still recorded\n"), "tee", "-q", "after") // not refused
+	w.ok(nil, "agent", "restart")
+	if out, _, _ := w.run(nil, "doctor"); strings.Contains(out, "other than this shell's") {
+		t.Fatalf("doctor after agent restart: %s", out)
+	}
+}

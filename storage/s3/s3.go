@@ -736,6 +736,19 @@ func lookupCredentials() (credentials.Credentials, bool, error) {
 	return c, true, nil
 }
 
+// EnvCredentials is a fingerprint of the AWS credentials in this process's
+// environment, "" for none: a running agent started with other ones (a
+// secret since fixed in the shell) is told apart, and no secret is said.
+// Credentials from a profile file are read at each request, by both alike.
+func EnvCredentials() string {
+	id, secret := cmp.Or(os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_ACCESS_KEY")), cmp.Or(os.Getenv("AWS_SECRET_ACCESS_KEY"), os.Getenv("AWS_SECRET_KEY"))
+	if id == "" || secret == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(id + "\x00" + secret + "\x00" + os.Getenv("AWS_SESSION_TOKEN")))
+	return hex.EncodeToString(sum[:6])
+}
+
 // profileKeys reads one [profile] of an INI credentials file.
 func profileKeys(data []byte, profile string) map[string]string {
 	keys := map[string]string{}
