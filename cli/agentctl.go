@@ -91,6 +91,9 @@ func (e *env) agentLacks() string {
 	if len(want.Mirrors) == 0 && len(want.Remotes) == 0 {
 		return ""
 	}
+	if _, err := e.cfg.openRemotes(); err != nil {
+		return "" // no agent copies there, nor will: remoteConfigWarning says why
+	}
 	// No agent yet: the one this command starts has these settings.
 	pid, have, err := e.agentStatus()
 	if err != nil || have == nil {

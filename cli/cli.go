@@ -490,6 +490,13 @@ func (r *runner) run(c *cobra.Command, body func(*env, []string) error, args []s
 	if err := e.chooseCaptureIncident(name); err != nil {
 		return &commandError{name, err}
 	}
+	if name != "agent" && name != "doctor" && len(e.cfg.remotes) > 0 {
+		// A mistyped bucket or endpoint: said, and nothing is refused for
+		// it (the store and its other copies work).
+		if _, err := e.cfg.openRemotes(); err != nil {
+			fmt.Fprintf(r.stderr, "calm: WARNING: %s\n", printable(oneLine(err.Error())))
+		}
+	}
 	switch name {
 	case "agent", "doctor":
 	case "tee", "shell", "snap", "split", "clip", "import", "pipe":
@@ -890,13 +897,15 @@ func cmdAgent(e *env, args []string) error {
 			report = func(string) {}
 		}
 	}
-	remotes, err := e.cfg.openRemotes()
-	if err != nil {
-		report(err.Error())
-		return err
-	}
 	logf := func(format string, args ...any) {
 		fmt.Fprintf(e.stderr, "%s calm agent[%d]: %s\n", time.Now().UTC().Format(time.RFC3339), os.Getpid(), fmt.Sprintf(format, args...))
+	}
+	// A bucket mistyped in the config must not stop the store in the middle
+	// of an incident: the agent starts without it, and every command says
+	// why (agentLacks).
+	remotes, err := e.cfg.openRemotes()
+	if err != nil {
+		logf("%v", err)
 	}
 	db, err := storage.Open(storage.Options{Path: e.cfg.Store, Mirrors: e.cfg.Mirrors, Remotes: remotes, Logf: logf})
 	if err != nil {

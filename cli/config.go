@@ -7,6 +7,7 @@ package cli
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -230,15 +231,21 @@ func (c Config) checklistDirs() []string {
 	return dirs
 }
 
-// openRemotes connects to the s3:// mirrors.
+// openRemotes connects to the s3:// mirrors: those it can, and why not the
+// others.
 func (c Config) openRemotes() ([]storage.Remote, error) {
 	var out []storage.Remote
+	var errs []error
 	for _, u := range c.remotes {
 		r, err := s3.New(u, s3.Options{Endpoint: c.S3.Endpoint, Region: c.S3.Region})
 		if err != nil {
-			return nil, err
+			errs = append(errs, err)
+			continue
 		}
 		out = append(out, r)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return out, fmt.Errorf("%w: fix it in the config file, then run 'calm agent restart'; until then no copy goes there, and every other copy is made", err)
 	}
 	return out, nil
 }

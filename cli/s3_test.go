@@ -320,3 +320,21 @@ func TestDoctorSaysTheAgentUploadsWithOtherCredentials(t *testing.T) {
 		t.Fatalf("doctor after agent restart: %s", out)
 	}
 }
+
+// A bucket's endpoint mistyped in the config does not stop the store: a
+// capture is stored with its local copies, and says why none goes to the
+// bucket and what to fix.
+func TestAMistypedEndpointDoesNotStopCapture(t *testing.T) {
+	t.Parallel()
+	w := s3World(t, "htp://127.0.0.1:7070")
+	out, errs, code := w.run([]byte("kept anyway\n"), "tee", "typo")
+	if code != 0 || out != "kept anyway\n" {
+		t.Fatalf("tee with a mistyped endpoint exited %d: %s", code, errs)
+	}
+	if !strings.Contains(errs, "WARNING: ") || !strings.Contains(errs, `"htp://127.0.0.1:7070" is neither http:// nor https://`) || !strings.Contains(errs, "fix it in the config file") {
+		t.Fatalf("tee's warning: %s", errs)
+	}
+	if got := w.ok(nil, "show", "--raw", "c1"); got != "kept anyway\n" {
+		t.Fatalf("stored %q", got)
+	}
+}
