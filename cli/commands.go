@@ -384,13 +384,14 @@ func cmdSearch(e *env, args []string) error {
 	fs.Bool("help", false, "help for search") // its -h is grep's
 	var lineNumbers, extended, withRef bool
 	fs.BoolVarP(&withRef, "with-filename", "H", false, "taken as it is: each line begins with INCIDENT/ID unless -h")
-	fs.BoolVarP(&lineNumbers, "line-number", "n", true, "print each line's number (always: grep -n's habit is taken as it is)")
+	fs.BoolVarP(&lineNumbers, "line-number", "n", true, "print each line's number (on unless -n=false: grep -n's habit, and a line to find again)")
 	fs.BoolVarP(&extended, "extended-regexp", "E", false, "taken as it is: patterns are RE2, which reads a|b, a+ and (a) as grep -E does (and \\< \\> as its word edges)")
 	fs.StringVar(&q.Incident, "incident", "", "search only this incident")
 	fs.BoolVar(&o.json, "json", false, "one JSON object a line (incident, item, line, text; context: true for a context line)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	o.noLine = !lineNumbers
 	captures := fs.Args()
 	if len(*patterns) > 0 {
 		q.Pattern = strings.Join(*patterns, "\n")

@@ -22,6 +22,7 @@ import (
 type grepOptions struct {
 	word, invert, count, files, json bool
 	noRef                            bool // -h: no INCIDENT/ID before a line or a count
+	noLine                           bool // -n=false: no line number before a line
 	quiet                            bool // -q: nothing printed, exit 0 at the first selected line
 	max                              int  // per capture, as grep's per file; < 0: no limit
 	before, after, context           int  // < 0: not given
@@ -258,8 +259,14 @@ func (g *grepRun) print(m model.LineHit, context bool) error {
 			return err
 		}
 	}
-	if g.o.noRef {
-		line := append(strconv.AppendInt(g.w.AvailableBuffer(), m.Line, 10), sep)
+	if g.o.noRef || g.o.noLine {
+		line := g.w.AvailableBuffer()
+		if !g.o.noRef {
+			line = append(append(append(append(line, m.Incident...), '/'), m.Item...), sep)
+		}
+		if !g.o.noLine {
+			line = append(strconv.AppendInt(line, m.Line, 10), sep)
+		}
 		_, err := g.w.Write(append(append(line, m.Text...), '\n'))
 		return err
 	}

@@ -92,16 +92,23 @@ func TestSearchAnswersAsGrepDoes(t *testing.T) {
 		{"-h", "-C", "1", "error"},
 		{"-hl", "db"},
 		{"-H", "error"},
+		{"-n=false", "error"}, // line numbers are on unless turned off, as grep's are with -n
+		{"-h", "-n=false", "error"},
+		{"-n=false", "-C", "1", "error"},
 	} {
-		grepArgs := []string{"-H", "-n"}
+		grepArgs := []string{"-H"}
+		if !slices.Contains(args, "-n=false") {
+			grepArgs = append(grepArgs, "-n")
+		}
 		if !strings.Contains(strings.Join(args, " "), "-F") {
 			grepArgs = append(grepArgs, "-E")
 		}
+		grepOwn := slices.DeleteFunc(slices.Clone(args), func(a string) bool { return a == "-n=false" })
 		if slices.Contains(args, "-e") {
-			grepArgs = append(grepArgs, args...)
+			grepArgs = append(grepArgs, grepOwn...)
 		} else {
-			grepArgs = append(grepArgs, args[:len(args)-1]...)
-			grepArgs = append(grepArgs, "--", args[len(args)-1])
+			grepArgs = append(grepArgs, grepOwn[:len(grepOwn)-1]...)
+			grepArgs = append(grepArgs, "--", grepOwn[len(grepOwn)-1])
 		}
 		grep := exec.Command("grep", append(grepArgs, files...)...)
 		grep.Dir = dir
