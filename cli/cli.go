@@ -987,7 +987,14 @@ func printCaptures(w io.Writer, caps []model.Capture, copiesRequired, devicesReq
 		}
 		copies := fmt.Sprintf("%d/%d copies verified on %s", c.VerifiedCopies(), len(c.Copies), plural(c.Devices(), "device"))
 		if c.State == model.CaptureSealed && (c.VerifiedCopies() < copiesRequired || c.Devices() < devicesRequired) {
-			copies += fmt.Sprintf(" (WARNING: fewer than the %s on %s required: 'calm verify' names the one that failed)", plural(copiesRequired, "verified copy"), plural(devicesRequired, "device"))
+			var short []string
+			if c.VerifiedCopies() < copiesRequired {
+				short = append(short, fmt.Sprintf("%d verified of the %d copies required", c.VerifiedCopies(), copiesRequired))
+			}
+			if c.Devices() < devicesRequired {
+				short = append(short, fmt.Sprintf("on %d of the %d devices required", c.Devices(), devicesRequired))
+			}
+			copies += fmt.Sprintf(" (WARNING: %s: 'calm verify' names what failed)", strings.Join(short, ", "))
 		}
 		if c.Partial() {
 			copies = "INTERRUPTED: " + c.Interrupted + "; partial; " + copies

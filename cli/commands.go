@@ -518,7 +518,7 @@ func cmdVerify(e *env, args []string) error {
 			return err
 		}
 		for _, r := range done {
-			fmt.Fprintf(e.stdout, "repair %s/%s %s copy %s: %s %s\n", r.Incident, r.Capture, r.Copy.Kind, r.Copy.Location, r.Copy.State, r.Copy.Error)
+			fmt.Fprintf(e.stdout, "repair %s/%s %s copy %s: %s\n", r.Incident, r.Capture, r.Copy.Kind, r.Copy.Location, strings.TrimSpace(r.Copy.State+" "+printable(r.Copy.Error)))
 		}
 	}
 	following := e.verifyProgress(fs.Arg(0))

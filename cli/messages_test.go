@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"calm/model"
 )
 
 // oneLineSaying fails unless errs is one line holding each of want and
@@ -107,5 +109,25 @@ func TestSplitOutsideTmuxPointsAtWhatWorksThere(t *testing.T) {
 	oneLineSaying(t, "split outside tmux", errs, "calm split: not inside tmux", "'calm shell'", "'calm snap -t PANE'")
 	if code != 1 || strings.Contains(errs, "name a pane with -t") {
 		t.Errorf("split outside tmux: exit %d, %q", code, errs)
+	}
+}
+
+// The status line says which requirement a capture falls short of, in
+// figures that read the right way round.
+func TestStatusSaysWhichRequirementACaptureMisses(t *testing.T) {
+	verified := func(device string) model.Copy {
+		return model.Copy{Kind: model.CopyEvidence, State: model.CopyVerified, Device: device}
+	}
+	c := model.Capture{ID: "c1", Incident: "i", State: model.CaptureSealed, SHA256: strings.Repeat("a", 64),
+		Copies: []model.Copy{verified("dev:1"), verified("dev:1"), {Kind: model.CopyRemote, State: model.CopyPending}}}
+	var b strings.Builder
+	printCaptures(&b, []model.Capture{c}, 3, 2)
+	if want := "(WARNING: 2 verified of the 3 copies required, on 1 of the 2 devices required: 'calm verify' names what failed)"; !strings.Contains(b.String(), want) {
+		t.Fatalf("status line %q lacks %q", b.String(), want)
+	}
+	b.Reset()
+	printCaptures(&b, []model.Capture{c}, 2, 2)
+	if want := "(WARNING: on 1 of the 2 devices required:"; !strings.Contains(b.String(), want) || strings.Contains(b.String(), "copies required") {
+		t.Fatalf("status line %q: want only the devices short", b.String())
 	}
 }

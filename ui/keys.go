@@ -642,7 +642,10 @@ func verifyMessage(rep model.VerifyReport) string {
 	if rep.Captures == 0 && len(rep.Unsealed) == 0 && len(rep.Recording) == 0 && len(rep.Streaming) == 0 {
 		return "nothing to verify yet: no capture in this incident"
 	}
-	msg := fmt.Sprintf("verified %s of %s: all match, on %s", model.Plural(rep.Copies-rep.Pending, "copy"), model.Plural(rep.Captures, "capture"), model.Plural(rep.Devices, "device"))
+	msg := fmt.Sprintf("verified %s of %s: all match", model.Plural(rep.Copies-rep.Pending, "copy"), model.Plural(rep.Captures, "capture"))
+	if rep.Devices > 0 { // a bundle under review is on no device of this store's
+		msg += ", on " + model.Plural(rep.Devices, "device")
+	}
 	if rep.Pending > 0 {
 		msg += fmt.Sprintf("; %s not uploaded yet", model.Plural(rep.Pending, "S3 copy"))
 	}

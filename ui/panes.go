@@ -152,7 +152,12 @@ func (u *UI) showCopies() {
 	if n < u.opts.CopiesRequired || devices < u.opts.DevicesRequired {
 		color = "yellow"
 	}
-	fmt.Fprintf(&b, "[%s]%d of %d required copies verified[-]\n[%s]on %s (%d required)[-]\n", color, n, u.opts.CopiesRequired, color, model.Plural(devices, "device"), u.opts.DevicesRequired)
+	if n <= u.opts.CopiesRequired {
+		fmt.Fprintf(&b, "[%s]%d of %d required copies verified[-]\n", color, n, u.opts.CopiesRequired)
+	} else { // more than required: not "3 of 2"
+		fmt.Fprintf(&b, "[%s]%s verified (%d required)[-]\n", color, model.Plural(n, "copy"), u.opts.CopiesRequired)
+	}
+	fmt.Fprintf(&b, "[%s]on %s (%d required)[-]\n", color, model.Plural(devices, "device"), u.opts.DevicesRequired)
 	if devices == 1 && n > 1 {
 		b.WriteString("[yellow]one disk holds every copy:\nadd a mirror on another disk[-]\n")
 	}
