@@ -24,6 +24,7 @@ import (
 	"calm/report"
 	"calm/sanitize"
 	"calm/storage"
+	"calm/storage/s3"
 	"calm/storage/agent"
 	"calm/terminal"
 )
@@ -1035,7 +1036,9 @@ func cmdDoctor(e *env, args []string) error {
 	}
 	for _, r := range remotes {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		if err := r.Reachable(ctx); err != nil {
+		if err := r.Reachable(ctx); errors.Is(err, s3.ErrNoBucket) {
+			say(false, "S3 mirror %s; copies stay pending until it is found", oneLine(err.Error()))
+		} else if err != nil {
 			say(false, "S3 mirror %s: copies stay pending until it answers (check s3.endpoint and the AWS credentials)", oneLine(err.Error()))
 		} else {
 			say(true, "S3 mirror %s answers", r)

@@ -2,6 +2,7 @@ package s3
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"strings"
@@ -73,5 +74,28 @@ func TestRegionFromTheEnvironment(t *testing.T) {
 		if head := <-heads; !strings.Contains(head, c.want) {
 			t.Errorf("AWS_REGION=%q, region %q: signed as %q", c.env, c.configured, head)
 		}
+	}
+}
+
+// With no endpoint configured AWS is asked; when the network fails on the
+// way, the error says so (a pull on a machine whose config names no
+// endpoint went to s3.amazonaws.com and said only "no such host").
+func TestANetworkErrorWithNoEndpointConfiguredSaysAWSWasAsked(t *testing.T) {
+	t.Setenv("AWS_ACCESS_KEY_ID", "k")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "s")
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	closed := "http://" + l.Addr().String()
+	l.Close()
+	b, _ := New("s3://calm/p", Options{Endpoint: closed, Region: "us-east-1"})
+	if err := b.Reachable(context.Background()); err == nil || strings.Contains(err.Error(), "AWS was asked") {
+		t.Fatalf("an endpoint configured: %v", err)
+	}
+	b.defaulted = true // as New leaves it for no endpoint, here on a closed port
+	if err := b.Reachable(context.Background()); err == nil || !strings.Contains(err.Error(), "no S3 endpoint is configured, so AWS was asked") {
+		t.Fatalf("no endpoint configured: %v", err)
+	}
+	missing, _ := New("s3://calm/p", Options{Endpoint: answering(t, 404, "NoSuchBucket", nil)})
+	if err := missing.Reachable(context.Background()); !errors.Is(err, ErrNoBucket) || !strings.Contains(err.Error(), "check its name in the config file's mirrors") {
+		t.Fatalf("a missing bucket: %v", err)
 	}
 }

@@ -69,6 +69,7 @@ type Bucket struct {
 	virtual   bool // the bucket in the host name (AWS), not in the path
 	partsOver int64
 	stall     time.Duration
+	defaulted bool // no endpoint was given: AWS is asked
 	client    *http.Client
 	signer    *sigv4.Signer
 
@@ -100,7 +101,7 @@ func New(s3url string, o Options) (*Bucket, error) {
 	}
 	b := &Bucket{
 		URL: strings.TrimSuffix(s3url, "/"), bucket: u.Host, prefix: strings.Trim(u.Path, "/"),
-		scheme: scheme, host: endpoint, partsOver: o.PartsOver, stall: o.Stall,
+		scheme: scheme, host: endpoint, partsOver: o.PartsOver, stall: o.Stall, defaulted: o.Endpoint == "",
 		// The configured region, else the one the AWS tools would use.
 		region: cmp.Or(o.Region, os.Getenv("AWS_REGION"), os.Getenv("AWS_DEFAULT_REGION")),
 		client: &http.Client{Transport: http.DefaultTransport},
@@ -287,6 +288,16 @@ func (r *Bucket) newRequest(ctx context.Context, q request, region string) (*htt
 // do sends a request, trying again once after a network error or a 5xx,
 // and returns the response of a 2xx; any other answer is an *Error.
 func (r *Bucket) do(ctx context.Context, q request) (*http.Response, error) {
+	resp, err := r.try(ctx, q)
+	var refused *Error
+	if err != nil && r.defaulted && ctx.Err() == nil && !errors.As(err, &refused) {
+		// The network failed on the way to AWS, which no one may have meant.
+		err = fmt.Errorf("%w (no S3 endpoint is configured, so AWS was asked: set endpoint under [s3] in the config file for another server)", err)
+	}
+	return resp, err
+}
+
+func (r *Bucket) try(ctx context.Context, q request) (*http.Response, error) {
 	if err := r.stillSilent(); err != nil {
 		return nil, err
 	}
@@ -648,11 +659,14 @@ func (r *Bucket) get(ctx context.Context, key string, w io.Writer) (int64, error
 	return n, err
 }
 
+// ErrNoBucket is a bucket the server says it does not have.
+var ErrNoBucket = errors.New("the bucket does not exist, or these credentials cannot see it: check its name in the config file's mirrors")
+
 // Reachable checks that the bucket answers and exists.
 func (r *Bucket) Reachable(ctx context.Context) error {
 	resp, err := r.do(ctx, request{method: http.MethodHead})
 	if isNotFound(err) {
-		return fmt.Errorf("%s: the bucket does not exist", r.URL)
+		return fmt.Errorf("%s: %w", r.URL, ErrNoBucket)
 	}
 	if err != nil {
 		return fmt.Errorf("%s: %s", r.URL, oneLine(err.Error()))
