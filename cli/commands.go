@@ -24,8 +24,8 @@ import (
 	"calm/report"
 	"calm/sanitize"
 	"calm/storage"
-	"calm/storage/s3"
 	"calm/storage/agent"
+	"calm/storage/s3"
 	"calm/terminal"
 )
 
