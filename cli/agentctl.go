@@ -141,6 +141,9 @@ func cmdAgentStatus(e *env, args []string) error {
 	}
 	if have != nil {
 		fmt.Fprintf(e.stdout, "mirrors: %s\n", orNone(append(append([]string{}, have.Mirrors...), have.Remotes...)))
+		if _, err := e.cfg.openRemotes(); err != nil {
+			fmt.Fprintf(e.stdout, "but: %s\n", printable(oneLine(err.Error())))
+		}
 		if missing := e.cfg.agentSettings().lacks(*have); len(missing) > 0 {
 			fmt.Fprintf(e.stdout, "it lacks what these settings ask: %s ('calm agent restart' applies them)\n", strings.Join(missing, "; "))
 		}

@@ -1036,7 +1036,11 @@ func cmdDoctor(e *env, args []string) error {
 	}
 	for _, r := range remotes {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		if err := r.Reachable(ctx); errors.Is(err, s3.ErrNoBucket) {
+		err := r.Reachable(ctx)
+		if err != nil && ctx.Err() != nil {
+			err = fmt.Errorf("%s answered nothing in 10s", r)
+		}
+		if errors.Is(err, s3.ErrNoBucket) {
 			say(false, "S3 mirror %s; copies stay pending until it is found", oneLine(err.Error()))
 		} else if err != nil {
 			say(false, "S3 mirror %s: copies stay pending until it answers (check s3.endpoint and the AWS credentials)", oneLine(err.Error()))

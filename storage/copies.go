@@ -994,7 +994,7 @@ func (db *DB) Verify(ctx context.Context, incident string) (VerifyReport, error)
 	}
 	var devices DeviceCount
 	var sealed []Capture
-	unasked := map[string]int{} // s3://bucket -> its copies pending, the bucket no longer configured
+	unread := map[string]*bucketCopies{} // s3://bucket -> its copies, the agent not having the bucket
 	for _, inc := range incidents {
 		caps, err := db.Captures(inc.ID)
 		if err != nil {
@@ -1029,17 +1029,33 @@ func (db *DB) Verify(ctx context.Context, incident string) (VerifyReport, error)
 			if err := ctx.Err(); err != nil {
 				return rep, err // its copies half read: nothing is recorded
 			}
-			c.Copies = checked
-			sealed = append(sealed, c)
+			// A bucket this agent has not (not configured now, or its
+			// endpoint invalid): its objects are not read back, so they
+			// count for nothing here; a copy never uploaded there is
+			// dropped (a bucket configured again gets it back, pending).
+			c.Copies = checked[:0:0]
 			for _, cp := range checked {
+				if r, _ := db.remoteFor(cp.Location); r == nil && cp.Kind == CopyRemote {
+					b := bucketOf(cp.Location)
+					if unread[b] == nil {
+						unread[b] = &bucketCopies{}
+					}
+					if cp.State == CopyPending {
+						unread[b].dropped++
+						continue
+					}
+					unread[b].kept++
+				}
+				c.Copies = append(c.Copies, cp)
+			}
+			sealed = append(sealed, c)
+			for _, cp := range c.Copies {
+				if r, _ := db.remoteFor(cp.Location); r == nil && cp.Kind == CopyRemote {
+					continue
+				}
 				devices.Add(cp)
 				rep.Copies++
 				if cp.State == CopyPending {
-					if r, _ := db.remoteFor(cp.Location); r == nil && cp.Kind == CopyRemote {
-						// A bucket no longer configured: no one will upload it.
-						unasked[bucketOf(cp.Location)]++
-						continue
-					}
 					rep.Pending++
 					if why := cp.Error; why != "" && len(rep.PendingWhy) < 3 && !slices.Contains(rep.PendingWhy, why) {
 						rep.PendingWhy = append(rep.PendingWhy, why)
@@ -1067,8 +1083,19 @@ func (db *DB) Verify(ctx context.Context, incident string) (VerifyReport, error)
 	}
 	rep.Devices = devices.Len()
 	rep.Forgotten = forgottenMirrors(sealed, db.opts.Mirrors)
-	for _, b := range slices.Sorted(maps.Keys(unasked)) {
-		rep.Forgotten = append(rep.Forgotten, fmt.Sprintf("%s is no longer configured, so %s never uploaded there will not be: the agent does not upload to it now", b, model.Plural(unasked[b], "copy")))
+	for _, b := range slices.Sorted(maps.Keys(unread)) {
+		var what []string
+		if n := unread[b].kept; n > 0 {
+			verb := "were"
+			if n == 1 {
+				verb = "was"
+			}
+			what = append(what, fmt.Sprintf("%s uploaded there before %s not read back", model.Plural(n, "copy"), verb))
+		}
+		if n := unread[b].dropped; n > 0 {
+			what = append(what, fmt.Sprintf("%s never uploaded there will not be", model.Plural(n, "copy")))
+		}
+		rep.Forgotten = append(rep.Forgotten, fmt.Sprintf("%s is not one of the agent's buckets now (not configured, or its endpoint not valid), so %s: they count for nothing here", b, strings.Join(what, ", and ")))
 	}
 	db.kickRemotes() // a bucket added later: its pending copies
 	return rep, nil
@@ -1145,7 +1172,17 @@ func (db *DB) recordVerify(c Capture) (written bool, err error) {
 		if err := writeCapture(b, c); err != nil {
 			return err
 		}
-		_, err = db.addEvent(b, EventVerify, c.ID, fmt.Sprintf("%s verified: %d of %d copies match", c.ID, c.VerifiedCopies(), len(c.Copies)))
+		read, match := 0, 0
+		for _, cp := range c.Copies {
+			if r, _ := db.remoteFor(cp.Location); r == nil && cp.Kind == CopyRemote {
+				continue // not read back: a bucket the agent has not
+			}
+			read++
+			if cp.State == CopyVerified {
+				match++
+			}
+		}
+		_, err = db.addEvent(b, EventVerify, c.ID, fmt.Sprintf("%s verified: %d of %d copies match", c.ID, match, read))
 		return err
 	})
 	return written && err == nil, err
@@ -1206,6 +1243,10 @@ func (u untilDone) Write(p []byte) (int, error) {
 	}
 	return u.w.Write(p)
 }
+
+// bucketCopies counts a bucket's copies a verify could not read back:
+// kept (uploaded before), dropped (never uploaded).
+type bucketCopies struct{ kept, dropped int }
 
 // bucketOf is the s3://bucket of an object's location.
 func bucketOf(location string) string {

@@ -147,7 +147,6 @@ func TestRemoteCopiesAreVerifiedPendingWhileDownAndCheckedByVerify(t *testing.T)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
 	data := bytes.Repeat([]byte("{ _id: ObjectId(\"65f1\") }\n"), 100_000)
 	c := save(t, db, "before", data)
 	ref := c.Incident + "/" + c.ID
@@ -215,6 +214,19 @@ func TestRemoteCopiesAreVerifiedPendingWhileDownAndCheckedByVerify(t *testing.T)
 	c2 = waitRemote(t, db, c2.Incident+"/"+c2.ID, CopyVerified)
 	if c2.VerifiedCopies() != 3 {
 		t.Fatalf("after the server came back: %+v", c2.Copies)
+	}
+
+	// An agent without the bucket (its endpoint mistyped) reads none of its
+	// objects back, and counts none of them as read.
+	db.Close()
+	db, err = Open(Options{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rep, err = db.Verify(context.Background(), "")
+	if err != nil || rep.Copies != 4 || len(rep.Forgotten) != 1 || !strings.Contains(rep.Forgotten[0], "2 copies uploaded there before were not read back") {
+		t.Fatalf("verify without the bucket: %+v, %v", rep, err)
 	}
 }
 
@@ -284,9 +296,24 @@ func TestPendingCopiesOfABucketNoLongerConfiguredAreNamedNotPending(t *testing.T
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	defer func() { db.Close() }()
 	rep, err := db.Verify(context.Background(), "")
-	if err != nil || rep.Pending != 0 || len(rep.Forgotten) != 1 || !strings.HasPrefix(rep.Forgotten[0], "s3://typo-bucket is no longer configured, so 2 copies never uploaded there will not be") {
+	if err != nil || rep.Pending != 0 || rep.Copies != 4 || len(rep.Forgotten) != 1 || !strings.HasPrefix(rep.Forgotten[0], "s3://typo-bucket is not one of the agent's buckets now (not configured, or its endpoint not valid), so 2 copies never uploaded there will not be") {
 		t.Fatalf("with the bucket taken out: %+v, %v", rep, err)
+	}
+	caps, _ := db.Captures("")
+	for _, c := range caps {
+		if len(c.Copies) != 2 {
+			t.Fatalf("%s keeps the copies it will never have: %+v", c.ID, c.Copies)
+		}
+	}
+	// Configured again, the bucket gets them back, pending.
+	db.Close()
+	db, err = Open(Options{Path: path, Remotes: []Remote{r}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep, _ := db.Verify(context.Background(), ""); rep.Pending != 2 || rep.Copies != 6 {
+		t.Fatalf("with the bucket configured again: %+v", rep)
 	}
 }

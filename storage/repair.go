@@ -128,7 +128,7 @@ func (db *DB) withMirrors(c Capture) []Copy {
 		}
 		if !known {
 			copies = append(slices.Clip(copies), Copy{Kind: CopyRemote, Location: r.Location(r.Key(c.Incident, FileName(c.ID))), State: CopyPending,
-				Error: "not uploaded yet: the bucket was added after this capture was sealed"})
+				Error: "not uploaded yet: the bucket was not one of the agent's when this capture was sealed"})
 		}
 	}
 	return copies
