@@ -1035,7 +1035,7 @@ func (db *DB) Verify(ctx context.Context, incident string) (VerifyReport, error)
 			// dropped (a bucket configured again gets it back, pending).
 			c.Copies = checked[:0:0]
 			for _, cp := range checked {
-				if r, _ := db.remoteFor(cp.Location); r == nil && cp.Kind == CopyRemote {
+				if db.unread(cp) {
 					b := bucketOf(cp.Location)
 					if unread[b] == nil {
 						unread[b] = &bucketCopies{}
@@ -1050,7 +1050,7 @@ func (db *DB) Verify(ctx context.Context, incident string) (VerifyReport, error)
 			}
 			sealed = append(sealed, c)
 			for _, cp := range c.Copies {
-				if r, _ := db.remoteFor(cp.Location); r == nil && cp.Kind == CopyRemote {
+				if db.unread(cp) {
 					continue
 				}
 				devices.Add(cp)
@@ -1174,7 +1174,7 @@ func (db *DB) recordVerify(c Capture) (written bool, err error) {
 		}
 		read, match := 0, 0
 		for _, cp := range c.Copies {
-			if r, _ := db.remoteFor(cp.Location); r == nil && cp.Kind == CopyRemote {
+			if db.unread(cp) {
 				continue // not read back: a bucket the agent has not
 			}
 			read++
@@ -1242,6 +1242,16 @@ func (u untilDone) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	return u.w.Write(p)
+}
+
+// unread reports a copy in a bucket the agent has not (not configured now,
+// or its endpoint not valid): a verify cannot read it back.
+func (db *DB) unread(cp Copy) bool {
+	if cp.Kind != CopyRemote {
+		return false
+	}
+	r, _ := db.remoteFor(cp.Location)
+	return r == nil
 }
 
 // bucketCopies counts a bucket's copies a verify could not read back:
