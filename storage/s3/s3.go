@@ -359,7 +359,7 @@ func (r *Bucket) stillSilent() error {
 	r.silentMu.Lock()
 	defer r.silentMu.Unlock()
 	if r.silentErr != nil && time.Since(r.silentSince) < r.stall {
-		return fmt.Errorf("%w (%v ago; not asked again yet)", r.silentErr, time.Since(r.silentSince).Round(time.Second))
+		return r.silentErr // the same words: a verify's list of reasons says it once
 	}
 	return nil
 }
