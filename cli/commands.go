@@ -557,7 +557,10 @@ func cmdVerify(e *env, args []string) error {
 		return &exitError{code: 1, msg: verifyFailure(rep, *repair)}
 	}
 	fmt.Fprintf(e.stdout, "ok: %s of %s read back and match their SHA-256, on %s\n", plural(rep.Copies-rep.Pending, "copy"), plural(rep.Captures, "capture"), plural(rep.Devices, "device"))
-	if rep.Devices == 1 {
+	if rep.Devices == 1 && rep.Pending > 0 {
+		// A mirror is configured: it is the copy that is missing, not advice.
+		fmt.Fprintln(e.stdout, "note: every verified copy is on one device until the pending ones below are in their bucket")
+	} else if rep.Devices == 1 {
 		fmt.Fprintln(e.stdout, "note: every copy is on one device, so one disk failure loses them all: add a mirror on another disk ('mirrors' in the config file)")
 	}
 	if rep.Pending > 0 {

@@ -338,3 +338,23 @@ func TestAMistypedEndpointDoesNotStopCapture(t *testing.T) {
 		t.Fatalf("stored %q", got)
 	}
 }
+
+// With a bucket configured and its copies pending, verify does not advise
+// adding a mirror: it says the bucket's copies are what is missing.
+func TestVerifyWithPendingBucketCopiesDoesNotAdviseAMirror(t *testing.T) {
+	t.Parallel()
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	closed := "http://" + l.Addr().String()
+	l.Close()
+	w := s3World(t, closed)
+	w.ok([]byte("waits for its bucket\n"), "tee", "-q", "t")
+	out := w.ok(nil, "verify")
+	if !strings.Contains(out, "note: every verified copy is on one device until the pending ones below are in their bucket") || strings.Contains(out, "add a mirror") || !strings.Contains(out, "pending: 1 S3 copy") {
+		t.Fatalf("verify with the bucket down:\n%s", out)
+	}
+	plain := newWorld(t)
+	plain.ok([]byte("no mirror\n"), "tee", "-q", "t")
+	if out := plain.ok(nil, "verify"); !strings.Contains(out, "add a mirror on another disk") {
+		t.Fatalf("verify with no mirror:\n%s", out)
+	}
+}
