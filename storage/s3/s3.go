@@ -285,8 +285,8 @@ func (r *Bucket) newRequest(ctx context.Context, q request, region string) (*htt
 	return req, err
 }
 
-// do sends a request, trying again once after a network error or a 5xx,
-// and returns the response of a 2xx; any other answer is an *Error.
+// do sends a request (try) and, when no endpoint was configured, says that
+// a network error came on the way to AWS.
 func (r *Bucket) do(ctx context.Context, q request) (*http.Response, error) {
 	resp, err := r.try(ctx, q)
 	var refused *Error
@@ -297,6 +297,9 @@ func (r *Bucket) do(ctx context.Context, q request) (*http.Response, error) {
 	return resp, err
 }
 
+// try sends a request, again once after a network error or a 5xx (not
+// after a stall), and returns the response of a 2xx; any other answer is
+// an *Error.
 func (r *Bucket) try(ctx context.Context, q request) (*http.Response, error) {
 	if err := r.stillSilent(); err != nil {
 		return nil, err
