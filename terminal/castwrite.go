@@ -59,32 +59,48 @@ const hexDigits = "0123456789abcdef"
 // shortEscapes are the two-byte escapes; other control bytes get \u00XX.
 var shortEscapes = [256]byte{'"': '"', '\\': '\\', '\n': 'n', '\r': 'r', '\t': 't'}
 
+// jsonSafe marks the bytes a JSON string holds as they are: printable ASCII
+// but the quote and the backslash.
+var jsonSafe = func() (safe [256]bool) {
+	for b := 0x20; b < utf8.RuneSelf; b++ {
+		safe[b] = b != '"' && b != '\\'
+	}
+	return safe
+}()
+
 // appendJSONString quotes s as JSON, as asciinema does (no HTML escaping),
-// without encoding/json's reflection: the recorder does this for every read.
-// A byte at a time: eight at a time (SWAR) showed no gain beyond the
-// rounds' spread on a quiet machine (BENCHMARKS.md).
+// without encoding/json's reflection: the recorder does this for every read,
+// on the way from the terminal to its next read. What needs no escape, whole
+// UTF-8 characters included, is copied a run at a time.
 func appendJSONString(dst []byte, s []byte) []byte {
 	dst = append(dst, '"')
+	run := 0 // where the bytes not yet copied begin
 	for i := 0; i < len(s); {
 		b := s[i]
-		switch {
-		case b >= utf8.RuneSelf:
-			r, size := utf8.DecodeRune(s[i:])
-			if r == utf8.RuneError && size == 1 {
-				dst = append(dst, `\ufffd`...)
-			} else {
-				dst = append(dst, s[i:i+size]...)
-			}
-			i += size
+		if jsonSafe[b] {
+			i++
 			continue
-		case shortEscapes[b] != 0:
-			dst = append(dst, '\\', shortEscapes[b])
-		case b < 0x20:
+		}
+		if b >= utf8.RuneSelf {
+			r, size := utf8.DecodeRune(s[i:])
+			if r != utf8.RuneError || size > 1 {
+				i += size // a whole character: part of the run
+				continue
+			}
+			dst = append(append(dst, s[run:i]...), `\ufffd`...)
+			i++
+			run = i
+			continue
+		}
+		dst = append(dst, s[run:i]...)
+		if e := shortEscapes[b]; e != 0 {
+			dst = append(dst, '\\', e)
+		} else {
 			dst = append(dst, '\\', 'u', '0', '0', hexDigits[b>>4], hexDigits[b&0xf])
-		default:
-			dst = append(dst, b)
 		}
 		i++
+		run = i
 	}
+	dst = append(dst, s[run:]...)
 	return append(dst, '"')
 }
