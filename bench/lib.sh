@@ -11,6 +11,10 @@ mkdir -p "$work/rt"
 "$work/calm" incident new "benchmark" >/dev/null
 
 now() { date +%s.%N; }
+# warm FILE...: reads each file into the page cache. Some machines page out
+# cold file pages on their own (DAMON's pageout scheme): a timed run that
+# found its input paged out would pay a disk read its baseline did not.
+warm() { cat "$@" > /dev/null; }
 # settle waits until the agent has no idle work left (the search lines it
 # derives after each seal), so that no timed run shares the CPUs with it.
 settle() { local i; for i in $(seq 3000); do "$work/calm" agent status 2>/dev/null | grep -q '^idle work' || return 0; sleep 0.2; done; }

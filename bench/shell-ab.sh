@@ -38,6 +38,7 @@ idle() {
 one() {
   local t0 t1
   idle
+  warm "$work/input"
   t0=$(now)
   case $1 in
     script) script -q -c "cat '$work/input'" /dev/null > /dev/null ;;

@@ -14,6 +14,7 @@ settle() {
   while "$work/calm" status | grep -q "being stored\|still recording"; do sleep 0.05; done
   while "$work/calm" agent status 2>/dev/null | grep -q '^idle work'; do sleep 0.05; done # search lines
   sync
+  warm "$work/input"
 }
 time_script() { settle; t0=$(now); script -q -c "cat '$work/input'" /dev/null > /dev/null; t1=$(now); script_t+=("$(echo "$t1 - $t0" | bc -l)"); }
 for i in $(seq "$runs"); do

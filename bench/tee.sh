@@ -45,6 +45,7 @@ timed() {
   mkfifo "$work/fifo"
   settle
   sync
+  warm "$work/input"
   { cat < "$work/fifo" > /dev/null; now > "$work/eof"; } &
   local reader=$! t0
   t0=$(now)
