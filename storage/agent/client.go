@@ -238,6 +238,9 @@ func decodeResponse(resp *http.Response, out any) error {
 	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
 		return fmt.Errorf("read the calm agent's answer: %w", err)
 	}
+	// Read to its end (the newline after the object): a body closed before
+	// its end costs the connection, and the next request a new one.
+	_, _ = io.Copy(io.Discard, resp.Body)
 	return nil
 }
 

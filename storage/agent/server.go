@@ -243,12 +243,10 @@ func writeError(w http.ResponseWriter, err error) {
 			break
 		}
 	}
-	w.Header().Set("Content-Type", "application/json")
 	if status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", "1")
 	}
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(body)
+	sendJSON(w, status, body)
 }
 
 func writeJSON(w http.ResponseWriter, v any, err error) {
@@ -256,8 +254,26 @@ func writeJSON(w http.ResponseWriter, v any, err error) {
 		writeError(w, err)
 		return
 	}
+	sendJSON(w, http.StatusOK, v)
+}
+
+// sendJSON answers with v as JSON and says its length: the client has the
+// whole answer once it is written, even while the handler goes on (a chunk
+// is answered before it is encoded), and keeps the connection for its next
+// request. Without the length, such an answer stayed open until the handler
+// returned, and the client, done with it, hung up: a new connection for
+// every chunk.
+func sendJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status = http.StatusInternalServerError
+		b, _ = json.Marshal(apiError{Error: "encode the answer: " + err.Error(), Kind: "internal"})
+	}
+	b = append(b, '\n')
 	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(v)
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
 }
 
 // none is the body of a request that has none.

@@ -28,8 +28,15 @@ import (
 // bbolt file's consistency once the test is done with it.
 func openTestDB(t *testing.T) *storage.DB {
 	t.Helper()
+	return openTestDBWith(t, storage.Options{})
+}
+
+// openTestDBWith is openTestDB with options.
+func openTestDBWith(t *testing.T, o storage.Options) *storage.DB {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "calm.db")
-	db, err := storage.Open(storage.Options{Path: path, StrictMode: true})
+	o.Path, o.StrictMode = path, true
+	db, err := storage.Open(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -461,5 +468,80 @@ func TestAgentWithoutIdleLimitWritesADeletedStoreBack(t *testing.T) {
 	}
 	if _, err := os.Stat(db.Path()); err != nil {
 		t.Fatalf("the store's file was not written back: %v", err)
+	}
+}
+
+// countingListener counts the connections it accepts.
+type countingListener struct {
+	net.Listener
+	accepted atomic.Int64
+}
+
+func (l *countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.accepted.Add(1)
+	}
+	return c, err
+}
+
+// TestChunksShareOneConnection: the agent answers a chunk before it encodes
+// it, and the answer says its length, so the client has all of it at once
+// and sends the next chunk on the same connection. Unsized, the answer
+// stayed open until the handler returned, the client hung up on it, and
+// every chunk took a new connection (165 for a 200 MiB tee).
+func TestChunksShareOneConnection(t *testing.T) {
+	// A commit for every chunk keeps the encoders waiting on the disk, so
+	// the agent answers chunks it cannot encode yet, as in a large tee.
+	db := openTestDBWith(t, storage.Options{BatchBytes: 1})
+	sock := filepath.Join(t.TempDir(), "run", "agent.sock")
+	a := &Server{DB: db, Socket: sock}
+	l, err := a.Listen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	counted := &countingListener{Listener: l}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Serve(ctx, counted) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	c := NewClient(sock, nil, "")
+	t.Cleanup(func() { c.Close() })
+
+	var data []byte
+	for i := 0; len(data) < 12*model.ChunkSize; i++ {
+		data = fmt.Appendf(data, "line %d of the output, %x\n", i, i*7919)
+	}
+	got := save(t, c, "one connection", data)
+	if !bytes.Equal(content(t, c, got.Incident+"/"+got.ID), data) {
+		t.Fatal("the capture differs from what was written")
+	}
+	// One for the writer's requests; the agent's answers to reads may
+	// overlap it.
+	if n := counted.accepted.Load(); n > 2 {
+		t.Fatalf("%d connections for a capture of %d chunks: the client hung up on the agent's answers", n, len(data)/model.ChunkSize+1)
+	}
+
+	// The answer to a chunk says its length.
+	inc, err := c.CurrentIncident()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp, err := c.CreateCapture(inc.ID, model.NewCapture{Title: "sized", Source: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("PUT", "http://calm/v1/chunk?"+chunkQuery(inc.ID, cp.ID, 0).Encode(), bytes.NewReader([]byte("one chunk\n")))
+	resp, err := c.http.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.ContentLength != int64(len(body)) || len(resp.TransferEncoding) != 0 {
+		t.Fatalf("answer to a chunk: %s, Content-Length %d, Transfer-Encoding %v, body %q: want its length said", resp.Status, resp.ContentLength, resp.TransferEncoding, body)
 	}
 }
