@@ -445,6 +445,11 @@ func cmdSearch(e *env, args []string) error {
 		o.contextGiven = o.contextGiven || fs.Changed(n.flag)
 	}
 	typed := q.Pattern
+	if !utf8.ValidString(typed) {
+		// The text searched is the text as shown, where such bytes are
+		// U+FFFD: no pattern holding them could match, -F or not.
+		return usageError("pattern %q holds bytes that are not UTF-8: calm searches the text as it was shown, where such bytes are U+FFFD, %q; search for that, or for the bytes in a capture as it came: calm show --raw ITEM | grep -a PATTERN", typed, "\uFFFD")
+	}
 	if !q.Literal {
 		q.Pattern = gnuWordEdges(q.Pattern)
 	}

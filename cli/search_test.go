@@ -244,6 +244,11 @@ func TestSearchExitsOneOnlyForNoMatch(t *testing.T) {
 		{"an agent that cannot start", &noAgent, []string{"ERROR"}, "agent"},
 		{"a damaged store", w.withStore(damaged), []string{"ERROR"}, "damaged"},
 		{"a negative context length", w, []string{"-C", "-1", "ERROR"}, "a context length is 0 or more"},
+		// Bytes that are not UTF-8 are U+FFFD in the text searched: said
+		// so, with -F as without (it used to advise -F to a -F search).
+		{"a pattern that is not UTF-8", w, []string{"caf\xe9"}, "not UTF-8"},
+		{"a literal that is not UTF-8", w, []string{"-F", "\xff"}, "calm searches the text as it was shown, where such bytes are U+FFFD"},
+		{"one of several patterns not UTF-8", w, []string{"-e", "ERROR", "-e", "caf\xe9"}, `"ERROR\ncaf\xe9" holds bytes that are not UTF-8`},
 	} {
 		out, errs, code := c.w.run(nil, append([]string{"search"}, c.args...)...)
 		if code != 2 || out != "" || !strings.Contains(errs, c.says) || strings.Count(errs, "\n") != 1 {

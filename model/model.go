@@ -347,6 +347,9 @@ func (q SearchQuery) Regexp() (*regexp.Regexp, error) {
 		pat = "(?i)" + pat
 	}
 	re, err := regexp.Compile(pat)
+	if err != nil && q.Literal {
+		return nil, Errorf(ErrInvalid, "pattern %q: %v", q.Pattern, err)
+	}
 	if err != nil {
 		return nil, Errorf(ErrInvalid, "pattern %q: %v (use -F to search for it literally)", q.Pattern, err)
 	}
