@@ -58,7 +58,7 @@ func RunShell(o ShellOptions) (int, error) {
 	host, _ := os.Hostname()
 	title := o.Title
 	if title == "" {
-		title = strings.Join(o.Command, " ")
+		title = commandLine(o.Command)
 	}
 	rec := &live{o: o, title: title, host: host, cols: cols, rows: rows}
 	session := ""
@@ -475,4 +475,26 @@ func outsidePoller(f *os.File) (*os.File, error) {
 		return nil, fmt.Errorf("make the terminal non-blocking: %w", err)
 	}
 	return t, nil
+}
+
+// commandLine writes argv as a shell would read it back: a word with a
+// space or a shell character in it is quoted ('sh -c "a; b"' must not read
+// as sh -c a; b in a session's title).
+func commandLine(argv []string) string {
+	words := make([]string, len(argv))
+	for i, w := range argv {
+		plain := w != ""
+		for _, r := range w {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("@%+=:,./_-", r)) {
+				plain = false
+				break
+			}
+		}
+		if plain {
+			words[i] = w
+		} else {
+			words[i] = "'" + strings.ReplaceAll(w, "'", `'\''`) + "'"
+		}
+	}
+	return strings.Join(words, " ")
 }

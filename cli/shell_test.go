@@ -639,3 +639,18 @@ func TestALiveSessionIsSearchedAsItWillBeOnceSealed(t *testing.T) {
 		t.Fatalf("search while recording:\n%safter the seal:\n%s", live, sealed)
 	}
 }
+
+// TestShellTitleIsItsCommandAsTyped: a session is titled with its command
+// quoted as a shell reads it back, and the command's exit status passes.
+func TestShellTitleIsItsCommandAsTyped(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	_, errs, code := w.run(nil, "shell", "--", "sh", "-c", "echo inner; exit 3")
+	want := `sh -c 'echo inner; exit 3'`
+	if code != 3 || !strings.Contains(errs, "recording "+want+" to ") {
+		t.Fatalf("calm shell: exit %d, stderr %q: want 3 and the title %s", code, errs, want)
+	}
+	if out := w.ok(nil, "status"); !strings.Contains(out, want) {
+		t.Fatalf("status does not title the session %s:\n%s", want, out)
+	}
+}
