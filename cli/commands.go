@@ -801,9 +801,21 @@ func cmdExport(e *env, args []string) error {
 		out = file
 	}
 	var session model.Capture
+	castWhat := "" // which session the cast holds, said with the file
 	if *format == "cast" {
 		if session, err = sessionOf(rec, *item); err != nil {
 			return err
+		}
+		castWhat = session.ID + " as asciicast v2"
+		var others []string
+		for _, c := range rec.Captures {
+			if c.Recording != nil && c.ID != session.ID {
+				others = append(others, c.ID)
+			}
+		}
+		if *item == "" && len(others) > 0 {
+			// Picked for the person: say so, and how to get another.
+			castWhat += fmt.Sprintf(" (the last of %d sessions; --item %s for another)", len(others)+1, strings.Join(others, ", "))
 		}
 	}
 	bw := bufio.NewWriterSize(out, 1<<20)
@@ -851,7 +863,7 @@ func cmdExport(e *env, args []string) error {
 		openReport(e, *outPath, *open)
 	case file != nil:
 		if fi, err := os.Stat(*outPath); err == nil && wrote == "" {
-			what := map[string]string{"txt": "the incident as text", "json": "the incident as JSON", "md": "the postmortem draft", "cast": session.ID + " as asciicast v2"}[*format]
+			what := map[string]string{"txt": "the incident as text", "json": "the incident as JSON", "md": "the postmortem draft", "cast": castWhat}[*format]
 			wrote = fmt.Sprintf("%s, %s", what, humanBytes(fi.Size()))
 		}
 		fmt.Fprintf(e.stderr, "calm: wrote %s: %s\n", *outPath, wrote)

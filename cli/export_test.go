@@ -30,6 +30,17 @@ func TestExportedCastPlaysTheSameOutput(t *testing.T) {
 	if strip(string(played)) != strip(raw) || !strings.Contains(raw, "\x1b[1;32mok") {
 		t.Fatalf("asciinema cat plays %d bytes, the session recorded %d", len(played), len(raw))
 	}
+	// With two sessions, the one picked for the person is named, and how
+	// to get the other.
+	if _, errs, code := w.run(nil, "shell", "--wait", "--", "echo", "second"); code != 0 {
+		t.Fatalf("shell: %s", errs)
+	}
+	if _, errs, code := w.run(nil, "export", "--format", "cast", "--force", "-o", cast); code != 0 || !strings.Contains(errs, "s2 as asciicast v2 (the last of 2 sessions; --item s1 for another)") {
+		t.Fatalf("cast of the last of two sessions: exit %d, stderr %q", code, errs)
+	}
+	if _, errs, code := w.run(nil, "export", "--format", "cast", "--item", "s1", "--force", "-o", cast); code != 0 || !strings.Contains(errs, "s1 as asciicast v2, ") {
+		t.Fatalf("cast of a session named: exit %d, stderr %q", code, errs)
+	}
 	// A capture is no session.
 	w.ok([]byte("x\n"), "tee", "-q", "plain")
 	if _, errs, code := w.run(nil, "export", "--format", "cast", "--item", "c1"); code == 0 || !strings.Contains(errs, "not a recorded session") {
