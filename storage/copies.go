@@ -10,6 +10,7 @@ import (
 	"hash"
 	"io"
 	"maps"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -680,6 +681,14 @@ func (db *DB) SealCapture(incident, capture string, s Seal) (Capture, error) {
 // the first one missing, hashed by the store and copied like any other. A
 // capture already sealed is returned as it is.
 func (db *DB) SealInterrupted(incident, capture, reason string) (Capture, error) {
+	// The writer's last chunks may be answered but not committed yet (in an
+	// encoder, or waiting for one): they commit first, so that none lands
+	// after the seal, past what it hashed.
+	for deadline := time.Now().Add(time.Minute); db.answeredUncommitted(incident, capture) && !db.stopping() && time.Now().Before(deadline); {
+		if _, err := db.WaitCommitted(incident, capture, math.MaxUint64); err != nil {
+			time.Sleep(10 * time.Millisecond) // an error answers at once: no spinning
+		}
+	}
 	db.commitPending()
 	c, err := db.Capture(incident + "/" + capture)
 	if err != nil || c.State == CaptureSealed {
@@ -710,6 +719,14 @@ func (db *DB) SealInterrupted(incident, capture, reason string) (Capture, error)
 	cp.closed = true
 	db.opts.Logf("sealing %s/%s as interrupted (%s): %d bytes in %d chunks", c.Incident, capture, reason, cp.size, cp.next)
 	return db.finishSeal(c, cp, hex.EncodeToString(cp.hash.Sum(nil)), cp.next, reason, stray)
+}
+
+// answeredUncommitted reports whether a chunk of the capture was accepted and
+// is not committed yet.
+func (db *DB) answeredUncommitted(incident, capture string) bool {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	return db.pendingCount[progressKey(incident, capture)] > 0
 }
 
 // finishSeal finishes the copies of a capture whose bytes the copier holds,

@@ -411,3 +411,50 @@ func TestSpoolMovedInBeforeAnAgentDied(t *testing.T) {
 		t.Fatalf("the evidence copy: %d bytes, %v", len(got), err)
 	}
 }
+
+// TestAnInterruptedSealWaitsForChunksAlreadyAnswered: a chunk the agent
+// answered before its writer died commits before the seal that makes the
+// capture interrupted, not after it, where the store would hold more than
+// the seal hashed and verify would fail (seen once in CI, when a TUI killed
+// mid-save left a chunk in an encoder as the orphan watcher sealed).
+func TestAnInterruptedSealWaitsForChunksAlreadyAnswered(t *testing.T) {
+	db := openTestDB(t)
+	inc, err := db.NewIncident("answered")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := db.CreateCapture(inc.ID, NewCapture{Title: "t", Source: "test", Writer: deadWriter(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Both encoders busy: the chunk is answered, then waits for one.
+	for range chunkEncoders {
+		db.encoders <- struct{}{}
+	}
+	data := []byte("the writer's last chunk\n")
+	answered := make(chan error, 1)
+	go db.PutChunkAnswered(inc.ID, c.ID, 0, data, func(_ uint64, _ bool, err error) { answered <- err }, func() {})
+	if err := <-answered; err != nil {
+		t.Fatal(err)
+	}
+	sealed := make(chan Capture, 1)
+	go func() {
+		got, err := db.SealInterrupted(inc.ID, c.ID, "its writer died")
+		if err != nil {
+			t.Error(err)
+		}
+		sealed <- got
+	}()
+	time.Sleep(200 * time.Millisecond) // a seal that did not wait is done by now
+	for range chunkEncoders {
+		<-db.encoders
+	}
+	got := <-sealed
+	if got.Size != int64(len(data)) || got.Interrupted == "" {
+		t.Fatalf("sealed with %d bytes (interrupted: %q), want the %d the writer's chunk held", got.Size, got.Interrupted, len(data))
+	}
+	rep, err := db.Verify(context.Background(), inc.ID)
+	if err != nil || len(rep.Problems) > 0 {
+		t.Fatalf("verify: %v %+v", err, rep.Problems)
+	}
+}
