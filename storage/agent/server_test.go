@@ -95,6 +95,12 @@ func content(t *testing.T, s model.Store, ref string) []byte {
 // startAgent serves db on a socket in a temp folder and returns a client.
 func startAgent(t *testing.T, db *storage.DB, idle time.Duration) (*Client, chan error) {
 	t.Helper()
+	return startAgentOn(t, db, idle, func(l net.Listener) net.Listener { return l })
+}
+
+// startAgentOn is startAgent with the agent's listener wrapped.
+func startAgentOn(t *testing.T, db *storage.DB, idle time.Duration, wrap func(net.Listener) net.Listener) (*Client, chan error) {
+	t.Helper()
 	sock := filepath.Join(t.TempDir(), "run", "agent.sock")
 	a := &Server{DB: db, Socket: sock, Idle: idle}
 	l, err := a.Listen()
@@ -103,7 +109,7 @@ func startAgent(t *testing.T, db *storage.DB, idle time.Duration) (*Client, chan
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- a.Serve(ctx, l) }()
+	go func() { done <- a.Serve(ctx, wrap(l)) }()
 	t.Cleanup(func() {
 		cancel()
 		<-done
@@ -494,22 +500,11 @@ func TestChunksShareOneConnection(t *testing.T) {
 	// A commit for every chunk keeps the encoders waiting on the disk, so
 	// the agent answers chunks it cannot encode yet, as in a large tee.
 	db := openTestDBWith(t, storage.Options{BatchBytes: 1})
-	sock := filepath.Join(t.TempDir(), "run", "agent.sock")
-	a := &Server{DB: db, Socket: sock}
-	l, err := a.Listen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	counted := &countingListener{Listener: l}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Serve(ctx, counted) }()
-	t.Cleanup(func() {
-		cancel()
-		<-done
+	counted := &countingListener{}
+	c, _ := startAgentOn(t, db, 0, func(l net.Listener) net.Listener {
+		counted.Listener = l
+		return counted
 	})
-	c := NewClient(sock, nil, "")
-	t.Cleanup(func() { c.Close() })
 
 	var data []byte
 	for i := 0; len(data) < 12*model.ChunkSize; i++ {
