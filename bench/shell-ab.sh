@@ -11,12 +11,7 @@ rev=${1:-HEAD}
 rounds=${2:-10}
 mb=${3:-50}
 source "$(dirname "$0")/lib.sh"
-git worktree add -q --detach "$work/rev-src" "$rev"
-(cd "$work/rev-src" && CGO_ENABLED=0 go build -o "$work/calm-rev" .)
-git worktree remove --force "$work/rev-src"
-trap 'pkill -f "$work/calm" 2>/dev/null || true; git worktree prune; rm -rf "$work"' EXIT
-(export CALM_HOME=$work/rev-home XDG_RUNTIME_DIR=$work/rev-rt XDG_CONFIG_HOME=$work/rev-cfg
- mkdir -p "$XDG_RUNTIME_DIR"; "$work/calm-rev" incident new "benchmark" >/dev/null)
+build_rev "$rev" rev
 
 # in_env BUILD CMD...: runs CMD with BUILD's store (tree: lib.sh's, rev: its own).
 in_env() {

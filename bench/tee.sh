@@ -16,12 +16,7 @@ base_rev=${3:-}
 source "$(dirname "$0")/lib.sh"
 
 if [ -n "$base_rev" ]; then
-  git worktree add -q --detach "$work/base-src" "$base_rev"
-  (cd "$work/base-src" && CGO_ENABLED=0 go build -o "$work/calm-base" .)
-  git worktree remove --force "$work/base-src"
-  trap 'pkill -f "$work/calm" 2>/dev/null || true; git worktree prune; rm -rf "$work"' EXIT
-  (export CALM_HOME=$work/base-home XDG_RUNTIME_DIR=$work/base-rt XDG_CONFIG_HOME=$work/base-cfg
-   mkdir -p "$XDG_RUNTIME_DIR"; "$work/calm-base" incident new "benchmark" >/dev/null)
+  build_rev "$base_rev" base
   # Both agents' idle work is done before any timed run: neither shares
   # the CPUs with the other's.
   eval "settle_this() $(declare -f settle | tail -n +2)"
