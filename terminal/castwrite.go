@@ -2,6 +2,8 @@ package terminal
 
 import (
 	"encoding/base64"
+	"encoding/binary"
+	"math/bits"
 	"strconv"
 	"unicode/utf8"
 )
@@ -68,6 +70,27 @@ var jsonSafe = func() (safe [256]bool) {
 	return safe
 }()
 
+// Bytes repeated in every byte of a word, for unsafeBytes.
+const (
+	eachByte = 0x0101010101010101
+	highBits = 0x8080808080808080
+)
+
+// unsafeBytes has the high bit set in each byte of w that is not jsonSafe
+// (a control byte, a quote, a backslash, a byte of a non-ASCII character),
+// and is 0 when there is none. (x - n*eachByte) &^ x & highBits marks the
+// bytes of x below n (n <= 0x80), and a byte equal to c is a zero byte of
+// x ^ c*eachByte. A borrow can mark a safe byte too, but only one after a
+// byte rightly marked: the lowest mark is always right.
+func unsafeBytes(w uint64) uint64 {
+	control := (w - 0x20*eachByte) &^ w
+	q := w ^ '"'*eachByte
+	quote := (q - eachByte) &^ q
+	bs := w ^ '\\'*eachByte
+	backslash := (bs - eachByte) &^ bs
+	return (control | quote | backslash | w) & highBits
+}
+
 // appendJSONString quotes s as JSON, as asciinema does (no HTML escaping),
 // without encoding/json's reflection: the recorder does this for every read,
 // on the way from the terminal to its next read. What needs no escape, whole
@@ -76,6 +99,19 @@ func appendJSONString(dst []byte, s []byte) []byte {
 	dst = append(dst, '"')
 	run := 0 // where the bytes not yet copied begin
 	for i := 0; i < len(s); {
+		// Eight bytes at a time while none needs a look: most output is
+		// runs of printable ASCII between a few escapes.
+		for i+8 <= len(s) {
+			unsafe := unsafeBytes(binary.LittleEndian.Uint64(s[i:]))
+			if unsafe != 0 {
+				i += bits.TrailingZeros64(unsafe) / 8
+				break
+			}
+			i += 8
+		}
+		if i == len(s) {
+			break
+		}
 		b := s[i]
 		if jsonSafe[b] {
 			i++

@@ -25,6 +25,28 @@ func FuzzAppendJSONStringMatchesEncodingJSON(f *testing.F) {
 	})
 }
 
+// The scan takes eight bytes at a time: a byte that needs a look, at any
+// place in a word, after any other, must be seen.
+func TestAppendJSONStringSeesEveryByteInAWord(t *testing.T) {
+	special := []string{"\x00", "\x1b", "\x1f", "\n", "\"", "\\", "\x7f", "\u00e9", "\u2714", "\xff", "\xc3"}
+	for _, a := range special {
+		for _, b := range append(special, " ") {
+			for at := 0; at < 17; at++ {
+				s := strings.Repeat("x", at) + a + strings.Repeat("y", 3) + b + strings.Repeat("z", 9)
+				var back, want string
+				if err := json.Unmarshal(appendJSONString(nil, []byte(s)), &back); err != nil {
+					t.Fatalf("%q: %v", s, err)
+				}
+				std, _ := json.Marshal(s)
+				json.Unmarshal(std, &want)
+				if back != want {
+					t.Fatalf("%q decodes to %q, encoding/json's to %q", s, back, want)
+				}
+			}
+		}
+	}
+}
+
 // BenchmarkAppendJSONString encodes output like bench/gen's (log lines,
 // Mongo documents full of quotes, colours, a non-ASCII mark, CRLF as a
 // terminal sends it) in reads of 4095 bytes, as the recorder gets them.
