@@ -131,6 +131,66 @@ func TestKilledTeeIsSealedByTheAgent(t *testing.T) {
 	}
 }
 
+// TestSecondCtrlCIsNamedInTheSeal: a second Ctrl-C, while tee waits for its
+// capture to be sealed, makes tee leave at once; the agent's seal then says
+// both signals, not only that the writer ended, and the word tee left for it
+// is gone once it is read.
+func TestSecondCtrlCIsNamedInTheSeal(t *testing.T) {
+	t.Parallel()
+	slow(t)
+	w := newWorld(t)
+	w.ok(nil, "incident", "new", "twice")
+	input := shellText(32<<20, 7)
+	// The second signal must come before the seal, which takes the store's
+	// fsyncs and read-backs of 32 MiB: a machine that seals within a few
+	// milliseconds gives the test another try.
+	for try := 1; ; try++ {
+		cmd := w.cmd("tee", "twice")
+		in, err := cmd.StdinPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var errb lockedBuffer
+		cmd.Stdout, cmd.Stderr = io.Discard, &errb
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		in.Write(input) // the pipe stays open: only the signals end tee
+		cmd.Process.Signal(syscall.SIGINT)
+		time.Sleep(5 * time.Millisecond)
+		cmd.Process.Signal(syscall.SIGINT)
+		cmd.Wait()
+		in.Close()
+		ref := fmt.Sprintf("c%d", try)
+		if !strings.Contains(errb.String(), "leaving at once") {
+			if try == 3 {
+				t.Fatalf("tee sealed %s before a second Ctrl-C 5 ms after the first, three times: %s", ref, errb.String())
+			}
+			continue
+		}
+		if got := w.ok(nil, "show", "--raw", ref); len(got) > len(input) || !bytes.HasPrefix(input, []byte(got)) {
+			t.Fatalf("%s holds %d bytes that are not the start of its input", ref, len(got))
+		}
+		var rec map[string]any
+		for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+			if rec = w.captureRecord(ref); rec["state"] == "sealed" {
+				break
+			}
+		}
+		want := "SIGINT (Ctrl-C), then SIGINT (Ctrl-C): calm tee left before sealing it"
+		if rec["state"] != "sealed" || !strings.Contains(fmt.Sprint(rec["interrupted"]), want) {
+			t.Fatalf("%s is %v, interrupted %q: want sealed, saying %q", ref, rec["state"], rec["interrupted"], want)
+		}
+		if left, _ := filepath.Glob(filepath.Join(w.home, "journal", "*.why")); len(left) > 0 {
+			t.Fatalf("the seal left %v behind", left)
+		}
+		break
+	}
+	if out, errs, code := w.run(nil, "verify"); code != 0 {
+		t.Fatalf("verify after a second Ctrl-C: exit %d: %s %s", code, out, errs)
+	}
+}
+
 // TestTeePassesBytesWhateverGoesWrong: a mistyped flag (tee's or calm's), or
 // no agent able to start, still passes every byte at once, says why in one
 // line, and exits non-zero. A typo is ignored and the output saved all the

@@ -214,6 +214,10 @@ copying:
 			for s := range sigs {
 				if s != syscall.SIGPIPE {
 					fmt.Fprintf(e.stderr, "calm tee: leaving at once; the agent seals what it stored as interrupted\n")
+					if store != nil && sp.named {
+						// The agent's seal says so, not only that tee ended.
+						sp.sayWhy(fmt.Sprintf("%s, then %s: calm tee left before sealing it, and the agent sealed it", why, signalName(s)))
+					}
 					scratch.Exit(exitCodeFor(caught))
 				}
 			}
@@ -451,6 +455,17 @@ func (s *spool) keepForAPerson(stderr io.Writer) {
 	}
 	fmt.Fprintf(stderr, "calm tee: the store did NOT take this output; %s kept in %s (0600): once the store is fixed ('calm doctor' says how), 'calm tee TITLE < %s > /dev/null' saves it as a capture\n",
 		how, kept, kept)
+}
+
+// sayWhy leaves beside the spool why tee is leaving before it sealed the
+// capture, for the agent's seal.
+func (s *spool) sayWhy(why string) {
+	f, err := os.OpenFile(storage.SpoolWhyPath(s.path), os.O_WRONLY|os.O_CREATE|os.O_TRUNC|syscall.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return // the seal then says only that tee ended
+	}
+	f.WriteString(why + "\n")
+	f.Close()
 }
 
 func (s *spool) remove() {

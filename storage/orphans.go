@@ -181,6 +181,9 @@ func (db *DB) sealOrphan(c Capture, why string) {
 	spool := ""
 	if c.Writer != nil && c.Source == "tee" {
 		spool = SpoolPath(db.opts.Path, c.Writer)
+		if said := spoolWhy(spool); said != "" {
+			why = said
+		}
 		took, err := db.adoptSpool(c, spool)
 		if errors.Is(err, ErrNoSpace) {
 			// What tee read is on this disk already, in the spool: the
@@ -210,6 +213,9 @@ func (db *DB) sealOrphan(c Capture, why string) {
 	}
 	if spool != "" {
 		os.Remove(spool)
+	}
+	if c.Writer != nil && c.Source == "tee" {
+		os.Remove(SpoolWhyPath(SpoolPath(db.opts.Path, c.Writer)))
 	}
 	db.mu.Lock()
 	delete(db.waitingRoom, key)

@@ -4,11 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
+	"unicode"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -24,6 +26,33 @@ import (
 // process, so the store finds it from the capture's writer.
 func SpoolPath(storePath string, w *Writer) string {
 	return filepath.Join(filepath.Dir(storePath), "journal", fmt.Sprintf("%s%d-%d.spool", spoolPrefix(storePath), w.PID, w.Start))
+}
+
+// SpoolWhyPath is where a tee that leaves before sealing its capture (a
+// second Ctrl-C) says why, for the agent's seal to say it rather than only
+// that the writer ended.
+func SpoolWhyPath(spool string) string { return spool + ".why" }
+
+// spoolWhy is what the tee of spool said before it left, on one line, or
+// "" when it said nothing: the agent seals the capture with it.
+func spoolWhy(spool string) string {
+	f, err := os.OpenFile(SpoolWhyPath(spool), os.O_RDONLY|noFollow, 0)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		return ""
+	}
+	buf := make([]byte, 512)
+	n, _ := io.ReadFull(f, buf)
+	line, _, _ := strings.Cut(string(buf[:n]), "\n")
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return -1
+		}
+		return r
+	}, strings.ToValidUTF8(line, ""))
 }
 
 func spoolPrefix(storePath string) string { return filepath.Base(storePath) + ".tee-" }
@@ -167,6 +196,14 @@ const spoolSweepEvery = time.Minute
 // look at when taking it failed.
 func (db *DB) sweepSpools() {
 	prefix := spoolPrefix(db.opts.Path)
+	// A tee that said why it left, just as its capture was sealed anyway,
+	// leaves the saying without a spool.
+	whys, _ := filepath.Glob(filepath.Join(filepath.Dir(db.opts.Path), "journal", globEscape(prefix)+"*.spool.why"))
+	for _, p := range whys {
+		if _, err := os.Lstat(strings.TrimSuffix(p, ".why")); errors.Is(err, fs.ErrNotExist) {
+			os.Remove(p)
+		}
+	}
 	paths, _ := filepath.Glob(filepath.Join(filepath.Dir(db.opts.Path), "journal", globEscape(prefix)+"*.spool"))
 	if len(paths) == 0 {
 		return
@@ -203,6 +240,7 @@ func (db *DB) sweepSpools() {
 	for _, p := range gone {
 		db.opts.Logf("removing spool %s: its tee is gone and no capture is its", p)
 		os.Remove(p)
+		os.Remove(SpoolWhyPath(p))
 	}
 }
 

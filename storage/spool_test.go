@@ -72,12 +72,25 @@ func TestSweepRemovesOnlySpoolsNoCaptureTakes(t *testing.T) {
 	if err := os.WriteFile(otherStore, []byte("read by another store's tee\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// What tees said as they left (a second Ctrl-C): kept beside a spool,
+	// removed with it, and removed alone when its spool was taken already.
+	whyOf := func(spool string) string {
+		p := SpoolWhyPath(spool)
+		if err := os.WriteFile(p, []byte("SIGINT (Ctrl-C), then SIGINT (Ctrl-C)\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	noCaptureWhy, withCaptureWhy := whyOf(noCapture), whyOf(withCapture)
+	takenWhy := whyOf(SpoolPath(db.Path(), deadWriter(t)))
 
 	db.sweepSpools()
-	if _, err := os.Stat(noCapture); !os.IsNotExist(err) {
-		t.Errorf("the spool of a tee gone before its capture existed is still there (%v)", err)
+	for _, p := range []string{noCapture, noCaptureWhy, takenWhy} {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("%s of a tee gone is still there (%v)", p, err)
+		}
 	}
-	for _, p := range []string{living, withCapture, otherStore} {
+	for _, p := range []string{living, withCapture, withCaptureWhy, otherStore} {
 		if _, err := os.Stat(p); err != nil {
 			t.Errorf("spool %s was removed: %v", p, err)
 		}
@@ -456,5 +469,28 @@ func TestAnInterruptedSealWaitsForChunksAlreadyAnswered(t *testing.T) {
 	rep, err := db.Verify(context.Background(), inc.ID)
 	if err != nil || len(rep.Problems) > 0 {
 		t.Fatalf("verify: %v %+v", err, rep.Problems)
+	}
+}
+
+// TestSpoolWhyIsOneLineOfText: what a tee left for its seal is read as one
+// line of text, without control bytes, and never through a symlink.
+func TestSpoolWhyIsOneLineOfText(t *testing.T) {
+	dir := t.TempDir()
+	spool := filepath.Join(dir, "calm.db.tee-1-2.spool")
+	os.WriteFile(SpoolWhyPath(spool), []byte("SIGINT \x1b]52;c;aGk=\x07(Ctrl-C)\xff\r\nsecond line\n"), 0o600)
+	if got, want := spoolWhy(spool), "SIGINT ]52;c;aGk=(Ctrl-C)"; got != want {
+		t.Errorf("read %q, want %q", got, want)
+	}
+	elsewhere := filepath.Join(dir, "elsewhere")
+	os.WriteFile(elsewhere, []byte("planted\n"), 0o600)
+	linked := filepath.Join(dir, "calm.db.tee-3-4.spool")
+	if err := os.Symlink(elsewhere, SpoolWhyPath(linked)); err != nil {
+		t.Fatal(err)
+	}
+	if got := spoolWhy(linked); got != "" {
+		t.Errorf("read %q through a symlink", got)
+	}
+	if got := spoolWhy(filepath.Join(dir, "none.spool")); got != "" {
+		t.Errorf("read %q where there is nothing", got)
 	}
 }
