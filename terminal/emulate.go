@@ -99,7 +99,11 @@ type line struct {
 	raw   []byte
 	isRaw bool
 	cont  bool // continues the row above (a soft wrap)
-	at    float64
+	// pad is 1 + the column of the blank a wide character left at the
+	// row's end when it did not fit and wrapped to the next row (0: none).
+	// A terminal's joined line has no blank there.
+	pad int
+	at  float64
 }
 
 type cell struct {
@@ -926,6 +930,7 @@ func (e *Emulator) print(r rune) {
 			for x := s.x; x < e.cols; x++ {
 				e.putCell(l, x, e.blankCell(), 1)
 			}
+			l.pad = e.cols
 			e.wrap()
 		}
 	}
@@ -996,6 +1001,9 @@ func (e *Emulator) putCell(l *line, x int, c cell, w int) {
 		cells[x+1] = cell{r: 0, st: c.st}
 	}
 	l.cells = cells
+	if l.pad > x && l.pad <= x+w {
+		l.pad = 0 // written over: not a wide character's blank any more
+	}
 }
 
 // blankRun turns the cell at i and the continuation cells after it into
@@ -1467,7 +1475,12 @@ func (e *Emulator) render(dst []byte, l *line, full bool) ([]byte, int) {
 		dst = append(dst, l.raw...)
 		return dst, len(dst)
 	}
-	cells := l.cells
+	cells, width := l.cells, e.cols
+	if full && l.pad > 0 && l.pad == len(cells) && cells[l.pad-1].r == ' ' && cells[l.pad-1].comb == "" {
+		// The blank before a wide character that wrapped is not text:
+		// joined, the line reads on with the character, as tmux's does.
+		cells, width = cells[:l.pad-1], l.pad-1
+	}
 	end := len(cells)
 	for end > 0 && (cells[end-1].r == ' ' || cells[end-1].r == 0) && blankLooks(cells[end-1].st) && cells[end-1].comb == "" {
 		end--
@@ -1483,7 +1496,7 @@ func (e *Emulator) render(dst []byte, l *line, full bool) ([]byte, int) {
 				dst = append(dst, ' ')
 			}
 		}
-		for i := len(cells); i < e.cols; i++ {
+		for i := len(cells); i < width; i++ {
 			dst = append(dst, ' ')
 		}
 	}
@@ -1531,7 +1544,7 @@ func (e *Emulator) blankLine(l *line) bool {
 }
 
 func (e *Emulator) clearLine(l *line) {
-	l.cells, l.raw, l.isRaw, l.cont, l.at = l.cells[:0], l.raw[:0], false, false, e.now
+	l.cells, l.raw, l.isRaw, l.cont, l.pad, l.at = l.cells[:0], l.raw[:0], false, false, 0, e.now
 	if cap(l.cells) > 4096 {
 		l.cells = nil
 	}

@@ -43,6 +43,15 @@ func TestEmulatorShowsWhatAPersonSaw(t *testing.T) {
 		{"truecolor", "\x1b[38;2;1;2;3mx\x1b[m\r\n", []string{"\x1b[0;38;2;1;2;3mx\x1b[0m"}},
 		{"wide characters", "日本語\r\n", []string{"日本語"}},
 		{"overwriting half a wide char", "日本\r\x1b[1Cx\r\n", []string{" x本"}},
+		// A wide character with one column left wraps, leaving that column
+		// blank; the joined line reads on without it (tmux capture-pane -J).
+		{"a wide character that wraps", strings.Repeat("a", 79) + "🔥b\r\n" + strings.Repeat("x", 79) + "日本\r\n",
+			[]string{strings.Repeat("a", 79) + "🔥b", strings.Repeat("x", 79) + "日本"}},
+		{"a wide character that wraps in colour", "\x1b[44m" + strings.Repeat("a", 79) + "日\x1b[0m\r\n",
+			[]string{"\x1b[0;48;5;4m" + strings.Repeat("a", 79) + "\x1b[0m\x1b[0;48;5;4m日\x1b[0m"}},
+		{"a space written at the edge stays", strings.Repeat("a", 79) + " 日\r\n", []string{strings.Repeat("a", 79) + " 日"}},
+		{"the blank written over stays what was written", strings.Repeat("a", 79) + "日\x1b[A\x1b[80GZ\x1b[B\r\n",
+			[]string{strings.Repeat("a", 79) + "Z日"}},
 		{"combining marks", "e\u0301!\r\n", []string{"e\u0301!"}},
 		{"tabs kept", "a\tb\tc\r\n", []string{"a\tb\tc"}},
 		{"tab over text moves", "abcdefghij\r\tX\r\n", []string{"abcdefghXj"}},

@@ -24,7 +24,6 @@ var tmuxDiffers = map[string]string{
 	"recorded bash-readline-xterm":                       "the same: a line feed through a soft wrap",
 	"right margin":                                       "tmux moves left from the pending-wrap position as from one column further right",
 	"pending wrap, then CR and LF":                       "the same, and a line feed there returns in tmux",
-	"wide characters":                                    "tmux's capture drops the blank left where a wide character did not fit",
 	"both cursor save and restore forms":                 "tmux has no ?1048",
 	"tab stops set and cleared":                          "tmux's CBT stops at column 0 past cleared stops",
 	"line drawing (DEC special graphics)":                "capture-pane prints line drawing as the letters that select it",

@@ -68,8 +68,17 @@ function logical(buf, from, to, cols) {
     if (!row) break;
     const next = i < to ? buf.getLine(i + 1) : null;
     const joined = next && next.isWrapped;
-    const text = row.translateToString(!joined);
-    const styled = styledRow(row, cols);
+    // A wide character that did not fit in the last column wrapped and
+    // left that cell empty: xterm.js's own join (getWrappedLineTrimmedLength)
+    // ends the row before it.
+    let width = cols;
+    if (joined) {
+      const last = row.getCell(cols - 1);
+      const first = next.getCell(0);
+      if (last && first && first.getWidth() === 2 && last.getWidth() === 1 && last.getCode() === 0) width = cols - 1;
+    }
+    const text = row.translateToString(!joined, 0, width);
+    const styled = styledRow(row, width);
     if (cur !== null && row.isWrapped) {
       cur.text += text;
       cur.styled += styled;
