@@ -736,7 +736,7 @@ func cmdExport(e *env, args []string) error {
 	format := fs.String("format", "", "txt (the default; html with --open), json, md (postmortem draft), html (one offline page with replays and timeline), cast (a session) or bundle (everything, with SHA256SUMS)")
 	open := fs.Bool("open", false, "write the HTML report (calm-INCIDENT.html unless -o) and open it with xdg-open")
 	item := fs.String("item", "", "for --format cast: the session (default: the incident's only or last session)")
-	outPath := fs.StringP("output", "o", "", "write to this file (0600) instead of stdout; an existing file needs --force")
+	outPath := fs.StringP("output", "o", "", "write to this file (0600) instead of stdout (a bundle or html page to a terminal goes to calm-INCIDENT.tar.gz or .html here unless -o says; -o - is stdout); an existing file needs --force")
 	force := fs.Bool("force", false, "replace the output file if it exists (a postmortem filled in there is lost)")
 	// Let the incident come before or after the flags.
 	var ref string

@@ -191,6 +191,46 @@ func TestSecondCtrlCIsNamedInTheSeal(t *testing.T) {
 	}
 }
 
+// TestClosedTerminalSealsOnce: a terminal that closes hangs up calm tee
+// twice (the kernel, then the shell); that is not a person's second Ctrl-C:
+// tee seals the capture itself, saying the terminal closed.
+func TestClosedTerminalSealsOnce(t *testing.T) {
+	t.Parallel()
+	slow(t)
+	w := newWorld(t)
+	w.ok(nil, "incident", "new", "hangup")
+	input := shellText(32<<20, 8)
+	cmd := w.cmd("tee", "window closed")
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var errb lockedBuffer
+	cmd.Stdout, cmd.Stderr = io.Discard, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	in.Write(input)
+	cmd.Process.Signal(syscall.SIGHUP)
+	time.Sleep(5 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGHUP)
+	err = cmd.Wait()
+	in.Close()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 129 {
+		t.Fatalf("tee after two SIGHUPs: %v, want exit 129: %s", err, errb.String())
+	}
+	if strings.Contains(errb.String(), "leaving at once") {
+		t.Fatalf("tee left at once on the second SIGHUP: %s", errb.String())
+	}
+	rec := w.captureRecord("c1")
+	if rec["state"] != "sealed" || rec["interrupted"] != "SIGHUP (terminal closed)" {
+		t.Fatalf("c1 is %v, interrupted %q: want sealed by tee, saying the terminal closed", rec["state"], rec["interrupted"])
+	}
+	if got := w.ok(nil, "show", "--raw", "c1"); !bytes.HasPrefix(input, []byte(got)) || len(got) == 0 {
+		t.Fatalf("c1 holds %d bytes that are not the start of its input", len(got))
+	}
+}
+
 // TestTeePassesBytesWhateverGoesWrong: a mistyped flag (tee's or calm's), or
 // no agent able to start, still passes every byte at once, says why in one
 // line, and exits non-zero. A typo is ignored and the output saved all the
@@ -641,6 +681,11 @@ func TestTeeIntoAMistypedIncidentSavesIntoTheCurrentOne(t *testing.T) {
 		}
 		if stored := w.ok(nil, "show", "--raw", ref); stored != string(sent) {
 			t.Fatalf("%s holds %d of %d bytes", ref, len(stored), len(sent))
+		}
+		// The words typed are its title either way, and no internal
+		// prefix is shown.
+		if title := w.captureRecord(ref)["title"]; title != "orders before fix" || strings.Contains(errs, "create capture") {
+			t.Fatalf("calm tee %q: %s titled %q, stderr %q", args, ref, title, errs)
 		}
 	}
 }

@@ -212,7 +212,9 @@ copying:
 		why = signalName(caught)
 		go func() { // a second one: leave now, the agent seals what it has
 			for s := range sigs {
-				if s != syscall.SIGPIPE {
+				// A closing terminal hangs up twice (the kernel, then the
+				// shell, to its jobs): nobody waits there, tee seals.
+				if s != syscall.SIGPIPE && !(s == syscall.SIGHUP && caught == syscall.SIGHUP) {
 					fmt.Fprintf(e.stderr, "calm tee: leaving at once; the agent seals what it stored as interrupted\n")
 					if store != nil && sp.named {
 						// The agent's seal says so, not only that tee ended.
@@ -505,8 +507,12 @@ func startTeeStore(e *env, incident string, nc model.NewCapture, sp *spool) *tee
 		if named != "" && (errors.Is(st.err, model.ErrNotFound) || errors.Is(st.err, model.ErrAmbiguous) || errors.Is(st.err, model.ErrInvalid)) {
 			// A mistyped ID must not cost the capture: the current
 			// incident takes it, and the last line says where it is.
-			st.misnamed = fmt.Sprintf("--incident %q: %s", printable(named), oneLine(st.err.Error()))
+			st.misnamed = fmt.Sprintf("--incident %q: %s", printable(named), strings.TrimPrefix(oneLine(st.err.Error()), "create capture: "))
 			fmt.Fprintf(e.stderr, "calm tee: %s: saving into the current incident instead\n", st.misnamed)
+			if nc.Title == "" {
+				// The title typed where the ID goes is the title.
+				nc.Title = named
+			}
 			if incident, st.err = e.captureIncident("", false); st.err == nil {
 				st.w, st.err = model.NewCaptureWriter(e.store, incident, nc)
 			}
