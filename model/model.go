@@ -131,6 +131,11 @@ type DerivedText struct {
 	Reading int `json:"reading,omitempty"`
 }
 
+// TextReading is today's reading of a session's text (what a person saw):
+// 1: a wide character that wrapped leaves no blank in the line. A text
+// derived with an older one is derived again.
+const TextReading = 1
+
 // LinesReading is today's reading of a capture's lines for search: each as
 // a terminal shows it (2: a line written over itself is what the screen
 // shows, not the text after its last carriage return; 3: with tab stops,

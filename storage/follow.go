@@ -144,9 +144,14 @@ func (db *DB) resumeFollowers() {
 			}
 		}
 	}
-	// Sessions sealed by an older calm, or by an agent that died before it
-	// derived their text, get it now, as idle work.
 	idleThread()
+	db.deriveMissingTexts(incidents)
+}
+
+// deriveMissingTexts derives the text of every sealed session without one
+// (sealed by an older calm, or by an agent that died before it derived it),
+// or with one of an older reading, whose readers use the old one meanwhile.
+func (db *DB) deriveMissingTexts(incidents []Incident) {
 	for _, inc := range incidents {
 		caps, _ := db.Captures(inc.ID)
 		for _, c := range caps {
@@ -155,7 +160,7 @@ func (db *DB) resumeFollowers() {
 				return
 			default:
 			}
-			if c.State == CaptureSealed && c.Recording != nil && c.Text == nil {
+			if c.State == CaptureSealed && c.Recording != nil && (c.Text == nil || c.Text.Reading < model.TextReading) {
 				if err := db.deriveText(c.Incident, c.ID); err != nil {
 					db.opts.Logf("%v", err)
 				}

@@ -3,11 +3,18 @@ package storage
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"calm/model"
 )
 
 // sealWait bounds a wait for the store to take or seal a journal: generous,
@@ -231,5 +238,81 @@ func TestAgentKilledAfterMovingTheJournalStillCountsTheEvidence(t *testing.T) {
 		if cp.State != CopyVerified {
 			t.Fatalf("the %s copy is %s (%s): the journal already in the evidence folder is good", cp.Kind, cp.State, cp.Error)
 		}
+	}
+}
+
+// TestTextOfAnOlderReadingIsDerivedAgain: a session's text derived by an
+// older calm (here: a wide character that wrapped left a blank in its line)
+// is derived again at the agent's start; until then readers use the old
+// text, and then the new one, whose search lines follow.
+func TestTextOfAnOlderReadingIsDerivedAgain(t *testing.T) {
+	db := openTestDB(t)
+	c, f := newJournalSession(t, db, os.Getpid())
+	wrapped := strings.Repeat("a", 79) + "日本"
+	journal := `{"version": 2, "width": 80, "height": 24}` + "\n" + `[0.1, "o", "` + wrapped + `\r\n"]` + "\n"
+	f.WriteString(journal)
+	if _, err := db.SealJournal(c.Incident, c.ID, int64(len(journal)), ""); err != nil {
+		t.Fatal(err)
+	}
+	ref := c.Incident + "/" + c.ID
+	if sealed, err := WaitSealed(db, ref, sealWait); err != nil || sealed.Text == nil || sealed.Text.Reading != model.TextReading {
+		t.Fatalf("sealed without today's text: %v %+v", err, sealed.Text)
+	}
+	text := func() string {
+		var got bytes.Buffer
+		if err := db.WriteText(context.Background(), ref, &got); err != nil {
+			t.Fatal(err)
+		}
+		return got.String()
+	}
+	if got := text(); got != wrapped+"\n" {
+		t.Fatalf("text %q, want %q", got, wrapped+"\n")
+	}
+
+	// What an older calm stored: its text in the bucket of reading 0.
+	old := strings.Repeat("a", 79) + " 日本\n"
+	tw := &textWriter{db: db, incident: c.Incident, bucket: textBucket(c.ID, 0), hash: sha256.New()}
+	tw.Write([]byte(old))
+	if err := tw.flush(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.changeCapture(c.Incident, c.ID, func(b *bolt.Bucket, cur *Capture) (bool, error) {
+		cur.Text = &DerivedText{Size: int64(len(old)), SHA256: hex.EncodeToString(tw.hash.Sum(nil))}
+		return true, deleteChunkBucket(b, textBucket(c.ID, model.TextReading))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got := text(); got != old {
+		t.Fatalf("the older text reads %q, want %q", got, old)
+	}
+
+	incidents, _ := db.Incidents()
+	db.deriveMissingTexts(incidents)
+	now, err := db.Capture(ref)
+	if err != nil || now.Text == nil || now.Text.Reading != model.TextReading {
+		t.Fatalf("not derived again: %v %+v", err, now.Text)
+	}
+	if got := text(); got != wrapped+"\n" {
+		t.Fatalf("text derived again %q, want %q", got, wrapped+"\n")
+	}
+	if !db.textSound(now) {
+		t.Fatal("the text derived again does not read back as recorded")
+	}
+	db.view(func(tx *bolt.Tx) error {
+		b, _ := incidentBucket(tx, c.Incident)
+		if b.Bucket(bucketChunks).Bucket([]byte(textBucket(c.ID, 0))) != nil {
+			t.Error("the older text is still stored")
+		}
+		return nil
+	})
+	var found []Match
+	for deadline := time.Now().Add(sealWait); len(found) == 0 && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		db.Search(context.Background(), SearchQuery{Pattern: "a日本", Literal: true}, func(m Match) error {
+			found = append(found, m)
+			return nil
+		})
+	}
+	if len(found) != 1 || found[0].Line != 1 {
+		t.Fatalf("search for the joined text: %+v", found)
 	}
 }

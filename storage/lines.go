@@ -37,7 +37,7 @@ func linesSource(c Capture) (bucket, sha string, ok bool) {
 	case c.Recording == nil:
 		return c.ID, c.SHA256, true
 	case c.Text != nil:
-		return textBucket(c.ID), c.Text.SHA256, true
+		return textBucketOf(c), c.Text.SHA256, true
 	}
 	return "", "", false
 }
@@ -278,7 +278,7 @@ func (db *DB) dropLines(incident, bucket string) {
 		if err != nil {
 			return nil
 		}
-		return deleteLines(b, bucket)
+		return deleteChunkBucket(b, bucket)
 	})
 }
 
@@ -290,15 +290,16 @@ func (db *DB) forgetLines(incident, capture string) {
 			return false, nil
 		}
 		c.Lines = nil
-		return true, deleteLines(b, linesBucket(capture))
+		return true, deleteChunkBucket(b, linesBucket(capture))
 	})
 	if err == nil {
 		db.kickLines()
 	}
 }
 
-// deleteLines deletes a search lines bucket from an incident's bucket.
-func deleteLines(b *bolt.Bucket, name string) error {
+// deleteChunkBucket deletes a bucket of chunks (search lines, a derived text)
+// from an incident's bucket.
+func deleteChunkBucket(b *bolt.Bucket, name string) error {
 	if chunks := b.Bucket(bucketChunks); chunks != nil && chunks.Bucket([]byte(name)) != nil {
 		return chunks.DeleteBucket([]byte(name))
 	}

@@ -366,7 +366,7 @@ func unsetLines(t *testing.T, db *DB, c Capture) {
 	t.Helper()
 	_, err := db.changeCapture(c.Incident, c.ID, func(b *bolt.Bucket, cur *Capture) (bool, error) {
 		cur.Lines = nil
-		return true, deleteLines(b, linesBucket(c.ID))
+		return true, deleteChunkBucket(b, linesBucket(c.ID))
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -418,7 +418,7 @@ func TestLinesOfAnOlderReadingAreDerivedAgain(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		return deleteLines(b, linesBucket(c.ID))
+		return deleteChunkBucket(b, linesBucket(c.ID))
 	}); err != nil {
 		t.Fatal(err)
 	}

@@ -275,13 +275,13 @@ func (db *DB) commitMove(old, moved Capture) error {
 		if !sameCopies(now, old) {
 			return errors.New("its copies changed while it moved (a verify or an upload): move it again")
 		}
-		moved.Lines = now.Lines // derived meanwhile, perhaps
+		moved.Lines, moved.Text = now.Lines, now.Text // derived meanwhile, perhaps
 		srcChunks := src.Bucket(bucketChunks)
 		dstChunks, err := dst.CreateBucketIfNotExists(bucketChunks)
 		if err != nil {
 			return err
 		}
-		for _, names := range [][2]string{{old.ID, moved.ID}, {textBucket(old.ID), textBucket(moved.ID)}, {linesBucket(old.ID), linesBucket(moved.ID)}} {
+		for _, names := range [][2]string{{old.ID, moved.ID}, {textBucketOf(now), textBucketOf(moved)}, {linesBucket(old.ID), linesBucket(moved.ID)}} {
 			if err := moveBucket(srcChunks, dstChunks, names[0], names[1]); err != nil {
 				return err
 			}

@@ -121,11 +121,11 @@ func (db *DB) textSound(c Capture) bool {
 	if c.Text == nil {
 		return false
 	}
-	key := readCheckKey{db, c.Incident + "/" + textBucket(c.ID), c.Text.SHA256}
+	key := readCheckKey{db, c.Incident + "/" + textBucketOf(c), c.Text.SHA256}
 	if v, ok := readChecks.Load(key); ok && time.Since(v.(readCheck).at) < readCheckFor {
 		return v.(readCheck).err == nil
 	}
-	sum, _, err := db.hashStored(c.Incident, textBucket(c.ID))
+	sum, _, err := db.hashStored(c.Incident, textBucketOf(c))
 	if err == nil && sum != c.Text.SHA256 {
 		err = ErrDamaged
 	}

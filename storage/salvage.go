@@ -389,12 +389,12 @@ func salvageCapture(src *bolt.DB, out *bolt.Bucket, inc, key, record []byte, evi
 	if c.Text != nil {
 		// A session's derived text is kept when it reads back whole;
 		// otherwise show and search use its output as recorded.
-		_, textWhole, _, err := salvageChunks(src, chunks, inc, textBucket(c.ID), true, 0, c.Text.SHA256, nil)
+		_, textWhole, _, err := salvageChunks(src, chunks, inc, textBucketOf(c), true, 0, c.Text.SHA256, nil)
 		if err != nil {
 			return record, err
 		}
 		if !textWhole {
-			chunks.DeleteBucket([]byte(textBucket(c.ID)))
+			chunks.DeleteBucket([]byte(textBucketOf(c)))
 			c.Text = nil
 		}
 	}

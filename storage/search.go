@@ -10,7 +10,6 @@ import (
 	"os"
 	"runtime"
 	"strconv"
-	"strings"
 	"sync"
 
 	"calm/model"
@@ -442,10 +441,10 @@ func (db *DB) searchChunks(ctx context.Context, inc, id string, trust chunkTrust
 		return readErr
 	}
 	if trust.checked && size != trust.size {
-		return fmt.Errorf("%w: the store's copy of %s/%s holds %d bytes, not the %d it was sealed with: 'calm show' reads a verified copy, 'calm verify' lists every copy", ErrDamaged, inc, strings.TrimSuffix(id, ".text"), size, trust.size)
+		return fmt.Errorf("%w: the store's copy of %s/%s holds %d bytes, not the %d it was sealed with: 'calm show' reads a verified copy, 'calm verify' lists every copy", ErrDamaged, inc, itemOfBucket(id), size, trust.size)
 	}
 	if trust.sha256 != "" && hex.EncodeToString(sum.Sum(nil)) != trust.sha256 {
-		return fmt.Errorf("%w: the store's copy of %s/%s does not match its SHA-256, so lines found in it may be wrong: 'calm show' reads a verified copy, 'calm verify' lists every copy", ErrDamaged, inc, strings.TrimSuffix(id, ".text"))
+		return fmt.Errorf("%w: the store's copy of %s/%s does not match its SHA-256, so lines found in it may be wrong: 'calm show' reads a verified copy, 'calm verify' lists every copy", ErrDamaged, inc, itemOfBucket(id))
 	}
 	if len(carry) > 0 {
 		line++

@@ -90,7 +90,7 @@ func (db *DB) searchCapture(ctx context.Context, inc string, c Capture, p *plan,
 		want = c.SHA256
 	}
 	if c.Recording != nil {
-		bucket, want, size = textBucket(c.ID), c.Text.SHA256, c.Text.Size
+		bucket, want, size = textBucketOf(c), c.Text.SHA256, c.Text.Size
 	}
 	if want == "" { // still arriving: nothing to check against yet
 		notice(fmt.Sprintf("%s/%s is still being written: searched what is stored of it so far", inc, c.ID))

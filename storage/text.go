@@ -7,14 +7,31 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"strings"
 
 	bolt "go.etcd.io/bbolt"
 
+	"calm/model"
 	"calm/terminal"
 )
 
-// textBucket names the chunks of a session's derived text, beside its own.
-func textBucket(session string) string { return session + ".text" }
+// textBucket names the chunks of a session's derived text, beside its own,
+// by the reading it was derived with: a text derived again goes beside the
+// old one, which readers go on using until the record names the new one.
+func textBucket(session string, reading int) string {
+	if reading == 0 {
+		return session + ".text"
+	}
+	return fmt.Sprintf("%s.text%d", session, reading)
+}
+
+// textBucketOf is the bucket of c's derived text.
+func textBucketOf(c Capture) string {
+	if c.Text == nil {
+		return textBucket(c.ID, model.TextReading)
+	}
+	return textBucket(c.ID, c.Text.Reading)
+}
 
 // deriveText runs a sealed session through the emulator (terminal.DeriveText)
 // and stores the result as chunks beside the session's, then records it on
@@ -27,7 +44,7 @@ func (db *DB) deriveText(incident, session string) error {
 			return err
 		}))
 	}()
-	tw := &textWriter{db: db, incident: incident, bucket: textBucket(session), hash: sha256.New()}
+	tw := &textWriter{db: db, incident: incident, bucket: textBucket(session, model.TextReading), hash: sha256.New()}
 	err := terminal.DeriveText(pr, tw)
 	pr.CloseWithError(err) // stops the reader if DeriveText gave up early
 	if err == nil {
@@ -36,10 +53,28 @@ func (db *DB) deriveText(incident, session string) error {
 	if err != nil {
 		return fmt.Errorf("derive the text of %s/%s: %w", incident, session, err)
 	}
-	_, err = db.changeCapture(incident, session, func(_ *bolt.Bucket, c *Capture) (bool, error) {
-		c.Text = &DerivedText{Size: tw.size, SHA256: hex.EncodeToString(tw.hash.Sum(nil))}
+	derivedAgain := false
+	_, err = db.changeCapture(incident, session, func(b *bolt.Bucket, c *Capture) (bool, error) {
+		if c.Text != nil && c.Text.Reading != model.TextReading {
+			// Derived with an older reading: that text, and the search
+			// lines read from it, go.
+			if err := deleteChunkBucket(b, textBucketOf(*c)); err != nil {
+				return false, err
+			}
+			if c.Lines != nil {
+				if err := deleteChunkBucket(b, linesBucket(c.ID)); err != nil {
+					return false, err
+				}
+				c.Lines = nil
+				derivedAgain = true
+			}
+		}
+		c.Text = &DerivedText{Size: tw.size, SHA256: hex.EncodeToString(tw.hash.Sum(nil)), Reading: model.TextReading}
 		return true, nil
 	})
+	if err == nil && derivedAgain {
+		db.kickLines()
+	}
 	return err
 }
 
@@ -164,8 +199,15 @@ func (db *DB) WriteText(ctx context.Context, ref string, w io.Writer) error {
 		return out.Close()
 	}
 	w = untilDone{ctx, w}
-	return db.eachChunk(c.Incident, textBucket(c.ID), func(_ uint64, data []byte) error {
+	return db.eachChunk(c.Incident, textBucketOf(c), func(_ uint64, data []byte) error {
 		_, err := w.Write(data)
 		return err
 	})
+}
+
+// itemOfBucket is the item whose chunks, derived text or search lines a
+// chunk bucket holds.
+func itemOfBucket(bucket string) string {
+	item, _, _ := strings.Cut(bucket, ".")
+	return item
 }
