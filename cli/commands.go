@@ -119,6 +119,13 @@ func cmdIncidentClose(e *env, args []string) error {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "%s  %s  (%s)\n", inc.ID, printable(inc.Title), incidentState(inc))
+	// Closing is allowed with steps left (an incident that was a false
+	// alarm), but not in silence.
+	if st, _, err := checklist.Progress(e.store, inc.ID, e.checklists(true)); err == nil && st.Current < len(st.Steps) {
+		done, _ := st.Done()
+		fmt.Fprintf(e.stderr, "note: closed with %d of %d checklist steps done (next: step %d, %q); 'calm incident reopen %s' goes on with them\n",
+			done, len(st.Steps), st.Current+1, printable(st.Steps[st.Current].Title), inc.ID)
+	}
 	return nil
 }
 

@@ -17,7 +17,10 @@ func TestClosedCurrentIncidentIsNotSilentlyReplaced(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
 	id := strings.Fields(w.ok(nil, "incident", "new", "orders"))[0]
-	w.ok(nil, "incident", "close")
+	// Closed with its checklist not done: allowed, and said.
+	if _, errs, code := w.run(nil, "incident", "close"); code != 0 || !strings.Contains(errs, "closed with 0 of ") || !strings.Contains(errs, "(next: step 1, ") {
+		t.Fatalf("incident close with no step done: exit %d, stderr %q", code, errs)
+	}
 	out, errs, code := w.run([]byte("after close\n"), "tee", "late")
 	if code != 0 || out != "after close\n" || !strings.Contains(errs, "is closed: saving into it") || !strings.Contains(errs, "saved "+id+"/c1") {
 		t.Fatalf("tee into a closed current incident: exit %d, stdout %q, stderr %q", code, out, errs)
