@@ -132,15 +132,18 @@ type DerivedText struct {
 }
 
 // TextReading is today's reading of a session's text (what a person saw):
-// 1: a wide character that wrapped leaves no blank in the line. A text
-// derived with an older one is derived again.
-const TextReading = 1
+// 1: a wide character that wrapped leaves no blank in the line; 2: rows
+// that wrapped before a resize join without the new width's blanks, and
+// the marks of every script take no column. A text derived with an older
+// one is derived again.
+const TextReading = 2
 
 // LinesReading is today's reading of a capture's lines for search: each as
 // a terminal shows it (2: a line written over itself is what the screen
 // shows, not the text after its last carriage return; 3: with tab stops,
-// wide and combining characters, and moves on an empty line).
-const LinesReading = 3
+// wide and combining characters, and moves on an empty line; 4: the marks
+// of every script take no column).
+const LinesReading = 4
 
 // SourceSession marks a recorded terminal session.
 const SourceSession = "session"

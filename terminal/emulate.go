@@ -2,6 +2,7 @@ package terminal
 
 import (
 	"bytes"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/mattn/go-runewidth"
@@ -103,7 +104,11 @@ type line struct {
 	// row's end when it did not fit and wrapped to the next row (0: none).
 	// A terminal's joined line has no blank there.
 	pad int
-	at  float64
+	// width is the screen's width when the row wrapped onto the next (0:
+	// it did not): joined, the row is that wide, whatever the width after
+	// a resize.
+	width int
+	at    float64
 }
 
 type cell struct {
@@ -451,7 +456,7 @@ func (e *Emulator) fastWrapped(text []byte, used int) int {
 		if len(text) == 0 {
 			raw = bytes.TrimRight(raw, " ")
 		}
-		l.raw, l.isRaw, l.at, l.cont = raw, len(raw) > 0, e.now, !first
+		l.raw, l.isRaw, l.at, l.cont, l.width = raw, len(raw) > 0, e.now, !first, e.cols
 		if len(text) == 0 {
 			break
 		}
@@ -901,6 +906,17 @@ func (e *Emulator) unraw(l *line) {
 	l.cells, l.raw, l.isRaw = cells, l.raw[:0], false
 }
 
+// runeWidth is how many columns r takes, as xterm.js and tmux count them:
+// a nonspacing or enclosing mark (Thai tone marks, the Devanagari virama,
+// Hebrew and Arabic vowel points) takes none, whatever go-runewidth's table
+// says of it.
+func runeWidth(r rune) int {
+	if unicode.In(r, unicode.Mn, unicode.Me) {
+		return 0
+	}
+	return runewidth.RuneWidth(r)
+}
+
 func (e *Emulator) blankCell() cell { return cell{r: ' ', st: Style{Bg: e.pen.Bg}} }
 
 func (e *Emulator) print(r rune) {
@@ -910,7 +926,7 @@ func (e *Emulator) print(r rune) {
 	s := e.scr
 	w := 1
 	if r >= 0x7f {
-		w = runewidth.RuneWidth(r)
+		w = runeWidth(r)
 	}
 	if w == 0 {
 		e.combine(r)
@@ -953,6 +969,7 @@ func (e *Emulator) print(r rune) {
 // wrap moves to the start of the next row, which continues this one.
 func (e *Emulator) wrap() {
 	s := e.scr
+	s.lines[s.y].width = e.cols
 	s.wrapNext = false
 	s.x = 0
 	e.index()
@@ -1195,7 +1212,7 @@ func (e *Emulator) shiftRight(l *line, x, n int) {
 	}
 	if len(l.cells) > e.cols {
 		l.cells = l.cells[:e.cols]
-		if last := e.cols - 1; l.cells[last].r != 0 && last > 0 && runewidth.RuneWidth(l.cells[last].r) == 2 {
+		if last := e.cols - 1; l.cells[last].r != 0 && last > 0 && runeWidth(l.cells[last].r) == 2 {
 			l.cells[last] = blank
 		}
 	}
@@ -1476,6 +1493,9 @@ func (e *Emulator) render(dst []byte, l *line, full bool) ([]byte, int) {
 		return dst, len(dst)
 	}
 	cells, width := l.cells, e.cols
+	if l.width > 0 {
+		width = l.width
+	}
 	if full && l.pad > 0 && l.pad == len(cells) && cells[l.pad-1].r == ' ' && cells[l.pad-1].comb == "" {
 		// The blank before a wide character that wrapped is not text:
 		// joined, the line reads on with the character, as tmux's does.
@@ -1544,7 +1564,7 @@ func (e *Emulator) blankLine(l *line) bool {
 }
 
 func (e *Emulator) clearLine(l *line) {
-	l.cells, l.raw, l.isRaw, l.cont, l.pad, l.at = l.cells[:0], l.raw[:0], false, false, 0, e.now
+	l.cells, l.raw, l.isRaw, l.cont, l.pad, l.width, l.at = l.cells[:0], l.raw[:0], false, false, 0, 0, e.now
 	if cap(l.cells) > 4096 {
 		l.cells = nil
 	}

@@ -298,8 +298,6 @@ func TestEmulatorMatchesXterm(t *testing.T) {
 	}
 }
 
-func runeWidth(r rune) int { return runewidth.RuneWidth(r) }
-
 // recordedWorkloads are real programs recorded in a pty (asciinema rec,
 // inside tmux: see testdata/casts/README.md), one workload per cast.
 func recordedWorkloads() []*workload {

@@ -53,6 +53,11 @@ func TestEmulatorShowsWhatAPersonSaw(t *testing.T) {
 		{"the blank written over stays what was written", strings.Repeat("a", 79) + "日\x1b[A\x1b[80GZ\x1b[B\r\n",
 			[]string{strings.Repeat("a", 79) + "Z日"}},
 		{"combining marks", "e\u0301!\r\n", []string{"e\u0301!"}},
+		// Marks outside the Latin accents take no column either (tmux,
+		// xterm.js): the cursor moved back lands where the screen has it.
+		{"a Thai tone mark takes no column", "A \u0e01\u0e48ab\x1b[3DX\r\n", []string{"A Xab"}},
+		{"an Arabic shadda takes no column", "B \u0628\u0651ab\x1b[3DX\r\n", []string{"B Xab"}},
+		{"a Devanagari virama takes no column", "C \u0915\u094dab\x1b[3DX\r\n", []string{"C Xab"}},
 		{"tabs kept", "a\tb\tc\r\n", []string{"a\tb\tc"}},
 		{"tab over text moves", "abcdefghij\r\tX\r\n", []string{"abcdefghXj"}},
 		{"text over a tab", "a\tb\r\x1b[2Cx\r\n", []string{"a x     b"}},
@@ -75,6 +80,28 @@ func TestEmulatorShowsWhatAPersonSaw(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestWrappedRowsKeepTheirWidthAcrossAResize: rows that wrapped at one
+// width and are still on the screen when it widens (a tmux pane zoomed)
+// join without the new width's blanks between them.
+func TestWrappedRowsKeepTheirWidthAcrossAResize(t *testing.T) {
+	doc := `{"_id":"65f1a2b3c4d5e6f708192a3b","email":"someone@example.com","balance":1234.50,"note":"restored"}`
+	for _, slow := range []bool{false, true} {
+		var lines []string
+		e := NewSessionEmulator(39, 24, func(line []byte, _ float64) { lines = append(lines, string(line)) })
+		out := doc + "\r\n"
+		if slow {
+			out = "\x1b[1m\x1b[0m" + out // off the plain fast path
+		}
+		e.Write([]byte(out))
+		e.Resize(80, 24)
+		e.Write([]byte("end\r\n"))
+		e.Close()
+		if len(lines) < 2 || lines[0] != doc || lines[1] != "end" {
+			t.Fatalf("slow path %v: lines %q, want the document whole, then end", slow, lines)
+		}
 	}
 }
 
