@@ -173,6 +173,13 @@ func RunShell(o ShellOptions) (int, error) {
 				cur.j.Output(buf[:n], now)
 			}
 		}
+		if errors.Is(err, syscall.EIO) && !exited(cmd.Process.Pid) {
+			// Every descriptor of the terminal is closed, but the program
+			// runs on and may open it again (/dev/tty): a terminal would
+			// show what it writes then, so it is read until the program ends.
+			time.Sleep(reopenPoll)
+			continue
+		}
 		if err != nil {
 			break // EIO once the child and its children have closed the terminal
 		}
@@ -255,6 +262,10 @@ func startInTerminal(cmd *exec.Cmd, ws *pty.Winsize, modes *unix.Termios) (*os.F
 	}
 	return ptmx, nil
 }
+
+// reopenPoll is how often the terminal is read while the program runs with
+// no descriptor of it open.
+const reopenPoll = 10 * time.Millisecond
 
 // ptyChunk is the most one read of a terminal returns (Linux's line
 // discipline holds 4 KiB); outputBuffer is how much output may gather

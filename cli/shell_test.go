@@ -184,6 +184,30 @@ func TestShellEndsWhenPipedInputEnds(t *testing.T) {
 	}
 }
 
+// A program that closes every descriptor of its terminal and then writes to
+// it again through /dev/tty: a terminal (and script(1)) shows that output.
+// calm shell stopped reading at the first EIO and lost it, from the screen
+// and the session.
+func TestShellReadsATerminalOpenedAgain(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	out, code := w.runShellWithin(20*time.Second, "", "--", "sh", "-c", "echo early; exec >/dev/null 2>&1 </dev/null; sleep 0.3; echo la''te > /dev/tty")
+	if code != 0 || !strings.Contains(out, "early") || !strings.Contains(out, "late") {
+		t.Fatalf("exit %d, shown %q: want both lines", code, out)
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if text, _, code := w.run(nil, "show", "s1"); code == 0 && strings.Contains(text, "early") {
+			if !strings.Contains(text, "late") {
+				t.Fatalf("the session holds %q: the line written through /dev/tty is missing", text)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the session was not stored within 20 s")
+		}
+	}
+}
+
 // A shell that ignores the signal ending calm shell is hung up, as a closing
 // terminal would, and killed if it ignores that too; the session is kept.
 func TestShellEndsAStubbornShell(t *testing.T) {
