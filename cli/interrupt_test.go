@@ -131,6 +131,30 @@ func TestKilledTeeIsSealedByTheAgent(t *testing.T) {
 	}
 }
 
+// teeSignalledTwice runs calm tee TITLE on input, its stdin left open so
+// that only the signals end it, and sends it sig twice, 5 ms apart. It
+// returns tee's stderr and how it exited.
+func (w *world) teeSignalledTwice(input []byte, sig syscall.Signal, title string) (*lockedBuffer, error) {
+	w.t.Helper()
+	cmd := w.cmd("tee", title)
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	errb := &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = io.Discard, errb
+	if err := cmd.Start(); err != nil {
+		w.t.Fatal(err)
+	}
+	in.Write(input)
+	cmd.Process.Signal(sig)
+	time.Sleep(5 * time.Millisecond)
+	cmd.Process.Signal(sig)
+	err = cmd.Wait()
+	in.Close()
+	return errb, err
+}
+
 // TestSecondCtrlCIsNamedInTheSeal: a second Ctrl-C, while tee waits for its
 // capture to be sealed, makes tee leave at once; the agent's seal then says
 // both signals, not only that the writer ended, and the word tee left for it
@@ -145,22 +169,7 @@ func TestSecondCtrlCIsNamedInTheSeal(t *testing.T) {
 	// fsyncs and read-backs of 32 MiB: a machine that seals within a few
 	// milliseconds gives the test another try.
 	for try := 1; ; try++ {
-		cmd := w.cmd("tee", "twice")
-		in, err := cmd.StdinPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var errb lockedBuffer
-		cmd.Stdout, cmd.Stderr = io.Discard, &errb
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		in.Write(input) // the pipe stays open: only the signals end tee
-		cmd.Process.Signal(syscall.SIGINT)
-		time.Sleep(5 * time.Millisecond)
-		cmd.Process.Signal(syscall.SIGINT)
-		cmd.Wait()
-		in.Close()
+		errb, _ := w.teeSignalledTwice(input, syscall.SIGINT, "twice")
 		ref := fmt.Sprintf("c%d", try)
 		if !strings.Contains(errb.String(), "leaving at once") {
 			if try == 3 {
@@ -200,22 +209,7 @@ func TestClosedTerminalSealsOnce(t *testing.T) {
 	w := newWorld(t)
 	w.ok(nil, "incident", "new", "hangup")
 	input := shellText(32<<20, 8)
-	cmd := w.cmd("tee", "window closed")
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var errb lockedBuffer
-	cmd.Stdout, cmd.Stderr = io.Discard, &errb
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	in.Write(input)
-	cmd.Process.Signal(syscall.SIGHUP)
-	time.Sleep(5 * time.Millisecond)
-	cmd.Process.Signal(syscall.SIGHUP)
-	err = cmd.Wait()
-	in.Close()
+	errb, err := w.teeSignalledTwice(input, syscall.SIGHUP, "window closed")
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 129 {
 		t.Fatalf("tee after two SIGHUPs: %v, want exit 129: %s", err, errb.String())
 	}
