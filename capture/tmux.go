@@ -2,6 +2,7 @@ package capture
 
 import (
 	"bufio"
+	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -79,6 +80,11 @@ func SnapContext(ctx context.Context, s model.Store, incident, pane, title strin
 	var w *model.CaptureWriter
 	var copyErr error
 	buf := make([]byte, 256<<10)
+	// The empty rows below the cursor are not output: show, search and
+	// grep on the copies count the same lines. A full-screen program's
+	// screen keeps its rows (the note counts them).
+	var rows io.Writer
+	var tail *blankTail
 	for _, part := range parts {
 		cmd := tmux(append(append([]string{"capture-pane", "-p", "-e", "-J"}, part...), "-t", pane)...)
 		out, err := cmd.StdoutPipe()
@@ -114,8 +120,15 @@ func SnapContext(ctx context.Context, s model.Store, incident, pane, title strin
 				return model.Capture{}, err
 			}
 		}
+		if rows == nil {
+			rows = w
+			if alternate != "1" {
+				tail = &blankTail{w: w}
+				rows = tail
+			}
+		}
 		stopped := context.AfterFunc(ctx, func() { cmd.Process.Kill() })
-		_, copyErr = io.CopyBuffer(w, br, buf)
+		_, copyErr = io.CopyBuffer(rows, br, buf)
 		stopped()
 		if cmd.ProcessState == nil {
 			if err := cmd.Wait(); err != nil && copyErr == nil {
@@ -133,6 +146,9 @@ func SnapContext(ctx context.Context, s model.Store, incident, pane, title strin
 		// tmux reads each range at once, but not the parts together: a
 		// program that started or left meanwhile moved rows between them.
 		copyErr = fmt.Errorf("a full-screen program started or left in pane %s while calm read it: rows may be missing, snap it again", pane)
+	}
+	if copyErr == nil && tail != nil {
+		copyErr = tail.end()
 	}
 	if copyErr != nil && ctx.Err() == nil {
 		// A Ctrl-C reaches tmux as well, and may end it before calm hears
@@ -154,6 +170,48 @@ func SnapContext(ctx context.Context, s model.Store, incident, pane, title strin
 	}
 	return w.Close()
 }
+
+// blankTail passes what capture-pane prints to w but holds back the line
+// ends of empty rows until a row with something on it follows; end writes
+// the one ending the last such row.
+type blankTail struct {
+	w    io.Writer
+	held int
+}
+
+var lineEnds = bytes.Repeat([]byte{'\n'}, 4096)
+
+func (t *blankTail) Write(p []byte) (int, error) {
+	last := len(p) - 1
+	for last >= 0 && p[last] == '\n' {
+		last--
+	}
+	if last < 0 {
+		t.held += len(p)
+		return len(p), nil
+	}
+	if err := t.release(t.held); err != nil {
+		return 0, err
+	}
+	t.held = len(p) - (last + 1)
+	if _, err := t.w.Write(p[:last+1]); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+func (t *blankTail) release(n int) error {
+	for n > 0 {
+		k := min(n, len(lineEnds))
+		if _, err := t.w.Write(lineEnds[:k]); err != nil {
+			return err
+		}
+		n -= k
+	}
+	return nil
+}
+
+func (t *blankTail) end() error { return t.release(min(t.held, 1)) }
 
 // paneParts are the capture-pane ranges that together make a pane's
 // scrollback: its history and screen at once; or, while a full-screen

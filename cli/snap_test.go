@@ -348,12 +348,19 @@ func TestShowToAFileGivesUsableData(t *testing.T) {
 	if strings.Contains(text, "\x1b") || !strings.Contains(text, "red plain") {
 		t.Fatalf("show of a snapped pane to a file: %q", text)
 	}
-	// The pane's empty rows below its output are not output.
+	// The pane's empty rows below its output are not output: not shown, not
+	// stored, not counted by search.
 	if !strings.HasSuffix(text, "red plain\n") {
 		t.Fatalf("show of a snapped pane ends with the pane's empty rows: %q", text[max(0, len(text)-40):])
 	}
-	if raw := w.ok(nil, "show", "--raw", "c1"); !strings.HasSuffix(raw, "\n\n") {
-		t.Fatalf("the test is void: the stored pane has no empty rows below its output: %q", raw[max(0, len(raw)-40):])
+	if pane := tm.run("capture-pane", "-p", "-t", "t"); !strings.HasSuffix(pane, "\n\n") {
+		t.Fatalf("the test is void: the pane has no empty rows below its output: %q", pane[max(0, len(pane)-40):])
+	}
+	if raw := w.ok(nil, "show", "--raw", "c1"); strings.HasSuffix(raw, "\n\n") {
+		t.Fatalf("the stored pane keeps the empty rows below its output: %q", raw[max(0, len(raw)-40):])
+	}
+	if got, want := strings.TrimSpace(w.ok(nil, "search", "-h", "-c", "", "c1")), fmt.Sprint(strings.Count(text, "\n")); got != want {
+		t.Fatalf("search -c '' counts %s lines in the snap, show prints %s", got, want)
 	}
 	if raw := w.ok(nil, "show", "--raw", "c1"); !strings.Contains(raw, "\x1b[31m") {
 		t.Fatalf("show --raw lost the pane's escapes: %q", raw)
