@@ -393,7 +393,7 @@ func cmdSearch(e *env, args []string) error {
 	var lineNumbers, extended, withRef bool
 	fs.BoolVarP(&withRef, "with-filename", "H", false, "taken as it is: each line begins with INCIDENT/ID unless -h")
 	fs.BoolVarP(&lineNumbers, "line-number", "n", true, "print each line's number (on unless -n=false: grep -n's habit, and a line to find again)")
-	fs.BoolVarP(&extended, "extended-regexp", "E", false, "taken as it is: patterns are RE2, which reads a|b, a+ and (a) as grep -E does (and \\< \\> as its word edges)")
+	fs.BoolVarP(&extended, "extended-regexp", "E", false, "taken as it is: patterns are RE2, which reads a|b, a+ and (a) as grep -E does (and \\< \\> \\b \\w and [[:alpha:]] as grep does in UTF-8, letters of every script)")
 	fs.StringVar(&q.Incident, "incident", "", "search only this incident")
 	fs.BoolVar(&o.json, "json", false, "one JSON object a line (incident, item, line, text; context: true for a context line)")
 	if err := parse(fs, args); err != nil {
@@ -457,15 +457,19 @@ func cmdSearch(e *env, args []string) error {
 		// U+FFFD: no pattern holding them could match, -F or not.
 		return usageError("pattern %q holds bytes that are not UTF-8: calm searches the text as it was shown, where such bytes are U+FFFD, %q; search for that, or for the bytes in a capture as it came: calm show --raw ITEM | grep -a PATTERN", typed, "\uFFFD")
 	}
-	if !q.Literal {
-		q.Pattern = gnuWordEdges(q.Pattern)
-	}
 	if strings.Contains(q.Pattern, "\n") {
 		// grep: each line of the pattern is a pattern of its own.
 		var alternatives []string
 		for _, p := range strings.Split(q.Pattern, "\n") {
+			one := q
+			one.Pattern = p
+			if _, err := one.Regexp(); err != nil {
+				return usageError("%s", err) // the one typed, not the alternation made of them
+			}
 			if q.Literal {
 				p = regexp.QuoteMeta(p)
+			} else {
+				p = model.GNUPattern(p)
 			}
 			alternatives = append(alternatives, "(?:"+p+")")
 		}
@@ -474,6 +478,10 @@ func cmdSearch(e *env, args []string) error {
 	if _, err := q.Regexp(); err != nil {
 		// grep's exit 2 for a bad pattern, not 1 as for no match.
 		return usageError("%s", err)
+	}
+	if !q.Literal {
+		// As grep -E reads it, for an agent of an older calm too.
+		q.Pattern = model.GNUPattern(q.Pattern)
 	}
 	if o.files || o.quiet {
 		o.count = false // grep: -l wins over -c

@@ -55,11 +55,11 @@ func grep(e *env, q model.SearchQuery, o grepOptions) error {
 	if o.invert || (!o.count && !o.files && (o.before > 0 || o.after > 0)) {
 		// Lines that do not match are wanted too: the store sends every
 		// line, and the pattern is matched here.
-		re, err := q.Regexp()
+		m, err := q.Matcher()
 		if err != nil {
 			return err
 		}
-		g.re = re
+		g.re = m
 		q.Pattern, q.Literal = "", true
 	} else {
 		// The store stops each capture where grep would: it need not read,
@@ -160,7 +160,7 @@ func searchStatus(err error) error {
 // grepRun is one search's output, and where it is in the capture being read.
 type grepRun struct {
 	o      grepOptions
-	re     *regexp.Regexp // set when every line comes: the lines it matches
+	re     *model.Matcher // set when every line comes: the lines it matches
 	w      *bufio.Writer
 	total  int            // lines selected in all
 	counts map[string]int // for -c: lines selected per INCIDENT/ID
@@ -350,49 +350,6 @@ func (g *grepRun) printCount(incident, item string) error {
 	}
 	_, err := g.w.WriteString(incident + "/" + item + ":" + strconv.Itoa(n) + "\n")
 	return err
-}
-
-// gnuWordEdges reads GNU grep's \< and \> (a word's start and end, which
-// grep -E knows too) as RE2's \b; RE2 alone reads them as < and >.
-// Inside brackets a backslash is left as it is.
-func gnuWordEdges(pat string) string {
-	if !strings.Contains(pat, `\<`) && !strings.Contains(pat, `\>`) {
-		return pat
-	}
-	var b strings.Builder
-	inClass := false
-	for i := 0; i < len(pat); i++ {
-		c := pat[i]
-		switch {
-		case c == '\\' && i+1 < len(pat):
-			next := pat[i+1]
-			if !inClass && (next == '<' || next == '>') {
-				b.WriteString(`\b`)
-			} else {
-				b.WriteByte(c)
-				b.WriteByte(next)
-			}
-			i++
-			continue
-		case c == '[' && !inClass:
-			inClass = true
-			b.WriteByte(c)
-			// A ] first (after ^) is a member, not the end.
-			if i+1 < len(pat) && pat[i+1] == '^' {
-				b.WriteByte('^')
-				i++
-			}
-			if i+1 < len(pat) && pat[i+1] == ']' {
-				b.WriteByte(']')
-				i++
-			}
-			continue
-		case c == ']' && inClass:
-			inClass = false
-		}
-		b.WriteByte(c)
-	}
-	return b.String()
 }
 
 // basicRegexpHint says where a pattern is read otherwise than grep's

@@ -26,6 +26,7 @@ func TestSearchAnswersAsGrepDoes(t *testing.T) {
 		"nothing here\nerror here\nDB_x db-y\n",
 		"quiet\ncalm\n",
 		"city: café, Straße, Αθήνα, 300\u212A error\nan error, then error\n", // words beyond ASCII, the Kelvin sign a letter
+		"École école\ncafé\ncafés\nİstanbul\nnaïve\nnaïveté_2\n",          // word edges and classes beyond ASCII
 	}
 	dir := t.TempDir()
 	inc := strings.Fields(w.ok(nil, "status"))[1]
@@ -84,6 +85,23 @@ func TestSearchAnswersAsGrepDoes(t *testing.T) {
 		{"-q", "-c", "-A", "2", "error"},
 		{`\<db\>`}, // GNU's word edges, which grep -E knows too
 		{"-c", `\<d`},
+		{`\<École\>`}, // word edges and classes take every script's letters
+		{`\bÉcole`},
+		{`\bİ`},
+		{`café\b`},
+		{`\bcole`},
+		{`\bïve`},
+		{`\Bïve`},
+		{`caf\W`},
+		{`na\w+ve`},
+		{`\w+é\b`},
+		{"-i", `\bécole\b`},
+		{"-c", `[[:upper:]]`},
+		{`[[:alpha:]]ve`},
+		{`^[[:alnum:]_]+$`},
+		{`[[:lower:]]stanbul`},
+		{"-v", `\bcaf`},
+		{"-C", "1", `s\>`},
 		{`b\>`},
 		{`[<]db`},
 		{`error\|ok`}, // a | itself, as grep -E has it

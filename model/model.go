@@ -6,7 +6,6 @@ package model
 
 import (
 	"fmt"
-	"regexp"
 	"time"
 )
 
@@ -343,25 +342,6 @@ type SearchQuery struct {
 	// Notice hears which verified copy was searched when the store's own
 	// copy of a capture is damaged (nil: the store's Options.Notice).
 	Notice func(string) `json:"-"`
-}
-
-// Regexp turns a query into a regexp: RE2 syntax, or a literal with -F.
-func (q SearchQuery) Regexp() (*regexp.Regexp, error) {
-	pat := q.Pattern
-	if q.Literal {
-		pat = regexp.QuoteMeta(pat)
-	}
-	if q.IgnoreCase {
-		pat = "(?i)" + pat
-	}
-	re, err := regexp.Compile(pat)
-	if err != nil && q.Literal {
-		return nil, Errorf(ErrInvalid, "pattern %q: %v", q.Pattern, err)
-	}
-	if err != nil {
-		return nil, Errorf(ErrInvalid, "pattern %q: %v (use -F to search for it literally)", q.Pattern, err)
-	}
-	return re, nil
 }
 
 // Problem is one copy that failed verification.

@@ -185,7 +185,7 @@ func (b *BundleStore) Events(string) ([]model.Event, error) { return b.events, n
 
 // Search finds lines in the bundle's captures (sessions by their output).
 func (b *BundleStore) Search(ctx context.Context, q model.SearchQuery, each func(model.Match) error) error {
-	re, err := q.Regexp()
+	re, err := q.Matcher()
 	if err != nil {
 		return err
 	}

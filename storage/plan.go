@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bytes"
+	"calm/model"
 	"regexp"
 	"regexp/syntax"
 	"strings"
@@ -171,18 +172,14 @@ func (n *needle) pickGuard(count *[256]int) {
 
 // planQuery compiles a query into its plan.
 func planQuery(q SearchQuery) (*plan, error) {
-	re, err := q.Regexp()
+	re, err := q.Matcher()
 	if err != nil {
 		return nil, err
 	}
 	if q.Literal || regexp.QuoteMeta(q.Pattern) == q.Pattern {
 		return planLiteral(q.Pattern, q.IgnoreCase, re), nil
 	}
-	flags := syntax.Perl
-	if q.IgnoreCase {
-		flags |= syntax.FoldCase
-	}
-	tree, err := syntax.Parse(q.Pattern, flags)
+	tree, err := q.Syntax()
 	if err != nil {
 		return nil, errorf(ErrInvalid, "pattern %q: %v", q.Pattern, err)
 	}
@@ -207,7 +204,7 @@ func planQuery(q SearchQuery) (*plan, error) {
 
 // planLiteral plans a pattern without metacharacters: a byte search, or a
 // case-folded one, with no regexp at all for a clean line.
-func planLiteral(pattern string, fold bool, re *regexp.Regexp) *plan {
+func planLiteral(pattern string, fold bool, re *model.Matcher) *plan {
 	if pattern == "" {
 		return &plan{all: true, exact: func([]byte, bool) bool { return true }}
 	}

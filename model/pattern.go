@@ -1,0 +1,283 @@
+package model
+
+import (
+	"errors"
+	"regexp"
+	"regexp/syntax"
+	"strings"
+	"sync"
+	"unicode"
+	"unicode/utf8"
+)
+
+// GNUPattern reads a pattern as grep -E reads it in a UTF-8 locale where
+// RE2 reads it otherwise: \< and \> are word edges (RE2 reads < and >),
+// and \w, \W and the classes [:alpha:] [:alnum:] [:upper:] [:lower:] take
+// letters and digits of every script (RE2's are ASCII only, so \w missed
+// the é of café). It leaves a pattern it gave unchanged.
+func GNUPattern(pat string) string {
+	if !strings.ContainsAny(pat, `\:`) {
+		return pat
+	}
+	var b strings.Builder
+	inClass := false
+	for i := 0; i < len(pat); i++ {
+		c := pat[i]
+		switch {
+		case c == '\\' && i+1 < len(pat):
+			next := pat[i+1]
+			i++
+			switch {
+			case !inClass && (next == '<' || next == '>'):
+				b.WriteString(`\b`)
+			case next == 'w' && inClass:
+				b.WriteString(`\pL\pN_`)
+			case next == 'w':
+				b.WriteString(`[\pL\pN_]`)
+			case next == 'W' && !inClass:
+				b.WriteString(`[^\pL\pN_]`)
+			default:
+				b.WriteByte(c)
+				b.WriteByte(next)
+			}
+			continue
+		case c == '[' && inClass && strings.HasPrefix(pat[i:], "[:"):
+			end := strings.Index(pat[i+2:], ":]")
+			if end < 0 {
+				break
+			}
+			name := pat[i+2 : i+2+end]
+			if class, ok := unicodeClasses[name]; ok {
+				b.WriteString(class)
+				i += 2 + end + 1
+				continue
+			}
+		case c == '[' && !inClass:
+			inClass = true
+			b.WriteByte(c)
+			// A ] first (after ^) is a member, not the end.
+			if i+1 < len(pat) && pat[i+1] == '^' {
+				b.WriteByte('^')
+				i++
+			}
+			if i+1 < len(pat) && pat[i+1] == ']' {
+				b.WriteByte(']')
+				i++
+			}
+			continue
+		case c == ']' && inClass:
+			inClass = false
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
+// unicodeClasses are the POSIX classes whose members grep's UTF-8 locales
+// take from every script, as RE2 escapes for inside brackets.
+var unicodeClasses = map[string]string{
+	"alpha":  `\pL`,
+	"alnum":  `\pL\pN`,
+	"upper":  `\p{Lu}`,
+	"lower":  `\p{Ll}`,
+	"^alpha": `\PL`,
+	"^upper": `\P{Lu}`,
+	"^lower": `\P{Ll}`,
+}
+
+// expression is the RE2 text of a query: a literal quoted, grep -E's
+// readings applied, case folded on request.
+func (q SearchQuery) expression() string {
+	pat := q.Pattern
+	if q.Literal {
+		pat = regexp.QuoteMeta(pat)
+	} else {
+		pat = GNUPattern(pat)
+	}
+	if q.IgnoreCase {
+		pat = "(?i)" + pat
+	}
+	return pat
+}
+
+// Syntax is the query's parsed expression, as Regexp compiles it.
+func (q SearchQuery) Syntax() (*syntax.Regexp, error) {
+	return syntax.Parse(q.expression(), syntax.Perl)
+}
+
+// Regexp turns a query into a regexp: RE2 syntax read as grep -E reads it
+// (GNUPattern), or a literal with -F. Its \b is RE2's, ASCII only: Matcher
+// has grep's.
+func (q SearchQuery) Regexp() (*regexp.Regexp, error) {
+	re, err := regexp.Compile(q.expression())
+	if err != nil && q.Literal {
+		return nil, Errorf(ErrInvalid, "pattern %q: %v", q.Pattern, err)
+	}
+	if err != nil {
+		var perr *syntax.Error
+		if errors.As(err, &perr) && perr.Code == syntax.ErrInvalidEscape && len(perr.Expr) == 2 && perr.Expr[1] >= '1' && perr.Expr[1] <= '9' {
+			return nil, Errorf(ErrInvalid, "pattern %q: %v: back-references (\\1) are not supported (RE2 finds every match in linear time); search for what the group holds, or filter: calm show ITEM | grep -E PATTERN", q.Pattern, err)
+		}
+		return nil, Errorf(ErrInvalid, "pattern %q: %v (use -F to search for it literally)", q.Pattern, err)
+	}
+	return re, nil
+}
+
+// A Matcher tells whether a line holds a match of a query, as grep does in
+// a UTF-8 locale: a word edge (\b, \B, \< \>) falls between a letter or
+// digit of any script, or _, and anything else. RE2 knows only ASCII word
+// characters there, so a line with other characters and a pattern with a
+// word edge is matched by a search of its own (Prog's instructions, each
+// tried once at each position).
+type Matcher struct {
+	re    *regexp.Regexp
+	prog  *syntax.Prog // nil: the pattern has no word edge, RE2 is right
+	seen  sync.Pool    // *[]uint64: which instruction has been tried at which position
+	insts int
+}
+
+// Matcher compiles a query into its Matcher.
+func (q SearchQuery) Matcher() (*Matcher, error) {
+	re, err := q.Regexp()
+	if err != nil {
+		return nil, err
+	}
+	m := &Matcher{re: re}
+	if tree, err := q.Syntax(); err == nil && hasWordEdge(tree) {
+		if prog, err := syntax.Compile(tree.Simplify()); err == nil {
+			m.prog, m.insts = prog, len(prog.Inst)
+		}
+	}
+	return m, nil
+}
+
+// Regexp is the matcher's RE2 regexp (exact for ASCII text).
+func (m *Matcher) Regexp() *regexp.Regexp { return m.re }
+
+// Match reports whether text holds a match.
+func (m *Matcher) Match(text []byte) bool {
+	if m.prog == nil || ascii(text) {
+		return m.re.Match(text)
+	}
+	return m.matchWords(text)
+}
+
+func ascii(b []byte) bool {
+	for _, c := range b {
+		if c >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+func hasWordEdge(re *syntax.Regexp) bool {
+	if re.Op == syntax.OpWordBoundary || re.Op == syntax.OpNoWordBoundary {
+		return true
+	}
+	for _, sub := range re.Sub {
+		if hasWordEdge(sub) {
+			return true
+		}
+	}
+	return false
+}
+
+func isWordRune(r rune) bool {
+	return r == '_' || unicode.IsLetter(r) || unicode.IsNumber(r)
+}
+
+// matchWords runs the program over text from every position, depth first.
+// An instruction that failed at a position fails there whatever the start
+// (nothing is captured), so each is tried once: the work is bounded by
+// instructions times positions.
+func (m *Matcher) matchWords(text []byte) bool {
+	positions := len(text) + 1
+	bits := (m.insts*positions + 63) / 64
+	seen, _ := m.seen.Get().(*[]uint64)
+	if seen == nil {
+		seen = new([]uint64)
+	}
+	if cap(*seen) < bits {
+		*seen = make([]uint64, bits)
+	} else {
+		*seen = (*seen)[:bits]
+		clear(*seen)
+	}
+	defer m.seen.Put(seen)
+	visited := *seen
+	type job struct{ pc, pos int }
+	var stack []job
+	for start := 0; start <= len(text); {
+		stack = append(stack[:0], job{m.prog.Start, start})
+		for len(stack) > 0 {
+			j := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			for {
+				k := j.pc*positions + j.pos
+				if visited[k/64]&(1<<(k%64)) != 0 {
+					break
+				}
+				visited[k/64] |= 1 << (k % 64)
+				inst := &m.prog.Inst[j.pc]
+				switch inst.Op {
+				case syntax.InstMatch:
+					return true
+				case syntax.InstFail:
+				case syntax.InstAlt, syntax.InstAltMatch:
+					stack = append(stack, job{int(inst.Arg), j.pos})
+					j.pc = int(inst.Out)
+					continue
+				case syntax.InstCapture, syntax.InstNop:
+					j.pc = int(inst.Out)
+					continue
+				case syntax.InstEmptyWidth:
+					if emptyAt(text, j.pos)&syntax.EmptyOp(inst.Arg) == syntax.EmptyOp(inst.Arg) {
+						j.pc = int(inst.Out)
+						continue
+					}
+				default: // a rune instruction
+					if j.pos < len(text) {
+						r, size := utf8.DecodeRune(text[j.pos:])
+						if inst.MatchRune(r) {
+							j.pc, j.pos = int(inst.Out), j.pos+size
+							continue
+						}
+					}
+				}
+				break
+			}
+		}
+		if start == len(text) {
+			break
+		}
+		_, size := utf8.DecodeRune(text[start:])
+		start += size
+	}
+	return false
+}
+
+// emptyAt is what holds at pos of a line: its start and end, and a word
+// edge by grep's word characters.
+func emptyAt(text []byte, pos int) syntax.EmptyOp {
+	before, after := rune(-1), rune(-1)
+	if pos > 0 {
+		before, _ = utf8.DecodeLastRune(text[:pos])
+	}
+	if pos < len(text) {
+		after, _ = utf8.DecodeRune(text[pos:])
+	}
+	var op syntax.EmptyOp
+	if pos == 0 {
+		op |= syntax.EmptyBeginText | syntax.EmptyBeginLine
+	}
+	if pos == len(text) {
+		op |= syntax.EmptyEndText | syntax.EmptyEndLine
+	}
+	if isWordRune(before) != isWordRune(after) {
+		op |= syntax.EmptyWordBoundary
+	} else {
+		op |= syntax.EmptyNoWordBoundary
+	}
+	return op
+}
