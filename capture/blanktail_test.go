@@ -11,13 +11,13 @@ import (
 // writes fall.
 func TestBlankTailDropsOnlyTheEmptyRowsAtTheEnd(t *testing.T) {
 	for in, want := range map[string]string{
-		"a\nb\n\n\n":           "a\nb\n",
-		"a\n\n\nb\n":           "a\n\n\nb\n",
-		"a\n\n\nb\n\n":         "a\n\n\nb\n",
-		"\n\n\n":               "\n",
-		"a":                    "a",
-		"":                     "",
-		"\x1b[31mr\x1b[0m\n\n": "\x1b[31mr\x1b[0m\n",
+		"a\nb\n\n\n":                         "a\nb\n",
+		"a\n\n\nb\n":                         "a\n\n\nb\n",
+		"a\n\n\nb\n\n":                       "a\n\n\nb\n",
+		"\n\n\n":                             "\n",
+		"a":                                  "a",
+		"":                                   "",
+		"\x1b[31mr\x1b[0m\n\n":               "\x1b[31mr\x1b[0m\n",
 		strings.Repeat("\n", 5000) + "x\n\n": strings.Repeat("\n", 5000) + "x\n",
 	} {
 		for cut := 0; cut <= len(in); cut += max(1, len(in)/50) {

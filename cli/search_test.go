@@ -26,7 +26,7 @@ func TestSearchAnswersAsGrepDoes(t *testing.T) {
 		"nothing here\nerror here\nDB_x db-y\n",
 		"quiet\ncalm\n",
 		"city: café, Straße, Αθήνα, 300\u212A error\nan error, then error\n", // words beyond ASCII, the Kelvin sign a letter
-		"École école\ncafé\ncafés\nİstanbul\nnaïve\nnaïveté_2\n",          // word edges and classes beyond ASCII
+		"École école\ncafé\ncafés\nİstanbul\nnaïve\nnaïveté_2\n",             // word edges and classes beyond ASCII
 	}
 	dir := t.TempDir()
 	inc := strings.Fields(w.ok(nil, "status"))[1]
