@@ -22,10 +22,10 @@ func TestBlankTailDropsOnlyTheEmptyRowsAtTheEnd(t *testing.T) {
 	} {
 		for cut := 0; cut <= len(in); cut += max(1, len(in)/50) {
 			var out bytes.Buffer
-			tail := &blankTail{w: &out}
+			tail := NewBlankTail(&out)
 			tail.Write([]byte(in[:cut]))
 			tail.Write([]byte(in[cut:]))
-			tail.end()
+			tail.Close()
 			if out.String() != want {
 				t.Fatalf("%q cut at %d: %q, want %q", in, cut, out.String(), want)
 			}

@@ -2,7 +2,6 @@ package capture
 
 import (
 	"bufio"
-	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -84,7 +83,7 @@ func SnapContext(ctx context.Context, s model.Store, incident, pane, title strin
 	// grep on the copies count the same lines. A full-screen program's
 	// screen keeps its rows (the note counts them).
 	var rows io.Writer
-	var tail *blankTail
+	var tail *BlankTail
 	for _, part := range parts {
 		cmd := tmux(append(append([]string{"capture-pane", "-p", "-e", "-J"}, part...), "-t", pane)...)
 		out, err := cmd.StdoutPipe()
@@ -123,7 +122,7 @@ func SnapContext(ctx context.Context, s model.Store, incident, pane, title strin
 		if rows == nil {
 			rows = w
 			if alternate != "1" {
-				tail = &blankTail{w: w}
+				tail = NewBlankTail(w)
 				rows = tail
 			}
 		}
@@ -148,7 +147,7 @@ func SnapContext(ctx context.Context, s model.Store, incident, pane, title strin
 		copyErr = fmt.Errorf("a full-screen program started or left in pane %s while calm read it: rows may be missing, snap it again", pane)
 	}
 	if copyErr == nil && tail != nil {
-		copyErr = tail.end()
+		copyErr = tail.Close()
 	}
 	if copyErr != nil && ctx.Err() == nil {
 		// A Ctrl-C reaches tmux as well, and may end it before calm hears
@@ -170,48 +169,6 @@ func SnapContext(ctx context.Context, s model.Store, incident, pane, title strin
 	}
 	return w.Close()
 }
-
-// blankTail passes what capture-pane prints to w but holds back the line
-// ends of empty rows until a row with something on it follows; end writes
-// the one ending the last such row.
-type blankTail struct {
-	w    io.Writer
-	held int
-}
-
-var lineEnds = bytes.Repeat([]byte{'\n'}, 4096)
-
-func (t *blankTail) Write(p []byte) (int, error) {
-	last := len(p) - 1
-	for last >= 0 && p[last] == '\n' {
-		last--
-	}
-	if last < 0 {
-		t.held += len(p)
-		return len(p), nil
-	}
-	if err := t.release(t.held); err != nil {
-		return 0, err
-	}
-	t.held = len(p) - (last + 1)
-	if _, err := t.w.Write(p[:last+1]); err != nil {
-		return 0, err
-	}
-	return len(p), nil
-}
-
-func (t *blankTail) release(n int) error {
-	for n > 0 {
-		k := min(n, len(lineEnds))
-		if _, err := t.w.Write(lineEnds[:k]); err != nil {
-			return err
-		}
-		n -= k
-	}
-	return nil
-}
-
-func (t *blankTail) end() error { return t.release(min(t.held, 1)) }
 
 // paneParts are the capture-pane ranges that together make a pane's
 // scrollback: its history and screen at once; or, while a full-screen

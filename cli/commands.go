@@ -19,6 +19,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"calm/capture"
 	"calm/checklist"
 	"calm/model"
 	"calm/report"
@@ -224,41 +225,6 @@ func (s *sanitizingWriter) Close() error {
 	return err
 }
 
-// blankTail holds back trailing blank lines: a snapped pane's text ends
-// with the empty rows below its last line, which are not output. What
-// follows them goes out with them; at Close only one line end is kept.
-type blankTail struct {
-	w    io.Writer
-	held []byte
-}
-
-func (b *blankTail) Write(p []byte) (int, error) {
-	last := bytes.LastIndexFunc(p, func(r rune) bool { return r != '\n' && r != '\r' && r != ' ' && r != '\t' })
-	if last < 0 {
-		b.held = append(b.held, p...)
-		return len(p), nil
-	}
-	if len(b.held) > 0 {
-		if _, err := b.w.Write(b.held); err != nil {
-			return 0, err
-		}
-	}
-	_, size := utf8.DecodeRune(p[last:]) // the whole of the last character
-	if _, err := b.w.Write(p[:last+size]); err != nil {
-		return 0, err
-	}
-	b.held = append(b.held[:0], p[last+size:]...)
-	return len(p), nil
-}
-
-func (b *blankTail) Close() error {
-	if bytes.IndexByte(b.held, '\n') >= 0 {
-		_, err := b.w.Write([]byte{'\n'})
-		return err
-	}
-	return nil
-}
-
 func cmdShow(e *env, args []string) error {
 	fs := e.flags("show", "[--raw] [--sanitize] [--cast] [--record] ID")
 	raw := fs.Bool("raw", false, "write the captured bytes as they are (to a file or a pipe: never to a terminal)")
@@ -287,7 +253,7 @@ func cmdShow(e *env, args []string) error {
 	}
 	bw := bufio.NewWriterSize(out, 1<<20)
 	var w io.Writer = bw
-	tail := &blankTail{w: bw}
+	tail := capture.NewBlankTail(bw)
 	sw := &sanitizingWriter{w: bw}
 	// A pipe ends at a terminal as often as not (| head, | less -R): only
 	// a file gets a tee's or a clip's bytes as they are unless --raw says
