@@ -199,11 +199,16 @@ type sanitizingWriter struct {
 	f       sanitize.Filter
 	line    []byte
 	in, out int64 // bytes written to it, and by it: they differ when it took something out
+	// U+FFFD written to it, and by it: more out means invalid UTF-8 was replaced
+	replacementsIn, replacementsOut int
 }
+
+var replacement = []byte("\uFFFD")
 
 func (s *sanitizingWriter) Write(p []byte) (int, error) {
 	s.f.HoldsLine()
 	s.in += int64(len(p))
+	s.replacementsIn += bytes.Count(p, replacement)
 	before := len(s.line)
 	s.line = s.f.Append(s.line, p)
 	s.out += int64(len(s.line) - before)
@@ -211,6 +216,7 @@ func (s *sanitizingWriter) Write(p []byte) (int, error) {
 	if len(s.line)-cut > 1<<20 {
 		cut = len(s.line)
 	}
+	s.replacementsOut += bytes.Count(s.line[:cut], replacement)
 	if _, err := s.w.Write(s.line[:cut]); err != nil {
 		return 0, err
 	}
@@ -220,9 +226,19 @@ func (s *sanitizingWriter) Write(p []byte) (int, error) {
 
 // Close writes out the last, unfinished line.
 func (s *sanitizingWriter) Close() error {
-	_, err := s.w.Write(s.f.Flush(s.line))
+	last := s.f.Flush(s.line)
+	s.replacementsOut += bytes.Count(last, replacement)
+	_, err := s.w.Write(last)
 	s.line = s.line[:0]
 	return err
+}
+
+// tookOut names what the writer took out.
+func (s *sanitizingWriter) tookOut() string {
+	if s.replacementsOut > s.replacementsIn {
+		return "terminal controls and invalid UTF-8"
+	}
+	return "terminal controls"
 }
 
 func cmdShow(e *env, args []string) error {
@@ -288,8 +304,8 @@ func cmdShow(e *env, args []string) error {
 	if sanitizing && !*clean && !fromTerminal(c) && !isTerminal(out) && sw.in != sw.out {
 		// Replacing invalid UTF-8 (one byte, U+FFFD three) may write more
 		// than was stored: neither "kept" nor "of" says that.
-		fmt.Fprintf(e.stderr, "calm show: took terminal controls and invalid UTF-8 out of %s/%s, not writing to a file (wrote %s for its %s); 'calm show --raw %s > FILE' writes its bytes as they are\n",
-			c.Incident, c.ID, humanBytes(sw.out), humanBytes(sw.in), printable(ref))
+		fmt.Fprintf(e.stderr, "calm show: took %s out of %s/%s, not writing to a file (wrote %s for its %s); 'calm show --raw %s > FILE' writes its bytes as they are\n",
+			sw.tookOut(), c.Incident, c.ID, humanBytes(sw.out), humanBytes(sw.in), printable(ref))
 	}
 	// A file made from a partial capture must not pass for the whole.
 	if c, err := e.store.Capture(ref); err == nil {

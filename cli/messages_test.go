@@ -131,3 +131,22 @@ func TestStatusSaysWhichRequirementACaptureMisses(t *testing.T) {
 		t.Fatalf("status line %q: want only the devices short", b.String())
 	}
 }
+
+// TestShowToAPipeSaysWhatItTookOut: a CRLF file through a pipe loses its
+// CRs (terminal controls), and that is all it says; invalid UTF-8 is named
+// only when there was some.
+func TestShowToAPipeSaysWhatItTookOut(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.ok([]byte("one\r\ntwo \uFFFD\r\n"), "tee", "-q", "crlf")
+	w.ok([]byte("bad \xff byte\n"), "tee", "-q", "latin-1")
+	for _, c := range []struct{ id, says, not string }{
+		{"c1", "took terminal controls out of", "UTF-8"},
+		{"c2", "took terminal controls and invalid UTF-8 out of", ""},
+	} {
+		out, errs, code := w.run(nil, "show", c.id)
+		if code != 0 || !strings.Contains(errs, c.says) || (c.not != "" && strings.Contains(errs, c.not)) {
+			t.Errorf("show %s to a pipe: exit %d, stdout %q, stderr %q; want it to say %q", c.id, code, out, errs, c.says)
+		}
+	}
+}
