@@ -352,12 +352,15 @@ func withCaptureSuggestion(e *env, ref string, err error) error {
 }
 
 func cmdSearch(e *env, args []string) error {
-	fs := e.flags("search", "[-F] [-i] [-w] [-v] [-h] [-c|-l|-q] [-m N] [-A N] [-B N] [-C N] [--incident ID] [--json] PATTERN [CAPTURE...]\n  calm search [FLAGS] -e PATTERN [-e PATTERN...] [CAPTURE...]")
+	fs := e.flags("search", "[-F] [-i] [-w|-x] [-v] [-o] [-h] [-s] [-c|-l|-q] [-m N] [-A N] [-B N] [-C N] [--incident ID] [--json] PATTERN [CAPTURE...]\n  calm search [FLAGS] -e PATTERN [-e PATTERN...] [CAPTURE...]")
 	q := model.SearchQuery{}
 	o := grepOptions{max: -1, before: -1, after: -1}
 	fs.BoolVarP(&q.Literal, "fixed-strings", "F", false, "the pattern is a literal string, not a regular expression (RE2)")
 	fs.BoolVarP(&q.IgnoreCase, "ignore-case", "i", false, "ignore case")
 	fs.BoolVarP(&o.word, "word-regexp", "w", false, "match whole words only")
+	fs.BoolVarP(&o.whole, "line-regexp", "x", false, "match whole lines only")
+	fs.BoolVarP(&o.only, "only-matching", "o", false, "print only the parts of a line that match, each on a line of its own (no context lines)")
+	fs.BoolVarP(&o.noMessages, "no-messages", "s", false, "say nothing of captures that cannot be read (the exit status is still 2)")
 	fs.BoolVarP(&o.invert, "invert-match", "v", false, "select the lines that do not match")
 	fs.BoolVarP(&o.count, "count", "c", false, "print how many lines each capture has selected")
 	fs.BoolVarP(&o.files, "files-with-matches", "l", false, "print only the captures that have a selected line")
@@ -419,6 +422,9 @@ func cmdSearch(e *env, args []string) error {
 		q.Items = append(q.Items, c.Incident+"/"+c.ID)
 	}
 	if len(unread) > 0 && len(q.Items) == 0 {
+		if o.noMessages {
+			return &exitError{code: 2} // grep -s: the status says it
+		}
 		for _, err := range unread[:len(unread)-1] {
 			fmt.Fprintf(e.stderr, "calm search: %s\n", oneLine(err.Error()))
 		}
@@ -475,7 +481,9 @@ func cmdSearch(e *env, args []string) error {
 		return usageError("-E and -F: a pattern is a regular expression or a literal, not both")
 	}
 	for _, err := range unread {
-		fmt.Fprintf(e.stderr, "calm search: %s\n", oneLine(err.Error()))
+		if !o.noMessages {
+			fmt.Fprintf(e.stderr, "calm search: %s\n", oneLine(err.Error()))
+		}
 	}
 	if pipedBytes(e.stdin) > 0 {
 		// grep would read it; calm searches the store, and says so.

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"calm/model"
 	"calm/storage"
@@ -21,6 +23,9 @@ import (
 // search does (find the lines that match, fast).
 type grepOptions struct {
 	word, invert, count, files, json bool
+	whole                            bool // -x: the pattern matches a whole line
+	only                             bool // -o: each match on a line of its own
+	noMessages                       bool // -s: nothing said of a capture that cannot be read
 	noRef                            bool // -h: no INCIDENT/ID before a line or a count
 	noLine                           bool // -n=false: no line number before a line
 	quiet                            bool // -q: nothing printed, exit 0 at the first selected line
@@ -40,18 +45,31 @@ func grep(e *env, q model.SearchQuery, o grepOptions) error {
 	if o.after < 0 {
 		o.after = o.context
 	}
-	if o.word {
+	pat := q.Pattern
+	if q.Literal {
+		pat = regexp.QuoteMeta(pat)
+	}
+	switch {
+	case o.whole:
+		q.Pattern, q.Literal = `^(?:`+pat+`)$`, false
+	case o.word:
 		// grep -w: the match neither begins after nor ends before a word
 		// character (a letter or digit in any script, or _, as grep's
 		// UTF-8 locales have it; RE2's \w is ASCII only); the characters
-		// around it are taken along, which selects the same lines.
-		pat := q.Pattern
-		if q.Literal {
-			pat = regexp.QuoteMeta(pat)
-		}
-		q.Pattern, q.Literal = `(?:^|[^\pL\pN_])(?:`+pat+`)(?:[^\pL\pN_]|$)`, false
+		// around it are taken along, which selects the same lines. The
+		// group is the word, for -o.
+		q.Pattern, q.Literal = `(?:^|[^\pL\pN_])(`+pat+`)(?:[^\pL\pN_]|$)`, false
 	}
 	g := &grepRun{o: o, w: bufio.NewWriterSize(e.stdout, 256<<10), counts: map[string]int{}}
+	if o.only && !o.count && !o.files && !o.quiet {
+		// The parts a line holds are found here, in the line the store
+		// found.
+		m, err := q.Matcher()
+		if err != nil {
+			return err
+		}
+		g.only = m.Regexp()
+	}
 	if o.invert || (!o.count && !o.files && (o.before > 0 || o.after > 0)) {
 		// Lines that do not match are wanted too: the store sends every
 		// line, and the pattern is matched here.
@@ -161,6 +179,7 @@ func searchStatus(err error) error {
 type grepRun struct {
 	o      grepOptions
 	re     *model.Matcher // set when every line comes: the lines it matches
+	only   *regexp.Regexp // -o: the parts of a selected line printed (its group 1 with -w)
 	w      *bufio.Writer
 	total  int            // lines selected in all
 	counts map[string]int // for -c: lines selected per INCIDENT/ID
@@ -247,6 +266,17 @@ func (g *grepRun) print(m model.LineHit, context bool) error {
 		g.group = true
 	}
 	g.lastPrinted = m.Line
+	if g.only != nil && context {
+		return nil // grep -o prints no context line, but parts the groups as if it did
+	}
+	if g.only != nil {
+		return g.printParts(m)
+	}
+	return g.write(m, context)
+}
+
+// write writes one line, selected or context, in grep's form or as JSON.
+func (g *grepRun) write(m model.LineHit, context bool) error {
 	if g.o.json {
 		return g.json(jsonLine{m.Incident, m.Item, m.Line, string(m.Text), context})
 	}
@@ -272,6 +302,49 @@ func (g *grepRun) print(m model.LineHit, context bool) error {
 	}
 	_, err := g.w.Write(storage.AppendHit(g.w.AvailableBuffer(), m, '/', sep))
 	return err
+}
+
+// printParts prints each non-empty match in a selected line as a line of
+// its own, as grep -o does (a selected line of -v holds none).
+func (g *grepRun) printParts(m model.LineHit) error {
+	part := func(from, to int) error {
+		return g.write(model.LineHit{Incident: m.Incident, Item: m.Item, Line: m.Line, Text: m.Text[from:to]}, false)
+	}
+	if !g.o.word || g.o.whole {
+		for _, at := range g.only.FindAllIndex(m.Text, -1) {
+			if at[0] < at[1] {
+				if err := part(at[0], at[1]); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	// -w's pattern takes the characters around a word along: the next
+	// word is looked for from the end of this one (group 1), where the
+	// pattern's ^ would pass for a line's start after a word character.
+	for pos := 0; pos <= len(m.Text); {
+		at := g.only.FindSubmatchIndex(m.Text[pos:])
+		if at == nil {
+			break
+		}
+		from, to := pos+at[2], pos+at[3]
+		if r, _ := utf8.DecodeLastRune(m.Text[:pos]); pos > 0 && from == pos && (r == '_' || unicode.IsLetter(r) || unicode.IsNumber(r)) {
+			_, size := utf8.DecodeRune(m.Text[pos:])
+			pos += max(size, 1)
+			continue
+		}
+		if from < to {
+			if err := part(from, to); err != nil {
+				return err
+			}
+			pos = to
+			continue
+		}
+		_, size := utf8.DecodeRune(m.Text[to:])
+		pos = to + max(size, 1)
+	}
+	return nil
 }
 
 // jsonLine is one line of --json output.

@@ -102,6 +102,25 @@ func TestSearchAnswersAsGrepDoes(t *testing.T) {
 		{`[[:lower:]]stanbul`},
 		{"-v", `\bcaf`},
 		{"-C", "1", `s\>`},
+		{"-o", "error"}, // only the matches, each on a line
+		{"-o", "-i", "e[a-z]+"},
+		{"-ow", "db"},
+		{"-ow", "-i", `é[[:alpha:]]+`},
+		{"-ow", "error|then|an"},
+		{"-ow", `[a-z]+`},
+		{"-o", "-C", "1", "error"}, // no context with -o
+		{"-o", "-v", "e"},
+		{"-o", "-c", "error"},
+		{"-o", "x*"}, // empty matches are not printed
+		{"-o", "-m", "1", "e."},
+		{"-o", "-h", "-n=false", "[0-9]+"},
+		{"-o", "-e", "db", "-e", "error"},
+		{"-x", "calm"}, // whole lines
+		{"-xi", "QUIET"},
+		{"-x", "-F", "ok db"},
+		{"-ox", "quiet|calm"},
+		{"-xw", "ok"},
+		{"-c", "-x", ".*"},
 		{`b\>`},
 		{`[<]db`},
 		{`error\|ok`}, // a | itself, as grep -E has it
@@ -339,5 +358,26 @@ func TestSearchSaysItDoesNotReadWhatIsPipedIn(t *testing.T) {
 	}
 	if _, errs, _ := w.run(nil, "search", "store"); errs != "" {
 		t.Fatalf("search with nothing piped in said %q", errs)
+	}
+}
+
+// TestSearchNoMessagesSaysNothingOfAMissingCapture: -s, as grep's, keeps
+// stderr quiet about a capture that cannot be read; the status still says 2.
+func TestSearchNoMessagesSaysNothingOfAMissingCapture(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.ok([]byte("error one\n"), "tee", "-q", "t")
+	for _, args := range [][]string{{"-s", "error", "c9"}, {"-s", "error", "c1", "c9"}} {
+		out, errs, code := w.run(nil, append([]string{"search", "-h"}, args...)...)
+		want := ""
+		if slices.Contains(args, "c1") {
+			want = "1:error one\n"
+		}
+		if code != 2 || errs != "" || out != want {
+			t.Errorf("search %v: exit %d, stderr %q, stdout %q; want exit 2, nothing on stderr, %q", args, code, errs, out, want)
+		}
+	}
+	if _, errs, code := w.run(nil, "search", "error", "c9"); code != 2 || !strings.Contains(errs, "c9") {
+		t.Errorf("without -s: exit %d, stderr %q", code, errs)
 	}
 }
