@@ -743,3 +743,29 @@ func TestTeeWithThePipeForgottenLeavesNoEmptyCapture(t *testing.T) {
 		t.Fatalf("the typed capture holds %q", got)
 	}
 }
+
+// TestTeeSpeaksOnALineOfItsOwn: output that ends mid-line on the terminal,
+// or a Ctrl-C the terminal echoed as ^C, leaves tee's last word on a line
+// of its own, not glued to "partial".
+func TestTeeSpeaksOnALineOfItsOwn(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.ok(nil, "incident", "new", "fresh line")
+	tm := newTmux(t)
+	tm.start(w.envPrefix() + "sh")
+	tm.typeText("printf 'no-newline-end' | " + calmBin + " tee whole\n")
+	tm.waitFor("calm: saved", 20*time.Second)
+	tm.typeText("(printf 'cut-short'; sleep 60) | " + calmBin + " tee cut\n")
+	tm.waitFor("cut-short", 20*time.Second)
+	pressCtrlC(t, tm, 1)
+	tm.waitFor("calm: interrupted", 20*time.Second)
+	screen := tm.screen()
+	for _, glued := range []string{"no-newline-endcalm", "cut-short^Ccalm", "cut-shortcalm"} {
+		if strings.Contains(screen, glued) {
+			t.Fatalf("tee's message is glued to the output (%q):\n%s", glued, lastLines(screen, 10))
+		}
+	}
+	if !strings.Contains(screen, "no-newline-end\ncalm: saved") {
+		t.Fatalf("the output that ended mid-line is not followed by tee's message on the next line:\n%s", lastLines(screen, 10))
+	}
+}

@@ -125,6 +125,8 @@ func cmdTee(e *env, args []string) error {
 	keepAfterPipe := isTerminal(e.stderr) && store != nil
 	var downstreamGone bool // the command after tee stopped reading
 	var downstreamGot int64 // what it had read by then
+	lastOut := byte('\n')   // the last byte the downstream got
+	outOnStderr := sameTerminal(e.stdout, e.stderr)
 	var sayKeeping <-chan time.Time
 copying:
 	for {
@@ -148,6 +150,9 @@ copying:
 					var n int
 					n, outErr = e.stdout.Write(r.buf)
 					downstreamGot += int64(n)
+					if n > 0 {
+						lastOut = r.buf[n-1]
+					}
 					switch {
 					case errors.Is(outErr, syscall.EPIPE) && keepAfterPipe:
 						downstreamGone, outErr = true, nil
@@ -228,6 +233,11 @@ copying:
 		why = "stdout closed (EPIPE)"
 	case inErr != nil:
 		why = "stdin failed: " + oneLine(inErr.Error())
+	}
+	// What tee says starts on a line of its own: not after output that
+	// ended mid-line on the same terminal, nor after the ^C it echoed.
+	if (!*quiet || caught != nil) && isTerminal(e.stderr) && (caught == os.Interrupt || lastOut != '\n' && outOnStderr) {
+		fmt.Fprintln(e.stderr)
 	}
 	var c model.Capture
 	storeErr := spoolErr
@@ -743,4 +753,15 @@ func interruptible(e *env, onFirst func(os.Signal)) (ctx context.Context, stop f
 		close(done)
 		cancel(nil)
 	}
+}
+
+// sameTerminal reports whether a and b are the same terminal device.
+func sameTerminal(a, b io.Writer) bool {
+	fa, ok1 := a.(*os.File)
+	fb, ok2 := b.(*os.File)
+	if !ok1 || !ok2 || !isTerminal(fa) {
+		return false
+	}
+	var sa, sb unix.Stat_t
+	return unix.Fstat(int(fa.Fd()), &sa) == nil && unix.Fstat(int(fb.Fd()), &sb) == nil && sa.Rdev == sb.Rdev
 }
