@@ -141,8 +141,9 @@ const TextReading = 2
 // a terminal shows it (2: a line written over itself is what the screen
 // shows, not the text after its last carriage return; 3: with tab stops,
 // wide and combining characters, and moves on an empty line; 4: the marks
-// of every script take no column).
-const LinesReading = 4
+// of every script take no column; 5: a carriage return inside a line parts
+// what was written, ␍, rather than letting the rest write over it).
+const LinesReading = 5
 
 // SourceSession marks a recorded terminal session.
 const SourceSession = "session"

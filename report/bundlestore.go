@@ -198,7 +198,7 @@ func (b *BundleStore) Search(ctx context.Context, q model.SearchQuery, each func
 		sc.Buffer(make([]byte, 64<<10), 16<<20)
 		var err error
 		for i := int64(1); err == nil && sc.Scan(); i++ {
-			clean := sanitize.Text(sc.Bytes())
+			clean := sanitize.AppendSearchText(nil, sc.Bytes())
 			if !re.Match(clean) {
 				continue
 			}

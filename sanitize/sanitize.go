@@ -25,6 +25,27 @@ func Text(src []byte) []byte {
 	return AppendText(make([]byte, 0, len(src)), src)
 }
 
+// AppendSearchText appends the text a search matches for one line (without
+// its line end): as AppendText, but a carriage return inside the line parts
+// what was written before and after it, with ␍, rather than letting the
+// rest write over it. A search finds what was written, as grep does:
+// "id,name\r1,alice\r2,bob" (carriage returns for line ends) shows as
+// "2,bobce" but holds alice. A part that shows nothing adds nothing, so
+// carriage returns at the line's end end it.
+func AppendSearchText(dst, line []byte) []byte {
+	f := Filter{lineStart: len(dst), lineBegin: len(dst), parts: true}
+	dst = f.Flush(f.Append(dst, line))
+	if f.row != nil {
+		f.row.em.Reset()
+		rows.Put(f.row)
+	}
+	return dst
+}
+
+// CarriageReturn is what parts the pieces of a line a carriage return wrote
+// over, in the text search matches.
+const CarriageReturn = "\u240d"
+
 // AppendText appends the sanitised form of src to dst: a \r in src takes
 // back only what src put on its line, never what dst held before.
 func AppendText(dst, src []byte) []byte {
@@ -45,6 +66,12 @@ type Filter struct {
 	partial   []byte // the start of a rune cut at the end of the last piece
 	cr        bool   // the last piece ended with \r: CRLF, or a line rewrite?
 	seq       []byte // a sequence begun in an earlier piece, as far as seqMax
+
+	// parts: a \r inside a line parts it (AppendSearchText). lineBegin is
+	// where the line began in dst; sep, that a ␍ ends dst[:lineStart].
+	parts     bool
+	lineBegin int
+	sep       bool
 
 	// A line that writes over itself goes through a terminal emulator, one
 	// row of lineColumns, until it ends: over says so. It takes only what
@@ -104,7 +131,32 @@ func (f *Filter) Flush(dst []byte) []byte {
 			dst = f.put(dst, utf8.RuneError)
 		}
 	}
-	return f.endOver(dst)
+	return f.endPart(f.endOver(dst))
+}
+
+// carriageReturn lets what follows write over the line, or, for a search,
+// starts a part of it.
+func (f *Filter) carriageReturn(dst []byte) []byte {
+	if !f.parts {
+		return f.overWrite(dst, []byte{'\r'})
+	}
+	dst = f.endPart(f.endOver(dst))
+	if len(dst) > f.lineBegin {
+		dst = append(dst, CarriageReturn...)
+		f.sep = true
+	}
+	f.lineStart = len(dst)
+	return dst
+}
+
+// endPart takes back the ␍ before a part that showed nothing.
+func (f *Filter) endPart(dst []byte) []byte {
+	if f.sep && len(dst) == f.lineStart {
+		dst = dst[:f.lineStart-len(CarriageReturn)]
+		f.lineStart = len(dst)
+	}
+	f.sep = false
+	return dst
 }
 
 // Append appends the sanitised form of src to dst.
@@ -118,7 +170,7 @@ func (f *Filter) Append(dst, src []byte) []byte {
 	if f.cr && len(src) > 0 && src[0] != '\r' { // a \r goes on deciding in the loop
 		f.cr = false
 		if src[0] != '\n' {
-			dst = f.overWrite(dst, []byte{'\r'})
+			dst = f.carriageReturn(dst)
 		}
 	}
 	seqStart := -1 // where the sequence being read began in src; -1: in an earlier piece (f.seq)
@@ -171,11 +223,9 @@ func (f *Filter) Append(dst, src []byte) []byte {
 			case b == esc:
 				f.st, seqStart = escape.Esc, i-1
 			case b == '\n':
-				if f.over {
-					dst = f.endOver(dst)
-				}
+				dst = f.endPart(f.endOver(dst))
 				dst = append(dst, b)
-				f.lineStart = len(dst)
+				f.lineStart, f.lineBegin = len(dst), len(dst)
 			case b == '\r':
 				// Carriage returns in a row move the cursor once: CR CR LF,
 				// what a CRLF file becomes through a pty, is a line end.
@@ -190,7 +240,7 @@ func (f *Filter) Append(dst, src []byte) []byte {
 				default:
 					// Progress bars: what follows writes over the line.
 					f.cr = false
-					dst = f.overWrite(dst, []byte{'\r'})
+					dst = f.carriageReturn(dst)
 				}
 			case b == '\b':
 				dst = f.overWrite(dst, []byte{'\b'})

@@ -3,6 +3,7 @@ package sanitize
 import (
 	"bytes"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -249,6 +250,43 @@ func TestEachLineStartsAfresh(t *testing.T) {
 		}
 		if got := string(AppendText(nil, []byte("\x1b[2b12345\r\x1b8Y\n"))); got != "Y2345\n" {
 			t.Fatalf("a repeat and a restore in a new line acted on the line before: %q, want %q", got, "Y2345\n")
+		}
+	}
+}
+
+// TestSearchTextPartsWhatACarriageReturnWroteOver: search finds what was
+// written, as grep does; a line without a carriage return inside is its
+// sanitised text.
+func TestSearchTextPartsWhatACarriageReturnWroteOver(t *testing.T) {
+	for in, want := range map[string]string{
+		"id,name\r1,alice\r2,bob":          "id,name␍1,alice␍2,bob",
+		"ERROR disk quota exceeded\rOK":    "ERROR disk quota exceeded␍OK",
+		"\rprogress 10%\rprogress 100%":    "progress 10%␍progress 100%",
+		"abc\r":                            "abc",
+		"abc\r\r":                          "abc",
+		"abc\r\x1b[K":                      "abc",
+		"abc\r\x1b[K\rdef":                 "abc␍def",
+		"abc\r\r\rdef":                     "abc␍def",
+		"ab\b\bX\rY":                       "Xb␍Y",
+		"\x1b[31mred\x1b[0m\rgreen\x1b[0m": "red␍green",
+		"\x1b[\t3\x9b\rmm":                 "m", // a \r inside a sequence parts nothing
+		"\x1b]0;title\r\x07after":          "after",
+		"bad \xff\rok":                     "bad \uFFFD␍ok",
+		"":                                 "",
+	} {
+		if got := string(AppendSearchText([]byte("kept"), []byte(in))); got != "kept"+want {
+			t.Errorf("AppendSearchText(%q) = %q, want %q", in, got[min(4, len(got)):], want)
+		}
+	}
+	pieces := []string{"a", " ", "\t", "\x1b", "[", "3", "m", "K", "D", "\b", "\x07", "]", "é", "\xff", "\xc2\x9b", "\x1b[0m", "\x1b[2D", "\x1b]0;t\x07"}
+	r := rand.New(rand.NewPCG(5, 6))
+	for range 20000 {
+		var line []byte
+		for range r.IntN(10) {
+			line = append(line, pieces[r.IntN(len(pieces))]...)
+		}
+		if got, want := AppendSearchText(nil, line), AppendText(nil, line); !bytes.Equal(got, want) {
+			t.Fatalf("%q, without a carriage return: search text %q, sanitised %q", line, got, want)
 		}
 	}
 }

@@ -397,7 +397,7 @@ func TestParallelSearchMatchesLineByLine(t *testing.T) {
 	c := save(t, db, "corpus", b.Bytes())
 	var want []Match
 	for i, line := range bytes.Split(b.Bytes(), []byte("\n")) {
-		text := sanitize.AppendText(nil, line)
+		text := sanitize.AppendSearchText(nil, line)
 		if bytes.Contains(text, []byte("connection")) {
 			want = append(want, Match{Incident: c.Incident, Item: c.ID, Line: int64(i + 1), Text: string(text)})
 		}

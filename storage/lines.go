@@ -85,7 +85,7 @@ func appendLineText(dst, line []byte) []byte {
 	if clean(line) {
 		return append(dst, line...)
 	}
-	return sanitize.AppendText(dst, line)
+	return sanitize.AppendSearchText(dst, line)
 }
 
 // linesLoop derives the search lines of every sealed capture that lacks

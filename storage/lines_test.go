@@ -408,7 +408,7 @@ func TestLinesOfAnOlderReadingAreDerivedAgain(t *testing.T) {
 		}
 		return got
 	}
-	if got := quota(db); len(got) != 1 || got[0].Text != "OKROR disk quota exceeded" || got[0].Line != 1 {
+	if got := quota(db); len(got) != 1 || got[0].Text != "ERROR disk quota exceeded\u240dOK" || got[0].Line != 1 {
 		t.Fatalf("search quota: %+v", got)
 	}
 	// The lines as the older reading derived them.
@@ -456,7 +456,7 @@ func TestLinesOfAnOlderReadingAreDerivedAgain(t *testing.T) {
 			t.Fatalf("the older lines were not derived again a minute after the open: %+v", got.Lines)
 		}
 	}
-	if got := quota(db); len(got) != 1 || got[0].Text != "OKROR disk quota exceeded" {
+	if got := quota(db); len(got) != 1 || got[0].Text != "ERROR disk quota exceeded\u240dOK" {
 		t.Fatalf("search quota after the lines were derived again: %+v", got)
 	}
 }

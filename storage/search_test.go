@@ -149,7 +149,7 @@ func TestSearchMatchesGrep(t *testing.T) {
 	var text bytes.Buffer
 	lines := bytes.Split(corpus, []byte("\n"))
 	for _, line := range lines {
-		text.Write(sanitize.AppendText(nil, line))
+		text.Write(sanitize.AppendSearchText(nil, line))
 		text.WriteByte('\n')
 	}
 	file := filepath.Join(t.TempDir(), "text")
@@ -333,11 +333,11 @@ func TestStrippedCleanLinesAreTheirSanitisedText(t *testing.T) {
 	start := 0
 	for i := range got {
 		end := start + len(got[i])
-		if r := s.raw(corpus, start, end); !bytes.Equal(r, raw[i]) && !bytes.Equal(sanitize.AppendText(nil, r), sanitize.AppendText(nil, raw[i])) {
+		if r := s.raw(corpus, start, end); !bytes.Equal(r, raw[i]) && !bytes.Equal(sanitize.AppendSearchText(nil, r), sanitize.AppendSearchText(nil, raw[i])) {
 			t.Fatalf("line %d maps back to %q, not %q", i+1, r, raw[i])
 		}
 		if clean(got[i]) {
-			if want := sanitize.AppendText(nil, raw[i]); !bytes.Equal(got[i], want) {
+			if want := sanitize.AppendSearchText(nil, raw[i]); !bytes.Equal(got[i], want) {
 				t.Fatalf("line %d stripped to %q, sanitised %q", i+1, got[i], want)
 			}
 		}
@@ -443,8 +443,8 @@ func TestTextKnownWithoutSanitisingIsTheSanitisedText(t *testing.T) {
 	start, known := 0, 0
 	for i, line := range lines {
 		end := bytes.IndexByte(s.text[start:], '\n') + start
-		want := sanitize.AppendText(nil, line)
-		if got := sanitize.AppendText(nil, s.raw(chunk.Bytes(), start, end)); !bytes.Equal(got, want) {
+		want := sanitize.AppendSearchText(nil, line)
+		if got := sanitize.AppendSearchText(nil, s.raw(chunk.Bytes(), start, end)); !bytes.Equal(got, want) {
 			t.Fatalf("line %d %q maps back to a line sanitised to %q, not %q", i, line, got, want)
 		}
 		if text, ok := textOf(s.text[start:end], s.endsRaw(end)); ok {
