@@ -122,6 +122,10 @@ func TestSearchAnswersAsGrepDoes(t *testing.T) {
 		{"-ox", "quiet|calm"},
 		{"-xw", "ok"},
 		{"-c", "-x", ".*"},
+		{"-c", "*e"},  // what grep reads otherwise than RE2: a repetition of nothing,
+		{"-c", "e**"}, // runs of repetitions,
+		{"-c", "x+?"},
+		{"db)"}, // a ) that closes nothing
 		{"alice"},
 		{"ERROR"},
 		{"-c", "progress"},

@@ -14,15 +14,39 @@ import (
 // RE2 reads it otherwise: \< and \> are word edges (RE2 reads < and >),
 // and \w, \W and the classes [:alpha:] [:alnum:] [:upper:] [:lower:] take
 // letters and digits of every script (RE2's are ASCII only, so \w missed
-// the é of café). It leaves a pattern it gave unchanged.
+// the é of café). As grep, it drops a repetition with nothing to repeat
+// (*a, a|+b), reads a ) that closes nothing as itself, and a run of
+// repetitions as the one they make (a** is a*, a+? is a*: RE2 refuses the
+// first and reads the second as a lazy a+). It leaves a pattern it gave
+// unchanged.
 func GNUPattern(pat string) string {
-	if !strings.ContainsAny(pat, `\:`) {
+	if !strings.ContainsAny(pat, `\:*+?)`) {
 		return pat
 	}
 	var b strings.Builder
 	inClass := false
+	depth := 0      // groups open
+	nothing := true // at a start, where a repetition repeats nothing
 	for i := 0; i < len(pat); i++ {
 		c := pat[i]
+		if !inClass && (c == '*' || c == '+' || c == '?') {
+			run := i
+			for run < len(pat) && strings.IndexByte("*+?", pat[run]) >= 0 {
+				run++
+			}
+			switch {
+			case nothing && (c != '?' || i == 0 || pat[i-1] != '('): // (? is RE2's group syntax
+				i = run - 1
+				continue
+			case run-i > 1:
+				b.WriteString(repetitions(pat[i:run]))
+				i = run - 1
+				continue
+			}
+			b.WriteByte(c)
+			continue
+		}
+		nothing = !inClass && (c == '(' || c == '|' || c == '^' && nothing)
 		switch {
 		case c == '\\' && i+1 < len(pat):
 			next := pat[i+1]
@@ -67,10 +91,44 @@ func GNUPattern(pat string) string {
 			continue
 		case c == ']' && inClass:
 			inClass = false
+		case c == '(' && !inClass:
+			depth++
+		case c == ')' && !inClass && depth == 0:
+			b.WriteString(`\)`)
+			continue
+		case c == ')' && !inClass:
+			depth--
 		}
 		b.WriteByte(c)
 	}
 	return b.String()
+}
+
+// repetitions is the one repetition a run of them makes: each of * + ?
+// repeats what the one before it made.
+func repetitions(run string) string {
+	least, most := 1, 1 // -1: no bound
+	for _, c := range run {
+		switch c {
+		case '*':
+			least, most = 0, -1
+		case '+':
+			if most != -1 && most != 0 {
+				most = -1
+			}
+		case '?':
+			least = 0
+		}
+	}
+	switch {
+	case least == 0 && most == -1:
+		return "*"
+	case least == 1 && most == -1:
+		return "+"
+	case least == 0:
+		return "?"
+	}
+	return ""
 }
 
 // unicodeClasses are the POSIX classes whose members grep's UTF-8 locales

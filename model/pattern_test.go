@@ -85,6 +85,21 @@ func TestGNUPatternLeavesWhatItGaveAndBracketsAlone(t *testing.T) {
 		`a\\<`:           `a\\<`,
 		`\[[:alpha:]`:    `\[[:alpha:]`,
 		`x[[:space:]]\d`: `x[[:space:]]\d`,
+		`*abc`:           `abc`, // grep drops a repetition of nothing
+		`a|+b`:           `a|b`,
+		`(*a)`:           `(a)`,
+		`^*a`:            `^a`,
+		`(?i)a`:          `(?i)a`, // RE2's flags stay
+		`(?:a)?`:         `(?:a)?`,
+		`a**`:            `a*`, // a run of repetitions is the one it makes
+		`a++`:            `a+`,
+		`a+?`:            `a*`,
+		`a?+`:            `a*`,
+		`a??`:            `a?`,
+		`x)`:             `x\)`, // a ) that closes nothing is itself
+		`(a)b)`:          `(a)b\)`,
+		`[)*+]`:          `[)*+]`,
+		`\**`:            `\**`,
 	} {
 		got := GNUPattern(in)
 		if got != want {
