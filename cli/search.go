@@ -427,9 +427,10 @@ func (g *grepRun) printCount(incident, item string) error {
 
 // basicRegexpHint says where a pattern is read otherwise than grep's
 // default (basic) syntax reads it: a person with grep's habits typing
-// timeout\|refund got one odd line or none, and no word why. The escapes
-// are named whatever matched; operators and a $ inside the pattern only
-// when nothing did. "" when nothing in it is read otherwise.
+// timeout\|refund got one odd line or none, and no word why. \| is named
+// whatever matched (a line holding a | is not what a|b meant);
+// the other escapes, operators and a $ inside the pattern only when nothing
+// did (ObjectId\( means a parenthesis). "" when nothing in it is read otherwise.
 func basicRegexpHint(pat string, matched bool) string {
 	plain := strings.ReplaceAll(pat, `\\`, "xx") // an escaped backslash escapes nothing after it
 	var said []string
@@ -439,6 +440,9 @@ func basicRegexpHint(pat string, matched bool) string {
 		{`\{\}`, "for a count write 'a{3}'"},
 		{`\?\+`, "for 'maybe' or 'one or more' write 'a?' or 'a+'"},
 	} {
+		if matched && h.escapes != `\|` {
+			continue // ObjectId\(: meant as itself, and found
+		}
 		var found []string
 		for i := 0; i < len(h.escapes); i += 2 {
 			if strings.Contains(plain, h.escapes[i:i+2]) {

@@ -182,7 +182,7 @@ func TestSearchAnswersAsGrepDoes(t *testing.T) {
 func TestSearchSaysWhyAGrepHabitMatchedNothing(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
-	w.ok([]byte("timeout after 30s\nrefund of $5.00 paid\ncols: error|timeout\n"), "tee", "-q", "t")
+	w.ok([]byte("timeout after 30s\nrefund of $5.00 paid\ncols: error|timeout\nObjectId(\"65f1\") {x}\n"), "tee", "-q", "t")
 	for _, c := range []struct{ pattern, hint string }{
 		{`timeout\|refund`, `\| is the character itself`},
 		{`refund of \(\$5\)`, `\( \) are the character itself`},
@@ -209,7 +209,7 @@ func TestSearchSaysWhyAGrepHabitMatchedNothing(t *testing.T) {
 		t.Errorf("calm search 'error\\|timeout': exit %d:\n%s%s", code, out, errs)
 	}
 	// What grep -E reads the same way is not second-guessed.
-	for _, pattern := range []string{`timeout|refund`, `\$5\.00`, `paid$`, `nowhere`} {
+	for _, pattern := range []string{`timeout|refund`, `\$5\.00`, `paid$`, `nowhere`, `ObjectId\("65f1"\)`, `\{x\}`} {
 		if _, errs, _ := w.run(nil, "search", pattern); errs != "" {
 			t.Errorf("calm search %q said %q", pattern, errs)
 		}
