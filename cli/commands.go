@@ -227,6 +227,7 @@ func (s *sanitizingWriter) Write(p []byte) (int, error) {
 // Close writes out the last, unfinished line.
 func (s *sanitizingWriter) Close() error {
 	last := s.f.Flush(s.line)
+	s.out += int64(len(last) - len(s.line)) // what Flush made of the line held
 	s.replacementsOut += bytes.Count(last, replacement)
 	_, err := s.w.Write(last)
 	s.line = s.line[:0]

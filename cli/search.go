@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"calm/model"
@@ -58,17 +57,26 @@ func grep(e *env, q model.SearchQuery, o grepOptions) error {
 		// UTF-8 locales have it; RE2's \w is ASCII only); the characters
 		// around it are taken along, which selects the same lines. The
 		// group is the word, for -o.
-		q.Pattern, q.Literal = `(?:^|[^\pL\pN_])(`+pat+`)(?:[^\pL\pN_]|$)`, false
+		word := model.WordChars()
+		q.Pattern, q.Literal = `(?:^|[^`+word+`])(`+pat+`)(?:[^`+word+`]|$)`, false
 	}
 	g := &grepRun{o: o, w: bufio.NewWriterSize(e.stdout, 256<<10), counts: map[string]int{}}
 	if o.only && !o.count && !o.files && !o.quiet {
 		// The parts a line holds are found here, in the line the store
-		// found.
-		m, err := q.Matcher()
+		// found. With -w, what comes before a word is matched along (the
+		// group is the word) and what comes after it is looked at.
+		parts := model.SearchQuery{Pattern: pat, IgnoreCase: q.IgnoreCase}
+		switch {
+		case o.whole:
+			parts.Pattern = `^(?:` + pat + `)$`
+		case o.word:
+			parts.Pattern = `(?:^|[^` + model.WordChars() + `])(` + pat + `)`
+		}
+		m, err := parts.Matcher()
 		if err != nil {
 			return err
 		}
-		g.only = m.Regexp()
+		g.only = m
 	}
 	if o.invert || (!o.count && !o.files && (o.before > 0 || o.after > 0)) {
 		// Lines that do not match are wanted too: the store sends every
@@ -179,7 +187,7 @@ func searchStatus(err error) error {
 type grepRun struct {
 	o      grepOptions
 	re     *model.Matcher // set when every line comes: the lines it matches
-	only   *regexp.Regexp // -o: the parts of a selected line printed (its group 1 with -w)
+	only   *model.Matcher // -o: the parts of a selected line printed
 	w      *bufio.Writer
 	total  int            // lines selected in all
 	counts map[string]int // for -c: lines selected per INCIDENT/ID
@@ -305,44 +313,27 @@ func (g *grepRun) write(m model.LineHit, context bool) error {
 }
 
 // printParts prints each non-empty match in a selected line as a line of
-// its own, as grep -o does (a selected line of -v holds none).
+// its own, the longest of those that start first, as grep -o does (a
+// selected line of -v holds none).
 func (g *grepRun) printParts(m model.LineHit) error {
 	part := func(from, to int) error {
 		return g.write(model.LineHit{Incident: m.Incident, Item: m.Item, Line: m.Line, Text: m.Text[from:to]}, false)
 	}
 	if !g.o.word || g.o.whole {
-		for _, at := range g.only.FindAllIndex(m.Text, -1) {
-			if at[0] < at[1] {
-				if err := part(at[0], at[1]); err != nil {
-					return err
-				}
+		for _, at := range g.only.Parts(m.Text) {
+			if err := part(at[0], at[1]); err != nil {
+				return err
 			}
 		}
 		return nil
 	}
-	// -w's pattern takes the characters around a word along: the next
-	// word is looked for from the end of this one (group 1), where the
-	// pattern's ^ would pass for a line's start after a word character.
-	for pos := 0; pos <= len(m.Text); {
-		at := g.only.FindSubmatchIndex(m.Text[pos:])
-		if at == nil {
-			break
-		}
-		from, to := pos+at[2], pos+at[3]
-		if r, _ := utf8.DecodeLastRune(m.Text[:pos]); pos > 0 && from == pos && (r == '_' || unicode.IsLetter(r) || unicode.IsNumber(r)) {
-			_, size := utf8.DecodeRune(m.Text[pos:])
-			pos += max(size, 1)
-			continue
-		}
-		if from < to {
+	for _, at := range g.only.Longest().FindAllSubmatchIndex(m.Text, -1) {
+		from, to := at[2], at[3]
+		if r, _ := utf8.DecodeRune(m.Text[to:]); from < to && (to == len(m.Text) || !model.IsWordRune(r)) {
 			if err := part(from, to); err != nil {
 				return err
 			}
-			pos = to
-			continue
 		}
-		_, size := utf8.DecodeRune(m.Text[to:])
-		pos = to + max(size, 1)
 	}
 	return nil
 }

@@ -28,6 +28,7 @@ func TestSearchAnswersAsGrepDoes(t *testing.T) {
 		"city: café, Straße, Αθήνα, 300\u212A error\nan error, then error\n",                    // words beyond ASCII, the Kelvin sign a letter
 		"École école\ncafé\ncafés\nİstanbul\nnaïve\nnaïveté_2\n",                                // word edges and classes beyond ASCII
 		"id,name\r1,alice\r2,bob\nERROR disk quota exceeded\rOK\nprogress 10%\rprogress 100%\n", // what a carriage return wrote over is found, as grep finds it
+		"café naïve résumé\néa a\nΣΊΣΥΦΟΣ σίσυφος ς\nΕλληνικά Русский 中文\nनमस्ते दुनिया\nกรุงเทพ ไทย\n--\n- aaaa\nababab\naaa\n", // -o's parts, marks in words
 	}
 	dir := t.TempDir()
 	inc := strings.Fields(w.ok(nil, "status"))[1]
@@ -125,7 +126,26 @@ func TestSearchAnswersAsGrepDoes(t *testing.T) {
 		{"-c", "*e"},  // what grep reads otherwise than RE2: a repetition of nothing,
 		{"-c", "e**"}, // runs of repetitions,
 		{"-c", "x+?"},
-		{"db)"}, // a ) that closes nothing
+		{"db)"},        // a ) that closes nothing
+		{"-o", `\b\w`}, // -o with word edges beyond ASCII
+		{"-o", `\w\b`},
+		{"-o", `f\B`},
+		{"-o", `\<a`},
+		{"-o", `ς\b`},
+		{"-o", `\<\w+`},
+		{"-ow", `^-`}, // -w's ^ is the line's start
+		{"-ow", `^a*`},
+		{"-o", `ab|aba`}, // the longest of those that start first
+		{"-o", "-e", "a", "-e", "aaa"},
+		{"-o", `(|a)`},
+		{`नमस्ते\b`}, // a vowel sign is part of its word
+		{"-w", "กร"},
+		{"-x", `\w+ \w+`},
+		{"-o", `\w+`},
+		{"-c", "\r"}, // a carriage return inside a line is found
+		{"-o", "e\r[0-9]"},
+		{"-F", "e\r1"},
+		{"-c", "a{,3}"}, // grep's at most 3
 		{"alice"},
 		{"ERROR"},
 		{"-c", "progress"},

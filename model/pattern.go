@@ -2,6 +2,7 @@ package model
 
 import (
 	"errors"
+	"fmt"
 	"regexp"
 	"regexp/syntax"
 	"strings"
@@ -20,7 +21,7 @@ import (
 // first and reads the second as a lazy a+). It leaves a pattern it gave
 // unchanged.
 func GNUPattern(pat string) string {
-	if !strings.ContainsAny(pat, `\:*+?)`) {
+	if !strings.ContainsAny(pat, `\:*+?){`) {
 		return pat
 	}
 	var b strings.Builder
@@ -55,11 +56,13 @@ func GNUPattern(pat string) string {
 			case !inClass && (next == '<' || next == '>'):
 				b.WriteString(`\b`)
 			case next == 'w' && inClass:
-				b.WriteString(`\pL\pN_`)
+				b.WriteString(wordChars())
 			case next == 'w':
-				b.WriteString(`[\pL\pN_]`)
+				b.WriteString("[" + wordChars() + "]")
 			case next == 'W' && !inClass:
-				b.WriteString(`[^\pL\pN_]`)
+				b.WriteString("[^" + wordChars() + "]")
+			case next == 'r':
+				b.WriteString(CarriageReturn)
 			default:
 				b.WriteByte(c)
 				b.WriteByte(next)
@@ -71,11 +74,14 @@ func GNUPattern(pat string) string {
 				break
 			}
 			name := pat[i+2 : i+2+end]
-			if class, ok := unicodeClasses[name]; ok {
+			if class, ok := unicodeClasses()[name]; ok {
 				b.WriteString(class)
 				i += 2 + end + 1
 				continue
 			}
+		case c == '{' && !inClass && i+2 < len(pat) && pat[i+1] == ',' && pat[i+2] >= '0' && pat[i+2] <= '9':
+			b.WriteString("{0") // grep's {,n}: at most n
+			continue
 		case c == '[' && !inClass:
 			inClass = true
 			b.WriteByte(c)
@@ -132,21 +138,59 @@ func repetitions(run string) string {
 }
 
 // unicodeClasses are the POSIX classes whose members grep's UTF-8 locales
-// take from every script, as RE2 escapes for inside brackets.
-var unicodeClasses = map[string]string{
-	"alpha":  `\pL`,
-	"alnum":  `\pL\pN`,
-	"upper":  `\p{Lu}`,
-	"lower":  `\p{Ll}`,
-	"^alpha": `\PL`,
-	"^upper": `\P{Lu}`,
-	"^lower": `\P{Ll}`,
+// take from every script, as RE2 escapes for inside brackets: alpha is
+// Unicode's Alphabetic (letters, and the vowel signs of Thai or Devanagari,
+// not a virama) and the digits beyond ASCII; alnum adds 0-9.
+var unicodeClasses = sync.OnceValue(func() map[string]string {
+	beyondASCII := &unicode.RangeTable{R32: unicode.N.R32} // numbers but 0-9
+	for _, r := range unicode.N.R16 {
+		if r.Hi < '0' || r.Lo > '9' {
+			beyondASCII.R16 = append(beyondASCII.R16, r)
+		}
+	}
+	return map[string]string{
+		"alpha": `\pL` + ranges(unicode.Other_Alphabetic) + ranges(beyondASCII),
+		"alnum": `\pL\pN` + ranges(unicode.Other_Alphabetic),
+		"upper": `\p{Lu}`,
+		"lower": `\p{Ll}`,
+	}
+})
+
+// WordChars are grep's word characters in a UTF-8 locale ([:alnum:] and
+// _), as RE2 writes them inside brackets: \w, \b and -w are made of them.
+func WordChars() string { return wordChars() }
+
+var wordChars = sync.OnceValue(func() string { return unicodeClasses()["alnum"] + "_" })
+
+// ranges writes a table's runes as RE2 ranges for inside brackets.
+func ranges(t *unicode.RangeTable) string {
+	var b strings.Builder
+	add := func(lo, hi, stride uint32) {
+		if stride == 1 {
+			fmt.Fprintf(&b, `\x{%x}-\x{%x}`, lo, hi)
+			return
+		}
+		for r := lo; r <= hi; r += stride {
+			fmt.Fprintf(&b, `\x{%x}`, r)
+		}
+	}
+	for _, r := range t.R16 {
+		add(uint32(r.Lo), uint32(r.Hi), uint32(r.Stride))
+	}
+	for _, r := range t.R32 {
+		add(r.Lo, r.Hi, r.Stride)
+	}
+	return b.String()
 }
+
+// CarriageReturn is what a carriage return inside a line is in the text
+// search matches (sanitize.AppendSearchText): a pattern's \r means it.
+const CarriageReturn = "\u240d"
 
 // expression is the RE2 text of a query: a literal quoted, grep -E's
 // readings applied, case folded on request.
 func (q SearchQuery) expression() string {
-	pat := q.Pattern
+	pat := strings.ReplaceAll(q.Pattern, "\r", CarriageReturn)
 	if q.Literal {
 		pat = regexp.QuoteMeta(pat)
 	} else {
@@ -192,6 +236,9 @@ type Matcher struct {
 	prog  *syntax.Prog // nil: the pattern has no word edge, RE2 is right
 	seen  sync.Pool    // *[]uint64: which instruction has been tried at which position
 	insts int
+
+	longestOnce sync.Once
+	longest     *regexp.Regexp
 }
 
 // Matcher compiles a query into its Matcher.
@@ -211,6 +258,102 @@ func (q SearchQuery) Matcher() (*Matcher, error) {
 
 // Regexp is the matcher's RE2 regexp (exact for ASCII text).
 func (m *Matcher) Regexp() *regexp.Regexp { return m.re }
+
+// Longest is the regexp taking the longest of the matches that start
+// first, as grep -o does (a|ab takes ab).
+func (m *Matcher) Longest() *regexp.Regexp {
+	m.longestOnce.Do(func() {
+		m.longest = regexp.MustCompile(m.re.String())
+		m.longest.Longest()
+	})
+	return m.longest
+}
+
+// maxPartsLine bounds the line Parts searches with grep's word edges
+// itself (its work grows with the square of the line): a longer one is
+// searched by RE2, whose word edges are ASCII only.
+const maxPartsLine = 64 << 10
+
+// Parts returns where the matches in text are, [start, end) each, the
+// longest of those that start first and then on from its end, as grep -o
+// finds them.
+func (m *Matcher) Parts(text []byte) [][2]int {
+	var parts [][2]int
+	if m.prog != nil && !ascii(text) && len(text) <= maxPartsLine {
+		return m.partsWords(text)
+	}
+	for _, at := range m.Longest().FindAllIndex(text, -1) {
+		if at[0] < at[1] {
+			parts = append(parts, [2]int{at[0], at[1]})
+		}
+	}
+	return parts
+}
+
+// partsWords is Parts by a search over the program, with grep's word
+// edges: from each start, every state reached once, the furthest match
+// kept.
+func (m *Matcher) partsWords(text []byte) [][2]int {
+	positions := len(text) + 1
+	seen := make([]uint32, m.insts*positions) // the start that reached a state last, plus one
+	type job struct{ pc, pos int }
+	var stack []job
+	var parts [][2]int
+	for start := 0; start <= len(text); {
+		mark := uint32(start + 1)
+		end := -1
+		stack = append(stack[:0], job{m.prog.Start, start})
+		for len(stack) > 0 {
+			j := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			for {
+				k := j.pc*positions + j.pos
+				if seen[k] == mark {
+					break
+				}
+				seen[k] = mark
+				inst := &m.prog.Inst[j.pc]
+				switch inst.Op {
+				case syntax.InstMatch:
+					end = max(end, j.pos)
+				case syntax.InstFail:
+				case syntax.InstAlt, syntax.InstAltMatch:
+					stack = append(stack, job{int(inst.Arg), j.pos})
+					j.pc = int(inst.Out)
+					continue
+				case syntax.InstCapture, syntax.InstNop:
+					j.pc = int(inst.Out)
+					continue
+				case syntax.InstEmptyWidth:
+					if emptyAt(text, j.pos)&syntax.EmptyOp(inst.Arg) == syntax.EmptyOp(inst.Arg) {
+						j.pc = int(inst.Out)
+						continue
+					}
+				default:
+					if j.pos < len(text) {
+						r, size := utf8.DecodeRune(text[j.pos:])
+						if inst.MatchRune(r) {
+							j.pc, j.pos = int(inst.Out), j.pos+size
+							continue
+						}
+					}
+				}
+				break
+			}
+		}
+		if end > start {
+			parts = append(parts, [2]int{start, end})
+			start = end
+			continue
+		}
+		if start == len(text) {
+			break
+		}
+		_, size := utf8.DecodeRune(text[start:])
+		start += size
+	}
+	return parts
+}
 
 // Match reports whether text holds a match.
 func (m *Matcher) Match(text []byte) bool {
@@ -241,8 +384,9 @@ func hasWordEdge(re *syntax.Regexp) bool {
 	return false
 }
 
-func isWordRune(r rune) bool {
-	return r == '_' || unicode.IsLetter(r) || unicode.IsNumber(r)
+// IsWordRune reports grep's word character in a UTF-8 locale (WordChars).
+func IsWordRune(r rune) bool {
+	return r == '_' || unicode.IsLetter(r) || unicode.IsNumber(r) || unicode.Is(unicode.Other_Alphabetic, r)
 }
 
 // matchWords runs the program over text from every position, depth first.
@@ -332,7 +476,7 @@ func emptyAt(text []byte, pos int) syntax.EmptyOp {
 	if pos == len(text) {
 		op |= syntax.EmptyEndText | syntax.EmptyEndLine
 	}
-	if isWordRune(before) != isWordRune(after) {
+	if IsWordRune(before) != IsWordRune(after) {
 		op |= syntax.EmptyWordBoundary
 	} else {
 		op |= syntax.EmptyNoWordBoundary

@@ -75,9 +75,9 @@ func TestWordEdgesTakeEveryScript(t *testing.T) {
 func TestGNUPatternLeavesWhatItGaveAndBracketsAlone(t *testing.T) {
 	for in, want := range map[string]string{
 		`\<a\>`:          `\ba\b`,
-		`\w\W`:           `[\pL\pN_][^\pL\pN_]`,
-		`[\w.]`:          `[\pL\pN_.]`,
-		`[[:alpha:]x]`:   `[\pLx]`,
+		`\w\W`:           "[" + WordChars() + "][^" + WordChars() + "]",
+		`[\w.]`:          "[" + WordChars() + ".]",
+		`[[:alpha:]x]`:   "[" + unicodeClasses()["alpha"] + "x]",
 		`[^[:upper:]]`:   `[^\p{Lu}]`,
 		`[]<]\<`:         `[]<]\b`,
 		`[[:digit:]]`:    `[[:digit:]]`,

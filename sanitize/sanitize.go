@@ -6,6 +6,7 @@
 package sanitize
 
 import (
+	"calm/model"
 	"sync"
 	"unicode/utf8"
 
@@ -44,7 +45,7 @@ func AppendSearchText(dst, line []byte) []byte {
 
 // CarriageReturn is what parts the pieces of a line a carriage return wrote
 // over, in the text search matches.
-const CarriageReturn = "\u240d"
+const CarriageReturn = model.CarriageReturn
 
 // AppendText appends the sanitised form of src to dst: a \r in src takes
 // back only what src put on its line, never what dst held before.

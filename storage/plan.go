@@ -177,7 +177,7 @@ func planQuery(q SearchQuery) (*plan, error) {
 		return nil, err
 	}
 	if q.Literal || regexp.QuoteMeta(q.Pattern) == q.Pattern {
-		return planLiteral(q.Pattern, q.IgnoreCase, re), nil
+		return planLiteral(strings.ReplaceAll(q.Pattern, "\r", model.CarriageReturn), q.IgnoreCase, re), nil
 	}
 	tree, err := q.Syntax()
 	if err != nil {
