@@ -264,7 +264,7 @@ func (f *Filter) Append(dst, src []byte) []byte {
 			f.st, seqStart = escape.Begin(r), i-size // C1 controls never reach the terminal
 			continue
 		}
-		if r == 0x2028 || r == 0x2029 || r == 0xfeff {
+		if Dropped(r) {
 			continue
 		}
 		if f.over {
@@ -278,6 +278,14 @@ func (f *Filter) Append(dst, src []byte) []byte {
 		f.seq = append(f.seq[:0], src[seqStart:min(len(src), seqStart+seqMax)]...)
 	}
 	return dst
+}
+
+// Dropped reports the runes sanitising takes out beyond controls: the line
+// and paragraph separators and the byte-order mark, which move or hide
+// text, and the bidirectional embeddings, overrides and isolates, which
+// show a line in another order than it was written (Trojan Source).
+func Dropped(r rune) bool {
+	return r == 0x2028 || r == 0x2029 || r == 0xfeff || r >= 0x202a && r <= 0x202e || r >= 0x2066 && r <= 0x2069
 }
 
 // put writes r where the cursor is.

@@ -290,3 +290,18 @@ func TestSearchTextPartsWhatACarriageReturnWroteOver(t *testing.T) {
 		}
 	}
 }
+
+// TestBidiControlsAreTakenOut: an override or isolate shows a line in
+// another order than it was written (a comment that reads as code); they go
+// as the line separators do, and the text around them stays.
+func TestBidiControlsAreTakenOut(t *testing.T) {
+	in := "rm -rf /tmp/\u202eevil\u202c \u2067x\u2069 \u202a\u202b\u202d\u2066\u2068ok"
+	if got, want := string(Text([]byte(in))), "rm -rf /tmp/evil x ok"; got != want {
+		t.Fatalf("Text(%q) = %q, want %q", in, got, want)
+	}
+	for _, r := range "a\u200f\u200eé" { // the marks only choose a direction: kept
+		if Dropped(r) {
+			t.Fatalf("%U is dropped", r)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"unicode/utf8"
 
+	"calm/sanitize"
 	"calm/terminal/escape"
 )
 
@@ -429,7 +430,7 @@ func textOf(s []byte, crEnds bool) ([]byte, bool) {
 
 // plain reports whether sanitising leaves b as it is (but for \r's, when
 // cr): printable, tabs, valid UTF-8, and none of the runes it drops (C1
-// controls, U+2028, U+2029, U+FEFF).
+// controls, and the runes sanitize.Dropped names).
 func plain(b []byte, cr bool) bool {
 	high := false
 	for i := 0; i < len(b); i++ {
@@ -447,7 +448,7 @@ func plain(b []byte, cr bool) bool {
 }
 
 // dropsRunes reports whether b (valid UTF-8) holds a rune sanitising drops:
-// a C1 control, U+2028, U+2029 or U+FEFF.
+// a C1 control, or one sanitize.Dropped names.
 func dropsRunes(b []byte) bool {
 	for i := 0; ; {
 		k := bytes.IndexByte(b[i:], 0xC2)
@@ -459,7 +460,19 @@ func dropsRunes(b []byte) bool {
 			return true
 		}
 	}
-	return bytes.Contains(b, []byte("\u2028")) || bytes.Contains(b, []byte("\u2029")) || bytes.Contains(b, []byte("\uFEFF"))
+	// The others are three bytes, E2 80 or 81, or EF BB BF.
+	for i := 0; ; {
+		k := bytes.IndexByte(b[i:], 0xE2)
+		if k < 0 {
+			break
+		}
+		i += k
+		if r, _ := utf8.DecodeRune(b[i:]); sanitize.Dropped(r) {
+			return true
+		}
+		i++
+	}
+	return bytes.Contains(b, []byte("\uFEFF"))
 }
 
 // nextControl returns the index of the first control byte (any below 0x20

@@ -58,7 +58,7 @@ func grepCorpus() []byte {
 			case b.Len() < 3<<20:
 				b.WriteString("c1 \xc2\x9b31m control before connection\n")
 			case b.Len() < 4<<20:
-				b.WriteString("line\u2028separator \ufeffinside a connection\n")
+				b.WriteString("line\u2028separator \ufeffinside a \u202econnection\u202c \u2067reversed\u2069\n")
 			default:
 				b.WriteString("back\bspace and del\x7fete in a connection\n")
 			}
@@ -425,7 +425,7 @@ func TestChunksWithAndWithoutEscapesAlternate(t *testing.T) {
 // rewrite) is exactly its sanitised text.
 func TestTextKnownWithoutSanitisingIsTheSanitisedText(t *testing.T) {
 	pieces := []string{"a", "b", " ", "\t", "\x1b", "[", "3", "1", "m", ";", "\r", "\x7f", "\x07", "]", "\\",
-		"\xc2", "\x9b", "\xc2\x9b", "é", "✔", "\u2028", "\ufeff", "\xff", "\xe2\x9c", "\x1b[0m", "\x1b[31;1m", "\x1b]0;t\x07"}
+		"\xc2", "\x9b", "\xc2\x9b", "é", "✔", "\u2028", "\ufeff", "\u202e", "\u2066", "\u2069", "\xff", "\xe2\x9c", "\x1b[0m", "\x1b[31;1m", "\x1b]0;t\x07"}
 	r := rand.New(rand.NewPCG(3, 4))
 	var chunk bytes.Buffer
 	var lines [][]byte
