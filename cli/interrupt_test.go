@@ -755,7 +755,8 @@ func TestTeeSpeaksOnALineOfItsOwn(t *testing.T) {
 	tm.start(w.envPrefix() + "sh")
 	tm.typeText("printf 'no-newline-end' | " + calmBin + " tee whole\n")
 	tm.waitFor("calm: saved", 20*time.Second)
-	tm.typeText("(printf 'cut-short'; sleep 60) | " + calmBin + " tee cut\n")
+	// The output is waited for, not the command line: tee is running then.
+	tm.typeText("(printf 'cut-%s' short; sleep 60) | " + calmBin + " tee cut\n")
 	tm.waitFor("cut-short", 20*time.Second)
 	pressCtrlC(t, tm, 1)
 	tm.waitFor("calm: interrupted", 20*time.Second)
