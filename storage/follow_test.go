@@ -5,6 +5,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +17,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"calm/model"
+	"calm/sanitize"
 )
 
 // sealWait bounds a wait for the store to take or seal a journal: generous,
@@ -315,4 +318,59 @@ func TestTextOfAnOlderReadingIsDerivedAgain(t *testing.T) {
 	if len(found) != 1 || found[0].Line != 1 {
 		t.Fatalf("search for the joined text: %+v", found)
 	}
+}
+
+// TestLiveSessionShowAndSearchNumberLinesAlike: while a session records,
+// its text as shown and its lines as searched are both what the emulator
+// makes of the output so far (a full-screen program's screen between its
+// markers), and they stay so at seal.
+func TestLiveSessionShowAndSearchNumberLinesAlike(t *testing.T) {
+	db := openTestDB(t)
+	c, f := newJournalSession(t, db, os.Getpid())
+	ref := c.Incident + "/" + c.ID
+	var out strings.Builder
+	for i := 1; i <= 5; i++ {
+		fmt.Fprintf(&out, "$ line %d\r\n", i)
+	}
+	out.WriteString("\x1b[?1049h\x1b[H\x1b[2J")
+	for i := 1; i <= 30; i++ {
+		fmt.Fprintf(&out, "page %d\r\n", i)
+	}
+	out.WriteString("\x1b[?1049l$ echo marker\r\nmarker\r\n$ ")
+	raw, _ := json.Marshal(out.String())
+	journal := `{"version": 2, "width": 80, "height": 24}` + "\n" + `[0.1, "o", ` + string(raw) + "]\n"
+	if err := db.FollowJournal(c.Incident, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString(journal)
+	waitContent(t, db, ref, []byte(journal))
+	lineOf := func(text string) int {
+		for i, l := range strings.Split(text, "\n") {
+			if string(sanitize.Text([]byte(l))) == "marker" {
+				return i + 1
+			}
+		}
+		return 0
+	}
+	check := func(when string) {
+		var shown bytes.Buffer
+		if err := db.WriteText(context.Background(), ref, &shown); err != nil {
+			t.Fatal(err)
+		}
+		var found []Match
+		if err := db.Search(context.Background(), SearchQuery{Pattern: "^marker$", Items: []string{ref}}, func(m Match) error { found = append(found, m); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if n := lineOf(shown.String()); n == 0 || len(found) != 1 || found[0].Line != int64(n) {
+			t.Fatalf("%s: show has marker on line %d, search found %+v:\n%s", when, n, found, shown.String())
+		}
+	}
+	check("recording")
+	if _, err := db.SealJournal(c.Incident, c.ID, int64(len(journal)), ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := WaitSealed(db, ref, sealWait); err != nil {
+		t.Fatal(err)
+	}
+	check("sealed")
 }

@@ -186,17 +186,13 @@ func (db *DB) WriteText(ctx context.Context, ref string, w io.Writer) error {
 		}
 		if c.Text != nil {
 			db.notice(textDamaged(c, "showing"))
-			// Derived again from the (checked) recording, as at seal.
-			pr, pw := io.Pipe()
-			go func() { pw.CloseWithError(db.WriteContent(ctx, ref, 0, pw)) }()
-			defer pr.Close()
-			return terminal.DeriveText(pr, w)
 		}
-		out := &terminal.CastOutput{W: w}
-		if err := db.WriteContent(ctx, ref, 0, out); err != nil {
-			return err
-		}
-		return out.Close()
+		// Derived from the (checked) recording as at seal: while it is
+		// still recording, the lines shown are those search numbers.
+		pr, pw := io.Pipe()
+		go func() { pw.CloseWithError(db.WriteContent(ctx, ref, 0, pw)) }()
+		defer pr.Close()
+		return terminal.DeriveText(pr, w)
 	}
 	w = untilDone{ctx, w}
 	return db.eachChunk(c.Incident, textBucketOf(c), func(_ uint64, data []byte) error {
