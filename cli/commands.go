@@ -362,6 +362,9 @@ func cmdSearch(e *env, args []string) error {
 	fs.BoolVarP(&o.whole, "line-regexp", "x", false, "match whole lines only")
 	fs.BoolVarP(&o.only, "only-matching", "o", false, "print only the parts of a line that match, each on a line of its own (no context lines)")
 	fs.BoolVarP(&o.noMessages, "no-messages", "s", false, "say nothing of captures that cannot be read (the exit status is still 2)")
+	color := fs.String("color", "never", "grep's colours: matches in bold red, names, line numbers and separators in theirs: always, never, or auto (at a terminal); --color alone: auto")
+	fs.Lookup("color").NoOptDefVal = "auto"
+	fs.BoolP("text", "a", false, "taken as it is: calm searches every capture as text (binary bytes as U+FFFD)")
 	fs.BoolVarP(&o.invert, "invert-match", "v", false, "select the lines that do not match")
 	fs.BoolVarP(&o.count, "count", "c", false, "print how many lines each capture has selected")
 	fs.BoolVarP(&o.files, "files-with-matches", "l", false, "print only the captures that have a selected line")
@@ -386,6 +389,15 @@ func cmdSearch(e *env, args []string) error {
 		return err
 	}
 	o.noLine = !lineNumbers
+	switch *color {
+	case "always":
+		o.color = true
+	case "auto":
+		o.color = isTerminal(e.stdout) && !o.json
+	case "never":
+	default:
+		return usageError("--color=%s: always, never or auto", *color)
+	}
 	captures := fs.Args()
 	if len(*patterns) > 0 {
 		q.Pattern = strings.Join(*patterns, "\n")

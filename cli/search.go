@@ -25,6 +25,7 @@ type grepOptions struct {
 	whole                            bool // -x: the pattern matches a whole line
 	only                             bool // -o: each match on a line of its own
 	noMessages                       bool // -s: nothing said of a capture that cannot be read
+	color                            bool // --color: grep's colours, its matches in bold red
 	noRef                            bool // -h: no INCIDENT/ID before a line or a count
 	noLine                           bool // -n=false: no line number before a line
 	quiet                            bool // -q: nothing printed, exit 0 at the first selected line
@@ -61,7 +62,7 @@ func grep(e *env, q model.SearchQuery, o grepOptions) error {
 		q.Pattern, q.Literal = `(?:^|[^`+word+`])(`+pat+`)(?:[^`+word+`]|$)`, false
 	}
 	g := &grepRun{o: o, w: bufio.NewWriterSize(e.stdout, 256<<10), counts: map[string]int{}}
-	if o.only && !o.count && !o.files && !o.quiet {
+	if (o.only || o.color) && !o.count && !o.files && !o.quiet {
 		// The parts a line holds are found here, in the line the store
 		// found. With -w, what comes before a word is matched along (the
 		// group is the word) and what comes after it is looked at.
@@ -250,6 +251,10 @@ func (g *grepRun) line(m model.LineHit) error {
 				Item     string `json:"item"`
 			}{m.Incident, m.Item})
 		}
+		if g.o.color {
+			_, err := g.w.Write(append(colored(nil, colorName, g.ref), '\n'))
+			return err
+		}
 		_, err := io.WriteString(g.w, g.ref+"\n")
 		return err
 	}
@@ -269,22 +274,79 @@ func (g *grepRun) line(m model.LineHit) error {
 func (g *grepRun) print(m model.LineHit, context bool) error {
 	if g.o.contextGiven {
 		if g.group && (g.lastPrinted == 0 || m.Line != g.lastPrinted+1) && !g.o.json {
-			g.w.WriteString("--\n")
+			if g.o.color {
+				g.w.Write(colored(nil, colorSep, "--"))
+				g.w.WriteByte('\n')
+			} else {
+				g.w.WriteString("--\n")
+			}
 		}
 		g.group = true
 	}
 	g.lastPrinted = m.Line
-	if g.only != nil && context {
+	if g.o.only && context {
 		return nil // grep -o prints no context line, but parts the groups as if it did
 	}
-	if g.only != nil {
+	if g.o.only {
 		return g.printParts(m)
 	}
 	return g.write(m, context)
 }
 
+// grep's colours (GREP_COLORS' defaults): a match, a capture's name, a line
+// number, a separator; each ends with an erase to the line's end, as grep's.
+const (
+	colorMatch = "\x1b[01;31m\x1b[K"
+	colorName  = "\x1b[35m\x1b[K"
+	colorLine  = "\x1b[32m\x1b[K"
+	colorSep   = "\x1b[36m\x1b[K"
+	colorEnd   = "\x1b[m\x1b[K"
+)
+
+// colored appends s in color.
+func colored(dst []byte, color, s string) []byte {
+	return append(append(append(dst, color...), s...), colorEnd...)
+}
+
+// writeColored writes one line as grep --color does: its name, number and
+// separators in their colours, and what matches in it in bold red (in a
+// part of -o, all of it).
+func (g *grepRun) writeColored(m model.LineHit, context bool) error {
+	sep := ":"
+	if context {
+		sep = "-"
+	}
+	line := g.w.AvailableBuffer()
+	if !g.o.noRef {
+		line = colored(colored(line, colorName, m.Incident+"/"+m.Item), colorSep, sep)
+	}
+	if !g.o.noLine {
+		line = colored(colored(line, colorLine, strconv.FormatInt(m.Line, 10)), colorSep, sep)
+	}
+	parts := [][2]int{{0, len(m.Text)}}
+	if !g.o.only {
+		parts = g.parts(m.Text)
+	}
+	at := 0
+	for _, p := range parts {
+		line = append(line, m.Text[at:p[0]]...)
+		line = colored(line, colorMatch, string(m.Text[p[0]:p[1]]))
+		at = p[1]
+	}
+	_, err := g.w.Write(append(append(line, m.Text[at:]...), '\n'))
+	return err
+}
+
 // write writes one line, selected or context, in grep's form or as JSON.
 func (g *grepRun) write(m model.LineHit, context bool) error {
+	if g.o.color && !g.o.json {
+		if g.w.Available() < 2*len(m.Text)+256 {
+			if err := g.w.Flush(); err != nil {
+				return err
+			}
+		}
+		return g.writeColored(m, context)
+	}
 	if g.o.json {
 		return g.json(jsonLine{m.Incident, m.Item, m.Line, string(m.Text), context})
 	}
@@ -316,26 +378,28 @@ func (g *grepRun) write(m model.LineHit, context bool) error {
 // its own, the longest of those that start first, as grep -o does (a
 // selected line of -v holds none).
 func (g *grepRun) printParts(m model.LineHit) error {
-	part := func(from, to int) error {
-		return g.write(model.LineHit{Incident: m.Incident, Item: m.Item, Line: m.Line, Text: m.Text[from:to]}, false)
-	}
-	if !g.o.word || g.o.whole {
-		for _, at := range g.only.Parts(m.Text) {
-			if err := part(at[0], at[1]); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	for _, at := range g.only.Longest().FindAllSubmatchIndex(m.Text, -1) {
-		from, to := at[2], at[3]
-		if r, _ := utf8.DecodeRune(m.Text[to:]); from < to && (to == len(m.Text) || !model.IsWordRune(r)) {
-			if err := part(from, to); err != nil {
-				return err
-			}
+	for _, at := range g.parts(m.Text) {
+		if err := g.write(model.LineHit{Incident: m.Incident, Item: m.Item, Line: m.Line, Text: m.Text[at[0]:at[1]]}, false); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// parts are where the non-empty matches in text are, as grep -o and
+// --color find them.
+func (g *grepRun) parts(text []byte) [][2]int {
+	if !g.o.word || g.o.whole {
+		return g.only.Parts(text)
+	}
+	var parts [][2]int
+	for _, at := range g.only.Longest().FindAllSubmatchIndex(text, -1) {
+		from, to := at[2], at[3]
+		if r, _ := utf8.DecodeRune(text[to:]); from < to && (to == len(text) || !model.IsWordRune(r)) {
+			parts = append(parts, [2]int{from, to})
+		}
+	}
+	return parts
 }
 
 // jsonLine is one line of --json output.
@@ -410,6 +474,10 @@ func (g *grepRun) printCount(incident, item string) error {
 	}
 	if g.o.noRef {
 		_, err := g.w.WriteString(strconv.Itoa(n) + "\n")
+		return err
+	}
+	if g.o.color {
+		_, err := g.w.Write(append(colored(colored(nil, colorName, incident+"/"+item), colorSep, ":"), strconv.Itoa(n)+"\n"...))
 		return err
 	}
 	_, err := g.w.WriteString(incident + "/" + item + ":" + strconv.Itoa(n) + "\n")

@@ -146,6 +146,16 @@ func TestSearchAnswersAsGrepDoes(t *testing.T) {
 		{"-o", "e\r[0-9]"},
 		{"-F", "e\r1"},
 		{"-c", "a{,3}"}, // grep's at most 3
+		{"--color=always", "error"}, // grep's colours
+		{"--color=always", "-C", "1", "error"},
+		{"--color=always", "-v", "-C", "1", "ok"},
+		{"--color=always", "-o", "e[a-z]+"},
+		{"--color=always", "-c", "error"},
+		{"--color=always", "-l", "db"},
+		{"--color=always", "-w", "db"},
+		{"--color=always", "-i", "-h", "-n=false", "é[a-z]+"},
+		{"--color=never", "error"},
+		{"-a", "error"},
 		{"alice"},
 		{"ERROR"},
 		{"-c", "progress"},
