@@ -145,7 +145,7 @@ func TestSearchAnswersAsGrepDoes(t *testing.T) {
 		{"-c", "\r"}, // a carriage return inside a line is found
 		{"-o", "e\r[0-9]"},
 		{"-F", "e\r1"},
-		{"-c", "a{,3}"}, // grep's at most 3
+		{"-c", "a{,3}"},             // grep's at most 3
 		{"--color=always", "error"}, // grep's colours
 		{"--color=always", "-C", "1", "error"},
 		{"--color=always", "-v", "-C", "1", "ok"},
