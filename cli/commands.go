@@ -353,7 +353,7 @@ func withCaptureSuggestion(e *env, ref string, err error) error {
 }
 
 func cmdSearch(e *env, args []string) error {
-	fs := e.flags("search", "[-F] [-i] [-w|-x] [-v] [-o] [-h] [-s] [-c|-l|-q] [-m N] [-A N] [-B N] [-C N] [--incident ID] [--json] PATTERN [CAPTURE...]\n  calm search [FLAGS] -e PATTERN [-e PATTERN...] [CAPTURE...]")
+	fs := e.flags("search", "[-F] [-i] [-w|-x] [-v] [-o] [-h] [-s] [-c|-l|-L|-q] [-m N] [-A N] [-B N] [-C N] [--incident ID] [--json] PATTERN [CAPTURE...]\n  calm search [FLAGS] -e PATTERN [-e PATTERN...] [CAPTURE...]")
 	q := model.SearchQuery{}
 	o := grepOptions{max: -1, before: -1, after: -1}
 	fs.BoolVarP(&q.Literal, "fixed-strings", "F", false, "the pattern is a literal string, not a regular expression (RE2)")
@@ -368,6 +368,7 @@ func cmdSearch(e *env, args []string) error {
 	fs.BoolVarP(&o.invert, "invert-match", "v", false, "select the lines that do not match")
 	fs.BoolVarP(&o.count, "count", "c", false, "print how many lines each capture has selected")
 	fs.BoolVarP(&o.files, "files-with-matches", "l", false, "print only the captures that have a selected line")
+	fs.BoolVarP(&o.without, "files-without-match", "L", false, "print only the captures that have no selected line")
 	fs.BoolVarP(&o.quiet, "quiet", "q", false, "print nothing: exit 0 at the first selected line, 1 if there is none")
 	patterns := fs.StringArrayP("regexp", "e", nil, "a pattern (one that begins with -, or several: a line matching any is selected); every argument is then a capture")
 	fs.IntVarP(&o.max, "max-count", "m", -1, "stop reading a capture after this many selected lines (-1: no limit)")
@@ -486,6 +487,9 @@ func cmdSearch(e *env, args []string) error {
 	}
 	if o.files || o.quiet {
 		o.count = false // grep: -l wins over -c
+	}
+	if o.without && !o.quiet {
+		o.files, o.count = false, true // counted, and the captures at 0 named
 	}
 	if o.quiet {
 		o.files, o.before, o.after, o.context = false, 0, 0, 0

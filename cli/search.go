@@ -26,6 +26,7 @@ type grepOptions struct {
 	only                             bool // -o: each match on a line of its own
 	noMessages                       bool // -s: nothing said of a capture that cannot be read
 	color                            bool // --color: grep's colours, its matches in bold red
+	without                          bool // -L: the captures without a selected line (counted, as -c)
 	noRef                            bool // -h: no INCIDENT/ID before a line or a count
 	noLine                           bool // -n=false: no line number before a line
 	quiet                            bool // -q: nothing printed, exit 0 at the first selected line
@@ -92,7 +93,7 @@ func grep(e *env, q model.SearchQuery, o grepOptions) error {
 		// The store stops each capture where grep would: it need not read,
 		// check and send the rest.
 		switch {
-		case o.files, o.quiet:
+		case o.files, o.quiet, o.without:
 			q.PerCapture = 1
 		case o.max > 0:
 			q.PerCapture = o.max
@@ -465,6 +466,22 @@ func (g *grepRun) printCounts(s model.Store, q model.SearchQuery) error {
 // printCount writes one capture's -c line.
 func (g *grepRun) printCount(incident, item string) error {
 	n := g.counts[incident+"/"+item]
+	if g.o.without {
+		switch {
+		case n > 0:
+			return nil
+		case g.o.json:
+			return g.json(struct {
+				Incident string `json:"incident"`
+				Item     string `json:"item"`
+			}{incident, item})
+		case g.o.color:
+			_, err := g.w.Write(append(colored(nil, colorName, incident+"/"+item), '\n'))
+			return err
+		}
+		_, err := g.w.WriteString(incident + "/" + item + "\n")
+		return err
+	}
 	if g.o.json {
 		return g.json(struct {
 			Incident string `json:"incident"`

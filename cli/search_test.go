@@ -156,6 +156,11 @@ func TestSearchAnswersAsGrepDoes(t *testing.T) {
 		{"--color=always", "-i", "-h", "-n=false", "é[a-z]+"},
 		{"--color=never", "error"},
 		{"-a", "error"},
+		{"-L", "db"}, // the captures without a selected line
+		{"-L", "-v", "e"},
+		{"-L", "zebra"},
+		{"-L", "-c", "db"},
+		{"--color=always", "-L", "db"},
 		{"alice"},
 		{"ERROR"},
 		{"-c", "progress"},
