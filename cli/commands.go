@@ -390,6 +390,9 @@ func cmdSearch(e *env, args []string) error {
 		return err
 	}
 	o.noLine = !lineNumbers
+	if o.only && !fs.Changed("line-number") {
+		o.noLine = true // what -o extracts goes on to sort -u, jq, a file: grep's bare parts unless -n
+	}
 	switch *color {
 	case "always":
 		o.color = true

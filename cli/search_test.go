@@ -105,6 +105,7 @@ func TestSearchAnswersAsGrepDoes(t *testing.T) {
 		{"-v", `\bcaf`},
 		{"-C", "1", `s\>`},
 		{"-o", "error"}, // only the matches, each on a line
+		{"-o", "-n", "error"},
 		{"-o", "-i", "e[a-z]+"},
 		{"-ow", "db"},
 		{"-ow", "-i", `é[[:alpha:]]+`},
@@ -180,7 +181,12 @@ func TestSearchAnswersAsGrepDoes(t *testing.T) {
 		{"-n=false", "-C", "1", "error"},
 	} {
 		grepArgs := []string{"-H"}
-		if !slices.Contains(args, "-n=false") {
+		// Line numbers are on unless -n=false, as with grep -n; with -o,
+		// only when -n asks, as grep's bare parts.
+		only := slices.ContainsFunc(args, func(a string) bool {
+			return strings.HasPrefix(a, "-") && !strings.HasPrefix(a, "--") && strings.Contains(a, "o")
+		})
+		if !slices.Contains(args, "-n=false") && (!only || slices.Contains(args, "-n")) {
 			grepArgs = append(grepArgs, "-n")
 		}
 		if !strings.Contains(strings.Join(args, " "), "-F") {
