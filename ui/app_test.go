@@ -65,6 +65,29 @@ func TestSaveSelectionMakesAVerifiedCapture(t *testing.T) {
 	h.waitFor("selection of c1")
 }
 
+// TestSavedSelectionIsTheCapturedBytes: lines selected in a tee'd capture
+// are saved as it holds them, not as a terminal shows them: the rows a
+// carriage return wrote over, trailing blanks, a CRLF.
+func TestSavedSelectionIsTheCapturedBytes(t *testing.T) {
+	db := openStore(t)
+	raw := "head\nid,name\r1,alice\r2,bob\r\nname,comment  \nbob,\"trailing \"   \nlast"
+	saveCapture(t, db, "cr csv", raw)
+	h := start(t, db, 160, 40, Options{})
+	h.waitFor("cr csv")
+	h.press("1", tcell.KeyEnter)
+	h.waitFor("2,bobce")
+	h.press("j", "v", "j", "j", "s")
+	screen := h.waitFor("saved c2")
+	if !strings.Contains(screen, "captured bytes of lines 2–4") {
+		t.Fatalf("the status does not say the captured bytes were saved:\n%s", row(screen, "saved c2"))
+	}
+	var b strings.Builder
+	db.WriteContent(context.Background(), "c2", 0, &b)
+	if want := "id,name\r1,alice\r2,bob\r\nname,comment  \nbob,\"trailing \"   \n"; b.String() != want {
+		t.Fatalf("saved %q, want %q", b.String(), want)
+	}
+}
+
 func TestDiffShowsBeforeAndAfterLineByLine(t *testing.T) {
 	db := openStore(t)
 	saveCapture(t, db, "before", "{\n  \"email\": \"ada@example.com\",\n  \"name\": \"Ada\",\n  \"roles\": [\"admin\"]\n}\n")

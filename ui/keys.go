@@ -460,8 +460,70 @@ func (u *UI) saveMarked() {
 	if u.viewer.Block() != nil {
 		source = "extract"
 	}
-	from := itemID(u.viewer.Doc().Item)
-	u.save(text, source, fmt.Sprintf("%s of %s", source, from))
+	doc := u.viewer.Doc()
+	from := itemID(doc.Item)
+	title := fmt.Sprintf("%s of %s", source, from)
+	if first, last, selecting := u.viewer.Selection(); selecting && u.viewer.Block() == nil && doc.Item != "" && doc.Start.IsZero() {
+		// A tee'd or clipped capture's lines are saved as it holds them
+		// (a carriage return, trailing blanks), not as they are shown.
+		item, lines := doc.Item, doc.Len()
+		u.setStatus("saving…")
+		u.background(func() {
+			raw, err := rawLines(u.store, item, first, last, lines)
+			note := ", the captured bytes of lines " + lineRange(first, last)
+			if err != nil {
+				raw, note = text, "; the lines as shown, not as captured: "+err.Error()
+			}
+			u.save(raw, source, title, note)
+		})
+		return
+	}
+	u.save(text, source, title)
+}
+
+// rawLines reads lines first..last (0-based) of a capture as it holds them,
+// line ends included, when its lines are the ones shown (lines of them).
+func rawLines(s model.Store, item string, first, last, lines int) ([]byte, error) {
+	cut := &lineCutter{first: first, last: last}
+	if err := s.WriteContent(context.Background(), item, 0, cut); err != nil {
+		return nil, err
+	}
+	if cut.partial {
+		cut.line++
+	}
+	if cut.line != lines {
+		return nil, fmt.Errorf("its %d lines are shown as %d (output that moves the cursor between lines)", cut.line, lines)
+	}
+	return cut.out, nil
+}
+
+// lineCutter keeps the bytes of lines first..last of what it is given, and
+// counts its lines.
+type lineCutter struct {
+	first, last int
+	line        int // the line being read
+	partial     bool
+	out         []byte
+}
+
+func (c *lineCutter) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		end := len(p)
+		if i >= 0 {
+			end = i + 1
+		}
+		if c.line >= c.first && c.line <= c.last {
+			c.out = append(c.out, p[:end]...)
+		}
+		c.partial = i < 0
+		if i >= 0 {
+			c.line++
+		}
+		p = p[end:]
+	}
+	return n, nil
 }
 
 func itemID(ref string) string {
@@ -473,7 +535,7 @@ func itemID(ref string) string {
 
 // save stores text as a capture in the background; the status line says
 // when its copies are verified.
-func (u *UI) save(text []byte, source, title string) {
+func (u *UI) save(text []byte, source, title string, note ...string) {
 	u.mu.Lock()
 	id, session := u.incident.ID, ""
 	if d := u.viewer.Doc(); d.Start != (time.Time{}) {
@@ -497,7 +559,7 @@ func (u *UI) save(text []byte, source, title string) {
 			u.sayError(fmt.Errorf("save: %w", err))
 			return
 		}
-		u.say("saved %s (%s): %s verified", c.ID, humanBytes(c.Size), model.Plural(c.VerifiedCopies(), "copy"))
+		u.say("saved %s (%s): %s verified%s", c.ID, humanBytes(c.Size), model.Plural(c.VerifiedCopies(), "copy"), strings.Join(note, ""))
 		u.refresh()
 	})
 }
