@@ -86,7 +86,7 @@ func init() {
 		{keys: []string{"M"}, scope: scopeItem, help: "previous destructive-command marker", do: func(u *UI) { u.nextMarker(false) }},
 		{keys: []string{"x"}, scope: scopeItem, help: "extract the {...} or [...] block at the cursor; again: one level in", hint: "extract", do: (*UI).extract},
 		{keys: []string{"y"}, scope: scopeItem, help: "yank the block, the selection or the line to the clipboard", hint: "yank", do: (*UI).yank},
-		{keys: []string{"s"}, scope: scopeItem, help: "save the block or selection as a new capture (verified copies)", hint: "save", writes: true, ready: (*UI).somethingToSave, do: (*UI).saveMarked},
+		{keys: []string{"s"}, scope: scopeItem, help: "save the block or selection as a new capture (verified copies; lines selected in a tee'd or clipped capture as it holds them, carriage returns and trailing blanks kept)", hint: "save", writes: true, ready: (*UI).somethingToSave, do: (*UI).saveMarked},
 		{keys: []string{"e"}, scope: scopeItem, help: "edit the block, selection or item in $EDITOR, saved as a draft capture", writes: true, do: (*UI).editDraft},
 		{keys: []string{"D"}, scope: scopeItem, help: "diff: mark this item as before, then D on another", do: (*UI).diff},
 
