@@ -28,7 +28,8 @@ func Extract(line func(i int) []byte, n, cursor, depth int) (Block, bool) {
 
 // ExtractAt is Extract around a point of the cursor line (a byte of its
 // text), when point is not -1: a block that opens after it or closes
-// before it on that line is not around it.
+// before it on that line is not around it, and a list of documents around
+// the point counts from the document (what a find landed on).
 func ExtractAt(line func(i int) []byte, n, cursor, point, depth int) (Block, bool) {
 	if cursor < 0 || cursor >= n {
 		return Block{}, false
@@ -73,7 +74,7 @@ func ExtractAt(line func(i int) []byte, n, cursor, point, depth int) (Block, boo
 		})
 	}
 	closers := closersOf(line, n, candidates)
-	found := 0
+	var around []Block // outermost first
 	for i, c := range candidates {
 		end := closers[i]
 		if end.line < 0 || end.line > c.line+extractForward {
@@ -85,12 +86,22 @@ func ExtractAt(line func(i int) []byte, n, cursor, point, depth int) (Block, boo
 		if point >= 0 && (c.line == cursor && c.col > point || end.line == cursor && end.col < point) {
 			continue // beside the point, not around it
 		}
-		if found == depth {
-			return Block{StartLine: c.line, StartCol: c.col, EndLine: end.line, EndCol: end.col, Depth: depth}, true
+		around = append(around, Block{StartLine: c.line, StartCol: c.col, EndLine: end.line, EndCol: end.col})
+		if point < 0 && len(around) > depth {
+			break
 		}
-		found++
 	}
-	return Block{}, false
+	if point >= 0 && len(around) > 1 && line(around[0].StartLine)[around[0].StartCol] == '[' && line(around[1].StartLine)[around[1].StartCol] == '{' {
+		// Found in a list of documents (EJSON.stringify of find's array):
+		// the document found, not the whole list.
+		around = around[1:]
+	}
+	if depth >= len(around) {
+		return Block{}, false
+	}
+	b := around[depth]
+	b.Depth = depth
+	return b, true
 }
 
 type opener struct {
