@@ -257,7 +257,7 @@ func cmdShow(e *env, args []string) error {
 	ref := fs.Arg(0)
 	c, err := e.store.Capture(ref)
 	if err != nil {
-		return withCaptureSuggestion(e, ref, err)
+		return withCaptureSuggestion(e, ref, err, "show")
 	}
 	if *record {
 		enc := json.NewEncoder(e.stdout)
@@ -329,7 +329,7 @@ func fromTerminal(c model.Capture) bool {
 
 // withCaptureSuggestion adds to a capture not found the id that was likely
 // meant: C5 for c5, 5 for c5 (or s5), when that capture exists.
-func withCaptureSuggestion(e *env, ref string, err error) error {
+func withCaptureSuggestion(e *env, ref string, err error, command string) error {
 	if !errors.Is(err, model.ErrNotFound) && !errors.Is(err, model.ErrInvalid) {
 		return err
 	}
@@ -346,7 +346,10 @@ func withCaptureSuggestion(e *env, ref string, err error) error {
 			continue
 		}
 		if _, gerr := e.store.Capture(g); gerr == nil {
-			return fmt.Errorf("no capture %q: did you mean %s? ('calm show %s')", printable(ref), g, g)
+			if command == "search" {
+				return fmt.Errorf("no capture %q: did you mean %s? (calm search PATTERN %s)", printable(ref), g, g)
+			}
+			return fmt.Errorf("no capture %q: did you mean %s? ('calm %s %s')", printable(ref), g, command, g)
 		}
 	}
 	return err
@@ -428,10 +431,10 @@ func cmdSearch(e *env, args []string) error {
 				err = usageError("%q is a file here, not a capture: calm search reads the store's captures (c3, s1 or INCIDENT/c3); grep the file, or save it first with 'calm tee TITLE < FILE > /dev/null'", printable(ref))
 			case strings.HasPrefix(named, ".") || strings.HasPrefix(named, "/") || strings.HasPrefix(named, "~"):
 				err = usageError("%q is no capture (c3, s1 or INCIDENT/c3), and no file here either", printable(named))
-			case errors.Is(err, model.ErrInvalid) && withCaptureSuggestion(e, ref, err) == err:
+			case errors.Is(err, model.ErrInvalid) && withCaptureSuggestion(e, ref, err, "search") == err:
 				err = usageError("%q is not a capture (c3, s1 or INCIDENT/c3): the pattern comes first, then the captures to search", printable(named))
 			default:
-				err = withCaptureSuggestion(e, ref, err)
+				err = withCaptureSuggestion(e, ref, err, "search")
 			}
 			unread = append(unread, err)
 			continue

@@ -150,3 +150,15 @@ func TestShowToAPipeSaysWhatItTookOut(t *testing.T) {
 		}
 	}
 }
+
+// TestSearchOfAMistypedCaptureSuggestsASearch: C1 where c1 was meant is
+// answered with the search to run, not a show.
+func TestSearchOfAMistypedCaptureSuggestsASearch(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.ok([]byte("foo\n"), "tee", "-q", "t")
+	_, errs, code := w.run(nil, "search", "foo", "C1")
+	if code != 2 || !strings.Contains(errs, "did you mean c1? (calm search PATTERN c1)") || strings.Contains(errs, "calm show") {
+		t.Fatalf("calm search foo C1: exit %d, said %q", code, errs)
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -276,11 +275,4 @@ func (e *env) incidentToWrite(ref, notDone string) (model.Incident, error) {
 }
 
 // whoAmI is who ticks a step: user@host, as the TUI records it.
-func whoAmI() string {
-	name := os.Getenv("USER")
-	if name == "" {
-		name = "someone"
-	}
-	host, _ := os.Hostname()
-	return name + "@" + host
-}
+func whoAmI() string { return model.Who() }

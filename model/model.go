@@ -5,7 +5,10 @@
 package model
 
 import (
+	"cmp"
 	"fmt"
+	"os"
+	"os/user"
 	"time"
 )
 
@@ -403,4 +406,17 @@ type CheckReport struct {
 	// Strays are the files in the journal folder holding output the store
 	// never took, each as "PATH (SIZE)".
 	Strays []string `json:"strays,omitempty"`
+}
+
+// Who is who does something here, user@host, as a tick or a note records
+// it: $USER, else $LOGNAME, else the account the process runs as.
+func Who() string {
+	name := cmp.Or(os.Getenv("USER"), os.Getenv("LOGNAME"))
+	if name == "" {
+		if u, err := user.Current(); err == nil {
+			name = u.Username
+		}
+	}
+	host, _ := os.Hostname()
+	return cmp.Or(name, "someone") + "@" + host
 }

@@ -3,6 +3,7 @@ package model
 import (
 	"errors"
 	"os/exec"
+	"os/user"
 	"strings"
 	"testing"
 	"time"
@@ -83,5 +84,19 @@ func TestSearchQueryRegexp(t *testing.T) {
 	}
 	if _, err := (SearchQuery{Pattern: "("}).Regexp(); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "-F") {
 		t.Fatalf("a bad pattern: %v, want ErrInvalid with the -F hint", err)
+	}
+}
+
+// TestWhoNamesTheAccountWithoutUSER: a tick made where $USER and $LOGNAME
+// are unset (a cron job, sudo -i) names the account, not "someone".
+func TestWhoNamesTheAccountWithoutUSER(t *testing.T) {
+	t.Setenv("USER", "")
+	t.Setenv("LOGNAME", "")
+	u, err := user.Current()
+	if err != nil {
+		t.Skipf("this machine has no account for its uid: %v", err)
+	}
+	if got := Who(); !strings.HasPrefix(got, u.Username+"@") {
+		t.Fatalf("Who() = %q, want %s@host", got, u.Username)
 	}
 }

@@ -164,12 +164,7 @@ func (u *UI) who() string {
 	if u.opts.Who != "" {
 		return u.opts.Who
 	}
-	name := os.Getenv("USER")
-	if name == "" {
-		name = "someone"
-	}
-	host, _ := os.Hostname()
-	return name + "@" + host
+	return model.Who()
 }
 
 // tick records the current step as done, if nothing holds it back. again
