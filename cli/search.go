@@ -501,6 +501,34 @@ func (g *grepRun) printCount(incident, item string) error {
 	return err
 }
 
+// literalOperator reports a + { or } that may have been meant as the
+// character (1+1, {"a":): not one after ] ) . or a class escape (\w \d),
+// which repeats that plainly ([0-9a-f]+, \d{3}).
+func literalOperator(plain string) bool {
+	for i := 0; i < len(plain); i++ {
+		c := plain[i]
+		if c == '\\' {
+			i++
+			continue
+		}
+		if c != '+' && c != '{' && c != '}' {
+			continue
+		}
+		if c == '}' {
+			if !strings.Contains(plain[:i], "{") {
+				return true
+			}
+			continue
+		}
+		afterClass := i >= 2 && plain[i-2] == '\\' && strings.IndexByte("wWdDsSbB", plain[i-1]) >= 0
+		if i > 0 && (strings.IndexByte("]).", plain[i-1]) >= 0 || afterClass) {
+			continue
+		}
+		return true
+	}
+	return false
+}
+
 // basicRegexpHint says where a pattern is read otherwise than grep's
 // default (basic) syntax reads it: a person with grep's habits typing
 // timeout\|refund got one odd line or none, and no word why. \| is named
@@ -530,7 +558,7 @@ func basicRegexpHint(pat string, matched bool) string {
 		}
 	}
 	if !matched {
-		if strings.ContainsAny(strings.ReplaceAll(plain, `\+`, ""), "+") || strings.ContainsAny(strings.NewReplacer(`\{`, "", `\}`, "").Replace(plain), "{}") {
+		if literalOperator(plain) {
 			said = append(said, "+ { } are operators, for one itself write \\+ \\{ or use -F")
 		}
 		if i := strings.Index(plain, "$"); i >= 0 && i < len(pat)-1 && !strings.ContainsRune(")|]", rune(pat[i+1])) && (i == 0 || pat[i-1] != '\\') {

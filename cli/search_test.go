@@ -250,7 +250,7 @@ func TestSearchSaysWhyAGrepHabitMatchedNothing(t *testing.T) {
 		t.Errorf("calm search 'error\\|timeout': exit %d:\n%s%s", code, out, errs)
 	}
 	// What grep -E reads the same way is not second-guessed.
-	for _, pattern := range []string{`timeout|refund`, `\$5\.00`, `paid$`, `nowhere`, `ObjectId\("65f1"\)`, `\{x\}`} {
+	for _, pattern := range []string{`timeout|refund`, `\$5\.00`, `paid$`, `nowhere`, `ObjectId\("65f1"\)`, `\{x\}`, `"_id": *"[0-9a-f]+"`, `\d{7}`, `(ab)+c`} {
 		if _, errs, _ := w.run(nil, "search", pattern); errs != "" {
 			t.Errorf("calm search %q said %q", pattern, errs)
 		}
