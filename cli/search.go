@@ -65,14 +65,10 @@ func grep(e *env, q model.SearchQuery, o grepOptions) error {
 	g := &grepRun{o: o, w: bufio.NewWriterSize(e.stdout, 256<<10), counts: map[string]int{}}
 	if (o.only || o.color) && !o.count && !o.files && !o.quiet {
 		// The parts a line holds are found here, in the line the store
-		// found. With -w, what comes before a word is matched along (the
-		// group is the word) and what comes after it is looked at.
+		// found; with -w, those that are words.
 		parts := model.SearchQuery{Pattern: pat, IgnoreCase: q.IgnoreCase}
-		switch {
-		case o.whole:
+		if o.whole {
 			parts.Pattern = `^(?:` + pat + `)$`
-		case o.word:
-			parts.Pattern = `(?:^|[^` + model.WordChars() + `])(` + pat + `)`
 		}
 		m, err := parts.Matcher()
 		if err != nil {
@@ -390,17 +386,19 @@ func (g *grepRun) printParts(m model.LineHit) error {
 // parts are where the non-empty matches in text are, as grep -o and
 // --color find them.
 func (g *grepRun) parts(text []byte) [][2]int {
+	parts := g.only.Parts(text)
 	if !g.o.word || g.o.whole {
-		return g.only.Parts(text)
+		return parts
 	}
-	var parts [][2]int
-	for _, at := range g.only.Longest().FindAllSubmatchIndex(text, -1) {
-		from, to := at[2], at[3]
-		if r, _ := utf8.DecodeRune(text[to:]); from < to && (to == len(text) || !model.IsWordRune(r)) {
-			parts = append(parts, [2]int{from, to})
+	words := parts[:0]
+	for _, p := range parts {
+		before, _ := utf8.DecodeLastRune(text[:p[0]])
+		after, _ := utf8.DecodeRune(text[p[1]:])
+		if (p[0] == 0 || !model.IsWordRune(before)) && (p[1] == len(text) || !model.IsWordRune(after)) {
+			words = append(words, p)
 		}
 	}
-	return parts
+	return words
 }
 
 // jsonLine is one line of --json output.

@@ -135,6 +135,9 @@ func TestSearchAnswersAsGrepDoes(t *testing.T) {
 		{"-o", `ς\b`},
 		{"-o", `\<\w+`},
 		{"-ow", `^-`}, // -w's ^ is the line's start
+		{"-ow", `\S`}, // a word of one character beside others
+		{"-ow", `.`},
+		{"-ow", `[^"]`},
 		{"-ow", `^a*`},
 		{"-o", `ab|aba`}, // the longest of those that start first
 		{"-o", "-e", "a", "-e", "aaa"},
