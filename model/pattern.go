@@ -294,53 +294,19 @@ func (m *Matcher) Parts(text []byte) [][2]int {
 // edges: from each start, every state reached once, the furthest match
 // kept.
 func (m *Matcher) partsWords(text []byte) [][2]int {
-	positions := len(text) + 1
-	seen := make([]uint32, m.insts*positions) // the start that reached a state last, plus one
-	type job struct{ pc, pos int }
-	var stack []job
+	seen := make([]uint32, m.insts*(len(text)+1)) // the start that reached a state last, plus one
+	var stack []state
 	var parts [][2]int
 	for start := 0; start <= len(text); {
-		mark := uint32(start + 1)
-		end := -1
-		stack = append(stack[:0], job{m.prog.Start, start})
-		for len(stack) > 0 {
-			j := stack[len(stack)-1]
-			stack = stack[:len(stack)-1]
-			for {
-				k := j.pc*positions + j.pos
-				if seen[k] == mark {
-					break
-				}
-				seen[k] = mark
-				inst := &m.prog.Inst[j.pc]
-				switch inst.Op {
-				case syntax.InstMatch:
-					end = max(end, j.pos)
-				case syntax.InstFail:
-				case syntax.InstAlt, syntax.InstAltMatch:
-					stack = append(stack, job{int(inst.Arg), j.pos})
-					j.pc = int(inst.Out)
-					continue
-				case syntax.InstCapture, syntax.InstNop:
-					j.pc = int(inst.Out)
-					continue
-				case syntax.InstEmptyWidth:
-					if emptyAt(text, j.pos)&syntax.EmptyOp(inst.Arg) == syntax.EmptyOp(inst.Arg) {
-						j.pc = int(inst.Out)
-						continue
-					}
-				default:
-					if j.pos < len(text) {
-						r, size := utf8.DecodeRune(text[j.pos:])
-						if inst.MatchRune(r) {
-							j.pc, j.pos = int(inst.Out), j.pos+size
-							continue
-						}
-					}
-				}
-				break
+		mark, end := uint32(start+1), -1
+		first := func(k int) bool {
+			if seen[k] == mark {
+				return false
 			}
+			seen[k] = mark
+			return true
 		}
+		m.reach(text, start, &stack, first, func(at int) bool { end = max(end, at); return false })
 		if end > start {
 			parts = append(parts, [2]int{start, end})
 			start = end
@@ -408,53 +374,70 @@ func (m *Matcher) matchWords(text []byte) bool {
 	}
 	defer m.seen.Put(seen)
 	visited := *seen
-	type job struct{ pc, pos int }
-	var stack []job
+	first := func(k int) bool {
+		if visited[k/64]&(1<<(k%64)) != 0 {
+			return false
+		}
+		visited[k/64] |= 1 << (k % 64)
+		return true
+	}
+	var stack []state
 	for start := 0; start <= len(text); {
-		stack = append(stack[:0], job{m.prog.Start, start})
-		for len(stack) > 0 {
-			j := stack[len(stack)-1]
-			stack = stack[:len(stack)-1]
-			for {
-				k := j.pc*positions + j.pos
-				if visited[k/64]&(1<<(k%64)) != 0 {
-					break
-				}
-				visited[k/64] |= 1 << (k % 64)
-				inst := &m.prog.Inst[j.pc]
-				switch inst.Op {
-				case syntax.InstMatch:
-					return true
-				case syntax.InstFail:
-				case syntax.InstAlt, syntax.InstAltMatch:
-					stack = append(stack, job{int(inst.Arg), j.pos})
-					j.pc = int(inst.Out)
-					continue
-				case syntax.InstCapture, syntax.InstNop:
-					j.pc = int(inst.Out)
-					continue
-				case syntax.InstEmptyWidth:
-					if emptyAt(text, j.pos)&syntax.EmptyOp(inst.Arg) == syntax.EmptyOp(inst.Arg) {
-						j.pc = int(inst.Out)
-						continue
-					}
-				default: // a rune instruction
-					if j.pos < len(text) {
-						r, size := utf8.DecodeRune(text[j.pos:])
-						if inst.MatchRune(r) {
-							j.pc, j.pos = int(inst.Out), j.pos+size
-							continue
-						}
-					}
-				}
-				break
-			}
+		if m.reach(text, start, &stack, first, func(int) bool { return true }) {
+			return true
 		}
 		if start == len(text) {
 			break
 		}
 		_, size := utf8.DecodeRune(text[start:])
 		start += size
+	}
+	return false
+}
+
+// state is an instruction of the program at a position of the line.
+type state struct{ pc, pos int }
+
+// reach runs the program from start, depth first, taking each state that
+// first (given its index pc*positions+pos) says is new, and calls match at
+// each match's end until it returns true; it reports whether one did.
+func (m *Matcher) reach(text []byte, start int, stack *[]state, first func(k int) bool, match func(end int) bool) bool {
+	positions := len(text) + 1
+	*stack = append((*stack)[:0], state{m.prog.Start, start})
+	for len(*stack) > 0 {
+		j := (*stack)[len(*stack)-1]
+		*stack = (*stack)[:len(*stack)-1]
+		for first(j.pc*positions + j.pos) {
+			inst := &m.prog.Inst[j.pc]
+			switch inst.Op {
+			case syntax.InstMatch:
+				if match(j.pos) {
+					return true
+				}
+			case syntax.InstFail:
+			case syntax.InstAlt, syntax.InstAltMatch:
+				*stack = append(*stack, state{int(inst.Arg), j.pos})
+				j.pc = int(inst.Out)
+				continue
+			case syntax.InstCapture, syntax.InstNop:
+				j.pc = int(inst.Out)
+				continue
+			case syntax.InstEmptyWidth:
+				if emptyAt(text, j.pos)&syntax.EmptyOp(inst.Arg) == syntax.EmptyOp(inst.Arg) {
+					j.pc = int(inst.Out)
+					continue
+				}
+			default: // a rune instruction
+				if j.pos < len(text) {
+					r, size := utf8.DecodeRune(text[j.pos:])
+					if inst.MatchRune(r) {
+						j.pc, j.pos = int(inst.Out), j.pos+size
+						continue
+					}
+				}
+			}
+			break
+		}
 	}
 	return false
 }
