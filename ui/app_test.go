@@ -88,6 +88,28 @@ func TestSavedSelectionIsTheCapturedBytes(t *testing.T) {
 	}
 }
 
+// TestSavedSelectionOfACaptureEndingInBlankLines: the viewer leaves out the
+// blank lines a capture ends with, and a selection of the lines it shows is
+// still saved as the captured bytes.
+func TestSavedSelectionOfACaptureEndingInBlankLines(t *testing.T) {
+	db := openStore(t)
+	saveCapture(t, db, "blank tail", "alpha\nbeta\t \ngamma\n\n  \n\x1b[0m\n")
+	h := start(t, db, 160, 40, Options{})
+	h.waitFor("blank tail")
+	h.press("1", tcell.KeyEnter)
+	h.waitFor("gamma")
+	h.press("j", "v", "j", "s")
+	screen := h.waitFor("saved c2")
+	if !strings.Contains(screen, "captured bytes of lines 2–3") {
+		t.Fatalf("the status does not say the captured bytes were saved:\n%s", row(screen, "saved c2"))
+	}
+	var b strings.Builder
+	db.WriteContent(context.Background(), "c2", 0, &b)
+	if want := "beta\t \ngamma\n"; b.String() != want {
+		t.Fatalf("saved %q, want %q", b.String(), want)
+	}
+}
+
 func TestDiffShowsBeforeAndAfterLineByLine(t *testing.T) {
 	db := openStore(t)
 	saveCapture(t, db, "before", "{\n  \"email\": \"ada@example.com\",\n  \"name\": \"Ada\",\n  \"roles\": [\"admin\"]\n}\n")

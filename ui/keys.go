@@ -484,27 +484,37 @@ func (u *UI) saveMarked() {
 // rawLines reads lines first..last (0-based) of a capture as it holds them,
 // line ends included, when its lines are the ones shown (lines of them).
 func rawLines(s model.Store, item string, first, last, lines int) ([]byte, error) {
-	cut := &lineCutter{first: first, last: last}
+	cut := &lineCutter{first: first, last: last, shown: lines}
 	if err := s.WriteContent(context.Background(), item, 0, cut); err != nil {
 		return nil, err
 	}
 	if cut.partial {
 		cut.line++
 	}
-	if cut.line != lines {
+	// The viewer leaves out blank lines at the end, as a terminal shows
+	// nothing there.
+	blankTail := cut.line > lines && !cut.tailTooLong && DocFromText("", cut.tail).Len() == 0
+	if cut.line != lines && !blankTail {
 		return nil, fmt.Errorf("its %d lines are shown as %d (output that moves the cursor between lines)", cut.line, lines)
 	}
 	return cut.out, nil
 }
 
 // lineCutter keeps the bytes of lines first..last of what it is given, and
-// counts its lines.
+// counts its lines; it also keeps the lines past the shown ones, up to a
+// bound, to tell whether they are blank.
 type lineCutter struct {
 	first, last int
+	shown       int
 	line        int // the line being read
 	partial     bool
 	out         []byte
+	tail        []byte
+	tailTooLong bool
 }
+
+// maxBlankTail bounds the lines kept past the shown ones.
+const maxBlankTail = 1 << 20
 
 func (c *lineCutter) Write(p []byte) (int, error) {
 	n := len(p)
@@ -516,6 +526,10 @@ func (c *lineCutter) Write(p []byte) (int, error) {
 		}
 		if c.line >= c.first && c.line <= c.last {
 			c.out = append(c.out, p[:end]...)
+		}
+		if c.line >= c.shown && !c.tailTooLong {
+			c.tail = append(c.tail, p[:end]...)
+			c.tailTooLong = len(c.tail) > maxBlankTail
 		}
 		c.partial = i < 0
 		if i >= 0 {
