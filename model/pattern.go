@@ -13,9 +13,9 @@ import (
 
 // GNUPattern reads a pattern as grep -E reads it in a UTF-8 locale where
 // RE2 reads it otherwise: \< and \> are word edges (RE2 reads < and >),
-// and \w, \W and the classes [:alpha:] [:alnum:] [:upper:] [:lower:] take
-// letters and digits of every script (RE2's are ASCII only, so \w missed
-// the é of café). As grep, it drops a repetition with nothing to repeat
+// and \w, \W, \s, \S and the POSIX classes ([:alpha:], [:space:], ...)
+// take their members from every script (RE2's are ASCII only, so \w missed
+// the é of café, and \s an ideographic space). As grep, it drops a repetition with nothing to repeat
 // (*a, a|+b), reads a ) that closes nothing as itself, and a run of
 // repetitions as the one they make (a** is a*, a+? is a*: RE2 refuses the
 // first and reads the second as a lazy a+). It leaves a pattern it gave
@@ -61,6 +61,12 @@ func GNUPattern(pat string) string {
 				b.WriteString("[" + wordChars() + "]")
 			case next == 'W' && !inClass:
 				b.WriteString("[^" + wordChars() + "]")
+			case next == 's' && inClass:
+				b.WriteString(unicodeClasses()["space"])
+			case next == 's':
+				b.WriteString("[" + unicodeClasses()["space"] + "]")
+			case next == 'S' && !inClass:
+				b.WriteString("[^" + unicodeClasses()["space"] + "]")
 			case next == 'r':
 				b.WriteString(CarriageReturn)
 			default:
@@ -137,22 +143,33 @@ func repetitions(run string) string {
 	return ""
 }
 
-// unicodeClasses are the POSIX classes whose members grep's UTF-8 locales
-// take from every script, as RE2 escapes for inside brackets: alpha is
-// Unicode's Alphabetic (letters, and the vowel signs of Thai or Devanagari,
-// not a virama) and the digits beyond ASCII; alnum adds 0-9.
+// unicodeClasses are the POSIX classes as grep reads them in a UTF-8 locale
+// (glibc's), as RE2 escapes for inside brackets; RE2's own are ASCII only.
+// alpha is Unicode's Alphabetic and the decimal digits beyond 0-9 (not ½,
+// ①: those are punct); upper takes the titlecase letters (ǅ), lower
+// those with an upper case;
+// space leaves out the no-break spaces, which are graph and punct; punct
+// is every graph that is not alnum. A ␍ stands for the carriage return it
+// replaced in the text searched, so it is space and cntrl, not graph.
 var unicodeClasses = sync.OnceValue(func() map[string]string {
-	beyondASCII := &unicode.RangeTable{R32: unicode.N.R32} // numbers but 0-9
-	for _, r := range unicode.N.R16 {
-		if r.Hi < '0' || r.Lo > '9' {
-			beyondASCII.R16 = append(beyondASCII.R16, r)
-		}
-	}
+	noBreak := func(r rune) bool { return r == 0x85 || r == 0xA0 || r == 0x2007 || r == 0x202F }
+	cr := []rune(CarriageReturn)[0]
+	nonASCIIDigits := keep(func(r rune) bool { return r > '9' }, unicode.Nd)
+	blanks := keep(func(r rune) bool { return !noBreak(r) }, unicode.Zs)
+	spaces := keep(func(r rune) bool { return !noBreak(r) }, unicode.White_Space) + ranges(cr)
+	graph := `\pL\pM\pN\pP\p{Cf}\p{Co}\x{a0}\x{2007}\x{202f}` + keep(func(r rune) bool { return r != cr }, unicode.S)
+	notAlpha := func(r rune) bool { return r != cr && !unicode.Is(unicode.Other_Alphabetic, r) }
 	return map[string]string{
-		"alpha": `\pL` + ranges(unicode.Other_Alphabetic) + ranges(beyondASCII),
-		"alnum": `\pL\pN` + ranges(unicode.Other_Alphabetic),
-		"upper": `\p{Lu}`,
-		"lower": `\p{Ll}`,
+		"alpha": `\pL\p{Nl}` + keep(nil, unicode.Other_Alphabetic) + nonASCIIDigits,
+		"alnum": `\pL\p{Nl}\p{Nd}` + keep(nil, unicode.Other_Alphabetic),
+		"upper": `\p{Lu}\p{Lt}` + keep(nil, unicode.Other_Uppercase),
+		"lower": `\p{Ll}` + keep(nil, unicode.Other_Lowercase) + keep(func(r rune) bool { return unicode.ToUpper(r) != r }, unicode.Lt),
+		"space": spaces,
+		"blank": `\t` + blanks,
+		"cntrl": `\p{Cc}\x{2028}\x{2029}` + ranges(cr),
+		"graph": graph,
+		"print": graph + blanks,
+		"punct": `\pP\p{No}\p{Cf}\p{Co}\x{a0}\x{2007}\x{202f}` + keep(notAlpha, unicode.S, unicode.M),
 	}
 })
 
@@ -162,23 +179,54 @@ func WordChars() string { return wordChars() }
 
 var wordChars = sync.OnceValue(func() string { return unicodeClasses()["alnum"] + "_" })
 
-// ranges writes a table's runes as RE2 ranges for inside brackets.
-func ranges(t *unicode.RangeTable) string {
+// keep writes the runes of tables that pass (all, for nil) as RE2 ranges
+// for inside brackets.
+func keep(pass func(rune) bool, tables ...*unicode.RangeTable) string {
 	var b strings.Builder
-	add := func(lo, hi, stride uint32) {
-		if stride == 1 {
-			fmt.Fprintf(&b, `\x{%x}-\x{%x}`, lo, hi)
+	lo, hi := rune(-1), rune(-1)
+	flush := func() {
+		if lo < 0 {
 			return
 		}
-		for r := lo; r <= hi; r += stride {
-			fmt.Fprintf(&b, `\x{%x}`, r)
+		if lo == hi {
+			fmt.Fprintf(&b, `\x{%x}`, lo)
+		} else {
+			fmt.Fprintf(&b, `\x{%x}-\x{%x}`, lo, hi)
 		}
+		lo = -1
 	}
-	for _, r := range t.R16 {
-		add(uint32(r.Lo), uint32(r.Hi), uint32(r.Stride))
+	each := func(r rune) {
+		if pass != nil && !pass(r) {
+			return
+		}
+		if lo >= 0 && r == hi+1 {
+			hi = r
+			return
+		}
+		flush()
+		lo, hi = r, r
 	}
-	for _, r := range t.R32 {
-		add(r.Lo, r.Hi, r.Stride)
+	for _, t := range tables {
+		for _, r := range t.R16 {
+			for c := rune(r.Lo); c <= rune(r.Hi); c += rune(r.Stride) {
+				each(c)
+			}
+		}
+		for _, r := range t.R32 {
+			for c := rune(r.Lo); c <= rune(r.Hi); c += rune(r.Stride) {
+				each(c)
+			}
+		}
+		flush()
+	}
+	return b.String()
+}
+
+// ranges writes runes as RE2 escapes for inside brackets.
+func ranges(rs ...rune) string {
+	var b strings.Builder
+	for _, r := range rs {
+		fmt.Fprintf(&b, `\x{%x}`, r)
 	}
 	return b.String()
 }
@@ -352,7 +400,7 @@ func hasWordEdge(re *syntax.Regexp) bool {
 
 // IsWordRune reports grep's word character in a UTF-8 locale (WordChars).
 func IsWordRune(r rune) bool {
-	return r == '_' || unicode.IsLetter(r) || unicode.IsNumber(r) || unicode.Is(unicode.Other_Alphabetic, r)
+	return r == '_' || unicode.In(r, unicode.L, unicode.Nl, unicode.Nd, unicode.Other_Alphabetic)
 }
 
 // matchWords runs the program over text from every position, depth first.

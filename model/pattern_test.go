@@ -74,32 +74,32 @@ func TestWordEdgesTakeEveryScript(t *testing.T) {
 // an escape inside brackets other than \w stays as typed.
 func TestGNUPatternLeavesWhatItGaveAndBracketsAlone(t *testing.T) {
 	for in, want := range map[string]string{
-		`\<a\>`:          `\ba\b`,
-		`\w\W`:           "[" + WordChars() + "][^" + WordChars() + "]",
-		`[\w.]`:          "[" + WordChars() + ".]",
-		`[[:alpha:]x]`:   "[" + unicodeClasses()["alpha"] + "x]",
-		`[^[:upper:]]`:   `[^\p{Lu}]`,
-		`[]<]\<`:         `[]<]\b`,
-		`[[:digit:]]`:    `[[:digit:]]`,
-		`[:alpha:]`:      `[:alpha:]`, // not in brackets: a class of its letters, as grep reads it too
-		`a\\<`:           `a\\<`,
-		`\[[:alpha:]`:    `\[[:alpha:]`,
-		`x[[:space:]]\d`: `x[[:space:]]\d`,
-		`*abc`:           `abc`, // grep drops a repetition of nothing
-		`a|+b`:           `a|b`,
-		`(*a)`:           `(a)`,
-		`^*a`:            `^a`,
-		`(?i)a`:          `(?i)a`, // RE2's flags stay
-		`(?:a)?`:         `(?:a)?`,
-		`a**`:            `a*`, // a run of repetitions is the one it makes
-		`a++`:            `a+`,
-		`a+?`:            `a*`,
-		`a?+`:            `a*`,
-		`a??`:            `a?`,
-		`x)`:             `x\)`, // a ) that closes nothing is itself
-		`(a)b)`:          `(a)b\)`,
-		`[)*+]`:          `[)*+]`,
-		`\**`:            `\**`,
+		`\<a\>`:           `\ba\b`,
+		`\w\W`:            "[" + WordChars() + "][^" + WordChars() + "]",
+		`[\w.]`:           "[" + WordChars() + ".]",
+		`[[:alpha:]x]`:    "[" + unicodeClasses()["alpha"] + "x]",
+		`[^[:upper:]]`:    "[^" + unicodeClasses()["upper"] + "]",
+		`[]<]\<`:          `[]<]\b`,
+		`[[:digit:]]`:     `[[:digit:]]`,
+		`[:alpha:]`:       `[:alpha:]`, // not in brackets: a class of its letters, as grep reads it too
+		`a\\<`:            `a\\<`,
+		`\[[:alpha:]`:     `\[[:alpha:]`,
+		`x[[:xdigit:]]\d`: `x[[:xdigit:]]\d`,
+		`*abc`:            `abc`, // grep drops a repetition of nothing
+		`a|+b`:            `a|b`,
+		`(*a)`:            `(a)`,
+		`^*a`:             `^a`,
+		`(?i)a`:           `(?i)a`, // RE2's flags stay
+		`(?:a)?`:          `(?:a)?`,
+		`a**`:             `a*`, // a run of repetitions is the one it makes
+		`a++`:             `a+`,
+		`a+?`:             `a*`,
+		`a?+`:             `a*`,
+		`a??`:             `a?`,
+		`x)`:              `x\)`, // a ) that closes nothing is itself
+		`(a)b)`:           `(a)b\)`,
+		`[)*+]`:           `[)*+]`,
+		`\**`:             `\**`,
 	} {
 		got := GNUPattern(in)
 		if got != want {

@@ -82,6 +82,8 @@ func grepCorpus() []byte {
 			b.WriteString("wor\x1b[1mker-15: conn\x1b[0mection RESET by peer\n")
 		case 16:
 			b.WriteString("ESC then ESC: \x1b\x1b[31mstill text\n")
+		case 17:
+			b.WriteString("nbsp\u00a0and em\u2003space, ideographic\u3000space ½ ① Ⅻ ǅ €5 ٣\n")
 		default:
 			fmt.Fprintf(&b, "line %d connection ok\n", r.IntN(1000))
 		}
@@ -130,6 +132,14 @@ var grepCases = []struct {
 	{SearchQuery{Pattern: "backspace and delete", Literal: true}, []string{"-F"}},
 	{SearchQuery{Pattern: "control before"}, []string{"-F"}},
 	{SearchQuery{Pattern: "“quotes” CONNECTION", IgnoreCase: true}, []string{"-F", "-i"}},
+	// The classes beyond ASCII, as grep's UTF-8 locale has them.
+	{SearchQuery{Pattern: `nbsp[[:space:]]`}, []string{"-E"}},
+	{SearchQuery{Pattern: `em\sspace`}, []string{"-E"}},
+	{SearchQuery{Pattern: `ideographic[[:blank:]]\S`}, []string{"-E"}},
+	{SearchQuery{Pattern: `[[:punct:]]5`}, []string{"-E"}},
+	{SearchQuery{Pattern: `[[:punct:]] [[:punct:]] [[:upper:]] [[:lower:]]`}, []string{"-E"}},
+	{SearchQuery{Pattern: `[[:alpha:]]{2}$`}, []string{"-E"}},
+	{SearchQuery{Pattern: `\w [[:graph:]] [[:print:]]`}, []string{"-E"}},
 }
 
 // Every class of query finds exactly the lines, with exactly the numbers

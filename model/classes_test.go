@@ -1,0 +1,94 @@
+package model
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"unicode"
+	"unicode/utf8"
+)
+
+// TestClassesAreGrepsInUTF8: each POSIX class, \w, \s and their
+// complements take exactly the characters GNU grep's do in C.UTF-8, over
+// every code point both know: grep, given a file of one code point a line,
+// is the reference.
+func TestClassesAreGrepsInUTF8(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: runs without -short")
+	}
+	if _, err := exec.LookPath("grep"); err != nil {
+		t.Fatal("grep is needed: it is the reference")
+	}
+	var all bytes.Buffer
+	for r := rune(0); r <= unicode.MaxRune; r++ {
+		if r != '\n' && (r < 0xD800 || r > 0xDFFF) {
+			all.WriteRune(r)
+		}
+		all.WriteByte('\n')
+	}
+	file := filepath.Join(t.TempDir(), "runes")
+	if err := os.WriteFile(file, all.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	grep := func(pattern string) map[rune]bool {
+		cmd := exec.Command("grep", "-anxE", "-e", pattern, file)
+		cmd.Env = append(os.Environ(), "LC_ALL=C.UTF-8")
+		out, err := cmd.Output()
+		if err != nil && cmd.ProcessState.ExitCode() != 1 {
+			t.Fatalf("grep %q: %v", pattern, err)
+		}
+		set := map[rune]bool{}
+		sc := bufio.NewScanner(bytes.NewReader(out))
+		for sc.Scan() {
+			line, _, _ := bytes.Cut(sc.Bytes(), []byte(":"))
+			n, _ := strconv.Atoi(string(line))
+			set[rune(n-1)] = true
+		}
+		return set
+	}
+	// Code points both know: assigned in Go's Unicode tables and in the
+	// C library's (which puts each in print, cntrl or space).
+	printable, cntrl, space := grep(`[[:print:]]`), grep(`[[:cntrl:]]`), grep(`[[:space:]]`)
+	known := func(r rune) bool {
+		return (printable[r] || cntrl[r] || space[r]) &&
+			unicode.In(r, unicode.L, unicode.M, unicode.N, unicode.P, unicode.S, unicode.Z, unicode.C)
+	}
+	// Characters whose properties changed between the Unicode versions of
+	// Go's tables and Debian 12's C library (alphabetic marks, modifier
+	// letters made lowercase).
+	newer := map[rune]bool{0x0C04: true, 0x0F82: true, 0x0F83: true, 0x11080: true, 0x11081: true, 0x10FC: true, 0xA7F2: true, 0xA7F3: true, 0xA7F4: true, 0xAB69: true}
+	for _, pattern := range []string{
+		`[[:alpha:]]`, `[[:alnum:]]`, `[[:upper:]]`, `[[:lower:]]`, `[[:digit:]]`, `[[:xdigit:]]`,
+		`[[:space:]]`, `[[:blank:]]`, `[[:cntrl:]]`, `[[:punct:]]`, `[[:graph:]]`, `[[:print:]]`,
+		`[^[:punct:]]`, `\w`, `\W`, `\s`, `\S`,
+	} {
+		want := grep(pattern)
+		m, err := SearchQuery{Pattern: "^" + pattern + "$"}.Matcher()
+		if err != nil {
+			t.Fatalf("%s: %v", pattern, err)
+		}
+		var extra, missing []string
+		var buf [4]byte
+		for r := rune(0); r <= unicode.MaxRune; r++ {
+			// ␍ stands for a carriage return in the text searched.
+			if !known(r) || newer[r] || r == '\n' || r == 0x240D {
+				continue
+			}
+			got := m.Match(buf[:utf8.EncodeRune(buf[:], r)])
+			switch {
+			case got && !want[r]:
+				extra = append(extra, fmt.Sprintf("%U", r))
+			case !got && want[r]:
+				missing = append(missing, fmt.Sprintf("%U", r))
+			}
+		}
+		if len(extra)+len(missing) > 0 {
+			t.Errorf("%s: %d characters grep does not take (%v), %d it takes missed (%v)", pattern, len(extra), extra[:min(len(extra), 10)], len(missing), missing[:min(len(missing), 10)])
+		}
+	}
+}
