@@ -662,6 +662,22 @@ func TestXAgainSaysWhenThereIsNoBlockInside(t *testing.T) {
 	h.waitFor("no block inside that one: back to the outermost; block: lines 2–16")
 }
 
+// TestXOnOneLineShowsWholeCharacters: the status shows how a block on one
+// line begins, cut at 40 bytes: the cut fell inside a character.
+func TestXOnOneLineShowsWholeCharacters(t *testing.T) {
+	db := openStore(t)
+	saveCapture(t, db, "one line", "{\"name\": \"x"+strings.Repeat("Ō", 20)+"\"}\n")
+	h := start(t, db, 160, 40, Options{})
+	h.waitFor("one line")
+	h.press("1", tcell.KeyEnter)
+	h.waitFor("ŌŌŌ")
+	h.press("x")
+	screen := h.waitFor("block: line 1")
+	if line := row(screen, "block: line 1"); !strings.Contains(line, `{"name": "x`+strings.Repeat("Ō", 14)+"…,") {
+		t.Fatalf("the block's start is not whole characters:\n%s", line)
+	}
+}
+
 // TestARecordingSessionReadsAsRecording: the list and the copies pane said
 // "0B" and "UNSEALED" for a session being recorded, as if nothing were.
 func TestARecordingSessionReadsAsRecording(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/rivo/tview"
 
@@ -336,8 +337,12 @@ func (u *UI) extract() {
 	where := fmt.Sprintf("lines %d–%d", b.StartLine+1, b.EndLine+1)
 	if b.StartLine == b.EndLine {
 		// Several blocks may share a line: which one, and how it begins.
-		start := text[:min(len(text), 40)]
-		if len(text) > 40 {
+		cut := min(len(text), 40)
+		for cut < len(text) && cut > 0 && !utf8.RuneStart(text[cut]) {
+			cut-- // not inside a character
+		}
+		start := text[:cut]
+		if len(text) > cut {
 			start = append(start[:len(start):len(start)], "…"...)
 		}
 		where = fmt.Sprintf("line %d, bytes %d–%d, %s", b.StartLine+1, b.StartCol+1, b.EndCol+1, plainTitle(string(start)))
