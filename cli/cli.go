@@ -429,6 +429,12 @@ func (r *runner) command(group, short string, body func(*env, []string) error) *
 		RunE:                  func(c *cobra.Command, args []string) error { return r.run(c, body, args) },
 	}
 	c.Flags().AddFlagSet(d.flags)
+	c.Flags().SetNormalizeFunc(func(_ *pflag.FlagSet, name string) pflag.NormalizedName {
+		if name == "colour" {
+			name = "color" // grep takes both
+		}
+		return pflag.NormalizedName(name)
+	})
 	return c
 }
 
@@ -793,6 +799,9 @@ func flagError(c *cobra.Command, err error) error {
 	hint := ""
 	var missing *pflag.NotExistError
 	if errors.As(err, &missing) {
+		if group := missing.GetSpecifiedShortnames(); c.Flags().Lookup("context") != nil && group != "" && strings.Trim(group, "0123456789") == "" {
+			return fmt.Errorf("%w: grep's -NUM is -C NUM here: %s -C %s ... (see '%s --help')", err, c.CommandPath(), group, c.CommandPath())
+		}
 		if near := nearestFlag(c, missing.GetSpecifiedName()); near != "" {
 			hint = fmt.Sprintf(": did you mean --%s?", near)
 		} else if takesText(c) {

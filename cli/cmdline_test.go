@@ -80,6 +80,7 @@ func TestUsageErrorsSayOneLineAndExitTwo(t *testing.T) {
 		// Another tool's name for a flag: tmux's pane is calm's --target.
 		{[]string{"snap", "--pane", "%1"}, "did you mean --target?"},
 		{[]string{"export", "--file", "out.md"}, "did you mean --output?"},
+		{[]string{"search", "-3", "x"}, "grep's -NUM is -C NUM here: calm search -C 3"},
 	} {
 		out, errs, code := w.run(nil, tc.args...)
 		if code != 2 || out != "" || !strings.Contains(errs, tc.want) || strings.Count(strings.TrimSpace(errs), "\n") != 0 {
@@ -103,6 +104,9 @@ func TestFlagsEndAtDoubleDashAndCombine(t *testing.T) {
 	}
 	if got := w.ok(nil, "search", "-iF", "needle.star*"); !strings.Contains(got, "Needle.Star*") {
 		t.Fatalf("search -iF: %q", got)
+	}
+	if got := w.ok(nil, "search", "--colour=always", "Needle"); !strings.Contains(got, "\x1b[01;31m\x1b[KNeedle") {
+		t.Fatalf("search --colour=always (grep's other spelling): %q", got)
 	}
 	if got := w.ok(nil, "show", "--raw=true", "c1"); !strings.Contains(got, "Needle") {
 		t.Fatalf("show --raw=true: %q", got)
