@@ -321,7 +321,13 @@ func (g *grepRun) writeColored(m model.LineHit, context bool) error {
 		line = colored(colored(line, colorLine, strconv.FormatInt(m.Line, 10)), colorSep, sep)
 	}
 	parts := [][2]int{{0, len(m.Text)}}
-	if !g.o.only {
+	switch {
+	case context && !g.o.invert:
+		// A context line that matches (after -m's last line): grep
+		// colours matches only in the lines it selects, or with -v in
+		// its context lines.
+		parts = nil
+	case !g.o.only:
 		parts = g.parts(m.Text)
 	}
 	at := 0

@@ -153,6 +153,7 @@ func TestSearchAnswersAsGrepDoes(t *testing.T) {
 		{"--color=always", "error"}, // grep's colours
 		{"--color=always", "-C", "1", "error"},
 		{"--color=always", "-v", "-C", "1", "ok"},
+		{"--color=always", "-m", "1", "-A", "2", "e"}, // matches in the context after the last line -m takes
 		{"--color=always", "-o", "e[a-z]+"},
 		{"--color=always", "-c", "error"},
 		{"--color=always", "-l", "db"},
