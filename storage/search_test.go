@@ -83,7 +83,9 @@ func grepCorpus() []byte {
 		case 16:
 			b.WriteString("ESC then ESC: \x1b\x1b[31mstill text\n")
 		case 17:
-			b.WriteString("nbsp\u00a0and em\u2003space, ideographic\u3000space ½ ① Ⅻ ǅ €5 ٣\n")
+			// As many draws as the line it took the place of: the corpus
+			// stays as it was otherwise.
+			fmt.Fprintf(&b, "nbsp\u00a0and em\u2003space, ideographic\u3000space ½ ① Ⅻ ǅ €5 ٣ %d\n", r.IntN(1000))
 		default:
 			fmt.Fprintf(&b, "line %d connection ok\n", r.IntN(1000))
 		}
@@ -139,6 +141,7 @@ var grepCases = []struct {
 	{SearchQuery{Pattern: `[[:punct:]]5`}, []string{"-E"}},
 	{SearchQuery{Pattern: `[[:punct:]] [[:punct:]] [[:upper:]] [[:lower:]]`}, []string{"-E"}},
 	{SearchQuery{Pattern: `[[:alpha:]]{2}$`}, []string{"-E"}},
+	{SearchQuery{Pattern: `٣ [[:digit:]]+$`}, []string{"-E"}},
 	{SearchQuery{Pattern: `\w [[:graph:]] [[:print:]]`}, []string{"-E"}},
 }
 
