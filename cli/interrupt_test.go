@@ -770,3 +770,70 @@ func TestTeeSpeaksOnALineOfItsOwn(t *testing.T) {
 		t.Fatalf("the output that ended mid-line is not followed by tee's message on the next line:\n%s", lastLines(screen, 10))
 	}
 }
+
+// TestDeletedSpoolIsPutBack: someone hunting for disk space removes the
+// store's journal folder while tee runs, with its spool in it: the agent
+// reads the spool by its name, and what tee had read was lost with tee's
+// open file. tee puts it back, while it copies and after its end of file.
+func TestDeletedSpoolIsPutBack(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.ok(nil, "incident", "new", "spool")
+	cmd := w.cmd("tee", "kept")
+	in, _ := cmd.StdinPipe()
+	var out, errs lockedBuffer
+	cmd.Stdout, cmd.Stderr = &out, &errs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	input := shellText(3<<20, 13)
+	first, second, rest := input[:64<<10], input[64<<10:1<<20], input[1<<20:]
+	in.Write(first)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if held, _, _ := w.run(nil, "show", "--raw", "c1"); held == string(first) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the first 64 KiB never reached the store")
+		}
+	}
+	journal := filepath.Join(w.home, "journal")
+	if err := os.RemoveAll(journal); err != nil {
+		t.Fatal(err)
+	}
+	in.Write(second)
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(errs.String(), "put back"); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("tee did not put its spool back: %s", errs.String())
+		}
+	}
+	// Again after the end of file, while the agent has not yet stored it.
+	pid := w.agentPID()
+	syscall.Kill(pid, syscall.SIGSTOP)
+	in.Write(rest)
+	in.Close()
+	for deadline := time.Now().Add(20 * time.Second); len(out.String()) < len(input); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			syscall.Kill(pid, syscall.SIGCONT)
+			t.Fatalf("the downstream got %d of %d bytes", len(out.String()), len(input))
+		}
+	}
+	os.RemoveAll(journal)
+	time.Sleep(3 * spoolGuardEvery)
+	syscall.Kill(pid, syscall.SIGCONT)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("tee: %v: %s", err, errs.String())
+	}
+	if n := strings.Count(errs.String(), "put back"); n != 2 {
+		t.Fatalf("tee said it put its spool back %d times, want 2: %s", n, errs.String())
+	}
+	if got := w.ok(nil, "show", "--raw", "c1"); got != string(input) {
+		t.Fatalf("the capture holds %d of the %d bytes tee read", len(got), len(input))
+	}
+	if rec := w.captureRecord("c1"); rec["state"] != "sealed" || rec["interrupted"] != nil {
+		t.Fatalf("c1 is %v (interrupted %v): want sealed whole", rec["state"], rec["interrupted"])
+	}
+	if left, _ := filepath.Glob(filepath.Join(journal, "*")); len(left) != 0 {
+		t.Fatalf("left in the journal folder: %v", left)
+	}
+}

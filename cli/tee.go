@@ -79,7 +79,11 @@ func cmdTee(e *env, args []string) error {
 		fmt.Fprintf(e.stderr, "calm tee: not saving this output: %s\n", oneLine(spoolErr.Error()))
 		startWhenTyped = false
 	} else {
+		if sp.named {
+			sp.startGuard(e.stderr)
+		}
 		defer func() {
+			sp.stopGuard()
 			switch {
 			case store == nil:
 				sp.remove()
@@ -356,6 +360,98 @@ type spool struct {
 	// on, the store stops where the spool does.
 	mu     sync.Mutex
 	failed error
+
+	// fileMu guards f, which guard replaces when it puts a removed spool
+	// back.
+	fileMu    sync.Mutex
+	guardStop chan struct{}
+	guardDone chan struct{}
+	stderr    io.Writer
+}
+
+// spoolGuardEvery is how often tee checks that its spool is still there.
+const spoolGuardEvery = 50 * time.Millisecond
+
+// startGuard has the spool put back whenever someone removes it (rm -rf
+// of the journal folder, hunting for disk space): the agent reads it by
+// its name, and what tee read would be lost with tee's open file.
+func (s *spool) startGuard(stderr io.Writer) {
+	s.stderr = stderr
+	s.guardStop, s.guardDone = make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(s.guardDone)
+		tick := time.NewTicker(spoolGuardEvery)
+		defer tick.Stop()
+		said := false
+		for {
+			select {
+			case <-s.guardStop:
+				return
+			case <-tick.C:
+			}
+			if err := s.restoreIfRemoved(); err != nil && !said {
+				fmt.Fprintf(stderr, "calm tee: its spool %s was deleted, and putting it back failed: %s (retrying; what tee read is still in its open file)\n", s.path, oneLine(err.Error()))
+				said = true
+			}
+		}
+	}()
+}
+
+// stopGuard stops the guard, after a last check.
+func (s *spool) stopGuard() {
+	if s.guardStop == nil {
+		return
+	}
+	close(s.guardStop)
+	<-s.guardDone
+	s.guardStop = nil
+	if err := s.restoreIfRemoved(); err != nil {
+		fmt.Fprintf(s.stderr, "calm tee: its spool %s was deleted, and putting it back failed: %s\n", s.path, oneLine(err.Error()))
+	}
+}
+
+// restoreIfRemoved writes the spool again under its name from tee's open
+// file, when its name is gone. A spool the agent moved into the evidence
+// folder keeps a name: that is not a removal.
+func (s *spool) restoreIfRemoved() error {
+	s.fileMu.Lock()
+	defer s.fileMu.Unlock()
+	info, err := s.f.Stat()
+	if err != nil {
+		return err
+	}
+	if st, ok := info.Sys().(*syscall.Stat_t); !ok || st.Nlink > 0 {
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(s.path), 0o700); err != nil {
+		return err
+	}
+	temp := s.path + ".restoring"
+	os.Remove(temp)
+	f, err := os.OpenFile(temp, os.O_RDWR|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(f, io.NewSectionReader(s.f, 0, info.Size()))
+	if err == nil {
+		err = f.Sync()
+	}
+	if err == nil {
+		err = os.Rename(temp, s.path)
+	}
+	if err != nil {
+		f.Close()
+		os.Remove(temp)
+		return err
+	}
+	if dir, err := os.Open(filepath.Dir(s.path)); err == nil {
+		dir.Sync()
+		dir.Close()
+	}
+	s.f.Close()
+	s.f = f
+	fmt.Fprintf(s.stderr, "calm tee: its spool %s was deleted; put back from tee's open file (%s), nothing lost\n", s.path, humanBytes(info.Size()))
+	return nil
 }
 
 func createSpool(path string) (*spool, error) {
@@ -390,7 +486,9 @@ func (s *spool) write(b []byte) int {
 	if s.err() != nil {
 		return 0
 	}
+	s.fileMu.Lock()
 	n, err := s.f.Write(b)
+	s.fileMu.Unlock()
 	if err != nil {
 		s.fail(fmt.Errorf("write the spool %s: %w", s.path, err))
 	}
@@ -405,6 +503,8 @@ func (s *spool) publish(n int) {
 
 // cut drops what was appended and never published.
 func (s *spool) cut() {
+	s.fileMu.Lock()
+	defer s.fileMu.Unlock()
 	if err := s.f.Truncate(s.written.Load()); err != nil {
 		s.fail(fmt.Errorf("cut the spool %s: %w", s.path, err))
 	}
