@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"regexp/syntax"
+	"slices"
 	"strings"
 	"sync"
 	"unicode"
@@ -246,8 +247,72 @@ func (q SearchQuery) expression() string {
 	}
 	if q.IgnoreCase {
 		pat = "(?i)" + pat
+		if strings.ContainsAny(pat[4:], "iIı") {
+			pat = dotlessIFolded(pat, q.Literal)
+		}
 	}
 	return pat
+}
+
+// dotlessIFolded has a case-folded expression take the dotless ı for i and
+// I, and i and I for ı, as grep -i does in a UTF-8 locale (ı's upper case
+// is I): diyarbakir finds DİYARBAKIR diyarbakır. Unicode's simple folding,
+// which RE2 follows, leaves ı alone.
+func dotlessIFolded(expr string, literal bool) string {
+	const class = "[Iiı]"
+	if literal {
+		return "(?i)" + strings.NewReplacer("i", class, "I", class, "ı", class).Replace(expr[4:])
+	}
+	tree, err := syntax.Parse(expr, syntax.Perl)
+	if err != nil {
+		return expr // Regexp says what is wrong with it
+	}
+	return foldDotlessI(tree).String()
+}
+
+func foldDotlessI(re *syntax.Regexp) *syntax.Regexp {
+	isI := func(r rune) bool { return r == 'i' || r == 'I' || r == 'ı' }
+	switch re.Op {
+	case syntax.OpLiteral:
+		if re.Flags&syntax.FoldCase == 0 || !slices.ContainsFunc(re.Rune, isI) {
+			return re
+		}
+		concat := &syntax.Regexp{Op: syntax.OpConcat, Flags: re.Flags}
+		var run []rune
+		flush := func() {
+			if len(run) > 0 {
+				concat.Sub = append(concat.Sub, &syntax.Regexp{Op: syntax.OpLiteral, Flags: re.Flags, Rune: run})
+				run = nil
+			}
+		}
+		for _, r := range re.Rune {
+			if !isI(r) {
+				run = append(run, r)
+				continue
+			}
+			flush()
+			concat.Sub = append(concat.Sub, &syntax.Regexp{Op: syntax.OpCharClass, Flags: re.Flags, Rune: []rune{'I', 'I', 'i', 'i', 'ı', 'ı'}})
+		}
+		flush()
+		return concat
+	case syntax.OpCharClass:
+		in := func(c rune) bool {
+			for i := 0; i+1 < len(re.Rune); i += 2 {
+				if re.Rune[i] <= c && c <= re.Rune[i+1] {
+					return true
+				}
+			}
+			return false
+		}
+		if re.Flags&syntax.FoldCase != 0 && in('i') && in('I') && !in('ı') {
+			re.Rune = append(re.Rune, 'ı', 'ı') // read again from its text, in order
+		}
+		return re
+	}
+	for i, sub := range re.Sub {
+		re.Sub[i] = foldDotlessI(sub)
+	}
+	return re
 }
 
 // Syntax is the query's parsed expression, as Regexp compiles it.

@@ -259,12 +259,12 @@ func newNeedle(text string, fold bool) (needle, bool) {
 		n.lit = append(n.lit, lower(a))
 	}
 	// Guards: a byte that every spelling of the needle holds. A letter
-	// whose only folds are its two ASCII cases is one in either case; k and
-	// s are not (a dirty line may spell them U+212A, U+017F).
+	// whose only folds are its two ASCII cases is one in either case; k, s
+	// and i are not (a dirty line may spell them U+212A, U+017F, ı).
 	for i := 0; i < len(text); i++ {
 		c := text[i]
 		switch {
-		case c >= 0x80 || c == 'k' || c == 'K' || c == 's' || c == 'S':
+		case c >= 0x80 || c == 'k' || c == 'K' || c == 's' || c == 'S' || c == 'i' || c == 'I':
 		case isLetter(c):
 			n.guards = append(n.guards, []byte{lower(c), lower(c) - 'a' + 'A'})
 		default:
@@ -301,10 +301,14 @@ func newNeedle(text string, fold bool) (needle, bool) {
 	return n, true
 }
 
-// asciiFold returns the ASCII rune r folds to, if any.
+// asciiFold returns the ASCII rune r folds to, if any (for ı, i: search
+// folds them as grep does, model.SearchQuery).
 func asciiFold(r rune) (byte, bool) {
 	if r < utf8.RuneSelf {
 		return byte(r), true
+	}
+	if r == 'ı' {
+		return 'i', true
 	}
 	for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
 		if f < utf8.RuneSelf {

@@ -70,7 +70,7 @@ func grepCorpus() []byte {
 			b.WriteString("cut short \x1b[31;1\n")
 		case 12:
 			if b.Len() < 3<<20 { // later chunks have no rune that folds to ASCII
-				b.WriteString("Straße STRASSE strasse ſun SUN Café CAFÉ café σίσυφος ΣΊΣΥΦΟΣ\n")
+				b.WriteString("Straße STRASSE strasse ſun SUN Café CAFÉ café σίσυφος ΣΊΣΥΦΟΣ DİYARBAKIR diyarbakır\n")
 			} else {
 				b.WriteString("Straße STRASSE strasse SUN Café CAFÉ café σίσυφος ΣΊΣΥΦΟΣ\n")
 			}
@@ -85,7 +85,7 @@ func grepCorpus() []byte {
 		case 17:
 			// As many draws as the line it took the place of: the corpus
 			// stays as it was otherwise.
-			fmt.Fprintf(&b, "nbsp\u00a0and em\u2003space, ideographic\u3000space ½ ① Ⅻ ǅ €5 ٣ %d\n", r.IntN(1000))
+			fmt.Fprintf(&b, "nbsp\u00a0and em\u2003space, ideographic\u3000space ½ ① Ⅻ ǅ €5 ٣ %d\nııı\n", r.IntN(1000))
 		default:
 			fmt.Fprintf(&b, "line %d connection ok\n", r.IntN(1000))
 		}
@@ -110,6 +110,11 @@ var grepCases = []struct {
 	{SearchQuery{Pattern: "café", IgnoreCase: true}, []string{"-F", "-i"}},
 	{SearchQuery{Pattern: "σίσυφος", IgnoreCase: true}, []string{"-F", "-i"}},
 	{SearchQuery{Pattern: "sun", IgnoreCase: true}, []string{"-F", "-i"}}, // ſ is s
+	{SearchQuery{Pattern: "diyarbakir", IgnoreCase: true}, []string{"-F", "-i"}}, // ı is i, as in grep
+	{SearchQuery{Pattern: "ARBAKIR DIYARBAKIR", IgnoreCase: true, Literal: true}, []string{"-F", "-i"}},
+	{SearchQuery{Pattern: `d.yarbak(ı|x)r$`, IgnoreCase: true}, []string{"-E", "-i"}},
+	{SearchQuery{Pattern: `ı`, IgnoreCase: true}, []string{"-E", "-i"}},
+	{SearchQuery{Pattern: "III", IgnoreCase: true, Literal: true}, []string{"-F", "-i"}},
 	{SearchQuery{Pattern: `error.*worker-1[0-9]:`, IgnoreCase: true}, []string{"-P", "-i"}},
 	{SearchQuery{Pattern: `timeout|refund`}, []string{"-P"}},
 	{SearchQuery{Pattern: `timeout|refund|panic|deadlock|oom-killer|segfault|ECONNREFUSED|status=503|u12345|shard-042`}, []string{"-P"}},
