@@ -81,6 +81,7 @@ func TestUsageErrorsSayOneLineAndExitTwo(t *testing.T) {
 		{[]string{"snap", "--pane", "%1"}, "did you mean --target?"},
 		{[]string{"export", "--file", "out.md"}, "did you mean --output?"},
 		{[]string{"search", "-3", "x"}, "grep's -NUM is -C NUM here: calm search -C 3"},
+		{[]string{"search", "[:digit:]"}, "a class goes inside brackets: [[:digit:]], not [:digit:]"},
 	} {
 		out, errs, code := w.run(nil, tc.args...)
 		if code != 2 || out != "" || !strings.Contains(errs, tc.want) || strings.Count(strings.TrimSpace(errs), "\n") != 0 {

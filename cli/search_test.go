@@ -149,6 +149,8 @@ func TestSearchAnswersAsGrepDoes(t *testing.T) {
 		{"-c", "\r"}, // a carriage return inside a line is found
 		{"-o", "e\r[0-9]"},
 		{"-F", "e\r1"},
+		{"-o", "[[=e=]]"},           // an equivalence class of one character
+		{"-c", "[[.-.]x]"},          // a collating symbol
 		{"-c", "a{,3}"},             // grep's at most 3
 		{"--color=always", "error"}, // grep's colours
 		{"--color=always", "-C", "1", "error"},

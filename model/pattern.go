@@ -22,7 +22,7 @@ import (
 // first and reads the second as a lazy a+). It leaves a pattern it gave
 // unchanged.
 func GNUPattern(pat string) string {
-	if !strings.ContainsAny(pat, `\:*+?){`) {
+	if !strings.ContainsAny(pat, `\:*+?){=.`) {
 		return pat
 	}
 	var b strings.Builder
@@ -75,6 +75,16 @@ func GNUPattern(pat string) string {
 				b.WriteByte(next)
 			}
 			continue
+		case c == '[' && inClass && (strings.HasPrefix(pat[i:], "[=") || strings.HasPrefix(pat[i:], "[.")):
+			// An equivalence class or collating symbol of one character
+			// ([[=e=]], [[.-.]]) is that character, in grep's UTF-8
+			// locales.
+			r, size := utf8.DecodeRuneInString(pat[i+2:])
+			if end := i + 2 + size; size > 0 && strings.HasPrefix(pat[end:], string(pat[i+1])+"]") {
+				fmt.Fprintf(&b, `\x{%x}`, r)
+				i = end + 1
+				continue
+			}
 		case c == '[' && inClass && strings.HasPrefix(pat[i:], "[:"):
 			end := strings.Index(pat[i+2:], ":]")
 			if end < 0 {
@@ -115,6 +125,46 @@ func GNUPattern(pat string) string {
 		b.WriteByte(c)
 	}
 	return b.String()
+}
+
+// bareClass returns the first bracket expression of pat that reads as a
+// class name alone, [:digit:], where [[:digit:]] was meant; grep refuses
+// it ("character class syntax is [[:space:]], not [:space:]").
+func bareClass(pat string) string {
+	for i := 0; i < len(pat); i++ {
+		switch pat[i] {
+		case '\\':
+			i++
+		case '[':
+			start := i
+			j := i + 1
+			if j < len(pat) && pat[j] == '^' {
+				j++
+			}
+			first := j
+			if j < len(pat) && pat[j] == ']' {
+				j++ // a ] first is a member
+			}
+			for j < len(pat) && pat[j] != ']' {
+				if pat[j] == '[' && j+1 < len(pat) && strings.IndexByte(":=.", pat[j+1]) >= 0 {
+					if end := strings.Index(pat[j+2:], string(pat[j+1])+"]"); end >= 0 {
+						j += 2 + end + 2
+						continue
+					}
+				}
+				j++
+			}
+			if j >= len(pat) {
+				return ""
+			}
+			inside := pat[first:j]
+			if len(inside) >= 3 && inside[0] == ':' && inside[len(inside)-1] == ':' && strings.Trim(inside, ":") != "" {
+				return pat[start : j+1]
+			}
+			i = j
+		}
+	}
+	return ""
 }
 
 // repetitions is the one repetition a run of them makes: each of * + ?
@@ -324,6 +374,13 @@ func (q SearchQuery) Syntax() (*syntax.Regexp, error) {
 // (GNUPattern), or a literal with -F. Its \b is RE2's, ASCII only: Matcher
 // has grep's.
 func (q SearchQuery) Regexp() (*regexp.Regexp, error) {
+	if bare := bareClass(q.Pattern); bare != "" && !q.Literal {
+		meant := "[" + bare + "]"
+		if strings.HasPrefix(bare, "[^") {
+			meant = "[^[" + bare[2:] + "]"
+		}
+		return nil, Errorf(ErrInvalid, "pattern %q: a class goes inside brackets: %s, not %s (grep refuses it too; -F searches for the text)", q.Pattern, meant, bare)
+	}
 	re, err := regexp.Compile(q.expression())
 	if err != nil && q.Literal {
 		return nil, Errorf(ErrInvalid, "pattern %q: %v", q.Pattern, err)
