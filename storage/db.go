@@ -5,12 +5,14 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -197,6 +199,10 @@ func Open(o Options) (*DB, error) {
 			return nil, fmt.Errorf("open store %s: it is in use by another process (is another calm agent running for it?)", o.Path)
 		case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrChecksum), errors.Is(err, berrors.ErrVersionMismatch), errors.Is(err, ErrDamaged):
 			return nil, fmt.Errorf("open store %s: %w (%v): run 'calm doctor' to inspect it, keep the file, and point CALM_HOME at a new folder to go on", o.Path, ErrDamaged, err)
+		}
+		if errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS) {
+			dir := filepath.Dir(o.Path)
+			return nil, fmt.Errorf("open store %s: %w: calm's agent writes to its store; to read this one, copy its folder somewhere writable: cp -a %s /tmp/calm-copy && CALM_HOME=/tmp/calm-copy calm status", o.Path, err, dir)
 		}
 		return nil, fmt.Errorf("open store %s: %w", o.Path, err)
 	}

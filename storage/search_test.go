@@ -109,7 +109,7 @@ var grepCases = []struct {
 	{SearchQuery{Pattern: "strasse", IgnoreCase: true}, []string{"-F", "-i"}},
 	{SearchQuery{Pattern: "café", IgnoreCase: true}, []string{"-F", "-i"}},
 	{SearchQuery{Pattern: "σίσυφος", IgnoreCase: true}, []string{"-F", "-i"}},
-	{SearchQuery{Pattern: "sun", IgnoreCase: true}, []string{"-F", "-i"}}, // ſ is s
+	{SearchQuery{Pattern: "sun", IgnoreCase: true}, []string{"-F", "-i"}},        // ſ is s
 	{SearchQuery{Pattern: "diyarbakir", IgnoreCase: true}, []string{"-F", "-i"}}, // ı is i, as in grep
 	{SearchQuery{Pattern: "ARBAKIR DIYARBAKIR", IgnoreCase: true, Literal: true}, []string{"-F", "-i"}},
 	{SearchQuery{Pattern: `d.yarbak(ı|x)r$`, IgnoreCase: true}, []string{"-E", "-i"}},
