@@ -461,3 +461,47 @@ func (w *world) killTUIs() {
 		}
 	}
 }
+
+// TestEndlessStreamWithNoOneReadingStopsBeforeTheDiskFills: tee goes on
+// saving after the command after it quit (| head), for a person who quit a
+// pager; yes | calm tee x | head filled a disk at 200 MB/s. It stops while
+// the store's disk keeps a tenth free, and seals what it kept.
+func TestEndlessStreamWithNoOneReadingStopsBeforeTheDiskFills(t *testing.T) {
+	t.Parallel()
+	slow(t)
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a tmpfs needs root (CI runs as root)")
+	}
+	disk := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=256m,mode=0700", "tmpfs", disk).CombinedOutput(); err != nil {
+		t.Fatalf("mount tmpfs: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", disk).Run() })
+	w := newWorld(t)
+	w.home = filepath.Join(disk, "home")
+	w.ok(nil, "incident", "new", "endless")
+	tm := newTmux(t)
+	tm.start(w.envPrefix() + "sh")
+	tm.typeText(fmt.Sprintf("yes | %s tee endless | head -n 1; echo \"st\"\"atus=$?\"\n", calmBin))
+	deadline := time.Now().Add(60 * time.Second)
+	for !strings.Contains(tm.screen(), "status=") && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	screen := tm.screen()
+	if !strings.Contains(screen, "stopped saving after") || !strings.Contains(screen, "partial") {
+		t.Fatalf("tee did not stop before the disk filled: the pane shows\n%s", lastLines(screen, 10))
+	}
+	rec := w.captureRecord("c1")
+	if rec["state"] != "sealed" || !strings.Contains(fmt.Sprint(rec["interrupted"]), "disk") {
+		t.Fatalf("c1 is %v, interrupted %v: want sealed, saying the disk ran low", rec["state"], rec["interrupted"])
+	}
+	var st syscall.Statfs_t
+	syscall.Statfs(disk, &st)
+	if free := int64(st.Bavail) * st.Bsize; free < 8<<20 {
+		t.Fatalf("the disk has %d bytes free: tee filled it", free)
+	}
+	got := w.ok(nil, "show", "--raw", "c1")
+	if len(got) < 64<<20 || strings.Trim(got, "y\n") != "" || !strings.HasSuffix(got, "y\n") && !strings.HasSuffix(got, "y") {
+		t.Fatalf("c1 holds %d bytes, %q…: want many lines of yes", len(got), got[:min(len(got), 20)])
+	}
+}

@@ -132,6 +132,23 @@ func cmdTee(e *env, args []string) error {
 	lastOut := byte('\n')   // the last byte the downstream got
 	outOnStderr := sameTerminal(e.stdout, e.stderr)
 	var sayKeeping <-chan time.Time
+	// Saving with no one reading may be an endless stream (yes | calm tee
+	// x | head): tee says how much it has kept, and stops before the
+	// store's disk fills.
+	var keeping <-chan time.Time
+	var read, roomAt int64 // bytes read from stdin; when the room was last looked at
+	var saidKept time.Time
+	diskLow := "" // why tee stopped saving with no one reading
+	lowOnRoom := func() bool {
+		roomAt = read
+		free, reserve, ok := storeRoom(e.cfg.Store)
+		if ok && free < reserve {
+			diskLow = fmt.Sprintf("the store's disk was down to %s free, with no one reading", humanBytes(free))
+			fmt.Fprintf(e.stderr, "calm tee: stopped saving after %s more with no one reading: the store's disk is down to %s free\n", humanBytes(read-downstreamGot), humanBytes(free))
+			return true
+		}
+		return false
+	}
 copying:
 	for {
 		select {
@@ -140,6 +157,7 @@ copying:
 				startWhenTyped = false
 				startStore()
 			}
+			read += int64(len(r.buf))
 			if len(r.buf) > 0 {
 				// The spool first: it always holds what the downstream got.
 				// The store takes it once it has reached stdout, as far as
@@ -175,6 +193,9 @@ copying:
 				}
 			}
 			free <- r.buf[:cap(r.buf)]
+			if keeping != nil && read-roomAt >= roomCheckEvery && lowOnRoom() {
+				break copying
+			}
 			if errors.Is(outErr, syscall.EPIPE) {
 				ended = time.Now()
 				break copying // the reader is gone: what it took is saved
@@ -193,6 +214,17 @@ copying:
 			}
 		case <-sayKeeping:
 			fmt.Fprintf(e.stderr, "calm tee: the command after tee stopped reading after %s; saving the rest of stdin all the same (Ctrl-C stops, keeping what came)\n", humanBytes(downstreamGot))
+			tick := time.NewTicker(time.Second)
+			defer tick.Stop()
+			keeping, saidKept = tick.C, time.Now()
+		case <-keeping:
+			if lowOnRoom() {
+				break copying
+			}
+			if time.Since(saidKept) >= keptSayEvery {
+				saidKept = time.Now()
+				fmt.Fprintf(e.stderr, "calm tee: still saving with no one reading: %s more so far (Ctrl-C stops, keeping what came)\n", humanBytes(read-downstreamGot))
+			}
 		}
 	}
 	if store != nil {
@@ -235,6 +267,8 @@ copying:
 		}()
 	case errors.Is(outErr, syscall.EPIPE):
 		why = "stdout closed (EPIPE)"
+	case diskLow != "":
+		why = diskLow
 	case inErr != nil:
 		why = "stdin failed: " + oneLine(inErr.Error())
 	}
@@ -290,7 +324,7 @@ copying:
 		return fmt.Errorf("read stdin: %w", inErr)
 	case store != nil && store.misnamed != "", e.configErr != "":
 		return &exitError{code: 2}
-	case storeErr != nil, outErr != nil, store != nil && store.spoolStopped != nil:
+	case storeErr != nil, outErr != nil, store != nil && store.spoolStopped != nil, diskLow != "":
 		return &exitError{code: 1}
 	}
 	return nil
@@ -340,6 +374,26 @@ func releaseStdout(w io.Writer) {
 	}
 	defer null.Close()
 	unix.Dup2(int(null.Fd()), int(f.Fd()))
+}
+
+// keptSayEvery is how often tee says how much it kept with no one reading;
+// it looks at the store's free space every second and every roomCheckEvery
+// bytes.
+const (
+	keptSayEvery   = 10 * time.Second
+	roomCheckEvery = 16 << 20
+)
+
+// storeRoom reports the free space on the store's disk, and the reserve
+// that saving with no one reading leaves there: a tenth of the disk, at
+// most 1 GiB. A production disk filled by yes | calm tee x | head hurts
+// more than the rest of an endless stream helps.
+func storeRoom(store string) (free, reserve int64, ok bool) {
+	var st unix.Statfs_t
+	if unix.Statfs(filepath.Dir(store), &st) != nil {
+		return 0, 0, false
+	}
+	return int64(st.Bavail) * st.Bsize, min(1<<30, int64(st.Blocks)*st.Bsize/10), true
 }
 
 // spool is the file between tee's copy and its store: the copy appends what
