@@ -93,7 +93,19 @@ func TestEightTeesAShellAndTheTUIAtOnce(t *testing.T) {
 	// The TUI still answers.
 	tm.press("?")
 	tm.waitFor("calm keys", 10*time.Second)
-	tm.press("Escape", "q", "y")
+	// One key at a time: Escape and q in one write are Alt-q.
+	tm.press("Escape")
+	time.Sleep(200 * time.Millisecond)
+	tm.press("q")
+	tm.waitFor("Quit calm?", 10*time.Second)
+	tm.press("y")
+	// The TUI gone before the agent stops: a TUI still quitting would start
+	// the agent again, and hold the store the check opens.
+	for deadline := time.Now().Add(20 * time.Second); strings.TrimSpace(tm.run("display", "-p", "-t", "t", "#{pane_dead}")) != "1"; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the TUI did not quit:\n%s", lastLines(tm.screen(), 8))
+		}
+	}
 
 	for _, c := range captures {
 		if got := w.ok(nil, "show", "--raw", c.out); got != string(c.input) {
