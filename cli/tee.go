@@ -137,14 +137,19 @@ func cmdTee(e *env, args []string) error {
 	// store's disk fills.
 	var keeping <-chan time.Time
 	var read, roomAt int64 // bytes read from stdin; when the room was last looked at
+	var roomEvery int64    // how often, in bytes read: a fraction of the reserve
 	var saidKept time.Time
 	diskLow := "" // why tee stopped saving with no one reading
+	kept := func() int64 { return sp.written.Load() - downstreamGot }
 	lowOnRoom := func() bool {
 		roomAt = read
 		free, reserve, ok := storeRoom(e.cfg.Store)
+		if roomEvery == 0 {
+			roomEvery = min(max(reserve/8, 256<<10), 16<<20)
+		}
 		if ok && free < reserve {
 			diskLow = fmt.Sprintf("the store's disk was down to %s free, with no one reading", humanBytes(free))
-			fmt.Fprintf(e.stderr, "calm tee: stopped saving after %s more with no one reading: the store's disk is down to %s free\n", humanBytes(read-downstreamGot), humanBytes(free))
+			fmt.Fprintf(e.stderr, "calm tee: stopped saving after %s more with no one reading: the store's disk is down to %s free\n", humanBytes(kept()), humanBytes(free))
 			return true
 		}
 		return false
@@ -193,8 +198,8 @@ copying:
 				}
 			}
 			free <- r.buf[:cap(r.buf)]
-			if keeping != nil && read-roomAt >= roomCheckEvery && lowOnRoom() {
-				break copying
+			if downstreamGone && (sp.err() != nil || read-roomAt >= roomEvery && lowOnRoom()) {
+				break copying // no one reads, and nothing more can be kept
 			}
 			if errors.Is(outErr, syscall.EPIPE) {
 				ended = time.Now()
@@ -223,7 +228,7 @@ copying:
 			}
 			if time.Since(saidKept) >= keptSayEvery {
 				saidKept = time.Now()
-				fmt.Fprintf(e.stderr, "calm tee: still saving with no one reading: %s more so far (Ctrl-C stops, keeping what came)\n", humanBytes(read-downstreamGot))
+				fmt.Fprintf(e.stderr, "calm tee: still saving with no one reading: %s more so far (Ctrl-C stops, keeping what came)\n", humanBytes(kept()))
 			}
 		}
 	}
@@ -377,12 +382,9 @@ func releaseStdout(w io.Writer) {
 }
 
 // keptSayEvery is how often tee says how much it kept with no one reading;
-// it looks at the store's free space every second and every roomCheckEvery
-// bytes.
-const (
-	keptSayEvery   = 10 * time.Second
-	roomCheckEvery = 16 << 20
-)
+// it looks at the store's free space every second, and every eighth of the
+// reserve read.
+const keptSayEvery = 10 * time.Second
 
 // storeRoom reports the free space on the store's disk, and the reserve
 // that saving with no one reading leaves there: a tenth of the disk, at
