@@ -132,6 +132,11 @@ func TestSearchAnswersAsGrepDoes(t *testing.T) {
 		{"-o", `\w\b`},
 		{"-o", `f\B`},
 		{"-o", `\<a`},
+		{"-c", `e\<`}, // \< is a word's start, not any edge
+		{"-o", `\<.`},
+		{"-o", `.\>`},
+		{"-o", `\> [a-zé]`},
+		{"-o", "-i", `\<É.`},
 		{"-o", `ς\b`},
 		{"-o", `\<\w+`},
 		{"-ow", `^-`}, // -w's ^ is the line's start

@@ -13,7 +13,8 @@ import (
 )
 
 // GNUPattern reads a pattern as grep -E reads it in a UTF-8 locale where
-// RE2 reads it otherwise: \< and \> are word edges (RE2 reads < and >),
+// RE2 reads it otherwise: \< and \> are a word's start and end (RE2 reads
+// < and >; see wordStartMark),
 // and \w, \W, \s, \S and the POSIX classes ([:alpha:], [:space:], ...)
 // take their members from every script (RE2's are ASCII only, so \w missed
 // the é of café, and \s an ideographic space). As grep, it drops a repetition with nothing to repeat
@@ -54,8 +55,10 @@ func GNUPattern(pat string) string {
 			next := pat[i+1]
 			i++
 			switch {
-			case !inClass && (next == '<' || next == '>'):
-				b.WriteString(`\b`)
+			case !inClass && next == '<':
+				b.WriteString(`\b` + wordStartMark)
+			case !inClass && next == '>':
+				b.WriteString(`\b` + wordEndMark)
 			case next == 'w' && inClass:
 				b.WriteString(wordChars())
 			case next == 'w':
@@ -165,6 +168,49 @@ func bareClass(pat string) string {
 		}
 	}
 	return ""
+}
+
+// RE2 has no \< or \> (a word's start, its end), only \b, either edge:
+// GNUPattern writes them as \b followed by a mark that matches nothing
+// (a rune repeated no times), which RE2 reads as \b alone, and Matcher
+// makes into the edge itself.
+const (
+	wordStartRune = '\U0010FFFE'
+	wordEndRune   = '\U0010FFFF'
+	wordStartMark = `\x{10fffe}{0}`
+	wordEndMark   = `\x{10ffff}{0}`
+	// The empty-width conditions Matcher adds to syntax.EmptyOp's.
+	emptyWordStart syntax.EmptyOp = 1 << 6
+	emptyWordEnd   syntax.EmptyOp = 1 << 7
+)
+
+// directedEdges turns each \b followed by its mark into a one-rune
+// literal of the mark's rune, which the compiled program's instruction
+// for it becomes the edge (Matcher); it reports whether there was one.
+func directedEdges(re *syntax.Regexp) bool {
+	found := false
+	for _, sub := range re.Sub {
+		found = directedEdges(sub) || found
+	}
+	if re.Op != syntax.OpConcat {
+		return found
+	}
+	subs := re.Sub[:0]
+	for i := 0; i < len(re.Sub); i++ {
+		sub := re.Sub[i]
+		if sub.Op == syntax.OpWordBoundary && i+1 < len(re.Sub) {
+			if mark := re.Sub[i+1]; mark.Op == syntax.OpRepeat && mark.Max == 0 && mark.Sub[0].Op == syntax.OpLiteral &&
+				len(mark.Sub[0].Rune) == 1 && (mark.Sub[0].Rune[0] == wordStartRune || mark.Sub[0].Rune[0] == wordEndRune) {
+				subs = append(subs, &syntax.Regexp{Op: syntax.OpLiteral, Rune: []rune{mark.Sub[0].Rune[0]}})
+				i++
+				found = true
+				continue
+			}
+		}
+		subs = append(subs, sub)
+	}
+	re.Sub = subs
+	return found
 }
 
 // repetitions is the one repetition a run of them makes: each of * + ?
@@ -406,6 +452,9 @@ type Matcher struct {
 	prog  *syntax.Prog // nil: the pattern has no word edge, RE2 is right
 	seen  sync.Pool    // *[]uint64: which instruction has been tried at which position
 	insts int
+	// directed: the pattern has \< or \>, which RE2 reads as \b: the
+	// program decides on every line.
+	directed bool
 
 	longestOnce sync.Once
 	longest     *regexp.Regexp
@@ -419,8 +468,20 @@ func (q SearchQuery) Matcher() (*Matcher, error) {
 	}
 	m := &Matcher{re: re}
 	if tree, err := q.Syntax(); err == nil && hasWordEdge(tree) {
+		directed := directedEdges(tree)
 		if prog, err := syntax.Compile(tree.Simplify()); err == nil {
-			m.prog, m.insts = prog, len(prog.Inst)
+			m.prog, m.insts, m.directed = prog, len(prog.Inst), directed
+			for i := range prog.Inst {
+				inst := &prog.Inst[i]
+				if (inst.Op == syntax.InstRune1 || inst.Op == syntax.InstRune) && len(inst.Rune) == 1 {
+					switch inst.Rune[0] {
+					case wordStartRune:
+						inst.Op, inst.Arg, inst.Rune = syntax.InstEmptyWidth, uint32(emptyWordStart), nil
+					case wordEndRune:
+						inst.Op, inst.Arg, inst.Rune = syntax.InstEmptyWidth, uint32(emptyWordEnd), nil
+					}
+				}
+			}
 		}
 	}
 	return m, nil
@@ -449,7 +510,7 @@ const maxPartsLine = 64 << 10
 // finds them.
 func (m *Matcher) Parts(text []byte) [][2]int {
 	var parts [][2]int
-	if m.prog != nil && !ascii(text) && len(text) <= maxPartsLine {
+	if m.prog != nil && (m.directed || !ascii(text)) && len(text) <= maxPartsLine {
 		return m.partsWords(text)
 	}
 	for _, at := range m.Longest().FindAllIndex(text, -1) {
@@ -493,8 +554,13 @@ func (m *Matcher) partsWords(text []byte) [][2]int {
 
 // Match reports whether text holds a match.
 func (m *Matcher) Match(text []byte) bool {
-	if m.prog == nil || ascii(text) {
+	switch {
+	case m.prog == nil:
 		return m.re.Match(text)
+	case ascii(text) && !m.directed:
+		return m.re.Match(text)
+	case ascii(text) && !m.re.Match(text):
+		return false // with \b for \< and \> RE2 takes more: what it refuses, they refuse
 	}
 	return m.matchWords(text)
 }
@@ -629,9 +695,12 @@ func emptyAt(text []byte, pos int) syntax.EmptyOp {
 	if pos == len(text) {
 		op |= syntax.EmptyEndText | syntax.EmptyEndLine
 	}
-	if IsWordRune(before) != IsWordRune(after) {
-		op |= syntax.EmptyWordBoundary
-	} else {
+	switch wordBefore, wordAfter := IsWordRune(before), IsWordRune(after); {
+	case !wordBefore && wordAfter:
+		op |= syntax.EmptyWordBoundary | emptyWordStart
+	case wordBefore && !wordAfter:
+		op |= syntax.EmptyWordBoundary | emptyWordEnd
+	default:
 		op |= syntax.EmptyNoWordBoundary
 	}
 	return op

@@ -74,12 +74,12 @@ func TestWordEdgesTakeEveryScript(t *testing.T) {
 // an escape inside brackets other than \w stays as typed.
 func TestGNUPatternLeavesWhatItGaveAndBracketsAlone(t *testing.T) {
 	for in, want := range map[string]string{
-		`\<a\>`:           `\ba\b`,
+		`\<a\>`:           `\b` + wordStartMark + `a\b` + wordEndMark,
 		`\w\W`:            "[" + WordChars() + "][^" + WordChars() + "]",
 		`[\w.]`:           "[" + WordChars() + ".]",
 		`[[:alpha:]x]`:    "[" + unicodeClasses()["alpha"] + "x]",
 		`[^[:upper:]]`:    "[^" + unicodeClasses()["upper"] + "]",
-		`[]<]\<`:          `[]<]\b`,
+		`[]<]\<`:          `[]<]\b` + wordStartMark,
 		`[[:digit:]]`:     `[[:digit:]]`,
 		`[:alpha:]`:       `[:alpha:]`, // not in brackets: a class of its letters, as grep reads it too
 		`a\\<`:            `a\\<`,

@@ -124,6 +124,8 @@ var grepCases = []struct {
 	{SearchQuery{Pattern: `^$`}, []string{"-P"}},
 	{SearchQuery{Pattern: `took=\d{3}ms`}, []string{"-P"}},
 	{SearchQuery{Pattern: `\bu4\d{4}\b`}, []string{"-P"}},
+	{SearchQuery{Pattern: `\<u4[0-9]{4}\>`}, []string{"-E"}},
+	{SearchQuery{Pattern: `r\<|\>[0-9]`}, []string{"-E"}}, // \< \> are a word's start and end, not any edge
 	{SearchQuery{Pattern: `root\s+root\s+\d`}, []string{"-P"}},
 	{SearchQuery{Pattern: `[Tt]imeout`}, []string{"-P"}},
 	{SearchQuery{Pattern: "zebra-quokka", Literal: true}, []string{"-F"}},
@@ -152,7 +154,7 @@ var grepCases = []struct {
 
 // Every class of query finds exactly the lines, with exactly the numbers
 // and text, that grep finds in the capture's text (each line sanitised, as
-// calm shows it), and that matching line by line with the query's regexp
+// calm shows it), and that matching line by line with the query's Matcher
 // finds.
 func TestSearchMatchesGrep(t *testing.T) {
 	if testing.Short() {
@@ -187,7 +189,7 @@ func TestSearchMatchesGrep(t *testing.T) {
 		if len(out) > 0 {
 			refs[i].grep = strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
 		}
-		re, _ := tc.q.Regexp()
+		re, _ := tc.q.Matcher()
 		for n, line := range bytes.Split(bytes.TrimSuffix(text.Bytes(), []byte("\n")), []byte("\n")) {
 			if len(line) <= MaxLine && re.Match(line) {
 				refs[i].byLine = append(refs[i].byLine, strconv.Itoa(n+1)+":"+string(line))
