@@ -2,7 +2,7 @@ package ui
 
 import (
 	"bytes"
-	"regexp"
+	"errors"
 	"strconv"
 	"strings"
 	"unicode"
@@ -12,6 +12,7 @@ import (
 	"github.com/mattn/go-runewidth"
 	"github.com/rivo/tview"
 
+	"calm/model"
 	"calm/terminal"
 )
 
@@ -415,10 +416,12 @@ func (v *Viewer) MouseHandler() func(action tview.MouseAction, event *tcell.Even
 }
 
 // Finder is a search pattern: literal unless asked for a regular expression,
-// and case-insensitive when it is all lower case (smart case).
+// and case-insensitive when it is all lower case (smart case). It matches as
+// calm search does (model.SearchQuery: grep's classes, word edges and case
+// folding), as ctrl-f's search of the incident does.
 type Finder struct {
 	Pattern string
-	re      *regexp.Regexp
+	m       *model.Matcher
 	literal []byte
 	fold    bool // literal, matched ignoring ASCII case
 }
@@ -427,25 +430,23 @@ type Finder struct {
 func NewFinder(pattern string, regex bool) (*Finder, error) {
 	f := &Finder{Pattern: pattern}
 	fold := strings.ToLower(pattern) == pattern
-	expr := pattern
-	if !regex {
-		if !fold || isASCII(pattern) {
-			f.literal, f.fold = []byte(pattern), fold
-			return f, nil
+	// A literal is found by a byte scan, but for letters that fold beyond
+	// ASCII (k, s, i: the Kelvin sign, ſ, ı).
+	if !regex && (!fold || isASCII(pattern) && !strings.ContainsAny(pattern, "ksi")) {
+		f.literal, f.fold = []byte(pattern), fold
+		return f, nil
+	}
+	if regex {
+		// Said as typed: without the (?i) lower case adds.
+		if _, err := (model.SearchQuery{Pattern: pattern}).Regexp(); err != nil {
+			return nil, errors.New(strings.Replace(err.Error(), "use -F to search for it literally", "without re: it is found as typed", 1))
 		}
-		expr = regexp.QuoteMeta(pattern)
 	}
-	if _, err := regexp.Compile(expr); err != nil {
-		return nil, err // as typed: no (?i) the person did not write
-	}
-	if fold {
-		expr = "(?i)" + expr
-	}
-	re, err := regexp.Compile(expr)
+	m, err := model.SearchQuery{Pattern: pattern, Literal: !regex, IgnoreCase: fold}.Matcher()
 	if err != nil {
 		return nil, err
 	}
-	f.re = re
+	f.m = m
 	return f, nil
 }
 
@@ -460,10 +461,10 @@ func isASCII(s string) bool {
 
 // Matches reports whether a plain line matches.
 func (f *Finder) Matches(plain []byte) bool {
-	if f.re == nil {
+	if f.m == nil {
 		return f.index(plain) >= 0
 	}
-	return f.re.Match(plain)
+	return f.m.Match(plain)
 }
 
 // index finds the literal, ignoring ASCII case when fold is set: candidates
@@ -510,7 +511,7 @@ func upper(c byte) byte {
 // Ranges returns where a plain line matches.
 func (f *Finder) Ranges(plain []byte) [][2]int {
 	var out [][2]int
-	if f.re == nil {
+	if f.m == nil {
 		if len(f.literal) == 0 {
 			return nil
 		}
@@ -523,12 +524,7 @@ func (f *Finder) Ranges(plain []byte) [][2]int {
 			off += i + len(f.literal)
 		}
 	}
-	for _, m := range f.re.FindAllIndex(plain, -1) {
-		if m[1] > m[0] {
-			out = append(out, [2]int{m[0], m[1]})
-		}
-	}
-	return out
+	return f.m.Parts(plain)
 }
 
 // Find returns the next line after from (or before it) whose plain text

@@ -55,3 +55,32 @@ func TestFindSaysWhatIsWrongWithThePatternAsTyped(t *testing.T) {
 		t.Fatalf("lower case finds any case: %v", err)
 	}
 }
+
+// TestFindMatchesAsCalmSearchDoes: / in the viewer and calm search found
+// different lines: RE2's ASCII word edges, no ı for i, [:digit:] taken.
+func TestFindMatchesAsCalmSearchDoes(t *testing.T) {
+	for _, c := range []struct {
+		pattern string
+		regex   bool
+		line    string
+		want    bool
+	}{
+		{`\bstanbul`, true, "İstanbul", false}, // İ is a letter: no word edge before s
+		{`\bstanbul`, true, "«stanbul", true},
+		{"istanbul", false, "ıstanbul", true}, // smart case folds ı as grep -i
+		{"Istanbul", false, "ıstanbul", false},
+		{`foo\<`, true, "foo bar", false}, // \< is a word's start
+		{`\<bar`, true, "foo bar", true},
+	} {
+		f, err := NewFinder(c.pattern, c.regex)
+		if err != nil {
+			t.Fatalf("%q: %v", c.pattern, err)
+		}
+		if got := f.Matches([]byte(c.line)); got != c.want {
+			t.Errorf("find %q in %q: %v, want %v", c.pattern, c.line, got, c.want)
+		}
+	}
+	if _, err := NewFinder("[:digit:]", true); err == nil || !strings.Contains(err.Error(), "[[:digit:]]") {
+		t.Errorf("find re:[:digit:]: %v, want the error calm search gives", err)
+	}
+}
