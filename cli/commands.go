@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"golang.org/x/sys/unix"
@@ -355,6 +356,20 @@ func withCaptureSuggestion(e *env, ref string, err error, command string) error 
 	return err
 }
 
+// unshown reports a character that the text search matches never holds:
+// controls but the tab (a carriage return is ␍ there, a newline parts
+// patterns), the line and paragraph separators, bidirectional controls and
+// the byte order mark, which show nothing.
+func unshown(r rune) bool {
+	switch {
+	case r == '\t' || r == '\r' || r == '\n':
+		return false
+	case unicode.IsControl(r), r == 0x2028, r == 0x2029, r >= 0x202A && r <= 0x202E, r >= 0x2066 && r <= 0x2069, r == 0xFEFF:
+		return true
+	}
+	return false
+}
+
 func cmdSearch(e *env, args []string) error {
 	fs := e.flags("search", "[-F] [-i] [-w|-x] [-v] [-o] [-h] [-s] [-c|-l|-L|-q] [-m N] [-A N] [-B N] [-C N] [--incident ID] [--json] PATTERN [CAPTURE...]\n  calm search [FLAGS] -e PATTERN [-e PATTERN...] [CAPTURE...]")
 	q := model.SearchQuery{}
@@ -464,6 +479,10 @@ func cmdSearch(e *env, args []string) error {
 		// The text searched is the text as shown, where such bytes are
 		// U+FFFD: no pattern holding them could match, -F or not.
 		return usageError("pattern %q holds bytes that are not UTF-8: calm searches the text as it was shown, where such bytes are U+FFFD, %q; search for that, or for the bytes in a capture as it came: calm show --raw ITEM | grep -a PATTERN", typed, "\uFFFD")
+	}
+	if i := strings.IndexFunc(typed, unshown); i >= 0 {
+		r, _ := utf8.DecodeRuneInString(typed[i:])
+		return usageError("pattern %q holds %U, a character the text searched is without: calm searches the text as it was shown, where it shows nothing; search for what is around it, or for the bytes in a capture as it came: calm show --raw ITEM | grep -a PATTERN", typed, r)
 	}
 	if strings.Contains(q.Pattern, "\n") {
 		// grep: each line of the pattern is a pattern of its own.

@@ -352,6 +352,10 @@ func TestSearchExitsOneOnlyForNoMatch(t *testing.T) {
 		{"a pattern that is not UTF-8", w, []string{"caf\xe9"}, "not UTF-8"},
 		{"a literal that is not UTF-8", w, []string{"-F", "\xff"}, "calm searches the text as it was shown, where such bytes are U+FFFD"},
 		{"one of several patterns not UTF-8", w, []string{"-e", "ERROR", "-e", "caf\xe9"}, `"ERROR\ncaf\xe9" holds bytes that are not UTF-8`},
+		// Controls the text searched is without: a pattern holding one
+		// matched nothing, and said nothing.
+		{"a pattern with a control character", w, []string{"ctrl\x01"}, "holds U+0001, a character the text searched is without"},
+		{"a pattern with a line separator", w, []string{"-F", "a\u2028b"}, "holds U+2028"},
 	} {
 		out, errs, code := c.w.run(nil, append([]string{"search"}, c.args...)...)
 		if code != 2 || out != "" || !strings.Contains(errs, c.says) || strings.Count(errs, "\n") != 1 {
