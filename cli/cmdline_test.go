@@ -82,6 +82,7 @@ func TestUsageErrorsSayOneLineAndExitTwo(t *testing.T) {
 		{[]string{"export", "--file", "out.md"}, "did you mean --output?"},
 		{[]string{"search", "-3", "x"}, "grep's -NUM is -C NUM here: calm search -C 3"},
 		{[]string{"search", "[:digit:]"}, "a class goes inside brackets: [[:digit:]], not [:digit:]"},
+		{[]string{"search", "[[.space.]]"}, "[.space.]: an equivalence class or collating symbol is one character here"},
 	} {
 		out, errs, code := w.run(nil, tc.args...)
 		if code != 2 || out != "" || !strings.Contains(errs, tc.want) || strings.Count(strings.TrimSpace(errs), "\n") != 0 {

@@ -132,9 +132,11 @@ func GNUPattern(pat string) string {
 
 // bareClass returns the first bracket expression of pat that reads as a
 // class name alone, [:digit:], where [[:digit:]] was meant; grep refuses
-// it ("character class syntax is [[:space:]], not [:space:]").
-func bareClass(pat string) string {
-	for i := 0; i < len(pat); i++ {
+// it ("character class syntax is [[:space:]], not [:space:]"). bad is an
+// equivalence class or collating symbol of other than one character,
+// [.space.], which grep's UTF-8 locales do not know.
+func bareClass(pat string) (bare, bad string) {
+	for i := 0; i < len(pat) && bad == ""; i++ {
 		switch pat[i] {
 		case '\\':
 			i++
@@ -151,6 +153,9 @@ func bareClass(pat string) string {
 			for j < len(pat) && pat[j] != ']' {
 				if pat[j] == '[' && j+1 < len(pat) && strings.IndexByte(":=.", pat[j+1]) >= 0 {
 					if end := strings.Index(pat[j+2:], string(pat[j+1])+"]"); end >= 0 {
+						if name := pat[j+2 : j+2+end]; pat[j+1] != ':' && utf8.RuneCountInString(name) != 1 {
+							bad = pat[j : j+2+end+2] // grep: "Invalid collation character"
+						}
 						j += 2 + end + 2
 						continue
 					}
@@ -158,16 +163,16 @@ func bareClass(pat string) string {
 				j++
 			}
 			if j >= len(pat) {
-				return ""
+				return "", bad
 			}
 			inside := pat[first:j]
 			if len(inside) >= 3 && inside[0] == ':' && inside[len(inside)-1] == ':' && strings.Trim(inside, ":") != "" {
-				return pat[start : j+1]
+				return pat[start : j+1], ""
 			}
 			i = j
 		}
 	}
-	return ""
+	return "", bad
 }
 
 // RE2 has no \< or \> (a word's start, its end), only \b, either edge:
@@ -420,7 +425,11 @@ func (q SearchQuery) Syntax() (*syntax.Regexp, error) {
 // (GNUPattern), or a literal with -F. Its \b is RE2's, ASCII only: Matcher
 // has grep's.
 func (q SearchQuery) Regexp() (*regexp.Regexp, error) {
-	if bare := bareClass(q.Pattern); bare != "" && !q.Literal {
+	bare, bad := bareClass(q.Pattern)
+	if bad != "" && !q.Literal {
+		return nil, Errorf(ErrInvalid, "pattern %q: %s: an equivalence class or collating symbol is one character here, [[=e=]] or [[.-.]] (grep refuses it too: \"Invalid collation character\")", q.Pattern, bad)
+	}
+	if bare != "" && !q.Literal {
 		meant := "[" + bare + "]"
 		if strings.HasPrefix(bare, "[^") {
 			meant = "[^[" + bare[2:] + "]"
