@@ -837,3 +837,54 @@ func TestDeletedSpoolIsPutBack(t *testing.T) {
 		t.Fatalf("left in the journal folder: %v", left)
 	}
 }
+
+// TestSpoolThatCannotBePutBackIsKeptElsewhere: the journal folder made a
+// file while tee runs: the spool cannot be put back, and the agent cannot
+// read it; what tee read is kept in a file beside the store, and tee says
+// where.
+func TestSpoolThatCannotBePutBackIsKeptElsewhere(t *testing.T) {
+	t.Parallel()
+	slow(t) // the store's retries take 30 s to give up
+	w := newWorld(t)
+	w.ok(nil, "incident", "new", "spool")
+	cmd := w.cmd("tee", "kept")
+	in, _ := cmd.StdinPipe()
+	var out, errs lockedBuffer
+	cmd.Stdout, cmd.Stderr = &out, &errs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	input := shellText(256<<10, 14)
+	first, rest := input[:64<<10], input[64<<10:]
+	in.Write(first)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if held, _, _ := w.run(nil, "show", "--raw", "c1"); held == string(first) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the first 64 KiB never reached the store")
+		}
+	}
+	journal := filepath.Join(w.home, "journal")
+	file := filepath.Join(w.home, "not-a-folder")
+	os.WriteFile(file, []byte("x"), 0o600)
+	if err := os.RemoveAll(journal); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(file, journal); err != nil {
+		t.Fatal(err)
+	}
+	in.Write(rest)
+	in.Close()
+	cmd.Wait()
+	kept, _ := filepath.Glob(filepath.Join(w.home, "tee-*.txt"))
+	if len(kept) != 1 || !strings.Contains(errs.String(), "are kept in "+kept[0]) {
+		t.Fatalf("kept %v; tee said: %s", kept, errs.String())
+	}
+	if got, _ := os.ReadFile(kept[0]); !bytes.Equal(got, input) {
+		t.Fatalf("%s holds %d of the %d bytes tee read", kept[0], len(got), len(input))
+	}
+	if st, _ := os.Stat(kept[0]); st.Mode().Perm() != 0o600 {
+		t.Fatalf("%s is %v, want 0600", kept[0], st.Mode())
+	}
+}

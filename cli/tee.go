@@ -462,8 +462,56 @@ func (s *spool) stopGuard() {
 	<-s.guardDone
 	s.guardStop = nil
 	if err := s.restoreIfRemoved(); err != nil {
-		fmt.Fprintf(s.stderr, "calm tee: its spool %s was deleted, and putting it back failed: %s\n", s.path, oneLine(err.Error()))
+		s.keepElsewhere(err)
 	}
+}
+
+// removed reports a spool whose name is gone, and not put back.
+func (s *spool) removed() bool {
+	s.fileMu.Lock()
+	defer s.fileMu.Unlock()
+	info, err := s.f.Stat()
+	if err != nil {
+		return false
+	}
+	st, ok := info.Sys().(*syscall.Stat_t)
+	return ok && st.Nlink == 0
+}
+
+// keepElsewhere keeps what a spool that could not be put back holds (its
+// folder made a file, say) in a file of its own, beside the store or in the
+// temp folder, and says where: the agent cannot store it from there, a
+// person can.
+func (s *spool) keepElsewhere(why error) {
+	s.fileMu.Lock()
+	defer s.fileMu.Unlock()
+	info, err := s.f.Stat()
+	if err != nil {
+		fmt.Fprintf(s.stderr, "calm tee: its spool %s was deleted, and putting it back failed (%s); what tee read is NOT saved: %s\n", s.path, oneLine(why.Error()), oneLine(err.Error()))
+		return
+	}
+	name := fmt.Sprintf("tee-%s-%d.txt", time.Now().UTC().Format("20060102T150405Z"), os.Getpid())
+	for _, dir := range []string{filepath.Dir(filepath.Dir(s.path)), os.TempDir()} {
+		kept := filepath.Join(dir, name)
+		f, ferr := os.OpenFile(kept, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
+		if ferr != nil {
+			err = ferr
+			continue
+		}
+		_, err = io.Copy(f, io.NewSectionReader(s.f, 0, info.Size()))
+		if err == nil {
+			err = f.Sync()
+		}
+		f.Close()
+		if err != nil {
+			os.Remove(kept)
+			continue
+		}
+		fmt.Fprintf(s.stderr, "calm tee: its spool %s was deleted, and putting it back failed (%s): all %s tee read are kept in %s (0600) instead; 'calm tee TITLE < %s > /dev/null' saves them as a capture\n",
+			s.path, oneLine(why.Error()), humanBytes(info.Size()), kept, kept)
+		return
+	}
+	fmt.Fprintf(s.stderr, "calm tee: its spool %s was deleted, and putting it back failed (%s); keeping what tee read elsewhere failed too, so it is NOT saved: %s\n", s.path, oneLine(why.Error()), oneLine(err.Error()))
 }
 
 // restoreIfRemoved writes the spool again under its name from tee's open
@@ -698,6 +746,8 @@ func startTeeStore(e *env, incident string, nc model.NewCapture, sp *spool) *tee
 		st.err = st.copyFrom(sp, sp.named && st.w.UseSpool())
 		switch {
 		case st.err == nil:
+		case st.keepsSpool() && sp.removed():
+			fmt.Fprintf(e.stderr, "calm tee: stopped saving, output goes on: %s; its spool is gone, so what it reads goes into a file named at the end\n", oneLine(st.err.Error()))
 		case st.keepsSpool():
 			// The spool goes on taking what tee reads (until its own disk
 			// is full), and outlives tee: the agent finds it by the
