@@ -142,6 +142,22 @@ func TestUnchangedDraftIsNotSaved(t *testing.T) {
 	}
 }
 
+// TestSaveWithAnItemOpenAndNothingMarkedSaysHow: s with a capture open
+// said "open an item", which was open.
+func TestSaveWithAnItemOpenAndNothingMarkedSaysHow(t *testing.T) {
+	db := openStore(t)
+	saveCapture(t, db, "open one", "line one\nline two\n")
+	h := start(t, db, 160, 40, Options{})
+	h.waitFor("open one")
+	h.press("1", tcell.KeyEnter)
+	h.waitFor("line two")
+	h.press("s")
+	h.waitFor("nothing marked to save: v selects lines")
+	if caps, _ := db.Captures(""); len(caps) != 1 {
+		t.Fatalf("%d captures, want the one opened", len(caps))
+	}
+}
+
 // TestSaveWithNothingToSaveMakesNothing: s with nothing open made a 0-byte
 // capture ("saved c1 (0B)"), which then ticked "Save the scrollback"; on a
 // store with no incident it first started one for it.
@@ -177,7 +193,7 @@ func TestSaveWithNothingToSaveMakesNothing(t *testing.T) {
 	h.in(func() { h.ui.setStatus("") })
 	h.waitGone(nothing)
 	h.press("1", tcell.KeyEnter, "v", "s")
-	h.waitFor(nothing)
+	h.waitFor(nothingMarked)
 	if caps, _ := db.Captures(""); len(caps) != 1 {
 		t.Fatalf("s on an empty item saved a capture: %d captures", len(caps))
 	}
@@ -192,7 +208,7 @@ func TestSaveWithNothingToSaveMakesNothing(t *testing.T) {
 	h.waitFor("block: lines")
 	h.in(func() { h.ui.setStatus("") })
 	h.press(tcell.KeyEscape, "s")
-	h.waitFor(nothing)
+	h.waitFor(nothingMarked)
 	if caps, _ := db.Captures(""); len(caps) != 2 {
 		t.Fatalf("s with nothing marked saved the cursor's line: %d captures", len(caps))
 	}

@@ -441,6 +441,9 @@ func (u *UI) readOnly() bool {
 // nothingToSave is what s says when no text is open or marked.
 const nothingToSave = "nothing to save: open an item, v to select lines or x a block"
 
+// nothingMarked is what s says with an item open and nothing marked.
+const nothingMarked = "nothing marked to save: v selects lines, x a {…} block, then s saves them as a capture of their own (this item is kept already)"
+
 // somethingToSave reports whether s has text to save, and says so when it
 // has none: an empty capture would tick "Save the scrollback" with nothing
 // kept. It is asked before a new incident's title too.
@@ -449,6 +452,11 @@ func (u *UI) somethingToSave() bool {
 	// would save (y still copies it).
 	_, _, selecting := u.viewer.Selection()
 	if u.viewer.Block() == nil && !selecting || len(bytes.TrimSpace(u.viewer.MarkedText())) == 0 {
+		if d := u.viewer.Doc(); d != nil && d.Item != "" {
+			// An item is open: it is kept already; s saves a part of it.
+			u.setStatus(nothingMarked)
+			return false
+		}
 		u.setStatus(nothingToSave)
 		return false
 	}
