@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -802,6 +803,11 @@ func flagError(c *cobra.Command, err error) error {
 		if group := missing.GetSpecifiedShortnames(); c.Flags().Lookup("context") != nil && group != "" && strings.Trim(group, "0123456789") == "" {
 			return fmt.Errorf("%w: grep's -NUM is -C NUM here: %s -C %s ... (see '%s --help')", err, c.CommandPath(), group, c.CommandPath())
 		}
+		if c.Name() == "search" {
+			if habit, ok := grepHabits[cmp.Or(missing.GetSpecifiedName(), missing.GetSpecifiedShortnames())]; ok {
+				return fmt.Errorf("%w: %s (see '%s --help')", err, habit, c.CommandPath())
+			}
+		}
 		if near := nearestFlag(c, missing.GetSpecifiedName()); near != "" {
 			hint = fmt.Sprintf(": did you mean --%s?", near)
 		} else if takesText(c) {
@@ -831,6 +837,16 @@ func dashWord(missing *pflag.NotExistError) string {
 
 // flagHabits are flag names other tools taught people, each with the
 // flags of calm's that mean the same (tmux's -t names a pane).
+// grepHabits say why a grep flag calm search does not take is not needed.
+var grepHabits = map[string]string{
+	"P":           "patterns are grep -E's, with RE2's \\d \\w \\s (?i) on top, and no look-around: drop -P",
+	"perl-regexp": "patterns are grep -E's, with RE2's \\d \\w \\s (?i) on top, and no look-around: drop -P",
+	"include":     "calm searches captures, not files: name them after the pattern (c3 INCIDENT/c4), or one incident's with --incident ID",
+	"exclude":     "calm searches captures, not files: name them after the pattern (c3 INCIDENT/c4), or one incident's with --incident ID",
+	"f":           "several patterns are -e PATTERN, repeated",
+	"file":        "several patterns are -e PATTERN, repeated",
+}
+
 var flagHabits = map[string][]string{
 	"pane":        {"target"},
 	"target-pane": {"target"},

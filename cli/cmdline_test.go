@@ -82,6 +82,8 @@ func TestUsageErrorsSayOneLineAndExitTwo(t *testing.T) {
 		{[]string{"export", "--file", "out.md"}, "did you mean --output?"},
 		{[]string{"search", "-3", "x"}, "grep's -NUM is -C NUM here: calm search -C 3"},
 		{[]string{"search", "[:digit:]"}, "a class goes inside brackets: [[:digit:]], not [:digit:]"},
+		{[]string{"search", "-P", "x"}, "patterns are grep -E's"},
+		{[]string{"search", "--include=*.log", "x"}, "calm searches captures, not files"},
 		{[]string{"search", "[[.space.]]"}, "[.space.]: an equivalence class or collating symbol is one character here"},
 	} {
 		out, errs, code := w.run(nil, tc.args...)
@@ -106,6 +108,9 @@ func TestFlagsEndAtDoubleDashAndCombine(t *testing.T) {
 	}
 	if got := w.ok(nil, "search", "-iF", "needle.star*"); !strings.Contains(got, "Needle.Star*") {
 		t.Fatalf("search -iF: %q", got)
+	}
+	if got := w.ok(nil, "search", "-rn", "Needle", "."); !strings.Contains(got, "Needle.Star*") {
+		t.Fatalf("search -rn PATTERN . (grep's habit): %q", got)
 	}
 	if got := w.ok(nil, "search", "--colour=always", "Needle"); !strings.Contains(got, "\x1b[01;31m\x1b[KNeedle") {
 		t.Fatalf("search --colour=always (grep's other spelling): %q", got)

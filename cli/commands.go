@@ -383,6 +383,8 @@ func cmdSearch(e *env, args []string) error {
 	color := fs.String("color", "never", "grep's colours: matches in bold red, names, line numbers and separators in theirs: always, never, or auto (at a terminal); --color alone: auto")
 	fs.Lookup("color").NoOptDefVal = "auto"
 	fs.BoolP("text", "a", false, "taken as it is: calm searches every capture as text (binary bytes as U+FFFD)")
+	recursive := fs.BoolP("recursive", "r", false, "taken as it is: calm searches every capture (or those named after the pattern); a folder named with it (grep -r PATTERN .) is every capture")
+	recursiveToo := fs.BoolP("dereference-recursive", "R", false, "as -r")
 	fs.BoolVarP(&o.invert, "invert-match", "v", false, "select the lines that do not match")
 	fs.BoolVarP(&o.count, "count", "c", false, "print how many lines each capture has selected")
 	fs.BoolVarP(&o.files, "files-with-matches", "l", false, "print only the captures that have a selected line")
@@ -435,6 +437,9 @@ func cmdSearch(e *env, args []string) error {
 	// goes on past a file it cannot open; the exit status is then 2.
 	var unread []error
 	for _, named := range captures {
+		if st, err := os.Stat(named); (*recursive || *recursiveToo) && err == nil && st.IsDir() {
+			continue // grep -r PATTERN .: every capture
+		}
 		ref := named
 		if q.Incident != "" && !strings.Contains(ref, "/") {
 			ref = q.Incident + "/" + ref
