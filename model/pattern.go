@@ -597,7 +597,10 @@ func hasWordEdge(re *syntax.Regexp) bool {
 
 // IsWordRune reports grep's word character in a UTF-8 locale (WordChars).
 func IsWordRune(r rune) bool {
-	return r == '_' || unicode.In(r, unicode.L, unicode.Nl, unicode.Nd, unicode.Other_Alphabetic)
+	if r < utf8.RuneSelf {
+		return r == '_' || '0' <= r && r <= '9' || 'a' <= r|0x20 && r|0x20 <= 'z'
+	}
+	return unicode.In(r, unicode.L, unicode.Nl, unicode.Nd, unicode.Other_Alphabetic)
 }
 
 // matchWords runs the program over text from every position, depth first.
