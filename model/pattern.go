@@ -347,35 +347,109 @@ func (q SearchQuery) expression() string {
 		pat = GNUPattern(pat)
 	}
 	if q.IgnoreCase {
-		pat = "(?i)" + pat
-		if strings.ContainsAny(pat[4:], "iIı") {
-			pat = dotlessIFolded(pat, q.Literal)
-		}
+		pat = grepFolded("(?i)"+pat, q.Literal)
 	}
 	return pat
 }
 
-// dotlessIFolded has a case-folded expression take the dotless ı for i and
-// I, and i and I for ı, as grep -i does in a UTF-8 locale (ı's upper case
-// is I): diyarbakir finds DİYARBAKIR diyarbakır. Unicode's simple folding,
-// which RE2 follows, leaves ı alone.
-func dotlessIFolded(expr string, literal bool) string {
-	const class = "[Iiı]"
+// grep -i takes for a character c the ones whose simple case mappings meet
+// c's (GNU dfa.c's case_folded_counterparts): its upper case, the lower
+// case of that, and the "lonesome" lower case letters whose upper case it
+// is (ı for I, ſ for S). RE2's folding takes Unicode's whole orbit, which
+// adds K (the Kelvin sign) to k, Å (Ångström) to å, ẞ to ß, and leaves ı
+// alone. grepFolded writes each character of a case-folded expression
+// whose set differs as a class of grep's set: -i diyarbakir finds
+// diyarbakır, and k finds no Kelvin sign.
+var lonesomeLower = []rune{0x00B5, 0x0131, 0x017F, 0x01C5, 0x01C8, 0x01CB, 0x01F2, 0x0345, 0x03C2, 0x03D0, 0x03D1, 0x03D5, 0x03D6, 0x03F0, 0x03F1, 0x03F5, 0x1E9B, 0x1FBE}
+
+// CaseCounterparts returns the characters grep -i takes for c besides c.
+func CaseCounterparts(c rune) []rune {
+	var out []rune
+	upper := unicode.ToUpper(c)
+	lower := unicode.ToLower(upper)
+	if upper != c {
+		out = append(out, upper)
+	}
+	if lower != upper && lower != c && unicode.ToUpper(lower) == upper {
+		out = append(out, lower)
+	}
+	for _, l := range lonesomeLower {
+		if l != lower && l != upper && l != c && unicode.ToUpper(l) == upper {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// foldedOtherwise holds each character whose grep -i set is not its RE2
+// folding orbit, with that set as an RE2 class.
+var foldedOtherwise = sync.OnceValue(func() map[rune]string {
+	classes := map[rune]string{}
+	for _, tab := range []*unicode.RangeTable{unicode.L, unicode.Nl, unicode.Other_Uppercase, unicode.Other_Lowercase, unicode.M} {
+		for _, rg := range tab.R16 {
+			for r := rune(rg.Lo); r <= rune(rg.Hi); r += rune(rg.Stride) {
+				addFoldClass(classes, r)
+			}
+		}
+		for _, rg := range tab.R32 {
+			for r := rune(rg.Lo); r <= rune(rg.Hi); r += rune(rg.Stride) {
+				addFoldClass(classes, r)
+			}
+		}
+	}
+	return classes
+})
+
+func addFoldClass(classes map[rune]string, r rune) {
+	set := append([]rune{r}, CaseCounterparts(r)...)
+	orbit := []rune{r}
+	for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+		orbit = append(orbit, f)
+	}
+	slices.Sort(set)
+	slices.Sort(orbit)
+	if slices.Equal(set, orbit) {
+		return
+	}
+	var b strings.Builder
+	b.WriteString("(?-i:[") // as it is: RE2 would fold it again
+	for _, c := range set {
+		fmt.Fprintf(&b, `\x{%x}`, c)
+	}
+	b.WriteString("])")
+	classes[r] = b.String()
+}
+
+// grepFolded rewrites a case-folded expression ((?i) first) so that it
+// folds as grep -i does.
+func grepFolded(expr string, literal bool) string {
+	differ := foldedOtherwise()
+	if !strings.ContainsFunc(expr[4:], func(r rune) bool { _, ok := differ[r]; return ok }) && (literal || !strings.Contains(expr, "[")) {
+		return expr
+	}
 	if literal {
-		return "(?i)" + strings.NewReplacer("i", class, "I", class, "ı", class).Replace(expr[4:])
+		var b strings.Builder
+		b.WriteString("(?i)")
+		for _, r := range expr[4:] {
+			if class, ok := differ[r]; ok {
+				b.WriteString(class)
+			} else {
+				b.WriteRune(r) // already quoted: a letter is never an escape
+			}
+		}
+		return b.String()
 	}
 	tree, err := syntax.Parse(expr, syntax.Perl)
 	if err != nil {
 		return expr // Regexp says what is wrong with it
 	}
-	return foldDotlessI(tree).String()
+	return foldAsGrep(tree, differ).String()
 }
 
-func foldDotlessI(re *syntax.Regexp) *syntax.Regexp {
-	isI := func(r rune) bool { return r == 'i' || r == 'I' || r == 'ı' }
+func foldAsGrep(re *syntax.Regexp, differ map[rune]string) *syntax.Regexp {
 	switch re.Op {
 	case syntax.OpLiteral:
-		if re.Flags&syntax.FoldCase == 0 || !slices.ContainsFunc(re.Rune, isI) {
+		if re.Flags&syntax.FoldCase == 0 || !slices.ContainsFunc(re.Rune, func(r rune) bool { _, ok := differ[r]; return ok }) {
 			return re
 		}
 		concat := &syntax.Regexp{Op: syntax.OpConcat, Flags: re.Flags}
@@ -387,16 +461,23 @@ func foldDotlessI(re *syntax.Regexp) *syntax.Regexp {
 			}
 		}
 		for _, r := range re.Rune {
-			if !isI(r) {
+			if _, ok := differ[r]; !ok {
 				run = append(run, r)
 				continue
 			}
 			flush()
-			concat.Sub = append(concat.Sub, &syntax.Regexp{Op: syntax.OpCharClass, Flags: re.Flags, Rune: []rune{'I', 'I', 'i', 'i', 'ı', 'ı'}})
+			set := append([]rune{r}, CaseCounterparts(r)...)
+			class := &syntax.Regexp{Op: syntax.OpCharClass}
+			for _, c := range set {
+				class.Rune = append(class.Rune, c, c)
+			}
+			concat.Sub = append(concat.Sub, class)
 		}
 		flush()
 		return concat
 	case syntax.OpCharClass:
+		// A class keeps RE2's folding (K with [a-z]), but takes ı where it
+		// takes both i and I, as grep's [a-z] does.
 		in := func(c rune) bool {
 			for i := 0; i+1 < len(re.Rune); i += 2 {
 				if re.Rune[i] <= c && c <= re.Rune[i+1] {
@@ -411,7 +492,7 @@ func foldDotlessI(re *syntax.Regexp) *syntax.Regexp {
 		return re
 	}
 	for i, sub := range re.Sub {
-		re.Sub[i] = foldDotlessI(sub)
+		re.Sub[i] = foldAsGrep(sub, differ)
 	}
 	return re
 }

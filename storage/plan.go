@@ -301,16 +301,14 @@ func newNeedle(text string, fold bool) (needle, bool) {
 	return n, true
 }
 
-// asciiFold returns the ASCII rune r folds to, if any (for ı, i: search
-// folds them as grep does, model.SearchQuery).
+// asciiFold returns the ASCII rune r matches ignoring case, if any, as
+// search folds case (grep's way, model.CaseCounterparts: ı is i, ſ is s,
+// the Kelvin sign is only itself).
 func asciiFold(r rune) (byte, bool) {
 	if r < utf8.RuneSelf {
 		return byte(r), true
 	}
-	if r == 'ı' {
-		return 'i', true
-	}
-	for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+	for _, f := range model.CaseCounterparts(r) {
 		if f < utf8.RuneSelf {
 			return byte(f), true
 		}

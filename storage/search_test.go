@@ -70,7 +70,7 @@ func grepCorpus() []byte {
 			b.WriteString("cut short \x1b[31;1\n")
 		case 12:
 			if b.Len() < 3<<20 { // later chunks have no rune that folds to ASCII
-				b.WriteString("Straße STRASSE strasse ſun SUN Café CAFÉ café σίσυφος ΣΊΣΥΦΟΣ DİYARBAKIR diyarbakır\n")
+				b.WriteString("Straße STRASSE strasse ſun SUN Café CAFÉ café σίσυφος ΣΊΣΥΦΟΣ DİYARBAKIR diyarbakır 5\u212A kelvin STRAẞE Ångström\n")
 			} else {
 				b.WriteString("Straße STRASSE strasse SUN Café CAFÉ café σίσυφος ΣΊΣΥΦΟΣ\n")
 			}
@@ -115,6 +115,11 @@ var grepCases = []struct {
 	{SearchQuery{Pattern: `d.yarbak(ı|x)r$`, IgnoreCase: true}, []string{"-E", "-i"}},
 	{SearchQuery{Pattern: `ı`, IgnoreCase: true}, []string{"-E", "-i"}},
 	{SearchQuery{Pattern: "III", IgnoreCase: true, Literal: true}, []string{"-F", "-i"}},
+	{SearchQuery{Pattern: "5k kelvin", IgnoreCase: true, Literal: true}, []string{"-F", "-i"}}, // the Kelvin sign is not k in grep
+	{SearchQuery{Pattern: "5K", IgnoreCase: true}, []string{"-E", "-i"}},
+	{SearchQuery{Pattern: "straße", IgnoreCase: true}, []string{"-E", "-i"}}, // nor ẞ ß
+	{SearchQuery{Pattern: "ångström", IgnoreCase: true, Literal: true}, []string{"-F", "-i"}},
+	{SearchQuery{Pattern: `[a-z]+str[a-zö]m`, IgnoreCase: true}, []string{"-E", "-i"}},
 	{SearchQuery{Pattern: `error.*worker-1[0-9]:`, IgnoreCase: true}, []string{"-P", "-i"}},
 	{SearchQuery{Pattern: `timeout|refund`}, []string{"-P"}},
 	{SearchQuery{Pattern: `timeout|refund|panic|deadlock|oom-killer|segfault|ECONNREFUSED|status=503|u12345|shard-042`}, []string{"-P"}},
