@@ -429,7 +429,8 @@ type Finder struct {
 // NewFinder compiles a pattern.
 func NewFinder(pattern string, regex bool) (*Finder, error) {
 	f := &Finder{Pattern: pattern}
-	fold := strings.ToLower(pattern) == pattern
+	// Smart case; but a pattern that names a case ([[:upper:]]) means it.
+	fold := strings.ToLower(pattern) == pattern && !(regex && (strings.Contains(pattern, "[:upper:]") || strings.Contains(pattern, "[:lower:]")))
 	// A literal is found by a byte scan, but for letters that fold beyond
 	// ASCII (k, s, i: the Kelvin sign, ſ, ı).
 	if !regex && (!fold || isASCII(pattern) && !strings.ContainsAny(pattern, "ksi")) {

@@ -71,6 +71,8 @@ func TestFindMatchesAsCalmSearchDoes(t *testing.T) {
 		{"Istanbul", false, "ıstanbul", false},
 		{`foo\<`, true, "foo bar", false}, // \< is a word's start
 		{`\<bar`, true, "foo bar", true},
+		{`[[:upper:]]{4}`, true, "plain last line", false}, // a class that names a case keeps it
+		{`[[:upper:]]{4}`, true, "an ERROR here", true},
 	} {
 		f, err := NewFinder(c.pattern, c.regex)
 		if err != nil {
