@@ -392,6 +392,11 @@ func (g *grepRun) printParts(m model.LineHit) error {
 // parts are where the non-empty matches in text are, as grep -o and
 // --color find them.
 func (g *grepRun) parts(text []byte) [][2]int {
+	if g.o.word && !g.o.whole {
+		if words, ok := g.only.WordParts(text); ok {
+			return words
+		}
+	}
 	parts := g.only.Parts(text)
 	if !g.o.word || g.o.whole {
 		return parts

@@ -29,6 +29,7 @@ func TestSearchAnswersAsGrepDoes(t *testing.T) {
 		"École école\ncafé\ncafés\nİstanbul\nnaïve\nnaïveté_2\n",                                // word edges and classes beyond ASCII
 		"id,name\r1,alice\r2,bob\nERROR disk quota exceeded\rOK\nprogress 10%\rprogress 100%\n", // what a carriage return wrote over is found, as grep finds it
 		"café naïve résumé\néa a\nΣΊΣΥΦΟΣ σίσυφος ς\nΕλληνικά Русский 中文\nनमस्ते दुनिया\nกรุงเทพ ไทย\n--\n- aaaa\nababab\naaa\n", // -o's parts, marks in words
+		"XERROR: disk full; ERROR: quota\nid_x=1,x=2\ncafé au lait ½ and\tthere ² 東京タワー ÜBER\n",                                  // -ow's shorter matches
 	}
 	dir := t.TempDir()
 	inc := strings.Fields(w.ok(nil, "status"))[1]
@@ -144,6 +145,11 @@ func TestSearchAnswersAsGrepDoes(t *testing.T) {
 		{"-ow", `.`},
 		{"-ow", `[^"]`},
 		{"-ow", `^a*`},
+		{"-ow", `ERROR.*`}, // a shorter match at the same start, then further on
+		{"-ow", `\W+`},
+		{"-ow", `[^a-z]+`},
+		{"-ow", `a.*`},
+		{"-ow", `..`},
 		{"-o", `ab|aba`}, // the longest of those that start first
 		{"-o", "-e", "a", "-e", "aaa"},
 		{"-o", `(|a)`},

@@ -548,6 +548,11 @@ type Matcher struct {
 
 	longestOnce sync.Once
 	longest     *regexp.Regexp
+
+	// words is the program WordParts runs, for any pattern.
+	query     SearchQuery
+	wordsOnce sync.Once
+	words     *syntax.Prog
 }
 
 // Matcher compiles a query into its Matcher.
@@ -556,25 +561,106 @@ func (q SearchQuery) Matcher() (*Matcher, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Matcher{re: re}
+	m := &Matcher{re: re, query: q}
 	if tree, err := q.Syntax(); err == nil && hasWordEdge(tree) {
-		directed := directedEdges(tree)
-		if prog, err := syntax.Compile(tree.Simplify()); err == nil {
+		if prog, directed, err := compileProg(q); err == nil {
 			m.prog, m.insts, m.directed = prog, len(prog.Inst), directed
-			for i := range prog.Inst {
-				inst := &prog.Inst[i]
-				if (inst.Op == syntax.InstRune1 || inst.Op == syntax.InstRune) && len(inst.Rune) == 1 {
-					switch inst.Rune[0] {
-					case wordStartRune:
-						inst.Op, inst.Arg, inst.Rune = syntax.InstEmptyWidth, uint32(emptyWordStart), nil
-					case wordEndRune:
-						inst.Op, inst.Arg, inst.Rune = syntax.InstEmptyWidth, uint32(emptyWordEnd), nil
-					}
-				}
-			}
 		}
 	}
 	return m, nil
+}
+
+// compileProg compiles the query into the program Matcher runs itself,
+// with \< and \> as edges of their own; directed says it has them.
+func compileProg(q SearchQuery) (prog *syntax.Prog, directed bool, err error) {
+	tree, err := q.Syntax()
+	if err != nil {
+		return nil, false, err
+	}
+	directed = directedEdges(tree)
+	if prog, err = syntax.Compile(tree.Simplify()); err != nil {
+		return nil, false, err
+	}
+	for i := range prog.Inst {
+		inst := &prog.Inst[i]
+		if (inst.Op == syntax.InstRune1 || inst.Op == syntax.InstRune) && len(inst.Rune) == 1 {
+			switch inst.Rune[0] {
+			case wordStartRune:
+				inst.Op, inst.Arg, inst.Rune = syntax.InstEmptyWidth, uint32(emptyWordStart), nil
+			case wordEndRune:
+				inst.Op, inst.Arg, inst.Rune = syntax.InstEmptyWidth, uint32(emptyWordEnd), nil
+			}
+		}
+	}
+	return prog, directed, nil
+}
+
+// WordParts returns the parts of text grep -ow prints: from each place a
+// word may begin, the longest match there that ends where a word may end
+// (grep tries the shorter ones before it moves on), then on from its end.
+// ok is false for a line too long to search so: Parts, filtered, is then
+// the answer.
+func (m *Matcher) WordParts(text []byte) (parts [][2]int, ok bool) {
+	m.wordsOnce.Do(func() {
+		m.words = m.prog
+		if m.words == nil {
+			m.words, _, _ = compileProg(m.query)
+		}
+	})
+	if m.words == nil || len(text) > maxPartsLine {
+		return nil, false
+	}
+	seen := make([]uint32, len(m.words.Inst)*(len(text)+1)) // the start that reached a state last, plus one
+	var stack []state
+	var ends []int
+	from := 0 // where grep's search for this part began: the last part's end
+	wordEnd := func(at int) bool {
+		after, _ := utf8.DecodeRune(text[at:])
+		return at == len(text) || !IsWordRune(after)
+	}
+	for start := 0; start <= len(text); {
+		if before, _ := utf8.DecodeLastRune(text[:start]); start == 0 || !IsWordRune(before) {
+			mark := uint32(start + 1)
+			first := func(k int) bool {
+				if seen[k] == mark {
+					return false
+				}
+				seen[k] = mark
+				return true
+			}
+			ends = ends[:0]
+			reachIn(m.words, text, start, &stack, first, func(at int) bool {
+				ends = append(ends, at)
+				return false
+			})
+			// grep takes the longest match here, then shorter ones: each
+			// the longest that ends before the last tried, less how far
+			// into the line its search began (GNU grep's dfasearch.c
+			// measures the shorter subject from the line's start, so after
+			// a first part a line yields fewer; calm gives what grep does).
+			end := slices.Max(append(ends, -1))
+			for end > start && !wordEnd(end) {
+				limit, shorter := end-1-from, -1
+				for _, e := range ends {
+					if e > start && e <= limit && e > shorter {
+						shorter = e
+					}
+				}
+				end = shorter
+			}
+			if end > start {
+				parts = append(parts, [2]int{start, end})
+				start, from = end, end
+				continue
+			}
+		}
+		if start == len(text) {
+			break
+		}
+		_, size := utf8.DecodeRune(text[start:])
+		start += size
+	}
+	return parts, true
 }
 
 // Regexp is the matcher's RE2 regexp (exact for ASCII text).
@@ -731,13 +817,18 @@ type state struct{ pc, pos int }
 // first (given its index pc*positions+pos) says is new, and calls match at
 // each match's end until it returns true; it reports whether one did.
 func (m *Matcher) reach(text []byte, start int, stack *[]state, first func(k int) bool, match func(end int) bool) bool {
+	return reachIn(m.prog, text, start, stack, first, match)
+}
+
+// reachIn is reach over prog.
+func reachIn(prog *syntax.Prog, text []byte, start int, stack *[]state, first func(k int) bool, match func(end int) bool) bool {
 	positions := len(text) + 1
-	*stack = append((*stack)[:0], state{m.prog.Start, start})
+	*stack = append((*stack)[:0], state{prog.Start, start})
 	for len(*stack) > 0 {
 		j := (*stack)[len(*stack)-1]
 		*stack = (*stack)[:len(*stack)-1]
 		for first(j.pc*positions + j.pos) {
-			inst := &m.prog.Inst[j.pc]
+			inst := &prog.Inst[j.pc]
 			switch inst.Op {
 			case syntax.InstMatch:
 				if match(j.pos) {
