@@ -439,42 +439,87 @@ func grepFolded(expr string, literal bool) string {
 		}
 		return b.String()
 	}
+	// The characters themselves are replaced in the text: a parsed tree
+	// holds a folded literal as its orbit's least member (K for the
+	// Kelvin sign).
+	expr = "(?i)" + replaceOutsideBrackets(expr[4:], differ)
 	tree, err := syntax.Parse(expr, syntax.Perl)
 	if err != nil {
 		return expr // Regexp says what is wrong with it
 	}
-	return foldAsGrep(tree, differ).String()
+	return foldAsGrep(tree).String()
 }
 
-func foldAsGrep(re *syntax.Regexp, differ map[rune]string) *syntax.Regexp {
-	switch re.Op {
-	case syntax.OpLiteral:
-		if re.Flags&syntax.FoldCase == 0 || !slices.ContainsFunc(re.Rune, func(r rune) bool { _, ok := differ[r]; return ok }) {
-			return re
-		}
-		concat := &syntax.Regexp{Op: syntax.OpConcat, Flags: re.Flags}
-		var run []rune
-		flush := func() {
-			if len(run) > 0 {
-				concat.Sub = append(concat.Sub, &syntax.Regexp{Op: syntax.OpLiteral, Flags: re.Flags, Rune: run})
-				run = nil
+// replaceOutsideBrackets writes each character of pat that classes holds
+// as its class, but inside brackets, escapes (\x{..}, \pL, \p{..}) and
+// flag groups ((?i:, (?P<name>).
+func replaceOutsideBrackets(pat string, classes map[rune]string) string {
+	var b strings.Builder
+	inClass := false
+	for i := 0; i < len(pat); {
+		r, size := utf8.DecodeRuneInString(pat[i:])
+		switch {
+		case r == '\\' && i+1 < len(pat):
+			end := i + 2
+			if next := pat[i+1]; (next == 'x' || next == 'p' || next == 'P') && end < len(pat) && pat[end] == '{' {
+				if close := strings.IndexByte(pat[end:], '}'); close >= 0 {
+					end += close + 1
+				}
+			} else if next == 'p' || next == 'P' {
+				end++ // \pL
+			} else if next >= utf8.RuneSelf {
+				_, n := utf8.DecodeRuneInString(pat[i+1:])
+				end = i + 1 + n
 			}
-		}
-		for _, r := range re.Rune {
-			if _, ok := differ[r]; !ok {
-				run = append(run, r)
+			end = min(end, len(pat))
+			b.WriteString(pat[i:end])
+			i = end
+			continue
+		case !inClass && r == '(' && strings.HasPrefix(pat[i:], "(?"):
+			end := i + 2 + strings.IndexAny(pat[i+2:], ":)")
+			if end < i+2 {
+				end = len(pat) - 1
+			}
+			b.WriteString(pat[i : end+1])
+			i = end + 1
+			continue
+		case r == '[' && !inClass:
+			inClass = true
+			b.WriteByte('[')
+			i++
+			if i < len(pat) && pat[i] == '^' {
+				b.WriteByte('^')
+				i++
+			}
+			if i < len(pat) && pat[i] == ']' {
+				b.WriteByte(']')
+				i++
+			}
+			continue
+		case r == '[' && inClass && i+1 < len(pat) && pat[i+1] == ':':
+			if end := strings.Index(pat[i+2:], ":]"); end >= 0 {
+				b.WriteString(pat[i : i+2+end+2])
+				i += 2 + end + 2
 				continue
 			}
-			flush()
-			set := append([]rune{r}, CaseCounterparts(r)...)
-			class := &syntax.Regexp{Op: syntax.OpCharClass}
-			for _, c := range set {
-				class.Rune = append(class.Rune, c, c)
+		case r == ']' && inClass:
+			inClass = false
+		case !inClass:
+			if class, ok := classes[r]; ok {
+				b.WriteString(class)
+				i += size
+				continue
 			}
-			concat.Sub = append(concat.Sub, class)
 		}
-		flush()
-		return concat
+		b.WriteString(pat[i : i+size])
+		i += size
+	}
+	return b.String()
+}
+
+// foldAsGrep has each case-folded class take ı where it takes i and I.
+func foldAsGrep(re *syntax.Regexp) *syntax.Regexp {
+	switch re.Op {
 	case syntax.OpCharClass:
 		// A class keeps RE2's folding (K with [a-z]), but takes ı where it
 		// takes both i and I, as grep's [a-z] does.
@@ -492,7 +537,7 @@ func foldAsGrep(re *syntax.Regexp, differ map[rune]string) *syntax.Regexp {
 		return re
 	}
 	for i, sub := range re.Sub {
-		re.Sub[i] = foldAsGrep(sub, differ)
+		re.Sub[i] = foldAsGrep(sub)
 	}
 	return re
 }
