@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"unicode"
 	"unicode/utf8"
@@ -89,6 +90,49 @@ func TestClassesAreGrepsInUTF8(t *testing.T) {
 		}
 		if len(extra)+len(missing) > 0 {
 			t.Errorf("%s: %d characters grep does not take (%v), %d it takes missed (%v)", pattern, len(extra), extra[:min(len(extra), 10)], len(missing), missing[:min(len(missing), 10)])
+		}
+	}
+}
+
+// TestCaseFoldingIsGreps: -i takes for each character what grep -i does,
+// not Unicode's whole folding orbit (the Kelvin sign with k, ẞ with ß)
+// and no less (ı with i): grep is the reference, over the characters where
+// the two differ and their orbits.
+func TestCaseFoldingIsGreps(t *testing.T) {
+	if _, err := exec.LookPath("grep"); err != nil {
+		t.Fatal("grep is needed: it is the reference")
+	}
+	chars := []rune("kKKåÅÅßẞθΘϑϴωΩΩiIıİſsSвВᲀσςΣµΜμǅǄǆ")
+	var all bytes.Buffer
+	for _, r := range chars {
+		all.WriteString(string(r) + "\n")
+	}
+	file := filepath.Join(t.TempDir(), "chars")
+	if err := os.WriteFile(file, all.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range chars {
+		cmd := exec.Command("grep", "-i", "-x", "-F", "-e", string(c), file)
+		cmd.Env = append(os.Environ(), "LC_ALL=C.UTF-8")
+		out, err := cmd.Output()
+		if err != nil && cmd.ProcessState.ExitCode() != 1 {
+			t.Fatalf("grep -i %q: %v", string(c), err)
+		}
+		want := strings.ReplaceAll(string(out), "\n", "")
+		for _, literal := range []bool{true, false} {
+			m, err := SearchQuery{Pattern: string(c), IgnoreCase: true, Literal: literal}.Matcher()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got strings.Builder
+			for _, r := range chars {
+				if m.Match([]byte(string(r))) {
+					got.WriteRune(r)
+				}
+			}
+			if got.String() != want {
+				t.Errorf("-i %q (literal %v) takes %q, grep -i takes %q", string(c), literal, got.String(), want)
+			}
 		}
 	}
 }
