@@ -422,16 +422,59 @@ func required(re *syntax.Regexp) ([]literal, bool) {
 	case syntax.OpConcat:
 		var best []literal
 		bestScore := 0
-		for _, sub := range re.Sub {
-			if s, ok := required(sub); ok {
-				if sc := score(s); sc > bestScore {
-					best, bestScore = s, sc
-				}
+		consider := func(s []literal) {
+			if sc := score(s); sc > bestScore {
+				best, bestScore = s, sc
 			}
+		}
+		// Runs of literals and letters in either case ([Kk], [Iiı]: how
+		// search folds k and i as grep does) are one literal, folded.
+		var run []rune
+		folded := false
+		for _, sub := range re.Sub {
+			if r, fold, ok := literalPart(sub); ok {
+				run, folded = append(run, r...), folded || fold
+				continue
+			}
+			if len(run) > 0 {
+				consider([]literal{{string(run), folded && hasLetter(run)}})
+				run, folded = nil, false
+			}
+			if s, ok := required(sub); ok {
+				consider(s)
+			}
+		}
+		if len(run) > 0 {
+			consider([]literal{{string(run), folded && hasLetter(run)}})
 		}
 		return best, best != nil
 	}
 	return nil, false
+}
+
+// literalPart returns what a part of a concatenation is as a piece of a
+// literal: a literal, or a class of an ASCII letter in both cases and what
+// search folds to it (as a folded letter).
+func literalPart(re *syntax.Regexp) (runes []rune, fold, ok bool) {
+	switch re.Op {
+	case syntax.OpLiteral:
+		return re.Rune, re.Flags&syntax.FoldCase != 0, true
+	case syntax.OpCharClass:
+		var lower rune = -1
+		for i := 0; i+1 < len(re.Rune); i += 2 {
+			for r := re.Rune[i]; r <= re.Rune[i+1]; r++ {
+				a, ok := asciiFold(r)
+				if !ok || !isLetter(byte(unicode.ToLower(rune(a)))) || lower >= 0 && unicode.ToLower(rune(a)) != lower {
+					return nil, false, false
+				}
+				lower = unicode.ToLower(rune(a))
+			}
+		}
+		if lower >= 0 && len(re.Rune) >= 4 { // both cases at least
+			return []rune{lower}, true, true
+		}
+	}
+	return nil, false, false
 }
 
 // score is how well a set of literals narrows a scan: long literals, and
