@@ -385,15 +385,17 @@ func CaseCounterparts(c rune) []rune {
 // folding orbit, with that set as an RE2 class.
 var foldedOtherwise = sync.OnceValue(func() map[rune]string {
 	classes := map[rune]string{}
-	for _, tab := range []*unicode.RangeTable{unicode.L, unicode.Nl, unicode.Other_Uppercase, unicode.Other_Lowercase, unicode.M} {
-		for _, rg := range tab.R16 {
-			for r := rune(rg.Lo); r <= rune(rg.Hi); r += rune(rg.Stride) {
-				addFoldClass(classes, r)
-			}
-		}
-		for _, rg := range tab.R32 {
-			for r := rune(rg.Lo); r <= rune(rg.Hi); r += rune(rg.Stride) {
-				addFoldClass(classes, r)
+	// Only a character with a case mapping, or in the folding orbit of
+	// one (ß, of ẞ), has either set beyond itself.
+	for _, rg := range unicode.CaseRanges {
+		for r := rune(rg.Lo); r <= rune(rg.Hi); r++ {
+			for f := unicode.SimpleFold(r); ; f = unicode.SimpleFold(f) {
+				if _, done := classes[f]; !done {
+					addFoldClass(classes, f)
+				}
+				if f == r {
+					break
+				}
 			}
 		}
 	}
