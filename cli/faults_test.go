@@ -56,14 +56,7 @@ func faultRand(t testing.TB) *mrand.Rand {
 func TestFullDiskLosesNothingAcknowledged(t *testing.T) {
 	t.Parallel() // long and mostly waiting; isolated (own store, socket, tmux server)
 	slow(t)
-	if os.Geteuid() != 0 {
-		t.Skip("mounting a tmpfs needs root (CI runs as root)")
-	}
-	disk := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=12m,mode=0700", "tmpfs", disk).CombinedOutput(); err != nil {
-		t.Fatalf("mount tmpfs: %v %s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("umount", "-l", disk).Run() })
+	disk := smallDisk(t, "12m")
 	r := faultRand(t)
 	order := r.Perm(faultRuns())
 	failed := 0
@@ -469,14 +462,7 @@ func (w *world) killTUIs() {
 func TestEndlessStreamWithNoOneReadingStopsBeforeTheDiskFills(t *testing.T) {
 	t.Parallel()
 	slow(t)
-	if os.Geteuid() != 0 {
-		t.Skip("mounting a tmpfs needs root (CI runs as root)")
-	}
-	disk := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=64m,mode=0700", "tmpfs", disk).CombinedOutput(); err != nil {
-		t.Fatalf("mount tmpfs: %v %s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("umount", "-l", disk).Run() })
+	disk := smallDisk(t, "64m")
 	w := newWorld(t)
 	w.home = filepath.Join(disk, "home")
 	w.ok(nil, "incident", "new", "endless")
@@ -504,4 +490,20 @@ func TestEndlessStreamWithNoOneReadingStopsBeforeTheDiskFills(t *testing.T) {
 	if len(got) < 32<<20 || strings.Trim(got, "y\n") != "" || !strings.HasSuffix(got, "y\n") && !strings.HasSuffix(got, "y") {
 		t.Fatalf("c1 holds %d bytes, %q…: want many lines of yes", len(got), got[:min(len(got), 20)])
 	}
+}
+
+// smallDisk mounts a tmpfs of size at a new temp folder, unmounted when
+// the test ends, and returns the folder; the test is skipped where that
+// needs root it does not have.
+func smallDisk(t *testing.T, size string) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a tmpfs needs root (CI runs as root)")
+	}
+	disk := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size+",mode=0700", "tmpfs", disk).CombinedOutput(); err != nil {
+		t.Fatalf("mount tmpfs: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", disk).Run() })
+	return disk
 }

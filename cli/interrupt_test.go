@@ -585,25 +585,10 @@ func TestKilledTeeLosesNothingItRead(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
 	w.ok(nil, "incident", "new", "spool")
-	cmd := w.cmd("tee", "spooled")
-	in, _ := cmd.StdinPipe()
-	var out lockedBuffer
-	cmd.Stdout = &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
 	input := shellText(5<<20, 11)
 	first, rest := input[:64<<10], input[64<<10:]
-	in.Write(first)
 	// The capture exists and holds the first bytes before the agent is held.
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if held, _, _ := w.run(nil, "show", "--raw", "c1"); held == string(first) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the first 64 KiB never reached the store")
-		}
-	}
+	cmd, in, out, _ := w.teeHolding("spooled", first)
 	pid := w.agentPID()
 	if pid == 0 {
 		t.Fatal("no agent")
@@ -779,24 +764,9 @@ func TestDeletedSpoolIsPutBack(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
 	w.ok(nil, "incident", "new", "spool")
-	cmd := w.cmd("tee", "kept")
-	in, _ := cmd.StdinPipe()
-	var out, errs lockedBuffer
-	cmd.Stdout, cmd.Stderr = &out, &errs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
 	input := shellText(3<<20, 13)
 	first, second, rest := input[:64<<10], input[64<<10:1<<20], input[1<<20:]
-	in.Write(first)
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if held, _, _ := w.run(nil, "show", "--raw", "c1"); held == string(first) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the first 64 KiB never reached the store")
-		}
-	}
+	cmd, in, out, errs := w.teeHolding("kept", first)
 	journal := filepath.Join(w.home, "journal")
 	if err := os.RemoveAll(journal); err != nil {
 		t.Fatal(err)
@@ -847,24 +817,9 @@ func TestSpoolThatCannotBePutBackIsKeptElsewhere(t *testing.T) {
 	slow(t) // the store's retries take 30 s to give up
 	w := newWorld(t)
 	w.ok(nil, "incident", "new", "spool")
-	cmd := w.cmd("tee", "kept")
-	in, _ := cmd.StdinPipe()
-	var out, errs lockedBuffer
-	cmd.Stdout, cmd.Stderr = &out, &errs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
 	input := shellText(256<<10, 14)
 	first, rest := input[:64<<10], input[64<<10:]
-	in.Write(first)
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if held, _, _ := w.run(nil, "show", "--raw", "c1"); held == string(first) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the first 64 KiB never reached the store")
-		}
-	}
+	cmd, in, _, errs := w.teeHolding("kept", first)
 	journal := filepath.Join(w.home, "journal")
 	file := filepath.Join(w.home, "not-a-folder")
 	os.WriteFile(file, []byte("x"), 0o600)
@@ -886,5 +841,27 @@ func TestSpoolThatCannotBePutBackIsKeptElsewhere(t *testing.T) {
 	}
 	if st, _ := os.Stat(kept[0]); st.Mode().Perm() != 0o600 {
 		t.Fatalf("%s is %v, want 0600", kept[0], st.Mode())
+	}
+}
+
+// teeHolding starts calm tee TITLE, writes first into it, and waits until
+// the capture it makes, c1, holds those bytes.
+func (w *world) teeHolding(title string, first []byte) (cmd *exec.Cmd, in io.WriteCloser, out, errs *lockedBuffer) {
+	w.t.Helper()
+	cmd = w.cmd("tee", title)
+	in, _ = cmd.StdinPipe()
+	out, errs = new(lockedBuffer), new(lockedBuffer)
+	cmd.Stdout, cmd.Stderr = out, errs
+	if err := cmd.Start(); err != nil {
+		w.t.Fatal(err)
+	}
+	in.Write(first)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if held, _, _ := w.run(nil, "show", "--raw", "c1"); held == string(first) {
+			return cmd, in, out, errs
+		}
+		if time.Now().After(deadline) {
+			w.t.Fatalf("the first %d bytes never reached the store", len(first))
+		}
 	}
 }

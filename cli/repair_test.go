@@ -3,7 +3,6 @@ package cli
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,14 +15,7 @@ import (
 // verifies.
 func TestFailedCopyComesBackWhenSpaceReturns(t *testing.T) {
 	t.Parallel()
-	if os.Geteuid() != 0 {
-		t.Skip("mounting a tmpfs needs root (CI runs as root)")
-	}
-	disk := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=4m,mode=0700", "tmpfs", disk).CombinedOutput(); err != nil {
-		t.Fatalf("mount tmpfs: %v %s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("umount", "-l", disk).Run() })
+	disk := smallDisk(t, "4m")
 	filler := filepath.Join(disk, "filler")
 	os.WriteFile(filler, make([]byte, 3<<20), 0o600)
 	mirror := filepath.Join(disk, "mirror")
@@ -58,14 +50,7 @@ func TestFailedCopyComesBackWhenSpaceReturns(t *testing.T) {
 func TestShellRunsOnAFullDisk(t *testing.T) {
 	t.Parallel()
 	slow(t)
-	if os.Geteuid() != 0 {
-		t.Skip("mounting a tmpfs needs root (CI runs as root)")
-	}
-	disk := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=2m,mode=0700", "tmpfs", disk).CombinedOutput(); err != nil {
-		t.Fatalf("mount tmpfs: %v %s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("umount", "-l", disk).Run() })
+	disk := smallDisk(t, "2m")
 	filler := filepath.Join(disk, "filler")
 	f, _ := os.Create(filler)
 	for {
@@ -114,14 +99,7 @@ func TestShellRunsOnAFullDisk(t *testing.T) {
 func TestShellJournalFailingMidwaySaysWhereTheSessionEnds(t *testing.T) {
 	t.Parallel()
 	slow(t)
-	if os.Geteuid() != 0 {
-		t.Skip("mounting a tmpfs needs root (CI runs as root)")
-	}
-	disk := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=64m,mode=0700", "tmpfs", disk).CombinedOutput(); err != nil {
-		t.Fatalf("mount tmpfs: %v %s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("umount", "-l", disk).Run() })
+	disk := smallDisk(t, "64m")
 	w := newWorld(t)
 	w.home = filepath.Join(disk, "home")
 	w.ok(nil, "incident", "new", "disk fills midway")
