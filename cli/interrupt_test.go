@@ -842,6 +842,26 @@ func TestSpoolThatCannotBePutBackIsKeptElsewhere(t *testing.T) {
 	if st, _ := os.Stat(kept[0]); st.Mode().Perm() != 0o600 {
 		t.Fatalf("%s is %v, want 0600", kept[0], st.Mode())
 	}
+	// Every command names it until a capture holds its bytes.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		out, errs, _ := w.run(nil, "status")
+		if strings.Contains(out+errs, kept[0]) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("status does not name %s:\n%s%s", kept[0], out, errs)
+		}
+	}
+	w.ok(input, "tee", "-q", "the kept file")
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		out, errs, _ := w.run(nil, "status")
+		if !strings.Contains(out+errs, kept[0]) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("status still names %s once a capture holds it:\n%s%s", kept[0], out, errs)
+		}
+	}
 }
 
 // teeHolding starts calm tee TITLE, writes first into it, and waits until

@@ -26,7 +26,10 @@ const strayRecheck = 2 * time.Second
 // StrayRecordings lists the files in the journal folder that hold output
 // no capture has: each as "PATH (SIZE)".
 func (db *DB) StrayRecordings() []string {
-	candidates := JournalLeftovers(filepath.Join(filepath.Dir(db.opts.Path), "journal"))
+	// A tee that could not keep its spool in the journal folder keeps it
+	// beside the store.
+	dir := filepath.Dir(db.opts.Path)
+	candidates := append(JournalLeftovers(filepath.Join(dir, "journal")), JournalLeftovers(dir)...)
 	if len(candidates) == 0 {
 		return nil
 	}
