@@ -344,6 +344,11 @@ func (q SearchQuery) expression() string {
 	if q.Literal {
 		pat = regexp.QuoteMeta(pat)
 	} else {
+		if q.IgnoreCase {
+			if folded, err := foldBrackets(pat); err == nil { // else Regexp refuses it
+				pat = folded
+			}
+		}
 		pat = GNUPattern(pat)
 	}
 	if q.IgnoreCase {
@@ -563,6 +568,11 @@ func (q SearchQuery) Regexp() (*regexp.Regexp, error) {
 			meant = "[^[" + bare[2:] + "]"
 		}
 		return nil, Errorf(ErrInvalid, "pattern %q: a class goes inside brackets: %s, not %s (grep refuses it too; -F searches for the text)", q.Pattern, meant, bare)
+	}
+	if q.IgnoreCase && !q.Literal {
+		if _, err := foldBrackets(q.Pattern); err != nil {
+			return nil, err
+		}
 	}
 	re, err := regexp.Compile(q.expression())
 	if err != nil && q.Literal {
