@@ -94,3 +94,40 @@ func TestSignalledTUIGivesTheTerminalBack(t *testing.T) {
 		}
 	}
 }
+
+// TestPastedLinesStayTextInARealTerminal: tmux pastes as a terminal does
+// (paste-buffer -p: bracketed, since calm asks for it). The lines pasted
+// into the find prompt stay in it as one line; pasted with no prompt open,
+// nothing happens. Before, the pasted line break ran the prompt and a t on
+// the next line ticked the checklist's step.
+func TestPastedLinesStayTextInARealTerminal(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.ok(nil, "incident", "new", "paste")
+	tm := newTmux(t)
+	tm.start(w.envPrefix() + " sh -c '" + calmBin + "; echo calm exited $?; sleep 60'")
+	tm.run("resize-window", "-t", "t", "-x", "120", "-y", "30")
+	tm.waitFor("q quit", 10*time.Second)
+	paste := func(text string) {
+		tm.run("set-buffer", "-b", "p", text)
+		tm.run("paste-buffer", "-p", "-b", "p", "-t", "t")
+	}
+	tm.press("/")
+	tm.waitFor("find:", 5*time.Second)
+	paste("line 5\nt\nq\n")
+	tm.waitFor("find: line 5 t q", 5*time.Second)
+	tm.press("Escape")
+	tm.waitFor("q quit", 5*time.Second) // the prompt put away, and esc read as itself
+	paste("t\nq\n")
+	tm.waitFor("pasted text is not keys", 5*time.Second)
+	if screen := tm.screen(); strings.Contains(screen, "Quit calm?") {
+		t.Fatalf("a pasted q asked to quit:\n%s", screen)
+	}
+	if out := w.ok(nil, "steps"); !strings.Contains(out, "0 of 11 steps done") {
+		t.Fatalf("a paste ticked a step:\n%s", out)
+	}
+	tm.press("q")
+	tm.waitFor("Quit calm?", 5*time.Second)
+	tm.press("y")
+	tm.waitFor("calm exited 0", 5*time.Second)
+}

@@ -376,7 +376,7 @@ func (u *UI) build() {
 		u.main.ResizeItem(u.bottom, u.status.rows(w), 0)
 		return false
 	})
-	u.app.SetRoot(u.pages, true).SetFocus(u.viewer)
+	u.app.EnablePaste(true).SetRoot(pasteGuard{u.pages, u}, true).SetFocus(u.viewer)
 	if u.opts.ReadOnly {
 		// Review starts from the timeline: what happened, in order.
 		u.layout.focus = u.timeline

@@ -740,3 +740,57 @@ func TestCombiningAccentsAreShown(t *testing.T) {
 	h.press("1", tcell.KeyEnter)
 	h.waitFor("name: Jose\u0301 Mu\u0308ller")
 }
+
+// TestAPasteIsTextNotKeys: a bracketed paste goes into the open prompt as
+// one line, and with no prompt open does nothing but say so. Before, each
+// pasted character was a key: a pasted line break ran the prompt, and what
+// followed it ran as commands (a t ticked a step, c composed a message).
+func TestAPasteIsTextNotKeys(t *testing.T) {
+	db := openStore(t)
+	saveCapture(t, db, "orders", "line 5 of the orders\n")
+	h := start(t, db, 160, 40, Options{})
+	h.waitFor("line 5 of the orders")
+	paste := func(text string) {
+		h.screen.PostEvent(tcell.NewEventPaste(true))
+		for _, r := range text {
+			switch r {
+			case '\n':
+				h.screen.InjectKey(tcell.KeyEnter, 0, tcell.ModNone)
+			case '\t':
+				h.screen.InjectKey(tcell.KeyTab, 0, tcell.ModNone)
+			default:
+				h.screen.InjectKey(tcell.KeyRune, r, tcell.ModNone)
+			}
+		}
+		h.screen.PostEvent(tcell.NewEventPaste(false))
+		h.press() // after the paste: every event before it is handled
+	}
+	ticks := func() int {
+		events, err := db.Events("")
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, ev := range events {
+			if ev.Kind == model.EventStep {
+				n++
+			}
+		}
+		return n
+	}
+
+	h.press("/")
+	h.waitFor("find: ")
+	paste("line 5\tof\nt q c\n")
+	h.waitFor("find: line 5 of t q c")
+	h.press(tcell.KeyCtrlU, "line 5", tcell.KeyEnter)
+	h.waitFor(`"line 5": line 1`)
+
+	// No prompt: the paste is dropped, with a word on why.
+	paste("t\nq\n")
+	h.waitFor("pasted text is not keys")
+	if n := ticks(); n != 0 {
+		t.Fatalf("a paste with no prompt open recorded %d steps", n)
+	}
+	h.waitFor("line 5 of the orders") // still running, not quit
+}

@@ -768,8 +768,9 @@ func (u *UI) showHelp() {
 }
 
 // confirmQuit asks first: quitting under stress by a stray key must not
-// happen, and the person should know recording goes on. Staying gives the
-// keys back to what had them, a prompt with its text included.
+// happen, and the person should know recording goes on. Stay comes first,
+// where enter lands: a stray q and enter stay. Staying gives the keys back
+// to what had them, a prompt with its text included.
 func (u *UI) confirmQuit() {
 	if name, _ := u.pages.GetFrontPage(); name == "quit" {
 		return
@@ -781,7 +782,7 @@ func (u *UI) confirmQuit() {
 	}
 	m := tview.NewModal().
 		SetText(text).
-		AddButtons([]string{"Quit", "Stay"}).
+		AddButtons([]string{"Stay", "Quit"}).
 		SetDoneFunc(func(_ int, label string) {
 			if label == "Quit" {
 				u.Stop()
@@ -800,4 +801,40 @@ func (u *UI) closeQuit() {
 		return
 	}
 	u.app.SetFocus(u.layout.focus)
+}
+
+// pasteGuard makes a paste text, never keys. tview gathers a bracketed
+// paste into one event (EnablePaste), which reaches the root: the open
+// prompt takes it as one line, and with no prompt open it does nothing but
+// say so. Without it each pasted character was a key: a pasted line break
+// ran the prompt, and the rest ran as commands (a t ticked a step).
+type pasteGuard struct {
+	tview.Primitive
+	u *UI
+}
+
+func (g pasteGuard) PasteHandler() func(string, func(tview.Primitive)) {
+	return func(text string, setFocus func(tview.Primitive)) { g.u.paste(text, setFocus) }
+}
+
+func (u *UI) paste(text string, setFocus func(tview.Primitive)) {
+	if !u.promptOpen() || u.app.GetFocus() != u.prompt {
+		u.setStatus("[yellow]pasted text is not keys: nothing was done. Paste into a prompt: / to find, n in the checklist for a note[-]")
+		return
+	}
+	u.prompt.PasteHandler()(pastedLine(text), setFocus)
+}
+
+// pastedLine is pasted text as a prompt's one line: escape sequences and
+// control characters out, line breaks (and tabs) as spaces, the line break
+// a copied line ends with dropped.
+func pastedLine(text string) string {
+	clean := string(sanitize.Text([]byte(text)))
+	clean = strings.TrimRight(clean, "\n")
+	return strings.Map(func(r rune) rune {
+		if r == '\n' || r == '\t' {
+			return ' '
+		}
+		return r
+	}, clean)
 }

@@ -142,6 +142,8 @@ func init() {
 
 		{keys: []string{"y", "q", "ctrl-c"}, scope: scopeQuit, help: "quit", do: (*UI).Stop},
 		{keys: []string{"n", "esc"}, scope: scopeQuit, help: "stay", do: (*UI).closeQuit},
+		{keys: []string{"tab", "shift-tab", "left", "right"}, scope: scopeQuit, help: "the other choice", do: func(u *UI) { u.pressButton(tcell.KeyTab) }},
+		{keys: []string{"enter"}, scope: scopeQuit, help: "do what the choice says (Stay, where it opens)", do: func(u *UI) { u.pressButton(tcell.KeyEnter) }},
 	}
 	keyIndex = map[scope]map[string]*binding{}
 	for i := range keyTable {

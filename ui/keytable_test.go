@@ -402,6 +402,11 @@ func TestEveryKeyDoesWhatTheTableSays(t *testing.T) {
 		"quit dialog q":                {func(h *harness) { h.press("q"); h.waitFor("Quit calm?") }, quits},
 		"quit dialog n":                {func(h *harness) { h.press("q"); h.waitFor("Quit calm?") }, func(h *harness, key string) { h.waitGone("Quit calm?") }},
 		"quit dialog esc":              {func(h *harness) { h.press("q"); h.waitFor("Quit calm?") }, func(h *harness, key string) { h.waitGone("Quit calm?") }},
+		"quit dialog enter":            {func(h *harness) { h.press("q"); h.waitFor("Quit calm?") }, func(h *harness, key string) { h.waitGone("Quit calm?") }},
+		"quit dialog tab":              {func(h *harness) { h.press("q"); h.waitFor("Quit calm?") }, buttonIs("Quit")},
+		"quit dialog shift-tab":        {func(h *harness) { h.press("q"); h.waitFor("Quit calm?") }, buttonIs("Quit")},
+		"quit dialog left":             {func(h *harness) { h.press("q"); h.waitFor("Quit calm?") }, buttonIs("Quit")},
+		"quit dialog right":            {func(h *harness) { h.press("q"); h.waitFor("Quit calm?") }, buttonIs("Quit")},
 	}
 	for _, b := range keyTable {
 		for _, key := range b.keys {
