@@ -594,6 +594,9 @@ func cmdVerify(e *env, args []string) error {
 	for _, t := range rep.Timelines {
 		fmt.Fprintf(e.stdout, "FAIL %s/%s, the timeline's copy in the %s folder %s: %s (%s)\n", t.Incident, t.Capture, t.Copy.Kind, t.Copy.Location, t.Copy.State, t.Copy.Error)
 	}
+	for _, r := range rep.Records {
+		fmt.Fprintf(e.stdout, "FAIL %s/%s, its record beside its copy, %s: %s (%s)\n", r.Incident, r.Capture, r.Copy.Location, r.Copy.State, r.Copy.Error)
+	}
 	for _, u := range rep.Unsealed {
 		if ref, why, known := strings.Cut(u, ": "); known {
 			fmt.Fprintf(e.stdout, "UNSEALED %s: %s: not safe until sealed\n", ref, sanitize.Text([]byte(why)))
@@ -610,7 +613,7 @@ func cmdVerify(e *env, args []string) error {
 	for _, r := range rep.Recording {
 		fmt.Fprintf(e.stdout, "recording %s: its recorder is writing its journal, which the agent stores as it grows; its copies are made and checked when it ends\n", r)
 	}
-	if len(rep.Problems) > 0 || len(rep.Manifests) > 0 || len(rep.Timelines) > 0 {
+	if len(rep.Problems) > 0 || len(rep.Manifests) > 0 || len(rep.Timelines) > 0 || len(rep.Records) > 0 {
 		return &exitError{code: 1, msg: verifyFailure(rep, *repair)}
 	}
 	fmt.Fprintf(e.stdout, "ok: %s of %s read back and match their SHA-256, on %s\n", plural(rep.Copies-rep.Pending, "copy"), plural(rep.Captures, "capture"), plural(rep.Devices, "device"))
@@ -652,7 +655,14 @@ func verifyFailure(rep model.VerifyReport, repaired bool) string {
 			wrong = append(wrong, fmt.Sprintf("the SHA256SUMS of %s is missing or wrong", plural(len(rep.Manifests), "folder")))
 		}
 		if len(rep.Timelines) > 0 {
-			wrong = append(wrong, fmt.Sprintf("the timeline copy of %s lacks events the store holds", plural(len(rep.Timelines), "incident")))
+			wrong = append(wrong, fmt.Sprintf("the timeline copy of %s is not the store's (see above)", plural(len(rep.Timelines), "incident")))
+		}
+		if len(rep.Records) > 0 {
+			verb := "are"
+			if len(rep.Records) == 1 {
+				verb = "is"
+			}
+			wrong = append(wrong, fmt.Sprintf("%s kept beside the copies for a salvage %s damaged or edited", plural(len(rep.Records), "capture record"), verb))
 		}
 		msg = "every copy matches, but " + strings.Join(wrong, ", and ")
 	}
@@ -1057,7 +1067,7 @@ func cmdDoctor(e *env, args []string) error {
 		}
 		warn("the store lacks what its evidence folder holds: rebuild it with 'calm doctor --salvage NEW.db' (the evidence is only read)")
 	} else if err == nil {
-		say(true, "the store and its evidence folder agree (incidents and timelines)")
+		say(true, "the store and its evidence folder hold the same incidents and timeline events (each copy's contents: below)")
 	}
 	for _, s := range check.Strays {
 		say(false, "a recording the store never took: %s", sanitize.Text([]byte(s)))
@@ -1089,6 +1099,9 @@ func cmdDoctor(e *env, args []string) error {
 		}
 		for _, t := range rep.Timelines {
 			say(false, "%s/%s, the timeline's copy in the %s folder %s: %s (%s): 'calm verify --repair' writes it again from the store", t.Incident, t.Capture, t.Copy.Kind, t.Copy.Location, t.Copy.State, sanitize.Text([]byte(t.Copy.Error)))
+		}
+		for _, r := range rep.Records {
+			say(false, "%s/%s, its record beside its copy, %s: %s (%s): 'calm verify --repair' writes it again from the store", r.Incident, r.Capture, r.Copy.Location, r.Copy.State, r.Copy.Error)
 		}
 		for _, i := range rep.Interrupted {
 			warn("interrupted capture %s: partial, it holds what was stored before that", sanitize.Text([]byte(i)))

@@ -161,7 +161,7 @@ func TestMoveTakesACaptureAndItsCopiesToAnotherIncident(t *testing.T) {
 	if got := w.ok(nil, "export", from, "--format", "txt"); !strings.Contains(got, "moved c1 to "+to+" as c2") {
 		t.Fatalf("the old incident's timeline does not say where c1 went:\n%s", got)
 	}
-	if out, _, _ := w.run(nil, "--mirror", mirror, "doctor"); !strings.Contains(out, "ok   the store and its evidence folder agree") {
+	if out, _, _ := w.run(nil, "--mirror", mirror, "doctor"); !strings.Contains(out, "ok   the store and its evidence folder hold the same incidents") {
 		t.Fatalf("doctor after the moves:\n%s", out)
 	}
 	if _, errs, code := w.run(nil, "--mirror", mirror, "move", to+"/c2", to); code == 0 || !strings.Contains(errs, "already") {

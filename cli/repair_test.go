@@ -229,3 +229,43 @@ func TestADeletedCopyIsNotShownVerified(t *testing.T) {
 		t.Fatalf("status after the repair:\n%s", out)
 	}
 }
+
+// TestADamagedCaptureRecordIsNamedAndRepaired: the record kept beside a
+// capture's copy (c1.meta.json: its title, source, times) is what a
+// salvage takes them from. Overwritten with junk, nothing said so, the
+// repair left it, and a salvage lost the title. verify and doctor now name
+// it, and the repair writes it again.
+func TestADamagedCaptureRecordIsNamedAndRepaired(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.ok(nil, "incident", "new", "records")
+	w.ok([]byte("{ \"_id\": 1 }\n"), "tee", "-q", "orders before the update")
+	inc := strings.Fields(w.ok(nil, "incident", "list"))[1]
+	record := filepath.Join(w.home, "evidence", inc, "c1.meta.json")
+	if data, err := os.ReadFile(record); err != nil || !strings.Contains(string(data), "orders before the update") {
+		t.Fatalf("the record beside c1's copy: %v\n%s", err, data)
+	}
+	if err := os.WriteFile(record, []byte("garbage{\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, errs, code := w.run(nil, "verify")
+	if code != 1 || !strings.Contains(out, "FAIL "+inc+"/c1, its record beside its copy, "+record) || !strings.Contains(errs, "1 capture record kept beside the copies for a salvage is damaged or edited") {
+		t.Fatalf("verify of a damaged record: exit %d:\n%s%s", code, out, errs)
+	}
+	if out, _, code := w.run(nil, "doctor"); code != 1 || !strings.Contains(out, record) || !strings.Contains(out, "'calm verify --repair' writes it again") {
+		t.Fatalf("doctor of a damaged record: exit %d:\n%s", code, out)
+	}
+	w.ok(nil, "verify", "--repair")
+	if data, err := os.ReadFile(record); err != nil || !strings.Contains(string(data), "orders before the update") {
+		t.Fatalf("the record after the repair: %v\n%s", err, data)
+	}
+	if out, _, code := w.run(nil, "verify"); code != 0 {
+		t.Fatalf("verify after the repair: exit %d:\n%s", code, out)
+	}
+	// A title edited by hand is not this capture's record either.
+	data, _ := os.ReadFile(record)
+	os.WriteFile(record, []byte(strings.Replace(string(data), "orders before the update", "something else", 1)), 0o600)
+	if out, _, code := w.run(nil, "verify"); code != 1 || !strings.Contains(out, record) {
+		t.Fatalf("verify of an edited record: exit %d:\n%s", code, out)
+	}
+}

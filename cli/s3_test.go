@@ -272,7 +272,7 @@ func TestMoveTakesItsS3CopiesAlongOrNothing(t *testing.T) {
 			t.Fatalf("sha256sum -c in %s: %v\n%s", sums.Dir, err, out)
 		}
 	}
-	if out, _, _ := w.run(nil, append(m, "doctor")...); !strings.Contains(out, "ok   the store and its evidence folder agree") {
+	if out, _, _ := w.run(nil, append(m, "doctor")...); !strings.Contains(out, "ok   the store and its evidence folder hold the same incidents") {
 		t.Errorf("doctor after the moves:\n%s", out)
 	}
 	var export struct{ Captures []model.Capture }

@@ -367,6 +367,10 @@ type VerifyReport struct {
 	// Timelines are the incidents whose timeline copy (timeline.jsonl in
 	// the evidence folder) lacks events the store holds, or is unreadable.
 	Timelines []Problem `json:"timelines,omitempty"`
+	// Records are the capture records kept beside copies (C.meta.json: its
+	// title, source, times, for a salvage) that cannot be read as the
+	// record of that copy.
+	Records []Problem `json:"records,omitempty"`
 	// Devices counts the distinct devices (or buckets) holding verified copies.
 	Devices int `json:"devices"`
 	// Interrupted lists sealed captures that hold only part of their source

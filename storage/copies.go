@@ -1088,7 +1088,8 @@ func (db *DB) Verify(ctx context.Context, incident string) (VerifyReport, error)
 				return rep, err
 			}
 			if written {
-				db.keepMeta(c) // meta.go: for captures sealed before it was kept
+				db.keepMeta(c, false) // meta.go: for captures sealed before it was kept
+				checkMeta(c, &rep)
 			}
 		}
 		if err := db.checkSums(inc.ID, caps, &rep); err != nil {

@@ -75,21 +75,52 @@ func writeMeta(dir string, c Capture, syncDir bool) error {
 }
 
 // keepMeta writes the record of a capture sealed before calm kept one,
-// into each copy folder that has its copy and no record yet.
-func (db *DB) keepMeta(c Capture) {
-	if c.State != CaptureSealed {
-		return
-	}
-	for _, cp := range c.Copies {
-		if cp.State != CopyVerified || (cp.Kind != CopyEvidence && cp.Kind != CopyMirror) || strings.Contains(cp.Location, "://") {
-			continue
-		}
-		dir := filepath.Dir(cp.Location)
-		if _, err := os.Lstat(metaPath(dir, c.ID)); os.IsNotExist(err) {
+// into each copy folder that has its copy and no record yet; mend: and
+// where the record there is not this capture's (damaged, edited).
+func (db *DB) keepMeta(c Capture, mend bool) {
+	for _, dir := range metaDirs(c) {
+		_, err := os.Lstat(metaPath(dir, c.ID))
+		if os.IsNotExist(err) || mend && !metaMatches(dir, c) {
 			if err := writeMeta(dir, c, true); err != nil {
 				db.opts.Logf("the record of %s/%s beside its copy in %s: %v", c.Incident, c.ID, dir, err)
 			}
 		}
+	}
+}
+
+// metaDirs are the folders that hold a verified file copy of a sealed
+// capture, and so its record.
+func metaDirs(c Capture) []string {
+	if c.State != CaptureSealed {
+		return nil
+	}
+	var dirs []string
+	for _, cp := range c.Copies {
+		if cp.State == CopyVerified && (cp.Kind == CopyEvidence || cp.Kind == CopyMirror) && !strings.Contains(cp.Location, "://") {
+			dirs = append(dirs, filepath.Dir(cp.Location))
+		}
+	}
+	return dirs
+}
+
+// metaMatches reports whether the record in dir is c's: its bytes, and
+// what a salvage takes from it that a person sees first.
+func metaMatches(dir string, c Capture) bool {
+	m, ok := readMetaFor(dir, c.ID, c.SHA256)
+	return ok && m.Title == c.Title && m.Source == c.Source && m.Created.Equal(c.Created)
+}
+
+// checkMeta adds to rep each record beside c's copies that is there but is
+// not c's: a salvage would take the capture without its title, source and
+// times, or with another's.
+func checkMeta(c Capture, rep *VerifyReport) {
+	for _, dir := range metaDirs(c) {
+		path := metaPath(dir, c.ID)
+		if _, err := os.Lstat(path); err != nil || metaMatches(dir, c) {
+			continue // none is written at once (keepMeta)
+		}
+		rep.Records = append(rep.Records, Problem{Incident: c.Incident, Capture: c.ID, Copy: Copy{Kind: CopyEvidence, Location: path, State: CopyMismatch,
+			Error: "not the record of this capture (damaged or edited): a salvage would lose its title, source and times"}})
 	}
 }
 

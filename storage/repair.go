@@ -81,7 +81,7 @@ func (db *DB) RepairCopies(incident string) ([]Repaired, error) {
 					return out, err
 				}
 			}
-			db.keepMeta(c) // meta.go: the record beside each copy
+			db.keepMeta(c, true) // meta.go: the record beside each copy
 		}
 		db.kickRemotes() // a bucket added later: its pending copies
 		// A folder whose SHA256SUMS is missing or stale (a mirror added
