@@ -49,6 +49,12 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		args = teeFlagsAfterTee(root, args, false)
 		root.SetArgs(args)
 	}
+	if word >= 0 && args[word] == "search" {
+		if search, _, err := root.Find([]string{"search"}); err == nil {
+			args = grepShortValues(search, args, word+1)
+			root.SetArgs(args)
+		}
+	}
 	if piped && runsTee && asksHelp(args) {
 		// tee's help in a pipeline: to stderr, and the input passes on,
 		// unsaved, which the exit status says if there was any.
@@ -137,6 +143,40 @@ func commandWord(root *cobra.Command, args []string) int {
 		}
 	}
 	return -1
+}
+
+// grepShortValues reads a short flag's value as grep does: all that
+// follows the letter, an = included (-e=42 searches for "=42", and -C=1
+// is refused), where pflag drops the =. It returns args with each such
+// value split off as an argument of its own, from args[from] up to a --.
+func grepShortValues(c *cobra.Command, args []string, from int) []string {
+	out := slices.Clone(args[:from])
+	for i := from; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			return append(out, args[i:]...)
+		}
+		if len(a) < 3 || a[0] != '-' || a[1] == '-' {
+			out = append(out, a)
+			continue
+		}
+		split := false
+		for j := 1; j < len(a); j++ {
+			f := c.Flags().ShorthandLookup(a[j : j+1])
+			if f == nil || f.NoOptDefVal != "" {
+				continue // a switch, or an unknown letter pflag will name
+			}
+			if j+1 < len(a) && a[j+1] == '=' {
+				out = append(out, a[:j+1], a[j+1:])
+				split = true
+			}
+			break
+		}
+		if !split {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // takesValue reports whether a, a flag written without "=value", is one of

@@ -501,7 +501,7 @@ func cmdSearch(e *env, args []string) error {
 			if q.Literal {
 				p = regexp.QuoteMeta(p)
 			} else {
-				p = model.GNUPattern(p)
+				p = model.FoldedPattern(p, q.IgnoreCase)
 			}
 			alternatives = append(alternatives, "(?:"+p+")")
 		}
@@ -513,7 +513,7 @@ func cmdSearch(e *env, args []string) error {
 	}
 	if !q.Literal {
 		// As grep -E reads it, for an agent of an older calm too.
-		q.Pattern = model.GNUPattern(q.Pattern)
+		q.Pattern = model.FoldedPattern(q.Pattern, q.IgnoreCase)
 	}
 	if o.files || o.quiet {
 		o.count = false // grep: -l wins over -c

@@ -58,9 +58,10 @@ func grep(e *env, q model.SearchQuery, o grepOptions) error {
 		// character (a letter or digit in any script, or _, as grep's
 		// UTF-8 locales have it; RE2's \w is ASCII only); the characters
 		// around it are taken along, which selects the same lines. The
-		// group is the word, for -o.
+		// group is the word, for -o. Which characters are words does not
+		// hang on -i: the classes are out of its folding.
 		word := model.WordChars()
-		q.Pattern, q.Literal = `(?:^|[^`+word+`])(`+pat+`)(?:[^`+word+`]|$)`, false
+		q.Pattern, q.Literal = `(?:^|(?-i:[^`+word+`]))(`+pat+`)(?:(?-i:[^`+word+`])|$)`, false
 	}
 	g := &grepRun{o: o, w: bufio.NewWriterSize(e.stdout, 256<<10), counts: map[string]int{}}
 	if (o.only || o.color) && !o.count && !o.files && !o.quiet {

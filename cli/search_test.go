@@ -79,6 +79,11 @@ func TestSearchAnswersAsGrepDoes(t *testing.T) {
 		{"-F", "-e", "a.b", "-e", "line ten"},
 		{"-e", "-y"}, // a pattern that begins with -
 		{"-e", "a,b"},
+		{"-e=ok"}, // grep's -e takes all after it, = included
+		{"-ie=DB"},
+		{"-i", "[a-z]+stanbul"}, // -i classes fold as grep's: ı and İ
+		{"-i", "[[:lower:]]stanbul"},
+		{"-ic", "[^a-z]"},
 		{"-c", "-e", "db", "-e", "error"},
 		{"-w", "-e", "db", "-e", "Stra"},
 		{"-l", "-e", "quiet", "-e", "DB_"},

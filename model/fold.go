@@ -5,6 +5,7 @@ import (
 	"regexp/syntax"
 	"slices"
 	"strings"
+	"strconv"
 	"sync"
 	"unicode"
 	"unicode/utf8"
@@ -31,6 +32,16 @@ func foldBrackets(pat string) (string, error) {
 				i++
 			}
 		case '[':
+			if strings.HasSuffix(b.String(), "(?-i:") {
+				// Folded already (by the client that sent it): as it is.
+				end := strings.IndexByte(pat[i+1:], ']')
+				if end < 0 {
+					break
+				}
+				b.WriteString(pat[i : i+1+end+1])
+				i += 1 + end
+				continue
+			}
 			class, end, err := foldedBracket(pat, i)
 			if err != nil {
 				return pat, err
@@ -136,6 +147,9 @@ func bracketItem(pat string, i int) (r rune, class string, next int, ok bool) {
 		return 0, "", 0, false // bareClass refuses it
 	case pat[i] == '\\' && i+1 < len(pat):
 		end := escapeEnd(pat, i)
+		if c, ok := hexEscape(pat[i:end]); ok {
+			return c, "", end, true
+		}
 		text := GNUPattern(pat[i:end]) // \w, \s, \r as grep reads them
 		if pat[i+1] == 'w' {
 			text = wordChars()
@@ -287,4 +301,35 @@ func classRunes(class string) ([]rune, bool) {
 		return tree.Rune, true
 	}
 	return nil, false
+}
+
+// hexEscape reads \x{..} and \xHH, the escapes classes are written with,
+// without a parse.
+func hexEscape(esc string) (rune, bool) {
+	var digits string
+	switch {
+	case strings.HasPrefix(esc, `\x{`) && strings.HasSuffix(esc, "}"):
+		digits = esc[3 : len(esc)-1]
+	case strings.HasPrefix(esc, `\x`) && len(esc) == 4:
+		digits = esc[2:]
+	default:
+		return 0, false
+	}
+	n, err := strconv.ParseUint(digits, 16, 32)
+	if err != nil || n > unicode.MaxRune {
+		return 0, false
+	}
+	return rune(n), true
+}
+
+// FoldedPattern is a grep -E pattern as the store reads it: its brackets
+// folded as grep -i's when ignoreCase, then in RE2's syntax (GNUPattern).
+// A client sends it so; the store's own reading leaves it as it is.
+func FoldedPattern(pat string, ignoreCase bool) string {
+	if ignoreCase {
+		if folded, err := foldBrackets(pat); err == nil {
+			pat = folded
+		}
+	}
+	return GNUPattern(pat)
 }

@@ -344,12 +344,7 @@ func (q SearchQuery) expression() string {
 	if q.Literal {
 		pat = regexp.QuoteMeta(pat)
 	} else {
-		if q.IgnoreCase {
-			if folded, err := foldBrackets(pat); err == nil { // else Regexp refuses it
-				pat = folded
-			}
-		}
-		pat = GNUPattern(pat)
+		pat = FoldedPattern(pat, q.IgnoreCase) // a bracket Regexp refuses is left for it
 	}
 	if q.IgnoreCase {
 		pat = grepFolded("(?i)"+pat, q.Literal)
