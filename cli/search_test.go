@@ -24,7 +24,7 @@ func TestSearchAnswersAsGrepDoes(t *testing.T) {
 	texts := []string{
 		"error: disk full on db1\nok db\nwarn mydb is slow\nERROR two\ndb.users updated\n\nlast error\nthe a.b file\naxb\nline ten\nline eleven error\n",
 		"nothing here\nerror here\nDB_x db-y\n",
-		"quiet\ncalm\n",
+		"quiet\ncalm\nstatus=ok db=1\n",
 		"city: café, Straße, Αθήνα, 300\u212A error\nan error, then error\n",                    // words beyond ASCII, the Kelvin sign a letter
 		"École école\ncafé\ncafés\nİstanbul\nnaïve\nnaïveté_2\n",                                // word edges and classes beyond ASCII
 		"id,name\r1,alice\r2,bob\nERROR disk quota exceeded\rOK\nprogress 10%\rprogress 100%\n", // what a carriage return wrote over is found, as grep finds it
@@ -81,6 +81,7 @@ func TestSearchAnswersAsGrepDoes(t *testing.T) {
 		{"-e", "a,b"},
 		{"-e=ok"}, // grep's -e takes all after it, = included
 		{"-ie=DB"},
+		{"-C=1", "error"}, // refused, as grep refuses it
 		{"-i", "[a-z]+stanbul"}, // -i classes fold as grep's: ı and İ
 		{"-i", "[[:lower:]]stanbul"},
 		{"-ic", "[^a-z]"},
@@ -206,7 +207,8 @@ func TestSearchAnswersAsGrepDoes(t *testing.T) {
 		// Line numbers are on unless -n=false, as with grep -n; with -o,
 		// only when -n asks, as grep's bare parts.
 		only := slices.ContainsFunc(args, func(a string) bool {
-			return strings.HasPrefix(a, "-") && !strings.HasPrefix(a, "--") && strings.Contains(a, "o")
+			letters, _, _ := strings.Cut(a, "=") // -e=ok: a pattern after the =
+			return strings.HasPrefix(a, "-") && !strings.HasPrefix(a, "--") && strings.Contains(letters, "o")
 		})
 		if !slices.Contains(args, "-n=false") && (!only || slices.Contains(args, "-n")) {
 			grepArgs = append(grepArgs, "-n")
@@ -215,7 +217,7 @@ func TestSearchAnswersAsGrepDoes(t *testing.T) {
 			grepArgs = append(grepArgs, "-E")
 		}
 		grepOwn := slices.DeleteFunc(slices.Clone(args), func(a string) bool { return a == "-n=false" })
-		if slices.Contains(args, "-e") {
+		if slices.ContainsFunc(args, func(a string) bool { return a == "-e" || strings.HasPrefix(a, "-") && strings.Contains(a, "e=") }) {
 			grepArgs = append(grepArgs, grepOwn...)
 		} else {
 			grepArgs = append(grepArgs, grepOwn[:len(grepOwn)-1]...)
