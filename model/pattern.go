@@ -23,7 +23,7 @@ import (
 // first and reads the second as a lazy a+). It leaves a pattern it gave
 // unchanged.
 func GNUPattern(pat string) string {
-	if !strings.ContainsAny(pat, `\:*+?){=.`) {
+	if !strings.ContainsAny(pat, `\:*+?){=.`) && (!strings.HasPrefix(pat, "{") || !strings.Contains(pat, "}")) {
 		return pat
 	}
 	var b strings.Builder
@@ -48,6 +48,12 @@ func GNUPattern(pat string) string {
 			}
 			b.WriteByte(c)
 			continue
+		}
+		if !inClass && nothing && c == '{' {
+			if end := intervalEnd(pat[i:]); end > 0 {
+				i += end - 1 // an interval of nothing, dropped as grep drops it
+				continue
+			}
 		}
 		nothing = !inClass && (c == '(' || c == '|' || c == '^' && nothing)
 		switch {
@@ -99,8 +105,8 @@ func GNUPattern(pat string) string {
 				i += 2 + end + 1
 				continue
 			}
-		case c == '{' && !inClass && i+2 < len(pat) && pat[i+1] == ',' && pat[i+2] >= '0' && pat[i+2] <= '9':
-			b.WriteString("{0") // grep's {,n}: at most n
+		case c == '{' && !inClass && i+2 < len(pat) && pat[i+1] == ',' && (pat[i+2] >= '0' && pat[i+2] <= '9' || pat[i+2] == '}'):
+			b.WriteString("{0") // grep's {,n}: at most n; {,}: any number
 			continue
 		case c == '[' && !inClass:
 			inClass = true
@@ -128,6 +134,26 @@ func GNUPattern(pat string) string {
 		b.WriteByte(c)
 	}
 	return b.String()
+}
+
+// intervalEnd is the length of the interval s starts with ({2}, {2,},
+// {2,5}, {,5}, {,}), or 0.
+func intervalEnd(s string) int {
+	digits := func(i int) int {
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+		return i
+	}
+	i := digits(1)
+	bounded := i > 1
+	if i < len(s) && s[i] == ',' {
+		i, bounded = digits(i+1), true // {,5} and {,} too
+	}
+	if !bounded || i >= len(s) || s[i] != '}' {
+		return 0
+	}
+	return i + 1
 }
 
 // bareClass returns the first bracket expression of pat that reads as a
