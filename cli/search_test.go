@@ -82,7 +82,7 @@ func TestSearchAnswersAsGrepDoes(t *testing.T) {
 		{"-e=ok"}, // grep's -e takes all after it, = included
 		{"-ie=DB"},
 		{"-C=1", "error"}, // refused, as grep refuses it
-		{"{1}error"}, // an interval of nothing, dropped as grep drops it
+		{"{1}error"},      // an interval of nothing, dropped as grep drops it
 		{"(x|{2}ok)"},
 		{"-c", "d{,}b"}, // {,}: any number
 		{"-o", "e{,2}r"},
