@@ -794,3 +794,20 @@ func TestAPasteIsTextNotKeys(t *testing.T) {
 	}
 	h.waitFor("line 5 of the orders") // still running, not quit
 }
+
+// TestFindStartsAtTheCursorsLine: / finds the match on the cursor's own
+// line first, the one the person is looking at, and n the ones after it.
+// It used to skip that line for the next match below.
+func TestFindStartsAtTheCursorsLine(t *testing.T) {
+	db := openStore(t)
+	saveCapture(t, db, "log", "start\nERROR one\nok\nERROR two\n")
+	h := start(t, db, 160, 40, Options{})
+	h.waitFor("ERROR two")
+	h.press("g", "j") // the cursor on line 2, ERROR one
+	h.press("/", "ERROR", tcell.KeyEnter)
+	h.waitFor(`"ERROR": line 2`)
+	h.press("n")
+	h.waitFor(`"ERROR": line 4`)
+	h.press("g", "/", tcell.KeyCtrlU, "start", tcell.KeyEnter)
+	h.waitFor(`"start": line 1`)
+}

@@ -178,10 +178,10 @@ func TestFindNextSaysWhereItWent(t *testing.T) {
 	h := start(t, db, 160, 45, Options{})
 	h.waitFor("ERROR three")
 	h.press("/", "ERROR", tcell.KeyEnter)
-	h.waitFor(`"ERROR": line 3 `) // the search starts after the cursor's line
+	h.waitFor(`"ERROR": line 1 `) // the search starts at the cursor's line
 	for _, step := range []struct {
 		key, want string
-	}{{"n", `"ERROR": line 5 `}, {"n", `"ERROR": line 1, wrapped past the end `}, {"N", `"ERROR": line 5, wrapped past the start `}, {"N", `"ERROR": line 3 `}} {
+	}{{"n", `"ERROR": line 3 `}, {"n", `"ERROR": line 5 `}, {"n", `"ERROR": line 1, wrapped past the end `}, {"N", `"ERROR": line 5, wrapped past the start `}, {"N", `"ERROR": line 3 `}} {
 		h.press(step.key)
 		h.waitFor(step.want)
 	}

@@ -91,7 +91,7 @@ func (u *UI) findInItem(pattern string) {
 	u.viewer.SetFind(f)
 	u.findPattern = pattern
 	u.focusViewer()
-	if !u.viewer.FindNext(true) {
+	if !u.viewer.FindFirst() {
 		u.setStatus(tview.Escape(fmt.Sprintf("%q: no match in this item (ctrl-f searches the incident)", pattern)))
 		return
 	}

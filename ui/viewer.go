@@ -183,11 +183,17 @@ func (v *Viewer) SetFind(f *Finder) { v.find = f }
 
 // FindNext moves to the next (or previous) line matching the pattern,
 // wrapping around; it reports whether any line matched.
-func (v *Viewer) FindNext(forward bool) bool {
+func (v *Viewer) FindNext(forward bool) bool { return v.findAfter(v.cur, forward) }
+
+// FindFirst is FindNext for a new search: the cursor's own line first, so
+// that the match in front of the person is the one found, not the next.
+func (v *Viewer) FindFirst() bool { return v.findAfter(v.cur-1, true) }
+
+func (v *Viewer) findAfter(from int, forward bool) bool {
 	if v.find == nil {
 		return false
 	}
-	i := v.doc.Find(v.cur, forward, v.find.Matches)
+	i := v.doc.Find(from, forward, v.find.Matches)
 	if i < 0 {
 		return false
 	}
