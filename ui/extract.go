@@ -86,6 +86,9 @@ func ExtractAt(line func(i int) []byte, n, cursor, point, depth int) (Block, boo
 		if point >= 0 && (c.line == cursor && c.col > point || end.line == cursor && end.col < point) {
 			continue // beside the point, not around it
 		}
+		if k := len(around) - 1; k >= 0 && (c.line > around[k].EndLine || c.line == around[k].EndLine && c.col > around[k].EndCol) {
+			continue // after the block found at the last level, beside it: one level in is inside that one
+		}
 		around = append(around, Block{StartLine: c.line, StartCol: c.col, EndLine: end.line, EndCol: end.col})
 		if point < 0 && len(around) > depth {
 			break

@@ -62,6 +62,16 @@ func TestExtractGoesOneLevelDeeperOnRequest(t *testing.T) {
 	if _, ok := Extract(line, n, 12, 2); ok {
 		t.Fatal("found a third level that does not exist")
 	}
+	// One level in is inside the block found, never the one beside it.
+	line, n = lines(`{"a": {"x": 1}, "b": {"y": 2}}`)
+	for depth, want := range []string{`{"a": {"x": 1}, "b": {"y": 2}}`, `{"x": 1}`} {
+		if b, ok := Extract(line, n, 0, depth); !ok || string(BlockText(line, b)) != want {
+			t.Fatalf("depth %d: %q, want %q", depth, BlockText(line, b), want)
+		}
+	}
+	if b, ok := Extract(line, n, 0, 2); ok {
+		t.Fatalf("depth 2 gave the block beside the last one: %q", BlockText(line, b))
+	}
 }
 
 func TestExtractOnOneLineDocumentsAndPrompts(t *testing.T) {
@@ -159,6 +169,7 @@ func extractQuadratic(line func(i int) []byte, n, cursor, depth int) (Block, boo
 	}
 	// Find each candidate's closer by parsing on from it.
 	found := 0
+	var last *Block
 	for _, c := range candidates {
 		end, endCol, ok := closeOfQuadratic(line, n, c.line, c.col)
 		if !ok {
@@ -167,6 +178,10 @@ func extractQuadratic(line func(i int) []byte, n, cursor, depth int) (Block, boo
 		if end < cursor {
 			continue // closed before the cursor line: not around it
 		}
+		if last != nil && (c.line > last.EndLine || c.line == last.EndLine && c.col > last.EndCol) {
+			continue // beside the last level's block, not inside it
+		}
+		last = &Block{EndLine: end, EndCol: endCol}
 		if found == depth {
 			return Block{StartLine: c.line, StartCol: c.col, EndLine: end, EndCol: endCol, Depth: depth}, true
 		}
