@@ -21,6 +21,7 @@ import (
 	"unsafe"
 
 	"calm/model"
+	"calm/sanitize"
 	bolt "go.etcd.io/bbolt"
 	"golang.org/x/sys/unix"
 )
@@ -820,7 +821,7 @@ func (db *DB) finishSeal(c Capture, cp *copier, storeSum string, chunks uint64, 
 			what = "INTERRUPTED: " + interrupted + "; saved what it had"
 		}
 		_, err = db.addEvent(b, EventCapture, capture, fmt.Sprintf("%s %s: %q, %d bytes, sha256 %s, %s",
-			capture, what, c.Title, c.Size, storeSum[:12], c.CopiesSummary()))
+			capture, what, sanitize.Text([]byte(c.Title)), c.Size, storeSum[:12], c.CopiesSummary())) // a title typed with $'\e[7m' reads as its text
 		return err
 	})
 	if err != nil {

@@ -811,3 +811,22 @@ func TestFindStartsAtTheCursorsLine(t *testing.T) {
 	h.press("g", "/", tcell.KeyCtrlU, "start", tcell.KeyEnter)
 	h.waitFor(`"start": line 1`)
 }
+
+// TestNotesAndTitlesShowAsText: a note or a capture title given on the
+// command line with escape sequences in it ($'\e[31m') showed them in the
+// timeline and the captures list as [31m; every other place showed the text.
+func TestNotesAndTitlesShowAsText(t *testing.T) {
+	db := openStore(t)
+	saveCapture(t, db, "title \x1b[7mINV\x1b[0m x", "hi\n")
+	if _, err := db.AddNote("", "esc test \x1b[31mRED\x1b[0m \x1b]0;pwned\a bidi \u202eevil\u202c end"); err != nil {
+		t.Fatal(err)
+	}
+	h := start(t, db, 160, 40, Options{})
+	screen := h.waitFor("title INV x")
+	screen = h.waitFor("esc test RED  bidi") // the title sequence between the spaces is gone
+	for _, junk := range []string{"[7m", "[31m", "[0m", "]0;", "pwned", "\u202e"} {
+		if strings.Contains(screen, junk) {
+			t.Fatalf("the screen shows %q:\n%s", junk, screen)
+		}
+	}
+}
