@@ -822,11 +822,48 @@ func TestNotesAndTitlesShowAsText(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := start(t, db, 160, 40, Options{})
-	screen := h.waitFor("title INV x")
-	screen = h.waitFor("esc test RED  bidi") // the title sequence between the spaces is gone
+	h.waitFor("title INV x")
+	screen := h.waitFor("esc test RED  bidi") // the title sequence between the spaces is gone
 	for _, junk := range []string{"[7m", "[31m", "[0m", "]0;", "pwned", "\u202e"} {
 		if strings.Contains(screen, junk) {
 			t.Fatalf("the screen shows %q:\n%s", junk, screen)
 		}
+	}
+}
+
+// TestSwitchingIncidentsLeavesTheOtherIncidentsItem: after another
+// incident was picked, the viewer still showed the first one's item, and s
+// saved it into the new incident as an extract of a session it does not
+// hold.
+func TestSwitchingIncidentsLeavesTheOtherIncidentsItem(t *testing.T) {
+	db := openStore(t)
+	saveCapture(t, db, "first incident's capture", "only in the first incident\n")
+	first, err := db.CurrentIncident()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := start(t, db, 160, 40, Options{})
+	h.waitFor("only in the first incident")
+	second, err := db.NewIncident("api latency spike")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.waitFor("api latency spike")
+	h.in(func() {
+		for i, inc := range h.ui.all {
+			if inc.ID == second.ID {
+				h.ui.switchIncident(i)
+			}
+		}
+	})
+	h.waitGone("only in the first incident")
+	h.in(func() { h.ui.focusViewer() })
+	h.press("g", "s")
+	time.Sleep(300 * time.Millisecond) // a save runs in the background
+	if caps, err := db.Captures(second.ID); err != nil || len(caps) != 0 {
+		t.Fatalf("s after the switch saved into the second incident: %v, %v", caps, err)
+	}
+	if caps, _ := db.Captures(first.ID); len(caps) != 1 {
+		t.Fatalf("the first incident holds %d captures", len(caps))
 	}
 }

@@ -565,10 +565,17 @@ func itemID(ref string) string {
 func (u *UI) save(text []byte, source, title string, note ...string) {
 	u.mu.Lock()
 	id, session := u.incident.ID, ""
-	if d := u.viewer.Doc(); d.Start != (time.Time{}) {
+	d := u.viewer.Doc()
+	if d.Start != (time.Time{}) {
 		session = itemID(d.Item)
 	}
 	u.mu.Unlock()
+	if from, _, ok := strings.Cut(d.Item, "/"); ok && from != id {
+		// What is shown belongs to another incident: saved here, it would
+		// name a session this one does not hold.
+		u.setStatus("[red]" + tview.Escape(fmt.Sprintf("not saved: what is shown is from incident %s, not %s; open one of this incident's items (enter in the list)", from, id)) + "[-]")
+		return
+	}
 	u.setStatus("saving…")
 	u.background(func() {
 		w, err := model.NewCaptureWriter(u.store, id, model.NewCapture{Title: title, Source: source, Session: session})

@@ -247,7 +247,13 @@ func (u *UI) switchIncident(i int) {
 	}
 	u.incident = u.all[i]
 	u.caps, u.events = nil, nil
+	// The item shown was the other incident's: kept in the viewer, s, e and
+	// y took it into this one, naming a session this one does not have.
+	// The refresh opens this incident's newest item.
+	u.open, u.openRef = nil, ""
 	u.mu.Unlock()
+	u.viewer.SetDoc(DocFromText("", nil), false)
+	u.viewer.title = ""
 	u.items.Clear()
 	u.setStatus("")
 	u.background(u.refresh)
