@@ -662,7 +662,7 @@ func verifyFailure(rep model.VerifyReport, repaired bool) string {
 			if len(rep.Records) == 1 {
 				verb = "is"
 			}
-			wrong = append(wrong, fmt.Sprintf("%s kept beside the copies for a salvage %s damaged or edited", plural(len(rep.Records), "capture record"), verb))
+			wrong = append(wrong, fmt.Sprintf("%s kept beside the copies for a salvage %s missing, damaged or edited", plural(len(rep.Records), "capture record"), verb))
 		}
 		msg = "every copy matches, but " + strings.Join(wrong, ", and ")
 	}

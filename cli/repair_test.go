@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -249,7 +250,7 @@ func TestADamagedCaptureRecordIsNamedAndRepaired(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, errs, code := w.run(nil, "verify")
-	if code != 1 || !strings.Contains(out, "FAIL "+inc+"/c1, its record beside its copy, "+record) || !strings.Contains(errs, "1 capture record kept beside the copies for a salvage is damaged or edited") {
+	if code != 1 || !strings.Contains(out, "FAIL "+inc+"/c1, its record beside its copy, "+record) || !strings.Contains(errs, "1 capture record kept beside the copies for a salvage is missing, damaged or edited") {
 		t.Fatalf("verify of a damaged record: exit %d:\n%s%s", code, out, errs)
 	}
 	if out, _, code := w.run(nil, "doctor"); code != 1 || !strings.Contains(out, record) || !strings.Contains(out, "'calm verify --repair' writes it again") {
@@ -267,5 +268,49 @@ func TestADamagedCaptureRecordIsNamedAndRepaired(t *testing.T) {
 	os.WriteFile(record, []byte(strings.Replace(string(data), "orders before the update", "something else", 1)), 0o600)
 	if out, _, code := w.run(nil, "verify"); code != 1 || !strings.Contains(out, record) {
 		t.Fatalf("verify of an edited record: exit %d:\n%s", code, out)
+	}
+	// A deleted one is named, not written again behind the person's back.
+	os.Remove(record)
+	if out, _, code := w.run(nil, "verify"); code != 1 || !strings.Contains(out, record+": missing") {
+		t.Fatalf("verify of a deleted record: exit %d:\n%s", code, out)
+	}
+	if _, err := os.Stat(record); err == nil {
+		t.Fatal("a plain verify wrote the deleted record")
+	}
+	w.ok(nil, "verify", "--repair")
+	if data, err := os.ReadFile(record); err != nil || !strings.Contains(string(data), "orders before the update") {
+		t.Fatalf("the record after the repair: %v\n%s", err, data)
+	}
+}
+
+// TestAnExtraLineInSHA256SUMSIsNamedAndRepaired: a line for a file the
+// incident does not hold makes sha256sum -c fail; verify passed it, and
+// the repair left it.
+func TestAnExtraLineInSHA256SUMSIsNamedAndRepaired(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.ok([]byte("data\n"), "tee", "x")
+	inc := strings.Fields(w.ok(nil, "incident", "list"))[1]
+	dir := filepath.Join(w.home, "evidence", inc)
+	sums := filepath.Join(dir, "SHA256SUMS")
+	f, err := os.OpenFile(sums, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(f, "%064d  extra.txt\n", 0)
+	f.Close()
+	check := exec.Command("sha256sum", "-c", "SHA256SUMS")
+	check.Dir = dir
+	if err := check.Run(); err == nil {
+		t.Fatal("sha256sum -c passed the extra line: the test proves nothing")
+	}
+	if out, _, code := w.run(nil, "verify"); code != 1 || !strings.Contains(out, "extra.txt, which the incident does not hold") {
+		t.Fatalf("verify of an extra SHA256SUMS line: exit %d:\n%s", code, out)
+	}
+	w.ok(nil, "verify", "--repair")
+	check = exec.Command("sha256sum", "-c", "SHA256SUMS")
+	check.Dir = dir
+	if out, err := check.CombinedOutput(); err != nil {
+		t.Fatalf("sha256sum -c after the repair: %v\n%s", err, out)
 	}
 }

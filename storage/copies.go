@@ -1089,8 +1089,7 @@ func (db *DB) Verify(ctx context.Context, incident string) (VerifyReport, error)
 				return rep, err
 			}
 			if written {
-				db.keepMeta(c, false) // meta.go: for captures sealed before it was kept
-				checkMeta(c, &rep)
+				checkMeta(c, &rep) // meta.go
 			}
 		}
 		if err := db.checkSums(inc.ID, caps, &rep); err != nil {
@@ -1238,6 +1237,11 @@ func (db *DB) checkSums(incident string, caps []Capture, rep *VerifyReport) erro
 				if got[name] != sum {
 					bad = "its line for " + name + " is wrong or missing"
 					break
+				}
+			}
+			for _, name := range slices.Sorted(maps.Keys(got)) {
+				if _, held := want[name]; !held && bad == "" {
+					bad = "it has a line for " + name + ", which the incident does not hold: sha256sum -c fails on it"
 				}
 			}
 		}

@@ -110,17 +110,19 @@ func metaMatches(dir string, c Capture) bool {
 	return ok && m.Title == c.Title && m.Source == c.Source && m.Created.Equal(c.Created)
 }
 
-// checkMeta adds to rep each record beside c's copies that is there but is
-// not c's: a salvage would take the capture without its title, source and
-// times, or with another's.
+// checkMeta adds to rep each record beside c's copies that is missing or
+// is not c's: a salvage would take the capture without its title, source
+// and times, or with another's. verify --repair writes it (keepMeta).
 func checkMeta(c Capture, rep *VerifyReport) {
 	for _, dir := range metaDirs(c) {
 		path := metaPath(dir, c.ID)
-		if _, err := os.Lstat(path); err != nil || metaMatches(dir, c) {
-			continue // none is written at once (keepMeta)
+		state, why := CopyMismatch, "not the record of this capture (damaged or edited): a salvage would lose its title, source and times"
+		if _, err := os.Lstat(path); os.IsNotExist(err) {
+			state, why = CopyMissing, "there is none (deleted?): a salvage would lose the capture's title, source and times"
+		} else if metaMatches(dir, c) {
+			continue
 		}
-		rep.Records = append(rep.Records, Problem{Incident: c.Incident, Capture: c.ID, Copy: Copy{Kind: CopyEvidence, Location: path, State: CopyMismatch,
-			Error: "not the record of this capture (damaged or edited): a salvage would lose its title, source and times"}})
+		rep.Records = append(rep.Records, Problem{Incident: c.Incident, Capture: c.ID, Copy: Copy{Kind: CopyEvidence, Location: path, State: state, Error: why}})
 	}
 }
 
