@@ -208,7 +208,10 @@ func (ru *rule) findIn(text []byte, from, to, ri int, found []span) []span {
 		for e > s && isSpace(text[e-1]) {
 			e--
 		}
-		if e <= s || !ru.accepts(text[s:e], text[from+m[0]:from+m[1]]) {
+		if e <= s || !ru.accepts(text[s:e], text[from+m[0]:from+m[1]]) || bytes.HasPrefix(text[s:], []byte("[REDACTED ")) {
+			// Redacted already (text that went through an export once, a
+			// note quoting one): "the password is [REDACTED password]" is
+			// no secret to take again into "[REDACTED password] password]".
 			continue
 		}
 		found = append(found, span{s, e, ri})

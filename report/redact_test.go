@@ -323,3 +323,23 @@ func TestACarriageReturnBeforeAnythingShownRewritesNothing(t *testing.T) {
 		}
 	}
 }
+
+// TestRedactedTextIsNotRedactedAgain: text that went through a redaction
+// once (an export's timeline line, a note quoting one) came out of a
+// second as "the password is [REDACTED password] password]".
+func TestRedactedTextIsNotRedactedAgain(t *testing.T) {
+	r, err := NewRedactor(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, text := range []string{"the password is hunter2", "the password is hunter2secret, db url x", "PGPASSWORD=hunter2 psql"} {
+		once, n := r.RedactString(text)
+		if n == 0 || !strings.Contains(once, "[REDACTED password]") {
+			t.Fatalf("%q: %q (%d): the rule did not take it", text, once, n)
+		}
+		twice, n2 := r.RedactString(once)
+		if twice != once || n2 != 0 {
+			t.Fatalf("%q: once %q, twice %q (%d more)", text, once, twice, n2)
+		}
+	}
+}
