@@ -245,6 +245,8 @@ func (c Capture) StateLine() string {
 	switch {
 	case c.State != CaptureSealed && c.Waiting != "":
 		return "UNSEALED: " + c.Waiting
+	case c.State != CaptureSealed && c.Recording != nil && c.Recording.JournalSize == 0:
+		return "RECORDING: its journal holds what it recorded so far; its size, SHA-256 and copies come when it ends"
 	case c.State != CaptureSealed && c.Streaming:
 		return "STREAMING: its writer is still writing it; its copies are made when it ends"
 	case c.State != CaptureSealed:

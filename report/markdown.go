@@ -224,6 +224,11 @@ func TeamMessage(r Record, red *Redactor) ([]byte, int) {
 			if len(sum) > 12 {
 				sum = sum[:12]
 			}
+			if c.State != model.CaptureSealed {
+				// No size or SHA-256 yet: "0 B, sha256 ," read as a dead, empty capture.
+				fmt.Fprintf(&b, " %s %q (%s);", c.ID, clean(c.Title), clean(c.StateLine()))
+				continue
+			}
 			fmt.Fprintf(&b, " %s %q (%s, sha256 %s, %s);", c.ID, clean(c.Title), humanBytes(c.Size), sum, clean(c.StateLine()))
 		}
 		b.Truncate(b.Len() - 1)

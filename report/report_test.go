@@ -343,3 +343,23 @@ func TestEveryExportRedactsALineWrittenOverItself(t *testing.T) {
 		}
 	}
 }
+
+// TestTeamMessageSaysARecordingIsRecording: a session still recording was
+// "(0 B, sha256 , UNSEALED: ... its writer died)" in the team message, which
+// the team read as dead, empty evidence.
+func TestTeamMessageSaysARecordingIsRecording(t *testing.T) {
+	_, r := scriptedIncident(t)
+	for i := range r.Captures {
+		if r.Captures[i].ID == "s1" {
+			r.Captures[i].State, r.Captures[i].Size, r.Captures[i].SHA256 = model.CaptureOpen, 0, ""
+			rec := *r.Captures[i].Recording
+			rec.JournalSize = 0
+			r.Captures[i].Recording = &rec
+		}
+	}
+	red, _ := NewRedactor(nil)
+	msg, _ := TeamMessage(r, red)
+	if !strings.Contains(string(msg), `s1 "bash on db1" (RECORDING: `) || strings.Contains(string(msg), "sha256 ,") {
+		t.Fatalf("the message on a session still recording:\n%s", msg)
+	}
+}
