@@ -488,18 +488,7 @@ func replaceOutsideBrackets(pat string, classes map[rune]string) string {
 		r, size := utf8.DecodeRuneInString(pat[i:])
 		switch {
 		case r == '\\' && i+1 < len(pat):
-			end := i + 2
-			if next := pat[i+1]; (next == 'x' || next == 'p' || next == 'P') && end < len(pat) && pat[end] == '{' {
-				if close := strings.IndexByte(pat[end:], '}'); close >= 0 {
-					end += close + 1
-				}
-			} else if next == 'p' || next == 'P' {
-				end++ // \pL
-			} else if next >= utf8.RuneSelf {
-				_, n := utf8.DecodeRuneInString(pat[i+1:])
-				end = i + 1 + n
-			}
-			end = min(end, len(pat))
+			end := escapeEnd(pat, i) // fold.go
 			b.WriteString(pat[i:end])
 			i = end
 			continue
