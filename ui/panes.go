@@ -253,7 +253,6 @@ func (u *UI) switchIncident(i int) {
 	u.open, u.openRef = nil, ""
 	u.mu.Unlock()
 	u.viewer.SetDoc(DocFromText("", nil), false)
-	u.viewer.title = ""
 	u.items.Clear()
 	u.setStatus("")
 	u.background(u.refresh)
