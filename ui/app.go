@@ -102,6 +102,9 @@ type UI struct {
 	lists       []checklist.Checklist
 	listErrs    []error
 	stepShown   map[string]time.Time // when each step first showed as current
+	// stepOnScreen is the step the checklist pane holds, shown from the
+	// pane's next draw.
+	stepOnScreen string
 
 	// The prompt's state: what it was asked for, where the keys go back,
 	// and the drafts kept by Esc, by prompt label.
@@ -317,6 +320,7 @@ func (u *UI) build() {
 	}
 	u.steps = tview.NewTextView().SetDynamicColors(true).SetWrap(true).SetWordWrap(true)
 	u.steps.SetBorder(true).SetTitle(" checklist ")
+	u.steps.SetDrawFunc(u.stepDrawn)
 	u.copies = tview.NewTextView().SetDynamicColors(true).SetWrap(true).SetWordWrap(true)
 	u.copies.SetBorder(true).SetTitle(" copies ")
 	u.side = tview.NewFlex().SetDirection(tview.FlexRow).

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gdamore/tcell/v2"
 	"github.com/rivo/tview"
 
 	"calm/checklist"
@@ -32,7 +33,8 @@ func (u *UI) stepState() (checklist.State, checklist.Facts, bool) {
 
 // pauseLeft is how long the current step still asks the person to wait:
 // calm means not rushing, so a step with a pause cannot be ticked until it
-// has been on screen that long.
+// has been on screen that long. A step not drawn yet (the checklist is a
+// tab not shown) has its whole pause ahead of it.
 func (u *UI) pauseLeft(st checklist.State) time.Duration {
 	if st.Current >= len(st.Steps) {
 		return 0
@@ -41,13 +43,25 @@ func (u *UI) pauseLeft(st checklist.State) time.Duration {
 	if s.Pause.Duration <= 0 {
 		return 0
 	}
-	key := st.Checklist.Name + "/" + s.ID
-	shown, ok := u.stepShown[key]
+	shown, ok := u.stepShown[stepKey(st)]
 	if !ok {
 		shown = u.now()
-		u.stepShown[key] = shown
 	}
 	return st.PauseLeft(shown, u.now())
+}
+
+// stepKey names the current step of st among every checklist's steps.
+func stepKey(st checklist.State) string {
+	return st.Checklist.Name + "/" + st.Steps[st.Current].ID
+}
+
+// stepDrawn is the checklist pane's draw hook: the step written there is
+// on screen from now, and its pause runs from now.
+func (u *UI) stepDrawn(screen tcell.Screen, x, y, width, height int) (int, int, int, int) {
+	if _, ok := u.stepShown[u.stepOnScreen]; !ok && u.stepOnScreen != "" {
+		u.stepShown[u.stepOnScreen] = u.now()
+	}
+	return x + 1, y + 1, max(width-2, 0), max(height-2, 0) // inside the border
 }
 
 func (u *UI) now() time.Time {
@@ -78,8 +92,12 @@ func (u *UI) showSteps() {
 	// Review writes nothing: it shows no key that would tick, note or
 	// compose, only what still works there.
 	review := u.opts.ReadOnly
+	u.stepOnScreen = ""
 	if st.Current < len(st.Steps) {
 		s := st.Steps[st.Current]
+		if !review {
+			u.stepOnScreen = stepKey(st)
+		}
 		fmt.Fprintf(&b, "\n[yellow::b]▶ STEP %d · %s[-::-]\n\n", st.Current+1, tview.Escape(strings.ToUpper(s.Title)))
 		b.WriteString(tview.Escape(strings.Join(strings.Fields(s.Guidance), " ")) + "\n\n")
 		var left time.Duration
@@ -180,6 +198,10 @@ func (u *UI) tick(again string) {
 		return
 	}
 	if left := u.pauseLeft(st); left > 0 {
+		if _, shown := u.stepShown[stepKey(st)]; !shown {
+			u.setStatus(fmt.Sprintf("take a breath: the step's %s pause starts once it is on screen; 3 shows it", left.Round(time.Second)))
+			return
+		}
 		u.setStatus(checklist.BreathText(left))
 		return
 	}

@@ -307,3 +307,26 @@ func TestTeamMessageSaysWhichStepsWereTickedAnyway(t *testing.T) {
 		t.Fatalf("only one step was ticked anyway:\n%s", msg)
 	}
 }
+
+// On a narrow screen the checklist is a tab: a step's pause runs from when
+// the step is first on screen, not from when calm started behind another tab.
+func TestPauseRunsOnlyOnceTheStepIsOnScreen(t *testing.T) {
+	db := openStore(t)
+	if _, err := db.NewIncident("users overwritten"); err != nil {
+		t.Fatal(err)
+	}
+	clk := &fakeClock{t: time.Now()}
+	h := start(t, db, 80, 30, Options{Now: clk.now, Who: "ada@db1"})
+	h.waitFor("2 viewer")
+	clk.advance(time.Minute) // the step was never shown: its pause is all ahead
+	h.press("T")
+	h.waitFor("pause starts once it is on screen; 3 shows it")
+	h.press("3")
+	h.waitFor("STEP 1 · STOP AND BREATHE")
+	h.press(" ")
+	h.waitFor("take a breath: 5s more")
+	clk.advance(6 * time.Second)
+	h.waitFor("ready: space ticks it")
+	h.press(" ")
+	h.waitFor("STEP 2 · SAVE THE SCROLLBACK")
+}
