@@ -367,10 +367,18 @@ func TestSessionShowsTimesAndJumpsToMarkersAndTimes(t *testing.T) {
 	if strings.Contains(screen, "progress 10%") || !strings.Contains(screen, "progress 100%") {
 		t.Fatal("the progress bar is not shown as a person saw it")
 	}
-	h.press("t", "14:01:40", tcell.KeyEnter)
+	// A mistyped time comes back to be mended, and says nothing once it is.
+	h.press("t", "25:99", tcell.KeyEnter)
+	if r := row(h.waitFor("not a time;"), "not a time;"); !strings.Contains(r, "25:99") {
+		t.Fatalf("the rejected time is not kept in the prompt: %q", r)
+	}
+	h.press(tcell.KeyCtrlU, "14:01:40", tcell.KeyEnter)
 	screen = h.waitFor("output 100")
 	if !strings.Contains(row(screen, "output 100"), "14:01:40") {
 		t.Fatalf("time jump: %q", row(screen, "output 100"))
+	}
+	if screen = h.waitFor("at 14:01:40 UTC"); strings.Contains(screen, "not a time") {
+		t.Fatalf("the rejected time is still told after the jump:\n%s", screen)
 	}
 }
 

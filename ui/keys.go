@@ -231,14 +231,17 @@ func (u *UI) jumpToTime(s string) {
 		return
 	}
 	s = strings.TrimSpace(s)
+	// A rejected time comes back in the prompt to be mended, the reason in
+	// its label: a message in the status bar would outlive the mistake.
+	retry := func() { u.ask(timeRetryLabel, s, u.jumpToTime) }
 	var at time.Time
 	if rest, ok := strings.CutPrefix(s, "+"); ok {
 		parts := strings.Split(rest, ":")
 		secs := 0
 		for _, p := range parts {
 			n, err := strconv.Atoi(p)
-			if err != nil {
-				u.setStatus(tview.Escape("not a time: " + s))
+			if err != nil || n < 0 {
+				retry()
 				return
 			}
 			secs = secs*60 + n
@@ -253,7 +256,7 @@ func (u *UI) jumpToTime(s string) {
 			}
 		}
 		if err != nil {
-			u.setStatus(tview.Escape("not a time: " + s + " (HH:MM, HH:MM:SS or +MM:SS)"))
+			retry()
 			return
 		}
 		y, mo, dd := start.UTC().Date()
@@ -261,7 +264,13 @@ func (u *UI) jumpToTime(s string) {
 	}
 	u.viewer.MoveTo(d.LineAt(at))
 	u.focusViewer()
+	u.setStatus(tview.Escape("at " + at.UTC().Format("15:04:05") + " UTC"))
 }
+
+const (
+	timeLabel      = "time (HH:MM[:SS] UTC, or +MM:SS from the start): "
+	timeRetryLabel = "not a time; HH:MM[:SS] UTC, or +MM:SS from the start: "
+)
 
 // markerLine is the line of the command a marker names. A line's time is
 // when it began (its prompt), and a marker's is when its command was

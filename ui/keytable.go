@@ -80,7 +80,7 @@ func init() {
 		{keys: []string{"n"}, scope: scopeItem, help: "next match", do: func(u *UI) { u.findNext(true) }},
 		{keys: []string{"N"}, scope: scopeItem, help: "previous match", do: func(u *UI) { u.findNext(false) }},
 		{keys: []string{"t"}, scope: scopeItem, help: "jump to a time (HH:MM[:SS] UTC, or +MM:SS)", do: func(u *UI) {
-			u.ask("time (HH:MM[:SS] UTC, or +MM:SS from the start): ", "", u.jumpToTime)
+			u.ask(timeLabel, "", u.jumpToTime)
 		}},
 		{keys: []string{"m"}, scope: scopeItem, help: "next destructive-command marker", do: func(u *UI) { u.nextMarker(true) }},
 		{keys: []string{"M"}, scope: scopeItem, help: "previous destructive-command marker", do: func(u *UI) { u.nextMarker(false) }},
