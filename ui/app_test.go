@@ -61,8 +61,12 @@ func TestSaveSelectionMakesAVerifiedCapture(t *testing.T) {
 	if caps[1].Source != "selection" || caps[1].VerifiedCopies() != 2 {
 		t.Fatalf("saved capture %+v", caps[1])
 	}
-	// The new capture appears in the list without a refresh key.
+	// The new capture appears in the list without a refresh key, under the
+	// cursor: the copies pane tells its copies while the viewer keeps c1.
 	h.waitFor("selection of c1")
+	h.waitUntil("the copies pane tells c2's copies", func() bool {
+		return strings.HasPrefix(h.ui.copies.GetText(true), "c2 selection of c1") && h.ui.viewer.Doc().Item == caps[0].Incident+"/c1"
+	})
 }
 
 // TestSavedSelectionIsTheCapturedBytes: lines selected in a tee'd capture

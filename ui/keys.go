@@ -604,6 +604,9 @@ func (u *UI) save(text []byte, source, title string, note ...string) {
 		}
 		u.say("saved %s (%s): %s verified%s", c.ID, humanBytes(c.Size), model.Plural(c.VerifiedCopies(), "copy"), strings.Join(note, ""))
 		u.refresh()
+		// The list points at what was saved, so the copies pane shows its
+		// copies; the viewer keeps what was saved from.
+		u.update(func() { u.pointAt(c.ID) })
 	})
 }
 

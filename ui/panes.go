@@ -2,6 +2,7 @@ package ui
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -84,6 +85,17 @@ func (u *UI) fillItems() {
 	}
 	if cur < len(caps) {
 		u.items.SetCurrentItem(cur)
+	}
+}
+
+// pointAt moves the list's cursor to capture id, if the list holds it.
+func (u *UI) pointAt(id string) {
+	u.mu.Lock()
+	i := slices.IndexFunc(u.caps, func(c model.Capture) bool { return c.ID == id })
+	u.mu.Unlock()
+	if i >= 0 {
+		u.items.SetCurrentItem(i)
+		u.showCopies()
 	}
 }
 
