@@ -729,6 +729,28 @@ func TestTeeWithThePipeForgottenLeavesNoEmptyCapture(t *testing.T) {
 	}
 }
 
+// TestCtrlCBeforeAnyOutputSaysTheCaptureIsEmpty: a query interrupted
+// before it printed anything leaves a capture that says it is empty, not
+// "0 B, partial".
+func TestCtrlCBeforeAnyOutputSaysTheCaptureIsEmpty(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.ok(nil, "incident", "new", "slow query")
+	tm := newTmux(t)
+	tm.start(w.envPrefix() + "sh")
+	tm.typeText("sleep 60 | " + calmBin + " tee slow-query\n")
+	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(w.ok(nil, "status"), "slow-query"); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("calm tee never started its capture:\n%s", lastLines(tm.screen(), 10))
+		}
+	}
+	pressCtrlC(t, tm, 1)
+	tm.waitFor("calm: interrupted", 20*time.Second)
+	if line := lastLines(tm.screen(), 3); !strings.Contains(line, "(EMPTY: nothing came on stdin before SIGINT") || !strings.Contains(line, "ticks no checklist step") {
+		t.Fatalf("tee did not say the interrupted capture is empty:\n%s", line)
+	}
+}
+
 // TestTeeSpeaksOnALineOfItsOwn: output that ends mid-line on the terminal,
 // or a Ctrl-C the terminal echoed as ^C, leaves tee's last word on a line
 // of its own, not glued to "partial".

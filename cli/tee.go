@@ -304,6 +304,8 @@ copying:
 	case store != nil && store.spoolStopped != nil:
 		fmt.Fprintf(e.stderr, "calm tee: stopped saving at %s, output went on: %s; saved %s/%s (partial), %s\n",
 			humanBytes(c.Size), oneLine(store.spoolStopped.Error()), c.Incident, c.ID, c.CopiesSummary())
+	case why != "" && c.Size == 0:
+		fmt.Fprintf(e.stderr, "calm: interrupted: saved %s/%s (EMPTY: nothing came on stdin before %s), %s; it ticks no checklist step\n", c.Incident, c.ID, why, c.CopiesSummary())
 	case why != "":
 		fmt.Fprintf(e.stderr, "calm: interrupted: saved %s/%s (%s, partial), %s\n", c.Incident, c.ID, humanBytes(c.Size), c.CopiesSummary())
 	case downstreamGone:
