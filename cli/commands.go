@@ -855,6 +855,9 @@ func cmdExport(e *env, args []string) error {
 	var out io.Writer = e.stdout
 	var file *outputFile
 	if *outPath != "" {
+		if err := calmsOwn(*outPath, e.cfg.Store, e.cfg.Mirrors); err != nil {
+			return err
+		}
 		file, err = createOutput(*outPath, *force)
 		if err != nil {
 			return err

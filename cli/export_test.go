@@ -185,3 +185,62 @@ func TestExportToDashIsStdout(t *testing.T) {
 		t.Fatalf("export into a missing folder: %v, %q", err, errs)
 	}
 }
+
+// TestExportNeverWritesOverCalmsOwnFiles: -o --force aimed at the store, an
+// evidence copy or a mirror's copy (a path pasted from calm status) used to
+// replace it with the export; the store was then gone until a salvage.
+func TestExportNeverWritesOverCalmsOwnFiles(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	mirror := t.TempDir()
+	w.extra = append(w.extra, "CALM_CONFIG="+filepath.Join(w.config, "config.toml"))
+	os.WriteFile(filepath.Join(w.config, "config.toml"), []byte("mirrors = ['"+mirror+"']\n"), 0o600)
+	inc := strings.Fields(w.ok(nil, "incident", "new", "own files"))[0]
+	w.ok([]byte("the only copy\n"), "tee", "-q", "doc")
+	evidence := filepath.Join(w.home, "evidence", inc, "c1.txt")
+	mirrored, _ := filepath.Glob(filepath.Join(mirror, "*", "*", "c1.txt"))
+	if len(mirrored) != 1 {
+		mirrored, _ = filepath.Glob(filepath.Join(mirror, "*", "c1.txt"))
+	}
+	if len(mirrored) != 1 {
+		t.Fatalf("no mirror copy of c1 under %s", mirror)
+	}
+	for _, target := range []string{filepath.Join(w.home, "calm.db"), evidence, mirrored[0], filepath.Join(w.home, "journal", "x.txt")} {
+		before, _ := os.ReadFile(target)
+		_, errs, code := w.run(nil, "export", "--format", "txt", "--force", "-o", target)
+		if code == 0 || !strings.Contains(errs, "choose a file outside") || strings.Count(strings.TrimSpace(errs), "\n") != 0 {
+			t.Fatalf("export -o %s --force: exit %d, %q: want it refused in one line", target, code, errs)
+		}
+		if after, _ := os.ReadFile(target); !bytes.Equal(before, after) {
+			t.Fatalf("export -o %s changed it", target)
+		}
+	}
+	if out := w.ok(nil, "verify"); !strings.Contains(out, "ok") {
+		t.Fatalf("verify after the refused exports: %q", out)
+	}
+	// Beside the store, a file of the person's own is written as ever.
+	w.ok(nil, "export", "--format", "txt", "-o", filepath.Join(w.home, "postmortem.txt"))
+}
+
+// TestOutputRefusalsNameTheFolder: a target calm cannot create says what is
+// wrong with its folder, never the name of the temp file it tried.
+func TestOutputRefusalsNameTheFolder(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "plain")
+	os.WriteFile(file, nil, 0o600)
+	for target, want := range map[string]string{
+		"/proc/x.md":                       "calm cannot write in /proc (it takes no new files): choose another folder",
+		dir:                                dir + " is a folder: name a file in it",
+		filepath.Join(file, "x.md"):        file + " is not a folder",
+		filepath.Join(dir, "none", "x.md"): "its folder " + filepath.Join(dir, "none") + " does not exist",
+	} {
+		o, err := createOutput(target, true)
+		if err == nil {
+			o.abort()
+			t.Fatalf("%s: created", target)
+		}
+		if !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), ".calm-") {
+			t.Fatalf("%s: %q, want %q", target, err, want)
+		}
+	}
+}

@@ -46,11 +46,26 @@ func createOutput(target string, overwrite bool) (*outputFile, error) {
 		return nil, err
 	}
 	f, temp, err := scratch.CreateTemp(filepath.Dir(target), "."+filepath.Base(target)+".calm-*")
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("create %s: its folder %s does not exist: make it first, or choose another file", target, filepath.Dir(target))
-	}
 	if err != nil {
-		return nil, fmt.Errorf("create %s: %w", target, err)
+		dir := filepath.Dir(target)
+		var why string
+		switch st, serr := os.Stat(dir); {
+		case serr != nil:
+			return nil, fmt.Errorf("create %s: its folder %s does not exist: make it first, or choose another file", target, dir)
+		case !st.IsDir():
+			return nil, fmt.Errorf("create %s: %s is not a folder: choose another file", target, dir)
+		case errors.Is(err, fs.ErrPermission):
+			why = "permission denied"
+		case errors.Is(err, fs.ErrNotExist):
+			why = "it takes no new files"
+		default:
+			var pe *fs.PathError
+			if errors.As(err, &pe) {
+				err = pe.Err // the temp file's name says nothing to the person
+			}
+			why = err.Error()
+		}
+		return nil, fmt.Errorf("create %s: calm cannot write in %s (%s): choose another folder", target, dir, why)
 	}
 	return &outputFile{File: f, temp: temp, target: target, overwrite: overwrite}, nil
 }
@@ -64,6 +79,9 @@ func checkOutput(target string, overwrite bool) error {
 	if os.IsNotExist(err) {
 		return nil
 	}
+	if errors.Is(err, syscall.ENOTDIR) {
+		return fmt.Errorf("create %s: %s is not a folder: choose another file", target, filepath.Dir(target))
+	}
 	if err != nil {
 		return fmt.Errorf("check %s: %w", target, err)
 	}
@@ -71,12 +89,57 @@ func checkOutput(target string, overwrite bool) error {
 	switch {
 	case fi.Mode()&os.ModeSymlink != 0:
 		return fmt.Errorf("%s is a symbolic link: calm does not write through one; remove it or choose another file", target)
+	case fi.IsDir():
+		return fmt.Errorf("%s is a folder: name a file in it, e.g. %s", target, filepath.Join(target, "calm-export"))
 	case !fi.Mode().IsRegular():
 		return fmt.Errorf("%s is not a regular file: choose another file", target)
 	case st != nil && int(st.Uid) != os.Getuid():
 		return fmt.Errorf("%s belongs to another user (uid %d): calm does not write into it; remove it or choose another file", target, st.Uid)
 	case !overwrite:
 		return fmt.Errorf("%s exists: %s", target, existsAdvice)
+	}
+	return nil
+}
+
+// calmsOwn says why target is one of the files calm keeps (the store, its
+// evidence copies, journals, spools, drafts, pulled bundles, a mirror's
+// copies), if it is: an export written over one would destroy what it
+// exports. Paths are compared with symlinks resolved.
+func calmsOwn(target, store string, mirrors []string) error {
+	resolve := func(p string) string {
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			return p
+		}
+		if r, err := filepath.EvalSymlinks(abs); err == nil {
+			return r
+		}
+		// Not there yet: its folder may be.
+		if r, err := filepath.EvalSymlinks(filepath.Dir(abs)); err == nil {
+			return filepath.Join(r, filepath.Base(abs))
+		}
+		return abs
+	}
+	within := func(p, dir string) bool {
+		rel, err := filepath.Rel(dir, p)
+		return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
+	}
+	t, storeDir := resolve(target), resolve(filepath.Dir(store))
+	refuse := func(what string) error {
+		return fmt.Errorf("%s is %s: an export there would destroy what it exports; choose a file outside %s", target, what, storeDir)
+	}
+	if filepath.Dir(t) == storeDir && (strings.HasPrefix(filepath.Base(t), filepath.Base(store)) || filepath.Base(t) == "drafts.json") {
+		return refuse("one of calm's own files, beside its store")
+	}
+	for _, dir := range []string{"evidence", "journal", "pulled"} {
+		if within(t, filepath.Join(storeDir, dir)) {
+			return refuse("in calm's " + dir + " folder")
+		}
+	}
+	for _, m := range mirrors {
+		if m := resolve(m); within(t, m) {
+			return fmt.Errorf("%s is in the mirror folder %s, which holds calm's copies: choose a file outside it", target, m)
+		}
 	}
 	return nil
 }
