@@ -16,7 +16,8 @@ import (
 
 // rule is one kind of secret and how to find it. The secret is the group
 // named "s", else the rule's first group, else the whole match: a reader
-// still sees what surrounded it.
+// still sees what surrounded it. Quotes around a value stay outside the
+// secret: a redacted JSON document is still JSON.
 type rule struct {
 	kind     string
 	re       *regexp.Regexp
@@ -81,9 +82,10 @@ var builtinRules = sync.OnceValue(func() []rule {
 		// A Kubernetes secret holds keys base64-encoded: "-----BEGIN" is LS0tLS1CRUdJTi.
 		mustRule("encoded private key", `LS0tLS1CRUdJTi[A-Za-z0-9+/=]{20,}`,
 			"  tls.key: «LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0tLS0tCk1JSUV2Z0lCQURBTkJna3Foa2lHOXcwQkFRRUZBQVNDQktnd2dnU2tBZ0VBQW9JQkFRQ3k=»\n", "ls0tls1crudjti"),
-		// No word end after it: a key with text glued on (a \r rewrite's
-		// leftovers) is still a key.
-		mustRule("aws access key", `\b(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}`, "export AWS_ACCESS_KEY_ID=«AKIAIOSFODNN7EXAMPLE»", "akia", "asia", "abia", "acca"),
+		// No word boundary around it: a key with text glued on (a \r
+		// rewrite's leftovers, KEY_AKIA..., a name before it) is still a
+		// key, and its prefix and length are rare enough.
+		mustRule("aws access key", `(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}`, "export AWS_ACCESS_KEY_ID=«AKIAIOSFODNN7EXAMPLE»", "akia", "asia", "abia", "acca"),
 		mustRule("aws secret key", `(?i)aws_?secret_?access_?key["']?[ \t]*[=:][ \t]*["']?(?P<s>[A-Za-z0-9/+=]{40})`, "aws_secret_access_key = «wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY»", "secret"),
 		mustRule("google api key", `\bAIza[0-9A-Za-z_-]{35}\b`, "?key=«AIzaSyD-9tSrke72PouQMnMX-a7eZSW0jkFMBWY»&x=1", "aiza"),
 		mustRule("github token", `\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{50,})\b`, "GITHUB_TOKEN=«ghp_16C7e42F292c6912E7710c838347Ae178B4a»", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
@@ -98,17 +100,17 @@ var builtinRules = sync.OnceValue(func() []rule {
 		// user:password@host, the password holding @ or / too: it runs to the
 		// last @ before the host.
 		mustRule("url password", `\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@'"]*:(?P<s>[^\s'"]+)@[^\s@/'"]+`, "mongosh 'mongodb://admin:«p@ss/w0rd:9»@db1.prod:27017/users'", "://"),
-		mustRule("mysql password", `\b(?:mysql|mysqldump|mysqladmin|mysqlimport|mysqlcheck|mysqlshow|mariadb|mariadb-dump)\b[^\n]*?\s(?:-p|--password=)(?P<s>"[^"\n]*"|'[^'\n]*'|[^\s'"]+)`, "mysql -h db1 -u root -p«S3cr3t!x» -e 'select 1'", "mysql", "mariadb"),
+		mustRule("mysql password", `\b(?:mysql|mysqldump|mysqladmin|mysqlimport|mysqlcheck|mysqlshow|mariadb|mariadb-dump)\b[^\n]*?\s(?:-p|--password=)(?:"(?P<s>[^"\n]*)"|'([^'\n]*)'|([^\s'"]+))`, "mysql -h db1 -u root -p«S3cr3t!x» -e 'select 1'", "mysql", "mariadb"),
 		mustRule("curl password", `\bcurl\b[^\n]*?\s(?:-u|--user)[ =]?["']?[^\s:'"]*:(?P<s>[^\s'"]+)`, "curl -fsS -u deploy:«Tr0ub4dor&3» https://ci.internal/api/json", "curl"),
-		mustRule("redis password", `\bredis-cli\b[^\n]*?\s(?:-a|--pass)\s+(?P<s>"[^"\n]*"|'[^'\n]*'|\S+)`, "redis-cli -h cache1 -a «9zXq!mPw2» --no-auth-warning info", "redis-cli"),
-		mustRule("command line password", `(?i)(?:^|\s)(?:-{1,2}[a-z-]*(?:pass(?:word|wd)?|secret|token|api-?key)|sshpass\s+-p)[= ](?P<s>"[^"\n]*"|'[^'\n]*'|[^\s'"-][^\s'"]*)`, "pg_dump --password=«Zq7-hunter» -h db1 orders; sshpass -p «w3lcome1» ssh ops@bastion", "pass", "secret", "token", "key"),
+		mustRule("redis password", `\bredis-cli\b[^\n]*?\s(?:-a|--pass)\s+(?:"(?P<s>[^"\n]*)"|'([^'\n]*)'|(\S+))`, "redis-cli -h cache1 -a «9zXq!mPw2» --no-auth-warning info", "redis-cli"),
+		mustRule("command line password", `(?i)(?:^|\s)(?:-{1,2}[a-z-]*(?:pass(?:word|wd)?|secret|token|api-?key)|sshpass\s+-p)[= ](?:"(?P<s>[^"\n]*)"|'([^'\n]*)'|([^\s'"-][^\s'"]*))`, "pg_dump --password=«Zq7-hunter» -h db1 orders; sshpass -p «w3lcome1» ssh ops@bastion", "pass", "secret", "token", "key"),
 		mustRule("netrc password", `(?m)(?:\b(?:login|machine)\s+\S+\s+|^[ \t]*)password[ \t]+(?P<s>\S+)`, "machine api.internal login deploy password «s3cr3tNetrc»\n  password «OtherLine9»", "password"),
 		// KEY: value and KEY=value with a name that says secret; Kubernetes
 		// secrets (DB_PASS: base64) and .env files included.
-		mustRule("password", `(?i)\b[a-z0-9_.-]*(?:pass(?:word|wd|phrase)?|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|credentials?)["']?[ \t]*(?:=|:|=>)[ \t]*(?P<s>"[^"\n]*"|'[^'\n]*'|[^\s,;&"'\[{][^\s,;&"']*)`,
-			"data:\n  DB_PASS: «cGFzc3dvcmQxMjM=»\n  PGPASSWORD=«hunter2» psql ; {\"password\": «\"correct horse\"»}", "pass", "pwd", "secret", "token", "key", "credential"),
+		mustRule("password", `(?i)\b[a-z0-9_.-]*(?:pass(?:word|wd|phrase)?|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|credentials?)["']?[ \t]*(?:=|:|=>)[ \t]*(?:"(?P<s>[^"\n]*)"|'([^'\n]*)'|([^\s,;&"'\[{][^\s,;&"']*))`,
+			"data:\n  DB_PASS: «cGFzc3dvcmQxMjM=»\n  PGPASSWORD=«hunter2» psql ; {\"password\": \"«correct horse»\"}", "pass", "pwd", "secret", "token", "key", "credential"),
 		// A note or a chat line: "the password is X".
-		mustRule("password", `(?i)\b(?:password|passphrase|passwd|pwd|pin|secret|token)\s+(?:is|was|are|remains|:)\s*:?\s+(?P<s>"[^"\n]*"|'[^'\n]*'|[^\s,;"']+)`, "note: root password is «Winter2026!» until rotation", "pass", "pwd", "pin", "secret", "token"),
+		mustRule("password", `(?i)\b(?:password|passphrase|passwd|pwd|pin|secret|token)\s+(?:is|was|are|remains|:)\s*:?\s+(?:"(?P<s>[^"\n]*)"|'([^'\n]*)'|([^\s,;"']+))`, "note: root password is «Winter2026!» until rotation", "pass", "pwd", "pin", "secret", "token"),
 	}
 })
 
@@ -195,7 +197,9 @@ func (ru *rule) findIn(text []byte, from, to, ri int, found []span) []span {
 		s, e := m[0], m[1]
 		if g := ru.secret; g > 0 && m[2*g] >= 0 {
 			s, e = m[2*g], m[2*g+1]
-		} else if ru.firstGroup {
+		} else if ru.firstGroup || g > 0 {
+			// The secret's group is one of several alternatives (a
+			// quoted value's inside, or a bare one): the one that matched.
 			for g := 1; 2*g < len(m); g++ {
 				if m[2*g+1] > m[2*g] {
 					s, e = m[2*g], m[2*g+1]
@@ -292,9 +296,62 @@ func (r *Redactor) edits(stored []byte) []edit {
 			sort.Slice(eds, func(i, j int) bool { return eds[i].start < eds[j].start })
 		}
 	}
+	eds = withWholeLines(eds, r.literalEscapeEdits(rd.text, rd.at))
 	eds = withWholeLines(eds, r.overwriteEdits(stored))
 	eds = withWholeLines(eds, r.acrossLinesEdits(stored, rd.text))
 	return withWholeLines(eds, clipboardWrites(stored, &rd))
+}
+
+// literalEscape is an escape sequence written out as text: printf's and
+// echo -e's \033[31m, \e[K, \x1b[0m, JSON's \u001b[1m, cat -v's ^[[K.
+// Glued to a secret, its last letter hides the secret's start from every
+// rule that wants a word boundary there (\033[31mAKIA...).
+var literalEscape = regexp.MustCompile(`^(?:\\(?:0?33|[eE]|[xX]1[bB]|u001[bB]|x\{1[bB]\})|\^\[)\[[0-?]*[ -/]*[@-~]`)
+
+// literalEscapeEdits finds the secrets in text (the reading, mapped to
+// the stored bytes by at) once each escape written out as text is read
+// as a space, as the escape it spells would not show.
+func (r *Redactor) literalEscapeEdits(text []byte, at offsets) []edit {
+	// The regexp runs only where a \ or a ^ is: scanning every byte with it
+	// would cost more than every rule together.
+	var locs [][2]int
+	for i := 0; i < len(text); {
+		k := bytes.IndexAny(text[i:], `\^`)
+		if k < 0 {
+			break
+		}
+		i += k
+		if i+1 < len(text) && strings.IndexByte("03eExXu[", text[i+1]) < 0 {
+			i++ // \" or \n: no escape spelled out
+			continue
+		}
+		if m := literalEscape.FindIndex(text[i:min(len(text), i+64)]); m != nil {
+			locs = append(locs, [2]int{i, i + m[1]})
+			i += m[1]
+			continue
+		}
+		i++
+	}
+	if len(locs) == 0 {
+		return nil
+	}
+	spaced := make([]byte, 0, len(text))
+	var in offsets // spaced's bytes in text
+	prev := 0
+	for _, l := range locs {
+		in = in.add(len(spaced), prev)
+		spaced = append(spaced, text[prev:l[0]]...)
+		in = in.add(len(spaced), l[0])
+		spaced = append(spaced, ' ')
+		prev = l[1]
+	}
+	in = in.add(len(spaced), prev)
+	spaced = append(spaced, text[prev:]...)
+	var eds []edit
+	for _, sp := range r.find(spaced) {
+		eds = append(eds, edit{at.of(in.of(sp.start)), at.of(in.of(sp.end-1)) + 1, []byte("[REDACTED " + r.rules[sp.rule].kind + "]")})
+	}
+	return eds
 }
 
 // clipboardWrites returns an edit taking out each OSC 52 (a clipboard

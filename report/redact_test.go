@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"encoding/json"
 	"regexp"
 	"strings"
 	"testing"
@@ -149,6 +150,39 @@ func TestSecretsAreFoundInTheTextASanitisedViewShows(t *testing.T) {
 		if s := string(sanitize.Text([]byte(out))); strings.Contains(s, key) {
 			t.Errorf("%q redacted is shown as %q: the secret is still there", in, s)
 		}
+	}
+}
+
+// TestSecretsAfterEscapesWrittenAsTextAreRedacted: a command line that
+// spells its colours (printf "\033[31m..."), JSON's \u001b, cat -v's ^[[,
+// or a name glued on, hid a key from every rule that wants a word boundary
+// before it. A redacted JSON value keeps its quotes, so jq still reads it.
+func TestSecretsAfterEscapesWrittenAsTextAreRedacted(t *testing.T) {
+	r, err := NewRedactor(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, in := range []string{
+		`printf "\033[31mAKIAIOSFODNN7EXAMPLE\033[0m\n"`,
+		`echo -e "\e[1mAKIAIOSFODNN7EXAMPLE"`,
+		`{"log": "\u001b[32mASIAJEXAMPLEXEG2JICEA\u001b[0m"}`,
+		`"\x1b[32mASIAJEXAMPLEXEG2JICEA"`,
+		`^[[01;31m^[[KAKIAIOSFODNN7EXAMPLE^[[m^[[K`,
+		`KEY_AKIAIOSFODNN7EXAMPLE`,
+		`1AKIAIOSFODNN7EXAMPLE`,
+		`printf '\033[1mghp_16C7e42F292c6912E7710c838347Ae178B4a\033[0m'`,
+		`printf '\033[1mxoxb-2222222222-4444444444444-AbCdEfGhIjKlMnOpQrStUvWx'`,
+	} {
+		out, n := r.RedactString(in)
+		if n == 0 || strings.Contains(out, "AKIAIOSFODNN7EXAMPLE") || strings.Contains(out, "ASIAJEXAMPLEXEG2JICEA") || strings.Contains(out, "ghp_16C7") || strings.Contains(out, "xoxb-2222") {
+			t.Errorf("%s redacted is %s", in, out)
+		}
+	}
+	doc := `{"user": "ada", "password": "correct horse", "aws_secret_access_key": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "pin": ""}`
+	out, n := r.RedactString(doc)
+	var v map[string]string
+	if err := json.Unmarshal([]byte(out), &v); err != nil || n != 2 || v["user"] != "ada" || v["pin"] != "" || !strings.HasPrefix(v["password"], "[REDACTED") || !strings.HasPrefix(v["aws_secret_access_key"], "[REDACTED aws secret key]") {
+		t.Fatalf("redacted JSON %s (%d redactions): %v", out, n, err)
 	}
 }
 
