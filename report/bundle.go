@@ -89,10 +89,7 @@ func Bundle(ctx context.Context, s model.Store, r Record, w io.Writer, red *Reda
 	}
 	staged := map[string]string{}
 	for _, c := range r.Captures {
-		name := "captures/" + c.ID + ".txt"
-		if c.Recording != nil {
-			name = "sessions/" + c.ID + ".cast"
-		}
+		name := bundleName(c)
 		if err := add(name, func(w io.Writer) (int, error) { return Content(ctx, s, c, w, red) }); err != nil {
 			return st, err
 		}
@@ -156,4 +153,12 @@ func Bundle(ctx context.Context, s model.Store, r Record, w io.Writer, red *Reda
 	}
 	st.Files = len(members)
 	return st, gz.Close()
+}
+
+// bundleName is where a bundle holds capture c.
+func bundleName(c model.Capture) string {
+	if c.Recording != nil {
+		return "sessions/" + c.ID + ".cast"
+	}
+	return "captures/" + c.ID + ".txt"
 }

@@ -2,9 +2,11 @@ package report
 
 import (
 	"archive/tar"
+	"bytes"
 	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +19,8 @@ import (
 	"sync"
 
 	"golang.org/x/sys/unix"
+
+	"calm/model"
 )
 
 // Limits of what a bundle may hold. calm's own bundles stay far inside
@@ -54,6 +58,7 @@ type bundleContents struct {
 	root     string
 	files    map[string]bundleFile // by name under the root
 	manifest []manifestLine
+	record   []byte // incident.json, which names the files the bundle must hold
 }
 
 type manifestLine struct{ sum, name string }
@@ -160,6 +165,11 @@ func readBundle(r io.Reader, extractDir string) (*bundleContents, error) {
 		f := bundleFile{}
 		hash := sha256.New()
 		var w io.Writer = hash
+		var record *bytes.Buffer
+		if rest == "incident.json" {
+			record = &bytes.Buffer{}
+			w = io.MultiWriter(hash, record)
+		}
 		var out *os.File
 		if extractDir != "" {
 			f.path = filepath.Join(extractDir, fmt.Sprintf("%d", len(b.files)))
@@ -167,7 +177,7 @@ func readBundle(r io.Reader, extractDir string) (*bundleContents, error) {
 			if err != nil {
 				return nil, fmt.Errorf("unpack the bundle: %w", err)
 			}
-			w = io.MultiWriter(hash, out)
+			w = io.MultiWriter(w, out)
 		}
 		n, err := copyLimited(w, tr, limit)
 		if out != nil {
@@ -184,6 +194,9 @@ func readBundle(r io.Reader, extractDir string) (*bundleContents, error) {
 		}
 		f.sum, f.size = hex.EncodeToString(hash.Sum(nil)), n
 		b.files[rest] = f
+		if record != nil {
+			b.record = record.Bytes()
+		}
 	}
 	if b.root == "" {
 		return nil, fmt.Errorf("the bundle is empty: it was not made by calm export --format bundle")
@@ -249,7 +262,34 @@ func (b *bundleContents) check() (ok int, problems []string) {
 		}
 	}
 	sort.Strings(extra)
-	return ok, append(problems, extra...)
+	problems = append(problems, extra...)
+	// A file taken out with its manifest line leaves a manifest that
+	// matches: incident.json says what the bundle must hold.
+	for _, name := range b.named() {
+		if !listed[name] {
+			problems = append(problems, name+": named in incident.json, not in "+SumsFile)
+		}
+	}
+	return ok, problems
+}
+
+// named is every file incident.json says the bundle holds (none if it
+// cannot be read: the manifest's check, or the opening, says why).
+func (b *bundleContents) named() []string {
+	var rec struct {
+		Captures []model.Capture `json:"captures"`
+	}
+	if b.record == nil || json.Unmarshal(b.record, &rec) != nil {
+		if _, there := b.files["incident.json"]; !there {
+			return []string{"incident.json"}
+		}
+		return nil
+	}
+	names := []string{"incident.json"}
+	for _, c := range rec.Captures {
+		names = append(names, bundleName(c))
+	}
+	return names
 }
 
 // VerifyBundle reads a bundle and checks every file against its manifest. It

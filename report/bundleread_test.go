@@ -216,8 +216,12 @@ func zeroBomb(t *testing.T, path string, size int64) {
 	for n := int64(0); n < size; n += int64(len(zeros)) {
 		h.Write(zeros[:min(int64(len(zeros)), size-n)])
 	}
-	sums := fmt.Sprintf("%s  captures/c1.txt\n", hex.EncodeToString(h.Sum(nil)))
+	record := []byte(`{"incident": {"id": "20261130-bomb"}, "captures": [{"id": "c1"}]}`)
+	recordSum := sha256.Sum256(record)
+	sums := fmt.Sprintf("%s  captures/c1.txt\n%s  incident.json\n", hex.EncodeToString(h.Sum(nil)), hex.EncodeToString(recordSum[:]))
 	tw := tar.NewWriter(&tail)
+	tw.WriteHeader(&tar.Header{Name: root + "/incident.json", Typeflag: tar.TypeReg, Mode: 0o600, Size: int64(len(record))})
+	tw.Write(record)
 	tw.WriteHeader(&tar.Header{Name: root + "/SHA256SUMS", Typeflag: tar.TypeReg, Mode: 0o600, Size: int64(len(sums))})
 	tw.Write([]byte(sums))
 	tw.Close()
@@ -318,7 +322,7 @@ func TestBundleOfAFloodVerifiesAndOneBiggerThanItsDiskIsRefused(t *testing.T) {
 	if rss == 0 {
 		t.Fatalf("the child did not say its peak RSS: %s", out)
 	}
-	if !strings.Contains(string(out), "verify: 1 ok, 0 problems, <nil>") {
+	if !strings.Contains(string(out), "verify: 2 ok, 0 problems, <nil>") {
 		t.Fatalf("a valid bundle that compresses well did not verify: %s", out)
 	}
 	_, open, _ := strings.Cut(string(out), "open: ")
@@ -379,4 +383,34 @@ func FuzzBundle(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestBundleMissingACaptureWithItsManifestLineFailsVerify: a capture taken
+// out of a bundle together with its SHA256SUMS line left a manifest that
+// every file matched; incident.json still names it, and verify says so.
+func TestBundleMissingACaptureWithItsManifestLineFailsVerify(t *testing.T) {
+	ms, root := genuine(t)
+	var kept []member
+	var gone string
+	for _, m := range ms {
+		if gone == "" && strings.HasPrefix(m.name, root+"/captures/") && m.typ != tar.TypeDir {
+			gone = strings.TrimPrefix(m.name, root+"/")
+			continue
+		}
+		if !strings.HasSuffix(m.name, "/SHA256SUMS") {
+			kept = append(kept, m)
+		}
+	}
+	if gone == "" {
+		t.Fatal("the genuine bundle holds no capture")
+	}
+	kept = append(kept, member{name: root + "/SHA256SUMS", data: sumsOf(kept, root)})
+	ok, problems, err := VerifyBundle(bytes.NewReader(craft(t, kept)))
+	if err != nil || len(problems) != 1 || problems[0] != gone+": named in incident.json, not in SHA256SUMS" {
+		t.Fatalf("verify of a bundle without %s: %d ok, problems %q, %v", gone, ok, problems, err)
+	}
+	// The genuine bundle has no such problem.
+	if _, problems, err := VerifyBundle(bytes.NewReader(craft(t, ms))); err != nil || len(problems) != 0 {
+		t.Fatalf("the genuine bundle: %q, %v", problems, err)
+	}
 }
