@@ -393,6 +393,9 @@ type VerifyReport struct {
 	// PendingWhy is why pending copies are (a bucket's error, as the
 	// uploader or this verify last had it), each reason once, a few.
 	PendingWhy []string `json:"pending_why,omitempty"`
+	// Bundle is the bundle file checked, when the store is one under
+	// review: its files against its SHA256SUMS, not the origin's copies.
+	Bundle string `json:"bundle,omitempty"`
 }
 
 // CheckReport is the store's consistency check.

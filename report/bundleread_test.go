@@ -163,6 +163,15 @@ func TestBundleThatCouldLieIsRefusedByVerifyAndOpen(t *testing.T) {
 	if err := bs.WriteContent(context.Background(), "c1", 0, &c1); err != nil || !strings.Contains(c1.String(), "Ada") {
 		t.Fatalf("c1 from the bundle: %v %q", err, c1.String())
 	}
+	// What review shows of c1's copies is the bundle's redacted file, not
+	// the origin's copies, which cannot be checked from here.
+	caps, _ := bs.Captures("")
+	if sum := sha256.Sum256(c1.Bytes()); len(caps) == 0 || len(caps[0].Copies) != 1 || caps[0].Copies[0].Kind != "bundle" || caps[0].SHA256 != hex.EncodeToString(sum[:]) || caps[0].Copies[0].SHA256 != caps[0].SHA256 {
+		t.Fatalf("c1 under review: %+v", caps)
+	}
+	if rep, err := bs.Verify(context.Background(), ""); err != nil || rep.Bundle != p || len(rep.Problems) != 0 {
+		t.Fatalf("verify of the bundle under review: %+v, %v", rep, err)
+	}
 	// A reader that has gone (a review quit) reads nothing more.
 	gone, cancel := context.WithCancel(context.Background())
 	cancel()

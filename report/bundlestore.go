@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"calm/model"
 	"calm/sanitize"
@@ -89,8 +90,13 @@ func (b *BundleStore) load(f io.Reader) error {
 		if cf, ok := contents.files[name]; ok {
 			b.files[c.ID] = cf.path
 			c.Size = cf.size
+			// The origin's copies are not here to be checked: the one
+			// copy shown is the bundle's, checked as it was opened.
+			c.SHA256 = cf.sum
+			c.Copies = []model.Copy{{Kind: "bundle", Location: b.Path + " (" + name + ", redacted)", State: model.CopyVerified, SHA256: cf.sum, Verified: time.Now()}}
 		} else {
 			c.Size = 0
+			c.Copies = nil
 		}
 	}
 	return nil
@@ -233,7 +239,7 @@ func (b *BundleStore) Verify(ctx context.Context, _ string) (model.VerifyReport,
 	if err != nil && ctx.Err() != nil {
 		return model.VerifyReport{}, ctx.Err() // stopped, not a bad bundle
 	}
-	rep := model.VerifyReport{Captures: len(b.captures), Copies: ok + len(problems)}
+	rep := model.VerifyReport{Captures: len(b.captures), Copies: ok + len(problems), Bundle: b.Path}
 	for _, p := range problems {
 		rep.Problems = append(rep.Problems, model.Problem{Incident: b.incident.ID, Copy: model.Copy{Kind: "bundle", Location: b.Path, State: model.CopyMismatch, Error: p}})
 	}

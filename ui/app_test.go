@@ -321,6 +321,18 @@ func TestReviewIsReadOnly(t *testing.T) {
 	if caps, _ := db.Captures(""); len(caps) != 1 {
 		t.Fatalf("review saved a capture: %d captures", len(caps))
 	}
+	// Nothing to lose in review: q quits at once, and what is typed next
+	// goes to the shell rather than to a dialog.
+	h.press("q")
+	select {
+	case err := <-h.done:
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.done <- nil
+	case <-time.After(10 * time.Second):
+		t.Fatalf("q did not quit the review:\n%s", h.text())
+	}
 }
 
 // saveSession stores an asciicast stream as a recorded session.
@@ -877,5 +889,20 @@ func TestSwitchingIncidentsLeavesTheOtherIncidentsItem(t *testing.T) {
 	}
 	if caps, _ := db.Captures(first.ID); len(caps) != 1 {
 		t.Fatalf("the first incident holds %d captures", len(caps))
+	}
+}
+
+// TestVerifyOfABundleSaysWhatItChecked: under review, V checks the bundle's
+// files against its manifest; it used to say "verified 6 copies of 3
+// captures", and a failure advised calm verify --repair, which has nothing
+// to repair a pulled bundle with.
+func TestVerifyOfABundleSaysWhatItChecked(t *testing.T) {
+	ok := verifyMessage(model.VerifyReport{Captures: 3, Copies: 6, Bundle: "/tmp/inc.tar.gz"})
+	if !strings.Contains(ok, "the bundle's 6 files match its SHA256SUMS") || strings.Contains(ok, "copies of") {
+		t.Fatalf("bundle verified: %q", ok)
+	}
+	bad := verifyMessage(model.VerifyReport{Captures: 3, Copies: 6, Bundle: "/tmp/inc.tar.gz", Problems: []model.Problem{{Copy: model.Copy{Kind: "bundle", State: model.CopyMismatch, Error: "captures/c1.txt: differs"}}}})
+	if !strings.Contains(bad, "verify FAILED: /tmp/inc.tar.gz: captures/c1.txt: differs; do not trust it") || strings.Contains(bad, "--repair") {
+		t.Fatalf("bundle failed: %q", bad)
 	}
 }

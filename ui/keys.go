@@ -744,6 +744,13 @@ func verifyMessage(rep model.VerifyReport) string {
 	for _, t := range rep.Timelines {
 		failed = append(failed, "the timeline copy "+t.Copy.Location+" "+t.Copy.State)
 	}
+	if rep.Bundle != "" {
+		// A bundle under review: its files are checked, not copies.
+		if len(rep.Problems) > 0 {
+			return "[red]" + tview.Escape(fmt.Sprintf("verify FAILED: %s: %s; do not trust it: pull it again", rep.Bundle, rep.Problems[0].Copy.Error)) + "[-]"
+		}
+		return tview.Escape(fmt.Sprintf("the bundle's %s match its SHA256SUMS (the origin's copies are not checked from here)", model.Plural(rep.Copies, "file")))
+	}
 	if len(failed) > 0 {
 		return "[red]" + tview.Escape(fmt.Sprintf("verify FAILED: %s; 'calm verify --repair' writes them again from a verified copy", strings.Join(failed, ", "))) + "[-]"
 	}
@@ -790,7 +797,14 @@ func (u *UI) showHelp() {
 // happen, and the person should know recording goes on. Stay comes first,
 // where enter lands: a stray q and enter stay. Staying gives the keys back
 // to what had them, a prompt with its text included.
+//
+// Review writes nothing and records nothing: q there quits at once, and
+// what the person types next reaches their shell, not a dialog.
 func (u *UI) confirmQuit() {
+	if u.opts.ReadOnly {
+		u.Stop()
+		return
+	}
 	if name, _ := u.pages.GetFrontPage(); name == "quit" {
 		return
 	}

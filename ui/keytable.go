@@ -60,7 +60,7 @@ var keyIndex map[scope]map[string]*binding
 func init() {
 	keyTable = []binding{
 		{keys: []string{"?"}, scope: scopeAnywhere, help: "this help: every key, by where it works", hint: "keys", do: (*UI).showHelp},
-		{keys: []string{"q"}, scope: scopeAnywhere, help: "quit (asks; recordings and copies go on)", hint: "quit", do: (*UI).confirmQuit},
+		{keys: []string{"q"}, scope: scopeAnywhere, help: "quit (asks first, but in review; recordings and copies go on)", hint: "quit", do: (*UI).confirmQuit},
 		{keys: []string{"ctrl-c"}, scope: scopeAnywhere, help: "quit, asking first as q does", do: (*UI).confirmQuit},
 		{keys: []string{"tab"}, scope: scopeAnywhere, help: "next pane", hint: "panes", do: func(u *UI) { u.nextPane(1) }},
 		{keys: []string{"shift-tab"}, scope: scopeAnywhere, help: "previous pane", do: func(u *UI) { u.nextPane(-1) }},
