@@ -200,3 +200,25 @@ func TestTextStartingWithADashAndMistypedIdsGetAHint(t *testing.T) {
 		t.Errorf("calm show 9, with no c9 or s9: exit %d, %q", code, errs)
 	}
 }
+
+// TestExportAndVerifyTakeWhatATiredPersonTypes: --format=MD and markdown
+// are md, a mistyped incident ID names the one meant, and verify of a
+// bundle's file that is not there says so rather than "no incident".
+func TestExportAndVerifyTakeWhatATiredPersonTypes(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	inc := strings.Fields(w.ok(nil, "incident", "new", "typed tired"))[0]
+	w.ok([]byte("doc\n"), "tee", "-q", "doc")
+	for _, f := range []string{"--format=MD", "--format=markdown", "--format=Md"} {
+		if out := w.ok(nil, "export", f); !strings.HasPrefix(out, "# Postmortem draft") {
+			t.Fatalf("export %s: %q", f, out)
+		}
+	}
+	typo := inc[:len(inc)-1] + string("abcdefghijklmnopqrstuvwxyz0123456789"[(strings.IndexByte("abcdefghijklmnopqrstuvwxyz0123456789", inc[len(inc)-1])+1)%36])
+	if _, errs, code := w.run(nil, "export", typo); code == 0 || !strings.Contains(errs, "did you mean "+inc+"?") {
+		t.Fatalf("export %s (a typo of %s): exit %d, %q", typo, inc, code, errs)
+	}
+	if _, errs, code := w.run(nil, "verify", "inc.tar"); code == 0 || !strings.Contains(errs, "inc.tar: no such file") || strings.Contains(errs, "no incident") {
+		t.Fatalf("verify inc.tar (no such file): exit %d, %q", code, errs)
+	}
+}

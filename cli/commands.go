@@ -552,13 +552,18 @@ func cmdSearch(e *env, args []string) error {
 	return err
 }
 
+// formatNames are other names people give export's formats.
+var formatNames = map[string]string{"text": "txt", "markdown": "md", "htm": "html", "asciicast": "cast", "tar": "bundle", "tar.gz": "bundle", "tgz": "bundle"}
+
 func cmdVerify(e *env, args []string) error {
 	fs := e.flags("verify", "[--repair] [INCIDENT]")
 	repair := fs.Bool("repair", false, "first write every failed or missing copy again from a verified copy (checked by its SHA-256): file copies from the store's, a damaged store copy from a file's")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if arg := fs.Arg(0); arg != "" && (strings.HasSuffix(arg, ".tar.gz") || strings.HasSuffix(arg, ".tgz") || isPlainFile(arg)) {
+	// An incident's ID holds no dot or slash: an argument with one is a
+	// bundle's file, which is said not to exist if it does not.
+	if arg := fs.Arg(0); arg != "" && (strings.ContainsAny(arg, "./") || isPlainFile(arg)) {
 		return verifyBundle(e, arg)
 	}
 	if *repair {
@@ -825,6 +830,11 @@ func cmdExport(e *env, args []string) error {
 		*format = "html"
 	case *format == "":
 		*format = "txt"
+	}
+	// MD, markdown, text: what a person types for a format is taken.
+	*format = strings.ToLower(*format)
+	if f, ok := formatNames[*format]; ok {
+		*format = f
 	}
 	switch *format {
 	case "txt", "json", "md", "html", "cast", "bundle":

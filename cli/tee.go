@@ -893,7 +893,7 @@ func mistypedTee(args []string) bool {
 			word := strings.ToLower(a)
 			letters := []byte(word)
 			slices.Sort(letters)
-			return a != "tee" && (editDistance(word, "tee") <= 1 || string(letters) == "eet")
+			return a != "tee" && (model.EditDistance(word, "tee") <= 1 || string(letters) == "eet")
 		}
 	}
 	return false

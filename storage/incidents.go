@@ -8,6 +8,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"calm/model"
 )
 
 func incidentBucket(tx *bolt.Tx, id string) (*bolt.Bucket, error) {
@@ -116,17 +118,23 @@ func resolveIncident(tx *bolt.Tx, ref string) (string, error) {
 	if all.Bucket([]byte(ref)) != nil {
 		return ref, nil
 	}
-	var found []string
+	var found, near []string
 	_ = all.ForEachBucket(func(k []byte) error {
 		id := string(k)
 		_, suffix, _ := strings.Cut(id, "-")
 		if strings.HasPrefix(id, ref) || strings.HasPrefix(suffix, ref) {
 			found = append(found, id)
 		}
+		if model.EditDistance(ref, id) <= 2 || len(ref) <= len(suffix)+1 && len(ref) >= 3 && model.EditDistance(ref, suffix) <= 1 {
+			near = append(near, id) // a typo: 20261203-nb58 for 20261203-nb5x
+		}
 		return nil
 	})
 	switch len(found) {
 	case 0:
+		if len(near) > 0 && len(near) <= 3 {
+			return "", errorf(ErrNotFound, "no incident matches %q: did you mean %s? (see 'calm incident list')", ref, strings.Join(near, " or "))
+		}
 		return "", errorf(ErrNotFound, "no incident matches %q (see 'calm incident list')", ref)
 	case 1:
 		return found[0], nil
