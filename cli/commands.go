@@ -861,6 +861,9 @@ func cmdExport(e *env, args []string) error {
 	}
 	if *format == "html" && *outPath == "" && !toStdout && (*open || isTerminal(e.stdout)) {
 		*outPath = "calm-" + rec.Incident.ID + ".html"
+		// The page calm named and wrote before is made again: nobody
+		// edits it, and --open twice should open it twice.
+		*force = *force || isCalmPage(*outPath)
 	}
 	var out io.Writer = e.stdout
 	var file *outputFile
@@ -950,6 +953,19 @@ func cmdExport(e *env, args []string) error {
 	return nil
 }
 
+// isCalmPage reports whether path is an HTML report calm wrote, by the
+// generator its head names.
+func isCalmPage(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	head := make([]byte, 2048)
+	n, _ := io.ReadFull(f, head)
+	return bytes.Contains(head[:n], []byte(`<meta name="generator" content="calm,`))
+}
+
 // openReport opens the HTML report in the desktop's browser when asked and
 // a display exists; otherwise it says where the file is.
 func openReport(e *env, path string, open bool) {
@@ -972,7 +988,11 @@ func openReport(e *env, path string, open bool) {
 		fmt.Fprintf(e.stderr, "calm: no display here (DISPLAY and WAYLAND_DISPLAY are unset): the report is %s; copy it to a machine with a browser\n", abs)
 		return
 	}
-	fmt.Fprintf(e.stderr, "calm: wrote %s; open it in any browser, offline\n", abs)
+	size := ""
+	if fi, err := os.Stat(abs); err == nil {
+		size = ", " + humanBytes(fi.Size())
+	}
+	fmt.Fprintf(e.stderr, "calm: wrote %s: the incident as one page%s; open it in any browser, offline\n", abs, size)
 }
 
 // sessionOf picks the session to export as a cast.

@@ -16,7 +16,7 @@ func TestExportHTMLWritesOnePrivatePageAndOpensItWhereADisplayIs(t *testing.T) {
 	dir := t.TempDir()
 	page := filepath.Join(dir, "report.html")
 	_, errs, code := w.run(nil, "export", "--format", "html", "-o", page)
-	if code != 0 || !strings.Contains(errs, "wrote "+page+"; open it in any browser") {
+	if code != 0 || !strings.Contains(errs, "wrote "+page+": the incident as one page, ") || !strings.Contains(errs, "; open it in any browser") {
 		t.Fatalf("html export: %d %q", code, errs)
 	}
 	data, err := os.ReadFile(page)
@@ -48,6 +48,26 @@ func TestExportHTMLWritesOnePrivatePageAndOpensItWhereADisplayIs(t *testing.T) {
 	}
 	if string(got) != page {
 		t.Fatalf("xdg-open was given %q", got)
+	}
+	// --open twice without -o makes the page it named again; a file of the
+	// person's own under that name is kept.
+	cwd := t.TempDir()
+	for i := range 2 {
+		c := w.cmd("export", "--open")
+		c.Dir = cwd
+		if out, err := c.CombinedOutput(); err != nil || !strings.Contains(string(out), "opened ") {
+			t.Fatalf("--open, time %d: %v %s", i+1, err, out)
+		}
+	}
+	mine, _ := filepath.Glob(filepath.Join(cwd, "calm-*.html"))
+	if len(mine) != 1 {
+		t.Fatalf("--open wrote %v", mine)
+	}
+	os.WriteFile(mine[0], []byte("<html>my own notes</html>"), 0o600)
+	c := w.cmd("export", "--open")
+	c.Dir = cwd
+	if out, err := c.CombinedOutput(); err == nil || !strings.Contains(string(out), "exists: --force overwrites it") {
+		t.Fatalf("--open over a file calm did not write: %v %s", err, out)
 	}
 	if _, errs, code := w.run(nil, "export", "--open", "--format", "md"); code != 2 || !strings.Contains(errs, "--open opens the HTML report") {
 		t.Fatalf("--open with md: %d %q", code, errs)

@@ -133,6 +133,7 @@ type htmlSession struct {
 	Size               int64
 	Embedded           bool
 	Link               string
+	Get                string // outside a bundle: the command that gets the whole session
 	SHA256             string
 	start              time.Time
 	real               float64 // its length, seconds
@@ -150,6 +151,7 @@ type htmlCapture struct {
 	Hidden                                  int  // lines left out of the page
 	LineCut                                 bool // the middle of a line longer than the page's part is left out
 	Link                                    string
+	Get                                     string // outside a bundle: the command that gets the whole capture
 }
 
 type htmlPage struct {
@@ -480,6 +482,9 @@ func sessionCast(ctx context.Context, s model.Store, c model.Capture, red *Redac
 	switch {
 	case over:
 		hs.Link = "sessions/" + c.ID + ".cast"
+		if opt.Redacted == nil { // a page on its own: no bundle beside it
+			hs.Get = "calm export " + c.Incident + " --format cast --item " + c.ID + " -o " + c.ID + ".cast"
+		}
 	case pack != nil:
 		hs.Embedded, hs.gzipped, hs.data = true, true, pack.finish()
 	default:
@@ -574,6 +579,9 @@ func captureText(ctx context.Context, s model.Store, c model.Capture, red *Redac
 		hc.Hidden = max(hc.Lines-shown, 0)
 		hc.LineCut = cutHead || cutTail
 		hc.Link = "captures/" + c.ID + ".txt"
+		if opt.Redacted == nil {
+			hc.Get = "calm show " + c.Incident + "/" + c.ID
+		}
 	} else {
 		hc.Lines = len(head)
 	}

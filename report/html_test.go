@@ -210,12 +210,27 @@ func TestHTMLEmbedsSmallCastsPlainLargeOnesGzippedAndLinksPastTheLimit(t *testin
 	if enc != "gzip" || !strings.Contains(cast, "01999 ") || !strings.Contains(cast, "deleteMany") {
 		t.Fatalf("large session: encoding %q", enc)
 	}
-	// Past the limit the session is linked to its file in the bundle.
-	page, _ = exportHTML(t, db, r, HTMLOptions{MaxCast: 64 << 10})
+	// Past the limit the session is linked to its file in the bundle; a
+	// page on its own, with no bundle beside it, gives the command instead.
+	page, _ = exportHTML(t, db, r, HTMLOptions{MaxCast: 64 << 10, Redacted: redactedFrom(db)})
 	if strings.Contains(page, `id="cast-1"`) || !strings.Contains(page, `<a href="sessions/s2.cast">sessions/s2.cast</a>`) {
 		t.Fatal("the session over the limit is not linked")
 	}
 	htmlCastOf(t, page, 0)
+	page, _ = exportHTML(t, db, r, HTMLOptions{MaxCast: 64 << 10})
+	if strings.Contains(page, `href="sessions/`) || !strings.Contains(page, "<code>calm export "+r.Incident.ID+" --format cast --item s2 -o s2.cast</code>") {
+		t.Fatal("the page on its own links a bundle's file or does not say how to get the session")
+	}
+}
+
+// redactedFrom gives captures redacted, as a bundle passes its files.
+func redactedFrom(db model.Store) func(model.Capture) (io.ReadCloser, error) {
+	red, _ := NewRedactor(nil)
+	return func(c model.Capture) (io.ReadCloser, error) {
+		var b bytes.Buffer
+		_, err := Content(context.Background(), db, c, &b, red)
+		return io.NopCloser(&b), err
+	}
 }
 
 func TestHTMLTimelineSeeksToTheReplayedMoment(t *testing.T) {
@@ -262,10 +277,14 @@ func TestHTMLFoldsLongCapturesAndCutsHugeOnes(t *testing.T) {
 		t.Fatal("the long capture is not folded to its first and last lines")
 	}
 	// Past the size limit only the first and last parts are in the page.
+	inBundle, _ := exportHTML(t, db, r, HTMLOptions{MaxCapture: 1000, Redacted: redactedFrom(db)})
+	if !regexp.MustCompile(`… \d+ lines? (?:is|are) not in this page: the whole capture is <a href="captures/c2.txt">`).MatchString(inBundle) {
+		t.Fatal("the huge capture in a bundle's page is not linked to its file")
+	}
 	page, _ = exportHTML(t, db, r, HTMLOptions{MaxCapture: 1000})
-	m := regexp.MustCompile(`… (\d+) lines? (?:is|are) not in this page: the whole capture is <a href="captures/c2.txt">`).FindStringSubmatch(page)
+	m := regexp.MustCompile(`… (\d+) lines? (?:is|are) not in this page: <code>calm show ` + r.Incident.ID + `/c2</code> prints the whole capture`).FindStringSubmatch(page)
 	if m == nil {
-		t.Fatal("the huge capture is not cut")
+		t.Fatal("the huge capture is not cut, or the page on its own does not say how to get it")
 	}
 	shown := strings.Count(page, " of the scrollback")
 	if hidden, _ := strconv.Atoi(m[1]); hidden+shown != 120 || shown == 0 {
