@@ -31,8 +31,14 @@ func Text(ctx context.Context, s model.Store, r Record, w io.Writer, red *Redact
 		fmt.Fprintf(rw, "  %s  %-9s %-4s %s\n", utc(ev.Time), ev.Kind, ev.Item, clean(ev.Text))
 	}
 	for _, c := range r.Captures {
-		fmt.Fprintf(rw, "\n==== %s: %s (%s, %d bytes, sha256 %s, %s)\n",
-			c.ID, clean(c.Title), c.Source, c.Size, c.SHA256, clean(c.StateLine()))
+		if c.State != model.CaptureSealed {
+			// No size or SHA-256 yet: "0 bytes, sha256 ," reads as a dead,
+			// empty capture; what it holds so far follows.
+			fmt.Fprintf(rw, "\n==== %s: %s (%s, %s)\n", c.ID, clean(c.Title), c.Source, clean(c.StateLine()))
+		} else {
+			fmt.Fprintf(rw, "\n==== %s: %s (%s, %d bytes, sha256 %s, %s)\n",
+				c.ID, clean(c.Title), c.Source, c.Size, c.SHA256, clean(c.StateLine()))
+		}
 		// The bytes are redacted as stored first (a line written over
 		// itself is read as a terminal shows it only there), then
 		// sanitised, then redacted again with the text around them.

@@ -223,6 +223,9 @@ func TestExportsNameInterruptedAndUnsealedCaptures(t *testing.T) {
 			t.Errorf("the %s export does not name the interrupted and the unsealed capture:\n%s", name, out)
 		}
 	}
+	if strings.Contains(txt.String(), "sha256 ,") || !strings.Contains(txt.String(), "==== c2: still open (tee, UNSEALED") {
+		t.Errorf("the text export gives the unsealed capture an empty SHA-256:\n%s", txt.String())
+	}
 	if !strings.Contains(string(md), "- **Interrupted captures, partial:** c1 cut short — SIGINT (Ctrl-C)") || !strings.Contains(string(md), "| c1 | cut short (**interrupted**: partial) |") {
 		t.Errorf("the postmortem's summary and captures do not name the interrupted capture:\n%s", md)
 	}
