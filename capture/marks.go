@@ -55,14 +55,40 @@ func CompileMarks(patterns []string) ([]Mark, error) {
 	return marks, nil
 }
 
-// Check returns the name of the first mark a command line matches.
+// Check returns the name of the first mark a command line matches. A
+// shell comment is no command, nor is text echo or printf only prints.
 func Check(marks []Mark, line string) (string, bool) {
+	line = withoutComment(line)
+	if first, _, _ := strings.Cut(strings.TrimSpace(line), " "); (first == "echo" || first == "printf") && !strings.ContainsAny(line, "|`$") {
+		return "", false
+	}
 	for _, m := range marks {
 		if m.Match.MatchString(line) && (m.Unless == nil || !m.Unless.MatchString(line)) {
 			return m.Name, true
 		}
 	}
 	return "", false
+}
+
+// withoutComment cuts line at a shell comment: a # outside quotes that
+// begins a word.
+func withoutComment(line string) string {
+	var quote rune
+	prev := ' '
+	for i, r := range line {
+		switch {
+		case quote != 0:
+			if r == quote {
+				quote = 0
+			}
+		case r == '\'' || r == '"':
+			quote = r
+		case r == '#' && (prev == ' ' || prev == '\t'):
+			return line[:i]
+		}
+		prev = r
+	}
+	return line
 }
 
 // LineWatcher follows what a user types closely enough to see each command

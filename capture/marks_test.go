@@ -21,6 +21,10 @@ func TestDestructiveCommandsAreMarked(t *testing.T) {
 		"terraform destroy -auto-approve":            "terraform destroy",
 		"redis-cli FLUSHALL":                         "FLUSHALL",
 		"git push origin main --force":               "force push",
+		// What a comment says is not what runs; quotes hide no comment.
+		`db.orders.updateOne({_id:1},{status:"x"}) # rm -rf /`: "Mongo write",
+		`mongosh --eval 'db.a.deleteMany({}) # all'`:           "Mongo write",
+		`echo "db.users.drop()" | mongosh`:                     "DROP",
 	}
 	for line, want := range marked {
 		if got, ok := Check(DefaultMarks(), line); !ok || got != want {
@@ -34,6 +38,9 @@ func TestDestructiveCommandsAreMarked(t *testing.T) {
 		"db.users.find({})",
 		"kubectl get pods",
 		"echo form",
+		"ls # rm -rf / would be bad",
+		`echo "mongosh --eval db.orders.updateOne()"`,
+		`printf 'DROP TABLE users;\n'`,
 	} {
 		if got, ok := Check(DefaultMarks(), line); ok {
 			t.Errorf("%q marked as %q", line, got)
