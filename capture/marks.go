@@ -56,12 +56,10 @@ func CompileMarks(patterns []string) ([]Mark, error) {
 }
 
 // Check returns the name of the first mark a command line matches. A
-// shell comment is no command, nor is text echo or printf only prints.
+// shell comment is no command. Text echoed is still marked: a marker is
+// a place to look, and echo often feeds the command that runs it.
 func Check(marks []Mark, line string) (string, bool) {
 	line = withoutComment(line)
-	if first, _, _ := strings.Cut(strings.TrimSpace(line), " "); (first == "echo" || first == "printf") && !strings.ContainsAny(line, "|`$") {
-		return "", false
-	}
 	for _, m := range marks {
 		if m.Match.MatchString(line) && (m.Unless == nil || !m.Unless.MatchString(line)) {
 			return m.Name, true
