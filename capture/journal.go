@@ -53,15 +53,18 @@ type Journal struct {
 
 	// The writer's own, read by others only after done.
 	f         *os.File
-	direct    *os.File    // f again, opened O_DIRECT; nil where the file system refuses it
-	ring      *ring       // makes the direct writes; nil where io_uring is not to be had
-	size      int64       // bytes written so far
-	pending   []byte      // events taken, not written yet, in pendingIn
-	pendingIn []byte      // block-aligned memory, as encodedIn
-	flushing  int64       // where the last range sent to the disk ends
-	dropped   int64       // the journal's pages before this offset left the cache
-	werr      error       // the first write error
-	failed    atomic.Bool // werr is set (for other goroutines)
+	direct    *os.File               // f again, opened O_DIRECT; nil where the file system refuses it
+	ring      *ring                  // makes the direct writes; nil where io_uring is not to be had
+	size      int64                  // bytes written so far
+	pending   []byte                 // events taken, not written yet, in pendingIn
+	pendingIn []byte                 // block-aligned memory, as encodedIn
+	flushing  int64                  // where the last range sent to the disk ends
+	dropped   int64                  // the journal's pages before this offset left the cache
+	werr      error                  // the first write error
+	failed    atomic.Bool            // werr is set (for other goroutines)
+	path      string                 // where the journal is, put back there if deleted
+	checked   time.Time              // when the writer last looked that it still is
+	notice    atomic.Pointer[string] // what the recorder should say (the journal put back)
 
 	// The output shown on the terminal, kept until the journal holds it;
 	// nil where the recorder has no terminal or no room for it.
@@ -116,7 +119,7 @@ func createJournal(path string, h terminal.Header, start time.Time, keepShown bo
 	h.Version = 2
 	h.Timestamp = start.Unix()
 	line, _ := json.Marshal(h)
-	j := &Journal{f: f, start: start, arrived: make(chan struct{}, 1), full: make(chan struct{}, 1), done: make(chan struct{})}
+	j := &Journal{f: f, path: path, start: start, arrived: make(chan struct{}, 1), full: make(chan struct{}, 1), done: make(chan struct{})}
 	j.cond = sync.NewCond(&j.mu)
 	if writeDirectly {
 		j.direct, _ = os.OpenFile(path, os.O_WRONLY|unix.O_DIRECT, 0)
@@ -189,10 +192,92 @@ func (j *Journal) writer() {
 			j.cond.Broadcast() // Shown waits no more
 			j.mu.Unlock()
 		}
+		if now := time.Now(); closed || now.Sub(j.checked) >= journalCheckEvery {
+			j.checked = now
+			j.restoreIfRemoved()
+		}
 		if closed {
 			return
 		}
 	}
+}
+
+// journalCheckEvery is how often a recording journal is looked for at its
+// path: someone freeing disk space may remove the store's folder.
+const journalCheckEvery = time.Second
+
+// restoreIfRemoved puts the journal back at its path when it was deleted
+// (rm -rf of the store's folder while recording): the recorder still holds
+// it open, whole, but the store finds it by its name, and everything
+// recorded would go with the last descriptor. It is copied from the open
+// file to its name again, made durable, and written from there on.
+func (j *Journal) restoreIfRemoved() {
+	var st unix.Stat_t
+	if j.werr != nil || unix.Fstat(int(j.f.Fd()), &st) != nil || st.Nlink > 0 {
+		return
+	}
+	fail := func(err error) {
+		msg := fmt.Sprintf("calm: the journal %s was deleted and could not be put back (%v): this recording is only in calm's memory until it ends", j.path, err)
+		j.notice.Store(&msg)
+	}
+	src, err := os.Open(fmt.Sprintf("/proc/self/fd/%d", j.f.Fd()))
+	if err != nil {
+		fail(err)
+		return
+	}
+	defer src.Close()
+	if err := os.MkdirAll(filepath.Dir(j.path), 0o700); err != nil {
+		fail(err)
+		return
+	}
+	temp := j.path + ".restoring"
+	os.Remove(temp)
+	f, err := os.OpenFile(temp, os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		fail(err)
+		return
+	}
+	n, err := io.Copy(f, src)
+	if err == nil {
+		err = f.Sync()
+	}
+	f.Close()
+	if err == nil {
+		err = os.Rename(temp, j.path)
+	}
+	var again *os.File
+	if err == nil {
+		again, err = os.OpenFile(j.path, os.O_WRONLY|os.O_APPEND|unix.O_NOFOLLOW, 0)
+	}
+	if err != nil {
+		os.Remove(temp)
+		fail(err)
+		return
+	}
+	if dir, err := os.Open(filepath.Dir(j.path)); err == nil {
+		dir.Sync()
+		dir.Close()
+	}
+	j.closeDirect()
+	j.f.Close()
+	j.f, j.dropped, j.flushing = again, 0, j.size
+	if writeDirectly {
+		j.direct, _ = os.OpenFile(j.path, os.O_WRONLY|unix.O_DIRECT, 0)
+	}
+	if j.direct != nil && writeThroughRing {
+		j.ring, _ = newRing()
+	}
+	msg := fmt.Sprintf("calm: the journal %s was deleted; put back from the recorder's open file (%d bytes), nothing lost; recording goes on", j.path, n)
+	j.notice.Store(&msg)
+}
+
+// Notice is what the recorder should tell the person about the journal
+// since it last asked, if anything.
+func (j *Journal) Notice() string {
+	if msg := j.notice.Swap(nil); msg != nil {
+		return *msg
+	}
+	return ""
 }
 
 // takeEncoded hands the encoded events to the writer, and the writer's

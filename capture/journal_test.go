@@ -226,3 +226,51 @@ func TestJournalDirectWritesEndAtEvents(t *testing.T) {
 		}
 	}
 }
+
+// TestDeletedJournalIsPutBack: someone freeing disk space removes the
+// store's folder while a shell records. The recorder still held the
+// journal open, but the store finds it by its name: what was recorded
+// before and after went with the last descriptor. The journal is put back
+// at its name, whole, and written there from then on; the recorder says so.
+func TestDeletedJournalIsPutBack(t *testing.T) {
+	home := filepath.Join(t.TempDir(), "home")
+	path := filepath.Join(home, "journal", "s.cast")
+	start := time.Now()
+	j, err := CreateJournal(path, terminal.Header{Width: 80, Height: 24}, start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := strings.Repeat("before the rm -rf\r\n", 2000) // whole direct blocks too
+	j.Output([]byte(before), start.Add(time.Second))
+	time.Sleep(50 * time.Millisecond)
+	if err := os.RemoveAll(home); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(journalCheckEvery + 100*time.Millisecond)
+	j.Output([]byte("after it, while recording\r\n"), start.Add(2*time.Second))
+	time.Sleep(100 * time.Millisecond)
+	if notice := j.Notice(); !strings.Contains(notice, "was deleted; put back") {
+		t.Fatalf("the recorder was told %q", notice)
+	}
+	j.Output([]byte("and at the end\r\n"), start.Add(3*time.Second))
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(filepath.Dir(path)); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Fatalf("the journal's folder: %v %v", fi, err)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got strings.Builder
+	r := terminal.CastReader{Header: func(terminal.Header) {}, Event: func(_ float64, kind, data string) { got.WriteString(data) }}
+	r.Write(raw)
+	r.Close()
+	if want := before + "after it, while recording\r\nand at the end\r\n"; got.String() != want {
+		t.Fatalf("the journal put back holds %d bytes of output, want %d", got.Len(), len(want))
+	}
+	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o600 || j.Size() != fi.Size() {
+		t.Fatalf("the journal put back: mode %v, %d bytes, the journal says %d", fi.Mode(), fi.Size(), j.Size())
+	}
+}

@@ -171,6 +171,9 @@ func RunShell(o ShellOptions) (int, error) {
 			o.Stdout.Write(buf[:n])
 			if cur != nil {
 				cur.j.Output(buf[:n], now)
+				if msg := cur.j.Notice(); msg != "" {
+					fmt.Fprintf(o.Stderr, "\r\n%s\r\n", msg)
+				}
 			}
 		}
 		if errors.Is(err, syscall.EIO) && !exited(cmd.Process.Pid) {
@@ -209,6 +212,9 @@ func RunShell(o ShellOptions) (int, error) {
 func finishPart(o ShellOptions, p part) {
 	if err := p.j.Close(); err != nil {
 		fmt.Fprintf(o.Stderr, "calm: the journal failed (%v); the session holds what was written before\r\n", err)
+	}
+	if msg := p.j.Notice(); msg != "" {
+		fmt.Fprintf(o.Stderr, "%s\r\n", msg)
 	}
 	cut := p.cut
 	if cut == "" {
