@@ -131,6 +131,9 @@ func cmdSplit(e *env, args []string) error {
 		return &exitError{code: 1, msg: "not inside tmux: run calm split in the tmux pane to record; outside tmux, 'calm shell' records a shell and 'calm snap -t PANE' saves a pane's scrollback"}
 	}
 	if *stop {
+		if !capture.PanePiped(pane) {
+			return &exitError{code: 1, msg: fmt.Sprintf("pane %s is not recording: nothing to stop ('calm split' starts recording it)", pane)}
+		}
 		if err := capture.StopPipe(pane); err != nil {
 			return err
 		}

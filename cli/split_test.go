@@ -113,6 +113,11 @@ func TestSplitMarksCommandsShowsItsSessionAndRefusesASecond(t *testing.T) {
 	tm.typeText(w.envPrefix() + calmBin + " split --stop")
 	tm.press("Enter")
 	tm.waitFor("session is being sealed", 5*time.Second)
+	// Stopped twice: the second says there is nothing to stop.
+	tm.typeText(w.envPrefix() + calmBin + " split --stop; echo rc=$?")
+	tm.press("Enter")
+	tm.waitFor("is not recording: nothing to stop", 5*time.Second)
+	tm.waitFor("rc=1", 5*time.Second)
 }
 
 // TestSplitInANarrowWindowOpensBelow: a window too narrow to share its
