@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"calm/capture"
@@ -169,6 +171,11 @@ func cmdSplit(e *env, args []string) error {
 		// (a server started with -L).
 		pipe = append(pipe, "--tmux-server", server)
 	}
+	// From here the pane records whatever calm split does: a Ctrl-C stops
+	// calm split, and says the recording goes on, never silently.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sigs)
 	if err := capture.StartPipe(pane, tmuxLiteral(e.selfCommand(pipe...))); err != nil {
 		return err
 	}
@@ -177,6 +184,12 @@ func cmdSplit(e *env, args []string) error {
 	ui := []string{"ui", inc.ID}
 	session := ""
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		select {
+		case s := <-sigs:
+			fmt.Fprintf(e.stderr, "\ncalm split: stopped by %s before opening calm beside the pane; pane %s IS recording (its session is being made): 'calm split --stop' ends it, 'calm ui' shows it\n", signalName(s), pane)
+			return &exitError{code: exitCodeFor(s)}
+		default:
+		}
 		if s := liveSession(e.store, inc.ID, pane, started); s.ID != "" {
 			session = s.ID
 			ui = []string{"ui", "--item", s.ID, inc.ID}
