@@ -626,6 +626,20 @@ func TestClipSaysWhatIsMissing(t *testing.T) {
 	}
 }
 
+// TestClipOutSaysWhatIsMissing: clip -o with a clipboard tool but no
+// display, and no terminal for OSC 52, said there was no clipboard tool.
+func TestClipOutSaysWhatIsMissing(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.ok(nil, "incident", "new", "clip out")
+	w.ok([]byte("doc\n"), "tee", "-q", "doc")
+	_, errs, code := w.run(nil, "clip", "-o", "c1")
+	oneLineSaying(t, "clip -o without a display or terminal", errs, "no display here (DISPLAY and WAYLAND_DISPLAY are unset", "no terminal to send OSC 52 to")
+	if code != 1 || strings.Contains(errs, "no clipboard tool") {
+		t.Fatalf("clip -o without a display or terminal: exit %d, %q", code, errs)
+	}
+}
+
 // TestALiveSessionIsSearchedAsItWillBeOnceSealed: a session still
 // recording was searched line by line, where a Ctrl-L joined the prompt
 // before it to the one after ("$ $ echo after"), and the lines found had

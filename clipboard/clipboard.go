@@ -70,13 +70,19 @@ func explainRead(err error) error {
 // there is one, else by OSC 52 to the terminal (tty). It says which, since a
 // terminal never confirms an OSC 52 copy.
 func Write(text string, tty io.Writer) (string, error) {
+	var toolErr error
 	if !clipboard.Unsupported {
-		if err := clipboard.WriteAll(text); err == nil {
+		if toolErr = clipboard.WriteAll(text); toolErr == nil {
 			return "copied to the clipboard", nil
 		}
 	}
 	if tty == nil {
-		return "", fmt.Errorf("no clipboard tool (xclip, xsel or wl-copy) and no terminal to send OSC 52 to")
+		why := "no clipboard tool (xclip, xsel or wl-copy)"
+		if toolErr != nil {
+			why = explainRead(toolErr).Error() // what the tool lacked, a display most often
+			why, _, _ = strings.Cut(why, ": pipe the text in")
+		}
+		return "", fmt.Errorf("%s, and no terminal to send OSC 52 to: run it in a terminal, or save the capture with 'calm show ID > FILE'", why)
 	}
 	if len(text) > osc52Limit {
 		return "", fmt.Errorf("%d bytes is more than a terminal takes by OSC 52 (about %d): save it with 'calm show ID > FILE' instead", len(text), osc52Limit)
