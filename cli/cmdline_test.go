@@ -190,6 +190,7 @@ func TestTextStartingWithADashAndMistypedIdsGetAHint(t *testing.T) {
 		{"1", "did you mean c1? ('calm show c1')"},
 		{"C1", "did you mean c1? ('calm show c1')"},
 		{inc + "/C1", "did you mean " + inc + "/c1?"},
+		{"cl", "did you mean c1? ('calm show c1')"},
 	} {
 		out, errs, code := w.run(nil, "show", c.typed)
 		if code != 1 || out != "" || !strings.Contains(errs, c.want) || strings.Count(errs, "\n") != 1 {
@@ -198,6 +199,12 @@ func TestTextStartingWithADashAndMistypedIdsGetAHint(t *testing.T) {
 	}
 	if _, errs, code := w.run(nil, "show", "9"); code != 1 || strings.Contains(errs, "did you mean") {
 		t.Errorf("calm show 9, with no c9 or s9: exit %d, %q", code, errs)
+	}
+	// A capture's ID where an incident's belongs says which is which.
+	for _, command := range []string{"verify", "status"} {
+		if _, errs, code := w.run(nil, command, "c1"); code == 0 || !strings.Contains(errs, "that is a capture's ID, and this takes an incident's") || !strings.Contains(errs, "'calm show c1'") {
+			t.Errorf("calm %s c1: exit %d, %q", command, code, errs)
+		}
 	}
 }
 

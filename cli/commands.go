@@ -339,6 +339,10 @@ func withCaptureSuggestion(e *env, ref string, err error, command string) error 
 	if _, nerr := strconv.ParseUint(item, 10, 64); nerr == nil {
 		guesses = []string{"c" + item, "s" + item}
 	}
+	if len(item) > 1 {
+		// cl for c1, sO for s0: letters that look like digits.
+		guesses = append(guesses, strings.ToLower(item[:1])+strings.NewReplacer("l", "1", "I", "1", "i", "1", "|", "1", "o", "0", "O", "0").Replace(item[1:]))
+	}
 	for _, g := range guesses {
 		if incident != "" {
 			g = incident + "/" + g

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 
@@ -11,6 +12,10 @@ import (
 
 	"calm/model"
 )
+
+// captureLike is a capture's or a session's ID, typed where an incident's
+// belongs.
+var captureLike = regexp.MustCompile(`^[cs][0-9]+$`)
 
 func incidentBucket(tx *bolt.Tx, id string) (*bolt.Bucket, error) {
 	b := tx.Bucket(bucketIncidents).Bucket([]byte(id))
@@ -132,6 +137,9 @@ func resolveIncident(tx *bolt.Tx, ref string) (string, error) {
 	})
 	switch len(found) {
 	case 0:
+		if captureLike.MatchString(ref) {
+			return "", errorf(ErrNotFound, "no incident matches %q: that is a capture's ID, and this takes an incident's (see 'calm incident list'; 'calm show %s' shows the capture)", ref, ref)
+		}
 		if len(near) > 0 && len(near) <= 3 {
 			return "", errorf(ErrNotFound, "no incident matches %q: did you mean %s? (see 'calm incident list')", ref, strings.Join(near, " or "))
 		}
