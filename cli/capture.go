@@ -42,6 +42,13 @@ func cmdShell(e *env, args []string) error {
 	// them; with one the recorder leaves the program more of the machine
 	// (BENCHMARKS.md). This process records and does nothing else; the
 	// setting ends with the recording.
+	if outer := os.Getenv("CALM_SESSION"); outer != "" {
+		// Inside a calm shell: said, not refused (a psql of its own may be
+		// worth a session of its own), as everything is recorded twice.
+		if c, err := e.store.Capture(outer); err == nil && c.Recording != nil && c.State != model.CaptureSealed {
+			fmt.Fprintf(e.stderr, "calm: this terminal is already recorded, as %s: this session records the same output again ('exit' ends the inner one)\n", outer)
+		}
+	}
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	stdin, stdout := asFile(e.stdin, os.Stdin), asFile(e.stdout, os.Stdout)
 	code, err := capture.RunShell(capture.ShellOptions{

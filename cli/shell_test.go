@@ -184,6 +184,18 @@ func TestShellEndsWhenPipedInputEnds(t *testing.T) {
 	}
 }
 
+// TestShellInsideAShellSaysItRecordsTwice: calm shell run in a terminal
+// calm shell already records started a second session without a word.
+func TestShellInsideAShellSaysItRecordsTwice(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.ok(nil, "incident", "new", "nested")
+	out, code := w.runShellWithin(20*time.Second, calmBin+" shell -- echo inner-$((6*7)); exit\n", "--", "sh")
+	if code != 0 || !strings.Contains(out, "inner-42") || !strings.Contains(out, "this terminal is already recorded, as ") {
+		t.Fatalf("calm shell inside calm shell: exit %d: %s", code, lastLines(out, 8))
+	}
+}
+
 // A program that closes every descriptor of its terminal and then writes to
 // it again through /dev/tty: a terminal (and script(1)) shows that output.
 // calm shell stopped reading at the first EIO and lost it, from the screen
