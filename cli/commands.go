@@ -315,7 +315,9 @@ func cmdShow(e *env, args []string) error {
 		case c.Partial():
 			fmt.Fprintf(e.stderr, "calm: WARNING: %s/%s is INTERRUPTED: %s; this is only the part that was saved\n", c.Incident, c.ID, sanitize.Text([]byte(c.Interrupted)))
 		case c.State != model.CaptureSealed:
-			fmt.Fprintf(e.stderr, "calm: WARNING: %s/%s is still being written: this is what it held so far\n", c.Incident, c.ID)
+			// What the store knows holds it (its writer gone, a full disk)
+			// is said as status says it, not "still being written".
+			fmt.Fprintf(e.stderr, "calm: WARNING: %s/%s is not sealed (%s): this is what it holds so far\n", c.Incident, c.ID, printable(c.StateLine()))
 		}
 	}
 	return nil

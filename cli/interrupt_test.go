@@ -575,6 +575,27 @@ func TestShowSaysWhenACaptureIsPartial(t *testing.T) {
 	if _, errs, _ := w.run(nil, "show", "c2"); errs != "" {
 		t.Fatalf("show of a whole capture said %q", errs)
 	}
+	// One still arriving says what holds it, as status does.
+	tee := w.cmd("tee", "-q", "arriving")
+	arriving, _ := tee.StdinPipe()
+	if err := tee.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer tee.Wait()
+	defer arriving.Close()
+	arriving.Write([]byte("so far\n"))
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		held, errs, _ := w.run(nil, "show", "c3")
+		if held == "so far\n" {
+			if !strings.Contains(errs, "c3 is not sealed (STREAMING: ") || !strings.Contains(errs, "this is what it holds so far") {
+				t.Fatalf("show of a capture still arriving said %q", errs)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("c3 never held what tee read: %q, %q", held, errs)
+		}
+	}
 }
 
 // TestKilledTeeLosesNothingItRead: tee is killed outright while the agent

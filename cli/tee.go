@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -596,6 +597,10 @@ func (s *spool) write(b []byte) int {
 	n, err := s.f.Write(b)
 	s.fileMu.Unlock()
 	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // the path once, not twice
+		}
 		s.fail(fmt.Errorf("write the spool %s: %w", s.path, err))
 	}
 	return n
@@ -669,10 +674,20 @@ func (s *spool) keepForAPerson(stderr io.Writer) {
 	}
 	how := fmt.Sprintf("all %s of it are", humanBytes(st.Size()))
 	if stopped := s.err(); stopped != nil {
-		how = fmt.Sprintf("the first %s of it are (the rest is NOT saved: %s)", humanBytes(st.Size()), oneLine(stopped.Error()))
+		// The spool is the kept file now: its old name says nothing.
+		how = fmt.Sprintf("the first %s of it are (the rest is NOT saved: writing it failed: %s)", humanBytes(st.Size()), oneLine(innermost(stopped).Error()))
 	}
 	fmt.Fprintf(stderr, "calm tee: the store did NOT take this output; %s kept in %s (0600): once the store is fixed ('calm doctor' says how), 'calm tee TITLE < %s > /dev/null' saves it as a capture\n",
 		how, kept, kept)
+}
+
+// innermost is the error err wraps at its root (no space left on device),
+// without the paths each layer added.
+func innermost(err error) error {
+	for u := errors.Unwrap(err); u != nil; u = errors.Unwrap(u) {
+		err = u
+	}
+	return err
 }
 
 // sayWhy leaves beside the spool why tee is leaving before it sealed the
@@ -838,7 +853,7 @@ func (st *teeStore) finish(interrupted string) (model.Capture, error) {
 		switch {
 		case st.keepsSpool() && st.spoolStopped != nil:
 			fmt.Fprintf(st.e.stderr, "calm tee: %s; the first %s it read stay in %s, for the agent to store into %s/%s once it can; the rest is NOT saved (%s)\n",
-				oneLine(err.Error()), humanBytes(st.w.Size()), st.spoolPath, st.w.Capture.Incident, st.w.Capture.ID, oneLine(st.spoolStopped.Error()))
+				oneLine(err.Error()), humanBytes(st.w.Size()), st.spoolPath, st.w.Capture.Incident, st.w.Capture.ID, oneLine(innermost(st.spoolStopped).Error()))
 		case st.keepsSpool():
 			fmt.Fprintf(st.e.stderr, "calm tee: %s; what it read stays in %s, for the agent to store into %s/%s once it can\n",
 				oneLine(err.Error()), st.spoolPath, st.w.Capture.Incident, st.w.Capture.ID)
