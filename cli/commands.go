@@ -1058,9 +1058,17 @@ func cmdDoctor(e *env, args []string) error {
 	client := e.store.(*agent.Client)
 	if err := client.StartAgent(); err != nil {
 		say(false, "agent: %s", oneLine(err.Error()))
+		// What was recorded but never stored is said even with no agent:
+		// a tee's file kept on a full disk, a session's journal.
+		for _, left := range storage.JournalLeftovers(filepath.Join(filepath.Dir(e.cfg.Store), "journal")) {
+			warn("%s holds output the store never took: keep it; once the store runs, 'calm doctor' says how to bring it in", left)
+		}
 		if in := storage.Inspect(e.cfg.Store); len(in.Problems) > 0 {
 			for _, p := range in.Problems {
 				say(false, "store %s: %s", e.cfg.Store, p)
+			}
+			if in.Empty {
+				return &exitError{code: 1, msg: fmt.Sprintf("the store file is empty: make room on its disk (df %s), move the empty file away, and run calm again: it makes the store anew", filepath.Dir(e.cfg.Store))}
 			}
 			return &exitError{code: 1, msg: "the store is damaged: keep the file, and copy out what can be read with 'calm doctor --salvage NEW.db'"}
 		}

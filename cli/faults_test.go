@@ -508,3 +508,23 @@ func smallDisk(t *testing.T, size string) string {
 	t.Cleanup(func() { exec.Command("umount", "-l", disk).Run() })
 	return disk
 }
+
+// TestDoctorOnAStoreNeverWritten: a first tee on a disk already full left
+// an empty store file; doctor called it damaged and sent the person to
+// salvage it, and did not name the output tee had kept beside it.
+func TestDoctorOnAStoreNeverWritten(t *testing.T) {
+	t.Parallel()
+	disk := smallDisk(t, "1m")
+	w := newWorld(t)
+	w.home = filepath.Join(disk, "home")
+	os.MkdirAll(filepath.Join(w.home, "journal"), 0o700)
+	kept := filepath.Join(w.home, "journal", "tee-20261203T133019Z-999999.txt")
+	os.WriteFile(kept, []byte("what tee read\n"), 0o600)
+	os.WriteFile(filepath.Join(w.home, "calm.db"), nil, 0o600)
+	os.WriteFile(filepath.Join(disk, "filler"), make([]byte, 2<<20), 0o600) // fills the disk, short of 2 MiB
+	out, errs, code := w.run(nil, "doctor")
+	if code != 1 || !strings.Contains(out, "the file is empty (0 bytes): the store was never written") || !strings.Contains(out, kept+" holds output the store never took") ||
+		!strings.Contains(errs, "the store file is empty: make room on its disk") || strings.Contains(errs, "salvage") {
+		t.Fatalf("doctor on an empty store on a full disk: exit %d\n%s%s", code, out, errs)
+	}
+}

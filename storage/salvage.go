@@ -24,6 +24,7 @@ type Inspection struct {
 	Size     int64    // bytes on disk
 	Expected int64    // bytes its header says it has (0 if unknown)
 	PageSize int      // 0 if no header is readable
+	Empty    bool     // the file has no byte: never written, nothing to salvage
 	Problems []string // empty when the file is sound
 }
 
@@ -71,6 +72,11 @@ func Inspect(path string) Inspection {
 		in.Size = fi.Size()
 	}
 	ps, pages, ok := readMeta(f)
+	if !ok && in.Size == 0 {
+		in.Empty = true
+		in.Problems = append(in.Problems, "the file is empty (0 bytes): the store was never written, as when its disk was full as calm made it; no record was in it to lose")
+		return in
+	}
 	if !ok {
 		in.Problems = append(in.Problems, "no readable bbolt header: this is not a calm store, or its first pages are overwritten")
 		return in
