@@ -84,7 +84,7 @@ func (u *UI) showSteps() {
 	}
 	var b strings.Builder
 	done, anyway := st.Done()
-	fmt.Fprintf(&b, "[::b]%s[::-]  [gray]%d of %d done[-]", tview.Escape(st.Checklist.Title), done, len(st.Steps))
+	fmt.Fprintf(&b, "[::b]%s[::-]  [gray]%d\u00a0of\u00a0%d\u00a0done[-]", tview.Escape(st.Checklist.Title), done, len(st.Steps))
 	if anyway > 0 {
 		fmt.Fprintf(&b, " [yellow](%d ticked anyway)[-]", anyway)
 	}

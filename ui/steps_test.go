@@ -330,3 +330,17 @@ func TestPauseRunsOnlyOnceTheStepIsOnScreen(t *testing.T) {
 	h.press(" ")
 	h.waitFor("STEP 2 · SAVE THE SCROLLBACK")
 }
+
+// TestChecklistCountIsNotBrokenAcrossLines: in the 40-column side pane the
+// header wrapped as "0 of" on one line and "11 done" on the next.
+func TestChecklistCountIsNotBrokenAcrossLines(t *testing.T) {
+	db := openStore(t)
+	if _, err := db.NewIncident("users overwritten"); err != nil {
+		t.Fatal(err)
+	}
+	h := start(t, db, 160, 45, Options{})
+	screen := h.waitFor("STEP 1")
+	if r := row(screen, "of\u00a011"); !strings.Contains(r, "0\u00a0of\u00a011\u00a0done") {
+		t.Fatalf("the checklist's count is broken across lines:\n%s", screen)
+	}
+}
