@@ -49,7 +49,14 @@ func (db *DB) addClientEvent(request, incident, kind, item, text string) (ev Eve
 			// same step as current: the second finds it done here, where
 			// writes take turns.
 			if last, ok := lastStepEvent(b, item); ok && strings.HasPrefix(last.Text, "ticked ") {
-				return errorf(ErrConflict, "step %q is ticked already (%s at %s): nothing was ticked", item, last.Text, last.Time.Format("15:04:05 UTC"))
+				return errorf(ErrConflict, "nothing was ticked: step %q was ticked already (%s at %s)", item, last.Text, last.Time.Format("15:04:05 UTC"))
+			}
+		}
+		if kind == EventStep && strings.HasPrefix(text, "unticked ") {
+			// Two unticks at once (u pressed twice, or a shell beside the
+			// TUI) each read the same step as the last done: one untick.
+			if last, ok := lastStepEvent(b, item); !ok || strings.HasPrefix(last.Text, "unticked ") {
+				return errorf(ErrConflict, "nothing was unticked: step %q is not ticked (unticked already, or never ticked)", item)
 			}
 		}
 		ev, err = db.addEvent(b, kind, item, text)

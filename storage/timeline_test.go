@@ -159,4 +159,18 @@ func TestAStepIsTickedOnce(t *testing.T) {
 	if ticks != 2 {
 		t.Fatalf("the timeline holds %d ticks, want 2", ticks)
 	}
+	// Unticks are taken once too: u pressed twice, or a shell and the TUI.
+	untick := func() error {
+		_, err := db.AddEvent(inc.ID, EventStep, "save", `unticked "Save the scrollback" by a@b`)
+		return err
+	}
+	if err := untick(); err != nil {
+		t.Fatal(err)
+	}
+	if err := untick(); !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "nothing was unticked") {
+		t.Fatalf("a second untick of a step not ticked: %v", err)
+	}
+	if _, err := db.AddEvent(inc.ID, EventStep, "verify", `unticked "Verify the data" by a@b`); !errors.Is(err, ErrConflict) {
+		t.Fatalf("an untick of a step never ticked: %v", err)
+	}
 }

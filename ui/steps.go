@@ -232,11 +232,34 @@ func (u *UI) offerTickAnyway(step checklist.Step, waiting, record string) {
 		SetDoneFunc(func(_ int, label string) {
 			u.closeDialog("anyway")
 			if label == "Tick anyway" {
-				u.stepEvent(step, checklist.AnywayText(step.Title, u.who(), record), checklist.TickedAnyway)
+				u.tickAnyway(step)
 			}
 		})
 	u.pages.AddPage("anyway", m, true, true)
 	u.app.SetFocus(m)
+}
+
+// tickAnyway ticks step as the store finds it when the person confirms,
+// not as the dialog found it: what it waited for may have come meanwhile
+// (a tee from another pane), and the record must not say it was missing.
+func (u *UI) tickAnyway(step checklist.Step) {
+	u.mu.Lock()
+	id := u.incident.ID
+	u.mu.Unlock()
+	who := u.who()
+	u.background(func() {
+		done, err := checklist.Tick(u.store, id, u.lists, checklist.TickRequest{Who: who, Anyway: true, Step: step.ID})
+		switch {
+		case err != nil:
+			u.sayError(fmt.Errorf("%q NOT ticked: %w", step.Title, err))
+			return
+		case done.Waited == "":
+			u.say("ticked %q at %s UTC: what it waited for had come, so it is a plain tick", step.Title, done.At.UTC().Format("15:04:05"))
+		default:
+			u.say("%s %q at %s UTC", checklist.TickedAnyway, step.Title, done.At.UTC().Format("15:04:05"))
+		}
+		u.refresh()
+	})
 }
 
 // untick takes back the last step done; the timeline keeps both events.
@@ -263,7 +286,7 @@ func (u *UI) stepEvent(s checklist.Step, text, action string) {
 	u.mu.Unlock()
 	u.background(func() {
 		if _, err := u.store.AddEvent(id, model.EventStep, s.ID, text); err != nil {
-			u.sayError(fmt.Errorf("%s %q: %w", action, s.Title, err))
+			u.sayError(fmt.Errorf("%q NOT %s: %w", s.Title, action, err))
 			return
 		}
 		u.say("%s %q at %s UTC", action, s.Title, u.now().UTC().Format("15:04:05"))

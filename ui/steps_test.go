@@ -344,3 +344,45 @@ func TestChecklistCountIsNotBrokenAcrossLines(t *testing.T) {
 		t.Fatalf("the checklist's count is broken across lines:\n%s", screen)
 	}
 }
+
+// TestTickAnywayChecksAgainWhenConfirmed: the dialog was opened while the
+// step waited for a capture, the capture came from another pane, and the
+// confirmation recorded "ticked anyway ... it was waiting for a capture":
+// the postmortem said evidence was missing that was there.
+func TestTickAnywayChecksAgainWhenConfirmed(t *testing.T) {
+	db := openStore(t)
+	inc, err := db.NewIncident("users overwritten")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tickSteps(t, db, inc.ID, 1, false) // Stop and breathe
+	h := start(t, db, 160, 45, Options{Who: "ada@db1"})
+	h.waitFor("STEP 2 · SAVE THE SCROLLBACK")
+	h.press("3", " ", " ")
+	h.waitFor("Tick it anyway?")
+	saveCapture(t, db, "mongo find", mongoTranscript) // from another pane
+	h.press(tcell.KeyTab, tcell.KeyEnter)
+	h.waitFor("so it is a plain tick")
+	events, _ := db.Events(inc.ID)
+	for _, ev := range events {
+		if ev.Kind == model.EventStep && strings.Contains(ev.Text, "anyway") {
+			t.Fatalf("the timeline says %q", ev.Text)
+		}
+	}
+	h.waitFor("STEP 3 · CHECK THE COPIES")
+	// u pressed twice, both before the list is read again, takes back one
+	// tick, and says the second did nothing.
+	h.in(func() { h.ui.untick(); h.ui.untick() })
+	h.waitFor("unticked")
+	time.Sleep(300 * time.Millisecond) // the second asks the store too
+	unticks := 0
+	events, _ = db.Events(inc.ID)
+	for _, ev := range events {
+		if ev.Kind == model.EventStep && strings.HasPrefix(ev.Text, "unticked ") {
+			unticks++
+		}
+	}
+	if unticks != 1 {
+		t.Fatalf("u u recorded %d unticks", unticks)
+	}
+}
