@@ -396,6 +396,27 @@ func TestSessionShowsTimesAndJumpsToMarkersAndTimes(t *testing.T) {
 	if screen = h.waitFor("at 14:01:40 UTC"); strings.Contains(screen, "not a time") {
 		t.Fatalf("the rejected time is still told after the jump:\n%s", screen)
 	}
+	// A rejected time left with Esc does not come back in the next t, nor
+	// in the quit dialog's list of kept drafts.
+	h.press("t", "25:99", tcell.KeyEnter)
+	h.waitFor("not a time;")
+	h.press(tcell.KeyEscape)
+	h.waitGone("not a time;")
+	h.press("t")
+	if r := row(h.waitFor("time (HH:MM"), "time (HH:MM"); strings.Contains(r, "25:99") {
+		t.Fatalf("the rejected time came back: %q", r)
+	}
+	h.press("09:00", tcell.KeyEnter)
+	h.waitFor("09:00:00 is before the session began: at its start; the session runs 14:00:00–14:03:21 UTC")
+	h.press("t", "+0:99", tcell.KeyEnter)
+	h.waitFor("not a time;")
+	h.press(tcell.KeyEscape)
+	h.waitGone("not a time;")
+	h.in(func() {
+		if kept := h.ui.draftsKept(); kept != "" {
+			t.Errorf("the quit dialog would list %q", kept)
+		}
+	})
 }
 
 // TestCopiesPaneNamesAnInterruptedCaptureAndItsDevices: a capture cut short

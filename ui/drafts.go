@@ -51,6 +51,9 @@ func readDrafts(path string) (map[string]string, error) {
 
 // setDraft records what is typed at label ("" drops it) and keeps it.
 func (u *UI) setDraft(label, text string) {
+	if _, prompt, _ := strings.Cut(label, "\t"); fleeting[prompt] {
+		return
+	}
 	if text == "" {
 		delete(u.drafts, label)
 	} else {

@@ -238,9 +238,9 @@ func (u *UI) jumpToTime(s string) {
 	if rest, ok := strings.CutPrefix(s, "+"); ok {
 		parts := strings.Split(rest, ":")
 		secs := 0
-		for _, p := range parts {
+		for i, p := range parts {
 			n, err := strconv.Atoi(p)
-			if err != nil || n < 0 {
+			if err != nil || n < 0 || i > 0 && n > 59 || len(parts) > 3 {
 				retry()
 				return
 			}
@@ -264,13 +264,26 @@ func (u *UI) jumpToTime(s string) {
 	}
 	u.viewer.MoveTo(d.LineAt(at))
 	u.focusViewer()
-	u.setStatus(tview.Escape("at " + at.UTC().Format("15:04:05") + " UTC"))
+	end, _ := d.Time(d.Len() - 1)
+	span := fmt.Sprintf("the session runs %s–%s UTC", start.UTC().Format("15:04:05"), end.UTC().Format("15:04:05"))
+	switch {
+	case at.Before(start):
+		u.setStatus(tview.Escape(at.UTC().Format("15:04:05") + " is before the session began: at its start; " + span))
+	case at.After(end.Add(time.Second)):
+		u.setStatus(tview.Escape(at.UTC().Format("15:04:05") + " is after its last output: at its end; " + span))
+	default:
+		u.setStatus(tview.Escape("at " + at.UTC().Format("15:04:05") + " UTC"))
+	}
 }
 
 const (
 	timeLabel      = "time (HH:MM[:SS] UTC, or +MM:SS from the start): "
 	timeRetryLabel = "not a time; HH:MM[:SS] UTC, or +MM:SS from the start: "
 )
+
+// fleeting are the prompts whose text is kept as no draft: a time typed
+// once is no note to lose, and a rejected one must not come back later.
+var fleeting = map[string]bool{timeLabel: true, timeRetryLabel: true}
 
 // markerLine is the line of the command a marker names. A line's time is
 // when it began (its prompt), and a marker's is when its command was

@@ -80,6 +80,10 @@ func init() {
 		{keys: []string{"n"}, scope: scopeItem, help: "next match", do: func(u *UI) { u.findNext(true) }},
 		{keys: []string{"N"}, scope: scopeItem, help: "previous match", do: func(u *UI) { u.findNext(false) }},
 		{keys: []string{"t"}, scope: scopeItem, help: "jump to a time (HH:MM[:SS] UTC, or +MM:SS)", do: func(u *UI) {
+			if _, timed := u.viewer.Doc().Time(0); !timed {
+				u.setStatus("this item has no times: open a session (its list line says session)")
+				return
+			}
 			u.ask(timeLabel, "", u.jumpToTime)
 		}},
 		{keys: []string{"m"}, scope: scopeItem, help: "next destructive-command marker", do: func(u *UI) { u.nextMarker(true) }},

@@ -43,16 +43,20 @@ func (u *UI) pauseLeft(st checklist.State) time.Duration {
 	if s.Pause.Duration <= 0 {
 		return 0
 	}
-	shown, ok := u.stepShown[stepKey(st)]
+	shown, ok := u.stepShown[u.stepKey(st)]
 	if !ok {
 		shown = u.now()
 	}
 	return st.PauseLeft(shown, u.now())
 }
 
-// stepKey names the current step of st among every checklist's steps.
-func stepKey(st checklist.State) string {
-	return st.Checklist.Name + "/" + st.Steps[st.Current].ID
+// stepKey names the current step of st among every incident's steps:
+// another incident's step of the same checklist has a pause of its own.
+func (u *UI) stepKey(st checklist.State) string {
+	u.mu.Lock()
+	id := u.incident.ID
+	u.mu.Unlock()
+	return id + "/" + st.Checklist.Name + "/" + st.Steps[st.Current].ID
 }
 
 // stepDrawn is the checklist pane's draw hook: the step written there is
@@ -96,7 +100,7 @@ func (u *UI) showSteps() {
 	if st.Current < len(st.Steps) {
 		s := st.Steps[st.Current]
 		if !review {
-			u.stepOnScreen = stepKey(st)
+			u.stepOnScreen = u.stepKey(st)
 		}
 		fmt.Fprintf(&b, "\n[yellow::b]▶ STEP %d · %s[-::-]\n\n", st.Current+1, tview.Escape(strings.ToUpper(s.Title)))
 		b.WriteString(tview.Escape(strings.Join(strings.Fields(s.Guidance), " ")) + "\n\n")
@@ -198,7 +202,7 @@ func (u *UI) tick(again string) {
 		return
 	}
 	if left := u.pauseLeft(st); left > 0 {
-		if _, shown := u.stepShown[stepKey(st)]; !shown {
+		if _, shown := u.stepShown[u.stepKey(st)]; !shown {
 			u.setStatus(fmt.Sprintf("take a breath: the step's %s pause starts once it is on screen; 3 shows it", left.Round(time.Second)))
 			return
 		}

@@ -386,3 +386,41 @@ func TestTickAnywayChecksAgainWhenConfirmed(t *testing.T) {
 		t.Fatalf("u u recorded %d unticks", unticks)
 	}
 }
+
+// TestAnotherIncidentsStepHasItsOwnPause: the pause was kept by checklist
+// and step, so "Stop and breathe" of a second incident, picked in the TUI,
+// counted from when the first incident's showed, and could be ticked at once.
+func TestAnotherIncidentsStepHasItsOwnPause(t *testing.T) {
+	db := openStore(t)
+	first, err := db.NewIncident("users overwritten")
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := db.NewIncident("orders overwritten")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.UseIncident(first.ID)
+	clk := &fakeClock{t: time.Now()}
+	h := start(t, db, 160, 45, Options{Now: clk.now, Who: "ada@db1"})
+	h.waitFor("STEP 1 · STOP AND BREATHE")
+	clk.advance(time.Minute)
+	h.in(func() {
+		for i, inc := range h.ui.all {
+			if inc.ID == second.ID {
+				h.ui.switchIncident(i)
+			}
+		}
+	})
+	h.waitUntil("the second incident's events are read", func() bool {
+		h.ui.mu.Lock()
+		defer h.ui.mu.Unlock()
+		return h.ui.incident.ID == second.ID && len(h.ui.events) > 0 && h.ui.events[0].Text == "opened: orders overwritten"
+	})
+	h.waitFor("STEP 1 · STOP AND BREATHE")
+	h.press("3", " ")
+	h.waitFor("take a breath: 5s more")
+	if events, _ := db.Events(first.ID); len(events) != 1 {
+		t.Fatalf("the first incident's step was ticked: %v", events)
+	}
+}
