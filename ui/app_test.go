@@ -927,3 +927,17 @@ func TestVerifyOfABundleSaysWhatItChecked(t *testing.T) {
 		t.Fatalf("bundle failed: %q", bad)
 	}
 }
+
+// TestTimeJumpOnAnItemWithNoTimesSaysSoFirst: t on a tee'd capture asked
+// for a time and only then said the item has none.
+func TestTimeJumpOnAnItemWithNoTimesSaysSoFirst(t *testing.T) {
+	db := openStore(t)
+	saveCapture(t, db, "mongo find", mongoTranscript)
+	h := start(t, db, 160, 40, Options{})
+	h.press("1", tcell.KeyEnter)
+	h.waitFor("db.users.find")
+	h.press("t")
+	if screen := h.waitFor("this item has no times"); strings.Contains(screen, "time (HH:MM") {
+		t.Fatalf("t asked for a time on an item with none:\n%s", screen)
+	}
+}

@@ -268,7 +268,7 @@ func TestEveryKeyDoesWhatTheTableSays(t *testing.T) {
 			cursorIs(func(*harness) int { return 3 })},
 		"open item N": {func(h *harness) { viewer(h); h.in(func() { f, _ := NewFinder("ada@", false); h.ui.viewer.SetFind(f) }) },
 			cursorIs(func(*harness) int { return 16 })},
-		"open item t": {viewer, say("time (HH:MM")},
+		"open item t": {openSession, say("time (HH:MM")},
 		"open item m": {openSession, say("marker kubectl delete")},
 		"open item M": {func(h *harness) { openSession(h); h.in(func() { h.ui.viewer.MoveTo(59) }) }, say("marker DROP TABLE")},
 		"open item x": {middleOfViewer, say("block: lines 2–16")},
