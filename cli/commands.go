@@ -159,7 +159,7 @@ func cmdNote(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "noted at %s\n", ev.Time.Format("15:04:05 UTC"))
+	fmt.Fprintf(e.stdout, "noted at %s in %s\n", ev.Time.Format("15:04:05 UTC"), *incident)
 	return nil
 }
 

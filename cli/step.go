@@ -58,7 +58,8 @@ func cmdTick(e *env, args []string) error {
 	case err != nil:
 		return err
 	}
-	where := fmt.Sprintf("step %d of %d", st.Current+1, len(st.Steps))
+	// The incident is named: a TUI beside may show another one.
+	where := fmt.Sprintf("step %d of %d, incident %s", st.Current+1, len(st.Steps), inc.ID)
 	if step.Waited != "" {
 		fmt.Fprintf(e.stdout, "ticked anyway %q at %s (%s); it was %s\n", printable(step.Title), step.At.UTC().Format("15:04:05 UTC"), where, printable(step.Waited))
 	} else {
@@ -102,7 +103,7 @@ func cmdUntick(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "unticked %q at %s; the timeline keeps its tick and this\n", printable(step.Title), ev.Time.UTC().Format("15:04:05 UTC"))
+	fmt.Fprintf(e.stdout, "unticked %q at %s (incident %s); the timeline keeps its tick and this\n", printable(step.Title), ev.Time.UTC().Format("15:04:05 UTC"), inc.ID)
 	// The step to do now, as tick names the next: no one should have to
 	// guess where the checklist stands after taking a tick back.
 	st, facts, err := checklist.Progress(e.store, inc.ID, lists)

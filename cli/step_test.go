@@ -95,7 +95,7 @@ func TestTickFromAShellSaysWhatItTicksAndWhatComesNext(t *testing.T) {
 	w.waitBreathed("")
 	out := w.ok(nil, "tick")
 	lines := strings.Split(out, "\n")
-	if !strings.HasPrefix(lines[0], `ticked "Stop and breathe" at `) || !strings.HasSuffix(lines[0], "(step 1 of 11)") ||
+	if !strings.HasPrefix(lines[0], `ticked "Stop and breathe" at `) || !strings.HasSuffix(lines[0], "(step 1 of 11, incident "+inc+")") ||
 		lines[1] != `next: step 2 of 11, "Save the scrollback": waiting for a capture ('calm snap', 'calm split' or '| calm tee'); 'calm tick --anyway' ticks it anyway, saying so` ||
 		!strings.HasPrefix(lines[2], "  Keep the output that holds the original") {
 		t.Fatalf("the first tick:\n%s", out)
@@ -154,8 +154,11 @@ func TestTickFromAShellSaysWhatItTicksAndWhatComesNext(t *testing.T) {
 		t.Errorf("a step ticked anyway: %q", row)
 	}
 	out = w.ok(nil, "untick")
-	if !strings.HasPrefix(out, `unticked "Tell the team" at `) {
+	if !strings.HasPrefix(out, `unticked "Tell the team" at `) || !strings.Contains(out, "(incident "+inc+")") {
 		t.Fatalf("untick: %q", out)
+	}
+	if out := w.ok(nil, "note", "which incident?"); !strings.Contains(out, " in "+inc) {
+		t.Fatalf("note: %q", out)
 	}
 	// It names the step to do now, as tick names the next.
 	if !strings.Contains(out, "\nnow: step 10 of 11, \"Tell the team\": ") {
