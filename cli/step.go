@@ -120,14 +120,19 @@ func cmdUntick(e *env, args []string) error {
 // step, when each was ticked and by whom, and the current one with its
 // guidance and what it waits for.
 func cmdSteps(e *env, args []string) error {
-	fs := e.flags("steps", "[INCIDENT]")
+	fs := e.flags("steps", "[INCIDENT | --incident ID]")
+	// --incident as tick and untick take it, beside the argument.
+	incident := fs.String("incident", "", "the incident (default: the current one)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if fs.NArg() > 1 {
+	if fs.NArg() > 1 || fs.NArg() == 1 && *incident != "" && fs.Arg(0) != *incident {
 		return usageError("steps shows one incident's checklist: calm steps [INCIDENT] (default: the current one)")
 	}
-	inc, err := e.incidentToWrite(fs.Arg(0), "no checklist to show")
+	if *incident == "" {
+		*incident = fs.Arg(0)
+	}
+	inc, err := e.incidentToWrite(*incident, "no checklist to show")
 	if err != nil {
 		return err
 	}

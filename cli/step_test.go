@@ -160,6 +160,10 @@ func TestTickFromAShellSaysWhatItTicksAndWhatComesNext(t *testing.T) {
 	if out := w.ok(nil, "note", "which incident?"); !strings.Contains(out, " in "+inc) {
 		t.Fatalf("note: %q", out)
 	}
+	// steps takes --incident as tick and untick do.
+	if a, b := w.ok(nil, "steps", "--incident", inc), w.ok(nil, "steps", inc); a != b || !strings.Contains(a, "incident "+inc) {
+		t.Fatalf("steps --incident %s:\n%s\nsteps %s:\n%s", inc, a, inc, b)
+	}
 	// It names the step to do now, as tick names the next.
 	if !strings.Contains(out, "\nnow: step 10 of 11, \"Tell the team\": ") {
 		t.Fatalf("untick does not say which step is current now: %q", out)
