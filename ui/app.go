@@ -519,13 +519,20 @@ func (u *UI) read() func() {
 		return func() { u.setStatus("[red]store: " + tview.Escape(err.Error())) }
 	}
 	return func() {
+		// The list's cursor stays on its capture, not on its row: a capture
+		// listed before it moved it onto another's copies.
+		pointed, hadOne := u.selected()
 		u.mu.Lock()
 		changed := !slices.EqualFunc(caps, u.caps, sameCapture) || len(all) != len(u.all) || len(events) != len(u.events)
 		u.all, u.caps, u.events = all, caps, events
+		same := pointed.Incident == u.incident.ID
 		u.mu.Unlock()
 		if changed {
 			u.fillIncidents()
 			u.fillItems()
+			if hadOne && same {
+				u.pointAt(pointed.ID)
+			}
 			if u.open == nil && len(caps) > 0 {
 				// Show the newest item at once: usually what was just
 				// captured; or the one named, whatever came after it.

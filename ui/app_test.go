@@ -941,3 +941,22 @@ func TestTimeJumpOnAnItemWithNoTimesSaysSoFirst(t *testing.T) {
 		t.Fatalf("t asked for a time on an item with none:\n%s", screen)
 	}
 }
+
+// TestCopiesPaneStaysOnItsCaptureWhenOneArrives: a capture listed before
+// the one under the list's cursor (c3 before s1) moved the cursor onto
+// another's row, and the copies pane told another capture's copies.
+func TestCopiesPaneStaysOnItsCaptureWhenOneArrives(t *testing.T) {
+	db := openStore(t)
+	saveCapture(t, db, "mongo find", mongoTranscript)
+	saveSession(t, db, time.Now(), [][3]any{{0.5, "o", "$ echo hi\r\nhi\r\n"}})
+	h := start(t, db, 160, 40, Options{})
+	h.waitFor("bash")
+	h.in(func() { h.ui.pointAt("s1") })
+	h.waitUntil("the copies pane tells s1's", func() bool { return strings.HasPrefix(h.ui.copies.GetText(true), "s1 ") })
+	saveCapture(t, db, "late", "arrived from another pane\n")
+	h.waitFor("late")
+	h.waitUntil("the copies pane still tells s1's, the cursor on it", func() bool {
+		c, _ := h.ui.selected()
+		return c.ID == "s1" && strings.HasPrefix(h.ui.copies.GetText(true), "s1 ")
+	})
+}
