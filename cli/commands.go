@@ -1068,6 +1068,11 @@ func cmdDoctor(e *env, args []string) error {
 				say(false, "store %s: %s", e.cfg.Store, p)
 			}
 			if in.Empty {
+				// The evidence folder may hold what an older store held: a
+				// fresh store would not, and salvage rebuilds it from there.
+				if held, _ := filepath.Glob(filepath.Join(filepath.Dir(e.cfg.Store), "evidence", "*", "timeline.jsonl")); len(held) > 0 {
+					return &exitError{code: 1, msg: fmt.Sprintf("the store file is empty, but its evidence folder holds %s: make room on its disk (df %s), then 'calm doctor --salvage NEW.db' rebuilds a store from the evidence", model.Plural(len(held), "incident"), filepath.Dir(e.cfg.Store))}
+				}
 				return &exitError{code: 1, msg: fmt.Sprintf("the store file is empty: make room on its disk (df %s), move the empty file away, and run calm again: it makes the store anew", filepath.Dir(e.cfg.Store))}
 			}
 			return &exitError{code: 1, msg: "the store is damaged: keep the file, and copy out what can be read with 'calm doctor --salvage NEW.db'"}

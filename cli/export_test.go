@@ -205,7 +205,7 @@ func TestExportNeverWritesOverCalmsOwnFiles(t *testing.T) {
 	if len(mirrored) != 1 {
 		t.Fatalf("no mirror copy of c1 under %s", mirror)
 	}
-	for _, target := range []string{filepath.Join(w.home, "calm.db"), evidence, mirrored[0], filepath.Join(w.home, "journal", "x.txt")} {
+	for _, target := range []string{filepath.Join(w.home, "calm.db"), evidence, mirrored[0], filepath.Join(w.home, "journal", "x.txt"), filepath.Join(w.home, "agent.log")} {
 		before, _ := os.ReadFile(target)
 		_, errs, code := w.run(nil, "export", "--format", "txt", "--force", "-o", target)
 		if code == 0 || !strings.Contains(errs, "choose a file outside") || strings.Count(strings.TrimSpace(errs), "\n") != 0 {

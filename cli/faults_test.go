@@ -527,4 +527,13 @@ func TestDoctorOnAStoreNeverWritten(t *testing.T) {
 		!strings.Contains(errs, "the store file is empty: make room on its disk") || strings.Contains(errs, "salvage") {
 		t.Fatalf("doctor on an empty store on a full disk: exit %d\n%s%s", code, out, errs)
 	}
+	// With an evidence folder beside it, a fresh store would lose what the
+	// evidence holds: salvage rebuilds from it.
+	os.Remove(filepath.Join(disk, "filler"))
+	os.MkdirAll(filepath.Join(w.home, "evidence", "20261203-kz39"), 0o700)
+	os.WriteFile(filepath.Join(w.home, "evidence", "20261203-kz39", "timeline.jsonl"), []byte("{}\n"), 0o600)
+	os.WriteFile(filepath.Join(disk, "filler"), make([]byte, 2<<20), 0o600)
+	if _, errs, code := w.run(nil, "doctor"); code != 1 || !strings.Contains(errs, "its evidence folder holds 1 incident") || !strings.Contains(errs, "calm doctor --salvage NEW.db") {
+		t.Fatalf("doctor on an empty store beside evidence: exit %d, %q", code, errs)
+	}
 }

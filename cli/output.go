@@ -128,7 +128,7 @@ func calmsOwn(target, store string, mirrors []string) error {
 	refuse := func(what string) error {
 		return fmt.Errorf("%s is %s: an export there would destroy what it exports; choose a file outside %s", target, what, storeDir)
 	}
-	if filepath.Dir(t) == storeDir && (strings.HasPrefix(filepath.Base(t), filepath.Base(store)) || filepath.Base(t) == "drafts.json") {
+	if base := filepath.Base(t); filepath.Dir(t) == storeDir && (strings.HasPrefix(base, filepath.Base(store)) || base == "drafts.json" || base == "agent.log") {
 		return refuse("one of calm's own files, beside its store")
 	}
 	for _, dir := range []string{"evidence", "journal", "pulled"} {
