@@ -537,3 +537,20 @@ func TestDoctorOnAStoreNeverWritten(t *testing.T) {
 		t.Fatalf("doctor on an empty store beside evidence: exit %d, %q", code, errs)
 	}
 }
+
+// TestTeeWithNoRoomAnywhereSaysNothingWasKept: the store cannot start on a
+// full disk, tee says every byte goes into a file named at the end, and the
+// file cannot take a byte either: the end said nothing at all.
+func TestTeeWithNoRoomAnywhereSaysNothingWasKept(t *testing.T) {
+	t.Parallel()
+	disk := smallDisk(t, "1m")
+	w := newWorld(t)
+	w.home = filepath.Join(disk, "home")
+	os.MkdirAll(filepath.Join(w.home, "journal"), 0o700)
+	os.WriteFile(filepath.Join(w.home, "calm.db"), nil, 0o600)
+	os.WriteFile(filepath.Join(disk, "filler"), make([]byte, 2<<20), 0o600)
+	out, errs, code := w.run([]byte("the only copy\n"), "tee", "x")
+	if out != "the only copy\n" || code != 1 || !strings.Contains(errs, "no file could keep it either (no space left on device): it went on to stdout only") {
+		t.Fatalf("tee with no room anywhere: exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+}

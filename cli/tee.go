@@ -655,6 +655,10 @@ func (s *spool) keepForAPerson(stderr io.Writer) {
 	st, err := s.f.Stat()
 	if err == nil && st.Size() == 0 {
 		os.Remove(s.path)
+		if stopped := s.err(); stopped != nil {
+			// "named at the end" was said: the end says it could not be.
+			fmt.Fprintf(stderr, "calm tee: the store did NOT take this output, and no file could keep it either (%s): it went on to stdout only; make room and run the command again\n", oneLine(innermost(stopped).Error()))
+		}
 		return
 	}
 	if err == nil {
