@@ -335,21 +335,29 @@ func (r *Redactor) literalEscapeEdits(text []byte, at offsets) []edit {
 	if len(locs) == 0 {
 		return nil
 	}
-	spaced := make([]byte, 0, len(text))
-	var in offsets // spaced's bytes in text
-	prev := 0
-	for _, l := range locs {
-		in = in.add(len(spaced), prev)
-		spaced = append(spaced, text[prev:l[0]]...)
-		in = in.add(len(spaced), l[0])
-		spaced = append(spaced, ' ')
-		prev = l[1]
-	}
-	in = in.add(len(spaced), prev)
-	spaced = append(spaced, text[prev:]...)
+	// Read twice: each escape as a space (a secret after one), and as
+	// nothing (a secret coloured in parts, AKIA\033[0mIOSF...).
 	var eds []edit
-	for _, sp := range r.find(spaced) {
-		eds = append(eds, edit{at.of(in.of(sp.start)), at.of(in.of(sp.end-1)) + 1, []byte("[REDACTED " + r.rules[sp.rule].kind + "]")})
+	for _, sep := range []string{" ", ""} {
+		spelled := make([]byte, 0, len(text))
+		var in offsets // spelled's bytes in text
+		prev := 0
+		for _, l := range locs {
+			in = in.add(len(spelled), prev)
+			spelled = append(spelled, text[prev:l[0]]...)
+			if sep != "" {
+				in = in.add(len(spelled), l[0])
+				spelled = append(spelled, sep...)
+			}
+			prev = l[1]
+		}
+		in = in.add(len(spelled), prev)
+		spelled = append(spelled, text[prev:]...)
+		var found []edit
+		for _, sp := range r.find(spelled) {
+			found = append(found, edit{at.of(in.of(sp.start)), at.of(in.of(sp.end-1)) + 1, []byte("[REDACTED " + r.rules[sp.rule].kind + "]")})
+		}
+		eds = withWholeLines(eds, found)
 	}
 	return eds
 }
