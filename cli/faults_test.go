@@ -514,14 +514,10 @@ func smallDisk(t *testing.T, size string) string {
 // salvage it, and did not name the output tee had kept beside it.
 func TestDoctorOnAStoreNeverWritten(t *testing.T) {
 	t.Parallel()
-	disk := smallDisk(t, "1m")
-	w := newWorld(t)
-	w.home = filepath.Join(disk, "home")
-	os.MkdirAll(filepath.Join(w.home, "journal"), 0o700)
+	w, disk := emptyStoreOnAFullDisk(t, func(home string) {
+		os.WriteFile(filepath.Join(home, "journal", "tee-20261203T133019Z-999999.txt"), []byte("what tee read\n"), 0o600)
+	})
 	kept := filepath.Join(w.home, "journal", "tee-20261203T133019Z-999999.txt")
-	os.WriteFile(kept, []byte("what tee read\n"), 0o600)
-	os.WriteFile(filepath.Join(w.home, "calm.db"), nil, 0o600)
-	os.WriteFile(filepath.Join(disk, "filler"), make([]byte, 2<<20), 0o600) // fills the disk, short of 2 MiB
 	out, errs, code := w.run(nil, "doctor")
 	if code != 1 || !strings.Contains(out, "the file is empty (0 bytes): the store was never written") || !strings.Contains(out, kept+" holds output the store never took") ||
 		!strings.Contains(errs, "the store file is empty: make room on its disk") || strings.Contains(errs, "salvage") {
@@ -543,14 +539,23 @@ func TestDoctorOnAStoreNeverWritten(t *testing.T) {
 // file cannot take a byte either: the end said nothing at all.
 func TestTeeWithNoRoomAnywhereSaysNothingWasKept(t *testing.T) {
 	t.Parallel()
+	w, _ := emptyStoreOnAFullDisk(t, func(string) {})
+	out, errs, code := w.run([]byte("the only copy\n"), "tee", "x")
+	if out != "the only copy\n" || code != 1 || !strings.Contains(errs, "no file could keep it either (no space left on device): it went on to stdout only") {
+		t.Fatalf("tee with no room anywhere: exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+}
+
+// emptyStoreOnAFullDisk is a world whose store file is empty (never
+// written) on a 1 MiB disk that a filler then fills; more puts files in
+// the store's folder first.
+func emptyStoreOnAFullDisk(t *testing.T, more func(home string)) (*world, string) {
 	disk := smallDisk(t, "1m")
 	w := newWorld(t)
 	w.home = filepath.Join(disk, "home")
 	os.MkdirAll(filepath.Join(w.home, "journal"), 0o700)
 	os.WriteFile(filepath.Join(w.home, "calm.db"), nil, 0o600)
-	os.WriteFile(filepath.Join(disk, "filler"), make([]byte, 2<<20), 0o600)
-	out, errs, code := w.run([]byte("the only copy\n"), "tee", "x")
-	if out != "the only copy\n" || code != 1 || !strings.Contains(errs, "no file could keep it either (no space left on device): it went on to stdout only") {
-		t.Fatalf("tee with no room anywhere: exit %d, stdout %q, stderr %q", code, out, errs)
-	}
+	more(w.home)
+	os.WriteFile(filepath.Join(disk, "filler"), make([]byte, 2<<20), 0o600) // more than the disk holds
+	return w, disk
 }
