@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -243,4 +244,22 @@ func Find(all []Checklist, name string) (Checklist, bool) {
 		}
 	}
 	return Checklist{}, false
+}
+
+// WithCopiesRequired raises every step's verified copies to required, the
+// number the configuration asks of each capture (a mirror adds one): "copies
+// = 2" is a floor, and a step that says "wait until they are all verified"
+// must not be ready at 2 of 3. The lists given are not changed.
+func WithCopiesRequired(lists []Checklist, required int) []Checklist {
+	out := make([]Checklist, len(lists))
+	for i, c := range lists {
+		c.Steps = slices.Clone(c.Steps)
+		for j := range c.Steps {
+			if r := &c.Steps[j].Requires; r.Copies > 0 && r.Copies < required {
+				r.Copies = required
+			}
+		}
+		out[i] = c
+	}
+	return out
 }

@@ -207,3 +207,28 @@ func TestTickWaitsOutTheStepsPause(t *testing.T) {
 		t.Fatalf("pause left a second after it was shown: %v", left)
 	}
 }
+
+// TestCopiesStepWaitsForEveryRequiredCopy: "copies = 2" was the whole
+// requirement, so with a mirror configured (3 copies required) "Check the
+// copies" was ready at 2 of 3, while its guidance says to wait for all.
+func TestCopiesStepWaitsForEveryRequiredCopy(t *testing.T) {
+	copiesOf := func(lists []Checklist) int {
+		for _, s := range lists[0].Steps {
+			if s.ID == "copies" {
+				return s.Requires.Copies
+			}
+		}
+		t.Fatal("no copies step in the built-in checklist")
+		return 0
+	}
+	floor := copiesOf(Builtin())
+	if got := copiesOf(WithCopiesRequired(Builtin(), floor+1)); got != floor+1 {
+		t.Fatalf("the copies step asks for %d verified copies with %d required", got, floor+1)
+	}
+	if got := copiesOf(Builtin()); got != floor {
+		t.Fatalf("the built-in list itself was changed: %d", got)
+	}
+	if got := copiesOf(WithCopiesRequired(Builtin(), 1)); got != floor {
+		t.Fatalf("fewer required copies lowered the checklist's own floor to %d", got)
+	}
+}

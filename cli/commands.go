@@ -826,7 +826,7 @@ func cmdExport(e *env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
-	lists, _ := checklist.Load(e.cfg.checklistDirs())
+	lists := e.checklists(false)
 	rec, err := report.Load(e.store, ref, lists)
 	if err != nil {
 		return err

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"calm/checklist"
 	"calm/model"
 	"calm/report"
 	"calm/scratch"
@@ -51,7 +50,7 @@ func cmdPush(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	lists, _ := checklist.Load(e.cfg.checklistDirs())
+	lists := e.checklists(false)
 	rec, err := report.Load(e.store, ref, lists)
 	if err != nil {
 		return err

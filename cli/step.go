@@ -257,6 +257,7 @@ func clock(t, now time.Time) string {
 // not load is said on stderr when warn, as the TUI shows it in its pane.
 func (e *env) checklists(warn bool) []checklist.Checklist {
 	lists, errs := checklist.Load(e.cfg.checklistDirs())
+	lists = checklist.WithCopiesRequired(lists, e.cfg.CopiesRequired)
 	if warn {
 		for _, err := range errs {
 			fmt.Fprintf(e.stderr, "calm: WARNING: checklist %s (the others load)\n", printable(err.Error()))

@@ -172,3 +172,24 @@ func TestTickFromAShellSaysWhatItTicksAndWhatComesNext(t *testing.T) {
 		t.Fatalf("after untick the current step is %q", now)
 	}
 }
+
+// TestCopiesStepWaitsForTheCopiesTheConfigRequires: with a mirror that
+// cannot be written (3 copies required, 2 verified), "Check the copies"
+// was ready, though status warned 2/3 and its guidance says to wait for all.
+func TestCopiesStepWaitsForTheCopiesTheConfigRequires(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	notAFolder := filepath.Join(t.TempDir(), "mirror")
+	os.WriteFile(notAFolder, []byte("a file where the mirror folder should be\n"), 0o600)
+	w.extra = append(w.extra, "CALM_CONFIG="+filepath.Join(w.config, "config.toml"))
+	os.WriteFile(filepath.Join(w.config, "config.toml"), []byte("mirrors = ['"+notAFolder+"']\n"), 0o600)
+	w.ok(nil, "incident", "new", "copies")
+	w.run([]byte("the only copy\n"), "tee", "-q", "doc") // its mirror copy fails
+	w.waitBreathed("")
+	w.ok(nil, "tick")
+	w.ok(nil, "tick") // Save the scrollback: the capture is there
+	_, errs, code := w.run(nil, "tick")
+	if code != 1 || !strings.Contains(errs, `"Check the copies", is waiting for 3 verified copies of a capture (the best has 2)`) {
+		t.Fatalf("tick of Check the copies with 2 of 3 copies verified: exit %d, %q", code, errs)
+	}
+}

@@ -160,6 +160,7 @@ func New(o Options) (*UI, error) {
 		loopDone: make(chan struct{}), stopped: make(chan struct{})}
 	u.ctx, u.quit = context.WithCancel(context.Background())
 	u.lists, u.listErrs = checklist.Load(o.Checklists)
+	u.lists = checklist.WithCopiesRequired(u.lists, o.CopiesRequired)
 	var inc model.Incident
 	var err error
 	if o.Incident != "" {
