@@ -223,8 +223,16 @@ func (u *UI) tick(again string) {
 		u.setStatus("[yellow]" + tview.Escape(w) + "[-] " + tview.Escape("("+again+" again: tick anyway)"))
 		return
 	}
+	if shown, ok := u.stepShown[u.stepKey(st)]; ok && u.now().Sub(shown) < readFirst {
+		// A space pressed again and again must not tick steps unread.
+		u.setStatus(fmt.Sprintf("STEP %d is new on screen: read it, then space ticks it", st.Current+1))
+		return
+	}
 	u.stepEvent(step, checklist.StepText(checklist.Ticked, step.Title, u.who()), checklist.Ticked)
 }
+
+// readFirst is how long a step is on screen before space may tick it.
+const readFirst = time.Second
 
 // offerTickAnyway asks before ticking a step that still waits; "Wait", the
 // safe answer, is where Enter lands. Ticked anyway, the step's event says
