@@ -94,6 +94,9 @@ type UI struct {
 	// anywayAsked is the step a space was refused for: a second space on
 	// it asks whether to tick it anyway.
 	anywayAsked string
+	// composeAsked: the last key was a c, which asked before $EDITOR takes
+	// the screen; a second c composes.
+	composeAsked bool
 	pending     *jump        // where to go once the open item has loaded
 	pendingAt   *model.Event // a marker to show once its session has loaded
 	markerShown jump         // the marker m last went to: its line, and its session

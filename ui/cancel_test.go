@@ -68,7 +68,7 @@ func TestUnchangedTeamMessageIsNotSent(t *testing.T) {
 	useEditor(t, quitsWithoutWriting)
 	h := start(t, db, 160, 45, Options{Webhook: srv.URL})
 	h.waitFor("mongo find")
-	h.press("c")
+	h.press("c", "c")
 	screen := h.waitFor("team message unchanged in the editor: cancelled")
 	if !strings.Contains(screen, "nothing sent") {
 		t.Fatalf("the status does not say nothing was sent:\n%s", row(screen, "cancelled"))
@@ -96,12 +96,12 @@ func TestUnchangedTeamMessageIsNotSent(t *testing.T) {
 
 	// Written as drafted (vi's :wq without a change), it goes.
 	useEditor(t, `cat "$1" > "$1.new" && cat "$1.new" > "$1"`)
-	h.press("c")
+	h.press("c", "c")
 	h.waitUntil("the message written as drafted is posted", func() bool { mu.Lock(); defer mu.Unlock(); return len(posted) == 1 })
 
 	// Written, it goes.
 	useEditor(t, `echo 'Restore is rehearsed.' >> "$1"`)
-	h.press("c")
+	h.press("c", "c")
 	// The status already says "posted" from the message before: wait for
 	// the post itself.
 	h.waitUntil("the edited message is posted", func() bool { mu.Lock(); defer mu.Unlock(); return len(posted) == 2 })

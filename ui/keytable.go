@@ -71,7 +71,7 @@ func init() {
 		{keys: []string{"esc"}, scope: scopeAnywhere, help: "stop the incident search while it runs", do: func(u *UI) { u.escSearch() }},
 		{keys: []string{"V"}, scope: scopeAnywhere, help: "re-verify every copy now", do: (*UI).verify},
 		{keys: []string{"T"}, scope: scopeAnywhere, help: "tick the checklist's current step", writes: true, do: func(u *UI) { u.tick("T") }},
-		{keys: []string{"c"}, scope: scopeAnywhere, help: "compose the team message in $EDITOR, then copy and post it", writes: true, do: (*UI).composeMessage},
+		{keys: []string{"c"}, scope: scopeAnywhere, help: "twice: compose the team message in $EDITOR, then copy and post it", writes: true, do: (*UI).askCompose},
 		{keys: []string{"p"}, scope: scopeAnywhere, help: "replay the open session from the cursor; again: stop", hint: "replay", review: true, do: (*UI).replay},
 		{keys: []string{"+"}, scope: scopeAnywhere, help: "replay faster", do: func(u *UI) { u.replayFaster(true) }},
 		{keys: []string{"-"}, scope: scopeAnywhere, help: "replay slower", do: func(u *UI) { u.replayFaster(false) }},
@@ -246,6 +246,10 @@ func (u *UI) key(ev *tcell.EventKey) *tcell.EventKey {
 	name := keyName(ev)
 	if name == "" {
 		return ev
+	}
+	if name != "c" && u.composeAsked {
+		u.composeAsked = false
+		u.setStatus("") // the question is gone: it must not stay on screen
 	}
 	for _, s := range u.scopesNow() {
 		if b := keyIndex[s][name]; b != nil {

@@ -259,11 +259,21 @@ func TestEveryKeyDoesWhatTheTableSays(t *testing.T) {
 		"anywhere ctrl-f":    {viewer, say("search incident:")},
 		"anywhere V":         {viewer, say("all match")},
 		"anywhere T":         {itemsList, say("take a breath")},
-		"anywhere c":         {viewer, say("team message:")},
-		"anywhere p":         {openSession, say("replaying at 1x")},
-		"anywhere +":         {viewer, say("replay speed 2x")},
-		"anywhere -":         {func(h *harness) { h.press("+", "+") }, say("replay speed 2x")},
-		"open item /":        {viewer, say("find:")},
+		"anywhere c": {viewer, func(h *harness, key string) {
+			// One c only asks ($EDITOR would take the screen); a key
+			// between two c's makes the second ask again.
+			h.waitFor("c again: compose the team message")
+			h.press("j")
+			h.waitGone("c again: compose the team message")
+			h.press("c")
+			h.waitFor("c again: compose the team message")
+			h.press("c")
+			h.waitFor("team message:")
+		}},
+		"anywhere p":  {openSession, say("replaying at 1x")},
+		"anywhere +":  {viewer, say("replay speed 2x")},
+		"anywhere -":  {func(h *harness) { h.press("+", "+") }, say("replay speed 2x")},
+		"open item /": {viewer, say("find:")},
 		"open item n": {func(h *harness) { viewer(h); h.in(func() { f, _ := NewFinder("ada@", false); h.ui.viewer.SetFind(f) }) },
 			cursorIs(func(*harness) int { return 3 })},
 		"open item N": {func(h *harness) { viewer(h); h.in(func() { f, _ := NewFinder("ada@", false); h.ui.viewer.SetFind(f) }) },

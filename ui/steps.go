@@ -134,7 +134,7 @@ func (u *UI) showSteps() {
 	} else if review {
 		b.WriteString("\n[green::b]✓ EVERY STEP IS DONE[-::-]\n")
 	} else {
-		b.WriteString("\n[green::b]✓ EVERY STEP IS DONE[-::-]\n[gray]c composes the team message · u unticks[-]\n")
+		b.WriteString("\n[green::b]✓ EVERY STEP IS DONE[-::-]\n[gray]c c composes the team message · u unticks[-]\n")
 	}
 	b.WriteString("\n")
 	// What a step ticked anyway waited for is told only if every step
@@ -372,6 +372,21 @@ func (u *UI) stepAction() {
 	default:
 		u.setStatus("this step has no action")
 	}
+}
+
+// askCompose composes the team message at a second c: $EDITOR takes the
+// whole screen, and a stray key must not open it.
+func (u *UI) askCompose() {
+	if u.readOnly() {
+		return
+	}
+	if !u.composeAsked {
+		u.composeAsked = true
+		u.setStatus("c again: compose the team message in $EDITOR (any other key: not now)")
+		return
+	}
+	u.composeAsked = false
+	u.composeMessage()
 }
 
 // composeMessage drafts the team message from the incident, lets the person

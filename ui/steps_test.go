@@ -153,7 +153,7 @@ func TestTeamMessageIsEditedCopiedAndPosted(t *testing.T) {
 	os.WriteFile(editor, []byte("#!/bin/sh\necho 'Restore is rehearsed; applying at 15:00.' >> \"$1\"\n"), 0o700)
 	h := start(t, db, 160, 45, Options{Editor: editor, Webhook: srv.URL})
 	h.waitFor("mongo find")
-	h.press("c")
+	h.press("c", "c")
 	h.waitFor("posted to the webhook")
 	mu.Lock()
 	got := strings.Join(posted, "")
@@ -173,7 +173,7 @@ func TestTeamMessageIsEditedCopiedAndPosted(t *testing.T) {
 	mu.Lock()
 	fail = true
 	mu.Unlock()
-	h.press("c")
+	h.press("c", "c")
 	screen := h.waitFor("NOT posted")
 	if !strings.Contains(screen, "404") {
 		t.Fatalf("the failure does not say why:\n%s", row(screen, "NOT posted"))
@@ -303,7 +303,7 @@ func TestTeamMessageSaysWhichStepsWereTickedAnyway(t *testing.T) {
 	tickSteps(t, db, inc.ID, 1, true)
 	h := start(t, db, 160, 45, Options{Editor: appendingEditor(t)})
 	h.waitFor("STEP 3")
-	h.press("c")
+	h.press("c", "c")
 	h.waitFor("team message: copied")
 	msg := h.clip.last()
 	if !strings.Contains(msg, "Save the scrollback (") || !strings.Contains(msg, ") ticked anyway (was waiting for a capture)") {
