@@ -97,14 +97,14 @@ type UI struct {
 	// composeAsked: the last key was a c, which asked before $EDITOR takes
 	// the screen; a second c composes.
 	composeAsked bool
-	pending     *jump        // where to go once the open item has loaded
-	pendingAt   *model.Event // a marker to show once its session has loaded
-	markerShown jump         // the marker m last went to: its line, and its session
-	findPattern string       // what n and N look for, as typed at / or ctrl-f
-	message     string
-	lists       []checklist.Checklist
-	listErrs    []error
-	stepShown   map[string]time.Time // when each step first showed as current
+	pending      *jump        // where to go once the open item has loaded
+	pendingAt    *model.Event // a marker to show once its session has loaded
+	markerShown  jump         // the marker m last went to: its line, and its session
+	findPattern  string       // what n and N look for, as typed at / or ctrl-f
+	message      string
+	lists        []checklist.Checklist
+	listErrs     []error
+	stepShown    map[string]time.Time // when each step first showed as current
 	// stepOnScreen is the step the checklist pane holds, shown from the
 	// pane's next draw.
 	stepOnScreen string
