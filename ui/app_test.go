@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -959,4 +960,26 @@ func TestCopiesPaneStaysOnItsCaptureWhenOneArrives(t *testing.T) {
 		c, _ := h.ui.selected()
 		return c.ID == "s1" && strings.HasPrefix(h.ui.copies.GetText(true), "s1 ")
 	})
+}
+
+// TestEmojiSequencesTakeOneCellPair: an emoji joined by a zero-width joiner
+// (👩‍💻) or given a skin tone (👋🏽) drew as two emoji with a gap, where a
+// terminal draws one; the text after it moved right.
+func TestEmojiSequencesTakeOneCellPair(t *testing.T) {
+	db := openStore(t)
+	saveCapture(t, db, "emoji", "dev: \U0001F469\u200d\U0001F4BB| wave: \U0001F44B\U0001F3FD| end\n")
+	h := start(t, db, 120, 30, Options{})
+	h.waitFor("emoji")
+	h.press("1", tcell.KeyEnter)
+	// Each emoji sequence is one wide cell and its continuation (which the
+	// simulation screen leaves as it was), then the bar at once.
+	one := regexp.MustCompile("dev: \U0001F469\u200d\U0001F4BB.\\| wave: \U0001F44B\U0001F3FD.\\| end")
+	for deadline := time.Now().Add(5 * time.Second); !one.MatchString(h.text()); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the emoji sequences are not one cell pair each:\n%s", h.text())
+		}
+	}
+	if got := displayWidth([]byte("\U0001F469\u200d\U0001F4BB|\U0001F44B\U0001F3FD|")); got != 6 {
+		t.Fatalf("the two sequences and two bars take %d columns, want 6", got)
+	}
 }

@@ -214,15 +214,23 @@ func (v *Viewer) findAfter(from int, forward bool) bool {
 // displayWidth is how many columns text takes on screen, as drawLine lays
 // it out (tabs to the next multiple of 8).
 func displayWidth(text []byte) int {
-	col := 0
+	col, prev := 0, rune(0)
 	for _, r := range string(text) {
 		if r == '\t' {
 			col = (col/8 + 1) * 8
-			continue
+		} else if !joinsCluster(prev, r) {
+			col += runewidth.RuneWidth(r)
 		}
-		col += runewidth.RuneWidth(r)
+		prev = r
 	}
 	return col
+}
+
+// joinsCluster reports whether r draws in the cell of the rune before it,
+// prev, as a terminal draws an emoji sequence: the emoji after a zero-width
+// joiner (👩‍💻 is one cell pair, not two with a gap) and a skin tone.
+func joinsCluster(prev, r rune) bool {
+	return prev == 0x200d && runewidth.RuneWidth(r) > 0 || r >= 0x1f3fb && r <= 0x1f3ff && prev >= 0x1f000
 }
 
 // Draw draws the visible lines only.
@@ -325,11 +333,14 @@ func (v *Viewer) drawLine(screen tcell.Screen, line []byte, i, x, y, width int, 
 	// as e + U+0301 showed as a bare e).
 	lastX, lastMain, lastStyle := -1, ' ', tcell.StyleDefault
 	var lastComb []rune
+	prev := rune(0)
 	terminal.StyledText(line, func(text []byte, st terminal.Style) {
 		style := toTcell(base, st)
 		for len(text) > 0 && col-v.left < width {
 			r, size := utf8.DecodeRune(text)
 			text = text[size:]
+			joins := joinsCluster(prev, r)
+			prev = r
 			s := style
 			if inBlock && pos >= block[0] && pos < block[1] {
 				s = s.Background(tcell.ColorDarkGreen)
@@ -351,6 +362,14 @@ func (v *Viewer) drawLine(screen tcell.Screen, line []byte, i, x, y, width int, 
 			}
 			if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
 				r = '?' // never a control character on the screen
+			}
+			if joins && lastX >= 0 {
+				lastComb = append(lastComb, r)
+				screen.SetContent(lastX, y, lastMain, lastComb, lastStyle)
+				continue
+			}
+			if joins {
+				continue // its cell is off screen
 			}
 			w := runewidth.RuneWidth(r)
 			if w == 0 {
