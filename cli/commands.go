@@ -909,6 +909,9 @@ func cmdExport(e *env, args []string) error {
 	store := e.store
 	if *format != "md" && *format != "cast" {
 		store, bar = e.readingCaptures("exporting "+rec.Incident.ID, rec.Captures)
+		if file != nil {
+			bar.writes(*outPath)
+		}
 	}
 	switch *format {
 	case "txt":
@@ -923,6 +926,9 @@ func cmdExport(e *env, args []string) error {
 		redacted, err = report.HTML(context.Background(), store, rec, bw, red, time.Now(), report.HTMLOptions{})
 	case "cast":
 		store, bar = e.readingCaptures("exporting "+session.ID, []model.Capture{session})
+		if file != nil {
+			bar.writes(*outPath)
+		}
 		redacted, err = report.Cast(context.Background(), store, session, bw, red)
 	case "bundle":
 		var st report.BundleStats

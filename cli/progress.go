@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -25,6 +26,8 @@ type progress struct {
 	// (a session read twice) raises max instead of ending the bar early.
 	n, max int64
 	mu     sync.Mutex
+	// unwritten names the file an interrupted command leaves unwritten.
+	unwritten atomic.Pointer[string]
 }
 
 // progressEvery is how often the bar is redrawn at most.
@@ -70,6 +73,10 @@ func newProgress(terminal io.Writer, what string, total int64, bytes bool) *prog
 	// the temp files go and calm leaves.
 	p.unwatch = scratch.OnSignal(func(s os.Signal) {
 		p.bar.Clear()
+		if file := p.unwritten.Load(); file != nil {
+			fmt.Fprintf(terminal, "\rcalm: %s: interrupted by %s: %s was NOT written\n", what, signalName(s), *file)
+			return
+		}
 		fmt.Fprintf(terminal, "\rcalm: %s: interrupted by %s; nothing after this point was done\n", what, signalName(s))
 	})
 	return p
@@ -87,6 +94,13 @@ func (p *progress) add(n int64) {
 	}
 	p.mu.Unlock()
 	p.bar.Add64(n)
+}
+
+// writes says which file the work writes: Ctrl-C says it was not written.
+func (p *progress) writes(path string) {
+	if p != nil {
+		p.unwritten.Store(&path)
+	}
 }
 
 func (p *progress) describe(what string) {
