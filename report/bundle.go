@@ -109,6 +109,9 @@ func Bundle(ctx context.Context, s model.Store, r Record, w io.Writer, red *Reda
 
 	gz := gzip.NewWriter(w)
 	tw := tar.NewWriter(gz)
+	// tar keeps whole seconds, rounded: half a second up, tar x said each
+	// file's time stamp was in the future.
+	mtime := now.Truncate(time.Second)
 	root := "calm-" + r.Incident.ID
 	dirs := map[string]bool{}
 	writeDir := func(dir string) error {
@@ -116,7 +119,7 @@ func Bundle(ctx context.Context, s model.Store, r Record, w io.Writer, red *Reda
 			return nil
 		}
 		dirs[dir] = true
-		return tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: dir + "/", Mode: 0o700, ModTime: now})
+		return tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: dir + "/", Mode: 0o700, ModTime: mtime})
 	}
 	if err := writeDir(root); err != nil {
 		return st, err
@@ -131,7 +134,7 @@ func Bundle(ctx context.Context, s model.Store, r Record, w io.Writer, red *Reda
 		if err != nil {
 			return st, err
 		}
-		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: root + "/" + m.name, Mode: 0o600, Size: fi.Size(), ModTime: now}); err != nil {
+		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: root + "/" + m.name, Mode: 0o600, Size: fi.Size(), ModTime: mtime}); err != nil {
 			return st, err
 		}
 		f, err := os.Open(m.path)
@@ -144,7 +147,7 @@ func Bundle(ctx context.Context, s model.Store, r Record, w io.Writer, red *Reda
 			return st, fmt.Errorf("bundle %s: %w", m.name, err)
 		}
 	}
-	if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: root + "/" + SumsFile, Mode: 0o600, Size: int64(sums.Len()), ModTime: now}); err != nil {
+	if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: root + "/" + SumsFile, Mode: 0o600, Size: int64(sums.Len()), ModTime: mtime}); err != nil {
 		return st, err
 	}
 	tw.Write(sums.Bytes())

@@ -423,3 +423,33 @@ func TestBundleMissingACaptureWithItsManifestLineFailsVerify(t *testing.T) {
 		t.Fatalf("the genuine bundle: %q, %v", problems, err)
 	}
 }
+
+// TestBundleTimesAreNeverAhead: tar keeps whole seconds; a bundle made
+// late in a second had its times rounded up, and tar x warned that every
+// file's time stamp was in the future.
+func TestBundleTimesAreNeverAhead(t *testing.T) {
+	db, r := scriptedIncident(t)
+	red, _ := NewRedactor(nil)
+	now := time.Date(2026, 12, 3, 15, 8, 5, 900_000_000, time.UTC)
+	var buf bytes.Buffer
+	if _, err := Bundle(context.Background(), db, r, &buf, red, now); err != nil {
+		t.Fatal(err)
+	}
+	gz, err := gzip.NewReader(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := tar.NewReader(gz)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !h.ModTime.Equal(now.Truncate(time.Second)) {
+			t.Fatalf("%s is dated %v, want %v (the second it was made in)", h.Name, h.ModTime, now.Truncate(time.Second))
+		}
+	}
+}
