@@ -58,6 +58,9 @@ type Options struct {
 // narrowWidth is the width below which panes become tabs.
 const narrowWidth = 100
 
+// leftWidth is the width of the wide layout's left column.
+const leftWidth = 36
+
 // UI is the running interface.
 type UI struct {
 	opts  Options
@@ -65,23 +68,26 @@ type UI struct {
 	app   *tview.Application
 
 	incidents *entryList
-	items     *entryList
-	timeline  *entryList
-	strip     *Strip
-	viewer    *Viewer
-	side      *tview.Flex
-	copies    *tview.TextView
-	steps     *tview.TextView
-	status    *statusBar
-	prompt    *tview.InputField
-	bottom    *tview.Pages
-	pages     *tview.Pages
-	main      *tview.Flex
-	tabs      *tview.Pages
-	tabBar    *tview.TextView
-	layout    *responsive
-	noticeBar *tview.TextView // see notice.go
-	noticed   []string        // notices shown, in the event loop only
+	// incidentBoxes hold the incidents pane (wide and narrow): it is as
+	// tall as the incidents it lists, up to maxIncidentRows.
+	incidentBoxes []*tview.Flex
+	items         *entryList
+	timeline      *entryList
+	strip         *Strip
+	viewer        *Viewer
+	side          *tview.Flex
+	copies        *tview.TextView
+	steps         *tview.TextView
+	status        *statusBar
+	prompt        *tview.InputField
+	bottom        *tview.Pages
+	pages         *tview.Pages
+	main          *tview.Flex
+	tabs          *tview.Pages
+	tabBar        *tview.TextView
+	layout        *responsive
+	noticeBar     *tview.TextView // see notice.go
+	noticed       []string        // notices shown, in the event loop only
 
 	mu       sync.Mutex // guards what the poller and actions share
 	incident model.Incident
@@ -340,25 +346,26 @@ func (u *UI) build() {
 	})
 
 	left := tview.NewFlex().SetDirection(tview.FlexRow).
-		AddItem(u.incidents, 5, 0, false).
+		AddItem(u.incidents, 3, 0, false).
 		AddItem(u.items, 0, 1, true).
 		AddItem(u.timeline, 0, 1, false)
 	centre := tview.NewFlex().SetDirection(tview.FlexRow).
 		AddItem(u.strip, 2, 0, false).
 		AddItem(u.viewer, 0, 1, true)
 	wide := tview.NewFlex().
-		AddItem(left, 36, 0, false).
+		AddItem(left, leftWidth, 0, false).
 		AddItem(centre, 0, 1, true).
 		AddItem(u.side, 40, 0, false)
 
 	// Narrow: the same panes, one at a time, behind tabs.
 	leftNarrow := tview.NewFlex().SetDirection(tview.FlexRow).
-		AddItem(u.incidents, 5, 0, false).
+		AddItem(u.incidents, 3, 0, false).
 		AddItem(u.items, 0, 1, true).
 		AddItem(u.timeline, 0, 1, false)
 	centreNarrow := tview.NewFlex().SetDirection(tview.FlexRow).
 		AddItem(u.strip, 2, 0, false).
 		AddItem(u.viewer, 0, 1, true)
+	u.incidentBoxes = []*tview.Flex{left, leftNarrow}
 	u.tabs = tview.NewPages().
 		AddPage("items", leftNarrow, true, false).
 		AddPage("viewer", centreNarrow, true, true).

@@ -28,7 +28,19 @@ func (u *UI) fillIncidents() {
 		}
 	}
 	u.incidents.SetCurrentItem(cur)
+	rows := 0
+	for _, text := range u.incidents.entries {
+		rows += len(wrapEntry(text, leftWidth-2)) // inside the border: wide, the narrowest it is drawn
+	}
+	rows = min(max(rows, 1), maxIncidentRows) + 2
+	for _, box := range u.incidentBoxes {
+		box.ResizeItem(u.incidents, rows, 0)
+	}
 }
+
+// maxIncidentRows is the most rows the incidents pane takes (it scrolls);
+// the sessions and captures below want the room more.
+const maxIncidentRows = 6
 
 // itemLine is how a capture or session reads in the list: its ID, what it
 // is, its size and its copies at a glance.
