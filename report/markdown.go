@@ -75,8 +75,11 @@ func summaryFacts(r Record, st summaryStyle) []fact {
 	if len(interrupted) > 0 {
 		f = append(f, fact{"Interrupted captures, partial", strings.Join(interrupted, "; ")})
 	}
-	if m := r.Markers(); len(m) > 0 {
-		f = append(f, fact{"Destructive commands seen", fmt.Sprint(len(m))})
+	switch before, during := r.MarkersAround(); {
+	case len(during) > 0:
+		f = append(f, fact{"Destructive commands seen", fmt.Sprintf("%d (%d before the checklist's first tick, %d during the response)", len(before)+len(during), len(before), len(during))})
+	case len(before) > 0:
+		f = append(f, fact{"Destructive commands seen", fmt.Sprint(len(before))})
 	}
 	return f
 }
@@ -189,13 +192,24 @@ func TeamMessage(r Record, red *Redactor) ([]byte, int) {
 		b.WriteString(". " + clean(notes[0].Text))
 	}
 	b.WriteString("\n")
-	if m := r.Markers(); len(m) > 0 {
+	before, during := r.MarkersAround()
+	if len(before) > 0 {
 		b.WriteString("When: ")
-		for i, ev := range m {
+		for i, ev := range before {
 			if i > 0 {
 				b.WriteString("; ")
 			}
 			fmt.Fprintf(&b, "%s UTC, %s in %s", ev.Time.UTC().Format("15:04:05"), clean(ev.Text), ev.Item)
+		}
+		b.WriteString("\n")
+	}
+	if len(during) > 0 {
+		b.WriteString("Writes during the response: ")
+		for i, ev := range during {
+			if i > 0 {
+				b.WriteString("; ")
+			}
+			fmt.Fprintf(&b, "%s UTC, %s in %s (%s)", ev.Time.UTC().Format("15:04:05"), clean(ev.Text), ev.Item, r.stepAt(ev.Time))
 		}
 		b.WriteString("\n")
 	}

@@ -84,6 +84,39 @@ func (r Record) Notes() []model.Event { return r.eventsOf(model.EventNote) }
 // Markers returns the destructive-command markers, in order.
 func (r Record) Markers() []model.Event { return r.eventsOf(model.EventMarker) }
 
+// MarkersAround splits the destructive commands seen at the checklist's
+// first tick: before it, what broke; from it on, the response's own (a
+// restore writes too), which the team must not read as the breakage.
+// Nothing ticked: every one is before.
+func (r Record) MarkersAround() (before, during []model.Event) {
+	var began time.Time
+	for _, ev := range r.Events {
+		if ev.Kind == model.EventStep {
+			began = ev.Time
+			break
+		}
+	}
+	for _, ev := range r.Markers() {
+		if began.IsZero() || ev.Time.Before(began) {
+			before = append(before, ev)
+		} else {
+			during = append(during, ev)
+		}
+	}
+	return before, during
+}
+
+// stepAt names the checklist step that was current at t, as far as the
+// ticks that stand say.
+func (r Record) stepAt(t time.Time) string {
+	for i, s := range r.Checklist.Steps {
+		if !s.Done || s.At.After(t) {
+			return fmt.Sprintf("during step %d, %s", i+1, s.Title)
+		}
+	}
+	return "after every step was ticked"
+}
+
 func (r Record) eventsOf(kind string) []model.Event {
 	var out []model.Event
 	for _, ev := range r.Events {

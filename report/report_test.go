@@ -366,3 +366,37 @@ func TestTeamMessageSaysARecordingIsRecording(t *testing.T) {
 		t.Fatalf("the message on a session still recording:\n%s", msg)
 	}
 }
+
+// TestTeamMessageTellsTheBreakageFromTheFix: the restore is a destructive
+// command too; the team message listed it under "When" with the mistake,
+// and the postmortem counted it with them.
+func TestTeamMessageTellsTheBreakageFromTheFix(t *testing.T) {
+	db, r := scriptedIncident(t)
+	var session string
+	for _, c := range r.Captures {
+		if c.Recording != nil {
+			session = c.ID
+		}
+	}
+	// Later in the session: after every step was ticked.
+	if _, err := db.AddMarker(r.Incident.ID, session, "replaceOne (Mongo), the restore", 7200); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Load(db, r.Incident.ID, checklist.Builtin())
+	if err != nil {
+		t.Fatal(err)
+	}
+	red, _ := NewRedactor(nil)
+	msg, _ := TeamMessage(r, red)
+	when := regexp.MustCompile(`(?m)^When: (.*)$`).FindStringSubmatch(string(msg))
+	if when == nil || !strings.Contains(when[1], "replaceOne (Mongo) in s1") || strings.Contains(when[1], "the restore") {
+		t.Fatalf("When: must hold the mistake and not the restore:\n%s", msg)
+	}
+	if !regexp.MustCompile(`(?m)^Writes during the response: \d\d:\d\d:\d\d UTC, replaceOne \(Mongo\), the restore in s1 \(after every step was ticked\)$`).Match(msg) {
+		t.Fatalf("the restore is not told as the response's:\n%s", msg)
+	}
+	md, _ := Markdown(r, red)
+	if !strings.Contains(string(md), "**Destructive commands seen:** 2 (1 before the checklist's first tick, 1 during the response)") {
+		t.Fatalf("the postmortem's count does not tell them apart:\n%s", md)
+	}
+}
