@@ -54,6 +54,11 @@ type live struct {
 	done    []part // parts ended, to be finished
 	lastTry time.Time
 	lastErr error
+	// unrecordedFrom is when output stopped being recorded (no journal
+	// could be made, or one failed), and why: the session that records
+	// again carries the gap as its warning.
+	unrecordedFrom time.Time
+	unrecordedWhy  string
 }
 
 // begin makes a journal and its session, or says why it could not.
@@ -73,10 +78,20 @@ func (l *live) begin(now time.Time) error {
 			os.Remove(path) // a header cut short by a full disk
 		}
 		l.lastErr = err
+		if l.unrecordedFrom.IsZero() {
+			l.unrecordedFrom, l.unrecordedWhy = now, oneLine(err.Error())
+		}
 		return err
 	}
 	rec := &model.Recording{Command: strings.Join(l.o.Command, " "), Host: l.host, User: os.Getenv("USER"), Cols: cols, Rows: rows, Journal: path, Recorder: os.Getpid(), Start: now}
-	st := newRecording(l.o.Store, l.o.Incident, model.NewCapture{Title: l.title, Source: model.SourceSession, Recording: rec})
+	nc := model.NewCapture{Title: l.title, Source: model.SourceSession, Recording: rec}
+	if !l.unrecordedFrom.IsZero() {
+		// The session alone would look like the whole of the shell's output.
+		nc.Warning = fmt.Sprintf("the shell's output from %s to %s UTC, before this session, was NOT recorded (%s)",
+			l.unrecordedFrom.UTC().Format("15:04:05"), now.UTC().Format("15:04:05"), l.unrecordedWhy)
+		l.unrecordedFrom, l.unrecordedWhy = time.Time{}, ""
+	}
+	st := newRecording(l.o.Store, l.o.Incident, nc)
 	go st.run() // makes the session in the store, however long the agent takes
 	l.mu.Lock()
 	l.cur = &part{j: j, st: st, path: path}
@@ -101,6 +116,7 @@ func (l *live) recording(now time.Time) *part {
 		fmt.Fprintf(l.o.Stderr, "\r\ncalm: NOT RECORDING from %s: the journal failed (%s); the session keeps what was written before; trying again every %s\r\n",
 			now.Format("15:04:05"), oneLine(cur.j.Err().Error()), retryRecording)
 		cur.cut = fmt.Sprintf("the journal could not be written from %s (%s); output after that is not in this session", now.Format("15:04:05"), oneLine(cur.j.Err().Error()))
+		l.unrecordedFrom, l.unrecordedWhy = now, oneLine(cur.j.Err().Error())
 		l.stop()
 		l.lastTry = now
 		cur = nil

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -90,6 +91,15 @@ func TestShellRunsOnAFullDisk(t *testing.T) {
 	}
 	if !strings.Contains(shown, "after-the-room") || strings.Contains(shown, "before-the-room") {
 		t.Fatalf("the session holds %q: want what came once there was room, and nothing from before", shown)
+	}
+	// The record says output went unrecorded, and when: the session alone
+	// looked whole.
+	gap := regexp.MustCompile(`WARNING: the shell's output from \d\d:\d\d:\d\d to \d\d:\d\d:\d\d UTC, before this session, was NOT recorded \([^)]*no space left on device\)`)
+	if status := w.ok(nil, "status"); !gap.MatchString(status) {
+		t.Fatalf("status does not say what went unrecorded:\n%s\nshell:\n%s", status, out)
+	}
+	if md := w.ok(nil, "export", strings.Fields(w.ok(nil, "incident", "list"))[1], "--format", "md"); !strings.Contains(md, "was NOT recorded") {
+		t.Fatalf("the postmortem does not say what went unrecorded:\n%s", md)
 	}
 }
 
