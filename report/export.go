@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -78,16 +80,32 @@ func JSON(ctx context.Context, s model.Store, r Record, w io.Writer, red *Redact
 		bw.Write(meta[:len(meta)-1])
 		bw.WriteString(`,"content_base64":"`)
 		enc := base64.NewEncoder(base64.StdEncoding, bw)
-		n, err := Content(ctx, s, r.Captures[i], enc, red)
+		// size and sha256 are the capture's as captured; the content is
+		// redacted: its own are said beside it, for a check of it to match.
+		sum := sha256.New()
+		written := &countingWriter{w: io.MultiWriter(enc, sum)}
+		n, err := Content(ctx, s, r.Captures[i], written, red)
 		count += n
 		if err != nil {
 			return count, err
 		}
 		enc.Close()
-		bw.WriteString(`"}`)
+		fmt.Fprintf(bw, `","content_size":%d,"content_sha256":"%s","content_redactions":%d}`, written.n, hex.EncodeToString(sum.Sum(nil)), n)
 	}
 	bw.WriteString("]}\n")
 	return count, bw.Flush()
+}
+
+// countingWriter counts what passes through it.
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // redacted returns the record with every free text (titles, notes, event

@@ -3,6 +3,8 @@ package report
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"os"
@@ -333,11 +335,22 @@ func TestEveryExportRedactsALineWrittenOverItself(t *testing.T) {
 	}
 	var decoded struct {
 		Captures []struct {
-			ContentBase64 []byte `json:"content_base64"`
+			SHA256            string `json:"sha256"`
+			ContentBase64     []byte `json:"content_base64"`
+			ContentSize       int    `json:"content_size"`
+			ContentSHA256     string `json:"content_sha256"`
+			ContentRedactions int    `json:"content_redactions"`
 		}
 	}
 	if err := json.Unmarshal(js.Bytes(), &decoded); err != nil || len(decoded.Captures) != 1 {
 		t.Fatalf("json export: %v", err)
+	}
+	// The capture's sha256 is the original's; the redacted content's own
+	// size and SHA-256 are beside it, so a check of the content matches.
+	c := decoded.Captures[0]
+	sum := sha256.Sum256(c.ContentBase64)
+	if c.ContentSHA256 != hex.EncodeToString(sum[:]) || c.ContentSize != len(c.ContentBase64) || c.ContentRedactions != 2 || c.SHA256 == c.ContentSHA256 {
+		t.Fatalf("json export says content_sha256 %s, content_size %d, %d redactions, sha256 %s; the content hashes to %x, is %d bytes", c.ContentSHA256, c.ContentSize, c.ContentRedactions, c.SHA256, sum, len(c.ContentBase64))
 	}
 	page, _ := exportHTML(t, db, rec, HTMLOptions{})
 	for name, out := range map[string]string{"txt": txt.String(), "json": string(decoded.Captures[0].ContentBase64), "html": page} {
