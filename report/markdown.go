@@ -84,12 +84,16 @@ func summaryFacts(r Record, st summaryStyle) []fact {
 	return f
 }
 
-// cell makes text safe inside a Markdown table cell.
+// cell makes text safe inside a Markdown table cell, and in a wiki that
+// renders the HTML Markdown allows: a title or a command holding a tag
+// shows it as text.
 func cell(s string) string {
 	s = clean(s)
 	s = strings.ReplaceAll(s, `\`, `\\`)
-	return strings.ReplaceAll(s, "|", `\|`)
+	return mdHTML.Replace(strings.ReplaceAll(s, "|", `\|`))
 }
+
+var mdHTML = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
 
 func utc(t time.Time) string {
 	if t.IsZero() {

@@ -413,3 +413,31 @@ func TestTeamMessageTellsTheBreakageFromTheFix(t *testing.T) {
 		t.Fatalf("the postmortem's count does not tell them apart:\n%s", md)
 	}
 }
+
+// TestMarkdownShowsTagsAsText: a wiki that renders a Markdown page's HTML
+// ran a capture titled with a tag, and a marker's </script>; the
+// postmortem draft now writes them as text.
+func TestMarkdownShowsTagsAsText(t *testing.T) {
+	dir := t.TempDir()
+	db, err := storage.Open(storage.Options{Path: filepath.Join(dir, "calm.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	inc, _ := db.NewIncident("orders & refunds <prod>")
+	save(t, db, model.NewCapture{Title: "<img src=x onerror=alert(1)> red", Source: "tee"}, "x\n")
+	rec, err := Load(db, inc.ID, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	red, _ := NewRedactor(nil)
+	md, _ := Markdown(rec, red)
+	for _, want := range []string{"&lt;img src=x onerror=alert(1)&gt; red", "orders &amp; refunds &lt;prod&gt;"} {
+		if !strings.Contains(string(md), want) {
+			t.Fatalf("the draft lacks %q:\n%s", want, md)
+		}
+	}
+	if strings.Contains(string(md), "<img") || strings.Contains(string(md), "<prod>") {
+		t.Fatalf("the draft holds a tag as HTML:\n%s", md)
+	}
+}
