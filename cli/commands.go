@@ -850,6 +850,11 @@ func cmdExport(e *env, args []string) error {
 	if *open && *format != "html" {
 		return usageError("--open opens the HTML report: use it with --format html")
 	}
+	if *item != "" && *format != "cast" {
+		// Every other format holds the whole incident: an --item taken
+		// silently would export more than was asked.
+		return usageError("--item picks the session of --format cast; --format %s holds the whole incident ('calm show %s' writes that item alone)", *format, printable(*item))
+	}
 	toStdout := *outPath == "-" || *outPath == "/dev/stdout"
 	if toStdout {
 		// As other tools read it: stdout, but never a bundle's bytes onto

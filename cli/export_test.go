@@ -46,6 +46,11 @@ func TestExportedCastPlaysTheSameOutput(t *testing.T) {
 	if _, errs, code := w.run(nil, "export", "--format", "cast", "--item", "c1"); code == 0 || !strings.Contains(errs, "not a recorded session") {
 		t.Fatalf("cast of a capture: %d %q", code, errs)
 	}
+	// --item with a format that holds the whole incident is refused, not
+	// silently taken for the whole incident.
+	if out, errs, code := w.run(nil, "export", "--format", "txt", "--item", "c1"); code != 2 || out != "" || !strings.Contains(errs, "--item picks the session of --format cast") || strings.Count(strings.TrimSpace(errs), "\n") != 0 {
+		t.Fatalf("--item with txt: exit %d, stdout %d bytes, stderr %q", code, len(out), errs)
+	}
 }
 
 func TestBundleAndMarkdownExportsAreRedactedAndVerified(t *testing.T) {
