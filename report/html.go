@@ -549,6 +549,7 @@ func captureText(ctx context.Context, s model.Store, c model.Capture, red *Redac
 	if err != nil {
 		return hc, n, err
 	}
+	ht.parts()
 	head := htmlLines(ht.head)
 	var tail []string
 	if ht.cut {
@@ -611,6 +612,15 @@ type headTail struct {
 	head, tail []byte
 	lines      int
 	cut        bool
+}
+
+// parts returns the first half and the last half once every byte is
+// written (Write keeps up to twice a half of the end, to copy less).
+func (h *headTail) parts() (head, tail []byte) {
+	if len(h.tail) > h.half {
+		h.tail = h.tail[len(h.tail)-h.half:]
+	}
+	return h.head, h.tail
 }
 
 func (h *headTail) Write(p []byte) (int, error) {

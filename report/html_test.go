@@ -290,8 +290,28 @@ func TestHTMLFoldsLongCapturesAndCutsHugeOnes(t *testing.T) {
 	if hidden, _ := strconv.Atoi(m[1]); hidden+shown != 120 || shown == 0 {
 		t.Fatalf("%d lines hidden and %d shown of 120", hidden, shown)
 	}
+	if line := len("line 001 of the scrollback\n"); shown*line > 1000+2*line {
+		t.Fatalf("%d lines of %d bytes shown, over the 1000 bytes the page may hold", shown, line)
+	}
 	if !strings.Contains(page, "120 lines") || !strings.Contains(page, "line 001 ") || !strings.Contains(page, "line 120 ") {
 		t.Fatal("the cut capture lost its count, first or last line")
+	}
+}
+
+// TestHeadTailKeepsTheLastHalf: written in pieces, as a store hands out a
+// capture, the end kept up to twice its half: a 5 MiB capture showed all
+// but one line where the page promises its first and last 2 MiB.
+func TestHeadTailKeepsTheLastHalf(t *testing.T) {
+	ht := &headTail{half: 500}
+	var all []byte
+	for i := range 10 {
+		p := bytes.Repeat([]byte{byte('a' + i)}, 300)
+		all = append(all, p...)
+		ht.Write(p)
+	}
+	head, tail := ht.parts()
+	if !ht.cut || !bytes.Equal(head, all[:500]) || !bytes.Equal(tail, all[len(all)-500:]) {
+		t.Fatalf("kept %d bytes of head and %d of tail of 3000, want the first 500 and the last 500", len(head), len(tail))
 	}
 }
 
