@@ -695,7 +695,7 @@ in $XDG_CONFIG_HOME/calm/config.toml. Every command starts the agent if needed.`
 
 	incident := &cobra.Command{
 		Use:     "incident",
-		Short:   "open, list, pick, close and reopen incidents",
+		Short:   "open, list, use (make current), close and reopen incidents",
 		GroupID: groupIncident,
 		Args:    unknownCommand,
 		RunE: func(c *cobra.Command, args []string) error {

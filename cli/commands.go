@@ -645,7 +645,11 @@ func cmdVerify(e *env, args []string) error {
 		fmt.Fprintf(e.stdout, "note: mirror %s; to keep it, add it to the config file's mirrors and run 'calm agent restart', then 'calm verify --repair' copies them\n", printable(f))
 	}
 	if len(rep.Unsealed) > 0 {
-		return &exitError{code: 1, msg: fmt.Sprintf("%s not sealed: they have no verified copies yet", isAre(len(rep.Unsealed), "capture"))}
+		they := "they have"
+		if len(rep.Unsealed) == 1 {
+			they = "it has"
+		}
+		return &exitError{code: 1, msg: fmt.Sprintf("%s not sealed: %s no verified copies yet", isAre(len(rep.Unsealed), "capture"), they)}
 	}
 	// The lost store's warning, not one about recordings never taken
 	// (those are no copies to verify): storage.lostWarning's words.

@@ -58,7 +58,11 @@ func (b *BundleStore) load(f io.Reader) error {
 		return err
 	}
 	if _, problems := contents.check(); len(problems) > 0 {
-		return fmt.Errorf("%s do not match its %s (%s): do not trust it", model.Plural(len(problems), "file"), SumsFile, problems[0])
+		verb := "do"
+		if len(problems) == 1 {
+			verb = "does"
+		}
+		return fmt.Errorf("%s %s not match its %s (%s): do not trust it", model.Plural(len(problems), "file"), verb, SumsFile, problems[0])
 	}
 	rf, ok := contents.files["incident.json"]
 	if !ok {

@@ -132,12 +132,16 @@ func (u *UI) draftsKept() string {
 		names = append(names, name)
 	}
 	slices.Sort(names)
-	what := "Your unsent " + strings.Join(names, ", ")
+	what, is, them, each := "Your unsent "+names[0], "is", "it", "it"
+	if len(names) > 1 {
+		what = "Your unsent " + strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
+		is, them, each = "are", "them", "each"
+	}
 	if u.opts.DraftsFile == "" {
-		return what + " is lost if you quit: Stay to send it."
+		return what + " " + is + " lost if you quit: Stay to send " + them + "."
 	}
 	if u.draftsErr != nil {
-		return what + " could NOT be kept (" + u.draftsErr.Error() + "): Stay to send it."
+		return what + " could NOT be kept (" + u.draftsErr.Error() + "): Stay to send " + them + "."
 	}
-	return what + " is kept: it comes back in its prompt next time."
+	return what + " " + is + " kept: " + each + " comes back in its prompt next time."
 }

@@ -762,7 +762,11 @@ func verifyMessage(rep model.VerifyReport) string {
 		if len(rep.Problems) > 0 {
 			return "[red]" + tview.Escape(fmt.Sprintf("verify FAILED: %s: %s; do not trust it: pull it again", rep.Bundle, rep.Problems[0].Copy.Error)) + "[-]"
 		}
-		return tview.Escape(fmt.Sprintf("the bundle's %s match its SHA256SUMS (the origin's copies are not checked from here)", model.Plural(rep.Copies, "file")))
+		verb := "match"
+		if rep.Copies == 1 {
+			verb = "matches"
+		}
+		return tview.Escape(fmt.Sprintf("the bundle's %s %s its SHA256SUMS (the origin's copies are not checked from here)", model.Plural(rep.Copies, "file"), verb))
 	}
 	if len(failed) > 0 {
 		return "[red]" + tview.Escape(fmt.Sprintf("verify FAILED: %s; 'calm verify --repair' writes them again from a verified copy", strings.Join(failed, ", "))) + "[-]"

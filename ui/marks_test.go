@@ -239,6 +239,14 @@ func TestNoteDraftIsKeptAcrossQuitting(t *testing.T) {
 	}
 	h.press(tcell.KeyCtrlC)
 	h.waitFor("Your unsent note is kept")
+	// Two drafts are named as two, in English.
+	h.in(func() {
+		h.ui.drafts["find: "] = "ObjectId"
+		if got := h.ui.draftsKept(); got != "Your unsent find and note are kept: each comes back in its prompt next time." {
+			t.Errorf("two drafts: %q", got)
+		}
+		delete(h.ui.drafts, "find: ")
+	})
 	h.press("y")
 	select {
 	case <-h.done:
