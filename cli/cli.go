@@ -819,10 +819,30 @@ func unknownCommand(c *cobra.Command, args []string) error {
 	}
 	c.SuggestionsMinimumDistance = 2
 	hint := ""
-	if s := c.SuggestionsFor(args[0]); len(s) > 0 {
+	if s := closest(args[0], c.SuggestionsFor(args[0])); len(s) > 0 {
 		hint = fmt.Sprintf(": did you mean %s?", quoteAll(s, " or "))
 	}
 	return fmt.Errorf("unknown command %q for %q%s (see '%s --help')", args[0], c.CommandPath(), hint, c.CommandPath())
+}
+
+// closest keeps the suggestions nearest to what was typed: "tik" is a tick
+// mistyped, not a tee or a ui.
+func closest(typed string, suggestions []string) []string {
+	best := -1
+	var out []string
+	for _, s := range suggestions {
+		d := model.EditDistance(typed, s)
+		if strings.HasPrefix(s, typed) {
+			d = 0 // "stat" is status cut short
+		}
+		switch {
+		case best < 0 || d < best:
+			best, out = d, []string{s}
+		case d == best:
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 func quoteAll(words []string, sep string) string {

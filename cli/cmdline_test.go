@@ -67,6 +67,9 @@ func TestUsageErrorsSayOneLineAndExitTwo(t *testing.T) {
 		want string
 	}{
 		{[]string{"shw", "c1"}, `did you mean "show"?`},
+		// The nearest only: a tick mistyped is no tee or ui.
+		{[]string{"tik"}, `did you mean "tick"? (`},
+		{[]string{"stat"}, `did you mean "status"? (`},
 		{[]string{"incident", "nwe"}, `"new"`},
 		{[]string{"show", "c1", "--rwa"}, "did you mean --raw?"},
 		{[]string{"search", "--ignore-cas", "x"}, "did you mean --ignore-case?"},

@@ -270,9 +270,10 @@ func cmdShow(e *env, args []string) error {
 		return usageError("--raw to a terminal would run the escape sequences captured output holds: write it to a file (calm show --raw %s > FILE), or drop --raw", printable(ref))
 	}
 	bw := bufio.NewWriterSize(out, 1<<20)
-	var w io.Writer = bw
-	tail := capture.NewBlankTail(bw)
-	sw := &sanitizingWriter{w: bw}
+	last := &lastByte{w: bw}
+	var w io.Writer = last
+	tail := capture.NewBlankTail(last)
+	sw := &sanitizingWriter{w: last}
 	// A pipe ends at a terminal as often as not (| head, | less -R): only
 	// a file gets a tee's or a clip's bytes as they are unless --raw says
 	// so. A pane's scrollback or a session is the text a person saw, not
@@ -300,6 +301,11 @@ func cmdShow(e *env, args []string) error {
 	}
 	sw.Close()
 	tail.Close()
+	if isTerminal(out) && last.seen && last.b != '\n' {
+		// Text without a final line end would run into the prompt; only a
+		// terminal gets the line end, never a file or a pipe.
+		bw.WriteByte('\n')
+	}
 	if err := bw.Flush(); err != nil {
 		return err
 	}
@@ -321,6 +327,21 @@ func cmdShow(e *env, args []string) error {
 		}
 	}
 	return nil
+}
+
+// lastByte passes writes on, keeping the last byte written.
+type lastByte struct {
+	w    io.Writer
+	b    byte
+	seen bool
+}
+
+func (l *lastByte) Write(p []byte) (int, error) {
+	n, err := l.w.Write(p)
+	if n > 0 {
+		l.b, l.seen = p[n-1], true
+	}
+	return n, err
 }
 
 // fromTerminal reports whether a capture came from a terminal (a snap of a

@@ -191,3 +191,21 @@ func TestShowToAPipeSaysWhatItWrote(t *testing.T) {
 		t.Fatalf("show's note is %q", errs)
 	}
 }
+
+// TestShowEndsItsLineOnATerminal: a capture without a final line end ran
+// into what came after it on the terminal (the prompt); a file or a pipe
+// still gets its bytes as they are.
+func TestShowEndsItsLineOnATerminal(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.ok([]byte("last line no newline"), "tee", "-q", "cut short")
+	tm := newTmux(t)
+	tm.startPane("tmux-256color", 80, 24, w.envPrefix()+calmBin+" show c1; echo NEXT-LINE")
+	tm.waitFor("NEXT-LINE", 20*time.Second)
+	if screen := tm.screen(); !strings.Contains(screen, "last line no newline\nNEXT-LINE") {
+		t.Fatalf("show on a terminal did not end its line:\n%s", screen)
+	}
+	if piped := w.ok(nil, "show", "c1"); piped != "last line no newline" {
+		t.Fatalf("show to a pipe wrote %q, want the bytes as they are", piped)
+	}
+}

@@ -23,7 +23,7 @@ func cmdUI(e *env, args []string) error {
 
 // cmdReview opens the TUI read-only, timeline first, for the look back.
 func cmdReview(e *env, args []string) error {
-	fs := e.flags("review", "INCIDENT")
+	fs := e.flags("review", "INCIDENT|BUNDLE")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -38,6 +38,10 @@ func cmdReview(e *env, args []string) error {
 		defer bs.Close() // the unpacked captures go with the review
 		e.store = bs
 		return runUI(e, "", "", true)
+	}
+	// An incident mistyped is said as such, terminal or not.
+	if _, err := e.store.Incident(fs.Arg(0)); err != nil {
+		return err
 	}
 	return runUI(e, fs.Arg(0), "", true)
 }
