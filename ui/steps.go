@@ -114,7 +114,8 @@ func (u *UI) showSteps() {
 		case review:
 			b.WriteString("[gray]not ticked[-]\n")
 		case left > 0:
-			fmt.Fprintf(&b, "[aqua]take a breath… %ds[-]\n", int(left.Round(time.Second)/time.Second))
+			// Rounded up as the status line's count is: the two agree.
+			fmt.Fprintf(&b, "[aqua]take a breath… %ds[-]\n", int((left+time.Second-1)/time.Second))
 		case w != "":
 			b.WriteString("[yellow]" + tview.Escape(w) + "[-]\n[gray]space twice (T twice from another pane) asks whether to tick it anyway[-]\n")
 		default:

@@ -48,6 +48,11 @@ func TestOverwriteChecklistFromFirstStepToLast(t *testing.T) {
 	h.waitFor("STEP 1 · STOP AND BREATHE")
 	h.press("3", " ")
 	h.waitFor("take a breath: 5s more")
+	// The pane and the status line count the same seconds (3.3 s left: 4).
+	clk.advance(1700 * time.Millisecond)
+	h.press(" ")
+	h.waitFor("take a breath: 4s more")
+	h.waitFor("take a breath… 4s")
 	clk.advance(6 * time.Second)
 	h.waitFor("ready: space ticks it")
 	h.press(" ")
