@@ -344,14 +344,20 @@ func (u *UI) addNote() {
 			return
 		}
 		u.mu.Lock()
-		id := u.incident.ID
+		id, open := u.incident.ID, u.incident.IsOpen()
 		u.mu.Unlock()
 		u.background(func() {
 			if _, err := u.store.AddNote(id, text); err != nil {
 				u.sayError(err)
 				return
 			}
-			u.say("noted")
+			if open {
+				u.say("noted")
+			} else {
+				// As the shell's note says: it went where it was asked, into
+				// an incident someone closed.
+				u.say("noted in %s, which is CLOSED: 'calm incident reopen %s' reopens it", id, id)
+			}
 			u.refresh()
 		})
 	})

@@ -435,3 +435,20 @@ func TestAnotherIncidentsStepHasItsOwnPause(t *testing.T) {
 		t.Fatalf("the first incident's step was ticked: %v", events)
 	}
 }
+
+// TestNoteInAClosedIncidentSaysSo: a TUI left open on an incident someone
+// closed took a note with a bare "noted".
+func TestNoteInAClosedIncidentSaysSo(t *testing.T) {
+	db := openStore(t)
+	inc, err := db.NewIncident("users overwritten")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.CloseIncident(inc.ID); err != nil {
+		t.Fatal(err)
+	}
+	h := start(t, db, 160, 40, Options{})
+	h.waitFor("STEP 1")
+	h.press("3", "n", "restored from c1", tcell.KeyEnter)
+	h.waitFor("noted in " + inc.ID + ", which is CLOSED")
+}
