@@ -239,6 +239,9 @@ copying:
 		}
 		sp.end()
 	}
+	if sp != nil {
+		sp.read = read
+	}
 	releaseStdout(e.stdout)
 
 	// The signal that ended the upstream or the downstream may arrive just
@@ -415,6 +418,7 @@ type spool struct {
 	// named: the agent finds the spool by the capture's writer, and takes
 	// the bytes from it itself.
 	named bool
+	read  int64 // what tee read from stdin, said once it has stopped
 	// failed is the error that stopped the appending, if any: the copy goes
 	// on, the store stops where the spool does.
 	mu     sync.Mutex
@@ -676,13 +680,18 @@ func (s *spool) keepForAPerson(stderr io.Writer) {
 		dir.Sync()
 		dir.Close()
 	}
-	how := fmt.Sprintf("all %s of it are", humanBytes(st.Size()))
 	if stopped := s.err(); stopped != nil {
 		// The spool is the kept file now: its old name says nothing.
-		how = fmt.Sprintf("the first %s of it are (the rest is NOT saved: writing it failed: %s)", humanBytes(st.Size()), oneLine(innermost(stopped).Error()))
+		lost := ""
+		if s.read > st.Size() {
+			lost = fmt.Sprintf(", %s of the %s read", humanBytes(s.read-st.Size()), humanBytes(s.read))
+		}
+		fmt.Fprintf(stderr, "calm tee: the store did NOT take this output, and only its first %s are kept in %s (0600); the rest is NOT saved%s (writing it failed: %s); once the store is fixed ('calm doctor' says how), 'calm tee \"TITLE (partial)\" < %s > /dev/null' saves what was kept as a capture\n",
+			humanBytes(st.Size()), kept, lost, oneLine(innermost(stopped).Error()), kept)
+		return
 	}
-	fmt.Fprintf(stderr, "calm tee: the store did NOT take this output; %s kept in %s (0600): once the store is fixed ('calm doctor' says how), 'calm tee TITLE < %s > /dev/null' saves it as a capture\n",
-		how, kept, kept)
+	fmt.Fprintf(stderr, "calm tee: the store did NOT take this output; all %s of it are kept in %s (0600): once the store is fixed ('calm doctor' says how), 'calm tee TITLE < %s > /dev/null' saves it as a capture\n",
+		humanBytes(st.Size()), kept, kept)
 }
 
 // innermost is the error err wraps at its root (no space left on device),
