@@ -983,3 +983,25 @@ func TestEmojiSequencesTakeOneCellPair(t *testing.T) {
 		t.Fatalf("the two sequences and two bars take %d columns, want 6", got)
 	}
 }
+
+// TestALineCutAtTheEdgeSaysSo: a long document line in a narrow pane ended
+// at the border with no sign that it went on.
+func TestALineCutAtTheEdgeSaysSo(t *testing.T) {
+	db := openStore(t)
+	saveCapture(t, db, "wide", "short\n{\"customer\": \"ACME GmbH\", \"total\": 1299.90, \"items\": [\"a\", \"b\", \"c\"], \"note\": \"END-OF-LINE\"}\n")
+	h := start(t, db, 140, 30, Options{})
+	h.waitFor("wide")
+	h.press("1", tcell.KeyEnter)
+	screen := h.waitFor(`{"customer": "ACME GmbH"`)
+	if !strings.Contains(screen, "›") || strings.Contains(screen, "END-OF-LINE") {
+		t.Fatalf("the cut line does not end in ›:\n%s", screen)
+	}
+	// Scrolled right, its start is marked cut instead, and the end shows.
+	for range 5 {
+		h.press("l")
+	}
+	screen = h.waitFor("END-OF-LINE")
+	if !strings.Contains(screen, "‹") {
+		t.Fatalf("the line scrolled right does not start with ‹:\n%s", screen)
+	}
+}

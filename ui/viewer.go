@@ -334,6 +334,7 @@ func (v *Viewer) drawLine(screen tcell.Screen, line []byte, i, x, y, width int, 
 	lastX, lastMain, lastStyle := -1, ' ', tcell.StyleDefault
 	var lastComb []rune
 	prev := rune(0)
+	more := false // the line goes on past the right edge
 	terminal.StyledText(line, func(text []byte, st terminal.Style) {
 		style := toTcell(base, st)
 		for len(text) > 0 && col-v.left < width {
@@ -386,11 +387,23 @@ func (v *Viewer) drawLine(screen tcell.Screen, line []byte, i, x, y, width int, 
 			}
 			col += w
 		}
+		if len(text) > 0 {
+			more = true
+		}
 	})
 	if base != tcell.StyleDefault {
 		for c := max(col-v.left, 0); c < width; c++ {
 			screen.SetContent(x+c, y, ' ', nil, base)
 		}
+	}
+	// A line cut at an edge says so, as vim's nowrap does: what is past
+	// it is one l (or h) away, not missing.
+	edge := tcell.StyleDefault.Foreground(tcell.ColorYellow).Bold(true)
+	if (more || col-v.left > width) && width > 1 {
+		screen.SetContent(x+width-1, y, '›', nil, edge)
+	}
+	if v.left > 0 && col > v.left && width > 1 {
+		screen.SetContent(x, y, '‹', nil, edge)
 	}
 }
 
