@@ -94,7 +94,7 @@ func TestStepsWaitForWhatTheyClaim(t *testing.T) {
 		mustTick(t, db, inc.ID, title)
 	}
 	// The note written before the fix was built says nothing of a rehearsal.
-	mustWait(t, db, inc.ID, "Rehearse on a non-production copy", `a note ('calm note TEXT') or a recorded session ('calm shell', 'calm split') made after "Build the fix offline"`)
+	mustWait(t, db, inc.ID, "Rehearse on a non-production copy", `a note ('calm note TEXT') or a recorded session or a write command in one ('calm shell', 'calm split') made after "Build the fix offline"`)
 	db.AddNote(inc.ID, "rehearsed on staging: the document is back as it was")
 	mustTick(t, db, inc.ID, "Rehearse on a non-production copy")
 	mustTick(t, db, inc.ID, "Apply it, eyes on the command")
@@ -231,4 +231,42 @@ func TestCopiesStepWaitsForEveryRequiredCopy(t *testing.T) {
 	if got := copiesOf(WithCopiesRequired(Builtin(), 1)); got != floor {
 		t.Fatalf("fewer required copies lowered the checklist's own floor to %d", got)
 	}
+}
+
+// TestRehearsalInAPaneRecordedAllAlong: the pane calm split records from
+// the start is where a responder rehearses; its session began before the
+// fix was built, and "Rehearse" waited for a new one. A write command run
+// in it after the build is the rehearsal.
+func TestRehearsalInAPaneRecordedAllAlong(t *testing.T) {
+	db := openGateStore(t, filepath.Join(t.TempDir(), "calm.db"))
+	defer db.Close()
+	inc, _ := db.NewIncident("users overwritten")
+	start := time.Date(2026, 11, 26, 14, 0, 0, 0, time.UTC)
+	session, err := db.CreateCapture(inc.ID, storage.NewCapture{Title: "split pane", Source: model.SourceSession,
+		Recording: &model.Recording{Command: "bash", Cols: 80, Rows: 24, Start: start}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	saveText(t, db, inc.ID, "snap", "{ _id: 1, name: 'ada' }\n")
+	db.AddNote(inc.ID, "replaceOne replaced user 1")
+	for _, title := range []string{"Stop and breathe", "Save the scrollback", "Check the copies", "Say what changed", "Decide on a fallback", "Build the fix offline"} {
+		mustTick(t, db, inc.ID, title)
+	}
+	mustWait(t, db, inc.ID, "Rehearse on a non-production copy", "a recorded session or a write command in one")
+	// A write before the build is no rehearsal: the mistake itself, say.
+	if _, err := db.AddMarker(inc.ID, session.ID, "replaceOne (Mongo)", 1); err != nil {
+		t.Fatal(err)
+	}
+	mustWait(t, db, inc.ID, "Rehearse on a non-production copy", "a recorded session or a write command in one")
+	var built time.Time
+	events, _ := db.Events(inc.ID)
+	for _, ev := range events {
+		if ev.Kind == storage.EventStep && ev.Item == "build" {
+			built = ev.Time
+		}
+	}
+	if _, err := db.AddMarker(inc.ID, session.ID, "replaceOne (Mongo)", built.Add(time.Minute).Sub(start).Seconds()); err != nil {
+		t.Fatal(err)
+	}
+	mustTick(t, db, inc.ID, "Rehearse on a non-production copy")
 }

@@ -162,7 +162,7 @@ type evidence struct{ name, inTUI, inShell string }
 
 var evidenceNames = map[string]evidence{
 	"capture": {"a capture", "'| calm tee', 'calm snap'", "'| calm tee', 'calm snap'"},
-	"session": {"a recorded session", "'calm shell', 'calm split'", "'calm shell', 'calm split'"},
+	"session": {"a recorded session or a write command in one", "'calm shell', 'calm split'", "'calm shell', 'calm split'"},
 	"note":    {"a note", "'calm note TEXT', n", "'calm note TEXT'"},
 	"message": {"the team message", "c, or a in this step", "composed in the TUI: 'calm', then c"},
 	"diff":    {"a diff of before and after", "D on one, D on the other", "in the TUI: D on one capture, D on the other"},
@@ -174,6 +174,7 @@ var derived = map[string]bool{"extract": true, "draft": true, "message": true}
 // FactsOf gathers the facts from an incident's captures and timeline.
 func FactsOf(caps []model.Capture, events []model.Event) Facts {
 	f := Facts{Evidence: map[string][]time.Time{}}
+	sessions := map[string]bool{}
 	for _, c := range caps {
 		if c.Size == 0 && c.Source != model.SourceSession {
 			continue // a query that failed into stderr saved nothing to check or copy
@@ -184,8 +185,14 @@ func FactsOf(caps []model.Capture, events []model.Event) Facts {
 		f.MaxVerified = max(f.MaxVerified, c.VerifiedCopies())
 		switch {
 		case c.Source == model.SourceSession:
-			// A session counts from its start: a rehearsal recorded now.
+			// A session counts from its start (a rehearsal recorded now)
+			// and from its end: one that recorded all along (a pane calm
+			// split records) was used until then.
+			sessions[c.ID] = true
 			f.Evidence["session"] = append(f.Evidence["session"], c.Created)
+			if c.State == model.CaptureSealed && !c.Sealed.IsZero() {
+				f.Evidence["session"] = append(f.Evidence["session"], c.Sealed)
+			}
 		case c.State == model.CaptureSealed && !derived[c.Source]:
 			f.Evidence["capture"] = append(f.Evidence["capture"], c.Created)
 		}
@@ -199,6 +206,12 @@ func FactsOf(caps []model.Capture, events []model.Event) Facts {
 			f.Evidence["message"] = append(f.Evidence["message"], ev.Time)
 		case model.EventDiff:
 			f.Evidence["diff"] = append(f.Evidence["diff"], ev.Time)
+		case model.EventMarker:
+			// A write run in a session still recording: the restore
+			// rehearsed there, in the pane that records all along.
+			if sessions[ev.Item] {
+				f.Evidence["session"] = append(f.Evidence["session"], ev.Time)
+			}
 		}
 	}
 	return f

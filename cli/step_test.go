@@ -121,7 +121,7 @@ func TestTickFromAShellSaysWhatItTicksAndWhatComesNext(t *testing.T) {
 	w.ok(nil, "tick")
 	// What each later step waits for is said for a shell.
 	wants := map[string]string{
-		"Rehearse on a non-production copy": `waiting for a note ('calm note TEXT') or a recorded session ('calm shell', 'calm split') made after "Build the fix offline"`,
+		"Rehearse on a non-production copy": `waiting for a note ('calm note TEXT') or a recorded session or a write command in one ('calm shell', 'calm split') made after "Build the fix offline"`,
 		"Verify the data":                   "a diff of before and after (in the TUI: D on one capture, D on the other)",
 		"Tell the team":                     "waiting for the team message (composed in the TUI: 'calm', then c)",
 	}
