@@ -734,6 +734,7 @@ in $XDG_CONFIG_HOME/calm/config.toml. Every command starts the agent if needed.`
 		r.command(groupIncident, "the checklist: every step, when it was ticked and by whom, and what the current one asks", cmdSteps),
 		r.command(groupIncident, "move a capture into another incident, with its copies", cmdMove),
 		r.command(groupRead, "an incident (default: the current one) and its captures' copies", cmdStatus),
+		r.command(groupRead, "an incident's timeline (default: the current one), one event a line", cmdTimeline),
 		r.command(groupRead, "the TUI: captures, viewer, checklist, copies ('?' lists its keys)", cmdUI),
 		r.command(groupRead, "the TUI read-only, timeline first, for the look back (or a pulled bundle)", cmdReview),
 		r.command(groupRead, "print a capture (c3, or INCIDENT/c3); --raw skips sanitising", cmdShow),

@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"calm/model"
+	"calm/report"
 )
 
 // reopener is a store that can reopen an incident (the agent's and the
@@ -215,4 +216,30 @@ func elsewhere(e *env, ref string, err error) error {
 		return err
 	}
 	return fmt.Errorf("%w; did you mean %s? (another incident's capture is named INCIDENT/ID)", err, strings.Join(found, " or "))
+}
+
+// cmdTimeline prints an incident's timeline as the postmortem lists it (a
+// verify run is one line), for a look back where there is no TUI.
+func cmdTimeline(e *env, args []string) error {
+	fs := e.flags("timeline", "[INCIDENT]")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 1 {
+		return usageError("name one incident (default: the current one)")
+	}
+	rec, err := report.Load(e.store, fs.Arg(0), e.checklists(false))
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriter(e.stdout)
+	for _, ev := range report.TimelineRows(rec.Events) {
+		item := ev.Item
+		if item == "" {
+			item = "-"
+		}
+		// Markers and notes hold what was typed: shown, never run.
+		fmt.Fprintf(w, "%s UTC  %-9s %-8s %s\n", ev.Time.UTC().Format("2006-01-02 15:04:05"), ev.Kind, printable(item), printable(ev.Text))
+	}
+	return w.Flush()
 }

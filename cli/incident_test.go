@@ -346,3 +346,31 @@ func TestMoveNamesWhereACaptureIsAndWarnsOfAClosedIncident(t *testing.T) {
 		t.Fatalf("move into a closed incident: exit %d %q %q", code, out, errs)
 	}
 }
+
+// TestTimelinePrintsTheIncidentsEvents: with no TUI at hand (ssh, a
+// script), the timeline was only in an export; calm timeline prints it, a
+// verify run as one line, and what was typed never as escapes.
+func TestTimelinePrintsTheIncidentsEvents(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	inc := strings.Fields(w.ok(nil, "incident", "new", "orders overwritten"))[0]
+	w.ok([]byte("before\n"), "tee", "-q", "orders before")
+	w.ok([]byte("after\n"), "tee", "-q", "orders after")
+	w.ok(nil, "note", "restored \x1b]0;evil title\x07from c1")
+	w.ok(nil, "verify")
+	out := w.ok(nil, "timeline")
+	for _, want := range []string{" UTC  open ", "opened: orders overwritten", "c1 saved: \"orders before\"", "c2 saved: \"orders after\"", "restored", "from c1"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("timeline lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "\x1b") || strings.Count(out, " verify ") != 1 {
+		t.Fatalf("timeline holds an escape, or its verify run is not one line:\n%q", out)
+	}
+	if other := w.ok(nil, "timeline", inc); other != out {
+		t.Fatalf("timeline %s differs from the current incident's:\n%s", inc, other)
+	}
+	if _, errs, code := w.run(nil, "timeline", "nosuch"); code != 1 || !strings.Contains(errs, `no incident matches "nosuch"`) {
+		t.Fatalf("timeline of a typo: exit %d, %q", code, errs)
+	}
+}

@@ -123,7 +123,7 @@ func Markdown(r Record, red *Redactor) ([]byte, int) {
 		fmt.Fprintf(&b, "- **%s:** %s\n", f.Label, f.Value)
 	}
 	b.WriteString("\n## Timeline\n\n| Time (UTC) | Event | Item | Detail |\n|---|---|---|---|\n")
-	for _, row := range timelineRows(r.Events) {
+	for _, row := range TimelineRows(r.Events) {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", utc(row.Time), row.Kind, cell(row.Item), cell(row.Text))
 	}
 
@@ -284,11 +284,11 @@ func PostWebhook(url string, text []byte) error {
 	return nil
 }
 
-// timelineRows are the postmortem's timeline: each event as it is, but a
+// TimelineRows are the postmortem's timeline: each event as it is, but a
 // verify run, which records one event for each capture it read, and the
 // copies a push writes, are one row each; and hints meant for the person at
 // the keyboard (commands to type, tmux settings) are left out.
-func timelineRows(events []model.Event) []model.Event {
+func TimelineRows(events []model.Event) []model.Event {
 	var rows []model.Event
 	for i := 0; i < len(events); {
 		ev := events[i]

@@ -239,7 +239,7 @@ func TestExportsNameInterruptedAndUnsealedCaptures(t *testing.T) {
 // person's note.
 func TestTimelineRowsFoldRunsAndDropHints(t *testing.T) {
 	at := time.Date(2026, 11, 26, 14, 0, 0, 0, time.UTC)
-	rows := timelineRows([]model.Event{
+	rows := TimelineRows([]model.Event{
 		{Time: at, Kind: model.EventVerify, Item: "c1", Text: "c1 verified: 2 of 2 copies match"},
 		{Time: at, Kind: model.EventVerify, Item: "c2", Text: "c2 verified: 1 of 2 copies match"},
 		{Time: at, Kind: model.EventCopy, Item: "c1", Text: "c1 copy s3://b/c1: verified"},
