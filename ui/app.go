@@ -103,14 +103,17 @@ type UI struct {
 	// composeAsked: the last key was a c, which asked before $EDITOR takes
 	// the screen; a second c composes.
 	composeAsked bool
-	pending      *jump        // where to go once the open item has loaded
-	pendingAt    *model.Event // a marker to show once its session has loaded
-	markerShown  jump         // the marker m last went to: its line, and its session
-	findPattern  string       // what n and N look for, as typed at / or ctrl-f
-	message      string
-	lists        []checklist.Checklist
-	listErrs     []error
-	stepShown    map[string]time.Time // when each step first showed as current
+	// ownSteps counts the step events this pane is writing and has not
+	// yet seen come back from the store (under mu).
+	ownSteps    int
+	pending     *jump        // where to go once the open item has loaded
+	pendingAt   *model.Event // a marker to show once its session has loaded
+	markerShown jump         // the marker m last went to: its line, and its session
+	findPattern string       // what n and N look for, as typed at / or ctrl-f
+	message     string
+	lists       []checklist.Checklist
+	listErrs    []error
+	stepShown   map[string]time.Time // when each step first showed as current
 	// stepOnScreen is the step the checklist pane holds, shown from the
 	// pane's next draw.
 	stepOnScreen string
@@ -535,9 +538,30 @@ func (u *UI) read() func() {
 		pointed, hadOne := u.selected()
 		u.mu.Lock()
 		changed := !slices.EqualFunc(caps, u.caps, sameCapture) || len(all) != len(u.all) || len(events) != len(u.events)
+		before := len(u.events)
 		u.all, u.caps, u.events = all, caps, events
 		same := pointed.Incident == u.incident.ID
+		var others *model.Event // the last step event this pane did not write
+		if before > 0 && len(events) > before {
+			steps := 0
+			for i := before; i < len(events); i++ {
+				if events[i].Kind == model.EventStep {
+					steps++
+					others = &events[i]
+				}
+			}
+			own := min(steps, u.ownSteps)
+			u.ownSteps -= own
+			if steps == own {
+				others = nil
+			}
+		}
 		u.mu.Unlock()
+		if others != nil {
+			// A tick from a shell or another pane: the status line says it,
+			// not what this pane last did to the checklist.
+			u.setStatus(tview.Escape(others.Text))
+		}
 		if changed {
 			u.fillIncidents()
 			u.fillItems()

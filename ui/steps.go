@@ -260,10 +260,12 @@ func (u *UI) tickAnyway(step checklist.Step) {
 	id := u.incident.ID
 	u.mu.Unlock()
 	who := u.who()
+	u.writingStep(1)
 	u.background(func() {
 		done, err := checklist.Tick(u.store, id, u.lists, checklist.TickRequest{Who: who, Anyway: true, Step: step.ID})
 		switch {
 		case err != nil:
+			u.writingStep(-1)
 			u.sayError(fmt.Errorf("%q NOT ticked: %w", step.Title, err))
 			return
 		case done.Waited == "":
@@ -297,14 +299,24 @@ func (u *UI) stepEvent(s checklist.Step, text, action string) {
 	u.mu.Lock()
 	id := u.incident.ID
 	u.mu.Unlock()
+	u.writingStep(1)
 	u.background(func() {
 		if _, err := u.store.AddEvent(id, model.EventStep, s.ID, text); err != nil {
+			u.writingStep(-1)
 			u.sayError(fmt.Errorf("%q NOT %s: %w", s.Title, action, err))
 			return
 		}
 		u.say("%s %q at %s UTC", action, s.Title, u.now().UTC().Format("15:04:05"))
 		u.refresh()
 	})
+}
+
+// writingStep counts a step event this pane writes (n 1), or one it did
+// not after all (n -1): refresh tells the others on the status line.
+func (u *UI) writingStep(n int) {
+	u.mu.Lock()
+	u.ownSteps = max(u.ownSteps+n, 0)
+	u.mu.Unlock()
 }
 
 // chooseChecklist lets the person pick the incident's checklist.

@@ -452,3 +452,30 @@ func TestNoteInAClosedIncidentSaysSo(t *testing.T) {
 	h.press("3", "n", "restored from c1", tcell.KeyEnter)
 	h.waitFor("noted in " + inc.ID + ", which is CLOSED")
 }
+
+// TestATickFromAShellShowsOnTheStatusLine: after 'calm tick' in another
+// pane, the status line still said what this pane last did ("unticked
+// ..."), beside a checklist that had moved on.
+func TestATickFromAShellShowsOnTheStatusLine(t *testing.T) {
+	db := openStore(t)
+	inc, err := db.NewIncident("users overwritten")
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := &fakeClock{t: time.Now()}
+	h := start(t, db, 160, 45, Options{Now: clk.now, Who: "ada@db1"})
+	h.waitFor("STEP 1 · STOP AND BREATHE")
+	h.press("3")
+	clk.advance(time.Minute)
+	h.waitFor("ready: space ticks it")
+	h.press(" ")
+	h.waitFor(`ticked "Stop and breathe" at`) // this pane's own words
+	h.press("u")
+	h.waitFor(`unticked "Stop and breathe" at`)
+	// From a shell, as 'calm tick' does.
+	if _, err := checklist.Tick(db, inc.ID, checklist.Builtin(), checklist.TickRequest{Who: "bob@laptop", Now: time.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	h.waitFor(`ticked "Stop and breathe" by bob@laptop`)
+	h.waitFor("STEP 2 · SAVE THE SCROLLBACK")
+}
