@@ -435,3 +435,44 @@ func TestReadsAreCheckedAndFallBackToAVerifiedCopy(t *testing.T) {
 		}
 	}
 }
+
+// TestAgentOfAnotherUserIsNotTalkedTo: a socket in a folder another user
+// can write (a shared XDG_RUNTIME_DIR, su without -) may be served by that
+// user's process. calm sent its notes, titles and captures there and showed
+// what came back; it now checks who serves the socket before it sends a
+// byte, and says so in one line.
+func TestAgentOfAnotherUserIsNotTalkedTo(t *testing.T) {
+	t.Parallel()
+	if os.Getuid() != 0 {
+		t.Skip("needs root to act as a second user with setpriv") // CI runs as root
+	}
+	shared, _ := os.MkdirTemp("", "shared-run")
+	defer os.RemoveAll(shared)
+	os.Chmod(shared, 0o1777)
+	theirs := filepath.Join(shared, "theirs")
+	asNobody(t, "mkdir", "-m", "0700", theirs)
+	socket := filepath.Join(theirs, "agent.sock")
+	// The other user's own calm agent, serving the socket where this
+	// user's calm is told to look.
+	other := exec.Command("setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+		"env", "CALM_HOME="+theirs, "HOME="+theirs, "XDG_RUNTIME_DIR="+theirs, "XDG_CONFIG_HOME="+theirs,
+		calmBin, "agent", "--socket", socket, "--idle", "0")
+	if err := other.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { other.Process.Kill(); other.Wait() }()
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if fi, err := os.Lstat(socket); err == nil && fi.Mode()&os.ModeSocket != 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the other user's agent never made its socket")
+		}
+	}
+	w := newWorld(t)
+	w.extra = append(w.extra, "CALM_SOCKET="+socket)
+	_, errs, code := w.run(nil, "note", "the root password is hunter2")
+	if code == 0 || !strings.Contains(errs, "is served by another user (uid 65534") || strings.Count(strings.TrimSpace(errs), "\n") != 0 {
+		t.Fatalf("a note to another user's agent: exit %d, %q", code, errs)
+	}
+}

@@ -21,6 +21,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"calm/model"
 	"calm/storage"
 )
@@ -67,10 +69,17 @@ func NewClient(socket string, agentCommand []string, agentLog string) *Client {
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			var d net.Dialer
 			c, err := d.DialContext(ctx, "unix", socket)
+			if err != nil {
+				return nil, err
+			}
+			if err := servedByMe(c, socket); err != nil {
+				c.Close()
+				return nil, err
+			}
 			if uc, ok := c.(*net.UnixConn); ok {
 				uc.SetReadBuffer(socketBuffer)
 			}
-			return c, err
+			return c, nil
 		},
 		MaxIdleConnsPerHost: 4,
 		DisableCompression:  true,
@@ -163,6 +172,10 @@ func (c *Client) send(ctx context.Context, method, path string, query url.Values
 				c.warning.Store(&w)
 			}
 			return resp, nil
+		}
+		var foreign *foreignAgentError
+		if errors.As(err, &foreign) {
+			return nil, foreign // no agent of ours to start there: said as it is
 		}
 		if ctx.Err() != nil {
 			return nil, ctx.Err() // hung up on purpose: no agent to start
@@ -518,14 +531,54 @@ func (c *Client) Close() error {
 	return nil
 }
 
-// answers reports whether an agent accepts connections on the socket.
+// answers reports whether an agent of this user accepts connections on the
+// socket.
 func (c *Client) answers() bool {
 	conn, err := net.DialTimeout("unix", c.Socket, time.Second)
 	if err != nil {
 		return false
 	}
-	conn.Close()
-	return true
+	defer conn.Close()
+	return servedByMe(conn, c.Socket) == nil
+}
+
+// foreignAgentError is a socket served by another user's process.
+type foreignAgentError struct {
+	socket   string
+	uid, pid int
+}
+
+func (e *foreignAgentError) Error() string {
+	return fmt.Sprintf("the agent socket %s is served by another user (uid %d, pid %d), not you (uid %d): calm sends nothing there; remove the socket, or check XDG_RUNTIME_DIR and CALM_SOCKET", e.socket, e.uid, e.pid, os.Getuid())
+}
+
+// servedByMe checks that the process at the socket's other end runs as this
+// user: the socket's folder may be another user's (a shared
+// XDG_RUNTIME_DIR, su without -), and what calm sends carries production
+// output, and what it reads back is what a restore is built from.
+func servedByMe(conn net.Conn, socket string) error {
+	uc, ok := conn.(*net.UnixConn)
+	if !ok {
+		return nil
+	}
+	raw, err := uc.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var cred *unix.Ucred
+	var credErr error
+	if err := raw.Control(func(fd uintptr) {
+		cred, credErr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
+	}); err != nil {
+		return err
+	}
+	if credErr != nil {
+		return fmt.Errorf("who serves the agent socket %s: %w", socket, credErr)
+	}
+	if int(cred.Uid) != os.Getuid() {
+		return &foreignAgentError{socket: socket, uid: int(cred.Uid), pid: int(cred.Pid)}
+	}
+	return nil
 }
 
 // StartAgent starts the agent unless one answers. A lock file serialises
