@@ -63,9 +63,19 @@ func TestSplitMarksCommandsShowsItsSessionAndRefusesASecond(t *testing.T) {
 	// the person's editor (e and c open it) and folders.
 	tm.waitForPanes(2)
 	pid := strings.TrimSpace(tm.run("display-message", "-p", "-t", "t.1", "#{pane_pid}"))
-	environ, err := os.ReadFile("/proc/" + pid + "/environ")
-	if err != nil || !bytes.Contains(environ, []byte("EDITOR=the-persons-editor\x00")) || !bytes.Contains(environ, []byte("CALM_HOME="+w.home+"\x00")) {
-		t.Fatalf("calm's pane (pid %s) lacks the shell's EDITOR or CALM_HOME: %v %q", pid, err, environ)
+	// The pane's process may not have become calm yet (its environment is
+	// tmux's until it execs): read it again until it has, or time is up.
+	var environ []byte
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		environ, err = os.ReadFile("/proc/" + pid + "/environ")
+		ok := err == nil && bytes.Contains(environ, []byte("EDITOR=the-persons-editor\x00")) && bytes.Contains(environ, []byte("CALM_HOME="+w.home+"\x00"))
+		if ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("calm's pane (pid %s) lacks the shell's EDITOR or CALM_HOME: %v %q", pid, err, environ)
+		}
 	}
 	gone := filepath.Join(t.TempDir(), "gone")
 	tm.typeText("rm -rf " + gone)

@@ -151,7 +151,7 @@ func Open(o Options) (*DB, error) {
 	if o.LockTimeout == 0 {
 		o.LockTimeout = 2 * time.Second
 	}
-	if err := mkdirPrivate(filepath.Dir(o.Path)); err != nil {
+	if err := mkdirFor(filepath.Dir(o.Path)); err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	if f, err := os.Open(o.Path); err == nil {
@@ -460,9 +460,25 @@ func u64(n uint64) []byte {
 	return b[:]
 }
 
+// mkdirPrivate makes a folder of calm's own (evidence, an incident's
+// copies) private: made 0700, or made so if it was made otherwise (by hand,
+// by an older calm).
 func mkdirPrivate(dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
 	return os.Chmod(dir, 0o700)
+}
+
+// mkdirFor makes the folder a file the person named goes into (--store,
+// a salvage's new file): a missing one is made 0700, but one that exists is
+// theirs, and left as it is, unless it is calm's folder by name (the data
+// folder's calm): a store put in /tmp or a team's folder must not take it
+// away from everyone else. The files calm writes there are 0600 whatever
+// the folder.
+func mkdirFor(dir string) error {
+	if _, err := os.Lstat(dir); err == nil && filepath.Base(dir) != "calm" {
+		return nil
+	}
+	return mkdirPrivate(dir)
 }

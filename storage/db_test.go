@@ -273,10 +273,38 @@ func TestFilesArePrivate(t *testing.T) {
 			t.Errorf("%s: %v %v, want 0600", p, fi.Mode(), err)
 		}
 	}
-	for _, p := range []string{filepath.Dir(db.Path()), filepath.Dir(c.Copies[1].Location), filepath.Dir(c.Copies[2].Location), mirror} {
+	for _, p := range []string{filepath.Dir(c.Copies[1].Location), filepath.Dir(c.Copies[2].Location), mirror} {
 		fi, err := os.Stat(p)
 		if err != nil || fi.Mode().Perm() != 0o700 {
 			t.Errorf("%s: %v %v, want 0700", p, fi.Mode(), err)
+		}
+	}
+}
+
+// TestStoreFolderIsMadePrivateButNotTakenOver: the store's folder is made
+// 0700 when calm makes it, or when it is calm's by name; one the person
+// named that was there before (/tmp, a team's folder) is left as it was:
+// calm made /tmp 0700 for a store put there, locking everyone else out.
+func TestStoreFolderIsMadePrivateButNotTakenOver(t *testing.T) {
+	root := t.TempDir()
+	shared := filepath.Join(root, "shared")
+	os.Mkdir(shared, 0o755)
+	os.Chmod(shared, 0o777|os.ModeSticky)
+	own := filepath.Join(root, "data", "calm")
+	os.MkdirAll(own, 0o755)
+	made := filepath.Join(root, "new", "store")
+	for dir, want := range map[string]os.FileMode{shared: 0o777 | os.ModeSticky, own: 0o700, made: 0o700} {
+		db, err := Open(Options{Path: filepath.Join(dir, "calm.db")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+		fi, err := os.Stat(dir)
+		if err != nil || fi.Mode()&(os.ModePerm|os.ModeSticky) != want {
+			t.Errorf("%s: %v %v, want %v", dir, fi.Mode(), err, want)
+		}
+		if fi, err := os.Stat(filepath.Join(dir, "calm.db")); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("the store in %s: %v %v, want 0600", dir, fi.Mode(), err)
 		}
 	}
 }

@@ -128,7 +128,7 @@ func Salvage(from, to, evidenceDir string, progress func(string)) (rep SalvageRe
 	// Work on a copy, grown to the size its header records, so a truncated
 	// file reads as zero pages (a recoverable panic) rather than past its end
 	// (SIGBUS).
-	if err := mkdirPrivate(filepath.Dir(to)); err != nil {
+	if err := mkdirFor(filepath.Dir(to)); err != nil {
 		return rep, fmt.Errorf("salvage: %w", err)
 	}
 	// The copy holds every capture: a signal removes it too.

@@ -27,11 +27,24 @@ func EnsurePrivateDir(dir string) error {
 		return fmt.Errorf("socket folder %s is not a folder of yours: remove it or set XDG_RUNTIME_DIR", dir)
 	}
 	if fi.Mode().Perm() != 0o700 {
+		if !calmsRunDir(dir) {
+			// A folder the person named (--socket ~/a.sock): theirs to
+			// open or close, not calm's to take from everyone else. The
+			// socket itself is 0600, and each side checks who the other is.
+			return nil
+		}
 		if err := os.Chmod(dir, 0o700); err != nil {
 			return fmt.Errorf("make socket folder %s private: %w", dir, err)
 		}
 	}
 	return nil
+}
+
+// calmsRunDir reports whether dir is one of the folders calm picks for its
+// sockets (socketDir), which it may make private again.
+func calmsRunDir(dir string) bool {
+	base := filepath.Base(dir)
+	return base == "calm" || base == "calm-"+strconv.Itoa(os.Getuid()) || base == "run" && filepath.Base(filepath.Dir(dir)) == "calm"
 }
 
 // socketDir picks the private folder for agent sockets: $XDG_RUNTIME_DIR/calm;
