@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"calm/model"
 )
 
 // Checklist is a named list of steps.
@@ -211,6 +213,10 @@ func Load(dirs []string) ([]Checklist, []error) {
 		}
 		sort.Strings(files)
 		for _, f := range files {
+			if why := model.WritableByOthers(f); why != "" {
+				errs = append(errs, &FileError{File: f, Msg: "not loaded: " + why})
+				continue
+			}
 			data, err := os.ReadFile(f)
 			if err != nil {
 				errs = append(errs, &FileError{File: f, Msg: err.Error()})

@@ -326,6 +326,9 @@ func (r *runner) teeAllTheSame(args []string, typo string) int {
 type globalFlags struct {
 	store, config string
 	mirrors       []string
+	// defaults: no config file is read (the agent tee starts when the
+	// file could not be used, which it must not be stopped by either).
+	defaults bool
 }
 
 // env is what a command runs with; tests give their own.
@@ -686,6 +689,8 @@ in $XDG_CONFIG_HOME/calm/config.toml. Every command starts the agent if needed.`
 	root.PersistentFlags().StringVar(&r.global.store, "store", "", "the bbolt store file")
 	root.PersistentFlags().StringVar(&r.global.config, "config", "", "the config file")
 	root.PersistentFlags().StringArrayVar(&r.global.mirrors, "mirror", nil, "a folder (or s3://) that gets a verified copy of every capture; repeat for more")
+	root.PersistentFlags().BoolVar(&r.global.defaults, "default-settings", false, "read no config file")
+	root.PersistentFlags().MarkHidden("default-settings")
 	root.AddGroup(
 		&cobra.Group{ID: groupCapture, Title: "Capture:"},
 		&cobra.Group{ID: groupIncident, Title: "Incidents:"},

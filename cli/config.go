@@ -15,6 +15,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"calm/model"
 	"calm/storage"
 	"calm/storage/agent"
 	"calm/storage/s3"
@@ -50,6 +51,7 @@ type Config struct {
 	socket      string
 	flagMirrors []string
 	file        string // where the config came from, if anywhere
+	defaults    bool   // no config file was read, on purpose
 	// storeNamedBy is what chose a store other than the default ("--store",
 	// the config file's key), or "": a typo there must not start a new store.
 	storeNamedBy   string
@@ -104,11 +106,17 @@ func configPath(flagPath string) string {
 // loadConfig reads the config file, then lets env and flags override it:
 // flags beat CALM_HOME, which beats the file, which beats the defaults.
 func loadConfig(g globalFlags) (Config, error) {
+	if g.defaults {
+		return defaultConfig(g), nil
+	}
 	var c Config
 	path := configPath(g.config)
 	data, err := os.ReadFile(path)
 	switch {
 	case err == nil:
+		if why := model.WritableByOthers(path); why != "" {
+			return c, fmt.Errorf("config %s is not used: %s", path, why)
+		}
 		md, err := toml.Decode(string(data), &c)
 		if err != nil {
 			return c, fmt.Errorf("config %s: %v: fix it or move it away", path, err)
@@ -126,7 +134,7 @@ func loadConfig(g globalFlags) (Config, error) {
 // defaultConfig is the configuration with no config file read: what tee
 // saves with when the file cannot be used, rather than not saving.
 func defaultConfig(g globalFlags) Config {
-	var c Config
+	c := Config{defaults: true}
 	return c.settle(g)
 }
 
@@ -210,6 +218,10 @@ func (c Config) agentCommand() []string {
 	args := []string{exe, "--store", c.Store}
 	if c.file != "" {
 		args = append(args, "--config", c.file)
+	}
+	if c.defaults {
+		// The file this command could not use would stop the agent too.
+		args = append(args, "--default-settings")
 	}
 	for _, m := range c.flagMirrors {
 		args = append(args, "--mirror", m)

