@@ -105,15 +105,18 @@ type UI struct {
 	composeAsked bool
 	// ownSteps counts the step events this pane is writing and has not
 	// yet seen come back from the store (under mu).
-	ownSteps    int
-	pending     *jump        // where to go once the open item has loaded
-	pendingAt   *model.Event // a marker to show once its session has loaded
-	markerShown jump         // the marker m last went to: its line, and its session
-	findPattern string       // what n and N look for, as typed at / or ctrl-f
-	message     string
-	lists       []checklist.Checklist
-	listErrs    []error
-	stepShown   map[string]time.Time // when each step first showed as current
+	ownSteps int
+	// stepsWritten is closed once the last checklist write asked is done
+	// (under mu): the next waits for it.
+	stepsWritten chan struct{}
+	pending      *jump        // where to go once the open item has loaded
+	pendingAt    *model.Event // a marker to show once its session has loaded
+	markerShown  jump         // the marker m last went to: its line, and its session
+	findPattern  string       // what n and N look for, as typed at / or ctrl-f
+	message      string
+	lists        []checklist.Checklist
+	listErrs     []error
+	stepShown    map[string]time.Time // when each step first showed as current
 	// stepOnScreen is the step the checklist pane holds, shown from the
 	// pane's next draw.
 	stepOnScreen string

@@ -229,7 +229,29 @@ func (u *UI) tick(again string) {
 		u.setStatus(fmt.Sprintf("STEP %d is new on screen: read it, then space ticks it", st.Current+1))
 		return
 	}
-	u.stepEvent(step, checklist.StepText(checklist.Ticked, step.Title, u.who()), checklist.Ticked)
+	u.tickStep(step)
+}
+
+// tickStep ticks step as the shell's 'calm tick STEP' does: the store's
+// state decides, not this pane's, which may be a moment old (u then space
+// at once unticked one step and ticked the next, out of order).
+func (u *UI) tickStep(step checklist.Step) {
+	u.mu.Lock()
+	id := u.incident.ID
+	u.mu.Unlock()
+	who, now := u.who(), u.now()
+	u.writingStep(1)
+	u.inOrder(func() {
+		done, err := checklist.Tick(u.store, id, u.lists, checklist.TickRequest{Who: who, Step: step.ID, Now: now})
+		if err != nil {
+			u.writingStep(-1)
+			u.sayError(fmt.Errorf("%q NOT ticked: %w", step.Title, err))
+			u.refresh()
+			return
+		}
+		u.say("%s %q at %s UTC", checklist.Ticked, step.Title, done.At.UTC().Format("15:04:05"))
+		u.refresh()
+	})
 }
 
 // readFirst is how long a step is on screen before space may tick it.
@@ -261,7 +283,7 @@ func (u *UI) tickAnyway(step checklist.Step) {
 	u.mu.Unlock()
 	who := u.who()
 	u.writingStep(1)
-	u.background(func() {
+	u.inOrder(func() {
 		done, err := checklist.Tick(u.store, id, u.lists, checklist.TickRequest{Who: who, Anyway: true, Step: step.ID})
 		switch {
 		case err != nil:
@@ -291,6 +313,14 @@ func (u *UI) untick() {
 		u.setStatus("no step is ticked")
 		return
 	}
+	if st.Current < len(st.Steps) {
+		if shown, ok := u.stepShown[u.stepKey(st)]; ok && u.now().Sub(shown) < readFirst {
+			// u held down, or pressed again at once, took back one tick
+			// after another: one at a time, each seen first.
+			u.setStatus(fmt.Sprintf("STEP %d is new on screen: u in a moment takes back %q", st.Current+1, st.Steps[last].Title))
+			return
+		}
+	}
 	s := st.Steps[last].Step
 	u.stepEvent(s, checklist.StepText(checklist.Unticked, s.Title, u.who()), checklist.Unticked)
 }
@@ -300,7 +330,7 @@ func (u *UI) stepEvent(s checklist.Step, text, action string) {
 	id := u.incident.ID
 	u.mu.Unlock()
 	u.writingStep(1)
-	u.background(func() {
+	u.inOrder(func() {
 		if _, err := u.store.AddEvent(id, model.EventStep, s.ID, text); err != nil {
 			u.writingStep(-1)
 			u.sayError(fmt.Errorf("%q NOT %s: %w", s.Title, action, err))
@@ -309,6 +339,27 @@ func (u *UI) stepEvent(s checklist.Step, text, action string) {
 		u.say("%s %q at %s UTC", action, s.Title, u.now().UTC().Format("15:04:05"))
 		u.refresh()
 	})
+}
+
+// inOrder runs f in the background once every checklist write asked
+// before it is done: u then space is an untick, then a tick, as pressed,
+// not whichever reaches the store first.
+func (u *UI) inOrder(f func()) {
+	u.mu.Lock()
+	before := u.stepsWritten
+	done := make(chan struct{})
+	u.stepsWritten = done
+	u.mu.Unlock()
+	started := u.background(func() {
+		defer close(done)
+		if before != nil {
+			<-before
+		}
+		f()
+	})
+	if !started {
+		close(done)
+	}
 }
 
 // writingStep counts a step event this pane writes (n 1), or one it did

@@ -382,7 +382,9 @@ func TestTickAnywayChecksAgainWhenConfirmed(t *testing.T) {
 	}
 	h.waitFor("STEP 3 · CHECK THE COPIES")
 	// u pressed twice, both before the list is read again, takes back one
-	// tick, and says the second did nothing.
+	// tick, and says the second did nothing (once the step has been on
+	// screen long enough for u to work at all).
+	time.Sleep(readFirst)
 	h.in(func() { h.ui.untick(); h.ui.untick() })
 	h.waitFor("unticked")
 	time.Sleep(300 * time.Millisecond) // the second asks the store too
@@ -470,6 +472,8 @@ func TestATickFromAShellShowsOnTheStatusLine(t *testing.T) {
 	h.waitFor("ready: space ticks it")
 	h.press(" ")
 	h.waitFor(`ticked "Stop and breathe" at`) // this pane's own words
+	h.waitFor("STEP 2 · SAVE THE SCROLLBACK")
+	clk.advance(readFirst)
 	h.press("u")
 	h.waitFor(`unticked "Stop and breathe" at`)
 	// From a shell, as 'calm tick' does.
@@ -478,4 +482,50 @@ func TestATickFromAShellShowsOnTheStatusLine(t *testing.T) {
 	}
 	h.waitFor(`ticked "Stop and breathe" by bob@laptop`)
 	h.waitFor("STEP 2 · SAVE THE SCROLLBACK")
+}
+
+// TestUntickThenTickAtOnceTicksNothingOutOfOrder: u then space at once
+// unticked step 3 and ticked step 4 from this pane's state of a moment
+// before; and u held down took back one tick after another. Each key now
+// does one thing, in order, as the store has it.
+func TestUntickThenTickAtOnceTicksNothingOutOfOrder(t *testing.T) {
+	db := openStore(t)
+	inc, err := db.NewIncident("users overwritten")
+	if err != nil {
+		t.Fatal(err)
+	}
+	saveCapture(t, db, "mongo find", mongoTranscript)
+	tickSteps(t, db, inc.ID, 3, false) // breathe, save, copies
+	h := start(t, db, 160, 45, Options{Who: "ada@db1"})
+	h.waitFor("STEP 4 · SAY WHAT CHANGED")
+	db.AddNote(inc.ID, "replaceOne replaced user 1") // step 4 is ready
+	h.waitFor("ready: space ticks it")
+	time.Sleep(readFirst)
+	h.in(func() { h.ui.untick(); h.ui.tick(" ") }) // u then space, before the list is read again
+	h.waitFor("NOT ticked")
+	h.waitFor("STEP 3 · CHECK THE COPIES")
+	// u held down: the step it brings back is new on screen, and the next
+	// u waits for it to be read.
+	h.press("3")
+	for range 5 {
+		h.press("u")
+	}
+	h.waitFor("is new on screen: u in a moment takes back")
+	time.Sleep(300 * time.Millisecond)
+	ticks, unticks := 0, 0
+	events, _ := db.Events(inc.ID)
+	for _, ev := range events {
+		switch {
+		case ev.Kind == model.EventStep && strings.HasPrefix(ev.Text, "ticked "):
+			ticks++
+		case ev.Kind == model.EventStep && strings.HasPrefix(ev.Text, "unticked "):
+			unticks++
+		}
+		if ev.Kind == model.EventStep && ev.Item == "what" {
+			t.Fatalf("step 4 was ticked out of order: %q", ev.Text)
+		}
+	}
+	if ticks != 3 || unticks != 1 {
+		t.Fatalf("%d ticks and %d unticks recorded, want the 3 ticks and one untick", ticks, unticks)
+	}
 }
