@@ -121,7 +121,12 @@ func init() {
 		{keys: []string{"enter"}, scope: scopeItems, help: "open in the viewer", do: func(u *UI) { u.items.choose() }},
 		{keys: []string{"enter"}, scope: scopeTimeline, help: "open what the event concerns: a capture, or a session at its marker", do: func(u *UI) { u.timeline.choose() }},
 
-		{keys: []string{"space", "enter"}, scope: scopeChecklist, help: "tick the current step (or say what it waits for)", writes: true, do: func(u *UI) { u.tick("space") }},
+		{keys: []string{"space"}, scope: scopeChecklist, help: "tick the current step (or say what it waits for)", writes: true, do: func(u *UI) { u.tick("space") }},
+		// A time typed after t was refused ("15:33" and enter: 3 brought the
+		// checklist up, enter ticked its step): enter ticks nothing.
+		{keys: []string{"enter"}, scope: scopeChecklist, help: "nothing: space ticks, so an enter meant for a prompt ticks no step", do: func(u *UI) {
+			u.setStatus("enter ticks nothing here: space ticks the step")
+		}},
 		{keys: []string{"u"}, scope: scopeChecklist, help: "untick the last step (recorded, never erased)", writes: true, do: (*UI).untick},
 		{keys: []string{"n"}, scope: scopeChecklist, help: "write a note on the timeline", writes: true, do: (*UI).addNote},
 		{keys: []string{"L"}, scope: scopeChecklist, help: "choose another checklist", writes: true, do: (*UI).chooseChecklist},

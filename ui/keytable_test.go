@@ -362,7 +362,7 @@ func TestEveryKeyDoesWhatTheTableSays(t *testing.T) {
 			return u.timeline, "items"
 		}), say("marker DROP TABLE")},
 		"checklist space": {checklistPane, say("take a breath")},
-		"checklist enter": {checklistPane, say("take a breath")},
+		"checklist enter": {checklistPane, say("enter ticks nothing here: space ticks the step")},
 		"checklist u":     {checklistPane, say("no step is ticked")},
 		"checklist n":     {checklistPane, say("note:")},
 		"checklist L":     {checklistPane, say("checklist: enter chooses")},
