@@ -979,8 +979,8 @@ func TestEmojiSequencesTakeOneCellPair(t *testing.T) {
 			t.Fatalf("the emoji sequences are not one cell pair each:\n%s", h.text())
 		}
 	}
-	if got := displayWidth([]byte("\U0001F469\u200d\U0001F4BB|\U0001F44B\U0001F3FD|")); got != 6 {
-		t.Fatalf("the two sequences and two bars take %d columns, want 6", got)
+	if got := displayWidth([]byte("\U0001F469\u200d\U0001F4BB|\U0001F44B\U0001F3FD|\U0001F1EF\U0001F1F5|")); got != 9 {
+		t.Fatalf("the three sequences (a flag the third) and three bars take %d columns, want 9", got)
 	}
 }
 
@@ -988,13 +988,21 @@ func TestEmojiSequencesTakeOneCellPair(t *testing.T) {
 // at the border with no sign that it went on.
 func TestALineCutAtTheEdgeSaysSo(t *testing.T) {
 	db := openStore(t)
-	saveCapture(t, db, "wide", "short\n{\"customer\": \"ACME GmbH\", \"total\": 1299.90, \"items\": [\"a\", \"b\", \"c\"], \"note\": \"END-OF-LINE\"}\n")
+	cjk := strings.Repeat("東京都渋谷区", 20)
+	saveCapture(t, db, "wide", "short\n{\"customer\": \"ACME GmbH\", \"total\": 1299.90, \"items\": [\"a\", \"b\", \"c\"], \"note\": \"END-OF-LINE\"}\n"+cjk+"\nx"+cjk+"\n")
 	h := start(t, db, 140, 30, Options{})
 	h.waitFor("wide")
 	h.press("1", tcell.KeyEnter)
 	screen := h.waitFor(`{"customer": "ACME GmbH"`)
 	if !strings.Contains(screen, "›") || strings.Contains(screen, "END-OF-LINE") {
 		t.Fatalf("the cut line does not end in ›:\n%s", screen)
+	}
+	// Wide characters, whichever column the last one ends in (an even and
+	// an odd start): each cut line ends in ›.
+	for _, prefix := range []string{"3 東", "4 x東"} {
+		if r := row(screen, prefix); !strings.Contains(r, "›") {
+			t.Fatalf("the wide line %q is cut with no sign: %q", prefix, r)
+		}
 	}
 	// Scrolled right, its start is marked cut instead, and the end shows.
 	for range 5 {

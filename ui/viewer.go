@@ -216,21 +216,38 @@ func (v *Viewer) findAfter(from int, forward bool) bool {
 func displayWidth(text []byte) int {
 	col, prev := 0, rune(0)
 	for _, r := range string(text) {
-		if r == '\t' {
+		joins := joinsCluster(prev, r)
+		switch {
+		case r == '\t':
 			col = (col/8 + 1) * 8
-		} else if !joinsCluster(prev, r) {
+		case !joins:
 			col += runewidth.RuneWidth(r)
+		case regionalIndicator(r):
+			col++ // a flag is two columns wide, its letters one each
 		}
-		prev = r
+		prev = nextPrev(joins, r)
 	}
 	return col
 }
 
+// nextPrev is the rune the next one may join: none after a flag's second
+// letter (🇯🇵🇺 is a flag and a letter, not one cell pair).
+func nextPrev(joined bool, r rune) rune {
+	if joined && regionalIndicator(r) {
+		return 0
+	}
+	return r
+}
+
+func regionalIndicator(r rune) bool { return r >= 0x1f1e6 && r <= 0x1f1ff }
+
 // joinsCluster reports whether r draws in the cell of the rune before it,
 // prev, as a terminal draws an emoji sequence: the emoji after a zero-width
-// joiner (👩‍💻 is one cell pair, not two with a gap) and a skin tone.
+// joiner (👩‍💻 is one cell pair, not two with a gap), a skin tone, and a
+// flag's second letter (🇯🇵).
 func joinsCluster(prev, r rune) bool {
-	return prev == 0x200d && runewidth.RuneWidth(r) > 0 || r >= 0x1f3fb && r <= 0x1f3ff && prev >= 0x1f000
+	return prev == 0x200d && runewidth.RuneWidth(r) > 0 || r >= 0x1f3fb && r <= 0x1f3ff && prev >= 0x1f000 ||
+		regionalIndicator(prev) && regionalIndicator(r)
 }
 
 // Draw draws the visible lines only.
@@ -332,6 +349,7 @@ func (v *Viewer) drawLine(screen tcell.Screen, line []byte, i, x, y, width int, 
 	// The cell last drawn, for a combining mark to join (an accent typed
 	// as e + U+0301 showed as a bare e).
 	lastX, lastMain, lastStyle := -1, ' ', tcell.StyleDefault
+	lastW := 0 // the width of the cell at lastX
 	var lastComb []rune
 	prev := rune(0)
 	more := false // the line goes on past the right edge
@@ -341,7 +359,7 @@ func (v *Viewer) drawLine(screen tcell.Screen, line []byte, i, x, y, width int, 
 			r, size := utf8.DecodeRune(text)
 			text = text[size:]
 			joins := joinsCluster(prev, r)
-			prev = r
+			prev = nextPrev(joins, r)
 			s := style
 			if inBlock && pos >= block[0] && pos < block[1] {
 				s = s.Background(tcell.ColorDarkGreen)
@@ -364,13 +382,20 @@ func (v *Viewer) drawLine(screen tcell.Screen, line []byte, i, x, y, width int, 
 			if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
 				r = '?' // never a control character on the screen
 			}
-			if joins && lastX >= 0 {
-				lastComb = append(lastComb, r)
-				screen.SetContent(lastX, y, lastMain, lastComb, lastStyle)
-				continue
-			}
 			if joins {
-				continue // its cell is off screen
+				if lastX >= 0 {
+					lastComb = append(lastComb, r)
+					screen.SetContent(lastX, y, lastMain, lastComb, lastStyle)
+				}
+				if regionalIndicator(r) {
+					// A flag is two columns wide, its letters one each: the
+					// second column is the flag's, left blank.
+					if lastX >= 0 && col-v.left < width {
+						screen.SetContent(x+col-v.left, y, ' ', nil, lastStyle)
+					}
+					col++
+				}
+				continue
 			}
 			w := runewidth.RuneWidth(r)
 			if w == 0 {
@@ -383,7 +408,7 @@ func (v *Viewer) drawLine(screen tcell.Screen, line []byte, i, x, y, width int, 
 			lastX = -1
 			if col >= v.left && col-v.left+w <= width {
 				screen.SetContent(x+col-v.left, y, r, nil, s)
-				lastX, lastMain, lastComb, lastStyle = x+col-v.left, r, lastComb[:0], s
+				lastX, lastMain, lastComb, lastStyle, lastW = x+col-v.left, r, lastComb[:0], s, w
 			}
 			col += w
 		}
@@ -400,9 +425,15 @@ func (v *Viewer) drawLine(screen tcell.Screen, line []byte, i, x, y, width int, 
 	// it is one l (or h) away, not missing.
 	edge := tcell.StyleDefault.Foreground(tcell.ColorYellow).Bold(true)
 	if (more || col-v.left > width) && width > 1 {
+		if lastW == 2 && lastX == x+width-2 {
+			// A wide character in the last two columns: the mark takes
+			// its place, not half of it.
+			screen.SetContent(lastX, y, ' ', nil, base)
+		}
 		screen.SetContent(x+width-1, y, '›', nil, edge)
 	}
-	if v.left > 0 && col > v.left && width > 1 {
+	if v.left > 0 && col > 0 && width > 1 {
+		// Also on a line shorter than the scroll: it is not empty.
 		screen.SetContent(x, y, '‹', nil, edge)
 	}
 }
