@@ -157,7 +157,8 @@ func cmdSplit(e *env, args []string) error {
 				what = fmt.Sprintf("is already recording, as %s/%s", s.Incident, s.ID)
 			}
 		}
-		return &exitError{code: 1, msg: fmt.Sprintf("pane %s %s: 'calm split --stop' ends it", pane, what)}
+		// Run again, it is often for the TUI's pane, closed since.
+		return &exitError{code: 1, msg: fmt.Sprintf("pane %s %s: 'calm split --stop' ends it; 'calm' opens the TUI again (tmux split-window calm)", pane, what)}
 	}
 	inc, err := e.store.CurrentIncident()
 	if err != nil {

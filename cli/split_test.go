@@ -113,7 +113,7 @@ func TestSplitMarksCommandsShowsItsSessionAndRefusesASecond(t *testing.T) {
 
 	tm.typeText(w.envPrefix() + calmBin + " split")
 	tm.press("Enter")
-	tm.waitFor("is already recording, as "+inc+"/s1: 'calm split --stop' ends it", 10*time.Second)
+	tm.waitFor("is already recording, as "+inc+"/s1: 'calm split --stop' ends it; 'calm' opens the TUI again", 10*time.Second)
 	if panes := tm.run("list-panes", "-t", "t"); strings.Count(panes, "\n") != 2 {
 		t.Fatalf("a second split opened another pane: %s", panes)
 	}
