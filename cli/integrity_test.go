@@ -519,3 +519,22 @@ func TestConfigOrChecklistOthersCanChangeIsNotUsed(t *testing.T) {
 		}
 	}
 }
+
+// TestStoreInAFolderOthersCanWriteIsRefused: a store put in a shared
+// folder (/tmp, a team's 2775) lets others plant files where calm writes
+// its own, and calm used to make the folder 0700 for everyone; it is
+// refused now, the folder left as it was, and the output still passes.
+func TestStoreInAFolderOthersCanWriteIsRefused(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	shared := filepath.Join(t.TempDir(), "shared")
+	os.Mkdir(shared, 0o755)
+	os.Chmod(shared, 0o777|os.ModeSticky)
+	out, errs, code := w.run([]byte("prod\n"), "--store", filepath.Join(shared, "x.db"), "tee", "x")
+	if out != "prod\n" || code == 0 || !strings.Contains(errs, "is open to others (mode 0777)") {
+		t.Fatalf("tee into a store in a shared folder: exit %d, %q %q", code, out, errs)
+	}
+	if fi, _ := os.Stat(shared); fi.Mode()&(os.ModePerm|os.ModeSticky) != 0o777|os.ModeSticky {
+		t.Fatalf("the shared folder is now %v", fi.Mode())
+	}
+}

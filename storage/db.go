@@ -154,6 +154,9 @@ func Open(o Options) (*DB, error) {
 	if err := mkdirFor(filepath.Dir(o.Path)); err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
+	if why := OpenToOthers(filepath.Dir(o.Path)); why != "" {
+		return nil, fmt.Errorf("open store: %s", why)
+	}
 	if f, err := os.Open(o.Path); err == nil {
 		// bbolt would read past the end of a truncated file and die of SIGBUS.
 		ps, pages, ok := readMeta(f)
@@ -468,6 +471,24 @@ func mkdirPrivate(dir string) error {
 		return err
 	}
 	return os.Chmod(dir, 0o700)
+}
+
+// OpenToOthers says why a store's folder lets someone else put files where
+// calm writes its own (its journal, its log, its evidence; a shared /tmp,
+// a team's folder): others can write in it, or it is another user's; ""
+// when it does not.
+func OpenToOthers(dir string) string {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return ""
+	}
+	if uid, ok := ownerOf(fi); ok && uid != os.Getuid() {
+		return fmt.Sprintf("the store's folder %s belongs to another user (uid %d), who could change what calm keeps there: put the store in a folder of your own (--store ~/calm/calm.db)", dir, uid)
+	}
+	if perm := fi.Mode().Perm(); perm&0o022 != 0 {
+		return fmt.Sprintf("the store's folder %s is open to others (mode %04o), who could put files where calm writes its own: put the store in a folder of your own (--store ~/calm/calm.db)", dir, perm)
+	}
+	return ""
 }
 
 // mkdirFor makes the folder a file the person named goes into (--store,

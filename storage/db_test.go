@@ -283,17 +283,21 @@ func TestFilesArePrivate(t *testing.T) {
 
 // TestStoreFolderIsMadePrivateButNotTakenOver: the store's folder is made
 // 0700 when calm makes it, or when it is calm's by name; one the person
-// named that was there before (/tmp, a team's folder) is left as it was:
-// calm made /tmp 0700 for a store put there, locking everyone else out.
+// named that was there before is left as it was (calm made /tmp 0700 for a
+// store put there, locking everyone else out); and one others can write in
+// is refused: they could put files where calm writes its own.
 func TestStoreFolderIsMadePrivateButNotTakenOver(t *testing.T) {
 	root := t.TempDir()
 	shared := filepath.Join(root, "shared")
 	os.Mkdir(shared, 0o755)
 	os.Chmod(shared, 0o777|os.ModeSticky)
+	theirs := filepath.Join(root, "theirs")
+	os.Mkdir(theirs, 0o755)
+	os.Chmod(theirs, 0o755)
 	own := filepath.Join(root, "data", "calm")
 	os.MkdirAll(own, 0o755)
 	made := filepath.Join(root, "new", "store")
-	for dir, want := range map[string]os.FileMode{shared: 0o777 | os.ModeSticky, own: 0o700, made: 0o700} {
+	for dir, want := range map[string]os.FileMode{theirs: 0o755, own: 0o700, made: 0o700} {
 		db, err := Open(Options{Path: filepath.Join(dir, "calm.db")})
 		if err != nil {
 			t.Fatal(err)
@@ -306,6 +310,16 @@ func TestStoreFolderIsMadePrivateButNotTakenOver(t *testing.T) {
 		if fi, err := os.Stat(filepath.Join(dir, "calm.db")); err != nil || fi.Mode().Perm() != 0o600 {
 			t.Errorf("the store in %s: %v %v, want 0600", dir, fi.Mode(), err)
 		}
+	}
+	_, err := Open(Options{Path: filepath.Join(shared, "calm.db")})
+	if err == nil || !strings.Contains(err.Error(), "is open to others (mode 0777)") {
+		t.Fatalf("a store in a folder others can write: %v", err)
+	}
+	if fi, _ := os.Stat(shared); fi.Mode()&(os.ModePerm|os.ModeSticky) != 0o777|os.ModeSticky {
+		t.Fatalf("the shared folder is now %v", fi.Mode())
+	}
+	if _, err := os.Stat(filepath.Join(shared, "calm.db")); err == nil {
+		t.Fatal("a store was made in the shared folder")
 	}
 }
 

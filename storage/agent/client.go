@@ -593,7 +593,7 @@ func (c *Client) StartAgent() error {
 	if err := EnsurePrivateDir(filepath.Dir(c.Socket)); err != nil {
 		return err
 	}
-	lock, err := os.OpenFile(c.Socket+".lock", os.O_CREATE|os.O_RDWR, 0o600)
+	lock, err := os.OpenFile(c.Socket+".lock", os.O_CREATE|os.O_RDWR|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
 		return fmt.Errorf("start the calm agent: %w", err)
 	}
@@ -621,7 +621,9 @@ func (c *Client) spawn() error {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if c.AgentLog != "" {
 		if err := os.MkdirAll(filepath.Dir(c.AgentLog), 0o700); err == nil {
-			if f, err := os.OpenFile(c.AgentLog, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600); err == nil {
+			// Never through a symlink: the log holds what the agent says of
+			// production output.
+			if f, err := os.OpenFile(c.AgentLog, os.O_CREATE|os.O_WRONLY|os.O_APPEND|syscall.O_NOFOLLOW, 0o600); err == nil {
 				defer f.Close()
 				cmd.Stdout, cmd.Stderr = f, f
 			}
