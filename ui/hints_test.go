@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/gdamore/tcell/v2"
+	"github.com/rivo/tview"
 
 	"calm/checklist"
 	"calm/model"
@@ -201,6 +202,25 @@ func TestFindNextOnTheOnlyMatchSaysSo(t *testing.T) {
 		screen := h.waitFor(`"ERROR": line 2, the only line that matches `)
 		if strings.Contains(screen, "wrapped") {
 			t.Fatalf("%s on the only match said it wrapped:\n%s", key, screen)
+		}
+	}
+}
+
+// TestALongMessageWrapsInANarrowPane: in the 64 columns calm split gives
+// the TUI, a message's end (often what to do next: "your text is kept in
+// /tmp/...") was cut to "…".
+func TestALongMessageWrapsInANarrowPane(t *testing.T) {
+	s := newStatusBar()
+	s.incident, s.title, s.hints = "20261203-abcd", "orders overwritten", hints(false)
+	s.message = tview.Escape("the editor failed (exit status 1), nothing saved; your text is kept in /tmp/calm-edit-123456/message.txt (0600)")
+	rows := s.layout(64)
+	joined := strings.Join(rows[1:], " ")
+	if len(rows) < 3 || !strings.Contains(joined, "/tmp/calm-edit-123456/message.txt (0600)") {
+		t.Fatalf("the message is not whole below the bar: %q", rows)
+	}
+	for _, r := range rows {
+		if tview.TaggedStringWidth(r) > 64 && r != rows[0] {
+			t.Fatalf("a message row is wider than the pane: %q", r)
 		}
 	}
 }

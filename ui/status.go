@@ -72,8 +72,19 @@ func (s *statusBar) layout(width int) []string {
 	}
 	k := keys(width - headWidth - min(titleWidth, minTitle) - 2)
 	room := width - headWidth - 2 - tview.TaggedStringWidth(k)
-	return []string{head + titleIn(room) + "  " + k, s.message}
+	rows := []string{head + titleIn(room) + "  " + k}
+	// The message wraps, up to maxMessageRows: in a narrow pane (calm
+	// split's) the end of a message is often what to do next.
+	msg := tview.WordWrap(s.message, max(width, 1))
+	if len(msg) > maxMessageRows {
+		msg = msg[:maxMessageRows]
+	}
+	return append(rows, msg...)
 }
+
+// maxMessageRows is the most rows a message takes below the bar; what is
+// longer ends in "…".
+const maxMessageRows = 4
 
 // rows is how many rows the bar wants at a width.
 func (s *statusBar) rows(width int) int { return len(s.layout(width)) }
