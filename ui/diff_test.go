@@ -94,3 +94,15 @@ func lcs(a, b []string) int {
 	}
 	return dp[0][0]
 }
+
+// TestDraftFromADiffSaysSo: e (or a) on a diff saved "draft from", naming
+// nothing.
+func TestDraftFromADiffSaysSo(t *testing.T) {
+	item := NewDoc("mongo find")
+	item.Item = "20261203-abcd/c1"
+	for d, want := range map[*Doc]string{NewDoc("diff c2 → c5"): "draft from diff c2 → c5", item: "draft from c1", NewDoc(""): "draft"} {
+		if got := draftTitle(d); got != want {
+			t.Errorf("draft of %q (%q): %q, want %q", d.Title, d.Item, got, want)
+		}
+	}
+}

@@ -639,7 +639,19 @@ func (u *UI) editDraft() {
 	if !ok {
 		return
 	}
-	u.save(edited, "draft", "draft from "+itemID(u.viewer.Doc().Item))
+	u.save(edited, "draft", draftTitle(u.viewer.Doc()))
+}
+
+// draftTitle names what a draft was made from: its item, or what the
+// viewer shows when that is no item (a diff), never a bare "draft from".
+func draftTitle(d *Doc) string {
+	if d.Item != "" {
+		return "draft from " + itemID(d.Item)
+	}
+	if t := strings.TrimSpace(d.Title); t != "" {
+		return "draft from " + t
+	}
+	return "draft"
 }
 
 // diff marks the open item as "before", or compares it with the one marked.
