@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -228,7 +229,9 @@ func TeamMessage(r Record, red *Redactor) ([]byte, int) {
 				anyway++
 			}
 			done = append(done, line)
-		} else {
+		} else if !slices.Equal(s.Requires.Evidence, []string{"message"}) {
+			// A step that waits for this very message is not still to do
+			// in it: it is being done.
 			left = append(left, s.Title)
 		}
 	}

@@ -441,3 +441,16 @@ func TestMarkdownShowsTagsAsText(t *testing.T) {
 		t.Fatalf("the draft holds a tag as HTML:\n%s", md)
 	}
 }
+
+// TestTeamMessageDoesNotListItselfAsStillToDo: the message listed "Tell
+// the team" among what is still to do, in the very message that tells it.
+func TestTeamMessageDoesNotListItselfAsStillToDo(t *testing.T) {
+	c, _ := checklist.Find(checklist.Builtin(), "overwrite")
+	r := Record{Incident: model.Incident{ID: "20261203-abcd", Title: "users overwritten", Opened: time.Now()}, Checklist: checklist.Compute(c, nil)}
+	red, _ := NewRedactor(nil)
+	msg, _ := TeamMessage(r, red)
+	still := regexp.MustCompile(`(?m)^Still to do: (.*)$`).FindStringSubmatch(string(msg))
+	if still == nil || strings.Contains(still[1], "Tell the team") || !strings.Contains(still[1], "Write the summary") {
+		t.Fatalf("still to do: %q\n%s", still, msg)
+	}
+}
