@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -974,6 +975,11 @@ func cmdExport(e *env, args []string) error {
 		err = file.commit()
 	}
 	if err != nil {
+		if errors.Is(err, syscall.ENOSPC) && strings.Contains(err.Error(), os.TempDir()) {
+			// A bundle and the TUI's edits are staged in the temp folder,
+			// not beside the output: that is the disk to make room on.
+			return fmt.Errorf("export %s: %w; calm stages it in the temp folder %s: make room there, or set TMPDIR to a folder with room", rec.Incident.ID, err, os.TempDir())
+		}
 		return fmt.Errorf("export %s: %w", rec.Incident.ID, err)
 	}
 	// Once the file is whole under its name, and not before: a file

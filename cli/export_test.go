@@ -253,3 +253,18 @@ func TestOutputRefusalsNameTheFolder(t *testing.T) {
 		}
 	}
 }
+
+// TestReviewTakesABundleByAnyName: a bundle exported with -o x.bundle
+// was not taken by review, which said no incident matched.
+func TestReviewTakesABundleByAnyName(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.ok([]byte("prod\n"), "tee", "-q", "x")
+	inc := strings.Fields(w.ok(nil, "incident", "list"))[1]
+	bundle := filepath.Join(t.TempDir(), "x.bundle")
+	w.ok(nil, "export", inc, "--format", "bundle", "-o", bundle)
+	_, errs, code := w.run(nil, "review", bundle)
+	if code == 0 || !strings.Contains(errs, "needs a terminal") || strings.Contains(errs, "no incident matches") {
+		t.Fatalf("review of a bundle named x.bundle: exit %d, %q", code, errs)
+	}
+}

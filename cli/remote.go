@@ -161,10 +161,9 @@ func cmdPull(e *env, args []string) error {
 // pulledBundle finds the bundle a review names: a path, or an incident
 // pulled earlier.
 func (e *env) pulledBundle(ref string) string {
-	if strings.HasSuffix(ref, ".tar.gz") {
-		if _, err := os.Stat(ref); err == nil {
-			return ref
-		}
+	// Any file named: a bundle exported with -o X.bundle is one too.
+	if fi, err := os.Stat(ref); err == nil && fi.Mode().IsRegular() {
+		return ref
 	}
 	p := filepath.Join(filepath.Dir(e.cfg.Store), "pulled", ref+".tar.gz")
 	if _, err := os.Stat(p); err == nil {
