@@ -609,7 +609,11 @@ func cmdVerify(e *env, args []string) error {
 			return err
 		}
 		for _, r := range done {
-			fmt.Fprintf(e.stdout, "repair %s/%s %s copy %s: %s\n", r.Incident, r.Capture, r.Copy.Kind, r.Copy.Location, strings.TrimSpace(r.Copy.State+" "+printable(r.Copy.Error)))
+			state := r.Copy.State
+			if r.Copy.Error != "" && state != model.CopyVerified {
+				state = strings.ToUpper(state) + ": " + printable(r.Copy.Error) // "FAILED: writing it again failed: ..."
+			}
+			fmt.Fprintf(e.stdout, "repair %s/%s %s copy %s: %s\n", r.Incident, r.Capture, r.Copy.Kind, r.Copy.Location, state)
 		}
 	}
 	following := e.verifyProgress(fs.Arg(0))

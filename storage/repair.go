@@ -138,7 +138,7 @@ func (db *DB) withMirrors(c Capture) []Copy {
 // file, fsync, rename, fsync folder, then read back.
 func (db *DB) rewriteCopy(c Capture, cp Copy) Copy {
 	failed := func(err error) Copy {
-		cp.State, cp.Error = CopyFailed, "written again, and failed: "+copyError(err)
+		cp.State, cp.Error = CopyFailed, "writing it again failed: "+copyError(err)
 		return cp
 	}
 	root := filepath.Dir(filepath.Dir(cp.Location))

@@ -188,7 +188,7 @@ func (db *DB) repairTimeline(incident string) (Repaired, bool) {
 		buf.Write(append(data, '\n'))
 	}
 	failed := func(err error) (Repaired, bool) {
-		done.Copy.State, done.Copy.Error = CopyFailed, "written again, and failed: "+copyError(err)
+		done.Copy.State, done.Copy.Error = CopyFailed, "writing it again failed: "+copyError(err)
 		return done, true
 	}
 	dir := filepath.Dir(d.path)
