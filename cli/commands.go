@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -1005,6 +1006,26 @@ func cmdExport(e *env, args []string) error {
 	return nil
 }
 
+// looseFiles lists what under dir others can read or enter (a folder not
+// 0700, a file not 0600 or stricter), at most the first 100 found.
+func looseFiles(dir string) []string {
+	var loose []string
+	filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || len(loose) >= 100 {
+			return filepath.SkipDir
+		}
+		info, err := d.Info()
+		if err != nil || info.Mode()&os.ModeSymlink != 0 {
+			return nil
+		}
+		if info.Mode().Perm()&0o077 != 0 {
+			loose = append(loose, path)
+		}
+		return nil
+	})
+	return loose
+}
+
 // isCalmPage reports whether path is an HTML report calm wrote, by the
 // generator its head names.
 func isCalmPage(path string) bool {
@@ -1094,6 +1115,16 @@ func cmdDoctor(e *env, args []string) error {
 		say(true, "config %s", e.cfg.file)
 	} else {
 		say(true, "no config file (%s): defaults are in use", configPath(""))
+	}
+	if loose := looseFiles(filepath.Join(filepath.Dir(e.cfg.Store), "evidence")); len(loose) > 0 {
+		// Made by hand or by an older calm: copies of production output
+		// others may read.
+		evidence := filepath.Join(filepath.Dir(e.cfg.Store), "evidence")
+		what := fmt.Sprintf("%d files and folders", len(loose))
+		if len(loose) == 1 {
+			what = "1 file or folder"
+		}
+		warn("%s in %s can be read by others (the first: %s): 'chmod -R go-rwx %s' makes them yours alone", what, evidence, loose[0], evidence)
 	}
 	// A store replaced under an agent is written beside it by that agent:
 	// it may hold what the file now in its place lacks.

@@ -538,3 +538,20 @@ func TestStoreInAFolderOthersCanWriteIsRefused(t *testing.T) {
 		t.Fatalf("the shared folder is now %v", fi.Mode())
 	}
 }
+
+// TestDoctorNamesCopiesOthersCanRead: evidence loosened by hand (or by an
+// older calm) was not reported; doctor said all was ok.
+func TestDoctorNamesCopiesOthersCanRead(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.ok([]byte("password=hunter2\n"), "tee", "-q", "secret")
+	evidence := filepath.Join(w.home, "evidence")
+	if out, _, _ := w.run(nil, "doctor"); strings.Contains(out, "can be read by others") {
+		t.Fatalf("doctor warns of a private store:\n%s", out)
+	}
+	os.Chmod(evidence, 0o755)
+	out, _, _ := w.run(nil, "doctor")
+	if !strings.Contains(out, "warn 1 file or folder in "+evidence+" can be read by others") || !strings.Contains(out, "chmod -R go-rwx "+evidence) {
+		t.Fatalf("doctor does not name the loosened evidence folder:\n%s", out)
+	}
+}
