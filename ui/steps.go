@@ -108,6 +108,9 @@ func (u *UI) showSteps() {
 		if !review {
 			left = u.pauseLeft(st)
 		}
+		if left <= 0 && strings.HasPrefix(u.message, "take a breath") {
+			u.setStatus("") // the pause is over: "3s more" would be stale
+		}
 		switch w := st.Waiting(st.Current, facts); {
 		case review && w != "":
 			b.WriteString("[yellow]" + tview.Escape(st.WaitingFor(st.Current, facts)) + "[-]\n")

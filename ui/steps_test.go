@@ -55,6 +55,7 @@ func TestOverwriteChecklistFromFirstStepToLast(t *testing.T) {
 	h.waitFor("take a breath… 4s")
 	clk.advance(6 * time.Second)
 	h.waitFor("ready: space ticks it")
+	h.waitGone("take a breath: 4s more") // the status line's count goes with the pause
 	h.press(" ")
 	h.waitFor("STEP 2 · SAVE THE SCROLLBACK")
 	h.press(" ")
