@@ -103,7 +103,9 @@ func (u *UI) showSteps() {
 			u.stepOnScreen = u.stepKey(st)
 		}
 		fmt.Fprintf(&b, "\n[yellow::b]▶ STEP %d · %s[-::-]\n\n", st.Current+1, tview.Escape(strings.ToUpper(s.Title)))
-		b.WriteString(tview.Escape(strings.Join(strings.Fields(s.Guidance), " ")) + "\n\n")
+		guidance := tview.Escape(strings.Join(strings.Fields(s.Guidance), " ")) + "\n\n"
+		top := b.String()
+		b.Reset()
 		var left time.Duration
 		if !review {
 			left = u.pauseLeft(st)
@@ -135,6 +137,19 @@ func (u *UI) showSteps() {
 			}
 		}
 		b.WriteString("[gray]" + keys + "[-]\n")
+		// Where the step is and its keys come first when the guidance
+		// would push them out of a small pane (calm split in 80x24), in
+		// which space still ticks.
+		state := b.String()
+		b.Reset()
+		b.WriteString(top)
+		if _, _, width, height := u.steps.GetInnerRect(); rowsOf(top+guidance+state, width) > height {
+			b.Reset()
+			b.WriteString(strings.ReplaceAll(top, "\n\n", "\n")) // no blank rows to spare
+			b.WriteString(state + "\n" + guidance)
+		} else {
+			b.WriteString(guidance + state)
+		}
 	} else if review {
 		b.WriteString("\n[green::b]✓ EVERY STEP IS DONE[-::-]\n")
 	} else {

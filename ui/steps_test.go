@@ -530,3 +530,18 @@ func TestUntickThenTickAtOnceTicksNothingOutOfOrder(t *testing.T) {
 		t.Fatalf("%d ticks and %d unticks recorded, want the 3 ticks and one untick", ticks, unticks)
 	}
 }
+
+// TestSmallPaneShowsTheStepsStateFirst: in the rows calm split leaves in
+// 80x24, the checklist showed only the step's title and the start of its
+// guidance: not whether it was ready, nor its keys, though space ticked.
+func TestSmallPaneShowsTheStepsStateFirst(t *testing.T) {
+	db := openStore(t)
+	if _, err := db.NewIncident("users overwritten"); err != nil {
+		t.Fatal(err)
+	}
+	h := start(t, db, 64, 12, Options{})
+	h.press("3")
+	h.waitFor("STEP 1 · STOP AND BREATHE")
+	h.waitFor("take a breath…")
+	h.waitFor("space tick · u untick")
+}
