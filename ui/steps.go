@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -55,8 +56,16 @@ func (u *UI) pauseLeft(st checklist.State) time.Duration {
 func (u *UI) stepKey(st checklist.State) string {
 	u.mu.Lock()
 	id := u.incident.ID
+	// Each time a step becomes current again (unticked, then back) it is
+	// on screen anew: a key of its own, by the ticks and unticks so far.
+	moves := 0
+	for _, ev := range u.events {
+		if ev.Kind == model.EventStep {
+			moves++
+		}
+	}
 	u.mu.Unlock()
-	return id + "/" + st.Checklist.Name + "/" + st.Steps[st.Current].ID
+	return id + "/" + st.Checklist.Name + "/" + st.Steps[st.Current].ID + "/" + strconv.Itoa(moves)
 }
 
 // stepDrawn is the checklist pane's draw hook: the step written there is
@@ -242,8 +251,11 @@ func (u *UI) tick(again string) {
 		u.setStatus("[yellow]" + tview.Escape(w) + "[-] " + tview.Escape("("+again+" again: tick anyway)"))
 		return
 	}
-	if shown, ok := u.stepShown[u.stepKey(st)]; ok && u.now().Sub(shown) < readFirst {
-		// A space pressed again and again must not tick steps unread.
+	if key := u.stepKey(st); u.now().Sub(u.stepShown[key]) < readFirst {
+		// A space pressed again and again, or held, must not tick steps
+		// unread: each one too soon starts the second again, so only a
+		// space after a second's rest ticks.
+		u.stepShown[key] = u.now()
 		u.setStatus(fmt.Sprintf("STEP %d is new on screen: read it, then space ticks it", st.Current+1))
 		return
 	}
@@ -332,9 +344,11 @@ func (u *UI) untick() {
 		return
 	}
 	if st.Current < len(st.Steps) {
-		if shown, ok := u.stepShown[u.stepKey(st)]; ok && u.now().Sub(shown) < readFirst {
+		if key := u.stepKey(st); u.now().Sub(u.stepShown[key]) < readFirst {
 			// u held down, or pressed again at once, took back one tick
-			// after another: one at a time, each seen first.
+			// after another: one at a time, each seen first, and a u too
+			// soon starts the second again.
+			u.stepShown[key] = u.now()
 			u.setStatus(fmt.Sprintf("STEP %d is new on screen: u in a moment takes back %q", st.Current+1, st.Steps[last].Title))
 			return
 		}

@@ -545,3 +545,49 @@ func TestSmallPaneShowsTheStepsStateFirst(t *testing.T) {
 	h.waitFor("take a breath…")
 	h.waitFor("space tick · u untick")
 }
+
+// TestHeldSpaceTicksOneStep: space held (or pressed every 0.2 s) ticked a
+// step a second, each new one after its second on screen; and after u, the
+// steps brought back were re-ticked at once. A space too soon now starts
+// the step's second again: only a space after a rest ticks.
+func TestHeldSpaceTicksOneStep(t *testing.T) {
+	db := openStore(t)
+	inc, err := db.NewIncident("users overwritten")
+	if err != nil {
+		t.Fatal(err)
+	}
+	saveCapture(t, db, "mongo find", mongoTranscript)
+	db.AddNote(inc.ID, "replaceOne replaced user 1") // "Say what changed" is ready too
+	tickSteps(t, db, inc.ID, 2, false)                // breathe, save
+	clk := &fakeClock{t: time.Now().Add(time.Hour)}
+	h := start(t, db, 160, 45, Options{Now: clk.now, Who: "ada@db1"})
+	h.press("3")
+	h.waitFor("STEP 3 · CHECK THE COPIES")
+	clk.advance(readFirst)
+	held := func() {
+		for range 8 {
+			h.press(" ")
+			clk.advance(200 * time.Millisecond)
+		}
+	}
+	held()
+	h.waitFor("STEP 4 · SAY WHAT CHANGED")
+	ticked := func() int {
+		n := 0
+		events, _ := db.Events(inc.ID)
+		for _, ev := range events {
+			if ev.Kind == model.EventStep && strings.HasPrefix(ev.Text, "ticked ") {
+				n++
+			}
+		}
+		return n
+	}
+	time.Sleep(200 * time.Millisecond)
+	if n := ticked(); n != 3 {
+		t.Fatalf("space held ticked %d steps in all, want 3 (two before, one held)", n)
+	}
+	// After a rest, one space ticks the next.
+	clk.advance(readFirst)
+	h.press(" ")
+	h.waitFor("STEP 5 · DECIDE ON A FALLBACK")
+}
