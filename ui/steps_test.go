@@ -558,7 +558,7 @@ func TestHeldSpaceTicksOneStep(t *testing.T) {
 	}
 	saveCapture(t, db, "mongo find", mongoTranscript)
 	db.AddNote(inc.ID, "replaceOne replaced user 1") // "Say what changed" is ready too
-	tickSteps(t, db, inc.ID, 2, false)                // breathe, save
+	tickSteps(t, db, inc.ID, 2, false)               // breathe, save
 	clk := &fakeClock{t: time.Now().Add(time.Hour)}
 	h := start(t, db, 160, 45, Options{Now: clk.now, Who: "ada@db1"})
 	h.press("3")
