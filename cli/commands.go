@@ -907,6 +907,17 @@ func cmdExport(e *env, args []string) error {
 		// edits it, and --open twice should open it twice.
 		*force = *force || isCalmPage(*outPath)
 	}
+	if *outPath == "" && isTerminal(e.stdout) && *format != "md" {
+		// The scrollback may still hold the original: a big export printed
+		// into it pushes that out.
+		var size int64
+		for _, c := range rec.Captures {
+			size += c.Size
+		}
+		if size > exportToTerminal {
+			return usageError("the export holds %s of captures: printed into this terminal it would push the scrollback out, where the original data may still be; -o FILE writes it to a file, or pipe it (| less)", humanBytes(size))
+		}
+	}
 	var out io.Writer = e.stdout
 	var file *outputFile
 	if *outPath != "" {
@@ -1025,6 +1036,10 @@ func looseFiles(dir string) []string {
 	})
 	return loose
 }
+
+// exportToTerminal is the most of captures an export prints straight into
+// a terminal: about a screenful of scrollback's worth, not its whole.
+const exportToTerminal = 64 << 10
 
 // isCalmPage reports whether path is an HTML report calm wrote, by the
 // generator its head names.

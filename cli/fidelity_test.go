@@ -209,3 +209,21 @@ func TestShowEndsItsLineOnATerminal(t *testing.T) {
 		t.Fatalf("show to a pipe wrote %q, want the bytes as they are", piped)
 	}
 }
+
+// TestExportDoesNotFloodTheTerminal: 'calm export' with no -o at a terminal
+// printed a whole incident (300k lines), pushing out the scrollback where
+// the original data may still be.
+func TestExportDoesNotFloodTheTerminal(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.ok(shellText(200<<10, 3), "tee", "-q", "big")
+	tm := newTmux(t)
+	tm.startPane("tmux-256color", 120, 24, w.envPrefix()+calmBin+" export; echo EXPORT-EXIT-$?")
+	tm.waitFor("EXPORT-EXIT-2", 20*time.Second)
+	if screen := tm.screen(); !strings.Contains(screen, "would push the scrollback out") {
+		t.Fatalf("export into a terminal:\n%s", screen)
+	}
+	if out := w.ok(nil, "export"); len(out) < 100<<10 {
+		t.Fatalf("export to a pipe wrote %d bytes", len(out))
+	}
+}
