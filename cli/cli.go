@@ -572,6 +572,17 @@ func (e *env) checkNamedStore(name string) error {
 	if e.cfg.storeNote != "" {
 		fmt.Fprintf(e.stderr, "calm: %s\n", printable(e.cfg.storeNote))
 	}
+	// A store the agent would refuse: nothing of it is written there
+	// either (its log, tee's spool), and tee saves into the default store.
+	if why := storage.OpenToOthers(filepath.Dir(e.cfg.Store)); why != "" && name != "doctor" {
+		other := e.cfg.storeOtherwise
+		if name != "tee" || other == e.cfg.Store || storage.OpenToOthers(filepath.Dir(other)) != "" {
+			return errors.New(why)
+		}
+		fmt.Fprintf(e.stderr, "calm tee: %s; saving into %s instead\n", why, other)
+		e.cfg = e.cfg.withStore(other)
+		return nil
+	}
 	by := e.cfg.storeNamedBy
 	if by == "" {
 		return nil

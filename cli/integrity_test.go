@@ -530,9 +530,20 @@ func TestStoreInAFolderOthersCanWriteIsRefused(t *testing.T) {
 	shared := filepath.Join(t.TempDir(), "shared")
 	os.Mkdir(shared, 0o755)
 	os.Chmod(shared, 0o777|os.ModeSticky)
+	// tee saves into the default store instead, saying why.
 	out, errs, code := w.run([]byte("prod\n"), "--store", filepath.Join(shared, "x.db"), "tee", "x")
-	if out != "prod\n" || code == 0 || !strings.Contains(errs, "is open to others (mode 0777)") {
+	if out != "prod\n" || code != 0 || !strings.Contains(errs, "is open to others (mode 1777)") || !strings.Contains(errs, "saving into "+filepath.Join(w.home, "calm.db")+" instead") {
 		t.Fatalf("tee into a store in a shared folder: exit %d, %q %q", code, out, errs)
+	}
+	if s := w.ok(nil, "show", "c1"); s != "prod\n" {
+		t.Fatalf("the default store holds %q", s)
+	}
+	// Anything else is refused; nothing of calm's is written there.
+	if _, errs, code := w.run(nil, "--store", filepath.Join(shared, "x.db"), "status"); code == 0 || !strings.Contains(errs, "is open to others (mode 1777)") {
+		t.Fatalf("status of a store in a shared folder: exit %d, %q", code, errs)
+	}
+	if entries, _ := os.ReadDir(shared); len(entries) > 0 {
+		t.Fatalf("calm wrote into the shared folder: %v", entries)
 	}
 	if fi, _ := os.Stat(shared); fi.Mode()&(os.ModePerm|os.ModeSticky) != 0o777|os.ModeSticky {
 		t.Fatalf("the shared folder is now %v", fi.Mode())

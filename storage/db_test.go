@@ -312,7 +312,7 @@ func TestStoreFolderIsMadePrivateButNotTakenOver(t *testing.T) {
 		}
 	}
 	_, err := Open(Options{Path: filepath.Join(shared, "calm.db")})
-	if err == nil || !strings.Contains(err.Error(), "is open to others (mode 0777)") {
+	if err == nil || !strings.Contains(err.Error(), "is open to others (mode 1777)") {
 		t.Fatalf("a store in a folder others can write: %v", err)
 	}
 	if fi, _ := os.Stat(shared); fi.Mode()&(os.ModePerm|os.ModeSticky) != 0o777|os.ModeSticky {
