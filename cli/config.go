@@ -115,7 +115,7 @@ func loadConfig(g globalFlags) (Config, error) {
 	switch {
 	case err == nil:
 		if why := model.WritableByOthers(path); why != "" {
-			return c, fmt.Errorf("config %s is not used: %s", path, why)
+			return c, fmt.Errorf("config %s is refused, and no command but tee runs until it is fixed: %s", path, why)
 		}
 		md, err := toml.Decode(string(data), &c)
 		if err != nil {

@@ -491,7 +491,7 @@ func TestConfigOrChecklistOthersCanChangeIsNotUsed(t *testing.T) {
 	os.WriteFile(config, []byte("webhook = \"https://evil.example/hook\"\n"), 0o600)
 	os.Chmod(config, 0o666)
 	_, errs, code := w.run(nil, "incident", "new", "orders overwritten")
-	if code == 0 || !strings.Contains(errs, "config "+config+" is not used: others can change it (mode 0666)") {
+	if code == 0 || !strings.Contains(errs, "config "+config+" is refused, and no command but tee runs until it is fixed: others can change it (mode 0666)") {
 		t.Fatalf("a config others can write: exit %d, %q", code, errs)
 	}
 	// tee saves all the same, with the defaults, and says why.
