@@ -107,7 +107,7 @@ func TestStepsWaitForWhatTheyClaim(t *testing.T) {
 	}
 	mustTick(t, db, inc.ID, "Verify the data")
 	// From a shell, what only the TUI makes is said to be made there.
-	mustWait(t, db, inc.ID, "Tell the team", "the team message (composed in the TUI: 'calm', then c)")
+	mustWait(t, db, inc.ID, "Tell the team", "the team message (composed in the TUI: 'calm', then c twice)")
 	step, err := Tick(db, inc.ID, Builtin(), TickRequest{Who: "ada@db1", Anyway: true, Now: aMinuteOn(t, db, inc.ID)})
 	if err != nil || step.Title != "Tell the team" || !step.Done || !strings.Contains(step.Waited, "the team message") {
 		t.Fatalf("tick anyway: %+v, %v", step, err)

@@ -164,7 +164,7 @@ var evidenceNames = map[string]evidence{
 	"capture": {"a capture", "'| calm tee', 'calm snap'", "'| calm tee', 'calm snap'"},
 	"session": {"a recorded session or a write command in one", "'calm shell', 'calm split'", "'calm shell', 'calm split'"},
 	"note":    {"a note", "'calm note TEXT', n", "'calm note TEXT'"},
-	"message": {"the team message", "c, or a in this step", "composed in the TUI: 'calm', then c"},
+	"message": {"the team message", "c twice, or a in this step", "composed in the TUI: 'calm', then c twice"},
 	"diff":    {"a diff of before and after", "D on one, D on the other", "in the TUI: D on one capture, D on the other"},
 }
 

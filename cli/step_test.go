@@ -123,7 +123,7 @@ func TestTickFromAShellSaysWhatItTicksAndWhatComesNext(t *testing.T) {
 	wants := map[string]string{
 		"Rehearse on a non-production copy": `waiting for a note ('calm note TEXT') or a recorded session or a write command in one ('calm shell', 'calm split') made after "Build the fix offline"`,
 		"Verify the data":                   "a diff of before and after (in the TUI: D on one capture, D on the other)",
-		"Tell the team":                     "waiting for the team message (composed in the TUI: 'calm', then c)",
+		"Tell the team":                     "waiting for the team message (composed in the TUI: 'calm', then c twice)",
 	}
 	for range 7 {
 		steps := w.ok(nil, "steps")

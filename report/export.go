@@ -161,7 +161,7 @@ func Content(ctx context.Context, s model.Store, c model.Capture, w io.Writer, r
 // secret split between two events is found.
 func Cast(ctx context.Context, s model.Store, c model.Capture, w io.Writer, red *Redactor) (int, error) {
 	if c.Recording == nil {
-		return 0, fmt.Errorf("%s is a capture, not a recorded session: export it with --format txt", c.ID)
+		return 0, fmt.Errorf("%s is a capture, not a recorded session: 'calm show %s' writes it (--format txt, the whole incident)", c.ID, c.ID)
 	}
 	bw := bufio.NewWriterSize(w, 1<<20)
 	enc := json.NewEncoder(bw)
