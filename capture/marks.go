@@ -34,6 +34,10 @@ var DefaultMarks = sync.OnceValue(func() []Mark {
 		mark("DELETE without WHERE", `(?i)\bdelete\s+from\s+\S+`, `(?i)\bwhere\b`),
 		mark("UPDATE without WHERE", `(?i)\bupdate\s+\S+\s+set\b`, `(?i)\bwhere\b`),
 		mark("Mongo write", `\.(update|updateOne|updateMany|replaceOne|deleteOne|deleteMany|remove|findOneAndReplace|findOneAndUpdate|findOneAndDelete|bulkWrite)\s*\(`, ""),
+		// A restore from a dump replaces what is there: --drop first, or
+		// documents overwritten by upsert or merge.
+		mark("mongoimport/mongorestore --drop", `\bmongo(import|restore)\b.*\s--drop\b`, ""),
+		mark("mongoimport upsert", `\bmongoimport\b.*\s--mode[= ](upsert|merge|delete)\b`, ""),
 		mark("kubectl delete", `\bkubectl\s+(\S+\s+)*delete\b`, ""),
 		mark("terraform destroy", `\bterraform\s+(\S+\s+)*(destroy|apply\s+.*-destroy)\b`, ""),
 		mark("helm uninstall", `\bhelm\s+(uninstall|delete)\b`, ""),

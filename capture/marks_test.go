@@ -7,20 +7,24 @@ import (
 
 func TestDestructiveCommandsAreMarked(t *testing.T) {
 	marked := map[string]string{
-		"rm -rf /var/lib/mongo":                      "rm -rf",
-		"sudo rm -fr build":                          "rm -rf",
-		"rm -r -f data":                              "rm -rf",
-		"DROP TABLE users;":                          "DROP",
-		"db.orders.drop()":                           "DROP",
-		"TRUNCATE orders;":                           "TRUNCATE",
-		"DELETE FROM users;":                         "DELETE without WHERE",
-		"UPDATE users SET name='x';":                 "UPDATE without WHERE",
-		`db.users.replaceOne({_id: 1}, {name: "x"})`: "Mongo write",
-		"db.users.updateMany({}, {$set: {a: 1}})":    "Mongo write",
-		"kubectl -n prod delete pod api-0":           "kubectl delete",
-		"terraform destroy -auto-approve":            "terraform destroy",
-		"redis-cli FLUSHALL":                         "FLUSHALL",
-		"git push origin main --force":               "force push",
+		"rm -rf /var/lib/mongo":                                    "rm -rf",
+		"sudo rm -fr build":                                        "rm -rf",
+		"rm -r -f data":                                            "rm -rf",
+		"DROP TABLE users;":                                        "DROP",
+		"db.orders.drop()":                                         "DROP",
+		"TRUNCATE orders;":                                         "TRUNCATE",
+		"DELETE FROM users;":                                       "DELETE without WHERE",
+		"UPDATE users SET name='x';":                               "UPDATE without WHERE",
+		`db.users.replaceOne({_id: 1}, {name: "x"})`:               "Mongo write",
+		"db.users.updateMany({}, {$set: {a: 1}})":                  "Mongo write",
+		"kubectl -n prod delete pod api-0":                         "kubectl delete",
+		"mongoimport --db prod -c users --drop --file before.json": "mongoimport/mongorestore --drop",
+		"mongorestore --drop dump/":                                "mongoimport/mongorestore --drop",
+		"mongoimport -c users --mode=upsert --file before.json":    "mongoimport upsert",
+		"mongoimport -c users --mode merge --file before.json":     "mongoimport upsert",
+		"terraform destroy -auto-approve":                          "terraform destroy",
+		"redis-cli FLUSHALL":                                       "FLUSHALL",
+		"git push origin main --force":                             "force push",
 		// What a comment says is not what runs; quotes hide no comment.
 		`db.orders.updateOne({_id:1},{status:"x"}) # rm -rf /`: "Mongo write",
 		`mongosh --eval 'db.a.deleteMany({}) # all'`:           "Mongo write",
@@ -39,6 +43,8 @@ func TestDestructiveCommandsAreMarked(t *testing.T) {
 		"kubectl get pods",
 		"echo form",
 		"ls # rm -rf / would be bad",
+		"mongoimport -c users --file new.json", // inserts only
+		"mongodump --out dump/",
 	} {
 		if got, ok := Check(DefaultMarks(), line); ok {
 			t.Errorf("%q marked as %q", line, got)
