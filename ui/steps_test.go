@@ -513,20 +513,10 @@ func TestUntickThenTickAtOnceTicksNothingOutOfOrder(t *testing.T) {
 	}
 	h.waitFor("is new on screen: u in a moment takes back")
 	time.Sleep(300 * time.Millisecond)
-	ticks, unticks := 0, 0
-	events, _ := db.Events(inc.ID)
-	for _, ev := range events {
-		switch {
-		case ev.Kind == model.EventStep && strings.HasPrefix(ev.Text, "ticked "):
-			ticks++
-		case ev.Kind == model.EventStep && strings.HasPrefix(ev.Text, "unticked "):
-			unticks++
-		}
-		if ev.Kind == model.EventStep && ev.Item == "what" {
-			t.Fatalf("step 4 was ticked out of order: %q", ev.Text)
-		}
+	if n := stepEvents(t, db, inc.ID, "ticked \"Say what changed\""); n != 0 {
+		t.Fatal("step 4 was ticked out of order")
 	}
-	if ticks != 3 || unticks != 1 {
+	if ticks, unticks := stepEvents(t, db, inc.ID, "ticked "), stepEvents(t, db, inc.ID, "unticked "); ticks != 3 || unticks != 1 {
 		t.Fatalf("%d ticks and %d unticks recorded, want the 3 ticks and one untick", ticks, unticks)
 	}
 }
@@ -572,22 +562,29 @@ func TestHeldSpaceTicksOneStep(t *testing.T) {
 	}
 	held()
 	h.waitFor("STEP 4 · SAY WHAT CHANGED")
-	ticked := func() int {
-		n := 0
-		events, _ := db.Events(inc.ID)
-		for _, ev := range events {
-			if ev.Kind == model.EventStep && strings.HasPrefix(ev.Text, "ticked ") {
-				n++
-			}
-		}
-		return n
-	}
 	time.Sleep(200 * time.Millisecond)
-	if n := ticked(); n != 3 {
+	if n := stepEvents(t, db, inc.ID, "ticked "); n != 3 {
 		t.Fatalf("space held ticked %d steps in all, want 3 (two before, one held)", n)
 	}
 	// After a rest, one space ticks the next.
 	clk.advance(readFirst)
 	h.press(" ")
 	h.waitFor("STEP 5 · DECIDE ON A FALLBACK")
+}
+
+// stepEvents counts the incident's step events whose text begins with
+// prefix ("ticked ", "unticked ").
+func stepEvents(t *testing.T, db model.Store, incident, prefix string) int {
+	t.Helper()
+	events, err := db.Events(incident)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, ev := range events {
+		if ev.Kind == model.EventStep && strings.HasPrefix(ev.Text, prefix) {
+			n++
+		}
+	}
+	return n
 }
