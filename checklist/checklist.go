@@ -217,6 +217,10 @@ func Load(dirs []string) ([]Checklist, []error) {
 				errs = append(errs, &FileError{File: f, Msg: "not loaded: " + why})
 				continue
 			}
+			if fi, err := os.Stat(f); err == nil && !fi.Mode().IsRegular() {
+				errs = append(errs, &FileError{File: f, Msg: "not loaded: not a plain file"})
+				continue
+			}
 			data, err := os.ReadFile(f)
 			if err != nil {
 				errs = append(errs, &FileError{File: f, Msg: err.Error()})

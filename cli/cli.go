@@ -576,11 +576,17 @@ func (e *env) checkNamedStore(name string) error {
 	// either (its log, tee's spool), and tee saves into the default store.
 	if why := storage.OpenToOthers(filepath.Dir(e.cfg.Store)); why != "" && name != "doctor" {
 		other := e.cfg.storeOtherwise
-		if name != "tee" || other == e.cfg.Store || storage.OpenToOthers(filepath.Dir(other)) != "" {
+		switch {
+		case name != "tee":
 			return errors.New(why)
+		case other != e.cfg.Store && storage.OpenToOthers(filepath.Dir(other)) == "":
+			fmt.Fprintf(e.stderr, "calm tee: %s; saving into %s instead\n", why, other)
+			e.cfg = e.cfg.withStore(other)
+		default:
+			// No store to save into: the pipe's bytes still pass, and tee
+			// says what it kept where.
+			fmt.Fprintf(e.stderr, "calm tee: %s\n", why)
 		}
-		fmt.Fprintf(e.stderr, "calm tee: %s; saving into %s instead\n", why, other)
-		e.cfg = e.cfg.withStore(other)
 		return nil
 	}
 	by := e.cfg.storeNamedBy

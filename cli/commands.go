@@ -1131,6 +1131,11 @@ func cmdDoctor(e *env, args []string) error {
 	} else {
 		say(true, "no config file (%s): defaults are in use", configPath(""))
 	}
+	for _, f := range []string{e.cfg.Store, e.cfg.agentLog()} {
+		if fi, err := os.Stat(f); err == nil && fi.Mode().Perm()&0o077 != 0 {
+			warn("%s can be read by others (mode %04o): 'chmod 600 %s' makes it yours alone", f, fi.Mode().Perm(), f)
+		}
+	}
 	if loose := looseFiles(filepath.Join(filepath.Dir(e.cfg.Store), "evidence")); len(loose) > 0 {
 		// Made by hand or by an older calm: copies of production output
 		// others may read.

@@ -111,12 +111,21 @@ func loadConfig(g globalFlags) (Config, error) {
 	}
 	var c Config
 	path := configPath(g.config)
+	// Checked before it is read: a FIFO put in its place would hang every
+	// command, tee's pipe too; and its folder, where another user could
+	// swap it or take it away.
+	if why := model.WritableByOthers(filepath.Dir(path)); why != "" {
+		return c, fmt.Errorf("config folder %s is refused, and no command but tee runs until it is fixed: %s", filepath.Dir(path), why)
+	}
+	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
+		return c, fmt.Errorf("config %s is not a plain file: move it away", path)
+	}
+	if why := model.WritableByOthers(path); why != "" {
+		return c, fmt.Errorf("config %s is refused, and no command but tee runs until it is fixed: %s", path, why)
+	}
 	data, err := os.ReadFile(path)
 	switch {
 	case err == nil:
-		if why := model.WritableByOthers(path); why != "" {
-			return c, fmt.Errorf("config %s is refused, and no command but tee runs until it is fixed: %s", path, why)
-		}
 		md, err := toml.Decode(string(data), &c)
 		if err != nil {
 			return c, fmt.Errorf("config %s: %v: fix it or move it away", path, err)

@@ -566,3 +566,53 @@ func TestDoctorNamesCopiesOthersCanRead(t *testing.T) {
 		t.Fatalf("doctor does not name the loosened evidence folder:\n%s", out)
 	}
 }
+
+// TestConfigSwappedOrBlockedIsRefusedAndTeeStillPasses: a config folder
+// others can write let them swap the config or take it away; a FIFO put
+// in its place hung every command, tee's pipe too; and a store folder
+// others can write with no other store to fall back on made tee drop its
+// input. Each is refused in one line, and tee's bytes still pass.
+func TestConfigSwappedOrBlockedIsRefusedAndTeeStillPasses(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	dir := filepath.Join(w.config, "calm")
+	os.MkdirAll(dir, 0o700)
+	config := filepath.Join(dir, "config.toml")
+	if err := syscall.Mkfifo(config, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if _, errs, code := w.run(nil, "status"); code == 0 || !strings.Contains(errs, "is not a plain file") {
+			t.Errorf("status with a FIFO for config: exit %d, %q", code, errs)
+		}
+		if out, _, _ := w.run([]byte("prod\n"), "tee", "x"); out != "prod\n" {
+			t.Errorf("tee with a FIFO for config passed %q", out)
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		f, _ := os.OpenFile(config, os.O_WRONLY|syscall.O_NONBLOCK, 0) // let it go
+		if f != nil {
+			f.Close()
+		}
+		t.Fatal("a FIFO for config hangs calm")
+	}
+	os.Remove(config)
+	os.WriteFile(config, []byte("copies_required = 2\n"), 0o600)
+	os.Chmod(dir, 0o777)
+	if _, errs, code := w.run(nil, "status"); code == 0 || !strings.Contains(errs, "config folder "+dir+" is refused") {
+		t.Fatalf("status with a config folder others can write: exit %d, %q", code, errs)
+	}
+	os.Chmod(dir, 0o700)
+	// The store's own folder open to others, and no other store: tee
+	// still passes every byte.
+	os.MkdirAll(w.home, 0o700)
+	os.Chmod(w.home, 0o777)
+	defer os.Chmod(w.home, 0o700)
+	if out, errs, _ := w.run([]byte("line1\nline2\n"), "tee", "y"); out != "line1\nline2\n" || !strings.Contains(errs, "is open to others") {
+		t.Fatalf("tee with its store's folder open to others: %q %q", out, errs)
+	}
+}

@@ -286,9 +286,10 @@ func TestAnotherUserIsRefused(t *testing.T) {
 	nobodyHome, _ := os.MkdirTemp("", "nobody")
 	defer os.RemoveAll(nobodyHome)
 	os.Chmod(nobodyHome, 0o777)
+	var extra []string
 	asNobody := func(args ...string) (string, int) {
 		c := exec.Command("setpriv", append([]string{"--reuid=nobody", "--regid=nogroup", "--clear-groups", calmBin}, args...)...)
-		c.Env = append(w.env(), "XDG_CONFIG_HOME="+nobodyHome, "HOME="+nobodyHome)
+		c.Env = append(append(w.env(), "XDG_CONFIG_HOME="+nobodyHome, "HOME="+nobodyHome), extra...)
 		out, err := c.CombinedOutput()
 		code := 0
 		if ee, ok := err.(*exec.ExitError); ok {
@@ -304,6 +305,9 @@ func TestAnotherUserIsRefused(t *testing.T) {
 	os.Chmod(w.runtime, 0o777)
 	os.Chmod(filepath.Dir(w.socket()), 0o777)
 	os.Chmod(w.socket(), 0o777)
+	// (Named outright: in a runtime folder another user made, nobody's
+	// calm would not look for its socket at all.)
+	extra = []string{"CALM_SOCKET=" + w.socket()}
 	out, code := asNobody("show", "c1")
 	if code == 0 || strings.Contains(out, "secret") {
 		t.Fatalf("nobody read the capture through an open socket: exit %d: %s", code, out)

@@ -53,15 +53,21 @@ func calmsRunDir(dir string) bool {
 // which no one else can make. Once the home folder exists it is kept, so
 // every client and the agent agree on one place whatever /tmp holds later.
 func socketDir() string {
+	home, err := os.UserHomeDir()
+	fallback := filepath.Join(home, ".cache", "calm", "run")
 	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
-		return filepath.Join(d, "calm")
+		run := filepath.Join(d, "calm")
+		// One another user made first (a shared runtime folder): the one
+		// in the home, as for the temp folder below.
+		if _, err := os.Lstat(run); err == nil && !ownFolder(run) && filepath.IsAbs(home) {
+			return fallback
+		}
+		return run
 	}
 	tmp := filepath.Join(os.TempDir(), "calm-"+strconv.Itoa(os.Getuid()))
-	home, err := os.UserHomeDir()
 	if err != nil || !filepath.IsAbs(home) {
 		return tmp
 	}
-	fallback := filepath.Join(home, ".cache", "calm", "run")
 	if ownFolder(fallback) {
 		return fallback
 	}
