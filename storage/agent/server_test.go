@@ -540,3 +540,27 @@ func TestChunksShareOneConnection(t *testing.T) {
 		t.Fatalf("answer to a chunk: %s, Content-Length %d, Transfer-Encoding %v, body %q: want its length said", resp.Status, resp.ContentLength, resp.TransferEncoding, body)
 	}
 }
+
+// TestRuntimeFolderOfAnotherUserIsAvoided: another user's calm/ in a
+// shared XDG_RUNTIME_DIR blocked every command ("not a folder of yours");
+// the socket goes to the folder in the home instead, as when another user
+// made /tmp/calm-<uid> first.
+func TestRuntimeFolderOfAnotherUserIsAvoided(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root to make a folder another user owns") // CI runs as root
+	}
+	shared, home := t.TempDir(), t.TempDir()
+	theirs := filepath.Join(shared, "calm")
+	os.Mkdir(theirs, 0o777)
+	os.Chown(theirs, 65534, 65534)
+	t.Setenv("XDG_RUNTIME_DIR", shared)
+	t.Setenv("HOME", home)
+	if got, want := socketDir(), filepath.Join(home, ".cache", "calm", "run"); got != want {
+		t.Fatalf("socket folder %s, want %s", got, want)
+	}
+	os.Chown(theirs, 0, 0)
+	os.Chmod(theirs, 0o700)
+	if got := socketDir(); got != theirs {
+		t.Fatalf("socket folder %s, want the runtime folder's own %s", got, theirs)
+	}
+}
