@@ -482,14 +482,14 @@ func OpenToOthers(dir string) string {
 	if err != nil {
 		return ""
 	}
-	if uid, ok := ownerOf(fi); ok && uid != os.Getuid() {
-		return fmt.Sprintf("the store's folder %s belongs to another user (uid %d), who could change what calm keeps there: put the store in a folder of your own (--store ~/calm/calm.db)", dir, uid)
-	}
 	if perm := fi.Mode().Perm(); perm&0o022 != 0 {
 		if fi.Mode()&os.ModeSticky != 0 {
 			perm |= 0o1000 // as ls and chmod say it: 1777
 		}
 		return fmt.Sprintf("the store's folder %s is open to others (mode %04o), who could put files where calm writes its own: put the store in a folder of your own (--store ~/calm/calm.db)", dir, perm)
+	}
+	if uid, ok := ownerOf(fi); ok && uid != os.Getuid() {
+		return fmt.Sprintf("the store's folder %s belongs to another user (uid %d), who could change what calm keeps there: put the store in a folder of your own (--store ~/calm/calm.db)", dir, uid)
 	}
 	return ""
 }
