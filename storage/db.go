@@ -248,11 +248,13 @@ func Open(o Options) (*DB, error) {
 	go db.committer()
 	go db.copyLoop()
 	if !readOnly {
-		go db.resumeFollowers()
+		// Every field the goroutines below use is set before any starts:
+		// a follower resumed kicks the lines loop.
 		db.orphansDone = make(chan struct{})
-		go db.watchOrphans()
 		db.linesKick, db.linesDone, db.linesNoRoom = make(chan struct{}, 1), make(chan struct{}), map[string]bool{}
 		db.noLines = map[string]bool{}
+		go db.resumeFollowers()
+		go db.watchOrphans()
 		go db.linesLoop()
 		go db.sweepTemps(time.Now()) // the real clock: a temp file written from now on is this store's
 	}

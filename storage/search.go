@@ -216,10 +216,11 @@ func matchLine(text []byte, buf *[]byte, p *plan) ([]byte, bool) {
 // what else is checked.
 func (db *DB) searchChunks(ctx context.Context, inc, id string, trust chunkTrust, p *plan, hit func(line int64, text []byte) error) error {
 	type job struct {
-		n          uint64  // its number
-		stored     *[]byte // the chunk as stored
-		buf        *[]byte // where it is decoded
-		data       []byte  // decoded
+		n          uint64   // its number
+		stored     []byte   // the chunk as stored: in the store's map
+		tx         *bolt.Tx // the read transaction stored is valid in
+		buf        *[]byte  // where it is decoded
+		data       []byte   // decoded
 		err        error
 		head, tail []byte // the end of the line begun before, the start of the next
 		whole      bool   // the chunk has a line end
@@ -269,7 +270,7 @@ func (db *DB) searchChunks(ctx context.Context, inc, id string, trust chunkTrust
 	go func() {
 		defer close(jobs)
 		defer close(order)
-		readErr = db.eachStoredChunk(inc, id, func(n uint64, v []byte) error {
+		readErr = db.eachChunkInTx(inc, id, func(n uint64, v []byte, tx *bolt.Tx) error {
 			select {
 			case <-credit:
 			case <-quit:
@@ -277,15 +278,12 @@ func (db *DB) searchChunks(ctx context.Context, inc, id string, trust chunkTrust
 			case <-ctx.Done():
 				return ctx.Err()
 			}
-			stored := storedBuffers.Get()
-			*stored = append((*stored)[:0], v...)
-			j := &job{n: n, stored: stored, done: make(chan struct{})}
+			j := &job{n: n, stored: v, tx: tx, done: make(chan struct{})}
 			select {
 			case order <- j:
 			case <-quit:
 				return errStop
 			case <-ctx.Done():
-				storedBuffers.Put(stored)
 				return ctx.Err()
 			}
 			jobs <- j
@@ -302,14 +300,15 @@ func (db *DB) searchChunks(ctx context.Context, inc, id string, trust chunkTrust
 			var st stripped
 			for j := range jobs {
 				j.buf = searchBuffers.Get()
-				data, err := decodeChunk(j.n, j.buf, *j.stored)
-				if err == nil && trust.checked && !checkedChunk(*j.stored) {
+				data, err := decodeChunk(j.n, j.buf, j.stored)
+				if err == nil && trust.checked && !checkedChunk(j.stored) {
 					err = fmt.Errorf("%w: chunk %d has no CRC-32C, unlike the chunks before it", ErrDamaged, j.n)
 				}
-				if err == nil && rawChunk(*j.stored) {
-					data = append((*j.buf)[:0], data...) // the stored copy goes back now
+				if err == nil && rawChunk(j.stored) {
+					data = append((*j.buf)[:0], data...) // the map is let go now
 				}
-				storedBuffers.Put(j.stored)
+				j.stored = nil
+				j.tx.Rollback()
 				j.data = data
 				if err != nil {
 					j.err = fmt.Errorf("capture %s: %w", id, err)
@@ -470,26 +469,37 @@ type chunkTrust struct {
 	room int
 }
 
-// eachStoredChunk calls f with every chunk of a capture as stored, in
-// order, one short read transaction each (see eachChunk); v is valid only
-// during the call, which is inside the transaction: f must copy it and
-// return.
-func (db *DB) eachStoredChunk(incident, capture string, f func(n uint64, v []byte) error) error {
+// eachChunkInTx calls f with every chunk of a capture as stored, in
+// order, each in a read transaction of its own that f must roll back (or
+// have rolled back) once done with v, which lies in the store's map: a
+// search decodes each chunk straight from the map, on any core, and no
+// transaction stays open longer than a chunk takes to decode. When f
+// returns an error, the transaction is rolled back for it.
+func (db *DB) eachChunkInTx(incident, capture string, f func(n uint64, v []byte, tx *bolt.Tx) error) error {
 	for n := uint64(0); ; n++ {
-		found := false
-		err := db.view(func(tx *bolt.Tx) error {
-			v, err := storedChunk(tx, incident, capture, n)
-			if v == nil || err != nil {
+		var v []byte
+		var tx *bolt.Tx
+		err := safely(func() (err error) {
+			if tx, err = db.bolt.Begin(false); err != nil {
 				return err
 			}
-			found = true
+			if v, err = storedChunk(tx, incident, capture, n); v == nil || err != nil {
+				return err
+			}
 			if !knownChunk(v) {
 				_, err := decodeChunk(n, new([]byte), v)
 				return fmt.Errorf("capture %s chunk %d: %w", capture, n, err)
 			}
-			return f(n, v)
+			return nil
 		})
-		if err != nil || !found {
+		if err != nil || v == nil {
+			if tx != nil {
+				tx.Rollback()
+			}
+			return err
+		}
+		if err := f(n, v, tx); err != nil {
+			tx.Rollback()
 			return err
 		}
 	}
@@ -514,12 +524,11 @@ func (h *hits) add(line int64, text []byte) {
 
 var hitBuffers = sync.Pool{New: func() any { return new(hits) }}
 
-// storedBuffers recycles copies of stored chunks, searchBuffers decoded ones:
-// allocating (and zeroing) a fresh MiB per chunk is a good part of a
+// searchBuffers recycles buffers chunks are decoded into: allocating (and zeroing) a fresh MiB per chunk is a good part of a
 // search's work. They are kept across garbage collections, unlike a
 // sync.Pool's: a search that stops at its first line (-l) allocates nothing,
 // and so sets off no collection.
-var storedBuffers, searchBuffers = newChunkBuffers(), newChunkBuffers()
+var searchBuffers = newChunkBuffers()
 
 // chunkBuffers is a free list of chunk-sized buffers, a few per CPU.
 type chunkBuffers chan *[]byte

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"calm/model"
 	"calm/sanitize"
 )
 
@@ -696,4 +697,84 @@ func TestSearchStopsEarlyWithTheFirstHits(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSearchLetsGoOfTheStore: a search decodes each chunk straight from the
+// store's map, in a read transaction of its own. Every one ends with its
+// chunk, a search that stops at its first line (-l) or is cancelled
+// included, and a writer that grows the file (bbolt maps it again, which
+// waits for every read transaction) goes on while searches run.
+func TestSearchLetsGoOfTheStore(t *testing.T) {
+	db := openTestDB(t)
+	var text strings.Builder
+	for i := range 300_000 { // several chunks
+		fmt.Fprintf(&text, "line %d token\n", i)
+	}
+	save(t, db, "first", []byte(text.String()))
+	openTxs := func() int { return db.bolt.Stats().OpenTxN }
+	settled := func(what string) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); openTxs() > 0; {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %d read transactions still open", what, openTxs())
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	count := func(ctx context.Context, q SearchQuery) (int, error) {
+		n := 0
+		err := db.Search(ctx, q, func(Match) error { n++; return nil })
+		return n, err
+	}
+	if n, err := count(context.Background(), SearchQuery{Pattern: "token", Literal: true}); err != nil || n != 300_000 {
+		t.Fatalf("search: %d lines, %v; want 300000", n, err)
+	}
+	settled("a whole search")
+	if n, err := count(context.Background(), SearchQuery{Pattern: "token", Literal: true, Limit: 1}); err != nil || n != 1 {
+		t.Fatalf("search -m 1: %d lines, %v", n, err)
+	}
+	settled("a search stopped at its first line")
+	ctx, cancel := context.WithCancel(context.Background())
+	_ = db.Search(ctx, SearchQuery{Pattern: "token", Literal: true}, func(Match) error { cancel(); return nil })
+	settled("a cancelled search")
+
+	// Searches in a loop while another capture grows the file by several
+	// times its size: neither waits for the other for good.
+	done := make(chan error, 1)
+	go func() {
+		w, err := model.NewCaptureWriter(db, "", NewCapture{Title: "second", Source: "test"})
+		if err != nil {
+			done <- err
+			return
+		}
+		rnd := rand.New(rand.NewPCG(1, 2))
+		block := make([]byte, 256<<10) // random: S2 leaves it as it is
+		for range 64 {
+			for i := range block {
+				block[i] = byte(rnd.Uint32())
+			}
+			if _, err := w.Write(block); err != nil {
+				done <- err
+				return
+			}
+		}
+		_, err = w.Close()
+		done <- err
+	}()
+	for searching := true; searching; {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+			searching = false
+		case <-time.After(time.Minute):
+			t.Fatal("the writer did not finish while searches ran: a read transaction held it")
+		default:
+			if n, err := count(context.Background(), SearchQuery{Pattern: "line 299999 token", Literal: true}); err != nil || n != 1 {
+				t.Fatalf("search while the store grows: %d lines, %v", n, err)
+			}
+		}
+	}
+	settled("searches while the store grew")
 }
