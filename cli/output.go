@@ -22,7 +22,7 @@ func printable(s string) string {
 	if sanitize.Clean([]byte(s)) && !strings.Contains(s, "\n") {
 		return s
 	}
-	return strings.Join(strings.Fields(string(sanitize.Text([]byte(s)))), " ")
+	return sanitize.Line(s) // "done\rnothing ran" shows both
 }
 
 // outputFile is an export being written: a private temp file in the

@@ -128,10 +128,8 @@ func (r Record) eventsOf(kind string) []model.Event {
 }
 
 // clean makes untrusted text (titles, notes, captured lines) safe to print:
-// no terminal controls, one line.
-func clean(s string) string {
-	return strings.Join(strings.Fields(string(sanitize.Text([]byte(s)))), " ")
-}
+// no terminal controls, one line, nothing a carriage return wrote over lost.
+func clean(s string) string { return sanitize.Line(s) }
 
 // copyStates reads "store verified, evidence verified, mirror mismatch".
 func copyStates(c model.Capture) string {

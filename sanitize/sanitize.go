@@ -6,7 +6,9 @@
 package sanitize
 
 import (
+	"bytes"
 	"calm/model"
+	"strings"
 	"sync"
 	"unicode/utf8"
 
@@ -41,6 +43,25 @@ func AppendSearchText(dst, line []byte) []byte {
 		rows.Put(f.row)
 	}
 	return dst
+}
+
+// Line returns a stored text (a title, a note, a command line on the
+// timeline) as one line, safe to print: escape sequences and controls out,
+// as Text, but what was written is all there: a carriage return parts the
+// pieces of a line it would have written over with ␍, as in search text, so
+// "restore done\rnothing ran" shows both. Its lines are joined with a space,
+// and each run of blanks is one.
+func Line(s string) string {
+	b := []byte(s)
+	if !Clean(b) {
+		var out []byte
+		for line := range bytes.Lines(b) {
+			out = AppendSearchText(out, bytes.TrimSuffix(line, []byte("\n")))
+			out = append(out, ' ')
+		}
+		s = string(out)
+	}
+	return strings.Join(strings.Fields(s), " ")
 }
 
 // CarriageReturn is what parts the pieces of a line a carriage return wrote

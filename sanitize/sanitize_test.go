@@ -305,3 +305,21 @@ func TestBidiControlsAreTakenOut(t *testing.T) {
 		}
 	}
 }
+
+// TestLineShowsAllThatWasWritten: a stored text shown on one line hides
+// nothing a carriage return wrote over, and lets no escape through.
+func TestLineShowsAllThatWasWritten(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"plain  note", "plain note"},
+		{"the restore ran\rOK, nothing ran", "the restore ran" + CarriageReturn + "OK, nothing ran"},
+		{"first line\nsecond\tline", "first line second line"},
+		{"pasted\r\nwith CRLF\r\n", "pasted with CRLF"},
+		{"red \x1b[31malert\x1b[0m \x1b]52;c;ZXZpbA==\x07done", "red alert done"},
+		{"bell\x07 and nul\x00 out", "bell and nul out"},
+		{"bad \xff byte", "bad \ufffd byte"},
+	} {
+		if got := Line(c.in); got != c.want {
+			t.Errorf("Line(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}

@@ -867,9 +867,13 @@ func TestNotesAndTitlesShowAsText(t *testing.T) {
 	if _, err := db.AddNote("", "esc test \x1b[31mRED\x1b[0m \x1b]0;pwned\a bidi \u202eevil\u202c end"); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := db.AddNote("", "restore ran\rnothing ran"); err != nil {
+		t.Fatal(err)
+	}
 	h := start(t, db, 160, 40, Options{})
 	h.waitFor("title INV x")
-	screen := h.waitFor("esc test RED  bidi") // the title sequence between the spaces is gone
+	h.waitFor("restore ran\u240dnothing") // what the carriage return wrote over shows too
+	screen := h.waitFor("esc test RED bidi") // the title sequence between the spaces is gone
 	for _, junk := range []string{"[7m", "[31m", "[0m", "]0;", "pwned", "\u202e"} {
 		if strings.Contains(screen, junk) {
 			t.Fatalf("the screen shows %q:\n%s", junk, screen)

@@ -621,17 +621,13 @@ func (d *Doc) Find(from int, forward bool, match func(plain []byte) bool) int {
 // it for tview.
 func sanitizeTitle(s string) string { return tview.Escape(plainTitle(s)) }
 
-// plainTitle is s as a terminal shows it, escape sequences out (a note or
-// title typed with $'\e[31m' shows as its text, not as [31m), and without
-// control characters.
+// plainTitle is s on one line, escape sequences out (a note or title typed
+// with $'\e[31m' shows as its text, not as [31m), control characters too,
+// and all that was written: a carriage return parts what it wrote over
+// with ␍ (sanitize.Line).
 func plainTitle(s string) string {
 	if strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r >= 0x7f && r < 0xa0 || sanitize.Dropped(r) }) {
-		s = string(sanitize.Text([]byte(s)))
+		return sanitize.Line(s)
 	}
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
-			return -1
-		}
-		return r
-	}, s)
+	return s
 }
