@@ -9,5 +9,6 @@ import (
 )
 
 func main() {
-	os.Exit(cli.Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	args := cli.HideSecrets(os.Args)
+	os.Exit(cli.Main(args[1:], os.Stdin, os.Stdout, os.Stderr))
 }

@@ -704,3 +704,53 @@ func TestShellTitleIsItsCommandAsTyped(t *testing.T) {
 		t.Fatalf("status does not title the session %s:\n%s", want, out)
 	}
 }
+
+// TestShellHidesTheCommandsSecretsFromPs: any user of the machine can read
+// a process's arguments (ps, /proc/PID/cmdline). A password on the command
+// calm shell runs (mysql -pSECRET) showed in calm's for the whole session;
+// now calm writes over it, as mysql does in its own, and runs the command
+// as typed.
+func TestShellHidesTheCommandsSecretsFromPs(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	script := `tr '\0' ' ' < /proc/$PPID/cmdline; echo; echo "as" "given: $*"`
+	out, errs, code := w.run(nil, "shell", "--", "sh", "-c", script, "mysql", "-h", "db1", "-pS3cretPw9", "--password=Zq7hunter", "-e", "select 1")
+	if code != 0 {
+		t.Fatalf("calm shell: exit %d: %s", code, errs)
+	}
+	at := strings.LastIndex(out, "as given:")
+	if at < 0 {
+		t.Fatalf("calm shell's output: %q", out)
+	}
+	ps, given := out[:at], out[at:]
+	if !strings.Contains(ps, "shell -- sh -c") || !strings.Contains(ps, "-pxxxxxxxxx --password=xxxxxxxxx -e select 1") {
+		t.Fatalf("calm's command line as others see it: %q", ps)
+	}
+	if strings.Contains(ps, "S3cretPw9") || strings.Contains(ps, "Zq7hunter") {
+		t.Fatalf("calm's command line shows the passwords: %q", ps)
+	}
+	if !strings.Contains(given, "-h db1 -pS3cretPw9 --password=Zq7hunter -e select 1") {
+		t.Fatalf("the command did not get its arguments as typed: %q", given)
+	}
+}
+
+func TestSecretsInCommandAreTheCommandsOnly(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string // each argument's secret bytes as x
+	}{
+		{[]string{"calm", "shell", "--", "mysql", "-u", "root", "-pS3cretPw9"}, "calm shell -- mysql -u root -pxxxxxxxxx"},
+		{[]string{"calm", "shell", "--", "psql", "postgres://app:Hunter2Pw@db1/orders"}, "calm shell -- psql postgres://app:xxxxxxxxx@db1/orders"},
+		{[]string{"calm", "shell", "--", "ls", "-la"}, "calm shell -- ls -la"},
+		{[]string{"calm", "search", "--", "-pS3cretPw9"}, "calm search -- -pS3cretPw9"}, // not a command calm runs
+		{[]string{"calm", "shell", "mysql", "-pS3cretPw9"}, "calm shell mysql -pS3cretPw9"}, // no --: no command
+	} {
+		got := append([]string(nil), c.args...)
+		for _, r := range secretsInCommand(c.args) {
+			got[r.arg] = got[r.arg][:r.start] + strings.Repeat("x", r.end-r.start) + got[r.arg][r.end:]
+		}
+		if strings.Join(got, " ") != c.want {
+			t.Errorf("%q: %q, want %q", c.args, strings.Join(got, " "), c.want)
+		}
+	}
+}

@@ -423,6 +423,16 @@ func (r *Redactor) Redact(text []byte) ([]byte, int) {
 	return apply(make([]byte, 0, len(text)), text, eds), len(eds)
 }
 
+// Secrets returns where the secrets in text are: [start, end) byte ranges,
+// in order, not overlapping.
+func (r *Redactor) Secrets(text []byte) [][2]int {
+	var out [][2]int
+	for _, sp := range r.find(text) {
+		out = append(out, [2]int{sp.start, sp.end})
+	}
+	return out
+}
+
 // RedactString is Redact for a title, a note or a command line.
 func (r *Redactor) RedactString(s string) (string, int) {
 	out, n := r.Redact([]byte(s))
