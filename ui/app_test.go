@@ -872,7 +872,7 @@ func TestNotesAndTitlesShowAsText(t *testing.T) {
 	}
 	h := start(t, db, 160, 40, Options{})
 	h.waitFor("title INV x")
-	h.waitFor("restore ran\u240dnothing") // what the carriage return wrote over shows too
+	h.waitFor("restore ran\u240dnothing")    // what the carriage return wrote over shows too
 	screen := h.waitFor("esc test RED bidi") // the title sequence between the spaces is gone
 	for _, junk := range []string{"[7m", "[31m", "[0m", "]0;", "pwned", "\u202e"} {
 		if strings.Contains(screen, junk) {

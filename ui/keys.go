@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/gdamore/tcell/v2"
 	"github.com/rivo/tview"
 
 	"calm/model"
@@ -816,10 +817,25 @@ func (u *UI) closeDialog(name string) {
 }
 
 func (u *UI) showHelp() {
-	tv := tview.NewTextView().SetDynamicColors(true).SetText(helpText(u.opts.ReadOnly))
-	tv.SetBorder(true).SetTitle(" keys: esc closes, j k scroll ")
-	u.dialog("help", tv, 100, 40)
-	u.app.SetFocus(tv)
+	hv := &helpView{TextView: tview.NewTextView().SetDynamicColors(true), review: u.opts.ReadOnly}
+	hv.SetBorder(true).SetTitle(" keys: esc closes, j k scroll ")
+	u.dialog("help", hv, 100, 40)
+	u.app.SetFocus(hv)
+}
+
+// helpView is the key help, wrapped for the width it is drawn at.
+type helpView struct {
+	*tview.TextView
+	review bool
+	width  int
+}
+
+func (h *helpView) Draw(screen tcell.Screen) {
+	if _, _, w, _ := h.GetInnerRect(); w != h.width {
+		h.width = w
+		h.SetText(helpText(h.review, w))
+	}
+	h.TextView.Draw(screen)
 }
 
 // confirmQuit asks first: quitting under stress by a stray key must not

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/gdamore/tcell/v2"
+	"github.com/mattn/go-runewidth"
 	"github.com/rivo/tview"
 )
 
@@ -353,7 +354,13 @@ func (u *UI) keysHint(pairs ...string) string {
 
 // helpText is the help page, grouped by scope; review marks the keys that
 // do not work there.
-func helpText(review bool) string {
+// helpKeyColumn is how wide the keys are in the help, with their indent:
+// a description wrapped goes on under its own first line.
+const helpKeyColumn = 19
+
+// helpText is the key help for a view width columns wide: each description
+// wraps under itself (0: no wrapping of its own, the view wraps).
+func helpText(review bool, width int) string {
 	var b strings.Builder
 	b.WriteString("[::b]calm keys[::-]")
 	if review {
@@ -366,7 +373,7 @@ func helpText(review bool) string {
 			if k.scope != s {
 				continue
 			}
-			line := fmt.Sprintf("  %-16s %s", strings.Join(k.keys, " "), k.help)
+			line := fmt.Sprintf("  %-16s %s", strings.Join(k.keys, " "), hangingWrap(k.help, width-helpKeyColumn, helpKeyColumn))
 			if review && k.writes {
 				fmt.Fprintf(&b, "[gray]%s[-]\n", tview.Escape(line))
 			} else {
@@ -375,6 +382,32 @@ func helpText(review bool) string {
 		}
 	}
 	b.WriteString("\nesc, ? or q closes this help; j k scroll it.")
+	return b.String()
+}
+
+// hangingWrap wraps text at width columns between words, each line after
+// the first indented by indent spaces. A width too small to read leaves
+// text as it is.
+func hangingWrap(text string, width, indent int) string {
+	if width < 20 || runewidth.StringWidth(text) <= width {
+		return text
+	}
+	var b strings.Builder
+	col := 0
+	for i, word := range strings.Fields(text) {
+		w := runewidth.StringWidth(word)
+		switch {
+		case i == 0:
+		case col+1+w > width:
+			b.WriteString("\n" + strings.Repeat(" ", indent))
+			col = 0
+		default:
+			b.WriteByte(' ')
+			col++
+		}
+		b.WriteString(word)
+		col += w
+	}
 	return b.String()
 }
 

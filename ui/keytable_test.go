@@ -69,7 +69,7 @@ func TestKeyTableIsConsistent(t *testing.T) {
 			seen[id] = true
 		}
 	}
-	help := helpText(false)
+	help := helpText(false, 0)
 	for _, k := range []string{"n ", "L ", "a ", "p ", "+ ", "- ", "T ", "enter", "ctrl-c", "j down"} {
 		if !strings.Contains(help, "  "+k) {
 			t.Fatalf("help does not list %q:\n%s", k, help)
@@ -436,5 +436,35 @@ func TestEveryKeyDoesWhatTheTableSays(t *testing.T) {
 				c.after(h, key)
 			})
 		}
+	}
+}
+
+// TestHelpWrapsUnderEachDescription: in a pane narrower than the help, a
+// long description went on at the box's left edge, under the keys, where
+// it read as a key of its own.
+func TestHelpWrapsUnderEachDescription(t *testing.T) {
+	db := openStore(t)
+	h := start(t, db, 64, 40, Options{})
+	h.waitFor("? keys")
+	h.press("?")
+	screen := h.waitFor("calm keys")
+	wrapped := 0
+	for _, line := range strings.Split(screen, "\n") {
+		_, inner, ok := strings.Cut(line, "║")
+		if !ok {
+			continue
+		}
+		inner, _, _ = strings.Cut(inner, "║")
+		if strings.TrimSpace(inner) == "" || !strings.HasPrefix(inner, "   ") {
+			continue // a scope's title, a key's first line
+		}
+		// Under the keys column: a description's next line.
+		if n := len(inner) - len(strings.TrimLeft(inner, " ")); n != helpKeyColumn {
+			t.Fatalf("a description's next line starts at column %d, not under the description (%d):\n%s", n, helpKeyColumn, screen)
+		}
+		wrapped++
+	}
+	if wrapped == 0 {
+		t.Fatalf("no description wrapped in a 64-column pane:\n%s", screen)
 	}
 }
