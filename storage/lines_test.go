@@ -460,3 +460,55 @@ func TestLinesOfAnOlderReadingAreDerivedAgain(t *testing.T) {
 		t.Fatalf("search quota after the lines were derived again: %+v", got)
 	}
 }
+
+// The last line of a capture still being written is not a line yet:
+// "DELETE FROM orders" of "DELETE FROM orders WHERE id=5" matched
+// 'orders$' while tee waited for the rest (fresh-eyes finding).
+func TestSearchOfACaptureStillWrittenLeavesItsUnendedLineOut(t *testing.T) {
+	db := openTestDB(t)
+	w, err := model.NewCaptureWriter(db, "", NewCapture{Title: "live", Source: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write([]byte("first line\nDELETE FROM orders")); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for n := uint64(0); n < 1; time.Sleep(10 * time.Millisecond) {
+		if n, err = db.WaitCommitted(w.Capture.Incident, w.Capture.ID, 1); err != nil || time.Now().After(deadline) {
+			t.Fatalf("the store has committed %d of 1 chunk: %v", n, err)
+		}
+	}
+	lines := func(pattern string) []string {
+		t.Helper()
+		var got []string
+		if err := db.Search(context.Background(), SearchQuery{Pattern: pattern, Notice: func(string) {}}, func(m Match) error {
+			got = append(got, fmt.Sprintf("%d:%s", m.Line, m.Text))
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	if got := lines("orders$"); len(got) != 0 {
+		t.Fatalf("'orders$' in a line not ended yet: %q", got)
+	}
+	if got := lines("DELETE"); len(got) != 0 {
+		t.Fatalf("a line not ended yet was searched: %q", got)
+	}
+	if got := lines("first"); len(got) != 1 || got[0] != "1:first line" {
+		t.Fatalf("the whole line before it: %q", got)
+	}
+	if _, err := w.Write([]byte(" WHERE id=5\n")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := lines("orders"); len(got) != 1 || got[0] != "2:DELETE FROM orders WHERE id=5" {
+		t.Fatalf("the line once ended: %q", got)
+	}
+}

@@ -445,7 +445,7 @@ func (db *DB) searchChunks(ctx context.Context, inc, id string, trust chunkTrust
 	if trust.sha256 != "" && hex.EncodeToString(sum.Sum(nil)) != trust.sha256 {
 		return fmt.Errorf("%w: the store's copy of %s/%s does not match its SHA-256, so lines found in it may be wrong: 'calm show' reads a verified copy, 'calm verify' lists every copy", ErrDamaged, inc, itemOfBucket(id))
 	}
-	if len(carry) > 0 {
+	if len(carry) > 0 && !trust.growing {
 		line++
 		if t, ok := match(carry); ok {
 			return hit(line, t)
@@ -463,6 +463,10 @@ type chunkTrust struct {
 	checked bool // every chunk carries a CRC-32C, and the chunks hold size bytes
 	size    int64
 	text    bool // the chunks are search lines (lines.go): each line is its text
+	// growing: the capture is still arriving, so its last line, not ended
+	// yet, is left out: "DELETE FROM orders" is not yet the line, and must
+	// not match 'orders$'.
+	growing bool
 	// room, when not 0, is the most hits the caller takes (-l, -m): the
 	// search starts one chunk at a time and widens, and a chunk stops
 	// collecting hits at room, so a match near the start costs little.

@@ -93,8 +93,8 @@ func (db *DB) searchCapture(ctx context.Context, inc string, c Capture, p *plan,
 		bucket, want, size = textBucketOf(c), c.Text.SHA256, c.Text.Size
 	}
 	if want == "" { // still arriving: nothing to check against yet
-		notice(fmt.Sprintf("%s/%s is still being written: searched what is stored of it so far", inc, c.ID))
-		return db.searchChunks(ctx, inc, bucket, chunkTrust{}, p, hit)
+		notice(fmt.Sprintf("%s/%s is still being written: searched what is stored of it so far, up to its last whole line", inc, c.ID))
+		return db.searchChunks(ctx, inc, bucket, chunkTrust{growing: true}, p, hit)
 	}
 	var err error
 	if db.chunksChecked(inc, bucket) {
