@@ -141,14 +141,23 @@ func cmdNote(e *env, args []string) error {
 	}
 	text := strings.Join(fs.Args(), " ")
 	if text == "-" {
+		if isTerminal(e.stdin) {
+			fmt.Fprintln(e.stderr, "calm note: reading the note you type (Ctrl-D ends it, Ctrl-C writes nothing)")
+		}
 		data, err := io.ReadAll(io.LimitReader(e.stdin, 1<<20))
 		if err != nil {
 			return err
+		}
+		if strings.TrimSpace(string(data)) == "" {
+			return fmt.Errorf("nothing came on stdin: the note was not written")
 		}
 		text = string(data)
 	}
 	if strings.TrimSpace(text) == "" {
 		return usageError("usage: calm note TEXT (or calm note - to read it from stdin)")
+	}
+	if !sanitize.Shows(text) {
+		return usageError("the note would show as nothing (only escape sequences or invisible characters): it was not written; type its words")
 	}
 	if *incident == "" {
 		inc, err := e.incidentToWrite("", "the note was not written")

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -160,5 +161,37 @@ func TestSearchOfAMistypedCaptureSuggestsASearch(t *testing.T) {
 	_, errs, code := w.run(nil, "search", "foo", "C1")
 	if code != 2 || !strings.Contains(errs, "did you mean c1? (calm search PATTERN c1)") || strings.Contains(errs, "calm show") {
 		t.Fatalf("calm search foo C1: exit %d, said %q", code, errs)
+	}
+}
+
+// TestNotesThatShowNothingAreRefused: a note of escape sequences only
+// ($'\e]0;title\a') or of zero-width spaces was "noted" and showed as a
+// blank line everywhere; a tee titled $'\e[31m' had a title of nothing.
+func TestNotesThatShowNothingAreRefused(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.ok(nil, "incident", "new", "blank notes")
+	for _, note := range []string{"\x1b]0;only a title\a", "\u200b\u200b", "\x1b[31m\x1b[0m"} {
+		_, errs, code := w.run(nil, "note", note)
+		oneLineSaying(t, fmt.Sprintf("note %q", note), errs, "would show as nothing", "not written")
+		if code != 2 {
+			t.Errorf("note %q: exit %d, want 2", note, code)
+		}
+	}
+	_, errs, code := w.run([]byte("  \n"), "note", "-")
+	oneLineSaying(t, "note - with nothing on stdin", errs, "nothing came on stdin", "not written")
+	if code == 0 {
+		t.Errorf("note - with nothing on stdin: exit 0")
+	}
+	if tl := w.ok(nil, "timeline"); strings.Contains(tl, " note ") {
+		t.Fatalf("a blank note was written:\n%s", tl)
+	}
+	w.ok(nil, "note", "a real \x1b[31mnote\x1b[0m")
+	if tl := w.ok(nil, "timeline"); !strings.Contains(tl, "a real note") {
+		t.Fatalf("the note with words in it:\n%s", tl)
+	}
+	w.ok([]byte("hi\n"), "tee", "-q", "\x1b[31m")
+	if st := w.ok(nil, "status"); !strings.Contains(st, "tee at ") {
+		t.Fatalf("a tee titled with an escape alone has no default title:\n%s", st)
 	}
 }

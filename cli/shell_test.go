@@ -742,7 +742,7 @@ func TestSecretsInCommandAreTheCommandsOnly(t *testing.T) {
 		{[]string{"calm", "shell", "--", "mysql", "-u", "root", "-pS3cretPw9"}, "calm shell -- mysql -u root -pxxxxxxxxx"},
 		{[]string{"calm", "shell", "--", "psql", "postgres://app:Hunter2Pw@db1/orders"}, "calm shell -- psql postgres://app:xxxxxxxxx@db1/orders"},
 		{[]string{"calm", "shell", "--", "ls", "-la"}, "calm shell -- ls -la"},
-		{[]string{"calm", "search", "--", "-pS3cretPw9"}, "calm search -- -pS3cretPw9"}, // not a command calm runs
+		{[]string{"calm", "search", "--", "-pS3cretPw9"}, "calm search -- -pS3cretPw9"},     // not a command calm runs
 		{[]string{"calm", "shell", "mysql", "-pS3cretPw9"}, "calm shell mysql -pS3cretPw9"}, // no --: no command
 	} {
 		got := append([]string(nil), c.args...)

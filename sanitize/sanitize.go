@@ -10,6 +10,7 @@ import (
 	"calm/model"
 	"strings"
 	"sync"
+	"unicode"
 	"unicode/utf8"
 
 	"calm/terminal"
@@ -62,6 +63,14 @@ func Line(s string) string {
 		s = string(out)
 	}
 	return strings.Join(strings.Fields(s), " ")
+}
+
+// Shows reports whether s, shown as Line shows it, holds anything to see:
+// a note of escape sequences only, or of zero-width spaces, shows nothing.
+func Shows(s string) bool {
+	return strings.ContainsFunc(Line(s), func(r rune) bool {
+		return unicode.IsGraphic(r) && !unicode.IsSpace(r) && !unicode.Is(unicode.Cf, r)
+	})
 }
 
 // CarriageReturn is what parts the pieces of a line a carriage return wrote

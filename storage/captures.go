@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	bolt "go.etcd.io/bbolt"
+
+	"calm/sanitize"
 )
 
 // itemKey maps an item ID to its bucket and key: captures are c1, c2, ...
@@ -153,7 +155,7 @@ func (db *DB) createCapture(request, incident string, nc NewCapture) (c Capture,
 			Session: nc.Session, Created: db.opts.Now().UTC(), State: CaptureOpen, Recording: nc.Recording,
 			Warning: strings.TrimSpace(nc.Warning), Writer: nc.Writer,
 		}
-		if c.Title == "" {
+		if !sanitize.Shows(c.Title) { // $'\e[31m' alone is no title either
 			c.Title = c.Source + " at " + c.Created.Format("15:04:05")
 		}
 		chunks, err := b.CreateBucketIfNotExists(bucketChunks)
