@@ -881,6 +881,24 @@ func quoteAll(words []string, sep string) string {
 // free text, a word like -5 was more likely text than a flag.
 func flagError(c *cobra.Command, err error) error {
 	hint := ""
+	var invalid *pflag.InvalidValueError
+	var number *strconv.NumError
+	if errors.As(err, &invalid) && errors.As(err, &number) {
+		// Not strconv's words: "-m abc" wants a number, and says which.
+		f := invalid.GetFlag()
+		name := "--" + f.Name
+		if f.Shorthand != "" {
+			name = "-" + f.Shorthand + "/" + name
+		}
+		want := "a whole number"
+		switch {
+		case f.Value.Type() == "bool":
+			want = "true or false"
+		case errors.Is(number.Err, strconv.ErrRange):
+			want = "a smaller number"
+		}
+		return fmt.Errorf("%s %q: %s is wanted (see '%s --help')", name, invalid.GetValue(), want, c.CommandPath())
+	}
 	var missing *pflag.NotExistError
 	if errors.As(err, &missing) {
 		if group := missing.GetSpecifiedShortnames(); c.Flags().Lookup("context") != nil && group != "" && strings.Trim(group, "0123456789") == "" {

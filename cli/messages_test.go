@@ -195,3 +195,24 @@ func TestNotesThatShowNothingAreRefused(t *testing.T) {
 		t.Fatalf("a tee titled with an escape alone has no default title:\n%s", st)
 	}
 }
+
+// TestFlagValuesSayWhatIsWanted: 'calm search -m abc' said strconv's
+// "strconv.ParseInt: parsing "abc": invalid syntax".
+func TestFlagValuesSayWhatIsWanted(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"search", "-m", "abc", "x"}, `calm: -m/--max-count "abc": a whole number is wanted (see 'calm search --help')`},
+		{[]string{"search", "-A", "99999999999999999999", "x"}, `-A/--after-context "99999999999999999999": a smaller number is wanted`},
+		{[]string{"search", "-n=maybe", "x"}, `-n/--line-number "maybe": true or false is wanted`},
+	} {
+		_, errs, code := w.run(nil, c.args...)
+		oneLineSaying(t, strings.Join(c.args, " "), errs, c.want)
+		if code != 2 || strings.Contains(errs, "strconv") {
+			t.Errorf("%q: exit %d, %q", c.args, code, errs)
+		}
+	}
+}

@@ -63,6 +63,9 @@ func grep(e *env, q model.SearchQuery, o grepOptions) error {
 		word := model.WordChars()
 		q.Pattern, q.Literal = `(?:^|(?-i:[^`+word+`]))(`+pat+`)(?:(?-i:[^`+word+`])|$)`, false
 	}
+	if o.max == 0 {
+		return errNoMatch // grep -m 0 reads nothing, prints nothing (-c included)
+	}
 	g := &grepRun{o: o, w: bufio.NewWriterSize(e.stdout, 256<<10), counts: map[string]int{}}
 	if (o.only || o.color) && !o.count && !o.files && !o.quiet {
 		// The parts a line holds are found here, in the line the store

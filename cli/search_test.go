@@ -63,6 +63,7 @@ func TestSearchAnswersAsGrepDoes(t *testing.T) {
 		{"-m", "1", "-A", "2", "error"},
 		{"-v", "-C", "1", "[a-z]"},
 		{"-c", "-m", "1", "e"},
+		{"-c", "-m", "0", "e"}, // grep -m 0 prints nothing, not a count of 0
 		{"-c", "-l", "db"},
 		{"-iw", "error|ok"},
 		{"^$"},
