@@ -582,7 +582,7 @@ func cmdSearch(e *env, args []string) error {
 		// Not "no match": what was not searched may hold it.
 		err = &exitError{code: 2, msg: "no line matched in what the store holds, and it does not hold everything (the WARNING says what)"}
 	}
-	if (err == nil || errors.Is(err, errNoMatch)) && !q.Literal && !o.quiet {
+	if (err == nil || errors.Is(err, errNoMatch)) && !q.Literal && !o.quiet && !o.noMessages && !extended { // -E: read as grep -E, as asked
 		if hint := basicRegexpHint(typed, err == nil); hint != "" {
 			fmt.Fprintln(e.stderr, hint)
 		}

@@ -266,6 +266,12 @@ func TestSearchSaysWhyAGrepHabitMatchedNothing(t *testing.T) {
 		if _, errs, code := w.run(nil, "search", "-q", c.pattern); code != 1 || errs != "" {
 			t.Errorf("calm search -q %q: exit %d, said %q: -q says nothing", c.pattern, code, errs)
 		}
+		// -E asks for grep -E's reading, and -s for no messages.
+		for _, flag := range []string{"-E", "-s"} {
+			if _, errs, code := w.run(nil, "search", flag, c.pattern); code != 1 || errs != "" {
+				t.Errorf("calm search %s %q: exit %d, said %q", flag, c.pattern, code, errs)
+			}
+		}
 	}
 	// A file named where a capture goes is not read as an incident's name.
 	file := filepath.Join(t.TempDir(), "dump.json")
