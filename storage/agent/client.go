@@ -456,6 +456,7 @@ func (c *Client) SearchLines(ctx context.Context, q model.SearchQuery, each func
 	}
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 256<<10), 2*storage.MaxLine)
+	sc.Split(wholeLines)
 	var lastInc, lastItem string
 	for sc.Scan() {
 		b := sc.Bytes()
@@ -501,6 +502,21 @@ func (c *Client) SearchLines(ctx context.Context, q model.SearchQuery, each func
 	}
 	return nil
 }
+
+// wholeLines splits the agent's answer into its lines, each ended by a
+// line feed. An answer that ends inside a line was cut short (the agent
+// died): that part of a line is no line, and no hit.
+func wholeLines(data []byte, atEOF bool) (int, []byte, error) {
+	if i := bytes.IndexByte(data, '\n'); i >= 0 {
+		return i + 1, data[:i], nil
+	}
+	if atEOF && len(data) > 0 {
+		return 0, nil, errCutShort
+	}
+	return 0, nil, nil
+}
+
+var errCutShort = errors.New("its answer ends inside a line")
 
 func (c *Client) Verify(ctx context.Context, incident string) (rep model.VerifyReport, err error) {
 	err = c.callContext(ctx, "POST", "/v1/verify", refQuery("incident", incident), nil, &rep)

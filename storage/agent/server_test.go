@@ -564,3 +564,43 @@ func TestRuntimeFolderOfAnotherUserIsAvoided(t *testing.T) {
 		t.Fatalf("socket folder %s, want the runtime folder's own %s", got, theirs)
 	}
 }
+
+// TestASearchCutShortHandsOutNoPartOfALine: an agent killed while it sent
+// search results left the client a piece of a line, which it reported as
+// "a malformed line", or, where the piece held the tabs of a whole one,
+// handed out as a line cut short.
+func TestASearchCutShortHandsOutNoPartOfALine(t *testing.T) {
+	for _, sent := range []string{
+		"inc-1\tc1\t7\twhole line\ninc-1\tc1\t9\tthis line was cu",
+		"inc-1\tc1\t7\twhole line\ninc-1\tc",
+	} {
+		sock := filepath.Join(t.TempDir(), "agent.sock")
+		l, err := net.Listen("unix", sock)
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			conn, err := l.Accept()
+			if err != nil {
+				return
+			}
+			if _, err := http.ReadRequest(bufio.NewReader(conn)); err == nil {
+				fmt.Fprintf(conn, "HTTP/1.1 200 OK\r\nContent-Type: text/tab-separated-values\r\nContent-Length: %d\r\n\r\n%s", len(sent), sent)
+			}
+			conn.Close()
+		}()
+		c := NewClient(sock, []string{"true"}, filepath.Join(t.TempDir(), "agent.log"))
+		var got []string
+		err = c.Search(context.Background(), model.SearchQuery{Pattern: "line", Literal: true}, func(m model.Match) error {
+			got = append(got, fmt.Sprintf("%d:%s", m.Line, m.Text))
+			return nil
+		})
+		l.Close()
+		if len(got) != 1 || got[0] != "7:whole line" {
+			t.Errorf("%q: handed out %q, want only the whole line", sent, got)
+		}
+		if err == nil || !strings.Contains(err.Error(), "stopped answering while it searched") {
+			t.Errorf("%q: %v", sent, err)
+		}
+	}
+}
