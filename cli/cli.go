@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -338,10 +339,11 @@ type env struct {
 	cfg            Config
 	store          model.Store
 
-	cmd        *cobra.Command // the command running, whose flags cobra has parsed
-	typo       string         // a typo in the command line that was ignored (tee)
-	configErr  string         // why the config file could not be used: tee saved with the defaults
-	describing *description   // set while the tree learns a command's flags
+	cmd        *cobra.Command           // the command running, whose flags cobra has parsed
+	typo       string                   // a typo in the command line that was ignored (tee)
+	configErr  string                   // why the config file could not be used: tee saved with the defaults
+	describing *description             // set while the tree learns a command's flags
+	bar        atomic.Pointer[progress] // the bar on stderr now, taken off for a notice
 }
 
 // exitError carries an exit status with an optional message.
@@ -522,6 +524,7 @@ func (r *runner) run(c *cobra.Command, body func(*env, []string) error, args []s
 		client.Notice = func(n string) { // a damaged store copy, and the one read instead
 			if !said[n] {
 				said[n] = true
+				e.bar.Load().clear() // not after a spinner, on its line
 				fmt.Fprintf(r.stderr, "calm: %s\n", printable(n))
 			}
 		}

@@ -28,6 +28,7 @@ type progress struct {
 	mu     sync.Mutex
 	// unwritten names the file an interrupted command leaves unwritten.
 	unwritten atomic.Pointer[string]
+	ended     atomic.Bool // done: clear has nothing to take off
 }
 
 // progressEvery is how often the bar is redrawn at most.
@@ -39,7 +40,9 @@ func (e *env) progress(what string, total int64, bytes bool) *progress {
 	if !isTerminal(e.stderr) || os.Getenv("CALM_NO_PROGRESS") != "" || total == 0 {
 		return nil
 	}
-	return newProgress(e.stderr, what, total, bytes)
+	p := newProgress(e.stderr, what, total, bytes)
+	e.bar.Store(p)
+	return p
 }
 
 // newProgress draws a bar on terminal.
@@ -112,7 +115,7 @@ func (p *progress) describe(what string) {
 // clear takes the bar off its line, before a line of text goes there; the
 // next update draws it again.
 func (p *progress) clear() {
-	if p != nil {
+	if p != nil && !p.ended.Load() {
 		p.bar.Clear()
 	}
 }
@@ -120,6 +123,7 @@ func (p *progress) clear() {
 // done ends the bar and clears its line.
 func (p *progress) done() {
 	if p != nil {
+		p.ended.Store(true)
 		p.unwatch()
 		p.bar.Finish()
 		p.bar.Exit()

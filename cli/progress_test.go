@@ -158,3 +158,41 @@ func TestCtrlCTakesTheBarOffAndSaysSo(t *testing.T) {
 		}
 	}
 }
+
+// TestANoticeTakesTheSpinnerOff: a notice during a search (a capture still
+// being written) went on the spinner's line: "⠋ calm: searching  [0s]
+// calm: INC/c1 is still being written: ...".
+func TestANoticeTakesTheSpinnerOff(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.ok(nil, "incident", "new", "live tee")
+	tee := w.cmd("tee", "-q", "still arriving")
+	in, err := tee.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tee.Stdout = io.Discard
+	if err := tee.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { in.Close(); tee.Wait() }()
+	io.WriteString(in, "first line\nsecond line\n")
+	deadline := time.Now().Add(20 * time.Second)
+	for out, _, _ := w.run(nil, "show", "c1"); !strings.Contains(out, "first line"); out, _, _ = w.run(nil, "show", "c1") {
+		if time.Now().After(deadline) {
+			t.Fatal("the tee's first lines never reached the store")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	_, term := w.runWithTerminalStderr("search", "-F", "line")
+	for _, line := range strings.Split(strings.ReplaceAll(term, "\r\n", "\n"), "\n") {
+		if !strings.Contains(line, "still being written") {
+			continue
+		}
+		if shown := line[strings.LastIndex(line, "\r")+1:]; !strings.HasPrefix(shown, "calm: ") {
+			t.Fatalf("the notice shares its line with the spinner: %q", shown)
+		}
+		return
+	}
+	t.Fatalf("no notice of the capture being written: %q", term)
+}
