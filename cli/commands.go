@@ -1098,7 +1098,7 @@ func sessionOf(rec report.Record, id string) (model.Capture, error) {
 	for i, c := range rec.Captures {
 		if id != "" && c.ID == id {
 			if c.Recording == nil {
-				return c, usageError("%s is a capture, not a recorded session: export it with --format txt", id)
+				return c, usageError("%s is a capture, not a recorded session: 'calm show %s > FILE' writes it alone, and --format txt the whole incident", id, id)
 			}
 			return c, nil
 		}

@@ -43,7 +43,7 @@ func TestExportedCastPlaysTheSameOutput(t *testing.T) {
 	}
 	// A capture is no session.
 	w.ok([]byte("x\n"), "tee", "-q", "plain")
-	if _, errs, code := w.run(nil, "export", "--format", "cast", "--item", "c1"); code == 0 || !strings.Contains(errs, "not a recorded session") {
+	if _, errs, code := w.run(nil, "export", "--format", "cast", "--item", "c1"); code == 0 || !strings.Contains(errs, "not a recorded session") || !strings.Contains(errs, "'calm show c1 > FILE' writes it alone") {
 		t.Fatalf("cast of a capture: %d %q", code, errs)
 	}
 	// --item with a format that holds the whole incident is refused, not
