@@ -660,6 +660,9 @@ func cmdVerify(e *env, args []string) error {
 	for _, r := range rep.Recording {
 		fmt.Fprintf(e.stdout, "recording %s: its recorder is writing its journal, which the agent stores as it grows; its copies are made and checked when it ends\n", r)
 	}
+	if rep.NotRecorded != "" {
+		fmt.Fprintf(e.stderr, "calm verify: WARNING: the copies were read back, but the store could not record what this verify found (%s): the states status shows are the last recorded; free some space and verify again\n", printable(rep.NotRecorded))
+	}
 	if len(rep.Problems) > 0 || len(rep.Manifests) > 0 || len(rep.Timelines) > 0 || len(rep.Records) > 0 {
 		return &exitError{code: 1, msg: verifyFailure(rep, *repair)}
 	}
@@ -679,6 +682,9 @@ func cmdVerify(e *env, args []string) error {
 	}
 	for _, f := range rep.Forgotten {
 		fmt.Fprintf(e.stdout, "note: mirror %s; to keep it, add it to the config file's mirrors and run 'calm agent restart', then 'calm verify --repair' copies them\n", printable(f))
+	}
+	if rep.NotRecorded != "" {
+		return &exitError{code: 1} // said above
 	}
 	if len(rep.Unsealed) > 0 {
 		they := "they have"

@@ -396,6 +396,9 @@ type VerifyReport struct {
 	// Bundle is the bundle file checked, when the store is one under
 	// review: its files against its SHA256SUMS, not the origin's copies.
 	Bundle string `json:"bundle,omitempty"`
+	// NotRecorded is why the store could not record what this verify
+	// found (a full disk): the copies were read back all the same.
+	NotRecorded string `json:"not_recorded,omitempty"`
 }
 
 // CheckReport is the store's consistency check.

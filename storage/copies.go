@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -1086,17 +1087,27 @@ func (db *DB) Verify(ctx context.Context, incident string) (VerifyReport, error)
 			}
 			written, err := db.recordVerify(c)
 			if err != nil {
-				return rep, err
+				// A full disk must not keep the person from knowing
+				// whether their copies hold: the rest is read back.
+				if rep.NotRecorded == "" {
+					rep.NotRecorded = err.Error()
+				}
 			}
 			if written {
 				checkMeta(c, &rep) // meta.go
 			}
 		}
 		if err := db.checkSums(inc.ID, caps, &rep); err != nil {
-			return rep, err
+			if !errors.Is(err, syscall.ENOSPC) {
+				return rep, err
+			}
+			rep.NotRecorded = cmp.Or(rep.NotRecorded, err.Error())
 		}
 		if err := db.checkTimeline(inc.ID, &rep); err != nil { // evidence_check.go
-			return rep, err
+			if !errors.Is(err, syscall.ENOSPC) {
+				return rep, err
+			}
+			rep.NotRecorded = cmp.Or(rep.NotRecorded, err.Error())
 		}
 	}
 	rep.Devices = devices.Len()
