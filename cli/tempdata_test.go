@@ -252,6 +252,9 @@ func TestReviewLeavesNoUnpackedBundle(t *testing.T) {
 	tm.start(w.envPrefix() + "sh -c '" + calmBin + " review " + bundle + "; echo calm exited $?; sleep 60'")
 	tm.waitFor("review (read-only)", 10*time.Second)
 	tm.waitFor("customer 4711", 10*time.Second)
+	// The bundle holds one copy of each capture, and that is what a bundle
+	// holds: no "!1", no "1 of 2 required".
+	tm.waitFor("1 of 1 required copies verified", 10*time.Second)
 	unpacked()
 	tm.press("q") // review quits at once: it has nothing to lose
 	tm.waitFor("calm exited 0", 5*time.Second)

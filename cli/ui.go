@@ -37,6 +37,10 @@ func cmdReview(e *env, args []string) error {
 		}
 		defer bs.Close() // the unpacked captures go with the review
 		e.store = bs
+		// A bundle holds one copy of each capture, checked against its
+		// SHA256SUMS: the origin's rule for copies is not the bundle's,
+		// and "!1" on every capture would read as an alarm.
+		e.cfg.CopiesRequired, e.cfg.DevicesRequired = 1, 1
 		return runUI(e, "", "", true)
 	}
 	// An incident mistyped is said as such, terminal or not.
