@@ -294,9 +294,28 @@ func RecordPipeContext(ctx context.Context, s model.Store, incident, journalDir,
 		}
 	}()
 	var commands PromptWatcher
+	// calm split starts recording, then splits the window, which resizes
+	// the pane: the size is asked again a few times in the first seconds,
+	// output or not, so the journal has the resize when it happened.
+	early := []time.Duration{200 * time.Millisecond, time.Second, 3 * time.Second}
+	recheck := time.NewTimer(early[0])
+	defer recheck.Stop()
 reading:
 	for {
 		select {
+		case <-recheck.C:
+			now := time.Now()
+			if c, r := size(); c != cols || r != rows {
+				cols, rows = c, r
+				j.Resize(cols, rows, now)
+			}
+			sizeAsked = time.Now()
+			for len(early) > 0 && now.Sub(start) >= early[0] {
+				early = early[1:]
+			}
+			if len(early) > 0 {
+				recheck.Reset(early[0] - now.Sub(start))
+			}
 		case p, ok := <-reads:
 			if !ok {
 				break reading

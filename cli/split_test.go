@@ -262,7 +262,7 @@ func TestSplitMarksEachCommandWhenEnteredAndFollowsThePaneSize(t *testing.T) {
 		t.Errorf("the session began at %s, the pane was %s", got, before)
 	}
 	var castMarks []float64
-	lastSize := ""
+	lastSize, firstResize := "", -1.0
 	for _, line := range cast[1:] {
 		var ev []any
 		if err := json.Unmarshal([]byte(line), &ev); err != nil || len(ev) != 3 {
@@ -273,7 +273,15 @@ func TestSplitMarksEachCommandWhenEnteredAndFollowsThePaneSize(t *testing.T) {
 			castMarks = append(castMarks, ev[0].(float64))
 		case "r":
 			lastSize = ev[2].(string)
+			if firstResize < 0 {
+				firstResize = ev[0].(float64)
+			}
 		}
+	}
+	// The split's own resize is in the journal when it happened, not at
+	// the first output after it (the first command, 3 s later).
+	if firstResize < 0 || firstResize > 2 {
+		t.Errorf("the split resized the pane at once; the session's first resize is at %.3fs", firstResize)
 	}
 	if len(castMarks) != len(markers) {
 		t.Fatalf("the cast has %d markers, the store %d", len(castMarks), len(markers))
