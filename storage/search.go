@@ -528,10 +528,11 @@ func (h *hits) add(line int64, text []byte) {
 
 var hitBuffers = sync.Pool{New: func() any { return new(hits) }}
 
-// searchBuffers recycles buffers chunks are decoded into: allocating (and zeroing) a fresh MiB per chunk is a good part of a
-// search's work. They are kept across garbage collections, unlike a
-// sync.Pool's: a search that stops at its first line (-l) allocates nothing,
-// and so sets off no collection.
+// searchBuffers recycles the buffers chunks are decoded into: allocating
+// (and zeroing) a fresh MiB per chunk is a good part of a search's work.
+// They are kept across garbage collections, unlike a sync.Pool's: a search
+// that stops at its first line (-l) allocates nothing, and so sets off no
+// collection.
 var searchBuffers = newChunkBuffers()
 
 // chunkBuffers is a free list of chunk-sized buffers, a few per CPU.
