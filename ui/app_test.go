@@ -1017,3 +1017,27 @@ func TestALineCutAtTheEdgeSaysSo(t *testing.T) {
 		t.Fatalf("the line scrolled right does not start with ‹:\n%s", screen)
 	}
 }
+
+// TestAFailedExtractLeavesNoBlockMarked: after x found a document on one
+// line and then none on another, y yanked and s saved the first document,
+// while the status line had just said there was no block (fresh-eyes
+// finding). y now takes the cursor's line, and s saves nothing.
+func TestAFailedExtractLeavesNoBlockMarked(t *testing.T) {
+	db := openStore(t)
+	saveCapture(t, db, "docs", "{ _id: 7, name: \"O'Brien\" }\nsome prose\nno document here\n")
+	h := start(t, db, 160, 40, Options{})
+	h.waitFor("docs")
+	h.press("1", tcell.KeyEnter)
+	h.waitFor("no document here")
+	h.press("g", "x")
+	h.waitFor("block: line 1")
+	h.press("j", "j", "x")
+	h.waitFor("no balanced")
+	h.press("y")
+	h.waitFor("yanked line 3")
+	if got := h.clip.last(); got != "no document here\n" && got != "no document here" {
+		t.Fatalf("y after a failed x yanked %q, want the cursor's line", got)
+	}
+	h.press("s")
+	h.waitFor("nothing marked to save")
+}

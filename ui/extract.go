@@ -187,7 +187,10 @@ func closersOf(line func(i int) []byte, n int, candidates []opener) []place {
 // scanBrackets calls f with every bracket of a line outside strings. A
 // string left open at the end of the line ends there: JSON and shell output
 // never continue one across lines, and an apostrophe in prose must not hide
-// the rest of a document.
+// the rest of a document. Nor do two apostrophes that start no string: one
+// inside a word (Don't panic: {...}), and one right before a bracket, a
+// shell's quotes around the document it prints (echo '[{...}]'). A double
+// quote always does: "{\"a\":1}" is a string in JSON.
 func scanBrackets(text []byte, f func(col int, ch byte)) {
 	var quote byte
 	for i := 0; i < len(text); i++ {
@@ -203,11 +206,21 @@ func scanBrackets(text []byte, f func(col int, ch byte)) {
 		}
 		switch c {
 		case '"', '\'':
-			quote = c
+			inWord := c == '\'' && i > 0 && isWordByte(text[i-1])
+			beforeBracket := c == '\'' && i+1 < len(text) && (text[i+1] == '{' || text[i+1] == '[')
+			if !inWord && !beforeBracket {
+				quote = c
+			}
 		case '{', '[', '}', ']':
 			f(i, c)
 		}
 	}
+}
+
+// isWordByte reports whether b is an ASCII letter or digit, or part of a
+// character beyond ASCII.
+func isWordByte(b byte) bool {
+	return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b >= 0x80
 }
 
 // BlockText returns the block's text: from its opener to its closer.

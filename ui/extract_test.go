@@ -286,3 +286,21 @@ func BenchmarkExtractHugeLine(b *testing.B) {
 		}
 	})
 }
+
+// TestExtractPastAnApostropheOrAShellsQuotes: a quote before the document on
+// its line began a string that hid every bracket after it (fresh-eyes
+// finding): prose's apostrophe, and echo's quotes around what it prints.
+func TestExtractPastAnApostropheOrAShellsQuotes(t *testing.T) {
+	for _, c := range []struct{ line, want string }{
+		{`Don't panic: { _id: 9, name: 'Zed', addr: { city: 'Galway' } }`, `{ _id: 9, name: 'Zed', addr: { city: 'Galway' } }`},
+		{`$ echo '[{"_id":{"$oid":"65f1bb"},"name":"Dave"}]'`, `[{"_id":{"$oid":"65f1bb"},"name":"Dave"}]`},
+		{`it's here: {"payload": "{\"a\":1}", "n": 2}`, `{"payload": "{\"a\":1}", "n": 2}`}, // a string that holds JSON is still a string
+		{`{ name: "O'Brien", note: 'it\'s fine', x: "a}b" }`, `{ name: "O'Brien", note: 'it\'s fine', x: "a}b" }`},
+	} {
+		line, n := lines(c.line)
+		b, ok := Extract(line, n, 0, 0)
+		if got := string(BlockText(line, b)); !ok || got != c.want {
+			t.Errorf("%s: got %q (%v), want %q", c.line, got, ok, c.want)
+		}
+	}
+}

@@ -157,6 +157,9 @@ func (v *Viewer) Extract() (*Block, bool) {
 		v.wrapped = ok
 	}
 	if !ok {
+		// No block here: the one marked before is not what y and s take
+		// now (they took it, another document, after x said none).
+		v.block = nil
 		return nil, false
 	}
 	v.block, v.anchor, v.origin = &b, -1, from
