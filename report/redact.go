@@ -144,6 +144,10 @@ func NewRedactor(extra []string) (*Redactor, error) {
 	return r, nil
 }
 
+// minRepeatedSecret is the shortest secret whose every copy in a text is
+// redacted, not only the one a rule found: a shorter one could be a word.
+const minRepeatedSecret = 6
+
 // span is a secret found in a text: [start, end), and the rule that found it.
 type span struct {
 	start, end int
@@ -172,6 +176,25 @@ func (r *Redactor) find(text []byte) []span {
 	}
 	if len(found) == 0 {
 		return nil
+	}
+	// A secret a rule found is one wherever else the text holds it: the
+	// same password given again where no rule sees it (redis-cli -a S3cret
+	// -p S3cret), or echoed back.
+	seen := map[string]bool{}
+	for _, sp := range found[:len(found):len(found)] {
+		secret := text[sp.start:sp.end]
+		if len(secret) < minRepeatedSecret || seen[string(secret)] {
+			continue
+		}
+		seen[string(secret)] = true
+		for at := 0; ; {
+			i := bytes.Index(text[at:], secret)
+			if i < 0 {
+				break
+			}
+			found = append(found, span{at + i, at + i + len(secret), sp.rule})
+			at += i + len(secret)
+		}
 	}
 	sort.Slice(found, func(i, j int) bool {
 		if found[i].start != found[j].start {

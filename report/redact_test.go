@@ -378,3 +378,23 @@ func TestRedactedTextIsNotRedactedAgain(t *testing.T) {
 		}
 	}
 }
+
+// TestASecretIsRedactedWhereverTheTextRepeatsIt: a password a rule found
+// (redis-cli -a, --pass) was left where the same command line gave it again
+// to a flag no rule reads (-p S3cret), in every export (fresh-eyes finding).
+func TestASecretIsRedactedWhereverTheTextRepeatsIt(t *testing.T) {
+	r, err := NewRedactor(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := "redis-cli -a S3cret9x --pass S3cret9x -p S3cret9x info; echo S3cret9x\nok db1\n"
+	got, n := r.RedactString(in)
+	if strings.Contains(got, "S3cret9x") || n != 4 {
+		t.Fatalf("redacted %d:\n%s", n, got)
+	}
+	// A short one may be a word: only where a rule found it.
+	in = "mysql -u app -pabc12 -e 'select 1'\nabc12 is also a table\n"
+	if got, _ := r.RedactString(in); !strings.Contains(got, "abc12 is also a table") {
+		t.Fatalf("a 5-byte secret was redacted elsewhere:\n%s", got)
+	}
+}
