@@ -139,6 +139,9 @@ func init() {
 
 		{keys: []string{"enter"}, scope: scopePrompt, help: "do it", do: func(u *UI) { u.promptDone(true) }},
 		{keys: []string{"esc"}, scope: scopePrompt, help: "put it away; what you typed comes back next time", do: func(u *UI) { u.promptDone(false) }},
+		{keys: []string{"tab"}, scope: scopePrompt, help: "a space (the prompt is one line, as a paste's tabs are)", do: func(u *UI) {
+			u.prompt.InputHandler()(tcell.NewEventKey(tcell.KeyRune, ' ', tcell.ModNone), func(tview.Primitive) {})
+		}},
 		{keys: []string{"ctrl-c"}, scope: scopePrompt, help: "quit, asking first; what you typed is kept", do: (*UI).confirmQuit},
 
 		{keys: []string{"esc", "?", "q"}, scope: scopeHelp, help: "close the help", do: func(u *UI) { u.closeDialog("help") }},

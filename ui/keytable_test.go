@@ -385,6 +385,11 @@ func TestEveryKeyDoesWhatTheTableSays(t *testing.T) {
 			h.press("/")
 			h.waitFor("find: ObjectId")
 		}},
+		"prompt tab": {func(h *harness) { viewer(h); h.press("/", "Object") }, func(h *harness, key string) {
+			h.waitFor("find: Object ")
+			h.press("x", tcell.KeyEnter)
+			h.waitFor(`"Object x": no match`)
+		}},
 		"prompt ctrl-c": {func(h *harness) { viewer(h); h.press("/", "ObjectId") }, func(h *harness, key string) {
 			h.waitFor("Quit calm?")
 			h.press("n")

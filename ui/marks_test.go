@@ -352,3 +352,26 @@ func TestNoteDraftBelongsToItsIncident(t *testing.T) {
 	h.press("3", "n")
 	h.waitFor("note: restored from c1")
 }
+
+// TestTabInANoteIsASpace: a Tab typed into the note prompt was dropped, and
+// the words on each side of it ran together (fresh-eyes finding).
+func TestTabInANoteIsASpace(t *testing.T) {
+	db := openStore(t)
+	if _, err := db.NewIncident("users overwritten"); err != nil {
+		t.Fatal(err)
+	}
+	h := start(t, db, 160, 40, Options{})
+	h.waitFor("STEP 1")
+	h.press("3", "n", "id", tcell.KeyTab, "name", tcell.KeyEnter)
+	h.waitFor("noted")
+	evs, _ := db.Events("")
+	for _, ev := range evs {
+		if ev.Kind == "note" {
+			if ev.Text != "id name" {
+				t.Fatalf("the note is %q, want %q", ev.Text, "id name")
+			}
+			return
+		}
+	}
+	t.Fatalf("no note on the timeline: %+v", evs)
+}
