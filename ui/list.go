@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"regexp"
 	"strings"
 
 	"github.com/gdamore/tcell/v2"
@@ -81,17 +82,58 @@ func wrapEntry(text string, width int) []string {
 	if width <= 2 {
 		return []string{text}
 	}
-	first := tview.WordWrap(text, width)
-	if len(first) <= 1 {
-		return first
+	// An escaped bracket with spaces in it ("[REDACTED url password[]") is
+	// one word: split at its spaces, each row showed a stray "[]".
+	protect := !strings.Contains(text, nbsp)
+	if protect {
+		text = escapedBrackets.ReplaceAllStringFunc(text, func(m string) string { return strings.ReplaceAll(m, " ", nbsp) })
 	}
-	rest := strings.TrimLeft(text[len(first[0]):], " ")
-	rows := []string{first[0]}
-	for _, r := range tview.WordWrap(rest, width-2) {
-		rows = append(rows, "  "+r)
+	first := tview.WordWrap(text, width)
+	var rows []string
+	if len(first) <= 1 {
+		rows = first
+	} else {
+		rest := strings.TrimLeft(text[len(first[0]):], " ")
+		rows = []string{first[0]}
+		for _, r := range tview.WordWrap(rest, width-2) {
+			rows = append(rows, "  "+r)
+		}
+	}
+	for i := range rows {
+		if protect {
+			rows[i] = strings.ReplaceAll(rows[i], nbsp, " ")
+		}
+		rows[i] = orphanEscapes(rows[i])
 	}
 	return rows
 }
+
+// orphanEscapes turns the "[]" of an escape whose "[" went to the row
+// before (a word longer than the row, cut) back into the "]" it stands for.
+func orphanEscapes(row string) string {
+	if !strings.Contains(row, "[]") {
+		return row
+	}
+	kept := map[int]bool{}
+	for _, m := range escapedBrackets.FindAllStringIndex(row, -1) {
+		kept[m[1]-2] = true
+	}
+	var b strings.Builder
+	for i := 0; i < len(row); i++ {
+		if strings.HasPrefix(row[i:], "[]") && !kept[i] {
+			b.WriteByte(']')
+			i++
+			continue
+		}
+		b.WriteByte(row[i])
+	}
+	return b.String()
+}
+
+// escapedBrackets is text in brackets as tview.Escape leaves it.
+var escapedBrackets = regexp.MustCompile(`\[[a-zA-Z0-9_,;: \-\."#]+\[*\[\]`)
+
+const nbsp = "\u00a0"
 
 // Draw draws the entries from top, keeping the selected one in view.
 func (l *entryList) Draw(screen tcell.Screen) {

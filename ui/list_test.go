@@ -1,11 +1,13 @@
 package ui
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/gdamore/tcell/v2"
+	"github.com/rivo/tview"
 )
 
 // matchesList is a search's list of 1000 matches, some long enough to wrap.
@@ -97,4 +99,53 @@ func BenchmarkListEndOfAThousandMatches(b *testing.B) {
 		l.move(1 << 30)
 		l.Draw(screen)
 	}
+}
+
+// TestAWrappedEntryKeepsItsEscapedBracketsWhole: a capture title with
+// "[REDACTED url password]" in it showed "password[]" where the list
+// wrapped it inside the brackets (fresh-eyes finding).
+func TestAWrappedEntryKeepsItsEscapedBracketsWhole(t *testing.T) {
+	entry := tview.Escape("c3 mysql://u:[REDACTED url password]@db/x and [REDACTED curl auth user] http://x")
+	for width := 12; width <= 80; width++ {
+		var shown []string
+		for _, row := range wrapEntry(entry, width) {
+			plain := stripTagsForTest(row)
+			if strings.Contains(plain, "[]") {
+				t.Fatalf("width %d: a row shows %q", width, plain)
+			}
+			shown = append(shown, strings.TrimSpace(plain))
+		}
+		// Where the bracket fits on a row, it is not cut at its spaces.
+		if got := strings.Join(shown, " "); width >= 50 && !strings.Contains(got, "[REDACTED url password]@db/x") {
+			t.Fatalf("width %d: the entry reads %q", width, got)
+		}
+	}
+}
+
+func TestAWrappedEntryBreaksBeforeAnEscapedBracketThatFitsARow(t *testing.T) {
+	entry := tview.Escape("some words here [REDACTED url password] end")
+	for width := 27; width <= 40; width++ { // wide enough for the bracket on a row of its own
+		whole := false
+		for _, row := range wrapEntry(entry, width) {
+			whole = whole || strings.Contains(stripTagsForTest(row), "[REDACTED url password]")
+		}
+		if !whole {
+			t.Fatalf("width %d: the bracket is cut at its spaces: %q", width, wrapEntry(entry, width))
+		}
+	}
+}
+
+// stripTagsForTest is a row as tview prints it: its escapes undone.
+func stripTagsForTest(row string) string {
+	screen := tcell.NewSimulationScreen("UTF-8")
+	screen.Init()
+	defer screen.Fini()
+	screen.SetSize(200, 1)
+	tview.Print(screen, row, 0, 0, 200, tview.AlignLeft, tcell.ColorWhite)
+	var b strings.Builder
+	for x := range 200 {
+		str, _, _ := screen.Get(x, 0)
+		b.WriteString(cmp.Or(str, " "))
+	}
+	return strings.TrimRight(b.String(), " ")
 }
