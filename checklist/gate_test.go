@@ -270,3 +270,21 @@ func TestRehearsalInAPaneRecordedAllAlong(t *testing.T) {
 	}
 	mustTick(t, db, inc.ID, "Rehearse on a non-production copy")
 }
+
+// TestATickOfAStepTickedAlreadySaysSo: a second space in the TUI named the
+// step it asked to tick and said the current step was another, "not
+// breathe", as if the press had gone astray (fresh-eyes finding). It now
+// says the step is ticked already, and nothing more was.
+func TestATickOfAStepTickedAlreadySaysSo(t *testing.T) {
+	db := openGateStore(t, filepath.Join(t.TempDir(), "calm.db"))
+	inc, _ := db.NewIncident("users overwritten")
+	mustTick(t, db, inc.ID, "Stop and breathe")
+	breathe := Builtin()[0].Steps[0].ID
+	_, err := Tick(db, inc.ID, Builtin(), TickRequest{Who: "ada@db1", Step: breathe, Now: aMinuteOn(t, db, inc.ID)})
+	if err == nil || !strings.Contains(err.Error(), "it is ticked already") || !strings.Contains(err.Error(), `the current step is now "Save the scrollback": nothing more was ticked`) {
+		t.Fatalf("a second tick of step 1: %v", err)
+	}
+	if st, _, _ := Progress(db, inc.ID, Builtin()); st.Current != 1 {
+		t.Fatalf("a second tick of step 1 ticked step %d", st.Current)
+	}
+}

@@ -394,6 +394,12 @@ func Tick(s model.Store, incident string, lists []Checklist, req TickRequest) (S
 	}
 	step := st.Steps[st.Current]
 	if req.Step != "" && req.Step != step.ID {
+		for _, asked := range st.Steps {
+			if asked.ID == req.Step && asked.Done {
+				// A second press, or a tick from another pane first.
+				return step, fmt.Errorf("it is ticked already (at %s UTC); the current step is now %q: nothing more was ticked", asked.At.UTC().Format("15:04:05"), step.Title)
+			}
+		}
 		return step, fmt.Errorf("the current step is %q, not %q: nothing was ticked", step.Title, req.Step)
 	}
 	if req.Now.IsZero() {

@@ -103,7 +103,7 @@ func cmdUntick(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "unticked %q at %s (incident %s); the timeline keeps its tick and this\n", printable(step.Title), ev.Time.UTC().Format("15:04:05 UTC"), inc.ID)
+	fmt.Fprintf(e.stdout, "unticked %q at %s (incident %s); the timeline keeps both its tick and this untick\n", printable(step.Title), ev.Time.UTC().Format("15:04:05 UTC"), inc.ID)
 	// The step to do now, as tick names the next: no one should have to
 	// guess where the checklist stands after taking a tick back.
 	st, facts, err := checklist.Progress(e.store, inc.ID, lists)

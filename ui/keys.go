@@ -443,6 +443,9 @@ func (u *UI) yank() {
 	what := "lines " + lineRange(from, to)
 	if b := u.viewer.Block(); b != nil {
 		what = "block, lines " + lineRange(b.StartLine, b.EndLine)
+		if b.StartLine == b.EndLine {
+			what = "block, line " + lineRange(b.StartLine, b.EndLine)
+		}
 	} else if from == to {
 		what = "line " + lineRange(from, to)
 	}
