@@ -159,7 +159,7 @@ func Markdown(r Record, red *Redactor) ([]byte, int) {
 		if c.Partial() {
 			title += " (**interrupted**: partial)"
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | `%s` | %s |\n", c.ID, title, cell(c.Source), humanBytes(c.Size), c.SHA256, copyStates(c))
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | `%s` | %s |\n", c.ID, title, cell(c.Source), sizeCell(c), c.SHA256, copyStates(c))
 	}
 
 	if notes := r.Notes(); len(notes) > 0 {
@@ -250,7 +250,7 @@ func TeamMessage(r Record, red *Redactor) ([]byte, int) {
 				fmt.Fprintf(&b, " %s %q (%s);", c.ID, clean(c.Title), clean(c.StateLine()))
 				continue
 			}
-			fmt.Fprintf(&b, " %s %q (%s, sha256 %s, %s);", c.ID, clean(c.Title), humanBytes(c.Size), sum, clean(c.StateLine()))
+			fmt.Fprintf(&b, " %s %q (%s, sha256 %s, %s);", c.ID, clean(c.Title), sizeCell(c), sum, clean(c.StateLine()))
 		}
 		b.Truncate(b.Len() - 1)
 		b.WriteString("\n")

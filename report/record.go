@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strings"
 	"time"
@@ -153,6 +154,26 @@ func copyStates(c model.Capture) string {
 		states += "; warning: " + clean(c.Warning)
 	}
 	return states
+}
+
+// sizeCell is a capture's size as a report gives it: its sealed size, or,
+// while it is still written or recorded, how much there is so far (the
+// record's size is 0 until the seal, which read as an empty session).
+func sizeCell(c model.Capture) string {
+	if c.State == model.CaptureSealed {
+		return humanBytes(c.Size)
+	}
+	switch {
+	case c.Streaming && c.SoFar > 0:
+		return humanBytes(c.SoFar) + " so far"
+	case c.Recording != nil && c.Recording.JournalSize > 0:
+		return humanBytes(c.Recording.JournalSize) + " journal"
+	case c.Recording != nil:
+		if fi, err := os.Stat(c.Recording.Journal); err == nil {
+			return humanBytes(fi.Size()) + " journal so far"
+		}
+	}
+	return humanBytes(c.Size) + " so far"
 }
 
 func humanBytes(n int64) string {

@@ -454,3 +454,33 @@ func TestTeamMessageDoesNotListItselfAsStillToDo(t *testing.T) {
 		t.Fatalf("still to do: %q\n%s", still, msg)
 	}
 }
+
+// TestMarkdownGivesARecordingsSizeSoFar: a session still recording was
+// "0 B" in the postmortem draft while status said 2.7 KiB (fresh-eyes
+// finding): its record's size comes at the seal.
+func TestMarkdownGivesARecordingsSizeSoFar(t *testing.T) {
+	_, r := scriptedIncident(t)
+	journal := filepath.Join(t.TempDir(), "s1.cast")
+	if err := os.WriteFile(journal, make([]byte, 2048), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for i := range r.Captures {
+		if r.Captures[i].ID == "s1" {
+			r.Captures[i].State, r.Captures[i].Size, r.Captures[i].SHA256 = model.CaptureOpen, 0, ""
+			rec := *r.Captures[i].Recording
+			rec.JournalSize, rec.Journal = 0, journal
+			r.Captures[i].Recording = &rec
+		}
+	}
+	red, _ := NewRedactor(nil)
+	md, _ := Markdown(r, red)
+	var row string
+	for _, line := range strings.Split(string(md), "\n") {
+		if strings.HasPrefix(line, "| s1 |") {
+			row = line
+		}
+	}
+	if !strings.Contains(row, "| 2.0 KiB journal so far |") || strings.Contains(row, "| 0 B |") {
+		t.Fatalf("the draft's row for a session still recording: %q", row)
+	}
+}
