@@ -93,6 +93,9 @@ func TestClosedIncidentIsSaidToBeClosedWhereverItIsNamed(t *testing.T) {
 		{[]string{"incident", "use", closed}, "", "calm: the current incident " + closed + ` "yesterday" is closed: what you capture goes into it as closed`},
 		{[]string{"tick", "--anyway"}, "", "calm: the current incident " + closed + ` "yesterday" is closed: ticking its checklist`},
 	} {
+		if c.args[0] == "tick" {
+			time.Sleep(readFirst) // a bare tick right after another is refused
+		}
 		_, errs, code := w.run([]byte(c.stdin), c.args...)
 		if code != 0 || !strings.HasPrefix(errs, c.says) || !strings.HasSuffix(errs, reopen) || strings.Count(errs, "\n") != 1 {
 			t.Errorf("calm %v: exit %d, stderr %q: want one line saying %q", c.args, code, errs, c.says)

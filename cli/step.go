@@ -19,6 +19,10 @@ import (
 // refused unless --anyway, and then recorded as ticked anyway, so the
 // timeline never claims what did not happen. It says which step it ticked
 // and which comes next, so that nothing is ticked unseen.
+// readFirst is how long a step is current before a bare 'calm tick' ticks
+// it, as the TUI's space waits.
+const readFirst = time.Second
+
 func cmdTick(e *env, args []string) error {
 	fs := e.flags("tick", "[--anyway] [--incident ID] [STEP]")
 	anyway := fs.Bool("anyway", false, "tick a step that still waits; the timeline and the postmortem say so")
@@ -46,6 +50,12 @@ func cmdTick(e *env, args []string) error {
 		if req.Step, err = isCurrentStep(st, fs.Arg(0)); err != nil {
 			return err
 		}
+	} else if since := time.Since(st.CurrentSince); st.Current > 0 && st.Current < len(st.Steps) && since >= 0 && since < readFirst {
+		// Up-arrow and Enter, again and again, ran through the checklist
+		// unread, as a held space did in the TUI: a step is read first.
+		// Naming it says it was.
+		step := st.Steps[st.Current]
+		return &exitError{code: 1, msg: fmt.Sprintf("step %d of %d, %q, became current a moment ago: nothing was ticked; read what it asks ('calm steps'), then tick it, or name it: calm tick %s", st.Current+1, len(st.Steps), printable(step.Title), step.ID)}
 	}
 	step, err := checklist.Tick(e.store, inc.ID, lists, req)
 	var waiting *checklist.WaitingError

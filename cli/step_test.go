@@ -38,6 +38,7 @@ func TestTickRefusesAWaitingStepUnlessAnyway(t *testing.T) {
 	if out := w.ok(nil, "tick"); !strings.HasPrefix(out, `ticked "Stop and breathe" at `) {
 		t.Fatalf("first tick: %q", out)
 	}
+	time.Sleep(readFirst) // a bare tick right after another is refused
 	_, errs, code := w.run(nil, "tick")
 	if code != 1 || strings.Count(strings.TrimSpace(errs), "\n") != 0 || !strings.Contains(errs, `"Save the scrollback", is waiting for a capture`) || !strings.Contains(errs, "--anyway") {
 		t.Fatalf("tick of a waiting step: exit %d: %q", code, errs)
@@ -118,6 +119,7 @@ func TestTickFromAShellSaysWhatItTicksAndWhatComesNext(t *testing.T) {
 	if status := w.ok(nil, "status"); !strings.Contains(status, `checklist "Data overwritten in production": 2 of 11 steps done; now step 3, "Check the copies": ready`) {
 		t.Fatalf("status:\n%s", status)
 	}
+	time.Sleep(readFirst) // a bare tick right after another is refused
 	w.ok(nil, "tick")
 	// What each later step waits for is said for a shell.
 	wants := map[string]string{
@@ -136,7 +138,7 @@ func TestTickFromAShellSaysWhatItTicksAndWhatComesNext(t *testing.T) {
 		if strings.Contains(now, ", n)") || strings.Contains(now, "(c,") || strings.Contains(now, "a in this step") {
 			t.Errorf("a TUI key as the way to make what a step waits for, from a shell: %q", now)
 		}
-		w.ok(nil, "tick", "--anyway")
+		w.ok(nil, "tick", "--anyway", strings.Fields(now)[0]) // named: a bare tick right after another is refused
 	}
 	steps := w.ok(nil, "steps")
 	for _, want := range []string{
@@ -187,9 +189,36 @@ func TestCopiesStepWaitsForTheCopiesTheConfigRequires(t *testing.T) {
 	w.run([]byte("the only copy\n"), "tee", "-q", "doc") // its mirror copy fails
 	w.waitBreathed("")
 	w.ok(nil, "tick")
-	w.ok(nil, "tick") // Save the scrollback: the capture is there
+	time.Sleep(readFirst) // a bare tick right after another is refused
+	w.ok(nil, "tick")     // Save the scrollback: the capture is there
+	time.Sleep(readFirst)
 	_, errs, code := w.run(nil, "tick")
 	if code != 1 || !strings.Contains(errs, `"Check the copies", is waiting for 3 verified copies of a capture (the best has 2)`) {
 		t.Fatalf("tick of Check the copies with 2 of 3 copies verified: exit %d, %q", code, errs)
+	}
+}
+
+// TestTickTwiceAtOnceTicksOneStep: four 'calm tick' in a row (up-arrow and
+// Enter, again and again) ticked four steps in the same second, unread
+// (fresh-eyes finding). A bare tick of a step current for less than a
+// second is refused; naming the step says it was read.
+func TestTickTwiceAtOnceTicksOneStep(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.ok(nil, "incident", "new", "users overwritten")
+	w.waitBreathed("")
+	w.ok(nil, "tick")
+	_, errs, code := w.run(nil, "tick")
+	if code != 1 || !strings.Contains(errs, `step 2 of 11, "Save the scrollback", became current a moment ago: nothing was ticked`) || !strings.Contains(errs, "calm tick save") {
+		t.Fatalf("a second tick at once: exit %d, %q", code, errs)
+	}
+	if _, errs, code := w.run(nil, "tick", "--anyway"); code != 1 || !strings.Contains(errs, "became current a moment ago") {
+		t.Fatalf("a second tick --anyway at once: exit %d, %q", code, errs)
+	}
+	if steps := w.ok(nil, "steps"); !strings.Contains(steps, "1 of 11 steps done") {
+		t.Fatalf("after the refused ticks:\n%s", steps)
+	}
+	if out := w.ok(nil, "tick", "--anyway", "save"); !strings.HasPrefix(out, `ticked anyway "Save the scrollback"`) {
+		t.Fatalf("the step named: %q", out)
 	}
 }
