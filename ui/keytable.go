@@ -99,7 +99,7 @@ func init() {
 		{keys: []string{"k", "up"}, scope: scopeViewer, help: "previous line", do: func(u *UI) { u.viewer.scroll(-1) }},
 		{keys: []string{"space", "pgdn"}, scope: scopeViewer, help: "next page", do: func(u *UI) { u.viewer.page(1) }},
 		{keys: []string{"pgup", "ctrl-b"}, scope: scopeViewer, help: "previous page", do: func(u *UI) { u.viewer.page(-1) }},
-		{keys: []string{"g", "home"}, scope: scopeViewer, help: "first line", do: func(u *UI) { u.viewer.MoveTo(0) }},
+		{keys: []string{"g", "home"}, scope: scopeViewer, help: "first line, from its first column (h and l scroll sideways)", do: func(u *UI) { u.viewer.MoveTo(0); u.viewer.left = 0 }},
 		{keys: []string{"G", "end"}, scope: scopeViewer, help: "last line (and follow a live session)", do: func(u *UI) { u.viewer.scroll(u.viewer.lines()) }},
 		{keys: []string{"h", "left"}, scope: scopeViewer, help: "scroll left", do: func(u *UI) { u.viewer.sideways(-8) }},
 		{keys: []string{"l", "right"}, scope: scopeViewer, help: "scroll right", do: func(u *UI) { u.viewer.sideways(8) }},

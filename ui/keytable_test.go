@@ -307,10 +307,16 @@ func TestEveryKeyDoesWhatTheTableSays(t *testing.T) {
 		})},
 		"viewer pgup":   {func(h *harness) { openSession(h); h.in(func() { h.ui.viewer.MoveTo(59) }) }, cursorIs(func(h *harness) int { n := 0; h.in(func() { n = 59 - (h.ui.viewer.height - 1) }); return n })},
 		"viewer ctrl-b": {func(h *harness) { openSession(h); h.in(func() { h.ui.viewer.MoveTo(59) }) }, cursorIs(func(h *harness) int { n := 0; h.in(func() { n = 59 - (h.ui.viewer.height - 1) }); return n })},
-		"viewer g":      {middleOfViewer, cursorIs(func(*harness) int { return 0 })},
-		"viewer home":   {middleOfViewer, cursorIs(func(*harness) int { return 0 })},
-		"viewer G":      {middleOfViewer, cursorIs(func(h *harness) int { return 18 })},
-		"viewer end":    {middleOfViewer, cursorIs(func(h *harness) int { return 18 })},
+		// g goes back to the first column too: scrolled sideways, short
+		// lines showed only their ‹, and the item looked empty.
+		"viewer g": {func(h *harness) { middleOfViewer(h); h.in(func() { h.ui.viewer.left = 16 }) }, func(h *harness, key string) {
+			h.waitUntil(key+" goes to the first line and column", func() bool { return h.ui.viewer.cur == 0 && h.ui.viewer.left == 0 })
+		}},
+		"viewer home": {func(h *harness) { middleOfViewer(h); h.in(func() { h.ui.viewer.left = 16 }) }, func(h *harness, key string) {
+			h.waitUntil(key+" goes to the first line and column", func() bool { return h.ui.viewer.cur == 0 && h.ui.viewer.left == 0 })
+		}},
+		"viewer G":   {middleOfViewer, cursorIs(func(h *harness) int { return 18 })},
+		"viewer end": {middleOfViewer, cursorIs(func(h *harness) int { return 18 })},
 		"viewer h": {func(h *harness) { viewer(h); h.in(func() { h.ui.viewer.left = 16 }) }, func(h *harness, key string) {
 			h.waitUntil(key+" scrolls left", func() bool { return h.ui.viewer.left == 8 })
 		}},
