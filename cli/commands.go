@@ -854,7 +854,7 @@ func cmdExport(e *env, args []string) error {
 	fs := e.flags("export", "INCIDENT --format txt|json|md|html|cast|bundle [--item ID] [-o FILE [--force]] [--open]")
 	format := fs.String("format", "", "txt (the default; html with --open), json, md (postmortem draft), html (one offline page with replays and timeline), cast (a session) or bundle (everything, with SHA256SUMS)")
 	open := fs.Bool("open", false, "write the HTML report (calm-INCIDENT.html unless -o) and open it with xdg-open")
-	item := fs.String("item", "", "for --format cast: the session (default: the incident's only or last session)")
+	item := fs.String("item", "", "for --format cast: the session (default: the incident's only or largest session)")
 	outPath := fs.StringP("output", "o", "", "write to this file (0600) instead of stdout (a bundle or html page to a terminal goes to calm-INCIDENT.tar.gz or .html here unless -o says; -o - is stdout); an existing file needs --force")
 	force := fs.Bool("force", false, "replace the output file if it exists (a postmortem filled in there is lost)")
 	// Let the incident come before or after the flags.
@@ -961,7 +961,7 @@ func cmdExport(e *env, args []string) error {
 		}
 		if *item == "" && len(others) > 0 {
 			// Picked for the person: say so, and how to get another.
-			castWhat += fmt.Sprintf(" (the last of %d sessions; --item %s for another)", len(others)+1, strings.Join(others, ", "))
+			castWhat += fmt.Sprintf(" (the largest of %d sessions; --item %s for another)", len(others)+1, strings.Join(others, ", "))
 		}
 	}
 	bw := bufio.NewWriterSize(out, 1<<20)
@@ -1100,6 +1100,8 @@ func openReport(e *env, path string, open bool) {
 
 // sessionOf picks the session to export as a cast.
 func sessionOf(rec report.Record, id string) (model.Capture, error) {
+	// Unnamed, the session that recorded the most: the main one, not a
+	// short 'calm shell -- sleep 4' that happens to be the last.
 	var last *model.Capture
 	for i, c := range rec.Captures {
 		if id != "" && c.ID == id {
@@ -1108,7 +1110,7 @@ func sessionOf(rec report.Record, id string) (model.Capture, error) {
 			}
 			return c, nil
 		}
-		if c.Recording != nil {
+		if c.Recording != nil && (last == nil || recorded(c) >= recorded(*last)) {
 			last = &rec.Captures[i]
 		}
 	}
@@ -1119,6 +1121,19 @@ func sessionOf(rec report.Record, id string) (model.Capture, error) {
 		return model.Capture{}, model.Errorf(model.ErrNotFound, "incident %s has no recorded session (record one with 'calm shell' or 'calm split')", rec.Incident.ID)
 	}
 	return *last, nil
+}
+
+// recorded is how much a session holds: its size once sealed, its
+// journal's while it records.
+func recorded(c model.Capture) int64 {
+	n := c.Size
+	if c.Recording != nil {
+		n = max(n, c.Recording.JournalSize)
+		if fi, err := os.Stat(c.Recording.Journal); err == nil && c.State != model.CaptureSealed {
+			n = max(n, fi.Size())
+		}
+	}
+	return n
 }
 
 func cmdDoctor(e *env, args []string) error {

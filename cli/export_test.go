@@ -35,8 +35,9 @@ func TestExportedCastPlaysTheSameOutput(t *testing.T) {
 	if _, errs, code := w.run(nil, "shell", "--wait", "--", "echo", "second"); code != 0 {
 		t.Fatalf("shell: %s", errs)
 	}
-	if _, errs, code := w.run(nil, "export", "--format", "cast", "--force", "-o", cast); code != 0 || !strings.Contains(errs, "s2 as asciicast v2 (the last of 2 sessions; --item s1 for another)") {
-		t.Fatalf("cast of the last of two sessions: exit %d, stderr %q", code, errs)
+	// The larger is picked: the main session, not the short one last.
+	if _, errs, code := w.run(nil, "export", "--format", "cast", "--force", "-o", cast); code != 0 || !strings.Contains(errs, "s1 as asciicast v2 (the largest of 2 sessions; --item s2 for another)") {
+		t.Fatalf("cast of the larger of two sessions: exit %d, stderr %q", code, errs)
 	}
 	if _, errs, code := w.run(nil, "export", "--format", "cast", "--item", "s1", "--force", "-o", cast); code != 0 || !strings.Contains(errs, "s1 as asciicast v2, ") {
 		t.Fatalf("cast of a session named: exit %d, stderr %q", code, errs)
