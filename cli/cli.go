@@ -1128,17 +1128,8 @@ func printCaptures(w io.Writer, caps []model.Capture, copiesRequired, devicesReq
 		if c.Warning != "" {
 			copies += "; WARNING: " + c.Warning
 		}
-		size := humanBytes(c.Size)
-		if c.Streaming && c.SoFar > 0 {
-			size = humanBytes(c.SoFar) // read so far: its size comes at the seal
-		}
-		if c.Recording != nil && c.State != model.CaptureSealed && c.Recording.JournalSize == 0 {
-			// Its size comes at the seal; meanwhile the journal says how
-			// much is recorded (on this host).
-			if fi, err := os.Stat(c.Recording.Journal); err == nil {
-				size = humanBytes(fi.Size())
-			}
-		}
+		n, _ := c.SizeSoFar() // its size comes at the seal
+		size := humanBytes(n)
 		fmt.Fprintf(w, "  %-5s %-8s %10s  sha256 %s  %s  %s\n", c.ID, printable(c.Source), size, sum, printable(copies), printable(c.Title))
 	}
 }

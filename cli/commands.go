@@ -1099,6 +1099,9 @@ func openReport(e *env, path string, open bool) {
 }
 
 // sessionOf picks the session to export as a cast.
+// recorded is how much a session holds, sealed or still recording.
+func recorded(c model.Capture) int64 { n, _ := c.SizeSoFar(); return n }
+
 func sessionOf(rec report.Record, id string) (model.Capture, error) {
 	// Unnamed, the session that recorded the most: the main one, not a
 	// short 'calm shell -- sleep 4' that happens to be the last.
@@ -1110,7 +1113,7 @@ func sessionOf(rec report.Record, id string) (model.Capture, error) {
 			}
 			return c, nil
 		}
-		if c.Recording != nil && (last == nil || recorded(c) >= recorded(*last)) {
+		if c.Recording != nil && (last == nil || recorded(c) >= recorded(*last)) { // the most, or the later of two
 			last = &rec.Captures[i]
 		}
 	}
@@ -1121,19 +1124,6 @@ func sessionOf(rec report.Record, id string) (model.Capture, error) {
 		return model.Capture{}, model.Errorf(model.ErrNotFound, "incident %s has no recorded session (record one with 'calm shell' or 'calm split')", rec.Incident.ID)
 	}
 	return *last, nil
-}
-
-// recorded is how much a session holds: its size once sealed, its
-// journal's while it records.
-func recorded(c model.Capture) int64 {
-	n := c.Size
-	if c.Recording != nil {
-		n = max(n, c.Recording.JournalSize)
-		if fi, err := os.Stat(c.Recording.Journal); err == nil && c.State != model.CaptureSealed {
-			n = max(n, fi.Size())
-		}
-	}
-	return n
 }
 
 func cmdDoctor(e *env, args []string) error {

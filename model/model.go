@@ -123,6 +123,25 @@ type Writer struct {
 // Partial reports whether the capture was sealed before its end.
 func (c Capture) Partial() bool { return c.Interrupted != "" }
 
+// SizeSoFar is how much a capture holds: its size once sealed; before, what
+// a tee has read, or what a session's journal holds (on this host), as its
+// size comes only with the seal. journal says it is a journal's size.
+func (c Capture) SizeSoFar() (size int64, journal bool) {
+	switch {
+	case c.State == CaptureSealed:
+		return c.Size, false
+	case c.Streaming && c.SoFar > 0:
+		return c.SoFar, false
+	case c.Recording != nil && c.Recording.JournalSize > 0:
+		return c.Recording.JournalSize, true
+	case c.Recording != nil:
+		if fi, err := os.Stat(c.Recording.Journal); err == nil {
+			return fi.Size(), true
+		}
+	}
+	return c.Size, false
+}
+
 // DerivedText describes text derived from a capture: a session's view, or a
 // capture's search lines.
 type DerivedText struct {

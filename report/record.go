@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"strings"
 	"time"
@@ -160,20 +159,14 @@ func copyStates(c model.Capture) string {
 // while it is still written or recorded, how much there is so far (the
 // record's size is 0 until the seal, which read as an empty session).
 func sizeCell(c model.Capture) string {
-	if c.State == model.CaptureSealed {
-		return humanBytes(c.Size)
-	}
+	size, journal := c.SizeSoFar()
 	switch {
-	case c.Streaming && c.SoFar > 0:
-		return humanBytes(c.SoFar) + " so far"
-	case c.Recording != nil && c.Recording.JournalSize > 0:
-		return humanBytes(c.Recording.JournalSize) + " journal"
-	case c.Recording != nil:
-		if fi, err := os.Stat(c.Recording.Journal); err == nil {
-			return humanBytes(fi.Size()) + " journal so far"
-		}
+	case c.State == model.CaptureSealed:
+		return humanBytes(size)
+	case journal:
+		return humanBytes(size) + " journal so far"
 	}
-	return humanBytes(c.Size) + " so far"
+	return humanBytes(size) + " so far"
 }
 
 func humanBytes(n int64) string {
