@@ -50,9 +50,12 @@ func AppendSearchText(dst, line []byte) []byte {
 // timeline) as one line, safe to print: escape sequences and controls out,
 // as Text, but what was written is all there: a carriage return parts the
 // pieces of a line it would have written over with ␍, as in search text, so
-// "restore done\rnothing ran" shows both. Its lines are joined with a space,
-// and each run of blanks is one.
+// "restore done\rnothing ran" shows both, and a backspace shows as ⌫. Its
+// lines are joined with a space, and each run of blanks is one.
 func Line(s string) string {
+	// A backspace would take back what was written before it: shown, as a
+	// carriage return is parted, so that nothing written is hidden.
+	s = strings.ReplaceAll(s, "\b", Backspace)
 	b := []byte(s)
 	if !Clean(b) {
 		var out []byte
@@ -72,6 +75,9 @@ func Shows(s string) bool {
 		return unicode.IsGraphic(r) && !unicode.IsSpace(r) && !unicode.Is(unicode.Cf, r)
 	})
 }
+
+// Backspace is what a backspace in a stored text shows as.
+const Backspace = "\u232b"
 
 // CarriageReturn is what parts the pieces of a line a carriage return wrote
 // over, in the text search matches.

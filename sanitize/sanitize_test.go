@@ -317,6 +317,7 @@ func TestLineShowsAllThatWasWritten(t *testing.T) {
 		{"red \x1b[31malert\x1b[0m \x1b]52;c;ZXZpbA==\x07done", "red alert done"},
 		{"bell\x07 and nul\x00 out", "bell and nul out"},
 		{"bad \xff byte", "bad \ufffd byte"},
+		{"backspace abc\b\b\bxyz", "backspace abc" + Backspace + Backspace + Backspace + "xyz"},
 	} {
 		if got := Line(c.in); got != c.want {
 			t.Errorf("Line(%q) = %q, want %q", c.in, got, c.want)
