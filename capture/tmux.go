@@ -298,6 +298,13 @@ func RecordPipeContext(ctx context.Context, s model.Store, incident, journalDir,
 	// the pane: the size is asked again a few times in the first seconds,
 	// output or not, so the journal has the resize when it happened.
 	early := []time.Duration{200 * time.Millisecond, time.Second, 3 * time.Second}
+	askSize := func(now time.Time) {
+		if c, r := size(); c != cols || r != rows {
+			cols, rows = c, r
+			j.Resize(cols, rows, now)
+		}
+		sizeAsked = time.Now()
+	}
 	recheck := time.NewTimer(early[0])
 	defer recheck.Stop()
 reading:
@@ -305,11 +312,7 @@ reading:
 		select {
 		case <-recheck.C:
 			now := time.Now()
-			if c, r := size(); c != cols || r != rows {
-				cols, rows = c, r
-				j.Resize(cols, rows, now)
-			}
-			sizeAsked = time.Now()
+			askSize(now)
 			for len(early) > 0 && now.Sub(start) >= early[0] {
 				early = early[1:]
 			}
@@ -322,11 +325,7 @@ reading:
 			}
 			now := time.Now()
 			if now.Sub(sizeAsked) >= sizeCheckEvery {
-				if c, r := size(); c != cols || r != rows {
-					cols, rows = c, r
-					j.Resize(cols, rows, now)
-				}
-				sizeAsked = time.Now()
+				askSize(now)
 			}
 			// A command's marker is when its line was entered: the output
 			// that ends the echoed line, the Enter. The store's marker

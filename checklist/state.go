@@ -379,6 +379,11 @@ type TickRequest struct {
 	Step string
 }
 
+// ReadFirst is how long a step is current before a tick that does not name
+// it (the TUI's space, a bare 'calm tick') ticks it: a held key or a
+// repeated command must not run through steps unread.
+const ReadFirst = time.Second
+
 // Tick records the incident's current step as done. A step whose pause is
 // not over is refused with a *PauseError, anyway or not. A step that still
 // waits is refused with a *WaitingError (saying, for a shell, how to make

@@ -21,7 +21,7 @@ import (
 // and which comes next, so that nothing is ticked unseen.
 // readFirst is how long a step is current before a bare 'calm tick' ticks
 // it, as the TUI's space waits.
-const readFirst = time.Second
+const readFirst = checklist.ReadFirst
 
 func cmdTick(e *env, args []string) error {
 	fs := e.flags("tick", "[--anyway] [--incident ID] [STEP]")

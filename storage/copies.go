@@ -1089,9 +1089,7 @@ func (db *DB) Verify(ctx context.Context, incident string) (VerifyReport, error)
 			if err != nil {
 				// A full disk must not keep the person from knowing
 				// whether their copies hold: the rest is read back.
-				if rep.NotRecorded == "" {
-					rep.NotRecorded = err.Error()
-				}
+				rep.NotRecorded = cmp.Or(rep.NotRecorded, err.Error())
 			}
 			if written {
 				checkMeta(c, &rep) // meta.go

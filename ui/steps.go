@@ -285,7 +285,7 @@ func (u *UI) tickStep(step checklist.Step) {
 }
 
 // readFirst is how long a step is on screen before space may tick it.
-const readFirst = time.Second
+const readFirst = checklist.ReadFirst
 
 // offerTickAnyway asks before ticking a step that still waits; "Wait", the
 // safe answer, is where Enter lands. Ticked anyway, the step's event says
