@@ -24,13 +24,18 @@ import (
 // A capture's search lines (lines.go) are read at every search and written
 // once, at idle: they are LZ4 blocks, which decode much faster than S2 and
 // are as small on shell output; the decoded size follows the CRC (4 bytes,
-// little-endian), as an LZ4 block does not hold it.
+// little-endian), as an LZ4 block does not hold it. Their CRC covers the
+// encoded bytes (the size and the block), a quarter as many as it would
+// decoded, and is checked before the block is decoded: every search pays
+// for it. Search lines written before covered the decoded bytes; they still
+// read.
 const (
-	chunkRaw    byte = 0
-	chunkS2     byte = 1
-	chunkRawCRC byte = 2
-	chunkS2CRC  byte = 3
-	chunkLZ4CRC byte = 4
+	chunkRaw       byte = 0
+	chunkS2        byte = 1
+	chunkRawCRC    byte = 2
+	chunkS2CRC     byte = 3
+	chunkLZ4CRC    byte = 4
+	chunkLZ4Sealed byte = 5
 )
 
 // chunkEncoding is how a chunk's bytes are stored.
@@ -89,33 +94,33 @@ func encodeTextChunk(n uint64, data []byte) []byte {
 	c := lz4Compressors.Get().(*lz4.Compressor)
 	size, err := c.CompressBlock(data, (*scratch)[:cap(*scratch)])
 	lz4Compressors.Put(c)
-	var out []byte
 	if err != nil || size == 0 || size >= len(data)-len(data)/8 {
-		out = make([]byte, 5+len(data))
+		out := make([]byte, 5+len(data))
 		out[0] = chunkRawCRC
 		copy(out[5:], data)
-	} else {
-		out = make([]byte, 9+size)
-		out[0] = chunkLZ4CRC
-		binary.LittleEndian.PutUint32(out[5:], uint32(len(data)))
-		copy(out[9:], (*scratch)[:size])
+		binary.LittleEndian.PutUint32(out[1:], chunkSum(n, data))
+		return out
 	}
-	binary.LittleEndian.PutUint32(out[1:], chunkSum(n, data))
+	out := make([]byte, 9+size)
+	out[0] = chunkLZ4Sealed
+	binary.LittleEndian.PutUint32(out[5:], uint32(len(data)))
+	copy(out[9:], (*scratch)[:size])
+	binary.LittleEndian.PutUint32(out[1:], chunkSum(n, out[5:]))
 	return out
 }
 
 // knownChunk reports whether v starts with an encoding tag this calm reads.
 func knownChunk(v []byte) bool {
-	return len(v) > 0 && v[0] <= chunkLZ4CRC
+	return len(v) > 0 && v[0] <= chunkLZ4Sealed
 }
 
 // checkedChunk reports whether v carries its own checksum.
 func checkedChunk(v []byte) bool {
-	return len(v) > 0 && v[0] >= chunkRawCRC && v[0] <= chunkLZ4CRC
+	return len(v) > 0 && v[0] >= chunkRawCRC && v[0] <= chunkLZ4Sealed
 }
 
 // chunkBody splits a stored chunk into its encoding, its encoded bytes (for
-// LZ4, after the decoded size) and, for a checked chunk, its CRC.
+// LZ4, the decoded size, then the block) and, for a checked chunk, its CRC.
 func chunkBody(v []byte) (enc chunkEncoding, body []byte, sum uint32, checked bool, err error) {
 	if len(v) == 0 {
 		return 0, nil, 0, false, fmt.Errorf("%w: empty chunk value", ErrDamaged)
@@ -125,15 +130,15 @@ func chunkBody(v []byte) (enc chunkEncoding, body []byte, sum uint32, checked bo
 		return encodedRaw, v[1:], 0, false, nil
 	case chunkS2:
 		return encodedS2, v[1:], 0, false, nil
-	case chunkRawCRC, chunkS2CRC, chunkLZ4CRC:
-		if len(v) < 5 || v[0] == chunkLZ4CRC && len(v) < 9 {
+	case chunkRawCRC, chunkS2CRC, chunkLZ4CRC, chunkLZ4Sealed:
+		if len(v) < 5 || v[0] >= chunkLZ4CRC && len(v) < 9 {
 			return 0, nil, 0, false, fmt.Errorf("%w: chunk value of %d bytes is too short", ErrDamaged, len(v))
 		}
 		enc = encodedRaw
 		switch v[0] {
 		case chunkS2CRC:
 			enc = encodedS2
-		case chunkLZ4CRC:
+		case chunkLZ4CRC, chunkLZ4Sealed:
 			enc = encodedLZ4
 		}
 		return enc, v[5:], binary.LittleEndian.Uint32(v[1:]), true, nil
@@ -151,6 +156,9 @@ func decodeChunk(n uint64, buf *[]byte, v []byte) ([]byte, error) {
 		return nil, err
 	}
 	out := body
+	if checked && v[0] == chunkLZ4Sealed && chunkSum(n, body) != sum {
+		return nil, chunkSumError{n}
+	}
 	switch enc {
 	case encodedLZ4:
 		size := binary.LittleEndian.Uint32(body)
@@ -177,7 +185,7 @@ func decodeChunk(n uint64, buf *[]byte, v []byte) ([]byte, error) {
 			return nil, fmt.Errorf("%w: chunk does not decode: %v", ErrDamaged, err)
 		}
 	}
-	if checked && chunkSum(n, out) != sum {
+	if checked && v[0] != chunkLZ4Sealed && chunkSum(n, out) != sum {
 		return out, chunkSumError{n}
 	}
 	return out, nil

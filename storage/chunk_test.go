@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/klauspost/compress/s2"
+	"github.com/pierrec/lz4/v4"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -30,7 +31,7 @@ func testChunkEncoding(t *testing.T, kind string, encode func(uint64, []byte) []
 	} {
 		name = kind + ", " + name
 		v := encode(7, data)
-		if name == "search lines, compressible" && v[0] != chunkLZ4CRC {
+		if name == "search lines, compressible" && v[0] != chunkLZ4Sealed {
 			t.Fatalf("%s: tag %d, not LZ4", name, v[0])
 		}
 		if !checkedChunk(v) {
@@ -51,7 +52,12 @@ func testChunkEncoding(t *testing.T, kind string, encode func(uint64, []byte) []
 		if _, err := decodeChunk(7, &buf, changed); !errors.Is(err, ErrDamaged) {
 			t.Fatalf("%s: a flipped bit went unseen: %v", name, err)
 		}
-		if v[0] == chunkLZ4CRC {
+		if v[0] == chunkLZ4Sealed {
+			changed := append([]byte(nil), v...)
+			changed[9] ^= 0x01 // the block's first byte, which a CRC of decoded bytes would see only after decoding
+			if _, err := decodeChunk(7, &buf, changed); !errors.As(err, new(chunkSumError)) {
+				t.Fatalf("%s: a flipped bit in the block is not a CRC mismatch: %v", name, err)
+			}
 			for _, size := range []uint32{uint32(len(data)) - 1, uint32(len(data)) + 1, MaxChunk + 1} {
 				lying := append([]byte(nil), v...)
 				binary.LittleEndian.PutUint32(lying[5:], size)
@@ -63,6 +69,30 @@ func testChunkEncoding(t *testing.T, kind string, encode func(uint64, []byte) []
 				t.Fatalf("%s: half a chunk read: %v", name, err)
 			}
 		}
+	}
+}
+
+// Search lines written before their CRC covered the encoded bytes (tag
+// chunkLZ4CRC: a CRC of the decoded bytes) still read, and still show a
+// change.
+func TestSearchLinesOfEarlierCalmsRead(t *testing.T) {
+	data := bytes.Repeat([]byte("2026-11-26T15:08:58Z ERROR worker-15: connection reset by peer\n"), 3000)
+	block := make([]byte, lz4.CompressBlockBound(len(data)))
+	size, err := new(lz4.Compressor).CompressBlock(data, block)
+	if err != nil || size == 0 {
+		t.Fatal(size, err)
+	}
+	v := make([]byte, 9+size)
+	v[0] = chunkLZ4CRC
+	binary.LittleEndian.PutUint32(v[1:], chunkSum(3, data))
+	binary.LittleEndian.PutUint32(v[5:], uint32(len(data)))
+	copy(v[9:], block[:size])
+	var buf []byte
+	if got, err := decodeChunk(3, &buf, v); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("an earlier chunk decodes to %d bytes, %v", len(got), err)
+	}
+	if _, err := decodeChunk(4, &buf, v); !errors.As(err, new(chunkSumError)) {
+		t.Fatalf("an earlier chunk read as another: %v", err)
 	}
 }
 
