@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/binary"
 	"slices"
+	"sync"
 	"unicode/utf8"
 
+	"calm/model"
 	"calm/sanitize"
 	"calm/terminal/escape"
 )
@@ -193,8 +195,12 @@ func (p *plan) setChunk(srcs []source, st *stripped) {
 	text := st.text
 	foldHigh := false
 	for _, n := range p.needle {
-		// Only U+212A (k) and U+017F (s) fold to ASCII from beyond it.
-		foldHigh = foldHigh || n.fold && (!n.anyClean || bytes.Contains(text, []byte("\u212A")) || bytes.Contains(text, []byte("\u017F")))
+		if n.fold && !foldHigh {
+			foldHigh = !n.anyClean
+			for _, r := range foldsToASCII() {
+				foldHigh = foldHigh || bytes.Contains(text, r)
+			}
+		}
 	}
 	suspect := -1 // unknown yet: whether text has UTF-8 that sanitising changes
 	for i := range srcs {
@@ -214,6 +220,22 @@ func (p *plan) setChunk(srcs []source, st *stripped) {
 		}
 	}
 }
+
+// foldsToASCII are the runes beyond ASCII that search, ignoring case, takes
+// for an ASCII letter (model.CaseCounterparts: ı for i, ſ for s), each as
+// UTF-8: a chunk that holds one may spell a folded needle in a way its ASCII
+// scan does not see.
+var foldsToASCII = sync.OnceValue(func() [][]byte {
+	var runes [][]byte
+	for c := rune('A'); c <= 'z'; c++ {
+		for _, r := range model.CaseCounterparts(c) {
+			if r >= utf8.RuneSelf && !slices.ContainsFunc(runes, func(b []byte) bool { return string(b) == string(r) }) {
+				runes = append(runes, []byte(string(r)))
+			}
+		}
+	}
+	return runes
+})
 
 // candidates calls each with every line of b (whole lines, each ending in
 // '\n') that the sources cannot rule out, in order, and the number of lines

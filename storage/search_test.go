@@ -270,9 +270,10 @@ func firstDifference(a, b []string) string {
 }
 
 // Case folding is grep's (model.CaseCounterparts): the Kelvin sign is
-// itself only (Unicode's folding, and Go's regexp, make it a k), ſ is an s.
-// The planner's ASCII scan must lose no line that holds a match, and find
-// none that does not.
+// itself only (Unicode's folding, and Go's regexp, make it a k), ſ is an s,
+// ı an i. The planner's ASCII scan must lose no line that holds a match, and
+// find none that does not: in the capture's output, and in its search lines.
+// Each rune is alone in its chunk: no other rune makes the scan look further.
 func TestFoldedSearchFindsRunesThatFoldToASCII(t *testing.T) {
 	db := openTestDB(t)
 	var b bytes.Buffer
@@ -283,33 +284,47 @@ func TestFoldedSearchFindsRunesThatFoldToASCII(t *testing.T) {
 			b.WriteString("\u212Aelvin in a clean neighbourhood\n")
 		case 150_000:
 			b.WriteString("KELVIN\n")
+		case 200_000:
+			b.WriteString("customer: Ahmet Yıldız, city=Diyarbakır\n")
 		case 250_000:
 			b.WriteString("\x1b[1mkel\x1b[0mvin\n")
 		case 299_999:
 			b.WriteString("ſession in a clean neighbourhood\n")
 		}
 	}
-	save(t, db, "kelvin", b.Bytes())
-	for _, c := range []struct {
+	c := save(t, db, "kelvin", b.Bytes())
+	cases := []struct {
 		q    SearchQuery
 		want string
 	}{
-		{SearchQuery{Pattern: "kelvin", IgnoreCase: true}, "[150003 250004]"},
-		{SearchQuery{Pattern: "kelvin", IgnoreCase: true, Literal: true}, "[150003 250004]"},
+		{SearchQuery{Pattern: "kelvin", IgnoreCase: true}, "[150003 250005]"},
+		{SearchQuery{Pattern: "kelvin", IgnoreCase: true, Literal: true}, "[150003 250005]"},
 		{SearchQuery{Pattern: "\u212Aelvin", IgnoreCase: true}, "[1002]"},
 		{SearchQuery{Pattern: "\u212Aelvin", IgnoreCase: true, Literal: true}, "[1002]"},
-		{SearchQuery{Pattern: "(?:k)elvin", IgnoreCase: true}, "[150003 250004]"},
-		{SearchQuery{Pattern: "session", IgnoreCase: true}, "[300004]"},
-		{SearchQuery{Pattern: "SESSION", IgnoreCase: true, Literal: true}, "[300004]"},
-	} {
-		var got []int64
-		if err := db.Search(context.Background(), c.q, func(m Match) error { got = append(got, m.Line); return nil }); err != nil {
-			t.Fatal(err)
-		}
-		if fmt.Sprint(got) != c.want {
-			t.Errorf("%+v found lines %v, want %s", c.q, got, c.want)
+		{SearchQuery{Pattern: "(?:k)elvin", IgnoreCase: true}, "[150003 250005]"},
+		{SearchQuery{Pattern: "session", IgnoreCase: true}, "[300005]"},
+		{SearchQuery{Pattern: "SESSION", IgnoreCase: true, Literal: true}, "[300005]"},
+		{SearchQuery{Pattern: "yıldız", IgnoreCase: true}, "[200004]"},
+		{SearchQuery{Pattern: "Yıldız", IgnoreCase: true, Literal: true}, "[200004]"},
+		{SearchQuery{Pattern: "YILDIZ", IgnoreCase: true}, "[200004]"},
+		{SearchQuery{Pattern: "diyarbakir", IgnoreCase: true, Literal: true}, "[200004]"},
+		{SearchQuery{Pattern: "[Yy]ıldız"}, "[200004]"},
+		{SearchQuery{Pattern: `IL\pLIZ\b`, IgnoreCase: true}, "[200004]"},
+	}
+	check := func(where string) {
+		for _, c := range cases {
+			var got []int64
+			if err := db.Search(context.Background(), c.q, func(m Match) error { got = append(got, m.Line); return nil }); err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(got) != c.want {
+				t.Errorf("%s: %+v found lines %v, want %s", where, c.q, got, c.want)
+			}
 		}
 	}
+	check("in its output")
+	waitLines(t, db, c)
+	check("in its search lines")
 }
 
 // The planner's choices, where they decide what is scanned for.
