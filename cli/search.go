@@ -546,8 +546,10 @@ func literalOperator(plain string) bool {
 // default (basic) syntax reads it: a person with grep's habits typing
 // timeout\|refund got one odd line or none, and no word why. \| is named
 // whatever matched (a line holding a | is not what a|b meant);
-// the other escapes, operators and a $ inside the pattern only when nothing
-// did (ObjectId\( means a parenthesis). "" when nothing in it is read otherwise.
+// the other escapes, operators, a $ inside the pattern and a call's
+// parentheses pasted (ObjectId("65f1")) only when nothing did (ObjectId\(
+// means a parenthesis); a | with nothing on a side always, as it matches
+// every line. "" when nothing in it is read otherwise.
 func basicRegexpHint(pat string, matched bool) string {
 	plain := strings.ReplaceAll(pat, `\\`, "xx") // an escaped backslash escapes nothing after it
 	var said []string
@@ -570,7 +572,11 @@ func basicRegexpHint(pat string, matched bool) string {
 			said = append(said, fmt.Sprintf("%s %s the character itself, %s", strings.Join(found, " "), map[bool]string{true: "is", false: "are"}[len(found) == 1], h.instead))
 		}
 	}
+	ops := operatorsAt(plain)
 	if !matched {
+		if name := calledName(plain, ops); name != "" {
+			said = append(said, fmt.Sprintf("( ) group, they are not parentheses: for '%s(' itself write '%s\\(' or use -F", name, name))
+		}
 		if literalOperator(plain) {
 			said = append(said, "+ { } are operators, for one itself write \\+ \\{ or use -F")
 		}
@@ -578,8 +584,99 @@ func basicRegexpHint(pat string, matched bool) string {
 			said = append(said, "$ in the middle of a pattern matches only at a line's end, so nothing comes after it: for a $ itself write \\$ or use -F")
 		}
 	}
+	if emptyAlternative(plain, ops) {
+		said = append(said, "a | with nothing on one side matches every line: for a | itself write \\| or use -F")
+	}
 	if len(said) == 0 {
 		return ""
 	}
 	return "calm search reads a pattern as grep -E does: " + strings.Join(said, "; ")
+}
+
+// operatorsAt returns where plain has ( ) or | as operators: not escaped,
+// not inside brackets.
+func operatorsAt(plain string) map[int]bool {
+	at := map[int]bool{}
+	for i := 0; i < len(plain); i++ {
+		switch plain[i] {
+		case '\\':
+			i++
+		case '[':
+			j := i + 1
+			if j < len(plain) && plain[j] == '^' {
+				j++
+			}
+			if j < len(plain) && plain[j] == ']' {
+				j++ // the first ] is itself
+			}
+			for j < len(plain) && plain[j] != ']' {
+				if k := strings.Index(plain[j:], ":]"); plain[j] == '[' && j+1 < len(plain) && plain[j+1] == ':' && k > 0 {
+					j += k + 2 // [:alpha:]
+					continue
+				}
+				j++
+			}
+			i = j
+		case '(', ')', '|':
+			at[i] = true
+		}
+	}
+	return at
+}
+
+// calledName is the word a group follows as in a call, ObjectId("65f1"):
+// what mongosh and psql print, pasted. A group that holds a | or is
+// repeated (x(ab)?, (GET|POST)) is a regexp's. "" when there is none.
+func calledName(plain string, ops map[int]bool) string {
+	for i := 1; i < len(plain); i++ {
+		if !ops[i] || plain[i] != '(' {
+			continue
+		}
+		start := i
+		for start > 0 && isWordByte(plain[start-1]) {
+			start--
+		}
+		if start == i || start > 0 && plain[start-1] == '\\' {
+			continue
+		}
+		depth, either, end := 0, false, -1
+		for j := i; j < len(plain) && end < 0; j++ {
+			switch {
+			case !ops[j]:
+			case plain[j] == '(':
+				depth++
+			case plain[j] == ')':
+				if depth--; depth == 0 {
+					end = j
+				}
+			case depth == 1:
+				either = true
+			}
+		}
+		if either || end >= 0 && end+1 < len(plain) && strings.IndexByte("?*+{", plain[end+1]) >= 0 {
+			continue
+		}
+		return plain[start:i]
+	}
+	return ""
+}
+
+func isWordByte(c byte) bool {
+	return c == '_' || c >= '0' && c <= '9' || c|0x20 >= 'a' && c|0x20 <= 'z'
+}
+
+// emptyAlternative reports whether a | in plain has nothing on a side:
+// '| timeout |' pasted from a table, which matches every line.
+func emptyAlternative(plain string, ops map[int]bool) bool {
+	for i := range plain {
+		if !ops[i] || plain[i] != '|' {
+			continue
+		}
+		left := i == 0 || ops[i-1] && plain[i-1] != ')'
+		right := i == len(plain)-1 || ops[i+1] && plain[i+1] != '('
+		if left || right {
+			return true
+		}
+	}
+	return false
 }

@@ -258,6 +258,7 @@ func TestSearchSaysWhyAGrepHabitMatchedNothing(t *testing.T) {
 		{`refund of \(\$5\)`, `\( \) are the character itself`},
 		{`$5.00`, `for a $ itself write \$ or use -F`},
 		{`1+1`, `+ { } are operators`},
+		{`ObjectId("65f1")`, `for 'ObjectId(' itself write 'ObjectId\(' or use -F`},
 	} {
 		out, errs, code := w.run(nil, "search", c.pattern)
 		if code != 1 || out != "" || !strings.Contains(errs, c.hint) || strings.Count(errs, "\n") != 1 {
@@ -284,8 +285,13 @@ func TestSearchSaysWhyAGrepHabitMatchedNothing(t *testing.T) {
 	if out, errs, code := w.run(nil, "search", `error\|timeout`); code != 0 || !strings.Contains(out, "cols: error|timeout") || !strings.Contains(errs, `\| is the character itself`) {
 		t.Errorf("calm search 'error\\|timeout': exit %d:\n%s%s", code, out, errs)
 	}
+	// A | with nothing on a side (a row of a table, pasted) matches every
+	// line: said whatever matched.
+	if out, errs, code := w.run(nil, "search", "| timeout |"); code != 0 || strings.Count(out, "\n") != 4 || !strings.Contains(errs, "a | with nothing on one side matches every line") {
+		t.Errorf("calm search '| timeout |': exit %d:\n%s%s", code, out, errs)
+	}
 	// What grep -E reads the same way is not second-guessed.
-	for _, pattern := range []string{`timeout|refund`, `\$5\.00`, `paid$`, `nowhere`, `ObjectId\("65f1"\)`, `\{x\}`, `"_id": *"[0-9a-f]+"`, `\d{7}`, `(ab)+c`} {
+	for _, pattern := range []string{`timeout|refund`, `\$5\.00`, `paid$`, `nowhere`, `ObjectId\("65f1"\)`, `\{x\}`, `"_id": *"[0-9a-f]+"`, `\d{7}`, `(ab)+c`, `x(ab)?`, `(timeout|nowhere)`, `[|(]x`, `q(ab)?`, `q(GET|PUT) x`} {
 		if _, errs, _ := w.run(nil, "search", pattern); errs != "" {
 			t.Errorf("calm search %q said %q", pattern, errs)
 		}
