@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"regexp/syntax"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"unicode"
@@ -586,16 +587,41 @@ func (q SearchQuery) Regexp() (*regexp.Regexp, error) {
 	}
 	re, err := regexp.Compile(q.expression())
 	if err != nil && q.Literal {
-		return nil, Errorf(ErrInvalid, "pattern %q: %v", q.Pattern, err)
+		return nil, Errorf(ErrInvalid, "pattern %s: %s", QuotePattern(q.Pattern), syntaxProblem(err, q.Pattern))
 	}
 	if err != nil {
 		var perr *syntax.Error
 		if errors.As(err, &perr) && perr.Code == syntax.ErrInvalidEscape && len(perr.Expr) == 2 && perr.Expr[1] >= '1' && perr.Expr[1] <= '9' {
-			return nil, Errorf(ErrInvalid, "pattern %q: %v: back-references (\\1) are not supported (RE2 finds every match in linear time); search for what the group holds, or filter: calm show ITEM | grep -E PATTERN", q.Pattern, err)
+			return nil, Errorf(ErrInvalid, "pattern %s: %s: back-references (\\1) are not supported (RE2 finds every match in linear time); search for what the group holds, or filter: calm show ITEM | grep -E PATTERN", QuotePattern(q.Pattern), syntaxProblem(err, q.Pattern))
 		}
-		return nil, Errorf(ErrInvalid, "pattern %q: %v (use -F to search for it literally)", q.Pattern, err)
+		return nil, Errorf(ErrInvalid, "pattern %s: %s (use -F to search for it literally)", QuotePattern(q.Pattern), syntaxProblem(err, q.Pattern))
 	}
 	return re, nil
+}
+
+// syntaxProblem says what is wrong in a pattern that does not compile, in
+// the pattern's words: the expression RE2 was given is the pattern
+// translated (\w and [[:alpha:]] are long lists of Unicode ranges), which a
+// person never typed, so only a part of the pattern itself is quoted.
+func syntaxProblem(err error, pattern string) string {
+	var perr *syntax.Error
+	if !errors.As(err, &perr) {
+		return err.Error()
+	}
+	if perr.Expr != "" && perr.Expr != pattern && strings.Contains(pattern, perr.Expr) {
+		return fmt.Sprintf("%s: %s", perr.Code, QuotePattern(perr.Expr))
+	}
+	return perr.Code.String()
+}
+
+// QuotePattern quotes a pattern as it was typed, backslashes and all:
+// '\w+(' rather than Go's "\\w+(". Go's quoting where it holds a quote
+// or a control character.
+func QuotePattern(p string) string {
+	if strings.ContainsRune(p, '\'') || strings.IndexFunc(p, func(r rune) bool { return r < ' ' || r == 0x7f || r == utf8.RuneError }) >= 0 {
+		return strconv.Quote(p)
+	}
+	return "'" + p + "'"
 }
 
 // A Matcher tells whether a line holds a match of a query, as grep does in

@@ -123,3 +123,20 @@ func TestBackReferenceIsNamed(t *testing.T) {
 		t.Fatalf("another bad escape: %v", err)
 	}
 }
+
+// A pattern that does not compile is named as typed, with what is wrong in
+// its own words: never the translation RE2 was given (\w and [[:alpha:]]
+// are kilobytes of Unicode ranges), nor Go's doubled backslashes.
+func TestPatternErrorsQuoteOnlyWhatWasTyped(t *testing.T) {
+	for _, c := range []struct{ pattern, want string }{
+		{`[[:alpha:]`, `pattern '[[:alpha:]': missing closing ]`},
+		{`\w+(`, `pattern '\w+(': missing closing )`},
+		{`x{2,1}`, `pattern 'x{2,1}': invalid repeat count: '{2,1}'`},
+		{`it's(`, `pattern "it's(": missing closing ) (`},
+	} {
+		_, err := SearchQuery{Pattern: c.pattern}.Regexp()
+		if err == nil || !strings.HasPrefix(err.Error(), c.want) || len(err.Error()) > 120 {
+			t.Errorf("pattern %s: error %v, want it to start %q and be short", c.pattern, err, c.want)
+		}
+	}
+}

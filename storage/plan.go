@@ -181,7 +181,7 @@ func planQuery(q SearchQuery) (*plan, error) {
 	}
 	tree, err := q.Syntax()
 	if err != nil {
-		return nil, errorf(ErrInvalid, "pattern %q: %v", q.Pattern, err)
+		return nil, errorf(ErrInvalid, "pattern %s: %v", model.QuotePattern(q.Pattern), err)
 	}
 	tree = tree.Simplify()
 	p := &plan{exact: func(text []byte, _ bool) bool { return re.Match(text) }}
