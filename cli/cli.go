@@ -943,12 +943,12 @@ func dashWord(missing *pflag.NotExistError) string {
 // flags of calm's that mean the same (tmux's -t names a pane).
 // grepHabits say why a grep flag calm search does not take is not needed.
 var grepHabits = map[string]string{
-	"P":           "patterns are grep -E's, with RE2's \\d \\w \\s (?i) on top, and no look-around: drop -P",
-	"perl-regexp": "patterns are grep -E's, with RE2's \\d \\w \\s (?i) on top, and no look-around: drop -P",
-	"include":     "calm searches captures, not files: name them after the pattern (c3 INCIDENT/c4), or one incident's with --incident ID",
-	"exclude":     "calm searches captures, not files: name them after the pattern (c3 INCIDENT/c4), or one incident's with --incident ID",
-	"f":           "several patterns are -e PATTERN, repeated",
-	"file":        "several patterns are -e PATTERN, repeated",
+	"P":            "patterns are grep -E's, with RE2's \\d \\w \\s (?i) on top, and no look-around: drop -P",
+	"perl-regexp":  "patterns are grep -E's, with RE2's \\d \\w \\s (?i) on top, and no look-around: drop -P",
+	"include":      "calm searches captures, not files: name them after the pattern (c3 INCIDENT/c4), or one incident's with --incident ID",
+	"exclude":      "calm searches captures, not files: name them after the pattern (c3 INCIDENT/c4), or one incident's with --incident ID",
+	"G":            "patterns are read as grep -E reads them (a|b, a+, (a)), not as grep -G does (a\\|b): drop -G",
+	"basic-regexp": "patterns are read as grep -E reads them (a|b, a+, (a)), not as grep -G does (a\\|b): drop -G",
 }
 
 var flagHabits = map[string][]string{

@@ -408,8 +408,32 @@ func unshown(r rune) bool {
 	return false
 }
 
+// patternsIn reads the patterns of search -f: a line each. A CRLF file's
+// line ends are line ends, as in captures: an ObjectId listed on Windows
+// still finds itself.
+func patternsIn(e *env, name string) ([]string, error) {
+	var data []byte
+	var err error
+	if name == "-" {
+		data, err = io.ReadAll(e.stdin)
+	} else {
+		data, err = os.ReadFile(name)
+	}
+	if err != nil {
+		return nil, usageError("-f %s: cannot read the patterns: %s", printable(name), oneLine(err.Error()))
+	}
+	if len(data) == 0 {
+		return nil, nil
+	}
+	lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
+	for i, l := range lines {
+		lines[i] = strings.TrimSuffix(l, "\r")
+	}
+	return lines, nil
+}
+
 func cmdSearch(e *env, args []string) error {
-	fs := e.flags("search", "[-F] [-i] [-w|-x] [-v] [-o] [-h] [-s] [-c|-l|-L|-q] [-m N] [-A N] [-B N] [-C N] [--incident ID] [--json] PATTERN [CAPTURE...]\n  calm search [FLAGS] -e PATTERN [-e PATTERN...] [CAPTURE...]")
+	fs := e.flags("search", "[-F] [-i] [-w|-x] [-v] [-o] [-h] [-s] [-c|-l|-L|-q] [-m N] [-A N] [-B N] [-C N] [--incident ID] [--json] PATTERN [CAPTURE...]\n  calm search [FLAGS] -e PATTERN [-e PATTERN...] [CAPTURE...]\n  calm search [FLAGS] -f FILE [CAPTURE...]")
 	q := model.SearchQuery{}
 	o := grepOptions{max: -1, before: -1, after: -1}
 	fs.BoolVarP(&q.Literal, "fixed-strings", "F", false, "the pattern is a literal string, not a regular expression (RE2)")
@@ -429,6 +453,7 @@ func cmdSearch(e *env, args []string) error {
 	fs.BoolVarP(&o.without, "files-without-match", "L", false, "print only the captures that have no selected line")
 	fs.BoolVarP(&o.quiet, "quiet", "q", false, "print nothing: exit 0 at the first selected line, 1 if there is none")
 	patterns := fs.StringArrayP("regexp", "e", nil, "a pattern (one that begins with -, or several: a line matching any is selected); every argument is then a capture")
+	patternFiles := fs.StringArrayP("file", "f", nil, "read patterns from this file, one a line (-: standard input), as with -e: a list of ObjectIds or names")
 	fs.IntVarP(&o.max, "max-count", "m", -1, "stop reading a capture after this many selected lines (-1: no limit)")
 	fs.IntVarP(&o.after, "after-context", "A", -1, "print this many lines after each selected line")
 	fs.IntVarP(&o.before, "before-context", "B", -1, "print this many lines before each selected line")
@@ -461,6 +486,16 @@ func cmdSearch(e *env, args []string) error {
 		return usageError("--color=%s: always, never or auto", *color)
 	}
 	captures := fs.Args()
+	for _, name := range *patternFiles {
+		read, err := patternsIn(e, name)
+		if err != nil {
+			return err
+		}
+		*patterns = append(*patterns, read...)
+	}
+	if len(*patternFiles) > 0 && len(*patterns) == 0 {
+		return usageError("-f %s: no pattern in it, so nothing to search for (grep -f would select no line)", printable(strings.Join(*patternFiles, ", ")))
+	}
 	if len(*patterns) > 0 {
 		q.Pattern = strings.Join(*patterns, "\n")
 	} else if len(captures) > 0 {

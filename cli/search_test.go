@@ -481,3 +481,32 @@ func TestSearchNoMessagesSaysNothingOfAMissingCapture(t *testing.T) {
 		t.Errorf("without -s: exit %d, stderr %q", code, errs)
 	}
 }
+
+// search -f FILE takes a pattern a line, as grep -f does: a list of
+// ObjectIds, from a file (CRLF line ends too) or standard input.
+func TestSearchReadsPatternsFromAFile(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.ok([]byte("{ _id: ObjectId(\"65f1aa\"), user: \"u1\" }\n{ _id: ObjectId(\"65f1bb\"), user: \"u2\" }\n{ _id: ObjectId(\"65f1cc\"), user: \"u3\" }\n"), "tee", "-q", "t")
+	dir := t.TempDir()
+	ids := filepath.Join(dir, "ids.txt")
+	os.WriteFile(ids, []byte("65f1aa\r\n65f1cc\r\n"), 0o600)
+	for _, args := range [][]string{{"-F", "-f", ids}, {"-f", ids}, {"-f", "-", "-F"}} {
+		out, errs, code := w.run([]byte("65f1aa\n65f1cc\n"), append([]string{"search", "-c"}, args...)...)
+		if code != 0 || !strings.HasSuffix(strings.TrimSpace(out), ":2") {
+			t.Errorf("calm search -c %v: exit %d:\n%s%s", args, code, out, errs)
+		}
+	}
+	// With -e as well: a line matching any is selected.
+	if out, _, code := w.run(nil, "search", "-c", "-f", ids, "-e", "u2"); code != 0 || !strings.HasSuffix(strings.TrimSpace(out), ":3") {
+		t.Errorf("-f and -e: exit %d:\n%s", code, out)
+	}
+	empty := filepath.Join(dir, "empty.txt")
+	os.WriteFile(empty, nil, 0o600)
+	if out, errs, code := w.run(nil, "search", "-f", empty); code != 2 || out != "" || !strings.Contains(errs, "no pattern in it") {
+		t.Errorf("an empty -f file: exit %d:\n%s%s", code, out, errs)
+	}
+	if out, errs, code := w.run(nil, "search", "-f", filepath.Join(dir, "nowhere")); code != 2 || out != "" || !strings.Contains(errs, "cannot read the patterns") || strings.Count(errs, "\n") != 1 {
+		t.Errorf("a missing -f file: exit %d:\n%s%s", code, out, errs)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"calm/model"
 	"regexp"
 	"regexp/syntax"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -189,6 +190,11 @@ func planQuery(q SearchQuery) (*plan, error) {
 		p.all = true
 		return p, nil
 	}
+	if set, ok := finite(tree); ok {
+		if f := planFinite(set, re); f != nil {
+			return f, nil
+		}
+	}
 	if set, ok := required(tree); ok {
 		for _, l := range set {
 			if n, ok := newNeedle(l.text, l.fold); ok {
@@ -200,6 +206,148 @@ func planQuery(q SearchQuery) (*plan, error) {
 		}
 	}
 	return p, nil
+}
+
+// maxFinite is the most strings finite expands an expression into.
+const maxFinite = 100_000
+
+// finite returns the strings an expression matches, when it is a set of
+// literals (timeout|refund, the alternation search -f makes of a list of
+// ObjectIds, an -i literal), each matched as it is or, for its ASCII
+// letters, ignoring case: then a line holds a match exactly when it holds
+// one of them (for a folded one, on a line of ASCII). False for anything
+// else, and for more than maxFinite strings.
+func finite(re *syntax.Regexp) ([]literal, bool) {
+	pieces, ok := expand(re)
+	if !ok {
+		return nil, false
+	}
+	set := make([]literal, 0, len(pieces))
+	for _, pc := range pieces {
+		if len(pc.runes) == 0 || pc.fold && pc.exact {
+			return nil, false // empty: every line; mixed: neither test is the expression's
+		}
+		set = append(set, literal{string(pc.runes), pc.fold})
+	}
+	return set, true
+}
+
+// piece is a string an expression matches: fold when it has ASCII letters
+// matched ignoring case, exact when it has letters matched as they are.
+type piece struct {
+	runes       []rune
+	fold, exact bool
+}
+
+func expand(re *syntax.Regexp) ([]piece, bool) {
+	switch re.Op {
+	case syntax.OpEmptyMatch:
+		return []piece{{}}, true
+	case syntax.OpLiteral:
+		if re.Flags&syntax.FoldCase == 0 || !hasLetter(re.Rune) {
+			return []piece{{runes: re.Rune, exact: hasLetter(re.Rune)}}, true
+		}
+		if !isASCII([]byte(string(re.Rune))) {
+			return nil, false
+		}
+		lower := make([]rune, len(re.Rune))
+		for i, r := range re.Rune {
+			lower[i] = unicode.ToLower(r)
+		}
+		return []piece{{runes: lower, fold: true}}, true
+	case syntax.OpCharClass:
+		// One rune, or an ASCII letter in both cases (and what search
+		// folds to it beyond ASCII: [Iiı]).
+		var ascii []rune
+		for i := 0; i+1 < len(re.Rune); i += 2 {
+			for r := re.Rune[i]; r <= re.Rune[i+1] && r < utf8.RuneSelf; r++ {
+				ascii = append(ascii, r)
+			}
+		}
+		switch {
+		case len(re.Rune) == 2 && re.Rune[0] == re.Rune[1]:
+			return []piece{{runes: re.Rune[:1], exact: hasLetter(re.Rune[:1])}}, true
+		case len(ascii) == 2 && isLetter(byte(ascii[0])) && unicode.ToLower(ascii[0]) == unicode.ToLower(ascii[1]) && ascii[0] != ascii[1]:
+			for i := 0; i+1 < len(re.Rune); i += 2 {
+				for r := max(re.Rune[i], utf8.RuneSelf); r <= re.Rune[i+1]; r++ {
+					if !slices.Contains(model.CaseCounterparts(unicode.ToLower(ascii[0])), r) {
+						return nil, false
+					}
+				}
+			}
+			return []piece{{runes: []rune{unicode.ToLower(ascii[0])}, fold: true}}, true
+		}
+	case syntax.OpCapture:
+		return expand(re.Sub[0])
+	case syntax.OpAlternate:
+		var all []piece
+		for _, sub := range re.Sub {
+			s, ok := expand(sub)
+			if !ok || len(all)+len(s) > maxFinite {
+				return nil, false
+			}
+			all = append(all, s...)
+		}
+		return all, true
+	case syntax.OpConcat:
+		all := []piece{{}}
+		for _, sub := range re.Sub {
+			s, ok := expand(sub)
+			if !ok || len(all)*len(s) > maxFinite {
+				return nil, false
+			}
+			next := make([]piece, 0, len(all)*len(s))
+			for _, a := range all {
+				for _, b := range s {
+					next = append(next, piece{runes: append(slices.Clip(a.runes), b.runes...), fold: a.fold || b.fold, exact: a.exact || b.exact})
+				}
+			}
+			all = next
+		}
+		return all, true
+	}
+	return nil, false
+}
+
+// planFinite plans a set of literals (finite's): each is a needle, and a
+// line that holds one matches, tested without the regexp but where a
+// folded one may be spelled beyond ASCII. Nil when a needle cannot be
+// scanned for.
+func planFinite(set []literal, re *model.Matcher) *plan {
+	p := &plan{}
+	fold := false
+	for _, l := range set {
+		n, ok := newNeedle(l.text, l.fold)
+		if !ok || l.fold && !n.anyClean {
+			return nil
+		}
+		p.needle = append(p.needle, n)
+		fold = fold || l.fold
+	}
+	var multi *multiLiteral
+	if len(p.needle) > manyNeedles {
+		all := make([]*needle, len(p.needle))
+		for i := range p.needle {
+			all[i] = &p.needle[i]
+		}
+		multi = newMultiLiteral(all)
+	}
+	needles := p.needle
+	p.exact = func(text []byte, clean bool) bool {
+		if fold && !clean {
+			return re.Match(text)
+		}
+		if multi != nil {
+			return multi.find(text, 0) < len(text)
+		}
+		for _, n := range needles {
+			if n.fold && indexFold(text, n.lit) >= 0 || !n.fold && bytes.Contains(text, n.lit) {
+				return true
+			}
+		}
+		return false
+	}
+	return p
 }
 
 // planLiteral plans a pattern without metacharacters: a byte search, or a

@@ -25,8 +25,9 @@ type source struct {
 	foldHigh bool
 	// high: a dirty source looks at lines with bytes beyond ASCII too
 	// (foldHigh, or a chunk with invalid UTF-8 or runes sanitising drops).
-	high bool
-	text *stripped // the chunk scanned
+	high  bool
+	text  *stripped     // the chunk scanned
+	multi *multiLiteral // for a multi source: its needles
 }
 
 type sourceKind uint8
@@ -36,6 +37,7 @@ const (
 	sourceGuard                    // a guard byte on a line that needs sanitising
 	sourceDirty                    // any line that needs sanitising
 	sourceHigh                     // in search lines: any line beyond ASCII, when high
+	sourceMulti                    // any of many needles, on any line
 )
 
 // find returns the first candidate at or after pos (a line's start) in b
@@ -44,6 +46,8 @@ func (s *source) find(b []byte, pos int) int {
 	n := s.needle
 	for pos < len(b) {
 		switch {
+		case s.kind == sourceMulti:
+			return s.multi.find(b, pos)
 		case s.kind == sourceHigh:
 			if !s.high {
 				return len(b)
@@ -146,12 +150,7 @@ func lineAround(b []byte, from, at int) (start, end int) {
 // line whose text is its own, and for the lines that need sanitising either
 // the guards (when rare) or a scan for such lines.
 func (p *plan) sources() []source {
-	var s []source
-	for i := range p.needle {
-		if n := &p.needle[i]; n.anyClean {
-			s = append(s, source{needle: n, kind: sourceNeedle})
-		}
-	}
+	s := p.needleSources()
 	if !p.guarded {
 		return append(s, source{kind: sourceDirty})
 	}
@@ -175,17 +174,32 @@ func (p *plan) sources() []source {
 // matched ignoring case, the lines beyond ASCII in a chunk where it may be
 // spelled with runes its ASCII scan does not see (setChunk's foldHigh).
 func (p *plan) textSources() []source {
-	var s []source
-	fold := false
-	for i := range p.needle {
-		n := &p.needle[i]
-		if n.anyClean {
-			s = append(s, source{needle: n, kind: sourceNeedle})
+	s := p.needleSources()
+	for _, n := range p.needle {
+		if n.fold {
+			return append(s, source{kind: sourceHigh})
 		}
-		fold = fold || n.fold
 	}
-	if fold {
-		s = append(s, source{kind: sourceHigh})
+	return s
+}
+
+// needleSources scan for the needles that can be on a line whose text is
+// its own: one source each, or one for them all when they are many.
+func (p *plan) needleSources() []source {
+	var found []*needle
+	for i := range p.needle {
+		if n := &p.needle[i]; n.anyClean {
+			found = append(found, n)
+		}
+	}
+	if len(found) > manyNeedles {
+		if m := newMultiLiteral(found); m != nil {
+			return []source{{kind: sourceMulti, multi: m}}
+		}
+	}
+	s := make([]source, 0, len(found))
+	for _, n := range found {
+		s = append(s, source{needle: n, kind: sourceNeedle})
 	}
 	return s
 }

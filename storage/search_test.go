@@ -125,6 +125,10 @@ var grepCases = []struct {
 	{SearchQuery{Pattern: `timeout|refund`}, []string{"-P"}},
 	{SearchQuery{Pattern: `timeout|refund|panic|deadlock|oom-killer|segfault|ECONNREFUSED|status=503|u12345|shard-042`}, []string{"-P"}},
 	{SearchQuery{Pattern: `TIMEOUT|Refund`, IgnoreCase: true}, []string{"-P", "-i"}},
+	// Lists of literals (search -f ids.txt): past manyNeedles, one scan for all.
+	{SearchQuery{Pattern: `worker-1: conn|worker-2: conn|worker-3: conn|shard-042|status=503|u12345|panic|deadlock|oom-killer|ECONNREFUSED|65f1a|65f1b`}, []string{"-E"}},
+	{SearchQuery{Pattern: `WORKER-1: CONN|worker-2: Conn|shard-042|STATUS=503|U12345|Panic|deadlock|diyarbakir|strasse|sun|5k kelvin|65F1A`, IgnoreCase: true}, []string{"-E", "-i"}},
+	{SearchQuery{Pattern: `w(orker-1|orker-2):|st(atus=503|ep 1[0-9])`}, []string{"-E"}},
 	{SearchQuery{Pattern: `^drwx`}, []string{"-P"}},
 	{SearchQuery{Pattern: `passed \(\d+ ms\)$`}, []string{"-P"}},
 	{SearchQuery{Pattern: `^$`}, []string{"-P"}},
@@ -347,6 +351,13 @@ func TestPlanFindsRequiredLiterals(t *testing.T) {
 		{`ERROR|\d+`, false, ""},
 		{`error`, true, "[error]"},
 		{`sss`, true, ""}, // ſ is s: no byte every spelling holds
+		// A set of literals is scanned for whole: a line holds one, or
+		// does not match.
+		{`(?:65f1aa)|(?:65f1cc)`, false, "[65f1aa 65f1cc]"},
+		{`k(ab|cd)`, false, "[kab kcd]"},
+		{`a(|b)`, false, "[a ab]"},
+		{`TimeOut|refund`, true, "[timeout refund]"},
+		{`[Kk]elvin`, false, "[kelvin]"},
 	} {
 		p, err := planQuery(SearchQuery{Pattern: tc.pattern, IgnoreCase: tc.fold})
 		if err != nil {
