@@ -66,7 +66,11 @@ func cmdTee(e *env, args []string) error {
 
 	writer := model.ThisWriter()
 	sp, spoolErr := createSpool(storage.SpoolPath(e.cfg.Store, writer))
-	if spoolErr != nil {
+	if spoolErr == nil {
+		// Should tee leave before the store made its capture, the store
+		// makes it from the spool, with this title.
+		storage.WriteSpoolIntent(sp.path, storage.SpoolIntent{Title: title, Incident: *incident, Session: os.Getenv("CALM_SESSION")})
+	} else {
 		sp, spoolErr = createHiddenSpool()
 	}
 	var store *teeStore
@@ -717,6 +721,7 @@ func (s *spool) sayWhy(why string) {
 func (s *spool) remove() {
 	s.f.Close()
 	os.Remove(s.path)
+	os.Remove(storage.SpoolIntentPath(s.path))
 }
 
 // teeStore stores what tee copies, from the spool, beside the copy loop:

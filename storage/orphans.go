@@ -216,6 +216,7 @@ func (db *DB) sealOrphan(c Capture, why string) {
 	}
 	if c.Writer != nil && c.Source == "tee" {
 		os.Remove(SpoolWhyPath(SpoolPath(db.opts.Path, c.Writer)))
+		os.Remove(SpoolIntentPath(SpoolPath(db.opts.Path, c.Writer)))
 	}
 	db.mu.Lock()
 	delete(db.waitingRoom, key)

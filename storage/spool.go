@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -32,6 +33,60 @@ func SpoolPath(storePath string, w *Writer) string {
 // second Ctrl-C) says why, for the agent's seal to say it rather than only
 // that the writer ended.
 func SpoolWhyPath(spool string) string { return spool + ".why" }
+
+// SpoolIntentPath is where a tee says, as it starts, what its capture is
+// to be: a tee that leaves before the store made its capture (an agent slow
+// to answer, a second Ctrl-C at once) leaves its spool to become that
+// capture, titled as typed.
+func SpoolIntentPath(spool string) string { return spool + ".intent" }
+
+// SpoolIntent is what a tee's capture is to be.
+type SpoolIntent struct {
+	Title    string `json:"title"`
+	Incident string `json:"incident,omitempty"`
+	Session  string `json:"session,omitempty"`
+}
+
+// WriteSpoolIntent leaves in beside spool. Without it, a capture made from
+// the spool gets a title of the store's.
+func WriteSpoolIntent(spool string, in SpoolIntent) error {
+	b, err := json.Marshal(in)
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(SpoolIntentPath(spool), os.O_WRONLY|os.O_CREATE|os.O_TRUNC|noFollow, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// spoolIntent reads what the tee of spool meant its capture to be.
+func spoolIntent(spool string) SpoolIntent {
+	var in SpoolIntent
+	f, err := os.OpenFile(SpoolIntentPath(spool), os.O_RDONLY|noFollow, 0)
+	if err != nil {
+		return in
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		return in
+	}
+	b, _ := io.ReadAll(io.LimitReader(f, 64<<10))
+	json.Unmarshal(b, &in)
+	return in
+}
+
+// removeSpool removes a spool and what its tee left beside it.
+func removeSpool(spool string) {
+	os.Remove(spool)
+	os.Remove(SpoolWhyPath(spool))
+	os.Remove(SpoolIntentPath(spool))
+}
 
 // spoolWhy is what the tee of spool said before it left, on one line, or
 // "" when it said nothing: the agent seals the capture with it.
@@ -190,18 +245,28 @@ func (db *DB) dropChunksFrom(incident, capture string, from uint64) error {
 // take.
 const spoolSweepEvery = time.Minute
 
-// sweepSpools removes the spools of tees that are gone without a capture of
-// theirs (killed before the capture was made): nothing else would. A spool
-// whose capture exists is its orphan path's to take, or kept for a person to
-// look at when taking it failed.
+// spoolSettled is how long a gone tee's spool is left alone before the
+// store makes a capture of it: a request of the tee's that was on its way
+// when it left may still make one.
+const spoolSettled = 10 * time.Second
+
+// sweepSpools takes the spools of tees that are gone without a capture of
+// theirs (they left before the store made it: an agent slow to answer, a
+// second Ctrl-C at once, a kill): what such a spool holds reached the tee's
+// downstream, so it becomes a capture, sealed as interrupted; an empty one
+// is removed. A spool whose capture exists is its orphan path's to take, or
+// kept for a person to look at when taking it failed.
 func (db *DB) sweepSpools() {
 	prefix := spoolPrefix(db.opts.Path)
 	// A tee that said why it left, just as its capture was sealed anyway,
-	// leaves the saying without a spool.
-	whys, _ := filepath.Glob(filepath.Join(filepath.Dir(db.opts.Path), "journal", globEscape(prefix)+"*.spool.why"))
-	for _, p := range whys {
-		if _, err := os.Lstat(strings.TrimSuffix(p, ".why")); errors.Is(err, fs.ErrNotExist) {
-			os.Remove(p)
+	// leaves the saying without a spool; its intent outlives a spool moved
+	// in as its capture's copy.
+	for _, ext := range []string{".why", ".intent"} {
+		left, _ := filepath.Glob(filepath.Join(filepath.Dir(db.opts.Path), "journal", globEscape(prefix)+"*.spool"+ext))
+		for _, p := range left {
+			if _, err := os.Lstat(strings.TrimSuffix(p, ext)); errors.Is(err, fs.ErrNotExist) {
+				os.Remove(p)
+			}
 		}
 	}
 	paths, _ := filepath.Glob(filepath.Join(filepath.Dir(db.opts.Path), "journal", globEscape(prefix)+"*.spool"))
@@ -237,11 +302,37 @@ func (db *DB) sweepSpools() {
 			}
 		}
 	}
-	for _, p := range gone {
-		db.opts.Logf("removing spool %s: its tee is gone and no capture is its", p)
-		os.Remove(p)
-		os.Remove(SpoolWhyPath(p))
+	for w, p := range gone {
+		st, err := os.Lstat(p)
+		switch {
+		case err != nil || !st.Mode().IsRegular():
+		case st.Size() == 0:
+			removeSpool(p)
+		case time.Since(st.ModTime()) >= spoolSettled:
+			db.captureSpool(w, p)
+		}
 	}
+}
+
+// captureSpool makes a capture of what a tee that left before its capture
+// was made read and passed on, from its spool p: in the incident it named
+// (else the current one), titled as it was typed.
+func (db *DB) captureSpool(w Writer, p string) {
+	in := spoolIntent(p)
+	nc := NewCapture{
+		Title: in.Title, Source: "tee", Session: in.Session, Writer: &w,
+		Warning: "its tee left before the store had made this capture: it was made from what the tee had read, kept in its spool",
+	}
+	c, err := db.CreateCapture(in.Incident, nc)
+	if err != nil && in.Incident != "" {
+		c, err = db.CreateCapture("", nc) // that incident is gone
+	}
+	if err != nil {
+		db.opts.Logf("make a capture of the spool %s, whose tee left before its capture was made: %v; the spool is kept", p, err)
+		return
+	}
+	db.opts.Logf("%s/%s: made from the spool %s, whose tee left before its capture was made", c.Incident, c.ID, p)
+	db.sealOrphan(c, "its tee left before its capture was made")
 }
 
 // globEscape quotes the characters filepath.Match reads as a pattern.

@@ -37,27 +37,42 @@ func deadWriter(t *testing.T) *Writer {
 	return &Writer{Host: host, PID: cmd.Process.Pid, Start: start}
 }
 
-// TestSweepRemovesOnlySpoolsNoCaptureTakes: a spool whose tee died before
-// its capture existed is removed; one of a living tee, one whose capture
-// exists (kept when taking it failed), and another store's, stay.
-func TestSweepRemovesOnlySpoolsNoCaptureTakes(t *testing.T) {
+// TestSweepMakesCapturesOfSpoolsNoCaptureTakes: what a tee read and passed
+// on before it left, with no capture made yet (an agent slow to answer, a
+// second Ctrl-C at once), becomes a capture, titled as typed and in the
+// incident named, sealed as interrupted with the tee's words, once it has
+// settled; an empty spool of such a tee is removed. A living tee's spool,
+// one whose capture exists (kept when taking it failed), and another
+// store's stay.
+func TestSweepMakesCapturesOfSpoolsNoCaptureTakes(t *testing.T) {
 	db := openTestDB(t)
 	inc, err := db.NewIncident("spools")
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, err := db.NewIncident("current, not named by the tee"); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.MkdirAll(filepath.Join(filepath.Dir(db.Path()), "journal"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	spoolOf := func(w *Writer) string {
+	settled := time.Now().Add(-2 * spoolSettled)
+	spoolOf := func(w *Writer, data string, at time.Time) string {
 		p := SpoolPath(db.Path(), w)
-		if err := os.WriteFile(p, []byte("read by a tee\n"), 0o600); err != nil {
+		if err := os.WriteFile(p, []byte(data), 0o600); err != nil {
 			t.Fatal(err)
 		}
+		os.Chtimes(p, at, at)
 		return p
 	}
-	noCapture := spoolOf(deadWriter(t))
-	living := spoolOf(model.ThisWriter())
+	read := "{ _id: 1, total: 42 }\n{ _id: 2, total: 7 }\n"
+	noCapture := spoolOf(deadWriter(t), read, settled)
+	if err := WriteSpoolIntent(noCapture, SpoolIntent{Title: "orders before fix", Incident: inc.ID}); err != nil {
+		t.Fatal(err)
+	}
+	empty := spoolOf(deadWriter(t), "", settled)
+	fresh := spoolOf(deadWriter(t), "just left\n", time.Now())
+	living := spoolOf(model.ThisWriter(), "read by a tee\n", settled)
 	captured := deadWriter(t)
 	c, err := db.CreateCapture(inc.ID, NewCapture{Title: "t", Source: "tee", Writer: captured})
 	if err != nil {
@@ -67,7 +82,7 @@ func TestSweepRemovesOnlySpoolsNoCaptureTakes(t *testing.T) {
 	if _, err := db.SealInterrupted(c.Incident, c.ID, "taking its spool failed"); err != nil {
 		t.Fatal(err)
 	}
-	withCapture := spoolOf(captured)
+	withCapture := spoolOf(captured, "read by a tee\n", settled)
 	// Another store in the same folder: its spools are its own agent's.
 	otherStore := SpoolPath(filepath.Join(filepath.Dir(db.Path()), "other.db"), deadWriter(t))
 	if err := os.WriteFile(otherStore, []byte("read by another store's tee\n"), 0o600); err != nil {
@@ -86,15 +101,34 @@ func TestSweepRemovesOnlySpoolsNoCaptureTakes(t *testing.T) {
 	takenWhy := whyOf(SpoolPath(db.Path(), deadWriter(t)))
 
 	db.sweepSpools()
-	for _, p := range []string{noCapture, noCaptureWhy, takenWhy} {
+	for _, p := range []string{noCapture, noCaptureWhy, SpoolIntentPath(noCapture), takenWhy, empty} {
 		if _, err := os.Stat(p); !os.IsNotExist(err) {
 			t.Errorf("%s of a tee gone is still there (%v)", p, err)
 		}
 	}
-	for _, p := range []string{living, withCapture, withCaptureWhy, otherStore} {
+	for _, p := range []string{living, withCapture, withCaptureWhy, otherStore, fresh} {
 		if _, err := os.Stat(p); err != nil {
 			t.Errorf("spool %s was removed: %v", p, err)
 		}
+	}
+	caps, err := db.Captures(inc.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var made *Capture
+	for i := range caps {
+		if caps[i].Title == "orders before fix" {
+			made = &caps[i]
+		}
+	}
+	if made == nil {
+		t.Fatalf("no capture was made of the spool in %s: %+v", inc.ID, caps)
+	}
+	if made.State == CaptureOpen || !strings.Contains(made.Interrupted, "SIGINT (Ctrl-C), then SIGINT") || !strings.Contains(made.Warning, "made from what the tee had read") {
+		t.Errorf("the capture made of the spool: state %s, interrupted %q, warning %q", made.State, made.Interrupted, made.Warning)
+	}
+	if got := content(t, db, made.Incident+"/"+made.ID); string(got) != read {
+		t.Errorf("the capture made of the spool holds %q, not what the tee read, %q", got, read)
 	}
 }
 
