@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -458,6 +459,69 @@ func TestTeePassesBytesWhileTheAgentHangs(t *testing.T) {
 	}
 	if stored := w.ok(nil, "show", "--raw", "c1"); stored != "first line\n"+string(rest) {
 		t.Fatalf("the capture holds %d bytes, the pipe passed %d", len(stored), 11+len(rest))
+	}
+}
+
+// TestCtrlCLeavesATeeWaitingForAStoppedAgent: a tee whose input has
+// ended waits for the store; with the agent stopped it says so, and Ctrl-C
+// leaves at once, its spool keeping what it read for the agent: once the
+// agent goes on, the capture holds every byte. (It used to wait forever,
+// Ctrl-C unheard.)
+func TestCtrlCLeavesATeeWaitingForAStoppedAgent(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.ok(nil, "incident", "new", "frozen agent")
+	pid := w.agentPID()
+	if pid == 0 {
+		t.Fatal("no agent")
+	}
+	syscall.Kill(pid, syscall.SIGSTOP)
+	defer syscall.Kill(pid, syscall.SIGCONT)
+	data := shellText(64<<10, 3)
+	cmd := w.cmd("tee", "orders before fix")
+	cmd.Stdin = bytes.NewReader(data)
+	var out bytes.Buffer
+	var errb lockedBuffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(errb.String(), "the store has not finished with what tee read") {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("tee never said it waits for the store; stderr %q", errb.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case err := <-exited:
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 130 || !strings.Contains(errb.String(), "leaving before the store finished") {
+			t.Fatalf("tee after Ctrl-C: %v; stderr %q", err, errb.String())
+		}
+	case <-time.After(5 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("Ctrl-C did not end a tee waiting for a stopped agent; stderr %q", errb.String())
+	}
+	if !bytes.Equal(out.Bytes(), data) {
+		t.Fatalf("stdout got %d of %d bytes", out.Len(), len(data))
+	}
+	syscall.Kill(pid, syscall.SIGCONT)
+	// The capture (made by then, or made of the spool by the agent's
+	// sweep) holds what tee read.
+	deadline = time.Now().Add(150 * time.Second)
+	for {
+		if stored, _, code := w.run(nil, "show", "--raw", "c1"); code == 0 && stored == string(data) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no capture holds what tee read; status:\n%s", w.ok(nil, "status"))
+		}
+		time.Sleep(time.Second)
 	}
 }
 

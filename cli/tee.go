@@ -293,7 +293,10 @@ copying:
 	var c model.Capture
 	storeErr := spoolErr
 	if store != nil {
+		finished := make(chan struct{})
+		go sp.whileStoring(e, finished, sigs, caught == nil)
 		c, storeErr = store.finish(why)
+		close(finished)
 	}
 	if startWhenTyped {
 		// Nothing was typed: no capture was made.
@@ -705,6 +708,38 @@ func innermost(err error) error {
 		err = u
 	}
 	return err
+}
+
+// storeSlow is how long tee waits for the store to finish, once its input
+// has ended, before it says it waits.
+const storeSlow = 5 * time.Second
+
+// whileStoring watches tee wait for the store to finish with what it read
+// (an agent slow or stopped can take any time): after storeSlow it says so,
+// and, unless a signal already ended tee (then a second one leaves, as
+// said), a signal leaves at once when the spool keeps everything read for
+// the agent to store when it can.
+func (s *spool) whileStoring(e *env, finished <-chan struct{}, sigs <-chan os.Signal, leaveOnSignal bool) {
+	slow := time.NewTimer(storeSlow)
+	defer slow.Stop()
+	if !leaveOnSignal {
+		sigs = nil
+	}
+	for {
+		select {
+		case <-finished:
+			return
+		case <-slow.C:
+			fmt.Fprintf(e.stderr, "calm tee: the store has not finished with what tee read after %s; waiting (Ctrl-C leaves: what was read is in %s, which the agent stores when it can)\n", storeSlow, s.path)
+		case sig := <-sigs:
+			if sig == syscall.SIGPIPE || !s.named {
+				continue // a spool no one else sees: leaving would lose what the store has not taken
+			}
+			fmt.Fprintf(e.stderr, "calm tee: leaving before the store finished; what was read is in %s, which the agent stores when it can\n", s.path)
+			s.sayWhy(fmt.Sprintf("%s while calm tee waited for the store, after its input had ended: it left, and the agent stored what it had read from its spool", signalName(sig)))
+			scratch.Exit(exitCodeFor(sig))
+		}
+	}
 }
 
 // sayWhy leaves beside the spool why tee is leaving before it sealed the
