@@ -521,7 +521,10 @@ func (r *runner) run(c *cobra.Command, body func(*env, []string) error, args []s
 			}
 		}()
 		said := map[string]bool{}
-		client.Notice = func(n string) { // a damaged store copy, and the one read instead
+		var saying sync.Mutex
+		client.Notice = func(n string) { // a damaged store copy and the one read instead, a stopped agent
+			saying.Lock()
+			defer saying.Unlock()
 			if !said[n] {
 				said[n] = true
 				e.bar.Load().clear() // not after a spinner, on its line

@@ -525,6 +525,40 @@ func TestCtrlCLeavesATeeWaitingForAStoppedAgent(t *testing.T) {
 	}
 }
 
+// TestAStoppedAgentIsNamed: a command waiting for a stopped agent says so,
+// with the way to let it go on, instead of waiting without a word.
+func TestAStoppedAgentIsNamed(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.ok(nil, "incident", "new", "frozen agent")
+	pid := w.agentPID()
+	if pid == 0 {
+		t.Fatal("no agent")
+	}
+	syscall.Kill(pid, syscall.SIGSTOP)
+	defer syscall.Kill(pid, syscall.SIGCONT)
+	cmd := w.cmd("status")
+	var errb lockedBuffer
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	want := fmt.Sprintf("the agent (process %d) is stopped", pid)
+	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(errb.String(), want); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("status waited for a stopped agent without a word; stderr %q", errb.String())
+		}
+	}
+	if !strings.Contains(errb.String(), fmt.Sprintf("kill -CONT %d", pid)) {
+		t.Errorf("the notice does not say how to let it go on: %q", errb.String())
+	}
+	syscall.Kill(pid, syscall.SIGCONT)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("status once the agent went on: %v; stderr %q", err, errb.String())
+	}
+}
+
 // TestPipelineTyposStillPassTheBytes: in a pipeline, a command word one
 // edit from tee, or a flag tee does not know, still passes every byte on
 // and saves them all the same; tee asked for its help passes them on

@@ -42,8 +42,9 @@ type Client struct {
 	// when the store's was damaged.
 	Notice func(string)
 
-	http    *http.Client
-	warning atomic.Pointer[string]
+	http     *http.Client
+	warning  atomic.Pointer[string]
+	agentPID atomic.Int64 // the process serving the socket, as its last connection said
 
 	spoolsOnce  sync.Once
 	readsSpools bool
@@ -64,27 +65,73 @@ const socketBuffer = 1 << 20
 
 // NewClient makes a client for the agent on socket.
 func NewClient(socket string, agentCommand []string, agentLog string) *Client {
-	c := &Client{Socket: socket, AgentCommand: agentCommand, AgentLog: agentLog}
-	c.http = &http.Client{Transport: &http.Transport{
+	client := &Client{Socket: socket, AgentCommand: agentCommand, AgentLog: agentLog}
+	client.http = &http.Client{Transport: &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			var d net.Dialer
 			c, err := d.DialContext(ctx, "unix", socket)
 			if err != nil {
 				return nil, err
 			}
-			if err := servedByMe(c, socket); err != nil {
+			pid, err := servedByMe(c, socket)
+			if err != nil {
 				c.Close()
 				return nil, err
 			}
 			if uc, ok := c.(*net.UnixConn); ok {
 				uc.SetReadBuffer(socketBuffer)
 			}
+			client.agentPID.Store(int64(pid))
 			return c, nil
 		},
 		MaxIdleConnsPerHost: 4,
 		DisableCompression:  true,
 	}}
-	return c
+	return client
+}
+
+// stoppedAfter is how long a request waits before the client looks at
+// whether the agent is stopped.
+const stoppedAfter = 3 * time.Second
+
+// sayIfStopped tells Notice, once, when the agent this request waits for
+// is a stopped process (SIGSTOP, Ctrl-Z in its terminal, a debugger): it
+// would answer nothing, ever, and the command would wait without a word.
+// A busy agent is left to work. The returned func ends the watch.
+func (c *Client) sayIfStopped() (done func()) {
+	if c.Notice == nil {
+		return func() {}
+	}
+	stop := make(chan struct{})
+	go func() {
+		tick := time.NewTicker(stoppedAfter)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			if pid := int(c.agentPID.Load()); pid > 0 && processStopped(pid) {
+				c.Notice(fmt.Sprintf("the agent (process %d) is stopped (SIGSTOP, Ctrl-Z in its terminal, or a debugger) and answers nothing until it goes on: kill -CONT %d; this waits for it (Ctrl-C stops waiting)", pid, pid))
+				return
+			}
+		}
+	}()
+	return func() { close(stop) }
+}
+
+// processStopped reports whether process pid is stopped or traced (its
+// state in /proc, T or t).
+func processStopped(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// The state follows the command's name, in parentheses that may hold
+	// any byte: after the last ')'.
+	i := bytes.LastIndexByte(b, ')')
+	return i >= 0 && i+2 < len(b) && (b[i+2] == 'T' || b[i+2] == 't')
 }
 
 // remoteError is an error the agent reported; it unwraps to the matching
@@ -149,7 +196,9 @@ func (c *Client) send(ctx context.Context, method, path string, query url.Values
 		if request != "" && request != onlyOnce {
 			req.Header.Set(requestHeader, request)
 		}
+		waited := c.sayIfStopped()
 		resp, err := c.http.Do(req)
+		waited()
 		if err == nil && storeMoving(resp) && request != onlyOnce {
 			// Refused, not done, while the agent writes its store's file
 			// back: once it has, it stops, and the next agent (or this
@@ -555,7 +604,8 @@ func (c *Client) answers() bool {
 		return false
 	}
 	defer conn.Close()
-	return servedByMe(conn, c.Socket) == nil
+	_, err = servedByMe(conn, c.Socket)
+	return err == nil
 }
 
 // foreignAgentError is a socket served by another user's process.
@@ -572,29 +622,29 @@ func (e *foreignAgentError) Error() string {
 // user: the socket's folder may be another user's (a shared
 // XDG_RUNTIME_DIR, su without -), and what calm sends carries production
 // output, and what it reads back is what a restore is built from.
-func servedByMe(conn net.Conn, socket string) error {
+func servedByMe(conn net.Conn, socket string) (pid int, err error) {
 	uc, ok := conn.(*net.UnixConn)
 	if !ok {
-		return nil
+		return 0, nil
 	}
 	raw, err := uc.SyscallConn()
 	if err != nil {
-		return err
+		return 0, err
 	}
 	var cred *unix.Ucred
 	var credErr error
 	if err := raw.Control(func(fd uintptr) {
 		cred, credErr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
 	}); err != nil {
-		return err
+		return 0, err
 	}
 	if credErr != nil {
-		return fmt.Errorf("who serves the agent socket %s: %w", socket, credErr)
+		return 0, fmt.Errorf("who serves the agent socket %s: %w", socket, credErr)
 	}
 	if int(cred.Uid) != os.Getuid() {
-		return &foreignAgentError{socket: socket, uid: int(cred.Uid), pid: int(cred.Pid)}
+		return 0, &foreignAgentError{socket: socket, uid: int(cred.Uid), pid: int(cred.Pid)}
 	}
-	return nil
+	return int(cred.Pid), nil
 }
 
 // StartAgent starts the agent unless one answers. A lock file serialises
