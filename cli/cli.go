@@ -582,6 +582,9 @@ func (e *env) checkNamedStore(name string) error {
 	// either (its log, tee's spool), and tee saves into the default store.
 	if why := storage.OpenToOthers(filepath.Dir(e.cfg.Store)); why != "" && name != "doctor" {
 		other := e.cfg.storeOtherwise
+		if other == e.cfg.Store {
+			other = absolute(dataDirStore()) // CALM_HOME named it: the store of the data folder
+		}
 		switch {
 		case name != "tee":
 			return errors.New(why)

@@ -140,6 +140,12 @@ func loadConfig(g globalFlags) (Config, error) {
 	return c.settle(g), nil
 }
 
+// dataDirStore is the store in the XDG data folder: calm's when nothing
+// names another.
+func dataDirStore() string {
+	return filepath.Join(xdg("XDG_DATA_HOME", ".local/share"), "calm", "calm.db")
+}
+
 // defaultConfig is the configuration with no config file read: what tee
 // saves with when the file cannot be used, rather than not saving.
 func defaultConfig(g globalFlags) Config {
@@ -150,7 +156,7 @@ func defaultConfig(g globalFlags) Config {
 // settle completes a configuration read from its file (or none) with the
 // environment and the global flags.
 func (c Config) settle(g globalFlags) Config {
-	fallback := filepath.Join(xdg("XDG_DATA_HOME", ".local/share"), "calm", "calm.db")
+	fallback := dataDirStore()
 	if h := os.Getenv("CALM_HOME"); h != "" {
 		fallback = filepath.Join(h, "calm.db")
 	}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/binary"
 	"os"
 	"os/exec"
@@ -538,6 +539,21 @@ func TestStoreInAFolderOthersCanWriteIsRefused(t *testing.T) {
 	if s := w.ok(nil, "show", "c1"); s != "prod\n" {
 		t.Fatalf("the default store holds %q", s)
 	}
+	// CALM_HOME naming such a folder: the store of the data folder, as
+	// nothing else names one (a tee saved nothing, not even a file).
+	tee := w.cmd("tee", "y")
+	tee.Env = append(tee.Env, "CALM_HOME="+shared)
+	tee.Stdin = strings.NewReader("prod 2\n")
+	var teeOut, teeErr bytes.Buffer
+	tee.Stdout, tee.Stderr = &teeOut, &teeErr
+	dataStore := filepath.Join(w.config, ".local", "share", "calm", "calm.db")
+	if err := tee.Run(); err != nil || teeOut.String() != "prod 2\n" || !strings.Contains(teeErr.String(), "saving into "+dataStore+" instead") {
+		t.Fatalf("tee with CALM_HOME a shared folder: %v, %q %q", err, teeOut.String(), teeErr.String())
+	}
+	if s := w.ok(nil, "--store", dataStore, "show", "c1"); s != "prod 2\n" {
+		t.Fatalf("the data folder's store holds %q", s)
+	}
+	w.run(nil, "--store", dataStore, "agent", "stop")
 	// Anything else is refused; nothing of calm's is written there.
 	if _, errs, code := w.run(nil, "--store", filepath.Join(shared, "x.db"), "status"); code == 0 || !strings.Contains(errs, "is open to others (mode 1777)") {
 		t.Fatalf("status of a store in a shared folder: exit %d, %q", code, errs)
