@@ -816,3 +816,19 @@ func TestSalvageOfADamagedListOfIncidentsLosesNothing(t *testing.T) {
 		}
 	}
 }
+
+// A store that found damage and refuses writes says so on every answer
+// (the agent's warning): reads still list captures and their copies, and a
+// status that showed them verified looked whole.
+func TestDamagedStoreWarnsOnEveryAnswer(t *testing.T) {
+	db := openTestDB(t)
+	save(t, db, "before", []byte("orders\n"))
+	<-db.checked
+	if w := db.Warning(); w != "" {
+		t.Fatalf("a sound store warns: %q", w)
+	}
+	db.markDamaged(fmt.Errorf("%w: page 4 says it is page 87", ErrDamaged))
+	if w := db.Warning(); !strings.Contains(w, "page 4 says it is page 87") || !strings.Contains(w, "writing is refused") || !strings.Contains(w, "calm doctor") {
+		t.Fatalf("a damaged store's warning: %q", w)
+	}
+}

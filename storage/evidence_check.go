@@ -85,13 +85,27 @@ func (db *DB) Warning() string {
 		db.strayWarned, db.strayWarnedAt = stray, time.Now()
 		db.mu.Unlock()
 	}
+	said := db.warning
 	if stray != "" {
-		if db.warning == "" {
-			return stray
-		}
-		return db.warning + "; and " + stray
+		said = join(said, stray)
 	}
-	return db.warning
+	if err := db.Damaged(); err != nil {
+		// What reads still show (status listing copies verified) must not
+		// look whole when the store found damage and refuses writes.
+		said = join(err.Error(), said)
+	}
+	return said
+}
+
+// join is two warnings, either of which may be "".
+func join(a, b string) string {
+	switch {
+	case a == "":
+		return b
+	case b == "":
+		return a
+	}
+	return a + "; and " + b
 }
 
 func (db *DB) lostWarning() string {
