@@ -701,7 +701,15 @@ func cmdVerify(e *env, args []string) error {
 	if len(rep.Problems) > 0 || len(rep.Manifests) > 0 || len(rep.Timelines) > 0 || len(rep.Records) > 0 {
 		return &exitError{code: 1, msg: verifyFailure(rep, *repair)}
 	}
-	fmt.Fprintf(e.stdout, "ok: %s of %s read back and match their SHA-256, on %s\n", plural(rep.Copies-rep.Pending, "copy"), plural(rep.Captures, "capture"), plural(rep.Devices, "device"))
+	// The lost store's warning, not one about recordings never taken
+	// (those are no copies to verify): storage.lostWarning's words.
+	lost := false
+	if c, ok := e.store.(*agent.Client); ok && strings.Contains(c.Warning(), "still holds (") && fs.Arg(0) == "" {
+		lost = true
+		fmt.Fprintf(e.stdout, "LOST: the store lacks incidents its evidence folder holds (the WARNING names them); of what it still holds, %s of %s read back and match their SHA-256\n", plural(rep.Copies-rep.Pending, "copy"), plural(rep.Captures, "capture"))
+	} else {
+		fmt.Fprintf(e.stdout, "ok: %s of %s read back and match their SHA-256, on %s\n", plural(rep.Copies-rep.Pending, "copy"), plural(rep.Captures, "capture"), plural(rep.Devices, "device"))
+	}
 	if rep.Devices == 1 && rep.Pending > 0 {
 		// A mirror is configured: it is the copy that is missing, not advice.
 		fmt.Fprintln(e.stdout, "note: every verified copy is on one device until the pending ones below are in their bucket")
@@ -728,9 +736,7 @@ func cmdVerify(e *env, args []string) error {
 		}
 		return &exitError{code: 1, msg: fmt.Sprintf("%s not sealed: %s no verified copies yet", isAre(len(rep.Unsealed), "capture"), they)}
 	}
-	// The lost store's warning, not one about recordings never taken
-	// (those are no copies to verify): storage.lostWarning's words.
-	if c, ok := e.store.(*agent.Client); ok && strings.Contains(c.Warning(), "still holds (") && fs.Arg(0) == "" {
+	if lost {
 		// A lost store verifies what is left of it, and that is not ok.
 		return &exitError{code: 1, msg: "the store lacks incidents its evidence folder holds (see the WARNING): their copies were not read; rebuild it with 'calm doctor --salvage NEW.db'"}
 	}

@@ -37,7 +37,7 @@ func TestDeletedStoreIsNotAFreshStart(t *testing.T) {
 		t.Fatalf("doctor on a lost store: exit %d:\n%s", code, out)
 	}
 	// verify read the copies of nothing: that is no "ok".
-	if out, errs, code := w.run(nil, "verify"); code != 1 || !strings.Contains(errs, "their copies were not read") {
+	if out, errs, code := w.run(nil, "verify"); code != 1 || !strings.Contains(errs, "their copies were not read") || strings.Contains(out, "ok:") || !strings.HasPrefix(out, "LOST: ") {
 		t.Fatalf("verify on a lost store: exit %d:\n%s%s", code, out, errs)
 	}
 	// An empty file in its place is the same loss.
