@@ -26,8 +26,7 @@ import (
 // are as small on shell output; the decoded size follows the CRC (4 bytes,
 // little-endian), as an LZ4 block does not hold it. Their CRC covers the
 // encoded bytes (the size and the block), a quarter as many as it would
-// decoded, and is checked before the block is decoded: every search pays
-// for it. Search lines written before covered the decoded bytes; they still
+// decoded: every search pays for it. Search lines written before covered the decoded bytes; they still
 // read.
 const (
 	chunkRaw       byte = 0
@@ -156,9 +155,6 @@ func decodeChunk(n uint64, buf *[]byte, v []byte) ([]byte, error) {
 		return nil, err
 	}
 	out := body
-	if checked && v[0] == chunkLZ4Sealed && chunkSum(n, body) != sum {
-		return nil, chunkSumError{n}
-	}
 	switch enc {
 	case encodedLZ4:
 		size := binary.LittleEndian.Uint32(body)
@@ -168,9 +164,15 @@ func decodeChunk(n uint64, buf *[]byte, v []byte) ([]byte, error) {
 		if cap(*buf) < int(size) {
 			*buf = make([]byte, size)
 		}
-		n, err := lz4.UncompressBlock(body[4:], (*buf)[:size])
-		if err != nil || n != int(size) {
-			return nil, fmt.Errorf("%w: chunk does not decode: %d of %d bytes, %v", ErrDamaged, n, size, err)
+		k, err := lz4.UncompressBlock(body[4:], (*buf)[:size])
+		// The block's CRC is checked once it is decoded, when its bytes
+		// are in the core's cache already: before, its first read from
+		// memory would be the CRC's, and cost as much as the decoding saves.
+		if checked && v[0] == chunkLZ4Sealed && chunkSum(n, body) != sum {
+			return nil, chunkSumError{n}
+		}
+		if err != nil || k != int(size) {
+			return nil, fmt.Errorf("%w: chunk does not decode: %d of %d bytes, %v", ErrDamaged, k, size, err)
 		}
 		out = (*buf)[:size]
 	case encodedS2:
