@@ -516,7 +516,8 @@ func (r *runner) run(c *cobra.Command, body func(*env, []string) error, args []s
 		client := agent.NewClient(cfg.socket, cfg.agentCommand(), cfg.agentLog())
 		defer client.Close()
 		defer func() {
-			if w := client.Warning(); w != "" {
+			// A write refused on a damaged store said so in its own error.
+			if w := client.Warning(); w != "" && !(err != nil && strings.HasPrefix(w, model.ErrDamaged.Error())) {
 				fmt.Fprintf(r.stderr, "calm: WARNING: %s\n", printable(w))
 			}
 		}()

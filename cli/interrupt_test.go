@@ -489,10 +489,10 @@ func TestCtrlCLeavesATeeWaitingForAStoppedAgent(t *testing.T) {
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(errb.String(), "the store has not finished with what tee read") {
+	for !strings.Contains(errb.String(), fmt.Sprintf("the agent (process %d) is stopped", pid)) {
 		if time.Now().After(deadline) {
 			cmd.Process.Kill()
-			t.Fatalf("tee never said it waits for the store; stderr %q", errb.String())
+			t.Fatalf("tee never said the agent it waits for is stopped; stderr %q", errb.String())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

@@ -730,6 +730,9 @@ func (s *spool) whileStoring(e *env, finished <-chan struct{}, sigs <-chan os.Si
 		case <-finished:
 			return
 		case <-slow.C:
+			if !isTerminal(e.stderr) {
+				break // a person waits at a terminal; a script's log keeps the outcome (a stopped agent is said by the client)
+			}
 			fmt.Fprintf(e.stderr, "calm tee: the store has not finished with what tee read after %s; waiting (Ctrl-C leaves: what was read is in %s, which the agent stores when it can)\n", storeSlow, s.path)
 		case sig := <-sigs:
 			if sig == syscall.SIGPIPE || !s.named {
