@@ -367,6 +367,15 @@ func TestWhatADamagedStoreCouldNotTakeIsKeptAndNamed(t *testing.T) {
 	if _, errs, code := w.run([]byte(output.String()), "tee", "-q", "during, again"); code != 0 {
 		t.Fatalf("tee of the kept file: exit %d: %s", code, errs)
 	}
+	// A capture of the same bytes made before the file was kept (count:
+	// 42, before the fix and after) is another recording: not this one.
+	later := time.Now().Add(time.Minute)
+	os.Chtimes(kept[1], later, later)
+	time.Sleep(2100 * time.Millisecond) // what the agent says of them holds a moment
+	if _, errs, _ := w.run(nil, "status"); !strings.Contains(errs, filepath.Base(kept[1])) {
+		t.Fatalf("a kept file newer than the capture of the same bytes is taken as brought in:\n%s", errs)
+	}
+	os.Chtimes(kept[1], old, old)
 	if out := w.ok(nil, "import", journals[0], "the shell"); !strings.Contains(out, "brought-in") {
 		t.Fatalf("import of a stray journal does not move it out of the way: %s", out)
 	}

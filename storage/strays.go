@@ -33,7 +33,8 @@ func (db *DB) StrayRecordings() []string {
 	if len(candidates) == 0 {
 		return nil
 	}
-	journals, sums := map[string]bool{}, map[string]bool{}
+	// The latest capture of each SHA-256.
+	journals, sums := map[string]bool{}, map[string]time.Time{}
 	incidents, err := db.Incidents()
 	if err != nil {
 		return nil
@@ -47,7 +48,9 @@ func (db *DB) StrayRecordings() []string {
 			if c.Recording != nil && c.Recording.Journal != "" {
 				journals[c.Recording.Journal] = true
 			}
-			sums[c.SHA256] = true
+			if c.Created.After(sums[c.SHA256]) {
+				sums[c.SHA256] = c.Created
+			}
 		}
 	}
 	var strays []string
@@ -56,8 +59,17 @@ func (db *DB) StrayRecordings() []string {
 			continue // a session still recording, or waiting to be sealed
 		}
 		sum, size, err := db.straySum(path)
-		if err != nil || sums[sum] {
-			continue // brought in since
+		if err != nil {
+			continue
+		}
+		if latest, ok := sums[sum]; ok {
+			// A tee's kept file is brought in by a capture made after it:
+			// one made before, of the same bytes (count: 42, before the
+			// fix and after), is another recording.
+			info, err := os.Stat(path)
+			if !strings.HasPrefix(filepath.Base(path), "tee-") || err != nil || latest.After(info.ModTime()) {
+				continue // brought in since
+			}
 		}
 		strays = append(strays, fmt.Sprintf("%s (%s)", path, model.Plural(int(size), "byte")))
 	}
