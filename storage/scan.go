@@ -207,13 +207,18 @@ func (p *plan) needleSources() []source {
 // setChunk tells the sources about the chunk they scan next.
 func (p *plan) setChunk(srcs []source, st *stripped) {
 	text := st.text
+	// Which ASCII letters this chunk may spell beyond ASCII (ı for i),
+	// looked for once, not once a needle: a list of thousands (-i -f).
+	var spelledHigh []byte
+	for _, f := range foldsToASCII() {
+		if bytes.Contains(text, f.rune) {
+			spelledHigh = append(spelledHigh, f.letter)
+		}
+	}
 	foldHigh := false
 	for _, n := range p.needle {
 		if n.fold && !foldHigh {
-			foldHigh = !n.anyClean
-			for _, r := range foldsToASCII() {
-				foldHigh = foldHigh || bytes.Contains(text, r)
-			}
+			foldHigh = !n.anyClean || bytes.ContainsAny(n.lit, string(spelledHigh))
 		}
 	}
 	suspect := -1 // unknown yet: whether text has UTF-8 that sanitising changes
@@ -237,19 +242,24 @@ func (p *plan) setChunk(srcs []source, st *stripped) {
 
 // foldsToASCII are the runes beyond ASCII that search, ignoring case, takes
 // for an ASCII letter (model.CaseCounterparts: ı for i, ſ for s), each as
-// UTF-8: a chunk that holds one may spell a folded needle in a way its ASCII
-// scan does not see.
-var foldsToASCII = sync.OnceValue(func() [][]byte {
-	var runes [][]byte
-	for c := rune('A'); c <= 'z'; c++ {
+// UTF-8 with that letter in lower case: a chunk that holds one may spell a
+// folded needle holding the letter in a way its ASCII scan does not see.
+var foldsToASCII = sync.OnceValue(func() []foldToASCII {
+	var runes []foldToASCII
+	for c := rune('a'); c <= 'z'; c++ {
 		for _, r := range model.CaseCounterparts(c) {
-			if r >= utf8.RuneSelf && !slices.ContainsFunc(runes, func(b []byte) bool { return string(b) == string(r) }) {
-				runes = append(runes, []byte(string(r)))
+			if r >= utf8.RuneSelf {
+				runes = append(runes, foldToASCII{rune: []byte(string(r)), letter: byte(c)})
 			}
 		}
 	}
 	return runes
 })
+
+type foldToASCII struct {
+	rune   []byte
+	letter byte
+}
 
 // candidates calls each with every line of b (whole lines, each ending in
 // '\n') that the sources cannot rule out, in order, and the number of lines
