@@ -408,6 +408,9 @@ func unshown(r rune) bool {
 	return false
 }
 
+// noLine is a pattern that matches no line: a class of no character.
+const noLine = `[^\x00-\x{10FFFF}]`
+
 // patternsIn reads the patterns of search -f: a line each. A CRLF file's
 // line ends are line ends, as in captures: an ObjectId listed on Windows
 // still finds itself.
@@ -428,6 +431,10 @@ func patternsIn(e *env, name string) ([]string, error) {
 	lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
 	for i, l := range lines {
 		lines[i] = strings.TrimSuffix(l, "\r")
+		if lines[i] == "" {
+			// As in grep: said, as a blank line at a file's end matches all.
+			fmt.Fprintf(e.stderr, "calm search: -f %s: line %d is empty, and an empty pattern matches every line\n", printable(name), i+1)
+		}
 	}
 	return lines, nil
 }
@@ -494,7 +501,10 @@ func cmdSearch(e *env, args []string) error {
 		*patterns = append(*patterns, read...)
 	}
 	if len(*patternFiles) > 0 && len(*patterns) == 0 {
-		return usageError("-f %s: no pattern in it, so nothing to search for (grep -f would select no line)", printable(strings.Join(*patternFiles, ", ")))
+		// grep's answer: no line matches none, so -v selects every one.
+		fmt.Fprintf(e.stderr, "calm search: -f %s: no pattern in it, so no line matches (with -v, every line)\n", printable(strings.Join(*patternFiles, ", ")))
+		*patterns = []string{noLine}
+		q.Literal = false
 	}
 	if len(*patterns) > 0 {
 		q.Pattern = strings.Join(*patterns, "\n")

@@ -559,8 +559,8 @@ func basicRegexpHint(pat string, matched bool) string {
 		{`\{\}`, "for a count write 'a{3}'"},
 		{`\?\+`, "for 'maybe' or 'one or more' write 'a?' or 'a+'"},
 	} {
-		if matched && h.escapes != `\|` {
-			continue // ObjectId\(: meant as itself, and found
+		if matched && (h.escapes != `\|` || !wordsAround(plain, `\|`)) {
+			continue // ObjectId\(, '\| 42 \|' (a psql row): meant as itself, and found
 		}
 		var found []string
 		for i := 0; i < len(h.escapes); i += 2 {
@@ -591,6 +591,22 @@ func basicRegexpHint(pat string, matched bool) string {
 		return ""
 	}
 	return "calm search reads a pattern as grep -E does: " + strings.Join(said, "; ")
+}
+
+// wordsAround reports whether sep stands between two word characters in
+// plain somewhere: timeout\|refund, grep's "or", not a table's column.
+func wordsAround(plain, sep string) bool {
+	for i := 0; ; {
+		k := strings.Index(plain[i:], sep)
+		if k < 0 {
+			return false
+		}
+		at := i + k
+		if at > 0 && isWordByte(plain[at-1]) && at+len(sep) < len(plain) && isWordByte(plain[at+len(sep)]) {
+			return true
+		}
+		i = at + len(sep)
+	}
 }
 
 // operatorsAt returns where plain has ( ) or | as operators: not escaped,

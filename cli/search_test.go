@@ -290,6 +290,10 @@ func TestSearchSaysWhyAGrepHabitMatchedNothing(t *testing.T) {
 	if out, errs, code := w.run(nil, "search", "| timeout |"); code != 0 || strings.Count(out, "\n") != 4 || !strings.Contains(errs, "a | with nothing on one side matches every line") {
 		t.Errorf("calm search '| timeout |': exit %d:\n%s%s", code, out, errs)
 	}
+	// A table's column separator escaped, found: what was meant.
+	if out, errs, code := w.run(nil, "search", `cols: error\|`); code != 0 || !strings.Contains(out, "cols: error|timeout") || errs != "" {
+		t.Errorf("calm search 'cols: error\\|': exit %d:\n%s%s", code, out, errs)
+	}
 	// What grep -E reads the same way is not second-guessed.
 	for _, pattern := range []string{`timeout|refund`, `\$5\.00`, `paid$`, `nowhere`, `ObjectId\("65f1"\)`, `\{x\}`, `"_id": *"[0-9a-f]+"`, `\d{7}`, `(ab)+c`, `x(ab)?`, `(timeout|nowhere)`, `[|(]x`, `q(ab)?`, `q(GET|PUT) x`} {
 		if _, errs, _ := w.run(nil, "search", pattern); errs != "" {
@@ -503,8 +507,18 @@ func TestSearchReadsPatternsFromAFile(t *testing.T) {
 	}
 	empty := filepath.Join(dir, "empty.txt")
 	os.WriteFile(empty, nil, 0o600)
-	if out, errs, code := w.run(nil, "search", "-f", empty); code != 2 || out != "" || !strings.Contains(errs, "no pattern in it") {
+	// As grep: an empty list matches no line, and -v selects every one.
+	if out, errs, code := w.run(nil, "search", "-f", empty); code != 1 || out != "" || !strings.Contains(errs, "no pattern in it") {
 		t.Errorf("an empty -f file: exit %d:\n%s%s", code, out, errs)
+	}
+	if out, _, code := w.run(nil, "search", "-c", "-v", "-f", empty); code != 0 || !strings.HasSuffix(strings.TrimSpace(out), ":3") {
+		t.Errorf("-v with an empty -f file: exit %d:\n%s", code, out)
+	}
+	// A blank line (a CRLF one too) matches every line, as in grep: said.
+	blank := filepath.Join(dir, "blank.txt")
+	os.WriteFile(blank, []byte("65f1aa\r\n\r\n"), 0o600)
+	if out, errs, code := w.run(nil, "search", "-c", "-f", blank); code != 0 || !strings.HasSuffix(strings.TrimSpace(out), ":3") || !strings.Contains(errs, "line 2 is empty, and an empty pattern matches every line") {
+		t.Errorf("a blank line in -f: exit %d:\n%s%s", code, out, errs)
 	}
 	if out, errs, code := w.run(nil, "search", "-f", filepath.Join(dir, "nowhere")); code != 2 || out != "" || !strings.Contains(errs, "cannot read the patterns") || strings.Count(errs, "\n") != 1 {
 		t.Errorf("a missing -f file: exit %d:\n%s%s", code, out, errs)
