@@ -62,6 +62,7 @@ func (e *env) agentStatus() (pid int, settings *agentSettings, err error) {
 func (e *env) agentState() (pid int, settings *agentSettings, linesPending int, err error) {
 	client := agent.NewClient(e.cfg.socket, nil, "")
 	defer client.Close()
+	client.Notice = func(n string) { fmt.Fprintf(e.stderr, "calm: %s\n", printable(n)) } // a stopped agent
 	st, err := client.Status()
 	if err != nil {
 		return 0, nil, 0, err
@@ -164,13 +165,17 @@ func orNone(list []string) string {
 // stopAgent asks the agent to stop (SIGTERM: it finishes what it holds)
 // and waits until it has.
 func (e *env) stopAgent() (int, error) {
-	pid, _, err := e.agentStatus()
-	if err != nil {
-		return 0, nil // none runs
+	pid := agent.NewClient(e.cfg.socket, nil, "").StoppedAgent() // it would not answer a status
+	if pid == 0 {
+		var err error
+		if pid, _, err = e.agentStatus(); err != nil {
+			return 0, nil // none runs
+		}
 	}
 	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
 		return pid, fmt.Errorf("stop the agent (pid %d): %w", pid, err)
 	}
+	syscall.Kill(pid, syscall.SIGCONT) // a stopped agent takes its SIGTERM only once it goes on
 	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		if ended(pid) {
 			return pid, nil

@@ -557,6 +557,20 @@ func TestAStoppedAgentIsNamed(t *testing.T) {
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("status once the agent went on: %v; stderr %q", err, errb.String())
 	}
+	// calm agent stop, the way out, stops a stopped agent too.
+	syscall.Kill(pid, syscall.SIGSTOP)
+	stop := w.cmd("agent", "stop")
+	done := make(chan []byte, 1)
+	go func() { out, _ := stop.CombinedOutput(); done <- out }()
+	select {
+	case out := <-done:
+		if !strings.Contains(string(out), fmt.Sprintf("stopped the agent (pid %d)", pid)) {
+			t.Fatalf("agent stop of a stopped agent said %q", out)
+		}
+	case <-time.After(20 * time.Second):
+		stop.Process.Kill()
+		t.Fatal("calm agent stop waited for a stopped agent")
+	}
 }
 
 // TestPipelineTyposStillPassTheBytes: in a pipeline, a command word one

@@ -608,6 +608,21 @@ func (c *Client) answers() bool {
 	return err == nil
 }
 
+// StoppedAgent is the pid of this user's agent on the socket when that
+// process is stopped (SIGSTOP, a debugger): it answers nothing until it goes
+// on. 0 otherwise.
+func (c *Client) StoppedAgent() int {
+	conn, err := net.DialTimeout("unix", c.Socket, time.Second)
+	if err != nil {
+		return 0
+	}
+	defer conn.Close()
+	if pid, err := servedByMe(conn, c.Socket); err == nil && pid > 0 && processStopped(pid) {
+		return pid
+	}
+	return 0
+}
+
 // foreignAgentError is a socket served by another user's process.
 type foreignAgentError struct {
 	socket   string
