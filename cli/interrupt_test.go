@@ -188,6 +188,11 @@ func TestSecondCtrlCIsNamedInTheSeal(t *testing.T) {
 			}
 		}
 		want := "SIGINT (Ctrl-C), then SIGINT (Ctrl-C): calm tee left before sealing it"
+		if rec["state"] == "sealed" && !strings.Contains(fmt.Sprint(rec["interrupted"]), "then") && try < 3 {
+			// The second came after tee had asked for the seal (a busy
+			// machine): the seal says the first, as the README says.
+			continue
+		}
 		if rec["state"] != "sealed" || !strings.Contains(fmt.Sprint(rec["interrupted"]), want) {
 			t.Fatalf("%s is %v, interrupted %q: want sealed, saying %q", ref, rec["state"], rec["interrupted"], want)
 		}
