@@ -412,6 +412,21 @@ func TestHelpForIncidentAndStatus(t *testing.T) {
 	}
 }
 
+// stoppedAgent starts the world's agent, with an incident, and stops it
+// (SIGSTOP: its socket takes connections and answers none) until the test
+// ends; it returns the agent's pid.
+func (w *world) stoppedAgent() int {
+	w.t.Helper()
+	w.ok(nil, "incident", "new", "frozen agent")
+	pid := w.agentPID()
+	if pid == 0 {
+		w.t.Fatal("no agent")
+	}
+	syscall.Kill(pid, syscall.SIGSTOP)
+	w.t.Cleanup(func() { syscall.Kill(pid, syscall.SIGCONT) })
+	return pid
+}
+
 // TestTeePassesBytesWhileTheAgentHangs: with the agent stopped (SIGSTOP: its
 // socket takes connections and answers none), the first line passes through
 // calm tee all the same, so nothing on the way to stdout waits for the
@@ -419,13 +434,7 @@ func TestHelpForIncidentAndStatus(t *testing.T) {
 func TestTeePassesBytesWhileTheAgentHangs(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
-	w.ok(nil, "incident", "new", "frozen agent")
-	pid := w.agentPID()
-	if pid == 0 {
-		t.Fatal("no agent")
-	}
-	syscall.Kill(pid, syscall.SIGSTOP)
-	defer syscall.Kill(pid, syscall.SIGCONT)
+	pid := w.stoppedAgent()
 	cmd := w.cmd("tee", "-q", "while frozen")
 	in, _ := cmd.StdinPipe()
 	outPipe, _ := cmd.StdoutPipe()
@@ -475,13 +484,7 @@ func TestTeePassesBytesWhileTheAgentHangs(t *testing.T) {
 func TestCtrlCLeavesATeeWaitingForAStoppedAgent(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
-	w.ok(nil, "incident", "new", "frozen agent")
-	pid := w.agentPID()
-	if pid == 0 {
-		t.Fatal("no agent")
-	}
-	syscall.Kill(pid, syscall.SIGSTOP)
-	defer syscall.Kill(pid, syscall.SIGCONT)
+	pid := w.stoppedAgent()
 	data := shellText(64<<10, 3)
 	cmd := w.cmd("tee", "orders before fix")
 	cmd.Stdin = bytes.NewReader(data)
@@ -535,13 +538,7 @@ func TestCtrlCLeavesATeeWaitingForAStoppedAgent(t *testing.T) {
 func TestAStoppedAgentIsNamed(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
-	w.ok(nil, "incident", "new", "frozen agent")
-	pid := w.agentPID()
-	if pid == 0 {
-		t.Fatal("no agent")
-	}
-	syscall.Kill(pid, syscall.SIGSTOP)
-	defer syscall.Kill(pid, syscall.SIGCONT)
+	pid := w.stoppedAgent()
 	cmd := w.cmd("status")
 	var errb lockedBuffer
 	cmd.Stderr = &errb
