@@ -7,6 +7,7 @@ import (
 	"sync"
 	"unicode/utf8"
 
+	"calm/sanitize"
 	"calm/terminal/escape"
 )
 
@@ -189,6 +190,9 @@ func (w *PromptWatcher) Feed(p []byte, submit func(command string)) {
 			if len(w.line) > 0 {
 				w.line = w.line[:len(w.line)-1]
 			}
+		case sanitize.Dropped(r):
+			// Not shown, so not part of the command read: a bidi
+			// override must not reorder the timeline's text.
 		case r >= 0x20 && r != 0x7f:
 			if w.cr || len(w.line) == 0 {
 				// A line drawn again from its start (readline's history,
