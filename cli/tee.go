@@ -73,6 +73,9 @@ func cmdTee(e *env, args []string) error {
 	} else {
 		sp, spoolErr = createHiddenSpool()
 	}
+	if sp != nil {
+		sp.stderr = e.stderr
+	}
 	var store *teeStore
 	// Typed text (the pipe forgotten) makes a capture only once there is
 	// some: a Ctrl-C right away leaves no empty one behind.
@@ -93,8 +96,12 @@ func cmdTee(e *env, args []string) error {
 			case store == nil:
 				sp.remove()
 			case store.keepsSpool():
+				if lost := sp.awaitHeld(); lost > 0 {
+					fmt.Fprintf(e.stderr, "calm tee: the last %s read are NOT saved: the spool's disk stayed full\n", humanBytes(int64(lost)))
+				}
 				sp.f.Close() // the agent's now, as said
 			case store.rescue:
+				sp.awaitHeld() // the kept file's line says what is not
 				sp.keepForAPerson(e.stderr)
 			default:
 				sp.remove()
@@ -430,6 +437,14 @@ type spool struct {
 	// on, the store stops where the spool does.
 	mu     sync.Mutex
 	failed error
+	// What came while the spool's disk was full waits in held, appended by
+	// a drainer once there is room: a brief full disk costs nothing.
+	// published is what the copy handed over, appended what the file
+	// holds; the store takes the lesser (written).
+	held      []byte
+	heldMax   int
+	published int64
+	appended  int64
 
 	// fileMu guards f, which guard replaces when it puts a removed spool
 	// back.
@@ -598,38 +613,189 @@ func createHiddenSpool() (*spool, error) {
 	return &spool{f: f, path: f.Name(), more: make(chan struct{}, 1)}, nil
 }
 
+// spoolHoldMax bounds what tee holds in memory while its spool's disk is
+// full.
+const spoolHoldMax = 64 << 20
+
+// spoolHoldAfterEnd is how long tee waits for room to append what it
+// holds once its input has ended: a script on a disk that stays full ends.
+const spoolHoldAfterEnd = 10 * time.Second
+
+// spoolRetryEvery is how often tee tries again to append what it holds.
+const spoolRetryEvery = 100 * time.Millisecond
+
 // write appends b, and says how much of it the spool holds (all, but on a
-// full disk); the store takes that once it is published.
+// disk full for longer than spoolHoldMax takes to come, or another write
+// error); the store takes that once it is published.
 func (s *spool) write(b []byte) int {
 	if s.err() != nil {
 		return 0
 	}
+	s.mu.Lock()
+	if len(s.held) > 0 {
+		defer s.mu.Unlock()
+		return s.holdLocked(b)
+	}
+	s.mu.Unlock()
 	s.fileMu.Lock()
 	n, err := s.f.Write(b)
 	s.fileMu.Unlock()
-	if err != nil {
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err // the path once, not twice
-		}
-		s.fail(fmt.Errorf("write the spool %s: %w", s.path, err))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.appended += int64(n)
+	if err == nil {
+		return n
 	}
+	if noRoom(err) && n < len(b) {
+		fmt.Fprintf(s.stderrOrDiscard(), "calm tee: the disk of its spool %s is full (%s): what comes waits in memory (up to %s) until there is room; make room now\n",
+			s.path, oneLine(innermost(err).Error()), humanBytes(int64(s.holdMax())))
+		go s.drain()
+		return n + s.holdLocked(b[n:])
+	}
+	s.failLocked(s.spoolError(err))
 	return n
 }
 
-// publish hands the store the next n bytes appended.
+func (s *spool) holdMax() int {
+	if s.heldMax > 0 {
+		return s.heldMax
+	}
+	return spoolHoldMax
+}
+
+func (s *spool) stderrOrDiscard() io.Writer {
+	if s.stderr == nil {
+		return io.Discard
+	}
+	return s.stderr
+}
+
+// holdLocked keeps b for the drainer, and says how much it took: none, once
+// more than holdMax waits, and the spool has stopped.
+func (s *spool) holdLocked(b []byte) int {
+	if len(s.held)+len(b) > s.holdMax() {
+		s.failLocked(fmt.Errorf("write the spool %s: its disk stayed full while %s more came: %w", s.path, humanBytes(int64(len(s.held)+len(b))), syscall.ENOSPC))
+		s.held = nil
+		return 0
+	}
+	s.held = append(s.held, b...)
+	return len(b)
+}
+
+// drain appends what is held once the disk has room, and says so.
+func (s *spool) drain() {
+	tick := time.NewTicker(spoolRetryEvery)
+	defer tick.Stop()
+	since := time.Now()
+	for range tick.C {
+		// Under mu: neither cut nor a write moves held meanwhile.
+		s.mu.Lock()
+		if len(s.held) == 0 || s.failed != nil {
+			s.mu.Unlock()
+			return // cut, or given up
+		}
+		s.fileMu.Lock()
+		n, err := s.f.Write(s.held)
+		s.fileMu.Unlock()
+		s.appended += int64(n)
+		s.held = s.held[n:]
+		if err != nil && !noRoom(err) {
+			s.failLocked(s.spoolError(err))
+			s.held = nil
+		}
+		left := len(s.held)
+		if left == 0 {
+			s.held = nil
+		}
+		s.publishedLocked()
+		s.mu.Unlock()
+		if left == 0 && err == nil {
+			fmt.Fprintf(s.stderrOrDiscard(), "calm tee: room again on its spool's disk after %s: what waited in memory is in the spool, nothing lost\n", time.Since(since).Round(100*time.Millisecond))
+			return
+		}
+	}
+}
+
+// awaitHeld waits, once the input has ended, for what waits in memory to
+// be appended, up to spoolHoldAfterEnd, for a spool no store reads (the
+// store failed, and the spool is left to the agent or a person), and says
+// how much it gave up.
+func (s *spool) awaitHeld() (lost int) {
+	held := s.holding()
+	if held == 0 {
+		return 0
+	}
+	fmt.Fprintf(s.stderrOrDiscard(), "calm tee: its input has ended, and the last %s read wait in memory for room on the spool's disk: make room within %s, or they are NOT saved\n", humanBytes(int64(held)), spoolHoldAfterEnd)
+	deadline := time.Now().Add(spoolHoldAfterEnd)
+	for s.holding() > 0 && time.Now().Before(deadline) {
+		time.Sleep(spoolRetryEvery)
+	}
+	if held := s.holding(); held > 0 {
+		s.giveUpHeld(fmt.Sprintf("its disk stayed full for %s after the input ended", spoolHoldAfterEnd))
+		return held
+	}
+	return 0
+}
+
+// giveUpHeld drops what waits for room on the spool's disk, and stops the
+// spool, for the reason given.
+func (s *spool) giveUpHeld(why string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.held) > 0 {
+		s.failLocked(fmt.Errorf("write the spool %s: %s, and the last %s read are NOT saved: %w", s.path, why, humanBytes(int64(len(s.held))), syscall.ENOSPC))
+		s.held = nil
+	}
+}
+
+// holding says how much waits in memory for room on the spool's disk.
+func (s *spool) holding() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.held)
+}
+
+func noRoom(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
+}
+
+func (s *spool) spoolError(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err // the path once, not twice
+	}
+	return fmt.Errorf("write the spool %s: %w", s.path, err)
+}
+
+// publish hands the store the next n bytes, as far as the file holds them.
 func (s *spool) publish(n int) {
-	s.written.Add(int64(n))
+	s.mu.Lock()
+	s.published += int64(n)
+	s.publishedLocked()
+	s.mu.Unlock()
+}
+
+func (s *spool) publishedLocked() {
+	s.written.Store(min(s.published, s.appended))
 	s.wake()
 }
 
-// cut drops what was appended and never published.
+// cut drops what was appended or held and never published.
 func (s *spool) cut() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.appended <= s.published {
+		s.held = s.held[:min(int64(len(s.held)), s.published-s.appended)]
+		return
+	}
+	s.held = nil
 	s.fileMu.Lock()
 	defer s.fileMu.Unlock()
-	if err := s.f.Truncate(s.written.Load()); err != nil {
-		s.fail(fmt.Errorf("cut the spool %s: %w", s.path, err))
+	if err := s.f.Truncate(s.published); err != nil {
+		s.failLocked(fmt.Errorf("cut the spool %s: %w", s.path, err))
+		return
 	}
+	s.appended = s.published
 }
 
 func (s *spool) end() {
@@ -646,10 +812,14 @@ func (s *spool) wake() {
 
 func (s *spool) fail(err error) {
 	s.mu.Lock()
+	s.failLocked(err)
+	s.mu.Unlock()
+}
+
+func (s *spool) failLocked(err error) {
 	if s.failed == nil {
 		s.failed = err
 	}
-	s.mu.Unlock()
 	s.wake()
 }
 
@@ -722,6 +892,7 @@ const storeSlow = 5 * time.Second
 func (s *spool) whileStoring(e *env, finished <-chan struct{}, sigs <-chan os.Signal, leaveOnSignal bool) {
 	slow := time.NewTimer(storeSlow)
 	defer slow.Stop()
+	warnedHeld := false
 	if !leaveOnSignal {
 		sigs = nil
 	}
@@ -733,10 +904,23 @@ func (s *spool) whileStoring(e *env, finished <-chan struct{}, sigs <-chan os.Si
 			if !isTerminal(e.stderr) {
 				break // a person waits at a terminal; a script's log keeps the outcome (a stopped agent is said by the client)
 			}
+			if held := s.holding(); held > 0 {
+				fmt.Fprintf(e.stderr, "calm tee: %s read while the spool's disk was full still wait in memory for room there; make room (Ctrl-C twice leaves without them)\n", humanBytes(int64(held)))
+				break
+			}
 			fmt.Fprintf(e.stderr, "calm tee: the store has not finished with what tee read after %s; waiting (Ctrl-C leaves: what was read is in %s, which the agent stores when it can)\n", storeSlow, s.path)
 		case sig := <-sigs:
 			if sig == syscall.SIGPIPE || !s.named {
 				continue // a spool no one else sees: leaving would lose what the store has not taken
+			}
+			if held := s.holding(); held > 0 && !warnedHeld {
+				warnedHeld = true
+				fmt.Fprintf(e.stderr, "calm tee: %s read while the spool's disk was full wait in memory for room there, and leaving loses them: make room, or %s again to leave without them\n", humanBytes(int64(held)), signalName(sig))
+				continue
+			} else if held > 0 {
+				fmt.Fprintf(e.stderr, "calm tee: leaving before the store finished; the last %s read are NOT saved (the spool's disk stayed full); what came before is in %s, which the agent stores when it can\n", humanBytes(int64(held)), s.path)
+				s.sayWhy(fmt.Sprintf("%s twice while calm tee waited for room on its spool's disk: it left, and the last %s it read were not saved", signalName(sig), humanBytes(int64(held))))
+				scratch.Exit(exitCodeFor(sig))
 			}
 			fmt.Fprintf(e.stderr, "calm tee: leaving before the store finished; what was read is in %s, which the agent stores when it can\n", s.path)
 			s.sayWhy(fmt.Sprintf("%s while calm tee waited for the store, after its input had ended: it left, and the agent stored what it had read from its spool", signalName(sig)))
@@ -846,8 +1030,20 @@ func (st *teeStore) copyFrom(sp *spool, storeReads bool) error {
 	defer tick.Stop()
 	var off int64
 	unsent := false
+	var heldAfterEnd time.Time
 	for {
-		ended := sp.ended.Load() // before the size: whatever it says, all is read
+		// Before the size: whatever it says, all is read. What waits for
+		// room on the spool's disk is not read yet.
+		ended := sp.ended.Load()
+		if held := sp.holding(); ended && held > 0 {
+			if heldAfterEnd.IsZero() {
+				heldAfterEnd = time.Now()
+				fmt.Fprintf(st.e.stderr, "calm tee: its input has ended, and the last %s read wait in memory for room on the spool's disk: make room within %s, or they are NOT saved\n", humanBytes(int64(held)), spoolHoldAfterEnd)
+			} else if time.Since(heldAfterEnd) > spoolHoldAfterEnd {
+				sp.giveUpHeld(fmt.Sprintf("its disk stayed full for %s after the input ended", spoolHoldAfterEnd))
+			}
+			ended = false
+		}
 		if written := sp.written.Load(); off < written && storeReads {
 			if err := st.w.Spooled(written); err != nil {
 				return err
