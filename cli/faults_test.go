@@ -580,7 +580,7 @@ func TestBriefFullDiskCostsTeeNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	var stdout bytes.Buffer
-	var stderr syncBuffer
+	var stderr lockedBuffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -632,24 +632,6 @@ func TestBriefFullDiskCostsTeeNothing(t *testing.T) {
 	w.checkStore()
 }
 
-// syncBuffer is a bytes.Buffer a process writes while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // withoutHolding drops the lines in which tee says it holds what comes in
 // memory while its spool's disk is full, waits for room, and gave up.
 func withoutHolding(errs string) string {
@@ -674,7 +656,7 @@ func TestSpoolHoldsWhatComesOnAFullDiskUpToItsBound(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sp.remove()
-	var said syncBuffer
+	var said lockedBuffer
 	sp.stderr, sp.heldMax = &said, 256<<10
 	os.WriteFile(filepath.Join(disk, "filler"), make([]byte, 2<<20), 0o600) // more than the disk holds
 	first := bytes.Repeat([]byte("held\n"), 20<<10)

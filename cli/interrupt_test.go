@@ -520,16 +520,19 @@ func TestCtrlCLeavesATeeWaitingForAStoppedAgent(t *testing.T) {
 	}
 	syscall.Kill(pid, syscall.SIGCONT)
 	// The capture (made by then, or made of the spool by the agent's
-	// sweep) holds what tee read.
+	// sweep) holds what tee read, sealed whole: its input had ended.
 	deadline = time.Now().Add(150 * time.Second)
 	for {
-		if stored, _, code := w.run(nil, "show", "--raw", "c1"); code == 0 && stored == string(data) {
+		if stored, _, code := w.run(nil, "show", "--raw", "c1"); code == 0 && stored == string(data) && w.captureRecord("c1")["state"] == "sealed" {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no capture holds what tee read; status:\n%s", w.ok(nil, "status"))
+			t.Fatalf("no sealed capture holds what tee read; status:\n%s", w.ok(nil, "status"))
 		}
 		time.Sleep(time.Second)
+	}
+	if rec := w.captureRecord("c1"); rec["interrupted"] != nil || rec["title"] != "orders before fix" {
+		t.Fatalf("a capture of every byte tee read, after its input had ended, is sealed as interrupted (%v), titled %q", rec["interrupted"], rec["title"])
 	}
 }
 

@@ -301,7 +301,7 @@ copying:
 	storeErr := spoolErr
 	if store != nil {
 		finished := make(chan struct{})
-		go sp.whileStoring(e, finished, sigs, caught == nil)
+		go sp.whileStoring(e, finished, sigs, caught == nil, why == "")
 		c, storeErr = store.finish(why)
 		close(finished)
 	}
@@ -889,7 +889,7 @@ const storeSlow = 5 * time.Second
 // and, unless a signal already ended tee (then a second one leaves, as
 // said), a signal leaves at once when the spool keeps everything read for
 // the agent to store when it can.
-func (s *spool) whileStoring(e *env, finished <-chan struct{}, sigs <-chan os.Signal, leaveOnSignal bool) {
+func (s *spool) whileStoring(e *env, finished <-chan struct{}, sigs <-chan os.Signal, leaveOnSignal, whole bool) {
 	slow := time.NewTimer(storeSlow)
 	defer slow.Stop()
 	warnedHeld := false
@@ -924,6 +924,11 @@ func (s *spool) whileStoring(e *env, finished <-chan struct{}, sigs <-chan os.Si
 			}
 			fmt.Fprintf(e.stderr, "calm tee: leaving before the store finished; what was read is in %s, which the agent stores when it can\n", s.path)
 			s.sayWhy(fmt.Sprintf("%s while calm tee waited for the store, after its input had ended: it left, and the agent stored what it had read from its spool", signalName(sig)))
+			if whole && s.err() == nil {
+				// Every byte of the input is in the spool: the agent's
+				// seal of them is whole.
+				storage.WriteSpoolWhole(s.path, s.written.Load())
+			}
 			scratch.Exit(exitCodeFor(sig))
 		}
 	}

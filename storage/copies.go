@@ -683,6 +683,13 @@ func (db *DB) SealCapture(incident, capture string, s Seal) (Capture, error) {
 // the first one missing, hashed by the store and copied like any other. A
 // capture already sealed is returned as it is.
 func (db *DB) SealInterrupted(incident, capture, reason string) (Capture, error) {
+	return db.sealTaken(incident, capture, reason, -1)
+}
+
+// sealTaken is SealInterrupted, but for a capture whose writer said, before
+// it left, that its whole input was whole bytes (-1: it did not): holding
+// exactly that many, it is sealed whole, the reason only logged.
+func (db *DB) sealTaken(incident, capture, reason string, whole int64) (Capture, error) {
 	// The writer's last chunks may be answered but not committed yet (in an
 	// encoder, or waiting for one): they commit first, so that none lands
 	// after the seal, past what it hashed.
@@ -719,7 +726,12 @@ func (db *DB) SealInterrupted(incident, capture, reason string) (Capture, error)
 		}
 	}
 	cp.closed = true
-	db.opts.Logf("sealing %s/%s as interrupted (%s): %d bytes in %d chunks", c.Incident, capture, reason, cp.size, cp.next)
+	if whole >= 0 && cp.size == whole && len(stray) == 0 {
+		db.opts.Logf("sealing %s/%s whole for its writer, which left after its input ended (%s): %d bytes in %d chunks", c.Incident, capture, reason, cp.size, cp.next)
+		reason = ""
+	} else {
+		db.opts.Logf("sealing %s/%s as interrupted (%s): %d bytes in %d chunks", c.Incident, capture, reason, cp.size, cp.next)
+	}
 	return db.finishSeal(c, cp, hex.EncodeToString(cp.hash.Sum(nil)), cp.next, reason, stray)
 }
 

@@ -179,11 +179,13 @@ func (db *DB) sealOrphan(c Capture, why string) {
 		db.mu.Unlock()
 	}()
 	spool := ""
+	whole := int64(-1)
 	if c.Writer != nil && c.Source == "tee" {
 		spool = SpoolPath(db.opts.Path, c.Writer)
 		if said := spoolWhy(spool); said != "" {
 			why = said
 		}
+		whole = spoolWhole(spool)
 		took, err := db.adoptSpool(c, spool)
 		if errors.Is(err, ErrNoSpace) {
 			// What tee read is on this disk already, in the spool: the
@@ -207,7 +209,7 @@ func (db *DB) sealOrphan(c Capture, why string) {
 			why += fmt.Sprintf("; %d bytes it had read were taken from its spool", took)
 		}
 	}
-	if _, err := db.SealInterrupted(c.Incident, c.ID, why); err != nil {
+	if _, err := db.sealTaken(c.Incident, c.ID, why, whole); err != nil {
 		db.opts.Logf("seal %s/%s as interrupted: %v", c.Incident, c.ID, err)
 		return
 	}
@@ -215,8 +217,10 @@ func (db *DB) sealOrphan(c Capture, why string) {
 		os.Remove(spool)
 	}
 	if c.Writer != nil && c.Source == "tee" {
-		os.Remove(SpoolWhyPath(SpoolPath(db.opts.Path, c.Writer)))
-		os.Remove(SpoolIntentPath(SpoolPath(db.opts.Path, c.Writer)))
+		p := SpoolPath(db.opts.Path, c.Writer)
+		os.Remove(SpoolWhyPath(p))
+		os.Remove(SpoolIntentPath(p))
+		os.Remove(SpoolWholePath(p))
 	}
 	db.mu.Lock()
 	delete(db.waitingRoom, key)

@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -33,6 +34,47 @@ func SpoolPath(storePath string, w *Writer) string {
 // second Ctrl-C) says why, for the agent's seal to say it rather than only
 // that the writer ended.
 func SpoolWhyPath(spool string) string { return spool + ".why" }
+
+// SpoolWholePath is where a tee that leaves after its input ended, before
+// the store finished with it, says how many bytes its spool holds: all it
+// read and passed on. A capture the agent then makes whole of them is
+// sealed whole, not interrupted.
+func SpoolWholePath(spool string) string { return spool + ".whole" }
+
+// WriteSpoolWhole leaves size beside spool, synced: the spool holds every
+// byte of its tee's input, size of them.
+func WriteSpoolWhole(spool string, size int64) error {
+	f, err := os.OpenFile(SpoolWholePath(spool), os.O_WRONLY|os.O_CREATE|os.O_TRUNC|noFollow, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(f, "%d\n", size)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// spoolWhole reads the size a tee said its whole input was, or -1.
+func spoolWhole(spool string) int64 {
+	f, err := os.OpenFile(SpoolWholePath(spool), os.O_RDONLY|noFollow, 0)
+	if err != nil {
+		return -1
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		return -1
+	}
+	b, _ := io.ReadAll(io.LimitReader(f, 32))
+	size, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil || size < 0 {
+		return -1
+	}
+	return size
+}
 
 // SpoolIntentPath is where a tee says, as it starts, what its capture is
 // to be: a tee that leaves before the store made its capture (an agent slow
@@ -86,6 +128,7 @@ func removeSpool(spool string) {
 	os.Remove(spool)
 	os.Remove(SpoolWhyPath(spool))
 	os.Remove(SpoolIntentPath(spool))
+	os.Remove(SpoolWholePath(spool))
 }
 
 // spoolWhy is what the tee of spool said before it left, on one line, or
